@@ -1,0 +1,29 @@
+/**
+ * One error class for the whole core, with a stable string `code`, so callers (the HTTP
+ * layer, the CLI, the web page) can branch on the code and tests can assert it.
+ */
+export type EvidenceErrorCode =
+  | "INVALID_JSON"
+  | "NOT_CANONICALIZABLE"
+  | "INVALID_HEX"
+  | "INVALID_RECORD"
+  | "INVALID_CERTIFICATE"
+  | "INVALID_PROOF"
+  | "INVALID_ARGUMENT"
+  | "CHAIN_UNAVAILABLE"
+  | "CHAIN_MISMATCH";
+
+export class EvidenceError extends Error {
+  readonly code: EvidenceErrorCode;
+
+  constructor(code: EvidenceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = "EvidenceError";
+  }
+}
+
+/** True when `e` is an {@link EvidenceError}, optionally with the given code. */
+export function isEvidenceError(e: unknown, code?: EvidenceErrorCode): e is EvidenceError {
+  return e instanceof EvidenceError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,29 @@
+import { readFileSync } from "node:fs";
+
+/** Reads a JSON file from test/vectors/. */
+export function loadVector<T>(relativePath: string): T {
+  return JSON.parse(readFileSync(new URL(`../vectors/${relativePath}`, import.meta.url), "utf8")) as T;
+}
+
+export interface InclusionCase {
+  desc: string;
+  leafIndex: number;
+  treeSize: number;
+  leafHash: string;
+  path: string[];
+  root: string;
+}
+
+export interface Rfc6962Tree {
+  leaves: string[];
+  leafHashes: string[];
+  emptyRoot: string;
+  roots: Record<string, string>;
+}
+
+export const rfc6962 = {
+  tree: () => loadVector<Rfc6962Tree>("rfc6962/tree.json"),
+  inclusion: () => loadVector<{ cases: InclusionCase[] }>("rfc6962/inclusion.json").cases,
+  mutations: () => loadVector<{ cases: InclusionCase[] }>("rfc6962/mutations.json").cases,
+  sizeNotCommitted: () => loadVector<{ cases: InclusionCase[] }>("rfc6962/size-not-committed.json").cases,
+};
