@@ -55,6 +55,7 @@ contract EvidenceAnchor is IEvidenceAnchor, AccessControl {
         bytes32[] calldata path,
         bytes32 root
     ) external pure returns (bool) {
+        // solhint-disable-next-line gas-strict-inequalities
         if (leafIndex >= treeSize) return false;
         // RFC 9162 section 2.1.3.2: fn walks the leaf's index up the tree, sn the last
         // index; where fn is a right child or the last node on its level, the proof

@@ -10,8 +10,10 @@ pragma solidity ^0.8.24;
 interface IEvidenceAnchor {
     /**
      * @dev Emitted when `root`, the root of a tree of `treeSize` records, is anchored
-     * by `anchorer` in a block whose timestamp is `timestamp`.
+     * by `anchorer` in a block whose timestamp is `timestamp`. Only the root and the
+     * anchorer are looked up by; the sizes and times are data.
      */
+    // solhint-disable-next-line gas-indexed-events
     event Anchored(bytes32 indexed root, address indexed anchorer, uint64 treeSize, uint64 timestamp);
 
     /// @dev The root `root` is already anchored; anchors are immutable.

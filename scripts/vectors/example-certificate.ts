@@ -11,6 +11,7 @@ import { Wallet } from "ethers";
 import {
   buildRecord,
   canonicalize,
+  contentHashOf,
   MerkleTree,
   recordLeafHash,
   signCertificate,
@@ -22,6 +23,9 @@ const OUT = new URL("../../test/vectors/certificate/", import.meta.url);
 
 // The first default account of Hardhat and Anvil: a key everybody knows, for vectors only.
 const ISSUER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/** The file the example certificate is about. */
+const EVIDENCE_FILE = "infringing page";
 
 const records = [
   buildRecord({
@@ -36,8 +40,7 @@ const records = [
   }),
   buildRecord({
     id: "q1Zr8xYwK0pLmN3oB5cD7e",
-    // printf 'infringing page' | sha256sum
-    contentHash: "313ebae9f8adca08ba8b525fdbd69cac86ba565e1b8f8a03c020157c14efd5c9",
+    contentHash: contentHashOf(new TextEncoder().encode(EVIDENCE_FILE)),
     submitter: "acct_example",
     submittedAt: new Date("2026-11-25T16:39:01.456Z"),
     salt: "ffeeddccbbaa99887766554433221100",
@@ -45,7 +48,7 @@ const records = [
     fileName: "侵权页面截图.png",
     mediaType: "image/png",
     title: "商品详情页截图 / product page screenshot",
-    sourceUrl: "https://shop.example.com/item/123?ref=a&b=\"c\"",
+    sourceUrl: 'https://shop.example.com/item/123?ref=a&b="c"',
     note: "line one\nline two \u00e9 \ud83d\udcf7",
   }),
   buildRecord({
@@ -78,7 +81,7 @@ const unsigned: UnsignedCertificate = {
     txHash: "0x6b3d7a2f1c0e9d8b7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09",
     blockNumber: 12,
     blockHash: "0x1f2e3d4c5b6a79880f1e2d3c4b5a69788f9eadbccbdae0f1021324354657687f",
-    timestamp: 1764088745,
+    timestamp: 1795624745,
   },
   issuer: { address: new Wallet(ISSUER_KEY).address, name: "Evidence Anchor example issuer" },
   issuedAt: "2026-11-25T16:39:07.000Z",
@@ -96,6 +99,7 @@ write("records.json", {
 });
 write("certificate.json", certificate);
 write("issuer.json", { address: unsigned.issuer.address, privateKey: ISSUER_KEY });
+writeFileSync(new URL("evidence.txt", OUT), EVIDENCE_FILE);
 
 function write(name: string, value: unknown): void {
   writeFileSync(new URL(name, OUT), `${JSON.stringify(value, null, 2)}\n`);

@@ -77,7 +77,8 @@ export function certificateFileName(certificate: Pick<Certificate, "record">): s
 export function parseCertificate(input: unknown): Certificate {
   let value = input;
   if (typeof input === "string") {
-    if (input.length > MAX_CERTIFICATE_BYTES) throw invalid(`certificate is larger than ${MAX_CERTIFICATE_BYTES} bytes`);
+    if (input.length > MAX_CERTIFICATE_BYTES)
+      throw invalid(`certificate is larger than ${MAX_CERTIFICATE_BYTES} bytes`);
     try {
       value = JSON.parse(input);
     } catch (e) {
@@ -85,7 +86,17 @@ export function parseCertificate(input: unknown): Certificate {
     }
   }
   const c = object(value, "certificate");
-  onlyKeys(c, "certificate", ["type", "version", "record", "leafHash", "proof", "anchor", "issuer", "issuedAt", "signature"]);
+  onlyKeys(c, "certificate", [
+    "type",
+    "version",
+    "record",
+    "leafHash",
+    "proof",
+    "anchor",
+    "issuer",
+    "issuedAt",
+    "signature",
+  ]);
   if (c.type !== CERTIFICATE_TYPE) throw invalid(`certificate.type must be "${CERTIFICATE_TYPE}"`);
   if (c.version !== 1) throw invalid("certificate.version must be 1");
   parseRecord(c.record);
@@ -127,7 +138,8 @@ export function parseCertificate(input: unknown): Certificate {
 }
 
 function object(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid(`${what} must be a JSON object`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw invalid(`${what} must be a JSON object`);
   return value as Record<string, unknown>;
 }
 

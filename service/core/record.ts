@@ -107,7 +107,10 @@ export function parseRecord(value: unknown): EvidenceRecord {
   expectString(r, "contentHash", CONTENT_HASH, "64 lowercase hex characters");
   expectString(r, "submitter", SUBMITTER, "1 to 128 characters of A-Z a-z 0-9 _ . : @ -");
   expectString(r, "submittedAt", RFC3339_UTC_MS, "RFC 3339 UTC with milliseconds");
-  if (Number.isNaN(Date.parse(r.submittedAt as string)) || rfc3339(new Date(r.submittedAt as string)) !== r.submittedAt) {
+  if (
+    Number.isNaN(Date.parse(r.submittedAt as string)) ||
+    rfc3339(new Date(r.submittedAt as string)) !== r.submittedAt
+  ) {
     throw invalidRecord("record.submittedAt is not a real date and time");
   }
   expectString(r, "salt", SALT, "32 lowercase hex characters");

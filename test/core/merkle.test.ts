@@ -42,7 +42,11 @@ describe("RFC 6962 Merkle tree", () => {
 
     it("hash a node as SHA-256(0x01 || left || right)", () => {
       const [a, b] = [leafHashes[0]!, leafHashes[1]!];
-      const want = createHash("sha256").update(Buffer.from([1])).update(a).update(b).digest();
+      const want = createHash("sha256")
+        .update(Buffer.from([1]))
+        .update(a)
+        .update(b)
+        .digest();
       expect(Buffer.from(hashChildren(a, b)).equals(want)).to.equal(true);
     });
   });

@@ -27,3 +27,17 @@ export const rfc6962 = {
   mutations: () => loadVector<{ cases: InclusionCase[] }>("rfc6962/mutations.json").cases,
   sizeNotCommitted: () => loadVector<{ cases: InclusionCase[] }>("rfc6962/size-not-committed.json").cases,
 };
+
+export interface ExampleRecords {
+  records: { record: Record<string, unknown>; canonical: string; leafHash: string }[];
+  root: string;
+}
+
+export const example = {
+  records: () => loadVector<ExampleRecords>("certificate/records.json"),
+  /** A fresh copy each call, so a test may mutate it. */
+  certificate: () => loadVector<Record<string, unknown>>("certificate/certificate.json"),
+  issuer: () => loadVector<{ address: string; privateKey: string }>("certificate/issuer.json"),
+  /** The bytes of the file the example certificate is about. */
+  file: () => readFileSync(new URL("../vectors/certificate/evidence.txt", import.meta.url)),
+};
