@@ -6,6 +6,7 @@
 export { EVIDENCE_ANCHOR_ABI } from "./abi.ts";
 export {
   CERTIFICATE_TYPE,
+  MAX_CERTIFICATE_BYTES,
   certificateFileName,
   parseCertificate,
   signCertificate,
@@ -30,10 +31,12 @@ export { canonicalBytes, canonicalize, type JsonValue } from "./jcs.ts";
 export { MerkleTree, hashChildren, hashLeaf, merkleRoot, rootFromInclusionProof, verifyInclusion } from "./merkle.ts";
 export {
   buildRecord,
+  CONTENT_HASH_PATTERN,
   contentHashOf,
   newEvidenceId,
   parseRecord,
   recordLeafHash,
+  TEXT_LIMITS,
   type EvidenceRecord,
   type NewRecord,
   type RecordDetails,

@@ -41,6 +41,8 @@ export const TEXT_LIMITS = {
 } as const;
 
 export const CONTENT_HASH = /^[0-9a-f]{64}$/;
+/** A content hash as people type or paste it: either case. */
+export const CONTENT_HASH_PATTERN = /^[0-9a-fA-F]{64}$/;
 /** base64url of at least 12 bytes (96 bits) and at most 64 bytes. */
 export const EVIDENCE_ID = /^[A-Za-z0-9_-]{16,86}$/;
 const SALT = /^[0-9a-f]{32}$/;

@@ -1,0 +1,229 @@
+import type { Wallet } from "ethers";
+import {
+  fromHex32,
+  MerkleTree,
+  parseRecord,
+  signCertificate,
+  toHex32,
+  type Certificate,
+  type Hex32,
+  type UnsignedCertificate,
+} from "../core/index.ts";
+import type { AnchorClient, AnchorLocation } from "../chain/anchor-client.ts";
+import type { EvidenceStore, SealedBatch } from "../store/evidence-store.ts";
+
+export interface AnchorerOptions {
+  maxItems: number;
+  maxWaitMs: number;
+  confirmations: number;
+  /** How long a sent transaction may stay unmined before it is sent again. */
+  receiptTimeoutMs: number;
+  chainId: number;
+  issuerName: string;
+}
+
+export interface AnchorerHealth {
+  /** Whether the last chain call succeeded. */
+  reachable: boolean;
+  lastError: string | null;
+  lastAnchoredAt: string | null;
+}
+
+type Log = (message: string) => void;
+
+/**
+ * Seals pending evidence into batches and anchors them, one batch at a time, oldest first.
+ *
+ * Exactly once on chain: a batch's root is persisted before any transaction is sent, and
+ * before sending (again) the contract is asked whether the root is already anchored. The
+ * contract itself refuses a second anchor of a root, so even a transaction sent twice
+ * across a crash anchors once. A transaction not mined within `receiptTimeoutMs` is sent
+ * again, the same way.
+ */
+export class Anchorer {
+  readonly #store: EvidenceStore;
+  readonly #client: AnchorClient;
+  readonly #issuer: Wallet;
+  readonly #options: AnchorerOptions;
+  readonly #log: Log;
+  readonly health: AnchorerHealth = { reachable: true, lastError: null, lastAnchoredAt: null };
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  #failures = 0;
+
+  constructor(store: EvidenceStore, client: AnchorClient, issuer: Wallet, options: AnchorerOptions, log: Log) {
+    this.#store = store;
+    this.#client = client;
+    this.#issuer = issuer;
+    this.#options = options;
+    this.#log = log;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#schedule(0);
+  }
+
+  /** Wakes the loop now: new evidence may have filled a batch. */
+  notify(): void {
+    if (this.#failures === 0) this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  /** One round: seal what is due, then anchor every sealed batch. */
+  async runOnce(now = new Date()): Promise<void> {
+    this.sealDue(now);
+    for (const batch of this.#store.unanchoredBatches()) {
+      if (this.#stopped) return;
+      await this.#anchor(batch);
+    }
+  }
+
+  /** Seals full batches, and a partial one whose oldest item has waited long enough. */
+  sealDue(now = new Date()): number {
+    let sealed = 0;
+    for (;;) {
+      const { count, oldest } = this.#store.pendingSummary();
+      if (count === 0 || oldest === null) return sealed;
+      const waited = now.getTime() - Date.parse(oldest);
+      if (count < this.#options.maxItems && waited < this.#options.maxWaitMs) return sealed;
+      const leaves = this.#store.pendingLeaves(this.#options.maxItems);
+      const tree = MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
+      const root = toHex32(tree.root());
+      const id = this.#store.sealBatch(
+        root,
+        leaves.map((l) => l.seq),
+        now.toISOString(),
+      );
+      this.#log(`sealed batch ${id}: ${leaves.length} items, root ${root}`);
+      sealed++;
+    }
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#loop(), ms);
+  }
+
+  async #loop(): Promise<void> {
+    if (this.#running) return;
+    this.#running = this.runOnce().then(
+      () => {
+        this.#failures = 0;
+        this.health.reachable = true;
+        this.health.lastError = null;
+      },
+      (e: unknown) => {
+        this.#failures++;
+        this.health.reachable = false;
+        this.health.lastError = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+        this.#log(`anchoring failed (attempt ${this.#failures}), retrying: ${this.health.lastError}`);
+      },
+    );
+    await this.#running;
+    this.#running = undefined;
+    // Poll often enough to seal on time; back off while the chain is failing.
+    const next =
+      this.#failures === 0 ? Math.min(250, this.#options.maxWaitMs) : Math.min(30_000, 500 * 2 ** this.#failures);
+    this.#schedule(next);
+  }
+
+  async #anchor(batch: SealedBatch): Promise<void> {
+    let location = await this.#client.locate(batch.root);
+    if (!location) {
+      if (batch.txHash && !(await this.#shouldResend(batch))) return;
+      location = await this.#send(batch);
+      if (!location) return;
+    }
+    if (!(await this.#confirmed(location))) return;
+    if (location.treeSize !== batch.treeSize) {
+      throw new Error(`root ${batch.root} is anchored with tree size ${location.treeSize}, expected ${batch.treeSize}`);
+    }
+    const certificates = await this.#issue(batch, location);
+    this.#store.completeBatch(batch.id, location, certificates, new Date().toISOString());
+    this.health.lastAnchoredAt = new Date().toISOString();
+    this.#log(`anchored batch ${batch.id} in block ${location.blockNumber} (tx ${location.txHash})`);
+  }
+
+  /** A batch whose transaction was sent: send again only if it failed or has waited too long. */
+  async #shouldResend(batch: SealedBatch): Promise<boolean> {
+    const receipt = await this.#client.receipt(batch.txHash!);
+    if (receipt) return receipt.status === 0;
+    const waited = Date.now() - Date.parse(batch.txSentAt!);
+    return waited >= this.#options.receiptTimeoutMs;
+  }
+
+  async #send(batch: SealedBatch): Promise<AnchorLocation | null> {
+    let txHash: Hex32;
+    try {
+      txHash = await this.#client.sendAnchor(batch.root, batch.treeSize);
+    } catch (e) {
+      // Anchored meanwhile (a transaction from before a crash): that counts as done.
+      if (isAlreadyAnchored(e)) return this.#client.locate(batch.root);
+      throw e;
+    }
+    this.#store.recordSent(batch.id, txHash, new Date().toISOString());
+    this.#log(`sent batch ${batch.id} (tx ${txHash})`);
+    const receipt = await this.#client.waitForReceipt(
+      txHash,
+      this.#options.confirmations,
+      this.#options.receiptTimeoutMs,
+    );
+    if (!receipt) return null;
+    return this.#client.locate(batch.root);
+  }
+
+  async #confirmed(location: AnchorLocation): Promise<boolean> {
+    const latest = await this.#client.blockNumber();
+    return latest - location.blockNumber + 1 >= this.#options.confirmations;
+  }
+
+  async #issue(batch: SealedBatch, anchor: AnchorLocation): Promise<Certificate[]> {
+    const leaves = this.#store.batchLeaves(batch.id);
+    const tree = MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
+    if (toHex32(tree.root()) !== batch.root) throw new Error(`batch ${batch.id} no longer hashes to its root`);
+    const issuedAt = new Date().toISOString();
+    const certificates: Certificate[] = [];
+    for (const [index, leaf] of leaves.entries()) {
+      const unsigned: UnsignedCertificate = {
+        type: "evidence-anchor-certificate",
+        version: 1,
+        record: parseRecord(JSON.parse(leaf.record)),
+        leafHash: leaf.leafHash,
+        proof: {
+          algorithm: "rfc6962-sha256",
+          leafIndex: index,
+          treeSize: tree.size,
+          path: tree.inclusionProof(index).map(toHex32),
+          root: batch.root,
+        },
+        anchor: {
+          chainId: this.#options.chainId,
+          contract: this.#client.address,
+          txHash: anchor.txHash,
+          blockNumber: anchor.blockNumber,
+          blockHash: anchor.blockHash,
+          timestamp: anchor.timestamp,
+        },
+        issuer: { address: this.#issuer.address, name: this.#options.issuerName },
+        issuedAt,
+      };
+      certificates.push(await signCertificate(unsigned, this.#issuer));
+    }
+    return certificates;
+  }
+}
+
+function isAlreadyAnchored(e: unknown): boolean {
+  const err = e as { revert?: { name?: string }; message?: string };
+  return (
+    err.revert?.name === "EvidenceAnchorAlreadyAnchored" || /EvidenceAnchorAlreadyAnchored/.test(err.message ?? "")
+  );
+}

@@ -1,0 +1,109 @@
+import type { ErrorRequestHandler, Response } from "express";
+import { MulterError } from "multer";
+
+/**
+ * An error answered as `application/problem+json` (RFC 9457) with a stable `code`.
+ * https://www.rfc-editor.org/rfc/rfc9457
+ */
+export class HttpProblem extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly extra: Record<string, unknown>;
+
+  constructor(status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+    super(detail);
+    this.name = "HttpProblem";
+    this.status = status;
+    this.code = code;
+    this.extra = extra;
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  507: "Insufficient Storage",
+};
+
+export function sendProblem(res: Response, problem: HttpProblem): void {
+  if (res.headersSent) return;
+  res
+    .status(problem.status)
+    .type("application/problem+json")
+    .send(
+      JSON.stringify({
+        type: `about:blank`,
+        title: TITLES[problem.status] ?? "Error",
+        status: problem.status,
+        code: problem.code,
+        detail: problem.message,
+        ...problem.extra,
+      }),
+    );
+}
+
+const MULTER_PROBLEMS: Record<string, [number, string]> = {
+  LIMIT_FILE_SIZE: [413, "FILE_TOO_LARGE"],
+  LIMIT_FILE_COUNT: [413, "TOO_MANY_FILES"],
+  LIMIT_PART_COUNT: [413, "TOO_MANY_PARTS"],
+  LIMIT_FIELD_COUNT: [413, "TOO_MANY_FIELDS"],
+  LIMIT_FIELD_VALUE: [413, "FIELD_TOO_LARGE"],
+  LIMIT_FIELD_KEY: [413, "FIELD_NAME_TOO_LONG"],
+  LIMIT_UNEXPECTED_FILE: [400, "UNEXPECTED_FILE_FIELD"],
+};
+
+/** Maps what can go wrong in a request to a problem; anything unknown is a 500 without details. */
+export function toProblem(err: unknown): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  if (err instanceof MulterError) {
+    const [status, code] = MULTER_PROBLEMS[err.code] ?? [400, "MALFORMED_MULTIPART"];
+    return new HttpProblem(status, code, err.field ? `${err.message} (field "${err.field}")` : err.message);
+  }
+  const e = err as { type?: string; status?: number; code?: string; message?: string };
+  if (e.type === "entity.too.large") return new HttpProblem(413, "BODY_TOO_LARGE", "the request body is too large");
+  if (e.type === "entity.parse.failed")
+    return new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
+  if (e.type === "encoding.unsupported" || e.type === "charset.unsupported") {
+    return new HttpProblem(415, "UNSUPPORTED_ENCODING", e.message ?? "unsupported encoding");
+  }
+  if (e.code === "ENOSPC" || e.code === "EDQUOT") {
+    return new HttpProblem(
+      507,
+      "INSUFFICIENT_STORAGE",
+      "the service has no room to store the file; nothing was recorded",
+    );
+  }
+  if (e.code === "EIO" || e.code === "EROFS") {
+    return new HttpProblem(503, "STORAGE_FAILURE", "the service could not write the file; nothing was recorded");
+  }
+  // busboy's parse errors: the body is not well-formed multipart.
+  if (
+    typeof e.message === "string" &&
+    /^(Malformed|Unexpected end of|Multipart: Boundary not found|Unexpected end of form)/i.test(e.message)
+  ) {
+    return new HttpProblem(400, "MALFORMED_MULTIPART", `the multipart body is malformed: ${e.message}`);
+  }
+  if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+    return new HttpProblem(e.status, "BAD_REQUEST", e.message ?? "bad request");
+  }
+  return new HttpProblem(500, "INTERNAL", "an internal error occurred; nothing was recorded for this request");
+}
+
+export function problemHandler(log: (message: string) => void): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const problem = toProblem(err);
+    if (problem.status >= 500) log(`${req.method} ${req.path}: ${(err as Error)?.stack ?? String(err)}`);
+    // A client that went away gets no answer; there is no one to read it.
+    if (req.destroyed || res.destroyed) return;
+    sendProblem(res, problem);
+  };
+}
