@@ -103,7 +103,8 @@ export function problemHandler(log: (message: string) => void): ErrorRequestHand
     const problem = toProblem(err);
     if (problem.status >= 500) log(`${req.method} ${req.path}: ${(err as Error)?.stack ?? String(err)}`);
     // A client that went away gets no answer; there is no one to read it.
-    if (req.destroyed || res.destroyed) return;
+    // (req.destroyed alone says nothing: a fully read body destroys the request stream.)
+    if (res.destroyed || req.socket.destroyed) return;
     sendProblem(res, problem);
   };
 }

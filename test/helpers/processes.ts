@@ -1,0 +1,213 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { JsonRpcAnchorReader } from "../../service/core/index.ts";
+import { anvilBinary } from "../../service/chain/local-chain.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const CLI = path.join(ROOT, "scripts/evidence.ts");
+
+/** A port that was free a moment ago, on loopback. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), `evidence-${prefix}-`));
+}
+
+/** Polls `probe` until it returns a value; for state that only an API can show (no event to await). */
+export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(100);
+  }
+}
+
+export interface ChainNode {
+  url: string;
+  port: number;
+  chainId: number;
+  stop(): Promise<void>;
+}
+
+/** A standalone Anvil node over JSON-RPC on loopback. */
+export async function startChainNode(options: { chainId?: number; args?: string[] } = {}): Promise<ChainNode> {
+  const port = await freePort();
+  const chainId = options.chainId ?? 31337;
+  const child = spawn(
+    anvilBinary(),
+    ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(chainId), "--silent", ...(options.args ?? [])],
+    { stdio: "ignore" },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await until(() => new JsonRpcAnchorReader(url, { timeoutMs: 500 }).chainId(), `the chain node at ${url}`, 30_000);
+  return {
+    url,
+    port,
+    chainId,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      await once(child, "exit");
+    },
+  };
+}
+
+export interface ServiceProcess {
+  url: string;
+  dataDir: string;
+  /** The development account's key, printed at first start. */
+  apiKey: string | undefined;
+  child: ChildProcess;
+  output: () => string;
+  /** Crash: SIGKILL, no chance to clean up. */
+  kill9(): Promise<void>;
+  /** Graceful stop: SIGTERM; the embedded chain is stopped too and saves its state. */
+  stop(): Promise<void>;
+}
+
+/** Runs `evidence serve` as a real process and waits for it to listen. */
+export async function startServiceProcess(dataDir: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [CLI, "serve"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: "0",
+      BATCH_MAX_WAIT_MS: "200",
+      LOCAL_CHAIN_BLOCK_TIME: "0",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = () => {
+      const match = /serving on (http:\/\/\S+)/.exec(output);
+      if (match && (!/Development account created/.test(output) || /API key[^\n]*\n\n {2}\S+/.test(output))) {
+        child.stdout!.off("data", onData);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`the service exited with ${code}:\n${output}`)));
+  });
+  // The key is printed after the URL line; give stdout the moment it needs.
+  const apiKey = /API key[^\n]*\n\n {2}(\S+)/.exec(output)?.[1];
+  const exited = once(child, "exit");
+  return {
+    url,
+    dataDir,
+    apiKey,
+    child,
+    output: () => output,
+    async kill9() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Stops the embedded chain a data directory's service left running (after a kill -9), and removes the directory. */
+export async function cleanUpDataDir(dataDir: string): Promise<void> {
+  const pidFile = path.join(dataDir, "chain", "anvil.pid");
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    try {
+      process.kill(pid, "SIGTERM");
+      await until(async () => (isRunning(pid) ? undefined : true), "the chain to stop", 10_000);
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the `evidence` CLI as a subprocess. */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** HTTP helpers against a running service. */
+export function api(baseUrl: string, apiKey?: string) {
+  const auth: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+  return {
+    async get(route: string) {
+      const res = await fetch(`${baseUrl}${route}`, { headers: auth });
+      return { status: res.status, type: res.headers.get("content-type"), body: (await res.json()) as any };
+    },
+    async postJson(route: string, body: unknown, headers: Record<string, string> = {}) {
+      const res = await fetch(`${baseUrl}${route}`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+      return {
+        status: res.status,
+        type: res.headers.get("content-type"),
+        headers: res.headers,
+        body: (await res.json()) as any,
+      };
+    },
+    async postForm(route: string, form: FormData) {
+      const res = await fetch(`${baseUrl}${route}`, { method: "POST", headers: auth, body: form });
+      return { status: res.status, type: res.headers.get("content-type"), body: (await res.json()) as any };
+    },
+    /** Waits until the evidence is anchored and returns its certificate. */
+    async anchored(id: string, timeoutMs = 60_000): Promise<any> {
+      return until(
+        async () => {
+          const { body } = await this.get(`/api/v1/evidence/${id}`);
+          return body.status === "anchored" ? body.certificate : undefined;
+        },
+        `evidence ${id} to be anchored`,
+        timeoutMs,
+      );
+    },
+  };
+}
