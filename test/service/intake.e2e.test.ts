@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, openAsBlob, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
 import { request } from "node:http";
 import path from "node:path";
 import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
@@ -21,9 +22,9 @@ async function randomFile(file: string, size: number): Promise<string> {
   for (let left = size; left > 0; left -= 1 << 20) {
     const chunk = randomBytes(Math.min(left, 1 << 20));
     hash.update(chunk);
-    if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+    if (!out.write(chunk)) await once(out, "drain");
   }
-  await new Promise((r) => out.end(r));
+  await new Promise<void>((r) => out.end(() => r()));
   return hash.digest("hex");
 }
 

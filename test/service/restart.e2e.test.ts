@@ -1,0 +1,124 @@
+import { expect } from "chai";
+import { createHash } from "node:crypto";
+import { Interface } from "ethers";
+import { EVIDENCE_ANCHOR_ABI, JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
+import { EvidenceStore } from "../../service/store/evidence-store.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
+
+const sha256 = (data: string) => createHash("sha256").update(data).digest("hex");
+const anchored = new Interface(EVIDENCE_ANCHOR_ABI).getEvent("Anchored")!;
+
+/** Every Anchored event the contract ever emitted, read from the chain itself. */
+async function anchoredRoots(chainUrl: string, contract: string): Promise<string[]> {
+  const logs = (await new JsonRpcAnchorReader(chainUrl).request("eth_getLogs", [
+    { address: contract, topics: [anchored.topicHash], fromBlock: "0x0", toBlock: "latest" },
+  ])) as { topics: string[] }[];
+  return logs.map((l) => l.topics[1]!);
+}
+
+describe("the service across restarts and crashes (real processes)", function () {
+  this.timeout(180_000);
+  let dataDir: string;
+  let chainUrl: string;
+  let env: Record<string, string>;
+  let service: ServiceProcess | undefined;
+
+  before(async () => {
+    dataDir = tempDir("restart");
+    const port = await freePort();
+    chainUrl = `http://127.0.0.1:${port}`;
+    // Interval mining, as on a consortium chain.
+    env = { LOCAL_CHAIN_PORT: String(port), LOCAL_CHAIN_BLOCK_TIME: "1" };
+  });
+
+  after(async () => {
+    await service?.stop();
+    await cleanUpDataDir(dataDir);
+  });
+
+  it("anchors every acknowledged item exactly once after a kill -9 between acknowledgement and anchoring", async () => {
+    // A long batch wait holds the items pending until the crash.
+    service = await startServiceProcess(dataDir, { ...env, BATCH_MAX_WAIT_MS: "600000" });
+    const apiKey = service.apiKey!;
+    const client = api(service.url, apiKey);
+    const ids: string[] = [];
+    for (let request = 0; request < 5; request++) {
+      const items = Array.from({ length: 20 }, (_, i) => ({ contentHash: sha256(`crash ${request}-${i}`) }));
+      const res = await client.postJson("/api/v1/evidence/digests", { items });
+      expect(res.status).to.equal(201);
+      ids.push(...res.body.items.map((i: { id: string }) => i.id));
+    }
+    const early = await client.get(`/api/v1/evidence/${ids[0]}/certificate`);
+    expect([early.status, early.body.code, early.body.status]).to.deep.equal([409, "NOT_ANCHORED", "pending"]);
+    await service.kill9();
+
+    service = await startServiceProcess(dataDir, { ...env, BATCH_MAX_WAIT_MS: "200" });
+    expect(service.apiKey, "the development account is made once").to.equal(undefined);
+    const after = api(service.url, apiKey);
+    const chain = new JsonRpcAnchorReader(chainUrl);
+    for (const id of ids) {
+      const certificate = await after.anchored(id);
+      expect((await verifyCertificate(certificate, { chain })).valid).to.equal(true);
+    }
+    const health = await after.get("/healthz");
+    const roots = await anchoredRoots(chainUrl, health.body.chain.contract);
+    expect(new Set(roots).size, "no root anchored twice").to.equal(roots.length);
+
+    const store = new EvidenceStore(`${dataDir}/evidence.db`);
+    try {
+      const batches = store.all("SELECT root FROM batches WHERE status = 'anchored'") as { root: string }[];
+      expect(batches.map((b) => b.root).sort()).to.deep.equal([...roots].sort());
+      const perItem = store.all("SELECT count(DISTINCT batch_id) AS n FROM evidence GROUP BY id HAVING n != 1");
+      expect(perItem, "every item in exactly one batch").to.deep.equal([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("keeps certificates verifiable after the service and its chain are stopped and started again", async () => {
+    const { body } = await api(service!.url).get("/healthz");
+    const contract = body.chain.contract;
+    const store = new EvidenceStore(`${dataDir}/evidence.db`);
+    const certificates = (store.all("SELECT certificate FROM certificates") as { certificate: string }[]).map(
+      (r) => r.certificate,
+    );
+    store.close();
+    expect(certificates.length).to.be.greaterThan(0);
+
+    await service!.stop(); // SIGTERM: the embedded chain stops too and saves its state
+    const chain = new JsonRpcAnchorReader(chainUrl, { timeoutMs: 1000 });
+    const whileDown = await verifyCertificate(certificates[0], { chain });
+    expect(whileDown.valid, "nothing to verify against while the chain is down").to.equal(false);
+
+    service = await startServiceProcess(dataDir, env);
+    const health = await api(service.url).get("/healthz");
+    expect(health.body.chain.contract, "the contract is reused").to.equal(contract);
+    for (const certificate of certificates) {
+      expect((await verifyCertificate(certificate, { chain })).valid).to.equal(true);
+    }
+    // And the restarted service anchors new evidence on the same chain.
+    const { body: submitted } = await api(service.url, await reKey(dataDir)).postJson("/api/v1/evidence/digests", {
+      items: [{ contentHash: sha256("after restart") }],
+    });
+    const fresh = await api(service.url).anchored(submitted.items[0].id);
+    expect((await verifyCertificate(fresh, { chain })).valid).to.equal(true);
+  });
+});
+
+/** A new API key for a new account in the data directory (the dev key was printed only once). */
+async function reKey(dataDir: string): Promise<string> {
+  const { createAccount } = await import("../../service/accounts.ts");
+  const store = new EvidenceStore(`${dataDir}/evidence.db`);
+  try {
+    return createAccount(store, "restart test").apiKey;
+  } finally {
+    store.close();
+  }
+}
