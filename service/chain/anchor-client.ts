@@ -138,7 +138,7 @@ async function txOverrides(provider: JsonRpcProvider, tx: TxOptions): Promise<Tr
 }
 
 /** The compiled EvidenceAnchor (abi and bytecode), committed under contracts/build/. */
-export function loadArtifact(): { abi: InterfaceAbi; bytecode: string } {
+export function loadArtifact(): { abi: InterfaceAbi; bytecode: string; deployedBytecode: string } {
   const file = new URL("../../contracts/build/EvidenceAnchor.json", import.meta.url);
-  return JSON.parse(readFileSync(file, "utf8")) as { abi: InterfaceAbi; bytecode: string };
+  return JSON.parse(readFileSync(file, "utf8")) as { abi: InterfaceAbi; bytecode: string; deployedBytecode: string };
 }

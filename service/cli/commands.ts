@@ -43,12 +43,13 @@ development account, and http://127.0.0.1:8080.`,
     async run() {
       const config = loadConfig();
       const service = await startService(config);
-      console.log(`Evidence Anchor serving on ${service.url}`);
+      if (service.devApiKey) {
+        console.log(`Development account created. Its API key (shown once, keep it):\n\n  ${service.devApiKey}\n`);
+      }
       console.log(`  chain ${service.chainId} at ${service.chainUrl}, contract ${service.contract}`);
       console.log(`  issuer ${service.issuer}, data in ${config.dataDir}`);
-      if (service.devApiKey) {
-        console.log(`\nDevelopment account created. Its API key (shown once, keep it):\n\n  ${service.devApiKey}\n`);
-      }
+      // Last, so that whoever waits for this line has everything above it.
+      console.log(`Evidence Anchor serving on ${service.url}`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once("SIGINT", stop);

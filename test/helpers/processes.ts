@@ -98,8 +98,9 @@ export async function startServiceProcess(dataDir: string, env: Record<string, s
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     const onData = () => {
-      const match = /serving on (http:\/\/\S+)/.exec(output);
-      if (match && (!/Development account created/.test(output) || /API key[^\n]*\n\n {2}\S+/.test(output))) {
+      // The service prints this line last, after the development key.
+      const match = /serving on (http:\/\/\S+)\n/.exec(output);
+      if (match) {
         child.stdout!.off("data", onData);
         resolve(match[1]!);
       }
@@ -107,7 +108,6 @@ export async function startServiceProcess(dataDir: string, env: Record<string, s
     child.stdout!.on("data", onData);
     child.once("exit", (code) => reject(new Error(`the service exited with ${code}:\n${output}`)));
   });
-  // The key is printed after the URL line; give stdout the moment it needs.
   const apiKey = /API key[^\n]*\n\n {2}(\S+)/.exec(output)?.[1];
   const exited = once(child, "exit");
   return {
@@ -159,8 +159,13 @@ export interface CliResult {
 }
 
 /** Runs the `evidence` CLI as a subprocess. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runScript(CLI, args, env);
+}
+
+/** Runs one of the project's node scripts as a subprocess, from the repository root. */
+export async function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
