@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 import { MerkleTree, hashLeaf, toHex32 } from "../../service/core/index.ts";
 import { rfc6962, type InclusionCase } from "../helpers/vectors.ts";
@@ -17,6 +18,16 @@ async function fixture() {
 }
 
 describe("EvidenceAnchor", () => {
+  it("is deployed by the service from contracts/build/, which equals the compiled contract", () => {
+    // node scripts/export-artifact.ts refreshes it after a change to the contract.
+    const read = (file: string) => JSON.parse(readFileSync(new URL(file, import.meta.url), "utf8"));
+    const compiled = read("../../artifacts/contracts/EvidenceAnchor.sol/EvidenceAnchor.json");
+    const committed = read("../../contracts/build/EvidenceAnchor.json");
+    expect(committed.bytecode).to.equal(compiled.bytecode);
+    expect(committed.deployedBytecode).to.equal(compiled.deployedBytecode);
+    expect(committed.abi).to.deep.equal(compiled.abi);
+  });
+
   describe("roles", () => {
     it("exposes ANCHORER_ROLE as keccak256('ANCHORER_ROLE')", async () => {
       const { contract } = await networkHelpers.loadFixture(fixture);
