@@ -44,8 +44,10 @@ export interface ChainNode {
 }
 
 /** A standalone Anvil node over JSON-RPC on loopback. */
-export async function startChainNode(options: { chainId?: number; args?: string[] } = {}): Promise<ChainNode> {
-  const port = await freePort();
+export async function startChainNode(
+  options: { chainId?: number; port?: number; args?: string[] } = {},
+): Promise<ChainNode> {
+  const port = options.port ?? (await freePort());
   const chainId = options.chainId ?? 31337;
   const child = spawn(
     anvilBinary(),
