@@ -29,6 +29,14 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
   let contract: string;
   let certificatePath: string;
   const evidencePath = () => path.join(work, "截图 evidence.png");
+  /** The service on the deployed contract, with its key from an encrypted keystore, at gas price 0. */
+  const serviceEnv = () => ({
+    CHAIN_RPC_URL: chain.url,
+    ANCHOR_CONTRACT: contract,
+    ISSUER_KEYSTORE: path.join(work, "issuer.keystore.json"),
+    ISSUER_KEYSTORE_PASSWORD: "correct horse battery staple",
+    GAS_PRICE: "0",
+  });
 
   before(async () => {
     // A consortium-like chain: zero gas price, no EIP-1559 base fee, Paris EVM.
@@ -73,14 +81,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(deployment.anchorers).to.deep.equal([issuer.address]);
       contract = deployment.contract;
 
-      service = await startServiceProcess(dataDir, {
-        CHAIN_RPC_URL: chain.url,
-        ANCHOR_CONTRACT: contract,
-        ISSUER_KEYSTORE: path.join(work, "issuer.keystore.json"),
-        ISSUER_KEYSTORE_PASSWORD: "correct horse battery staple",
-        GAS_PRICE: "0",
-        DEV_ACCOUNT: "true",
-      });
+      service = await startServiceProcess(dataDir, { ...serviceEnv(), DEV_ACCOUNT: "true" });
       expect(service.apiKey).to.be.a("string");
     });
   });
@@ -203,13 +204,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const db = readFileSync(path.join(dataDir, "evidence.db"));
       expect(db.includes(Buffer.from(apiKey)), "the key itself is not stored").to.equal(false);
       // The service is stopped: restart it on the same data to use the key.
-      service = await startServiceProcess(dataDir, {
-        CHAIN_RPC_URL: chain.url,
-        ANCHOR_CONTRACT: contract,
-        ISSUER_KEYSTORE: path.join(work, "issuer.keystore.json"),
-        ISSUER_KEYSTORE_PASSWORD: "correct horse battery staple",
-        GAS_PRICE: "0",
-      });
+      service = await startServiceProcess(dataDir, serviceEnv());
       const list = await api(service.url, apiKey).get("/api/v1/evidence");
       expect(list.status).to.equal(200);
     });
