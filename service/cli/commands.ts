@@ -10,7 +10,7 @@ import { startService } from "../server.ts";
 import { EvidenceStore } from "../store/evidence-store.ts";
 import { printVerification, verifyFile } from "./verify-command.ts";
 import { ServiceClient } from "./service-client.ts";
-import { EXIT, UsageError } from "./main.ts";
+import { EXIT, UsageError } from "./exit.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 

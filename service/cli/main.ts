@@ -1,12 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { commands, type Command } from "./commands.ts";
-
-/** Exit codes: 0 success or valid, 1 invalid or failed, 2 usage. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+import { EXIT, UsageError } from "./exit.ts";
 
 const HELP = `evidence — blockchain evidence timestamping
 

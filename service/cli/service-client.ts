@@ -3,7 +3,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Certificate, EvidenceRecord } from "../core/index.ts";
-import { UsageError } from "./main.ts";
+import { UsageError } from "./exit.ts";
 
 export interface EvidenceView {
   id: string;
