@@ -166,6 +166,17 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(res.stdout + res.stderr).not.to.match(/\n\s+at /);
     });
 
+    it("explains a node of the right chain id without the contract, exit 1", async () => {
+      const lookalike = await startChainNode({ chainId: 1337 });
+      try {
+        const res = await runCli(["verify", certificatePath, "--rpc", lookalike.url]);
+        expect(res.code).to.equal(1);
+        expect(res.stdout).to.match(new RegExp(`there is no contract at ${contract} on this chain`));
+      } finally {
+        await lookalike.stop();
+      }
+    });
+
     it("explains an unreachable node, exit 1", async () => {
       const res = await runCli(["verify", certificatePath, "--rpc", "http://127.0.0.1:9"]);
       expect(res.code).to.equal(1);

@@ -58,6 +58,12 @@ describe("RFC 6962 Merkle tree", () => {
       );
     });
 
+    it("has the vectors' empty-tree root equal to SHA-256 of nothing (RFC 6962 MTH({}))", () => {
+      // printf '' | sha256sum
+      expect(tree.emptyRoot).to.equal("0xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+      expect(tree.emptyRoot).to.equal(`0x${createHash("sha256").digest("hex")}`);
+    });
+
     it("matches the known root of every size 1-8", () => {
       for (let n = 1; n <= 8; n++) {
         expect(toHex32(merkleRoot(leafHashes.slice(0, n))), `size ${n}`).to.equal(tree.roots[String(n)]);
