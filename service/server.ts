@@ -12,7 +12,6 @@ import type { ServiceConfig } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import { ObjectStore } from "./intake/object-store.ts";
 import { EvidenceStore } from "./store/evidence-store.ts";
-import { webRoutes } from "./http/web-routes.ts";
 
 export interface RunningService {
   url: string;
@@ -94,7 +93,6 @@ export async function startService(
     anchoring: () => anchorer.health,
     onIntake: () => anchorer.notify(),
     log,
-    extra: webRoutes(),
   });
   const server: Server = app.listen(config.port, config.host);
   await once(server, "listening");

@@ -106,7 +106,8 @@ function readPid(file: string): number | undefined {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` is running (a zombie does not count). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     // A zombie (exited, not yet reaped) still answers signal 0; /proc tells.

@@ -2,7 +2,7 @@ import { getAddress } from "ethers";
 import { EvidenceError } from "./errors.ts";
 import { isHex32, type Hex32 } from "./hex.ts";
 import { canonicalBytes } from "./jcs.ts";
-import { parseRecord, type EvidenceRecord } from "./record.ts";
+import { parseRecord, RFC3339_UTC_MS, type EvidenceRecord } from "./record.ts";
 
 /** Certificate version 1: one record, its proof, the anchor, the issuer's signature. */
 export interface Certificate {
@@ -49,7 +49,6 @@ export const MAX_CERTIFICATE_BYTES = 256 * 1024;
 
 const SIGNATURE = /^0x[0-9a-f]{130}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const RFC3339_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** The bytes the issuer signs: JCS of the certificate without `signature`. */
 export function signingBytes(certificate: UnsignedCertificate | Certificate): Uint8Array {

@@ -32,6 +32,7 @@ export { MerkleTree, hashChildren, hashLeaf, merkleRoot, rootFromInclusionProof,
 export {
   buildRecord,
   CONTENT_HASH_PATTERN,
+  EVIDENCE_ID,
   contentHashOf,
   newEvidenceId,
   parseRecord,

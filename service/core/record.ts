@@ -47,7 +47,8 @@ export const CONTENT_HASH_PATTERN = /^[0-9a-fA-F]{64}$/;
 export const EVIDENCE_ID = /^[A-Za-z0-9_-]{16,86}$/;
 const SALT = /^[0-9a-f]{32}$/;
 const SUBMITTER = /^[A-Za-z0-9_.:@-]{1,128}$/;
-const RFC3339_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** RFC 3339 in UTC with milliseconds, the form of `submittedAt` and `issuedAt`. */
+export const RFC3339_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const REQUIRED = ["v", "id", "contentHash", "submitter", "submittedAt", "salt"] as const;
 const OPTIONAL = ["size", ...(Object.keys(TEXT_LIMITS) as (keyof typeof TEXT_LIMITS)[])] as const;

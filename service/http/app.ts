@@ -19,8 +19,6 @@ export interface AppDependencies {
   anchoring: () => { reachable: boolean; lastError: string | null; lastAnchoredAt: string | null };
   onIntake: () => void;
   log: (message: string) => void;
-  /** Extra routes mounted before the 404 handler (the web pages). */
-  extra?: express.Router;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -48,7 +46,6 @@ export function createApp(deps: AppDependencies): Express {
   app.use(evidenceRoutes({ store: deps.store, objects: deps.objects, limits: deps.limits, onIntake: deps.onIntake }));
   app.use(verifyRoutes(deps.chain, deps.limits));
   app.use(rpcProxy(() => deps.chainUrl));
-  if (deps.extra) app.use(deps.extra);
 
   app.use((req, _res, next) => next(new HttpProblem(404, "NOT_FOUND", `no route for ${req.method} ${req.path}`)));
   app.use(problemHandler(deps.log));

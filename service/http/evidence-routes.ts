@@ -4,6 +4,7 @@ import {
   buildRecord,
   canonicalize,
   certificateFileName,
+  EVIDENCE_ID,
   recordLeafHash,
   toHex32,
   type EvidenceRecord,
@@ -146,8 +147,6 @@ function statusView(row: EvidenceRow) {
     ...(row.certificate ? { certificate: row.certificate } : {}),
   };
 }
-
-const EVIDENCE_ID = /^[A-Za-z0-9_-]{16,86}$/;
 
 function find(store: EvidenceStore, id: string): EvidenceRow {
   const row = EVIDENCE_ID.test(id) ? store.evidence(id) : undefined;

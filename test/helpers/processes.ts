@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { JsonRpcAnchorReader } from "../../service/core/index.ts";
-import { anvilBinary } from "../../service/chain/local-chain.ts";
+import { anvilBinary, isAlive } from "../../service/chain/local-chain.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "scripts/evidence.ts");
@@ -137,21 +137,12 @@ export async function cleanUpDataDir(dataDir: string): Promise<void> {
     const pid = Number(readFileSync(pidFile, "utf8"));
     try {
       process.kill(pid, "SIGTERM");
-      await until(async () => (isRunning(pid) ? undefined : true), "the chain to stop", 10_000);
+      await until(async () => (isAlive(pid) ? undefined : true), "the chain to stop", 10_000);
     } catch {
       // already gone
     }
   }
   rmSync(dataDir, { recursive: true, force: true });
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
 }
 
 export interface CliResult {
