@@ -1,12 +1,10 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { certificateFileName, JsonRpcAnchorReader, type Certificate } from "../core/index.ts";
 import { createAccount } from "../accounts.ts";
 import { loadConfig } from "../config.ts";
 import { startService } from "../server.ts";
+import { sha256File } from "../intake/file-digest.ts";
 import { EvidenceStore } from "../store/evidence-store.ts";
 import { printVerification, verifyFile } from "./verify-command.ts";
 import { ServiceClient } from "./service-client.ts";
@@ -232,16 +230,6 @@ ${SERVER_HELP}`,
     },
   },
 };
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), hash);
-  return hash.digest("hex");
-}
-
-export async function readCertificateFile(file: string): Promise<string> {
-  return readFile(file, "utf8");
-}
 
 function progressPrinter(name: string, total: number): ((sent: number) => void) | undefined {
   if (!process.stderr.isTTY || total < 8 * 1024 * 1024) return undefined;

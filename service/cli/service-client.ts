@@ -1,4 +1,8 @@
 import { createReadStream } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -50,30 +54,42 @@ export class ServiceClient {
       `${fields}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
     );
     const tail = enc.encode(`\r\n--${boundary}--\r\n`);
-    let sent = 0;
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        controller.enqueue(head);
-        for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-          controller.enqueue(chunk as Buffer);
-          sent += (chunk as Buffer).length;
-          onProgress?.(sent);
-        }
-        controller.enqueue(tail);
-        controller.close();
-      },
-    });
-    const response = await this.#fetch("/api/v1/evidence", {
+    // node:http rather than fetch: fetch streams request bodies at about a third of the speed.
+    const url = new URL(`${this.server}/api/v1/evidence`);
+    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, {
       method: "POST",
       headers: {
+        authorization: `Bearer ${this.#apiKey}`,
         "content-type": `multipart/form-data; boundary=${boundary}`,
         "content-length": String(head.length + size + tail.length),
       },
-      body,
-      duplex: "half",
-    } as RequestInit);
-    const { items } = (await response.json()) as { items: { id: string; contentHash: string; status: string }[] };
-    return items[0]!;
+    });
+    const response = new Promise<IncomingMessage>((resolve, reject) => {
+      request.once("response", resolve);
+      request.once("error", (e) => reject(new Error(`cannot reach the service at ${this.server}: ${e.message}`)));
+    });
+    let sent = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        sent += chunk.length;
+        onProgress?.(sent);
+        callback(null, chunk);
+      },
+    });
+    request.write(head);
+    await pipeline(createReadStream(file, { highWaterMark: 4 << 20 }), counter, request, { end: false });
+    request.end(tail);
+    const res = await response;
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+      items?: { id: string; contentHash: string; status: string }[];
+      code?: string;
+      detail?: string;
+    };
+    if (res.statusCode !== 201 || !body.items)
+      throw new Error(`${res.statusCode} ${body.code ?? ""}: ${body.detail ?? ""}`);
+    return body.items[0]!;
   }
 
   async status(id: string): Promise<EvidenceView> {

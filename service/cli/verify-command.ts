@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { verifyCertificate, type AnchorReader, type CheckId, type VerificationResult } from "../core/index.ts";
-import { sha256File } from "./commands.ts";
+import { sha256File } from "../intake/file-digest.ts";
 
 /** What each check establishes, in words for a mediator or a court's technician. */
 export const CHECK_EXPLANATIONS: Record<CheckId, string> = {
