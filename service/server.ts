@@ -12,6 +12,7 @@ import type { ServiceConfig } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import { ObjectStore } from "./intake/object-store.ts";
 import { EvidenceStore } from "./store/evidence-store.ts";
+import { webRoutes } from "./http/web-routes.ts";
 
 export interface RunningService {
   url: string;
@@ -93,6 +94,7 @@ export async function startService(
     anchoring: () => anchorer.health,
     onIntake: () => anchorer.notify(),
     log,
+    web: await webRoutes(),
   });
   const server: Server = app.listen(config.port, config.host);
   await once(server, "listening");

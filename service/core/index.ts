@@ -25,6 +25,7 @@ export {
   type AnchorReader,
   type BlockOnChain,
 } from "./chain.ts";
+export { sha256Stream } from "./digest.ts";
 export { EvidenceError, isEvidenceError, type EvidenceErrorCode } from "./errors.ts";
 export { bytesToHex, fromHex32, hexToBytes, isHex32, toHex32, type Hex32 } from "./hex.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./jcs.ts";

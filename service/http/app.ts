@@ -19,6 +19,8 @@ export interface AppDependencies {
   anchoring: () => { reachable: boolean; lastError: string | null; lastAnchoredAt: string | null };
   onIntake: () => void;
   log: (message: string) => void;
+  /** The web pages, mounted before the 404 handler. */
+  web?: express.Router;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -46,6 +48,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(evidenceRoutes({ store: deps.store, objects: deps.objects, limits: deps.limits, onIntake: deps.onIntake }));
   app.use(verifyRoutes(deps.chain, deps.limits));
   app.use(rpcProxy(() => deps.chainUrl));
+  if (deps.web) app.use(deps.web);
 
   app.use((req, _res, next) => next(new HttpProblem(404, "NOT_FOUND", `no route for ${req.method} ${req.path}`)));
   app.use(problemHandler(deps.log));

@@ -1,0 +1,201 @@
+import { expect } from "chai";
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchBrowser } from "../helpers/browser.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
+
+describe("web pages in a real browser (Debian Chromium, real service and chain)", function () {
+  this.timeout(120_000);
+  let service: ServiceProcess;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let dataDir: string;
+  let work: string;
+  let chainUrl: string;
+  let evidencePath: string;
+  let certificatePath: string;
+  let certificate: any;
+  const requestedHosts = new Set<string>();
+
+  before(async () => {
+    dataDir = tempDir("web");
+    work = tempDir("web-files");
+    const chainPort = await freePort();
+    chainUrl = `http://127.0.0.1:${chainPort}`;
+    service = await startServiceProcess(dataDir, { LOCAL_CHAIN_PORT: String(chainPort) });
+    evidencePath = path.join(work, "侵权截图.png");
+    writeFileSync(evidencePath, "pixels of an infringing product page");
+    const form = new FormData();
+    form.append("file", new Blob([readFileSync(evidencePath)]), "侵权截图.png");
+    const { body } = await api(service.url, service.apiKey).postForm("/api/v1/evidence", form);
+    certificate = await api(service.url).anchored(body.items[0].id);
+    certificatePath = path.join(work, "certificate.evidence.json");
+    writeFileSync(certificatePath, JSON.stringify(certificate, null, 2));
+    browser = await launchBrowser();
+  });
+
+  beforeEach(async () => {
+    context = await browser.newContext({ locale: "en-US", acceptDownloads: true });
+    page = await context.newPage();
+    page.on("request", (r) => requestedHosts.add(new URL(r.url()).host));
+  });
+
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await service?.stop();
+    await cleanUpDataDir(dataDir);
+    await cleanUpDataDir(work);
+  });
+
+  async function verifyWith(options: { certificate: string; file?: string; sha256?: string; rpc?: string }) {
+    await page.goto(`${service.url}/verify`);
+    await page.setInputFiles("#cert-file", options.certificate);
+    await page.waitForFunction(() => (document.querySelector("#cert-text") as HTMLTextAreaElement).value.length > 0);
+    if (options.file) await page.setInputFiles("#evidence-file", options.file);
+    if (options.sha256) await page.fill("#sha256", options.sha256);
+    if (options.rpc) await page.fill("#rpc", options.rpc);
+    await page.click("#verify");
+    await page.waitForSelector("#verdict:not(:empty)");
+    const verdict = await page.getAttribute("#verdict", "class");
+    const statuses = await page.$$eval("#checks li", (items) =>
+      items.map((li) => [li.getAttribute("data-check"), li.className]),
+    );
+    return { verdict, checks: Object.fromEntries(statuses) as Record<string, string> };
+  }
+
+  describe("/verify", () => {
+    it("shows VALID for a certificate with its file, hashed in the browser, and the anchored time", async () => {
+      const result = await verifyWith({ certificate: certificatePath, file: evidencePath });
+      expect(result.verdict).to.equal("valid");
+      expect(result.checks).to.deep.equal({
+        format: "passed",
+        content: "passed",
+        leaf: "passed",
+        inclusion: "passed",
+        anchor: "passed",
+        signature: "passed",
+      });
+      const utc = await page.textContent('[data-field="verify.anchoredUtc"]');
+      expect(utc).to.equal(new Date(certificate.anchor.timestamp * 1000).toISOString());
+      expect(await page.textContent("#file-hash")).to.include(certificate.record.contentHash);
+      expect(await page.getAttribute("#qr", "src")).to.match(/^data:image\/gif;base64,/);
+    });
+
+    it("shows NOT VALID for a tampered certificate and names the failed check", async () => {
+      const tampered = structuredClone(certificate);
+      tampered.proof.root = `0x${"ab".repeat(32)}`;
+      const file = path.join(work, "tampered.evidence.json");
+      writeFileSync(file, JSON.stringify(tampered));
+      const result = await verifyWith({ certificate: file });
+      expect(result.verdict).to.equal("invalid");
+      expect(result.checks.inclusion).to.equal("failed");
+      expect(await page.textContent("#verdict-text")).to.include("inclusion");
+    });
+
+    it("fails content for the wrong file", async () => {
+      const other = path.join(work, "other.png");
+      writeFileSync(other, "another picture");
+      const result = await verifyWith({ certificate: certificatePath, file: other });
+      expect(result.verdict).to.equal("invalid");
+      expect(result.checks.content).to.equal("failed");
+      expect(result.checks.anchor).to.equal("passed");
+    });
+
+    it("accepts a typed SHA-256 instead of the file", async () => {
+      const digest = createHash("sha256").update(readFileSync(evidencePath)).digest("hex").toUpperCase();
+      const result = await verifyWith({ certificate: certificatePath, sha256: digest });
+      expect(result.verdict).to.equal("valid");
+      expect(result.checks.content).to.equal("passed");
+    });
+
+    it("reads the chain from a node URL the user gives, bypassing the service's proxy", async () => {
+      const proxied: string[] = [];
+      page.on("request", (r) => r.url().endsWith("/rpc") && proxied.push(r.url()));
+      const result = await verifyWith({ certificate: certificatePath, rpc: chainUrl });
+      expect(result.verdict).to.equal("valid");
+      expect(proxied).to.deep.equal([]);
+    });
+
+    it("opens from a QR code link (/verify?id=…) and verifies at once", async () => {
+      await page.goto(`${service.url}/verify?id=${certificate.record.id}`);
+      await page.waitForSelector("#verdict.valid");
+    });
+  });
+
+  describe("/ (submitting evidence)", () => {
+    it("uploads a file and ends in a downloadable certificate that /verify accepts", async () => {
+      await page.goto(service.url);
+      await page.fill("#api-key", service.apiKey!);
+      await page.click("#use-key");
+      const file = path.join(work, "合同 contract.pdf");
+      writeFileSync(file, "%PDF-1.4 a contract");
+      await page.setInputFiles("#files", file);
+      await page.waitForSelector('#uploads td[data-status="anchored"]', { timeout: 60_000 });
+      expect(await page.textContent("#uploads tbody")).to.include("matches the service");
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#uploads a.download")]);
+      const saved = path.join(work, download.suggestedFilename());
+      await download.saveAs(saved);
+      expect(download.suggestedFilename()).to.match(/^[A-Za-z0-9_-]{22}\.evidence\.json$/);
+      const result = await verifyWith({ certificate: saved, file });
+      expect(result.verdict).to.equal("valid");
+    });
+
+    it("lists the account's evidence", async () => {
+      await page.goto(service.url);
+      await page.fill("#api-key", service.apiKey!);
+      await page.click("#use-key");
+      await page.waitForSelector("#mine tbody tr");
+      expect(await page.textContent("#mine tbody")).to.include("侵权截图.png");
+    });
+  });
+
+  describe("languages and policy", () => {
+    it("defaults to the browser's language and switches between Chinese and English", async () => {
+      const zh = await browser.newContext({ locale: "zh-CN" });
+      const zhPage = await zh.newPage();
+      await zhPage.goto(`${service.url}/verify`);
+      expect(await zhPage.textContent("h1")).to.equal("验证存证证书");
+      expect(await zhPage.getAttribute("html", "lang")).to.equal("zh-CN");
+      await zhPage.click("#lang");
+      expect(await zhPage.textContent("h1")).to.equal("Verify an evidence certificate");
+      await zh.close();
+
+      await page.goto(service.url);
+      expect(await page.textContent("h1")).to.equal("Submit evidence");
+      await page.click("#lang");
+      expect(await page.textContent("h1")).to.equal("提交证据");
+    });
+
+    it("serves the pages with a strict Content-Security-Policy and loads nothing from elsewhere", async () => {
+      const res = await page.goto(`${service.url}/verify`);
+      const csp = res!.headers()["content-security-policy"]!;
+      expect(csp).to.include("default-src 'self'").and.include("script-src 'self'").and.include("object-src 'none'");
+      const own = new Set([new URL(service.url).host, new URL(chainUrl).host]);
+      expect([...requestedHosts].filter((h) => !own.has(h))).to.deep.equal([]);
+    });
+
+    it("is operable from the keyboard: every input has a label", async () => {
+      for (const route of ["/", "/verify"]) {
+        await page.goto(`${service.url}${route}`);
+        const unlabelled = await page.$$eval("input, textarea", (inputs) =>
+          inputs.filter((i) => !i.id || !document.querySelector(`label[for="${i.id}"]`)).map((i) => i.outerHTML),
+        );
+        expect(unlabelled, route).to.deep.equal([]);
+      }
+    });
+  });
+});

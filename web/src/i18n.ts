@@ -1,0 +1,192 @@
+/** The pages' text in Simplified Chinese and English; the browser's language picks the default. */
+export type Lang = "zh-CN" | "en";
+
+const en = {
+  "nav.upload": "Submit evidence",
+  "nav.verify": "Verify a certificate",
+  "lang.switch": "中文",
+  "verify.title": "Verify an evidence certificate",
+  "verify.intro":
+    "Checks a certificate against the blockchain. The original file is hashed in your browser and never uploaded.",
+  "verify.certificate": "1. The certificate",
+  "verify.chooseCertificate": "Choose the certificate file (.evidence.json)",
+  "verify.drop": "…or drop it here",
+  "verify.paste": "…or paste its text",
+  "verify.original": "2. The original file (optional)",
+  "verify.chooseFile": "Choose the original file",
+  "verify.sha256": "…or type its SHA-256",
+  "verify.node": "3. Blockchain node (optional)",
+  "verify.rpc": "JSON-RPC URL of a node of the certificate's chain; empty: this service's read-only proxy",
+  "verify.run": "Verify",
+  "verify.hashing": "Hashing in the browser",
+  "verify.valid": "VALID",
+  "verify.invalid": "NOT VALID",
+  "verify.validText": "The certified file existed no later than the time below.",
+  "verify.invalidText": "These checks failed:",
+  "verify.anchoredLocal": "Anchored (local time)",
+  "verify.anchoredUtc": "Anchored (UTC)",
+  "verify.contentHash": "Content SHA-256",
+  "verify.fileName": "File name",
+  "verify.chain": "Chain",
+  "verify.contract": "Contract",
+  "verify.tx": "Transaction",
+  "verify.block": "Block",
+  "verify.issuer": "Issuer",
+  "verify.print": "Print",
+  "verify.qr": "Scan to verify this certificate",
+  "verify.noCertificate": "Choose, drop or paste a certificate first.",
+  "verify.badSha256": "A SHA-256 is 64 hexadecimal characters.",
+  "verify.loadFailed": "Could not load the certificate: ",
+  "check.passed": "passed",
+  "check.failed": "failed",
+  "check.skipped": "not checked",
+  "check.format": "The certificate is complete and well-formed.",
+  "check.content": "The file is exactly the certified file (same SHA-256).",
+  "check.leaf": "The certified record is what the proof commits to.",
+  "check.inclusion": "The record is in the Merkle tree whose root was anchored.",
+  "check.anchor": "That root is on the blockchain, in the stated block and at the stated time.",
+  "check.signature": "The certificate was issued, unaltered, by the issuer it names.",
+  "upload.title": "Submit evidence",
+  "upload.intro":
+    "Each file is hashed as it arrives, its hash is anchored on the blockchain, and you receive a certificate for it.",
+  "upload.apiKey": "API key",
+  "upload.useKey": "Use this key",
+  "upload.keyMissing": "Enter your API key first.",
+  "upload.files": "Choose files",
+  "upload.drop": "…or drop files here",
+  "upload.title.field": "Title (optional)",
+  "upload.sourceUrl": "Source URL (optional)",
+  "upload.name": "File",
+  "upload.size": "Size",
+  "upload.progress": "Upload",
+  "upload.hash": "SHA-256 (computed in this browser)",
+  "upload.status": "Status",
+  "upload.certificate": "Certificate",
+  "upload.download": "Download",
+  "upload.verifyLink": "Verify",
+  "upload.hashMatches": "matches the service",
+  "upload.hashDiffers": "DIFFERS from the service",
+  "upload.mine": "My evidence",
+  "upload.refresh": "Refresh",
+  "upload.submitted": "Submitted",
+  "status.uploading": "uploading",
+  "status.pending": "waiting for the next batch",
+  "status.anchoring": "being anchored",
+  "status.anchored": "anchored",
+  "status.error": "error",
+} as const;
+
+export type MessageKey = keyof typeof en;
+
+const zh: Record<MessageKey, string> = {
+  "nav.upload": "提交证据",
+  "nav.verify": "验证存证证书",
+  "lang.switch": "English",
+  "verify.title": "验证存证证书",
+  "verify.intro": "对照区块链核验证书。原始文件只在您的浏览器中计算哈希，不会上传。",
+  "verify.certificate": "1. 存证证书",
+  "verify.chooseCertificate": "选择证书文件（.evidence.json）",
+  "verify.drop": "……或拖放到此处",
+  "verify.paste": "……或粘贴证书内容",
+  "verify.original": "2. 原始文件（可选）",
+  "verify.chooseFile": "选择原始文件",
+  "verify.sha256": "……或输入其 SHA-256",
+  "verify.node": "3. 区块链节点（可选）",
+  "verify.rpc": "证书所在链的节点 JSON-RPC 地址；留空则使用本服务的只读代理",
+  "verify.run": "验证",
+  "verify.hashing": "正在浏览器中计算哈希",
+  "verify.valid": "有效",
+  "verify.invalid": "无效",
+  "verify.validText": "该文件最迟在以下时间已经存在。",
+  "verify.invalidText": "以下检查未通过：",
+  "verify.anchoredLocal": "上链时间（本地）",
+  "verify.anchoredUtc": "上链时间（UTC）",
+  "verify.contentHash": "内容 SHA-256",
+  "verify.fileName": "文件名",
+  "verify.chain": "链",
+  "verify.contract": "合约",
+  "verify.tx": "交易",
+  "verify.block": "区块",
+  "verify.issuer": "签发方",
+  "verify.print": "打印",
+  "verify.qr": "扫码验证此证书",
+  "verify.noCertificate": "请先选择、拖放或粘贴证书。",
+  "verify.badSha256": "SHA-256 应为 64 个十六进制字符。",
+  "verify.loadFailed": "无法加载证书：",
+  "check.passed": "通过",
+  "check.failed": "未通过",
+  "check.skipped": "未检查",
+  "check.format": "证书完整且格式正确。",
+  "check.content": "该文件与存证文件完全一致（SHA-256 相同）。",
+  "check.leaf": "证书中的存证记录与证明所承诺的内容一致。",
+  "check.inclusion": "该记录包含在已上链的默克尔树中。",
+  "check.anchor": "该树根已记录在区块链上，区块与时间与证书所述一致。",
+  "check.signature": "证书由其所载签发方签发，且未被篡改。",
+  "upload.title": "提交证据",
+  "upload.intro": "每个文件在接收时计算哈希，哈希被锚定到区块链上，您将获得每个文件的存证证书。",
+  "upload.apiKey": "API 密钥",
+  "upload.useKey": "使用此密钥",
+  "upload.keyMissing": "请先输入 API 密钥。",
+  "upload.files": "选择文件",
+  "upload.drop": "……或将文件拖放到此处",
+  "upload.title.field": "标题（可选）",
+  "upload.sourceUrl": "来源网址（可选）",
+  "upload.name": "文件",
+  "upload.size": "大小",
+  "upload.progress": "上传",
+  "upload.hash": "SHA-256（在本浏览器中计算）",
+  "upload.status": "状态",
+  "upload.certificate": "证书",
+  "upload.download": "下载",
+  "upload.verifyLink": "验证",
+  "upload.hashMatches": "与服务端一致",
+  "upload.hashDiffers": "与服务端不一致",
+  "upload.mine": "我的存证",
+  "upload.refresh": "刷新",
+  "upload.submitted": "提交时间",
+  "status.uploading": "上传中",
+  "status.pending": "等待下一批次",
+  "status.anchoring": "正在上链",
+  "status.anchored": "已上链",
+  "status.error": "出错",
+};
+
+const messages: Record<Lang, Record<MessageKey, string>> = { en, "zh-CN": zh };
+const STORAGE_KEY = "evidence-anchor.lang";
+
+let current: Lang = initialLang();
+
+function initialLang(): Lang {
+  const saved = globalThis.localStorage?.getItem(STORAGE_KEY);
+  if (saved === "en" || saved === "zh-CN") return saved;
+  return (globalThis.navigator?.language ?? "en").toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+}
+
+export function lang(): Lang {
+  return current;
+}
+
+export function t(key: MessageKey): string {
+  return messages[current][key];
+}
+
+/** Fills every `data-i18n` element and sets the document language. */
+export function applyLanguage(root: ParentNode = document): void {
+  document.documentElement.lang = current;
+  for (const el of root.querySelectorAll<HTMLElement>("[data-i18n]")) {
+    el.textContent = t(el.dataset.i18n as MessageKey);
+  }
+  for (const el of root.querySelectorAll<HTMLElement>("[data-i18n-placeholder]")) {
+    el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder as MessageKey));
+  }
+}
+
+/** Wires the language button: it switches, remembers the choice and re-renders. */
+export function setUpLanguageSwitch(button: HTMLButtonElement, rerender: () => void): void {
+  button.addEventListener("click", () => {
+    current = current === "en" ? "zh-CN" : "en";
+    localStorage.setItem(STORAGE_KEY, current);
+    applyLanguage();
+    rerender();
+  });
+}

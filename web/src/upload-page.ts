@@ -1,0 +1,180 @@
+import { sha256Stream, type EvidenceRecord } from "../../service/core/index.ts";
+import { byId, dropZone, el, formatBytes } from "./dom.ts";
+import { applyLanguage, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
+
+type Status = "uploading" | "pending" | "anchoring" | "anchored" | "error";
+
+interface Row {
+  file: File;
+  progress: HTMLProgressElement;
+  hashCell: HTMLTableCellElement;
+  statusCell: HTMLTableCellElement;
+  certificateCell: HTMLTableCellElement;
+  status: Status;
+  id?: string;
+}
+
+const KEY_STORAGE = "evidence-anchor.api-key";
+const keyInput = byId<HTMLInputElement>("api-key");
+const errorLine = byId<HTMLParagraphElement>("error");
+const rows: Row[] = [];
+
+keyInput.value = sessionStorage.getItem(KEY_STORAGE) ?? "";
+applyLanguage();
+setUpLanguageSwitch(byId("lang"), () => rows.forEach(renderStatus));
+byId("use-key").addEventListener("click", () => {
+  sessionStorage.setItem(KEY_STORAGE, keyInput.value.trim());
+  void refreshList();
+});
+byId("refresh").addEventListener("click", () => void refreshList());
+dropZone(byId("drop"), byId("files"), (files) => files.forEach((f) => void submit(f)));
+if (keyInput.value) void refreshList();
+
+function apiKey(): string | undefined {
+  return keyInput.value.trim() || undefined;
+}
+
+async function submit(file: File): Promise<void> {
+  const key = apiKey();
+  if (!key) {
+    errorLine.textContent = t("upload.keyMissing");
+    return;
+  }
+  errorLine.textContent = "";
+  const row = addRow(file);
+  // The browser computes the hash too, so the rights holder can compare it with the service's.
+  const localHash = sha256Stream(file.stream());
+  try {
+    const item = await upload(file, key, (fraction) => (row.progress.value = fraction));
+    row.id = item.id;
+    const mine = await localHash;
+    row.hashCell.replaceChildren(
+      el("span", item.contentHash, { class: "mono" }),
+      el("br"),
+      el("small", mine === item.contentHash ? t("upload.hashMatches") : t("upload.hashDiffers")),
+    );
+    row.status = "pending";
+    renderStatus(row);
+    await follow(row);
+  } catch (e) {
+    row.status = "error";
+    renderStatus(row);
+    errorLine.textContent = `${file.name}: ${(e as Error).message}`;
+  }
+}
+
+function addRow(file: File): Row {
+  const tr = el("tr");
+  const progress = el("progress", undefined, {
+    max: "1",
+    value: "0",
+    "aria-label": `${t("upload.progress")} ${file.name}`,
+  });
+  const cells = [el("td", file.name), el("td", formatBytes(file.size)), el("td"), el("td"), el("td"), el("td")];
+  cells[2]!.append(progress);
+  tr.append(...cells);
+  byId<HTMLTableElement>("uploads").tBodies[0]!.append(tr);
+  const row: Row = {
+    file,
+    progress,
+    hashCell: cells[3]!,
+    statusCell: cells[4]!,
+    certificateCell: cells[5]!,
+    status: "uploading",
+  };
+  rows.push(row);
+  renderStatus(row);
+  return row;
+}
+
+/** XMLHttpRequest, not fetch: only it reports upload progress. */
+function upload(
+  file: File,
+  key: string,
+  onProgress: (fraction: number) => void,
+): Promise<{ id: string; contentHash: string }> {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    for (const [field, id] of [
+      ["title", "title"],
+      ["sourceUrl", "source-url"],
+    ] as const) {
+      const value = byId<HTMLInputElement>(id).value.trim();
+      if (value) form.append(field, value);
+    }
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/evidence");
+    xhr.setRequestHeader("authorization", `Bearer ${key}`);
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onload = () => {
+      const body = JSON.parse(xhr.responseText || "{}") as {
+        items?: { id: string; contentHash: string }[];
+        detail?: string;
+      };
+      if (xhr.status === 201 && body.items?.[0]) {
+        onProgress(1);
+        resolve(body.items[0]);
+      } else reject(new Error(body.detail ?? `HTTP ${xhr.status}`));
+    };
+    xhr.onerror = () => reject(new Error("network error"));
+    xhr.send(form);
+  });
+}
+
+/** Follows an item until it is anchored; the API has no push, so this asks every second. */
+async function follow(row: Row): Promise<void> {
+  for (;;) {
+    const res = await fetch(`/api/v1/evidence/${row.id}`);
+    const view = (await res.json()) as { status: Status };
+    if (view.status !== row.status) {
+      row.status = view.status;
+      renderStatus(row);
+    }
+    if (view.status === "anchored") return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function renderStatus(row: Row): void {
+  row.statusCell.textContent = t(`status.${row.status}` as MessageKey);
+  row.statusCell.dataset.status = row.status;
+  row.certificateCell.replaceChildren(...(row.status === "anchored" && row.id ? certificateLinks(row.id) : []));
+}
+
+function certificateLinks(id: string): HTMLElement[] {
+  return [
+    el("a", t("upload.download"), {
+      href: `/api/v1/evidence/${id}/certificate`,
+      download: `${id}.evidence.json`,
+      class: "download",
+    }),
+    el("span", " · "),
+    el("a", t("upload.verifyLink"), { href: `/verify?id=${id}` }),
+  ];
+}
+
+async function refreshList(): Promise<void> {
+  const key = apiKey();
+  if (!key) return;
+  const res = await fetch("/api/v1/evidence?limit=100", { headers: { authorization: `Bearer ${key}` } });
+  if (!res.ok) {
+    errorLine.textContent = ((await res.json()) as { detail?: string }).detail ?? `HTTP ${res.status}`;
+    return;
+  }
+  const { items } = (await res.json()) as { items: { id: string; status: Status; record: EvidenceRecord }[] };
+  byId<HTMLTableElement>("mine").tBodies[0]!.replaceChildren(
+    ...items.map((item) => {
+      const tr = el("tr");
+      const links = el("td");
+      if (item.status === "anchored") links.append(...certificateLinks(item.id));
+      tr.append(
+        el("td", item.record.fileName ?? item.record.contentHash),
+        el("td", new Date(item.record.submittedAt).toLocaleString()),
+        el("td", t(`status.${item.status}` as MessageKey)),
+        links,
+      );
+      return tr;
+    }),
+  );
+}
