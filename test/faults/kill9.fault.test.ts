@@ -1,0 +1,168 @@
+import { expect } from "chai";
+import { createHash } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
+import { Interface } from "ethers";
+import {
+  CachingAnchorReader,
+  EVIDENCE_ANCHOR_ABI,
+  JsonRpcAnchorReader,
+  verifyCertificate,
+} from "../../service/core/index.ts";
+import { EvidenceStore } from "../../service/store/evidence-store.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
+
+/** Rounds of kill -9; FAULT_ROUNDS raises it for a long run. */
+const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
+const anchoredEvent = new Interface(EVIDENCE_ANCHOR_ABI).getEvent("Anchored")!;
+
+/** A small deterministic generator, so a failing run can be repeated with the same seed. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe(`kill -9 of the service at random moments, ${ROUNDS} times, under continuous submissions`, function () {
+  this.timeout(60_000 + ROUNDS * 30_000);
+  const seed = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
+  const rand = random(seed);
+  let dataDir: string;
+  let service: ServiceProcess | undefined;
+
+  before(() => {
+    dataDir = tempDir("kill9");
+    console.log(`      (FAULT_SEED=${seed})`);
+  });
+
+  after(async () => {
+    await service?.stop();
+    await cleanUpDataDir(dataDir);
+  });
+
+  it("anchors every acknowledged item once, in one batch, and never changes an issued certificate", async () => {
+    const chainPort = await freePort();
+    const chainUrl = `http://127.0.0.1:${chainPort}`;
+    const env = {
+      LOCAL_CHAIN_PORT: String(chainPort),
+      LOCAL_CHAIN_BLOCK_TIME: "0",
+      BATCH_MAX_WAIT_MS: "150",
+      BATCH_MAX_ITEMS: "100",
+      RATE_LIMIT_PER_MINUTE: "1000000",
+    };
+    let apiKey: string | undefined;
+    const acknowledged = new Set<string>();
+    const seen = new Map<string, string>(); // evidence id -> certificate as first seen
+    let counter = 0;
+
+    for (let round = 0; round < ROUNDS; round++) {
+      service = await startServiceProcess(dataDir, env);
+      apiKey ??= service.apiKey;
+      const client = api(service.url, apiKey);
+      let stop = false;
+      // Submitters: digests and small files, as fast as the service answers.
+      const submitters = [0, 1].map(async (lane) => {
+        while (!stop) {
+          try {
+            if (lane === 0) {
+              const items = Array.from({ length: 5 }, () => ({
+                contentHash: createHash("sha256").update(`k9 ${counter++}`).digest("hex"),
+              }));
+              const res = await client.postJson("/api/v1/evidence/digests", { items });
+              if (res.status === 201) res.body.items.forEach((i: { id: string }) => acknowledged.add(i.id));
+            } else {
+              const form = new FormData();
+              form.append("file", new Blob([`file ${counter++}`]), `f${counter}.txt`);
+              const res = await client.postForm("/api/v1/evidence", form);
+              if (res.status === 201) res.body.items.forEach((i: { id: string }) => acknowledged.add(i.id));
+            }
+          } catch {
+            return; // the service is gone: whatever was not answered 201 was not promised
+          }
+          await delay(25);
+        }
+      });
+      // Watch certificates as they appear, to prove they never change afterwards.
+      const watcher = (async () => {
+        while (!stop) {
+          // The oldest acknowledged items not yet seen anchored: those are the next to be.
+          const unseen = [...acknowledged].filter((id) => !seen.has(id)).slice(0, 20);
+          for (const id of unseen) {
+            const res = await client.get(`/api/v1/evidence/${id}`).catch(() => undefined);
+            if (res?.body.certificate) seen.set(id, JSON.stringify(res.body.certificate));
+          }
+          await delay(50);
+        }
+      })();
+      await delay(300 + rand() * 1700);
+      await service.kill9();
+      stop = true;
+      await Promise.all([...submitters, watcher]);
+    }
+
+    service = await startServiceProcess(dataDir, env);
+    const client = api(service.url);
+    await until(
+      async () => {
+        const { pending, anchoring } = (await client.get("/healthz")).body.evidence;
+        return pending === 0 && anchoring === 0 ? true : undefined;
+      },
+      "every item to be anchored",
+      180_000,
+    );
+    console.log(
+      `      (${acknowledged.size} items acknowledged, ${seen.size} certificates watched across ${ROUNDS} crashes)`,
+    );
+    const issued = new Map<string, string>();
+    const db = new EvidenceStore(`${dataDir}/evidence.db`);
+    for (const row of db.all("SELECT evidence_id, certificate FROM certificates") as {
+      evidence_id: string;
+      certificate: string;
+    }[]) {
+      issued.set(row.evidence_id, row.certificate);
+    }
+    db.close();
+    const chain = new JsonRpcAnchorReader(chainUrl);
+    const cached = new CachingAnchorReader(chain);
+    expect(acknowledged.size).to.be.greaterThan(ROUNDS);
+    for (const id of acknowledged) {
+      const certificate = issued.get(id);
+      expect(certificate, `acknowledged ${id} has no certificate`).to.be.a("string");
+      if (seen.has(id)) expect(certificate, `certificate ${id} changed`).to.equal(seen.get(id));
+      const result = await verifyCertificate(certificate, { chain: cached });
+      expect(result.valid, `${id}: ${JSON.stringify(result.checks)}`).to.equal(true);
+    }
+    // Spot-check through the API too: what a user downloads is what was stored.
+    const sample = [...acknowledged][0]!;
+    expect(JSON.stringify((await client.get(`/api/v1/evidence/${sample}`)).body.certificate)).to.equal(
+      issued.get(sample),
+    );
+
+    const contract = (await client.get("/healthz")).body.chain.contract;
+    const logs = (await chain.request("eth_getLogs", [
+      { address: contract, topics: [anchoredEvent.topicHash], fromBlock: "0x0", toBlock: "latest" },
+    ])) as { topics: string[] }[];
+    const roots = logs.map((l) => l.topics[1]);
+    expect(new Set(roots).size, "a root anchored twice").to.equal(roots.length);
+    const store = new EvidenceStore(`${dataDir}/evidence.db`);
+    try {
+      const batches = store.all("SELECT root FROM batches") as { root: string }[];
+      expect(batches.map((b) => b.root).sort(), "every sealed batch anchored exactly once").to.deep.equal(
+        [...roots].sort(),
+      );
+      const unbatched = store.all("SELECT id FROM evidence WHERE batch_id IS NULL");
+      expect(unbatched).to.deep.equal([]);
+    } finally {
+      store.close();
+    }
+  });
+});
