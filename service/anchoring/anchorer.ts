@@ -1,5 +1,6 @@
-import type { Wallet } from "ethers";
+import { Interface, type Wallet } from "ethers";
 import {
+  EVIDENCE_ANCHOR_ABI,
   fromHex32,
   MerkleTree,
   parseRecord,
@@ -37,8 +38,14 @@ type Log = (message: string) => void;
  * Exactly once on chain: a batch's root is persisted before any transaction is sent, and
  * before sending (again) the contract is asked whether the root is already anchored. The
  * contract itself refuses a second anchor of a root, so even a transaction sent twice
- * across a crash anchors once. A transaction not mined within `receiptTimeoutMs` is sent
- * again, the same way.
+ * across a crash anchors once.
+ *
+ * Retry policy: a transaction with no receipt after `receiptTimeoutMs` is sent again as a
+ * new transaction at the account's next free nonce (no same-nonce fee bump: on zero-gas
+ * chains there is no fee to bump; if the node lost the first one, the resend may reuse
+ * its nonce and even its hash). Whichever is mined first anchors; the contract refuses
+ * any other, which then costs only gas. If the node's pending state already holds the
+ * anchor, nothing is sent: the service waits for it to be mined.
  */
 export class Anchorer {
   readonly #store: EvidenceStore;
@@ -165,9 +172,13 @@ export class Anchorer {
     try {
       txHash = await this.#client.sendAnchor(batch.root, batch.treeSize);
     } catch (e) {
-      // Anchored meanwhile (a transaction from before a crash): that counts as done.
-      if (isAlreadyAnchored(e)) return this.#client.locate(batch.root);
-      throw e;
+      // Anchored meanwhile (a transaction from before a crash): that counts as done. A node
+      // that estimates against its pending state says so while that transaction still
+      // waits to be mined: then there is nothing to send, only to wait for.
+      if (!isAlreadyAnchored(e)) throw e;
+      const location = await this.#client.locate(batch.root);
+      if (!location) this.#log(`batch ${batch.id}: an earlier transaction for it is still pending; waiting`);
+      return location;
     }
     this.#store.recordSent(batch.id, txHash, new Date().toISOString());
     this.#log(`sent batch ${batch.id} (tx ${txHash})`);
@@ -221,9 +232,13 @@ export class Anchorer {
   }
 }
 
+const ALREADY_ANCHORED = new Interface(EVIDENCE_ANCHOR_ABI).getError("EvidenceAnchorAlreadyAnchored")!.selector;
+
+/** The contract refused the root as already anchored (ethers does not always decode it: match the selector). */
 function isAlreadyAnchored(e: unknown): boolean {
-  const err = e as { revert?: { name?: string }; message?: string };
+  const err = e as { revert?: { name?: string }; data?: unknown };
   return (
-    err.revert?.name === "EvidenceAnchorAlreadyAnchored" || /EvidenceAnchorAlreadyAnchored/.test(err.message ?? "")
+    err.revert?.name === "EvidenceAnchorAlreadyAnchored" ||
+    (typeof err.data === "string" && err.data.startsWith(ALREADY_ANCHORED))
   );
 }

@@ -1,0 +1,77 @@
+import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Wallet } from "ethers";
+import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
+import {
+  api,
+  cleanUpDataDir,
+  startChainNode,
+  startServiceProcess,
+  tempDir,
+  type ChainNode,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
+
+// Anvil's first two default accounts (funded on every Anvil node): admin and service key, tests only.
+const ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const SERVICE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+describe("a full disk during an upload (a real 8 MB tmpfs as the data directory)", function () {
+  this.timeout(60_000);
+  let chain: ChainNode;
+  let service: ServiceProcess | undefined;
+  let mountPoint: string;
+
+  before(async function () {
+    // Mounting a small filesystem is the honest way to fill a disk; it needs root (as CI has).
+    if (process.getuid?.() !== 0) this.skip();
+    chain = await startChainNode({ chainId: 4040 });
+    const { contract } = await deployEvidenceAnchor({
+      rpcUrl: chain.url,
+      deployer: new Wallet(ADMIN_KEY),
+      anchorers: [new Wallet(SERVICE_KEY).address],
+      tx: { gasPrice: undefined, legacy: false },
+    });
+    mountPoint = tempDir("disk-full");
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint]);
+    mkdirSync(path.join(mountPoint, "keys"));
+    writeFileSync(path.join(mountPoint, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
+    service = await startServiceProcess(mountPoint, {
+      CHAIN_RPC_URL: chain.url,
+      ANCHOR_CONTRACT: contract,
+      DEV_ACCOUNT: "true",
+    });
+  });
+
+  after(async () => {
+    await service?.stop();
+    await chain?.stop();
+    if (mountPoint) {
+      execFileSync("umount", [mountPoint]);
+      await cleanUpDataDir(mountPoint);
+    }
+  });
+
+  it("answers 507 problem+json, records nothing, removes the partial file, and takes the next upload", async () => {
+    const client = api(service!.url, service!.apiKey);
+    const before = (await client.get("/healthz")).body.evidence;
+    const form = new FormData();
+    form.append("file", new Blob([new Uint8Array(16 * 1024 * 1024).fill(7)]), "too-big-for-the-disk.bin");
+    const res = await client.postForm("/api/v1/evidence", form);
+    expect([res.status, res.type, res.body.code]).to.deep.equal([
+      507,
+      "application/problem+json; charset=utf-8",
+      "INSUFFICIENT_STORAGE",
+    ]);
+    expect((await client.get("/healthz")).body.evidence).to.deep.equal(before);
+    expect(readdirSync(path.join(mountPoint, "tmp"))).to.deep.equal([]);
+
+    const small = new FormData();
+    small.append("file", new Blob(["still works"]), "small.txt");
+    const ok = await client.postForm("/api/v1/evidence", small);
+    expect(ok.status).to.equal(201);
+    await client.anchored(ok.body.items[0].id);
+  });
+});

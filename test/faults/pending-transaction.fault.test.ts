@@ -1,0 +1,134 @@
+import { expect } from "chai";
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Interface, Wallet } from "ethers";
+import { EVIDENCE_ANCHOR_ABI, JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
+import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
+import { EvidenceStore } from "../../service/store/evidence-store.ts";
+import {
+  api,
+  cleanUpDataDir,
+  startChainNode,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ChainNode,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
+
+// Anvil's first two default accounts (funded on every Anvil node): admin and service key, tests only.
+const ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const SERVICE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const anchoredEvent = new Interface(EVIDENCE_ANCHOR_ABI).getEvent("Anchored")!;
+
+describe("transactions held back by the node (real processes)", function () {
+  this.timeout(120_000);
+  let chain: ChainNode;
+  let rpc: JsonRpcAnchorReader;
+  let contract: string;
+  let service: ServiceProcess | undefined;
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  beforeEach(async () => {
+    chain = await startChainNode({ chainId: 3030 });
+    rpc = new JsonRpcAnchorReader(chain.url);
+    ({ contract } = await deployEvidenceAnchor({
+      rpcUrl: chain.url,
+      deployer: new Wallet(ADMIN_KEY),
+      anchorers: [new Wallet(SERVICE_KEY).address],
+      tx: { gasPrice: undefined, legacy: false },
+    }));
+    await rpc.request("evm_setAutomine", [false]); // from now on the node holds every transaction back
+    dataDir = tempDir("pending-tx");
+    mkdirSync(path.join(dataDir, "keys"), { recursive: true });
+    writeFileSync(path.join(dataDir, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
+    env = {
+      CHAIN_RPC_URL: chain.url,
+      ANCHOR_CONTRACT: contract,
+      DEV_ACCOUNT: "true",
+      BATCH_MAX_WAIT_MS: "100",
+      RECEIPT_TIMEOUT_MS: "1500",
+    };
+  });
+
+  afterEach(async () => {
+    await service?.stop();
+    await chain?.stop();
+    await cleanUpDataDir(dataDir);
+  });
+
+  function sentBatch(): { root: string; tx_hash: string | null; send_count: number } | undefined {
+    const store = new EvidenceStore(path.join(dataDir, "evidence.db"));
+    try {
+      return (
+        store.all("SELECT root, tx_hash, send_count FROM batches") as {
+          root: string;
+          tx_hash: string | null;
+          send_count: number;
+        }[]
+      )[0];
+    } finally {
+      store.close();
+    }
+  }
+
+  async function submitOne(): Promise<{ id: string; apiKey: string }> {
+    service = await startServiceProcess(dataDir, env);
+    const apiKey = service.apiKey!;
+    const { body } = await api(service.url, apiKey).postJson("/api/v1/evidence/digests", {
+      items: [{ contentHash: createHash("sha256").update(`held back ${Date.now()}`).digest("hex") }],
+    });
+    return { id: body.items[0].id, apiKey };
+  }
+
+  async function anchoredOnce(id: string): Promise<{ certificate: any; txHash: string }> {
+    await rpc.request("evm_setAutomine", [true]);
+    await rpc.request("evm_mine", []);
+    const certificate = await api(service!.url).anchored(id);
+    expect((await verifyCertificate(certificate, { chain: rpc })).valid).to.equal(true);
+    const logs = (await rpc.request("eth_getLogs", [
+      {
+        address: contract,
+        topics: [anchoredEvent.topicHash, certificate.proof.root],
+        fromBlock: "0x0",
+        toBlock: "latest",
+      },
+    ])) as { transactionHash: string }[];
+    expect(logs.length, "anchored exactly once").to.equal(1);
+    expect(certificate.anchor.txHash).to.equal(logs[0]!.transactionHash);
+    return { certificate, txHash: logs[0]!.transactionHash };
+  }
+
+  it("keeps the batch through a crash while its transaction is pending, and anchors it once when mined", async () => {
+    const { id } = await submitOne();
+    const first = await until(
+      async () => (sentBatch()?.tx_hash ? sentBatch() : undefined),
+      "the anchoring transaction to be sent",
+    );
+    await service!.kill9();
+    service = await startServiceProcess(dataDir, env);
+    expect((await api(service.url).get(`/api/v1/evidence/${id}`)).body.status).to.equal("anchoring");
+    // The node still holds the first transaction: it is the one that anchors.
+    const { txHash } = await anchoredOnce(id);
+    expect(txHash).to.equal(first!.tx_hash);
+  });
+
+  it("sends again when the node loses the transaction, and anchors once", async () => {
+    const { id } = await submitOne();
+    const first = await until(
+      async () => (sentBatch()?.tx_hash ? sentBatch() : undefined),
+      "the anchoring transaction to be sent",
+    );
+    await rpc.request("anvil_dropAllTransactions", []); // as a node restarted without its pool would
+    const resent = await until(
+      async () => ((sentBatch()?.send_count ?? 0) >= 2 ? sentBatch() : undefined),
+      "the transaction to be sent again after the receipt timeout",
+    );
+    // The node lost the first one, so the resend takes its nonce: it may even have its hash.
+    expect(first!.send_count).to.equal(1);
+    const { txHash } = await anchoredOnce(id);
+    expect(txHash).to.equal(resent!.tx_hash);
+  });
+});
