@@ -34,6 +34,8 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
     storage: hashingStorage(objects),
     // Browsers send file names as raw UTF-8 bytes; busboy's default would read them as Latin-1.
     defParamCharset: "utf8",
+    // Keep the name exactly as given (with any directories): it is recorded, never used as a path.
+    preservePath: true,
     limits: {
       fileSize: limits.fileSizeBytes,
       files: limits.filesPerRequest,
