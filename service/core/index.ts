@@ -37,6 +37,7 @@ export {
   contentHashOf,
   newEvidenceId,
   parseRecord,
+  recordLeaf,
   recordLeafHash,
   TEXT_LIMITS,
   type EvidenceRecord,

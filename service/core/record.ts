@@ -1,7 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
+import { bytesToHex, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { EvidenceError } from "./errors.ts";
-import { canonicalBytes } from "./jcs.ts";
+import { canonicalize } from "./jcs.ts";
 import { hashLeaf } from "./merkle.ts";
 
 /**
@@ -132,7 +132,13 @@ export function parseRecord(value: unknown): EvidenceRecord {
 
 /** SHA-256(0x00 || JCS(record)): the record's leaf in its batch's tree. */
 export function recordLeafHash(record: EvidenceRecord): Uint8Array {
-  return hashLeaf(canonicalBytes(record));
+  return recordLeaf(record).leafHash;
+}
+
+/** The record's canonical JSON (the committed bytes, as text) and its leaf hash, canonicalized once. */
+export function recordLeaf(record: EvidenceRecord): { canonical: string; leafHash: Uint8Array } {
+  const canonical = canonicalize(record);
+  return { canonical, leafHash: hashLeaf(utf8ToBytes(canonical)) };
 }
 
 /** SHA-256 of bytes as 64 lowercase hex characters, the form of `contentHash`. */

@@ -2,10 +2,9 @@ import express, { Router, type Request } from "express";
 import multer from "multer";
 import {
   buildRecord,
-  canonicalize,
   certificateFileName,
   EVIDENCE_ID,
-  recordLeafHash,
+  recordLeaf,
   toHex32,
   type EvidenceRecord,
   type RecordDetails,
@@ -134,7 +133,8 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
 }
 
 function newEvidence(record: EvidenceRecord, fileStored: boolean): NewEvidence {
-  return { record, canonicalRecord: canonicalize(record), leafHash: toHex32(recordLeafHash(record)), fileStored };
+  const { canonical, leafHash } = recordLeaf(record);
+  return { record, canonicalRecord: canonical, leafHash: toHex32(leafHash), fileStored };
 }
 
 function intakeItem(record: EvidenceRecord) {
