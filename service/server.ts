@@ -5,6 +5,7 @@ import { Wallet } from "ethers";
 import { CachingAnchorReader, JsonRpcAnchorReader } from "./core/index.ts";
 import { createAccount } from "./accounts.ts";
 import { Anchorer } from "./anchoring/anchorer.ts";
+import { CertificateSigner } from "./anchoring/certificate-signer.ts";
 import { AnchorClient, type TxOptions } from "./chain/anchor-client.ts";
 import { loadIssuerKey } from "./chain/issuer-key.ts";
 import { startLocalChain, type LocalChain } from "./chain/local-chain.ts";
@@ -62,10 +63,11 @@ export async function startService(
   }
 
   const client = new AnchorClient(chainUrl, chainId, issuer, contract, tx);
+  const signer = new CertificateSigner(issuer);
   const anchorer = new Anchorer(
     store,
     client,
-    issuer,
+    signer,
     {
       maxItems: config.batch.maxItems,
       maxWaitMs: config.batch.maxWaitMs,
@@ -118,6 +120,7 @@ export async function startService(
       server.close();
       server.closeAllConnections();
       await anchorer.stop();
+      await signer.close();
       client.destroy();
       store.close();
       if (localChain && !options.keepChain) await localChain.stop();

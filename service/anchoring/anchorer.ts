@@ -1,10 +1,11 @@
-import { Interface, type Wallet } from "ethers";
+import { Interface } from "ethers";
 import {
   EVIDENCE_ANCHOR_ABI,
   fromHex32,
   MerkleTree,
   parseRecord,
-  signCertificate,
+  parseCertificate,
+  signingBytes,
   toHex32,
   type Certificate,
   type Hex32,
@@ -12,6 +13,7 @@ import {
 } from "../core/index.ts";
 import type { AnchorClient, AnchorLocation } from "../chain/anchor-client.ts";
 import type { EvidenceStore, SealedBatch } from "../store/evidence-store.ts";
+import type { CertificateSigner } from "./certificate-signer.ts";
 
 export interface AnchorerOptions {
   maxItems: number;
@@ -50,7 +52,7 @@ type Log = (message: string) => void;
 export class Anchorer {
   readonly #store: EvidenceStore;
   readonly #client: AnchorClient;
-  readonly #issuer: Wallet;
+  readonly #signer: CertificateSigner;
   readonly #options: AnchorerOptions;
   readonly #log: Log;
   readonly health: AnchorerHealth = { reachable: true, lastError: null, lastAnchoredAt: null };
@@ -59,10 +61,16 @@ export class Anchorer {
   #stopped = false;
   #failures = 0;
 
-  constructor(store: EvidenceStore, client: AnchorClient, issuer: Wallet, options: AnchorerOptions, log: Log) {
+  constructor(
+    store: EvidenceStore,
+    client: AnchorClient,
+    signer: CertificateSigner,
+    options: AnchorerOptions,
+    log: Log,
+  ) {
     this.#store = store;
     this.#client = client;
-    this.#issuer = issuer;
+    this.#signer = signer;
     this.#options = options;
     this.#log = log;
   }
@@ -201,33 +209,31 @@ export class Anchorer {
     const tree = MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
     if (toHex32(tree.root()) !== batch.root) throw new Error(`batch ${batch.id} no longer hashes to its root`);
     const issuedAt = new Date().toISOString();
-    const certificates: Certificate[] = [];
-    for (const [index, leaf] of leaves.entries()) {
-      const unsigned: UnsignedCertificate = {
-        type: "evidence-anchor-certificate",
-        version: 1,
-        record: parseRecord(JSON.parse(leaf.record)),
-        leafHash: leaf.leafHash,
-        proof: {
-          algorithm: "rfc6962-sha256",
-          leafIndex: index,
-          treeSize: tree.size,
-          path: tree.inclusionProof(index).map(toHex32),
-          root: batch.root,
-        },
-        anchor: {
-          chainId: this.#options.chainId,
-          contract: this.#client.address,
-          txHash: anchor.txHash,
-          blockNumber: anchor.blockNumber,
-          blockHash: anchor.blockHash,
-          timestamp: anchor.timestamp,
-        },
-        issuer: { address: this.#issuer.address, name: this.#options.issuerName },
-        issuedAt,
-      };
-      certificates.push(await signCertificate(unsigned, this.#issuer));
-    }
+    const unsigned: UnsignedCertificate[] = leaves.map((leaf, index) => ({
+      type: "evidence-anchor-certificate",
+      version: 1,
+      record: parseRecord(JSON.parse(leaf.record)),
+      leafHash: leaf.leafHash,
+      proof: {
+        algorithm: "rfc6962-sha256",
+        leafIndex: index,
+        treeSize: tree.size,
+        path: tree.inclusionProof(index).map(toHex32),
+        root: batch.root,
+      },
+      anchor: {
+        chainId: this.#options.chainId,
+        contract: this.#client.address,
+        txHash: anchor.txHash,
+        blockNumber: anchor.blockNumber,
+        blockHash: anchor.blockHash,
+        timestamp: anchor.timestamp,
+      },
+      issuer: { address: this.#signer.address, name: this.#options.issuerName },
+      issuedAt,
+    }));
+    const signatures = await this.#signer.signMany(unsigned.map(signingBytes));
+    const certificates = unsigned.map((u, i) => parseCertificate({ ...u, signature: signatures[i] }));
     return certificates;
   }
 }

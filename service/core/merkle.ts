@@ -77,7 +77,11 @@ export class MerkleTree {
     return this.#levels[this.#levels.length - 1]!.slice(0, HASH_SIZE);
   }
 
-  /** The RFC 6962 audit path for leaf `index`, from the leaf's sibling up. Requires 0 <= index < size. */
+  /**
+   * The RFC 6962 audit path for leaf `index`, from the leaf's sibling up. Requires
+   * 0 <= index < size. The hashes are views into the tree (no copies: a batch asks for
+   * every leaf's path); do not modify them.
+   */
   inclusionProof(index: number): Uint8Array[] {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.size) {
       throw new EvidenceError("INVALID_ARGUMENT", `leaf index ${index} is outside a tree of size ${this.size}`);
@@ -88,7 +92,7 @@ export class MerkleTree {
       const sibling = i ^ 1;
       // A node without a sibling on its level is carried up: no proof element there.
       if (sibling * HASH_SIZE < level.length) {
-        path.push(level.slice(sibling * HASH_SIZE, (sibling + 1) * HASH_SIZE));
+        path.push(level.subarray(sibling * HASH_SIZE, (sibling + 1) * HASH_SIZE));
       }
       i >>>= 1;
     }
