@@ -130,6 +130,24 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       expect(proxied).to.deep.equal([]);
     });
 
+    it("hashes a 64 MiB file in the browser in chunks, with progress, to the same SHA-256 as node", async () => {
+      const big = path.join(work, "video.mp4");
+      const chunk = Buffer.alloc(1024 * 1024);
+      const hash = createHash("sha256");
+      const parts: Buffer[] = [];
+      for (let i = 0; i < 64; i++) {
+        chunk.fill(i);
+        hash.update(chunk);
+        parts.push(Buffer.from(chunk));
+      }
+      writeFileSync(big, Buffer.concat(parts));
+      await page.goto(`${service.url}/verify`);
+      await page.setInputFiles("#evidence-file", big);
+      await page.waitForFunction(() => (document.querySelector("#file-hash") as HTMLOutputElement).value.length > 0);
+      expect(await page.textContent("#file-hash")).to.equal(`SHA-256 ${hash.digest("hex")}`);
+      expect(await page.$eval("#hash-progress", (p) => (p as HTMLProgressElement).value)).to.equal(1);
+    });
+
     it("opens from a QR code link (/verify?id=…) and verifies at once", async () => {
       await page.goto(`${service.url}/verify?id=${certificate.record.id}`);
       await page.waitForSelector("#verdict.valid");
