@@ -28,6 +28,7 @@ import { ServiceClient } from "../../service/cli/service-client.ts";
 import { sha256File } from "../../service/intake/file-digest.ts";
 import { AnchorClient } from "../../service/chain/anchor-client.ts";
 import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
+import { ADMIN_KEY } from "../../test/helpers/consortium.ts";
 import {
   api,
   cleanUpDataDir,
@@ -123,7 +124,7 @@ async function benchMerkle(): Promise<void> {
 async function benchGas(): Promise<void> {
   const chain = await startChainNode({ chainId: 31337 });
   try {
-    const admin = new Wallet("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+    const admin = new Wallet(ADMIN_KEY);
     const { contract } = await deployEvidenceAnchor({
       rpcUrl: chain.url,
       deployer: admin,

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
 import { JsonRpcAnchorReader } from "../../service/core/index.ts";
+import { ADMIN_KEY } from "../helpers/consortium.ts";
 import {
   api,
   cleanUpDataDir,
@@ -16,8 +17,7 @@ import {
   type ServiceProcess,
 } from "../helpers/processes.ts";
 
-// Anvil's first default account: funded, and a key everybody knows — for tests only.
-const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const DEPLOYER_KEY = ADMIN_KEY;
 
 describe("evidence CLI and deployment to a zero-gas chain (real processes)", function () {
   this.timeout(180_000);

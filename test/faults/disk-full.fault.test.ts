@@ -1,9 +1,8 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import path from "node:path";
-import { Wallet } from "ethers";
-import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
+import { memberServiceOn } from "../helpers/consortium.ts";
 import {
   api,
   cleanUpDataDir,
@@ -13,10 +12,6 @@ import {
   type ChainNode,
   type ServiceProcess,
 } from "../helpers/processes.ts";
-
-// Anvil's first two default accounts (funded on every Anvil node): admin and service key, tests only.
-const ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const SERVICE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 describe("a full disk during an upload (a real 8 MB tmpfs as the data directory)", function () {
   this.timeout(60_000);
@@ -28,21 +23,9 @@ describe("a full disk during an upload (a real 8 MB tmpfs as the data directory)
     // Mounting a small filesystem is the honest way to fill a disk; it needs root (as CI has).
     if (process.getuid?.() !== 0) this.skip();
     chain = await startChainNode({ chainId: 4040 });
-    const { contract } = await deployEvidenceAnchor({
-      rpcUrl: chain.url,
-      deployer: new Wallet(ADMIN_KEY),
-      anchorers: [new Wallet(SERVICE_KEY).address],
-      tx: { gasPrice: undefined, legacy: false },
-    });
     mountPoint = tempDir("disk-full");
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint]);
-    mkdirSync(path.join(mountPoint, "keys"));
-    writeFileSync(path.join(mountPoint, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
-    service = await startServiceProcess(mountPoint, {
-      CHAIN_RPC_URL: chain.url,
-      ANCHOR_CONTRACT: contract,
-      DEV_ACCOUNT: "true",
-    });
+    service = await startServiceProcess(mountPoint, await memberServiceOn(chain.url, mountPoint));
   });
 
   after(async () => {

@@ -1,10 +1,9 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Interface, Wallet } from "ethers";
+import { Interface } from "ethers";
 import { EVIDENCE_ANCHOR_ABI, JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
-import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
+import { memberServiceOn } from "../helpers/consortium.ts";
 import { EvidenceStore } from "../../service/store/evidence-store.ts";
 import {
   api,
@@ -17,9 +16,6 @@ import {
   type ServiceProcess,
 } from "../helpers/processes.ts";
 
-// Anvil's first two default accounts (funded on every Anvil node): admin and service key, tests only.
-const ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const SERVICE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const anchoredEvent = new Interface(EVIDENCE_ANCHOR_ABI).getEvent("Anchored")!;
 
 describe("transactions held back by the node (real processes)", function () {
@@ -34,23 +30,10 @@ describe("transactions held back by the node (real processes)", function () {
   beforeEach(async () => {
     chain = await startChainNode({ chainId: 3030 });
     rpc = new JsonRpcAnchorReader(chain.url);
-    ({ contract } = await deployEvidenceAnchor({
-      rpcUrl: chain.url,
-      deployer: new Wallet(ADMIN_KEY),
-      anchorers: [new Wallet(SERVICE_KEY).address],
-      tx: { gasPrice: undefined, legacy: false },
-    }));
-    await rpc.request("evm_setAutomine", [false]); // from now on the node holds every transaction back
     dataDir = tempDir("pending-tx");
-    mkdirSync(path.join(dataDir, "keys"), { recursive: true });
-    writeFileSync(path.join(dataDir, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
-    env = {
-      CHAIN_RPC_URL: chain.url,
-      ANCHOR_CONTRACT: contract,
-      DEV_ACCOUNT: "true",
-      BATCH_MAX_WAIT_MS: "100",
-      RECEIPT_TIMEOUT_MS: "1500",
-    };
+    env = { ...(await memberServiceOn(chain.url, dataDir)), BATCH_MAX_WAIT_MS: "100", RECEIPT_TIMEOUT_MS: "1500" };
+    contract = env.ANCHOR_CONTRACT!;
+    await rpc.request("evm_setAutomine", [false]); // from now on the node holds every transaction back
   });
 
   afterEach(async () => {

@@ -1,10 +1,8 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Wallet } from "ethers";
 import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
-import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
+import { memberServiceOn } from "../helpers/consortium.ts";
 import {
   api,
   cleanUpDataDir,
@@ -15,10 +13,6 @@ import {
   type ChainNode,
   type ServiceProcess,
 } from "../helpers/processes.ts";
-
-// Anvil's first two default accounts (funded on every Anvil node): admin and service key, tests only.
-const ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const SERVICE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 const sha256 = (data: string) => createHash("sha256").update(data).digest("hex");
 
@@ -33,19 +27,7 @@ describe("the service while its chain is down (real processes)", function () {
     dataDir = tempDir("outage");
     stateFile = path.join(dataDir, "external-chain-state.json");
     chain = await startChainNode({ chainId: 2026, args: ["--state", stateFile, "--state-interval", "1"] });
-    const { contract } = await deployEvidenceAnchor({
-      rpcUrl: chain.url,
-      deployer: new Wallet(ADMIN_KEY),
-      anchorers: [new Wallet(SERVICE_KEY).address],
-      tx: { gasPrice: undefined, legacy: false },
-    });
-    mkdirSync(path.join(dataDir, "keys"), { recursive: true });
-    writeFileSync(path.join(dataDir, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
-    service = await startServiceProcess(dataDir, {
-      CHAIN_RPC_URL: chain.url,
-      ANCHOR_CONTRACT: contract,
-      DEV_ACCOUNT: "true",
-    });
+    service = await startServiceProcess(dataDir, await memberServiceOn(chain.url, dataDir));
   });
 
   after(async () => {

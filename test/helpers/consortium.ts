@@ -1,0 +1,26 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Wallet } from "ethers";
+import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
+
+/** Anvil's first default account (funded on every Anvil node): the consortium admin in tests. */
+export const ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/** Anvil's second default account: a member service's anchoring key in tests. */
+export const SERVICE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+/**
+ * Sets a data directory up as a consortium member's service on an external chain: deploys
+ * EvidenceAnchor there with the service key as anchorer, and gives the service that key.
+ * Returns the environment `evidence serve` needs.
+ */
+export async function memberServiceOn(chainUrl: string, dataDir: string): Promise<Record<string, string>> {
+  const { contract } = await deployEvidenceAnchor({
+    rpcUrl: chainUrl,
+    deployer: new Wallet(ADMIN_KEY),
+    anchorers: [new Wallet(SERVICE_KEY).address],
+    tx: { gasPrice: undefined, legacy: false },
+  });
+  mkdirSync(path.join(dataDir, "keys"), { recursive: true });
+  writeFileSync(path.join(dataDir, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
+  return { CHAIN_RPC_URL: chainUrl, ANCHOR_CONTRACT: contract, DEV_ACCOUNT: "true" };
+}
