@@ -130,6 +130,27 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       expect(proxied).to.deep.equal([]);
     });
 
+    it("takes a pasted certificate", async () => {
+      await page.goto(`${service.url}/verify`);
+      await page.fill("#cert-text", JSON.stringify(certificate));
+      await page.click("#verify");
+      await page.waitForSelector("#verdict.valid");
+    });
+
+    it("takes a certificate dropped on the drop zone", async () => {
+      await page.goto(`${service.url}/verify`);
+      const text = JSON.stringify(certificate);
+      const dataTransfer = await page.evaluateHandle((json) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([json], "dropped.evidence.json", { type: "application/json" }));
+        return dt;
+      }, text);
+      await page.dispatchEvent("#cert-drop", "drop", { dataTransfer });
+      await page.waitForFunction(() => (document.querySelector("#cert-text") as HTMLTextAreaElement).value.length > 0);
+      await page.click("#verify");
+      await page.waitForSelector("#verdict.valid");
+    });
+
     it("hashes a 64 MiB file in the browser in chunks, with progress, to the same SHA-256 as node", async () => {
       const big = path.join(work, "video.mp4");
       const chunk = Buffer.alloc(1024 * 1024);
