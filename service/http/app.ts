@@ -1,5 +1,5 @@
 import express, { type Express, type RequestHandler } from "express";
-import type { AnchorReader } from "../core/index.ts";
+import { JsonRpcAnchorReader, type AnchorReader } from "../core/index.ts";
 import type { ObjectStore } from "../intake/object-store.ts";
 import type { EvidenceStore } from "../store/evidence-store.ts";
 import { evidenceRoutes } from "./evidence-routes.ts";
@@ -31,7 +31,8 @@ export function createApp(deps: AppDependencies): Express {
   app.use(cors);
 
   app.get("/healthz", async (_req, res) => {
-    const reachable = await deps.chain.chainId().then(
+    // Asked live, not through the verifier's cache: health must notice an outage now.
+    const reachable = await new JsonRpcAnchorReader(deps.chainUrl, { timeoutMs: 2_000 }).chainId().then(
       (id) => id === deps.chainId,
       () => false,
     );

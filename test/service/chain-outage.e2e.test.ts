@@ -41,6 +41,7 @@ describe("the service while its chain is down (real processes)", function () {
     const reader = new JsonRpcAnchorReader(chain.url);
     const before = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: sha256("before") }] });
     await client.anchored(before.body.items[0].id);
+    expect((await client.get("/healthz")).body).to.deep.include({ status: "ok" });
 
     await chain.stop();
     const during = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: sha256("during") }] });
