@@ -1,14 +1,20 @@
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { certificateFileName, JsonRpcAnchorReader, type Certificate } from "../core/index.ts";
-import { createAccount } from "../accounts.ts";
+import type { Certificate } from "../core/index.ts";
 import { loadConfig } from "../config.ts";
-import { startService } from "../server.ts";
 import { sha256File } from "../intake/file-digest.ts";
-import { EvidenceStore } from "../store/evidence-store.ts";
-import { printVerification, verifyFile } from "./verify-command.ts";
-import { ServiceClient } from "./service-client.ts";
 import { EXIT, UsageError } from "./exit.ts";
+
+// Each command imports what it needs when it runs: `evidence hash` and `evidence verify`
+// then start without loading the service (express, SQLite, esbuild).
+const lazy = {
+  server: () => import("../server.ts"),
+  accounts: () => import("../accounts.ts"),
+  store: () => import("../store/evidence-store.ts"),
+  core: () => import("../core/index.ts"),
+  verify: () => import("./verify-command.ts"),
+  client: async () => (await import("./service-client.ts")).ServiceClient,
+};
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -40,7 +46,7 @@ development account, and http://127.0.0.1:8080.`,
     options: {},
     async run() {
       const config = loadConfig();
-      const service = await startService(config);
+      const service = await (await lazy.server()).startService(config);
       if (service.devApiKey) {
         console.log(`Development account created. Its API key (shown once, keep it):\n\n  ${service.devApiKey}\n`);
       }
@@ -68,6 +74,7 @@ prints its API key. The key is shown only this once; only its hash is stored.`,
     options: { name: { type: "string" }, json: { type: "boolean" } },
     async run(values) {
       if (typeof values.name !== "string") throw new UsageError("--name is required");
+      const [{ EvidenceStore }, { createAccount }] = await Promise.all([lazy.store(), lazy.accounts()]);
       const store = new EvidenceStore(path.join(loadConfig().dataDir, "evidence.db"));
       try {
         const { account, apiKey } = createAccount(store, values.name);
@@ -124,6 +131,10 @@ Exit status: 0 valid, 1 invalid or not verifiable, 2 usage.`,
         throw new UsageError("--sha256 must be 64 hex characters");
       }
       const rpc = (values.rpc as string | undefined) ?? process.env.EVIDENCE_RPC_URL ?? "http://127.0.0.1:8545";
+      const [{ JsonRpcAnchorReader }, { printVerification, verifyFile }] = await Promise.all([
+        lazy.core(),
+        lazy.verify(),
+      ]);
       const result = await verifyFile({
         certificatePath: positionals[0]!,
         filePath: values.file as string | undefined,
@@ -154,7 +165,7 @@ ${SERVER_HELP}`,
     },
     async run(values, files) {
       if (files.length === 0) throw new UsageError("name at least one file");
-      const client = ServiceClient.from(values);
+      const client = (await lazy.client()).from(values);
       const details = {
         title: values.title as string | undefined,
         sourceUrl: values["source-url"] as string | undefined,
@@ -193,7 +204,7 @@ ${SERVER_HELP}`,
     options: serverOptions,
     async run(values, ids) {
       if (ids.length !== 1) throw new UsageError("name exactly one evidence id");
-      const view = await ServiceClient.from(values).status(ids[0]!);
+      const view = await (await lazy.client()).from(values).status(ids[0]!);
       if (values.json) console.log(JSON.stringify(view));
       else {
         console.log(`${view.id}: ${view.status}`);
@@ -216,14 +227,14 @@ ${SERVER_HELP}`,
     options: { ...serverOptions, out: { type: "string" } },
     async run(values, ids) {
       if (ids.length !== 1) throw new UsageError("name exactly one evidence id");
-      const certificate: Certificate = await ServiceClient.from(values).certificate(ids[0]!);
+      const certificate: Certificate = await (await lazy.client()).from(values).certificate(ids[0]!);
       if (values.json) {
         console.log(JSON.stringify(certificate, null, 2));
         return EXIT.ok;
       }
       const outDir = (values.out as string | undefined) ?? ".";
       await mkdir(outDir, { recursive: true });
-      const target = path.join(outDir, certificateFileName(certificate));
+      const target = path.join(outDir, (await lazy.core()).certificateFileName(certificate));
       await writeFile(target, `${JSON.stringify(certificate, null, 2)}\n`);
       console.log(target);
       return EXIT.ok;
