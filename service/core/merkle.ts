@@ -51,12 +51,23 @@ export class MerkleTree {
 
   /** Requires at least one leaf hash, each 32 bytes: a batch is never empty. */
   static fromLeafHashes(leafHashes: readonly Uint8Array[]): MerkleTree {
-    if (leafHashes.length === 0) throw new EvidenceError("INVALID_ARGUMENT", "a tree needs at least one leaf");
     const leaves = new Uint8Array(leafHashes.length * HASH_SIZE);
     leafHashes.forEach((h, i) => {
       checkHash(h, `leaf hash ${i}`);
       leaves.set(h, i * HASH_SIZE);
     });
+    return MerkleTree.fromFlatLeafHashes(leaves);
+  }
+
+  /**
+   * The same from the leaf hashes laid end to end (32 bytes each), which large batches
+   * fill without creating an object per leaf. The tree keeps `leaves`: do not modify it.
+   */
+  static fromFlatLeafHashes(leaves: Uint8Array): MerkleTree {
+    if (leaves.length === 0) throw new EvidenceError("INVALID_ARGUMENT", "a tree needs at least one leaf");
+    if (leaves.length % HASH_SIZE !== 0) {
+      throw new EvidenceError("INVALID_ARGUMENT", `flat leaf hashes must be a multiple of ${HASH_SIZE} bytes`);
+    }
     const levels = [leaves];
     let level = leaves;
     while (level.length > HASH_SIZE) {
@@ -70,7 +81,7 @@ export class MerkleTree {
       levels.push(next);
       level = next;
     }
-    return new MerkleTree(levels, leafHashes.length);
+    return new MerkleTree(levels, leaves.length / HASH_SIZE);
   }
 
   root(): Uint8Array {

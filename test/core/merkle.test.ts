@@ -70,6 +70,14 @@ describe("RFC 6962 Merkle tree", () => {
       }
     });
 
+    it("is the same from leaf hashes laid end to end (fromFlatLeafHashes)", () => {
+      const flat = new Uint8Array(8 * 32);
+      leafHashes.forEach((h, i) => flat.set(h, i * 32));
+      expect(toHex32(MerkleTree.fromFlatLeafHashes(flat).root())).to.equal(tree.roots["8"]);
+      expect(() => MerkleTree.fromFlatLeafHashes(new Uint8Array(33))).to.throw(/multiple of 32 bytes/);
+      expect(() => MerkleTree.fromFlatLeafHashes(new Uint8Array(0))).to.throw(/at least one leaf/);
+    });
+
     it("refuses an empty tree (a batch is never empty)", () => {
       expect(() => merkleRoot([]))
         .to.throw(EvidenceError)
