@@ -109,7 +109,7 @@ export class Anchorer {
       const waited = now.getTime() - Date.parse(oldest);
       if (count < this.#options.maxItems && waited < this.#options.maxWaitMs) return sealed;
       const leaves = this.#store.pendingLeaves(this.#options.maxItems);
-      const tree = MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
+      const tree = treeOf(leaves);
       const root = toHex32(tree.root());
       const id = this.#store.sealBatch(
         root,
@@ -206,7 +206,7 @@ export class Anchorer {
 
   async #issue(batch: SealedBatch, anchor: AnchorLocation): Promise<Certificate[]> {
     const leaves = this.#store.batchLeaves(batch.id);
-    const tree = MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
+    const tree = treeOf(leaves);
     if (toHex32(tree.root()) !== batch.root) throw new Error(`batch ${batch.id} no longer hashes to its root`);
     const issuedAt = new Date().toISOString();
     const unsigned: UnsignedCertificate[] = leaves.map((leaf, index) => ({
@@ -236,6 +236,11 @@ export class Anchorer {
     const certificates = unsigned.map((u, i) => parseCertificate({ ...u, signature: signatures[i] }));
     return certificates;
   }
+}
+
+/** The RFC 6962 tree over leaf hashes as stored (hex), in batch order. */
+function treeOf(leaves: readonly { leafHash: Hex32 }[]): MerkleTree {
+  return MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
 }
 
 const ALREADY_ANCHORED = new Interface(EVIDENCE_ANCHOR_ABI).getError("EvidenceAnchorAlreadyAnchored")!.selector;

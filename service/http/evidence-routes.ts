@@ -102,7 +102,7 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
       throw new HttpProblem(400, "INVALID_CURSOR", "before must be an integer");
     const rows = store.evidenceOfAccount(req.account!.id, limit, before);
     res.json({
-      items: rows.map((r) => ({ ...statusView(r), certificate: undefined })),
+      items: rows.map((r) => ({ id: r.id, status: r.status, record: r.record })),
       next: rows.length === limit ? rows[rows.length - 1]!.seq : null,
     });
   });

@@ -141,16 +141,29 @@ export class EvidenceStore {
     return row && toEvidenceRow(row);
   }
 
-  /** The account's evidence, newest first. */
-  evidenceOfAccount(accountId: string, limit: number, beforeSeq?: number): (EvidenceRow & { seq: number })[] {
+  /** The account's evidence, newest first, without the certificates (a list does not show them). */
+  evidenceOfAccount(
+    accountId: string,
+    limit: number,
+    beforeSeq?: number,
+  ): (Omit<EvidenceRow, "certificate"> & { seq: number })[] {
     const rows = this.db
       .prepare(
-        `SELECT e.seq, e.id, e.account_id, e.record, e.batch_id, c.certificate
+        `SELECT e.seq, e.id, e.account_id, e.record, e.batch_id, c.evidence_id IS NOT NULL AS certified
          FROM evidence e LEFT JOIN certificates c ON c.evidence_id = e.id
          WHERE e.account_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?`,
       )
-      .all(accountId, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit) as unknown as (RawEvidence & { seq: number })[];
-    return rows.map((row) => ({ ...toEvidenceRow(row), seq: row.seq }));
+      .all(accountId, beforeSeq ?? Number.MAX_SAFE_INTEGER, limit) as unknown as (Omit<RawEvidence, "certificate"> & {
+      seq: number;
+      certified: number;
+    })[];
+    return rows.map((row) => ({
+      seq: row.seq,
+      id: row.id,
+      accountId: row.account_id,
+      record: JSON.parse(row.record) as EvidenceRecord,
+      status: statusOf(row.batch_id, row.certified === 1),
+    }));
   }
 
   // --- batching ---
@@ -294,12 +307,16 @@ interface RawBatch {
 
 function toEvidenceRow(row: RawEvidence): EvidenceRow {
   const certificate = row.certificate === null ? null : (JSON.parse(row.certificate) as Certificate);
-  const status: EvidenceStatus = certificate ? "anchored" : row.batch_id === null ? "pending" : "anchoring";
   return {
     id: row.id,
     accountId: row.account_id,
     record: JSON.parse(row.record) as EvidenceRecord,
-    status,
+    status: statusOf(row.batch_id, certificate !== null),
     certificate,
   };
+}
+
+/** Anchored once certified; anchoring once in a batch; pending before. */
+function statusOf(batchId: number | null, certified: boolean): EvidenceStatus {
+  return certified ? "anchored" : batchId === null ? "pending" : "anchoring";
 }
