@@ -1,27 +1,20 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { Interface } from "ethers";
-import {
-  CachingAnchorReader,
-  EVIDENCE_ANCHOR_ABI,
-  JsonRpcAnchorReader,
-  verifyCertificate,
-} from "../../service/core/index.ts";
+import { CachingAnchorReader, JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
 import { EvidenceStore } from "../../service/store/evidence-store.ts";
 import {
+  anchoredLogs,
   api,
   cleanUpDataDir,
   freePort,
+  type ServiceProcess,
   startServiceProcess,
   tempDir,
-  until,
-  type ServiceProcess,
 } from "../helpers/processes.ts";
 
 /** Rounds of kill -9; FAULT_ROUNDS raises it for a long run. */
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
-const anchoredEvent = new Interface(EVIDENCE_ANCHOR_ABI).getEvent("Anchored")!;
 
 /** A small deterministic generator, so a failing run can be repeated with the same seed. */
 function random(seed: number): () => number {
@@ -111,14 +104,7 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
 
     service = await startServiceProcess(dataDir, env);
     const client = api(service.url);
-    await until(
-      async () => {
-        const { pending, anchoring } = (await client.get("/healthz")).body.evidence;
-        return pending === 0 && anchoring === 0 ? true : undefined;
-      },
-      "every item to be anchored",
-      180_000,
-    );
+    await client.settled(180_000);
     console.log(
       `      (${acknowledged.size} items acknowledged, ${seen.size} certificates watched across ${ROUNDS} crashes)`,
     );
@@ -148,10 +134,7 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
     );
 
     const contract = (await client.get("/healthz")).body.chain.contract;
-    const logs = (await chain.request("eth_getLogs", [
-      { address: contract, topics: [anchoredEvent.topicHash], fromBlock: "0x0", toBlock: "latest" },
-    ])) as { topics: string[] }[];
-    const roots = logs.map((l) => l.topics[1]);
+    const roots = (await anchoredLogs(chainUrl, contract)).map((l) => l.root);
     expect(new Set(roots).size, "a root anchored twice").to.equal(roots.length);
     const store = new EvidenceStore(`${dataDir}/evidence.db`);
     try {

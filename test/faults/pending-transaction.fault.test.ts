@@ -1,22 +1,20 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
 import path from "node:path";
-import { Interface } from "ethers";
-import { EVIDENCE_ANCHOR_ABI, JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
+import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
 import { memberServiceOn } from "../helpers/consortium.ts";
 import { EvidenceStore } from "../../service/store/evidence-store.ts";
 import {
+  anchoredLogs,
   api,
+  type ChainNode,
   cleanUpDataDir,
+  type ServiceProcess,
   startChainNode,
   startServiceProcess,
   tempDir,
   until,
-  type ChainNode,
-  type ServiceProcess,
 } from "../helpers/processes.ts";
-
-const anchoredEvent = new Interface(EVIDENCE_ANCHOR_ABI).getEvent("Anchored")!;
 
 describe("transactions held back by the node (real processes)", function () {
   this.timeout(120_000);
@@ -71,14 +69,7 @@ describe("transactions held back by the node (real processes)", function () {
     await rpc.request("evm_mine", []);
     const certificate = await api(service!.url).anchored(id);
     expect((await verifyCertificate(certificate, { chain: rpc })).valid).to.equal(true);
-    const logs = (await rpc.request("eth_getLogs", [
-      {
-        address: contract,
-        topics: [anchoredEvent.topicHash, certificate.proof.root],
-        fromBlock: "0x0",
-        toBlock: "latest",
-      },
-    ])) as { transactionHash: string }[];
+    const logs = await anchoredLogs(chain.url, contract, certificate.proof.root);
     expect(logs.length, "anchored exactly once").to.equal(1);
     expect(certificate.anchor.txHash).to.equal(logs[0]!.transactionHash);
     return { certificate, txHash: logs[0]!.transactionHash };

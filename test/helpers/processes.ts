@@ -5,7 +5,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { JsonRpcAnchorReader } from "../../service/core/index.ts";
+import { Interface } from "ethers";
+import { EVIDENCE_ANCHOR_ABI, JsonRpcAnchorReader } from "../../service/core/index.ts";
 import { anvilBinary, isAlive } from "../../service/chain/local-chain.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -196,6 +197,17 @@ export function api(baseUrl: string, apiKey?: string) {
       const res = await fetch(`${baseUrl}${route}`, { method: "POST", headers: auth, body: form });
       return { status: res.status, type: res.headers.get("content-type"), body: (await res.json()) as any };
     },
+    /** Waits until nothing is pending or being anchored. */
+    async settled(timeoutMs = 60_000): Promise<void> {
+      await until(
+        async () => {
+          const { pending, anchoring } = (await this.get("/healthz")).body.evidence;
+          return pending === 0 && anchoring === 0 ? true : undefined;
+        },
+        "every item to be anchored",
+        timeoutMs,
+      );
+    },
     /** Waits until the evidence is anchored and returns its certificate. */
     async anchored(id: string, timeoutMs = 60_000): Promise<any> {
       return until(
@@ -208,4 +220,23 @@ export function api(baseUrl: string, apiKey?: string) {
       );
     },
   };
+}
+
+const ANCHORED_TOPIC = new Interface(EVIDENCE_ANCHOR_ABI).getEvent("Anchored")!.topicHash;
+
+/** The Anchored events `contract` emitted (for one root, if given), read from the chain itself. */
+export async function anchoredLogs(
+  chainUrl: string,
+  contract: string,
+  root?: string,
+): Promise<{ root: string; transactionHash: string }[]> {
+  const logs = (await new JsonRpcAnchorReader(chainUrl).request("eth_getLogs", [
+    {
+      address: contract,
+      topics: root ? [ANCHORED_TOPIC, root] : [ANCHORED_TOPIC],
+      fromBlock: "0x0",
+      toBlock: "latest",
+    },
+  ])) as { topics: string[]; transactionHash: string }[];
+  return logs.map((l) => ({ root: l.topics[1]!, transactionHash: l.transactionHash }));
 }

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { createHash } from "node:crypto";
 import { request } from "node:http";
 import { canonicalBytes, hashLeaf, toHex32 } from "../../service/core/index.ts";
-import { api, cleanUpDataDir, startServiceProcess, tempDir, until, type ServiceProcess } from "../helpers/processes.ts";
+import { api, cleanUpDataDir, startServiceProcess, tempDir, type ServiceProcess } from "../helpers/processes.ts";
 import { loadVector } from "../helpers/vectors.ts";
 
 interface HttpCase {
@@ -135,10 +135,7 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
     before(async () => {
       const client = api(service.url, service.apiKey);
       // Nothing else pending: the two items below make a batch of exactly two.
-      await until(async () => {
-        const { pending, anchoring } = (await client.get("/healthz")).body.evidence;
-        return pending === 0 && anchoring === 0 ? true : undefined;
-      }, "earlier evidence to be anchored");
+      await client.settled();
       const digest = (s: string) => createHash("sha256").update(s).digest("hex");
       const { body } = await client.postJson("/api/v1/evidence/digests", {
         items: [{ contentHash: digest("one"), fileName: "one.png" }, { contentHash: digest("two") }],

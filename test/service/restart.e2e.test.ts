@@ -1,27 +1,18 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { Interface } from "ethers";
-import { EVIDENCE_ANCHOR_ABI, JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
+import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
 import { EvidenceStore } from "../../service/store/evidence-store.ts";
 import {
+  anchoredLogs,
   api,
   cleanUpDataDir,
   freePort,
+  type ServiceProcess,
   startServiceProcess,
   tempDir,
-  type ServiceProcess,
 } from "../helpers/processes.ts";
 
 const sha256 = (data: string) => createHash("sha256").update(data).digest("hex");
-const anchored = new Interface(EVIDENCE_ANCHOR_ABI).getEvent("Anchored")!;
-
-/** Every Anchored event the contract ever emitted, read from the chain itself. */
-async function anchoredRoots(chainUrl: string, contract: string): Promise<string[]> {
-  const logs = (await new JsonRpcAnchorReader(chainUrl).request("eth_getLogs", [
-    { address: contract, topics: [anchored.topicHash], fromBlock: "0x0", toBlock: "latest" },
-  ])) as { topics: string[] }[];
-  return logs.map((l) => l.topics[1]!);
-}
 
 describe("the service across restarts and crashes (real processes)", function () {
   this.timeout(180_000);
@@ -68,7 +59,7 @@ describe("the service across restarts and crashes (real processes)", function ()
       expect((await verifyCertificate(certificate, { chain })).valid).to.equal(true);
     }
     const health = await after.get("/healthz");
-    const roots = await anchoredRoots(chainUrl, health.body.chain.contract);
+    const roots = (await anchoredLogs(chainUrl, health.body.chain.contract)).map((l) => l.root);
     expect(new Set(roots).size, "no root anchored twice").to.equal(roots.length);
 
     const store = new EvidenceStore(`${dataDir}/evidence.db`);
