@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   Contract,
   ContractFactory,
@@ -40,9 +41,7 @@ export class AnchorClient {
   readonly #tx: TxOptions;
 
   constructor(url: string, chainId: number, wallet: Wallet, address: string, tx: TxOptions) {
-    // A static network: no start-up probing, so an unreachable chain fails each call
-    // instead of retrying in the background.
-    this.provider = new JsonRpcProvider(url, Network.from(chainId), { staticNetwork: true, pollingInterval: 250 });
+    this.provider = chainProvider(url, chainId);
     this.wallet = wallet.connect(this.provider);
     this.address = address;
     this.contract = new Contract(address, EVIDENCE_ANCHOR_ABI, this.wallet);
@@ -51,13 +50,16 @@ export class AnchorClient {
 
   /** Deploys EvidenceAnchor with `admin` as the consortium admin; returns its address. */
   static async deploy(url: string, chainId: number, wallet: Wallet, admin: string, tx: TxOptions): Promise<string> {
-    const provider = new JsonRpcProvider(url, Network.from(chainId), { staticNetwork: true, pollingInterval: 250 });
-    const artifact = loadArtifact();
-    const factory = new ContractFactory(artifact.abi, artifact.bytecode, wallet.connect(provider));
-    const contract = await factory.deploy(admin, await txOverrides(provider, tx));
-    await contract.waitForDeployment();
-    provider.destroy();
-    return contract.getAddress();
+    const provider = chainProvider(url, chainId);
+    try {
+      const artifact = loadArtifact();
+      const factory = new ContractFactory(artifact.abi, artifact.bytecode, wallet.connect(provider));
+      const contract = await factory.deploy(admin, await txOverrides(provider, tx));
+      await mined(provider, contract.deploymentTransaction()!.hash, "the deployment");
+      return await contract.getAddress();
+    } finally {
+      provider.destroy();
+    }
   }
 
   async hasAnchorerRole(account: string): Promise<boolean> {
@@ -67,8 +69,10 @@ export class AnchorClient {
 
   async grantAnchorerRole(account: string): Promise<void> {
     const role = (await this.contract.getFunction("ANCHORER_ROLE")()) as string;
-    const tx = await this.contract.getFunction("grantRole")(role, account, await this.overrides());
-    await tx.wait();
+    const tx = (await this.contract.getFunction("grantRole")(role, account, await this.overrides())) as {
+      hash: string;
+    };
+    await mined(this.provider, tx.hash, `granting ANCHORER_ROLE to ${account}`);
   }
 
   async anchorOf(root: Hex32): Promise<AnchorOnChain> {
@@ -86,13 +90,9 @@ export class AnchorClient {
     return this.provider.getTransactionReceipt(txHash);
   }
 
+  /** The receipt once `confirmations` blocks hold the transaction, or null after `timeoutMs`. */
   async waitForReceipt(txHash: Hex32, confirmations: number, timeoutMs: number): Promise<TransactionReceipt | null> {
-    try {
-      return await this.provider.waitForTransaction(txHash, confirmations, timeoutMs);
-    } catch (e) {
-      if ((e as { code?: string }).code === "TIMEOUT") return null;
-      throw e;
-    }
+    return waitForReceipt(this.provider, txHash, confirmations, timeoutMs);
   }
 
   async blockNumber(): Promise<number> {
@@ -129,6 +129,57 @@ export class AnchorClient {
   async overrides(): Promise<TransactionRequest> {
     return txOverrides(this.provider, this.#tx);
   }
+}
+
+/** How often a receipt is polled for while a transaction waits to be mined. */
+const RECEIPT_POLL_MS = 250;
+
+/**
+ * A provider for one chain. The network is static: no start-up probing, so an unreachable
+ * chain fails each call instead of retrying in the background. Results are never cached:
+ * a block number or a missing receipt read a moment ago may already be out of date, and
+ * anchoring decides on them.
+ */
+function chainProvider(url: string, chainId: number): JsonRpcProvider {
+  return new JsonRpcProvider(url, Network.from(chainId), {
+    staticNetwork: true,
+    pollingInterval: RECEIPT_POLL_MS,
+    cacheTimeout: -1,
+  });
+}
+
+/**
+ * Polls for the receipt until `confirmations` blocks hold the transaction. Unlike waiting
+ * for new-block events, this cannot miss a transaction mined in the very block that was
+ * the newest when the wait began (a chain that mines on demand may never make another).
+ */
+async function waitForReceipt(
+  provider: JsonRpcProvider,
+  txHash: string,
+  confirmations: number,
+  timeoutMs: number,
+): Promise<TransactionReceipt | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const receipt = await provider.getTransactionReceipt(txHash);
+    if (receipt) {
+      const latest = confirmations <= 1 ? receipt.blockNumber : await provider.getBlockNumber();
+      if (latest - receipt.blockNumber + 1 >= confirmations) return receipt;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) return null;
+    await delay(Math.min(RECEIPT_POLL_MS, left));
+  }
+}
+
+/** How long a set-up transaction (a deployment, a role grant) may take to be mined. */
+const SETUP_TIMEOUT_MS = 120_000;
+
+/** Waits for a set-up transaction to be mined and to succeed. */
+async function mined(provider: JsonRpcProvider, txHash: string, what: string): Promise<void> {
+  const receipt = await waitForReceipt(provider, txHash, 1, SETUP_TIMEOUT_MS);
+  if (!receipt) throw new Error(`${what} (tx ${txHash}) was not mined within ${SETUP_TIMEOUT_MS / 1000} s`);
+  if (receipt.status !== 1) throw new Error(`${what} (tx ${txHash}) failed on chain`);
 }
 
 async function txOverrides(provider: JsonRpcProvider, tx: TxOptions): Promise<TransactionRequest> {

@@ -104,7 +104,10 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
 
     service = await startServiceProcess(dataDir, env);
     const client = api(service.url);
-    await client.settled(180_000);
+    await client.settled(180_000).catch((e: Error) => {
+      e.message += `\nthe service's output:\n${service!.output().split("\n").slice(-60).join("\n")}`;
+      throw e;
+    });
     console.log(
       `      (${acknowledged.size} items acknowledged, ${seen.size} certificates watched across ${ROUNDS} crashes)`,
     );

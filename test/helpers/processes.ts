@@ -199,14 +199,21 @@ export function api(baseUrl: string, apiKey?: string) {
     },
     /** Waits until nothing is pending or being anchored. */
     async settled(timeoutMs = 60_000): Promise<void> {
-      await until(
-        async () => {
-          const { pending, anchoring } = (await this.get("/healthz")).body.evidence;
-          return pending === 0 && anchoring === 0 ? true : undefined;
-        },
-        "every item to be anchored",
-        timeoutMs,
-      );
+      let last: unknown;
+      try {
+        await until(
+          async () => {
+            const { body } = await this.get("/healthz");
+            last = body;
+            return body.evidence.pending === 0 && body.evidence.anchoring === 0 ? true : undefined;
+          },
+          "every item to be anchored",
+          timeoutMs,
+        );
+      } catch (e) {
+        (e as Error).message += `; /healthz last answered ${JSON.stringify(last)}`;
+        throw e;
+      }
     },
     /** Waits until the evidence is anchored and returns its certificate. */
     async anchored(id: string, timeoutMs = 60_000): Promise<any> {
