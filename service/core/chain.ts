@@ -120,12 +120,15 @@ export class JsonRpcAnchorReader implements AnchorReader {
  */
 export class CachingAnchorReader implements AnchorReader {
   readonly #inner: AnchorReader;
+  readonly #limit: number;
   #chainId: Promise<number> | undefined;
   readonly #anchors = new Map<string, AnchorOnChain>();
   readonly #blocks = new Map<number, BlockOnChain>();
 
-  constructor(inner: AnchorReader) {
+  /** `limit` bounds each cache (anchors, blocks); past it the entry read longest ago goes. */
+  constructor(inner: AnchorReader, options: { limit?: number } = {}) {
     this.#inner = inner;
+    this.#limit = options.limit ?? 10_000;
   }
 
   chainId(): Promise<number> {
@@ -138,20 +141,35 @@ export class CachingAnchorReader implements AnchorReader {
 
   async anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain> {
     const key = `${contract.toLowerCase()}/${root}`;
-    const cached = this.#anchors.get(key);
+    const cached = recall(this.#anchors, key);
     if (cached) return cached;
     const anchor = await this.#inner.anchorOf(contract, root);
-    if (anchor.timestamp !== 0) this.#anchors.set(key, anchor);
+    if (anchor.timestamp !== 0) remember(this.#anchors, key, anchor, this.#limit);
     return anchor;
   }
 
   async block(blockNumber: number): Promise<BlockOnChain | null> {
-    const cached = this.#blocks.get(blockNumber);
+    const cached = recall(this.#blocks, blockNumber);
     if (cached) return cached;
     const block = await this.#inner.block(blockNumber);
-    if (block) this.#blocks.set(blockNumber, block);
+    if (block) remember(this.#blocks, blockNumber, block, this.#limit);
     return block;
   }
+}
+
+/** A cached value, moved to the back of the eviction order (a Map iterates in insertion order). */
+function recall<K, V>(cache: Map<K, V>, key: K): V | undefined {
+  const value = cache.get(key);
+  if (value !== undefined) {
+    cache.delete(key);
+    cache.set(key, value);
+  }
+  return value;
+}
+
+function remember<K, V>(cache: Map<K, V>, key: K, value: V, limit: number): void {
+  cache.set(key, value);
+  if (cache.size > limit) cache.delete(cache.keys().next().value as K);
 }
 
 function quantity(value: unknown, what: string): number {

@@ -152,4 +152,23 @@ describe("verifyCertificate", () => {
       expect((await verifyCertificate(example.certificate(), { chain })).valid).to.equal(true);
     expect(inner.reads).to.equal(3);
   });
+
+  it("keeps a CachingAnchorReader within its limit, dropping the entry read longest ago", async () => {
+    const inner = chainFor();
+    const chain = new CachingAnchorReader(inner, { limit: 1 });
+    const certificate = parseCertificate(example.certificate());
+    await verifyCertificate(certificate, { chain });
+    const afterFirst = inner.reads;
+    await verifyCertificate(certificate, { chain });
+    expect(inner.reads, "the one anchor and the one block stay cached").to.equal(afterFirst);
+    const { contract, blockNumber, blockHash, timestamp } = certificate.anchor;
+    await chain.anchorOf(contract, `0x${"ab".repeat(32)}`); // never anchored: not cached, evicts nothing
+    inner.recordBlock(blockNumber + 1, { hash: blockHash, timestamp: timestamp + 1 });
+    await chain.block(blockNumber + 1);
+    const beforeLast = inner.reads;
+    await verifyCertificate(certificate, { chain });
+    expect(inner.reads - beforeLast, "only the certificate's block, pushed out by the other, is read again").to.equal(
+      1,
+    );
+  });
 });

@@ -26,13 +26,17 @@ export class RecordedChain implements AnchorReader {
       blockNumber: anchor.blockNumber,
       treeSize: proof.treeSize,
     });
-    chain.#blocks.set(anchor.blockNumber, { hash: anchor.blockHash, timestamp: anchor.timestamp });
+    chain.recordBlock(anchor.blockNumber, { hash: anchor.blockHash, timestamp: anchor.timestamp });
     return chain;
   }
 
   record(contract: string, root: string, anchor: AnchorOnChain): void {
     this.#contracts.add(contract.toLowerCase());
     this.#anchors.set(`${contract.toLowerCase()}/${root}`, anchor);
+  }
+
+  recordBlock(blockNumber: number, block: BlockOnChain): void {
+    this.#blocks.set(blockNumber, block);
   }
 
   async chainId(): Promise<number> {
