@@ -3,11 +3,11 @@ import {
   EVIDENCE_ANCHOR_ABI,
   fromHex32,
   MerkleTree,
-  parseRecord,
   parseCertificate,
   signingBytes,
   toHex32,
   type Certificate,
+  type EvidenceRecord,
   type Hex32,
   type UnsignedCertificate,
 } from "../core/index.ts";
@@ -212,7 +212,8 @@ export class Anchorer {
     const unsigned: UnsignedCertificate[] = leaves.map((leaf, index) => ({
       type: "evidence-anchor-certificate",
       version: 1,
-      record: parseRecord(JSON.parse(leaf.record)),
+      // Validated at intake, and again below with the whole certificate.
+      record: JSON.parse(leaf.record) as EvidenceRecord,
       leafHash: leaf.leafHash,
       proof: {
         algorithm: "rfc6962-sha256",

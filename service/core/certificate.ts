@@ -1,3 +1,5 @@
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { concatBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { getAddress } from "ethers";
 import { EvidenceError } from "./errors.ts";
 import { isHex32, type Hex32 } from "./hex.ts";
@@ -54,6 +56,15 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 export function signingBytes(certificate: UnsignedCertificate | Certificate): Uint8Array {
   const { signature: _omitted, ...unsigned } = certificate as Certificate;
   return canonicalBytes(unsigned);
+}
+
+/**
+ * The EIP-191 (personal_sign) digest of a message: keccak-256 of
+ * "\x19Ethereum Signed Message:\n" + its length in bytes + the message. This is what the
+ * issuer's key signs over {@link signingBytes}.
+ */
+export function personalMessageDigest(message: Uint8Array): Uint8Array {
+  return keccak_256(concatBytes(utf8ToBytes(`\x19Ethereum Signed Message:\n${message.length}`), message));
 }
 
 /** Signs a certificate: EIP-191 over {@link signingBytes}. */
@@ -159,14 +170,20 @@ function hex32(value: unknown, what: string): void {
   if (!isHex32(value)) throw invalid(`${what} must be 0x followed by 64 lowercase hex characters`);
 }
 
+/** The last addresses found well formed: a batch's certificates all name the same two. */
+const checkedAddresses = new Set<string>();
+
 function address(value: unknown, what: string): void {
   if (typeof value !== "string" || !ADDRESS.test(value)) throw invalid(`${what} must be a 20-byte hex address`);
+  if (checkedAddresses.has(value)) return;
   try {
     // Mixed case must be a correct EIP-55 checksum.
     getAddress(value);
   } catch (e) {
     throw new EvidenceError("INVALID_CERTIFICATE", `${what} has a wrong EIP-55 checksum`, { cause: e });
   }
+  if (checkedAddresses.size >= 64) checkedAddresses.clear();
+  checkedAddresses.add(value);
 }
 
 function invalid(message: string): EvidenceError {

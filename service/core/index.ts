@@ -9,6 +9,7 @@ export {
   MAX_CERTIFICATE_BYTES,
   certificateFileName,
   parseCertificate,
+  personalMessageDigest,
   signCertificate,
   signingBytes,
   type AnchorJson,

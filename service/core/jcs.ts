@@ -21,7 +21,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
  * bigint, functions, symbols, class instances, cycles).
  */
 export function canonicalize(value: unknown): string {
-  return serialize(value, "$", new Set());
+  return serialize(value, [], new Set());
 }
 
 /** UTF-8 bytes of {@link canonicalize}: what gets hashed and signed. */
@@ -29,7 +29,11 @@ export function canonicalBytes(value: unknown): Uint8Array {
   return utf8ToBytes(canonicalize(value));
 }
 
-function serialize(value: unknown, path: string, seen: Set<object>): string {
+/**
+ * `path` holds the keys and indexes from the root to `value`; it is only turned into text
+ * when something fails, so the common case allocates no path strings.
+ */
+function serialize(value: unknown, path: (string | number)[], seen: Set<object>): string {
   switch (typeof value) {
     case "string":
       if (!value.isWellFormed()) fail(path, "a string with a lone surrogate");
@@ -39,31 +43,42 @@ function serialize(value: unknown, path: string, seen: Set<object>): string {
       return Object.is(value, -0) ? "0" : String(value);
     case "boolean":
       return value ? "true" : "false";
-    case "object":
+    case "object": {
       if (value === null) return "null";
       if (seen.has(value)) fail(path, "a cyclic structure");
       seen.add(value);
-      try {
-        if (Array.isArray(value)) {
-          return `[${value.map((item, i) => serialize(item, `${path}[${i}]`, seen)).join(",")}]`;
+      let out: string;
+      if (Array.isArray(value)) {
+        out = "[";
+        for (let i = 0; i < value.length; i++) {
+          path.push(i);
+          out += (i === 0 ? "" : ",") + serialize(value[i], path, seen);
+          path.pop();
         }
+        out += "]";
+      } else {
         const proto: unknown = Object.getPrototypeOf(value);
         if (proto !== Object.prototype && proto !== null) fail(path, "an object that is not a plain object");
-        const entries = Object.keys(value)
-          .sort()
-          .map((key) => {
-            const member = (value as Record<string, unknown>)[key];
-            return `${serialize(key, path, seen)}:${serialize(member, `${path}.${key}`, seen)}`;
-          });
-        return `{${entries.join(",")}}`;
-      } finally {
-        seen.delete(value);
+        const keys = Object.keys(value).sort();
+        out = "{";
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i]!;
+          if (!key.isWellFormed()) fail(path, "a key with a lone surrogate");
+          path.push(key);
+          out += `${i === 0 ? "" : ","}${JSON.stringify(key)}:${serialize((value as Record<string, unknown>)[key], path, seen)}`;
+          path.pop();
+        }
+        out += "}";
       }
+      seen.delete(value);
+      return out;
+    }
     default:
       return fail(path, `a value of type ${typeof value}`);
   }
 }
 
-function fail(path: string, what: string): never {
-  throw new EvidenceError("NOT_CANONICALIZABLE", `cannot canonicalize ${what} at ${path}`);
+function fail(path: readonly (string | number)[], what: string): never {
+  const at = path.map((step) => (typeof step === "number" ? `[${step}]` : `.${step}`)).join("");
+  throw new EvidenceError("NOT_CANONICALIZABLE", `cannot canonicalize ${what} at $${at}`);
 }

@@ -1,5 +1,5 @@
-import { verifyMessage } from "ethers";
-import { parseCertificate, signingBytes, type Certificate } from "./certificate.ts";
+import { recoverAddress } from "ethers";
+import { parseCertificate, personalMessageDigest, signingBytes, type Certificate } from "./certificate.ts";
 import type { AnchorReader } from "./chain.ts";
 import { isEvidenceError } from "./errors.ts";
 import { fromHex32, toHex32 } from "./hex.ts";
@@ -128,7 +128,7 @@ async function checkAnchor(c: Certificate, chain: AnchorReader): Promise<Check> 
 
 function checkSignature(c: Certificate): Check {
   try {
-    const signer = verifyMessage(signingBytes(c), c.signature);
+    const signer = recoverAddress(personalMessageDigest(signingBytes(c)), c.signature);
     return signer.toLowerCase() === c.issuer.address.toLowerCase()
       ? pass("signature", `signed by the issuer ${c.issuer.address} (${c.issuer.name})`)
       : fail("signature", `the signature is by ${signer}, not by the issuer ${c.issuer.address}`);

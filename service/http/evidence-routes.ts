@@ -4,14 +4,12 @@ import {
   buildRecord,
   certificateFileName,
   EVIDENCE_ID,
-  recordLeaf,
-  toHex32,
   type EvidenceRecord,
   type RecordDetails,
 } from "../core/index.ts";
 import { hashingStorage, type HashedFile } from "../intake/hashing-storage.ts";
 import type { ObjectStore } from "../intake/object-store.ts";
-import type { EvidenceRow, EvidenceStore, NewEvidence } from "../store/evidence-store.ts";
+import { newEvidence, type EvidenceRow, type EvidenceStore } from "../store/evidence-store.ts";
 import { rateLimit, requireApiKey } from "./auth.ts";
 import { HttpProblem } from "./problem.ts";
 import { parseDetails, parseDigestItem } from "./validation.ts";
@@ -46,7 +44,7 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
     },
   }).array("file", limits.filesPerRequest);
 
-  router.post("/api/v1/evidence", ...auth, requireType("multipart/form-data"), upload, (req, res) => {
+  router.post("/api/v1/evidence", ...auth, requireType("multipart/form-data"), upload, async (req, res) => {
     const files = (req.files ?? []) as (Express.Multer.File & HashedFile)[];
     if (files.length === 0)
       throw new HttpProblem(400, "NO_FILE", 'send one or more files in multipart parts named "file"');
@@ -65,7 +63,7 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
         true,
       ),
     );
-    store.insertEvidence(req.account!.id, items);
+    await store.commitEvidence(req.account!.id, items);
     options.onIntake();
     res.status(201).json({ items: items.map((i) => intakeItem(i.record)) });
   });
@@ -75,7 +73,7 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
     ...auth,
     requireType("application/json"),
     express.json({ limit: "8mb", strict: true }),
-    (req: Request, res) => {
+    async (req: Request, res) => {
       const body = req.body as { items?: unknown };
       if (typeof body !== "object" || body === null || Array.isArray(body) || !Array.isArray(body.items)) {
         throw new HttpProblem(400, "INVALID_BODY", "send {items: [{contentHash, …}]}");
@@ -88,7 +86,7 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
       const items = body.items.map((item, index) =>
         newEvidence(buildRecord({ ...parseDigestItem(item, index), submitter: req.account!.id, submittedAt }), false),
       );
-      store.insertEvidence(req.account!.id, items);
+      await store.commitEvidence(req.account!.id, items);
       options.onIntake();
       res.status(201).json({ items: items.map((i) => intakeItem(i.record)) });
     },
@@ -130,11 +128,6 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
   });
 
   return router;
-}
-
-function newEvidence(record: EvidenceRecord, fileStored: boolean): NewEvidence {
-  const { canonical, leafHash } = recordLeaf(record);
-  return { record, canonicalRecord: canonical, leafHash: toHex32(leafHash), fileStored };
 }
 
 function intakeItem(record: EvidenceRecord) {

@@ -61,6 +61,12 @@ const MULTER_PROBLEMS: Record<string, [number, string]> = {
   LIMIT_UNEXPECTED_FILE: [400, "UNEXPECTED_FILE_FIELD"],
 };
 
+// SQLite's primary result codes (https://sqlite.org/rescode.html).
+const SQLITE_BUSY = 5;
+const SQLITE_READONLY = 8;
+const SQLITE_IOERR = 10;
+const SQLITE_FULL = 13;
+
 /** Maps what can go wrong in a request to a problem; anything unknown is a 500 without details. */
 export function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
@@ -68,7 +74,7 @@ export function toProblem(err: unknown): HttpProblem {
     const [status, code] = MULTER_PROBLEMS[err.code] ?? [400, "MALFORMED_MULTIPART"];
     return new HttpProblem(status, code, err.field ? `${err.message} (field "${err.field}")` : err.message);
   }
-  const e = err as { type?: string; status?: number; code?: string; message?: string };
+  const e = err as { type?: string; status?: number; code?: string; errcode?: number; message?: string };
   if (e.type === "entity.too.large") return new HttpProblem(413, "BODY_TOO_LARGE", "the request body is too large");
   if (e.type === "entity.parse.failed")
     return new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
@@ -81,6 +87,20 @@ export function toProblem(err: unknown): HttpProblem {
       "INSUFFICIENT_STORAGE",
       "the service has no room to store the file; nothing was recorded",
     );
+  }
+  if (e.code === "ERR_SQLITE_ERROR" && typeof e.errcode === "number") {
+    // The primary result code is the low byte of SQLite's extended code.
+    const primary = e.errcode & 0xff;
+    if (primary === SQLITE_FULL) {
+      return new HttpProblem(
+        507,
+        "INSUFFICIENT_STORAGE",
+        "the service has no room to record evidence; nothing was recorded",
+      );
+    }
+    if (primary === SQLITE_IOERR || primary === SQLITE_READONLY || primary === SQLITE_BUSY) {
+      return new HttpProblem(503, "STORAGE_FAILURE", "the service could not record the evidence; nothing was recorded");
+    }
   }
   if (e.code === "EIO" || e.code === "EROFS") {
     return new HttpProblem(503, "STORAGE_FAILURE", "the service could not write the file; nothing was recorded");

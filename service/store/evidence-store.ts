@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import type { Certificate, EvidenceRecord, Hex32 } from "../core/index.ts";
+import { recordLeaf, toHex32, type Certificate, type EvidenceRecord, type Hex32 } from "../core/index.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
 export type EvidenceStatus = "pending" | "anchoring" | "anchored";
@@ -19,6 +19,12 @@ export interface NewEvidence {
   canonicalRecord: string;
   leafHash: Hex32;
   fileStored: boolean;
+}
+
+/** A record ready to insert: its canonical bytes and leaf hash computed once. */
+export function newEvidence(record: EvidenceRecord, fileStored: boolean): NewEvidence {
+  const { canonical, leafHash } = recordLeaf(record);
+  return { record, canonicalRecord: canonical, leafHash: toHex32(leafHash), fileStored };
 }
 
 export interface SealedBatch {
@@ -52,6 +58,8 @@ export interface Account {
  */
 export class EvidenceStore {
   readonly db: DatabaseSync;
+  /** Requests whose items wait for the next group commit. */
+  readonly #intake: PendingIntake[] = [];
 
   constructor(file: string) {
     mkdirSync(path.dirname(file), { recursive: true });
@@ -61,7 +69,9 @@ export class EvidenceStore {
     this.#migrate();
   }
 
+  /** Commits what intake has queued, then closes the database. */
   close(): void {
+    this.#commitIntake();
     if (this.db.isOpen) this.db.close();
   }
 
@@ -113,22 +123,62 @@ export class EvidenceStore {
 
   /** Inserts the items of one request in one transaction. */
   insertEvidence(accountId: string, items: readonly NewEvidence[]): void {
+    this.transaction(() => this.#insertEvidence(accountId, items));
+  }
+
+  /**
+   * Commits one request's items durably, in a group commit: the requests whose items are
+   * ready in the same turn of the event loop share one transaction, so one fsync makes
+   * them all durable. Resolves once this request's items are committed; a request is
+   * never answered before that.
+   */
+  commitEvidence(accountId: string, items: readonly NewEvidence[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#intake.push({ accountId, items, resolve, reject }) === 1) setImmediate(() => this.#commitIntake());
+    });
+  }
+
+  #commitIntake(): void {
+    const group = this.#intake.splice(0);
+    if (group.length === 0) return;
+    if (!this.db.isOpen) {
+      for (const request of group) request.reject(new Error("the evidence store is closed"));
+      return;
+    }
+    try {
+      this.transaction(() => {
+        for (const request of group) this.#insertEvidence(request.accountId, request.items);
+      });
+      for (const request of group) request.resolve();
+    } catch (e) {
+      if (group.length === 1) return group[0]!.reject(e);
+      // The group failed as a whole: commit each request alone, so each gets its own outcome.
+      for (const request of group) {
+        try {
+          this.insertEvidence(request.accountId, request.items);
+          request.resolve();
+        } catch (err) {
+          request.reject(err);
+        }
+      }
+    }
+  }
+
+  #insertEvidence(accountId: string, items: readonly NewEvidence[]): void {
     const insert = this.db.prepare(
       "INSERT INTO evidence (id, account_id, record, content_hash, leaf_hash, file_stored, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
-    this.transaction(() => {
-      for (const item of items) {
-        insert.run(
-          item.record.id,
-          accountId,
-          item.canonicalRecord,
-          item.record.contentHash,
-          item.leafHash,
-          item.fileStored ? 1 : 0,
-          item.record.submittedAt,
-        );
-      }
-    });
+    for (const item of items) {
+      insert.run(
+        item.record.id,
+        accountId,
+        item.canonicalRecord,
+        item.record.contentHash,
+        item.leafHash,
+        item.fileStored ? 1 : 0,
+        item.record.submittedAt,
+      );
+    }
   }
 
   evidence(id: string): EvidenceRow | undefined {
@@ -285,6 +335,13 @@ export class EvidenceStore {
       });
     });
   }
+}
+
+interface PendingIntake {
+  accountId: string;
+  items: readonly NewEvidence[];
+  resolve: () => void;
+  reject: (e: unknown) => void;
 }
 
 interface RawEvidence {

@@ -1,9 +1,10 @@
 import { expect } from "chai";
-import { Wallet, verifyMessage } from "ethers";
+import { hashMessage, hexlify, Wallet, verifyMessage } from "ethers";
 import {
   certificateFileName,
   EvidenceError,
   parseCertificate,
+  personalMessageDigest,
   signCertificate,
   signingBytes,
   type UnsignedCertificate,
@@ -73,6 +74,14 @@ describe("certificates", () => {
       const signed = await signCertificate(unsigned as UnsignedCertificate, new Wallet(example.issuer().privateKey));
       expect(signed.signature).to.equal(signature);
       expect(verifyMessage(signingBytes(signed), signed.signature)).to.equal(example.issuer().address);
+    });
+  });
+
+  describe("personalMessageDigest", () => {
+    it("is the EIP-191 digest ethers signs, for the example and for messages of every length up to 300 bytes", () => {
+      const messages = [signingBytes(example.certificate() as UnsignedCertificate)];
+      for (let n = 0; n <= 300; n++) messages.push(Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 0xff));
+      for (const m of messages) expect(hexlify(personalMessageDigest(m)), `${m.length} bytes`).to.equal(hashMessage(m));
     });
   });
 

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { memberServiceOn } from "../helpers/consortium.ts";
 import {
@@ -13,7 +14,27 @@ import {
   type ServiceProcess,
 } from "../helpers/processes.ts";
 
-describe("a full disk during an upload (a real 8 MB tmpfs as the data directory)", function () {
+/** Fills the filesystem of `file` to the last byte; returns how many bytes it took. */
+function fillDisk(file: string): number {
+  const fd = openSync(file, "w");
+  const chunk = new Uint8Array(64 * 1024);
+  let written = 0;
+  try {
+    for (let size = chunk.length; size > 0;) {
+      try {
+        written += writeSync(fd, chunk, 0, size);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+        size >>= 1; // the last blocks: smaller writes until not even one byte fits
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return written;
+}
+
+describe("a full disk (a real 8 MB tmpfs as the data directory)", function () {
   this.timeout(60_000);
   let chain: ChainNode;
   let service: ServiceProcess | undefined;
@@ -56,5 +77,30 @@ describe("a full disk during an upload (a real 8 MB tmpfs as the data directory)
     const ok = await client.postForm("/api/v1/evidence", small);
     expect(ok.status).to.equal(201);
     await client.anchored(ok.body.items[0].id);
+  });
+
+  it("answers 507 to digests when the database has no room to grow, and records them once there is room", async () => {
+    const client = api(service!.url, service!.apiKey);
+    const before = (await client.get("/healthz")).body.evidence;
+    const items = Array.from({ length: 500 }, (_, i) => ({
+      contentHash: createHash("sha256").update(`disk full ${i}`).digest("hex"),
+      title: "证据 ".repeat(20),
+    }));
+    const filler = path.join(mountPoint, "filler");
+    expect(fillDisk(filler)).to.be.greaterThan(0);
+    try {
+      const res = await client.postJson("/api/v1/evidence/digests", { items });
+      expect([res.status, res.type, res.body.code]).to.deep.equal([
+        507,
+        "application/problem+json; charset=utf-8",
+        "INSUFFICIENT_STORAGE",
+      ]);
+      expect((await client.get("/healthz")).body.evidence).to.deep.equal(before);
+    } finally {
+      rmSync(filler);
+    }
+    const ok = await client.postJson("/api/v1/evidence/digests", { items });
+    expect(ok.status).to.equal(201);
+    await client.anchored(ok.body.items[499].id);
   });
 });
