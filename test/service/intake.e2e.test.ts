@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, openAsBlob, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, openAsBlob, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import { request } from "node:http";
 import path from "node:path";
@@ -54,6 +54,7 @@ describe("evidence service over HTTP (real service process and chain node)", fun
   after(async () => {
     await service?.stop();
     await cleanUpDataDir(dataDir);
+    rmSync(files, { recursive: true, force: true });
   });
 
   describe("POST /api/v1/evidence", () => {
