@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { link, open, unlink, stat } from "node:fs/promises";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { type FileHandle, link, open, unlink, stat } from "node:fs/promises";
 import path from "node:path";
-import { Transform, type Readable } from "node:stream";
+import { Transform, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 export interface StoredObject {
@@ -58,11 +58,13 @@ export class ObjectStore {
       },
     });
     try {
-      await pipeline(source, hasher, createWriteStream(tmpPath, { flags: "wx", highWaterMark: 1 << 20 }));
-      const handle = await open(tmpPath, "r+");
+      const handle = await open(tmpPath, "wx");
+      const writer = durableWriter(handle);
       try {
+        await pipeline(source, hasher, writer.stream);
         await handle.sync();
       } finally {
+        await writer.idle();
         await handle.close();
       }
       const contentHash = hash.digest("hex");
@@ -88,4 +90,61 @@ export class ObjectStore {
       () => false,
     );
   }
+}
+
+/** How much of a file is written between two flushes to the disk. */
+const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Writes a stream to `handle`, flushing each 32 MiB to the disk (fdatasync) while the
+ * next is being received: the disk works during the upload instead of all of it after,
+ * and an upload never holds more than about 64 MiB of unwritten data in the page cache.
+ */
+function durableWriter(handle: FileHandle): { stream: Writable; idle: () => Promise<void> } {
+  let unflushed = 0;
+  let flushing: Promise<void> = Promise.resolve();
+  const stream = new Writable({
+    highWaterMark: 1 << 20,
+    async writev(chunks, callback) {
+      try {
+        const buffers = chunks.map((c) => c.chunk as Buffer);
+        let offset = 0;
+        const total = buffers.reduce((n, b) => n + b.length, 0);
+        while (offset < total) {
+          // writev may write less than asked: go on from where it stopped.
+          const { bytesWritten } = await handle.writev(offset === 0 ? buffers : remaining(buffers, offset));
+          offset += bytesWritten;
+        }
+        unflushed += total;
+        if (unflushed >= FLUSH_EVERY_BYTES) {
+          unflushed = 0;
+          await flushing; // at most one flush in flight: the disk sets the pace
+          flushing = handle.datasync();
+          // Its failure is reported by the next write or by final(); never left unhandled.
+          flushing.catch(() => undefined);
+        }
+        callback();
+      } catch (e) {
+        callback(e as Error);
+      }
+    },
+    final(callback) {
+      flushing.then(() => callback(), callback);
+    },
+  });
+  // Settles once no flush is running, so the file can be closed (or removed) safely.
+  return { stream, idle: () => flushing.catch(() => undefined) };
+}
+
+/** The buffers past the first `offset` bytes. */
+function remaining(buffers: Buffer[], offset: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of buffers) {
+    if (offset >= b.length) offset -= b.length;
+    else {
+      out.push(offset === 0 ? b : b.subarray(offset));
+      offset = 0;
+    }
+  }
+  return out;
 }
