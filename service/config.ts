@@ -12,6 +12,8 @@ export interface ServiceConfig {
     rpcUrl: string | undefined;
     /** The EvidenceAnchor address on an external chain. */
     contract: string | undefined;
+    /** The external chain's id, if known in advance: checked against the node, and lets a first start go on while the node is down. */
+    chainId: number | undefined;
     localPort: number;
     /** Seconds between blocks of the local chain (interval mining, like a consortium chain). */
     localBlockTime: number;
@@ -56,10 +58,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     chain: {
       rpcUrl: env.CHAIN_RPC_URL,
       contract: env.ANCHOR_CONTRACT,
+      chainId: env.CHAIN_ID ? int(env, "CHAIN_ID", 0, 1, Number.MAX_SAFE_INTEGER) : undefined,
       localPort: int(env, "LOCAL_CHAIN_PORT", 8545, 1, 65_535),
       localBlockTime: int(env, "LOCAL_CHAIN_BLOCK_TIME", 1, 0, 60),
       confirmations: int(env, "CONFIRMATIONS", 1, 1, 1000),
-      gasPrice: env.GAS_PRICE === undefined ? undefined : BigInt(env.GAS_PRICE),
+      gasPrice: env.GAS_PRICE ? BigInt(int(env, "GAS_PRICE", 0, 0, Number.MAX_SAFE_INTEGER)) : undefined,
       legacyTransactions: bool(env, "LEGACY_TRANSACTIONS", false),
       receiptTimeoutMs: int(env, "RECEIPT_TIMEOUT_MS", 120_000, 1_000, 86_400_000),
     },

@@ -59,7 +59,7 @@ export async function startService(
     chainUrl = config.chain.rpcUrl;
     if (config.chain.contract === undefined) throw new Error("CHAIN_RPC_URL is set but ANCHOR_CONTRACT is not");
     contract = config.chain.contract;
-    chainId = await chainIdOf(store, chainUrl, log);
+    chainId = await chainIdOf(store, chainUrl, config.chain.chainId, log);
   }
 
   const client = new AnchorClient(chainUrl, chainId, issuer, contract, tx);
@@ -158,19 +158,39 @@ async function ensureLocalContract(
   return address;
 }
 
-/** The chain id of an external chain: remembered from the first start, so intake works while it is down. */
-async function chainIdOf(store: EvidenceStore, url: string, log: (message: string) => void): Promise<number> {
-  const known = store.getMeta("chainId");
-  const reader = new JsonRpcAnchorReader(url);
-  try {
-    const id = await reader.chainId();
-    if (known !== undefined && Number(known) !== id)
-      throw new Error(`the chain at ${url} has id ${id}, but this data directory belongs to chain ${known}`);
-    store.setMeta("chainId", String(id));
-    return id;
-  } catch (e) {
-    if (known === undefined) throw e;
-    log(`the chain at ${url} is not reachable now; anchoring will resume when it is`);
-    return Number(known);
+/**
+ * The chain id of an external chain, checked against what this data directory was used
+ * with (and against CHAIN_ID, if set). Remembered from the first start, so intake works
+ * while the chain is down; with CHAIN_ID set, even a first start does.
+ */
+async function chainIdOf(
+  store: EvidenceStore,
+  url: string,
+  configured: number | undefined,
+  log: (message: string) => void,
+): Promise<number> {
+  const known = store.getMeta("chainId") === undefined ? undefined : Number(store.getMeta("chainId"));
+  if (known !== undefined && configured !== undefined && known !== configured) {
+    throw new Error(`CHAIN_ID is ${configured}, but this data directory belongs to chain ${known}`);
   }
+  const expected = known ?? configured;
+  let id: number;
+  try {
+    id = await new JsonRpcAnchorReader(url).chainId();
+  } catch (e) {
+    if (expected === undefined) {
+      throw new Error(`the chain at ${url} is not reachable, and its id is not known yet (set CHAIN_ID)`, {
+        cause: e,
+      });
+    }
+    log(`the chain at ${url} is not reachable now; anchoring will resume when it is`);
+    return expected;
+  }
+  if (expected !== undefined && id !== expected) {
+    throw new Error(
+      `the chain at ${url} has id ${id}, but ${known !== undefined ? "this data directory belongs to" : "CHAIN_ID is"} chain ${expected}`,
+    );
+  }
+  store.setMeta("chainId", String(id));
+  return id;
 }

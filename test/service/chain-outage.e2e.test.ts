@@ -66,3 +66,69 @@ describe("the service while its chain is down (real processes)", function () {
     );
   });
 });
+
+describe("the service's chain id on an external chain (real processes)", function () {
+  this.timeout(120_000);
+  let chain: ChainNode | undefined;
+  let service: ServiceProcess | undefined;
+  let dataDir: string;
+
+  beforeEach(() => {
+    dataDir = tempDir("chain-id");
+  });
+
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+    await chain?.stop();
+    chain = undefined;
+    await cleanUpDataDir(dataDir);
+  });
+
+  it("starts for the first time while its chain is down when CHAIN_ID is given, and anchors once it is up", async () => {
+    const stateFile = path.join(dataDir, "external-chain-state.json");
+    chain = await startChainNode({ chainId: 2028, args: ["--state", stateFile] });
+    const env = await memberServiceOn(chain.url, dataDir);
+    const { port } = chain;
+    await chain.stop(); // saves its state, contract included
+
+    const refused = await startServiceProcess(dataDir, env).then(
+      () => "started",
+      (e: Error) => e.message,
+    );
+    expect(refused, "without CHAIN_ID the id cannot be known").to.match(/not reachable, and its id is not known yet/);
+
+    service = await startServiceProcess(dataDir, { ...env, CHAIN_ID: "2028" });
+    const client = api(service.url, service.apiKey);
+    const res = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: sha256("first start") }] });
+    expect(res.status, "intake works").to.equal(201);
+    expect((await client.get("/healthz")).body.status).to.equal("degraded");
+
+    chain = await startChainNode({ chainId: 2028, port, args: ["--state", stateFile] });
+    const certificate = await client.anchored(res.body.items[0].id, 90_000);
+    expect(certificate.anchor.chainId).to.equal(2028);
+    expect((await verifyCertificate(certificate, { chain: new JsonRpcAnchorReader(chain.url) })).valid).to.equal(true);
+  });
+
+  it("refuses to start against a chain of another id than its data directory's, or than CHAIN_ID", async () => {
+    chain = await startChainNode({ chainId: 2029 });
+    const env = await memberServiceOn(chain.url, dataDir);
+    service = await startServiceProcess(dataDir, env);
+    await service.stop();
+    service = undefined;
+    await chain.stop();
+
+    chain = await startChainNode({ chainId: 3030 });
+    const elsewhere = { ...env, CHAIN_RPC_URL: chain.url };
+    const onOther = await startServiceProcess(dataDir, elsewhere).then(
+      () => "started",
+      (e: Error) => e.message,
+    );
+    expect(onOther).to.match(/has id 3030, but this data directory belongs to chain 2029/);
+    const configured = await startServiceProcess(dataDir, { ...elsewhere, CHAIN_ID: "3030" }).then(
+      () => "started",
+      (e: Error) => e.message,
+    );
+    expect(configured).to.match(/CHAIN_ID is 3030, but this data directory belongs to chain 2029/);
+  });
+});

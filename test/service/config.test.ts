@@ -1,0 +1,40 @@
+import { expect } from "chai";
+import path from "node:path";
+import { ConfigError, loadConfig } from "../../service/config.ts";
+
+describe("the service's configuration (environment variables)", () => {
+  it("runs on the embedded defaults with an empty environment", () => {
+    const config = loadConfig({});
+    expect(config).to.deep.include({ dataDir: path.resolve("data"), host: "127.0.0.1", port: 8080, devAccount: true });
+    expect(config.chain).to.deep.include({ rpcUrl: undefined, chainId: undefined, gasPrice: undefined });
+    expect(config.batch).to.deep.equal({ maxItems: 10_000, maxWaitMs: 5_000 });
+  });
+
+  it("reads an external chain: its URL, contract, id and zero gas price; no development account", () => {
+    const config = loadConfig({
+      CHAIN_RPC_URL: "http://127.0.0.1:8545",
+      ANCHOR_CONTRACT: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+      CHAIN_ID: "2026",
+      GAS_PRICE: "0",
+    });
+    expect(config.chain).to.deep.include({ chainId: 2026, gasPrice: 0n });
+    expect(config.devAccount).to.equal(false);
+  });
+
+  for (const [name, value] of [
+    ["PORT", "70000"],
+    ["CHAIN_ID", "0"],
+    ["CHAIN_ID", "mainnet"],
+    ["GAS_PRICE", "-1"],
+    ["GAS_PRICE", "0.5"],
+    ["BATCH_MAX_ITEMS", "0"],
+    ["DEV_ACCOUNT", "maybe"],
+  ] as const) {
+    it(`refuses ${name}=${value} with a message naming it`, () => {
+      expect(() => loadConfig({ [name]: value }))
+        .to.throw(ConfigError)
+        .with.property("message")
+        .that.includes(name);
+    });
+  }
+});
