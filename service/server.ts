@@ -169,7 +169,8 @@ async function chainIdOf(
   configured: number | undefined,
   log: (message: string) => void,
 ): Promise<number> {
-  const known = store.getMeta("chainId") === undefined ? undefined : Number(store.getMeta("chainId"));
+  const stored = store.getMeta("chainId");
+  const known = stored === undefined ? undefined : Number(stored);
   if (known !== undefined && configured !== undefined && known !== configured) {
     throw new Error(`CHAIN_ID is ${configured}, but this data directory belongs to chain ${known}`);
   }
