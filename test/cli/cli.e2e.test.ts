@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
@@ -16,6 +15,7 @@ import {
   type ChainNode,
   type ServiceProcess,
 } from "../helpers/processes.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
 const DEPLOYER_KEY = ADMIN_KEY;
 
@@ -137,7 +137,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
     });
 
     it("accepts the file's SHA-256 instead of the file, and writes JSON with --json", async () => {
-      const digest = createHash("sha256").update(readFileSync(evidencePath())).digest("hex");
+      const digest = sha256Hex(readFileSync(evidencePath()));
       const res = await runCli(["verify", certificatePath, "--sha256", digest, "--rpc", chain.url, "--json"]);
       expect(res.code).to.equal(0);
       const parsed = JSON.parse(res.stdout);
@@ -200,7 +200,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
   describe("evidence hash", () => {
     it("prints what sha256sum prints", async () => {
       const res = await runCli(["hash", evidencePath()]);
-      const digest = createHash("sha256").update(readFileSync(evidencePath())).digest("hex");
+      const digest = sha256Hex(readFileSync(evidencePath()));
       expect(res.stdout).to.equal(`${digest}  ${evidencePath()}\n`);
     });
   });

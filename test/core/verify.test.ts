@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import { Wallet } from "ethers";
 import {
   CachingAnchorReader,
@@ -13,8 +12,9 @@ import {
 } from "../../service/core/index.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
 import { example } from "../helpers/vectors.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
-const fileDigest = createHash("sha256").update(example.file()).digest("hex");
+const fileDigest = sha256Hex(example.file());
 const chainFor = () => RecordedChain.holding(parseCertificate(example.certificate()));
 const failed = (checks: { id: CheckId; status: string }[]) =>
   checks.filter((c) => c.status === "failed").map((c) => c.id);
@@ -40,7 +40,7 @@ describe("verifyCertificate", () => {
   });
 
   it("fails content for another file", async () => {
-    const other = createHash("sha256").update("another file").digest("hex");
+    const other = sha256Hex("another file");
     const result = await verifyCertificate(example.certificate(), { fileDigest: other, chain: chainFor() });
     expect(failed(result.checks)).to.deep.equal(["content"]);
     expect(result.valid).to.equal(false);

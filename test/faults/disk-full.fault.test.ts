@@ -1,6 +1,5 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { closeSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { memberServiceOn } from "../helpers/consortium.ts";
@@ -13,6 +12,7 @@ import {
   type ChainNode,
   type ServiceProcess,
 } from "../helpers/processes.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
 /** Fills the filesystem of `file` to the last byte; returns how many bytes it took. */
 function fillDisk(file: string): number {
@@ -83,7 +83,7 @@ describe("a full disk (a real 8 MB tmpfs as the data directory)", function () {
     const client = api(service!.url, service!.apiKey);
     const before = (await client.get("/healthz")).body.evidence;
     const items = Array.from({ length: 500 }, (_, i) => ({
-      contentHash: createHash("sha256").update(`disk full ${i}`).digest("hex"),
+      contentHash: sha256Hex(`disk full ${i}`),
       title: "证据 ".repeat(20),
     }));
     const filler = path.join(mountPoint, "filler");

@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { CachingAnchorReader, JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
 import { EvidenceStore } from "../../service/store/evidence-store.ts";
@@ -12,6 +11,7 @@ import {
   startServiceProcess,
   tempDir,
 } from "../helpers/processes.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
 /** Rounds of kill -9; FAULT_ROUNDS raises it for a long run. */
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
@@ -68,7 +68,7 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
           try {
             if (lane === 0) {
               const items = Array.from({ length: 5 }, () => ({
-                contentHash: createHash("sha256").update(`k9 ${counter++}`).digest("hex"),
+                contentHash: sha256Hex(`k9 ${counter++}`),
               }));
               const res = await client.postJson("/api/v1/evidence/digests", { items });
               if (res.status === 201) res.body.items.forEach((i: { id: string }) => acknowledged.add(i.id));

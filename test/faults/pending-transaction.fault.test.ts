@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import path from "node:path";
 import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
 import { memberServiceOn } from "../helpers/consortium.ts";
@@ -15,6 +14,7 @@ import {
   tempDir,
   until,
 } from "../helpers/processes.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
 describe("transactions held back by the node (real processes)", function () {
   this.timeout(120_000);
@@ -59,7 +59,7 @@ describe("transactions held back by the node (real processes)", function () {
     service = await startServiceProcess(dataDir, env);
     const apiKey = service.apiKey!;
     const { body } = await api(service.url, apiKey).postJson("/api/v1/evidence/digests", {
-      items: [{ contentHash: createHash("sha256").update(`held back ${Date.now()}`).digest("hex") }],
+      items: [{ contentHash: sha256Hex(`held back ${Date.now()}`) }],
     });
     return { id: body.items[0].id, apiKey };
   }

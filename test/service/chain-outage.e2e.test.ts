@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import path from "node:path";
 import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
 import { memberServiceOn } from "../helpers/consortium.ts";
@@ -13,8 +12,7 @@ import {
   type ChainNode,
   type ServiceProcess,
 } from "../helpers/processes.ts";
-
-const sha256 = (data: string) => createHash("sha256").update(data).digest("hex");
+import { sha256Hex } from "../helpers/hash.ts";
 
 describe("the service while its chain is down (real processes)", function () {
   this.timeout(180_000);
@@ -39,12 +37,12 @@ describe("the service while its chain is down (real processes)", function () {
   it("keeps taking evidence, reports degraded health, and anchors by itself once the chain is back", async () => {
     const client = api(service.url, service.apiKey);
     const reader = new JsonRpcAnchorReader(chain.url);
-    const before = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: sha256("before") }] });
+    const before = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: sha256Hex("before") }] });
     await client.anchored(before.body.items[0].id);
     expect((await client.get("/healthz")).body).to.deep.include({ status: "ok" });
 
     await chain.stop();
-    const during = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: sha256("during") }] });
+    const during = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: sha256Hex("during") }] });
     expect(during.status, "intake goes on").to.equal(201);
     const degraded = await until(async () => {
       const { body } = await client.get("/healthz");
@@ -100,7 +98,9 @@ describe("the service's chain id on an external chain (real processes)", functio
 
     service = await startServiceProcess(dataDir, { ...env, CHAIN_ID: "2028" });
     const client = api(service.url, service.apiKey);
-    const res = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: sha256("first start") }] });
+    const res = await client.postJson("/api/v1/evidence/digests", {
+      items: [{ contentHash: sha256Hex("first start") }],
+    });
     expect(res.status, "intake works").to.equal(201);
     expect((await client.get("/healthz")).body.status).to.equal("degraded");
 

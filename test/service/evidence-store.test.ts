@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { createAccount } from "../../service/accounts.ts";
 import { buildRecord } from "../../service/core/index.ts";
 import { EvidenceStore, newEvidence, type NewEvidence } from "../../service/store/evidence-store.ts";
 import { tempDir } from "../helpers/processes.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
 describe("the evidence store's group commit (SQLite on disk)", () => {
   let dir: string;
@@ -38,7 +38,7 @@ describe("the evidence store's group commit (SQLite on disk)", () => {
     Array.from({ length: n }, () =>
       newEvidence(
         buildRecord({
-          contentHash: createHash("sha256").update(`item ${counter++}`).digest("hex"),
+          contentHash: sha256Hex(`item ${counter++}`),
           submitter: account,
           ...(id ? { id } : {}),
         }),

@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import { request } from "node:http";
 import { canonicalBytes, hashLeaf, toHex32 } from "../../service/core/index.ts";
 import { api, cleanUpDataDir, startServiceProcess, tempDir, type ServiceProcess } from "../helpers/processes.ts";
 import { loadVector } from "../helpers/vectors.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
 interface HttpCase {
   desc: string;
@@ -136,9 +136,8 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
       const client = api(service.url, service.apiKey);
       // Nothing else pending: the two items below make a batch of exactly two.
       await client.settled();
-      const digest = (s: string) => createHash("sha256").update(s).digest("hex");
       const { body } = await client.postJson("/api/v1/evidence/digests", {
-        items: [{ contentHash: digest("one"), fileName: "one.png" }, { contentHash: digest("two") }],
+        items: [{ contentHash: sha256Hex("one"), fileName: "one.png" }, { contentHash: sha256Hex("two") }],
       });
       certificate = await client.anchored(body.items[0].id);
       expect(certificate.proof).to.include({ leafIndex: 0, treeSize: 2 });

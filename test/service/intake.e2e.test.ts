@@ -14,6 +14,7 @@ import {
   until,
   type ServiceProcess,
 } from "../helpers/processes.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
 /** Writes `size` random bytes to a file without holding them in memory; returns its SHA-256. */
 async function randomFile(file: string, size: number): Promise<string> {
@@ -27,8 +28,6 @@ async function randomFile(file: string, size: number): Promise<string> {
   await new Promise<void>((r) => out.end(() => r()));
   return hash.digest("hex");
 }
-
-const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
 describe("evidence service over HTTP (real service process and chain node)", function () {
   this.timeout(180_000);
@@ -71,8 +70,8 @@ describe("evidence service over HTTP (real service process and chain node)", fun
       expect(res.status).to.equal(201);
       const items = res.body.items as any[];
       expect(items.map((i) => [i.contentHash, i.size, i.status])).to.deep.equal([
-        [sha256(""), 0, "pending"],
-        [sha256("侵权内容"), Buffer.byteLength("侵权内容"), "pending"],
+        [sha256Hex(""), 0, "pending"],
+        [sha256Hex("侵权内容"), Buffer.byteLength("侵权内容"), "pending"],
         [bigHash, 50 * 1024 * 1024, "pending"],
       ]);
       expect(items[1].record.fileName).to.equal("侵权页面截图 2026.png");
@@ -82,7 +81,7 @@ describe("evidence service over HTTP (real service process and chain node)", fun
       const chain = new JsonRpcAnchorReader(chainUrl);
       for (const [i, item] of items.entries()) {
         const certificate = await client.anchored(item.id);
-        const digest = [sha256(""), sha256("侵权内容"), bigHash][i]!;
+        const digest = [sha256Hex(""), sha256Hex("侵权内容"), bigHash][i]!;
         const result = await verifyCertificate(certificate, { fileDigest: digest, chain });
         expect(result.valid, JSON.stringify(result.checks)).to.equal(true);
       }
@@ -152,7 +151,7 @@ describe("evidence service over HTTP (real service process and chain node)", fun
 
   describe("POST /api/v1/evidence/digests", () => {
     it("certifies content hashes whose files never leave the client", async () => {
-      const hashes = ["first", "second", "第三"].map(sha256);
+      const hashes = ["first", "second", "第三"].map(sha256Hex);
       const res = await client.postJson("/api/v1/evidence/digests", {
         items: hashes.map((contentHash, i) => ({ contentHash, fileName: `证据-${i}.pdf`, size: 10 + i })),
       });
@@ -164,7 +163,7 @@ describe("evidence service over HTTP (real service process and chain node)", fun
     });
 
     it("takes 10,000 hashes in one request and refuses 10,001 with 413", async () => {
-      const items = Array.from({ length: 10_001 }, (_, i) => ({ contentHash: sha256(`item ${i}`) }));
+      const items = Array.from({ length: 10_001 }, (_, i) => ({ contentHash: sha256Hex(`item ${i}`) }));
       const over = await client.postJson("/api/v1/evidence/digests", { items });
       expect([over.status, over.body.code]).to.deep.equal([413, "TOO_MANY_ITEMS"]);
       const ok = await client.postJson("/api/v1/evidence/digests", { items: items.slice(0, 10_000) });
@@ -207,7 +206,7 @@ describe("evidence service over HTTP (real service process and chain node)", fun
 
     it("serves the certificate as a download named <id>.evidence.json", async () => {
       const { body } = await client.postJson("/api/v1/evidence/digests", {
-        items: [{ contentHash: sha256("download") }],
+        items: [{ contentHash: sha256Hex("download") }],
       });
       const id = body.items[0].id;
       await client.anchored(id);
@@ -222,7 +221,7 @@ describe("evidence service over HTTP (real service process and chain node)", fun
     let certificate: any;
     before(async () => {
       const { body } = await client.postJson("/api/v1/evidence/digests", {
-        items: [{ contentHash: sha256("verify me") }],
+        items: [{ contentHash: sha256Hex("verify me") }],
       });
       certificate = await client.anchored(body.items[0].id);
     });

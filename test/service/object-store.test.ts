@@ -3,6 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { Readable } from "node:stream";
 import { ObjectStore } from "../../service/intake/object-store.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 import { tempDir } from "../helpers/processes.ts";
 
 /** `total` random bytes in chunks of uneven sizes, as a network delivers them. */
@@ -34,17 +35,13 @@ describe("the object store (real files on disk)", () => {
     const stored = await store.put(Readable.from(chunks));
     const contentHash = expected.digest("hex");
     expect([stored.contentHash, stored.size]).to.deep.equal([contentHash, 100 * 1024 * 1024 + 12_345]);
-    expect(
-      createHash("sha256")
-        .update(readFileSync(store.pathOf(contentHash)))
-        .digest("hex"),
-    ).to.equal(contentHash);
+    expect(sha256Hex(readFileSync(store.pathOf(contentHash)))).to.equal(contentHash);
     expect(store.temporaryFiles()).to.deep.equal([]);
   });
 
   it("stores an empty stream as the empty file", async () => {
     const stored = await store.put(Readable.from([]));
-    expect(stored.contentHash).to.equal(createHash("sha256").digest("hex"));
+    expect(stored.contentHash).to.equal(sha256Hex(""));
     expect(readFileSync(stored.path).length).to.equal(0);
   });
 

@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
 import { EvidenceStore } from "../../service/store/evidence-store.ts";
 import {
@@ -11,8 +10,7 @@ import {
   startServiceProcess,
   tempDir,
 } from "../helpers/processes.ts";
-
-const sha256 = (data: string) => createHash("sha256").update(data).digest("hex");
+import { sha256Hex } from "../helpers/hash.ts";
 
 describe("the service across restarts and crashes (real processes)", function () {
   this.timeout(180_000);
@@ -41,7 +39,7 @@ describe("the service across restarts and crashes (real processes)", function ()
     const client = api(service.url, apiKey);
     const ids: string[] = [];
     for (let request = 0; request < 5; request++) {
-      const items = Array.from({ length: 20 }, (_, i) => ({ contentHash: sha256(`crash ${request}-${i}`) }));
+      const items = Array.from({ length: 20 }, (_, i) => ({ contentHash: sha256Hex(`crash ${request}-${i}`) }));
       const res = await client.postJson("/api/v1/evidence/digests", { items });
       expect(res.status).to.equal(201);
       ids.push(...res.body.items.map((i: { id: string }) => i.id));
@@ -96,7 +94,7 @@ describe("the service across restarts and crashes (real processes)", function ()
     }
     // And the restarted service anchors new evidence on the same chain.
     const { body: submitted } = await api(service.url, await reKey(dataDir)).postJson("/api/v1/evidence/digests", {
-      items: [{ contentHash: sha256("after restart") }],
+      items: [{ contentHash: sha256Hex("after restart") }],
     });
     const fresh = await api(service.url).anchored(submitted.items[0].id);
     expect((await verifyCertificate(fresh, { chain })).valid).to.equal(true);

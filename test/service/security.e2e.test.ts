@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import {
@@ -10,6 +9,7 @@ import {
   tempDir,
   type ServiceProcess,
 } from "../helpers/processes.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
 describe("security controls (a real service process)", function () {
   this.timeout(60_000);
@@ -31,7 +31,7 @@ describe("security controls (a real service process)", function () {
 
   const digests = (key: string) =>
     api(service.url, key).postJson("/api/v1/evidence/digests", {
-      items: [{ contentHash: createHash("sha256").update(`rate ${Math.random()}`).digest("hex") }],
+      items: [{ contentHash: sha256Hex(`rate ${Math.random()}`) }],
     });
 
   it("limits submissions per API key: 429 with Retry-After past the limit, other keys unaffected", async () => {

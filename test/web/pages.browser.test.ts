@@ -12,6 +12,7 @@ import {
   tempDir,
   type ServiceProcess,
 } from "../helpers/processes.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 
 describe("web pages in a real browser (Debian Chromium, real service and chain)", function () {
   this.timeout(120_000);
@@ -116,7 +117,7 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
     });
 
     it("accepts a typed SHA-256 instead of the file", async () => {
-      const digest = createHash("sha256").update(readFileSync(evidencePath)).digest("hex").toUpperCase();
+      const digest = sha256Hex(readFileSync(evidencePath)).toUpperCase();
       const result = await verifyWith({ certificate: certificatePath, sha256: digest });
       expect(result.verdict).to.equal("valid");
       expect(result.checks.content).to.equal("passed");
