@@ -1,0 +1,713 @@
+/**
+ * The certificate document (DESIGN section 10): a printable, bilingual (zh-CN / en) A4
+ * page for mediators and courts that carries the JSON certificate as a PDF file attachment
+ * named `<id>.evidence.json` (ISO 32000-1 §7.11.4 embedded file streams), so the document
+ * itself can be verified. The printed page is a reading aid: what a verifier checks is the
+ * attachment, which is the exact certificate text the service issued.
+ *
+ * Fonts: Noto Sans CJK SC and Noto Serif CJK SC from Debian's fonts-noto-cjk, licensed under
+ * the SIL Open Font License 1.1 (/usr/share/doc/fonts-noto-cjk/copyright). OFL-1.1 permits
+ * embedding the fonts (here, subsets of them) in documents, and a document that embeds them
+ * is not itself under the OFL. Hex strings are set in Courier, one of the 14 standard PDF
+ * fonts every reader has, so they need no file and line up column by column.
+ */
+import PDFDocument from "pdfkit";
+import qrcode from "qrcode-generator";
+import type { AnchorJson, Certificate, EvidenceRecord, Hex32 } from "../core/index.ts";
+import { canonicalize, EvidenceError } from "../core/index.ts";
+
+/** A version 2 certificate (DESIGN section 3.2), as far as the document reads it. */
+export interface CertificateV2 {
+  type: "evidence-anchor-certificate";
+  version: 2;
+  record: EvidenceRecord;
+  leafHash: Hex32;
+  proof: { algorithm: "rfc6962-sha256"; leafIndex: number; path: Hex32[] };
+  batch: {
+    type: "evidence-anchor-batch";
+    root: Hex32;
+    treeSize: number;
+    anchor: AnchorJson;
+    issuer: { address: string; name: string };
+    issuedAt: string;
+    timestamps?: unknown[];
+  };
+  signature: string;
+}
+
+/** An RFC 3161 time-stamp on the batch root, as the caller has read and checked it. */
+export interface DocumentTimestamp {
+  /** The time-stamping authority's name, e.g. the subject of its certificate. */
+  tsa: string;
+  /** genTime of the token, RFC 3339. */
+  time: string;
+  /** A TSA run for development or tests: not one a court would trust. */
+  development: boolean;
+}
+
+export interface CertificateDocumentInput {
+  /** The exact text to attach: the UTF-8 JSON of the certificate as issued. */
+  certificateJson: string;
+  /** The same certificate, parsed; it must be equal to `certificateJson`. */
+  certificate: Certificate | CertificateV2;
+  /** The account name of the submitter. */
+  applicant?: string;
+  /** The configured display name of the chain. */
+  chainName?: string;
+  /** The embedded development chain (chain id 31337): a warning is printed. */
+  developmentChain: boolean;
+  /** PUBLIC_URL + /verify?id=<id>; printed and encoded in the QR code. */
+  verifyUrl: string;
+  serviceUrl?: string;
+  timestamps?: DocumentTimestamp[];
+  generatedAt: Date;
+}
+
+/** Where Debian's fonts-noto-cjk puts the fonts; `fonts` in the options overrides them. */
+export const DEFAULT_FONTS = {
+  sans: "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+  sansBold: "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+  serifBold: "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc",
+} as const;
+
+export interface RenderOptions {
+  fonts?: typeof DEFAULT_FONTS;
+}
+
+/** How many lines a submitter's text may take before it is cut with an ellipsis. */
+const MAX_LINES = { title: 3, fileName: 2, sourceUrl: 3, note: 3, applicant: 1 } as const;
+
+// A4 in points (ISO 216: 210 × 297 mm).
+const PAGE = { width: 595.28, height: 841.89 };
+const MARGIN = 46;
+const LABEL_WIDTH = 118;
+const CONTENT_WIDTH = PAGE.width - 2 * MARGIN;
+const VALUE_X = MARGIN + LABEL_WIDTH;
+const VALUE_WIDTH = CONTENT_WIDTH - LABEL_WIDTH;
+
+const INK = "#1a1a1a";
+const NAVY = "#1f3a5f";
+const GREY = "#666666";
+const RULE = "#c9d1dc";
+const TINT = "#eef2f7";
+const RED = "#b00020";
+
+/**
+ * Renders the certificate document. Given the same input it writes the same bytes: the
+ * creation date is `generatedAt` and nothing else varies. Every string from the certificate
+ * or the submitter is drawn as text only, never as a link, action or markup.
+ */
+export async function renderCertificatePdf(
+  input: CertificateDocumentInput,
+  options: RenderOptions = {},
+): Promise<Uint8Array> {
+  const view = certificateView(input);
+  const fonts = options.fonts ?? DEFAULT_FONTS;
+  const doc = new PDFDocument({
+    size: "A4",
+    margin: MARGIN,
+    bufferPages: true,
+    autoFirstPage: true,
+    lang: "zh-CN",
+    displayTitle: true,
+    info: {
+      Title: `区块链存证证书 Blockchain Evidence Certificate ${view.record.id}`,
+      Subject: `SHA-256 ${view.record.contentHash}`,
+      Author: view.issuer.name,
+      Creator: "Evidence Anchor",
+      Keywords: `evidence certificate; ${view.record.id}; ${view.record.contentHash}`,
+      CreationDate: input.generatedAt,
+      ModDate: input.generatedAt,
+    },
+  });
+  const chunks: Uint8Array[] = [];
+  doc.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+  const ended = new Promise<void>((resolve, reject) => {
+    doc.on("end", resolve);
+    doc.on("error", reject);
+  });
+
+  doc.registerFont("sans", fonts.sans, "NotoSansCJKsc-Regular");
+  doc.registerFont("sans-bold", fonts.sansBold, "NotoSansCJKsc-Bold");
+  doc.registerFont("serif-bold", fonts.serifBold, "NotoSerifCJKsc-Bold");
+
+  new Layout(doc, input, view).draw();
+
+  // A string given to file() would be read as a path: hand it the bytes.
+  doc.file(Buffer.from(input.certificateJson, "utf8"), {
+    name: `${view.record.id}.evidence.json`,
+    type: "application/json",
+    description: "区块链存证证书（JSON）/ Evidence certificate (JSON): verify with `npx evidence verify`",
+    creationDate: input.generatedAt,
+    modifiedDate: input.generatedAt,
+    hidden: false,
+  });
+  doc.end();
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+/** The fields of a version 1 or 2 certificate under one shape. */
+interface CertificateView {
+  version: 1 | 2;
+  record: EvidenceRecord;
+  root: Hex32;
+  leafIndex: number;
+  treeSize: number;
+  anchor: AnchorJson;
+  issuer: { address: string; name: string };
+  issuedAt: string;
+}
+
+function certificateView(input: CertificateDocumentInput): CertificateView {
+  let attached: unknown;
+  try {
+    attached = JSON.parse(input.certificateJson);
+  } catch (e) {
+    throw new EvidenceError("INVALID_ARGUMENT", "certificateJson is not JSON", { cause: e });
+  }
+  // The page must describe the very certificate it carries.
+  if (canonicalize(attached as never) !== canonicalize(input.certificate as never)) {
+    throw new EvidenceError("INVALID_ARGUMENT", "certificateJson and certificate are not the same certificate");
+  }
+  const c = input.certificate;
+  if (c.version === 2) {
+    const { batch } = c;
+    return {
+      version: 2,
+      record: c.record,
+      root: batch.root,
+      leafIndex: c.proof.leafIndex,
+      treeSize: batch.treeSize,
+      anchor: batch.anchor,
+      issuer: batch.issuer,
+      issuedAt: batch.issuedAt,
+    };
+  }
+  return {
+    version: 1,
+    record: c.record,
+    root: c.proof.root,
+    leafIndex: c.proof.leafIndex,
+    treeSize: c.proof.treeSize,
+    anchor: c.anchor,
+    issuer: c.issuer,
+    issuedAt: c.issuedAt,
+  };
+}
+
+/** The text styles of the page; `gap` is added to the font's own line height. */
+const STYLES = {
+  text: { font: "sans", size: 9, gap: 0, color: INK },
+  strong: { font: "sans-bold", size: 9.6, gap: 0, color: INK },
+  mono: { font: "Courier-Bold", size: 8.6, gap: 2.6, color: INK },
+  hash: { font: "Courier-Bold", size: 9.8, gap: 2.4, color: INK },
+  warning: { font: "sans-bold", size: 8.6, gap: 0, color: RED },
+  small: { font: "sans", size: 8, gap: 0, color: INK },
+  smallEn: { font: "sans", size: 7.2, gap: 0, color: GREY },
+  code: { font: "Courier-Bold", size: 8.2, gap: 2.6, color: INK },
+  link: { font: "Courier-Bold", size: 8.2, gap: 2.6, color: NAVY },
+} as const;
+type Style = keyof typeof STYLES;
+
+/** One piece of a row's value, drawn below the one before. */
+interface Block {
+  text: string;
+  style: Style;
+  /** Longer text is cut with an ellipsis: the full text is in the attached certificate. */
+  maxLines?: number;
+  /** Keeps the submitter's line breaks (the note); elsewhere they show as [U+000A]. */
+  multiline?: boolean;
+}
+
+/** Where a row's first baseline sits below its top, and the space under its last line. */
+const ROW_ASCENT = 10.9;
+const ROW_DESCENT = 3.7;
+/** The footer's top: content stops above it. */
+const CONTENT_BOTTOM = PAGE.height - 54;
+
+/** Draws the page top to bottom; `y` is the running position. */
+class Layout {
+  readonly #doc: PDFKit.PDFDocument;
+  readonly #input: CertificateDocumentInput;
+  readonly #view: CertificateView;
+  #y = MARGIN;
+
+  constructor(doc: PDFKit.PDFDocument, input: CertificateDocumentInput, view: CertificateView) {
+    this.#doc = doc;
+    this.#input = input;
+    this.#view = view;
+  }
+
+  draw(): void {
+    const { record, anchor, issuer } = this.#view;
+    const input = this.#input;
+    this.#frame();
+    this.#header();
+    if (input.developmentChain) this.#developmentWarning();
+
+    let section = 0;
+    this.#section(++section, "存证信息", "Evidence");
+    const account = `账户 account ${record.submitter}`;
+    this.#row("申请人", "Applicant", [
+      { text: input.applicant === undefined ? account : `${input.applicant}（${account}）`, style: "text", maxLines: 2 },
+    ]);
+    this.#optionalRow("证据标题", "Title", record.title, MAX_LINES.title);
+    this.#optionalRow("文件名", "File name", record.fileName, MAX_LINES.fileName);
+    if (record.size !== undefined) this.#row("文件大小", "Size", [{ text: formatSize(record.size), style: "text" }]);
+    this.#optionalRow("媒体类型", "Media type", record.mediaType, 1);
+    this.#optionalRow("来源网址", "Source URL", record.sourceUrl, MAX_LINES.sourceUrl);
+    if (record.note !== undefined && record.note !== "") {
+      this.#row("备注", "Note", [{ text: record.note, style: "text", maxLines: MAX_LINES.note, multiline: true }]);
+    }
+    this.#row("内容哈希", "SHA-256", [{ text: record.contentHash, style: "hash" }]);
+    this.#row("提交时间", "Submitted", [{ text: bothTimes(new Date(record.submittedAt)), style: "text" }]);
+
+    this.#section(++section, "区块链锚定", "Blockchain anchoring");
+    const anchoredAt = new Date(anchor.timestamp * 1000);
+    this.#row("锚定时间", "Anchored", [
+      { text: `${beijingTime(anchoredAt)}  北京时间 Beijing time (UTC+8)`, style: "strong" },
+      { text: `${utcTime(anchoredAt)}  协调世界时 UTC`, style: "text" },
+    ]);
+    const chainId = `chain id ${anchor.chainId}`;
+    const chain = input.chainName === undefined ? chainId : `${input.chainName}（${chainId}）`;
+    this.#row("区块链", "Chain", [{ text: chain, style: "text", maxLines: 2 }]);
+    this.#row("存证合约", "Contract", [{ text: anchor.contract, style: "mono" }]);
+    this.#row("交易哈希", "Transaction", [{ text: anchor.txHash, style: "mono" }]);
+    this.#row("区块", "Block", [{ text: `${anchor.blockNumber}  ${anchor.blockHash}`, style: "mono" }]);
+    this.#row("默克尔根", "Merkle root", [{ text: this.#view.root, style: "mono" }]);
+    this.#row("签发方", "Issuer", [
+      { text: issuer.name, style: "text", maxLines: 2 },
+      { text: issuer.address, style: "mono" },
+    ]);
+
+    const timestamps = input.timestamps ?? [];
+    if (timestamps.length > 0) {
+      this.#section(++section, "可信时间戳", "Time-stamps (RFC 3161)");
+      for (const t of timestamps) {
+        const time = new Date(t.time);
+        const blocks: Block[] = [
+          { text: t.tsa, style: "text", maxLines: 2 },
+          { text: Number.isNaN(time.getTime()) ? t.time : bothTimes(time), style: "text", maxLines: 1 },
+        ];
+        if (t.development) {
+          blocks.push({ text: "开发用时间戳机构，法院不予采信 / development TSA — not trusted by courts", style: "warning" });
+        }
+        this.#row("时间戳", "TSA", blocks);
+      }
+    }
+
+    this.#statements(++section);
+    this.#howToVerify(++section);
+    this.#footers();
+  }
+
+  #frame(): void {
+    const doc = this.#doc;
+    doc.save();
+    doc.lineWidth(1.6).strokeColor(NAVY).rect(18, 18, PAGE.width - 36, PAGE.height - 36).stroke();
+    doc.lineWidth(0.5).rect(22.5, 22.5, PAGE.width - 45, PAGE.height - 45).stroke();
+    doc.restore();
+  }
+
+  #header(): void {
+    const doc = this.#doc;
+    const qrSize = 66;
+    const qrX = MARGIN + CONTENT_WIDTH - qrSize + 4;
+    this.#y = MARGIN - 6;
+    const qrTop = this.#y - 10;
+    drawQrCode(doc, this.#input.verifyUrl, qrX, qrTop, qrSize);
+    doc.font("sans").fontSize(6.5).fillColor(GREY);
+    doc.text("扫码验证 Scan to verify", qrX - 10, qrTop + qrSize - 3, { width: qrSize + 20, align: "center" });
+
+    doc.font("serif-bold").fontSize(24).fillColor(NAVY);
+    doc.text("区块链存证证书", MARGIN, this.#y, { width: CONTENT_WIDTH, align: "center", characterSpacing: 6 });
+    doc.font("serif-bold").fontSize(11.5);
+    doc.text("BLOCKCHAIN EVIDENCE CERTIFICATE", MARGIN, doc.y + 1, {
+      width: CONTENT_WIDTH,
+      align: "center",
+      characterSpacing: 2.2,
+    });
+    this.#y = doc.y + 6;
+    const ruleX = MARGIN + CONTENT_WIDTH * 0.22;
+    doc.lineWidth(0.8).strokeColor(NAVY);
+    doc.moveTo(ruleX, this.#y).lineTo(PAGE.width - ruleX, this.#y).stroke();
+    doc.font("sans").fontSize(9.5).fillColor(INK);
+    const number = `证书编号 Certificate No.  ${this.#view.record.id}`;
+    doc.text(number, MARGIN, this.#y + 6, { width: CONTENT_WIDTH, align: "center" });
+    this.#y = Math.max(doc.y, qrTop + qrSize + 6) + 6;
+  }
+
+  #developmentWarning(): void {
+    const doc = this.#doc;
+    const zh = "开发链：运营方可改写，仅供试用，不具证据效力";
+    const en =
+      "Development chain: its operator can rewrite it; for trying the service only. This certificate is not evidence.";
+    const padding = 6;
+    const width = CONTENT_WIDTH - 2 * padding;
+    doc.font("sans-bold").fontSize(11);
+    const zhHeight = doc.heightOfString(zh, { width, align: "center" });
+    doc.font("sans").fontSize(8.5);
+    const enHeight = doc.heightOfString(en, { width, align: "center" });
+    const height = zhHeight + enHeight + 2 * padding;
+    doc.save();
+    doc.lineWidth(1.4).strokeColor(RED).fillColor("#fdecee");
+    doc.rect(MARGIN, this.#y, CONTENT_WIDTH, height).fillAndStroke();
+    doc.restore();
+    doc.font("sans-bold").fontSize(11).fillColor(RED);
+    doc.text(zh, MARGIN + padding, this.#y + padding, { width, align: "center" });
+    doc.font("sans").fontSize(8.5).fillColor(RED);
+    doc.text(en, MARGIN + padding, doc.y, { width, align: "center" });
+    this.#y += height + 7;
+  }
+
+  /** A section heading, kept on one page with the first `following` points of its content. */
+  #section(number: number, zh: string, en: string, following = 24): void {
+    const doc = this.#doc;
+    this.#ensureSpace(17 + following);
+    const height = 15;
+    doc.save().fillColor(TINT).rect(MARGIN, this.#y, CONTENT_WIDTH, height).fill();
+    doc.fillColor(NAVY).rect(MARGIN, this.#y, 3, height).fill().restore();
+    const baseline = this.#y + 11;
+    doc.font("sans-bold").fontSize(9.5).fillColor(NAVY);
+    const title = `${CHINESE_NUMERALS[number] ?? number}、${zh}`;
+    doc.text(title, MARGIN + 9, baseline, { baseline: "alphabetic", lineBreak: false });
+    const x = MARGIN + 9 + doc.widthOfString(title) + 8;
+    doc.font("sans").fontSize(8.5).text(en, x, baseline, { baseline: "alphabetic", lineBreak: false });
+    this.#y += height + 2;
+  }
+
+  #optionalRow(zh: string, en: string, value: string | undefined, maxLines: number): void {
+    if (value !== undefined && value !== "") this.#row(zh, en, [{ text: value, style: "text", maxLines }]);
+  }
+
+  /** A labelled row; its value blocks are measured first so that a row never splits across pages. */
+  #row(zh: string, en: string, blocks: Block[]): void {
+    const doc = this.#doc;
+    const measured = blocks.map((block) => this.#measure(block));
+    let height = ROW_ASCENT + ROW_DESCENT;
+    measured.forEach((m, i) => {
+      height += (m.lines - 1) * m.pitch + (i > 0 ? m.pitch : 0);
+    });
+    this.#ensureSpace(height + 2);
+    const top = this.#y;
+
+    let baseline = top + ROW_ASCENT;
+    doc.font("sans-bold").fontSize(8.4).fillColor(INK);
+    doc.text(zh, MARGIN + 4, baseline, { baseline: "alphabetic", lineBreak: false });
+    const enX = MARGIN + 4 + doc.widthOfString(zh) + 4;
+    doc.font("sans").fontSize(6.8).fillColor(GREY);
+    doc.text(en, enX, baseline, { baseline: "alphabetic", lineBreak: false });
+
+    measured.forEach((m, i) => {
+      if (i > 0) baseline += m.pitch;
+      this.#setStyle(m.block.style);
+      doc.text(m.text, VALUE_X, baseline, {
+        baseline: "alphabetic",
+        width: VALUE_WIDTH,
+        lineGap: STYLES[m.block.style].gap,
+        // Enough for `lines` lines and not one more (pdfkit stops when the next line's
+        // top plus the font's line height passes this).
+        height: (m.lines - 1) * m.pitch + doc.currentLineHeight(true) + 0.01,
+        ellipsis: "…",
+      });
+      baseline += (m.lines - 1) * m.pitch;
+    });
+
+    this.#y = top + height;
+    doc.save().lineWidth(0.4).strokeColor(RULE);
+    doc.moveTo(MARGIN, this.#y).lineTo(MARGIN + CONTENT_WIDTH, this.#y).stroke();
+    doc.restore();
+    this.#y += 0.5;
+  }
+
+  #measure(block: Block): { block: Block; text: string; lines: number; pitch: number } {
+    const doc = this.#doc;
+    this.#setStyle(block.style);
+    const mono = STYLES[block.style].font === "Courier-Bold";
+    const text = mono ? block.text : visible(doc, block.text, block.multiline === true);
+    const { gap } = STYLES[block.style];
+    const pitch = doc.currentLineHeight(true) + gap;
+    const full = Math.round(doc.heightOfString(text, { width: VALUE_WIDTH, lineGap: gap }) / pitch);
+    return { block, text, lines: Math.max(1, Math.min(full, block.maxLines ?? 4)), pitch };
+  }
+
+  #setStyle(style: Style): void {
+    const { font, size, color } = STYLES[style];
+    this.#doc.font(font).fontSize(size).fillColor(color);
+  }
+
+  /** What the certificate proves and what it does not, side by side. */
+  #statements(number: number): void {
+    const { record } = this.#view;
+    const proves: [string, string][] = [
+      [
+        "一个 SHA-256 值等于上述内容哈希的文件，不晚于锚定时间已经存在。",
+        "A file whose SHA-256 is the content hash above existed no later than the anchoring time.",
+      ],
+      [
+        "上述记录（文件名、标题等）自锚定以来未被改动。",
+        "The record above (file name, title and the rest) has not changed since it was anchored.",
+      ],
+      ["该记录由上述签发方在所示区块链上锚定。", "The issuer named above anchored it on the chain shown."],
+    ];
+    const doesNot: [string, string][] = [
+      ["谁创作了该文件，或谁享有其权利。", "Who made the file or who holds rights in it."],
+      ["文件内容真实、合法或完整。", "That the content is true, lawful or complete."],
+      [
+        "标题、来源网址等描述属实：由申请人提供，本服务未核实。",
+        "That the title, source URL and other details are accurate: the applicant supplied them, unchecked.",
+      ],
+      ["文件在锚定之前已存在多久。", "How long before the anchoring time the file existed."],
+    ];
+    if (record.sourceUrl === undefined && record.title === undefined) doesNot.splice(2, 1);
+    const gap = 16;
+    const columnWidth = (CONTENT_WIDTH - gap) / 2;
+    const columns = [
+      { x: MARGIN + 4, width: columnWidth - 4, zh: "本证书证明", en: "What this certificate proves", items: proves },
+      {
+        x: MARGIN + columnWidth + gap,
+        width: columnWidth,
+        zh: "本证书不证明",
+        en: "What it does not prove",
+        items: doesNot,
+      },
+    ];
+    const height = Math.max(...columns.map((c) => this.#paragraphsHeight(c.items, c.width))) + 12;
+    this.#section(number, "证明范围", "What this certificate proves and does not prove", height);
+    const bottoms = columns.map((c) => {
+      const doc = this.#doc;
+      const baseline = this.#y + 10;
+      doc.font("sans-bold").fontSize(8.8).fillColor(NAVY);
+      doc.text(c.zh, c.x, baseline, { baseline: "alphabetic", lineBreak: false });
+      const enX = c.x + doc.widthOfString(c.zh) + 6;
+      doc.font("sans").fontSize(7.6).text(c.en, enX, baseline, { baseline: "alphabetic", lineBreak: false });
+      let y = baseline + 12.5;
+      c.items.forEach(([zh, en], i) => {
+        y = this.#paragraph(`${i + 1}. ${zh}`, en, c.x, y, c.width) + 2;
+      });
+      return y;
+    });
+    this.#y = Math.max(...bottoms) - 8;
+  }
+
+  /**
+   * A Chinese sentence and its English in smaller grey type, run on in one paragraph whose
+   * first baseline is `baseline`; returns the baseline the next line would take.
+   */
+  #paragraph(zh: string, en: string, x: number, baseline: number, width: number): number {
+    const doc = this.#doc;
+    this.#setStyle("small");
+    doc.text(`${zh} `, x, baseline, { baseline: "alphabetic", width, continued: true });
+    this.#setStyle("smallEn");
+    doc.text(en, { baseline: "alphabetic" });
+    return doc.y;
+  }
+
+  /**
+   * The height of run-on paragraphs (see {@link #paragraph}), estimated from the width of
+   * their text with 6% to spare for word wrapping; used to keep a block on one page.
+   */
+  #paragraphsHeight(items: [string, string][], width: number): number {
+    const doc = this.#doc;
+    return items.reduce((sum, [zh, en]) => {
+      this.#setStyle("smallEn");
+      const enWidth = doc.widthOfString(en);
+      this.#setStyle("small");
+      const lines = Math.ceil(((doc.widthOfString(`0. ${zh} `) + enWidth) * 1.06) / width);
+      return sum + lines * doc.currentLineHeight(true) + 2;
+    }, 0);
+  }
+
+  #howToVerify(number: number): void {
+    const { record } = this.#view;
+    const input = this.#input;
+    const x = MARGIN + 4;
+    const width = CONTENT_WIDTH - 8;
+    const steps: { zh: string; en: string; code?: string; link?: string }[] = [
+      {
+        zh: "1. 在线：打开下列网址或扫描右上角二维码，提交本 PDF 和原始文件。",
+        en: "Online: open this address or scan the QR code, and give it this PDF and the original file.",
+        code: input.verifyUrl,
+        link: input.verifyUrl,
+      },
+      {
+        zh: "2. 命令行：不经本服务，直接读取区块链节点。",
+        en: "Command line: needs no service; it reads a node of the chain directly.",
+        code: `npx evidence verify ${record.id}.pdf --file <original file> --rpc <node URL>`,
+      },
+      {
+        zh:
+          `3. 本 PDF 内嵌证书附件 ${record.id}.evidence.json，验证以附件为准，本页文字仅供阅读；` +
+          "文件的 SHA-256 可用 sha256sum 或 certutil -hashfile <文件> SHA256 计算，与上述内容哈希比对。",
+        en:
+          `This PDF carries the certificate as the attachment ${record.id}.evidence.json: verification rests on it, ` +
+          "this page is for reading. Compute the file's SHA-256 with sha256sum or certutil -hashfile <file> SHA256 " +
+          "and compare it with the content hash above.",
+      },
+    ];
+    const doc = this.#doc;
+    const codeHeight = (code: string): number => {
+      this.#setStyle("code");
+      return doc.heightOfString(code, { width: width - 10, lineGap: STYLES.code.gap });
+    };
+    const height = steps.reduce(
+      (sum, s) =>
+        sum + this.#paragraphsHeight([[s.zh, s.en]], width) + (s.code === undefined ? 0 : codeHeight(s.code) + 2),
+      0,
+    );
+    this.#section(number, "如何验证", "How to verify", height);
+    let baseline = this.#y + 10;
+    for (const step of steps) {
+      baseline = this.#paragraph(step.zh, step.en, x, baseline, width);
+      if (step.code !== undefined) {
+        this.#setStyle(step.link === undefined ? "code" : "link");
+        // The verification address is the service's own (PUBLIC_URL), never a submitter's text.
+        doc.text(step.code, x + 10, baseline - 1, {
+          baseline: "alphabetic",
+          width: width - 10,
+          lineGap: STYLES.code.gap,
+          ...(step.link === undefined ? {} : { link: step.link }),
+        });
+        baseline = doc.y + 1;
+      }
+      baseline += 2;
+    }
+    this.#y = baseline - 8;
+  }
+
+  /** Footer on every page: when the document was made, the issuing service, page numbers. */
+  #footers(): void {
+    const doc = this.#doc;
+    const { start, count } = doc.bufferedPageRange();
+    const input = this.#input;
+    const lines = [
+      [
+        `生成时间 Generated ${beijingTime(input.generatedAt)} (UTC+8)`,
+        `证书签发 Certificate issued ${beijingTime(new Date(this.#view.issuedAt))} (UTC+8)`,
+        `证书格式 Certificate version ${this.#view.version}`,
+      ].join("   ·   "),
+      `Evidence Anchor${input.serviceUrl === undefined ? "" : `   ·   ${input.serviceUrl}`}`,
+    ];
+    for (let i = start; i < start + count; i++) {
+      doc.switchToPage(i);
+      // Text below the bottom margin would otherwise start a new page.
+      const bottom = doc.page.margins.bottom;
+      doc.page.margins.bottom = 0;
+      doc.font("sans").fontSize(6.8).fillColor(GREY);
+      lines.forEach((line, n) => {
+        doc.text(line, MARGIN, PAGE.height - 40 + n * 9, {
+          baseline: "alphabetic",
+          width: CONTENT_WIDTH - 40,
+          height: 9,
+          ellipsis: "…",
+        });
+      });
+      if (count > 1) {
+        doc.text(`${i - start + 1} / ${count}`, MARGIN + CONTENT_WIDTH - 40, PAGE.height - 31, {
+          baseline: "alphabetic",
+          width: 40,
+          align: "right",
+          lineBreak: false,
+        });
+      }
+      doc.page.margins.bottom = bottom;
+    }
+  }
+
+  /** Starts a new page when fewer than `needed` points are left above the footer. */
+  #ensureSpace(needed: number): void {
+    if (this.#y + needed <= CONTENT_BOTTOM) return;
+    this.#doc.addPage();
+    this.#frame();
+    this.#y = MARGIN;
+  }
+}
+
+const CHINESE_NUMERALS = ["〇", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
+
+/**
+ * The text as a reader should see it: characters that print as nothing or as something
+ * else (controls, bidirectional overrides, zero-width and private-use characters) and
+ * characters the font has no glyph for are written as [U+XXXX], so nothing in a file name
+ * or title is hidden or silently dropped.
+ */
+function visible(doc: PDFKit.PDFDocument, text: string, multiline: boolean): string {
+  const font = (doc as unknown as { _font?: { font?: { hasGlyphForCodePoint?(cp: number): boolean } } })._font?.font;
+  let out = "";
+  for (const char of text) {
+    const cp = char.codePointAt(0)!;
+    if (char === "\n" && multiline) out += "\n";
+    else if (char === " ") out += " ";
+    else if (/[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u.test(char) || font?.hasGlyphForCodePoint?.(cp) === false) {
+      out += `[U+${cp.toString(16).toUpperCase().padStart(4, "0")}]`;
+    } else out += char;
+  }
+  return out;
+}
+
+/**
+ * China Standard Time is UTC+8 all year (no daylight saving since 1991), so the local time
+ * is the UTC time plus eight hours; no time zone database is consulted.
+ */
+function beijingTime(time: Date): string {
+  return dateTime(new Date(time.getTime() + 8 * 3600_000));
+}
+
+/** One line: Beijing time, then UTC. */
+function bothTimes(time: Date): string {
+  return `${beijingTime(time)} 北京时间 (UTC+8)   ${utcTime(time)} UTC`;
+}
+
+function utcTime(time: Date): string {
+  return dateTime(time);
+}
+
+/** `YYYY-MM-DD HH:MM:SS` (with `.mmm` when the time has milliseconds), read in UTC. */
+function dateTime(time: Date): string {
+  const iso = time.toISOString();
+  const seconds = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  return time.getUTCMilliseconds() === 0 ? seconds : `${seconds}.${iso.slice(20, 23)}`;
+}
+
+function formatSize(size: number): string {
+  const exact = `${size.toLocaleString("en-US")} 字节 bytes`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = size;
+  let unit = "";
+  for (const u of units) {
+    if (value < 1024) break;
+    value /= 1024;
+    unit = u;
+  }
+  return unit === "" ? exact : `${exact} (${value.toFixed(value < 10 ? 2 : 1)} ${unit})`;
+}
+
+/**
+ * Draws a QR code (ISO/IEC 18004, error correction level M) of `text` as filled squares,
+ * with the 4-module quiet zone the standard asks for inside `size`.
+ */
+function drawQrCode(doc: PDFKit.PDFDocument, text: string, x: number, y: number, size: number): void {
+  const qr = qrcode(0, "M");
+  // qrcode-generator encodes each UTF-16 unit as one byte: hand it the UTF-8 bytes.
+  qr.addData(String.fromCharCode(...new TextEncoder().encode(text)), "Byte");
+  qr.make();
+  const count = qr.getModuleCount();
+  const module = size / (count + 8);
+  doc.save();
+  doc.fillColor("#000000");
+  for (let row = 0; row < count; row++) {
+    // One rectangle per run of dark modules in the row keeps the page small.
+    for (let col = 0; col < count; ) {
+      if (!qr.isDark(row, col)) {
+        col++;
+        continue;
+      }
+      const start = col;
+      while (col < count && qr.isDark(row, col)) col++;
+      doc.rect(x + (start + 4) * module, y + (row + 4) * module, (col - start) * module, module);
+    }
+  }
+  doc.fill();
+  doc.restore();
+}
