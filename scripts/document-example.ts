@@ -28,7 +28,11 @@ export function exampleDocumentInput(development = false): CertificateDocumentIn
     verifyUrl: `https://evidence.example.com/verify?id=${certificate.record.id}`,
     serviceUrl: "https://evidence.example.com",
     timestamps: [
-      { tsa: "Example Time-Stamping Authority (CN=Example TSA, O=Example Trust Services)", time: "2026-11-25T16:39:06Z", development: false },
+      {
+        tsa: "Example Time-Stamping Authority (CN=Example TSA, O=Example Trust Services)",
+        time: "2026-11-25T16:39:06Z",
+        development: false,
+      },
       { tsa: "Evidence Anchor development TSA", time: "2026-11-25T16:39:06.250Z", development: true },
     ],
     generatedAt: new Date("2026-11-25T16:40:00.000Z"),

@@ -225,6 +225,7 @@ const ROW_ASCENT = 10.9;
 const ROW_DESCENT = 3.7;
 /** The footer's top: content stops above it. */
 const CONTENT_BOTTOM = PAGE.height - 54;
+const SECTION_HEIGHT = 17;
 
 /** Draws the page top to bottom; `y` is the running position. */
 class Layout {
@@ -232,6 +233,8 @@ class Layout {
   readonly #input: CertificateDocumentInput;
   readonly #view: CertificateView;
   #y = MARGIN;
+  /** Whether some text was cut to fit; the footer then says where the full text is. */
+  #truncated = false;
 
   constructor(doc: PDFKit.PDFDocument, input: CertificateDocumentInput, view: CertificateView) {
     this.#doc = doc;
@@ -250,12 +253,24 @@ class Layout {
     this.#section(++section, "存证信息", "Evidence");
     const account = `账户 account ${record.submitter}`;
     this.#row("申请人", "Applicant", [
-      { text: input.applicant === undefined ? account : `${input.applicant}（${account}）`, style: "text", maxLines: 2 },
+      {
+        text: input.applicant === undefined ? account : `${input.applicant}（${account}）`,
+        style: "text",
+        maxLines: 2,
+      },
     ]);
     this.#optionalRow("证据标题", "Title", record.title, MAX_LINES.title);
     this.#optionalRow("文件名", "File name", record.fileName, MAX_LINES.fileName);
-    if (record.size !== undefined) this.#row("文件大小", "Size", [{ text: formatSize(record.size), style: "text" }]);
-    this.#optionalRow("媒体类型", "Media type", record.mediaType, 1);
+    const size = record.size === undefined ? undefined : formatSize(record.size);
+    const mediaType = record.mediaType === "" ? undefined : record.mediaType;
+    if (size !== undefined && mediaType !== undefined) {
+      this.#row("大小 / 类型", "Size, media type", [
+        { text: `${size}   ·   ${mediaType}`, style: "text", maxLines: 2 },
+      ]);
+    } else {
+      this.#optionalRow("文件大小", "Size", size, 1);
+      this.#optionalRow("媒体类型", "Media type", mediaType, 2);
+    }
     this.#optionalRow("来源网址", "Source URL", record.sourceUrl, MAX_LINES.sourceUrl);
     if (record.note !== undefined && record.note !== "") {
       this.#row("备注", "Note", [{ text: record.note, style: "text", maxLines: MAX_LINES.note, multiline: true }]);
@@ -291,13 +306,17 @@ class Layout {
           { text: Number.isNaN(time.getTime()) ? t.time : bothTimes(time), style: "text", maxLines: 1 },
         ];
         if (t.development) {
-          blocks.push({ text: "开发用时间戳机构，法院不予采信 / development TSA — not trusted by courts", style: "warning" });
+          blocks.push({
+            text: "开发用时间戳机构，法院不予采信 / development TSA — not trusted by courts",
+            style: "warning",
+          });
         }
         this.#row("时间戳", "TSA", blocks);
       }
     }
 
     this.#statements(++section);
+    section++;
     this.#howToVerify(++section);
     this.#footers();
   }
@@ -305,8 +324,15 @@ class Layout {
   #frame(): void {
     const doc = this.#doc;
     doc.save();
-    doc.lineWidth(1.6).strokeColor(NAVY).rect(18, 18, PAGE.width - 36, PAGE.height - 36).stroke();
-    doc.lineWidth(0.5).rect(22.5, 22.5, PAGE.width - 45, PAGE.height - 45).stroke();
+    doc
+      .lineWidth(1.6)
+      .strokeColor(NAVY)
+      .rect(18, 18, PAGE.width - 36, PAGE.height - 36)
+      .stroke();
+    doc
+      .lineWidth(0.5)
+      .rect(22.5, 22.5, PAGE.width - 45, PAGE.height - 45)
+      .stroke();
     doc.restore();
   }
 
@@ -331,7 +357,10 @@ class Layout {
     this.#y = doc.y + 6;
     const ruleX = MARGIN + CONTENT_WIDTH * 0.22;
     doc.lineWidth(0.8).strokeColor(NAVY);
-    doc.moveTo(ruleX, this.#y).lineTo(PAGE.width - ruleX, this.#y).stroke();
+    doc
+      .moveTo(ruleX, this.#y)
+      .lineTo(PAGE.width - ruleX, this.#y)
+      .stroke();
     doc.font("sans").fontSize(9.5).fillColor(INK);
     const number = `证书编号 Certificate No.  ${this.#view.record.id}`;
     doc.text(number, MARGIN, this.#y + 6, { width: CONTENT_WIDTH, align: "center" });
@@ -363,18 +392,22 @@ class Layout {
 
   /** A section heading, kept on one page with the first `following` points of its content. */
   #section(number: number, zh: string, en: string, following = 24): void {
+    this.#ensureSpace(SECTION_HEIGHT + following);
+    this.#sectionBar(MARGIN, CONTENT_WIDTH, number, zh, en);
+    this.#y += SECTION_HEIGHT;
+  }
+
+  #sectionBar(x: number, width: number, number: number, zh: string, en: string): void {
     const doc = this.#doc;
-    this.#ensureSpace(17 + following);
-    const height = 15;
-    doc.save().fillColor(TINT).rect(MARGIN, this.#y, CONTENT_WIDTH, height).fill();
-    doc.fillColor(NAVY).rect(MARGIN, this.#y, 3, height).fill().restore();
+    const height = SECTION_HEIGHT - 2;
+    doc.save().fillColor(TINT).rect(x, this.#y, width, height).fill();
+    doc.fillColor(NAVY).rect(x, this.#y, 3, height).fill().restore();
     const baseline = this.#y + 11;
     doc.font("sans-bold").fontSize(9.5).fillColor(NAVY);
     const title = `${CHINESE_NUMERALS[number] ?? number}、${zh}`;
-    doc.text(title, MARGIN + 9, baseline, { baseline: "alphabetic", lineBreak: false });
-    const x = MARGIN + 9 + doc.widthOfString(title) + 8;
-    doc.font("sans").fontSize(8.5).text(en, x, baseline, { baseline: "alphabetic", lineBreak: false });
-    this.#y += height + 2;
+    doc.text(title, x + 9, baseline, { baseline: "alphabetic", lineBreak: false });
+    const enX = x + 9 + doc.widthOfString(title) + 8;
+    doc.font("sans").fontSize(8.5).text(en, enX, baseline, { baseline: "alphabetic", lineBreak: false });
   }
 
   #optionalRow(zh: string, en: string, value: string | undefined, maxLines: number): void {
@@ -416,7 +449,10 @@ class Layout {
 
     this.#y = top + height;
     doc.save().lineWidth(0.4).strokeColor(RULE);
-    doc.moveTo(MARGIN, this.#y).lineTo(MARGIN + CONTENT_WIDTH, this.#y).stroke();
+    doc
+      .moveTo(MARGIN, this.#y)
+      .lineTo(MARGIN + CONTENT_WIDTH, this.#y)
+      .stroke();
     doc.restore();
     this.#y += 0.5;
   }
@@ -429,7 +465,9 @@ class Layout {
     const { gap } = STYLES[block.style];
     const pitch = doc.currentLineHeight(true) + gap;
     const full = Math.round(doc.heightOfString(text, { width: VALUE_WIDTH, lineGap: gap }) / pitch);
-    return { block, text, lines: Math.max(1, Math.min(full, block.maxLines ?? 4)), pitch };
+    const lines = Math.max(1, Math.min(full, block.maxLines ?? 4));
+    if (lines < full) this.#truncated = true;
+    return { block, text, lines, pitch };
   }
 
   #setStyle(style: Style): void {
@@ -461,10 +499,10 @@ class Layout {
       ["文件在锚定之前已存在多久。", "How long before the anchoring time the file existed."],
     ];
     if (record.sourceUrl === undefined && record.title === undefined) doesNot.splice(2, 1);
-    const gap = 16;
+    const gap = 12;
     const columnWidth = (CONTENT_WIDTH - gap) / 2;
     const columns = [
-      { x: MARGIN + 4, width: columnWidth - 4, zh: "本证书证明", en: "What this certificate proves", items: proves },
+      { x: MARGIN, width: columnWidth, zh: "本证书证明", en: "What this certificate proves", items: proves },
       {
         x: MARGIN + columnWidth + gap,
         width: columnWidth,
@@ -473,18 +511,14 @@ class Layout {
         items: doesNot,
       },
     ];
-    const height = Math.max(...columns.map((c) => this.#paragraphsHeight(c.items, c.width))) + 12;
-    this.#section(number, "证明范围", "What this certificate proves and does not prove", height);
+    const height = Math.max(...columns.map((c) => this.#paragraphsHeight(c.items, c.width - 4)));
+    this.#ensureSpace(SECTION_HEIGHT + height);
+    columns.forEach((c, i) => this.#sectionBar(c.x, c.width, number + i, c.zh, c.en));
+    this.#y += SECTION_HEIGHT;
     const bottoms = columns.map((c) => {
-      const doc = this.#doc;
-      const baseline = this.#y + 10;
-      doc.font("sans-bold").fontSize(8.8).fillColor(NAVY);
-      doc.text(c.zh, c.x, baseline, { baseline: "alphabetic", lineBreak: false });
-      const enX = c.x + doc.widthOfString(c.zh) + 6;
-      doc.font("sans").fontSize(7.6).text(c.en, enX, baseline, { baseline: "alphabetic", lineBreak: false });
-      let y = baseline + 12.5;
+      let y = this.#y + 9;
       c.items.forEach(([zh, en], i) => {
-        y = this.#paragraph(`${i + 1}. ${zh}`, en, c.x, y, c.width) + 2;
+        y = this.#paragraph(`${i + 1}. ${zh}`, en, c.x + 4, y, c.width - 4) + 2;
       });
       return y;
     });
@@ -587,7 +621,13 @@ class Layout {
         `证书签发 Certificate issued ${beijingTime(new Date(this.#view.issuedAt))} (UTC+8)`,
         `证书格式 Certificate version ${this.#view.version}`,
       ].join("   ·   "),
-      `Evidence Anchor${input.serviceUrl === undefined ? "" : `   ·   ${input.serviceUrl}`}`,
+      [
+        "Evidence Anchor",
+        ...(input.serviceUrl === undefined ? [] : [input.serviceUrl]),
+        ...(this.#truncated
+          ? ["“…” 处已截断，全文见所附证书 / “…”: cut short, full text in the attached certificate"]
+          : []),
+      ].join("   ·   "),
     ];
     for (let i = start; i < start + count; i++) {
       doc.switchToPage(i);
@@ -698,7 +738,7 @@ function drawQrCode(doc: PDFKit.PDFDocument, text: string, x: number, y: number,
   doc.fillColor("#000000");
   for (let row = 0; row < count; row++) {
     // One rectangle per run of dark modules in the row keeps the page small.
-    for (let col = 0; col < count; ) {
+    for (let col = 0; col < count;) {
       if (!qr.isDark(row, col)) {
         col++;
         continue;
