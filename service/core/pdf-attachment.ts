@@ -1,0 +1,832 @@
+/**
+ * Reads the files embedded in a PDF (ISO 32000-1 §7.11.4), so that a certificate document
+ * (DESIGN section 10) can be verified from the PDF alone: the CLI and the web page hand the
+ * PDF to {@link certificateFromPdf} and verify the certificate text it returns.
+ *
+ * The PDF is untrusted. The reader is small and strict rather than forgiving:
+ *
+ * - It reads every indirect object in the file, in the order written, and skips stream data
+ *   by its /Length, so that nothing inside a stream or a string is taken for an object. It
+ *   does not follow the cross-reference table: it needs no offsets, and a file whose
+ *   cross-reference data is stale still reads the same.
+ * - It collects every file specification with an embedded file (§7.11.3) from every
+ *   revision of the document, including object streams (§7.5.7). An attachment that a later
+ *   incremental update removed is still in the bytes, and is still returned: a second
+ *   certificate cannot hide in an earlier revision.
+ * - Whatever two PDF readers could read differently is refused: a dictionary with a
+ *   duplicate key, an embedded file stream defined twice with different contents, a file
+ *   specification whose /EF names two different streams, or whose two names disagree about
+ *   being a certificate.
+ * - Every size is bounded, inflation included (a small stream can inflate to gigabytes),
+ *   and the work is linear in the input. Every failure is an EvidenceError with the code
+ *   INVALID_DOCUMENT; nothing else escapes.
+ *
+ * Only what certificate documents need is supported: unencrypted files, streams without a
+ * filter or with /FlateDecode without a predictor. Isomorphic: no node imports.
+ */
+import { md5 } from "@noble/hashes/legacy.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { Inflate } from "fflate";
+import { MAX_CERTIFICATE_BYTES } from "./certificate.ts";
+import { EvidenceError, isEvidenceError } from "./errors.ts";
+
+export interface EmbeddedFile {
+  /** The file's name: the file specification's /UF, else its /F (§7.11.3, table 44). */
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** The bounds on what one call reads. */
+export const PDF_LIMITS = {
+  /** The largest PDF read; a certificate document is a few hundred kilobytes. */
+  documentBytes: 64 * 1024 * 1024,
+  /** Indirect objects, those in object streams included. */
+  objects: 1_000_000,
+  /** Nesting of arrays and dictionaries. */
+  depth: 64,
+  /** The decoded size of one embedded file. */
+  fileBytes: 16 * 1024 * 1024,
+  /** Everything inflated for one document: object streams and embedded files together. */
+  inflatedBytes: 96 * 1024 * 1024,
+} as const;
+
+/** The suffix of a certificate's file name (DESIGN section 3). */
+export const CERTIFICATE_SUFFIX = ".evidence.json";
+
+const PDF_HEADER = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"
+
+/** True when the bytes begin with the PDF header "%PDF-" (§7.5.2). */
+export function isPdf(bytes: Uint8Array): boolean {
+  return bytes.length >= PDF_HEADER.length && PDF_HEADER.every((b, i) => bytes[i] === b);
+}
+
+/**
+ * Every embedded file of the PDF, in the order their file specifications appear. Throws
+ * INVALID_DOCUMENT when the bytes are not a PDF this reader can read unambiguously.
+ */
+export function extractEmbeddedFiles(pdf: Uint8Array): EmbeddedFile[] {
+  return guarded(() => {
+    const document = readDocument(pdf);
+    return document.attachments.map((a) => ({ name: a.name, bytes: document.decode(a.stream, PDF_LIMITS.fileBytes) }));
+  });
+}
+
+/**
+ * The certificate a certificate document carries: its one embedded file whose name ends in
+ * `.evidence.json`, as UTF-8 text. Throws INVALID_DOCUMENT when there is none, when there
+ * are several (in any revision), or when it is not UTF-8. The text is not parsed here: the
+ * verifier parses and checks it like any other certificate.
+ */
+export function certificateFromPdf(pdf: Uint8Array): { name: string; text: string } {
+  return guarded(() => {
+    const document = readDocument(pdf);
+    const certificates = document.attachments.filter((a) => a.isCertificate);
+    if (certificates.length === 0) {
+      throw invalid(`the PDF has no embedded *${CERTIFICATE_SUFFIX} certificate`);
+    }
+    if (certificates.length > 1) {
+      const names = certificates.map((c) => JSON.stringify(c.name)).join(", ");
+      throw invalid(`the PDF has ${certificates.length} embedded certificates (${names}); a document carries one`);
+    }
+    const [certificate] = certificates as [Attachment];
+    const bytes = document.decode(certificate.stream, MAX_CERTIFICATE_BYTES);
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch (e) {
+      throw invalid(`the embedded certificate ${JSON.stringify(certificate.name)} is not UTF-8 text`, e);
+    }
+    return { name: certificate.name, text };
+  });
+}
+
+/** Runs `read`, turning anything it throws into INVALID_DOCUMENT. */
+function guarded<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (isEvidenceError(e, "INVALID_DOCUMENT")) throw e;
+    // A RangeError from a typed array, fflate's errors, a stack overflow: all mean bad input.
+    throw invalid("the PDF could not be read", e);
+  }
+}
+
+function invalid(message: string, cause?: unknown): EvidenceError {
+  return new EvidenceError("INVALID_DOCUMENT", message, cause === undefined ? undefined : { cause });
+}
+
+// ---------------------------------------------------------------------------------------
+// Objects (§7.3)
+
+class Name {
+  readonly value: string;
+
+  constructor(value: string) {
+    this.value = value;
+  }
+}
+
+class Ref {
+  readonly num: number;
+  readonly gen: number;
+
+  constructor(num: number, gen: number) {
+    this.num = num;
+    this.gen = gen;
+  }
+
+  get key(): string {
+    return `${this.num} ${this.gen}`;
+  }
+}
+
+class PdfString {
+  readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+}
+
+class Dict {
+  readonly entries: Map<string, Value>;
+
+  constructor(entries: Map<string, Value>) {
+    this.entries = entries;
+  }
+
+  get(key: string): Value | undefined {
+    return this.entries.get(key);
+  }
+}
+
+type Value = null | boolean | number | Name | Ref | PdfString | Dict | Value[];
+
+/** A stream object: its dictionary and its data as stored (still encoded). */
+interface Stream {
+  dict: Dict;
+  data: Uint8Array;
+}
+
+/** One definition of an indirect object; an incremental update may define it again. */
+interface Definition {
+  ref: Ref;
+  value: Value;
+  stream?: Stream;
+}
+
+interface Attachment {
+  name: string;
+  isCertificate: boolean;
+  stream: Stream;
+}
+
+// ---------------------------------------------------------------------------------------
+// Lexical conventions (§7.2)
+
+const WHITESPACE = new Set([0x00, 0x09, 0x0a, 0x0c, 0x0d, 0x20]);
+const DELIMITERS = new Set([0x28, 0x29, 0x3c, 0x3e, 0x5b, 0x5d, 0x7b, 0x7d, 0x2f, 0x25]); // ( ) < > [ ] { } / %
+const CR = 0x0d;
+const LF = 0x0a;
+
+function isRegular(byte: number | undefined): byte is number {
+  return byte !== undefined && !WHITESPACE.has(byte) && !DELIMITERS.has(byte);
+}
+
+function isDigit(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
+}
+
+/** A cursor over PDF bytes that reads tokens and objects. */
+class Scanner {
+  readonly bytes: Uint8Array;
+  pos: number;
+
+  constructor(bytes: Uint8Array, pos = 0) {
+    this.bytes = bytes;
+    this.pos = pos;
+  }
+
+  get atEnd(): boolean {
+    return this.pos >= this.bytes.length;
+  }
+
+  /** Skips white-space and comments (§7.2.3). */
+  skipSpace(): void {
+    const { bytes } = this;
+    while (this.pos < bytes.length) {
+      const b = bytes[this.pos]!;
+      if (WHITESPACE.has(b)) this.pos++;
+      else if (b === 0x25) {
+        while (this.pos < bytes.length && bytes[this.pos] !== CR && bytes[this.pos] !== LF) this.pos++;
+      } else break;
+    }
+  }
+
+  /** The run of regular characters at the cursor (a keyword or a number), consumed. */
+  token(): string {
+    const start = this.pos;
+    while (isRegular(this.bytes[this.pos])) this.pos++;
+    return latin1(this.bytes.subarray(start, this.pos));
+  }
+
+  /** Consumes `keyword` when it is the next token; otherwise leaves the cursor. */
+  accept(keyword: string): boolean {
+    const start = this.pos;
+    this.skipSpace();
+    if (this.token() === keyword) return true;
+    this.pos = start;
+    return false;
+  }
+
+  expect(keyword: string): void {
+    if (!this.accept(keyword)) throw invalid(`expected "${keyword}" at offset ${this.pos}`);
+  }
+
+  /** A non-negative integer token, or undefined (cursor unchanged) when the next token is not one. */
+  integer(): number | undefined {
+    const start = this.pos;
+    this.skipSpace();
+    if (!isDigit(this.bytes[this.pos])) {
+      this.pos = start;
+      return undefined;
+    }
+    const token = this.token();
+    if (!/^\d{1,15}$/.test(token)) {
+      this.pos = start;
+      return undefined;
+    }
+    return Number(token);
+  }
+
+  value(depth = 0): Value {
+    if (depth > PDF_LIMITS.depth) throw invalid(`objects nest deeper than ${PDF_LIMITS.depth} levels`);
+    this.skipSpace();
+    const b = this.bytes[this.pos];
+    if (b === undefined) throw invalid("the PDF ends inside an object");
+    if (b === 0x2f) return this.#name();
+    if (b === 0x28) return this.#literalString();
+    if (b === 0x3c) return this.bytes[this.pos + 1] === 0x3c ? this.#dict(depth) : this.#hexString();
+    if (b === 0x5b) return this.#array(depth);
+    if (isDigit(b) || b === 0x2b || b === 0x2d || b === 0x2e) return this.#numberOrRef();
+    const start = this.pos;
+    const token = this.token();
+    if (token === "true") return true;
+    if (token === "false") return false;
+    if (token === "null") return null;
+    throw invalid(`unexpected ${token === "" ? "character" : `"${token.slice(0, 20)}"`} at offset ${start}`);
+  }
+
+  /** §7.3.5: a solidus, then regular characters with #xx escapes. */
+  #name(): Name {
+    this.pos++;
+    const start = this.pos;
+    while (isRegular(this.bytes[this.pos])) this.pos++;
+    const raw = latin1(this.bytes.subarray(start, this.pos));
+    const value = raw.replace(/#([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    return new Name(value);
+  }
+
+  /** §7.3.4.2: balanced parentheses, backslash escapes, end-of-line normalised to LF. */
+  #literalString(): PdfString {
+    const { bytes } = this;
+    const out = new ByteBuffer();
+    let nesting = 1;
+    this.pos++;
+    for (;;) {
+      const b = bytes[this.pos++];
+      if (b === undefined) throw invalid("the PDF ends inside a string");
+      if (b === 0x28) nesting++;
+      else if (b === 0x29 && --nesting === 0) break;
+      if (b === CR) {
+        if (bytes[this.pos] === LF) this.pos++;
+        out.push(LF);
+      } else if (b === 0x5c) {
+        const e = bytes[this.pos++];
+        if (e === undefined) throw invalid("the PDF ends inside a string");
+        const simple = ESCAPES.get(e);
+        if (simple !== undefined) out.push(simple);
+        else if (e >= 0x30 && e <= 0x37) {
+          let code = e - 0x30;
+          for (let i = 0; i < 2 && bytes[this.pos]! >= 0x30 && bytes[this.pos]! <= 0x37; i++) {
+            code = code * 8 + bytes[this.pos++]! - 0x30;
+          }
+          out.push(code & 0xff);
+        } else if (e === CR) {
+          if (bytes[this.pos] === LF) this.pos++;
+        } else if (e !== LF) out.push(e);
+      } else out.push(b);
+    }
+    return new PdfString(out.bytes());
+  }
+
+  /** §7.3.4.3: hex digits and white-space between angle brackets; an odd last digit is followed by 0. */
+  #hexString(): PdfString {
+    const { bytes } = this;
+    const out = new ByteBuffer();
+    let high = -1;
+    this.pos++;
+    for (;;) {
+      const b = bytes[this.pos++];
+      if (b === undefined) throw invalid("the PDF ends inside a hex string");
+      if (b === 0x3e) break;
+      if (WHITESPACE.has(b)) continue;
+      const digit = hexDigit(b);
+      if (digit < 0) throw invalid(`a hex string has a non-hex character at offset ${this.pos - 1}`);
+      if (high < 0) high = digit;
+      else {
+        out.push(high * 16 + digit);
+        high = -1;
+      }
+    }
+    if (high >= 0) out.push(high * 16);
+    return new PdfString(out.bytes());
+  }
+
+  #array(depth: number): Value[] {
+    const items: Value[] = [];
+    this.pos++;
+    for (;;) {
+      this.skipSpace();
+      if (this.bytes[this.pos] === 0x5d) {
+        this.pos++;
+        return items;
+      }
+      items.push(this.value(depth + 1));
+    }
+  }
+
+  /** §7.3.7; a key given twice is refused, since readers differ on which one counts. */
+  #dict(depth: number): Dict {
+    const entries = new Map<string, Value>();
+    this.pos += 2;
+    for (;;) {
+      this.skipSpace();
+      if (this.bytes[this.pos] === 0x3e && this.bytes[this.pos + 1] === 0x3e) {
+        this.pos += 2;
+        return new Dict(entries);
+      }
+      if (this.bytes[this.pos] !== 0x2f) throw invalid(`a dictionary key is not a name at offset ${this.pos}`);
+      const key = this.#name().value;
+      if (entries.has(key)) throw invalid(`a dictionary has the key /${key} twice at offset ${this.pos}`);
+      entries.set(key, this.value(depth + 1));
+    }
+  }
+
+  /** A number (§7.3.3), or an indirect reference "num gen R" (§7.3.10). */
+  #numberOrRef(): number | Ref {
+    const start = this.pos;
+    const token = this.token();
+    if (/^\d{1,15}$/.test(token)) {
+      const after = this.pos;
+      const gen = this.integer();
+      if (gen !== undefined && this.accept("R")) return ref(Number(token), gen);
+      this.pos = after;
+      return Number(token);
+    }
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(token)) throw invalid(`"${token.slice(0, 20)}" at offset ${start} is not a number`);
+    const n = Number(token);
+    if (!Number.isFinite(n)) throw invalid(`the number at offset ${start} is out of range`);
+    return n;
+  }
+}
+
+const ESCAPES = new Map([
+  [0x6e, LF], // \n
+  [0x72, CR], // \r
+  [0x74, 0x09], // \t
+  [0x62, 0x08], // \b
+  [0x66, 0x0c], // \f
+  [0x28, 0x28], // \(
+  [0x29, 0x29], // \)
+  [0x5c, 0x5c], // \\
+]);
+
+function ref(num: number, gen: number): Ref {
+  if (num > 0xffffffff || gen > 0xffff) throw invalid(`object ${num} ${gen} is out of range`);
+  return new Ref(num, gen);
+}
+
+function hexDigit(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  return -1;
+}
+
+/** A growable byte array for strings and inflated data. */
+class ByteBuffer {
+  #buffer = new Uint8Array(64);
+  length = 0;
+
+  push(byte: number): void {
+    if (this.length === this.#buffer.length) this.#grow(this.length + 1);
+    this.#buffer[this.length++] = byte;
+  }
+
+  append(chunk: Uint8Array): void {
+    if (this.length + chunk.length > this.#buffer.length) this.#grow(this.length + chunk.length);
+    this.#buffer.set(chunk, this.length);
+    this.length += chunk.length;
+  }
+
+  bytes(): Uint8Array {
+    return this.#buffer.slice(0, this.length);
+  }
+
+  #grow(needed: number): void {
+    const next = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
+    next.set(this.#buffer.subarray(0, this.length));
+    this.#buffer = next;
+  }
+}
+
+function latin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------
+// File structure (§7.5)
+
+class PdfDocument {
+  readonly definitions = new Map<string, Definition[]>();
+  readonly attachments: Attachment[] = [];
+  /** Definitions read so far, those in object streams included. */
+  objectCount = 0;
+  #inflated = 0;
+  #integerObjects: Map<string, Set<number>> | undefined;
+  readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+
+  add(definition: Definition): void {
+    if (++this.objectCount > PDF_LIMITS.objects) throw invalid(`the PDF has more than ${PDF_LIMITS.objects} objects`);
+    const list = this.definitions.get(definition.ref.key);
+    if (list === undefined) this.definitions.set(definition.ref.key, [definition]);
+    else list.push(definition);
+  }
+
+  /**
+   * The value of an indirect /Length (§7.3.8.2). It may be written after the stream, so
+   * every "n g obj <integer> endobj" in the file is indexed once, on first need.
+   */
+  integerObject(r: Ref): number {
+    if (this.#integerObjects === undefined) {
+      this.#integerObjects = new Map();
+      const ws = "[\\x00\\t\\n\\f\\r ]";
+      const pattern = new RegExp(`(?<![0-9])(\\d{1,10})${ws}+(\\d{1,5})${ws}+obj${ws}*(\\d{1,15})${ws}+endobj`, "g");
+      for (const m of latin1(this.bytes).matchAll(pattern)) {
+        const key = `${Number(m[1])} ${Number(m[2])}`;
+        const values = this.#integerObjects.get(key) ?? new Set();
+        values.add(Number(m[3]));
+        this.#integerObjects.set(key, values);
+      }
+    }
+    const values = [...(this.#integerObjects.get(r.key) ?? [])];
+    if (values.length === 0) throw invalid(`the stream length object ${r.key} R is missing or not an integer`);
+    if (values.length > 1) throw invalid(`the stream length object ${r.key} R is defined with different values`);
+    return values[0]!;
+  }
+
+  /** The one stream an embedded-file reference points to, however often it is defined. */
+  stream(r: Ref): Stream {
+    const streams = (this.definitions.get(r.key) ?? []).flatMap((d) => (d.stream === undefined ? [] : [d.stream]));
+    if (streams.length === 0) throw invalid(`the embedded file ${r.key} R is not a stream in this PDF`);
+    const [first, ...others] = streams as [Stream, ...Stream[]];
+    for (const other of others) {
+      if (!sameBytes(other.data, first.data) || !sameValue(other.dict, first.dict)) {
+        throw invalid(`the embedded file ${r.key} R is defined more than once with different contents`);
+      }
+    }
+    return first;
+  }
+
+  /** The decoded data of a stream (§7.4), at most `maxBytes` long. */
+  decode(stream: Stream, maxBytes: number): Uint8Array {
+    const { dict } = stream;
+    const filter = dict.get("Filter");
+    const filters = filter === undefined || filter === null ? [] : Array.isArray(filter) ? filter : [filter];
+    const parms = dict.get("DecodeParms");
+    const parmsList = parms === undefined || parms === null ? [] : Array.isArray(parms) ? parms : [parms];
+    for (const p of parmsList) {
+      if (p instanceof Dict) {
+        const predictor = p.get("Predictor");
+        if (predictor !== undefined && predictor !== 1) throw invalid("stream predictors are not supported");
+      } else if (p !== null) throw invalid("a stream has malformed /DecodeParms");
+    }
+    let data = stream.data;
+    if (filters.length > 1) throw invalid("streams with more than one filter are not supported");
+    if (filters.length === 1) {
+      const [only] = filters;
+      if (!(only instanceof Name) || only.value !== "FlateDecode") {
+        throw invalid(`the stream filter ${only instanceof Name ? `/${only.value}` : "given"} is not supported`);
+      }
+      const budget = PDF_LIMITS.inflatedBytes - this.#inflated;
+      data = inflateZlib(data, Math.min(maxBytes, budget), budget < maxBytes);
+      this.#inflated += data.length;
+    } else if (data.length > maxBytes) {
+      throw invalid(`an embedded file is larger than ${maxBytes} bytes`);
+    }
+    checkParams(dict, data);
+    return data;
+  }
+}
+
+function readDocument(pdf: Uint8Array): PdfDocument {
+  if (!(pdf instanceof Uint8Array)) throw invalid("the PDF must be given as bytes");
+  if (pdf.length > PDF_LIMITS.documentBytes) throw invalid(`the PDF is larger than ${PDF_LIMITS.documentBytes} bytes`);
+  if (!isPdf(pdf)) throw invalid("the file is not a PDF (it does not begin with %PDF-)");
+  const document = new PdfDocument(pdf);
+  const scanner = new Scanner(pdf);
+  for (;;) {
+    scanner.skipSpace();
+    if (scanner.atEnd) break;
+    const start = scanner.pos;
+    if (isDigit(pdf[start])) {
+      readIndirectObject(document, scanner);
+      continue;
+    }
+    const keyword = scanner.token();
+    if (keyword === "xref") skipCrossReferenceTable(scanner);
+    else if (keyword === "trailer") refuseEncryption(scanner.value());
+    else if (keyword === "startxref") {
+      if (scanner.integer() === undefined) throw invalid(`startxref without an offset at offset ${start}`);
+    } else throw invalid(`unexpected content at offset ${start}`);
+  }
+  const containers = [...document.definitions.values()].flat().filter((d) => isType(d.stream?.dict, "ObjStm"));
+  for (const container of containers) readObjectStream(document, container.stream!);
+  collectAttachments(document);
+  return document;
+}
+
+/** "num gen obj <value> [stream … endstream] endobj" (§7.3.10, §7.3.8). */
+function readIndirectObject(document: PdfDocument, scanner: Scanner): void {
+  const start = scanner.pos;
+  const num = scanner.integer();
+  const gen = scanner.integer();
+  if (num === undefined || gen === undefined || !scanner.accept("obj")) {
+    throw invalid(`unexpected content at offset ${start}`);
+  }
+  const value = scanner.value();
+  const definition: Definition = { ref: ref(num, gen), value };
+  if (value instanceof Dict && scanner.accept("stream")) {
+    definition.stream = readStreamData(document, scanner, value);
+    if (isType(value, "XRef")) refuseEncryption(value);
+  }
+  scanner.expect("endobj");
+  document.add(definition);
+}
+
+function readStreamData(document: PdfDocument, scanner: Scanner, dict: Dict): Stream {
+  const { bytes } = scanner;
+  // The keyword "stream" is followed by CRLF or LF, then the data (§7.3.8.1).
+  if (bytes[scanner.pos] === CR && bytes[scanner.pos + 1] === LF) scanner.pos += 2;
+  else if (bytes[scanner.pos] === LF) scanner.pos += 1;
+  else throw invalid(`"stream" is not followed by an end-of-line at offset ${scanner.pos}`);
+  const declared = dict.get("Length");
+  const length = declared instanceof Ref ? document.integerObject(declared) : declared;
+  if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
+    throw invalid(`a stream at offset ${scanner.pos} has no valid /Length`);
+  }
+  if (length > bytes.length - scanner.pos) {
+    throw invalid(`a stream at offset ${scanner.pos} declares /Length ${length}, past the end of the PDF`);
+  }
+  const data = bytes.subarray(scanner.pos, scanner.pos + length);
+  scanner.pos += length;
+  if (!scanner.accept("endstream")) {
+    throw invalid(`the stream at offset ${scanner.pos - length} does not end where its /Length says`);
+  }
+  return { dict, data };
+}
+
+/** "xref", then subsections of "first count" and 20-byte entries, up to "trailer" (§7.5.4). */
+function skipCrossReferenceTable(scanner: Scanner): void {
+  for (;;) {
+    scanner.skipSpace();
+    const before = scanner.pos;
+    const token = scanner.token();
+    if (token === "trailer") {
+      scanner.pos = before;
+      return;
+    }
+    if (!/^(\d+|n|f)$/.test(token)) throw invalid(`a cross-reference table is malformed at offset ${before}`);
+  }
+}
+
+/** Encrypted strings and streams (§7.6) would read as noise: refuse them plainly. */
+function refuseEncryption(trailer: Value): void {
+  if (!(trailer instanceof Dict)) throw invalid("the trailer is not a dictionary");
+  if (trailer.get("Encrypt") !== undefined) throw invalid("encrypted PDFs are not supported");
+}
+
+/** The objects compressed in an object stream (§7.5.7); they all have generation 0. */
+function readObjectStream(document: PdfDocument, stream: Stream): void {
+  const count = stream.dict.get("N");
+  const first = stream.dict.get("First");
+  if (!isCount(count) || !isCount(first)) throw invalid("an object stream has no valid /N or /First");
+  const data = document.decode(stream, PDF_LIMITS.inflatedBytes);
+  const header = new Scanner(data);
+  const entries: [number, number][] = [];
+  for (let i = 0; i < count; i++) {
+    const num = header.integer();
+    const offset = header.integer();
+    if (num === undefined || offset === undefined || first + offset >= data.length) {
+      throw invalid("an object stream's index is malformed");
+    }
+    entries.push([num, first + offset]);
+    if (entries.length + document.objectCount > PDF_LIMITS.objects) {
+      throw invalid(`the PDF has more than ${PDF_LIMITS.objects} objects`);
+    }
+  }
+  for (const [num, offset] of entries) {
+    document.add({ ref: ref(num, 0), value: new Scanner(data, offset).value() });
+  }
+}
+
+function isCount(value: Value | undefined): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isType(dict: Dict | undefined, type: string): boolean {
+  const value = dict?.get("Type");
+  return value instanceof Name && value.value === type;
+}
+
+// ---------------------------------------------------------------------------------------
+// Embedded files (§7.11.3, §7.11.4)
+
+/** Finds every file specification dictionary with an /EF entry, in every object. */
+function collectAttachments(document: PdfDocument): void {
+  const seen = new Set<string>();
+  const visit = (value: Value | undefined, depth: number): void => {
+    if (depth > PDF_LIMITS.depth) return;
+    if (Array.isArray(value)) value.forEach((v) => visit(v, depth + 1));
+    else if (value instanceof Dict) {
+      if (value.get("EF") !== undefined) {
+        const attachment = attachmentOf(document, value);
+        // The same specification may be written again, unchanged, by an incremental update.
+        const key = `${attachment.name}\u0000${attachment.ref.key}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          document.attachments.push(attachment);
+        }
+      }
+      for (const v of value.entries.values()) visit(v, depth + 1);
+    }
+  };
+  for (const list of document.definitions.values()) {
+    for (const d of list) {
+      visit(d.value, 0);
+    }
+  }
+}
+
+function attachmentOf(document: PdfDocument, spec: Dict): Attachment & { ref: Ref } {
+  const ef = spec.get("EF");
+  if (!(ef instanceof Dict)) throw invalid("a file specification's /EF is not a dictionary");
+  const f = ef.get("F");
+  const uf = ef.get("UF");
+  if (f !== undefined && uf !== undefined && !(f instanceof Ref && uf instanceof Ref && f.key === uf.key)) {
+    throw invalid("a file specification embeds two different files under /F and /UF");
+  }
+  const streamRef = f ?? uf;
+  if (!(streamRef instanceof Ref)) throw invalid("a file specification's embedded file is not a stream reference");
+  const names = ["UF", "F"].flatMap((key) => {
+    const v = spec.get(key);
+    return v instanceof PdfString ? [textString(v.bytes)] : [];
+  });
+  const certificateNames = names.filter((n) => n.endsWith(CERTIFICATE_SUFFIX));
+  if (certificateNames.length > 0 && certificateNames.length < names.length) {
+    throw invalid(`an embedded file has the names ${names.map((n) => JSON.stringify(n)).join(" and ")}`);
+  }
+  return {
+    name: names[0] ?? "",
+    isCertificate: certificateNames.length > 0,
+    stream: document.stream(streamRef),
+    ref: streamRef,
+  };
+}
+
+/**
+ * The embedded file parameters (§7.11.4.2, table 46): /Size is the decoded length and
+ * /CheckSum its MD5, as 16 bytes or (as PDFKit writes it) 32 hex characters.
+ */
+function checkParams(dict: Dict, data: Uint8Array): void {
+  const params = dict.get("Params");
+  if (!(params instanceof Dict)) return;
+  const size = params.get("Size");
+  if (size !== undefined && size !== data.length) {
+    throw invalid(`an embedded file is ${data.length} bytes long, its /Size says ${String(size)}`);
+  }
+  const checksum = params.get("CheckSum");
+  if (!(checksum instanceof PdfString)) return;
+  const digest = md5(data);
+  const given = checksum.bytes;
+  const matches =
+    given.length === 16 ? sameBytes(given, digest) : latin1(given).toLowerCase() === bytesToHex(digest);
+  if (!matches && (given.length === 16 || given.length === 32)) {
+    throw invalid("an embedded file does not match its /CheckSum");
+  }
+}
+
+/** A text string (§7.9.2.2): UTF-16BE or UTF-8 with a byte order mark, else PDFDocEncoding. */
+function textString(bytes: Uint8Array): string {
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder("utf-16be").decode(bytes.subarray(2));
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return new TextDecoder().decode(bytes.subarray(3));
+  let s = "";
+  for (const b of bytes) s += String.fromCodePoint(PDF_DOC_ENCODING.get(b) ?? b);
+  return s;
+}
+
+/** PDFDocEncoding where it differs from ISO Latin-1 (Annex D.2); other bytes map to the same code point. */
+const PDF_DOC_ENCODING = new Map<number, number>([
+  [0x18, 0x02d8], [0x19, 0x02c7], [0x1a, 0x02c6], [0x1b, 0x02d9], [0x1c, 0x02dd], [0x1d, 0x02db], [0x1e, 0x02da],
+  [0x1f, 0x02dc], [0x80, 0x2022], [0x81, 0x2020], [0x82, 0x2021], [0x83, 0x2026], [0x84, 0x2014], [0x85, 0x2013],
+  [0x86, 0x0192], [0x87, 0x2044], [0x88, 0x2039], [0x89, 0x203a], [0x8a, 0x2212], [0x8b, 0x2030], [0x8c, 0x201e],
+  [0x8d, 0x201c], [0x8e, 0x201d], [0x8f, 0x2018], [0x90, 0x2019], [0x91, 0x201a], [0x92, 0x2122], [0x93, 0xfb01],
+  [0x94, 0xfb02], [0x95, 0x0141], [0x96, 0x0152], [0x97, 0x0160], [0x98, 0x0178], [0x99, 0x017d], [0x9a, 0x0131],
+  [0x9b, 0x0142], [0x9c, 0x0153], [0x9d, 0x0161], [0x9e, 0x017e], [0xa0, 0x20ac],
+]);
+
+// ---------------------------------------------------------------------------------------
+// FlateDecode (§7.4.4): a zlib stream (RFC 1950) around DEFLATE data (RFC 1951)
+
+/** Input is fed in slices this small: DEFLATE expands at most 1032:1, so one slice adds at most ~4 MiB. */
+const INFLATE_SLICE = 4096;
+
+/**
+ * Inflates a zlib stream, stopping as soon as the output passes `maxBytes` (so a bomb costs
+ * no more than the limit), and checks the Adler-32 of the result (RFC 1950 §2.2).
+ */
+function inflateZlib(data: Uint8Array, maxBytes: number, budgetExhausted: boolean): Uint8Array {
+  if (data.length < 6) throw invalid("a compressed stream is too short to be zlib data");
+  const [cmf, flg] = data as unknown as [number, number];
+  // RFC 1950 §2.2: CM = 8 (deflate), CINFO <= 7, the header a multiple of 31, no preset dictionary.
+  if ((cmf & 0x0f) !== 8 || cmf >> 4 > 7 || ((cmf << 8) | flg) % 31 !== 0 || flg & 0x20) {
+    throw invalid("a compressed stream is not zlib data");
+  }
+  const out = new ByteBuffer();
+  const tooLarge = (): EvidenceError =>
+    budgetExhausted
+      ? invalid(`the PDF inflates to more than ${PDF_LIMITS.inflatedBytes} bytes`)
+      : invalid(`a compressed stream inflates to more than ${maxBytes} bytes`);
+  let ended = false;
+  const inflate = new Inflate((chunk, final) => {
+    if (out.length + chunk.length > maxBytes) throw tooLarge();
+    out.append(chunk);
+    if (final) ended = true;
+  });
+  const deflated = data.subarray(2, data.length - 4);
+  try {
+    for (let i = 0; i < deflated.length; i += INFLATE_SLICE) {
+      inflate.push(deflated.subarray(i, i + INFLATE_SLICE), false);
+    }
+    inflate.push(new Uint8Array(0), true);
+  } catch (e) {
+    if (isEvidenceError(e)) throw e;
+    throw invalid("a compressed stream is corrupt", e);
+  }
+  if (!ended) throw invalid("a compressed stream is truncated");
+  const result = out.bytes();
+  const expected = (data[data.length - 4]! << 24) | (data[data.length - 3]! << 16) | (data[data.length - 2]! << 8);
+  if (((expected | data[data.length - 1]!) >>> 0) !== adler32(result)) {
+    throw invalid("a compressed stream fails its Adler-32 check");
+  }
+  return result;
+}
+
+/** RFC 1950 §8.2. */
+function adler32(data: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  // Reducing every 5552 bytes (zlib's NMAX) keeps both sums far inside exact integers.
+  for (let i = 0; i < data.length; i += 5552) {
+    const end = Math.min(i + 5552, data.length);
+    for (let j = i; j < end; j++) {
+      a += data[j]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function sameValue(a: Value | undefined, b: Value | undefined): boolean {
+  if (a instanceof Dict && b instanceof Dict) {
+    return a.entries.size === b.entries.size && [...a.entries].every(([k, v]) => sameValue(v, b.get(k)));
+  }
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
+  if (a instanceof Name && b instanceof Name) return a.value === b.value;
+  if (a instanceof Ref && b instanceof Ref) return a.key === b.key;
+  if (a instanceof PdfString && b instanceof PdfString) return sameBytes(a.bytes, b.bytes);
+  return a === b;
+}
