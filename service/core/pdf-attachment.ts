@@ -44,10 +44,10 @@ export const PDF_LIMITS = {
   objects: 1_000_000,
   /** Nesting of arrays and dictionaries. */
   depth: 64,
-  /** The decoded size of one embedded file. */
-  fileBytes: 16 * 1024 * 1024,
+  /** The decoded size of one embedded file; a certificate is a few kilobytes. */
+  fileBytes: 8 * 1024 * 1024,
   /** Everything inflated for one document: object streams and embedded files together. */
-  inflatedBytes: 96 * 1024 * 1024,
+  inflatedBytes: 32 * 1024 * 1024,
 } as const;
 
 /** The suffix of a certificate's file name (DESIGN section 3). */
@@ -384,7 +384,8 @@ class Scanner {
       this.pos = after;
       return Number(token);
     }
-    if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(token)) throw invalid(`"${token.slice(0, 20)}" at offset ${start} is not a number`);
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(token))
+      throw invalid(`"${token.slice(0, 20)}" at offset ${start} is not a number`);
     const n = Number(token);
     if (!Number.isFinite(n)) throw invalid(`the number at offset ${start} is out of range`);
     return n;
@@ -540,6 +541,12 @@ function readDocument(pdf: Uint8Array): PdfDocument {
   if (!(pdf instanceof Uint8Array)) throw invalid("the PDF must be given as bytes");
   if (pdf.length > PDF_LIMITS.documentBytes) throw invalid(`the PDF is larger than ${PDF_LIMITS.documentBytes} bytes`);
   if (!isPdf(pdf)) throw invalid("the file is not a PDF (it does not begin with %PDF-)");
+  // §7.5.5: the last line is %%EOF. A cut-off download or appended bytes end otherwise.
+  let end = pdf.length;
+  while (end > 0 && WHITESPACE.has(pdf[end - 1]!)) end--;
+  if (latin1(pdf.subarray(Math.max(0, end - 5), end)) !== "%%EOF") {
+    throw invalid("the PDF does not end with %%EOF: it is truncated, or bytes were appended");
+  }
   const document = new PdfDocument(pdf);
   const scanner = new Scanner(pdf);
   for (;;) {
@@ -726,8 +733,7 @@ function checkParams(dict: Dict, data: Uint8Array): void {
   if (!(checksum instanceof PdfString)) return;
   const digest = md5(data);
   const given = checksum.bytes;
-  const matches =
-    given.length === 16 ? sameBytes(given, digest) : latin1(given).toLowerCase() === bytesToHex(digest);
+  const matches = given.length === 16 ? sameBytes(given, digest) : latin1(given).toLowerCase() === bytesToHex(digest);
   if (!matches && (given.length === 16 || given.length === 32)) {
     throw invalid("an embedded file does not match its /CheckSum");
   }
@@ -744,19 +750,53 @@ function textString(bytes: Uint8Array): string {
 
 /** PDFDocEncoding where it differs from ISO Latin-1 (Annex D.2); other bytes map to the same code point. */
 const PDF_DOC_ENCODING = new Map<number, number>([
-  [0x18, 0x02d8], [0x19, 0x02c7], [0x1a, 0x02c6], [0x1b, 0x02d9], [0x1c, 0x02dd], [0x1d, 0x02db], [0x1e, 0x02da],
-  [0x1f, 0x02dc], [0x80, 0x2022], [0x81, 0x2020], [0x82, 0x2021], [0x83, 0x2026], [0x84, 0x2014], [0x85, 0x2013],
-  [0x86, 0x0192], [0x87, 0x2044], [0x88, 0x2039], [0x89, 0x203a], [0x8a, 0x2212], [0x8b, 0x2030], [0x8c, 0x201e],
-  [0x8d, 0x201c], [0x8e, 0x201d], [0x8f, 0x2018], [0x90, 0x2019], [0x91, 0x201a], [0x92, 0x2122], [0x93, 0xfb01],
-  [0x94, 0xfb02], [0x95, 0x0141], [0x96, 0x0152], [0x97, 0x0160], [0x98, 0x0178], [0x99, 0x017d], [0x9a, 0x0131],
-  [0x9b, 0x0142], [0x9c, 0x0153], [0x9d, 0x0161], [0x9e, 0x017e], [0xa0, 0x20ac],
+  [0x18, 0x02d8],
+  [0x19, 0x02c7],
+  [0x1a, 0x02c6],
+  [0x1b, 0x02d9],
+  [0x1c, 0x02dd],
+  [0x1d, 0x02db],
+  [0x1e, 0x02da],
+  [0x1f, 0x02dc],
+  [0x80, 0x2022],
+  [0x81, 0x2020],
+  [0x82, 0x2021],
+  [0x83, 0x2026],
+  [0x84, 0x2014],
+  [0x85, 0x2013],
+  [0x86, 0x0192],
+  [0x87, 0x2044],
+  [0x88, 0x2039],
+  [0x89, 0x203a],
+  [0x8a, 0x2212],
+  [0x8b, 0x2030],
+  [0x8c, 0x201e],
+  [0x8d, 0x201c],
+  [0x8e, 0x201d],
+  [0x8f, 0x2018],
+  [0x90, 0x2019],
+  [0x91, 0x201a],
+  [0x92, 0x2122],
+  [0x93, 0xfb01],
+  [0x94, 0xfb02],
+  [0x95, 0x0141],
+  [0x96, 0x0152],
+  [0x97, 0x0160],
+  [0x98, 0x0178],
+  [0x99, 0x017d],
+  [0x9a, 0x0131],
+  [0x9b, 0x0142],
+  [0x9c, 0x0153],
+  [0x9d, 0x0161],
+  [0x9e, 0x017e],
+  [0xa0, 0x20ac],
 ]);
 
 // ---------------------------------------------------------------------------------------
 // FlateDecode (§7.4.4): a zlib stream (RFC 1950) around DEFLATE data (RFC 1951)
 
-/** Input is fed in slices this small: DEFLATE expands at most 1032:1, so one slice adds at most ~4 MiB. */
-const INFLATE_SLICE = 4096;
+/** DEFLATE's largest expansion: a 258-byte match costs at least 2 bits (RFC 1951 §3.2.5). */
+const MAX_DEFLATE_RATIO = 1032;
 
 /**
  * Inflates a zlib stream, stopping as soon as the output passes `maxBytes` (so a bomb costs
@@ -781,9 +821,11 @@ function inflateZlib(data: Uint8Array, maxBytes: number, budgetExhausted: boolea
     if (final) ended = true;
   });
   const deflated = data.subarray(2, data.length - 4);
+  // The input goes in slices small enough that one slice cannot inflate far past the limit.
+  const slice = Math.max(1024, Math.min(16 * 1024, Math.floor(maxBytes / MAX_DEFLATE_RATIO)));
   try {
-    for (let i = 0; i < deflated.length; i += INFLATE_SLICE) {
-      inflate.push(deflated.subarray(i, i + INFLATE_SLICE), false);
+    for (let i = 0; i < deflated.length; i += slice) {
+      inflate.push(deflated.subarray(i, i + slice), false);
     }
     inflate.push(new Uint8Array(0), true);
   } catch (e) {
@@ -793,7 +835,7 @@ function inflateZlib(data: Uint8Array, maxBytes: number, budgetExhausted: boolea
   if (!ended) throw invalid("a compressed stream is truncated");
   const result = out.bytes();
   const expected = (data[data.length - 4]! << 24) | (data[data.length - 3]! << 16) | (data[data.length - 2]! << 8);
-  if (((expected | data[data.length - 1]!) >>> 0) !== adler32(result)) {
+  if ((expected | data[data.length - 1]!) >>> 0 !== adler32(result)) {
     throw invalid("a compressed stream fails its Adler-32 check");
   }
   return result;

@@ -1,0 +1,660 @@
+/**
+ * Writes test/vectors/pdf/: small hand-built PDFs, each with one property a reader of
+ * certificate documents must handle (an indirect /Length, an object stream, a UTF-16 file
+ * name, an earlier revision, …) or must refuse (a zip bomb, a huge /Length, two
+ * certificates, …), and cases.json saying what extractEmbeddedFiles and certificateFromPdf
+ * must return for each. Deterministic: the same bytes on every run.
+ *
+ *     node scripts/vectors/pdf-documents.ts
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { deflateSync } from "node:zlib";
+
+const OUT = new URL("../../test/vectors/pdf/", import.meta.url);
+const CERTIFICATE = readFileSync(new URL("../../test/vectors/certificate/certificate.json", import.meta.url));
+const CERTIFICATE_NAME = "q1Zr8xYwK0pLmN3oB5cD7e.evidence.json";
+
+type Body = string | { dict: string; data: Uint8Array };
+
+/** Writes a PDF section by section; each section after the first is an incremental update (ISO 32000-1 §7.5.6). */
+class PdfBuilder {
+  readonly #parts: Uint8Array[] = [];
+  #offset = 0;
+  #offsets = new Map<number, number>();
+  #lastXref: number | undefined;
+
+  constructor(version = "1.7") {
+    this.raw(`%PDF-${version}\n%\xe2\xe3\xcf\xd3\n`);
+  }
+
+  raw(text: string | Uint8Array): this {
+    const bytes = typeof text === "string" ? Buffer.from(text, "latin1") : text;
+    this.#parts.push(bytes);
+    this.#offset += bytes.length;
+    return this;
+  }
+
+  object(num: number, body: Body, gen = 0): this {
+    this.#offsets.set(num, this.#offset);
+    this.raw(`${num} ${gen} obj\n`);
+    if (typeof body === "string") this.raw(`${body}\n`);
+    else this.raw(`${body.dict}\nstream\n`).raw(body.data).raw("\nendstream\n");
+    return this.raw("endobj\n");
+  }
+
+  /** Ends a section with a classic cross-reference table and trailer (§7.5.4, §7.5.5). */
+  table(trailer = "/Root 1 0 R"): this {
+    const xref = this.#offset;
+    const nums = [...this.#offsets.keys()].sort((a, b) => a - b);
+    const size = Math.max(0, ...nums) + 1;
+    let text = this.#lastXref === undefined ? "xref\n0 1\n0000000000 65535 f \n" : "xref\n";
+    for (const num of nums) text += `${num} 1\n${String(this.#offsets.get(num)).padStart(10, "0")} 00000 n \n`;
+    const prev = this.#lastXref === undefined ? "" : ` /Prev ${this.#lastXref}`;
+    this.raw(`${text}trailer\n<< /Size ${size} ${trailer}${prev} >>\nstartxref\n${xref}\n%%EOF\n`);
+    this.#lastXref = xref;
+    this.#offsets = new Map();
+    return this;
+  }
+
+  /**
+   * Ends the document with a cross-reference stream (§7.5.8) as object `num`; `compressed`
+   * maps object numbers to [object stream, index] for objects stored in an object stream.
+   */
+  xrefStream(num: number, compressed: Map<number, [number, number]>, trailer = "/Root 1 0 R"): this {
+    const xref = this.#offset;
+    this.#offsets.set(num, xref);
+    const size = Math.max(num, ...this.#offsets.keys(), ...compressed.keys()) + 1;
+    const rows = Buffer.alloc(size * 7);
+    for (let n = 0; n < size; n++) {
+      const row = rows.subarray(n * 7, n * 7 + 7);
+      const inStream = compressed.get(n);
+      if (n === 0) row.set([0, 0, 0, 0, 0, 0xff, 0xff]);
+      else if (inStream !== undefined) {
+        row[0] = 2;
+        row.writeUInt32BE(inStream[0], 1);
+        row.writeUInt16BE(inStream[1], 5);
+      } else if (this.#offsets.has(n)) {
+        row[0] = 1;
+        row.writeUInt32BE(this.#offsets.get(n)!, 1);
+      }
+    }
+    const dict = `<< /Type /XRef /Size ${size} /W [1 4 2] ${trailer} /Length ${rows.length} >>`;
+    this.raw(`${num} 0 obj\n${dict}\nstream\n`).raw(rows).raw(`\nendstream\nendobj\nstartxref\n${xref}\n%%EOF\n`);
+    return this;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.#parts);
+  }
+}
+
+/** A PDF string literal of ASCII text. */
+const str = (text: string) => `(${text.replace(/[()\\]/g, (c) => `\\${c}`)})`;
+const md5 = (data: Uint8Array) => createHash("md5").update(data).digest("hex");
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+/** An embedded file stream (§7.11.4) holding `data`, Flate-compressed unless `compress` is false. */
+function embeddedFile(data: Uint8Array, options: { compress?: boolean; extra?: string; length?: string } = {}): Body {
+  const compress = options.compress ?? true;
+  const stored = compress ? deflateSync(data) : data;
+  const filter = compress ? " /Filter /FlateDecode" : "";
+  const length = options.length ?? String(stored.length);
+  return {
+    dict: `<< /Type /EmbeddedFile /Subtype /application#2Fjson /Params << /Size ${data.length} /CheckSum <${md5(data)}> >>${filter}${options.extra ?? ""} /Length ${length} >>`,
+    data: stored,
+  };
+}
+
+const filespec = (name: string, stream: number, names = `/F ${str(name)} /UF ${str(name)}`) =>
+  `<< /Type /Filespec ${names} /EF << /F ${stream} 0 R >> >>`;
+
+/** Catalog, pages and one empty page: objects 1 to 3. `files` are [name, file specification object] pairs. */
+function skeleton(pdf: PdfBuilder, files: [string, number][]): PdfBuilder {
+  const names = files.map(([name, num]) => `${str(name)} ${num} 0 R`).join(" ");
+  const embedded = files.length === 0 ? "" : ` /Names << /EmbeddedFiles << /Names [${names}] >> >>`;
+  return pdf
+    .object(1, `<< /Type /Catalog /Pages 2 0 R${embedded} >>`)
+    .object(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    .object(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>");
+}
+
+/** The example certificate as the one attachment: objects 4 (specification) and 5 (file). */
+function withCertificate(body: Body = embeddedFile(CERTIFICATE), name = CERTIFICATE_NAME): PdfBuilder {
+  return skeleton(new PdfBuilder(), [[name, 4]])
+    .object(4, filespec(name, 5))
+    .object(5, body);
+}
+
+interface Expectation {
+  files?: { name: string; sha256: string }[];
+  error?: string;
+}
+
+interface Case {
+  file: string;
+  desc: string;
+  /** What extractEmbeddedFiles returns, or the pattern of its INVALID_DOCUMENT message. */
+  extract: Expectation;
+  /** What certificateFromPdf returns, or the pattern of its INVALID_DOCUMENT message. */
+  certificate: { name?: string; sha256?: string; error?: string };
+  /** pdfdetach (poppler) extracts exactly the same files: the vector is a PDF other readers read too. */
+  popplerAgrees?: boolean;
+}
+
+const certificateFile = { name: CERTIFICATE_NAME, sha256: sha256(CERTIFICATE) };
+const certificateFound = certificateFile;
+const cases: [Case, Uint8Array][] = [];
+const add = (c: Case, bytes: Uint8Array) => cases.push([c, bytes]);
+
+add(
+  {
+    file: "minimal.pdf",
+    desc: "one Flate-compressed certificate attachment with a 16-byte MD5 /CheckSum",
+    extract: { files: [certificateFile] },
+    certificate: certificateFound,
+    popplerAgrees: true,
+  },
+  withCertificate().table().bytes(),
+);
+
+add(
+  {
+    file: "uncompressed.pdf",
+    desc: "the attachment stored without a filter",
+    extract: { files: [certificateFile] },
+    certificate: certificateFound,
+    popplerAgrees: true,
+  },
+  withCertificate(embeddedFile(CERTIFICATE, { compress: false }))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "indirect-length.pdf",
+    desc: "the attachment's /Length is an indirect object written after the stream",
+    extract: { files: [certificateFile] },
+    certificate: certificateFound,
+    popplerAgrees: true,
+  },
+  withCertificate(embeddedFile(CERTIFICATE, { length: "6 0 R" }))
+    .object(6, String(deflateSync(CERTIFICATE).length))
+    .table()
+    .bytes(),
+);
+
+{
+  // Objects 1 to 4 compressed in object stream 6 (§7.5.7), found through a cross-reference stream.
+  const objects = [
+    "<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(" + CERTIFICATE_NAME + ") 4 0 R] >> >> >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    filespec(CERTIFICATE_NAME, 5),
+  ];
+  let header = "";
+  let body = "";
+  objects.forEach((o, i) => {
+    header += `${i + 1} ${body.length} `;
+    body += `${o}\n`;
+  });
+  const content = Buffer.from(header + body, "latin1");
+  const packed = deflateSync(content);
+  const pdf = new PdfBuilder().object(5, embeddedFile(CERTIFICATE)).object(6, {
+    dict: `<< /Type /ObjStm /N ${objects.length} /First ${header.length} /Filter /FlateDecode /Length ${packed.length} >>`,
+    data: packed,
+  });
+  const compressed = new Map<number, [number, number]>(objects.map((_, i) => [i + 1, [6, i]]));
+  add(
+    {
+      file: "object-stream.pdf",
+      desc: "the catalog and the file specification inside a compressed object stream, with a cross-reference stream",
+      extract: { files: [certificateFile] },
+      certificate: certificateFound,
+      popplerAgrees: true,
+    },
+    pdf.xrefStream(7, compressed).bytes(),
+  );
+}
+
+{
+  // UTF-16BE with a byte order mark (§7.9.2.2), as a hex string.
+  const name = "证书 q1Zr8xYwK0pLmN3oB5cD7e.evidence.json";
+  const utf16 = Buffer.from(name, "utf16le").swap16();
+  const hex = `<feff${utf16.toString("hex")}>`;
+  const pdf = new PdfBuilder()
+    .object(1, `<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [${hex} 4 0 R] >> >> >>`)
+    .object(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    .object(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>")
+    .object(4, filespec(name, 5, `/F ${hex} /UF ${hex}`))
+    .object(5, embeddedFile(CERTIFICATE))
+    .table();
+  add(
+    {
+      file: "utf16-name.pdf",
+      desc: "a Chinese file name in UTF-16BE with a byte order mark, as hex strings",
+      extract: { files: [{ name, sha256: sha256(CERTIFICATE) }] },
+      certificate: { name, sha256: sha256(CERTIFICATE) },
+      popplerAgrees: true,
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  // Text that looks like objects, inside a content stream and inside a string: not objects.
+  const fake =
+    "7 0 obj\n<< /Type /Filespec /F (fake.evidence.json) /EF << /F 8 0 R >> >>\nendobj\n" +
+    "8 0 obj\n<< /Length 4 >>\nstream\nfake\nendstream\nendobj\n";
+  const pdf = withCertificate()
+    .object(6, { dict: `<< /Length ${fake.length} >>`, data: Buffer.from(fake, "latin1") })
+    .object(9, `<< /Title ${str(`(${fake})`)} >>`)
+    .table("/Root 1 0 R /Info 9 0 R");
+  add(
+    {
+      file: "objects-in-data.pdf",
+      desc: "object-like text inside a stream and inside a string is data, not a second attachment",
+      extract: { files: [certificateFile] },
+      certificate: certificateFound,
+      popplerAgrees: true,
+    },
+    pdf.bytes(),
+  );
+}
+
+add(
+  {
+    file: "no-attachment.pdf",
+    desc: "a PDF without embedded files",
+    extract: { files: [] },
+    certificate: { error: "no embedded \\*\\.evidence\\.json certificate" },
+    popplerAgrees: true,
+  },
+  skeleton(new PdfBuilder(), []).table().bytes(),
+);
+
+{
+  const other = Buffer.from('{"note":"not a certificate"}');
+  const pdf = skeleton(new PdfBuilder(), [
+    ["notes.json", 6],
+    [CERTIFICATE_NAME, 4],
+  ])
+    .object(4, filespec(CERTIFICATE_NAME, 5))
+    .object(5, embeddedFile(CERTIFICATE))
+    .object(6, filespec("notes.json", 7))
+    .object(7, embeddedFile(other))
+    .table();
+  add(
+    {
+      file: "other-attachment.pdf",
+      desc: "the certificate beside an attachment that is not one",
+      extract: { files: [certificateFile, { name: "notes.json", sha256: sha256(other) }] },
+      certificate: certificateFound,
+      popplerAgrees: true,
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  const pdf = skeleton(new PdfBuilder(), [
+    [CERTIFICATE_NAME, 4],
+    ["second.evidence.json", 6],
+  ])
+    .object(4, filespec(CERTIFICATE_NAME, 5))
+    .object(5, embeddedFile(CERTIFICATE))
+    .object(6, filespec("second.evidence.json", 7))
+    .object(7, embeddedFile(CERTIFICATE))
+    .table();
+  add(
+    {
+      file: "two-certificates.pdf",
+      desc: "two certificate attachments",
+      extract: { files: [certificateFile, { name: "second.evidence.json", sha256: sha256(CERTIFICATE) }] },
+      certificate: { error: "has 2 embedded certificates" },
+      popplerAgrees: true,
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  // An incremental update replaces the catalog, so that a viewer lists only the new
+  // attachment; the first certificate is still in the bytes.
+  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
+  const pdf = withCertificate()
+    .table()
+    .object(
+      1,
+      `<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(other.evidence.json) 6 0 R] >> >> >>`,
+    )
+    .object(6, filespec("other.evidence.json", 7))
+    .object(7, embeddedFile(forged))
+    .table();
+  add(
+    {
+      file: "earlier-revision.pdf",
+      desc: "a second certificate added by an incremental update that unlists the first",
+      extract: { files: [certificateFile, { name: "other.evidence.json", sha256: sha256(forged) }] },
+      certificate: { error: "has 2 embedded certificates" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
+  const pdf = withCertificate().table().object(5, embeddedFile(forged)).table();
+  add(
+    {
+      file: "stream-redefined.pdf",
+      desc: "an incremental update redefines the certificate's stream with other contents",
+      extract: { error: "defined more than once with different contents" },
+      certificate: { error: "defined more than once with different contents" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  // The original revision again, unchanged, after an update that rewrites nothing of the attachment.
+  const pdf = withCertificate()
+    .table()
+    .object(5, embeddedFile(CERTIFICATE))
+    .object(4, filespec(CERTIFICATE_NAME, 5))
+    .table();
+  add(
+    {
+      file: "same-revision-twice.pdf",
+      desc: "an incremental update rewrites the attachment objects unchanged",
+      extract: { files: [certificateFile] },
+      certificate: certificateFound,
+      popplerAgrees: true,
+    },
+    pdf.bytes(),
+  );
+}
+
+add(
+  {
+    file: "names-disagree.pdf",
+    desc: "/F names a certificate, /UF names something else",
+    extract: { error: "has the names" },
+    certificate: { error: "has the names" },
+  },
+  skeleton(new PdfBuilder(), [[CERTIFICATE_NAME, 4]])
+    .object(4, filespec(CERTIFICATE_NAME, 5, `/F ${str(CERTIFICATE_NAME)} /UF (notes.txt)`))
+    .object(5, embeddedFile(CERTIFICATE))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "two-streams-in-ef.pdf",
+    desc: "/EF holds two different streams under /F and /UF",
+    extract: { error: "two different files" },
+    certificate: { error: "two different files" },
+  },
+  skeleton(new PdfBuilder(), [[CERTIFICATE_NAME, 4]])
+    .object(4, `<< /Type /Filespec /F ${str(CERTIFICATE_NAME)} /EF << /F 5 0 R /UF 6 0 R >> >>`)
+    .object(5, embeddedFile(CERTIFICATE))
+    .object(6, embeddedFile(Buffer.from("{}")))
+    .table()
+    .bytes(),
+);
+
+{
+  // 64 MiB of zeros deflate to about 64 KB (DEFLATE's ratio tops out near 1032:1).
+  const zeros = Buffer.alloc(64 * 1024 * 1024);
+  add(
+    {
+      file: "zip-bomb.pdf",
+      desc: "a 64 KB Flate stream that inflates to 64 MiB",
+      extract: { error: "inflates to more than 8388608 bytes" },
+      certificate: { error: "inflates to more than 262144 bytes" },
+    },
+    withCertificate(embeddedFile(zeros)).table().bytes(),
+  );
+}
+
+{
+  // Five 7 MiB files: each within the per-file bound, together past the document's.
+  const big = Buffer.alloc(7 * 1024 * 1024, 0x20);
+  const files: [string, number][] = [[CERTIFICATE_NAME, 4]];
+  for (let i = 0; i < 5; i++) files.push([`big-${i}.bin`, 10 + 2 * i]);
+  const pdf = skeleton(new PdfBuilder(), files)
+    .object(4, filespec(CERTIFICATE_NAME, 5))
+    .object(5, embeddedFile(CERTIFICATE));
+  for (let i = 0; i < 5; i++)
+    pdf.object(10 + 2 * i, filespec(`big-${i}.bin`, 11 + 2 * i)).object(11 + 2 * i, embeddedFile(big));
+  add(
+    {
+      file: "many-large-files.pdf",
+      desc: "five attachments of 7 MiB: reading them all passes the inflation budget, the certificate alone does not",
+      extract: { error: "inflates to more than 33554432 bytes" },
+      certificate: certificateFound,
+    },
+    pdf.table().bytes(),
+  );
+}
+
+add(
+  {
+    file: "huge-length.pdf",
+    desc: "the attachment declares /Length 999999999999",
+    extract: { error: "declares /Length 999999999999, past the end" },
+    certificate: { error: "declares /Length 999999999999, past the end" },
+  },
+  withCertificate(embeddedFile(CERTIFICATE, { length: "999999999999" }))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "short-length.pdf",
+    desc: "the attachment's /Length is ten bytes short of its data",
+    extract: { error: "does not end where its /Length says" },
+    certificate: { error: "does not end where its /Length says" },
+  },
+  withCertificate(embeddedFile(CERTIFICATE, { length: String(deflateSync(CERTIFICATE).length - 10) }))
+    .table()
+    .bytes(),
+);
+
+{
+  const body = embeddedFile(CERTIFICATE) as { dict: string; data: Uint8Array };
+  const corrupt = Buffer.from(body.data);
+  corrupt[corrupt.length >> 1] ^= 0xff;
+  add(
+    {
+      file: "corrupt-flate.pdf",
+      desc: "one byte of the compressed attachment flipped",
+      extract: { error: "compressed stream" },
+      certificate: { error: "compressed stream" },
+    },
+    withCertificate({ dict: body.dict, data: corrupt }).table().bytes(),
+  );
+  const wrongAdler = Buffer.from(body.data);
+  wrongAdler[wrongAdler.length - 1] ^= 0x01;
+  add(
+    {
+      file: "wrong-adler.pdf",
+      desc: "valid DEFLATE data with a wrong Adler-32",
+      extract: { error: "Adler-32" },
+      certificate: { error: "Adler-32" },
+    },
+    withCertificate({ dict: body.dict, data: wrongAdler }).table().bytes(),
+  );
+}
+
+add(
+  {
+    file: "wrong-checksum.pdf",
+    desc: "the attachment's /CheckSum is the MD5 of other bytes",
+    extract: { error: "does not match its /CheckSum" },
+    certificate: { error: "does not match its /CheckSum" },
+  },
+  withCertificate({
+    dict: `<< /Type /EmbeddedFile /Params << /Size ${CERTIFICATE.length} /CheckSum <${md5(Buffer.from("x"))}> >> /Length ${CERTIFICATE.length} >>`,
+    data: CERTIFICATE,
+  })
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "wrong-size.pdf",
+    desc: "the attachment's /Size is one byte more than its data",
+    extract: { error: "its /Size says" },
+    certificate: { error: "its /Size says" },
+  },
+  withCertificate({
+    dict: `<< /Type /EmbeddedFile /Params << /Size ${CERTIFICATE.length + 1} >> /Length ${CERTIFICATE.length} >>`,
+    data: CERTIFICATE,
+  })
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "unsupported-filter.pdf",
+    desc: "the attachment is ASCIIHex-encoded",
+    extract: { error: "filter /ASCIIHexDecode is not supported" },
+    certificate: { error: "filter /ASCIIHexDecode is not supported" },
+  },
+  withCertificate({
+    dict: `<< /Type /EmbeddedFile /Filter /ASCIIHexDecode /Length ${CERTIFICATE.length * 2 + 1} >>`,
+    data: Buffer.from(`${CERTIFICATE.toString("hex")}>`),
+  })
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "predictor.pdf",
+    desc: "a Flate stream with a PNG predictor",
+    extract: { error: "predictors are not supported" },
+    certificate: { error: "predictors are not supported" },
+  },
+  withCertificate(embeddedFile(CERTIFICATE, { extra: " /DecodeParms << /Predictor 12 /Columns 4 >>" }))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "duplicate-key.pdf",
+    desc: "the attachment's dictionary has /Length twice",
+    extract: { error: "has the key /Length twice" },
+    certificate: { error: "has the key /Length twice" },
+  },
+  withCertificate(embeddedFile(CERTIFICATE, { extra: " /Length 3" }))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "encrypted.pdf",
+    desc: "the trailer names an /Encrypt dictionary",
+    extract: { error: "encrypted PDFs are not supported" },
+    certificate: { error: "encrypted PDFs are not supported" },
+  },
+  withCertificate()
+    .object(6, "<< /Filter /Standard /V 2 /R 3 /O <00> /U <00> /P -4 >>")
+    .table("/Root 1 0 R /Encrypt 6 0 R /ID [<00> <00>]")
+    .bytes(),
+);
+
+add(
+  {
+    file: "deep-nesting.pdf",
+    desc: "arrays nested 10000 deep",
+    extract: { error: "nest deeper than 64 levels" },
+    certificate: { error: "nest deeper than 64 levels" },
+  },
+  withCertificate()
+    .object(6, `${"[".repeat(10_000)}${"]".repeat(10_000)}`)
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "unterminated-string.pdf",
+    desc: "a string that never closes",
+    extract: { error: "ends inside a string" },
+    certificate: { error: "ends inside a string" },
+  },
+  withCertificate().raw("6 0 obj\n(never closed\n%%EOF\n").bytes(),
+);
+
+{
+  const complete = withCertificate().table().bytes();
+  add(
+    {
+      file: "truncated.pdf",
+      desc: "the minimal document cut in the middle of its attachment",
+      extract: { error: "does not end with %%EOF" },
+      certificate: { error: "does not end with %%EOF" },
+    },
+    complete.subarray(0, complete.indexOf("endstream") - 20),
+  );
+  add(
+    {
+      file: "trailing-garbage.pdf",
+      desc: "bytes after the last %%EOF",
+      extract: { error: "does not end with %%EOF" },
+      certificate: { error: "does not end with %%EOF" },
+    },
+    Buffer.concat([complete, Buffer.from("garbage\n")]),
+  );
+}
+
+add(
+  {
+    file: "not-utf8.pdf",
+    desc: "the certificate attachment is not UTF-8",
+    extract: { files: [{ name: CERTIFICATE_NAME, sha256: sha256(Buffer.from([0xff, 0xfe, 0x7b, 0x7d])) }] },
+    certificate: { error: "is not UTF-8 text" },
+  },
+  withCertificate(embeddedFile(Buffer.from([0xff, 0xfe, 0x7b, 0x7d])))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "empty.pdf",
+    desc: "zero bytes",
+    extract: { error: "not a PDF" },
+    certificate: { error: "not a PDF" },
+  },
+  new Uint8Array(0),
+);
+
+add(
+  {
+    file: "zip-named-pdf.pdf",
+    desc: "a ZIP file (a capture package) named .pdf",
+    extract: { error: "not a PDF" },
+    certificate: { error: "not a PDF" },
+  },
+  Buffer.from("PK\x03\x04\x14\x00\x00\x00\x08\x00", "latin1"),
+);
+
+mkdirSync(OUT, { recursive: true });
+for (const [c, bytes] of cases) writeFileSync(new URL(c.file, OUT), bytes);
+const index = {
+  source:
+    "scripts/vectors/pdf-documents.ts: hand-built PDFs around the example certificate; extract is what extractEmbeddedFiles returns (files in order, or an INVALID_DOCUMENT message pattern), certificate what certificateFromPdf returns",
+  cases: cases.map(([c]) => c),
+};
+writeFileSync(new URL("cases.json", OUT), `${JSON.stringify(index, null, 2)}\n`);
+console.log(`${cases.length} cases written to ${OUT.pathname}`);
