@@ -85,6 +85,12 @@ const CONTENT_WIDTH = PAGE.width - 2 * MARGIN;
 const VALUE_X = MARGIN + LABEL_WIDTH;
 const VALUE_WIDTH = CONTENT_WIDTH - LABEL_WIDTH;
 
+/**
+ * Where the QR code of `verifyUrl` is drawn on the first page, in points from the top left,
+ * its 4-module quiet zone included.
+ */
+export const QR_CODE_BOX = { x: MARGIN + CONTENT_WIDTH - 62, y: 30, size: 66 } as const;
+
 const INK = "#1a1a1a";
 const NAVY = "#1f3a5f";
 const GREY = "#666666";
@@ -338,21 +344,19 @@ class Layout {
 
   #header(): void {
     const doc = this.#doc;
-    const qrSize = 66;
-    const qrX = MARGIN + CONTENT_WIDTH - qrSize + 4;
-    this.#y = MARGIN - 6;
-    const qrTop = this.#y - 10;
+    const { x: qrX, y: qrTop, size: qrSize } = QR_CODE_BOX;
     drawQrCode(doc, this.#input.verifyUrl, qrX, qrTop, qrSize);
     doc.font("sans").fontSize(6.5).fillColor(GREY);
     doc.text("扫码验证 Scan to verify", qrX - 10, qrTop + qrSize - 3, { width: qrSize + 20, align: "center" });
+    this.#y = MARGIN - 6;
 
     doc.font("serif-bold").fontSize(24).fillColor(NAVY);
-    doc.text("区块链存证证书", MARGIN, this.#y, { width: CONTENT_WIDTH, align: "center", characterSpacing: 6 });
+    doc.text("区块链存证证书", MARGIN, this.#y, { width: CONTENT_WIDTH, align: "center", characterSpacing: 3 });
     doc.font("serif-bold").fontSize(11.5);
     doc.text("BLOCKCHAIN EVIDENCE CERTIFICATE", MARGIN, doc.y + 1, {
       width: CONTENT_WIDTH,
       align: "center",
-      characterSpacing: 2.2,
+      characterSpacing: 1.4,
     });
     this.#y = doc.y + 6;
     const ruleX = MARGIN + CONTENT_WIDTH * 0.22;
