@@ -247,19 +247,30 @@ add(
   const fake =
     "7 0 obj\n<< /Type /Filespec /F (fake.evidence.json) /EF << /F 8 0 R >> >>\nendobj\n" +
     "8 0 obj\n<< /Length 4 >>\nstream\nfake\nendstream\nendobj\n";
-  const pdf = withCertificate()
-    .object(6, { dict: `<< /Length ${fake.length} >>`, data: Buffer.from(fake, "latin1") })
-    .object(9, `<< /Title ${str(`(${fake})`)} >>`)
-    .table("/Root 1 0 R /Info 9 0 R");
   add(
     {
-      file: "objects-in-data.pdf",
-      desc: "object-like text inside a stream and inside a string is data, not a second attachment",
+      file: "objects-in-stream.pdf",
+      desc: "object-like text inside a stream is data, not a second attachment",
       extract: { files: [certificateFile] },
       certificate: certificateFound,
       popplerAgrees: true,
     },
-    pdf.bytes(),
+    withCertificate()
+      .object(6, { dict: `<< /Length ${fake.length} >>`, data: Buffer.from(fake, "latin1") })
+      .table()
+      .bytes(),
+  );
+  add(
+    {
+      file: "objects-in-string.pdf",
+      desc: "object-like text inside a string is data, not a second attachment",
+      extract: { files: [certificateFile] },
+      certificate: certificateFound,
+    },
+    withCertificate()
+      .object(9, `<< /Title ${str(fake)} >>`)
+      .table("/Root 1 0 R /Info 9 0 R")
+      .bytes(),
   );
 }
 

@@ -66,7 +66,7 @@ export class Poppler {
   attachments(pdf: Uint8Array): { name: string; bytes: Buffer }[] {
     const file = this.save(pdf);
     const out = mkdtempSync(path.join(this.dir, "detach-"));
-    execFileSync("pdfdetach", ["-saveall", "-enc", "UTF-8", "-o", out, file]);
+    execFileSync("pdfdetach", ["-saveall", "-enc", "UTF-8", "-o", out, file], { stdio: "pipe" });
     return readdirSync(out)
       .sort()
       .map((name) => ({ name, bytes: readFileSync(path.join(out, name)) }));

@@ -1,0 +1,284 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { deflateSync } from "node:zlib";
+import { expect } from "chai";
+import { build } from "esbuild";
+import PDFDocument from "pdfkit";
+import {
+  isEvidenceError,
+  parseCertificate,
+  verifyCertificate,
+  type CheckId,
+  type EvidenceError,
+} from "../../service/core/index.ts";
+import { certificateFromPdf, extractEmbeddedFiles, isPdf } from "../../service/core/pdf-attachment.ts";
+import { renderCertificatePdf } from "../../service/document/certificate-pdf.ts";
+import { exampleDocumentInput, Poppler } from "../helpers/certificate-document.ts";
+import { sha256Hex } from "../helpers/hash.ts";
+import { RecordedChain } from "../helpers/recorded-chain.ts";
+import { example, loadVector } from "../helpers/vectors.ts";
+
+interface PdfCase {
+  file: string;
+  desc: string;
+  extract: { files?: { name: string; sha256: string }[]; error?: string };
+  certificate: { name?: string; sha256?: string; error?: string };
+  popplerAgrees?: boolean;
+}
+
+const cases = loadVector<{ cases: PdfCase[] }>("pdf/cases.json").cases;
+const vector = (file: string) => readFileSync(new URL(`../vectors/pdf/${file}`, import.meta.url));
+const certificateJson = exampleDocumentInput().certificateJson;
+const fileDigest = sha256Hex(example.file());
+const chain = () => RecordedChain.holding(parseCertificate(certificateJson));
+const failedChecks = (checks: { id: CheckId; status: string }[]) =>
+  checks.filter((c) => c.status === "failed").map((c) => c.id);
+
+/** Runs `read` and returns the INVALID_DOCUMENT error it throws; fails on anything else. */
+function invalidDocument(read: () => unknown): EvidenceError {
+  try {
+    read();
+  } catch (e) {
+    expect(isEvidenceError(e, "INVALID_DOCUMENT"), `threw ${String(e)}`).to.equal(true);
+    return e as EvidenceError;
+  }
+  return expect.fail("read the document instead of refusing it");
+}
+
+/** Where the embedded certificate's stream and its /CheckSum sit in a rendered document. */
+function locateAttachment(pdf: Buffer) {
+  const text = pdf.toString("latin1");
+  const dict = text.indexOf("/Type /EmbeddedFile");
+  const start = text.indexOf("stream\n", dict) + "stream\n".length;
+  const header = text.slice(dict, start);
+  const length = Number(/\/Length (\d+)/.exec(header)![1]);
+  const checksum = dict + header.indexOf("/CheckSum (") + "/CheckSum (".length;
+  return { start, length, checksum };
+}
+
+/** A deterministic stream of numbers (xorshift32), so the mutations are the same on every run. */
+function random(seed: number) {
+  let x = seed;
+  return (below: number) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % below;
+  };
+}
+
+describe("isPdf", () => {
+  it("accepts bytes that begin with %PDF-", () => {
+    expect(isPdf(Buffer.from("%PDF-1.3\n"))).to.equal(true);
+  });
+
+  for (const [what, bytes] of [
+    ["empty bytes", ""],
+    ["a cut-off header", "%PDF"],
+    ["a ZIP file", "PK\x03\x04"],
+    ["a header after white-space", " %PDF-1.7"],
+    ["JSON", '{"type":"evidence-anchor-certificate"}'],
+  ] as const) {
+    it(`rejects ${what}`, () => {
+      expect(isPdf(Buffer.from(bytes, "latin1"))).to.equal(false);
+    });
+  }
+});
+
+describe("extractEmbeddedFiles", function () {
+  const poppler = new Poppler();
+  let rendered: Buffer;
+
+  before(async function () {
+    rendered = Buffer.from(await renderCertificatePdf(exampleDocumentInput()));
+  });
+
+  after(() => poppler.remove());
+
+  it("returns the certificate attached to a rendered document, byte for byte", () => {
+    const files = extractEmbeddedFiles(rendered);
+    expect(files.map((f) => f.name)).to.deep.equal(["q1Zr8xYwK0pLmN3oB5cD7e.evidence.json"]);
+    expect(Buffer.from(files[0]!.bytes).equals(Buffer.from(certificateJson, "utf8"))).to.equal(true);
+  });
+
+  describe("on the vectors in test/vectors/pdf/", () => {
+    for (const c of cases) {
+      const { files, error } = c.extract;
+      it(`${error === undefined ? "reads" : "rejects"} ${c.file}: ${c.desc}`, () => {
+        const pdf = vector(c.file);
+        if (error !== undefined) {
+          expect(invalidDocument(() => extractEmbeddedFiles(pdf)).message).to.match(new RegExp(error));
+          return;
+        }
+        const read = extractEmbeddedFiles(pdf).map((f) => ({ name: f.name, sha256: sha256Hex(f.bytes) }));
+        expect(read).to.deep.equal(files);
+      });
+    }
+  });
+
+  it("reads the vectors that other readers read exactly as pdfdetach does", () => {
+    const agreeing = cases.filter((c) => c.popplerAgrees);
+    expect(agreeing.length).to.be.greaterThan(5);
+    for (const c of agreeing) {
+      const pdf = vector(c.file);
+      const ours = extractEmbeddedFiles(pdf).map((f) => `${f.name} ${sha256Hex(f.bytes)}`);
+      const theirs = poppler.attachments(pdf).map((f) => `${f.name} ${sha256Hex(f.bytes)}`);
+      expect(ours.sort(), c.file).to.deep.equal(theirs);
+    }
+  });
+
+  it("rejects a rendered document cut short at any of 60 points", () => {
+    for (let i = 0; i < 60; i++) {
+      const end = Math.floor((rendered.length * i) / 60);
+      invalidDocument(() => extractEmbeddedFiles(rendered.subarray(0, end)));
+    }
+    invalidDocument(() => extractEmbeddedFiles(rendered.subarray(0, rendered.lastIndexOf("%%EOF") + 4)));
+  });
+
+  it("throws nothing but INVALID_DOCUMENT for 300 single-byte changes of a rendered document", () => {
+    const next = random(0x5eed);
+    let read = 0;
+    let refused = 0;
+    for (let i = 0; i < 300; i++) {
+      const changed = Buffer.from(rendered);
+      changed[next(changed.length)] = next(256);
+      try {
+        extractEmbeddedFiles(changed);
+        read++;
+      } catch (e) {
+        expect(isEvidenceError(e, "INVALID_DOCUMENT"), `change ${i}: ${String(e)}`).to.equal(true);
+        refused++;
+      }
+    }
+    // Most of a document is font and page data a change does not make unreadable; some changes hit its structure.
+    expect(read).to.be.greaterThan(0);
+    expect(refused).to.be.greaterThan(0);
+  });
+});
+
+describe("certificateFromPdf", function () {
+  const poppler = new Poppler();
+  let rendered: Buffer;
+
+  before(async function () {
+    rendered = Buffer.from(await renderCertificatePdf(exampleDocumentInput()));
+  });
+
+  after(() => poppler.remove());
+
+  it("returns the certificate of a rendered document, which verifies with its file", async () => {
+    const { name, text } = certificateFromPdf(rendered);
+    expect(name).to.equal("q1Zr8xYwK0pLmN3oB5cD7e.evidence.json");
+    expect(text).to.equal(certificateJson);
+    const result = await verifyCertificate(text, { fileDigest, chain: chain() });
+    expect(result.valid).to.equal(true);
+  });
+
+  describe("on the vectors in test/vectors/pdf/", () => {
+    for (const c of cases) {
+      const { name, sha256, error } = c.certificate;
+      it(`${error === undefined ? "reads" : "rejects"} ${c.file}: ${c.desc}`, () => {
+        const pdf = vector(c.file);
+        if (error !== undefined) {
+          expect(invalidDocument(() => certificateFromPdf(pdf)).message).to.match(new RegExp(error));
+          return;
+        }
+        const found = certificateFromPdf(pdf);
+        expect({ name: found.name, sha256: sha256Hex(found.text) }).to.deep.equal({ name, sha256 });
+      });
+    }
+  });
+
+  describe("when the attached certificate is changed", () => {
+    it("refuses every flipped byte of the compressed certificate, or returns a certificate that does not verify", async () => {
+      const { start, length } = locateAttachment(rendered);
+      let refused = 0;
+      for (let offset = start; offset < start + length; offset++) {
+        const changed = Buffer.from(rendered);
+        changed[offset]! ^= 0x01;
+        let text: string;
+        try {
+          text = certificateFromPdf(changed).text;
+        } catch (e) {
+          expect(isEvidenceError(e, "INVALID_DOCUMENT"), `byte ${offset}: ${String(e)}`).to.equal(true);
+          refused++;
+          continue;
+        }
+        expect(text).not.to.equal(certificateJson);
+        expect((await verifyCertificate(text, { fileDigest, chain: chain() })).valid, `byte ${offset}`).to.equal(false);
+      }
+      expect(refused).to.be.greaterThan(0);
+    });
+
+    /**
+     * Changes one hex digit of the content hash and recompresses, trying digits until the
+     * compressed stream has its old length: the PDF keeps its size and every offset.
+     */
+    function sameLengthForgery(): { pdf: Buffer; forged: string } {
+      const { start, length, checksum } = locateAttachment(rendered);
+      const at = certificateJson.indexOf(JSON.parse(certificateJson).record.contentHash);
+      for (let i = 0; i < 64; i++) {
+        for (const digit of "0123456789abcdef") {
+          const forged = certificateJson.slice(0, at + i) + digit + certificateJson.slice(at + i + 1);
+          const compressed = deflateSync(forged);
+          if (forged === certificateJson || compressed.length !== length) continue;
+          const pdf = Buffer.from(rendered);
+          compressed.copy(pdf, start);
+          expect(pdf.length).to.equal(rendered.length);
+          expect(pdf.toString("latin1", checksum, checksum + 32)).to.match(/^[0-9a-f]{32}$/);
+          return { pdf, forged };
+        }
+      }
+      return expect.fail("no same-length forgery found");
+    }
+
+    it("refuses a same-length forgery whose /CheckSum was left alone, which pdfdetach extracts without complaint", () => {
+      const { pdf, forged } = sameLengthForgery();
+      expect(poppler.attachments(pdf)[0]!.bytes.toString("utf8")).to.equal(forged);
+      expect(invalidDocument(() => certificateFromPdf(pdf)).message).to.match(/CheckSum/);
+    });
+
+    it("returns a same-length forgery with a matching /CheckSum, and the verifier rejects it", async () => {
+      const { pdf, forged } = sameLengthForgery();
+      const { checksum } = locateAttachment(rendered);
+      pdf.write(createHash("md5").update(forged).digest("hex"), checksum, "latin1");
+      const { text } = certificateFromPdf(pdf);
+      expect(text).to.equal(forged);
+      const result = await verifyCertificate(text, { fileDigest, chain: chain() });
+      expect(result.valid).to.equal(false);
+      expect(failedChecks(result.checks)).to.deep.equal(["content", "leaf", "signature"]);
+    });
+
+    it("returns the certificate of a PDF written by another tool, and the verifier rejects the changed record", async () => {
+      const changed = JSON.parse(certificateJson);
+      changed.record.submittedAt = "2020-01-01T00:00:00.000Z";
+      const doc = new PDFDocument({ info: { CreationDate: new Date(0) } });
+      const chunks: Buffer[] = [];
+      doc.on("data", (chunk: Buffer) => chunks.push(chunk));
+      const ended = new Promise((resolve) => doc.on("end", resolve));
+      doc.text("A certificate with an earlier submission time.");
+      doc.file(Buffer.from(JSON.stringify(changed)), { name: "q1Zr8xYwK0pLmN3oB5cD7e.evidence.json" });
+      doc.end();
+      await ended;
+      const { text } = certificateFromPdf(Buffer.concat(chunks));
+      expect(JSON.parse(text).record.submittedAt).to.equal("2020-01-01T00:00:00.000Z");
+      const result = await verifyCertificate(text, { fileDigest, chain: chain() });
+      expect(failedChecks(result.checks)).to.deep.equal(["leaf", "signature"]);
+    });
+  });
+});
+
+describe("service/core/pdf-attachment.ts", () => {
+  it("bundles for the browser with no node: built-ins", async () => {
+    const result = await build({
+      entryPoints: [new URL("../../service/core/pdf-attachment.ts", import.meta.url).pathname],
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      write: false,
+      logLevel: "silent",
+    });
+    expect(result.errors).to.deep.equal([]);
+    expect(result.outputFiles[0]!.text).not.to.match(/from\s*["']node:|require\(["']node:/);
+  });
+});

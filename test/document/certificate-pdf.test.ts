@@ -1,0 +1,273 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import qrcode from "qrcode-generator";
+import { isEvidenceError, type Certificate } from "../../service/core/index.ts";
+import {
+  QR_CODE_BOX,
+  renderCertificatePdf,
+  type CertificateDocumentInput,
+  type CertificateV2,
+} from "../../service/document/certificate-pdf.ts";
+import { exampleDocumentInput, Poppler } from "../helpers/certificate-document.ts";
+
+/** Text with all white-space removed: pdftotext breaks lines where the layout wraps them. */
+const squash = (text: string) => text.replace(/\s+/g, "");
+
+/** The input with a changed certificate; certificateJson follows it. */
+function withCertificate(input: CertificateDocumentInput, change: (c: Record<string, any>) => void) {
+  const certificate = JSON.parse(input.certificateJson);
+  change(certificate);
+  return { ...input, certificate, certificateJson: JSON.stringify(certificate) };
+}
+
+describe("renderCertificatePdf", function () {
+  const poppler = new Poppler();
+  let example: Uint8Array;
+  let exampleText: string;
+
+  before(async function () {
+    example = await renderCertificatePdf(exampleDocumentInput());
+    exampleText = poppler.text(example);
+  });
+
+  after(() => poppler.remove());
+
+  it("prints every field of the certificate, in Chinese and English", () => {
+    const text = squash(exampleText);
+    const fields = {
+      title: ["区块链存证证书", "BLOCKCHAIN EVIDENCE CERTIFICATE"],
+      number: ["证书编号", "Certificate No.", "q1Zr8xYwK0pLmN3oB5cD7e"],
+      applicant: ["申请人", "Applicant", "示例知识产权代理有限公司 Example IP Agency Ltd.", "acct_example"],
+      evidenceTitle: ["证据标题", "商品详情页截图 / product page screenshot"],
+      fileName: ["文件名", "File name", "侵权页面截图.png"],
+      size: ["15 字节 bytes"],
+      mediaType: ["image/png"],
+      sourceUrl: ['https://shop.example.com/item/123?ref=a&b="c"'],
+      sha256: ["SHA-256", "313ebae9f8adca08ba8b525fdbd69cac86ba565e1b8f8a03c020157c14efd5c9"],
+      submitted: ["提交时间", "Submitted", "2026-11-26 00:39:01.456 北京时间 (UTC+8)", "2026-11-25 16:39:01.456 UTC"],
+      anchoredLocal: ["锚定时间", "Anchored", "2026-11-26 00:39:05 北京时间 Beijing time (UTC+8)"],
+      anchoredUtc: ["2026-11-25 16:39:05 协调世界时 UTC"],
+      chain: ["示例联盟链 Example consortium chain", "chain id 31337"],
+      contract: ["存证合约", "0x5FbDB2315678afecb367f032d93F642f64180aa3"],
+      transaction: ["交易哈希", "0x6b3d7a2f1c0e9d8b7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09"],
+      block: ["区块", "Block", "12", "0x1f2e3d4c5b6a79880f1e2d3c4b5a69788f9eadbccbdae0f1021324354657687f"],
+      root: ["Merkle root", "0x99d40b5fe4443b02d9d4f98c9441dce1b9ec54d79f547b3dfda651a94486f1ca"],
+      issuer: ["签发方", "Issuer", "Evidence Anchor example issuer", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"],
+      timestamps: [
+        "Time-stamps (RFC 3161)",
+        "Example Time-Stamping Authority (CN=Example TSA, O=Example Trust Services)",
+        "2026-11-26 00:39:06 北京时间 (UTC+8) 2026-11-25 16:39:06 UTC",
+        "Evidence Anchor development TSA",
+        "2026-11-26 00:39:06.250 北京时间 (UTC+8) 2026-11-25 16:39:06.250 UTC",
+      ],
+      proves: [
+        "本证书证明",
+        "What this certificate proves",
+        "一个 SHA-256 值等于上述内容哈希的文件，不晚于锚定时间已经存在。",
+        "A file whose SHA-256 is the content hash above existed no later than the anchoring time.",
+      ],
+      doesNotProve: [
+        "本证书不证明",
+        "What it does not prove",
+        "谁创作了该文件，或谁享有其权利。",
+        "Who made the file or who holds rights in it.",
+        "文件内容真实、合法或完整。",
+        "That the content is true, lawful or complete.",
+      ],
+      howToVerify: [
+        "如何验证",
+        "How to verify",
+        "https://evidence.example.com/verify?id=q1Zr8xYwK0pLmN3oB5cD7e",
+        "npx evidence verify q1Zr8xYwK0pLmN3oB5cD7e.pdf --file <original file> --rpc <node URL>",
+        "q1Zr8xYwK0pLmN3oB5cD7e.evidence.json",
+      ],
+      footer: ["Generated 2026-11-26 00:40:00 (UTC+8)", "https://evidence.example.com"],
+    };
+    const missing = Object.entries(fields).flatMap(([field, needles]) =>
+      needles.filter((n) => !text.includes(squash(n))).map((n) => `${field}: ${n}`),
+    );
+    expect(missing).to.deep.equal([]);
+  });
+
+  it("labels exactly the development time-stamp as not trusted by courts", () => {
+    const label = squash("开发用时间戳机构，法院不予采信 / development TSA — not trusted by courts");
+    expect(squash(exampleText).split(label)).to.have.length(2);
+  });
+
+  it("prints the development-chain warning if and only if the chain is a development chain", async () => {
+    const warning = squash("开发链：运营方可改写，仅供试用，不具证据效力");
+    const english = squash("Development chain: its operator can rewrite it; for trying the service only.");
+    const development = squash(poppler.text(await renderCertificatePdf(exampleDocumentInput({ development: true }))));
+    expect(development).to.include(warning).and.to.include(english);
+    expect(squash(exampleText)).not.to.include(warning).and.not.to.include(english);
+  });
+
+  it("fits the example on one A4 page", () => {
+    const info = poppler.info(example);
+    expect(info.Pages).to.equal("1");
+    expect(info["Page size"]).to.match(/^595\.2\d* x 841\.8\d* pts \(A4\)/);
+  });
+
+  it("fits a development certificate with its development time-stamp on one page", async () => {
+    const input = exampleDocumentInput({ development: true });
+    input.timestamps = input.timestamps!.filter((t) => t.development);
+    expect(poppler.info(await renderCertificatePdf(input)).Pages).to.equal("1");
+  });
+
+  it("keeps the longest fields a record may hold to two pages, cutting them with a note", async () => {
+    const input = withCertificate(exampleDocumentInput({ development: true }), (c) => {
+      c.record.title = "很长的标题 long title ".repeat(64);
+      c.record.fileName = `${"a".repeat(1000)}.png`;
+      c.record.sourceUrl = `https://example.com/${"x".repeat(4000)}`;
+      c.record.note = "一行\n".repeat(2000);
+      c.issuer.name = "签发机构".repeat(64);
+    });
+    input.applicant = "申请人".repeat(100);
+    input.chainName = "链".repeat(300);
+    input.timestamps = [...input.timestamps!, ...input.timestamps!, ...input.timestamps!];
+    const pdf = await renderCertificatePdf(input);
+    expect(poppler.info(pdf).Pages).to.equal("2");
+    const text = squash(poppler.text(pdf));
+    expect(text).to.include(squash("“…”: cut short, full text in the attached certificate"));
+    expect(text).to.include("1/2").and.to.include("2/2");
+  });
+
+  it("omits missing optional fields rather than printing them as undefined", async () => {
+    const input = withCertificate(exampleDocumentInput(), (c) => {
+      for (const key of ["size", "fileName", "mediaType", "title", "sourceUrl", "note"]) delete c.record[key];
+    });
+    const { applicant: _a, chainName: _c, serviceUrl: _s, timestamps: _t, ...bare } = input;
+    const text = poppler.text(await renderCertificatePdf(bare));
+    expect(text).not.to.match(/undefined|null|NaN/);
+    for (const label of ["Title", "File name", "Size", "Media type", "Source URL", "Note", "Time-stamps", "TSA"]) {
+      expect(text).not.to.match(new RegExp(`\\b${label}\\b`), label);
+    }
+    expect(squash(text)).to.include(squash("账户 account acct_example")).and.to.include(squash("chain id 31337"));
+    expect(squash(text)).to.include(squash("Evidence Anchor")).and.not.to.include(squash("Evidence Anchor · https://"));
+  });
+
+  it("shows characters that would print as nothing or as something else as [U+XXXX]", async () => {
+    const input = withCertificate(exampleDocumentInput(), (c) => {
+      c.record.title = "invoice\u202Egnp.exe\u200B \u0007📷";
+      c.record.fileName = "line\nbreak.png";
+    });
+    const text = poppler.text(await renderCertificatePdf(input));
+    expect(text).to.include("invoice[U+202E]gnp.exe[U+200B] [U+0007][U+1F4F7]");
+    expect(text).to.include("line[U+000A]break.png");
+  });
+
+  it("prints a version 2 certificate's batch fields", async () => {
+    const v1 = exampleDocumentInput().certificate as Certificate;
+    const v2: CertificateV2 = {
+      type: "evidence-anchor-certificate",
+      version: 2,
+      record: v1.record,
+      leafHash: v1.leafHash,
+      proof: { algorithm: "rfc6962-sha256", leafIndex: v1.proof.leafIndex, path: v1.proof.path },
+      batch: {
+        type: "evidence-anchor-batch",
+        root: v1.proof.root,
+        treeSize: v1.proof.treeSize,
+        anchor: v1.anchor,
+        issuer: v1.issuer,
+        issuedAt: v1.issuedAt,
+        timestamps: [],
+      },
+      signature: v1.signature,
+    };
+    const input = { ...exampleDocumentInput(), certificate: v2, certificateJson: JSON.stringify(v2) };
+    const text = squash(poppler.text(await renderCertificatePdf(input)));
+    for (const needle of [v1.proof.root, v1.anchor.txHash, v1.issuer.address, "Certificate version 2", "2026-11-25 16:39:05 协调世界时 UTC"]) {
+      expect(text).to.include(squash(needle));
+    }
+  });
+
+  it("attaches certificateJson byte for byte as <id>.evidence.json, as pdfdetach reads it", () => {
+    const attached = poppler.attachments(example);
+    expect(attached.map((a) => a.name)).to.deep.equal(["q1Zr8xYwK0pLmN3oB5cD7e.evidence.json"]);
+    expect(attached[0]!.bytes.equals(Buffer.from(exampleDocumentInput().certificateJson, "utf8"))).to.equal(true);
+  });
+
+  it("rejects a certificateJson that is not the certificate given", async () => {
+    const input = exampleDocumentInput();
+    const other = JSON.parse(input.certificateJson);
+    other.record.contentHash = "0".repeat(64);
+    const error = await renderCertificatePdf({ ...input, certificateJson: JSON.stringify(other) }).catch((e) => e);
+    expect(isEvidenceError(error, "INVALID_ARGUMENT")).to.equal(true);
+  });
+
+  it("sets the document's title, subject, creator and creation date", () => {
+    const info = poppler.info(example);
+    expect(info.Title).to.equal("区块链存证证书 Blockchain Evidence Certificate q1Zr8xYwK0pLmN3oB5cD7e");
+    expect(info.Subject).to.equal("SHA-256 313ebae9f8adca08ba8b525fdbd69cac86ba565e1b8f8a03c020157c14efd5c9");
+    expect(info.Creator).to.equal("Evidence Anchor");
+    expect(info.CreationDate).to.equal("2026-11-25T16:40:00Z");
+  });
+
+  it("writes the same bytes for the same input", async () => {
+    const again = await renderCertificatePdf(exampleDocumentInput());
+    expect(Buffer.from(again).equals(Buffer.from(example))).to.equal(true);
+  });
+
+  it("draws the QR code of verifyUrl module for module, with its quiet zone", () => {
+    const url = exampleDocumentInput().verifyUrl;
+    const qr = qrcode(0, "M");
+    qr.addData(url, "Byte");
+    qr.make();
+    const count = qr.getModuleCount();
+    // Render the QR code's box at 8 pixels per point and sample the centre of every module.
+    const scale = 8;
+    const image = renderGray(poppler.save(example), QR_CODE_BOX, scale);
+    const module = (QR_CODE_BOX.size * scale) / (count + 8);
+    const dark = (row: number, col: number) => image.at((col + 4.5) * module, (row + 4.5) * module) < 128;
+    const wrong: string[] = [];
+    for (let row = -4; row < count + 4; row++) {
+      for (let col = -4; col < count + 4; col++) {
+        const inside = row >= 0 && col >= 0 && row < count && col < count;
+        if (dark(row, col) !== (inside && qr.isDark(row, col))) wrong.push(`${row},${col}`);
+      }
+    }
+    expect(wrong).to.deep.equal([]);
+  });
+
+  it("renders page 1 with pdftoppm at 80 dpi as an A4 image", () => {
+    const file = poppler.save(example);
+    const prefix = path.join(poppler.dir, "page");
+    execFileSync("pdftoppm", ["-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", file, prefix]);
+    const png = readFileSync(`${prefix}.png`);
+    expect(png.subarray(1, 4).toString()).to.equal("PNG");
+    // IHDR: width and height at bytes 16 and 20; A4 at 80 dpi is 661.4 × 935.4 pixels, rounded up.
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).to.deep.equal([662, 936]);
+  });
+});
+
+/** Renders a box of page 1 (in points) as 8-bit grey pixels with pdftoppm. */
+function renderGray(file: string, box: { x: number; y: number; size: number }, scale: number) {
+  const pgm = execFileSync("pdftoppm", [
+    "-gray",
+    "-r",
+    String(72 * scale),
+    "-f",
+    "1",
+    "-l",
+    "1",
+    "-x",
+    String(Math.round(box.x * scale)),
+    "-y",
+    String(Math.round(box.y * scale)),
+    "-W",
+    String(Math.round(box.size * scale)),
+    "-H",
+    String(Math.round(box.size * scale)),
+    file,
+  ]);
+  // Binary PGM (P5): "P5 <width> <height> <maxval>" and one byte per pixel.
+  const header = /^P5\s+(\d+)\s+(\d+)\s+(\d+)\s/.exec(pgm.subarray(0, 64).toString("latin1"))!;
+  const width = Number(header[1]);
+  const pixels = pgm.subarray(header[0].length);
+  const dx = box.x * scale - Math.round(box.x * scale);
+  const dy = box.y * scale - Math.round(box.y * scale);
+  return { at: (x: number, y: number) => pixels[Math.floor(y + dy) * width + Math.floor(x + dx)]! };
+}
