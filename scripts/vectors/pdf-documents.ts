@@ -478,7 +478,7 @@ add(
 {
   const body = embeddedFile(CERTIFICATE) as { dict: string; data: Uint8Array };
   const corrupt = Buffer.from(body.data);
-  corrupt[corrupt.length >> 1] ^= 0xff;
+  corrupt[corrupt.length >> 1]! ^= 0xff;
   add(
     {
       file: "corrupt-flate.pdf",
@@ -489,7 +489,7 @@ add(
     withCertificate({ dict: body.dict, data: corrupt }).table().bytes(),
   );
   const wrongAdler = Buffer.from(body.data);
-  wrongAdler[wrongAdler.length - 1] ^= 0x01;
+  wrongAdler[wrongAdler.length - 1]! ^= 0x01;
   add(
     {
       file: "wrong-adler.pdf",

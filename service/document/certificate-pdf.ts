@@ -75,7 +75,7 @@ export interface RenderOptions {
 }
 
 /** How many lines a submitter's text may take before it is cut with an ellipsis. */
-const MAX_LINES = { title: 3, fileName: 2, sourceUrl: 3, note: 3, applicant: 1 } as const;
+const MAX_LINES = { title: 3, fileName: 2, sourceUrl: 3, note: 3 } as const;
 
 // A4 in points (ISO 216: 210 × 297 mm).
 const PAGE = { width: 595.28, height: 841.89 };
@@ -133,21 +133,25 @@ export async function renderCertificatePdf(
     doc.on("error", reject);
   });
 
+  // Each file is a collection (TTC): the name picks the Simplified Chinese face.
   doc.registerFont("sans", fonts.sans, "NotoSansCJKsc-Regular");
   doc.registerFont("sans-bold", fonts.sansBold, "NotoSansCJKsc-Bold");
   doc.registerFont("serif-bold", fonts.serifBold, "NotoSerifCJKsc-Bold");
 
   new Layout(doc, input, view).draw();
 
-  // A string given to file() would be read as a path: hand it the bytes.
-  doc.file(Buffer.from(input.certificateJson, "utf8"), {
+  const attachment: PDFKit.Mixins.PDFAttachmentOptions & { relationship: string } = {
     name: `${view.record.id}.evidence.json`,
     type: "application/json",
     description: "区块链存证证书（JSON）/ Evidence certificate (JSON): verify with `npx evidence verify`",
     creationDate: input.generatedAt,
     modifiedDate: input.generatedAt,
     hidden: false,
-  });
+    // ISO 32000-2 §14.13: the page is made from this file.
+    relationship: "Source",
+  };
+  // A string given to file() would be read as a path: hand it the bytes.
+  doc.file(Buffer.from(input.certificateJson, "utf8"), attachment);
   doc.end();
   await ended;
   return Buffer.concat(chunks);
@@ -175,6 +179,9 @@ function certificateView(input: CertificateDocumentInput): CertificateView {
   // The page must describe the very certificate it carries.
   if (canonicalize(attached as never) !== canonicalize(input.certificate as never)) {
     throw new EvidenceError("INVALID_ARGUMENT", "certificateJson and certificate are not the same certificate");
+  }
+  if (!(input.generatedAt instanceof Date) || Number.isNaN(input.generatedAt.getTime())) {
+    throw new EvidenceError("INVALID_ARGUMENT", "generatedAt must be a valid Date");
   }
   const c = input.certificate;
   if (c.version === 2) {

@@ -179,7 +179,13 @@ describe("renderCertificatePdf", function () {
     };
     const input = { ...exampleDocumentInput(), certificate: v2, certificateJson: JSON.stringify(v2) };
     const text = squash(poppler.text(await renderCertificatePdf(input)));
-    for (const needle of [v1.proof.root, v1.anchor.txHash, v1.issuer.address, "Certificate version 2", "2026-11-25 16:39:05 协调世界时 UTC"]) {
+    for (const needle of [
+      v1.proof.root,
+      v1.anchor.txHash,
+      v1.issuer.address,
+      "Certificate version 2",
+      "2026-11-25 16:39:05 协调世界时 UTC",
+    ]) {
       expect(text).to.include(squash(needle));
     }
   });
@@ -195,6 +201,11 @@ describe("renderCertificatePdf", function () {
     const other = JSON.parse(input.certificateJson);
     other.record.contentHash = "0".repeat(64);
     const error = await renderCertificatePdf({ ...input, certificateJson: JSON.stringify(other) }).catch((e) => e);
+    expect(isEvidenceError(error, "INVALID_ARGUMENT")).to.equal(true);
+  });
+
+  it("rejects a generatedAt that is not a valid date", async () => {
+    const error = await renderCertificatePdf({ ...exampleDocumentInput(), generatedAt: new Date(NaN) }).catch((e) => e);
     expect(isEvidenceError(error, "INVALID_ARGUMENT")).to.equal(true);
   });
 
