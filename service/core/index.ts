@@ -45,4 +45,12 @@ export {
   type NewRecord,
   type RecordDetails,
 } from "./record.ts";
+export {
+  CERTIFICATE_SUFFIX,
+  certificateFromPdf,
+  extractEmbeddedFiles,
+  isPdf,
+  PDF_LIMITS,
+  type EmbeddedFile,
+} from "./pdf-attachment.ts";
 export { CHECK_IDS, verifyCertificate, type Check, type CheckId, type VerificationResult } from "./verify.ts";
