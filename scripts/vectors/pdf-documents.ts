@@ -219,6 +219,30 @@ add(
 }
 
 {
+  // An object stream whose index points every entry at the same offset: each object would
+  // be read again and again, so the index must increase.
+  const content = Buffer.from(`${"4 0 ".repeat(1000)}${filespec(CERTIFICATE_NAME, 5)}\n`, "latin1");
+  const first = "4 0 ".repeat(1000).length;
+  const packed = deflateSync(content);
+  const pdf = skeleton(new PdfBuilder(), [[CERTIFICATE_NAME, 4]])
+    .object(5, embeddedFile(CERTIFICATE))
+    .object(6, {
+      dict: `<< /Type /ObjStm /N 1000 /First ${first} /Filter /FlateDecode /Length ${packed.length} >>`,
+      data: packed,
+    })
+    .table();
+  add(
+    {
+      file: "object-stream-index.pdf",
+      desc: "an object stream whose index gives one offset a thousand times",
+      extract: { error: "object stream's index is malformed" },
+      certificate: { error: "object stream's index is malformed" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
   // UTF-16BE with a byte order mark (§7.9.2.2), as a hex string.
   const name = "证书 q1Zr8xYwK0pLmN3oB5cD7e.evidence.json";
   const utf16 = Buffer.from(name, "utf16le").swap16();

@@ -630,18 +630,23 @@ function refuseEncryption(trailer: Value): void {
   if (trailer.get("Encrypt") !== undefined) throw invalid("encrypted PDFs are not supported");
 }
 
-/** The objects compressed in an object stream (§7.5.7); they all have generation 0. */
+/**
+ * The objects compressed in an object stream (§7.5.7); they all have generation 0. Each is
+ * read only up to where the next begins (the offsets must increase), so that no byte is
+ * parsed twice however the index points.
+ */
 function readObjectStream(document: PdfDocument, stream: Stream): void {
   const count = stream.dict.get("N");
   const first = stream.dict.get("First");
   if (!isCount(count) || !isCount(first)) throw invalid("an object stream has no valid /N or /First");
   const data = document.decode(stream, PDF_LIMITS.inflatedBytes);
-  const header = new Scanner(data);
+  const header = new Scanner(data.subarray(0, first));
   const entries: [number, number][] = [];
   for (let i = 0; i < count; i++) {
     const num = header.integer();
     const offset = header.integer();
-    if (num === undefined || offset === undefined || first + offset >= data.length) {
+    const previous = entries.at(-1)?.[1] ?? -1;
+    if (num === undefined || offset === undefined || first + offset >= data.length || first + offset <= previous) {
       throw invalid("an object stream's index is malformed");
     }
     entries.push([num, first + offset]);
@@ -649,9 +654,10 @@ function readObjectStream(document: PdfDocument, stream: Stream): void {
       throw invalid(`the PDF has more than ${PDF_LIMITS.objects} objects`);
     }
   }
-  for (const [num, offset] of entries) {
-    document.add({ ref: ref(num, 0), value: new Scanner(data, offset).value() });
-  }
+  entries.forEach(([num, offset], i) => {
+    const end = entries[i + 1]?.[1] ?? data.length;
+    document.add({ ref: ref(num, 0), value: new Scanner(data.subarray(offset, end)).value() });
+  });
 }
 
 function isCount(value: Value | undefined): value is number {
