@@ -311,7 +311,7 @@ class Layout {
 
     const timestamps = input.timestamps ?? [];
     if (timestamps.length > 0) {
-      this.#section(++section, "可信时间戳", "Time-stamps (RFC 3161)");
+      this.#section(++section, "第三方时间戳", "Independent time-stamps (RFC 3161)");
       for (const t of timestamps) {
         const time = new Date(t.time);
         const blocks: Block[] = [
@@ -324,7 +324,7 @@ class Layout {
             style: "warning",
           });
         }
-        this.#row("时间戳", "TSA", blocks);
+        this.#row("时间戳机构", "TSA", blocks);
       }
     }
 

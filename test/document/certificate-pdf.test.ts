@@ -56,7 +56,7 @@ describe("renderCertificatePdf", function () {
       root: ["Merkle root", "0x99d40b5fe4443b02d9d4f98c9441dce1b9ec54d79f547b3dfda651a94486f1ca"],
       issuer: ["签发方", "Issuer", "Evidence Anchor example issuer", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"],
       timestamps: [
-        "Time-stamps (RFC 3161)",
+        "Independent time-stamps (RFC 3161)",
         "Example Time-Stamping Authority (CN=Example TSA, O=Example Trust Services)",
         "2026-11-26 00:39:06 北京时间 (UTC+8) 2026-11-25 16:39:06 UTC",
         "Evidence Anchor development TSA",
