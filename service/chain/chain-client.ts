@@ -1,16 +1,16 @@
-import { readFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import {
   Contract,
   ContractFactory,
-  type InterfaceAbi,
   JsonRpcProvider,
   Network,
   type TransactionRequest,
   type TransactionReceipt,
   type Wallet,
 } from "ethers";
-import { EVIDENCE_ANCHOR_ABI, type AnchorOnChain, type Hex32 } from "../core/index.ts";
+import { ANCHORED_TOPIC, EVIDENCE_ANCHOR_ABI, evidenceAnchorInterface, type AnchorOnChain, type Hex32 } from "../core/index.ts";
+import type { AnchorChain, AnchorLocation, SendResult } from "../anchoring/anchor-chain.ts";
+import { loadArtifact } from "./artifact.ts";
 
 export interface TxOptions {
   /** Gas price in wei; with it, transactions are legacy (type 0). 0 on zero-gas chains. */
@@ -19,32 +19,25 @@ export interface TxOptions {
   legacy: boolean;
 }
 
-export interface AnchorLocation {
-  txHash: Hex32;
-  blockNumber: number;
-  blockHash: Hex32;
-  timestamp: number;
-  treeSize: number;
-}
-
-const ANCHORED_TOPIC = new Contract(
-  "0x0000000000000000000000000000000000000001",
-  EVIDENCE_ANCHOR_ABI,
-).interface.getEvent("Anchored")!.topicHash;
-
-/** The service's connection to the EvidenceAnchor contract: reads, sends, and finds anchors. */
-export class AnchorClient {
+/**
+ * The service's connection to the EvidenceAnchor contract over JSON-RPC (ethers): reads,
+ * sends, and finds anchors. It decodes the contract's reverts, so callers see outcomes
+ * (`already-anchored`), not error objects.
+ */
+export class ChainClient implements AnchorChain {
+  readonly chainId: number;
+  readonly contract: string;
   readonly provider: JsonRpcProvider;
-  readonly wallet: Wallet;
-  readonly contract: Contract;
-  readonly address: string;
+  readonly #wallet: Wallet;
+  readonly #instance: Contract;
   readonly #tx: TxOptions;
 
-  constructor(url: string, chainId: number, wallet: Wallet, address: string, tx: TxOptions) {
+  constructor(url: string, chainId: number, wallet: Wallet, contract: string, tx: TxOptions) {
+    this.chainId = chainId;
+    this.contract = contract;
     this.provider = chainProvider(url, chainId);
-    this.wallet = wallet.connect(this.provider);
-    this.address = address;
-    this.contract = new Contract(address, EVIDENCE_ANCHOR_ABI, this.wallet);
+    this.#wallet = wallet.connect(this.provider);
+    this.#instance = new Contract(contract, EVIDENCE_ANCHOR_ABI, this.#wallet);
     this.#tx = tx;
   }
 
@@ -63,51 +56,54 @@ export class AnchorClient {
   }
 
   async hasAnchorerRole(account: string): Promise<boolean> {
-    const role = (await this.contract.getFunction("ANCHORER_ROLE")()) as string;
-    return (await this.contract.getFunction("hasRole")(role, account)) as boolean;
+    const role = (await this.#instance.getFunction("ANCHORER_ROLE")()) as string;
+    return (await this.#instance.getFunction("hasRole")(role, account)) as boolean;
   }
 
   async grantAnchorerRole(account: string): Promise<void> {
-    const role = (await this.contract.getFunction("ANCHORER_ROLE")()) as string;
-    const tx = (await this.contract.getFunction("grantRole")(role, account, await this.overrides())) as {
-      hash: string;
-    };
+    const role = (await this.#instance.getFunction("ANCHORER_ROLE")()) as string;
+    const tx = (await this.#instance.getFunction("grantRole")(role, account, await this.#overrides())) as { hash: string };
     await mined(this.provider, tx.hash, `granting ANCHORER_ROLE to ${account}`);
   }
 
   async anchorOf(root: Hex32): Promise<AnchorOnChain> {
-    const [timestamp, blockNumber, treeSize] = (await this.contract.getFunction("anchorOf")(root)) as bigint[];
+    const [timestamp, blockNumber, treeSize] = (await this.#instance.getFunction("anchorOf")(root)) as bigint[];
     return { timestamp: Number(timestamp), blockNumber: Number(blockNumber), treeSize: Number(treeSize) };
   }
 
-  /** Sends `anchor(root, treeSize)` and returns its hash without waiting. */
-  async sendAnchor(root: Hex32, treeSize: number): Promise<Hex32> {
-    const tx = await this.contract.getFunction("anchor")(root, treeSize, await this.overrides());
-    return tx.hash as Hex32;
+  /** Sends `anchor(root, treeSize)` without waiting for it to be mined. */
+  async sendAnchor(root: Hex32, treeSize: number): Promise<SendResult> {
+    try {
+      const tx = await this.#instance.getFunction("anchor")(root, treeSize, await this.#overrides());
+      return { kind: "sent", txHash: tx.hash as Hex32 };
+    } catch (e) {
+      if (revertName(e) === "EvidenceAnchorAlreadyAnchored") return { kind: "already-anchored" };
+      throw e;
+    }
   }
 
-  async receipt(txHash: Hex32): Promise<TransactionReceipt | null> {
-    return this.provider.getTransactionReceipt(txHash);
+  async receipt(txHash: Hex32): Promise<{ status: 0 | 1; blockNumber: number } | null> {
+    return receiptOutcome(await this.provider.getTransactionReceipt(txHash));
   }
 
-  /** The receipt once `confirmations` blocks hold the transaction, or null after `timeoutMs`. */
-  async waitForReceipt(txHash: Hex32, confirmations: number, timeoutMs: number): Promise<TransactionReceipt | null> {
-    return waitForReceipt(this.provider, txHash, confirmations, timeoutMs);
+  async waitForReceipt(txHash: Hex32, confirmations: number, timeoutMs: number): Promise<{ status: 0 | 1; blockNumber: number } | null> {
+    return receiptOutcome(await waitForReceipt(this.provider, txHash, confirmations, timeoutMs));
   }
 
   async blockNumber(): Promise<number> {
     return this.provider.getBlockNumber();
   }
 
-  /**
-   * Where `root` was anchored, from the contract and the Anchored event of its block,
-   * or null when it is not anchored.
-   */
+  async blockHash(blockNumber: number): Promise<Hex32 | null> {
+    const block = await this.provider.getBlock(blockNumber);
+    return block?.hash ? (block.hash.toLowerCase() as Hex32) : null;
+  }
+
   async locate(root: Hex32): Promise<AnchorLocation | null> {
     const onChain = await this.anchorOf(root);
     if (onChain.timestamp === 0) return null;
     const [log] = await this.provider.getLogs({
-      address: this.address,
+      address: this.contract,
       topics: [ANCHORED_TOPIC, root],
       fromBlock: onChain.blockNumber,
       toBlock: onChain.blockNumber,
@@ -126,9 +122,33 @@ export class AnchorClient {
     this.provider.destroy();
   }
 
-  async overrides(): Promise<TransactionRequest> {
+  #overrides(): Promise<TransactionRequest> {
     return txOverrides(this.provider, this.#tx);
   }
+}
+
+/**
+ * The name of the contract error a call reverted with, or undefined. ethers decodes it
+ * when the node returns the revert data; some nodes only return the raw data, so the
+ * selector is matched too.
+ */
+export function revertName(e: unknown): string | undefined {
+  const err = e as { revert?: { name?: string }; data?: unknown; info?: { error?: { data?: unknown } } };
+  if (err?.revert?.name) return err.revert.name;
+  for (const data of [err?.data, err?.info?.error?.data]) {
+    if (typeof data !== "string" || data.length < 10) continue;
+    try {
+      const parsed = evidenceAnchorInterface.parseError(data);
+      if (parsed) return parsed.name;
+    } catch {
+      // Not one of the contract's errors.
+    }
+  }
+  return undefined;
+}
+
+function receiptOutcome(receipt: TransactionReceipt | null): { status: 0 | 1; blockNumber: number } | null {
+  return receipt ? { status: receipt.status === 1 ? 1 : 0, blockNumber: receipt.blockNumber } : null;
 }
 
 /** How often a receipt is polled for while a transaction waits to be mined. */
@@ -140,7 +160,7 @@ const RECEIPT_POLL_MS = 250;
  * a block number or a missing receipt read a moment ago may already be out of date, and
  * anchoring decides on them.
  */
-function chainProvider(url: string, chainId: number): JsonRpcProvider {
+export function chainProvider(url: string, chainId: number): JsonRpcProvider {
   return new JsonRpcProvider(url, Network.from(chainId), {
     staticNetwork: true,
     pollingInterval: RECEIPT_POLL_MS,
@@ -186,10 +206,4 @@ async function txOverrides(provider: JsonRpcProvider, tx: TxOptions): Promise<Tr
   if (tx.gasPrice !== undefined) return { type: 0, gasPrice: tx.gasPrice };
   if (tx.legacy) return { type: 0, gasPrice: (await provider.getFeeData()).gasPrice ?? 0n };
   return {};
-}
-
-/** The compiled EvidenceAnchor (abi and bytecode), committed under contracts/build/. */
-export function loadArtifact(): { abi: InterfaceAbi; bytecode: string; deployedBytecode: string } {
-  const file = new URL("../../contracts/build/EvidenceAnchor.json", import.meta.url);
-  return JSON.parse(readFileSync(file, "utf8")) as { abi: InterfaceAbi; bytecode: string; deployedBytecode: string };
 }

@@ -1,41 +1,46 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
-import { type FileHandle, link, open, unlink, stat } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { Transform, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-
-export interface StoredObject {
-  contentHash: string;
-  size: number;
-  path: string;
-}
+import { ObjectHolds, ObjectNotFoundError, type HeldObject, type ObjectStore } from "./object-store.ts";
 
 /**
- * Evidence files on disk, content-addressed: `objects/ab/abcdef…` by SHA-256. A file is
- * hashed while it streams to a temporary file (one pass, never whole in memory), made
- * durable (fsync), then linked into place. Names given by users never touch the disk.
+ * Evidence files in a directory, content-addressed: `objects/ab/abcdef…` by SHA-256. A
+ * file is hashed while it streams to a temporary file (one pass, never whole in memory),
+ * made durable (fsync of the file, then of the directory it is linked into), and linked
+ * into place. Names given by users never touch the disk. The directory may be local or on
+ * a shared file system (NFS, CephFS) that several replicas mount; files are 0600 and
+ * directories 0700.
  */
-export class ObjectStore {
+export class FileObjectStore implements ObjectStore {
   readonly root: string;
   readonly #tmp: string;
+  readonly #holds = new ObjectHolds();
 
-  constructor(dataDir: string) {
-    this.root = path.join(dataDir, "objects");
-    this.#tmp = path.join(dataDir, "tmp");
-    mkdirSync(this.root, { recursive: true });
-    mkdirSync(this.#tmp, { recursive: true });
+  private constructor(root: string, tmp: string) {
+    this.root = root;
+    this.#tmp = tmp;
   }
 
-  /** Removes temporary files left by a crash: nothing acknowledged refers to them. */
-  cleanTemporaryFiles(): number {
-    const names = readdirSync(this.#tmp);
-    for (const name of names) rmSync(path.join(this.#tmp, name), { force: true });
+  /** `objects/` and `tmp/` under `dir` (the data directory, or OBJECTS_DIR on shared storage). */
+  static async open(dir: string): Promise<FileObjectStore> {
+    const store = new FileObjectStore(path.join(dir, "objects"), path.join(dir, "tmp"));
+    await mkdir(store.root, { recursive: true, mode: 0o700 });
+    await mkdir(store.#tmp, { recursive: true, mode: 0o700 });
+    return store;
+  }
+
+  async cleanTemporaryFiles(): Promise<number> {
+    const names = await readdir(this.#tmp);
+    await Promise.all(names.map((name) => rm(path.join(this.#tmp, name), { force: true })));
     return names.length;
   }
 
-  temporaryFiles(): string[] {
-    return readdirSync(this.#tmp);
+  /** Temporary files now (uploads under way, or left by a crash). */
+  async temporaryFiles(): Promise<string[]> {
+    return readdir(this.#tmp);
   }
 
   pathOf(contentHash: string): string {
@@ -46,7 +51,7 @@ export class ObjectStore {
    * Streams `source` to disk while hashing it. On any failure — the client gone, a limit,
    * a full disk — the temporary file is removed and the error passed on.
    */
-  async put(source: Readable): Promise<StoredObject> {
+  async put(source: Readable): Promise<HeldObject> {
     const tmpPath = path.join(this.#tmp, `${Date.now()}-${randomBytes(8).toString("hex")}`);
     const hash = createHash("sha256");
     let size = 0;
@@ -58,7 +63,7 @@ export class ObjectStore {
       },
     });
     try {
-      const handle = await open(tmpPath, "wx");
+      const handle = await open(tmpPath, "wx", 0o600);
       const writer = durableWriter(handle);
       try {
         await pipeline(source, hasher, writer.stream);
@@ -68,20 +73,35 @@ export class ObjectStore {
         await handle.close();
       }
       const contentHash = hash.digest("hex");
-      const finalPath = this.pathOf(contentHash);
-      mkdirSync(path.dirname(finalPath), { recursive: true });
+      const release = this.#holds.hold(contentHash);
       try {
-        await link(tmpPath, finalPath);
+        await this.#holds.settled(contentHash);
+        const finalPath = this.pathOf(contentHash);
+        const dir = path.dirname(finalPath);
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        try {
+          await link(tmpPath, finalPath);
+          await syncDirectory(dir);
+        } catch (e) {
+          // The same content is already stored: keep the first copy.
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        }
+        await unlink(tmpPath);
       } catch (e) {
-        // The same content is already stored: keep the first copy.
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        release();
+        throw e;
       }
-      await unlink(tmpPath);
-      return { contentHash, size, path: finalPath };
+      return { contentHash, size, release };
     } catch (e) {
       await unlink(tmpPath).catch(() => undefined);
       throw e;
     }
+  }
+
+  async get(contentHash: string): Promise<Readable> {
+    const file = this.pathOf(contentHash);
+    if (!(await this.has(contentHash))) throw new ObjectNotFoundError(`no object ${contentHash}`);
+    return createReadStream(file, { highWaterMark: 1 << 20 });
   }
 
   async has(contentHash: string): Promise<boolean> {
@@ -89,6 +109,27 @@ export class ObjectStore {
       () => true,
       () => false,
     );
+  }
+
+  async removeIfUnreferenced(
+    contentHash: string,
+    isReferenced: (contentHash: string) => Promise<boolean>,
+  ): Promise<boolean> {
+    return this.#holds.removeUnlessHeld(contentHash, async () => {
+      if (await isReferenced(contentHash)) return false;
+      await rm(this.pathOf(contentHash), { force: true });
+      return true;
+    });
+  }
+}
+
+/** fsync of a directory, so a new entry in it survives a power cut. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

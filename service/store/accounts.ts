@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Account, EvidenceStore } from "./store/evidence-store.ts";
+import { MAX_ACCOUNT_NAME } from "../core/index.ts";
+import type { Account, EvidenceStore } from "./store.ts";
 
 /** An API key: 32 random bytes in base64url, shown once; only its SHA-256 is stored. */
 export function newApiKey(): string {
@@ -13,9 +14,11 @@ export function hashApiKey(key: string): string {
 const API_KEY = /^[A-Za-z0-9_-]{43}$/;
 
 /** Creates an account and returns it with its API key, which is not kept anywhere. */
-export function createAccount(store: EvidenceStore, name: string): { account: Account; apiKey: string } {
+export async function createAccount(store: EvidenceStore, name: string): Promise<{ account: Account; apiKey: string }> {
   const trimmed = name.trim();
-  if (trimmed.length === 0 || trimmed.length > 200) throw new RangeError("an account name must be 1 to 200 characters");
+  if (trimmed.length === 0 || trimmed.length > MAX_ACCOUNT_NAME) {
+    throw new RangeError(`an account name must be 1 to ${MAX_ACCOUNT_NAME} characters`);
+  }
   const apiKey = newApiKey();
   const account: Account = {
     id: `acct_${randomBytes(12).toString("base64url")}`,
@@ -23,7 +26,7 @@ export function createAccount(store: EvidenceStore, name: string): { account: Ac
     keyHash: hashApiKey(apiKey),
     createdAt: new Date().toISOString(),
   };
-  store.insertAccount(account);
+  await store.insertAccount(account);
   return { account, apiKey };
 }
 
@@ -32,10 +35,10 @@ export function createAccount(store: EvidenceStore, name: string): { account: Ac
  * the stored hash is compared again in constant time, so neither the key nor its hash
  * leaks through timing.
  */
-export function authenticate(store: EvidenceStore, apiKey: string): Account | undefined {
+export async function authenticate(store: EvidenceStore, apiKey: string): Promise<Account | undefined> {
   if (!API_KEY.test(apiKey)) return undefined;
   const keyHash = hashApiKey(apiKey);
-  const account = store.accountByKeyHash(keyHash);
+  const account = await store.accountByKeyHash(keyHash);
   if (!account) return undefined;
   const equal = timingSafeEqual(Buffer.from(account.keyHash, "hex"), Buffer.from(keyHash, "hex"));
   return equal ? account : undefined;

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { build } from "esbuild";
 import { Router } from "express";
 
-const WEB = new URL("../../web/", import.meta.url);
+const WEB = new URL("../../../web/", import.meta.url);
 
 /**
  * The web pages: `/` (submitting evidence) and `/verify` (public verification). Their
