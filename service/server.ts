@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
+import { hostname } from "node:os";
 import { mkdirSync } from "node:fs";
 import { once } from "node:events";
 import {
@@ -24,7 +26,7 @@ import { limitConnectionsPerAddress } from "./http/connection-limits.ts";
 import { webRoutes } from "./http/routes/web.ts";
 import { Intake } from "./intake/intake.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { FileObjectStore } from "./objects/file-object-store.ts";
+import { openObjectStore } from "./objects/open-object-store.ts";
 import { createAccount } from "./store/accounts.ts";
 import { openStore } from "./store/open-store.ts";
 import type { EvidenceStore } from "./store/store.ts";
@@ -60,7 +62,7 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
 
     const store = await openStore(config);
     cleanup.push(() => store.close());
-    const objects = await FileObjectStore.open(config.objects.dir ?? config.dataDir);
+    const objects = await openObjectStore(config);
     const removed = await objects.cleanTemporaryFiles();
     if (removed > 0) log.info(`removed ${removed} temporary files left by an interrupted upload`);
 
@@ -106,6 +108,7 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
         confirmations: config.chain.confirmations,
         receiptTimeoutMs: config.chain.receiptTimeoutMs,
         issuerName: config.issuer.name,
+        lease: anchoringLease(store),
       },
       log.child({ component: "anchoring" }),
     );
@@ -191,6 +194,23 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     await undo();
     throw e;
   }
+}
+
+/** How long an anchoring lease lasts unless renewed: another replica takes over within this after a crash. */
+const LEASE_TTL_MS = 10_000;
+
+/**
+ * One anchorer at a time among the replicas sharing a store: the lease is renewed every
+ * round; if its holder dies, another replica takes it once it expires. The database's own
+ * constraints (one batch per item, one batch per root, certificates never rewritten) and
+ * the contract's refusal of a second anchor keep even an overlap harmless.
+ */
+function anchoringLease(store: EvidenceStore): { acquire(): Promise<boolean>; release(): Promise<void> } {
+  const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
+  return {
+    acquire: async () => (await store.acquireLease("anchoring", holder, LEASE_TTL_MS)) !== null,
+    release: () => store.releaseLease("anchoring", holder),
+  };
 }
 
 /** Listens, or fails with one clear line (a port in use, an address not available here). */
