@@ -207,9 +207,19 @@ const LEASE_TTL_MS = 10_000;
  */
 function anchoringLease(store: EvidenceStore): { acquire(): Promise<boolean>; release(): Promise<void> } {
   const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
+  // Renewed a third of the way into the lease, not on every round: a renewal is a commit.
+  let renewAt = 0;
   return {
-    acquire: async () => (await store.acquireLease("anchoring", holder, LEASE_TTL_MS)) !== null,
-    release: () => store.releaseLease("anchoring", holder),
+    async acquire() {
+      if (Date.now() < renewAt) return true;
+      const held = (await store.acquireLease("anchoring", holder, LEASE_TTL_MS)) !== null;
+      renewAt = held ? Date.now() + LEASE_TTL_MS / 3 : 0;
+      return held;
+    },
+    async release() {
+      renewAt = 0;
+      await store.releaseLease("anchoring", holder);
+    },
   };
 }
 
