@@ -250,7 +250,19 @@ function parseAsn1(der: Uint8Array, what: string): asn1js.AsnType {
   const parsed = asn1js.fromBER(der);
   if (parsed.offset === -1) malformed(`${what} is not valid ASN.1 (${parsed.result.error})`);
   if (parsed.offset !== der.byteLength) malformed(`${what} has ${der.byteLength - parsed.offset} trailing bytes`);
+  if (!lengthsAgree(parsed.result)) malformed(`${what} has a length that does not match its contents`);
   return parsed.result;
+}
+
+/**
+ * Whether every definite length equals the length of what it encloses. asn1js lets a child
+ * run past its parent's length; such a token has no single reading, and OpenSSL refuses it.
+ */
+function lengthsAgree(block: asn1js.AsnType): boolean {
+  if (!block.lenBlock.isIndefiniteForm && block.valueBlock.blockLength !== block.lenBlock.length) return false;
+  if (!block.idBlock.isConstructed) return true;
+  const value = (block.valueBlock as { value?: unknown }).value;
+  return !Array.isArray(value) || value.every((child: asn1js.AsnType) => lengthsAgree(child));
 }
 
 function decodeToken(der: Uint8Array): DecodedToken {
@@ -271,7 +283,12 @@ function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
   // ContentInfo ::= SEQUENCE { contentType, content [0] EXPLICIT ANY }
   const contentInfo = parseAsn1(der, "the token");
   const [contentType, content, ...extra] = children(contentInfo, "the ContentInfo");
-  if (!(contentType instanceof asn1js.ObjectIdentifier) || !isContext(content, 0) || extra.length > 0) {
+  if (
+    !(contentInfo instanceof asn1js.Sequence) ||
+    !(contentType instanceof asn1js.ObjectIdentifier) ||
+    !isContext(content, 0) ||
+    extra.length > 0
+  ) {
     malformed("the ContentInfo is not SEQUENCE { OID, [0] content }");
   }
   if (contentType.valueBlock.toString() !== OID.signedData) malformed("the ContentInfo is not SignedData");
@@ -365,7 +382,12 @@ function children(block: asn1js.AsnType | undefined, what: string): asn1js.AsnTy
 
 /** A context-specific constructed [n] (EXPLICIT tags and IMPLICIT SETs). */
 function isContext(block: asn1js.AsnType | undefined, tagNumber: number): block is asn1js.Constructed {
-  return block !== undefined && block.idBlock.tagClass === 3 && block.idBlock.tagNumber === tagNumber && block.idBlock.isConstructed;
+  return (
+    block !== undefined &&
+    block.idBlock.tagClass === 3 &&
+    block.idBlock.tagNumber === tagNumber &&
+    block.idBlock.isConstructed
+  );
 }
 
 /** Whether a SignerIdentifier (RFC 5652 §5.3) names `certificate`. */
@@ -377,8 +399,7 @@ function identifies(sid: pkijs.SchemaType, certificate: pkijs.Certificate): bool
   const keyId = (sid as asn1js.Primitive | undefined)?.valueBlock?.valueHexView;
   if (!keyId) return false;
   const ski = certificate.extensions?.find((e) => e.extnID === "2.5.29.14")?.parsedValue as
-    | asn1js.OctetString
-    | undefined;
+    asn1js.OctetString | undefined;
   return ski !== undefined && sameBytes(ski.valueBlock.valueHexView, keyId);
 }
 
@@ -419,7 +440,13 @@ async function verifySignature(
     // pkijs keeps the attributes' original bytes with the [0] tag already changed to SET.
     signedBytes = signerInfo.signedAttrs!.encodedValue;
     const key = certificate.subjectPublicKeyInfo;
-    return await engine.verifyWithPublicKey(signedBytes, signerInfo.signature, key, signerInfo.signatureAlgorithm, hashName);
+    return await engine.verifyWithPublicKey(
+      signedBytes,
+      signerInfo.signature,
+      key,
+      signerInfo.signatureAlgorithm,
+      hashName,
+    );
   } catch (e) {
     // A signature value that is not even an ECDSA-Sig-Value cannot verify.
     if (e instanceof Error && /signature value/i.test(e.message)) return false;
@@ -578,7 +605,10 @@ export function parseTrustBundle(pem: string): TsaTrustAnchor[] {
   const blocks = pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g);
   for (const [, label, body] of blocks) {
     if (label !== "CERTIFICATE") {
-      throw new EvidenceError("INVALID_ARGUMENT", `TSA trust bundle: a ${label} block where a CERTIFICATE was expected`);
+      throw new EvidenceError(
+        "INVALID_ARGUMENT",
+        `TSA trust bundle: a ${label} block where a CERTIFICATE was expected`,
+      );
     }
     const der = base64ToBytes(body!.replace(/\s+/g, ""), "TSA trust bundle certificate");
     const certificate = parseCertificate(der);
@@ -633,7 +663,10 @@ export function distinguishedName(name: pkijs.RelativeDistinguishedNames): strin
       const text = tv.value.valueBlock.value;
       const value =
         typeof text === "string"
-          ? text.replace(/[\\,+"<>;=]/g, "\\$&").replace(/^[ #]/, "\\$&").replace(/ $/, "\\ ")
+          ? text
+              .replace(/[\\,+"<>;=]/g, "\\$&")
+              .replace(/^[ #]/, "\\$&")
+              .replace(/ $/, "\\ ")
           : `#${bytesToHex(new Uint8Array(tv.value.toBER()))}`;
       return `${type}=${value}`;
     })

@@ -148,7 +148,9 @@ export class DevelopmentTsa {
     }
     // TimeStampReq ::= SEQUENCE { version, messageImprint, reqPolicy OPTIONAL, … }: read the
     // policy from the DER, as asn1js prints long arcs in hex.
-    const reqPolicy = (parsed.result as asn1js.Sequence).valueBlock.value.find((b) => b instanceof asn1js.ObjectIdentifier);
+    const reqPolicy = (parsed.result as asn1js.Sequence).valueBlock.value.find(
+      (b) => b instanceof asn1js.ObjectIdentifier,
+    );
     if (reqPolicy && objectIdentifierText(reqPolicy) !== this.policy) return reject("unacceptedPolicy");
     if (request.extensions?.length) return reject("unacceptedExtension");
     const imprint = new pkijs.MessageImprint({
@@ -190,7 +192,10 @@ export class DevelopmentTsa {
     // digest of the TSTInfo, and an ESS signingCertificateV2 binding this certificate.
     const attributes = [
       new pkijs.Attribute({ type: OID.contentType, values: [new asn1js.ObjectIdentifier({ value: OID.tstInfo })] }),
-      new pkijs.Attribute({ type: OID.messageDigest, values: [new asn1js.OctetString({ valueHex: sha256(tstInfoDer) })] }),
+      new pkijs.Attribute({
+        type: OID.messageDigest,
+        values: [new asn1js.OctetString({ valueHex: sha256(tstInfoDer) })],
+      }),
       new pkijs.Attribute({ type: OID.signingCertificateV2, values: [this.#signingCertificateV2()] }),
     ];
     const signedData = new pkijs.SignedData({

@@ -57,16 +57,27 @@ export interface TestPki {
   dir: string;
   rootPath: string;
   rootPem: string;
-  /** Issues a TSA certificate (RSA 2048) under this root. */
-  issueTsa(options?: { eku?: TsaEku; commonName?: string }): Promise<TsaCredentials>;
+  /** With `intermediate: true`: the CA between the root and the TSAs, which tokens do not carry. */
+  intermediatePem: string | undefined;
+  /**
+   * Issues a TSA certificate (RSA 2048) under this root; with `keyOf`, for the key of an
+   * earlier certificate (a second certificate for the same key, as a re-issue makes).
+   */
+  issueTsa(options?: { eku?: TsaEku; commonName?: string; keyOf?: TsaCredentials }): Promise<TsaCredentials>;
   /** Removes the directory and every key in it. */
   remove(): void;
 }
 
 let pkiCount = 0;
 
-/** Generates a root CA with openssl in a fresh temporary directory. */
-export async function createTestPki(commonName = "Evidence Anchor test TSA root"): Promise<TestPki> {
+/**
+ * Generates a root CA with openssl in a fresh temporary directory; with `intermediate`, TSA
+ * certificates are issued by an intermediate CA under the root.
+ */
+export async function createTestPki(
+  commonName = "Evidence Anchor test TSA root",
+  options: { intermediate?: boolean } = {},
+): Promise<TestPki> {
   const dir = tempDir("tsa-pki");
   const rootPath = path.join(dir, "root.pem");
   const rootKey = path.join(dir, "root.key");
@@ -93,15 +104,60 @@ export async function createTestPki(commonName = "Evidence Anchor test TSA root"
     "-addext",
     "subjectKeyIdentifier=hash",
   ]);
+  let issuerPath = rootPath;
+  let issuerKey = rootKey;
+  let intermediatePem: string | undefined;
+  if (options.intermediate) {
+    issuerPath = path.join(dir, "intermediate.pem");
+    issuerKey = path.join(dir, "intermediate.key");
+    const csr = path.join(dir, "intermediate.csr");
+    const ext = path.join(dir, "intermediate.ext");
+    writeFileSync(
+      ext,
+      "basicConstraints = critical,CA:TRUE,pathlen:0\nkeyUsage = critical,keyCertSign,cRLSign\n" +
+        "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n",
+    );
+    const subject = `/C=CN/O=Evidence Anchor tests/CN=${commonName} ${pkiCount} intermediate`;
+    await openssl([
+      "req",
+      "-new",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      issuerKey,
+      "-out",
+      csr,
+      "-subj",
+      subject,
+    ]);
+    const validity = ["-days", VALIDITY_DAYS, "-set_serial", "500", "-extfile", ext];
+    await openssl([
+      "x509",
+      "-req",
+      "-sha256",
+      "-in",
+      csr,
+      "-CA",
+      rootPath,
+      "-CAkey",
+      rootKey,
+      ...validity,
+      "-out",
+      issuerPath,
+    ]);
+    intermediatePem = readFileSync(issuerPath, "utf8");
+  }
   let issued = 0;
   return {
     dir,
     rootPath,
     rootPem: readFileSync(rootPath, "utf8"),
+    intermediatePem,
     async issueTsa(options = {}) {
       const eku = options.eku ?? "critical";
       const name = `tsa-${++issued}`;
-      const keyPath = path.join(dir, `${name}.key`);
+      const keyPath = options.keyOf?.keyPath ?? path.join(dir, `${name}.key`);
       const csrPath = path.join(dir, `${name}.csr`);
       const certPath = path.join(dir, `${name}.pem`);
       const extPath = path.join(dir, `${name}.ext`);
@@ -125,11 +181,7 @@ export async function createTestPki(commonName = "Evidence Anchor test TSA root"
       await openssl([
         "req",
         "-new",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        keyPath,
+        ...(options.keyOf ? ["-key", keyPath] : ["-newkey", "rsa:2048", "-nodes", "-keyout", keyPath]),
         "-out",
         csrPath,
         "-subj",
@@ -142,9 +194,9 @@ export async function createTestPki(commonName = "Evidence Anchor test TSA root"
         "-in",
         csrPath,
         "-CA",
-        rootPath,
+        issuerPath,
         "-CAkey",
-        rootKey,
+        issuerKey,
         "-set_serial",
         String(1000 + issued),
         "-days",
