@@ -243,7 +243,7 @@ describe("service/timestamping", function () {
 
       it("refuses other methods, other media types and oversized bodies", async () => {
         expect((await fetch(server.url)).status).to.equal(405);
-        const post = (type: string, payload: Uint8Array) =>
+        const post = (type: string, payload: Uint8Array<ArrayBuffer>) =>
           fetch(server.url, { method: "POST", headers: { "content-type": type }, body: payload });
         expect((await post("application/octet-stream", ROOT)).status).to.equal(415);
         expect((await post("application/timestamp-query", new Uint8Array(65 * 1024))).status).to.equal(413);
