@@ -171,8 +171,12 @@ export async function verifyTimestampToken(
     return failed({ code: "malformed", reason: e instanceof Error ? e.message : String(e) });
   }
   const { info } = decoded;
-  const result = await check(decoded, data, trust, options);
-  return { ...result, info };
+  try {
+    return { ...(await check(decoded, data, trust, options)), info };
+  } catch (e) {
+    // A part pkijs cannot read deep inside an attribute or certificate of the token.
+    return { ...failed({ code: "malformed", reason: e instanceof Error ? e.message : String(e) }), info };
+  }
 }
 
 async function check(
@@ -470,7 +474,13 @@ function checkSigningCertificate(
     [v2, 2],
   ] as const) {
     if (!value) continue;
-    if (!essBindsCertificate(value, version, signer)) return { code: "signing-certificate-mismatch" };
+    let binds: boolean;
+    try {
+      binds = essBindsCertificate(value, version, signer);
+    } catch {
+      binds = false;
+    }
+    if (!binds) return { code: "signing-certificate-mismatch" };
   }
   return null;
 }
