@@ -41,6 +41,8 @@ export interface AnchorerOptions {
   lease?: { acquire(): Promise<boolean>; release(): Promise<void> };
   /** How often the loop looks for work when idle (ms). */
   pollMs?: number;
+  /** The first wait after a failed round (ms); it doubles with each failure, up to 30 s. */
+  retryBaseMs?: number;
 }
 
 export interface AnchorerHealth {
@@ -155,7 +157,8 @@ export class Anchorer {
     this.#running = undefined;
     // Poll often enough to seal on time; back off while the chain is failing.
     const idle = this.#options.pollMs ?? Math.min(250, this.#options.maxWaitMs);
-    this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, 500 * 2 ** this.#failures));
+    const retry = (this.#options.retryBaseMs ?? 500) * 2 ** (this.#failures - 1);
+    this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, retry));
   }
 
   async #anchor(batch: SealedBatch): Promise<void> {
