@@ -1,12 +1,21 @@
 import path from "node:path";
+import type { LogFormat } from "./log.ts";
 
 /** Everything the service reads from its environment, with the embedded defaults. */
 export interface ServiceConfig {
   dataDir: string;
   host: string;
   port: number;
-  /** The URL printed for users; derived from host and port unless PUBLIC_URL is set. */
+  /** The URL printed for users and encoded in QR codes; derived from host and port unless PUBLIC_URL is set. */
   publicUrl: string | undefined;
+  /** PostgreSQL (several replicas); unset: SQLite in the data directory. */
+  databaseUrl: string | undefined;
+  objects: {
+    /** A directory for evidence files, e.g. on shared storage; unset: the data directory. */
+    dir: string | undefined;
+    /** An S3-compatible store, e.g. `s3://bucket/prefix?endpoint=https://…&region=…`. */
+    url: string | undefined;
+  };
   chain: {
     /** An external chain; when absent a local chain is started under the data directory. */
     rpcUrl: string | undefined;
@@ -24,23 +33,54 @@ export interface ServiceConfig {
     legacyTransactions: boolean;
     /** How long to wait for a receipt before the transaction is sent again (the contract refuses a duplicate). */
     receiptTimeoutMs: number;
+    /** Display names of chains by id, e.g. `31337=本地开发链 Local development chain`. */
+    names: Record<number, string>;
+    /** How often anchored batches are checked against the chain. */
+    reconcileIntervalMs: number;
   };
   issuer: {
     /** Encrypted JSON keystore of the anchoring and issuing key (production). */
     keystorePath: string | undefined;
     keystorePassword: string | undefined;
     name: string;
+    /** The certificate version issued: 2 (one signature per batch) or 1. */
+    certificateVersion: 1 | 2;
   };
   batch: { maxItems: number; maxWaitMs: number };
   limits: {
     fileSizeBytes: number;
     filesPerRequest: number;
-    digestsPerRequest: number;
-    /** Submissions per API key per minute. */
-    requestsPerMinute: number;
+    /** Submission units per account per minute: a request, or one digest. */
+    submissionsPerMinute: number;
+    /** Requests (RPC calls, certificates verified) per client address per minute on the anonymous routes. */
+    anonymousPerMinute: number;
+    /** Open connections per client address. */
+    connectionsPerAddress: number;
+  };
+  timestamps: {
+    /** RFC 3161 time-stamp authorities; every root is stamped by each. Unset on the embedded chain: the development TSA. */
+    urls: string[] | undefined;
+    /** PEM bundle of the TSA roots the service's own verifier trusts. */
+    trustFile: string | undefined;
+    /** Certificates wait for every token instead of being upgraded when it comes. */
+    required: boolean;
+    timeoutMs: number;
+    /** How often the chain's newest block hash is time-stamped (0: never). */
+    checkpointIntervalMs: number;
+  };
+  capture: {
+    /** CIDRs that captures may reach although private, loopback or link-local (tests, intranets). */
+    allow: string[];
+    concurrency: number;
+    queueLimit: number;
+    timeoutMs: number;
+    chromiumPath: string;
   };
   /** Create a development account and print its key on first start. */
   devAccount: boolean;
+  /** Operators' token for the full `/healthz`; unset: loopback only. */
+  healthToken: string | undefined;
+  log: { level: string; format: LogFormat | undefined };
 }
 
 export class ConfigError extends Error {
@@ -48,16 +88,17 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
-  const host = env.HOST ?? "127.0.0.1";
-  const port = int(env, "PORT", 8080, 0, 65_535);
+  const embedded = env.CHAIN_RPC_URL === undefined;
   return {
     dataDir: path.resolve(env.DATA_DIR ?? "data"),
-    host,
-    port,
-    publicUrl: env.PUBLIC_URL,
+    host: env.HOST ?? "127.0.0.1",
+    port: int(env, "PORT", 8080, 0, 65_535),
+    publicUrl: url(env, "PUBLIC_URL"),
+    databaseUrl: optional(env, "DATABASE_URL"),
+    objects: { dir: optional(env, "OBJECTS_DIR"), url: optional(env, "OBJECT_STORE_URL") },
     chain: {
-      rpcUrl: env.CHAIN_RPC_URL,
-      contract: env.ANCHOR_CONTRACT,
+      rpcUrl: url(env, "CHAIN_RPC_URL"),
+      contract: optional(env, "ANCHOR_CONTRACT"),
       chainId: env.CHAIN_ID ? int(env, "CHAIN_ID", 0, 1, Number.MAX_SAFE_INTEGER) : undefined,
       localPort: int(env, "LOCAL_CHAIN_PORT", 8545, 1, 65_535),
       localBlockTime: int(env, "LOCAL_CHAIN_BLOCK_TIME", 1, 0, 60),
@@ -65,11 +106,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       gasPrice: env.GAS_PRICE ? BigInt(int(env, "GAS_PRICE", 0, 0, Number.MAX_SAFE_INTEGER)) : undefined,
       legacyTransactions: bool(env, "LEGACY_TRANSACTIONS", false),
       receiptTimeoutMs: int(env, "RECEIPT_TIMEOUT_MS", 120_000, 1_000, 86_400_000),
+      names: chainNames(env.CHAIN_NAMES),
+      reconcileIntervalMs: int(env, "RECONCILE_INTERVAL_MS", 60_000, 1_000, 86_400_000),
     },
     issuer: {
-      keystorePath: env.ISSUER_KEYSTORE,
+      keystorePath: optional(env, "ISSUER_KEYSTORE"),
       keystorePassword: env.ISSUER_KEYSTORE_PASSWORD,
       name: env.ISSUER_NAME ?? "Evidence Anchor",
+      certificateVersion: int(env, "CERTIFICATE_VERSION", 2, 1, 2) as 1 | 2,
     },
     batch: {
       maxItems: int(env, "BATCH_MAX_ITEMS", 10_000, 1, 1_000_000),
@@ -78,11 +122,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     limits: {
       fileSizeBytes: int(env, "MAX_FILE_BYTES", 2 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
       filesPerRequest: int(env, "MAX_FILES_PER_REQUEST", 100, 1, 10_000),
-      digestsPerRequest: 10_000,
-      requestsPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
+      submissionsPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600_000, 1, 100_000_000),
+      anonymousPerMinute: int(env, "ANONYMOUS_RATE_LIMIT_PER_MINUTE", 6_000, 1, 100_000_000),
+      connectionsPerAddress: int(env, "MAX_CONNECTIONS_PER_ADDRESS", 256, 1, 1_000_000),
     },
-    devAccount: bool(env, "DEV_ACCOUNT", env.CHAIN_RPC_URL === undefined),
+    timestamps: {
+      urls: env.TSA_URLS === undefined ? undefined : list(env.TSA_URLS).map((u) => checkUrl("TSA_URLS", u)),
+      trustFile: optional(env, "TSA_TRUST_CERTS"),
+      required: bool(env, "TSA_REQUIRED", false),
+      timeoutMs: int(env, "TSA_TIMEOUT_MS", 10_000, 100, 600_000),
+      checkpointIntervalMs: int(env, "CHECKPOINT_INTERVAL_MS", embedded ? 0 : 3_600_000, 0, 86_400_000 * 30),
+    },
+    capture: {
+      allow: list(env.CAPTURE_ALLOW ?? ""),
+      concurrency: int(env, "CAPTURE_CONCURRENCY", 2, 1, 64),
+      queueLimit: int(env, "CAPTURE_QUEUE", 20, 0, 10_000),
+      timeoutMs: int(env, "CAPTURE_TIMEOUT_MS", 60_000, 1_000, 600_000),
+      chromiumPath: env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    },
+    devAccount: bool(env, "DEV_ACCOUNT", embedded),
+    healthToken: optional(env, "HEALTH_TOKEN"),
+    log: { level: env.LOG_LEVEL ?? "info", format: logFormat(env.LOG_FORMAT) },
   };
+}
+
+function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === "" ? undefined : raw;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -101,4 +167,43 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (["1", "true", "yes"].includes(raw)) return true;
   if (["0", "false", "no"].includes(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function url(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = optional(env, name);
+  return raw === undefined ? undefined : checkUrl(name, raw);
+}
+
+function checkUrl(name: string, raw: string): string {
+  try {
+    const parsed = new URL(raw);
+    if (parsed.protocol === "http:" || parsed.protocol === "https:") return raw.replace(/\/+$/, "");
+  } catch {
+    // reported below
+  }
+  throw new ConfigError(`${name} must be an http or https URL, got "${raw}"`);
+}
+
+function list(raw: string): string[] {
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+function logFormat(raw: string | undefined): LogFormat | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  if (raw === "json" || raw === "text") return raw;
+  throw new ConfigError(`LOG_FORMAT must be json or text, got "${raw}"`);
+}
+
+/** `CHAIN_NAMES="31337=Local development chain,1001=Beijing IP consortium"`. */
+function chainNames(raw: string | undefined): Record<number, string> {
+  const names: Record<number, string> = {};
+  for (const entry of list(raw ?? "")) {
+    const match = /^(\d+)=(.+)$/.exec(entry);
+    if (!match) throw new ConfigError(`CHAIN_NAMES must be a list of id=name, got "${entry}"`);
+    names[Number(match[1])] = match[2]!.trim();
+  }
+  return names;
 }

@@ -1,19 +1,35 @@
-import type { Server } from "node:http";
-import path from "node:path";
+import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import { hostname } from "node:os";
+import { mkdirSync } from "node:fs";
 import { once } from "node:events";
-import { Wallet } from "ethers";
-import { CachingAnchorReader, JsonRpcAnchorReader } from "./core/index.ts";
-import { createAccount } from "./accounts.ts";
+import {
+  CachingChainReader,
+  DEVELOPMENT_CHAIN_IDS,
+  JsonRpcChainReader,
+  verifyEvidence,
+  type EvidenceInput,
+  type VerifyOptions,
+} from "./core/index.ts";
 import { Anchorer } from "./anchoring/anchorer.ts";
-import { CertificateSigner } from "./anchoring/certificate-signer.ts";
-import { AnchorClient, type TxOptions } from "./chain/anchor-client.ts";
+import { Reconciler } from "./anchoring/reconciler.ts";
+import { InProcessSigner, WorkerSigner } from "./anchoring/signers.ts";
+import { ensureLocalContract, resolveChainId } from "./chain/bootstrap.ts";
+import { ChainClient, type TxOptions } from "./chain/chain-client.ts";
 import { loadIssuerKey } from "./chain/issuer-key.ts";
 import { startLocalChain, type LocalChain } from "./chain/local-chain.ts";
-import type { ServiceConfig } from "./config.ts";
+import { ConfigError, type ServiceConfig } from "./config.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
+import { health } from "./health.ts";
 import { createApp } from "./http/app.ts";
-import { ObjectStore } from "./intake/object-store.ts";
-import { EvidenceStore } from "./store/evidence-store.ts";
-import { webRoutes } from "./http/web-routes.ts";
+import { limitConnectionsPerAddress } from "./http/connection-limits.ts";
+import { webRoutes } from "./http/routes/web.ts";
+import { Intake } from "./intake/intake.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { openObjectStore } from "./objects/open-object-store.ts";
+import { createAccount } from "./store/accounts.ts";
+import { openStore } from "./store/open-store.ts";
+import type { EvidenceStore } from "./store/store.ts";
 
 export interface RunningService {
   url: string;
@@ -25,173 +41,207 @@ export interface RunningService {
   devApiKey: string | undefined;
   store: EvidenceStore;
   anchorer: Anchorer;
-  /** Stops intake, finishes the anchoring round in progress, closes the store; the local chain is stopped too. */
-  stop(options?: { keepChain?: boolean }): Promise<void>;
+  /** Stops intake, finishes the anchoring round in progress, closes the store, stops the chain node it started. */
+  stop(): Promise<void>;
 }
 
-/** Starts the whole service from its configuration: store, chain, anchoring, HTTP. */
-export async function startService(
-  config: ServiceConfig,
-  log: (message: string) => void = console.log,
-): Promise<RunningService> {
-  const store = new EvidenceStore(path.join(config.dataDir, "evidence.db"));
-  const objects = new ObjectStore(config.dataDir);
-  const removed = objects.cleanTemporaryFiles();
-  if (removed > 0) log(`removed ${removed} temporary files left by an interrupted upload`);
+/**
+ * Starts the whole service from its configuration — the composition root: store, object
+ * store, chain, anchoring, reconciliation, intake, HTTP. Whatever was started is stopped
+ * again if a later step fails, so a failed start leaves nothing running.
+ */
+export async function startService(config: ServiceConfig, log: Logger = createLogger(config.log)): Promise<RunningService> {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
+  };
+  try {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const lock = lockDataDir(config.dataDir);
+    cleanup.push(() => lock.release());
 
-  const issuer = await loadIssuerKey({ dataDir: config.dataDir, ...config.issuer });
-  const tx: TxOptions = { gasPrice: config.chain.gasPrice, legacy: config.chain.legacyTransactions };
+    const store = await openStore(config);
+    cleanup.push(() => store.close());
+    const objects = await openObjectStore(config);
+    const removed = await objects.cleanTemporaryFiles();
+    if (removed > 0) log.info(`removed ${removed} temporary files left by an interrupted upload`);
 
-  let localChain: LocalChain | undefined;
-  let chainUrl: string;
-  let chainId: number;
-  let contract: string;
-  if (config.chain.rpcUrl === undefined) {
-    localChain = await startLocalChain({
-      dataDir: config.dataDir,
-      port: config.chain.localPort,
-      blockTime: config.chain.localBlockTime,
+    const issuer = await loadIssuerKey({ dataDir: config.dataDir, ...config.issuer });
+    const tx: TxOptions = { gasPrice: config.chain.gasPrice, legacy: config.chain.legacyTransactions };
+
+    let localChain: LocalChain | undefined;
+    let chainUrl: string;
+    let chainId: number;
+    let contract: string;
+    if (config.chain.rpcUrl === undefined) {
+      localChain = await startLocalChain({
+        dataDir: config.dataDir,
+        port: config.chain.localPort,
+        blockTime: config.chain.localBlockTime,
+      });
+      cleanup.push(() => localChain!.stop());
+      chainUrl = localChain.url;
+      chainId = localChain.chainId;
+      contract = await ensureLocalContract(store, chainUrl, chainId, issuer, tx, log);
+    } else {
+      chainUrl = config.chain.rpcUrl;
+      if (config.chain.contract === undefined) throw new ConfigError("CHAIN_RPC_URL is set but ANCHOR_CONTRACT is not");
+      contract = config.chain.contract;
+      chainId = await resolveChainId(store, chainUrl, config.chain.chainId, log);
+    }
+
+    const client = new ChainClient(chainUrl, chainId, issuer, contract, tx);
+    cleanup.push(() => client.destroy());
+    // Version 2 signs once per batch: the calling thread is enough. Version 1 signs every
+    // certificate: a worker keeps that off the event loop.
+    const signer =
+      config.issuer.certificateVersion === 2 ? new InProcessSigner(issuer.privateKey) : new WorkerSigner(issuer.privateKey);
+    cleanup.push(() => signer.close());
+    const anchorer = new Anchorer(
+      store,
+      client,
+      signer,
+      {
+        certificateVersion: config.issuer.certificateVersion,
+        maxItems: config.batch.maxItems,
+        maxWaitMs: config.batch.maxWaitMs,
+        confirmations: config.chain.confirmations,
+        receiptTimeoutMs: config.chain.receiptTimeoutMs,
+        issuerName: config.issuer.name,
+        lease: anchoringLease(store),
+      },
+      log.child({ component: "anchoring" }),
+    );
+    cleanup.push(() => anchorer.stop());
+    const reconciler = new Reconciler({
+      store,
+      chain: client,
+      log: log.child({ component: "reconciliation" }),
+      intervalMs: config.chain.reconcileIntervalMs,
+      onReopened: () => anchorer.notify(),
+      nodeMayLag: localChain === undefined,
     });
-    chainUrl = localChain.url;
-    chainId = localChain.chainId;
-    contract = await ensureLocalContract(store, chainUrl, chainId, issuer, tx, log);
-  } else {
-    chainUrl = config.chain.rpcUrl;
-    if (config.chain.contract === undefined) throw new Error("CHAIN_RPC_URL is set but ANCHOR_CONTRACT is not");
-    contract = config.chain.contract;
-    chainId = await chainIdOf(store, chainUrl, config.chain.chainId, log);
-  }
+    cleanup.push(() => reconciler.stop());
+    const intake = new Intake({ store, objects, onCommitted: () => anchorer.notify() });
+    cleanup.push(() => intake.close());
 
-  const client = new AnchorClient(chainUrl, chainId, issuer, contract, tx);
-  const signer = new CertificateSigner(issuer);
-  const anchorer = new Anchorer(
-    store,
-    client,
-    signer,
-    {
-      maxItems: config.batch.maxItems,
-      maxWaitMs: config.batch.maxWaitMs,
-      confirmations: config.chain.confirmations,
-      receiptTimeoutMs: config.chain.receiptTimeoutMs,
+    let devApiKey: string | undefined;
+    if (config.devAccount && (await store.countAccounts()) === 0) {
+      devApiKey = (await createAccount(store, "development")).apiKey;
+    }
+
+    const verifierChain = new CachingChainReader(
+      new JsonRpcChainReader(chainUrl, { timeoutMs: 5_000, label: "the service's chain node" }),
+    );
+    const verify = (input: EvidenceInput, options: Pick<VerifyOptions, "fileDigest"> = {}) =>
+      verifyEvidence(input, { ...options, chain: verifierChain, developmentChainIds: DEVELOPMENT_CHAIN_IDS });
+
+    let url = config.publicUrl ?? "";
+    const app = createApp({
+      store,
+      objects,
+      intake,
+      verify,
+      chainUrl,
+      contract,
+      limits: config.limits,
+      health: () =>
+        health({
+          chainUrl,
+          chainId,
+          contract,
+          store,
+          anchoring: () => anchorer.health,
+          reconciliation: () => reconciler.status,
+          timestamps: () => ({ configured: 0, batchesWithout: 0, lastError: anchorer.health.timestamps.lastError }),
+        }),
+      healthToken: config.healthToken,
+      site: () => ({ publicUrl: url, chainNames: config.chain.names, developmentChainIds: DEVELOPMENT_CHAIN_IDS }),
+      log,
+      routers: [await webRoutes()],
+    });
+    const server: Server = createServer(
+      {
+        // Headers must arrive promptly; a whole request within an hour (a large upload at a
+        // fair speed); uploads also keep a minimum rate (see connection-limits.ts).
+        headersTimeout: 20_000,
+        requestTimeout: 3_600_000,
+      },
+      app,
+    );
+    limitConnectionsPerAddress(server, config.limits.connectionsPerAddress);
+    await listen(server, config.port, config.host);
+    cleanup.push(() => closeServer(server));
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    url = config.publicUrl ?? `http://${config.host}:${port}`;
+    anchorer.start();
+    reconciler.start();
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      chainUrl,
       chainId,
-      issuerName: config.issuer.name,
-    },
-    log,
-  );
-
-  let devApiKey: string | undefined;
-  if (config.devAccount && store.countAccounts() === 0) {
-    devApiKey = createAccount(store, "development").apiKey;
+      contract,
+      issuer: issuer.address,
+      devApiKey,
+      store,
+      anchorer,
+      stop: () => (stopping ??= undo()),
+    };
+  } catch (e) {
+    await undo();
+    throw e;
   }
+}
 
-  const chain = new CachingAnchorReader(new JsonRpcAnchorReader(chainUrl, { timeoutMs: 5_000 }));
-  const app = createApp({
-    store,
-    objects,
-    chain,
-    chainUrl,
-    chainId,
-    contract,
-    limits: config.limits,
-    anchoring: () => anchorer.health,
-    onIntake: () => anchorer.notify(),
-    log,
-    web: await webRoutes(),
-  });
-  const server: Server = app.listen(config.port, config.host);
-  await once(server, "listening");
-  // Uploads of large files may take long; a slow client is not cut off mid-file.
-  server.requestTimeout = 0;
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : config.port;
-  const url = config.publicUrl ?? `http://${config.host}:${port}`;
-  anchorer.start();
+/** How long an anchoring lease lasts unless renewed: another replica takes over within this after a crash. */
+const LEASE_TTL_MS = 10_000;
 
+/**
+ * One anchorer at a time among the replicas sharing a store: the lease is renewed every
+ * round; if its holder dies, another replica takes it once it expires. The database's own
+ * constraints (one batch per item, one batch per root, certificates never rewritten) and
+ * the contract's refusal of a second anchor keep even an overlap harmless.
+ */
+function anchoringLease(store: EvidenceStore): { acquire(): Promise<boolean>; release(): Promise<void> } {
+  const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
+  // Renewed a third of the way into the lease, not on every round: a renewal is a commit.
+  let renewAt = 0;
   return {
-    url,
-    chainUrl,
-    chainId,
-    contract,
-    issuer: issuer.address,
-    devApiKey,
-    store,
-    anchorer,
-    async stop(options = {}) {
-      server.close();
-      server.closeAllConnections();
-      await anchorer.stop();
-      await signer.close();
-      client.destroy();
-      store.close();
-      if (localChain && !options.keepChain) await localChain.stop();
+    async acquire() {
+      if (Date.now() < renewAt) return true;
+      const held = (await store.acquireLease("anchoring", holder, LEASE_TTL_MS)) !== null;
+      renewAt = held ? Date.now() + LEASE_TTL_MS / 3 : 0;
+      return held;
+    },
+    async release() {
+      renewAt = 0;
+      await store.releaseLease("anchoring", holder);
     },
   };
 }
 
-/** Deploys EvidenceAnchor on the local chain at first start, and reuses it after. */
-async function ensureLocalContract(
-  store: EvidenceStore,
-  url: string,
-  chainId: number,
-  issuer: Wallet,
-  tx: TxOptions,
-  log: (message: string) => void,
-): Promise<string> {
-  const known = store.getMeta("contract");
-  const reader = new JsonRpcAnchorReader(url);
-  if (known !== undefined) {
-    const code = await reader.request("eth_getCode", [known, "latest"]);
-    if (code !== "0x") return known;
-    throw new Error(
-      `the local chain has lost contract ${known}; the chain state under ${url} is not the one certificates were issued on`,
-    );
+/** Listens, or fails with one clear line (a port in use, an address not available here). */
+async function listen(server: Server, port: number, host: string): Promise<void> {
+  server.listen(port, host);
+  try {
+    await once(server, "listening");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new ConfigError(`port ${port} on ${host} is already in use (set PORT)`);
+    if (code === "EADDRNOTAVAIL") throw new ConfigError(`cannot listen on ${host}: no such address here (set HOST)`);
+    throw e;
   }
-  // Fund the issuer on the development chain (Anvil's cheat method), then deploy.
-  await reader.request("anvil_setBalance", [issuer.address, "0x3635C9ADC5DEA00000"]);
-  const address = await AnchorClient.deploy(url, chainId, issuer, issuer.address, tx);
-  const client = new AnchorClient(url, chainId, issuer, address, tx);
-  await client.grantAnchorerRole(issuer.address);
-  client.destroy();
-  store.setMeta("contract", address);
-  store.setMeta("chainId", String(chainId));
-  log(`deployed EvidenceAnchor at ${address} on the local chain ${chainId}`);
-  return address;
 }
 
-/**
- * The chain id of an external chain, checked against what this data directory was used
- * with (and against CHAIN_ID, if set). Remembered from the first start, so intake works
- * while the chain is down; with CHAIN_ID set, even a first start does.
- */
-async function chainIdOf(
-  store: EvidenceStore,
-  url: string,
-  configured: number | undefined,
-  log: (message: string) => void,
-): Promise<number> {
-  const stored = store.getMeta("chainId");
-  const known = stored === undefined ? undefined : Number(stored);
-  if (known !== undefined && configured !== undefined && known !== configured) {
-    throw new Error(`CHAIN_ID is ${configured}, but this data directory belongs to chain ${known}`);
-  }
-  const expected = known ?? configured;
-  let id: number;
-  try {
-    id = await new JsonRpcAnchorReader(url).chainId();
-  } catch (e) {
-    if (expected === undefined) {
-      throw new Error(`the chain at ${url} is not reachable, and its id is not known yet (set CHAIN_ID)`, {
-        cause: e,
-      });
-    }
-    log(`the chain at ${url} is not reachable now; anchoring will resume when it is`);
-    return expected;
-  }
-  if (expected !== undefined && id !== expected) {
-    throw new Error(
-      `the chain at ${url} has id ${id}, but ${known !== undefined ? "this data directory belongs to" : "CHAIN_ID is"} chain ${expected}`,
-    );
-  }
-  store.setMeta("chainId", String(id));
-  return id;
+/** Stops accepting connections, lets requests in flight finish for a moment, then closes the rest. */
+async function closeServer(server: Server): Promise<void> {
+  const closed = once(server, "close");
+  server.close();
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), 3_000);
+  await closed;
+  clearTimeout(timer);
 }

@@ -17,16 +17,17 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import express from "express";
 import { Wallet } from "ethers";
 import {
-  CachingAnchorReader,
+  CachingChainReader,
+  claimsOf,
   hashLeaf,
-  JsonRpcAnchorReader,
+  JsonRpcChainReader,
   MerkleTree,
   verifyCertificate,
   type Certificate,
 } from "../../service/core/index.ts";
 import { ServiceClient } from "../../service/cli/service-client.ts";
-import { sha256File } from "../../service/intake/file-digest.ts";
-import { AnchorClient } from "../../service/chain/anchor-client.ts";
+import { sha256File } from "../../service/cli/file-digest.ts";
+import { ChainClient } from "../../service/chain/chain-client.ts";
 import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
 import { ADMIN_KEY } from "../../test/helpers/consortium.ts";
 import {
@@ -146,12 +147,13 @@ async function benchGas(): Promise<void> {
       anchorers: [admin.address],
       tx: { gasPrice: undefined, legacy: false },
     });
-    const client = new AnchorClient(chain.url, 31337, admin, contract, { gasPrice: undefined, legacy: false });
+    const client = new ChainClient(chain.url, 31337, admin, contract, { gasPrice: undefined, legacy: false });
     const gas: Record<string, number> = {};
     for (const size of [1, 100, 10_000, 100_000]) {
-      const txHash = await client.sendAnchor(`0x${randomBytes(32).toString("hex")}`, size);
-      const receipt = await client.waitForReceipt(txHash, 1, 30_000);
-      gas[size] = Number(receipt!.gasUsed);
+      const sent = await client.sendAnchor(`0x${randomBytes(32).toString("hex")}`, size);
+      if (sent.kind !== "sent") throw new Error("a fresh root was refused");
+      await client.waitForReceipt(sent.txHash, 1, 30_000);
+      gas[size] = Number((await client.provider.getTransactionReceipt(sent.txHash))!.gasUsed);
       rows.push({
         what: `anchor(), batch of ${size.toLocaleString("en")}`,
         value: `${gas[size]!.toLocaleString("en")} gas`,
@@ -239,7 +241,7 @@ async function benchService(): Promise<void> {
     const certificates: Certificate[] = [];
     for (const id of ids) certificates.push(await client.anchored(id, 120_000));
     const latencies = certificates
-      .map((c) => Date.parse(c.issuedAt) - Date.parse(c.record.submittedAt))
+      .map((c) => Date.parse(claimsOf(c).issuedAt) - Date.parse(c.record.submittedAt))
       .sort((a, b) => a - b);
     const [p50, p99] = [percentile(latencies, 50), percentile(latencies, 99)];
     rows.push({
@@ -252,7 +254,7 @@ async function benchService(): Promise<void> {
     results.latency = { count, batchWaitMs, p50Ms: p50, p99Ms: p99 };
 
     // Verification: the core verifier with chain reads cached per root, and the CLI.
-    const reader = new CachingAnchorReader(new JsonRpcAnchorReader(chainUrl));
+    const reader = new CachingChainReader(new JsonRpcChainReader(chainUrl));
     let verified = 0;
     const [, coreS] = await timed(async () => {
       const until = performance.now() + (quick ? 1000 : 3000);

@@ -1,23 +1,23 @@
 /**
  * Writes test/vectors/certificate/: a batch of three example records, their leaf hashes,
- * the tree, and a signed certificate for the second record, for the core, service, CLI
- * and web tests to share. Deterministic: fixed ids, salts and times, and ECDSA signatures
+ * the tree, and signed certificates (version 1 and version 2) for the second record, for
+ * the core, service, CLI and web tests to share. Deterministic: fixed ids, salts and times, and ECDSA signatures
  * are deterministic (RFC 6979).
  *
  *     node scripts/vectors/example-certificate.ts
  */
 import { writeFileSync } from "node:fs";
-import { Wallet } from "ethers";
 import {
+  buildCertificates,
   buildRecord,
   canonicalize,
   contentHashOf,
   MerkleTree,
   recordLeafHash,
-  signCertificate,
   toHex32,
-  type UnsignedCertificate,
+  type AnchorJson,
 } from "../../service/core/index.ts";
+import { InProcessSigner } from "../../service/anchoring/signers.ts";
 
 const OUT = new URL("../../test/vectors/certificate/", import.meta.url);
 
@@ -63,30 +63,30 @@ const records = [
 const leafHashes = records.map(recordLeafHash);
 const tree = MerkleTree.fromLeafHashes(leafHashes);
 const index = 1;
-const unsigned: UnsignedCertificate = {
-  type: "evidence-anchor-certificate",
-  version: 1,
-  record: records[index]!,
-  leafHash: toHex32(leafHashes[index]!),
-  proof: {
-    algorithm: "rfc6962-sha256",
-    leafIndex: index,
-    treeSize: tree.size,
-    path: tree.inclusionProof(index).map(toHex32),
-    root: toHex32(tree.root()),
-  },
-  anchor: {
-    chainId: 31337,
-    contract: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-    txHash: "0x6b3d7a2f1c0e9d8b7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09",
-    blockNumber: 12,
-    blockHash: "0x1f2e3d4c5b6a79880f1e2d3c4b5a69788f9eadbccbdae0f1021324354657687f",
-    timestamp: 1795624745,
-  },
-  issuer: { address: new Wallet(ISSUER_KEY).address, name: "Evidence Anchor example issuer" },
-  issuedAt: "2026-11-25T16:39:07.000Z",
+const anchor: AnchorJson = {
+  chainId: 31337,
+  contract: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+  txHash: "0x6b3d7a2f1c0e9d8b7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09",
+  blockNumber: 12,
+  blockHash: "0x1f2e3d4c5b6a79880f1e2d3c4b5a69788f9eadbccbdae0f1021324354657687f",
+  timestamp: 1795624745,
 };
-const certificate = await signCertificate(unsigned, new Wallet(ISSUER_KEY));
+const signer = new InProcessSigner(ISSUER_KEY);
+// The same function the service issues certificates with, for both versions.
+const certify = (version: 1 | 2) =>
+  buildCertificates(
+    {
+      version,
+      leaves: records.map((record, i) => ({ record, leafHash: toHex32(leafHashes[i]!) })),
+      tree,
+      anchor,
+      issuerName: "Evidence Anchor example issuer",
+      issuedAt: "2026-11-25T16:39:07.000Z",
+    },
+    signer,
+  );
+const certificate = (await certify(1))[index]!;
+const certificateV2 = (await certify(2))[index]!;
 
 write("records.json", {
   source: "scripts/vectors/example-certificate.ts",
@@ -98,7 +98,8 @@ write("records.json", {
   root: toHex32(tree.root()),
 });
 write("certificate.json", certificate);
-write("issuer.json", { address: unsigned.issuer.address, privateKey: ISSUER_KEY });
+write("certificate-v2.json", certificateV2);
+write("issuer.json", { address: signer.address, privateKey: ISSUER_KEY });
 writeFileSync(new URL("evidence.txt", OUT), EVIDENCE_FILE);
 
 function write(name: string, value: unknown): void {

@@ -1,41 +1,63 @@
-import { Interface } from "ethers";
 import {
-  EVIDENCE_ANCHOR_ABI,
+  buildCertificates,
   fromHex32,
-  MerkleTree,
-  parseCertificate,
-  signingBytes,
   toHex32,
   type Certificate,
-  type EvidenceRecord,
-  type Hex32,
-  type UnsignedCertificate,
+  type CertificateSigner,
+  type IssueReason,
+  type TimestampToken,
 } from "../core/index.ts";
-import type { AnchorClient, AnchorLocation } from "../chain/anchor-client.ts";
-import type { EvidenceStore, SealedBatch } from "../store/evidence-store.ts";
-import type { CertificateSigner } from "./certificate-signer.ts";
+import type { Logger } from "../log.ts";
+import type { EvidenceStore, SealedBatch } from "../store/store.ts";
+import type { AnchorChain, AnchorLocation } from "./anchor-chain.ts";
+import { sealDueBatches, treeOf } from "./seal-batch.ts";
+
+/** Asks time-stamp authorities for tokens on a root (service/timestamping/stamper.ts). */
+export interface Stamper {
+  /** How many TSAs are configured: a batch is fully stamped with one token from each. */
+  readonly configured: number;
+  /** Certificates wait for every token instead of being issued without and upgraded later. */
+  readonly required: boolean;
+  /** Tokens from the TSAs that `have` lacks and that answer now; never throws. */
+  stamp(root: Uint8Array, have: readonly TimestampToken[]): Promise<{ tokens: TimestampToken[]; errors: string[] }>;
+}
 
 export interface AnchorerOptions {
+  /** The certificate version issued: 2 signs once per batch, 1 once per certificate. */
+  certificateVersion: 1 | 2;
   maxItems: number;
   maxWaitMs: number;
   confirmations: number;
   /** How long a sent transaction may stay unmined before it is sent again. */
   receiptTimeoutMs: number;
-  chainId: number;
   issuerName: string;
+  /**
+   * Awaited before certificates naming a block are issued: the embedded chain resolves it
+   * once that block is on disk, so no certificate outlives its anchor in a power cut.
+   */
+  durableThrough?: (blockNumber: number) => Promise<void>;
+  stamper?: Stamper;
+  /** Held while anchoring: with several replicas, one anchors at a time. */
+  lease?: { acquire(): Promise<boolean>; release(): Promise<void> };
+  /** How often the loop looks for work when idle (ms). */
+  pollMs?: number;
+  /** The first wait after a failed round (ms); it doubles with each failure, up to 30 s. */
+  retryBaseMs?: number;
 }
 
 export interface AnchorerHealth {
-  /** Whether the last chain call succeeded. */
+  /** Whether the last round reached the chain. */
   reachable: boolean;
   lastError: string | null;
   lastAnchoredAt: string | null;
+  /** `standby` while another replica holds the anchoring lease. */
+  role: "anchoring" | "standby";
+  timestamps: { lastError: string | null };
 }
 
-type Log = (message: string) => void;
-
 /**
- * Seals pending evidence into batches and anchors them, one batch at a time, oldest first.
+ * Seals pending evidence into batches and anchors them, one batch at a time, oldest first;
+ * then certifies each anchored batch.
  *
  * Exactly once on chain: a batch's root is persisted before any transaction is sent, and
  * before sending (again) the contract is asked whether the root is already anchored. The
@@ -46,37 +68,39 @@ type Log = (message: string) => void;
  * new transaction at the account's next free nonce (no same-nonce fee bump: on zero-gas
  * chains there is no fee to bump; if the node lost the first one, the resend may reuse
  * its nonce and even its hash). Whichever is mined first anchors; the contract refuses
- * any other, which then costs only gas. If the node's pending state already holds the
- * anchor, nothing is sent: the service waits for it to be mined.
+ * any other. If the node's pending state already holds the anchor, nothing is sent: the
+ * service waits for it to be mined.
  */
 export class Anchorer {
   readonly #store: EvidenceStore;
-  readonly #client: AnchorClient;
+  readonly #chain: AnchorChain;
   readonly #signer: CertificateSigner;
   readonly #options: AnchorerOptions;
-  readonly #log: Log;
-  readonly health: AnchorerHealth = { reachable: true, lastError: null, lastAnchoredAt: null };
+  readonly #log: Logger;
+  readonly health: AnchorerHealth = {
+    reachable: true,
+    lastError: null,
+    lastAnchoredAt: null,
+    role: "anchoring",
+    timestamps: { lastError: null },
+  };
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
-  #stopped = false;
+  /** `started` between start() and stop(); runOnce() may also be driven directly (tests, tools). */
+  #state: "idle" | "started" | "stopping" = "idle";
   #failures = 0;
+  #nextUpgradeAt = 0;
 
-  constructor(
-    store: EvidenceStore,
-    client: AnchorClient,
-    signer: CertificateSigner,
-    options: AnchorerOptions,
-    log: Log,
-  ) {
+  constructor(store: EvidenceStore, chain: AnchorChain, signer: CertificateSigner, options: AnchorerOptions, log: Logger) {
     this.#store = store;
-    this.#client = client;
+    this.#chain = chain;
     this.#signer = signer;
     this.#options = options;
     this.#log = log;
   }
 
   start(): void {
-    this.#stopped = false;
+    this.#state = "started";
     this.#schedule(0);
   }
 
@@ -85,44 +109,31 @@ export class Anchorer {
     if (this.#failures === 0) this.#schedule(0);
   }
 
+  /** Stops after the round in progress; a batch half-way is finished by the next start. */
   async stop(): Promise<void> {
-    this.#stopped = true;
+    this.#state = "stopping";
     clearTimeout(this.#timer);
     await this.#running;
+    await this.#options.lease?.release().catch(() => undefined);
   }
 
-  /** One round: seal what is due, then anchor every sealed batch. */
+  /** One round: seal what is due, anchor and certify every sealed batch, upgrade unstamped ones. */
   async runOnce(now = new Date()): Promise<void> {
-    this.sealDue(now);
-    for (const batch of this.#store.unanchoredBatches()) {
-      if (this.#stopped) return;
+    if (this.#options.lease && !(await this.#options.lease.acquire())) {
+      this.health.role = "standby";
+      return;
+    }
+    this.health.role = "anchoring";
+    await sealDueBatches(this.#store, this.#options, now, (m) => this.#log.info(m));
+    for (const batch of await this.#store.unanchoredBatches()) {
+      if (this.#state === "stopping") return;
       await this.#anchor(batch);
     }
-  }
-
-  /** Seals full batches, and a partial one whose oldest item has waited long enough. */
-  sealDue(now = new Date()): number {
-    let sealed = 0;
-    for (;;) {
-      const { count, oldest } = this.#store.pendingSummary();
-      if (count === 0 || oldest === null) return sealed;
-      const waited = now.getTime() - Date.parse(oldest);
-      if (count < this.#options.maxItems && waited < this.#options.maxWaitMs) return sealed;
-      const leaves = this.#store.pendingLeaves(this.#options.maxItems);
-      const tree = treeOf(leaves);
-      const root = toHex32(tree.root());
-      const id = this.#store.sealBatch(
-        root,
-        leaves.map((l) => l.seq),
-        now.toISOString(),
-      );
-      this.#log(`sealed batch ${id}: ${leaves.length} items, root ${root}`);
-      sealed++;
-    }
+    await this.#upgradeTimestamps(now);
   }
 
   #schedule(ms: number): void {
-    if (this.#stopped) return;
+    if (this.#state !== "started") return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#loop(), ms);
   }
@@ -139,21 +150,22 @@ export class Anchorer {
         this.#failures++;
         this.health.reachable = false;
         this.health.lastError = e instanceof Error ? e.message.split("\n")[0]! : String(e);
-        this.#log(`anchoring failed (attempt ${this.#failures}), retrying: ${this.health.lastError}`);
+        this.#log.warn({ attempt: this.#failures }, `anchoring failed, retrying: ${this.health.lastError}`);
       },
     );
     await this.#running;
     this.#running = undefined;
     // Poll often enough to seal on time; back off while the chain is failing.
-    const next =
-      this.#failures === 0 ? Math.min(250, this.#options.maxWaitMs) : Math.min(30_000, 500 * 2 ** this.#failures);
-    this.#schedule(next);
+    const idle = this.#options.pollMs ?? Math.min(250, this.#options.maxWaitMs);
+    const retry = (this.#options.retryBaseMs ?? 500) * 2 ** (this.#failures - 1);
+    this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, retry));
   }
 
   async #anchor(batch: SealedBatch): Promise<void> {
-    let location = await this.#client.locate(batch.root);
+    let location = await this.#chain.locate(batch.root);
     if (!location) {
       if (batch.txHash && !(await this.#shouldResend(batch))) return;
+      if (batch.txHash === null) await this.#stampBeforeSending(batch);
       location = await this.#send(batch);
       if (!location) return;
     }
@@ -161,96 +173,114 @@ export class Anchorer {
     if (location.treeSize !== batch.treeSize) {
       throw new Error(`root ${batch.root} is anchored with tree size ${location.treeSize}, expected ${batch.treeSize}`);
     }
-    const certificates = await this.#issue(batch, location);
-    this.#store.completeBatch(batch.id, location, certificates, new Date().toISOString());
+    if (this.#options.stamper?.required && batch.timestamps.length < this.#options.stamper.configured) {
+      batch.timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
+      if (batch.timestamps.length < this.#options.stamper.configured) return; // issued once every TSA has answered
+    }
+    await this.#options.durableThrough?.(location.blockNumber);
+    const reason: IssueReason = batch.lostAt === null ? "anchored" : "re-anchored";
+    const certificates = await this.#certify(batch.id, batch.root, location, batch.timestamps);
+    await this.#store.completeBatch(batch.id, location, certificates, new Date().toISOString(), reason);
     this.health.lastAnchoredAt = new Date().toISOString();
-    this.#log(`anchored batch ${batch.id} in block ${location.blockNumber} (tx ${location.txHash})`);
+    this.#log.info(
+      { batch: batch.id, block: location.blockNumber, tx: location.txHash, items: certificates.length },
+      `${reason === "anchored" ? "anchored" : "anchored again"} batch ${batch.id} in block ${location.blockNumber}`,
+    );
   }
 
   /** A batch whose transaction was sent: send again only if it failed or has waited too long. */
   async #shouldResend(batch: SealedBatch): Promise<boolean> {
-    const receipt = await this.#client.receipt(batch.txHash!);
+    const receipt = await this.#chain.receipt(batch.txHash!);
     if (receipt) return receipt.status === 0;
     const waited = Date.now() - Date.parse(batch.txSentAt!);
     return waited >= this.#options.receiptTimeoutMs;
   }
 
   async #send(batch: SealedBatch): Promise<AnchorLocation | null> {
-    let txHash: Hex32;
-    try {
-      txHash = await this.#client.sendAnchor(batch.root, batch.treeSize);
-    } catch (e) {
+    const sent = await this.#chain.sendAnchor(batch.root, batch.treeSize);
+    if (sent.kind === "already-anchored") {
       // Anchored meanwhile (a transaction from before a crash): that counts as done. A node
       // that estimates against its pending state says so while that transaction still
       // waits to be mined: then there is nothing to send, only to wait for.
-      if (!isAlreadyAnchored(e)) throw e;
-      const location = await this.#client.locate(batch.root);
-      if (!location) this.#log(`batch ${batch.id}: an earlier transaction for it is still pending; waiting`);
+      const location = await this.#chain.locate(batch.root);
+      if (!location) this.#log.info({ batch: batch.id }, `batch ${batch.id}: an earlier transaction for it is still pending; waiting`);
       return location;
     }
-    this.#store.recordSent(batch.id, txHash, new Date().toISOString());
-    this.#log(`sent batch ${batch.id} (tx ${txHash})`);
-    const receipt = await this.#client.waitForReceipt(
-      txHash,
-      this.#options.confirmations,
-      this.#options.receiptTimeoutMs,
-    );
+    await this.#store.recordSent(batch.id, sent.txHash, new Date().toISOString());
+    this.#log.info({ batch: batch.id, tx: sent.txHash }, `sent batch ${batch.id}`);
+    const receipt = await this.#chain.waitForReceipt(sent.txHash, this.#options.confirmations, this.#options.receiptTimeoutMs);
     if (!receipt) return null;
-    return this.#client.locate(batch.root);
+    return this.#chain.locate(batch.root);
   }
 
   async #confirmed(location: AnchorLocation): Promise<boolean> {
-    const latest = await this.#client.blockNumber();
+    const latest = await this.#chain.blockNumber();
     return latest - location.blockNumber + 1 >= this.#options.confirmations;
   }
 
-  async #issue(batch: SealedBatch, anchor: AnchorLocation): Promise<Certificate[]> {
-    const leaves = this.#store.batchLeaves(batch.id);
+  /** Builds and signs the batch's certificates (core/certificate.ts), after checking the stored leaves still hash to the root. */
+  async #certify(
+    batchId: number,
+    root: string,
+    anchor: AnchorLocation,
+    timestamps: readonly TimestampToken[],
+  ): Promise<Certificate[]> {
+    const leaves = await this.#store.batchLeaves(batchId);
     const tree = treeOf(leaves);
-    if (toHex32(tree.root()) !== batch.root) throw new Error(`batch ${batch.id} no longer hashes to its root`);
-    const issuedAt = new Date().toISOString();
-    const unsigned: UnsignedCertificate[] = leaves.map((leaf, index) => ({
-      type: "evidence-anchor-certificate",
-      version: 1,
-      // Validated at intake, and again below with the whole certificate.
-      record: JSON.parse(leaf.record) as EvidenceRecord,
-      leafHash: leaf.leafHash,
-      proof: {
-        algorithm: "rfc6962-sha256",
-        leafIndex: index,
-        treeSize: tree.size,
-        path: tree.inclusionProof(index).map(toHex32),
-        root: batch.root,
+    if (toHex32(tree.root()) !== root) throw new Error(`batch ${batchId} no longer hashes to its root`);
+    return buildCertificates(
+      {
+        version: this.#options.certificateVersion,
+        leaves,
+        tree,
+        anchor: {
+          chainId: this.#chain.chainId,
+          contract: this.#chain.contract,
+          txHash: anchor.txHash,
+          blockNumber: anchor.blockNumber,
+          blockHash: anchor.blockHash,
+          timestamp: anchor.timestamp,
+        },
+        issuerName: this.#options.issuerName,
+        issuedAt: new Date().toISOString(),
+        timestamps: [...timestamps],
       },
-      anchor: {
-        chainId: this.#options.chainId,
-        contract: this.#client.address,
-        txHash: anchor.txHash,
-        blockNumber: anchor.blockNumber,
-        blockHash: anchor.blockHash,
-        timestamp: anchor.timestamp,
-      },
-      issuer: { address: this.#signer.address, name: this.#options.issuerName },
-      issuedAt,
-    }));
-    const signatures = await this.#signer.signMany(unsigned.map(signingBytes));
-    const certificates = unsigned.map((u, i) => parseCertificate({ ...u, signature: signatures[i] }));
-    return certificates;
+      this.#signer,
+    );
   }
-}
 
-/** The RFC 6962 tree over leaf hashes as stored (hex), in batch order. */
-function treeOf(leaves: readonly { leafHash: Hex32 }[]): MerkleTree {
-  return MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
-}
+  /**
+   * The root is stamped when its batch is first sent: a TSA that is down does not hold
+   * anchoring up, unless tokens are required (then certificates wait for them).
+   */
+  async #stampBeforeSending(batch: SealedBatch): Promise<void> {
+    const stamper = this.#options.stamper;
+    if (!stamper || batch.timestamps.length >= stamper.configured) return;
+    batch.timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
+  }
 
-const ALREADY_ANCHORED = new Interface(EVIDENCE_ANCHOR_ABI).getError("EvidenceAnchorAlreadyAnchored")!.selector;
+  async #stamp(batchId: number, root: string, have: readonly TimestampToken[]): Promise<TimestampToken[]> {
+    const { tokens, errors } = await this.#options.stamper!.stamp(fromHex32(root), have);
+    if (tokens.length > 0) await this.#store.addBatchTimestamps(batchId, tokens);
+    this.health.timestamps.lastError = errors[0] ?? null;
+    if (errors.length > 0) this.#log.warn({ batch: batchId, errors }, `time-stamping batch ${batchId} failed for now`);
+    return [...have, ...tokens];
+  }
 
-/** The contract refused the root as already anchored (ethers does not always decode it: match the selector). */
-function isAlreadyAnchored(e: unknown): boolean {
-  const err = e as { revert?: { name?: string }; data?: unknown };
-  return (
-    err.revert?.name === "EvidenceAnchorAlreadyAnchored" ||
-    (typeof err.data === "string" && err.data.startsWith(ALREADY_ANCHORED))
-  );
+  /**
+   * Anchored batches issued without a token (a TSA was down) get it once the TSA answers,
+   * and their items a new certificate with it; the earlier certificates stay valid.
+   */
+  async #upgradeTimestamps(now: Date): Promise<void> {
+    const stamper = this.#options.stamper;
+    if (!stamper || stamper.configured === 0 || now.getTime() < this.#nextUpgradeAt) return;
+    this.#nextUpgradeAt = now.getTime() + 5_000;
+    for (const batch of await this.#store.batchesToTimestamp(stamper.configured, 20)) {
+      const timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
+      if (timestamps.length === batch.timestamps.length) return; // the TSAs still do not answer
+      const certificates = await this.#certify(batch.id, batch.root, { ...batch.anchor, treeSize: batch.treeSize }, timestamps);
+      await this.#store.addCertificates(batch.id, certificates, "time-stamped");
+      this.#log.info({ batch: batch.id, tokens: timestamps.length }, `batch ${batch.id} time-stamped; certificates issued again with the tokens`);
+    }
+  }
 }

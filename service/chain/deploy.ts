@@ -1,7 +1,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { JsonRpcProvider, keccak256, type Wallet } from "ethers";
-import { AnchorClient, loadArtifact, type TxOptions } from "./anchor-client.ts";
+import { keccak256, type Wallet } from "ethers";
+import { JsonRpcChainReader } from "../core/index.ts";
+import { loadArtifact } from "./artifact.ts";
+import { ChainClient, type TxOptions } from "./chain-client.ts";
 
 export interface Deployment {
   chainId: number;
@@ -26,15 +28,13 @@ export async function deployEvidenceAnchor(options: {
   anchorers: string[];
   tx: TxOptions;
 }): Promise<Deployment> {
-  const probe = new JsonRpcProvider(options.rpcUrl);
-  const chainId = Number((await probe.getNetwork()).chainId);
-  probe.destroy();
+  const chainId = await new JsonRpcChainReader(options.rpcUrl).chainId();
   const admin = options.admin ?? options.deployer.address;
   if (admin !== options.deployer.address && options.anchorers.length > 0) {
     throw new Error("only the admin can grant roles: deploy with the admin key, or grant the roles later as the admin");
   }
-  const contract = await AnchorClient.deploy(options.rpcUrl, chainId, options.deployer, admin, options.tx);
-  const client = new AnchorClient(options.rpcUrl, chainId, options.deployer, contract, options.tx);
+  const contract = await ChainClient.deploy(options.rpcUrl, chainId, options.deployer, admin, options.tx);
+  const client = new ChainClient(options.rpcUrl, chainId, options.deployer, contract, options.tx);
   try {
     for (const member of options.anchorers) await client.grantAnchorerRole(member);
     const code = await client.provider.getCode(contract);

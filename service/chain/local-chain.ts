@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { createRequire } from "node:module";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { JsonRpcAnchorReader } from "../core/index.ts";
+import { JsonRpcChainReader } from "../core/index.ts";
 
 export interface LocalChain {
   url: string;
@@ -94,7 +94,7 @@ function handle(url: string, chainId: number, pid: number, pidFile: string): Loc
 
 async function chainIdAt(url: string): Promise<number | undefined> {
   try {
-    return await new JsonRpcAnchorReader(url, { timeoutMs: 1_000 }).chainId();
+    return await new JsonRpcChainReader(url, { timeoutMs: 1_000 }).chainId();
   } catch {
     return undefined;
   }

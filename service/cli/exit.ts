@@ -1,7 +1,19 @@
-/** Exit codes: 0 success or valid, 1 invalid or failed, 2 usage. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/**
+ * The `evidence` command's exit statuses (documented in its help and the README):
+ * 0 success, or a valid certificate; 1 an invalid certificate, or a request the service
+ * refused; 2 a usage mistake; 3 could not verify (a node unreachable, of another chain,
+ * behind); 4 the service could not be reached.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, indeterminate: 3, unreachable: 4 } as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** A mistake in how a command was called: exit 2 with the command's usage. */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/** The service could not be reached at all (refused, timed out, no such host): exit 4. */
+export class UnreachableError extends Error {
+  override name = "UnreachableError";
 }

@@ -1,57 +1,101 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { commands, type Command } from "./commands.ts";
-import { EXIT, UsageError } from "./exit.ts";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { langOf, type Lang } from "../core/index.ts";
+import type { Command } from "./command.ts";
+import { accountsCreate, accountsList } from "./commands/accounts.ts";
+import { certificate } from "./commands/certificate.ts";
+import { hash } from "./commands/hash.ts";
+import { serve } from "./commands/serve.ts";
+import { status } from "./commands/status.ts";
+import { submit } from "./commands/submit.ts";
+import { verify } from "./commands/verify.ts";
+import { EXIT, UnreachableError, UsageError } from "./exit.ts";
+
+/** Every command; each lives in its own file under commands/ and loads what it needs when it runs. */
+const COMMANDS: Command[] = [serve, submit, status, certificate, verify, hash, accountsCreate, accountsList] as Command[];
+
+/** Commands grouped under a word ("accounts"), listed when the word comes alone. */
+const GROUPS: Record<string, string> = { accounts: "manage accounts in the service's store" };
 
 const HELP = `evidence — blockchain evidence timestamping
 
 Usage: evidence <command> [options]
 
 Commands:
-${Object.entries(commands)
-  .map(([name, c]) => `  ${name.padEnd(18)} ${c.summary}`)
-  .join("\n")}
+${COMMANDS.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}
 
-Run "evidence <command> --help" for a command's options.`;
+Run "evidence <command> --help" for a command's options.
+Exit status: 0 success or valid, 1 invalid or refused, 2 usage, 3 could not verify,
+4 the service could not be reached.`;
 
 export async function main(argv: string[]): Promise<number> {
-  const [first, second, ...rest] = argv;
+  const [first, second] = argv;
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     console.log(HELP);
     return first === undefined ? EXIT.usage : EXIT.ok;
   }
-  // Two-word commands: "accounts create".
   const twoWord = second !== undefined ? `${first} ${second}` : undefined;
-  const name = twoWord !== undefined && twoWord in commands ? twoWord : first;
-  const args = name === twoWord ? rest : argv.slice(1);
-  const command: Command | undefined = commands[name];
+  const command = COMMANDS.find((c) => c.name === twoWord) ?? COMMANDS.find((c) => c.name === first);
   if (!command) {
+    if (first in GROUPS) {
+      const sub = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+      const text = `evidence ${first} — ${GROUPS[first]}\n\nCommands:\n${sub.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}`;
+      const asked = second === undefined || second === "--help" || second === "-h";
+      (asked ? console.log : console.error)(asked ? text : `evidence: unknown command "${first} ${second}"\n\n${text}`);
+      return asked ? EXIT.ok : EXIT.usage;
+    }
     console.error(`evidence: unknown command "${first}"\n\n${HELP}`);
     return EXIT.usage;
   }
+  const args = argv.slice(command.name.split(" ").length);
   let parsed;
   try {
     parsed = parseArgs({
       args,
-      options: { ...command.options, help: { type: "boolean", short: "h" } } as ParseArgsConfig["options"],
+      options: { ...command.options, help: { type: "boolean", short: "h" } } as ParseArgsOptionsConfig,
       allowPositionals: true,
       strict: true,
     });
   } catch (e) {
-    console.error(`evidence ${name}: ${(e as Error).message}\n\n${command.usage}`);
+    console.error(`evidence ${command.name}: ${(e as Error).message}\n\n${command.usage}`);
     return EXIT.usage;
   }
-  if ((parsed.values as { help?: boolean }).help) {
+  const values = parsed.values as Record<string, unknown>;
+  if (values.help) {
     console.log(command.usage);
     return EXIT.ok;
   }
+  let lang: Lang;
   try {
-    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+    lang = languageOf(values.lang as string | undefined);
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`evidence ${name}: ${e.message}\n\n${command.usage}`);
-      return EXIT.usage;
-    }
-    console.error(`evidence ${name}: ${(e as Error).message}`);
-    return EXIT.failed;
+    console.error(`evidence ${command.name}: ${(e as Error).message}`);
+    return EXIT.usage;
   }
+  try {
+    return await command.run({ values: values as never, positionals: parsed.positionals, lang });
+  } catch (e) {
+    return report(command, e);
+  }
+}
+
+/** --lang zh|en, else the locale of the environment. */
+function languageOf(option: string | undefined): Lang {
+  if (option !== undefined) {
+    if (!/^(zh|zh-CN|en)$/i.test(option)) throw new Error(`--lang must be zh or en, got "${option}"`);
+    return langOf(option);
+  }
+  return langOf(process.env.LC_ALL || process.env.LC_MESSAGES || process.env.LANG);
+}
+
+/** Every failure is one line and an exit status; a stack trace only with DEBUG set. */
+function report(command: Command, e: unknown): number {
+  if (e instanceof UsageError) {
+    console.error(`evidence ${command.name}: ${e.message}\n\n${command.usage}`);
+    return EXIT.usage;
+  }
+  const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
+  console.error(`evidence ${command.name}: ${message}`);
+  if (process.env.DEBUG) console.error(e);
+  if (e instanceof UnreachableError) return EXIT.unreachable;
+  return EXIT.failed;
 }

@@ -1,19 +1,33 @@
 import { createReadStream } from "node:fs";
+import { open, stat } from "node:fs/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
+import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { stat } from "node:fs/promises";
-import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import type { Certificate, EvidenceRecord } from "../core/index.ts";
-import { UsageError } from "./exit.ts";
+import type {
+  Certificate,
+  EvidenceView,
+  IntakeItem,
+  IntakeResponse,
+  Problem,
+  SubmissionDetails,
+} from "../core/index.ts";
+import { mediaTypeOf, SNIFF_BYTES } from "../intake/media-type.ts";
+import { UnreachableError, UsageError } from "./exit.ts";
 
-export interface EvidenceView {
-  id: string;
-  status: "pending" | "anchoring" | "anchored";
-  record: EvidenceRecord;
-  certificate?: Certificate;
+/** The service refused a request: its problem+json, in one line. */
+export class ServiceError extends Error {
+  override name = "ServiceError";
+  readonly status: number;
+  readonly problem: Partial<Problem>;
+
+  constructor(status: number, problem: Partial<Problem>) {
+    super(`the service answered ${status}${problem.code ? ` ${problem.code}` : ""}: ${problem.detail ?? "no details"}`);
+    this.status = status;
+    this.problem = problem;
+  }
 }
 
 /** The service's HTTP API, as the CLI uses it. */
@@ -26,23 +40,29 @@ export class ServiceClient {
     this.#apiKey = apiKey;
   }
 
-  static from(values: Record<string, string | boolean | undefined>): ServiceClient {
-    const server = (values.server as string | undefined) ?? process.env.EVIDENCE_SERVER ?? "http://127.0.0.1:8080";
-    const apiKey = (values["api-key"] as string | undefined) ?? process.env.EVIDENCE_API_KEY;
-    return new ServiceClient(server, apiKey);
+  static from(values: { server?: string | undefined; "api-key"?: string | undefined }): ServiceClient {
+    const server = values.server ?? process.env.EVIDENCE_SERVER ?? "http://127.0.0.1:8080";
+    try {
+      const url = new URL(server);
+      if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
+    } catch {
+      throw new UsageError(`--server must be an http or https URL, got "${server}"`);
+    }
+    return new ServiceClient(server, values["api-key"] ?? process.env.EVIDENCE_API_KEY);
+  }
+
+  requireKey(): void {
+    if (!this.#apiKey) throw new UsageError("an API key is needed: --api-key or $EVIDENCE_API_KEY");
   }
 
   /**
-   * Uploads one file as multipart, streamed from disk (never whole in memory), reporting
-   * the bytes sent.
+   * Uploads one file as multipart, streamed from disk (never whole in memory), with its
+   * media type from its magic bytes and name, reporting the bytes sent.
    */
-  async upload(
-    file: string,
-    details: { title?: string | undefined; sourceUrl?: string | undefined; note?: string | undefined },
-    onProgress?: (sent: number) => void,
-  ): Promise<{ id: string; contentHash: string; status: string }> {
-    if (!this.#apiKey) throw new UsageError("an API key is needed: --api-key or $EVIDENCE_API_KEY");
+  async upload(file: string, details: SubmissionDetails, onProgress?: (sent: number) => void): Promise<IntakeItem> {
+    this.requireKey();
     const size = (await stat(file)).size;
+    const mediaType = await mediaTypeOf(await readHead(file), path.basename(file));
     const boundary = `----evidence${crypto.randomUUID().replaceAll("-", "")}`;
     const enc = new TextEncoder();
     const fields = Object.entries(details)
@@ -51,7 +71,7 @@ export class ServiceClient {
       .join("");
     const name = path.basename(file).replaceAll('"', "%22").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
     const head = enc.encode(
-      `${fields}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      `${fields}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${mediaType}\r\n\r\n`,
     );
     const tail = enc.encode(`\r\n--${boundary}--\r\n`);
     // node:http rather than fetch: fetch streams request bodies at about a third of the speed.
@@ -66,7 +86,7 @@ export class ServiceClient {
     });
     const response = new Promise<IncomingMessage>((resolve, reject) => {
       request.once("response", resolve);
-      request.once("error", (e) => reject(new Error(`cannot reach the service at ${this.server}: ${e.message}`)));
+      request.once("error", (e) => reject(this.#unreachable(e)));
     });
     let sent = 0;
     const counter = new Transform({
@@ -77,27 +97,43 @@ export class ServiceClient {
       },
     });
     request.write(head);
-    await pipeline(createReadStream(file, { highWaterMark: 4 << 20 }), counter, request, { end: false });
-    request.end(tail);
+    try {
+      await pipeline(createReadStream(file, { highWaterMark: 4 << 20 }), counter, request, { end: false });
+      request.end(tail);
+    } catch (e) {
+      // The service may answer (and close) before the whole body is sent: its answer says why.
+      const answered = await Promise.race([response, delay(2_000).then(() => undefined)]).catch(() => undefined);
+      if (!answered) throw e instanceof UnreachableError ? e : this.#unreachable(e);
+    }
     const res = await response;
     const chunks: Buffer[] = [];
     for await (const chunk of res) chunks.push(chunk as Buffer);
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-      items?: { id: string; contentHash: string; status: string }[];
-      code?: string;
-      detail?: string;
-    };
-    if (res.statusCode !== 201 || !body.items)
-      throw new Error(`${res.statusCode} ${body.code ?? ""}: ${body.detail ?? ""}`);
-    return body.items[0]!;
+    const body = parseJson(Buffer.concat(chunks).toString("utf8")) as IntakeResponse & Partial<Problem>;
+    if (res.statusCode !== 201 || !body.items?.[0]) throw new ServiceError(res.statusCode ?? 0, body);
+    return body.items[0];
   }
 
   async status(id: string): Promise<EvidenceView> {
-    return (await (await this.#fetch(`/api/v1/evidence/${encodeURIComponent(id)}`)).json()) as EvidenceView;
+    return (await this.#json(`/api/v1/evidence/${encodeURIComponent(id)}`)) as EvidenceView;
   }
 
   async certificate(id: string): Promise<Certificate> {
-    return (await (await this.#fetch(`/api/v1/evidence/${encodeURIComponent(id)}/certificate`)).json()) as Certificate;
+    return (await this.#json(`/api/v1/evidence/${encodeURIComponent(id)}/certificate`)) as Certificate;
+  }
+
+  /** The bytes of a route's answer (a PDF, a package). */
+  async download(route: string): Promise<Uint8Array> {
+    const response = await this.#fetch(route);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  async post<T>(route: string, body: unknown): Promise<T> {
+    const response = await this.#fetch(route, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return (await response.json()) as T;
   }
 
   /** Polls the evidence until it is anchored (the API has no push), then returns its certificate. */
@@ -106,9 +142,16 @@ export class ServiceClient {
     for (;;) {
       const view = await this.status(id);
       if (view.certificate) return view.certificate;
+      if (view.status === "failed") {
+        throw new ServiceError(409, { detail: `evidence ${id} failed: ${view.capture?.error?.message ?? "no reason given"}` });
+      }
       if (Date.now() > deadline) throw new Error(`evidence ${id} was not anchored within ${timeoutMs / 1000} s`);
       await delay(500);
     }
+  }
+
+  async #json(route: string): Promise<unknown> {
+    return (await this.#fetch(route)).json();
   }
 
   async #fetch(route: string, init: RequestInit = {}): Promise<Response> {
@@ -116,14 +159,39 @@ export class ServiceClient {
     if (this.#apiKey) headers.set("authorization", `Bearer ${this.#apiKey}`);
     let response: Response;
     try {
-      response = await fetch(`${this.server}${route}`, { ...init, headers });
+      response = await fetch(`${this.server}${route}`, { ...init, headers, signal: AbortSignal.timeout(60_000) });
     } catch (e) {
-      throw new Error(`cannot reach the service at ${this.server}: ${(e as Error).cause ?? (e as Error).message}`);
+      throw this.#unreachable(e);
     }
     if (!response.ok) {
-      const problem = (await response.json().catch(() => ({}))) as { code?: string; detail?: string };
-      throw new Error(`${response.status} ${problem.code ?? ""}: ${problem.detail ?? response.statusText}`);
+      const problem = (await response.json().catch(() => ({}))) as Partial<Problem>;
+      throw new ServiceError(response.status, problem);
     }
     return response;
+  }
+
+  #unreachable(e: unknown): UnreachableError {
+    const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+    const why = cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e);
+    return new UnreachableError(`cannot reach the service at ${this.server} (${why})`);
+  }
+}
+
+async function readHead(file: string): Promise<Uint8Array> {
+  const handle = await open(file, "r");
+  try {
+    const buffer = new Uint8Array(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
   }
 }

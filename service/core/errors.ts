@@ -4,6 +4,7 @@
  */
 export type EvidenceErrorCode =
   | "INVALID_JSON"
+  | "DUPLICATE_KEY"
   | "NOT_CANONICALIZABLE"
   | "INVALID_HEX"
   | "INVALID_RECORD"
@@ -12,7 +13,9 @@ export type EvidenceErrorCode =
   | "INVALID_ARGUMENT"
   | "CHAIN_UNAVAILABLE"
   | "CHAIN_MISMATCH"
-  | "INVALID_DOCUMENT";
+  | "INVALID_TIMESTAMP"
+  | "INVALID_DOCUMENT"
+  | "INVALID_PACKAGE";
 
 export class EvidenceError extends Error {
   readonly code: EvidenceErrorCode;

@@ -1,50 +1,80 @@
 /**
  * The isomorphic core: hashing, canonical JSON, RFC 6962 Merkle trees, records,
- * certificates and their verification. It runs unchanged in the service, the CLI and
- * the browser, so it imports nothing from node.
+ * certificates, their verification and its wording. It runs unchanged in the service, the
+ * CLI and the browser, so it imports nothing from node. The formats are specified in
+ * docs/protocol.md.
  */
-export { EVIDENCE_ANCHOR_ABI } from "./abi.ts";
+export * from "./limits.ts";
 export {
+  BATCH_TYPE,
   CERTIFICATE_TYPE,
-  MAX_CERTIFICATE_BYTES,
+  buildCertificates,
   certificateFileName,
+  claimsOf,
   parseCertificate,
   personalMessageDigest,
-  signCertificate,
-  signingBytes,
+  signedBytes,
   type AnchorJson,
+  type BatchLeaf,
+  type BatchStatement,
+  type BatchToCertify,
   type Certificate,
-  type InclusionProofJson,
-  type MessageSigner,
-  type UnsignedCertificate,
+  type CertificateClaims,
+  type CertificateSigner,
+  type CertificateV1,
+  type CertificateV2,
+  type Issuer,
+  type TimestampToken,
 } from "./certificate.ts";
 export {
-  CachingAnchorReader,
-  JsonRpcAnchorReader,
+  CachingChainReader,
+  JsonRpcChainReader,
   VERIFIER_RPC_METHODS,
+  type AnchoredEvent,
   type AnchorOnChain,
-  type AnchorReader,
   type BlockOnChain,
-} from "./chain.ts";
+  type ChainReader,
+  type ReceiptOnChain,
+  type VerifierRpcMethod,
+} from "./chain-reader.ts";
+export { ANCHORED_TOPIC, EVIDENCE_ANCHOR_ABI, evidenceAnchorInterface } from "./contract.ts";
 export { sha256Stream } from "./digest.ts";
 export { EvidenceError, isEvidenceError, type EvidenceErrorCode } from "./errors.ts";
 export { bytesToHex, fromHex32, hexToBytes, isHex32, toHex32, type Hex32 } from "./hex.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./jcs.ts";
+export { firstDuplicateKey, parseJsonText } from "./json.ts";
 export { MerkleTree, hashChildren, hashLeaf, merkleRoot, rootFromInclusionProof, verifyInclusion } from "./merkle.ts";
 export {
   buildRecord,
-  CONTENT_HASH_PATTERN,
-  EVIDENCE_ID,
   contentHashOf,
   newEvidenceId,
   parseRecord,
   recordLeaf,
   recordLeafHash,
-  TEXT_LIMITS,
-  type EvidenceRecord,
+  rfc3339,
   type NewRecord,
   type RecordDetails,
 } from "./record.ts";
+export {
+  CONTENT_HASH,
+  CONTENT_HASH_INPUT,
+  EVIDENCE_ID,
+  HEX32,
+  RFC3339_UTC_MS,
+  parseWith,
+  type EvidenceRecord,
+} from "./schema.ts";
+export * from "./verify/checks.ts";
+export {
+  DEVELOPMENT_CHAIN_IDS,
+  verifyCertificate,
+  type TimestampCheck,
+  type TimestampVerifier,
+  type VerifyOptions,
+} from "./verify/verify-certificate.ts";
+export * from "./verify/wording.ts";
+export * from "./api.ts";
+export { verifyEvidence, type EvidenceInput } from "./verify/verify-evidence.ts";
 export {
   CERTIFICATE_SUFFIX,
   certificateFromPdf,
@@ -53,4 +83,3 @@ export {
   PDF_LIMITS,
   type EmbeddedFile,
 } from "./pdf-attachment.ts";
-export { CHECK_IDS, verifyCertificate, type Check, type CheckId, type VerificationResult } from "./verify.ts";

@@ -27,8 +27,8 @@
 import { md5 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { Inflate } from "fflate";
-import { MAX_CERTIFICATE_BYTES } from "./certificate.ts";
 import { EvidenceError, isEvidenceError } from "./errors.ts";
+import { MAX_CERTIFICATE_BYTES } from "./limits.ts";
 
 export interface EmbeddedFile {
   /** The file's name: the file specification's /UF, else its /F (§7.11.3, table 44). */

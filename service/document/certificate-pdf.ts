@@ -13,43 +13,27 @@
  */
 import PDFDocument from "pdfkit";
 import qrcode from "qrcode-generator";
-import type { AnchorJson, Certificate, EvidenceRecord, Hex32 } from "../core/index.ts";
-import { canonicalize, EvidenceError } from "../core/index.ts";
+import {
+  canonicalize,
+  claimsOf,
+  EvidenceError,
+  type Certificate,
+  type CertificateClaims,
+  type TimestampSummary,
+} from "../core/index.ts";
 
-/** A version 2 certificate (DESIGN section 3.2), as far as the document reads it. */
-export interface CertificateV2 {
-  type: "evidence-anchor-certificate";
-  version: 2;
-  record: EvidenceRecord;
-  leafHash: Hex32;
-  proof: { algorithm: "rfc6962-sha256"; leafIndex: number; path: Hex32[] };
-  batch: {
-    type: "evidence-anchor-batch";
-    root: Hex32;
-    treeSize: number;
-    anchor: AnchorJson;
-    issuer: { address: string; name: string };
-    issuedAt: string;
-    timestamps?: unknown[];
-  };
-  signature: string;
-}
-
-/** An RFC 3161 time-stamp on the batch root, as the caller has read and checked it. */
-export interface DocumentTimestamp {
-  /** The time-stamping authority's name, e.g. the subject of its certificate. */
-  tsa: string;
-  /** genTime of the token, RFC 3339. */
-  time: string;
-  /** A TSA run for development or tests: not one a court would trust. */
-  development: boolean;
-}
+/**
+ * An RFC 3161 time-stamp on the root, as the verifier summarised it (a passed
+ * {@link TimestampSummary} fits): the TSA's name, its time (RFC 3339), and whether it is a
+ * development TSA that no court would trust.
+ */
+export type DocumentTimestamp = Pick<TimestampSummary, "tsa" | "time" | "development">;
 
 export interface CertificateDocumentInput {
   /** The exact text to attach: the UTF-8 JSON of the certificate as issued. */
   certificateJson: string;
-  /** The same certificate, parsed; it must be equal to `certificateJson`. */
-  certificate: Certificate | CertificateV2;
+  /** The same certificate, parsed (version 1 or 2); it must be equal to `certificateJson`. */
+  certificate: Certificate;
   /** The account name of the submitter. */
   applicant?: string;
   /** The configured display name of the chain. */
@@ -157,19 +141,7 @@ export async function renderCertificatePdf(
   return Buffer.concat(chunks);
 }
 
-/** The fields of a version 1 or 2 certificate under one shape. */
-interface CertificateView {
-  version: 1 | 2;
-  record: EvidenceRecord;
-  root: Hex32;
-  leafIndex: number;
-  treeSize: number;
-  anchor: AnchorJson;
-  issuer: { address: string; name: string };
-  issuedAt: string;
-}
-
-function certificateView(input: CertificateDocumentInput): CertificateView {
+function certificateView(input: CertificateDocumentInput): CertificateClaims {
   let attached: unknown;
   try {
     attached = JSON.parse(input.certificateJson);
@@ -183,30 +155,7 @@ function certificateView(input: CertificateDocumentInput): CertificateView {
   if (!(input.generatedAt instanceof Date) || Number.isNaN(input.generatedAt.getTime())) {
     throw new EvidenceError("INVALID_ARGUMENT", "generatedAt must be a valid Date");
   }
-  const c = input.certificate;
-  if (c.version === 2) {
-    const { batch } = c;
-    return {
-      version: 2,
-      record: c.record,
-      root: batch.root,
-      leafIndex: c.proof.leafIndex,
-      treeSize: batch.treeSize,
-      anchor: batch.anchor,
-      issuer: batch.issuer,
-      issuedAt: batch.issuedAt,
-    };
-  }
-  return {
-    version: 1,
-    record: c.record,
-    root: c.proof.root,
-    leafIndex: c.proof.leafIndex,
-    treeSize: c.proof.treeSize,
-    anchor: c.anchor,
-    issuer: c.issuer,
-    issuedAt: c.issuedAt,
-  };
+  return claimsOf(input.certificate);
 }
 
 /** The text styles of the page; `gap` is added to the font's own line height. */
@@ -244,12 +193,12 @@ const SECTION_HEIGHT = 17;
 class Layout {
   readonly #doc: PDFKit.PDFDocument;
   readonly #input: CertificateDocumentInput;
-  readonly #view: CertificateView;
+  readonly #view: CertificateClaims;
   #y = MARGIN;
   /** Whether some text was cut to fit; the footer then says where the full text is. */
   #truncated = false;
 
-  constructor(doc: PDFKit.PDFDocument, input: CertificateDocumentInput, view: CertificateView) {
+  constructor(doc: PDFKit.PDFDocument, input: CertificateDocumentInput, view: CertificateClaims) {
     this.#doc = doc;
     this.#input = input;
     this.#view = view;

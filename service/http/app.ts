@@ -1,92 +1,132 @@
-import express, { type Express, type RequestHandler } from "express";
-import { JsonRpcAnchorReader, type AnchorReader } from "../core/index.ts";
-import type { ObjectStore } from "../intake/object-store.ts";
-import type { EvidenceStore } from "../store/evidence-store.ts";
-import { evidenceRoutes } from "./evidence-routes.ts";
+import express, { type Express, type RequestHandler, type Router } from "express";
+import type { Logger } from "../log.ts";
+import type { OperatorHealth } from "../core/index.ts";
+import { publicHealth } from "../health.ts";
+import type { Intake } from "../intake/intake.ts";
+import type { ObjectStore } from "../objects/object-store.ts";
+import type { EvidenceStore } from "../store/store.ts";
+import { TokenBuckets } from "./auth.ts";
+import { bodyDeadline, contentLengthLimit, minimumUploadRate } from "./connection-limits.ts";
+import { PUBLIC_PATHS, publicCors } from "./cors.ts";
 import { HttpProblem, problemHandler } from "./problem.ts";
+import { requestLog } from "./request-log.ts";
+import { evidenceRoutes } from "./routes/evidence.ts";
+import { verifyRoutes, type Verify } from "./routes/verify.ts";
 import { rpcProxy } from "./rpc-proxy.ts";
-import { verifyRoutes } from "./verify-routes.ts";
 
 export interface AppDependencies {
   store: EvidenceStore;
   objects: ObjectStore;
-  /** Reads the chain for verification (cached). */
-  chain: AnchorReader;
+  intake: Intake;
+  /** Verifies with the service's chain reader (cached) and time-stamp trust list. */
+  verify: Verify;
   chainUrl: string;
-  chainId: number;
   contract: string;
-  limits: { fileSizeBytes: number; filesPerRequest: number; digestsPerRequest: number; requestsPerMinute: number };
-  anchoring: () => { reachable: boolean; lastError: string | null; lastAnchoredAt: string | null };
-  onIntake: () => void;
-  log: (message: string) => void;
-  /** The web pages, mounted before the 404 handler. */
-  web?: express.Router;
+  limits: {
+    fileSizeBytes: number;
+    filesPerRequest: number;
+    /** Submission units per account per minute (a digest is one unit). */
+    submissionsPerMinute: number;
+    /** Requests (or certificates, or RPC calls) per client address per minute on anonymous routes. */
+    anonymousPerMinute: number;
+  };
+  health: () => Promise<OperatorHealth>;
+  /** What the pages are told: the public address for QR codes, chain names. */
+  site: () => { publicUrl: string; chainNames: Record<number, string>; developmentChainIds: readonly number[] };
+  /** Operators see the whole health model with `Authorization: Bearer <token>`. */
+  healthToken: string | undefined;
+  log: Logger;
+  /** More routes (captures, documents, the web pages), mounted before the 404 handler. */
+  routers?: Router[];
 }
 
+/** The HTTP service: security headers, the API, the pages, problem+json for every error. */
 export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", false);
+  app.set("case sensitive routing", true);
+  app.set("strict routing", true);
   app.use(securityHeaders);
-  app.use(cors);
+  app.use(requestLog(deps.log));
+  app.options(PUBLIC_PATHS, publicCors);
 
-  app.get("/healthz", async (_req, res) => {
-    // Asked live, not through the verifier's cache: health must notice an outage now.
-    const reachable = await new JsonRpcAnchorReader(deps.chainUrl, { timeoutMs: 2_000 }).chainId().then(
-      (id) => id === deps.chainId,
-      () => false,
-    );
-    const anchoring = deps.anchoring();
-    const status = reachable && anchoring.reachable ? "ok" : "degraded";
-    res.status(200).json({
-      status,
-      chain: { chainId: deps.chainId, contract: deps.contract, reachable },
-      anchoring,
-      evidence: deps.store.counts(),
-    });
+  const anonymous = new TokenBuckets(deps.limits.anonymousPerMinute);
+  const submissions = new TokenBuckets(deps.limits.submissionsPerMinute);
+
+  app.get("/healthz", publicCors, async (req, res) => {
+    const full = await deps.health();
+    res.json(isOperator(req.get("authorization"), req.socket.remoteAddress, req.headers, deps.healthToken) ? full : publicHealth(full));
   });
 
-  app.use(evidenceRoutes({ store: deps.store, objects: deps.objects, limits: deps.limits, onIntake: deps.onIntake }));
-  app.use(verifyRoutes(deps.chain, deps.limits));
-  app.use(rpcProxy(() => deps.chainUrl));
-  if (deps.web) app.use(deps.web);
+  app.get("/api/v1/site", publicCors, (_req, res) => {
+    res.json(deps.site());
+  });
+
+  app.use("/rpc", contentLengthLimit(64 * 1024), bodyDeadline(10_000));
+  app.use("/rpc", publicCors);
+  app.use(rpcProxy({ chainUrl: deps.chainUrl, contract: deps.contract, anonymous, log: deps.log }));
+
+  app.use("/api/v1/verify", contentLengthLimit(64 * 1024 * 1024 + deps.limits.fileSizeBytes), publicCors);
+  app.use(verifyRoutes(deps.verify, { fileSizeBytes: deps.limits.fileSizeBytes, anonymous }));
+
+  app.use("/api/v1/evidence/digests", contentLengthLimit(8 * 1024 * 1024), bodyDeadline(60_000));
+  // An upload may be large, but it must keep moving: 16 KiB/s over each 30 s at least.
+  app.use("/api/v1/evidence", minimumUploadRate(16 * 1024));
+  app.use(
+    evidenceRoutes({
+      store: deps.store,
+      objects: deps.objects,
+      intake: deps.intake,
+      limits: deps.limits,
+      submissions,
+    }),
+  );
+  for (const router of deps.routers ?? []) app.use(router);
 
   app.use((req, _res, next) => next(new HttpProblem(404, "NOT_FOUND", `no route for ${req.method} ${req.path}`)));
   app.use(problemHandler(deps.log));
   return app;
 }
 
+/**
+ * The operator's view of health: with the configured token, or — when none is configured —
+ * from this machine directly (loopback, and no proxy in between that would forward a
+ * remote client's request).
+ */
+function isOperator(
+  authorization: string | undefined,
+  remoteAddress: string | undefined,
+  headers: Record<string, unknown>,
+  token: string | undefined,
+): boolean {
+  if (token !== undefined) return authorization === `Bearer ${token}`;
+  const loopback = remoteAddress === "127.0.0.1" || remoteAddress === "::1" || remoteAddress === "::ffff:127.0.0.1";
+  const forwarded = headers["x-forwarded-for"] !== undefined || headers.forwarded !== undefined || headers["x-real-ip"] !== undefined;
+  return loopback && !forwarded;
+}
+
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self' http: https:",
+  "worker-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join("; ");
+
 const securityHeaders: RequestHandler = (_req, res, next) => {
   res.set({
-    "Content-Security-Policy":
-      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self' http: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
   });
-  next();
-};
-
-/**
- * CORS: reading a certificate, verifying and the read-only RPC proxy are public, so any
- * origin may call them (no cookies are used, so nothing rides along). Submitting stays
- * same-origin: other sites' pages get no CORS grant for it.
- */
-const PUBLIC = /^\/(api\/v1\/verify|api\/v1\/evidence\/[^/]+(\/certificate)?|rpc|healthz)$/;
-const cors: RequestHandler = (req, res, next) => {
-  const isPublic = PUBLIC.test(req.path) && !(req.path === "/api/v1/evidence/digests");
-  if (isPublic) {
-    res.set("Access-Control-Allow-Origin", "*");
-    if (req.method === "OPTIONS") {
-      res.set({
-        "Access-Control-Allow-Methods": "GET, POST",
-        "Access-Control-Allow-Headers": "content-type",
-        "Access-Control-Max-Age": "600",
-      });
-      return void res.status(204).end();
-    }
-  }
   next();
 };

@@ -1,6 +1,6 @@
-import type { RequestHandler } from "express";
-import { authenticate } from "../accounts.ts";
-import type { Account, EvidenceStore } from "../store/evidence-store.ts";
+import type { Request, RequestHandler } from "express";
+import { authenticate } from "../store/accounts.ts";
+import type { Account, EvidenceStore } from "../store/store.ts";
 import { HttpProblem } from "./problem.ts";
 
 declare module "express-serve-static-core" {
@@ -15,33 +15,64 @@ export function requireApiKey(store: EvidenceStore): RequestHandler {
     const header = req.get("authorization") ?? "";
     const match = /^Bearer ([^\s]+)$/i.exec(header);
     if (!match) return next(new HttpProblem(401, "UNAUTHENTICATED", "send Authorization: Bearer <api key>"));
-    const account = authenticate(store, match[1]!);
-    if (!account) return next(new HttpProblem(401, "INVALID_API_KEY", "the API key is not valid"));
-    req.account = account;
-    next();
+    authenticate(store, match[1]!).then((account) => {
+      if (!account) return next(new HttpProblem(401, "INVALID_API_KEY", "the API key is not valid"));
+      req.account = account;
+      next();
+    }, next);
   };
 }
 
 /**
- * Per-account rate limit: a token bucket of `perMinute` tokens refilled continuously.
- * Over the limit: 429 with Retry-After in seconds.
+ * Token buckets: `perMinute` units per key, refilled continuously. A request costs what it
+ * asks of the service — a digest submission one unit per item, a bulk verification one per
+ * certificate — so many small requests and one large one are limited alike.
  */
-export function rateLimit(perMinute: number): RequestHandler {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  const rate = perMinute / 60_000;
-  return (req, res, next) => {
-    const key = req.account?.id ?? req.ip ?? "anonymous";
-    const now = Date.now();
-    const bucket = buckets.get(key) ?? { tokens: perMinute, at: now };
-    bucket.tokens = Math.min(perMinute, bucket.tokens + (now - bucket.at) * rate);
-    bucket.at = now;
-    buckets.set(key, bucket);
-    if (bucket.tokens < 1) {
-      const retryAfter = Math.ceil((1 - bucket.tokens) / rate / 1000);
-      res.set("Retry-After", String(retryAfter));
-      return next(new HttpProblem(429, "RATE_LIMITED", `too many requests; retry after ${retryAfter} s`));
+export class TokenBuckets {
+  readonly #perMinute: number;
+  readonly #rate: number;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #maxKeys: number;
+
+  constructor(perMinute: number, options: { maxKeys?: number } = {}) {
+    this.#perMinute = perMinute;
+    this.#rate = perMinute / 60_000;
+    this.#maxKeys = options.maxKeys ?? 100_000;
+  }
+
+  /** Takes `cost` units for `key`, or says in how many seconds they will be there. */
+  take(key: string, cost = 1, now = Date.now()): { ok: true } | { ok: false; retryAfter: number } {
+    let bucket = this.#buckets.get(key);
+    if (!bucket) {
+      bucket = { tokens: this.#perMinute, at: now };
+      if (this.#buckets.size >= this.#maxKeys) this.#buckets.delete(this.#buckets.keys().next().value as string);
+      this.#buckets.set(key, bucket);
     }
-    bucket.tokens -= 1;
+    bucket.tokens = Math.min(this.#perMinute, bucket.tokens + (now - bucket.at) * this.#rate);
+    bucket.at = now;
+    // A request larger than the whole bucket is admitted when the bucket is full: it then
+    // leaves the bucket in debt, so the next requests wait until it is paid back.
+    const needed = Math.min(cost, this.#perMinute);
+    if (bucket.tokens < needed) {
+      return { ok: false, retryAfter: Math.max(1, Math.ceil((needed - bucket.tokens) / this.#rate / 1000)) };
+    }
+    bucket.tokens -= cost;
+    return { ok: true };
+  }
+}
+
+/**
+ * Rate limit by account (signed-in routes) or by client address (anonymous ones), costing
+ * `cost(req)` units. Over the limit: 429 with Retry-After in seconds.
+ */
+export function rateLimit(buckets: TokenBuckets, cost: (req: Request) => number = () => 1): RequestHandler {
+  return (req, res, next) => {
+    const key = req.account ? `account:${req.account.id}` : `ip:${req.ip ?? req.socket.remoteAddress ?? "unknown"}`;
+    const taken = buckets.take(key, cost(req));
+    if (!taken.ok) {
+      res.set("Retry-After", String(taken.retryAfter));
+      return next(new HttpProblem(429, "RATE_LIMITED", `too many requests; retry after ${taken.retryAfter} s`));
+    }
     next();
   };
 }

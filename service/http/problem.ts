@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler, Response } from "express";
 import { MulterError } from "multer";
+import type { ErrorCode } from "../core/index.ts";
+import type { Logger } from "../log.ts";
 
 /**
  * An error answered as `application/problem+json` (RFC 9457) with a stable `code`.
@@ -7,10 +9,10 @@ import { MulterError } from "multer";
  */
 export class HttpProblem extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly extra: Record<string, unknown>;
 
-  constructor(status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+  constructor(status: number, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}) {
     super(detail);
     this.name = "HttpProblem";
     this.status = status;
@@ -24,6 +26,7 @@ const TITLES: Record<number, string> = {
   401: "Unauthorized",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   409: "Conflict",
   413: "Content Too Large",
   415: "Unsupported Media Type",
@@ -41,7 +44,7 @@ export function sendProblem(res: Response, problem: HttpProblem): void {
     .type("application/problem+json")
     .send(
       JSON.stringify({
-        type: `about:blank`,
+        type: "about:blank",
         title: TITLES[problem.status] ?? "Error",
         status: problem.status,
         code: problem.code,
@@ -51,7 +54,7 @@ export function sendProblem(res: Response, problem: HttpProblem): void {
     );
 }
 
-const MULTER_PROBLEMS: Record<string, [number, string]> = {
+const MULTER_PROBLEMS: Record<string, [number, ErrorCode]> = {
   LIMIT_FILE_SIZE: [413, "FILE_TOO_LARGE"],
   LIMIT_FILE_COUNT: [413, "TOO_MANY_FILES"],
   LIMIT_PART_COUNT: [413, "TOO_MANY_PARTS"],
@@ -67,6 +70,10 @@ const SQLITE_READONLY = 8;
 const SQLITE_IOERR = 10;
 const SQLITE_FULL = 13;
 
+// PostgreSQL SQLSTATEs (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+const PG_DISK_FULL = "53100";
+const PG_UNAVAILABLE = /^(08|53|57P)/;
+
 /** Maps what can go wrong in a request to a problem; anything unknown is a 500 without details. */
 export function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
@@ -76,40 +83,31 @@ export function toProblem(err: unknown): HttpProblem {
   }
   const e = err as { type?: string; status?: number; code?: string; errcode?: number; message?: string };
   if (e.type === "entity.too.large") return new HttpProblem(413, "BODY_TOO_LARGE", "the request body is too large");
-  if (e.type === "entity.parse.failed")
-    return new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
+  if (e.type === "entity.parse.failed") return new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
   if (e.type === "encoding.unsupported" || e.type === "charset.unsupported") {
     return new HttpProblem(415, "UNSUPPORTED_ENCODING", e.message ?? "unsupported encoding");
   }
-  if (e.code === "ENOSPC" || e.code === "EDQUOT") {
-    return new HttpProblem(
-      507,
-      "INSUFFICIENT_STORAGE",
-      "the service has no room to store the file; nothing was recorded",
-    );
+  if (e.code === "ENOSPC" || e.code === "EDQUOT" || e.code === PG_DISK_FULL) {
+    return new HttpProblem(507, "INSUFFICIENT_STORAGE", "the service has no room to store the evidence; nothing was recorded");
   }
   if (e.code === "ERR_SQLITE_ERROR" && typeof e.errcode === "number") {
     // The primary result code is the low byte of SQLite's extended code.
     const primary = e.errcode & 0xff;
     if (primary === SQLITE_FULL) {
-      return new HttpProblem(
-        507,
-        "INSUFFICIENT_STORAGE",
-        "the service has no room to record evidence; nothing was recorded",
-      );
+      return new HttpProblem(507, "INSUFFICIENT_STORAGE", "the service has no room to record evidence; nothing was recorded");
     }
     if (primary === SQLITE_IOERR || primary === SQLITE_READONLY || primary === SQLITE_BUSY) {
       return new HttpProblem(503, "STORAGE_FAILURE", "the service could not record the evidence; nothing was recorded");
     }
   }
-  if (e.code === "EIO" || e.code === "EROFS") {
-    return new HttpProblem(503, "STORAGE_FAILURE", "the service could not write the file; nothing was recorded");
+  if (typeof e.code === "string" && PG_UNAVAILABLE.test(e.code)) {
+    return new HttpProblem(503, "STORAGE_FAILURE", "the service could not record the evidence; nothing was recorded");
+  }
+  if (e.code === "EIO" || e.code === "EROFS" || e.code === "ECONNREFUSED") {
+    return new HttpProblem(503, "STORAGE_FAILURE", "the service could not write the evidence; nothing was recorded");
   }
   // busboy's parse errors: the body is not well-formed multipart.
-  if (
-    typeof e.message === "string" &&
-    /^(Malformed|Unexpected end of|Multipart: Boundary not found|Unexpected end of form)/i.test(e.message)
-  ) {
+  if (typeof e.message === "string" && /^(Malformed|Unexpected end of|Multipart: Boundary not found)/i.test(e.message)) {
     return new HttpProblem(400, "MALFORMED_MULTIPART", `the multipart body is malformed: ${e.message}`);
   }
   if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
@@ -118,10 +116,15 @@ export function toProblem(err: unknown): HttpProblem {
   return new HttpProblem(500, "INTERNAL", "an internal error occurred; nothing was recorded for this request");
 }
 
-export function problemHandler(log: (message: string) => void): ErrorRequestHandler {
+/**
+ * The last handler: every error becomes problem+json. A 5xx is logged once, with its
+ * stack for an internal error and one line for an expected outage.
+ */
+export function problemHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const problem = toProblem(err);
-    if (problem.status >= 500) log(`${req.method} ${req.path}: ${(err as Error)?.stack ?? String(err)}`);
+    if (problem.status === 500) log.error({ err, method: req.method, path: req.path }, "request failed");
+    else if (problem.status >= 500) log.warn({ method: req.method, path: req.path, code: problem.code }, (err as Error).message);
     // A client that went away gets no answer; there is no one to read it.
     // (req.destroyed alone says nothing: a fully read body destroys the request stream.)
     if (res.destroyed || req.socket.destroyed) return;

@@ -1,57 +1,151 @@
 import express, { Router } from "express";
-import { VERIFIER_RPC_METHODS } from "../core/index.ts";
+import { evidenceAnchorInterface, MAX_RPC_BATCH, VERIFIER_RPC_METHODS, type VerifierRpcMethod } from "../core/index.ts";
+import type { Logger } from "../log.ts";
+import { rateLimit, type TokenBuckets } from "./auth.ts";
 import { HttpProblem } from "./problem.ts";
 
-const ALLOWED = new Set<string>(VERIFIER_RPC_METHODS);
-const MAX_BATCH = 20;
+/** A verification read is small; an answer larger than this is not one (1 MiB). */
+const MAX_UPSTREAM_BYTES = 1024 * 1024;
+const UPSTREAM_TIMEOUT_MS = 10_000;
+
+const QUANTITY = /^0x(0|[1-9a-f][0-9a-f]{0,15})$/;
+const HASH32 = /^0x[0-9a-fA-F]{64}$/;
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const ANCHOR_OF = evidenceAnchorInterface.getFunction("anchorOf")!.selector;
+
+/**
+ * Each allowed method with the only parameters verification sends. Everything else is
+ * refused before it reaches the node: an `eth_call` with a gas limit, a sender, a value
+ * or a state override could make the node compute without end or answer with megabytes.
+ */
+function checkParams(method: VerifierRpcMethod, params: unknown, contract: string): string | null {
+  const p = Array.isArray(params) ? params : params === undefined ? [] : null;
+  if (p === null) return "params must be an array";
+  const blockTag = (tag: unknown) => tag === "latest" || (typeof tag === "string" && QUANTITY.test(tag));
+  switch (method) {
+    case "eth_chainId":
+    case "eth_blockNumber":
+      return p.length === 0 ? null : `${method} takes no parameters`;
+    case "eth_getCode":
+      return p.length === 2 && typeof p[0] === "string" && ADDRESS.test(p[0]) && blockTag(p[1])
+        ? null
+        : "eth_getCode takes [address, block]";
+    case "eth_getBlockByNumber":
+      return p.length === 2 && blockTag(p[0]) && p[1] === false
+        ? null
+        : "eth_getBlockByNumber takes [block, false] (no transaction bodies)";
+    case "eth_getTransactionReceipt":
+      return p.length === 1 && typeof p[0] === "string" && HASH32.test(p[0]) ? null : "eth_getTransactionReceipt takes [hash]";
+    case "eth_call": {
+      if (p.length !== 2 || !blockTag(p[1])) return "eth_call takes [{to, data}, block] (no state override)";
+      const call = p[0] as Record<string, unknown> | null;
+      if (typeof call !== "object" || call === null || Array.isArray(call)) return "eth_call takes [{to, data}, block]";
+      const keys = Object.keys(call);
+      if (keys.some((k) => k !== "to" && k !== "data")) return "eth_call takes only to and data (no gas, from, value)";
+      if (typeof call.to !== "string" || call.to.toLowerCase() !== contract.toLowerCase()) {
+        return `eth_call only to the anchor contract ${contract}`;
+      }
+      if (typeof call.data !== "string" || !new RegExp(`^${ANCHOR_OF}[0-9a-fA-F]{64}$`).test(call.data)) {
+        return "eth_call only of anchorOf(bytes32)";
+      }
+      return null;
+    }
+  }
+}
 
 /**
  * POST /rpc: a read-only JSON-RPC proxy to the chain for verifiers that have no node of
- * their own. Only the read methods verification needs pass; anything else — sending
- * transactions, node administration — is refused with a JSON-RPC error.
+ * their own. Only the reads verification makes pass, each with its parameters checked;
+ * anything else — sending transactions, node administration, unbounded calls — is
+ * refused with a JSON-RPC error. The node's answer is read up to 1 MiB, never more.
  */
-export function rpcProxy(chainUrl: () => string): Router {
-  const router = Router();
-  router.post("/rpc", express.json({ limit: "64kb" }), async (req, res) => {
-    const body: unknown = req.body;
-    const calls = Array.isArray(body) ? body : [body];
-    if (calls.length === 0 || calls.length > MAX_BATCH) {
-      throw new HttpProblem(400, "INVALID_RPC_BATCH", `send 1 to ${MAX_BATCH} JSON-RPC calls`);
-    }
-    const refused = calls.map((call) => refusal(call));
-    const forward = calls.filter((_, i) => refused[i] === null);
-    let answers: unknown[] = [];
-    if (forward.length > 0) {
-      let upstream: Response;
-      try {
-        upstream = await fetch(chainUrl(), {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(forward),
-          signal: AbortSignal.timeout(10_000),
-        });
-        answers = (await upstream.json()) as unknown[];
-      } catch {
-        throw new HttpProblem(502, "CHAIN_UNREACHABLE", "the chain node did not answer");
+export function rpcProxy(options: { chainUrl: string; contract: string; anonymous: TokenBuckets; log: Logger }): Router {
+  const router = Router({ caseSensitive: true, strict: true });
+  const allowed = new Set<string>(VERIFIER_RPC_METHODS);
+  let lastLogged = 0;
+
+  router.post(
+    "/rpc",
+    express.json({ limit: "64kb" }),
+    rateLimit(options.anonymous, (req) => (Array.isArray(req.body) ? Math.max(1, req.body.length) : 1)),
+    async (req, res) => {
+      const body: unknown = req.body;
+      const calls = Array.isArray(body) ? body : [body];
+      if (calls.length === 0 || calls.length > MAX_RPC_BATCH) {
+        throw new HttpProblem(400, "INVALID_RPC_BATCH", `send 1 to ${MAX_RPC_BATCH} JSON-RPC calls`);
       }
-      if (!Array.isArray(answers)) throw new HttpProblem(502, "CHAIN_UNREACHABLE", "the chain node answered badly");
-    }
-    let next = 0;
-    const results = calls.map((call, i) => refused[i] ?? answers[next++] ?? errorFor(call, -32603, "no answer"));
-    res.json(Array.isArray(body) ? results : results[0]);
-  });
+      const ids = new Set<unknown>();
+      const refused = calls.map((call) => {
+        const refusedCall = refusal(call, allowed, options.contract);
+        if (refusedCall !== null) return refusedCall;
+        const id = (call as { id: unknown }).id;
+        if (ids.has(id)) return errorFor(call, -32600, "each call of a batch needs its own id");
+        ids.add(id);
+        return null;
+      });
+      const forward = calls.filter((_, i) => refused[i] === null);
+      let answers: unknown[] = [];
+      if (forward.length > 0) {
+        try {
+          answers = await forwardCalls(options.chainUrl, forward);
+        } catch (e) {
+          const now = Date.now();
+          if (now - lastLogged > 10_000) {
+            lastLogged = now;
+            options.log.warn(`the RPC proxy could not read the chain: ${(e as Error).message}`);
+          }
+          throw new HttpProblem(502, "CHAIN_UNREACHABLE", "the chain node did not answer");
+        }
+      }
+      const byId = new Map<unknown, unknown>();
+      for (const a of answers) byId.set((a as { id?: unknown })?.id, a);
+      // Answers go back in the order of the calls, matched by id (a node may reorder a batch).
+      const results = calls.map(
+        (call, i) => refused[i] ?? byId.get((call as { id?: unknown }).id) ?? errorFor(call, -32603, "no answer from the node"),
+      );
+      res.json(Array.isArray(body) ? results : results[0]);
+    },
+  );
   return router;
 }
 
-function refusal(call: unknown): unknown {
+async function forwardCalls(url: string, calls: unknown[]): Promise<unknown[]> {
+  const upstream = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(calls),
+    signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
+  });
+  const reader = upstream.body?.getReader();
+  if (!reader) throw new Error(`the node answered ${upstream.status} with no body`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_UPSTREAM_BYTES) {
+      await reader.cancel();
+      throw new Error(`the node's answer exceeded ${MAX_UPSTREAM_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  const answers: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  if (!Array.isArray(answers)) throw new Error("the node answered a batch with something that is not a batch");
+  return answers;
+}
+
+function refusal(call: unknown, allowed: Set<string>, contract: string): unknown {
   if (typeof call !== "object" || call === null || (call as { jsonrpc?: unknown }).jsonrpc !== "2.0") {
     return errorFor(call, -32600, "invalid JSON-RPC request");
   }
-  const method = (call as { method?: unknown }).method;
-  if (typeof method !== "string" || !ALLOWED.has(method)) {
-    return errorFor(call, -32601, `method not allowed here; allowed: ${[...ALLOWED].join(", ")}`);
+  const { method, params, id } = call as { method?: unknown; params?: unknown; id?: unknown };
+  if (typeof id !== "number" && typeof id !== "string") return errorFor(call, -32600, "a call needs a number or string id");
+  if (typeof method !== "string" || !allowed.has(method)) {
+    return errorFor(call, -32601, `method not allowed here; allowed: ${[...allowed].join(", ")}`);
   }
-  return null;
+  const problem = checkParams(method as VerifierRpcMethod, params, contract);
+  return problem === null ? null : errorFor(call, -32602, problem);
 }
 
 function errorFor(call: unknown, code: number, message: string) {

@@ -1,34 +1,68 @@
+import { Transform } from "node:stream";
 import type { Request } from "express";
 import type { StorageEngine } from "multer";
-import type { ObjectStore } from "./object-store.ts";
+import type { ObjectStore } from "../objects/object-store.ts";
+import type { Intake, UploadedFile } from "./intake.ts";
+import { mediaTypeOf, SNIFF_BYTES } from "./media-type.ts";
 
 /** What the storage engine adds to each multer file. */
-export interface HashedFile {
-  contentHash: string;
-  size: number;
-  path: string;
+export interface StoredUpload {
+  stored: UploadedFile;
 }
 
 /**
- * A multer storage engine that hashes each file while it streams to the object store.
- * Objects are content-addressed and may be shared by several evidence items, so removing
- * a file of a failed request leaves the object in place: an object no row refers to is
- * harmless, while deleting one a committed row refers to would lose evidence.
+ * A multer storage engine that hashes each file while it streams into the object store,
+ * and recognises its media type from its first bytes. Before a file is written, the
+ * fields sent ahead of it are checked (`checkFields`), so a request refused for its fields
+ * stores nothing. A file of a request that fails later is removed again, unless other
+ * evidence refers to the same content.
  */
-export function hashingStorage(objects: ObjectStore): StorageEngine {
+export function hashingStorage(
+  objects: ObjectStore,
+  intake: Intake,
+  checkFields: (body: Record<string, unknown>) => void,
+): StorageEngine {
   return {
-    _handleFile(
-      _req: Request,
-      file: Express.Multer.File,
-      callback: (error?: unknown, info?: Partial<Express.Multer.File>) => void,
-    ) {
-      objects.put(file.stream).then(
-        (stored) => callback(null, { ...stored } as Partial<Express.Multer.File>),
+    _handleFile(req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<Express.Multer.File>) => void) {
+      try {
+        checkFields((req.body ?? {}) as Record<string, unknown>);
+      } catch (e) {
+        file.stream.resume();
+        return callback(e);
+      }
+      let head = new Uint8Array(0);
+      const tap = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          if (head.length < SNIFF_BYTES) {
+            const next = new Uint8Array(Math.min(SNIFF_BYTES, head.length + chunk.length));
+            next.set(head);
+            next.set(chunk.subarray(0, next.length - head.length), head.length);
+            head = next;
+          }
+          done(null, chunk);
+        },
+      });
+      file.stream.on("error", (e) => tap.destroy(e));
+      objects.put(file.stream.pipe(tap)).then(
+        async (object) => {
+          const name = file.originalname;
+          const stored: UploadedFile = {
+            ...object,
+            ...(name && name.length <= 1024 && name.isWellFormed() ? { fileName: name } : {}),
+            mediaType: await mediaTypeOf(head, name, file.mimetype),
+          };
+          callback(null, { stored, size: object.size } as Partial<Express.Multer.File>);
+        },
         (error: unknown) => callback(error),
       );
     },
-    _removeFile(_req: Request, _file: Express.Multer.File, callback: (error: Error | null) => void) {
-      callback(null);
+    _removeFile(_req: Request, file: Express.Multer.File, callback: (error: Error | null) => void) {
+      const { stored } = file as Express.Multer.File & Partial<StoredUpload>;
+      if (!stored) return callback(null);
+      intake.discard([stored]).then(
+        () => callback(null),
+        () => callback(null),
+      );
     },
   };
 }

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
-import { JsonRpcAnchorReader } from "../../service/core/index.ts";
+import { JsonRpcChainReader } from "../../service/core/index.ts";
 import { ADMIN_KEY } from "../helpers/consortium.ts";
 import {
   api,
@@ -97,7 +97,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const certificate = JSON.parse(readFileSync(certificatePath, "utf8"));
       expect(certificate.anchor).to.include({ chainId: 1337, contract });
       expect(certificate.record).to.include({ fileName: "截图 evidence.png", title: "商品页" });
-      const tx = (await new JsonRpcAnchorReader(chain.url).request("eth_getTransactionByHash", [
+      const tx = (await new JsonRpcChainReader(chain.url).request("eth_getTransactionByHash", [
         certificate.anchor.txHash,
       ])) as {
         type: string;

@@ -1,22 +1,29 @@
 import { expect } from "chai";
-import { hashMessage, hexlify, Wallet, verifyMessage } from "ethers";
+import { hashMessage, hexlify, verifyMessage } from "ethers";
 import {
+  buildCertificates,
   certificateFileName,
+  claimsOf,
   EvidenceError,
+  MerkleTree,
   parseCertificate,
+  parseRecord,
   personalMessageDigest,
-  signCertificate,
-  signingBytes,
-  type UnsignedCertificate,
+  signedBytes,
+  toHex32,
+  fromHex32,
+  type CertificateV1,
 } from "../../service/core/index.ts";
+import { InProcessSigner } from "../../service/anchoring/signers.ts";
 import { example } from "../helpers/vectors.ts";
 
 describe("certificates", () => {
   describe("parseCertificate", () => {
-    it("parses the example certificate from JSON text and from a parsed value", () => {
-      const text = JSON.stringify(example.certificate());
-      expect(parseCertificate(text)).to.deep.equal(example.certificate());
-      expect(parseCertificate(example.certificate())).to.deep.equal(example.certificate());
+    it("parses the example certificates of both versions, from JSON text and from a parsed value", () => {
+      for (const c of [example.certificate(), example.certificateV2()]) {
+        expect(parseCertificate(JSON.stringify(c))).to.deep.equal(c);
+        expect(parseCertificate(c)).to.deep.equal(c);
+      }
     });
 
     it("turns text that is not JSON into INVALID_JSON, never a SyntaxError", () => {
@@ -26,9 +33,17 @@ describe("certificates", () => {
           .with.property("code", "INVALID_JSON");
     });
 
+    it("refuses a duplicate key in any object as DUPLICATE_KEY, naming the key and where", () => {
+      const text = JSON.stringify(example.certificate()).replace('"blockNumber":', '"blockNumber":1,"blockNumber":');
+      expect(() => parseCertificate(text))
+        .to.throw(EvidenceError, /"blockNumber" twice in anchor/)
+        .with.property("code", "DUPLICATE_KEY");
+    });
+
     const mutations: [string, (c: Record<string, any>) => void, RegExp][] = [
       ["another type", (c) => (c.type = "x"), /certificate\.type/],
-      ["version 2", (c) => (c.version = 2), /version/],
+      ["version 3", (c) => (c.version = 3), /version must be 1 or 2/],
+      ["version 2 with version 1's fields", (c) => (c.version = 2), /unknown field|batch/],
       ["a leafHash without 0x", (c) => (c.leafHash = c.leafHash.slice(2)), /leafHash/],
       ["an uppercase leafHash", (c) => (c.leafHash = c.leafHash.toUpperCase().replace("0X", "0x")), /leafHash/],
       ["a 31-byte root", (c) => (c.proof.root = c.proof.root.slice(0, -2)), /proof\.root/],
@@ -48,6 +63,8 @@ describe("certificates", () => {
       ["a missing signature", (c) => delete c.signature, /signature/],
       ["issuedAt without milliseconds", (c) => (c.issuedAt = "2026-11-25T16:39:07Z"), /issuedAt/],
       ["an issuer name that is not a string", (c) => (c.issuer.name = 7), /issuer\.name/],
+      ["a time-stamp token that is not base64", (c) => (c.timestamps = [{ type: "rfc3161", token: "!!" }]), /token/],
+      ["a time-stamp of an unknown type", (c) => (c.timestamps = [{ type: "ots", token: "AA==" }]), /type/],
     ];
     for (const [what, mutate, message] of mutations) {
       it(`rejects ${what}`, () => {
@@ -59,6 +76,12 @@ describe("certificates", () => {
       });
     }
 
+    it("rejects a version 2 certificate whose leafIndex is not inside batch.treeSize", () => {
+      const c = example.certificateV2() as Record<string, any>;
+      c.proof.leafIndex = c.batch.treeSize;
+      expect(() => parseCertificate(c)).to.throw(EvidenceError, /leafIndex must be less than batch\.treeSize/);
+    });
+
     it("rejects a malformed record with INVALID_RECORD", () => {
       const c = example.certificate() as { record: Record<string, unknown> };
       c.record.v = 2;
@@ -68,26 +91,72 @@ describe("certificates", () => {
     });
   });
 
-  describe("signCertificate", () => {
-    it("signs JCS(certificate without signature) with EIP-191, reproducing the example", async () => {
-      const { signature, ...unsigned } = example.certificate();
-      const signed = await signCertificate(unsigned as UnsignedCertificate, new Wallet(example.issuer().privateKey));
-      expect(signed.signature).to.equal(signature);
-      expect(verifyMessage(signingBytes(signed), signed.signature)).to.equal(example.issuer().address);
+  describe("buildCertificates", () => {
+    const records = example.records();
+    const leaves = records.records.map((r) => ({ record: parseRecord(r.record), leafHash: r.leafHash as `0x${string}` }));
+    const tree = MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
+    const v1 = parseCertificate(example.certificate()) as CertificateV1;
+    const batch = (version: 1 | 2) => ({
+      version,
+      leaves,
+      tree,
+      anchor: v1.anchor,
+      issuerName: v1.issuer.name,
+      issuedAt: v1.issuedAt,
+    });
+
+    it("reproduces the example certificates of both versions, one per leaf, in tree order", async () => {
+      const signer = new InProcessSigner(example.issuer().privateKey);
+      const [one, two] = await Promise.all([buildCertificates(batch(1), signer), buildCertificates(batch(2), signer)]);
+      expect(one.map((c) => c.record.id)).to.deep.equal(leaves.map((l) => l.record.id));
+      expect(one[1]).to.deep.equal(example.certificate());
+      expect(two[1]).to.deep.equal(example.certificateV2());
+      expect(toHex32(tree.root())).to.equal(records.root);
+    });
+
+    it("signs a version 2 batch once: every certificate carries the same statement and signature", async () => {
+      let signed = 0;
+      const inner = new InProcessSigner(example.issuer().privateKey);
+      const counting = { address: inner.address, signMessages: (m: readonly Uint8Array[]) => ((signed += m.length), inner.signMessages(m)) };
+      const certificates = await buildCertificates(batch(2), counting);
+      expect(signed).to.equal(1);
+      expect(new Set(certificates.map((c) => c.signature)).size).to.equal(1);
+    });
+
+    it("signs JCS(certificate without signature) in version 1 and JCS(batch) in version 2 with EIP-191", () => {
+      for (const c of [parseCertificate(example.certificate()), parseCertificate(example.certificateV2())]) {
+        expect(verifyMessage(signedBytes(c), c.signature)).to.equal(example.issuer().address);
+      }
+    });
+
+    it("refuses a tree that does not hold the batch's leaves", async () => {
+      const other = MerkleTree.fromLeafHashes([tree.root()]);
+      const error = await buildCertificates({ ...batch(2), tree: other }, new InProcessSigner(example.issuer().privateKey)).catch(
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(RangeError);
+    });
+  });
+
+  describe("claimsOf", () => {
+    it("reads version 1 and version 2 alike", () => {
+      const one = claimsOf(parseCertificate(example.certificate()));
+      const two = claimsOf(parseCertificate(example.certificateV2()));
+      const { version: _1, signature: _s1, timestamps: _t1, ...a } = one;
+      const { version: _2, signature: _s2, timestamps: _t2, ...b } = two;
+      expect(a).to.deep.equal(b);
     });
   });
 
   describe("personalMessageDigest", () => {
     it("is the EIP-191 digest ethers signs, for the example and for messages of every length up to 300 bytes", () => {
-      const messages = [signingBytes(example.certificate() as UnsignedCertificate)];
+      const messages = [signedBytes(parseCertificate(example.certificate()))];
       for (let n = 0; n <= 300; n++) messages.push(Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 0xff));
       for (const m of messages) expect(hexlify(personalMessageDigest(m)), `${m.length} bytes`).to.equal(hashMessage(m));
     });
   });
 
   it("names the file <id>.evidence.json", () => {
-    expect(certificateFileName(parseCertificate(example.certificate()))).to.equal(
-      "q1Zr8xYwK0pLmN3oB5cD7e.evidence.json",
-    );
+    expect(certificateFileName(parseCertificate(example.certificate()))).to.equal("q1Zr8xYwK0pLmN3oB5cD7e.evidence.json");
   });
 });

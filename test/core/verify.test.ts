@@ -1,174 +1,263 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import {
-  CachingAnchorReader,
+  CachingChainReader,
+  canonicalBytes,
   CHECK_IDS,
   parseCertificate,
-  signCertificate,
   verifyCertificate,
   type Certificate,
   type CheckId,
-  type UnsignedCertificate,
+  type CheckStatus,
+  type VerificationResult,
 } from "../../service/core/index.ts";
+import { InProcessSigner } from "../../service/anchoring/signers.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
 import { example } from "../helpers/vectors.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 
 const fileDigest = sha256Hex(example.file());
-const chainFor = () => RecordedChain.holding(parseCertificate(example.certificate()));
-const failed = (checks: { id: CheckId; status: string }[]) =>
-  checks.filter((c) => c.status === "failed").map((c) => c.id);
+const failed = (r: VerificationResult) => r.checks.filter((c) => c.status === "failed").map((c) => c.id);
+const statusOf = (r: VerificationResult, id: CheckId) => r.checks.find((c) => c.id === id)!.status;
+const reasonOf = (r: VerificationResult, id: CheckId) => r.checks.find((c) => c.id === id)!.reason;
 
-/** Re-signs a mutated certificate with the example issuer key: the signature then passes. */
-async function resign(c: Record<string, unknown>): Promise<Certificate> {
+/** Signs a mutated certificate again, with the example issuer's key or another: what a forger can do. */
+async function resign(c: Record<string, any>, key = example.issuer().privateKey): Promise<Certificate> {
+  const signer = new InProcessSigner(key);
+  if (c.version === 2) {
+    const [signature] = await signer.signMessages([canonicalBytes(c.batch)]);
+    return parseCertificate({ ...c, signature });
+  }
   const { signature: _, ...unsigned } = c;
-  return signCertificate(unsigned as unknown as UnsignedCertificate, new Wallet(example.issuer().privateKey));
+  const [signature] = await signer.signMessages([canonicalBytes(unsigned)]);
+  return parseCertificate({ ...unsigned, signature });
 }
 
-describe("verifyCertificate", () => {
-  it("passes every check of the example certificate with its file", async () => {
-    const result = await verifyCertificate(example.certificate(), { fileDigest, chain: chainFor() });
-    expect(result.checks.map((c) => [c.id, c.status])).to.deep.equal(CHECK_IDS.map((id) => [id, "passed"]));
-    expect(result.valid).to.equal(true);
-    expect(result.anchoredAt).to.equal("2026-11-25T16:39:05.000Z");
-  });
+/** The checks of DESIGN §4 applied to both versions of the example certificate. */
+for (const version of [1, 2] as const) {
+  const load = () => (version === 1 ? example.certificate() : example.certificateV2()) as Record<string, any>;
+  const chainFor = () => RecordedChain.holding(parseCertificate(load()));
+  /** Where a version keeps what version 1 has at the top level. */
+  const at = (c: Record<string, any>) =>
+    version === 1
+      ? { anchor: c.anchor, issuer: c.issuer, proof: c.proof, treeSizeOwner: c.proof, rootOwner: c.proof, top: c }
+      : { anchor: c.batch.anchor, issuer: c.batch.issuer, proof: c.proof, treeSizeOwner: c.batch, rootOwner: c.batch, top: c.batch };
 
-  it("skips content without a file and is still valid", async () => {
-    const result = await verifyCertificate(JSON.stringify(example.certificate()), { chain: chainFor() });
-    expect(result.checks.find((c) => c.id === "content")!.status).to.equal("skipped");
-    expect(result.valid).to.equal(true);
-  });
-
-  it("fails content for another file", async () => {
-    const other = sha256Hex("another file");
-    const result = await verifyCertificate(example.certificate(), { fileDigest: other, chain: chainFor() });
-    expect(failed(result.checks)).to.deep.equal(["content"]);
-    expect(result.valid).to.equal(false);
-  });
-
-  it("accepts an uppercase typed SHA-256, and fails content for one that is not hex", async () => {
-    const ok = await verifyCertificate(example.certificate(), {
-      fileDigest: fileDigest.toUpperCase(),
-      chain: chainFor(),
+  describe(`verifyCertificate, certificate version ${version}`, () => {
+    it("passes every check with the file, skips the time-stamp check without tokens, and is valid", async () => {
+      const result = await verifyCertificate(load(), { fileDigest, chain: chainFor() });
+      expect(result.checks.map((c) => [c.id, c.status])).to.deep.equal(
+        CHECK_IDS.map((id) => [id, id === "timestamp" ? "skipped" : "passed"]),
+      );
+      expect([result.verdict, result.valid, result.fileCompared]).to.deep.equal(["valid", true, true]);
+      expect(result.anchoredAt).to.equal("2026-11-25T16:39:05.000Z");
     });
-    expect(ok.valid).to.equal(true);
-    const bad = await verifyCertificate(example.certificate(), { fileDigest: "xyz", chain: chainFor() });
-    expect(failed(bad.checks)).to.deep.equal(["content"]);
-  });
 
-  describe("when the certificate is malformed", () => {
-    for (const [what, input] of [
-      ["not JSON", "{not json"],
-      ["JSON null", "null"],
-      ["an array", []],
-      ["empty", ""],
-    ] as const) {
-      it(`fails format for ${what} and skips the rest, without throwing`, async () => {
-        const result = await verifyCertificate(input, { chain: chainFor() });
-        expect(result.valid).to.equal(false);
-        expect(result.checks[0]).to.include({ id: "format", status: "failed" });
-        expect(result.checks.slice(1).every((c) => c.status === "skipped")).to.equal(true);
+    it("is a valid certificate with no file compared when no file is given", async () => {
+      const result = await verifyCertificate(JSON.stringify(load()), { chain: chainFor() });
+      expect(statusOf(result, "content")).to.equal("skipped");
+      expect([result.verdict, result.fileCompared]).to.deep.equal(["valid", false]);
+    });
+
+    it("is invalid, failing content only, for another file", async () => {
+      const result = await verifyCertificate(load(), { fileDigest: sha256Hex("another file"), chain: chainFor() });
+      expect(failed(result)).to.deep.equal(["content"]);
+      expect(result.verdict).to.equal("invalid");
+    });
+
+    it("accepts an uppercase SHA-256, and cannot compare one that is not hex", async () => {
+      expect((await verifyCertificate(load(), { fileDigest: fileDigest.toUpperCase(), chain: chainFor() })).verdict).to.equal("valid");
+      const bad = await verifyCertificate(load(), { fileDigest: "xyz", chain: chainFor() });
+      expect([statusOf(bad, "content"), bad.verdict]).to.deep.equal(["error", "indeterminate"]);
+    });
+
+    describe("when a field is changed after signing", () => {
+      const cases: [string, (c: Record<string, any>) => void, CheckId[]][] = [
+        ["record.contentHash", (c) => (c.record.contentHash = "0".repeat(64)), ["content", "leaf", "signature"]],
+        ["record.submittedAt", (c) => (c.record.submittedAt = "2020-01-01T00:00:00.000Z"), ["leaf", "signature"]],
+        ["leafHash", (c) => (c.leafHash = `0x${"1".repeat(64)}`), ["leaf", "inclusion", "signature"]],
+        ["proof.path[0]", (c) => (c.proof.path[0] = `0x${"2".repeat(64)}`), ["inclusion", "signature"]],
+        ["proof.leafIndex", (c) => (c.proof.leafIndex = 0), ["inclusion", "signature"]],
+        ["the tree size", (c) => (at(c).treeSizeOwner.treeSize = 4), ["anchor", "signature"]],
+        ["the root", (c) => (at(c).rootOwner.root = `0x${"3".repeat(64)}`), ["inclusion", "anchor", "signature"]],
+        ["anchor.timestamp", (c) => (at(c).anchor.timestamp -= 86_400), ["anchor", "signature"]],
+        ["anchor.blockNumber", (c) => (at(c).anchor.blockNumber += 1), ["anchor", "signature"]],
+        ["anchor.blockHash", (c) => (at(c).anchor.blockHash = `0x${"4".repeat(64)}`), ["anchor", "signature"]],
+        ["anchor.contract", (c) => (at(c).anchor.contract = "0x" + "5".repeat(40)), ["anchor", "signature"]],
+        ["anchor.txHash", (c) => (at(c).anchor.txHash = `0x${"6".repeat(64)}`), ["anchor", "signature"]],
+        ["issuer.address", (c) => (at(c).issuer.address = "0x" + "7".repeat(40)), ["anchor", "signature"]],
+        ["issuer.name", (c) => (at(c).issuer.name = "Someone else"), ["signature"]],
+        ["issuedAt", (c) => (at(c).top.issuedAt = "2030-01-01T00:00:00.000Z"), ["signature"]],
+        ["signature", (c) => (c.signature = c.signature.replace(/.$/, "d")), ["signature"]],
+      ];
+      // Version 2 signs the batch statement only: a record, leaf or path changed in one
+      // certificate fails its own checks, not the batch's signature.
+      const outsideBatch = ["record.contentHash", "record.submittedAt", "leafHash", "proof.path[0]", "proof.leafIndex"];
+      for (const [field, mutate, all] of cases) {
+        const want = version === 2 && outsideBatch.includes(field) ? all.filter((id) => id !== "signature") : all;
+        it(`fails ${want.join(" and ")} for a changed ${field}, and is invalid`, async () => {
+          const c = load();
+          mutate(c);
+          const result = await verifyCertificate(c, { fileDigest, chain: chainFor() });
+          expect(failed(result)).to.deep.equal(want);
+          expect(result.verdict).to.equal("invalid");
+        });
+      }
+
+      it("cannot check the anchor of a changed chain id (the node is of another chain), and fails the signature", async () => {
+        const c = load();
+        at(c).anchor.chainId = 1;
+        const result = await verifyCertificate(c, { chain: chainFor() });
+        expect([statusOf(result, "anchor"), failed(result), result.verdict]).to.deep.equal(["error", ["signature"], "invalid"]);
       });
-    }
-  });
 
-  describe("when a field is changed after signing", () => {
-    const cases: [string, (c: Record<string, any>) => void, CheckId[]][] = [
-      ["record.contentHash", (c) => (c.record.contentHash = "0".repeat(64)), ["content", "leaf", "signature"]],
-      ["record.submittedAt", (c) => (c.record.submittedAt = "2020-01-01T00:00:00.000Z"), ["leaf", "signature"]],
-      ["leafHash", (c) => (c.leafHash = `0x${"1".repeat(64)}`), ["leaf", "inclusion", "signature"]],
-      ["proof.path[0]", (c) => (c.proof.path[0] = `0x${"2".repeat(64)}`), ["inclusion", "signature"]],
-      ["proof.leafIndex", (c) => (c.proof.leafIndex = 0), ["inclusion", "signature"]],
-      ["proof.treeSize", (c) => (c.proof.treeSize = 4), ["anchor", "signature"]],
-      ["proof.root", (c) => (c.proof.root = `0x${"3".repeat(64)}`), ["inclusion", "anchor", "signature"]],
-      ["anchor.timestamp", (c) => (c.anchor.timestamp -= 86_400), ["anchor", "signature"]],
-      ["anchor.blockNumber", (c) => (c.anchor.blockNumber += 1), ["anchor", "signature"]],
-      ["anchor.blockHash", (c) => (c.anchor.blockHash = `0x${"4".repeat(64)}`), ["anchor", "signature"]],
-      ["anchor.chainId", (c) => (c.anchor.chainId = 1), ["anchor", "signature"]],
-      ["anchor.contract", (c) => (c.anchor.contract = "0x" + "5".repeat(40)), ["anchor", "signature"]],
-      ["anchor.txHash", (c) => (c.anchor.txHash = `0x${"6".repeat(64)}`), ["signature"]],
-      ["issuer.address", (c) => (c.issuer.address = "0x" + "7".repeat(40)), ["signature"]],
-      ["issuer.name", (c) => (c.issuer.name = "Someone else"), ["signature"]],
-      ["issuedAt", (c) => (c.issuedAt = "2030-01-01T00:00:00.000Z"), ["signature"]],
-      ["signature", (c) => (c.signature = c.signature.replace(/.$/, "d")), ["signature"]],
-    ];
-    for (const [field, mutate, want] of cases) {
-      it(`fails ${want.join(" and ")} for a changed ${field}`, async () => {
-        const c = example.certificate();
-        mutate(c);
-        const result = await verifyCertificate(c, { fileDigest, chain: chainFor() });
-        expect(failed(result.checks)).to.deep.equal(want);
-        expect(result.valid).to.equal(false);
+      it("still fails on the proof's own check when the forger re-signs with another key", async () => {
+        const c = load();
+        c.record.contentHash = "0".repeat(64);
+        at(c).issuer.address = new Wallet(FORGER_KEY).address;
+        const result = await verifyCertificate(await resign(c, FORGER_KEY), { chain: chainFor() });
+        expect(failed(result)).to.deep.equal(["leaf", "anchor"]);
       });
-    }
+    });
 
-    it("still fails on the proof's own check when the forger re-signs with another key", async () => {
-      const c = example.certificate() as Record<string, any>;
-      c.record.contentHash = "0".repeat(64);
-      const { signature: _, ...unsigned } = c;
-      const forged = await signCertificate(unsigned as UnsignedCertificate, Wallet.createRandom());
-      const result = await verifyCertificate(forged, { chain: chainFor() });
-      expect(failed(result.checks)).to.deep.equal(["leaf", "signature"]);
+    describe("binding the issuer to the anchor (hostile certificates)", () => {
+      it("fails anchor when the issuer is not the member that anchored the root, though the signature is good", async () => {
+        const c = load();
+        at(c).issuer.address = new Wallet(FORGER_KEY).address;
+        at(c).issuer.name = "Evidence Anchor";
+        const result = await verifyCertificate(await resign(c, FORGER_KEY), { chain: chainFor() });
+        expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([["anchor"], "anchor.not-anchorer"]);
+      });
+
+      it("fails anchor when the block at the anchored height has another time (a back-dated anchor written into storage)", async () => {
+        const c = parseCertificate(load());
+        const chain = RecordedChain.holding(c);
+        const { blockNumber, blockHash, timestamp } = version === 1 ? (c as any).anchor : (c as any).batch.anchor;
+        chain.recordBlock(blockNumber, { hash: blockHash, timestamp: timestamp + 3_600 });
+        const result = await verifyCertificate(c, { chain });
+        expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([["anchor"], "anchor.block-time-differs"]);
+      });
+
+      it("fails anchor when the stated transaction failed", async () => {
+        const c = parseCertificate(load());
+        const chain = RecordedChain.holding(c);
+        const { txHash, blockNumber, blockHash } = version === 1 ? (c as any).anchor : (c as any).batch.anchor;
+        chain.recordReceipt(txHash, { status: 0, blockNumber, blockHash, anchored: [] });
+        const result = await verifyCertificate(c, { chain });
+        expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([["anchor"], "anchor.transaction-failed"]);
+      });
+
+      it("fails anchor when the stated transaction anchored something else", async () => {
+        const c = parseCertificate(load());
+        const chain = RecordedChain.holding(c);
+        const { txHash, blockNumber, blockHash } = version === 1 ? (c as any).anchor : (c as any).batch.anchor;
+        chain.recordReceipt(txHash, { status: 1, blockNumber, blockHash, anchored: [] });
+        const result = await verifyCertificate(c, { chain });
+        expect(reasonOf(result, "anchor").code).to.equal("anchor.no-event");
+      });
+
+      it("fails format for a duplicate key, naming it, and checks nothing else", async () => {
+        const text = JSON.stringify(load()).replace('"contentHash":', `"contentHash":"${"0".repeat(64)}","contentHash":`);
+        const result = await verifyCertificate(text, { chain: chainFor() });
+        expect([result.verdict, failed(result)]).to.deep.equal(["invalid", ["format"]]);
+        expect(reasonOf(result, "format")).to.deep.include({ code: "format.malformed" });
+        expect((reasonOf(result, "format") as { message: string }).message).to.match(/contentHash.*twice/);
+      });
+    });
+
+    describe("when the chain cannot be checked (an error, never a failure)", () => {
+      const errorCases: [string, (chain: RecordedChain) => void, string][] = [
+        ["the node is unreachable", (chain) => (chain.unreachable = true), "anchor.unreachable"],
+        ["the node has not reached the anchoring block", (chain) => (chain.latest = 5), "anchor.behind"],
+      ];
+      for (const [what, breakIt, code] of errorCases) {
+        it(`could not verify when ${what}: indeterminate, no anchoring time`, async () => {
+          const chain = chainFor();
+          breakIt(chain);
+          const result = await verifyCertificate(load(), { fileDigest, chain });
+          expect([statusOf(result, "anchor"), reasonOf(result, "anchor").code]).to.deep.equal(["error", code]);
+          expect([result.verdict, result.valid, result.anchoredAt, failed(result)]).to.deep.equal(["indeterminate", false, null, []]);
+        });
+      }
+
+      it("could not verify against a node of another chain, and names both ids", async () => {
+        const chain = new RecordedChain(1337);
+        const result = await verifyCertificate(load(), { chain });
+        expect(reasonOf(result, "anchor")).to.deep.equal({ code: "anchor.other-chain", actual: 1337, stated: 31337 });
+        expect(result.verdict).to.equal("indeterminate");
+      });
+    });
+
+    it("fails on the record swapped between two valid certificates", async () => {
+      const c = load();
+      c.record = example.records().records[0]!.record;
+      const result = await verifyCertificate(await resign(c), { chain: chainFor() });
+      expect(failed(result)).to.deep.equal(["leaf"]);
+    });
+
+    it("fails anchor for a valid proof to a root that was never anchored", async () => {
+      const c = parseCertificate(load());
+      const chain = RecordedChain.holding(c);
+      const other = new RecordedChain(31337);
+      other.latest = chain.latest;
+      const contract = version === 1 ? (c as any).anchor.contract : (c as any).batch.anchor.contract;
+      other.record(contract, `0x${"9".repeat(64)}`, { timestamp: 1, blockNumber: 1, treeSize: 1 });
+      const result = await verifyCertificate(c, { chain: other });
+      expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([["anchor"], "anchor.never-anchored"]);
+    });
+
+    it("says when the chain is a development chain its operator can rewrite", async () => {
+      const result = await verifyCertificate(load(), { chain: chainFor() });
+      expect([result.developmentChain, result.warnings[0]?.code]).to.deep.equal([true, "warning.development-chain"]);
+      const production = await verifyCertificate(load(), { chain: chainFor(), developmentChainIds: [] });
+      expect([production.developmentChain, production.warnings]).to.deep.equal([false, []]);
     });
   });
+}
 
-  it("fails anchor for a valid proof to a root that was never anchored", async () => {
-    const c = example.certificate() as Record<string, any>;
-    const chain = new RecordedChain(31337);
-    chain.record(c.anchor.contract, `0x${"9".repeat(64)}`, { timestamp: 1, blockNumber: 1, treeSize: 1 });
-    const result = await verifyCertificate(c, { chain });
-    expect(failed(result.checks)).to.deep.equal(["anchor"]);
-    expect(result.checks.find((x) => x.id === "anchor")!.detail).to.match(/never anchored/);
+describe("verifyCertificate when the certificate is malformed", () => {
+  for (const [what, input] of [
+    ["not JSON", "{not json"],
+    ["JSON null", "null"],
+    ["an array", []],
+    ["empty", ""],
+    ["version 3", { ...example.certificate(), version: 3 }],
+  ] as const) {
+    it(`fails format for ${what} and skips the rest, without throwing`, async () => {
+      const result = await verifyCertificate(input, { chain: new RecordedChain(31337) });
+      expect(result.verdict).to.equal("invalid");
+      expect(result.checks[0]).to.include({ id: "format", status: "failed" });
+      expect(result.checks.slice(1).map((c) => c.status)).to.deep.equal(Array<CheckStatus>(6).fill("skipped"));
+    });
+  }
+});
+
+describe("verifying many certificates", () => {
+  it("reads each anchor once through a CachingChainReader", async () => {
+    const inner = RecordedChain.holding(parseCertificate(example.certificate()));
+    const chain = new CachingChainReader(inner);
+    for (let i = 0; i < 5; i++) expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
+    // chain id, newest block, code, anchorOf, block, receipt: once each.
+    expect(inner.reads).to.equal(6);
   });
 
-  it("fails anchor, naming both ids, against a chain of another id", async () => {
-    const c = example.certificate() as Record<string, any>;
-    c.anchor.chainId = 1337;
-    const result = await verifyCertificate(await resign(c), { chain: chainFor() });
-    expect(failed(result.checks)).to.deep.equal(["anchor"]);
-    expect(result.checks.find((x) => x.id === "anchor")!.detail).to.match(/31337.*1337/);
-  });
-
-  it("fails anchor when the chain cannot be read, and is not valid", async () => {
-    const chain = chainFor();
-    chain.unreachable = true;
-    const result = await verifyCertificate(example.certificate(), { fileDigest, chain });
-    expect(failed(result.checks)).to.deep.equal(["anchor"]);
-    expect(result.valid).to.equal(false);
-    expect(result.anchoredAt).to.equal(null);
-  });
-
-  it("fails on the record swapped between two valid certificates", async () => {
-    const c = example.certificate() as Record<string, any>;
-    c.record = example.records().records[0]!.record;
-    const result = await verifyCertificate(await resign(c), { chain: chainFor() });
-    expect(failed(result.checks)).to.deep.equal(["leaf"]);
-  });
-
-  it("reads each anchor once through a CachingAnchorReader", async () => {
-    const inner = chainFor();
-    const chain = new CachingAnchorReader(inner);
-    for (let i = 0; i < 5; i++)
-      expect((await verifyCertificate(example.certificate(), { chain })).valid).to.equal(true);
-    expect(inner.reads).to.equal(3);
-  });
-
-  it("keeps a CachingAnchorReader within its limit, dropping the entry read longest ago", async () => {
-    const inner = chainFor();
-    const chain = new CachingAnchorReader(inner, { limit: 1 });
+  it("keeps a CachingChainReader within its limit, dropping the entry read longest ago", async () => {
     const certificate = parseCertificate(example.certificate());
+    const inner = RecordedChain.holding(certificate);
+    const chain = new CachingChainReader(inner, { limit: 1 });
     await verifyCertificate(certificate, { chain });
     const afterFirst = inner.reads;
     await verifyCertificate(certificate, { chain });
-    expect(inner.reads, "the one anchor and the one block stay cached").to.equal(afterFirst);
-    const { contract, blockNumber, blockHash, timestamp } = certificate.anchor;
+    expect(inner.reads, "the one anchor, block and receipt stay cached").to.equal(afterFirst);
+    const { contract, blockNumber, blockHash, timestamp } = (certificate as any).anchor;
     await chain.anchorOf(contract, `0x${"ab".repeat(32)}`); // never anchored: not cached, evicts nothing
     inner.recordBlock(blockNumber + 1, { hash: blockHash, timestamp: timestamp + 1 });
     await chain.block(blockNumber + 1);
     const beforeLast = inner.reads;
     await verifyCertificate(certificate, { chain });
-    expect(inner.reads - beforeLast, "only the certificate's block, pushed out by the other, is read again").to.equal(
-      1,
-    );
+    expect(inner.reads - beforeLast, "only the certificate's block, pushed out by the other, is read again").to.equal(1);
   });
 });
+
+/** A key that is not the issuer's: a forger's. */
+const FORGER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";

@@ -3,12 +3,11 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import qrcode from "qrcode-generator";
-import { isEvidenceError, type Certificate } from "../../service/core/index.ts";
+import { claimsOf, isEvidenceError, parseCertificate } from "../../service/core/index.ts";
 import {
   QR_CODE_BOX,
   renderCertificatePdf,
   type CertificateDocumentInput,
-  type CertificateV2,
 } from "../../service/document/certificate-pdf.ts";
 import { exampleDocumentInput, Poppler } from "../helpers/certificate-document.ts";
 
@@ -159,35 +158,19 @@ describe("renderCertificatePdf", function () {
   });
 
   it("prints a version 2 certificate's batch fields", async () => {
-    const v1 = exampleDocumentInput().certificate as Certificate;
-    const v2: CertificateV2 = {
-      type: "evidence-anchor-certificate",
-      version: 2,
-      record: v1.record,
-      leafHash: v1.leafHash,
-      proof: { algorithm: "rfc6962-sha256", leafIndex: v1.proof.leafIndex, path: v1.proof.path },
-      batch: {
-        type: "evidence-anchor-batch",
-        root: v1.proof.root,
-        treeSize: v1.proof.treeSize,
-        anchor: v1.anchor,
-        issuer: v1.issuer,
-        issuedAt: v1.issuedAt,
-        timestamps: [],
-      },
-      signature: v1.signature,
-    };
-    const input = { ...exampleDocumentInput(), certificate: v2, certificateJson: JSON.stringify(v2) };
-    const text = squash(poppler.text(await renderCertificatePdf(input)));
-    for (const needle of [
-      v1.proof.root,
-      v1.anchor.txHash,
-      v1.issuer.address,
-      "Certificate version 2",
-      "2026-11-25 16:39:05 协调世界时 UTC",
-    ]) {
+    const certificateJson = readFileSync(
+      new URL("../vectors/certificate/certificate-v2.json", import.meta.url),
+      "utf8",
+    );
+    const certificate = parseCertificate(certificateJson);
+    const { root, anchor, issuer, record } = claimsOf(certificate);
+    const input = { ...exampleDocumentInput(), certificate, certificateJson };
+    const pdf = await renderCertificatePdf(input);
+    const text = squash(poppler.text(pdf));
+    for (const needle of [record.contentHash, root, anchor.txHash, issuer.address, "Certificate version 2"]) {
       expect(text).to.include(squash(needle));
     }
+    expect(poppler.attachments(pdf)[0]!.bytes.toString("utf8")).to.equal(certificateJson);
   });
 
   it("attaches certificateJson byte for byte as <id>.evidence.json, as pdfdetach reads it", () => {

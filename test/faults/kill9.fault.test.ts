@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { setTimeout as delay } from "node:timers/promises";
-import { CachingAnchorReader, JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
-import { EvidenceStore } from "../../service/store/evidence-store.ts";
+import { CachingChainReader, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
+import { currentCertificates, readDatabase } from "../helpers/database.ts";
 import {
   anchoredLogs,
   api,
@@ -111,17 +111,9 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
     console.log(
       `      (${acknowledged.size} items acknowledged, ${seen.size} certificates watched across ${ROUNDS} crashes)`,
     );
-    const issued = new Map<string, string>();
-    const db = new EvidenceStore(`${dataDir}/evidence.db`);
-    for (const row of db.all("SELECT evidence_id, certificate FROM certificates") as {
-      evidence_id: string;
-      certificate: string;
-    }[]) {
-      issued.set(row.evidence_id, row.certificate);
-    }
-    db.close();
-    const chain = new JsonRpcAnchorReader(chainUrl);
-    const cached = new CachingAnchorReader(chain);
+    const issued = currentCertificates(dataDir);
+    const chain = new JsonRpcChainReader(chainUrl);
+    const cached = new CachingChainReader(chain);
     expect(acknowledged.size).to.be.greaterThan(ROUNDS);
     for (const id of acknowledged) {
       const certificate = issued.get(id);
@@ -139,16 +131,8 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
     const contract = (await client.get("/healthz")).body.chain.contract;
     const roots = (await anchoredLogs(chainUrl, contract)).map((l) => l.root);
     expect(new Set(roots).size, "a root anchored twice").to.equal(roots.length);
-    const store = new EvidenceStore(`${dataDir}/evidence.db`);
-    try {
-      const batches = store.all("SELECT root FROM batches") as { root: string }[];
-      expect(batches.map((b) => b.root).sort(), "every sealed batch anchored exactly once").to.deep.equal(
-        [...roots].sort(),
-      );
-      const unbatched = store.all("SELECT id FROM evidence WHERE batch_id IS NULL");
-      expect(unbatched).to.deep.equal([]);
-    } finally {
-      store.close();
-    }
+    const batches = readDatabase<{ root: string }>(dataDir, "SELECT root FROM batches");
+    expect(batches.map((b) => b.root).sort(), "every sealed batch anchored exactly once").to.deep.equal([...roots].sort());
+    expect(readDatabase(dataDir, "SELECT id FROM evidence WHERE batch_id IS NULL")).to.deep.equal([]);
   });
 });

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import path from "node:path";
-import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
+import { JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import { memberServiceOn } from "../helpers/consortium.ts";
-import { EvidenceStore } from "../../service/store/evidence-store.ts";
+import { readDatabase } from "../helpers/database.ts";
 import {
   anchoredLogs,
   api,
@@ -19,7 +19,7 @@ import { sha256Hex } from "../helpers/hash.ts";
 describe("transactions held back by the node (real processes)", function () {
   this.timeout(120_000);
   let chain: ChainNode;
-  let rpc: JsonRpcAnchorReader;
+  let rpc: JsonRpcChainReader;
   let contract: string;
   let service: ServiceProcess | undefined;
   let dataDir: string;
@@ -27,7 +27,7 @@ describe("transactions held back by the node (real processes)", function () {
 
   beforeEach(async () => {
     chain = await startChainNode({ chainId: 3030 });
-    rpc = new JsonRpcAnchorReader(chain.url);
+    rpc = new JsonRpcChainReader(chain.url);
     dataDir = tempDir("pending-tx");
     env = { ...(await memberServiceOn(chain.url, dataDir)), BATCH_MAX_WAIT_MS: "100", RECEIPT_TIMEOUT_MS: "1500" };
     contract = env.ANCHOR_CONTRACT!;
@@ -41,18 +41,10 @@ describe("transactions held back by the node (real processes)", function () {
   });
 
   function sentBatch(): { root: string; tx_hash: string | null; send_count: number } | undefined {
-    const store = new EvidenceStore(path.join(dataDir, "evidence.db"));
-    try {
-      return (
-        store.all("SELECT root, tx_hash, send_count FROM batches") as {
-          root: string;
-          tx_hash: string | null;
-          send_count: number;
-        }[]
-      )[0];
-    } finally {
-      store.close();
-    }
+    return readDatabase<{ root: string; tx_hash: string | null; send_count: number }>(
+      dataDir,
+      "SELECT root, tx_hash, send_count FROM batches",
+    )[0];
   }
 
   async function submitOne(): Promise<{ id: string; apiKey: string }> {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { Interface } from "ethers";
-import { EVIDENCE_ANCHOR_ABI, JsonRpcAnchorReader } from "../../service/core/index.ts";
+import { EVIDENCE_ANCHOR_ABI, JsonRpcChainReader } from "../../service/core/index.ts";
 import { anvilBinary, isAlive } from "../../service/chain/local-chain.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -56,7 +56,7 @@ export async function startChainNode(
     { stdio: "ignore" },
   );
   const url = `http://127.0.0.1:${port}`;
-  await until(() => new JsonRpcAnchorReader(url, { timeoutMs: 500 }).chainId(), `the chain node at ${url}`, 30_000);
+  await until(() => new JsonRpcChainReader(url, { timeoutMs: 500 }).chainId(), `the chain node at ${url}`, 30_000);
   return {
     url,
     port,
@@ -237,7 +237,7 @@ export async function anchoredLogs(
   contract: string,
   root?: string,
 ): Promise<{ root: string; transactionHash: string }[]> {
-  const logs = (await new JsonRpcAnchorReader(chainUrl).request("eth_getLogs", [
+  const logs = (await new JsonRpcChainReader(chainUrl).request("eth_getLogs", [
     {
       address: contract,
       topics: root ? [ANCHORED_TOPIC, root] : [ANCHORED_TOPIC],

@@ -1,32 +1,57 @@
-import type { AnchorOnChain, AnchorReader, BlockOnChain, Certificate, Hex32 } from "../../service/core/index.ts";
-import { EvidenceError } from "../../service/core/index.ts";
+import type {
+  AnchorOnChain,
+  BlockOnChain,
+  Certificate,
+  ChainReader,
+  Hex32,
+  ReceiptOnChain,
+} from "../../service/core/index.ts";
+import { claimsOf, EvidenceError } from "../../service/core/index.ts";
 
 /**
  * An in-memory chain for the verifier's unit tests: it answers from what it was told was
- * anchored. End-to-end tests read a real node instead.
+ * anchored, as a node would. End-to-end tests read a real node instead.
  */
-export class RecordedChain implements AnchorReader {
+export class RecordedChain implements ChainReader {
   readonly #chainId: number;
   readonly #anchors = new Map<string, AnchorOnChain>();
   readonly #blocks = new Map<number, BlockOnChain>();
+  readonly #receipts = new Map<string, ReceiptOnChain>();
   readonly #contracts = new Set<string>();
+  latest = 0;
   reads = 0;
+  /** What every read does instead of answering: throw as an unreachable node would. */
   unreachable = false;
 
   constructor(chainId: number) {
     this.#chainId = chainId;
   }
 
-  /** Records the anchor a certificate claims, as the chain would hold it. */
+  /** The chain a certificate claims: its anchor, its block, its transaction, ten blocks on. */
   static holding(certificate: Certificate): RecordedChain {
-    const { anchor, proof } = certificate;
-    const chain = new RecordedChain(anchor.chainId);
-    chain.record(anchor.contract, proof.root, {
-      timestamp: anchor.timestamp,
-      blockNumber: anchor.blockNumber,
-      treeSize: proof.treeSize,
+    const c = claimsOf(certificate);
+    const chain = new RecordedChain(c.anchor.chainId);
+    chain.record(c.anchor.contract, c.root, {
+      timestamp: c.anchor.timestamp,
+      blockNumber: c.anchor.blockNumber,
+      treeSize: c.treeSize,
     });
-    chain.recordBlock(anchor.blockNumber, { hash: anchor.blockHash, timestamp: anchor.timestamp });
+    chain.recordBlock(c.anchor.blockNumber, { hash: c.anchor.blockHash as Hex32, timestamp: c.anchor.timestamp });
+    chain.recordReceipt(c.anchor.txHash, {
+      status: 1,
+      blockNumber: c.anchor.blockNumber,
+      blockHash: c.anchor.blockHash as Hex32,
+      anchored: [
+        {
+          contract: c.anchor.contract,
+          root: c.root as Hex32,
+          anchorer: c.issuer.address,
+          treeSize: c.treeSize,
+          timestamp: c.anchor.timestamp,
+        },
+      ],
+    });
+    chain.latest = c.anchor.blockNumber + 10;
     return chain;
   }
 
@@ -39,22 +64,38 @@ export class RecordedChain implements AnchorReader {
     this.#blocks.set(blockNumber, block);
   }
 
+  recordReceipt(txHash: string, receipt: ReceiptOnChain): void {
+    this.#receipts.set(txHash, receipt);
+  }
+
   async chainId(): Promise<number> {
     this.#touch();
     return this.#chainId;
   }
 
+  async blockNumber(): Promise<number> {
+    this.#touch();
+    return this.latest;
+  }
+
+  async hasCode(contract: string): Promise<boolean> {
+    this.#touch();
+    return this.#contracts.has(contract.toLowerCase());
+  }
+
   async anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain> {
     this.#touch();
-    if (!this.#contracts.has(contract.toLowerCase())) {
-      throw new EvidenceError("CHAIN_MISMATCH", `there is no contract at ${contract} on this chain`);
-    }
     return this.#anchors.get(`${contract.toLowerCase()}/${root}`) ?? { timestamp: 0, blockNumber: 0, treeSize: 0 };
   }
 
   async block(blockNumber: number): Promise<BlockOnChain | null> {
     this.#touch();
-    return this.#blocks.get(blockNumber) ?? null;
+    return blockNumber <= this.latest ? (this.#blocks.get(blockNumber) ?? null) : null;
+  }
+
+  async receipt(txHash: Hex32): Promise<ReceiptOnChain | null> {
+    this.#touch();
+    return this.#receipts.get(txHash) ?? null;
   }
 
   #touch(): void {

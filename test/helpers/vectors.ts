@@ -37,6 +37,8 @@ export const example = {
   records: () => loadVector<ExampleRecords>("certificate/records.json"),
   /** A fresh copy each call, so a test may mutate it. */
   certificate: () => loadVector<Record<string, unknown>>("certificate/certificate.json"),
+  /** The same record's version 2 certificate (one signature per batch). */
+  certificateV2: () => loadVector<Record<string, unknown>>("certificate/certificate-v2.json"),
   issuer: () => loadVector<{ address: string; privateKey: string }>("certificate/issuer.json"),
   /** The bytes of the file the example certificate is about. */
   file: () => readFileSync(new URL("../vectors/certificate/evidence.txt", import.meta.url)),

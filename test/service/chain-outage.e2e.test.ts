@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import path from "node:path";
-import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
+import { JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import { memberServiceOn } from "../helpers/consortium.ts";
 import {
   api,
@@ -36,7 +36,7 @@ describe("the service while its chain is down (real processes)", function () {
 
   it("keeps taking evidence, reports degraded health, and anchors by itself once the chain is back", async () => {
     const client = api(service.url, service.apiKey);
-    const reader = new JsonRpcAnchorReader(chain.url);
+    const reader = new JsonRpcChainReader(chain.url);
     const before = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: sha256Hex("before") }] });
     await client.anchored(before.body.items[0].id);
     expect((await client.get("/healthz")).body).to.deep.include({ status: "ok" });
@@ -107,7 +107,7 @@ describe("the service's chain id on an external chain (real processes)", functio
     chain = await startChainNode({ chainId: 2028, port, args: ["--state", stateFile] });
     const certificate = await client.anchored(res.body.items[0].id, 90_000);
     expect(certificate.anchor.chainId).to.equal(2028);
-    expect((await verifyCertificate(certificate, { chain: new JsonRpcAnchorReader(chain.url) })).valid).to.equal(true);
+    expect((await verifyCertificate(certificate, { chain: new JsonRpcChainReader(chain.url) })).valid).to.equal(true);
   });
 
   it("refuses to start against a chain of another id than its data directory's, or than CHAIN_ID", async () => {

@@ -4,7 +4,7 @@ import { createWriteStream, openAsBlob, readdirSync, readFileSync, rmSync, write
 import { once } from "node:events";
 import { request } from "node:http";
 import path from "node:path";
-import { JsonRpcAnchorReader, verifyCertificate } from "../../service/core/index.ts";
+import { JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import {
   api,
   cleanUpDataDir,
@@ -78,7 +78,7 @@ describe("evidence service over HTTP (real service process and chain node)", fun
       expect(items[1].record.title).to.equal("商品页面 / product page");
       expect(items[2].record.mediaType).to.equal("video/mp4");
 
-      const chain = new JsonRpcAnchorReader(chainUrl);
+      const chain = new JsonRpcChainReader(chainUrl);
       for (const [i, item] of items.entries()) {
         const certificate = await client.anchored(item.id);
         const digest = [sha256Hex(""), sha256Hex("侵权内容"), bigHash][i]!;

@@ -1,5 +1,11 @@
-/** The pages' text in Simplified Chinese and English; the browser's language picks the default. */
-export type Lang = "zh-CN" | "en";
+/**
+ * The pages' own text in Simplified Chinese and English; the browser's language picks the
+ * default. What a verification says (checks, verdicts, details) comes from the core's
+ * wording, shared with the CLI and the API.
+ */
+import { langOf, type Lang } from "../../service/core/index.ts";
+
+export type { Lang };
 
 const en = {
   "nav.upload": "Submit evidence",
@@ -9,7 +15,7 @@ const en = {
   "verify.intro":
     "Checks a certificate against the blockchain. The original file is hashed in your browser and never uploaded.",
   "verify.certificate": "1. The certificate",
-  "verify.chooseCertificate": "Choose the certificate file (.evidence.json)",
+  "verify.chooseCertificate": "Choose the certificate (.evidence.json, its PDF, or a capture package .zip)",
   "verify.drop": "…or drop it here",
   "verify.paste": "…or paste its text",
   "verify.original": "2. The original file (optional)",
@@ -19,10 +25,6 @@ const en = {
   "verify.rpc": "JSON-RPC URL of a node of the certificate's chain; empty: this service's read-only proxy",
   "verify.run": "Verify",
   "verify.hashing": "Hashing in the browser",
-  "verify.valid": "VALID",
-  "verify.invalid": "NOT VALID",
-  "verify.validText": "The certified file existed no later than the time below.",
-  "verify.invalidText": "These checks failed:",
   "verify.anchoredLocal": "Anchored (local time)",
   "verify.anchoredUtc": "Anchored (UTC)",
   "verify.contentHash": "Content SHA-256",
@@ -33,19 +35,29 @@ const en = {
   "verify.block": "Block",
   "verify.issuer": "Issuer",
   "verify.print": "Print",
+  "verify.pdf": "Download the certificate (PDF)",
+  "verify.again": "Verify another",
+  "verify.checks": "Checks",
+  "verify.capture": "Captured page",
+  "verify.printTitle": "Blockchain Evidence Certificate — verification record",
+  "verify.title.field": "Evidence title",
+  "verify.sourceUrl": "Source URL",
+  "verify.submittedAt": "Submitted",
+  "verify.size": "Size",
+  "verify.mediaType": "Media type",
+  "verify.id": "Certificate number",
+  "verify.chainName": "Chain name",
+  "verify.timestamp": "Time-stamp",
+  "verify.verifiedAt": "Verified at",
+  "verify.nodeUsed": "Node read",
+  "verify.fileCompared": "File compared",
+  "verify.yes": "yes",
+  "verify.no": "no — only the certificate was checked",
+  "verify.readingDocument": "Reading the document…",
   "verify.qr": "Scan to verify this certificate",
   "verify.noCertificate": "Choose, drop or paste a certificate first.",
   "verify.badSha256": "A SHA-256 is 64 hexadecimal characters.",
   "verify.loadFailed": "Could not load the certificate: ",
-  "check.passed": "passed",
-  "check.failed": "failed",
-  "check.skipped": "not checked",
-  "check.format": "The certificate is complete and well-formed.",
-  "check.content": "The file is exactly the certified file (same SHA-256).",
-  "check.leaf": "The certified record is what the proof commits to.",
-  "check.inclusion": "The record is in the Merkle tree whose root was anchored.",
-  "check.anchor": "That root is on the blockchain, in the stated block and at the stated time.",
-  "check.signature": "The certificate was issued, unaltered, by the issuer it names.",
   "upload.title": "Submit evidence",
   "upload.intro":
     "Each file is hashed as it arrives, its hash is anchored on the blockchain, and you receive a certificate for it.",
@@ -74,6 +86,9 @@ const en = {
   "status.anchoring": "being anchored",
   "status.anchored": "anchored",
   "status.error": "error",
+  "status.capturing": "capturing the page",
+  "status.failed": "failed",
+  "upload.networkError": "The service could not be reached.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -85,7 +100,7 @@ const zh: Record<MessageKey, string> = {
   "verify.title": "验证存证证书",
   "verify.intro": "对照区块链核验证书。原始文件只在您的浏览器中计算哈希，不会上传。",
   "verify.certificate": "1. 存证证书",
-  "verify.chooseCertificate": "选择证书文件（.evidence.json）",
+  "verify.chooseCertificate": "选择证书（.evidence.json、PDF 证书或网页取证包 .zip）",
   "verify.drop": "……或拖放到此处",
   "verify.paste": "……或粘贴证书内容",
   "verify.original": "2. 原始文件（可选）",
@@ -95,10 +110,6 @@ const zh: Record<MessageKey, string> = {
   "verify.rpc": "证书所在链的节点 JSON-RPC 地址；留空则使用本服务的只读代理",
   "verify.run": "验证",
   "verify.hashing": "正在浏览器中计算哈希",
-  "verify.valid": "有效",
-  "verify.invalid": "无效",
-  "verify.validText": "该文件最迟在以下时间已经存在。",
-  "verify.invalidText": "以下检查未通过：",
   "verify.anchoredLocal": "上链时间（本地）",
   "verify.anchoredUtc": "上链时间（UTC）",
   "verify.contentHash": "内容 SHA-256",
@@ -109,19 +120,29 @@ const zh: Record<MessageKey, string> = {
   "verify.block": "区块",
   "verify.issuer": "签发方",
   "verify.print": "打印",
+  "verify.pdf": "下载存证证书（PDF）",
+  "verify.again": "验证其他证书",
+  "verify.checks": "检查项",
+  "verify.capture": "取证网页",
+  "verify.printTitle": "区块链存证证书——核验记录",
+  "verify.title.field": "证据标题",
+  "verify.sourceUrl": "来源网址",
+  "verify.submittedAt": "提交时间",
+  "verify.size": "大小",
+  "verify.mediaType": "文件类型",
+  "verify.id": "证书编号",
+  "verify.chainName": "链名称",
+  "verify.timestamp": "时间戳",
+  "verify.verifiedAt": "核验时间",
+  "verify.nodeUsed": "查询节点",
+  "verify.fileCompared": "是否比对文件",
+  "verify.yes": "是",
+  "verify.no": "否——仅核验了证书",
+  "verify.readingDocument": "正在读取文件……",
   "verify.qr": "扫码验证此证书",
   "verify.noCertificate": "请先选择、拖放或粘贴证书。",
   "verify.badSha256": "SHA-256 应为 64 个十六进制字符。",
   "verify.loadFailed": "无法加载证书：",
-  "check.passed": "通过",
-  "check.failed": "未通过",
-  "check.skipped": "未检查",
-  "check.format": "证书完整且格式正确。",
-  "check.content": "该文件与存证文件完全一致（SHA-256 相同）。",
-  "check.leaf": "证书中的存证记录与证明所承诺的内容一致。",
-  "check.inclusion": "该记录包含在已上链的默克尔树中。",
-  "check.anchor": "该树根已记录在区块链上，区块与时间与证书所述一致。",
-  "check.signature": "证书由其所载签发方签发，且未被篡改。",
   "upload.title": "提交证据",
   "upload.intro": "每个文件在接收时计算哈希，哈希被锚定到区块链上，您将获得每个文件的存证证书。",
   "upload.apiKey": "API 密钥",
@@ -149,6 +170,9 @@ const zh: Record<MessageKey, string> = {
   "status.anchoring": "正在上链",
   "status.anchored": "已上链",
   "status.error": "出错",
+  "status.capturing": "正在取证",
+  "status.failed": "失败",
+  "upload.networkError": "无法连接到服务。",
 };
 
 const messages: Record<Lang, Record<MessageKey, string>> = { en, "zh-CN": zh };
@@ -159,7 +183,7 @@ let current: Lang = initialLang();
 function initialLang(): Lang {
   const saved = globalThis.localStorage?.getItem(STORAGE_KEY);
   if (saved === "en" || saved === "zh-CN") return saved;
-  return (globalThis.navigator?.language ?? "en").toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+  return langOf(globalThis.navigator?.language);
 }
 
 export function lang(): Lang {

@@ -1,8 +1,16 @@
-import { sha256Stream, type EvidenceRecord } from "../../service/core/index.ts";
+import {
+  problemText,
+  sha256Stream,
+  type EvidenceList,
+  type EvidenceStatus,
+  type EvidenceView,
+  type IntakeResponse,
+  type Problem,
+} from "../../service/core/index.ts";
 import { byId, dropZone, el, formatBytes } from "./dom.ts";
-import { applyLanguage, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
+import { applyLanguage, lang, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
 
-type Status = "uploading" | "pending" | "anchoring" | "anchored" | "error";
+type Status = EvidenceStatus | "uploading" | "error";
 
 interface Row {
   file: File;
@@ -108,16 +116,18 @@ function upload(
     xhr.setRequestHeader("authorization", `Bearer ${key}`);
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onload = () => {
-      const body = JSON.parse(xhr.responseText || "{}") as {
-        items?: { id: string; contentHash: string }[];
-        detail?: string;
-      };
+      let body: Partial<IntakeResponse & Problem> = {};
+      try {
+        body = JSON.parse(xhr.responseText || "{}") as Partial<IntakeResponse & Problem>;
+      } catch {
+        // Not JSON (a proxy's error page): the status says enough.
+      }
       if (xhr.status === 201 && body.items?.[0]) {
         onProgress(1);
         resolve(body.items[0]);
-      } else reject(new Error(body.detail ?? `HTTP ${xhr.status}`));
+      } else reject(new Error(problemText(body, lang(), `HTTP ${xhr.status}`)));
     };
-    xhr.onerror = () => reject(new Error("network error"));
+    xhr.onerror = () => reject(new Error(t("upload.networkError")));
     xhr.send(form);
   });
 }
@@ -126,7 +136,7 @@ function upload(
 async function follow(row: Row): Promise<void> {
   for (;;) {
     const res = await fetch(`/api/v1/evidence/${row.id}`);
-    const view = (await res.json()) as { status: Status };
+    const view = (await res.json()) as EvidenceView;
     if (view.status !== row.status) {
       row.status = view.status;
       renderStatus(row);
@@ -159,10 +169,10 @@ async function refreshList(): Promise<void> {
   if (!key) return;
   const res = await fetch("/api/v1/evidence?limit=100", { headers: { authorization: `Bearer ${key}` } });
   if (!res.ok) {
-    errorLine.textContent = ((await res.json()) as { detail?: string }).detail ?? `HTTP ${res.status}`;
+    errorLine.textContent = problemText((await res.json().catch(() => ({}))) as Partial<Problem>, lang(), `HTTP ${res.status}`);
     return;
   }
-  const { items } = (await res.json()) as { items: { id: string; status: Status; record: EvidenceRecord }[] };
+  const { items } = (await res.json()) as EvidenceList;
   byId<HTMLTableElement>("mine").tBodies[0]!.replaceChildren(
     ...items.map((item) => {
       const tr = el("tr");
@@ -170,7 +180,7 @@ async function refreshList(): Promise<void> {
       if (item.status === "anchored") links.append(...certificateLinks(item.id));
       tr.append(
         el("td", item.record.fileName ?? item.record.contentHash),
-        el("td", new Date(item.record.submittedAt).toLocaleString()),
+        el("td", new Date(item.record.submittedAt).toLocaleString(lang())),
         el("td", t(`status.${item.status}` as MessageKey)),
         links,
       );

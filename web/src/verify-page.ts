@@ -1,17 +1,27 @@
 import qrcode from "qrcode-generator";
 import {
-  CONTENT_HASH_PATTERN,
-  JsonRpcAnchorReader,
+  CHECK_NAMES,
+  CONTENT_HASH_INPUT,
+  JsonRpcChainReader,
+  STATUS_NAMES,
+  checkSentence,
+  reasonText,
   sha256Stream,
-  verifyCertificate,
-  type Certificate,
+  timeText,
+  verdictExplanation,
+  verdictHeadline,
+  verifyEvidence,
+  warningText,
+  type EvidenceInput,
   type VerificationResult,
 } from "../../service/core/index.ts";
-import { byId, dropZone, el } from "./dom.ts";
+import { byId, dropZone, el, formatBytes } from "./dom.ts";
 import { applyLanguage, lang, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
+import { siteInfo } from "./site.ts";
 
 const certText = byId<HTMLTextAreaElement>("cert-text");
 const certFile = byId<HTMLInputElement>("cert-file");
+const certName = byId<HTMLOutputElement>("cert-name");
 const evidenceFile = byId<HTMLInputElement>("evidence-file");
 const sha256Input = byId<HTMLInputElement>("sha256");
 const rpcInput = byId<HTMLInputElement>("rpc");
@@ -20,15 +30,37 @@ const fileHash = byId<HTMLOutputElement>("file-hash");
 
 /** The hash of the chosen original file, under way or done. */
 let fileDigest: Promise<string | undefined> = Promise.resolve(undefined);
-let lastResult: VerificationResult | undefined;
+/** A certificate document or package chosen as a file (PDF, ZIP), kept as bytes. */
+let certificateBytes: Uint8Array | undefined;
+/** The evidence id when the certificate came from this service (`?id=`). */
+let serviceId: string | undefined;
+let last: { result: VerificationResult; rpc: string; at: Date } | undefined;
 
 applyLanguage();
-setUpLanguageSwitch(byId("lang"), () => lastResult && render(lastResult));
+setUpLanguageSwitch(byId("lang"), () => last && render(last.result, last.rpc, last.at));
 rpcInput.placeholder = new URL("/rpc", location.href).href;
 
-dropZone(byId("cert-drop"), certFile, async (files) => {
-  if (files[0]) certText.value = await files[0].text();
+dropZone(byId("cert-drop"), certFile, (files) => void chooseCertificate(files[0]));
+certText.addEventListener("input", () => {
+  certificateBytes = undefined;
+  certName.value = "";
 });
+
+/** A certificate file: JSON goes into the text box; a PDF or a package is kept as bytes. */
+async function chooseCertificate(file: File | undefined): Promise<void> {
+  if (!file) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const isText = bytes[0] === 0x7b || bytes[0] === 0x20 || bytes[0] === 0x0a || bytes[0] === 0xef;
+  if (isText) {
+    certificateBytes = undefined;
+    certText.value = new TextDecoder().decode(bytes);
+    certName.value = "";
+  } else {
+    certificateBytes = bytes;
+    certText.value = "";
+    certName.value = `${file.name} (${formatBytes(file.size)})`;
+  }
+}
 
 // The original file is hashed here, in chunks, with progress; it is never uploaded.
 evidenceFile.addEventListener("change", () => {
@@ -51,6 +83,10 @@ async function hashFile(file: File): Promise<string> {
 
 byId("verify").addEventListener("click", () => void run());
 byId("print").addEventListener("click", () => window.print());
+byId("again").addEventListener("click", () => {
+  byId<HTMLElement>("result").hidden = true;
+  byId<HTMLElement>("inputs").scrollIntoView();
+});
 
 // /verify?id=… (the QR code on a printed certificate): fetch and check at once.
 const id = new URLSearchParams(location.search).get("id");
@@ -61,6 +97,7 @@ async function loadById(evidenceId: string): Promise<void> {
     const res = await fetch(`/api/v1/evidence/${encodeURIComponent(evidenceId)}/certificate`);
     if (!res.ok) throw new Error(((await res.json()) as { detail?: string }).detail ?? res.statusText);
     certText.value = await res.text();
+    serviceId = evidenceId;
     await run();
   } catch (e) {
     errorLine.textContent = t("verify.loadFailed") + (e as Error).message;
@@ -70,78 +107,126 @@ async function loadById(evidenceId: string): Promise<void> {
 async function run(): Promise<void> {
   errorLine.textContent = "";
   const text = certText.value.trim();
-  if (!text) {
+  if (!text && !certificateBytes) {
     errorLine.textContent = t("verify.noCertificate");
     return;
   }
   const typed = sha256Input.value.trim();
-  if (typed && !CONTENT_HASH_PATTERN.test(typed)) {
+  if (typed && !CONTENT_HASH_INPUT.test(typed)) {
     errorLine.textContent = t("verify.badSha256");
     return;
   }
   const digest = evidenceFile.files?.[0] ? await fileDigest : typed ? typed.toLowerCase() : undefined;
   const rpc = rpcInput.value.trim() || new URL("/rpc", location.href).href;
-  const result = await verifyCertificate(text, {
-    chain: new JsonRpcAnchorReader(rpc),
+  const input: EvidenceInput = certificateBytes ? { kind: "bytes", bytes: certificateBytes } : { kind: "certificate", certificate: text };
+  const site = await siteInfo();
+  const result = await verifyEvidence(input, {
+    chain: new JsonRpcChainReader(rpc),
+    developmentChainIds: site.developmentChainIds,
     ...(digest !== undefined ? { fileDigest: digest } : {}),
   });
-  lastResult = result;
-  render(result);
+  last = { result, rpc, at: new Date() };
+  render(result, rpc, last.at);
 }
 
-function render(result: VerificationResult): void {
+function render(result: VerificationResult, rpc: string, at: Date): void {
   const section = byId<HTMLElement>("result");
   section.hidden = false;
+  section.dataset.verdict = result.verdict;
+  const l = lang();
   const verdict = byId<HTMLHeadingElement>("verdict");
-  verdict.textContent = result.valid ? t("verify.valid") : t("verify.invalid");
-  verdict.className = result.valid ? "valid" : "invalid";
-  const failed = result.checks.filter((c) => c.status === "failed").map((c) => c.id);
-  byId("verdict-text").textContent = result.valid
-    ? t("verify.validText")
-    : `${t("verify.invalidText")} ${failed.join(", ")}`;
+  verdict.textContent = verdictHeadline(result, l);
+  verdict.className = result.verdict;
+  byId("verdict-box").className = `verdict ${result.verdict}`;
+  byId("verdict-text").textContent = verdictExplanation(result, l);
+  byId("warnings").replaceChildren(...result.warnings.map((w) => el("li", warningText(w, l), { "data-warning": w.code })));
 
-  const checks = byId<HTMLOListElement>("checks");
-  checks.replaceChildren(
+  byId<HTMLOListElement>("checks").replaceChildren(
     ...result.checks.map((check) => {
       const item = el("li", undefined, { class: check.status, "data-check": check.id });
       item.append(
-        el("strong", `${check.id}: ${t(`check.${check.status}` as MessageKey)}`),
+        el("strong", `${CHECK_NAMES[check.id][l]}: ${STATUS_NAMES[check.status][l]}`),
         " — ",
-        t(`check.${check.id}` as MessageKey),
-        el("span", check.detail, { class: "detail" }),
+        checkSentence(check, l),
+        el("span", reasonText(check.reason, l), { class: "detail" }),
       );
       return item;
     }),
   );
-  renderSummary(result.certificate, result.valid ? result.anchoredAt : null);
+  void renderSummary(result);
+  renderContext(result, rpc, at);
+  renderQr(result);
+  section.focus({ preventScroll: true });
+  section.scrollIntoView({ block: "start" });
 }
 
-function renderSummary(c: Certificate | null, anchoredAt: string | null): void {
+/** The facts of the certificate, as on its PDF document. */
+async function renderSummary(result: VerificationResult): Promise<void> {
   const summary = byId<HTMLDListElement>("summary");
-  const figure = byId<HTMLElement>("qr-figure");
   summary.replaceChildren();
-  figure.hidden = c === null;
+  const c = result.claims;
   if (!c) return;
-  const rows: [MessageKey, string][] = [];
-  if (anchoredAt) {
-    const date = new Date(anchoredAt);
-    rows.push(["verify.anchoredLocal", date.toLocaleString(lang(), { timeZoneName: "short" })]);
-    rows.push(["verify.anchoredUtc", anchoredAt]);
+  const l = lang();
+  const site = await siteInfo();
+  const rows: [MessageKey, string][] = [["verify.id", c.record.id]];
+  if (result.anchoredAt) {
+    const time = timeText(new Date(result.anchoredAt), l);
+    rows.push(["verify.anchoredLocal", time.local], ["verify.anchoredUtc", time.utc]);
   }
-  rows.push(["verify.contentHash", c.record.contentHash]);
+  if (c.record.title) rows.push(["verify.title.field", c.record.title]);
   if (c.record.fileName) rows.push(["verify.fileName", c.record.fileName]);
+  if (c.record.size !== undefined) rows.push(["verify.size", `${formatBytes(c.record.size)} (${c.record.size} B)`]);
+  if (c.record.mediaType) rows.push(["verify.mediaType", c.record.mediaType]);
+  if (c.record.sourceUrl) rows.push(["verify.sourceUrl", c.record.sourceUrl]);
+  rows.push(["verify.contentHash", c.record.contentHash]);
+  const submitted = timeText(new Date(c.record.submittedAt), l);
+  rows.push(["verify.submittedAt", `${submitted.local} / ${submitted.utc}`]);
+  const chainName = site.chainNames[c.anchor.chainId];
   rows.push(
-    ["verify.chain", String(c.anchor.chainId)],
+    ["verify.chain", chainName ? `${c.anchor.chainId} — ${chainName}` : String(c.anchor.chainId)],
     ["verify.contract", c.anchor.contract],
     ["verify.block", String(c.anchor.blockNumber)],
     ["verify.tx", c.anchor.txHash],
     ["verify.issuer", `${c.issuer.name} (${c.issuer.address})`],
   );
+  for (const ts of result.timestamps) {
+    const time = timeText(new Date(ts.time), l);
+    rows.push(["verify.timestamp", `${ts.tsa}: ${time.local} / ${time.utc}`]);
+  }
   for (const [key, value] of rows) summary.append(el("dt", t(key)), el("dd", value, { "data-field": key }));
+}
 
-  const qr = qrcode(0, "M");
-  qr.addData(new URL(`/verify?id=${encodeURIComponent(c.record.id)}`, location.href).href);
-  qr.make();
-  byId<HTMLImageElement>("qr").src = qr.createDataURL(4, 2);
-  byId<HTMLImageElement>("qr").alt = t("verify.qr");
+/** When and against which node this verification was made (printed with it). */
+function renderContext(result: VerificationResult, rpc: string, at: Date): void {
+  const l = lang();
+  const time = timeText(at, l);
+  const rows: [MessageKey, string][] = [
+    ["verify.verifiedAt", `${time.local} / ${time.utc}`],
+    ["verify.nodeUsed", rpc],
+    ["verify.fileCompared", result.fileCompared ? t("verify.yes") : t("verify.no")],
+  ];
+  byId("context").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", t(k)), el("dd", v, { "data-field": k })]));
+}
+
+/** The QR code, print button and PDF link belong to a valid certificate only. */
+function renderQr(result: VerificationResult): void {
+  const valid = result.verdict === "valid" && result.claims !== null;
+  byId<HTMLElement>("qr-figure").hidden = !valid;
+  byId<HTMLButtonElement>("print").hidden = !valid;
+  const pdf = byId<HTMLAnchorElement>("pdf");
+  pdf.hidden = !(valid && serviceId === result.claims?.record.id);
+  if (!valid || !result.claims) return;
+  const evidenceId = result.claims.record.id;
+  if (!pdf.hidden) {
+    pdf.href = `/api/v1/evidence/${encodeURIComponent(evidenceId)}/certificate.pdf`;
+    pdf.download = `${evidenceId}.pdf`;
+  }
+  void siteInfo().then((site) => {
+    const qr = qrcode(0, "M");
+    qr.addData(new URL(`/verify?id=${encodeURIComponent(evidenceId)}`, site.publicUrl).href);
+    qr.make();
+    const img = byId<HTMLImageElement>("qr");
+    img.src = qr.createDataURL(4, 2);
+    img.alt = t("verify.qr");
+  });
 }

@@ -1,0 +1,36 @@
+import { fromHex32, MerkleTree, toHex32, type Hex32 } from "../core/index.ts";
+import type { EvidenceStore } from "../store/store.ts";
+
+/** The RFC 6962 tree over leaf hashes as stored (hex), in batch order. */
+export function treeOf(leaves: readonly { leafHash: Hex32 }[]): MerkleTree {
+  return MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
+}
+
+/**
+ * Seals the batches that are due: full ones (`maxItems`), and a partial one whose oldest
+ * item has waited `maxWaitMs`. Each batch's root is persisted with its items' places in
+ * the tree before any transaction is sent for it. Returns the new batches' ids.
+ */
+export async function sealDueBatches(
+  store: EvidenceStore,
+  limits: { maxItems: number; maxWaitMs: number },
+  now: Date,
+  log: (message: string) => void,
+): Promise<number[]> {
+  const sealed: number[] = [];
+  for (;;) {
+    const { count, oldest } = await store.pendingSummary();
+    if (count === 0 || oldest === null) return sealed;
+    const waited = now.getTime() - Date.parse(oldest);
+    if (count < limits.maxItems && waited < limits.maxWaitMs) return sealed;
+    const leaves = await store.pendingLeaves(limits.maxItems);
+    const root = toHex32(treeOf(leaves).root());
+    const id = await store.sealBatch(
+      root,
+      leaves.map((l) => l.seq),
+      now.toISOString(),
+    );
+    log(`sealed batch ${id}: ${leaves.length} items, root ${root}`);
+    sealed.push(id);
+  }
+}

@@ -1,0 +1,209 @@
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  Contract,
+  ContractFactory,
+  JsonRpcProvider,
+  Network,
+  type TransactionRequest,
+  type TransactionReceipt,
+  type Wallet,
+} from "ethers";
+import { ANCHORED_TOPIC, EVIDENCE_ANCHOR_ABI, evidenceAnchorInterface, type AnchorOnChain, type Hex32 } from "../core/index.ts";
+import type { AnchorChain, AnchorLocation, SendResult } from "../anchoring/anchor-chain.ts";
+import { loadArtifact } from "./artifact.ts";
+
+export interface TxOptions {
+  /** Gas price in wei; with it, transactions are legacy (type 0). 0 on zero-gas chains. */
+  gasPrice: bigint | undefined;
+  /** Legacy (type 0) transactions at the node's gas price. */
+  legacy: boolean;
+}
+
+/**
+ * The service's connection to the EvidenceAnchor contract over JSON-RPC (ethers): reads,
+ * sends, and finds anchors. It decodes the contract's reverts, so callers see outcomes
+ * (`already-anchored`), not error objects.
+ */
+export class ChainClient implements AnchorChain {
+  readonly chainId: number;
+  readonly contract: string;
+  readonly provider: JsonRpcProvider;
+  readonly #wallet: Wallet;
+  readonly #instance: Contract;
+  readonly #tx: TxOptions;
+
+  constructor(url: string, chainId: number, wallet: Wallet, contract: string, tx: TxOptions) {
+    this.chainId = chainId;
+    this.contract = contract;
+    this.provider = chainProvider(url, chainId);
+    this.#wallet = wallet.connect(this.provider);
+    this.#instance = new Contract(contract, EVIDENCE_ANCHOR_ABI, this.#wallet);
+    this.#tx = tx;
+  }
+
+  /** Deploys EvidenceAnchor with `admin` as the consortium admin; returns its address. */
+  static async deploy(url: string, chainId: number, wallet: Wallet, admin: string, tx: TxOptions): Promise<string> {
+    const provider = chainProvider(url, chainId);
+    try {
+      const artifact = loadArtifact();
+      const factory = new ContractFactory(artifact.abi, artifact.bytecode, wallet.connect(provider));
+      const contract = await factory.deploy(admin, await txOverrides(provider, tx));
+      await mined(provider, contract.deploymentTransaction()!.hash, "the deployment");
+      return await contract.getAddress();
+    } finally {
+      provider.destroy();
+    }
+  }
+
+  async hasAnchorerRole(account: string): Promise<boolean> {
+    const role = (await this.#instance.getFunction("ANCHORER_ROLE")()) as string;
+    return (await this.#instance.getFunction("hasRole")(role, account)) as boolean;
+  }
+
+  async grantAnchorerRole(account: string): Promise<void> {
+    const role = (await this.#instance.getFunction("ANCHORER_ROLE")()) as string;
+    const tx = (await this.#instance.getFunction("grantRole")(role, account, await this.#overrides())) as { hash: string };
+    await mined(this.provider, tx.hash, `granting ANCHORER_ROLE to ${account}`);
+  }
+
+  async anchorOf(root: Hex32): Promise<AnchorOnChain> {
+    const [timestamp, blockNumber, treeSize] = (await this.#instance.getFunction("anchorOf")(root)) as bigint[];
+    return { timestamp: Number(timestamp), blockNumber: Number(blockNumber), treeSize: Number(treeSize) };
+  }
+
+  /** Sends `anchor(root, treeSize)` without waiting for it to be mined. */
+  async sendAnchor(root: Hex32, treeSize: number): Promise<SendResult> {
+    try {
+      const tx = await this.#instance.getFunction("anchor")(root, treeSize, await this.#overrides());
+      return { kind: "sent", txHash: tx.hash as Hex32 };
+    } catch (e) {
+      if (revertName(e) === "EvidenceAnchorAlreadyAnchored") return { kind: "already-anchored" };
+      throw e;
+    }
+  }
+
+  async receipt(txHash: Hex32): Promise<{ status: 0 | 1; blockNumber: number } | null> {
+    return receiptOutcome(await this.provider.getTransactionReceipt(txHash));
+  }
+
+  async waitForReceipt(txHash: Hex32, confirmations: number, timeoutMs: number): Promise<{ status: 0 | 1; blockNumber: number } | null> {
+    return receiptOutcome(await waitForReceipt(this.provider, txHash, confirmations, timeoutMs));
+  }
+
+  async blockNumber(): Promise<number> {
+    return this.provider.getBlockNumber();
+  }
+
+  async blockHash(blockNumber: number): Promise<Hex32 | null> {
+    const block = await this.provider.getBlock(blockNumber);
+    return block?.hash ? (block.hash.toLowerCase() as Hex32) : null;
+  }
+
+  async locate(root: Hex32): Promise<AnchorLocation | null> {
+    const onChain = await this.anchorOf(root);
+    if (onChain.timestamp === 0) return null;
+    const [log] = await this.provider.getLogs({
+      address: this.contract,
+      topics: [ANCHORED_TOPIC, root],
+      fromBlock: onChain.blockNumber,
+      toBlock: onChain.blockNumber,
+    });
+    if (!log) throw new Error(`root ${root} is anchored in block ${onChain.blockNumber} but its event is missing`);
+    return {
+      txHash: log.transactionHash as Hex32,
+      blockNumber: onChain.blockNumber,
+      blockHash: log.blockHash.toLowerCase() as Hex32,
+      timestamp: onChain.timestamp,
+      treeSize: onChain.treeSize,
+    };
+  }
+
+  destroy(): void {
+    this.provider.destroy();
+  }
+
+  #overrides(): Promise<TransactionRequest> {
+    return txOverrides(this.provider, this.#tx);
+  }
+}
+
+/**
+ * The name of the contract error a call reverted with, or undefined. ethers decodes it
+ * when the node returns the revert data; some nodes only return the raw data, so the
+ * selector is matched too.
+ */
+export function revertName(e: unknown): string | undefined {
+  const err = e as { revert?: { name?: string }; data?: unknown; info?: { error?: { data?: unknown } } };
+  if (err?.revert?.name) return err.revert.name;
+  for (const data of [err?.data, err?.info?.error?.data]) {
+    if (typeof data !== "string" || data.length < 10) continue;
+    try {
+      const parsed = evidenceAnchorInterface.parseError(data);
+      if (parsed) return parsed.name;
+    } catch {
+      // Not one of the contract's errors.
+    }
+  }
+  return undefined;
+}
+
+function receiptOutcome(receipt: TransactionReceipt | null): { status: 0 | 1; blockNumber: number } | null {
+  return receipt ? { status: receipt.status === 1 ? 1 : 0, blockNumber: receipt.blockNumber } : null;
+}
+
+/** How often a receipt is polled for while a transaction waits to be mined. */
+const RECEIPT_POLL_MS = 250;
+
+/**
+ * A provider for one chain. The network is static: no start-up probing, so an unreachable
+ * chain fails each call instead of retrying in the background. Results are never cached:
+ * a block number or a missing receipt read a moment ago may already be out of date, and
+ * anchoring decides on them.
+ */
+export function chainProvider(url: string, chainId: number): JsonRpcProvider {
+  return new JsonRpcProvider(url, Network.from(chainId), {
+    staticNetwork: true,
+    pollingInterval: RECEIPT_POLL_MS,
+    cacheTimeout: -1,
+  });
+}
+
+/**
+ * Polls for the receipt until `confirmations` blocks hold the transaction. Unlike waiting
+ * for new-block events, this cannot miss a transaction mined in the very block that was
+ * the newest when the wait began (a chain that mines on demand may never make another).
+ */
+async function waitForReceipt(
+  provider: JsonRpcProvider,
+  txHash: string,
+  confirmations: number,
+  timeoutMs: number,
+): Promise<TransactionReceipt | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const receipt = await provider.getTransactionReceipt(txHash);
+    if (receipt) {
+      const latest = confirmations <= 1 ? receipt.blockNumber : await provider.getBlockNumber();
+      if (latest - receipt.blockNumber + 1 >= confirmations) return receipt;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) return null;
+    await delay(Math.min(RECEIPT_POLL_MS, left));
+  }
+}
+
+/** How long a set-up transaction (a deployment, a role grant) may take to be mined. */
+const SETUP_TIMEOUT_MS = 120_000;
+
+/** Waits for a set-up transaction to be mined and to succeed. */
+async function mined(provider: JsonRpcProvider, txHash: string, what: string): Promise<void> {
+  const receipt = await waitForReceipt(provider, txHash, 1, SETUP_TIMEOUT_MS);
+  if (!receipt) throw new Error(`${what} (tx ${txHash}) was not mined within ${SETUP_TIMEOUT_MS / 1000} s`);
+  if (receipt.status !== 1) throw new Error(`${what} (tx ${txHash}) failed on chain`);
+}
+
+async function txOverrides(provider: JsonRpcProvider, tx: TxOptions): Promise<TransactionRequest> {
+  if (tx.gasPrice !== undefined) return { type: 0, gasPrice: tx.gasPrice };
+  if (tx.legacy) return { type: 0, gasPrice: (await provider.getFeeData()).gasPrice ?? 0n };
+  return {};
+}

@@ -1,0 +1,38 @@
+import type { ParseArgsOptionsConfig } from "node:util";
+import type { Lang } from "../core/index.ts";
+
+/** What util.parseArgs gives for an options table: each option typed by its declaration. */
+export type Values<O extends ParseArgsOptionsConfig> = {
+  [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : O[K]["multiple"] extends true ? string[] : string;
+};
+
+export interface Context<O extends ParseArgsOptionsConfig> {
+  values: Values<O>;
+  positionals: string[];
+  /** The language of messages: --lang, else the locale (LC_ALL, LC_MESSAGES, LANG). */
+  lang: Lang;
+}
+
+export interface Command<O extends ParseArgsOptionsConfig = ParseArgsOptionsConfig> {
+  name: string;
+  summary: string;
+  usage: string;
+  options: O;
+  run(context: Context<O>): Promise<number>;
+}
+
+/** Declares a command with its options typed from their table. */
+export function defineCommand<const O extends ParseArgsOptionsConfig>(command: Command<O>): Command<O> {
+  return command;
+}
+
+/** Options every command that talks to the service takes. */
+export const SERVICE_OPTIONS = {
+  server: { type: "string" },
+  "api-key": { type: "string" },
+  json: { type: "boolean" },
+} as const satisfies ParseArgsOptionsConfig;
+
+export const SERVICE_HELP = `  --server URL     the service (default $EVIDENCE_SERVER or http://127.0.0.1:8080)
+  --api-key KEY    the API key (default $EVIDENCE_API_KEY)
+  --json           machine-readable output`;

@@ -1,0 +1,52 @@
+import { defineCommand } from "../command.ts";
+import { EXIT, UsageError } from "../exit.ts";
+
+async function withStore<T>(fn: (store: import("../../store/store.ts").EvidenceStore) => Promise<T>): Promise<T> {
+  const [{ loadConfig }, { openStore }] = await Promise.all([import("../../config.ts"), import("../../store/open-store.ts")]);
+  const config = loadConfig();
+  const store = await openStore(config);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export const accountsCreate = defineCommand({
+  name: "accounts create",
+  summary: "create an account and print its API key once",
+  usage: `Usage: evidence accounts create --name NAME [--json]
+
+Creates an account in the service's store ($DATABASE_URL, or $DATA_DIR, default ./data)
+and prints its API key. The key is shown only this once; only its hash is stored.`,
+  options: { name: { type: "string" }, json: { type: "boolean" } },
+  async run({ values }) {
+    if (values.name === undefined) throw new UsageError("--name is required");
+    const name = values.name;
+    const { createAccount } = await import("../../store/accounts.ts");
+    const { account, apiKey } = await withStore((store) =>
+      createAccount(store, name).catch((e: unknown) => {
+        throw e instanceof RangeError ? new UsageError(e.message) : e;
+      }),
+    );
+    if (values.json) console.log(JSON.stringify({ id: account.id, name: account.name, apiKey }));
+    else console.log(`Account ${account.id} (${account.name}) created.\nAPI key (shown once, keep it):\n\n  ${apiKey}\n`);
+    return EXIT.ok;
+  },
+});
+
+export const accountsList = defineCommand({
+  name: "accounts list",
+  summary: "list the accounts (never their keys)",
+  usage: `Usage: evidence accounts list [--json]
+
+Lists the accounts in the service's store: id, name, creation time.`,
+  options: { json: { type: "boolean" } },
+  async run({ values }) {
+    const accounts = await withStore((store) => store.listAccounts());
+    for (const a of accounts) {
+      console.log(values.json ? JSON.stringify({ id: a.id, name: a.name, createdAt: a.createdAt }) : `${a.id}  ${a.createdAt}  ${a.name}`);
+    }
+    return EXIT.ok;
+  },
+});

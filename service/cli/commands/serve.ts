@@ -1,0 +1,43 @@
+import { defineCommand } from "../command.ts";
+import { EXIT } from "../exit.ts";
+
+export const serve = defineCommand({
+  name: "serve",
+  summary: "run the service (what npm start runs)",
+  usage: `Usage: evidence serve
+
+Runs the service with its configuration from the environment (see README): with no
+configuration, a local chain under ./data, the contract deployed on first start, a
+development account, and http://127.0.0.1:8080. Stops cleanly on SIGINT or SIGTERM,
+stopping the chain node it started. A failed start exits 1 with one line saying why.`,
+  options: {},
+  async run() {
+    const [{ loadConfig }, { startService }, { createLogger }] = await Promise.all([
+      import("../../config.ts"),
+      import("../../server.ts"),
+      import("../../log.ts"),
+    ]);
+    const config = loadConfig();
+    const log = createLogger(config.log);
+    const service = await startService(config, log);
+    if (service.devApiKey) {
+      console.log(`Development account created. Its API key (shown once, keep it):\n\n  ${service.devApiKey}\n`);
+    }
+    console.log(`  chain ${service.chainId} at ${service.chainUrl}, contract ${service.contract}`);
+    console.log(`  issuer ${service.issuer}, data in ${config.dataDir}`);
+    // Last, so that whoever waits for this line has everything above it.
+    console.log(`Evidence Anchor serving on ${service.url}`);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
+    // A second signal while stopping ends the process at once.
+    const force = () => process.exit(EXIT.failed);
+    process.once("SIGINT", force);
+    process.once("SIGTERM", force);
+    log.info(`${signal}: stopping`);
+    await service.stop();
+    log.info("stopped");
+    return EXIT.ok;
+  },
+});

@@ -1,0 +1,99 @@
+import { access, constants, stat } from "node:fs/promises";
+import * as v from "valibot";
+import { SubmissionDetailsSchema, type SubmissionDetails } from "../../core/index.ts";
+import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
+import { EXIT, UsageError } from "../exit.ts";
+import { saveCertificate } from "../save-certificate.ts";
+import { ServiceClient } from "../service-client.ts";
+
+export const submit = defineCommand({
+  name: "submit",
+  summary: "upload evidence files; --wait saves their certificates",
+  usage: `Usage: evidence submit <file…> [--title T] [--source-url URL] [--note N] [--wait] [--out DIR]
+
+Uploads each file; the service hashes it, batches it and anchors it. Every file and
+option is checked before anything is uploaded.
+  --title T, --source-url URL, --note N   recorded with each file
+  --wait         wait until anchored and save each certificate as <id>.evidence.json;
+                 every accepted file's certificate is saved even if another file failed
+  --out DIR      where certificates are saved (default: the current directory)
+${SERVICE_HELP}
+Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be reached.`,
+  options: {
+    ...SERVICE_OPTIONS,
+    title: { type: "string" },
+    "source-url": { type: "string" },
+    note: { type: "string" },
+    wait: { type: "boolean" },
+    out: { type: "string" },
+  },
+  async run({ values, positionals: files }) {
+    if (files.length === 0) throw new UsageError("name at least one file");
+    const details = checkDetails({ title: values.title, sourceUrl: values["source-url"], note: values.note });
+    for (const file of files) await checkReadable(file);
+    const client = ServiceClient.from(values);
+    client.requireKey();
+
+    const accepted: { file: string; id: string; contentHash: string }[] = [];
+    const refused: { file: string; error: string }[] = [];
+    for (const file of files) {
+      const size = (await stat(file)).size;
+      const progress = values.json ? undefined : progressPrinter(file, size);
+      try {
+        const item = await client.upload(file, details, progress);
+        accepted.push({ file, id: item.id, contentHash: item.contentHash });
+        if (!values.json) console.log(`${item.contentHash}  ${file}  → evidence ${item.id} (${item.status})`);
+      } catch (e) {
+        if ((e as Error).name === "UnreachableError" && accepted.length === 0) throw e;
+        refused.push({ file, error: (e as Error).message });
+        console.error(`evidence submit: ${file}: ${(e as Error).message}`);
+      }
+    }
+    const saved: { file: string; id: string; contentHash: string; certificate: string }[] = [];
+    if (values.wait) {
+      const outDir = values.out ?? ".";
+      for (const item of accepted) {
+        const certificate = await client.waitForCertificate(item.id);
+        const target = await saveCertificate(outDir, certificate);
+        saved.push({ ...item, certificate: target });
+        if (!values.json) console.log(`anchored: ${item.file} → ${target}`);
+      }
+    }
+    if (values.json) console.log(JSON.stringify({ items: values.wait ? saved : accepted, refused }));
+    return refused.length === 0 ? EXIT.ok : EXIT.failed;
+  },
+});
+
+function checkDetails(raw: Record<string, string | undefined>): SubmissionDetails {
+  const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== ""));
+  const result = v.safeParse(SubmissionDetailsSchema, given);
+  if (result.success) return result.output;
+  const issue = result.issues[0]!;
+  const key = String(issue.path?.[0]?.key ?? "");
+  const option = { title: "--title", sourceUrl: "--source-url", note: "--note" }[key] ?? key;
+  throw new UsageError(`${option} ${issue.message}`);
+}
+
+async function checkReadable(file: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(file);
+    await access(file, constants.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(code === "ENOENT" ? `${file}: no such file` : `${file}: cannot be read (${code})`);
+  }
+  if (!info.isFile()) throw new UsageError(`${file}: not a regular file`);
+}
+
+function progressPrinter(name: string, total: number): ((sent: number) => void) | undefined {
+  if (!process.stderr.isTTY || total < 8 * 1024 * 1024) return undefined;
+  let last = -1;
+  return (sent) => {
+    const pct = Math.floor((sent / total) * 100);
+    if (pct === last) return;
+    last = pct;
+    process.stderr.write(`\r${name}: ${pct}% of ${(total / 1024 ** 2).toFixed(1)} MiB`);
+    if (sent >= total) process.stderr.write("\n");
+  };
+}

@@ -1,0 +1,155 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import type { Verdict, VerificationResult } from "../../core/index.ts";
+import { defineCommand } from "../command.ts";
+import { EXIT, UsageError } from "../exit.ts";
+import { sha256File } from "../file-digest.ts";
+
+export const verify = defineCommand({
+  name: "verify",
+  summary: "verify certificates against the chain (needs no service)",
+  usage: `Usage: evidence verify <certificate…|directory…> [--file F | --sha256 HEX | --files DIR]
+                       [--rpc URL] [--json] [--lang zh|en]
+
+Checks certificates against the chain itself, over JSON-RPC, with no service involved.
+A certificate is its JSON file (.evidence.json), its PDF document, or a web capture
+package (.zip); a directory stands for every certificate in it.
+  --file F       the original file: its SHA-256 must equal the certified content hash
+  --sha256 HEX   the file's SHA-256, when only the hash is at hand
+  --files DIR    for many certificates: the original files, matched by their SHA-256
+  --rpc URL      a node of the certificates' chain (default $EVIDENCE_RPC_URL or http://127.0.0.1:8545)
+  --json         machine-readable: one object, or one line per certificate when there are many
+  --lang zh|en   the language of the output (default: from LC_ALL / LANG)
+Exit status: 0 valid, 1 invalid, 2 usage, 3 could not verify (a node unreachable, of
+another chain, or behind). With many certificates, the worst of them.`,
+  options: {
+    file: { type: "string" },
+    sha256: { type: "string" },
+    files: { type: "string" },
+    rpc: { type: "string" },
+    json: { type: "boolean" },
+    lang: { type: "string" },
+  },
+  async run({ values, positionals, lang }) {
+    if (positionals.length === 0) throw new UsageError("name at least one certificate file or directory");
+    const given = [values.file, values.sha256, values.files].filter((x) => x !== undefined).length;
+    if (given > 1) throw new UsageError("give one of --file, --sha256 and --files");
+    if (values.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(values.sha256)) {
+      throw new UsageError("--sha256 must be 64 hex characters");
+    }
+    const certificates = await certificateFiles(positionals);
+    if ((values.file !== undefined || values.sha256 !== undefined) && certificates.length !== 1) {
+      throw new UsageError("--file and --sha256 go with one certificate; use --files DIR for many");
+    }
+    const rpc = values.rpc ?? process.env.EVIDENCE_RPC_URL ?? "http://127.0.0.1:8545";
+    const [core, { verificationText }] = await Promise.all([import("../../core/index.ts"), import("../print-verification.ts")]);
+    const chain = new core.CachingChainReader(new core.JsonRpcChainReader(rpc));
+    const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
+    const single = certificates.length === 1 && byHash === undefined;
+    // With --files, each certificate is compared with the file of its certified hash, if DIR
+    // has one; a certificate with no such file is reported as not compared.
+    const fileDigest: string | ((certified: string) => string | undefined) | undefined =
+      values.file !== undefined
+        ? await sha256File(values.file)
+        : values.sha256 !== undefined
+          ? values.sha256.toLowerCase()
+          : byHash && ((certified: string) => byHash.get(certified)?.digest);
+
+    let worst: Verdict = "valid";
+    const tally: Record<Verdict, number> = { valid: 0, invalid: 0, indeterminate: 0 };
+    const rows: string[][] = [];
+    for (const file of certificates) {
+      const bytes = new Uint8Array(await readFile(file));
+      const result: VerificationResult = await core.verifyEvidence({ kind: "bytes", bytes }, { chain, ...(fileDigest ? { fileDigest } : {}) });
+      tally[result.verdict]++;
+      worst = worse(worst, result.verdict);
+      if (values.json) {
+        const json = core.verificationJson(result, lang);
+        console.log(single ? JSON.stringify(json, null, 2) : JSON.stringify({ certificate: file, ...json }));
+      } else if (single) {
+        console.log(verificationText(result, { lang, rpc, source: file }));
+      } else {
+        const failed = result.checks.filter((c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"));
+        rows.push([
+          core.VERDICT_NAMES[result.verdict][lang],
+          result.claims?.record.id ?? "—",
+          path.basename(file),
+          result.fileCompared ? (lang === "zh-CN" ? "已比对" : "compared") : "—",
+          failed.map((c) => `${c.id}: ${core.reasonText(c.reason, lang)}`).join("; "),
+        ]);
+      }
+    }
+    if (!values.json && !single) {
+      const zh = lang === "zh-CN";
+      printTable([zh ? ["结论", "编号", "证书", "文件", "原因"] : ["verdict", "id", "certificate", "file", "reason"], ...rows]);
+      console.log(
+        zh
+          ? `\n共 ${certificates.length} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}（节点 ${rpc}）`
+          : `\n${certificates.length} certificates: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified (node ${rpc})`,
+      );
+    }
+    return worst === "valid" ? EXIT.ok : worst === "invalid" ? EXIT.failed : EXIT.indeterminate;
+  },
+});
+
+function worse(a: Verdict, b: Verdict): Verdict {
+  const rank: Record<Verdict, number> = { valid: 0, indeterminate: 1, invalid: 2 };
+  return rank[b] > rank[a] ? b : a;
+}
+
+const CERTIFICATE_FILE = /\.(evidence\.json|json|pdf|zip)$/i;
+
+/** The certificate files named, with each directory standing for the certificates in it. */
+async function certificateFiles(names: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const name of names) {
+    let info;
+    try {
+      info = await stat(name);
+    } catch {
+      throw new UsageError(`${name}: no such file or directory`);
+    }
+    if (info.isDirectory()) {
+      const entries = (await readdir(name)).filter((e) => CERTIFICATE_FILE.test(e)).sort();
+      files.push(...entries.map((e) => path.join(name, e)));
+    } else files.push(name);
+  }
+  if (files.length === 0) throw new UsageError("no certificate files found");
+  return files;
+}
+
+/** The SHA-256 of every file in a directory, by hash. */
+async function hashDirectory(dir: string): Promise<Map<string, { file: string; digest: string }>> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    throw new UsageError(`--files ${dir}: not a readable directory`);
+  }
+  const out = new Map<string, { file: string; digest: string }>();
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const file = path.join(dir, e.name);
+    const digest = await sha256File(file);
+    if (!out.has(digest)) out.set(digest, { file, digest });
+  }
+  return out;
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => width(r[i] ?? ""))));
+  for (const row of rows) {
+    console.log(
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat(widths[i]! - width(cell) + 2)))
+        .join("")
+        .trimEnd(),
+    );
+  }
+}
+
+function width(text: string): number {
+  let w = 0;
+  for (const ch of text) w += ch.charCodeAt(0) > 0x2e80 ? 2 : 1;
+  return w;
+}

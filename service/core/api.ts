@@ -1,0 +1,268 @@
+import * as v from "valibot";
+import type { Certificate } from "./schema.ts";
+import { CONTENT_HASH_INPUT, type EvidenceRecord } from "./schema.ts";
+import { MAX_DIGESTS_PER_REQUEST, TEXT_LIMITS } from "./limits.ts";
+import type { Lang } from "./verify/wording.ts";
+
+/**
+ * The HTTP API's bodies and answers (DESIGN §6), shared by the service, the CLI and the
+ * pages: one type per concept, and the request schemas the service checks bodies with.
+ */
+
+// --- error codes --------------------------------------------------------------------------
+
+/** Every `code` a problem+json answer can carry (RFC 9457); clients branch on these. */
+export const ERROR_CODES = [
+  // 400
+  "BAD_REQUEST",
+  "INVALID_BODY",
+  "INVALID_JSON",
+  "INVALID_ITEM",
+  "INVALID_FIELD",
+  "INVALID_CONTENT_HASH",
+  "INVALID_CURSOR",
+  "INVALID_URL",
+  "UNKNOWN_FIELD",
+  "NO_FILE",
+  "NO_ITEMS",
+  "NO_CERTIFICATE",
+  "MALFORMED_MULTIPART",
+  "UNEXPECTED_FILE_FIELD",
+  "INVALID_RPC_BATCH",
+  // 401, 404, 409
+  "UNAUTHENTICATED",
+  "INVALID_API_KEY",
+  "NOT_FOUND",
+  "NOT_ANCHORED",
+  // 413, 415
+  "BODY_TOO_LARGE",
+  "FILE_TOO_LARGE",
+  "FIELD_TOO_LARGE",
+  "FIELD_NAME_TOO_LONG",
+  "TOO_MANY_FILES",
+  "TOO_MANY_PARTS",
+  "TOO_MANY_FIELDS",
+  "TOO_MANY_ITEMS",
+  "CERTIFICATE_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "UNSUPPORTED_ENCODING",
+  // 408, 429, 5xx
+  "REQUEST_TIMEOUT",
+  "RATE_LIMITED",
+  "CAPTURE_BUSY",
+  "CAPTURE_UNAVAILABLE",
+  "CHAIN_UNREACHABLE",
+  "STORAGE_FAILURE",
+  "INSUFFICIENT_STORAGE",
+  "SHUTTING_DOWN",
+  "INTERNAL",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** An RFC 9457 problem as the service sends it. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail: string;
+  [extra: string]: unknown;
+}
+
+/** What each problem means to a user, in both languages (the pages show these, not the English detail). */
+export const PROBLEM_TEXT: Partial<Record<ErrorCode, Record<Lang, string>>> = {
+  UNAUTHENTICATED: { en: "Enter your API key first.", "zh-CN": "请先输入 API 密钥。" },
+  INVALID_API_KEY: { en: "The API key is not valid.", "zh-CN": "API 密钥无效。" },
+  RATE_LIMITED: { en: "Too many requests; try again shortly.", "zh-CN": "请求过于频繁，请稍后再试。" },
+  FILE_TOO_LARGE: { en: "The file is larger than the service accepts.", "zh-CN": "文件超过了服务允许的大小。" },
+  TOO_MANY_FILES: { en: "Too many files in one upload.", "zh-CN": "单次上传的文件过多。" },
+  INSUFFICIENT_STORAGE: {
+    en: "The service has no room to store the file; nothing was recorded.",
+    "zh-CN": "服务存储空间不足，未记录任何内容。",
+  },
+  STORAGE_FAILURE: {
+    en: "The service could not store the file; nothing was recorded.",
+    "zh-CN": "服务无法保存文件，未记录任何内容。",
+  },
+  NOT_FOUND: { en: "No evidence with that id.", "zh-CN": "没有该编号的存证。" },
+  NOT_ANCHORED: { en: "The evidence is not anchored yet.", "zh-CN": "该存证尚未上链。" },
+  INVALID_URL: { en: "Enter an http or https address.", "zh-CN": "请输入 http 或 https 网址。" },
+  CAPTURE_BUSY: { en: "The capture service is busy; try again shortly.", "zh-CN": "取证服务繁忙，请稍后再试。" },
+  CAPTURE_UNAVAILABLE: {
+    en: "Web capture is not available on this service.",
+    "zh-CN": "本服务暂不提供网页取证。",
+  },
+  FIELD_TOO_LARGE: { en: "A field is too long.", "zh-CN": "某个字段过长。" },
+  INVALID_FIELD: { en: "A field is not valid.", "zh-CN": "某个字段无效。" },
+  SHUTTING_DOWN: { en: "The service is restarting; try again shortly.", "zh-CN": "服务正在重启，请稍后再试。" },
+  INTERNAL: { en: "An internal error occurred; nothing was recorded.", "zh-CN": "发生内部错误，未记录任何内容。" },
+  REQUEST_TIMEOUT: { en: "The upload was too slow and was stopped.", "zh-CN": "上传过慢，已被中止。" },
+};
+
+/** A problem's text for a user: the localized sentence when there is one, else the service's detail. */
+export function problemText(problem: Partial<Problem> | undefined, lang: Lang, fallback: string): string {
+  const known = problem?.code ? PROBLEM_TEXT[problem.code]?.[lang] : undefined;
+  return known ?? problem?.detail ?? fallback;
+}
+
+// --- evidence ----------------------------------------------------------------------------------
+
+/** `capturing` and `failed` happen only to web captures. */
+export type EvidenceStatus = "capturing" | "pending" | "anchoring" | "anchored" | "failed";
+
+export const MEDIA_TYPE_CAPTURE = "application/vnd.evidence-anchor.capture+json";
+
+export interface IntakeItem {
+  id: string;
+  contentHash: string;
+  size?: number;
+  status: "pending";
+  record: EvidenceRecord;
+}
+
+/** `201` of `POST /api/v1/evidence` and `/digests`. */
+export interface IntakeResponse {
+  items: IntakeItem[];
+}
+
+/** Why a certificate was issued: the first anchoring, anchoring again after the chain lost it, or a time-stamp added. */
+export type IssueReason = "anchored" | "re-anchored" | "time-stamped";
+
+export interface CertificateHistoryEntry {
+  issuedAt: string;
+  reason: IssueReason;
+  /** The certificate served now; earlier ones stay retrievable. */
+  current: boolean;
+  /** The block the certificate names. */
+  blockNumber: number;
+}
+
+/** `GET /api/v1/evidence/:id`. */
+export interface EvidenceView {
+  id: string;
+  status: EvidenceStatus;
+  /** Absent while a capture is running: its record exists once the page is recorded. */
+  record?: EvidenceRecord;
+  certificate?: Certificate;
+  /** Every certificate issued for this evidence, oldest first (`?history` has them whole). */
+  history?: CertificateHistoryEntry[];
+  /** What happened, in words, when it was not the ordinary path (e.g. re-anchored after a chain rollback). */
+  notice?: string;
+  capture?: CaptureView;
+}
+
+export interface CaptureView {
+  url: string;
+  status: "queued" | "capturing" | "recorded" | "failed";
+  requestedAt: string;
+  error?: { code: string; message: string };
+}
+
+/** `GET /api/v1/evidence`. */
+export interface EvidenceList {
+  items: { id: string; status: EvidenceStatus; record: EvidenceRecord }[];
+  next: number | null;
+}
+
+// --- health -----------------------------------------------------------------------------------
+
+export type HealthStatus = "ok" | "degraded";
+
+/** The public `/healthz`: liveness and chain reachability only. */
+export interface PublicHealth {
+  status: HealthStatus;
+  chain: { chainId: number; contract: string; reachable: boolean };
+}
+
+/** `/healthz` for operators (with `Authorization: Bearer <HEALTH_TOKEN>`, or on loopback). */
+export interface OperatorHealth extends PublicHealth {
+  /** Every reason the status is degraded, in words. */
+  problems: string[];
+  chain: PublicHealth["chain"] & {
+    /** The embedded chain's process, when the service runs one. */
+    node?: { state: string; restarts: number; lastExit: string | null; lastSnapshotBlock: number | null };
+  };
+  anchoring: { lastError: string | null; lastAnchoredAt: string | null; role: "anchoring" | "standby" };
+  reconciliation: { checkedAt: string | null; mismatches: number; batches: number[] };
+  timestamps: { configured: number; batchesWithout: number; lastError: string | null };
+  evidence: Record<"pending" | "anchoring" | "anchored", number>;
+}
+
+// --- request bodies ----------------------------------------------------------------------------
+
+const text = (max: number) =>
+  v.pipe(
+    v.string("must be a string"),
+    v.maxLength(max, `is longer than ${max} characters`),
+    v.check((s) => s.isWellFormed(), "is not valid Unicode"),
+  );
+
+const webUrl = v.pipe(
+  text(TEXT_LIMITS.sourceUrl),
+  v.check(isWebUrl, "must be an http or https URL"),
+);
+
+/** The optional descriptive fields of a submission. Empty strings count as absent. */
+export const SubmissionDetailsSchema = v.strictObject({
+  title: v.optional(text(TEXT_LIMITS.title)),
+  sourceUrl: v.optional(webUrl),
+  note: v.optional(text(TEXT_LIMITS.note)),
+});
+
+export type SubmissionDetails = v.InferOutput<typeof SubmissionDetailsSchema>;
+
+export const DigestItemSchema = v.strictObject({
+  contentHash: v.pipe(
+    v.string("must be a SHA-256 as 64 hex characters"),
+    v.regex(CONTENT_HASH_INPUT, "must be a SHA-256 as 64 hex characters"),
+  ),
+  fileName: v.optional(text(TEXT_LIMITS.fileName)),
+  size: v.optional(
+    v.pipe(
+      v.number("must be a non-negative integer"),
+      v.safeInteger("must be a non-negative integer"),
+      v.minValue(0, "must be a non-negative integer"),
+    ),
+  ),
+  mediaType: v.optional(text(TEXT_LIMITS.mediaType)),
+  title: v.optional(text(TEXT_LIMITS.title)),
+  sourceUrl: v.optional(webUrl),
+  note: v.optional(text(TEXT_LIMITS.note)),
+});
+
+export type DigestItem = v.InferOutput<typeof DigestItemSchema>;
+
+export const DigestSubmissionSchema = v.strictObject({
+  items: v.pipe(
+    v.array(v.unknown(), "must be an array"),
+    v.minLength(1, "must not be empty"),
+    v.maxLength(MAX_DIGESTS_PER_REQUEST, `has more than ${MAX_DIGESTS_PER_REQUEST} items`),
+  ),
+});
+
+export const CaptureRequestSchema = v.strictObject({
+  url: v.pipe(text(TEXT_LIMITS.sourceUrl), v.check(isWebUrl, "must be an http or https URL")),
+  title: v.optional(text(TEXT_LIMITS.title)),
+  note: v.optional(text(TEXT_LIMITS.note)),
+  viewport: v.optional(
+    v.strictObject({
+      width: v.pipe(v.number(), v.safeInteger(), v.minValue(320, "must be at least 320"), v.maxValue(3840, "must be at most 3840")),
+      height: v.pipe(v.number(), v.safeInteger(), v.minValue(240, "must be at least 240"), v.maxValue(2160, "must be at most 2160")),
+    }),
+  ),
+  fullPage: v.optional(v.boolean("must be true or false")),
+  waitMs: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(10_000, "must be at most 10000"))),
+  video: v.optional(v.boolean("must be true or false")),
+});
+
+export type CaptureRequest = v.InferOutput<typeof CaptureRequestSchema>;
+
+export function isWebUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}

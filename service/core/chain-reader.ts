@@ -1,0 +1,307 @@
+import { EvidenceError } from "./errors.ts";
+import { ANCHORED_TOPIC, evidenceAnchorInterface } from "./contract.ts";
+import type { Hex32 } from "./hex.ts";
+
+/** What the contract's `anchorOf(root)` returns; all zeros when the root was never anchored. */
+export interface AnchorOnChain {
+  timestamp: number;
+  blockNumber: number;
+  treeSize: number;
+}
+
+/** A block header, as far as verification needs it. */
+export interface BlockOnChain {
+  hash: Hex32;
+  timestamp: number;
+}
+
+/** An `Anchored` event as the chain holds it. */
+export interface AnchoredEvent {
+  contract: string;
+  root: Hex32;
+  anchorer: string;
+  treeSize: number;
+  timestamp: number;
+}
+
+/** A transaction's receipt, as far as verification needs it. */
+export interface ReceiptOnChain {
+  status: 0 | 1;
+  blockNumber: number;
+  blockHash: Hex32;
+  /** The `Anchored` events the transaction emitted, from any contract (the verifier checks which). */
+  anchored: AnchoredEvent[];
+}
+
+/**
+ * The chain reads verification needs. The service, the CLI and the web page each hand one
+ * to the verifier; {@link JsonRpcChainReader} is the usual one. Implementations throw
+ * CHAIN_UNAVAILABLE when the chain cannot be read, or answers something that is not
+ * JSON-RPC: that is an error, never evidence against a certificate.
+ */
+export interface ChainReader {
+  chainId(): Promise<number>;
+  /** The newest block's number. */
+  blockNumber(): Promise<number>;
+  /** Whether there is code at `contract`. */
+  hasCode(contract: string): Promise<boolean>;
+  anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain>;
+  /** null when the chain has no block of that number. */
+  block(blockNumber: number): Promise<BlockOnChain | null>;
+  /** null when the chain knows no such transaction (or it is not mined yet). */
+  receipt(txHash: Hex32): Promise<ReceiptOnChain | null>;
+}
+
+/** The JSON-RPC methods verification uses: the service's read-only proxy allows exactly these. */
+export const VERIFIER_RPC_METHODS = [
+  "eth_chainId",
+  "eth_blockNumber",
+  "eth_getCode",
+  "eth_call",
+  "eth_getBlockByNumber",
+  "eth_getTransactionReceipt",
+] as const;
+
+export type VerifierRpcMethod = (typeof VERIFIER_RPC_METHODS)[number];
+
+/**
+ * Reads the chain over plain JSON-RPC with `fetch`: the same code runs in node (service,
+ * CLI) and in the browser (verification page).
+ */
+export class JsonRpcChainReader implements ChainReader {
+  readonly url: string;
+  /** How the node is named in messages: its URL, unless the caller must not show it. */
+  readonly label: string;
+  readonly #timeoutMs: number;
+  #nextId = 1;
+
+  constructor(url: string, options: { timeoutMs?: number; label?: string } = {}) {
+    this.url = url;
+    this.label = options.label ?? url;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  async chainId(): Promise<number> {
+    return quantity(await this.request("eth_chainId", []), "eth_chainId");
+  }
+
+  async blockNumber(): Promise<number> {
+    return quantity(await this.request("eth_blockNumber", []), "eth_blockNumber");
+  }
+
+  async hasCode(contract: string): Promise<boolean> {
+    const code = await this.request("eth_getCode", [contract, "latest"]);
+    if (typeof code !== "string") throw unavailable(`eth_getCode answered ${typeof code}, not hex`);
+    return code !== "0x" && code !== "0x0";
+  }
+
+  async anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain> {
+    const data = evidenceAnchorInterface.encodeFunctionData("anchorOf", [root]);
+    const result = await this.request("eth_call", [{ to: contract, data }, "latest"]);
+    try {
+      const [timestamp, blockNumber, treeSize] = evidenceAnchorInterface.decodeFunctionResult("anchorOf", String(result));
+      return { timestamp: Number(timestamp), blockNumber: Number(blockNumber), treeSize: Number(treeSize) };
+    } catch (e) {
+      throw unavailable(`the contract at ${contract} answered anchorOf with something that is not an EvidenceAnchor answer`, e);
+    }
+  }
+
+  async block(blockNumber: number): Promise<BlockOnChain | null> {
+    const block = (await this.request("eth_getBlockByNumber", [`0x${blockNumber.toString(16)}`, false])) as {
+      hash?: unknown;
+      timestamp?: unknown;
+    } | null;
+    if (block === null) return null;
+    if (typeof block !== "object" || typeof block.hash !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(block.hash)) {
+      throw unavailable("eth_getBlockByNumber returned a malformed block");
+    }
+    return { hash: block.hash.toLowerCase() as Hex32, timestamp: quantity(block.timestamp, "block.timestamp") };
+  }
+
+  async receipt(txHash: Hex32): Promise<ReceiptOnChain | null> {
+    const receipt = (await this.request("eth_getTransactionReceipt", [txHash])) as RawReceipt | null;
+    if (receipt === null) return null;
+    if (typeof receipt !== "object" || typeof receipt.blockHash !== "string" || !Array.isArray(receipt.logs)) {
+      throw unavailable("eth_getTransactionReceipt returned a malformed receipt");
+    }
+    const anchored: AnchoredEvent[] = [];
+    for (const log of receipt.logs) {
+      const event = anchoredEvent(log);
+      if (event) anchored.push(event);
+    }
+    return {
+      status: quantity(receipt.status, "receipt.status") === 1 ? 1 : 0,
+      blockNumber: quantity(receipt.blockNumber, "receipt.blockNumber"),
+      blockHash: receipt.blockHash.toLowerCase() as Hex32,
+      anchored,
+    };
+  }
+
+  /** One JSON-RPC 2.0 call; any failure is CHAIN_UNAVAILABLE with the reason. */
+  async request(method: string, params: unknown[]): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params }),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (e) {
+      const timedOut = (e as Error)?.name === "TimeoutError";
+      throw unavailable(
+        timedOut
+          ? `the chain node at ${this.label} did not answer within ${this.#timeoutMs / 1000} s`
+          : `cannot reach the chain node at ${this.label}: ${reason(e)}`,
+        e,
+      );
+    }
+    let body: { result?: unknown; error?: { message?: unknown } };
+    try {
+      body = (await response.json()) as typeof body;
+    } catch (e) {
+      throw unavailable(`${this.label} answered HTTP ${response.status} without JSON-RPC`, e);
+    }
+    if (typeof body !== "object" || body === null) throw unavailable(`${this.label} answered without JSON-RPC`);
+    if (body.error !== undefined) throw unavailable(`${method} failed: ${String(body.error?.message ?? "error")}`);
+    if (!("result" in body)) throw unavailable(`${method}: no result from ${this.label}`);
+    return body.result;
+  }
+}
+
+interface RawReceipt {
+  status?: unknown;
+  blockNumber?: unknown;
+  blockHash?: unknown;
+  logs?: unknown;
+}
+
+/** Decodes an `Anchored` log, or null for any other log. */
+function anchoredEvent(log: unknown): AnchoredEvent | null {
+  const l = log as { address?: unknown; topics?: unknown; data?: unknown };
+  if (typeof l !== "object" || l === null || !Array.isArray(l.topics) || l.topics[0] !== ANCHORED_TOPIC) return null;
+  if (typeof l.address !== "string" || typeof l.data !== "string" || l.topics.length !== 3) return null;
+  try {
+    const parsed = evidenceAnchorInterface.parseLog({ topics: l.topics as string[], data: l.data });
+    if (!parsed) return null;
+    return {
+      contract: l.address,
+      root: String(parsed.args[0]).toLowerCase() as Hex32,
+      anchorer: String(parsed.args[1]),
+      treeSize: Number(parsed.args[2]),
+      timestamp: Number(parsed.args[3]),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Caches what cannot change: the chain id, blocks, receipts, and anchors once set
+ * (anchors are immutable). Unset anchors are asked again, since they may be set later;
+ * the newest block number is remembered as the highest seen, so a verifier asks the node
+ * only when a certificate names a newer block.
+ */
+export class CachingChainReader implements ChainReader {
+  readonly #inner: ChainReader;
+  readonly #limit: number;
+  #chainId: Promise<number> | undefined;
+  #highestBlock = -1;
+  readonly #code = new Map<string, boolean>();
+  readonly #anchors = new Map<string, AnchorOnChain>();
+  readonly #blocks = new Map<number, BlockOnChain>();
+  readonly #receipts = new Map<string, ReceiptOnChain>();
+
+  /** `limit` bounds each cache; past it the entry read longest ago goes. */
+  constructor(inner: ChainReader, options: { limit?: number } = {}) {
+    this.#inner = inner;
+    this.#limit = options.limit ?? 10_000;
+  }
+
+  chainId(): Promise<number> {
+    this.#chainId ??= this.#inner.chainId().catch((e: unknown) => {
+      this.#chainId = undefined;
+      throw e;
+    });
+    return this.#chainId;
+  }
+
+  async blockNumber(): Promise<number> {
+    const latest = await this.#inner.blockNumber();
+    this.#highestBlock = Math.max(this.#highestBlock, latest);
+    return latest;
+  }
+
+  /** The newest block number, asked of the node only when `atLeast` is beyond what was seen. */
+  async blockNumberAtLeast(atLeast: number): Promise<number> {
+    return this.#highestBlock >= atLeast ? this.#highestBlock : this.blockNumber();
+  }
+
+  async hasCode(contract: string): Promise<boolean> {
+    const key = contract.toLowerCase();
+    const cached = recall(this.#code, key);
+    if (cached) return true;
+    const has = await this.#inner.hasCode(contract);
+    if (has) remember(this.#code, key, true, this.#limit);
+    return has;
+  }
+
+  async anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain> {
+    const key = `${contract.toLowerCase()}/${root}`;
+    const cached = recall(this.#anchors, key);
+    if (cached) return cached;
+    const anchor = await this.#inner.anchorOf(contract, root);
+    if (anchor.timestamp !== 0) remember(this.#anchors, key, anchor, this.#limit);
+    return anchor;
+  }
+
+  async block(blockNumber: number): Promise<BlockOnChain | null> {
+    const cached = recall(this.#blocks, blockNumber);
+    if (cached) return cached;
+    const block = await this.#inner.block(blockNumber);
+    if (block) remember(this.#blocks, blockNumber, block, this.#limit);
+    return block;
+  }
+
+  async receipt(txHash: Hex32): Promise<ReceiptOnChain | null> {
+    const cached = recall(this.#receipts, txHash);
+    if (cached) return cached;
+    const receipt = await this.#inner.receipt(txHash);
+    if (receipt) remember(this.#receipts, txHash, receipt, this.#limit);
+    return receipt;
+  }
+}
+
+/** A cached value, moved to the back of the eviction order (a Map iterates in insertion order). */
+function recall<K, V>(cache: Map<K, V>, key: K): V | undefined {
+  const value = cache.get(key);
+  if (value !== undefined) {
+    cache.delete(key);
+    cache.set(key, value);
+  }
+  return value;
+}
+
+function remember<K, V>(cache: Map<K, V>, key: K, value: V, limit: number): void {
+  cache.set(key, value);
+  if (cache.size > limit) cache.delete(cache.keys().next().value as K);
+}
+
+function quantity(value: unknown, what: string): number {
+  if (typeof value !== "string" || !/^0x[0-9a-fA-F]{1,16}$/.test(value)) {
+    throw unavailable(`${what}: not a JSON-RPC quantity`);
+  }
+  return Number(BigInt(value));
+}
+
+function unavailable(message: string, cause?: unknown): EvidenceError {
+  return new EvidenceError("CHAIN_UNAVAILABLE", message, cause === undefined ? undefined : { cause });
+}
+
+function reason(e: unknown): string {
+  if (e instanceof Error) {
+    const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
+    return `${e.message}${cause}`;
+  }
+  return String(e);
+}

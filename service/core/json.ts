@@ -1,0 +1,110 @@
+import { EvidenceError } from "./errors.ts";
+
+/**
+ * Parses untrusted JSON text and refuses duplicate keys in any object. JSON.parse keeps
+ * the last of two equal keys while other readers keep the first: a certificate with two
+ * `contentHash` fields would show one record to a reader and another to the verifier
+ * (RFC 8259 §4 leaves duplicate names undefined; RFC 8785 §3.1 refuses them).
+ *
+ * Throws INVALID_JSON for text that is not JSON, DUPLICATE_KEY naming the first duplicate.
+ */
+export function parseJsonText(text: string, what = "the text"): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new EvidenceError("INVALID_JSON", `${what} is not valid JSON`, { cause: e });
+  }
+  const duplicate = firstDuplicateKey(text);
+  if (duplicate !== null) {
+    throw new EvidenceError("DUPLICATE_KEY", `${what} has the key "${duplicate.key}" twice in ${duplicate.at}`);
+  }
+  return value;
+}
+
+interface Frame {
+  /** The keys seen so far in an object; null for an array. */
+  keys: Set<string> | null;
+  path: string;
+  /** In an object, the key being read is next (true) or its value (false). */
+  expectKey: boolean;
+  /** In an object, the last key read; in an array, the index of the next value. */
+  lastKey: string;
+  index: number;
+}
+
+/**
+ * The first key that appears twice in one object of `text`, which must already be known
+ * to be valid JSON (JSON.parse accepted it). Iterative, so a deeply nested input cannot
+ * exhaust the call stack. Keys are compared decoded: "a" and "\u0061" are the same key.
+ */
+export function firstDuplicateKey(text: string): { key: string; at: string } | null {
+  const stack: Frame[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const ch = text[i]!;
+    if (ch === " " || ch === "\t" || ch === "\n" || ch === "\r" || ch === "," || ch === ":") {
+      i++;
+      continue;
+    }
+    const top = stack[stack.length - 1];
+    if (ch === '"') {
+      const end = stringEnd(text, i);
+      if (top?.keys && top.expectKey) {
+        const key = JSON.parse(text.slice(i, end)) as string;
+        if (top.keys.has(key)) return { key, at: top.path || "the top-level object" };
+        top.keys.add(key);
+        top.expectKey = false;
+        top.lastKey = key;
+      } else if (top) {
+        advance(top);
+      }
+      i = end;
+      continue;
+    }
+    if (ch === "{" || ch === "[") {
+      const path = top ? childPath(top) : "";
+      if (top) advance(top);
+      stack.push({ keys: ch === "{" ? new Set() : null, path, expectKey: ch === "{", lastKey: "", index: 0 });
+      i++;
+      continue;
+    }
+    if (ch === "}" || ch === "]") {
+      stack.pop();
+      i++;
+      continue;
+    }
+    // A number, true, false or null: skip to the next delimiter.
+    while (i < n && !',:]} \t\n\r"'.includes(text[i]!)) i++;
+    if (top) advance(top);
+  }
+  return null;
+}
+
+/** The path of the value about to be read in `frame`, e.g. `proof.path[2]`. */
+function childPath(frame: Frame): string {
+  if (frame.keys) {
+    return frame.path ? `${frame.path}.${frame.lastKey}` : frame.lastKey;
+  }
+  return `${frame.path}[${frame.index}]`;
+}
+
+/** A value was read in `frame`: an object expects its next key, an array its next index. */
+function advance(frame: Frame): void {
+  if (frame.keys) frame.expectKey = true;
+  else frame.index++;
+}
+
+/** The index just past the closing quote of the string that opens at `start`. */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  for (;;) {
+    const q = text.indexOf('"', i);
+    if (q < 0) return text.length;
+    let backslashes = 0;
+    for (let j = q - 1; j > start && text[j] === "\\"; j--) backslashes++;
+    if (backslashes % 2 === 0) return q + 1;
+    i = q + 1;
+  }
+}

@@ -1,0 +1,761 @@
+/**
+ * RFC 3161 time-stamp tokens: the independent second clock on a certificate's root
+ * (DESIGN §3.1). Parsing and verification of untrusted tokens against the verifier's own
+ * list of trusted TSA roots, with structured results the pages can localize.
+ *
+ * Isomorphic: pkijs and asn1js do the ASN.1 and call WebCrypto through `globalThis.crypto`,
+ * so the same code runs in the service, the CLI and the browser.
+ */
+import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
+import { sha1 } from "@noble/hashes/legacy.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import * as asn1js from "asn1js";
+import * as pkijs from "pkijs";
+import { EvidenceError } from "./errors.ts";
+
+export const OID = {
+  signedData: "1.2.840.113549.1.7.2",
+  tstInfo: "1.2.840.113549.1.9.16.1.4",
+  contentType: "1.2.840.113549.1.9.3",
+  messageDigest: "1.2.840.113549.1.9.4",
+  signingCertificate: "1.2.840.113549.1.9.16.2.12",
+  signingCertificateV2: "1.2.840.113549.1.9.16.2.47",
+  extKeyUsage: "2.5.29.37",
+  keyUsage: "2.5.29.15",
+  timeStamping: "1.3.6.1.5.5.7.3.8",
+  sha1: "1.3.14.3.2.26",
+  sha256: "2.16.840.1.101.3.4.2.1",
+  sha384: "2.16.840.1.101.3.4.2.2",
+  sha512: "2.16.840.1.101.3.4.2.3",
+  organizationalUnitName: "2.5.4.11",
+} as const;
+
+/**
+ * The marker of the development TSA's certificates: an organizationalUnitName (OU) with
+ * exactly this value in the subject. A token that chains to a trust anchor carrying it is
+ * reported with `development: true`, so the pages can warn that no court relies on it.
+ * Anyone can put this OU in a certificate; it only ever makes a result weaker.
+ */
+export const DEVELOPMENT_TSA_MARKER = "Evidence Anchor development TSA";
+
+/** Digests a verifier accepts for CMS signatures and certificate identifiers. */
+const DIGESTS: Record<string, { name: string; hash: (data: Uint8Array) => Uint8Array }> = {
+  [OID.sha256]: { name: "SHA-256", hash: sha256 },
+  [OID.sha384]: { name: "SHA-384", hash: sha384 },
+  [OID.sha512]: { name: "SHA-512", hash: sha512 },
+};
+
+export interface TimestampTokenInfo {
+  /** TSTInfo genTime: when the TSA says the data existed. */
+  genTime: Date;
+  /** TSTInfo accuracy (RFC 3161 §2.4.2); null when the TSA does not state one. */
+  accuracy: { seconds: number; millis: number; micros: number } | null;
+  /** TSTInfo serialNumber, lowercase hex. */
+  serialNumber: string;
+  /** The TSA's policy under which the token was issued (an OID). */
+  policy: string;
+  ordering: boolean;
+  /** The TSA's name: the TSTInfo `tsa` field, else the signer certificate's subject; null when neither is present. */
+  tsa: string | null;
+  messageImprint: {
+    /** OID of the hash algorithm. */
+    hashAlgorithm: string;
+    /** Lowercase hex. */
+    hashedMessage: string;
+  };
+  /** The requester's nonce, lowercase hex; null when the request had none. */
+  nonce: string | null;
+  /** The certificate that signed the token, when the token carries it. */
+  signer: { subject: string; issuer: string; serialNumber: string } | null;
+}
+
+/** A root (or TSA) certificate the verifier trusts for time-stamps. */
+export interface TsaTrustAnchor {
+  /** A display name: the subject's CN, else O, else the whole subject. */
+  label: string;
+  /** The subject, RFC 4514 string. */
+  subject: string;
+  /** True when the subject carries {@link DEVELOPMENT_TSA_MARKER}. */
+  development: boolean;
+  /** SHA-256 of the DER certificate, lowercase hex: what an operator compares with the TSA's published fingerprint. */
+  fingerprint: string;
+  der: Uint8Array;
+  certificate: pkijs.Certificate;
+}
+
+/**
+ * Why a token passed, failed or could not be checked: a code and plain parameters, so
+ * that each page words it in its own language.
+ */
+export type TimestampDetail =
+  // passed
+  | { code: "ok"; genTime: string; tsa: string; anchor: string }
+  // failed: the token contradicts the data or is not a valid RFC 3161 token
+  | { code: "malformed"; reason: string }
+  | { code: "unsupported-imprint-algorithm"; algorithm: string }
+  | { code: "imprint-mismatch"; expected: string; actual: string }
+  | { code: "bad-signed-attributes"; reason: string }
+  | { code: "content-digest-mismatch" }
+  | { code: "bad-signature" }
+  | { code: "no-signing-certificate-attribute" }
+  | { code: "signing-certificate-mismatch" }
+  | { code: "no-timestamping-eku" }
+  | { code: "timestamping-eku-not-critical" }
+  | { code: "timestamping-eku-not-exclusive" }
+  | { code: "key-usage-forbids-signing" }
+  // error: the check could not be carried out
+  | { code: "signer-certificate-missing" }
+  | { code: "unsupported-algorithm"; algorithm: string }
+  | { code: "untrusted-tsa"; subject: string }
+  | { code: "certificate-not-valid-at-gentime"; subject: string; genTime: string };
+
+export type TimestampDetailCode = TimestampDetail["code"];
+
+export interface TimestampVerification {
+  /**
+   * `passed`: the token stamps this data and a trusted TSA signed it. `failed`: the token
+   * is forged, altered or for other data. `error`: it could not be vouched for (DESIGN §4:
+   * a TSA not on the trust list is an error, never a failure).
+   */
+  status: "passed" | "failed" | "error";
+  detail: TimestampDetail;
+  /** What the token says, whenever it could be parsed. */
+  info?: TimestampTokenInfo;
+  /** True when the token chains to a development TSA root. */
+  development: boolean;
+}
+
+export interface VerifyTimestampOptions {
+  /**
+   * Intermediate certificates (DER) that the TSA publishes but leaves out of its tokens.
+   * They only help build a path; trust still comes from `trust` alone.
+   */
+  intermediates?: readonly Uint8Array[];
+}
+
+/** The decoded token, with the raw bytes the checks need. */
+interface DecodedToken {
+  info: TimestampTokenInfo;
+  tstInfo: pkijs.TSTInfo;
+  eContent: Uint8Array;
+  signerInfo: pkijs.SignerInfo;
+  certificates: { certificate: pkijs.Certificate; der: Uint8Array }[];
+  signer: { certificate: pkijs.Certificate; der: Uint8Array } | null;
+}
+
+/**
+ * Reads what an RFC 3161 TimeStampToken (DER CMS ContentInfo) says, without checking it.
+ * Throws INVALID_TIMESTAMP when the bytes are not a time-stamp token.
+ */
+export function parseTimestampToken(der: Uint8Array): TimestampTokenInfo {
+  return decodeToken(der).info;
+}
+
+/**
+ * Verifies that `token` time-stamps `data`: imprint, CMS signature, ESS signing-certificate
+ * binding, the timeStamping key purpose, and a path to one of `trust` valid at genTime — in
+ * that order, stopping at the first that does not hold. Never throws for a bad token. A pure
+ * function of its arguments, so a caller may cache results per (token, data, trust).
+ */
+export async function verifyTimestampToken(
+  token: Uint8Array,
+  data: Uint8Array,
+  trust: readonly TsaTrustAnchor[],
+  options: VerifyTimestampOptions = {},
+): Promise<TimestampVerification> {
+  // The token is attacker-controlled: every parse error becomes a `malformed` failure.
+  let decoded: DecodedToken;
+  try {
+    decoded = decodeToken(token);
+  } catch (e) {
+    return failed({ code: "malformed", reason: e instanceof Error ? e.message : String(e) });
+  }
+  const { info } = decoded;
+  try {
+    return { ...(await check(decoded, data, trust, options)), info };
+  } catch (e) {
+    // A part pkijs cannot read deep inside an attribute or certificate of the token.
+    return { ...failed({ code: "malformed", reason: e instanceof Error ? e.message : String(e) }), info };
+  }
+}
+
+async function check(
+  decoded: DecodedToken,
+  data: Uint8Array,
+  trust: readonly TsaTrustAnchor[],
+  options: VerifyTimestampOptions,
+): Promise<TimestampVerification> {
+  const { info, tstInfo, signerInfo } = decoded;
+
+  // The imprint (RFC 3161 §2.4.2): DESIGN §3.1 stamps SHA-256(root).
+  if (info.messageImprint.hashAlgorithm !== OID.sha256) {
+    return failed({ code: "unsupported-imprint-algorithm", algorithm: info.messageImprint.hashAlgorithm });
+  }
+  const expected = bytesToHex(sha256(data));
+  if (info.messageImprint.hashedMessage !== expected) {
+    return failed({ code: "imprint-mismatch", expected, actual: info.messageImprint.hashedMessage });
+  }
+
+  const signer = decoded.signer ?? findSignerAmong(signerInfo, trust);
+  if (!signer) return error({ code: "signer-certificate-missing" });
+
+  // The CMS signature over the signed attributes (RFC 5652 §5.4), which bind the TSTInfo
+  // through the message-digest attribute.
+  const digest = DIGESTS[signerInfo.digestAlgorithm.algorithmId];
+  if (!digest) return error({ code: "unsupported-algorithm", algorithm: signerInfo.digestAlgorithm.algorithmId });
+  const attributes = signedAttributes(signerInfo);
+  if (typeof attributes === "string") return failed({ code: "bad-signed-attributes", reason: attributes });
+  const contentType = attributes.get(OID.contentType);
+  if (!(contentType instanceof asn1js.ObjectIdentifier) || contentType.valueBlock.toString() !== OID.tstInfo) {
+    return failed({ code: "bad-signed-attributes", reason: "the content-type attribute is not id-ct-TSTInfo" });
+  }
+  const messageDigest = attributes.get(OID.messageDigest);
+  if (!(messageDigest instanceof asn1js.OctetString)) {
+    return failed({ code: "bad-signed-attributes", reason: "the message-digest attribute is missing" });
+  }
+  if (!sameBytes(new Uint8Array(messageDigest.getValue()), digest.hash(decoded.eContent))) {
+    return failed({ code: "content-digest-mismatch" });
+  }
+  const signatureOk = await verifySignature(signerInfo, signer.certificate, digest.name);
+  if (signatureOk === "unsupported") {
+    return error({ code: "unsupported-algorithm", algorithm: signerInfo.signatureAlgorithm.algorithmId });
+  }
+  if (!signatureOk) return failed({ code: "bad-signature" });
+
+  // The ESS signing-certificate attribute (RFC 3161 §2.4.1; RFC 2634 §5.4, RFC 5035 §3)
+  // binds the signer certificate, so a certificate with the same key cannot be swapped in.
+  const binding = checkSigningCertificate(attributes, signer);
+  if (binding) return failed(binding);
+
+  // RFC 3161 §2.3: the TSA certificate has exactly one extendedKeyUsage, critical, with
+  // only id-kp-timeStamping.
+  const purpose = checkTimestampingPurpose(signer.certificate);
+  if (purpose) return failed(purpose);
+
+  // Trust comes from the verifier's own list, never from certificates inside the token.
+  return chainToTrust(signer, decoded, trust, options, tstInfo.genTime);
+}
+
+function failed(detail: TimestampDetail): TimestampVerification {
+  return { status: "failed", detail, development: false };
+}
+
+function error(detail: TimestampDetail): TimestampVerification {
+  return { status: "error", detail, development: false };
+}
+
+/** Thrown for anything that is not a well-formed time-stamp token. */
+function malformed(reason: string): never {
+  throw new EvidenceError("INVALID_TIMESTAMP", `not an RFC 3161 time-stamp token: ${reason}`);
+}
+
+/** Parses a whole DER/BER value; trailing bytes are an error, so one token has one reading. */
+function parseAsn1(der: Uint8Array, what: string): asn1js.AsnType {
+  const parsed = asn1js.fromBER(der);
+  if (parsed.offset === -1) malformed(`${what} is not valid ASN.1 (${parsed.result.error})`);
+  if (parsed.offset !== der.byteLength) malformed(`${what} has ${der.byteLength - parsed.offset} trailing bytes`);
+  if (!lengthsAgree(parsed.result)) malformed(`${what} has a length that does not match its contents`);
+  return parsed.result;
+}
+
+/**
+ * Whether every definite length equals the length of what it encloses. asn1js lets a child
+ * run past its parent's length; such a token has no single reading, and OpenSSL refuses it.
+ */
+function lengthsAgree(block: asn1js.AsnType): boolean {
+  if (!block.lenBlock.isIndefiniteForm && block.valueBlock.blockLength !== block.lenBlock.length) return false;
+  if (!block.idBlock.isConstructed) return true;
+  const value = (block.valueBlock as { value?: unknown }).value;
+  return !Array.isArray(value) || value.every((child: asn1js.AsnType) => lengthsAgree(child));
+}
+
+function decodeToken(der: Uint8Array): DecodedToken {
+  if (!(der instanceof Uint8Array)) throw new TypeError("expected Uint8Array");
+  try {
+    return decodeTokenUnchecked(der);
+  } catch (e) {
+    if (e instanceof EvidenceError) throw e;
+    malformed(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/**
+ * Walks ContentInfo and SignedData (RFC 5652 §3, §5.1) by hand and hands the parts to pkijs:
+ * its SignedData schema is several times slower than the rest of the parse together.
+ */
+function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
+  // ContentInfo ::= SEQUENCE { contentType, content [0] EXPLICIT ANY }
+  const contentInfo = parseAsn1(der, "the token");
+  const [contentType, content, ...extra] = children(contentInfo, "the ContentInfo");
+  if (
+    !(contentInfo instanceof asn1js.Sequence) ||
+    !(contentType instanceof asn1js.ObjectIdentifier) ||
+    !isContext(content, 0) ||
+    extra.length > 0
+  ) {
+    malformed("the ContentInfo is not SEQUENCE { OID, [0] content }");
+  }
+  if (contentType.valueBlock.toString() !== OID.signedData) malformed("the ContentInfo is not SignedData");
+  const [signedDataBlock, ...more] = children(content, "the content");
+  if (!(signedDataBlock instanceof asn1js.Sequence) || more.length > 0) malformed("the SignedData is not a SEQUENCE");
+
+  // SignedData ::= SEQUENCE { version, digestAlgorithms SET, encapContentInfo,
+  //   certificates [0] IMPLICIT OPTIONAL, crls [1] IMPLICIT OPTIONAL, signerInfos SET }
+  const fields = children(signedDataBlock, "the SignedData");
+  const [version, digestAlgorithms, encap] = fields;
+  const signerInfos = fields.at(-1);
+  const optional = fields.slice(3, -1);
+  const certificateSet = optional.find((b) => isContext(b, 0));
+  if (
+    !(version instanceof asn1js.Integer) ||
+    !(digestAlgorithms instanceof asn1js.Set) ||
+    !(encap instanceof asn1js.Sequence) ||
+    !(signerInfos instanceof asn1js.Set) ||
+    optional.some((b) => !isContext(b, 0) && !isContext(b, 1)) ||
+    new Set(optional.map((b) => b.idBlock.tagNumber)).size !== optional.length
+  ) {
+    malformed("the SignedData does not have the fields of RFC 5652 §5.1");
+  }
+  const encapContentInfo = new pkijs.EncapsulatedContentInfo({ schema: encap });
+  if (encapContentInfo.eContentType !== OID.tstInfo) malformed("the content type is not id-ct-TSTInfo");
+  const eContentBlock = encapContentInfo.eContent;
+  if (!eContentBlock) malformed("the TSTInfo is missing");
+  // RFC 3161 §2.4.2: no signature other than the TSA's.
+  const signers = children(signerInfos, "the signerInfos");
+  if (signers.length !== 1) malformed(`${signers.length} signers instead of one`);
+  const signerInfo = new pkijs.SignerInfo({ schema: signers[0] });
+
+  const eContent = new Uint8Array(eContentBlock.getValue());
+  const tstInfoBlock = parseAsn1(eContent, "the TSTInfo");
+  const tstInfo = new pkijs.TSTInfo({ schema: tstInfoBlock });
+  if (tstInfo.version !== 1) malformed(`TSTInfo version ${tstInfo.version}`);
+  if (Number.isNaN(tstInfo.genTime.getTime())) malformed("the genTime is not a valid time");
+
+  const certificates = certificateSet ? embeddedCertificates(certificateSet) : [];
+  const signer = certificates.find((c) => identifies(signerInfo.sid, c.certificate)) ?? null;
+
+  const accuracy = tstInfo.accuracy
+    ? {
+        seconds: tstInfo.accuracy.seconds ?? 0,
+        millis: tstInfo.accuracy.millis ?? 0,
+        micros: tstInfo.accuracy.micros ?? 0,
+      }
+    : null;
+  const tsaName = tstInfo.tsa ? generalName(tstInfo.tsa) : null;
+  const info: TimestampTokenInfo = {
+    genTime: tstInfo.genTime,
+    accuracy,
+    serialNumber: integerHex(tstInfo.serialNumber),
+    // TSTInfo ::= SEQUENCE { version, policy, … }
+    policy: objectIdentifierText((tstInfoBlock as asn1js.Sequence).valueBlock.value[1] as asn1js.ObjectIdentifier),
+    ordering: tstInfo.ordering ?? false,
+    tsa: tsaName ?? (signer ? distinguishedName(signer.certificate.subject) : null),
+    messageImprint: {
+      hashAlgorithm: tstInfo.messageImprint.hashAlgorithm.algorithmId,
+      hashedMessage: bytesToHex(tstInfo.messageImprint.hashedMessage.valueBlock.valueHexView),
+    },
+    nonce: tstInfo.nonce ? integerHex(tstInfo.nonce) : null,
+    signer: signer
+      ? {
+          subject: distinguishedName(signer.certificate.subject),
+          issuer: distinguishedName(signer.certificate.issuer),
+          serialNumber: integerHex(signer.certificate.serialNumber),
+        }
+      : null,
+  };
+  return { info, tstInfo, eContent, signerInfo, certificates, signer };
+}
+
+/**
+ * The X.509 certificates of SignedData's `certificates [0] IMPLICIT CertificateSet`, each
+ * with its exact DER bytes (the ESS certificate hash is over those bytes, not a re-encoding).
+ */
+function embeddedCertificates(set: asn1js.AsnType): { certificate: pkijs.Certificate; der: Uint8Array }[] {
+  // Other CertificateChoices (attribute certificates, other formats) are [n]-tagged; skip them.
+  return children(set, "the certificates")
+    .filter((b) => b instanceof asn1js.Sequence)
+    .map((b) => ({ certificate: new pkijs.Certificate({ schema: b }), der: b.valueBeforeDecodeView.slice() }));
+}
+
+/** The elements of a constructed value; `malformed` for a primitive one. */
+function children(block: asn1js.AsnType | undefined, what: string): asn1js.AsnType[] {
+  const value = (block as asn1js.Constructed | undefined)?.valueBlock?.value;
+  if (!block || !block.idBlock.isConstructed || !Array.isArray(value)) malformed(`${what} is not constructed`);
+  return value;
+}
+
+/** A context-specific constructed [n] (EXPLICIT tags and IMPLICIT SETs). */
+function isContext(block: asn1js.AsnType | undefined, tagNumber: number): block is asn1js.Constructed {
+  return (
+    block !== undefined &&
+    block.idBlock.tagClass === 3 &&
+    block.idBlock.tagNumber === tagNumber &&
+    block.idBlock.isConstructed
+  );
+}
+
+/** Whether a SignerIdentifier (RFC 5652 §5.3) names `certificate`. */
+function identifies(sid: pkijs.SchemaType, certificate: pkijs.Certificate): boolean {
+  if (sid instanceof pkijs.IssuerAndSerialNumber) {
+    return sid.issuer.isEqual(certificate.issuer) && sid.serialNumber.isEqual(certificate.serialNumber);
+  }
+  // subjectKeyIdentifier [0] SubjectKeyIdentifier
+  const keyId = (sid as asn1js.Primitive | undefined)?.valueBlock?.valueHexView;
+  if (!keyId) return false;
+  const ski = certificate.extensions?.find((e) => e.extnID === "2.5.29.14")?.parsedValue as
+    asn1js.OctetString | undefined;
+  return ski !== undefined && sameBytes(ski.valueBlock.valueHexView, keyId);
+}
+
+/** A token may leave its certificate out (certReq false); the trust list may hold it. */
+function findSignerAmong(
+  signerInfo: pkijs.SignerInfo,
+  trust: readonly TsaTrustAnchor[],
+): { certificate: pkijs.Certificate; der: Uint8Array } | null {
+  const anchor = trust.find((a) => identifies(signerInfo.sid, a.certificate));
+  return anchor ? { certificate: anchor.certificate, der: anchor.der } : null;
+}
+
+/**
+ * The signed attributes by type, each required to appear once with one value (RFC 5652
+ * §11.1, §11.2 forbid repeats of content-type and message-digest); a reason string otherwise.
+ */
+function signedAttributes(signerInfo: pkijs.SignerInfo): Map<string, asn1js.AsnType> | string {
+  const attrs = signerInfo.signedAttrs?.attributes;
+  if (!attrs || attrs.length === 0) return "the signer has no signed attributes";
+  const byType = new Map<string, asn1js.AsnType>();
+  for (const attr of attrs) {
+    if (byType.has(attr.type)) return `the attribute ${attr.type} appears twice`;
+    if (attr.values.length !== 1) return `the attribute ${attr.type} has ${attr.values.length} values`;
+    byType.set(attr.type, attr.values[0]);
+  }
+  return byType;
+}
+
+/** Verifies the SignerInfo signature over the DER SET of signed attributes (RFC 5652 §5.4). */
+async function verifySignature(
+  signerInfo: pkijs.SignerInfo,
+  certificate: pkijs.Certificate,
+  hashName: string,
+): Promise<boolean | "unsupported"> {
+  const engine = pkijs.getCrypto(true);
+  let signedBytes: ArrayBuffer;
+  try {
+    // pkijs keeps the attributes' original bytes with the [0] tag already changed to SET.
+    signedBytes = signerInfo.signedAttrs!.encodedValue;
+    const key = certificate.subjectPublicKeyInfo;
+    return await engine.verifyWithPublicKey(
+      signedBytes,
+      signerInfo.signature,
+      key,
+      signerInfo.signatureAlgorithm,
+      hashName,
+    );
+  } catch (e) {
+    // A signature value that is not even an ECDSA-Sig-Value cannot verify.
+    if (e instanceof Error && /signature value/i.test(e.message)) return false;
+    return "unsupported";
+  }
+}
+
+/**
+ * Checks the ESS signing-certificate attribute(s): the first ESSCertID(v2) must hash the
+ * signer certificate's DER and, when it names an issuer and serial, name this certificate.
+ */
+function checkSigningCertificate(
+  attributes: Map<string, asn1js.AsnType>,
+  signer: { certificate: pkijs.Certificate; der: Uint8Array },
+): TimestampDetail | null {
+  const v1 = attributes.get(OID.signingCertificate);
+  const v2 = attributes.get(OID.signingCertificateV2);
+  if (!v1 && !v2) return { code: "no-signing-certificate-attribute" };
+  for (const [value, version] of [
+    [v1, 1],
+    [v2, 2],
+  ] as const) {
+    if (!value) continue;
+    let binds: boolean;
+    try {
+      binds = essBindsCertificate(value, version, signer);
+    } catch {
+      binds = false;
+    }
+    if (!binds) return { code: "signing-certificate-mismatch" };
+  }
+  return null;
+}
+
+function essBindsCertificate(
+  value: asn1js.AsnType,
+  version: 1 | 2,
+  signer: { certificate: pkijs.Certificate; der: Uint8Array },
+): boolean {
+  // SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), policies OPTIONAL }
+  const certs = value instanceof asn1js.Sequence ? value.valueBlock.value[0] : undefined;
+  const first = certs instanceof asn1js.Sequence ? certs.valueBlock.value[0] : undefined;
+  if (!(first instanceof asn1js.Sequence)) return false;
+  const fields = [...first.valueBlock.value];
+  // ESSCertIDv2 ::= SEQUENCE { hashAlgorithm DEFAULT sha256, certHash, issuerSerial OPTIONAL }
+  // ESSCertID   ::= SEQUENCE { certHash (SHA-1), issuerSerial OPTIONAL }
+  let hash: (data: Uint8Array) => Uint8Array = sha1;
+  if (version === 2) {
+    hash = sha256;
+    if (fields[0] instanceof asn1js.Sequence) {
+      const algorithm = new pkijs.AlgorithmIdentifier({ schema: fields.shift() });
+      const digest = DIGESTS[algorithm.algorithmId];
+      if (!digest) return false;
+      hash = digest.hash;
+    }
+  }
+  const certHash = fields[0];
+  if (!(certHash instanceof asn1js.OctetString)) return false;
+  if (!sameBytes(certHash.valueBlock.valueHexView, hash(signer.der))) return false;
+  const issuerSerial = fields[1];
+  if (issuerSerial === undefined) return true;
+  // IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber CertificateSerialNumber }
+  if (!(issuerSerial instanceof asn1js.Sequence)) return false;
+  const [names, serial] = issuerSerial.valueBlock.value;
+  if (!(serial instanceof asn1js.Integer) || !serial.isEqual(signer.certificate.serialNumber)) return false;
+  const generalNames = new pkijs.GeneralNames({ schema: names });
+  return generalNames.names.some(
+    (n) => n.type === 4 && (n.value as pkijs.RelativeDistinguishedNames).isEqual(signer.certificate.issuer),
+  );
+}
+
+function checkTimestampingPurpose(certificate: pkijs.Certificate): TimestampDetail | null {
+  const extensions = certificate.extensions ?? [];
+  const eku = extensions.filter((e) => e.extnID === OID.extKeyUsage);
+  if (eku.length !== 1) return { code: "no-timestamping-eku" };
+  const purposes = (eku[0]!.parsedValue as pkijs.ExtKeyUsage | undefined)?.keyPurposes ?? [];
+  if (!purposes.includes(OID.timeStamping)) return { code: "no-timestamping-eku" };
+  if (purposes.length !== 1) return { code: "timestamping-eku-not-exclusive" };
+  if (!eku[0]!.critical) return { code: "timestamping-eku-not-critical" };
+  // A key usage, when present, must allow signatures (digitalSignature or nonRepudiation).
+  const keyUsage = extensions.find((e) => e.extnID === OID.keyUsage)?.parsedValue as asn1js.BitString | undefined;
+  if (keyUsage) {
+    const firstByte = keyUsage.valueBlock.valueHexView[0] ?? 0;
+    if ((firstByte & 0xc0) === 0) return { code: "key-usage-forbids-signing" };
+  }
+  return null;
+}
+
+async function chainToTrust(
+  signer: { certificate: pkijs.Certificate; der: Uint8Array },
+  decoded: DecodedToken,
+  trust: readonly TsaTrustAnchor[],
+  options: VerifyTimestampOptions,
+  genTime: Date,
+): Promise<TimestampVerification> {
+  const subject = distinguishedName(signer.certificate.subject);
+  const at = genTime.toISOString();
+  const tsa = decoded.info.tsa ?? subject;
+  const passed = (anchor: TsaTrustAnchor): TimestampVerification => ({
+    status: "passed",
+    detail: { code: "ok", genTime: at, tsa, anchor: anchor.label },
+    development: anchor.development,
+  });
+
+  // The TSA certificate itself may be on the list (some TSAs publish only their own).
+  const direct = trust.find((a) => sameBytes(a.der, signer.der));
+  if (direct) {
+    return validAt(signer.certificate, genTime)
+      ? passed(direct)
+      : error({ code: "certificate-not-valid-at-gentime", subject, genTime: at });
+  }
+
+  const isAnchor = (der: Uint8Array) => trust.some((a) => sameBytes(a.der, der));
+  const intermediates = [
+    ...decoded.certificates,
+    ...(options.intermediates ?? []).map((der) => ({ der, certificate: parseCertificate(der) })),
+  ].filter((c) => c.certificate && !sameBytes(c.der, signer.der) && !isAnchor(c.der));
+  const engine = new pkijs.CertificateChainValidationEngine({
+    trustedCerts: trust.map((a) => a.certificate),
+    // The engine takes the last certificate as the one to validate.
+    certs: [...intermediates.map((c) => c.certificate as pkijs.Certificate), signer.certificate],
+    checkDate: genTime,
+  });
+  const result = await engine.verify();
+  if (!result.result) {
+    // pkijs reports "not yet valid or expired" with code 8, after it found a trusted path.
+    return result.resultCode === 8
+      ? error({ code: "certificate-not-valid-at-gentime", subject, genTime: at })
+      : error({ code: "untrusted-tsa", subject });
+  }
+  const root = result.certificatePath?.at(-1);
+  const anchor = root && trust.find((a) => sameBytes(a.certificate.tbsView, root.tbsView));
+  return anchor ? passed(anchor) : error({ code: "untrusted-tsa", subject });
+}
+
+/** Byte equality; not constant-time, as nothing compared here is secret. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function validAt(certificate: pkijs.Certificate, when: Date): boolean {
+  return certificate.notBefore.value <= when && when <= certificate.notAfter.value;
+}
+
+function parseCertificate(der: Uint8Array): pkijs.Certificate | null {
+  try {
+    return new pkijs.Certificate({ schema: parseAsn1(der, "the certificate") });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reads a PEM bundle of trusted TSA certificates (usually roots). Text between blocks is
+ * ignored, as in the system CA bundles; duplicates are kept once. Throws INVALID_ARGUMENT
+ * for a block that is not an X.509 certificate or a bundle without one.
+ */
+export function parseTrustBundle(pem: string): TsaTrustAnchor[] {
+  const anchors: TsaTrustAnchor[] = [];
+  const blocks = pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g);
+  for (const [, label, body] of blocks) {
+    if (label !== "CERTIFICATE") {
+      throw new EvidenceError(
+        "INVALID_ARGUMENT",
+        `TSA trust bundle: a ${label} block where a CERTIFICATE was expected`,
+      );
+    }
+    const der = base64ToBytes(body!.replace(/\s+/g, ""), "TSA trust bundle certificate");
+    const certificate = parseCertificate(der);
+    if (!certificate) throw new EvidenceError("INVALID_ARGUMENT", "TSA trust bundle: a certificate does not parse");
+    if (anchors.some((a) => sameBytes(a.der, der))) continue;
+    anchors.push(trustAnchor(certificate, der));
+  }
+  if (anchors.length === 0) throw new EvidenceError("INVALID_ARGUMENT", "TSA trust bundle: no certificate found");
+  return anchors;
+}
+
+function trustAnchor(certificate: pkijs.Certificate, der: Uint8Array): TsaTrustAnchor {
+  const attribute = (type: string) =>
+    certificate.subject.typesAndValues.find((tv) => tv.type === type)?.value.valueBlock.value as string | undefined;
+  const subject = distinguishedName(certificate.subject);
+  const development = certificate.subject.typesAndValues.some(
+    (tv) => tv.type === OID.organizationalUnitName && tv.value.valueBlock.value === DEVELOPMENT_TSA_MARKER,
+  );
+  return {
+    label: attribute("2.5.4.3") ?? attribute("2.5.4.10") ?? subject,
+    subject,
+    development,
+    fingerprint: bytesToHex(sha256(der)),
+    der,
+    certificate,
+  };
+}
+
+const ATTRIBUTE_NAMES: Record<string, string> = {
+  "2.5.4.3": "CN",
+  "2.5.4.6": "C",
+  "2.5.4.7": "L",
+  "2.5.4.8": "ST",
+  "2.5.4.9": "STREET",
+  "2.5.4.10": "O",
+  "2.5.4.11": "OU",
+  "2.5.4.5": "serialNumber",
+  "2.5.4.97": "organizationIdentifier",
+  "0.9.2342.19200300.100.1.25": "DC",
+  "0.9.2342.19200300.100.1.1": "UID",
+  "1.2.840.113549.1.9.1": "emailAddress",
+};
+
+/**
+ * A distinguished name as an RFC 4514 string: most specific attribute first, special
+ * characters escaped; non-string values as `#` and their hex BER (RFC 4514 §2.4).
+ */
+export function distinguishedName(name: pkijs.RelativeDistinguishedNames): string {
+  return name.typesAndValues
+    .map((tv) => {
+      const type = ATTRIBUTE_NAMES[tv.type] ?? tv.type;
+      const text = tv.value.valueBlock.value;
+      const value =
+        typeof text === "string"
+          ? text
+              .replace(/[\\,+"<>;=]/g, "\\$&")
+              .replace(/^[ #]/, "\\$&")
+              .replace(/ $/, "\\ ")
+          : `#${bytesToHex(new Uint8Array(tv.value.toBER()))}`;
+      return `${type}=${value}`;
+    })
+    .reverse()
+    .join(",");
+}
+
+/** A GeneralName (RFC 5280 §4.2.1.6) as text. */
+function generalName(name: pkijs.GeneralName): string {
+  if (name.type === 4) return distinguishedName(name.value as pkijs.RelativeDistinguishedNames);
+  return typeof name.value === "string" ? name.value : `[GeneralName ${name.type}]`;
+}
+
+/**
+ * An OBJECT IDENTIFIER in dotted decimal, decoded from its DER content (X.690 §8.19) with
+ * BigInt, so that the long arcs of UUID-based OIDs (2.25.…) come out in decimal.
+ */
+export function objectIdentifierText(oid: asn1js.ObjectIdentifier): string {
+  const content = oid.valueBeforeDecodeView.subarray(oid.idBlock.blockLength + oid.lenBlock.blockLength);
+  const arcs: bigint[] = [];
+  let arc = 0n;
+  for (const byte of content) {
+    arc = (arc << 7n) | BigInt(byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      arcs.push(arc);
+      arc = 0n;
+    }
+  }
+  const [first = 0n, ...rest] = arcs;
+  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
+  return [...head, ...rest].join(".");
+}
+
+/** An INTEGER's value as lowercase hex, without the sign padding byte. */
+function integerHex(value: asn1js.Integer): string {
+  const bytes = value.valueBlock.valueHexView;
+  const start = bytes.length > 1 && bytes[0] === 0 ? 1 : 0;
+  return bytesToHex(bytes.subarray(start));
+}
+
+/** Decodes the `token` field of a certificate's `timestamps` entry (DESIGN §3.1). */
+export function timestampTokenFromBase64(base64: string): Uint8Array {
+  return base64ToBytes(base64, "timestamp token", "INVALID_TIMESTAMP");
+}
+
+/** Encodes a DER token for the `token` field of a `timestamps` entry. */
+export function timestampTokenToBase64(der: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < der.length; i += 0x8000) {
+    binary += String.fromCharCode(...der.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function base64ToBytes(
+  text: string,
+  what: string,
+  code: "INVALID_ARGUMENT" | "INVALID_TIMESTAMP" = "INVALID_ARGUMENT",
+): Uint8Array {
+  if (typeof text !== "string" || !BASE64.test(text)) {
+    throw new EvidenceError(code, `${what} is not standard base64 with padding`);
+  }
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The DESIGN §4 `timestamp` check over all of a certificate's tokens: failed if any token
+ * failed, else error if any could not be checked, else passed; skipped when there are none.
+ */
+export function timestampCheckStatus(
+  results: readonly TimestampVerification[],
+): "passed" | "failed" | "error" | "skipped" {
+  if (results.length === 0) return "skipped";
+  if (results.some((r) => r.status === "failed")) return "failed";
+  if (results.some((r) => r.status === "error")) return "error";
+  return "passed";
+}

@@ -1,0 +1,114 @@
+import type { CertificateClaims } from "../certificate.ts";
+import type { Certificate } from "../schema.ts";
+
+/** The checks of a verification, in the order they run (DESIGN §4). */
+export const CHECK_IDS = ["format", "content", "leaf", "inclusion", "anchor", "signature", "timestamp"] as const;
+export type CheckId = (typeof CHECK_IDS)[number];
+
+/**
+ * `failed`: the evidence contradicts the certificate. `error`: the check could not be
+ * carried out (a node unreachable, of another chain, behind; a TSA not trusted) — never
+ * reported as a failure. `skipped`: nothing to check (no file, no token).
+ */
+export type CheckStatus = "passed" | "failed" | "skipped" | "error";
+
+export type Verdict = "valid" | "invalid" | "indeterminate";
+
+/**
+ * Why a check ended as it did: a stable code and the values it speaks of. The words, in
+ * Chinese and English, come from `wording.ts`; machines read the code.
+ */
+export type Reason =
+  | { code: "format.ok"; version: number }
+  | { code: "format.malformed"; message: string }
+  | { code: "format.not-checked" }
+  | { code: "content.match"; digest: string }
+  | { code: "content.mismatch"; digest: string; certified: string }
+  | { code: "content.bad-digest" }
+  | { code: "content.no-file" }
+  | { code: "leaf.match" }
+  | { code: "leaf.mismatch"; computed: string; stated: string }
+  | { code: "inclusion.ok"; leafIndex: number; treeSize: number; root: string }
+  | { code: "inclusion.wrong-root"; leafIndex: number; treeSize: number }
+  | { code: "inclusion.malformed"; message: string }
+  | { code: "anchor.ok"; chainId: number; blockNumber: number; timestamp: number }
+  | { code: "anchor.no-contract"; contract: string; chainId: number }
+  | { code: "anchor.never-anchored"; root: string; contract: string; chainId: number }
+  | { code: "anchor.time-differs"; onChain: number; stated: number }
+  | { code: "anchor.block-differs"; onChain: number; stated: number }
+  | { code: "anchor.size-differs"; onChain: number; stated: number }
+  | { code: "anchor.block-hash-differs"; blockNumber: number; onChain: string; stated: string }
+  | { code: "anchor.block-time-differs"; blockNumber: number; onChain: number; stated: number }
+  | { code: "anchor.no-transaction"; txHash: string }
+  | { code: "anchor.transaction-failed"; txHash: string }
+  | { code: "anchor.transaction-elsewhere"; txHash: string; blockNumber: number }
+  | { code: "anchor.no-event"; txHash: string }
+  | { code: "anchor.not-anchorer"; issuer: string; anchorer: string }
+  | { code: "anchor.unreachable"; message: string }
+  | { code: "anchor.other-chain"; actual: number; stated: number }
+  | { code: "anchor.behind"; latest: number; blockNumber: number }
+  | { code: "signature.ok"; issuer: string; name: string }
+  | { code: "signature.other-signer"; signer: string; issuer: string }
+  | { code: "signature.malformed" }
+  | { code: "timestamp.none" }
+  | { code: "timestamp.ok"; count: number }
+  | { code: "timestamp.invalid"; index: number; problem: string }
+  | { code: "timestamp.untrusted"; index: number; tsa: string }
+  | { code: "timestamp.not-checked"; count: number }
+  | { code: "not-checked.malformed" };
+
+export type ReasonCode = Reason["code"];
+
+export interface Check {
+  id: CheckId;
+  status: CheckStatus;
+  reason: Reason;
+}
+
+/** What an RFC 3161 token said, for display beside the chain's time. */
+export interface TimestampSummary {
+  tsa: string;
+  /** The TSA's time (genTime), RFC 3339. */
+  time: string;
+  status: "passed" | "failed" | "error";
+  /** A development TSA: not trusted by courts. */
+  development: boolean;
+  /** |TSA time − anchoring time| in seconds. */
+  offsetSeconds: number;
+}
+
+export interface VerificationResult {
+  verdict: Verdict;
+  /** verdict === "valid". */
+  valid: boolean;
+  /** Whether a file (or its SHA-256) was compared with the certified content hash. */
+  fileCompared: boolean;
+  /** The anchoring block's time (RFC 3339) when the anchor check passed, else null. */
+  anchoredAt: string | null;
+  checks: Check[];
+  /** The certificate, when it was well-formed. */
+  certificate: Certificate | null;
+  claims: CertificateClaims | null;
+  /** The certificate names a development chain: its operator can rewrite it. */
+  developmentChain: boolean;
+  timestamps: TimestampSummary[];
+  /** Warnings beside the verdict, e.g. a TSA's time far from the chain's. */
+  warnings: Warning[];
+}
+
+export type Warning =
+  | { code: "warning.development-chain"; chainId: number }
+  | { code: "warning.timestamp-offset"; tsa: string; offsetSeconds: number }
+  | { code: "warning.timestamp-unchecked" }
+  | { code: "warning.development-tsa"; tsa: string };
+
+/**
+ * The verdict of DESIGN §4: invalid if any check failed; else indeterminate if any of
+ * format, leaf, inclusion, anchor, signature (or content, when a file was given) is an
+ * error; else valid. A `timestamp` error is a warning beside the verdict.
+ */
+export function verdictOf(checks: readonly Check[]): Verdict {
+  if (checks.some((c) => c.status === "failed")) return "invalid";
+  if (checks.some((c) => c.status === "error" && c.id !== "timestamp")) return "indeterminate";
+  return "valid";
+}

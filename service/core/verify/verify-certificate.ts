@@ -1,0 +1,314 @@
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { recoverAddress } from "ethers";
+import { claimsOf, parseCertificate, personalMessageDigest, signedBytes, type CertificateClaims } from "../certificate.ts";
+import type { ChainReader } from "../chain-reader.ts";
+import { CachingChainReader } from "../chain-reader.ts";
+import { isEvidenceError } from "../errors.ts";
+import { fromHex32, toHex32 } from "../hex.ts";
+import { rootFromInclusionProof } from "../merkle.ts";
+import { recordLeafHash } from "../record.ts";
+import { CONTENT_HASH_INPUT, type Certificate } from "../schema.ts";
+import {
+  CHECK_IDS,
+  verdictOf,
+  type Check,
+  type CheckId,
+  type Reason,
+  type TimestampSummary,
+  type VerificationResult,
+  type Warning,
+} from "./checks.ts";
+
+/** Checks one RFC 3161 token against the root it stamps (service/core/timestamp.ts is the usual one). */
+export interface TimestampVerifier {
+  verify(token: Uint8Array, root: Uint8Array): Promise<TimestampCheck>;
+}
+
+export interface TimestampCheck {
+  status: "passed" | "failed" | "error";
+  /** A short, stable description of what was wrong, e.g. "imprint-mismatch", "untrusted-tsa". */
+  problem?: string;
+  tsa?: string;
+  genTime?: Date;
+  development?: boolean;
+}
+
+export interface VerifyOptions {
+  /**
+   * SHA-256 of the file the certificate is about (64 hex chars), or a lookup by the
+   * certified content hash (bulk verification against a folder of files); `content` is
+   * skipped without one.
+   */
+  fileDigest?: string | ((certifiedContentHash: string) => string | undefined);
+  /** Where the anchor is read; the verdict rests on it. */
+  chain: ChainReader;
+  /** Checks time-stamp tokens; without it, tokens are reported as not checked (an error). */
+  timestamps?: TimestampVerifier;
+  /** Chain ids whose operator can rewrite them (the embedded development chain). */
+  developmentChainIds?: readonly number[];
+  /** A TSA's time further than this from the block's (seconds) is flagged. */
+  timestampToleranceSeconds?: number;
+}
+
+/** Chain ids of development chains (Anvil, Hardhat, Ganache defaults). */
+export const DEVELOPMENT_CHAIN_IDS: readonly number[] = [31337, 1337];
+
+/**
+ * Verifies an untrusted certificate (JSON text or parsed value), version 1 or 2, by the
+ * checks of DESIGN §4, and gives the verdict. Never throws for bad input: a malformed
+ * certificate is a failed `format` check with the reason; a chain that cannot be read is
+ * an `error`, never a failure.
+ */
+export async function verifyCertificate(input: unknown, options: VerifyOptions): Promise<VerificationResult> {
+  let certificate: Certificate;
+  try {
+    certificate = parseCertificate(input);
+  } catch (e) {
+    const message = isEvidenceError(e) ? e.message : "the certificate could not be read";
+    const checks: Check[] = [
+      { id: "format", status: "failed", reason: { code: "format.malformed", message } },
+      ...CHECK_IDS.slice(1).map(
+        (id): Check => ({ id, status: "skipped", reason: { code: "not-checked.malformed" } }),
+      ),
+    ];
+    return {
+      verdict: "invalid",
+      valid: false,
+      fileCompared: false,
+      anchoredAt: null,
+      checks,
+      certificate: null,
+      claims: null,
+      developmentChain: false,
+      timestamps: [],
+      warnings: [],
+    };
+  }
+  const claims = claimsOf(certificate);
+  const [anchor, timestamp] = await Promise.all([
+    checkAnchor(claims, options.chain),
+    checkTimestamps(claims, options),
+  ]);
+  const checks: Check[] = [
+    { id: "format", status: "passed", reason: { code: "format.ok", version: claims.version } },
+    checkContent(
+      claims,
+      typeof options.fileDigest === "function" ? options.fileDigest(claims.record.contentHash) : options.fileDigest,
+    ),
+    checkLeaf(claims),
+    checkInclusion(claims),
+    anchor,
+    checkSignature(certificate, claims),
+    timestamp.check,
+  ];
+  const verdict = verdictOf(checks);
+  const developmentChain = (options.developmentChainIds ?? DEVELOPMENT_CHAIN_IDS).includes(claims.anchor.chainId);
+  const warnings: Warning[] = [...timestamp.warnings];
+  if (developmentChain) warnings.unshift({ code: "warning.development-chain", chainId: claims.anchor.chainId });
+  return {
+    verdict,
+    valid: verdict === "valid",
+    fileCompared: checks[1]!.status === "passed" || checks[1]!.status === "failed",
+    anchoredAt: anchor.status === "passed" ? new Date(claims.anchor.timestamp * 1000).toISOString() : null,
+    checks,
+    certificate,
+    claims,
+    developmentChain,
+    timestamps: timestamp.summaries,
+    warnings,
+  };
+}
+
+function check(id: CheckId, status: Check["status"], reason: Reason): Check {
+  return { id, status, reason };
+}
+
+function checkContent(c: CertificateClaims, fileDigest: string | undefined): Check {
+  if (fileDigest === undefined) return check("content", "skipped", { code: "content.no-file" });
+  if (!CONTENT_HASH_INPUT.test(fileDigest)) return check("content", "error", { code: "content.bad-digest" });
+  const digest = fileDigest.toLowerCase();
+  return digest === c.record.contentHash
+    ? check("content", "passed", { code: "content.match", digest })
+    : check("content", "failed", { code: "content.mismatch", digest, certified: c.record.contentHash });
+}
+
+function checkLeaf(c: CertificateClaims): Check {
+  const computed = toHex32(recordLeafHash(c.record));
+  return computed === c.leafHash
+    ? check("leaf", "passed", { code: "leaf.match" })
+    : check("leaf", "failed", { code: "leaf.mismatch", computed, stated: c.leafHash });
+}
+
+function checkInclusion(c: CertificateClaims): Check {
+  const { leafIndex, treeSize, root } = c;
+  try {
+    const computed = rootFromInclusionProof(
+      leafIndex,
+      treeSize,
+      fromHex32(c.leafHash),
+      c.path.map((h) => fromHex32(h)),
+    );
+    return toHex32(computed) === root
+      ? check("inclusion", "passed", { code: "inclusion.ok", leafIndex, treeSize, root })
+      : check("inclusion", "failed", { code: "inclusion.wrong-root", leafIndex, treeSize });
+  } catch (e) {
+    const message = isEvidenceError(e) ? e.message : "the proof could not be checked";
+    return check("inclusion", "failed", { code: "inclusion.malformed", message });
+  }
+}
+
+/**
+ * The anchor check of DESIGN §4: the contract records the root with the certificate's
+ * time, block and tree size; the block at that height has the stated hash and time; the
+ * stated transaction succeeded in that block and emitted, from the contract,
+ * Anchored(root, issuer, treeSize, timestamp) — so the issuer is the member that anchored.
+ *
+ * What the node cannot answer is an error: unreachable, another chain, or not yet at the
+ * anchored height (a node still syncing would otherwise read as a forgery).
+ */
+async function checkAnchor(c: CertificateClaims, chain: ChainReader): Promise<Check> {
+  const { chainId, contract, blockNumber, blockHash, timestamp, txHash } = c.anchor;
+  const fail = (reason: Reason) => check("anchor", "failed", reason);
+  try {
+    const actualChainId = await chain.chainId();
+    if (actualChainId !== chainId) {
+      return check("anchor", "error", { code: "anchor.other-chain", actual: actualChainId, stated: chainId });
+    }
+    const latest =
+      chain instanceof CachingChainReader ? await chain.blockNumberAtLeast(blockNumber) : await chain.blockNumber();
+    if (latest < blockNumber) {
+      return check("anchor", "error", { code: "anchor.behind", latest, blockNumber });
+    }
+    if (!(await chain.hasCode(contract))) return fail({ code: "anchor.no-contract", contract, chainId });
+    const onChain = await chain.anchorOf(contract, c.root);
+    if (onChain.timestamp === 0) return fail({ code: "anchor.never-anchored", root: c.root, contract, chainId });
+    if (onChain.timestamp !== timestamp) {
+      return fail({ code: "anchor.time-differs", onChain: onChain.timestamp, stated: timestamp });
+    }
+    if (onChain.blockNumber !== blockNumber) {
+      return fail({ code: "anchor.block-differs", onChain: onChain.blockNumber, stated: blockNumber });
+    }
+    if (onChain.treeSize !== c.treeSize) {
+      return fail({ code: "anchor.size-differs", onChain: onChain.treeSize, stated: c.treeSize });
+    }
+    const block = await chain.block(blockNumber);
+    if (block === null) return check("anchor", "error", { code: "anchor.behind", latest, blockNumber });
+    if (block.hash !== blockHash) {
+      return fail({ code: "anchor.block-hash-differs", blockNumber, onChain: block.hash, stated: blockHash });
+    }
+    if (block.timestamp !== timestamp) {
+      return fail({ code: "anchor.block-time-differs", blockNumber, onChain: block.timestamp, stated: timestamp });
+    }
+    const receipt = await chain.receipt(txHash as `0x${string}`);
+    if (receipt === null) return fail({ code: "anchor.no-transaction", txHash });
+    if (receipt.blockNumber !== blockNumber || receipt.blockHash !== blockHash) {
+      return fail({ code: "anchor.transaction-elsewhere", txHash, blockNumber: receipt.blockNumber });
+    }
+    if (receipt.status !== 1) return fail({ code: "anchor.transaction-failed", txHash });
+    const event = receipt.anchored.find(
+      (e) =>
+        e.contract.toLowerCase() === contract.toLowerCase() &&
+        e.root === c.root &&
+        e.treeSize === c.treeSize &&
+        e.timestamp === timestamp,
+    );
+    if (!event) return fail({ code: "anchor.no-event", txHash });
+    if (event.anchorer.toLowerCase() !== c.issuer.address.toLowerCase()) {
+      return fail({ code: "anchor.not-anchorer", issuer: c.issuer.address, anchorer: event.anchorer });
+    }
+    return check("anchor", "passed", { code: "anchor.ok", chainId, blockNumber, timestamp });
+  } catch (e) {
+    const message = isEvidenceError(e) ? e.message : `the chain could not be read: ${String(e)}`;
+    return check("anchor", "error", { code: "anchor.unreachable", message });
+  }
+}
+
+/** Recovered signers by (digest, signature): the certificates of one batch share both in version 2. */
+const recovered = new Map<string, string>();
+
+function checkSignature(certificate: Certificate, c: CertificateClaims): Check {
+  try {
+    const digest = personalMessageDigest(signedBytes(certificate));
+    const key = `${bytesToHex(digest)}/${c.signature}`;
+    let signer = recovered.get(key);
+    if (signer === undefined) {
+      signer = recoverAddress(digest, c.signature);
+      if (recovered.size >= 4096) recovered.clear();
+      recovered.set(key, signer);
+    }
+    return signer.toLowerCase() === c.issuer.address.toLowerCase()
+      ? check("signature", "passed", { code: "signature.ok", issuer: c.issuer.address, name: c.issuer.name })
+      : check("signature", "failed", { code: "signature.other-signer", signer, issuer: c.issuer.address });
+  } catch {
+    return check("signature", "failed", { code: "signature.malformed" });
+  }
+}
+
+/** Default tolerance between a TSA's time and the block's: the stamp is asked for when the batch is sealed. */
+const TIMESTAMP_TOLERANCE_SECONDS = 600;
+
+async function checkTimestamps(
+  c: CertificateClaims,
+  options: VerifyOptions,
+): Promise<{ check: Check; summaries: TimestampSummary[]; warnings: Warning[] }> {
+  const tokens = c.timestamps;
+  if (tokens.length === 0) {
+    return { check: check("timestamp", "skipped", { code: "timestamp.none" }), summaries: [], warnings: [] };
+  }
+  if (!options.timestamps) {
+    return {
+      check: check("timestamp", "error", { code: "timestamp.not-checked", count: tokens.length }),
+      summaries: [],
+      warnings: [{ code: "warning.timestamp-unchecked" }],
+    };
+  }
+  const root = fromHex32(c.root);
+  const results = await Promise.all(
+    tokens.map((t) =>
+      options.timestamps!.verify(base64ToBytes(t.token), root).catch(
+        (): TimestampCheck => ({ status: "failed", problem: "unreadable" }),
+      ),
+    ),
+  );
+  const tolerance = options.timestampToleranceSeconds ?? TIMESTAMP_TOLERANCE_SECONDS;
+  const summaries: TimestampSummary[] = [];
+  const warnings: Warning[] = [];
+  for (const r of results) {
+    if (!r.genTime) continue;
+    const offsetSeconds = Math.round(Math.abs(r.genTime.getTime() / 1000 - c.anchor.timestamp));
+    const tsa = r.tsa ?? "";
+    summaries.push({
+      tsa,
+      time: r.genTime.toISOString(),
+      status: r.status,
+      development: r.development === true,
+      offsetSeconds,
+    });
+    if (r.status === "passed" && offsetSeconds > tolerance) {
+      warnings.push({ code: "warning.timestamp-offset", tsa, offsetSeconds });
+    }
+    if (r.development) warnings.push({ code: "warning.development-tsa", tsa });
+  }
+  const failed = results.findIndex((r) => r.status === "failed");
+  if (failed >= 0) {
+    const problem = results[failed]!.problem ?? "invalid";
+    return { check: check("timestamp", "failed", { code: "timestamp.invalid", index: failed, problem }), summaries, warnings };
+  }
+  const untrusted = results.findIndex((r) => r.status === "error");
+  if (untrusted >= 0) {
+    const tsa = results[untrusted]!.tsa ?? "";
+    return {
+      check: check("timestamp", "error", { code: "timestamp.untrusted", index: untrusted, tsa }),
+      summaries,
+      warnings,
+    };
+  }
+  return { check: check("timestamp", "passed", { code: "timestamp.ok", count: tokens.length }), summaries, warnings };
+}
+
+function base64ToBytes(text: string): Uint8Array {
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}

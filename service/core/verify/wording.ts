@@ -1,0 +1,429 @@
+import type { Check, CheckId, CheckStatus, Reason, ReasonCode, Verdict, VerificationResult, Warning } from "./checks.ts";
+
+/**
+ * The words of a verification, in Simplified Chinese and English, defined once: the CLI,
+ * the HTTP API and the pages all speak through these. For each check a sentence for
+ * passed, failed, could-not-check and skipped; for each reason a detail; times as dates in
+ * UTC and local time, never Unix seconds.
+ */
+export type Lang = "zh-CN" | "en";
+
+export const LANGS: readonly Lang[] = ["zh-CN", "en"];
+
+/** `zh`, `zh-CN`, `zh_CN.UTF-8`, `zh-Hans` … → zh-CN; anything else → en. */
+export function langOf(tag: string | undefined | null): Lang {
+  return tag && /^zh/i.test(tag.trim()) ? "zh-CN" : "en";
+}
+
+type Words = Record<Lang, string>;
+
+export const CHECK_NAMES: Record<CheckId, Words> = {
+  format: { en: "Format", "zh-CN": "格式" },
+  content: { en: "File", "zh-CN": "文件" },
+  leaf: { en: "Record", "zh-CN": "记录" },
+  inclusion: { en: "Merkle proof", "zh-CN": "默克尔证明" },
+  anchor: { en: "Blockchain anchor", "zh-CN": "区块链锚定" },
+  signature: { en: "Issuer signature", "zh-CN": "签发方签名" },
+  timestamp: { en: "Time-stamps", "zh-CN": "时间戳" },
+};
+
+export const STATUS_NAMES: Record<CheckStatus, Words> = {
+  passed: { en: "PASS", "zh-CN": "通过" },
+  failed: { en: "FAIL", "zh-CN": "未通过" },
+  skipped: { en: "SKIP", "zh-CN": "未检查" },
+  error: { en: "COULD NOT CHECK", "zh-CN": "无法检查" },
+};
+
+/** What each check establishes when it passes, what its failure means, and what an error means. */
+export const CHECK_SENTENCES: Record<CheckId, Record<CheckStatus, Words>> = {
+  format: {
+    passed: { en: "The certificate is complete and well-formed.", "zh-CN": "证书完整，格式正确。" },
+    failed: { en: "The certificate is malformed or incomplete.", "zh-CN": "证书格式不正确或不完整。" },
+    error: { en: "The certificate could not be read.", "zh-CN": "无法读取证书。" },
+    skipped: { en: "The format was not checked.", "zh-CN": "未检查格式。" },
+  },
+  content: {
+    passed: {
+      en: "The file you supplied is exactly the certified file (same SHA-256).",
+      "zh-CN": "您提供的文件与存证文件完全一致（SHA-256 相同）。",
+    },
+    failed: {
+      en: "The file you supplied is NOT the certified file: its SHA-256 differs.",
+      "zh-CN": "您提供的文件不是存证文件：两者的 SHA-256 不同。",
+    },
+    error: { en: "The file could not be compared.", "zh-CN": "无法比对文件。" },
+    skipped: {
+      en: "No file was supplied, so the file itself was not compared.",
+      "zh-CN": "未提供原始文件，因此未比对文件本身。",
+    },
+  },
+  leaf: {
+    passed: {
+      en: "The certified record (hash, submitter, time, names) is what the proof commits to.",
+      "zh-CN": "证书中的存证记录（哈希、提交者、时间、名称）与证明所承诺的内容一致。",
+    },
+    failed: {
+      en: "The record in the certificate is not what the proof commits to: it was changed.",
+      "zh-CN": "证书中的存证记录与证明所承诺的内容不一致：记录已被改动。",
+    },
+    error: { en: "The record could not be checked.", "zh-CN": "无法检查存证记录。" },
+    skipped: { en: "The record was not checked.", "zh-CN": "未检查存证记录。" },
+  },
+  inclusion: {
+    passed: {
+      en: "The record is a leaf of the Merkle tree whose root the certificate states.",
+      "zh-CN": "该记录是证书所述树根对应的默克尔树中的一个叶子。",
+    },
+    failed: {
+      en: "The proof does not lead from the record to the root the certificate states.",
+      "zh-CN": "包含证明无法从该记录推导出证书所述的树根。",
+    },
+    error: { en: "The proof could not be checked.", "zh-CN": "无法检查包含证明。" },
+    skipped: { en: "The proof was not checked.", "zh-CN": "未检查包含证明。" },
+  },
+  anchor: {
+    passed: {
+      en: "The root is on the blockchain in the stated block, transaction and time, anchored by the issuer.",
+      "zh-CN": "该树根已记录在区块链上，区块、交易和时间与证书所述一致，且由签发方上链。",
+    },
+    failed: {
+      en: "The blockchain contradicts the anchor the certificate states.",
+      "zh-CN": "区块链上的记录与证书所述的上链信息相矛盾。",
+    },
+    error: {
+      en: "The blockchain could not be read, so the anchor is unconfirmed. This is not evidence against the certificate.",
+      "zh-CN": "无法读取区块链，上链信息尚未核实。这并不表明证书有问题。",
+    },
+    skipped: { en: "The anchor was not checked.", "zh-CN": "未检查上链信息。" },
+  },
+  signature: {
+    passed: {
+      en: "The certificate was issued, unaltered, by the issuer it names.",
+      "zh-CN": "证书由其所载签发方签发，且未被篡改。",
+    },
+    failed: {
+      en: "The signature is not the named issuer's: the certificate was altered or forged.",
+      "zh-CN": "签名与证书所载签发方不符：证书被改动或伪造。",
+    },
+    error: { en: "The signature could not be checked.", "zh-CN": "无法检查签名。" },
+    skipped: { en: "The signature was not checked.", "zh-CN": "未检查签名。" },
+  },
+  timestamp: {
+    passed: {
+      en: "Independent time-stamp authorities confirm that the root existed at their time.",
+      "zh-CN": "独立的时间戳机构确认该树根在其所载时间已经存在。",
+    },
+    failed: {
+      en: "A time-stamp token is invalid: it was altered, or it stamps other data.",
+      "zh-CN": "时间戳令牌无效：已被改动，或并非针对本证书的数据。",
+    },
+    error: {
+      en: "A time-stamp token could not be checked: its authority is not on the trust list.",
+      "zh-CN": "时间戳令牌无法核验：其签发机构不在信任列表中。",
+    },
+    skipped: { en: "The certificate carries no time-stamp token.", "zh-CN": "证书未附时间戳令牌。" },
+  },
+};
+
+export interface TimeText {
+  utc: string;
+  local: string;
+}
+
+/** A moment as a date in UTC and in local time (the reader's time zone unless given). */
+export function timeText(when: Date | number, lang: Lang, timeZone?: string): TimeText {
+  const date = typeof when === "number" ? new Date(when * 1000) : when;
+  const utc = `${date.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "")} UTC`;
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+    timeZoneName: "longOffset",
+  }).formatToParts(date);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
+  const offset = get("timeZoneName").replace("GMT", "UTC") || "UTC";
+  const zone = lang === "zh-CN" ? `（${offset === "UTC" ? "UTC" : offset}）` : ` (${offset})`;
+  return {
+    utc,
+    local: `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}:${get("second")}${zone}`,
+  };
+}
+
+function at(seconds: number, lang: Lang): string {
+  const t = timeText(seconds, lang);
+  return lang === "zh-CN" ? `${t.local}，即 ${t.utc}` : `${t.local}, i.e. ${t.utc}`;
+}
+
+type Detail<C extends ReasonCode> = (r: Extract<Reason, { code: C }>, lang: Lang) => string;
+const both =
+  <C extends ReasonCode>(en: (r: Extract<Reason, { code: C }>) => string, zh: (r: Extract<Reason, { code: C }>) => string): Detail<C> =>
+  (r, lang) =>
+    lang === "zh-CN" ? zh(r) : en(r);
+
+/** The detail of each reason: what was compared, or what went wrong, with its values. */
+const DETAILS: { [C in ReasonCode]: Detail<C> } = {
+  "format.ok": both(
+    (r) => `a well-formed version ${r.version} certificate`,
+    (r) => `格式正确的第 ${r.version} 版证书`,
+  ),
+  "format.malformed": both(
+    (r) => r.message,
+    (r) => `格式错误：${r.message}`,
+  ),
+  "format.not-checked": both(
+    () => "not checked",
+    () => "未检查",
+  ),
+  "content.match": both(
+    (r) => `the file's SHA-256 ${r.digest} equals the certified content hash`,
+    (r) => `文件的 SHA-256 ${r.digest} 与存证内容哈希相同`,
+  ),
+  "content.mismatch": both(
+    (r) => `the file's SHA-256 ${r.digest} differs from the certified ${r.certified}`,
+    (r) => `文件的 SHA-256 为 ${r.digest}，存证内容哈希为 ${r.certified}，两者不同`,
+  ),
+  "content.bad-digest": both(
+    () => "the supplied SHA-256 is not 64 hexadecimal characters",
+    () => "所提供的 SHA-256 不是 64 个十六进制字符",
+  ),
+  "content.no-file": both(
+    () => "no file was supplied",
+    () => "未提供文件",
+  ),
+  "leaf.match": both(
+    () => "the leaf hash is SHA-256(0x00 ‖ JCS(record))",
+    () => "叶子哈希等于 SHA-256(0x00 ‖ JCS(记录))",
+  ),
+  "leaf.mismatch": both(
+    (r) => `the record hashes to ${r.computed}, not to the certificate's leaf hash ${r.stated}`,
+    (r) => `记录的哈希为 ${r.computed}，而证书所载叶子哈希为 ${r.stated}`,
+  ),
+  "inclusion.ok": both(
+    (r) => `leaf ${r.leafIndex} of ${r.treeSize} leads to root ${r.root}`,
+    (r) => `共 ${r.treeSize} 个叶子中的第 ${r.leafIndex} 个，推导出树根 ${r.root}`,
+  ),
+  "inclusion.wrong-root": both(
+    (r) => `leaf ${r.leafIndex} of ${r.treeSize} leads to another root`,
+    (r) => `共 ${r.treeSize} 个叶子中的第 ${r.leafIndex} 个推导出的树根与证书不同`,
+  ),
+  "inclusion.malformed": both(
+    (r) => r.message,
+    (r) => `证明不完整：${r.message}`,
+  ),
+  "anchor.ok": both(
+    (r, ) => `anchored on chain ${r.chainId} in block ${r.blockNumber} at ${at(r.timestamp, "en")}`,
+    (r) => `已于 ${at(r.timestamp, "zh-CN")} 记录在链 ${r.chainId} 的第 ${r.blockNumber} 号区块`,
+  ),
+  "anchor.no-contract": both(
+    (r) => `there is no contract at ${r.contract} on chain ${r.chainId}`,
+    (r) => `链 ${r.chainId} 上的地址 ${r.contract} 没有合约`,
+  ),
+  "anchor.never-anchored": both(
+    (r) => `root ${r.root} was never anchored in contract ${r.contract} on chain ${r.chainId}`,
+    (r) => `树根 ${r.root} 从未记录在链 ${r.chainId} 的合约 ${r.contract} 中`,
+  ),
+  "anchor.time-differs": both(
+    (r) => `the chain records the time ${at(r.onChain, "en")}; the certificate says ${at(r.stated, "en")}`,
+    (r) => `链上记录的时间为 ${at(r.onChain, "zh-CN")}；证书所载时间为 ${at(r.stated, "zh-CN")}`,
+  ),
+  "anchor.block-differs": both(
+    (r) => `the chain records block ${r.onChain}; the certificate says block ${r.stated}`,
+    (r) => `链上记录的区块为第 ${r.onChain} 号；证书所载为第 ${r.stated} 号`,
+  ),
+  "anchor.size-differs": both(
+    (r) => `the chain records a tree of ${r.onChain} leaves; the certificate says ${r.stated}`,
+    (r) => `链上记录的默克尔树有 ${r.onChain} 个叶子；证书所载为 ${r.stated} 个`,
+  ),
+  "anchor.block-hash-differs": both(
+    (r) => `block ${r.blockNumber} has hash ${r.onChain}; the certificate says ${r.stated}`,
+    (r) => `第 ${r.blockNumber} 号区块的哈希为 ${r.onChain}；证书所载为 ${r.stated}`,
+  ),
+  "anchor.block-time-differs": both(
+    (r) => `block ${r.blockNumber} has the time ${at(r.onChain, "en")}; the certificate says ${at(r.stated, "en")}`,
+    (r) => `第 ${r.blockNumber} 号区块的时间为 ${at(r.onChain, "zh-CN")}；证书所载为 ${at(r.stated, "zh-CN")}`,
+  ),
+  "anchor.no-transaction": both(
+    (r) => `the chain has no transaction ${r.txHash}`,
+    (r) => `链上没有交易 ${r.txHash}`,
+  ),
+  "anchor.transaction-failed": both(
+    (r) => `transaction ${r.txHash} failed on chain`,
+    (r) => `交易 ${r.txHash} 在链上执行失败`,
+  ),
+  "anchor.transaction-elsewhere": both(
+    (r) => `transaction ${r.txHash} is in block ${r.blockNumber}, not in the certificate's block`,
+    (r) => `交易 ${r.txHash} 位于第 ${r.blockNumber} 号区块，而非证书所载区块`,
+  ),
+  "anchor.no-event": both(
+    (r) => `transaction ${r.txHash} did not anchor this root in the contract`,
+    (r) => `交易 ${r.txHash} 并未在该合约中记录此树根`,
+  ),
+  "anchor.not-anchorer": both(
+    (r) => `the root was anchored by ${r.anchorer}, not by the issuer ${r.issuer}`,
+    (r) => `该树根由 ${r.anchorer} 上链，而非签发方 ${r.issuer}`,
+  ),
+  "anchor.unreachable": both(
+    (r) => r.message,
+    (r) => `无法读取区块链：${r.message}`,
+  ),
+  "anchor.other-chain": both(
+    (r) => `the node is on chain ${r.actual}; the certificate is for chain ${r.stated}: use a node of chain ${r.stated}`,
+    (r) => `该节点属于链 ${r.actual}，而证书属于链 ${r.stated}：请使用链 ${r.stated} 的节点`,
+  ),
+  "anchor.behind": both(
+    (r) => `the node is at block ${r.latest} and has not reached the anchoring block ${r.blockNumber} yet`,
+    (r) => `该节点当前位于第 ${r.latest} 号区块，尚未同步到上链区块第 ${r.blockNumber} 号`,
+  ),
+  "signature.ok": both(
+    (r) => `signed by the issuer ${r.issuer} (${r.name})`,
+    (r) => `由签发方 ${r.issuer}（${r.name}）签名`,
+  ),
+  "signature.other-signer": both(
+    (r) => `the signature is by ${r.signer}, not by the issuer ${r.issuer}`,
+    (r) => `签名者为 ${r.signer}，而非签发方 ${r.issuer}`,
+  ),
+  "signature.malformed": both(
+    () => "the signature is not a valid secp256k1 signature",
+    () => "签名不是有效的 secp256k1 签名",
+  ),
+  "timestamp.none": both(
+    () => "no time-stamp token",
+    () => "无时间戳令牌",
+  ),
+  "timestamp.ok": both(
+    (r) => `${r.count} time-stamp token(s) verified`,
+    (r) => `${r.count} 个时间戳令牌核验通过`,
+  ),
+  "timestamp.invalid": both(
+    (r) => `token ${r.index + 1}: ${r.problem}`,
+    (r) => `第 ${r.index + 1} 个令牌：${TIMESTAMP_PROBLEMS_ZH[r.problem] ?? r.problem}`,
+  ),
+  "timestamp.untrusted": both(
+    (r) => `token ${r.index + 1}: the TSA ${r.tsa} is not on the trust list`,
+    (r) => `第 ${r.index + 1} 个令牌：时间戳机构 ${r.tsa} 不在信任列表中`,
+  ),
+  "timestamp.not-checked": both(
+    (r) => `${r.count} time-stamp token(s) not checked by this verifier`,
+    (r) => `本验证程序未核验 ${r.count} 个时间戳令牌`,
+  ),
+  "not-checked.malformed": both(
+    () => "not checked: the certificate is malformed",
+    () => "未检查：证书格式不正确",
+  ),
+};
+
+const TIMESTAMP_PROBLEMS_ZH: Record<string, string> = {
+  "imprint-mismatch": "令牌所盖的不是本证书的树根",
+  "bad-signature": "令牌的签名无效",
+  "no-timestamping-eku": "签发证书没有时间戳用途（timeStamping EKU）",
+  "signing-certificate-mismatch": "签名证书与令牌的绑定不符",
+  malformed: "令牌格式不正确",
+  unreadable: "无法读取令牌",
+};
+
+export function reasonText(reason: Reason, lang: Lang): string {
+  return (DETAILS[reason.code] as Detail<ReasonCode>)(reason as never, lang);
+}
+
+export function checkSentence(check: Pick<Check, "id" | "status">, lang: Lang): string {
+  return CHECK_SENTENCES[check.id][check.status][lang];
+}
+
+export const VERDICT_NAMES: Record<Verdict, Words> = {
+  valid: { en: "VALID", "zh-CN": "有效" },
+  invalid: { en: "INVALID", "zh-CN": "无效" },
+  indeterminate: { en: "COULD NOT VERIFY", "zh-CN": "无法验证" },
+};
+
+/** The verdict in one line, saying whether a file was compared. */
+export function verdictHeadline(result: Pick<VerificationResult, "verdict" | "fileCompared">, lang: Lang): string {
+  if (result.verdict !== "valid") return VERDICT_NAMES[result.verdict][lang];
+  if (result.fileCompared) {
+    return lang === "zh-CN" ? "有效——文件与存证一致" : "VALID — the file matches the certificate";
+  }
+  return lang === "zh-CN" ? "证书有效——未比对文件" : "VALID CERTIFICATE — no file compared";
+}
+
+/** What the verdict means and, where it is not valid, what to do next. */
+export function verdictExplanation(result: VerificationResult, lang: Lang): string {
+  const zh = lang === "zh-CN";
+  if (result.verdict === "valid") {
+    const time = result.anchoredAt ? timeText(new Date(result.anchoredAt), lang) : undefined;
+    const when = time ? (zh ? `${time.local}（${time.utc}）` : `${time.local} (${time.utc})`) : "";
+    if (result.fileCompared) {
+      return zh
+        ? `您提供的文件最迟在 ${when} 已经存在，且自那时起未被改动。`
+        : `The file you supplied existed no later than ${when}, unchanged since.`;
+    }
+    return zh
+      ? `证书真实且已上链：一个 SHA-256 为证书所载值的文件最迟在 ${when} 已经存在。未比对文件：请提供原始文件以确认是同一文件。`
+      : `The certificate is genuine and anchored: a file with the certified SHA-256 existed no later than ${when}. No file was compared: supply the original file to check that it is this file.`;
+  }
+  if (result.verdict === "invalid") {
+    const failed = result.checks.filter((c) => c.status === "failed").map((c) => CHECK_NAMES[c.id][lang]);
+    return zh
+      ? `以下检查未通过：${failed.join("、")}。该证书不能证明其所述内容。`
+      : `These checks failed: ${failed.join(", ")}. The certificate does not prove what it states.`;
+  }
+  const errors = result.checks.filter((c) => c.status === "error" && c.id !== "timestamp");
+  const why = errors.map((c) => reasonText(c.reason, lang)).join(zh ? "；" : "; ");
+  return zh
+    ? `未能完成验证，这并不表明证书是伪造的。原因：${why}。请检查节点地址、使用证书所属链的节点，或稍后重试。`
+    : `The verification could not be completed; this is not a sign of forgery. Reason: ${why}. Check the node URL, use a node of the certificate's chain, or try again later.`;
+}
+
+export function warningText(warning: Warning, lang: Lang): string {
+  const zh = lang === "zh-CN";
+  switch (warning.code) {
+    case "warning.development-chain":
+      return zh
+        ? `开发链（链 ID ${warning.chainId}）：其运营方可以改写该链，此证书仅供试用，不具证据效力。`
+        : `Development chain (id ${warning.chainId}): its operator can rewrite it. This certificate is for trying the service and proves nothing to a court.`;
+    case "warning.timestamp-offset":
+      return zh
+        ? `时间戳机构 ${warning.tsa} 的时间与区块时间相差 ${warning.offsetSeconds} 秒。`
+        : `The time of TSA ${warning.tsa} differs from the block's by ${warning.offsetSeconds} s.`;
+    case "warning.timestamp-unchecked":
+      return zh ? "证书附有时间戳令牌，但本次未核验。" : "The certificate's time-stamp tokens were not checked.";
+    case "warning.development-tsa":
+      return zh
+        ? `${warning.tsa}：开发用时间戳机构，不受法院信任。`
+        : `${warning.tsa}: a development TSA, not trusted by courts.`;
+  }
+}
+
+/** The machine-readable verdict of DESIGN §4, as `POST /api/v1/verify` and `evidence verify --json` give it. */
+export interface VerificationJson {
+  verdict: Verdict;
+  valid: boolean;
+  fileCompared: boolean;
+  anchoredAt: string | null;
+  developmentChain: boolean;
+  checks: { id: CheckId; status: CheckStatus; ok: boolean; detail: string; reason: Reason }[];
+  timestamps: VerificationResult["timestamps"];
+  warnings: { code: Warning["code"]; detail: string }[];
+}
+
+export function verificationJson(result: VerificationResult, lang: Lang = "en"): VerificationJson {
+  return {
+    verdict: result.verdict,
+    valid: result.valid,
+    fileCompared: result.fileCompared,
+    anchoredAt: result.anchoredAt,
+    developmentChain: result.developmentChain,
+    checks: result.checks.map((c) => ({
+      id: c.id,
+      status: c.status,
+      ok: c.status === "passed",
+      detail: reasonText(c.reason, lang),
+      reason: c.reason,
+    })),
+    timestamps: result.timestamps,
+    warnings: result.warnings.map((w) => ({ code: w.code, detail: warningText(w, lang) })),
+  };
+}

@@ -1,0 +1,93 @@
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
+import type { RequestHandler } from "express";
+import { HttpProblem, sendProblem } from "./problem.ts";
+
+/**
+ * Slow and greedy clients. Without these, a client declaring a huge body and sending it
+ * slowly holds its connection for minutes, and enough such clients exhaust the process's
+ * file descriptors.
+ */
+
+/** Answers 413 at once, before reading the body, and closes the connection, when the declared length is over `max`. */
+export function contentLengthLimit(max: number): RequestHandler {
+  return (req, res, next) => {
+    const declared = Number(req.get("content-length") ?? 0);
+    if (!(declared > max)) return next();
+    res.set("Connection", "close");
+    sendProblem(res, new HttpProblem(413, "BODY_TOO_LARGE", `the request body may be at most ${max} bytes`));
+    // The body is not read: once the answer is out, the connection goes.
+    res.on("finish", () => req.socket.destroySoon());
+  };
+}
+
+/** The whole body must arrive within `ms`, or the request is answered 408 and its connection closed. */
+export function bodyDeadline(ms: number): RequestHandler {
+  return (req, res, next) => {
+    if (req.readableEnded || !hasBody(req.headers)) return next();
+    const timer = setTimeout(() => timeOut(req.socket, res), ms);
+    req.once("end", () => clearTimeout(timer));
+    req.once("close", () => clearTimeout(timer));
+    next();
+  };
+}
+
+/**
+ * An upload must keep a minimum average rate (bytes per second, measured over each
+ * `windowMs`), or it is answered 408 and its connection closed: a large file sent at a
+ * fair speed is never cut off, a trickle is.
+ */
+export function minimumUploadRate(bytesPerSecond: number, windowMs = 30_000): RequestHandler {
+  return (req, res, next) => {
+    if (!hasBody(req.headers)) return next();
+    // Counted on the socket: listening for the body's data here would start it flowing
+    // before the body parser is ready for it.
+    let last = req.socket.bytesRead;
+    const timer = setInterval(() => {
+      const read = req.socket.bytesRead;
+      if (read - last < (bytesPerSecond * windowMs) / 1000) timeOut(req.socket, res);
+      last = read;
+    }, windowMs);
+    const stop = () => clearInterval(timer);
+    req.once("end", stop);
+    req.once("close", stop);
+    res.once("finish", stop);
+    next();
+  };
+}
+
+function timeOut(socket: Socket, res: Parameters<RequestHandler>[1]): void {
+  if (!res.headersSent) {
+    res.set("Connection", "close");
+    sendProblem(res, new HttpProblem(408, "REQUEST_TIMEOUT", "the request body arrived too slowly"));
+  }
+  res.once("finish", () => socket.destroy());
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+function hasBody(headers: Record<string, unknown>): boolean {
+  return headers["transfer-encoding"] !== undefined || Number(headers["content-length"] ?? 0) > 0;
+}
+
+/**
+ * At most `max` open connections per client address; more are closed at once. Behind a
+ * reverse proxy every client shares the proxy's address: limit there instead (see
+ * docs/threat-model.md).
+ */
+export function limitConnectionsPerAddress(server: Server, max: number): void {
+  const open = new Map<string, number>();
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "unknown";
+    const n = (open.get(address) ?? 0) + 1;
+    if (n > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, n);
+    socket.once("close", () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left === 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}

@@ -1,0 +1,214 @@
+import express, { Router, type Request, type RequestHandler } from "express";
+import multer from "multer";
+import {
+  certificateFileName,
+  DigestItemSchema,
+  DigestSubmissionSchema,
+  EVIDENCE_ID,
+  EVIDENCE_PAGE,
+  MAX_DIGESTS_PER_REQUEST,
+  SubmissionDetailsSchema,
+  type Certificate,
+  type EvidenceList,
+  type EvidenceView,
+  type IntakeResponse,
+} from "../../core/index.ts";
+import { hashingStorage, type StoredUpload } from "../../intake/hashing-storage.ts";
+import type { Intake } from "../../intake/intake.ts";
+import type { ObjectStore } from "../../objects/object-store.ts";
+import type { EvidenceRow, EvidenceStore } from "../../store/store.ts";
+import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
+import { publicCors } from "../cors.ts";
+import { HttpProblem } from "../problem.ts";
+import { parseBody, withoutEmpty } from "../validation.ts";
+
+export interface EvidenceRoutesOptions {
+  store: EvidenceStore;
+  objects: ObjectStore;
+  intake: Intake;
+  limits: { fileSizeBytes: number; filesPerRequest: number };
+  /** Submissions per account: a digest request costs one unit per item. */
+  submissions: TokenBuckets;
+}
+
+/** Submitting evidence (signed in) and reading it back (by its unguessable id). */
+export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
+  const { store, intake, limits } = options;
+  const router = Router({ caseSensitive: true, strict: true });
+  const signedIn = requireApiKey(store);
+
+  const upload = multer({
+    storage: hashingStorage(options.objects, intake, (body) => parseBody(SubmissionDetailsSchema, withoutEmpty(body), "body")),
+    // Browsers send file names as raw UTF-8 bytes; busboy's default would read them as Latin-1.
+    defParamCharset: "utf8",
+    // Keep the name exactly as given (with any directories): it is recorded, never used as a path.
+    preservePath: true,
+    limits: {
+      fileSize: limits.fileSizeBytes,
+      files: limits.filesPerRequest,
+      fields: 10,
+      fieldSize: 16 * 1024,
+      fieldNameSize: 100,
+      parts: limits.filesPerRequest + 10,
+      headerPairs: 100,
+    },
+  }).array("file", limits.filesPerRequest);
+
+  router.post(
+    "/api/v1/evidence",
+    signedIn,
+    rateLimit(options.submissions),
+    requireType("multipart/form-data"),
+    upload,
+    async (req, res) => {
+      const files = ((req.files ?? []) as (Express.Multer.File & StoredUpload)[]).map((f) => f.stored);
+      let details;
+      try {
+        if (files.length === 0) throw new HttpProblem(400, "NO_FILE", 'send one or more files in multipart parts named "file"');
+        details = parseBody(SubmissionDetailsSchema, withoutEmpty(req.body as Record<string, unknown>), "body");
+      } catch (e) {
+        await intake.discard(files);
+        throw e;
+      }
+      const items = await intake.acceptUploads(req.account!, files, details);
+      res.status(201).json({ items } satisfies IntakeResponse);
+    },
+  );
+
+  router.post(
+    "/api/v1/evidence/digests",
+    signedIn,
+    requireType("application/json"),
+    express.json({ limit: "8mb", strict: true }),
+    (req, _res, next) => {
+      const body = req.body as { items?: unknown } | null;
+      if (typeof body !== "object" || body === null || Array.isArray(body) || !Array.isArray(body.items)) {
+        throw new HttpProblem(400, "INVALID_BODY", "send {items: [{contentHash, …}]}");
+      }
+      if (body.items.length === 0) throw new HttpProblem(400, "NO_ITEMS", "items must not be empty");
+      if (body.items.length > MAX_DIGESTS_PER_REQUEST) {
+        throw new HttpProblem(413, "TOO_MANY_ITEMS", `at most ${MAX_DIGESTS_PER_REQUEST} items per request`);
+      }
+      parseBody(DigestSubmissionSchema, body, "body");
+      next();
+    },
+    rateLimit(options.submissions, (req) => (req.body as { items: unknown[] }).items.length),
+    async (req: Request, res) => {
+      const raw = (req.body as { items: unknown[] }).items;
+      const digests = raw.map((item, i) => parseBody(DigestItemSchema, withoutEmpty(asRecord(item)), `items[${i}]`, "INVALID_ITEM"));
+      const items = await intake.acceptDigests(req.account!, digests);
+      res.status(201).json({ items } satisfies IntakeResponse);
+    },
+  );
+
+  /** The account's own evidence, newest first (for the upload page). */
+  router.get("/api/v1/evidence", signedIn, async (req, res) => {
+    const limit = Math.min(Math.max(Number(req.query.limit ?? EVIDENCE_PAGE.default) || EVIDENCE_PAGE.default, 1), EVIDENCE_PAGE.max);
+    const before = req.query.before === undefined ? undefined : Number(req.query.before);
+    if (before !== undefined && !(Number.isSafeInteger(before) && before > 0)) {
+      throw new HttpProblem(400, "INVALID_CURSOR", "before must be a positive integer from an earlier page's next");
+    }
+    const rows = await store.evidenceOfAccount(req.account!.id, limit, before);
+    res.json({
+      items: rows.map((r) => ({ id: r.id, status: r.status, record: r.record })),
+      next: rows.length === limit ? rows[rows.length - 1]!.seq : null,
+    } satisfies EvidenceList);
+  });
+
+  router.get("/api/v1/evidence/:id", publicCors, async (req, res) => {
+    const id = String(req.params.id);
+    const row = await find(store, id);
+    if (!row) {
+      const capture = EVIDENCE_ID.test(id) ? await store.capture(id) : undefined;
+      if (!capture) throw notFound();
+      res.json({
+        id,
+        status: capture.status === "failed" ? "failed" : "capturing",
+        capture: {
+          url: capture.url,
+          status: capture.status,
+          requestedAt: capture.requestedAt,
+          ...(capture.error ? { error: capture.error } : {}),
+        },
+      } satisfies EvidenceView);
+      return;
+    }
+    res.json(await evidenceView(store, row));
+  });
+
+  router.get("/api/v1/evidence/:id/certificate", publicCors, async (req, res) => {
+    const row = await find(store, String(req.params.id));
+    if (!row) throw notFound();
+    if (!row.certificate) {
+      throw new HttpProblem(409, "NOT_ANCHORED", `the evidence is ${row.status}; its certificate is issued once it is anchored`, {
+        status: row.status,
+      });
+    }
+    sendCertificate(res, row.certificate, certificateFileName(row.certificate));
+  });
+
+  /** Every certificate issued for the evidence, oldest first: a superseded one stays retrievable. */
+  router.get("/api/v1/evidence/:id/certificates", publicCors, async (req, res) => {
+    const row = await find(store, String(req.params.id));
+    if (!row) throw notFound();
+    const history = await store.certificateHistory(row.id);
+    res.json({ items: history.map((h, index) => ({ index, ...h.entry, certificate: h.certificate })) });
+  });
+
+  router.get("/api/v1/evidence/:id/certificates/:index", publicCors, async (req, res) => {
+    const row = await find(store, String(req.params.id));
+    const index = Number(String(req.params.index));
+    if (!row || !Number.isSafeInteger(index) || index < 0) throw notFound();
+    const entry = (await store.certificateHistory(row.id))[index];
+    if (!entry) throw notFound();
+    sendCertificate(res, entry.certificate, `${row.id}.${index}.evidence.json`);
+  });
+
+  return router;
+}
+
+/** The status view: the record, the certificate in force, its history, and what happened if unusual. */
+export async function evidenceView(store: EvidenceStore, row: EvidenceRow): Promise<EvidenceView> {
+  const history = await store.certificateHistory(row.id);
+  const view: EvidenceView = {
+    id: row.id,
+    status: row.status,
+    record: row.record,
+    ...(row.certificate ? { certificate: row.certificate } : {}),
+  };
+  if (history.length > 0) view.history = history.map((h) => h.entry);
+  if (row.reanchoring) {
+    view.notice =
+      "the chain no longer holds this evidence's anchor (a rollback); it is being anchored again, and a new certificate will be issued. The earlier certificate stays in the history but no longer verifies.";
+  } else if (history.some((h) => h.entry.reason === "re-anchored")) {
+    view.notice =
+      "this evidence was anchored again after the chain lost its first anchor; the current certificate names the new block. The earlier certificate stays in the history but no longer verifies.";
+  }
+  return view;
+}
+
+async function find(store: EvidenceStore, id: string): Promise<EvidenceRow | undefined> {
+  return EVIDENCE_ID.test(id) ? store.evidence(id) : undefined;
+}
+
+function notFound(): HttpProblem {
+  return new HttpProblem(404, "NOT_FOUND", "no evidence with that id");
+}
+
+function sendCertificate(res: express.Response, certificate: Certificate, fileName: string): void {
+  res
+    .type("application/json")
+    .set("Content-Disposition", `attachment; filename="${fileName}"`)
+    .send(`${JSON.stringify(certificate, null, 2)}\n`);
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : (value as never);
+}
+
+export function requireType(type: string): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.is(type)) return next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", `send ${type}`));
+    next();
+  };
+}

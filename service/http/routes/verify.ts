@@ -1,0 +1,146 @@
+import { createHash } from "node:crypto";
+import express, { Router, type Request } from "express";
+import multer from "multer";
+import {
+  CONTENT_HASH_INPUT,
+  langOf,
+  MAX_CERTIFICATE_BYTES,
+  MAX_CERTIFICATES_PER_VERIFY,
+  parseJsonText,
+  verificationJson,
+  isEvidenceError,
+  type EvidenceInput,
+  type Lang,
+  type VerificationJson,
+  type VerificationResult,
+  type VerifyOptions,
+} from "../../core/index.ts";
+import { rateLimit, type TokenBuckets } from "../auth.ts";
+import { HttpProblem } from "../problem.ts";
+
+/**
+ * POST /api/v1/verify: public. A certificate as JSON `{certificate, sha256?}`, many as
+ * `{certificates: [...]}` (up to 1,000), or multipart with a `certificate` part (the JSON
+ * certificate, its PDF document or a capture package) and an optional `file`, which is
+ * hashed as it streams and never stored. Answers the verdict of DESIGN §4, in the language
+ * asked for (`?lang=zh`, or Accept-Language).
+ */
+export type Verify = (input: EvidenceInput, options?: Pick<VerifyOptions, "fileDigest">) => Promise<VerificationResult>;
+
+export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; anonymous: TokenBuckets }): Router {
+  const router = Router({ caseSensitive: true, strict: true });
+  const upload = multer({
+    storage: {
+      _handleFile(_req, file, cb) {
+        const hash = createHash("sha256");
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const keep = file.fieldname === "certificate";
+        file.stream.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (!keep) hash.update(chunk);
+          else if (size <= MAX_DOCUMENT_BYTES) chunks.push(chunk);
+          else file.stream.destroy(new HttpProblem(413, "CERTIFICATE_TOO_LARGE", "the certificate is too large"));
+        });
+        file.stream.on("error", (e) => cb(e));
+        file.stream.on("end", () =>
+          cb(null, {
+            size,
+            buffer: keep ? Buffer.concat(chunks) : undefined,
+            sha256: keep ? undefined : hash.digest("hex"),
+          } as never),
+        );
+      },
+      _removeFile(_req, _file, cb) {
+        cb(null);
+      },
+    },
+    limits: { fileSize: options.fileSizeBytes, files: 2, fields: 3, fieldSize: MAX_CERTIFICATE_BYTES, parts: 5 },
+  }).fields([
+    { name: "certificate", maxCount: 1 },
+    { name: "file", maxCount: 1 },
+  ]);
+
+  // The body is read as text and parsed here, so a duplicate key anywhere in it is refused
+  // (JSON.parse would keep the last of two, hiding what another reader would see).
+  const jsonText = express.text({ type: "application/json", limit: "16mb" });
+  router.post(
+    "/api/v1/verify",
+    (req, res, next) => {
+      if (req.is("multipart/form-data")) upload(req, res, next);
+      else if (req.is("application/json")) jsonText(req, res, next);
+      else next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json or multipart/form-data"));
+    },
+    (req, _res, next) => {
+      req.body = typeof req.body === "string" ? parseBody(req.body) : (req.body ?? {});
+      next();
+    },
+    rateLimit(options.anonymous, (req) => {
+      const list = (req.body as { certificates?: unknown }).certificates;
+      return Array.isArray(list) ? list.length : 1;
+    }),
+    async (req: Request, res) => {
+      const lang = requestLang(req);
+      const body = req.body as Record<string, unknown>;
+      if (Array.isArray(body.certificates)) {
+        if (body.certificates.length === 0 || body.certificates.length > MAX_CERTIFICATES_PER_VERIFY) {
+          throw new HttpProblem(413, "TOO_MANY_ITEMS", `send 1 to ${MAX_CERTIFICATES_PER_VERIFY} certificates`);
+        }
+        const results: VerificationJson[] = [];
+        for (const certificate of body.certificates) {
+          results.push(verificationJson(await verify({ kind: "certificate", certificate }), lang));
+        }
+        res.json({ results });
+        return;
+      }
+      const input = verificationInput(req);
+      const result = await verify(input.evidence, input.options);
+      res.json(verificationJson(result, lang));
+    },
+  );
+  return router;
+}
+
+/** A PDF certificate document or a capture package may be larger than a certificate. */
+const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
+function parseBody(text: string): unknown {
+  try {
+    const value = parseJsonText(text, "the request body");
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new HttpProblem(400, "INVALID_BODY", "send {certificate} or {certificates: [...]}");
+    }
+    return value;
+  } catch (e) {
+    if (isEvidenceError(e, "INVALID_JSON")) throw new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
+    if (isEvidenceError(e, "DUPLICATE_KEY")) {
+      // The certificate inside is malformed: that is a verdict (a failed format check), not a bad request.
+      return { certificate: text, duplicate: true };
+    }
+    throw e;
+  }
+}
+
+function requestLang(req: Request): Lang {
+  const asked = typeof req.query.lang === "string" ? req.query.lang : req.get("accept-language");
+  return langOf(asked);
+}
+
+function verificationInput(req: Request): { evidence: EvidenceInput; options: Pick<VerifyOptions, "fileDigest"> } {
+  const body = req.body as Record<string, unknown> & { duplicate?: boolean };
+  const files = (req.files ?? {}) as Record<string, { buffer?: Buffer; sha256?: string }[]>;
+  const upload = files.certificate?.[0]?.buffer;
+  let evidence: EvidenceInput;
+  if (upload !== undefined) evidence = { kind: "bytes", bytes: new Uint8Array(upload) };
+  else if (body.duplicate) evidence = { kind: "certificate", certificate: body.certificate };
+  else if (body.certificate !== undefined) evidence = { kind: "certificate", certificate: body.certificate };
+  else throw new HttpProblem(400, "NO_CERTIFICATE", "send the certificate");
+  let fileDigest = files.file?.[0]?.sha256;
+  if (fileDigest === undefined && body.sha256 !== undefined) {
+    if (typeof body.sha256 !== "string" || !CONTENT_HASH_INPUT.test(body.sha256)) {
+      throw new HttpProblem(400, "INVALID_CONTENT_HASH", "sha256 must be 64 hex characters");
+    }
+    fileDigest = body.sha256.toLowerCase();
+  }
+  return { evidence, options: fileDigest ? { fileDigest } : {} };
+}

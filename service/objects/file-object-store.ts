@@ -1,0 +1,191 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises";
+import path from "node:path";
+import { Transform, Writable, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ObjectHolds, ObjectNotFoundError, type HeldObject, type ObjectStore } from "./object-store.ts";
+
+/**
+ * Evidence files in a directory, content-addressed: `objects/ab/abcdef…` by SHA-256. A
+ * file is hashed while it streams to a temporary file (one pass, never whole in memory),
+ * made durable (fsync of the file, then of the directory it is linked into), and linked
+ * into place. Names given by users never touch the disk. The directory may be local or on
+ * a shared file system (NFS, CephFS) that several replicas mount; files are 0600 and
+ * directories 0700.
+ */
+export class FileObjectStore implements ObjectStore {
+  readonly root: string;
+  readonly #tmp: string;
+  readonly #holds = new ObjectHolds();
+
+  private constructor(root: string, tmp: string) {
+    this.root = root;
+    this.#tmp = tmp;
+  }
+
+  /** `objects/` and `tmp/` under `dir` (the data directory, or OBJECTS_DIR on shared storage). */
+  static async open(dir: string): Promise<FileObjectStore> {
+    const store = new FileObjectStore(path.join(dir, "objects"), path.join(dir, "tmp"));
+    await mkdir(store.root, { recursive: true, mode: 0o700 });
+    await mkdir(store.#tmp, { recursive: true, mode: 0o700 });
+    return store;
+  }
+
+  async cleanTemporaryFiles(): Promise<number> {
+    const names = await readdir(this.#tmp);
+    await Promise.all(names.map((name) => rm(path.join(this.#tmp, name), { force: true })));
+    return names.length;
+  }
+
+  /** Temporary files now (uploads under way, or left by a crash). */
+  async temporaryFiles(): Promise<string[]> {
+    return readdir(this.#tmp);
+  }
+
+  pathOf(contentHash: string): string {
+    return path.join(this.root, contentHash.slice(0, 2), contentHash);
+  }
+
+  /**
+   * Streams `source` to disk while hashing it. On any failure — the client gone, a limit,
+   * a full disk — the temporary file is removed and the error passed on.
+   */
+  async put(source: Readable): Promise<HeldObject> {
+    const tmpPath = path.join(this.#tmp, `${Date.now()}-${randomBytes(8).toString("hex")}`);
+    const hash = createHash("sha256");
+    let size = 0;
+    const hasher = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        size += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    try {
+      const handle = await open(tmpPath, "wx", 0o600);
+      const writer = durableWriter(handle);
+      try {
+        await pipeline(source, hasher, writer.stream);
+        await handle.sync();
+      } finally {
+        await writer.idle();
+        await handle.close();
+      }
+      const contentHash = hash.digest("hex");
+      const release = this.#holds.hold(contentHash);
+      try {
+        await this.#holds.settled(contentHash);
+        const finalPath = this.pathOf(contentHash);
+        const dir = path.dirname(finalPath);
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        try {
+          await link(tmpPath, finalPath);
+          await syncDirectory(dir);
+        } catch (e) {
+          // The same content is already stored: keep the first copy.
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        }
+        await unlink(tmpPath);
+      } catch (e) {
+        release();
+        throw e;
+      }
+      return { contentHash, size, release };
+    } catch (e) {
+      await unlink(tmpPath).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async get(contentHash: string): Promise<Readable> {
+    const file = this.pathOf(contentHash);
+    if (!(await this.has(contentHash))) throw new ObjectNotFoundError(`no object ${contentHash}`);
+    return createReadStream(file, { highWaterMark: 1 << 20 });
+  }
+
+  async has(contentHash: string): Promise<boolean> {
+    return stat(this.pathOf(contentHash)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async removeIfUnreferenced(
+    contentHash: string,
+    isReferenced: (contentHash: string) => Promise<boolean>,
+  ): Promise<boolean> {
+    return this.#holds.removeUnlessHeld(contentHash, async () => {
+      if (await isReferenced(contentHash)) return false;
+      await rm(this.pathOf(contentHash), { force: true });
+      return true;
+    });
+  }
+}
+
+/** fsync of a directory, so a new entry in it survives a power cut. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** How much of a file is written between two flushes to the disk. */
+const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Writes a stream to `handle`, flushing each 32 MiB to the disk (fdatasync) while the
+ * next is being received: the disk works during the upload instead of all of it after,
+ * and an upload never holds more than about 64 MiB of unwritten data in the page cache.
+ */
+function durableWriter(handle: FileHandle): { stream: Writable; idle: () => Promise<void> } {
+  let unflushed = 0;
+  let flushing: Promise<void> = Promise.resolve();
+  const stream = new Writable({
+    highWaterMark: 1 << 20,
+    async writev(chunks, callback) {
+      try {
+        const buffers = chunks.map((c) => c.chunk as Buffer);
+        let offset = 0;
+        const total = buffers.reduce((n, b) => n + b.length, 0);
+        while (offset < total) {
+          // writev may write less than asked: go on from where it stopped.
+          const { bytesWritten } = await handle.writev(offset === 0 ? buffers : remaining(buffers, offset));
+          offset += bytesWritten;
+        }
+        unflushed += total;
+        if (unflushed >= FLUSH_EVERY_BYTES) {
+          unflushed = 0;
+          await flushing; // at most one flush in flight: the disk sets the pace
+          flushing = handle.datasync();
+          // Its failure is reported by the next write or by final(); never left unhandled.
+          flushing.catch(() => undefined);
+        }
+        callback();
+      } catch (e) {
+        callback(e as Error);
+      }
+    },
+    final(callback) {
+      flushing.then(() => callback(), callback);
+    },
+  });
+  // Settles once no flush is running, so the file can be closed (or removed) safely.
+  return { stream, idle: () => flushing.catch(() => undefined) };
+}
+
+/** The buffers past the first `offset` bytes. */
+function remaining(buffers: Buffer[], offset: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of buffers) {
+    if (offset >= b.length) offset -= b.length;
+    else {
+      out.push(offset === 0 ? b : b.subarray(offset));
+      offset = 0;
+    }
+  }
+  return out;
+}

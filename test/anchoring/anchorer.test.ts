@@ -1,0 +1,400 @@
+import { expect } from "chai";
+import { rmSync } from "node:fs";
+import { Anchorer, type AnchorerOptions, type Stamper } from "../../service/anchoring/anchorer.ts";
+import { InProcessSigner } from "../../service/anchoring/signers.ts";
+import { Reconciler } from "../../service/anchoring/reconciler.ts";
+import {
+  buildRecord,
+  claimsOf,
+  verifyCertificate,
+  type Certificate,
+  type ChainReader,
+  type TimestampToken,
+} from "../../service/core/index.ts";
+import { newEvidence } from "../../service/intake/intake.ts";
+import { silentLogger } from "../../service/log.ts";
+import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
+import type { EvidenceStore } from "../../service/store/store.ts";
+import { sha256Hex } from "../helpers/hash.ts";
+import { MemoryChain } from "../helpers/memory-chain.ts";
+import { tempDir } from "../helpers/processes.ts";
+import { example } from "../helpers/vectors.ts";
+
+const ISSUER_KEY = example.issuer().privateKey;
+const ACCOUNT = { id: "acct_test", name: "test", keyHash: "0".repeat(64), createdAt: "2026-11-25T00:00:00.000Z" };
+
+describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
+  let dir: string;
+  let store: EvidenceStore;
+  let chain: MemoryChain;
+  let counter = 0;
+
+  beforeEach(async () => {
+    dir = tempDir("anchorer");
+    store = SqliteEvidenceStore.open(dir);
+    await store.insertAccount(ACCOUNT);
+    chain = new MemoryChain();
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function anchorer(options: Partial<AnchorerOptions> = {}): Anchorer {
+    return new Anchorer(
+      store,
+      chain,
+      new InProcessSigner(ISSUER_KEY),
+      {
+        certificateVersion: 2,
+        maxItems: 100,
+        maxWaitMs: 1_000,
+        confirmations: 1,
+        receiptTimeoutMs: 60_000,
+        issuerName: "Evidence Anchor test",
+        ...options,
+      },
+      silentLogger(),
+    );
+  }
+
+  async function submit(n: number, submittedAt = new Date()): Promise<string[]> {
+    const items = Array.from({ length: n }, () =>
+      newEvidence(buildRecord({ contentHash: sha256Hex(`item ${counter++}`), submitter: ACCOUNT.id, submittedAt }), ACCOUNT, false),
+    );
+    await store.insertEvidence(items);
+    return items.map((i) => i.record.id);
+  }
+
+  /** The chain reads the core verifier needs, answered from the memory chain. */
+  function readerOf(memory: MemoryChain): ChainReader {
+    return {
+      chainId: async () => memory.chainId,
+      blockNumber: async () => memory.latest,
+      hasCode: async () => true,
+      anchorOf: async (_contract, root) => memory.anchors.get(root) ?? { timestamp: 0, blockNumber: 0, treeSize: 0 },
+      block: async (n) => (memory.blocks[n] ? { hash: memory.blocks[n]!.hash, timestamp: memory.blocks[n]!.timestamp } : null),
+      receipt: async (txHash) => {
+        const n = memory.blocks.findIndex((b) => b.txs.some((t) => t.hash === txHash));
+        if (n < 0) return null;
+        const tx = memory.blocks[n]!.txs.find((t) => t.hash === txHash)!;
+        const anchor = memory.anchors.get(tx.root)!;
+        return {
+          status: memory.failed.has(txHash) ? 0 : 1,
+          blockNumber: n,
+          blockHash: memory.blocks[n]!.hash,
+          anchored: memory.failed.has(txHash)
+            ? []
+            : [{ contract: memory.contract, root: tx.root, anchorer: new InProcessSigner(ISSUER_KEY).address, treeSize: tx.treeSize, timestamp: anchor.timestamp }],
+        };
+      },
+    };
+  }
+
+  async function certificates(ids: string[]): Promise<Certificate[]> {
+    const out: Certificate[] = [];
+    for (const id of ids) {
+      const row = await store.evidence(id);
+      if (row?.certificate) out.push(row.certificate);
+    }
+    return out;
+  }
+
+  describe("sealing", () => {
+    it("seals a batch once it holds maxItems, without waiting", async () => {
+      await submit(5);
+      await anchorer({ maxItems: 5, maxWaitMs: 3_600_000 }).runOnce();
+      expect((await store.unanchoredBatches()).map((b) => [b.treeSize, b.sendCount])).to.deep.equal([[5, 1]]);
+      expect(chain.sends).to.equal(1);
+    });
+
+    it("keeps a partial batch open until its oldest item has waited maxWaitMs", async () => {
+      const now = new Date();
+      await submit(3, now);
+      const a = anchorer({ maxItems: 5, maxWaitMs: 1_000 });
+      await a.runOnce(new Date(now.getTime() + 999));
+      expect([await store.pendingSummary(), chain.sends]).to.deep.equal([{ count: 3, oldest: now.toISOString() }, 0]);
+      await a.runOnce(new Date(now.getTime() + 1_000));
+      expect([(await store.pendingSummary()).count, chain.sends]).to.deep.equal([0, 1]);
+    });
+
+    it("seals full batches of maxItems, oldest first, then the rest", async () => {
+      await submit(12);
+      await anchorer({ maxItems: 5, maxWaitMs: 0 }).runOnce();
+      chain.mine();
+      expect([...chain.anchors.values()].map((a) => a.treeSize).sort()).to.deep.equal([2, 5, 5]);
+    });
+  });
+
+  describe("sending and certifying", () => {
+    it("certifies a batch once its transaction is mined: every item valid against the chain", async () => {
+      const ids = await submit(4);
+      const a = anchorer({ maxWaitMs: 0 });
+      await a.runOnce();
+      expect(await certificates(ids), "nothing before the block").to.deep.equal([]);
+      chain.mine();
+      await a.runOnce();
+      const issued = await certificates(ids);
+      expect(issued).to.have.length(4);
+      for (const c of issued) expect((await verifyCertificate(c, { chain: readerOf(chain) })).verdict).to.equal("valid");
+      expect(chain.sends).to.equal(1);
+    });
+
+    it("issues version 1 certificates, one signature each, when configured", async () => {
+      const ids = await submit(3);
+      await anchorer({ maxWaitMs: 0, certificateVersion: 1 }).runOnce();
+      chain.mine();
+      await anchorer({ maxWaitMs: 0, certificateVersion: 1 }).runOnce();
+      const issued = await certificates(ids);
+      expect(issued.map((c) => c.version)).to.deep.equal([1, 1, 1]);
+      expect(new Set(issued.map((c) => c.signature)).size).to.equal(3);
+    });
+
+    it("waits for the configured confirmations before certifying", async () => {
+      const ids = await submit(1);
+      const a = anchorer({ maxWaitMs: 0, confirmations: 3 });
+      await a.runOnce();
+      chain.mine();
+      await a.runOnce();
+      chain.mine();
+      await a.runOnce();
+      expect(await certificates(ids), "two blocks").to.deep.equal([]);
+      chain.mine();
+      await a.runOnce();
+      expect(await certificates(ids), "three blocks").to.have.length(1);
+      expect(chain.sends).to.equal(1);
+    });
+
+    it("sends nothing while its transaction waits in the pool, before the receipt timeout", async () => {
+      await submit(1);
+      const a = anchorer({ maxWaitMs: 0 });
+      await a.runOnce();
+      await a.runOnce();
+      await a.runOnce();
+      expect([chain.sends, chain.pool.length]).to.deep.equal([1, 1]);
+    });
+
+    it("sends again after the receipt timeout when the node lost the transaction, and anchors once", async () => {
+      const ids = await submit(2);
+      chain.losesTransactions = true;
+      const a = anchorer({ maxWaitMs: 0, receiptTimeoutMs: 1 });
+      await a.runOnce();
+      expect([chain.sends, chain.pool.length]).to.deep.equal([1, 0]);
+      chain.losesTransactions = false;
+      await new Promise((resolve) => setImmediate(resolve));
+      await a.runOnce();
+      expect(chain.sends, "sent again").to.equal(2);
+      chain.mine();
+      await a.runOnce();
+      expect(await certificates(ids)).to.have.length(2);
+      expect((await store.unanchoredBatches()).length).to.equal(0);
+    });
+
+    it("sends nothing when the root is already anchored (a transaction from before a crash), and certifies it", async () => {
+      const ids = await submit(2);
+      await anchorer({ maxWaitMs: 0 }).runOnce(); // sent; the process "crashes" here
+      chain.mine();
+      const sendsBefore = chain.sends;
+      await anchorer({ maxWaitMs: 0 }).runOnce(); // a new process finds the anchor
+      expect(chain.sends - sendsBefore).to.equal(0);
+      expect(await certificates(ids)).to.have.length(2);
+    });
+
+    it("sends nothing when the contract says the root is pending in the pool, and waits for it", async () => {
+      const ids = await submit(1);
+      const a = anchorer({ maxWaitMs: 0, receiptTimeoutMs: 1 });
+      await a.runOnce();
+      await new Promise((resolve) => setImmediate(resolve));
+      await a.runOnce(); // timed out: it tries to send again, and is told the root is pending
+      expect(chain.sends).to.equal(1);
+      chain.mine();
+      await a.runOnce();
+      expect(await certificates(ids)).to.have.length(1);
+    });
+
+    it("refuses to certify a root anchored with another tree size", async () => {
+      const [id] = await submit(2);
+      const a = anchorer({ maxWaitMs: 0 });
+      await a.runOnce();
+      chain.mine();
+      const [root] = [...chain.anchors.keys()];
+      chain.anchors.set(root!, { ...chain.anchors.get(root!)!, treeSize: 3 });
+      const error = await a.runOnce().catch((e: Error) => e);
+      expect((error as Error).message).to.match(/tree size 3, expected 2/);
+      expect(await certificates([id!])).to.deep.equal([]);
+    });
+
+    it("awaits durableThrough for the anchoring block before any certificate is issued", async () => {
+      const ids = await submit(1);
+      const asked: number[] = [];
+      let release!: () => void;
+      const durable = new Promise<void>((resolve) => (release = resolve));
+      const a = anchorer({
+        maxWaitMs: 0,
+        durableThrough: async (n) => {
+          asked.push(n);
+          await durable;
+        },
+      });
+      await a.runOnce();
+      const block = chain.mine();
+      const round = a.runOnce();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect([asked, await certificates(ids)]).to.deep.equal([[block], []]);
+      release();
+      await round;
+      expect(await certificates(ids)).to.have.length(1);
+    });
+
+    it("reports an unreachable chain in its health, and recovers", async () => {
+      await submit(1);
+      chain.down = new Error("connect ECONNREFUSED 127.0.0.1:8545");
+      const a = anchorer({ maxWaitMs: 0, pollMs: 5, retryBaseMs: 5 });
+      a.start();
+      await until(() => a.health.lastError !== null);
+      expect(a.health).to.deep.include({ reachable: false, lastError: "connect ECONNREFUSED 127.0.0.1:8545" });
+      chain.down = null;
+      chain.automine = true;
+      await until(() => a.health.lastAnchoredAt !== null, 5_000);
+      await a.stop();
+      expect(a.health.lastError).to.equal(null);
+    });
+
+    it("stands by while another replica holds the anchoring lease", async () => {
+      await submit(1);
+      const a = anchorer({ maxWaitMs: 0, lease: { acquire: async () => false, release: async () => undefined } });
+      await a.runOnce();
+      expect([a.health.role, chain.sends, (await store.pendingSummary()).count]).to.deep.equal(["standby", 0, 1]);
+    });
+  });
+
+  describe("time-stamps", () => {
+    class TestStamper implements Stamper {
+      readonly configured = 1;
+      readonly required: boolean;
+      up = true;
+      asked = 0;
+      constructor(required: boolean) {
+        this.required = required;
+      }
+      async stamp(root: Uint8Array, have: readonly TimestampToken[]) {
+        this.asked++;
+        if (have.length >= 1) return { tokens: [], errors: [] };
+        if (!this.up) return { tokens: [], errors: ["tsa.test: connect ECONNREFUSED"] };
+        return { tokens: [{ type: "rfc3161" as const, token: Buffer.from(root).toString("base64") }], errors: [] };
+      }
+    }
+
+    it("stamps the root before sending, and the certificates carry the token", async () => {
+      const ids = await submit(2);
+      const stamper = new TestStamper(false);
+      const a = anchorer({ maxWaitMs: 0, stamper });
+      await a.runOnce();
+      chain.mine();
+      await a.runOnce();
+      const [c] = await certificates(ids);
+      expect(claimsOf(c!).timestamps).to.have.length(1);
+    });
+
+    it("anchors and certifies without a token while the TSA is down, and certifies again once it answers", async () => {
+      const ids = await submit(1);
+      const stamper = new TestStamper(false);
+      stamper.up = false;
+      const a = anchorer({ maxWaitMs: 0, stamper });
+      await a.runOnce();
+      chain.mine();
+      await a.runOnce();
+      const [first] = await certificates(ids);
+      expect(claimsOf(first!).timestamps, "issued without").to.deep.equal([]);
+      expect(a.health.timestamps.lastError).to.match(/ECONNREFUSED/);
+      stamper.up = true;
+      await a.runOnce(new Date(Date.now() + 10_000));
+      const history = await store.certificateHistory(ids[0]!);
+      expect(history.map((h) => [h.entry.reason, h.entry.current])).to.deep.equal([
+        ["anchored", false],
+        ["time-stamped", true],
+      ]);
+      expect(claimsOf(history[1]!.certificate).timestamps).to.have.length(1);
+      for (const h of history) expect((await verifyCertificate(h.certificate, { chain: readerOf(chain) })).checks[4]!.status).to.equal("passed");
+    });
+
+    it("with tokens required, issues nothing until the TSA has answered", async () => {
+      const ids = await submit(1);
+      const stamper = new TestStamper(true);
+      stamper.up = false;
+      const a = anchorer({ maxWaitMs: 0, stamper });
+      await a.runOnce();
+      chain.mine();
+      await a.runOnce();
+      expect(await certificates(ids)).to.deep.equal([]);
+      stamper.up = true;
+      await a.runOnce();
+      const [c] = await certificates(ids);
+      expect(claimsOf(c!).timestamps).to.have.length(1);
+    });
+  });
+
+  describe("reconciliation with the chain", () => {
+    it("finds a batch whose anchor the chain lost, anchors it again, and keeps both certificates", async () => {
+      const ids = await submit(2);
+      const a = anchorer({ maxWaitMs: 0 });
+      await a.runOnce();
+      const block = chain.mine();
+      await a.runOnce();
+      const [before] = await certificates(ids);
+      const reconciler = new Reconciler({ store, chain, log: silentLogger(), intervalMs: 60_000, onReopened: () => undefined, nodeMayLag: false });
+      expect(await reconciler.runOnce(), "nothing lost yet").to.deep.equal([]);
+
+      chain.rollBackTo(block - 1);
+      chain.mine(); // the chain goes on from where it was rolled back to
+      const [batch] = await reconciler.runOnce();
+      expect(reconciler.status).to.deep.include({ mismatches: 1, batches: [batch], unresolved: [batch] });
+      expect((await store.evidence(ids[0]!))?.status).to.equal("anchoring");
+      expect((await verifyCertificate(before!, { chain: readerOf(chain) })).verdict, "the old certificate no longer verifies").to.equal("invalid");
+
+      await a.runOnce();
+      chain.mine();
+      await a.runOnce();
+      await reconciler.runOnce();
+      expect(reconciler.status.unresolved).to.deep.equal([]);
+      const history = await store.certificateHistory(ids[0]!);
+      expect(history.map((h) => [h.entry.reason, h.entry.current])).to.deep.equal([
+        ["anchored", false],
+        ["re-anchored", true],
+      ]);
+      expect((await verifyCertificate(history[1]!.certificate, { chain: readerOf(chain) })).verdict).to.equal("valid");
+      expect(history[0]!.certificate).to.deep.equal(before);
+    });
+
+    it("finds a batch whose block was replaced by another (a reorganisation)", async () => {
+      await submit(1);
+      const a = anchorer({ maxWaitMs: 0 });
+      await a.runOnce();
+      const block = chain.mine();
+      await a.runOnce();
+      chain.blocks[block]!.hash = `0x${"ee".repeat(32)}`;
+      const reconciler = new Reconciler({ store, chain, log: silentLogger(), intervalMs: 60_000, onReopened: () => undefined, nodeMayLag: false });
+      expect(await reconciler.runOnce()).to.have.length(1);
+    });
+
+    it("does not judge a batch beyond the newest block of a node that may still be syncing", async () => {
+      await submit(1);
+      const a = anchorer({ maxWaitMs: 0 });
+      await a.runOnce();
+      const block = chain.mine();
+      await a.runOnce();
+      chain.rollBackTo(block - 1);
+      const reconciler = new Reconciler({ store, chain, log: silentLogger(), intervalMs: 60_000, onReopened: () => undefined, nodeMayLag: true });
+      expect(await reconciler.runOnce()).to.deep.equal([]);
+    });
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,92 @@
+import { expect } from "chai";
+import { randomBytes } from "node:crypto";
+import { Wallet } from "ethers";
+import { ChainClient } from "../../service/chain/chain-client.ts";
+import { JsonRpcChainReader, toHex32 } from "../../service/core/index.ts";
+import { ADMIN_KEY } from "../helpers/consortium.ts";
+import { type ChainNode, startChainNode } from "../helpers/processes.ts";
+
+const tx = { gasPrice: undefined, legacy: false };
+
+describe("the anchoring client against a node that mines only on demand (real chain node)", function () {
+  let chain: ChainNode;
+  let rpc: JsonRpcChainReader;
+  let client: ChainClient;
+
+  before(async () => {
+    chain = await startChainNode({ chainId: 4040 });
+    rpc = new JsonRpcChainReader(chain.url);
+    const admin = new Wallet(ADMIN_KEY);
+    const contract = await ChainClient.deploy(chain.url, chain.chainId, admin, admin.address, tx);
+    client = new ChainClient(chain.url, chain.chainId, admin, contract, tx);
+    await client.grantAnchorerRole(admin.address);
+    // From here on a block is made only when the test mines one.
+    await rpc.request("evm_setAutomine", [false]);
+  });
+
+  after(async () => {
+    client?.destroy();
+    await chain?.stop();
+  });
+
+  const mineOne = () => rpc.request("evm_mine", []);
+  const sendAnchor = async () => {
+    const sent = await client.sendAnchor(toHex32(randomBytes(32)), 3);
+    if (sent.kind !== "sent") throw new Error("a fresh root was refused");
+    return sent.txHash;
+  };
+  const newestBlock = () => client.blockNumber();
+
+  it("reads a block mined a moment ago, not a block number remembered from before", async () => {
+    const before = await client.blockNumber();
+    await mineOne();
+    expect(await client.blockNumber()).to.equal(before + 1);
+  });
+
+  it("reads a receipt as soon as its block is mined, not a remembered absence", async () => {
+    const hash = await sendAnchor();
+    expect(await client.receipt(hash)).to.equal(null);
+    await mineOne();
+    expect((await client.receipt(hash))?.status).to.equal(1);
+  });
+
+  it("finds a transaction mined in the newest block when no block follows it", async () => {
+    // Waiting for new-block events would miss it: the block that holds it is already the newest.
+    const hash = await sendAnchor();
+    await mineOne();
+    const receipt = await client.waitForReceipt(hash, 1, 60_000);
+    expect(receipt).to.deep.equal({ status: 1, blockNumber: await newestBlock() });
+  });
+
+  it("finds a transaction mined while the wait is under way", async () => {
+    const hash = await sendAnchor();
+    const waiting = client.waitForReceipt(hash, 1, 60_000);
+    await mineOne();
+    expect(await waiting).to.deep.equal({ status: 1, blockNumber: await newestBlock() });
+  });
+
+  it("counts confirmations: with 3 required, answers only once two blocks follow the transaction's", async () => {
+    const hash = await sendAnchor();
+    await mineOne();
+    const minedIn = await newestBlock();
+    expect(await client.waitForReceipt(hash, 3, 0), "one block holds it").to.equal(null);
+    await mineOne();
+    expect(await client.waitForReceipt(hash, 3, 0), "two blocks").to.equal(null);
+    await mineOne();
+    expect(await client.waitForReceipt(hash, 3, 0), "three blocks").to.deep.equal({ status: 1, blockNumber: minedIn });
+  });
+
+  it("gives up with null after the timeout while the node holds the transaction back", async () => {
+    const hash = await sendAnchor();
+    expect(await client.waitForReceipt(hash, 1, 600)).to.equal(null);
+    await mineOne(); // leave nothing pending for the next test
+  });
+
+  it("decodes the contract's refusal of a root anchored before as already-anchored, not an error", async () => {
+    const root = toHex32(randomBytes(32));
+    const first = await client.sendAnchor(root, 2);
+    expect(first.kind).to.equal("sent");
+    await mineOne();
+    expect(await client.sendAnchor(root, 2)).to.deep.equal({ kind: "already-anchored" });
+  });
+});

@@ -1,0 +1,25 @@
+import { DEVELOPMENT_CHAIN_IDS } from "../../service/core/index.ts";
+
+/** What the service tells its pages about itself (`GET /api/v1/site`). */
+export interface SiteInfo {
+  /** The service's public address (PUBLIC_URL): what a QR code on paper leads to. */
+  publicUrl: string;
+  /** Display names of chains by id, from the service's configuration. */
+  chainNames: Record<number, string>;
+  developmentChainIds: readonly number[];
+}
+
+let cached: Promise<SiteInfo> | undefined;
+
+/** The site's facts, asked once; a page opened from a file or another host falls back to its own address. */
+export function siteInfo(): Promise<SiteInfo> {
+  cached ??= fetch("/api/v1/site")
+    .then((res) => (res.ok ? (res.json() as Promise<Partial<SiteInfo>>) : {}))
+    .catch(() => ({}))
+    .then((info: Partial<SiteInfo>) => ({
+      publicUrl: info.publicUrl ?? location.origin,
+      chainNames: info.chainNames ?? {},
+      developmentChainIds: info.developmentChainIds ?? DEVELOPMENT_CHAIN_IDS,
+    }));
+  return cached;
+}
