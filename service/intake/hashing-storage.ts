@@ -1,4 +1,4 @@
-import { Transform } from "node:stream";
+import { pipeline, Transform } from "node:stream";
 import type { Request } from "express";
 import type { StorageEngine } from "multer";
 import type { ObjectStore } from "../objects/object-store.ts";
@@ -42,8 +42,9 @@ export function hashingStorage(
           done(null, chunk);
         },
       });
-      file.stream.on("error", (e) => tap.destroy(e));
-      objects.put(file.stream.pipe(tap)).then(
+      // pipeline, not pipe: an error of the upload (a truncated body) reaches the store's
+      // pipeline through `tap` instead of being thrown from it unhandled.
+      objects.put(pipeline(file.stream, tap, () => undefined)).then(
         async (object) => {
           const name = file.originalname;
           const stored: UploadedFile = {

@@ -1,7 +1,9 @@
 import { expect } from "chai";
 import { request } from "node:http";
-import { canonicalBytes, hashLeaf, toHex32 } from "../../service/core/index.ts";
-import { api, cleanUpDataDir, startServiceProcess, tempDir, type ServiceProcess } from "../helpers/processes.ts";
+import { AbiCoder, keccak256, Wallet } from "ethers";
+import { InProcessSigner } from "../../service/anchoring/signers.ts";
+import { canonicalBytes, hashLeaf, JsonRpcChainReader, toHex32 } from "../../service/core/index.ts";
+import { api, cleanUpDataDir, freePort, startServiceProcess, tempDir, type ServiceProcess } from "../helpers/processes.ts";
 import { loadVector } from "../helpers/vectors.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 
@@ -23,10 +25,23 @@ interface HttpCase {
 
 interface CertificateCase {
   desc: string;
-  op: "set" | "add" | "mul" | "push" | "delete" | "singleLeafTree" | "swapRecord";
+  op:
+    | "set"
+    | "add"
+    | "mul"
+    | "push"
+    | "delete"
+    | "singleLeafTree"
+    | "swapRecord"
+    | "forgeIssuer"
+    | "backdateInStorage"
+    | "failedTransaction"
+    | "duplicateKey";
   path?: string;
   value?: unknown;
   failing: string[];
+  /** Checks that could not be carried out (never reported as failures). */
+  errors?: string[];
 }
 
 const httpCases = loadVector<{ cases: HttpCase[] }>("hostile/http.json").cases;
@@ -62,7 +77,12 @@ function send(url: string, c: HttpCase, apiKey: string): Promise<{ status: numbe
         resolve({ status: res.statusCode!, type: String(res.headers["content-type"]), body: parsed });
       });
     });
-    req.on("error", reject);
+    // A server may answer (413) and close before reading a body it refuses: the answer counts,
+    // not the broken pipe of the rest of the upload.
+    req.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE" && e.code !== "ECONNRESET") reject(e);
+    });
+    req.on("close", () => setTimeout(() => reject(new Error("the connection closed without an answer")), 1_000));
     req.end(body);
   });
 }
@@ -92,14 +112,103 @@ function mutate(certificate: any, c: CertificateCase, other: any): any {
   return copy;
 }
 
+/** A key that anchored nothing: a forger's. */
+const FORGER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+
+/** Signs a version 1 certificate as `issuer` (the forger names itself). */
+async function signAs(certificate: any, key: string): Promise<any> {
+  const signer = new InProcessSigner(key);
+  const { signature: _, ...unsigned } = certificate;
+  unsigned.issuer = { address: signer.address, name: "Evidence Anchor" };
+  const [signature] = await signer.signMessages([canonicalBytes(unsigned)]);
+  return { ...unsigned, signature };
+}
+
+/**
+ * What someone with the embedded chain's development methods (any process on its machine)
+ * can do: write an anchor record straight into the contract's storage. EvidenceAnchor keeps
+ * `_anchors` in slot 1 (after AccessControl's `_roles`), one packed word per root:
+ * timestamp | blockNumber << 64 | treeSize << 128.
+ */
+async function writeAnchor(chainUrl: string, contract: string, root: string, a: { timestamp: number; blockNumber: number; treeSize: number }): Promise<void> {
+  const slot = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [root, 1]));
+  const word = (BigInt(a.treeSize) << 128n) | (BigInt(a.blockNumber) << 64n) | BigInt(a.timestamp);
+  await new JsonRpcChainReader(chainUrl).request("anvil_setStorageAt", [contract, slot, toHex32(hexBytes(word))]);
+}
+
+function hexBytes(value: bigint): Uint8Array {
+  return Uint8Array.from(Buffer.from(value.toString(16).padStart(64, "0"), "hex"));
+}
+
+/** A certificate for a root of one leaf (the record alone), as a forger would build it. */
+function singleLeaf(certificate: any, contentHash: string): any {
+  const copy = structuredClone(certificate);
+  copy.record = { ...copy.record, contentHash, id: "ForgedEvidence00000000" };
+  const leaf = toHex32(hashLeaf(canonicalBytes(copy.record)));
+  copy.leafHash = leaf;
+  copy.proof = { ...copy.proof, leafIndex: 0, treeSize: 1, path: [], root: leaf };
+  return copy;
+}
+
+/** The forged certificate of a case: a JSON value, or the exact text when the forgery is in the text. */
+async function forge(c: CertificateCase, certificate: any, other: any, chainUrl: string): Promise<any> {
+  const rpc = new JsonRpcChainReader(chainUrl);
+  switch (c.op) {
+    case "forgeIssuer":
+      return signAs(certificate, FORGER_KEY);
+    case "backdateInStorage": {
+      const forged = singleLeaf(certificate, sha256Hex("a file made later, dated 2020"));
+      forged.anchor.timestamp = Date.UTC(2020, 0, 1) / 1000;
+      await writeAnchor(chainUrl, forged.anchor.contract, forged.proof.root, { ...forged.anchor, treeSize: 1 });
+      return signAs(forged, FORGER_KEY);
+    }
+    case "failedTransaction": {
+      // A transaction that reverted (anchoring a root a second time), mined in its own block.
+      const forged = singleLeaf(certificate, sha256Hex("a file anchored by a failed transaction"));
+      const nonce = Number(await rpc.request("eth_getTransactionCount", [new Wallet(FORGER_KEY).address, "latest"]));
+      await rpc.request("anvil_setBalance", [new Wallet(FORGER_KEY).address, "0x3635C9ADC5DEA00000"]);
+      const tx = await new Wallet(FORGER_KEY).signTransaction({
+        to: certificate.anchor.contract,
+        data: "0x0000000000",
+        gasLimit: 100_000,
+        gasPrice: 10_000_000_000n,
+        nonce,
+        chainId: certificate.anchor.chainId,
+      });
+      const txHash = (await rpc.request("eth_sendRawTransaction", [tx])) as string;
+      await rpc.request("evm_mine", []);
+      const receipt = (await rpc.request("eth_getTransactionReceipt", [txHash])) as { blockNumber: string; blockHash: string; status: string };
+      expect(receipt.status, "the transaction failed on chain").to.equal("0x0");
+      const block = await rpc.block(Number(receipt.blockNumber));
+      forged.anchor = { ...forged.anchor, txHash, blockNumber: Number(receipt.blockNumber), blockHash: block!.hash, timestamp: block!.timestamp };
+      await writeAnchor(chainUrl, forged.anchor.contract, forged.proof.root, { ...forged.anchor, treeSize: 1 });
+      return signAs(forged, FORGER_KEY);
+    }
+    case "duplicateKey":
+      return JSON.stringify(certificate).replace('"contentHash":', `"contentHash":"${sha256Hex("another file")}","contentHash":`);
+    default:
+      return mutate(certificate, c, other);
+  }
+}
+
 describe("hostile input (test/vectors/hostile/, a real service process)", function () {
   this.timeout(120_000);
   let service: ServiceProcess;
   let dataDir: string;
 
+  let chainUrl: string;
+
   before(async () => {
     dataDir = tempDir("hostile");
-    service = await startServiceProcess(dataDir, { MAX_FILES_PER_REQUEST: "3", MAX_FILE_BYTES: String(1024 * 1024) });
+    const chainPort = await freePort();
+    chainUrl = `http://127.0.0.1:${chainPort}`;
+    service = await startServiceProcess(dataDir, {
+      MAX_FILES_PER_REQUEST: "3",
+      MAX_FILE_BYTES: String(1024 * 1024),
+      LOCAL_CHAIN_PORT: String(chainPort),
+      // The mutations below are of version 1 certificates; version 2's are in test/core/verify.test.ts.
+      CERTIFICATE_VERSION: "1",
+    });
   });
 
   after(async () => {
@@ -147,14 +256,17 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
     });
 
     for (const c of certificateCases) {
-      it(`rejects ${c.desc}, failing ${c.failing.join(", ")}`, async () => {
-        const res = await api(service.url).postJson("/api/v1/verify", { certificate: mutate(certificate, c, other) });
+      it(`rejects ${c.desc}, failing ${c.failing.join(", ")}${c.errors ? `, unable to check ${c.errors.join(", ")}` : ""}`, async () => {
+        const forged = await forge(c, certificate, other, chainUrl);
+        const res = await api(service.url).postJson("/api/v1/verify", typeof forged === "string" ? `{"certificate":${forged}}` : { certificate: forged });
         expect(res.status).to.equal(200);
         expect(res.body.valid).to.equal(false);
         const failed = res.body.checks
           .filter((x: { status: string }) => x.status === "failed")
           .map((x: { id: string }) => x.id);
         expect(failed).to.deep.equal(c.failing);
+        const errors = res.body.checks.filter((x: { status: string }) => x.status === "error").map((x: { id: string }) => x.id);
+        expect(errors).to.deep.equal(c.errors ?? []);
       });
     }
   });

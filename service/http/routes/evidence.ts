@@ -95,7 +95,12 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
     rateLimit(options.submissions, (req) => (req.body as { items: unknown[] }).items.length),
     async (req: Request, res) => {
       const raw = (req.body as { items: unknown[] }).items;
-      const digests = raw.map((item, i) => parseBody(DigestItemSchema, withoutEmpty(asRecord(item)), `items[${i}]`, "INVALID_ITEM"));
+      const digests = raw.map((item, i) => {
+        if (typeof item !== "object" || item === null || Array.isArray(item)) {
+          throw new HttpProblem(400, "INVALID_ITEM", `items[${i}] must be an object`);
+        }
+        return parseBody(DigestItemSchema, withoutEmpty(item as Record<string, unknown>), `items[${i}]`, "INVALID_ITEM");
+      });
       const items = await intake.acceptDigests(req.account!, digests);
       res.status(201).json({ items } satisfies IntakeResponse);
     },
@@ -200,10 +205,6 @@ function sendCertificate(res: express.Response, certificate: Certificate, fileNa
     .type("application/json")
     .set("Content-Disposition", `attachment; filename="${fileName}"`)
     .send(`${JSON.stringify(certificate, null, 2)}\n`);
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : (value as never);
 }
 
 export function requireType(type: string): RequestHandler {

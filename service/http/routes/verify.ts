@@ -36,11 +36,14 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
         const chunks: Buffer[] = [];
         let size = 0;
         const keep = file.fieldname === "certificate";
+        // A JSON certificate is a few kilobytes; its PDF document or a capture package may be larger.
+        let limit = MAX_DOCUMENT_BYTES;
         file.stream.on("data", (chunk: Buffer) => {
+          if (keep && size === 0 && isJsonStart(chunk)) limit = MAX_CERTIFICATE_BYTES;
           size += chunk.length;
           if (!keep) hash.update(chunk);
-          else if (size <= MAX_DOCUMENT_BYTES) chunks.push(chunk);
-          else file.stream.destroy(new HttpProblem(413, "CERTIFICATE_TOO_LARGE", "the certificate is too large"));
+          else if (size <= limit) chunks.push(chunk);
+          else file.stream.destroy(new HttpProblem(413, "CERTIFICATE_TOO_LARGE", `the certificate is larger than ${limit} bytes`));
         });
         file.stream.on("error", (e) => cb(e));
         file.stream.on("end", () =>
@@ -103,6 +106,15 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
 
 /** A PDF certificate document or a capture package may be larger than a certificate. */
 const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
+/** Whether a file begins as JSON does (after any byte-order mark or white space). */
+function isJsonStart(chunk: Buffer): boolean {
+  for (const byte of chunk) {
+    if (byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d || byte === 0xef || byte === 0xbb || byte === 0xbf) continue;
+    return byte === 0x7b;
+  }
+  return false;
+}
 
 function parseBody(text: string): unknown {
   try {
