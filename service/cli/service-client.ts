@@ -171,8 +171,8 @@ export class ServiceClient {
   }
 
   #unreachable(e: unknown): UnreachableError {
-    const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-    const why = cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e);
+    const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+    const why = err?.cause?.code ?? err?.code ?? err?.cause?.message ?? err?.message ?? String(e);
     return new UnreachableError(`cannot reach the service at ${this.server} (${why})`);
   }
 }

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
 import { JsonRpcChainReader } from "../../service/core/index.ts";
@@ -7,6 +7,7 @@ import { ADMIN_KEY } from "../helpers/consortium.ts";
 import {
   api,
   cleanUpDataDir,
+  freePort,
   runCli,
   runScript,
   startChainNode,
@@ -81,29 +82,71 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(deployment.anchorers).to.deep.equal([issuer.address]);
       contract = deployment.contract;
 
-      service = await startServiceProcess(dataDir, { ...serviceEnv(), DEV_ACCOUNT: "true" });
+      service = await startServiceProcess(dataDir, { ...serviceEnv(), DEV_ACCOUNT: "true", MAX_FILE_BYTES: String(1024 * 1024) });
       expect(service.apiKey).to.be.a("string");
     });
   });
 
   describe("evidence submit --wait", () => {
-    it("uploads, waits for anchoring and saves <name>.evidence.json, anchored through the deployed address", async () => {
+    it("uploads, waits for anchoring and saves <id>.evidence.json, anchored through the deployed address", async () => {
       const res = await runCli(
-        ["submit", evidencePath(), "--title", "商品页", "--wait", "--out", work, "--server", service.url],
+        ["submit", evidencePath(), "--title", "商品页", "--wait", "--out", work, "--server", service.url, "--json"],
         { EVIDENCE_API_KEY: service.apiKey! },
       );
       expect(res.code, res.stderr).to.equal(0);
-      certificatePath = path.join(work, "截图 evidence.png.evidence.json");
+      const [item] = JSON.parse(res.stdout).items;
+      certificatePath = item.certificate;
+      expect(certificatePath).to.equal(path.join(work, `${item.id}.evidence.json`));
       const certificate = JSON.parse(readFileSync(certificatePath, "utf8"));
-      expect(certificate.anchor).to.include({ chainId: 1337, contract });
+      expect(certificate.batch.anchor).to.include({ chainId: 1337, contract });
       expect(certificate.record).to.include({ fileName: "截图 evidence.png", title: "商品页" });
       const tx = (await new JsonRpcChainReader(chain.url).request("eth_getTransactionByHash", [
-        certificate.anchor.txHash,
-      ])) as {
-        type: string;
-        gasPrice: string;
-      };
+        certificate.batch.anchor.txHash,
+      ])) as { type: string; gasPrice: string };
       expect([tx.type, tx.gasPrice], "a legacy transaction at gas price 0").to.deep.equal(["0x0", "0x0"]);
+    });
+
+    it("records the media type from the magic bytes and the name: PNG, PDF, plain text", async () => {
+      const png = path.join(work, "page.png");
+      writeFileSync(png, Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), Buffer.alloc(64)]));
+      const pdf = path.join(work, "contract.bin");
+      writeFileSync(pdf, "%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n");
+      const text = path.join(work, "notes.txt");
+      writeFileSync(text, "plain notes\n");
+      const res = await runCli(["submit", png, pdf, text, "--server", service.url, "--json"], { EVIDENCE_API_KEY: service.apiKey! });
+      expect(res.code, res.stderr).to.equal(0);
+      const types = [];
+      for (const item of JSON.parse(res.stdout).items) {
+        types.push((await api(service.url).get(`/api/v1/evidence/${item.id}`)).body.record.mediaType);
+      }
+      expect(types).to.deep.equal(["image/png", "application/pdf", "text/plain"]);
+    });
+
+    it("checks every file before uploading any: a missing one is a usage error and nothing is sent", async () => {
+      const before = (await api(service.url, service.apiKey).get("/api/v1/evidence?limit=500")).body.items.length;
+      const res = await runCli(["submit", evidencePath(), path.join(work, "missing.png"), "--server", service.url], {
+        EVIDENCE_API_KEY: service.apiKey!,
+      });
+      expect(res.code).to.equal(2);
+      expect(res.stderr).to.match(/missing\.png: no such file/);
+      const after = (await api(service.url, service.apiKey).get("/api/v1/evidence?limit=500")).body.items.length;
+      expect(after).to.equal(before);
+    });
+
+    it("saves the certificate of every accepted file with --wait, even when another file is refused (exit 1)", async () => {
+      const small = path.join(work, "small.txt");
+      writeFileSync(small, `accepted ${Date.now()}`);
+      const big = path.join(work, "big.bin");
+      writeFileSync(big, Buffer.alloc(2 * 1024 * 1024, 7)); // over MAX_FILE_BYTES (1 MiB) of this service
+      const out = path.join(work, "partial");
+      const res = await runCli(["submit", small, big, "--wait", "--out", out, "--server", service.url, "--json"], {
+        EVIDENCE_API_KEY: service.apiKey!,
+      });
+      expect(res.code).to.equal(1);
+      const parsed = JSON.parse(res.stdout);
+      expect(parsed.refused.map((r: { file: string }) => r.file)).to.deep.equal([big]);
+      expect(parsed.refused[0].error).to.match(/413 FILE_TOO_LARGE/);
+      expect(readdirSync(out)).to.deep.equal([`${parsed.items[0].id}.evidence.json`]);
     });
 
     it("prints the status and fetches the certificate by id", async () => {
@@ -115,40 +158,86 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
     });
   });
 
-  describe("evidence verify", () => {
-    it("says VALID with the right file and shows the anchored time in UTC and local time (exit 0)", async () => {
-      const res = await runCli(["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url]);
-      expect(res.code, res.stdout + res.stderr).to.equal(0);
-      for (const id of ["format", "content", "leaf", "inclusion", "anchor", "signature"]) {
-        expect(res.stdout).to.match(new RegExp(`PASS  ${id}`));
+  describe("errors talking to the service", () => {
+    it("says in one line that the service cannot be reached, exit 4, no stack trace", async () => {
+      const closed = `http://127.0.0.1:${await freePort()}`;
+      for (const args of [
+        ["status", "q1Zr8xYwK0pLmN3oB5cD7e", "--server", closed],
+        ["submit", evidencePath(), "--server", closed, "--api-key", "x".repeat(43)],
+        ["certificate", "q1Zr8xYwK0pLmN3oB5cD7e", "--server", closed],
+      ]) {
+        const res = await runCli(args);
+        expect(res.code, args[0]).to.equal(4);
+        expect(res.stderr.trim().split("\n"), args[0]).to.have.length(1);
+        expect(res.stderr).to.include(`cannot reach the service at ${closed} (ECONNREFUSED)`);
       }
-      expect(res.stdout).to.match(
-        /VALID: the certified file existed no later than\n {2}\d{4}-\d\d-\d\dT[\d:.]+Z \(UTC\)\n.*\(local time\)/,
-      );
     });
 
-    it("fails content with the wrong file (exit 1)", async () => {
+    it("says what the service refused, exit 1: an unknown id", async () => {
+      const res = await runCli(["status", "AAAAAAAAAAAAAAAAAAAAAA", "--server", service.url]);
+      expect([res.code, res.stderr.trim()]).to.deep.equal([1, "evidence status: the service answered 404 NOT_FOUND: no evidence with that id"]);
+    });
+
+    it("refuses a server that is not an http URL and a missing API key as usage errors (exit 2)", async () => {
+      expect((await runCli(["status", "x", "--server", "ftp://example"])).code).to.equal(2);
+      expect((await runCli(["submit", evidencePath(), "--server", service.url], { EVIDENCE_API_KEY: "" })).code).to.equal(2);
+    });
+  });
+
+  describe("evidence verify", () => {
+    it("says VALID with the right file, first, and shows the anchored time in local time and UTC (exit 0)", async () => {
+      const res = await runCli(["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url, "--lang", "en"]);
+      expect(res.code, res.stdout + res.stderr).to.equal(0);
+      expect(res.stdout.split("\n")[0]).to.equal("== VALID — the file matches the certificate ==");
+      for (const name of ["Format", "File", "Record", "Merkle proof", "Blockchain anchor", "Issuer signature"]) {
+        expect(res.stdout).to.match(new RegExp(`PASS +${name} `));
+      }
+      expect(res.stdout).to.match(/anchored at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\) \/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+      expect(res.stdout).not.to.match(/\b17\d{8}\b/); // never Unix seconds
+    });
+
+    it("says a valid certificate with no file compared is not a file match", async () => {
+      const res = await runCli(["verify", certificatePath, "--rpc", chain.url, "--lang", "en"]);
+      expect(res.code).to.equal(0);
+      expect(res.stdout.split("\n")[0]).to.equal("== VALID CERTIFICATE — no file compared ==");
+    });
+
+    it("speaks Chinese under a zh locale and with --lang zh", async () => {
+      for (const [args, env] of [
+        [["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url], { LANG: "zh_CN.UTF-8", LC_ALL: "" }],
+        [["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url, "--lang", "zh"], { LANG: "C", LC_ALL: "" }],
+      ] as const) {
+        const res = await runCli([...args], env);
+        expect(res.code).to.equal(0);
+        expect(res.stdout.split("\n")[0]).to.equal("== 有效——文件与存证一致 ==");
+        expect(res.stdout).to.match(/通过 +区块链锚定 +该树根已记录在区块链上/);
+        expect(res.stdout).not.to.match(/\bPASS\b|\bpassed\b/);
+      }
+    });
+
+    it("fails content with the wrong file (exit 1), and the failure line does not claim a match", async () => {
       const other = path.join(work, "other.png");
       writeFileSync(other, "a different screenshot");
-      const res = await runCli(["verify", certificatePath, "--file", other, "--rpc", chain.url]);
+      const res = await runCli(["verify", certificatePath, "--file", other, "--rpc", chain.url, "--lang", "en"]);
       expect(res.code).to.equal(1);
-      expect(res.stdout).to.match(/FAIL {2}content/);
-      expect(res.stdout).to.match(/INVALID: failed content\./);
+      expect(res.stdout).to.match(/FAIL +File +The file you supplied is NOT the certified file/);
+      expect(res.stdout).to.match(/^== INVALID ==\nThese checks failed: File\./);
     });
 
-    it("accepts the file's SHA-256 instead of the file, and writes JSON with --json", async () => {
+    it("accepts the file's SHA-256 instead of the file, and prints the verdict of DESIGN §4 with --json", async () => {
       const digest = sha256Hex(readFileSync(evidencePath()));
       const res = await runCli(["verify", certificatePath, "--sha256", digest, "--rpc", chain.url, "--json"]);
       expect(res.code).to.equal(0);
       const parsed = JSON.parse(res.stdout);
-      expect(parsed.valid).to.equal(true);
-      expect(parsed.checks.map((c: { id: string }) => c.id)).to.deep.equal([
-        "format",
-        "content",
-        "leaf",
-        "inclusion",
-        "anchor",
-        "signature",
+      expect(parsed).to.include({ verdict: "valid", valid: true, fileCompared: true });
+      expect(parsed.checks.map((c: { id: string; status: string }) => [c.id, c.status])).to.deep.equal([
+        ["format", "passed"],
+        ["content", "passed"],
+        ["leaf", "passed"],
+        ["inclusion", "passed"],
+        ["anchor", "passed"],
+        ["signature", "passed"],
+        ["timestamp", "skipped"],
       ]);
     });
 
@@ -159,41 +248,88 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(res.stdout).to.include("VALID");
     });
 
-    it("explains a node of another chain, exit 1, no stack trace", async () => {
-      const res = await runCli(["verify", certificatePath, "--rpc", otherChain.url]);
-      expect(res.code).to.equal(1);
-      expect(res.stdout).to.match(/the chain read has id 4242, the certificate names chain 1337/);
+    it("could not verify against a node of another chain: exit 3, naming both ids, no stack trace", async () => {
+      const res = await runCli(["verify", certificatePath, "--rpc", otherChain.url, "--lang", "en"]);
+      expect(res.code).to.equal(3);
+      expect(res.stdout.split("\n")[0]).to.equal("== COULD NOT VERIFY ==");
+      expect(res.stdout).to.match(/the node is on chain 4242; the certificate is for chain 1337/);
       expect(res.stdout + res.stderr).not.to.match(/\n\s+at /);
     });
 
-    it("explains a node of the right chain id without the contract, exit 1", async () => {
+    it("could not verify against an unreachable node: exit 3, and says this is not a sign of forgery", async () => {
+      const res = await runCli(["verify", certificatePath, "--rpc", "http://127.0.0.1:9", "--lang", "en"]);
+      expect(res.code).to.equal(3);
+      expect(res.stdout).to.match(/not a sign of forgery/);
+      expect(res.stdout).to.match(/cannot reach the chain node at http:\/\/127\.0\.0\.1:9/);
+    });
+
+    it("fails anchor against a node of the right chain id without the contract (exit 1)", async () => {
       const lookalike = await startChainNode({ chainId: 1337 });
       try {
-        const res = await runCli(["verify", certificatePath, "--rpc", lookalike.url]);
+        await new JsonRpcChainReader(lookalike.url).request("anvil_mine", ["0x40"]);
+        const res = await runCli(["verify", certificatePath, "--rpc", lookalike.url, "--lang", "en"]);
         expect(res.code).to.equal(1);
-        expect(res.stdout).to.match(new RegExp(`there is no contract at ${contract} on this chain`));
+        expect(res.stdout).to.match(new RegExp(`there is no contract at ${contract} on chain 1337`));
       } finally {
         await lookalike.stop();
       }
     });
 
-    it("explains an unreachable node, exit 1", async () => {
-      const res = await runCli(["verify", certificatePath, "--rpc", "http://127.0.0.1:9"]);
+    it("fails format for a file that is not a certificate, exit 1", async () => {
+      const res = await runCli(["verify", evidencePath(), "--rpc", chain.url, "--lang", "en"]);
       expect(res.code).to.equal(1);
-      expect(res.stdout).to.match(/cannot reach the chain at http:\/\/127\.0\.0\.1:9/);
+      expect(res.stdout).to.match(/FAIL +Format/);
     });
 
-    it("fails format for a file that is not a certificate, exit 1", async () => {
-      const res = await runCli(["verify", evidencePath(), "--rpc", chain.url]);
-      expect(res.code).to.equal(1);
-      expect(res.stdout).to.match(/FAIL {2}format/);
+    it("verifies a directory of certificates against a directory of files: a table, and JSON lines", async () => {
+      const certs = tempDir("cli-bulk");
+      const files = tempDir("cli-bulk-files");
+      try {
+        writeFileSync(path.join(certs, "a.evidence.json"), readFileSync(certificatePath));
+        const tampered = JSON.parse(readFileSync(certificatePath, "utf8"));
+        tampered.record.title = "changed";
+        writeFileSync(path.join(certs, "b.evidence.json"), JSON.stringify(tampered));
+        writeFileSync(path.join(files, "original.png"), readFileSync(evidencePath()));
+        const table = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--lang", "en"]);
+        expect(table.code, table.stdout).to.equal(1);
+        expect(table.stdout).to.match(/^verdict +id +certificate +file +reason/);
+        expect(table.stdout).to.match(/VALID +\S+ +a\.evidence\.json +compared/);
+        expect(table.stdout).to.match(/INVALID +\S+ +b\.evidence\.json/);
+        expect(table.stdout).to.match(/2 certificates: 1 valid, 1 invalid, 0 could not be verified/);
+        const lines = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
+        const parsed = lines.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        expect(parsed.map((p) => [path.basename(p.certificate), p.verdict, p.fileCompared])).to.deep.equal([
+          ["a.evidence.json", "valid", true],
+          ["b.evidence.json", "invalid", true],
+        ]);
+      } finally {
+        await cleanUpDataDir(certs);
+        await cleanUpDataDir(files);
+      }
     });
 
     it("answers usage errors with exit 2", async () => {
       expect((await runCli(["verify"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--sha256", "xyz"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--bogus"])).code).to.equal(2);
+      expect((await runCli(["verify", certificatePath, "--lang", "fr"])).code).to.equal(2);
       expect((await runCli(["no-such-command"])).code).to.equal(2);
+    });
+  });
+
+  describe("help", () => {
+    it("lists the accounts subcommands for `evidence accounts`", async () => {
+      const res = await runCli(["accounts"]);
+      expect(res.code).to.equal(0);
+      expect(res.stdout).to.match(/accounts create/).and.match(/accounts list/);
+    });
+
+    it("has --help for every command", async () => {
+      for (const command of [["serve"], ["submit"], ["status"], ["certificate"], ["verify"], ["hash"], ["accounts", "create"], ["accounts", "list"]]) {
+        const res = await runCli([...command, "--help"]);
+        expect(res.code, command.join(" ")).to.equal(0);
+        expect(res.stdout, command.join(" ")).to.match(new RegExp(`^Usage: evidence ${command.join(" ")}`));
+      }
     });
   });
 
