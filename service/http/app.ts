@@ -1,6 +1,6 @@
 import express, { type Express, type RequestHandler, type Router } from "express";
 import type { Logger } from "../log.ts";
-import type { OperatorHealth } from "../core/index.ts";
+import { EVIDENCE_ID, type OperatorHealth } from "../core/index.ts";
 import { publicHealth } from "../health.ts";
 import type { Intake } from "../intake/intake.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
@@ -49,7 +49,12 @@ export function createApp(deps: AppDependencies): Express {
   app.set("strict routing", true);
   app.use(securityHeaders);
   app.use(requestLog(deps.log));
-  app.options(PUBLIC_PATHS, publicCors);
+  app.options(PUBLIC_PATHS, (req, res, next) => {
+    // `/api/v1/evidence/digests` has the shape of an evidence path but is no evidence: no grant.
+    const id = req.params.id;
+    if (typeof id === "string" && !EVIDENCE_ID.test(id)) return next();
+    publicCors(req, res, next);
+  });
 
   const anonymous = new TokenBuckets(deps.limits.anonymousPerMinute);
   const submissions = new TokenBuckets(deps.limits.submissionsPerMinute);

@@ -61,9 +61,9 @@ describe("transactions held back by the node (real processes)", function () {
     await rpc.request("evm_mine", []);
     const certificate = await api(service!.url).anchored(id);
     expect((await verifyCertificate(certificate, { chain: rpc })).valid).to.equal(true);
-    const logs = await anchoredLogs(chain.url, contract, certificate.proof.root);
+    const logs = await anchoredLogs(chain.url, contract, certificate.batch.root);
     expect(logs.length, "anchored exactly once").to.equal(1);
-    expect(certificate.anchor.txHash).to.equal(logs[0]!.transactionHash);
+    expect(certificate.batch.anchor.txHash).to.equal(logs[0]!.transactionHash);
     return { certificate, txHash: logs[0]!.transactionHash };
   }
 

@@ -106,7 +106,7 @@ describe("the service's chain id on an external chain (real processes)", functio
 
     chain = await startChainNode({ chainId: 2028, port, args: ["--state", stateFile] });
     const certificate = await client.anchored(res.body.items[0].id, 90_000);
-    expect(certificate.anchor.chainId).to.equal(2028);
+    expect(certificate.batch.anchor.chainId).to.equal(2028);
     expect((await verifyCertificate(certificate, { chain: new JsonRpcChainReader(chain.url) })).valid).to.equal(true);
   });
 

@@ -15,6 +15,7 @@ import {
   type ServiceProcess,
 } from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
+import { readDatabase } from "../helpers/database.ts";
 
 /** Writes `size` random bytes to a file without holding them in memory; returns its SHA-256. */
 async function randomFile(file: string, size: number): Promise<string> {
@@ -227,12 +228,18 @@ describe("evidence service over HTTP (real service process and chain node)", fun
     });
 
     it("verifies a certificate with the file, sent as multipart; the file is hashed, not stored", async () => {
+      const objects = () => readdirSync(path.join(dataDir, "objects"), { recursive: true }).sort();
+      const rows = () => readDatabase<{ n: number }>(dataDir, "SELECT count(*) AS n FROM evidence")[0]!.n;
+      const [objectsBefore, rowsBefore] = [objects(), rows()];
       const form = new FormData();
       form.append("certificate", new Blob([JSON.stringify(certificate)]), "c.evidence.json");
-      form.append("file", new Blob(["verify me"]), "original.txt");
+      form.append("file", new Blob([`verify me`]), "original.txt");
       const res = await api(service.url).postForm("/api/v1/verify", form);
-      expect(res.body.valid).to.equal(true);
-      expect(res.body.checks.map((c: any) => c.status)).to.deep.equal(Array(6).fill("passed"));
+      expect([res.body.verdict, res.body.fileCompared]).to.deep.equal(["valid", true]);
+      expect(res.body.checks.map((c: any) => c.status)).to.deep.equal([...Array(6).fill("passed"), "skipped"]);
+      expect(objects(), "no object stored").to.deep.equal(objectsBefore);
+      expect(rows(), "no evidence recorded").to.equal(rowsBefore);
+      expect(readdirSync(path.join(dataDir, "tmp")), "no temporary file left").to.deep.equal([]);
     });
 
     it("fails content for the wrong file", async () => {
@@ -248,7 +255,7 @@ describe("evidence service over HTTP (real service process and chain node)", fun
 
     it("fails a tampered certificate on the right check", async () => {
       const tampered = structuredClone(certificate);
-      tampered.anchor.timestamp -= 3600;
+      tampered.batch.anchor.timestamp -= 3600;
       const res = await api(service.url).postJson("/api/v1/verify", { certificate: tampered });
       expect(res.body.valid).to.equal(false);
       expect(res.body.checks.filter((c: any) => c.status === "failed").map((c: any) => c.id)).to.deep.equal([

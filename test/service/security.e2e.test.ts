@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import {
   api,
@@ -10,6 +10,7 @@ import {
   type ServiceProcess,
 } from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
+import { readDatabase } from "../helpers/database.ts";
 
 describe("security controls (a real service process)", function () {
   this.timeout(60_000);
@@ -29,19 +30,20 @@ describe("security controls (a real service process)", function () {
     await cleanUpDataDir(dataDir);
   });
 
-  const digests = (key: string) =>
+  const digests = (key: string, n = 1) =>
     api(service.url, key).postJson("/api/v1/evidence/digests", {
-      items: [{ contentHash: sha256Hex(`rate ${Math.random()}`) }],
+      items: Array.from({ length: n }, () => ({ contentHash: sha256Hex(`rate ${Math.random()}`) })),
     });
 
-  it("limits submissions per API key: 429 with Retry-After past the limit, other keys unaffected", async () => {
-    const statuses = [];
-    for (let i = 0; i < 6; i++) statuses.push((await digests(service.apiKey!)).status);
-    expect(statuses).to.deep.equal([201, 201, 201, 201, 201, 429]);
-    const limited = await digests(service.apiKey!);
-    expect(limited.body.code).to.equal("RATE_LIMITED");
+  it("limits submissions per API key by the items they carry: 429 with Retry-After past the limit, other keys unaffected", async () => {
+    // 5 units a minute: three digests, then three more are over the limit, though only the second request.
+    expect((await digests(service.apiKey!, 3)).status).to.equal(201);
+    const limited = await digests(service.apiKey!, 3);
+    expect([limited.status, limited.body.code]).to.deep.equal([429, "RATE_LIMITED"]);
     expect(Number(limited.headers.get("retry-after"))).to.be.within(1, 60);
-    expect((await digests(otherKey)).status).to.equal(201);
+    expect((await digests(service.apiKey!, 2)).status, "the two units left").to.equal(201);
+    expect((await digests(service.apiKey!, 1)).status).to.equal(429);
+    expect((await digests(otherKey, 5)).status).to.equal(201);
   });
 
   it("sends security headers on API answers and pages", async () => {
@@ -50,7 +52,10 @@ describe("security controls (a real service process)", function () {
       expect(res.headers.get("x-content-type-options"), route).to.equal("nosniff");
       expect(res.headers.get("x-frame-options"), route).to.equal("DENY");
       expect(res.headers.get("referrer-policy"), route).to.equal("no-referrer");
-      expect(res.headers.get("content-security-policy"), route).to.include("frame-ancestors 'none'");
+      const policy = res.headers.get("content-security-policy")!;
+      expect(policy, route).to.include("frame-ancestors 'none'");
+      expect(policy, route).to.match(/(^|; )script-src 'self'(;|$)/);
+      expect(policy, `${route}: no unsafe-* source`).not.to.match(/unsafe-/);
       expect(res.headers.get("x-powered-by"), route).to.equal(null);
     }
   });
@@ -66,10 +71,17 @@ describe("security controls (a real service process)", function () {
     expect(preflight.headers.get("access-control-allow-headers")).to.equal("content-type");
     const rpc = await fetch(`${service.url}/rpc`, { method: "OPTIONS", headers: origin });
     expect(rpc.headers.get("access-control-allow-origin")).to.equal("*");
-    for (const route of ["/api/v1/evidence", "/api/v1/evidence/digests"]) {
+    for (const route of ["/api/v1/evidence", "/api/v1/evidence/digests", "/api/v1/evidence/DIGESTS", "/API/v1/verify"]) {
       const res = await fetch(`${service.url}${route}`, { method: "OPTIONS", headers: origin });
       expect(res.headers.get("access-control-allow-origin"), route).to.equal(null);
     }
+    // A case variant of the submission route is no route at all: no grant, no submission.
+    const variant = await fetch(`${service.url}/api/v1/evidence/DIGESTS`, {
+      method: "POST",
+      headers: { ...origin, authorization: `Bearer ${otherKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ items: [{ contentHash: sha256Hex("case variant") }] }),
+    });
+    expect([variant.status, variant.headers.get("access-control-allow-origin")]).to.deep.equal([404, null]);
   });
 
   it("writes no API key and no private key to its log", async () => {
@@ -82,7 +94,12 @@ describe("security controls (a real service process)", function () {
     expect(log).not.to.include("W".repeat(43));
     const issuerKey = readFileSync(path.join(dataDir, "keys", "issuer.key"), "utf8").trim();
     expect(log).not.to.include(issuerKey.slice(2));
-    const db = readFileSync(path.join(dataDir, "evidence.db"));
-    expect(db.includes(Buffer.from(otherKey)), "API keys are stored only as hashes").to.equal(false);
+    // Read through SQLite, so rows still in the write-ahead log count too.
+    const accounts = readDatabase<{ key_hash: string }>(dataDir, "SELECT key_hash FROM accounts");
+    expect(accounts.map((a) => a.key_hash)).to.include(sha256Hex(otherKey));
+    expect(JSON.stringify(readDatabase(dataDir, "SELECT * FROM accounts")), "API keys are stored only as hashes").not.to.include(otherKey);
+    for (const file of ["evidence.db", "evidence.db-wal"].filter((f) => existsSync(path.join(dataDir, f)))) {
+      expect(readFileSync(path.join(dataDir, file)).includes(Buffer.from(otherKey)), file).to.equal(false);
+    }
   });
 });
