@@ -65,7 +65,7 @@ export interface ServiceConfig {
     /** Certificates wait for every token instead of being upgraded when it comes. */
     required: boolean;
     timeoutMs: number;
-    /** How often the chain's newest block hash is time-stamped (0: never). */
+    /** How often the chain's newest block hash is time-stamped (CHECKPOINT_INTERVAL, seconds; 0: never). */
     checkpointIntervalMs: number;
   };
   capture: {
@@ -131,7 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       trustFile: optional(env, "TSA_TRUST_CERTS"),
       required: bool(env, "TSA_REQUIRED", false),
       timeoutMs: int(env, "TSA_TIMEOUT_MS", 10_000, 100, 600_000),
-      checkpointIntervalMs: int(env, "CHECKPOINT_INTERVAL_MS", embedded ? 0 : 3_600_000, 0, 86_400_000 * 30),
+      checkpointIntervalMs: int(env, "CHECKPOINT_INTERVAL", 3_600, 0, 86_400 * 30) * 1000,
     },
     capture: {
       allow: list(env.CAPTURE_ALLOW ?? ""),

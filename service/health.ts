@@ -28,7 +28,7 @@ export interface HealthSources {
   anchoring: () => AnchorerHealth;
   node?: () => NodeStatus;
   reconciliation: () => ReconciliationStatus;
-  timestamps: () => { configured: number; batchesWithout: number; lastError: string | null };
+  timestamps: () => Promise<{ configured: number; batchesWithout: number; lastError: string | null }>;
 }
 
 /**
@@ -46,7 +46,7 @@ export async function health(sources: HealthSources): Promise<OperatorHealth> {
   const anchoring = sources.anchoring();
   const node = sources.node?.();
   const reconciliation = sources.reconciliation();
-  const timestamps = sources.timestamps();
+  const timestamps = await sources.timestamps();
   const problems: string[] = [];
   if (!reachable) problems.push("the chain node does not answer");
   if (node && node.state !== "running") problems.push(`the embedded chain node is ${node.state}`);

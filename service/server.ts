@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { once } from "node:events";
 import {
   CachingChainReader,
@@ -23,7 +24,14 @@ import { lockDataDir } from "./data-dir-lock.ts";
 import { health } from "./health.ts";
 import { createApp } from "./http/app.ts";
 import { limitConnectionsPerAddress } from "./http/connection-limits.ts";
+import { documentRoutes } from "./http/routes/documents.ts";
+import { checkpointRoutes } from "./http/routes/checkpoints.ts";
+import { trustList, trustListVerifier } from "./core/verify/timestamp-verifier.ts";
+import { Checkpointer } from "./timestamping/checkpoints.ts";
+import { DevelopmentTsa } from "./timestamping/development-tsa.ts";
+import { developmentTsa, httpTsa, TsaStamper, type TsaSource } from "./timestamping/stamper.ts";
 import { webRoutes } from "./http/routes/web.ts";
+import { DocumentRenderer } from "./document/document-renderer.ts";
 import { Intake } from "./intake/intake.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { openObjectStore } from "./objects/open-object-store.ts";
@@ -90,6 +98,9 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
       chainId = await resolveChainId(store, chainUrl, config.chain.chainId, log);
     }
 
+    const trustPem = config.timestamps.trustFile ? readFileSync(config.timestamps.trustFile, "utf8") : undefined;
+    const stamper = await timestampAuthorities(config, localChain !== undefined, trustPem);
+
     const client = new ChainClient(chainUrl, chainId, issuer, contract, tx);
     cleanup.push(() => client.destroy());
     // Version 2 signs once per batch: the calling thread is enough. Version 1 signs every
@@ -109,6 +120,7 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
         receiptTimeoutMs: config.chain.receiptTimeoutMs,
         issuerName: config.issuer.name,
         lease: anchoringLease(store),
+        ...(stamper ? { stamper } : {}),
       },
       log.child({ component: "anchoring" }),
     );
@@ -122,6 +134,17 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
       nodeMayLag: localChain === undefined,
     });
     cleanup.push(() => reconciler.stop());
+    const checkpointer =
+      stamper && config.timestamps.checkpointIntervalMs > 0
+        ? new Checkpointer({
+            chain: client,
+            store,
+            stamper,
+            intervalMs: config.timestamps.checkpointIntervalMs,
+            log: log.child({ component: "checkpoints" }),
+          })
+        : undefined;
+    if (checkpointer) cleanup.push(() => checkpointer.stop());
     const intake = new Intake({ store, objects, onCommitted: () => anchorer.notify() });
     cleanup.push(() => intake.close());
 
@@ -133,10 +156,15 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     const verifierChain = new CachingChainReader(
       new JsonRpcChainReader(chainUrl, { timeoutMs: 5_000, label: "the service's chain node" }),
     );
+    // The service's own verifier trusts the TSAs of TSA_TRUST_CERTS only: never its own development TSA.
+    const timestamps = trustListVerifier(trustList(trustPem));
     const verify = (input: EvidenceInput, options: Pick<VerifyOptions, "fileDigest"> = {}) =>
-      verifyEvidence(input, { ...options, chain: verifierChain, developmentChainIds: DEVELOPMENT_CHAIN_IDS });
+      verifyEvidence(input, { ...options, chain: verifierChain, timestamps, developmentChainIds: DEVELOPMENT_CHAIN_IDS });
 
     let url = config.publicUrl ?? "";
+    const site = () => ({ publicUrl: url, chainNames: config.chain.names, developmentChainIds: DEVELOPMENT_CHAIN_IDS });
+    const renderer = new DocumentRenderer();
+    cleanup.push(() => renderer.close());
     const app = createApp({
       store,
       objects,
@@ -153,12 +181,16 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
           store,
           anchoring: () => anchorer.health,
           reconciliation: () => reconciler.status,
-          timestamps: () => ({ configured: 0, batchesWithout: 0, lastError: anchorer.health.timestamps.lastError }),
+          timestamps: async () => ({
+            configured: stamper?.configured ?? 0,
+            batchesWithout: stamper ? (await store.batchesToTimestamp(stamper.configured, 10_000)).length : 0,
+            lastError: anchorer.health.timestamps.lastError ?? checkpointer?.lastError ?? null,
+          }),
         }),
       healthToken: config.healthToken,
-      site: () => ({ publicUrl: url, chainNames: config.chain.names, developmentChainIds: DEVELOPMENT_CHAIN_IDS }),
+      site,
       log,
-      routers: [await webRoutes()],
+      routers: [documentRoutes({ store, renderer, site }), checkpointRoutes(store), await webRoutes()],
     });
     const server: Server = createServer(
       {
@@ -177,6 +209,7 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     url = config.publicUrl ?? `http://${config.host}:${port}`;
     anchorer.start();
     reconciler.start();
+    checkpointer?.start();
 
     let stopping: Promise<void> | undefined;
     return {
@@ -194,6 +227,22 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     await undo();
     throw e;
   }
+}
+
+/**
+ * The time-stamp authorities every root is stamped by: TSA_URLS; on the embedded chain,
+ * unless TSA_URLS says otherwise, the development TSA under DATA_DIR/keys/tsa, so a
+ * newcomer sees the feature (its tokens say everywhere that courts do not trust it).
+ */
+async function timestampAuthorities(config: ServiceConfig, embedded: boolean, trustPem: string | undefined): Promise<TsaStamper | undefined> {
+  const sources: TsaSource[] = (config.timestamps.urls ?? []).map((u) => httpTsa(u, config.timestamps.timeoutMs));
+  const trust = trustList(trustPem);
+  if (config.timestamps.urls === undefined && embedded) {
+    const tsa = await DevelopmentTsa.open(path.join(config.dataDir, "keys", "tsa"));
+    sources.push(developmentTsa(tsa));
+    trust.push(...tsa.trustAnchors());
+  }
+  return sources.length === 0 ? undefined : new TsaStamper(sources, { required: config.timestamps.required, trust });
 }
 
 /** How long an anchoring lease lasts unless renewed: another replica takes over within this after a crash. */

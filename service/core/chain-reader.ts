@@ -154,17 +154,23 @@ export class JsonRpcChainReader implements ChainReader {
           ? `the chain node at ${this.label} did not answer within ${this.#timeoutMs / 1000} s`
           : `cannot reach the chain node at ${this.label}: ${reason(e)}`,
         e,
+        timedOut ? "timeout" : "unreachable",
+        this.label,
       );
     }
     let body: { result?: unknown; error?: { message?: unknown } };
     try {
       body = (await response.json()) as typeof body;
     } catch (e) {
-      throw unavailable(`${this.label} answered HTTP ${response.status} without JSON-RPC`, e);
+      throw unavailable(`${this.label} answered HTTP ${response.status} without JSON-RPC`, e, "not-json-rpc", this.label);
     }
-    if (typeof body !== "object" || body === null) throw unavailable(`${this.label} answered without JSON-RPC`);
-    if (body.error !== undefined) throw unavailable(`${method} failed: ${String(body.error?.message ?? "error")}`);
-    if (!("result" in body)) throw unavailable(`${method}: no result from ${this.label}`);
+    if (typeof body !== "object" || body === null) {
+      throw unavailable(`${this.label} answered without JSON-RPC`, undefined, "not-json-rpc", this.label);
+    }
+    if (body.error !== undefined) {
+      throw unavailable(`${method} failed: ${String(body.error?.message ?? "error")}`, undefined, "rpc-error", this.label);
+    }
+    if (!("result" in body)) throw unavailable(`${method}: no result from ${this.label}`, undefined, "not-json-rpc", this.label);
     return body.result;
   }
 }
@@ -294,8 +300,29 @@ function quantity(value: unknown, what: string): number {
   return Number(BigInt(value));
 }
 
-function unavailable(message: string, cause?: unknown): EvidenceError {
-  return new EvidenceError("CHAIN_UNAVAILABLE", message, cause === undefined ? undefined : { cause });
+/**
+ * Why a node could not be read, in a word a page or the CLI can say in any language:
+ * `unreachable` (refused, no route, no such host), `timeout`, `not-json-rpc` (it answered
+ * something else, e.g. a web page), `rpc-error` (it refused the call), `bad-answer` (an
+ * answer of the wrong shape).
+ */
+export type ChainFailure = "unreachable" | "timeout" | "not-json-rpc" | "rpc-error" | "bad-answer";
+
+/** A chain that could not be read: never evidence against a certificate. */
+export class ChainUnavailableError extends EvidenceError {
+  readonly failure: ChainFailure;
+  readonly node: string;
+
+  constructor(failure: ChainFailure, node: string, message: string, options?: { cause?: unknown }) {
+    super("CHAIN_UNAVAILABLE", message, options);
+    this.name = "ChainUnavailableError";
+    this.failure = failure;
+    this.node = node;
+  }
+}
+
+function unavailable(message: string, cause?: unknown, failure: ChainFailure = "bad-answer", node = ""): EvidenceError {
+  return new ChainUnavailableError(failure, node, message, cause === undefined ? undefined : { cause });
 }
 
 function reason(e: unknown): string {

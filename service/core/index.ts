@@ -28,7 +28,9 @@ export {
 } from "./certificate.ts";
 export {
   CachingChainReader,
+  ChainUnavailableError,
   JsonRpcChainReader,
+  type ChainFailure,
   VERIFIER_RPC_METHODS,
   type AnchoredEvent,
   type AnchorOnChain,
@@ -83,3 +85,4 @@ export {
   PDF_LIMITS,
   type EmbeddedFile,
 } from "./pdf-attachment.ts";
+export { lazyTimestampVerifier } from "./verify/lazy-timestamps.ts";

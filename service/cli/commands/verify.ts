@@ -18,6 +18,8 @@ package (.zip); a directory stands for every certificate in it.
   --sha256 HEX   the file's SHA-256, when only the hash is at hand
   --files DIR    for many certificates: the original files, matched by their SHA-256
   --rpc URL      a node of the certificates' chain (default $EVIDENCE_RPC_URL or http://127.0.0.1:8545)
+  --tsa-trust F  a PEM file of the time-stamp authorities' roots you trust (none by default: a
+                 token of another TSA is reported as not checkable, beside the verdict)
   --json         machine-readable: one object, or one line per certificate when there are many
   --lang zh|en   the language of the output (default: from LC_ALL / LANG)
 Exit status: 0 valid, 1 invalid, 2 usage, 3 could not verify (a node unreachable, of
@@ -29,6 +31,7 @@ another chain, or behind). With many certificates, the worst of them.`,
     rpc: { type: "string" },
     json: { type: "boolean" },
     lang: { type: "string" },
+    "tsa-trust": { type: "string" },
   },
   async run({ values, positionals, lang }) {
     if (positionals.length === 0) throw new UsageError("name at least one certificate file or directory");
@@ -44,6 +47,11 @@ another chain, or behind). With many certificates, the worst of them.`,
     const rpc = values.rpc ?? process.env.EVIDENCE_RPC_URL ?? "http://127.0.0.1:8545";
     const [core, { verificationText }] = await Promise.all([import("../../core/index.ts"), import("../print-verification.ts")]);
     const chain = new core.CachingChainReader(new core.JsonRpcChainReader(rpc));
+    const trustFile = values["tsa-trust"];
+    if (trustFile !== undefined) await readFile(trustFile).catch(() => {
+      throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
+    });
+    const timestamps = core.lazyTimestampVerifier(() => (trustFile ? readFile(trustFile, "utf8") : undefined));
     const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
     const single = certificates.length === 1 && byHash === undefined;
     // With --files, each certificate is compared with the file of its certified hash, if DIR
@@ -60,7 +68,10 @@ another chain, or behind). With many certificates, the worst of them.`,
     const rows: string[][] = [];
     for (const file of certificates) {
       const bytes = new Uint8Array(await readFile(file));
-      const result: VerificationResult = await core.verifyEvidence({ kind: "bytes", bytes }, { chain, ...(fileDigest ? { fileDigest } : {}) });
+      const result: VerificationResult = await core.verifyEvidence(
+        { kind: "bytes", bytes },
+        { chain, timestamps, ...(fileDigest ? { fileDigest } : {}) },
+      );
       tally[result.verdict]++;
       worst = worse(worst, result.verdict);
       if (values.json) {

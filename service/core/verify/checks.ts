@@ -1,4 +1,5 @@
 import type { CertificateClaims } from "../certificate.ts";
+import type { ChainFailure } from "../chain-reader.ts";
 import type { Certificate } from "../schema.ts";
 
 /** The checks of a verification, in the order they run (DESIGN §4). */
@@ -44,7 +45,7 @@ export type Reason =
   | { code: "anchor.transaction-elsewhere"; txHash: string; blockNumber: number }
   | { code: "anchor.no-event"; txHash: string }
   | { code: "anchor.not-anchorer"; issuer: string; anchorer: string }
-  | { code: "anchor.unreachable"; message: string }
+  | { code: "anchor.unreachable"; failure: ChainFailure; node: string; message: string }
   | { code: "anchor.other-chain"; actual: number; stated: number }
   | { code: "anchor.behind"; latest: number; blockNumber: number }
   | { code: "signature.ok"; issuer: string; name: string }

@@ -2,7 +2,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { recoverAddress } from "ethers";
 import { claimsOf, parseCertificate, personalMessageDigest, signedBytes, type CertificateClaims } from "../certificate.ts";
 import type { ChainReader } from "../chain-reader.ts";
-import { CachingChainReader } from "../chain-reader.ts";
+import { CachingChainReader, ChainUnavailableError } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
 import { fromHex32, toHex32 } from "../hex.ts";
 import { rootFromInclusionProof } from "../merkle.ts";
@@ -64,25 +64,7 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
   try {
     certificate = parseCertificate(input);
   } catch (e) {
-    const message = isEvidenceError(e) ? e.message : "the certificate could not be read";
-    const checks: Check[] = [
-      { id: "format", status: "failed", reason: { code: "format.malformed", message } },
-      ...CHECK_IDS.slice(1).map(
-        (id): Check => ({ id, status: "skipped", reason: { code: "not-checked.malformed" } }),
-      ),
-    ];
-    return {
-      verdict: "invalid",
-      valid: false,
-      fileCompared: false,
-      anchoredAt: null,
-      checks,
-      certificate: null,
-      claims: null,
-      developmentChain: false,
-      timestamps: [],
-      warnings: [],
-    };
+    return malformedResult(isEvidenceError(e) ? e.message : "the certificate could not be read");
   }
   const claims = claimsOf(certificate);
   const [anchor, timestamp] = await Promise.all([
@@ -116,6 +98,26 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
     developmentChain,
     timestamps: timestamp.summaries,
     warnings,
+  };
+}
+
+/** The verdict on something that is not a readable certificate: a failed format check, nothing else checked. */
+export function malformedResult(message: string): VerificationResult {
+  const checks: Check[] = [
+    { id: "format", status: "failed", reason: { code: "format.malformed", message } },
+    ...CHECK_IDS.slice(1).map((id): Check => ({ id, status: "skipped", reason: { code: "not-checked.malformed" } })),
+  ];
+  return {
+    verdict: "invalid",
+    valid: false,
+    fileCompared: false,
+    anchoredAt: null,
+    checks,
+    certificate: null,
+    claims: null,
+    developmentChain: false,
+    timestamps: [],
+    warnings: [],
   };
 }
 
@@ -219,7 +221,9 @@ async function checkAnchor(c: CertificateClaims, chain: ChainReader): Promise<Ch
     return check("anchor", "passed", { code: "anchor.ok", chainId, blockNumber, timestamp });
   } catch (e) {
     const message = isEvidenceError(e) ? e.message : `the chain could not be read: ${String(e)}`;
-    return check("anchor", "error", { code: "anchor.unreachable", message });
+    const failure = e instanceof ChainUnavailableError ? e.failure : "bad-answer";
+    const node = e instanceof ChainUnavailableError ? e.node : "";
+    return check("anchor", "error", { code: "anchor.unreachable", failure, node, message });
   }
 }
 

@@ -1,4 +1,5 @@
-import { verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
+import { certificateFromPdf, isPdf } from "../pdf-attachment.ts";
+import { malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
 import type { VerificationResult } from "./checks.ts";
 
 /**
@@ -11,6 +12,17 @@ export type EvidenceInput = { kind: "certificate"; certificate: unknown } | { ki
 /** Verifies whatever was handed over, by what it is. */
 export async function verifyEvidence(input: EvidenceInput, options: VerifyOptions): Promise<VerificationResult> {
   if (input.kind === "certificate") return verifyCertificate(input.certificate, options);
+  if (isPdf(input.bytes)) {
+    // The certificate document carries the JSON certificate as an attachment (DESIGN §10);
+    // the printed page itself proves nothing and is not read.
+    let text: string;
+    try {
+      text = certificateFromPdf(input.bytes).text;
+    } catch (e) {
+      return malformedResult(`the PDF document holds no readable certificate: ${(e as Error).message}`);
+    }
+    return verifyCertificate(text, options);
+  }
   return verifyCertificate(decodeText(input.bytes), options);
 }
 

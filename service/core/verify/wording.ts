@@ -269,7 +269,17 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
   "anchor.unreachable": both(
     (r) => r.message,
-    (r) => `无法读取区块链：${r.message}`,
+    (r) => {
+      const node = r.node ? `节点 ${r.node}` : "节点";
+      const why = {
+        unreachable: `无法连接${node}（连接被拒绝或地址不可达）`,
+        timeout: `${node}未在规定时间内应答`,
+        "not-json-rpc": `${node}的应答不是 JSON-RPC（地址可能不是区块链节点）`,
+        "rpc-error": `${node}拒绝了查询`,
+        "bad-answer": `${node}的应答格式不正确`,
+      }[r.failure];
+      return `${why}。技术细节：${r.message}`;
+    },
   ),
   "anchor.other-chain": both(
     (r) => `the node is on chain ${r.actual}; the certificate is for chain ${r.stated}: use a node of chain ${r.stated}`,
@@ -330,7 +340,10 @@ export function reasonText(reason: Reason, lang: Lang): string {
   return (DETAILS[reason.code] as Detail<ReasonCode>)(reason as never, lang);
 }
 
-export function checkSentence(check: Pick<Check, "id" | "status">, lang: Lang): string {
+export function checkSentence(check: Pick<Check, "id" | "status"> & { reason?: Reason }, lang: Lang): string {
+  if (check.reason?.code === "not-checked.malformed") {
+    return lang === "zh-CN" ? "未检查：证书格式不正确。" : "Not checked: the certificate is malformed.";
+  }
   return CHECK_SENTENCES[check.id][check.status][lang];
 }
 

@@ -1,0 +1,61 @@
+import { Router } from "express";
+import { claimsOf, DEVELOPMENT_CHAIN_IDS, EVIDENCE_ID } from "../../core/index.ts";
+import { DEVELOPMENT_TSA_MARKER, parseTimestampToken, timestampTokenFromBase64 } from "../../core/timestamp.ts";
+import type { DocumentTimestamp } from "../../document/certificate-pdf.ts";
+import type { DocumentRenderer } from "../../document/document-renderer.ts";
+import type { EvidenceStore } from "../../store/store.ts";
+import { publicCors } from "../cors.ts";
+import { HttpProblem } from "../problem.ts";
+
+/**
+ * GET /api/v1/evidence/:id/certificate.pdf: the certificate document (DESIGN §10), A4,
+ * bilingual, with the JSON certificate attached — readable by the id, like the certificate.
+ */
+export function documentRoutes(options: {
+  store: EvidenceStore;
+  renderer: DocumentRenderer;
+  site: () => { publicUrl: string; chainNames: Record<number, string> };
+}): Router {
+  const router = Router({ caseSensitive: true, strict: true });
+  router.get("/api/v1/evidence/:id/certificate.pdf", publicCors, async (req, res) => {
+    const id = String(req.params.id);
+    const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
+    if (!row) throw new HttpProblem(404, "NOT_FOUND", "no evidence with that id");
+    if (!row.certificate) {
+      throw new HttpProblem(409, "NOT_ANCHORED", `the evidence is ${row.status}; its certificate is issued once it is anchored`, {
+        status: row.status,
+      });
+    }
+    const claims = claimsOf(row.certificate);
+    const account = await options.store.accountById(row.accountId);
+    const site = options.site();
+    const pdf = await options.renderer.render({
+      certificateJson: `${JSON.stringify(row.certificate, null, 2)}\n`,
+      ...(account ? { applicant: account.name } : {}),
+      ...(site.chainNames[claims.anchor.chainId] ? { chainName: site.chainNames[claims.anchor.chainId] } : {}),
+      developmentChain: DEVELOPMENT_CHAIN_IDS.includes(claims.anchor.chainId),
+      verifyUrl: new URL(`/verify?id=${encodeURIComponent(id)}`, site.publicUrl).href,
+      serviceUrl: site.publicUrl,
+      timestamps: claims.timestamps.flatMap((t) => documentTimestamp(t.token)),
+      // The document's time is the certificate's: the same certificate always gives the same document.
+      generatedAt: new Date(claims.issuedAt),
+    });
+    res
+      .type("application/pdf")
+      .set("Content-Disposition", `attachment; filename="${id}.pdf"`)
+      .send(Buffer.from(pdf));
+  });
+  return router;
+}
+
+/** What a token says of itself, for the document; its verification is the verifier's. */
+function documentTimestamp(token: string): DocumentTimestamp[] {
+  try {
+    const info = parseTimestampToken(timestampTokenFromBase64(token));
+    const tsa = info.tsa ?? info.signer?.subject ?? "";
+    const development = tsa.includes(DEVELOPMENT_TSA_MARKER) || (info.signer?.subject ?? "").includes(DEVELOPMENT_TSA_MARKER);
+    return [{ tsa, time: info.genTime.toISOString(), development }];
+  } catch {
+    return [];
+  }
+}
