@@ -236,7 +236,9 @@ describe("evidence service over HTTP (real service process and chain node)", fun
       form.append("file", new Blob([`verify me`]), "original.txt");
       const res = await api(service.url).postForm("/api/v1/verify", form);
       expect([res.body.verdict, res.body.fileCompared]).to.deep.equal(["valid", true]);
-      expect(res.body.checks.map((c: any) => c.status)).to.deep.equal([...Array(6).fill("passed"), "skipped"]);
+      // The development TSA's token is not on the service's trust list: a warning beside a valid verdict.
+      expect(res.body.checks.map((c: any) => c.status)).to.deep.equal([...Array(6).fill("passed"), "error"]);
+      expect(res.body.warnings.map((w: any) => w.code)).to.include("warning.development-tsa");
       expect(objects(), "no object stored").to.deep.equal(objectsBefore);
       expect(rows(), "no evidence recorded").to.equal(rowsBefore);
       expect(readdirSync(path.join(dataDir, "tmp")), "no temporary file left").to.deep.equal([]);
