@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { hostname } from "node:os";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -67,6 +67,27 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const lock = lockDataDir(config.dataDir);
     cleanup.push(() => lock.release());
+
+    // The port is taken first: a port in use fails the start at once, before anything else runs.
+    // Until the service is ready, requests are answered 503 with Retry-After.
+    let handler: RequestListener = (_req, res) => {
+      res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "2" });
+      res.end(JSON.stringify({ type: "about:blank", title: "Service Unavailable", status: 503, code: "SHUTTING_DOWN", detail: "the service is starting" }));
+    };
+    const server: Server = createServer(
+      {
+        // Headers must arrive promptly; a whole request within an hour (a large upload at a
+        // fair speed); uploads also keep a minimum rate (see connection-limits.ts).
+        headersTimeout: 20_000,
+        requestTimeout: 3_600_000,
+      },
+      (req, res) => handler(req, res),
+    );
+    limitConnectionsPerAddress(server, config.limits.connectionsPerAddress);
+    await listen(server, config.port, config.host);
+    cleanup.push(() => closeServer(server));
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
 
     const store = await openStore(config);
     cleanup.push(() => store.close());
@@ -161,7 +182,7 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     const verify = (input: EvidenceInput, options: Pick<VerifyOptions, "fileDigest"> = {}) =>
       verifyEvidence(input, { ...options, chain: verifierChain, timestamps, developmentChainIds: DEVELOPMENT_CHAIN_IDS });
 
-    let url = config.publicUrl ?? "";
+    const url = config.publicUrl ?? `http://${config.host}:${port}`;
     const site = () => ({ publicUrl: url, chainNames: config.chain.names, developmentChainIds: DEVELOPMENT_CHAIN_IDS });
     const renderer = new DocumentRenderer();
     cleanup.push(() => renderer.close());
@@ -192,21 +213,7 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
       log,
       routers: [documentRoutes({ store, renderer, site }), checkpointRoutes(store), await webRoutes()],
     });
-    const server: Server = createServer(
-      {
-        // Headers must arrive promptly; a whole request within an hour (a large upload at a
-        // fair speed); uploads also keep a minimum rate (see connection-limits.ts).
-        headersTimeout: 20_000,
-        requestTimeout: 3_600_000,
-      },
-      app,
-    );
-    limitConnectionsPerAddress(server, config.limits.connectionsPerAddress);
-    await listen(server, config.port, config.host);
-    cleanup.push(() => closeServer(server));
-    const address = server.address();
-    const port = typeof address === "object" && address ? address.port : config.port;
-    url = config.publicUrl ?? `http://${config.host}:${port}`;
+    handler = app;
     anchorer.start();
     reconciler.start();
     checkpointer?.start();

@@ -1,0 +1,102 @@
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import path from "node:path";
+import { isAlive } from "../../service/process-alive.ts";
+import { cleanUpDataDir, freePort, runCli, startServiceProcess, tempDir, until } from "../helpers/processes.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/** What a process said on stderr besides its log records (JSON lines): the lines a person reads. */
+function said(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("{"));
+}
+
+/** Whether something listens on a loopback port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** `npm start` exactly as a user or a supervisor runs it, and the line it prints when ready. */
+async function npmStart(env: Record<string, string>): Promise<{ npm: ChildProcess; output: () => string }> {
+  const npm = spawn("npm", ["start"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  npm.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  npm.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  await until(async () => (/serving on http/.test(output) ? true : undefined), "npm start to serve", 60_000);
+  return { npm, output: () => output };
+}
+
+describe("the service's lifecycle (real processes, through npm start)", function () {
+  this.timeout(120_000);
+  const dirs: string[] = [];
+  after(async () => {
+    for (const dir of dirs) await cleanUpDataDir(dir);
+  });
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`stops cleanly on ${signal} sent to the npm start process: no process left, both ports free`, async () => {
+      const dataDir = tempDir(`lifecycle-${signal}`);
+      dirs.push(dataDir);
+      const [port, chainPort] = [await freePort(), await freePort()];
+      const { npm, output } = await npmStart({ DATA_DIR: dataDir, PORT: String(port), LOCAL_CHAIN_PORT: String(chainPort) });
+      const chainPid = Number(readFileSync(path.join(dataDir, "chain", "anvil.pid"), "utf8"));
+      expect([await listening(port), await listening(chainPort), isAlive(chainPid)]).to.deep.equal([true, true, true]);
+      const exited = once(npm, "exit");
+      const sent = Date.now();
+      npm.kill(signal);
+      await exited;
+      await until(async () => (!(await listening(port)) && !(await listening(chainPort)) && !isAlive(chainPid) ? true : undefined), "everything to stop", 10_000);
+      expect(Date.now() - sent, "within 10 s").to.be.below(10_000);
+      expect(output()).to.match(new RegExp(`${signal}: stopping`));
+    });
+  }
+
+  it("exits non-zero at once, with one line, when its port is in use", async () => {
+    const dataDir = tempDir("lifecycle-port");
+    dirs.push(dataDir);
+    const blocker = createServer().listen(0, "127.0.0.1");
+    await once(blocker, "listening");
+    const { port } = blocker.address() as { port: number };
+    try {
+      const res = await runCli(["serve"], { DATA_DIR: dataDir, PORT: String(port), LOCAL_CHAIN_PORT: String(await freePort()) });
+      expect(res.code).to.equal(1);
+      expect(said(res.stderr)).to.deep.equal([`evidence serve: port ${port} on 127.0.0.1 is already in use (set PORT)`]);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("exits non-zero at once, with one line, on a bad setting", async () => {
+    const res = await runCli(["serve"], { DATA_DIR: tempDir("lifecycle-config"), PORT: "eighty" });
+    expect(res.code).to.equal(1);
+    expect(said(res.stderr)).to.deep.equal(['evidence serve: PORT must be an integer from 0 to 65535, got "eighty"']);
+  });
+
+  it("refuses a second instance on the same data directory, naming the pid that holds it, and leaves the first running", async () => {
+    const dataDir = tempDir("lifecycle-lock");
+    dirs.push(dataDir);
+    const chainPort = await freePort();
+    const first = await startServiceProcess(dataDir, { LOCAL_CHAIN_PORT: String(chainPort) });
+    try {
+      const second = await runCli(["serve"], { DATA_DIR: dataDir, PORT: "0", LOCAL_CHAIN_PORT: String(await freePort()) });
+      expect(second.code).to.equal(1);
+      expect(said(second.stderr)).to.deep.equal([
+        `evidence serve: ${dataDir} is in use by another Evidence Anchor service (pid ${first.child.pid}); stop it first, or set another DATA_DIR`,
+      ]);
+      expect(await listening(chainPort), "the first instance's chain still runs").to.equal(true);
+      expect((await fetch(`${first.url}/healthz`)).status).to.equal(200);
+    } finally {
+      await first.stop();
+    }
+  });
+});
