@@ -359,6 +359,7 @@ export class GuardProxy {
       socket.once("connect", () => (record.connectedTo = { address, port }));
     });
     upstream.on("timeout", () => upstream.destroy(new Error("timeout")));
+    this.count(record, "bytesSent", headerBytes(req.rawHeaders) + (req.url?.length ?? 0));
     req.on("data", (chunk: Buffer) => this.count(record, "bytesSent", chunk.length));
     req.pipe(upstream);
     upstream.on("response", (response) => {
@@ -367,7 +368,10 @@ export class GuardProxy {
         const name = response.rawHeaders[i]!;
         if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, response.rawHeaders[i + 1]!);
       }
+      // The server's own Date, never one stamped by the proxy: the clock offset is read from it.
+      res.sendDate = false;
       res.writeHead(response.statusCode ?? 502, response.statusMessage, out);
+      this.count(record, "bytesReceived", headerBytes(response.rawHeaders));
       response.on("data", (chunk: Buffer) => this.count(record, "bytesReceived", chunk.length));
       response.pipe(res);
       response.on("error", () => res.destroy());
@@ -379,6 +383,13 @@ export class GuardProxy {
     });
     res.on("close", () => upstream.destroy());
   }
+}
+
+/** The size of a header block as it travels: `name: value\r\n` per field. */
+function headerBytes(raw: string[]): number {
+  let n = 0;
+  for (const field of raw) n += field.length + 2;
+  return n;
 }
 
 function headerSafe(outcome: CheckOutcome): string {
