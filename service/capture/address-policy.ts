@@ -163,7 +163,8 @@ export function classifyAddress(text: string): Pick<AddressVerdict, "address" | 
     }
     return { address: v6.toString(), category, embeddedIn: form };
   }
-  const category = lookup(v6, IPV6_RANGES) ?? (v6.match(IPV6_GLOBAL_UNICAST as [ipaddr.IPv6, number]) ? "public" : "reserved");
+  const category =
+    lookup(v6, IPV6_RANGES) ?? (v6.match(IPV6_GLOBAL_UNICAST as [ipaddr.IPv6, number]) ? "public" : "reserved");
   return { address: v6.toString(), category };
 }
 
@@ -267,7 +268,9 @@ export class AddressPolicy {
   }
 
   private isAllowListed(address: ipaddr.IPv4 | ipaddr.IPv6): boolean {
-    return this.allow.some(([base, bits]) => base.kind() === address.kind() && (address as ipaddr.IPv4).match(base as ipaddr.IPv4, bits));
+    return this.allow.some(
+      ([base, bits]) => base.kind() === address.kind() && (address as ipaddr.IPv4).match(base as ipaddr.IPv4, bits),
+    );
   }
 }
 

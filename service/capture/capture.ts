@@ -4,7 +4,14 @@ import { mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/pro
 import { createRequire } from "node:module";
 import { arch, platform, release } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type CDPSession, type Page, type Response } from "playwright-core";
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type CDPSession,
+  type Page,
+  type Response,
+} from "playwright-core";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
 import { sha256File } from "../intake/file-digest.ts";
 import { AddressPolicy, portOf } from "./address-policy.ts";
@@ -23,7 +30,9 @@ export const CAPTURE_MEDIA_TYPE = "application/vnd.evidence-anchor.capture+json"
  * wrapper that adds flags and extensions from /etc/chromium.d; a clean-room capture starts the
  * binary itself with only the flags listed in the manifest.
  */
-export const DEFAULT_CHROMIUM = existsSync("/usr/lib/chromium/chromium") ? "/usr/lib/chromium/chromium" : "/usr/bin/chromium";
+export const DEFAULT_CHROMIUM = existsSync("/usr/lib/chromium/chromium")
+  ? "/usr/lib/chromium/chromium"
+  : "/usr/bin/chromium";
 
 export interface CaptureRequest {
   url: string;
@@ -365,8 +374,9 @@ class CaptureSession {
     const tls = await this.tls(cdp, response, dir);
     const { redirects, mainHeaders } = await this.redirectChain(response);
     const clock = clockOffset(response, mainHeaders);
-    const userAgent = ((await (await browser.newBrowserCDPSession()).send("Browser.getVersion")) as { userAgent: string })
-      .userAgent;
+    const userAgent = (
+      (await (await browser.newBrowserCDPSession()).send("Browser.getVersion")) as { userAgent: string }
+    ).userAgent;
     if (this.request.video) await this.scrollForVideo(page);
     await context.close(); // writes network.har
     const video = await this.finishVideo(dir, videoNote);
@@ -418,7 +428,13 @@ class CaptureSession {
         connections: connections.map(connectionSummary),
         refused: connections
           .filter((c) => c.refused)
-          .map((c) => ({ host: c.host, port: c.port, url: c.url, reason: c.refused!.reason, category: c.refused!.category })),
+          .map((c) => ({
+            host: c.host,
+            port: c.port,
+            url: c.url,
+            reason: c.refused!.reason,
+            category: c.refused!.category,
+          })),
         loadCompleted,
         screenshot,
         popups: this.events.popups,
@@ -486,7 +502,8 @@ class CaptureSession {
       void download.cancel().catch(() => {});
     });
     page.on("request", (request) => {
-      if (request.isNavigationRequest() && request.frame() === page.mainFrame()) this.events.navigations.push(request.url());
+      if (request.isNavigationRequest() && request.frame() === page.mainFrame())
+        this.events.navigations.push(request.url());
     });
   }
 
@@ -511,7 +528,8 @@ class CaptureSession {
     const host = target.hostname.replace(/^\[|\]$/g, "");
     const record = this.proxy!.connections().findLast((c) => c.host === host && c.port === port);
     if (record?.refused) return new CaptureError("ADDRESS_REFUSED", record.refused.reason, { cause: e });
-    if (record?.error?.startsWith("cannot resolve")) return new CaptureError("HOST_NOT_FOUND", record.error, { cause: e });
+    if (record?.error?.startsWith("cannot resolve"))
+      return new CaptureError("HOST_NOT_FOUND", record.error, { cause: e });
     const message = firstLine(e);
     if (/Download is starting/i.test(message)) {
       return new CaptureError("NAVIGATION_FAILED", `${last} is a download, not a page`, { cause: e });
@@ -528,7 +546,9 @@ class CaptureSession {
     await page.screenshot({
       path: file,
       fullPage,
-      ...(truncated ? { clip: { x: 0, y: 0, width: this.viewport.width, height: this.limits.screenshotMaxHeight } } : {}),
+      ...(truncated
+        ? { clip: { x: 0, y: 0, width: this.viewport.width, height: this.limits.screenshotMaxHeight } }
+        : {}),
       timeout: this.limits.timeoutMs,
     });
     const header = Buffer.alloc(24);
@@ -539,7 +559,11 @@ class CaptureSession {
   }
 
   /** The main document's TLS: Playwright's security details and the DER chain from the DevTools protocol. */
-  private async tls(cdp: CDPSession, response: Response, dir: string): Promise<{ [key: string]: JsonValue } | undefined> {
+  private async tls(
+    cdp: CDPSession,
+    response: Response,
+    dir: string,
+  ): Promise<{ [key: string]: JsonValue } | undefined> {
     if (!response.url().startsWith("https:")) return undefined;
     const details = await response.securityDetails();
     const { tableNames } = (await cdp.send("Network.getCertificate", { origin: new URL(response.url()).origin })) as {

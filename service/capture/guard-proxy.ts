@@ -239,9 +239,18 @@ export class GuardProxy {
         this.resolutions.set(key, pending);
         pending.then(
           (found) =>
-            this.answers.push({ host: key, addresses: found.map((a) => a.address), resolvedAt: new Date().toISOString() }),
+            this.answers.push({
+              host: key,
+              addresses: found.map((a) => a.address),
+              resolvedAt: new Date().toISOString(),
+            }),
           (e: NodeJS.ErrnoException) =>
-            this.answers.push({ host: key, addresses: [], resolvedAt: new Date().toISOString(), error: e.code ?? String(e) }),
+            this.answers.push({
+              host: key,
+              addresses: [],
+              resolvedAt: new Date().toISOString(),
+              error: e.code ?? String(e),
+            }),
         );
       }
       try {
@@ -268,7 +277,10 @@ export class GuardProxy {
     if (this.controller.signal.aborted) {
       outcome = { addresses: [], refused: { reason: "the page size limit was reached", category: "limit" } };
     } else if (this.records.length > this.options.maxConnections) {
-      outcome = { addresses: [], refused: { reason: `more than ${this.options.maxConnections} connections`, category: "limit" } };
+      outcome = {
+        addresses: [],
+        refused: { reason: `more than ${this.options.maxConnections} connections`, category: "limit" },
+      };
     } else {
       outcome = await this.check(record.host, record.port);
     }

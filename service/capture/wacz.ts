@@ -58,7 +58,12 @@ export interface WaczOptions {
 }
 
 /** The files {@link writeWacz} writes, relative to the output directory. */
-export const WACZ_FILES = ["archive/data.warc.gz", "indexes/index.cdxj", "pages/pages.jsonl", "datapackage.json"] as const;
+export const WACZ_FILES = [
+  "archive/data.warc.gz",
+  "indexes/index.cdxj",
+  "pages/pages.jsonl",
+  "datapackage.json",
+] as const;
 
 /** Headers that describe the wire encoding of a body that the HAR holds decoded. */
 const WIRE_HEADERS = new Set(["content-encoding", "transfer-encoding", "content-length", "connection", "keep-alive"]);
@@ -206,17 +211,19 @@ export function timestamp14(date: string): string {
 
 function reasonPhrase(status: number): string {
   return (
-    {
-      200: "OK",
-      204: "No Content",
-      206: "Partial Content",
-      301: "Moved Permanently",
-      302: "Found",
-      303: "See Other",
-      304: "Not Modified",
-      307: "Temporary Redirect",
-      308: "Permanent Redirect",
-      404: "Not Found",
-    } as Record<number, string>
-  )[status] ?? "";
+    (
+      {
+        200: "OK",
+        204: "No Content",
+        206: "Partial Content",
+        301: "Moved Permanently",
+        302: "Found",
+        303: "See Other",
+        304: "Not Modified",
+        307: "Temporary Redirect",
+        308: "Permanent Redirect",
+        404: "Not Found",
+      } as Record<number, string>
+    )[status] ?? ""
+  );
 }

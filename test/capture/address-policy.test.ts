@@ -75,11 +75,9 @@ describe("address policy", () => {
 
   describe("parseAllowList", () => {
     it("reads comma-separated CIDRs and bare addresses", () => {
-      expect(parseAllowList(" 127.0.0.1/32, ::1 ,10.0.0.0/8,").map(([a, bits]) => `${a.toString()}/${bits}`)).to.deep.equal([
-        "127.0.0.1/32",
-        "::1/128",
-        "10.0.0.0/8",
-      ]);
+      expect(
+        parseAllowList(" 127.0.0.1/32, ::1 ,10.0.0.0/8,").map(([a, bits]) => `${a.toString()}/${bits}`),
+      ).to.deep.equal(["127.0.0.1/32", "::1/128", "10.0.0.0/8"]);
     });
 
     it("is empty by default", () => {

@@ -122,7 +122,11 @@ describe("GuardProxy", function () {
       }
       expect(dnsServer.queries.filter((q) => q === "rebind.test A")).to.have.length(1);
       expect(internal.seen.length).to.equal(before);
-      expect(proxy.connections().map((r) => r.connectedTo?.address)).to.deep.equal(["127.0.0.1", "127.0.0.1", "127.0.0.1"]);
+      expect(proxy.connections().map((r) => r.connectedTo?.address)).to.deep.equal([
+        "127.0.0.1",
+        "127.0.0.1",
+        "127.0.0.1",
+      ]);
     });
   });
 

@@ -35,7 +35,9 @@ export async function startDnsServer(zone: Record<string, string[] | string[][]>
         addresses = question.type === 1 ? turns[Math.min(count, turns.length - 1)]! : [];
       } else addresses = entry as string[];
     }
-    const wanted = addresses.filter((a) => (question.type === 1 ? isIPv4(a) : question.type === 28 ? isIPv6(a) : false));
+    const wanted = addresses.filter((a) =>
+      question.type === 1 ? isIPv4(a) : question.type === 28 ? isIPv6(a) : false,
+    );
     socket.send(answer(message, question, wanted, entry === undefined), peer.port, peer.address);
   });
   socket.bind(0, "127.0.0.1");
