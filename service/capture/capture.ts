@@ -12,6 +12,7 @@ import {
   type Page,
   type Response,
 } from "playwright-core";
+import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
 import { sha256File } from "../intake/file-digest.ts";
 import { AddressPolicy, portOf } from "./address-policy.ts";
@@ -20,8 +21,7 @@ import { GuardProxy, type ConnectionRecord, type HostResolver } from "./guard-pr
 import { DEFAULT_FFMPEG, hasFfmpeg, ScreencastRecorder } from "./screencast.ts";
 import { writeWacz, WACZ_FILES, type HarLog } from "./wacz.ts";
 
-/** `type` of a capture manifest (DESIGN §9). */
-export const CAPTURE_MANIFEST_TYPE = "evidence-anchor-capture";
+export { CAPTURE_MANIFEST_TYPE };
 /** `mediaType` of a capture's evidence record: its `contentHash` is the SHA-256 of manifest.json. */
 export const CAPTURE_MEDIA_TYPE = "application/vnd.evidence-anchor.capture+json";
 

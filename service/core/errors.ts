@@ -11,7 +11,8 @@ export type EvidenceErrorCode =
   | "INVALID_PROOF"
   | "INVALID_ARGUMENT"
   | "CHAIN_UNAVAILABLE"
-  | "CHAIN_MISMATCH";
+  | "CHAIN_MISMATCH"
+  | "INVALID_PACKAGE";
 
 export class EvidenceError extends Error {
   readonly code: EvidenceErrorCode;
