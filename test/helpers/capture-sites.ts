@@ -14,8 +14,8 @@ export interface Site {
   port: number;
   /** Request paths in the order they arrived. */
   requests: string[];
-  /** Resolves when a request for `pathname` arrives (or has arrived). */
-  requested(pathname: string): Promise<void>;
+  /** Resolves once `count` requests for `pathname` have arrived. */
+  requested(pathname: string, count?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -25,12 +25,15 @@ export async function startSite(
   options: { host?: string; port?: number; tls?: { cert: string; key: string } } = {},
 ): Promise<Site> {
   const requests: string[] = [];
-  const waiting = new Map<string, (() => void)[]>();
+  const waiting: { pathname: string; count: number; wake: () => void }[] = [];
+  const seen = (pathname: string) => requests.filter((p) => p === pathname).length;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const pathname = new URL(req.url ?? "/", "http://x").pathname;
     requests.push(pathname);
-    for (const wake of waiting.get(pathname) ?? []) wake();
-    waiting.delete(pathname);
+    for (const waiter of waiting.filter((w) => w.pathname === pathname && seen(pathname) >= w.count)) {
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.wake();
+    }
     const route = routes[pathname];
     if (!route) {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found");
@@ -44,10 +47,10 @@ export async function startSite(
   return {
     port: (server.address() as AddressInfo).port,
     requests,
-    requested: (pathname) =>
-      requests.includes(pathname)
+    requested: (pathname, count = 1) =>
+      seen(pathname) >= count
         ? Promise.resolve()
-        : new Promise<void>((resolve) => waiting.set(pathname, [...(waiting.get(pathname) ?? []), resolve])),
+        : new Promise<void>((wake) => waiting.push({ pathname, count, wake })),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -59,6 +62,27 @@ export async function startSite(
 export function serve(contentType: string, body: string | Buffer, extra: Record<string, string> = {}): Route {
   return (_req, res) => {
     res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body), ...extra }).end(body);
+  };
+}
+
+/** A route that holds every request until {@link Gate.open}, then answers with `route`. */
+export interface Gate {
+  route: Route;
+  open(): void;
+}
+
+export function gate(route: Route): Gate {
+  let opened = false;
+  const held: (() => void)[] = [];
+  return {
+    route: (req, res) => {
+      if (opened) return route(req, res);
+      held.push(() => void route(req, res));
+    },
+    open: () => {
+      opened = true;
+      for (const release of held.splice(0)) release();
+    },
   };
 }
 
