@@ -10,6 +10,7 @@ import {
   type BrowserContext,
   type CDPSession,
   type Page,
+  type Request,
   type Response,
 } from "playwright-core";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
@@ -64,6 +65,8 @@ export interface CaptureLimits {
   maxWaitMs: number;
   /** Screencast frames kept for the video. */
   videoFrameBytes: number;
+  /** JavaScript heap of the page's renderer, in MiB (V8 --max-old-space-size). */
+  heapMiB: number;
 }
 
 export const DEFAULT_LIMITS: CaptureLimits = {
@@ -74,6 +77,7 @@ export const DEFAULT_LIMITS: CaptureLimits = {
   screenshotMaxHeight: 16_384,
   maxWaitMs: 10_000,
   videoFrameBytes: 32 * 1024 * 1024,
+  heapMiB: 1024,
 };
 
 export type CaptureStage = "starting" | "navigating" | "recording" | "archiving";
@@ -225,6 +229,11 @@ class CaptureSession {
     downloads: [] as string[],
     navigations: [] as string[],
   };
+  /** The latest main-frame document response: a page may navigate itself after the first one (script, meta refresh). */
+  private documentResponse: Response | undefined;
+  private readonly pendingNavigations = new Set<Request>();
+  private failedNavigation: { url: string; error: string } | undefined;
+  private crashed = false;
   private browserArgs: string[] = [];
 
   private readonly request: CaptureRequest;
@@ -261,6 +270,12 @@ class CaptureSession {
   }
 
   private stopReason(): CaptureError {
+    if (this.crashed) {
+      return new CaptureError(
+        "NAVIGATION_FAILED",
+        "the page crashed the browser's renderer (memory exhausted or a renderer fault)",
+      );
+    }
     if (this.proxy?.signal.aborted) {
       return new CaptureError("PAGE_TOO_LARGE", `the page exceeded ${this.limits.pageBytes} bytes`);
     }
@@ -273,6 +288,14 @@ class CaptureSession {
     if (this.proxy?.signal.aborted || this.deadline.aborted || this.options.signal?.aborted) return this.stopReason();
     if (isCaptureError(e)) return e;
     return new CaptureError("CAPTURE_FAILED", firstLine(e), { cause: e });
+  }
+
+  /**
+   * Awaits `step` unless the capture is stopped first: then it rejects at once, so the
+   * capture unwinds even while the browser is wedged by a page that never yields.
+   */
+  private guard<T>(step: Promise<T>): Promise<T> {
+    return Promise.race([step, this.stopped]);
   }
 
   async dispose(): Promise<void> {
@@ -300,9 +323,9 @@ class CaptureSession {
 
     // The main URL's host is resolved and checked before a browser is started; the browser's
     // own connection then uses this same answer (the proxy resolves each host once).
-    const first = await proxy.check(url.hostname, portOf(url));
-    if (first.refused) throw new CaptureError("ADDRESS_REFUSED", first.refused.reason);
-    if (first.error) throw new CaptureError("HOST_NOT_FOUND", first.error);
+    const preflight = await proxy.check(url.hostname, portOf(url));
+    if (preflight.refused) throw new CaptureError("ADDRESS_REFUSED", preflight.refused.reason);
+    if (preflight.error) throw new CaptureError("HOST_NOT_FOUND", preflight.error);
 
     this.browserArgs = [
       "--disable-gpu",
@@ -324,6 +347,10 @@ class CaptureSession {
       "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
       // WebRTC may not send UDP around the proxy.
       "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+      // A page that allocates without end crashes its own renderer at this heap size (the
+      // capture then fails) instead of taking the machine's memory.
+      `--js-flags=--max-old-space-size=${limits.heapMiB}`,
+
       ...(process.getuid?.() === 0 ? ["--no-sandbox"] : []),
       ...(options.trustedSpkiSha256?.length
         ? [`--ignore-certificate-errors-spki-list=${options.trustedSpkiSha256.join(",")}`]
@@ -337,68 +364,74 @@ class CaptureSession {
     }
     this.browser = browser;
     const harPath = path.join(dir, "network.har");
-    const context = await browser.newContext({
-      viewport: this.viewport,
-      deviceScaleFactor: 1,
-      locale: options.locale ?? "zh-CN",
-      timezoneId: options.timezoneId ?? "Asia/Shanghai",
-      acceptDownloads: false,
-      serviceWorkers: "block",
-      colorScheme: "light",
-      recordHar: { path: harPath, content: "embed", mode: "full" },
-    });
-    const page = await context.newPage();
+    const context = await this.guard(
+      browser.newContext({
+        viewport: this.viewport,
+        deviceScaleFactor: 1,
+        locale: options.locale ?? "zh-CN",
+        timezoneId: options.timezoneId ?? "Asia/Shanghai",
+        acceptDownloads: false,
+        serviceWorkers: "block",
+        colorScheme: "light",
+        recordHar: { path: harPath, content: "embed", mode: "full" },
+      }),
+    );
+    const page = await this.guard(context.newPage());
     this.watch(context, page);
-    const cdp = await context.newCDPSession(page);
-    await cdp.send("Network.enable");
+    const cdp = await this.guard(context.newCDPSession(page));
+    await this.guard(cdp.send("Network.enable"));
 
-    const videoNote = await this.startVideo(cdp);
+    const videoNote = await this.guard(this.startVideo(cdp));
     options.onStage?.("navigating");
     const navigationStartedAt = new Date();
-    const response = await this.navigate(page);
+    const first = await this.guard(this.navigate(page));
     const committedAt = new Date();
-    const loadCompleted = await page
-      .waitForLoadState("load", { timeout: limits.loadTimeoutMs })
-      .then(() => true)
-      .catch(() => false);
+    const loadCompleted = await this.guard(
+      page
+        .waitForLoadState("load", { timeout: limits.loadTimeoutMs })
+        .then(() => true)
+        .catch(() => false),
+    );
     const loadedAt = loadCompleted ? new Date() : undefined;
-    if (this.waitMs > 0) await page.waitForTimeout(this.waitMs);
+    if (this.waitMs > 0) await this.guard(page.waitForTimeout(this.waitMs));
+    const response = await this.guard(this.settledDocument(page, first));
 
     options.onStage?.("recording");
-    const screenshot = await this.screenshot(page, cdp, path.join(dir, "screenshot.png"));
-    const { data: mhtml } = (await cdp.send("Page.captureSnapshot", { format: "mhtml" })) as { data: string };
-    await writeFile(path.join(dir, "page.mhtml"), mhtml);
-    await writeFile(path.join(dir, "page.html"), await page.content());
-    const title = await page.title();
+    const screenshot = await this.guard(this.screenshot(page, cdp, path.join(dir, "screenshot.png")));
+    const snapshot = this.guard(cdp.send("Page.captureSnapshot", { format: "mhtml" }));
+    await writeFile(path.join(dir, "page.mhtml"), ((await snapshot) as { data: string }).data);
+    await writeFile(path.join(dir, "page.html"), await this.guard(page.content()));
+    const title = await this.guard(page.title());
     const finalUrl = response.url();
-    const tls = await this.tls(cdp, response, dir);
-    const { redirects, mainHeaders } = await this.redirectChain(response);
+    const tls = await this.guard(this.tls(cdp, response, dir));
+    const { redirects, mainHeaders } = await this.guard(this.redirectChain(response));
     const clock = clockOffset(response, mainHeaders);
-    const userAgent = (
-      (await (await browser.newBrowserCDPSession()).send("Browser.getVersion")) as { userAgent: string }
-    ).userAgent;
-    if (this.request.video) await this.scrollForVideo(page);
-    await context.close(); // writes network.har
-    const video = await this.finishVideo(dir, videoNote);
+    const browserSession = await this.guard(browser.newBrowserCDPSession());
+    const { userAgent } = (await this.guard(browserSession.send("Browser.getVersion"))) as { userAgent: string };
+    if (this.request.video) await this.guard(this.scrollForVideo(page));
+    await this.guard(context.close()); // writes network.har
+    const video = await this.guard(this.finishVideo(dir, videoNote));
     const browserVersion = browser.version();
-    await browser.close();
+    await this.guard(browser.close());
     this.browser = undefined;
 
     options.onStage?.("archiving");
     const connections = proxy.connections();
     const refusedUrls = new Set(connections.filter((c) => c.refused && c.url).map((c) => c.url!));
-    const har = JSON.parse(await readFile(harPath, "utf8")) as HarLog;
-    await writeWacz({
-      dir,
-      har,
-      pageUrl: finalUrl,
-      pageTitle: title,
-      pageDate: committedAt.toISOString(),
-      software: `evidence-anchor ${SERVICE_VERSION}`,
-      exclude: (entry) => refusedUrls.has(entry.request.url),
-    });
+    const har = JSON.parse(await this.guard(readFile(harPath, "utf8"))) as HarLog;
+    await this.guard(
+      writeWacz({
+        dir,
+        har,
+        pageUrl: finalUrl,
+        pageTitle: title,
+        pageDate: committedAt.toISOString(),
+        software: `evidence-anchor ${SERVICE_VERSION}`,
+        exclude: (entry) => refusedUrls.has(entry.request.url),
+      }),
+    );
 
-    const artifacts = await this.artifactList(dir);
+    const artifacts = await this.guard(this.artifactList(dir));
     const finishedAt = new Date();
     const manifest: CaptureManifest = {
       type: CAPTURE_MANIFEST_TYPE,
@@ -420,6 +453,7 @@ class CaptureSession {
       }),
       observed: jsonSafe({
         status: response.status(),
+        navigations: this.events.navigations,
         redirects: redirects.map((hop) => ({ ...hop, server: serverOf(connections, hop.url) })),
         server: serverOf(connections, finalUrl),
         responseHeaders: mainHeaders,
@@ -501,9 +535,29 @@ class CaptureSession {
       this.events.downloads.push(download.url());
       void download.cancel().catch(() => {});
     });
+    const mainNavigation = (request: Request) => request.isNavigationRequest() && request.frame() === page.mainFrame();
     page.on("request", (request) => {
-      if (request.isNavigationRequest() && request.frame() === page.mainFrame())
-        this.events.navigations.push(request.url());
+      if (!mainNavigation(request)) return;
+      this.events.navigations.push(request.url());
+      this.pendingNavigations.add(request);
+    });
+    page.on("response", (response) => {
+      const request = response.request();
+      if (!mainNavigation(request) || isRedirect(response.status())) return;
+      this.documentResponse = response;
+      this.failedNavigation = undefined;
+    });
+    page.on("requestfinished", (request) => this.pendingNavigations.delete(request));
+    page.on("requestfailed", (request) => {
+      if (!mainNavigation(request)) return;
+      this.pendingNavigations.delete(request);
+      const error = request.failure()?.errorText ?? "failed";
+      // ERR_ABORTED: another navigation replaced this one; the page then shows that one.
+      if (error !== "net::ERR_ABORTED") this.failedNavigation = { url: request.url(), error };
+    });
+    page.on("crash", () => {
+      this.crashed = true;
+      this.stopController.abort();
     });
   }
 
@@ -521,8 +575,26 @@ class CaptureSession {
     return response;
   }
 
-  private navigationError(e: unknown): CaptureError {
-    const last = this.events.navigations.at(-1) ?? this.url.href;
+  /**
+   * The document the page shows once it has settled. A page that navigates itself (script,
+   * meta refresh) is followed, one load at a time, within the load timeout; a document the
+   * proxy refused, or a navigation that failed, fails the capture as a refused redirect would.
+   * History API changes (pushState) are not navigations: the document stays the same.
+   */
+  private async settledDocument(page: Page, first: Response): Promise<Response> {
+    for (let i = 0; i < 10 && this.pendingNavigations.size > 0; i++) {
+      await page.waitForEvent("load", { timeout: this.limits.loadTimeoutMs }).catch(() => {});
+    }
+    if (this.failedNavigation)
+      throw this.navigationError(new Error(this.failedNavigation.error), this.failedNavigation.url);
+    const current = this.documentResponse ?? first;
+    const refused = this.proxy!.connections().find((c) => c.refused && c.url === current.url());
+    if (refused) throw new CaptureError("ADDRESS_REFUSED", refused.refused!.reason);
+    return current;
+  }
+
+  private navigationError(e: unknown, failedUrl?: string): CaptureError {
+    const last = failedUrl ?? this.events.navigations.at(-1) ?? this.url.href;
     const target = new URL(last);
     const port = portOf(target);
     const host = target.hostname.replace(/^\[|\]$/g, "");
@@ -669,6 +741,10 @@ class CaptureSession {
     if (missing.length > 0) throw new CaptureError("CAPTURE_FAILED", `the archive lacks ${missing.join(", ")}`);
     return artifacts;
   }
+}
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400 && status !== 304;
 }
 
 function mediaTypeOf(name: string): string {

@@ -103,11 +103,16 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         <div style="height: 30000px">endless</div>
         <a id="dl" href="/file.bin" download>file</a>
         <script>
+          history.pushState({}, "", "/hostile-moved");
           window.open("/simple");
           alert("${CHINESE}");
           document.getElementById("dl").click();
         </script>`,
       ),
+      "/js-redirect": page(() => `<script>location.replace("/simple")</script>`),
+      "/js-to-internal": page(() => `<script>location.href = "http://internal.test:${site.port}/"</script>`),
+      "/memory": page(() => "<script>const hoard = []; for (;;) hoard.push(new Array(1e6).fill(1.5));</script>"),
+      "/spin": page(() => "<script>for (;;) {}</script>"),
       "/file.bin": serve("application/octet-stream", Buffer.alloc(1024), { "content-disposition": "attachment" }),
     });
     internal = await startSite(
@@ -383,11 +388,35 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect((result.manifest.observed.screenshot as any).pageHeight).to.be.greaterThan(30_000);
     });
 
+    it("keeps the document's URL when the page only rewrites its history (pushState)", () => {
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/hostile`);
+    });
+
     it("closes the popup, dismisses the dialog, refuses the download, and records each", () => {
       expect(result.manifest.observed.popups).to.have.length(1);
       expect(result.manifest.observed.dialogs).to.deep.equal([{ type: "alert", message: CHINESE }]);
       expect(result.manifest.observed.downloads).to.deep.equal([`http://site.test:${site.port}/file.bin`]);
       expect(readdirSync(result.dir)).to.not.include("file.bin");
+    });
+  });
+
+  describe("a page that navigates itself", () => {
+    it("follows a script redirect and records every navigation", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/js-redirect` }, options());
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/simple`);
+      expect(result.manifest.observed.navigations).to.deep.equal([
+        `http://site.test:${site.port}/js-redirect`,
+        `http://site.test:${site.port}/simple`,
+      ]);
+      expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("<p>simple</p>");
+    });
+
+    it("rejects a script redirect to a refused host with ADDRESS_REFUSED", async () => {
+      const opts = options();
+      const error = await captureError({ url: `http://site.test:${site.port}/js-to-internal` }, opts);
+      expect(error.code).to.equal("ADDRESS_REFUSED");
+      expect(error.message).to.include("internal.test");
+      expect(existsSync(opts.outDir)).to.equal(false);
     });
   });
 
@@ -422,6 +451,21 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       const opts = options({ limits: { timeoutMs: 3000 } });
       const error = await captureError({ url: `http://site.test:${site.port}/hang` }, opts);
       expect(error.code).to.equal("TIMEOUT");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
+    it("rejects a page that spins its CPU for ever with TIMEOUT", async () => {
+      const opts = options({ limits: { timeoutMs: 3000 } });
+      const error = await captureError({ url: `http://site.test:${site.port}/spin` }, opts);
+      expect(error.code).to.equal("TIMEOUT");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
+    it("rejects a page that exhausts its memory with NAVIGATION_FAILED (its renderer crashed)", async () => {
+      const opts = options({ limits: { heapMiB: 256 } });
+      const error = await captureError({ url: `http://site.test:${site.port}/memory` }, opts);
+      expect(error.code).to.equal("NAVIGATION_FAILED");
+      expect(error.message).to.match(/crashed/);
       expect(existsSync(opts.outDir)).to.equal(false);
     });
 
