@@ -186,7 +186,7 @@ export async function capturePage(request: CaptureRequest, options: CaptureOptio
   if (!existsSync(chromiumPath)) {
     throw new CaptureError("BROWSER_UNAVAILABLE", `no Chromium at ${chromiumPath} (Debian package "chromium")`);
   }
-  options.signal?.throwIfAborted?.();
+  if (options.signal?.aborted) throw new CaptureError("CANCELLED", "the capture was cancelled");
   if (existsSync(options.outDir)) throw new CaptureError("CAPTURE_FAILED", `${options.outDir} already exists`);
   await mkdir(options.outDir);
 
@@ -234,6 +234,7 @@ class CaptureSession {
   private readonly pendingNavigations = new Set<Request>();
   private failedNavigation: { url: string; error: string } | undefined;
   private crashed = false;
+  private disposed = false;
   private browserArgs: string[] = [];
 
   private readonly request: CaptureRequest;
@@ -285,7 +286,8 @@ class CaptureSession {
 
   /** Maps any failure to a CaptureError, preferring the reason the capture was stopped. */
   explain(e: unknown): CaptureError {
-    if (this.proxy?.signal.aborted || this.deadline.aborted || this.options.signal?.aborted) return this.stopReason();
+    const stopped = this.crashed || this.proxy?.signal.aborted || this.deadline.aborted || this.options.signal?.aborted;
+    if (stopped) return this.stopReason();
     if (isCaptureError(e)) return e;
     return new CaptureError("CAPTURE_FAILED", firstLine(e), { cause: e });
   }
@@ -298,15 +300,20 @@ class CaptureSession {
     return Promise.race([step, this.stopped]);
   }
 
+  /** Closes the browser, the screencast and the proxy; a run still under way then fails at its next step. */
   async dispose(): Promise<void> {
-    const browser = this.browser;
-    this.browser = undefined;
-    await browser?.close().catch(() => {});
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.browser?.close().catch(() => {});
     await this.screencast?.dispose();
-    this.screencast = undefined;
-    const proxy = this.proxy;
-    this.proxy = undefined;
-    await proxy?.close();
+    await this.proxy?.close();
+  }
+
+  /** Refuses to go on once disposed: what a late step started must not outlive the capture. */
+  private async adopt<T extends { close(): Promise<void> }>(resource: T): Promise<T> {
+    if (!this.disposed) return resource;
+    await resource.close().catch(() => {});
+    throw this.stopReason();
   }
 
   async run(): Promise<CaptureResult> {
@@ -318,7 +325,7 @@ class CaptureSession {
       maxBytes: limits.pageBytes,
       ...(options.resolver ? { resolver: options.resolver } : {}),
     });
-    this.proxy = proxy;
+    this.proxy = await this.adopt(proxy);
     proxy.signal.addEventListener("abort", () => this.stopController.abort(), { once: true });
 
     // The main URL's host is resolved and checked before a browser is started; the browser's
@@ -362,7 +369,7 @@ class CaptureSession {
     } catch (e) {
       throw new CaptureError("BROWSER_UNAVAILABLE", `Chromium did not start: ${firstLine(e)}`, { cause: e });
     }
-    this.browser = browser;
+    this.browser = await this.adopt(browser);
     const harPath = path.join(dir, "network.har");
     const context = await this.guard(
       browser.newContext({
@@ -686,7 +693,8 @@ class CaptureSession {
     if (!this.request.video) return undefined;
     const ffmpeg = this.options.ffmpegPath ?? DEFAULT_FFMPEG;
     if (!hasFfmpeg(ffmpeg)) return `no video: ffmpeg not found at ${ffmpeg}`;
-    this.screencast = await ScreencastRecorder.start(cdp, { ...this.viewport, maxBytes: this.limits.videoFrameBytes });
+    const recorder = await ScreencastRecorder.start(cdp, { ...this.viewport, maxBytes: this.limits.videoFrameBytes });
+    this.screencast = await this.adopt({ close: () => recorder.dispose() }).then(() => recorder);
     return undefined;
   }
 

@@ -132,6 +132,8 @@ export class GuardProxy {
   private readonly sockets = new Set<Duplex>();
   private readonly controller = new AbortController();
   private total = 0;
+  private lookups = 0;
+  private readonly lookupQueue: (() => void)[] = [];
 
   private constructor(server: http.Server, port: number, options: Required<GuardProxyOptions>) {
     this.server = server;
@@ -235,7 +237,7 @@ export class GuardProxy {
       const key = bare.toLowerCase();
       let pending = this.resolutions.get(key);
       if (!pending) {
-        pending = this.options.resolver(key);
+        pending = this.resolveLimited(key);
         this.resolutions.set(key, pending);
         pending.then(
           (found) =>
@@ -269,6 +271,22 @@ export class GuardProxy {
       }
     }
     return { addresses: list, address: addresses[0]!.address };
+  }
+
+  /**
+   * The system resolver runs getaddrinfo on libuv's small shared thread pool, which the
+   * service's file I/O also needs: a page asking for hundreds of slow names must not take it
+   * all. At most four lookups per capture run at once; the rest wait their turn.
+   */
+  private async resolveLimited(host: string): Promise<ResolvedAddress[]> {
+    while (this.lookups >= 4) await new Promise<void>((resolve) => this.lookupQueue.push(resolve));
+    this.lookups++;
+    try {
+      return await this.options.resolver(host);
+    } finally {
+      this.lookups--;
+      this.lookupQueue.shift()?.();
+    }
   }
 
   /** {@link check} for a connection, with the connection and size limits, written into its record. */

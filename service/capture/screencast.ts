@@ -43,13 +43,18 @@ export class ScreencastRecorder {
     const dir = await mkdtemp(path.join(tmpdir(), "evidence-screencast-"));
     const recorder = new ScreencastRecorder(cdp, dir, options.maxBytes);
     cdp.on("Page.screencastFrame", (frame) => recorder.onFrame(frame));
-    await cdp.send("Page.startScreencast", {
-      format: "jpeg",
-      quality: 80,
-      maxWidth: options.width,
-      maxHeight: options.height,
-      everyNthFrame: 1,
-    });
+    try {
+      await cdp.send("Page.startScreencast", {
+        format: "jpeg",
+        quality: 80,
+        maxWidth: options.width,
+        maxHeight: options.height,
+        everyNthFrame: 1,
+      });
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
     return recorder;
   }
 
