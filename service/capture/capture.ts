@@ -15,6 +15,7 @@ import {
 } from "playwright-core";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
+import { TEXT_LIMITS } from "../core/record.ts";
 import { sha256File } from "../intake/file-digest.ts";
 import { AddressPolicy, portOf } from "./address-policy.ts";
 import { CaptureError, isCaptureError } from "./errors.ts";
@@ -179,9 +180,7 @@ const MEDIA_TYPES: Record<string, string> = {
  */
 export async function capturePage(request: CaptureRequest, options: CaptureOptions): Promise<CaptureResult> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const url = options.policy.checkUrl(request.url);
-  const viewport = checkViewport(request.viewport);
-  const waitMs = Math.min(Math.max(Math.trunc(request.waitMs ?? 0), 0), limits.maxWaitMs);
+  const { url, viewport, waitMs } = checkRequest(request, options.policy, limits);
   const chromiumPath = options.chromiumPath ?? DEFAULT_CHROMIUM;
   if (!existsSync(chromiumPath)) {
     throw new CaptureError("BROWSER_UNAVAILABLE", `no Chromium at ${chromiumPath} (Debian package "chromium")`);
@@ -204,13 +203,41 @@ export async function capturePage(request: CaptureRequest, options: CaptureOptio
   }
 }
 
-function checkViewport(viewport: CaptureRequest["viewport"]): { width: number; height: number } {
-  if (viewport === undefined) return { width: 1280, height: 800 };
-  const ok = (n: number, max: number) => Number.isInteger(n) && n >= 200 && n <= max;
-  if (!ok(viewport.width, 3840) || !ok(viewport.height, 2160)) {
-    throw new CaptureError("URL_REFUSED", "viewport must be whole CSS pixels, 200–3840 wide and 200–2160 high");
+/**
+ * Checks a request before anything is started: the URL against the policy (`URL_REFUSED`,
+ * `ADDRESS_REFUSED`), the title and note against the evidence record's limits, the viewport
+ * and options (`INVALID_REQUEST`). Returns the parsed URL, the viewport and the bounded wait.
+ */
+export function checkRequest(
+  request: CaptureRequest,
+  policy: AddressPolicy,
+  limits: Pick<CaptureLimits, "maxWaitMs"> = DEFAULT_LIMITS,
+): { url: URL; viewport: { width: number; height: number }; waitMs: number } {
+  if (typeof request.url !== "string") throw new CaptureError("URL_REFUSED", "url must be a string");
+  const url = policy.checkUrl(request.url);
+  const invalid = (message: string) => new CaptureError("INVALID_REQUEST", message);
+  for (const field of ["title", "note"] as const) {
+    const value = request[field];
+    if (value === undefined) continue;
+    if (typeof value !== "string" || !value.isWellFormed()) throw invalid(`${field} must be text`);
+    if (value.length > TEXT_LIMITS[field]) throw invalid(`${field} is longer than ${TEXT_LIMITS[field]} characters`);
   }
-  return { width: viewport.width, height: viewport.height };
+  for (const field of ["fullPage", "video"] as const) {
+    if (request[field] !== undefined && typeof request[field] !== "boolean")
+      throw invalid(`${field} must be true or false`);
+  }
+  const wait = request.waitMs ?? 0;
+  if (typeof wait !== "number" || !Number.isFinite(wait) || wait < 0) throw invalid("waitMs must be a number ≥ 0");
+  let viewport = { width: 1280, height: 800 };
+  if (request.viewport !== undefined) {
+    const { width, height } = request.viewport;
+    const ok = (n: unknown, max: number) => Number.isInteger(n) && (n as number) >= 200 && (n as number) <= max;
+    if (!ok(width, 3840) || !ok(height, 2160)) {
+      throw invalid("viewport must be whole CSS pixels, 200–3840 wide and 200–2160 high");
+    }
+    viewport = { width, height };
+  }
+  return { url, viewport, waitMs: Math.min(Math.trunc(wait), limits.maxWaitMs) };
 }
 
 /** One capture in progress: the proxy, the browser, and what they observed. */
@@ -509,7 +536,7 @@ class CaptureSession {
     const manifestBytes = canonicalBytes(manifest);
     await writeFile(path.join(dir, "manifest.json"), manifestBytes);
     const manifestSha256 = await sha256File(path.join(dir, "manifest.json"));
-    const recordTitle = (this.request.title ?? title).toWellFormed().slice(0, 1024);
+    const recordTitle = (this.request.title ?? title).toWellFormed().slice(0, TEXT_LIMITS.title);
     return {
       dir,
       manifest,

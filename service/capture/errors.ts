@@ -2,6 +2,7 @@
  * Why a capture did not happen, as a stable code the HTTP layer and the CLI can branch on:
  *
  * - `URL_REFUSED`: not an http(s) URL, or one the service will not visit (credentials, length).
+ * - `INVALID_REQUEST`: a title, note, viewport or option outside its bounds.
  * - `ADDRESS_REFUSED`: the host resolves to, or is, an address or port the policy refuses.
  * - `HOST_NOT_FOUND`: the host name does not resolve.
  * - `TIMEOUT`: the capture took longer than its time limit.
@@ -15,6 +16,7 @@
  */
 export type CaptureErrorCode =
   | "URL_REFUSED"
+  | "INVALID_REQUEST"
   | "ADDRESS_REFUSED"
   | "HOST_NOT_FOUND"
   | "TIMEOUT"

@@ -2,7 +2,9 @@ import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import {
   capturePage,
+  checkRequest,
   DEFAULT_CHROMIUM,
+  DEFAULT_LIMITS,
   type CaptureOptions,
   type CaptureRequest,
   type CaptureResult,
@@ -92,8 +94,8 @@ export class CaptureRunner extends EventEmitter<{ progress: [CaptureEvent] }> {
   }
 
   /**
-   * Starts a capture, or queues it. Throws at once, before anything is queued: `URL_REFUSED` or
-   * `ADDRESS_REFUSED` for a URL the policy refuses outright, `BROWSER_UNAVAILABLE` when Chromium
+   * Starts a capture, or queues it. Throws at once, before anything is queued: `URL_REFUSED`,
+   * `ADDRESS_REFUSED` or `INVALID_REQUEST` for a request {@link checkRequest} refuses, `BROWSER_UNAVAILABLE` when Chromium
    * is missing, `BUSY` (with `retryAfterSeconds`) when the queue is full.
    */
   submit(request: CaptureRequest, job: { id: string; outDir: string }): CaptureJob {
@@ -101,7 +103,7 @@ export class CaptureRunner extends EventEmitter<{ progress: [CaptureEvent] }> {
     if (this.active.has(job.id) || this.waiting.some((p) => p.id === job.id)) {
       throw new RangeError(`a capture with id ${job.id} is already submitted`);
     }
-    this.captureOptions.policy.checkUrl(request.url);
+    checkRequest(request, this.captureOptions.policy, { ...DEFAULT_LIMITS, ...this.captureOptions.limits });
     const chromium = this.captureOptions.chromiumPath ?? DEFAULT_CHROMIUM;
     if (!existsSync(chromium)) {
       throw new CaptureError("BROWSER_UNAVAILABLE", `no Chromium at ${chromium} (Debian package "chromium")`);

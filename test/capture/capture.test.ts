@@ -139,7 +139,7 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
 
     before(async () => {
       result = await capturePage(
-        { url: `http://site.test:${site.port}/start`, title: "我的证据", note: "申请人提交" },
+        { url: `http://site.test:${site.port}/start`, title: "我的证据", note: "申请人提交", video: true },
         options(),
       );
       dir = result.dir;
@@ -285,6 +285,20 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect(result.manifestSha256).to.equal(result.record.contentHash);
     });
 
+    it("records a playable H.264 MP4 of the capture when asked", () => {
+      const probe = JSON.parse(
+        execFileSync(
+          "ffprobe",
+          ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", path.join(dir, "video.mp4")],
+          { encoding: "utf8" },
+        ),
+      );
+      expect(probe.streams[0]).to.include({ codec_type: "video", codec_name: "h264", width: 1280, height: 800 });
+      expect(Number(probe.format.duration)).to.be.greaterThan(0);
+      expect((result.manifest.environment as any).video).to.include({ recorded: true, codec: "h264" });
+      expect(result.manifest.artifacts.find((a) => a.name === "video.mp4")!.mediaType).to.equal("video/mp4");
+    });
+
     it("writes a WACZ archive: WARC records, a CDXJ index, pages.jsonl and datapackage.json with each file's hash", async () => {
       const datapackage = JSON.parse(readFileSync(path.join(dir, "datapackage.json"), "utf8"));
       expect(datapackage).to.include({ profile: "data-package", wacz_version: "1.1.1" });
@@ -420,25 +434,6 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
     });
   });
 
-  describe("the video option", () => {
-    it("records a playable H.264 MP4 of the capture", async () => {
-      const result = await capturePage({ url: `http://site.test:${site.port}/simple`, video: true }, options());
-      const probe = JSON.parse(
-        execFileSync(
-          "ffprobe",
-          ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", path.join(result.dir, "video.mp4")],
-          {
-            encoding: "utf8",
-          },
-        ),
-      );
-      expect(probe.streams[0]).to.include({ codec_type: "video", codec_name: "h264", width: 1280, height: 800 });
-      expect(Number(probe.format.duration)).to.be.greaterThan(0);
-      expect((result.manifest.environment as any).video).to.include({ recorded: true, codec: "h264" });
-      expect(result.manifest.artifacts.find((a) => a.name === "video.mp4")!.mediaType).to.equal("video/mp4");
-    });
-  });
-
   describe("limits", () => {
     it("rejects a page beyond the page-size limit with PAGE_TOO_LARGE and leaves nothing on disk", async () => {
       const opts = options({ limits: { pageBytes: 1024 * 1024 } });
@@ -462,7 +457,7 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
     });
 
     it("rejects a page that exhausts its memory with NAVIGATION_FAILED (its renderer crashed)", async () => {
-      const opts = options({ limits: { heapMiB: 256 } });
+      const opts = options({ limits: { heapMiB: 128 } });
       const error = await captureError({ url: `http://site.test:${site.port}/memory` }, opts);
       expect(error.code).to.equal("NAVIGATION_FAILED");
       expect(error.message).to.match(/crashed/);
@@ -476,12 +471,19 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect(existsSync(opts.outDir)).to.equal(false);
     });
 
-    it("rejects a viewport outside 200–3840 × 200–2160", async () => {
+    it("rejects a viewport outside 200–3840 × 200–2160 with INVALID_REQUEST", async () => {
       const error = await captureError(
         { url: `http://site.test:${site.port}/simple`, viewport: { width: 100_000, height: 800 } },
         options(),
       );
-      expect(error.code).to.equal("URL_REFUSED");
+      expect(error.code).to.equal("INVALID_REQUEST");
+    });
+
+    it("rejects a note longer than the evidence record allows with INVALID_REQUEST", async () => {
+      const opts = options();
+      const error = await captureError({ url: `http://site.test:${site.port}/simple`, note: "注".repeat(8193) }, opts);
+      expect(error.code).to.equal("INVALID_REQUEST");
+      expect(existsSync(opts.outDir)).to.equal(false);
     });
   });
 

@@ -117,6 +117,14 @@ describe("CaptureRunner", function () {
       expect(runner.running + runner.queued).to.equal(0);
     });
 
+    it("rejects a request with a field out of bounds before queuing it", () => {
+      const runner = new CaptureRunner({ capture: capture() });
+      expect(() => runner.submit({ url: `http://127.0.0.1:${site.port}/held`, title: "x".repeat(1025) }, job()))
+        .to.throw(CaptureError)
+        .with.property("code", "INVALID_REQUEST");
+      expect(runner.running + runner.queued).to.equal(0);
+    });
+
     it("rejects a URL the policy refuses before queuing it", () => {
       const runner = new CaptureRunner({ capture: { ...capture(), policy: new AddressPolicy() } });
       expect(() => runner.submit({ url: "http://169.254.169.254/" }, job()))
