@@ -1,0 +1,864 @@
+import { X509Certificate } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { arch, platform, release } from "node:os";
+import path from "node:path";
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type CDPSession,
+  type Page,
+  type Request,
+  type Response,
+} from "playwright-core";
+import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
+import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
+import { TEXT_LIMITS } from "../core/record.ts";
+import { sha256File } from "../intake/file-digest.ts";
+import { AddressPolicy, portOf } from "./address-policy.ts";
+import { CaptureError, isCaptureError } from "./errors.ts";
+import { GuardProxy, type ConnectionRecord, type HostResolver } from "./guard-proxy.ts";
+import { DEFAULT_FFMPEG, hasFfmpeg, ScreencastRecorder } from "./screencast.ts";
+import { writeWacz, WACZ_FILES, type HarLog } from "./wacz.ts";
+
+export { CAPTURE_MANIFEST_TYPE };
+/** `mediaType` of a capture's evidence record: its `contentHash` is the SHA-256 of manifest.json. */
+export const CAPTURE_MEDIA_TYPE = "application/vnd.evidence-anchor.capture+json";
+
+/**
+ * The real Chromium binary of Debian's `chromium` package. `/usr/bin/chromium` is a shell
+ * wrapper that adds flags and extensions from /etc/chromium.d; a clean-room capture starts the
+ * binary itself with only the flags listed in the manifest.
+ */
+export const DEFAULT_CHROMIUM = existsSync("/usr/lib/chromium/chromium")
+  ? "/usr/lib/chromium/chromium"
+  : "/usr/bin/chromium";
+
+export interface CaptureRequest {
+  url: string;
+  /** The submitter's title for the evidence record; the manifest keeps the page's own title apart. */
+  title?: string;
+  note?: string;
+  /** CSS pixels; default 1280×800. */
+  viewport?: { width: number; height: number };
+  /** Screenshot of the whole page (default) or of the viewport only. */
+  fullPage?: boolean;
+  /** Extra time after the load event for late scripts to settle, bounded by `limits.maxWaitMs`. */
+  waitMs?: number;
+  /** Record a video of the capture (video.mp4). */
+  video?: boolean;
+}
+
+export interface CaptureLimits {
+  /** The whole capture, launch to manifest. */
+  timeoutMs: number;
+  /** How long to wait for the load event after the document arrived; the capture goes on without it. */
+  loadTimeoutMs: number;
+  /** Bytes through the guard proxy, both directions: beyond it PAGE_TOO_LARGE. */
+  pageBytes: number;
+  /** All recorded files together: beyond it ARTIFACTS_TOO_LARGE. */
+  artifactBytes: number;
+  /** Taller pages are screenshotted down to this height (infinite scroll) and the manifest says so. */
+  screenshotMaxHeight: number;
+  /** Upper bound of `waitMs`. */
+  maxWaitMs: number;
+  /** Screencast frames kept for the video. */
+  videoFrameBytes: number;
+  /** JavaScript heap of the page's renderer, in MiB (V8 --max-old-space-size). */
+  heapMiB: number;
+}
+
+export const DEFAULT_LIMITS: CaptureLimits = {
+  timeoutMs: 60_000,
+  loadTimeoutMs: 30_000,
+  pageBytes: 50 * 1024 * 1024,
+  artifactBytes: 200 * 1024 * 1024,
+  screenshotMaxHeight: 16_384,
+  maxWaitMs: 10_000,
+  videoFrameBytes: 32 * 1024 * 1024,
+  heapMiB: 1024,
+};
+
+export type CaptureStage = "starting" | "navigating" | "recording" | "archiving";
+
+export interface CaptureOptions {
+  /** Created by the capture (its parent must exist, it must not); removed again if the capture fails. */
+  outDir: string;
+  policy: AddressPolicy;
+  limits?: Partial<CaptureLimits>;
+  chromiumPath?: string;
+  ffmpegPath?: string;
+  /** How the guard proxy resolves host names; default the system resolver. */
+  resolver?: HostResolver;
+  /** Default zh-CN. */
+  locale?: string;
+  /** IANA time zone of the page's clock; default Asia/Shanghai. */
+  timezoneId?: string;
+  /**
+   * Base64 SHA-256 hashes of SubjectPublicKeyInfos whose certificates Chromium accepts from an
+   * unknown issuer (`--ignore-certificate-errors-spki-list`). Only for tests against a private
+   * CA on loopback: production never sets it, and the manifest lists the flag when set.
+   */
+  trustedSpkiSha256?: string[];
+  signal?: AbortSignal;
+  onStage?: (stage: CaptureStage) => void;
+}
+
+export interface ArtifactEntry {
+  name: string;
+  mediaType: string;
+  size: number;
+  sha256: string;
+}
+
+/** manifest.json (DESIGN §9); `observed` and `environment` are described in docs/capture.md. */
+export interface CaptureManifest {
+  type: typeof CAPTURE_MANIFEST_TYPE;
+  version: 1;
+  url: string;
+  finalUrl: string;
+  title: string;
+  startedAt: string;
+  finishedAt: string;
+  artifacts: ArtifactEntry[];
+  request: { [key: string]: JsonValue };
+  observed: { [key: string]: JsonValue };
+  environment: { [key: string]: JsonValue };
+}
+
+export interface CaptureResult {
+  dir: string;
+  manifest: CaptureManifest;
+  /** The exact bytes of manifest.json (JCS). */
+  manifestBytes: Uint8Array;
+  /** SHA-256 of `manifestBytes`: the evidence record's contentHash. */
+  manifestSha256: string;
+  /** The descriptive fields of the evidence record for this capture. */
+  record: {
+    contentHash: string;
+    mediaType: typeof CAPTURE_MEDIA_TYPE;
+    sourceUrl: string;
+    fileName: "manifest.json";
+    size: number;
+    title?: string;
+    note?: string;
+  };
+}
+
+const SERVICE_VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+const PLAYWRIGHT_VERSION = (createRequire(import.meta.url)("playwright-core/package.json") as { version: string })
+  .version;
+
+const MEDIA_TYPES: Record<string, string> = {
+  ".png": "image/png",
+  ".mhtml": "multipart/related",
+  ".html": "text/html; charset=utf-8",
+  ".har": "application/json",
+  ".der": "application/pkix-cert",
+  ".mp4": "video/mp4",
+  ".gz": "application/gzip",
+  ".cdxj": "text/plain; charset=utf-8",
+  ".jsonl": "application/jsonl",
+  ".json": "application/json",
+};
+
+/**
+ * Captures one web page the way a notary would witness it, into `options.outDir`:
+ * screenshot.png, page.mhtml, page.html, network.har, tls/certificate-<n>.der (https),
+ * video.mp4 (when asked), the WACZ files, and manifest.json listing them all with their
+ * SHA-256. Every capture runs in a new Chromium process with a new empty profile, whose only
+ * way out is the {@link GuardProxy}: nothing from an earlier capture (cookies, cache, HSTS,
+ * service workers, a compromised renderer) can reach this one, and every connection the page
+ * makes is checked against the address policy.
+ *
+ * Throws a {@link CaptureError}; on any failure `outDir` is removed: a capture is recorded
+ * whole or not at all.
+ */
+export async function capturePage(request: CaptureRequest, options: CaptureOptions): Promise<CaptureResult> {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const { url, viewport, waitMs } = checkRequest(request, options.policy, limits);
+  const chromiumPath = options.chromiumPath ?? DEFAULT_CHROMIUM;
+  if (!existsSync(chromiumPath)) {
+    throw new CaptureError("BROWSER_UNAVAILABLE", `no Chromium at ${chromiumPath} (Debian package "chromium")`);
+  }
+  if (options.signal?.aborted) throw new CaptureError("CANCELLED", "the capture was cancelled");
+  if (existsSync(options.outDir)) throw new CaptureError("CAPTURE_FAILED", `${options.outDir} already exists`);
+  await mkdir(options.outDir);
+
+  const session = new CaptureSession(request, options, limits, url, viewport, waitMs, chromiumPath);
+  const body = session.run();
+  try {
+    return await Promise.race([body, session.stopped]);
+  } catch (e) {
+    await session.dispose();
+    await body.catch(() => {});
+    await rm(options.outDir, { recursive: true, force: true });
+    throw session.explain(e);
+  } finally {
+    await session.dispose();
+  }
+}
+
+/**
+ * Checks a request before anything is started: the URL against the policy (`URL_REFUSED`,
+ * `ADDRESS_REFUSED`), the title and note against the evidence record's limits, the viewport
+ * and options (`INVALID_REQUEST`). Returns the parsed URL, the viewport and the bounded wait.
+ */
+export function checkRequest(
+  request: CaptureRequest,
+  policy: AddressPolicy,
+  limits: Pick<CaptureLimits, "maxWaitMs"> = DEFAULT_LIMITS,
+): { url: URL; viewport: { width: number; height: number }; waitMs: number } {
+  if (typeof request.url !== "string") throw new CaptureError("URL_REFUSED", "url must be a string");
+  const url = policy.checkUrl(request.url);
+  const invalid = (message: string) => new CaptureError("INVALID_REQUEST", message);
+  for (const field of ["title", "note"] as const) {
+    const value = request[field];
+    if (value === undefined) continue;
+    if (typeof value !== "string" || !value.isWellFormed()) throw invalid(`${field} must be text`);
+    if (value.length > TEXT_LIMITS[field]) throw invalid(`${field} is longer than ${TEXT_LIMITS[field]} characters`);
+  }
+  for (const field of ["fullPage", "video"] as const) {
+    if (request[field] !== undefined && typeof request[field] !== "boolean")
+      throw invalid(`${field} must be true or false`);
+  }
+  const wait = request.waitMs ?? 0;
+  if (typeof wait !== "number" || !Number.isFinite(wait) || wait < 0) throw invalid("waitMs must be a number ≥ 0");
+  let viewport = { width: 1280, height: 800 };
+  if (request.viewport !== undefined) {
+    const { width, height } = request.viewport;
+    const ok = (n: unknown, max: number) => Number.isInteger(n) && (n as number) >= 200 && (n as number) <= max;
+    if (!ok(width, 3840) || !ok(height, 2160)) {
+      throw invalid("viewport must be whole CSS pixels, 200–3840 wide and 200–2160 high");
+    }
+    viewport = { width, height };
+  }
+  return { url, viewport, waitMs: Math.min(Math.trunc(wait), limits.maxWaitMs) };
+}
+
+/** One capture in progress: the proxy, the browser, and what they observed. */
+class CaptureSession {
+  private proxy: GuardProxy | undefined;
+  private browser: Browser | undefined;
+  private screencast: ScreencastRecorder | undefined;
+  private readonly deadline: AbortSignal;
+  private readonly stopController = new AbortController();
+  /** Rejects with the reason once the time, byte limit or caller stops the capture. */
+  readonly stopped: Promise<never>;
+  private readonly startedAt = new Date();
+  private readonly events = {
+    popups: [] as string[],
+    dialogs: [] as { type: string; message: string }[],
+    downloads: [] as string[],
+    navigations: [] as string[],
+  };
+  /** The latest main-frame document response: a page may navigate itself after the first one (script, meta refresh). */
+  private documentResponse: Response | undefined;
+  private readonly pendingNavigations = new Set<Request>();
+  private failedNavigation: { url: string; error: string } | undefined;
+  private crashed = false;
+  private disposed = false;
+  private browserArgs: string[] = [];
+
+  private readonly request: CaptureRequest;
+  private readonly options: CaptureOptions;
+  private readonly limits: CaptureLimits;
+  private readonly url: URL;
+  private readonly viewport: { width: number; height: number };
+  private readonly waitMs: number;
+  private readonly chromiumPath: string;
+
+  constructor(
+    request: CaptureRequest,
+    options: CaptureOptions,
+    limits: CaptureLimits,
+    url: URL,
+    viewport: { width: number; height: number },
+    waitMs: number,
+    chromiumPath: string,
+  ) {
+    this.request = request;
+    this.options = options;
+    this.limits = limits;
+    this.url = url;
+    this.viewport = viewport;
+    this.waitMs = waitMs;
+    this.chromiumPath = chromiumPath;
+    this.deadline = AbortSignal.timeout(limits.timeoutMs);
+    const signals = [this.deadline, this.stopController.signal, ...(options.signal ? [options.signal] : [])];
+    const any = AbortSignal.any(signals);
+    this.stopped = new Promise<never>((_, reject) => {
+      any.addEventListener("abort", () => reject(this.stopReason()), { once: true });
+    });
+    this.stopped.catch(() => {});
+  }
+
+  private stopReason(): CaptureError {
+    if (this.crashed) {
+      return new CaptureError(
+        "NAVIGATION_FAILED",
+        "the page crashed the browser's renderer (memory exhausted or a renderer fault)",
+      );
+    }
+    if (this.proxy?.signal.aborted) {
+      return new CaptureError("PAGE_TOO_LARGE", `the page exceeded ${this.limits.pageBytes} bytes`);
+    }
+    if (this.options.signal?.aborted) return new CaptureError("CANCELLED", "the capture was cancelled");
+    return new CaptureError("TIMEOUT", `the capture took longer than ${this.limits.timeoutMs} ms`);
+  }
+
+  /** Maps any failure to a CaptureError, preferring the reason the capture was stopped. */
+  explain(e: unknown): CaptureError {
+    const stopped = this.crashed || this.proxy?.signal.aborted || this.deadline.aborted || this.options.signal?.aborted;
+    if (stopped) return this.stopReason();
+    if (isCaptureError(e)) return e;
+    return new CaptureError("CAPTURE_FAILED", firstLine(e), { cause: e });
+  }
+
+  /**
+   * Awaits `step` unless the capture is stopped first: then it rejects at once, so the
+   * capture unwinds even while the browser is wedged by a page that never yields.
+   */
+  private guard<T>(step: Promise<T>): Promise<T> {
+    return Promise.race([step, this.stopped]);
+  }
+
+  /** Closes the browser, the screencast and the proxy; a run still under way then fails at its next step. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.browser?.close().catch(() => {});
+    await this.screencast?.dispose();
+    await this.proxy?.close();
+  }
+
+  /** Refuses to go on once disposed: what a late step started must not outlive the capture. */
+  private async adopt<T extends { close(): Promise<void> }>(resource: T): Promise<T> {
+    if (!this.disposed) return resource;
+    await resource.close().catch(() => {});
+    throw this.stopReason();
+  }
+
+  async run(): Promise<CaptureResult> {
+    const { options, limits, url } = this;
+    const dir = options.outDir;
+    options.onStage?.("starting");
+    const proxy = await GuardProxy.start({
+      policy: options.policy,
+      maxBytes: limits.pageBytes,
+      ...(options.resolver ? { resolver: options.resolver } : {}),
+    });
+    this.proxy = await this.adopt(proxy);
+    proxy.signal.addEventListener("abort", () => this.stopController.abort(), { once: true });
+
+    // The main URL's host is resolved and checked before a browser is started; the browser's
+    // own connection then uses this same answer (the proxy resolves each host once).
+    const preflight = await proxy.check(url.hostname, portOf(url));
+    if (preflight.refused) throw new CaptureError("ADDRESS_REFUSED", preflight.refused.reason);
+    if (preflight.error) throw new CaptureError("HOST_NOT_FOUND", preflight.error);
+
+    this.browserArgs = [
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-client-side-phishing-detection",
+      "--disable-domain-reliability",
+      "--no-pings",
+      // Chromium's own background traffic (component updates, account checks) is pointed at an
+      // address the guard proxy always refuses, so the record holds only the page's traffic.
+      "--component-updater=url-source=http://0.0.0.0:9/",
+      "--gaia-url=http://0.0.0.0:9/",
+      // Everything through the guard proxy, loopback included; Chromium resolves no name itself.
+      `--proxy-server=${proxy.url}`,
+      "--proxy-bypass-list=<-loopback>",
+      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+      // WebRTC may not send UDP around the proxy.
+      "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+      // A page that allocates without end crashes its own renderer at this heap size (the
+      // capture then fails) instead of taking the machine's memory.
+      `--js-flags=--max-old-space-size=${limits.heapMiB}`,
+
+      ...(process.getuid?.() === 0 ? ["--no-sandbox"] : []),
+      ...(options.trustedSpkiSha256?.length
+        ? [`--ignore-certificate-errors-spki-list=${options.trustedSpkiSha256.join(",")}`]
+        : []),
+    ];
+    let browser: Browser;
+    try {
+      browser = await chromium.launch({ executablePath: this.chromiumPath, args: this.browserArgs, timeout: 30_000 });
+    } catch (e) {
+      throw new CaptureError("BROWSER_UNAVAILABLE", `Chromium did not start: ${firstLine(e)}`, { cause: e });
+    }
+    this.browser = await this.adopt(browser);
+    const harPath = path.join(dir, "network.har");
+    const context = await this.guard(
+      browser.newContext({
+        viewport: this.viewport,
+        deviceScaleFactor: 1,
+        locale: options.locale ?? "zh-CN",
+        timezoneId: options.timezoneId ?? "Asia/Shanghai",
+        acceptDownloads: false,
+        serviceWorkers: "block",
+        colorScheme: "light",
+        recordHar: { path: harPath, content: "embed", mode: "full" },
+      }),
+    );
+    const page = await this.guard(context.newPage());
+    this.watch(context, page);
+    const cdp = await this.guard(context.newCDPSession(page));
+    await this.guard(cdp.send("Network.enable"));
+
+    const videoNote = await this.guard(this.startVideo(cdp));
+    options.onStage?.("navigating");
+    const navigationStartedAt = new Date();
+    const first = await this.guard(this.navigate(page));
+    const committedAt = new Date();
+    const loadCompleted = await this.guard(
+      page
+        .waitForLoadState("load", { timeout: limits.loadTimeoutMs })
+        .then(() => true)
+        .catch(() => false),
+    );
+    const loadedAt = loadCompleted ? new Date() : undefined;
+    if (this.waitMs > 0) await this.guard(page.waitForTimeout(this.waitMs));
+    const response = await this.guard(this.settledDocument(page, first));
+
+    options.onStage?.("recording");
+    const screenshot = await this.guard(this.screenshot(page, cdp, path.join(dir, "screenshot.png")));
+    const snapshot = this.guard(cdp.send("Page.captureSnapshot", { format: "mhtml" }));
+    await writeFile(path.join(dir, "page.mhtml"), ((await snapshot) as { data: string }).data);
+    await writeFile(path.join(dir, "page.html"), await this.guard(page.content()));
+    const title = await this.guard(page.title());
+    const finalUrl = response.url();
+    const tls = await this.guard(this.tls(cdp, response, dir));
+    const { redirects, mainHeaders } = await this.guard(this.redirectChain(response));
+    const clock = clockOffset(response, mainHeaders);
+    const browserSession = await this.guard(browser.newBrowserCDPSession());
+    const { userAgent } = (await this.guard(browserSession.send("Browser.getVersion"))) as { userAgent: string };
+    if (this.request.video) await this.guard(this.scrollForVideo(page));
+    await this.guard(context.close()); // writes network.har
+    const video = await this.guard(this.finishVideo(dir, videoNote));
+    const browserVersion = browser.version();
+    await this.guard(browser.close());
+    this.browser = undefined;
+
+    options.onStage?.("archiving");
+    const connections = proxy.connections();
+    const refusedUrls = new Set(connections.filter((c) => c.refused && c.url).map((c) => c.url!));
+    const har = JSON.parse(await this.guard(readFile(harPath, "utf8"))) as HarLog;
+    await this.guard(
+      writeWacz({
+        dir,
+        har,
+        pageUrl: finalUrl,
+        pageTitle: title,
+        pageDate: committedAt.toISOString(),
+        software: `evidence-anchor ${SERVICE_VERSION}`,
+        exclude: (entry) => refusedUrls.has(entry.request.url),
+      }),
+    );
+
+    const artifacts = await this.guard(this.artifactList(dir));
+    const finishedAt = new Date();
+    const manifest: CaptureManifest = {
+      type: CAPTURE_MANIFEST_TYPE,
+      version: 1,
+      url: url.href,
+      finalUrl,
+      title,
+      startedAt: this.startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      artifacts,
+      request: jsonSafe({
+        url: this.request.url,
+        title: this.request.title,
+        note: this.request.note,
+        viewport: this.viewport,
+        fullPage: this.request.fullPage ?? true,
+        waitMs: this.waitMs,
+        video: this.request.video ?? false,
+      }),
+      observed: jsonSafe({
+        status: response.status(),
+        navigations: this.events.navigations,
+        redirects: redirects.map((hop) => ({ ...hop, server: serverOf(connections, hop.url) })),
+        server: serverOf(connections, finalUrl),
+        responseHeaders: mainHeaders,
+        tls,
+        dns: proxy.dnsAnswers(),
+        connections: connections.map(connectionSummary),
+        refused: connections
+          .filter((c) => c.refused)
+          .map((c) => ({
+            host: c.host,
+            port: c.port,
+            url: c.url,
+            reason: c.refused!.reason,
+            category: c.refused!.category,
+          })),
+        loadCompleted,
+        screenshot,
+        popups: this.events.popups,
+        dialogs: this.events.dialogs,
+        downloads: this.events.downloads,
+        bytesThroughProxy: proxy.bytes,
+      }),
+      environment: jsonSafe({
+        browser: { name: "chromium", version: browserVersion, executable: this.chromiumPath, args: this.browserArgs },
+        automation: { name: "playwright-core", version: PLAYWRIGHT_VERSION },
+        service: { name: "evidence-anchor", version: SERVICE_VERSION },
+        platform: { os: platform(), release: release(), arch: arch(), node: process.version },
+        userAgent,
+        viewport: this.viewport,
+        deviceScaleFactor: 1,
+        timeZone: options.timezoneId ?? "Asia/Shanghai",
+        locale: options.locale ?? "zh-CN",
+        profile: "new empty profile in a new browser process; service workers blocked; downloads refused",
+        network: `every connection through the guard proxy; CAPTURE_ALLOW=${options.policy.allow.map(([a, b]) => `${a.toString()}/${b}`).join(",")}`,
+        clock,
+        timings: {
+          startedAt: this.startedAt.toISOString(),
+          navigationStartedAt: navigationStartedAt.toISOString(),
+          committedAt: committedAt.toISOString(),
+          loadedAt: loadedAt?.toISOString(),
+          finishedAt: finishedAt.toISOString(),
+        },
+        video,
+      }),
+    };
+    const manifestBytes = canonicalBytes(manifest);
+    await writeFile(path.join(dir, "manifest.json"), manifestBytes);
+    const manifestSha256 = await sha256File(path.join(dir, "manifest.json"));
+    const recordTitle = (this.request.title ?? title).toWellFormed().slice(0, TEXT_LIMITS.title);
+    return {
+      dir,
+      manifest,
+      manifestBytes,
+      manifestSha256,
+      record: {
+        contentHash: manifestSha256,
+        mediaType: CAPTURE_MEDIA_TYPE,
+        sourceUrl: url.href,
+        fileName: "manifest.json",
+        size: manifestBytes.length,
+        ...(recordTitle ? { title: recordTitle } : {}),
+        ...(this.request.note ? { note: this.request.note } : {}),
+      },
+    };
+  }
+
+  /** Records what a hostile page tries besides its own content: popups (closed), dialogs (dismissed), downloads (refused). */
+  private watch(context: BrowserContext, page: Page): void {
+    context.on("page", (popup) => {
+      if (popup === page) return;
+      this.events.popups.push(popup.url());
+      void popup.close().catch(() => {});
+    });
+    page.on("dialog", (dialog) => {
+      this.events.dialogs.push({ type: dialog.type(), message: dialog.message().slice(0, 1000) });
+      void dialog.dismiss().catch(() => {});
+    });
+    page.on("download", (download) => {
+      this.events.downloads.push(download.url());
+      void download.cancel().catch(() => {});
+    });
+    const mainNavigation = (request: Request) => request.isNavigationRequest() && request.frame() === page.mainFrame();
+    page.on("request", (request) => {
+      if (!mainNavigation(request)) return;
+      this.events.navigations.push(request.url());
+      this.pendingNavigations.add(request);
+    });
+    page.on("response", (response) => {
+      const request = response.request();
+      if (!mainNavigation(request) || isRedirect(response.status())) return;
+      this.documentResponse = response;
+      this.failedNavigation = undefined;
+    });
+    page.on("requestfinished", (request) => this.pendingNavigations.delete(request));
+    page.on("requestfailed", (request) => {
+      if (!mainNavigation(request)) return;
+      this.pendingNavigations.delete(request);
+      const error = request.failure()?.errorText ?? "failed";
+      // ERR_ABORTED: another navigation replaced this one; the page then shows that one.
+      if (error !== "net::ERR_ABORTED") this.failedNavigation = { url: request.url(), error };
+    });
+    page.on("crash", () => {
+      this.crashed = true;
+      this.stopController.abort();
+    });
+  }
+
+  private async navigate(page: Page): Promise<Response> {
+    let response: Response | null;
+    try {
+      response = await page.goto(this.url.href, { waitUntil: "commit", timeout: this.limits.timeoutMs });
+    } catch (e) {
+      throw this.navigationError(e);
+    }
+    if (!response) throw new CaptureError("NAVIGATION_FAILED", "the browser received no response for the page");
+    // A plain-http hop refused by the proxy reaches the browser as the proxy's 403 page.
+    const refused = this.proxy!.connections().find((c) => c.refused && c.url === response.url());
+    if (refused) throw new CaptureError("ADDRESS_REFUSED", refused.refused!.reason);
+    return response;
+  }
+
+  /**
+   * The document the page shows once it has settled. A page that navigates itself (script,
+   * meta refresh) is followed, one load at a time, within the load timeout; a document the
+   * proxy refused, or a navigation that failed, fails the capture as a refused redirect would.
+   * History API changes (pushState) are not navigations: the document stays the same.
+   */
+  private async settledDocument(page: Page, first: Response): Promise<Response> {
+    for (let i = 0; i < 10 && this.pendingNavigations.size > 0; i++) {
+      await page.waitForEvent("load", { timeout: this.limits.loadTimeoutMs }).catch(() => {});
+    }
+    if (this.failedNavigation)
+      throw this.navigationError(new Error(this.failedNavigation.error), this.failedNavigation.url);
+    const current = this.documentResponse ?? first;
+    const refused = this.proxy!.connections().find((c) => c.refused && c.url === current.url());
+    if (refused) throw new CaptureError("ADDRESS_REFUSED", refused.refused!.reason);
+    return current;
+  }
+
+  private navigationError(e: unknown, failedUrl?: string): CaptureError {
+    const last = failedUrl ?? this.events.navigations.at(-1) ?? this.url.href;
+    const target = new URL(last);
+    const port = portOf(target);
+    const host = target.hostname.replace(/^\[|\]$/g, "");
+    const record = this.proxy!.connections().findLast((c) => c.host === host && c.port === port);
+    if (record?.refused) return new CaptureError("ADDRESS_REFUSED", record.refused.reason, { cause: e });
+    if (record?.error?.startsWith("cannot resolve"))
+      return new CaptureError("HOST_NOT_FOUND", record.error, { cause: e });
+    const message = firstLine(e);
+    if (/Download is starting/i.test(message)) {
+      return new CaptureError("NAVIGATION_FAILED", `${last} is a download, not a page`, { cause: e });
+    }
+    return new CaptureError("NAVIGATION_FAILED", `${last}: ${message}`, { cause: e });
+  }
+
+  private async screenshot(page: Page, cdp: CDPSession, file: string): Promise<{ [key: string]: JsonValue }> {
+    const fullPage = this.request.fullPage ?? true;
+    // The layout size from the browser, not from page script, which could lie about it.
+    const metrics = (await cdp.send("Page.getLayoutMetrics")) as { cssContentSize: { height: number } };
+    const pageHeight = Math.ceil(metrics.cssContentSize.height);
+    const truncated = fullPage && pageHeight > this.limits.screenshotMaxHeight;
+    await page.screenshot({
+      path: file,
+      fullPage,
+      ...(truncated
+        ? { clip: { x: 0, y: 0, width: this.viewport.width, height: this.limits.screenshotMaxHeight } }
+        : {}),
+      timeout: this.limits.timeoutMs,
+    });
+    const header = Buffer.alloc(24);
+    const handle = await open(file, "r");
+    await handle.read(header, 0, 24, 0).finally(() => handle.close());
+    // PNG IHDR: width and height are the big-endian words at bytes 16 and 20 (RFC 2083 §4.1.1).
+    return { fullPage, width: header.readUInt32BE(16), height: header.readUInt32BE(20), pageHeight, truncated };
+  }
+
+  /** The main document's TLS: Playwright's security details and the DER chain from the DevTools protocol. */
+  private async tls(
+    cdp: CDPSession,
+    response: Response,
+    dir: string,
+  ): Promise<{ [key: string]: JsonValue } | undefined> {
+    if (!response.url().startsWith("https:")) return undefined;
+    const details = await response.securityDetails();
+    const { tableNames } = (await cdp.send("Network.getCertificate", { origin: new URL(response.url()).origin })) as {
+      tableNames: string[];
+    };
+    const certificates: JsonValue[] = [];
+    if (tableNames.length > 0) await mkdir(path.join(dir, "tls"));
+    for (const [i, b64] of tableNames.entries()) {
+      const der = Buffer.from(b64, "base64");
+      const name = `tls/certificate-${i}.der`;
+      await writeFile(path.join(dir, name), der);
+      const x509 = new X509Certificate(der);
+      certificates.push({
+        name,
+        subject: x509.subject,
+        issuer: x509.issuer,
+        serialNumber: x509.serialNumber,
+        validFrom: new Date(x509.validFrom).toISOString(),
+        validTo: new Date(x509.validTo).toISOString(),
+        sha256: x509.fingerprint256.replaceAll(":", "").toLowerCase(),
+      });
+    }
+    return jsonSafe({
+      protocol: details?.protocol,
+      subjectName: details?.subjectName,
+      issuer: details?.issuer,
+      validFrom: details?.validFrom === undefined ? undefined : new Date(details.validFrom * 1000).toISOString(),
+      validTo: details?.validTo === undefined ? undefined : new Date(details.validTo * 1000).toISOString(),
+      certificates,
+    }) as { [key: string]: JsonValue };
+  }
+
+  private async redirectChain(response: Response) {
+    const hops = [];
+    for (let request = response.request().redirectedFrom(); request; request = request.redirectedFrom()) {
+      const hop = await request.response();
+      hops.unshift({
+        url: request.url(),
+        method: request.method(),
+        status: hop?.status() ?? 0,
+        headers: hop ? await hop.headersArray() : [],
+      });
+    }
+    return { redirects: hops, mainHeaders: await response.headersArray() };
+  }
+
+  private async startVideo(cdp: CDPSession): Promise<string | undefined> {
+    if (!this.request.video) return undefined;
+    const ffmpeg = this.options.ffmpegPath ?? DEFAULT_FFMPEG;
+    if (!hasFfmpeg(ffmpeg)) return `no video: ffmpeg not found at ${ffmpeg}`;
+    const recorder = await ScreencastRecorder.start(cdp, { ...this.viewport, maxBytes: this.limits.videoFrameBytes });
+    this.screencast = await this.adopt({ close: () => recorder.dispose() }).then(() => recorder);
+    return undefined;
+  }
+
+  private async finishVideo(dir: string, note: string | undefined): Promise<{ [key: string]: JsonValue } | undefined> {
+    if (!this.request.video) return undefined;
+    if (note !== undefined || !this.screencast) return { recorded: false, note: note ?? "no video" };
+    const remaining = Math.max(this.startedAt.getTime() + this.limits.timeoutMs - Date.now(), 1_000);
+    const encoded = await this.screencast.encode(path.join(dir, "video.mp4"), {
+      ffmpeg: this.options.ffmpegPath ?? DEFAULT_FFMPEG,
+      timeoutMs: remaining,
+    });
+    if (!encoded) return { recorded: false, note: "no video: the browser painted no frame" };
+    return { recorded: true, frames: encoded.frames, durationMs: encoded.durationMs, fps: 10, codec: "h264" };
+  }
+
+  /** For the video only, after everything else is recorded: scrolls through the page once, then back to the top. */
+  private async scrollForVideo(page: Page): Promise<void> {
+    const steps = Math.min(Math.ceil(this.limits.screenshotMaxHeight / this.viewport.height), 20);
+    for (let i = 0; i < steps; i++) {
+      const moved = await page.evaluate(async (dy) => {
+        const before = window.scrollY;
+        window.scrollBy(0, dy);
+        await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+        return window.scrollY !== before;
+      }, this.viewport.height);
+      if (!moved) break;
+      await page.waitForTimeout(150);
+    }
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(150);
+  }
+
+  /** Every file under the output directory, with its media type, size and SHA-256, sorted by name. */
+  private async artifactList(dir: string): Promise<ArtifactEntry[]> {
+    const names = (await readdir(dir, { recursive: true, withFileTypes: true }))
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join("/"))
+      .filter((name) => name !== "manifest.json")
+      .sort();
+    let total = 0;
+    const artifacts: ArtifactEntry[] = [];
+    for (const name of names) {
+      const file = path.join(dir, name);
+      const { size } = await stat(file);
+      total += size;
+      if (total > this.limits.artifactBytes) {
+        throw new CaptureError("ARTIFACTS_TOO_LARGE", `the recorded files exceed ${this.limits.artifactBytes} bytes`);
+      }
+      artifacts.push({ name, mediaType: mediaTypeOf(name), size, sha256: await sha256File(file) });
+    }
+    const missing = WACZ_FILES.filter((name) => !names.includes(name));
+    if (missing.length > 0) throw new CaptureError("CAPTURE_FAILED", `the archive lacks ${missing.join(", ")}`);
+    return artifacts;
+  }
+}
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400 && status !== 304;
+}
+
+function mediaTypeOf(name: string): string {
+  return MEDIA_TYPES[path.extname(name)] ?? "application/octet-stream";
+}
+
+/** Where the proxy connected for `url`: the forwarded request itself, or the tunnel to its host and port. */
+function serverOf(connections: ConnectionRecord[], url: string): { ip: string; port: number } | undefined {
+  const target = new URL(url);
+  const host = target.hostname.replace(/^\[|\]$/g, "");
+  const port = portOf(target);
+  const record =
+    connections.find((c) => c.kind === "http" && c.url === url && c.connectedTo) ??
+    connections.find((c) => c.host === host && c.port === port && c.connectedTo);
+  return record?.connectedTo ? { ip: record.connectedTo.address, port: record.connectedTo.port } : undefined;
+}
+
+function connectionSummary(c: ConnectionRecord) {
+  return {
+    kind: c.kind,
+    host: c.host,
+    port: c.port,
+    url: c.url,
+    addresses: c.addresses,
+    connectedTo: c.connectedTo,
+    startedAt: c.startedAt,
+    bytesSent: c.bytesSent,
+    bytesReceived: c.bytesReceived,
+    refused: c.refused,
+    error: c.error,
+  };
+}
+
+/**
+ * The server's clock minus ours, from the final response's `Date` header (RFC 9110 §6.6.1).
+ * The header has one-second resolution and is stamped somewhere between the request leaving
+ * and the response arriving, so the estimate is taken against the midpoint of that interval
+ * and its uncertainty is half a second plus half the round trip.
+ */
+function clockOffset(response: Response, headers: { name: string; value: string }[]): { [key: string]: JsonValue } {
+  const date = headers.find((h) => h.name.toLowerCase() === "date")?.value;
+  const serverTime = date === undefined ? NaN : Date.parse(date);
+  const timing = response.request().timing();
+  if (Number.isNaN(serverTime) || timing.requestStart < 0 || timing.responseStart < 0) {
+    return { source: "none", note: "the response had no usable Date header or timing" };
+  }
+  const sent = timing.startTime + timing.requestStart;
+  const received = timing.startTime + timing.responseStart;
+  const midpoint = (sent + received) / 2;
+  return {
+    source: "http-date",
+    serverDate: date!,
+    offsetMs: Math.round(serverTime + 500 - midpoint),
+    uncertaintyMs: Math.round(500 + (received - sent) / 2),
+  };
+}
+
+/**
+ * Makes a value JCS-ready: drops undefined members, replaces lone surrogates in page-supplied
+ * strings (a page title may contain them, JCS refuses them), rounds stray fractions.
+ */
+function jsonSafe(value: unknown): { [key: string]: JsonValue } {
+  const walk = (v: unknown): JsonValue | undefined => {
+    if (v === undefined || typeof v === "function") return undefined;
+    if (v === null || typeof v === "boolean") return v;
+    if (typeof v === "string") return v.toWellFormed();
+    if (typeof v === "number") return Number.isFinite(v) ? Math.round(v) : 0;
+    if (Array.isArray(v)) return v.map((item) => walk(item) ?? null);
+    const out: { [key: string]: JsonValue } = {};
+    for (const [key, item] of Object.entries(v as object)) {
+      const safe = walk(item);
+      if (safe !== undefined) out[key.toWellFormed()] = safe;
+    }
+    return out;
+  };
+  return walk(value) as { [key: string]: JsonValue };
+}
+
+function firstLine(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split("\n")[0]!.slice(0, 500);
+}

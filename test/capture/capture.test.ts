@@ -1,0 +1,544 @@
+import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { WARCParser } from "warcio";
+import { AddressPolicy } from "../../service/capture/address-policy.ts";
+import {
+  CAPTURE_MEDIA_TYPE,
+  capturePage,
+  type CaptureOptions,
+  type CaptureRequest,
+  type CaptureResult,
+} from "../../service/capture/capture.ts";
+import { CaptureError } from "../../service/capture/errors.ts";
+import { dnsServerResolver, systemResolver } from "../../service/capture/guard-proxy.ts";
+import { canonicalize } from "../../service/core/jcs.ts";
+import {
+  decodeQuotedPrintable,
+  makeTestCertificate,
+  redirect,
+  serve,
+  solidPng,
+  startSite,
+  type Route,
+  type Site,
+} from "../helpers/capture-sites.ts";
+import { startDnsServer, type DnsServer } from "../helpers/dns-server.ts";
+import { sha256Hex } from "../helpers/hash.ts";
+import { tempDir } from "../helpers/processes.ts";
+
+const CHINESE = "侵权商品页面：你好，世界";
+
+describe("capturePage (Debian Chromium through the guard proxy, sites on loopback)", function () {
+  this.timeout(60_000);
+  let root: string;
+  let dns: DnsServer;
+  let site: Site;
+  let tlsSite: Site;
+  let internal: Site;
+  let spki: string;
+  let counter = 0;
+
+  /** Options for a capture into a new directory, CAPTURE_ALLOW=127.0.0.1/32, names from the loopback DNS server. */
+  function options(extra: Partial<CaptureOptions> = {}): CaptureOptions {
+    return {
+      outDir: path.join(root, `capture-${++counter}`),
+      policy: new AddressPolicy({ allow: "127.0.0.1/32" }),
+      resolver: dnsServerResolver([dns.address]),
+      ...extra,
+    };
+  }
+
+  async function captureError(request: CaptureRequest, opts: CaptureOptions): Promise<CaptureError> {
+    const outcome = await capturePage(request, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(outcome, "the capture should have failed").to.be.instanceOf(CaptureError);
+    return outcome as CaptureError;
+  }
+
+  before(async () => {
+    root = tempDir("capture");
+    dns = await startDnsServer({
+      "site.test": ["127.0.0.1"],
+      "internal.test": ["127.0.0.2"],
+      "loopback.test": ["127.0.0.1"],
+    });
+    const certificate = makeTestCertificate(root, ["site.test", "internal.test"]);
+    spki = certificate.spkiSha256;
+    // Pages are built per request: some name the ports, known only once the servers listen.
+    const page =
+      (body: () => string): Route =>
+      (req, res) =>
+        serve("text/html; charset=utf-8", `<!doctype html><meta charset="utf-8"><title>${CHINESE}</title>${body()}`)(
+          req,
+          res,
+        );
+    site = await startSite({
+      "/start": redirect("/page"),
+      "/page": page(
+        () => `
+        <h1>${CHINESE}</h1>
+        <img src="/image.png" width="40" height="40">
+        <img src="/slow.png" width="10" height="10">
+        <img src="http://10.0.0.1/private.png">
+        <img src="http://internal.test:${site.port}/secret.png">
+        <div style="height: 1500px">tall content</div>`,
+      ),
+      "/image.png": serve("image/png", solidPng(40, 40, [200, 30, 30])),
+      "/slow.png": (_req, res) => {
+        setTimeout(() => serve("image/png", solidPng(10, 10, [30, 30, 200]))(_req, res), 500);
+      },
+      "/simple": page(() => "<p>simple</p>"),
+      "/huge": serve("text/html", `<p>${"x".repeat(3 * 1024 * 1024)}</p>`),
+      "/hang": () => {}, // never answers
+      "/to-internal": (req, res) => redirect(`http://internal.test:${site.port}/`)(req, res),
+      "/to-internal-https": (req, res) => redirect(`https://internal.test:${tlsSite.port}/`)(req, res),
+      "/hostile": page(
+        () => `
+        <div style="height: 30000px">endless</div>
+        <a id="dl" href="/file.bin" download>file</a>
+        <script>
+          history.pushState({}, "", "/hostile-moved");
+          window.open("/simple");
+          alert("${CHINESE}");
+          document.getElementById("dl").click();
+        </script>`,
+      ),
+      "/js-redirect": page(() => `<script>location.replace("/simple")</script>`),
+      "/js-to-internal": page(() => `<script>location.href = "http://internal.test:${site.port}/"</script>`),
+      "/memory": page(() => "<script>const hoard = []; for (;;) hoard.push(new Array(1e6).fill(1.5));</script>"),
+      "/spin": page(() => "<script>for (;;) {}</script>"),
+      "/file.bin": serve("application/octet-stream", Buffer.alloc(1024), { "content-disposition": "attachment" }),
+    });
+    internal = await startSite(
+      { "/": page(() => "internal"), "/secret.png": serve("image/png", solidPng(1, 1, [0, 0, 0])) },
+      {
+        host: "127.0.0.2",
+        port: site.port,
+      },
+    );
+    tlsSite = await startSite({ "/": page(() => `<h1>${CHINESE} https</h1>`) }, { tls: certificate });
+  });
+
+  after(async () => {
+    await site?.close();
+    await internal?.close();
+    await tlsSite?.close();
+    await dns?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  describe("a page over http with a redirect, an image, a slow resource and refused sub-requests", () => {
+    let result: CaptureResult;
+    let dir: string;
+
+    before(async () => {
+      result = await capturePage(
+        { url: `http://site.test:${site.port}/start`, title: "我的证据", note: "申请人提交", video: true },
+        options(),
+      );
+      dir = result.dir;
+    });
+
+    it("writes a PNG screenshot of the whole page", () => {
+      const png = readFileSync(path.join(dir, "screenshot.png"));
+      expect(png.subarray(0, 8).toString("hex")).to.equal("89504e470d0a1a0a");
+      expect(png.readUInt32BE(16)).to.equal(1280);
+      expect(png.readUInt32BE(20)).to.be.greaterThan(1500);
+      expect(result.manifest.observed.screenshot).to.include({ fullPage: true, truncated: false, width: 1280 });
+    });
+
+    it("keeps the Chinese text in page.html and page.mhtml", () => {
+      expect(readFileSync(path.join(dir, "page.html"), "utf8")).to.include(CHINESE);
+      const mhtml = readFileSync(path.join(dir, "page.mhtml"), "utf8");
+      expect(mhtml).to.match(/^From: <Saved by Blink>/);
+      expect(decodeQuotedPrintable(mhtml)).to.include(CHINESE);
+    });
+
+    it("records every request in network.har with its body", () => {
+      const har = JSON.parse(readFileSync(path.join(dir, "network.har"), "utf8"));
+      const byPath = new Map<string, any>(har.log.entries.map((e: any) => [new URL(e.request.url).pathname, e]));
+      expect([...byPath.keys()]).to.include.members(["/start", "/page", "/image.png", "/slow.png"]);
+      expect(byPath.get("/start").response.status).to.equal(302);
+      expect(byPath.get("/page").response.content.text).to.include(CHINESE);
+      const image = byPath.get("/image.png").response.content;
+      expect(Buffer.from(image.text, image.encoding === "base64" ? "base64" : "utf8")).to.deep.equal(
+        solidPng(40, 40, [200, 30, 30]),
+      );
+    });
+
+    it("waits for a resource delayed by 500 ms before recording", () => {
+      const har = JSON.parse(readFileSync(path.join(dir, "network.har"), "utf8"));
+      const slow = har.log.entries.find((e: any) => e.request.url.endsWith("/slow.png"));
+      expect(slow.response.status).to.equal(200);
+      expect(result.manifest.observed.loadCompleted).to.equal(true);
+    });
+
+    it("records the redirect chain with each hop's status, headers and server", () => {
+      const redirects = result.manifest.observed.redirects as any[];
+      expect(redirects).to.have.length(1);
+      expect(redirects[0]).to.deep.include({
+        url: `http://site.test:${site.port}/start`,
+        status: 302,
+        server: { ip: "127.0.0.1", port: site.port },
+      });
+      expect(redirects[0].headers).to.deep.include({ name: "location", value: "/page" });
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/page`);
+      expect(result.manifest.url).to.equal(`http://site.test:${site.port}/start`);
+    });
+
+    it("records the server's address and port as the guard proxy connected to them", () => {
+      expect(result.manifest.observed.server).to.deep.equal({ ip: "127.0.0.1", port: site.port });
+      expect(result.manifest.observed.status).to.equal(200);
+      expect(result.manifest.observed.responseHeaders).to.deep.include({
+        name: "content-type",
+        value: "text/html; charset=utf-8",
+      });
+    });
+
+    it("records the DNS answers the capture used", () => {
+      const answers = result.manifest.observed.dns as any[];
+      expect(answers.find((a) => a.host === "site.test"))
+        .to.include({})
+        .and.have.deep.property("addresses", ["127.0.0.1"]);
+      expect(answers.find((a) => a.host === "internal.test")).to.have.deep.property("addresses", ["127.0.0.2"]);
+    });
+
+    it("refuses sub-requests to a private address and to a name resolving outside the allow-list, and completes", () => {
+      const refused = result.manifest.observed.refused as any[];
+      expect(refused.map((r) => [r.host, r.category])).to.deep.include.members([
+        ["10.0.0.1", "private"],
+        ["internal.test", "loopback"],
+      ]);
+      expect(internal.requests).to.not.include("/secret.png");
+    });
+
+    it("lists every file with its media type, size and SHA-256, sorted by name, in a JCS manifest.json", () => {
+      const bytes = readFileSync(path.join(dir, "manifest.json"));
+      expect(bytes.toString("utf8")).to.equal(canonicalize(JSON.parse(bytes.toString("utf8"))));
+      expect(new Uint8Array(bytes)).to.deep.equal(result.manifestBytes);
+      const names = result.manifest.artifacts.map((a) => a.name);
+      expect(names).to.deep.equal([...names].sort());
+      const onDisk = readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+        .filter((n) => n !== "manifest.json")
+        .sort();
+      expect(names).to.deep.equal(onDisk);
+      expect(names).to.include.members([
+        "screenshot.png",
+        "page.mhtml",
+        "page.html",
+        "network.har",
+        "archive/data.warc.gz",
+        "indexes/index.cdxj",
+        "pages/pages.jsonl",
+        "datapackage.json",
+      ]);
+      for (const artifact of result.manifest.artifacts) {
+        const file = readFileSync(path.join(dir, artifact.name));
+        expect(artifact.size, artifact.name).to.equal(file.length);
+        expect(artifact.sha256, artifact.name).to.equal(sha256Hex(file));
+      }
+      expect(result.manifest.artifacts.find((a) => a.name === "screenshot.png")!.mediaType).to.equal("image/png");
+    });
+
+    it("records the environment: browser, user agent, viewport, time zone, locale, versions, clock offset, timings", () => {
+      const env = result.manifest.environment as any;
+      expect(env.browser.name).to.equal("chromium");
+      expect(env.browser.version).to.match(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(env.browser.args).to.include("--proxy-bypass-list=<-loopback>");
+      expect(env.browser.args.some((a: string) => a.startsWith("--ignore-certificate-errors"))).to.equal(false);
+      expect(env.userAgent).to.match(/Chrome\//);
+      expect(env.viewport).to.deep.equal({ width: 1280, height: 800 });
+      expect(env.timeZone).to.equal("Asia/Shanghai");
+      expect(env.locale).to.equal("zh-CN");
+      expect(env.service.version).to.equal(JSON.parse(readFileSync("package.json", "utf8")).version);
+      // Same machine, same clock: the true offset is 0, so the estimate lies within its uncertainty.
+      expect(env.clock.source).to.equal("http-date");
+      expect(Math.abs(env.clock.offsetMs)).to.be.at.most(env.clock.uncertaintyMs);
+      const t = env.timings;
+      expect(t.startedAt <= t.committedAt && t.committedAt <= t.loadedAt && t.loadedAt <= t.finishedAt).to.equal(true);
+      expect(result.manifest.startedAt).to.equal(t.startedAt);
+    });
+
+    it("keeps the submitter's title and note apart from the page's title", () => {
+      expect(result.manifest.title).to.equal(CHINESE);
+      expect(result.manifest.request).to.include({ title: "我的证据", note: "申请人提交" });
+    });
+
+    it("returns the evidence record's fields: contentHash is the SHA-256 of manifest.json", () => {
+      expect(result.record).to.deep.equal({
+        contentHash: sha256Hex(readFileSync(path.join(dir, "manifest.json"))),
+        mediaType: CAPTURE_MEDIA_TYPE,
+        sourceUrl: `http://site.test:${site.port}/start`,
+        fileName: "manifest.json",
+        size: result.manifestBytes.length,
+        title: "我的证据",
+        note: "申请人提交",
+      });
+      expect(result.manifestSha256).to.equal(result.record.contentHash);
+    });
+
+    it("records a playable H.264 MP4 of the capture when asked", () => {
+      const probe = JSON.parse(
+        execFileSync(
+          "ffprobe",
+          ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", path.join(dir, "video.mp4")],
+          { encoding: "utf8" },
+        ),
+      );
+      expect(probe.streams[0]).to.include({ codec_type: "video", codec_name: "h264", width: 1280, height: 800 });
+      expect(Number(probe.format.duration)).to.be.greaterThan(0);
+      expect((result.manifest.environment as any).video).to.include({ recorded: true, codec: "h264" });
+      expect(result.manifest.artifacts.find((a) => a.name === "video.mp4")!.mediaType).to.equal("video/mp4");
+    });
+
+    it("writes a WACZ archive: WARC records, a CDXJ index, pages.jsonl and datapackage.json with each file's hash", async () => {
+      const datapackage = JSON.parse(readFileSync(path.join(dir, "datapackage.json"), "utf8"));
+      expect(datapackage).to.include({ profile: "data-package", wacz_version: "1.1.1" });
+      expect(datapackage.resources.map((r: any) => r.path)).to.deep.equal([
+        "archive/data.warc.gz",
+        "indexes/index.cdxj",
+        "pages/pages.jsonl",
+      ]);
+      for (const resource of datapackage.resources) {
+        const file = readFileSync(path.join(dir, resource.path));
+        expect(resource.hash).to.equal(`sha256:${sha256Hex(file)}`);
+        expect(resource.bytes).to.equal(file.length);
+      }
+      const pages = readFileSync(path.join(dir, "pages/pages.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(pages[0]).to.include({ format: "json-pages-1.0" });
+      expect(pages[1]).to.include({ url: `http://site.test:${site.port}/page`, title: CHINESE });
+
+      const index = readFileSync(path.join(dir, "indexes/index.cdxj"), "utf8").trim().split("\n");
+      expect(index).to.deep.equal([...index].sort());
+      const pageLine = index.find((l) => l.startsWith(`test,site:${site.port})/page `));
+      expect(pageLine, index.join("\n")).to.not.equal(undefined);
+      const entry = JSON.parse(pageLine!.slice(pageLine!.indexOf("{")));
+      expect(entry).to.include({ status: "200", mime: "text/html", filename: "data.warc.gz" });
+      expect(index.some((l) => l.includes("10.0.0.1"))).to.equal(false);
+
+      // The index points at one gzip member holding the page's response record.
+      const warc = readFileSync(path.join(dir, "archive/data.warc.gz"));
+      const member = warc.subarray(Number(entry.offset), Number(entry.offset) + Number(entry.length));
+      const parser = new WARCParser([gunzipSync(member)]);
+      const record = await parser.parse();
+      expect(record!.warcType).to.equal("response");
+      expect(record!.warcTargetURI).to.equal(`http://site.test:${site.port}/page`);
+      expect(await record!.contentText()).to.include(CHINESE);
+      expect(record!.warcHeaders.headers.get("WARC-Payload-Digest")).to.equal(entry.digest);
+    });
+  });
+
+  describe("a page over https with a private CA (test-only SPKI trust)", () => {
+    let result: CaptureResult;
+
+    before(async () => {
+      result = await capturePage(
+        { url: `https://site.test:${tlsSite.port}/`, video: true },
+        options({ trustedSpkiSha256: [spki], ffmpegPath: "/nonexistent/ffmpeg" }),
+      );
+    });
+
+    it("writes the server's certificate chain as DER files that parse", () => {
+      const tls = result.manifest.observed.tls as any;
+      expect(tls.certificates.length).to.be.at.least(1);
+      for (const [i, certificate] of tls.certificates.entries()) {
+        expect(certificate.name).to.equal(`tls/certificate-${i}.der`);
+        const x509 = new X509Certificate(readFileSync(path.join(result.dir, certificate.name)));
+        expect(certificate.subject).to.equal(x509.subject);
+        expect(certificate.sha256).to.equal(x509.fingerprint256.replaceAll(":", "").toLowerCase());
+      }
+      expect(tls.certificates[0].subject).to.include("CN=site.test");
+      expect(result.manifest.artifacts.find((a) => a.name === "tls/certificate-0.der")!.mediaType).to.equal(
+        "application/pkix-cert",
+      );
+    });
+
+    it("records the security details: protocol, subject, issuer, validity", () => {
+      const tls = result.manifest.observed.tls as any;
+      expect(tls.protocol).to.match(/^TLS 1\.[23]$/);
+      expect(tls.subjectName).to.equal("site.test");
+      expect(tls.issuer).to.equal("Evidence Anchor Test CA");
+      expect(Date.parse(tls.validFrom)).to.be.lessThan(Date.parse(tls.validTo));
+    });
+
+    it("lists the test-only trust flag among the browser's arguments", () => {
+      expect((result.manifest.environment as any).browser.args).to.include(
+        `--ignore-certificate-errors-spki-list=${spki}`,
+      );
+    });
+
+    it("skips the video with a note when ffmpeg is missing", () => {
+      expect((result.manifest.environment as any).video).to.deep.equal({
+        recorded: false,
+        note: "no video: ffmpeg not found at /nonexistent/ffmpeg",
+      });
+      expect(existsSync(path.join(result.dir, "video.mp4"))).to.equal(false);
+    });
+  });
+
+  describe("a hostile page: endless height, a popup, a dialog, a download", () => {
+    let result: CaptureResult;
+
+    before(async () => {
+      result = await capturePage(
+        { url: `http://site.test:${site.port}/hostile` },
+        options({ limits: { screenshotMaxHeight: 3000 } }),
+      );
+    });
+
+    it("cuts the screenshot at the height limit and says so", () => {
+      expect(result.manifest.observed.screenshot).to.include({ height: 3000, truncated: true });
+      expect((result.manifest.observed.screenshot as any).pageHeight).to.be.greaterThan(30_000);
+    });
+
+    it("keeps the document's URL when the page only rewrites its history (pushState)", () => {
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/hostile`);
+    });
+
+    it("closes the popup, dismisses the dialog, refuses the download, and records each", () => {
+      expect(result.manifest.observed.popups).to.have.length(1);
+      expect(result.manifest.observed.dialogs).to.deep.equal([{ type: "alert", message: CHINESE }]);
+      expect(result.manifest.observed.downloads).to.deep.equal([`http://site.test:${site.port}/file.bin`]);
+      expect(readdirSync(result.dir)).to.not.include("file.bin");
+    });
+  });
+
+  describe("a page that navigates itself", () => {
+    it("follows a script redirect and records every navigation", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/js-redirect` }, options());
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/simple`);
+      expect(result.manifest.observed.navigations).to.deep.equal([
+        `http://site.test:${site.port}/js-redirect`,
+        `http://site.test:${site.port}/simple`,
+      ]);
+      expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("<p>simple</p>");
+    });
+
+    it("rejects a script redirect to a refused host with ADDRESS_REFUSED", async () => {
+      const opts = options();
+      const error = await captureError({ url: `http://site.test:${site.port}/js-to-internal` }, opts);
+      expect(error.code).to.equal("ADDRESS_REFUSED");
+      expect(error.message).to.include("internal.test");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+  });
+
+  describe("limits", () => {
+    it("rejects a page beyond the page-size limit with PAGE_TOO_LARGE and leaves nothing on disk", async () => {
+      const opts = options({ limits: { pageBytes: 1024 * 1024 } });
+      const error = await captureError({ url: `http://site.test:${site.port}/huge` }, opts);
+      expect(error.code).to.equal("PAGE_TOO_LARGE");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
+    it("rejects a capture beyond its time limit with TIMEOUT and leaves nothing on disk", async () => {
+      const opts = options({ limits: { timeoutMs: 3000 } });
+      const error = await captureError({ url: `http://site.test:${site.port}/hang` }, opts);
+      expect(error.code).to.equal("TIMEOUT");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
+    it("rejects a page that spins its CPU for ever with TIMEOUT", async () => {
+      const opts = options({ limits: { timeoutMs: 3000 } });
+      const error = await captureError({ url: `http://site.test:${site.port}/spin` }, opts);
+      expect(error.code).to.equal("TIMEOUT");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
+    it("rejects a page that exhausts its memory with NAVIGATION_FAILED (its renderer crashed)", async () => {
+      const opts = options({ limits: { heapMiB: 128 } });
+      const error = await captureError({ url: `http://site.test:${site.port}/memory` }, opts);
+      expect(error.code).to.equal("NAVIGATION_FAILED");
+      expect(error.message).to.match(/crashed/);
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
+    it("rejects recorded files beyond the artifact limit with ARTIFACTS_TOO_LARGE and leaves nothing on disk", async () => {
+      const opts = options({ limits: { artifactBytes: 4096 } });
+      const error = await captureError({ url: `http://site.test:${site.port}/simple` }, opts);
+      expect(error.code).to.equal("ARTIFACTS_TOO_LARGE");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
+    it("rejects a viewport outside 200–3840 × 200–2160 with INVALID_REQUEST", async () => {
+      const error = await captureError(
+        { url: `http://site.test:${site.port}/simple`, viewport: { width: 100_000, height: 800 } },
+        options(),
+      );
+      expect(error.code).to.equal("INVALID_REQUEST");
+    });
+
+    it("rejects a note longer than the evidence record allows with INVALID_REQUEST", async () => {
+      const opts = options();
+      const error = await captureError({ url: `http://site.test:${site.port}/simple`, note: "注".repeat(8193) }, opts);
+      expect(error.code).to.equal("INVALID_REQUEST");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+  });
+
+  describe("SSRF: with no allow-list", () => {
+    const noAllowList = () => options({ policy: new AddressPolicy() });
+    const cases: [string, () => string, string][] = [
+      ["a loopback address and port", () => `http://127.0.0.1:${site.port}/`, "ADDRESS_REFUSED"],
+      ["localhost, by the system resolver", () => "http://localhost/", "ADDRESS_REFUSED"],
+      ["[::1]", () => "http://[::1]/", "ADDRESS_REFUSED"],
+      ["the cloud metadata address", () => "http://169.254.169.254/latest/meta-data/", "ADDRESS_REFUSED"],
+      ["a private address", () => "http://10.1.2.3/", "ADDRESS_REFUSED"],
+      ["a CGNAT address", () => "http://100.64.0.1/", "ADDRESS_REFUSED"],
+      ["a name that resolves to loopback", () => `http://loopback.test:${site.port}/`, "ADDRESS_REFUSED"],
+      ["a name that does not resolve", () => "http://nowhere.test/", "HOST_NOT_FOUND"],
+      ["file:", () => "file:///etc/passwd", "URL_REFUSED"],
+      ["ftp:", () => "ftp://example.com/file", "URL_REFUSED"],
+      ["data:", () => "data:text/html,<h1>hi</h1>", "URL_REFUSED"],
+    ];
+    for (const [what, url, code] of cases) {
+      it(`rejects ${what} with ${code} and creates nothing`, async () => {
+        const opts = noAllowList();
+        if (what.includes("system resolver")) opts.resolver = systemResolver;
+        const error = await captureError({ url: url() }, opts);
+        expect(error.code, error.message).to.equal(code);
+        expect(existsSync(opts.outDir)).to.equal(false);
+      });
+    }
+  });
+
+  describe("redirects", () => {
+    it("rejects a redirect from an allowed host to a refused one over http with ADDRESS_REFUSED", async () => {
+      const opts = options();
+      const error = await captureError({ url: `http://site.test:${site.port}/to-internal` }, opts);
+      expect(error.code).to.equal("ADDRESS_REFUSED");
+      expect(error.message).to.include("internal.test");
+      expect(internal.requests).to.not.include("/");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
+    it("rejects a redirect to a refused https host (CONNECT) with ADDRESS_REFUSED", async () => {
+      const opts = options({ trustedSpkiSha256: [spki] });
+      const error = await captureError({ url: `http://site.test:${site.port}/to-internal-https` }, opts);
+      expect(error.code).to.equal("ADDRESS_REFUSED");
+      expect(error.message).to.include("internal.test");
+    });
+  });
+
+  describe("without Chromium", () => {
+    it("rejects with BROWSER_UNAVAILABLE and a one-line reason", async () => {
+      const error = await captureError(
+        { url: `http://site.test:${site.port}/simple` },
+        options({ chromiumPath: "/nonexistent/chromium" }),
+      );
+      expect(error.code).to.equal("BROWSER_UNAVAILABLE");
+      expect(error.message).to.not.include("\n");
+    });
+  });
+});

@@ -1,0 +1,405 @@
+import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { createReadStream, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
+import { crc32 } from "node:zlib";
+import { build } from "esbuild";
+import { deflateSync, strToU8, zipSync, type Zippable } from "fflate";
+import { AddressPolicy } from "../../service/capture/address-policy.ts";
+import { capturePage, type CaptureResult } from "../../service/capture/capture.ts";
+import { packageDirectory, packageStream } from "../../service/capture/package.ts";
+import { readCapturePackage, type CapturePackage } from "../../service/core/capture-package.ts";
+import { canonicalize } from "../../service/core/jcs.ts";
+import { EvidenceError } from "../../service/core/errors.ts";
+import { serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
+import { sha256Hex } from "../helpers/hash.ts";
+import { tempDir } from "../helpers/processes.ts";
+
+const CERTIFICATE = '{"type":"evidence-anchor-certificate","version":2}';
+
+/** Every entry of a package as a name → bytes map (what an attacker would rebuild from). */
+function unpack(result: CaptureResult): Zippable {
+  const files: Zippable = { "manifest.json": result.manifestBytes };
+  for (const artifact of result.manifest.artifacts) {
+    files[artifact.name] = new Uint8Array(readFileSync(path.join(result.dir, artifact.name)));
+  }
+  return files;
+}
+
+function expectInvalid(zip: Uint8Array, pattern: RegExp, limits?: Parameters<typeof readCapturePackage>[1]) {
+  let error: unknown;
+  try {
+    readCapturePackage(zip, limits);
+  } catch (e) {
+    error = e;
+  }
+  expect(error).to.be.instanceOf(EvidenceError);
+  expect((error as EvidenceError).code).to.equal("INVALID_PACKAGE");
+  expect((error as EvidenceError).message).to.match(pattern);
+}
+
+/**
+ * A ZIP of stored entries written byte by byte (APPNOTE §4.3), for archives no ZIP library
+ * would write: duplicate names, names with `..`, entries that overlap.
+ */
+function handMadeZip(entries: { name: string; data: Uint8Array; offset?: number }[], body?: Uint8Array): Uint8Array {
+  const parts: Buffer[] = [];
+  const offsets: number[] = [];
+  let at = 0;
+  if (body) {
+    parts.push(Buffer.from(body));
+    at = body.length;
+  } else {
+    for (const entry of entries) {
+      offsets.push(at);
+      const local = localHeader(entry.name, entry.data);
+      parts.push(local, Buffer.from(entry.data));
+      at += local.length + entry.data.length;
+    }
+  }
+  const cdStart = at;
+  for (const [i, entry] of entries.entries()) {
+    const name = Buffer.from(entry.name);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(0x0800, 8);
+    central.writeUInt32LE(crc(entry.data), 16);
+    central.writeUInt32LE(entry.data.length, 20);
+    central.writeUInt32LE(entry.data.length, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(entry.offset ?? offsets[i]!, 42);
+    parts.push(central, name);
+    at += 46 + name.length;
+  }
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(at - cdStart, 12);
+  end.writeUInt32LE(cdStart, 16);
+  parts.push(end);
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+function localHeader(name: string, data: Uint8Array): Buffer {
+  const nameBytes = Buffer.from(name);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(0x0800, 6);
+  local.writeUInt32LE(crc(data), 14);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(data.length, 22);
+  local.writeUInt16LE(nameBytes.length, 26);
+  return Buffer.concat([local, nameBytes]);
+}
+
+/** zlib's CRC-32 is the one ZIP uses. */
+function crc(data: Uint8Array): number {
+  return crc32(data);
+}
+
+describe("capture packages", function () {
+  this.timeout(60_000);
+  let root: string;
+  let site: Site;
+  let result: CaptureResult;
+  let zip: Uint8Array;
+
+  before(async () => {
+    root = tempDir("package");
+    site = await startSite({
+      "/": serve(
+        "text/html; charset=utf-8",
+        `<!doctype html><meta charset="utf-8"><title>证据</title><h1>证据页面</h1><img src="/a.png">`,
+      ),
+      "/a.png": serve("image/png", solidPng(64, 64, [10, 120, 10])),
+    });
+    result = await capturePage(
+      { url: `http://127.0.0.1:${site.port}/` },
+      { outDir: path.join(root, "capture"), policy: new AddressPolicy({ allow: "127.0.0.1/32" }) },
+    );
+    zip = new Uint8Array(await buffer(await packageDirectory(result.dir, CERTIFICATE)));
+  });
+
+  after(async () => {
+    await site?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  describe("packageStream", () => {
+    it("writes a ZIP that standard tools read, PNG stored and text deflated", () => {
+      const file = path.join(root, "package.zip");
+      writeFileSync(file, zip);
+      expect(execFileSync("unzip", ["-tq", file], { encoding: "utf8" })).to.match(/No errors detected/);
+      // Python's zipfile, an independent reader: 0 is stored, 8 is deflated.
+      const methods = JSON.parse(
+        execFileSync(
+          "python3",
+          [
+            "-c",
+            "import json,sys,zipfile; print(json.dumps({i.filename: i.compress_type for i in zipfile.ZipFile(sys.argv[1]).infolist()}))",
+            file,
+          ],
+          { encoding: "utf8" },
+        ),
+      );
+      const method = (name: string) => ({ 0: "none", 8: "deflated" })[methods[name] as 0 | 8];
+      expect(method("screenshot.png")).to.equal("none");
+      expect(method("page.html")).to.equal("deflated");
+      expect(method("archive/data.warc.gz")).to.equal("none");
+    });
+
+    it("puts manifest.json's exact bytes, every artifact and the certificate at their names", () => {
+      const listing = execFileSync("zipinfo", ["-1", path.join(root, "package.zip")], { encoding: "utf8" })
+        .trim()
+        .split("\n");
+      expect(listing).to.deep.equal([
+        "manifest.json",
+        ...result.manifest.artifacts.map((a) => a.name),
+        "certificate.evidence.json",
+      ]);
+      expect(execFileSync("unzip", ["-p", path.join(root, "package.zip"), "manifest.json"])).to.deep.equal(
+        Buffer.from(result.manifestBytes),
+      );
+    });
+
+    it("fails the stream when an artifact no longer matches the manifest", async () => {
+      const stream = packageStream({
+        manifestBytes: result.manifestBytes,
+        artifacts: (name) =>
+          name === "page.html"
+            ? Readable.from([Buffer.from("<p>altered</p>")])
+            : createReadStream(path.join(result.dir, name)),
+      });
+      let error: unknown;
+      await buffer(stream).catch((e: unknown) => (error = e));
+      expect(String(error)).to.match(/page\.html no longer matches manifest\.json/);
+    });
+
+    it("rejects manifest bytes that are not a capture manifest", () => {
+      return buffer(packageStream({ manifestBytes: strToU8("{}"), artifacts: () => Readable.from([]) })).then(
+        () => expect.fail("should have failed"),
+        (e: unknown) => expect((e as EvidenceError).code).to.equal("INVALID_PACKAGE"),
+      );
+    });
+  });
+
+  describe("readCapturePackage", () => {
+    let read: CapturePackage;
+    before(() => {
+      read = readCapturePackage(zip);
+    });
+
+    it("verifies every artifact of an untouched package", () => {
+      expect(read.problems).to.deep.equal([]);
+      expect(read.ok).to.equal(true);
+      expect(read.artifacts.map((a) => a.name)).to.deep.equal(result.manifest.artifacts.map((a) => a.name));
+      for (const artifact of read.artifacts) {
+        expect(artifact.ok, artifact.name).to.equal(true);
+        expect(artifact.actualSha256).to.equal(artifact.expectedSha256);
+      }
+    });
+
+    it("returns the manifest, its exact bytes, their SHA-256 and the certificate's text", () => {
+      expect(read.manifestBytes).to.deep.equal(result.manifestBytes);
+      expect(read.manifestSha256).to.equal(result.manifestSha256);
+      expect(read.manifestSha256).to.equal(sha256Hex(result.manifestBytes));
+      expect(read.manifest.url).to.equal(result.manifest.url);
+      expect(read.certificateText).to.equal(CERTIFICATE);
+    });
+
+    it("names the artifact whose bytes were altered in a rebuilt package", () => {
+      const files = unpack(result);
+      const png = Uint8Array.from(files["screenshot.png"] as Uint8Array);
+      png[png.length - 20]! ^= 0x01;
+      files["screenshot.png"] = png;
+      const tampered = readCapturePackage(zipSync(files));
+      expect(tampered.ok).to.equal(false);
+      expect(tampered.artifacts.filter((a) => !a.ok).map((a) => a.name)).to.deep.equal(["screenshot.png"]);
+      expect(tampered.problems).to.have.length(1);
+      expect(tampered.problems[0]).to.match(/^screenshot\.png was altered/);
+    });
+
+    it("names the artifact when one byte of it is flipped inside the ZIP", () => {
+      const copy = Uint8Array.from(zip);
+      // The PNG is stored, so its signature appears in the archive as is; flip a byte after it.
+      const at = Buffer.from(copy).indexOf(Buffer.from("89504e470d0a1a0a", "hex"));
+      expect(at).to.be.greaterThan(0);
+      copy[at + 100]! ^= 0xff;
+      const tampered = readCapturePackage(copy);
+      expect(tampered.artifacts.filter((a) => !a.ok).map((a) => a.name)).to.deep.equal(["screenshot.png"]);
+      expect(tampered.problems.join("\n")).to.match(/screenshot\.png was altered/);
+    });
+
+    it("reports a missing artifact and an unlisted file by name", () => {
+      const files = unpack(result);
+      delete files["page.html"];
+      files["extra.txt"] = strToU8("not in the manifest");
+      const tampered = readCapturePackage(zipSync(files));
+      const missing = tampered.artifacts.find((a) => a.name === "page.html")!;
+      expect(missing.ok).to.equal(false);
+      expect(missing).to.not.have.property("actualSha256");
+      expect(tampered.problems).to.include("page.html is listed in manifest.json but missing from the package");
+      expect(tampered.problems).to.include("extra.txt is in the package but not listed in manifest.json");
+    });
+
+    it("gives a different manifest hash for an altered manifest", () => {
+      const files = unpack(result);
+      const manifest = JSON.parse(new TextDecoder().decode(result.manifestBytes));
+      manifest.finalUrl = "http://example.com/other";
+      files["manifest.json"] = strToU8(canonicalize(manifest));
+      const tampered = readCapturePackage(zipSync(files));
+      expect(tampered.manifestSha256).to.not.equal(result.manifestSha256);
+      expect(tampered.manifest.finalUrl).to.equal("http://example.com/other");
+    });
+
+    it("reports a manifest that is not in canonical form", () => {
+      const files = unpack(result);
+      files["manifest.json"] = strToU8(
+        JSON.stringify(JSON.parse(new TextDecoder().decode(result.manifestBytes)), null, 1),
+      );
+      expect(readCapturePackage(zipSync(files)).problems).to.include(
+        "manifest.json is not in canonical form (RFC 8785)",
+      );
+    });
+  });
+
+  describe("readCapturePackage on hostile archives", () => {
+    const manifestOf = () => result.manifestBytes;
+
+    it("rejects bytes that are not a ZIP", () => {
+      expectInvalid(strToU8("PK not really a zip file at all"), /not a ZIP file/);
+    });
+
+    it("rejects a package without manifest.json", () => {
+      expectInvalid(zipSync({ "screenshot.png": solidPng(1, 1, [0, 0, 0]) }), /no manifest\.json/);
+    });
+
+    it("rejects a manifest of another type or version", () => {
+      const manifest = JSON.parse(new TextDecoder().decode(manifestOf()));
+      expectInvalid(zipSync({ "manifest.json": strToU8(JSON.stringify({ ...manifest, version: 2 })) }), /version/);
+      expectInvalid(zipSync({ "manifest.json": strToU8(JSON.stringify({ ...manifest, type: "x" })) }), /type/);
+    });
+
+    it("rejects a manifest whose artifact names climb out of the package", () => {
+      const manifest = JSON.parse(new TextDecoder().decode(manifestOf()));
+      manifest.artifacts = [{ name: "../../etc/cron.d/x", mediaType: "text/plain", size: 1, sha256: "0".repeat(64) }];
+      expectInvalid(
+        zipSync({ "manifest.json": strToU8(JSON.stringify(manifest)) }),
+        /artifact names are relative paths/,
+      );
+    });
+
+    for (const name of ["../evil.txt", "/etc/passwd", "a/../../b", "a\\b", "C:/x", "a//b", "./a", "a\u0000b"]) {
+      it(`rejects an entry named ${JSON.stringify(name)}`, () => {
+        expectInvalid(
+          handMadeZip([
+            { name: "manifest.json", data: manifestOf() },
+            { name, data: strToU8("x") },
+          ]),
+          /unsafe entry name/,
+        );
+      });
+    }
+
+    it("rejects two entries with the same name", () => {
+      expectInvalid(
+        handMadeZip([
+          { name: "manifest.json", data: manifestOf() },
+          { name: "manifest.json", data: strToU8("{}") },
+        ]),
+        /duplicate entry name "manifest\.json"/,
+      );
+    });
+
+    it("rejects two names that differ only in case", () => {
+      expectInvalid(
+        zipSync({ "manifest.json": manifestOf(), "page.html": strToU8("a"), "PAGE.html": strToU8("b") }),
+        /duplicate entry name/,
+      );
+    });
+
+    it("rejects entries that share bytes (an overlapping-file zip bomb)", () => {
+      // Entry "outer" is stored; its data is a whole local header and data of entry "inner".
+      const innerLocal = localHeader("inner.txt", strToU8("boom"));
+      const innerBytes = Buffer.concat([innerLocal, Buffer.from("boom")]);
+      const manifestLocal = localHeader("manifest.json", manifestOf());
+      const outerLocal = localHeader("outer.bin", innerBytes);
+      const body = Buffer.concat([manifestLocal, Buffer.from(manifestOf()), outerLocal, innerBytes]);
+      const outerOffset = manifestLocal.length + manifestOf().length;
+      expectInvalid(
+        handMadeZip(
+          [
+            { name: "manifest.json", data: manifestOf(), offset: 0 },
+            { name: "outer.bin", data: innerBytes, offset: outerOffset },
+            { name: "inner.txt", data: strToU8("boom"), offset: outerOffset + outerLocal.length },
+          ],
+          body,
+        ),
+        /overlaps/,
+      );
+    });
+
+    it("rejects entries that together inflate beyond the limit (a zip bomb)", () => {
+      const zeros = new Uint8Array(8 * 1024 * 1024);
+      expectInvalid(
+        zipSync({ "manifest.json": manifestOf(), "bomb.bin": zeros }, { level: 9 }),
+        /more than 1048576 bytes/,
+        {
+          maxEntries: 100,
+          maxTotalBytes: 1024 * 1024,
+          maxDocumentBytes: 1024 * 1024,
+        },
+      );
+    });
+
+    it("rejects an entry that claims more than deflate can expand to", () => {
+      const small = zipSync({ "manifest.json": manifestOf(), "bomb.bin": new Uint8Array(1000) }, { level: 9 });
+      const bytes = Buffer.from(small);
+      // Patch bomb.bin's uncompressed size in the central directory to 1 GiB − 1.
+      const name = bytes.lastIndexOf(Buffer.from("bomb.bin"));
+      bytes.writeUInt32LE(0x3fffffff, name - 46 + 24);
+      expectInvalid(new Uint8Array(bytes), /compression ratio deflate cannot produce/);
+    });
+
+    it("never allocates beyond a declared size that is too small: the lie shows as an altered file", () => {
+      const big = strToU8("x".repeat(100_000));
+      const manifest = JSON.parse(new TextDecoder().decode(manifestOf()));
+      manifest.artifacts = [{ name: "big.txt", mediaType: "text/plain", size: big.length, sha256: sha256Hex(big) }];
+      const bytes = Buffer.from(zipSync({ "manifest.json": strToU8(canonicalize(manifest)), "big.txt": big }));
+      const name = bytes.lastIndexOf(Buffer.from("big.txt"));
+      bytes.writeUInt32LE(1000, name - 46 + 24); // declared uncompressed size
+      const read = readCapturePackage(new Uint8Array(bytes));
+      expect(read.artifacts[0]).to.include({ ok: false, actualSize: 1000 });
+      expect(read.problems.join("\n")).to.match(/big\.txt: its CRC-32 or length does not match/);
+    });
+
+    it("rejects damaged deflate data", () => {
+      const bytes = Buffer.from(zipSync({ "manifest.json": manifestOf() }, { level: 9 }));
+      const deflated = deflateSync(manifestOf(), { level: 9 });
+      const at = bytes.indexOf(Buffer.from(deflated.subarray(0, 8)));
+      bytes.fill(0xff, at, at + 16);
+      expectInvalid(new Uint8Array(bytes), /damaged deflate data/);
+    });
+  });
+
+  describe("service/core/capture-package.ts", () => {
+    it("bundles for the browser with no node: built-ins", async () => {
+      const bundle = await build({
+        entryPoints: [new URL("../../service/core/capture-package.ts", import.meta.url).pathname],
+        bundle: true,
+        platform: "browser",
+        format: "esm",
+        write: false,
+        logLevel: "silent",
+      });
+      expect(bundle.errors).to.deep.equal([]);
+      expect(bundle.outputFiles[0]!.text).not.to.match(/from\s*["']node:/);
+    });
+  });
+});
