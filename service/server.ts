@@ -25,6 +25,9 @@ import { health } from "./health.ts";
 import { createApp } from "./http/app.ts";
 import { limitConnectionsPerAddress } from "./http/connection-limits.ts";
 import { documentRoutes } from "./http/routes/documents.ts";
+import { AddressPolicy } from "./capture/address-policy.ts";
+import { CaptureService } from "./capture/capture-service.ts";
+import { CaptureRunner } from "./capture/runner.ts";
 import { checkpointRoutes } from "./http/routes/checkpoints.ts";
 import { trustList, trustListVerifier } from "./core/verify/timestamp-verifier.ts";
 import { Checkpointer } from "./timestamping/checkpoints.ts";
@@ -169,6 +172,32 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     const intake = new Intake({ store, objects, onCommitted: () => anchorer.notify() });
     cleanup.push(() => intake.close());
 
+    const runner = new CaptureRunner({
+      concurrency: config.capture.concurrency,
+      queueLimit: config.capture.queueLimit,
+      capture: {
+        policy: new AddressPolicy({ allow: config.capture.allow }),
+        limits: { timeoutMs: config.capture.timeoutMs },
+        chromiumPath: config.capture.chromiumPath,
+      },
+    });
+    const captures = new CaptureService({
+      store,
+      objects,
+      intake,
+      runner,
+      policy: new AddressPolicy({ allow: config.capture.allow }),
+      workDir: path.join(config.dataDir, "captures"),
+      chromiumPath: config.capture.chromiumPath,
+      capacity: config.capture.concurrency + config.capture.queueLimit,
+      log: log.child({ component: "capture" }),
+    });
+    // Stopping: the runner is closed (captures under way are cancelled, and run again at the next start).
+    cleanup.push(async () => {
+      await runner.close();
+      await captures.settle();
+    });
+
     let devApiKey: string | undefined;
     if (config.devAccount && (await store.countAccounts()) === 0) {
       devApiKey = (await createAccount(store, "development")).apiKey;
@@ -209,14 +238,20 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
           }),
         }),
       healthToken: config.healthToken,
+      captures,
       site,
       log,
-      routers: [documentRoutes({ store, renderer, site }), checkpointRoutes(store), await webRoutes()],
+      routers: [
+        documentRoutes({ store, renderer, site }),
+        checkpointRoutes(store),
+        await webRoutes(),
+      ],
     });
     handler = app;
     anchorer.start();
     reconciler.start();
     checkpointer?.start();
+    await captures.resume();
 
     let stopping: Promise<void> | undefined;
     return {

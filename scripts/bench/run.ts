@@ -26,7 +26,7 @@ import {
   type Certificate,
 } from "../../service/core/index.ts";
 import { ServiceClient } from "../../service/cli/service-client.ts";
-import { sha256File } from "../../service/cli/file-digest.ts";
+import { sha256File } from "../../service/intake/file-digest.ts";
 import { ChainClient } from "../../service/chain/chain-client.ts";
 import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
 import { ADMIN_KEY } from "../../test/helpers/consortium.ts";

@@ -15,7 +15,7 @@ import {
 } from "playwright-core";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
-import { TEXT_LIMITS } from "../core/record.ts";
+import { TEXT_LIMITS } from "../core/limits.ts";
 import { sha256File } from "../intake/file-digest.ts";
 import { AddressPolicy, portOf } from "./address-policy.ts";
 import { CaptureError, isCaptureError } from "./errors.ts";

@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { langOf, type Lang } from "../core/index.ts";
 import type { Command } from "./command.ts";
 import { accountsCreate, accountsList } from "./commands/accounts.ts";
+import { capture } from "./commands/capture.ts";
 import { certificate } from "./commands/certificate.ts";
 import { hash } from "./commands/hash.ts";
 import { serve } from "./commands/serve.ts";
@@ -11,7 +12,7 @@ import { verify } from "./commands/verify.ts";
 import { EXIT, UnreachableError, UsageError } from "./exit.ts";
 
 /** Every command; each lives in its own file under commands/ and loads what it needs when it runs. */
-const COMMANDS: Command[] = [serve, submit, status, certificate, verify, hash, accountsCreate, accountsList] as Command[];
+const COMMANDS: Command[] = [serve, submit, capture, status, certificate, verify, hash, accountsCreate, accountsList] as Command[];
 
 /** Commands grouped under a word ("accounts"), listed when the word comes alone. */
 const GROUPS: Record<string, string> = { accounts: "manage accounts in the service's store" };

@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   "INVALID_CONTENT_HASH",
   "INVALID_CURSOR",
   "INVALID_URL",
+  "URL_REFUSED",
+  "ADDRESS_REFUSED",
   "UNKNOWN_FIELD",
   "NO_FILE",
   "NO_ITEMS",
@@ -88,6 +90,11 @@ export const PROBLEM_TEXT: Partial<Record<ErrorCode, Record<Lang, string>>> = {
   NOT_FOUND: { en: "No evidence with that id.", "zh-CN": "没有该编号的存证。" },
   NOT_ANCHORED: { en: "The evidence is not anchored yet.", "zh-CN": "该存证尚未上链。" },
   INVALID_URL: { en: "Enter an http or https address.", "zh-CN": "请输入 http 或 https 网址。" },
+  URL_REFUSED: { en: "Only http and https pages can be captured.", "zh-CN": "只能对 http 或 https 网页取证。" },
+  ADDRESS_REFUSED: {
+    en: "That address cannot be captured (private, local or unknown).",
+    "zh-CN": "该地址不能取证（内网、本机或无法解析的地址）。",
+  },
   CAPTURE_BUSY: { en: "The capture service is busy; try again shortly.", "zh-CN": "取证服务繁忙，请稍后再试。" },
   CAPTURE_UNAVAILABLE: {
     en: "Web capture is not available on this service.",

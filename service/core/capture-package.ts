@@ -120,6 +120,8 @@ export interface CapturePackage {
   manifestSha256: string;
   artifacts: PackageArtifact[];
   certificateText?: string;
+  /** The full-page screenshot's bytes, when present and unaltered: for a verifier to show beside its verdict. */
+  screenshot?: Uint8Array;
   /** Everything that is wrong but does not stop reading, in words: "screenshot.png was altered: …". */
   problems: string[];
   /** No problems: every artifact present and unaltered, nothing unlisted. */
@@ -158,6 +160,7 @@ export function readCapturePackage(zip: Uint8Array, limits: PackageLimits = DEFA
     problems.push(`${MANIFEST_FILE} is not in canonical form (RFC 8785)`);
   }
 
+  let screenshot: Uint8Array | undefined;
   const artifacts: PackageArtifact[] = manifest.artifacts.map((expected) => {
     const base = {
       name: expected.name,
@@ -178,6 +181,7 @@ export function readCapturePackage(zip: Uint8Array, limits: PackageLimits = DEFA
         `${expected.name} was altered: SHA-256 ${actualSha256} (${bytes.length} bytes), the manifest says ${expected.sha256} (${expected.size} bytes)`,
       );
     }
+    if (ok && expected.name === "screenshot.png") screenshot = bytes;
     return { ...base, actualSha256, actualSize: bytes.length, ok };
   });
 
@@ -203,6 +207,7 @@ export function readCapturePackage(zip: Uint8Array, limits: PackageLimits = DEFA
     manifestSha256,
     artifacts,
     ...(certificateText === undefined ? {} : { certificateText }),
+    ...(screenshot === undefined ? {} : { screenshot }),
     problems,
     ok: problems.length === 0,
   };

@@ -11,6 +11,8 @@ import { PUBLIC_PATHS, publicCors } from "./cors.ts";
 import { HttpProblem, problemHandler } from "./problem.ts";
 import { requestLog } from "./request-log.ts";
 import { evidenceRoutes } from "./routes/evidence.ts";
+import { captureRoutes } from "./routes/captures.ts";
+import type { CaptureService } from "../capture/capture-service.ts";
 import { verifyRoutes, type Verify } from "./routes/verify.ts";
 import { rpcProxy } from "./rpc-proxy.ts";
 
@@ -36,7 +38,9 @@ export interface AppDependencies {
   /** Operators see the whole health model with `Authorization: Bearer <token>`. */
   healthToken: string | undefined;
   log: Logger;
-  /** More routes (captures, documents, the web pages), mounted before the 404 handler. */
+  /** Web captures, when the service offers them. */
+  captures?: CaptureService;
+  /** More routes (documents, checkpoints, the web pages), mounted before the 404 handler. */
   routers?: Router[];
 }
 
@@ -87,6 +91,7 @@ export function createApp(deps: AppDependencies): Express {
       submissions,
     }),
   );
+  app.use(captureRoutes({ store: deps.store, objects: deps.objects, captures: deps.captures, submissions }));
   for (const router of deps.routers ?? []) app.use(router);
 
   app.use((req, _res, next) => next(new HttpProblem(404, "NOT_FOUND", `no route for ${req.method} ${req.path}`)));

@@ -1,6 +1,6 @@
 import { defineCommand } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
-import { sha256File } from "../file-digest.ts";
+import { sha256File } from "../../intake/file-digest.ts";
 
 export const hash = defineCommand({
   name: "hash",

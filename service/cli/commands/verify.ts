@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Verdict, VerificationResult } from "../../core/index.ts";
 import { defineCommand } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
-import { sha256File } from "../file-digest.ts";
+import { sha256File } from "../../intake/file-digest.ts";
 
 export const verify = defineCommand({
   name: "verify",

@@ -4,7 +4,11 @@ import type { Certificate } from "../schema.ts";
 
 /** The checks of a verification, in the order they run (DESIGN §4). */
 export const CHECK_IDS = ["format", "content", "leaf", "inclusion", "anchor", "signature", "timestamp"] as const;
-export type CheckId = (typeof CHECK_IDS)[number];
+/**
+ * `package` is checked only for a web capture package (DESIGN §9), right after `format`:
+ * every artifact against the manifest. The manifest is then the file `content` compares.
+ */
+export type CheckId = (typeof CHECK_IDS)[number] | "package";
 
 /**
  * `failed`: the evidence contradicts the certificate. `error`: the check could not be
@@ -56,7 +60,9 @@ export type Reason =
   | { code: "timestamp.invalid"; index: number; problem: string }
   | { code: "timestamp.untrusted"; index: number; tsa: string }
   | { code: "timestamp.not-checked"; count: number }
-  | { code: "not-checked.malformed" };
+  | { code: "not-checked.malformed" }
+  | { code: "package.ok"; artifacts: number }
+  | { code: "package.altered"; problems: string[] };
 
 export type ReasonCode = Reason["code"];
 
@@ -95,6 +101,19 @@ export interface VerificationResult {
   timestamps: TimestampSummary[];
   /** Warnings beside the verdict, e.g. a TSA's time far from the chain's. */
   warnings: Warning[];
+  /** For a web capture package: what was captured, and its screenshot for display. */
+  capture?: CaptureSummary;
+}
+
+export interface CaptureSummary {
+  url: string;
+  finalUrl: string;
+  title: string;
+  startedAt: string;
+  finishedAt: string;
+  artifacts: { name: string; ok: boolean }[];
+  /** The full-page screenshot's bytes (PNG), when the package holds it unaltered. */
+  screenshot?: Uint8Array;
 }
 
 export type Warning =

@@ -1,5 +1,11 @@
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { parseTrustBundle, timestampTokenToBase64, verifyTimestampToken, type TsaTrustAnchor } from "../timestamp.ts";
+import {
+  DEVELOPMENT_TSA_MARKER,
+  parseTrustBundle,
+  timestampTokenToBase64,
+  verifyTimestampToken,
+  type TsaTrustAnchor,
+} from "../timestamp.ts";
 import type { TimestampCheck, TimestampVerifier } from "./verify-certificate.ts";
 
 /**
@@ -22,7 +28,9 @@ export function trustListVerifier(trust: readonly TsaTrustAnchor[]): TimestampVe
           ...(v.status !== "passed" ? { problem: v.detail.code } : {}),
           tsa: commonName(v.info?.tsa ?? v.info?.signer?.subject ?? (v.detail.code === "untrusted-tsa" ? v.detail.subject : "")),
           ...(v.info ? { genTime: v.info.genTime } : {}),
-          development: v.development,
+          // A token that says it is from a development TSA is labelled so even when it cannot be
+          // checked: the label only ever weakens what a reader takes from it.
+          development: v.development || (v.info?.signer?.subject ?? "").includes(DEVELOPMENT_TSA_MARKER),
         }));
         if (remembered.size >= 1024) remembered.clear();
         remembered.set(key, result);

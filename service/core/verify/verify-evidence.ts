@@ -1,4 +1,7 @@
+import { isEvidenceError } from "../errors.ts";
+import { readCapturePackage } from "../capture-package.ts";
 import { certificateFromPdf, isPdf } from "../pdf-attachment.ts";
+import type { Check, VerificationResult as Result } from "./checks.ts";
 import { malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
 import type { VerificationResult } from "./checks.ts";
 
@@ -23,7 +26,50 @@ export async function verifyEvidence(input: EvidenceInput, options: VerifyOption
     }
     return verifyCertificate(text, options);
   }
+  if (isZip(input.bytes)) return verifyPackage(input.bytes, options);
   return verifyCertificate(decodeText(input.bytes), options);
+}
+
+/** A ZIP file: a web capture package (DESIGN §9). */
+function isZip(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
+}
+
+/**
+ * A capture package: each artifact against the manifest (the `package` check), the
+ * manifest against the certificate (`content`: the manifest is the certified file), and
+ * the certificate it carries as any other (DESIGN §4).
+ */
+async function verifyPackage(zip: Uint8Array, options: VerifyOptions): Promise<Result> {
+  let pkg;
+  try {
+    pkg = readCapturePackage(zip);
+  } catch (e) {
+    return malformedResult(`the capture package cannot be read: ${isEvidenceError(e) ? e.message : String(e)}`);
+  }
+  if (pkg.certificateText === undefined) {
+    return malformedResult("the capture package holds no certificate yet (it is issued once the capture is anchored)");
+  }
+  const result = await verifyCertificate(pkg.certificateText, { ...options, fileDigest: pkg.manifestSha256 });
+  const packageCheck: Check = pkg.ok
+    ? { id: "package", status: "passed", reason: { code: "package.ok", artifacts: pkg.artifacts.length } }
+    : { id: "package", status: "failed", reason: { code: "package.altered", problems: pkg.problems } };
+  const checks = [result.checks[0]!, packageCheck, ...result.checks.slice(1)];
+  return {
+    ...result,
+    checks,
+    verdict: packageCheck.status === "failed" ? "invalid" : result.verdict,
+    valid: packageCheck.status !== "failed" && result.valid,
+    capture: {
+      url: pkg.manifest.url,
+      finalUrl: pkg.manifest.finalUrl,
+      title: typeof pkg.manifest.title === "string" ? pkg.manifest.title : "",
+      startedAt: pkg.manifest.startedAt,
+      finishedAt: pkg.manifest.finishedAt,
+      artifacts: pkg.artifacts.map((a) => ({ name: a.name, ok: a.ok })),
+      ...(pkg.screenshot ? { screenshot: pkg.screenshot } : {}),
+    },
+  };
 }
 
 /** UTF-8 text of a certificate file; invalid UTF-8 is left for the format check to refuse. */

@@ -18,6 +18,7 @@ export function langOf(tag: string | undefined | null): Lang {
 type Words = Record<Lang, string>;
 
 export const CHECK_NAMES: Record<CheckId, Words> = {
+  package: { en: "Capture package", "zh-CN": "取证包" },
   format: { en: "Format", "zh-CN": "格式" },
   content: { en: "File", "zh-CN": "文件" },
   leaf: { en: "Record", "zh-CN": "记录" },
@@ -36,6 +37,18 @@ export const STATUS_NAMES: Record<CheckStatus, Words> = {
 
 /** What each check establishes when it passes, what its failure means, and what an error means. */
 export const CHECK_SENTENCES: Record<CheckId, Record<CheckStatus, Words>> = {
+  package: {
+    passed: {
+      en: "Every file of the capture is exactly as its manifest lists it.",
+      "zh-CN": "取证包中的每个文件都与清单所列完全一致。",
+    },
+    failed: {
+      en: "Files of the capture were altered, removed or added after it was recorded.",
+      "zh-CN": "取证包中的文件在取证后被改动、删除或增加。",
+    },
+    error: { en: "The capture package could not be read.", "zh-CN": "无法读取取证包。" },
+    skipped: { en: "Not a capture package.", "zh-CN": "不是取证包。" },
+  },
   format: {
     passed: { en: "The certificate is complete and well-formed.", "zh-CN": "证书完整，格式正确。" },
     failed: { en: "The certificate is malformed or incomplete.", "zh-CN": "证书格式不正确或不完整。" },
@@ -321,6 +334,14 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `${r.count} time-stamp token(s) not checked by this verifier`,
     (r) => `本验证程序未核验 ${r.count} 个时间戳令牌`,
   ),
+  "package.ok": both(
+    (r) => `${r.artifacts} files match the manifest's SHA-256 values`,
+    (r) => `${r.artifacts} 个文件与清单中的 SHA-256 一致`,
+  ),
+  "package.altered": both(
+    (r) => r.problems.join("; "),
+    (r) => `取证包有问题：${r.problems.join("；")}`,
+  ),
   "not-checked.malformed": both(
     () => "not checked: the certificate is malformed",
     () => "未检查：证书格式不正确",
@@ -354,8 +375,9 @@ export const VERDICT_NAMES: Record<Verdict, Words> = {
 };
 
 /** The verdict in one line, saying whether a file was compared. */
-export function verdictHeadline(result: Pick<VerificationResult, "verdict" | "fileCompared">, lang: Lang): string {
+export function verdictHeadline(result: Pick<VerificationResult, "verdict" | "fileCompared" | "capture">, lang: Lang): string {
   if (result.verdict !== "valid") return VERDICT_NAMES[result.verdict][lang];
+  if (result.capture) return lang === "zh-CN" ? "有效——网页取证包与存证一致" : "VALID — the capture package matches the certificate";
   if (result.fileCompared) {
     return lang === "zh-CN" ? "有效——文件与存证一致" : "VALID — the file matches the certificate";
   }
@@ -368,6 +390,11 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
   if (result.verdict === "valid") {
     const time = result.anchoredAt ? timeText(new Date(result.anchoredAt), lang) : undefined;
     const when = time ? (zh ? `${time.local}（${time.utc}）` : `${time.local} (${time.utc})`) : "";
+    if (result.capture) {
+      return zh
+        ? `${result.capture.url} 的网页取证记录最迟在 ${when} 已经存在，取证包中的文件自那时起未被改动。`
+        : `The capture of ${result.capture.url} existed no later than ${when}; the package's files are unchanged since.`;
+    }
     if (result.fileCompared) {
       return zh
         ? `您提供的文件最迟在 ${when} 已经存在，且自那时起未被改动。`

@@ -1,0 +1,159 @@
+import { createReadStream, existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { newEvidenceId, type CaptureRequest as ApiCaptureRequest } from "../core/index.ts";
+import type { Intake } from "../intake/intake.ts";
+import type { Logger } from "../log.ts";
+import type { HeldObject, ObjectStore } from "../objects/object-store.ts";
+import type { Account, EvidenceStore } from "../store/store.ts";
+import { checkRequest, DEFAULT_CHROMIUM, DEFAULT_LIMITS, type CaptureRequest, type CaptureResult } from "./capture.ts";
+import { CaptureError, isCaptureError } from "./errors.ts";
+import type { CaptureRunner } from "./runner.ts";
+import type { AddressPolicy } from "./address-policy.ts";
+
+/**
+ * Web captures as evidence: a request is recorded (`capturing`), captured by the runner in
+ * a clean browser, its artifacts and manifest go into the object store, and the manifest's
+ * record is committed through intake and anchored like any other evidence. A capture
+ * interrupted by a stop is run again once; a second interruption fails it, clearly. Nothing
+ * half-recorded is ever committed: the record is committed only after every artifact is
+ * stored, and the capture's working directory is removed either way.
+ */
+export class CaptureService {
+  readonly #store: EvidenceStore;
+  readonly #objects: ObjectStore;
+  readonly #intake: Intake;
+  readonly #runner: CaptureRunner;
+  readonly #policy: AddressPolicy;
+  readonly #workDir: string;
+  readonly #chromium: string;
+  readonly #capacity: number;
+  readonly #log: Logger;
+  readonly #running = new Set<Promise<void>>();
+
+  constructor(options: {
+    store: EvidenceStore;
+    objects: ObjectStore;
+    intake: Intake;
+    runner: CaptureRunner;
+    policy: AddressPolicy;
+    workDir: string;
+    chromiumPath?: string;
+    /** Captures running plus waiting beyond which requests are refused as busy. */
+    capacity: number;
+    log: Logger;
+  }) {
+    this.#store = options.store;
+    this.#objects = options.objects;
+    this.#intake = options.intake;
+    this.#runner = options.runner;
+    this.#policy = options.policy;
+    this.#workDir = options.workDir;
+    this.#chromium = options.chromiumPath ?? DEFAULT_CHROMIUM;
+    this.#capacity = options.capacity;
+    this.#log = options.log;
+  }
+
+  /**
+   * Accepts a capture request: refused at once (a CaptureError) when its URL or address is
+   * refused, Chromium is missing, or the queue is full; otherwise recorded and queued.
+   */
+  async request(account: Account, request: ApiCaptureRequest): Promise<{ id: string; status: "capturing" }> {
+    const capture = toCaptureRequest(request);
+    checkRequest(capture, this.#policy, DEFAULT_LIMITS);
+    if (!existsSync(this.#chromium)) {
+      throw new CaptureError("BROWSER_UNAVAILABLE", `web capture is not available here: no Chromium at ${this.#chromium}`);
+    }
+    if (this.#running.size >= this.#capacity) {
+      throw new CaptureError("BUSY", "every capture slot is taken", { retryAfterSeconds: this.#runner.retryAfterSeconds() });
+    }
+    const id = newEvidenceId();
+    await this.#store.insertCapture({
+      id,
+      accountId: account.id,
+      url: capture.url,
+      request: JSON.stringify(request),
+      requestedAt: new Date().toISOString(),
+    });
+    this.#start(id, account, capture, 1);
+    return { id, status: "capturing" };
+  }
+
+  /** Runs again what a stop interrupted: once; a capture interrupted twice fails. */
+  async resume(): Promise<void> {
+    for (const row of await this.#store.unfinishedCaptures()) {
+      const account = await this.#store.accountById(row.accountId);
+      if (!account || row.attempts >= 2) {
+        await this.#store.updateCapture(row.id, {
+          status: "failed",
+          error: { code: "INTERRUPTED", message: "the capture was interrupted by a restart, twice; request it again" },
+        });
+        continue;
+      }
+      this.#log.info({ capture: row.id }, `resuming capture ${row.id} of ${row.url}, interrupted by a restart`);
+      // The request was checked when it was accepted.
+      this.#start(row.id, account, toCaptureRequest(JSON.parse(row.request) as ApiCaptureRequest), row.attempts + 1);
+    }
+  }
+
+  /** Waits for the captures under way to be recorded or failed (the runner is closed first). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.#running]);
+  }
+
+  #start(id: string, account: Account, request: CaptureRequest, attempt: number): void {
+    const outDir = path.join(this.#workDir, id);
+    const run = (async () => {
+      await mkdir(this.#workDir, { recursive: true, mode: 0o700 });
+      await rm(outDir, { recursive: true, force: true });
+      await this.#store.updateCapture(id, { status: "capturing", attempts: attempt });
+      let result: CaptureResult;
+      try {
+        result = await this.#runner.submit(request, { id, outDir }).result;
+      } catch (e) {
+        if (isCaptureError(e, "CANCELLED")) return; // the service is stopping: resumed at the next start
+        const error = isCaptureError(e) ? { code: e.code, message: e.message } : { code: "CAPTURE_FAILED", message: String(e) };
+        await this.#store.updateCapture(id, { status: "failed", error });
+        this.#log.warn({ capture: id, code: error.code }, `capture ${id} failed: ${error.message}`);
+        return;
+      }
+      try {
+        await this.#record(id, account, result);
+        this.#log.info({ capture: id, artifacts: result.manifest.artifacts.length }, `capture ${id} recorded`);
+      } finally {
+        await rm(outDir, { recursive: true, force: true });
+      }
+    })().catch((e: unknown) => {
+      this.#log.error({ capture: id, err: e }, `capture ${id} could not be recorded`);
+      return this.#store.updateCapture(id, { status: "failed", error: { code: "CAPTURE_FAILED", message: "the capture could not be stored" } }).catch(() => undefined);
+    });
+    this.#running.add(run);
+    void run.finally(() => this.#running.delete(run));
+  }
+
+  /** Stores every artifact and the manifest, each checked against the manifest, then commits the record. */
+  async #record(id: string, account: Account, result: CaptureResult): Promise<void> {
+    const held: HeldObject[] = [];
+    try {
+      for (const artifact of result.manifest.artifacts) {
+        const stored = await this.#objects.put(createReadStream(path.join(result.dir, ...artifact.name.split("/"))));
+        held.push(stored);
+        if (stored.contentHash !== artifact.sha256) throw new Error(`${artifact.name} changed on disk before it was stored`);
+      }
+      const manifest = await this.#objects.put(Readable.from([result.manifestBytes]));
+      held.push(manifest);
+      if (manifest.contentHash !== result.manifestSha256) throw new Error("the manifest changed before it was stored");
+      await this.#intake.acceptCapture(id, account, result.record);
+    } catch (e) {
+      await this.#intake.discard(held);
+      throw e;
+    } finally {
+      for (const h of held) h.release();
+    }
+  }
+}
+
+function toCaptureRequest(request: ApiCaptureRequest): CaptureRequest {
+  return { ...request };
+}

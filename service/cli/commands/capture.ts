@@ -1,0 +1,68 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { isWebUrl, type EvidenceView } from "../../core/index.ts";
+import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
+import { EXIT, UsageError } from "../exit.ts";
+import { saveCertificate, saveFile } from "../save-certificate.ts";
+import { ServiceClient, ServiceError } from "../service-client.ts";
+
+export const capture = defineCommand({
+  name: "capture",
+  summary: "have the service capture a web page as evidence (网页取证)",
+  usage: `Usage: evidence capture <url> [--title T] [--note N] [--video] [--wait] [--out DIR]
+
+The service opens the page in a clean browser of its own and records it as a notary would:
+a full-page screenshot, the page (MHTML, HTML), its network traffic (HAR, WARC), the server's
+address and TLS certificates, the DNS answers, and the capture environment. The record of
+all of it is anchored like any other evidence.
+  --title T, --note N   recorded with the capture
+  --video        also record the session as a video
+  --wait         wait until anchored, then save the package <id>.zip (verifiable with
+                 "evidence verify <id>.zip") and the certificate <id>.evidence.json
+  --out DIR      where they are saved (default: the current directory)
+${SERVICE_HELP}
+Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usage,
+4 the service could not be reached.`,
+  options: {
+    ...SERVICE_OPTIONS,
+    title: { type: "string" },
+    note: { type: "string" },
+    video: { type: "boolean" },
+    wait: { type: "boolean" },
+    out: { type: "string" },
+  },
+  async run({ values, positionals }) {
+    if (positionals.length !== 1) throw new UsageError("name exactly one URL");
+    const url = positionals[0]!;
+    if (!isWebUrl(url)) throw new UsageError(`${url}: only http and https pages can be captured`);
+    const client = ServiceClient.from(values);
+    client.requireKey();
+    const accepted = await client.post<{ id: string; status: string }>("/api/v1/captures", {
+      url,
+      ...(values.title ? { title: values.title } : {}),
+      ...(values.note ? { note: values.note } : {}),
+      ...(values.video ? { video: true } : {}),
+    });
+    if (!values.json) console.log(`capture ${accepted.id} of ${url}: ${accepted.status}`);
+    if (!values.wait) {
+      if (values.json) console.log(JSON.stringify(accepted));
+      return EXIT.ok;
+    }
+    let view: EvidenceView;
+    for (let last = "";;) {
+      view = await client.status(accepted.id);
+      if (view.status !== last && !values.json) console.error(`  ${view.status}`);
+      last = view.status;
+      if (view.status === "failed") {
+        throw new ServiceError(422, { code: "INTERNAL", detail: `the capture failed: ${view.capture?.error?.code}: ${view.capture?.error?.message}` });
+      }
+      if (view.certificate) break;
+      await delay(1_000);
+    }
+    const out = values.out ?? ".";
+    const pkg = await saveFile(out, `${accepted.id}.zip`, await client.download(`/api/v1/evidence/${accepted.id}/package`));
+    const certificate = await saveCertificate(out, view.certificate!);
+    if (values.json) console.log(JSON.stringify({ id: accepted.id, package: pkg, certificate }));
+    else console.log(`anchored: ${pkg}\n          ${certificate}`);
+    return EXIT.ok;
+  },
+});

@@ -1,0 +1,104 @@
+import { PassThrough } from "node:stream";
+import express, { Router } from "express";
+import { parseCaptureManifest } from "../../core/capture-package.ts";
+import { CaptureRequestSchema, EVIDENCE_ID, MEDIA_TYPE_CAPTURE, type ErrorCode } from "../../core/index.ts";
+import type { CaptureService } from "../../capture/capture-service.ts";
+import { isCaptureError } from "../../capture/errors.ts";
+import { packageStream } from "../../capture/package.ts";
+import type { ObjectStore } from "../../objects/object-store.ts";
+import type { EvidenceStore } from "../../store/store.ts";
+import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
+import { publicCors } from "../cors.ts";
+import { HttpProblem } from "../problem.ts";
+import { parseBody } from "../validation.ts";
+import { requireType } from "./evidence.ts";
+
+/** A capture costs far more than a submission: it counts as this many units of the account's budget. */
+const CAPTURE_COST = 50;
+
+/**
+ * POST /api/v1/captures: the service records a web page itself (DESIGN §9) → 202; its
+ * progress and certificate through the evidence routes. GET /api/v1/evidence/:id/package:
+ * the capture's package (ZIP), streamed from the object store, with the certificate once
+ * anchored.
+ */
+export function captureRoutes(options: {
+  store: EvidenceStore;
+  objects: ObjectStore;
+  captures: CaptureService | undefined;
+  submissions: TokenBuckets;
+}): Router {
+  const router = Router({ caseSensitive: true, strict: true });
+
+  router.post(
+    "/api/v1/captures",
+    requireApiKey(options.store),
+    rateLimit(options.submissions, () => CAPTURE_COST),
+    requireType("application/json"),
+    express.json({ limit: "64kb", strict: true }),
+    async (req, res) => {
+      const request = parseBody(CaptureRequestSchema, req.body, "body");
+      if (!options.captures) throw new HttpProblem(503, "CAPTURE_UNAVAILABLE", "web capture is not enabled on this service");
+      try {
+        const accepted = await options.captures.request(req.account!, request);
+        res.status(202).location(`/api/v1/evidence/${accepted.id}`).json(accepted);
+      } catch (e) {
+        throw captureProblem(e, res);
+      }
+    },
+  );
+
+  router.get("/api/v1/evidence/:id/package", publicCors, async (req, res) => {
+    const id = String(req.params.id);
+    const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
+    if (!row) throw new HttpProblem(404, "NOT_FOUND", "no evidence with that id");
+    if (row.record.mediaType !== MEDIA_TYPE_CAPTURE) throw new HttpProblem(404, "NOT_FOUND", "that evidence is not a web capture");
+    const manifestBytes = await readAll(await options.objects.get(row.record.contentHash));
+    parseCaptureManifest(manifestBytes);
+    const certificateJson = row.certificate ? `${JSON.stringify(row.certificate, null, 2)}\n` : undefined;
+    const zip = packageStream({
+      manifestBytes,
+      artifacts: (name) => streamOf(options.objects, manifestBytes, name),
+      ...(certificateJson ? { certificateJson } : {}),
+    });
+    res.type("application/zip").set("Content-Disposition", `attachment; filename="${id}.zip"`);
+    zip.on("error", (e) => res.destroy(e));
+    zip.pipe(res);
+  });
+
+  return router;
+}
+
+/** An artifact's bytes from the object store, found by its hash in the manifest. */
+function streamOf(objects: ObjectStore, manifestBytes: Uint8Array, name: string) {
+  const entry = parseCaptureManifest(manifestBytes).artifacts.find((a) => a.name === name);
+  if (!entry) throw new Error(`${name} is not in the manifest`);
+  // packageStream pulls each artifact in turn; the object is opened as it is asked for.
+  const out = new PassThrough();
+  objects.get(entry.sha256).then(
+    (source) => source.on("error", (e) => out.destroy(e)).pipe(out),
+    (e: unknown) => out.destroy(e as Error),
+  );
+  return out;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+function captureProblem(e: unknown, res: express.Response): unknown {
+  if (!isCaptureError(e)) return e;
+  const map: Partial<Record<string, [number, ErrorCode]>> = {
+    URL_REFUSED: [400, "URL_REFUSED"],
+    ADDRESS_REFUSED: [400, "ADDRESS_REFUSED"],
+    INVALID_REQUEST: [400, "INVALID_FIELD"],
+    HOST_NOT_FOUND: [400, "ADDRESS_REFUSED"],
+    BUSY: [429, "CAPTURE_BUSY"],
+    BROWSER_UNAVAILABLE: [503, "CAPTURE_UNAVAILABLE"],
+  };
+  const [status, code] = map[e.code] ?? [503, "CAPTURE_UNAVAILABLE"];
+  if (e.retryAfterSeconds !== undefined) res.set("Retry-After", String(e.retryAfterSeconds));
+  return new HttpProblem(status, code, e.message);
+}
