@@ -1,4 +1,6 @@
+import { lookup } from "node:dns/promises";
 import { createReadStream, existsSync } from "node:fs";
+import { isIP } from "node:net";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -10,7 +12,7 @@ import type { Account, EvidenceStore } from "../store/store.ts";
 import { checkRequest, DEFAULT_CHROMIUM, DEFAULT_LIMITS, type CaptureRequest, type CaptureResult } from "./capture.ts";
 import { CaptureError, isCaptureError } from "./errors.ts";
 import type { CaptureRunner } from "./runner.ts";
-import type { AddressPolicy } from "./address-policy.ts";
+import { portOf, type AddressPolicy } from "./address-policy.ts";
 
 /**
  * Web captures as evidence: a request is recorded (`capturing`), captured by the runner in
@@ -62,6 +64,7 @@ export class CaptureService {
   async request(account: Account, request: ApiCaptureRequest): Promise<{ id: string; status: "capturing" }> {
     const capture = toCaptureRequest(request);
     checkRequest(capture, this.#policy, DEFAULT_LIMITS);
+    await this.#checkHost(capture.url);
     if (!existsSync(this.#chromium)) {
       throw new CaptureError("BROWSER_UNAVAILABLE", `web capture is not available here: no Chromium at ${this.#chromium}`);
     }
@@ -78,6 +81,26 @@ export class CaptureService {
     });
     this.#start(id, account, capture, 1);
     return { id, status: "capturing" };
+  }
+
+  /**
+   * Refuses a host name whose addresses the policy refuses now, so the request is answered
+   * at once. The guard proxy resolves and checks again for every connection of the capture
+   * itself: this early check is for a clear answer, not the defence.
+   */
+  async #checkHost(url: string): Promise<void> {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    if (isIP(host) !== 0) return; // literals were checked with the request
+    let answers: { address: string }[];
+    try {
+      answers = await lookup(host, { all: true, verbatim: true });
+    } catch (e) {
+      throw new CaptureError("HOST_NOT_FOUND", `${host} cannot be resolved`, { cause: e });
+    }
+    for (const { address } of answers) {
+      const verdict = this.#policy.checkAddress(address, portOf(new URL(url)));
+      if (!verdict.allowed) throw new CaptureError("ADDRESS_REFUSED", `${host} resolves to ${address}: ${verdict.reason}`);
+    }
   }
 
   /** Runs again what a stop interrupted: once; a capture interrupted twice fails. */

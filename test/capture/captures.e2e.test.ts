@@ -1,0 +1,161 @@
+import { expect } from "chai";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { strToU8, unzipSync, zipSync } from "fflate";
+import { readDatabase } from "../helpers/database.ts";
+import { gate, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
+import { api, cleanUpDataDir, freePort, runCli, startServiceProcess, tempDir, until, type ServiceProcess } from "../helpers/processes.ts";
+
+const PAGE = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>侵权商品页</title></head>
+<body><h1>某品牌运动鞋 限时特价</h1><p>这是一张被盗用的商品图片：</p><img src="/product.png" width="200" height="120"></body></html>`;
+
+describe("web captures through the service (real service, Chromium, a loopback site)", function () {
+  this.timeout(180_000);
+  let site: Site;
+  let slow: ReturnType<typeof gate>;
+  let service: ServiceProcess;
+  let dataDir: string;
+  let work: string;
+  let chainUrl: string;
+
+  before(async () => {
+    slow = gate(serve("text/html; charset=utf-8", PAGE));
+    site = await startSite({
+      "/shop/item": serve("text/html; charset=utf-8", PAGE),
+      "/product.png": serve("image/png", solidPng(200, 120, [200, 30, 30])),
+      "/slow": slow.route,
+    });
+    dataDir = tempDir("captures");
+    work = tempDir("captures-work");
+    const chainPort = await freePort();
+    chainUrl = `http://127.0.0.1:${chainPort}`;
+    service = await startServiceProcess(dataDir, { LOCAL_CHAIN_PORT: String(chainPort), CAPTURE_ALLOW: "127.0.0.1/32" });
+  });
+
+  after(async () => {
+    slow?.open();
+    await service?.stop();
+    await site?.close();
+    await cleanUpDataDir(dataDir);
+    await cleanUpDataDir(work);
+  });
+
+  const pageUrl = () => `http://127.0.0.1:${site.port}/shop/item`;
+
+  it("captures a page (202), reports progress, anchors its record, and serves a package that verifies", async () => {
+    const client = api(service.url, service.apiKey);
+    const accepted = await client.postJson("/api/v1/captures", { url: pageUrl(), title: "侵权页面" });
+    expect(accepted.status).to.equal(202);
+    expect(accepted.body.status).to.equal("capturing");
+    const seen = new Set<string>();
+    const view = await until(async () => {
+      const { body } = await api(service.url).get(`/api/v1/evidence/${accepted.body.id}`);
+      seen.add(body.status);
+      return body.status === "anchored" ? body : undefined;
+    }, "the capture to be anchored", 120_000);
+    expect(seen.has("capturing") || seen.has("pending") || seen.has("anchoring")).to.equal(true);
+    expect(view.record).to.include({
+      mediaType: "application/vnd.evidence-anchor.capture+json",
+      sourceUrl: pageUrl(),
+      title: "侵权页面",
+      fileName: "manifest.json",
+    });
+
+    const res = await fetch(`${service.url}/api/v1/evidence/${accepted.body.id}/package`);
+    expect(res.headers.get("content-type")).to.equal("application/zip");
+    const zip = new Uint8Array(await res.arrayBuffer());
+    const files = unzipSync(zip);
+    expect(Object.keys(files)).to.include.members(["manifest.json", "screenshot.png", "page.mhtml", "page.html", "network.har", "certificate.evidence.json"]);
+    const manifest = JSON.parse(new TextDecoder().decode(files["manifest.json"]!));
+    expect(manifest).to.include({ type: "evidence-anchor-capture", url: pageUrl(), title: "侵权商品页" });
+    expect(new TextDecoder().decode(files["page.html"]!)).to.include("某品牌运动鞋");
+    const packagePath = path.join(work, "capture.zip");
+    writeFileSync(packagePath, zip);
+
+    const verified = await runCli(["verify", packagePath, "--rpc", chainUrl, "--json"]);
+    expect(verified.code, verified.stdout).to.equal(0);
+    const json = JSON.parse(verified.stdout);
+    expect(json.checks.slice(0, 3).map((c: any) => [c.id, c.status])).to.deep.equal([
+      ["format", "passed"],
+      ["package", "passed"],
+      ["content", "passed"],
+    ]);
+
+    // The page verifies it too, as the service does.
+    const form = new FormData();
+    form.append("certificate", new Blob([zip]), "capture.zip");
+    const byService = await api(service.url).postForm("/api/v1/verify", form);
+    expect(byService.body.verdict).to.equal("valid");
+  });
+
+  it("names the artifact that was altered in a package, and calls it invalid", async () => {
+    const files = unzipSync(readFileSync(path.join(work, "capture.zip")));
+    files["page.html"] = strToU8(new TextDecoder().decode(files["page.html"]!).replace("限时特价", "正常价格"));
+    const tampered = path.join(work, "tampered.zip");
+    writeFileSync(tampered, zipSync(files));
+    const res = await runCli(["verify", tampered, "--rpc", chainUrl, "--json"]);
+    expect(res.code).to.equal(1);
+    const pkg = JSON.parse(res.stdout).checks.find((c: any) => c.id === "package");
+    expect(pkg.status).to.equal("failed");
+    expect(pkg.detail).to.match(/^page\.html was altered/);
+  });
+
+  it("refuses private and loopback addresses without an allow-list, and other schemes, before anything is recorded", async () => {
+    const strict = await startServiceProcess(tempDir("captures-strict"), { LOCAL_CHAIN_PORT: String(await freePort()) });
+    try {
+      const client = api(strict.url, strict.apiKey);
+      for (const [url, code] of [
+        [pageUrl(), "ADDRESS_REFUSED"],
+        ["http://169.254.169.254/latest/meta-data/", "ADDRESS_REFUSED"],
+        ["http://10.1.2.3/", "ADDRESS_REFUSED"],
+        ["http://localhost/", "ADDRESS_REFUSED"],
+      ] as const) {
+        const res = await client.postJson("/api/v1/captures", { url });
+        expect([res.status, res.body.code], url).to.deep.equal([400, code]);
+      }
+      const scheme = await client.postJson("/api/v1/captures", { url: "file:///etc/passwd" });
+      expect([scheme.status, scheme.body.code]).to.deep.equal([400, "INVALID_FIELD"]);
+      expect(readDatabase(strict.dataDir, "SELECT id FROM captures")).to.deep.equal([]);
+    } finally {
+      await strict.stop();
+      await cleanUpDataDir(strict.dataDir);
+    }
+  });
+
+  it("answers 503 CAPTURE_UNAVAILABLE with one clear line when Chromium is missing, and the rest keeps working", async () => {
+    const without = await startServiceProcess(tempDir("captures-nochromium"), {
+      LOCAL_CHAIN_PORT: String(await freePort()),
+      CAPTURE_ALLOW: "127.0.0.1/32",
+      CHROMIUM_PATH: "/nonexistent/chromium",
+    });
+    try {
+      const client = api(without.url, without.apiKey);
+      const res = await client.postJson("/api/v1/captures", { url: pageUrl() });
+      expect([res.status, res.body.code]).to.deep.equal([503, "CAPTURE_UNAVAILABLE"]);
+      expect(res.body.detail).to.equal("web capture is not available here: no Chromium at /nonexistent/chromium");
+      const digests = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: "a".repeat(64) }] });
+      expect(digests.status).to.equal(201);
+    } finally {
+      await without.stop();
+      await cleanUpDataDir(without.dataDir);
+    }
+  });
+
+  it("runs a capture interrupted by a crash again after the restart, and records it once", async () => {
+    const client = api(service.url, service.apiKey);
+    const accepted = await client.postJson("/api/v1/captures", { url: `http://127.0.0.1:${site.port}/slow` });
+    await site.requested("/slow"); // the browser is waiting for the page: the capture is under way
+    await service.kill9();
+    const status = readDatabase<{ status: string }>(dataDir, "SELECT status FROM captures WHERE id = ?", accepted.body.id)[0];
+    expect(status?.status, "interrupted while capturing").to.equal("capturing");
+    slow.open();
+    service = await startServiceProcess(dataDir, { LOCAL_CHAIN_PORT: new URL(chainUrl).port, CAPTURE_ALLOW: "127.0.0.1/32" });
+    const view = await until(async () => {
+      const { body } = await api(service.url).get(`/api/v1/evidence/${accepted.body.id}`);
+      return body.status === "anchored" || body.status === "failed" ? body : undefined;
+    }, "the resumed capture to end", 120_000);
+    expect(view.status).to.equal("anchored");
+    expect(readDatabase(dataDir, "SELECT id FROM evidence WHERE id = ?", accepted.body.id)).to.have.length(1);
+    expect(readDatabase<{ attempts: number }>(dataDir, "SELECT attempts FROM captures WHERE id = ?", accepted.body.id)[0]!.attempts).to.equal(2);
+  });
+});
