@@ -347,7 +347,11 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
     await this.#takeOverPrevious();
     await this.#importLegacyState();
     if (this.#namespaceFlags) {
-      this.#gateway = await startGateway({ port: this.#options.port, ipc: this.#ipc, gasCap: this.#options.callGasCap });
+      this.#gateway = await startGateway({
+        port: this.#options.port,
+        ipc: this.#ipc,
+        gasCap: this.#options.callGasCap,
+      });
     } else {
       this.#log(
         "the local chain listens on 127.0.0.1 without a network namespace of its own: any local program can use its administrative methods",
@@ -457,18 +461,14 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
       (w) => w.generation === this.#generation,
       new LocalChainError("NODE_RESTARTED", "the chain node exited before the block was in a snapshot"),
     );
-    this.#setStatus({
-      restarts: this.#status.restarts + 1,
-      lastExit: { code, signal, at, reason },
-      pid: null,
-    });
-    this.#scheduleRestart();
+    this.#scheduleRestart({ restarts: this.#status.restarts + 1, lastExit: { code, signal, at, reason }, pid: null });
   }
 
-  #scheduleRestart(): void {
+  /** Schedules the next start after the backoff; `change` goes into the same status update. */
+  #scheduleRestart(change: Partial<LocalChainStatus> = {}): void {
     const { initialMs, maxMs } = this.#options.restartBackoff;
     const wait = Math.min(maxMs, initialMs * 2 ** Math.max(0, this.#failures - 1));
-    this.#setStatus({ state: this.#failures >= this.#options.failAfter ? "failed" : "restarting" });
+    this.#setStatus({ ...change, state: this.#failures >= this.#options.failAfter ? "failed" : "restarting" });
     this.#restartTimer = setTimeout(() => void this.#restart(), wait);
   }
 
@@ -482,8 +482,7 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
       if (this.#closing) return;
       this.#failures++;
       this.#log(`restarting the local chain node failed (${this.#failures} in a row): ${message(e)}`);
-      this.#setStatus({ lastError: message(e) });
-      this.#scheduleRestart();
+      this.#scheduleRestart({ lastError: message(e) });
     } finally {
       this.#launching = undefined;
     }
@@ -500,7 +499,9 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
         try {
           snapshot = await this.#snapshot(this.#ipc);
         } catch (e) {
-          const error = new LocalChainError("SNAPSHOT_FAILED", `the chain snapshot failed: ${message(e)}`, { cause: e });
+          const error = new LocalChainError("SNAPSHOT_FAILED", `the chain snapshot failed: ${message(e)}`, {
+            cause: e,
+          });
           this.#setStatus({ lastError: error.message });
           this.#rejectWaiters((w) => w.generation === generation, error);
           return;
@@ -575,7 +576,8 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
       try {
         hexState = await rpc.request<string>("anvil_dumpState", [], this.#options.dumpTimeoutMs);
       } catch (e) {
-        if (/did not answer/.test(message(e))) this.#killHung(`it did not dump its state within ${this.#options.dumpTimeoutMs} ms`);
+        if (/did not answer/.test(message(e)))
+          this.#killHung(`it did not dump its state within ${this.#options.dumpTimeoutMs} ms`);
         throw e;
       }
       const after = Number(await rpc.request<string>("eth_blockNumber"));
@@ -638,7 +640,9 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
     // The earlier layout named the file as DATA_DIR was given, relative or not.
     const legacyStates = [path.join(this.#chainDir, "state.json"), path.join(this.dataDir, "chain", "state.json")];
     if (argv && hasArgument(argv, "--ipc", this.#ipc.path)) {
-      this.#log(`found this data directory's chain node still running (pid ${pid}); saving its state and restarting it`);
+      this.#log(
+        `found this data directory's chain node still running (pid ${pid}); saving its state and restarting it`,
+      );
       try {
         const pending = await this.#ipc.request<{ pending: string }>("txpool_status");
         // Transactions waiting in its pool would be lost with the process: mine them first.
@@ -650,7 +654,9 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
       }
       await terminate(pid);
     } else if (argv && legacyStates.some((file) => hasArgument(argv, "--state", file))) {
-      this.#log(`stopping this data directory's chain node of the earlier layout (pid ${pid}); it saves its state.json`);
+      this.#log(
+        `stopping this data directory's chain node of the earlier layout (pid ${pid}); it saves its state.json`,
+      );
       await terminate(pid);
     } else {
       this.#log(`${this.#pidFile} named pid ${pid}, which is not this data directory's chain node; left it alone`);
@@ -685,10 +691,7 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
     if (child) {
       const exited = once(child, "exit");
       child.kill("SIGTERM");
-      const stopped = await Promise.race([
-        exited.then(() => true),
-        delay(10_000, false, { ref: false }),
-      ]);
+      const stopped = await Promise.race([exited.then(() => true), delay(10_000, false, { ref: false })]);
       if (!stopped) {
         child.kill("SIGKILL");
         await exited;
@@ -792,7 +795,12 @@ function tail(file: string, offset: number): string {
     } finally {
       closeSync(fd);
     }
-    return buffer.toString("utf8").trim().replace(/\s*\n\s*/g, " | ") || "(nothing in its log)";
+    return (
+      buffer
+        .toString("utf8")
+        .trim()
+        .replace(/\s*\n\s*/g, " | ") || "(nothing in its log)"
+    );
   } catch {
     return "(no log)";
   }

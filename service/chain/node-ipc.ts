@@ -20,7 +20,10 @@ export class NodeIpc {
 
   /** One call; throws with the node's error message when it answers with an error. */
   async request<T = unknown>(method: string, params: unknown[] = [], timeoutMs = 10_000): Promise<T> {
-    const answer = (await this.exchange(JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params }), timeoutMs)) as {
+    const answer = (await this.exchange(
+      JSON.stringify({ jsonrpc: "2.0", id: this.#nextId++, method, params }),
+      timeoutMs,
+    )) as {
       result?: T;
       error?: { code?: number; message?: string };
     };
