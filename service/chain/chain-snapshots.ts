@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { open, rename } from "node:fs/promises";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gunzip } from "node:zlib";
 
 /** One snapshot file of the embedded chain, as Anvil's `--load-state` reads it. */
 export interface SnapshotFile {
@@ -17,7 +18,8 @@ export interface SnapshotFile {
 /** The parts of Anvil's `SerializableState` (anvil 1.7.1, `eth/backend/db.rs`) the service checks. */
 export interface DumpedState {
   best_block_number?: number;
-  blocks: { header: { number: string; hash?: string } }[];
+  /** Left out by {@link summarizeState}: the bulk of a state, and not needed for the checks. */
+  blocks?: { header: { number: string } }[];
   transactions: { info: { from: string; nonce: number }; block_number: number }[];
   accounts: Record<string, { nonce: number; code: string }>;
 }
@@ -112,35 +114,79 @@ export async function syncDirectory(dir: string): Promise<void> {
 
 /**
  * Decodes what `anvil_dumpState` returns: `0x` + hex of gzip(JSON of the state), the same
- * JSON `--load-state` reads (anvil 1.7.1, `Backend::dump_state`).
+ * JSON `--load-state` reads (anvil 1.7.1, `Backend::dump_state`). Decompression runs on
+ * libuv's thread pool; the state is summarised, not parsed whole (see
+ * {@link summarizeState}), to keep the event loop free on long chains.
  */
-export function decodeDump(hex: string): { json: Buffer; state: DumpedState } {
-  if (typeof hex !== "string" || !/^0x([0-9a-f]{2})+$/i.test(hex)) {
+export async function decodeDump(hex: string): Promise<{ json: Buffer; state: DumpedState }> {
+  if (typeof hex !== "string" || !/^0x([0-9a-f]{2})+$/i.test(hex.slice(0, 64))) {
     throw new Error("anvil_dumpState did not return hex bytes");
   }
-  const json = gunzipSync(Buffer.from(hex.slice(2), "hex"));
-  return { json, state: parseState(json) };
+  const json = await gunzipAsync(Buffer.from(hex.slice(2), "hex"));
+  return { json, state: summarizeState(json) };
 }
 
-/** Parses a state file and checks the fields the service relies on. */
+const gunzipAsync = promisify(gunzip);
+
+/** Parses a whole state file and checks the fields the service relies on. */
 export function parseState(json: Uint8Array): DumpedState {
-  const state = JSON.parse(Buffer.from(json).toString("utf8")) as DumpedState;
-  if (
-    typeof state !== "object" ||
-    state === null ||
-    !Array.isArray(state.blocks) ||
-    !Array.isArray(state.transactions) ||
-    typeof state.accounts !== "object"
-  ) {
-    throw new Error("the chain state has no blocks, transactions or accounts");
+  return checked(JSON.parse(Buffer.from(json).toString("utf8")));
+}
+
+/**
+ * The head, the accounts and the mined transactions of a state, without its blocks.
+ *
+ * The blocks are most of a state (a header of about 1.7 KB per block, empty or not), and
+ * parsing them would hold the event loop for seconds on a chain of a few days at one
+ * block a second. Anvil writes the state's fields in declaration order (`block`,
+ * `accounts`, `best_block_number`, `blocks`, `transactions`, `historical_states`), and
+ * only the top-level transaction list follows an array (inside a block, `transactions`
+ * follows the header object): the parts are cut out by those markers and parsed alone.
+ * Anything unexpected falls back to parsing the whole state.
+ */
+export function summarizeState(json: Uint8Array): DumpedState {
+  const buffer = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
+  try {
+    const accountsKey = buffer.indexOf('"accounts":');
+    const bestKey = buffer.indexOf(',"best_block_number":', accountsKey);
+    const transactionsKey = buffer.lastIndexOf('],"transactions":[');
+    const historicalKey = buffer.lastIndexOf(',"historical_states":');
+    if (accountsKey < 0 || bestKey < 0 || transactionsKey < bestKey || historicalKey < transactionsKey) {
+      throw new Error("unexpected layout");
+    }
+    const best = /^,"best_block_number":(\d+),/.exec(buffer.subarray(bestKey, bestKey + 48).toString("latin1"));
+    if (!best) throw new Error("unexpected layout");
+    return checked({
+      best_block_number: Number(best[1]),
+      accounts: JSON.parse(buffer.subarray(accountsKey + '"accounts":'.length, bestKey).toString("utf8")),
+      transactions: JSON.parse(
+        buffer.subarray(transactionsKey + '],"transactions":'.length, historicalKey).toString("utf8"),
+      ),
+    });
+  } catch {
+    return parseState(json);
   }
-  return state;
+}
+
+function checked(state: unknown): DumpedState {
+  const s = state as DumpedState;
+  if (
+    typeof s !== "object" ||
+    s === null ||
+    !Array.isArray(s.transactions) ||
+    typeof s.accounts !== "object" ||
+    s.accounts === null ||
+    (s.best_block_number === undefined && !Array.isArray(s.blocks))
+  ) {
+    throw new Error("the chain state has no head, transactions or accounts");
+  }
+  return s;
 }
 
 /** The head block of a dumped state. */
 export function headOf(state: DumpedState): number {
   if (typeof state.best_block_number === "number") return state.best_block_number;
-  return state.blocks.reduce((max, b) => Math.max(max, Number(b.header.number)), 0);
+  return (state.blocks ?? []).reduce((max, b) => Math.max(max, Number(b.header.number)), 0);
 }
 
 /**

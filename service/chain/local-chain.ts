@@ -9,7 +9,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { decodeDump, headOf, parseState, SnapshotStore, syncDirectory, tornState } from "./chain-snapshots.ts";
 import { DEFAULT_CALL_GAS_CAP, type NodeGateway, PortInUseError, startGateway } from "./node-gateway.ts";
 import { NodeIpc } from "./node-ipc.ts";
-import { commandLine, DirectoryLock, hasArgument, LockHeldError, networkNamespaceFlags } from "./node-ownership.ts";
+import { commandLine, DirectoryLock, hasArgument, networkNamespaceFlags } from "./node-ownership.ts";
 
 export { PortInUseError } from "./node-gateway.ts";
 export { LockHeldError } from "./node-ownership.ts";
@@ -278,7 +278,15 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
       throw new LocalChainError("NOT_RUNNING", `the local chain is ${this.#status.state}`);
     }
     const generation = this.#generation;
-    const block = await this.#ipc.request<{ hash: string } | null>("eth_getBlockByNumber", [hex(blockNumber), false]);
+    let block: { hash: string } | null;
+    try {
+      block = await this.#ipc.request<{ hash: string } | null>("eth_getBlockByNumber", [hex(blockNumber), false]);
+    } catch (e) {
+      if (this.#status.state === "running" && generation === this.#generation) throw e;
+      throw new LocalChainError("NODE_RESTARTED", `the chain node exited while block ${blockNumber} was looked up`, {
+        cause: e,
+      });
+    }
     if (generation !== this.#generation) {
       throw new LocalChainError("NODE_RESTARTED", `the chain node restarted while block ${blockNumber} was looked up`);
     }
@@ -388,16 +396,20 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
     const logStart = existsSync(this.#logFile) ? statSync(this.#logFile).size : 0;
     const log = openSync(this.#logFile, "a");
     // Its own process group: a Ctrl-C at the service's terminal does not reach the node
-    // directly; the service stops it after a last snapshot.
+    // directly; the service stops it after a last snapshot. The child stays referenced:
+    // a supervising instance keeps its process alive until stop().
     const child = spawn(command, argv, { detached: true, stdio: ["ignore", log, log] });
     closeSync(log);
-    child.unref();
-    const exited = once(child, "exit").then(([code, signal]) => ({ code: code as number | null, signal }));
-    exited.catch(() => {});
+    let gone = false;
+    const exited = once(child, "exit").then(([code, signal]) => {
+      gone = true;
+      return { code: code as number | null, signal };
+    });
+    exited.catch(() => (gone = true));
     try {
       if (child.pid === undefined) await exited;
       await writePidFile(this.#pidFile, child.pid!);
-      const ready = await Promise.race([this.#answers(this.#options.startTimeoutMs), exited]);
+      const ready = await Promise.race([this.#answers(this.#options.startTimeoutMs, () => gone), exited]);
       if (ready !== true) {
         throw new LocalChainError(
           "START_FAILED",
@@ -431,14 +443,18 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
     this.#setStatus({ state: "running", pid: child.pid!, lastError: null });
   }
 
-  /** Polls the control socket until the node answers with its chain id; true, or throws on timeout. */
-  async #answers(timeoutMs: number): Promise<true> {
+  /**
+   * Polls the control socket until the node answers (no event announces it); true, or
+   * throws on timeout. Stops early once `gone` says the process exited.
+   */
+  async #answers(timeoutMs: number, gone: () => boolean): Promise<true> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
         await this.#ipc.request("eth_chainId", [], 1_000);
         return true;
       } catch (e) {
+        if (gone()) throw new Error("the node exited");
         if (Date.now() > deadline) throw new Error(`no answer within ${timeoutMs} ms: ${message(e)}`);
         await delay(50);
       }
@@ -517,6 +533,9 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
       }
     })().finally(() => {
       this.#dumping = undefined;
+      // A caller may have registered between the loop's last look and this line.
+      const waiting = this.#waiters.some((w) => w.generation === this.#generation);
+      if (waiting && this.#child && this.#status.state === "running") this.#pump();
     });
   }
 
@@ -545,56 +564,63 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
    * One consistent dump of the node's state, written as the newest snapshot.
    *
    * Mining is paused for the dump, and the head is read before and after it: a block
-   * mined meanwhile (one already in progress when mining was paused) shows as a moved
-   * head, and its transactions as a torn state (see `tornState`); either way the dump is
-   * taken again. The file is written after mining resumes.
+   * mined meanwhile (one the miner had already taken on when it was paused) shows as a
+   * moved head, and the dump is taken again. The dump is decoded and checked for a torn
+   * state (see `tornState`) after mining resumes, which keeps the pause short; a torn dump
+   * is taken again from the start. The file is written last.
    */
   async #snapshot(rpc: NodeIpc): Promise<DurableSnapshot> {
+    const started = performance.now();
+    let torn: string | null = null;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const { hexState, head } = await this.#pausedDump(rpc);
+      const { json, state } = await decodeDump(hexState);
+      if (headOf(state) !== head) throw new Error(`the dump holds block ${headOf(state)}, the node said ${head}`);
+      const tear = tornState(state);
+      // A tear needs a block mined during the dump; the same finding twice at the same head
+      // is the state itself (an administrative nonce change), not a tear.
+      if (tear && tear !== torn) {
+        torn = tear;
+        continue;
+      }
+      if (tear) this.#log(`the chain state is inconsistent at block ${head}: ${tear}`);
+      const file = await this.#snapshots.write(json, head);
+      this.#lastDumpMs = performance.now() - started;
+      return { blockNumber: file.blockNumber, path: file.path, at: file.at.toISOString() };
+    }
+    throw new Error(`every dump was torn: ${torn}`);
+  }
+
+  /** `anvil_dumpState` with mining paused, taken again until no block was mined during it. */
+  async #pausedDump(rpc: NodeIpc): Promise<{ hexState: string; head: number }> {
     const interval = this.#options.blockTime;
     const [pause, resume] =
       interval > 0
         ? [["evm_setIntervalMining", [0]] as const, ["evm_setIntervalMining", [interval]] as const]
         : [["evm_setAutomine", [false]] as const, ["evm_setAutomine", [true]] as const];
-    const started = performance.now();
-    let dump: { json: Buffer; head: number };
     await rpc.request(pause[0], [...pause[1]]);
     try {
-      dump = await this.#consistentDump(rpc);
+      // Blocks the miner had already taken on are still mined (a burst of transactions
+      // becomes several blocks): wait for them to be through.
+      for (let attempt = 1; attempt <= 50; attempt++) {
+        if (attempt > 1) await delay(20);
+        const before = Number(await rpc.request<string>("eth_blockNumber"));
+        let hexState: string;
+        try {
+          hexState = await rpc.request<string>("anvil_dumpState", [], this.#options.dumpTimeoutMs);
+        } catch (e) {
+          if (/did not answer/.test(message(e))) {
+            this.#killHung(`it did not dump its state within ${this.#options.dumpTimeoutMs} ms`);
+          }
+          throw e;
+        }
+        const after = Number(await rpc.request<string>("eth_blockNumber"));
+        if (before === after) return { hexState, head: before };
+      }
+      throw new Error("the chain kept mining through 50 dumps");
     } finally {
       await rpc.request(resume[0], [...resume[1]]).catch(() => {});
     }
-    const file = await this.#snapshots.write(dump.json, dump.head);
-    this.#lastDumpMs = performance.now() - started;
-    return { blockNumber: file.blockNumber, path: file.path, at: file.at.toISOString() };
-  }
-
-  async #consistentDump(rpc: NodeIpc): Promise<{ json: Buffer; head: number }> {
-    let torn: string | null = null;
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      const before = Number(await rpc.request<string>("eth_blockNumber"));
-      let hexState: string;
-      try {
-        hexState = await rpc.request<string>("anvil_dumpState", [], this.#options.dumpTimeoutMs);
-      } catch (e) {
-        if (/did not answer/.test(message(e)))
-          this.#killHung(`it did not dump its state within ${this.#options.dumpTimeoutMs} ms`);
-        throw e;
-      }
-      const after = Number(await rpc.request<string>("eth_blockNumber"));
-      if (before !== after) continue;
-      const { json, state } = decodeDump(hexState);
-      if (headOf(state) !== before) continue;
-      const tear = tornState(state);
-      // A tear needs a block mined during the dump, which moves the head; the same finding
-      // twice at a still head is the state itself (an administrative nonce change).
-      if (tear && tear !== torn) {
-        torn = tear;
-        continue;
-      }
-      if (tear) this.#log(`the chain state is inconsistent at block ${before}: ${tear}`);
-      return { json, head: before };
-    }
-    throw new Error("the chain kept mining during every dump attempt");
   }
 
   /** A node that holds its state lock for ever (a call that never ends) is killed and restarted. */
@@ -689,6 +715,8 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
     clearTimeout(this.#healthyTimer);
     const child = this.#child;
     if (child) {
+      // Keep this process alive until the node has exited.
+      child.ref();
       const exited = once(child, "exit");
       child.kill("SIGTERM");
       const stopped = await Promise.race([exited.then(() => true), delay(10_000, false, { ref: false })]);

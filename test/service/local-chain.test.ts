@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { copyFileSync, mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createServer, type Server } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { gunzipSync } from "node:zlib";
 import { setTimeout as delay } from "node:timers/promises";
 import { Wallet } from "ethers";
 import { JsonRpcAnchorReader } from "../../service/core/index.ts";
@@ -19,7 +20,7 @@ import {
   PortInUseError,
 } from "../../service/chain/local-chain.ts";
 import { screenCall } from "../../service/chain/node-gateway.ts";
-import { type DumpedState, tornState } from "../../service/chain/chain-snapshots.ts";
+import { decodeDump, type DumpedState, summarizeState, tornState } from "../../service/chain/chain-snapshots.ts";
 import { freePort, tempDir, until } from "../helpers/processes.ts";
 import { loadVector } from "../helpers/vectors.ts";
 
@@ -643,4 +644,47 @@ describe("tornState", () => {
       expect(tornState(v.state) !== null).to.equal(v.torn);
     });
   }
+});
+
+describe("decodeDump", () => {
+  // What anvil 1.7.1 answered to anvil_dumpState (chain 4242): a contract deployed, two
+  // transactions to it, two empty blocks; head 5. Gzipped JSON, as the node sends it.
+  const gz = readFileSync(new URL("../vectors/local-chain/anvil-1.7.1-dump.json.gz", import.meta.url));
+  const whole = JSON.parse(gunzipSync(gz).toString("utf8"));
+
+  it("summarises a real dump as a whole parse would, without its blocks", async () => {
+    const { json, state } = await decodeDump(`0x${gz.toString("hex")}`);
+    expect(json.equals(gunzipSync(gz))).to.equal(true);
+    expect(state).to.deep.equal({
+      best_block_number: 5,
+      accounts: whole.accounts,
+      transactions: whole.transactions,
+    });
+    expect(tornState(state)).to.equal(null);
+  });
+
+  it("falls back to a whole parse when the fields come in another order", () => {
+    const reordered = Buffer.from(
+      JSON.stringify({
+        transactions: whole.transactions,
+        historical_states: null,
+        blocks: whole.blocks,
+        best_block_number: 5,
+        accounts: whole.accounts,
+        block: whole.block,
+      }),
+    );
+    const state = summarizeState(reordered);
+    expect([state.best_block_number, state.accounts, state.transactions]).to.deep.equal([
+      5,
+      whole.accounts,
+      whole.transactions,
+    ]);
+  });
+
+  it("rejects an answer that is not hex", async () => {
+    for (const bad of ["", "0x", "nonsense", "0xzz"]) {
+      expect(await decodeDump(bad).catch((e: unknown) => e), bad).to.be.instanceOf(Error);
+    }
+  });
 });
