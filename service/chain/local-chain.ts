@@ -9,7 +9,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { decodeDump, headOf, parseState, SnapshotStore, syncDirectory, tornState } from "./chain-snapshots.ts";
 import { DEFAULT_CALL_GAS_CAP, type NodeGateway, PortInUseError, startGateway } from "./node-gateway.ts";
 import { NodeIpc } from "./node-ipc.ts";
-import { commandLine, DirectoryLock, hasArgument, networkNamespaceFlags } from "./node-ownership.ts";
+import { commandLine, DirectoryLock, hasArgument, networkNamespaceFlags, processesWhere } from "./node-ownership.ts";
 
 export { PortInUseError } from "./node-gateway.ts";
 export { LockHeldError } from "./node-ownership.ts";
@@ -652,20 +652,27 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
 
   /**
    * A node left running by a crashed instance of this service: recognised by its command
-   * line (it names this directory's control socket), saved, and stopped, to be started
+   * line, which names this directory's control socket — found through the pid file and,
+   * should that be gone, among all processes — then saved, and stopped, to be started
    * again as this instance's child. A node of the earlier layout (`--state
    * chain/state.json`) is stopped with SIGTERM, which makes it write that file. Any other
    * process the pid file may name is left alone.
    */
   async #takeOverPrevious(): Promise<void> {
-    const pid = readPid(this.#pidFile);
-    if (pid === undefined) return;
-    rmSync(this.#pidFile, { force: true });
-    if (!isAlive(pid)) return;
-    const argv = commandLine(pid);
     // The earlier layout named the file as DATA_DIR was given, relative or not.
     const legacyStates = [path.join(this.#chainDir, "state.json"), path.join(this.dataDir, "chain", "state.json")];
-    if (argv && hasArgument(argv, "--ipc", this.#ipc.path)) {
+    const ours = (argv: string[]) => hasArgument(argv, "--ipc", this.#ipc.path);
+    const legacy = (argv: string[]) => legacyStates.some((file) => hasArgument(argv, "--state", file));
+    const recorded = readPid(this.#pidFile);
+    if (recorded !== undefined && isAlive(recorded)) {
+      const argv = commandLine(recorded);
+      if (!argv || (!ours(argv) && !legacy(argv))) {
+        this.#log(
+          `${this.#pidFile} named pid ${recorded}, which is not this data directory's chain node; left it alone`,
+        );
+      }
+    }
+    for (const pid of processesWhere(ours)) {
       this.#log(
         `found this data directory's chain node still running (pid ${pid}); saving its state and restarting it`,
       );
@@ -678,14 +685,22 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
       } catch (e) {
         this.#log(`could not save the running chain node's state (${message(e)}); restarting from the newest snapshot`);
       }
-      await terminate(pid);
-    } else if (argv && legacyStates.some((file) => hasArgument(argv, "--state", file))) {
+      await this.#stopPrevious(pid);
+    }
+    for (const pid of processesWhere(legacy)) {
       this.#log(
         `stopping this data directory's chain node of the earlier layout (pid ${pid}); it saves its state.json`,
       );
-      await terminate(pid);
-    } else {
-      this.#log(`${this.#pidFile} named pid ${pid}, which is not this data directory's chain node; left it alone`);
+      await this.#stopPrevious(pid);
+    }
+    rmSync(this.#pidFile, { force: true });
+  }
+
+  /** Never a second node on the same state: one that outlives SIGKILL stops the start. */
+  async #stopPrevious(pid: number): Promise<void> {
+    await terminate(pid);
+    if (isAlive(pid)) {
+      throw new LocalChainError("START_FAILED", `this data directory's earlier chain node (pid ${pid}) does not exit`);
     }
   }
 

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 
 /**
@@ -83,6 +83,17 @@ export function commandLine(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The pids of this pid namespace's processes whose argument vector satisfies `test` (from /proc). */
+export function processesWhere(test: (argv: string[]) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = commandLine(Number(entry));
+    if (argv && test(argv)) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 /** Whether `argv` holds `flag` immediately followed by `value`. */

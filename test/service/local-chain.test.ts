@@ -22,6 +22,7 @@ import {
 import { screenCall } from "../../service/chain/node-gateway.ts";
 import { decodeDump, type DumpedState, summarizeState, tornState } from "../../service/chain/chain-snapshots.ts";
 import { freePort, tempDir, until } from "../helpers/processes.ts";
+import { seededRandom } from "../helpers/random.ts";
 import { loadVector } from "../helpers/vectors.ts";
 
 const HOST = path.resolve(import.meta.dirname, "../helpers/local-chain-host.ts");
@@ -193,6 +194,9 @@ describe("LocalChain (real Anvil processes)", function () {
     });
 
     it("keeps every promised block across 10 power cuts at random moments after the promise", async () => {
+      const seed = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
+      const random = seededRandom(seed);
+      console.log(`      (FAULT_SEED=${seed})`);
       const options = { dataDir, port, blockTime: 0, snapshotIntervalMs: 20 };
       let host = await startHost(options);
       hosts.push(host);
@@ -201,15 +205,15 @@ describe("LocalChain (real Anvil processes)", function () {
       const promised: (Mined & { slot: number; value: bigint })[] = [];
 
       for (let round = 0; round < 10; round++) {
-        const value = BigInt(Math.floor(Math.random() * 2 ** 48));
+        const value = BigInt(Math.floor(random() * 2 ** 48));
         const mined = await send(host.url, wallet, { to: contract, data: storeCall(round, value) });
         const answer = await host.command({ durable: [mined.blockNumber, mined.blockHash] });
         expect(answer.durable?.blockNumber, JSON.stringify(answer)).to.be.at.least(mined.blockNumber);
         promised.push({ ...mined, slot: round, value });
         // The cut lands anywhere from at once to mid-way through the next snapshot.
-        if (Math.random() < 0.5)
+        if (random() < 0.5)
           void sendOnly(host.url, wallet, { to: contract, data: storeCall(100 + round, 1n) }).catch(() => {});
-        await delay(Math.random() * 30);
+        await delay(random() * 30);
         await powerCut(host);
 
         host = await startHost(options);
@@ -447,24 +451,27 @@ describe("LocalChain (real Anvil processes)", function () {
       expect(await new JsonRpcAnchorReader(first.url).chainId()).to.equal(31337);
     });
 
-    it("takes over the node a crashed instance left running, with the blocks it had not saved yet", async () => {
-      const host = await startHost({ dataDir, port, blockTime: 0, snapshotIntervalMs: 3_600_000 });
-      hosts.push(host);
-      await host.command({ fund: [wallet.address, String(10n ** 21n)] });
-      const contract = (await send(host.url, wallet, { data: STORE_INIT })).contractAddress!;
-      const unsaved = await send(host.url, wallet, { to: contract, data: storeCall(5, 55n) });
-      const exited = once(host.child, "exit");
-      host.child.kill("SIGKILL"); // the service alone: its node runs on
-      await exited;
-      expect(isAlive(host.nodePid)).to.equal(true);
+    for (const pidFile of ["kept", "lost"] as const) {
+      it(`takes over the node a crashed instance left running, with the blocks it had not saved yet (pid file ${pidFile})`, async () => {
+        const host = await startHost({ dataDir, port, blockTime: 0, snapshotIntervalMs: 3_600_000 });
+        hosts.push(host);
+        await host.command({ fund: [wallet.address, String(10n ** 21n)] });
+        const contract = (await send(host.url, wallet, { data: STORE_INIT })).contractAddress!;
+        const unsaved = await send(host.url, wallet, { to: contract, data: storeCall(5, 55n) });
+        const exited = once(host.child, "exit");
+        host.child.kill("SIGKILL"); // the service alone: its node runs on
+        await exited;
+        expect(isAlive(host.nodePid)).to.equal(true);
+        if (pidFile === "lost") rmSync(path.join(dataDir, "chain", "anvil.pid"));
 
-      const chain = await start();
+        const chain = await start();
 
-      expect(isAlive(host.nodePid)).to.equal(false);
-      expect(chain.pid).to.not.equal(host.nodePid);
-      expect(await blockHash(chain.url, unsaved.blockNumber)).to.equal(unsaved.blockHash);
-      expect(await storageAt(chain.url, contract, 5)).to.equal(55n);
-    });
+        expect(isAlive(host.nodePid)).to.equal(false);
+        expect(chain.pid).to.not.equal(host.nodePid);
+        expect(await blockHash(chain.url, unsaved.blockNumber)).to.equal(unsaved.blockHash);
+        expect(await storageAt(chain.url, contract, 5)).to.equal(55n);
+      });
+    }
 
     for (const isolation of ["loopback", "auto"] as const) {
       it(`names the port another program holds (${isolation})`, async () => {
