@@ -17,7 +17,8 @@ export { LockHeldError } from "./node-ownership.ts";
 /**
  * How the node is kept from other programs: in a network namespace of its own, reachable
  * only through its control socket and the service's gateway; or listening on 127.0.0.1,
- * where every local program and every web page's DNS-rebinding trick can reach it.
+ * where every local program can reach it, and so can a web page in a local browser
+ * (Anvil accepts a WebSocket from any origin and any Host header, so DNS rebinding works).
  */
 export type Isolation = "network-namespace" | "loopback";
 
