@@ -24,8 +24,10 @@ export interface ServiceConfig {
     /** The external chain's id, if known in advance: checked against the node, and lets a first start go on while the node is down. */
     chainId: number | undefined;
     localPort: number;
-    /** Seconds between blocks of the local chain (interval mining, like a consortium chain). */
+    /** Seconds between blocks of the local chain; 0 (the default) makes a block for each transaction. */
     localBlockTime: number;
+    /** How the embedded node is shut in: its own network namespace where allowed ("auto"), or loopback only. */
+    localIsolation: "auto" | "network-namespace" | "loopback";
     confirmations: number;
     /** Gas price in wei for legacy transactions; 0 on zero-gas consortium chains. */
     gasPrice: bigint | undefined;
@@ -101,7 +103,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       contract: optional(env, "ANCHOR_CONTRACT"),
       chainId: env.CHAIN_ID ? int(env, "CHAIN_ID", 0, 1, Number.MAX_SAFE_INTEGER) : undefined,
       localPort: int(env, "LOCAL_CHAIN_PORT", 8545, 1, 65_535),
-      localBlockTime: int(env, "LOCAL_CHAIN_BLOCK_TIME", 1, 0, 60),
+      localBlockTime: int(env, "LOCAL_CHAIN_BLOCK_TIME", 0, 0, 60),
+      localIsolation: oneOf(env, "LOCAL_CHAIN_ISOLATION", ["auto", "network-namespace", "loopback"] as const, "auto"),
       confirmations: int(env, "CONFIRMATIONS", 1, 1, 1000),
       gasPrice: env.GAS_PRICE ? BigInt(int(env, "GAS_PRICE", 0, 0, Number.MAX_SAFE_INTEGER)) : undefined,
       legacyTransactions: bool(env, "LEGACY_TRANSACTIONS", false),
@@ -189,6 +192,13 @@ function list(raw: string): string[] {
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if ((values as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${name} must be one of ${values.join(", ")}, got "${raw}"`);
 }
 
 function logFormat(raw: string | undefined): LogFormat | undefined {

@@ -18,7 +18,7 @@ import { InProcessSigner, WorkerSigner } from "./anchoring/signers.ts";
 import { ensureLocalContract, resolveChainId } from "./chain/bootstrap.ts";
 import { ChainClient, type TxOptions } from "./chain/chain-client.ts";
 import { loadIssuerKey } from "./chain/issuer-key.ts";
-import { startLocalChain, type LocalChain } from "./chain/local-chain.ts";
+import { startLocalChain, type LocalChain, type LocalChainStatus } from "./chain/local-chain.ts";
 import { ConfigError, type ServiceConfig } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { health } from "./health.ts";
@@ -106,15 +106,18 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     let chainId: number;
     let contract: string;
     if (config.chain.rpcUrl === undefined) {
+      const chainLog = log.child({ component: "local-chain" });
       localChain = await startLocalChain({
         dataDir: config.dataDir,
         port: config.chain.localPort,
         blockTime: config.chain.localBlockTime,
+        isolation: config.chain.localIsolation,
+        log: (message) => chainLog.info(message),
       });
       cleanup.push(() => localChain!.stop());
       chainUrl = localChain.url;
       chainId = localChain.chainId;
-      contract = await ensureLocalContract(store, chainUrl, chainId, issuer, tx, log);
+      contract = await ensureLocalContract(store, localChain, issuer, tx, log);
     } else {
       chainUrl = config.chain.rpcUrl;
       if (config.chain.contract === undefined) throw new ConfigError("CHAIN_RPC_URL is set but ANCHOR_CONTRACT is not");
@@ -144,6 +147,8 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
         receiptTimeoutMs: config.chain.receiptTimeoutMs,
         issuerName: config.issuer.name,
         lease: anchoringLease(store),
+        // On the embedded chain, no certificate is issued before the block that anchors it is on disk.
+        ...(localChain ? { durableThrough: (n: number, hash: string) => localChain!.durableThrough(n, hash) } : {}),
         ...(stamper ? { stamper } : {}),
       },
       log.child({ component: "anchoring" }),
@@ -230,6 +235,7 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
           contract,
           store,
           anchoring: () => anchorer.health,
+          ...(localChain ? { node: () => nodeStatus(localChain!.status) } : {}),
           reconciliation: () => reconciler.status,
           timestamps: async () => ({
             configured: stamper?.configured ?? 0,
@@ -285,6 +291,16 @@ async function timestampAuthorities(config: ServiceConfig, embedded: boolean, tr
     trust.push(...tsa.trustAnchors());
   }
   return sources.length === 0 ? undefined : new TsaStamper(sources, { required: config.timestamps.required, trust });
+}
+
+/** The embedded chain's process, for health. */
+function nodeStatus(status: LocalChainStatus) {
+  return {
+    state: status.state,
+    restarts: status.restarts,
+    lastExit: status.lastExit ? `${status.lastExit.at}: ${status.lastExit.reason ?? `code ${status.lastExit.code}, signal ${status.lastExit.signal}`}` : null,
+    lastSnapshotBlock: status.lastSnapshot?.blockNumber ?? null,
+  };
 }
 
 /** How long an anchoring lease lasts unless renewed: another replica takes over within this after a crash. */

@@ -35,7 +35,7 @@ export interface AnchorerOptions {
    * Awaited before certificates naming a block are issued: the embedded chain resolves it
    * once that block is on disk, so no certificate outlives its anchor in a power cut.
    */
-  durableThrough?: (blockNumber: number) => Promise<void>;
+  durableThrough?: (blockNumber: number, blockHash: string) => Promise<unknown>;
   stamper?: Stamper;
   /** Held while anchoring: with several replicas, one anchors at a time. */
   lease?: { acquire(): Promise<boolean>; release(): Promise<void> };
@@ -177,7 +177,7 @@ export class Anchorer {
       batch.timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
       if (batch.timestamps.length < this.#options.stamper.configured) return; // issued once every TSA has answered
     }
-    await this.#options.durableThrough?.(location.blockNumber);
+    await this.#options.durableThrough?.(location.blockNumber, location.blockHash);
     const reason: IssueReason = batch.lostAt === null ? "anchored" : "re-anchored";
     const certificates = await this.#certify(batch.id, batch.root, location, batch.timestamps);
     await this.#store.completeBatch(batch.id, location, certificates, new Date().toISOString(), reason);

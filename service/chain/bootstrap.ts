@@ -3,9 +3,10 @@ import { JsonRpcChainReader } from "../core/index.ts";
 import type { Logger } from "../log.ts";
 import type { EvidenceStore } from "../store/store.ts";
 import { ChainClient, type TxOptions } from "./chain-client.ts";
+import type { LocalChain } from "./local-chain.ts";
 
 /** 1,000 ether in wei: what the issuer is given on the embedded development chain. */
-const DEVELOPMENT_BALANCE = "0x3635C9ADC5DEA00000";
+const DEVELOPMENT_BALANCE = 1000n * 10n ** 18n;
 
 /**
  * The embedded chain's contract: deployed at first start (the issuer funded through
@@ -15,12 +16,12 @@ const DEVELOPMENT_BALANCE = "0x3635C9ADC5DEA00000";
  */
 export async function ensureLocalContract(
   store: EvidenceStore,
-  url: string,
-  chainId: number,
+  chain: LocalChain,
   issuer: Wallet,
   tx: TxOptions,
   log: Logger,
 ): Promise<string> {
+  const { url, chainId } = chain;
   const known = await store.getMeta("contract");
   const reader = new JsonRpcChainReader(url);
   if (known !== undefined) {
@@ -29,7 +30,7 @@ export async function ensureLocalContract(
       `the local chain has lost contract ${known}; the chain state under ${url} is not the one certificates were issued on`,
     );
   }
-  await reader.request("anvil_setBalance", [issuer.address, DEVELOPMENT_BALANCE]);
+  await chain.fund(issuer.address, DEVELOPMENT_BALANCE);
   const address = await ChainClient.deploy(url, chainId, issuer, issuer.address, tx);
   const client = new ChainClient(url, chainId, issuer, address, tx);
   try {

@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { gunzipSync } from "node:zlib";
 import { setTimeout as delay } from "node:timers/promises";
 import { Wallet } from "ethers";
-import { JsonRpcAnchorReader } from "../../service/core/index.ts";
+import { JsonRpcChainReader } from "../../service/core/index.ts";
 import {
   anvilBinary,
   isAlive,
@@ -40,7 +40,7 @@ interface Mined {
 
 /** Signs and sends a transaction at the account's next nonce; returns its hash. */
 async function sendOnly(url: string, wallet: Wallet, tx: { to?: string; data: string }): Promise<string> {
-  const rpc = new JsonRpcAnchorReader(url);
+  const rpc = new JsonRpcChainReader(url);
   const chainId = await rpc.chainId();
   const nonce = Number(await rpc.request("eth_getTransactionCount", [wallet.address, "pending"]));
   const raw = await wallet.signTransaction({
@@ -58,7 +58,7 @@ async function sendOnly(url: string, wallet: Wallet, tx: { to?: string; data: st
 
 /** Signs and sends a transaction at the account's next nonce, and waits for its receipt. */
 async function send(url: string, wallet: Wallet, tx: { to?: string; data: string }): Promise<Mined> {
-  const rpc = new JsonRpcAnchorReader(url);
+  const rpc = new JsonRpcChainReader(url);
   const hash = await sendOnly(url, wallet, tx);
   const receipt = await until(
     async () =>
@@ -78,7 +78,7 @@ const word = (n: number | bigint) => BigInt(n).toString(16).padStart(64, "0");
 const storeCall = (slot: number, value: bigint) => `0x${word(slot)}${word(value)}`;
 
 async function blockHash(url: string, blockNumber: number): Promise<string | undefined> {
-  const block = (await new JsonRpcAnchorReader(url).request("eth_getBlockByNumber", [
+  const block = (await new JsonRpcChainReader(url).request("eth_getBlockByNumber", [
     `0x${blockNumber.toString(16)}`,
     false,
   ])) as { hash: string } | null;
@@ -87,7 +87,7 @@ async function blockHash(url: string, blockNumber: number): Promise<string | und
 
 async function storageAt(url: string, contract: string, slot: number): Promise<bigint> {
   return BigInt(
-    (await new JsonRpcAnchorReader(url).request("eth_getStorageAt", [
+    (await new JsonRpcChainReader(url).request("eth_getStorageAt", [
       contract,
       `0x${slot.toString(16)}`,
       "latest",
@@ -186,7 +186,7 @@ describe("LocalChain (real Anvil processes)", function () {
 
       expect(status.lastExit?.signal).to.equal("SIGKILL");
       expect(await blockHash(chain.url, stored.blockNumber)).to.equal(stored.blockHash);
-      const receipt = (await new JsonRpcAnchorReader(chain.url).request("eth_getTransactionReceipt", [
+      const receipt = (await new JsonRpcChainReader(chain.url).request("eth_getTransactionReceipt", [
         stored.transactionHash,
       ])) as Record<string, string>;
       expect([receipt.blockHash, receipt.status]).to.deep.equal([stored.blockHash, "0x1"]);
@@ -222,7 +222,7 @@ describe("LocalChain (real Anvil processes)", function () {
           expect(await blockHash(host.url, p.blockNumber), `round ${round}: block ${p.blockNumber}`).to.equal(
             p.blockHash,
           );
-          const receipt = (await new JsonRpcAnchorReader(host.url).request("eth_getTransactionReceipt", [
+          const receipt = (await new JsonRpcChainReader(host.url).request("eth_getTransactionReceipt", [
             p.transactionHash,
           ])) as Record<string, string> | null;
           expect(receipt?.blockHash, `round ${round}: receipt of ${p.transactionHash}`).to.equal(p.blockHash);
@@ -335,8 +335,8 @@ describe("LocalChain (real Anvil processes)", function () {
       others.push(legacy);
       writeFileSync(path.join(chainDir, "anvil.pid"), String(legacy.pid));
       const url = `http://127.0.0.1:${port}`;
-      await until(() => new JsonRpcAnchorReader(url, { timeoutMs: 500 }).chainId(), "the earlier node");
-      await new JsonRpcAnchorReader(url).request("anvil_setBalance", [wallet.address, "0x3635C9ADC5DEA00000"]);
+      await until(() => new JsonRpcChainReader(url, { timeoutMs: 500 }).chainId(), "the earlier node");
+      await new JsonRpcChainReader(url).request("anvil_setBalance", [wallet.address, "0x3635C9ADC5DEA00000"]);
       const contract = (await send(url, wallet, { data: STORE_INIT })).contractAddress!;
       const mined = await send(url, wallet, { to: contract, data: storeCall(3, 9n) });
 
@@ -362,7 +362,7 @@ describe("LocalChain (real Anvil processes)", function () {
       expect(statuses).to.include("restarting");
       expect(status.lastExit).to.include({ code: null, signal: "SIGKILL" });
       expect(status.pid).to.be.a("number").and.not.equal(first);
-      expect(await new JsonRpcAnchorReader(chain.url).chainId()).to.equal(31337);
+      expect(await new JsonRpcChainReader(chain.url).chainId()).to.equal(31337);
     });
 
     it("reports a node that keeps failing to start as failed, with the reason, and recovers once the cause is gone", async () => {
@@ -403,7 +403,7 @@ describe("LocalChain (real Anvil processes)", function () {
       void sendOnly(chain.url, wallet, { to: wallet.address, data: "0x" }).catch(() => {});
       await until(
         async () =>
-          ((await new JsonRpcAnchorReader(chain.url).request("txpool_status", [])) as { pending: string }).pending ===
+          ((await new JsonRpcChainReader(chain.url).request("txpool_status", [])) as { pending: string }).pending ===
           "0x1"
             ? true
             : undefined,
@@ -416,7 +416,7 @@ describe("LocalChain (real Anvil processes)", function () {
 
       expect(error).to.be.instanceOf(LocalChainError);
       expect(status.lastExit?.reason).to.match(/did not dump its state within 1500 ms/);
-      expect(await new JsonRpcAnchorReader(chain.url).chainId()).to.equal(31337);
+      expect(await new JsonRpcChainReader(chain.url).chainId()).to.equal(31337);
     });
   });
 
@@ -448,7 +448,7 @@ describe("LocalChain (real Anvil processes)", function () {
       expect((there as Error).message).to.include(`pid ${process.pid}`);
       expect(first.pid).to.equal(pid);
       expect(first.status).to.include({ state: "running", restarts: 0 });
-      expect(await new JsonRpcAnchorReader(first.url).chainId()).to.equal(31337);
+      expect(await new JsonRpcChainReader(first.url).chainId()).to.equal(31337);
     });
 
     for (const pidFile of ["kept", "lost"] as const) {
@@ -546,7 +546,7 @@ describe("LocalChain (real Anvil processes)", function () {
 
         expect(preflight.headers.get("access-control-allow-origin")).to.equal(null);
         expect(answer.headers).not.to.have.property("access-control-allow-origin");
-        expect(await new JsonRpcAnchorReader(chain.url).request("eth_accounts", [])).to.deep.equal([]);
+        expect(await new JsonRpcChainReader(chain.url).request("eth_accounts", [])).to.deep.equal([]);
       });
 
       it("still answers a foreign Host header and a cross-origin WebSocket (why the node is isolated where possible)", async () => {
