@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import path from "node:path";
 import { ConfigError } from "../config.ts";
 import type { ObjectStore } from "./object-store.ts";
@@ -5,8 +7,8 @@ import { FileObjectStore } from "./file-object-store.ts";
 
 /**
  * The object store the configuration names: an S3-compatible bucket (OBJECT_STORE_URL),
- * else a directory (OBJECTS_DIR, or the data directory). The S3 client is loaded only
- * when asked for.
+ * else a directory (OBJECTS_DIR, shared by replicas, or the data directory). The S3
+ * client is loaded only when asked for.
  */
 export async function openObjectStore(options: {
   dataDir: string;
@@ -20,5 +22,15 @@ export async function openObjectStore(options: {
     }
     return S3ObjectStore.open(options.objects.url, { tmpDir: path.join(options.dataDir, "tmp") });
   }
-  return FileObjectStore.open(options.objects.dir ?? options.dataDir);
+  if (options.objects.dir === undefined) return FileObjectStore.open(options.dataDir);
+  return FileObjectStore.open(options.objects.dir, { replica: replicaName(options.dataDir) });
+}
+
+/**
+ * A name for this replica that stays the same across its restarts: its host and data
+ * directory (two services on one host never share a data directory).
+ */
+export function replicaName(dataDir: string): string {
+  const host = hostname().replace(/[^A-Za-z0-9.-]/g, "_").slice(0, 64) || "host";
+  return `${host}-${createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 12)}`;
 }

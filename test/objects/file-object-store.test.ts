@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, rmSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { FileObjectStore } from "../../service/objects/file-object-store.ts";
 import { sha256Hex } from "../helpers/hash.ts";
-import { tempDir } from "../helpers/processes.ts";
+import { tempDir, until } from "../helpers/processes.ts";
 
 /** `total` random bytes in chunks of uneven sizes, as a network delivers them. */
 function unevenChunks(total: number): Buffer[] {
@@ -49,5 +49,43 @@ describe("the object store in a directory (real files on disk)", () => {
     expect(statSync(file).mode & 0o777).to.equal(0o600);
     expect(statSync(path.dirname(file)).mode & 0o777).to.equal(0o700);
     expect(statSync(store.root).mode & 0o777).to.equal(0o700);
+  });
+
+  describe("shared by replicas (OBJECTS_DIR)", () => {
+    it("leaves another replica's upload in flight alone when it cleans up after a restart", async () => {
+      const a = await FileObjectStore.open(dir, { replica: "host-a" });
+      let resume!: () => void;
+      const midway = new Promise<void>((resolve) => (resume = resolve));
+      const first = randomBytes(1024 * 1024);
+      const upload = a.put(
+        Readable.from(
+          (async function* () {
+            yield first;
+            await midway; // replica b restarts while this upload is half-way
+            yield Buffer.from("the rest");
+          })(),
+        ),
+      );
+      await until(async () => ((await a.temporaryFiles()).length === 1 ? true : undefined), "the upload to begin");
+      const b = await FileObjectStore.open(dir, { replica: "host-b" });
+      expect(await b.cleanTemporaryFiles()).to.equal(0);
+      resume();
+      const stored = await upload;
+      expect(stored.contentHash).to.equal(sha256Hex(Buffer.concat([first, Buffer.from("the rest")])));
+      expect(readdirSync(path.join(dir, "tmp")).sort()).to.deep.equal(["host-a", "host-b"]);
+    });
+
+    it("removes what a replica that never came back left more than a day ago", async () => {
+      const gone = await FileObjectStore.open(dir, { replica: "host-gone" });
+      const oldFile = path.join(dir, "tmp", "host-gone", "1700000000000-left");
+      const recentFile = path.join(dir, "tmp", "host-gone", "1700000000001-recent");
+      writeFileSync(oldFile, "x");
+      writeFileSync(recentFile, "y");
+      const twoDaysAgo = new Date(Date.now() - 48 * 3600 * 1000);
+      utimesSync(oldFile, twoDaysAgo, twoDaysAgo);
+      const b = await FileObjectStore.open(dir, { replica: "host-b" });
+      expect(await b.cleanTemporaryFiles()).to.equal(1);
+      expect(await gone.temporaryFiles()).to.deep.equal(["1700000000001-recent"]);
+    });
   });
 });
