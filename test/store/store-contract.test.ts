@@ -8,6 +8,7 @@ import { buildCertificates, buildRecord, type Certificate, type Hex32, type Issu
 import { treeOf } from "../../service/anchoring/seal-batch.ts";
 import { InProcessSigner } from "../../service/anchoring/signers.ts";
 import { newEvidence } from "../../service/intake/intake.ts";
+import { MIGRATIONS } from "../../service/store/migrations.ts";
 import { PostgresEvidenceStore } from "../../service/store/postgres-store.ts";
 import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
 import type { Account, BatchAnchor, EvidenceStore, NewEvidence } from "../../service/store/store.ts";
@@ -44,12 +45,22 @@ interface Engine {
   setUp(): Promise<void>;
   tearDown(): Promise<void>;
   fresh(): Promise<TestDatabase>;
+  /** How many migrations the database records as applied. */
+  schemaVersion(raw: RawConnection): Promise<number>;
+  /** Records a schema version as if a newer service had migrated the database. */
+  recordSchemaVersion(raw: RawConnection, version: number): Promise<void>;
 }
 
 function sqliteEngine(): Engine {
   return {
     name: "SQLite (a file in a temporary directory)",
     hasTruncate: false,
+    async schemaVersion(raw) {
+      return (await raw.rows<{ user_version: number }>("PRAGMA user_version"))[0]!.user_version;
+    },
+    async recordSchemaVersion(raw, version) {
+      await raw.run(`PRAGMA user_version = ${version}`);
+    },
     async setUp() {},
     async tearDown() {},
     async fresh() {
@@ -84,6 +95,14 @@ function postgresEngine(): Engine {
   return {
     name: "PostgreSQL (a throwaway server, one schema per test)",
     hasTruncate: true,
+    async schemaVersion(raw) {
+      const rows = await raw.rows<{ version: number }>("SELECT version FROM schema_version ORDER BY version");
+      expect(rows.map((r) => r.version), "each migration recorded once").to.deep.equal(rows.map((_, i) => i + 1));
+      return rows.length;
+    },
+    async recordSchemaVersion(raw, version) {
+      await raw.run(`INSERT INTO schema_version (version, name) VALUES (${version}, 'from a newer service')`);
+    },
     async setUp() {
       server = await startPostgres();
     },
@@ -228,9 +247,31 @@ function defineStoreContract(engine: Engine): void {
         const again = await db.open();
         try {
           expect(await again.accountById(alice.id)).to.deep.equal(alice);
+          expect(await engine.schemaVersion(raw)).to.equal(MIGRATIONS.length);
         } finally {
           await again.close();
         }
+      });
+
+      it("migrates a new database once when several instances open it at the same moment", async () => {
+        const other = await engine.fresh();
+        const instances = await Promise.all([other.open(), other.open(), other.open()]);
+        const otherRaw = await other.raw();
+        try {
+          expect(await engine.schemaVersion(otherRaw)).to.equal(MIGRATIONS.length);
+          await instances[0]!.insertAccount(newAccount());
+          expect(await instances[2]!.countAccounts()).to.equal(1);
+        } finally {
+          await otherRaw.close();
+          await Promise.all(instances.map((i) => i.close()));
+          await other.dispose();
+        }
+      });
+
+      it("refuses a database migrated by a newer version of the service", async () => {
+        await engine.recordSchemaVersion(raw, MIGRATIONS.length + 1);
+        const error = await rejection(db.open());
+        expect(error.message).to.match(new RegExp(`schema version ${MIGRATIONS.length + 1}, newer than this service`));
       });
     });
 
