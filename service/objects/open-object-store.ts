@@ -18,7 +18,9 @@ export async function openObjectStore(options: {
   if (options.objects.url !== undefined) {
     const { MAX_OBJECT_BYTES, S3ObjectStore } = await import("./s3-object-store.ts");
     if (options.limits && options.limits.fileSizeBytes > MAX_OBJECT_BYTES) {
-      throw new ConfigError(`MAX_FILE_BYTES must be at most ${MAX_OBJECT_BYTES} with OBJECT_STORE_URL (one PutObject per file)`);
+      throw new ConfigError(
+        `MAX_FILE_BYTES must be at most ${MAX_OBJECT_BYTES} with OBJECT_STORE_URL (one PutObject per file)`,
+      );
     }
     return S3ObjectStore.open(options.objects.url, { tmpDir: path.join(options.dataDir, "tmp") });
   }
@@ -31,6 +33,9 @@ export async function openObjectStore(options: {
  * directory (two services on one host never share a data directory).
  */
 export function replicaName(dataDir: string): string {
-  const host = hostname().replace(/[^A-Za-z0-9.-]/g, "_").slice(0, 64) || "host";
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9.-]/g, "_")
+      .slice(0, 64) || "host";
   return `${host}-${createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 12)}`;
 }

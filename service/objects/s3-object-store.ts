@@ -48,7 +48,9 @@ export function parseObjectStoreUrl(raw: string, env: NodeJS.ProcessEnv = proces
     throw new ConfigError(`OBJECT_STORE_URL must look like s3://bucket/prefix?endpoint=…, got "${raw}"`);
   }
   if (url.username !== "" || url.password !== "") {
-    throw new ConfigError("OBJECT_STORE_URL must not carry credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    throw new ConfigError(
+      "OBJECT_STORE_URL must not carry credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    );
   }
   for (const key of url.searchParams.keys()) {
     if (!["endpoint", "region", "forcePathStyle"].includes(key)) {
@@ -98,7 +100,10 @@ export class S3ObjectStore implements ObjectStore {
    * Opens the bucket named by `url` and checks it answers (a wrong endpoint, bucket or key
    * fails the start, not the first upload). `tmpDir` holds files while they are hashed.
    */
-  static async open(url: string, options: { tmpDir: string; client?: Partial<S3ClientConfig> }): Promise<S3ObjectStore> {
+  static async open(
+    url: string,
+    options: { tmpDir: string; client?: Partial<S3ClientConfig> },
+  ): Promise<S3ObjectStore> {
     const location = parseObjectStoreUrl(url);
     const client = new S3Client({
       region: location.region,
@@ -203,7 +208,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(contentHash: string): Promise<Readable> {
     try {
-      const { Body } = await this.#client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(contentHash) }));
+      const { Body } = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(contentHash) }),
+      );
       if (!(Body instanceof Readable)) throw new Error("the S3 client returned no stream");
       return Body;
     } catch (e) {
@@ -222,11 +229,16 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async removeIfUnreferenced(contentHash: string, isReferenced: (contentHash: string) => Promise<boolean>): Promise<boolean> {
+  async removeIfUnreferenced(
+    contentHash: string,
+    isReferenced: (contentHash: string) => Promise<boolean>,
+  ): Promise<boolean> {
     return this.#holds.removeUnlessHeld(contentHash, async () => {
       if (await isReferenced(contentHash)) return false;
       try {
-        await this.#client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(contentHash) }));
+        await this.#client.send(
+          new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(contentHash) }),
+        );
       } catch (e) {
         throw storageError(e);
       }
@@ -253,7 +265,10 @@ function describe(e: unknown): string {
  */
 function storageError(e: unknown): unknown {
   const err = e as { $metadata?: unknown; code?: string };
-  if (err?.$metadata === undefined && !["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(err?.code ?? "")) {
+  if (
+    err?.$metadata === undefined &&
+    !["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(err?.code ?? "")
+  ) {
     return e;
   }
   return new ObjectStorageError(`the object storage failed: ${describe(e)}`, { cause: e });

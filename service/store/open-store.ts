@@ -6,7 +6,10 @@ import { SqliteEvidenceStore } from "./sqlite-store.ts";
  * replicas share it), else SQLite in the data directory (one machine). The PostgreSQL
  * engine and its client are loaded only when asked for.
  */
-export async function openStore(options: { dataDir: string; databaseUrl?: string | undefined }): Promise<EvidenceStore> {
+export async function openStore(options: {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+}): Promise<EvidenceStore> {
   if (options.databaseUrl !== undefined) {
     const { PostgresEvidenceStore } = await import("./postgres-store.ts");
     return PostgresEvidenceStore.open(options.databaseUrl);

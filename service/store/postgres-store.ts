@@ -32,7 +32,10 @@ const ROWS_PER_STATEMENT = 2_000;
 const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 /** A statement run inside a transaction (or alone, on the pool). */
-type Query = <T extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<T>>;
+type Query = <T extends pg.QueryResultRow = Record<string, unknown>>(
+  sql: string,
+  params?: unknown[],
+) => Promise<pg.QueryResult<T>>;
 
 /**
  * The store across replicas: PostgreSQL through a connection pool. The same contract and
@@ -74,7 +77,9 @@ export class PostgresEvidenceStore implements EvidenceStore {
         // A commit is durable only with synchronous_commit on (or stronger): this
         // service's connections overrule a server or role set to off.
         await store.close();
-        store = new PostgresEvidenceStore(newPool(withStartupOption(databaseUrl, "-c synchronous_commit=on"), options.poolSize));
+        store = new PostgresEvidenceStore(
+          newPool(withStartupOption(databaseUrl, "-c synchronous_commit=on"), options.poolSize),
+        );
       }
       await store.#migrate();
     } catch (e) {
@@ -127,10 +132,10 @@ export class PostgresEvidenceStore implements EvidenceStore {
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    await this.#query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [
-      key,
-      value,
-    ]);
+    await this.#query(
+      "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      [key, value],
+    );
   }
 
   // --- accounts ---
@@ -182,7 +187,13 @@ export class PostgresEvidenceStore implements EvidenceStore {
   }
 
   async evidenceOfAccount(accountId: string, limit: number, beforeSeq?: number): Promise<EvidenceListRow[]> {
-    const { rows } = await this.#query<{ seq: number; id: string; account_id: string; record: string; status: EvidenceStatus }>(
+    const { rows } = await this.#query<{
+      seq: number;
+      id: string;
+      account_id: string;
+      record: string;
+      status: EvidenceStatus;
+    }>(
       `SELECT e.seq, e.id, e.account_id, e.record, ${STATUS_SQL} AS status
        FROM evidence e LEFT JOIN batches b ON b.id = e.batch_id
        WHERE e.account_id = $1 AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3`,
@@ -198,9 +209,10 @@ export class PostgresEvidenceStore implements EvidenceStore {
   }
 
   async isObjectReferenced(contentHash: string): Promise<boolean> {
-    const { rows } = await this.#query("SELECT 1 AS yes FROM evidence WHERE content_hash = $1 AND file_stored = 1 LIMIT 1", [
-      contentHash,
-    ]);
+    const { rows } = await this.#query(
+      "SELECT 1 AS yes FROM evidence WHERE content_hash = $1 AND file_stored = 1 LIMIT 1",
+      [contentHash],
+    );
     return rows.length > 0;
   }
 
@@ -319,7 +331,9 @@ export class PostgresEvidenceStore implements EvidenceStore {
 
   async addBatchTimestamps(batchId: number, tokens: readonly TimestampToken[]): Promise<void> {
     await this.#transaction(async (query) => {
-      const { rows } = await query<{ timestamps: string }>("SELECT timestamps FROM batches WHERE id = $1 FOR UPDATE", [batchId]);
+      const { rows } = await query<{ timestamps: string }>("SELECT timestamps FROM batches WHERE id = $1 FOR UPDATE", [
+        batchId,
+      ]);
       if (!rows[0]) throw new Error(`no batch ${batchId}`);
       const known = JSON.parse(rows[0].timestamps) as TimestampToken[];
       const merged = [...known, ...tokens.filter((t) => !known.some((k) => k.token === t.token))];
@@ -383,7 +397,9 @@ export class PostgresEvidenceStore implements EvidenceStore {
 
   // --- certificates ---
 
-  async certificateHistory(evidenceId: string): Promise<{ entry: CertificateHistoryEntry; certificate: Certificate }[]> {
+  async certificateHistory(
+    evidenceId: string,
+  ): Promise<{ entry: CertificateHistoryEntry; certificate: Certificate }[]> {
     const { rows } = await this.#query<{
       seq: number;
       reason: IssueReason;
@@ -498,7 +514,9 @@ export class PostgresEvidenceStore implements EvidenceStore {
              applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
            )`,
         );
-        const { rows } = await client.query<{ version: number }>("SELECT coalesce(max(version), 0) AS version FROM schema_version");
+        const { rows } = await client.query<{ version: number }>(
+          "SELECT coalesce(max(version), 0) AS version FROM schema_version",
+        );
         const version = rows[0]!.version;
         if (version > MIGRATIONS.length) {
           throw new Error(`the database has schema version ${version}, newer than this service (${MIGRATIONS.length})`);
@@ -507,7 +525,10 @@ export class PostgresEvidenceStore implements EvidenceStore {
           await client.query("BEGIN");
           try {
             await client.query(migration.postgres);
-            await client.query("INSERT INTO schema_version (version, name) VALUES ($1, $2)", [version + i + 1, migration.name]);
+            await client.query("INSERT INTO schema_version (version, name) VALUES ($1, $2)", [
+              version + i + 1,
+              migration.name,
+            ]);
             await client.query("COMMIT");
           } catch (e) {
             await client.query("ROLLBACK");
@@ -617,7 +638,8 @@ function typeParser(oid: number, format?: string): (value: string) => unknown {
   if (oid === pg.types.builtins.INT8) {
     return (value: string) => {
       const n = Number(value);
-      if (!Number.isSafeInteger(n)) throw new RangeError(`${value} is beyond the integers JavaScript represents exactly`);
+      if (!Number.isSafeInteger(n))
+        throw new RangeError(`${value} is beyond the integers JavaScript represents exactly`);
       return n;
     };
   }
@@ -625,8 +647,18 @@ function typeParser(oid: number, format?: string): (value: string) => unknown {
 }
 
 /** Errors of the connection itself, not of a statement: the database is unreachable for now. */
-const CONNECTION_ERRNOS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
-const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|is not queryable|Connection ended|connection timeout/i;
+const CONNECTION_ERRNOS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+const CONNECTION_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|is not queryable|Connection ended|connection timeout/i;
 
 /**
  * A PostgreSQL error keeps its SQLSTATE in `code` (http/problem.ts maps 53100 disk full to
@@ -677,7 +709,8 @@ function toEvidenceRow(row: RawEvidence): EvidenceRow {
     accountId: row.account_id,
     record: JSON.parse(row.record) as EvidenceRecord,
     status: row.status,
-    certificate: row.status === "anchored" && row.certificate !== null ? (JSON.parse(row.certificate) as Certificate) : null,
+    certificate:
+      row.status === "anchored" && row.certificate !== null ? (JSON.parse(row.certificate) as Certificate) : null,
     reanchoring: row.status !== "anchored" && row.lost_at !== null,
     fileStored: row.file_stored === 1,
   };

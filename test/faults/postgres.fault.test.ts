@@ -20,7 +20,7 @@ function fillDisk(file: string): void {
   const fd = openSync(file, "w");
   const chunk = new Uint8Array(64 * 1024);
   try {
-    for (let size = chunk.length; size > 0; ) {
+    for (let size = chunk.length; size > 0;) {
       try {
         writeSync(fd, chunk, 0, size);
       } catch (e) {
@@ -35,7 +35,12 @@ function fillDisk(file: string): void {
 
 /** `n` digests in one request body. */
 function digests(n: number, tag: string) {
-  return { items: Array.from({ length: n }, (_, i) => ({ contentHash: sha256Hex(`${tag} ${i}`), title: `${tag} ${i}`.repeat(20) })) };
+  return {
+    items: Array.from({ length: n }, (_, i) => ({
+      contentHash: sha256Hex(`${tag} ${i}`),
+      title: `${tag} ${i}`.repeat(20),
+    })),
+  };
 }
 
 describe("a service on PostgreSQL when the database fails (a real server, its tables on an 80 MB tmpfs)", function () {

@@ -101,7 +101,9 @@ describe(`three replicas on one chain, the anchoring replica killed -9 ${ROUNDS}
     let refused = 0;
     const submitters = [0, 1, 2, 3].map(async (lane) => {
       while (!stop) {
-        const up = replicas.filter((r): r is ServiceProcess => r !== undefined && r.child.exitCode === null && r.child.signalCode === null);
+        const up = replicas.filter(
+          (r): r is ServiceProcess => r !== undefined && r.child.exitCode === null && r.child.signalCode === null,
+        );
         const target = up[(counter + lane) % Math.max(1, up.length)];
         if (!target) {
           await delay(20);
@@ -168,9 +170,10 @@ describe(`three replicas on one chain, the anchoring replica killed -9 ${ROUNDS}
         const leaseMs = Date.now() - killedAt;
         await until(
           async () => {
-            const { rowCount } = await db.query("SELECT 1 FROM batches WHERE status = 'anchored' AND anchored_at > $1", [
-              new Date(killedAt).toISOString(),
-            ]);
+            const { rowCount } = await db.query(
+              "SELECT 1 FROM batches WHERE status = 'anchored' AND anchored_at > $1",
+              [new Date(killedAt).toISOString()],
+            );
             return rowCount! > 0 ? true : undefined;
           },
           "a batch anchored after the kill",
@@ -236,7 +239,10 @@ describe(`three replicas on one chain, the anchoring replica killed -9 ${ROUNDS}
           return Buffer.from(await res.arrayBuffer());
         }),
       );
-      expect(bodies[1]!.equals(bodies[0]!) && bodies[2]!.equals(bodies[0]!), `certificate ${id} differs between replicas`).to.equal(true);
+      expect(
+        bodies[1]!.equals(bodies[0]!) && bodies[2]!.equals(bodies[0]!),
+        `certificate ${id} differs between replicas`,
+      ).to.equal(true);
     }
   });
 });

@@ -92,8 +92,19 @@ export async function startPostgres(
   };
   // --no-sync: initdb's own flush is skipped (the directory is thrown away after); the
   // server itself runs with fsync on.
-  await exec("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync",
-    ...(options.dataParent ? ["-X", path.join(dir, "wal")] : [])]);
+  await exec("initdb", [
+    "-D",
+    data,
+    "-A",
+    "trust",
+    "-U",
+    "postgres",
+    "-E",
+    "UTF8",
+    "--locale=C",
+    "--no-sync",
+    ...(options.dataParent ? ["-X", path.join(dir, "wal")] : []),
+  ]);
 
   const settings: Record<string, string> = {
     listen_addresses: "127.0.0.1",

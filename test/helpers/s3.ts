@@ -22,7 +22,13 @@ export interface S3Server {
  */
 export async function startS3Server(bucket = "evidence"): Promise<S3Server> {
   const directory = tempDir("s3");
-  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  });
   const created: string[] = [];
   server.on("event", (event) => {
     for (const record of event.Records) {

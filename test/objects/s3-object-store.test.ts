@@ -7,7 +7,12 @@ import { ConfigError } from "../../service/config.ts";
 import { toProblem } from "../../service/http/problem.ts";
 import { FileObjectStore } from "../../service/objects/file-object-store.ts";
 import { openObjectStore } from "../../service/objects/open-object-store.ts";
-import { MAX_OBJECT_BYTES, parseObjectStoreUrl, S3ObjectStore, type S3Location } from "../../service/objects/s3-object-store.ts";
+import {
+  MAX_OBJECT_BYTES,
+  parseObjectStoreUrl,
+  S3ObjectStore,
+  type S3Location,
+} from "../../service/objects/s3-object-store.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { tempDir } from "../helpers/processes.ts";
 import { S3RVER_CREDENTIALS, startS3Server, type S3Server } from "../helpers/s3.ts";
@@ -76,7 +81,10 @@ describe("S3ObjectStore (against s3rver on loopback)", function () {
         region: "us-east-1",
         endpoint: server.endpoint,
         forcePathStyle: true,
-        credentials: { accessKeyId: S3RVER_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: S3RVER_CREDENTIALS.AWS_SECRET_ACCESS_KEY },
+        credentials: {
+          accessKeyId: S3RVER_CREDENTIALS.AWS_ACCESS_KEY_ID,
+          secretAccessKey: S3RVER_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
+        },
       });
       const { Body } = await client.send(new GetObjectCommand({ Bucket: server.bucket, Key: key }));
       expect(Buffer.from(await Body!.transformToByteArray()).equals(bytes)).to.equal(true);

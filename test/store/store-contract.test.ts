@@ -4,7 +4,13 @@ import path from "node:path";
 import { rmSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import pg from "pg";
-import { buildCertificates, buildRecord, type Certificate, type Hex32, type IssueReason } from "../../service/core/index.ts";
+import {
+  buildCertificates,
+  buildRecord,
+  type Certificate,
+  type Hex32,
+  type IssueReason,
+} from "../../service/core/index.ts";
 import { treeOf } from "../../service/anchoring/seal-batch.ts";
 import { InProcessSigner } from "../../service/anchoring/signers.ts";
 import { newEvidence } from "../../service/intake/intake.ts";
@@ -97,7 +103,10 @@ function postgresEngine(): Engine {
     hasTruncate: true,
     async schemaVersion(raw) {
       const rows = await raw.rows<{ version: number }>("SELECT version FROM schema_version ORDER BY version");
-      expect(rows.map((r) => r.version), "each migration recorded once").to.deep.equal(rows.map((_, i) => i + 1));
+      expect(
+        rows.map((r) => r.version),
+        "each migration recorded once",
+      ).to.deep.equal(rows.map((_, i) => i + 1));
       return rows.length;
     },
     async recordSchemaVersion(raw, version) {
@@ -148,7 +157,10 @@ function newAccount(name = "rights holder"): Account {
 }
 
 let items = 0;
-function newItem(account: Account, options: { fileStored?: boolean; contentHash?: string; at?: Date } = {}): NewEvidence {
+function newItem(
+  account: Account,
+  options: { fileStored?: boolean; contentHash?: string; at?: Date } = {},
+): NewEvidence {
   items++;
   const record = buildRecord({
     contentHash: options.contentHash ?? sha256Hex(`item ${items}`),
@@ -179,7 +191,12 @@ async function sealPending(store: EvidenceStore): Promise<{ batchId: number; roo
 }
 
 /** The batch's certificates, built and signed as the anchorer builds them. */
-async function certificatesFor(store: EvidenceStore, batchId: number, anchor: BatchAnchor, issuedAt = new Date()): Promise<Certificate[]> {
+async function certificatesFor(
+  store: EvidenceStore,
+  batchId: number,
+  anchor: BatchAnchor,
+  issuedAt = new Date(),
+): Promise<Certificate[]> {
   const leaves = await store.batchLeaves(batchId);
   return buildCertificates(
     {
@@ -194,7 +211,12 @@ async function certificatesFor(store: EvidenceStore, batchId: number, anchor: Ba
   );
 }
 
-async function anchorBatch(store: EvidenceStore, batchId: number, blockNumber: number, reason: IssueReason = "anchored") {
+async function anchorBatch(
+  store: EvidenceStore,
+  batchId: number,
+  blockNumber: number,
+  reason: IssueReason = "anchored",
+) {
   const anchor = anchorAt(blockNumber);
   const certificates = await certificatesFor(store, batchId, anchor);
   await store.completeBatch(batchId, anchor, certificates, new Date().toISOString(), reason);
@@ -321,7 +343,9 @@ function defineStoreContract(engine: Engine): void {
           reanchoring: false,
           fileStored: true,
         });
-        const [row] = await raw.rows<{ record: string }>(`SELECT record FROM evidence WHERE id = ${sql(item.record.id)}`);
+        const [row] = await raw.rows<{ record: string }>(
+          `SELECT record FROM evidence WHERE id = ${sql(item.record.id)}`,
+        );
         expect(row!.record).to.equal(item.canonicalRecord);
       });
 
@@ -357,11 +381,21 @@ function defineStoreContract(engine: Engine): void {
         const mine = Array.from({ length: 5 }, () => newItem(alice));
         await store.insertEvidence([...mine.slice(0, 2), newItem(bob), ...mine.slice(2)]);
         const page1 = await store.evidenceOfAccount(alice.id, 3);
-        expect(page1.map((r) => r.id)).to.deep.equal(mine.slice(2).reverse().map((i) => i.record.id));
+        expect(page1.map((r) => r.id)).to.deep.equal(
+          mine
+            .slice(2)
+            .reverse()
+            .map((i) => i.record.id),
+        );
         expect(page1[0]).to.include({ accountId: alice.id, status: "pending" });
         expect(page1[0]!.record).to.deep.equal(mine[4]!.record);
         const page2 = await store.evidenceOfAccount(alice.id, 3, page1[2]!.seq);
-        expect(page2.map((r) => r.id)).to.deep.equal(mine.slice(0, 2).reverse().map((i) => i.record.id));
+        expect(page2.map((r) => r.id)).to.deep.equal(
+          mine
+            .slice(0, 2)
+            .reverse()
+            .map((i) => i.record.id),
+        );
       });
     });
 
@@ -398,7 +432,10 @@ function defineStoreContract(engine: Engine): void {
           attempts: 0,
         });
         await store.updateCapture(b, { status: "capturing", attempts: 1 });
-        await store.updateCapture(c, { status: "failed", error: { code: "TIMEOUT", message: "the page did not load" } });
+        await store.updateCapture(c, {
+          status: "failed",
+          error: { code: "TIMEOUT", message: "the page did not load" },
+        });
         expect((await store.unfinishedCaptures()).map((u) => [u.id, u.status])).to.deep.equal([
           [a, "queued"],
           [b, "capturing"],
@@ -409,7 +446,11 @@ function defineStoreContract(engine: Engine): void {
       it("keeps a capture's error and attempts unless the update names them", async () => {
         const id = "capDDDDDDDDDDDDDDDD";
         await store.insertCapture({ ...request(id, "2026-01-01T00:00:01.000Z"), accountId: alice.id });
-        await store.updateCapture(id, { status: "failed", error: { code: "DNS", message: "no such host" }, attempts: 2 });
+        await store.updateCapture(id, {
+          status: "failed",
+          error: { code: "DNS", message: "no such host" },
+          attempts: 2,
+        });
         await store.updateCapture(id, { status: "queued" });
         expect(await store.capture(id)).to.include({ status: "queued", attempts: 2 });
         expect((await store.capture(id))!.error).to.deep.equal({ code: "DNS", message: "no such host" });
@@ -458,9 +499,23 @@ function defineStoreContract(engine: Engine): void {
         const sealedAt = "2026-03-01T00:00:00.000Z";
         const leaves = await store.pendingLeaves(10);
         const root = `0x${"ab".repeat(32)}` as Hex32;
-        const batchId = await store.sealBatch(root, leaves.map((l) => l.seq), sealedAt);
+        const batchId = await store.sealBatch(
+          root,
+          leaves.map((l) => l.seq),
+          sealedAt,
+        );
         expect(await store.unanchoredBatches()).to.deep.equal([
-          { id: batchId, root, treeSize: 3, sealedAt, txHash: null, txSentAt: null, sendCount: 0, timestamps: [], lostAt: null },
+          {
+            id: batchId,
+            root,
+            treeSize: 3,
+            sealedAt,
+            txHash: null,
+            txSentAt: null,
+            sendCount: 0,
+            timestamps: [],
+            lostAt: null,
+          },
         ]);
         expect((await store.batchLeaves(batchId)).map((l) => l.id)).to.deep.equal(group.map((i) => i.record.id));
         expect((await store.batchLeaves(batchId))[1]).to.deep.equal({
@@ -517,11 +572,21 @@ function defineStoreContract(engine: Engine): void {
           const [firstSet, secondSet] = [leaves.slice(0, 200), leaves.slice(100)];
           const rootOf = (set: typeof leaves) => `0x${Buffer.from(treeOf(set).root()).toString("hex")}` as Hex32;
           const results = await Promise.allSettled([
-            store.sealBatch(rootOf(firstSet), firstSet.map((l) => l.seq), new Date().toISOString()),
-            other.sealBatch(rootOf(secondSet.toReversed()), secondSet.toReversed().map((l) => l.seq), new Date().toISOString()),
+            store.sealBatch(
+              rootOf(firstSet),
+              firstSet.map((l) => l.seq),
+              new Date().toISOString(),
+            ),
+            other.sealBatch(
+              rootOf(secondSet.toReversed()),
+              secondSet.toReversed().map((l) => l.seq),
+              new Date().toISOString(),
+            ),
           ]);
           expect(results.map((r) => r.status).sort()).to.deep.equal(["fulfilled", "rejected"]);
-          const sealed = await raw.rows<{ n: number | string }>("SELECT count(*) AS n FROM evidence WHERE batch_id IS NOT NULL");
+          const sealed = await raw.rows<{ n: number | string }>(
+            "SELECT count(*) AS n FROM evidence WHERE batch_id IS NOT NULL",
+          );
           expect(Number(sealed[0]!.n)).to.equal(200);
         } finally {
           await other.close();
@@ -536,11 +601,13 @@ function defineStoreContract(engine: Engine): void {
         const tx = `0x${"01".repeat(32)}` as Hex32;
         await store.recordSent(batchId, `0x${"00".repeat(32)}` as Hex32, "2026-03-01T00:00:00.000Z");
         await store.recordSent(batchId, tx, "2026-03-01T00:02:00.000Z");
-        expect(await store.unanchoredBatches()).to.have.deep.nested.property("[0]").that.includes({
-          txHash: tx,
-          txSentAt: "2026-03-01T00:02:00.000Z",
-          sendCount: 2,
-        });
+        expect(await store.unanchoredBatches())
+          .to.have.deep.nested.property("[0]")
+          .that.includes({
+            txHash: tx,
+            txSentAt: "2026-03-01T00:02:00.000Z",
+            sendCount: 2,
+          });
       });
     });
 
@@ -569,14 +636,21 @@ function defineStoreContract(engine: Engine): void {
         const { batchId, root } = await sealPending(store);
         const { anchor, certificates } = await anchorBatch(store, batchId, 12);
         expect(await store.unanchoredBatches()).to.deep.equal([]);
-        expect(await store.anchoredBatches()).to.deep.equal([{ id: batchId, root, treeSize: 2, anchor, timestamps: [] }]);
+        expect(await store.anchoredBatches()).to.deep.equal([
+          { id: batchId, root, treeSize: 2, anchor, timestamps: [] },
+        ]);
         const row = await store.evidence(group[1]!.record.id);
         expect(row).to.include({ status: "anchored", reanchoring: false });
         expect(row!.certificate).to.deep.equal(certificates[1]);
         const history = await store.certificateHistory(group[1]!.record.id);
         expect(history).to.deep.equal([
           {
-            entry: { issuedAt: (certificates[1] as any).batch.issuedAt, reason: "anchored", current: true, blockNumber: 12 },
+            entry: {
+              issuedAt: (certificates[1] as any).batch.issuedAt,
+              reason: "anchored",
+              current: true,
+              blockNumber: 12,
+            },
             certificate: certificates[1],
           },
         ]);
@@ -670,7 +744,9 @@ function defineStoreContract(engine: Engine): void {
       it("rejects certificates for a batch that is not anchored", async () => {
         await store.insertEvidence([newItem(alice)]);
         const { batchId } = await sealPending(store);
-        const error = await rejection(store.addCertificates(batchId, await certificatesFor(store, batchId, anchorAt(1)), "time-stamped"));
+        const error = await rejection(
+          store.addCertificates(batchId, await certificatesFor(store, batchId, anchorAt(1)), "time-stamped"),
+        );
         expect(error.message).to.match(/is not anchored/);
       });
     });
@@ -685,14 +761,19 @@ function defineStoreContract(engine: Engine): void {
         const lostAt = "2026-04-01T00:00:00.000Z";
         await store.reopenBatch(batchId, lostAt);
 
-        expect(await store.evidence(item.record.id)).to.include({ status: "anchoring", reanchoring: true, certificate: null });
+        expect(await store.evidence(item.record.id)).to.include({
+          status: "anchoring",
+          reanchoring: true,
+          certificate: null,
+        });
         expect(await store.anchoredBatches()).to.deep.equal([]);
         expect(await store.unanchoredBatches()).to.deep.equal([
           {
             id: batchId,
             root,
             treeSize: 1,
-            sealedAt: (await raw.rows<{ sealed_at: string }>(`SELECT sealed_at FROM batches WHERE id = ${batchId}`))[0]!.sealed_at,
+            sealedAt: (await raw.rows<{ sealed_at: string }>(`SELECT sealed_at FROM batches WHERE id = ${batchId}`))[0]!
+              .sealed_at,
             txHash: null,
             txSentAt: null,
             sendCount: 1,
@@ -848,7 +929,9 @@ function defineStoreContract(engine: Engine): void {
             `INSERT INTO batches (root, tree_size, sealed_at, status) VALUES (${sql(first.root)}, 1, '2026-01-01T00:00:00.000Z', 'sealed')`,
           ),
         );
-        expect(error.message).to.match(/UNIQUE constraint failed: batches.root|duplicate key value violates unique constraint "batches_root_key"/);
+        expect(error.message).to.match(
+          /UNIQUE constraint failed: batches.root|duplicate key value violates unique constraint "batches_root_key"/,
+        );
         expect(await store.unanchoredBatches()).to.have.length(2);
       });
 
@@ -862,7 +945,10 @@ function defineStoreContract(engine: Engine): void {
           expect((await rejection(raw.run(statement))).message, statement).to.match(reason);
         const changed = /an issued certificate is never changed/;
         const deleted = /an issued certificate is never deleted/;
-        await refused(`UPDATE issued_certificates SET certificate = '{}' WHERE evidence_id = ${sql(item.record.id)}`, changed);
+        await refused(
+          `UPDATE issued_certificates SET certificate = '{}' WHERE evidence_id = ${sql(item.record.id)}`,
+          changed,
+        );
         await refused(`UPDATE issued_certificates SET reason = 're-anchored'`, changed);
         await refused(`DELETE FROM issued_certificates WHERE evidence_id = ${sql(item.record.id)}`, deleted);
         await refused(`DELETE FROM issued_certificates`, deleted);
