@@ -156,7 +156,7 @@ describe(`three replicas on one chain, the anchoring replica killed -9 ${ROUNDS}
         );
         const victim = holderIndex(held.pid);
         // Let it anchor under load for a moment, then crash it.
-        await delay(300 + Math.random() * 1200);
+        await delay(300 + ((round * 577) % 1200));
         const killedAt = Date.now();
         await replicas[victim]!.kill9();
         const next = await until(
