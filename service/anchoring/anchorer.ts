@@ -127,6 +127,12 @@ export class Anchorer {
     await sealDueBatches(this.#store, this.#options, now, (m) => this.#log.info(m));
     for (const batch of await this.#store.unanchoredBatches()) {
       if (this.#state === "stopping") return;
+      // A backlog can take longer than the lease: it is renewed between batches, and a
+      // replica that lost it (paused too long) stops here instead of racing the new holder.
+      if (this.#options.lease && !(await this.#options.lease.acquire())) {
+        this.health.role = "standby";
+        return;
+      }
       await this.#anchor(batch);
     }
     await this.#upgradeTimestamps(now);

@@ -18,24 +18,55 @@ export class FileObjectStore implements ObjectStore {
   readonly root: string;
   readonly #tmp: string;
   readonly #holds = new ObjectHolds();
+  /** Whether other replicas stage their uploads beside this one's (`tmp/<replica>/`). */
+  readonly #shared: boolean;
 
-  private constructor(root: string, tmp: string) {
+  private constructor(root: string, tmp: string, shared: boolean) {
     this.root = root;
     this.#tmp = tmp;
+    this.#shared = shared;
   }
 
-  /** `objects/` and `tmp/` under `dir` (the data directory, or OBJECTS_DIR on shared storage). */
-  static async open(dir: string): Promise<FileObjectStore> {
-    const store = new FileObjectStore(path.join(dir, "objects"), path.join(dir, "tmp"));
+  /**
+   * `objects/` and `tmp/` under `dir` (the data directory, or OBJECTS_DIR on shared
+   * storage). Replicas sharing the directory each name themselves (`replica`): each stages
+   * its uploads in `tmp/<replica>/`, on the same file system as `objects/` (a link cannot
+   * cross file systems), so one replica's clean-up never removes another's upload in flight.
+   */
+  static async open(dir: string, options: { replica?: string } = {}): Promise<FileObjectStore> {
+    const tmp = options.replica === undefined ? path.join(dir, "tmp") : path.join(dir, "tmp", options.replica);
+    const store = new FileObjectStore(path.join(dir, "objects"), tmp, options.replica !== undefined);
     await mkdir(store.root, { recursive: true, mode: 0o700 });
     await mkdir(store.#tmp, { recursive: true, mode: 0o700 });
     return store;
   }
 
+  /**
+   * Removes this store's temporary files; in a shared directory also those other replicas
+   * left more than a day ago (a replica that never came back), never younger ones: a
+   * request lasts an hour at most.
+   */
   async cleanTemporaryFiles(): Promise<number> {
     const names = await readdir(this.#tmp);
     await Promise.all(names.map((name) => rm(path.join(this.#tmp, name), { force: true })));
-    return names.length;
+    let removed = names.length;
+    if (this.#shared) {
+      const parent = path.dirname(this.#tmp);
+      const cutoff = Date.now() - STALE_TEMPORARY_MS;
+      for (const replica of await readdir(parent)) {
+        const dir = path.join(parent, replica);
+        if (dir === this.#tmp) continue;
+        for (const name of await readdir(dir).catch(() => [])) {
+          const file = path.join(dir, name);
+          const info = await stat(file).catch(() => undefined);
+          if (info && info.mtimeMs < cutoff) {
+            await rm(file, { force: true });
+            removed++;
+          }
+        }
+      }
+    }
+    return removed;
   }
 
   /** Temporary files now (uploads under way, or left by a crash). */
@@ -132,6 +163,9 @@ async function syncDirectory(dir: string): Promise<void> {
     await handle.close();
   }
 }
+
+/** Another replica's temporary file this old is a leftover: uploads time out after an hour. */
+const STALE_TEMPORARY_MS = 24 * 3600 * 1000;
 
 /** How much of a file is written between two flushes to the disk. */
 const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;

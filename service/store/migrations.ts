@@ -7,7 +7,8 @@
  * The invariants the service relies on are the database's to enforce, in both engines:
  * - an item is sealed into at most one batch, and never moves (`evidence_batch_fixed`);
  * - a root belongs to one batch (`batches.root UNIQUE`);
- * - an issued certificate is never changed or deleted (`issued_certificates_*` triggers).
+ * - an issued certificate is never changed or deleted (`issued_certificates_*` triggers,
+ *   TRUNCATE included in PostgreSQL).
  */
 export interface Migration {
   name: string;
@@ -232,6 +233,15 @@ export const MIGRATIONS: readonly Migration[] = [
     fence       BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL
   );
+  `,
+  },
+  {
+    name: "issued certificates cannot be truncated",
+    // SQLite has no TRUNCATE: a DELETE without WHERE still fires issued_certificates_kept.
+    sqlite: `SELECT 1;`,
+    postgres: `
+  CREATE TRIGGER issued_certificates_not_truncated BEFORE TRUNCATE ON issued_certificates
+    FOR EACH STATEMENT EXECUTE FUNCTION evidence_anchor_refuse('an issued certificate is never deleted');
   `,
   },
 ];

@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, rmSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { FileObjectStore } from "../../service/objects/file-object-store.ts";
 import { sha256Hex } from "../helpers/hash.ts";
-import { tempDir } from "../helpers/processes.ts";
+import { tempDir, until } from "../helpers/processes.ts";
 
 /** `total` random bytes in chunks of uneven sizes, as a network delivers them. */
 function unevenChunks(total: number): Buffer[] {
@@ -18,7 +18,9 @@ function unevenChunks(total: number): Buffer[] {
   return chunks;
 }
 
-describe("the object store (real files on disk)", () => {
+// What every object store does is specified in object-store-contract.test.ts; here, what
+// only the directory does: its layout on disk, its flushes and its permissions.
+describe("the object store in a directory (real files on disk)", () => {
   let dir: string;
   let store: FileObjectStore;
 
@@ -29,42 +31,15 @@ describe("the object store (real files on disk)", () => {
 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("stores exactly the bytes streamed, under their SHA-256, across several flushes to the disk", async () => {
+  it("stores exactly the bytes streamed at objects/<aa>/<sha256>, across several flushes to the disk", async () => {
     const chunks = unevenChunks(100 * 1024 * 1024 + 12_345);
     const expected = createHash("sha256");
     for (const c of chunks) expected.update(c);
     const stored = await store.put(Readable.from(chunks));
     const contentHash = expected.digest("hex");
     expect([stored.contentHash, stored.size]).to.deep.equal([contentHash, 100 * 1024 * 1024 + 12_345]);
+    expect(store.pathOf(contentHash)).to.equal(path.join(dir, "objects", contentHash.slice(0, 2), contentHash));
     expect(sha256Hex(readFileSync(store.pathOf(contentHash)))).to.equal(contentHash);
-    expect(await store.temporaryFiles()).to.deep.equal([]);
-  });
-
-  it("stores an empty stream as the empty file", async () => {
-    const stored = await store.put(Readable.from([]));
-    expect(stored.contentHash).to.equal(sha256Hex(""));
-    expect(readFileSync(store.pathOf(stored.contentHash)).length).to.equal(0);
-  });
-
-  it("keeps one copy of content stored twice", async () => {
-    const bytes = randomBytes(1000);
-    const first = await store.put(Readable.from([bytes]));
-    const second = await store.put(Readable.from([bytes]));
-    expect(second.contentHash).to.equal(first.contentHash);
-    expect(readFileSync(store.pathOf(first.contentHash)).equals(bytes)).to.equal(true);
-    expect(await store.temporaryFiles()).to.deep.equal([]);
-  });
-
-  it("passes on a source that fails after 40 MiB, and leaves no file behind", async () => {
-    const source = Readable.from(
-      (async function* () {
-        for (let i = 0; i < 40; i++) yield randomBytes(1024 * 1024);
-        throw new Error("the client went away");
-      })(),
-    );
-    let error: Error | undefined;
-    await store.put(source).catch((e: Error) => (error = e));
-    expect(error?.message).to.equal("the client went away");
     expect(await store.temporaryFiles()).to.deep.equal([]);
   });
 
@@ -76,48 +51,41 @@ describe("the object store (real files on disk)", () => {
     expect(statSync(store.root).mode & 0o777).to.equal(0o700);
   });
 
-  describe("removeIfUnreferenced", () => {
-    it("removes an object no evidence refers to", async () => {
-      const stored = await store.put(Readable.from([randomBytes(100)]));
-      stored.release();
-      expect(await store.removeIfUnreferenced(stored.contentHash, async () => false)).to.equal(true);
-      expect(await store.has(stored.contentHash)).to.equal(false);
+  describe("shared by replicas (OBJECTS_DIR)", () => {
+    it("leaves another replica's upload in flight alone when it cleans up after a restart", async () => {
+      const a = await FileObjectStore.open(dir, { replica: "host-a" });
+      let resume!: () => void;
+      const midway = new Promise<void>((resolve) => (resume = resolve));
+      const first = randomBytes(1024 * 1024);
+      const upload = a.put(
+        Readable.from(
+          (async function* () {
+            yield first;
+            await midway; // replica b restarts while this upload is half-way
+            yield Buffer.from("the rest");
+          })(),
+        ),
+      );
+      await until(async () => ((await a.temporaryFiles()).length === 1 ? true : undefined), "the upload to begin");
+      const b = await FileObjectStore.open(dir, { replica: "host-b" });
+      expect(await b.cleanTemporaryFiles()).to.equal(0);
+      resume();
+      const stored = await upload;
+      expect(stored.contentHash).to.equal(sha256Hex(Buffer.concat([first, Buffer.from("the rest")])));
+      expect(readdirSync(path.join(dir, "tmp")).sort()).to.deep.equal(["host-a", "host-b"]);
     });
 
-    it("keeps an object evidence refers to", async () => {
-      const stored = await store.put(Readable.from([randomBytes(100)]));
-      stored.release();
-      expect(await store.removeIfUnreferenced(stored.contentHash, async () => true)).to.equal(false);
-      expect(await store.has(stored.contentHash)).to.equal(true);
-    });
-
-    it("keeps an object while another upload of the same content holds it", async () => {
-      const bytes = randomBytes(100);
-      const failed = await store.put(Readable.from([bytes]));
-      const other = await store.put(Readable.from([bytes])); // the same content, uploaded meanwhile
-      failed.release();
-      expect(await store.removeIfUnreferenced(failed.contentHash, async () => false)).to.equal(false);
-      other.release();
-      expect(await store.has(other.contentHash)).to.equal(true);
-    });
-
-    it("makes an upload of the same content wait for a removal under way, so its copy survives", async () => {
-      const bytes = randomBytes(100);
-      const stored = await store.put(Readable.from([bytes]));
-      stored.release();
-      let finishCheck!: () => void;
-      const checking = new Promise<void>((resolve) => (finishCheck = resolve));
-      // The removal has begun: it is asking the database whether anything refers to the object.
-      const removal = store.removeIfUnreferenced(stored.contentHash, async () => {
-        await checking;
-        return false;
-      });
-      const upload = store.put(Readable.from([bytes]));
-      finishCheck();
-      expect(await removal).to.equal(true);
-      const again = await upload;
-      expect(await store.has(again.contentHash), "the new upload's object exists").to.equal(true);
-      again.release();
+    it("removes what a replica that never came back left more than a day ago", async () => {
+      const gone = await FileObjectStore.open(dir, { replica: "host-gone" });
+      const oldFile = path.join(dir, "tmp", "host-gone", "1700000000000-left");
+      const recentFile = path.join(dir, "tmp", "host-gone", "1700000000001-recent");
+      writeFileSync(oldFile, "x");
+      writeFileSync(recentFile, "y");
+      const twoDaysAgo = new Date(Date.now() - 48 * 3600 * 1000);
+      utimesSync(oldFile, twoDaysAgo, twoDaysAgo);
+      const b = await FileObjectStore.open(dir, { replica: "host-b" });
+      expect(await b.cleanTemporaryFiles()).to.equal(1);
+      expect(await gone.temporaryFiles()).to.deep.equal(["1700000000001-recent"]);
     });
   });
 });
