@@ -26,13 +26,27 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), `evidence-${prefix}-`));
 }
 
-/** Polls `probe` until it returns a value; for state that only an API can show (no event to await). */
+/**
+ * Polls `probe` until it returns a value; for state that only an API can show (no event to
+ * await). A probe that throws counts as "not yet", but its last error is kept and named on
+ * timeout, so a wait that can never succeed says why.
+ */
 export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    const value = await probe().catch((e: unknown) => {
+      lastError = e;
+      return undefined;
+    });
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const reason =
+        lastError === undefined
+          ? ""
+          : `; the last error a probe threw: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+      throw new Error(`timed out waiting for ${what}${reason}`, { cause: lastError });
+    }
     await delay(100);
   }
 }
