@@ -37,17 +37,17 @@ export class JsonRpcProxy {
   }
 
   static async start(upstream: string, options: JsonRpcProxyOptions = {}): Promise<JsonRpcProxy> {
-    let proxy: JsonRpcProxy | undefined;
-    const server = createServer((req, res) => {
-      void proxy!.#handle(upstream, options, req, res).catch((e: Error) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as { port: number };
+    const proxy = new JsonRpcProxy(server, `http://127.0.0.1:${port}`);
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      void proxy.#handle(upstream, options, req, res).catch((e: Error) => {
         if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
         res.end(e.message);
       });
     });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    const { port } = server.address() as { port: number };
-    proxy = new JsonRpcProxy(server, `http://127.0.0.1:${port}`);
     return proxy;
   }
 

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import { evidenceAnchorInterface, JsonRpcChainReader, MAX_RPC_BATCH } from "../../service/core/index.ts";
 import { memberServiceOn } from "../helpers/consortium.ts";
-import { floodAnswer, JsonRpcProxy, type FloodOutcome } from "../helpers/json-rpc-proxy.ts";
+import { floodAnswer, JsonRpcProxy } from "../helpers/json-rpc-proxy.ts";
 import {
   api,
   cleanUpDataDir,
