@@ -106,6 +106,8 @@ export async function startServiceProcess(dataDir: string, env: Record<string, s
       PORT: "0",
       BATCH_MAX_WAIT_MS: "200",
       LOCAL_CHAIN_BLOCK_TIME: "0",
+      // The embedded chain's own port, unless the test names one: never the shared default 8545.
+      LOCAL_CHAIN_PORT: String(await freePort()),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -116,7 +118,7 @@ export async function startServiceProcess(dataDir: string, env: Record<string, s
   const url = await new Promise<string>((resolve, reject) => {
     const onData = () => {
       // The service prints this line last, after the development key.
-      const match = /serving on (http:\/\/\S+)\n/.exec(output);
+      const match = /serving on (https?:\/\/\S+)\n/.exec(output);
       if (match) {
         child.stdout!.off("data", onData);
         resolve(match[1]!);

@@ -1,0 +1,132 @@
+import { expect } from "chai";
+import { cleanUpDataDir, freePort, startServiceProcess, tempDir, type ServiceProcess } from "../helpers/processes.ts";
+import { loopbackAddress, RawConnection, requestFrom } from "../helpers/raw-http.ts";
+
+/** Each test speaks from its own loopback address: its own bucket, its own connection count. */
+const FROM = {
+  rpc: loopbackAddress(2),
+  verify: loopbackAddress(3),
+  bystander: loopbackAddress(4),
+  connections: loopbackAddress(5),
+  declared: loopbackAddress(6),
+  slow: loopbackAddress(7),
+};
+
+const MAX_CONNECTIONS = 4;
+
+describe("limits on anonymous and slow clients (a real service process)", function () {
+  this.timeout(120_000);
+  let service: ServiceProcess;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = tempDir("limits");
+    service = await startServiceProcess(dataDir, {
+      LOCAL_CHAIN_PORT: String(await freePort()),
+      // One unit a minute per address: a request that costs N units leaves the bucket N - 1 in
+      // debt, and the Retry-After it then gives tells how many units it was charged.
+      ANONYMOUS_RATE_LIMIT_PER_MINUTE: "1",
+      MAX_CONNECTIONS_PER_ADDRESS: String(MAX_CONNECTIONS),
+    });
+  });
+
+  after(async () => {
+    await service?.stop();
+    await cleanUpDataDir(dataDir);
+  });
+
+  const json = (body: unknown) => ({
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const chainId = (id: number) => ({ jsonrpc: "2.0", id, method: "eth_chainId", params: [] });
+
+  describe("per-address token buckets on the anonymous routes", () => {
+    it("charges /rpc one unit per call of a batch: 429 with a Retry-After for every call owed", async () => {
+      const batch = await requestFrom(FROM.rpc, `${service.url}/rpc`, json([chainId(1), chainId(2), chainId(3)]));
+      expect(batch.status, "a full bucket admits a batch larger than itself").to.equal(200);
+      const next = await requestFrom(FROM.rpc, `${service.url}/rpc`, json(chainId(4)));
+      expect([next.status, next.body.code]).to.deep.equal([429, "RATE_LIMITED"]);
+      // Three units taken from a bucket of one: the next unit comes in three minutes, not one.
+      expect(Number(next.headers["retry-after"])).to.be.within(121, 180);
+    });
+
+    it("charges /api/v1/verify one unit per certificate of a bulk request", async () => {
+      const bulk = await requestFrom(
+        FROM.verify,
+        `${service.url}/api/v1/verify`,
+        json({ certificates: [{}, {}, {}, {}] }),
+      );
+      expect(bulk.status).to.equal(200);
+      expect(bulk.body.results).to.have.length(4);
+      const next = await requestFrom(FROM.verify, `${service.url}/api/v1/verify`, json({ certificate: {} }));
+      expect([next.status, next.body.code]).to.deep.equal([429, "RATE_LIMITED"]);
+      expect(Number(next.headers["retry-after"])).to.be.within(181, 240);
+    });
+
+    it("limits each address alone: another address is still served", async () => {
+      await requestFrom(FROM.bystander, `${service.url}/rpc`, json(chainId(1)));
+      const limited = await requestFrom(FROM.bystander, `${service.url}/rpc`, json(chainId(2)));
+      expect(limited.status).to.equal(429);
+      const other = await requestFrom(loopbackAddress(8), `${service.url}/rpc`, json(chainId(3)));
+      expect(other.status).to.equal(200);
+    });
+  });
+
+  describe("connections per address (MAX_CONNECTIONS_PER_ADDRESS)", () => {
+    it(`closes the connections an address opens beyond ${MAX_CONNECTIONS}, and serves the others`, async () => {
+      const connections: RawConnection[] = [];
+      for (let i = 0; i < MAX_CONNECTIONS + 2; i++)
+        connections.push(await RawConnection.open(service.url, FROM.connections));
+      try {
+        // The service accepts connections in the order they were made: the last two are over the limit.
+        await Promise.all(connections.slice(MAX_CONNECTIONS).map((c) => c.closed));
+        for (const c of connections.slice(0, MAX_CONNECTIONS)) {
+          expect(c.isClosed).to.equal(false);
+          c.write("GET /healthz HTTP/1.1\r\nHost: evidence\r\n\r\n");
+          expect((await c.answer()).status).to.equal(200);
+        }
+      } finally {
+        for (const c of connections) c.destroy();
+      }
+      // Once they are closed, the address may connect again.
+      await Promise.all(connections.map((c) => c.closed));
+      const again = await requestFrom(FROM.connections, `${service.url}/healthz`);
+      expect(again.status).to.equal(200);
+    });
+  });
+
+  describe("slow and oversized bodies", () => {
+    for (const [route, limit] of [
+      ["/rpc", 64 * 1024],
+      ["/api/v1/evidence/digests", 8 * 1024 * 1024],
+    ] as const) {
+      it(`answers 413 to a declared body over ${route}'s limit at once, before any of it is sent, and closes the connection`, async () => {
+        const c = await RawConnection.open(service.url, FROM.declared);
+        c.write(
+          `POST ${route} HTTP/1.1\r\nHost: evidence\r\nContent-Type: application/json\r\nContent-Length: ${limit + 1}\r\n\r\n`,
+        );
+        // Not one byte of the body is sent: the answer cannot have waited for it. A body
+        // deadline would answer 408 later; 413 is the answer to the headers alone.
+        const answer = await c.answer();
+        expect([answer.status, JSON.parse(answer.body).code]).to.deep.equal([413, "BODY_TOO_LARGE"]);
+        expect(answer.headers.connection).to.equal("close");
+        await c.closed;
+      });
+    }
+
+    it("answers 408 to a body on /rpc that has not arrived after 10 s, and closes the connection", async function () {
+      const c = await RawConnection.open(service.url, FROM.slow);
+      const body = JSON.stringify(chainId(1));
+      c.write(
+        `POST /rpc HTTP/1.1\r\nHost: evidence\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      c.write(body.slice(0, 10));
+      const answer = await c.answer();
+      expect([answer.status, JSON.parse(answer.body).code]).to.deep.equal([408, "REQUEST_TIMEOUT"]);
+      expect(answer.headers.connection).to.equal("close");
+      await c.closed;
+    });
+  });
+});
