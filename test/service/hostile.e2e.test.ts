@@ -1,10 +1,21 @@
 import { expect } from "chai";
 import { request } from "node:http";
+import path from "node:path";
 import { AbiCoder, keccak256, Wallet } from "ethers";
 import { InProcessSigner } from "../../service/anchoring/signers.ts";
 import { canonicalBytes, hashLeaf, JsonRpcChainReader, toHex32 } from "../../service/core/index.ts";
-import { api, cleanUpDataDir, freePort, startServiceProcess, tempDir, type ServiceProcess } from "../helpers/processes.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
 import { loadVector } from "../helpers/vectors.ts";
+import { readDatabase } from "../helpers/database.ts";
+import { filesUnder } from "../helpers/files.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 
 interface HttpCase {
@@ -130,7 +141,12 @@ async function signAs(certificate: any, key: string): Promise<any> {
  * `_anchors` in slot 1 (after AccessControl's `_roles`), one packed word per root:
  * timestamp | blockNumber << 64 | treeSize << 128.
  */
-async function writeAnchor(chainUrl: string, contract: string, root: string, a: { timestamp: number; blockNumber: number; treeSize: number }): Promise<void> {
+async function writeAnchor(
+  chainUrl: string,
+  contract: string,
+  root: string,
+  a: { timestamp: number; blockNumber: number; treeSize: number },
+): Promise<void> {
   const slot = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [root, 1]));
   const word = (BigInt(a.treeSize) << 128n) | (BigInt(a.blockNumber) << 64n) | BigInt(a.timestamp);
   await new JsonRpcChainReader(chainUrl).request("anvil_setStorageAt", [contract, slot, toHex32(hexBytes(word))]);
@@ -177,15 +193,28 @@ async function forge(c: CertificateCase, certificate: any, other: any, chainUrl:
       });
       const txHash = (await rpc.request("eth_sendRawTransaction", [tx])) as string;
       await rpc.request("evm_mine", []);
-      const receipt = (await rpc.request("eth_getTransactionReceipt", [txHash])) as { blockNumber: string; blockHash: string; status: string };
+      const receipt = (await rpc.request("eth_getTransactionReceipt", [txHash])) as {
+        blockNumber: string;
+        blockHash: string;
+        status: string;
+      };
       expect(receipt.status, "the transaction failed on chain").to.equal("0x0");
       const block = await rpc.block(Number(receipt.blockNumber));
-      forged.anchor = { ...forged.anchor, txHash, blockNumber: Number(receipt.blockNumber), blockHash: block!.hash, timestamp: block!.timestamp };
+      forged.anchor = {
+        ...forged.anchor,
+        txHash,
+        blockNumber: Number(receipt.blockNumber),
+        blockHash: block!.hash,
+        timestamp: block!.timestamp,
+      };
       await writeAnchor(chainUrl, forged.anchor.contract, forged.proof.root, { ...forged.anchor, treeSize: 1 });
       return signAs(forged, FORGER_KEY);
     }
     case "duplicateKey":
-      return JSON.stringify(certificate).replace('"contentHash":', `"contentHash":"${sha256Hex("another file")}","contentHash":`);
+      return JSON.stringify(certificate).replace(
+        '"contentHash":',
+        `"contentHash":"${sha256Hex("another file")}","contentHash":`,
+      );
     default:
       return mutate(certificate, c, other);
   }
@@ -222,8 +251,18 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
   });
 
   describe("requests", () => {
+    /** What the service holds: its evidence rows, its stored objects, its staged uploads. */
+    const holdings = () => ({
+      evidence: readDatabase<{ id: string }>(dataDir, "SELECT id FROM evidence ORDER BY id").map((r) => r.id),
+      objects: filesUnder(path.join(dataDir, "objects")),
+      temporary: filesUnder(path.join(dataDir, "tmp")),
+    });
+    /** The items answered 201 so far: the only evidence there may be. */
+    const acknowledged: string[] = [];
+
     for (const c of httpCases) {
-      it(`answers ${c.status}${c.code ? ` ${c.code}` : ""} to ${c.desc}`, async () => {
+      it(`answers ${c.status}${c.code ? ` ${c.code}` : ""} to ${c.desc}${c.status === 201 ? "" : ", recording nothing"}`, async () => {
+        const before = holdings();
         const res = await send(service.url, c, service.apiKey!);
         expect(res.status, JSON.stringify(res.body)).to.equal(c.status);
         if (c.code) {
@@ -232,14 +271,35 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
         }
         if (c.fileName) expect(res.body.items[0].record.fileName).to.equal(c.fileName);
         if (c.rpcError) expect(res.body.error.code).to.equal(c.rpcError);
+        // No partial record: a refused request leaves the database and the object store as
+        // they were (its staged files are removed as it ends); an accepted one adds exactly its items.
+        const items: { id: string; contentHash: string }[] = c.status === 201 ? res.body.items : [];
+        acknowledged.push(...items.map((i) => i.id));
+        const expected = {
+          evidence: [...before.evidence, ...items.map((i) => i.id)].sort(),
+          objects: [
+            ...new Set([...before.objects, ...items.map((i) => path.join(i.contentHash.slice(0, 2), i.contentHash))]),
+          ].sort(),
+          temporary: before.temporary,
+        };
+        await until(
+          async () => (JSON.stringify(holdings()) === JSON.stringify(expected) ? true : undefined),
+          "the service's holdings to settle",
+          10_000,
+        ).catch((e: Error) => {
+          e.message += `: expected ${JSON.stringify(expected)}, found ${JSON.stringify(holdings())}`;
+          throw e;
+        });
       });
     }
 
-    it("is still alive and has written no partial record or temporary file", async () => {
+    it("is still alive, logged no internal error, and holds only the evidence it acknowledged and no temporary file", async () => {
       const health = await api(service.url).get("/healthz");
       expect(health.status).to.equal(200);
       expect(service.child.exitCode).to.equal(null);
       expect(service.output()).not.to.match(/INTERNAL|TypeError|ReferenceError/);
+      expect(holdings().evidence).to.deep.equal([...acknowledged].sort());
+      expect(holdings().temporary).to.deep.equal([]);
     });
   });
 
@@ -263,14 +323,19 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
     for (const c of certificateCases) {
       it(`rejects ${c.desc}, failing ${c.failing.join(", ")}${c.errors ? `, unable to check ${c.errors.join(", ")}` : ""}`, async () => {
         const forged = await forge(c, certificate, other, chainUrl);
-        const res = await api(service.url).postJson("/api/v1/verify", typeof forged === "string" ? `{"certificate":${forged}}` : { certificate: forged });
+        const res = await api(service.url).postJson(
+          "/api/v1/verify",
+          typeof forged === "string" ? `{"certificate":${forged}}` : { certificate: forged },
+        );
         expect(res.status).to.equal(200);
         expect(res.body.valid).to.equal(false);
         const failed = res.body.checks
           .filter((x: { status: string }) => x.status === "failed")
           .map((x: { id: string }) => x.id);
         expect(failed).to.deep.equal(c.failing);
-        const errors = res.body.checks.filter((x: { status: string }) => x.status === "error").map((x: { id: string }) => x.id);
+        const errors = res.body.checks
+          .filter((x: { status: string }) => x.status === "error")
+          .map((x: { id: string }) => x.id);
         expect(errors).to.deep.equal(c.errors ?? []);
       });
     }
