@@ -67,6 +67,9 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
   };
   try {
+    // Everything this process and its children (the chain node, Chromium) create is theirs
+    // alone: evidence, keys, snapshots, captures, logs and sockets, 0600 files and 0700 directories.
+    process.umask(0o077);
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const lock = lockDataDir(config.dataDir);
     cleanup.push(() => lock.release());

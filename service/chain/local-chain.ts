@@ -395,7 +395,7 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
       ? ["unshare", [...this.#namespaceFlags, "--", anvilBinary(), ...args]]
       : [anvilBinary(), args];
     const logStart = existsSync(this.#logFile) ? statSync(this.#logFile).size : 0;
-    const log = openSync(this.#logFile, "a");
+    const log = openSync(this.#logFile, "a", 0o600);
     // Its own process group: a Ctrl-C at the service's terminal does not reach the node
     // directly; the service stops it after a last snapshot. The child stays referenced:
     // a supervising instance keeps its process alive until stop().
@@ -816,7 +816,7 @@ function isPortInUse(log: string): boolean {
 
 async function writePidFile(file: string, pid: number): Promise<void> {
   const temporary = `${file}.tmp`;
-  await writeFile(temporary, `${pid}\n`);
+  await writeFile(temporary, `${pid}\n`, { mode: 0o600 });
   await rename(temporary, file);
   await syncDirectory(path.dirname(file));
 }

@@ -152,7 +152,7 @@ export class JsonRpcChainReader implements ChainReader {
       throw unavailable(
         timedOut
           ? `the chain node at ${this.label} did not answer within ${this.#timeoutMs / 1000} s`
-          : `cannot reach the chain node at ${this.label}: ${reason(e)}`,
+          : `cannot reach the chain node at ${this.label}: ${this.label === this.url ? reason(e) : errorCode(e)}`,
         e,
         timedOut ? "timeout" : "unreachable",
         this.label,
@@ -323,6 +323,15 @@ export class ChainUnavailableError extends EvidenceError {
 
 function unavailable(message: string, cause?: unknown, failure: ChainFailure = "bad-answer", node = ""): EvidenceError {
   return new ChainUnavailableError(failure, node, message, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Why a request failed, without the message: a socket error's message names the address it
+ * tried (ECONNREFUSED 127.0.0.1:8545), which a node hidden behind a label must not show.
+ */
+function errorCode(e: unknown): string {
+  const cause = e instanceof Error ? (e.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === "string" ? cause.code : "no answer";
 }
 
 function reason(e: unknown): string {
