@@ -35,7 +35,9 @@ function checkParams(method: VerifierRpcMethod, params: unknown, contract: strin
         ? null
         : "eth_getBlockByNumber takes [block, false] (no transaction bodies)";
     case "eth_getTransactionReceipt":
-      return p.length === 1 && typeof p[0] === "string" && HASH32.test(p[0]) ? null : "eth_getTransactionReceipt takes [hash]";
+      return p.length === 1 && typeof p[0] === "string" && HASH32.test(p[0])
+        ? null
+        : "eth_getTransactionReceipt takes [hash]";
     case "eth_call": {
       if (p.length !== 2 || !blockTag(p[1])) return "eth_call takes [{to, data}, block] (no state override)";
       const call = p[0] as Record<string, unknown> | null;
@@ -59,7 +61,12 @@ function checkParams(method: VerifierRpcMethod, params: unknown, contract: strin
  * anything else — sending transactions, node administration, unbounded calls — is
  * refused with a JSON-RPC error. The node's answer is read up to 1 MiB, never more.
  */
-export function rpcProxy(options: { chainUrl: string; contract: string; anonymous: TokenBuckets; log: Logger }): Router {
+export function rpcProxy(options: {
+  chainUrl: string;
+  contract: string;
+  anonymous: TokenBuckets;
+  log: Logger;
+}): Router {
   const router = Router({ caseSensitive: true, strict: true });
   const allowed = new Set<string>(VERIFIER_RPC_METHODS);
   let lastLogged = 0;
@@ -101,7 +108,8 @@ export function rpcProxy(options: { chainUrl: string; contract: string; anonymou
       for (const a of answers) byId.set((a as { id?: unknown })?.id, a);
       // Answers go back in the order of the calls, matched by id (a node may reorder a batch).
       const results = calls.map(
-        (call, i) => refused[i] ?? byId.get((call as { id?: unknown }).id) ?? errorFor(call, -32603, "no answer from the node"),
+        (call, i) =>
+          refused[i] ?? byId.get((call as { id?: unknown }).id) ?? errorFor(call, -32603, "no answer from the node"),
       );
       res.json(Array.isArray(body) ? results : results[0]);
     },
@@ -140,7 +148,8 @@ function refusal(call: unknown, allowed: Set<string>, contract: string): unknown
     return errorFor(call, -32600, "invalid JSON-RPC request");
   }
   const { method, params, id } = call as { method?: unknown; params?: unknown; id?: unknown };
-  if (typeof id !== "number" && typeof id !== "string") return errorFor(call, -32600, "a call needs a number or string id");
+  if (typeof id !== "number" && typeof id !== "string")
+    return errorFor(call, -32600, "a call needs a number or string id");
   if (typeof method !== "string" || !allowed.has(method)) {
     return errorFor(call, -32601, `method not allowed here; allowed: ${[...allowed].join(", ")}`);
   }

@@ -3,7 +3,14 @@ import { request } from "node:http";
 import { AbiCoder, keccak256, Wallet } from "ethers";
 import { InProcessSigner } from "../../service/anchoring/signers.ts";
 import { canonicalBytes, hashLeaf, JsonRpcChainReader, toHex32 } from "../../service/core/index.ts";
-import { api, cleanUpDataDir, freePort, startServiceProcess, tempDir, type ServiceProcess } from "../helpers/processes.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
 import { loadVector } from "../helpers/vectors.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 
@@ -130,7 +137,12 @@ async function signAs(certificate: any, key: string): Promise<any> {
  * `_anchors` in slot 1 (after AccessControl's `_roles`), one packed word per root:
  * timestamp | blockNumber << 64 | treeSize << 128.
  */
-async function writeAnchor(chainUrl: string, contract: string, root: string, a: { timestamp: number; blockNumber: number; treeSize: number }): Promise<void> {
+async function writeAnchor(
+  chainUrl: string,
+  contract: string,
+  root: string,
+  a: { timestamp: number; blockNumber: number; treeSize: number },
+): Promise<void> {
   const slot = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [root, 1]));
   const word = (BigInt(a.treeSize) << 128n) | (BigInt(a.blockNumber) << 64n) | BigInt(a.timestamp);
   await new JsonRpcChainReader(chainUrl).request("anvil_setStorageAt", [contract, slot, toHex32(hexBytes(word))]);
@@ -177,15 +189,28 @@ async function forge(c: CertificateCase, certificate: any, other: any, chainUrl:
       });
       const txHash = (await rpc.request("eth_sendRawTransaction", [tx])) as string;
       await rpc.request("evm_mine", []);
-      const receipt = (await rpc.request("eth_getTransactionReceipt", [txHash])) as { blockNumber: string; blockHash: string; status: string };
+      const receipt = (await rpc.request("eth_getTransactionReceipt", [txHash])) as {
+        blockNumber: string;
+        blockHash: string;
+        status: string;
+      };
       expect(receipt.status, "the transaction failed on chain").to.equal("0x0");
       const block = await rpc.block(Number(receipt.blockNumber));
-      forged.anchor = { ...forged.anchor, txHash, blockNumber: Number(receipt.blockNumber), blockHash: block!.hash, timestamp: block!.timestamp };
+      forged.anchor = {
+        ...forged.anchor,
+        txHash,
+        blockNumber: Number(receipt.blockNumber),
+        blockHash: block!.hash,
+        timestamp: block!.timestamp,
+      };
       await writeAnchor(chainUrl, forged.anchor.contract, forged.proof.root, { ...forged.anchor, treeSize: 1 });
       return signAs(forged, FORGER_KEY);
     }
     case "duplicateKey":
-      return JSON.stringify(certificate).replace('"contentHash":', `"contentHash":"${sha256Hex("another file")}","contentHash":`);
+      return JSON.stringify(certificate).replace(
+        '"contentHash":',
+        `"contentHash":"${sha256Hex("another file")}","contentHash":`,
+      );
     default:
       return mutate(certificate, c, other);
   }
@@ -263,14 +288,19 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
     for (const c of certificateCases) {
       it(`rejects ${c.desc}, failing ${c.failing.join(", ")}${c.errors ? `, unable to check ${c.errors.join(", ")}` : ""}`, async () => {
         const forged = await forge(c, certificate, other, chainUrl);
-        const res = await api(service.url).postJson("/api/v1/verify", typeof forged === "string" ? `{"certificate":${forged}}` : { certificate: forged });
+        const res = await api(service.url).postJson(
+          "/api/v1/verify",
+          typeof forged === "string" ? `{"certificate":${forged}}` : { certificate: forged },
+        );
         expect(res.status).to.equal(200);
         expect(res.body.valid).to.equal(false);
         const failed = res.body.checks
           .filter((x: { status: string }) => x.status === "failed")
           .map((x: { id: string }) => x.id);
         expect(failed).to.deep.equal(c.failing);
-        const errors = res.body.checks.filter((x: { status: string }) => x.status === "error").map((x: { id: string }) => x.id);
+        const errors = res.body.checks
+          .filter((x: { status: string }) => x.status === "error")
+          .map((x: { id: string }) => x.id);
         expect(errors).to.deep.equal(c.errors ?? []);
       });
     }

@@ -71,7 +71,12 @@ describe("security controls (a real service process)", function () {
     expect(preflight.headers.get("access-control-allow-headers")).to.equal("content-type");
     const rpc = await fetch(`${service.url}/rpc`, { method: "OPTIONS", headers: origin });
     expect(rpc.headers.get("access-control-allow-origin")).to.equal("*");
-    for (const route of ["/api/v1/evidence", "/api/v1/evidence/digests", "/api/v1/evidence/DIGESTS", "/API/v1/verify"]) {
+    for (const route of [
+      "/api/v1/evidence",
+      "/api/v1/evidence/digests",
+      "/api/v1/evidence/DIGESTS",
+      "/API/v1/verify",
+    ]) {
       const res = await fetch(`${service.url}${route}`, { method: "OPTIONS", headers: origin });
       expect(res.headers.get("access-control-allow-origin"), route).to.equal(null);
     }
@@ -97,7 +102,10 @@ describe("security controls (a real service process)", function () {
     // Read through SQLite, so rows still in the write-ahead log count too.
     const accounts = readDatabase<{ key_hash: string }>(dataDir, "SELECT key_hash FROM accounts");
     expect(accounts.map((a) => a.key_hash)).to.include(sha256Hex(otherKey));
-    expect(JSON.stringify(readDatabase(dataDir, "SELECT * FROM accounts")), "API keys are stored only as hashes").not.to.include(otherKey);
+    expect(
+      JSON.stringify(readDatabase(dataDir, "SELECT * FROM accounts")),
+      "API keys are stored only as hashes",
+    ).not.to.include(otherKey);
     for (const file of ["evidence.db", "evidence.db-wal"].filter((f) => existsSync(path.join(dataDir, f)))) {
       expect(readFileSync(path.join(dataDir, file)).includes(Buffer.from(otherKey)), file).to.equal(false);
     }

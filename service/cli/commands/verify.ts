@@ -45,12 +45,16 @@ another chain, or behind). With many certificates, the worst of them.`,
       throw new UsageError("--file and --sha256 go with one certificate; use --files DIR for many");
     }
     const rpc = values.rpc ?? process.env.EVIDENCE_RPC_URL ?? "http://127.0.0.1:8545";
-    const [core, { verificationText }] = await Promise.all([import("../../core/index.ts"), import("../print-verification.ts")]);
+    const [core, { verificationText }] = await Promise.all([
+      import("../../core/index.ts"),
+      import("../print-verification.ts"),
+    ]);
     const chain = new core.CachingChainReader(new core.JsonRpcChainReader(rpc));
     const trustFile = values["tsa-trust"];
-    if (trustFile !== undefined) await readFile(trustFile).catch(() => {
-      throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
-    });
+    if (trustFile !== undefined)
+      await readFile(trustFile).catch(() => {
+        throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
+      });
     const timestamps = core.lazyTimestampVerifier(() => (trustFile ? readFile(trustFile, "utf8") : undefined));
     const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
     const single = certificates.length === 1 && byHash === undefined;
@@ -80,7 +84,9 @@ another chain, or behind). With many certificates, the worst of them.`,
       } else if (single) {
         console.log(verificationText(result, { lang, rpc, source: file }));
       } else {
-        const failed = result.checks.filter((c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"));
+        const failed = result.checks.filter(
+          (c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"),
+        );
         rows.push([
           core.VERDICT_NAMES[result.verdict][lang],
           result.claims?.record.id ?? "—",
@@ -92,7 +98,10 @@ another chain, or behind). With many certificates, the worst of them.`,
     }
     if (!values.json && !single) {
       const zh = lang === "zh-CN";
-      printTable([zh ? ["结论", "编号", "证书", "文件", "原因"] : ["verdict", "id", "certificate", "file", "reason"], ...rows]);
+      printTable([
+        zh ? ["结论", "编号", "证书", "文件", "原因"] : ["verdict", "id", "certificate", "file", "reason"],
+        ...rows,
+      ]);
       console.log(
         zh
           ? `\n共 ${certificates.length} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}（节点 ${rpc}）`
