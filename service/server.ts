@@ -235,7 +235,13 @@ export async function startService(
       });
 
     const url = config.publicUrl ?? `http://${config.host}:${port}`;
-    const site = () => ({ publicUrl: url, chainNames: config.chain.names, developmentChainIds: DEVELOPMENT_CHAIN_IDS });
+    const site = () => ({
+      publicUrl: url,
+      chainNames: config.chain.names,
+      developmentChainIds: DEVELOPMENT_CHAIN_IDS,
+      chainId,
+      contract,
+    });
     const renderer = new DocumentRenderer();
     cleanup.push(() => renderer.close());
     const app = createApp({

@@ -34,7 +34,13 @@ export interface AppDependencies {
   };
   health: () => Promise<OperatorHealth>;
   /** What the pages are told: the public address for QR codes, chain names. */
-  site: () => { publicUrl: string; chainNames: Record<number, string>; developmentChainIds: readonly number[] };
+  site: () => {
+    publicUrl: string;
+    chainNames: Record<number, string>;
+    developmentChainIds: readonly number[];
+    chainId: number;
+    contract: string;
+  };
   /** Operators see the whole health model with `Authorization: Bearer <token>`. */
   healthToken: string | undefined;
   log: Logger;

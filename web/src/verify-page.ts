@@ -117,12 +117,16 @@ async function run(): Promise<void> {
     return;
   }
   const digest = evidenceFile.files?.[0] ? await fileDigest : typed ? typed.toLowerCase() : undefined;
+  const ownNode = rpcInput.value.trim() === "";
   const rpc = rpcInput.value.trim() || new URL("/rpc", location.href).href;
   const input: EvidenceInput = certificateBytes ? { kind: "bytes", bytes: certificateBytes } : { kind: "certificate", certificate: text };
   const site = await siteInfo();
   const result = await verifyEvidence(input, {
     chain: new JsonRpcChainReader(rpc),
     developmentChainIds: site.developmentChainIds,
+    // Through this service's proxy, its registry is the one to trust; a node of the reader's
+    // own choosing is theirs to judge.
+    ...(ownNode && site.contract ? { trustedContracts: [site.contract] } : {}),
     ...(digest !== undefined ? { fileDigest: digest } : {}),
   });
   last = { result, rpc, at: new Date() };

@@ -18,6 +18,8 @@ package (.zip); a directory stands for every certificate in it.
   --sha256 HEX   the file's SHA-256, when only the hash is at hand
   --files DIR    for many certificates: the original files, matched by their SHA-256
   --rpc URL      a node of the certificates' chain (default $EVIDENCE_RPC_URL or http://127.0.0.1:8545)
+  --contract A   the consortium's anchor registry (repeatable): a certificate naming another
+                 contract fails (without it, any EvidenceAnchor contract on the chain counts)
   --tsa-trust F  a PEM file of the time-stamp authorities' roots you trust (none by default: a
                  token of another TSA is reported as not checkable, beside the verdict)
   --json         machine-readable: one object, or one line per certificate when there are many
@@ -32,6 +34,7 @@ another chain, or behind). With many certificates, the worst of them.`,
     json: { type: "boolean" },
     lang: { type: "string" },
     "tsa-trust": { type: "string" },
+    contract: { type: "string", multiple: true },
   },
   async run({ values, positionals, lang }) {
     if (positionals.length === 0) throw new UsageError("name at least one certificate file or directory");
@@ -50,6 +53,9 @@ another chain, or behind). With many certificates, the worst of them.`,
       import("../print-verification.ts"),
     ]);
     const chain = new core.CachingChainReader(new core.JsonRpcChainReader(rpc));
+    for (const address of values.contract ?? []) {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new UsageError(`--contract ${address}: not an address`);
+    }
     const trustFile = values["tsa-trust"];
     if (trustFile !== undefined)
       await readFile(trustFile).catch(() => {
@@ -74,7 +80,12 @@ another chain, or behind). With many certificates, the worst of them.`,
       const bytes = new Uint8Array(await readFile(file));
       const result: VerificationResult = await core.verifyEvidence(
         { kind: "bytes", bytes },
-        { chain, timestamps, ...(fileDigest ? { fileDigest } : {}) },
+        {
+          chain,
+          timestamps,
+          ...(fileDigest ? { fileDigest } : {}),
+          ...(values.contract ? { trustedContracts: values.contract } : {}),
+        },
       );
       tally[result.verdict]++;
       worst = worse(worst, result.verdict);
