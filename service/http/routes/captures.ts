@@ -68,6 +68,18 @@ export function captureRoutes(options: {
     zip.pipe(res);
   });
 
+  /** The capture's full-page screenshot, for the pages' preview (readable by the id, like the package). */
+  router.get("/api/v1/evidence/:id/screenshot", publicCors, async (req, res) => {
+    const id = String(req.params.id);
+    const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
+    if (!row || row.record.mediaType !== MEDIA_TYPE_CAPTURE) throw new HttpProblem(404, "NOT_FOUND", "no web capture with that id");
+    const manifest = parseCaptureManifest(await readAll(await options.objects.get(row.record.contentHash)));
+    const screenshot = manifest.artifacts.find((a) => a.name === "screenshot.png");
+    if (!screenshot) throw new HttpProblem(404, "NOT_FOUND", "the capture has no screenshot");
+    res.type("image/png").set("Cache-Control", "private, max-age=86400");
+    (await options.objects.get(screenshot.sha256)).pipe(res);
+  });
+
   return router;
 }
 
