@@ -8,7 +8,9 @@ export class DataDirInUseError extends Error {
   readonly pid: number;
 
   constructor(dataDir: string, pid: number) {
-    super(`${dataDir} is in use by another Evidence Anchor service (pid ${pid}); stop it first, or set another DATA_DIR`);
+    super(
+      `${dataDir} is in use by another Evidence Anchor service (pid ${pid}); stop it first, or set another DATA_DIR`,
+    );
     this.dataDir = dataDir;
     this.pid = pid;
   }

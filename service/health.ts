@@ -37,12 +37,10 @@ export interface HealthSources {
  * from a cache), so an outage shows at once.
  */
 export async function health(sources: HealthSources): Promise<OperatorHealth> {
-  const reachable = await new JsonRpcChainReader(sources.chainUrl, { timeoutMs: 2_000 })
-    .chainId()
-    .then(
-      (id) => id === sources.chainId,
-      () => false,
-    );
+  const reachable = await new JsonRpcChainReader(sources.chainUrl, { timeoutMs: 2_000 }).chainId().then(
+    (id) => id === sources.chainId,
+    () => false,
+  );
   const anchoring = sources.anchoring();
   const node = sources.node?.();
   const reconciliation = sources.reconciliation();
@@ -57,14 +55,20 @@ export async function health(sources: HealthSources): Promise<OperatorHealth> {
     );
   }
   if (timestamps.configured > 0 && timestamps.batchesWithout > 0) {
-    problems.push(`${timestamps.batchesWithout} anchored batch(es) still lack a time-stamp token${timestamps.lastError ? `: ${timestamps.lastError}` : ""}`);
+    problems.push(
+      `${timestamps.batchesWithout} anchored batch(es) still lack a time-stamp token${timestamps.lastError ? `: ${timestamps.lastError}` : ""}`,
+    );
   }
   return {
     status: problems.length === 0 ? "ok" : "degraded",
     problems,
     chain: { chainId: sources.chainId, contract: sources.contract, reachable, ...(node ? { node } : {}) },
     anchoring: { lastError: anchoring.lastError, lastAnchoredAt: anchoring.lastAnchoredAt, role: anchoring.role },
-    reconciliation: { checkedAt: reconciliation.checkedAt, mismatches: reconciliation.mismatches, batches: reconciliation.batches },
+    reconciliation: {
+      checkedAt: reconciliation.checkedAt,
+      mismatches: reconciliation.mismatches,
+      batches: reconciliation.batches,
+    },
     timestamps,
     evidence: await sources.store.counts(),
   };
@@ -72,5 +76,8 @@ export async function health(sources: HealthSources): Promise<OperatorHealth> {
 
 /** What anyone may see: whether the service is well, and which chain it anchors on. */
 export function publicHealth(full: OperatorHealth): PublicHealth {
-  return { status: full.status, chain: { chainId: full.chain.chainId, contract: full.chain.contract, reachable: full.chain.reachable } };
+  return {
+    status: full.status,
+    chain: { chainId: full.chain.chainId, contract: full.chain.contract, reachable: full.chain.reachable },
+  };
 }

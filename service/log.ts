@@ -10,7 +10,9 @@ export type LogFormat = "json" | "text";
  * or one readable line each (`text`, the default on a terminal). Levels by `LOG_LEVEL`.
  * Authorization headers and keys are redacted wherever they appear.
  */
-export function createLogger(options: { level?: string; format?: LogFormat; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(
+  options: { level?: string; format?: LogFormat; destination?: NodeJS.WritableStream } = {},
+): Logger {
   const destination = options.destination ?? process.stderr;
   const format = options.format ?? ((destination as { isTTY?: boolean }).isTTY ? "text" : "json");
   return pino(
@@ -44,7 +46,9 @@ function textLines(out: NodeJS.WritableStream): Writable {
           const extra = Object.entries(rest)
             .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
             .join(" ");
-          out.write(`${new Date(Number(time)).toISOString()} ${LEVELS[Number(level)] ?? level} ${String(msg ?? "")}${extra ? ` ${extra}` : ""}\n`);
+          out.write(
+            `${new Date(Number(time)).toISOString()} ${LEVELS[Number(level)] ?? level} ${String(msg ?? "")}${extra ? ` ${extra}` : ""}\n`,
+          );
         } catch {
           out.write(`${line}\n`);
         }

@@ -61,7 +61,10 @@ export interface RunningService {
  * store, chain, anchoring, reconciliation, intake, HTTP. Whatever was started is stopped
  * again if a later step fails, so a failed start leaves nothing running.
  */
-export async function startService(config: ServiceConfig, log: Logger = createLogger(config.log)): Promise<RunningService> {
+export async function startService(
+  config: ServiceConfig,
+  log: Logger = createLogger(config.log),
+): Promise<RunningService> {
   const cleanup: (() => Promise<void> | void)[] = [];
   const undo = async () => {
     for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
@@ -78,7 +81,15 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     // Until the service is ready, requests are answered 503 with Retry-After.
     let handler: RequestListener = (_req, res) => {
       res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "2" });
-      res.end(JSON.stringify({ type: "about:blank", title: "Service Unavailable", status: 503, code: "SHUTTING_DOWN", detail: "the service is starting" }));
+      res.end(
+        JSON.stringify({
+          type: "about:blank",
+          title: "Service Unavailable",
+          status: 503,
+          code: "SHUTTING_DOWN",
+          detail: "the service is starting",
+        }),
+      );
     };
     const server: Server = createServer(
       {
@@ -136,7 +147,9 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     // Version 2 signs once per batch: the calling thread is enough. Version 1 signs every
     // certificate: a worker keeps that off the event loop.
     const signer =
-      config.issuer.certificateVersion === 2 ? new InProcessSigner(issuer.privateKey) : new WorkerSigner(issuer.privateKey);
+      config.issuer.certificateVersion === 2
+        ? new InProcessSigner(issuer.privateKey)
+        : new WorkerSigner(issuer.privateKey);
     cleanup.push(() => signer.close());
     const anchorer = new Anchorer(
       store,
@@ -217,10 +230,21 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
     // The service's own verifier trusts the TSAs of TSA_TRUST_CERTS only: never its own development TSA.
     const timestamps = trustListVerifier(trustList(trustPem));
     const verify = (input: EvidenceInput, options: Pick<VerifyOptions, "fileDigest"> = {}) =>
-      verifyEvidence(input, { ...options, chain: verifierChain, timestamps, developmentChainIds: DEVELOPMENT_CHAIN_IDS });
+      verifyEvidence(input, {
+        ...options,
+        chain: verifierChain,
+        timestamps,
+        developmentChainIds: DEVELOPMENT_CHAIN_IDS,
+      });
 
     const url = config.publicUrl ?? `http://${config.host}:${port}`;
-    const site = () => ({ publicUrl: url, chainNames: config.chain.names, developmentChainIds: DEVELOPMENT_CHAIN_IDS });
+    const site = () => ({
+      publicUrl: url,
+      chainNames: config.chain.names,
+      developmentChainIds: DEVELOPMENT_CHAIN_IDS,
+      chainId,
+      contract,
+    });
     const renderer = new DocumentRenderer();
     cleanup.push(() => renderer.close());
     const app = createApp({
@@ -250,11 +274,7 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
       captures,
       site,
       log,
-      routers: [
-        documentRoutes({ store, renderer, site }),
-        checkpointRoutes(store),
-        await webRoutes(),
-      ],
+      routers: [documentRoutes({ store, renderer, site }), checkpointRoutes(store), await webRoutes()],
     });
     handler = app;
     anchorer.start();
@@ -285,7 +305,11 @@ export async function startService(config: ServiceConfig, log: Logger = createLo
  * unless TSA_URLS says otherwise, the development TSA under DATA_DIR/keys/tsa, so a
  * newcomer sees the feature (its tokens say everywhere that courts do not trust it).
  */
-async function timestampAuthorities(config: ServiceConfig, embedded: boolean, trustPem: string | undefined): Promise<TsaStamper | undefined> {
+async function timestampAuthorities(
+  config: ServiceConfig,
+  embedded: boolean,
+  trustPem: string | undefined,
+): Promise<TsaStamper | undefined> {
   const sources: TsaSource[] = (config.timestamps.urls ?? []).map((u) => httpTsa(u, config.timestamps.timeoutMs));
   const trust = trustList(trustPem);
   if (config.timestamps.urls === undefined && embedded) {
@@ -301,7 +325,9 @@ function nodeStatus(status: LocalChainStatus) {
   return {
     state: status.state,
     restarts: status.restarts,
-    lastExit: status.lastExit ? `${status.lastExit.at}: ${status.lastExit.reason ?? `code ${status.lastExit.code}, signal ${status.lastExit.signal}`}` : null,
+    lastExit: status.lastExit
+      ? `${status.lastExit.at}: ${status.lastExit.reason ?? `code ${status.lastExit.code}, signal ${status.lastExit.signal}`}`
+      : null,
     lastSnapshotBlock: status.lastSnapshot?.blockNumber ?? null,
   };
 }

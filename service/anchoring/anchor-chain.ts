@@ -29,7 +29,11 @@ export interface AnchorChain {
   /** The receipt's status and block; null while the transaction is not mined. */
   receipt(txHash: Hex32): Promise<{ status: 0 | 1; blockNumber: number } | null>;
   /** Polls for the receipt until `confirmations` blocks hold it, or null after `timeoutMs`. */
-  waitForReceipt(txHash: Hex32, confirmations: number, timeoutMs: number): Promise<{ status: 0 | 1; blockNumber: number } | null>;
+  waitForReceipt(
+    txHash: Hex32,
+    confirmations: number,
+    timeoutMs: number,
+  ): Promise<{ status: 0 | 1; blockNumber: number } | null>;
   blockNumber(): Promise<number>;
   /** The hash of block `blockNumber`, or null when the chain has no such block. */
   blockHash(blockNumber: number): Promise<Hex32 | null>;

@@ -91,7 +91,13 @@ export class Anchorer {
   #failures = 0;
   #nextUpgradeAt = 0;
 
-  constructor(store: EvidenceStore, chain: AnchorChain, signer: CertificateSigner, options: AnchorerOptions, log: Logger) {
+  constructor(
+    store: EvidenceStore,
+    chain: AnchorChain,
+    signer: CertificateSigner,
+    options: AnchorerOptions,
+    log: Logger,
+  ) {
     this.#store = store;
     this.#chain = chain;
     this.#signer = signer;
@@ -209,12 +215,20 @@ export class Anchorer {
       // that estimates against its pending state says so while that transaction still
       // waits to be mined: then there is nothing to send, only to wait for.
       const location = await this.#chain.locate(batch.root);
-      if (!location) this.#log.info({ batch: batch.id }, `batch ${batch.id}: an earlier transaction for it is still pending; waiting`);
+      if (!location)
+        this.#log.info(
+          { batch: batch.id },
+          `batch ${batch.id}: an earlier transaction for it is still pending; waiting`,
+        );
       return location;
     }
     await this.#store.recordSent(batch.id, sent.txHash, new Date().toISOString());
     this.#log.info({ batch: batch.id, tx: sent.txHash }, `sent batch ${batch.id}`);
-    const receipt = await this.#chain.waitForReceipt(sent.txHash, this.#options.confirmations, this.#options.receiptTimeoutMs);
+    const receipt = await this.#chain.waitForReceipt(
+      sent.txHash,
+      this.#options.confirmations,
+      this.#options.receiptTimeoutMs,
+    );
     if (!receipt) return null;
     return this.#chain.locate(batch.root);
   }
@@ -284,9 +298,17 @@ export class Anchorer {
     for (const batch of await this.#store.batchesToTimestamp(stamper.configured, 20)) {
       const timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
       if (timestamps.length === batch.timestamps.length) return; // the TSAs still do not answer
-      const certificates = await this.#certify(batch.id, batch.root, { ...batch.anchor, treeSize: batch.treeSize }, timestamps);
+      const certificates = await this.#certify(
+        batch.id,
+        batch.root,
+        { ...batch.anchor, treeSize: batch.treeSize },
+        timestamps,
+      );
       await this.#store.addCertificates(batch.id, certificates, "time-stamped");
-      this.#log.info({ batch: batch.id, tokens: timestamps.length }, `batch ${batch.id} time-stamped; certificates issued again with the tokens`);
+      this.#log.info(
+        { batch: batch.id, tokens: timestamps.length },
+        `batch ${batch.id} time-stamped; certificates issued again with the tokens`,
+      );
     }
   }
 }

@@ -95,7 +95,8 @@ export class Reconciler {
           hashes.set(batch.anchor.blockNumber, await this.#chain.blockHash(batch.anchor.blockNumber));
         }
         const hash = hashes.get(batch.anchor.blockNumber);
-        if (hash !== batch.anchor.blockHash) problem = `block ${batch.anchor.blockNumber} now has hash ${hash}, not ${batch.anchor.blockHash}`;
+        if (hash !== batch.anchor.blockHash)
+          problem = `block ${batch.anchor.blockNumber} now has hash ${hash}, not ${batch.anchor.blockHash}`;
       }
       if (problem === null) continue;
       this.#log.error(

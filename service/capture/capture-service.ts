@@ -66,10 +66,15 @@ export class CaptureService {
     checkRequest(capture, this.#policy, DEFAULT_LIMITS);
     await this.#checkHost(capture.url);
     if (!existsSync(this.#chromium)) {
-      throw new CaptureError("BROWSER_UNAVAILABLE", `web capture is not available here: no Chromium at ${this.#chromium}`);
+      throw new CaptureError(
+        "BROWSER_UNAVAILABLE",
+        `web capture is not available here: no Chromium at ${this.#chromium}`,
+      );
     }
     if (this.#running.size >= this.#capacity) {
-      throw new CaptureError("BUSY", "every capture slot is taken", { retryAfterSeconds: this.#runner.retryAfterSeconds() });
+      throw new CaptureError("BUSY", "every capture slot is taken", {
+        retryAfterSeconds: this.#runner.retryAfterSeconds(),
+      });
     }
     const id = newEvidenceId();
     await this.#store.insertCapture({
@@ -99,7 +104,8 @@ export class CaptureService {
     }
     for (const { address } of answers) {
       const verdict = this.#policy.checkAddress(address, portOf(new URL(url)));
-      if (!verdict.allowed) throw new CaptureError("ADDRESS_REFUSED", `${host} resolves to ${address}: ${verdict.reason}`);
+      if (!verdict.allowed)
+        throw new CaptureError("ADDRESS_REFUSED", `${host} resolves to ${address}: ${verdict.reason}`);
     }
   }
 
@@ -136,7 +142,9 @@ export class CaptureService {
         result = await this.#runner.submit(request, { id, outDir }).result;
       } catch (e) {
         if (isCaptureError(e, "CANCELLED")) return; // the service is stopping: resumed at the next start
-        const error = isCaptureError(e) ? { code: e.code, message: e.message } : { code: "CAPTURE_FAILED", message: String(e) };
+        const error = isCaptureError(e)
+          ? { code: e.code, message: e.message }
+          : { code: "CAPTURE_FAILED", message: String(e) };
         await this.#store.updateCapture(id, { status: "failed", error });
         this.#log.warn({ capture: id, code: error.code }, `capture ${id} failed: ${error.message}`);
         return;
@@ -149,7 +157,12 @@ export class CaptureService {
       }
     })().catch((e: unknown) => {
       this.#log.error({ capture: id, err: e }, `capture ${id} could not be recorded`);
-      return this.#store.updateCapture(id, { status: "failed", error: { code: "CAPTURE_FAILED", message: "the capture could not be stored" } }).catch(() => undefined);
+      return this.#store
+        .updateCapture(id, {
+          status: "failed",
+          error: { code: "CAPTURE_FAILED", message: "the capture could not be stored" },
+        })
+        .catch(() => undefined);
     });
     this.#running.add(run);
     void run.finally(() => this.#running.delete(run));
@@ -162,7 +175,8 @@ export class CaptureService {
       for (const artifact of result.manifest.artifacts) {
         const stored = await this.#objects.put(createReadStream(path.join(result.dir, ...artifact.name.split("/"))));
         held.push(stored);
-        if (stored.contentHash !== artifact.sha256) throw new Error(`${artifact.name} changed on disk before it was stored`);
+        if (stored.contentHash !== artifact.sha256)
+          throw new Error(`${artifact.name} changed on disk before it was stored`);
       }
       const manifest = await this.#objects.put(Readable.from([result.manifestBytes]));
       held.push(manifest);

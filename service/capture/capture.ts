@@ -536,7 +536,8 @@ class CaptureSession {
     const manifestBytes = canonicalBytes(manifest);
     await writeFile(path.join(dir, "manifest.json"), manifestBytes);
     const manifestSha256 = await sha256File(path.join(dir, "manifest.json"));
-    const recordTitle = (this.request.title ?? title).toWellFormed().slice(0, TEXT_LIMITS.title);
+    // Cut, then mend: a cut through a surrogate pair leaves half a character, which toWellFormed replaces.
+    const recordTitle = (this.request.title ?? title).slice(0, TEXT_LIMITS.title).toWellFormed();
     return {
       dir,
       manifest,

@@ -35,6 +35,10 @@ export async function ensureLocalContract(
   const client = new ChainClient(url, chainId, issuer, address, tx);
   try {
     await client.grantAnchorerRole(issuer.address);
+    // The contract is remembered only once the chain holds it on disk: after a power cut
+    // before that, the next start deploys again instead of refusing a chain that lost it.
+    const head = await client.blockNumber();
+    await chain.durableThrough(head, (await client.blockHash(head)) ?? undefined);
   } finally {
     client.destroy();
   }

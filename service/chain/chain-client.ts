@@ -8,7 +8,13 @@ import {
   type TransactionReceipt,
   type Wallet,
 } from "ethers";
-import { ANCHORED_TOPIC, EVIDENCE_ANCHOR_ABI, evidenceAnchorInterface, type AnchorOnChain, type Hex32 } from "../core/index.ts";
+import {
+  ANCHORED_TOPIC,
+  EVIDENCE_ANCHOR_ABI,
+  evidenceAnchorInterface,
+  type AnchorOnChain,
+  type Hex32,
+} from "../core/index.ts";
 import type { AnchorChain, AnchorLocation, SendResult } from "../anchoring/anchor-chain.ts";
 import { loadArtifact } from "./artifact.ts";
 
@@ -62,7 +68,9 @@ export class ChainClient implements AnchorChain {
 
   async grantAnchorerRole(account: string): Promise<void> {
     const role = (await this.#instance.getFunction("ANCHORER_ROLE")()) as string;
-    const tx = (await this.#instance.getFunction("grantRole")(role, account, await this.#overrides())) as { hash: string };
+    const tx = (await this.#instance.getFunction("grantRole")(role, account, await this.#overrides())) as {
+      hash: string;
+    };
     await mined(this.provider, tx.hash, `granting ANCHORER_ROLE to ${account}`);
   }
 
@@ -86,7 +94,11 @@ export class ChainClient implements AnchorChain {
     return receiptOutcome(await this.provider.getTransactionReceipt(txHash));
   }
 
-  async waitForReceipt(txHash: Hex32, confirmations: number, timeoutMs: number): Promise<{ status: 0 | 1; blockNumber: number } | null> {
+  async waitForReceipt(
+    txHash: Hex32,
+    confirmations: number,
+    timeoutMs: number,
+  ): Promise<{ status: 0 | 1; blockNumber: number } | null> {
     return receiptOutcome(await waitForReceipt(this.provider, txHash, confirmations, timeoutMs));
   }
 

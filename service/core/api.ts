@@ -205,10 +205,7 @@ const text = (max: number) =>
     v.check((s) => s.isWellFormed(), "is not valid Unicode"),
   );
 
-const webUrl = v.pipe(
-  text(TEXT_LIMITS.sourceUrl),
-  v.check(isWebUrl, "must be an http or https URL"),
-);
+const webUrl = v.pipe(text(TEXT_LIMITS.sourceUrl), v.check(isWebUrl, "must be an http or https URL"));
 
 /** The optional descriptive fields of a submission. Empty strings count as absent. */
 export const SubmissionDetailsSchema = v.strictObject({
@@ -254,8 +251,18 @@ export const CaptureRequestSchema = v.strictObject({
   note: v.optional(text(TEXT_LIMITS.note)),
   viewport: v.optional(
     v.strictObject({
-      width: v.pipe(v.number(), v.safeInteger(), v.minValue(320, "must be at least 320"), v.maxValue(3840, "must be at most 3840")),
-      height: v.pipe(v.number(), v.safeInteger(), v.minValue(240, "must be at least 240"), v.maxValue(2160, "must be at most 2160")),
+      width: v.pipe(
+        v.number(),
+        v.safeInteger(),
+        v.minValue(320, "must be at least 320"),
+        v.maxValue(3840, "must be at most 3840"),
+      ),
+      height: v.pipe(
+        v.number(),
+        v.safeInteger(),
+        v.minValue(240, "must be at least 240"),
+        v.maxValue(2160, "must be at most 2160"),
+      ),
     }),
   ),
   fullPage: v.optional(v.boolean("must be true or false")),

@@ -13,6 +13,8 @@ export interface AnchorOnChain {
 export interface BlockOnChain {
   hash: Hex32;
   timestamp: number;
+  /** The hashes of the block's transactions. */
+  transactions: Hex32[];
 }
 
 /** An `Anchored` event as the chain holds it. */
@@ -99,10 +101,16 @@ export class JsonRpcChainReader implements ChainReader {
     const data = evidenceAnchorInterface.encodeFunctionData("anchorOf", [root]);
     const result = await this.request("eth_call", [{ to: contract, data }, "latest"]);
     try {
-      const [timestamp, blockNumber, treeSize] = evidenceAnchorInterface.decodeFunctionResult("anchorOf", String(result));
+      const [timestamp, blockNumber, treeSize] = evidenceAnchorInterface.decodeFunctionResult(
+        "anchorOf",
+        String(result),
+      );
       return { timestamp: Number(timestamp), blockNumber: Number(blockNumber), treeSize: Number(treeSize) };
     } catch (e) {
-      throw unavailable(`the contract at ${contract} answered anchorOf with something that is not an EvidenceAnchor answer`, e);
+      throw unavailable(
+        `the contract at ${contract} answered anchorOf with something that is not an EvidenceAnchor answer`,
+        e,
+      );
     }
   }
 
@@ -110,12 +118,23 @@ export class JsonRpcChainReader implements ChainReader {
     const block = (await this.request("eth_getBlockByNumber", [`0x${blockNumber.toString(16)}`, false])) as {
       hash?: unknown;
       timestamp?: unknown;
+      transactions?: unknown;
     } | null;
     if (block === null) return null;
-    if (typeof block !== "object" || typeof block.hash !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(block.hash)) {
+    const hex32 = (h: unknown) => typeof h === "string" && /^0x[0-9a-fA-F]{64}$/.test(h);
+    if (
+      typeof block !== "object" ||
+      !hex32(block.hash) ||
+      !Array.isArray(block.transactions) ||
+      !block.transactions.every(hex32)
+    ) {
       throw unavailable("eth_getBlockByNumber returned a malformed block");
     }
-    return { hash: block.hash.toLowerCase() as Hex32, timestamp: quantity(block.timestamp, "block.timestamp") };
+    return {
+      hash: (block.hash as string).toLowerCase() as Hex32,
+      timestamp: quantity(block.timestamp, "block.timestamp"),
+      transactions: (block.transactions as string[]).map((h) => h.toLowerCase() as Hex32),
+    };
   }
 
   async receipt(txHash: Hex32): Promise<ReceiptOnChain | null> {
@@ -162,15 +181,26 @@ export class JsonRpcChainReader implements ChainReader {
     try {
       body = (await response.json()) as typeof body;
     } catch (e) {
-      throw unavailable(`${this.label} answered HTTP ${response.status} without JSON-RPC`, e, "not-json-rpc", this.label);
+      throw unavailable(
+        `${this.label} answered HTTP ${response.status} without JSON-RPC`,
+        e,
+        "not-json-rpc",
+        this.label,
+      );
     }
     if (typeof body !== "object" || body === null) {
       throw unavailable(`${this.label} answered without JSON-RPC`, undefined, "not-json-rpc", this.label);
     }
     if (body.error !== undefined) {
-      throw unavailable(`${method} failed: ${String(body.error?.message ?? "error")}`, undefined, "rpc-error", this.label);
+      throw unavailable(
+        `${method} failed: ${String(body.error?.message ?? "error")}`,
+        undefined,
+        "rpc-error",
+        this.label,
+      );
     }
-    if (!("result" in body)) throw unavailable(`${method}: no result from ${this.label}`, undefined, "not-json-rpc", this.label);
+    if (!("result" in body))
+      throw unavailable(`${method}: no result from ${this.label}`, undefined, "not-json-rpc", this.label);
     return body.result;
   }
 }

@@ -34,7 +34,8 @@ export const RFC3339_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const SALT = /^[0-9a-f]{32}$/;
 const SUBMITTER = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const SIGNATURE = /^0x[0-9a-f]{130}$/;
+/** r ‖ s ‖ v, with v 27 or 28 as personal_sign writes it (0x1b, 0x1c). */
+const SIGNATURE = /^0x[0-9a-f]{128}(1b|1c)$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 // --- building blocks -----------------------------------------------------------------
@@ -42,12 +43,22 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const HEX32_TEXT = "must be 0x followed by 64 lowercase hex characters";
 
 const hex32 = v.pipe(v.string(HEX32_TEXT), v.regex(HEX32, HEX32_TEXT));
+/**
+ * Text of at most `max` characters, counted as Unicode code points (what JSON Schema's
+ * maxLength counts, so the published schemas agree), and well-formed Unicode.
+ */
 const text = (max: number) =>
   v.pipe(
     v.string("must be a string"),
-    v.maxLength(max, `is longer than ${max} characters`),
+    v.check((s) => s.length <= max || codePoints(s) <= max, `is longer than ${max} characters`),
     v.check((s) => s.isWellFormed(), "is not valid Unicode"),
   );
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
 const integer = (min: number) =>
   v.pipe(
     v.number(`must be an integer >= ${min}`),
@@ -95,28 +106,37 @@ const jsonObject = v.custom<Record<string, unknown>>(
   "must be a JSON object",
 );
 
-export const RecordSchema = v.pipe(jsonObject, v.strictObject({
-  v: v.literal(1, "must be the integer 1"),
-  /** URL-safe, unique, unguessable: holding it is what lets one read the certificate. */
-  id: v.pipe(v.string("must be 16 to 86 base64url characters"), v.regex(EVIDENCE_ID, "must be 16 to 86 base64url characters")),
-  /** SHA-256 of the file's bytes, 64 lowercase hex chars, as `sha256sum` prints it. */
-  contentHash: v.pipe(v.string("must be 64 lowercase hex characters"), v.regex(CONTENT_HASH, "must be 64 lowercase hex characters")),
-  /** Account id of the submitter. */
-  submitter: v.pipe(
-    v.string("must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -"),
-    v.regex(SUBMITTER, "must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -"),
-  ),
-  /** Service receipt time. */
-  submittedAt: utcMillis,
-  /** 128 random bits: hides the record from anyone who only holds a sibling hash. */
-  salt: v.pipe(v.string("must be 32 lowercase hex characters"), v.regex(SALT, "must be 32 lowercase hex characters")),
-  size: v.optional(integer(0)),
-  fileName: v.optional(text(TEXT_LIMITS.fileName)),
-  mediaType: v.optional(text(TEXT_LIMITS.mediaType)),
-  title: v.optional(text(TEXT_LIMITS.title)),
-  sourceUrl: v.optional(text(TEXT_LIMITS.sourceUrl)),
-  note: v.optional(text(TEXT_LIMITS.note)),
-}));
+export const RecordSchema = v.pipe(
+  jsonObject,
+  v.strictObject({
+    v: v.literal(1, "must be the integer 1"),
+    /** URL-safe, unique, unguessable: holding it is what lets one read the certificate. */
+    id: v.pipe(
+      v.string("must be 16 to 86 base64url characters"),
+      v.regex(EVIDENCE_ID, "must be 16 to 86 base64url characters"),
+    ),
+    /** SHA-256 of the file's bytes, 64 lowercase hex chars, as `sha256sum` prints it. */
+    contentHash: v.pipe(
+      v.string("must be 64 lowercase hex characters"),
+      v.regex(CONTENT_HASH, "must be 64 lowercase hex characters"),
+    ),
+    /** Account id of the submitter. */
+    submitter: v.pipe(
+      v.string("must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -"),
+      v.regex(SUBMITTER, "must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -"),
+    ),
+    /** Service receipt time. */
+    submittedAt: utcMillis,
+    /** 128 random bits: hides the record from anyone who only holds a sibling hash. */
+    salt: v.pipe(v.string("must be 32 lowercase hex characters"), v.regex(SALT, "must be 32 lowercase hex characters")),
+    size: v.optional(integer(0)),
+    fileName: v.optional(text(TEXT_LIMITS.fileName)),
+    mediaType: v.optional(text(TEXT_LIMITS.mediaType)),
+    title: v.optional(text(TEXT_LIMITS.title)),
+    sourceUrl: v.optional(text(TEXT_LIMITS.sourceUrl)),
+    note: v.optional(text(TEXT_LIMITS.note)),
+  }),
+);
 
 /** The record committed in the tree for one piece of evidence. Optional fields are omitted, never null. */
 export type EvidenceRecord = v.InferOutput<typeof RecordSchema>;
@@ -170,7 +190,7 @@ const proofPath = v.pipe(
 const algorithm = v.literal("rfc6962-sha256", 'must be "rfc6962-sha256"');
 const signature = v.pipe(
   v.string("must be 0x followed by 130 lowercase hex characters"),
-  v.regex(SIGNATURE, "must be 0x followed by 130 lowercase hex characters"),
+  v.regex(SIGNATURE, "must be 0x followed by 130 lowercase hex characters, ending in 1b or 1c"),
 );
 const certificateType = v.literal(CERTIFICATE_TYPE, `must be "${CERTIFICATE_TYPE}"`);
 

@@ -6,7 +6,11 @@ import { renderCertificatePdf, type CertificateDocumentInput } from "./certifica
 type Request = Omit<CertificateDocumentInput, "certificate" | "generatedAt"> & { id: number; generatedAt: string };
 
 parentPort!.on("message", ({ id, generatedAt, ...input }: Request) => {
-  renderCertificatePdf({ ...input, certificate: parseCertificate(input.certificateJson), generatedAt: new Date(generatedAt) }).then(
+  renderCertificatePdf({
+    ...input,
+    certificate: parseCertificate(input.certificateJson),
+    generatedAt: new Date(generatedAt),
+  }).then(
     (pdf) => parentPort!.postMessage({ id, pdf }, [pdf.buffer as ArrayBuffer]),
     (e: unknown) => parentPort!.postMessage({ id, error: (e as Error).message }),
   );

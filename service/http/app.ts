@@ -34,7 +34,13 @@ export interface AppDependencies {
   };
   health: () => Promise<OperatorHealth>;
   /** What the pages are told: the public address for QR codes, chain names. */
-  site: () => { publicUrl: string; chainNames: Record<number, string>; developmentChainIds: readonly number[] };
+  site: () => {
+    publicUrl: string;
+    chainNames: Record<number, string>;
+    developmentChainIds: readonly number[];
+    chainId: number;
+    contract: string;
+  };
   /** Operators see the whole health model with `Authorization: Bearer <token>`. */
   healthToken: string | undefined;
   log: Logger;
@@ -65,7 +71,11 @@ export function createApp(deps: AppDependencies): Express {
 
   app.get("/healthz", publicCors, async (req, res) => {
     const full = await deps.health();
-    res.json(isOperator(req.get("authorization"), req.socket.remoteAddress, req.headers, deps.healthToken) ? full : publicHealth(full));
+    res.json(
+      isOperator(req.get("authorization"), req.socket.remoteAddress, req.headers, deps.healthToken)
+        ? full
+        : publicHealth(full),
+    );
   });
 
   app.get("/api/v1/site", publicCors, (_req, res) => {
@@ -112,7 +122,8 @@ function isOperator(
 ): boolean {
   if (token !== undefined) return authorization === `Bearer ${token}`;
   const loopback = remoteAddress === "127.0.0.1" || remoteAddress === "::1" || remoteAddress === "::ffff:127.0.0.1";
-  const forwarded = headers["x-forwarded-for"] !== undefined || headers.forwarded !== undefined || headers["x-real-ip"] !== undefined;
+  const forwarded =
+    headers["x-forwarded-for"] !== undefined || headers.forwarded !== undefined || headers["x-real-ip"] !== undefined;
   return loopback && !forwarded;
 }
 

@@ -30,6 +30,7 @@ export const PUBLIC_PATHS = [
   "/api/v1/evidence/:id/certificates",
   "/api/v1/evidence/:id/certificate.pdf",
   "/api/v1/evidence/:id/package",
+  "/api/v1/evidence/:id/screenshot",
   "/api/v1/checkpoints",
   "/api/v1/site",
 ];

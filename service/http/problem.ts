@@ -83,18 +83,27 @@ export function toProblem(err: unknown): HttpProblem {
   }
   const e = err as { type?: string; status?: number; code?: string; errcode?: number; message?: string };
   if (e.type === "entity.too.large") return new HttpProblem(413, "BODY_TOO_LARGE", "the request body is too large");
-  if (e.type === "entity.parse.failed") return new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
+  if (e.type === "entity.parse.failed")
+    return new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
   if (e.type === "encoding.unsupported" || e.type === "charset.unsupported") {
     return new HttpProblem(415, "UNSUPPORTED_ENCODING", e.message ?? "unsupported encoding");
   }
   if (e.code === "ENOSPC" || e.code === "EDQUOT" || e.code === PG_DISK_FULL) {
-    return new HttpProblem(507, "INSUFFICIENT_STORAGE", "the service has no room to store the evidence; nothing was recorded");
+    return new HttpProblem(
+      507,
+      "INSUFFICIENT_STORAGE",
+      "the service has no room to store the evidence; nothing was recorded",
+    );
   }
   if (e.code === "ERR_SQLITE_ERROR" && typeof e.errcode === "number") {
     // The primary result code is the low byte of SQLite's extended code.
     const primary = e.errcode & 0xff;
     if (primary === SQLITE_FULL) {
-      return new HttpProblem(507, "INSUFFICIENT_STORAGE", "the service has no room to record evidence; nothing was recorded");
+      return new HttpProblem(
+        507,
+        "INSUFFICIENT_STORAGE",
+        "the service has no room to record evidence; nothing was recorded",
+      );
     }
     if (primary === SQLITE_IOERR || primary === SQLITE_READONLY || primary === SQLITE_BUSY) {
       return new HttpProblem(503, "STORAGE_FAILURE", "the service could not record the evidence; nothing was recorded");
@@ -107,7 +116,10 @@ export function toProblem(err: unknown): HttpProblem {
     return new HttpProblem(503, "STORAGE_FAILURE", "the service could not write the evidence; nothing was recorded");
   }
   // busboy's parse errors: the body is not well-formed multipart.
-  if (typeof e.message === "string" && /^(Malformed|Unexpected end of|Multipart: Boundary not found)/i.test(e.message)) {
+  if (
+    typeof e.message === "string" &&
+    /^(Malformed|Unexpected end of|Multipart: Boundary not found)/i.test(e.message)
+  ) {
     return new HttpProblem(400, "MALFORMED_MULTIPART", `the multipart body is malformed: ${e.message}`);
   }
   if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
@@ -124,7 +136,8 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const problem = toProblem(err);
     if (problem.status === 500) log.error({ err, method: req.method, path: req.path }, "request failed");
-    else if (problem.status >= 500) log.warn({ method: req.method, path: req.path, code: problem.code }, (err as Error).message);
+    else if (problem.status >= 500)
+      log.warn({ method: req.method, path: req.path, code: problem.code }, (err as Error).message);
     // A client that went away gets no answer; there is no one to read it.
     // (req.destroyed alone says nothing: a fully read body destroys the request stream.)
     if (res.destroyed || req.socket.destroyed) return;

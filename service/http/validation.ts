@@ -28,7 +28,11 @@ export function parseBody<S extends v.GenericSchema>(
   }
   const message = issue.received === "undefined" && issue.kind === "schema" ? "is missing" : issue.message;
   const code: ErrorCode =
-    field === "contentHash" ? "INVALID_CONTENT_HASH" : issue.type === "max_length" && keys.length > 0 && typeof field === "string" ? "FIELD_TOO_LARGE" : "INVALID_FIELD";
+    field === "contentHash"
+      ? "INVALID_CONTENT_HASH"
+      : issue.type === "max_length" && keys.length > 0 && typeof field === "string"
+        ? "FIELD_TOO_LARGE"
+        : "INVALID_FIELD";
   throw new HttpProblem(code === "FIELD_TOO_LARGE" ? 413 : 400, code, `${at} ${message}`);
 }
 

@@ -23,7 +23,11 @@ export function hashingStorage(
   checkFields: (body: Record<string, unknown>) => void,
 ): StorageEngine {
   return {
-    _handleFile(req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<Express.Multer.File>) => void) {
+    _handleFile(
+      req: Request,
+      file: Express.Multer.File,
+      callback: (error?: unknown, info?: Partial<Express.Multer.File>) => void,
+    ) {
       try {
         checkFields((req.body ?? {}) as Record<string, unknown>);
       } catch (e) {

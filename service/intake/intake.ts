@@ -45,7 +45,11 @@ export class Intake {
   }
 
   /** Files already stored in the object store: one record each, committed together. */
-  async acceptUploads(account: Account, files: readonly UploadedFile[], details: SubmissionDetails): Promise<IntakeItem[]> {
+  async acceptUploads(
+    account: Account,
+    files: readonly UploadedFile[],
+    details: SubmissionDetails,
+  ): Promise<IntakeItem[]> {
     try {
       const submittedAt = new Date();
       const items = files.map((file) =>
@@ -78,7 +82,12 @@ export class Intake {
     const submittedAt = new Date();
     const items = digests.map(({ contentHash, ...details }) =>
       newEvidence(
-        buildRecord({ ...(details as RecordDetails), contentHash: contentHash.toLowerCase(), submitter: account.id, submittedAt }),
+        buildRecord({
+          ...(details as RecordDetails),
+          contentHash: contentHash.toLowerCase(),
+          submitter: account.id,
+          submittedAt,
+        }),
         account,
         false,
       ),
@@ -88,7 +97,11 @@ export class Intake {
   }
 
   /** A web capture's manifest, once the page is recorded: its id was given when it was requested. */
-  async acceptCapture(captureId: string, account: Account, record: Omit<Parameters<typeof buildRecord>[0], "submitter" | "id">): Promise<EvidenceRecord> {
+  async acceptCapture(
+    captureId: string,
+    account: Account,
+    record: Omit<Parameters<typeof buildRecord>[0], "submitter" | "id">,
+  ): Promise<EvidenceRecord> {
     const item = newEvidence(buildRecord({ ...record, id: captureId, submitter: account.id }), account, true);
     await this.#store.completeCapture(captureId, item);
     this.#onCommitted();

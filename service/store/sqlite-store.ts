@@ -93,7 +93,11 @@ export class SqliteEvidenceStore implements EvidenceStore {
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    this.#run("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+    this.#run(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      key,
+      value,
+    );
   }
 
   // --- accounts ---
@@ -251,7 +255,9 @@ export class SqliteEvidenceStore implements EvidenceStore {
         sealedAt,
       );
       const batchId = Number(lastInsertRowid);
-      const assign = this.#db.prepare("UPDATE evidence SET batch_id = ?, leaf_index = ? WHERE seq = ? AND batch_id IS NULL");
+      const assign = this.#db.prepare(
+        "UPDATE evidence SET batch_id = ?, leaf_index = ? WHERE seq = ? AND batch_id IS NULL",
+      );
       seqs.forEach((seq, index) => {
         const { changes } = assign.run(batchId, index, seq);
         if (changes !== 1) throw new Error(`evidence ${seq} is already in a batch`);
@@ -334,14 +340,28 @@ export class SqliteEvidenceStore implements EvidenceStore {
     });
   }
 
-  #insertCertificates(batchId: number, blockNumber: number, certificates: readonly Certificate[], reason: IssueReason): void {
+  #insertCertificates(
+    batchId: number,
+    blockNumber: number,
+    certificates: readonly Certificate[],
+    reason: IssueReason,
+  ): void {
     const insert = this.#db.prepare(
       `INSERT INTO issued_certificates (evidence_id, batch_id, reason, block_number, certificate, issued_at)
        SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM evidence WHERE id = ? AND batch_id = ?)`,
     );
     for (const c of certificates) {
       const issuedAt = c.version === 1 ? c.issuedAt : c.batch.issuedAt;
-      const { changes } = insert.run(c.record.id, batchId, reason, blockNumber, JSON.stringify(c), issuedAt, c.record.id, batchId);
+      const { changes } = insert.run(
+        c.record.id,
+        batchId,
+        reason,
+        blockNumber,
+        JSON.stringify(c),
+        issuedAt,
+        c.record.id,
+        batchId,
+      );
       if (changes !== 1) throw new Error(`evidence ${c.record.id} is not in batch ${batchId}`);
     }
   }
@@ -373,7 +393,14 @@ export class SqliteEvidenceStore implements EvidenceStore {
   async certificateHistory(
     evidenceId: string,
   ): Promise<{ entry: CertificateHistoryEntry; certificate: Certificate }[]> {
-    const rows = this.#all<{ seq: number; reason: IssueReason; block_number: number; certificate: string; issued_at: string; status: EvidenceStatus }>(
+    const rows = this.#all<{
+      seq: number;
+      reason: IssueReason;
+      block_number: number;
+      certificate: string;
+      issued_at: string;
+      status: EvidenceStatus;
+    }>(
       `SELECT ic.seq, ic.reason, ic.block_number, ic.certificate, ic.issued_at, ${STATUS_SQL} AS status
        FROM issued_certificates ic JOIN evidence e ON e.id = ic.evidence_id LEFT JOIN batches b ON b.id = e.batch_id
        WHERE ic.evidence_id = ? ORDER BY ic.seq`,
@@ -413,10 +440,13 @@ export class SqliteEvidenceStore implements EvidenceStore {
   }
 
   async checkpoints(limit: number): Promise<Checkpoint[]> {
-    return this.#all<{ block_number: number; block_hash: Hex32; chain_id: number; taken_at: string; timestamps: string }>(
-      "SELECT * FROM checkpoints ORDER BY block_number DESC LIMIT ?",
-      limit,
-    ).map((r) => ({
+    return this.#all<{
+      block_number: number;
+      block_hash: Hex32;
+      chain_id: number;
+      taken_at: string;
+      timestamps: string;
+    }>("SELECT * FROM checkpoints ORDER BY block_number DESC LIMIT ?", limit).map((r) => ({
       blockNumber: r.block_number,
       blockHash: r.block_hash,
       chainId: r.chain_id,
@@ -430,7 +460,10 @@ export class SqliteEvidenceStore implements EvidenceStore {
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<number | null> {
     return this.#transaction(() => {
       const now = Date.now();
-      const row = this.#get<{ holder: string; fence: number; expires_at: number }>("SELECT * FROM leases WHERE name = ?", name);
+      const row = this.#get<{ holder: string; fence: number; expires_at: number }>(
+        "SELECT * FROM leases WHERE name = ?",
+        name,
+      );
       if (row && row.holder !== holder && row.expires_at > now) return null;
       const fence = row ? (row.holder === holder ? row.fence : row.fence + 1) : 1;
       this.#run(
@@ -489,7 +522,8 @@ function toEvidenceRow(row: RawEvidence): EvidenceRow {
     accountId: row.account_id,
     record: JSON.parse(row.record) as EvidenceRecord,
     status: row.status,
-    certificate: row.status === "anchored" && row.certificate !== null ? (JSON.parse(row.certificate) as Certificate) : null,
+    certificate:
+      row.status === "anchored" && row.certificate !== null ? (JSON.parse(row.certificate) as Certificate) : null,
     reanchoring: row.status !== "anchored" && row.lost_at !== null,
     fileStored: row.file_stored === 1,
   };

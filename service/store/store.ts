@@ -46,7 +46,10 @@ export interface EvidenceStore {
   capture(id: string): Promise<CaptureRow | undefined>;
   /** Captures not finished: queued or interrupted by a stop. */
   unfinishedCaptures(): Promise<CaptureRow[]>;
-  updateCapture(id: string, change: { status: CaptureRow["status"]; error?: { code: string; message: string } | null; attempts?: number }): Promise<void>;
+  updateCapture(
+    id: string,
+    change: { status: CaptureRow["status"]; error?: { code: string; message: string } | null; attempts?: number },
+  ): Promise<void>;
   /** Records the capture's evidence and marks it recorded, in one transaction. */
   completeCapture(id: string, item: NewEvidence): Promise<void>;
 
@@ -70,7 +73,13 @@ export interface EvidenceStore {
    * Marks a batch anchored at `anchor` and stores its items' certificates, in one
    * transaction. Certificates are added to each item's history, never replacing one.
    */
-  completeBatch(batchId: number, anchor: BatchAnchor, certificates: readonly Certificate[], now: string, reason: IssueReason): Promise<void>;
+  completeBatch(
+    batchId: number,
+    anchor: BatchAnchor,
+    certificates: readonly Certificate[],
+    now: string,
+    reason: IssueReason,
+  ): Promise<void>;
   /** Adds certificates to the history of an anchored batch's items (a time-stamp upgrade). */
   addCertificates(batchId: number, certificates: readonly Certificate[], reason: IssueReason): Promise<void>;
   /** Batches recorded as anchored, for reconciliation with the chain. */

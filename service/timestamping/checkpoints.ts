@@ -20,7 +20,13 @@ export class Checkpointer {
   #running: Promise<void> | undefined;
   lastError: string | null = null;
 
-  constructor(options: { chain: AnchorChain; store: EvidenceStore; stamper: TsaStamper; intervalMs: number; log: Logger }) {
+  constructor(options: {
+    chain: AnchorChain;
+    store: EvidenceStore;
+    stamper: TsaStamper;
+    intervalMs: number;
+    log: Logger;
+  }) {
     this.#chain = options.chain;
     this.#store = options.store;
     this.#stamper = options.stamper;

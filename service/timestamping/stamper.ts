@@ -1,6 +1,12 @@
 import type { Stamper } from "../anchoring/anchorer.ts";
 import type { TimestampToken } from "../core/index.ts";
-import { parseTimestampToken, timestampTokenFromBase64, timestampTokenToBase64, verifyTimestampToken, type TsaTrustAnchor } from "../core/timestamp.ts";
+import {
+  parseTimestampToken,
+  timestampTokenFromBase64,
+  timestampTokenToBase64,
+  verifyTimestampToken,
+  type TsaTrustAnchor,
+} from "../core/timestamp.ts";
 import type { DevelopmentTsa } from "./development-tsa.ts";
 import { requestTimestamp } from "./tsa-client.ts";
 
@@ -41,7 +47,10 @@ export class TsaStamper implements Stamper {
     this.#trust = options.trust;
   }
 
-  async stamp(root: Uint8Array, have: readonly TimestampToken[]): Promise<{ tokens: TimestampToken[]; errors: string[] }> {
+  async stamp(
+    root: Uint8Array,
+    have: readonly TimestampToken[],
+  ): Promise<{ tokens: TimestampToken[]; errors: string[] }> {
     const present = new Set(have.map((t) => signerOf(timestampTokenFromBase64(t.token))));
     const wanted = this.#sources.filter((s) => !present.has(this.#signers.get(s) ?? "\u0000unknown"));
     const tokens: TimestampToken[] = [];

@@ -61,7 +61,11 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
 
   async function submit(n: number, submittedAt = new Date()): Promise<string[]> {
     const items = Array.from({ length: n }, () =>
-      newEvidence(buildRecord({ contentHash: sha256Hex(`item ${counter++}`), submitter: ACCOUNT.id, submittedAt }), ACCOUNT, false),
+      newEvidence(
+        buildRecord({ contentHash: sha256Hex(`item ${counter++}`), submitter: ACCOUNT.id, submittedAt }),
+        ACCOUNT,
+        false,
+      ),
     );
     await store.insertEvidence(items);
     return items.map((i) => i.record.id);
@@ -74,7 +78,14 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       blockNumber: async () => memory.latest,
       hasCode: async () => true,
       anchorOf: async (_contract, root) => memory.anchors.get(root) ?? { timestamp: 0, blockNumber: 0, treeSize: 0 },
-      block: async (n) => (memory.blocks[n] ? { hash: memory.blocks[n]!.hash, timestamp: memory.blocks[n]!.timestamp } : null),
+      block: async (n) =>
+        memory.blocks[n]
+          ? {
+              hash: memory.blocks[n]!.hash,
+              timestamp: memory.blocks[n]!.timestamp,
+              transactions: memory.blocks[n]!.txs.map((t) => t.hash),
+            }
+          : null,
       receipt: async (txHash) => {
         const n = memory.blocks.findIndex((b) => b.txs.some((t) => t.hash === txHash));
         if (n < 0) return null;
@@ -86,7 +97,15 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
           blockHash: memory.blocks[n]!.hash,
           anchored: memory.failed.has(txHash)
             ? []
-            : [{ contract: memory.contract, root: tx.root, anchorer: new InProcessSigner(ISSUER_KEY).address, treeSize: tx.treeSize, timestamp: anchor.timestamp }],
+            : [
+                {
+                  contract: memory.contract,
+                  root: tx.root,
+                  anchorer: new InProcessSigner(ISSUER_KEY).address,
+                  treeSize: tx.treeSize,
+                  timestamp: anchor.timestamp,
+                },
+              ],
         };
       },
     };
@@ -137,7 +156,8 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       await a.runOnce();
       const issued = await certificates(ids);
       expect(issued).to.have.length(4);
-      for (const c of issued) expect((await verifyCertificate(c, { chain: readerOf(chain) })).verdict).to.equal("valid");
+      for (const c of issued)
+        expect((await verifyCertificate(c, { chain: readerOf(chain) })).verdict).to.equal("valid");
       expect(chain.sends).to.equal(1);
     });
 
@@ -316,7 +336,10 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         ["time-stamped", true],
       ]);
       expect(claimsOf(history[1]!.certificate).timestamps).to.have.length(1);
-      for (const h of history) expect((await verifyCertificate(h.certificate, { chain: readerOf(chain) })).checks[4]!.status).to.equal("passed");
+      for (const h of history)
+        expect((await verifyCertificate(h.certificate, { chain: readerOf(chain) })).checks[4]!.status).to.equal(
+          "passed",
+        );
     });
 
     it("with tokens required, issues nothing until the TSA has answered", async () => {
@@ -343,7 +366,14 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       const block = chain.mine();
       await a.runOnce();
       const [before] = await certificates(ids);
-      const reconciler = new Reconciler({ store, chain, log: silentLogger(), intervalMs: 60_000, onReopened: () => undefined, nodeMayLag: false });
+      const reconciler = new Reconciler({
+        store,
+        chain,
+        log: silentLogger(),
+        intervalMs: 60_000,
+        onReopened: () => undefined,
+        nodeMayLag: false,
+      });
       expect(await reconciler.runOnce(), "nothing lost yet").to.deep.equal([]);
 
       chain.rollBackTo(block - 1);
@@ -351,7 +381,10 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       const [batch] = await reconciler.runOnce();
       expect(reconciler.status).to.deep.include({ mismatches: 1, batches: [batch], unresolved: [batch] });
       expect((await store.evidence(ids[0]!))?.status).to.equal("anchoring");
-      expect((await verifyCertificate(before!, { chain: readerOf(chain) })).verdict, "the old certificate no longer verifies").to.equal("invalid");
+      expect(
+        (await verifyCertificate(before!, { chain: readerOf(chain) })).verdict,
+        "the old certificate no longer verifies",
+      ).to.equal("invalid");
 
       await a.runOnce();
       chain.mine();
@@ -374,7 +407,14 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       const block = chain.mine();
       await a.runOnce();
       chain.blocks[block]!.hash = `0x${"ee".repeat(32)}`;
-      const reconciler = new Reconciler({ store, chain, log: silentLogger(), intervalMs: 60_000, onReopened: () => undefined, nodeMayLag: false });
+      const reconciler = new Reconciler({
+        store,
+        chain,
+        log: silentLogger(),
+        intervalMs: 60_000,
+        onReopened: () => undefined,
+        nodeMayLag: false,
+      });
       expect(await reconciler.runOnce()).to.have.length(1);
     });
 
@@ -385,7 +425,14 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       const block = chain.mine();
       await a.runOnce();
       chain.rollBackTo(block - 1);
-      const reconciler = new Reconciler({ store, chain, log: silentLogger(), intervalMs: 60_000, onReopened: () => undefined, nodeMayLag: true });
+      const reconciler = new Reconciler({
+        store,
+        chain,
+        log: silentLogger(),
+        intervalMs: 60_000,
+        onReopened: () => undefined,
+        nodeMayLag: true,
+      });
       expect(await reconciler.runOnce()).to.deep.equal([]);
     });
   });

@@ -4,7 +4,16 @@ import path from "node:path";
 import { strToU8, unzipSync, zipSync } from "fflate";
 import { readDatabase } from "../helpers/database.ts";
 import { gate, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
-import { api, cleanUpDataDir, freePort, runCli, startServiceProcess, tempDir, until, type ServiceProcess } from "../helpers/processes.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  runCli,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
 
 const PAGE = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>侵权商品页</title></head>
 <body><h1>某品牌运动鞋 限时特价</h1><p>这是一张被盗用的商品图片：</p><img src="/product.png" width="200" height="120"></body></html>`;
@@ -29,7 +38,10 @@ describe("web captures through the service (real service, Chromium, a loopback s
     work = tempDir("captures-work");
     const chainPort = await freePort();
     chainUrl = `http://127.0.0.1:${chainPort}`;
-    service = await startServiceProcess(dataDir, { LOCAL_CHAIN_PORT: String(chainPort), CAPTURE_ALLOW: "127.0.0.1/32" });
+    service = await startServiceProcess(dataDir, {
+      LOCAL_CHAIN_PORT: String(chainPort),
+      CAPTURE_ALLOW: "127.0.0.1/32",
+    });
   });
 
   after(async () => {
@@ -48,11 +60,15 @@ describe("web captures through the service (real service, Chromium, a loopback s
     expect(accepted.status).to.equal(202);
     expect(accepted.body.status).to.equal("capturing");
     const seen = new Set<string>();
-    const view = await until(async () => {
-      const { body } = await api(service.url).get(`/api/v1/evidence/${accepted.body.id}`);
-      seen.add(body.status);
-      return body.status === "anchored" ? body : undefined;
-    }, "the capture to be anchored", 120_000);
+    const view = await until(
+      async () => {
+        const { body } = await api(service.url).get(`/api/v1/evidence/${accepted.body.id}`);
+        seen.add(body.status);
+        return body.status === "anchored" ? body : undefined;
+      },
+      "the capture to be anchored",
+      120_000,
+    );
     expect(seen.has("capturing") || seen.has("pending") || seen.has("anchoring")).to.equal(true);
     expect(view.record).to.include({
       mediaType: "application/vnd.evidence-anchor.capture+json",
@@ -65,7 +81,14 @@ describe("web captures through the service (real service, Chromium, a loopback s
     expect(res.headers.get("content-type")).to.equal("application/zip");
     const zip = new Uint8Array(await res.arrayBuffer());
     const files = unzipSync(zip);
-    expect(Object.keys(files)).to.include.members(["manifest.json", "screenshot.png", "page.mhtml", "page.html", "network.har", "certificate.evidence.json"]);
+    expect(Object.keys(files)).to.include.members([
+      "manifest.json",
+      "screenshot.png",
+      "page.mhtml",
+      "page.html",
+      "network.har",
+      "certificate.evidence.json",
+    ]);
     const manifest = JSON.parse(new TextDecoder().decode(files["manifest.json"]!));
     expect(manifest).to.include({ type: "evidence-anchor-capture", url: pageUrl(), title: "侵权商品页" });
     expect(new TextDecoder().decode(files["page.html"]!)).to.include("某品牌运动鞋");
@@ -101,7 +124,9 @@ describe("web captures through the service (real service, Chromium, a loopback s
   });
 
   it("refuses private and loopback addresses without an allow-list, and other schemes, before anything is recorded", async () => {
-    const strict = await startServiceProcess(tempDir("captures-strict"), { LOCAL_CHAIN_PORT: String(await freePort()) });
+    const strict = await startServiceProcess(tempDir("captures-strict"), {
+      LOCAL_CHAIN_PORT: String(await freePort()),
+    });
     try {
       const client = api(strict.url, strict.apiKey);
       for (const [url, code] of [
@@ -146,16 +171,30 @@ describe("web captures through the service (real service, Chromium, a loopback s
     const accepted = await client.postJson("/api/v1/captures", { url: `http://127.0.0.1:${site.port}/slow` });
     await site.requested("/slow"); // the browser is waiting for the page: the capture is under way
     await service.kill9();
-    const status = readDatabase<{ status: string }>(dataDir, "SELECT status FROM captures WHERE id = ?", accepted.body.id)[0];
+    const status = readDatabase<{ status: string }>(
+      dataDir,
+      "SELECT status FROM captures WHERE id = ?",
+      accepted.body.id,
+    )[0];
     expect(status?.status, "interrupted while capturing").to.equal("capturing");
     slow.open();
-    service = await startServiceProcess(dataDir, { LOCAL_CHAIN_PORT: new URL(chainUrl).port, CAPTURE_ALLOW: "127.0.0.1/32" });
-    const view = await until(async () => {
-      const { body } = await api(service.url).get(`/api/v1/evidence/${accepted.body.id}`);
-      return body.status === "anchored" || body.status === "failed" ? body : undefined;
-    }, "the resumed capture to end", 120_000);
+    service = await startServiceProcess(dataDir, {
+      LOCAL_CHAIN_PORT: new URL(chainUrl).port,
+      CAPTURE_ALLOW: "127.0.0.1/32",
+    });
+    const view = await until(
+      async () => {
+        const { body } = await api(service.url).get(`/api/v1/evidence/${accepted.body.id}`);
+        return body.status === "anchored" || body.status === "failed" ? body : undefined;
+      },
+      "the resumed capture to end",
+      120_000,
+    );
     expect(view.status).to.equal("anchored");
     expect(readDatabase(dataDir, "SELECT id FROM evidence WHERE id = ?", accepted.body.id)).to.have.length(1);
-    expect(readDatabase<{ attempts: number }>(dataDir, "SELECT attempts FROM captures WHERE id = ?", accepted.body.id)[0]!.attempts).to.equal(2);
+    expect(
+      readDatabase<{ attempts: number }>(dataDir, "SELECT attempts FROM captures WHERE id = ?", accepted.body.id)[0]!
+        .attempts,
+    ).to.equal(2);
   });
 });

@@ -82,7 +82,11 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(deployment.anchorers).to.deep.equal([issuer.address]);
       contract = deployment.contract;
 
-      service = await startServiceProcess(dataDir, { ...serviceEnv(), DEV_ACCOUNT: "true", MAX_FILE_BYTES: String(1024 * 1024) });
+      service = await startServiceProcess(dataDir, {
+        ...serviceEnv(),
+        DEV_ACCOUNT: "true",
+        MAX_FILE_BYTES: String(1024 * 1024),
+      });
       expect(service.apiKey).to.be.a("string");
     });
   });
@@ -113,7 +117,9 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       writeFileSync(pdf, "%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n");
       const text = path.join(work, "notes.txt");
       writeFileSync(text, "plain notes\n");
-      const res = await runCli(["submit", png, pdf, text, "--server", service.url, "--json"], { EVIDENCE_API_KEY: service.apiKey! });
+      const res = await runCli(["submit", png, pdf, text, "--server", service.url, "--json"], {
+        EVIDENCE_API_KEY: service.apiKey!,
+      });
       expect(res.code, res.stderr).to.equal(0);
       const types = [];
       for (const item of JSON.parse(res.stdout).items) {
@@ -175,24 +181,40 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
 
     it("says what the service refused, exit 1: an unknown id", async () => {
       const res = await runCli(["status", "AAAAAAAAAAAAAAAAAAAAAA", "--server", service.url]);
-      expect([res.code, res.stderr.trim()]).to.deep.equal([1, "evidence status: the service answered 404 NOT_FOUND: no evidence with that id"]);
+      expect([res.code, res.stderr.trim()]).to.deep.equal([
+        1,
+        "evidence status: the service answered 404 NOT_FOUND: no evidence with that id",
+      ]);
     });
 
     it("refuses a server that is not an http URL and a missing API key as usage errors (exit 2)", async () => {
       expect((await runCli(["status", "x", "--server", "ftp://example"])).code).to.equal(2);
-      expect((await runCli(["submit", evidencePath(), "--server", service.url], { EVIDENCE_API_KEY: "" })).code).to.equal(2);
+      expect(
+        (await runCli(["submit", evidencePath(), "--server", service.url], { EVIDENCE_API_KEY: "" })).code,
+      ).to.equal(2);
     });
   });
 
   describe("evidence verify", () => {
     it("says VALID with the right file, first, and shows the anchored time in local time and UTC (exit 0)", async () => {
-      const res = await runCli(["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url, "--lang", "en"]);
+      const res = await runCli([
+        "verify",
+        certificatePath,
+        "--file",
+        evidencePath(),
+        "--rpc",
+        chain.url,
+        "--lang",
+        "en",
+      ]);
       expect(res.code, res.stdout + res.stderr).to.equal(0);
       expect(res.stdout.split("\n")[0]).to.equal("== VALID — the file matches the certificate ==");
       for (const name of ["Format", "File", "Record", "Merkle proof", "Blockchain anchor", "Issuer signature"]) {
         expect(res.stdout).to.match(new RegExp(`PASS +${name} `));
       }
-      expect(res.stdout).to.match(/anchored at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\) \/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+      expect(res.stdout).to.match(
+        /anchored at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\) \/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/,
+      );
       expect(res.stdout).not.to.match(/\b17\d{8}\b/); // never Unix seconds
     });
 
@@ -204,8 +226,14 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
 
     it("speaks Chinese under a zh locale and with --lang zh", async () => {
       for (const [args, env] of [
-        [["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url], { LANG: "zh_CN.UTF-8", LC_ALL: "" }],
-        [["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url, "--lang", "zh"], { LANG: "C", LC_ALL: "" }],
+        [
+          ["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url],
+          { LANG: "zh_CN.UTF-8", LC_ALL: "" },
+        ],
+        [
+          ["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url, "--lang", "zh"],
+          { LANG: "C", LC_ALL: "" },
+        ],
       ] as const) {
         const res = await runCli([...args], env);
         expect(res.code).to.equal(0);
@@ -297,7 +325,10 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(table.stdout).to.match(/INVALID +\S+ +b\.evidence\.json/);
         expect(table.stdout).to.match(/2 certificates: 1 valid, 1 invalid, 0 could not be verified/);
         const lines = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
-        const parsed = lines.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        const parsed = lines.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
         expect(parsed.map((p) => [path.basename(p.certificate), p.verdict, p.fileCompared])).to.deep.equal([
           ["a.evidence.json", "valid", true],
           ["b.evidence.json", "invalid", true],
@@ -321,11 +352,22 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
     it("lists the accounts subcommands for `evidence accounts`", async () => {
       const res = await runCli(["accounts"]);
       expect(res.code).to.equal(0);
-      expect(res.stdout).to.match(/accounts create/).and.match(/accounts list/);
+      expect(res.stdout)
+        .to.match(/accounts create/)
+        .and.match(/accounts list/);
     });
 
     it("has --help for every command", async () => {
-      for (const command of [["serve"], ["submit"], ["status"], ["certificate"], ["verify"], ["hash"], ["accounts", "create"], ["accounts", "list"]]) {
+      for (const command of [
+        ["serve"],
+        ["submit"],
+        ["status"],
+        ["certificate"],
+        ["verify"],
+        ["hash"],
+        ["accounts", "create"],
+        ["accounts", "list"],
+      ]) {
         const res = await runCli([...command, "--help"]);
         expect(res.code, command.join(" ")).to.equal(0);
         expect(res.stdout, command.join(" ")).to.match(new RegExp(`^Usage: evidence ${command.join(" ")}`));

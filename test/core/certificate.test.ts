@@ -93,7 +93,10 @@ describe("certificates", () => {
 
   describe("buildCertificates", () => {
     const records = example.records();
-    const leaves = records.records.map((r) => ({ record: parseRecord(r.record), leafHash: r.leafHash as `0x${string}` }));
+    const leaves = records.records.map((r) => ({
+      record: parseRecord(r.record),
+      leafHash: r.leafHash as `0x${string}`,
+    }));
     const tree = MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash)));
     const v1 = parseCertificate(example.certificate()) as CertificateV1;
     const batch = (version: 1 | 2) => ({
@@ -117,7 +120,10 @@ describe("certificates", () => {
     it("signs a version 2 batch once: every certificate carries the same statement and signature", async () => {
       let signed = 0;
       const inner = new InProcessSigner(example.issuer().privateKey);
-      const counting = { address: inner.address, signMessages: (m: readonly Uint8Array[]) => ((signed += m.length), inner.signMessages(m)) };
+      const counting = {
+        address: inner.address,
+        signMessages: (m: readonly Uint8Array[]) => ((signed += m.length), inner.signMessages(m)),
+      };
       const certificates = await buildCertificates(batch(2), counting);
       expect(signed).to.equal(1);
       expect(new Set(certificates.map((c) => c.signature)).size).to.equal(1);
@@ -131,9 +137,10 @@ describe("certificates", () => {
 
     it("refuses a tree that does not hold the batch's leaves", async () => {
       const other = MerkleTree.fromLeafHashes([tree.root()]);
-      const error = await buildCertificates({ ...batch(2), tree: other }, new InProcessSigner(example.issuer().privateKey)).catch(
-        (e: unknown) => e,
-      );
+      const error = await buildCertificates(
+        { ...batch(2), tree: other },
+        new InProcessSigner(example.issuer().privateKey),
+      ).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(RangeError);
     });
   });
@@ -157,6 +164,8 @@ describe("certificates", () => {
   });
 
   it("names the file <id>.evidence.json", () => {
-    expect(certificateFileName(parseCertificate(example.certificate()))).to.equal("q1Zr8xYwK0pLmN3oB5cD7e.evidence.json");
+    expect(certificateFileName(parseCertificate(example.certificate()))).to.equal(
+      "q1Zr8xYwK0pLmN3oB5cD7e.evidence.json",
+    );
   });
 });

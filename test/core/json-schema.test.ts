@@ -4,7 +4,8 @@ import { Ajv } from "ajv";
 import { schemas } from "../../scripts/export-schemas.ts";
 import { example } from "../helpers/vectors.ts";
 
-const published = (name: string) => JSON.parse(readFileSync(new URL(`../../docs/schema/${name}`, import.meta.url), "utf8"));
+const published = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../../docs/schema/${name}`, import.meta.url), "utf8"));
 
 describe("the published JSON Schemas (docs/schema/), checked by an independent validator (ajv)", () => {
   it("are what scripts/export-schemas.ts generates from the verifiers' own schemas", () => {

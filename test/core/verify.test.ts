@@ -41,7 +41,14 @@ for (const version of [1, 2] as const) {
   const at = (c: Record<string, any>) =>
     version === 1
       ? { anchor: c.anchor, issuer: c.issuer, proof: c.proof, treeSizeOwner: c.proof, rootOwner: c.proof, top: c }
-      : { anchor: c.batch.anchor, issuer: c.batch.issuer, proof: c.proof, treeSizeOwner: c.batch, rootOwner: c.batch, top: c.batch };
+      : {
+          anchor: c.batch.anchor,
+          issuer: c.batch.issuer,
+          proof: c.proof,
+          treeSizeOwner: c.batch,
+          rootOwner: c.batch,
+          top: c.batch,
+        };
 
   describe(`verifyCertificate, certificate version ${version}`, () => {
     it("passes every check with the file, skips the time-stamp check without tokens, and is valid", async () => {
@@ -66,7 +73,9 @@ for (const version of [1, 2] as const) {
     });
 
     it("accepts an uppercase SHA-256, and cannot compare one that is not hex", async () => {
-      expect((await verifyCertificate(load(), { fileDigest: fileDigest.toUpperCase(), chain: chainFor() })).verdict).to.equal("valid");
+      expect(
+        (await verifyCertificate(load(), { fileDigest: fileDigest.toUpperCase(), chain: chainFor() })).verdict,
+      ).to.equal("valid");
       const bad = await verifyCertificate(load(), { fileDigest: "xyz", chain: chainFor() });
       expect([statusOf(bad, "content"), bad.verdict]).to.deep.equal(["error", "indeterminate"]);
     });
@@ -88,7 +97,12 @@ for (const version of [1, 2] as const) {
         ["issuer.address", (c) => (at(c).issuer.address = "0x" + "7".repeat(40)), ["anchor", "signature"]],
         ["issuer.name", (c) => (at(c).issuer.name = "Someone else"), ["signature"]],
         ["issuedAt", (c) => (at(c).top.issuedAt = "2030-01-01T00:00:00.000Z"), ["signature"]],
-        ["signature", (c) => (c.signature = c.signature.replace(/.$/, "d")), ["signature"]],
+        [
+          "signature",
+          (c) =>
+            (c.signature = c.signature.slice(0, 10) + (c.signature[10] === "0" ? "1" : "0") + c.signature.slice(11)),
+          ["signature"],
+        ],
       ];
       // Version 2 signs the batch statement only: a record, leaf or path changed in one
       // certificate fails its own checks, not the batch's signature.
@@ -108,7 +122,11 @@ for (const version of [1, 2] as const) {
         const c = load();
         at(c).anchor.chainId = 1;
         const result = await verifyCertificate(c, { chain: chainFor() });
-        expect([statusOf(result, "anchor"), failed(result), result.verdict]).to.deep.equal(["error", ["signature"], "invalid"]);
+        expect([statusOf(result, "anchor"), failed(result), result.verdict]).to.deep.equal([
+          "error",
+          ["signature"],
+          "invalid",
+        ]);
       });
 
       it("still fails on the proof's own check when the forger re-signs with another key", async () => {
@@ -133,9 +151,12 @@ for (const version of [1, 2] as const) {
         const c = parseCertificate(load());
         const chain = RecordedChain.holding(c);
         const { blockNumber, blockHash, timestamp } = version === 1 ? (c as any).anchor : (c as any).batch.anchor;
-        chain.recordBlock(blockNumber, { hash: blockHash, timestamp: timestamp + 3_600 });
+        chain.recordBlock(blockNumber, { hash: blockHash, timestamp: timestamp + 3_600, transactions: [] });
         const result = await verifyCertificate(c, { chain });
-        expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([["anchor"], "anchor.block-time-differs"]);
+        expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([
+          ["anchor"],
+          "anchor.block-time-differs",
+        ]);
       });
 
       it("fails anchor when the stated transaction failed", async () => {
@@ -144,7 +165,70 @@ for (const version of [1, 2] as const) {
         const { txHash, blockNumber, blockHash } = version === 1 ? (c as any).anchor : (c as any).batch.anchor;
         chain.recordReceipt(txHash, { status: 0, blockNumber, blockHash, anchored: [] });
         const result = await verifyCertificate(c, { chain });
-        expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([["anchor"], "anchor.transaction-failed"]);
+        expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([
+          ["anchor"],
+          "anchor.transaction-failed",
+        ]);
+      });
+
+      it("cannot check the anchor when the block holds the transaction but the node keeps no receipt for it", async () => {
+        const c = parseCertificate(load());
+        const chain = RecordedChain.holding(c);
+        const { txHash } = version === 1 ? (c as any).anchor : (c as any).batch.anchor;
+        chain.forgetReceipt(txHash);
+        const result = await verifyCertificate(c, { chain });
+        expect([statusOf(result, "anchor"), reasonOf(result, "anchor").code, result.verdict]).to.deep.equal([
+          "error",
+          "anchor.receipt-unavailable",
+          "indeterminate",
+        ]);
+      });
+
+      it("fails anchor for a contract other than the trusted registry, when one is given", async () => {
+        const result = await verifyCertificate(load(), {
+          chain: chainFor(),
+          trustedContracts: ["0x" + "a".repeat(40)],
+        });
+        expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([
+          ["anchor"],
+          "anchor.unknown-contract",
+        ]);
+        const trusted = await verifyCertificate(load(), {
+          chain: chainFor(),
+          trustedContracts: [at(load()).anchor.contract.toLowerCase()],
+        });
+        expect(trusted.verdict).to.equal("valid");
+      });
+
+      it("fails the signature's malleable twin (s in the upper half) and refuses a v other than 27 or 28", async () => {
+        const c = load();
+        const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+        const s = BigInt(`0x${c.signature.slice(66, 130)}`);
+        const v = c.signature.slice(130) === "1b" ? "1c" : "1b";
+        const twin = `${c.signature.slice(0, 66)}${(n - s).toString(16).padStart(64, "0")}${v}`;
+        const result = await verifyCertificate({ ...c, signature: twin }, { chain: chainFor() });
+        expect([failed(result), reasonOf(result, "signature").code]).to.deep.equal([
+          ["signature"],
+          "signature.malformed",
+        ]);
+        const zeroV = await verifyCertificate(
+          { ...c, signature: `${c.signature.slice(0, 130)}00` },
+          { chain: chainFor() },
+        );
+        expect(failed(zeroV)).to.deep.equal(["format"]);
+      });
+
+      it("fails a time-stamp token that is not even base64 as an unreadable token, without throwing", async () => {
+        const c = load();
+        const owner = version === 1 ? c : c.batch;
+        owner.timestamps = [{ type: "rfc3161", token: "AAAAA" }];
+        const resigned = await resign(c);
+        const verifier = { verify: async () => ({ status: "passed" as const }) };
+        const result = await verifyCertificate(resigned, { chain: chainFor(), timestamps: verifier });
+        expect([statusOf(result, "timestamp"), reasonOf(result, "timestamp")]).to.deep.equal([
+          "failed",
+          { code: "timestamp.invalid", index: 0, problem: "unreadable" },
+        ]);
       });
 
       it("fails anchor when the stated transaction anchored something else", async () => {
@@ -157,7 +241,10 @@ for (const version of [1, 2] as const) {
       });
 
       it("fails format for a duplicate key, naming it, and checks nothing else", async () => {
-        const text = JSON.stringify(load()).replace('"contentHash":', `"contentHash":"${"0".repeat(64)}","contentHash":`);
+        const text = JSON.stringify(load()).replace(
+          '"contentHash":',
+          `"contentHash":"${"0".repeat(64)}","contentHash":`,
+        );
         const result = await verifyCertificate(text, { chain: chainFor() });
         expect([result.verdict, failed(result)]).to.deep.equal(["invalid", ["format"]]);
         expect(reasonOf(result, "format")).to.deep.include({ code: "format.malformed" });
@@ -176,7 +263,12 @@ for (const version of [1, 2] as const) {
           breakIt(chain);
           const result = await verifyCertificate(load(), { fileDigest, chain });
           expect([statusOf(result, "anchor"), reasonOf(result, "anchor").code]).to.deep.equal(["error", code]);
-          expect([result.verdict, result.valid, result.anchoredAt, failed(result)]).to.deep.equal(["indeterminate", false, null, []]);
+          expect([result.verdict, result.valid, result.anchoredAt, failed(result)]).to.deep.equal([
+            "indeterminate",
+            false,
+            null,
+            [],
+          ]);
         });
       }
 
@@ -236,7 +328,8 @@ describe("verifying many certificates", () => {
   it("reads each anchor once through a CachingChainReader", async () => {
     const inner = RecordedChain.holding(parseCertificate(example.certificate()));
     const chain = new CachingChainReader(inner);
-    for (let i = 0; i < 5; i++) expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
+    for (let i = 0; i < 5; i++)
+      expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
     // chain id, newest block, code, anchorOf, block, receipt: once each.
     expect(inner.reads).to.equal(6);
   });
@@ -251,11 +344,13 @@ describe("verifying many certificates", () => {
     expect(inner.reads, "the one anchor, block and receipt stay cached").to.equal(afterFirst);
     const { contract, blockNumber, blockHash, timestamp } = (certificate as any).anchor;
     await chain.anchorOf(contract, `0x${"ab".repeat(32)}`); // never anchored: not cached, evicts nothing
-    inner.recordBlock(blockNumber + 1, { hash: blockHash, timestamp: timestamp + 1 });
+    inner.recordBlock(blockNumber + 1, { hash: blockHash, timestamp: timestamp + 1, transactions: [] });
     await chain.block(blockNumber + 1);
     const beforeLast = inner.reads;
     await verifyCertificate(certificate, { chain });
-    expect(inner.reads - beforeLast, "only the certificate's block, pushed out by the other, is read again").to.equal(1);
+    expect(inner.reads - beforeLast, "only the certificate's block, pushed out by the other, is read again").to.equal(
+      1,
+    );
   });
 });
 

@@ -132,7 +132,9 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
     const roots = (await anchoredLogs(chainUrl, contract)).map((l) => l.root);
     expect(new Set(roots).size, "a root anchored twice").to.equal(roots.length);
     const batches = readDatabase<{ root: string }>(dataDir, "SELECT root FROM batches");
-    expect(batches.map((b) => b.root).sort(), "every sealed batch anchored exactly once").to.deep.equal([...roots].sort());
+    expect(batches.map((b) => b.root).sort(), "every sealed batch anchored exactly once").to.deep.equal(
+      [...roots].sort(),
+    );
     expect(readDatabase(dataDir, "SELECT id FROM evidence WHERE batch_id IS NULL")).to.deep.equal([]);
   });
 });

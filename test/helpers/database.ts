@@ -5,7 +5,11 @@ import { DatabaseSync, type SQLInputValue } from "node:sqlite";
  * Reads a service's SQLite database directly, read-only, as an outside observer would:
  * what is durably on disk, whatever the service's own code says.
  */
-export function readDatabase<T = Record<string, unknown>>(dataDir: string, sql: string, ...params: SQLInputValue[]): T[] {
+export function readDatabase<T = Record<string, unknown>>(
+  dataDir: string,
+  sql: string,
+  ...params: SQLInputValue[]
+): T[] {
   const db = new DatabaseSync(path.join(dataDir, "evidence.db"), { readOnly: true });
   try {
     return db.prepare(sql).all(...params) as T[];

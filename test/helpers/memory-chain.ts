@@ -18,7 +18,9 @@ export class MemoryChain implements AnchorChain {
   readonly chainId = 31337;
   readonly contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
   /** Blocks by number: their hash, time and the transactions they hold. */
-  readonly blocks: { hash: Hex32; timestamp: number; txs: Tx[] }[] = [{ hash: hash("genesis"), timestamp: 1_800_000_000, txs: [] }];
+  readonly blocks: { hash: Hex32; timestamp: number; txs: Tx[] }[] = [
+    { hash: hash("genesis"), timestamp: 1_800_000_000, txs: [] },
+  ];
   readonly pool: Tx[] = [];
   readonly anchors = new Map<Hex32, AnchorLocation>();
   readonly failed = new Set<Hex32>();
@@ -77,7 +79,11 @@ export class MemoryChain implements AnchorChain {
   /** Mines one block holding the pool's transactions; a second anchor of a root fails, as the contract makes it. */
   mine(): number {
     const number = this.blocks.length;
-    const block = { hash: hash(`block ${number} ${Math.random()}`), timestamp: 1_800_000_000 + number * 2, txs: this.pool.splice(0) };
+    const block = {
+      hash: hash(`block ${number} ${Math.random()}`),
+      timestamp: 1_800_000_000 + number * 2,
+      txs: this.pool.splice(0),
+    };
     this.blocks.push(block);
     for (const tx of block.txs) {
       if (this.anchors.has(tx.root)) {

@@ -36,7 +36,11 @@ export class RecordedChain implements ChainReader {
       blockNumber: c.anchor.blockNumber,
       treeSize: c.treeSize,
     });
-    chain.recordBlock(c.anchor.blockNumber, { hash: c.anchor.blockHash as Hex32, timestamp: c.anchor.timestamp });
+    chain.recordBlock(c.anchor.blockNumber, {
+      hash: c.anchor.blockHash as Hex32,
+      timestamp: c.anchor.timestamp,
+      transactions: [c.anchor.txHash as Hex32],
+    });
     chain.recordReceipt(c.anchor.txHash, {
       status: 1,
       blockNumber: c.anchor.blockNumber,
@@ -66,6 +70,11 @@ export class RecordedChain implements ChainReader {
 
   recordReceipt(txHash: string, receipt: ReceiptOnChain): void {
     this.#receipts.set(txHash, receipt);
+  }
+
+  /** The node keeps the block but no receipt index for the transaction (a pruned node). */
+  forgetReceipt(txHash: string): void {
+    this.#receipts.delete(txHash);
   }
 
   async chainId(): Promise<number> {

@@ -28,7 +28,11 @@ function listening(port: number): Promise<boolean> {
 
 /** `npm start` exactly as a user or a supervisor runs it, and the line it prints when ready. */
 async function npmStart(env: Record<string, string>): Promise<{ npm: ChildProcess; output: () => string }> {
-  const npm = spawn("npm", ["start"], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const npm = spawn("npm", ["start"], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   npm.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   npm.stderr!.on("data", (d: Buffer) => (output += d.toString()));
@@ -48,14 +52,23 @@ describe("the service's lifecycle (real processes, through npm start)", function
       const dataDir = tempDir(`lifecycle-${signal}`);
       dirs.push(dataDir);
       const [port, chainPort] = [await freePort(), await freePort()];
-      const { npm, output } = await npmStart({ DATA_DIR: dataDir, PORT: String(port), LOCAL_CHAIN_PORT: String(chainPort) });
+      const { npm, output } = await npmStart({
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        LOCAL_CHAIN_PORT: String(chainPort),
+      });
       const chainPid = Number(readFileSync(path.join(dataDir, "chain", "anvil.pid"), "utf8"));
       expect([await listening(port), await listening(chainPort), isAlive(chainPid)]).to.deep.equal([true, true, true]);
       const exited = once(npm, "exit");
       const sent = Date.now();
       npm.kill(signal);
       await exited;
-      await until(async () => (!(await listening(port)) && !(await listening(chainPort)) && !isAlive(chainPid) ? true : undefined), "everything to stop", 10_000);
+      await until(
+        async () =>
+          !(await listening(port)) && !(await listening(chainPort)) && !isAlive(chainPid) ? true : undefined,
+        "everything to stop",
+        10_000,
+      );
       expect(Date.now() - sent, "within 10 s").to.be.below(10_000);
       expect(output()).to.match(new RegExp(`${signal}: stopping`));
     });
@@ -68,9 +81,15 @@ describe("the service's lifecycle (real processes, through npm start)", function
     await once(blocker, "listening");
     const { port } = blocker.address() as { port: number };
     try {
-      const res = await runCli(["serve"], { DATA_DIR: dataDir, PORT: String(port), LOCAL_CHAIN_PORT: String(await freePort()) });
+      const res = await runCli(["serve"], {
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        LOCAL_CHAIN_PORT: String(await freePort()),
+      });
       expect(res.code).to.equal(1);
-      expect(said(res.stderr)).to.deep.equal([`evidence serve: port ${port} on 127.0.0.1 is already in use (set PORT)`]);
+      expect(said(res.stderr)).to.deep.equal([
+        `evidence serve: port ${port} on 127.0.0.1 is already in use (set PORT)`,
+      ]);
     } finally {
       blocker.close();
     }
@@ -88,7 +107,11 @@ describe("the service's lifecycle (real processes, through npm start)", function
     const chainPort = await freePort();
     const first = await startServiceProcess(dataDir, { LOCAL_CHAIN_PORT: String(chainPort) });
     try {
-      const second = await runCli(["serve"], { DATA_DIR: dataDir, PORT: "0", LOCAL_CHAIN_PORT: String(await freePort()) });
+      const second = await runCli(["serve"], {
+        DATA_DIR: dataDir,
+        PORT: "0",
+        LOCAL_CHAIN_PORT: String(await freePort()),
+      });
       expect(second.code).to.equal(1);
       expect(said(second.stderr)).to.deep.equal([
         `evidence serve: ${dataDir} is in use by another Evidence Anchor service (pid ${first.child.pid}); stop it first, or set another DATA_DIR`,

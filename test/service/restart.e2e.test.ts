@@ -64,7 +64,10 @@ describe("the service across restarts and crashes (real processes)", function ()
 
     const batches = readDatabase<{ root: string }>(dataDir, "SELECT root FROM batches WHERE status = 'anchored'");
     expect(batches.map((b) => b.root).sort()).to.deep.equal([...roots].sort());
-    const perItem = readDatabase(dataDir, "SELECT count(DISTINCT batch_id) AS n FROM evidence GROUP BY id HAVING n != 1");
+    const perItem = readDatabase(
+      dataDir,
+      "SELECT count(DISTINCT batch_id) AS n FROM evidence GROUP BY id HAVING n != 1",
+    );
     expect(perItem, "every item in exactly one batch").to.deep.equal([]);
   });
 

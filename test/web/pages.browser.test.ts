@@ -1,5 +1,7 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { createServer } from "node:http";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -27,6 +29,8 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
   let certificatePath: string;
   let certificate: any;
   const requestedHosts = new Set<string>();
+  /** Hosts a test pointed the page at on purpose (a reader's own node). */
+  const chosenHosts = new Set<string>();
 
   before(async () => {
     dataDir = tempDir("web");
@@ -127,11 +131,36 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
     });
 
     it("reads the chain from a node URL the user gives, bypassing the service's proxy", async () => {
-      const proxied: string[] = [];
-      page.on("request", (r) => r.url().endsWith("/rpc") && proxied.push(r.url()));
-      const result = await verifyWith({ certificate: certificatePath, rpc: chainUrl });
-      expect(result.verdict).to.equal("valid");
-      expect(proxied).to.deep.equal([]);
+      // The reader's own node, open to pages (CORS), in front of the same chain. The embedded
+      // node itself answers no page: it sends no CORS headers and refuses any Origin.
+      const courtNode = createServer((req, res) => {
+        if (req.method === "OPTIONS") {
+          res.writeHead(204, { "access-control-allow-origin": "*", "access-control-allow-headers": "content-type" }).end();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+          fetch(chainUrl, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.concat(chunks) })
+            .then(async (upstream) => {
+              res.writeHead(upstream.status, { "content-type": "application/json", "access-control-allow-origin": "*" });
+              res.end(Buffer.from(await upstream.arrayBuffer()));
+            })
+            .catch(() => res.writeHead(502).end());
+        });
+      }).listen(0, "127.0.0.1");
+      await once(courtNode, "listening");
+      try {
+        const proxied: string[] = [];
+        page.on("request", (r) => r.url().endsWith("/rpc") && proxied.push(r.url()));
+        const own = `http://127.0.0.1:${(courtNode.address() as { port: number }).port}`;
+        chosenHosts.add(new URL(own).host);
+        const result = await verifyWith({ certificate: certificatePath, rpc: own });
+        expect(result.verdict).to.equal("valid");
+        expect(proxied).to.deep.equal([]);
+      } finally {
+        courtNode.close();
+      }
     });
 
     it("takes a pasted certificate", async () => {
@@ -227,7 +256,7 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       const res = await page.goto(`${service.url}/verify`);
       const csp = res!.headers()["content-security-policy"]!;
       expect(csp).to.include("default-src 'self'").and.include("script-src 'self'").and.include("object-src 'none'");
-      const own = new Set([new URL(service.url).host, new URL(chainUrl).host]);
+      const own = new Set([new URL(service.url).host, new URL(chainUrl).host, ...chosenHosts]);
       expect([...requestedHosts].filter((h) => !own.has(h))).to.deep.equal([]);
     });
 

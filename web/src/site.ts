@@ -7,6 +7,9 @@ export interface SiteInfo {
   /** Display names of chains by id, from the service's configuration. */
   chainNames: Record<number, string>;
   developmentChainIds: readonly number[];
+  /** The chain the service anchors on, and its registry: trusted when verifying through the service's proxy. */
+  chainId?: number;
+  contract?: string;
 }
 
 let cached: Promise<SiteInfo> | undefined;
@@ -20,6 +23,8 @@ export function siteInfo(): Promise<SiteInfo> {
       publicUrl: info.publicUrl ?? location.origin,
       chainNames: info.chainNames ?? {},
       developmentChainIds: info.developmentChainIds ?? DEVELOPMENT_CHAIN_IDS,
+      ...(info.chainId !== undefined ? { chainId: info.chainId } : {}),
+      ...(info.contract !== undefined ? { contract: info.contract } : {}),
     }));
   return cached;
 }

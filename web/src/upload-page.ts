@@ -1,4 +1,5 @@
 import {
+  MEDIA_TYPE_CAPTURE,
   problemText,
   sha256Stream,
   type EvidenceList,
@@ -152,16 +153,85 @@ function renderStatus(row: Row): void {
   row.certificateCell.replaceChildren(...(row.status === "anchored" && row.id ? certificateLinks(row.id) : []));
 }
 
-function certificateLinks(id: string): HTMLElement[] {
-  return [
+function certificateLinks(id: string, capture = false): HTMLElement[] {
+  const links = [
     el("a", t("upload.download"), {
       href: `/api/v1/evidence/${id}/certificate`,
       download: `${id}.evidence.json`,
       class: "download",
     }),
     el("span", " · "),
-    el("a", t("upload.verifyLink"), { href: `/verify?id=${id}` }),
+    el("a", t("upload.pdf"), { href: `/api/v1/evidence/${id}/certificate.pdf`, download: `${id}.pdf`, class: "pdf" }),
   ];
+  if (capture) {
+    links.push(el("span", " · "), el("a", t("upload.package"), { href: `/api/v1/evidence/${id}/package`, download: `${id}.zip`, class: "package" }));
+  }
+  links.push(el("span", " · "), el("a", t("upload.verifyLink"), { href: `/verify?id=${id}` }));
+  return links;
+}
+
+// --- web capture (网页取证) ---
+
+const captureError = byId<HTMLParagraphElement>("capture-error");
+byId("capture-run").addEventListener("click", () => void capture());
+
+async function capture(): Promise<void> {
+  const key = apiKey();
+  captureError.textContent = "";
+  if (!key) {
+    captureError.textContent = t("upload.keyMissing");
+    return;
+  }
+  const url = byId<HTMLInputElement>("capture-url").value.trim();
+  const title = byId<HTMLInputElement>("capture-title").value.trim();
+  const res = await fetch("/api/v1/captures", {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ url, ...(title ? { title } : {}) }),
+  }).catch(() => undefined);
+  if (!res) {
+    captureError.textContent = t("upload.networkError");
+    return;
+  }
+  const body = (await res.json().catch(() => ({}))) as Partial<Problem> & { id?: string };
+  if (res.status !== 202 || !body.id) {
+    captureError.textContent = problemText(body, lang(), `HTTP ${res.status}`);
+    return;
+  }
+  await followCapture(body.id);
+}
+
+/** Follows a capture until it is anchored or has failed: its status, then its screenshot and links. */
+async function followCapture(id: string): Promise<void> {
+  const box = byId<HTMLDivElement>("capture-progress");
+  const status = byId<HTMLParagraphElement>("capture-status");
+  const preview = byId<HTMLImageElement>("capture-preview");
+  const links = byId<HTMLParagraphElement>("capture-links");
+  box.hidden = false;
+  preview.hidden = true;
+  links.replaceChildren();
+  box.dataset.status = "capturing";
+  for (;;) {
+    const view = (await (await fetch(`/api/v1/evidence/${id}`)).json()) as EvidenceView;
+    box.dataset.status = view.status;
+    if (view.status === "failed") {
+      status.textContent = t("capture.failed") + (view.capture?.error?.message ?? "");
+      return;
+    }
+    const key = view.status === "capturing" && view.capture?.status === "queued" ? "capture.queued" : `capture.${view.status}`;
+    status.textContent = t(key as MessageKey);
+    if (view.record && preview.hidden) {
+      preview.src = `/api/v1/evidence/${id}/screenshot`;
+      preview.alt = view.record.sourceUrl ?? "";
+      preview.hidden = false;
+    }
+    if (view.status === "anchored") {
+      links.replaceChildren(...certificateLinks(id, true));
+      void refreshList();
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 async function refreshList(): Promise<void> {
@@ -177,9 +247,9 @@ async function refreshList(): Promise<void> {
     ...items.map((item) => {
       const tr = el("tr");
       const links = el("td");
-      if (item.status === "anchored") links.append(...certificateLinks(item.id));
+      if (item.status === "anchored") links.append(...certificateLinks(item.id, item.record.mediaType === MEDIA_TYPE_CAPTURE));
       tr.append(
-        el("td", item.record.fileName ?? item.record.contentHash),
+        el("td", item.record.mediaType === MEDIA_TYPE_CAPTURE ? (item.record.sourceUrl ?? "") : (item.record.fileName ?? item.record.contentHash)),
         el("td", new Date(item.record.submittedAt).toLocaleString(lang())),
         el("td", t(`status.${item.status}` as MessageKey)),
         links,

@@ -4,6 +4,7 @@ import {
   CONTENT_HASH_INPUT,
   JsonRpcChainReader,
   STATUS_NAMES,
+  lazyTimestampVerifier,
   checkSentence,
   reasonText,
   sha256Stream,
@@ -117,12 +118,18 @@ async function run(): Promise<void> {
     return;
   }
   const digest = evidenceFile.files?.[0] ? await fileDigest : typed ? typed.toLowerCase() : undefined;
+  const ownNode = rpcInput.value.trim() === "";
   const rpc = rpcInput.value.trim() || new URL("/rpc", location.href).href;
   const input: EvidenceInput = certificateBytes ? { kind: "bytes", bytes: certificateBytes } : { kind: "certificate", certificate: text };
   const site = await siteInfo();
   const result = await verifyEvidence(input, {
     chain: new JsonRpcChainReader(rpc),
     developmentChainIds: site.developmentChainIds,
+    // Time-stamp tokens are checked against the roots the reader pasted, and no others.
+    timestamps: lazyTimestampVerifier(() => byId<HTMLTextAreaElement>("tsa-trust").value.trim() || undefined),
+    // Through this service's proxy, its registry is the one to trust; a node of the reader's
+    // own choosing is theirs to judge.
+    ...(ownNode && site.contract ? { trustedContracts: [site.contract] } : {}),
     ...(digest !== undefined ? { fileDigest: digest } : {}),
   });
   last = { result, rpc, at: new Date() };
@@ -154,6 +161,7 @@ function render(result: VerificationResult, rpc: string, at: Date): void {
     }),
   );
   void renderSummary(result);
+  renderCapture(result);
   renderContext(result, rpc, at);
   renderQr(result);
   section.focus({ preventScroll: true });
@@ -169,6 +177,10 @@ async function renderSummary(result: VerificationResult): Promise<void> {
   const l = lang();
   const site = await siteInfo();
   const rows: [MessageKey, string][] = [["verify.id", c.record.id]];
+  if (result.capture) {
+    const captured = timeText(new Date(result.capture.startedAt), l);
+    rows.push(["verify.capturedUrl", result.capture.url], ["verify.capturedAt", `${captured.local} / ${captured.utc}`]);
+  }
   if (result.anchoredAt) {
     const time = timeText(new Date(result.anchoredAt), l);
     rows.push(["verify.anchoredLocal", time.local], ["verify.anchoredUtc", time.utc]);
@@ -194,6 +206,18 @@ async function renderSummary(result: VerificationResult): Promise<void> {
     rows.push(["verify.timestamp", `${ts.tsa}: ${time.local} / ${time.utc}`]);
   }
   for (const [key, value] of rows) summary.append(el("dt", t(key)), el("dd", value, { "data-field": key }));
+}
+
+/** A capture package: its screenshot beside the verdict, when it is unaltered. */
+function renderCapture(result: VerificationResult): void {
+  const box = byId<HTMLDivElement>("capture-preview");
+  const img = byId<HTMLImageElement>("capture-screenshot");
+  const screenshot = result.capture?.screenshot;
+  box.hidden = !screenshot;
+  if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  if (!screenshot) return;
+  img.src = URL.createObjectURL(new Blob([screenshot as Uint8Array<ArrayBuffer>], { type: "image/png" }));
+  img.alt = result.capture!.url;
 }
 
 /** When and against which node this verification was made (printed with it). */

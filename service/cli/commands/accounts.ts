@@ -2,7 +2,10 @@ import { defineCommand } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 
 async function withStore<T>(fn: (store: import("../../store/store.ts").EvidenceStore) => Promise<T>): Promise<T> {
-  const [{ loadConfig }, { openStore }] = await Promise.all([import("../../config.ts"), import("../../store/open-store.ts")]);
+  const [{ loadConfig }, { openStore }] = await Promise.all([
+    import("../../config.ts"),
+    import("../../store/open-store.ts"),
+  ]);
   const config = loadConfig();
   const store = await openStore(config);
   try {
@@ -30,7 +33,8 @@ and prints its API key. The key is shown only this once; only its hash is stored
       }),
     );
     if (values.json) console.log(JSON.stringify({ id: account.id, name: account.name, apiKey }));
-    else console.log(`Account ${account.id} (${account.name}) created.\nAPI key (shown once, keep it):\n\n  ${apiKey}\n`);
+    else
+      console.log(`Account ${account.id} (${account.name}) created.\nAPI key (shown once, keep it):\n\n  ${apiKey}\n`);
     return EXIT.ok;
   },
 });
@@ -45,7 +49,11 @@ Lists the accounts in the service's store: id, name, creation time.`,
   async run({ values }) {
     const accounts = await withStore((store) => store.listAccounts());
     for (const a of accounts) {
-      console.log(values.json ? JSON.stringify({ id: a.id, name: a.name, createdAt: a.createdAt }) : `${a.id}  ${a.createdAt}  ${a.name}`);
+      console.log(
+        values.json
+          ? JSON.stringify({ id: a.id, name: a.name, createdAt: a.createdAt })
+          : `${a.id}  ${a.createdAt}  ${a.name}`,
+      );
     }
     return EXIT.ok;
   },

@@ -18,6 +18,8 @@ package (.zip); a directory stands for every certificate in it.
   --sha256 HEX   the file's SHA-256, when only the hash is at hand
   --files DIR    for many certificates: the original files, matched by their SHA-256
   --rpc URL      a node of the certificates' chain (default $EVIDENCE_RPC_URL or http://127.0.0.1:8545)
+  --contract A   the consortium's anchor registry (repeatable): a certificate naming another
+                 contract fails (without it, any EvidenceAnchor contract on the chain counts)
   --tsa-trust F  a PEM file of the time-stamp authorities' roots you trust (none by default: a
                  token of another TSA is reported as not checkable, beside the verdict)
   --json         machine-readable: one object, or one line per certificate when there are many
@@ -32,6 +34,7 @@ another chain, or behind). With many certificates, the worst of them.`,
     json: { type: "boolean" },
     lang: { type: "string" },
     "tsa-trust": { type: "string" },
+    contract: { type: "string", multiple: true },
   },
   async run({ values, positionals, lang }) {
     if (positionals.length === 0) throw new UsageError("name at least one certificate file or directory");
@@ -45,12 +48,19 @@ another chain, or behind). With many certificates, the worst of them.`,
       throw new UsageError("--file and --sha256 go with one certificate; use --files DIR for many");
     }
     const rpc = values.rpc ?? process.env.EVIDENCE_RPC_URL ?? "http://127.0.0.1:8545";
-    const [core, { verificationText }] = await Promise.all([import("../../core/index.ts"), import("../print-verification.ts")]);
+    const [core, { verificationText }] = await Promise.all([
+      import("../../core/index.ts"),
+      import("../print-verification.ts"),
+    ]);
     const chain = new core.CachingChainReader(new core.JsonRpcChainReader(rpc));
+    for (const address of values.contract ?? []) {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new UsageError(`--contract ${address}: not an address`);
+    }
     const trustFile = values["tsa-trust"];
-    if (trustFile !== undefined) await readFile(trustFile).catch(() => {
-      throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
-    });
+    if (trustFile !== undefined)
+      await readFile(trustFile).catch(() => {
+        throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
+      });
     const timestamps = core.lazyTimestampVerifier(() => (trustFile ? readFile(trustFile, "utf8") : undefined));
     const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
     const single = certificates.length === 1 && byHash === undefined;
@@ -70,7 +80,12 @@ another chain, or behind). With many certificates, the worst of them.`,
       const bytes = new Uint8Array(await readFile(file));
       const result: VerificationResult = await core.verifyEvidence(
         { kind: "bytes", bytes },
-        { chain, timestamps, ...(fileDigest ? { fileDigest } : {}) },
+        {
+          chain,
+          timestamps,
+          ...(fileDigest ? { fileDigest } : {}),
+          ...(values.contract ? { trustedContracts: values.contract } : {}),
+        },
       );
       tally[result.verdict]++;
       worst = worse(worst, result.verdict);
@@ -80,7 +95,9 @@ another chain, or behind). With many certificates, the worst of them.`,
       } else if (single) {
         console.log(verificationText(result, { lang, rpc, source: file }));
       } else {
-        const failed = result.checks.filter((c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"));
+        const failed = result.checks.filter(
+          (c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"),
+        );
         rows.push([
           core.VERDICT_NAMES[result.verdict][lang],
           result.claims?.record.id ?? "—",
@@ -92,7 +109,10 @@ another chain, or behind). With many certificates, the worst of them.`,
     }
     if (!values.json && !single) {
       const zh = lang === "zh-CN";
-      printTable([zh ? ["结论", "编号", "证书", "文件", "原因"] : ["verdict", "id", "certificate", "file", "reason"], ...rows]);
+      printTable([
+        zh ? ["结论", "编号", "证书", "文件", "原因"] : ["verdict", "id", "certificate", "file", "reason"],
+        ...rows,
+      ]);
       console.log(
         zh
           ? `\n共 ${certificates.length} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}（节点 ${rpc}）`

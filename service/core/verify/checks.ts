@@ -45,6 +45,8 @@ export type Reason =
   | { code: "anchor.block-hash-differs"; blockNumber: number; onChain: string; stated: string }
   | { code: "anchor.block-time-differs"; blockNumber: number; onChain: number; stated: number }
   | { code: "anchor.no-transaction"; txHash: string }
+  | { code: "anchor.receipt-unavailable"; txHash: string; blockNumber: number }
+  | { code: "anchor.unknown-contract"; contract: string; trusted: string }
   | { code: "anchor.transaction-failed"; txHash: string }
   | { code: "anchor.transaction-elsewhere"; txHash: string; blockNumber: number }
   | { code: "anchor.no-event"; txHash: string }
@@ -59,6 +61,7 @@ export type Reason =
   | { code: "timestamp.ok"; count: number }
   | { code: "timestamp.invalid"; index: number; problem: string }
   | { code: "timestamp.untrusted"; index: number; tsa: string }
+  | { code: "timestamp.unverifiable"; index: number; tsa: string; problem: string }
   | { code: "timestamp.not-checked"; count: number }
   | { code: "not-checked.malformed" }
   | { code: "package.ok"; artifacts: number }

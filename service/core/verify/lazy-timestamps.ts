@@ -5,12 +5,17 @@ import type { TimestampVerifier } from "./verify-certificate.ts";
  * token: most certificates are checked without it, and it is most of a page's weight.
  * `trustPem` is the PEM bundle of TSA roots the reader chose to trust (or none).
  */
-export function lazyTimestampVerifier(trustPem: () => Promise<string | undefined> | string | undefined): TimestampVerifier {
+export function lazyTimestampVerifier(
+  trustPem: () => Promise<string | undefined> | string | undefined,
+): TimestampVerifier {
   let loaded: Promise<TimestampVerifier> | undefined;
   return {
     verify(token, root) {
       loaded ??= (async () => {
-        const [{ trustList, trustListVerifier }, pem] = await Promise.all([import("./timestamp-verifier.ts"), trustPem()]);
+        const [{ trustList, trustListVerifier }, pem] = await Promise.all([
+          import("./timestamp-verifier.ts"),
+          trustPem(),
+        ]);
         return trustListVerifier(trustList(pem));
       })();
       return loaded.then((v) => v.verify(token, root));

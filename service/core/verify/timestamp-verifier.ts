@@ -26,7 +26,9 @@ export function trustListVerifier(trust: readonly TsaTrustAnchor[]): TimestampVe
         result = verifyTimestampToken(token, root, [...trust]).then((v) => ({
           status: v.status,
           ...(v.status !== "passed" ? { problem: v.detail.code } : {}),
-          tsa: commonName(v.info?.tsa ?? v.info?.signer?.subject ?? (v.detail.code === "untrusted-tsa" ? v.detail.subject : "")),
+          tsa: commonName(
+            v.info?.tsa ?? v.info?.signer?.subject ?? (v.detail.code === "untrusted-tsa" ? v.detail.subject : ""),
+          ),
           ...(v.info ? { genTime: v.info.genTime } : {}),
           // A token that says it is from a development TSA is labelled so even when it cannot be
           // checked: the label only ever weakens what a reader takes from it.

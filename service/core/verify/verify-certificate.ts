@@ -1,6 +1,12 @@
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { recoverAddress } from "ethers";
-import { claimsOf, parseCertificate, personalMessageDigest, signedBytes, type CertificateClaims } from "../certificate.ts";
+import {
+  claimsOf,
+  parseCertificate,
+  personalMessageDigest,
+  signedBytes,
+  type CertificateClaims,
+} from "../certificate.ts";
 import type { ChainReader } from "../chain-reader.ts";
 import { CachingChainReader, ChainUnavailableError } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
@@ -44,6 +50,12 @@ export interface VerifyOptions {
   chain: ChainReader;
   /** Checks time-stamp tokens; without it, tokens are reported as not checked (an error). */
   timestamps?: TimestampVerifier;
+  /**
+   * The anchor registries the reader trusts (the consortium's published deployment): a
+   * certificate naming another contract fails `anchor`. Without it any EvidenceAnchor on the
+   * chain counts, and the reader must compare `anchor.contract` themselves.
+   */
+  trustedContracts?: readonly string[];
   /** Chain ids whose operator can rewrite them (the embedded development chain). */
   developmentChainIds?: readonly number[];
   /** A TSA's time further than this from the block's (seconds) is flagged. */
@@ -68,7 +80,7 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
   }
   const claims = claimsOf(certificate);
   const [anchor, timestamp] = await Promise.all([
-    checkAnchor(claims, options.chain),
+    checkAnchor(claims, options.chain, options.trustedContracts),
     checkTimestamps(claims, options),
   ]);
   const checks: Check[] = [
@@ -168,9 +180,17 @@ function checkInclusion(c: CertificateClaims): Check {
  * What the node cannot answer is an error: unreachable, another chain, or not yet at the
  * anchored height (a node still syncing would otherwise read as a forgery).
  */
-async function checkAnchor(c: CertificateClaims, chain: ChainReader): Promise<Check> {
+async function checkAnchor(
+  c: CertificateClaims,
+  chain: ChainReader,
+  trustedContracts?: readonly string[],
+): Promise<Check> {
   const { chainId, contract, blockNumber, blockHash, timestamp, txHash } = c.anchor;
   const fail = (reason: Reason) => check("anchor", "failed", reason);
+  // Anyone may deploy a contract of their own: the consortium's registry is the one that counts.
+  if (trustedContracts && !trustedContracts.some((t) => t.toLowerCase() === contract.toLowerCase())) {
+    return fail({ code: "anchor.unknown-contract", contract, trusted: trustedContracts.join(", ") });
+  }
   try {
     const actualChainId = await chain.chainId();
     if (actualChainId !== chainId) {
@@ -202,7 +222,13 @@ async function checkAnchor(c: CertificateClaims, chain: ChainReader): Promise<Ch
       return fail({ code: "anchor.block-time-differs", blockNumber, onChain: block.timestamp, stated: timestamp });
     }
     const receipt = await chain.receipt(txHash as `0x${string}`);
-    if (receipt === null) return fail({ code: "anchor.no-transaction", txHash });
+    if (receipt === null) {
+      // A node may keep blocks but not an index of old receipts: the block says whether the
+      // transaction is there at all.
+      return block.transactions.includes(txHash as `0x${string}`)
+        ? check("anchor", "error", { code: "anchor.receipt-unavailable", txHash, blockNumber })
+        : fail({ code: "anchor.no-transaction", txHash });
+    }
     if (receipt.blockNumber !== blockNumber || receipt.blockHash !== blockHash) {
       return fail({ code: "anchor.transaction-elsewhere", txHash, blockNumber: receipt.blockNumber });
     }
@@ -230,7 +256,13 @@ async function checkAnchor(c: CertificateClaims, chain: ChainReader): Promise<Ch
 /** Recovered signers by (digest, signature): the certificates of one batch share both in version 2. */
 const recovered = new Map<string, string>();
 
+/** Half the order of secp256k1: a signature's s above it is the malleable twin of one below (EIP-2). */
+const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
 function checkSignature(certificate: Certificate, c: CertificateClaims): Check {
+  // One certificate has one signature: v is 27 or 28 (the schema), s is in the lower half.
+  if (BigInt(`0x${c.signature.slice(66, 130)}`) > HALF_ORDER)
+    return check("signature", "failed", { code: "signature.malformed" });
   try {
     const digest = personalMessageDigest(signedBytes(certificate));
     const key = `${bytesToHex(digest)}/${c.signature}`;
@@ -267,11 +299,12 @@ async function checkTimestamps(
     };
   }
   const root = fromHex32(c.root);
+  // A token is attacker-controlled: one that cannot even be decoded is a failed token, never a crash.
   const results = await Promise.all(
     tokens.map((t) =>
-      options.timestamps!.verify(base64ToBytes(t.token), root).catch(
-        (): TimestampCheck => ({ status: "failed", problem: "unreadable" }),
-      ),
+      Promise.resolve()
+        .then(() => options.timestamps!.verify(base64ToBytes(t.token), root))
+        .catch((): TimestampCheck => ({ status: "failed", problem: "unreadable" })),
     ),
   );
   const tolerance = options.timestampToleranceSeconds ?? TIMESTAMP_TOLERANCE_SECONDS;
@@ -296,16 +329,20 @@ async function checkTimestamps(
   const failed = results.findIndex((r) => r.status === "failed");
   if (failed >= 0) {
     const problem = results[failed]!.problem ?? "invalid";
-    return { check: check("timestamp", "failed", { code: "timestamp.invalid", index: failed, problem }), summaries, warnings };
-  }
-  const untrusted = results.findIndex((r) => r.status === "error");
-  if (untrusted >= 0) {
-    const tsa = results[untrusted]!.tsa ?? "";
     return {
-      check: check("timestamp", "error", { code: "timestamp.untrusted", index: untrusted, tsa }),
+      check: check("timestamp", "failed", { code: "timestamp.invalid", index: failed, problem }),
       summaries,
       warnings,
     };
+  }
+  const unchecked = results.findIndex((r) => r.status === "error");
+  if (unchecked >= 0) {
+    const { tsa = "", problem = "untrusted-tsa" } = results[unchecked]!;
+    const reason: Reason =
+      problem === "untrusted-tsa"
+        ? { code: "timestamp.untrusted", index: unchecked, tsa }
+        : { code: "timestamp.unverifiable", index: unchecked, tsa, problem };
+    return { check: check("timestamp", "error", reason), summaries, warnings };
   }
   return { check: check("timestamp", "passed", { code: "timestamp.ok", count: tokens.length }), summaries, warnings };
 }

@@ -76,4 +76,3 @@ async function verifyPackage(zip: Uint8Array, options: VerifyOptions): Promise<R
 function decodeText(bytes: Uint8Array): string {
   return new TextDecoder("utf-8", { fatal: false }).decode(bytes);
 }
-

@@ -1,4 +1,13 @@
-import type { Check, CheckId, CheckStatus, Reason, ReasonCode, Verdict, VerificationResult, Warning } from "./checks.ts";
+import type {
+  Check,
+  CheckId,
+  CheckStatus,
+  Reason,
+  ReasonCode,
+  Verdict,
+  VerificationResult,
+  Warning,
+} from "./checks.ts";
 
 /**
  * The words of a verification, in Simplified Chinese and English, defined once: the CLI,
@@ -146,7 +155,10 @@ export interface TimeText {
 /** A moment as a date in UTC and in local time (the reader's time zone unless given). */
 export function timeText(when: Date | number, lang: Lang, timeZone?: string): TimeText {
   const date = typeof when === "number" ? new Date(when * 1000) : when;
-  const utc = `${date.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "")} UTC`;
+  const utc = `${date
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d{3}Z$/, "")} UTC`;
   const parts = new Intl.DateTimeFormat("en-CA", {
     timeZone,
     year: "numeric",
@@ -174,7 +186,10 @@ function at(seconds: number, lang: Lang): string {
 
 type Detail<C extends ReasonCode> = (r: Extract<Reason, { code: C }>, lang: Lang) => string;
 const both =
-  <C extends ReasonCode>(en: (r: Extract<Reason, { code: C }>) => string, zh: (r: Extract<Reason, { code: C }>) => string): Detail<C> =>
+  <C extends ReasonCode>(
+    en: (r: Extract<Reason, { code: C }>) => string,
+    zh: (r: Extract<Reason, { code: C }>) => string,
+  ): Detail<C> =>
   (r, lang) =>
     lang === "zh-CN" ? zh(r) : en(r);
 
@@ -229,7 +244,7 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `证明不完整：${r.message}`,
   ),
   "anchor.ok": both(
-    (r, ) => `anchored on chain ${r.chainId} in block ${r.blockNumber} at ${at(r.timestamp, "en")}`,
+    (r) => `anchored on chain ${r.chainId} in block ${r.blockNumber} at ${at(r.timestamp, "en")}`,
     (r) => `已于 ${at(r.timestamp, "zh-CN")} 记录在链 ${r.chainId} 的第 ${r.blockNumber} 号区块`,
   ),
   "anchor.no-contract": both(
@@ -264,6 +279,15 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `the chain has no transaction ${r.txHash}`,
     (r) => `链上没有交易 ${r.txHash}`,
   ),
+  "anchor.receipt-unavailable": both(
+    (r) =>
+      `block ${r.blockNumber} holds transaction ${r.txHash}, but the node keeps no receipt for it: use a node that indexes old transactions`,
+    (r) => `第 ${r.blockNumber} 号区块包含交易 ${r.txHash}，但该节点未保存其收据：请使用保留历史交易索引的节点`,
+  ),
+  "anchor.unknown-contract": both(
+    (r) => `the certificate names contract ${r.contract}, which is not the trusted registry (${r.trusted})`,
+    (r) => `证书所载合约 ${r.contract} 不是受信任的存证合约（${r.trusted}）`,
+  ),
   "anchor.transaction-failed": both(
     (r) => `transaction ${r.txHash} failed on chain`,
     (r) => `交易 ${r.txHash} 在链上执行失败`,
@@ -295,7 +319,8 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     },
   ),
   "anchor.other-chain": both(
-    (r) => `the node is on chain ${r.actual}; the certificate is for chain ${r.stated}: use a node of chain ${r.stated}`,
+    (r) =>
+      `the node is on chain ${r.actual}; the certificate is for chain ${r.stated}: use a node of chain ${r.stated}`,
     (r) => `该节点属于链 ${r.actual}，而证书属于链 ${r.stated}：请使用链 ${r.stated} 的节点`,
   ),
   "anchor.behind": both(
@@ -330,6 +355,11 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `token ${r.index + 1}: the TSA ${r.tsa} is not on the trust list`,
     (r) => `第 ${r.index + 1} 个令牌：时间戳机构 ${r.tsa} 不在信任列表中`,
   ),
+  "timestamp.unverifiable": both(
+    (r) => `token ${r.index + 1}${r.tsa ? ` of ${r.tsa}` : ""} could not be checked: ${r.problem}`,
+    (r) =>
+      `第 ${r.index + 1} 个令牌${r.tsa ? `（${r.tsa}）` : ""}无法核验：${TIMESTAMP_PROBLEMS_ZH[r.problem] ?? r.problem}`,
+  ),
   "timestamp.not-checked": both(
     (r) => `${r.count} time-stamp token(s) not checked by this verifier`,
     (r) => `本验证程序未核验 ${r.count} 个时间戳令牌`,
@@ -354,6 +384,9 @@ const TIMESTAMP_PROBLEMS_ZH: Record<string, string> = {
   "no-timestamping-eku": "签发证书没有时间戳用途（timeStamping EKU）",
   "signing-certificate-mismatch": "签名证书与令牌的绑定不符",
   malformed: "令牌格式不正确",
+  "certificate-not-valid-at-gentime": "签发证书在时间戳时间不在有效期内",
+  "signer-certificate-missing": "令牌未附签发证书",
+  "unsupported-algorithm": "令牌使用了不支持的算法",
   unreadable: "无法读取令牌",
 };
 
@@ -375,9 +408,13 @@ export const VERDICT_NAMES: Record<Verdict, Words> = {
 };
 
 /** The verdict in one line, saying whether a file was compared. */
-export function verdictHeadline(result: Pick<VerificationResult, "verdict" | "fileCompared" | "capture">, lang: Lang): string {
+export function verdictHeadline(
+  result: Pick<VerificationResult, "verdict" | "fileCompared" | "capture">,
+  lang: Lang,
+): string {
   if (result.verdict !== "valid") return VERDICT_NAMES[result.verdict][lang];
-  if (result.capture) return lang === "zh-CN" ? "有效——网页取证包与存证一致" : "VALID — the capture package matches the certificate";
+  if (result.capture)
+    return lang === "zh-CN" ? "有效——网页取证包与存证一致" : "VALID — the capture package matches the certificate";
   if (result.fileCompared) {
     return lang === "zh-CN" ? "有效——文件与存证一致" : "VALID — the file matches the certificate";
   }

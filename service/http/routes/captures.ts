@@ -38,7 +38,8 @@ export function captureRoutes(options: {
     express.json({ limit: "64kb", strict: true }),
     async (req, res) => {
       const request = parseBody(CaptureRequestSchema, req.body, "body");
-      if (!options.captures) throw new HttpProblem(503, "CAPTURE_UNAVAILABLE", "web capture is not enabled on this service");
+      if (!options.captures)
+        throw new HttpProblem(503, "CAPTURE_UNAVAILABLE", "web capture is not enabled on this service");
       try {
         const accepted = await options.captures.request(req.account!, request);
         res.status(202).location(`/api/v1/evidence/${accepted.id}`).json(accepted);
@@ -52,7 +53,8 @@ export function captureRoutes(options: {
     const id = String(req.params.id);
     const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
     if (!row) throw new HttpProblem(404, "NOT_FOUND", "no evidence with that id");
-    if (row.record.mediaType !== MEDIA_TYPE_CAPTURE) throw new HttpProblem(404, "NOT_FOUND", "that evidence is not a web capture");
+    if (row.record.mediaType !== MEDIA_TYPE_CAPTURE)
+      throw new HttpProblem(404, "NOT_FOUND", "that evidence is not a web capture");
     const manifestBytes = await readAll(await options.objects.get(row.record.contentHash));
     parseCaptureManifest(manifestBytes);
     const certificateJson = row.certificate ? `${JSON.stringify(row.certificate, null, 2)}\n` : undefined;
@@ -64,6 +66,18 @@ export function captureRoutes(options: {
     res.type("application/zip").set("Content-Disposition", `attachment; filename="${id}.zip"`);
     zip.on("error", (e) => res.destroy(e));
     zip.pipe(res);
+  });
+
+  /** The capture's full-page screenshot, for the pages' preview (readable by the id, like the package). */
+  router.get("/api/v1/evidence/:id/screenshot", publicCors, async (req, res) => {
+    const id = String(req.params.id);
+    const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
+    if (!row || row.record.mediaType !== MEDIA_TYPE_CAPTURE) throw new HttpProblem(404, "NOT_FOUND", "no web capture with that id");
+    const manifest = parseCaptureManifest(await readAll(await options.objects.get(row.record.contentHash)));
+    const screenshot = manifest.artifacts.find((a) => a.name === "screenshot.png");
+    if (!screenshot) throw new HttpProblem(404, "NOT_FOUND", "the capture has no screenshot");
+    res.type("image/png").set("Cache-Control", "private, max-age=86400");
+    (await options.objects.get(screenshot.sha256)).pipe(res);
   });
 
   return router;

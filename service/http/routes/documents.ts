@@ -22,9 +22,14 @@ export function documentRoutes(options: {
     const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
     if (!row) throw new HttpProblem(404, "NOT_FOUND", "no evidence with that id");
     if (!row.certificate) {
-      throw new HttpProblem(409, "NOT_ANCHORED", `the evidence is ${row.status}; its certificate is issued once it is anchored`, {
-        status: row.status,
-      });
+      throw new HttpProblem(
+        409,
+        "NOT_ANCHORED",
+        `the evidence is ${row.status}; its certificate is issued once it is anchored`,
+        {
+          status: row.status,
+        },
+      );
     }
     const claims = claimsOf(row.certificate);
     const account = await options.store.accountById(row.accountId);
@@ -40,10 +45,7 @@ export function documentRoutes(options: {
       // The document's time is the certificate's: the same certificate always gives the same document.
       generatedAt: new Date(claims.issuedAt),
     });
-    res
-      .type("application/pdf")
-      .set("Content-Disposition", `attachment; filename="${id}.pdf"`)
-      .send(Buffer.from(pdf));
+    res.type("application/pdf").set("Content-Disposition", `attachment; filename="${id}.pdf"`).send(Buffer.from(pdf));
   });
   return router;
 }
@@ -53,7 +55,8 @@ function documentTimestamp(token: string): DocumentTimestamp[] {
   try {
     const info = parseTimestampToken(timestampTokenFromBase64(token));
     const tsa = info.tsa ?? info.signer?.subject ?? "";
-    const development = tsa.includes(DEVELOPMENT_TSA_MARKER) || (info.signer?.subject ?? "").includes(DEVELOPMENT_TSA_MARKER);
+    const development =
+      tsa.includes(DEVELOPMENT_TSA_MARKER) || (info.signer?.subject ?? "").includes(DEVELOPMENT_TSA_MARKER);
     return [{ tsa, time: info.genTime.toISOString(), development }];
   } catch {
     return [];

@@ -38,7 +38,9 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
   const signedIn = requireApiKey(store);
 
   const upload = multer({
-    storage: hashingStorage(options.objects, intake, (body) => parseBody(SubmissionDetailsSchema, withoutEmpty(body), "body")),
+    storage: hashingStorage(options.objects, intake, (body) =>
+      parseBody(SubmissionDetailsSchema, withoutEmpty(body), "body"),
+    ),
     // Browsers send file names as raw UTF-8 bytes; busboy's default would read them as Latin-1.
     defParamCharset: "utf8",
     // Keep the name exactly as given (with any directories): it is recorded, never used as a path.
@@ -64,7 +66,8 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
       const files = ((req.files ?? []) as (Express.Multer.File & StoredUpload)[]).map((f) => f.stored);
       let details;
       try {
-        if (files.length === 0) throw new HttpProblem(400, "NO_FILE", 'send one or more files in multipart parts named "file"');
+        if (files.length === 0)
+          throw new HttpProblem(400, "NO_FILE", 'send one or more files in multipart parts named "file"');
         details = parseBody(SubmissionDetailsSchema, withoutEmpty(req.body as Record<string, unknown>), "body");
       } catch (e) {
         await intake.discard(files);
@@ -99,7 +102,12 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
         if (typeof item !== "object" || item === null || Array.isArray(item)) {
           throw new HttpProblem(400, "INVALID_ITEM", `items[${i}] must be an object`);
         }
-        return parseBody(DigestItemSchema, withoutEmpty(item as Record<string, unknown>), `items[${i}]`, "INVALID_ITEM");
+        return parseBody(
+          DigestItemSchema,
+          withoutEmpty(item as Record<string, unknown>),
+          `items[${i}]`,
+          "INVALID_ITEM",
+        );
       });
       const items = await intake.acceptDigests(req.account!, digests);
       res.status(201).json({ items } satisfies IntakeResponse);
@@ -108,7 +116,10 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
 
   /** The account's own evidence, newest first (for the upload page). */
   router.get("/api/v1/evidence", signedIn, async (req, res) => {
-    const limit = Math.min(Math.max(Number(req.query.limit ?? EVIDENCE_PAGE.default) || EVIDENCE_PAGE.default, 1), EVIDENCE_PAGE.max);
+    const limit = Math.min(
+      Math.max(Number(req.query.limit ?? EVIDENCE_PAGE.default) || EVIDENCE_PAGE.default, 1),
+      EVIDENCE_PAGE.max,
+    );
     const before = req.query.before === undefined ? undefined : Number(req.query.before);
     if (before !== undefined && !(Number.isSafeInteger(before) && before > 0)) {
       throw new HttpProblem(400, "INVALID_CURSOR", "before must be a positive integer from an earlier page's next");
@@ -145,9 +156,14 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
     const row = await find(store, String(req.params.id));
     if (!row) throw notFound();
     if (!row.certificate) {
-      throw new HttpProblem(409, "NOT_ANCHORED", `the evidence is ${row.status}; its certificate is issued once it is anchored`, {
-        status: row.status,
-      });
+      throw new HttpProblem(
+        409,
+        "NOT_ANCHORED",
+        `the evidence is ${row.status}; its certificate is issued once it is anchored`,
+        {
+          status: row.status,
+        },
+      );
     }
     sendCertificate(res, row.certificate, certificateFileName(row.certificate));
   });

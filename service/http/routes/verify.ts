@@ -43,7 +43,10 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
           size += chunk.length;
           if (!keep) hash.update(chunk);
           else if (size <= limit) chunks.push(chunk);
-          else file.stream.destroy(new HttpProblem(413, "CERTIFICATE_TOO_LARGE", `the certificate is larger than ${limit} bytes`));
+          else
+            file.stream.destroy(
+              new HttpProblem(413, "CERTIFICATE_TOO_LARGE", `the certificate is larger than ${limit} bytes`),
+            );
         });
         file.stream.on("error", (e) => cb(e));
         file.stream.on("end", () =>
@@ -110,7 +113,16 @@ const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
 /** Whether a file begins as JSON does (after any byte-order mark or white space). */
 function isJsonStart(chunk: Buffer): boolean {
   for (const byte of chunk) {
-    if (byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d || byte === 0xef || byte === 0xbb || byte === 0xbf) continue;
+    if (
+      byte === 0x20 ||
+      byte === 0x09 ||
+      byte === 0x0a ||
+      byte === 0x0d ||
+      byte === 0xef ||
+      byte === 0xbb ||
+      byte === 0xbf
+    )
+      continue;
     return byte === 0x7b;
   }
   return false;
@@ -124,7 +136,8 @@ function parseBody(text: string): unknown {
     }
     return value;
   } catch (e) {
-    if (isEvidenceError(e, "INVALID_JSON")) throw new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
+    if (isEvidenceError(e, "INVALID_JSON"))
+      throw new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
     if (isEvidenceError(e, "DUPLICATE_KEY")) {
       // The certificate inside is malformed: that is a verdict (a failed format check), not a bad request.
       return { certificate: text, duplicate: true };

@@ -15,6 +15,8 @@ export async function webRoutes(): Promise<Router> {
     entryPoints: { verify: fileOf("src/verify-page.ts"), upload: fileOf("src/upload-page.ts") },
     bundle: true,
     format: "esm",
+    // The RFC 3161 verifier (pkijs) is loaded only for a certificate that carries tokens.
+    splitting: true,
     platform: "browser",
     target: "es2022",
     minify: true,

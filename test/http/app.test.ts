@@ -1,0 +1,148 @@
+import { expect } from "chai";
+import { once } from "node:events";
+import { rmSync } from "node:fs";
+import type { Server } from "node:http";
+import { parseCertificate, verifyEvidence, type OperatorHealth } from "../../service/core/index.ts";
+import { createApp } from "../../service/http/app.ts";
+import { Intake } from "../../service/intake/intake.ts";
+import { silentLogger } from "../../service/log.ts";
+import { FileObjectStore } from "../../service/objects/file-object-store.ts";
+import { createAccount } from "../../service/store/accounts.ts";
+import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
+import { sha256Hex } from "../helpers/hash.ts";
+import { tempDir } from "../helpers/processes.ts";
+import { RecordedChain } from "../helpers/recorded-chain.ts";
+import { example } from "../helpers/vectors.ts";
+
+/**
+ * The HTTP app built in process on a real store and object store, with a chain in memory
+ * for the verifier: the routes' translation of HTTP, without a service process.
+ */
+describe("createApp (in process, SQLite and files on disk, a chain in memory)", () => {
+  let dir: string;
+  let server: Server;
+  let url: string;
+  let apiKey: string;
+  let otherKey: string;
+  let committed = 0;
+  let store: SqliteEvidenceStore;
+  let objects: FileObjectStore;
+  const health: OperatorHealth = {
+    status: "ok",
+    problems: [],
+    chain: { chainId: 31337, contract: "0x5FbDB2315678afecb367f032d93F642f64180aa3", reachable: true },
+    anchoring: { lastError: null, lastAnchoredAt: null, role: "anchoring" },
+    reconciliation: { checkedAt: null, mismatches: 0, batches: [] },
+    timestamps: { configured: 0, batchesWithout: 0, lastError: null },
+    evidence: { pending: 0, anchoring: 0, anchored: 0 },
+  };
+
+  before(async () => {
+    dir = tempDir("app");
+    store = SqliteEvidenceStore.open(dir);
+    objects = await FileObjectStore.open(dir);
+    apiKey = (await createAccount(store, "rights holder")).apiKey;
+    otherKey = (await createAccount(store, "other")).apiKey;
+    const chain = RecordedChain.holding(parseCertificate(example.certificate()));
+    const app = createApp({
+      store,
+      objects,
+      intake: new Intake({ store, objects, onCommitted: () => committed++ }),
+      verify: (input, options) => verifyEvidence(input, { ...options, chain }),
+      chainUrl: "http://127.0.0.1:9",
+      contract: health.chain.contract,
+      limits: { fileSizeBytes: 1024 * 1024, filesPerRequest: 3, submissionsPerMinute: 10, anonymousPerMinute: 1000 },
+      health: async () => health,
+      healthToken: "operator-token",
+      site: () => ({
+        publicUrl: "https://evidence.example",
+        chainNames: { 31337: "本地开发链" },
+        developmentChainIds: [31337],
+        chainId: 31337,
+        contract: health.chain.contract,
+      }),
+      log: silentLogger(),
+    });
+    server = app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+
+  after(async () => {
+    server.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = (route: string, body: unknown, key = apiKey) =>
+    fetch(`${url}${route}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  it("acknowledges digests with 201 only after they are committed, and wakes the anchorer", async () => {
+    const before = committed;
+    const res = await post("/api/v1/evidence/digests", { items: [{ contentHash: sha256Hex("in process"), fileName: "a.txt" }] });
+    expect(res.status).to.equal(201);
+    const { items } = (await res.json()) as { items: { id: string }[] };
+    expect((await store.evidence(items[0]!.id))?.status).to.equal("pending");
+    expect(committed).to.equal(before + 1);
+  });
+
+  it("stores an uploaded file under its SHA-256 and records its media type from its bytes", async () => {
+    const form = new FormData();
+    form.append("file", new Blob([Buffer.from("%PDF-1.7\n%%EOF\n")]), "contract.bin");
+    const res = await fetch(`${url}/api/v1/evidence`, { method: "POST", headers: { authorization: `Bearer ${apiKey}` }, body: form });
+    expect(res.status).to.equal(201);
+    const { items } = (await res.json()) as { items: { record: { contentHash: string; mediaType: string } }[] };
+    expect(items[0]!.record.mediaType).to.equal("application/pdf");
+    expect(await objects.has(items[0]!.record.contentHash)).to.equal(true);
+  });
+
+  it("stores nothing for an upload refused for a field sent before its file", async () => {
+    const form = new FormData();
+    form.append("colour", "blue");
+    form.append("file", new Blob(["refused before it is written"]), "x.txt");
+    const res = await fetch(`${url}/api/v1/evidence`, { method: "POST", headers: { authorization: `Bearer ${apiKey}` }, body: form });
+    expect([res.status, ((await res.json()) as { code: string }).code]).to.deep.equal([400, "UNKNOWN_FIELD"]);
+    expect(await objects.has(sha256Hex("refused before it is written"))).to.equal(false);
+    expect(await objects.temporaryFiles(), "no temporary file left").to.deep.equal([]);
+  });
+
+  it("answers unknown routes, methods and ids with problem+json 404", async () => {
+    for (const [method, route] of [["GET", "/nothing"], ["DELETE", "/api/v1/evidence"], ["GET", "/api/v1/evidence/AAAAAAAAAAAAAAAAAAAAAA"]]) {
+      const res = await fetch(`${url}${route}`, { method });
+      expect([res.status, res.headers.get("content-type")], `${method} ${route}`).to.deep.equal([404, "application/problem+json; charset=utf-8"]);
+    }
+  });
+
+  it("verifies a certificate against the chain it is given", async () => {
+    const res = await post("/api/v1/verify", { certificate: example.certificate() });
+    const body = (await res.json()) as { verdict: string; developmentChain: boolean };
+    expect([body.verdict, body.developmentChain]).to.deep.equal(["valid", true]);
+  });
+
+  it("shows the public only the status and the chain, and operators the whole health model", async () => {
+    const anonymous = await (await fetch(`${url}/healthz`, { headers: { "x-forwarded-for": "203.0.113.7" } })).json();
+    expect(anonymous).to.deep.equal({ status: "ok", chain: health.chain });
+    // With a health token configured, loopback alone is not enough.
+    expect(await (await fetch(`${url}/healthz`)).json()).to.deep.equal({ status: "ok", chain: health.chain });
+    const operator = await (await fetch(`${url}/healthz`, { headers: { authorization: "Bearer operator-token" } })).json();
+    expect(operator).to.deep.equal(health);
+  });
+
+  it("tells the pages the public address, the chain names and the registry", async () => {
+    const site = (await (await fetch(`${url}/api/v1/site`)).json()) as { publicUrl: string; chainNames: Record<string, string> };
+    expect(site.publicUrl).to.equal("https://evidence.example");
+    expect(site.chainNames["31337"]).to.equal("本地开发链");
+  });
+
+  it("counts digests, not requests, against the account's budget, and keeps accounts apart", async () => {
+    const items = (n: number) => ({ items: Array.from({ length: n }, (_, i) => ({ contentHash: sha256Hex(`budget ${i} ${Math.random()}`) })) });
+    const limited = await post("/api/v1/evidence/digests", items(9));
+    expect(limited.status, "10 units a minute, some spent above").to.equal(429);
+    expect(Number(limited.headers.get("retry-after"))).to.be.greaterThan(0);
+    expect((await post("/api/v1/evidence/digests", items(9), otherKey)).status).to.equal(201);
+  });
+});

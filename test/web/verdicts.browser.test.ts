@@ -1,0 +1,235 @@
+import { expect } from "chai";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchBrowser } from "../helpers/browser.ts";
+import { serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
+import { api, cleanUpDataDir, freePort, startServiceProcess, tempDir, until, type ServiceProcess } from "../helpers/processes.ts";
+
+/**
+ * The verification page as a mediator or a court clerk uses it, in both languages: the
+ * three verdicts, what each says, where it sits, what may be printed; the certificate
+ * document and capture packages taken as they are; and the capture form.
+ */
+describe("verdicts on the pages, in Chinese and English (Debian Chromium, real service and chain)", function () {
+  this.timeout(180_000);
+  let service: ServiceProcess;
+  let site: Site;
+  let browser: Browser;
+  let dataDir: string;
+  let work: string;
+  let evidence: string;
+  let certificatePath: string;
+  let certificate: any;
+  let closedPort: number;
+
+  before(async () => {
+    dataDir = tempDir("verdicts");
+    work = tempDir("verdicts-work");
+    site = await startSite({
+      "/listing": serve("text/html; charset=utf-8", `<!doctype html><meta charset="utf-8"><title>商品页</title><h1>侵权商品</h1><img src="/p.png">`),
+      "/p.png": serve("image/png", solidPng(120, 80, [20, 120, 200])),
+    });
+    service = await startServiceProcess(dataDir, { LOCAL_CHAIN_PORT: String(await freePort()), CAPTURE_ALLOW: "127.0.0.1/32" });
+    evidence = path.join(work, "截图.png");
+    writeFileSync(evidence, solidPng(64, 64, [200, 10, 10]));
+    const form = new FormData();
+    form.append("file", new Blob([readFileSync(evidence)]), "截图.png");
+    form.append("title", "商品详情页");
+    const { body } = await api(service.url, service.apiKey).postForm("/api/v1/evidence", form);
+    certificate = await api(service.url).anchored(body.items[0].id);
+    certificatePath = path.join(work, `${certificate.record.id}.evidence.json`);
+    writeFileSync(certificatePath, JSON.stringify(certificate, null, 2));
+    closedPort = await freePort();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await service?.stop();
+    await site?.close();
+    await cleanUpDataDir(dataDir);
+    await cleanUpDataDir(work);
+  });
+
+  async function open(locale: "en-US" | "zh-CN", route = "/verify"): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ locale, viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    const page = await context.newPage();
+    await page.goto(`${service.url}${route}`);
+    return { context, page };
+  }
+
+  async function verify(page: Page, options: { certificate?: string; file?: string; rpc?: string }): Promise<string> {
+    if (options.certificate) await page.setInputFiles("#cert-file", options.certificate);
+    await page.waitForFunction(
+      () => (document.querySelector("#cert-text") as HTMLTextAreaElement).value.length > 0 || (document.querySelector("#cert-name") as HTMLOutputElement).value.length > 0,
+    );
+    if (options.file) {
+      await page.setInputFiles("#evidence-file", options.file);
+      await page.waitForFunction(() => (document.querySelector("#file-hash") as HTMLOutputElement).value.length > 0);
+    }
+    if (options.rpc) await page.fill("#rpc", options.rpc);
+    await page.click("#verify");
+    await page.waitForSelector("#result:not([hidden]) #verdict:not(:empty)");
+    return (await page.getAttribute("#result", "data-verdict"))!;
+  }
+
+  const text = (page: Page, selector: string) => page.textContent(selector).then((t) => t ?? "");
+  const visible = (page: Page, selector: string) => page.isVisible(selector);
+
+  describe("a valid certificate with its file", () => {
+    for (const [locale, headline, anchorName] of [
+      ["en-US", "VALID — the file matches the certificate", "Blockchain anchor: PASS"],
+      ["zh-CN", "有效——文件与存证一致", "区块链锚定: 通过"],
+    ] as const) {
+      it(`says so at the top, large and in view, in ${locale}; print and QR offered`, async () => {
+        const { context, page } = await open(locale);
+        try {
+          expect(await verify(page, { certificate: certificatePath, file: evidence })).to.equal("valid");
+          expect(await text(page, "#verdict")).to.equal(headline);
+          expect(await text(page, '#checks li[data-check="anchor"] strong')).to.equal(anchorName);
+          const verdictBox = (await page.locator("#verdict-box").boundingBox())!;
+          const inputs = (await page.locator("#inputs").boundingBox())!;
+          expect(verdictBox.y, "the verdict sits above the form").to.be.below(inputs.y);
+          const scrolled = await page.evaluate(() => {
+            const r = document.querySelector("#verdict-box")!.getBoundingClientRect();
+            return r.top >= 0 && r.bottom <= window.innerHeight;
+          });
+          expect(scrolled, "scrolled into view at 1280×800").to.equal(true);
+          expect(await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector("#verdict")!).fontSize))).to.be.at.least(28);
+          expect([await visible(page, "#print"), await visible(page, "#qr-figure")]).to.deep.equal([true, true]);
+          expect(await page.isVisible('#warnings li[data-warning="warning.development-chain"]'), "development chain warned").to.equal(true);
+          expect(await text(page, '[data-field="verify.anchoredUtc"]')).to.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+          expect(await text(page, "#result")).not.to.match(/\b1[78]\d{8}\b/); // never Unix seconds
+          if (locale === "zh-CN") {
+            // The Chinese page speaks Chinese: every check's sentence and the verdict's explanation.
+            for (const sentence of await page.$$eval("#checks li", (items) => items.map((li) => li.childNodes[2]?.textContent ?? ""))) {
+              expect(sentence, "check sentence").to.match(/[\u4e00-\u9fff]/).and.not.match(/\b(the|file|passed|failed)\b/i);
+            }
+            expect(await text(page, "#verdict-text")).to.match(/^您提供的文件最迟在/);
+          }
+        } finally {
+          await context.close();
+        }
+      });
+    }
+
+    it("prints on one A4 page, with the facts of the certificate, the time of verification and the node", async () => {
+      const { context, page } = await open("zh-CN");
+      try {
+        await verify(page, { certificate: certificatePath, file: evidence });
+        await page.emulateMedia({ media: "print" });
+        expect(await page.isVisible("#inputs"), "the form is not printed").to.equal(false);
+        for (const field of ["verify.id", "verify.title.field", "verify.contentHash", "verify.anchoredUtc", "verify.tx", "verify.verifiedAt", "verify.nodeUsed"]) {
+          expect(await page.isVisible(`[data-field="${field}"]`), field).to.equal(true);
+        }
+        const pdf = await page.pdf({ format: "A4", printBackground: true });
+        const pages = pdf.toString("latin1").match(/\/Type\s*\/Page[^s]/g) ?? [];
+        expect(pages.length, "one page").to.equal(1);
+      } finally {
+        await context.close();
+      }
+    });
+  });
+
+  it("says a certificate opened from its QR code is valid but that no file was compared", async () => {
+    for (const [locale, headline, compared] of [
+      ["en-US", "VALID CERTIFICATE — no file compared", "no — only the certificate was checked"],
+      ["zh-CN", "证书有效——未比对文件", "否——仅核验了证书"],
+    ] as const) {
+      const { context, page } = await open(locale, `/verify?id=${certificate.record.id}`);
+      try {
+        await page.waitForSelector("#result:not([hidden]) #verdict:not(:empty)");
+        expect(await text(page, "#verdict")).to.equal(headline);
+        expect(await text(page, '[data-field="verify.fileCompared"]')).to.equal(compared);
+        expect(await page.getAttribute("#pdf", "href")).to.equal(`/api/v1/evidence/${certificate.record.id}/certificate.pdf`);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  it("says INVALID for the wrong file without repeating the claim a pass makes, and offers no print or QR", async () => {
+    const other = path.join(work, "other.png");
+    writeFileSync(other, solidPng(64, 64, [0, 200, 0]));
+    for (const [locale, headline, sentence] of [
+      ["en-US", "INVALID", "The file you supplied is NOT the certified file: its SHA-256 differs."],
+      ["zh-CN", "无效", "您提供的文件不是存证文件：两者的 SHA-256 不同。"],
+    ] as const) {
+      const { context, page } = await open(locale);
+      try {
+        expect(await verify(page, { certificate: certificatePath, file: other })).to.equal("invalid");
+        expect(await text(page, "#verdict")).to.equal(headline);
+        expect(await text(page, '#checks li[data-check="content"]')).to.include(sentence);
+        expect([await visible(page, "#print"), await visible(page, "#qr-figure"), await visible(page, "#pdf")]).to.deep.equal([false, false, false]);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  it("says COULD NOT VERIFY, not invalid, when the node cannot be reached, with the reason and what to do", async () => {
+    for (const [locale, headline, reassurance] of [
+      ["en-US", "COULD NOT VERIFY", "this is not a sign of forgery"],
+      ["zh-CN", "无法验证", "这并不表明证书是伪造的"],
+    ] as const) {
+      const { context, page } = await open(locale);
+      try {
+        expect(await verify(page, { certificate: certificatePath, rpc: `http://127.0.0.1:${closedPort}` })).to.equal("indeterminate");
+        expect(await text(page, "#verdict")).to.equal(headline);
+        expect(await text(page, "#verdict-text")).to.include(reassurance);
+        expect(await page.getAttribute('#checks li[data-check="anchor"]', "class")).to.equal("error");
+        expect([await visible(page, "#print"), await visible(page, "#qr-figure")]).to.deep.equal([false, false]);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  it("takes the certificate's PDF document as it is", async () => {
+    const pdf = path.join(work, "certificate.pdf");
+    writeFileSync(pdf, Buffer.from(await (await fetch(`${service.url}/api/v1/evidence/${certificate.record.id}/certificate.pdf`)).arrayBuffer()));
+    const { context, page } = await open("en-US");
+    try {
+      expect(await verify(page, { certificate: pdf, file: evidence })).to.equal("valid");
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("captures a page from the form with progress and a preview, and verifies its package with the screenshot beside the verdict", async () => {
+    const { context, page } = await open("zh-CN", "/");
+    try {
+      await page.fill("#api-key", service.apiKey!);
+      await page.click("#use-key");
+      await page.fill("#capture-url", `http://127.0.0.1:${site.port}/listing`);
+      await page.click("#capture-run");
+      await page.waitForSelector('#capture-progress[data-status="anchored"]', { timeout: 120_000 });
+      expect(await page.isVisible("#capture-preview")).to.equal(true);
+      expect(await page.evaluate(() => (document.querySelector("#capture-preview") as HTMLImageElement).naturalWidth)).to.be.greaterThan(0);
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#capture-links a.package")]);
+      const pkg = path.join(work, download.suggestedFilename());
+      await download.saveAs(pkg);
+      const verifier = await context.newPage();
+      await verifier.goto(`${service.url}/verify`);
+      expect(await verify(verifier, { certificate: pkg })).to.equal("valid");
+      expect(await text(verifier, "#verdict")).to.equal("有效——网页取证包与存证一致");
+      expect(await verifier.isVisible("#capture-screenshot")).to.equal(true);
+      expect(await text(verifier, '[data-field="verify.capturedUrl"]')).to.equal(`http://127.0.0.1:${site.port}/listing`);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("shows upload errors in Chinese on the Chinese page", async () => {
+    const { context, page } = await open("zh-CN", "/");
+    try {
+      await page.fill("#api-key", "W".repeat(43));
+      await page.setInputFiles("#files", evidence);
+      await until(async () => ((await text(page, "#error")).length > 0 ? true : undefined), "an error", 30_000);
+      expect(await text(page, "#error")).to.equal("截图.png: API 密钥无效。");
+    } finally {
+      await context.close();
+    }
+  });
+});
