@@ -15,9 +15,31 @@ export function contentLengthLimit(max: number): RequestHandler {
     const declared = Number(req.get("content-length") ?? 0);
     if (!(declared > max)) return next();
     res.set("Connection", "close");
+    lingerOnClose(req.socket);
     sendProblem(res, new HttpProblem(413, "BODY_TOO_LARGE", `the request body may be at most ${max} bytes`));
-    // The body is not read: once the answer is out, the connection goes.
-    res.on("finish", () => req.socket.destroySoon());
+  };
+}
+
+/** How long a connection closed after an early answer may go on sending before it is cut. */
+const LINGER_MS = 2_000;
+
+/**
+ * A lingering close (RFC 9112 §9.6): once the answer is out, the server's side is shut and
+ * whatever the client still sends is read and dropped, for LINGER_MS at most. Closing at
+ * once with its body still arriving would reset the connection, and the client — still
+ * sending — could lose the answer with it. HTTP's own close after a `Connection: close`
+ * answer goes through `destroySoon`, so that is where the linger goes.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = function (this: Socket) {
+    if (this.destroyed) return;
+    this.end();
+    this.on("data", () => undefined);
+    this.resume();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once("end", () => this.destroy());
+    this.once("close", () => clearTimeout(timer));
   };
 }
 

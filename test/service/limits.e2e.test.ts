@@ -1,5 +1,15 @@
 import { expect } from "chai";
-import { cleanUpDataDir, freePort, startServiceProcess, tempDir, type ServiceProcess } from "../helpers/processes.ts";
+import { once } from "node:events";
+import { connect } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
 import { loopbackAddress, RawConnection, requestFrom } from "../helpers/raw-http.ts";
 
 /** Each test speaks from its own loopback address: its own bucket, its own connection count. */
@@ -90,9 +100,13 @@ describe("limits on anonymous and slow clients (a real service process)", functi
       } finally {
         for (const c of connections) c.destroy();
       }
-      // Once they are closed, the address may connect again.
+      // Once the service has seen them close, the address may connect again.
       await Promise.all(connections.map((c) => c.closed));
-      const again = await requestFrom(FROM.connections, `${service.url}/healthz`);
+      const again = await until(
+        () => requestFrom(FROM.connections, `${service.url}/healthz`),
+        "a new connection from the address to be served",
+        10_000,
+      );
       expect(again.status).to.equal(200);
     });
   });
@@ -115,6 +129,29 @@ describe("limits on anonymous and slow clients (a real service process)", functi
         await c.closed;
       });
     }
+
+    it("does not lose the 413 to a client still sending its body: a lingering close, not a reset (RFC 9112 §9.6)", async function () {
+      this.timeout(30_000);
+      const { port } = new URL(service.url);
+      const socket = connect({ host: "127.0.0.1", port: Number(port), localAddress: FROM.declared });
+      await once(socket, "connect");
+      // The client does not read for a moment while its body goes out: had the service
+      // closed with the body unread, the connection would be reset and the answer dropped.
+      socket.pause();
+      const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
+      socket.write(
+        `POST /rpc HTTP/1.1\r\nHost: evidence\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      socket.write(body);
+      socket.on("error", () => undefined);
+      await delay(500);
+      let received = "";
+      socket.on("data", (d: Buffer) => (received += d.toString("latin1")));
+      socket.resume();
+      await once(socket, "close");
+      expect(received).to.match(/^HTTP\/1\.1 413 /);
+      expect(received).to.include("BODY_TOO_LARGE");
+    });
 
     it("answers 408 to a body on /rpc that has not arrived after 10 s, and closes the connection", async function () {
       const c = await RawConnection.open(service.url, FROM.slow);
