@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { network } from "hardhat";
-import { MerkleTree, hashLeaf, toHex32 } from "../../service/core/index.ts";
+import { MerkleTree, fromHex32, hashLeaf, toHex32, verifyInclusion } from "../../service/core/index.ts";
 import { rfc6962, type InclusionCase } from "../helpers/vectors.ts";
 
 const { ethers, networkHelpers } = await network.create();
@@ -164,19 +164,47 @@ describe("EvidenceAnchor", () => {
       for (const c of rfc6962.sizeNotCommitted()) expect(await check(c), c.desc).to.equal(true);
     });
 
-    it("agrees with the TypeScript verifier on random trees up to 1,000 leaves, every index", async () => {
+    it("agrees with the TypeScript verifier on random trees up to 1,000 leaves, every index, on valid and on altered proofs", async () => {
       const { contract } = await networkHelpers.loadFixture(fixture);
       const sizes = [1, 2, 3, 5, 17, 64, 100, 257, 1000];
+      const typescript = (c: InclusionCase) => {
+        try {
+          verifyInclusion(c.leafIndex, c.treeSize, fromHex32(c.leafHash), c.path.map(fromHex32), fromHex32(c.root));
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const flip = (hex: string) => `${hex.slice(0, -1)}${hex.endsWith("0") ? "1" : "0"}`;
+      let accepted = 0;
+      let rejected = 0;
       for (const size of sizes) {
         const leaves = Array.from({ length: size }, () => hashLeaf(ethers.randomBytes(24)));
         const tree = MerkleTree.fromLeafHashes(leaves);
         const root = toHex32(tree.root());
-        const calls = leaves.map((leaf, i) =>
-          contract.verifyInclusion(toHex32(leaf), i, size, tree.inclusionProof(i).map(toHex32), root),
+        const cases: InclusionCase[] = leaves.flatMap((leaf, i) => {
+          const valid = { desc: `${i} of ${size}`, leafIndex: i, treeSize: size, leafHash: toHex32(leaf), path: tree.inclusionProof(i).map(toHex32), root };
+          const altered: InclusionCase[] = [
+            { ...valid, desc: `${valid.desc}, another leaf`, leafHash: flip(valid.leafHash) },
+            { ...valid, desc: `${valid.desc}, another root`, root: flip(root) },
+          ];
+          if (valid.path.length > 0) {
+            const k = i % valid.path.length;
+            altered.push({ ...valid, desc: `${valid.desc}, path[${k}] altered`, path: valid.path.map((p, j) => (j === k ? flip(p) : p)) });
+          }
+          if (size > 1) altered.push({ ...valid, desc: `${valid.desc}, the next index`, leafIndex: (i + 1) % size });
+          return [valid, ...altered];
+        });
+        const onChain = await Promise.all(
+          cases.map((c) => contract.verifyInclusion(c.leafHash, c.leafIndex, c.treeSize, c.path, c.root)),
         );
-        const results = await Promise.all(calls);
-        expect(results.every(Boolean), `size ${size}`).to.equal(true);
+        const disagreements = cases.filter((c, i) => onChain[i] !== typescript(c)).map((c) => c.desc);
+        expect(disagreements, `size ${size}`).to.deep.equal([]);
+        expect(onChain.filter(Boolean).length, `size ${size}: only the valid proofs pass`).to.equal(size);
+        accepted += size;
+        rejected += cases.length - size;
       }
+      expect([accepted, rejected]).to.deep.equal([1449, 2 + 4 * 1448]);
     });
   });
 });

@@ -25,7 +25,7 @@ describe("records", () => {
   });
 
   describe("buildRecord", () => {
-    it("makes fresh ids (128 bits, base64url) and salts, and receipt time with milliseconds", () => {
+    it("makes fresh ids (22 base64url characters) and salts (32 hex characters), and receipt time with milliseconds", () => {
       const a = buildRecord({ contentHash: "a".repeat(64), submitter: "acct_x" });
       const b = buildRecord({ contentHash: "a".repeat(64), submitter: "acct_x" });
       expect(a.id).to.match(/^[A-Za-z0-9_-]{22}$/);
@@ -92,5 +92,20 @@ describe("records", () => {
 
   it("newEvidenceId gives 22 base64url characters", () => {
     expect(newEvidenceId()).to.match(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it("newEvidenceId carries 128 random bits: 16 bytes decoded, each of the 128 bits both set and clear across 1,000 ids", () => {
+    const ids = Array.from({ length: 1000 }, () => newEvidenceId());
+    expect(new Set(ids).size).to.equal(ids.length);
+    const decoded = ids.map((id) => Buffer.from(id, "base64url"));
+    for (const bytes of decoded) expect(bytes.length).to.equal(16);
+    // Re-encoding gives the id back: no character carries bits beyond the 128.
+    expect(decoded.map((b) => b.toString("base64url"))).to.deep.equal(ids);
+    const set = new Array<number>(128).fill(0);
+    for (const bytes of decoded)
+      for (let bit = 0; bit < 128; bit++) set[bit]! += (bytes[bit >> 3]! >> (7 - (bit & 7))) & 1;
+    // A fixed bit would be set in all or none; a random one in about half (P(0 or 1000) = 2^-999).
+    const fixed = set.flatMap((n, bit) => (n === 0 || n === ids.length ? [bit] : []));
+    expect(fixed, "bits that never change").to.deep.equal([]);
   });
 });

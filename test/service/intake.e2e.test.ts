@@ -16,6 +16,7 @@ import {
 } from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { readDatabase } from "../helpers/database.ts";
+import { filesUnder } from "../helpers/files.ts";
 
 /** Writes `size` random bytes to a file without holding them in memory; returns its SHA-256. */
 async function randomFile(file: string, size: number): Promise<string> {
@@ -107,24 +108,38 @@ describe("evidence service over HTTP (real service process and chain node)", fun
     });
 
     it("answers 413 FILE_TOO_LARGE for a file over the limit, and records nothing", async () => {
-      const before = (await client.get("/healthz")).body.evidence;
+      const holdings = () => ({
+        rows: readDatabase<{ n: number }>(dataDir, "SELECT count(*) AS n FROM evidence")[0]!.n,
+        objects: filesUnder(path.join(dataDir, "objects")),
+        temporary: filesUnder(path.join(dataDir, "tmp")),
+      });
+      const before = holdings();
       const form = new FormData();
       form.append("file", new Blob([new Uint8Array(60 * 1024 * 1024 + 1)]), "big.bin");
       const res = await client.postForm("/api/v1/evidence", form);
       expect([res.status, res.body.code]).to.deep.equal([413, "FILE_TOO_LARGE"]);
-      expect((await client.get("/healthz")).body.evidence).to.deep.equal(before);
+      // Its staged part is removed as the request ends.
+      await until(
+        async () => (JSON.stringify(holdings()) === JSON.stringify(before) ? true : undefined),
+        "no row, no object, no temporary file",
+        10_000,
+      );
     });
 
     it("answers 400 NO_FILE without a file part, and 415 for a body that is not multipart", async () => {
       const form = new FormData();
       form.append("title", "no file");
-      expect((await client.postForm("/api/v1/evidence", form)).body.code).to.equal("NO_FILE");
+      const noFile = await client.postForm("/api/v1/evidence", form);
+      expect([noFile.status, noFile.body.code]).to.deep.equal([400, "NO_FILE"]);
       const json = await client.postJson("/api/v1/evidence", { file: "x" });
       expect([json.status, json.body.code]).to.deep.equal([415, "UNSUPPORTED_MEDIA_TYPE"]);
     });
 
     it("leaves no evidence row and no temporary file when the client disconnects mid-upload", async () => {
-      const before = (await client.get("/healthz")).body.evidence;
+      const rows = () => readDatabase<{ n: number }>(dataDir, "SELECT count(*) AS n FROM evidence")[0]!.n;
+      const rowsBefore = rows();
+      const tmp = path.join(dataDir, "tmp");
+      const earlier = new Set(readdirSync(tmp));
       const boundary = "----disconnect";
       const { port } = new URL(service.url);
       const req = request({
@@ -141,12 +156,21 @@ describe("evidence service over HTTP (real service process and chain node)", fun
       req.on("error", () => undefined);
       req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="partial.bin"\r\n\r\n`);
       req.write(randomBytes(2 * 1024 * 1024));
-      // The upload is under way once its temporary file exists.
-      const tmp = path.join(dataDir, "tmp");
-      await until(async () => (readdirSync(tmp).length > 0 ? true : undefined), "the upload to start");
+      // The upload is under way once its own temporary file exists (one that was not there before).
+      const staged = await until(
+        async () => readdirSync(tmp).find((name) => !earlier.has(name)),
+        "the upload's temporary file to appear",
+      );
       req.destroy();
-      await until(async () => (readdirSync(tmp).length === 0 ? true : undefined), "the temporary file to be removed");
-      expect((await client.get("/healthz")).body.evidence).to.deep.equal(before);
+      await until(
+        async () => (readdirSync(tmp).includes(staged) ? undefined : true),
+        "the upload's temporary file to be removed",
+      );
+      expect(
+        readdirSync(tmp).filter((name) => !earlier.has(name)),
+        "no other temporary file",
+      ).to.deep.equal([]);
+      expect(rows(), "no evidence row").to.equal(rowsBefore);
     });
   });
 
@@ -274,7 +298,7 @@ describe("evidence service over HTTP (real service process and chain node)", fun
   });
 
   describe("POST /rpc", () => {
-    it("forwards the read methods verification needs", async () => {
+    it("forwards eth_chainId, one of the reads verification makes, to the embedded chain", async () => {
       const res = await api(service.url).postJson("/rpc", { jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] });
       expect(res.body).to.deep.equal({ jsonrpc: "2.0", id: 1, result: "0x7a69" });
     });
