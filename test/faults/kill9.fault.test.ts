@@ -10,11 +10,16 @@ import {
   type ServiceProcess,
   startServiceProcess,
   tempDir,
+  until,
 } from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 
 /** Rounds of kill -9; FAULT_ROUNDS raises it for a long run. */
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
+/** Before the first kill: this much intake acknowledged and certified. */
+const WARM_UP = { acknowledged: 200, certified: 100 };
+/** Before each later kill: this many items acknowledged by the restarted service. */
+const PER_ROUND = 20;
 
 /** A small deterministic generator, so a failing run can be repeated with the same seed. */
 function random(seed: number): () => number {
@@ -25,8 +30,14 @@ function random(seed: number): () => number {
   };
 }
 
+/** How fetch reports a connection the service refused or dropped (undici: TypeError "fetch failed" with the socket error as cause). */
+function isConnectionFailure(e: unknown): boolean {
+  const code = (e as { cause?: { code?: string } })?.cause?.code;
+  return e instanceof TypeError && ["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET"].includes(code ?? "");
+}
+
 describe(`kill -9 of the service at random moments, ${ROUNDS} times, under continuous submissions`, function () {
-  this.timeout(60_000 + ROUNDS * 30_000);
+  this.timeout(120_000 + ROUNDS * 30_000);
   const seed = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
   const rand = random(seed);
   let dataDir: string;
@@ -56,30 +67,41 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
     const acknowledged = new Set<string>();
     const seen = new Map<string, string>(); // evidence id -> certificate as first seen
     let counter = 0;
+    /** Kills that found a sealed batch not yet certified, and of those, one whose transaction was already sent. */
+    const landed = { whileAnchoring: 0, afterSending: 0 };
 
     for (let round = 0; round < ROUNDS; round++) {
       service = await startServiceProcess(dataDir, env);
       apiKey ??= service.apiKey;
       const client = api(service.url, apiKey);
+      /** Set before the kill: from then on a request may go unanswered, and that is no failure. */
+      let killing = false;
       let stop = false;
+      const ackedBefore = acknowledged.size;
+      /** A request of the test; any answer but 201, and any failure but a connection lost to the kill, fails the test. */
+      const submit = async (send: () => Promise<{ status: number; body: any }>): Promise<void> => {
+        let res: { status: number; body: any };
+        try {
+          res = await send();
+        } catch (e) {
+          if (killing && isConnectionFailure(e)) return; // cut mid-request: nothing was promised
+          throw new Error(`round ${round}: a submission failed ${killing ? "during" : "before"} the kill`, {
+            cause: e,
+          });
+        }
+        if (res.status !== 201) throw new Error(`round ${round}: answered ${res.status} ${JSON.stringify(res.body)}`);
+        for (const item of res.body.items as { id: string }[]) acknowledged.add(item.id);
+      };
       // Submitters: digests and small files, as fast as the service answers.
       const submitters = [0, 1].map(async (lane) => {
         while (!stop) {
-          try {
-            if (lane === 0) {
-              const items = Array.from({ length: 5 }, () => ({
-                contentHash: sha256Hex(`k9 ${counter++}`),
-              }));
-              const res = await client.postJson("/api/v1/evidence/digests", { items });
-              if (res.status === 201) res.body.items.forEach((i: { id: string }) => acknowledged.add(i.id));
-            } else {
-              const form = new FormData();
-              form.append("file", new Blob([`file ${counter++}`]), `f${counter}.txt`);
-              const res = await client.postForm("/api/v1/evidence", form);
-              if (res.status === 201) res.body.items.forEach((i: { id: string }) => acknowledged.add(i.id));
-            }
-          } catch {
-            return; // the service is gone: whatever was not answered 201 was not promised
+          if (lane === 0) {
+            const items = Array.from({ length: 5 }, () => ({ contentHash: sha256Hex(`k9 ${counter++}`) }));
+            await submit(() => client.postJson("/api/v1/evidence/digests", { items }));
+          } else {
+            const form = new FormData();
+            form.append("file", new Blob([`file ${counter++}`]), `f${counter}.txt`);
+            await submit(() => client.postForm("/api/v1/evidence", form));
           }
           await delay(25);
         }
@@ -88,18 +110,42 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
       const watcher = (async () => {
         while (!stop) {
           // The oldest acknowledged items not yet seen anchored: those are the next to be.
-          const unseen = [...acknowledged].filter((id) => !seen.has(id)).slice(0, 20);
-          for (const id of unseen) {
-            const res = await client.get(`/api/v1/evidence/${id}`).catch(() => undefined);
-            if (res?.body.certificate) seen.set(id, JSON.stringify(res.body.certificate));
+          for (const id of [...acknowledged].filter((i) => !seen.has(i)).slice(0, 40)) {
+            let res: { status: number; body: any };
+            try {
+              res = await client.get(`/api/v1/evidence/${id}`);
+            } catch (e) {
+              if (killing && isConnectionFailure(e)) return;
+              throw e;
+            }
+            if (res.status !== 200) throw new Error(`round ${round}: reading ${id} answered ${res.status}`);
+            if (res.body.certificate) seen.set(id, JSON.stringify(res.body.certificate));
           }
           await delay(50);
         }
       })();
+      const running = Promise.all([...submitters, watcher]);
+      running.catch(() => undefined); // awaited below; a failure before then also ends the wait at once
+      // A failing submitter ends the wait at once, with its reason.
+      const enough =
+        round === 0
+          ? async () => (acknowledged.size >= WARM_UP.acknowledged && seen.size >= WARM_UP.certified ? true : undefined)
+          : async () => (acknowledged.size - ackedBefore >= PER_ROUND ? true : undefined);
+      await Promise.race([running, until(enough, `round ${round}: intake before the kill`, 120_000)]);
+      if (round === 0)
+        console.log(`      (before the first kill: ${acknowledged.size} acknowledged, ${seen.size} certificates seen)`);
       await delay(300 + rand() * 1700);
+      killing = true;
       await service.kill9();
       stop = true;
-      await Promise.all([...submitters, watcher]);
+      await running;
+      // The database as the kill left it: a batch sealed and not yet certified means the kill landed during anchoring.
+      const open = readDatabase<{ sent: number }>(
+        dataDir,
+        "SELECT tx_hash IS NOT NULL AS sent FROM batches WHERE status = 'sealed'",
+      );
+      if (open.length > 0) landed.whileAnchoring++;
+      if (open.some((b) => b.sent)) landed.afterSending++;
     }
 
     service = await startServiceProcess(dataDir, env);
@@ -109,12 +155,21 @@ describe(`kill -9 of the service at random moments, ${ROUNDS} times, under conti
       throw e;
     });
     console.log(
-      `      (${acknowledged.size} items acknowledged, ${seen.size} certificates watched across ${ROUNDS} crashes)`,
+      `      (${acknowledged.size} items acknowledged, ${seen.size} certificates watched across ${ROUNDS} crashes; ` +
+        `${landed.whileAnchoring} kills during anchoring, ${landed.afterSending} with its transaction sent)`,
     );
+    expect(acknowledged.size, "intake across the rounds").to.be.at.least(
+      WARM_UP.acknowledged + (ROUNDS - 1) * PER_ROUND,
+    );
+    expect(seen.size, "certificates watched").to.be.at.least(WARM_UP.certified);
+    // Batches are sealed every 150 ms under continuous intake: a kill finds one on its way most of the time.
+    expect(landed.whileAnchoring, "kills that landed while a batch was being anchored").to.be.at.least(
+      Math.ceil(ROUNDS / 2),
+    );
+
     const issued = currentCertificates(dataDir);
     const chain = new JsonRpcChainReader(chainUrl);
     const cached = new CachingChainReader(chain);
-    expect(acknowledged.size).to.be.greaterThan(ROUNDS);
     for (const id of acknowledged) {
       const certificate = issued.get(id);
       expect(certificate, `acknowledged ${id} has no certificate`).to.be.a("string");
