@@ -14,6 +14,7 @@ import {
   startServiceProcess,
   tempDir,
   type ChainNode,
+  type CliResult,
   type ServiceProcess,
 } from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
@@ -28,7 +29,6 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
   let dataDir: string;
   let work: string;
   let contract: string;
-  let certificatePath: string;
   const evidencePath = () => path.join(work, "截图 evidence.png");
   /** The service on the deployed contract, with its key from an encrypted keystore, at gas price 0. */
   const serviceEnv = () => ({
@@ -38,6 +38,59 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
     ISSUER_KEYSTORE_PASSWORD: "correct horse battery staple",
     GAS_PRICE: "0",
   });
+
+  /** The development account's key, printed at the service's first start. */
+  let apiKey: string;
+  let deploying: Promise<{ res: CliResult; deployment: any; issuer: { address: string } }> | undefined;
+  let submitting: Promise<CliResult> | undefined;
+
+  /** Deploys the contract (scripts/deploy.ts) once, for whichever test needs it first. */
+  const deployed = () =>
+    (deploying ??= (async () => {
+      const issuer = Wallet.createRandom();
+      // A cheap scrypt setting keeps the test fast; production keystores use the default.
+      const keystore = encryptKeystoreJsonSync(
+        { address: issuer.address, privateKey: issuer.privateKey },
+        "correct horse battery staple",
+        { scrypt: { N: 1024 } },
+      );
+      writeFileSync(path.join(work, "issuer.keystore.json"), keystore, { mode: 0o600 });
+      const res = await runScript(
+        "scripts/deploy.ts",
+        ["--rpc", chain.url, "--member", issuer.address, "--gas-price", "0", "--out", work],
+        { DEPLOYER_PRIVATE_KEY: DEPLOYER_KEY },
+      );
+      if (res.code !== 0) throw new Error(`deploy failed: ${res.stdout}${res.stderr}`);
+      const deployment = JSON.parse(readFileSync(path.join(work, "1337.json"), "utf8"));
+      contract = deployment.contract;
+      return { res, deployment, issuer };
+    })());
+
+  /** The service on the deployed contract, started unless it is running. */
+  async function running(): Promise<ServiceProcess> {
+    if (service && service.child.exitCode === null && service.child.signalCode === null) return service;
+    await deployed();
+    service = await startServiceProcess(dataDir, {
+      ...serviceEnv(),
+      DEV_ACCOUNT: "true",
+      MAX_FILE_BYTES: String(1024 * 1024),
+    });
+    apiKey ??= service.apiKey!;
+    return service;
+  }
+
+  /** `evidence submit --wait` of evidencePath(), run once; its certificate is what the verify tests read. */
+  const submitted = () =>
+    (submitting ??= (async () => {
+      const s = await running();
+      return runCli(
+        ["submit", evidencePath(), "--title", "商品页", "--wait", "--out", work, "--server", s.url, "--json"],
+        {
+          EVIDENCE_API_KEY: apiKey,
+        },
+      );
+    })());
+  const savedCertificate = async (): Promise<string> => JSON.parse((await submitted()).stdout).items[0].certificate;
 
   before(async () => {
     // A consortium-like chain: zero gas price, no EIP-1559 base fee, Paris EVM.
@@ -61,45 +114,24 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
 
   describe("scripts/deploy.ts", () => {
     it("deploys with legacy zero-gas-price transactions, grants the member's role, and records the deployment", async () => {
-      const issuer = Wallet.createRandom();
-      // A cheap scrypt setting keeps the test fast; production keystores use the default.
-      const keystore = encryptKeystoreJsonSync(
-        { address: issuer.address, privateKey: issuer.privateKey },
-        "correct horse battery staple",
-        { scrypt: { N: 1024 } },
-      );
-      writeFileSync(path.join(work, "issuer.keystore.json"), keystore, { mode: 0o600 });
-
-      const res = await runScript(
-        "scripts/deploy.ts",
-        ["--rpc", chain.url, "--member", issuer.address, "--gas-price", "0", "--out", work],
-        { DEPLOYER_PRIVATE_KEY: DEPLOYER_KEY },
-      );
+      const { res, deployment, issuer } = await deployed();
       expect(res.code, res.stdout + res.stderr).to.equal(0);
-
-      const deployment = JSON.parse(readFileSync(path.join(work, "1337.json"), "utf8"));
       expect(deployment).to.include({ chainId: 1337, admin: new Wallet(DEPLOYER_KEY).address });
       expect(deployment.anchorers).to.deep.equal([issuer.address]);
-      contract = deployment.contract;
-
-      service = await startServiceProcess(dataDir, {
-        ...serviceEnv(),
-        DEV_ACCOUNT: "true",
-        MAX_FILE_BYTES: String(1024 * 1024),
-      });
-      expect(service.apiKey).to.be.a("string");
+      // The member's service runs on it, with its key from the keystore.
+      await running();
+      expect(apiKey).to.match(/^[A-Za-z0-9_-]{43}$/);
     });
   });
 
   describe("evidence submit --wait", () => {
+    before(running);
+
     it("uploads, waits for anchoring and saves <id>.evidence.json, anchored through the deployed address", async () => {
-      const res = await runCli(
-        ["submit", evidencePath(), "--title", "商品页", "--wait", "--out", work, "--server", service.url, "--json"],
-        { EVIDENCE_API_KEY: service.apiKey! },
-      );
+      const res = await submitted();
       expect(res.code, res.stderr).to.equal(0);
       const [item] = JSON.parse(res.stdout).items;
-      certificatePath = item.certificate;
+      const certificatePath = item.certificate;
       expect(certificatePath).to.equal(path.join(work, `${item.id}.evidence.json`));
       const certificate = JSON.parse(readFileSync(certificatePath, "utf8"));
       expect(certificate.batch.anchor).to.include({ chainId: 1337, contract });
@@ -118,7 +150,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const text = path.join(work, "notes.txt");
       writeFileSync(text, "plain notes\n");
       const res = await runCli(["submit", png, pdf, text, "--server", service.url, "--json"], {
-        EVIDENCE_API_KEY: service.apiKey!,
+        EVIDENCE_API_KEY: apiKey,
       });
       expect(res.code, res.stderr).to.equal(0);
       const types = [];
@@ -129,13 +161,13 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
     });
 
     it("checks every file before uploading any: a missing one is a usage error and nothing is sent", async () => {
-      const before = (await api(service.url, service.apiKey).get("/api/v1/evidence?limit=500")).body.items.length;
+      const before = (await api(service.url, apiKey).get("/api/v1/evidence?limit=500")).body.items.length;
       const res = await runCli(["submit", evidencePath(), path.join(work, "missing.png"), "--server", service.url], {
-        EVIDENCE_API_KEY: service.apiKey!,
+        EVIDENCE_API_KEY: apiKey,
       });
       expect(res.code).to.equal(2);
       expect(res.stderr).to.match(/missing\.png: no such file/);
-      const after = (await api(service.url, service.apiKey).get("/api/v1/evidence?limit=500")).body.items.length;
+      const after = (await api(service.url, apiKey).get("/api/v1/evidence?limit=500")).body.items.length;
       expect(after).to.equal(before);
     });
 
@@ -146,7 +178,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       writeFileSync(big, Buffer.alloc(2 * 1024 * 1024, 7)); // over MAX_FILE_BYTES (1 MiB) of this service
       const out = path.join(work, "partial");
       const res = await runCli(["submit", small, big, "--wait", "--out", out, "--server", service.url, "--json"], {
-        EVIDENCE_API_KEY: service.apiKey!,
+        EVIDENCE_API_KEY: apiKey,
       });
       expect(res.code).to.equal(1);
       const parsed = JSON.parse(res.stdout);
@@ -156,7 +188,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
     });
 
     it("prints the status and fetches the certificate by id", async () => {
-      const id = JSON.parse(readFileSync(certificatePath, "utf8")).record.id;
+      const id = JSON.parse(readFileSync(await savedCertificate(), "utf8")).record.id;
       const status = await runCli(["status", id, "--server", service.url, "--json"]);
       expect(JSON.parse(status.stdout).status).to.equal("anchored");
       const fetched = await runCli(["certificate", id, "--server", service.url, "--out", work]);
@@ -165,6 +197,8 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
   });
 
   describe("errors talking to the service", () => {
+    before(running);
+
     it("says in one line that the service cannot be reached, exit 4, no stack trace", async () => {
       const closed = `http://127.0.0.1:${await freePort()}`;
       for (const args of [
@@ -196,6 +230,11 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
   });
 
   describe("evidence verify", () => {
+    let certificatePath: string;
+    before(async () => {
+      certificatePath = await savedCertificate();
+    });
+
     it("says VALID with the right file, first, and shows the anchored time in local time and UTC (exit 0)", async () => {
       const res = await runCli([
         "verify",
@@ -270,7 +309,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
     });
 
     it("stays VALID after the service is stopped: only the chain is needed", async () => {
-      await service.stop();
+      await (await running()).stop();
       const res = await runCli(["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url]);
       expect(res.code, res.stdout).to.equal(0);
       expect(res.stdout).to.include("VALID");
@@ -392,9 +431,8 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(apiKey).to.match(/^[A-Za-z0-9_-]{43}$/);
       const db = readFileSync(path.join(dataDir, "evidence.db"));
       expect(db.includes(Buffer.from(apiKey)), "the key itself is not stored").to.equal(false);
-      // The service is stopped: restart it on the same data to use the key.
-      service = await startServiceProcess(dataDir, serviceEnv());
-      const list = await api(service.url, apiKey).get("/api/v1/evidence");
+      // The running service (or one started now) on the same data takes the key.
+      const list = await api((await running()).url, apiKey).get("/api/v1/evidence");
       expect(list.status).to.equal(200);
     });
   });

@@ -169,7 +169,7 @@ describe("EvidenceAnchor", () => {
       const sizes = [1, 2, 3, 5, 17, 64, 100, 257, 1000];
       const typescript = (c: InclusionCase) => {
         try {
-          verifyInclusion(c.leafIndex, c.treeSize, fromHex32(c.leafHash), c.path.map(fromHex32), fromHex32(c.root));
+          verifyInclusion(c.leafIndex, c.treeSize, fromHex32(c.leafHash), c.path.map((h) => fromHex32(h)), fromHex32(c.root));
           return true;
         } catch {
           return false;
