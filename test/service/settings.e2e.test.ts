@@ -207,4 +207,45 @@ describe("service settings in effect (real processes, an external chain node)", 
       expect(await anchoringTransactionType(env, key, "eip-1559")).to.equal("0x2");
     });
   });
+
+  describe("BATCH_MAX_ITEMS", () => {
+    let service: ServiceProcess;
+    let dataDir: string;
+
+    before(async () => {
+      dataDir = tempDir("settings-batch");
+      // An hour's wait: a batch can only be sealed by filling it.
+      service = await startServiceProcess(dataDir, { BATCH_MAX_ITEMS: "5", BATCH_MAX_WAIT_MS: "3600000" });
+    });
+
+    after(async () => {
+      await service?.stop();
+      await cleanUpDataDir(dataDir);
+    });
+
+    const submit = async (names: string[]): Promise<string[]> => {
+      const { body } = await api(service.url, service.apiKey).postJson("/api/v1/evidence/digests", {
+        items: names.map((n) => ({ contentHash: sha256Hex(`batch ${n}`) })),
+      });
+      return body.items.map((i: { id: string }) => i.id);
+    };
+
+    it("seals a batch as soon as it holds 5 items, without waiting, and leaves the rest pending", async () => {
+      // Three, then two: the three wait for the two, and the five are sealed together.
+      const first = await submit(["a", "b", "c"]);
+      const second = await submit(["d", "e"]);
+      const certificates = await Promise.all([...first, ...second].map((id) => api(service.url).anchored(id)));
+      expect(new Set(certificates.map((c) => c.batch.root)).size, "one batch").to.equal(1);
+      expect(certificates.map((c) => [c.batch.treeSize, c.proof.leafIndex])).to.deep.equal(
+        [0, 1, 2, 3, 4].map((i) => [5, i]),
+      );
+      // Seven at once: a batch of five, and two left to wait for more.
+      const seven = await submit(["f", "g", "h", "i", "j", "k", "l"]);
+      const sealed = await Promise.all(seven.slice(0, 5).map((id) => api(service.url).anchored(id)));
+      expect(sealed.map((c) => c.batch.treeSize)).to.deep.equal([5, 5, 5, 5, 5]);
+      for (const id of seven.slice(5)) {
+        expect((await api(service.url).get(`/api/v1/evidence/${id}`)).body.status, id).to.equal("pending");
+      }
+    });
+  });
 });
