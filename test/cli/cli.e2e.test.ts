@@ -252,7 +252,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(res.stdout).to.match(/^== INVALID ==\nThese checks failed: File\./);
     });
 
-    it("accepts the file's SHA-256 instead of the file, and prints the verdict of DESIGN §4 with --json", async () => {
+    it("accepts the file's SHA-256 instead of the file, and prints the verdict of docs/protocol.md §8 with --json", async () => {
       const digest = sha256Hex(readFileSync(evidencePath()));
       const res = await runCli(["verify", certificatePath, "--sha256", digest, "--rpc", chain.url, "--json"]);
       expect(res.code).to.equal(0);

@@ -5,7 +5,15 @@ import { setTimeout as delay } from "node:timers/promises";
 import { CachingChainReader, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import { isAlive } from "../../service/process-alive.ts";
 import { currentCertificates } from "../helpers/database.ts";
-import { api, cleanUpDataDir, freePort, startServiceProcess, tempDir, until, type ServiceProcess } from "../helpers/processes.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 
 /** Rounds of power cuts; FAULT_ROUNDS raises it for a long run. */
@@ -113,7 +121,10 @@ describe(`power cuts: kill -9 of the service and its chain node together, ${ROUN
     for (const [id, versions] of handedOut) {
       for (const certificate of versions) {
         const result = await verifyCertificate(certificate, { chain });
-        if (result.verdict !== "valid") failures.push(`${id}: ${JSON.stringify(result.checks.filter((c) => c.status !== "passed" && c.status !== "skipped"))}`);
+        if (result.verdict !== "valid")
+          failures.push(
+            `${id}: ${JSON.stringify(result.checks.filter((c) => c.status !== "passed" && c.status !== "skipped"))}`,
+          );
       }
     }
     expect(failures, "certificates handed out that no longer verify").to.deep.equal([]);

@@ -135,15 +135,24 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       // node itself answers no page: it sends no CORS headers and refuses any Origin.
       const courtNode = createServer((req, res) => {
         if (req.method === "OPTIONS") {
-          res.writeHead(204, { "access-control-allow-origin": "*", "access-control-allow-headers": "content-type" }).end();
+          res
+            .writeHead(204, { "access-control-allow-origin": "*", "access-control-allow-headers": "content-type" })
+            .end();
           return;
         }
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
-          fetch(chainUrl, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.concat(chunks) })
+          fetch(chainUrl, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: Buffer.concat(chunks),
+          })
             .then(async (upstream) => {
-              res.writeHead(upstream.status, { "content-type": "application/json", "access-control-allow-origin": "*" });
+              res.writeHead(upstream.status, {
+                "content-type": "application/json",
+                "access-control-allow-origin": "*",
+              });
               res.end(Buffer.from(await upstream.arrayBuffer()));
             })
             .catch(() => res.writeHead(502).end());

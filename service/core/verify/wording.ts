@@ -474,7 +474,7 @@ export function warningText(warning: Warning, lang: Lang): string {
   }
 }
 
-/** The machine-readable verdict of DESIGN §4, as `POST /api/v1/verify` and `evidence verify --json` give it. */
+/** The machine-readable verdict of docs/protocol.md §8, as `POST /api/v1/verify` and `evidence verify --json` give it. */
 export interface VerificationJson {
   verdict: Verdict;
   valid: boolean;

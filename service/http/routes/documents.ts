@@ -8,7 +8,7 @@ import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
 
 /**
- * GET /api/v1/evidence/:id/certificate.pdf: the certificate document (DESIGN §10), A4,
+ * GET /api/v1/evidence/:id/certificate.pdf: the certificate document (docs/protocol.md §10), A4,
  * bilingual, with the JSON certificate attached — readable by the id, like the certificate.
  */
 export function documentRoutes(options: {
