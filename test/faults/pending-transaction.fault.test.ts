@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import path from "node:path";
 import { JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import { memberServiceOn } from "../helpers/consortium.ts";
 import { readDatabase } from "../helpers/database.ts";
