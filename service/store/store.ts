@@ -190,4 +190,3 @@ export interface Checkpoint {
   takenAt: string;
   timestamps: TimestampToken[];
 }
-
