@@ -24,7 +24,7 @@ const OUT = new URL("../../test/vectors/timestamp/", import.meta.url);
 const certificate = JSON.parse(
   readFileSync(new URL("../../test/vectors/certificate/certificate.json", import.meta.url), "utf8"),
 );
-/** The example certificate's Merkle root: what DESIGN §3.1 stamps. */
+/** The example certificate's Merkle root: what docs/protocol.md §6 stamps. */
 const ROOT: string = certificate.proof.root;
 /** Another root, for a token that stamps other data. */
 const OTHER_ROOT = "0x" + "ab".repeat(32);

@@ -1,13 +1,8 @@
 import type { Hex32 } from "../core/index.ts";
+import type { BatchAnchor } from "../store/store.ts";
 
 /** Where a root was anchored: the contract's record and its transaction's block. */
-export interface AnchorLocation {
-  txHash: Hex32;
-  blockNumber: number;
-  blockHash: Hex32;
-  timestamp: number;
-  treeSize: number;
-}
+export type AnchorLocation = BatchAnchor & { treeSize: number };
 
 /** The outcome of sending `anchor(root, treeSize)`. */
 export type SendResult =

@@ -113,7 +113,7 @@ export interface ArtifactEntry {
   sha256: string;
 }
 
-/** manifest.json (DESIGN §9); `observed` and `environment` are described in docs/capture.md. */
+/** manifest.json (docs/protocol.md §9); `observed` and `environment` are described in docs/capture.md. */
 export interface CaptureManifest {
   type: typeof CAPTURE_MANIFEST_TYPE;
   version: 1;

@@ -7,7 +7,7 @@ import { Zip, ZipDeflate, ZipPassThrough, type ZipInputFile } from "fflate";
 import { CERTIFICATE_FILE_IN_PACKAGE, MANIFEST_FILE, parseCaptureManifest } from "../core/capture-package.ts";
 
 /**
- * The capture package (DESIGN §9): a ZIP with `manifest.json` (its exact stored bytes) at the
+ * The capture package (docs/protocol.md §9): a ZIP with `manifest.json` (its exact stored bytes) at the
  * root, every artifact the manifest lists under its name, and `certificate.evidence.json` once
  * anchored. Because the WACZ files (`archive/`, `indexes/`, `pages/`, `datapackage.json`) are
  * among the artifacts, the same ZIP opens as a WACZ in ReplayWeb.page.

@@ -9,6 +9,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { decodeDump, headOf, parseState, SnapshotStore, syncDirectory, tornState } from "./chain-snapshots.ts";
 import { DEFAULT_CALL_GAS_CAP, type NodeGateway, PortInUseError, startGateway } from "./node-gateway.ts";
 import { NodeIpc } from "./node-ipc.ts";
+import { isAlive } from "../process-alive.ts";
 import { commandLine, DirectoryLock, hasArgument, networkNamespaceFlags, processesWhere } from "./node-ownership.ts";
 
 export { PortInUseError } from "./node-gateway.ts";
@@ -757,18 +758,6 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
 /** Starts the embedded chain; see {@link LocalChain.start}. */
 export function startLocalChain(options: LocalChainOptions): Promise<LocalChain> {
   return LocalChain.start(options);
-}
-
-/** Whether process `pid` is running (a zombie does not count). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    // A zombie (exited, not yet reaped) still answers signal 0; /proc tells.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** The Anvil binary shipped in the platform package of `@foundry-rs/anvil`. */

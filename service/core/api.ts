@@ -5,7 +5,7 @@ import { MAX_DIGESTS_PER_REQUEST, TEXT_LIMITS } from "./limits.ts";
 import type { Lang } from "./verify/wording.ts";
 
 /**
- * The HTTP API's bodies and answers (DESIGN §6), shared by the service, the CLI and the
+ * The HTTP API's bodies and answers (the README's HTTP API), shared by the service, the CLI and the
  * pages: one type per concept, and the request schemas the service checks bodies with.
  */
 

@@ -6,7 +6,7 @@ import { EvidenceError } from "./errors.ts";
 import { canonicalize } from "./jcs.ts";
 
 /**
- * Reading a capture package (DESIGN §9) without trusting it: the same code in the service, the
+ * Reading a capture package (docs/protocol.md §9) without trusting it: the same code in the service, the
  * CLI and the verification page. The ZIP comes from whoever hands it to a court, so every
  * structure in it is attacker-controlled: the reader walks the central directory itself
  * (APPNOTE.TXT 6.3.x §4.3) instead of trusting a library's map of names, and refuses what a

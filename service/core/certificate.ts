@@ -43,7 +43,7 @@ export interface CertificateSigner {
 }
 
 /**
- * What every check of a certificate reads, the same for both versions (DESIGN §3.2): where
+ * What every check of a certificate reads, the same for both versions (docs/protocol.md §5.3): where
  * version 1 has `proof.root`, `anchor`, `issuer`, version 2 has `batch.root`, `batch.anchor`,
  * `batch.issuer`.
  */

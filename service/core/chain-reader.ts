@@ -84,16 +84,17 @@ export class JsonRpcChainReader implements ChainReader {
   }
 
   async chainId(): Promise<number> {
-    return quantity(await this.request("eth_chainId", []), "eth_chainId");
+    return quantity(await this.request("eth_chainId", []), "eth_chainId", this.label);
   }
 
   async blockNumber(): Promise<number> {
-    return quantity(await this.request("eth_blockNumber", []), "eth_blockNumber");
+    return quantity(await this.request("eth_blockNumber", []), "eth_blockNumber", this.label);
   }
 
   async hasCode(contract: string): Promise<boolean> {
     const code = await this.request("eth_getCode", [contract, "latest"]);
-    if (typeof code !== "string") throw unavailable(`eth_getCode answered ${typeof code}, not hex`);
+    if (typeof code !== "string")
+      throw unavailable(`eth_getCode answered ${typeof code}, not hex`, undefined, "bad-answer", this.label);
     return code !== "0x" && code !== "0x0";
   }
 
@@ -128,11 +129,11 @@ export class JsonRpcChainReader implements ChainReader {
       !Array.isArray(block.transactions) ||
       !block.transactions.every(hex32)
     ) {
-      throw unavailable("eth_getBlockByNumber returned a malformed block");
+      throw unavailable("eth_getBlockByNumber returned a malformed block", undefined, "bad-answer", this.label);
     }
     return {
       hash: (block.hash as string).toLowerCase() as Hex32,
-      timestamp: quantity(block.timestamp, "block.timestamp"),
+      timestamp: quantity(block.timestamp, "block.timestamp", this.label),
       transactions: (block.transactions as string[]).map((h) => h.toLowerCase() as Hex32),
     };
   }
@@ -141,7 +142,7 @@ export class JsonRpcChainReader implements ChainReader {
     const receipt = (await this.request("eth_getTransactionReceipt", [txHash])) as RawReceipt | null;
     if (receipt === null) return null;
     if (typeof receipt !== "object" || typeof receipt.blockHash !== "string" || !Array.isArray(receipt.logs)) {
-      throw unavailable("eth_getTransactionReceipt returned a malformed receipt");
+      throw unavailable("eth_getTransactionReceipt returned a malformed receipt", undefined, "bad-answer", this.label);
     }
     const anchored: AnchoredEvent[] = [];
     for (const log of receipt.logs) {
@@ -149,8 +150,8 @@ export class JsonRpcChainReader implements ChainReader {
       if (event) anchored.push(event);
     }
     return {
-      status: quantity(receipt.status, "receipt.status") === 1 ? 1 : 0,
-      blockNumber: quantity(receipt.blockNumber, "receipt.blockNumber"),
+      status: quantity(receipt.status, "receipt.status", this.label) === 1 ? 1 : 0,
+      blockNumber: quantity(receipt.blockNumber, "receipt.blockNumber", this.label),
       blockHash: receipt.blockHash.toLowerCase() as Hex32,
       anchored,
     };
@@ -323,9 +324,9 @@ function remember<K, V>(cache: Map<K, V>, key: K, value: V, limit: number): void
   if (cache.size > limit) cache.delete(cache.keys().next().value as K);
 }
 
-function quantity(value: unknown, what: string): number {
+function quantity(value: unknown, what: string, node = ""): number {
   if (typeof value !== "string" || !/^0x[0-9a-fA-F]{1,16}$/.test(value)) {
-    throw unavailable(`${what}: not a JSON-RPC quantity`);
+    throw unavailable(`${what}: not a JSON-RPC quantity`, undefined, "bad-answer", node);
   }
   return Number(BigInt(value));
 }

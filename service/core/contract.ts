@@ -2,7 +2,7 @@ import { Interface } from "ethers";
 import artifact from "../../contracts/build/EvidenceAnchor.json" with { type: "json" };
 
 /**
- * The EvidenceAnchor contract's interface (DESIGN §5), taken from the compiled artifact the
+ * The EvidenceAnchor contract's interface (docs/protocol.md §7), taken from the compiled artifact the
  * service deploys, so the ABI cannot drift from the contract.
  */
 export const EVIDENCE_ANCHOR_ABI = artifact.abi;

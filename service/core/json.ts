@@ -17,7 +17,8 @@ export function parseJsonText(text: string, what = "the text"): unknown {
   }
   const duplicate = firstDuplicateKey(text);
   if (duplicate !== null) {
-    throw new EvidenceError("DUPLICATE_KEY", `${what} has the key "${duplicate.key}" twice in ${duplicate.at}`);
+    const where = duplicate.at ? ` in ${duplicate.at}` : "";
+    throw new EvidenceError("DUPLICATE_KEY", `${what} has the key "${duplicate.key}" twice${where}`);
   }
   return value;
 }
@@ -38,6 +39,7 @@ interface Frame {
  * to be valid JSON (JSON.parse accepted it). Iterative, so a deeply nested input cannot
  * exhaust the call stack. Keys are compared decoded: "a" and "\u0061" are the same key.
  */
+/** `at` is the path of the object holding the key twice; empty for the top-level object. */
 export function firstDuplicateKey(text: string): { key: string; at: string } | null {
   const stack: Frame[] = [];
   let i = 0;
@@ -53,7 +55,7 @@ export function firstDuplicateKey(text: string): { key: string; at: string } | n
       const end = stringEnd(text, i);
       if (top?.keys && top.expectKey) {
         const key = JSON.parse(text.slice(i, end)) as string;
-        if (top.keys.has(key)) return { key, at: top.path || "the top-level object" };
+        if (top.keys.has(key)) return { key, at: top.path };
         top.keys.add(key);
         top.expectKey = false;
         top.lastKey = key;

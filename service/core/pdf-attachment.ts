@@ -1,6 +1,6 @@
 /**
  * Reads the files embedded in a PDF (ISO 32000-1 §7.11.4), so that a certificate document
- * (DESIGN section 10) can be verified from the PDF alone: the CLI and the web page hand the
+ * (docs/protocol.md §10) can be verified from the PDF alone: the CLI and the web page hand the
  * PDF to {@link certificateFromPdf} and verify the certificate text it returns.
  *
  * The PDF is untrusted. The reader is small and strict rather than forgiving:
@@ -50,7 +50,7 @@ export const PDF_LIMITS = {
   inflatedBytes: 32 * 1024 * 1024,
 } as const;
 
-/** The suffix of a certificate's file name (DESIGN section 3). */
+/** The suffix of a certificate's file name (docs/protocol.md §5). */
 export const CERTIFICATE_SUFFIX = ".evidence.json";
 
 const PDF_HEADER = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"

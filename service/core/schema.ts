@@ -165,7 +165,7 @@ export const IssuerSchema = v.strictObject({
 
 export type Issuer = v.InferOutput<typeof IssuerSchema>;
 
-/** RFC 3161 time-stamp tokens on the root (DESIGN §3.1). */
+/** RFC 3161 time-stamp tokens on the root (docs/protocol.md §6). */
 export const TimestampsSchema = v.pipe(
   v.array(
     v.strictObject({

@@ -1,6 +1,6 @@
 /**
  * RFC 3161 time-stamp tokens: the independent second clock on a certificate's root
- * (DESIGN §3.1). Parsing and verification of untrusted tokens against the verifier's own
+ * (docs/protocol.md §6). Parsing and verification of untrusted tokens against the verifier's own
  * list of trusted TSA roots, with structured results the pages can localize.
  *
  * Isomorphic: pkijs and asn1js do the ASN.1 and call WebCrypto through `globalThis.crypto`,
@@ -114,7 +114,7 @@ export type TimestampDetailCode = TimestampDetail["code"];
 export interface TimestampVerification {
   /**
    * `passed`: the token stamps this data and a trusted TSA signed it. `failed`: the token
-   * is forged, altered or for other data. `error`: it could not be vouched for (DESIGN §4:
+   * is forged, altered or for other data. `error`: it could not be vouched for (docs/protocol.md §8:
    * a TSA not on the trust list is an error, never a failure).
    */
   status: "passed" | "failed" | "error";
@@ -187,7 +187,7 @@ async function check(
 ): Promise<TimestampVerification> {
   const { info, tstInfo, signerInfo } = decoded;
 
-  // The imprint (RFC 3161 §2.4.2): DESIGN §3.1 stamps SHA-256(root).
+  // The imprint (RFC 3161 §2.4.2): docs/protocol.md §6 stamps SHA-256(root).
   if (info.messageImprint.hashAlgorithm !== OID.sha256) {
     return failed({ code: "unsupported-imprint-algorithm", algorithm: info.messageImprint.hashAlgorithm });
   }
@@ -717,7 +717,7 @@ function integerHex(value: asn1js.Integer): string {
   return bytesToHex(bytes.subarray(start));
 }
 
-/** Decodes the `token` field of a certificate's `timestamps` entry (DESIGN §3.1). */
+/** Decodes the `token` field of a certificate's `timestamps` entry (docs/protocol.md §6). */
 export function timestampTokenFromBase64(base64: string): Uint8Array {
   return base64ToBytes(base64, "timestamp token", "INVALID_TIMESTAMP");
 }
@@ -748,7 +748,7 @@ function base64ToBytes(
 }
 
 /**
- * The DESIGN §4 `timestamp` check over all of a certificate's tokens: failed if any token
+ * The docs/protocol.md §8 `timestamp` check over all of a certificate's tokens: failed if any token
  * failed, else error if any could not be checked, else passed; skipped when there are none.
  */
 export function timestampCheckStatus(

@@ -1,5 +1,5 @@
 /**
- * The certificate document (DESIGN section 10): a printable, bilingual (zh-CN / en) A4
+ * The certificate document (docs/protocol.md §10): a printable, bilingual (zh-CN / en) A4
  * page for mediators and courts that carries the JSON certificate as a PDF file attachment
  * named `<id>.evidence.json` (ISO 32000-1 §7.11.4 embedded file streams), so the document
  * itself can be verified. The printed page is a reading aid: what a verifier checks is the

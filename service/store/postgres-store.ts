@@ -9,6 +9,18 @@ import type {
   TimestampToken,
 } from "../core/index.ts";
 import { MIGRATIONS } from "./migrations.ts";
+import {
+  toAccount,
+  toAnchoredBatch,
+  toCapture,
+  toEvidenceRow,
+  toSealedBatch,
+  type RawAccount,
+  type RawBatch,
+  type RawCapture,
+  type RawEvidence,
+} from "./rows.ts";
+
 import type {
   Account,
   AnchoredBatch,
@@ -300,17 +312,7 @@ export class PostgresEvidenceStore implements EvidenceStore {
 
   async unanchoredBatches(): Promise<SealedBatch[]> {
     const { rows } = await this.#query<RawBatch>("SELECT * FROM batches WHERE status = 'sealed' ORDER BY id");
-    return rows.map((b) => ({
-      id: b.id,
-      root: b.root,
-      treeSize: b.tree_size,
-      sealedAt: b.sealed_at,
-      txHash: b.tx_hash,
-      txSentAt: b.tx_sent_at,
-      sendCount: b.send_count,
-      timestamps: JSON.parse(b.timestamps) as TimestampToken[],
-      lostAt: b.lost_at,
-    }));
+    return rows.map(toSealedBatch);
   }
 
   async recordSent(batchId: number, txHash: Hex32, sentAt: string): Promise<void> {
@@ -680,88 +682,4 @@ export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
   /** SQLSTATE connection_failure. */
   readonly code = "08006";
-}
-
-interface RawAccount {
-  id: string;
-  name: string;
-  key_hash: string;
-  created_at: string;
-}
-
-function toAccount(row: RawAccount): Account {
-  return { id: row.id, name: row.name, keyHash: row.key_hash, createdAt: row.created_at };
-}
-
-interface RawEvidence {
-  id: string;
-  account_id: string;
-  record: string;
-  file_stored: number;
-  status: EvidenceStatus;
-  lost_at: string | null;
-  certificate: string | null;
-}
-
-function toEvidenceRow(row: RawEvidence): EvidenceRow {
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    record: JSON.parse(row.record) as EvidenceRecord,
-    status: row.status,
-    certificate:
-      row.status === "anchored" && row.certificate !== null ? (JSON.parse(row.certificate) as Certificate) : null,
-    reanchoring: row.status !== "anchored" && row.lost_at !== null,
-    fileStored: row.file_stored === 1,
-  };
-}
-
-interface RawBatch {
-  id: number;
-  root: Hex32;
-  tree_size: number;
-  sealed_at: string;
-  tx_hash: Hex32 | null;
-  tx_sent_at: string | null;
-  send_count: number;
-  anchor_tx: Hex32 | null;
-  block_number: number | null;
-  block_hash: Hex32 | null;
-  timestamp: number | null;
-  timestamps: string;
-  lost_at: string | null;
-}
-
-function toAnchoredBatch(b: RawBatch): AnchoredBatch {
-  return {
-    id: b.id,
-    root: b.root,
-    treeSize: b.tree_size,
-    anchor: { txHash: b.anchor_tx!, blockNumber: b.block_number!, blockHash: b.block_hash!, timestamp: b.timestamp! },
-    timestamps: JSON.parse(b.timestamps) as TimestampToken[],
-  };
-}
-
-interface RawCapture {
-  id: string;
-  account_id: string;
-  url: string;
-  request: string;
-  requested_at: string;
-  status: CaptureRow["status"];
-  error: string | null;
-  attempts: number;
-}
-
-function toCapture(row: RawCapture): CaptureRow {
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    url: row.url,
-    request: row.request,
-    requestedAt: row.requested_at,
-    status: row.status,
-    error: row.error === null ? null : (JSON.parse(row.error) as { code: string; message: string }),
-    attempts: row.attempts,
-  };
 }

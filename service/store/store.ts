@@ -157,12 +157,8 @@ export interface SealedBatch {
   lostAt: string | null;
 }
 
-export interface BatchAnchor {
-  txHash: Hex32;
-  blockNumber: number;
-  blockHash: Hex32;
-  timestamp: number;
-}
+/** Where a batch was anchored: a certificate's anchor without the chain and contract, which the service knows. */
+export type BatchAnchor = Pick<AnchorJson, "blockNumber" | "timestamp"> & { txHash: Hex32; blockHash: Hex32 };
 
 export interface AnchoredBatch {
   id: number;
@@ -194,5 +190,3 @@ export interface Checkpoint {
   takenAt: string;
   timestamps: TimestampToken[];
 }
-
-export type { AnchorJson };

@@ -1,6 +1,6 @@
 /**
  * The embedded development TSA: a real RFC 3161 time-stamping authority that `npm start`
- * runs, so the second clock of DESIGN §3.1 works out of the box. Its tokens verify with
+ * runs, so the second clock of docs/protocol.md §6 works out of the box. Its tokens verify with
  * `openssl ts -verify -CAfile <dir>/root.pem`, but its clock is the host's and its root is
  * made on first use: its subjects say so, and verifiers flag tokens under it as development
  * ({@link DEVELOPMENT_TSA_MARKER}).

@@ -1,7 +1,7 @@
 /**
  * An RFC 3161 client over HTTP (RFC 3161 §3.4): asks a TSA to time-stamp 32 bytes (a Merkle
  * root or a block hash) and returns the DER TimeStampToken that goes into a certificate's
- * `timestamps` (DESIGN §3.1). The token is checked to answer this request (imprint, nonce);
+ * `timestamps` (docs/protocol.md §6). The token is checked to answer this request (imprint, nonce);
  * whether its TSA is trusted is for {@link verifyTimestampToken} to say.
  */
 import { setTimeout as delay } from "node:timers/promises";

@@ -187,6 +187,17 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(readdirSync(out)).to.deep.equal([`${parsed.items[0].id}.evidence.json`]);
     });
 
+    it("saves the certificate document with --pdf, which verifies as it is", async () => {
+      const id = JSON.parse(readFileSync(await savedCertificate(), "utf8")).record.id;
+      const saved = await runCli(["certificate", id, "--pdf", "--server", service.url, "--out", work]);
+      expect(saved.code, saved.stderr).to.equal(0);
+      const pdf = path.join(work, `${id}.pdf`);
+      expect(saved.stdout.trim()).to.equal(pdf);
+      expect(readFileSync(pdf).subarray(0, 5).toString()).to.equal("%PDF-");
+      const verified = await runCli(["verify", pdf, "--file", evidencePath(), "--rpc", chain.url, "--json"]);
+      expect([verified.code, JSON.parse(verified.stdout).verdict]).to.deep.equal([0, "valid"]);
+    });
+
     it("prints the status and fetches the certificate by id", async () => {
       const id = JSON.parse(readFileSync(await savedCertificate(), "utf8")).record.id;
       const status = await runCli(["status", id, "--server", service.url, "--json"]);
@@ -291,7 +302,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(res.stdout).to.match(/^== INVALID ==\nThese checks failed: File\./);
     });
 
-    it("accepts the file's SHA-256 instead of the file, and prints the verdict of DESIGN §4 with --json", async () => {
+    it("accepts the file's SHA-256 instead of the file, and prints the verdict of docs/protocol.md §8 with --json", async () => {
       const digest = sha256Hex(readFileSync(evidencePath()));
       const res = await runCli(["verify", certificatePath, "--sha256", digest, "--rpc", chain.url, "--json"]);
       expect(res.code).to.equal(0);

@@ -33,7 +33,7 @@ async function resign(c: Record<string, any>, key = example.issuer().privateKey)
   return parseCertificate({ ...unsigned, signature });
 }
 
-/** The checks of DESIGN §4 applied to both versions of the example certificate. */
+/** The checks of docs/protocol.md §8 applied to both versions of the example certificate. */
 for (const version of [1, 2] as const) {
   const load = () => (version === 1 ? example.certificate() : example.certificateV2()) as Record<string, any>;
   const chainFor = () => RecordedChain.holding(parseCertificate(load()));

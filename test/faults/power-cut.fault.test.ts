@@ -5,19 +5,20 @@ import { setTimeout as delay } from "node:timers/promises";
 import { CachingChainReader, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import { isAlive } from "../../service/process-alive.ts";
 import { currentCertificates } from "../helpers/database.ts";
-import { api, cleanUpDataDir, freePort, startServiceProcess, tempDir, until, type ServiceProcess } from "../helpers/processes.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
+import { seededRandom } from "../helpers/random.ts";
 
 /** Rounds of power cuts; FAULT_ROUNDS raises it for a long run. */
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /**
  * A power cut: the service and its embedded chain node killed together (kill -9 of both, as
@@ -27,7 +28,7 @@ function random(seed: number): () => number {
 describe(`power cuts: kill -9 of the service and its chain node together, ${ROUNDS} times, under continuous intake`, function () {
   this.timeout(120_000 + ROUNDS * 40_000);
   const seed = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   let dataDir: string;
   let service: ServiceProcess | undefined;
 
@@ -113,7 +114,10 @@ describe(`power cuts: kill -9 of the service and its chain node together, ${ROUN
     for (const [id, versions] of handedOut) {
       for (const certificate of versions) {
         const result = await verifyCertificate(certificate, { chain });
-        if (result.verdict !== "valid") failures.push(`${id}: ${JSON.stringify(result.checks.filter((c) => c.status !== "passed" && c.status !== "skipped"))}`);
+        if (result.verdict !== "valid")
+          failures.push(
+            `${id}: ${JSON.stringify(result.checks.filter((c) => c.status !== "passed" && c.status !== "skipped"))}`,
+          );
       }
     }
     expect(failures, "certificates handed out that no longer verify").to.deep.equal([]);

@@ -7,7 +7,8 @@ import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { Interface } from "ethers";
 import { EVIDENCE_ANCHOR_ABI, JsonRpcChainReader } from "../../service/core/index.ts";
-import { anvilBinary, isAlive } from "../../service/chain/local-chain.ts";
+import { anvilBinary } from "../../service/chain/local-chain.ts";
+import { isAlive } from "../../service/process-alive.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "scripts/evidence.ts");

@@ -83,7 +83,9 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
 
   it("acknowledges digests with 201 only after they are committed, and wakes the anchorer", async () => {
     const before = committed;
-    const res = await post("/api/v1/evidence/digests", { items: [{ contentHash: sha256Hex("in process"), fileName: "a.txt" }] });
+    const res = await post("/api/v1/evidence/digests", {
+      items: [{ contentHash: sha256Hex("in process"), fileName: "a.txt" }],
+    });
     expect(res.status).to.equal(201);
     const { items } = (await res.json()) as { items: { id: string }[] };
     expect((await store.evidence(items[0]!.id))?.status).to.equal("pending");
@@ -93,7 +95,11 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
   it("stores an uploaded file under its SHA-256 and records its media type from its bytes", async () => {
     const form = new FormData();
     form.append("file", new Blob([Buffer.from("%PDF-1.7\n%%EOF\n")]), "contract.bin");
-    const res = await fetch(`${url}/api/v1/evidence`, { method: "POST", headers: { authorization: `Bearer ${apiKey}` }, body: form });
+    const res = await fetch(`${url}/api/v1/evidence`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}` },
+      body: form,
+    });
     expect(res.status).to.equal(201);
     const { items } = (await res.json()) as { items: { record: { contentHash: string; mediaType: string } }[] };
     expect(items[0]!.record.mediaType).to.equal("application/pdf");
@@ -104,16 +110,27 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     const form = new FormData();
     form.append("colour", "blue");
     form.append("file", new Blob(["refused before it is written"]), "x.txt");
-    const res = await fetch(`${url}/api/v1/evidence`, { method: "POST", headers: { authorization: `Bearer ${apiKey}` }, body: form });
+    const res = await fetch(`${url}/api/v1/evidence`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}` },
+      body: form,
+    });
     expect([res.status, ((await res.json()) as { code: string }).code]).to.deep.equal([400, "UNKNOWN_FIELD"]);
     expect(await objects.has(sha256Hex("refused before it is written"))).to.equal(false);
     expect(await objects.temporaryFiles(), "no temporary file left").to.deep.equal([]);
   });
 
   it("answers unknown routes, methods and ids with problem+json 404", async () => {
-    for (const [method, route] of [["GET", "/nothing"], ["DELETE", "/api/v1/evidence"], ["GET", "/api/v1/evidence/AAAAAAAAAAAAAAAAAAAAAA"]]) {
+    for (const [method, route] of [
+      ["GET", "/nothing"],
+      ["DELETE", "/api/v1/evidence"],
+      ["GET", "/api/v1/evidence/AAAAAAAAAAAAAAAAAAAAAA"],
+    ]) {
       const res = await fetch(`${url}${route}`, { method });
-      expect([res.status, res.headers.get("content-type")], `${method} ${route}`).to.deep.equal([404, "application/problem+json; charset=utf-8"]);
+      expect([res.status, res.headers.get("content-type")], `${method} ${route}`).to.deep.equal([
+        404,
+        "application/problem+json; charset=utf-8",
+      ]);
     }
   });
 
@@ -128,18 +145,25 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     expect(anonymous).to.deep.equal({ status: "ok", chain: health.chain });
     // With a health token configured, loopback alone is not enough.
     expect(await (await fetch(`${url}/healthz`)).json()).to.deep.equal({ status: "ok", chain: health.chain });
-    const operator = await (await fetch(`${url}/healthz`, { headers: { authorization: "Bearer operator-token" } })).json();
+    const operator = await (
+      await fetch(`${url}/healthz`, { headers: { authorization: "Bearer operator-token" } })
+    ).json();
     expect(operator).to.deep.equal(health);
   });
 
   it("tells the pages the public address, the chain names and the registry", async () => {
-    const site = (await (await fetch(`${url}/api/v1/site`)).json()) as { publicUrl: string; chainNames: Record<string, string> };
+    const site = (await (await fetch(`${url}/api/v1/site`)).json()) as {
+      publicUrl: string;
+      chainNames: Record<string, string>;
+    };
     expect(site.publicUrl).to.equal("https://evidence.example");
     expect(site.chainNames["31337"]).to.equal("本地开发链");
   });
 
   it("counts digests, not requests, against the account's budget, and keeps accounts apart", async () => {
-    const items = (n: number) => ({ items: Array.from({ length: n }, (_, i) => ({ contentHash: sha256Hex(`budget ${i} ${Math.random()}`) })) });
+    const items = (n: number) => ({
+      items: Array.from({ length: n }, (_, i) => ({ contentHash: sha256Hex(`budget ${i} ${Math.random()}`) })),
+    });
     const limited = await post("/api/v1/evidence/digests", items(9));
     expect(limited.status, "10 units a minute, some spent above").to.equal(429);
     expect(Number(limited.headers.get("retry-after"))).to.be.greaterThan(0);

@@ -3,7 +3,15 @@ import { copyFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import { isAlive } from "../../service/process-alive.ts";
-import { api, cleanUpDataDir, freePort, startServiceProcess, tempDir, until, type ServiceProcess } from "../helpers/processes.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 
 /**
@@ -42,21 +50,33 @@ describe("the embedded chain's failures under the service (real processes)", fun
     await certify("before the node dies");
     const pid = Number(readFileSync(path.join(dataDir, "chain", "anvil.pid"), "utf8"));
     process.kill(pid, "SIGKILL");
-    const health = await until(async () => {
-      const { body } = await api(service.url).get("/healthz");
-      return body.chain.node?.restarts >= 1 && body.chain.node?.state === "running" && body.chain.reachable ? body : undefined;
-    }, "the node to be restarted", 60_000);
+    const health = await until(
+      async () => {
+        const { body } = await api(service.url).get("/healthz");
+        return body.chain.node?.restarts >= 1 && body.chain.node?.state === "running" && body.chain.reachable
+          ? body
+          : undefined;
+      },
+      "the node to be restarted",
+      60_000,
+    );
     expect(health.chain.node.lastExit).to.match(/SIGKILL/);
     expect(isAlive(pid)).to.equal(false);
     const after = await certify("after the node was restarted");
-    expect((await verifyCertificate(after.certificate, { chain: new JsonRpcChainReader(chainUrl) })).verdict).to.equal("valid");
+    expect((await verifyCertificate(after.certificate, { chain: new JsonRpcChainReader(chainUrl) })).verdict).to.equal(
+      "valid",
+    );
   });
 
   it("finds anchors a rolled-back chain lost, says so, anchors them again, and keeps both certificates", async () => {
     const kept = await certify("anchored before the backup");
     // The backup: the newest durable snapshot now, which holds `kept`'s anchor.
     const snapshots = path.join(dataDir, "chain", "snapshots");
-    const newest = () => readdirSync(snapshots).filter((f) => f.startsWith("snapshot-")).sort().at(-1)!;
+    const newest = () =>
+      readdirSync(snapshots)
+        .filter((f) => f.startsWith("snapshot-"))
+        .sort()
+        .at(-1)!;
     const backup = path.join(dataDir, "backup.json");
     copyFileSync(path.join(snapshots, newest()), backup);
     const lost = await certify("anchored after the backup");
@@ -68,10 +88,14 @@ describe("the embedded chain's failures under the service (real processes)", fun
     service = await startServiceProcess(dataDir, env);
 
     const chain = new JsonRpcChainReader(chainUrl);
-    const view = await until(async () => {
-      const { body } = await api(service.url).get(`/api/v1/evidence/${lost.id}`);
-      return body.history?.length === 2 && body.status === "anchored" ? body : undefined;
-    }, "the lost item to be certified again", 90_000);
+    const view = await until(
+      async () => {
+        const { body } = await api(service.url).get(`/api/v1/evidence/${lost.id}`);
+        return body.history?.length === 2 && body.status === "anchored" ? body : undefined;
+      },
+      "the lost item to be certified again",
+      90_000,
+    );
     expect(view.history.map((h: any) => [h.reason, h.current])).to.deep.equal([
       ["anchored", false],
       ["re-anchored", true],

@@ -10,9 +10,9 @@ import { gunzipSync } from "node:zlib";
 import { setTimeout as delay } from "node:timers/promises";
 import { Wallet } from "ethers";
 import { JsonRpcChainReader } from "../../service/core/index.ts";
+import { isAlive } from "../../service/process-alive.ts";
 import {
   anvilBinary,
-  isAlive,
   LocalChain,
   LocalChainError,
   type LocalChainOptions,

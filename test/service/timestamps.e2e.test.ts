@@ -6,7 +6,16 @@ import { promisify } from "node:util";
 import { claimsOf, fromHex32, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import { trustList, trustListVerifier } from "../../service/core/verify/timestamp-verifier.ts";
 import { startOpensslTsa, type OpensslTsa } from "../helpers/openssl-tsa.ts";
-import { api, cleanUpDataDir, freePort, runCli, startServiceProcess, tempDir, until, type ServiceProcess } from "../helpers/processes.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  runCli,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 
 const run = promisify(execFile);
@@ -67,7 +76,17 @@ describe("time-stamp authorities through the service (two openssl TSAs, real ser
     for (const [i, token] of claims.timestamps.entries()) {
       const tokenFile = path.join(work, `token-${i}.der`);
       writeFileSync(tokenFile, Buffer.from(token.token, "base64"));
-      const { stdout } = await run("openssl", ["ts", "-verify", "-data", rootFile, "-in", tokenFile, "-token_in", "-CAfile", trustFile]);
+      const { stdout } = await run("openssl", [
+        "ts",
+        "-verify",
+        "-data",
+        rootFile,
+        "-in",
+        tokenFile,
+        "-token_in",
+        "-CAfile",
+        trustFile,
+      ]);
       expect(stdout).to.match(/Verification: OK/);
     }
     const verified = await api(service.url).postJson("/api/v1/verify", { certificate });
@@ -79,7 +98,10 @@ describe("time-stamp authorities through the service (two openssl TSAs, real ser
     const trusted = await runCli(["verify", file, "--rpc", chainUrl, "--tsa-trust", trustFile, "--json"]);
     expect(JSON.parse(trusted.stdout).checks.find((c: any) => c.id === "timestamp").status).to.equal("passed");
     const untrusted = await runCli(["verify", file, "--rpc", chainUrl, "--json"]);
-    expect([untrusted.code, JSON.parse(untrusted.stdout).checks.find((c: any) => c.id === "timestamp").status]).to.deep.equal([0, "error"]);
+    expect([
+      untrusted.code,
+      JSON.parse(untrusted.stdout).checks.find((c: any) => c.id === "timestamp").status,
+    ]).to.deep.equal([0, "error"]);
   });
 
   it("anchors without waiting while a TSA is down, says so in health, and certifies again with its token once it is back", async () => {
@@ -91,10 +113,14 @@ describe("time-stamp authorities through the service (two openssl TSAs, real ser
     expect(degraded.body.timestamps.batchesWithout).to.be.at.least(1);
     expect(degraded.body.status).to.equal("degraded");
     await first.up();
-    const view = await until(async () => {
-      const { body } = await api(service.url).get(`/api/v1/evidence/${id}`);
-      return body.history?.length === 2 ? body : undefined;
-    }, "the certificate to be issued again with both tokens", 60_000);
+    const view = await until(
+      async () => {
+        const { body } = await api(service.url).get(`/api/v1/evidence/${id}`);
+        return body.history?.length === 2 ? body : undefined;
+      },
+      "the certificate to be issued again with both tokens",
+      60_000,
+    );
     expect(view.history.map((h: any) => [h.reason, h.current])).to.deep.equal([
       ["anchored", false],
       ["time-stamped", true],
@@ -103,15 +129,21 @@ describe("time-stamp authorities through the service (two openssl TSAs, real ser
     const chain = new JsonRpcChainReader(chainUrl);
     const timestamps = trustListVerifier(trustList(`${first.rootPem}\n${second.rootPem}`));
     for (const c of [issued, view.certificate]) {
-      expect((await verifyCertificate(c, { chain, timestamps })).verdict, "both certificates stay valid").to.equal("valid");
+      expect((await verifyCertificate(c, { chain, timestamps })).verdict, "both certificates stay valid").to.equal(
+        "valid",
+      );
     }
   });
 
   it("keeps time-stamped checkpoints of the chain's newest block hash", async () => {
-    const { body } = await until(async () => {
-      const res = await api(service.url).get("/api/v1/checkpoints");
-      return res.body.items.length > 0 ? res : undefined;
-    }, "a checkpoint", 30_000);
+    const { body } = await until(
+      async () => {
+        const res = await api(service.url).get("/api/v1/checkpoints");
+        return res.body.items.length > 0 ? res : undefined;
+      },
+      "a checkpoint",
+      30_000,
+    );
     const checkpoint = body.items[0];
     const block = await new JsonRpcChainReader(chainUrl).block(checkpoint.blockNumber);
     expect(checkpoint.blockHash).to.equal(block!.hash);
@@ -119,7 +151,17 @@ describe("time-stamp authorities through the service (two openssl TSAs, real ser
     const hashFile = path.join(work, "checkpoint-block.bin");
     writeFileSync(tokenFile, Buffer.from(checkpoint.timestamps[0].token, "base64"));
     writeFileSync(hashFile, fromHex32(checkpoint.blockHash));
-    const { stdout } = await run("openssl", ["ts", "-verify", "-data", hashFile, "-in", tokenFile, "-token_in", "-CAfile", trustFile]);
+    const { stdout } = await run("openssl", [
+      "ts",
+      "-verify",
+      "-data",
+      hashFile,
+      "-in",
+      tokenFile,
+      "-token_in",
+      "-CAfile",
+      trustFile,
+    ]);
     expect(stdout).to.match(/Verification: OK/);
   });
 });

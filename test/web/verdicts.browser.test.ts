@@ -4,7 +4,15 @@ import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchBrowser } from "../helpers/browser.ts";
 import { serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
-import { api, cleanUpDataDir, freePort, startServiceProcess, tempDir, until, type ServiceProcess } from "../helpers/processes.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  until,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
 
 /**
  * The verification page as a mediator or a court clerk uses it, in both languages: the
@@ -27,10 +35,16 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     dataDir = tempDir("verdicts");
     work = tempDir("verdicts-work");
     site = await startSite({
-      "/listing": serve("text/html; charset=utf-8", `<!doctype html><meta charset="utf-8"><title>商品页</title><h1>侵权商品</h1><img src="/p.png">`),
+      "/listing": serve(
+        "text/html; charset=utf-8",
+        `<!doctype html><meta charset="utf-8"><title>商品页</title><h1>侵权商品</h1><img src="/p.png">`,
+      ),
       "/p.png": serve("image/png", solidPng(120, 80, [20, 120, 200])),
     });
-    service = await startServiceProcess(dataDir, { LOCAL_CHAIN_PORT: String(await freePort()), CAPTURE_ALLOW: "127.0.0.1/32" });
+    service = await startServiceProcess(dataDir, {
+      LOCAL_CHAIN_PORT: String(await freePort()),
+      CAPTURE_ALLOW: "127.0.0.1/32",
+    });
     evidence = path.join(work, "截图.png");
     writeFileSync(evidence, solidPng(64, 64, [200, 10, 10]));
     const form = new FormData();
@@ -62,7 +76,9 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
   async function verify(page: Page, options: { certificate?: string; file?: string; rpc?: string }): Promise<string> {
     if (options.certificate) await page.setInputFiles("#cert-file", options.certificate);
     await page.waitForFunction(
-      () => (document.querySelector("#cert-text") as HTMLTextAreaElement).value.length > 0 || (document.querySelector("#cert-name") as HTMLOutputElement).value.length > 0,
+      () =>
+        (document.querySelector("#cert-text") as HTMLTextAreaElement).value.length > 0 ||
+        (document.querySelector("#cert-name") as HTMLOutputElement).value.length > 0,
     );
     if (options.file) {
       await page.setInputFiles("#evidence-file", options.file);
@@ -96,15 +112,26 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
             return r.top >= 0 && r.bottom <= window.innerHeight;
           });
           expect(scrolled, "scrolled into view at 1280×800").to.equal(true);
-          expect(await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector("#verdict")!).fontSize))).to.be.at.least(28);
+          expect(
+            await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector("#verdict")!).fontSize)),
+          ).to.be.at.least(28);
           expect([await visible(page, "#print"), await visible(page, "#qr-figure")]).to.deep.equal([true, true]);
-          expect(await page.isVisible('#warnings li[data-warning="warning.development-chain"]'), "development chain warned").to.equal(true);
-          expect(await text(page, '[data-field="verify.anchoredUtc"]')).to.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+          expect(
+            await page.isVisible('#warnings li[data-warning="warning.development-chain"]'),
+            "development chain warned",
+          ).to.equal(true);
+          expect(await text(page, '[data-field="verify.anchoredUtc"]')).to.match(
+            /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/,
+          );
           expect(await text(page, "#result")).not.to.match(/\b1[78]\d{8}\b/); // never Unix seconds
           if (locale === "zh-CN") {
             // The Chinese page speaks Chinese: every check's sentence and the verdict's explanation.
-            for (const sentence of await page.$$eval("#checks li", (items) => items.map((li) => li.childNodes[2]?.textContent ?? ""))) {
-              expect(sentence, "check sentence").to.match(/[\u4e00-\u9fff]/).and.not.match(/\b(the|file|passed|failed)\b/i);
+            for (const sentence of await page.$$eval("#checks li", (items) =>
+              items.map((li) => li.childNodes[2]?.textContent ?? ""),
+            )) {
+              expect(sentence, "check sentence")
+                .to.match(/[\u4e00-\u9fff]/)
+                .and.not.match(/\b(the|file|passed|failed)\b/i);
             }
             expect(await text(page, "#verdict-text")).to.match(/^您提供的文件最迟在/);
           }
@@ -120,7 +147,15 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
         await verify(page, { certificate: certificatePath, file: evidence });
         await page.emulateMedia({ media: "print" });
         expect(await page.isVisible("#inputs"), "the form is not printed").to.equal(false);
-        for (const field of ["verify.id", "verify.title.field", "verify.contentHash", "verify.anchoredUtc", "verify.tx", "verify.verifiedAt", "verify.nodeUsed"]) {
+        for (const field of [
+          "verify.id",
+          "verify.title.field",
+          "verify.contentHash",
+          "verify.anchoredUtc",
+          "verify.tx",
+          "verify.verifiedAt",
+          "verify.nodeUsed",
+        ]) {
           expect(await page.isVisible(`[data-field="${field}"]`), field).to.equal(true);
         }
         const pdf = await page.pdf({ format: "A4", printBackground: true });
@@ -142,7 +177,9 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
         await page.waitForSelector("#result:not([hidden]) #verdict:not(:empty)");
         expect(await text(page, "#verdict")).to.equal(headline);
         expect(await text(page, '[data-field="verify.fileCompared"]')).to.equal(compared);
-        expect(await page.getAttribute("#pdf", "href")).to.equal(`/api/v1/evidence/${certificate.record.id}/certificate.pdf`);
+        expect(await page.getAttribute("#pdf", "href")).to.equal(
+          `/api/v1/evidence/${certificate.record.id}/certificate.pdf`,
+        );
       } finally {
         await context.close();
       }
@@ -161,7 +198,11 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
         expect(await verify(page, { certificate: certificatePath, file: other })).to.equal("invalid");
         expect(await text(page, "#verdict")).to.equal(headline);
         expect(await text(page, '#checks li[data-check="content"]')).to.include(sentence);
-        expect([await visible(page, "#print"), await visible(page, "#qr-figure"), await visible(page, "#pdf")]).to.deep.equal([false, false, false]);
+        expect([
+          await visible(page, "#print"),
+          await visible(page, "#qr-figure"),
+          await visible(page, "#pdf"),
+        ]).to.deep.equal([false, false, false]);
       } finally {
         await context.close();
       }
@@ -175,7 +216,9 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     ] as const) {
       const { context, page } = await open(locale);
       try {
-        expect(await verify(page, { certificate: certificatePath, rpc: `http://127.0.0.1:${closedPort}` })).to.equal("indeterminate");
+        expect(await verify(page, { certificate: certificatePath, rpc: `http://127.0.0.1:${closedPort}` })).to.equal(
+          "indeterminate",
+        );
         expect(await text(page, "#verdict")).to.equal(headline);
         expect(await text(page, "#verdict-text")).to.include(reassurance);
         expect(await page.getAttribute('#checks li[data-check="anchor"]', "class")).to.equal("error");
@@ -188,7 +231,12 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
 
   it("takes the certificate's PDF document as it is", async () => {
     const pdf = path.join(work, "certificate.pdf");
-    writeFileSync(pdf, Buffer.from(await (await fetch(`${service.url}/api/v1/evidence/${certificate.record.id}/certificate.pdf`)).arrayBuffer()));
+    writeFileSync(
+      pdf,
+      Buffer.from(
+        await (await fetch(`${service.url}/api/v1/evidence/${certificate.record.id}/certificate.pdf`)).arrayBuffer(),
+      ),
+    );
     const { context, page } = await open("en-US");
     try {
       expect(await verify(page, { certificate: pdf, file: evidence })).to.equal("valid");
@@ -206,7 +254,9 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       await page.click("#capture-run");
       await page.waitForSelector('#capture-progress[data-status="anchored"]', { timeout: 120_000 });
       expect(await page.isVisible("#capture-preview")).to.equal(true);
-      expect(await page.evaluate(() => (document.querySelector("#capture-preview") as HTMLImageElement).naturalWidth)).to.be.greaterThan(0);
+      expect(
+        await page.evaluate(() => (document.querySelector("#capture-preview") as HTMLImageElement).naturalWidth),
+      ).to.be.greaterThan(0);
       const [download] = await Promise.all([page.waitForEvent("download"), page.click("#capture-links a.package")]);
       const pkg = path.join(work, download.suggestedFilename());
       await download.saveAs(pkg);
@@ -215,7 +265,9 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(await verify(verifier, { certificate: pkg })).to.equal("valid");
       expect(await text(verifier, "#verdict")).to.equal("有效——网页取证包与存证一致");
       expect(await verifier.isVisible("#capture-screenshot")).to.equal(true);
-      expect(await text(verifier, '[data-field="verify.capturedUrl"]')).to.equal(`http://127.0.0.1:${site.port}/listing`);
+      expect(await text(verifier, '[data-field="verify.capturedUrl"]')).to.equal(
+        `http://127.0.0.1:${site.port}/listing`,
+      );
     } finally {
       await context.close();
     }

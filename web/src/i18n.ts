@@ -198,7 +198,8 @@ const zh: Record<MessageKey, string> = {
   "upload.pdf": "PDF 证书",
   "upload.package": "取证包",
   "capture.heading": "网页取证",
-  "capture.intro": "由本服务在独立、干净的浏览器中打开网页，像公证人一样完整记录：整页截图、网页本身、网络通信、服务器地址与证书。取证记录与其他证据一样上链存证。",
+  "capture.intro":
+    "由本服务在独立、干净的浏览器中打开网页，像公证人一样完整记录：整页截图、网页本身、网络通信、服务器地址与证书。取证记录与其他证据一样上链存证。",
   "capture.url": "网页地址（http 或 https）",
   "capture.title": "标题（可选）",
   "capture.run": "开始取证",

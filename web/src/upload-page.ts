@@ -164,7 +164,10 @@ function certificateLinks(id: string, capture = false): HTMLElement[] {
     el("a", t("upload.pdf"), { href: `/api/v1/evidence/${id}/certificate.pdf`, download: `${id}.pdf`, class: "pdf" }),
   ];
   if (capture) {
-    links.push(el("span", " · "), el("a", t("upload.package"), { href: `/api/v1/evidence/${id}/package`, download: `${id}.zip`, class: "package" }));
+    links.push(
+      el("span", " · "),
+      el("a", t("upload.package"), { href: `/api/v1/evidence/${id}/package`, download: `${id}.zip`, class: "package" }),
+    );
   }
   links.push(el("span", " · "), el("a", t("upload.verifyLink"), { href: `/verify?id=${id}` }));
   return links;
@@ -218,7 +221,8 @@ async function followCapture(id: string): Promise<void> {
       status.textContent = t("capture.failed") + (view.capture?.error?.message ?? "");
       return;
     }
-    const key = view.status === "capturing" && view.capture?.status === "queued" ? "capture.queued" : `capture.${view.status}`;
+    const key =
+      view.status === "capturing" && view.capture?.status === "queued" ? "capture.queued" : `capture.${view.status}`;
     status.textContent = t(key as MessageKey);
     if (view.record && preview.hidden) {
       preview.src = `/api/v1/evidence/${id}/screenshot`;
@@ -239,7 +243,11 @@ async function refreshList(): Promise<void> {
   if (!key) return;
   const res = await fetch("/api/v1/evidence?limit=100", { headers: { authorization: `Bearer ${key}` } });
   if (!res.ok) {
-    errorLine.textContent = problemText((await res.json().catch(() => ({}))) as Partial<Problem>, lang(), `HTTP ${res.status}`);
+    errorLine.textContent = problemText(
+      (await res.json().catch(() => ({}))) as Partial<Problem>,
+      lang(),
+      `HTTP ${res.status}`,
+    );
     return;
   }
   const { items } = (await res.json()) as EvidenceList;
@@ -247,9 +255,15 @@ async function refreshList(): Promise<void> {
     ...items.map((item) => {
       const tr = el("tr");
       const links = el("td");
-      if (item.status === "anchored") links.append(...certificateLinks(item.id, item.record.mediaType === MEDIA_TYPE_CAPTURE));
+      if (item.status === "anchored")
+        links.append(...certificateLinks(item.id, item.record.mediaType === MEDIA_TYPE_CAPTURE));
       tr.append(
-        el("td", item.record.mediaType === MEDIA_TYPE_CAPTURE ? (item.record.sourceUrl ?? "") : (item.record.fileName ?? item.record.contentHash)),
+        el(
+          "td",
+          item.record.mediaType === MEDIA_TYPE_CAPTURE
+            ? (item.record.sourceUrl ?? "")
+            : (item.record.fileName ?? item.record.contentHash),
+        ),
         el("td", new Date(item.record.submittedAt).toLocaleString(lang())),
         el("td", t(`status.${item.status}` as MessageKey)),
         links,

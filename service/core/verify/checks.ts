@@ -2,10 +2,10 @@ import type { CertificateClaims } from "../certificate.ts";
 import type { ChainFailure } from "../chain-reader.ts";
 import type { Certificate } from "../schema.ts";
 
-/** The checks of a verification, in the order they run (DESIGN §4). */
+/** The checks of a verification, in the order they run (docs/protocol.md §8). */
 export const CHECK_IDS = ["format", "content", "leaf", "inclusion", "anchor", "signature", "timestamp"] as const;
 /**
- * `package` is checked only for a web capture package (DESIGN §9), right after `format`:
+ * `package` is checked only for a web capture package (docs/protocol.md §9), right after `format`:
  * every artifact against the manifest. The manifest is then the file `content` compares.
  */
 export type CheckId = (typeof CHECK_IDS)[number] | "package";
@@ -126,7 +126,7 @@ export type Warning =
   | { code: "warning.development-tsa"; tsa: string };
 
 /**
- * The verdict of DESIGN §4: invalid if any check failed; else indeterminate if any of
+ * The verdict of docs/protocol.md §8: invalid if any check failed; else indeterminate if any of
  * format, leaf, inclusion, anchor, signature (or content, when a file was given) is an
  * error; else valid. A `timestamp` error is a warning beside the verdict.
  */

@@ -67,7 +67,7 @@ export const DEVELOPMENT_CHAIN_IDS: readonly number[] = [31337, 1337];
 
 /**
  * Verifies an untrusted certificate (JSON text or parsed value), version 1 or 2, by the
- * checks of DESIGN §4, and gives the verdict. Never throws for bad input: a malformed
+ * checks of docs/protocol.md §8, and gives the verdict. Never throws for bad input: a malformed
  * certificate is a failed `format` check with the reason; a chain that cannot be read is
  * an `error`, never a failure.
  */
@@ -172,7 +172,7 @@ function checkInclusion(c: CertificateClaims): Check {
 }
 
 /**
- * The anchor check of DESIGN §4: the contract records the root with the certificate's
+ * The anchor check of docs/protocol.md §8: the contract records the root with the certificate's
  * time, block and tree size; the block at that height has the stated hash and time; the
  * stated transaction succeeded in that block and emitted, from the contract,
  * Anchored(root, issuer, treeSize, timestamp) — so the issuer is the member that anchored.

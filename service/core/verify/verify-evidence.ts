@@ -7,8 +7,8 @@ import type { VerificationResult } from "./checks.ts";
 
 /**
  * What a verifier is handed: a certificate (JSON text or a parsed value), or the bytes of
- * a file that holds one — the JSON certificate itself, its PDF document (DESIGN §10) or a
- * web capture package (DESIGN §9).
+ * a file that holds one — the JSON certificate itself, its PDF document (docs/protocol.md §10) or a
+ * web capture package (docs/protocol.md §9).
  */
 export type EvidenceInput = { kind: "certificate"; certificate: unknown } | { kind: "bytes"; bytes: Uint8Array };
 
@@ -16,7 +16,7 @@ export type EvidenceInput = { kind: "certificate"; certificate: unknown } | { ki
 export async function verifyEvidence(input: EvidenceInput, options: VerifyOptions): Promise<VerificationResult> {
   if (input.kind === "certificate") return verifyCertificate(input.certificate, options);
   if (isPdf(input.bytes)) {
-    // The certificate document carries the JSON certificate as an attachment (DESIGN §10);
+    // The certificate document carries the JSON certificate as an attachment (docs/protocol.md §10);
     // the printed page itself proves nothing and is not read.
     let text: string;
     try {
@@ -30,7 +30,7 @@ export async function verifyEvidence(input: EvidenceInput, options: VerifyOption
   return verifyCertificate(decodeText(input.bytes), options);
 }
 
-/** A ZIP file: a web capture package (DESIGN §9). */
+/** A ZIP file: a web capture package (docs/protocol.md §9). */
 function isZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
@@ -38,7 +38,7 @@ function isZip(bytes: Uint8Array): boolean {
 /**
  * A capture package: each artifact against the manifest (the `package` check), the
  * manifest against the certificate (`content`: the manifest is the certified file), and
- * the certificate it carries as any other (DESIGN §4).
+ * the certificate it carries as any other (docs/protocol.md §8).
  */
 async function verifyPackage(zip: Uint8Array, options: VerifyOptions): Promise<Result> {
   let pkg;

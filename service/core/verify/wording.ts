@@ -201,7 +201,7 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
   "format.malformed": both(
     (r) => r.message,
-    (r) => `格式错误：${r.message}`,
+    (r) => `格式错误：${formatMessageZh(r.message)}`,
   ),
   "format.not-checked": both(
     () => "not checked",
@@ -378,6 +378,46 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
 };
 
+/**
+ * The format check's reasons in Chinese: they name a field (kept as written, it is the
+ * field's name in the certificate) and what is wrong with it.
+ */
+const FORMAT_PHRASES_ZH: [RegExp, string][] = [
+  [/ is not valid JSON$/, " 不是有效的 JSON"],
+  [/ has the key "([^"]*)" twice in (.*)$/, " 的 $2 中两次出现键 “$1”"],
+  [/ has the key "([^"]*)" twice$/, " 中两次出现键 “$1”"],
+  [/ has an unknown field "([^"]*)"$/, " 含有未知字段 “$1”"],
+  [/ is missing$/, " 缺失"],
+  [/ must be a JSON object$/, " 应为 JSON 对象"],
+  [/ must be a string$/, " 应为字符串"],
+  [/ must be an array$/, " 应为数组"],
+  [/ must be an integer >= (\d+)$/, " 应为不小于 $1 的整数"],
+  [/ must be 1 or 2$/, " 应为 1 或 2"],
+  [/ must be the integer 1$/, " 应为整数 1"],
+  [/ must be 0x followed by 64 lowercase hex characters$/, " 应为 0x 加 64 个小写十六进制字符"],
+  [
+    / must be 0x followed by 130 lowercase hex characters(, ending in 1b or 1c)?$/,
+    " 应为 0x 加 130 个小写十六进制字符（以 1b 或 1c 结尾）",
+  ],
+  [/ must be 64 lowercase hex characters$/, " 应为 64 个小写十六进制字符"],
+  [/ must be 32 lowercase hex characters$/, " 应为 32 个小写十六进制字符"],
+  [/ must be RFC 3339 UTC with milliseconds$/, " 应为带毫秒的 RFC 3339 UTC 时间"],
+  [/ is not a real date and time$/, " 不是真实存在的日期时间"],
+  [/ must be a 20-byte hex address$/, " 应为 20 字节的十六进制地址"],
+  [/ has a wrong EIP-55 checksum$/, " 的 EIP-55 校验和错误"],
+  [/ is longer than (\d+) characters$/, " 超过 $1 个字符"],
+  [/ is not valid Unicode$/, " 不是有效的 Unicode 文本"],
+  [/ must be less than (\S+)$/, " 应小于 $1"],
+  [/ has more than (\d+) (elements|tokens)$/, " 超过 $1 项"],
+  [/ must be base64$/, " 应为 base64"],
+  [/^certificate is larger than (\d+) bytes$/, "证书超过 $1 字节"],
+];
+
+function formatMessageZh(message: string): string {
+  for (const [pattern, zh] of FORMAT_PHRASES_ZH) if (pattern.test(message)) return message.replace(pattern, zh);
+  return message;
+}
+
 const TIMESTAMP_PROBLEMS_ZH: Record<string, string> = {
   "imprint-mismatch": "令牌所盖的不是本证书的树根",
   "bad-signature": "令牌的签名无效",
@@ -474,7 +514,7 @@ export function warningText(warning: Warning, lang: Lang): string {
   }
 }
 
-/** The machine-readable verdict of DESIGN §4, as `POST /api/v1/verify` and `evidence verify --json` give it. */
+/** The machine-readable verdict of docs/protocol.md §8, as `POST /api/v1/verify` and `evidence verify --json` give it. */
 export interface VerificationJson {
   verdict: Verdict;
   valid: boolean;

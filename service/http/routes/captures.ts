@@ -17,7 +17,7 @@ import { requireType } from "./evidence.ts";
 const CAPTURE_COST = 50;
 
 /**
- * POST /api/v1/captures: the service records a web page itself (DESIGN §9) → 202; its
+ * POST /api/v1/captures: the service records a web page itself (docs/protocol.md §9) → 202; its
  * progress and certificate through the evidence routes. GET /api/v1/evidence/:id/package:
  * the capture's package (ZIP), streamed from the object store, with the certificate once
  * anchored.
@@ -72,7 +72,8 @@ export function captureRoutes(options: {
   router.get("/api/v1/evidence/:id/screenshot", publicCors, async (req, res) => {
     const id = String(req.params.id);
     const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
-    if (!row || row.record.mediaType !== MEDIA_TYPE_CAPTURE) throw new HttpProblem(404, "NOT_FOUND", "no web capture with that id");
+    if (!row || row.record.mediaType !== MEDIA_TYPE_CAPTURE)
+      throw new HttpProblem(404, "NOT_FOUND", "no web capture with that id");
     const manifest = parseCaptureManifest(await readAll(await options.objects.get(row.record.contentHash)));
     const screenshot = manifest.artifacts.find((a) => a.name === "screenshot.png");
     if (!screenshot) throw new HttpProblem(404, "NOT_FOUND", "the capture has no screenshot");

@@ -1,14 +1,14 @@
 import { Router } from "express";
-import { claimsOf, DEVELOPMENT_CHAIN_IDS, EVIDENCE_ID } from "../../core/index.ts";
+import { claimsOf, DEVELOPMENT_CHAIN_IDS } from "../../core/index.ts";
 import { DEVELOPMENT_TSA_MARKER, parseTimestampToken, timestampTokenFromBase64 } from "../../core/timestamp.ts";
 import type { DocumentTimestamp } from "../../document/certificate-pdf.ts";
 import type { DocumentRenderer } from "../../document/document-renderer.ts";
 import type { EvidenceStore } from "../../store/store.ts";
 import { publicCors } from "../cors.ts";
-import { HttpProblem } from "../problem.ts";
+import { certifiedEvidence } from "./evidence.ts";
 
 /**
- * GET /api/v1/evidence/:id/certificate.pdf: the certificate document (DESIGN §10), A4,
+ * GET /api/v1/evidence/:id/certificate.pdf: the certificate document (docs/protocol.md §10), A4,
  * bilingual, with the JSON certificate attached — readable by the id, like the certificate.
  */
 export function documentRoutes(options: {
@@ -19,18 +19,7 @@ export function documentRoutes(options: {
   const router = Router({ caseSensitive: true, strict: true });
   router.get("/api/v1/evidence/:id/certificate.pdf", publicCors, async (req, res) => {
     const id = String(req.params.id);
-    const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
-    if (!row) throw new HttpProblem(404, "NOT_FOUND", "no evidence with that id");
-    if (!row.certificate) {
-      throw new HttpProblem(
-        409,
-        "NOT_ANCHORED",
-        `the evidence is ${row.status}; its certificate is issued once it is anchored`,
-        {
-          status: row.status,
-        },
-      );
-    }
+    const row = await certifiedEvidence(options.store, id);
     const claims = claimsOf(row.certificate);
     const account = await options.store.accountById(row.accountId);
     const site = options.site();

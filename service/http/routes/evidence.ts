@@ -208,6 +208,26 @@ export async function evidenceView(store: EvidenceStore, row: EvidenceRow): Prom
   return view;
 }
 
+/** The evidence with that id and its certificate in force: 404 without the evidence, 409 before it is anchored. */
+export async function certifiedEvidence(
+  store: EvidenceStore,
+  id: string,
+): Promise<EvidenceRow & { certificate: Certificate }> {
+  const row = await find(store, id);
+  if (!row) throw notFound();
+  if (!row.certificate) {
+    throw new HttpProblem(
+      409,
+      "NOT_ANCHORED",
+      `the evidence is ${row.status}; its certificate is issued once it is anchored`,
+      {
+        status: row.status,
+      },
+    );
+  }
+  return row as EvidenceRow & { certificate: Certificate };
+}
+
 async function find(store: EvidenceStore, id: string): Promise<EvidenceRow | undefined> {
   return EVIDENCE_ID.test(id) ? store.evidence(id) : undefined;
 }

@@ -22,7 +22,7 @@ import { HttpProblem } from "../problem.ts";
  * POST /api/v1/verify: public. A certificate as JSON `{certificate, sha256?}`, many as
  * `{certificates: [...]}` (up to 1,000), or multipart with a `certificate` part (the JSON
  * certificate, its PDF document or a capture package) and an optional `file`, which is
- * hashed as it streams and never stored. Answers the verdict of DESIGN §4, in the language
+ * hashed as it streams and never stored. Answers the verdict of docs/protocol.md §8, in the language
  * asked for (`?lang=zh`, or Accept-Language).
  */
 export type Verify = (input: EvidenceInput, options?: Pick<VerifyOptions, "fileDigest">) => Promise<VerificationResult>;
