@@ -1,6 +1,6 @@
-import { getAddress } from "ethers";
 import * as v from "valibot";
 import { EvidenceError, type EvidenceErrorCode } from "./errors.ts";
+import { isChecksumValid } from "./issuer-signature.ts";
 import {
   MAX_ISSUER_NAME,
   MAX_PROOF_LENGTH,
@@ -72,11 +72,7 @@ const address = v.pipe(
 
 function hasValidChecksum(value: string): boolean {
   if (checkedAddresses.has(value)) return true;
-  try {
-    getAddress(value);
-  } catch {
-    return false;
-  }
+  if (!isChecksumValid(value)) return false;
   if (checkedAddresses.size >= 64) checkedAddresses.clear();
   checkedAddresses.add(value);
   return true;

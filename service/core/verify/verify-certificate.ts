@@ -1,9 +1,8 @@
-import { bytesToHex } from "@noble/hashes/utils.js";
-import { recoverAddress } from "ethers";
 import { claimsOf, parseCertificate, personalMessageDigest, signedBytes, type CertificateClaims } from "../certificate.ts";
 import type { ChainReader } from "../chain-reader.ts";
 import { CachingChainReader, ChainUnavailableError } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
+import { recoverSignerAddress } from "../issuer-signature.ts";
 import { fromHex32, toHex32 } from "../hex.ts";
 import { rootFromInclusionProof } from "../merkle.ts";
 import { recordLeafHash } from "../record.ts";
@@ -227,18 +226,24 @@ async function checkAnchor(c: CertificateClaims, chain: ChainReader): Promise<Ch
   }
 }
 
-/** Recovered signers by (digest, signature): the certificates of one batch share both in version 2. */
+/**
+ * Recovered signers by (signed content, signature). In version 2 the certificates of a
+ * batch share both, so a batch costs one secp256k1 recovery, however many certificates of
+ * it are checked. The key is the statement as JSON.stringify writes the parsed value: equal
+ * keys mean equal content, hence equal signed bytes (a different key order only misses).
+ */
 const recovered = new Map<string, string>();
 
 function checkSignature(certificate: Certificate, c: CertificateClaims): Check {
   try {
-    const digest = personalMessageDigest(signedBytes(certificate));
-    const key = `${bytesToHex(digest)}/${c.signature}`;
-    let signer = recovered.get(key);
+    const key = `${certificate.version === 2 ? JSON.stringify(certificate.batch) : ""}/${c.signature}`;
+    let signer = certificate.version === 2 ? recovered.get(key) : undefined;
     if (signer === undefined) {
-      signer = recoverAddress(digest, c.signature);
-      if (recovered.size >= 4096) recovered.clear();
-      recovered.set(key, signer);
+      signer = recoverSignerAddress(personalMessageDigest(signedBytes(certificate)), c.signature);
+      if (certificate.version === 2) {
+        if (recovered.size >= 4096) recovered.clear();
+        recovered.set(key, signer);
+      }
     }
     return signer.toLowerCase() === c.issuer.address.toLowerCase()
       ? check("signature", "passed", { code: "signature.ok", issuer: c.issuer.address, name: c.issuer.name })
