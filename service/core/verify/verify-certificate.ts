@@ -272,13 +272,7 @@ async function checkTimestamps(
     };
   }
   const root = fromHex32(c.root);
-  const results = await Promise.all(
-    tokens.map((t) =>
-      options.timestamps!.verify(base64ToBytes(t.token), root).catch(
-        (): TimestampCheck => ({ status: "failed", problem: "unreadable" }),
-      ),
-    ),
-  );
+  const results = await Promise.all(tokens.map((t) => checkToken(options.timestamps!, t.token, c.root, root)));
   const tolerance = options.timestampToleranceSeconds ?? TIMESTAMP_TOLERANCE_SECONDS;
   const summaries: TimestampSummary[] = [];
   const warnings: Warning[] = [];
@@ -313,6 +307,29 @@ async function checkTimestamps(
     };
   }
   return { check: check("timestamp", "passed", { code: "timestamp.ok", count: tokens.length }), summaries, warnings };
+}
+
+/**
+ * Token checks by (root, token), for each verifier: the certificates of a batch carry the
+ * same tokens on the same root, and checking one (CMS signature, chain to a trusted TSA)
+ * costs more than the rest of a certificate. Kept a minute, since a check may depend on
+ * the time it is made (a certificate's validity).
+ */
+const tokenChecks = new WeakMap<TimestampVerifier, Map<string, { at: number; check: Promise<TimestampCheck> }>>();
+
+function checkToken(verifier: TimestampVerifier, token: string, rootHex: string, root: Uint8Array): Promise<TimestampCheck> {
+  let cache = tokenChecks.get(verifier);
+  if (!cache) tokenChecks.set(verifier, (cache = new Map()));
+  const key = `${rootHex}/${token}`;
+  const now = Date.now();
+  const cached = cache.get(key);
+  if (cached && now - cached.at < 60_000) return cached.check;
+  const check = verifier
+    .verify(base64ToBytes(token), root)
+    .catch((): TimestampCheck => ({ status: "failed", problem: "unreadable" }));
+  if (cache.size >= 1024) cache.clear();
+  cache.set(key, { at: now, check });
+  return check;
 }
 
 function base64ToBytes(text: string): Uint8Array {
