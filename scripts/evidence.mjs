@@ -5,6 +5,7 @@
  * of a single `evidence verify`. scripts/evidence.ts is the same entry for `npm start`.
  */
 import { enableCompileCache } from "node:module";
+import process from "node:process";
 
 // V8's compiled code and every module's stripped TypeScript are kept across runs (in the OS's
 // temporary directory). Everything else is imported after this line, so through the cache.
