@@ -40,7 +40,14 @@ export async function benchCertifyBatch(report: Report, work: string): Promise<v
       store,
       chain,
       new InProcessSigner(`0x${"11".repeat(32)}`),
-      { certificateVersion: 2, maxItems: n, maxWaitMs: 1, confirmations: 1, receiptTimeoutMs: 60_000, issuerName: "bench" },
+      {
+        certificateVersion: 2,
+        maxItems: n,
+        maxWaitMs: 1,
+        confirmations: 1,
+        receiptTimeoutMs: 60_000,
+        issuerName: "bench",
+      },
       silentLogger(),
     );
     const [, sealS] = await timed(() => anchorer.runOnce(new Date(Date.now() + 1000)));

@@ -70,7 +70,13 @@ export async function benchBrowserHash(report: Report, work: string): Promise<vo
       target: ">= 0.5",
       met: ratio >= 0.5,
     });
-    report.results.browserHash = { bytes, engine, rounds: measured, browserSeconds: browserS, opensslSeconds: opensslS };
+    report.results.browserHash = {
+      bytes,
+      engine,
+      rounds: measured,
+      browserSeconds: browserS,
+      opensslSeconds: opensslS,
+    };
   } finally {
     await browser.close();
     await site.close();

@@ -14,7 +14,11 @@ export async function benchMerkle(report: Report): Promise<void> {
   const n = report.quick ? 100_000 : 1_000_000;
   const rounds = report.quick ? 1 : 3;
   const input = new Uint8Array(65);
-  const { baselineS, oursS, rounds: measured } = await alternating(
+  const {
+    baselineS,
+    oursS,
+    rounds: measured,
+  } = await alternating(
     rounds,
     () => {
       for (let i = 0; i < 2 * n; i++) {

@@ -29,7 +29,9 @@ export class Report {
 
   row(row: Row): void {
     this.rows.push(row);
-    console.error(`  ${row.what}: ${row.value} | ${row.baseline}${row.ratio === null ? "" : ` | ${row.ratio.toFixed(2)}`}`);
+    console.error(
+      `  ${row.what}: ${row.value} | ${row.baseline}${row.ratio === null ? "" : ` | ${row.ratio.toFixed(2)}`}`,
+    );
   }
 
   table(): string {

@@ -77,7 +77,9 @@ try {
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}`;
 const seconds = (performance.now() - started) / 1000;
-console.log(`\nEvidence Anchor benchmarks (${report.quick ? "quick" : "full"}, ${seconds.toFixed(0)} s) on ${machine}\n`);
+console.log(
+  `\nEvidence Anchor benchmarks (${report.quick ? "quick" : "full"}, ${seconds.toFixed(0)} s) on ${machine}\n`,
+);
 console.log(report.table());
 writeFileSync(
   new URL("../../bench/results.json", import.meta.url),

@@ -14,7 +14,14 @@ import express from "express";
 import { claimsOf, type Certificate } from "../../service/core/index.ts";
 import { ServiceClient } from "../../service/cli/service-client.ts";
 import { sha256File } from "../../service/intake/file-digest.ts";
-import { api, cleanUpDataDir, freePort, startServiceProcess, tempDir, type ServiceProcess } from "../../test/helpers/processes.ts";
+import {
+  api,
+  cleanUpDataDir,
+  freePort,
+  startServiceProcess,
+  tempDir,
+  type ServiceProcess,
+} from "../../test/helpers/processes.ts";
 import { count, mib, percentile, rssKiB, timed, writeRandomFile, type Report } from "./report.ts";
 import { benchCliVerify } from "./verify.ts";
 
@@ -91,7 +98,10 @@ async function sustained(report: Report, service: ServiceProcess): Promise<Certi
   const perRequest = 1_000;
   const bodies = Array.from({ length: n / perRequest }, (_, r) =>
     JSON.stringify({
-      items: Array.from({ length: perRequest }, (_, i) => ({ contentHash: randomBytes(32).toString("hex"), fileName: `f-${r}-${i}` })),
+      items: Array.from({ length: perRequest }, (_, i) => ({
+        contentHash: randomBytes(32).toString("hex"),
+        fileName: `f-${r}-${i}`,
+      })),
     }),
   );
   const ids: string[] = [];
@@ -144,7 +154,11 @@ async function sustained(report: Report, service: ServiceProcess): Promise<Certi
   const certificates: Certificate[] = [];
   for (let i = 0; i < wanted.length; i += 16) {
     const got = await Promise.all(
-      wanted.slice(i, i + 16).map(async (id) => (await (await fetch(`${service.url}/api/v1/evidence/${id}/certificate`)).json()) as Certificate),
+      wanted
+        .slice(i, i + 16)
+        .map(
+          async (id) => (await (await fetch(`${service.url}/api/v1/evidence/${id}/certificate`)).json()) as Certificate,
+        ),
     );
     certificates.push(...got);
   }
@@ -163,7 +177,9 @@ async function largeUpload(report: Report, service: ServiceProcess, work: string
   execFileSync("openssl", ["dgst", "-sha256", file]); // warm the page cache
   const [, opensslS] = await timed(() => execFileSync("openssl", ["dgst", "-sha256", file]));
   const copy = path.join(work, "copy.bin");
-  const [, ddS] = await timed(() => execFileSync("dd", [`if=${file}`, `of=${copy}`, "bs=4M", "conv=fsync"], { stdio: "ignore" }));
+  const [, ddS] = await timed(() =>
+    execFileSync("dd", [`if=${file}`, `of=${copy}`, "bs=4M", "conv=fsync"], { stdio: "ignore" }),
+  );
   rmSync(copy);
   const pid = service.child.pid!;
   const rssBefore = rssKiB(pid);
@@ -183,7 +199,13 @@ async function largeUpload(report: Report, service: ServiceProcess, work: string
     target: ">= 0.8 of the slower; RSS growth <= 100 MB",
     met: floorS / uploadS >= 0.8 && rssPeak - rssBefore <= 100 * 1024,
   });
-  report.results.upload = { bytes, seconds: uploadS, opensslSeconds: opensslS, ddFsyncSeconds: ddS, rssGrowthKiB: rssPeak - rssBefore };
+  report.results.upload = {
+    bytes,
+    seconds: uploadS,
+    opensslSeconds: opensslS,
+    ddFsyncSeconds: ddS,
+    rssGrowthKiB: rssPeak - rssBefore,
+  };
   rmSync(file);
 }
 
@@ -218,15 +240,24 @@ async function digestIntake(report: Report, service: ServiceProcess, bareUrl: st
   const requests = report.quick ? 20 : 100;
   const bodies = Array.from({ length: requests }, (_, r) =>
     JSON.stringify({
-      items: Array.from({ length: perRequest }, (_, i) => ({ contentHash: randomBytes(32).toString("hex"), fileName: `f-${r}-${i}` })),
+      items: Array.from({ length: perRequest }, (_, i) => ({
+        contentHash: randomBytes(32).toString("hex"),
+        fileName: `f-${r}-${i}`,
+      })),
     }),
   );
   const json = { "content-type": "application/json" };
-  const bareRate = perRequest * (await drive(requests, 4, (i) => fetch(`${bareUrl}/digests`, { method: "POST", headers: json, body: bodies[i] })));
+  const bareRate =
+    perRequest *
+    (await drive(requests, 4, (i) => fetch(`${bareUrl}/digests`, { method: "POST", headers: json, body: bodies[i] })));
   const ours =
     perRequest *
     (await drive(requests, 4, (i) =>
-      fetch(`${service.url}/api/v1/evidence/digests`, { method: "POST", headers: { ...auth(service), ...json }, body: bodies[i] }),
+      fetch(`${service.url}/api/v1/evidence/digests`, {
+        method: "POST",
+        headers: { ...auth(service), ...json },
+        body: bodies[i],
+      }),
     ));
   report.row({
     what: `digest intake, ${perRequest} per request, 4 clients`,

@@ -40,7 +40,11 @@ async function certificatesOf(batches: number, perBatch: number): Promise<{ text
   const claims: ReturnType<typeof claimsOf>[] = [];
   for (let b = 0; b < batches; b++) {
     const leaves = Array.from({ length: perBatch }, (_, i) => {
-      const record = buildRecord({ contentHash: randomBytes(32).toString("hex"), submitter: "acct", fileName: `f-${i}.pdf` });
+      const record = buildRecord({
+        contentHash: randomBytes(32).toString("hex"),
+        submitter: "acct",
+        fileName: `f-${i}.pdf`,
+      });
       return { record, leafHash: toHex32(recordLeaf(record).leafHash) };
     });
     const certificates = await buildCertificates(
@@ -80,14 +84,19 @@ function memoryReader(claims: ReturnType<typeof claimsOf>[], issuer: string): Ch
       const c = byRoot.get(root)!;
       return { timestamp: c.anchor.timestamp, blockNumber: c.anchor.blockNumber, treeSize: c.treeSize };
     },
-    block: async (n) => ({ hash: byBlock.get(n)!.anchor.blockHash as Hex32, timestamp: byBlock.get(n)!.anchor.timestamp }),
+    block: async (n) => ({
+      hash: byBlock.get(n)!.anchor.blockHash as Hex32,
+      timestamp: byBlock.get(n)!.anchor.timestamp,
+    }),
     receipt: async (tx) => {
       const c = byTx.get(tx)!;
       return {
         status: 1,
         blockNumber: c.anchor.blockNumber,
         blockHash: c.anchor.blockHash as Hex32,
-        anchored: [{ contract: CONTRACT, root: c.root, anchorer: issuer, treeSize: c.treeSize, timestamp: c.anchor.timestamp }],
+        anchored: [
+          { contract: CONTRACT, root: c.root, anchorer: issuer, treeSize: c.treeSize, timestamp: c.anchor.timestamp },
+        ],
       };
     },
   };
@@ -176,14 +185,21 @@ export async function benchCliVerify(
 ): Promise<void> {
   const dir = path.join(work, "certificates");
   mkdirSync(dir, { recursive: true });
-  options.certificates.forEach((c, i) => writeFileSync(path.join(dir, `${String(i).padStart(6, "0")}.evidence.json`), JSON.stringify(c, null, 2)));
+  options.certificates.forEach((c, i) =>
+    writeFileSync(path.join(dir, `${String(i).padStart(6, "0")}.evidence.json`), JSON.stringify(c, null, 2)),
+  );
   const n = options.certificates.length;
   const warm = await runScript(CLI, ["verify", path.join(dir, "000000.evidence.json"), "--rpc", options.rpc]);
   if (warm.code !== 0) throw new Error(`evidence verify failed: ${warm.stdout}${warm.stderr}`);
 
   // In process, the same certificates and node: the core's rate, for comparison.
   const reader = new CachingChainReader(new JsonRpcChainReader(options.rpc));
-  const [, coreS] = await timed(() => verifyAll(options.certificates.map((c) => JSON.stringify(c)), reader));
+  const [, coreS] = await timed(() =>
+    verifyAll(
+      options.certificates.map((c) => JSON.stringify(c)),
+      reader,
+    ),
+  );
   const [bulk, bulkS] = await timed(() => runScript(CLI, ["verify", dir, "--rpc", options.rpc, "--json"]));
   if (bulk.code !== 0) throw new Error(`evidence verify (bulk) exited ${bulk.code}: ${bulk.stderr}`);
   const lines = bulk.stdout.trim().split("\n");

@@ -164,9 +164,14 @@ export class Anchorer {
     await this.#running;
     this.#running = undefined;
     // Poll often enough to seal on time; back off while the chain is failing.
-    const idle = this.#options.pollMs ?? Math.min(250, this.#options.maxWaitMs);
+    const idle = this.#pollMs();
     const retry = (this.#options.retryBaseMs ?? 500) * 2 ** (this.#failures - 1);
     this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, retry));
+  }
+
+  /** How often the loop looks for work when idle: often enough to seal on time. */
+  #pollMs(): number {
+    return this.#options.pollMs ?? Math.min(250, this.#options.maxWaitMs);
   }
 
   async #anchor(batch: SealedBatch): Promise<void> {
@@ -216,7 +221,15 @@ export class Anchorer {
     }
     await this.#store.recordSent(batch.id, sent.txHash, new Date().toISOString());
     this.#log.info({ batch: batch.id, tx: sent.txHash }, `sent batch ${batch.id}`);
-    const receipt = await this.#chain.waitForReceipt(sent.txHash, this.#options.confirmations, this.#options.receiptTimeoutMs);
+    // A short wait, not the receipt timeout: the batches sealed meanwhile are sent in the
+    // next rounds instead of queueing behind this one (their transactions may share its
+    // block). Later rounds find this one mined (locate) and certify it; it is sent again only
+    // after receiptTimeoutMs without a receipt (#shouldResend).
+    const receipt = await this.#chain.waitForReceipt(
+      sent.txHash,
+      this.#options.confirmations,
+      Math.min(this.#options.receiptTimeoutMs, this.#pollMs()),
+    );
     if (!receipt) return null;
     return this.#chain.locate(batch.root);
   }

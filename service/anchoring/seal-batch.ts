@@ -12,7 +12,8 @@ export function treeOf(leaves: readonly { leafHash: Hex32 }[]): MerkleTree {
  */
 export function treeOfHashes(leafHashes: readonly Hex32[]): MerkleTree {
   const bad = leafHashes.findIndex((h) => !isHex32(h));
-  if (bad >= 0) throw new EvidenceError("INVALID_HEX", `leaf hash ${bad} must be 0x followed by 64 lowercase hex characters`);
+  if (bad >= 0)
+    throw new EvidenceError("INVALID_HEX", `leaf hash ${bad} must be 0x followed by 64 lowercase hex characters`);
   const hex = leafHashes.map((h) => h.slice(2)).join("");
   return MerkleTree.fromFlatLeafHashes(new Uint8Array(Buffer.from(hex, "hex")));
 }

@@ -161,7 +161,8 @@ export async function signBatchStatement(
     "INVALID_CERTIFICATE",
   );
   const [signature] = await signer.signMessages([canonicalBytes(statement)]);
-  if (!/^0x[0-9a-f]{130}$/.test(signature ?? "")) throw new EvidenceError("INVALID_CERTIFICATE", "the signer gave a malformed signature");
+  if (!/^0x[0-9a-f]{130}$/.test(signature ?? ""))
+    throw new EvidenceError("INVALID_CERTIFICATE", "the signer gave a malformed signature");
   return { statement, signature: signature! };
 }
 

@@ -53,7 +53,12 @@ export function upperLevelsOf(tree: MerkleTree): Uint8Array {
 /** Checks that the statement is the batch's: its root and size are the tree's, and the stored root. */
 export function checkSignedBatch(batchId: number, storedRoot: string, treeSize: number, signed: SignedBatch): void {
   const root = toHex32(signed.tree.root());
-  if (root !== storedRoot || signed.statement.root !== storedRoot || signed.tree.size !== treeSize || signed.statement.treeSize !== treeSize) {
+  if (
+    root !== storedRoot ||
+    signed.statement.root !== storedRoot ||
+    signed.tree.size !== treeSize ||
+    signed.statement.treeSize !== treeSize
+  ) {
     throw new Error(`the statement and tree given are not those of batch ${batchId}`);
   }
 }
@@ -90,7 +95,15 @@ export function proofOf(parts: LeafParts): Uint8Array[] {
 /** One issue of a certificate as stored: an item's own (version 1), or its batch's statement (version 2). */
 export type StoredIssue =
   | { kind: "item"; seq: number; reason: IssueReason; blockNumber: number; issuedAt: string; certificate: string }
-  | { kind: "batch"; seq: number; reason: IssueReason; blockNumber: number; issuedAt: string; statement: string; signature: string };
+  | {
+      kind: "batch";
+      seq: number;
+      reason: IssueReason;
+      blockNumber: number;
+      issuedAt: string;
+      statement: string;
+      signature: string;
+    };
 
 /**
  * An item's certificate history, oldest first, from both kinds of issue: the last is the
@@ -101,7 +114,17 @@ export async function historyOf(
   status: EvidenceStatus,
   parts: () => Promise<LeafParts>,
 ): Promise<{ entry: CertificateHistoryEntry; certificate: Certificate }[]> {
-  const ordered = [...issues].sort((a, b) => (a.issuedAt < b.issuedAt ? -1 : a.issuedAt > b.issuedAt ? 1 : a.kind === b.kind ? a.seq - b.seq : a.kind === "item" ? -1 : 1));
+  const ordered = [...issues].sort((a, b) =>
+    a.issuedAt < b.issuedAt
+      ? -1
+      : a.issuedAt > b.issuedAt
+        ? 1
+        : a.kind === b.kind
+          ? a.seq - b.seq
+          : a.kind === "item"
+            ? -1
+            : 1,
+  );
   let leaf: { parts: LeafParts; path: Uint8Array[] } | undefined;
   const out: { entry: CertificateHistoryEntry; certificate: Certificate }[] = [];
   for (const [i, issue] of ordered.entries()) {
@@ -118,7 +141,12 @@ export async function historyOf(
       });
     }
     out.push({
-      entry: { issuedAt: issue.issuedAt, reason: issue.reason, current: i === ordered.length - 1 && status === "anchored", blockNumber: issue.blockNumber },
+      entry: {
+        issuedAt: issue.issuedAt,
+        reason: issue.reason,
+        current: i === ordered.length - 1 && status === "anchored",
+        blockNumber: issue.blockNumber,
+      },
       certificate,
     });
   }

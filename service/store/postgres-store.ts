@@ -194,7 +194,8 @@ export class PostgresEvidenceStore implements EvidenceStore {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const certificate = row.status === "anchored" ? ((await this.certificateHistory(id)).at(-1)?.certificate ?? null) : null;
+    const certificate =
+      row.status === "anchored" ? ((await this.certificateHistory(id)).at(-1)?.certificate ?? null) : null;
     return toEvidenceRow(row, certificate);
   }
 
@@ -439,14 +440,36 @@ export class PostgresEvidenceStore implements EvidenceStore {
         "SELECT seq, reason, block_number, certificate, issued_at FROM issued_certificates WHERE evidence_id = $1 ORDER BY seq",
         [evidenceId],
       ),
-      this.#query<{ seq: number; reason: IssueReason; block_number: number; statement: string; signature: string; issued_at: string }>(
+      this.#query<{
+        seq: number;
+        reason: IssueReason;
+        block_number: number;
+        statement: string;
+        signature: string;
+        issued_at: string;
+      }>(
         "SELECT seq, reason, block_number, statement, signature, issued_at FROM batch_certificates WHERE batch_id = $1 ORDER BY seq",
         [item.batch_id],
       ),
     ]);
     const issues: StoredIssue[] = [
-      ...own.rows.map((r): StoredIssue => ({ kind: "item", seq: r.seq, reason: r.reason, blockNumber: r.block_number, issuedAt: r.issued_at, certificate: r.certificate })),
-      ...ofBatch.rows.map((r): StoredIssue => ({ kind: "batch", seq: r.seq, reason: r.reason, blockNumber: r.block_number, issuedAt: r.issued_at, statement: r.statement, signature: r.signature })),
+      ...own.rows.map((r): StoredIssue => ({
+        kind: "item",
+        seq: r.seq,
+        reason: r.reason,
+        blockNumber: r.block_number,
+        issuedAt: r.issued_at,
+        certificate: r.certificate,
+      })),
+      ...ofBatch.rows.map((r): StoredIssue => ({
+        kind: "batch",
+        seq: r.seq,
+        reason: r.reason,
+        blockNumber: r.block_number,
+        issuedAt: r.issued_at,
+        statement: r.statement,
+        signature: r.signature,
+      })),
     ];
     return historyOf(issues, item.status, async () => {
       const leafIndex = item.leaf_index!;
@@ -615,14 +638,29 @@ async function insertEvidence(query: Query, items: readonly NewEvidence[]): Prom
   }
 }
 
-async function issue(query: Query, batchId: number, blockNumber: number, certificates: BatchCertificates, reason: IssueReason): Promise<void> {
+async function issue(
+  query: Query,
+  batchId: number,
+  blockNumber: number,
+  certificates: BatchCertificates,
+  reason: IssueReason,
+): Promise<void> {
   if (isSignedBatch(certificates)) await insertStatement(query, batchId, blockNumber, certificates, reason);
   else await insertCertificates(query, batchId, blockNumber, certificates, reason);
 }
 
 /** A version 2 batch: its statement once, and its tree's upper levels the first time. */
-async function insertStatement(query: Query, batchId: number, blockNumber: number, signed: SignedBatch, reason: IssueReason): Promise<void> {
-  const { rows } = await query<{ root: string; tree_size: number }>("SELECT root, tree_size FROM batches WHERE id = $1", [batchId]);
+async function insertStatement(
+  query: Query,
+  batchId: number,
+  blockNumber: number,
+  signed: SignedBatch,
+  reason: IssueReason,
+): Promise<void> {
+  const { rows } = await query<{ root: string; tree_size: number }>(
+    "SELECT root, tree_size FROM batches WHERE id = $1",
+    [batchId],
+  );
   checkSignedBatch(batchId, rows[0]!.root, rows[0]!.tree_size, signed);
   await query(
     "INSERT INTO batch_certificates (batch_id, reason, block_number, statement, signature, issued_at) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -1,6 +1,11 @@
 import { expect } from "chai";
 import { AbiCoder, Interface } from "ethers";
-import { ANCHORED_EVENT_TOPIC, decodeAnchoredLog, decodeAnchorOf, encodeAnchorOf } from "../../service/core/anchor-abi.ts";
+import {
+  ANCHORED_EVENT_TOPIC,
+  decodeAnchoredLog,
+  decodeAnchorOf,
+  encodeAnchorOf,
+} from "../../service/core/anchor-abi.ts";
 import { EVIDENCE_ANCHOR_ABI } from "../../service/core/contract.ts";
 import type { Hex32 } from "../../service/core/hex.ts";
 import { seededRandom } from "../helpers/random.ts";
@@ -8,7 +13,12 @@ import { seededRandom } from "../helpers/random.ts";
 const iface = new Interface(EVIDENCE_ANCHOR_ABI);
 const coder = AbiCoder.defaultAbiCoder();
 const random = seededRandom(5);
-const word = () => `0x${Array.from({ length: 32 }, () => Math.floor(random() * 256).toString(16).padStart(2, "0")).join("")}` as Hex32;
+const word = () =>
+  `0x${Array.from({ length: 32 }, () =>
+    Math.floor(random() * 256)
+      .toString(16)
+      .padStart(2, "0"),
+  ).join("")}` as Hex32;
 
 /** ethers' reading of a log, in the shape decodeAnchoredLog gives, or null when ethers refuses it. */
 function ethersLog(topics: string[], data: string) {
@@ -73,11 +83,19 @@ describe("the EvidenceAnchor ABI read by verifiers (anchor-abi.ts)", () => {
     const root = word();
     const cases: [string, string[], string][] = [
       ["an Anchored log", [ANCHORED_EVENT_TOPIC, root, anchorer], data],
-      ["topics in upper case", [ANCHORED_EVENT_TOPIC, root.toUpperCase().replace("0X", "0x"), anchorer.toUpperCase().replace("0X", "0x")], data],
+      [
+        "topics in upper case",
+        [ANCHORED_EVENT_TOPIC, root.toUpperCase().replace("0X", "0x"), anchorer.toUpperCase().replace("0X", "0x")],
+        data,
+      ],
       ["an address topic with high bits set", [ANCHORED_EVENT_TOPIC, root, `0x01${anchorer.slice(4)}`], data],
       ["short data", [ANCHORED_EVENT_TOPIC, root, anchorer], data.slice(0, 66)],
       ["trailing data", [ANCHORED_EVENT_TOPIC, root, anchorer], `${data}${"ab".repeat(32)}`],
-      ["values past 64 bits", [ANCHORED_EVENT_TOPIC, root, anchorer], coder.encode(["uint256", "uint256"], [2n ** 64n + 7n, 2n ** 70n])],
+      [
+        "values past 64 bits",
+        [ANCHORED_EVENT_TOPIC, root, anchorer],
+        coder.encode(["uint256", "uint256"], [2n ** 64n + 7n, 2n ** 70n]),
+      ],
       ["a short root topic", [ANCHORED_EVENT_TOPIC, root.slice(0, 40), anchorer], data],
       ["another event", [word(), root, anchorer], data],
     ];

@@ -39,7 +39,11 @@ describe("recoverSignerAddress", () => {
     const high = (BigInt(`0x${N}`) - BigInt(`0x${s}`)).toString(16).padStart(64, "0");
     cases.push(
       { desc: `signature ${i} as signed`, digest, signature: `0x${sig}` },
-      { desc: `signature ${i} with v as a recovery bit (0/1)`, digest, signature: `0x${r}${s}0${Number(`0x${v}`) - 27}` },
+      {
+        desc: `signature ${i} with v as a recovery bit (0/1)`,
+        digest,
+        signature: `0x${r}${s}0${Number(`0x${v}`) - 27}`,
+      },
       { desc: `signature ${i} with the other v`, digest, signature: `0x${r}${s}${v === "1b" ? "1c" : "1b"}` },
       { desc: `signature ${i} with an EIP-155 v`, digest, signature: `0x${r}${s}${(35 + i).toString(16)}` },
       { desc: `signature ${i} with v = 29`, digest, signature: `0x${r}${s}1d` },
@@ -59,15 +63,26 @@ describe("recoverSignerAddress", () => {
     { desc: "64 bytes", digest, signature: `0x${"11".repeat(64)}` },
     { desc: "not hex", digest, signature: `0x${"zz".repeat(65)}` },
   );
-  for (let i = 0; i < 30; i++) cases.push({ desc: `random bytes ${i}`, digest, signature: `0x${hex(bytesOf(random, 65))}` });
+  for (let i = 0; i < 30; i++)
+    cases.push({ desc: `random bytes ${i}`, digest, signature: `0x${hex(bytesOf(random, 65))}` });
 
   it("agrees with ethers' recoverAddress on every case: the address, or a refusal", () => {
     const disagreements = cases
-      .map((c) => ({ desc: c.desc, ours: oursRecover(c.digest, c.signature), ethers: ethersRecover(c.digest, c.signature) }))
+      .map((c) => ({
+        desc: c.desc,
+        ours: oursRecover(c.digest, c.signature),
+        ethers: ethersRecover(c.digest, c.signature),
+      }))
       .filter((r) => r.ours !== r.ethers);
     expect(disagreements).to.deep.equal([]);
-    expect(cases.filter((c) => oursRecover(c.digest, c.signature) === "throws").length, "some cases are refused").to.be.greaterThan(20);
-    expect(cases.filter((c) => oursRecover(c.digest, c.signature) !== "throws").length, "most are recovered").to.be.greaterThan(60);
+    expect(
+      cases.filter((c) => oursRecover(c.digest, c.signature) === "throws").length,
+      "some cases are refused",
+    ).to.be.greaterThan(20);
+    expect(
+      cases.filter((c) => oursRecover(c.digest, c.signature) !== "throws").length,
+      "most are recovered",
+    ).to.be.greaterThan(60);
   });
 });
 
@@ -83,7 +98,8 @@ describe("checksumAddress / isChecksumValid", () => {
     const variants = addresses.flatMap((a) => {
       const good = getAddress(a);
       const letter = good.slice(2).search(/[a-fA-F]/);
-      const flipped = letter < 0 ? good : good.slice(0, 2 + letter) + swapCase(good[2 + letter]!) + good.slice(3 + letter);
+      const flipped =
+        letter < 0 ? good : good.slice(0, 2 + letter) + swapCase(good[2 + letter]!) + good.slice(3 + letter);
       return [good, a.toLowerCase(), `0x${a.slice(2).toUpperCase()}`, flipped];
     });
     for (const v of variants) {

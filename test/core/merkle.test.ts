@@ -176,7 +176,9 @@ describe("MerkleTree.levelsFrom / upperProof", () => {
           const first = Math.floor(i / block) * block;
           const own = MerkleTree.fromLeafHashes(leaves.slice(first, Math.min(size, first + block)));
           const proof = [...own.inclusionProof(i - first), ...upperProof(upper, size, height, i)];
-          expect(proof.map(toHex32), `leaf ${i} of ${size}, blocks of ${block}`).to.deep.equal(tree.inclusionProof(i).map(toHex32));
+          expect(proof.map(toHex32), `leaf ${i} of ${size}, blocks of ${block}`).to.deep.equal(
+            tree.inclusionProof(i).map(toHex32),
+          );
         }
       }
     }

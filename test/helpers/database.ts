@@ -13,7 +13,11 @@ import {
  * Reads a service's SQLite database directly, read-only, as an outside observer would:
  * what is durably on disk, whatever the service's own code says.
  */
-export function readDatabase<T = Record<string, unknown>>(dataDir: string, sql: string, ...params: SQLInputValue[]): T[] {
+export function readDatabase<T = Record<string, unknown>>(
+  dataDir: string,
+  sql: string,
+  ...params: SQLInputValue[]
+): T[] {
   const db = new DatabaseSync(path.join(dataDir, "evidence.db"), { readOnly: true });
   try {
     return db.prepare(sql).all(...params) as T[];
@@ -45,7 +49,12 @@ export function certificatesOfStatement(stored: StoredStatement, leaves: readonl
     leaves.map((l, i) => [
       l.id,
       JSON.stringify(
-        certificateOfLeaf({ record: JSON.parse(l.record) as EvidenceRecord, leafHash: l.leaf_hash }, i, tree.inclusionProof(i), signed),
+        certificateOfLeaf(
+          { record: JSON.parse(l.record) as EvidenceRecord, leafHash: l.leaf_hash },
+          i,
+          tree.inclusionProof(i),
+          signed,
+        ),
       ),
     ]),
   );
@@ -71,7 +80,11 @@ export function currentCertificates(dataDir: string): Map<string, string> {
     dataDir,
     "SELECT batch_id, statement, signature, issued_at FROM batch_certificates ORDER BY seq",
   )) {
-    const leaves = readDatabase<StoredLeaf>(dataDir, "SELECT id, record, leaf_hash FROM evidence WHERE batch_id = ? ORDER BY leaf_index", s.batch_id);
+    const leaves = readDatabase<StoredLeaf>(
+      dataDir,
+      "SELECT id, record, leaf_hash FROM evidence WHERE batch_id = ? ORDER BY leaf_index",
+      s.batch_id,
+    );
     for (const [id, certificate] of certificatesOfStatement(s, leaves)) offer(id, s.issued_at, certificate);
   }
   return new Map([...issued].map(([id, { certificate }]) => [id, certificate]));

@@ -34,7 +34,9 @@ export async function startHashPage(): Promise<{ url: string; close: () => Promi
     res
       .set("Content-Security-Policy", CONTENT_SECURITY_POLICY)
       .type("html")
-      .send(`<!doctype html><meta charset="utf-8"><input type="file" id="file"><script type="module" src="/hash-page.js"></script>`);
+      .send(
+        `<!doctype html><meta charset="utf-8"><input type="file" id="file"><script type="module" src="/hash-page.js"></script>`,
+      );
   });
   app.get("/hash-page.js", (_req, res) => {
     res.set("Content-Security-Policy", CONTENT_SECURITY_POLICY).type("text/javascript").send(script);
@@ -54,9 +56,11 @@ export async function startHashPage(): Promise<{ url: string; close: () => Promi
 /** In the page: hashes the file chosen in #file, recording each progress report. */
 export const HASH_CHOSEN_FILE = async () => {
   const input = document.querySelector("#file") as HTMLInputElement;
-  const hash = (globalThis as unknown as {
-    hashFileWithEngine: (f: File, p: (n: number) => void) => Promise<{ digest: string; engine: string }>;
-  }).hashFileWithEngine;
+  const hash = (
+    globalThis as unknown as {
+      hashFileWithEngine: (f: File, p: (n: number) => void) => Promise<{ digest: string; engine: string }>;
+    }
+  ).hashFileWithEngine;
   const progress: number[] = [];
   const started = performance.now();
   const { digest, engine } = await hash(input.files![0]!, (n) => progress.push(n));

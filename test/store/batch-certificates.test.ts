@@ -112,23 +112,48 @@ function anchorAt(blockNumber: number): AnchorJson & { txHash: Hex32; blockHash:
 /** n items in, sealed into one batch. */
 async function sealed(store: EvidenceStore, n: number): Promise<{ batchId: number; ids: string[] }> {
   const items = Array.from({ length: n }, (_, i) =>
-    newEvidence(buildRecord({ contentHash: randomBytes(32).toString("hex"), submitter: ACCOUNT.id, fileName: `f-${i}` }), ACCOUNT, false),
+    newEvidence(
+      buildRecord({ contentHash: randomBytes(32).toString("hex"), submitter: ACCOUNT.id, fileName: `f-${i}` }),
+      ACCOUNT,
+      false,
+    ),
   );
   await store.insertEvidence(items);
   const leaves = await store.pendingLeaves(1_000_000);
-  const batchId = await store.sealBatch(`0x${Buffer.from(treeOf(leaves).root()).toString("hex")}` as Hex32, leaves.map((l) => l.seq), new Date().toISOString());
+  const batchId = await store.sealBatch(
+    `0x${Buffer.from(treeOf(leaves).root()).toString("hex")}` as Hex32,
+    leaves.map((l) => l.seq),
+    new Date().toISOString(),
+  );
   return { batchId, ids: items.map((i) => i.record.id) };
 }
 
-async function signedFor(store: EvidenceStore, batchId: number, anchor: AnchorJson, issuedAt: string, timestamps = [] as { type: "rfc3161"; token: string }[]): Promise<SignedBatch> {
+async function signedFor(
+  store: EvidenceStore,
+  batchId: number,
+  anchor: AnchorJson,
+  issuedAt: string,
+  timestamps = [] as { type: "rfc3161"; token: string }[],
+): Promise<SignedBatch> {
   const tree = treeOf(await store.batchLeaves(batchId));
-  return { ...(await signBatchStatement({ tree, anchor, issuerName: "Store test", issuedAt, timestamps }, signer)), tree };
+  return {
+    ...(await signBatchStatement({ tree, anchor, issuerName: "Store test", issuedAt, timestamps }, signer)),
+    tree,
+  };
 }
 
 /** What buildCertificates gives for the same batch and statement: the reference. */
-async function expectedFor(store: EvidenceStore, batchId: number, anchor: AnchorJson, issuedAt: string): Promise<Certificate[]> {
+async function expectedFor(
+  store: EvidenceStore,
+  batchId: number,
+  anchor: AnchorJson,
+  issuedAt: string,
+): Promise<Certificate[]> {
   const leaves = await store.batchLeaves(batchId);
-  return buildCertificates({ version: 2, leaves, tree: treeOf(leaves), anchor, issuerName: "Store test", issuedAt }, signer);
+  return buildCertificates(
+    { version: 2, leaves, tree: treeOf(leaves), anchor, issuerName: "Store test", issuedAt },
+    signer,
+  );
 }
 
 for (const engine of engines) {
@@ -151,7 +176,13 @@ for (const engine of engines) {
           const anchor = anchorAt(12);
           const issuedAt = new Date().toISOString();
           const expected = await expectedFor(db.store, batchId, anchor, issuedAt);
-          await db.store.completeBatch(batchId, anchor, await signedFor(db.store, batchId, anchor, issuedAt), new Date().toISOString(), "anchored");
+          await db.store.completeBatch(
+            batchId,
+            anchor,
+            await signedFor(db.store, batchId, anchor, issuedAt),
+            new Date().toISOString(),
+            "anchored",
+          );
           // Every item of a small batch; for large ones, each block's first and last and a few between.
           const indexes = size <= 257 ? ids.map((_, i) => i) : [0, 1, 255, 256, 300, 511, 512, 600, size - 1];
           for (const i of indexes) {
@@ -180,7 +211,15 @@ for (const engine of engines) {
             status: 1,
             blockNumber: 7,
             blockHash: anchor.blockHash,
-            anchored: [{ contract: CONTRACT, root: signed.statement.root as Hex32, anchorer: signer.address, treeSize: 300, timestamp: anchor.timestamp }],
+            anchored: [
+              {
+                contract: CONTRACT,
+                root: signed.statement.root as Hex32,
+                anchorer: signer.address,
+                treeSize: 300,
+                timestamp: anchor.timestamp,
+              },
+            ],
           }),
         };
         for (const id of [ids[0]!, ids[257]!, ids[299]!]) {
@@ -194,10 +233,12 @@ for (const engine of engines) {
         const second = await sealed(db.store, 3);
         const anchor = anchorAt(9);
         const other = await signedFor(db.store, second.batchId, anchor, new Date().toISOString());
-        const error = await db.store.completeBatch(first.batchId, anchor, other, new Date().toISOString(), "anchored").then(
-          () => null,
-          (e: Error) => e,
-        );
+        const error = await db.store
+          .completeBatch(first.batchId, anchor, other, new Date().toISOString(), "anchored")
+          .then(
+            () => null,
+            (e: Error) => e,
+          );
         expect(error?.message).to.match(/not those of batch/);
         expect((await db.store.unanchoredBatches()).map((b) => b.id)).to.deep.equal([first.batchId, second.batchId]);
         expect(await db.store.certificateHistory(first.ids[0]!)).to.deep.equal([]);
@@ -208,21 +249,31 @@ for (const engine of engines) {
         const anchor = anchorAt(20);
         const first = await signedFor(db.store, batchId, anchor, "2026-11-25T10:00:00.000Z");
         await db.store.completeBatch(batchId, anchor, first, new Date().toISOString(), "anchored");
-        const stamped = await signedFor(db.store, batchId, anchor, "2026-11-25T10:00:05.000Z", [{ type: "rfc3161", token: "AAAA" }]);
+        const stamped = await signedFor(db.store, batchId, anchor, "2026-11-25T10:00:05.000Z", [
+          { type: "rfc3161", token: "AAAA" },
+        ]);
         await db.store.addCertificates(batchId, stamped, "time-stamped");
         const history = await db.store.certificateHistory(ids[3]!);
         expect(history.map((h) => [h.entry.reason, h.entry.current])).to.deep.equal([
           ["anchored", false],
           ["time-stamped", true],
         ]);
-        expect((history[1]!.certificate as Extract<Certificate, { version: 2 }>).batch.timestamps).to.deep.equal([{ type: "rfc3161", token: "AAAA" }]);
+        expect((history[1]!.certificate as Extract<Certificate, { version: 2 }>).batch.timestamps).to.deep.equal([
+          { type: "rfc3161", token: "AAAA" },
+        ]);
         expect((await db.store.evidence(ids[3]!))!.certificate).to.deep.equal(history[1]!.certificate);
       });
 
       it("refuses to change or delete a statement, a batch tree, or a committed record", async () => {
         const { batchId, ids } = await sealed(db.store, 2);
         const anchor = anchorAt(30);
-        await db.store.completeBatch(batchId, anchor, await signedFor(db.store, batchId, anchor, new Date().toISOString()), new Date().toISOString(), "anchored");
+        await db.store.completeBatch(
+          batchId,
+          anchor,
+          await signedFor(db.store, batchId, anchor, new Date().toISOString()),
+          new Date().toISOString(),
+          "anchored",
+        );
         const before = await db.store.certificateHistory(ids[0]!);
         const refused = async (statement: string, reason: RegExp) => {
           const error = await db.sql(statement).then(
@@ -236,7 +287,10 @@ for (const engine of engines) {
         await refused("UPDATE batch_trees SET upper = upper", /a batch tree is never changed/);
         await refused("DELETE FROM batch_trees", /a batch tree is never deleted/);
         await refused(`UPDATE evidence SET record = '{}' WHERE id = '${ids[0]}'`, /a committed record never changes/);
-        await refused(`UPDATE evidence SET leaf_hash = '0x00' WHERE id = '${ids[0]}'`, /a committed record never changes/);
+        await refused(
+          `UPDATE evidence SET leaf_hash = '0x00' WHERE id = '${ids[0]}'`,
+          /a committed record never changes/,
+        );
         expect(await db.store.certificateHistory(ids[0]!)).to.deep.equal(before);
       });
     });

@@ -69,7 +69,9 @@ describe("hashFile (web/src/file-hash.ts) in Debian's Chromium: a worker with We
     const origin = new URL(site.url).origin;
     const worker = await fetch(`${origin}/assets/hash-worker.js`);
     expect(worker.headers.get("content-type")).to.match(/^text\/javascript/);
-    expect(worker.headers.get("content-security-policy")).to.equal("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'");
+    expect(worker.headers.get("content-security-policy")).to.equal(
+      "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'",
+    );
     const pagePolicy = (await fetch(site.url)).headers.get("content-security-policy")!;
     expect(pagePolicy).to.include("worker-src 'self'");
     expect(pagePolicy).not.to.match(/unsafe-/);

@@ -52,7 +52,7 @@ scope.onmessage = async (event) => {
     const read = (offset: number) => file.slice(offset, Math.min(file.size, offset + sliceBytes)).arrayBuffer();
     // The next slice is read while this one is hashed.
     let next = file.size > 0 ? read(0) : undefined;
-    for (let offset = 0; next; ) {
+    for (let offset = 0; next;) {
       const slice = new Uint8Array(await next);
       offset += slice.length;
       next = offset < file.size ? read(offset) : undefined;
