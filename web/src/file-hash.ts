@@ -1,6 +1,6 @@
 import type { HashMessage, HashRequest } from "./hash-worker.ts";
 
-/** 8 MiB: large enough that a slice's overhead is small, small enough that two stay cheap. */
+/** Progress is reported every 8 MiB: often enough for a bar, rarely enough to cost nothing. */
 const SLICE_BYTES = 8 * 1024 * 1024;
 
 /** Where the service serves the worker (service/http/routes/web.ts bundles it as its own entry). */

