@@ -11,6 +11,7 @@ import {
   BatchStatementSchema,
   CERTIFICATE_TYPE,
   CertificateSchema,
+  CertificateV2KnownBatchSchema,
   parseWith,
   type AnchorJson,
   type BatchStatement,
@@ -237,12 +238,34 @@ export function certificateFileName(certificate: Pick<Certificate, "record">): s
  * any of it is used.
  */
 export function parseCertificate(input: unknown): Certificate {
-  let value = input;
-  if (typeof input === "string") {
-    if (input.length > MAX_CERTIFICATE_BYTES) {
-      throw new EvidenceError("INVALID_CERTIFICATE", `certificate is larger than ${MAX_CERTIFICATE_BYTES} bytes`);
-    }
-    value = parseJsonText(input, "certificate");
+  if (typeof input !== "string")
+    return parseWith(CertificateSchema, input, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  if (input.length > MAX_CERTIFICATE_BYTES) {
+    throw new EvidenceError("INVALID_CERTIFICATE", `certificate is larger than ${MAX_CERTIFICATE_BYTES} bytes`);
   }
-  return parseWith(CertificateSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  const value = parseJsonText(input, "certificate");
+  // A batch's certificates carry equal statements: one checked in full need not be checked
+  // again. Only for text parsed here, whose values are plain JSON data: the key is the
+  // statement as JSON.stringify writes it, which for plain data is its content.
+  const batch = statementOf(value);
+  if (batch === undefined)
+    return parseWith(CertificateSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  const key = JSON.stringify(batch);
+  if (knownStatements.has(key)) {
+    return parseWith(CertificateV2KnownBatchSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  }
+  const certificate = parseWith(CertificateSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  if (knownStatements.size >= 1024) knownStatements.clear();
+  knownStatements.add(key);
+  return certificate;
+}
+
+/** Batch statements (as JSON text) found well formed in a certificate of version 2. */
+const knownStatements = new Set<string>();
+
+/** The `batch` of what claims to be a version 2 certificate, if it is an object. */
+function statementOf(value: unknown): object | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { version, batch } = value as { version?: unknown; batch?: unknown };
+  return version === 2 && typeof batch === "object" && batch !== null && !Array.isArray(batch) ? batch : undefined;
 }
