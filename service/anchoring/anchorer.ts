@@ -93,7 +93,13 @@ export class Anchorer {
   #failures = 0;
   #nextUpgradeAt = 0;
 
-  constructor(store: EvidenceStore, chain: AnchorChain, signer: CertificateSigner, options: AnchorerOptions, log: Logger) {
+  constructor(
+    store: EvidenceStore,
+    chain: AnchorChain,
+    signer: CertificateSigner,
+    options: AnchorerOptions,
+    log: Logger,
+  ) {
     this.#store = store;
     this.#chain = chain;
     this.#signer = signer;
@@ -216,7 +222,11 @@ export class Anchorer {
       // that estimates against its pending state says so while that transaction still
       // waits to be mined: then there is nothing to send, only to wait for.
       const location = await this.#chain.locate(batch.root);
-      if (!location) this.#log.info({ batch: batch.id }, `batch ${batch.id}: an earlier transaction for it is still pending; waiting`);
+      if (!location)
+        this.#log.info(
+          { batch: batch.id },
+          `batch ${batch.id}: an earlier transaction for it is still pending; waiting`,
+        );
       return location;
     }
     await this.#store.recordSent(batch.id, sent.txHash, new Date().toISOString());
@@ -306,9 +316,17 @@ export class Anchorer {
     for (const batch of await this.#store.batchesToTimestamp(stamper.configured, 20)) {
       const timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
       if (timestamps.length === batch.timestamps.length) return; // the TSAs still do not answer
-      const certificates = await this.#certify(batch.id, batch.root, { ...batch.anchor, treeSize: batch.treeSize }, timestamps);
+      const certificates = await this.#certify(
+        batch.id,
+        batch.root,
+        { ...batch.anchor, treeSize: batch.treeSize },
+        timestamps,
+      );
       await this.#store.addCertificates(batch.id, certificates, "time-stamped");
-      this.#log.info({ batch: batch.id, tokens: timestamps.length }, `batch ${batch.id} time-stamped; certificates issued again with the tokens`);
+      this.#log.info(
+        { batch: batch.id, tokens: timestamps.length },
+        `batch ${batch.id} time-stamped; certificates issued again with the tokens`,
+      );
     }
   }
 }

@@ -12,7 +12,17 @@ import { verify } from "./commands/verify.ts";
 import { EXIT, UnreachableError, UsageError } from "./exit.ts";
 
 /** Every command; each lives in its own file under commands/ and loads what it needs when it runs. */
-const COMMANDS: Command[] = [serve, submit, capture, status, certificate, verify, hash, accountsCreate, accountsList] as Command[];
+const COMMANDS: Command[] = [
+  serve,
+  submit,
+  capture,
+  status,
+  certificate,
+  verify,
+  hash,
+  accountsCreate,
+  accountsList,
+] as Command[];
 
 /** Commands grouped under a word ("accounts"), listed when the word comes alone. */
 const GROUPS: Record<string, string> = { accounts: "manage accounts in the service's store" };

@@ -15,7 +15,10 @@ import type { VerificationResult } from "../core/verify/checks.ts";
  * A verification in words for a mediator or a court's technician: the verdict first, what
  * it means and what to do, each check with its sentence and detail, then the facts.
  */
-export function verificationText(result: VerificationResult, options: { lang: Lang; rpc: string; source: string }): string {
+export function verificationText(
+  result: VerificationResult,
+  options: { lang: Lang; rpc: string; source: string },
+): string {
   const { lang } = options;
   const zh = lang === "zh-CN";
   const lines: string[] = [];
@@ -65,7 +68,10 @@ export function verificationText(result: VerificationResult, options: { lang: La
 /** Columns on a terminal: CJK characters take two. */
 function displayWidth(text: string): number {
   let width = 0;
-  for (const ch of text) width += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch) ? 2 : 1;
+  for (const ch of text)
+    width += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch)
+      ? 2
+      : 1;
   return width;
 }
 

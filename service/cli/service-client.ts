@@ -145,7 +145,9 @@ export class ServiceClient {
       const view = await this.status(id);
       if (view.certificate) return view.certificate;
       if (view.status === "failed") {
-        throw new ServiceError(409, { detail: `evidence ${id} failed: ${view.capture?.error?.message ?? "no reason given"}` });
+        throw new ServiceError(409, {
+          detail: `evidence ${id} failed: ${view.capture?.error?.message ?? "no reason given"}`,
+        });
       }
       if (Date.now() > deadline) throw new Error(`evidence ${id} was not anchored within ${timeoutMs / 1000} s`);
       await delay(500);

@@ -100,7 +100,10 @@ export class JsonRpcChainReader implements ChainReader {
     try {
       return decodeAnchorOf(String(result));
     } catch (e) {
-      throw unavailable(`the contract at ${contract} answered anchorOf with something that is not an EvidenceAnchor answer`, e);
+      throw unavailable(
+        `the contract at ${contract} answered anchorOf with something that is not an EvidenceAnchor answer`,
+        e,
+      );
     }
   }
 
@@ -160,15 +163,26 @@ export class JsonRpcChainReader implements ChainReader {
     try {
       body = (await response.json()) as typeof body;
     } catch (e) {
-      throw unavailable(`${this.label} answered HTTP ${response.status} without JSON-RPC`, e, "not-json-rpc", this.label);
+      throw unavailable(
+        `${this.label} answered HTTP ${response.status} without JSON-RPC`,
+        e,
+        "not-json-rpc",
+        this.label,
+      );
     }
     if (typeof body !== "object" || body === null) {
       throw unavailable(`${this.label} answered without JSON-RPC`, undefined, "not-json-rpc", this.label);
     }
     if (body.error !== undefined) {
-      throw unavailable(`${method} failed: ${String(body.error?.message ?? "error")}`, undefined, "rpc-error", this.label);
+      throw unavailable(
+        `${method} failed: ${String(body.error?.message ?? "error")}`,
+        undefined,
+        "rpc-error",
+        this.label,
+      );
     }
-    if (!("result" in body)) throw unavailable(`${method}: no result from ${this.label}`, undefined, "not-json-rpc", this.label);
+    if (!("result" in body))
+      throw unavailable(`${method}: no result from ${this.label}`, undefined, "not-json-rpc", this.label);
     return body.result;
   }
 }
@@ -183,7 +197,8 @@ interface RawReceipt {
 /** Decodes an `Anchored` log, or null for any other log. */
 function anchoredEvent(log: unknown): AnchoredEvent | null {
   const l = log as { address?: unknown; topics?: unknown; data?: unknown };
-  if (typeof l !== "object" || l === null || !Array.isArray(l.topics) || l.topics[0] !== ANCHORED_EVENT_TOPIC) return null;
+  if (typeof l !== "object" || l === null || !Array.isArray(l.topics) || l.topics[0] !== ANCHORED_EVENT_TOPIC)
+    return null;
   if (typeof l.address !== "string" || typeof l.data !== "string" || l.topics.length !== 3) return null;
   const decoded = decodeAnchoredLog(l.topics, l.data);
   return decoded && { contract: l.address, ...decoded };

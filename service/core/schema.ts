@@ -91,28 +91,37 @@ const jsonObject = v.custom<Record<string, unknown>>(
   "must be a JSON object",
 );
 
-export const RecordSchema = v.pipe(jsonObject, v.strictObject({
-  v: v.literal(1, "must be the integer 1"),
-  /** URL-safe, unique, unguessable: holding it is what lets one read the certificate. */
-  id: v.pipe(v.string("must be 16 to 86 base64url characters"), v.regex(EVIDENCE_ID, "must be 16 to 86 base64url characters")),
-  /** SHA-256 of the file's bytes, 64 lowercase hex chars, as `sha256sum` prints it. */
-  contentHash: v.pipe(v.string("must be 64 lowercase hex characters"), v.regex(CONTENT_HASH, "must be 64 lowercase hex characters")),
-  /** Account id of the submitter. */
-  submitter: v.pipe(
-    v.string("must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -"),
-    v.regex(SUBMITTER, "must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -"),
-  ),
-  /** Service receipt time. */
-  submittedAt: utcMillis,
-  /** 128 random bits: hides the record from anyone who only holds a sibling hash. */
-  salt: v.pipe(v.string("must be 32 lowercase hex characters"), v.regex(SALT, "must be 32 lowercase hex characters")),
-  size: v.optional(integer(0)),
-  fileName: v.optional(text(TEXT_LIMITS.fileName)),
-  mediaType: v.optional(text(TEXT_LIMITS.mediaType)),
-  title: v.optional(text(TEXT_LIMITS.title)),
-  sourceUrl: v.optional(text(TEXT_LIMITS.sourceUrl)),
-  note: v.optional(text(TEXT_LIMITS.note)),
-}));
+export const RecordSchema = v.pipe(
+  jsonObject,
+  v.strictObject({
+    v: v.literal(1, "must be the integer 1"),
+    /** URL-safe, unique, unguessable: holding it is what lets one read the certificate. */
+    id: v.pipe(
+      v.string("must be 16 to 86 base64url characters"),
+      v.regex(EVIDENCE_ID, "must be 16 to 86 base64url characters"),
+    ),
+    /** SHA-256 of the file's bytes, 64 lowercase hex chars, as `sha256sum` prints it. */
+    contentHash: v.pipe(
+      v.string("must be 64 lowercase hex characters"),
+      v.regex(CONTENT_HASH, "must be 64 lowercase hex characters"),
+    ),
+    /** Account id of the submitter. */
+    submitter: v.pipe(
+      v.string("must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -"),
+      v.regex(SUBMITTER, "must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -"),
+    ),
+    /** Service receipt time. */
+    submittedAt: utcMillis,
+    /** 128 random bits: hides the record from anyone who only holds a sibling hash. */
+    salt: v.pipe(v.string("must be 32 lowercase hex characters"), v.regex(SALT, "must be 32 lowercase hex characters")),
+    size: v.optional(integer(0)),
+    fileName: v.optional(text(TEXT_LIMITS.fileName)),
+    mediaType: v.optional(text(TEXT_LIMITS.mediaType)),
+    title: v.optional(text(TEXT_LIMITS.title)),
+    sourceUrl: v.optional(text(TEXT_LIMITS.sourceUrl)),
+    note: v.optional(text(TEXT_LIMITS.note)),
+  }),
+);
 
 /** The record committed in the tree for one piece of evidence. Optional fields are omitted, never null. */
 export type EvidenceRecord = v.InferOutput<typeof RecordSchema>;

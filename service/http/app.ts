@@ -65,7 +65,11 @@ export function createApp(deps: AppDependencies): Express {
 
   app.get("/healthz", publicCors, async (req, res) => {
     const full = await deps.health();
-    res.json(isOperator(req.get("authorization"), req.socket.remoteAddress, req.headers, deps.healthToken) ? full : publicHealth(full));
+    res.json(
+      isOperator(req.get("authorization"), req.socket.remoteAddress, req.headers, deps.healthToken)
+        ? full
+        : publicHealth(full),
+    );
   });
 
   app.get("/api/v1/site", publicCors, (_req, res) => {
@@ -112,7 +116,8 @@ function isOperator(
 ): boolean {
   if (token !== undefined) return authorization === `Bearer ${token}`;
   const loopback = remoteAddress === "127.0.0.1" || remoteAddress === "::1" || remoteAddress === "::ffff:127.0.0.1";
-  const forwarded = headers["x-forwarded-for"] !== undefined || headers.forwarded !== undefined || headers["x-real-ip"] !== undefined;
+  const forwarded =
+    headers["x-forwarded-for"] !== undefined || headers.forwarded !== undefined || headers["x-real-ip"] !== undefined;
   return loopback && !forwarded;
 }
 

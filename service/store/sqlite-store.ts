@@ -110,7 +110,11 @@ export class SqliteEvidenceStore implements EvidenceStore {
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    this.#run("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+    this.#run(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      key,
+      value,
+    );
   }
 
   // --- accounts ---
@@ -173,7 +177,8 @@ export class SqliteEvidenceStore implements EvidenceStore {
       id,
     );
     if (!row) return undefined;
-    const certificate = row.status === "anchored" ? ((await this.certificateHistory(id)).at(-1)?.certificate ?? null) : null;
+    const certificate =
+      row.status === "anchored" ? ((await this.certificateHistory(id)).at(-1)?.certificate ?? null) : null;
     return toEvidenceRow(row, certificate);
   }
 
@@ -280,7 +285,11 @@ export class SqliteEvidenceStore implements EvidenceStore {
         batchId,
       );
       if (Number(changes) !== seqs.length) {
-        const taken = seqs.find((seq) => this.#get<{ batch_id: number | null }>("SELECT batch_id FROM evidence WHERE seq = ?", seq)?.batch_id !== batchId);
+        const taken = seqs.find(
+          (seq) =>
+            this.#get<{ batch_id: number | null }>("SELECT batch_id FROM evidence WHERE seq = ?", seq)?.batch_id !==
+            batchId,
+        );
         throw new Error(`evidence ${taken ?? "(repeated)"} is already in a batch`);
       }
       return batchId;
@@ -372,7 +381,10 @@ export class SqliteEvidenceStore implements EvidenceStore {
 
   /** A version 2 batch: its statement once, and its tree's upper levels the first time. */
   #insertStatement(batchId: number, blockNumber: number, signed: SignedBatch, reason: IssueReason): void {
-    const batch = this.#get<{ root: string; tree_size: number }>("SELECT root, tree_size FROM batches WHERE id = ?", batchId)!;
+    const batch = this.#get<{ root: string; tree_size: number }>(
+      "SELECT root, tree_size FROM batches WHERE id = ?",
+      batchId,
+    )!;
     checkSignedBatch(batchId, batch.root, batch.tree_size, signed);
     this.#run(
       `INSERT INTO batch_certificates (batch_id, reason, block_number, statement, signature, issued_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -383,17 +395,35 @@ export class SqliteEvidenceStore implements EvidenceStore {
       signed.signature,
       signed.statement.issuedAt,
     );
-    this.#run("INSERT INTO batch_trees (batch_id, upper) VALUES (?, ?) ON CONFLICT (batch_id) DO NOTHING", batchId, upperLevelsOf(signed.tree));
+    this.#run(
+      "INSERT INTO batch_trees (batch_id, upper) VALUES (?, ?) ON CONFLICT (batch_id) DO NOTHING",
+      batchId,
+      upperLevelsOf(signed.tree),
+    );
   }
 
-  #insertCertificates(batchId: number, blockNumber: number, certificates: readonly Certificate[], reason: IssueReason): void {
+  #insertCertificates(
+    batchId: number,
+    blockNumber: number,
+    certificates: readonly Certificate[],
+    reason: IssueReason,
+  ): void {
     const insert = this.#db.prepare(
       `INSERT INTO issued_certificates (evidence_id, batch_id, reason, block_number, certificate, issued_at)
        SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM evidence WHERE id = ? AND batch_id = ?)`,
     );
     for (const c of certificates) {
       const issuedAt = c.version === 1 ? c.issuedAt : c.batch.issuedAt;
-      const { changes } = insert.run(c.record.id, batchId, reason, blockNumber, JSON.stringify(c), issuedAt, c.record.id, batchId);
+      const { changes } = insert.run(
+        c.record.id,
+        batchId,
+        reason,
+        blockNumber,
+        JSON.stringify(c),
+        issuedAt,
+        c.record.id,
+        batchId,
+      );
       if (changes !== 1) throw new Error(`evidence ${c.record.id} is not in batch ${batchId}`);
     }
   }
@@ -425,7 +455,14 @@ export class SqliteEvidenceStore implements EvidenceStore {
   async certificateHistory(
     evidenceId: string,
   ): Promise<{ entry: CertificateHistoryEntry; certificate: Certificate }[]> {
-    const item = this.#get<{ record: string; leaf_hash: Hex32; leaf_index: number | null; batch_id: number | null; tree_size: number | null; status: EvidenceStatus }>(
+    const item = this.#get<{
+      record: string;
+      leaf_hash: Hex32;
+      leaf_index: number | null;
+      batch_id: number | null;
+      tree_size: number | null;
+      status: EvidenceStatus;
+    }>(
       `SELECT e.record, e.leaf_hash, e.leaf_index, e.batch_id, b.tree_size, ${STATUS_SQL} AS status
        FROM evidence e LEFT JOIN batches b ON b.id = e.batch_id WHERE e.id = ?`,
       evidenceId,
@@ -435,11 +472,33 @@ export class SqliteEvidenceStore implements EvidenceStore {
       ...this.#all<{ seq: number; reason: IssueReason; block_number: number; certificate: string; issued_at: string }>(
         "SELECT seq, reason, block_number, certificate, issued_at FROM issued_certificates WHERE evidence_id = ? ORDER BY seq",
         evidenceId,
-      ).map((r): StoredIssue => ({ kind: "item", seq: r.seq, reason: r.reason, blockNumber: r.block_number, issuedAt: r.issued_at, certificate: r.certificate })),
-      ...this.#all<{ seq: number; reason: IssueReason; block_number: number; statement: string; signature: string; issued_at: string }>(
+      ).map((r): StoredIssue => ({
+        kind: "item",
+        seq: r.seq,
+        reason: r.reason,
+        blockNumber: r.block_number,
+        issuedAt: r.issued_at,
+        certificate: r.certificate,
+      })),
+      ...this.#all<{
+        seq: number;
+        reason: IssueReason;
+        block_number: number;
+        statement: string;
+        signature: string;
+        issued_at: string;
+      }>(
         "SELECT seq, reason, block_number, statement, signature, issued_at FROM batch_certificates WHERE batch_id = ? ORDER BY seq",
         item.batch_id,
-      ).map((r): StoredIssue => ({ kind: "batch", seq: r.seq, reason: r.reason, blockNumber: r.block_number, issuedAt: r.issued_at, statement: r.statement, signature: r.signature })),
+      ).map((r): StoredIssue => ({
+        kind: "batch",
+        seq: r.seq,
+        reason: r.reason,
+        blockNumber: r.block_number,
+        issuedAt: r.issued_at,
+        statement: r.statement,
+        signature: r.signature,
+      })),
     ];
     return historyOf(issues, item.status, async () => {
       const leafIndex = item.leaf_index!;
@@ -451,8 +510,18 @@ export class SqliteEvidenceStore implements EvidenceStore {
         first,
         end,
       );
-      const upper = this.#get<{ upper: Uint8Array }>("SELECT upper FROM batch_trees WHERE batch_id = ?", item.batch_id)!.upper;
-      return { record: JSON.parse(item.record) as EvidenceRecord, leafHash: item.leaf_hash, leafIndex, treeSize, blockLeafHashes: block, upper };
+      const upper = this.#get<{ upper: Uint8Array }>(
+        "SELECT upper FROM batch_trees WHERE batch_id = ?",
+        item.batch_id,
+      )!.upper;
+      return {
+        record: JSON.parse(item.record) as EvidenceRecord,
+        leafHash: item.leaf_hash,
+        leafIndex,
+        treeSize,
+        blockLeafHashes: block,
+        upper,
+      };
     });
   }
 
@@ -479,10 +548,13 @@ export class SqliteEvidenceStore implements EvidenceStore {
   }
 
   async checkpoints(limit: number): Promise<Checkpoint[]> {
-    return this.#all<{ block_number: number; block_hash: Hex32; chain_id: number; taken_at: string; timestamps: string }>(
-      "SELECT * FROM checkpoints ORDER BY block_number DESC LIMIT ?",
-      limit,
-    ).map((r) => ({
+    return this.#all<{
+      block_number: number;
+      block_hash: Hex32;
+      chain_id: number;
+      taken_at: string;
+      timestamps: string;
+    }>("SELECT * FROM checkpoints ORDER BY block_number DESC LIMIT ?", limit).map((r) => ({
       blockNumber: r.block_number,
       blockHash: r.block_hash,
       chainId: r.chain_id,
@@ -496,7 +568,10 @@ export class SqliteEvidenceStore implements EvidenceStore {
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<number | null> {
     return this.#transaction(() => {
       const now = Date.now();
-      const row = this.#get<{ holder: string; fence: number; expires_at: number }>("SELECT * FROM leases WHERE name = ?", name);
+      const row = this.#get<{ holder: string; fence: number; expires_at: number }>(
+        "SELECT * FROM leases WHERE name = ?",
+        name,
+      );
       if (row && row.holder !== holder && row.expires_at > now) return null;
       const fence = row ? (row.holder === holder ? row.fence : row.fence + 1) : 1;
       this.#run(

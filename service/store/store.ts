@@ -47,7 +47,10 @@ export interface EvidenceStore {
   capture(id: string): Promise<CaptureRow | undefined>;
   /** Captures not finished: queued or interrupted by a stop. */
   unfinishedCaptures(): Promise<CaptureRow[]>;
-  updateCapture(id: string, change: { status: CaptureRow["status"]; error?: { code: string; message: string } | null; attempts?: number }): Promise<void>;
+  updateCapture(
+    id: string,
+    change: { status: CaptureRow["status"]; error?: { code: string; message: string } | null; attempts?: number },
+  ): Promise<void>;
   /** Records the capture's evidence and marks it recorded, in one transaction. */
   completeCapture(id: string, item: NewEvidence): Promise<void>;
 
@@ -75,7 +78,13 @@ export interface EvidenceStore {
    * once (batch-certificates.ts). Certificates are added to each item's history, never
    * replacing one.
    */
-  completeBatch(batchId: number, anchor: BatchAnchor, certificates: BatchCertificates, now: string, reason: IssueReason): Promise<void>;
+  completeBatch(
+    batchId: number,
+    anchor: BatchAnchor,
+    certificates: BatchCertificates,
+    now: string,
+    reason: IssueReason,
+  ): Promise<void>;
   /** Adds certificates to the history of an anchored batch's items (a time-stamp upgrade). */
   addCertificates(batchId: number, certificates: BatchCertificates, reason: IssueReason): Promise<void>;
   /** Batches recorded as anchored, for reconciliation with the chain. */

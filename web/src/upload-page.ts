@@ -169,7 +169,11 @@ async function refreshList(): Promise<void> {
   if (!key) return;
   const res = await fetch("/api/v1/evidence?limit=100", { headers: { authorization: `Bearer ${key}` } });
   if (!res.ok) {
-    errorLine.textContent = problemText((await res.json().catch(() => ({}))) as Partial<Problem>, lang(), `HTTP ${res.status}`);
+    errorLine.textContent = problemText(
+      (await res.json().catch(() => ({}))) as Partial<Problem>,
+      lang(),
+      `HTTP ${res.status}`,
+    );
     return;
   }
   const { items } = (await res.json()) as EvidenceList;

@@ -118,7 +118,9 @@ async function run(): Promise<void> {
   }
   const digest = evidenceFile.files?.[0] ? await fileDigest : typed ? typed.toLowerCase() : undefined;
   const rpc = rpcInput.value.trim() || new URL("/rpc", location.href).href;
-  const input: EvidenceInput = certificateBytes ? { kind: "bytes", bytes: certificateBytes } : { kind: "certificate", certificate: text };
+  const input: EvidenceInput = certificateBytes
+    ? { kind: "bytes", bytes: certificateBytes }
+    : { kind: "certificate", certificate: text };
   const site = await siteInfo();
   const result = await verifyEvidence(input, {
     chain: new JsonRpcChainReader(rpc),
@@ -139,7 +141,9 @@ function render(result: VerificationResult, rpc: string, at: Date): void {
   verdict.className = result.verdict;
   byId("verdict-box").className = `verdict ${result.verdict}`;
   byId("verdict-text").textContent = verdictExplanation(result, l);
-  byId("warnings").replaceChildren(...result.warnings.map((w) => el("li", warningText(w, l), { "data-warning": w.code })));
+  byId("warnings").replaceChildren(
+    ...result.warnings.map((w) => el("li", warningText(w, l), { "data-warning": w.code })),
+  );
 
   byId<HTMLOListElement>("checks").replaceChildren(
     ...result.checks.map((check) => {

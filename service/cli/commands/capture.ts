@@ -48,18 +48,25 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
       return EXIT.ok;
     }
     let view: EvidenceView;
-    for (let last = "";;) {
+    for (let last = ""; ;) {
       view = await client.status(accepted.id);
       if (view.status !== last && !values.json) console.error(`  ${view.status}`);
       last = view.status;
       if (view.status === "failed") {
-        throw new ServiceError(422, { code: "INTERNAL", detail: `the capture failed: ${view.capture?.error?.code}: ${view.capture?.error?.message}` });
+        throw new ServiceError(422, {
+          code: "INTERNAL",
+          detail: `the capture failed: ${view.capture?.error?.code}: ${view.capture?.error?.message}`,
+        });
       }
       if (view.certificate) break;
       await delay(1_000);
     }
     const out = values.out ?? ".";
-    const pkg = await saveFile(out, `${accepted.id}.zip`, await client.download(`/api/v1/evidence/${accepted.id}/package`));
+    const pkg = await saveFile(
+      out,
+      `${accepted.id}.zip`,
+      await client.download(`/api/v1/evidence/${accepted.id}/package`),
+    );
     const certificate = await saveCertificate(out, view.certificate!);
     if (values.json) console.log(JSON.stringify({ id: accepted.id, package: pkg, certificate }));
     else console.log(`anchored: ${pkg}\n          ${certificate}`);

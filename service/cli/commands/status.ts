@@ -35,7 +35,9 @@ ${SERVICE_HELP}`,
       console.log(`  anchored at   ${t.utc} (${t.local})`);
     }
     for (const [i, h] of (view.history ?? []).entries()) {
-      console.log(`  certificate ${i}: ${h.reason}, block ${h.blockNumber}, issued ${h.issuedAt}${h.current ? " (current)" : ""}`);
+      console.log(
+        `  certificate ${i}: ${h.reason}, block ${h.blockNumber}, issued ${h.issuedAt}${h.current ? " (current)" : ""}`,
+      );
     }
     if (view.notice) console.log(`  note: ${view.notice}`);
     return EXIT.ok;

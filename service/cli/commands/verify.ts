@@ -48,19 +48,25 @@ another chain, or behind). With many certificates, the worst of them.`,
     const rpc = values.rpc ?? process.env.EVIDENCE_RPC_URL ?? "http://127.0.0.1:8545";
     // Only the verifier's own modules: the core's index would also load ethers and the
     // contract artifact, which verification does not need (start-up is most of one run).
-    const [{ verifyEvidence }, { CachingChainReader, JsonRpcChainReader }, { lazyTimestampVerifier }, wording, { verificationText }] =
-      await Promise.all([
-        import("../../core/verify/verify-evidence.ts"),
-        import("../../core/chain-reader.ts"),
-        import("../../core/verify/lazy-timestamps.ts"),
-        import("../../core/verify/wording.ts"),
-        import("../print-verification.ts"),
-      ]);
+    const [
+      { verifyEvidence },
+      { CachingChainReader, JsonRpcChainReader },
+      { lazyTimestampVerifier },
+      wording,
+      { verificationText },
+    ] = await Promise.all([
+      import("../../core/verify/verify-evidence.ts"),
+      import("../../core/chain-reader.ts"),
+      import("../../core/verify/lazy-timestamps.ts"),
+      import("../../core/verify/wording.ts"),
+      import("../print-verification.ts"),
+    ]);
     const chain = new CachingChainReader(new JsonRpcChainReader(rpc));
     const trustFile = values["tsa-trust"];
-    if (trustFile !== undefined) await readFile(trustFile).catch(() => {
-      throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
-    });
+    if (trustFile !== undefined)
+      await readFile(trustFile).catch(() => {
+        throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
+      });
     const timestamps = lazyTimestampVerifier(() => (trustFile ? readFile(trustFile, "utf8") : undefined));
     const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
     const single = certificates.length === 1 && byHash === undefined;
@@ -95,7 +101,9 @@ another chain, or behind). With many certificates, the worst of them.`,
       } else if (single) {
         out.line(verificationText(result, { lang, rpc, source: file }));
       } else {
-        const failed = result.checks.filter((c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"));
+        const failed = result.checks.filter(
+          (c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"),
+        );
         rows.push([
           wording.VERDICT_NAMES[result.verdict][lang],
           result.claims?.record.id ?? "—",
@@ -108,7 +116,10 @@ another chain, or behind). With many certificates, the worst of them.`,
     await out.flush();
     if (!values.json && !single) {
       const zh = lang === "zh-CN";
-      printTable([zh ? ["结论", "编号", "证书", "文件", "原因"] : ["verdict", "id", "certificate", "file", "reason"], ...rows]);
+      printTable([
+        zh ? ["结论", "编号", "证书", "文件", "原因"] : ["verdict", "id", "certificate", "file", "reason"],
+        ...rows,
+      ]);
       console.log(
         zh
           ? `\n共 ${certificates.length} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}（节点 ${rpc}）`
@@ -123,7 +134,11 @@ another chain, or behind). With many certificates, the worst of them.`,
  * `work` applied to every item with at most `limit` running at once, yielded in the order
  * of the items.
  */
-async function* inOrder<T, R>(items: readonly T[], work: (item: T) => Promise<R>, limit: number): AsyncGenerator<[T, R]> {
+async function* inOrder<T, R>(
+  items: readonly T[],
+  work: (item: T) => Promise<R>,
+  limit: number,
+): AsyncGenerator<[T, R]> {
   const running: Promise<R>[] = [];
   let next = 0;
   for (let i = 0; i < items.length; i++) {

@@ -1,4 +1,10 @@
-import { claimsOf, parseCertificate, personalMessageDigest, signedBytes, type CertificateClaims } from "../certificate.ts";
+import {
+  claimsOf,
+  parseCertificate,
+  personalMessageDigest,
+  signedBytes,
+  type CertificateClaims,
+} from "../certificate.ts";
 import type { ChainReader } from "../chain-reader.ts";
 import { CachingChainReader, ChainUnavailableError } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
@@ -66,10 +72,7 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
     return malformedResult(isEvidenceError(e) ? e.message : "the certificate could not be read");
   }
   const claims = claimsOf(certificate);
-  const [anchor, timestamp] = await Promise.all([
-    checkAnchor(claims, options.chain),
-    checkTimestamps(claims, options),
-  ]);
+  const [anchor, timestamp] = await Promise.all([checkAnchor(claims, options.chain), checkTimestamps(claims, options)]);
   const checks: Check[] = [
     { id: "format", status: "passed", reason: { code: "format.ok", version: claims.version } },
     checkContent(
@@ -295,7 +298,11 @@ async function checkTimestamps(
   const failed = results.findIndex((r) => r.status === "failed");
   if (failed >= 0) {
     const problem = results[failed]!.problem ?? "invalid";
-    return { check: check("timestamp", "failed", { code: "timestamp.invalid", index: failed, problem }), summaries, warnings };
+    return {
+      check: check("timestamp", "failed", { code: "timestamp.invalid", index: failed, problem }),
+      summaries,
+      warnings,
+    };
   }
   const untrusted = results.findIndex((r) => r.status === "error");
   if (untrusted >= 0) {
@@ -317,7 +324,12 @@ async function checkTimestamps(
  */
 const tokenChecks = new WeakMap<TimestampVerifier, Map<string, { at: number; check: Promise<TimestampCheck> }>>();
 
-function checkToken(verifier: TimestampVerifier, token: string, rootHex: string, root: Uint8Array): Promise<TimestampCheck> {
+function checkToken(
+  verifier: TimestampVerifier,
+  token: string,
+  rootHex: string,
+  root: Uint8Array,
+): Promise<TimestampCheck> {
   let cache = tokenChecks.get(verifier);
   if (!cache) tokenChecks.set(verifier, (cache = new Map()));
   const key = `${rootHex}/${token}`;

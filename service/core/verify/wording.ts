@@ -1,4 +1,13 @@
-import type { Check, CheckId, CheckStatus, Reason, ReasonCode, Verdict, VerificationResult, Warning } from "./checks.ts";
+import type {
+  Check,
+  CheckId,
+  CheckStatus,
+  Reason,
+  ReasonCode,
+  Verdict,
+  VerificationResult,
+  Warning,
+} from "./checks.ts";
 
 /**
  * The words of a verification, in Simplified Chinese and English, defined once: the CLI,
@@ -169,7 +178,10 @@ function localFormat(timeZone: string | undefined): Intl.DateTimeFormat {
 /** A moment as a date in UTC and in local time (the reader's time zone unless given). */
 export function timeText(when: Date | number, lang: Lang, timeZone?: string): TimeText {
   const date = typeof when === "number" ? new Date(when * 1000) : when;
-  const utc = `${date.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "")} UTC`;
+  const utc = `${date
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d{3}Z$/, "")} UTC`;
   const parts = localFormat(timeZone).formatToParts(date);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
   const offset = get("timeZoneName").replace("GMT", "UTC") || "UTC";
@@ -187,7 +199,10 @@ function at(seconds: number, lang: Lang): string {
 
 type Detail<C extends ReasonCode> = (r: Extract<Reason, { code: C }>, lang: Lang) => string;
 const both =
-  <C extends ReasonCode>(en: (r: Extract<Reason, { code: C }>) => string, zh: (r: Extract<Reason, { code: C }>) => string): Detail<C> =>
+  <C extends ReasonCode>(
+    en: (r: Extract<Reason, { code: C }>) => string,
+    zh: (r: Extract<Reason, { code: C }>) => string,
+  ): Detail<C> =>
   (r, lang) =>
     lang === "zh-CN" ? zh(r) : en(r);
 
@@ -242,7 +257,7 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `证明不完整：${r.message}`,
   ),
   "anchor.ok": both(
-    (r, ) => `anchored on chain ${r.chainId} in block ${r.blockNumber} at ${at(r.timestamp, "en")}`,
+    (r) => `anchored on chain ${r.chainId} in block ${r.blockNumber} at ${at(r.timestamp, "en")}`,
     (r) => `已于 ${at(r.timestamp, "zh-CN")} 记录在链 ${r.chainId} 的第 ${r.blockNumber} 号区块`,
   ),
   "anchor.no-contract": both(
@@ -308,7 +323,8 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     },
   ),
   "anchor.other-chain": both(
-    (r) => `the node is on chain ${r.actual}; the certificate is for chain ${r.stated}: use a node of chain ${r.stated}`,
+    (r) =>
+      `the node is on chain ${r.actual}; the certificate is for chain ${r.stated}: use a node of chain ${r.stated}`,
     (r) => `该节点属于链 ${r.actual}，而证书属于链 ${r.stated}：请使用链 ${r.stated} 的节点`,
   ),
   "anchor.behind": both(
@@ -388,9 +404,13 @@ export const VERDICT_NAMES: Record<Verdict, Words> = {
 };
 
 /** The verdict in one line, saying whether a file was compared. */
-export function verdictHeadline(result: Pick<VerificationResult, "verdict" | "fileCompared" | "capture">, lang: Lang): string {
+export function verdictHeadline(
+  result: Pick<VerificationResult, "verdict" | "fileCompared" | "capture">,
+  lang: Lang,
+): string {
   if (result.verdict !== "valid") return VERDICT_NAMES[result.verdict][lang];
-  if (result.capture) return lang === "zh-CN" ? "有效——网页取证包与存证一致" : "VALID — the capture package matches the certificate";
+  if (result.capture)
+    return lang === "zh-CN" ? "有效——网页取证包与存证一致" : "VALID — the capture package matches the certificate";
   if (result.fileCompared) {
     return lang === "zh-CN" ? "有效——文件与存证一致" : "VALID — the file matches the certificate";
   }
