@@ -38,7 +38,7 @@ export async function benchFileHash(report: Report, work: string): Promise<void>
  * call to the digest. openssl reads the same file from the page cache.
  */
 export async function benchBrowserHash(report: Report, work: string): Promise<void> {
-  const bytes = report.quick ? 256 * 1024 ** 2 : 1024 ** 3;
+  const bytes = report.quick ? 128 * 1024 ** 2 : 1024 ** 3;
   const file = path.join(work, "browser.bin");
   await writeRandomFile(file, bytes);
   const expected = await sha256File(file);

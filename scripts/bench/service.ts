@@ -58,7 +58,7 @@ const auth = (service: ServiceProcess) => ({ authorization: `Bearer ${service.ap
 
 /** Submission -> certificate: one digest every 150 ms, from the service's own clocks. */
 async function latency(report: Report, service: ServiceProcess): Promise<void> {
-  const n = report.quick ? 20 : 100;
+  const n = report.quick ? 12 : 100;
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     const res = await fetch(`${service.url}/api/v1/evidence/digests`, {
@@ -150,7 +150,7 @@ async function sustained(report: Report, service: ServiceProcess): Promise<Certi
   });
   report.results.sustained = { digests: n, intakeSeconds: intakeS, certifiedSeconds: certifiedS };
   // Certificates for the CLI: read back from the service, 16 at a time.
-  const wanted = ids.slice(0, report.quick ? 1_000 : 5_000);
+  const wanted = ids.slice(0, report.quick ? 500 : 5_000);
   const certificates: Certificate[] = [];
   for (let i = 0; i < wanted.length; i += 16) {
     const got = await Promise.all(
@@ -171,7 +171,7 @@ async function sustained(report: Report, service: ServiceProcess): Promise<Certi
  * (`dd conv=fsync`), each on the same file.
  */
 async function largeUpload(report: Report, service: ServiceProcess, work: string): Promise<void> {
-  const bytes = report.quick ? 256 * 1024 ** 2 : 1024 ** 3;
+  const bytes = report.quick ? 128 * 1024 ** 2 : 1024 ** 3;
   const file = path.join(work, "upload.bin");
   await writeRandomFile(file, bytes);
   execFileSync("openssl", ["dgst", "-sha256", file]); // warm the page cache

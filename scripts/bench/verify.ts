@@ -202,6 +202,17 @@ export async function benchCliVerify(
   const warm = await runScript(CLI, ["verify", path.join(dir, "000000.evidence.json"), "--rpc", options.rpc]);
   if (warm.code !== 0) throw new Error(`evidence verify failed: ${warm.stdout}${warm.stderr}`);
 
+  // A single certificate: medians of alternating runs.
+  const one = path.join(dir, "000000.evidence.json");
+  const runs = report.quick ? 3 : 7;
+  const nodeS: number[] = [];
+  const verifyS: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    nodeS.push((await timed(() => execFileSync(process.execPath, ["-e", "0"])))[1]);
+    const [res, s] = await timed(() => runScript(CLI, ["verify", one, "--rpc", options.rpc]));
+    if (res.code !== 0) throw new Error(`evidence verify exited ${res.code}`);
+    verifyS.push(s);
+  }
   // In process, the same certificates and node: the core's rate, for comparison.
   const reader = new CachingChainReader(new JsonRpcChainReader(options.rpc));
   const [, coreS] = await timed(() =>
@@ -218,24 +229,14 @@ export async function benchCliVerify(
   }
   report.row({
     what: `CLI bulk verification: \`evidence verify DIR --json\`, ${count(n)} certificates, real node (start-up included)`,
-    value: `${count(n / bulkS)} /s`,
+    // After start-up: less the time of a single run (start-up and one verification).
+    value: `${count(n / bulkS)} /s (${count(n / Math.max(0.001, bulkS - median(verifyS)))} /s after start-up)`,
     baseline: `core in process, same node: ${count(n / coreS)} /s`,
     ratio: n / bulkS / 2_000,
     target: ">= 2,000/s (ratio to it)",
     met: n / bulkS >= 2_000,
   });
 
-  // A single certificate: medians of alternating runs.
-  const one = path.join(dir, "000000.evidence.json");
-  const runs = report.quick ? 3 : 7;
-  const nodeS: number[] = [];
-  const verifyS: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    nodeS.push((await timed(() => execFileSync(process.execPath, ["-e", "0"])))[1]);
-    const [res, s] = await timed(() => runScript(CLI, ["verify", one, "--rpc", options.rpc]));
-    if (res.code !== 0) throw new Error(`evidence verify exited ${res.code}`);
-    verifyS.push(s);
-  }
   const rtts: number[] = [];
   const rpc = new JsonRpcChainReader(options.rpc);
   for (let i = 0; i < 20; i++) rtts.push((await timed(() => rpc.blockNumber()))[1]);
