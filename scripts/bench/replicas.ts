@@ -36,7 +36,7 @@ export interface ReplicaBenchResult {
 const PER_REQUEST = 1_000;
 
 export async function benchReplicas(options: { quick: boolean }): Promise<ReplicaBenchResult> {
-  const requests = options.quick ? 30 : 150;
+  const requests = options.quick ? 12 : 150;
   const clients = 6;
   const chain = await startChainNode({ chainId: 4043 });
   const postgres = await startPostgres();
@@ -50,21 +50,22 @@ export async function benchReplicas(options: { quick: boolean }): Promise<Replic
     const run = async (replicas: number, databaseUrl: string | undefined): Promise<number> => {
       const services: ServiceProcess[] = [];
       try {
-        for (let i = 0; i < replicas; i++) {
+        // The first replica creates the schema and the development account; the others start together.
+        const start = (i: number) => {
           const dataDir = tempDir(`bench-replica-${i}`);
           dirs.push(dataDir);
           mkdirSync(path.join(dataDir, "keys"), { recursive: true });
           writeFileSync(path.join(dataDir, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
-          services.push(
-            await startServiceProcess(dataDir, {
-              ...member,
-              ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-              DEV_ACCOUNT: i === 0 ? "true" : "false",
-              RATE_LIMIT_PER_MINUTE: "100000000",
-              LOG_LEVEL: "warn",
-            }),
-          );
-        }
+          return startServiceProcess(dataDir, {
+            ...member,
+            ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+            DEV_ACCOUNT: i === 0 ? "true" : "false",
+            RATE_LIMIT_PER_MINUTE: "100000000",
+            LOG_LEVEL: "warn",
+          });
+        };
+        services.push(await start(0));
+        services.push(...(await Promise.all(Array.from({ length: replicas - 1 }, (_, i) => start(i + 1)))));
         const apiKey = services[0]!.apiKey!;
         const bodies = Array.from({ length: requests }, (_, r) =>
           JSON.stringify({

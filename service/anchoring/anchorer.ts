@@ -1,16 +1,18 @@
 import {
   buildCertificates,
   fromHex32,
+  signBatchStatement,
   toHex32,
-  type Certificate,
+  type AnchorJson,
   type CertificateSigner,
   type IssueReason,
   type TimestampToken,
 } from "../core/index.ts";
+import type { BatchCertificates } from "../store/batch-certificates.ts";
 import type { Logger } from "../log.ts";
 import type { EvidenceStore, SealedBatch } from "../store/store.ts";
 import type { AnchorChain, AnchorLocation } from "./anchor-chain.ts";
-import { sealDueBatches, treeOf } from "./seal-batch.ts";
+import { sealDueBatches, treeOf, treeOfHashes } from "./seal-batch.ts";
 
 /** Asks time-stamp authorities for tokens on a root (service/timestamping/stamper.ts). */
 export interface Stamper {
@@ -168,9 +170,14 @@ export class Anchorer {
     await this.#running;
     this.#running = undefined;
     // Poll often enough to seal on time; back off while the chain is failing.
-    const idle = this.#options.pollMs ?? Math.min(250, this.#options.maxWaitMs);
+    const idle = this.#pollMs();
     const retry = (this.#options.retryBaseMs ?? 500) * 2 ** (this.#failures - 1);
     this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, retry));
+  }
+
+  /** How often the loop looks for work when idle: often enough to seal on time. */
+  #pollMs(): number {
+    return this.#options.pollMs ?? Math.min(250, this.#options.maxWaitMs);
   }
 
   async #anchor(batch: SealedBatch): Promise<void> {
@@ -195,7 +202,7 @@ export class Anchorer {
     await this.#store.completeBatch(batch.id, location, certificates, new Date().toISOString(), reason);
     this.health.lastAnchoredAt = new Date().toISOString();
     this.#log.info(
-      { batch: batch.id, block: location.blockNumber, tx: location.txHash, items: certificates.length },
+      { batch: batch.id, block: location.blockNumber, tx: location.txHash, items: batch.treeSize },
       `${reason === "anchored" ? "anchored" : "anchored again"} batch ${batch.id} in block ${location.blockNumber}`,
     );
   }
@@ -224,10 +231,14 @@ export class Anchorer {
     }
     await this.#store.recordSent(batch.id, sent.txHash, new Date().toISOString());
     this.#log.info({ batch: batch.id, tx: sent.txHash }, `sent batch ${batch.id}`);
+    // A short wait, not the receipt timeout: the batches sealed meanwhile are sent in the
+    // next rounds instead of queueing behind this one (their transactions may share its
+    // block). Later rounds find this one mined (locate) and certify it; it is sent again only
+    // after receiptTimeoutMs without a receipt (#shouldResend).
     const receipt = await this.#chain.waitForReceipt(
       sent.txHash,
       this.#options.confirmations,
-      this.#options.receiptTimeoutMs,
+      Math.min(this.#options.receiptTimeoutMs, this.#pollMs()),
     );
     if (!receipt) return null;
     return this.#chain.locate(batch.root);
@@ -238,35 +249,42 @@ export class Anchorer {
     return latest - location.blockNumber + 1 >= this.#options.confirmations;
   }
 
-  /** Builds and signs the batch's certificates (core/certificate.ts), after checking the stored leaves still hash to the root. */
+  /**
+   * Certifies a batch, after checking its stored leaves still hash to its root. Version 2
+   * signs the batch statement once and hands the store the statement and the tree: each
+   * item's certificate is assembled from them when read (store/batch-certificates.ts), so a
+   * batch of 100,000 costs one signature and two rows. Version 1 builds and signs every
+   * certificate (core/certificate.ts).
+   */
   async #certify(
     batchId: number,
     root: string,
     anchor: AnchorLocation,
     timestamps: readonly TimestampToken[],
-  ): Promise<Certificate[]> {
+  ): Promise<BatchCertificates> {
+    const anchorJson: AnchorJson = {
+      chainId: this.#chain.chainId,
+      contract: this.#chain.contract,
+      txHash: anchor.txHash,
+      blockNumber: anchor.blockNumber,
+      blockHash: anchor.blockHash,
+      timestamp: anchor.timestamp,
+    };
+    const statement = {
+      anchor: anchorJson,
+      issuerName: this.#options.issuerName,
+      issuedAt: new Date().toISOString(),
+      timestamps: [...timestamps],
+    };
+    if (this.#options.certificateVersion === 2) {
+      const tree = treeOfHashes(await this.#store.batchLeafHashes(batchId));
+      if (toHex32(tree.root()) !== root) throw new Error(`batch ${batchId} no longer hashes to its root`);
+      return { ...(await signBatchStatement({ ...statement, tree }, this.#signer)), tree };
+    }
     const leaves = await this.#store.batchLeaves(batchId);
     const tree = treeOf(leaves);
     if (toHex32(tree.root()) !== root) throw new Error(`batch ${batchId} no longer hashes to its root`);
-    return buildCertificates(
-      {
-        version: this.#options.certificateVersion,
-        leaves,
-        tree,
-        anchor: {
-          chainId: this.#chain.chainId,
-          contract: this.#chain.contract,
-          txHash: anchor.txHash,
-          blockNumber: anchor.blockNumber,
-          blockHash: anchor.blockHash,
-          timestamp: anchor.timestamp,
-        },
-        issuerName: this.#options.issuerName,
-        issuedAt: new Date().toISOString(),
-        timestamps: [...timestamps],
-      },
-      this.#signer,
-    );
+    return buildCertificates({ version: 1, leaves, tree, ...statement }, this.#signer);
   }
 
   /**

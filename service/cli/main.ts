@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { langOf, type Lang } from "../core/index.ts";
+import { langOf, type Lang } from "../core/verify/wording.ts";
 import type { Command } from "./command.ts";
 import { accountsCreate, accountsList } from "./commands/accounts.ts";
 import { capture } from "./commands/capture.ts";

@@ -8,8 +8,8 @@ import {
   verdictHeadline,
   warningText,
   type Lang,
-  type VerificationResult,
-} from "../core/index.ts";
+} from "../core/verify/wording.ts";
+import type { VerificationResult } from "../core/verify/checks.ts";
 
 /**
  * A verification in words for a mediator or a court's technician: the verdict first, what

@@ -1,6 +1,6 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { certificateFileName, type Certificate } from "../core/index.ts";
+import { certificateFileName, type Certificate } from "../core/certificate.ts";
 
 /**
  * Saves a certificate as `<dir>/<id>.evidence.json`, the one name every command uses,

@@ -14,7 +14,6 @@ import type {
   Problem,
   SubmissionDetails,
 } from "../core/index.ts";
-import { mediaTypeOf, SNIFF_BYTES } from "../intake/media-type.ts";
 import { UnreachableError, UsageError } from "./exit.ts";
 
 /** The service refused a request: its problem+json, in one line. */
@@ -62,7 +61,10 @@ export class ServiceClient {
   async upload(file: string, details: SubmissionDetails, onProgress?: (sent: number) => void): Promise<IntakeItem> {
     this.requireKey();
     const size = (await stat(file)).size;
-    const mediaType = await mediaTypeOf(await readHead(file), path.basename(file));
+    // Loaded here, not with the module: file-type and mime-types are a good part of the CLI's
+    // start-up, and only uploads need them.
+    const { mediaTypeOf, SNIFF_BYTES } = await import("../intake/media-type.ts");
+    const mediaType = await mediaTypeOf(await readHead(file, SNIFF_BYTES), path.basename(file));
     const boundary = `----evidence${crypto.randomUUID().replaceAll("-", "")}`;
     const enc = new TextEncoder();
     const fields = Object.entries(details)
@@ -179,11 +181,11 @@ export class ServiceClient {
   }
 }
 
-async function readHead(file: string): Promise<Uint8Array> {
+async function readHead(file: string, bytes: number): Promise<Uint8Array> {
   const handle = await open(file, "r");
   try {
-    const buffer = new Uint8Array(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
+    const buffer = new Uint8Array(bytes);
+    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
     return buffer.subarray(0, bytesRead);
   } finally {
     await handle.close();

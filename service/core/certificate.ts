@@ -8,8 +8,10 @@ import { MAX_CERTIFICATE_BYTES } from "./limits.ts";
 import type { MerkleTree } from "./merkle.ts";
 import {
   BATCH_TYPE,
+  BatchStatementSchema,
   CERTIFICATE_TYPE,
   CertificateSchema,
+  CertificateV2KnownBatchSchema,
   parseWith,
   type AnchorJson,
   type BatchStatement,
@@ -130,43 +132,78 @@ export interface BatchToCertify {
   timestamps?: TimestampToken[];
 }
 
+/** A batch statement (certificate version 2) with its one signature: every certificate of the batch carries both. */
+export interface SignedBatchStatement {
+  statement: BatchStatement;
+  signature: string;
+}
+
+/**
+ * Builds and signs the statement of one anchored batch (certificate version 2, DESIGN §3.2):
+ * one signature for the whole batch. The statement is checked against its schema once,
+ * here; the certificates built from it need no further check of it.
+ */
+export async function signBatchStatement(
+  batch: Omit<BatchToCertify, "version" | "leaves">,
+  signer: CertificateSigner,
+): Promise<SignedBatchStatement> {
+  const statement = parseWith(
+    BatchStatementSchema,
+    {
+      type: BATCH_TYPE,
+      root: toHex32(batch.tree.root()),
+      treeSize: batch.tree.size,
+      anchor: batch.anchor,
+      issuer: { address: signer.address, name: batch.issuerName },
+      issuedAt: batch.issuedAt,
+      timestamps: batch.timestamps ?? [],
+    },
+    "batch",
+    "INVALID_CERTIFICATE",
+  );
+  const [signature] = await signer.signMessages([canonicalBytes(statement)]);
+  if (!/^0x[0-9a-f]{130}$/.test(signature ?? ""))
+    throw new EvidenceError("INVALID_CERTIFICATE", "the signer gave a malformed signature");
+  return { statement, signature: signature! };
+}
+
+/**
+ * The version 2 certificate of one leaf, from parts that were each checked where they were
+ * made: the record at intake, the statement when it was signed, the proof from the tree.
+ */
+export function certificateOfLeaf(
+  leaf: BatchLeaf,
+  leafIndex: number,
+  path: readonly Uint8Array[],
+  signed: SignedBatchStatement,
+): CertificateV2 {
+  return {
+    type: CERTIFICATE_TYPE,
+    version: 2,
+    record: leaf.record,
+    leafHash: leaf.leafHash,
+    proof: { algorithm: "rfc6962-sha256", leafIndex, path: path.map(toHex32) },
+    batch: signed.statement,
+    signature: signed.signature,
+  };
+}
+
 /**
  * Builds and signs the certificates of one anchored batch, one per leaf, in tree order.
- * Version 2 signs the batch statement once; version 1 signs each certificate. Every
- * certificate is checked against the schema before it is returned.
+ * Version 2 signs the batch statement once (and checks it once); version 1 signs each
+ * certificate, and checks each against the schema before it is returned.
  */
 export async function buildCertificates(batch: BatchToCertify, signer: CertificateSigner): Promise<Certificate[]> {
   const { tree, leaves } = batch;
   if (tree.size !== leaves.length) throw new RangeError(`the tree has ${tree.size} leaves, the batch ${leaves.length}`);
+  if (batch.version === 2) {
+    const signed = await signBatchStatement(batch, signer);
+    return leaves.map((leaf, index) => certificateOfLeaf(leaf, index, tree.inclusionProof(index), signed));
+  }
+
   const root = toHex32(tree.root());
   const issuer = { address: signer.address, name: batch.issuerName };
   const timestamps = batch.timestamps ?? [];
-  const proofOf = (index: number) => tree.inclusionProof(index).map(toHex32);
-
-  if (batch.version === 2) {
-    const statement: BatchStatement = {
-      type: BATCH_TYPE,
-      root,
-      treeSize: tree.size,
-      anchor: batch.anchor,
-      issuer,
-      issuedAt: batch.issuedAt,
-      timestamps,
-    };
-    const [signature] = await signer.signMessages([canonicalBytes(statement)]);
-    return leaves.map((leaf, index) =>
-      parseCertificate({
-        type: CERTIFICATE_TYPE,
-        version: 2,
-        record: leaf.record,
-        leafHash: leaf.leafHash,
-        proof: { algorithm: "rfc6962-sha256", leafIndex: index, path: proofOf(index) },
-        batch: statement,
-        signature,
-      }),
-    );
-  }
-
   const unsigned = leaves.map((leaf, index) => ({
     type: CERTIFICATE_TYPE,
     version: 1 as const,
@@ -176,7 +213,7 @@ export async function buildCertificates(batch: BatchToCertify, signer: Certifica
       algorithm: "rfc6962-sha256" as const,
       leafIndex: index,
       treeSize: tree.size,
-      path: proofOf(index),
+      path: tree.inclusionProof(index).map(toHex32),
       root,
     },
     anchor: batch.anchor,
@@ -201,12 +238,34 @@ export function certificateFileName(certificate: Pick<Certificate, "record">): s
  * any of it is used.
  */
 export function parseCertificate(input: unknown): Certificate {
-  let value = input;
-  if (typeof input === "string") {
-    if (input.length > MAX_CERTIFICATE_BYTES) {
-      throw new EvidenceError("INVALID_CERTIFICATE", `certificate is larger than ${MAX_CERTIFICATE_BYTES} bytes`);
-    }
-    value = parseJsonText(input, "certificate");
+  if (typeof input !== "string")
+    return parseWith(CertificateSchema, input, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  if (input.length > MAX_CERTIFICATE_BYTES) {
+    throw new EvidenceError("INVALID_CERTIFICATE", `certificate is larger than ${MAX_CERTIFICATE_BYTES} bytes`);
   }
-  return parseWith(CertificateSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  const value = parseJsonText(input, "certificate");
+  // A batch's certificates carry equal statements: one checked in full need not be checked
+  // again. Only for text parsed here, whose values are plain JSON data: the key is the
+  // statement as JSON.stringify writes it, which for plain data is its content.
+  const batch = statementOf(value);
+  if (batch === undefined)
+    return parseWith(CertificateSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  const key = JSON.stringify(batch);
+  if (knownStatements.has(key)) {
+    return parseWith(CertificateV2KnownBatchSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  }
+  const certificate = parseWith(CertificateSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
+  if (knownStatements.size >= 1024) knownStatements.clear();
+  knownStatements.add(key);
+  return certificate;
+}
+
+/** Batch statements (as JSON text) found well formed in a certificate of version 2. */
+const knownStatements = new Set<string>();
+
+/** The `batch` of what claims to be a version 2 certificate, if it is an object. */
+function statementOf(value: unknown): object | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { version, batch } = value as { version?: unknown; batch?: unknown };
+  return version === 2 && typeof batch === "object" && batch !== null && !Array.isArray(batch) ? batch : undefined;
 }

@@ -1,5 +1,5 @@
 import { EvidenceError } from "./errors.ts";
-import { ANCHORED_TOPIC, evidenceAnchorInterface } from "./contract.ts";
+import { ANCHORED_EVENT_TOPIC, decodeAnchoredLog, decodeAnchorOf, encodeAnchorOf } from "./anchor-abi.ts";
 import type { Hex32 } from "./hex.ts";
 
 /** What the contract's `anchorOf(root)` returns; all zeros when the root was never anchored. */
@@ -99,14 +99,9 @@ export class JsonRpcChainReader implements ChainReader {
   }
 
   async anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain> {
-    const data = evidenceAnchorInterface.encodeFunctionData("anchorOf", [root]);
-    const result = await this.request("eth_call", [{ to: contract, data }, "latest"]);
+    const result = await this.request("eth_call", [{ to: contract, data: encodeAnchorOf(root) }, "latest"]);
     try {
-      const [timestamp, blockNumber, treeSize] = evidenceAnchorInterface.decodeFunctionResult(
-        "anchorOf",
-        String(result),
-      );
-      return { timestamp: Number(timestamp), blockNumber: Number(blockNumber), treeSize: Number(treeSize) };
+      return decodeAnchorOf(String(result));
     } catch (e) {
       throw unavailable(
         `the contract at ${contract} answered anchorOf with something that is not an EvidenceAnchor answer`,
@@ -216,21 +211,11 @@ interface RawReceipt {
 /** Decodes an `Anchored` log, or null for any other log. */
 function anchoredEvent(log: unknown): AnchoredEvent | null {
   const l = log as { address?: unknown; topics?: unknown; data?: unknown };
-  if (typeof l !== "object" || l === null || !Array.isArray(l.topics) || l.topics[0] !== ANCHORED_TOPIC) return null;
-  if (typeof l.address !== "string" || typeof l.data !== "string" || l.topics.length !== 3) return null;
-  try {
-    const parsed = evidenceAnchorInterface.parseLog({ topics: l.topics as string[], data: l.data });
-    if (!parsed) return null;
-    return {
-      contract: l.address,
-      root: String(parsed.args[0]).toLowerCase() as Hex32,
-      anchorer: String(parsed.args[1]),
-      treeSize: Number(parsed.args[2]),
-      timestamp: Number(parsed.args[3]),
-    };
-  } catch {
+  if (typeof l !== "object" || l === null || !Array.isArray(l.topics) || l.topics[0] !== ANCHORED_EVENT_TOPIC)
     return null;
-  }
+  if (typeof l.address !== "string" || typeof l.data !== "string" || l.topics.length !== 3) return null;
+  const decoded = decodeAnchoredLog(l.topics, l.data);
+  return decoded && { contract: l.address, ...decoded };
 }
 
 /**

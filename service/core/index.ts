@@ -10,6 +10,8 @@ export {
   CERTIFICATE_TYPE,
   buildCertificates,
   certificateFileName,
+  certificateOfLeaf,
+  signBatchStatement,
   claimsOf,
   parseCertificate,
   personalMessageDigest,
@@ -24,6 +26,7 @@ export {
   type CertificateV1,
   type CertificateV2,
   type Issuer,
+  type SignedBatchStatement,
   type TimestampToken,
 } from "./certificate.ts";
 export {
@@ -45,7 +48,15 @@ export { EvidenceError, isEvidenceError, type EvidenceErrorCode } from "./errors
 export { bytesToHex, fromHex32, hexToBytes, isHex32, toHex32, type Hex32 } from "./hex.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./jcs.ts";
 export { firstDuplicateKey, parseJsonText } from "./json.ts";
-export { MerkleTree, hashChildren, hashLeaf, merkleRoot, rootFromInclusionProof, verifyInclusion } from "./merkle.ts";
+export {
+  MerkleTree,
+  hashChildren,
+  hashLeaf,
+  merkleRoot,
+  rootFromInclusionProof,
+  upperProof,
+  verifyInclusion,
+} from "./merkle.ts";
 export {
   buildRecord,
   contentHashOf,

@@ -54,7 +54,9 @@ export function firstDuplicateKey(text: string): { key: string; at: string } | n
     if (ch === '"') {
       const end = stringEnd(text, i);
       if (top?.keys && top.expectKey) {
-        const key = JSON.parse(text.slice(i, end)) as string;
+        // A key without escapes is its own text; only escaped keys need decoding.
+        const raw = text.slice(i + 1, end - 1);
+        const key = raw.includes("\\") ? (JSON.parse(text.slice(i, end)) as string) : raw;
         if (top.keys.has(key)) return { key, at: top.path };
         top.keys.add(key);
         top.expectKey = false;

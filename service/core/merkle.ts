@@ -89,6 +89,15 @@ export class MerkleTree {
   }
 
   /**
+   * The levels from `height` up to the root (level 0 holds the leaf hashes), each a flat
+   * array of hashes: with them and the leaves of one 2^height-leaf block, any leaf's proof
+   * can be read (see upperProof). Views into the tree: do not modify them.
+   */
+  levelsFrom(height: number): Uint8Array[] {
+    return this.#levels.slice(Math.min(height, this.#levels.length - 1));
+  }
+
+  /**
    * The RFC 6962 audit path for leaf `index`, from the leaf's sibling up. Requires
    * 0 <= index < size. The hashes are views into the tree (no copies: a batch asks for
    * every leaf's path); do not modify them.
@@ -109,6 +118,27 @@ export class MerkleTree {
     }
     return path;
   }
+}
+
+/**
+ * The part of leaf `index`'s audit path above its 2^height-leaf block, read from a tree's
+ * levels from `height` up ({@link MerkleTree.levelsFrom}, laid end to end). Below that
+ * height, a leaf's siblings all lie in its own block, so the path is the block's own tree's
+ * path followed by this one. `size` is the whole tree's.
+ */
+export function upperProof(upper: Uint8Array, size: number, height: number, index: number): Uint8Array[] {
+  const path: Uint8Array[] = [];
+  let count = Math.max(1, Math.ceil(size / 2 ** height));
+  let node = Math.floor(index / 2 ** height);
+  let offset = 0;
+  while (count > 1) {
+    const sibling = node ^ 1;
+    if (sibling < count) path.push(upper.subarray(offset + sibling * HASH_SIZE, offset + (sibling + 1) * HASH_SIZE));
+    offset += count * HASH_SIZE;
+    count = Math.ceil(count / 2);
+    node >>>= 1;
+  }
+  return path;
 }
 
 /** RFC 6962 MTH of the given leaf hashes. */

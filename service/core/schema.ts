@@ -1,6 +1,6 @@
-import { getAddress } from "ethers";
 import * as v from "valibot";
 import { EvidenceError, type EvidenceErrorCode } from "./errors.ts";
+import { isChecksumValid } from "./issuer-signature.ts";
 import {
   MAX_ISSUER_NAME,
   MAX_PROOF_LENGTH,
@@ -83,11 +83,7 @@ const address = v.pipe(
 
 function hasValidChecksum(value: string): boolean {
   if (checkedAddresses.has(value)) return true;
-  try {
-    getAddress(value);
-  } catch {
-    return false;
-  }
+  if (!isChecksumValid(value)) return false;
   if (checkedAddresses.size >= 64) checkedAddresses.clear();
   checkedAddresses.add(value);
   return true;
@@ -253,6 +249,27 @@ export const CertificateV2Schema = v.pipe(
 );
 
 export type CertificateV2 = v.InferOutput<typeof CertificateV2Schema>;
+
+/**
+ * Version 2 whose batch statement is already known to be well formed (the certificates of a
+ * batch carry equal statements). Every other field is checked as CertificateV2Schema checks
+ * it, in the same order, so the first problem reported is the same.
+ */
+export const CertificateV2KnownBatchSchema = v.pipe(
+  v.strictObject({
+    type: certificateType,
+    version: v.literal(2, "must be 1 or 2"),
+    record: RecordSchema,
+    leafHash: hex32,
+    proof: v.strictObject({ algorithm, leafIndex: integer(0), path: proofPath }),
+    batch: v.custom<BatchStatement>(() => true),
+    signature,
+  }),
+  v.forward(
+    v.check((c) => c.proof.leafIndex < c.batch.treeSize, "must be less than batch.treeSize"),
+    ["proof", "leafIndex"],
+  ),
+);
 
 export type Certificate = CertificateV1 | CertificateV2;
 

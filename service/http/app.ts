@@ -127,7 +127,7 @@ function isOperator(
   return loopback && !forwarded;
 }
 
-const CONTENT_SECURITY_POLICY = [
+export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",

@@ -244,4 +244,75 @@ export const MIGRATIONS: readonly Migration[] = [
     FOR EACH STATEMENT EXECUTE FUNCTION evidence_anchor_refuse('an issued certificate is never deleted');
   `,
   },
+  {
+    // Version 2 certificates of a batch differ only in their record and proof, both already
+    // stored: a batch is certified by storing its signed statement once, and the tree's upper
+    // levels so any proof is read from them and one 256-leaf block. Certifying 100,000 items
+    // writes two rows instead of 200 MB. The committed parts of an item are fixed from intake
+    // on, so a certificate assembled from them never changes.
+    name: "batch certificates: one signed statement per batch",
+    sqlite: `
+  CREATE TABLE batch_certificates (
+    seq           INTEGER PRIMARY KEY,
+    batch_id      INTEGER NOT NULL REFERENCES batches(id),
+    reason        TEXT NOT NULL CHECK (reason IN ('anchored', 're-anchored', 'time-stamped')),
+    block_number  INTEGER NOT NULL,
+    statement     TEXT NOT NULL,        -- the signed batch statement (JSON), certificate version 2
+    signature     TEXT NOT NULL,
+    issued_at     TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX batch_certificates_batch ON batch_certificates(batch_id, seq);
+  CREATE TRIGGER batch_certificates_unchanged BEFORE UPDATE ON batch_certificates
+    BEGIN SELECT RAISE(ABORT, 'an issued certificate is never changed'); END;
+  CREATE TRIGGER batch_certificates_kept BEFORE DELETE ON batch_certificates
+    BEGIN SELECT RAISE(ABORT, 'an issued certificate is never deleted'); END;
+
+  CREATE TABLE batch_trees (
+    batch_id  INTEGER PRIMARY KEY REFERENCES batches(id),
+    upper     BLOB NOT NULL             -- the RFC 6962 tree's levels from 256-leaf blocks up, end to end
+  ) STRICT;
+  CREATE TRIGGER batch_trees_unchanged BEFORE UPDATE ON batch_trees
+    BEGIN SELECT RAISE(ABORT, 'a batch tree is never changed'); END;
+  CREATE TRIGGER batch_trees_kept BEFORE DELETE ON batch_trees
+    BEGIN SELECT RAISE(ABORT, 'a batch tree is never deleted'); END;
+
+  CREATE TRIGGER evidence_committed_fixed BEFORE UPDATE OF id, record, leaf_hash ON evidence
+    BEGIN SELECT RAISE(ABORT, 'a committed record never changes'); END;
+  `,
+    // No foreign keys to batches here: PostgreSQL refuses a TRUNCATE of a referenced table
+    // before any trigger runs, and the triggers are what say why the history cannot go. Both
+    // rows are written in the transaction that marks their batch anchored.
+    postgres: `
+  CREATE TABLE batch_certificates (
+    seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    batch_id      BIGINT NOT NULL,
+    reason        TEXT NOT NULL CHECK (reason IN ('anchored', 're-anchored', 'time-stamped')),
+    block_number  BIGINT NOT NULL,
+    statement     TEXT NOT NULL,
+    signature     TEXT NOT NULL,
+    issued_at     TEXT NOT NULL
+  );
+  CREATE INDEX batch_certificates_batch ON batch_certificates(batch_id, seq);
+  CREATE TRIGGER batch_certificates_unchanged BEFORE UPDATE ON batch_certificates
+    FOR EACH ROW EXECUTE FUNCTION evidence_anchor_refuse('an issued certificate is never changed');
+  CREATE TRIGGER batch_certificates_kept BEFORE DELETE ON batch_certificates
+    FOR EACH ROW EXECUTE FUNCTION evidence_anchor_refuse('an issued certificate is never deleted');
+  CREATE TRIGGER batch_certificates_not_truncated BEFORE TRUNCATE ON batch_certificates
+    FOR EACH STATEMENT EXECUTE FUNCTION evidence_anchor_refuse('an issued certificate is never deleted');
+
+  CREATE TABLE batch_trees (
+    batch_id  BIGINT PRIMARY KEY,
+    upper     BYTEA NOT NULL
+  );
+  CREATE TRIGGER batch_trees_unchanged BEFORE UPDATE ON batch_trees
+    FOR EACH ROW EXECUTE FUNCTION evidence_anchor_refuse('a batch tree is never changed');
+  CREATE TRIGGER batch_trees_kept BEFORE DELETE ON batch_trees
+    FOR EACH ROW EXECUTE FUNCTION evidence_anchor_refuse('a batch tree is never deleted');
+  CREATE TRIGGER batch_trees_not_truncated BEFORE TRUNCATE ON batch_trees
+    FOR EACH STATEMENT EXECUTE FUNCTION evidence_anchor_refuse('a batch tree is never deleted');
+
+  CREATE TRIGGER evidence_committed_fixed BEFORE UPDATE OF id, record, leaf_hash ON evidence
+    FOR EACH ROW EXECUTE FUNCTION evidence_anchor_refuse('a committed record never changes');
+  `,
+  },
 ];

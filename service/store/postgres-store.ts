@@ -20,7 +20,16 @@ import {
   type RawCapture,
   type RawEvidence,
 } from "./rows.ts";
-
+import {
+  blockOf,
+  checkSignedBatch,
+  historyOf,
+  isSignedBatch,
+  upperLevelsOf,
+  type BatchCertificates,
+  type SignedBatch,
+  type StoredIssue,
+} from "./batch-certificates.ts";
 import type {
   Account,
   AnchoredBatch,
@@ -190,12 +199,15 @@ export class PostgresEvidenceStore implements EvidenceStore {
 
   async evidence(id: string): Promise<EvidenceRow | undefined> {
     const { rows } = await this.#query<RawEvidence>(
-      `SELECT e.id, e.account_id, e.record, e.file_stored, ${STATUS_SQL} AS status, b.lost_at,
-         (SELECT ic.certificate FROM issued_certificates ic WHERE ic.evidence_id = e.id ORDER BY ic.seq DESC LIMIT 1) AS certificate
+      `SELECT e.id, e.account_id, e.record, e.file_stored, ${STATUS_SQL} AS status, b.lost_at
        FROM evidence e LEFT JOIN batches b ON b.id = e.batch_id WHERE e.id = $1`,
       [id],
     );
-    return rows[0] && toEvidenceRow(rows[0]);
+    const row = rows[0];
+    if (!row) return undefined;
+    const certificate =
+      row.status === "anchored" ? ((await this.certificateHistory(id)).at(-1)?.certificate ?? null) : null;
+    return toEvidenceRow(row, certificate);
   }
 
   async evidenceOfAccount(accountId: string, limit: number, beforeSeq?: number): Promise<EvidenceListRow[]> {
@@ -331,6 +343,14 @@ export class PostgresEvidenceStore implements EvidenceStore {
     return rows.map((r) => ({ id: r.id, leafHash: r.leaf_hash, record: JSON.parse(r.record) as EvidenceRecord }));
   }
 
+  async batchLeafHashes(batchId: number): Promise<Hex32[]> {
+    const { rows } = await this.#query<{ leaf_hash: Hex32 }>(
+      "SELECT leaf_hash FROM evidence WHERE batch_id = $1 ORDER BY leaf_index",
+      [batchId],
+    );
+    return rows.map((r) => r.leaf_hash);
+  }
+
   async addBatchTimestamps(batchId: number, tokens: readonly TimestampToken[]): Promise<void> {
     await this.#transaction(async (query) => {
       const { rows } = await query<{ timestamps: string }>("SELECT timestamps FROM batches WHERE id = $1 FOR UPDATE", [
@@ -346,7 +366,7 @@ export class PostgresEvidenceStore implements EvidenceStore {
   async completeBatch(
     batchId: number,
     anchor: BatchAnchor,
-    certificates: readonly Certificate[],
+    certificates: BatchCertificates,
     now: string,
     reason: IssueReason,
   ): Promise<void> {
@@ -359,11 +379,11 @@ export class PostgresEvidenceStore implements EvidenceStore {
         [anchor.txHash, anchor.blockNumber, anchor.blockHash, anchor.timestamp, now, batchId],
       );
       if (rowCount !== 1) throw new Error(`batch ${batchId} is not waiting to be anchored`);
-      await insertCertificates(query, batchId, anchor.blockNumber, certificates, reason);
+      await issue(query, batchId, anchor.blockNumber, certificates, reason);
     });
   }
 
-  async addCertificates(batchId: number, certificates: readonly Certificate[], reason: IssueReason): Promise<void> {
+  async addCertificates(batchId: number, certificates: BatchCertificates, reason: IssueReason): Promise<void> {
     await this.#transaction(async (query) => {
       // FOR SHARE: the batch cannot be reopened while certificates naming its anchor are added.
       const { rows } = await query<{ status: string; block_number: number }>(
@@ -371,7 +391,7 @@ export class PostgresEvidenceStore implements EvidenceStore {
         [batchId],
       );
       if (rows[0]?.status !== "anchored") throw new Error(`batch ${batchId} is not anchored`);
-      await insertCertificates(query, batchId, rows[0].block_number, certificates, reason);
+      await issue(query, batchId, rows[0].block_number, certificates, reason);
     });
   }
 
@@ -402,28 +422,76 @@ export class PostgresEvidenceStore implements EvidenceStore {
   async certificateHistory(
     evidenceId: string,
   ): Promise<{ entry: CertificateHistoryEntry; certificate: Certificate }[]> {
-    const { rows } = await this.#query<{
-      seq: number;
-      reason: IssueReason;
-      block_number: number;
-      certificate: string;
-      issued_at: string;
+    const { rows: items } = await this.#query<{
+      record: string;
+      leaf_hash: Hex32;
+      leaf_index: number | null;
+      batch_id: number | null;
+      tree_size: number | null;
       status: EvidenceStatus;
     }>(
-      `SELECT ic.seq, ic.reason, ic.block_number, ic.certificate, ic.issued_at, ${STATUS_SQL} AS status
-       FROM issued_certificates ic JOIN evidence e ON e.id = ic.evidence_id LEFT JOIN batches b ON b.id = e.batch_id
-       WHERE ic.evidence_id = $1 ORDER BY ic.seq`,
+      `SELECT e.record, e.leaf_hash, e.leaf_index, e.batch_id, b.tree_size, ${STATUS_SQL} AS status
+       FROM evidence e LEFT JOIN batches b ON b.id = e.batch_id WHERE e.id = $1`,
       [evidenceId],
     );
-    return rows.map((row, i) => ({
-      entry: {
-        issuedAt: row.issued_at,
-        reason: row.reason,
-        current: i === rows.length - 1 && row.status === "anchored",
-        blockNumber: row.block_number,
-      },
-      certificate: JSON.parse(row.certificate) as Certificate,
-    }));
+    const item = items[0];
+    if (!item || item.batch_id === null) return [];
+    const [own, ofBatch] = await Promise.all([
+      this.#query<{ seq: number; reason: IssueReason; block_number: number; certificate: string; issued_at: string }>(
+        "SELECT seq, reason, block_number, certificate, issued_at FROM issued_certificates WHERE evidence_id = $1 ORDER BY seq",
+        [evidenceId],
+      ),
+      this.#query<{
+        seq: number;
+        reason: IssueReason;
+        block_number: number;
+        statement: string;
+        signature: string;
+        issued_at: string;
+      }>(
+        "SELECT seq, reason, block_number, statement, signature, issued_at FROM batch_certificates WHERE batch_id = $1 ORDER BY seq",
+        [item.batch_id],
+      ),
+    ]);
+    const issues: StoredIssue[] = [
+      ...own.rows.map((r): StoredIssue => ({
+        kind: "item",
+        seq: r.seq,
+        reason: r.reason,
+        blockNumber: r.block_number,
+        issuedAt: r.issued_at,
+        certificate: r.certificate,
+      })),
+      ...ofBatch.rows.map((r): StoredIssue => ({
+        kind: "batch",
+        seq: r.seq,
+        reason: r.reason,
+        blockNumber: r.block_number,
+        issuedAt: r.issued_at,
+        statement: r.statement,
+        signature: r.signature,
+      })),
+    ];
+    return historyOf(issues, item.status, async () => {
+      const leafIndex = item.leaf_index!;
+      const treeSize = item.tree_size!;
+      const { first, end } = blockOf(leafIndex, treeSize);
+      const [block, tree] = await Promise.all([
+        this.#query<{ leaf_hash: Hex32 }>(
+          "SELECT leaf_hash FROM evidence WHERE batch_id = $1 AND leaf_index >= $2 AND leaf_index < $3 ORDER BY leaf_index",
+          [item.batch_id, first, end],
+        ),
+        this.#query<{ upper: Buffer }>("SELECT upper FROM batch_trees WHERE batch_id = $1", [item.batch_id]),
+      ]);
+      return {
+        record: JSON.parse(item.record) as EvidenceRecord,
+        leafHash: item.leaf_hash,
+        leafIndex,
+        treeSize,
+        blockLeafHashes: block.rows.map((r) => r.leaf_hash),
+        upper: new Uint8Array(tree.rows[0]!.upper),
+      };
+    });
   }
 
   async counts(): Promise<Record<"pending" | "anchoring" | "anchored", number>> {
@@ -569,6 +637,40 @@ async function insertEvidence(query: Query, items: readonly NewEvidence[]): Prom
       ],
     );
   }
+}
+
+async function issue(
+  query: Query,
+  batchId: number,
+  blockNumber: number,
+  certificates: BatchCertificates,
+  reason: IssueReason,
+): Promise<void> {
+  if (isSignedBatch(certificates)) await insertStatement(query, batchId, blockNumber, certificates, reason);
+  else await insertCertificates(query, batchId, blockNumber, certificates, reason);
+}
+
+/** A version 2 batch: its statement once, and its tree's upper levels the first time. */
+async function insertStatement(
+  query: Query,
+  batchId: number,
+  blockNumber: number,
+  signed: SignedBatch,
+  reason: IssueReason,
+): Promise<void> {
+  const { rows } = await query<{ root: string; tree_size: number }>(
+    "SELECT root, tree_size FROM batches WHERE id = $1",
+    [batchId],
+  );
+  checkSignedBatch(batchId, rows[0]!.root, rows[0]!.tree_size, signed);
+  await query(
+    "INSERT INTO batch_certificates (batch_id, reason, block_number, statement, signature, issued_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    [batchId, reason, blockNumber, JSON.stringify(signed.statement), signed.signature, signed.statement.issuedAt],
+  );
+  await query("INSERT INTO batch_trees (batch_id, upper) VALUES ($1, $2) ON CONFLICT (batch_id) DO NOTHING", [
+    batchId,
+    Buffer.from(upperLevelsOf(signed.tree)),
+  ]);
 }
 
 /** Adds certificates to the history of items of `batchId`; fails (and so rolls back) if one is not in it. */

@@ -24,17 +24,16 @@ export interface RawEvidence {
   file_stored: number;
   status: EvidenceStatus;
   lost_at: string | null;
-  certificate: string | null;
 }
 
-export function toEvidenceRow(row: RawEvidence): EvidenceRow {
+/** An item's row; its certificate (the latest issued, when anchored) is rebuilt from its batch's. */
+export function toEvidenceRow(row: RawEvidence, certificate: Certificate | null): EvidenceRow {
   return {
     id: row.id,
     accountId: row.account_id,
     record: JSON.parse(row.record) as EvidenceRecord,
     status: row.status,
-    certificate:
-      row.status === "anchored" && row.certificate !== null ? (JSON.parse(row.certificate) as Certificate) : null,
+    certificate,
     reanchoring: row.status !== "anchored" && row.lost_at !== null,
     fileStored: row.file_stored === 1,
   };

@@ -37,6 +37,16 @@ import type {
   SealedBatch,
 } from "./store.ts";
 import { STATUS_SQL } from "./status.ts";
+import {
+  blockOf,
+  checkSignedBatch,
+  historyOf,
+  isSignedBatch,
+  upperLevelsOf,
+  type BatchCertificates,
+  type SignedBatch,
+  type StoredIssue,
+} from "./batch-certificates.ts";
 
 /**
  * The store on one machine: SQLite (node:sqlite) in WAL mode with synchronous=FULL, so a
@@ -92,6 +102,13 @@ export class SqliteEvidenceStore implements EvidenceStore {
 
   #all<T>(sql: string, ...params: SQLInputValue[]): T[] {
     return this.#db.prepare(sql).all(...params) as T[];
+  }
+
+  /** The first column of every row, without an object per row. */
+  #column<T>(sql: string, ...params: SQLInputValue[]): T[] {
+    const statement = this.#db.prepare(sql);
+    statement.setReturnArrays(true);
+    return (statement.all(...params) as unknown as [T][]).map((r) => r[0]);
   }
 
   #run(sql: string, ...params: SQLInputValue[]): { changes: number | bigint; lastInsertRowid: number | bigint } {
@@ -167,12 +184,14 @@ export class SqliteEvidenceStore implements EvidenceStore {
 
   async evidence(id: string): Promise<EvidenceRow | undefined> {
     const row = this.#get<RawEvidence>(
-      `SELECT e.id, e.account_id, e.record, e.file_stored, ${STATUS_SQL} AS status, b.lost_at,
-         (SELECT ic.certificate FROM issued_certificates ic WHERE ic.evidence_id = e.id ORDER BY ic.seq DESC LIMIT 1) AS certificate
+      `SELECT e.id, e.account_id, e.record, e.file_stored, ${STATUS_SQL} AS status, b.lost_at
        FROM evidence e LEFT JOIN batches b ON b.id = e.batch_id WHERE e.id = ?`,
       id,
     );
-    return row && toEvidenceRow(row);
+    if (!row) return undefined;
+    const certificate =
+      row.status === "anchored" ? ((await this.certificateHistory(id)).at(-1)?.certificate ?? null) : null;
+    return toEvidenceRow(row, certificate);
   }
 
   async evidenceOfAccount(accountId: string, limit: number, beforeSeq?: number): Promise<EvidenceListRow[]> {
@@ -267,13 +286,24 @@ export class SqliteEvidenceStore implements EvidenceStore {
         sealedAt,
       );
       const batchId = Number(lastInsertRowid);
-      const assign = this.#db.prepare(
-        "UPDATE evidence SET batch_id = ?, leaf_index = ? WHERE seq = ? AND batch_id IS NULL",
+      // One statement for the whole batch (json_each gives each seq its position as `key`):
+      // 100,000 single-row updates cost seconds in the binding alone. MATERIALIZED makes the
+      // list the outer loop, each item found by its primary key (a plain join scans instead).
+      const { changes } = this.#run(
+        `WITH j AS MATERIALIZED (SELECT value AS seq, key AS position FROM json_each(?))
+         UPDATE evidence SET batch_id = ?, leaf_index = j.position
+         FROM j WHERE evidence.seq = j.seq AND evidence.batch_id IS NULL`,
+        JSON.stringify(seqs),
+        batchId,
       );
-      seqs.forEach((seq, index) => {
-        const { changes } = assign.run(batchId, index, seq);
-        if (changes !== 1) throw new Error(`evidence ${seq} is already in a batch`);
-      });
+      if (Number(changes) !== seqs.length) {
+        const taken = seqs.find(
+          (seq) =>
+            this.#get<{ batch_id: number | null }>("SELECT batch_id FROM evidence WHERE seq = ?", seq)?.batch_id !==
+            batchId,
+        );
+        throw new Error(`evidence ${taken ?? "(repeated)"} is already in a batch`);
+      }
       return batchId;
     });
   }
@@ -296,6 +326,10 @@ export class SqliteEvidenceStore implements EvidenceStore {
       "SELECT id, leaf_hash, record FROM evidence WHERE batch_id = ? ORDER BY leaf_index",
       batchId,
     ).map((r) => ({ id: r.id, leafHash: r.leaf_hash, record: JSON.parse(r.record) as EvidenceRecord }));
+  }
+
+  async batchLeafHashes(batchId: number): Promise<Hex32[]> {
+    return this.#column<Hex32>("SELECT leaf_hash FROM evidence WHERE batch_id = ? ORDER BY leaf_index", batchId);
   }
 
   async addBatchTimestamps(batchId: number, tokens: readonly TimestampToken[]): Promise<void> {
@@ -327,19 +361,47 @@ export class SqliteEvidenceStore implements EvidenceStore {
         batchId,
       );
       if (changes !== 1) throw new Error(`batch ${batchId} is not waiting to be anchored`);
-      this.#insertCertificates(batchId, anchor.blockNumber, certificates, reason);
+      this.#issue(batchId, anchor.blockNumber, certificates, reason);
     });
   }
 
-  async addCertificates(batchId: number, certificates: readonly Certificate[], reason: IssueReason): Promise<void> {
+  async addCertificates(batchId: number, certificates: BatchCertificates, reason: IssueReason): Promise<void> {
     this.#transaction(() => {
       const batch = this.#get<{ status: string; block_number: number }>(
         "SELECT status, block_number FROM batches WHERE id = ?",
         batchId,
       );
       if (batch?.status !== "anchored") throw new Error(`batch ${batchId} is not anchored`);
-      this.#insertCertificates(batchId, batch.block_number, certificates, reason);
+      this.#issue(batchId, batch.block_number, certificates, reason);
     });
+  }
+
+  #issue(batchId: number, blockNumber: number, certificates: BatchCertificates, reason: IssueReason): void {
+    if (isSignedBatch(certificates)) this.#insertStatement(batchId, blockNumber, certificates, reason);
+    else this.#insertCertificates(batchId, blockNumber, certificates, reason);
+  }
+
+  /** A version 2 batch: its statement once, and its tree's upper levels the first time. */
+  #insertStatement(batchId: number, blockNumber: number, signed: SignedBatch, reason: IssueReason): void {
+    const batch = this.#get<{ root: string; tree_size: number }>(
+      "SELECT root, tree_size FROM batches WHERE id = ?",
+      batchId,
+    )!;
+    checkSignedBatch(batchId, batch.root, batch.tree_size, signed);
+    this.#run(
+      `INSERT INTO batch_certificates (batch_id, reason, block_number, statement, signature, issued_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      batchId,
+      reason,
+      blockNumber,
+      JSON.stringify(signed.statement),
+      signed.signature,
+      signed.statement.issuedAt,
+    );
+    this.#run(
+      "INSERT INTO batch_trees (batch_id, upper) VALUES (?, ?) ON CONFLICT (batch_id) DO NOTHING",
+      batchId,
+      upperLevelsOf(signed.tree),
+    );
   }
 
   #insertCertificates(
@@ -395,28 +457,74 @@ export class SqliteEvidenceStore implements EvidenceStore {
   async certificateHistory(
     evidenceId: string,
   ): Promise<{ entry: CertificateHistoryEntry; certificate: Certificate }[]> {
-    const rows = this.#all<{
-      seq: number;
-      reason: IssueReason;
-      block_number: number;
-      certificate: string;
-      issued_at: string;
+    const item = this.#get<{
+      record: string;
+      leaf_hash: Hex32;
+      leaf_index: number | null;
+      batch_id: number | null;
+      tree_size: number | null;
       status: EvidenceStatus;
     }>(
-      `SELECT ic.seq, ic.reason, ic.block_number, ic.certificate, ic.issued_at, ${STATUS_SQL} AS status
-       FROM issued_certificates ic JOIN evidence e ON e.id = ic.evidence_id LEFT JOIN batches b ON b.id = e.batch_id
-       WHERE ic.evidence_id = ? ORDER BY ic.seq`,
+      `SELECT e.record, e.leaf_hash, e.leaf_index, e.batch_id, b.tree_size, ${STATUS_SQL} AS status
+       FROM evidence e LEFT JOIN batches b ON b.id = e.batch_id WHERE e.id = ?`,
       evidenceId,
     );
-    return rows.map((row, i) => ({
-      entry: {
-        issuedAt: row.issued_at,
-        reason: row.reason,
-        current: i === rows.length - 1 && row.status === "anchored",
-        blockNumber: row.block_number,
-      },
-      certificate: JSON.parse(row.certificate) as Certificate,
-    }));
+    if (!item || item.batch_id === null) return [];
+    const issues: StoredIssue[] = [
+      ...this.#all<{ seq: number; reason: IssueReason; block_number: number; certificate: string; issued_at: string }>(
+        "SELECT seq, reason, block_number, certificate, issued_at FROM issued_certificates WHERE evidence_id = ? ORDER BY seq",
+        evidenceId,
+      ).map((r): StoredIssue => ({
+        kind: "item",
+        seq: r.seq,
+        reason: r.reason,
+        blockNumber: r.block_number,
+        issuedAt: r.issued_at,
+        certificate: r.certificate,
+      })),
+      ...this.#all<{
+        seq: number;
+        reason: IssueReason;
+        block_number: number;
+        statement: string;
+        signature: string;
+        issued_at: string;
+      }>(
+        "SELECT seq, reason, block_number, statement, signature, issued_at FROM batch_certificates WHERE batch_id = ? ORDER BY seq",
+        item.batch_id,
+      ).map((r): StoredIssue => ({
+        kind: "batch",
+        seq: r.seq,
+        reason: r.reason,
+        blockNumber: r.block_number,
+        issuedAt: r.issued_at,
+        statement: r.statement,
+        signature: r.signature,
+      })),
+    ];
+    return historyOf(issues, item.status, async () => {
+      const leafIndex = item.leaf_index!;
+      const treeSize = item.tree_size!;
+      const { first, end } = blockOf(leafIndex, treeSize);
+      const block = this.#column<Hex32>(
+        "SELECT leaf_hash FROM evidence WHERE batch_id = ? AND leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index",
+        item.batch_id!,
+        first,
+        end,
+      );
+      const upper = this.#get<{ upper: Uint8Array }>(
+        "SELECT upper FROM batch_trees WHERE batch_id = ?",
+        item.batch_id,
+      )!.upper;
+      return {
+        record: JSON.parse(item.record) as EvidenceRecord,
+        leafHash: item.leaf_hash,
+        leafIndex,
+        treeSize,
+        blockLeafHashes: block,
+        upper,
+      };
+    });
   }
 
   async counts(): Promise<Record<"pending" | "anchoring" | "anchored", number>> {

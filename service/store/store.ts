@@ -8,6 +8,7 @@ import type {
   IssueReason,
   TimestampToken,
 } from "../core/index.ts";
+import type { BatchCertificates } from "./batch-certificates.ts";
 
 /**
  * The store contract: everything the service keeps durably. Two engines fill it — SQLite
@@ -67,21 +68,25 @@ export interface EvidenceStore {
   unanchoredBatches(): Promise<SealedBatch[]>;
   recordSent(batchId: number, txHash: Hex32, sentAt: string): Promise<void>;
   batchLeaves(batchId: number): Promise<{ id: string; leafHash: Hex32; record: EvidenceRecord }[]>;
+  /** The batch's leaf hashes alone, in tree order: enough to rebuild and check its tree. */
+  batchLeafHashes(batchId: number): Promise<Hex32[]>;
   /** Adds time-stamp tokens on the batch's root (kept for the certificates issued after). */
   addBatchTimestamps(batchId: number, tokens: readonly TimestampToken[]): Promise<void>;
   /**
    * Marks a batch anchored at `anchor` and stores its items' certificates, in one
-   * transaction. Certificates are added to each item's history, never replacing one.
+   * transaction: version 1 certificates one by one, or a version 2 batch's signed statement
+   * once (batch-certificates.ts). Certificates are added to each item's history, never
+   * replacing one.
    */
   completeBatch(
     batchId: number,
     anchor: BatchAnchor,
-    certificates: readonly Certificate[],
+    certificates: BatchCertificates,
     now: string,
     reason: IssueReason,
   ): Promise<void>;
   /** Adds certificates to the history of an anchored batch's items (a time-stamp upgrade). */
-  addCertificates(batchId: number, certificates: readonly Certificate[], reason: IssueReason): Promise<void>;
+  addCertificates(batchId: number, certificates: BatchCertificates, reason: IssueReason): Promise<void>;
   /** Batches recorded as anchored, for reconciliation with the chain. */
   anchoredBatches(): Promise<AnchoredBatch[]>;
   /** Anchored batches that have fewer time-stamp tokens than `wanted`, oldest first. */

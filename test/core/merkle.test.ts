@@ -10,6 +10,7 @@ import {
   merkleRoot,
   rootFromInclusionProof,
   toHex32,
+  upperProof,
   verifyInclusion,
 } from "../../service/core/index.ts";
 import { rfc6962, type InclusionCase } from "../helpers/vectors.ts";
@@ -158,5 +159,28 @@ describe("RFC 6962 Merkle tree", () => {
       const size = 2 ** 40 + 3;
       expect(() => rootFromInclusionProof(2 ** 40, size, leafHashes[0]!, [])).to.throw(/wrong proof size 0, want 3/);
     });
+  });
+});
+
+describe("MerkleTree.levelsFrom / upperProof", () => {
+  it("give, with each block's own tree, every leaf's inclusion proof, for sizes around block boundaries", () => {
+    for (const height of [0, 1, 3]) {
+      for (const size of [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100]) {
+        const leaves = Array.from({ length: size }, (_, i) => hashLeaf(new Uint8Array([i, size, height])));
+        const tree = MerkleTree.fromLeafHashes(leaves);
+        const levels = tree.levelsFrom(height);
+        const upper = new Uint8Array(levels.reduce((n, l) => n + l.length, 0));
+        levels.reduce((at, l) => (upper.set(l, at), at + l.length), 0);
+        const block = 2 ** height;
+        for (let i = 0; i < size; i++) {
+          const first = Math.floor(i / block) * block;
+          const own = MerkleTree.fromLeafHashes(leaves.slice(first, Math.min(size, first + block)));
+          const proof = [...own.inclusionProof(i - first), ...upperProof(upper, size, height, i)];
+          expect(proof.map(toHex32), `leaf ${i} of ${size}, blocks of ${block}`).to.deep.equal(
+            tree.inclusionProof(i).map(toHex32),
+          );
+        }
+      }
+    }
   });
 });

@@ -5,6 +5,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import pg from "pg";
 import { CachingChainReader, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import { memberServiceOn, SERVICE_KEY } from "../helpers/consortium.ts";
+import { certificatesOfStatement, type StoredLeaf, type StoredStatement } from "../helpers/database.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
 import {
@@ -202,11 +203,27 @@ describe(`three replicas on one chain, the anchoring replica killed -9 ${ROUNDS}
     );
     expect(acknowledged.size).to.be.greaterThan(ROUNDS * 10);
 
+    // Certificates are stored one per item (version 1) or once per batch as its signed
+    // statement (version 2); either way an item is certified by exactly one row.
     const { rows: issued } = await db.query<{ evidence_id: string; certificate: string; n: string }>(
       `SELECT ic.evidence_id, min(ic.certificate) AS certificate, count(*) AS n
        FROM issued_certificates ic GROUP BY ic.evidence_id`,
     );
     const certificateOf = new Map(issued.map((r) => [r.evidence_id, r]));
+    const { rows: statements } = await db.query<StoredStatement & { batch_id: number; n: string }>(
+      `SELECT batch_id, min(statement) AS statement, min(signature) AS signature, count(*) AS n
+       FROM batch_certificates GROUP BY batch_id`,
+    );
+    for (const s of statements) {
+      const { rows: leaves } = await db.query<StoredLeaf>(
+        "SELECT id, record, leaf_hash FROM evidence WHERE batch_id = $1 ORDER BY leaf_index",
+        [s.batch_id],
+      );
+      for (const [id, certificate] of certificatesOfStatement(s, leaves)) {
+        const own = certificateOf.get(id);
+        certificateOf.set(id, { evidence_id: id, certificate, n: String(Number(s.n) + Number(own?.n ?? 0)) });
+      }
+    }
     const chainReader = new CachingChainReader(new JsonRpcChainReader(chain.url));
     for (const [id, item] of acknowledged) {
       const row = certificateOf.get(id);

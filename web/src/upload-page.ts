@@ -1,7 +1,6 @@
 import {
   MEDIA_TYPE_CAPTURE,
   problemText,
-  sha256Stream,
   type EvidenceList,
   type EvidenceStatus,
   type EvidenceView,
@@ -9,6 +8,7 @@ import {
   type Problem,
 } from "../../service/core/index.ts";
 import { byId, dropZone, el, formatBytes } from "./dom.ts";
+import { hashFile } from "./file-hash.ts";
 import { applyLanguage, lang, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
 
 type Status = EvidenceStatus | "uploading" | "error";
@@ -52,7 +52,7 @@ async function submit(file: File): Promise<void> {
   errorLine.textContent = "";
   const row = addRow(file);
   // The browser computes the hash too, so the rights holder can compare it with the service's.
-  const localHash = sha256Stream(file.stream());
+  const localHash = hashFile(file);
   try {
     const item = await upload(file, key, (fraction) => (row.progress.value = fraction));
     row.id = item.id;

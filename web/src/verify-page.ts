@@ -7,7 +7,6 @@ import {
   lazyTimestampVerifier,
   checkSentence,
   reasonText,
-  sha256Stream,
   timeText,
   verdictExplanation,
   verdictHeadline,
@@ -17,6 +16,7 @@ import {
   type VerificationResult,
 } from "../../service/core/index.ts";
 import { byId, dropZone, el, formatBytes } from "./dom.ts";
+import { hashFile as hashInWorker } from "./file-hash.ts";
 import { applyLanguage, lang, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
 import { siteInfo } from "./site.ts";
 
@@ -75,7 +75,7 @@ async function hashFile(file: File): Promise<string> {
   const bar = byId<HTMLProgressElement>("hash-progress");
   box.hidden = false;
   bar.value = 0;
-  const digest = await sha256Stream(file.stream(), (n) => (bar.value = file.size === 0 ? 1 : n / file.size));
+  const digest = await hashInWorker(file, (n) => (bar.value = file.size === 0 ? 1 : n / file.size));
   bar.value = 1;
   box.hidden = true;
   fileHash.value = `SHA-256 ${digest}`;

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { isWebUrl, type EvidenceView } from "../../core/index.ts";
+import { isWebUrl, type EvidenceView } from "../../core/api.ts";
 import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate, saveFile } from "../save-certificate.ts";

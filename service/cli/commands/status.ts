@@ -1,4 +1,5 @@
-import { claimsOf, timeText } from "../../core/index.ts";
+import { claimsOf } from "../../core/certificate.ts";
+import { timeText } from "../../core/verify/wording.ts";
 import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { ServiceClient } from "../service-client.ts";

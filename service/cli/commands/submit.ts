@@ -1,6 +1,6 @@
 import { access, constants, stat } from "node:fs/promises";
 import * as v from "valibot";
-import { SubmissionDetailsSchema, type SubmissionDetails } from "../../core/index.ts";
+import { SubmissionDetailsSchema, type SubmissionDetails } from "../../core/api.ts";
 import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate } from "../save-certificate.ts";

@@ -1,6 +1,7 @@
+import { readFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import type { Verdict, VerificationResult } from "../../core/index.ts";
+import type { Verdict, VerificationResult } from "../../core/verify/checks.ts";
 import { defineCommand } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { sha256File } from "../../intake/file-digest.ts";
@@ -48,11 +49,22 @@ another chain, or behind). With many certificates, the worst of them.`,
       throw new UsageError("--file and --sha256 go with one certificate; use --files DIR for many");
     }
     const rpc = values.rpc ?? process.env.EVIDENCE_RPC_URL ?? "http://127.0.0.1:8545";
-    const [core, { verificationText }] = await Promise.all([
-      import("../../core/index.ts"),
+    // Only the verifier's own modules: the core's index would also load ethers and the
+    // contract artifact, which verification does not need (start-up is most of one run).
+    const [
+      { verifyEvidence },
+      { CachingChainReader, JsonRpcChainReader },
+      { lazyTimestampVerifier },
+      wording,
+      { verificationText },
+    ] = await Promise.all([
+      import("../../core/verify/verify-evidence.ts"),
+      import("../../core/chain-reader.ts"),
+      import("../../core/verify/lazy-timestamps.ts"),
+      import("../../core/verify/wording.ts"),
       import("../print-verification.ts"),
     ]);
-    const chain = new core.CachingChainReader(new core.JsonRpcChainReader(rpc));
+    const chain = new CachingChainReader(new JsonRpcChainReader(rpc));
     for (const address of values.contract ?? []) {
       if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new UsageError(`--contract ${address}: not an address`);
     }
@@ -61,7 +73,7 @@ another chain, or behind). With many certificates, the worst of them.`,
       await readFile(trustFile).catch(() => {
         throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
       });
-    const timestamps = core.lazyTimestampVerifier(() => (trustFile ? readFile(trustFile, "utf8") : undefined));
+    const timestamps = lazyTimestampVerifier(() => (trustFile ? readFile(trustFile, "utf8") : undefined));
     const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
     const single = certificates.length === 1 && byHash === undefined;
     // With --files, each certificate is compared with the file of its certified hash, if DIR
@@ -76,10 +88,12 @@ another chain, or behind). With many certificates, the worst of them.`,
     let worst: Verdict = "valid";
     const tally: Record<Verdict, number> = { valid: 0, invalid: 0, indeterminate: 0 };
     const rows: string[][] = [];
-    for (const file of certificates) {
-      const bytes = new Uint8Array(await readFile(file));
-      const result: VerificationResult = await core.verifyEvidence(
-        { kind: "bytes", bytes },
+    const out = new LineBuffer();
+    // Read synchronously: certificates are small, and a synchronous read costs a fraction of
+    // the four thread-pool round trips of an asynchronous one (a bulk run reads thousands).
+    const verifyFile = async (file: string): Promise<VerificationResult> =>
+      verifyEvidence(
+        { kind: "bytes", bytes: new Uint8Array(readFileSync(file)) },
         {
           chain,
           timestamps,
@@ -87,26 +101,30 @@ another chain, or behind). With many certificates, the worst of them.`,
           ...(values.contract ? { trustedContracts: values.contract } : {}),
         },
       );
+    // Several files are read and verified at once, so reading and the first chain reads of
+    // a batch overlap; results are reported in the order of the files.
+    for await (const [file, result] of inOrder(certificates, verifyFile, 16)) {
       tally[result.verdict]++;
       worst = worse(worst, result.verdict);
       if (values.json) {
-        const json = core.verificationJson(result, lang);
-        console.log(single ? JSON.stringify(json, null, 2) : JSON.stringify({ certificate: file, ...json }));
+        const json = wording.verificationJson(result, lang);
+        out.line(single ? JSON.stringify(json, null, 2) : JSON.stringify({ certificate: file, ...json }));
       } else if (single) {
-        console.log(verificationText(result, { lang, rpc, source: file }));
+        out.line(verificationText(result, { lang, rpc, source: file }));
       } else {
         const failed = result.checks.filter(
           (c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"),
         );
         rows.push([
-          core.VERDICT_NAMES[result.verdict][lang],
+          wording.VERDICT_NAMES[result.verdict][lang],
           result.claims?.record.id ?? "—",
           path.basename(file),
           result.fileCompared ? (lang === "zh-CN" ? "已比对" : "compared") : "—",
-          failed.map((c) => `${c.id}: ${core.reasonText(c.reason, lang)}`).join("; "),
+          failed.map((c) => `${c.id}: ${wording.reasonText(c.reason, lang)}`).join("; "),
         ]);
       }
     }
+    await out.flush();
     if (!values.json && !single) {
       const zh = lang === "zh-CN";
       printTable([
@@ -122,6 +140,53 @@ another chain, or behind). With many certificates, the worst of them.`,
     return worst === "valid" ? EXIT.ok : worst === "invalid" ? EXIT.failed : EXIT.indeterminate;
   },
 });
+
+/**
+ * `work` applied to every item with at most `limit` running at once, yielded in the order
+ * of the items.
+ */
+async function* inOrder<T, R>(
+  items: readonly T[],
+  work: (item: T) => Promise<R>,
+  limit: number,
+): AsyncGenerator<[T, R]> {
+  const running: Promise<R>[] = [];
+  let next = 0;
+  for (let i = 0; i < items.length; i++) {
+    while (next < items.length && next < i + limit) {
+      const started = work(items[next++]!);
+      started.catch(() => undefined); // awaited in its turn below; a failure is reported there
+      running.push(started);
+    }
+    yield [items[i]!, await running[i]!];
+    delete running[i];
+  }
+}
+
+/**
+ * Lines written to stdout in large writes: one write per line would make the output, not
+ * the verification, the limit of a bulk run. Waits for the pipe to drain past 1 MB.
+ */
+class LineBuffer {
+  #pending: string[] = [];
+  #size = 0;
+
+  line(text: string): void {
+    this.#pending.push(text);
+    this.#size += text.length + 1;
+    if (this.#size >= 64 * 1024) void this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const text = `${this.#pending.join("\n")}\n`;
+    this.#pending = [];
+    this.#size = 0;
+    if (!process.stdout.write(text) && process.stdout.writableLength > 1024 * 1024) {
+      await new Promise((resolve) => process.stdout.once("drain", resolve));
+    }
+  }
+}
 
 function worse(a: Verdict, b: Verdict): Verdict {
   const rank: Record<Verdict, number> = { valid: 0, indeterminate: 1, invalid: 2 };

@@ -1,5 +1,3 @@
-import { bytesToHex } from "@noble/hashes/utils.js";
-import { recoverAddress } from "ethers";
 import {
   claimsOf,
   parseCertificate,
@@ -10,6 +8,7 @@ import {
 import type { ChainReader } from "../chain-reader.ts";
 import { CachingChainReader, ChainUnavailableError } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
+import { recoverSignerAddress } from "../issuer-signature.ts";
 import { fromHex32, toHex32 } from "../hex.ts";
 import { rootFromInclusionProof } from "../merkle.ts";
 import { recordLeafHash } from "../record.ts";
@@ -253,7 +252,12 @@ async function checkAnchor(
   }
 }
 
-/** Recovered signers by (digest, signature): the certificates of one batch share both in version 2. */
+/**
+ * Recovered signers by (signed content, signature). In version 2 the certificates of a
+ * batch share both, so a batch costs one secp256k1 recovery, however many certificates of
+ * it are checked. The key is the statement as JSON.stringify writes the parsed value: equal
+ * keys mean equal content, hence equal signed bytes (a different key order only misses).
+ */
 const recovered = new Map<string, string>();
 
 /** Half the order of secp256k1: a signature's s above it is the malleable twin of one below (EIP-2). */
@@ -264,13 +268,14 @@ function checkSignature(certificate: Certificate, c: CertificateClaims): Check {
   if (BigInt(`0x${c.signature.slice(66, 130)}`) > HALF_ORDER)
     return check("signature", "failed", { code: "signature.malformed" });
   try {
-    const digest = personalMessageDigest(signedBytes(certificate));
-    const key = `${bytesToHex(digest)}/${c.signature}`;
-    let signer = recovered.get(key);
+    const key = `${certificate.version === 2 ? JSON.stringify(certificate.batch) : ""}/${c.signature}`;
+    let signer = certificate.version === 2 ? recovered.get(key) : undefined;
     if (signer === undefined) {
-      signer = recoverAddress(digest, c.signature);
-      if (recovered.size >= 4096) recovered.clear();
-      recovered.set(key, signer);
+      signer = recoverSignerAddress(personalMessageDigest(signedBytes(certificate)), c.signature);
+      if (certificate.version === 2) {
+        if (recovered.size >= 4096) recovered.clear();
+        recovered.set(key, signer);
+      }
     }
     return signer.toLowerCase() === c.issuer.address.toLowerCase()
       ? check("signature", "passed", { code: "signature.ok", issuer: c.issuer.address, name: c.issuer.name })
@@ -299,14 +304,7 @@ async function checkTimestamps(
     };
   }
   const root = fromHex32(c.root);
-  // A token is attacker-controlled: one that cannot even be decoded is a failed token, never a crash.
-  const results = await Promise.all(
-    tokens.map((t) =>
-      Promise.resolve()
-        .then(() => options.timestamps!.verify(base64ToBytes(t.token), root))
-        .catch((): TimestampCheck => ({ status: "failed", problem: "unreadable" })),
-    ),
-  );
+  const results = await Promise.all(tokens.map((t) => checkToken(options.timestamps!, t.token, c.root, root)));
   const tolerance = options.timestampToleranceSeconds ?? TIMESTAMP_TOLERANCE_SECONDS;
   const summaries: TimestampSummary[] = [];
   const warnings: Warning[] = [];
@@ -345,6 +343,35 @@ async function checkTimestamps(
     return { check: check("timestamp", "error", reason), summaries, warnings };
   }
   return { check: check("timestamp", "passed", { code: "timestamp.ok", count: tokens.length }), summaries, warnings };
+}
+
+/**
+ * Token checks by (root, token), for each verifier: the certificates of a batch carry the
+ * same tokens on the same root, and checking one (CMS signature, chain to a trusted TSA)
+ * costs more than the rest of a certificate. Kept a minute, since a check may depend on
+ * the time it is made (a certificate's validity).
+ */
+const tokenChecks = new WeakMap<TimestampVerifier, Map<string, { at: number; check: Promise<TimestampCheck> }>>();
+
+function checkToken(
+  verifier: TimestampVerifier,
+  token: string,
+  rootHex: string,
+  root: Uint8Array,
+): Promise<TimestampCheck> {
+  let cache = tokenChecks.get(verifier);
+  if (!cache) tokenChecks.set(verifier, (cache = new Map()));
+  const key = `${rootHex}/${token}`;
+  const now = Date.now();
+  const cached = cache.get(key);
+  if (cached && now - cached.at < 60_000) return cached.check;
+  // A token is attacker-controlled: one that cannot even be decoded is a failed token, never a crash.
+  const check = Promise.resolve()
+    .then(() => verifier.verify(base64ToBytes(token), root))
+    .catch((): TimestampCheck => ({ status: "failed", problem: "unreadable" }));
+  if (cache.size >= 1024) cache.clear();
+  cache.set(key, { at: now, check });
+  return check;
 }
 
 function base64ToBytes(text: string): Uint8Array {

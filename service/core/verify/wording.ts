@@ -152,6 +152,29 @@ export interface TimeText {
   local: string;
 }
 
+/** One formatter per time zone: making one costs far more than formatting with it (a bulk run formats thousands). */
+const localFormats = new Map<string | undefined, Intl.DateTimeFormat>();
+
+function localFormat(timeZone: string | undefined): Intl.DateTimeFormat {
+  let format = localFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-CA", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      hourCycle: "h23",
+      timeZoneName: "longOffset",
+    });
+    if (localFormats.size >= 16) localFormats.clear();
+    localFormats.set(timeZone, format);
+  }
+  return format;
+}
+
 /** A moment as a date in UTC and in local time (the reader's time zone unless given). */
 export function timeText(when: Date | number, lang: Lang, timeZone?: string): TimeText {
   const date = typeof when === "number" ? new Date(when * 1000) : when;
@@ -159,17 +182,7 @@ export function timeText(when: Date | number, lang: Lang, timeZone?: string): Ti
     .toISOString()
     .replace("T", " ")
     .replace(/\.\d{3}Z$/, "")} UTC`;
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-    hourCycle: "h23",
-    timeZoneName: "longOffset",
-  }).formatToParts(date);
+  const parts = localFormat(timeZone).formatToParts(date);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
   const offset = get("timeZoneName").replace("GMT", "UTC") || "UTC";
   const zone = lang === "zh-CN" ? `（${offset === "UTC" ? "UTC" : offset}）` : ` (${offset})`;

@@ -1,0 +1,56 @@
+import { secp256k1 } from "@noble/curves/secp256k1";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+
+/**
+ * The issuer's EIP-191 signature, recovered without ethers: the verifier needs only this,
+ * and ethers is most of a cold start of `evidence verify`. The rules are ethers 6's
+ * (`recoverAddress`), so both accept and refuse the same signatures:
+ * - 65 bytes r ‖ s ‖ v; v is 27 or 28 (0 or 1 too; 35 and up as EIP-155, odd meaning 27);
+ * - s with its top bit set is refused (EIP-2 low-s keeps it clear; ethers refuses it);
+ * - r and s in [1, n - 1], and the point R must exist (SEC 1 §4.1.6, public key recovery).
+ * test/core/issuer-signature.test.ts holds the two to agreement.
+ */
+
+/** The address (EIP-55 checksummed) whose key made `signature` over the 32-byte `digest`; throws if none did. */
+export function recoverSignerAddress(digest: Uint8Array, signature: string): string {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new Error("a signature is 65 bytes of hex");
+  const bytes = hexToBytes(signature.slice(2));
+  if ((bytes[32]! & 0x80) !== 0) throw new Error("non-canonical s");
+  const recovery = recoveryBit(bytes[64]!);
+  const point = secp256k1.Signature.fromCompact(bytes.subarray(0, 64))
+    .addRecoveryBit(recovery)
+    .recoverPublicKey(digest);
+  // The address is the last 20 bytes of keccak-256 of the uncompressed key without its 0x04 prefix.
+  const address = keccak_256(point.toRawBytes(false).subarray(1)).subarray(12);
+  return checksumAddress(`0x${bytesToHex(address)}`);
+}
+
+function recoveryBit(v: number): 0 | 1 {
+  if (v === 0 || v === 27) return 0;
+  if (v === 1 || v === 28) return 1;
+  if (v < 35) throw new Error(`invalid v ${v}`);
+  return v % 2 === 1 ? 0 : 1;
+}
+
+/** EIP-55: a hex letter is upper case where the nibble of keccak-256(lowercase address) at its place is 8 or more. */
+export function checksumAddress(address: string): string {
+  const lower = address.slice(2).toLowerCase();
+  const hash = keccak_256(utf8ToBytes(lower));
+  let out = "0x";
+  for (let i = 0; i < 40; i++) {
+    const nibble = i % 2 === 0 ? hash[i >> 1]! >> 4 : hash[i >> 1]! & 0x0f;
+    out += nibble >= 8 ? lower[i]!.toUpperCase() : lower[i]!;
+  }
+  return out;
+}
+
+/**
+ * Whether a 0x-prefixed 20-byte hex address is acceptable as ethers' `getAddress` accepts it:
+ * all lower case, all upper case, or mixed case with a correct EIP-55 checksum.
+ */
+export function isChecksumValid(address: string): boolean {
+  const hex = address.slice(2);
+  if (!/[a-f].*[A-F]|[A-F].*[a-f]/.test(hex)) return true;
+  return checksumAddress(address) === address;
+}

@@ -1,0 +1,119 @@
+import { expect } from "chai";
+import { getAddress, recoverAddress, SigningKey } from "ethers";
+import { checksumAddress, isChecksumValid, recoverSignerAddress } from "../../service/core/issuer-signature.ts";
+import { seededRandom } from "../helpers/random.ts";
+
+/** ethers 6's answer for the same input: the address, or "throws". */
+function ethersRecover(digest: Uint8Array, signature: string): string {
+  try {
+    return recoverAddress(digest, signature);
+  } catch {
+    return "throws";
+  }
+}
+
+function oursRecover(digest: Uint8Array, signature: string): string {
+  try {
+    return recoverSignerAddress(digest, signature);
+  } catch {
+    return "throws";
+  }
+}
+
+function bytesOf(random: () => number, n: number): Uint8Array {
+  return Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+// The order of secp256k1's group (SEC 2 §2.4.1).
+const N = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
+
+describe("recoverSignerAddress", () => {
+  const random = seededRandom(7);
+  const cases: { desc: string; digest: Uint8Array; signature: string }[] = [];
+  for (let i = 0; i < 20; i++) {
+    const key = new SigningKey(`0x${hex(bytesOf(random, 31))}01`);
+    const digest = bytesOf(random, 32);
+    const sig = key.sign(digest).serialized.slice(2);
+    const [r, s, v] = [sig.slice(0, 64), sig.slice(64, 128), sig.slice(128)];
+    const high = (BigInt(`0x${N}`) - BigInt(`0x${s}`)).toString(16).padStart(64, "0");
+    cases.push(
+      { desc: `signature ${i} as signed`, digest, signature: `0x${sig}` },
+      {
+        desc: `signature ${i} with v as a recovery bit (0/1)`,
+        digest,
+        signature: `0x${r}${s}0${Number(`0x${v}`) - 27}`,
+      },
+      { desc: `signature ${i} with the other v`, digest, signature: `0x${r}${s}${v === "1b" ? "1c" : "1b"}` },
+      { desc: `signature ${i} with an EIP-155 v`, digest, signature: `0x${r}${s}${(35 + i).toString(16)}` },
+      { desc: `signature ${i} with v = 29`, digest, signature: `0x${r}${s}1d` },
+      { desc: `signature ${i} with the high s of the same signature`, digest, signature: `0x${r}${high}${v}` },
+      { desc: `signature ${i} over another digest`, digest: bytesOf(random, 32), signature: `0x${sig}` },
+      { desc: `signature ${i} in upper case`, digest, signature: `0x${sig.toUpperCase()}` },
+    );
+  }
+  const key = new SigningKey(`0x${"22".repeat(32)}`);
+  const digest = bytesOf(random, 32);
+  const s = key.sign(digest).serialized.slice(66, 130);
+  cases.push(
+    { desc: "r = 0", digest, signature: `0x${"00".repeat(32)}${s}1b` },
+    { desc: "s = 0", digest, signature: `0x${"11".repeat(32)}${"00".repeat(32)}1b` },
+    { desc: "r = n", digest, signature: `0x${N}${s}1b` },
+    { desc: "r with no point on the curve", digest, signature: `0x${"ff".repeat(32)}${s}1c` },
+    { desc: "64 bytes", digest, signature: `0x${"11".repeat(64)}` },
+    { desc: "not hex", digest, signature: `0x${"zz".repeat(65)}` },
+  );
+  for (let i = 0; i < 30; i++)
+    cases.push({ desc: `random bytes ${i}`, digest, signature: `0x${hex(bytesOf(random, 65))}` });
+
+  it("agrees with ethers' recoverAddress on every case: the address, or a refusal", () => {
+    const disagreements = cases
+      .map((c) => ({
+        desc: c.desc,
+        ours: oursRecover(c.digest, c.signature),
+        ethers: ethersRecover(c.digest, c.signature),
+      }))
+      .filter((r) => r.ours !== r.ethers);
+    expect(disagreements).to.deep.equal([]);
+    expect(
+      cases.filter((c) => oursRecover(c.digest, c.signature) === "throws").length,
+      "some cases are refused",
+    ).to.be.greaterThan(20);
+    expect(
+      cases.filter((c) => oursRecover(c.digest, c.signature) !== "throws").length,
+      "most are recovered",
+    ).to.be.greaterThan(60);
+  });
+});
+
+describe("checksumAddress / isChecksumValid", () => {
+  const random = seededRandom(11);
+  const addresses = Array.from({ length: 50 }, () => `0x${hex(bytesOf(random, 20))}`);
+
+  it("writes the EIP-55 form ethers' getAddress writes", () => {
+    for (const a of addresses) expect(checksumAddress(a)).to.equal(getAddress(a));
+  });
+
+  it("accepts what getAddress accepts and rejects what it rejects: one letter's case flipped is a wrong checksum", () => {
+    const variants = addresses.flatMap((a) => {
+      const good = getAddress(a);
+      const letter = good.slice(2).search(/[a-fA-F]/);
+      const flipped =
+        letter < 0 ? good : good.slice(0, 2 + letter) + swapCase(good[2 + letter]!) + good.slice(3 + letter);
+      return [good, a.toLowerCase(), `0x${a.slice(2).toUpperCase()}`, flipped];
+    });
+    for (const v of variants) {
+      let accepted = true;
+      try {
+        getAddress(v);
+      } catch {
+        accepted = false;
+      }
+      expect(isChecksumValid(v), v).to.equal(accepted);
+    }
+  });
+});
+
+function swapCase(ch: string): string {
+  return ch === ch.toUpperCase() ? ch.toLowerCase() : ch.toUpperCase();
+}
