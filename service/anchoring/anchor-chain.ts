@@ -21,6 +21,8 @@ export interface AnchorChain {
   /** Where `root` is anchored, from the contract and its Anchored event; null when it is not. */
   locate(root: Hex32): Promise<AnchorLocation | null>;
   sendAnchor(root: Hex32, treeSize: number): Promise<SendResult>;
+  /** Whether the node holds the transaction, in its pool or in a block. */
+  holds(txHash: Hex32): Promise<boolean>;
   /** The receipt's status and block; null while the transaction is not mined. */
   receipt(txHash: Hex32): Promise<{ status: 0 | 1; blockNumber: number } | null>;
   /** Polls for the receipt until `confirmations` blocks hold it, or null after `timeoutMs`. */

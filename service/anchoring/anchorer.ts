@@ -32,6 +32,13 @@ export interface AnchorerOptions {
   confirmations: number;
   /** How long a sent transaction may stay unmined before it is sent again. */
   receiptTimeoutMs: number;
+  /**
+   * How long after sending a transaction the node must hold it (in its pool or a block):
+   * one it no longer holds after this (a node restarted without its pool, as after a
+   * power cut) is sent again at once, without waiting for `receiptTimeoutMs`. Default 5 s,
+   * time for a transaction to reach every node behind a load balancer.
+   */
+  lostAfterMs?: number;
   issuerName: string;
   /**
    * Awaited before certificates naming a block are issued: the embedded chain resolves it
@@ -71,7 +78,8 @@ export interface AnchorerHealth {
  * chains there is no fee to bump; if the node lost the first one, the resend may reuse
  * its nonce and even its hash). Whichever is mined first anchors; the contract refuses
  * any other. If the node's pending state already holds the anchor, nothing is sent: the
- * service waits for it to be mined.
+ * service waits for it to be mined. A transaction the node no longer holds at all is sent
+ * again without waiting for the timeout (`lostAfterMs`).
  */
 export class Anchorer {
   readonly #store: EvidenceStore;
@@ -207,12 +215,18 @@ export class Anchorer {
     );
   }
 
-  /** A batch whose transaction was sent: send again only if it failed or has waited too long. */
+  /** A batch whose transaction was sent: send again only if it failed, was lost, or has waited too long. */
   async #shouldResend(batch: SealedBatch): Promise<boolean> {
     const receipt = await this.#chain.receipt(batch.txHash!);
     if (receipt) return receipt.status === 0;
     const waited = Date.now() - Date.parse(batch.txSentAt!);
-    return waited >= this.#options.receiptTimeoutMs;
+    if (waited >= this.#options.receiptTimeoutMs) return true;
+    if (waited < (this.#options.lostAfterMs ?? 5_000) || (await this.#chain.holds(batch.txHash!))) return false;
+    this.#log.warn(
+      { batch: batch.id, tx: batch.txHash },
+      `batch ${batch.id}: the node no longer holds its transaction; sending it again`,
+    );
+    return true;
   }
 
   async #send(batch: SealedBatch): Promise<AnchorLocation | null> {

@@ -90,6 +90,10 @@ export class ChainClient implements AnchorChain {
     }
   }
 
+  async holds(txHash: Hex32): Promise<boolean> {
+    return (await this.provider.getTransaction(txHash)) !== null;
+  }
+
   async receipt(txHash: Hex32): Promise<{ status: 0 | 1; blockNumber: number } | null> {
     return receiptOutcome(await this.provider.getTransactionReceipt(txHash));
   }

@@ -231,22 +231,27 @@ export const BatchStatementSchema = v.strictObject({
 
 export type BatchStatement = v.InferOutput<typeof BatchStatementSchema>;
 
+/** Version 2 with `batch` checked by the given schema. */
+function certificateV2Schema(batch: v.GenericSchema<unknown, BatchStatement>) {
+  return v.pipe(
+    v.strictObject({
+      type: certificateType,
+      version: v.literal(2, "must be 1 or 2"),
+      record: RecordSchema,
+      leafHash: hex32,
+      proof: v.strictObject({ algorithm, leafIndex: integer(0), path: proofPath }),
+      batch,
+      signature,
+    }),
+    v.forward(
+      v.check((c) => c.proof.leafIndex < c.batch.treeSize, "must be less than batch.treeSize"),
+      ["proof", "leafIndex"],
+    ),
+  );
+}
+
 /** Version 2: one record, its proof, and the batch statement with its one signature. */
-export const CertificateV2Schema = v.pipe(
-  v.strictObject({
-    type: certificateType,
-    version: v.literal(2, "must be 1 or 2"),
-    record: RecordSchema,
-    leafHash: hex32,
-    proof: v.strictObject({ algorithm, leafIndex: integer(0), path: proofPath }),
-    batch: BatchStatementSchema,
-    signature,
-  }),
-  v.forward(
-    v.check((c) => c.proof.leafIndex < c.batch.treeSize, "must be less than batch.treeSize"),
-    ["proof", "leafIndex"],
-  ),
-);
+export const CertificateV2Schema = certificateV2Schema(BatchStatementSchema);
 
 export type CertificateV2 = v.InferOutput<typeof CertificateV2Schema>;
 
@@ -255,21 +260,7 @@ export type CertificateV2 = v.InferOutput<typeof CertificateV2Schema>;
  * batch carry equal statements). Every other field is checked as CertificateV2Schema checks
  * it, in the same order, so the first problem reported is the same.
  */
-export const CertificateV2KnownBatchSchema = v.pipe(
-  v.strictObject({
-    type: certificateType,
-    version: v.literal(2, "must be 1 or 2"),
-    record: RecordSchema,
-    leafHash: hex32,
-    proof: v.strictObject({ algorithm, leafIndex: integer(0), path: proofPath }),
-    batch: v.custom<BatchStatement>(() => true),
-    signature,
-  }),
-  v.forward(
-    v.check((c) => c.proof.leafIndex < c.batch.treeSize, "must be less than batch.treeSize"),
-    ["proof", "leafIndex"],
-  ),
-);
+export const CertificateV2KnownBatchSchema = certificateV2Schema(v.custom<BatchStatement>(() => true));
 
 export type Certificate = CertificateV1 | CertificateV2;
 

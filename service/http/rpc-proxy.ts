@@ -3,6 +3,7 @@ import { evidenceAnchorInterface, MAX_RPC_BATCH, VERIFIER_RPC_METHODS, type Veri
 import type { Logger } from "../log.ts";
 import { rateLimit, type TokenBuckets } from "./auth.ts";
 import { HttpProblem, sendProblem } from "./problem.ts";
+import { readLimited } from "../read-limited.ts";
 
 /** A verification read is small; an answer larger than this is not one (1 MiB). */
 const MAX_UPSTREAM_BYTES = 1024 * 1024;
@@ -126,21 +127,10 @@ async function forwardCalls(url: string, calls: unknown[]): Promise<unknown[]> {
     body: JSON.stringify(calls),
     signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
   });
-  const reader = upstream.body?.getReader();
-  if (!reader) throw new Error(`the node answered ${upstream.status} with no body`);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_UPSTREAM_BYTES) {
-      await reader.cancel();
-      throw new Error(`the node's answer exceeded ${MAX_UPSTREAM_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  const answers: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  if (!upstream.body) throw new Error(`the node answered ${upstream.status} with no body`);
+  const bytes = await readLimited(upstream, MAX_UPSTREAM_BYTES);
+  if (!bytes) throw new Error(`the node's answer exceeded ${MAX_UPSTREAM_BYTES} bytes`);
+  const answers: unknown = JSON.parse(Buffer.from(bytes).toString("utf8"));
   if (!Array.isArray(answers)) throw new Error("the node answered a batch with something that is not a batch");
   return answers;
 }

@@ -98,9 +98,7 @@ export class FileObjectStore implements ObjectStore {
       }
       const size = writer.written();
       const contentHash = hash.digest("hex");
-      const release = this.#holds.hold(contentHash);
-      try {
-        await this.#holds.settled(contentHash);
+      const release = await this.#holds.keep(contentHash, async () => {
         const finalPath = this.pathOf(contentHash);
         const dir = path.dirname(finalPath);
         await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -112,10 +110,7 @@ export class FileObjectStore implements ObjectStore {
           if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
         }
         await unlink(tmpPath);
-      } catch (e) {
-        release();
-        throw e;
-      }
+      });
       return { contentHash, size, release };
     } catch (e) {
       await unlink(tmpPath).catch(() => undefined);

@@ -69,6 +69,23 @@ export class ObjectHolds {
     return this.#uploads.has(contentHash);
   }
 
+  /**
+   * Holds the content, waits for a removal of it to finish, then runs `keep` (which makes
+   * the object durable in the store). Returns the release of the hold; on a failure the
+   * hold is released and the error passed on.
+   */
+  async keep(contentHash: string, keep: () => Promise<void>): Promise<() => void> {
+    const release = this.hold(contentHash);
+    try {
+      await this.settled(contentHash);
+      await keep();
+      return release;
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
   /** Waits for a removal of this content, if one is running. */
   async settled(contentHash: string): Promise<void> {
     await this.#removals.get(contentHash)?.catch(() => undefined);

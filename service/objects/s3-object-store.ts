@@ -169,15 +169,10 @@ export class S3ObjectStore implements ObjectStore {
       // is what makes the object durable.
       await pipeline(source, hasher, createWriteStream(tmpPath, { flags: "wx", mode: 0o600, highWaterMark: 1 << 20 }));
       const contentHash = sha256.digest("hex");
-      const release = this.#holds.hold(contentHash);
-      try {
-        await this.#holds.settled(contentHash);
+      const release = await this.#holds.keep(contentHash, async () => {
         if (!(await this.has(contentHash))) await this.#upload(tmpPath, contentHash, md5.digest("base64"), size);
         await unlink(tmpPath);
-      } catch (e) {
-        release();
-        throw e;
-      }
+      });
       return { contentHash, size, release };
     } catch (e) {
       await unlink(tmpPath).catch(() => undefined);

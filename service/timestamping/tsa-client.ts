@@ -19,6 +19,7 @@ import {
   TIMESTAMP_REPLY,
   type PkiFailure,
 } from "./protocol.ts";
+import { readLimited } from "../read-limited.ts";
 
 /**
  * `unreachable`: no connection, or the TSA answered 5xx. `timeout`: no complete answer in
@@ -144,7 +145,7 @@ async function attemptOnce(
       await response.body?.cancel();
       throw new TsaError("rejected", url, `the TSA answered HTTP ${status}`, { httpStatus: status });
     }
-    bytes = await readLimited(response, url);
+    bytes = await readAnswer(response, url);
   } catch (e) {
     if (e instanceof TsaError) throw e;
     options.signal?.throwIfAborted();
@@ -154,28 +155,12 @@ async function attemptOnce(
   return tokenFromResponse(bytes, url, status, imprint, nonce);
 }
 
-async function readLimited(response: Response, url: string): Promise<Uint8Array> {
-  const reader = response.body?.getReader();
-  if (!reader) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel();
-      throw new TsaError("malformed", url, `the answer exceeds ${MAX_RESPONSE_BYTES} bytes`, {
-        httpStatus: response.status,
-      });
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
+async function readAnswer(response: Response, url: string): Promise<Uint8Array> {
+  const bytes = await readLimited(response, MAX_RESPONSE_BYTES);
+  if (!bytes) {
+    throw new TsaError("malformed", url, `the answer exceeds ${MAX_RESPONSE_BYTES} bytes`, {
+      httpStatus: response.status,
+    });
   }
   return bytes;
 }

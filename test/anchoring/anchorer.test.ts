@@ -211,6 +211,31 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       expect((await store.unanchoredBatches()).length).to.equal(0);
     });
 
+    it("sends again before the receipt timeout when the node no longer holds the transaction (restarted without its pool)", async () => {
+      const ids = await submit(2);
+      chain.losesTransactions = true;
+      const a = anchorer({ maxWaitMs: 0, receiptTimeoutMs: 60_000, lostAfterMs: 0 });
+      await a.runOnce();
+      expect([chain.sends, chain.pool.length]).to.deep.equal([1, 0]);
+      chain.losesTransactions = false;
+      await a.runOnce();
+      expect(chain.sends, "sent again").to.equal(2);
+      await a.runOnce();
+      expect(chain.sends, "the second is held: nothing more sent").to.equal(2);
+      chain.mine();
+      await a.runOnce();
+      expect(await certificates(ids)).to.have.length(2);
+    });
+
+    it("waits lostAfterMs before taking a transaction the node does not hold for lost", async () => {
+      await submit(1);
+      chain.losesTransactions = true;
+      const a = anchorer({ maxWaitMs: 0, receiptTimeoutMs: 60_000, lostAfterMs: 60_000 });
+      await a.runOnce();
+      await a.runOnce();
+      expect(chain.sends).to.equal(1);
+    });
+
     it("sends nothing when the root is already anchored (a transaction from before a crash), and certifies it", async () => {
       const ids = await submit(2);
       await anchorer({ maxWaitMs: 0 }).runOnce(); // sent; the process "crashes" here

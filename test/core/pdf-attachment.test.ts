@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import { expect } from "chai";
-import { build } from "esbuild";
 import PDFDocument from "pdfkit";
 import {
   isEvidenceError,
@@ -265,20 +264,5 @@ describe("certificateFromPdf", function () {
       const result = await verifyCertificate(text, { fileDigest, chain: chain() });
       expect(failedChecks(result.checks)).to.deep.equal(["leaf", "signature"]);
     });
-  });
-});
-
-describe("service/core/pdf-attachment.ts", () => {
-  it("bundles for the browser with no node: built-ins", async () => {
-    const result = await build({
-      entryPoints: [new URL("../../service/core/pdf-attachment.ts", import.meta.url).pathname],
-      bundle: true,
-      platform: "browser",
-      format: "esm",
-      write: false,
-      logLevel: "silent",
-    });
-    expect(result.errors).to.deep.equal([]);
-    expect(result.outputFiles[0]!.text).not.to.match(/from\s*["']node:|require\(["']node:/);
   });
 });

@@ -4,7 +4,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { build } from "esbuild";
 import * as pkijs from "pkijs";
 import { fromHex32, isEvidenceError } from "../../service/core/index.ts";
 import {
@@ -319,18 +318,5 @@ describe("service/core/timestamp", () => {
       expect(timestampCheckStatus([r("passed"), r("error")])).to.equal("error");
       expect(timestampCheckStatus([r("passed"), r("passed")])).to.equal("passed");
     });
-  });
-
-  it("bundles for the browser with no node: built-ins", async () => {
-    const result = await build({
-      entryPoints: [new URL("../../service/core/timestamp.ts", import.meta.url).pathname],
-      bundle: true,
-      platform: "browser",
-      format: "esm",
-      write: false,
-      logLevel: "silent",
-    });
-    expect(result.errors).to.deep.equal([]);
-    expect(result.outputFiles[0]!.text).not.to.match(/from\s*["']node:/);
   });
 });

@@ -2,14 +2,10 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import qrcode from "qrcode-generator";
 import { claimsOf, isEvidenceError, parseCertificate } from "../../service/core/index.ts";
-import {
-  QR_CODE_BOX,
-  renderCertificatePdf,
-  type CertificateDocumentInput,
-} from "../../service/document/certificate-pdf.ts";
+import { renderCertificatePdf, type CertificateDocumentInput } from "../../service/document/certificate-pdf.ts";
 import { exampleDocumentInput, Poppler } from "../helpers/certificate-document.ts";
+import { pdfQrMismatches } from "../helpers/qr.ts";
 
 /** Text with all white-space removed: pdftotext breaks lines where the layout wraps them. */
 const squash = (text: string) => text.replace(/\s+/g, "");
@@ -206,24 +202,7 @@ describe("renderCertificatePdf", function () {
   });
 
   it("draws the QR code of verifyUrl module for module, with its quiet zone", () => {
-    const url = exampleDocumentInput().verifyUrl;
-    const qr = qrcode(0, "M");
-    qr.addData(url, "Byte");
-    qr.make();
-    const count = qr.getModuleCount();
-    // Render the QR code's box at 8 pixels per point and sample the centre of every module.
-    const scale = 8;
-    const image = renderGray(poppler.save(example), QR_CODE_BOX, scale);
-    const module = (QR_CODE_BOX.size * scale) / (count + 8);
-    const dark = (row: number, col: number) => image.at((col + 4.5) * module, (row + 4.5) * module) < 128;
-    const wrong: string[] = [];
-    for (let row = -4; row < count + 4; row++) {
-      for (let col = -4; col < count + 4; col++) {
-        const inside = row >= 0 && col >= 0 && row < count && col < count;
-        if (dark(row, col) !== (inside && qr.isDark(row, col))) wrong.push(`${row},${col}`);
-      }
-    }
-    expect(wrong).to.deep.equal([]);
+    expect(pdfQrMismatches(poppler.save(example), exampleDocumentInput().verifyUrl)).to.deep.equal([]);
   });
 
   it("renders page 1 with pdftoppm at 80 dpi as an A4 image", () => {
@@ -236,32 +215,3 @@ describe("renderCertificatePdf", function () {
     expect([png.readUInt32BE(16), png.readUInt32BE(20)]).to.deep.equal([662, 936]);
   });
 });
-
-/** Renders a box of page 1 (in points) as 8-bit grey pixels with pdftoppm. */
-function renderGray(file: string, box: { x: number; y: number; size: number }, scale: number) {
-  const pgm = execFileSync("pdftoppm", [
-    "-gray",
-    "-r",
-    String(72 * scale),
-    "-f",
-    "1",
-    "-l",
-    "1",
-    "-x",
-    String(Math.round(box.x * scale)),
-    "-y",
-    String(Math.round(box.y * scale)),
-    "-W",
-    String(Math.round(box.size * scale)),
-    "-H",
-    String(Math.round(box.size * scale)),
-    file,
-  ]);
-  // Binary PGM (P5): "P5 <width> <height> <maxval>" and one byte per pixel.
-  const header = /^P5\s+(\d+)\s+(\d+)\s+(\d+)\s/.exec(pgm.subarray(0, 64).toString("latin1"))!;
-  const width = Number(header[1]);
-  const pixels = pgm.subarray(header[0].length);
-  const dx = box.x * scale - Math.round(box.x * scale);
-  const dy = box.y * scale - Math.round(box.y * scale);
-  return { at: (x: number, y: number) => pixels[Math.floor(y + dy) * width + Math.floor(x + dx)]! };
-}

@@ -96,4 +96,23 @@ describe("transactions held back by the node (real processes)", function () {
     expect(batch.send_count, "sent again").to.be.at.least(2);
     expect(txHash, "the transaction that anchored is the last one sent").to.equal(batch.tx_hash);
   });
+
+  it("sends again without waiting for the receipt timeout once the node no longer holds the transaction", async () => {
+    // A receipt timeout longer than the test: only finding the transaction gone can send again.
+    const { id } = await submitOne(3_600_000);
+    const first = await until(
+      async () => (sentBatch()?.tx_hash ? sentBatch() : undefined),
+      "the anchoring transaction to be sent",
+    );
+    await rpc.request("anvil_dropAllTransactions", []); // as a node restarted without its pool would
+    const again = await until(
+      async () => ((sentBatch()?.send_count ?? 0) >= 2 ? sentBatch() : undefined),
+      "the transaction to be sent again",
+      30_000,
+    );
+    expect(again!.tx_hash).to.not.equal(null);
+    const { txHash } = await anchoredOnce(id);
+    expect(txHash, "the transaction sent again anchors").to.equal(sentBatch()!.tx_hash);
+    expect(first!.send_count).to.equal(1);
+  });
 });

@@ -52,6 +52,11 @@ export class MemoryChain implements AnchorChain {
     return { kind: "sent", txHash: tx.hash };
   }
 
+  async holds(txHash: Hex32): Promise<boolean> {
+    this.#check();
+    return [this.pool, ...this.blocks.map((b) => b.txs)].some((txs) => txs.some((t) => t.hash === txHash));
+  }
+
   async receipt(txHash: Hex32): Promise<{ status: 0 | 1; blockNumber: number } | null> {
     this.#check();
     const blockNumber = this.blocks.findIndex((b) => b.txs.some((t) => t.hash === txHash));

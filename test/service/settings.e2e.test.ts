@@ -67,37 +67,38 @@ describe("service settings in effect (real processes, an external chain node)", 
     });
 
     /** Submits one digest and waits until the transaction anchoring it is in the node's pool. */
-    async function submitAndSend(name: string): Promise<{ id: string; txHash: string }> {
+    async function submitAndSend(name: string): Promise<{ id: string; txHash: string; root: string }> {
       const { body } = await api(url, service.apiKey).postJson("/api/v1/evidence/digests", {
         items: [{ contentHash: sha256Hex(name) }],
       });
       const id: string = body.items[0].id;
-      const txHash = await until(async () => {
-        const [row] = readDatabase<{ tx_hash: string | null }>(
+      const sent = await until(async () => {
+        const [row] = readDatabase<{ tx_hash: string | null; root: string }>(
           dataDir,
-          "SELECT b.tx_hash FROM evidence e JOIN batches b ON b.id = e.batch_id WHERE e.id = ?",
+          "SELECT b.tx_hash, b.root FROM evidence e JOIN batches b ON b.id = e.batch_id WHERE e.id = ?",
           id,
         );
-        return row?.tx_hash ?? undefined;
+        return row?.tx_hash ? { txHash: row.tx_hash, root: row.root } : undefined;
       }, "the anchoring transaction to be sent");
-      return { id, txHash };
+      return { id, ...sent };
     }
 
     /**
-     * Mines one block, then waits until the service has asked for the receipt twice since
-     * (it has seen the block, and looked again), or has certified the item.
+     * Mines one block, then waits until the service has found the anchor twice since (a whole
+     * anchoring round has seen the new block, confirmations counted), or has certified the item.
+     * Finding the anchor reads its event: one eth_getLogs naming the root per round.
      */
-    async function mineAndLetTheServiceLook(id: string, txHash: string): Promise<void> {
+    async function mineAndLetTheServiceLook(id: string, root: string): Promise<void> {
       await rpc.request("evm_mine", []);
       const seen = node.received.length;
-      const polls = () =>
+      const rounds = () =>
         node.received
           .slice(seen)
-          .filter((c) => c.method === "eth_getTransactionReceipt" && JSON.stringify(c.params).includes(txHash)).length;
+          .filter((c) => c.method === "eth_getLogs" && JSON.stringify(c.params).includes(root.slice(2))).length;
       await until(
         async () =>
-          polls() >= 2 || (await api(url).get(`/api/v1/evidence/${id}`)).body.certificate ? true : undefined,
-        "the service to poll for the receipt twice",
+          rounds() >= 2 || (await api(url).get(`/api/v1/evidence/${id}`)).body.certificate ? true : undefined,
+        "the service to find the anchor in two rounds",
       );
     }
 
@@ -108,12 +109,12 @@ describe("service settings in effect (real processes, an external chain node)", 
     }
 
     it("issues no certificate until the anchoring block has 3 confirmations (CONFIRMATIONS=3)", async () => {
-      const { id, txHash } = await submitAndSend("confirmations");
-      await mineAndLetTheServiceLook(id, txHash);
+      const { id, txHash, root } = await submitAndSend("confirmations");
+      await mineAndLetTheServiceLook(id, root);
       const receipt = (await rpc.request("eth_getTransactionReceipt", [txHash])) as { blockNumber: string };
       const minedIn = Number(receipt.blockNumber);
       for (const confirmations of [1, 2]) {
-        if (confirmations === 2) await mineAndLetTheServiceLook(id, txHash);
+        if (confirmations === 2) await mineAndLetTheServiceLook(id, root);
         expect(await rpc.blockNumber()).to.equal(minedIn + confirmations - 1);
         const view = (await api(url).get(`/api/v1/evidence/${id}`)).body;
         expect([view.status, view.certificate], `${confirmations} confirmation(s)`).to.deep.equal([

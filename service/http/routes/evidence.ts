@@ -153,18 +153,7 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
   });
 
   router.get("/api/v1/evidence/:id/certificate", publicCors, async (req, res) => {
-    const row = await find(store, String(req.params.id));
-    if (!row) throw notFound();
-    if (!row.certificate) {
-      throw new HttpProblem(
-        409,
-        "NOT_ANCHORED",
-        `the evidence is ${row.status}; its certificate is issued once it is anchored`,
-        {
-          status: row.status,
-        },
-      );
-    }
+    const row = await certifiedEvidence(store, String(req.params.id));
     sendCertificate(res, row.certificate, certificateFileName(row.certificate));
   });
 
@@ -220,9 +209,7 @@ export async function certifiedEvidence(
       409,
       "NOT_ANCHORED",
       `the evidence is ${row.status}; its certificate is issued once it is anchored`,
-      {
-        status: row.status,
-      },
+      { status: row.status },
     );
   }
   return row as EvidenceRow & { certificate: Certificate };
