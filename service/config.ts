@@ -39,6 +39,8 @@ export interface ServiceConfig {
     names: Record<number, string>;
     /** How often anchored batches are checked against the chain. */
     reconcileIntervalMs: number;
+    /** How long the anchoring lease lasts unless renewed: another replica takes over within this after a crash. */
+    leaseMs: number;
   };
   issuer: {
     /** Encrypted JSON keystore of the anchoring and issuing key (production). */
@@ -111,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       receiptTimeoutMs: int(env, "RECEIPT_TIMEOUT_MS", 120_000, 1_000, 86_400_000),
       names: chainNames(env.CHAIN_NAMES),
       reconcileIntervalMs: int(env, "RECONCILE_INTERVAL_MS", 60_000, 1_000, 86_400_000),
+      leaseMs: int(env, "ANCHOR_LEASE_MS", 10_000, 1_000, 600_000),
     },
     issuer: {
       keystorePath: optional(env, "ISSUER_KEYSTORE"),

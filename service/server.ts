@@ -162,7 +162,7 @@ export async function startService(
         confirmations: config.chain.confirmations,
         receiptTimeoutMs: config.chain.receiptTimeoutMs,
         issuerName: config.issuer.name,
-        lease: anchoringLease(store),
+        lease: anchoringLease(store, config.chain.leaseMs),
         // On the embedded chain, no certificate is issued before the block that anchors it is on disk.
         ...(localChain ? { durableThrough: (n: number, hash: string) => localChain!.durableThrough(n, hash) } : {}),
         ...(stamper ? { stamper } : {}),
@@ -332,24 +332,24 @@ function nodeStatus(status: LocalChainStatus) {
   };
 }
 
-/** How long an anchoring lease lasts unless renewed: another replica takes over within this after a crash. */
-const LEASE_TTL_MS = 10_000;
-
 /**
  * One anchorer at a time among the replicas sharing a store: the lease is renewed every
  * round; if its holder dies, another replica takes it once it expires. The database's own
  * constraints (one batch per item, one batch per root, certificates never rewritten) and
  * the contract's refusal of a second anchor keep even an overlap harmless.
  */
-function anchoringLease(store: EvidenceStore): { acquire(): Promise<boolean>; release(): Promise<void> } {
+function anchoringLease(
+  store: EvidenceStore,
+  ttlMs: number,
+): { acquire(): Promise<boolean>; release(): Promise<void> } {
   const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
   // Renewed a third of the way into the lease, not on every round: a renewal is a commit.
   let renewAt = 0;
   return {
     async acquire() {
       if (Date.now() < renewAt) return true;
-      const held = (await store.acquireLease("anchoring", holder, LEASE_TTL_MS)) !== null;
-      renewAt = held ? Date.now() + LEASE_TTL_MS / 3 : 0;
+      const held = (await store.acquireLease("anchoring", holder, ttlMs)) !== null;
+      renewAt = held ? Date.now() + ttlMs / 3 : 0;
       return held;
     },
     async release() {

@@ -13,6 +13,7 @@ import {
   until,
 } from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
+import { seededRandom } from "../helpers/random.ts";
 
 /** Rounds of kill -9; FAULT_ROUNDS raises it for a long run. */
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
@@ -20,15 +21,6 @@ const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
 const WARM_UP = { acknowledged: 200, certified: 100 };
 /** Before each later kill: this many items acknowledged by the restarted service. */
 const PER_ROUND = 20;
-
-/** A small deterministic generator, so a failing run can be repeated with the same seed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** How fetch reports a connection the service refused or dropped (undici: TypeError "fetch failed" with the socket error as cause). */
 function isConnectionFailure(e: unknown): boolean {
@@ -39,7 +31,7 @@ function isConnectionFailure(e: unknown): boolean {
 describe(`kill -9 of the service at random moments, ${ROUNDS} times, under continuous submissions`, function () {
   this.timeout(120_000 + ROUNDS * 30_000);
   const seed = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   let dataDir: string;
   let service: ServiceProcess | undefined;
 

@@ -22,6 +22,8 @@ import {
 
 /** Kills of the anchoring replica; FAULT_ROUNDS raises it for a long run. */
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 3);
+/** The anchoring lease's length (ANCHOR_LEASE_MS): a dead holder's lease expires within it. */
+const LEASE_MS = 3_000;
 const REPLICAS = 3;
 
 interface LeaseRow {
@@ -75,6 +77,7 @@ describe(`three replicas on one chain, the anchoring replica killed -9 ${ROUNDS}
       BATCH_MAX_ITEMS: "100",
       RATE_LIMIT_PER_MINUTE: "10000000",
       RECONCILE_INTERVAL_MS: "5000",
+      ANCHOR_LEASE_MS: String(LEASE_MS),
       LOG_LEVEL: "warn",
     });
     replicas[0] = await startServiceProcess(dataDirs[0]!, envOf(0));
@@ -85,13 +88,14 @@ describe(`three replicas on one chain, the anchoring replica killed -9 ${ROUNDS}
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
 
-    const lease = async (): Promise<{ pid: number; fence: number; live: boolean } | undefined> => {
+    const lease = async (): Promise<{ pid: number; fence: number; live: boolean; expiresAt: number } | undefined> => {
       const { rows } = await db.query<LeaseRow>("SELECT * FROM leases WHERE name = 'anchoring'");
       const row = rows[0];
       if (!row) return undefined;
       // The holder is "<host>:<pid>:<uuid>" (service/server.ts).
       const pid = Number(row.holder.split(":")[1]);
-      return { pid, fence: Number(row.fence), live: Number(row.expires_at) > Date.now() };
+      const expiresAt = Number(row.expires_at);
+      return { pid, fence: Number(row.fence), live: expiresAt > Date.now(), expiresAt };
     };
     const holderIndex = (pid: number) => replicas.findIndex((r) => r?.child.pid === pid && r.child.exitCode === null);
 
@@ -138,10 +142,15 @@ describe(`three replicas on one chain, the anchoring replica killed -9 ${ROUNDS}
     // Every change of holder, watched throughout: after a kill, and any other (a holder
     // that stalled past its lease). Printed, not asserted: a starved machine may cause one.
     const fences = new Set<number>();
+    /** The furthest ahead a lease was seen to expire: never beyond ANCHOR_LEASE_MS. */
+    let longestAhead = 0;
     const monitor = (async () => {
       while (!stop) {
         const l = await lease().catch(() => undefined);
-        if (l) fences.add(l.fence);
+        if (l) {
+          fences.add(l.fence);
+          longestAhead = Math.max(longestAhead, l.expiresAt - Date.now());
+        }
         await delay(50);
       }
     })();
@@ -202,6 +211,7 @@ describe(`three replicas on one chain, the anchoring replica killed -9 ${ROUNDS}
         `${fences.size - 1 - ROUNDS} change(s) of holder without a kill)`,
     );
     expect(acknowledged.size).to.be.greaterThan(ROUNDS * 10);
+    expect(longestAhead, "a lease never runs longer than ANCHOR_LEASE_MS").to.be.within(1, LEASE_MS);
 
     // Certificates are stored one per item (version 1) or once per batch as its signed
     // statement (version 2); either way an item is certified by exactly one row.

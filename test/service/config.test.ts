@@ -8,6 +8,11 @@ describe("the service's configuration (environment variables)", () => {
     expect(config).to.deep.include({ dataDir: path.resolve("data"), host: "127.0.0.1", port: 8080, devAccount: true });
     expect(config.chain).to.deep.include({ rpcUrl: undefined, chainId: undefined, gasPrice: undefined });
     expect(config.batch).to.deep.equal({ maxItems: 10_000, maxWaitMs: 5_000 });
+    expect(config.chain).to.deep.include({ receiptTimeoutMs: 120_000, leaseMs: 10_000 });
+  });
+
+  it("reads the anchoring lease's length from ANCHOR_LEASE_MS", () => {
+    expect(loadConfig({ ANCHOR_LEASE_MS: "3000" }).chain.leaseMs).to.equal(3_000);
   });
 
   it("reads an external chain: its URL, contract, id and zero gas price; no development account", () => {
@@ -29,6 +34,7 @@ describe("the service's configuration (environment variables)", () => {
     ["GAS_PRICE", "0.5"],
     ["BATCH_MAX_ITEMS", "0"],
     ["DEV_ACCOUNT", "maybe"],
+    ["ANCHOR_LEASE_MS", "500"],
   ] as const) {
     it(`refuses ${name}=${value} with a message naming it`, () => {
       expect(() => loadConfig({ [name]: value }))
