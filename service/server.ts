@@ -162,7 +162,10 @@ export async function startService(
         confirmations: config.chain.confirmations,
         receiptTimeoutMs: config.chain.receiptTimeoutMs,
         issuerName: config.issuer.name,
-        lease: anchoringLease(store, config.chain.leaseMs),
+        // Replicas share a PostgreSQL database and take turns by the lease. SQLite lives in
+        // DATA_DIR, which one instance holds alone (its lock): no lease, so a restart after
+        // a crash anchors at once instead of waiting out the dead instance's lease.
+        ...(config.databaseUrl ? { lease: anchoringLease(store, config.chain.leaseMs) } : {}),
         // On the embedded chain, no certificate is issued before the block that anchors it is on disk.
         ...(localChain ? { durableThrough: (n: number, hash: string) => localChain!.durableThrough(n, hash) } : {}),
         ...(stamper ? { stamper } : {}),
