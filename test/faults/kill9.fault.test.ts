@@ -15,8 +15,8 @@ import {
 import { sha256Hex } from "../helpers/hash.ts";
 import { seededRandom } from "../helpers/random.ts";
 
-/** Rounds of kill -9; FAULT_ROUNDS raises it for a long run. */
-const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
+/** Rounds of kill -9 (the power-cut test adds 10 harsher ones); FAULT_ROUNDS raises it for a long run. */
+const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 6);
 /** Before the first kill: this much intake acknowledged and certified. */
 const WARM_UP = { acknowledged: 200, certified: 100 };
 /** Before each later kill: this many items acknowledged by the restarted service. */
