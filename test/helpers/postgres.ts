@@ -38,7 +38,11 @@ function asServerUser(): { wrap: (bin: string, args: string[]) => [string, strin
     throw new Error("running as root, and there is no `postgres` user to run PostgreSQL as: run `npm run setup`");
   }
   return {
-    wrap: (bin, args) => ["runuser", ["-u", "postgres", "--", bin, ...args]],
+    // util-linux's runuser lives in /usr/sbin, which a non-login PATH may leave out.
+    wrap: (bin, args) => [
+      ["/usr/sbin/runuser", "/sbin/runuser"].find((p) => existsSync(p)) ?? "runuser",
+      ["-u", "postgres", "--", bin, ...args],
+    ],
     uid: Number(ids[0]),
     gid: Number(ids[1]),
   };
