@@ -482,16 +482,16 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
     const when = time ? (zh ? `${time.local}（${time.utc}）` : `${time.local} (${time.utc})`) : "";
     if (result.capture) {
       return zh
-        ? `${result.capture.url} 的网页取证记录最迟在 ${when} 已经存在，取证包中的文件自那时起未被改动。`
+        ? `${result.capture.url} 的网页取证记录最迟在 ${when}已经存在，取证包中的文件自那时起未被改动。`
         : `The capture of ${result.capture.url} existed no later than ${when}; the package's files are unchanged since.`;
     }
     if (result.fileCompared) {
       return zh
-        ? `您提供的文件最迟在 ${when} 已经存在，且自那时起未被改动。`
+        ? `您提供的文件最迟在 ${when}已经存在，且自那时起未被改动。`
         : `The file you supplied existed no later than ${when}, unchanged since.`;
     }
     return zh
-      ? `证书真实且已上链：一个 SHA-256 为证书所载值的文件最迟在 ${when} 已经存在。未比对文件：请提供原始文件以确认是同一文件。`
+      ? `证书真实且已上链：一个 SHA-256 为证书所载值的文件最迟在 ${when}已经存在。未比对文件：请提供原始文件以确认是同一文件。`
       : `The certificate is genuine and anchored: a file with the certified SHA-256 existed no later than ${when}. No file was compared: supply the original file to check that it is this file.`;
   }
   if (result.verdict === "invalid") {
