@@ -12,11 +12,15 @@ import { MIGRATIONS } from "./migrations.ts";
 import {
   toAccount,
   toAnchoredBatch,
+  toBatchIssue,
+  toItemIssue,
   toCapture,
   toEvidenceRow,
   toSealedBatch,
   type RawAccount,
   type RawBatch,
+  type RawBatchIssue,
+  type RawItemIssue,
   type RawCapture,
   type RawEvidence,
 } from "./rows.ts";
@@ -437,41 +441,16 @@ export class PostgresEvidenceStore implements EvidenceStore {
     const item = items[0];
     if (!item || item.batch_id === null) return [];
     const [own, ofBatch] = await Promise.all([
-      this.#query<{ seq: number; reason: IssueReason; block_number: number; certificate: string; issued_at: string }>(
+      this.#query<RawItemIssue>(
         "SELECT seq, reason, block_number, certificate, issued_at FROM issued_certificates WHERE evidence_id = $1 ORDER BY seq",
         [evidenceId],
       ),
-      this.#query<{
-        seq: number;
-        reason: IssueReason;
-        block_number: number;
-        statement: string;
-        signature: string;
-        issued_at: string;
-      }>(
+      this.#query<RawBatchIssue>(
         "SELECT seq, reason, block_number, statement, signature, issued_at FROM batch_certificates WHERE batch_id = $1 ORDER BY seq",
         [item.batch_id],
       ),
     ]);
-    const issues: StoredIssue[] = [
-      ...own.rows.map((r): StoredIssue => ({
-        kind: "item",
-        seq: r.seq,
-        reason: r.reason,
-        blockNumber: r.block_number,
-        issuedAt: r.issued_at,
-        certificate: r.certificate,
-      })),
-      ...ofBatch.rows.map((r): StoredIssue => ({
-        kind: "batch",
-        seq: r.seq,
-        reason: r.reason,
-        blockNumber: r.block_number,
-        issuedAt: r.issued_at,
-        statement: r.statement,
-        signature: r.signature,
-      })),
-    ];
+    const issues: StoredIssue[] = [...own.rows.map(toItemIssue), ...ofBatch.rows.map(toBatchIssue)];
     return historyOf(issues, item.status, async () => {
       const leafIndex = item.leaf_index!;
       const treeSize = item.tree_size!;

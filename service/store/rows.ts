@@ -1,4 +1,5 @@
-import type { Certificate, EvidenceRecord, EvidenceStatus, Hex32, TimestampToken } from "../core/index.ts";
+import type { Certificate, EvidenceRecord, EvidenceStatus, Hex32, IssueReason, TimestampToken } from "../core/index.ts";
+import type { StoredIssue } from "./batch-certificates.ts";
 import type { Account, AnchoredBatch, CaptureRow, EvidenceRow, SealedBatch } from "./store.ts";
 
 /**
@@ -100,5 +101,47 @@ export function toSealedBatch(b: RawBatch): SealedBatch {
     sendCount: b.send_count,
     timestamps: JSON.parse(b.timestamps) as TimestampToken[],
     lostAt: b.lost_at,
+  };
+}
+
+/** A certificate issued for one item (version 1): a row of issued_certificates. */
+export interface RawItemIssue {
+  seq: number;
+  reason: IssueReason;
+  block_number: number;
+  certificate: string;
+  issued_at: string;
+}
+
+export function toItemIssue(r: RawItemIssue): StoredIssue {
+  return {
+    kind: "item",
+    seq: r.seq,
+    reason: r.reason,
+    blockNumber: r.block_number,
+    issuedAt: r.issued_at,
+    certificate: r.certificate,
+  };
+}
+
+/** A batch's signed statement (version 2): a row of batch_certificates. */
+export interface RawBatchIssue {
+  seq: number;
+  reason: IssueReason;
+  block_number: number;
+  statement: string;
+  signature: string;
+  issued_at: string;
+}
+
+export function toBatchIssue(r: RawBatchIssue): StoredIssue {
+  return {
+    kind: "batch",
+    seq: r.seq,
+    reason: r.reason,
+    blockNumber: r.block_number,
+    issuedAt: r.issued_at,
+    statement: r.statement,
+    signature: r.signature,
   };
 }

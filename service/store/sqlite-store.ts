@@ -14,11 +14,15 @@ import { MIGRATIONS } from "./migrations.ts";
 import {
   toAccount,
   toAnchoredBatch,
+  toBatchIssue,
+  toItemIssue,
   toCapture,
   toEvidenceRow,
   toSealedBatch,
   type RawAccount,
   type RawBatch,
+  type RawBatchIssue,
+  type RawItemIssue,
   type RawCapture,
   type RawEvidence,
 } from "./rows.ts";
@@ -471,36 +475,14 @@ export class SqliteEvidenceStore implements EvidenceStore {
     );
     if (!item || item.batch_id === null) return [];
     const issues: StoredIssue[] = [
-      ...this.#all<{ seq: number; reason: IssueReason; block_number: number; certificate: string; issued_at: string }>(
+      ...this.#all<RawItemIssue>(
         "SELECT seq, reason, block_number, certificate, issued_at FROM issued_certificates WHERE evidence_id = ? ORDER BY seq",
         evidenceId,
-      ).map((r): StoredIssue => ({
-        kind: "item",
-        seq: r.seq,
-        reason: r.reason,
-        blockNumber: r.block_number,
-        issuedAt: r.issued_at,
-        certificate: r.certificate,
-      })),
-      ...this.#all<{
-        seq: number;
-        reason: IssueReason;
-        block_number: number;
-        statement: string;
-        signature: string;
-        issued_at: string;
-      }>(
+      ).map(toItemIssue),
+      ...this.#all<RawBatchIssue>(
         "SELECT seq, reason, block_number, statement, signature, issued_at FROM batch_certificates WHERE batch_id = ? ORDER BY seq",
         item.batch_id,
-      ).map((r): StoredIssue => ({
-        kind: "batch",
-        seq: r.seq,
-        reason: r.reason,
-        blockNumber: r.block_number,
-        issuedAt: r.issued_at,
-        statement: r.statement,
-        signature: r.signature,
-      })),
+      ).map(toBatchIssue),
     ];
     return historyOf(issues, item.status, async () => {
       const leafIndex = item.leaf_index!;
