@@ -2,6 +2,8 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { concatBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { EvidenceError } from "./errors.ts";
 import { toHex32, type Hex32 } from "./hex.ts";
+import { isCertificateSignature } from "./issuer-signature.ts";
+import { TextKeyedCache } from "./text-cache.ts";
 import { canonicalBytes } from "./jcs.ts";
 import { parseJsonText } from "./json.ts";
 import { MAX_CERTIFICATE_BYTES } from "./limits.ts";
@@ -162,9 +164,16 @@ export async function signBatchStatement(
     "INVALID_CERTIFICATE",
   );
   const [signature] = await signer.signMessages([canonicalBytes(statement)]);
-  if (!/^0x[0-9a-f]{130}$/.test(signature ?? ""))
+  // Certificates are assembled from the statement later without a parse: the one signature
+  // is checked here.
+  return { statement, signature: checkedSignature(signature) };
+}
+
+/** A signature from a signer, as a verifier will take it (v 27 or 28, low s); otherwise nothing is issued. */
+function checkedSignature(signature: string | undefined): string {
+  if (signature === undefined || !isCertificateSignature(signature))
     throw new EvidenceError("INVALID_CERTIFICATE", "the signer gave a malformed signature");
-  return { statement, signature: signature! };
+  return signature;
 }
 
 /**
@@ -222,7 +231,7 @@ export async function buildCertificates(batch: BatchToCertify, signer: Certifica
     ...(timestamps.length > 0 ? { timestamps } : {}),
   }));
   const signatures = await signer.signMessages(unsigned.map((u) => canonicalBytes(u)));
-  return unsigned.map((u, i) => parseCertificate({ ...u, signature: signatures[i] }));
+  return unsigned.map((u, i) => parseCertificate({ ...u, signature: checkedSignature(signatures[i]) }));
 }
 
 /** The file name a certificate is saved under. */
@@ -255,13 +264,12 @@ export function parseCertificate(input: unknown): Certificate {
     return parseWith(CertificateV2KnownBatchSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
   }
   const certificate = parseWith(CertificateSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
-  if (knownStatements.size >= 1024) knownStatements.clear();
-  knownStatements.add(key);
+  knownStatements.set(key, true);
   return certificate;
 }
 
 /** Batch statements (as JSON text) found well formed in a certificate of version 2. */
-const knownStatements = new Set<string>();
+const knownStatements = new TextKeyedCache<true>(1024, 16 * 1024 * 1024);
 
 /** The `batch` of what claims to be a version 2 certificate, if it is an object. */
 function statementOf(value: unknown): object | undefined {

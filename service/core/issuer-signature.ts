@@ -12,6 +12,22 @@ import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
  * test/core/issuer-signature.test.ts holds the two to agreement.
  */
 
+/** A certificate's signature as the format allows it: 65 bytes in lowercase hex, v 27 or 28 (DESIGN §3). */
+export const CERTIFICATE_SIGNATURE = /^0x[0-9a-f]{128}(1b|1c)$/;
+
+/** Half the order of secp256k1: a signature's s above it is the malleable twin of one below (EIP-2). */
+const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+/** Whether s (bytes 32–63) is in the lower half of the curve order: one signature per signed content. */
+export function hasLowS(signature: string): boolean {
+  return BigInt(`0x${signature.slice(66, 130)}`) <= HALF_ORDER;
+}
+
+/** The only signature a certificate may carry: its format, and s in the lower half. */
+export function isCertificateSignature(signature: string): boolean {
+  return CERTIFICATE_SIGNATURE.test(signature) && hasLowS(signature);
+}
+
 /** The address (EIP-55 checksummed) whose key made `signature` over the 32-byte `digest`; throws if none did. */
 export function recoverSignerAddress(digest: Uint8Array, signature: string): string {
   if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new Error("a signature is 65 bytes of hex");

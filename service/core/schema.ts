@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { EvidenceError, type EvidenceErrorCode } from "./errors.ts";
-import { isChecksumValid } from "./issuer-signature.ts";
+import { CERTIFICATE_SIGNATURE, isChecksumValid } from "./issuer-signature.ts";
 import {
   MAX_ISSUER_NAME,
   MAX_PROOF_LENGTH,
@@ -35,7 +35,6 @@ const SALT = /^[0-9a-f]{32}$/;
 const SUBMITTER = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 /** r ‖ s ‖ v, with v 27 or 28 as personal_sign writes it (0x1b, 0x1c). */
-const SIGNATURE = /^0x[0-9a-f]{128}(1b|1c)$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 // --- building blocks -----------------------------------------------------------------
@@ -186,7 +185,7 @@ const proofPath = v.pipe(
 const algorithm = v.literal("rfc6962-sha256", 'must be "rfc6962-sha256"');
 const signature = v.pipe(
   v.string("must be 0x followed by 130 lowercase hex characters"),
-  v.regex(SIGNATURE, "must be 0x followed by 130 lowercase hex characters, ending in 1b or 1c"),
+  v.regex(CERTIFICATE_SIGNATURE, "must be 0x followed by 130 lowercase hex characters, ending in 1b or 1c"),
 );
 const certificateType = v.literal(CERTIFICATE_TYPE, `must be "${CERTIFICATE_TYPE}"`);
 

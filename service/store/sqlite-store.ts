@@ -349,7 +349,7 @@ export class SqliteEvidenceStore implements EvidenceStore {
   async completeBatch(
     batchId: number,
     anchor: BatchAnchor,
-    certificates: readonly Certificate[],
+    certificates: BatchCertificates,
     now: string,
     reason: IssueReason,
   ): Promise<void> {

@@ -135,6 +135,37 @@ describe("certificates", () => {
       }
     });
 
+    /** A signer whose every signature is rewritten by `alter` (a broken or foreign signing backend). */
+    const alteredSigner = (alter: (signature: string) => string) => {
+      const inner = new InProcessSigner(example.issuer().privateKey);
+      return {
+        address: inner.address,
+        signMessages: async (m: readonly Uint8Array[]) => (await inner.signMessages(m)).map(alter),
+      };
+    };
+    const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    for (const [what, alter] of [
+      [
+        "a recovery byte of 0 or 1 instead of 27 or 28",
+        (sig: string) => sig.slice(0, 130) + (sig.endsWith("1b") ? "00" : "01"),
+      ],
+      [
+        "the high-s twin of the signature",
+        (sig: string) => {
+          const s = (N - BigInt(`0x${sig.slice(66, 130)}`)).toString(16).padStart(64, "0");
+          return `${sig.slice(0, 66)}${s}${sig.endsWith("1b") ? "1c" : "1b"}`;
+        },
+      ],
+      ["upper-case hex", (sig: string) => `0x${sig.slice(2).toUpperCase()}`],
+    ] as const) {
+      for (const version of [1, 2] as const) {
+        it(`issues no version ${version} certificate from a signer that gives ${what}`, async () => {
+          const error = await buildCertificates(batch(version), alteredSigner(alter)).catch((e: unknown) => e);
+          expect(error).to.be.instanceOf(EvidenceError).with.property("code", "INVALID_CERTIFICATE");
+        });
+      }
+    }
+
     it("refuses a tree that does not hold the batch's leaves", async () => {
       const other = MerkleTree.fromLeafHashes([tree.root()]);
       const error = await buildCertificates(

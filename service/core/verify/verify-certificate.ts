@@ -8,7 +8,8 @@ import {
 import type { ChainReader } from "../chain-reader.ts";
 import { CachingChainReader, ChainUnavailableError } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
-import { recoverSignerAddress } from "../issuer-signature.ts";
+import { TextKeyedCache } from "../text-cache.ts";
+import { hasLowS, recoverSignerAddress } from "../issuer-signature.ts";
 import { fromHex32, toHex32 } from "../hex.ts";
 import { rootFromInclusionProof } from "../merkle.ts";
 import { recordLeafHash } from "../record.ts";
@@ -257,25 +258,21 @@ async function checkAnchor(
  * batch share both, so a batch costs one secp256k1 recovery, however many certificates of
  * it are checked. The key is the statement as JSON.stringify writes the parsed value: equal
  * keys mean equal content, hence equal signed bytes (a different key order only misses).
+ * Only signers that are the certificate's issuer are kept: random signatures recover random
+ * addresses, and need not fill the cache.
  */
-const recovered = new Map<string, string>();
-
-/** Half the order of secp256k1: a signature's s above it is the malleable twin of one below (EIP-2). */
-const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+const recovered = new TextKeyedCache<string>(4096, 16 * 1024 * 1024);
 
 function checkSignature(certificate: Certificate, c: CertificateClaims): Check {
   // One certificate has one signature: v is 27 or 28 (the schema), s is in the lower half.
-  if (BigInt(`0x${c.signature.slice(66, 130)}`) > HALF_ORDER)
-    return check("signature", "failed", { code: "signature.malformed" });
+  if (!hasLowS(c.signature)) return check("signature", "failed", { code: "signature.malformed" });
   try {
     const key = `${certificate.version === 2 ? JSON.stringify(certificate.batch) : ""}/${c.signature}`;
     let signer = certificate.version === 2 ? recovered.get(key) : undefined;
     if (signer === undefined) {
       signer = recoverSignerAddress(personalMessageDigest(signedBytes(certificate)), c.signature);
-      if (certificate.version === 2) {
-        if (recovered.size >= 4096) recovered.clear();
+      if (certificate.version === 2 && signer.toLowerCase() === c.issuer.address.toLowerCase())
         recovered.set(key, signer);
-      }
     }
     return signer.toLowerCase() === c.issuer.address.toLowerCase()
       ? check("signature", "passed", { code: "signature.ok", issuer: c.issuer.address, name: c.issuer.name })
@@ -351,7 +348,7 @@ async function checkTimestamps(
  * costs more than the rest of a certificate. Kept a minute, since a check may depend on
  * the time it is made (a certificate's validity).
  */
-const tokenChecks = new WeakMap<TimestampVerifier, Map<string, { at: number; check: Promise<TimestampCheck> }>>();
+const tokenChecks = new WeakMap<TimestampVerifier, TextKeyedCache<{ at: number; check: Promise<TimestampCheck> }>>();
 
 function checkToken(
   verifier: TimestampVerifier,
@@ -360,7 +357,7 @@ function checkToken(
   root: Uint8Array,
 ): Promise<TimestampCheck> {
   let cache = tokenChecks.get(verifier);
-  if (!cache) tokenChecks.set(verifier, (cache = new Map()));
+  if (!cache) tokenChecks.set(verifier, (cache = new TextKeyedCache(1024, 16 * 1024 * 1024)));
   const key = `${rootHex}/${token}`;
   const now = Date.now();
   const cached = cache.get(key);
@@ -369,7 +366,6 @@ function checkToken(
   const check = Promise.resolve()
     .then(() => verifier.verify(base64ToBytes(token), root))
     .catch((): TimestampCheck => ({ status: "failed", problem: "unreadable" }));
-  if (cache.size >= 1024) cache.clear();
   cache.set(key, { at: now, check });
   return check;
 }
