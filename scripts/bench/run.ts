@@ -4,10 +4,11 @@
  * Each figure is reported beside a baseline measured in the same run, on the same machine,
  * so the ratios mean something on shared, noisy machines; where a figure is noisy, baseline
  * and ours alternate over rounds and the median round is kept. Prints a table and writes
- * bench/results.json. No test asserts a time: README.md holds the latest full run. `--quick`
- * runs every benchmark at smaller sizes (CI runs it as a smoke test).
+ * bench/results.json (a quick run: bench/tmp/results-quick.json, leaving the full run's figures
+ * in place). No test asserts a time: README.md holds the latest full run. `--quick` runs every
+ * benchmark at smaller sizes (CI runs it as a smoke test).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -81,7 +82,12 @@ console.log(
   `\nEvidence Anchor benchmarks (${report.quick ? "quick" : "full"}, ${seconds.toFixed(0)} s) on ${machine}\n`,
 );
 console.log(report.table());
+const resultsFile = new URL(
+  report.quick ? "../../bench/tmp/results-quick.json" : "../../bench/results.json",
+  import.meta.url,
+);
+mkdirSync(new URL(".", resultsFile), { recursive: true });
 writeFileSync(
-  new URL("../../bench/results.json", import.meta.url),
+  resultsFile,
   `${JSON.stringify({ date: new Date().toISOString(), quick: report.quick, machine, seconds, rows: report.rows, results: report.results }, null, 2)}\n`,
 );

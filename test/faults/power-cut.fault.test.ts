@@ -84,7 +84,7 @@ describe(`power cuts: kill -9 of the service and its chain node together, ${ROUN
           await delay(30);
         }
       })();
-      await delay(800 + rand() * 2_500);
+      await delay(500 + rand() * 2_000);
       const health = await client.get("/healthz").catch(() => undefined);
       if ((health?.body.evidence?.anchoring ?? 0) > 0) killsWhileAnchoring++;
       const nodePid = Number(readFileSync(path.join(dataDir, "chain", "anvil.pid"), "utf8"));
