@@ -39,9 +39,11 @@ export async function benchReplicas(options: { quick: boolean }): Promise<Replic
   const requests = options.quick ? 12 : 150;
   const clients = 6;
   const chain = await startChainNode({ chainId: 4043 });
-  const postgres = await startPostgres();
+  // Started inside the try: a server that fails to start still leaves no chain node behind.
+  let postgres: Awaited<ReturnType<typeof startPostgres>> | undefined;
   const dirs: string[] = [];
   try {
+    postgres = await startPostgres();
     // One deployment shared by the three set-ups; each set-up its own database.
     const keyHolder = tempDir("bench-replicas-deploy");
     dirs.push(keyHolder);
@@ -96,7 +98,7 @@ export async function benchReplicas(options: { quick: boolean }): Promise<Replic
     const postgres3 = await run(3, await postgres.createDatabase());
     return { digestsPerRequest: PER_REQUEST, requests, clients, sqlite1, postgres1, postgres3 };
   } finally {
-    await postgres.stop();
+    await postgres?.stop();
     await chain.stop();
     for (const dir of dirs) await cleanUpDataDir(dir);
   }
