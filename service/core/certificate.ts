@@ -260,13 +260,28 @@ export function parseCertificate(input: unknown): Certificate {
   if (batch === undefined)
     return parseWith(CertificateSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
   const key = JSON.stringify(batch);
-  if (knownStatements.has(key)) {
-    return parseWith(CertificateV2KnownBatchSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
-  }
-  const certificate = parseWith(CertificateSchema, value, "certificate", "INVALID_CERTIFICATE") as Certificate;
-  knownStatements.set(key, true);
+  const known = knownStatements.has(key);
+  const certificate = parseWith(
+    known ? CertificateV2KnownBatchSchema : CertificateSchema,
+    value,
+    "certificate",
+    "INVALID_CERTIFICATE",
+  ) as Certificate;
+  if (!known) knownStatements.set(key, true);
+  statementTexts.set(certificate, key);
   return certificate;
 }
+
+/**
+ * The batch statement of a version 2 certificate as JSON text: equal texts mean equal
+ * statements. Made once when the certificate was parsed from text here, so the verifier's
+ * caches do not write the statement out again.
+ */
+export function statementText(certificate: CertificateV2): string {
+  return statementTexts.get(certificate) ?? JSON.stringify(certificate.batch);
+}
+
+const statementTexts = new WeakMap<Certificate, string>();
 
 /** Batch statements (as JSON text) found well formed in a certificate of version 2. */
 const knownStatements = new TextKeyedCache<true>(1024, 16 * 1024 * 1024);

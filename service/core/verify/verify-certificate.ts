@@ -3,6 +3,7 @@ import {
   parseCertificate,
   personalMessageDigest,
   signedBytes,
+  statementText,
   type CertificateClaims,
 } from "../certificate.ts";
 import type { ChainReader } from "../chain-reader.ts";
@@ -267,14 +268,14 @@ function checkSignature(certificate: Certificate, c: CertificateClaims): Check {
   // One certificate has one signature: v is 27 or 28 (the schema), s is in the lower half.
   if (!hasLowS(c.signature)) return check("signature", "failed", { code: "signature.malformed" });
   try {
-    const key = `${certificate.version === 2 ? JSON.stringify(certificate.batch) : ""}/${c.signature}`;
-    let signer = certificate.version === 2 ? recovered.get(key) : undefined;
+    const key = certificate.version === 2 ? `${statementText(certificate)}/${c.signature}` : undefined;
+    let signer = key === undefined ? undefined : recovered.get(key);
+    const isIssuer = (address: string) => address.toLowerCase() === c.issuer.address.toLowerCase();
     if (signer === undefined) {
       signer = recoverSignerAddress(personalMessageDigest(signedBytes(certificate)), c.signature);
-      if (certificate.version === 2 && signer.toLowerCase() === c.issuer.address.toLowerCase())
-        recovered.set(key, signer);
+      if (key !== undefined && isIssuer(signer)) recovered.set(key, signer);
     }
-    return signer.toLowerCase() === c.issuer.address.toLowerCase()
+    return isIssuer(signer)
       ? check("signature", "passed", { code: "signature.ok", issuer: c.issuer.address, name: c.issuer.name })
       : check("signature", "failed", { code: "signature.other-signer", signer, issuer: c.issuer.address });
   } catch {
