@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { request } from "node:http";
+import { request, type IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 
 /**
@@ -14,6 +14,20 @@ export interface RawAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: any;
+}
+
+/** A response read to its end; the body is parsed as JSON when it is, else kept as text. */
+export async function answerOf(res: IncomingMessage): Promise<RawAnswer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8");
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: the text is the body
+  }
+  return { status: res.statusCode!, headers: res.headers, body };
 }
 
 /** One HTTP request on a fresh connection from `localAddress`; the body is parsed as JSON when it is. */
@@ -32,20 +46,7 @@ export function requestFrom(
         agent: false,
         headers: { ...options.headers, ...(body ? { "content-length": String(body.length) } : {}) },
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (d: Buffer) => chunks.push(d));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON: the text is the body
-          }
-          resolve({ status: res.statusCode!, headers: res.headers, body: parsed });
-        });
-      },
+      (res) => answerOf(res).then(resolve, reject),
     );
     req.on("error", reject);
     req.end(body);

@@ -17,6 +17,7 @@ import { loadVector } from "../helpers/vectors.ts";
 import { readDatabase } from "../helpers/database.ts";
 import { filesUnder } from "../helpers/files.ts";
 import { sha256Hex } from "../helpers/hash.ts";
+import { answerOf } from "../helpers/raw-http.ts";
 
 interface HttpCase {
   desc: string;
@@ -74,20 +75,12 @@ function send(url: string, c: HttpCase, apiKey: string): Promise<{ status: numbe
   if (c.auth) headers.authorization = `Bearer ${apiKey}`;
   if (body) headers["content-length"] = String(body.length);
   return new Promise((resolve, reject) => {
-    const req = request(new URL(c.path, url), { method: c.method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (d: Buffer) => chunks.push(d));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // left as text: the assertions will show it
-        }
-        resolve({ status: res.statusCode!, type: String(res.headers["content-type"]), body: parsed });
-      });
-    });
+    const req = request(new URL(c.path, url), { method: c.method, headers }, (res) =>
+      answerOf(res).then(
+        (a) => resolve({ status: a.status, type: String(a.headers["content-type"]), body: a.body }),
+        reject,
+      ),
+    );
     // A server may answer (413) and close before reading a body it refuses: the answer counts,
     // not the broken pipe of the rest of the upload.
     req.on("error", (e: NodeJS.ErrnoException) => {
