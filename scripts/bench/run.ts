@@ -1,12 +1,14 @@
 /**
- * npm run bench [-- --quick]
+ * npm run bench [-- --quick] [--only NAME]
  *
  * Each figure is reported beside a baseline measured in the same run, on the same machine,
  * so the ratios mean something on shared, noisy machines; where a figure is noisy, baseline
  * and ours alternate over rounds and the median round is kept. Prints a table and writes
  * bench/results.json (a quick run: bench/tmp/results-quick.json, leaving the full run's figures
  * in place). No test asserts a time: README.md holds the latest full run. `--quick` runs every
- * benchmark at smaller sizes (CI runs it as a smoke test).
+ * benchmark at smaller sizes (CI runs it as a smoke test). `--only NAME` runs the steps whose
+ * name contains NAME ("core verification", "the service", …) and writes
+ * bench/tmp/results-only.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -22,10 +24,13 @@ import { benchService } from "./service.ts";
 import { benchCoreVerify } from "./verify.ts";
 
 const report = new Report(process.argv.includes("--quick"));
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const work = mkdtempSync(path.join(tmpdir(), "evidence-bench-"));
 const started = performance.now();
 
 async function step(name: string, run: () => Promise<void>): Promise<void> {
+  if (only !== undefined && !name.includes(only)) return;
   const at = performance.now();
   console.error(`${name}…`);
   await run();
@@ -83,7 +88,11 @@ console.log(
 );
 console.log(report.table());
 const resultsFile = new URL(
-  report.quick ? "../../bench/tmp/results-quick.json" : "../../bench/results.json",
+  only !== undefined
+    ? "../../bench/tmp/results-only.json"
+    : report.quick
+      ? "../../bench/tmp/results-quick.json"
+      : "../../bench/results.json",
   import.meta.url,
 );
 mkdirSync(new URL(".", resultsFile), { recursive: true });

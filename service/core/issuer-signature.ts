@@ -1,3 +1,4 @@
+import { invert } from "@noble/curves/abstract/modular";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
@@ -30,16 +31,82 @@ export function isCertificateSignature(signature: string): boolean {
 
 /** The address (EIP-55 checksummed) whose key made `signature` over the 32-byte `digest`; throws if none did. */
 export function recoverSignerAddress(digest: Uint8Array, signature: string): string {
+  return recoverSigner(digest, signature).address;
+}
+
+export type Point = InstanceType<typeof secp256k1.ProjectivePoint>;
+
+function recoverSigner(digest: Uint8Array, signature: string): { address: string; key: Point } {
   if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new Error("a signature is 65 bytes of hex");
   const bytes = hexToBytes(signature.slice(2));
   if ((bytes[32]! & 0x80) !== 0) throw new Error("non-canonical s");
   const recovery = recoveryBit(bytes[64]!);
-  const point = secp256k1.Signature.fromCompact(bytes.subarray(0, 64))
-    .addRecoveryBit(recovery)
-    .recoverPublicKey(digest);
+  const key = secp256k1.Signature.fromCompact(bytes.subarray(0, 64)).addRecoveryBit(recovery).recoverPublicKey(digest);
   // The address is the last 20 bytes of keccak-256 of the uncompressed key without its 0x04 prefix.
-  const address = keccak_256(point.toRawBytes(false).subarray(1)).subarray(12);
-  return checksumAddress(`0x${bytesToHex(address)}`);
+  const address = keccak_256(key.toRawBytes(false).subarray(1)).subarray(12);
+  return { address: checksumAddress(`0x${bytesToHex(address)}`), key };
+}
+
+/**
+ * Issuers' public keys met before, by lower-case address, each with a precomputed
+ * multiplication table (about 0.2 MB): a verifier meets few issuers, and checks many
+ * signatures of each. At most `KNOWN_KEYS`; the oldest is forgotten first.
+ */
+const knownKeys = new Map<string, { address: string; key: Point }>();
+const KNOWN_KEYS = 16;
+const N = secp256k1.CURVE.n;
+
+/**
+ * The address whose key made `signature` over `digest`, as `recoverSignerAddress` answers,
+ * answered faster when `expected` is an issuer whose key an earlier recovery learned.
+ *
+ * With the key Q known, the signature is checked by computing R = u1·G + u2·Q
+ * (u1 = e/s, u2 = r/s), two multiplications by fixed points with precomputed tables, about
+ * three times the speed of recovering Q. This accepts exactly when recovery would give Q:
+ * recovery takes the point R' with x = r and the y parity of v, and gives
+ * Q' = (s·R' − e·G)/r; Q' = Q exactly when R' = R, that is when R has x = r and that parity.
+ * Anything else (another signer, a malformed signature) is answered by recovery itself.
+ */
+export function signerAddress(digest: Uint8Array, signature: string, expected: string): string {
+  const known = knownKeys.get(expected.toLowerCase());
+  if (known && madeBy(known.key, digest, signature)) return known.address;
+  const signer = recoverSigner(digest, signature);
+  if (signer.address.toLowerCase() === expected.toLowerCase()) learn(signer.address, signer.key);
+  return signer.address;
+}
+
+function learn(address: string, key: Point): void {
+  if (knownKeys.size >= KNOWN_KEYS) knownKeys.delete(knownKeys.keys().next().value!);
+  const table = secp256k1.ProjectivePoint.fromAffine(key.toAffine());
+  table.precompute(8, false);
+  knownKeys.set(address.toLowerCase(), { address, key: table });
+}
+
+/**
+ * Whether `signature` (in any form recovery accepts) over `digest` is one of `key`'s: true only
+ * when recovery would give `key`; false when not, or when unsure. Exported for its tests.
+ */
+export function madeBy(key: Point, digest: Uint8Array, signature: string): boolean {
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature) || digest.length !== 32) return false;
+  const r = BigInt(`0x${signature.slice(2, 66)}`);
+  const s = BigInt(`0x${signature.slice(66, 130)}`);
+  const v = Number.parseInt(signature.slice(130), 16);
+  if (r < 1n || r >= N || s < 1n || s > HALF_ORDER) return false;
+  let parity: 0 | 1;
+  try {
+    parity = recoveryBit(v);
+  } catch {
+    return false;
+  }
+  const e = BigInt(`0x${bytesToHex(digest)}`) % N;
+  const w = invert(s, N);
+  const u1 = (e * w) % N;
+  const u2 = (r * w) % N;
+  const G = secp256k1.ProjectivePoint.BASE;
+  const R = (u1 === 0n ? secp256k1.ProjectivePoint.ZERO : G.multiply(u1)).add(key.multiply(u2));
+  if (R.is0()) return false;
+  const { x, y } = R.toAffine();
+  return x === r && Number(y & 1n) === parity;
 }
 
 function recoveryBit(v: number): 0 | 1 {

@@ -1,6 +1,13 @@
 import { expect } from "chai";
-import { getAddress, recoverAddress, SigningKey } from "ethers";
-import { checksumAddress, isChecksumValid, recoverSignerAddress } from "../../service/core/issuer-signature.ts";
+import { computeAddress, getAddress, recoverAddress, SigningKey } from "ethers";
+import { secp256k1 } from "@noble/curves/secp256k1";
+import {
+  checksumAddress,
+  isChecksumValid,
+  madeBy,
+  recoverSignerAddress,
+  signerAddress,
+} from "../../service/core/issuer-signature.ts";
 import { seededRandom } from "../helpers/random.ts";
 
 /** ethers 6's answer for the same input: the address, or "throws". */
@@ -30,7 +37,7 @@ const N = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
 
 describe("recoverSignerAddress", () => {
   const random = seededRandom(7);
-  const cases: { desc: string; digest: Uint8Array; signature: string }[] = [];
+  const cases: { desc: string; digest: Uint8Array; signature: string; signer?: SigningKey }[] = [];
   for (let i = 0; i < 20; i++) {
     const key = new SigningKey(`0x${hex(bytesOf(random, 31))}01`);
     const digest = bytesOf(random, 32);
@@ -38,17 +45,33 @@ describe("recoverSignerAddress", () => {
     const [r, s, v] = [sig.slice(0, 64), sig.slice(64, 128), sig.slice(128)];
     const high = (BigInt(`0x${N}`) - BigInt(`0x${s}`)).toString(16).padStart(64, "0");
     cases.push(
-      { desc: `signature ${i} as signed`, digest, signature: `0x${sig}` },
+      { desc: `signature ${i} as signed`, digest, signature: `0x${sig}`, signer: key },
       {
         desc: `signature ${i} with v as a recovery bit (0/1)`,
         digest,
         signature: `0x${r}${s}0${Number(`0x${v}`) - 27}`,
+        signer: key,
       },
-      { desc: `signature ${i} with the other v`, digest, signature: `0x${r}${s}${v === "1b" ? "1c" : "1b"}` },
-      { desc: `signature ${i} with an EIP-155 v`, digest, signature: `0x${r}${s}${(35 + i).toString(16)}` },
-      { desc: `signature ${i} with v = 29`, digest, signature: `0x${r}${s}1d` },
-      { desc: `signature ${i} with the high s of the same signature`, digest, signature: `0x${r}${high}${v}` },
-      { desc: `signature ${i} over another digest`, digest: bytesOf(random, 32), signature: `0x${sig}` },
+      {
+        desc: `signature ${i} with the other v`,
+        digest,
+        signature: `0x${r}${s}${v === "1b" ? "1c" : "1b"}`,
+        signer: key,
+      },
+      {
+        desc: `signature ${i} with an EIP-155 v`,
+        digest,
+        signature: `0x${r}${s}${(35 + i).toString(16)}`,
+        signer: key,
+      },
+      { desc: `signature ${i} with v = 29`, digest, signature: `0x${r}${s}1d`, signer: key },
+      {
+        desc: `signature ${i} with the high s of the same signature`,
+        digest,
+        signature: `0x${r}${high}${v}`,
+        signer: key,
+      },
+      { desc: `signature ${i} over another digest`, digest: bytesOf(random, 32), signature: `0x${sig}`, signer: key },
       { desc: `signature ${i} in upper case`, digest, signature: `0x${sig.toUpperCase()}` },
     );
   }
@@ -83,6 +106,43 @@ describe("recoverSignerAddress", () => {
       cases.filter((c) => oursRecover(c.digest, c.signature) !== "throws").length,
       "most are recovered",
     ).to.be.greaterThan(60);
+  });
+
+  it("madeBy(key) is true only where ethers recovers that key's address, and true for every signature as signed", () => {
+    const keyOf = (k: SigningKey) => secp256k1.ProjectivePoint.fromHex(k.publicKey.slice(2));
+    const ofAKey = cases.filter((c) => c.signer !== undefined);
+    const wrong = ofAKey.filter(
+      (c) =>
+        madeBy(keyOf(c.signer!), c.digest, c.signature) &&
+        ethersRecover(c.digest, c.signature) !== computeAddress(c.signer!),
+    );
+    expect(wrong.map((c) => c.desc)).to.deep.equal([]);
+    const asSigned = ofAKey.filter((c) => c.desc.endsWith("as signed"));
+    expect(asSigned).to.have.length(20);
+    for (const c of asSigned) expect(madeBy(keyOf(c.signer!), c.digest, c.signature), c.desc).to.equal(true);
+    const other = keyOf(new SigningKey(`0x${"33".repeat(32)}`));
+    for (const c of asSigned) expect(madeBy(other, c.digest, c.signature), `${c.desc}, another key`).to.equal(false);
+  });
+
+  it("signerAddress answers every case as ethers does, before and after it has learned the signer's key", () => {
+    const answer = (c: (typeof cases)[number], expected: string) => {
+      try {
+        return signerAddress(c.digest, c.signature, expected);
+      } catch {
+        return "throws";
+      }
+    };
+    const someone = computeAddress(new SigningKey(`0x${"44".repeat(32)}`));
+    for (const round of ["first", "second"]) {
+      const disagreements = cases
+        .map((c) => ({
+          desc: `${c.desc} (${round})`,
+          ours: answer(c, c.signer ? computeAddress(c.signer) : someone),
+          ethers: ethersRecover(c.digest, c.signature),
+        }))
+        .filter((r) => r.ours !== r.ethers);
+      expect(disagreements).to.deep.equal([]);
+    }
   });
 });
 

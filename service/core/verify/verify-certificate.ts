@@ -10,7 +10,7 @@ import type { ChainReader } from "../chain-reader.ts";
 import { CachingChainReader, ChainUnavailableError } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
 import { TextKeyedCache } from "../text-cache.ts";
-import { hasLowS, recoverSignerAddress } from "../issuer-signature.ts";
+import { hasLowS, signerAddress } from "../issuer-signature.ts";
 import { fromHex32, toHex32 } from "../hex.ts";
 import { rootFromInclusionProof } from "../merkle.ts";
 import { recordLeafHash } from "../record.ts";
@@ -255,8 +255,8 @@ async function checkAnchor(
 }
 
 /**
- * Recovered signers by (signed content, signature). In version 2 the certificates of a
- * batch share both, so a batch costs one secp256k1 recovery, however many certificates of
+ * Checked signers by (signed content, signature). In version 2 the certificates of a
+ * batch share both, so a batch costs one signature check, however many certificates of
  * it are checked. The key is the statement as JSON.stringify writes the parsed value: equal
  * keys mean equal content, hence equal signed bytes (a different key order only misses).
  * Only signers that are the certificate's issuer are kept: random signatures recover random
@@ -272,7 +272,7 @@ function checkSignature(certificate: Certificate, c: CertificateClaims): Check {
     let signer = key === undefined ? undefined : recovered.get(key);
     const isIssuer = (address: string) => address.toLowerCase() === c.issuer.address.toLowerCase();
     if (signer === undefined) {
-      signer = recoverSignerAddress(personalMessageDigest(signedBytes(certificate)), c.signature);
+      signer = signerAddress(personalMessageDigest(signedBytes(certificate)), c.signature, c.issuer.address);
       if (key !== undefined && isIssuer(signer)) recovered.set(key, signer);
     }
     return isIssuer(signer)
