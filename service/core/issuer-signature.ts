@@ -48,17 +48,19 @@ function recoverSigner(digest: Uint8Array, signature: string): { address: string
 }
 
 /**
- * Issuers' public keys met before, by lower-case address, each with a precomputed
- * multiplication table (about 0.2 MB): a verifier meets few issuers, and checks many
- * signatures of each. At most `KNOWN_KEYS`; the oldest is forgotten first.
+ * Issuers' public keys, by lower-case address, once a second signature of theirs was
+ * recovered: each key gets a precomputed multiplication table (about 0.2 MB, and as long to
+ * build as ten checks), which pays when many signatures of an issuer are checked, and not
+ * for one. A verifier meets few issuers: at most `KNOWN_KEYS` are kept, the oldest forgotten first.
  */
 const knownKeys = new Map<string, { address: string; key: Point }>();
+const recoveredOnce = new Set<string>();
 const KNOWN_KEYS = 16;
 const N = secp256k1.CURVE.n;
 
 /**
  * The address whose key made `signature` over `digest`, as `recoverSignerAddress` answers,
- * answered faster when `expected` is an issuer whose key an earlier recovery learned.
+ * answered faster when `expected` is an issuer whose key earlier recoveries learned.
  *
  * With the key Q known, the signature is checked by computing R = u1·G + u2·Q
  * (u1 = e/s, u2 = r/s), two multiplications by fixed points with precomputed tables, about
@@ -68,10 +70,14 @@ const N = secp256k1.CURVE.n;
  * Anything else (another signer, a malformed signature) is answered by recovery itself.
  */
 export function signerAddress(digest: Uint8Array, signature: string, expected: string): string {
-  const known = knownKeys.get(expected.toLowerCase());
+  const issuer = expected.toLowerCase();
+  const known = knownKeys.get(issuer);
   if (known && madeBy(known.key, digest, signature)) return known.address;
   const signer = recoverSigner(digest, signature);
-  if (signer.address.toLowerCase() === expected.toLowerCase()) learn(signer.address, signer.key);
+  if (signer.address.toLowerCase() === issuer && !known) {
+    if (recoveredOnce.has(issuer)) learn(signer.address, signer.key);
+    else if (recoveredOnce.size < 1024) recoveredOnce.add(issuer);
+  }
   return signer.address;
 }
 
