@@ -96,6 +96,13 @@ export class Anchorer {
   };
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** Seals run one at a time, whether a round or the seal timer starts them. */
+  #sealing: Promise<unknown> = Promise.resolve();
+  /** Set for when the oldest pending item falls due (`#sealTimerAt`, epoch ms). */
+  #sealTimer: NodeJS.Timeout | undefined;
+  #sealTimerAt: number | null = null;
+  /** The seal timer sealed a batch during a round: the next round starts at once. */
+  #sealedBeside = false;
   /** `started` between start() and stop(); runOnce() may also be driven directly (tests, tools). */
   #state: "idle" | "started" | "stopping" = "idle";
   #failures = 0;
@@ -123,13 +130,16 @@ export class Anchorer {
   /** Wakes the loop now: new evidence may have filled a batch. */
   notify(): void {
     if (this.#failures === 0) this.#schedule(0);
+    this.#armSealTimer(Date.now() + this.#options.maxWaitMs);
   }
 
   /** Stops after the round in progress; a batch half-way is finished by the next start. */
   async stop(): Promise<void> {
     this.#state = "stopping";
     clearTimeout(this.#timer);
+    clearTimeout(this.#sealTimer);
     await this.#running;
+    await this.#sealing;
     await this.#options.lease?.release().catch(() => undefined);
   }
 
@@ -140,8 +150,12 @@ export class Anchorer {
       return;
     }
     this.health.role = "anchoring";
-    await sealDueBatches(this.#store, this.#options, now, (m) => this.#log.info(m));
-    for (const batch of await this.#store.unanchoredBatches()) {
+    await this.#seal(now);
+    // Batches not yet sent go first (oldest first): one sealed while an earlier one waits
+    // for its block is sent at once, and may share that block.
+    const unanchored = await this.#store.unanchoredBatches();
+    const batches = [...unanchored.filter((b) => b.txHash === null), ...unanchored.filter((b) => b.txHash !== null)];
+    for (const [i, batch] of batches.entries()) {
       if (this.#state === "stopping") return;
       // A backlog can take longer than the lease: it is renewed between batches, and a
       // replica that lost it (paused too long) stops here instead of racing the new holder.
@@ -149,7 +163,7 @@ export class Anchorer {
         this.health.role = "standby";
         return;
       }
-      await this.#anchor(batch);
+      await this.#anchor(batch, i === batches.length - 1);
     }
     await this.#upgradeTimestamps(now);
   }
@@ -178,9 +192,56 @@ export class Anchorer {
     await this.#running;
     this.#running = undefined;
     // Poll often enough to seal on time; back off while the chain is failing.
-    const idle = this.#pollMs();
+    const idle = this.#sealedBeside ? 0 : this.#pollMs();
+    this.#sealedBeside = false;
     const retry = (this.#options.retryBaseMs ?? 500) * 2 ** (this.#failures - 1);
     this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, retry));
+  }
+
+  async #seal(now: Date): Promise<number[]> {
+    const run = this.#sealing.then(() => sealDueBatches(this.#store, this.#options, now, (m) => this.#log.info(m)));
+    this.#sealing = run.then(
+      ({ nextDueAt }) => this.#armSealTimer(nextDueAt),
+      () => undefined,
+    );
+    return (await run).sealed;
+  }
+
+  /**
+   * Wakes the anchorer when the oldest pending item falls due, not at the next poll after.
+   * A timer set for earlier stays: when it fires, the seal it starts sets the next one.
+   */
+  #armSealTimer(dueAt: number | null): void {
+    if (dueAt === null || this.#state !== "started") return;
+    if (this.#sealTimerAt !== null && this.#sealTimerAt <= dueAt) return;
+    clearTimeout(this.#sealTimer);
+    this.#sealTimerAt = dueAt;
+    this.#sealTimer = setTimeout(
+      () => {
+        this.#sealTimerAt = null;
+        this.#sealDue();
+      },
+      Math.max(0, dueAt - Date.now()),
+    );
+  }
+
+  /**
+   * A batch falls due. With no round running, a round starts and seals it. A round can
+   * spend seconds on one batch (a slow node, a service busy with intake): then it is sealed
+   * beside the round, so batches keep to their size and wait instead of piling up into one
+   * sealed late. The round holds the lease (renewed between batches), so this replica is the
+   * one anchoring. A failure here is the next round's to meet.
+   */
+  #sealDue(): void {
+    if (this.#state !== "started" || this.#failures > 0) return;
+    if (this.#running === undefined) return this.#schedule(0);
+    if (this.health.role !== "anchoring") return;
+    this.#seal(new Date()).then(
+      (ids) => {
+        if (ids.length > 0) this.#sealedBeside = true;
+      },
+      (e: unknown) => this.#log.debug(`sealing beside a round failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   /** How often the loop looks for work when idle: often enough to seal on time. */
@@ -188,12 +249,13 @@ export class Anchorer {
     return this.#options.pollMs ?? Math.min(250, this.#options.maxWaitMs);
   }
 
-  async #anchor(batch: SealedBatch): Promise<void> {
+  /** `last`: no batch waits behind this one in the round, so a transaction sent may be waited for. */
+  async #anchor(batch: SealedBatch, last: boolean): Promise<void> {
     let location = await this.#chain.locate(batch.root);
     if (!location) {
       if (batch.txHash && !(await this.#shouldResend(batch))) return;
       if (batch.txHash === null) await this.#stampBeforeSending(batch);
-      location = await this.#send(batch);
+      location = await this.#send(batch, last);
       if (!location) return;
     }
     if (!(await this.#confirmed(location))) return;
@@ -229,7 +291,7 @@ export class Anchorer {
     return true;
   }
 
-  async #send(batch: SealedBatch): Promise<AnchorLocation | null> {
+  async #send(batch: SealedBatch, wait: boolean): Promise<AnchorLocation | null> {
     const sent = await this.#chain.sendAnchor(batch.root, batch.treeSize);
     if (sent.kind === "already-anchored") {
       // Anchored meanwhile (a transaction from before a crash): that counts as done. A node
@@ -245,10 +307,11 @@ export class Anchorer {
     }
     await this.#store.recordSent(batch.id, sent.txHash, new Date().toISOString());
     this.#log.info({ batch: batch.id, tx: sent.txHash }, `sent batch ${batch.id}`);
-    // A short wait, not the receipt timeout: the batches sealed meanwhile are sent in the
-    // next rounds instead of queueing behind this one (their transactions may share its
-    // block). Later rounds find this one mined (locate) and certify it; it is sent again only
-    // after receiptTimeoutMs without a receipt (#shouldResend).
+    // A short wait, not the receipt timeout, and none while other batches wait behind this
+    // one in the round: they are sent first, so their transactions may share its block.
+    // Later rounds find this one mined (locate) and certify it; it is sent again only after
+    // receiptTimeoutMs without a receipt (#shouldResend).
+    if (!wait) return null;
     const receipt = await this.#chain.waitForReceipt(
       sent.txHash,
       this.#options.confirmations,

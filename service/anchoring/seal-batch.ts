@@ -21,20 +21,23 @@ export function treeOfHashes(leafHashes: readonly Hex32[]): MerkleTree {
 /**
  * Seals the batches that are due: full ones (`maxItems`), and a partial one whose oldest
  * item has waited `maxWaitMs`. Each batch's root is persisted with its items' places in
- * the tree before any transaction is sent for it. Returns the new batches' ids.
+ * the tree before any transaction is sent for it. Returns the new batches' ids, and when
+ * the items left pending fall due (epoch ms; null if none are pending).
  */
 export async function sealDueBatches(
   store: EvidenceStore,
   limits: { maxItems: number; maxWaitMs: number },
   now: Date,
   log: (message: string) => void,
-): Promise<number[]> {
+): Promise<{ sealed: number[]; nextDueAt: number | null }> {
   const sealed: number[] = [];
   for (;;) {
     const { count, oldest } = await store.pendingSummary();
-    if (count === 0 || oldest === null) return sealed;
+    if (count === 0 || oldest === null) return { sealed, nextDueAt: null };
     const waited = now.getTime() - Date.parse(oldest);
-    if (count < limits.maxItems && waited < limits.maxWaitMs) return sealed;
+    if (count < limits.maxItems && waited < limits.maxWaitMs) {
+      return { sealed, nextDueAt: Date.parse(oldest) + limits.maxWaitMs };
+    }
     const leaves = await store.pendingLeaves(limits.maxItems);
     const root = toHex32(treeOf(leaves).root());
     const id = await store.sealBatch(

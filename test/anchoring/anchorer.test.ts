@@ -144,6 +144,42 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       chain.mine();
       expect([...chain.anchors.values()].map((a) => a.treeSize).sort()).to.deep.equal([2, 5, 5]);
     });
+
+    it("seals a batch that falls due while a round waits on a slow node, without waiting for the round", async () => {
+      await submit(1, new Date(Date.now() - 60_000));
+      const node = gate();
+      chain.stalls.set("locate", node.closed);
+      // No idle polls: only the seal timer, set by the intake's notify, can seal the second batch.
+      const a = anchorer({ maxItems: 100, maxWaitMs: 100, pollMs: 3_600_000 });
+      a.start();
+      await until(async () => (await store.unanchoredBatches()).length === 1);
+      await submit(1);
+      a.notify();
+      await until(async () => (await store.unanchoredBatches()).length === 2);
+      expect(chain.sends, "the round still waits on the node").to.equal(0);
+      node.open();
+      await until(() => chain.sends === 2);
+      await a.stop();
+    });
+
+    it("sends a batch sealed meanwhile before it looks again at an earlier one waiting for its block", async () => {
+      await submit(1);
+      const a = anchorer({ maxItems: 1, maxWaitMs: 0 });
+      await a.runOnce();
+      expect([chain.sends, chain.pool.length]).to.deep.equal([1, 1]);
+      await submit(1);
+      const node = gate();
+      chain.stalls.set("receipt", node.closed);
+      const round = a.runOnce();
+      await until(() => chain.sends === 2);
+      expect(chain.pool.length, "both transactions wait for the same block").to.equal(2);
+      node.open();
+      await round;
+      chain.mine();
+      chain.stalls.clear();
+      await a.runOnce();
+      expect((await store.unanchoredBatches()).length).to.equal(0);
+    });
   });
 
   describe("sending and certifying", () => {
@@ -462,10 +498,16 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
   });
 });
 
-async function until(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 2_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error("timed out");
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** A promise the test settles: `closed` until `open()`. */
+function gate(): { closed: Promise<void>; open: () => void } {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  return { closed: promise, open: () => resolve() };
 }

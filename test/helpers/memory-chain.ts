@@ -31,6 +31,8 @@ export class MemoryChain implements AnchorChain {
   losesTransactions = false;
   /** Mine a block on every send, as a node with automine does. */
   automine = false;
+  /** A slow node: a call named here waits for its promise before it answers. */
+  readonly stalls = new Map<"locate" | "receipt", Promise<void>>();
   #nonce = 0;
 
   get latest(): number {
@@ -38,6 +40,7 @@ export class MemoryChain implements AnchorChain {
   }
 
   async locate(root: Hex32): Promise<AnchorLocation | null> {
+    await this.stalls.get("locate");
     this.#check();
     return this.anchors.get(root) ?? null;
   }
@@ -58,6 +61,7 @@ export class MemoryChain implements AnchorChain {
   }
 
   async receipt(txHash: Hex32): Promise<{ status: 0 | 1; blockNumber: number } | null> {
+    await this.stalls.get("receipt");
     this.#check();
     const blockNumber = this.blocks.findIndex((b) => b.txs.some((t) => t.hash === txHash));
     if (blockNumber < 0) return null;
