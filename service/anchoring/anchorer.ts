@@ -65,8 +65,9 @@ export interface AnchorerHealth {
 }
 
 /**
- * Seals pending evidence into batches and anchors them, one batch at a time, oldest first;
- * then certifies each anchored batch.
+ * Seals pending evidence into batches and anchors them, one batch at a time, oldest first
+ * (a batch sent again, its transaction lost or timed out, after the newer ones waiting for
+ * their first send); then certifies each anchored batch.
  *
  * Exactly once on chain: a batch's root is persisted before any transaction is sent, and
  * before sending (again) the contract is asked whether the root is already anchored. The
@@ -138,6 +139,7 @@ export class Anchorer {
     this.#state = "stopping";
     clearTimeout(this.#timer);
     clearTimeout(this.#sealTimer);
+    this.#sealTimerAt = null;
     await this.#running;
     await this.#sealing;
     await this.#options.lease?.release().catch(() => undefined);
@@ -229,16 +231,19 @@ export class Anchorer {
    * A batch falls due. With no round running, a round starts and seals it. A round can
    * spend seconds on one batch (a slow node, a service busy with intake): then it is sealed
    * beside the round, so batches keep to their size and wait instead of piling up into one
-   * sealed late. The round holds the lease (renewed between batches), so this replica is the
-   * one anchoring. A failure here is the next round's to meet.
+   * sealed late — by the holder of the lease only, asked again here (a round stalled past
+   * the lease has lost it). A failure here is the next round's to meet.
    */
   #sealDue(): void {
     if (this.#state !== "started" || this.#failures > 0) return;
     if (this.#running === undefined) return this.#schedule(0);
-    if (this.health.role !== "anchoring") return;
-    this.#seal(new Date()).then(
+    const lease = this.#options.lease;
+    (async () => (lease && !(await lease.acquire()) ? [] : this.#seal(new Date())))().then(
       (ids) => {
-        if (ids.length > 0) this.#sealedBeside = true;
+        if (ids.length === 0) return;
+        // A round still running starts the next at once; one that has ended meanwhile is followed now.
+        if (this.#running === undefined) this.#schedule(0);
+        else this.#sealedBeside = true;
       },
       (e: unknown) => this.#log.debug(`sealing beside a round failed: ${e instanceof Error ? e.message : String(e)}`),
     );

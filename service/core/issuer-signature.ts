@@ -51,7 +51,8 @@ function recoverSigner(digest: Uint8Array, signature: string): { address: string
  * Issuers' public keys, by lower-case address, once a second signature of theirs was
  * recovered: each key gets a precomputed multiplication table (about 0.2 MB, and as long to
  * build as ten checks), which pays when many signatures of an issuer are checked, and not
- * for one. A verifier meets few issuers: at most `KNOWN_KEYS` are kept, the oldest forgotten first.
+ * for one. A verifier meets few issuers: at most `KNOWN_KEYS` are kept, the least recently
+ * used forgotten first (and learned again at its next two recoveries).
  */
 const knownKeys = new Map<string, { address: string; key: Point }>();
 const recoveredOnce = new Set<string>();
@@ -72,11 +73,19 @@ const N = secp256k1.CURVE.n;
 export function signerAddress(digest: Uint8Array, signature: string, expected: string): string {
   const issuer = expected.toLowerCase();
   const known = knownKeys.get(issuer);
-  if (known && madeBy(known.key, digest, signature)) return known.address;
+  if (known && madeBy(known.key, digest, signature)) {
+    // The most recently used last: the oldest-used issuer is forgotten first.
+    knownKeys.delete(issuer);
+    knownKeys.set(issuer, known);
+    return known.address;
+  }
   const signer = recoverSigner(digest, signature);
   if (signer.address.toLowerCase() === issuer && !known) {
-    if (recoveredOnce.has(issuer)) learn(signer.address, signer.key);
-    else if (recoveredOnce.size < 1024) recoveredOnce.add(issuer);
+    if (recoveredOnce.delete(issuer)) learn(signer.address, signer.key);
+    else {
+      if (recoveredOnce.size >= 1024) recoveredOnce.clear();
+      recoveredOnce.add(issuer);
+    }
   }
   return signer.address;
 }

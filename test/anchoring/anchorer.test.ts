@@ -151,15 +151,43 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       chain.stalls.set("locate", node.closed);
       // No idle polls: only the seal timer, set by the intake's notify, can seal the second batch.
       const a = anchorer({ maxItems: 100, maxWaitMs: 100, pollMs: 3_600_000 });
-      a.start();
-      await until(async () => (await store.unanchoredBatches()).length === 1);
-      await submit(1);
-      a.notify();
-      await until(async () => (await store.unanchoredBatches()).length === 2);
-      expect(chain.sends, "the round still waits on the node").to.equal(0);
-      node.open();
-      await until(() => chain.sends === 2);
-      await a.stop();
+      try {
+        a.start();
+        await until(async () => (await store.unanchoredBatches()).length === 1);
+        await submit(1);
+        a.notify();
+        await until(async () => (await store.unanchoredBatches()).length === 2);
+        expect(chain.sends, "the round still waits on the node").to.equal(0);
+        node.open();
+        await until(() => chain.sends === 2);
+      } finally {
+        node.open();
+        await a.stop();
+      }
+    });
+
+    it("seals nothing beside a round that waits on a slow node once the lease is lost to another replica", async () => {
+      await submit(1, new Date(Date.now() - 60_000));
+      const node = gate();
+      chain.stalls.set("locate", node.closed);
+      let held = true;
+      let asked = 0;
+      const lease = { acquire: async () => (asked++, held), release: async () => undefined };
+      const a = anchorer({ maxItems: 100, maxWaitMs: 100, pollMs: 3_600_000, lease });
+      try {
+        a.start();
+        await until(async () => (await store.unanchoredBatches()).length === 1);
+        held = false;
+        const before = asked;
+        await submit(1);
+        a.notify();
+        await until(() => asked > before);
+        expect((await store.unanchoredBatches()).length, "the second item stays pending").to.equal(1);
+        expect((await store.pendingSummary()).count).to.equal(1);
+      } finally {
+        node.open();
+        await a.stop();
+      }
     });
 
     it("sends a batch sealed meanwhile before it looks again at an earlier one waiting for its block", async () => {

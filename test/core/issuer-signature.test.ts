@@ -88,6 +88,14 @@ describe("recoverSignerAddress", () => {
   );
   for (let i = 0; i < 30; i++)
     cases.push({ desc: `random bytes ${i}`, digest, signature: `0x${hex(bytesOf(random, 65))}` });
+  // Digests that are 0 modulo n: u1 = e/s is 0, and R = u2·Q alone.
+  for (const [name, d] of [
+    ["0", new Uint8Array(32)],
+    ["n", Uint8Array.from(Buffer.from(N, "hex"))],
+  ] as const) {
+    const signer = new SigningKey(`0x${"55".repeat(32)}`);
+    cases.push({ desc: `a digest of ${name} as signed`, digest: d, signature: signer.sign(d).serialized, signer });
+  }
 
   it("agrees with ethers' recoverAddress on every case: the address, or a refusal", () => {
     const disagreements = cases
@@ -118,7 +126,7 @@ describe("recoverSignerAddress", () => {
     );
     expect(wrong.map((c) => c.desc)).to.deep.equal([]);
     const asSigned = ofAKey.filter((c) => c.desc.endsWith("as signed"));
-    expect(asSigned).to.have.length(20);
+    expect(asSigned).to.have.length(22);
     for (const c of asSigned) expect(madeBy(keyOf(c.signer!), c.digest, c.signature), c.desc).to.equal(true);
     const other = keyOf(new SigningKey(`0x${"33".repeat(32)}`));
     for (const c of asSigned) expect(madeBy(other, c.digest, c.signature), `${c.desc}, another key`).to.equal(false);
