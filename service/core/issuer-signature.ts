@@ -36,8 +36,11 @@ export function recoverSignerAddress(digest: Uint8Array, signature: string): str
 
 export type Point = InstanceType<typeof secp256k1.ProjectivePoint>;
 
+/** 65 bytes of hex, in either case: every form recovery reads (it judges v and s itself). */
+const SIGNATURE_HEX = /^0x[0-9a-fA-F]{130}$/;
+
 function recoverSigner(digest: Uint8Array, signature: string): { address: string; key: Point } {
-  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new Error("a signature is 65 bytes of hex");
+  if (!SIGNATURE_HEX.test(signature)) throw new Error("a signature is 65 bytes of hex");
   const bytes = hexToBytes(signature.slice(2));
   if ((bytes[32]! & 0x80) !== 0) throw new Error("non-canonical s");
   const recovery = recoveryBit(bytes[64]!);
@@ -102,7 +105,7 @@ function learn(address: string, key: Point): void {
  * when recovery would give `key`; false when not, or when unsure. Exported for its tests.
  */
 export function madeBy(key: Point, digest: Uint8Array, signature: string): boolean {
-  if (!/^0x[0-9a-fA-F]{130}$/.test(signature) || digest.length !== 32) return false;
+  if (!SIGNATURE_HEX.test(signature) || digest.length !== 32) return false;
   const r = BigInt(`0x${signature.slice(2, 66)}`);
   const s = BigInt(`0x${signature.slice(66, 130)}`);
   const v = Number.parseInt(signature.slice(130), 16);

@@ -147,8 +147,8 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
 
     it("seals a batch that falls due while a round waits on a slow node, without waiting for the round", async () => {
       await submit(1, new Date(Date.now() - 60_000));
-      const node = gate();
-      chain.stalls.set("locate", node.closed);
+      const node = Promise.withResolvers<void>();
+      chain.stalls.set("locate", node.promise);
       // No idle polls: only the seal timer, set by the intake's notify, can seal the second batch.
       const a = anchorer({ maxItems: 100, maxWaitMs: 100, pollMs: 3_600_000 });
       try {
@@ -158,18 +158,18 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         a.notify();
         await until(async () => (await store.unanchoredBatches()).length === 2);
         expect(chain.sends, "the round still waits on the node").to.equal(0);
-        node.open();
+        node.resolve();
         await until(() => chain.sends === 2);
       } finally {
-        node.open();
+        node.resolve();
         await a.stop();
       }
     });
 
     it("seals nothing beside a round that waits on a slow node once the lease is lost to another replica", async () => {
       await submit(1, new Date(Date.now() - 60_000));
-      const node = gate();
-      chain.stalls.set("locate", node.closed);
+      const node = Promise.withResolvers<void>();
+      chain.stalls.set("locate", node.promise);
       let held = true;
       let asked = 0;
       const lease = { acquire: async () => (asked++, held), release: async () => undefined };
@@ -185,7 +185,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         expect((await store.unanchoredBatches()).length, "the second item stays pending").to.equal(1);
         expect((await store.pendingSummary()).count).to.equal(1);
       } finally {
-        node.open();
+        node.resolve();
         await a.stop();
       }
     });
@@ -196,12 +196,12 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       await a.runOnce();
       expect([chain.sends, chain.pool.length]).to.deep.equal([1, 1]);
       await submit(1);
-      const node = gate();
-      chain.stalls.set("receipt", node.closed);
+      const node = Promise.withResolvers<void>();
+      chain.stalls.set("receipt", node.promise);
       const round = a.runOnce();
       await until(() => chain.sends === 2);
       expect(chain.pool.length, "both transactions wait for the same block").to.equal(2);
-      node.open();
+      node.resolve();
       await round;
       chain.mine();
       chain.stalls.clear();
@@ -532,10 +532,4 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 2_
     if (Date.now() > deadline) throw new Error("timed out");
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-}
-
-/** A promise the test settles: `closed` until `open()`. */
-function gate(): { closed: Promise<void>; open: () => void } {
-  const { promise, resolve } = Promise.withResolvers<void>();
-  return { closed: promise, open: () => resolve() };
 }

@@ -255,29 +255,29 @@ async function checkAnchor(
 }
 
 /**
- * Checked signers by (signed content, signature). In version 2 the certificates of a
- * batch share both, so a batch costs one signature check, however many certificates of
- * it are checked. The key is the statement as JSON.stringify writes the parsed value: equal
- * keys mean equal content, hence equal signed bytes (a different key order only misses).
- * Only signers that are the certificate's issuer are kept: random signatures recover random
- * addresses, and need not fill the cache.
+ * Signatures found to be their certificate's issuer's, by (signed content, signature). In
+ * version 2 the certificates of a batch share both, so a batch costs one signature check,
+ * however many certificates of it are checked. The key is the statement as JSON.stringify
+ * writes the parsed value: equal keys mean equal content, hence equal signed bytes (a
+ * different key order only misses), and the content names the issuer. Only signatures of
+ * the issuer are kept: random signatures recover random addresses, and need not fill the cache.
  */
-const recovered = new TextKeyedCache<string>(4096, 16 * 1024 * 1024);
+const issuerSignatures = new TextKeyedCache<true>(4096, 16 * 1024 * 1024);
 
 function checkSignature(certificate: Certificate, c: CertificateClaims): Check {
   // One certificate has one signature: v is 27 or 28 (the schema), s is in the lower half.
   if (!hasLowS(c.signature)) return check("signature", "failed", { code: "signature.malformed" });
+  const passed = () =>
+    check("signature", "passed", { code: "signature.ok", issuer: c.issuer.address, name: c.issuer.name });
   try {
     const key = certificate.version === 2 ? `${statementText(certificate)}/${c.signature}` : undefined;
-    let signer = key === undefined ? undefined : recovered.get(key);
-    const isIssuer = (address: string) => address.toLowerCase() === c.issuer.address.toLowerCase();
-    if (signer === undefined) {
-      signer = signerAddress(personalMessageDigest(signedBytes(certificate)), c.signature, c.issuer.address);
-      if (key !== undefined && isIssuer(signer)) recovered.set(key, signer);
+    if (key !== undefined && issuerSignatures.has(key)) return passed();
+    const signer = signerAddress(personalMessageDigest(signedBytes(certificate)), c.signature, c.issuer.address);
+    if (signer.toLowerCase() !== c.issuer.address.toLowerCase()) {
+      return check("signature", "failed", { code: "signature.other-signer", signer, issuer: c.issuer.address });
     }
-    return isIssuer(signer)
-      ? check("signature", "passed", { code: "signature.ok", issuer: c.issuer.address, name: c.issuer.name })
-      : check("signature", "failed", { code: "signature.other-signer", signer, issuer: c.issuer.address });
+    if (key !== undefined) issuerSignatures.set(key, true);
+    return passed();
   } catch {
     return check("signature", "failed", { code: "signature.malformed" });
   }
