@@ -30,6 +30,8 @@ function listening(port: number): Promise<boolean> {
 async function npmStart(env: Record<string, string>): Promise<{ npm: ChildProcess; output: () => string }> {
   const npm = spawn("npm", ["start"], {
     cwd: ROOT,
+    // Its own process group, as a terminal's foreground job or a supervisor's child has.
+    detached: true,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -47,32 +49,62 @@ describe("the service's lifecycle (real processes, through npm start)", function
     for (const dir of dirs) await cleanUpDataDir(dir);
   });
 
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    it(`stops cleanly on ${signal} sent to the npm start process: no process left, both ports free`, async () => {
-      const dataDir = tempDir(`lifecycle-${signal}`);
-      dirs.push(dataDir);
-      const [port, chainPort] = [await freePort(), await freePort()];
-      const { npm, output } = await npmStart({
-        DATA_DIR: dataDir,
-        PORT: String(port),
-        LOCAL_CHAIN_PORT: String(chainPort),
+  // To the npm process, as a supervisor sends it; to the whole process group, as Ctrl-C in a
+  // terminal or `kill -- -PGID` does: npm then passes it on, and the service gets it twice.
+  // The second copy is sent here once the service is stopping, so it always comes second.
+  const targets = [
+    {
+      to: "the npm start process",
+      kill: async (npm: ChildProcess, signal: NodeJS.Signals) => void npm.kill(signal),
+    },
+    {
+      to: "npm start's whole process group, and again to the service as npm passes it on",
+      kill: async (npm: ChildProcess, signal: NodeJS.Signals, dataDir: string, output: () => string) => {
+        const service = Number(readFileSync(path.join(dataDir, "service.lock"), "utf8"));
+        // Sent the moment the service says it is stopping (its output is collected first).
+        const stopping = new Promise<void>((resolve) => {
+          const look = () => output().includes(`${signal}: stopping`) && resolve();
+          npm.stdout!.on("data", look);
+          npm.stderr!.on("data", look);
+        });
+        process.kill(-npm.pid!, signal);
+        await stopping;
+        process.kill(service, signal);
+      },
+    },
+  ];
+  for (const { to, kill } of targets)
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      it(`stops cleanly on ${signal} sent to ${to}: no process left, both ports free`, async () => {
+        const dataDir = tempDir(`lifecycle-${signal}`);
+        dirs.push(dataDir);
+        const [port, chainPort] = [await freePort(), await freePort()];
+        const { npm, output } = await npmStart({
+          DATA_DIR: dataDir,
+          PORT: String(port),
+          LOCAL_CHAIN_PORT: String(chainPort),
+        });
+        const chainPid = Number(readFileSync(path.join(dataDir, "chain", "anvil.pid"), "utf8"));
+        expect([await listening(port), await listening(chainPort), isAlive(chainPid)]).to.deep.equal([
+          true,
+          true,
+          true,
+        ]);
+        const exited = once(npm, "exit");
+        const sent = Date.now();
+        await kill(npm, signal, dataDir, output);
+        await exited;
+        await until(
+          async () =>
+            !(await listening(port)) && !(await listening(chainPort)) && !isAlive(chainPid) ? true : undefined,
+          "everything to stop",
+          10_000,
+        );
+        expect(Date.now() - sent, "within 10 s").to.be.below(10_000);
+        expect(output()).to.match(new RegExp(`${signal}: stopping`));
+        expect(output(), "a clean stop, not a forced exit").to.match(/"msg":"stopped"/);
       });
-      const chainPid = Number(readFileSync(path.join(dataDir, "chain", "anvil.pid"), "utf8"));
-      expect([await listening(port), await listening(chainPort), isAlive(chainPid)]).to.deep.equal([true, true, true]);
-      const exited = once(npm, "exit");
-      const sent = Date.now();
-      npm.kill(signal);
-      await exited;
-      await until(
-        async () =>
-          !(await listening(port)) && !(await listening(chainPort)) && !isAlive(chainPid) ? true : undefined,
-        "everything to stop",
-        10_000,
-      );
-      expect(Date.now() - sent, "within 10 s").to.be.below(10_000);
-      expect(output()).to.match(new RegExp(`${signal}: stopping`));
-    });
-  }
+    }
 
   it("exits non-zero at once, with one line, when its port is in use", async () => {
     const dataDir = tempDir("lifecycle-port");

@@ -31,13 +31,22 @@ stopping the chain node it started. A failed start exits 1 with one line saying 
       process.once("SIGINT", () => resolve("SIGINT"));
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
-    // A second signal while stopping ends the process at once.
-    const force = () => process.exit(EXIT.failed);
-    process.once("SIGINT", force);
-    process.once("SIGTERM", force);
+    // A second signal while stopping ends the process at once — unless it comes with the
+    // first: `npm start` passes on to the service the signal its whole process group got
+    // (Ctrl-C in a terminal, `kill -- -PGID`), so one request arrives twice, milliseconds
+    // apart. A person's second Ctrl-C comes later than DUPLICATE_SIGNAL_MS.
+    const first = Date.now();
+    const force = () => {
+      if (Date.now() - first >= DUPLICATE_SIGNAL_MS) process.exit(EXIT.failed);
+    };
+    process.on("SIGINT", force);
+    process.on("SIGTERM", force);
     log.info(`${signal}: stopping`);
     await service.stop();
     log.info("stopped");
     return EXIT.ok;
   },
 });
+
+/** A signal this soon after the first is the same request, passed on by npm. */
+const DUPLICATE_SIGNAL_MS = 1_000;
