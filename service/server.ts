@@ -106,6 +106,10 @@ export async function startService(
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
 
+    // The web pages' bundle is built by esbuild in its own process, meanwhile.
+    const web = webRoutes();
+    web.catch(() => undefined); // awaited below; a failed start before then reports its own error
+
     const store = await openStore(config);
     cleanup.push(() => store.close());
     const objects = await openObjectStore(config);
@@ -277,7 +281,7 @@ export async function startService(
       captures,
       site,
       log,
-      routers: [documentRoutes({ store, renderer, site }), checkpointRoutes(store), await webRoutes()],
+      routers: [documentRoutes({ store, renderer, site }), checkpointRoutes(store), await web],
     });
     handler = app;
     anchorer.start();

@@ -4,15 +4,7 @@ import { mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/pro
 import { createRequire } from "node:module";
 import { arch, platform, release } from "node:os";
 import path from "node:path";
-import {
-  chromium,
-  type Browser,
-  type BrowserContext,
-  type CDPSession,
-  type Page,
-  type Request,
-  type Response,
-} from "playwright-core";
+import type { Browser, BrowserContext, CDPSession, Page, Request, Response } from "playwright-core";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
 import { TEXT_LIMITS } from "../core/limits.ts";
@@ -392,6 +384,8 @@ class CaptureSession {
     ];
     let browser: Browser;
     try {
+      // Loaded here, at the first capture: playwright-core is a third of the service's start-up.
+      const { chromium } = await import("playwright-core");
       browser = await chromium.launch({ executablePath: this.chromiumPath, args: this.browserArgs, timeout: 30_000 });
     } catch (e) {
       throw new CaptureError("BROWSER_UNAVAILABLE", `Chromium did not start: ${firstLine(e)}`, { cause: e });
