@@ -60,6 +60,8 @@ export interface ServiceConfig {
     anonymousPerMinute: number;
     /** Open connections per client address. */
     connectionsPerAddress: number;
+    /** The whole body of an /rpc request must arrive within this (RPC_BODY_TIMEOUT_MS). */
+    rpcBodyTimeoutMs: number;
   };
   timestamps: {
     /** RFC 3161 time-stamp authorities; every root is stamped by each. Unset on the embedded chain: the development TSA. */
@@ -131,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       submissionsPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600_000, 1, 100_000_000),
       anonymousPerMinute: int(env, "ANONYMOUS_RATE_LIMIT_PER_MINUTE", 6_000, 1, 100_000_000),
       connectionsPerAddress: int(env, "MAX_CONNECTIONS_PER_ADDRESS", 256, 1, 1_000_000),
+      rpcBodyTimeoutMs: int(env, "RPC_BODY_TIMEOUT_MS", 10_000, 100, 600_000),
     },
     timestamps: {
       urls: env.TSA_URLS === undefined ? undefined : list(env.TSA_URLS).map((u) => checkUrl("TSA_URLS", u)),

@@ -31,6 +31,8 @@ export interface AppDependencies {
     submissionsPerMinute: number;
     /** Requests (or certificates, or RPC calls) per client address per minute on anonymous routes. */
     anonymousPerMinute: number;
+    /** The whole body of an /rpc request must arrive within this. */
+    rpcBodyTimeoutMs: number;
   };
   health: () => Promise<OperatorHealth>;
   /** What the pages are told: the public address for QR codes, chain names. */
@@ -82,7 +84,7 @@ export function createApp(deps: AppDependencies): Express {
     res.json(deps.site());
   });
 
-  app.use("/rpc", contentLengthLimit(64 * 1024), bodyDeadline(10_000));
+  app.use("/rpc", contentLengthLimit(64 * 1024), bodyDeadline(deps.limits.rpcBodyTimeoutMs));
   app.use("/rpc", publicCors);
   app.use(rpcProxy({ chainUrl: deps.chainUrl, contract: deps.contract, anonymous, log: deps.log }));
 

@@ -37,6 +37,7 @@ describe("limits on anonymous and slow clients (a real service process)", functi
       // debt, and the Retry-After it then gives tells how many units it was charged.
       ANONYMOUS_RATE_LIMIT_PER_MINUTE: "1",
       MAX_CONNECTIONS_PER_ADDRESS: String(MAX_CONNECTIONS),
+      RPC_BODY_TIMEOUT_MS: "1000",
     });
   });
 
@@ -153,7 +154,7 @@ describe("limits on anonymous and slow clients (a real service process)", functi
       expect(received).to.include("BODY_TOO_LARGE");
     });
 
-    it("answers 408 to a body on /rpc that has not arrived after 10 s, and closes the connection", async function () {
+    it("answers 408 to a body on /rpc that has not arrived within RPC_BODY_TIMEOUT_MS, and closes the connection", async function () {
       const c = await RawConnection.open(service.url, FROM.slow);
       const body = JSON.stringify(chainId(1));
       c.write(
