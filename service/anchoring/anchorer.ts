@@ -104,6 +104,12 @@ export class Anchorer {
   #sealTimerAt: number | null = null;
   /** The seal timer sealed a batch during a round: the next round starts at once. */
   #sealedBeside = false;
+  /** Batches sealed beside a round, while their first transaction is sent: rounds leave them alone. */
+  readonly #sendingBeside = new Set<number>();
+  /** Those sends, for stop() to wait for. */
+  #besideSends: Promise<unknown> = Promise.resolve();
+  /** Transactions are sent one at a time, each at the account's next nonce. */
+  #sends: Promise<unknown> = Promise.resolve();
   /** `started` between start() and stop(); runOnce() may also be driven directly (tests, tools). */
   #state: "idle" | "started" | "stopping" = "idle";
   #failures = 0;
@@ -142,6 +148,7 @@ export class Anchorer {
     this.#sealTimerAt = null;
     await this.#running;
     await this.#sealing;
+    await this.#besideSends;
     await this.#options.lease?.release().catch(() => undefined);
   }
 
@@ -155,7 +162,7 @@ export class Anchorer {
     await this.#seal(now);
     // Batches not yet sent go first (oldest first): one sealed while an earlier one waits
     // for its block is sent at once, and may share that block.
-    const unanchored = await this.#store.unanchoredBatches();
+    const unanchored = (await this.#store.unanchoredBatches()).filter((b) => !this.#sendingBeside.has(b.id));
     const batches = [...unanchored.filter((b) => b.txHash === null), ...unanchored.filter((b) => b.txHash !== null)];
     for (const [i, batch] of batches.entries()) {
       if (this.#state === "stopping") return;
@@ -200,8 +207,14 @@ export class Anchorer {
     this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, retry));
   }
 
-  async #seal(now: Date): Promise<number[]> {
-    const run = this.#sealing.then(() => sealDueBatches(this.#store, this.#options, now, (m) => this.#log.info(m)));
+  /** `beside`: sealed beside a round, and sent by the caller; rounds leave the batches alone until then. */
+  async #seal(now: Date, beside = false): Promise<number[]> {
+    const run = this.#sealing.then(async () => {
+      const result = await sealDueBatches(this.#store, this.#options, now, (m) => this.#log.info(m));
+      // Marked before the next seal (a round's) can begin, and so before that round lists batches.
+      if (beside) for (const id of result.sealed) this.#sendingBeside.add(id);
+      return result;
+    });
     this.#sealing = run.then(
       ({ nextDueAt }) => this.#armSealTimer(nextDueAt),
       () => undefined,
@@ -229,24 +242,47 @@ export class Anchorer {
 
   /**
    * A batch falls due. With no round running, a round starts and seals it. A round can
-   * spend seconds on one batch (a slow node, a service busy with intake): then it is sealed
-   * beside the round, so batches keep to their size and wait instead of piling up into one
-   * sealed late — by the holder of the lease only, asked again here (a round stalled past
-   * the lease has lost it). A failure here is the next round's to meet.
+   * spend seconds on one batch (a slow node, a service busy with intake, an earlier batch
+   * being certified): then it is sealed beside the round, and its transaction sent at once,
+   * so batches keep to their size and their blocks instead of piling up behind the round —
+   * by the holder of the lease only, asked again here (a round stalled past the lease has
+   * lost it). A failure here is the next round's to meet.
    */
   #sealDue(): void {
     if (this.#state !== "started" || this.#failures > 0) return;
     if (this.#running === undefined) return this.#schedule(0);
     const lease = this.#options.lease;
-    (async () => (lease && !(await lease.acquire()) ? [] : this.#seal(new Date())))().then(
+    (async () => (lease && !(await lease.acquire()) ? [] : this.#seal(new Date(), true)))().then(
       (ids) => {
         if (ids.length === 0) return;
+        const sending = this.#sendBeside(ids);
+        this.#besideSends = Promise.all([this.#besideSends, sending]);
         // A round still running starts the next at once; one that has ended meanwhile is followed now.
         if (this.#running === undefined) this.#schedule(0);
         else this.#sealedBeside = true;
       },
       (e: unknown) => this.#log.debug(`sealing beside a round failed: ${e instanceof Error ? e.message : String(e)}`),
     );
+  }
+
+  /**
+   * Sends the first transaction of batches sealed beside a round, without waiting for it to
+   * be mined: the rounds that follow find them sent, and certify them once mined. Never
+   * throws: a batch not sent here is left for the next round to send.
+   */
+  async #sendBeside(ids: readonly number[]): Promise<void> {
+    try {
+      const batches = (await this.#store.unanchoredBatches()).filter((b) => ids.includes(b.id) && b.txHash === null);
+      for (const batch of batches) {
+        if (this.#state !== "started") return;
+        await this.#stampBeforeSending(batch);
+        await this.#send(batch, false);
+      }
+    } catch (e) {
+      this.#log.debug(`sending beside a round failed: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      for (const id of ids) this.#sendingBeside.delete(id);
+    }
   }
 
   /** How often the loop looks for work when idle: often enough to seal on time. */
@@ -297,7 +333,9 @@ export class Anchorer {
   }
 
   async #send(batch: SealedBatch, wait: boolean): Promise<AnchorLocation | null> {
-    const sent = await this.#chain.sendAnchor(batch.root, batch.treeSize);
+    const sending = this.#sends.then(() => this.#chain.sendAnchor(batch.root, batch.treeSize));
+    this.#sends = sending.catch(() => undefined);
+    const sent = await sending;
     if (sent.kind === "already-anchored") {
       // Anchored meanwhile (a transaction from before a crash): that counts as done. A node
       // that estimates against its pending state says so while that transaction still

@@ -79,10 +79,22 @@ export class ChainClient implements AnchorChain {
     return { timestamp: Number(timestamp), blockNumber: Number(blockNumber), treeSize: Number(treeSize) };
   }
 
-  /** Sends `anchor(root, treeSize)` without waiting for it to be mined. */
+  /**
+   * Sends `anchor(root, treeSize)` without waiting for it to be mined. What the transaction
+   * needs from the node (its nonce, its gas, whose estimate also says whether the root is
+   * anchored already, and its fees) is asked for at once, in one batched request, not one
+   * after another: under load every round trip waits its turn on a busy event loop.
+   */
   async sendAnchor(root: Hex32, treeSize: number): Promise<SendResult> {
+    const anchor = this.#instance.getFunction("anchor");
     try {
-      const tx = await this.#instance.getFunction("anchor")(root, treeSize, await this.#overrides());
+      const [request, nonce, gasLimit, fees] = await Promise.all([
+        anchor.populateTransaction(root, treeSize),
+        this.#wallet.getNonce("pending"),
+        anchor.estimateGas(root, treeSize),
+        this.#overrides(),
+      ]);
+      const tx = await this.#wallet.sendTransaction({ ...request, nonce, gasLimit, ...fees });
       return { kind: "sent", txHash: tx.hash as Hex32 };
     } catch (e) {
       if (revertName(e) === "EvidenceAnchorAlreadyAnchored") return { kind: "already-anchored" };
@@ -218,8 +230,16 @@ async function mined(provider: JsonRpcProvider, txHash: string, what: string): P
   if (receipt.status !== 1) throw new Error(`${what} (tx ${txHash}) failed on chain`);
 }
 
+/**
+ * A transaction's type and fees, fully formed (so ethers asks the node for nothing more):
+ * legacy at GAS_PRICE when set; else EIP-1559 where the chain supports it, unless legacy
+ * transactions are asked for; else legacy at the node's gas price.
+ */
 async function txOverrides(provider: JsonRpcProvider, tx: TxOptions): Promise<TransactionRequest> {
   if (tx.gasPrice !== undefined) return { type: 0, gasPrice: tx.gasPrice };
-  if (tx.legacy) return { type: 0, gasPrice: (await provider.getFeeData()).gasPrice ?? 0n };
-  return {};
+  const fees = await provider.getFeeData();
+  if (!tx.legacy && fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {
+    return { type: 2, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas };
+  }
+  return { type: 0, gasPrice: fees.gasPrice ?? 0n };
 }

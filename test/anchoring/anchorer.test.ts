@@ -145,7 +145,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       expect([...chain.anchors.values()].map((a) => a.treeSize).sort()).to.deep.equal([2, 5, 5]);
     });
 
-    it("seals a batch that falls due while a round waits on a slow node, without waiting for the round", async () => {
+    it("seals a batch that falls due while a round waits on a slow node, and sends it without waiting for the round", async () => {
       await submit(1, new Date(Date.now() - 60_000));
       const node = Promise.withResolvers<void>();
       chain.stalls.set("locate", node.promise);
@@ -156,14 +156,20 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         await until(async () => (await store.unanchoredBatches()).length === 1);
         await submit(1);
         a.notify();
-        await until(async () => (await store.unanchoredBatches()).length === 2);
-        expect(chain.sends, "the round still waits on the node").to.equal(0);
+        await until(() => chain.sends === 1);
+        expect(
+          (await store.unanchoredBatches()).map((b) => b.txHash !== null),
+          "the round still waits on the node for the first batch; the second is sent",
+        ).to.deep.equal([false, true]);
         node.resolve();
         await until(() => chain.sends === 2);
       } finally {
         node.resolve();
         await a.stop();
       }
+      chain.mine();
+      await anchorer({ maxItems: 100, maxWaitMs: 100 }).runOnce();
+      expect([(await store.unanchoredBatches()).length, chain.sends], "each batch sent once").to.deep.equal([0, 2]);
     });
 
     it("seals nothing beside a round that waits on a slow node once the lease is lost to another replica", async () => {
