@@ -175,20 +175,49 @@ function localFormat(timeZone: string | undefined): Intl.DateTimeFormat {
   return format;
 }
 
-/** A moment as a date in UTC and in local time (the reader's time zone unless given). */
+/**
+ * A moment as a date in UTC and in local time (the reader's time zone unless given). The
+ * reader's own zone is read from the Date itself: the first Intl formatter with a time zone
+ * costs tens of milliseconds (time-zone data), a visible part of one verification.
+ */
 export function timeText(when: Date | number, lang: Lang, timeZone?: string): TimeText {
   const date = typeof when === "number" ? new Date(when * 1000) : when;
   const utc = `${date
     .toISOString()
     .replace("T", " ")
     .replace(/\.\d{3}Z$/, "")} UTC`;
+  const { fields, offset } = timeZone === undefined ? readerFields(date) : zoneFields(date, timeZone);
+  const zone = lang === "zh-CN" ? `（${offset}）` : ` (${offset})`;
+  const [year, month, day, hour, minute, second] = fields;
+  return { utc, local: `${year}-${month}-${day} ${hour}:${minute}:${second}${zone}` };
+}
+
+type LocalFields = { fields: string[]; offset: string };
+
+function zoneFields(date: Date, timeZone: string): LocalFields {
   const parts = localFormat(timeZone).formatToParts(date);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
-  const offset = get("timeZoneName").replace("GMT", "UTC") || "UTC";
-  const zone = lang === "zh-CN" ? `（${offset === "UTC" ? "UTC" : offset}）` : ` (${offset})`;
   return {
-    utc,
-    local: `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}:${get("second")}${zone}`,
+    fields: ["year", "month", "day", "hour", "minute", "second"].map(get),
+    offset: get("timeZoneName").replace("GMT", "UTC") || "UTC",
+  };
+}
+
+/** The same fields in the reader's zone, with the offset as Intl's "longOffset" gives it: UTC+00:00, UTC+08:00, UTC-03:30. */
+function readerFields(date: Date): LocalFields {
+  const two = (n: number) => String(n).padStart(2, "0");
+  const east = -date.getTimezoneOffset();
+  const abs = Math.abs(east);
+  return {
+    fields: [
+      String(date.getFullYear()),
+      two(date.getMonth() + 1),
+      two(date.getDate()),
+      two(date.getHours()),
+      two(date.getMinutes()),
+      two(date.getSeconds()),
+    ],
+    offset: `UTC${east >= 0 ? "+" : "-"}${two(Math.floor(abs / 60))}:${two(abs % 60)}`,
   };
 }
 
