@@ -270,6 +270,26 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       expect([...requestedHosts].filter((h) => !own.has(h))).to.deep.equal([]);
     });
 
+    it("names every chunk a page's script imports for preloading, and fetches the RFC 3161 verifier before Verify is pressed", async () => {
+      for (const route of ["/", "/verify"]) {
+        await page.goto(`${service.url}${route}`);
+        const preloaded = await page.$$eval('link[rel="modulepreload"]', (links) =>
+          links.map((l) => new URL((l as HTMLLinkElement).href).pathname),
+        );
+        const chunks = await page.evaluate(() =>
+          performance
+            .getEntriesByType("resource")
+            .map((e) => new URL(e.name).pathname)
+            .filter((p) => p.startsWith("/assets/chunk-")),
+        );
+        expect(chunks, `${route}: its script imports chunks`).not.to.be.empty;
+        expect(preloaded, `${route}: every chunk loaded is preloaded`).to.include.members(chunks);
+      }
+      await page.waitForFunction(() =>
+        performance.getEntriesByType("resource").some((e) => e.name.includes("/assets/timestamp-verifier-")),
+      );
+    });
+
     it("is operable from the keyboard alone: every input labelled, sign-in, file choice and verification by Tab, Enter and Space", async () => {
       for (const route of ["/", "/verify"]) {
         await page.goto(`${service.url}${route}`);

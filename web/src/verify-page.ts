@@ -41,6 +41,13 @@ applyLanguage();
 setUpLanguageSwitch(byId("lang"), () => last && render(last.result, last.rpc, last.at));
 rpcInput.placeholder = new URL("/rpc", location.href).href;
 
+// What a verification needs is fetched while the reader chooses the files: the site's facts,
+// and the RFC 3161 verifier (the largest chunk, kept out of the page's first load).
+void siteInfo();
+const warm = () => void import("../../service/core/verify/timestamp-verifier.ts").catch(() => undefined);
+if ("requestIdleCallback" in window) requestIdleCallback(warm, { timeout: 2_000 });
+else setTimeout(warm, 500);
+
 dropZone(byId("cert-drop"), certFile, (files) => void chooseCertificate(files[0]));
 certText.addEventListener("input", () => {
   certificateBytes = undefined;

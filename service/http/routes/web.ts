@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { build } from "esbuild";
+import path from "node:path";
+import { build, type Metafile } from "esbuild";
 import { Router } from "express";
 
 const WEB = new URL("../../../web/", import.meta.url);
@@ -26,6 +27,7 @@ export async function webRoutes(): Promise<Router> {
     minify: true,
     write: false,
     outdir: "/assets",
+    metafile: true,
     logLevel: "silent",
   });
   const assets = new Map<string, { type: string; body: Buffer }>();
@@ -33,7 +35,11 @@ export async function webRoutes(): Promise<Router> {
     assets.set(out.path.replace("/assets/", ""), { type: "text/javascript", body: Buffer.from(out.contents) });
   }
   assets.set("styles.css", { type: "text/css", body: readFileSync(fileOf("styles.css")) });
-  const pages = { "/": readFileSync(fileOf("index.html")), "/verify": readFileSync(fileOf("verify.html")) };
+  const imports = staticImports(result.metafile);
+  const pages = {
+    "/": withPreloads(readFileSync(fileOf("index.html"), "utf8"), "upload.js", imports),
+    "/verify": withPreloads(readFileSync(fileOf("verify.html"), "utf8"), "verify.js", imports),
+  };
 
   const router = Router();
   for (const [route, body] of Object.entries(pages)) {
@@ -64,6 +70,38 @@ export async function webRoutes(): Promise<Router> {
  * The pages keep their strict policy (service/http/app.ts), without any 'unsafe-' source.
  */
 const HASH_WORKER_POLICY = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'";
+
+/** Each output's chunks that it imports statically, directly or through another chunk, by file name. */
+function staticImports(metafile: Metafile): Map<string, string[]> {
+  const direct = new Map<string, string[]>();
+  for (const [output, { imports }] of Object.entries(metafile.outputs)) {
+    direct.set(
+      path.basename(output),
+      imports.filter((i) => i.kind === "import-statement" && !i.external).map((i) => path.basename(i.path)),
+    );
+  }
+  const all = new Map<string, string[]>();
+  for (const name of direct.keys()) {
+    const seen = new Set<string>();
+    const visit = (n: string) => {
+      for (const c of direct.get(n) ?? []) if (!seen.has(c)) (seen.add(c), visit(c));
+    };
+    visit(name);
+    all.set(name, [...seen]);
+  }
+  return all;
+}
+
+/**
+ * A page with `<link rel="modulepreload">` for every chunk its script imports: the browser
+ * fetches them with the script, instead of only once the script has been parsed.
+ */
+function withPreloads(html: string, script: string, imports: Map<string, string[]>): string {
+  const tag = `<script type="module" src="/assets/${script}"></script>`;
+  if (!html.includes(tag)) throw new Error(`the page for ${script} does not load it with ${tag}`);
+  const links = (imports.get(script) ?? []).map((c) => `<link rel="modulepreload" href="/assets/${c}" />\n    `);
+  return html.replace(tag, `${links.join("")}${tag}`);
+}
 
 function fileOf(relative: string): string {
   return new URL(relative, WEB).pathname;
