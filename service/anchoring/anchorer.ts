@@ -65,9 +65,10 @@ export interface AnchorerHealth {
 }
 
 /**
- * Seals pending evidence into batches and anchors them, one batch at a time, oldest first
- * (a batch sent again, its transaction lost or timed out, after the newer ones waiting for
- * their first send); then certifies each anchored batch.
+ * Seals pending evidence into batches and anchors them, oldest first: a batch's first
+ * transaction is sent when it is sealed (beside a round that is busy, see #sealDue), a batch
+ * sent again (its transaction lost or timed out) after the newer ones waiting for their first
+ * send. Transactions go out one at a time. Each anchored batch is then certified.
  *
  * Exactly once on chain: a batch's root is persisted before any transaction is sent, and
  * before sending (again) the contract is asked whether the root is already anchored. The
@@ -106,8 +107,8 @@ export class Anchorer {
   #sealedBeside = false;
   /** Batches sealed beside a round, while their first transaction is sent: rounds leave them alone. */
   readonly #sendingBeside = new Set<number>();
-  /** Those sends, for stop() to wait for. */
-  #besideSends: Promise<unknown> = Promise.resolve();
+  /** Seals beside a round and their sends, for stop() to wait for. */
+  #beside: Promise<void> = Promise.resolve();
   /** Transactions are sent one at a time, each at the account's next nonce. */
   #sends: Promise<unknown> = Promise.resolve();
   /** `started` between start() and stop(); runOnce() may also be driven directly (tests, tools). */
@@ -147,8 +148,8 @@ export class Anchorer {
     clearTimeout(this.#sealTimer);
     this.#sealTimerAt = null;
     await this.#running;
+    await this.#beside;
     await this.#sealing;
-    await this.#besideSends;
     await this.#options.lease?.release().catch(() => undefined);
   }
 
@@ -160,9 +161,13 @@ export class Anchorer {
     }
     this.health.role = "anchoring";
     await this.#seal(now);
+    // Listed in turn with the seals, so a batch sealed beside is either marked as being sent
+    // there or not yet sealed.
+    const listed = this.#sealing.then(() => this.#store.unanchoredBatches());
+    this.#sealing = listed.catch(() => undefined);
     // Batches not yet sent go first (oldest first): one sealed while an earlier one waits
     // for its block is sent at once, and may share that block.
-    const unanchored = (await this.#store.unanchoredBatches()).filter((b) => !this.#sendingBeside.has(b.id));
+    const unanchored = (await listed).filter((b) => !this.#sendingBeside.has(b.id));
     const batches = [...unanchored.filter((b) => b.txHash === null), ...unanchored.filter((b) => b.txHash !== null)];
     for (const [i, batch] of batches.entries()) {
       if (this.#state === "stopping") return;
@@ -194,7 +199,7 @@ export class Anchorer {
       (e: unknown) => {
         this.#failures++;
         this.health.reachable = false;
-        this.health.lastError = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+        this.health.lastError = errorLine(e);
         this.#log.warn({ attempt: this.#failures }, `anchoring failed, retrying: ${this.health.lastError}`);
       },
     );
@@ -251,27 +256,26 @@ export class Anchorer {
   #sealDue(): void {
     if (this.#state !== "started" || this.#failures > 0) return;
     if (this.#running === undefined) return this.#schedule(0);
-    const lease = this.#options.lease;
-    (async () => (lease && !(await lease.acquire()) ? [] : this.#seal(new Date(), true)))().then(
-      (ids) => {
-        if (ids.length === 0) return;
-        const sending = this.#sendBeside(ids);
-        this.#besideSends = Promise.all([this.#besideSends, sending]);
-        // A round still running starts the next at once; one that has ended meanwhile is followed now.
-        if (this.#running === undefined) this.#schedule(0);
-        else this.#sealedBeside = true;
-      },
-      (e: unknown) => this.#log.debug(`sealing beside a round failed: ${e instanceof Error ? e.message : String(e)}`),
-    );
+    const beside = this.#sealAndSendBeside();
+    this.#beside = Promise.all([this.#beside, beside]).then(() => undefined);
   }
 
   /**
-   * Sends the first transaction of batches sealed beside a round, without waiting for it to
-   * be mined: the rounds that follow find them sent, and certify them once mined. Never
-   * throws: a batch not sent here is left for the next round to send.
+   * Seals what is due beside a round, and sends the first transaction of each batch sealed,
+   * without waiting for it to be mined: the rounds that follow find them sent, and certify
+   * them once mined. Never throws: a batch not sent here is left for the next round to send.
    */
-  async #sendBeside(ids: readonly number[]): Promise<void> {
+  async #sealAndSendBeside(): Promise<void> {
+    let ids: number[] = [];
     try {
+      const lease = this.#options.lease;
+      if (lease && !(await lease.acquire())) return;
+      if (this.#state !== "started") return;
+      ids = await this.#seal(new Date(), true);
+      if (ids.length === 0) return;
+      // A round still running starts the next at once; one that has ended meanwhile is followed now.
+      if (this.#running === undefined) this.#schedule(0);
+      else this.#sealedBeside = true;
       const batches = (await this.#store.unanchoredBatches()).filter((b) => ids.includes(b.id) && b.txHash === null);
       for (const batch of batches) {
         if (this.#state !== "started") return;
@@ -279,7 +283,7 @@ export class Anchorer {
         await this.#send(batch, false);
       }
     } catch (e) {
-      this.#log.debug(`sending beside a round failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.#log.warn(`sealing or sending beside a round failed, left to the next round: ${errorLine(e)}`);
     } finally {
       for (const id of ids) this.#sendingBeside.delete(id);
     }
@@ -333,9 +337,21 @@ export class Anchorer {
   }
 
   async #send(batch: SealedBatch, wait: boolean): Promise<AnchorLocation | null> {
-    const sending = this.#sends.then(() => this.#chain.sendAnchor(batch.root, batch.treeSize));
+    const lease = this.#options.lease;
+    const sending = this.#sends.then(async () =>
+      // Asked again just before sending: a send may have waited here, or for a TSA, past the
+      // end of a lease that another replica has taken since.
+      lease && !(await lease.acquire()) ? null : this.#chain.sendAnchor(batch.root, batch.treeSize),
+    );
     this.#sends = sending.catch(() => undefined);
     const sent = await sending;
+    if (sent === null) {
+      this.#log.info(
+        { batch: batch.id },
+        `batch ${batch.id}: the anchoring lease was lost before sending; left to its holder`,
+      );
+      return null;
+    }
     if (sent.kind === "already-anchored") {
       // Anchored meanwhile (a transaction from before a crash): that counts as done. A node
       // that estimates against its pending state says so while that transaction still
@@ -449,4 +465,8 @@ export class Anchorer {
       );
     }
   }
+}
+
+function errorLine(e: unknown): string {
+  return e instanceof Error ? e.message.split("\n")[0]! : String(e);
 }

@@ -94,7 +94,16 @@ export class ChainClient implements AnchorChain {
         anchor.estimateGas(root, treeSize),
         this.#overrides(),
       ]);
-      const tx = await this.#wallet.sendTransaction({ ...request, nonce, gasLimit, ...fees });
+      // Signed here and broadcast: the signer's sendTransaction would ask for the fees again
+      // for a legacy transaction.
+      const signed = await this.#wallet.signTransaction({
+        ...request,
+        nonce,
+        gasLimit,
+        chainId: this.chainId,
+        ...fees,
+      });
+      const tx = await this.provider.broadcastTransaction(signed);
       return { kind: "sent", txHash: tx.hash as Hex32 };
     } catch (e) {
       if (revertName(e) === "EvidenceAnchorAlreadyAnchored") return { kind: "already-anchored" };
@@ -231,9 +240,9 @@ async function mined(provider: JsonRpcProvider, txHash: string, what: string): P
 }
 
 /**
- * A transaction's type and fees, fully formed (so ethers asks the node for nothing more):
- * legacy at GAS_PRICE when set; else EIP-1559 where the chain supports it, unless legacy
- * transactions are asked for; else legacy at the node's gas price.
+ * A transaction's type and fees, fully formed: legacy at GAS_PRICE when set; else EIP-1559
+ * where the chain supports it, unless legacy transactions are asked for; else legacy at the
+ * node's gas price.
  */
 async function txOverrides(provider: JsonRpcProvider, tx: TxOptions): Promise<TransactionRequest> {
   if (tx.gasPrice !== undefined) return { type: 0, gasPrice: tx.gasPrice };

@@ -172,6 +172,31 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       expect([(await store.unanchoredBatches()).length, chain.sends], "each batch sent once").to.deep.equal([0, 2]);
     });
 
+    it("leaves a batch whose send beside a round failed to the next round, which sends it once", async () => {
+      await submit(1, new Date(Date.now() - 60_000));
+      const node = Promise.withResolvers<void>();
+      chain.stalls.set("locate", node.promise);
+      const a = anchorer({ maxItems: 100, maxWaitMs: 100, pollMs: 3_600_000 });
+      try {
+        a.start();
+        await until(async () => (await store.unanchoredBatches()).length === 1);
+        chain.down = new Error("connection refused");
+        await submit(1);
+        a.notify();
+        await until(() => chain.sendAttempts === 1);
+        expect(chain.sends, "the send beside the round failed").to.equal(0);
+        chain.down = null;
+        node.resolve();
+        await until(() => chain.sends === 2);
+      } finally {
+        node.resolve();
+        await a.stop();
+      }
+      chain.mine();
+      await anchorer({ maxItems: 100, maxWaitMs: 100 }).runOnce();
+      expect([(await store.unanchoredBatches()).length, chain.sends], "each batch sent once").to.deep.equal([0, 2]);
+    });
+
     it("seals nothing beside a round that waits on a slow node once the lease is lost to another replica", async () => {
       await submit(1, new Date(Date.now() - 60_000));
       const node = Promise.withResolvers<void>();

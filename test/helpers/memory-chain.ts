@@ -25,6 +25,8 @@ export class MemoryChain implements AnchorChain {
   readonly anchors = new Map<Hex32, AnchorLocation>();
   readonly failed = new Set<Hex32>();
   sends = 0;
+  /** Every call of sendAnchor, including those that failed. */
+  sendAttempts = 0;
   /** When set, every call throws this: the node is unreachable. */
   down: Error | null = null;
   /** The node drops transactions instead of keeping them in its pool. */
@@ -46,6 +48,7 @@ export class MemoryChain implements AnchorChain {
   }
 
   async sendAnchor(root: Hex32, treeSize: number): Promise<SendResult> {
+    this.sendAttempts++;
     this.#check();
     if (this.anchors.has(root) || this.pool.some((t) => t.root === root)) return { kind: "already-anchored" };
     this.sends++;

@@ -161,8 +161,11 @@ describe("limits on anonymous and slow clients (a real service process)", functi
         `POST /rpc HTTP/1.1\r\nHost: evidence\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
       );
       c.write(body.slice(0, 10));
+      const sent = Date.now();
       const answer = await c.answer();
+      const waited = Date.now() - sent;
       expect([answer.status, JSON.parse(answer.body).code]).to.deep.equal([408, "REQUEST_TIMEOUT"]);
+      expect(waited, "the deadline set (1 s here), not the default of 10 s").to.be.within(900, 9_000);
       expect(answer.headers.connection).to.equal("close");
       await c.closed;
     });
