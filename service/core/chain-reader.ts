@@ -222,7 +222,8 @@ function anchoredEvent(log: unknown): AnchoredEvent | null {
  * Caches what cannot change: the chain id, blocks, receipts, and anchors once set
  * (anchors are immutable). Unset anchors are asked again, since they may be set later;
  * the newest block number is remembered as the highest seen, so a verifier asks the node
- * only when a certificate names a newer block.
+ * only when a certificate names a newer block. A read already under way is shared, not
+ * asked again: certificates of one batch verified at once ask the node once.
  */
 export class CachingChainReader implements ChainReader {
   readonly #inner: ChainReader;
@@ -233,6 +234,7 @@ export class CachingChainReader implements ChainReader {
   readonly #anchors = new Map<string, AnchorOnChain>();
   readonly #blocks = new Map<number, BlockOnChain>();
   readonly #receipts = new Map<string, ReceiptOnChain>();
+  readonly #underWay = new Map<string, Promise<unknown>>();
 
   /** `limit` bounds each cache; past it the entry read longest ago goes. */
   constructor(inner: ChainReader, options: { limit?: number } = {}) {
@@ -249,7 +251,7 @@ export class CachingChainReader implements ChainReader {
   }
 
   async blockNumber(): Promise<number> {
-    const latest = await this.#inner.blockNumber();
+    const latest = await this.#shared("height", () => this.#inner.blockNumber());
     this.#highestBlock = Math.max(this.#highestBlock, latest);
     return latest;
   }
@@ -263,7 +265,7 @@ export class CachingChainReader implements ChainReader {
     const key = contract.toLowerCase();
     const cached = recall(this.#code, key);
     if (cached) return true;
-    const has = await this.#inner.hasCode(contract);
+    const has = await this.#shared(`code ${key}`, () => this.#inner.hasCode(contract));
     if (has) remember(this.#code, key, true, this.#limit);
     return has;
   }
@@ -272,7 +274,7 @@ export class CachingChainReader implements ChainReader {
     const key = `${contract.toLowerCase()}/${root}`;
     const cached = recall(this.#anchors, key);
     if (cached) return cached;
-    const anchor = await this.#inner.anchorOf(contract, root);
+    const anchor = await this.#shared(`anchor ${key}`, () => this.#inner.anchorOf(contract, root));
     if (anchor.timestamp !== 0) remember(this.#anchors, key, anchor, this.#limit);
     return anchor;
   }
@@ -280,7 +282,7 @@ export class CachingChainReader implements ChainReader {
   async block(blockNumber: number): Promise<BlockOnChain | null> {
     const cached = recall(this.#blocks, blockNumber);
     if (cached) return cached;
-    const block = await this.#inner.block(blockNumber);
+    const block = await this.#shared(`block ${blockNumber}`, () => this.#inner.block(blockNumber));
     if (block) remember(this.#blocks, blockNumber, block, this.#limit);
     return block;
   }
@@ -288,9 +290,18 @@ export class CachingChainReader implements ChainReader {
   async receipt(txHash: Hex32): Promise<ReceiptOnChain | null> {
     const cached = recall(this.#receipts, txHash);
     if (cached) return cached;
-    const receipt = await this.#inner.receipt(txHash);
+    const receipt = await this.#shared(`receipt ${txHash}`, () => this.#inner.receipt(txHash));
     if (receipt) remember(this.#receipts, txHash, receipt, this.#limit);
     return receipt;
+  }
+
+  /** The read under way for `key`, or `read` started now and shared until it settles. */
+  #shared<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const running = this.#underWay.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const started = read().finally(() => this.#underWay.delete(key));
+    this.#underWay.set(key, started);
+    return started;
   }
 }
 

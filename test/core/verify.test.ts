@@ -334,6 +334,17 @@ describe("verifying many certificates", () => {
     expect(inner.reads).to.equal(6);
   });
 
+  it("reads each anchor once through a CachingChainReader when its certificates are verified at the same time", async () => {
+    const inner = RecordedChain.holding(parseCertificate(example.certificate()));
+    const chain = new CachingChainReader(inner);
+    const results = await Promise.all(
+      Array.from({ length: 16 }, () => verifyCertificate(example.certificate(), { chain })),
+    );
+    expect(results.map((r) => r.verdict)).to.deep.equal(Array<string>(16).fill("valid"));
+    // A read under way is shared: chain id, newest block, code, anchorOf, block, receipt, once each.
+    expect(inner.reads).to.equal(6);
+  });
+
   it("keeps a CachingChainReader within its limit, dropping the entry read longest ago", async () => {
     const certificate = parseCertificate(example.certificate());
     const inner = RecordedChain.holding(certificate);
