@@ -84,7 +84,11 @@ function staticImports(metafile: Metafile): Map<string, string[]> {
   for (const name of direct.keys()) {
     const seen = new Set<string>();
     const visit = (n: string) => {
-      for (const c of direct.get(n) ?? []) if (!seen.has(c)) (seen.add(c), visit(c));
+      for (const c of direct.get(n) ?? []) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        visit(c);
+      }
     };
     visit(name);
     all.set(name, [...seen]);
