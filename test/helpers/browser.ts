@@ -11,6 +11,7 @@ export async function launchBrowser(): Promise<Browser> {
   }
   return chromium.launch({
     executablePath: CHROMIUM,
+    env: utf8Environment(),
     args: [
       "--headless",
       "--no-sandbox",
@@ -22,4 +23,14 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/**
+ * The environment with a UTF-8 locale: Chromium opens a chosen file whose path is not ASCII
+ * (侵权截图.png) only under one, and a CI shell may have none (LANG unset is POSIX).
+ */
+function utf8Environment(): Record<string, string> {
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || "";
+  return /utf-?8/i.test(locale) ? env : { ...env, LC_ALL: "C.UTF-8" };
 }
