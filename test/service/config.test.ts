@@ -9,6 +9,11 @@ describe("the service's configuration (environment variables)", () => {
     expect(config.chain).to.deep.include({ rpcUrl: undefined, chainId: undefined, gasPrice: undefined });
     expect(config.batch).to.deep.equal({ maxItems: 10_000, maxWaitMs: 5_000 });
     expect(config.chain).to.deep.include({ receiptTimeoutMs: 120_000, leaseMs: 10_000 });
+    expect(config.limits.rpcBodyTimeoutMs, "the /rpc body deadline").to.equal(10_000);
+  });
+
+  it("reads the /rpc body deadline from RPC_BODY_TIMEOUT_MS", () => {
+    expect(loadConfig({ RPC_BODY_TIMEOUT_MS: "1000" }).limits.rpcBodyTimeoutMs).to.equal(1_000);
   });
 
   it("reads the anchoring lease's length from ANCHOR_LEASE_MS", () => {
@@ -35,6 +40,7 @@ describe("the service's configuration (environment variables)", () => {
     ["BATCH_MAX_ITEMS", "0"],
     ["DEV_ACCOUNT", "maybe"],
     ["ANCHOR_LEASE_MS", "500"],
+    ["RPC_BODY_TIMEOUT_MS", "50"],
   ] as const) {
     it(`refuses ${name}=${value} with a message naming it`, () => {
       expect(() => loadConfig({ [name]: value }))
