@@ -145,15 +145,38 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       expect([...chain.anchors.values()].map((a) => a.treeSize).sort()).to.deep.equal([2, 5, 5]);
     });
 
-    it("seals a batch that falls due while a round waits on a slow node, and sends it without waiting for the round", async () => {
+    /**
+     * Runs `meanwhile` while a round waits on a slow node (locate) with one batch sealed; the
+     * node answers once `meanwhile` resolves `node`, or at the end. No idle polls: only the
+     * seal timer, set by the intake's notify, can seal another batch beside the round.
+     */
+    async function besideAStalledRound(
+      options: Partial<AnchorerOptions>,
+      meanwhile: (a: Anchorer, node: PromiseWithResolvers<void>) => Promise<void>,
+    ): Promise<void> {
       await submit(1, new Date(Date.now() - 60_000));
       const node = Promise.withResolvers<void>();
       chain.stalls.set("locate", node.promise);
-      // No idle polls: only the seal timer, set by the intake's notify, can seal the second batch.
-      const a = anchorer({ maxItems: 100, maxWaitMs: 100, pollMs: 3_600_000 });
+      const a = anchorer({ maxItems: 100, maxWaitMs: 100, pollMs: 3_600_000, ...options });
       try {
         a.start();
         await until(async () => (await store.unanchoredBatches()).length === 1);
+        await meanwhile(a, node);
+      } finally {
+        node.resolve();
+        await a.stop();
+      }
+    }
+
+    /** Mines what was sent and runs a round: both batches anchored, each sent once. */
+    async function expectEachBatchSentOnce(): Promise<void> {
+      chain.mine();
+      await anchorer({ maxItems: 100, maxWaitMs: 100 }).runOnce();
+      expect([(await store.unanchoredBatches()).length, chain.sends], "each batch sent once").to.deep.equal([0, 2]);
+    }
+
+    it("seals a batch that falls due while a round waits on a slow node, and sends it without waiting for the round", async () => {
+      await besideAStalledRound({}, async (a, node) => {
         await submit(1);
         a.notify();
         await until(() => chain.sends === 1);
@@ -163,23 +186,12 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         ).to.deep.equal([false, true]);
         node.resolve();
         await until(() => chain.sends === 2);
-      } finally {
-        node.resolve();
-        await a.stop();
-      }
-      chain.mine();
-      await anchorer({ maxItems: 100, maxWaitMs: 100 }).runOnce();
-      expect([(await store.unanchoredBatches()).length, chain.sends], "each batch sent once").to.deep.equal([0, 2]);
+      });
+      await expectEachBatchSentOnce();
     });
 
     it("leaves a batch whose send beside a round failed to the next round, which sends it once", async () => {
-      await submit(1, new Date(Date.now() - 60_000));
-      const node = Promise.withResolvers<void>();
-      chain.stalls.set("locate", node.promise);
-      const a = anchorer({ maxItems: 100, maxWaitMs: 100, pollMs: 3_600_000 });
-      try {
-        a.start();
-        await until(async () => (await store.unanchoredBatches()).length === 1);
+      await besideAStalledRound({}, async (a, node) => {
         chain.down = new Error("connection refused");
         await submit(1);
         a.notify();
@@ -188,26 +200,15 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         chain.down = null;
         node.resolve();
         await until(() => chain.sends === 2);
-      } finally {
-        node.resolve();
-        await a.stop();
-      }
-      chain.mine();
-      await anchorer({ maxItems: 100, maxWaitMs: 100 }).runOnce();
-      expect([(await store.unanchoredBatches()).length, chain.sends], "each batch sent once").to.deep.equal([0, 2]);
+      });
+      await expectEachBatchSentOnce();
     });
 
     it("seals nothing beside a round that waits on a slow node once the lease is lost to another replica", async () => {
-      await submit(1, new Date(Date.now() - 60_000));
-      const node = Promise.withResolvers<void>();
-      chain.stalls.set("locate", node.promise);
       let held = true;
       let asked = 0;
       const lease = { acquire: async () => (asked++, held), release: async () => undefined };
-      const a = anchorer({ maxItems: 100, maxWaitMs: 100, pollMs: 3_600_000, lease });
-      try {
-        a.start();
-        await until(async () => (await store.unanchoredBatches()).length === 1);
+      await besideAStalledRound({ lease }, async (a) => {
         held = false;
         const before = asked;
         await submit(1);
@@ -215,10 +216,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         await until(() => asked > before);
         expect((await store.unanchoredBatches()).length, "the second item stays pending").to.equal(1);
         expect((await store.pendingSummary()).count).to.equal(1);
-      } finally {
-        node.resolve();
-        await a.stop();
-      }
+      });
     });
 
     it("sends a batch sealed meanwhile before it looks again at an earlier one waiting for its block", async () => {
