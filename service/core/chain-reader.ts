@@ -1,6 +1,7 @@
 import { EvidenceError } from "./errors.ts";
 import { ANCHORED_EVENT_TOPIC, decodeAnchoredLog, decodeAnchorOf, encodeAnchorOf } from "./anchor-abi.ts";
 import type { Hex32 } from "./hex.ts";
+import { recall, remember } from "./recently-used.ts";
 
 /** What the contract's `anchorOf(root)` returns; all zeros when the root was never anchored. */
 export interface AnchorOnChain {
@@ -303,21 +304,6 @@ export class CachingChainReader implements ChainReader {
     this.#underWay.set(key, started);
     return started;
   }
-}
-
-/** A cached value, moved to the back of the eviction order (a Map iterates in insertion order). */
-function recall<K, V>(cache: Map<K, V>, key: K): V | undefined {
-  const value = cache.get(key);
-  if (value !== undefined) {
-    cache.delete(key);
-    cache.set(key, value);
-  }
-  return value;
-}
-
-function remember<K, V>(cache: Map<K, V>, key: K, value: V, limit: number): void {
-  cache.set(key, value);
-  if (cache.size > limit) cache.delete(cache.keys().next().value as K);
 }
 
 function quantity(value: unknown, what: string, node = ""): number {

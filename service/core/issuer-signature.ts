@@ -2,6 +2,7 @@ import { invert } from "@noble/curves/abstract/modular";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { recall, remember } from "./recently-used.ts";
 
 /**
  * The issuer's EIP-191 signature, recovered without ethers: the verifier needs only this,
@@ -77,9 +78,7 @@ export function signerAddress(digest: Uint8Array, signature: string, expected: s
   const issuer = expected.toLowerCase();
   const known = knownKeys.get(issuer);
   if (known && madeBy(known.key, digest, signature)) {
-    // The most recently used last: the oldest-used issuer is forgotten first.
-    knownKeys.delete(issuer);
-    knownKeys.set(issuer, known);
+    recall(knownKeys, issuer); // used now: the issuer used longest ago is forgotten first
     return known.address;
   }
   const signer = recoverSigner(digest, signature);
@@ -94,10 +93,9 @@ export function signerAddress(digest: Uint8Array, signature: string, expected: s
 }
 
 function learn(address: string, key: Point): void {
-  if (knownKeys.size >= KNOWN_KEYS) knownKeys.delete(knownKeys.keys().next().value!);
   const table = secp256k1.ProjectivePoint.fromAffine(key.toAffine());
   table.precompute(8, false);
-  knownKeys.set(address.toLowerCase(), { address, key: table });
+  remember(knownKeys, address.toLowerCase(), { address, key: table }, KNOWN_KEYS);
 }
 
 /**
