@@ -5,6 +5,7 @@ import type { Verdict, VerificationResult } from "../../core/verify/checks.ts";
 import { defineCommand } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { sha256File } from "../../intake/file-digest.ts";
+import { LineBuffer } from "../line-buffer.ts";
 
 export const verify = defineCommand({
   name: "verify",
@@ -108,9 +109,9 @@ another chain, or behind). With many certificates, the worst of them.`,
       worst = worse(worst, result.verdict);
       if (values.json) {
         const json = wording.verificationJson(result, lang);
-        out.line(single ? JSON.stringify(json, null, 2) : JSON.stringify({ certificate: file, ...json }));
+        await out.line(single ? JSON.stringify(json, null, 2) : JSON.stringify({ certificate: file, ...json }));
       } else if (single) {
-        out.line(verificationText(result, { lang, rpc, source: file }));
+        await out.line(verificationText(result, { lang, rpc, source: file }));
       } else {
         const failed = result.checks.filter(
           (c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"),
@@ -160,31 +161,6 @@ async function* inOrder<T, R>(
     }
     yield [items[i]!, await running[i]!];
     delete running[i];
-  }
-}
-
-/**
- * Lines written to stdout in large writes: one write per line would make the output, not
- * the verification, the limit of a bulk run. Waits for the pipe to drain past 1 MB.
- */
-class LineBuffer {
-  #pending: string[] = [];
-  #size = 0;
-
-  line(text: string): void {
-    this.#pending.push(text);
-    this.#size += text.length + 1;
-    if (this.#size >= 64 * 1024) void this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.#pending.length === 0) return;
-    const text = `${this.#pending.join("\n")}\n`;
-    this.#pending = [];
-    this.#size = 0;
-    if (!process.stdout.write(text) && process.stdout.writableLength > 1024 * 1024) {
-      await new Promise((resolve) => process.stdout.once("drain", resolve));
-    }
   }
 }
 
