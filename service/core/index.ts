@@ -46,6 +46,7 @@ export { ANCHORED_TOPIC, EVIDENCE_ANCHOR_ABI, evidenceAnchorInterface } from "./
 export { sha256Stream } from "./digest.ts";
 export { EvidenceError, isEvidenceError, type EvidenceErrorCode } from "./errors.ts";
 export { bytesToHex, fromHex32, hexToBytes, isHex32, toHex32, type Hex32 } from "./hex.ts";
+export { sizeBaseTableForFewSignatures } from "./issuer-signature.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./jcs.ts";
 export { firstDuplicateKey, parseJsonText } from "./json.ts";
 export {

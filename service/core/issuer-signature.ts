@@ -30,6 +30,18 @@ export function isCertificateSignature(signature: string): boolean {
   return CERTIFICATE_SIGNATURE.test(signature) && hasLowS(signature);
 }
 
+/**
+ * For a process that checks one signature or a few (a single `evidence verify`, the
+ * verification page): the base point's multiplication table with 4-bit windows instead of
+ * 8. The default table is built at the first multiplication and took 50 ms of a single
+ * `evidence verify`, more than the rest of the signature check; the small one takes about
+ * 10 ms, and a recovery with it costs the same (its other multiplication, by the signature's
+ * own point, has no table). Processes that check or make many signatures keep the default.
+ */
+export function sizeBaseTableForFewSignatures(): void {
+  secp256k1.ProjectivePoint.BASE.precompute(4);
+}
+
 /** The address (EIP-55 checksummed) whose key made `signature` over the 32-byte `digest`; throws if none did. */
 export function recoverSignerAddress(digest: Uint8Array, signature: string): string {
   return recoverSigner(digest, signature).address;

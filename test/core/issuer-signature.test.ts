@@ -7,6 +7,7 @@ import {
   madeBy,
   recoverSignerAddress,
   signerAddress,
+  sizeBaseTableForFewSignatures,
 } from "../../service/core/issuer-signature.ts";
 import { seededRandom } from "../helpers/random.ts";
 
@@ -150,6 +151,25 @@ describe("recoverSignerAddress", () => {
         }))
         .filter((r) => r.ours !== r.ethers);
       expect(disagreements).to.deep.equal([]);
+    }
+  });
+  it("answers every case as ethers does with the base table sized for few signatures (a single verification, the page)", () => {
+    const keyOf = (k: SigningKey) => secp256k1.ProjectivePoint.fromHex(k.publicKey.slice(2));
+    sizeBaseTableForFewSignatures();
+    try {
+      const disagreements = cases
+        .map((c) => ({
+          desc: c.desc,
+          ours: oursRecover(c.digest, c.signature),
+          ethers: ethersRecover(c.digest, c.signature),
+        }))
+        .filter((r) => r.ours !== r.ethers);
+      expect(disagreements).to.deep.equal([]);
+      for (const c of cases.filter((x) => x.desc.endsWith("as signed"))) {
+        expect(madeBy(keyOf(c.signer!), c.digest, c.signature), c.desc).to.equal(true);
+      }
+    } finally {
+      secp256k1.ProjectivePoint.BASE.precompute(8); // the library's default, for the tests that follow
     }
   });
 });

@@ -7,6 +7,7 @@ import {
   lazyTimestampVerifier,
   checkSentence,
   reasonText,
+  sizeBaseTableForFewSignatures,
   timeText,
   verdictExplanation,
   verdictHeadline,
@@ -19,6 +20,9 @@ import { byId, dropZone, el, formatBytes } from "./dom.ts";
 import { hashFile as hashInWorker } from "./file-hash.ts";
 import { applyLanguage, lang, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
 import { siteInfo } from "./site.ts";
+
+// A reader checks one certificate at a time.
+sizeBaseTableForFewSignatures();
 
 const certText = byId<HTMLTextAreaElement>("cert-text");
 const certFile = byId<HTMLInputElement>("cert-file");

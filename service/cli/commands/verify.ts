@@ -58,12 +58,14 @@ another chain, or behind). With many certificates, the worst of them.`,
       { lazyTimestampVerifier },
       wording,
       { verificationText },
+      { sizeBaseTableForFewSignatures },
     ] = await Promise.all([
       import("../../core/verify/verify-evidence.ts"),
       import("../../core/chain-reader.ts"),
       import("../../core/verify/lazy-timestamps.ts"),
       import("../../core/verify/wording.ts"),
       import("../print-verification.ts"),
+      import("../../core/issuer-signature.ts"),
     ]);
     const chain = new CachingChainReader(new JsonRpcChainReader(rpc));
     for (const address of values.contract ?? []) {
@@ -77,6 +79,7 @@ another chain, or behind). With many certificates, the worst of them.`,
     const timestamps = lazyTimestampVerifier(() => (trustFile ? readFile(trustFile, "utf8") : undefined));
     const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
     const single = certificates.length === 1 && byHash === undefined;
+    if (certificates.length === 1) sizeBaseTableForFewSignatures();
     // With --files, each certificate is compared with the file of its certified hash, if DIR
     // has one; a certificate with no such file is reported as not compared.
     const fileDigest: string | ((certified: string) => string | undefined) | undefined =
