@@ -1,5 +1,6 @@
 import {
   buildCertificates,
+  firstLineOf,
   fromHex32,
   signBatchStatement,
   toHex32,
@@ -199,7 +200,7 @@ export class Anchorer {
       (e: unknown) => {
         this.#failures++;
         this.health.reachable = false;
-        this.health.lastError = errorLine(e);
+        this.health.lastError = firstLineOf(e);
         this.#log.warn({ attempt: this.#failures }, `anchoring failed, retrying: ${this.health.lastError}`);
       },
     );
@@ -283,7 +284,7 @@ export class Anchorer {
         await this.#send(batch, false);
       }
     } catch (e) {
-      this.#log.warn(`sealing or sending beside a round failed, left to the next round: ${errorLine(e)}`);
+      this.#log.warn(`sealing or sending beside a round failed, left to the next round: ${firstLineOf(e)}`);
     } finally {
       for (const id of ids) this.#sendingBeside.delete(id);
     }
@@ -465,8 +466,4 @@ export class Anchorer {
       );
     }
   }
-}
-
-function errorLine(e: unknown): string {
-  return e instanceof Error ? e.message.split("\n")[0]! : String(e);
 }

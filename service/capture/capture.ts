@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Browser, BrowserContext, CDPSession, Page, Request, Response } from "playwright-core";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
+import { firstLineOf } from "../core/errors.ts";
 import { TEXT_LIMITS } from "../core/limits.ts";
 import { sha256File } from "../intake/file-digest.ts";
 import { AddressPolicy, portOf } from "./address-policy.ts";
@@ -853,7 +854,7 @@ function jsonSafe(value: unknown): { [key: string]: JsonValue } {
   return walk(value) as { [key: string]: JsonValue };
 }
 
+/** A browser's error as one line of at most 500 characters. */
 function firstLine(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  return message.split("\n")[0]!.slice(0, 500);
+  return firstLineOf(e, 500);
 }

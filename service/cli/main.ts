@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { firstLineOf } from "../core/errors.ts";
 import { langOf, type Lang } from "../core/verify/wording.ts";
 import type { Command } from "./command.ts";
 import { accountsCreate, accountsList } from "./commands/accounts.ts";
@@ -104,8 +105,7 @@ function report(command: Command, e: unknown): number {
     console.error(`evidence ${command.name}: ${e.message}\n\n${command.usage}`);
     return EXIT.usage;
   }
-  const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
-  console.error(`evidence ${command.name}: ${message}`);
+  console.error(`evidence ${command.name}: ${firstLineOf(e)}`);
   if (process.env.DEBUG) console.error(e);
   if (e instanceof UnreachableError) return EXIT.unreachable;
   return EXIT.failed;

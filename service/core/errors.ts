@@ -31,3 +31,12 @@ export class EvidenceError extends Error {
 export function isEvidenceError(e: unknown, code?: EvidenceErrorCode): e is EvidenceError {
   return e instanceof EvidenceError && (code === undefined || e.code === code);
 }
+
+/**
+ * The first line of what was thrown (an Error's message, or anything else as text), cut to
+ * `maxChars`: what a log line, a health report or a one-line failure shows.
+ */
+export function firstLineOf(e: unknown, maxChars = Infinity): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split("\n", 1)[0]!.slice(0, maxChars);
+}

@@ -44,7 +44,7 @@ export {
 } from "./chain-reader.ts";
 export { ANCHORED_TOPIC, EVIDENCE_ANCHOR_ABI, evidenceAnchorInterface } from "./contract.ts";
 export { sha256Stream } from "./digest.ts";
-export { EvidenceError, isEvidenceError, type EvidenceErrorCode } from "./errors.ts";
+export { EvidenceError, firstLineOf, isEvidenceError, type EvidenceErrorCode } from "./errors.ts";
 export { bytesToHex, fromHex32, hexToBytes, isHex32, toHex32, type Hex32 } from "./hex.ts";
 export { sizeBaseTableForFewSignatures } from "./issuer-signature.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./jcs.ts";
