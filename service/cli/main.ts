@@ -37,7 +37,7 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}
 
 Run "evidence <command> --help" for a command's options.
 Exit status: 0 success or valid, 1 invalid or refused, 2 usage, 3 could not verify,
-4 the service could not be reached.`;
+4 the service could not be reached, 141 the output's reader stopped reading.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [first, second] = argv;
@@ -58,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`evidence: unknown command "${first}"\n\n${HELP}`);
     return EXIT.usage;
   }
+  if (command !== serve) endOnClosedOutput();
   const args = argv.slice(command.name.split(" ").length);
   let parsed;
   try {
@@ -88,6 +89,22 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     return report(command, e);
   }
+}
+
+let watchingOutput = false;
+
+/**
+ * A reader that stops reading (`evidence verify DIR | head`) ends the command at once and
+ * quietly, with the status of a tool ended by SIGPIPE; any other failure to write the output
+ * is one line and status 1. (The service logs on, whatever becomes of its output.)
+ */
+function endOnClosedOutput(): void {
+  if (watchingOutput) return;
+  watchingOutput = true;
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") process.stderr.write(`evidence: cannot write the output: ${firstLineOf(e)}\n`);
+    process.exit(e.code === "EPIPE" ? EXIT.outputClosed : EXIT.failed);
+  });
 }
 
 /** --lang zh|en, else the locale of the environment. */

@@ -389,6 +389,18 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       }
     });
 
+    it("ends quietly with status 141, as SIGPIPE ends other tools, when its output's reader has gone (| head)", async () => {
+      for (const format of [[], ["--json"]]) {
+        const res = await runCli(
+          ["verify", certificatePath, "--rpc", chain.url, ...format],
+          {},
+          { outputClosed: true },
+        );
+        expect(res.code, `${format.join(" ")} ${res.stderr}`).to.equal(141);
+        expect(res.stderr, "no stack trace, nothing at all").to.equal("");
+      }
+    });
+
     it("answers usage errors with exit 2", async () => {
       expect((await runCli(["verify"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--sha256", "xyz"])).code).to.equal(2);

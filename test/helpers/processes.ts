@@ -170,12 +170,25 @@ export interface CliResult {
 }
 
 /** Runs the `evidence` CLI as a subprocess. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return runScript(CLI, args, env);
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { outputClosed?: boolean } = {},
+): Promise<CliResult> {
+  return runScript(CLI, args, env, options);
 }
 
-/** Runs one of the project's node scripts as a subprocess, from the repository root. */
-export async function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/**
+ * Runs one of the project's node scripts as a subprocess, from the repository root. With
+ * `outputClosed`, the reading end of its stdout is closed at once, as by `| head` that has
+ * read all it wanted: every write the script makes fails (EPIPE).
+ */
+export async function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  options: { outputClosed?: boolean } = {},
+): Promise<CliResult> {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -183,6 +196,7 @@ export async function runScript(script: string, args: string[], env: Record<stri
   });
   let stdout = "";
   let stderr = "";
+  if (options.outputClosed) child.stdout.destroy();
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const [code] = (await once(child, "exit")) as [number | null];

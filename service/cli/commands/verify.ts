@@ -27,7 +27,8 @@ package (.zip); a directory stands for every certificate in it.
   --json         machine-readable: one object, or one line per certificate when there are many
   --lang zh|en   the language of the output (default: from LC_ALL / LANG)
 Exit status: 0 valid, 1 invalid, 2 usage, 3 could not verify (a node unreachable, of
-another chain, or behind). With many certificates, the worst of them.`,
+another chain, or behind). With many certificates, the worst of them. 141 when the
+output's reader stops reading (| head).`,
   options: {
     file: { type: "string" },
     sha256: { type: "string" },
