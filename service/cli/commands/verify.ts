@@ -129,19 +129,19 @@ output's reader stops reading (| head).`,
         ]);
       }
     }
-    await out.flush();
     if (!values.json && !single) {
       const zh = lang === "zh-CN";
-      printTable([
+      await printTable(out, [
         zh ? ["结论", "编号", "证书", "文件", "原因"] : ["verdict", "id", "certificate", "file", "reason"],
         ...rows,
       ]);
-      console.log(
+      await out.line(
         zh
           ? `\n共 ${certificates.length} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}（节点 ${rpc}）`
           : `\n${certificates.length} certificates: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified (node ${rpc})`,
       );
     }
+    await out.flush();
     return worst === "valid" ? EXIT.ok : worst === "invalid" ? EXIT.failed : EXIT.indeterminate;
   },
 });
@@ -212,10 +212,10 @@ async function hashDirectory(dir: string): Promise<Map<string, { file: string; d
   return out;
 }
 
-function printTable(rows: string[][]): void {
+async function printTable(out: LineBuffer, rows: string[][]): Promise<void> {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => width(r[i] ?? ""))));
   for (const row of rows) {
-    console.log(
+    await out.line(
       row
         .map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat(widths[i]! - width(cell) + 2)))
         .join("")
