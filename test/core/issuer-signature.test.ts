@@ -98,15 +98,19 @@ describe("recoverSignerAddress", () => {
     cases.push({ desc: `a digest of ${name} as signed`, digest: d, signature: signer.sign(d).serialized, signer });
   }
 
-  it("agrees with ethers' recoverAddress on every case: the address, or a refusal", () => {
-    const disagreements = cases
+  /** The cases where recoverSignerAddress and ethers answer differently. */
+  const disagreements = () =>
+    cases
       .map((c) => ({
         desc: c.desc,
         ours: oursRecover(c.digest, c.signature),
         ethers: ethersRecover(c.digest, c.signature),
       }))
       .filter((r) => r.ours !== r.ethers);
-    expect(disagreements).to.deep.equal([]);
+  const keyOf = (k: SigningKey) => secp256k1.ProjectivePoint.fromHex(k.publicKey.slice(2));
+
+  it("agrees with ethers' recoverAddress on every case: the address, or a refusal", () => {
+    expect(disagreements()).to.deep.equal([]);
     expect(
       cases.filter((c) => oursRecover(c.digest, c.signature) === "throws").length,
       "some cases are refused",
@@ -118,7 +122,6 @@ describe("recoverSignerAddress", () => {
   });
 
   it("madeBy(key) is true only where ethers recovers that key's address, and true for every signature as signed", () => {
-    const keyOf = (k: SigningKey) => secp256k1.ProjectivePoint.fromHex(k.publicKey.slice(2));
     const ofAKey = cases.filter((c) => c.signer !== undefined);
     const wrong = ofAKey.filter(
       (c) =>
@@ -153,18 +156,11 @@ describe("recoverSignerAddress", () => {
       expect(disagreements).to.deep.equal([]);
     }
   });
+
   it("answers every case as ethers does with the base table sized for few signatures (a single verification, the page)", () => {
-    const keyOf = (k: SigningKey) => secp256k1.ProjectivePoint.fromHex(k.publicKey.slice(2));
     sizeBaseTableForFewSignatures();
     try {
-      const disagreements = cases
-        .map((c) => ({
-          desc: c.desc,
-          ours: oursRecover(c.digest, c.signature),
-          ethers: ethersRecover(c.digest, c.signature),
-        }))
-        .filter((r) => r.ours !== r.ethers);
-      expect(disagreements).to.deep.equal([]);
+      expect(disagreements()).to.deep.equal([]);
       for (const c of cases.filter((x) => x.desc.endsWith("as signed"))) {
         expect(madeBy(keyOf(c.signer!), c.digest, c.signature), c.desc).to.equal(true);
       }
