@@ -91,10 +91,55 @@ async function latency(report: Report, service: ServiceProcess): Promise<void> {
  * Sustained certified throughput: N digests in from 4 clients, 1,000 per request, as fast as
  * the service takes them; then until every one is certified. Intake throughput is N over the
  * time to the last 201; certified throughput is N over the time to the last certificate, both
- * from the first request. Returns some of the certificates for the CLI benchmark.
+ * from the first request. Three bursts (one in quick mode), one after another on the same
+ * service, and the median by ratio is kept: one burst is at the mercy of whatever else this
+ * shared machine does in those seconds. Returns some of the certificates for the CLI benchmark.
  */
 async function sustained(report: Report, service: ServiceProcess): Promise<Certificate[]> {
   const n = report.quick ? 20_000 : 100_000;
+  const rounds: Burst[] = [];
+  for (let i = 0; i < (report.quick ? 1 : 3); i++) rounds.push(await burst(service, n));
+  const ratio = (b: Burst) => b.intakeS / b.certifiedS;
+  const { intakeS, certifiedS, ids } = [...rounds].sort((a, b) => ratio(a) - ratio(b))[Math.floor(rounds.length / 2)]!;
+  const [intakeRate, certifiedRate] = [n / intakeS, n / certifiedS];
+  report.row({
+    what: `sustained certified throughput: ${count(n)} digests in (4 clients, 1,000 per request), all certified; 1 s blocks, 1 s batch wait; median of ${rounds.length} bursts`,
+    value: `${count(certifiedRate)} certified/s (all in ${certifiedS.toFixed(1)} s)`,
+    baseline: `intake ${count(intakeRate)} digests/s (in ${intakeS.toFixed(1)} s)`,
+    ratio: certifiedRate / intakeRate,
+    target: ">= 0.8",
+    met: certifiedRate / intakeRate >= 0.8,
+  });
+  report.results.sustained = {
+    digests: n,
+    intakeSeconds: intakeS,
+    certifiedSeconds: certifiedS,
+    bursts: rounds.map((b) => ({ intakeSeconds: b.intakeS, certifiedSeconds: b.certifiedS, ratio: ratio(b) })),
+  };
+  // Certificates for the CLI: read back from the service, 16 at a time.
+  const wanted = ids.slice(0, report.quick ? 500 : 5_000);
+  const certificates: Certificate[] = [];
+  for (let i = 0; i < wanted.length; i += 16) {
+    const got = await Promise.all(
+      wanted
+        .slice(i, i + 16)
+        .map(
+          async (id) => (await (await fetch(`${service.url}/api/v1/evidence/${id}/certificate`)).json()) as Certificate,
+        ),
+    );
+    certificates.push(...got);
+  }
+  return certificates;
+}
+
+interface Burst {
+  intakeS: number;
+  certifiedS: number;
+  ids: string[];
+}
+
+/** One burst of `n` digests, and the seconds to its last 201 and to its last certificate. */
+async function burst(service: ServiceProcess, n: number): Promise<Burst> {
   const perRequest = 1_000;
   const bodies = Array.from({ length: n / perRequest }, (_, r) =>
     JSON.stringify({
@@ -149,30 +194,7 @@ async function sustained(report: Report, service: ServiceProcess): Promise<Certi
   let latest = 0;
   for (const id of [...sample, ids.at(-1)!]) latest = Math.max(latest, await certified(id));
   if (latest > stoppedAt) certifiedS += (latest - stoppedAt) / 1000;
-  const [intakeRate, certifiedRate] = [n / intakeS, n / certifiedS];
-  report.row({
-    what: `sustained certified throughput: ${count(n)} digests in (4 clients, 1,000 per request), all certified; 1 s blocks, 1 s batch wait`,
-    value: `${count(certifiedRate)} certified/s (all in ${certifiedS.toFixed(1)} s)`,
-    baseline: `intake ${count(intakeRate)} digests/s (in ${intakeS.toFixed(1)} s)`,
-    ratio: certifiedRate / intakeRate,
-    target: ">= 0.8",
-    met: certifiedRate / intakeRate >= 0.8,
-  });
-  report.results.sustained = { digests: n, intakeSeconds: intakeS, certifiedSeconds: certifiedS };
-  // Certificates for the CLI: read back from the service, 16 at a time.
-  const wanted = ids.slice(0, report.quick ? 500 : 5_000);
-  const certificates: Certificate[] = [];
-  for (let i = 0; i < wanted.length; i += 16) {
-    const got = await Promise.all(
-      wanted
-        .slice(i, i + 16)
-        .map(
-          async (id) => (await (await fetch(`${service.url}/api/v1/evidence/${id}/certificate`)).json()) as Certificate,
-        ),
-    );
-    certificates.push(...got);
-  }
-  return certificates;
+  return { intakeS, certifiedS, ids };
 }
 
 /**
