@@ -4,14 +4,7 @@ import { hostname } from "node:os";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
-import {
-  CachingChainReader,
-  DEVELOPMENT_CHAIN_IDS,
-  JsonRpcChainReader,
-  verifyEvidence,
-  type EvidenceInput,
-  type VerifyOptions,
-} from "./core/index.ts";
+import { CachingChainReader, DEVELOPMENT_CHAIN_IDS, JsonRpcChainReader, verifyEvidence } from "./core/index.ts";
 import { Anchorer } from "./anchoring/anchorer.ts";
 import { Reconciler } from "./anchoring/reconciler.ts";
 import { InProcessSigner, WorkerSigner } from "./anchoring/signers.ts";
@@ -33,6 +26,7 @@ import { trustList, trustListVerifier } from "./core/verify/timestamp-verifier.t
 import { Checkpointer } from "./timestamping/checkpoints.ts";
 import { DevelopmentTsa } from "./timestamping/development-tsa.ts";
 import { developmentTsa, httpTsa, TsaStamper, type TsaSource } from "./timestamping/stamper.ts";
+import type { Verify } from "./http/routes/verify.ts";
 import { webRoutes } from "./http/routes/web.ts";
 import { DocumentRenderer } from "./document/document-renderer.ts";
 import { Intake } from "./intake/intake.ts";
@@ -236,10 +230,10 @@ export async function startService(
     );
     // The service's own verifier trusts the TSAs of TSA_TRUST_CERTS only: never its own development TSA.
     const timestamps = trustListVerifier(trustList(trustPem));
-    const verify = (input: EvidenceInput, options: Pick<VerifyOptions, "fileDigest"> = {}) =>
+    const verify: Verify = (input, { readThrough, ...options } = {}) =>
       verifyEvidence(input, {
         ...options,
-        chain: verifierChain,
+        chain: readThrough ? readThrough(verifierChain) : verifierChain,
         timestamps,
         developmentChainIds: DEVELOPMENT_CHAIN_IDS,
       });

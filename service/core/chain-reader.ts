@@ -153,6 +153,11 @@ export class JsonRpcChainReader implements ChainReader {
     };
   }
 
+  /** The node in a sentence: "the chain node at URL", or the label that stands for it ("the service's chain node"). */
+  get #node(): string {
+    return this.label === this.url ? `the chain node at ${this.url}` : this.label;
+  }
+
   /** One JSON-RPC 2.0 call; any failure is CHAIN_UNAVAILABLE with the reason. */
   async request(method: string, params: unknown[]): Promise<unknown> {
     let response: Response;
@@ -167,8 +172,8 @@ export class JsonRpcChainReader implements ChainReader {
       const timedOut = (e as Error)?.name === "TimeoutError";
       throw unavailable(
         timedOut
-          ? `the chain node at ${this.label} did not answer within ${this.#timeoutMs / 1000} s`
-          : `cannot reach the chain node at ${this.label}: ${this.label === this.url ? reason(e) : errorCode(e)}`,
+          ? `${this.#node} did not answer within ${this.#timeoutMs / 1000} s`
+          : `cannot reach ${this.#node}: ${this.label === this.url ? reason(e) : errorCode(e)}`,
         e,
         timedOut ? "timeout" : "unreachable",
         this.label,

@@ -48,7 +48,7 @@ export { EvidenceError, firstLineOf, isEvidenceError, type EvidenceErrorCode } f
 export { bytesToHex, fromHex32, hexToBytes, isHex32, toHex32, type Hex32 } from "./hex.ts";
 export { sizeBaseTableForFewSignatures } from "./issuer-signature.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./jcs.ts";
-export { firstDuplicateKey, parseJsonText } from "./json.ts";
+export { duplicateKeys, firstDuplicateKey, parseJsonText } from "./json.ts";
 export {
   MerkleTree,
   hashChildren,
@@ -81,6 +81,7 @@ export {
 export * from "./verify/checks.ts";
 export {
   DEVELOPMENT_CHAIN_IDS,
+  malformedResult,
   verifyCertificate,
   type TimestampCheck,
   type TimestampVerifier,

@@ -41,6 +41,12 @@ interface Frame {
  */
 /** `at` is the path of the object holding the key twice; empty for the top-level object. */
 export function firstDuplicateKey(text: string): { key: string; at: string } | null {
+  for (const duplicate of duplicateKeys(text)) return duplicate;
+  return null;
+}
+
+/** Every key that appears again in its object of `text` (valid JSON), in the order of the text. */
+export function* duplicateKeys(text: string): Generator<{ key: string; at: string }> {
   const stack: Frame[] = [];
   let i = 0;
   const n = text.length;
@@ -57,7 +63,7 @@ export function firstDuplicateKey(text: string): { key: string; at: string } | n
         // A key without escapes is its own text; only escaped keys need decoding.
         const raw = text.slice(i + 1, end - 1);
         const key = raw.includes("\\") ? (JSON.parse(text.slice(i, end)) as string) : raw;
-        if (top.keys.has(key)) return { key, at: top.path };
+        if (top.keys.has(key)) yield { key, at: top.path };
         top.keys.add(key);
         top.expectKey = false;
         top.lastKey = key;
@@ -83,7 +89,6 @@ export function firstDuplicateKey(text: string): { key: string; at: string } | n
     while (i < n && !',:]} \t\n\r"'.includes(text[i]!)) i++;
     if (top) advance(top);
   }
-  return null;
 }
 
 /** The path of the value about to be read in `frame`, e.g. `proof.path[2]`. */

@@ -33,6 +33,8 @@ export interface AppDependencies {
     anonymousPerMinute: number;
     /** The whole body of an /rpc request must arrive within this. */
     rpcBodyTimeoutMs: number;
+    /** An upload (evidence, or a certificate to verify) that sends less than 16 KiB in this long is cut with 408 (default 30 s). */
+    uploadRateWindowMs?: number;
   };
   health: () => Promise<OperatorHealth>;
   /** What the pages are told: the public address for QR codes, chain names. */
@@ -88,12 +90,13 @@ export function createApp(deps: AppDependencies): Express {
   app.use("/rpc", publicCors);
   app.use(rpcProxy({ chainUrl: deps.chainUrl, contract: deps.contract, anonymous, log: deps.log }));
 
-  app.use("/api/v1/verify", contentLengthLimit(64 * 1024 * 1024 + deps.limits.fileSizeBytes), publicCors);
+  const uploadRate = minimumUploadRate(16 * 1024, deps.limits.uploadRateWindowMs);
+  app.use("/api/v1/verify", contentLengthLimit(64 * 1024 * 1024 + deps.limits.fileSizeBytes), uploadRate, publicCors);
   app.use(verifyRoutes(deps.verify, { fileSizeBytes: deps.limits.fileSizeBytes, anonymous }));
 
   app.use("/api/v1/evidence/digests", contentLengthLimit(8 * 1024 * 1024), bodyDeadline(60_000));
   // An upload may be large, but it must keep moving: 16 KiB/s over each 30 s at least.
-  app.use("/api/v1/evidence", minimumUploadRate(16 * 1024));
+  app.use("/api/v1/evidence", uploadRate);
   app.use(
     evidenceRoutes({
       store: deps.store,

@@ -44,12 +44,13 @@ export function sendProblem(res: Response, problem: HttpProblem): void {
     .type("application/problem+json")
     .send(
       JSON.stringify({
+        // Extension members first: none may replace a member of RFC 9457 or the code.
+        ...problem.extra,
         type: "about:blank",
         title: TITLES[problem.status] ?? "Error",
         status: problem.status,
         code: problem.code,
         detail: problem.message,
-        ...problem.extra,
       }),
     );
 }

@@ -75,13 +75,18 @@ export function rpcProxy(options: {
   router.post(
     "/rpc",
     express.json({ limit: "64kb" }),
-    rateLimit(options.anonymous, (req) => (Array.isArray(req.body) ? Math.max(1, req.body.length) : 1)),
+    // Refused before the rate limit is charged: a refused request costs nothing.
+    (req, _res, next) => {
+      const calls: unknown = req.body;
+      if (Array.isArray(calls) && (calls.length === 0 || calls.length > MAX_RPC_BATCH)) {
+        throw new HttpProblem(400, "INVALID_RPC_BATCH", `send 1 to ${MAX_RPC_BATCH} JSON-RPC calls`);
+      }
+      next();
+    },
+    rateLimit(options.anonymous, (req) => (Array.isArray(req.body) ? req.body.length : 1)),
     async (req, res) => {
       const body: unknown = req.body;
       const calls = Array.isArray(body) ? body : [body];
-      if (calls.length === 0 || calls.length > MAX_RPC_BATCH) {
-        throw new HttpProblem(400, "INVALID_RPC_BATCH", `send 1 to ${MAX_RPC_BATCH} JSON-RPC calls`);
-      }
       const ids = new Set<unknown>();
       const refused = calls.map((call) => {
         const refusedCall = refusal(call, allowed, options.contract);
@@ -140,8 +145,9 @@ function refusal(call: unknown, allowed: Set<string>, contract: string): unknown
     return errorFor(call, -32600, "invalid JSON-RPC request");
   }
   const { method, params, id } = call as { method?: unknown; params?: unknown; id?: unknown };
-  if (typeof id !== "number" && typeof id !== "string")
-    return errorFor(call, -32600, "a call needs a number or string id");
+  // An id the node might read otherwise (2.5, 1e400, beyond 2^53) would lose its answer.
+  if (!Number.isSafeInteger(id) && (typeof id !== "string" || id.length > 100))
+    return errorFor(call, -32600, "a call needs an integer or string id");
   if (typeof method !== "string" || !allowed.has(method)) {
     return errorFor(call, -32601, `method not allowed here; allowed: ${[...allowed].join(", ")}`);
   }

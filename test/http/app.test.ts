@@ -12,6 +12,7 @@ import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { tempDir } from "../helpers/processes.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
+import { RawConnection } from "../helpers/raw-http.ts";
 import { example } from "../helpers/vectors.ts";
 
 /**
@@ -57,6 +58,7 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         submissionsPerMinute: 10,
         anonymousPerMinute: 1000,
         rpcBodyTimeoutMs: 10_000,
+        uploadRateWindowMs: 500,
       },
       health: async () => health,
       healthToken: "operator-token",
@@ -144,6 +146,67 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     const res = await post("/api/v1/verify", { certificate: example.certificate() });
     const body = (await res.json()) as { verdict: string; developmentChain: boolean };
     expect([body.verdict, body.developmentChain]).to.deep.equal(["valid", true]);
+  });
+
+  describe("POST /api/v1/verify: what is the request's fault and what is a certificate's", () => {
+    const postText = (text: string) =>
+      fetch(`${url}/api/v1/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: text });
+    const certificateText = () => JSON.stringify(example.certificate());
+    /** The certificate with its "type" key written twice. */
+    const withDuplicateKey = () =>
+      certificateText().replace(
+        '"type":"evidence-anchor-certificate"',
+        '"type":"evidence-anchor-certificate","type":"evidence-anchor-certificate"',
+      );
+
+    it("answers each certificate of a list, one with a duplicate key failing format alone", async () => {
+      expect(withDuplicateKey()).to.not.equal(certificateText());
+      const res = await postText(`{"certificates":[${certificateText()},${withDuplicateKey()}]}`);
+      const body = (await res.json()) as { results: { verdict: string; checks: { id: string; detail: string }[] }[] };
+      expect(res.status).to.equal(200);
+      expect(body.results.map((r) => r.verdict)).to.deep.equal(["valid", "invalid"]);
+      expect(body.results[1]!.checks[0]!.detail).to.include('"type" twice');
+    });
+
+    it("fails format for a single certificate with a duplicate key, naming it", async () => {
+      const res = await postText(`{"certificate":${withDuplicateKey()}}`);
+      const body = (await res.json()) as { verdict: string; checks: { id: string; detail: string }[] };
+      expect([res.status, body.verdict]).to.deep.equal([200, "invalid"]);
+      expect(body.checks[0]!.detail).to.include('"type" twice');
+    });
+
+    it("refuses a duplicate key outside the certificates as a bad request, never as an invalid certificate", async () => {
+      for (const text of [
+        `{"certificate":${certificateText()},"x":1,"x":2}`,
+        `{"certificate":${certificateText()},"sha256":"${"a".repeat(64)}","sha256":"${"b".repeat(64)}"}`,
+      ]) {
+        const res = await postText(text);
+        expect([res.status, ((await res.json()) as { code: string }).code]).to.deep.equal([400, "INVALID_BODY"]);
+      }
+    });
+
+    it("refuses an empty list (400) and one over 1,000 (413) without charging the rate limit for them", async () => {
+      const empty = await post("/api/v1/verify", { certificates: [] });
+      expect([empty.status, ((await empty.json()) as { code: string }).code]).to.deep.equal([400, "INVALID_BODY"]);
+      // The address's budget is 1,000 a minute: had the refused 1,001 been charged, the next would be 429.
+      const tooMany = await post("/api/v1/verify", { certificates: Array.from({ length: 1001 }, () => 1) });
+      expect([tooMany.status, ((await tooMany.json()) as { code: string }).code]).to.deep.equal([
+        413,
+        "TOO_MANY_ITEMS",
+      ]);
+      const next = await post("/api/v1/verify", { certificate: example.certificate() });
+      expect(next.status).to.equal(200);
+    });
+
+    it("cuts a request body that trickles (408), as uploads are", async () => {
+      const c = await RawConnection.open(url);
+      c.write(
+        `POST /api/v1/verify HTTP/1.1\r\nHost: evidence\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"certificate":`,
+      );
+      const answer = await c.answer();
+      expect([answer.status, JSON.parse(answer.body).code]).to.deep.equal([408, "REQUEST_TIMEOUT"]);
+      await c.closed;
+    });
   });
 
   it("shows the public only the status and the chain, and operators the whole health model", async () => {

@@ -49,7 +49,12 @@ describe("the service across restarts and crashes (real processes)", function ()
       ids.push(...res.body.items.map((i: { id: string }) => i.id));
     }
     const early = await client.get(`/api/v1/evidence/${ids[0]}/certificate`);
-    expect([early.status, early.body.code, early.body.status]).to.deep.equal([409, "NOT_ANCHORED", "pending"]);
+    expect([early.status, early.body.status, early.body.code, early.body.evidenceStatus]).to.deep.equal([
+      409,
+      409,
+      "NOT_ANCHORED",
+      "pending",
+    ]);
     await service.kill9();
 
     service = await startServiceProcess(dataDir, { ...env, BATCH_MAX_WAIT_MS: "200" });

@@ -128,6 +128,32 @@ describe("POST /rpc, the public JSON-RPC proxy (a real service; its chain node b
       expect(twice.body[0].result).to.equal(`0x${CHAIN_ID.toString(16)}`);
       expect(twice.body[1].error.code).to.equal(-32600);
     });
+
+    it("charges nothing for a refused batch: 30,000 entries (400), then a call is answered, not limited", async () => {
+      const huge = await rpc(Array.from({ length: 30_000 }, () => 1));
+      expect([huge.status, huge.body.code]).to.deep.equal([400, "INVALID_RPC_BATCH"]);
+      const next = await rpc(call(1, "eth_chainId", []));
+      expect([next.status, next.body.result]).to.deep.equal([200, `0x${CHAIN_ID.toString(16)}`]);
+    });
+
+    it("refuses an id the node could answer by another (2.5, beyond 2^53, 1e400) with -32600, and answers the rest", async () => {
+      const before = node.received.length;
+      const res = await rpc([
+        call(1, "eth_chainId", []),
+        call(2.5, "eth_blockNumber", []),
+        call(2 ** 64, "eth_chainId", []),
+      ]);
+      expect(res.status).to.equal(200);
+      expect(res.body[0].result).to.equal(`0x${CHAIN_ID.toString(16)}`);
+      expect([res.body[1].error.code, res.body[2].error.code]).to.deep.equal([-32600, -32600]);
+      const infinite = await fetch(`${service.url}/rpc`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"jsonrpc":"2.0","id":1e400,"method":"eth_chainId","params":[]}',
+      });
+      expect(((await infinite.json()) as { error: { code: number } }).error.code).to.equal(-32600);
+      expect(node.received.slice(before).map((c) => c.id)).to.deep.equal([1]);
+    });
   });
 
   describe("calls that could halt the node or flood the service", () => {

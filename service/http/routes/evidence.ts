@@ -209,7 +209,7 @@ export async function certifiedEvidence(
       409,
       "NOT_ANCHORED",
       `the evidence is ${row.status}; its certificate is issued once it is anchored`,
-      { status: row.status },
+      { evidenceStatus: row.status },
     );
   }
   return row as EvidenceRow & { certificate: Certificate };

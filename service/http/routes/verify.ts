@@ -2,14 +2,16 @@ import { createHash } from "node:crypto";
 import express, { Router, type Request } from "express";
 import multer from "multer";
 import {
+  ChainUnavailableError,
   CONTENT_HASH_INPUT,
+  duplicateKeys,
   langOf,
+  malformedResult,
   MAX_CERTIFICATE_BYTES,
   MAX_CERTIFICATES_PER_VERIFY,
-  parseJsonText,
   verificationJson,
-  isEvidenceError,
   type EvidenceInput,
+  type ChainReader,
   type Lang,
   type VerificationJson,
   type VerificationResult,
@@ -25,7 +27,13 @@ import { HttpProblem } from "../problem.ts";
  * hashed as it streams and never stored. Answers the verdict of docs/protocol.md §8, in the language
  * asked for (`?lang=zh`, or Accept-Language).
  */
-export type Verify = (input: EvidenceInput, options?: Pick<VerifyOptions, "fileDigest">) => Promise<VerificationResult>;
+export type Verify = (
+  input: EvidenceInput,
+  options?: Pick<VerifyOptions, "fileDigest"> & {
+    /** How this request reads the chain: given the verifier's reader, the one to use. */
+    readThrough?: (chain: ChainReader) => ChainReader;
+  },
+) => Promise<VerificationResult>;
 
 export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; anonymous: TokenBuckets }): Router {
   const router = Router({ caseSensitive: true, strict: true });
@@ -79,6 +87,14 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
     },
     (req, _res, next) => {
       req.body = typeof req.body === "string" ? parseBody(req.body) : (req.body ?? {});
+      // Refused before the rate limit is charged: a refused request costs nothing.
+      const list = (req.body as { certificates?: unknown }).certificates;
+      if (Array.isArray(list) && list.length === 0) {
+        throw new HttpProblem(400, "INVALID_BODY", `send 1 to ${MAX_CERTIFICATES_PER_VERIFY} certificates`);
+      }
+      if (Array.isArray(list) && list.length > MAX_CERTIFICATES_PER_VERIFY) {
+        throw new HttpProblem(413, "TOO_MANY_ITEMS", `send 1 to ${MAX_CERTIFICATES_PER_VERIFY} certificates`);
+      }
       next();
     },
     rateLimit(options.anonymous, (req) => {
@@ -87,20 +103,24 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
     }),
     async (req: Request, res) => {
       const lang = requestLang(req);
-      const body = req.body as Record<string, unknown>;
+      const body = req.body as ParsedBody;
       if (Array.isArray(body.certificates)) {
-        if (body.certificates.length === 0 || body.certificates.length > MAX_CERTIFICATES_PER_VERIFY) {
-          throw new HttpProblem(413, "TOO_MANY_ITEMS", `send 1 to ${MAX_CERTIFICATES_PER_VERIFY} certificates`);
-        }
-        const results: VerificationJson[] = [];
-        for (const certificate of body.certificates) {
-          results.push(verificationJson(await verify({ kind: "certificate", certificate }), lang));
-        }
-        res.json({ results });
+        // Several at once, so a batch's chain reads are shared and a slow node is waited for
+        // in parallel; once the node has failed to answer, the rest are not sent to it again.
+        const outage = new OutageReader();
+        const results = await mapInOrder(body.certificates, 16, async (certificate, i) => {
+          const malformed = body.malformed?.get(i);
+          const result = malformed
+            ? malformedResult(malformed)
+            : await verify({ kind: "certificate", certificate }, { readThrough: (c) => outage.over(c) });
+          return verificationJson(result, lang);
+        });
+        res.json({ results: results satisfies VerificationJson[] });
         return;
       }
       const input = verificationInput(req);
-      const result = await verify(input.evidence, input.options);
+      const result =
+        "malformed" in input ? malformedResult(input.malformed) : await verify(input.evidence, input.options);
       res.json(verificationJson(result, lang));
     },
   );
@@ -128,21 +148,89 @@ function isJsonStart(chunk: Buffer): boolean {
   return false;
 }
 
-function parseBody(text: string): unknown {
+/** The JSON body, and the certificates in it that hold a duplicate key (by index; -1 for `certificate`). */
+type ParsedBody = Record<string, unknown> & { malformed?: Map<number, string> };
+
+/**
+ * A duplicate key inside a certificate makes that certificate malformed: a verdict (a failed
+ * format check) for it alone, not a bad request. One anywhere else in the body is a bad request.
+ */
+function parseBody(text: string): ParsedBody {
+  let value: unknown;
   try {
-    const value = parseJsonText(text, "the request body");
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new HttpProblem(400, "INVALID_BODY", "send {certificate} or {certificates: [...]}");
+    value = JSON.parse(text);
+  } catch {
+    throw new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new HttpProblem(400, "INVALID_BODY", "send {certificate} or {certificates: [...]}");
+  }
+  const body = value as ParsedBody;
+  for (const { key, at } of duplicateKeys(text)) {
+    const place = /^(?:certificate|certificates\[(\d+)\])(?:\.(.*))?$/.exec(at);
+    if (!place)
+      throw new HttpProblem(400, "INVALID_BODY", `the request has the key "${key}" twice${at ? ` in ${at}` : ""}`);
+    const index = place[1] === undefined ? -1 : Number(place[1]);
+    body.malformed ??= new Map();
+    if (!body.malformed.has(index)) {
+      body.malformed.set(index, `certificate has the key "${key}" twice${place[2] ? ` in ${place[2]}` : ""}`);
     }
-    return value;
-  } catch (e) {
-    if (isEvidenceError(e, "INVALID_JSON"))
-      throw new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
-    if (isEvidenceError(e, "DUPLICATE_KEY")) {
-      // The certificate inside is malformed: that is a verdict (a failed format check), not a bad request.
-      return { certificate: text, duplicate: true };
+  }
+  return body;
+}
+
+/**
+ * Applies `work` to every item, at most `limit` at a time, and gives the results in the
+ * order of the items.
+ */
+async function mapInOrder<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!, i);
     }
-    throw e;
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
+ * Reads through a chain reader until the node fails to answer (unreachable or timed out);
+ * from then on, for the rest of one request, every read fails at once with that error. A
+ * bulk verification of certificates of many batches then says "could not verify" for all
+ * of them in one timeout, not one timeout per batch.
+ */
+class OutageReader {
+  #down: ChainUnavailableError | undefined;
+
+  over(chain: ChainReader): ChainReader {
+    const read =
+      <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        if (this.#down) throw this.#down;
+        try {
+          return await f.apply(chain, args);
+        } catch (e) {
+          if (e instanceof ChainUnavailableError && (e.failure === "unreachable" || e.failure === "timeout")) {
+            this.#down ??= e;
+          }
+          throw e;
+        }
+      };
+    return {
+      chainId: read(chain.chainId),
+      blockNumber: read(chain.blockNumber),
+      hasCode: read(chain.hasCode),
+      anchorOf: read(chain.anchorOf),
+      block: read(chain.block),
+      receipt: read(chain.receipt),
+    };
   }
 }
 
@@ -151,13 +239,16 @@ function requestLang(req: Request): Lang {
   return langOf(asked);
 }
 
-function verificationInput(req: Request): { evidence: EvidenceInput; options: Pick<VerifyOptions, "fileDigest"> } {
-  const body = req.body as Record<string, unknown> & { duplicate?: boolean };
+function verificationInput(
+  req: Request,
+): { evidence: EvidenceInput; options: Pick<VerifyOptions, "fileDigest"> } | { malformed: string; options: object } {
+  const body = req.body as ParsedBody;
   const files = (req.files ?? {}) as Record<string, { buffer?: Buffer; sha256?: string }[]>;
   const upload = files.certificate?.[0]?.buffer;
   let evidence: EvidenceInput;
+  const malformed = body.malformed?.get(-1);
   if (upload !== undefined) evidence = { kind: "bytes", bytes: new Uint8Array(upload) };
-  else if (body.duplicate) evidence = { kind: "certificate", certificate: body.certificate };
+  else if (malformed !== undefined) return { malformed, options: {} };
   else if (body.certificate !== undefined) evidence = { kind: "certificate", certificate: body.certificate };
   else throw new HttpProblem(400, "NO_CERTIFICATE", "send the certificate");
   let fileDigest = files.file?.[0]?.sha256;
