@@ -206,7 +206,7 @@ async function mapInOrder<T, R>(
  * bulk verification of certificates of many batches then says "could not verify" for all
  * of them in one timeout, not one timeout per batch.
  */
-class OutageReader {
+export class OutageReader {
   #down: ChainUnavailableError | undefined;
 
   over(chain: ChainReader): ChainReader {
