@@ -116,6 +116,11 @@ export function toProblem(err: unknown): HttpProblem {
   if (e.code === "EIO" || e.code === "EROFS" || e.code === "ECONNREFUSED") {
     return new HttpProblem(503, "STORAGE_FAILURE", "the service could not write the evidence; nothing was recorded");
   }
+  // The client went away mid-body (or was cut off for trickling): no one reads the answer,
+  // and it is the client's doing, not an internal error.
+  if (e.message === "Request aborted") {
+    return new HttpProblem(400, "BAD_REQUEST", "the request was aborted before its body was read");
+  }
   // busboy's parse errors: the body is not well-formed multipart.
   if (
     typeof e.message === "string" &&
