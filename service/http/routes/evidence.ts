@@ -6,6 +6,7 @@ import {
   DigestSubmissionSchema,
   EVIDENCE_ID,
   EVIDENCE_PAGE,
+  firstDuplicateKey,
   MAX_DIGESTS_PER_REQUEST,
   SubmissionDetailsSchema,
   type Certificate,
@@ -82,8 +83,18 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
     "/api/v1/evidence/digests",
     signedIn,
     requireType("application/json"),
-    express.json({ limit: "8mb", strict: true }),
+    // The raw text is kept to look for duplicate keys: JSON.parse keeps the last of two,
+    // and a title given twice must not be recorded as one of them without a word.
+    express.json({ limit: "8mb", strict: true, verify: (req, _res, raw) => ((req as RawBodied).rawBody = raw) }),
     (req, _res, next) => {
+      const duplicate = firstDuplicateKey((req as RawBodied).rawBody?.toString("utf8") ?? "");
+      if (duplicate) {
+        throw new HttpProblem(
+          400,
+          "INVALID_BODY",
+          `the body has the key "${duplicate.key}" twice${duplicate.at ? ` in ${duplicate.at}` : ""}`,
+        );
+      }
       const body = req.body as { items?: unknown } | null;
       if (typeof body !== "object" || body === null || Array.isArray(body) || !Array.isArray(body.items)) {
         throw new HttpProblem(400, "INVALID_BODY", "send {items: [{contentHash, …}]}");
@@ -236,3 +247,6 @@ export function requireType(type: string): RequestHandler {
     next();
   };
 }
+
+/** A request whose body's bytes the JSON parser kept. */
+type RawBodied = Request & { rawBody?: Buffer };
