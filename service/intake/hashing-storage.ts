@@ -13,14 +13,14 @@ export interface StoredUpload {
 /**
  * A multer storage engine that hashes each file while it streams into the object store,
  * and recognises its media type from its first bytes. Before a file is written, the
- * fields sent ahead of it are checked (`checkFields`), so a request refused for its fields
- * stores nothing. A file of a request that fails later is removed again, unless other
+ * fields sent ahead of it and its name are checked (`checkFields`), so a request refused for
+ * them stores nothing. A file of a request that fails later is removed again, unless other
  * evidence refers to the same content.
  */
 export function hashingStorage(
   objects: ObjectStore,
   intake: Intake,
-  checkFields: (body: Record<string, unknown>) => void,
+  checkFields: (body: Record<string, unknown>, fileName: string | undefined) => void,
 ): StorageEngine {
   return {
     _handleFile(
@@ -29,7 +29,7 @@ export function hashingStorage(
       callback: (error?: unknown, info?: Partial<Express.Multer.File>) => void,
     ) {
       try {
-        checkFields((req.body ?? {}) as Record<string, unknown>);
+        checkFields((req.body ?? {}) as Record<string, unknown>, file.originalname);
       } catch (e) {
         file.stream.resume();
         return callback(e);
@@ -53,7 +53,7 @@ export function hashingStorage(
           const name = file.originalname;
           const stored: UploadedFile = {
             ...object,
-            ...(name && name.length <= 1024 && name.isWellFormed() ? { fileName: name } : {}),
+            ...(name ? { fileName: name } : {}),
             mediaType: await mediaTypeOf(head, name, file.mimetype),
           };
           callback(null, { stored, size: object.size } as Partial<Express.Multer.File>);

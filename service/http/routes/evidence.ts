@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import express, { Router, type Request, type RequestHandler } from "express";
 import multer from "multer";
 import {
@@ -8,6 +9,7 @@ import {
   EVIDENCE_PAGE,
   firstDuplicateKey,
   MAX_DIGESTS_PER_REQUEST,
+  TEXT_LIMITS,
   SubmissionDetailsSchema,
   type Certificate,
   type EvidenceList,
@@ -39,9 +41,10 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
   const signedIn = requireApiKey(store);
 
   const upload = multer({
-    storage: hashingStorage(options.objects, intake, (body) =>
-      parseBody(SubmissionDetailsSchema, withoutEmpty(body), "body"),
-    ),
+    storage: hashingStorage(options.objects, intake, (body, fileName) => {
+      parseBody(SubmissionDetailsSchema, withoutEmpty(body), "body");
+      checkFileName(fileName);
+    }),
     // Browsers send file names as raw UTF-8 bytes; busboy's default would read them as Latin-1.
     defParamCharset: "utf8",
     // Keep the name exactly as given (with any directories): it is recorded, never used as a path.
@@ -87,7 +90,10 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
     // and a title given twice must not be recorded as one of them without a word.
     express.json({ limit: "8mb", strict: true, verify: (req, _res, raw) => ((req as RawBodied).rawBody = raw) }),
     (req, _res, next) => {
-      const duplicate = firstDuplicateKey((req as RawBodied).rawBody?.toString("utf8") ?? "");
+      const raw = (req as RawBodied).rawBody ?? Buffer.alloc(0);
+      // The parser would put U+FFFD for bytes that are not UTF-8, and record that instead.
+      if (!isUtf8(raw)) throw new HttpProblem(400, "INVALID_BODY", "the body is not valid UTF-8");
+      const duplicate = firstDuplicateKey(raw.toString("utf8"));
       if (duplicate) {
         throw new HttpProblem(
           400,
@@ -246,6 +252,15 @@ export function requireType(type: string): RequestHandler {
     if (!req.is(type)) return next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", `send ${type}`));
     next();
   };
+}
+
+/** A file name is recorded as given, or the upload is refused: never dropped without a word. */
+function checkFileName(name: string | undefined): void {
+  if (!name) return;
+  if (name.length > TEXT_LIMITS.fileName) {
+    throw new HttpProblem(413, "FIELD_TOO_LARGE", `the file name is longer than ${TEXT_LIMITS.fileName} characters`);
+  }
+  if (!name.isWellFormed()) throw new HttpProblem(400, "INVALID_FIELD", "the file name is not valid Unicode");
 }
 
 /** A request whose body's bytes the JSON parser kept. */
