@@ -2,6 +2,7 @@ import express, { Router } from "express";
 import { evidenceAnchorInterface, MAX_RPC_BATCH, VERIFIER_RPC_METHODS, type VerifierRpcMethod } from "../core/index.ts";
 import type { Logger } from "../log.ts";
 import { rateLimit, type TokenBuckets } from "./auth.ts";
+import { requireType } from "./routes/evidence.ts";
 import { HttpProblem, sendProblem } from "./problem.ts";
 import { readLimited } from "../read-limited.ts";
 
@@ -74,6 +75,7 @@ export function rpcProxy(options: {
 
   router.post(
     "/rpc",
+    requireType("application/json"),
     express.json({ limit: "64kb" }),
     // Refused before the rate limit is charged: a refused request costs nothing.
     (req, _res, next) => {

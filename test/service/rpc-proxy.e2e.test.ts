@@ -129,6 +129,20 @@ describe("POST /rpc, the public JSON-RPC proxy (a real service; its chain node b
       expect(twice.body[1].error.code).to.equal(-32600);
     });
 
+    it("answers a body that is not sent as JSON with 415 problem+json, not a JSON-RPC error under 200", async () => {
+      for (const type of ["text/plain", undefined]) {
+        const res = await fetch(`${service.url}/rpc`, {
+          method: "POST",
+          ...(type ? { headers: { "content-type": type } } : {}),
+          body: JSON.stringify(call(1, "eth_chainId", [])),
+        });
+        expect([res.status, ((await res.json()) as { code: string }).code], type).to.deep.equal([
+          415,
+          "UNSUPPORTED_MEDIA_TYPE",
+        ]);
+      }
+    });
+
     it("charges nothing for a refused batch: 30,000 entries (400), then a call is answered, not limited", async () => {
       const huge = await rpc(Array.from({ length: 30_000 }, () => 1));
       expect([huge.status, huge.body.code]).to.deep.equal([400, "INVALID_RPC_BATCH"]);
