@@ -3,7 +3,13 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { claimsOf, fromHex32, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
+import {
+  claimsOf,
+  fromHex32,
+  JsonRpcChainReader,
+  lazyTimestampVerifier,
+  verifyCertificate,
+} from "../../service/core/index.ts";
 import { trustList, trustListVerifier } from "../../service/core/verify/timestamp-verifier.ts";
 import { startOpensslTsa, type OpensslTsa } from "../helpers/openssl-tsa.ts";
 import {
@@ -102,6 +108,22 @@ describe("time-stamp authorities through the service (two openssl TSAs, real ser
       untrusted.code,
       JSON.parse(untrusted.stdout).checks.find((c: any) => c.id === "timestamp").status,
     ]).to.deep.equal([0, "error"]);
+    // A trust file that is not PEM is the reader's mistake: a usage error for the CLI, and for
+    // any verifier tokens that could not be checked, never tokens that fail.
+    const garbage = path.join(work, "garbage.pem");
+    writeFileSync(garbage, "garbage\n");
+    const refused = await runCli(["verify", file, "--rpc", chainUrl, "--tsa-trust", garbage]);
+    expect(refused.code).to.equal(2);
+    expect(refused.stderr).to.include("not a PEM bundle");
+    const judged = await verifyCertificate(certificate, {
+      chain: new JsonRpcChainReader(chainUrl),
+      timestamps: lazyTimestampVerifier(() => "garbage"),
+    });
+    expect(judged.verdict).to.equal("valid");
+    expect(judged.checks.find((c) => c.id === "timestamp")).to.deep.include({
+      status: "error",
+      reason: { code: "timestamp.unverifiable", index: 0, tsa: "", problem: "unreadable-trust-list" },
+    });
   });
 
   it("anchors without waiting while a TSA is down, says so in health, and certifies again with its token once it is back", async () => {

@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Verdict, VerificationResult } from "../../core/verify/checks.ts";
 import { defineCommand } from "../command.ts";
+import { firstLineOf } from "../../core/errors.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { sha256File } from "../../intake/file-digest.ts";
 import { LineBuffer } from "../line-buffer.ts";
@@ -73,10 +74,18 @@ output's reader stops reading (| head).`,
       if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new UsageError(`--contract ${address}: not an address`);
     }
     const trustFile = values["tsa-trust"];
-    if (trustFile !== undefined)
-      await readFile(trustFile).catch(() => {
+    if (trustFile !== undefined) {
+      const pem = await readFile(trustFile, "utf8").catch(() => {
         throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
       });
+      // Read now, not at the first token: a bad file is the reader's mistake, not the tokens'.
+      const { trustList } = await import("../../core/verify/timestamp-verifier.ts");
+      try {
+        trustList(pem);
+      } catch (e) {
+        throw new UsageError(`--tsa-trust ${trustFile}: not a PEM bundle of certificates (${firstLineOf(e)})`);
+      }
+    }
     const timestamps = lazyTimestampVerifier(() => (trustFile ? readFile(trustFile, "utf8") : undefined));
     const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
     const single = certificates.length === 1 && byHash === undefined;

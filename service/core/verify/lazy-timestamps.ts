@@ -18,7 +18,12 @@ export function lazyTimestampVerifier(
         ]);
         return trustListVerifier(trustList(pem));
       })();
-      return loaded.then((v) => v.verify(token, root));
+      // A trust list that cannot be read is the reader's to fix, never the token's fault:
+      // the token could not be checked.
+      return loaded.then(
+        (v) => v.verify(token, root),
+        () => ({ status: "error" as const, problem: "unreadable-trust-list" }),
+      );
     },
   };
 }

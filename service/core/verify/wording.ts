@@ -398,7 +398,8 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `第 ${r.index + 1} 个令牌：时间戳机构 ${r.tsa} 不在信任列表中`,
   ),
   "timestamp.unverifiable": both(
-    (r) => `token ${r.index + 1}${r.tsa ? ` of ${r.tsa}` : ""} could not be checked: ${r.problem}`,
+    (r) =>
+      `token ${r.index + 1}${r.tsa ? ` of ${r.tsa}` : ""} could not be checked: ${TIMESTAMP_PROBLEMS_EN[r.problem] ?? r.problem}`,
     (r) =>
       `第 ${r.index + 1} 个令牌${r.tsa ? `（${r.tsa}）` : ""}无法核验：${TIMESTAMP_PROBLEMS_ZH[r.problem] ?? r.problem}`,
   ),
@@ -460,6 +461,11 @@ function formatMessageZh(message: string): string {
   return message;
 }
 
+/** Problems with no plain name of their own in English (the rest are read as they are). */
+const TIMESTAMP_PROBLEMS_EN: Record<string, string> = {
+  "unreadable-trust-list": "the trust list given cannot be read",
+};
+
 const TIMESTAMP_PROBLEMS_ZH: Record<string, string> = {
   "imprint-mismatch": "令牌所盖的不是本证书的树根",
   "bad-signature": "令牌的签名无效",
@@ -470,6 +476,7 @@ const TIMESTAMP_PROBLEMS_ZH: Record<string, string> = {
   "signer-certificate-missing": "令牌未附签发证书",
   "unsupported-algorithm": "令牌使用了不支持的算法",
   unreadable: "无法读取令牌",
+  "unreadable-trust-list": "所给的时间戳机构信任列表无法读取",
 };
 
 export function reasonText(reason: Reason, lang: Lang): string {
