@@ -67,12 +67,25 @@ export async function main(argv: string[]): Promise<number> {
       options: { ...command.options, help: { type: "boolean", short: "h" } } as ParseArgsOptionsConfig,
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
   } catch (e) {
     console.error(`evidence ${command.name}: ${(e as Error).message}\n\n${command.usage}`);
     return EXIT.usage;
   }
   const values = parsed.values as Record<string, unknown>;
+  // parseArgs keeps the last of an option given twice: `--file a --file b` would verify b
+  // without a word. Only options declared repeatable may repeat.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const repeatable = (command.options as Record<string, { multiple?: boolean }>)[token.name]?.multiple === true;
+    if (seen.has(token.name) && !repeatable) {
+      console.error(`evidence ${command.name}: --${token.name} is given more than once\n\n${command.usage}`);
+      return EXIT.usage;
+    }
+    seen.add(token.name);
+  }
   if (values.help) {
     console.log(command.usage);
     return EXIT.ok;

@@ -406,6 +406,19 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect((await runCli(["verify", certificatePath, "--sha256", "xyz"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--bogus"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--lang", "fr"])).code).to.equal(2);
+      // An option given twice would silently take the last: `--file a --file b` verifies b.
+      const twice = await runCli(["verify", certificatePath, "--file", evidencePath(), "--file", certificatePath]);
+      expect([twice.code, twice.stderr.split("\n")[0]]).to.deep.equal([
+        2,
+        "evidence verify: --file is given more than once",
+      ]);
+      for (const file of ["", path.join(work, "no such file"), work]) {
+        const res = await runCli(["verify", certificatePath, "--file", file]);
+        expect([res.code, res.stderr.split("\n")[0]], file).to.deep.equal([
+          2,
+          `evidence verify: --file ${file}: not a file that can be read`,
+        ]);
+      }
       expect((await runCli(["no-such-command"])).code).to.equal(2);
     });
   });

@@ -47,6 +47,14 @@ output's reader stops reading (| head).`,
     if (values.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(values.sha256)) {
       throw new UsageError("--sha256 must be 64 hex characters");
     }
+    if (values.file !== undefined) {
+      const file = values.file;
+      const isFile = await stat(file).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      if (!isFile) throw new UsageError(`--file ${file}: not a file that can be read`);
+    }
     const certificates = await certificateFiles(positionals);
     if ((values.file !== undefined || values.sha256 !== undefined) && certificates.length !== 1) {
       throw new UsageError("--file and --sha256 go with one certificate; use --files DIR for many");
