@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
 import { JsonRpcChainReader } from "../../service/core/index.ts";
@@ -398,6 +398,30 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         );
         expect(res.code, `${format.join(" ")} ${res.stderr}`).to.equal(141);
         expect(res.stderr, "no stack trace, nothing at all").to.equal("");
+      }
+    });
+
+    it("says could-not-verify for an entry it cannot read (a directory, a dangling link, a device) and verifies the rest (exit 3)", async () => {
+      const dir = tempDir("cli-unreadable");
+      try {
+        writeFileSync(path.join(dir, "a.evidence.json"), readFileSync(certificatePath));
+        mkdirSync(path.join(dir, "b-directory.evidence.json"));
+        symlinkSync(path.join(dir, "gone"), path.join(dir, "c-dangling.evidence.json"));
+        symlinkSync("/dev/zero", path.join(dir, "d-device.evidence.json"));
+        const res = await runCli(["verify", dir, "--rpc", chain.url, "--json"]);
+        expect(res.code, res.stderr).to.equal(3);
+        const lines = res.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as { certificate: string; verdict: string; checks: { status: string }[] });
+        expect(lines.map((l) => [path.basename(l.certificate), l.verdict, l.checks[0]!.status])).to.deep.equal([
+          ["a.evidence.json", "valid", "passed"],
+          ["b-directory.evidence.json", "indeterminate", "error"],
+          ["c-dangling.evidence.json", "indeterminate", "error"],
+          ["d-device.evidence.json", "indeterminate", "error"],
+        ]);
+      } finally {
+        await cleanUpDataDir(dir);
       }
     });
 

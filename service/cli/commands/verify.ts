@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Verdict, VerificationResult } from "../../core/verify/checks.ts";
@@ -69,6 +69,7 @@ output's reader stops reading (| head).`,
       wording,
       { verificationText },
       { sizeBaseTableForFewSignatures },
+      { unreadableResult },
     ] = await Promise.all([
       import("../../core/verify/verify-evidence.ts"),
       import("../../core/chain-reader.ts"),
@@ -76,6 +77,7 @@ output's reader stops reading (| head).`,
       import("../../core/verify/wording.ts"),
       import("../print-verification.ts"),
       import("../../core/issuer-signature.ts"),
+      import("../../core/verify/verify-certificate.ts"),
     ]);
     const chain = new CachingChainReader(new JsonRpcChainReader(rpc));
     for (const address of values.contract ?? []) {
@@ -113,9 +115,17 @@ output's reader stops reading (| head).`,
     const out = new LineBuffer();
     // Read synchronously: certificates are small, and a synchronous read costs a fraction of
     // the four thread-pool round trips of an asynchronous one (a bulk run reads thousands).
-    const verifyFile = async (file: string): Promise<VerificationResult> =>
-      verifyEvidence(
-        { kind: "bytes", bytes: new Uint8Array(readFileSync(file)) },
+    // A file that cannot be read (no permission, gone, a directory, a device) could not be
+    // verified: said for that file, and the others are verified as ever.
+    const verifyFile = async (file: string): Promise<VerificationResult> => {
+      let bytes: Uint8Array;
+      try {
+        bytes = readCertificateFile(file);
+      } catch (e) {
+        return unreadableResult(firstLineOf(e));
+      }
+      return verifyEvidence(
+        { kind: "bytes", bytes },
         {
           chain,
           timestamps,
@@ -123,6 +133,7 @@ output's reader stops reading (| head).`,
           ...(values.contract ? { trustedContracts: values.contract } : {}),
         },
       );
+    };
     // Several files are read and verified at once, so reading and the first chain reads of
     // a batch overlap; results are reported in the order of the files.
     for await (const [file, result] of inOrder(certificates, verifyFile, 16)) {
@@ -245,4 +256,26 @@ function width(text: string): number {
   let w = 0;
   for (const ch of text) w += ch.charCodeAt(0) > 0x2e80 ? 2 : 1;
   return w;
+}
+
+/** The largest file taken for a certificate: its PDF document or a capture package may be this large. */
+const MAX_CERTIFICATE_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A certificate file's bytes, read synchronously (certificates are small, and a bulk run
+ * reads thousands). Throws for anything but a regular file of at most 64 MB: a device or
+ * a pipe (/dev/zero) would be read forever.
+ */
+function readCertificateFile(file: string): Uint8Array {
+  const fd = openSync(file, "r");
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw new Error(`${file} is not a regular file`);
+    if (info.size > MAX_CERTIFICATE_FILE_BYTES) {
+      throw new Error(`${file} is larger than ${MAX_CERTIFICATE_FILE_BYTES / 1024 / 1024} MB: not a certificate`);
+    }
+    return new Uint8Array(readFileSync(fd));
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -26,6 +26,8 @@ export type Verdict = "valid" | "invalid" | "indeterminate";
 export type Reason =
   | { code: "format.ok"; version: number }
   | { code: "format.malformed"; message: string }
+  /** The certificate's file could not be read at all (permissions, gone, a directory): nothing was judged. */
+  | { code: "format.unreadable"; message: string }
   | { code: "format.not-checked" }
   | { code: "content.match"; digest: string }
   | { code: "content.mismatch"; digest: string; certified: string }
@@ -64,6 +66,7 @@ export type Reason =
   | { code: "timestamp.unverifiable"; index: number; tsa: string; problem: string }
   | { code: "timestamp.not-checked"; count: number }
   | { code: "not-checked.malformed" }
+  | { code: "not-checked.unreadable" }
   | { code: "package.ok"; artifacts: number }
   | { code: "package.altered"; problems: string[] };
 

@@ -116,12 +116,25 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
 
 /** The verdict on something that is not a readable certificate: a failed format check, nothing else checked. */
 export function malformedResult(message: string): VerificationResult {
+  return nothingCheckedResult({ id: "format", status: "failed", reason: { code: "format.malformed", message } });
+}
+
+/**
+ * The verdict on a certificate's file that could not be read at all (no permission, gone,
+ * a directory): nothing could be checked, so it could not be verified, which is not invalid.
+ */
+export function unreadableResult(message: string): VerificationResult {
+  return nothingCheckedResult({ id: "format", status: "error", reason: { code: "format.unreadable", message } });
+}
+
+function nothingCheckedResult(format: Check): VerificationResult {
+  const notChecked = format.status === "error" ? "not-checked.unreadable" : "not-checked.malformed";
   const checks: Check[] = [
-    { id: "format", status: "failed", reason: { code: "format.malformed", message } },
-    ...CHECK_IDS.slice(1).map((id): Check => ({ id, status: "skipped", reason: { code: "not-checked.malformed" } })),
+    format,
+    ...CHECK_IDS.slice(1).map((id): Check => ({ id, status: "skipped", reason: { code: notChecked } })),
   ];
   return {
-    verdict: "invalid",
+    verdict: verdictOf(checks),
     valid: false,
     fileCompared: false,
     anchoredAt: null,

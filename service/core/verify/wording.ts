@@ -245,6 +245,10 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => r.message,
     (r) => `格式错误：${formatMessageZh(r.message)}`,
   ),
+  "format.unreadable": both(
+    (r) => `the file cannot be read: ${r.message}`,
+    (r) => `无法读取文件：${r.message}`,
+  ),
   "format.not-checked": both(
     () => "not checked",
     () => "未检查",
@@ -419,6 +423,10 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     () => "not checked: the certificate is malformed",
     () => "未检查：证书格式不正确",
   ),
+  "not-checked.unreadable": both(
+    () => "not checked: the certificate could not be read",
+    () => "未检查：无法读取证书",
+  ),
 };
 
 /**
@@ -486,6 +494,9 @@ export function reasonText(reason: Reason, lang: Lang): string {
 export function checkSentence(check: Pick<Check, "id" | "status"> & { reason?: Reason }, lang: Lang): string {
   if (check.reason?.code === "not-checked.malformed") {
     return lang === "zh-CN" ? "未检查：证书格式不正确。" : "Not checked: the certificate is malformed.";
+  }
+  if (check.reason?.code === "not-checked.unreadable") {
+    return lang === "zh-CN" ? "未检查：无法读取证书。" : "Not checked: the certificate could not be read.";
   }
   return CHECK_SENTENCES[check.id][check.status][lang];
 }
