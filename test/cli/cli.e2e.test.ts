@@ -373,7 +373,15 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(table.stdout).to.match(/^verdict +id +certificate +file +reason/);
         expect(table.stdout).to.match(/VALID +\S+ +a\.evidence\.json +compared/);
         expect(table.stdout).to.match(/INVALID +\S+ +b\.evidence\.json/);
-        expect(table.stdout).to.match(/2 certificates: 1 valid, 1 invalid, 0 could not be verified/);
+        expect(table.stdout).to.match(
+          /2 certificates: 1 valid, 1 invalid, 0 could not be verified; 0 with no file in /,
+        );
+        // With no original to compare, a valid certificate is not a file match, and the summary says so.
+        const noFiles = tempDir("cli-bulk-no-files");
+        const uncompared = await runCli(["verify", certs, "--files", noFiles, "--rpc", chain.url, "--lang", "en"]);
+        expect(uncompared.stdout).to.match(/VALID +\S+ +a\.evidence\.json +—/);
+        expect(uncompared.stdout).to.match(/; 2 with no file in \S+ to compare/);
+        await cleanUpDataDir(noFiles);
         const lines = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
         const parsed = lines.stdout
           .trim()

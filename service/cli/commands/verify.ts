@@ -111,6 +111,9 @@ output's reader stops reading (| head).`,
 
     let worst: Verdict = "valid";
     const tally: Record<Verdict, number> = { valid: 0, invalid: 0, indeterminate: 0 };
+    // With --files, a certificate whose file is not in DIR is valid as a certificate, but its
+    // file was not compared: the summary says how many, so none passes for a file match.
+    let notCompared = 0;
     const rows: string[][] = [];
     const out = new LineBuffer();
     // Read synchronously: certificates are small, and a synchronous read costs a fraction of
@@ -138,6 +141,7 @@ output's reader stops reading (| head).`,
     // a batch overlap; results are reported in the order of the files.
     for await (const [file, result] of inOrder(certificates, verifyFile, 16)) {
       tally[result.verdict]++;
+      if (!result.fileCompared) notCompared++;
       worst = worse(worst, result.verdict);
       if (values.json) {
         const json = wording.verificationJson(result, lang);
@@ -165,8 +169,8 @@ output's reader stops reading (| head).`,
       ]);
       await out.line(
         zh
-          ? `\n共 ${certificates.length} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}（节点 ${rpc}）`
-          : `\n${certificates.length} certificates: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified (node ${rpc})`,
+          ? `\n共 ${certificates.length} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}${byHash ? `；${notCompared} 份在 ${values.files} 中没有对应文件，未比对文件` : ""}（节点 ${rpc}）`
+          : `\n${certificates.length} certificates: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${byHash ? `; ${notCompared} with no file in ${values.files} to compare` : ""} (node ${rpc})`,
       );
     }
     await out.flush();
