@@ -13,6 +13,7 @@ import {
   startChainNode,
   startServiceProcess,
   tempDir,
+  until,
   type ChainNode,
   type CliResult,
   type ServiceProcess,
@@ -224,8 +225,25 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       }
     });
 
+    it("names the evidence already recorded when the service goes away during --wait (exit 4)", async () => {
+      const s = await running();
+      const file = path.join(work, "recorded before the service stopped.txt");
+      writeFileSync(file, "bytes recorded before the service stopped");
+      const run = runCli(["submit", file, "--wait", "--json", "--server", s.url], { EVIDENCE_API_KEY: apiKey });
+      const listed = await until(async () => {
+        const { body } = await api(s.url, apiKey).get("/api/v1/evidence?limit=5");
+        return (body.items as { id: string; record: { fileName?: string } }[]).find(
+          (i) => i.record.fileName === path.basename(file),
+        );
+      }, "the upload to be recorded");
+      await s.stop();
+      const res = await run;
+      expect(res.code, res.stderr).to.equal(4);
+      expect(res.stderr).to.include(`recorded, certificate not yet saved: ${listed.id} (${file})`);
+    });
+
     it("says what the service refused, exit 1: an unknown id", async () => {
-      const res = await runCli(["status", "AAAAAAAAAAAAAAAAAAAAAA", "--server", service.url]);
+      const res = await runCli(["status", "AAAAAAAAAAAAAAAAAAAAAA", "--server", (await running()).url]);
       expect([res.code, res.stderr.trim()]).to.deep.equal([
         1,
         "evidence status: the service answered 404 NOT_FOUND: no evidence with that id",

@@ -37,9 +37,10 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
     const accepted: { file: string; id: string; contentHash: string }[] = [];
     const refused: { file: string; error: string }[] = [];
     for (const file of files) {
-      const size = (await stat(file)).size;
-      const progress = values.json ? undefined : progressPrinter(file, size);
       try {
+        // Checked before any upload, but it may be gone since: then it alone is refused.
+        const size = (await stat(file)).size;
+        const progress = values.json ? undefined : progressPrinter(file, size);
         const item = await client.upload(file, details, progress);
         accepted.push({ file, id: item.id, contentHash: item.contentHash });
         if (!values.json) console.log(`${item.contentHash}  ${file}  → evidence ${item.id} (${item.status})`);
@@ -53,7 +54,15 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
     if (values.wait) {
       const outDir = values.out ?? ".";
       for (const item of accepted) {
-        const certificate = await client.waitForCertificate(item.id);
+        let certificate;
+        try {
+          certificate = await client.waitForCertificate(item.id);
+        } catch (e) {
+          // The evidence is recorded whatever happens to the wait: its ids must not be lost.
+          const waiting = accepted.slice(saved.length).map((a) => `${a.id} (${a.file})`);
+          (e as Error).message += `; recorded, certificate not yet saved: ${waiting.join(", ")}`;
+          throw e;
+        }
         const target = await saveCertificate(outDir, certificate);
         saved.push({ ...item, certificate: target });
         if (!values.json) console.log(`anchored: ${item.file} → ${target}`);
