@@ -521,5 +521,19 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const list = await api((await running()).url, apiKey).get("/api/v1/evidence");
       expect(list.status).to.equal(200);
     });
+
+    it("refuses words after the options (an unquoted name with a space) and creates nothing", async () => {
+      const empty = tempDir("cli-accounts");
+      try {
+        const res = await runCli(["accounts", "create", "--name", "Acme", "Corp"], { DATA_DIR: empty });
+        expect([res.code, res.stderr.split("\n")[0]]).to.deep.equal([
+          2,
+          'evidence accounts create: unexpected "Corp" (quote a name with spaces)',
+        ]);
+        expect(readdirSync(empty)).to.deep.equal([]);
+      } finally {
+        await cleanUpDataDir(empty);
+      }
+    });
   });
 });

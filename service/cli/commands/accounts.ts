@@ -23,7 +23,8 @@ export const accountsCreate = defineCommand({
 Creates an account in the service's store ($DATABASE_URL, or $DATA_DIR, default ./data)
 and prints its API key. The key is shown only this once; only its hash is stored.`,
   options: { name: { type: "string" }, json: { type: "boolean" } },
-  async run({ values }) {
+  async run({ values, positionals }) {
+    refuseWords(positionals);
     if (values.name === undefined) throw new UsageError("--name is required");
     const name = values.name;
     const { createAccount } = await import("../../store/accounts.ts");
@@ -46,7 +47,8 @@ export const accountsList = defineCommand({
 
 Lists the accounts in the service's store: id, name, creation time.`,
   options: { json: { type: "boolean" } },
-  async run({ values }) {
+  async run({ values, positionals }) {
+    refuseWords(positionals);
     const accounts = await withStore((store) => store.listAccounts());
     for (const a of accounts) {
       console.log(
@@ -58,3 +60,10 @@ Lists the accounts in the service's store: id, name, creation time.`,
     return EXIT.ok;
   },
 });
+
+/** Words after the command are a mistake (an unquoted `--name Acme Corp` would name the account "Acme"). */
+function refuseWords(positionals: string[]): void {
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected ${positionals.map((p) => `"${p}"`).join(" ")} (quote a name with spaces)`);
+  }
+}
