@@ -359,3 +359,37 @@ function reason(e: unknown): string {
   }
   return String(e);
 }
+
+/**
+ * Reads through a chain reader until the node fails to answer (unreachable or timed out);
+ * from then on, for the rest of one request or one run, every read fails at once with that error. A
+ * bulk verification of certificates of many batches then says "could not verify" for all
+ * of them in one timeout, not one timeout per batch.
+ */
+export class OutageReader {
+  #down: ChainUnavailableError | undefined;
+
+  over(chain: ChainReader): ChainReader {
+    const read =
+      <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        if (this.#down) throw this.#down;
+        try {
+          return await f.apply(chain, args);
+        } catch (e) {
+          if (e instanceof ChainUnavailableError && (e.failure === "unreachable" || e.failure === "timeout")) {
+            this.#down ??= e;
+          }
+          throw e;
+        }
+      };
+    return {
+      chainId: read(chain.chainId),
+      blockNumber: read(chain.blockNumber),
+      hasCode: read(chain.hasCode),
+      anchorOf: read(chain.anchorOf),
+      block: read(chain.block),
+      receipt: read(chain.receipt),
+    };
+  }
+}

@@ -33,6 +33,7 @@ export {
   CachingChainReader,
   ChainUnavailableError,
   JsonRpcChainReader,
+  OutageReader,
   type ChainFailure,
   VERIFIER_RPC_METHODS,
   type AnchoredEvent,

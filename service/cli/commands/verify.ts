@@ -64,7 +64,7 @@ output's reader stops reading (| head).`,
     // contract artifact, which verification does not need (start-up is most of one run).
     const [
       { verifyEvidence },
-      { CachingChainReader, JsonRpcChainReader },
+      { CachingChainReader, JsonRpcChainReader, OutageReader },
       { lazyTimestampVerifier },
       wording,
       { verificationText },
@@ -79,7 +79,9 @@ output's reader stops reading (| head).`,
       import("../../core/issuer-signature.ts"),
       import("../../core/verify/verify-certificate.ts"),
     ]);
-    const chain = new CachingChainReader(new JsonRpcChainReader(rpc));
+    // Once the node has failed to answer, the rest of a bulk run says so at once instead of
+    // waiting out one timeout per batch.
+    const chain = new OutageReader().over(new CachingChainReader(new JsonRpcChainReader(rpc)));
     for (const address of values.contract ?? []) {
       if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new UsageError(`--contract ${address}: not an address`);
     }

@@ -1,6 +1,10 @@
 import { expect } from "chai";
-import { ChainUnavailableError, type ChainReader, type ChainFailure } from "../../service/core/chain-reader.ts";
-import { OutageReader } from "../../service/http/routes/verify.ts";
+import {
+  ChainUnavailableError,
+  OutageReader,
+  type ChainFailure,
+  type ChainReader,
+} from "../../service/core/chain-reader.ts";
 
 /** A reader whose every read fails with `failure`, counting the reads that reach it. */
 function failingReader(failure: ChainFailure): ChainReader & { reads: number } {
@@ -20,7 +24,7 @@ function failingReader(failure: ChainFailure): ChainReader & { reads: number } {
   return reader;
 }
 
-describe("OutageReader: one request stops asking a node that has failed to answer (http/routes/verify.ts)", () => {
+describe("OutageReader: one request stops asking a node that has failed to answer (core/chain-reader.ts)", () => {
   for (const failure of ["timeout", "unreachable"] as const) {
     it(`after one read fails (${failure}), every later read fails at once with that error, the node not asked`, async () => {
       const node = failingReader(failure);
