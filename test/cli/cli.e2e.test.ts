@@ -456,6 +456,19 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect((await runCli(["verify", certificatePath, "--sha256", "xyz"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--bogus"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--lang", "fr"])).code).to.equal(2);
+      expect((await runCli(["verify", certificatePath, "--rpc", "notaurl"])).code).to.equal(2);
+      expect((await runCli(["verify", certificatePath, "--rpc", "ftp://127.0.0.1:1"])).code).to.equal(2);
+      for (const args of [
+        ["status", ".."],
+        ["status", ""],
+        ["certificate", "", "--pdf"],
+      ]) {
+        const res = await runCli(args);
+        expect([res.code, res.stderr.split("\n")[0]], args.join(" ")).to.deep.equal([
+          2,
+          `evidence ${args[0]}: "${args[1]}" is not an evidence id`,
+        ]);
+      }
       // An option given twice would silently take the last: `--file a --file b` verifies b.
       const twice = await runCli(["verify", certificatePath, "--file", evidencePath(), "--file", certificatePath]);
       expect([twice.code, twice.stderr.split("\n")[0]]).to.deep.equal([

@@ -105,6 +105,14 @@ describe("the embedded chain's failures under the service (real processes)", fun
     expect((await verifyCertificate(lost.certificate, { chain })).verdict, "the lost one").to.equal("invalid");
     const old = await api(service.url).get(`/api/v1/evidence/${lost.id}/certificates/0`);
     expect(old.body).to.deep.equal(lost.certificate);
+    // Only a plain decimal names a certificate of the history; an evidence found says so.
+    for (const index of ["-0", "0x0", "%20", "00", "2"]) {
+      const other = await api(service.url).get(`/api/v1/evidence/${lost.id}/certificates/${index}`);
+      expect([other.status, other.body.detail], index).to.deep.equal([
+        404,
+        `the evidence has no certificate ${decodeURIComponent(index)}`,
+      ]);
+    }
 
     const { body: health } = await api(service.url).get("/healthz");
     expect(health.reconciliation.mismatches).to.be.at.least(1);

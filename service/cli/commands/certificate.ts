@@ -1,3 +1,4 @@
+import { EVIDENCE_ID } from "../../core/schema.ts";
 import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate, saveFile } from "../save-certificate.ts";
@@ -15,6 +16,7 @@ ${SERVICE_HELP}`,
   options: { ...SERVICE_OPTIONS, out: { type: "string" }, pdf: { type: "boolean" } },
   async run({ values, positionals }) {
     if (positionals.length !== 1) throw new UsageError("name exactly one evidence id");
+    if (!EVIDENCE_ID.test(positionals[0]!)) throw new UsageError(`"${positionals[0]}" is not an evidence id`);
     const id = positionals[0]!;
     const client = ServiceClient.from(values);
     if (values.pdf) {

@@ -1,3 +1,4 @@
+import { EVIDENCE_ID } from "../../core/schema.ts";
 import { claimsOf } from "../../core/certificate.ts";
 import { timeText } from "../../core/verify/wording.ts";
 import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
@@ -15,6 +16,7 @@ ${SERVICE_HELP}`,
   options: SERVICE_OPTIONS,
   async run({ values, positionals, lang }) {
     if (positionals.length !== 1) throw new UsageError("name exactly one evidence id");
+    if (!EVIDENCE_ID.test(positionals[0]!)) throw new UsageError(`"${positionals[0]}" is not an evidence id`);
     const view = await ServiceClient.from(values).status(positionals[0]!);
     if (values.json) {
       console.log(JSON.stringify(view));

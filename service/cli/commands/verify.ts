@@ -60,6 +60,9 @@ output's reader stops reading (| head).`,
       throw new UsageError("--file and --sha256 go with one certificate; use --files DIR for many");
     }
     const rpc = values.rpc ?? process.env.EVIDENCE_RPC_URL ?? "http://127.0.0.1:8545";
+    if (!/^https?:\/\/[^/]/i.test(rpc) || !URL.canParse(rpc)) {
+      throw new UsageError(`--rpc ${JSON.stringify(rpc)}: not an http or https URL of a node`);
+    }
     // Only the verifier's own modules: the core's index would also load ethers and the
     // contract artifact, which verification does not need (start-up is most of one run).
     const [

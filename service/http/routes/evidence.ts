@@ -184,10 +184,12 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
 
   router.get("/api/v1/evidence/:id/certificates/:index", publicCors, async (req, res) => {
     const row = await find(store, String(req.params.id));
-    const index = Number(String(req.params.index));
-    if (!row || !Number.isSafeInteger(index) || index < 0) throw notFound();
+    if (!row) throw notFound();
+    // Written as a plain decimal: "-0", "0x0" and " " are not certificate 0.
+    const text = String(req.params.index);
+    const index = /^(0|[1-9][0-9]{0,8})$/.test(text) ? Number(text) : -1;
     const entry = (await store.certificateHistory(row.id))[index];
-    if (!entry) throw notFound();
+    if (!entry) throw new HttpProblem(404, "NOT_FOUND", `the evidence has no certificate ${text}`);
     sendCertificate(res, entry.certificate, `${row.id}.${index}.evidence.json`);
   });
 
