@@ -103,7 +103,7 @@ async function sustained(report: Report, service: ServiceProcess): Promise<Certi
   const { intakeS, certifiedS, ids } = [...rounds].sort((a, b) => ratio(a) - ratio(b))[Math.floor(rounds.length / 2)]!;
   const [intakeRate, certifiedRate] = [n / intakeS, n / certifiedS];
   report.row({
-    what: `sustained certified throughput: ${count(n)} digests in (4 clients, 1,000 per request), all certified; 1 s blocks, 1 s batch wait; median of ${rounds.length} bursts`,
+    what: `sustained certified throughput: ${count(n)} digests in (4 clients, 1,000 per request), all certified; 1 s blocks, 1 s batch wait; ${rounds.length === 1 ? "one burst" : `median of ${rounds.length} bursts`}`,
     value: `${count(certifiedRate)} certified/s (all in ${certifiedS.toFixed(1)} s)`,
     baseline: `intake ${count(intakeRate)} digests/s (in ${intakeS.toFixed(1)} s)`,
     ratio: certifiedRate / intakeRate,

@@ -237,7 +237,7 @@ export async function benchCliVerify(
   const coreS = median(coreRuns);
   const bulkS = median(bulkRunsS);
   report.row({
-    what: `CLI bulk verification: \`evidence verify DIR --json\`, ${count(n)} certificates, real node (start-up included, median of ${bulkRuns})`,
+    what: `CLI bulk verification: \`evidence verify DIR --json\`, ${count(n)} certificates, real node (start-up included, ${bulkRuns === 1 ? "one run" : `median of ${bulkRuns}`})`,
     // After start-up: less the time of a single run (start-up and one verification).
     value: `${count(n / bulkS)} /s (${count(n / Math.max(0.001, bulkS - median(verifyS)))} /s after start-up)`,
     baseline: `core in process, same node: ${count(n / coreS)} /s`,
