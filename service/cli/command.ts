@@ -1,5 +1,7 @@
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { Lang } from "../core/index.ts";
+import { EVIDENCE_ID } from "../core/schema.ts";
+import { UsageError } from "./exit.ts";
 
 /** What util.parseArgs gives for an options table: each option typed by its declaration. */
 export type Values<O extends ParseArgsOptionsConfig> = {
@@ -36,3 +38,11 @@ export const SERVICE_OPTIONS = {
 export const SERVICE_HELP = `  --server URL     the service (default $EVIDENCE_SERVER or http://127.0.0.1:8080)
   --api-key KEY    the API key (default $EVIDENCE_API_KEY)
   --json           machine-readable output`;
+
+/** The one evidence id a command names (status, certificate); anything else is a usage error. */
+export function evidenceIdOf(positionals: string[]): string {
+  if (positionals.length !== 1) throw new UsageError("name exactly one evidence id");
+  const id = positionals[0]!;
+  if (!EVIDENCE_ID.test(id)) throw new UsageError(`"${id}" is not an evidence id`);
+  return id;
+}

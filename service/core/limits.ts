@@ -17,6 +17,9 @@ export type TextField = keyof typeof TEXT_LIMITS;
 /** Certificates are a few kilobytes; anything much larger is not one (time-stamp tokens included). */
 export const MAX_CERTIFICATE_BYTES = 256 * 1024;
 
+/** The largest file taken for a certificate: its PDF document or a capture package may be this large. */
+export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
 /** A tree of 2^64 leaves needs at most 64 proof elements. */
 export const MAX_PROOF_LENGTH = 64;
 

@@ -28,7 +28,7 @@ import { md5 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { Inflate } from "fflate";
 import { EvidenceError, isEvidenceError } from "./errors.ts";
-import { MAX_CERTIFICATE_BYTES } from "./limits.ts";
+import { MAX_CERTIFICATE_BYTES, MAX_DOCUMENT_BYTES } from "./limits.ts";
 
 export interface EmbeddedFile {
   /** The file's name: the file specification's /UF, else its /F (§7.11.3, table 44). */
@@ -39,7 +39,7 @@ export interface EmbeddedFile {
 /** The bounds on what one call reads. */
 export const PDF_LIMITS = {
   /** The largest PDF read; a certificate document is a few hundred kilobytes. */
-  documentBytes: 64 * 1024 * 1024,
+  documentBytes: MAX_DOCUMENT_BYTES,
   /** Indirect objects, those in object streams included. */
   objects: 1_000_000,
   /** Nesting of arrays and dictionaries. */

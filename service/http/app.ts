@@ -1,6 +1,6 @@
 import express, { type Express, type RequestHandler, type Router } from "express";
 import type { Logger } from "../log.ts";
-import { EVIDENCE_ID, type OperatorHealth } from "../core/index.ts";
+import { EVIDENCE_ID, MAX_DOCUMENT_BYTES, type OperatorHealth } from "../core/index.ts";
 import { publicHealth } from "../health.ts";
 import type { Intake } from "../intake/intake.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
@@ -91,7 +91,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(rpcProxy({ chainUrl: deps.chainUrl, contract: deps.contract, anonymous, log: deps.log }));
 
   const uploadRate = minimumUploadRate(16 * 1024, deps.limits.uploadRateWindowMs);
-  app.use("/api/v1/verify", contentLengthLimit(64 * 1024 * 1024 + deps.limits.fileSizeBytes), uploadRate, publicCors);
+  app.use("/api/v1/verify", contentLengthLimit(MAX_DOCUMENT_BYTES + deps.limits.fileSizeBytes), uploadRate, publicCors);
   app.use(verifyRoutes(deps.verify, { fileSizeBytes: deps.limits.fileSizeBytes, anonymous }));
 
   app.use("/api/v1/evidence/digests", contentLengthLimit(8 * 1024 * 1024), bodyDeadline(60_000));

@@ -1,6 +1,5 @@
-import { EVIDENCE_ID } from "../../core/schema.ts";
-import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
-import { EXIT, UsageError } from "../exit.ts";
+import { defineCommand, evidenceIdOf, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
+import { EXIT } from "../exit.ts";
 import { saveCertificate, saveFile } from "../save-certificate.ts";
 import { ServiceClient } from "../service-client.ts";
 
@@ -15,9 +14,7 @@ Saves the certificate as <id>.evidence.json (in DIR), or prints it with --json.
 ${SERVICE_HELP}`,
   options: { ...SERVICE_OPTIONS, out: { type: "string" }, pdf: { type: "boolean" } },
   async run({ values, positionals }) {
-    if (positionals.length !== 1) throw new UsageError("name exactly one evidence id");
-    if (!EVIDENCE_ID.test(positionals[0]!)) throw new UsageError(`"${positionals[0]}" is not an evidence id`);
-    const id = positionals[0]!;
+    const id = evidenceIdOf(positionals);
     const client = ServiceClient.from(values);
     if (values.pdf) {
       const pdf = await client.download(`/api/v1/evidence/${encodeURIComponent(id)}/certificate.pdf`);

@@ -1,8 +1,7 @@
-import { EVIDENCE_ID } from "../../core/schema.ts";
 import { claimsOf } from "../../core/certificate.ts";
 import { timeText } from "../../core/verify/wording.ts";
-import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
-import { EXIT, UsageError } from "../exit.ts";
+import { defineCommand, evidenceIdOf, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
+import { EXIT } from "../exit.ts";
 import { ServiceClient } from "../service-client.ts";
 
 export const status = defineCommand({
@@ -15,9 +14,7 @@ every certificate issued for it.
 ${SERVICE_HELP}`,
   options: SERVICE_OPTIONS,
   async run({ values, positionals, lang }) {
-    if (positionals.length !== 1) throw new UsageError("name exactly one evidence id");
-    if (!EVIDENCE_ID.test(positionals[0]!)) throw new UsageError(`"${positionals[0]}" is not an evidence id`);
-    const view = await ServiceClient.from(values).status(positionals[0]!);
+    const view = await ServiceClient.from(values).status(evidenceIdOf(positionals));
     if (values.json) {
       console.log(JSON.stringify(view));
       return EXIT.ok;

@@ -7,6 +7,8 @@ import { firstLineOf } from "../../core/errors.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { sha256File } from "../../intake/file-digest.ts";
 import { LineBuffer } from "../line-buffer.ts";
+import { inOrder } from "../../in-order.ts";
+import { MAX_DOCUMENT_BYTES } from "../../core/limits.ts";
 
 export const verify = defineCommand({
   name: "verify",
@@ -89,6 +91,7 @@ output's reader stops reading (| head).`,
       if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new UsageError(`--contract ${address}: not an address`);
     }
     const trustFile = values["tsa-trust"];
+    let trustPem: string | undefined;
     if (trustFile !== undefined) {
       const pem = await readFile(trustFile, "utf8").catch(() => {
         throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
@@ -100,8 +103,9 @@ output's reader stops reading (| head).`,
       } catch (e) {
         throw new UsageError(`--tsa-trust ${trustFile}: not a PEM bundle of certificates (${firstLineOf(e)})`);
       }
+      trustPem = pem;
     }
-    const timestamps = lazyTimestampVerifier(() => (trustFile ? readFile(trustFile, "utf8") : undefined));
+    const timestamps = lazyTimestampVerifier(() => trustPem);
     const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
     const single = certificates.length === 1 && byHash === undefined;
     if (certificates.length === 1) sizeBaseTableForFewSignatures();
@@ -183,28 +187,6 @@ output's reader stops reading (| head).`,
   },
 });
 
-/**
- * `work` applied to every item with at most `limit` running at once, yielded in the order
- * of the items.
- */
-async function* inOrder<T, R>(
-  items: readonly T[],
-  work: (item: T) => Promise<R>,
-  limit: number,
-): AsyncGenerator<[T, R]> {
-  const running: Promise<R>[] = [];
-  let next = 0;
-  for (let i = 0; i < items.length; i++) {
-    while (next < items.length && next < i + limit) {
-      const started = work(items[next++]!);
-      started.catch(() => undefined); // awaited in its turn below; a failure is reported there
-      running.push(started);
-    }
-    yield [items[i]!, await running[i]!];
-    delete running[i];
-  }
-}
-
 function worse(a: Verdict, b: Verdict): Verdict {
   const rank: Record<Verdict, number> = { valid: 0, indeterminate: 1, invalid: 2 };
   return rank[b] > rank[a] ? b : a;
@@ -267,9 +249,6 @@ function width(text: string): number {
   return w;
 }
 
-/** The largest file taken for a certificate: its PDF document or a capture package may be this large. */
-const MAX_CERTIFICATE_FILE_BYTES = 64 * 1024 * 1024;
-
 /**
  * A certificate file's bytes, read synchronously (certificates are small, and a bulk run
  * reads thousands). Throws for anything but a regular file of at most 64 MB: a device or
@@ -280,8 +259,8 @@ function readCertificateFile(file: string): Uint8Array {
   try {
     const info = fstatSync(fd);
     if (!info.isFile()) throw new Error(`${file} is not a regular file`);
-    if (info.size > MAX_CERTIFICATE_FILE_BYTES) {
-      throw new Error(`${file} is larger than ${MAX_CERTIFICATE_FILE_BYTES / 1024 / 1024} MB: not a certificate`);
+    if (info.size > MAX_DOCUMENT_BYTES) {
+      throw new Error(`${file} is larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB: not a certificate`);
     }
     return new Uint8Array(readFileSync(fd));
   } finally {

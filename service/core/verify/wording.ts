@@ -492,11 +492,10 @@ export function reasonText(reason: Reason, lang: Lang): string {
 }
 
 export function checkSentence(check: Pick<Check, "id" | "status"> & { reason?: Reason }, lang: Lang): string {
-  if (check.reason?.code === "not-checked.malformed") {
-    return lang === "zh-CN" ? "未检查：证书格式不正确。" : "Not checked: the certificate is malformed.";
-  }
-  if (check.reason?.code === "not-checked.unreadable") {
-    return lang === "zh-CN" ? "未检查：无法读取证书。" : "Not checked: the certificate could not be read.";
+  // A check not run because the certificate could not be read or parsed says why, as a sentence.
+  if (check.reason?.code === "not-checked.malformed" || check.reason?.code === "not-checked.unreadable") {
+    const detail = reasonText(check.reason, lang);
+    return lang === "zh-CN" ? `${detail}。` : `${detail[0]!.toUpperCase()}${detail.slice(1)}.`;
   }
   return CHECK_SENTENCES[check.id][check.status][lang];
 }

@@ -9,6 +9,7 @@ import {
   OutageReader,
   MAX_CERTIFICATE_BYTES,
   MAX_CERTIFICATES_PER_VERIFY,
+  MAX_DOCUMENT_BYTES,
   verificationJson,
   type EvidenceInput,
   type ChainReader,
@@ -18,6 +19,7 @@ import {
   type VerifyOptions,
 } from "../../core/index.ts";
 import { rateLimit, type TokenBuckets } from "../auth.ts";
+import { inOrder } from "../../in-order.ts";
 import { HttpProblem } from "../problem.ts";
 
 /**
@@ -108,14 +110,16 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
         // Several at once, so a batch's chain reads are shared and a slow node is waited for
         // in parallel; once the node has failed to answer, the rest are not sent to it again.
         const outage = new OutageReader();
-        const results = await mapInOrder(body.certificates, 16, async (certificate, i) => {
+        const work = async (certificate: unknown, i: number): Promise<VerificationJson> => {
           const malformed = body.malformed?.get(i);
           const result = malformed
             ? malformedResult(malformed)
             : await verify({ kind: "certificate", certificate }, { readThrough: (c) => outage.over(c) });
           return verificationJson(result, lang);
-        });
-        res.json({ results: results satisfies VerificationJson[] });
+        };
+        const results: VerificationJson[] = [];
+        for await (const [, result] of inOrder(body.certificates, work, 16)) results.push(result);
+        res.json({ results });
         return;
       }
       const input = verificationInput(req);
@@ -126,9 +130,6 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
   );
   return router;
 }
-
-/** A PDF certificate document or a capture package may be larger than a certificate. */
-const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
 
 /** Whether a file begins as JSON does (after any byte-order mark or white space). */
 function isJsonStart(chunk: Buffer): boolean {
@@ -177,27 +178,6 @@ function parseBody(text: string): ParsedBody {
     }
   }
   return body;
-}
-
-/**
- * Applies `work` to every item, at most `limit` at a time, and gives the results in the
- * order of the items.
- */
-async function mapInOrder<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function requestLang(req: Request): Lang {
