@@ -28,11 +28,13 @@ export class ScreencastRecorder {
   private readonly cdp: CDPSession;
   private readonly dir: string;
   private readonly maxBytes: number;
+  private readonly size: { width: number; height: number };
 
-  private constructor(cdp: CDPSession, dir: string, maxBytes: number) {
+  private constructor(cdp: CDPSession, dir: string, maxBytes: number, size: { width: number; height: number }) {
     this.cdp = cdp;
     this.dir = dir;
     this.maxBytes = maxBytes;
+    this.size = size;
   }
 
   /** Starts the screencast; frames are kept in a private temporary directory until {@link encode}. */
@@ -41,7 +43,7 @@ export class ScreencastRecorder {
     options: { width: number; height: number; maxBytes: number },
   ): Promise<ScreencastRecorder> {
     const dir = await mkdtemp(path.join(tmpdir(), "evidence-screencast-"));
-    const recorder = new ScreencastRecorder(cdp, dir, options.maxBytes);
+    const recorder = new ScreencastRecorder(cdp, dir, options.maxBytes, evenSize(options));
     cdp.on("Page.screencastFrame", (frame) => recorder.onFrame(frame));
     try {
       await cdp.send("Page.startScreencast", {
@@ -83,7 +85,10 @@ export class ScreencastRecorder {
 
   /**
    * Encodes the frames to `outFile` (H.264, yuv420p, 10 frames per second, `+faststart` so a
-   * player can start before the whole file is read). Returns the number of frames and the
+   * player can start before the whole file is read). The video is the viewport's size: the
+   * browser paints some frames smaller (the screencast fits a surface a few pixels taller than
+   * the viewport into it, keeping its aspect), and those are scaled to fit and centred, never
+   * stretched, so one odd first frame cannot set the size of the whole video. Returns the number of frames and the
    * duration in milliseconds, or undefined when no frame was painted.
    */
   async encode(
@@ -101,13 +106,17 @@ export class ScreencastRecorder {
     // The concat demuxer ignores the last entry's duration unless the file is listed again.
     lines.push(`file '${path.basename(this.frames.at(-1)!.file)}'`);
     const list = path.join(this.dir, "frames.ffconcat");
+    const { width, height } = this.size;
     await writeFile(list, `${lines.join("\n")}\n`);
     await run(
       options.ffmpeg,
       [
         ...["-hide_banner", "-loglevel", "error", "-nostdin", "-y"],
         ...["-f", "concat", "-safe", "0", "-i", list],
-        ...["-vf", "fps=10,scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p"],
+        ...[
+          "-vf",
+          `fps=10,scale=${width}:${height}:force_original_aspect_ratio=decrease,pad=${width}:${height}:-1:-1,format=yuv420p`,
+        ],
         ...["-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-movflags", "+faststart", "-an", outFile],
       ],
       { timeout: options.timeoutMs, killSignal: "SIGKILL" },
@@ -120,6 +129,11 @@ export class ScreencastRecorder {
     await this.stop().catch(() => {});
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** H.264 in yuv420p needs even dimensions. */
+function evenSize(size: { width: number; height: number }): { width: number; height: number } {
+  return { width: size.width - (size.width % 2), height: size.height - (size.height % 2) };
 }
 
 /** True when an ffmpeg binary exists at `ffmpeg`. */

@@ -399,16 +399,18 @@ describe("LocalChain (real Anvil processes)", function () {
         }),
         signal: aborted.signal,
       }).catch(() => {});
-      // A transaction makes the miner wait for the lock; a dump then waits behind the miner.
-      void sendOnly(chain.url, wallet, { to: wallet.address, data: "0x" }).catch(() => {});
-      await until(
-        async () =>
-          ((await new JsonRpcChainReader(chain.url).request("txpool_status", [])) as { pending: string }).pending ===
-          "0x1"
-            ? true
-            : undefined,
-        "the transaction to wait in the pool",
-      );
+      // A transaction makes the miner wait for the lock; a dump then waits behind the miner. Nothing
+      // says when the node has begun the call: a transaction that arrives first is simply mined, so
+      // another is sent until one waits in the pool.
+      const rpc = new JsonRpcChainReader(chain.url);
+      let waiting = await sendOnly(chain.url, wallet, { to: wallet.address, data: "0x" });
+      await until(async () => {
+        if (((await rpc.request("txpool_status", [])) as { pending: string }).pending === "0x1") return true;
+        if ((await rpc.request("eth_getTransactionReceipt", [waiting])) !== null) {
+          waiting = await sendOnly(chain.url, wallet, { to: wallet.address, data: "0x" });
+        }
+        return undefined;
+      }, "a transaction to wait in the pool");
 
       const error = await chain.durableThrough(head.blockNumber).catch((e: unknown) => e);
       const status = await chain.statusWhen((s) => s.state === "running" && s.restarts === 1);
