@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { LogFormat } from "./log.ts";
+import { MAX_DOCUMENT_BYTES } from "./core/index.ts";
 
 /** Everything the service reads from its environment, with the embedded defaults. */
 export interface ServiceConfig {
@@ -62,6 +63,8 @@ export interface ServiceConfig {
     connectionsPerAddress: number;
     /** The whole body of an /rpc request must arrive within this (RPC_BODY_TIMEOUT_MS). */
     rpcBodyTimeoutMs: number;
+    /** Memory verify requests may hold for bodies, all together (VERIFY_BUFFER_BYTES). */
+    verifyBufferBytes: number;
   };
   timestamps: {
     /** RFC 3161 time-stamp authorities; every root is stamped by each. Unset on the embedded chain: the development TSA. */
@@ -134,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       anonymousPerMinute: int(env, "ANONYMOUS_RATE_LIMIT_PER_MINUTE", 6_000, 1, 100_000_000),
       connectionsPerAddress: int(env, "MAX_CONNECTIONS_PER_ADDRESS", 256, 1, 1_000_000),
       rpcBodyTimeoutMs: int(env, "RPC_BODY_TIMEOUT_MS", 10_000, 100, 600_000),
+      verifyBufferBytes: int(env, "VERIFY_BUFFER_BYTES", 256 * 1024 ** 2, MAX_DOCUMENT_BYTES, Number.MAX_SAFE_INTEGER),
     },
     timestamps: {
       urls: env.TSA_URLS === undefined ? undefined : list(env.TSA_URLS).map((u) => checkUrl("TSA_URLS", u)),

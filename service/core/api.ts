@@ -52,6 +52,7 @@ export const ERROR_CODES = [
   "REQUEST_TIMEOUT",
   "RATE_LIMITED",
   "CAPTURE_BUSY",
+  "SERVER_BUSY",
   "CAPTURE_UNAVAILABLE",
   "CHAIN_UNREACHABLE",
   "STORAGE_FAILURE",
@@ -96,6 +97,7 @@ export const PROBLEM_TEXT: Partial<Record<ErrorCode, Record<Lang, string>>> = {
     "zh-CN": "该地址不能取证（内网、本机或无法解析的地址）。",
   },
   CAPTURE_BUSY: { en: "The capture service is busy; try again shortly.", "zh-CN": "取证服务繁忙，请稍后再试。" },
+  SERVER_BUSY: { en: "The service is busy; try again in a few seconds.", "zh-CN": "服务繁忙，请几秒后再试。" },
   CAPTURE_UNAVAILABLE: {
     en: "Web capture is not available on this service.",
     "zh-CN": "本服务暂不提供网页取证。",
@@ -207,6 +209,21 @@ const text = (max: number) =>
 
 const webUrl = v.pipe(text(TEXT_LIMITS.sourceUrl), v.check(isWebUrl, "must be an http or https URL"));
 
+/**
+ * A media type as RFC 6838 §4.2 names them (`type/subtype`, restricted names), with optional
+ * RFC 9110 §8.3.1 parameters (`; charset=utf-8`, quoted values allowed).
+ */
+const RESTRICTED_NAME = "[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}";
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED = '"(?:[\\t !#-\\[\\]-~\\u0080-\\u00ff]|\\\\[\\t -~\\u0080-\\u00ff])*"';
+export const MEDIA_TYPE = new RegExp(
+  `^${RESTRICTED_NAME}/${RESTRICTED_NAME}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|${QUOTED}))*$`,
+);
+const mediaType = v.pipe(
+  text(TEXT_LIMITS.mediaType),
+  v.regex(MEDIA_TYPE, "must be a media type such as image/png (RFC 6838)"),
+);
+
 /** The optional descriptive fields of a submission. Empty strings count as absent. */
 export const SubmissionDetailsSchema = v.strictObject({
   title: v.optional(text(TEXT_LIMITS.title)),
@@ -229,7 +246,7 @@ export const DigestItemSchema = v.strictObject({
       v.minValue(0, "must be a non-negative integer"),
     ),
   ),
-  mediaType: v.optional(text(TEXT_LIMITS.mediaType)),
+  mediaType: v.optional(mediaType),
   title: v.optional(text(TEXT_LIMITS.title)),
   sourceUrl: v.optional(webUrl),
   note: v.optional(text(TEXT_LIMITS.note)),

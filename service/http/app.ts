@@ -8,6 +8,7 @@ import type { EvidenceStore } from "../store/store.ts";
 import { TokenBuckets } from "./auth.ts";
 import { bodyDeadline, contentLengthLimit, minimumUploadRate } from "./connection-limits.ts";
 import { PUBLIC_PATHS, publicCors } from "./cors.ts";
+import { ByteBudget } from "./byte-budget.ts";
 import { HttpProblem, problemHandler } from "./problem.ts";
 import { requestLog } from "./request-log.ts";
 import { evidenceRoutes } from "./routes/evidence.ts";
@@ -35,6 +36,8 @@ export interface AppDependencies {
     rpcBodyTimeoutMs: number;
     /** An upload (evidence, or a certificate to verify) that sends less than 16 KiB in this long is cut with 408 (default 30 s). */
     uploadRateWindowMs?: number;
+    /** Memory the verify route may hold for bodies, all requests together (default 256 MiB). */
+    verifyBufferBytes?: number;
   };
   health: () => Promise<OperatorHealth>;
   /** What the pages are told: the public address for QR codes, chain names. */
@@ -92,7 +95,8 @@ export function createApp(deps: AppDependencies): Express {
 
   const uploadRate = minimumUploadRate(16 * 1024, deps.limits.uploadRateWindowMs);
   app.use("/api/v1/verify", contentLengthLimit(MAX_DOCUMENT_BYTES + deps.limits.fileSizeBytes), uploadRate, publicCors);
-  app.use(verifyRoutes(deps.verify, { fileSizeBytes: deps.limits.fileSizeBytes, anonymous }));
+  const buffers = new ByteBudget(deps.limits.verifyBufferBytes ?? 256 * 1024 * 1024);
+  app.use(verifyRoutes(deps.verify, { fileSizeBytes: deps.limits.fileSizeBytes, anonymous, buffers }));
 
   app.use("/api/v1/evidence/digests", contentLengthLimit(8 * 1024 * 1024), bodyDeadline(60_000));
   // An upload may be large, but it must keep moving: 16 KiB/s over each 30 s at least.

@@ -2,7 +2,7 @@ import express, { Router } from "express";
 import { evidenceAnchorInterface, MAX_RPC_BATCH, VERIFIER_RPC_METHODS, type VerifierRpcMethod } from "../core/index.ts";
 import type { Logger } from "../log.ts";
 import { rateLimit, type TokenBuckets } from "./auth.ts";
-import { requireType } from "./routes/evidence.ts";
+import { requireType } from "./validation.ts";
 import { HttpProblem, sendProblem } from "./problem.ts";
 import { readLimited } from "../read-limited.ts";
 

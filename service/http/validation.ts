@@ -1,3 +1,4 @@
+import type { Request, RequestHandler } from "express";
 import * as v from "valibot";
 import type { ErrorCode } from "../core/index.ts";
 import { HttpProblem } from "./problem.ts";
@@ -39,4 +40,30 @@ export function parseBody<S extends v.GenericSchema>(
 /** Drops fields sent empty: an empty form field means "not given". */
 export function withoutEmpty(body: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== "" && value !== undefined));
+}
+
+/**
+ * Refuses a body that is not of `type` (415 UNSUPPORTED_MEDIA_TYPE). A multipart body must
+ * also come without Content-Encoding: its files are hashed as their bytes arrive, so a
+ * compressed body would be read as something else or certified as its compressed form.
+ * (The JSON parsers decode gzip, deflate and br themselves.)
+ */
+export function requireType(type: string): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.is(type)) return next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", `send ${type}`));
+    if (type.startsWith("multipart/")) refuseContentEncoding(req);
+    next();
+  };
+}
+
+/** 415 UNSUPPORTED_ENCODING for a body sent with a Content-Encoding other than identity. */
+export function refuseContentEncoding(req: Request): void {
+  const encoding = (req.get("content-encoding") ?? "identity").trim().toLowerCase();
+  if (encoding !== "identity" && encoding !== "") {
+    throw new HttpProblem(
+      415,
+      "UNSUPPORTED_ENCODING",
+      `files are hashed as they arrive: send the multipart body without Content-Encoding (got "${encoding}")`,
+    );
+  }
 }

@@ -10,7 +10,7 @@ import { FileObjectStore } from "../../service/objects/file-object-store.ts";
 import { createAccount } from "../../service/store/accounts.ts";
 import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
 import { sha256Hex } from "../helpers/hash.ts";
-import { tempDir } from "../helpers/processes.ts";
+import { tempDir, until } from "../helpers/processes.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
 import { RawConnection } from "../helpers/raw-http.ts";
 import { example } from "../helpers/vectors.ts";
@@ -44,8 +44,13 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     objects = await FileObjectStore.open(dir);
     apiKey = (await createAccount(store, "rights holder")).apiKey;
     otherKey = (await createAccount(store, "other")).apiKey;
+    ({ server, url } = await listen(appWith({})));
+  });
+
+  type Limits = Parameters<typeof createApp>[0]["limits"];
+  const appWith = (limits: Partial<Limits>) => {
     const chain = RecordedChain.holding(parseCertificate(example.certificate()));
-    const app = createApp({
+    return createApp({
       store,
       objects,
       intake: new Intake({ store, objects, onCommitted: () => committed++ }),
@@ -59,6 +64,7 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         anonymousPerMinute: 1000,
         rpcBodyTimeoutMs: 10_000,
         uploadRateWindowMs: 500,
+        ...limits,
       },
       health: async () => health,
       healthToken: "operator-token",
@@ -71,10 +77,12 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       }),
       log: silentLogger(),
     });
-    server = app.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
+  };
+  const listen = async (app: ReturnType<typeof createApp>) => {
+    const listening = app.listen(0, "127.0.0.1");
+    await once(listening, "listening");
+    return { server: listening, url: `http://127.0.0.1:${(listening.address() as { port: number }).port}` };
+  };
 
   after(async () => {
     server.close();
@@ -98,6 +106,25 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     const { items } = (await res.json()) as { items: { id: string }[] };
     expect((await store.evidence(items[0]!.id))?.status).to.equal("pending");
     expect(committed).to.equal(before + 1);
+  });
+
+  it("records a digest's media type as given, parameters included, and refuses one that is not a media type", async () => {
+    const contentHash = sha256Hex("media type");
+    const accepted = await post("/api/v1/evidence/digests", {
+      items: [{ contentHash, mediaType: 'text/plain; charset="utf-8"' }],
+    });
+    const { items } = (await accepted.json()) as { items: { record: { mediaType: string } }[] };
+    expect([accepted.status, items[0]!.record.mediaType]).to.deep.equal([201, 'text/plain; charset="utf-8"']);
+    const key = (await createAccount(store, "media types")).apiKey;
+    for (const mediaType of ["image", "image/png;", "image/png x", "图片/png"]) {
+      const refused = await post("/api/v1/evidence/digests", { items: [{ contentHash, mediaType }] }, key);
+      const problem = (await refused.json()) as { code: string; detail: string };
+      expect([refused.status, problem.code, problem.detail], mediaType).to.deep.equal([
+        400,
+        "INVALID_FIELD",
+        "items[0].mediaType must be a media type such as image/png (RFC 6838)",
+      ]);
+    }
   });
 
   it("stores an uploaded file under its SHA-256 and records its media type from its bytes", async () => {
@@ -196,6 +223,62 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       ]);
       const next = await post("/api/v1/verify", { certificate: example.certificate() });
       expect(next.status).to.equal(200);
+    });
+
+    it("holds at most its budget of documents at once: past it 503 SERVER_BUSY with Retry-After, and room again once a request is done", async () => {
+      const busy = await listen(appWith({ verifyBufferBytes: 2 * 1024 * 1024, uploadRateWindowMs: 60_000 }));
+      try {
+        const pdf = (bytes: number) => Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.alloc(bytes - 9, 0x20)]);
+        const verifyDocument = async () => {
+          const form = new FormData();
+          form.append("certificate", new Blob([pdf(1024 * 1024)]), "certificate.pdf");
+          const res = await fetch(`${busy.url}/api/v1/verify`, { method: "POST", body: form });
+          return { status: res.status, retryAfter: res.headers.get("retry-after"), body: (await res.json()) as any };
+        };
+        // One client sends 1.5 MB of a document and no more: the service holds what it has read.
+        const holder = await RawConnection.open(busy.url);
+        const head = '--b\r\nContent-Disposition: form-data; name="certificate"; filename="big.pdf"\r\n\r\n';
+        holder.write(
+          `POST /api/v1/verify HTTP/1.1\r\nHost: evidence\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 4000000\r\n\r\n${head}`,
+        );
+        holder.socket.write(pdf(1_500_000));
+
+        const refused = await until(async () => {
+          const answer = await verifyDocument();
+          return answer.status === 503 ? answer : undefined;
+        }, "a second document to be refused while the first is held");
+        expect([refused.status, refused.body.code, refused.retryAfter]).to.deep.equal([503, "SERVER_BUSY", "5"]);
+
+        holder.socket.destroy();
+        const answered = await until(async () => {
+          const answer = await verifyDocument();
+          return answer.status === 200 ? answer : undefined;
+        }, "room once the first request is gone");
+        expect([answered.status, answered.body.verdict]).to.deep.equal([200, "invalid"]);
+      } finally {
+        busy.server.close();
+      }
+    });
+
+    it("refuses a multipart body with a Content-Encoding (415 UNSUPPORTED_ENCODING): it would be hashed compressed", async () => {
+      const body = Buffer.from(
+        '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nnot really gzip\r\n--b--\r\n',
+      );
+      for (const route of ["/api/v1/evidence", "/api/v1/verify"]) {
+        const res = await fetch(`${url}${route}`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${otherKey}`,
+            "content-type": "multipart/form-data; boundary=b",
+            "content-encoding": "gzip",
+          },
+          body,
+        });
+        expect([res.status, ((await res.json()) as { code: string }).code], route).to.deep.equal([
+          415,
+          "UNSUPPORTED_ENCODING",
+        ]);
+      }
     });
 
     it("cuts a request body that trickles (408), as uploads are", async () => {

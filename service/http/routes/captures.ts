@@ -11,7 +11,7 @@ import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
 import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
 import { parseBody } from "../validation.ts";
-import { requireType } from "./evidence.ts";
+import { requireType } from "../validation.ts";
 
 /** A capture costs far more than a submission: it counts as this many units of the account's budget. */
 const CAPTURE_COST = 50;

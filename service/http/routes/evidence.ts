@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import express, { Router, type Request, type RequestHandler } from "express";
+import express, { Router, type Request } from "express";
 import multer from "multer";
 import {
   certificateFileName,
@@ -23,7 +23,7 @@ import type { EvidenceRow, EvidenceStore } from "../../store/store.ts";
 import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
 import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
-import { parseBody, withoutEmpty } from "../validation.ts";
+import { parseBody, requireType, withoutEmpty } from "../validation.ts";
 
 export interface EvidenceRoutesOptions {
   store: EvidenceStore;
@@ -247,13 +247,6 @@ function sendCertificate(res: express.Response, certificate: Certificate, fileNa
     .type("application/json")
     .set("Content-Disposition", `attachment; filename="${fileName}"`)
     .send(`${JSON.stringify(certificate, null, 2)}\n`);
-}
-
-export function requireType(type: string): RequestHandler {
-  return (req, _res, next) => {
-    if (!req.is(type)) return next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", `send ${type}`));
-    next();
-  };
 }
 
 /** A file name is recorded as given, or the upload is refused: never dropped without a word. */

@@ -19,8 +19,10 @@ import {
   type VerifyOptions,
 } from "../../core/index.ts";
 import { rateLimit, type TokenBuckets } from "../auth.ts";
+import type { ByteBudget } from "../byte-budget.ts";
 import { inOrder } from "../../in-order.ts";
 import { HttpProblem } from "../problem.ts";
+import { refuseContentEncoding } from "../validation.ts";
 
 /**
  * POST /api/v1/verify: public. A certificate as JSON `{certificate, sha256?}`, many as
@@ -37,11 +39,19 @@ export type Verify = (
   },
 ) => Promise<VerificationResult>;
 
-export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; anonymous: TokenBuckets }): Router {
+export function verifyRoutes(
+  verify: Verify,
+  options: {
+    fileSizeBytes: number;
+    anonymous: TokenBuckets;
+    /** Memory all verify requests may hold for bodies at once. */
+    buffers: ByteBudget;
+  },
+): Router {
   const router = Router({ caseSensitive: true, strict: true });
   const upload = multer({
     storage: {
-      _handleFile(_req, file, cb) {
+      _handleFile(req, file, cb) {
         const hash = createHash("sha256");
         const chunks: Buffer[] = [];
         let size = 0;
@@ -51,12 +61,22 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
         file.stream.on("data", (chunk: Buffer) => {
           if (keep && size === 0 && isJsonStart(chunk)) limit = MAX_CERTIFICATE_BYTES;
           size += chunk.length;
-          if (!keep) hash.update(chunk);
-          else if (size <= limit) chunks.push(chunk);
-          else
+          if (!keep) {
+            hash.update(chunk);
+            return;
+          }
+          if (size > limit) {
             file.stream.destroy(
               new HttpProblem(413, "CERTIFICATE_TOO_LARGE", `the certificate is larger than ${limit} bytes`),
             );
+            return;
+          }
+          try {
+            options.buffers.take(req.res!, chunk.length);
+            chunks.push(chunk);
+          } catch (e) {
+            file.stream.destroy(e as Error);
+          }
         });
         file.stream.on("error", (e) => cb(e));
         file.stream.on("end", () =>
@@ -79,13 +99,20 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
 
   // The body is read as text and parsed here, so a duplicate key anywhere in it is refused
   // (JSON.parse would keep the last of two, hiding what another reader would see).
-  const jsonText = express.text({ type: "application/json", limit: "16mb" });
+  const jsonText = express.text({ type: "application/json", limit: JSON_LIMIT });
   router.post(
     "/api/v1/verify",
     (req, res, next) => {
-      if (req.is("multipart/form-data")) upload(req, res, next);
-      else if (req.is("application/json")) jsonText(req, res, next);
-      else next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json or multipart/form-data"));
+      if (req.is("multipart/form-data")) {
+        refuseContentEncoding(req);
+        upload(req, res, next);
+      } else if (req.is("application/json")) {
+        // Held whole while it is parsed and checked: as much as it says it is, or the limit.
+        // (A compressed body is held as it is once decoded, so it takes the limit.)
+        const declared = req.get("content-encoding") ? NaN : Number(req.get("content-length"));
+        options.buffers.take(res, Number.isSafeInteger(declared) ? Math.min(declared, JSON_LIMIT) : JSON_LIMIT);
+        jsonText(req, res, next);
+      } else next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json or multipart/form-data"));
     },
     (req, _res, next) => {
       req.body = typeof req.body === "string" ? parseBody(req.body) : (req.body ?? {});
@@ -130,6 +157,9 @@ export function verifyRoutes(verify: Verify, options: { fileSizeBytes: number; a
   );
   return router;
 }
+
+/** The largest JSON body: 1,000 certificates of a few kilobytes each. */
+const JSON_LIMIT = 16 * 1024 * 1024;
 
 /** Whether a file begins as JSON does (after any byte-order mark or white space). */
 function isJsonStart(chunk: Buffer): boolean {

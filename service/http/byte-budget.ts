@@ -1,0 +1,48 @@
+import type { Response } from "express";
+import { HttpProblem } from "./problem.ts";
+
+/**
+ * Memory the public routes may hold for request bodies at once, across all clients: a
+ * certificate's PDF document or capture package to verify is read whole (up to 64 MB), and
+ * without a bound a handful of anonymous clients could hold gigabytes. Each request takes
+ * bytes as its body arrives and gives them back when its answer is done (or its connection
+ * is gone). Past the budget: 503 SERVER_BUSY with Retry-After; the other requests go on.
+ */
+export class ByteBudget {
+  readonly capacity: number;
+  private used = 0;
+  private readonly held = new WeakMap<Response, number>();
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  /** Bytes held now, by all requests. */
+  get inUse(): number {
+    return this.used;
+  }
+
+  /**
+   * Takes `bytes` more for the request answered by `res`; throws 503 SERVER_BUSY (and takes
+   * nothing) when they do not fit.
+   */
+  take(res: Response, bytes: number): void {
+    if (this.used + bytes > this.capacity) {
+      res.set("Retry-After", "5");
+      throw new HttpProblem(
+        503,
+        "SERVER_BUSY",
+        "the service is reading as many documents as it can hold; try again in a few seconds",
+      );
+    }
+    this.used += bytes;
+    const before = this.held.get(res);
+    this.held.set(res, (before ?? 0) + bytes);
+    if (before === undefined) res.once("close", () => this.release(res));
+  }
+
+  private release(res: Response): void {
+    this.used -= this.held.get(res) ?? 0;
+    this.held.delete(res);
+  }
+}
