@@ -13,8 +13,16 @@ export function hashApiKey(key: string): string {
 
 const API_KEY = /^[A-Za-z0-9_-]{43}$/;
 
-/** Creates an account and returns it with its API key, which is not kept anywhere. */
-export async function createAccount(store: EvidenceStore, name: string): Promise<{ account: Account; apiKey: string }> {
+/**
+ * Creates an account and returns it with its API key, which is not kept anywhere.
+ * `beforeStoring` is handed both before anything is stored: when it throws (the key could
+ * not be shown), nothing is stored, so no account exists whose key nobody has.
+ */
+export async function createAccount(
+  store: EvidenceStore,
+  name: string,
+  beforeStoring?: (created: { account: Account; apiKey: string }) => void,
+): Promise<{ account: Account; apiKey: string }> {
   const trimmed = name.trim();
   if (trimmed.length === 0 || trimmed.length > MAX_ACCOUNT_NAME) {
     throw new RangeError(`an account name must be 1 to ${MAX_ACCOUNT_NAME} characters`);
@@ -26,6 +34,7 @@ export async function createAccount(store: EvidenceStore, name: string): Promise
     keyHash: hashApiKey(apiKey),
     createdAt: new Date().toISOString(),
   };
+  beforeStoring?.({ account, apiKey });
   await store.insertAccount(account);
   return { account, apiKey };
 }

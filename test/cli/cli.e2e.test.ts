@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
@@ -394,6 +395,13 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(table.stdout).to.match(
           /2 certificates: 1 valid, 1 invalid, 0 could not be verified; 0 with no file in /,
         );
+        const zh = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--lang", "zh"]);
+        expect(zh.stdout).to.match(/^结论 +编号 +证书 +文件 +原因/);
+        const zhInvalid = zh.stdout.split("\n").find((l) => l.includes("b.evidence.json"))!;
+        expect(zhInvalid).to.match(/^无效 +\S+ +b\.evidence\.json +已比对 +记录：记录的哈希为 0x[0-9a-f]{64}，/);
+        expect(zhInvalid.replace(/\S+\.evidence\.json|0x[0-9a-f]{64}/g, ""), "no English in Chinese").to.not.match(
+          /[A-Za-z]{2,}[ ,:]+[A-Za-z]{2,}/,
+        );
         // With no original to compare, a valid certificate is not a file match, and the summary says so.
         const noFiles = tempDir("cli-bulk-no-files");
         const uncompared = await runCli(["verify", certs, "--files", noFiles, "--rpc", chain.url, "--lang", "en"]);
@@ -519,6 +527,31 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const digest = sha256Hex(readFileSync(evidencePath()));
       expect(res.stdout).to.equal(`${digest}  ${evidencePath()}\n`);
     });
+
+    it("writes names with a backslash, a newline or a carriage return escaped, as sha256sum does, so sha256sum -c checks them", async () => {
+      const dir = tempDir("cli-hash");
+      try {
+        const names = ["plain.txt", "back\\slash.txt", "new\nline.txt", "carriage\rreturn.txt"];
+        names.forEach((name, i) => writeFileSync(path.join(dir, name), `file ${i}`));
+        const res = await runCli(["hash", ...names], {}, { cwd: dir });
+        expect(res.code, res.stderr).to.equal(0);
+        expect(res.stdout).to.equal(execFileSync("sha256sum", names, { cwd: dir, encoding: "utf8" }));
+        writeFileSync(path.join(dir, "sums"), res.stdout);
+        execFileSync("sha256sum", ["--check", "--strict", "--quiet", "sums"], { cwd: dir });
+      } finally {
+        await cleanUpDataDir(dir);
+      }
+    });
+
+    it("names a file it cannot read on standard error, hashes the others, and exits 1", async () => {
+      const res = await runCli(["hash", "/nonexistent/a.png", evidencePath(), "/"]);
+      expect(res.code).to.equal(1);
+      expect(res.stdout).to.equal(`${sha256Hex(readFileSync(evidencePath()))}  ${evidencePath()}\n`);
+      expect(res.stderr.split("\n").filter(Boolean)).to.deep.equal([
+        "evidence hash: /nonexistent/a.png: no such file or directory",
+        "evidence hash: /: illegal operation on a directory",
+      ]);
+    });
   });
 
   describe("evidence accounts create", () => {
@@ -533,6 +566,23 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       // The running service (or one started now) on the same data takes the key.
       const list = await api((await running()).url, apiKey).get("/api/v1/evidence");
       expect(list.status).to.equal(200);
+    });
+
+    it("creates no account when its key cannot be written out (stdout is /dev/full), and says so", async () => {
+      const empty = tempDir("cli-accounts");
+      try {
+        const res = await runCli(
+          ["accounts", "create", "--name", "Lost key"],
+          { DATA_DIR: empty },
+          { stdout: "/dev/full" },
+        );
+        expect(res.code).to.equal(1);
+        expect(res.stderr).to.match(/the API key could not be written out, so no account was created: ENOSPC/);
+        const list = await runCli(["accounts", "list", "--json"], { DATA_DIR: empty });
+        expect([list.code, list.stdout]).to.deep.equal([0, ""]);
+      } finally {
+        await cleanUpDataDir(empty);
+      }
     });
 
     it("refuses words after the options (an unquoted name with a space) and creates nothing", async () => {

@@ -1,6 +1,9 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
-import { timeText } from "../../service/core/verify/wording.ts";
+import { parseCertificate, verifyCertificate, type Reason } from "../../service/core/index.ts";
+import { reasonText, timeText } from "../../service/core/verify/wording.ts";
+import { RecordedChain } from "../helpers/recorded-chain.ts";
+import { example, loadVector } from "../helpers/vectors.ts";
 
 interface TimeVector {
   time: string;
@@ -35,3 +38,82 @@ describe("times in verdicts (core/verify/wording.ts)", () => {
     expect(timeText(1_795_704_371, "en").utc).to.equal("2026-11-26 14:46:11 UTC");
   });
 });
+
+interface ReasonVector {
+  reason: Reason;
+  zh: string;
+}
+
+const REASONS_ZH = loadVector<{ cases: ReasonVector[] }>("wording/reasons-zh.json").cases;
+
+describe("reasons in Chinese (core/verify/wording.ts)", () => {
+  for (const v of REASONS_ZH) {
+    it(`says ${v.reason.code} "${"message" in v.reason ? v.reason.message : "…"}" in Chinese`, () => {
+      expect(reasonText(v.reason, "zh-CN")).to.equal(v.zh);
+    });
+  }
+
+  /**
+   * Every field of both example certificates broken in every way a schema can refuse: the
+   * Chinese reasons may keep field names, quoted values, hashes and the certificate's own
+   * words, and English only as the marked technical detail — never an English sentence.
+   */
+  for (const [version, certificate] of [
+    ["1", example.certificate()],
+    ["2", example.certificateV2()],
+  ] as const) {
+    it(`speaks Chinese for every field of a version ${version} certificate broken in each way`, async () => {
+      const chain = RecordedChain.holding(parseCertificate(certificate));
+      const { issuer } = certificate as { issuer?: { name: string }; batch?: { issuer: { name: string } } };
+      const issuerName = (issuer ?? (certificate as { batch: { issuer: { name: string } } }).batch.issuer).name;
+      const english: string[] = [];
+      for (const { what, broken } of brokenCopies(certificate)) {
+        const result = await verifyCertificate(broken, { chain });
+        for (const check of result.checks) {
+          const zh = reasonText(check.reason, "zh-CN");
+          const rest = zh
+            .replace(/（技术细节：.*?）/g, "")
+            .replace(/“[^”]*”/g, "")
+            .replace(/[A-Za-z_][\w-]*(?:\.[\w-]+|\[\d+\])+/g, "")
+            .replace(/0x[0-9a-fA-F]+/g, "")
+            .replaceAll(issuerName, "");
+          if (/[A-Za-z]{2,}[ ,:]+[A-Za-z]{2,}/.test(rest)) english.push(`${what}: ${zh}`);
+        }
+      }
+      expect(english).to.deep.equal([]);
+    });
+  }
+});
+
+/** A copy of `certificate` for each field and each wrong value: missing, null, of every wrong type, too long, not Unicode. */
+function* brokenCopies(certificate: Record<string, unknown>): Generator<{ what: string; broken: unknown }> {
+  const wrongValues: [string, unknown][] = [
+    ["null", null],
+    ["a string", "x"],
+    ["a fraction", 1.5],
+    ["negative", -1],
+    ["huge", 2 ** 60],
+    ["an array", []],
+    ["an object", {}],
+    ["5,000 characters", "x".repeat(5000)],
+    ["a lone surrogate", "\ud800"],
+    ["upper-case hex", `0x${"A".repeat(64)}`],
+  ];
+  function* walk(value: Record<string, unknown>, path: string[]): Generator<{ what: string; broken: unknown }> {
+    for (const [key, inner] of Object.entries(value)) {
+      const at = [...path, key];
+      const copy = (set: (parent: Record<string, unknown>) => void) => {
+        const broken = structuredClone(certificate);
+        set(at.slice(0, -1).reduce<any>((o, k) => o[k], broken));
+        return broken;
+      };
+      yield { what: `${at.join(".")} missing`, broken: copy((parent) => delete parent[key]) };
+      for (const [name, wrong] of wrongValues) {
+        yield { what: `${at.join(".")} ${name}`, broken: copy((parent) => (parent[key] = wrong)) };
+      }
+      if (inner !== null && typeof inner === "object") yield* walk(inner as Record<string, unknown>, at);
+    }
+  }
+  yield* walk(certificate, []);
+  yield { what: "an unknown field", broken: { ...certificate, extra: 1 } };
+}

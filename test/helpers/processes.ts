@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -173,7 +173,7 @@ export interface CliResult {
 export function runCli(
   args: string[],
   env: Record<string, string> = {},
-  options: { outputClosed?: boolean } = {},
+  options: { outputClosed?: boolean; cwd?: string; stdout?: string } = {},
 ): Promise<CliResult> {
   return runScript(CLI, args, env, options);
 }
@@ -181,24 +181,27 @@ export function runCli(
 /**
  * Runs one of the project's node scripts as a subprocess, from the repository root. With
  * `outputClosed`, the reading end of its stdout is closed at once, as by `| head` that has
- * read all it wanted: every write the script makes fails (EPIPE).
+ * read all it wanted: every write the script makes fails (EPIPE). `cwd` runs it elsewhere;
+ * `stdout` names a file its output goes to instead (`/dev/full`: every write fails, ENOSPC).
  */
 export async function runScript(
   script: string,
   args: string[],
   env: Record<string, string> = {},
-  options: { outputClosed?: boolean } = {},
+  options: { outputClosed?: boolean; cwd?: string; stdout?: string } = {},
 ): Promise<CliResult> {
+  const outFd = options.stdout === undefined ? undefined : openSync(options.stdout, "w");
   const child = spawn(process.execPath, [script, ...args], {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", outFd ?? "pipe", "pipe"],
   });
+  if (outFd !== undefined) closeSync(outFd);
   let stdout = "";
   let stderr = "";
-  if (options.outputClosed) child.stdout.destroy();
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  if (options.outputClosed) child.stdout?.destroy();
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const [code] = (await once(child, "exit")) as [number | null];
   return { code, stdout, stderr };
 }

@@ -1,3 +1,5 @@
+import { writeSync } from "node:fs";
+import { firstLineOf } from "../../core/errors.ts";
 import { defineCommand } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 
@@ -28,14 +30,26 @@ and prints its API key. The key is shown only this once; only its hash is stored
     if (values.name === undefined) throw new UsageError("--name is required");
     const name = values.name;
     const { createAccount } = await import("../../store/accounts.ts");
-    const { account, apiKey } = await withStore((store) =>
-      createAccount(store, name).catch((e: unknown) => {
-        throw e instanceof RangeError ? new UsageError(e.message) : e;
-      }),
-    );
-    if (values.json) console.log(JSON.stringify({ id: account.id, name: account.name, apiKey }));
-    else
-      console.log(`Account ${account.id} (${account.name}) created.\nAPI key (shown once, keep it):\n\n  ${apiKey}\n`);
+    // The key is written out before the account is stored: if it cannot be (a full disk, a
+    // closed pipe), no account is created, rather than one whose key nobody has.
+    let shown = false;
+    try {
+      await withStore((store) =>
+        createAccount(store, name, ({ account, apiKey }) => {
+          writeSync(
+            process.stdout.fd,
+            values.json
+              ? `${JSON.stringify({ id: account.id, name: account.name, apiKey })}\n`
+              : `Account ${account.id} (${account.name}) created.\nAPI key (shown once, keep it):\n\n  ${apiKey}\n\n`,
+          );
+          shown = true;
+        }),
+      );
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(e.message);
+      if (!shown) throw new Error(`the API key could not be written out, so no account was created: ${firstLineOf(e)}`);
+      throw new Error(`the account was not created, and the key printed above does not work: ${firstLineOf(e)}`);
+    }
     return EXIT.ok;
   },
 });

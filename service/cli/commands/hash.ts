@@ -1,3 +1,4 @@
+import { getSystemErrorMessage } from "node:util";
 import { defineCommand } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { sha256File } from "../../intake/file-digest.ts";
@@ -7,15 +8,40 @@ export const hash = defineCommand({
   summary: "print a file's SHA-256, as sha256sum does",
   usage: `Usage: evidence hash <file…> [--json]
 
-Prints each file's SHA-256 as "<hash>  <file>", the form sha256sum prints. The file is
-streamed, never loaded whole.`,
+Prints each file's SHA-256 as "<hash>  <file>", the form sha256sum prints, so that
+"sha256sum -c" checks the output. A name with a backslash, a newline or a carriage return
+is written escaped, with a backslash before the line, as sha256sum writes it. The file is
+streamed, never loaded whole. A file that cannot be read is named on standard error and the
+others are hashed; the exit status is then 1.`,
   options: { json: { type: "boolean" } },
   async run({ values, positionals }) {
     if (positionals.length === 0) throw new UsageError("name at least one file");
+    let status: number = EXIT.ok;
     for (const file of positionals) {
-      const contentHash = await sha256File(file);
-      console.log(values.json ? JSON.stringify({ file, contentHash }) : `${contentHash}  ${file}`);
+      let contentHash: string;
+      try {
+        contentHash = await sha256File(file);
+      } catch (e) {
+        console.error(`evidence hash: ${file}: ${readError(e)}`);
+        status = EXIT.failed;
+        continue;
+      }
+      console.log(values.json ? JSON.stringify({ file, contentHash }) : sha256sumLine(contentHash, file));
     }
-    return EXIT.ok;
+    return status;
   },
 });
+
+/** GNU coreutils' line: a name with `\`, LF or CR is escaped, and the line then begins with `\`. */
+export function sha256sumLine(contentHash: string, file: string): string {
+  if (!/[\\\n\r]/.test(file)) return `${contentHash}  ${file}`;
+  const escaped = file.replace(/[\\\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\n" ? "\\n" : "\\r"));
+  return `\\${contentHash}  ${escaped}`;
+}
+
+/** What the system says about a file that cannot be read ("no such file or directory"). */
+function readError(e: unknown): string {
+  const errno = (e as { errno?: unknown }).errno;
+  if (typeof errno === "number") return getSystemErrorMessage(errno);
+  return e instanceof Error ? e.message : String(e);
+}

@@ -166,7 +166,12 @@ output's reader stops reading (| head).`,
           result.claims?.record.id ?? "—",
           path.basename(file),
           result.fileCompared ? (lang === "zh-CN" ? "已比对" : "compared") : "—",
-          failed.map((c) => `${c.id}: ${wording.reasonText(c.reason, lang)}`).join("; "),
+          failed
+            .map(
+              (c) =>
+                `${wording.CHECK_NAMES[c.id][lang]}${lang === "zh-CN" ? "：" : ": "}${wording.reasonText(c.reason, lang)}`,
+            )
+            .join(lang === "zh-CN" ? "；" : "; "),
         ]);
       }
     }

@@ -243,11 +243,11 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
   "format.malformed": both(
     (r) => r.message,
-    (r) => `格式错误：${formatMessageZh(r.message)}`,
+    (r) => `格式错误：${inChinese(r.message, FORMAT_PHRASES_ZH, "证书无法解析")}`,
   ),
   "format.unreadable": both(
     (r) => `the file cannot be read: ${r.message}`,
-    (r) => `无法读取文件：${r.message}`,
+    (r) => `无法读取文件：${inChinese(r.message, UNREADABLE_PHRASES_ZH, "读取出错")}`,
   ),
   "format.not-checked": both(
     () => "not checked",
@@ -287,7 +287,7 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
   "inclusion.malformed": both(
     (r) => r.message,
-    (r) => `证明不完整：${r.message}`,
+    (r) => `证明不完整：${inChinese(r.message, INCLUSION_PHRASES_ZH, "无法按证明计算树根")}`,
   ),
   "anchor.ok": both(
     (r) => `anchored on chain ${r.chainId} in block ${r.blockNumber} at ${at(r.timestamp, "en")}`,
@@ -417,7 +417,7 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
   "package.altered": both(
     (r) => r.problems.join("; "),
-    (r) => `取证包有问题：${r.problems.join("；")}`,
+    (r) => `取证包有问题：${r.problems.map((p) => inChinese(p, PACKAGE_PHRASES_ZH, "取证包内容有误")).join("；")}`,
   ),
   "not-checked.malformed": both(
     () => "not checked: the certificate is malformed",
@@ -430,8 +430,19 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
 };
 
 /**
- * The format check's reasons in Chinese: they name a field (kept as written, it is the
- * field's name in the certificate) and what is wrong with it.
+ * A verifier's English message in Chinese, by the first phrase that matches it. Field names,
+ * file names and values are kept as written: they are what the certificate or the package
+ * holds. A message no phrase knows is never shown as if it were the sentence: the reader gets
+ * `summary`, and the English after it, marked as the technical detail.
+ */
+function inChinese(message: string, phrases: readonly [RegExp, string][], summary: string): string {
+  for (const [pattern, zh] of phrases) if (pattern.test(message)) return message.replace(pattern, zh);
+  return `${summary}（技术细节：${message}）`;
+}
+
+/**
+ * The format check's reasons: they name a field (kept as written, it is the field's name in
+ * the certificate) and what is wrong with it; or say what the document or package lacks.
  */
 const FORMAT_PHRASES_ZH: [RegExp, string][] = [
   [/ is not valid JSON$/, " 不是有效的 JSON"],
@@ -445,6 +456,7 @@ const FORMAT_PHRASES_ZH: [RegExp, string][] = [
   [/ must be an integer >= (\d+)$/, " 应为不小于 $1 的整数"],
   [/ must be 1 or 2$/, " 应为 1 或 2"],
   [/ must be the integer 1$/, " 应为整数 1"],
+  [/ must be "([^"]*)"$/, " 应为 “$1”"],
   [/ must be 0x followed by 64 lowercase hex characters$/, " 应为 0x 加 64 个小写十六进制字符"],
   [
     / must be 0x followed by 130 lowercase hex characters(, ending in 1b or 1c)?$/,
@@ -452,6 +464,8 @@ const FORMAT_PHRASES_ZH: [RegExp, string][] = [
   ],
   [/ must be 64 lowercase hex characters$/, " 应为 64 个小写十六进制字符"],
   [/ must be 32 lowercase hex characters$/, " 应为 32 个小写十六进制字符"],
+  [/ must be (\d+) to (\d+) base64url characters$/, " 应为 $1 至 $2 个 base64url 字符"],
+  [/ must be (\d+) to (\d+) characters of (.*)$/, " 应为 $1 至 $2 个字符，只能含 $3"],
   [/ must be RFC 3339 UTC with milliseconds$/, " 应为带毫秒的 RFC 3339 UTC 时间"],
   [/ is not a real date and time$/, " 不是真实存在的日期时间"],
   [/ must be a 20-byte hex address$/, " 应为 20 字节的十六进制地址"],
@@ -462,12 +476,42 @@ const FORMAT_PHRASES_ZH: [RegExp, string][] = [
   [/ has more than (\d+) (elements|tokens)$/, " 超过 $1 项"],
   [/ must be base64$/, " 应为 base64"],
   [/^certificate is larger than (\d+) bytes$/, "证书超过 $1 字节"],
+  [/^the PDF document holds no readable certificate: (.*)$/s, "PDF 文档中没有可读取的证书（技术细节：$1）"],
+  [/^the capture package cannot be read: (.*)$/s, "无法读取网页取证包（技术细节：$1）"],
+  [/^the capture package holds no certificate yet .*$/s, "网页取证包中还没有证书（取证内容上链后才签发证书）"],
 ];
 
-function formatMessageZh(message: string): string {
-  for (const [pattern, zh] of FORMAT_PHRASES_ZH) if (pattern.test(message)) return message.replace(pattern, zh);
-  return message;
-}
+/** Why a proof cannot lead to a root at all. */
+const INCLUSION_PHRASES_ZH: [RegExp, string][] = [
+  [
+    /^wrong proof size (\d+), want (\d+) for leaf (\d+) of (\d+)$/,
+    "证明路径有 $1 个哈希，而共 $4 个叶子中的第 $3 个需要 $2 个",
+  ],
+  [/^leaf index (\d+) is outside a tree of size (\d+)$/, "叶子序号 $1 超出了共 $2 个叶子的树"],
+  [/^tree size (\S+) must be a positive integer$/, "树的大小 $1 应为正整数"],
+];
+
+/** A package's problems: each names a file in it. */
+const PACKAGE_PHRASES_ZH: [RegExp, string][] = [
+  [/^(.*) is not in canonical form \(RFC 8785\)$/s, "$1 不是规范形式（RFC 8785）"],
+  [/^(.*) is listed in (\S+) but missing from the package$/s, "$1 列在 $2 中，但取证包里没有"],
+  [
+    /^(.*) was altered: SHA-256 (\w+) \((\d+) bytes\), the manifest says (\w+) \((\d+) bytes\)$/s,
+    "$1 已被改动：其 SHA-256 为 $2（$3 字节），清单所载为 $4（$5 字节）",
+  ],
+  [/^(.*) is in the package but not listed in (\S+)$/s, "$1 在取证包中，但未列入 $2"],
+  [/^(.*): its CRC-32 or length does not match the ZIP directory$/s, "$1 的 CRC-32 或长度与 ZIP 目录不符"],
+];
+
+/** Why a certificate's file could not be read (the command line's bulk run). */
+const UNREADABLE_PHRASES_ZH: [RegExp, string][] = [
+  [/^EACCES: .*?'(.*)'$/s, "没有读取 $1 的权限"],
+  [/^ENOENT: .*?'(.*)'$/s, "$1 不存在"],
+  [/^EISDIR: .*?'(.*)'$/s, "$1 是目录"],
+  [/^ELOOP: .*?'(.*)'$/s, "$1 的符号链接层数过多"],
+  [/^(.*) is not a regular file$/s, "$1 不是普通文件"],
+  [/^(.*) is larger than (\d+) MB: not a certificate$/s, "$1 大于 $2 MB，不是证书"],
+];
 
 /** Problems with no plain name of their own in English (the rest are read as they are). */
 const TIMESTAMP_PROBLEMS_EN: Record<string, string> = {
