@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { arch, platform, release } from "node:os";
@@ -13,6 +13,7 @@ import { sha256File } from "../intake/file-digest.ts";
 import { AddressPolicy, portOf } from "./address-policy.ts";
 import { CaptureError, isCaptureError } from "./errors.ts";
 import { GuardProxy, type ConnectionRecord, type HostResolver } from "./guard-proxy.ts";
+import { serviceVersion } from "../version.ts";
 import { DEFAULT_FFMPEG, hasFfmpeg, ScreencastRecorder } from "./screencast.ts";
 import { writeWacz, WACZ_FILES, type HarLog } from "./wacz.ts";
 
@@ -140,9 +141,7 @@ export interface CaptureResult {
   };
 }
 
-const SERVICE_VERSION = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+const SERVICE_VERSION = serviceVersion();
 const PLAYWRIGHT_VERSION = (createRequire(import.meta.url)("playwright-core/package.json") as { version: string })
   .version;
 

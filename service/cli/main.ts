@@ -11,6 +11,7 @@ import { status } from "./commands/status.ts";
 import { submit } from "./commands/submit.ts";
 import { verify } from "./commands/verify.ts";
 import { EXIT, UnreachableError, UsageError } from "./exit.ts";
+import { serviceVersion } from "../version.ts";
 
 /** Every command; each lives in its own file under commands/ and loads what it needs when it runs. */
 const COMMANDS: Command[] = [
@@ -35,12 +36,18 @@ Usage: evidence <command> [options]
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}
 
-Run "evidence <command> --help" for a command's options.
+Run "evidence <command> --help" or "evidence help <command>" for a command's options,
+"evidence --version" for the version.
 Exit status: 0 success or valid, 1 invalid or refused, 2 usage, 3 could not verify,
 4 the service could not be reached, 141 the output's reader stopped reading.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [first, second] = argv;
+  if (first === "--version" || first === "-V" || first === "version") {
+    console.log(`evidence ${serviceVersion()}`);
+    return EXIT.ok;
+  }
+  if (first === "help" && second !== undefined) return main([...argv.slice(1), "--help"]);
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     console.log(HELP);
     return first === undefined ? EXIT.usage : EXIT.ok;

@@ -466,6 +466,16 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect((await runCli(["verify", certificatePath, "--lang", "fr"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--rpc", "notaurl"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--rpc", "ftp://127.0.0.1:1"])).code).to.equal(2);
+      for (const [flag, args] of [
+        ["--pdf", ["certificate", "AAAAAAAAAAAAAAAAAAAAAA", "--json", "--pdf"]],
+        ["--out", ["certificate", "AAAAAAAAAAAAAAAAAAAAAA", "--json", "--out", "x"]],
+      ] as const) {
+        const res = await runCli([...args]);
+        expect([res.code, res.stderr.split("\n")[0]], args.join(" ")).to.deep.equal([
+          2,
+          `evidence certificate: --json prints the JSON certificate; it saves nothing, so it takes no ${flag}`,
+        ]);
+      }
       for (const args of [
         ["status", ".."],
         ["status", ""],
@@ -501,6 +511,18 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(res.stdout)
         .to.match(/accounts create/)
         .and.match(/accounts list/);
+    });
+
+    it("prints its version, and a command's help after help", async () => {
+      const version = JSON.parse(readFileSync("package.json", "utf8")).version;
+      for (const flag of ["--version", "-V", "version"]) {
+        expect(await runCli([flag])).to.include({ code: 0, stdout: `evidence ${version}\n` });
+      }
+      const help = await runCli(["help", "verify"]);
+      expect(help.code).to.equal(0);
+      expect(help.stdout).to.equal((await runCli(["verify", "--help"])).stdout);
+      expect((await runCli(["help", "accounts", "create"])).stdout).to.match(/^Usage: evidence accounts create/);
+      expect((await runCli(["help", "nonsense"])).code).to.equal(2);
     });
 
     it("has --help for every command", async () => {

@@ -1,5 +1,5 @@
 import { defineCommand, evidenceIdOf, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
-import { EXIT } from "../exit.ts";
+import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate, saveFile } from "../save-certificate.ts";
 import { ServiceClient } from "../service-client.ts";
 
@@ -15,6 +15,11 @@ ${SERVICE_HELP}`,
   options: { ...SERVICE_OPTIONS, out: { type: "string" }, pdf: { type: "boolean" } },
   async run({ values, positionals }) {
     const id = evidenceIdOf(positionals);
+    if (values.json && (values.pdf || values.out !== undefined)) {
+      throw new UsageError(
+        `--json prints the JSON certificate; it saves nothing, so it takes no ${values.pdf ? "--pdf" : "--out"}`,
+      );
+    }
     const client = ServiceClient.from(values);
     if (values.pdf) {
       const pdf = await client.download(`/api/v1/evidence/${encodeURIComponent(id)}/certificate.pdf`);
