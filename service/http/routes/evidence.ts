@@ -11,6 +11,7 @@ import {
   MAX_DIGESTS_PER_REQUEST,
   TEXT_LIMITS,
   SubmissionDetailsSchema,
+  type SubmissionDetails,
   type Certificate,
   type EvidenceList,
   type EvidenceView,
@@ -42,7 +43,7 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
 
   const upload = multer({
     storage: hashingStorage(options.objects, intake, (body, fileName) => {
-      parseBody(SubmissionDetailsSchema, withoutEmpty(body), "body");
+      multipartDetails(body);
       checkFileName(fileName);
     }),
     // Browsers send file names as raw UTF-8 bytes; busboy's default would read them as Latin-1.
@@ -72,7 +73,7 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
       try {
         if (files.length === 0)
           throw new HttpProblem(400, "NO_FILE", 'send one or more files in multipart parts named "file"');
-        details = parseBody(SubmissionDetailsSchema, withoutEmpty(req.body as Record<string, unknown>), "body");
+        details = multipartDetails(req.body as Record<string, unknown>);
       } catch (e) {
         await intake.discard(files);
         throw e;
@@ -249,9 +250,31 @@ function sendCertificate(res: express.Response, certificate: Certificate, fileNa
     .send(`${JSON.stringify(certificate, null, 2)}\n`);
 }
 
+/**
+ * A multipart body's descriptive fields. The parser puts U+FFFD where bytes are not UTF-8 (a
+ * name or title sent as GBK, say): such a value is refused, never recorded altered.
+ */
+function multipartDetails(body: Record<string, unknown>): SubmissionDetails {
+  for (const [field, value] of Object.entries(body)) {
+    if (typeof value === "string" && value.includes(REPLACEMENT_CHARACTER)) throw notUtf8(`body.${field}`);
+  }
+  return parseBody(SubmissionDetailsSchema, withoutEmpty(body), "body");
+}
+
+const REPLACEMENT_CHARACTER = "\uFFFD";
+
+function notUtf8(what: string): HttpProblem {
+  return new HttpProblem(
+    400,
+    "INVALID_FIELD",
+    `${what} is not UTF-8 text (it holds U+FFFD, the mark of bytes that are not): send UTF-8`,
+  );
+}
+
 /** A file name is recorded as given, or the upload is refused: never dropped without a word. */
 function checkFileName(name: string | undefined): void {
   if (!name) return;
+  if (name.includes(REPLACEMENT_CHARACTER)) throw notUtf8("the file name");
   if (name.length > TEXT_LIMITS.fileName) {
     throw new HttpProblem(413, "FIELD_TOO_LARGE", `the file name is longer than ${TEXT_LIMITS.fileName} characters`);
   }
