@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type RequestListener, type Server } from "node:http";
 import { hostname } from "node:os";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
 import { CachingChainReader, DEVELOPMENT_CHAIN_IDS, JsonRpcChainReader, verifyEvidence } from "./core/index.ts";
@@ -35,6 +35,7 @@ import { openObjectStore } from "./objects/open-object-store.ts";
 import { createAccount } from "./store/accounts.ts";
 import { openStore } from "./store/open-store.ts";
 import type { EvidenceStore } from "./store/store.ts";
+import { makeDirectory } from "./make-directory.ts";
 
 export interface RunningService {
   url: string;
@@ -67,7 +68,7 @@ export async function startService(
     // Everything this process and its children (the chain node, Chromium) create is theirs
     // alone: evidence, keys, snapshots, captures, logs and sockets, 0600 files and 0700 directories.
     process.umask(0o077);
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    makeDirectory(config.dataDir);
     const lock = lockDataDir(config.dataDir);
     cleanup.push(() => lock.release());
 

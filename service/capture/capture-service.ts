@@ -1,7 +1,7 @@
 import { lookup } from "node:dns/promises";
 import { createReadStream, existsSync } from "node:fs";
 import { isIP } from "node:net";
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { newEvidenceId, type CaptureRequest as ApiCaptureRequest } from "../core/index.ts";
@@ -13,6 +13,7 @@ import { checkRequest, DEFAULT_CHROMIUM, DEFAULT_LIMITS, type CaptureRequest, ty
 import { CaptureError, isCaptureError } from "./errors.ts";
 import type { CaptureRunner } from "./runner.ts";
 import { portOf, type AddressPolicy } from "./address-policy.ts";
+import { makeDirectory } from "../make-directory.ts";
 
 /**
  * Web captures as evidence: a request is recorded (`capturing`), captured by the runner in
@@ -134,7 +135,7 @@ export class CaptureService {
   #start(id: string, account: Account, request: CaptureRequest, attempt: number): void {
     const outDir = path.join(this.#workDir, id);
     const run = (async () => {
-      await mkdir(this.#workDir, { recursive: true, mode: 0o700 });
+      makeDirectory(this.#workDir);
       await rm(outDir, { recursive: true, force: true });
       await this.#store.updateCapture(id, { status: "capturing", attempts: attempt });
       let result: CaptureResult;

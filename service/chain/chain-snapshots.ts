@@ -1,8 +1,9 @@
-import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { open, rename } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
+import { makeDirectory } from "../make-directory.ts";
 
 /** One snapshot file of the embedded chain, as Anvil's `--load-state` reads it. */
 export interface SnapshotFile {
@@ -41,7 +42,7 @@ export class SnapshotStore {
   constructor(dir: string, options: { keep?: number } = {}) {
     this.dir = dir;
     this.#keep = Math.max(2, options.keep ?? 2);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectory(dir);
   }
 
   /** Snapshots on disk, oldest first. */

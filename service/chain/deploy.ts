@@ -1,9 +1,10 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { keccak256, type Wallet } from "ethers";
 import { JsonRpcChainReader } from "../core/index.ts";
 import { loadArtifact } from "./artifact.ts";
 import { ChainClient, type TxOptions } from "./chain-client.ts";
+import { makeDirectory } from "../make-directory.ts";
 
 export interface Deployment {
   chainId: number;
@@ -59,7 +60,7 @@ export async function deployEvidenceAnchor(options: {
 
 /** Writes `<dir>/<chainId>.json`. */
 export function recordDeployment(dir: string, deployment: Deployment): string {
-  mkdirSync(dir, { recursive: true });
+  makeDirectory(dir, 0o777);
   const file = path.join(dir, `${deployment.chainId}.json`);
   writeFileSync(file, `${JSON.stringify(deployment, null, 2)}\n`);
   return file;

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Wallet } from "ethers";
+import { makeDirectory } from "../make-directory.ts";
 
 /**
  * The anchoring and issuing key. Production: an encrypted JSON keystore (ISSUER_KEYSTORE
@@ -22,7 +23,7 @@ export async function loadIssuerKey(options: {
   }
   const file = path.join(options.dataDir, "keys", "issuer.key");
   if (existsSync(file)) return new Wallet(readFileSync(file, "utf8").trim());
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  makeDirectory(path.dirname(file));
   const wallet = Wallet.createRandom();
   writeFileSync(file, `${wallet.privateKey}\n`, { mode: 0o600, flag: "wx" });
   return new Wallet(wallet.privateKey);

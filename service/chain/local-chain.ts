@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { EventEmitter, once } from "node:events";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
@@ -11,6 +11,7 @@ import { DEFAULT_CALL_GAS_CAP, type NodeGateway, PortInUseError, startGateway } 
 import { NodeIpc } from "./node-ipc.ts";
 import { isAlive } from "../process-alive.ts";
 import { commandLine, DirectoryLock, hasArgument, networkNamespaceFlags, processesWhere } from "./node-ownership.ts";
+import { makeDirectory } from "../make-directory.ts";
 
 export { PortInUseError } from "./node-gateway.ts";
 export { LockHeldError } from "./node-ownership.ts";
@@ -214,7 +215,7 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
    */
   static async start(options: LocalChainOptions): Promise<LocalChain> {
     const chainDir = path.resolve(options.dataDir, "chain");
-    mkdirSync(chainDir, { recursive: true, mode: 0o700 });
+    makeDirectory(chainDir);
     const socket = path.join(chainDir, "node.ipc");
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
       throw new LocalChainError(

@@ -1,6 +1,7 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { certificateFileName, type Certificate } from "../core/certificate.ts";
+import { makeDirectory } from "../make-directory.ts";
 
 /**
  * Saves a certificate as `<dir>/<id>.evidence.json`, the one name every command uses,
@@ -11,7 +12,7 @@ export async function saveCertificate(dir: string, certificate: Certificate): Pr
 }
 
 export async function saveFile(dir: string, name: string, contents: string | Uint8Array): Promise<string> {
-  await mkdir(dir, { recursive: true });
+  makeDirectory(dir, 0o777);
   const target = path.join(dir, name);
   const temporary = `${target}.${process.pid}.tmp`;
   await writeFile(temporary, contents);

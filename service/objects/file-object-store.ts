@@ -5,6 +5,7 @@ import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ObjectHolds, ObjectNotFoundError, type HeldObject, type ObjectStore } from "./object-store.ts";
+import { makeDirectory } from "../make-directory.ts";
 
 /**
  * Evidence files in a directory, content-addressed: `objects/ab/abcdef…` by SHA-256. A
@@ -36,8 +37,8 @@ export class FileObjectStore implements ObjectStore {
   static async open(dir: string, options: { replica?: string } = {}): Promise<FileObjectStore> {
     const tmp = options.replica === undefined ? path.join(dir, "tmp") : path.join(dir, "tmp", options.replica);
     const store = new FileObjectStore(path.join(dir, "objects"), tmp, options.replica !== undefined);
-    await mkdir(store.root, { recursive: true, mode: 0o700 });
-    await mkdir(store.#tmp, { recursive: true, mode: 0o700 });
+    makeDirectory(store.root);
+    makeDirectory(store.#tmp);
     return store;
   }
 

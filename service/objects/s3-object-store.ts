@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, rm, unlink } from "node:fs/promises";
+import { readdir, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -15,6 +15,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { ConfigError } from "../config.ts";
 import { ObjectHolds, ObjectNotFoundError, type HeldObject, type ObjectStore } from "./object-store.ts";
+import { makeDirectory } from "../make-directory.ts";
 
 /**
  * The largest object one PutObject may carry (Amazon S3, and the S3-compatible stores
@@ -122,7 +123,7 @@ export class S3ObjectStore implements ObjectStore {
       client.destroy();
       throw new ConfigError(`the bucket of OBJECT_STORE_URL (${location.bucket}) cannot be reached: ${describe(e)}`);
     }
-    await mkdir(options.tmpDir, { recursive: true, mode: 0o700 });
+    makeDirectory(options.tmpDir);
     return new S3ObjectStore(location, client, options.tmpDir);
   }
 

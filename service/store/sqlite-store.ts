@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type {
@@ -51,6 +51,7 @@ import {
   type SignedBatch,
   type StoredIssue,
 } from "./batch-certificates.ts";
+import { makeDirectory } from "../make-directory.ts";
 
 /**
  * The store on one machine: SQLite (node:sqlite) in WAL mode with synchronous=FULL, so a
@@ -70,7 +71,7 @@ export class SqliteEvidenceStore implements EvidenceStore {
 
   /** Opens (and creates, or migrates) `<dataDir>/evidence.db`. */
   static open(dataDir: string): SqliteEvidenceStore {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    makeDirectory(dataDir);
     const file = path.join(dataDir, "evidence.db");
     const store = new SqliteEvidenceStore(file);
     for (const f of [file, `${file}-wal`, `${file}-shm`]) {

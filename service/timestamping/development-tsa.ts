@@ -9,7 +9,7 @@
  * signing; RFC 3161 and openssl accept any CMS signature algorithm. (Real TSAs mostly sign
  * with RSA; the verifier is tested against both.)
  */
-import { existsSync, mkdirSync, chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import { sha1 } from "@noble/hashes/legacy.js";
@@ -31,6 +31,7 @@ import {
   TIMESTAMP_REPLY,
   type PkiFailure,
 } from "./protocol.ts";
+import { makeDirectory } from "../make-directory.ts";
 
 /**
  * The policy the development TSA stamps under: a UUID-based OID (ITU-T X.667, arc 2.25),
@@ -94,7 +95,7 @@ export class DevelopmentTsa {
    */
   static async open(dir: string, options: DevelopmentTsaOptions = {}): Promise<DevelopmentTsa> {
     const clock = options.clock ?? (() => new Date());
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectory(dir);
     chmodSync(dir, 0o700);
     const files = { root: path.join(dir, "root.pem"), cert: path.join(dir, "tsa.pem"), key: path.join(dir, "tsa.key") };
     // root.pem is written last: its presence means the other two are complete.
