@@ -279,11 +279,11 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
   "inclusion.ok": both(
     (r) => `leaf ${r.leafIndex} of ${r.treeSize} leads to root ${r.root}`,
-    (r) => `共 ${r.treeSize} 个叶子中的第 ${r.leafIndex} 个，推导出树根 ${r.root}`,
+    (r) => `序号为 ${r.leafIndex} 的叶子（共 ${r.treeSize} 个，序号从 0 起）推导出树根 ${r.root}`,
   ),
   "inclusion.wrong-root": both(
     (r) => `leaf ${r.leafIndex} of ${r.treeSize} leads to another root`,
-    (r) => `共 ${r.treeSize} 个叶子中的第 ${r.leafIndex} 个推导出的树根与证书不同`,
+    (r) => `序号为 ${r.leafIndex} 的叶子（共 ${r.treeSize} 个，序号从 0 起）推导出的树根与证书不同`,
   ),
   "inclusion.malformed": both(
     (r) => r.message,
@@ -485,7 +485,7 @@ const FORMAT_PHRASES_ZH: [RegExp, string][] = [
 const INCLUSION_PHRASES_ZH: [RegExp, string][] = [
   [
     /^wrong proof size (\d+), want (\d+) for leaf (\d+) of (\d+)$/,
-    "证明路径有 $1 个哈希，而共 $4 个叶子中的第 $3 个需要 $2 个",
+    "证明路径有 $1 个哈希，而序号为 $3 的叶子（共 $4 个）需要 $2 个",
   ],
   [/^leaf index (\d+) is outside a tree of size (\d+)$/, "叶子序号 $1 超出了共 $2 个叶子的树"],
   [/^tree size (\S+) must be a positive integer$/, "树的大小 $1 应为正整数"],
