@@ -50,54 +50,48 @@ describe("ScreencastRecorder (frames encoded by Debian's ffmpeg)", function () {
   };
   after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-  it("makes the video the viewport's size even when the first frame the browser paints is smaller", async () => {
+  /** Records the frames painted, each `[width, height, colour]`, half a second apart, for a viewport of `viewport`. */
+  async function record(viewport: [number, number], frames: [number, number, string][]) {
     const dir = scratch();
     const source = new FrameSource();
     const recorder = await ScreencastRecorder.start(source as unknown as CDPSession, {
-      width: 1280,
-      height: 800,
+      width: viewport[0],
+      height: viewport[1],
       maxBytes: 1 << 20,
     });
-    // A surface 1280×809 fitted into 1280×800 arrives as 1266×800.
-    source.paint(jpeg(dir, 1266, 800, "red"), 1000.0, 1);
-    source.paint(jpeg(dir, 1280, 800, "blue"), 1000.5, 2);
-    source.paint(jpeg(dir, 1280, 800, "green"), 1001.0, 3);
+    frames.forEach(([width, height, colour], i) => source.paint(jpeg(dir, width, height, colour), 1000 + i / 2, i + 1));
     const out = path.join(dir, "video.mp4");
     const encoded = await recorder.encode(out, { ffmpeg: DEFAULT_FFMPEG, timeoutMs: 30_000 });
     await recorder.dispose();
+    return {
+      encoded,
+      video: encoded ? probe(out) : undefined,
+      acknowledged: source.sent.filter((m) => m === "Page.screencastFrameAck").length,
+    };
+  }
 
-    expect(encoded?.frames).to.equal(3);
-    const video = probe(out);
+  it("makes the video the viewport's size even when the first frame the browser paints is smaller", async () => {
+    // A surface 1280×809 fitted into 1280×800 arrives as 1266×800.
+    const { encoded, video, acknowledged } = await record(
+      [1280, 800],
+      [
+        [1266, 800, "red"],
+        [1280, 800, "blue"],
+        [1280, 800, "green"],
+      ],
+    );
+    expect([encoded?.frames, acknowledged]).to.deep.equal([3, 3]);
     expect(video).to.include({ width: 1280, height: 800 });
-    expect(video.duration).to.be.greaterThan(1);
-    expect(source.sent.filter((m) => m === "Page.screencastFrameAck")).to.have.length(3);
+    expect(video!.duration).to.be.greaterThan(1);
   });
 
   it("rounds an odd viewport down to the even size H.264 needs", async () => {
-    const dir = scratch();
-    const source = new FrameSource();
-    const recorder = await ScreencastRecorder.start(source as unknown as CDPSession, {
-      width: 801,
-      height: 601,
-      maxBytes: 1 << 20,
-    });
-    source.paint(jpeg(dir, 801, 601, "red"), 1000.0, 1);
-    const out = path.join(dir, "video.mp4");
-    await recorder.encode(out, { ffmpeg: DEFAULT_FFMPEG, timeoutMs: 30_000 });
-    await recorder.dispose();
-    expect(probe(out)).to.include({ width: 800, height: 600 });
+    const { video } = await record([801, 601], [[801, 601, "red"]]);
+    expect(video).to.include({ width: 800, height: 600 });
   });
 
   it("says no frame was painted instead of writing an empty video", async () => {
-    const dir = scratch();
-    const recorder = await ScreencastRecorder.start(new FrameSource() as unknown as CDPSession, {
-      width: 1280,
-      height: 800,
-      maxBytes: 1 << 20,
-    });
-    expect(await recorder.encode(path.join(dir, "video.mp4"), { ffmpeg: DEFAULT_FFMPEG, timeoutMs: 30_000 })).to.equal(
-      undefined,
-    );
-    await recorder.dispose();
+    const { encoded, video } = await record([1280, 800], []);
+    expect([encoded, video]).to.deep.equal([undefined, undefined]);
   });
 });
