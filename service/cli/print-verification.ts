@@ -24,7 +24,7 @@ export function verificationText(
   const lines: string[] = [];
   const headline = verdictHeadline(result, lang);
   lines.push(`== ${headline} ==`, verdictExplanation(result, lang), "");
-  for (const warning of result.warnings) lines.push(`${zh ? "注意" : "WARNING"}: ${warningText(warning, lang)}`);
+  for (const warning of result.warnings) lines.push(`${zh ? "注意：" : "WARNING: "}${warningText(warning, lang)}`);
   if (result.warnings.length > 0) lines.push("");
   const width = Math.max(...Object.values(CHECK_NAMES).map((n) => displayWidth(n[lang])));
   for (const check of result.checks) {
