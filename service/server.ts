@@ -4,7 +4,13 @@ import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
-import { CachingChainReader, DEVELOPMENT_CHAIN_IDS, JsonRpcChainReader, verifyEvidence } from "./core/index.ts";
+import {
+  CachingChainReader,
+  DEVELOPMENT_CHAIN_IDS,
+  JsonRpcChainReader,
+  SERVICE_NODE_LABEL,
+  verifyEvidence,
+} from "./core/index.ts";
 import { Anchorer } from "./anchoring/anchorer.ts";
 import { Reconciler } from "./anchoring/reconciler.ts";
 import { InProcessSigner, WorkerSigner } from "./anchoring/signers.ts";
@@ -227,7 +233,7 @@ export async function startService(
     }
 
     const verifierChain = new CachingChainReader(
-      new JsonRpcChainReader(chainUrl, { timeoutMs: 5_000, label: "the service's chain node" }),
+      new JsonRpcChainReader(chainUrl, { timeoutMs: 5_000, label: SERVICE_NODE_LABEL }),
     );
     // The service's own verifier trusts the TSAs of TSA_TRUST_CERTS only: never its own development TSA.
     const timestamps = trustListVerifier(trustList(trustPem));

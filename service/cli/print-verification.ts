@@ -10,6 +10,7 @@ import {
   type Lang,
 } from "../core/verify/wording.ts";
 import type { VerificationResult } from "../core/verify/checks.ts";
+import { visibleText } from "../core/visible-text.ts";
 
 /**
  * A verification in words for a mediator or a court's technician: the verdict first, what
@@ -62,7 +63,9 @@ export function verificationText(
   facts.push([zh ? "证书文件" : "certificate", options.source]);
   const factWidth = Math.max(...facts.map(([k]) => displayWidth(k)));
   for (const [k, v] of facts) lines.push(`  ${pad(k, factWidth + 2)}${v}`);
-  return lines.join("\n");
+  // Every line may hold text from the certificate (a file name, an issuer's name, a key, a
+  // time-stamp authority): none of it may reach the terminal as a control or a line break.
+  return lines.map(visibleText).join("\n");
 }
 
 /** Columns on a terminal: CJK characters take two. */

@@ -71,6 +71,9 @@ export type VerifierRpcMethod = (typeof VERIFIER_RPC_METHODS)[number];
  * Reads the chain over plain JSON-RPC with `fetch`: the same code runs in node (service,
  * CLI) and in the browser (verification page).
  */
+/** The label of the node a service verifies through: its own (server.ts), or its /rpc proxy as the pages use it. */
+export const SERVICE_NODE_LABEL = "the service's chain node";
+
 export class JsonRpcChainReader implements ChainReader {
   readonly url: string;
   /** How the node is named in messages: its URL, unless the caller must not show it. */
@@ -179,14 +182,33 @@ export class JsonRpcChainReader implements ChainReader {
         this.label,
       );
     }
-    let body: { result?: unknown; error?: { message?: unknown } };
+    let body: { result?: unknown; error?: { message?: unknown }; code?: unknown; detail?: unknown };
     try {
       body = (await response.json()) as typeof body;
     } catch (e) {
+      // A gateway in front of the node (a reverse proxy) saying the node behind it is down.
+      if (GATEWAY_FAILURES.has(response.status)) {
+        throw unavailable(
+          `${this.#node} answered HTTP ${response.status}: the node behind it is down`,
+          e,
+          "unreachable",
+          this.label,
+        );
+      }
       throw unavailable(
         `${this.label} answered HTTP ${response.status} without JSON-RPC`,
         e,
         "not-json-rpc",
+        this.label,
+      );
+    }
+    // This service's /rpc proxy says so when its own node does not answer (502 CHAIN_UNREACHABLE).
+    if (GATEWAY_FAILURES.has(response.status) && typeof body === "object" && body !== null && !("jsonrpc" in body)) {
+      const detail = typeof body.detail === "string" ? `: ${body.detail}` : "";
+      throw unavailable(
+        `${this.#node} answered HTTP ${response.status}${typeof body.code === "string" ? ` ${body.code}` : ""}${detail}`,
+        undefined,
+        "unreachable",
         this.label,
       );
     }
@@ -206,6 +228,9 @@ export class JsonRpcChainReader implements ChainReader {
     return body.result;
   }
 }
+
+/** Statuses of a gateway whose upstream (the node) failed: Bad Gateway, Service Unavailable, Gateway Timeout. */
+const GATEWAY_FAILURES = new Set([502, 503, 504]);
 
 interface RawReceipt {
   status?: unknown;

@@ -34,6 +34,7 @@ export {
   ChainUnavailableError,
   JsonRpcChainReader,
   OutageReader,
+  SERVICE_NODE_LABEL,
   type ChainFailure,
   VERIFIER_RPC_METHODS,
   type AnchoredEvent,
@@ -49,6 +50,7 @@ export { EvidenceError, firstLineOf, isEvidenceError, type EvidenceErrorCode } f
 export { bytesToHex, fromHex32, hexToBytes, isHex32, toHex32, type Hex32 } from "./hex.ts";
 export { sizeBaseTableForFewSignatures } from "./issuer-signature.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./jcs.ts";
+export { codePointLabel, INVISIBLE_CHARACTER, visibleText } from "./visible-text.ts";
 export { duplicateKeys, firstDuplicateKey, parseJsonText } from "./json.ts";
 export {
   MerkleTree,
@@ -90,7 +92,7 @@ export {
 } from "./verify/verify-certificate.ts";
 export * from "./verify/wording.ts";
 export * from "./api.ts";
-export { verifyEvidence, type EvidenceInput } from "./verify/verify-evidence.ts";
+export { beginsAsJson, verifyEvidence, type EvidenceInput } from "./verify/verify-evidence.ts";
 export {
   CERTIFICATE_SUFFIX,
   certificateFromPdf,

@@ -16,7 +16,9 @@ import qrcode from "qrcode-generator";
 import {
   canonicalize,
   claimsOf,
+  codePointLabel,
   EvidenceError,
+  INVISIBLE_CHARACTER,
   type Certificate,
   type CertificateClaims,
   type TimestampSummary,
@@ -639,9 +641,8 @@ function visible(doc: PDFKit.PDFDocument, text: string, multiline: boolean): str
     const cp = char.codePointAt(0)!;
     if (char === "\n" && multiline) out += "\n";
     else if (char === " ") out += " ";
-    else if (/[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u.test(char) || font?.hasGlyphForCodePoint?.(cp) === false) {
-      out += `[U+${cp.toString(16).toUpperCase().padStart(4, "0")}]`;
-    } else out += char;
+    else if (INVISIBLE_CHARACTER.test(char) || font?.hasGlyphForCodePoint?.(cp) === false) out += codePointLabel(char);
+    else out += char;
   }
   return out;
 }

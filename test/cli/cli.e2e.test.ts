@@ -318,7 +318,25 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const res = await runCli(["verify", certificatePath, "--file", other, "--rpc", chain.url, "--lang", "en"]);
       expect(res.code).to.equal(1);
       expect(res.stdout).to.match(/FAIL +File +The file you supplied is NOT the certified file/);
-      expect(res.stdout).to.match(/^== INVALID ==\nThese checks failed: File\./);
+      expect(res.stdout).to.match(
+        /^== INVALID — the file does not match the certificate ==\nThe certificate itself checks out \(record, Merkle proof, blockchain anchor and issuer signature all pass\), but the file you supplied is not the certified file/,
+      );
+    });
+
+    it("writes out the controls a forged file name carries instead of passing them to the terminal", async () => {
+      const forged = JSON.parse(readFileSync(certificatePath, "utf8"));
+      forged.record.fileName =
+        "x.txt\u001b[2J\u001b[H\u001b[32m\n== VALID — the file matches the certificate ==\u001b[0m";
+      const file = path.join(work, "forged-name.evidence.json");
+      writeFileSync(file, JSON.stringify(forged));
+      for (const args of [[file], [work]]) {
+        const res = await runCli(["verify", ...args, "--rpc", chain.url, "--lang", "en"]);
+        expect(res.stdout, args.join(" ")).to.not.include("\u001b");
+        expect(res.stdout.split("\n").filter((l) => l.startsWith("== VALID"))).to.deep.equal([]);
+      }
+      const single = await runCli(["verify", file, "--rpc", chain.url, "--lang", "en"]);
+      expect(single.stdout).to.include("x.txt[U+001B][2J[U+001B][H[U+001B][32m[U+000A]== VALID");
+      expect(single.stdout.split("\n")[0]).to.equal("== INVALID ==");
     });
 
     it("accepts the file's SHA-256 instead of the file, and prints the verdict of docs/protocol.md §8 with --json", async () => {

@@ -186,17 +186,23 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     }
   });
 
-  it("says INVALID for the wrong file without repeating the claim a pass makes, and offers no print or QR", async () => {
+  it("says INVALID for the wrong file, that the certificate itself checks out, and offers no print or QR", async () => {
     const other = path.join(work, "other.png");
     writeFileSync(other, solidPng(64, 64, [0, 200, 0]));
-    for (const [locale, headline, sentence] of [
-      ["en-US", "INVALID", "The file you supplied is NOT the certified file: its SHA-256 differs."],
-      ["zh-CN", "无效", "您提供的文件不是存证文件：两者的 SHA-256 不同。"],
+    for (const [locale, headline, explanation, sentence] of [
+      [
+        "en-US",
+        "INVALID — the file does not match the certificate",
+        "The certificate itself checks out",
+        "The file you supplied is NOT the certified file: its SHA-256 differs.",
+      ],
+      ["zh-CN", "无效——文件与存证不一致", "证书本身核验无误", "您提供的文件不是存证文件：两者的 SHA-256 不同。"],
     ] as const) {
       const { context, page } = await open(locale);
       try {
         expect(await verify(page, { certificate: certificatePath, file: other })).to.equal("invalid");
         expect(await text(page, "#verdict")).to.equal(headline);
+        expect(await text(page, "#verdict-text")).to.include(explanation);
         expect(await text(page, '#checks li[data-check="content"]')).to.include(sentence);
         expect([
           await visible(page, "#print"),
@@ -223,6 +229,75 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
         expect(await text(page, "#verdict-text")).to.include(reassurance);
         expect(await page.getAttribute('#checks li[data-check="anchor"]', "class")).to.equal("error");
         expect([await visible(page, "#print"), await visible(page, "#qr-figure")]).to.deep.equal([false, false]);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  it("never leaves a verdict on screen once the inputs are checked again and refused", async () => {
+    const { context, page } = await open("en-US");
+    try {
+      expect(await verify(page, { certificate: certificatePath, file: evidence })).to.equal("valid");
+      await page.setInputFiles("#evidence-file", []);
+      await page.fill("#sha256", "not a hash");
+      await page.click("#verify");
+      await page.waitForFunction(() => (document.querySelector("#error") as HTMLElement).textContent !== "");
+      expect(await visible(page, "#result")).to.equal(false);
+      expect(await text(page, "#error")).to.match(/^A SHA-256 is 64 hexadecimal characters/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("takes the line sha256sum prints, or 0x and the hash, as the original's SHA-256", async () => {
+    const digest = certificate.record.contentHash as string;
+    for (const typed of [`${digest}  截图.png`, `0x${digest.toUpperCase()}`]) {
+      const { context, page } = await open("en-US");
+      try {
+        await page.fill("#sha256", typed);
+        expect(await verify(page, { certificate: certificatePath }), typed).to.equal("valid");
+        expect(await text(page, "#verdict")).to.equal("VALID — the file matches the certificate");
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  it("compares the file chosen last, and Verify another starts from nothing", async () => {
+    const other = path.join(work, "later.png");
+    writeFileSync(other, solidPng(32, 32, [1, 2, 3]));
+    const { context, page } = await open("en-US");
+    try {
+      await page.setInputFiles("#cert-file", certificatePath);
+      await page.setInputFiles("#evidence-file", other);
+      await page.setInputFiles("#evidence-file", evidence);
+      expect(await verify(page, {})).to.equal("valid");
+      expect(await text(page, "#file-hash")).to.equal(`SHA-256 ${certificate.record.contentHash}`);
+      await page.click("#again");
+      expect(await visible(page, "#result")).to.equal(false);
+      expect(
+        await page.evaluate(() => [
+          (document.querySelector("#cert-text") as HTMLTextAreaElement).value,
+          (document.querySelector("#evidence-file") as HTMLInputElement).files!.length,
+          (document.querySelector("#sha256") as HTMLInputElement).value,
+          (document.querySelector("#file-hash") as HTMLOutputElement).value,
+        ]),
+      ).to.deep.equal(["", 0, "", ""]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("says a file that is not a certificate (the evidence itself, chosen by mistake) is no certificate, in the page's language", async () => {
+    for (const [locale, explanation] of [
+      ["en-US", "This is not a readable certificate: the file is not a certificate"],
+      ["zh-CN", "无法读取证书：格式错误：该文件不是证书"],
+    ] as const) {
+      const { context, page } = await open(locale);
+      try {
+        expect(await verify(page, { certificate: evidence })).to.equal("invalid");
+        expect(await text(page, "#verdict-text")).to.include(explanation);
       } finally {
         await context.close();
       }

@@ -11,18 +11,33 @@ const WORKER_URL = "/assets/hash-worker.js";
  * dedicated worker so that a 2 GB video neither freezes the page nor is held in memory.
  * `onProgress` gets the bytes hashed so far, after each slice.
  */
-export async function hashFile(file: File, onProgress: (bytes: number) => void = () => {}): Promise<string> {
-  return (await hashFileWithEngine(file, onProgress)).digest;
+export async function hashFile(
+  file: File,
+  onProgress: (bytes: number) => void = () => {},
+  signal?: AbortSignal,
+): Promise<string> {
+  return (await hashFileWithEngine(file, onProgress, signal)).digest;
 }
 
 /** The same, and which SHA-256 did the work: WebAssembly, or JavaScript where WebAssembly is not allowed. */
 export function hashFileWithEngine(
   file: File,
   onProgress: (bytes: number) => void = () => {},
+  signal?: AbortSignal,
 ): Promise<{ digest: string; engine: "wasm" | "js" }> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const worker = new Worker(WORKER_URL, { type: "module", name: "sha-256" });
-    const finish = () => worker.terminate();
+    // Aborted (another file chosen): the worker stops reading at once and nothing is reported.
+    const abort = () => {
+      worker.terminate();
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", abort, { once: true });
+    const finish = () => {
+      signal?.removeEventListener("abort", abort);
+      worker.terminate();
+    };
     worker.onmessage = (event: MessageEvent<HashMessage>) => {
       const message = event.data;
       if (message.kind === "progress") onProgress(message.bytes);

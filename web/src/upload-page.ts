@@ -1,4 +1,5 @@
 import {
+  isWebUrl,
   MEDIA_TYPE_CAPTURE,
   problemText,
   type EvidenceList,
@@ -36,7 +37,16 @@ byId("use-key").addEventListener("click", () => {
   void refreshList();
 });
 byId("refresh").addEventListener("click", () => void refreshList());
-dropZone(byId("drop"), byId("files"), (files) => files.forEach((f) => void submit(f)));
+dropZone(byId("drop"), byId("files"), (files) => {
+  errorLine.replaceChildren();
+  files.forEach((f) => void submit(f));
+});
+
+/** One line per failed file of a batch, so that no failure hides another. */
+function reportError(text: string): void {
+  if (errorLine.childNodes.length > 0) errorLine.append(el("br"));
+  errorLine.append(text);
+}
 if (keyInput.value) void refreshList();
 
 function apiKey(): string | undefined {
@@ -49,7 +59,11 @@ async function submit(file: File): Promise<void> {
     errorLine.textContent = t("upload.keyMissing");
     return;
   }
-  errorLine.textContent = "";
+  const sourceUrl = byId<HTMLInputElement>("source-url").value.trim();
+  if (sourceUrl && !isWebUrl(sourceUrl)) {
+    errorLine.textContent = t("upload.badSourceUrl");
+    return;
+  }
   const row = addRow(file);
   // The browser computes the hash too, so the rights holder can compare it with the service's.
   const localHash = hashFile(file);
@@ -68,7 +82,7 @@ async function submit(file: File): Promise<void> {
   } catch (e) {
     row.status = "error";
     renderStatus(row);
-    errorLine.textContent = `${file.name}: ${(e as Error).message}`;
+    reportError(`${file.name}: ${(e as Error).message}`);
   }
 }
 
@@ -133,18 +147,48 @@ function upload(
   });
 }
 
-/** Follows an item until it is anchored; the API has no push, so this asks every second. */
-async function follow(row: Row): Promise<void> {
+/**
+ * Asks for an item every second (the API has no push) until `onView` says it is done. A request
+ * that fails (the service restarting, the network gone) is not the item's failure: the
+ * evidence was accepted. It is asked again, less often, and `onConnection(false)` is told until
+ * the service answers again.
+ */
+async function watch(
+  id: string,
+  onView: (view: EvidenceView) => boolean,
+  onConnection: (connected: boolean) => void,
+): Promise<void> {
+  let wait = 1000;
   for (;;) {
-    const res = await fetch(`/api/v1/evidence/${row.id}`);
-    const view = (await res.json()) as EvidenceView;
-    if (view.status !== row.status) {
-      row.status = view.status;
-      renderStatus(row);
-    }
-    if (view.status === "anchored") return;
-    await new Promise((r) => setTimeout(r, 1000));
+    const view = await fetch(`/api/v1/evidence/${encodeURIComponent(id)}`)
+      .then((res) => (res.ok ? (res.json() as Promise<EvidenceView>) : undefined))
+      .catch(() => undefined);
+    onConnection(view !== undefined);
+    if (view && onView(view)) return;
+    wait = view ? 1000 : Math.min(wait * 2, 10_000);
+    await new Promise((r) => setTimeout(r, wait));
   }
+}
+
+/** Follows an uploaded item until it is anchored. */
+async function follow(row: Row): Promise<void> {
+  let connected = true;
+  await watch(
+    row.id!,
+    (view) => {
+      if (view.status !== row.status) {
+        row.status = view.status;
+        renderStatus(row);
+      }
+      return view.status === "anchored";
+    },
+    (now) => {
+      if (now === connected) return;
+      connected = now;
+      if (now) renderStatus(row);
+      else row.statusCell.textContent = `${t(`status.${row.status}` as MessageKey)} · ${t("upload.reconnecting")}`;
+    },
+  );
 }
 
 function renderStatus(row: Row): void {
@@ -186,6 +230,10 @@ async function capture(): Promise<void> {
     return;
   }
   const url = byId<HTMLInputElement>("capture-url").value.trim();
+  if (!isWebUrl(url)) {
+    captureError.textContent = problemText({ code: "INVALID_URL" }, lang(), "");
+    return;
+  }
   const title = byId<HTMLInputElement>("capture-title").value.trim();
   const res = await fetch("/api/v1/captures", {
     method: "POST",
@@ -214,28 +262,31 @@ async function followCapture(id: string): Promise<void> {
   preview.hidden = true;
   links.replaceChildren();
   box.dataset.status = "capturing";
-  for (;;) {
-    const view = (await (await fetch(`/api/v1/evidence/${id}`)).json()) as EvidenceView;
-    box.dataset.status = view.status;
-    if (view.status === "failed") {
-      status.textContent = t("capture.failed") + (view.capture?.error?.message ?? "");
-      return;
-    }
-    const key =
-      view.status === "capturing" && view.capture?.status === "queued" ? "capture.queued" : `capture.${view.status}`;
-    status.textContent = t(key as MessageKey);
-    if (view.record && preview.hidden) {
-      preview.src = `/api/v1/evidence/${id}/screenshot`;
-      preview.alt = view.record.sourceUrl ?? "";
-      preview.hidden = false;
-    }
-    if (view.status === "anchored") {
+  await watch(
+    id,
+    (view) => {
+      box.dataset.status = view.status;
+      if (view.status === "failed") {
+        status.textContent = t("capture.failed") + (view.capture?.error?.message ?? "");
+        return true;
+      }
+      const key =
+        view.status === "capturing" && view.capture?.status === "queued" ? "capture.queued" : `capture.${view.status}`;
+      status.textContent = t(key as MessageKey);
+      if (view.record && preview.hidden) {
+        preview.src = `/api/v1/evidence/${id}/screenshot`;
+        preview.alt = view.record.sourceUrl ?? "";
+        preview.hidden = false;
+      }
+      if (view.status !== "anchored") return false;
       links.replaceChildren(...certificateLinks(id, true));
       void refreshList();
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+      return true;
+    },
+    (connected) => {
+      if (!connected) status.textContent = t("upload.reconnecting");
+    },
+  );
 }
 
 async function refreshList(): Promise<void> {

@@ -3,7 +3,10 @@ import {
   CHECK_NAMES,
   CONTENT_HASH_INPUT,
   JsonRpcChainReader,
+  SERVICE_NODE_LABEL,
   STATUS_NAMES,
+  problemText,
+  type Problem,
   lazyTimestampVerifier,
   checkSentence,
   reasonText,
@@ -74,31 +77,75 @@ async function chooseCertificate(file: File | undefined): Promise<void> {
   }
 }
 
-// The original file is hashed here, in chunks, with progress; it is never uploaded.
+// The original file is hashed here, in chunks, with progress; it is never uploaded. A file
+// and a typed hash exclude each other, so it is never in doubt which one was compared.
 evidenceFile.addEventListener("change", () => {
   const file = evidenceFile.files?.[0];
-  fileHash.value = "";
-  fileDigest = file ? hashFile(file) : Promise.resolve(undefined);
+  if (file) sha256Input.value = "";
+  chooseOriginal(file);
+});
+sha256Input.addEventListener("input", () => {
+  if (sha256Input.value.trim() && evidenceFile.files?.length) {
+    evidenceFile.value = "";
+    chooseOriginal(undefined);
+  }
 });
 
-async function hashFile(file: File): Promise<string> {
+/** The hashing under way: a file chosen later stops it, so only the last file's hash is ever shown. */
+let hashing: AbortController | undefined;
+
+function chooseOriginal(file: File | undefined): void {
+  hashing?.abort();
+  hashing = file ? new AbortController() : undefined;
+  fileHash.value = "";
+  byId<HTMLDivElement>("hashing").hidden = true;
+  fileDigest = file ? hashFile(file, hashing!.signal) : Promise.resolve(undefined);
+  // A stopped hashing is no error; its promise is replaced and never awaited.
+  fileDigest.catch(() => undefined);
+}
+
+async function hashFile(file: File, signal: AbortSignal): Promise<string> {
   const box = byId<HTMLDivElement>("hashing");
   const bar = byId<HTMLProgressElement>("hash-progress");
   box.hidden = false;
   bar.value = 0;
-  const digest = await hashInWorker(file, (n) => (bar.value = file.size === 0 ? 1 : n / file.size));
+  const digest = await hashInWorker(file, (n) => (bar.value = file.size === 0 ? 1 : n / file.size), signal);
   bar.value = 1;
   box.hidden = true;
   fileHash.value = `SHA-256 ${digest}`;
   return digest;
 }
 
+/**
+ * A typed SHA-256: the 64 hex characters alone, with 0x before them, or the line sha256sum
+ * (or `evidence hash`) prints, whose name is ignored. Undefined when it is none of these.
+ */
+function typedDigest(typed: string): string | undefined {
+  const first = typed.replace(/^\\/, "").split(/\s+/)[0]!.replace(/^0x/i, "");
+  return CONTENT_HASH_INPUT.test(first) ? first.toLowerCase() : undefined;
+}
+
 byId("verify").addEventListener("click", () => void run());
 byId("print").addEventListener("click", () => window.print());
 byId("again").addEventListener("click", () => {
-  byId<HTMLElement>("result").hidden = true;
+  clearResult();
+  certText.value = "";
+  certFile.value = "";
+  certName.value = "";
+  certificateBytes = undefined;
+  serviceId = undefined;
+  evidenceFile.value = "";
+  sha256Input.value = "";
+  chooseOriginal(undefined);
   byId<HTMLElement>("inputs").scrollIntoView();
 });
+
+/** No verdict stays on screen once the inputs it was given for are being changed or checked again. */
+function clearResult(): void {
+  byId<HTMLElement>("result").hidden = true;
+  last = undefined;
+  errorLine.textContent = "";
+}
 
 // /verify?id=… (the QR code on a printed certificate): fetch and check at once.
 const id = new URLSearchParams(location.search).get("id");
@@ -107,7 +154,10 @@ if (id) void loadById(id);
 async function loadById(evidenceId: string): Promise<void> {
   try {
     const res = await fetch(`/api/v1/evidence/${encodeURIComponent(evidenceId)}/certificate`);
-    if (!res.ok) throw new Error(((await res.json()) as { detail?: string }).detail ?? res.statusText);
+    if (!res.ok) {
+      const problem = (await res.json().catch(() => undefined)) as Partial<Problem> | undefined;
+      throw new Error(problemText(problem, lang(), res.statusText));
+    }
     certText.value = await res.text();
     serviceId = evidenceId;
     await run();
@@ -117,26 +167,53 @@ async function loadById(evidenceId: string): Promise<void> {
 }
 
 async function run(): Promise<void> {
-  errorLine.textContent = "";
+  clearResult();
   const text = certText.value.trim();
   if (!text && !certificateBytes) {
     errorLine.textContent = t("verify.noCertificate");
     return;
   }
   const typed = sha256Input.value.trim();
-  if (typed && !CONTENT_HASH_INPUT.test(typed)) {
+  if (typed && typedDigest(typed) === undefined) {
     errorLine.textContent = t("verify.badSha256");
     return;
   }
-  const digest = evidenceFile.files?.[0] ? await fileDigest : typed ? typed.toLowerCase() : undefined;
   const ownNode = rpcInput.value.trim() === "";
+  if (!ownNode && !isHttpUrl(rpcInput.value.trim())) {
+    errorLine.textContent = t("verify.badNode");
+    return;
+  }
   const rpc = rpcInput.value.trim() || new URL("/rpc", location.href).href;
+  const button = byId<HTMLButtonElement>("verify");
+  button.disabled = true;
+  errorLine.textContent = t("verify.verifying");
+  try {
+    const digest = evidenceFile.files?.[0] ? await fileDigest : typed ? typedDigest(typed) : undefined;
+    await verifyAndRender(text, digest, rpc, ownNode);
+  } catch (e) {
+    errorLine.textContent = (e as Error).message;
+  } finally {
+    button.disabled = false;
+    if (errorLine.textContent === t("verify.verifying")) errorLine.textContent = "";
+  }
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return ["http:", "https:"].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
+async function verifyAndRender(text: string, digest: string | undefined, rpc: string, ownNode: boolean): Promise<void> {
   const input: EvidenceInput = certificateBytes
     ? { kind: "bytes", bytes: certificateBytes }
     : { kind: "certificate", certificate: text };
   const site = await siteInfo();
   const result = await verifyEvidence(input, {
-    chain: new JsonRpcChainReader(rpc),
+    // Through this service's proxy, the node is the service's own, named as such.
+    chain: new JsonRpcChainReader(rpc, ownNode ? { label: SERVICE_NODE_LABEL } : {}),
     developmentChainIds: site.developmentChainIds,
     // Time-stamp tokens are checked against the roots the reader pasted, and no others.
     timestamps: lazyTimestampVerifier(() => byId<HTMLTextAreaElement>("tsa-trust").value.trim() || undefined),
@@ -202,7 +279,13 @@ async function renderSummary(result: VerificationResult): Promise<void> {
   }
   if (c.record.title) rows.push(["verify.title.field", c.record.title]);
   if (c.record.fileName) rows.push(["verify.fileName", c.record.fileName]);
-  if (c.record.size !== undefined) rows.push(["verify.size", `${formatBytes(c.record.size)} (${c.record.size} B)`]);
+  if (c.record.size !== undefined) {
+    const bytes = `${c.record.size} B`;
+    rows.push([
+      "verify.size",
+      formatBytes(c.record.size) === bytes ? bytes : `${formatBytes(c.record.size)} (${bytes})`,
+    ]);
+  }
   if (c.record.mediaType) rows.push(["verify.mediaType", c.record.mediaType]);
   if (c.record.sourceUrl) rows.push(["verify.sourceUrl", c.record.sourceUrl]);
   rows.push(["verify.contentHash", c.record.contentHash]);

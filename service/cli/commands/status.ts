@@ -1,5 +1,6 @@
 import { claimsOf } from "../../core/certificate.ts";
 import { timeText } from "../../core/verify/wording.ts";
+import { visibleText } from "../../core/visible-text.ts";
 import { defineCommand, evidenceIdOf, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT } from "../exit.ts";
 import { ServiceClient } from "../service-client.ts";
@@ -19,26 +20,28 @@ ${SERVICE_HELP}`,
       console.log(JSON.stringify(view));
       return EXIT.ok;
     }
-    console.log(`${view.id}: ${view.status}`);
+    // What the service reports comes from submitters and captured pages: shown, never obeyed by the terminal.
+    const log = (line: string) => console.log(visibleText(line));
+    log(`${view.id}: ${view.status}`);
     if (view.record) {
-      console.log(`  content hash  ${view.record.contentHash}`);
-      console.log(`  submitted at  ${view.record.submittedAt}`);
-      if (view.record.fileName) console.log(`  file name     ${view.record.fileName}`);
+      log(`  content hash  ${view.record.contentHash}`);
+      log(`  submitted at  ${view.record.submittedAt}`);
+      if (view.record.fileName) log(`  file name     ${view.record.fileName}`);
     }
     if (view.capture) {
-      console.log(`  capture of    ${view.capture.url} (${view.capture.status})`);
-      if (view.capture.error) console.log(`  failed        ${view.capture.error.code}: ${view.capture.error.message}`);
+      log(`  capture of    ${view.capture.url} (${view.capture.status})`);
+      if (view.capture.error) log(`  failed        ${view.capture.error.code}: ${view.capture.error.message}`);
     }
     if (view.certificate) {
       const t = timeText(claimsOf(view.certificate).anchor.timestamp, lang);
-      console.log(`  anchored at   ${t.utc} (${t.local})`);
+      log(`  anchored at   ${t.utc} (${t.local})`);
     }
     for (const [i, h] of (view.history ?? []).entries()) {
-      console.log(
+      log(
         `  certificate ${i}: ${h.reason}, block ${h.blockNumber}, issued ${h.issuedAt}${h.current ? " (current)" : ""}`,
       );
     }
-    if (view.notice) console.log(`  note: ${view.notice}`);
+    if (view.notice) log(`  note: ${view.notice}`);
     return EXIT.ok;
   },
 });

@@ -7,6 +7,7 @@ import { firstLineOf } from "../../core/errors.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { sha256File } from "../../intake/file-digest.ts";
 import { LineBuffer } from "../line-buffer.ts";
+import { visibleText } from "../../core/visible-text.ts";
 import { inOrder } from "../../in-order.ts";
 import { MAX_DOCUMENT_BYTES } from "../../core/limits.ts";
 
@@ -236,7 +237,9 @@ async function hashDirectory(dir: string): Promise<Map<string, { file: string; d
   return out;
 }
 
-async function printTable(out: LineBuffer, rows: string[][]): Promise<void> {
+async function printTable(out: LineBuffer, table: string[][]): Promise<void> {
+  // Names and reasons come from files and certificates: shown, never obeyed by the terminal.
+  const rows = table.map((row) => row.map(visibleText));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => width(r[i] ?? ""))));
   for (const row of rows) {
     await out.line(

@@ -27,7 +27,19 @@ export async function verifyEvidence(input: EvidenceInput, options: VerifyOption
     return verifyCertificate(text, options);
   }
   if (isZip(input.bytes)) return verifyPackage(input.bytes, options);
+  if (!beginsAsJson(input.bytes)) return malformedResult(NOT_A_CERTIFICATE);
   return verifyCertificate(decodeText(input.bytes), options);
+}
+
+/** A file of none of the three kinds: a screenshot or the evidence itself chosen by mistake, say. */
+export const NOT_A_CERTIFICATE =
+  "the file is not a certificate: a certificate is a JSON file (.evidence.json), its PDF document or a capture package (.zip)";
+
+/** Whether the bytes begin as a JSON object does, after any byte-order mark and white space. */
+export function beginsAsJson(bytes: Uint8Array): boolean {
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  return bytes[i] === 0x7b;
 }
 
 /** A ZIP file: a web capture package (docs/protocol.md §9). */

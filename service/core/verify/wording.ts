@@ -8,6 +8,7 @@ import type {
   VerificationResult,
   Warning,
 } from "./checks.ts";
+import { SERVICE_NODE_LABEL } from "../chain-reader.ts";
 
 /**
  * The words of a verification, in Simplified Chinese and English, defined once: the CLI,
@@ -353,9 +354,13 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   "anchor.unreachable": both(
     (r) => r.message,
     (r) => {
-      const node = r.node ? `节点 ${r.node}` : "节点";
+      const ours = r.node === SERVICE_NODE_LABEL;
+      const node = ours ? "本服务的区块链节点" : r.node ? `节点 ${r.node} ` : "节点";
+      // A browser says only "Failed to fetch" (Chromium), "NetworkError…" (Firefox) or "Load
+      // failed" (Safari), whether the node is down or does not allow this page to read it (CORS).
+      const browser = /Failed to fetch|NetworkError|Load failed/.test(r.message);
       const why = {
-        unreachable: `无法连接${node}（连接被拒绝或地址不可达）`,
+        unreachable: `无法连接${node.trimEnd()}（${ours ? "该节点暂时无法访问，请稍后再试，或填写您自己的节点" : `连接被拒绝或地址不可达${browser ? "，或该节点不允许本网页跨域访问（CORS）" : ""}`}）`,
         timeout: `${node}未在规定时间内应答`,
         "not-json-rpc": `${node}的应答不是 JSON-RPC（地址可能不是区块链节点）`,
         "rpc-error": `${node}拒绝了查询`,
@@ -476,6 +481,10 @@ const FORMAT_PHRASES_ZH: [RegExp, string][] = [
   [/ has more than (\d+) (elements|tokens)$/, " 超过 $1 项"],
   [/ must be base64$/, " 应为 base64"],
   [/^certificate is larger than (\d+) bytes$/, "证书超过 $1 字节"],
+  [
+    /^the file is not a certificate: .*$/s,
+    "该文件不是证书：证书是 JSON 文件（.evidence.json）、其 PDF 文档或网页取证包（.zip）",
+  ],
   [/^the PDF document holds no readable certificate: (.*)$/s, "PDF 文档中没有可读取的证书（技术细节：$1）"],
   [/^the capture package cannot be read: (.*)$/s, "无法读取网页取证包（技术细节：$1）"],
   [/^the capture package holds no certificate yet .*$/s, "网页取证包中还没有证书（取证内容上链后才签发证书）"],
@@ -552,9 +561,12 @@ export const VERDICT_NAMES: Record<Verdict, Words> = {
 
 /** The verdict in one line, saying whether a file was compared. */
 export function verdictHeadline(
-  result: Pick<VerificationResult, "verdict" | "fileCompared" | "capture">,
+  result: Pick<VerificationResult, "verdict" | "fileCompared" | "capture" | "checks">,
   lang: Lang,
 ): string {
+  if (onlyTheFileDiffers(result)) {
+    return lang === "zh-CN" ? "无效——文件与存证不一致" : "INVALID — the file does not match the certificate";
+  }
   if (result.verdict !== "valid") return VERDICT_NAMES[result.verdict][lang];
   if (result.capture)
     return lang === "zh-CN" ? "有效——网页取证包与存证一致" : "VALID — the capture package matches the certificate";
@@ -564,12 +576,28 @@ export function verdictHeadline(
   return lang === "zh-CN" ? "证书有效——未比对文件" : "VALID CERTIFICATE — no file compared";
 }
 
+/**
+ * A genuine certificate handed over with another file: the file comparison is the only check
+ * that failed, and every check of the certificate itself passed. Said as such, so that a
+ * mediator does not read "invalid" as "forged".
+ */
+function onlyTheFileDiffers(result: Pick<VerificationResult, "verdict" | "checks">): boolean {
+  if (result.verdict !== "invalid") return false;
+  const status = (id: CheckId) => result.checks.find((c) => c.id === id)?.status;
+  return (
+    status("content") === "failed" &&
+    (["format", "leaf", "inclusion", "anchor", "signature"] as const).every((id) => status(id) === "passed") &&
+    status("package") !== "failed"
+  );
+}
+
 /** What the verdict means and, where it is not valid, what to do next. */
 export function verdictExplanation(result: VerificationResult, lang: Lang): string {
   const zh = lang === "zh-CN";
   if (result.verdict === "valid") {
     const time = result.anchoredAt ? timeText(new Date(result.anchoredAt), lang) : undefined;
-    const when = time ? (zh ? `${time.local}（${time.utc}）` : `${time.local} (${time.utc})`) : "";
+    // The local time already ends with its offset in brackets: the UTC time follows after 即.
+    const when = time ? (zh ? `${time.local}，即 ${time.utc}，` : `${time.local} (${time.utc})`) : "";
     if (result.capture) {
       return zh
         ? `${result.capture.url} 的网页取证记录最迟在 ${when}已经存在，取证包中的文件自那时起未被改动。`
@@ -583,6 +611,17 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
     return zh
       ? `证书真实且已上链：一个 SHA-256 为证书所载值的文件最迟在 ${when}已经存在。未比对文件：请提供原始文件以确认是同一文件。`
       : `The certificate is genuine and anchored: a file with the certified SHA-256 existed no later than ${when}. No file was compared: supply the original file to check that it is this file.`;
+  }
+  if (onlyTheFileDiffers(result)) {
+    return zh
+      ? "证书本身核验无误（记录、默克尔证明、区块链锚定和签发方签名均通过），但您提供的文件不是存证的文件：两者的 SHA-256 不同。请提供原始文件。"
+      : "The certificate itself checks out (record, Merkle proof, blockchain anchor and issuer signature all pass), but the file you supplied is not the certified file: their SHA-256 values differ. Supply the original file.";
+  }
+  const format = result.checks.find((c) => c.id === "format");
+  if (format?.status === "failed") {
+    return zh
+      ? `无法读取证书：${reasonText(format.reason, lang)}。请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。`
+      : `This is not a readable certificate: ${reasonText(format.reason, lang)}. Choose the evidence certificate (.evidence.json, its PDF document or a capture package .zip).`;
   }
   if (result.verdict === "invalid") {
     const failed = result.checks.filter((c) => c.status === "failed").map((c) => CHECK_NAMES[c.id][lang]);

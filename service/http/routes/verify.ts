@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import express, { Router, type Request } from "express";
 import multer from "multer";
 import {
+  beginsAsJson,
   CONTENT_HASH_INPUT,
   duplicateKeys,
   langOf,
@@ -59,7 +60,7 @@ export function verifyRoutes(
         // A JSON certificate is a few kilobytes; its PDF document or a capture package may be larger.
         let limit = MAX_DOCUMENT_BYTES;
         file.stream.on("data", (chunk: Buffer) => {
-          if (keep && size === 0 && isJsonStart(chunk)) limit = MAX_CERTIFICATE_BYTES;
+          if (keep && size === 0 && beginsAsJson(chunk)) limit = MAX_CERTIFICATE_BYTES;
           size += chunk.length;
           if (!keep) {
             hash.update(chunk);
@@ -160,24 +161,6 @@ export function verifyRoutes(
 
 /** The largest JSON body: 1,000 certificates of a few kilobytes each. */
 const JSON_LIMIT = 16 * 1024 * 1024;
-
-/** Whether a file begins as JSON does (after any byte-order mark or white space). */
-function isJsonStart(chunk: Buffer): boolean {
-  for (const byte of chunk) {
-    if (
-      byte === 0x20 ||
-      byte === 0x09 ||
-      byte === 0x0a ||
-      byte === 0x0d ||
-      byte === 0xef ||
-      byte === 0xbb ||
-      byte === 0xbf
-    )
-      continue;
-    return byte === 0x7b;
-  }
-  return false;
-}
 
 /** The JSON body, and the certificates in it that hold a duplicate key (by index; -1 for `certificate`). */
 type ParsedBody = Record<string, unknown> & { malformed?: Map<number, string> };
