@@ -130,6 +130,8 @@ export interface CapturePackage {
 
 interface Entry {
   name: string;
+  /** General purpose bit flags: bit 3 says a data descriptor follows the data. */
+  flags: number;
   method: number;
   crc: number;
   compressedSize: number;
@@ -240,6 +242,12 @@ function centralDirectory(zip: Uint8Array, limits: PackageLimits): Entry[] {
   if (count === 0xffff || cdOffset === 0xffffffff || cdSize === 0xffffffff) throw invalid("ZIP64 is not supported");
   if (count > limits.maxEntries) throw invalid(`more than ${limits.maxEntries} entries`);
   if (cdOffset + cdSize > eocd) throw invalid("the central directory lies outside the file");
+  // One reading for every reader: ZIP tools differ in where they look for the end record and
+  // whether they read the directory or walk the local headers, so a package whose bytes
+  // could be read two ways (a second end record in the comment, entries no directory lists,
+  // bytes between records) is refused, never judged by one reading.
+  if (cdOffset + cdSize !== eocd) throw invalid("bytes lie between the central directory and its end record");
+  if (containsSignature(zip.subarray(eocd + 22))) throw invalid("the ZIP comment holds another ZIP record");
 
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const entries: Entry[] = [];
@@ -296,8 +304,10 @@ function centralDirectory(zip: Uint8Array, limits: PackageLimits): Entry[] {
     }
     const dataStart = localOffset + 30 + localNameLength + localExtraLength;
     if (dataStart + compressedSize > cdOffset) throw invalid(`${name}: its data runs past the central directory`);
-    entries.push({ name, method, crc, compressedSize, size, localOffset, dataStart });
+    entries.push({ name, flags, method, crc, compressedSize, size, localOffset, dataStart });
   }
+
+  if (at !== cdOffset + cdSize) throw invalid("the central directory holds more than its entries");
 
   // Entries that share bytes are how the densest zip bombs are built (overlapping files).
   const sorted = [...entries].sort((a, b) => a.localOffset - b.localOffset);
@@ -307,7 +317,29 @@ function centralDirectory(zip: Uint8Array, limits: PackageLimits): Entry[] {
       throw invalid(`${sorted[i]!.name} overlaps ${previous.name}`);
     }
   }
+  // The entries, each followed by its data descriptor when it has one, fill the file from its
+  // first byte to the central directory: nothing hides between them.
+  let next = 0;
+  for (const entry of sorted) {
+    if (entry.localOffset !== next) throw invalid(`bytes no entry covers lie before ${entry.name}`);
+    next = entry.dataStart + entry.compressedSize;
+    if (entry.flags & 0x0008) next += dataDescriptorLength(view, next);
+  }
+  if (next !== cdOffset) throw invalid("bytes no entry covers lie before the central directory");
   return entries;
+}
+
+/** A data descriptor (APPNOTE §4.3.9): CRC-32 and both sizes, with or without its signature. */
+function dataDescriptorLength(view: DataView, at: number): number {
+  return at + 4 <= view.byteLength && view.getUint32(at, true) === 0x08074b50 ? 16 : 12;
+}
+
+/** Whether the bytes hold the signature of a ZIP record ("PK" and a record type). */
+function containsSignature(bytes: Uint8Array): boolean {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 0x50 && bytes[i + 1] === 0x4b && bytes[i + 2]! <= 0x08 && bytes[i + 3]! <= 0x08) return true;
+  }
+  return false;
 }
 
 /**

@@ -345,6 +345,41 @@ describe("capture packages", function () {
       );
     });
 
+    it("rejects a second end record hidden in the ZIP comment (tools that find it read other files)", () => {
+      const hidden = Buffer.alloc(22);
+      hidden.writeUInt32LE(0x06054b50, 0);
+      hidden.writeUInt16LE(5, 20); // its own comment would run past the end: only the real one ends the file
+      const withComment = Buffer.concat([Buffer.from(zip.subarray(0, zip.length - 2)), Buffer.from([22, 0]), hidden]);
+      expect(readCapturePackage(zip).ok, "the package itself").to.equal(true);
+      expectInvalid(new Uint8Array(withComment), /the ZIP comment holds another ZIP record/);
+    });
+
+    it("rejects an entry no directory lists, before the listed ones (tools that walk local headers read it)", () => {
+      const rogue = Buffer.concat([
+        localHeader("screenshot.png", strToU8("a red square")),
+        Buffer.from("a red square"),
+      ]);
+      const manifest = Buffer.concat([localHeader("manifest.json", manifestOf()), Buffer.from(manifestOf())]);
+      expectInvalid(
+        handMadeZip(
+          [{ name: "manifest.json", data: manifestOf(), offset: rogue.length }],
+          Buffer.concat([rogue, manifest]),
+        ),
+        /bytes no entry covers lie before manifest\.json/,
+      );
+    });
+
+    it("rejects bytes between the last entry and the central directory", () => {
+      const manifest = Buffer.concat([localHeader("manifest.json", manifestOf()), Buffer.from(manifestOf())]);
+      expectInvalid(
+        handMadeZip(
+          [{ name: "manifest.json", data: manifestOf(), offset: 0 }],
+          Buffer.concat([manifest, Buffer.from("hidden")]),
+        ),
+        /bytes no entry covers lie before the central directory/,
+      );
+    });
+
     it("rejects entries that together inflate beyond the limit (a zip bomb)", () => {
       const zeros = new Uint8Array(8 * 1024 * 1024);
       expectInvalid(
