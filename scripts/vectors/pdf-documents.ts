@@ -84,6 +84,16 @@ class PdfBuilder {
     return this;
   }
 
+  /** Where the next byte written will be. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Where the last cross-reference table begins. */
+  get lastXref(): number | undefined {
+    return this.#lastXref;
+  }
+
   bytes(): Buffer {
     return Buffer.concat(this.#parts);
   }
@@ -373,6 +383,49 @@ add(
       desc: "a second certificate added by an incremental update that unlists the first",
       extract: { files: [certificateFile, { name: "other.evidence.json", sha256: sha256(forged) }] },
       certificate: { error: "has 2 embedded certificates" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  // An update whose objects lie inside another stream's data, where only its cross-reference
+  // table points at them: a reader that follows the table (poppler) lists the forged
+  // certificate; one that reads objects in order skips that data and finds the original.
+  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
+  const forgedFile = embeddedFile(forged);
+  const hidden = [
+    Buffer.from(
+      "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(other.evidence.json) 7 0 R] >> >> >>\nendobj\n",
+      "latin1",
+    ),
+    Buffer.from(`7 0 obj\n${filespec("other.evidence.json", 8)}\nendobj\n`, "latin1"),
+    Buffer.concat([
+      Buffer.from(`8 0 obj\n${(forgedFile as { dict: string }).dict}\nstream\n`, "latin1"),
+      (forgedFile as { data: Uint8Array }).data,
+      Buffer.from("\nendstream\nendobj\n", "latin1"),
+    ]),
+  ];
+  const filler = Buffer.concat(hidden);
+  const pdf = withCertificate().table();
+  const prev = pdf.lastXref!;
+  const fillerObject = pdf.offset;
+  const dict = `<< /Length ${filler.length} >>`;
+  const fillerData = fillerObject + `6 0 obj\n${dict}\nstream\n`.length;
+  pdf.object(6, { dict, data: filler });
+  const at = (i: number) => fillerData + hidden.slice(0, i).reduce((n, b) => n + b.length, 0);
+  const entry = (offset: number) => `${String(offset).padStart(10, "0")} 00000 n \n`;
+  const xref = pdf.offset;
+  pdf.raw(
+    `xref\n1 1\n${entry(at(0))}6 3\n${entry(fillerObject)}${entry(at(1))}${entry(at(2))}` +
+      `trailer\n<< /Size 9 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
+  );
+  add(
+    {
+      file: "xref-into-stream.pdf",
+      desc: "an update's cross-reference table points inside a stream's data, at a forged certificate only table readers see",
+      extract: { error: "where that object does not begin" },
+      certificate: { error: "where that object does not begin" },
     },
     pdf.bytes(),
   );

@@ -454,6 +454,13 @@ function latin1(bytes: Uint8Array): string {
 class PdfDocument {
   readonly definitions = new Map<string, Definition[]>();
   readonly attachments: Attachment[] = [];
+  /** Where each top-level object of the file begins, and its number. */
+  readonly objectStarts = new Map<number, number>();
+  /** What the cross-reference tables and streams say: object number and offset of each object in use. */
+  readonly crossReferences: { num: number; offset: number }[] = [];
+  /** Where each "xref" table and each cross-reference stream begins, and every startxref offset. */
+  readonly crossReferenceStarts = new Set<number>();
+  readonly startxrefs: number[] = [];
   /** Definitions read so far, those in object streams included. */
   objectCount = 0;
   #inflated = 0;
@@ -558,16 +565,79 @@ function readDocument(pdf: Uint8Array): PdfDocument {
       continue;
     }
     const keyword = scanner.token();
-    if (keyword === "xref") skipCrossReferenceTable(scanner);
-    else if (keyword === "trailer") refuseEncryption(scanner.value());
+    if (keyword === "xref") {
+      document.crossReferenceStarts.add(start);
+      readCrossReferenceTable(document, scanner);
+    } else if (keyword === "trailer") refuseEncryption(scanner.value());
     else if (keyword === "startxref") {
-      if (scanner.integer() === undefined) throw invalid(`startxref without an offset at offset ${start}`);
+      const offset = scanner.integer();
+      if (offset === undefined) throw invalid(`startxref without an offset at offset ${start}`);
+      document.startxrefs.push(offset);
     } else throw invalid(`unexpected content at offset ${start}`);
   }
   const containers = [...document.definitions.values()].flat().filter((d) => isType(d.stream?.dict, "ObjStm"));
   for (const container of containers) readObjectStream(document, container.stream!);
+  checkCrossReferences(document);
   collectAttachments(document);
   return document;
+}
+
+/**
+ * Every reader but this one finds objects through the cross-reference tables (§7.5.4) and
+ * streams (§7.5.8); this one reads the file from start to end. They see the same objects only
+ * if each offset a table or stream gives is where the object it names begins, and each
+ * startxref points at a table or stream: otherwise a table could point inside a stream's data,
+ * at an attachment this reading skips. Such a document is refused, never read one way.
+ */
+function checkCrossReferences(document: PdfDocument): void {
+  for (const definition of [...document.definitions.values()].flat()) {
+    if (definition.stream && isType(definition.stream.dict, "XRef")) readCrossReferenceStream(document, definition);
+  }
+  for (const { num, offset } of document.crossReferences) {
+    if (document.objectStarts.get(offset) !== num) {
+      throw invalid(
+        `the cross-reference table puts object ${num} at offset ${offset}, where that object does not begin`,
+      );
+    }
+  }
+  for (const offset of document.startxrefs) {
+    if (!document.crossReferenceStarts.has(offset)) {
+      throw invalid(`startxref points at offset ${offset}, where no cross-reference table or stream begins`);
+    }
+  }
+}
+
+/** A cross-reference stream's entries (§7.5.8.3): type 1 gives an object's offset in the file. */
+function readCrossReferenceStream(document: PdfDocument, definition: Definition): void {
+  const dict = definition.stream!.dict;
+  const widths = dict.get("W");
+  if (!Array.isArray(widths) || widths.length !== 3 || !widths.every((w) => isCount(w) && w <= 8)) {
+    throw invalid("a cross-reference stream has no valid /W");
+  }
+  const [typeWidth, offsetWidth, generationWidth] = widths as number[];
+  const size = dict.get("Size");
+  const index = dict.get("Index") ?? [0, size ?? 0];
+  if (!Array.isArray(index) || index.length % 2 !== 0 || !index.every(isCount)) {
+    throw invalid("a cross-reference stream has no valid /Index");
+  }
+  const data = document.decode(definition.stream!, PDF_LIMITS.inflatedBytes);
+  const entryWidth = typeWidth! + offsetWidth! + generationWidth!;
+  const field = (at: number, width: number, absent: number) => {
+    if (width === 0) return absent;
+    let value = 0;
+    for (let i = 0; i < width; i++) value = value * 256 + data[at + i]!;
+    return value;
+  };
+  let at = 0;
+  for (let i = 0; i < index.length; i += 2) {
+    const [first, count] = [index[i] as number, index[i + 1] as number];
+    for (let n = 0; n < count; n++, at += entryWidth) {
+      if (at + entryWidth > data.length) throw invalid("a cross-reference stream is shorter than its /Index says");
+      const type = field(at, typeWidth!, 1);
+      if (type === 1)
+        document.crossReferences.push({ num: first + n, offset: field(at + typeWidth!, offsetWidth!, 0) });
+    }
+  }
 }
 
 /** "num gen obj <value> [stream … endstream] endobj" (§7.3.10, §7.3.8). */
@@ -580,9 +650,13 @@ function readIndirectObject(document: PdfDocument, scanner: Scanner): void {
   }
   const value = scanner.value();
   const definition: Definition = { ref: ref(num, gen), value };
+  document.objectStarts.set(start, num);
   if (value instanceof Dict && scanner.accept("stream")) {
     definition.stream = readStreamData(document, scanner, value);
-    if (isType(value, "XRef")) refuseEncryption(value);
+    if (isType(value, "XRef")) {
+      refuseEncryption(value);
+      document.crossReferenceStarts.add(start);
+    }
   }
   scanner.expect("endobj");
   document.add(definition);
@@ -610,17 +684,37 @@ function readStreamData(document: PdfDocument, scanner: Scanner, dict: Dict): St
   return { dict, data };
 }
 
-/** "xref", then subsections of "first count" and 20-byte entries, up to "trailer" (§7.5.4). */
-function skipCrossReferenceTable(scanner: Scanner): void {
+/**
+ * "xref", then subsections of "first count" and entries of "offset generation n|f", up to
+ * "trailer" (§7.5.4). The objects in use ("n") are kept with their offsets.
+ */
+function readCrossReferenceTable(document: PdfDocument, scanner: Scanner): void {
+  const tokens: string[] = [];
   for (;;) {
     scanner.skipSpace();
     const before = scanner.pos;
     const token = scanner.token();
     if (token === "trailer") {
       scanner.pos = before;
-      return;
+      break;
     }
     if (!/^(\d+|n|f)$/.test(token)) throw invalid(`a cross-reference table is malformed at offset ${before}`);
+    tokens.push(token);
+  }
+  for (let i = 0; i < tokens.length;) {
+    const first = Number(tokens[i]);
+    const count = Number(tokens[i + 1]);
+    if (!/^\d+$/.test(tokens[i + 1] ?? "") || i + 2 + 3 * count > tokens.length) {
+      throw invalid("a cross-reference table's subsection is malformed");
+    }
+    for (let n = 0; n < count; n++) {
+      const [offset, generation, kind] = tokens.slice(i + 2 + 3 * n, i + 5 + 3 * n);
+      if (!/^\d+$/.test(offset!) || !/^\d+$/.test(generation!) || (kind !== "n" && kind !== "f")) {
+        throw invalid("a cross-reference table's entry is malformed");
+      }
+      if (kind === "n") document.crossReferences.push({ num: first + n, offset: Number(offset) });
+    }
+    i += 2 + 3 * count;
   }
 }
 

@@ -28,7 +28,22 @@ describe("JsonRpcChainReader against nodes that cannot be read (real HTTP on loo
       { status: 200, type: "text/html", body: "<html>Welcome</html>" },
       "not-json-rpc",
     ],
-    ["a proxy's error page", { status: 502, type: "text/html", body: "Bad Gateway" }, "not-json-rpc"],
+    // A gateway's 502, 503 or 504 says the node behind it is down: unreachable, not "not a node".
+    ["a proxy's error page", { status: 502, type: "text/html", body: "Bad Gateway" }, "unreachable"],
+    [
+      "this service's /rpc when its own node is down",
+      {
+        status: 502,
+        type: "application/problem+json",
+        body: '{"type":"about:blank","title":"Bad Gateway","status":502,"code":"CHAIN_UNREACHABLE","detail":"the chain node did not answer"}',
+      },
+      "unreachable",
+    ],
+    [
+      "a web page served with 200 by a gateway",
+      { status: 200, type: "text/html", body: "Bad Gateway" },
+      "not-json-rpc",
+    ],
     [
       "a JSON-RPC error",
       {
