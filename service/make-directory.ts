@@ -16,7 +16,7 @@ export function makeDirectory(dir: string, mode = 0o700): void {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EEXIST") {
       if (statSync(target).isDirectory()) return;
-      throw e;
+      throw Object.assign(new Error(`${target} exists and is not a directory`), { code: "EEXIST" });
     }
     if (code !== "ENOENT" || path.dirname(target) === target) throw e;
   }

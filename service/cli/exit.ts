@@ -2,10 +2,19 @@
  * The `evidence` command's exit statuses (documented in its help and the README):
  * 0 success, or a valid certificate; 1 an invalid certificate, or a request the service
  * refused; 2 a usage mistake; 3 could not verify (a node unreachable, of another chain,
- * behind); 4 the service could not be reached; 141 the output's reader went away (`| head`),
+ * behind); 4 the service could not be reached; 74 the output could not be written (a full disk:
+ * never 1, which would say "invalid"; sysexits' EX_IOERR); 141 the output's reader went away (`| head`),
  * the status of other tools ended by SIGPIPE.
  */
-export const EXIT = { ok: 0, failed: 1, usage: 2, indeterminate: 3, unreachable: 4, outputClosed: 141 } as const;
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  indeterminate: 3,
+  unreachable: 4,
+  outputFailed: 74,
+  outputClosed: 141,
+} as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 

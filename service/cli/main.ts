@@ -39,7 +39,8 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}
 Run "evidence <command> --help" or "evidence help <command>" for a command's options,
 "evidence --version" for the version.
 Exit status: 0 success or valid, 1 invalid or refused, 2 usage, 3 could not verify,
-4 the service could not be reached, 141 the output's reader stopped reading.`;
+4 the service could not be reached, 74 the output could not be written,
+141 the output's reader stopped reading.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [first, second] = argv;
@@ -123,7 +124,7 @@ function endOnClosedOutput(): void {
   watchingOutput = true;
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code !== "EPIPE") process.stderr.write(`evidence: cannot write the output: ${firstLineOf(e)}\n`);
-    process.exit(e.code === "EPIPE" ? EXIT.outputClosed : EXIT.failed);
+    process.exit(e.code === "EPIPE" ? EXIT.outputClosed : EXIT.outputFailed);
   });
 }
 

@@ -453,6 +453,14 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       }
     });
 
+    it("exits 74, not 1 (invalid), when its output cannot be written (stdout is /dev/full)", async () => {
+      const res = await runCli(["verify", certificatePath, "--rpc", chain.url], {}, { stdout: "/dev/full" });
+      expect([res.code, res.stderr.trim()]).to.deep.equal([
+        74,
+        "evidence: cannot write the output: ENOSPC: no space left on device, write",
+      ]);
+    });
+
     it("says could-not-verify for an entry it cannot read (a directory, a dangling link, a device) and verifies the rest (exit 3)", async () => {
       const dir = tempDir("cli-unreadable");
       try {

@@ -94,8 +94,16 @@ describe("GET /api/v1/evidence, an account's own evidence (a real service proces
     expect((await list(key, "?limit=1")).body.items.map((i: { id: string }) => i.id)).to.deep.equal([ids[count - 1]]);
   });
 
+  it("answers 400 for a limit that is not a positive integer, and gives the largest page for one too large", async () => {
+    for (const limit of ["0", "-1", "1.5", "abc", "1e3", ""]) {
+      const { status, body } = await list(accounts[0]!.key, `?limit=${limit}`);
+      expect([status, body.code], limit).to.deep.equal([400, "INVALID_FIELD"]);
+    }
+    expect((await list(accounts[0]!.key, "?limit=100000")).status).to.equal(200);
+  });
+
   it("answers 400 INVALID_CURSOR for a before that is not a positive integer", async () => {
-    for (const before of ["0", "-1", "1.5", "abc", "9007199254740993"]) {
+    for (const before of ["0", "-1", "1.5", "abc", "1e3", "11.0", "9007199254740993"]) {
       const { status, body } = await list(accounts[0]!.key, `?before=${before}`);
       expect([status, body.code], before).to.deep.equal([400, "INVALID_CURSOR"]);
     }

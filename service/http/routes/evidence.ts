@@ -134,12 +134,15 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
 
   /** The account's own evidence, newest first (for the upload page). */
   router.get("/api/v1/evidence", signedIn, async (req, res) => {
-    const limit = Math.min(
-      Math.max(Number(req.query.limit ?? EVIDENCE_PAGE.default) || EVIDENCE_PAGE.default, 1),
-      EVIDENCE_PAGE.max,
-    );
-    const before = req.query.before === undefined ? undefined : Number(req.query.before);
-    if (before !== undefined && !(Number.isSafeInteger(before) && before > 0)) {
+    // Plain decimal integers only: "1.5", "1e3" and " 7" are mistakes to be told, not guessed at.
+    // A page larger than the largest is the largest.
+    const asked = req.query.limit === undefined ? EVIDENCE_PAGE.default : decimal(req.query.limit);
+    if (asked === undefined || asked < 1) {
+      throw new HttpProblem(400, "INVALID_FIELD", `limit must be an integer from 1 to ${EVIDENCE_PAGE.max}`);
+    }
+    const limit = Math.min(asked, EVIDENCE_PAGE.max);
+    const before = req.query.before === undefined ? undefined : decimal(req.query.before);
+    if (req.query.before !== undefined && !(before !== undefined && before > 0)) {
       throw new HttpProblem(400, "INVALID_CURSOR", "before must be a positive integer from an earlier page's next");
     }
     const rows = await store.evidenceOfAccount(req.account!.id, limit, before);
@@ -215,6 +218,13 @@ export async function evidenceView(store: EvidenceStore, row: EvidenceRow): Prom
       "this evidence was anchored again after the chain lost its first anchor; the current certificate names the new block. The earlier certificate stays in the history but no longer verifies.";
   }
   return view;
+}
+
+/** A query parameter that is a plain decimal integer JavaScript holds exactly, else undefined. */
+function decimal(value: unknown): number | undefined {
+  if (typeof value !== "string" || !/^\d{1,16}$/.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** The evidence with that id and its certificate in force: 404 without the evidence, 409 before it is anchored. */
