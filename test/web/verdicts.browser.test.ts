@@ -359,4 +359,37 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       await context.close();
     }
   });
+
+  it("lists every failed file of a batch, one per line, not only the last", async () => {
+    const second = path.join(work, "第二张.png");
+    writeFileSync(second, solidPng(8, 8, [9, 9, 9]));
+    const { context, page } = await open("zh-CN", "/");
+    try {
+      await page.fill("#api-key", "W".repeat(43));
+      await page.setInputFiles("#files", [evidence, second]);
+      await page.waitForFunction(() => document.querySelectorAll("#error br").length === 1);
+      const lines = await page.$eval("#error", (e) => (e as HTMLElement).innerText.split("\n"));
+      expect([...lines].sort()).to.deep.equal(["截图.png: API 密钥无效。", "第二张.png: API 密钥无效。"]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("checks the source and capture addresses before sending anything", async () => {
+    const { context, page } = await open("zh-CN", "/");
+    try {
+      await page.fill("#api-key", service.apiKey!);
+      await page.fill("#source-url", "javascript:alert(1)");
+      await page.setInputFiles("#files", evidence);
+      await page.waitForFunction(() => document.querySelector("#error")!.textContent !== "");
+      expect(await text(page, "#error")).to.equal("来源网址应为 http:// 或 https:// 开头的网址。");
+      expect(await page.$$eval("#uploads tbody tr", (rows) => rows.length)).to.equal(0);
+      await page.fill("#capture-url", "notaurl");
+      await page.click("#capture-run");
+      await page.waitForFunction(() => document.querySelector("#capture-error")!.textContent !== "");
+      expect(await text(page, "#capture-error")).to.equal("请输入 http 或 https 网址。");
+    } finally {
+      await context.close();
+    }
+  });
 });
