@@ -223,7 +223,12 @@ export class AddressPolicy {
     const base = { address: canonical, category, ...(embeddedIn ? { embeddedIn } : {}) };
     if (allowListed) return { ...base, allowed: true, allowListed: true, reason: `${canonical} is in CAPTURE_ALLOW` };
     if (category !== "public") {
-      return { ...base, allowed: false, allowListed: false, reason: `${canonical} is ${/^[aeiou]/.test(category) ? "an" : "a"} ${category} address${via}` };
+      return {
+        ...base,
+        allowed: false,
+        allowListed: false,
+        reason: `${canonical} is ${/^[aeiou]/.test(category) ? "an" : "a"} ${category} address${via}`,
+      };
     }
     if (port !== undefined && !this.ports.has(port)) {
       return {
