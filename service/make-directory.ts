@@ -9,21 +9,24 @@ import path from "node:path";
  */
 export function makeDirectory(dir: string, mode = 0o700): void {
   const target = path.resolve(dir);
+  const missing = makeLevel(target, mode);
+  if (missing === undefined) return;
+  if (path.dirname(target) === target) throw missing;
+  makeDirectory(path.dirname(target), mode);
+  const still = makeLevel(target, mode);
+  if (still !== undefined) throw still;
+}
+
+/** Makes one directory, or finds it made; the ENOENT error when its parent is missing. */
+function makeLevel(target: string, mode: number): Error | undefined {
   try {
     mkdirSync(target, { mode });
-    return;
+    return undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") {
-      if (statSync(target).isDirectory()) return;
-      throw Object.assign(new Error(`${target} exists and is not a directory`), { code: "EEXIST" });
-    }
-    if (code !== "ENOENT" || path.dirname(target) === target) throw e;
-  }
-  makeDirectory(path.dirname(target), mode);
-  try {
-    mkdirSync(target, { mode });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST" || !statSync(target).isDirectory()) throw e;
+    if (code === "ENOENT") return e as Error;
+    if (code !== "EEXIST") throw e;
+    if (statSync(target).isDirectory()) return undefined;
+    throw Object.assign(new Error(`${target} exists and is not a directory`), { code: "EEXIST" });
   }
 }

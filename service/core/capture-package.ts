@@ -309,21 +309,17 @@ function centralDirectory(zip: Uint8Array, limits: PackageLimits): Entry[] {
 
   if (at !== cdOffset + cdSize) throw invalid("the central directory holds more than its entries");
 
-  // Entries that share bytes are how the densest zip bombs are built (overlapping files).
-  const sorted = [...entries].sort((a, b) => a.localOffset - b.localOffset);
-  for (let i = 1; i < sorted.length; i++) {
-    const previous = sorted[i - 1]!;
-    if (sorted[i]!.localOffset < previous.dataStart + previous.compressedSize) {
-      throw invalid(`${sorted[i]!.name} overlaps ${previous.name}`);
-    }
-  }
   // The entries, each followed by its data descriptor when it has one, fill the file from its
-  // first byte to the central directory: nothing hides between them.
+  // first byte to the central directory: nothing hides between them, and none shares bytes
+  // with another (overlapping files are how the densest zip bombs are built).
   let next = 0;
-  for (const entry of sorted) {
+  let previous: Entry | undefined;
+  for (const entry of [...entries].sort((a, b) => a.localOffset - b.localOffset)) {
+    if (previous && entry.localOffset < next) throw invalid(`${entry.name} overlaps ${previous.name}`);
     if (entry.localOffset !== next) throw invalid(`bytes no entry covers lie before ${entry.name}`);
     next = entry.dataStart + entry.compressedSize;
     if (entry.flags & 0x0008) next += dataDescriptorLength(view, next);
+    previous = entry;
   }
   if (next !== cdOffset) throw invalid("bytes no entry covers lie before the central directory");
   return entries;

@@ -67,13 +67,13 @@ export const VERIFIER_RPC_METHODS = [
 
 export type VerifierRpcMethod = (typeof VERIFIER_RPC_METHODS)[number];
 
+/** The label of the node a service verifies through: its own (server.ts), or its /rpc proxy as the pages use it. */
+export const SERVICE_NODE_LABEL = "the service's chain node";
+
 /**
  * Reads the chain over plain JSON-RPC with `fetch`: the same code runs in node (service,
  * CLI) and in the browser (verification page).
  */
-/** The label of the node a service verifies through: its own (server.ts), or its /rpc proxy as the pages use it. */
-export const SERVICE_NODE_LABEL = "the service's chain node";
-
 export class JsonRpcChainReader implements ChainReader {
   readonly url: string;
   /** How the node is named in messages: its URL, unless the caller must not show it. */
@@ -182,33 +182,32 @@ export class JsonRpcChainReader implements ChainReader {
         this.label,
       );
     }
-    let body: { result?: unknown; error?: { message?: unknown }; code?: unknown; detail?: unknown };
+    let body: { result?: unknown; error?: { message?: unknown }; code?: unknown; detail?: unknown } | undefined;
+    let unparsed: unknown;
     try {
       body = (await response.json()) as typeof body;
     } catch (e) {
-      // A gateway in front of the node (a reverse proxy) saying the node behind it is down.
-      if (GATEWAY_FAILURES.has(response.status)) {
-        throw unavailable(
-          `${this.#node} answered HTTP ${response.status}: the node behind it is down`,
-          e,
-          "unreachable",
-          this.label,
-        );
-      }
+      unparsed = e;
+    }
+    // A gateway in front of the node saying the node behind it is down: a reverse proxy's
+    // error page, or this service's /rpc with its problem (502 CHAIN_UNREACHABLE).
+    if (GATEWAY_FAILURES.has(response.status) && !(typeof body === "object" && body !== null && "jsonrpc" in body)) {
+      const problem =
+        typeof body === "object" && body !== null
+          ? `${typeof body.code === "string" ? ` ${body.code}` : ""}${typeof body.detail === "string" ? `: ${body.detail}` : ""}`
+          : ": the node behind it is down";
       throw unavailable(
-        `${this.label} answered HTTP ${response.status} without JSON-RPC`,
-        e,
-        "not-json-rpc",
+        `${this.#node} answered HTTP ${response.status}${problem}`,
+        unparsed,
+        "unreachable",
         this.label,
       );
     }
-    // This service's /rpc proxy says so when its own node does not answer (502 CHAIN_UNREACHABLE).
-    if (GATEWAY_FAILURES.has(response.status) && typeof body === "object" && body !== null && !("jsonrpc" in body)) {
-      const detail = typeof body.detail === "string" ? `: ${body.detail}` : "";
+    if (unparsed !== undefined) {
       throw unavailable(
-        `${this.#node} answered HTTP ${response.status}${typeof body.code === "string" ? ` ${body.code}` : ""}${detail}`,
-        undefined,
-        "unreachable",
+        `${this.label} answered HTTP ${response.status} without JSON-RPC`,
+        unparsed,
+        "not-json-rpc",
         this.label,
       );
     }

@@ -17,7 +17,6 @@ export function codePointLabel(char: string): string {
  * the same way.
  */
 export function visibleText(text: string): string {
-  if (!INVISIBLE_GLOBAL.test(text)) return text;
   return text.replace(INVISIBLE_GLOBAL, codePointLabel);
 }
 

@@ -9,17 +9,12 @@ import { HttpProblem } from "./problem.ts";
  * is gone). Past the budget: 503 SERVER_BUSY with Retry-After; the other requests go on.
  */
 export class ByteBudget {
-  readonly capacity: number;
+  private readonly capacity: number;
   private used = 0;
   private readonly held = new WeakMap<Response, number>();
 
   constructor(capacity: number) {
     this.capacity = capacity;
-  }
-
-  /** Bytes held now, by all requests. */
-  get inUse(): number {
-    return this.used;
   }
 
   /**

@@ -2,6 +2,7 @@ import qrcode from "qrcode-generator";
 import {
   CHECK_NAMES,
   CONTENT_HASH_INPUT,
+  isWebUrl,
   JsonRpcChainReader,
   SERVICE_NODE_LABEL,
   STATUS_NAMES,
@@ -179,7 +180,7 @@ async function run(): Promise<void> {
     return;
   }
   const ownNode = rpcInput.value.trim() === "";
-  if (!ownNode && !isHttpUrl(rpcInput.value.trim())) {
+  if (!ownNode && !isWebUrl(rpcInput.value.trim())) {
     errorLine.textContent = t("verify.badNode");
     return;
   }
@@ -195,14 +196,6 @@ async function run(): Promise<void> {
   } finally {
     button.disabled = false;
     if (errorLine.textContent === t("verify.verifying")) errorLine.textContent = "";
-  }
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    return ["http:", "https:"].includes(new URL(text).protocol);
-  } catch {
-    return false;
   }
 }
 
