@@ -13,14 +13,44 @@ import { isAlive } from "../../service/process-alive.ts";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "scripts/evidence.ts");
 
-/** A port that was free a moment ago, on loopback. */
+/**
+ * A port that was free a moment ago, on loopback, and outside the kernel's ephemeral range:
+ * a port from that range can be taken as the source port of any outgoing connection on the
+ * machine between this check and the moment the test binds it. Never the same port twice in
+ * one test process.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
+  const [low, high] = ephemeralRange();
+  // Below the ephemeral range when there is room there, otherwise above it.
+  const [from, to] = low - 10_000 >= 1024 ? [low - 10_000, low] : [high + 1, 65_536];
+  for (;;) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    if (handedOut.has(port)) continue;
+    const server = createServer().listen(port, "127.0.0.1");
+    // `once` rejects when 'error' comes first: EADDRINUSE, try another.
+    const bound = await once(server, "listening").then(
+      () => true,
+      () => false,
+    );
+    if (!bound) continue;
+    server.close();
+    await once(server, "close");
+    handedOut.add(port);
+    return port;
+  }
+}
+
+const handedOut = new Set<number>();
+
+/** `net.ipv4.ip_local_port_range`: the ports the kernel gives outgoing connections. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // Not Linux: assume the IANA dynamic range.
+  }
+  return [49_152, 65_535];
 }
 
 export function tempDir(prefix: string): string {
