@@ -51,24 +51,18 @@ describe("the service's lifecycle (real processes, through npm start)", function
 
   // To the npm process, as a supervisor sends it; to the whole process group, as Ctrl-C in a
   // terminal or `kill -- -PGID` does: npm then passes it on, and the service gets it twice.
-  // The second copy is sent here once the service is stopping, so it always comes second.
+  // A third copy goes straight to the service at once, so that a duplicate always arrives
+  // while the service is taking the first.
   const targets = [
     {
       to: "the npm start process",
-      kill: async (npm: ChildProcess, signal: NodeJS.Signals) => void npm.kill(signal),
+      kill: (npm: ChildProcess, signal: NodeJS.Signals) => void npm.kill(signal),
     },
     {
       to: "npm start's whole process group, and again to the service as npm passes it on",
-      kill: async (npm: ChildProcess, signal: NodeJS.Signals, dataDir: string, output: () => string) => {
+      kill: (npm: ChildProcess, signal: NodeJS.Signals, dataDir: string) => {
         const service = Number(readFileSync(path.join(dataDir, "service.lock"), "utf8"));
-        // Sent the moment the service says it is stopping (its output is collected first).
-        const stopping = new Promise<void>((resolve) => {
-          const look = () => output().includes(`${signal}: stopping`) && resolve();
-          npm.stdout!.on("data", look);
-          npm.stderr!.on("data", look);
-        });
         process.kill(-npm.pid!, signal);
-        await stopping;
         process.kill(service, signal);
       },
     },
@@ -92,7 +86,7 @@ describe("the service's lifecycle (real processes, through npm start)", function
         ]);
         const exited = once(npm, "exit");
         const sent = Date.now();
-        await kill(npm, signal, dataDir, output);
+        kill(npm, signal, dataDir);
         await exited;
         await until(
           async () =>

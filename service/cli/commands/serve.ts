@@ -27,20 +27,7 @@ stopping the chain node it started. A failed start exits 1 with one line saying 
     console.log(`  issuer ${service.issuer}, data in ${config.dataDir}`);
     // Last, so that whoever waits for this line has everything above it.
     console.log(`Evidence Anchor serving on ${service.url}`);
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once("SIGINT", () => resolve("SIGINT"));
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-    });
-    // A second signal while stopping ends the process at once — unless it comes with the
-    // first: `npm start` passes on to the service the signal its whole process group got
-    // (Ctrl-C in a terminal, `kill -- -PGID`), so one request arrives twice, milliseconds
-    // apart. A person's second Ctrl-C comes later than DUPLICATE_SIGNAL_MS.
-    const first = Date.now();
-    const force = () => {
-      if (Date.now() - first >= DUPLICATE_SIGNAL_MS) process.exit(EXIT.failed);
-    };
-    process.on("SIGINT", force);
-    process.on("SIGTERM", force);
+    const signal = await stopSignal();
     log.info(`${signal}: stopping`);
     await service.stop();
     log.info("stopped");
@@ -49,4 +36,33 @@ stopping the chain node it started. A failed start exits 1 with one line saying 
 });
 
 /** A signal this soon after the first is the same request, passed on by npm. */
-const DUPLICATE_SIGNAL_MS = 1_000;
+export const DUPLICATE_SIGNAL_MS = 1_000;
+
+/**
+ * Resolves with the first SIGINT or SIGTERM. A second signal while stopping ends the
+ * process at once (`exit(EXIT.failed)`) — unless it comes with the first: `npm start` passes
+ * on to the service the signal its whole process group got (Ctrl-C in a terminal,
+ * `kill -- -PGID`), so one request arrives twice, milliseconds apart. A person's second
+ * Ctrl-C comes later than {@link DUPLICATE_SIGNAL_MS}.
+ *
+ * One listener stays registered throughout: were it swapped for another, a signal arriving
+ * between the two would meet none, and its default action would end the process unclean.
+ */
+export function stopSignal(
+  signals: NodeJS.EventEmitter = process,
+  exit: (code: number) => void = process.exit,
+  now: () => number = Date.now,
+): Promise<NodeJS.Signals> {
+  let first: number | undefined;
+  return new Promise((resolve) => {
+    const onSignal = (received: NodeJS.Signals) => {
+      if (first === undefined) {
+        first = now();
+        resolve(received);
+      } else if (now() - first >= DUPLICATE_SIGNAL_MS) {
+        exit(EXIT.failed);
+      }
+    };
+    for (const name of ["SIGINT", "SIGTERM"] as const) signals.on(name, () => onSignal(name));
+  });
+}
