@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { arch, platform, release } from "node:os";
 import path from "node:path";
@@ -251,7 +251,11 @@ class CaptureSession {
   /** The latest main-frame document response: a page may navigate itself after the first one (script, meta refresh). */
   private documentResponse: Response | undefined;
   private readonly pendingNavigations = new Set<Request>();
-  private failedNavigation: { url: string; error: string } | undefined;
+  /** When each document reached its load event. */
+  private readonly loads = new Map<Response, Date>();
+  /** Called as each main-frame navigation begins. */
+  private readonly navigationListeners = new Set<() => void>();
+  private failedNavigation: { request: Request; url: string; error: string } | undefined;
   private crashed = false;
   private disposed = false;
   private browserArgs: string[] = [];
@@ -414,22 +418,20 @@ class CaptureSession {
     const navigationStartedAt = new Date();
     const first = await this.guard(this.navigate(page));
     const committedAt = new Date();
-    const loadCompleted = await this.guard(
-      page
-        .waitForLoadState("load", { timeout: limits.loadTimeoutMs })
-        .then(() => true)
-        .catch(() => false),
-    );
-    const loadedAt = loadCompleted ? new Date() : undefined;
+    // One budget for every document the page goes through before it settles.
+    const loadDeadline = Date.now() + limits.loadTimeoutMs;
+    await this.guard(page.waitForLoadState("load", { timeout: limits.loadTimeoutMs }).catch(() => {}));
     if (this.waitMs > 0) await this.guard(page.waitForTimeout(this.waitMs));
-    const response = await this.guard(this.settledDocument(page, first));
 
     options.onStage?.("recording");
-    const screenshot = await this.guard(this.screenshot(page, cdp, path.join(dir, "screenshot.png")));
-    const snapshot = this.guard(cdp.send("Page.captureSnapshot", { format: "mhtml" }));
-    await writeFile(path.join(dir, "page.mhtml"), ((await snapshot) as { data: string }).data);
-    await writeFile(path.join(dir, "page.html"), await this.guard(page.content()));
-    const title = await this.guard(page.title());
+    const { response, screenshot, png, mhtml, html, title } = await this.recordDocument(page, cdp, first, loadDeadline);
+    await writeFile(path.join(dir, "screenshot.png"), png);
+    await writeFile(path.join(dir, "page.mhtml"), mhtml);
+    await writeFile(path.join(dir, "page.html"), html);
+    const loadedAt = this.loads.get(response);
+    const loadCompleted = loadedAt !== undefined;
+    const documentError =
+      this.failedNavigation?.request === response.request() ? this.failedNavigation.error : undefined;
     const finalUrl = response.url();
     const tls = await this.guard(this.tls(cdp, response, dir));
     const { redirects, mainHeaders } = await this.guard(this.redirectChain(response));
@@ -498,6 +500,7 @@ class CaptureSession {
             category: c.refused!.category,
           })),
         loadCompleted,
+        ...(documentError ? { documentError } : {}),
         screenshot,
         popups: this.events.popups,
         dialogs: this.events.dialogs,
@@ -569,6 +572,10 @@ class CaptureSession {
       if (!mainNavigation(request)) return;
       this.events.navigations.push(request.url());
       this.pendingNavigations.add(request);
+      for (const listener of this.navigationListeners) listener();
+    });
+    page.on("load", () => {
+      if (this.documentResponse) this.loads.set(this.documentResponse, new Date());
     });
     page.on("response", (response) => {
       const request = response.request();
@@ -582,7 +589,7 @@ class CaptureSession {
       this.pendingNavigations.delete(request);
       const error = request.failure()?.errorText ?? "failed";
       // ERR_ABORTED: another navigation replaced this one; the page then shows that one.
-      if (error !== "net::ERR_ABORTED") this.failedNavigation = { url: request.url(), error };
+      if (error !== "net::ERR_ABORTED") this.failedNavigation = { request, url: request.url(), error };
     });
     page.on("crash", () => {
       this.crashed = true;
@@ -605,21 +612,92 @@ class CaptureSession {
   }
 
   /**
-   * The document the page shows once it has settled. A page that navigates itself (script,
-   * meta refresh) is followed, one load at a time, within the load timeout; a document the
-   * proxy refused, or a navigation that failed, fails the capture as a refused redirect would.
-   * History API changes (pushState) are not navigations: the document stays the same.
+   * The document the page shows once it has settled: loaded, and no navigation of its own
+   * begun for {@link QUIET_MS} after (a meta refresh of 0 s, or a script on load, begins
+   * then). A page that navigates itself is followed, one document at a time, within the one
+   * load budget; past it, the document then shown is taken as it stands (its load not
+   * completed). A document the proxy refused, or a navigation that failed before any
+   * document came, fails the capture as a refused redirect would. A document whose own
+   * transfer broke off is kept: the page shows what arrived. History API changes
+   * (pushState) are not navigations: the document stays the same.
    */
-  private async settledDocument(page: Page, first: Response): Promise<Response> {
-    for (let i = 0; i < 10 && this.pendingNavigations.size > 0; i++) {
-      await page.waitForEvent("load", { timeout: this.limits.loadTimeoutMs }).catch(() => {});
+  private async settledDocument(page: Page, first: Response, loadDeadline: number): Promise<Response> {
+    for (let documents = 0; documents < MAX_DOCUMENTS; documents++) {
+      const remaining = () => Math.max(0, loadDeadline - Date.now());
+      if (this.pendingNavigations.size > 0 && remaining() > 0) {
+        await this.guard(page.waitForEvent("load", { timeout: remaining() }).catch(() => {}));
+      } else if (!this.loads.has(this.documentResponse ?? first) && remaining() > 0) {
+        await this.guard(page.waitForLoadState("load", { timeout: remaining() }).catch(() => {}));
+      }
+      if (remaining() === 0) break;
+      const navigated = await this.guard(this.navigationWithin(Math.min(QUIET_MS, remaining())));
+      if (!navigated && this.pendingNavigations.size === 0) break;
     }
-    if (this.failedNavigation)
-      throw this.navigationError(new Error(this.failedNavigation.error), this.failedNavigation.url);
     const current = this.documentResponse ?? first;
+    const failed = this.failedNavigation;
+    if (failed && failed.request !== current.request()) {
+      throw this.navigationError(new Error(failed.error), failed.url);
+    }
     const refused = this.proxy!.connections().find((c) => c.refused && c.url === current.url());
     if (refused) throw new CaptureError("ADDRESS_REFUSED", refused.refused!.reason);
     return current;
+  }
+
+  /** Whether a main-frame navigation begins within `ms`. */
+  private navigationWithin(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (navigated: boolean) => {
+        clearTimeout(timer);
+        this.navigationListeners.delete(listener);
+        resolve(navigated);
+      };
+      const listener = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      this.navigationListeners.add(listener);
+    });
+  }
+
+  /**
+   * The settled document's screenshot, MHTML, HTML and title, all of one document. A page
+   * that begins a navigation while it is being recorded (a timer, a refresh, or the
+   * screenshot's resize firing) is let settle and recorded again from the start: nothing is
+   * written until one recording went through with the page still on the document the
+   * recorded response belongs to.
+   */
+  private async recordDocument(page: Page, cdp: CDPSession, first: Response, loadDeadline: number) {
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.settledDocument(page, first, loadDeadline);
+      const navigations = this.events.navigations.length;
+      let interrupted!: () => void;
+      const navigated = new Promise<undefined>((resolve) => (interrupted = () => resolve(undefined)));
+      this.navigationListeners.add(interrupted);
+      const recording = this.takeRecording(page, cdp).catch((e: unknown) => {
+        // A page navigating away under a step (its context destroyed) is a reason to record
+        // again, not a failure.
+        if (this.events.navigations.length > navigations) return undefined;
+        throw e;
+      });
+      const recorded = await this.guard(Promise.race([recording, navigated])).finally(() =>
+        this.navigationListeners.delete(interrupted),
+      );
+      const unchanged = this.events.navigations.length === navigations && (this.documentResponse ?? first) === response;
+      if (recorded && unchanged) return { response, ...recorded };
+      recording.catch(() => {}); // the abandoned recording's outcome is of no use
+      if (attempt === MAX_RECORDINGS) {
+        throw new CaptureError(
+          "NAVIGATION_FAILED",
+          `the page navigated itself while being recorded ${attempt} times; no recording is of one document`,
+        );
+      }
+    }
+  }
+
+  private async takeRecording(page: Page, cdp: CDPSession) {
+    const { png, ...screenshot } = await this.screenshot(cdp);
+    const { data: mhtml } = (await cdp.send("Page.captureSnapshot", { format: "mhtml" })) as { data: string };
+    const html = await page.content();
+    const title = await page.title();
+    return { screenshot, png, mhtml, html, title };
   }
 
   private navigationError(e: unknown, failedUrl?: string): CaptureError {
@@ -638,25 +716,34 @@ class CaptureSession {
     return new CaptureError("NAVIGATION_FAILED", `${last}: ${message}`, { cause: e });
   }
 
-  private async screenshot(page: Page, cdp: CDPSession, file: string): Promise<{ [key: string]: JsonValue }> {
+  /**
+   * A PNG of the page, through the DevTools protocol directly: Playwright's own screenshot
+   * waits in the old document's script world, which a navigation under it leaves waiting
+   * for ever, and queues every later screenshot behind it.
+   */
+  private async screenshot(cdp: CDPSession) {
     const fullPage = this.request.fullPage ?? true;
     // The layout size from the browser, not from page script, which could lie about it.
-    const metrics = (await cdp.send("Page.getLayoutMetrics")) as { cssContentSize: { height: number } };
+    const metrics = (await cdp.send("Page.getLayoutMetrics")) as { cssContentSize: { width: number; height: number } };
     const pageHeight = Math.ceil(metrics.cssContentSize.height);
-    const truncated = fullPage && pageHeight > this.limits.screenshotMaxHeight;
-    await page.screenshot({
-      path: file,
-      fullPage,
-      ...(truncated
-        ? { clip: { x: 0, y: 0, width: this.viewport.width, height: this.limits.screenshotMaxHeight } }
-        : {}),
-      timeout: this.limits.timeoutMs,
-    });
-    const header = Buffer.alloc(24);
-    const handle = await open(file, "r");
-    await handle.read(header, 0, 24, 0).finally(() => handle.close());
+    const pageWidth = Math.ceil(metrics.cssContentSize.width);
+    const max = this.limits.screenshotMaxHeight;
+    const truncated = fullPage && (pageHeight > max || pageWidth > max);
+    const size = fullPage
+      ? {
+          width: Math.min(Math.max(pageWidth, this.viewport.width), max),
+          height: Math.min(Math.max(pageHeight, this.viewport.height), max),
+        }
+      : this.viewport;
+    const beyond = size.width > this.viewport.width || size.height > this.viewport.height;
+    const { data } = (await cdp.send("Page.captureScreenshot", {
+      format: "png",
+      clip: { x: 0, y: 0, ...size, scale: 1 },
+      captureBeyondViewport: beyond,
+    })) as { data: string };
+    const png = Buffer.from(data, "base64");
     // PNG IHDR: width and height are the big-endian words at bytes 16 and 20 (RFC 2083 §4.1.1).
-    return { fullPage, width: header.readUInt32BE(16), height: header.readUInt32BE(20), pageHeight, truncated };
+    return { png, fullPage, width: png.readUInt32BE(16), height: png.readUInt32BE(20), pageHeight, truncated };
   }
 
   /** The main document's TLS: Playwright's security details and the DER chain from the DevTools protocol. */
@@ -772,6 +859,13 @@ class CaptureSession {
     return artifacts;
   }
 }
+
+/** How long a loaded document must go without beginning a navigation to count as settled. */
+const QUIET_MS = 500;
+/** Documents followed before the capture takes the one then shown. */
+const MAX_DOCUMENTS = 10;
+/** Recordings begun again because the page navigated under them, before the capture fails. */
+const MAX_RECORDINGS = 5;
 
 function isRedirect(status: number): boolean {
   return status >= 300 && status < 400 && status !== 304;

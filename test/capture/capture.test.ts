@@ -32,6 +32,10 @@ import { tempDir } from "../helpers/processes.ts";
 
 const CHINESE = "侵权商品页面：你好，世界";
 
+function headerNames(headers: unknown): string[] {
+  return (headers as { name: string }[]).map((h) => h.name.toLowerCase());
+}
+
 describe("capturePage (Debian Chromium through the guard proxy, sites on loopback)", function () {
   this.timeout(60_000);
   let root: string;
@@ -110,6 +114,28 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         </script>`,
       ),
       "/js-redirect": page(() => `<script>location.replace("/simple")</script>`),
+      "/meta-refresh": serve(
+        "text/html; charset=utf-8",
+        `<!doctype html><meta http-equiv="refresh" content="0;url=/simple"><title>refresh</title><p>refreshing</p>`,
+        { "x-document": "meta-refresh" },
+      ),
+      // Navigates away the moment the capture takes its full-page screenshot (the browser
+      // resizes the page for it): every recorded file must still be of one document.
+      "/leaves-when-recorded": serve(
+        "text/html; charset=utf-8",
+        `<!doctype html><title>first</title><p>first document</p><div style="height: 3000px"></div>
+        <script>addEventListener("resize", () => location.replace("/simple"), { once: true })</script>`,
+        { "x-document": "first" },
+      ),
+      "/meta-refresh-to-internal": (req, res) =>
+        serve(
+          "text/html; charset=utf-8",
+          `<!doctype html><meta http-equiv="refresh" content="0;url=http://internal.test:${site.port}/"><p>refreshing</p>`,
+        )(req, res),
+      "/never-finishes": (_req, res) => {
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+        res.write(`<!doctype html><meta charset="utf-8"><title>${CHINESE}</title><p>still loading</p>`);
+      },
       "/js-to-internal": page(() => `<script>location.href = "http://internal.test:${site.port}/"</script>`),
       "/memory": page(() => "<script>const hoard = []; for (;;) hoard.push(new Array(1e6).fill(1.5));</script>"),
       "/spin": page(() => "<script>for (;;) {}</script>"),
@@ -423,6 +449,50 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         `http://site.test:${site.port}/simple`,
       ]);
       expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("<p>simple</p>");
+    });
+
+    it("follows a meta refresh: the status and headers recorded are the second document's, as are its files", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/meta-refresh` }, options());
+      const { observed } = result.manifest;
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/simple`);
+      expect(observed.navigations).to.deep.equal([
+        `http://site.test:${site.port}/meta-refresh`,
+        `http://site.test:${site.port}/simple`,
+      ]);
+      expect(observed.status).to.equal(200);
+      expect(headerNames(observed.responseHeaders)).not.to.include("x-document");
+      expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("<p>simple</p>");
+      expect(observed.loadCompleted).to.equal(true);
+    });
+
+    it("records again a page that navigates while it is being recorded, so every file is of the document recorded", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/leaves-when-recorded` }, options());
+      const { observed } = result.manifest;
+      const html = readFileSync(path.join(result.dir, "page.html"), "utf8");
+      const mhtml = decodeQuotedPrintable(readFileSync(path.join(result.dir, "page.mhtml"), "latin1"));
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/simple`);
+      expect(result.manifest.title).to.equal(CHINESE);
+      expect(headerNames(observed.responseHeaders)).not.to.include("x-document");
+      expect(html).to.include("<p>simple</p>").and.not.include("first document");
+      expect(mhtml).not.to.include("first document");
+    });
+
+    it("rejects a meta refresh to a refused host with ADDRESS_REFUSED, never recording the proxy's refusal as the page", async () => {
+      const opts = options();
+      const error = await captureError({ url: `http://site.test:${site.port}/meta-refresh-to-internal` }, opts);
+      expect(error.code).to.equal("ADDRESS_REFUSED");
+      expect(error.message).to.include("internal.test");
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
+    it("records a document that never finishes loading as it stands, with loadCompleted false, not failing at the capture's time limit", async () => {
+      const result = await capturePage(
+        { url: `http://site.test:${site.port}/never-finishes` },
+        options({ limits: { loadTimeoutMs: 2_000, timeoutMs: 20_000 } }),
+      );
+      expect(result.manifest.observed.loadCompleted).to.equal(false);
+      expect((result.manifest.environment as any).timings.loadedAt).to.equal(undefined);
+      expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("still loading");
     });
 
     it("rejects a script redirect to a refused host with ADDRESS_REFUSED", async () => {
