@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module";
 import { arch, platform, release } from "node:os";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import type { Browser, BrowserContext, CDPSession, Page, Request, Response } from "playwright-core";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
@@ -156,6 +157,14 @@ const MEDIA_TYPES: Record<string, string> = {
   ".cdxj": "text/plain; charset=utf-8",
   ".jsonl": "application/jsonl",
   ".json": "application/json",
+  ".pdf": "application/pdf",
+  ".jpg": "image/jpeg",
+  ".gif": "image/gif",
+  ".webp": "image/webp",
+  ".svg": "image/svg+xml",
+  ".txt": "text/plain",
+  ".xml": "application/xml",
+  ".bin": "application/octet-stream",
 };
 
 /**
@@ -255,6 +264,8 @@ class CaptureSession {
   private readonly loads = new Map<Response, Date>();
   /** Called as each main-frame navigation begins. */
   private readonly navigationListeners = new Set<() => void>();
+  /** The bytes, as served, of each document that is not a web page, by URL; see keepDocumentBodies. */
+  private readonly documentBodies = new Map<string, { mediaType: string; body: Buffer }>();
   private failedNavigation: { request: Request; url: string; error: string } | undefined;
   private crashed = false;
   private disposed = false;
@@ -412,6 +423,7 @@ class CaptureSession {
     this.watch(context, page);
     const cdp = await this.guard(context.newCDPSession(page));
     await this.guard(cdp.send("Network.enable"));
+    await this.guard(this.keepDocumentBodies(cdp));
 
     const videoNote = await this.guard(this.startVideo(cdp));
     options.onStage?.("navigating");
@@ -428,6 +440,7 @@ class CaptureSession {
     await writeFile(path.join(dir, "screenshot.png"), png);
     await writeFile(path.join(dir, "page.mhtml"), mhtml);
     await writeFile(path.join(dir, "page.html"), html);
+    const document = await this.documentBody(response, dir);
     const loadedAt = this.loads.get(response);
     const loadCompleted = loadedAt !== undefined;
     const documentError =
@@ -449,6 +462,7 @@ class CaptureSession {
     const connections = proxy.connections();
     const refusedUrls = new Set(connections.filter((c) => c.refused && c.url).map((c) => c.url!));
     const har = JSON.parse(await this.guard(readFile(harPath, "utf8"))) as HarLog;
+    if (this.restoreDocumentBodies(har)) await writeFile(harPath, JSON.stringify(har));
     await this.guard(
       writeWacz({
         dir,
@@ -501,6 +515,7 @@ class CaptureSession {
           })),
         loadCompleted,
         ...(documentError ? { documentError } : {}),
+        ...(document ? { document } : {}),
         screenshot,
         popups: this.events.popups,
         dialogs: this.events.dialogs,
@@ -692,6 +707,66 @@ class CaptureSession {
     }
   }
 
+  /**
+   * A document that is not a web page (a PDF, an image, plain text) is shown by the browser
+   * in a viewer of its own, and the browser then reports the viewer's HTML as that URL's
+   * response body: to `Response.body()` and to the HAR. Its bytes as served are taken here,
+   * through the DevTools protocol's response interception, before the viewer replaces them.
+   * Web pages and redirects pass untouched.
+   */
+  private async keepDocumentBodies(cdp: CDPSession): Promise<void> {
+    cdp.on("Fetch.requestPaused", (event) => {
+      const { requestId, request, responseStatusCode, responseHeaders } = event as {
+        requestId: string;
+        request: { url: string };
+        responseStatusCode?: number;
+        responseHeaders?: { name: string; value: string }[];
+      };
+      const mediaType = responseHeaders?.find((h) => h.name.toLowerCase() === "content-type")?.value ?? "";
+      const keep = responseStatusCode !== undefined && !isRedirect(responseStatusCode) && !isWebPage(mediaType);
+      void (async () => {
+        if (!keep) return;
+        // Never held past the load budget: the document then goes on without its bytes kept.
+        const answer = await Promise.race([
+          cdp.send("Fetch.getResponseBody", { requestId }) as Promise<{ body: string; base64Encoded: boolean }>,
+          delay(this.limits.loadTimeoutMs, undefined, { ref: false }),
+        ]);
+        if (!answer) return;
+        const body = Buffer.from(answer.body, answer.base64Encoded ? "base64" : "utf8");
+        this.documentBodies.set(request.url, { mediaType, body });
+      })()
+        .catch(() => {}) // a body that cannot be had is simply not kept
+        .finally(() => cdp.send("Fetch.continueRequest", { requestId }).catch(() => {}));
+    });
+    await cdp.send("Fetch.enable", { patterns: [{ resourceType: "Document", requestStage: "Response" }] });
+  }
+
+  /** The recorded document's bytes as served, kept as `document.<ext>` when it is not a web page. */
+  private async documentBody(response: Response, dir: string) {
+    const kept = this.documentBodies.get(response.url());
+    if (!kept) return undefined;
+    const name = `document${extensionOf(kept.mediaType.split(";")[0]!.trim().toLowerCase())}`;
+    await writeFile(path.join(dir, name), kept.body);
+    return { name, mediaType: kept.mediaType, size: kept.body.length };
+  }
+
+  /** Puts each kept document's bytes back into the HAR in place of its viewer's HTML; whether any was. */
+  private restoreDocumentBodies(har: HarLog): boolean {
+    let restored = false;
+    for (const entry of har.log.entries) {
+      const kept = this.documentBodies.get(entry.request.url);
+      if (!kept || isRedirect(entry.response.status)) continue;
+      entry.response.content = {
+        size: kept.body.length,
+        mimeType: kept.mediaType,
+        text: kept.body.toString("base64"),
+        encoding: "base64",
+      };
+      restored = true;
+    }
+    return restored;
+  }
+
   private async takeRecording(page: Page, cdp: CDPSession) {
     const { png, ...screenshot } = await this.screenshot(cdp);
     const { data: mhtml } = (await cdp.send("Page.captureSnapshot", { format: "mhtml" })) as { data: string };
@@ -869,6 +944,18 @@ const MAX_RECORDINGS = 5;
 
 function isRedirect(status: number): boolean {
   return status >= 300 && status < 400 && status !== 304;
+}
+
+function isWebPage(mediaType: string): boolean {
+  const essence = mediaType.split(";")[0]!.trim().toLowerCase();
+  return essence === "" || essence === "text/html" || essence === "application/xhtml+xml";
+}
+
+/** The file extension for a served media type's essence: `.bin` for one not in MEDIA_TYPES. */
+function extensionOf(essence: string): string {
+  if (essence === "image/jpeg") return ".jpg";
+  const known = Object.entries(MEDIA_TYPES).find(([, type]) => type.split(";")[0] === essence);
+  return known ? known[0] : ".bin";
 }
 
 function mediaTypeOf(name: string): string {

@@ -32,6 +32,8 @@ import { tempDir } from "../helpers/processes.ts";
 
 const CHINESE = "侵权商品页面：你好，世界";
 
+const PDF_DOCUMENT = path.resolve(import.meta.dirname, "../vectors/pdf/minimal.pdf");
+
 function headerNames(headers: unknown): string[] {
   return (headers as { name: string }[]).map((h) => h.name.toLowerCase());
 }
@@ -139,6 +141,7 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       "/js-to-internal": page(() => `<script>location.href = "http://internal.test:${site.port}/"</script>`),
       "/memory": page(() => "<script>const hoard = []; for (;;) hoard.push(new Array(1e6).fill(1.5));</script>"),
       "/spin": page(() => "<script>for (;;) {}</script>"),
+      "/document.pdf": serve("application/pdf", readFileSync(PDF_DOCUMENT)),
       "/file.bin": serve("application/octet-stream", Buffer.alloc(1024), { "content-disposition": "attachment" }),
     });
     internal = await startSite(
@@ -501,6 +504,50 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect(error.code).to.equal("ADDRESS_REFUSED");
       expect(error.message).to.include("internal.test");
       expect(existsSync(opts.outDir)).to.equal(false);
+    });
+  });
+
+  describe("a document that is not a web page", () => {
+    it("keeps a PDF's bytes as served in document.pdf, listed with its hash, beside the viewer's screenshot", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/document.pdf` }, options());
+      const bytes = readFileSync(path.join(result.dir, "document.pdf"));
+      expect(bytes.equals(readFileSync(PDF_DOCUMENT))).to.equal(true);
+      expect(result.manifest.observed.document).to.deep.equal({
+        name: "document.pdf",
+        mediaType: "application/pdf",
+        size: bytes.length,
+      });
+      expect(result.manifest.artifacts.find((a) => a.name === "document.pdf")).to.deep.equal({
+        name: "document.pdf",
+        mediaType: "application/pdf",
+        size: bytes.length,
+        sha256: sha256Hex(bytes),
+      });
+    });
+
+    it("archives the PDF's bytes as served, not the browser's viewer, in network.har and the WARC", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/document.pdf` }, options());
+      const url = `http://site.test:${site.port}/document.pdf`;
+      const har = JSON.parse(readFileSync(path.join(result.dir, "network.har"), "utf8"));
+      const entry = har.log.entries.find((e: { request: { url: string } }) => e.request.url === url);
+      expect(Buffer.from(entry.response.content.text, "base64").equals(readFileSync(PDF_DOCUMENT))).to.equal(true);
+      expect(entry.response.content.mimeType).to.equal("application/pdf");
+      const index = readFileSync(path.join(result.dir, "indexes/index.cdxj"), "utf8").trim().split("\n");
+      const line = index.find((l) => l.startsWith(`test,site:${site.port})/document.pdf `));
+      expect(line, index.join("\n")).to.not.equal(undefined);
+      const at = JSON.parse(line!.slice(line!.indexOf("{")));
+      expect(at).to.include({ status: "200", mime: "application/pdf" });
+      const warc = readFileSync(path.join(result.dir, "archive/data.warc.gz"));
+      const member = warc.subarray(Number(at.offset), Number(at.offset) + Number(at.length));
+      const record = await new WARCParser([gunzipSync(member)]).parse();
+      expect(record!.warcTargetURI).to.equal(url);
+      expect(Buffer.from(await record!.readFully()).equals(readFileSync(PDF_DOCUMENT))).to.equal(true);
+    });
+
+    it("keeps no document file for a web page", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/simple` }, options());
+      expect(result.manifest.observed).not.to.have.property("document");
+      expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
     });
   });
 
