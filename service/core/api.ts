@@ -168,6 +168,11 @@ export interface CaptureView {
   error?: { code: string; message: string };
 }
 
+/** `GET /api/v1/captures`: the account's captures that are not (yet) evidence, newest first. */
+export interface CaptureList {
+  items: ({ id: string } & CaptureView & { status: "queued" | "capturing" | "failed" })[];
+}
+
 /** `GET /api/v1/evidence`. */
 export interface EvidenceList {
   items: { id: string; status: EvidenceStatus; record: EvidenceRecord }[];

@@ -265,6 +265,14 @@ export class PostgresEvidenceStore implements EvidenceStore {
     return rows.map(toCapture);
   }
 
+  async capturesOfAccount(accountId: string, limit: number): Promise<CaptureRow[]> {
+    const { rows } = await this.#query<RawCapture>(
+      "SELECT * FROM captures WHERE account_id = $1 AND status <> 'recorded' ORDER BY requested_at DESC, id DESC LIMIT $2",
+      [accountId, limit],
+    );
+    return rows.map(toCapture);
+  }
+
   async updateCapture(
     id: string,
     change: { status: CaptureRow["status"]; error?: { code: string; message: string } | null; attempts?: number },

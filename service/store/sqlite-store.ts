@@ -247,6 +247,14 @@ export class SqliteEvidenceStore implements EvidenceStore {
     ).map(toCapture);
   }
 
+  async capturesOfAccount(accountId: string, limit: number): Promise<CaptureRow[]> {
+    return this.#all<RawCapture>(
+      "SELECT * FROM captures WHERE account_id = ? AND status <> 'recorded' ORDER BY requested_at DESC, id DESC LIMIT ?",
+      accountId,
+      limit,
+    ).map(toCapture);
+  }
+
   async updateCapture(
     id: string,
     change: { status: CaptureRow["status"]; error?: { code: string; message: string } | null; attempts?: number },

@@ -47,6 +47,11 @@ export interface EvidenceStore {
   capture(id: string): Promise<CaptureRow | undefined>;
   /** Captures not finished: queued or interrupted by a stop. */
   unfinishedCaptures(): Promise<CaptureRow[]>;
+  /**
+   * The account's captures that are not (yet) evidence — queued, capturing or failed — newest
+   * first. A recorded capture is in {@link evidenceOfAccount}.
+   */
+  capturesOfAccount(accountId: string, limit: number): Promise<CaptureRow[]>;
   updateCapture(
     id: string,
     change: { status: CaptureRow["status"]; error?: { code: string; message: string } | null; attempts?: number },

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { strToU8, unzipSync, zipSync } from "fflate";
 import { readDatabase } from "../helpers/database.ts";
-import { gate, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
+import { gate, redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import {
   api,
   cleanUpDataDir,
@@ -33,6 +33,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
       "/shop/item": serve("text/html; charset=utf-8", PAGE),
       "/product.png": serve("image/png", solidPng(200, 120, [200, 30, 30])),
       "/slow": slow.route,
+      "/to-private": redirect("http://10.1.2.3/"),
     });
     dataDir = tempDir("captures");
     work = tempDir("captures-work");
@@ -121,6 +122,29 @@ describe("web captures through the service (real service, Chromium, a loopback s
     const pkg = JSON.parse(res.stdout).checks.find((c: any) => c.id === "package");
     expect(pkg.status).to.equal("failed");
     expect(pkg.detail).to.match(/^page\.html was altered/);
+  });
+
+  it("lists the account's captures that are not evidence — a failed one with why — and not the recorded one", async () => {
+    const client = api(service.url, service.apiKey);
+    const accepted = await client.postJson("/api/v1/captures", { url: `http://127.0.0.1:${site.port}/to-private` });
+    expect(accepted.status).to.equal(202);
+    const failed = await until(
+      async () => {
+        const { body } = await client.get("/api/v1/captures");
+        const item = body.items.find((i: { id: string }) => i.id === accepted.body.id);
+        return item?.status === "failed" ? item : undefined;
+      },
+      "the capture to fail",
+      120_000,
+    );
+    expect(failed).to.include({ url: `http://127.0.0.1:${site.port}/to-private` });
+    expect(failed.error.code).to.equal("ADDRESS_REFUSED");
+    const { body } = await client.get("/api/v1/captures");
+    const evidence = await client.get("/api/v1/evidence");
+    const recorded = evidence.body.items.map((i: { id: string }) => i.id);
+    expect(body.items.filter((i: { id: string }) => recorded.includes(i.id))).to.deep.equal([]);
+    const anonymous = await api(service.url).get("/api/v1/captures");
+    expect([anonymous.status, anonymous.body.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
   });
 
   it("refuses private and loopback addresses without an allow-list, and other schemes, before anything is recorded", async () => {

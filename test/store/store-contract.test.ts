@@ -443,6 +443,35 @@ function defineStoreContract(engine: Engine): void {
         expect(await store.capture("capNONEXXXXXXXXXXXX")).to.equal(undefined);
       });
 
+      it("lists an account's captures that are not evidence, newest first, at most `limit`, and no one else's", async () => {
+        const bob = newAccount("bob");
+        await store.insertAccount(bob);
+        const [a, b, c, d] = [
+          "capFFFFFFFFFFFFFFFF",
+          "capGGGGGGGGGGGGGGGG",
+          "capHHHHHHHHHHHHHHHH",
+          "capIIIIIIIIIIIIIIII",
+        ];
+        await store.insertCapture({ ...request(a, "2026-01-01T00:00:01.000Z"), accountId: alice.id });
+        await store.insertCapture({ ...request(b, "2026-01-01T00:00:02.000Z"), accountId: alice.id });
+        await store.insertCapture({ ...request(c, "2026-01-01T00:00:03.000Z"), accountId: alice.id });
+        await store.insertCapture({ ...request(d, "2026-01-01T00:00:04.000Z"), accountId: bob.id });
+        const recorded = newItem(alice, { fileStored: true });
+        await store.insertCapture({ ...request(recorded.record.id, "2026-01-01T00:00:05.000Z"), accountId: alice.id });
+        await store.completeCapture(recorded.record.id, recorded);
+        await store.updateCapture(a, { status: "failed", error: { code: "TIMEOUT", message: "too slow" } });
+        await store.updateCapture(b, { status: "capturing", attempts: 1 });
+        const listed = await store.capturesOfAccount(alice.id, 10);
+        expect(listed.map((r) => [r.id, r.status])).to.deep.equal([
+          [c, "queued"],
+          [b, "capturing"],
+          [a, "failed"],
+        ]);
+        expect(listed[2]!.error).to.deep.equal({ code: "TIMEOUT", message: "too slow" });
+        expect((await store.capturesOfAccount(alice.id, 2)).map((r) => r.id)).to.deep.equal([c, b]);
+        expect((await store.capturesOfAccount(bob.id, 10)).map((r) => r.id)).to.deep.equal([d]);
+      });
+
       it("keeps a capture's error and attempts unless the update names them", async () => {
         const id = "capDDDDDDDDDDDDDDDD";
         await store.insertCapture({ ...request(id, "2026-01-01T00:00:01.000Z"), accountId: alice.id });

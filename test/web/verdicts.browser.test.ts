@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchBrowser } from "../helpers/browser.ts";
-import { serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
+import { redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import {
   api,
   cleanUpDataDir,
@@ -40,6 +40,7 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
         `<!doctype html><meta charset="utf-8"><title>商品页</title><h1>侵权商品</h1><img src="/p.png">`,
       ),
       "/p.png": serve("image/png", solidPng(120, 80, [20, 120, 200])),
+      "/to-private": redirect("http://10.1.2.3/"),
     });
     service = await startServiceProcess(dataDir, {
       LOCAL_CHAIN_PORT: String(await freePort()),
@@ -343,6 +344,29 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(await text(verifier, '[data-field="verify.capturedUrl"]')).to.equal(
         `http://127.0.0.1:${site.port}/listing`,
       );
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("lists a capture that failed among the account's evidence, with why, after the page is opened again", async () => {
+    const { context, page } = await open("zh-CN", "/");
+    try {
+      await page.fill("#api-key", service.apiKey!);
+      await page.click("#use-key");
+      await page.fill("#capture-url", `http://127.0.0.1:${site.port}/to-private`);
+      await page.click("#capture-run");
+      await page.waitForSelector('#capture-progress[data-status="failed"]', { timeout: 120_000 });
+      await page.reload();
+      await page.fill("#api-key", service.apiKey!);
+      await page.click("#use-key");
+      const row = page.locator('#mine tr[data-capture="failed"]', {
+        hasText: `http://127.0.0.1:${site.port}/to-private`,
+      });
+      await row.waitFor();
+      const cells = await row.locator("td").allInnerTexts();
+      expect(cells[2]).to.equal("失败");
+      expect(cells[3]).to.include("10.1.2.3");
     } finally {
       await context.close();
     }

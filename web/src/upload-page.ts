@@ -2,6 +2,7 @@ import {
   isWebUrl,
   MEDIA_TYPE_CAPTURE,
   problemText,
+  type CaptureList,
   type EvidenceList,
   type EvidenceStatus,
   type EvidenceView,
@@ -249,6 +250,7 @@ async function capture(): Promise<void> {
     captureError.textContent = problemText(body, lang(), `HTTP ${res.status}`);
     return;
   }
+  void refreshList();
   await followCapture(body.id);
 }
 
@@ -268,6 +270,7 @@ async function followCapture(id: string): Promise<void> {
       box.dataset.status = view.status;
       if (view.status === "failed") {
         status.textContent = t("capture.failed") + (view.capture?.error?.message ?? "");
+        void refreshList();
         return true;
       }
       const key =
@@ -292,7 +295,12 @@ async function followCapture(id: string): Promise<void> {
 async function refreshList(): Promise<void> {
   const key = apiKey();
   if (!key) return;
-  const res = await fetch("/api/v1/evidence?limit=100", { headers: { authorization: `Bearer ${key}` } });
+  const headers = { authorization: `Bearer ${key}` };
+  // Captures not yet evidence (queued, capturing, failed) first: they have no place among the evidence.
+  const [res, capturesRes] = await Promise.all([
+    fetch("/api/v1/evidence?limit=100", { headers }),
+    fetch("/api/v1/captures", { headers }),
+  ]);
   if (!res.ok) {
     errorLine.textContent = problemText(
       (await res.json().catch(() => ({}))) as Partial<Problem>,
@@ -302,7 +310,20 @@ async function refreshList(): Promise<void> {
     return;
   }
   const { items } = (await res.json()) as EvidenceList;
+  const captures = capturesRes.ok ? ((await capturesRes.json()) as CaptureList).items : [];
   byId<HTMLTableElement>("mine").tBodies[0]!.replaceChildren(
+    ...captures.map((capture) => {
+      const tr = el("tr");
+      tr.dataset.capture = capture.status;
+      const status = capture.status === "queued" ? t("capture.queued") : t(`status.${capture.status}`);
+      tr.append(
+        el("td", capture.url),
+        el("td", new Date(capture.requestedAt).toLocaleString(lang())),
+        el("td", status),
+        el("td", capture.error?.message ?? ""),
+      );
+      return tr;
+    }),
     ...items.map((item) => {
       const tr = el("tr");
       const links = el("td");

@@ -1,7 +1,13 @@
 import { PassThrough } from "node:stream";
 import express, { Router } from "express";
 import { parseCaptureManifest } from "../../core/capture-package.ts";
-import { CaptureRequestSchema, EVIDENCE_ID, MEDIA_TYPE_CAPTURE, type ErrorCode } from "../../core/index.ts";
+import {
+  CaptureRequestSchema,
+  EVIDENCE_ID,
+  MEDIA_TYPE_CAPTURE,
+  type CaptureList,
+  type ErrorCode,
+} from "../../core/index.ts";
 import type { CaptureService } from "../../capture/capture-service.ts";
 import { isCaptureError } from "../../capture/errors.ts";
 import { packageStream } from "../../capture/package.ts";
@@ -15,6 +21,9 @@ import { requireType } from "../validation.ts";
 
 /** A capture costs far more than a submission: it counts as this many units of the account's budget. */
 const CAPTURE_COST = 50;
+
+/** Captures listed by GET /api/v1/captures: the newest. */
+const CAPTURE_LIST_LIMIT = 100;
 
 /**
  * POST /api/v1/captures: the service records a web page itself (docs/protocol.md §9) → 202; its
@@ -48,6 +57,20 @@ export function captureRoutes(options: {
       }
     },
   );
+
+  /** The account's captures that are not (yet) evidence: queued, capturing, or failed with why. */
+  router.get("/api/v1/captures", requireApiKey(options.store), async (req, res) => {
+    const rows = await options.store.capturesOfAccount(req.account!.id, CAPTURE_LIST_LIMIT);
+    res.json({
+      items: rows.map((row) => ({
+        id: row.id,
+        url: row.url,
+        status: row.status as CaptureList["items"][number]["status"],
+        requestedAt: row.requestedAt,
+        ...(row.error ? { error: row.error } : {}),
+      })),
+    } satisfies CaptureList);
+  });
 
   router.get("/api/v1/evidence/:id/package", publicCors, async (req, res) => {
     const id = String(req.params.id);
