@@ -109,6 +109,37 @@ export const PROBLEM_TEXT: Partial<Record<ErrorCode, Record<Lang, string>>> = {
   REQUEST_TIMEOUT: { en: "The upload was too slow and was stopped.", "zh-CN": "上传过慢，已被中止。" },
 };
 
+/** Why a web capture failed, by its error code (docs/capture.md), in both languages. */
+const CAPTURE_FAILURE_TEXT: Record<string, Record<Lang, string>> = {
+  ADDRESS_REFUSED: {
+    en: "the page, or a page it led to, is at an address that cannot be captured (private, local or unknown)",
+    "zh-CN": "该网页或其跳转到的网页位于不能取证的地址（内网、本机或无法解析的地址）",
+  },
+  URL_REFUSED: { en: "only http and https pages can be captured", "zh-CN": "只能对 http 或 https 网页取证" },
+  HOST_NOT_FOUND: { en: "the site's name does not resolve", "zh-CN": "网站域名无法解析" },
+  TIMEOUT: { en: "the page took longer than the capture allows", "zh-CN": "网页加载超过了取证时限" },
+  PAGE_TOO_LARGE: { en: "the page is larger than the capture allows", "zh-CN": "网页超过了取证允许的大小" },
+  ARTIFACTS_TOO_LARGE: {
+    en: "the recorded files are larger than the capture allows",
+    "zh-CN": "记录的文件超过了取证允许的大小",
+  },
+  NAVIGATION_FAILED: { en: "the browser could not open the page", "zh-CN": "浏览器无法打开该网页" },
+  BROWSER_UNAVAILABLE: { en: "no browser is available for capturing", "zh-CN": "没有可用于取证的浏览器" },
+  CANCELLED: { en: "the capture was cancelled", "zh-CN": "取证已被取消" },
+  CAPTURE_FAILED: { en: "the capture could not be completed", "zh-CN": "取证未能完成" },
+};
+
+/**
+ * A failed capture's reason for a user: a sentence in their language by the error code, with
+ * the service's own message kept as the technical detail.
+ */
+export function captureFailureText(error: { code: string; message: string } | undefined, lang: Lang): string {
+  if (!error) return "";
+  const known = Object.hasOwn(CAPTURE_FAILURE_TEXT, error.code) ? CAPTURE_FAILURE_TEXT[error.code]![lang] : undefined;
+  if (!known) return error.message;
+  return lang === "zh-CN" ? `${known}（技术细节：${error.message}）` : `${known} (${error.message})`;
+}
+
 /** A problem's text for a user: the localized sentence when there is one, else the service's detail. */
 export function problemText(problem: Partial<Problem> | undefined, lang: Lang, fallback: string): string {
   const known = problem?.code ? PROBLEM_TEXT[problem.code]?.[lang] : undefined;

@@ -1,4 +1,5 @@
 import {
+  captureFailureText,
   isWebUrl,
   MEDIA_TYPE_CAPTURE,
   problemText,
@@ -269,7 +270,7 @@ async function followCapture(id: string): Promise<void> {
     (view) => {
       box.dataset.status = view.status;
       if (view.status === "failed") {
-        status.textContent = t("capture.failed") + (view.capture?.error?.message ?? "");
+        status.textContent = t("capture.failed") + captureFailureText(view.capture?.error, lang());
         void refreshList();
         return true;
       }
@@ -320,7 +321,7 @@ async function refreshList(): Promise<void> {
         el("td", capture.url),
         el("td", new Date(capture.requestedAt).toLocaleString(lang())),
         el("td", status),
-        el("td", capture.error?.message ?? ""),
+        el("td", captureFailureText(capture.error, lang())),
       );
       return tr;
     }),
