@@ -401,6 +401,25 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     }
   });
 
+  it("sends no empty file, saying why, and goes on with the others of the batch", async () => {
+    const empty = path.join(work, "空白.png");
+    writeFileSync(empty, "");
+    const { context, page } = await open("zh-CN", "/");
+    try {
+      await page.fill("#api-key", service.apiKey!);
+      await page.click("#use-key");
+      await page.setInputFiles("#files", [empty, evidence]);
+      await until(async () => ((await text(page, "#error")).length > 0 ? true : undefined), "an error", 30_000);
+      expect(await text(page, "#error")).to.equal(
+        "空白.png: 文件为空（0 字节），未上传：所有空文件的哈希值都相同，对其存证不能证明任何内容。",
+      );
+      const names = await page.locator("#uploads tbody tr td:first-child").allInnerTexts();
+      expect(names).to.deep.equal(["截图.png"]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it("checks the source and capture addresses before sending anything", async () => {
     const { context, page } = await open("zh-CN", "/");
     try {

@@ -98,6 +98,8 @@ const en = {
   "upload.networkError": "The service could not be reached.",
   "upload.reconnecting": "connection lost, retrying…",
   "upload.badSourceUrl": "The source URL must be an http:// or https:// address.",
+  "upload.emptyFile":
+    "the file is empty (0 bytes), so it was not sent: every empty file has the same hash, and a certificate for it would prove nothing.",
   "upload.filesHeading": "Files",
   "upload.pdf": "PDF",
   "upload.package": "Package",
@@ -206,6 +208,7 @@ const zh: Record<MessageKey, string> = {
   "upload.networkError": "无法连接到服务。",
   "upload.reconnecting": "连接中断，正在重试……",
   "upload.badSourceUrl": "来源网址应为 http:// 或 https:// 开头的网址。",
+  "upload.emptyFile": "文件为空（0 字节），未上传：所有空文件的哈希值都相同，对其存证不能证明任何内容。",
   "upload.filesHeading": "文件",
   "upload.pdf": "PDF 证书",
   "upload.package": "取证包",

@@ -66,6 +66,11 @@ async function submit(file: File): Promise<void> {
     errorLine.textContent = t("upload.badSourceUrl");
     return;
   }
+  // Every empty file has the same hash: a certificate for one proves nothing of anyone's.
+  if (file.size === 0) {
+    reportError(`${file.name}: ${t("upload.emptyFile")}`);
+    return;
+  }
   const row = addRow(file);
   // The browser computes the hash too, so the rights holder can compare it with the service's.
   const localHash = hashFile(file);
