@@ -261,6 +261,34 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       expect(await page.textContent("h1")).to.equal("提交证据");
     });
 
+    it("writes an error already shown again in the new language when the language is switched", async () => {
+      const zh = await browser.newContext({ locale: "zh-CN" });
+      try {
+        const upload = await zh.newPage();
+        await upload.goto(service.url);
+        await upload.fill("#api-key", "W".repeat(43));
+        await upload.setInputFiles("#files", { name: "截图.png", mimeType: "image/png", buffer: Buffer.from("png") });
+        await upload.waitForFunction(() => document.querySelector("#error")!.textContent !== "");
+        expect(await upload.textContent("#error")).to.equal("截图.png: API 密钥无效。");
+        await upload.click("#lang");
+        expect(await upload.textContent("#error")).to.equal("截图.png: The API key is not valid.");
+
+        // The choice of English is remembered for the site: the verify page opens in it.
+        const verify = await zh.newPage();
+        await verify.goto(`${service.url}/verify`);
+        await verify.click("#verify");
+        const before = await verify.textContent("#error");
+        await verify.click("#lang");
+        const after = await verify.textContent("#error");
+        expect([before, after]).to.deep.equal([
+          "Choose, drop or paste a certificate first.",
+          "请先选择、拖放或粘贴证书。",
+        ]);
+      } finally {
+        await zh.close();
+      }
+    });
+
     it("serves the pages with a strict Content-Security-Policy and loads nothing from elsewhere", async () => {
       const res = await page.goto(`${service.url}/verify`);
       const csp = res!.headers()["content-security-policy"]!;

@@ -265,3 +265,46 @@ export function setUpLanguageSwitch(button: HTMLButtonElement, rerender: () => v
     rerender();
   });
 }
+
+/**
+ * A line of messages written in the page's language at each moment: each message is kept as
+ * a function of the language, so a switch of language writes it again in the new one.
+ */
+export class MessageLine {
+  readonly #element: HTMLElement;
+  #messages: (() => string)[] = [];
+
+  constructor(element: HTMLElement) {
+    this.#element = element;
+  }
+
+  /** Shows `message` alone. */
+  set(message: () => string): void {
+    this.#messages = [message];
+    this.render();
+  }
+
+  /** Adds `message` on a line of its own, so that no failure hides another. */
+  add(message: () => string): void {
+    this.#messages.push(message);
+    this.render();
+  }
+
+  clear(): void {
+    this.#messages = [];
+    this.render();
+  }
+
+  /** Whether `message` is the one message shown. */
+  shows(message: () => string): boolean {
+    return this.#messages.length === 1 && this.#messages[0] === message;
+  }
+
+  render(): void {
+    this.#element.replaceChildren();
+    for (const [i, message] of this.#messages.entries()) {
+      if (i > 0) this.#element.append(document.createElement("br"));
+      this.#element.append(message());
+    }
+  }
+}

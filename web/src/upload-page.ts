@@ -12,7 +12,7 @@ import {
 } from "../../service/core/index.ts";
 import { byId, dropZone, el, formatBytes } from "./dom.ts";
 import { hashFile } from "./file-hash.ts";
-import { applyLanguage, lang, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
+import { applyLanguage, lang, MessageLine, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
 
 type Status = EvidenceStatus | "uploading" | "error";
 
@@ -28,26 +28,33 @@ interface Row {
 
 const KEY_STORAGE = "evidence-anchor.api-key";
 const keyInput = byId<HTMLInputElement>("api-key");
-const errorLine = byId<HTMLParagraphElement>("error");
+const errorLine = new MessageLine(byId<HTMLParagraphElement>("error"));
 const rows: Row[] = [];
 
 keyInput.value = sessionStorage.getItem(KEY_STORAGE) ?? "";
 applyLanguage();
-setUpLanguageSwitch(byId("lang"), () => rows.forEach(renderStatus));
+setUpLanguageSwitch(byId("lang"), () => {
+  rows.forEach(renderStatus);
+  errorLine.render();
+  captureError.render();
+});
 byId("use-key").addEventListener("click", () => {
   sessionStorage.setItem(KEY_STORAGE, keyInput.value.trim());
   void refreshList();
 });
 byId("refresh").addEventListener("click", () => void refreshList());
 dropZone(byId("drop"), byId("files"), (files) => {
-  errorLine.replaceChildren();
+  errorLine.clear();
   files.forEach((f) => void submit(f));
 });
 
-/** One line per failed file of a batch, so that no failure hides another. */
-function reportError(text: string): void {
-  if (errorLine.childNodes.length > 0) errorLine.append(el("br"));
-  errorLine.append(text);
+/** An upload's failure, as a message in whatever language the page is in when it is shown. */
+class UploadError extends Error {
+  readonly text: () => string;
+  constructor(text: () => string) {
+    super(text());
+    this.text = text;
+  }
 }
 if (keyInput.value) void refreshList();
 
@@ -58,17 +65,17 @@ function apiKey(): string | undefined {
 async function submit(file: File): Promise<void> {
   const key = apiKey();
   if (!key) {
-    errorLine.textContent = t("upload.keyMissing");
+    errorLine.set(() => t("upload.keyMissing"));
     return;
   }
   const sourceUrl = byId<HTMLInputElement>("source-url").value.trim();
   if (sourceUrl && !isWebUrl(sourceUrl)) {
-    errorLine.textContent = t("upload.badSourceUrl");
+    errorLine.set(() => t("upload.badSourceUrl"));
     return;
   }
   // Every empty file has the same hash: a certificate for one proves nothing of anyone's.
   if (file.size === 0) {
-    reportError(`${file.name}: ${t("upload.emptyFile")}`);
+    errorLine.add(() => `${file.name}: ${t("upload.emptyFile")}`);
     return;
   }
   const row = addRow(file);
@@ -89,7 +96,8 @@ async function submit(file: File): Promise<void> {
   } catch (e) {
     row.status = "error";
     renderStatus(row);
-    reportError(`${file.name}: ${(e as Error).message}`);
+    const text = e instanceof UploadError ? e.text : () => (e as Error).message;
+    errorLine.add(() => `${file.name}: ${text()}`);
   }
 }
 
@@ -147,9 +155,9 @@ function upload(
       if (xhr.status === 201 && body.items?.[0]) {
         onProgress(1);
         resolve(body.items[0]);
-      } else reject(new Error(problemText(body, lang(), `HTTP ${xhr.status}`)));
+      } else reject(new UploadError(() => problemText(body, lang(), `HTTP ${xhr.status}`)));
     };
-    xhr.onerror = () => reject(new Error(t("upload.networkError")));
+    xhr.onerror = () => reject(new UploadError(() => t("upload.networkError")));
     xhr.send(form);
   });
 }
@@ -226,19 +234,19 @@ function certificateLinks(id: string, capture = false): HTMLElement[] {
 
 // --- web capture (网页取证) ---
 
-const captureError = byId<HTMLParagraphElement>("capture-error");
+const captureError = new MessageLine(byId<HTMLParagraphElement>("capture-error"));
 byId("capture-run").addEventListener("click", () => void capture());
 
 async function capture(): Promise<void> {
   const key = apiKey();
-  captureError.textContent = "";
+  captureError.clear();
   if (!key) {
-    captureError.textContent = t("upload.keyMissing");
+    captureError.set(() => t("upload.keyMissing"));
     return;
   }
   const url = byId<HTMLInputElement>("capture-url").value.trim();
   if (!isWebUrl(url)) {
-    captureError.textContent = problemText({ code: "INVALID_URL" }, lang(), "");
+    captureError.set(() => problemText({ code: "INVALID_URL" }, lang(), ""));
     return;
   }
   const title = byId<HTMLInputElement>("capture-title").value.trim();
@@ -248,12 +256,12 @@ async function capture(): Promise<void> {
     body: JSON.stringify({ url, ...(title ? { title } : {}) }),
   }).catch(() => undefined);
   if (!res) {
-    captureError.textContent = t("upload.networkError");
+    captureError.set(() => t("upload.networkError"));
     return;
   }
   const body = (await res.json().catch(() => ({}))) as Partial<Problem> & { id?: string };
   if (res.status !== 202 || !body.id) {
-    captureError.textContent = problemText(body, lang(), `HTTP ${res.status}`);
+    captureError.set(() => problemText(body, lang(), `HTTP ${res.status}`));
     return;
   }
   void refreshList();
@@ -308,11 +316,8 @@ async function refreshList(): Promise<void> {
     fetch("/api/v1/captures", { headers }),
   ]);
   if (!res.ok) {
-    errorLine.textContent = problemText(
-      (await res.json().catch(() => ({}))) as Partial<Problem>,
-      lang(),
-      `HTTP ${res.status}`,
-    );
+    const problem = (await res.json().catch(() => ({}))) as Partial<Problem>;
+    errorLine.set(() => problemText(problem, lang(), `HTTP ${res.status}`));
     return;
   }
   const { items } = (await res.json()) as EvidenceList;

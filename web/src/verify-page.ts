@@ -22,7 +22,7 @@ import {
 } from "../../service/core/index.ts";
 import { byId, dropZone, el, formatBytes } from "./dom.ts";
 import { hashFile as hashInWorker } from "./file-hash.ts";
-import { applyLanguage, lang, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
+import { applyLanguage, lang, MessageLine, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
 import { siteInfo } from "./site.ts";
 
 // A reader checks one certificate at a time.
@@ -34,7 +34,7 @@ const certName = byId<HTMLOutputElement>("cert-name");
 const evidenceFile = byId<HTMLInputElement>("evidence-file");
 const sha256Input = byId<HTMLInputElement>("sha256");
 const rpcInput = byId<HTMLInputElement>("rpc");
-const errorLine = byId<HTMLParagraphElement>("error");
+const errorLine = new MessageLine(byId<HTMLParagraphElement>("error"));
 const fileHash = byId<HTMLOutputElement>("file-hash");
 
 /** The hash of the chosen original file, under way or done. */
@@ -46,7 +46,10 @@ let serviceId: string | undefined;
 let last: { result: VerificationResult; rpc: string; at: Date } | undefined;
 
 applyLanguage();
-setUpLanguageSwitch(byId("lang"), () => last && render(last.result, last.rpc, last.at));
+setUpLanguageSwitch(byId("lang"), () => {
+  if (last) render(last.result, last.rpc, last.at);
+  errorLine.render();
+});
 rpcInput.placeholder = new URL("/rpc", location.href).href;
 
 // What a verification needs is fetched while the reader chooses the files: the site's facts,
@@ -145,7 +148,7 @@ byId("again").addEventListener("click", () => {
 function clearResult(): void {
   byId<HTMLElement>("result").hidden = true;
   last = undefined;
-  errorLine.textContent = "";
+  errorLine.clear();
 }
 
 // /verify?id=… (the QR code on a printed certificate): fetch and check at once.
@@ -157,45 +160,48 @@ async function loadById(evidenceId: string): Promise<void> {
     const res = await fetch(`/api/v1/evidence/${encodeURIComponent(evidenceId)}/certificate`);
     if (!res.ok) {
       const problem = (await res.json().catch(() => undefined)) as Partial<Problem> | undefined;
-      throw new Error(problemText(problem, lang(), res.statusText));
+      errorLine.set(() => t("verify.loadFailed") + problemText(problem, lang(), res.statusText));
+      return;
     }
     certText.value = await res.text();
     serviceId = evidenceId;
-    await run();
   } catch (e) {
-    errorLine.textContent = t("verify.loadFailed") + (e as Error).message;
+    errorLine.set(() => t("verify.loadFailed") + (e as Error).message);
+    return;
   }
+  await run();
 }
 
 async function run(): Promise<void> {
   clearResult();
   const text = certText.value.trim();
   if (!text && !certificateBytes) {
-    errorLine.textContent = t("verify.noCertificate");
+    errorLine.set(() => t("verify.noCertificate"));
     return;
   }
   const typed = sha256Input.value.trim();
   if (typed && typedDigest(typed) === undefined) {
-    errorLine.textContent = t("verify.badSha256");
+    errorLine.set(() => t("verify.badSha256"));
     return;
   }
   const ownNode = rpcInput.value.trim() === "";
   if (!ownNode && !isWebUrl(rpcInput.value.trim())) {
-    errorLine.textContent = t("verify.badNode");
+    errorLine.set(() => t("verify.badNode"));
     return;
   }
   const rpc = rpcInput.value.trim() || new URL("/rpc", location.href).href;
   const button = byId<HTMLButtonElement>("verify");
   button.disabled = true;
-  errorLine.textContent = t("verify.verifying");
+  const verifying = () => t("verify.verifying");
+  errorLine.set(verifying);
   try {
     const digest = evidenceFile.files?.[0] ? await fileDigest : typed ? typedDigest(typed) : undefined;
     await verifyAndRender(text, digest, rpc, ownNode);
   } catch (e) {
-    errorLine.textContent = (e as Error).message;
+    errorLine.set(() => (e as Error).message);
   } finally {
     button.disabled = false;
-    if (errorLine.textContent === t("verify.verifying")) errorLine.textContent = "";
+    if (errorLine.shows(verifying)) errorLine.clear();
   }
 }
 
