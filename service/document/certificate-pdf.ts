@@ -60,6 +60,23 @@ export interface RenderOptions {
   fonts?: typeof DEFAULT_FONTS;
 }
 
+/**
+ * The longest `head…tail` of `text` (equal parts of its characters, whole code points) that
+ * takes at most `lines` lines.
+ */
+function cutInMiddle(text: string, lines: number, linesOf: (text: string) => number): string {
+  const chars = Array.from(text);
+  const cut = (keep: number) =>
+    `${chars.slice(0, Math.ceil(keep / 2)).join("")}…${chars.slice(chars.length - Math.floor(keep / 2)).join("")}`;
+  let [low, high] = [0, chars.length - 1];
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (linesOf(cut(mid)) <= lines) low = mid;
+    else high = mid - 1;
+  }
+  return cut(low);
+}
+
 /** How many lines a submitter's text may take before it is cut with an ellipsis. */
 const MAX_LINES = { title: 3, fileName: 2, sourceUrl: 3, note: 3 } as const;
 
@@ -182,6 +199,11 @@ interface Block {
   maxLines?: number;
   /** Keeps the submitter's line breaks (the note); elsewhere they show as [U+000A]. */
   multiline?: boolean;
+  /**
+   * Cut in the middle rather than at the end: a file name's end (its extension, the number of
+   * a series) tells one file from another as much as its start does.
+   */
+  cutInMiddle?: boolean;
 }
 
 /** Where a row's first baseline sits below its top, and the space under its last line. */
@@ -224,7 +246,11 @@ class Layout {
       },
     ]);
     this.#optionalRow("证据标题", "Title", record.title, MAX_LINES.title);
-    this.#optionalRow("文件名", "File name", record.fileName, MAX_LINES.fileName);
+    if (record.fileName !== undefined && record.fileName !== "") {
+      this.#row("文件名", "File name", [
+        { text: record.fileName, style: "text", maxLines: MAX_LINES.fileName, cutInMiddle: true },
+      ]);
+    }
     const size = record.size === undefined ? undefined : formatSize(record.size);
     const mediaType = record.mediaType === "" ? undefined : record.mediaType;
     if (size !== undefined && mediaType !== undefined) {
@@ -426,9 +452,11 @@ class Layout {
     const text = mono ? block.text : visible(doc, block.text, block.multiline === true);
     const { gap } = STYLES[block.style];
     const pitch = doc.currentLineHeight(true) + gap;
-    const full = Math.round(doc.heightOfString(text, { width: VALUE_WIDTH, lineGap: gap }) / pitch);
+    const linesOf = (t: string) => Math.round(doc.heightOfString(t, { width: VALUE_WIDTH, lineGap: gap }) / pitch);
+    const full = linesOf(text);
     const lines = Math.max(1, Math.min(full, block.maxLines ?? 4));
     if (lines < full) this.#truncated = true;
+    if (lines < full && block.cutInMiddle) return { block, text: cutInMiddle(text, lines, linesOf), lines, pitch };
     return { block, text, lines, pitch };
   }
 

@@ -129,6 +129,16 @@ describe("renderCertificatePdf", function () {
     expect(text).to.include("1/2").and.to.include("2/2");
   });
 
+  it("cuts a long file name in the middle, keeping its end, where one file of a series differs from the next", async () => {
+    const input = withCertificate(exampleDocumentInput(), (c) => {
+      c.record.fileName = `侵权截图_${"商品详情页".repeat(40)}_第17张.png`;
+    });
+    const text = squash(poppler.text(await renderCertificatePdf(input)));
+    expect(text).to.include(squash("侵权截图_商品详情页商品详情页"));
+    expect(text).to.match(/…[商品详情页]*_第17张\.png/);
+    expect(text).to.include(squash("“…”: cut short, full text in the attached certificate"));
+  });
+
   it("omits missing optional fields rather than printing them as undefined", async () => {
     const input = withCertificate(exampleDocumentInput(), (c) => {
       for (const key of ["size", "fileName", "mediaType", "title", "sourceUrl", "note"]) delete c.record[key];
