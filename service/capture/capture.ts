@@ -438,8 +438,8 @@ class CaptureSession {
     options.onStage?.("recording");
     const { response, screenshot, png, mhtml, html, title } = await this.recordDocument(page, cdp, first, loadDeadline);
     await writeFile(path.join(dir, "screenshot.png"), png);
-    await writeFile(path.join(dir, "page.mhtml"), mhtml);
-    await writeFile(path.join(dir, "page.html"), html);
+    if (mhtml !== undefined) await writeFile(path.join(dir, "page.mhtml"), mhtml);
+    if (html !== undefined) await writeFile(path.join(dir, "page.html"), html);
     const document = await this.documentBody(response, dir);
     const loadedAt = this.loads.get(response);
     const loadCompleted = loadedAt !== undefined;
@@ -686,7 +686,7 @@ class CaptureSession {
       let interrupted!: () => void;
       const navigated = new Promise<undefined>((resolve) => (interrupted = () => resolve(undefined)));
       this.navigationListeners.add(interrupted);
-      const recording = this.takeRecording(page, cdp).catch((e: unknown) => {
+      const recording = this.takeRecording(page, cdp, response).catch((e: unknown) => {
         // A page navigating away under a step (its context destroyed) is a reason to record
         // again, not a failure.
         if (this.events.navigations.length > navigations) return undefined;
@@ -767,8 +767,16 @@ class CaptureSession {
     return restored;
   }
 
-  private async takeRecording(page: Page, cdp: CDPSession) {
+  /**
+   * The screenshot, and for a web page its MHTML and HTML. A document that is not a web page
+   * has neither: they would be of the browser's viewer (whose snapshot can also wait for
+   * ever), and the document itself is kept whole (see keepDocumentBodies).
+   */
+  private async takeRecording(page: Page, cdp: CDPSession, response: Response) {
     const { png, ...screenshot } = await this.screenshot(cdp);
+    if (!isWebPage((await response.headerValue("content-type")) ?? "")) {
+      return { screenshot, png, mhtml: undefined, html: undefined, title: await page.title() };
+    }
     const { data: mhtml } = (await cdp.send("Page.captureSnapshot", { format: "mhtml" })) as { data: string };
     const html = await page.content();
     const title = await page.title();

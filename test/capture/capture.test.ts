@@ -523,6 +523,10 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         size: bytes.length,
         sha256: sha256Hex(bytes),
       });
+      // Of the browser's viewer, not of the document: not recorded.
+      expect(existsSync(path.join(result.dir, "page.html"))).to.equal(false);
+      expect(existsSync(path.join(result.dir, "page.mhtml"))).to.equal(false);
+      expect(existsSync(path.join(result.dir, "screenshot.png"))).to.equal(true);
     });
 
     it("archives the PDF's bytes as served, not the browser's viewer, in network.har and the WARC", async () => {
