@@ -80,18 +80,7 @@ export async function startService(
 
     // The port is taken first: a port in use fails the start at once, before anything else runs.
     // Until the service is ready, requests are answered 503 with Retry-After.
-    let handler: RequestListener = (_req, res) => {
-      res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "2" });
-      res.end(
-        JSON.stringify({
-          type: "about:blank",
-          title: "Service Unavailable",
-          status: 503,
-          code: "SHUTTING_DOWN",
-          detail: "the service is starting",
-        }),
-      );
-    };
+    let handler: RequestListener = unavailable("the service is starting");
     const server: Server = createServer(
       {
         // Headers must arrive promptly; a whole request within an hour (a large upload at a
@@ -300,7 +289,14 @@ export async function startService(
       devApiKey,
       store,
       anchorer,
-      stop: () => (stopping ??= undo()),
+      // New requests are told the service is stopping, and those under way finish (3 s at
+      // most) before anything they use is closed: none meets a closed store (a 500).
+      stop: () =>
+        (stopping ??= (async () => {
+          handler = unavailable("the service is stopping");
+          await closeServer(server);
+          await undo();
+        })()),
     };
   } catch (e) {
     await undo();
@@ -381,7 +377,19 @@ async function listen(server: Server, port: number, host: string): Promise<void>
 }
 
 /** Stops accepting connections, lets requests in flight finish for a moment, then closes the rest. */
+/** Answers every request 503 SHUTTING_DOWN with Retry-After: while starting and while stopping. */
+function unavailable(detail: string): RequestListener {
+  return (_req, res) => {
+    res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "2", connection: "close" });
+    res.end(
+      JSON.stringify({ type: "about:blank", title: "Service Unavailable", status: 503, code: "SHUTTING_DOWN", detail }),
+    );
+  };
+}
+
+/** Stops accepting connections and closes the open ones (at once if idle, after 3 s if not). Idempotent. */
 async function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return;
   const closed = once(server, "close");
   server.close();
   server.closeIdleConnections();

@@ -4,7 +4,6 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module";
 import { arch, platform, release } from "node:os";
 import path from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import type { Browser, BrowserContext, CDPSession, Page, Request, Response } from "playwright-core";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
@@ -265,7 +264,10 @@ class CaptureSession {
   /** Called as each main-frame navigation begins. */
   private readonly navigationListeners = new Set<() => void>();
   /** The bytes, as served, of each document that is not a web page, by URL; see keepDocumentBodies. */
-  private readonly documentBodies = new Map<string, { mediaType: string; body: Buffer }>();
+  private readonly documentBodies = new Map<
+    string,
+    { mediaType: string; body: Buffer } | { mediaType: string; note: string }
+  >();
   private failedNavigation: { request: Request; url: string; error: string } | undefined;
   private crashed = false;
   private disposed = false;
@@ -712,39 +714,82 @@ class CaptureSession {
    * in a viewer of its own, and the browser then reports the viewer's HTML as that URL's
    * response body: to `Response.body()` and to the HAR. Its bytes as served are taken here,
    * through the DevTools protocol's response interception, before the viewer replaces them.
-   * Web pages and redirects pass untouched.
+   *
+   * Only the main frame's documents, and only those whose whole body can be held: taking it
+   * holds the navigation until the last byte has arrived, and the body comes back decoded in
+   * one message. So a document is kept only with a Content-Length within the page-size limit
+   * and no Content-Encoding; a stream, a compressed body or one of unknown length goes on
+   * untouched and the manifest says its bytes were not kept. Web pages, redirects and
+   * downloads pass untouched.
    */
   private async keepDocumentBodies(cdp: CDPSession): Promise<void> {
+    const { frameTree } = (await cdp.send("Page.getFrameTree")) as { frameTree: { frame: { id: string } } };
+    const mainFrameId = frameTree.frame.id;
     cdp.on("Fetch.requestPaused", (event) => {
-      const { requestId, request, responseStatusCode, responseHeaders } = event as {
+      const { requestId, request, frameId, responseStatusCode, responseHeaders } = event as {
         requestId: string;
-        request: { url: string };
+        request: { url: string; method: string };
+        frameId: string;
         responseStatusCode?: number;
         responseHeaders?: { name: string; value: string }[];
       };
-      const mediaType = responseHeaders?.find((h) => h.name.toLowerCase() === "content-type")?.value ?? "";
-      const keep = responseStatusCode !== undefined && !isRedirect(responseStatusCode) && !isWebPage(mediaType);
+      const header = (name: string) => responseHeaders?.find((h) => h.name.toLowerCase() === name)?.value;
+      const mediaType = header("content-type") ?? "";
+      const why = this.#whyNotKept(header, responseStatusCode);
+      const consider =
+        frameId === mainFrameId &&
+        request.method === "GET" &&
+        responseStatusCode !== undefined &&
+        responseStatusCode >= 200 &&
+        responseStatusCode < 300 &&
+        !isWebPage(mediaType) &&
+        !/attachment/i.test(header("content-disposition") ?? "");
       void (async () => {
-        if (!keep) return;
-        // Never held past the load budget: the document then goes on without its bytes kept.
-        const answer = await Promise.race([
-          cdp.send("Fetch.getResponseBody", { requestId }) as Promise<{ body: string; base64Encoded: boolean }>,
-          delay(this.limits.loadTimeoutMs, undefined, { ref: false }),
-        ]);
-        if (!answer) return;
+        if (!consider) return;
+        if (why) {
+          this.documentBodies.set(request.url, { mediaType, note: why });
+          return;
+        }
+        const answer = (await cdp.send("Fetch.getResponseBody", { requestId })) as {
+          body: string;
+          base64Encoded: boolean;
+        };
         const body = Buffer.from(answer.body, answer.base64Encoded ? "base64" : "utf8");
         this.documentBodies.set(request.url, { mediaType, body });
       })()
-        .catch(() => {}) // a body that cannot be had is simply not kept
+        .catch((e: unknown) => {
+          this.documentBodies.set(request.url, { mediaType, note: `it could not be read (${firstLine(e)})` });
+        })
         .finally(() => cdp.send("Fetch.continueRequest", { requestId }).catch(() => {}));
     });
     await cdp.send("Fetch.enable", { patterns: [{ resourceType: "Document", requestStage: "Response" }] });
   }
 
-  /** The recorded document's bytes as served, kept as `document.<ext>` when it is not a web page. */
+  /** Why a document's body is not to be held whole; undefined when it may be. */
+  #whyNotKept(header: (name: string) => string | undefined, status: number | undefined): string | undefined {
+    if (status === 206) return "the server sent only part of it";
+    const type = (header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type.startsWith("multipart/") || type === "text/event-stream") return "it is a stream";
+    const encoding = (header("content-encoding") ?? "identity").trim().toLowerCase();
+    if (encoding !== "identity") return `it was sent compressed (${encoding}), its size unknown until read`;
+    const length = header("content-length");
+    if (length === undefined || !/^\d+$/.test(length.trim())) return "the server gave no Content-Length";
+    if (Number(length) > this.limits.pageBytes) return `it is larger than the page-size limit (${length} bytes)`;
+    return undefined;
+  }
+
+  /**
+   * The recorded document's bytes as served, kept as `document.<ext>` when it is not a web
+   * page; or, when they could not be kept, why.
+   */
   private async documentBody(response: Response, dir: string) {
     const kept = this.documentBodies.get(response.url());
-    if (!kept) return undefined;
+    if (!kept) {
+      const mediaType = (await response.headerValue("content-type")) ?? "";
+      if (isWebPage(mediaType)) return undefined;
+      return { mediaType, kept: false, note: "the browser did not hand over its bytes" };
+    }
+    if (!("body" in kept)) return { mediaType: kept.mediaType, kept: false, note: kept.note };
     const name = `document${extensionOf(kept.mediaType.split(";")[0]!.trim().toLowerCase())}`;
     await writeFile(path.join(dir, name), kept.body);
     return { name, mediaType: kept.mediaType, size: kept.body.length };
@@ -755,7 +800,9 @@ class CaptureSession {
     let restored = false;
     for (const entry of har.log.entries) {
       const kept = this.documentBodies.get(entry.request.url);
-      if (!kept || isRedirect(entry.response.status)) continue;
+      const { status } = entry.response;
+      if (!kept || !("body" in kept) || entry.request.method !== "GET" || status < 200 || status >= 300) continue;
+      if (status === 206) continue;
       entry.response.content = {
         size: kept.body.length,
         mimeType: kept.mediaType,
@@ -959,11 +1006,22 @@ function isWebPage(mediaType: string): boolean {
   return essence === "" || essence === "text/html" || essence === "application/xhtml+xml";
 }
 
-/** The file extension for a served media type's essence: `.bin` for one not in MEDIA_TYPES. */
+/** The extension `document.<ext>` takes for a served media type's essence. */
+const DOCUMENT_EXTENSIONS: Record<string, string> = {
+  "application/pdf": ".pdf",
+  "image/png": ".png",
+  "image/jpeg": ".jpg",
+  "image/gif": ".gif",
+  "image/webp": ".webp",
+  "image/svg+xml": ".svg",
+  "text/plain": ".txt",
+  "application/json": ".json",
+  "application/xml": ".xml",
+  "text/xml": ".xml",
+};
+
 function extensionOf(essence: string): string {
-  if (essence === "image/jpeg") return ".jpg";
-  const known = Object.entries(MEDIA_TYPES).find(([, type]) => type.split(";")[0] === essence);
-  return known ? known[0] : ".bin";
+  return Object.hasOwn(DOCUMENT_EXTENSIONS, essence) ? DOCUMENT_EXTENSIONS[essence]! : ".bin";
 }
 
 function mediaTypeOf(name: string): string {

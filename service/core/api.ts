@@ -126,6 +126,11 @@ const CAPTURE_FAILURE_TEXT: Record<string, Record<Lang, string>> = {
   NAVIGATION_FAILED: { en: "the browser could not open the page", "zh-CN": "浏览器无法打开该网页" },
   BROWSER_UNAVAILABLE: { en: "no browser is available for capturing", "zh-CN": "没有可用于取证的浏览器" },
   CANCELLED: { en: "the capture was cancelled", "zh-CN": "取证已被取消" },
+  INTERRUPTED: {
+    en: "the service restarted during the capture, more than once; request it again",
+    "zh-CN": "取证过程中服务多次重启，请重新提交取证",
+  },
+  BUSY: { en: "the capture service was busy; request it again", "zh-CN": "取证服务繁忙，请重新提交取证" },
   CAPTURE_FAILED: { en: "the capture could not be completed", "zh-CN": "取证未能完成" },
 };
 

@@ -61,11 +61,11 @@ export interface RenderOptions {
 }
 
 /**
- * The longest `head…tail` of `text` (equal parts of its characters, whole code points) that
- * takes at most `lines` lines.
+ * The longest `head…tail` of `text` (equal numbers of its user-perceived characters, never a
+ * grapheme cluster split) that takes at most `lines` lines.
  */
 function cutInMiddle(text: string, lines: number, linesOf: (text: string) => number): string {
-  const chars = Array.from(text);
+  const chars = Array.from(new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(text), (s) => s.segment);
   const cut = (keep: number) =>
     `${chars.slice(0, Math.ceil(keep / 2)).join("")}…${chars.slice(chars.length - Math.floor(keep / 2)).join("")}`;
   let [low, high] = [0, chars.length - 1];
@@ -449,14 +449,18 @@ class Layout {
     const doc = this.#doc;
     this.#setStyle(block.style);
     const mono = STYLES[block.style].font === "Courier-Bold";
-    const text = mono ? block.text : visible(doc, block.text, block.multiline === true);
+    const show = (raw: string) => (mono ? raw : visible(doc, raw, block.multiline === true));
+    const text = show(block.text);
     const { gap } = STYLES[block.style];
     const pitch = doc.currentLineHeight(true) + gap;
     const linesOf = (t: string) => Math.round(doc.heightOfString(t, { width: VALUE_WIDTH, lineGap: gap }) / pitch);
     const full = linesOf(text);
     const lines = Math.max(1, Math.min(full, block.maxLines ?? 4));
     if (lines < full) this.#truncated = true;
-    if (lines < full && block.cutInMiddle) return { block, text: cutInMiddle(text, lines, linesOf), lines, pitch };
+    if (lines < full && block.cutInMiddle) {
+      // Cut the text as given, then show it: a cut never splits a [U+XXXX] label.
+      return { block, text: show(cutInMiddle(block.text, lines, (raw) => linesOf(show(raw)))), lines, pitch };
+    }
     return { block, text, lines, pitch };
   }
 

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { WARCParser } from "warcio";
 import { AddressPolicy } from "../../service/capture/address-policy.ts";
 import {
@@ -142,6 +142,8 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       "/memory": page(() => "<script>const hoard = []; for (;;) hoard.push(new Array(1e6).fill(1.5));</script>"),
       "/spin": page(() => "<script>for (;;) {}</script>"),
       "/document.pdf": serve("application/pdf", readFileSync(PDF_DOCUMENT)),
+      "/compressed.pdf": serve("application/pdf", gzipSync(readFileSync(PDF_DOCUMENT)), { "content-encoding": "gzip" }),
+      "/framed-pdf": page(() => `<p>a page with a PDF in a frame</p><iframe src="/document.pdf"></iframe>`),
       "/file.bin": serve("application/octet-stream", Buffer.alloc(1024), { "content-disposition": "attachment" }),
     });
     internal = await startSite(
@@ -546,6 +548,23 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       const record = await new WARCParser([gunzipSync(member)]).parse();
       expect(record!.warcTargetURI).to.equal(url);
       expect(Buffer.from(await record!.readFully()).equals(readFileSync(PDF_DOCUMENT))).to.equal(true);
+    });
+
+    it("says a compressed document's bytes were not kept (their size is unknown until read), keeping no file", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/compressed.pdf` }, options());
+      expect(result.manifest.observed.document).to.deep.equal({
+        mediaType: "application/pdf",
+        kept: false,
+        note: "it was sent compressed (gzip), its size unknown until read",
+      });
+      expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+    });
+
+    it("keeps no document file for a PDF inside a frame of a web page: the page is the document", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/framed-pdf` }, options());
+      expect(result.manifest.observed).not.to.have.property("document");
+      expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+      expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("a page with a PDF in a frame");
     });
 
     it("keeps no document file for a web page", async () => {

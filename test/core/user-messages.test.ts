@@ -2,9 +2,12 @@ import { expect } from "chai";
 import { captureFailureText } from "../../service/core/api.ts";
 import type { CaptureErrorCode } from "../../service/capture/errors.ts";
 
-// Every code a capture can fail with (service/capture/errors.ts), but BUSY and INVALID_REQUEST,
-// which are answered to the request itself and never stored on a capture.
-const STORED_CODES: CaptureErrorCode[] = [
+// Every code a stored capture can carry: those of service/capture/errors.ts but INVALID_REQUEST
+// (answered to the request itself), and INTERRUPTED, which the capture service stores when a
+// capture was cut short by restarts.
+const STORED_CODES: (CaptureErrorCode | "INTERRUPTED")[] = [
+  "BUSY",
+  "INTERRUPTED",
   "URL_REFUSED",
   "ADDRESS_REFUSED",
   "HOST_NOT_FOUND",

@@ -139,6 +139,15 @@ describe("renderCertificatePdf", function () {
     expect(text).to.include(squash("“…”: cut short, full text in the attached certificate"));
   });
 
+  it("never cuts a long file name through a [U+XXXX] label", async () => {
+    const input = withCertificate(exampleDocumentInput(), (c) => {
+      c.record.fileName = "\u202E".repeat(120) + "gnp.exe";
+    });
+    const text = squash(poppler.text(await renderCertificatePdf(input)));
+    const shown = text.slice(text.indexOf("Filename") + "Filename".length, text.indexOf("gnp.exe") + "gnp.exe".length);
+    expect(shown).to.match(/^(\[U\+202E\])+…(\[U\+202E\])+gnp\.exe$/);
+  });
+
   it("omits missing optional fields rather than printing them as undefined", async () => {
     const input = withCertificate(exampleDocumentInput(), (c) => {
       for (const key of ["size", "fileName", "mediaType", "title", "sourceUrl", "note"]) delete c.record[key];

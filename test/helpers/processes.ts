@@ -23,21 +23,29 @@ export async function freePort(): Promise<number> {
   const [low, high] = ephemeralRange();
   // Below the ephemeral range when there is room there, otherwise above it.
   const [from, to] = low - 10_000 >= 1024 ? [low - 10_000, low] : [high + 1, 65_536];
-  for (;;) {
+  for (let tries = 0; to - from >= 100 && tries < 1_000; tries++) {
     const port = from + Math.floor(Math.random() * (to - from));
     if (handedOut.has(port)) continue;
+    handedOut.add(port); // before binding: two calls at once never get the same port
     const server = createServer().listen(port, "127.0.0.1");
-    // `once` rejects when 'error' comes first: EADDRINUSE, try another.
-    const bound = await once(server, "listening").then(
-      () => true,
-      () => false,
+    // `once` rejects when 'error' comes first: a port in use, try another.
+    const error = await once(server, "listening").then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => e,
     );
-    if (!bound) continue;
+    if (error?.code === "EADDRINUSE") continue;
+    if (error) throw error;
     server.close();
     await once(server, "close");
-    handedOut.add(port);
     return port;
   }
+  // No room outside the ephemeral range on this machine: a port the kernel picks.
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
 }
 
 const handedOut = new Set<number>();

@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import path from "node:path";
 import { isAlive } from "../../service/process-alive.ts";
-import { cleanUpDataDir, freePort, runCli, startServiceProcess, tempDir, until } from "../helpers/processes.ts";
+import { sha256Hex } from "../helpers/hash.ts";
+import { api, cleanUpDataDir, freePort, runCli, startServiceProcess, tempDir, until } from "../helpers/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -99,6 +100,40 @@ describe("the service's lifecycle (real processes, through npm start)", function
         expect(output(), "a clean stop, not a forced exit").to.match(/"msg":"stopped"/);
       });
     }
+
+  it("answers requests made while it stops with 503 SHUTTING_DOWN, never a 500: nothing they use is closed under them", async () => {
+    const dataDir = tempDir("lifecycle-stopping");
+    dirs.push(dataDir);
+    const service = await startServiceProcess(dataDir);
+    const client = api(service.url, service.apiKey);
+    const submitted = await client.postJson("/api/v1/evidence/digests", { items: [{ contentHash: "c".repeat(64) }] });
+    const id = submitted.body.items[0].id as string;
+    const statuses = new Map<number, number>();
+    let stopped = false;
+    // Readers and submitters, each as fast as it is answered, until the process is gone.
+    const load = Array.from({ length: 16 }, (_, i) =>
+      (async () => {
+        for (let n = 0; !stopped; n++) {
+          const res =
+            i % 2 === 0
+              ? await fetch(`${service.url}/api/v1/evidence/${id}`).catch(() => undefined)
+              : await fetch(`${service.url}/api/v1/evidence/digests`, {
+                  method: "POST",
+                  headers: { authorization: `Bearer ${service.apiKey}`, "content-type": "application/json" },
+                  body: JSON.stringify({ items: [{ contentHash: sha256Hex(`stopping ${i} ${n}`) }] }),
+                }).catch(() => undefined);
+          if (!res) continue; // refused: the port is closed
+          await res.arrayBuffer();
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        }
+      })(),
+    );
+    await until(async () => ((statuses.get(201) ?? 0) > 20 ? true : undefined), "requests under way");
+    await service.stop();
+    stopped = true;
+    await Promise.all(load);
+    expect([...statuses.keys()].filter((status) => status >= 500 && status !== 503)).to.deep.equal([]);
+  });
 
   it("exits non-zero at once, with one line, when its port is in use", async () => {
     const dataDir = tempDir("lifecycle-port");
