@@ -369,6 +369,11 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(cells[3]).to.match(
         /^该网页或其跳转到的网页位于不能取证的地址（内网、本机或无法解析的地址）（技术细节：.*10\.1\.2\.3/,
       );
+      // Drawn again in the other language when it is switched.
+      await page.click("#lang");
+      const english = await row.locator("td").allInnerTexts();
+      expect(english[2]).to.equal("failed");
+      expect(english[3]).to.match(/^the page, or a page it led to, is at an address that cannot be captured/);
     } finally {
       await context.close();
     }

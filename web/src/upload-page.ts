@@ -37,6 +37,7 @@ setUpLanguageSwitch(byId("lang"), () => {
   rows.forEach(renderStatus);
   errorLine.render();
   captureError.render();
+  if (shownList) renderList(shownList.items, shownList.captures);
 });
 byId("use-key").addEventListener("click", () => {
   sessionStorage.setItem(KEY_STORAGE, keyInput.value.trim());
@@ -322,6 +323,14 @@ async function refreshList(): Promise<void> {
   }
   const { items } = (await res.json()) as EvidenceList;
   const captures = capturesRes.ok ? ((await capturesRes.json()) as CaptureList).items : [];
+  shownList = { items, captures };
+  renderList(items, captures);
+}
+
+/** The list last fetched, drawn again when the language is switched. */
+let shownList: { items: EvidenceList["items"]; captures: CaptureList["items"] } | undefined;
+
+function renderList(items: EvidenceList["items"], captures: CaptureList["items"]): void {
   byId<HTMLTableElement>("mine").tBodies[0]!.replaceChildren(
     ...captures.map((capture) => {
       const tr = el("tr");
