@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module";
 import { arch, platform, release } from "node:os";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import type { Browser, BrowserContext, CDPSession, Page, Request, Response } from "playwright-core";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
@@ -268,6 +269,8 @@ class CaptureSession {
     string,
     { mediaType: string; body: Buffer } | { mediaType: string; note: string }
   >();
+  /** Why page.mhtml is missing, when it is. */
+  private snapshotNote: string | undefined;
   private failedNavigation: { request: Request; url: string; error: string } | undefined;
   private crashed = false;
   private disposed = false;
@@ -439,7 +442,7 @@ class CaptureSession {
 
     options.onStage?.("recording");
     const { response, screenshot, png, mhtml, html, title } = await this.recordDocument(page, cdp, first, loadDeadline);
-    await writeFile(path.join(dir, "screenshot.png"), png);
+    if (png !== undefined) await writeFile(path.join(dir, "screenshot.png"), png);
     if (mhtml !== undefined) await writeFile(path.join(dir, "page.mhtml"), mhtml);
     if (html !== undefined) await writeFile(path.join(dir, "page.html"), html);
     const document = await this.documentBody(response, dir);
@@ -518,6 +521,7 @@ class CaptureSession {
         loadCompleted,
         ...(documentError ? { documentError } : {}),
         ...(document ? { document } : {}),
+        ...(this.snapshotNote && mhtml === undefined ? { snapshotNote: this.snapshotNote } : {}),
         screenshot,
         popups: this.events.popups,
         dialogs: this.events.dialogs,
@@ -760,7 +764,14 @@ class CaptureSession {
         .catch((e: unknown) => {
           this.documentBodies.set(request.url, { mediaType, note: `it could not be read (${firstLine(e)})` });
         })
-        .finally(() => cdp.send("Fetch.continueRequest", { requestId }).catch(() => {}));
+        .finally(async () => {
+          await cdp.send("Fetch.continueRequest", { requestId }).catch(() => {});
+          // Interception ends with the main frame's first document: nothing the page loads
+          // afterwards (frames, the PDF viewer's own requests) is ever held.
+          if (frameId === mainFrameId && responseStatusCode !== undefined && !isRedirect(responseStatusCode)) {
+            await cdp.send("Fetch.disable").catch(() => {});
+          }
+        });
     });
     await cdp.send("Fetch.enable", { patterns: [{ resourceType: "Document", requestStage: "Response" }] });
   }
@@ -820,11 +831,30 @@ class CaptureSession {
    * ever), and the document itself is kept whole (see keepDocumentBodies).
    */
   private async takeRecording(page: Page, cdp: CDPSession, response: Response) {
-    const { png, ...screenshot } = await this.screenshot(cdp);
     if (!isWebPage((await response.headerValue("content-type")) ?? "")) {
-      return { screenshot, png, mhtml: undefined, html: undefined, title: await page.title() };
+      // The browser's viewer sometimes never answers: the document's own bytes are the
+      // evidence, and the capture goes on without a picture of the viewer, saying so.
+      const viewer = Promise.all([this.screenshot(cdp), page.title()]);
+      viewer.catch(() => {}); // a late failure of one given up on
+      const shown = await Promise.race([viewer, delay(SNAPSHOT_TIMEOUT_MS, undefined, { ref: false })]);
+      if (!shown) {
+        const note = `no screenshot: the browser's viewer did not answer within ${SNAPSHOT_TIMEOUT_MS / 1000} s`;
+        return { screenshot: { taken: false, note }, png: undefined, mhtml: undefined, html: undefined, title: "" };
+      }
+      const [{ png, ...screenshot }, title] = shown;
+      return { screenshot, png, mhtml: undefined, html: undefined, title };
     }
-    const { data: mhtml } = (await cdp.send("Page.captureSnapshot", { format: "mhtml" })) as { data: string };
+    const { png, ...screenshot } = await this.screenshot(cdp);
+    // The browser's snapshot sometimes never answers for a page holding its PDF viewer (an
+    // <iframe> of a PDF): the capture then goes on without page.mhtml, and says so.
+    const snapshot = (cdp.send("Page.captureSnapshot", { format: "mhtml" }) as Promise<{ data: string }>).then(
+      (answer) => answer.data,
+    );
+    snapshot.catch(() => {}); // a late failure of one given up on
+    const mhtml = await Promise.race([snapshot, delay(SNAPSHOT_TIMEOUT_MS, undefined, { ref: false })]);
+    if (mhtml === undefined) {
+      this.snapshotNote = `no page.mhtml: the browser did not answer the snapshot within ${SNAPSHOT_TIMEOUT_MS / 1000} s`;
+    }
     const html = await page.content();
     const title = await page.title();
     return { screenshot, png, mhtml, html, title };
@@ -989,6 +1019,9 @@ class CaptureSession {
     return artifacts;
   }
 }
+
+/** How long the browser's MHTML snapshot may take before the capture goes on without it. */
+const SNAPSHOT_TIMEOUT_MS = 15_000;
 
 /** How long a loaded document must go without beginning a navigation to count as settled. */
 const QUIET_MS = 500;

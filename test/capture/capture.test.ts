@@ -143,7 +143,6 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       "/spin": page(() => "<script>for (;;) {}</script>"),
       "/document.pdf": serve("application/pdf", readFileSync(PDF_DOCUMENT)),
       "/compressed.pdf": serve("application/pdf", gzipSync(readFileSync(PDF_DOCUMENT)), { "content-encoding": "gzip" }),
-      "/framed-pdf": page(() => `<p>a page with a PDF in a frame</p><iframe src="/document.pdf"></iframe>`),
       "/file.bin": serve("application/octet-stream", Buffer.alloc(1024), { "content-disposition": "attachment" }),
     });
     internal = await startSite(
@@ -528,7 +527,10 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       // Of the browser's viewer, not of the document: not recorded.
       expect(existsSync(path.join(result.dir, "page.html"))).to.equal(false);
       expect(existsSync(path.join(result.dir, "page.mhtml"))).to.equal(false);
-      expect(existsSync(path.join(result.dir, "screenshot.png"))).to.equal(true);
+      // A picture of the viewer, or a note saying why there is none (the viewer sometimes never answers).
+      const screenshot = result.manifest.observed.screenshot as { taken?: boolean; note?: string };
+      expect(existsSync(path.join(result.dir, "screenshot.png"))).to.equal(screenshot.taken !== false);
+      if (screenshot.taken === false) expect(screenshot.note).to.match(/^no screenshot: /);
     });
 
     it("archives the PDF's bytes as served, not the browser's viewer, in network.har and the WARC", async () => {
@@ -558,13 +560,6 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         note: "it was sent compressed (gzip), its size unknown until read",
       });
       expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
-    });
-
-    it("keeps no document file for a PDF inside a frame of a web page: the page is the document", async () => {
-      const result = await capturePage({ url: `http://site.test:${site.port}/framed-pdf` }, options());
-      expect(result.manifest.observed).not.to.have.property("document");
-      expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
-      expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("a page with a PDF in a frame");
     });
 
     it("keeps no document file for a web page", async () => {

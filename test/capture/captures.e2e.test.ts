@@ -143,6 +143,17 @@ describe("web captures through the service (real service, Chromium, a loopback s
     const evidence = await client.get("/api/v1/evidence");
     const recorded = evidence.body.items.map((i: { id: string }) => i.id);
     expect(body.items.filter((i: { id: string }) => recorded.includes(i.id))).to.deep.equal([]);
+    // The CLI says why in one line, exit 1; not as if the service had refused a request.
+    const cli = await runCli(
+      ["capture", `http://127.0.0.1:${site.port}/to-private`, "--wait", "--server", service.url],
+      {
+        EVIDENCE_API_KEY: service.apiKey!,
+      },
+    );
+    expect(cli.code).to.equal(1);
+    expect(cli.stderr.trim().split("\n").at(-1)).to.match(
+      /^evidence capture: the capture failed: the page, or a page it led to, is at an address that cannot be captured \(private, local or unknown\) \(.*10\.1\.2\.3/,
+    );
     const anonymous = await api(service.url).get("/api/v1/captures");
     expect([anonymous.status, anonymous.body.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
   });

@@ -1,9 +1,9 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { isWebUrl, type EvidenceView } from "../../core/api.ts";
+import { captureFailureText, isWebUrl, type EvidenceView } from "../../core/api.ts";
 import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate, saveFile } from "../save-certificate.ts";
-import { ServiceClient, ServiceError } from "../service-client.ts";
+import { ServiceClient } from "../service-client.ts";
 
 export const capture = defineCommand({
   name: "capture",
@@ -53,10 +53,8 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
       if (view.status !== last && !values.json) console.error(`  ${view.status}`);
       last = view.status;
       if (view.status === "failed") {
-        throw new ServiceError(422, {
-          code: "INTERNAL",
-          detail: `the capture failed: ${view.capture?.error?.code}: ${view.capture?.error?.message}`,
-        });
+        // Not an answer of the service's to a request: the capture itself failed (exit 1).
+        throw new Error(`the capture failed: ${captureFailureText(view.capture?.error, "en") || "no reason given"}`);
       }
       if (view.certificate) break;
       await delay(1_000);
