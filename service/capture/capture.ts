@@ -269,8 +269,6 @@ class CaptureSession {
     string,
     { mediaType: string; body: Buffer } | { mediaType: string; note: string }
   >();
-  /** Why page.mhtml is missing, when it is. */
-  private snapshotNote: string | undefined;
   private failedNavigation: { request: Request; url: string; error: string } | undefined;
   private crashed = false;
   private disposed = false;
@@ -441,7 +439,12 @@ class CaptureSession {
     if (this.waitMs > 0) await this.guard(page.waitForTimeout(this.waitMs));
 
     options.onStage?.("recording");
-    const { response, screenshot, png, mhtml, html, title } = await this.recordDocument(page, cdp, first, loadDeadline);
+    const { response, screenshot, png, mhtml, html, title, snapshotNote } = await this.recordDocument(
+      page,
+      cdp,
+      first,
+      loadDeadline,
+    );
     if (png !== undefined) await writeFile(path.join(dir, "screenshot.png"), png);
     if (mhtml !== undefined) await writeFile(path.join(dir, "page.mhtml"), mhtml);
     if (html !== undefined) await writeFile(path.join(dir, "page.html"), html);
@@ -521,7 +524,7 @@ class CaptureSession {
         loadCompleted,
         ...(documentError ? { documentError } : {}),
         ...(document ? { document } : {}),
-        ...(this.snapshotNote && mhtml === undefined ? { snapshotNote: this.snapshotNote } : {}),
+        ...(snapshotNote ? { snapshotNote } : {}),
         screenshot,
         popups: this.events.popups,
         dialogs: this.events.dialogs,
@@ -834,30 +837,35 @@ class CaptureSession {
     if (!isWebPage((await response.headerValue("content-type")) ?? "")) {
       // The browser's viewer sometimes never answers: the document's own bytes are the
       // evidence, and the capture goes on without a picture of the viewer, saying so.
-      const viewer = Promise.all([this.screenshot(cdp), page.title()]);
-      viewer.catch(() => {}); // a late failure of one given up on
-      const shown = await Promise.race([viewer, delay(SNAPSHOT_TIMEOUT_MS, undefined, { ref: false })]);
+      const shown = await answerWithin(Promise.all([this.screenshot(cdp), page.title()]), SNAPSHOT_TIMEOUT_MS);
       if (!shown) {
         const note = `no screenshot: the browser's viewer did not answer within ${SNAPSHOT_TIMEOUT_MS / 1000} s`;
-        return { screenshot: { taken: false, note }, png: undefined, mhtml: undefined, html: undefined, title: "" };
+        return {
+          screenshot: { taken: false, note },
+          png: undefined,
+          mhtml: undefined,
+          html: undefined,
+          title: "",
+          snapshotNote: undefined,
+        };
       }
       const [{ png, ...screenshot }, title] = shown;
-      return { screenshot, png, mhtml: undefined, html: undefined, title };
+      return { screenshot, png, mhtml: undefined, html: undefined, title, snapshotNote: undefined };
     }
     const { png, ...screenshot } = await this.screenshot(cdp);
     // The browser's snapshot sometimes never answers for a page holding its PDF viewer (an
     // <iframe> of a PDF): the capture then goes on without page.mhtml, and says so.
-    const snapshot = (cdp.send("Page.captureSnapshot", { format: "mhtml" }) as Promise<{ data: string }>).then(
-      (answer) => answer.data,
+    const snapshot = await answerWithin(
+      cdp.send("Page.captureSnapshot", { format: "mhtml" }) as Promise<{ data: string }>,
+      SNAPSHOT_TIMEOUT_MS,
     );
-    snapshot.catch(() => {}); // a late failure of one given up on
-    const mhtml = await Promise.race([snapshot, delay(SNAPSHOT_TIMEOUT_MS, undefined, { ref: false })]);
-    if (mhtml === undefined) {
-      this.snapshotNote = `no page.mhtml: the browser did not answer the snapshot within ${SNAPSHOT_TIMEOUT_MS / 1000} s`;
-    }
+    const snapshotNote =
+      snapshot === undefined
+        ? `no page.mhtml: the browser did not answer the snapshot within ${SNAPSHOT_TIMEOUT_MS / 1000} s`
+        : undefined;
     const html = await page.content();
     const title = await page.title();
-    return { screenshot, png, mhtml, html, title };
+    return { screenshot, png, mhtml: snapshot?.data, html, title, snapshotNote };
   }
 
   private navigationError(e: unknown, failedUrl?: string): CaptureError {
@@ -1018,6 +1026,12 @@ class CaptureSession {
     if (missing.length > 0) throw new CaptureError("CAPTURE_FAILED", `the archive lacks ${missing.join(", ")}`);
     return artifacts;
   }
+}
+
+/** `step`'s value, or undefined if it has not answered within `ms`; a late failure is ignored. */
+function answerWithin<T>(step: Promise<T>, ms: number): Promise<T | undefined> {
+  step.catch(() => {});
+  return Promise.race([step, delay(ms, undefined, { ref: false })]);
 }
 
 /** How long the browser's MHTML snapshot may take before the capture goes on without it. */
