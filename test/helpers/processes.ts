@@ -35,13 +35,16 @@ export async function freePort(): Promise<number> {
     );
     if (error?.code === "EADDRINUSE") continue;
     if (error) throw error;
-    server.close();
-    await once(server, "close");
-    return port;
+    return release(server);
   }
   // No room outside the ephemeral range on this machine: a port the kernel picks.
   const server = createServer().listen(0, "127.0.0.1");
   await once(server, "listening");
+  return release(server);
+}
+
+/** Closes a listening server and gives back the port it held. */
+async function release(server: ReturnType<typeof createServer>): Promise<number> {
   const { port } = server.address() as { port: number };
   server.close();
   await once(server, "close");
