@@ -257,18 +257,24 @@ class CaptureSession {
     downloads: [] as string[],
     navigations: [] as string[],
   };
-  /** The latest main-frame document response: a page may navigate itself after the first one (script, meta refresh). */
+  /** The main frame's committed document: a page may navigate itself after the first one (script, meta refresh). */
   private documentResponse: Response | undefined;
+  /** Every main-frame document response, committed or not (a download never commits). */
+  private readonly documentResponses: Response[] = [];
   private readonly pendingNavigations = new Set<Request>();
   /** When each document reached its load event. */
   private readonly loads = new Map<Response, Date>();
   /** Called as each main-frame navigation begins. */
   private readonly navigationListeners = new Set<() => void>();
+  /** Called when the last main-frame navigation under way ends. */
+  private readonly navigationsEndedListeners = new Set<() => void>();
   /** The bytes, as served, of each document that is not a web page, by URL; see keepDocumentBodies. */
   private readonly documentBodies = new Map<
     string,
     { mediaType: string; body: Buffer } | { mediaType: string; note: string }
   >();
+  /** The type the browser judged each main-frame document to be, by URL: the Content-Type, or sniffed without one. */
+  private readonly browserTypes = new Map<string, string>();
   private failedNavigation: { request: Request; url: string; error: string } | undefined;
   private crashed = false;
   private disposed = false;
@@ -460,7 +466,10 @@ class CaptureSession {
     const browserSession = await this.guard(browser.newBrowserCDPSession());
     const { userAgent } = (await this.guard(browserSession.send("Browser.getVersion"))) as { userAgent: string };
     if (this.request.video) await this.guard(this.scrollForVideo(page));
-    await this.guard(context.close()); // writes network.har
+    // The page first: the HAR recorder waits on the page's pending reads (the PDF viewer's
+    // stream is never finished), and closing the page ends them; then the context writes network.har.
+    await this.guard(page.close());
+    await this.guard(context.close());
     const video = await this.guard(this.finishVideo(dir, videoNote));
     const browserVersion = browser.version();
     await this.guard(browser.close());
@@ -589,6 +598,9 @@ class CaptureSession {
     });
     page.on("download", (download) => {
       this.events.downloads.push(download.url());
+      // A navigation that became a download never commits, nor finishes as a request.
+      for (const request of this.pendingNavigations)
+        if (request.url() === download.url()) this.navigationEnded(request);
       void download.cancel().catch(() => {});
     });
     const mainNavigation = (request: Request) => request.isNavigationRequest() && request.frame() === page.mainFrame();
@@ -601,16 +613,31 @@ class CaptureSession {
     page.on("load", () => {
       if (this.documentResponse) this.loads.set(this.documentResponse, new Date());
     });
+    // The document shown is the one the main frame committed, not merely the latest
+    // response: a navigation that becomes a download, or is replaced before it commits,
+    // leaves the page on the document it had.
+    const adopt = (response: Response) => {
+      if (this.documentResponse === response) return;
+      this.documentResponse = response;
+      this.failedNavigation = undefined;
+    };
     page.on("response", (response) => {
       const request = response.request();
       if (!mainNavigation(request) || isRedirect(response.status())) return;
-      this.documentResponse = response;
-      this.failedNavigation = undefined;
+      this.documentResponses.push(response);
+      // Committed already (the events of one navigation may arrive in either order).
+      if (withoutFragment(page.mainFrame().url()) === response.url()) adopt(response);
     });
-    page.on("requestfinished", (request) => this.pendingNavigations.delete(request));
+    page.on("framenavigated", (frame) => {
+      if (frame !== page.mainFrame()) return;
+      // A change of the URL within the document (pushState, a fragment) matches no response: the document stays.
+      const committed = this.documentResponses.findLast((r) => r.url() === withoutFragment(frame.url()));
+      if (committed) adopt(committed);
+    });
+    page.on("requestfinished", (request) => this.navigationEnded(request));
     page.on("requestfailed", (request) => {
       if (!mainNavigation(request)) return;
-      this.pendingNavigations.delete(request);
+      this.navigationEnded(request);
       const error = request.failure()?.errorText ?? "failed";
       // ERR_ABORTED: another navigation replaced this one; the page then shows that one.
       if (error !== "net::ERR_ABORTED") this.failedNavigation = { request, url: request.url(), error };
@@ -618,6 +645,23 @@ class CaptureSession {
     page.on("crash", () => {
       this.crashed = true;
       this.stopController.abort();
+    });
+  }
+
+  private navigationEnded(request: Request): void {
+    if (!this.pendingNavigations.delete(request) || this.pendingNavigations.size > 0) return;
+    for (const listener of this.navigationsEndedListeners) listener();
+  }
+
+  /** Resolves once no main-frame navigation is under way. */
+  private navigationsEnded(): Promise<void> {
+    if (this.pendingNavigations.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = () => {
+        this.navigationsEndedListeners.delete(listener);
+        resolve();
+      };
+      this.navigationsEndedListeners.add(listener);
     });
   }
 
@@ -649,7 +693,9 @@ class CaptureSession {
     for (let documents = 0; documents < MAX_DOCUMENTS; documents++) {
       const remaining = () => Math.max(0, loadDeadline - Date.now());
       if (this.pendingNavigations.size > 0 && remaining() > 0) {
-        await this.guard(page.waitForEvent("load", { timeout: remaining() }).catch(() => {}));
+        // Its document's load, or its end without one (a download, a navigation given up).
+        const loaded = page.waitForEvent("load", { timeout: remaining() }).catch(() => {});
+        await this.guard(Promise.race([loaded, this.navigationsEnded()]));
       } else if (!this.loads.has(this.documentResponse ?? first) && remaining() > 0) {
         await this.guard(page.waitForLoadState("load", { timeout: remaining() }).catch(() => {}));
       }
@@ -732,6 +778,14 @@ class CaptureSession {
   private async keepDocumentBodies(cdp: CDPSession): Promise<void> {
     const { frameTree } = (await cdp.send("Page.getFrameTree")) as { frameTree: { frame: { id: string } } };
     const mainFrameId = frameTree.frame.id;
+    cdp.on("Network.responseReceived", (event) => {
+      const { type, frameId, response } = event as {
+        type: string;
+        frameId?: string;
+        response: { url: string; mimeType: string };
+      };
+      if (type === "Document" && frameId === mainFrameId) this.browserTypes.set(response.url, response.mimeType);
+    });
     cdp.on("Fetch.requestPaused", (event) => {
       const { requestId, request, frameId, responseStatusCode, responseHeaders } = event as {
         requestId: string;
@@ -749,7 +803,8 @@ class CaptureSession {
         responseStatusCode !== undefined &&
         responseStatusCode >= 200 &&
         responseStatusCode < 300 &&
-        !isWebPage(mediaType) &&
+        // With no Content-Type the browser sniffs the type from the bytes, so they are held until it has.
+        (mediaType === "" || !isWebPage(mediaType)) &&
         !/attachment/i.test(header("content-disposition") ?? "");
       void (async () => {
         if (!consider) return;
@@ -797,16 +852,25 @@ class CaptureSession {
    * page; or, when they could not be kept, why.
    */
   private async documentBody(response: Response, dir: string) {
+    const { mediaType, sniffed } = await this.documentType(response);
+    if (isWebPage(mediaType)) return undefined;
+    const judged = sniffed ? { sniffed: true } : {};
     const kept = this.documentBodies.get(response.url());
-    if (!kept) {
-      const mediaType = (await response.headerValue("content-type")) ?? "";
-      if (isWebPage(mediaType)) return undefined;
-      return { mediaType, kept: false, note: "the browser did not hand over its bytes" };
-    }
-    if (!("body" in kept)) return { mediaType: kept.mediaType, kept: false, note: kept.note };
-    const name = `document${extensionOf(kept.mediaType.split(";")[0]!.trim().toLowerCase())}`;
+    if (!kept) return { mediaType, ...judged, kept: false, note: "the browser did not hand over its bytes" };
+    if (!("body" in kept)) return { mediaType, ...judged, kept: false, note: kept.note };
+    const name = `document${extensionOf(mediaType.split(";")[0]!.trim().toLowerCase())}`;
     await writeFile(path.join(dir, name), kept.body);
-    return { name, mediaType: kept.mediaType, size: kept.body.length };
+    return { name, mediaType, ...judged, size: kept.body.length };
+  }
+
+  /**
+   * A document's type: its Content-Type, or when the server sent none, the type the browser
+   * judged from its bytes (sniffed: a PDF so served is shown in the PDF viewer all the same).
+   */
+  private async documentType(response: Response): Promise<{ mediaType: string; sniffed: boolean }> {
+    const declared = (await response.headerValue("content-type")) ?? "";
+    if (declared !== "") return { mediaType: declared, sniffed: false };
+    return { mediaType: this.browserTypes.get(response.url()) ?? "", sniffed: true };
   }
 
   /** Puts each kept document's bytes back into the HAR in place of its viewer's HTML; whether any was. */
@@ -816,10 +880,11 @@ class CaptureSession {
       const kept = this.documentBodies.get(entry.request.url);
       const { status } = entry.response;
       if (!kept || !("body" in kept) || entry.request.method !== "GET" || status < 200 || status >= 300) continue;
-      if (status === 206) continue;
+      const mediaType = kept.mediaType || this.browserTypes.get(entry.request.url) || "";
+      if (status === 206 || isWebPage(mediaType)) continue;
       entry.response.content = {
         size: kept.body.length,
-        mimeType: kept.mediaType,
+        mimeType: mediaType,
         text: kept.body.toString("base64"),
         encoding: "base64",
       };
@@ -834,7 +899,7 @@ class CaptureSession {
    * ever), and the document itself is kept whole (see keepDocumentBodies).
    */
   private async takeRecording(page: Page, cdp: CDPSession, response: Response) {
-    if (!isWebPage((await response.headerValue("content-type")) ?? "")) {
+    if (!isWebPage((await this.documentType(response)).mediaType)) {
       // The browser's viewer sometimes never answers: the document's own bytes are the
       // evidence, and the capture goes on without a picture of the viewer, saying so.
       const shown = await answerWithin(Promise.all([this.screenshot(cdp), page.title()]), SNAPSHOT_TIMEOUT_MS);
@@ -1043,6 +1108,11 @@ const QUIET_MS = 500;
 const MAX_DOCUMENTS = 10;
 /** Recordings begun again because the page navigated under them, before the capture fails. */
 const MAX_RECORDINGS = 5;
+
+function withoutFragment(url: string): string {
+  const hash = url.indexOf("#");
+  return hash === -1 ? url : url.slice(0, hash);
+}
 
 function isRedirect(status: number): boolean {
   return status >= 300 && status < 400 && status !== 304;

@@ -315,4 +315,15 @@ export const MIGRATIONS: readonly Migration[] = [
     FOR EACH ROW EXECUTE FUNCTION evidence_anchor_refuse('a committed record never changes');
   `,
   },
+  {
+    // GET /api/v1/captures: an account's captures that are not evidence, newest first. Most
+    // captures end recorded, so the index holds only the few that are not.
+    name: "an account's unrecorded captures, by index",
+    sqlite: `
+  CREATE INDEX captures_account ON captures(account_id, requested_at, id) WHERE status <> 'recorded';
+  `,
+    postgres: `
+  CREATE INDEX captures_account ON captures(account_id, requested_at, id) WHERE status <> 'recorded';
+  `,
+  },
 ];

@@ -129,6 +129,13 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         <script>addEventListener("resize", () => location.replace("/simple"), { once: true })</script>`,
         { "x-document": "first" },
       ),
+      // Starts a download once loaded: a navigation that never commits, so the page stays on this document.
+      "/leaves-for-download": serve(
+        "text/html; charset=utf-8",
+        `<!doctype html><title>stays</title><p>the page that stays</p>
+        <script>addEventListener("load", () => setTimeout(() => (location.href = "/file.bin"), 50))</script>`,
+        { "x-document": "stays" },
+      ),
       "/meta-refresh-to-internal": (req, res) =>
         serve(
           "text/html; charset=utf-8",
@@ -143,6 +150,11 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       "/spin": page(() => "<script>for (;;) {}</script>"),
       "/document.pdf": serve("application/pdf", readFileSync(PDF_DOCUMENT)),
       "/compressed.pdf": serve("application/pdf", gzipSync(readFileSync(PDF_DOCUMENT)), { "content-encoding": "gzip" }),
+      "/untyped.pdf": (_req, res) => {
+        const bytes = readFileSync(PDF_DOCUMENT);
+        res.writeHead(200, { "content-length": bytes.length }).end(bytes); // no Content-Type
+      },
+      "/framed-pdf": page(() => `<p>a page with a PDF in a frame</p><iframe src="/document.pdf"></iframe>`),
       "/file.bin": serve("application/octet-stream", Buffer.alloc(1024), { "content-disposition": "attachment" }),
     });
     internal = await startSite(
@@ -481,6 +493,22 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect(mhtml).not.to.include("first document");
     });
 
+    it("keeps the document it shows when it navigates to a download, recording the download as refused", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/leaves-for-download` }, options());
+      const { observed } = result.manifest;
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/leaves-for-download`);
+      expect(observed.status).to.equal(200);
+      expect(headerNames(observed.responseHeaders)).to.include("x-document");
+      expect(headerNames(observed.responseHeaders)).not.to.include("content-disposition");
+      expect(observed.navigations).to.deep.equal([
+        `http://site.test:${site.port}/leaves-for-download`,
+        `http://site.test:${site.port}/file.bin`,
+      ]);
+      expect(observed.downloads).to.deep.equal([`http://site.test:${site.port}/file.bin`]);
+      expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("the page that stays");
+      expect(observed).not.to.have.property("documentError");
+    });
+
     it("rejects a meta refresh to a refused host with ADDRESS_REFUSED, never recording the proxy's refusal as the page", async () => {
       const opts = options();
       const error = await captureError({ url: `http://site.test:${site.port}/meta-refresh-to-internal` }, opts);
@@ -552,6 +580,20 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect(Buffer.from(await record!.readFully()).equals(readFileSync(PDF_DOCUMENT))).to.equal(true);
     });
 
+    it("keeps a PDF served with no Content-Type as document.pdf, its type as the browser judged it from the bytes", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/untyped.pdf` }, options());
+      const bytes = readFileSync(path.join(result.dir, "document.pdf"));
+      expect(bytes.equals(readFileSync(PDF_DOCUMENT))).to.equal(true);
+      expect(result.manifest.observed.document).to.deep.equal({
+        name: "document.pdf",
+        mediaType: "application/pdf",
+        sniffed: true,
+        size: bytes.length,
+      });
+      expect(existsSync(path.join(result.dir, "page.html"))).to.equal(false);
+      expect(existsSync(path.join(result.dir, "page.mhtml"))).to.equal(false);
+    });
+
     it("says a compressed document's bytes were not kept (their size is unknown until read), keeping no file", async () => {
       const result = await capturePage({ url: `http://site.test:${site.port}/compressed.pdf` }, options());
       expect(result.manifest.observed.document).to.deep.equal({
@@ -560,6 +602,16 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         note: "it was sent compressed (gzip), its size unknown until read",
       });
       expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+    });
+
+    it("records a web page that shows a PDF in a frame as a web page, the PDF's bytes in its archive", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/framed-pdf` }, options());
+      expect(result.manifest.observed).not.to.have.property("document");
+      expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+      expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("a page with a PDF in a frame");
+      const har = JSON.parse(readFileSync(path.join(result.dir, "network.har"), "utf8"));
+      const url = `http://site.test:${site.port}/document.pdf`;
+      expect(har.log.entries.map((e: { request: { url: string } }) => e.request.url)).to.include(url);
     });
 
     it("keeps no document file for a web page", async () => {

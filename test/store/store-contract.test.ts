@@ -55,6 +55,8 @@ interface Engine {
   schemaVersion(raw: RawConnection): Promise<number>;
   /** Records a schema version as if a newer service had migrated the database. */
   recordSchemaVersion(raw: RawConnection, version: number): Promise<void>;
+  /** The indexes the engine's plan for `query` reads (none when it scans the tables). */
+  indexesUsed(raw: RawConnection, query: string): Promise<string[]>;
 }
 
 function sqliteEngine(): Engine {
@@ -66,6 +68,10 @@ function sqliteEngine(): Engine {
     },
     async recordSchemaVersion(raw, version) {
       await raw.run(`PRAGMA user_version = ${version}`);
+    },
+    async indexesUsed(raw, query) {
+      const plan = await raw.rows<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`);
+      return plan.flatMap((step) => [...step.detail.matchAll(/USING (?:COVERING )?INDEX (\w+)/g)].map((m) => m[1]!));
     },
     async setUp() {},
     async tearDown() {},
@@ -111,6 +117,15 @@ function postgresEngine(): Engine {
     },
     async recordSchemaVersion(raw, version) {
       await raw.run(`INSERT INTO schema_version (version, name) VALUES (${version}, 'from a newer service')`);
+    },
+    async indexesUsed(raw, query) {
+      // A table of a few rows is read whole whatever its indexes; the question is whether one serves the query.
+      await raw.run("SET enable_seqscan = off");
+      const plan = await raw.rows<{ "QUERY PLAN": string }>(`EXPLAIN ${query}`);
+      await raw.run("RESET enable_seqscan");
+      return plan.flatMap((step) =>
+        [...step["QUERY PLAN"].matchAll(/Index (?:Only )?Scan(?: Backward)? (?:using|on) (\w+)/g)].map((m) => m[1]!),
+      );
     },
     async setUp() {
       server = await startPostgres();
@@ -470,6 +485,11 @@ function defineStoreContract(engine: Engine): void {
         expect(listed[2]!.error).to.deep.equal({ code: "TIMEOUT", message: "too slow" });
         expect((await store.capturesOfAccount(alice.id, 2)).map((r) => r.id)).to.deep.equal([c, b]);
         expect((await store.capturesOfAccount(bob.id, 10)).map((r) => r.id)).to.deep.equal([d]);
+      });
+
+      it("finds an account's captures that are not evidence through an index, not by reading every capture", async () => {
+        const query = `SELECT * FROM captures WHERE account_id = ${sql(alice.id)} AND status <> 'recorded' ORDER BY requested_at DESC, id DESC LIMIT 50`;
+        expect(await engine.indexesUsed(raw, query)).to.deep.equal(["captures_account"]);
       });
 
       it("keeps a capture's error and attempts unless the update names them", async () => {
