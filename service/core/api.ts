@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   "INVALID_API_KEY",
   "NOT_FOUND",
   "NOT_ANCHORED",
+  "CAPTURE_NOT_FAILED",
   // 413, 415
   "BODY_TOO_LARGE",
   "FILE_TOO_LARGE",
@@ -90,6 +91,10 @@ export const PROBLEM_TEXT: Partial<Record<ErrorCode, Record<Lang, string>>> = {
   },
   NOT_FOUND: { en: "No evidence with that id.", "zh-CN": "没有该编号的存证。" },
   NOT_ANCHORED: { en: "The evidence is not anchored yet.", "zh-CN": "该存证尚未上链。" },
+  CAPTURE_NOT_FAILED: {
+    en: "Only a failed capture can be removed from the list.",
+    "zh-CN": "只有失败的取证可以从列表中移除。",
+  },
   INVALID_URL: { en: "Enter an http or https address.", "zh-CN": "请输入 http 或 https 网址。" },
   URL_REFUSED: { en: "Only http and https pages can be captured.", "zh-CN": "只能对 http 或 https 网页取证。" },
   ADDRESS_REFUSED: {

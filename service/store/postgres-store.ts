@@ -290,6 +290,20 @@ export class PostgresEvidenceStore implements EvidenceStore {
     });
   }
 
+  async dismissCapture(accountId: string, id: string): Promise<"dismissed" | CaptureRow["status"] | undefined> {
+    // A failed capture never changes again: the delete either removes the failed row or finds a row in another state.
+    const { rowCount } = await this.#query(
+      "DELETE FROM captures WHERE id = $1 AND account_id = $2 AND status = 'failed'",
+      [id, accountId],
+    );
+    if (rowCount === 1) return "dismissed";
+    const { rows } = await this.#query<{ status: CaptureRow["status"] }>(
+      "SELECT status FROM captures WHERE id = $1 AND account_id = $2",
+      [id, accountId],
+    );
+    return rows[0]?.status;
+  }
+
   // --- batching ---
 
   async pendingSummary(): Promise<{ count: number; oldest: string | null }> {

@@ -275,6 +275,21 @@ export class SqliteEvidenceStore implements EvidenceStore {
     });
   }
 
+  async dismissCapture(accountId: string, id: string): Promise<"dismissed" | CaptureRow["status"] | undefined> {
+    // A failed capture never changes again: the delete either removes the failed row or finds a row in another state.
+    const { changes } = this.#run(
+      "DELETE FROM captures WHERE id = ? AND account_id = ? AND status = 'failed'",
+      id,
+      accountId,
+    );
+    if (Number(changes) === 1) return "dismissed";
+    return this.#get<{ status: CaptureRow["status"] }>(
+      "SELECT status FROM captures WHERE id = ? AND account_id = ?",
+      id,
+      accountId,
+    )?.status;
+  }
+
   // --- batching ---
 
   async pendingSummary(): Promise<{ count: number; oldest: string | null }> {

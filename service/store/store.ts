@@ -58,6 +58,11 @@ export interface EvidenceStore {
   ): Promise<void>;
   /** Records the capture's evidence and marks it recorded, in one transaction. */
   completeCapture(id: string, item: NewEvidence): Promise<void>;
+  /**
+   * Removes the account's failed capture from its list ("dismissed"); any other capture is
+   * left as it is and its status returned; undefined when the account has no such capture.
+   */
+  dismissCapture(accountId: string, id: string): Promise<"dismissed" | CaptureRow["status"] | undefined>;
 
   // --- batching and anchoring ---
   /** How many items wait for a batch, and when the oldest arrived. */

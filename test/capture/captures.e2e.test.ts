@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { strToU8, unzipSync, zipSync } from "fflate";
+import { MEDIA_TYPE_CAPTURE } from "../../service/core/index.ts";
 import { readDatabase } from "../helpers/database.ts";
 import { gate, redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import {
@@ -156,6 +157,49 @@ describe("web captures through the service (real service, Chromium, a loopback s
     );
     const anonymous = await api(service.url).get("/api/v1/captures");
     expect([anonymous.status, anonymous.body.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
+  });
+
+  it("removes a failed capture from the list on DELETE (204), and refuses to remove evidence (409)", async () => {
+    const client = api(service.url, service.apiKey);
+    const accepted = await client.postJson("/api/v1/captures", { url: `http://127.0.0.1:${site.port}/to-private` });
+    await until(
+      async () => {
+        const { body } = await client.get("/api/v1/captures");
+        return body.items.find((i: { id: string }) => i.id === accepted.body.id)?.status === "failed"
+          ? true
+          : undefined;
+      },
+      "the capture to fail",
+      120_000,
+    );
+    const remove = (id: string, signedIn = true) =>
+      fetch(`${service.url}/api/v1/captures/${id}`, {
+        method: "DELETE",
+        headers: signedIn ? { authorization: `Bearer ${service.apiKey}` } : {},
+      });
+    const anonymous = await remove(accepted.body.id, false);
+    expect([anonymous.status, ((await anonymous.json()) as { code: string }).code]).to.deep.equal([
+      401,
+      "UNAUTHENTICATED",
+    ]);
+    const removed = await remove(accepted.body.id);
+    expect([removed.status, await removed.text()]).to.deep.equal([204, ""]);
+    const { body } = await client.get("/api/v1/captures");
+    expect(body.items.map((i: { id: string }) => i.id)).to.not.include(accepted.body.id);
+    for (const id of [accepted.body.id, "not-an-id", "A".repeat(22)]) {
+      const again = await remove(id);
+      expect([again.status, ((await again.json()) as { code: string }).code], id).to.deep.equal([404, "NOT_FOUND"]);
+    }
+    // A recorded capture is evidence: never removed.
+    const evidence = await client.get("/api/v1/evidence");
+    const recorded = evidence.body.items.find((i: any) => i.record.mediaType === MEDIA_TYPE_CAPTURE);
+    expect(recorded, "the capture the first test recorded").to.not.equal(undefined);
+    const refused = await remove(recorded.id);
+    expect([refused.status, ((await refused.json()) as { code: string }).code]).to.deep.equal([
+      409,
+      "CAPTURE_NOT_FAILED",
+    ]);
+    expect((await client.get(`/api/v1/evidence/${recorded.id}`)).status).to.equal(200);
   });
 
   it("refuses private and loopback addresses without an allow-list, and other schemes, before anything is recorded", async () => {

@@ -492,6 +492,33 @@ function defineStoreContract(engine: Engine): void {
         expect(await engine.indexesUsed(raw, query)).to.deep.equal(["captures_account"]);
       });
 
+      it("dismisses the account's failed capture, and leaves any other as it is, saying what it is", async () => {
+        const bob = newAccount("bob");
+        await store.insertAccount(bob);
+        const [failed, queued, capturing] = ["capJJJJJJJJJJJJJJJJ", "capKKKKKKKKKKKKKKKK", "capLLLLLLLLLLLLLLLL"];
+        for (const [id, at] of [
+          [failed, "2026-01-01T00:00:01.000Z"],
+          [queued, "2026-01-01T00:00:02.000Z"],
+          [capturing, "2026-01-01T00:00:03.000Z"],
+        ] as const) {
+          await store.insertCapture({ ...request(id, at), accountId: alice.id });
+        }
+        const recorded = newItem(alice, { fileStored: true });
+        await store.insertCapture({ ...request(recorded.record.id, "2026-01-01T00:00:04.000Z"), accountId: alice.id });
+        await store.completeCapture(recorded.record.id, recorded);
+        await store.updateCapture(failed, { status: "failed", error: { code: "TIMEOUT", message: "too slow" } });
+        await store.updateCapture(capturing, { status: "capturing", attempts: 1 });
+
+        expect(await store.dismissCapture(bob.id, failed), "another account's").to.equal(undefined);
+        expect(await store.dismissCapture(alice.id, queued)).to.equal("queued");
+        expect(await store.dismissCapture(alice.id, capturing)).to.equal("capturing");
+        expect(await store.dismissCapture(alice.id, recorded.record.id)).to.equal("recorded");
+        expect(await store.dismissCapture(alice.id, failed)).to.equal("dismissed");
+        expect(await store.dismissCapture(alice.id, failed), "dismissed already").to.equal(undefined);
+        expect((await store.capturesOfAccount(alice.id, 10)).map((r) => r.id)).to.deep.equal([capturing, queued]);
+        expect(await store.evidence(recorded.record.id), "the recorded capture's evidence").to.not.equal(undefined);
+      });
+
       it("keeps a capture's error and attempts unless the update names them", async () => {
         const id = "capDDDDDDDDDDDDDDDD";
         await store.insertCapture({ ...request(id, "2026-01-01T00:00:01.000Z"), accountId: alice.id });

@@ -374,6 +374,10 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       const english = await row.locator("td").allInnerTexts();
       expect(english[2]).to.equal("failed");
       expect(english[3]).to.match(/^the page, or a page it led to, is at an address that cannot be captured/);
+      // It recorded nothing: the rights holder can remove it from the list.
+      await row.getByRole("button", { name: "Remove from the list" }).click();
+      await row.waitFor({ state: "detached" });
+      expect(await text(page, "#error")).to.equal("");
     } finally {
       await context.close();
     }

@@ -115,6 +115,7 @@ const en = {
   "capture.anchoring": "Being anchored…",
   "capture.anchored": "Anchored. The package and the certificate are ready.",
   "capture.failed": "The capture failed: ",
+  "capture.dismiss": "Remove from the list",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -224,6 +225,7 @@ const zh: Record<MessageKey, string> = {
   "capture.anchoring": "正在上链……",
   "capture.anchored": "已上链。取证包与证书已可下载。",
   "capture.failed": "取证失败：",
+  "capture.dismiss": "从列表中移除",
 };
 
 const messages: Record<Lang, Record<MessageKey, string>> = { en, "zh-CN": zh };

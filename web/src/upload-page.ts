@@ -327,6 +327,26 @@ async function refreshList(): Promise<void> {
   renderList(items, captures);
 }
 
+/** Removes a failed capture from the list (it recorded nothing); one already gone is no error. */
+async function dismissCapture(id: string): Promise<void> {
+  const key = apiKey();
+  if (!key) return;
+  errorLine.clear();
+  const res = await fetch(`/api/v1/captures/${encodeURIComponent(id)}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${key}` },
+  }).catch(() => undefined);
+  if (!res) {
+    errorLine.set(() => t("upload.networkError"));
+    return;
+  }
+  if (res.status !== 204 && res.status !== 404) {
+    const problem = (await res.json().catch(() => ({}))) as Partial<Problem>;
+    errorLine.set(() => problemText(problem, lang(), `HTTP ${res.status}`));
+  }
+  await refreshList();
+}
+
 /** The list last fetched, drawn again when the language is switched. */
 let shownList: { items: EvidenceList["items"]; captures: CaptureList["items"] } | undefined;
 
@@ -336,11 +356,17 @@ function renderList(items: EvidenceList["items"], captures: CaptureList["items"]
       const tr = el("tr");
       tr.dataset.capture = capture.status;
       const status = capture.status === "queued" ? t("capture.queued") : t(`status.${capture.status}`);
+      const why = el("td", captureFailureText(capture.error, lang()));
+      if (capture.status === "failed") {
+        const dismiss = el("button", t("capture.dismiss"), { type: "button", "data-dismiss": capture.id });
+        dismiss.addEventListener("click", () => void dismissCapture(capture.id));
+        why.append(" ", dismiss);
+      }
       tr.append(
         el("td", capture.url),
         el("td", new Date(capture.requestedAt).toLocaleString(lang())),
         el("td", status),
-        el("td", captureFailureText(capture.error, lang())),
+        why,
       );
       return tr;
     }),

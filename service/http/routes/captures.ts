@@ -72,6 +72,24 @@ export function captureRoutes(options: {
     } satisfies CaptureList);
   });
 
+  /**
+   * Removes a failed capture from the account's list: it recorded nothing, so nothing of the
+   * evidence goes with it. Any other capture is left as it is (409).
+   */
+  router.delete("/api/v1/captures/:id", requireApiKey(options.store), async (req, res) => {
+    const id = String(req.params.id);
+    const outcome = EVIDENCE_ID.test(id) ? await options.store.dismissCapture(req.account!.id, id) : undefined;
+    if (outcome === undefined) throw new HttpProblem(404, "NOT_FOUND", "the account has no capture with that id");
+    if (outcome !== "dismissed") {
+      throw new HttpProblem(
+        409,
+        "CAPTURE_NOT_FAILED",
+        `only a failed capture can be dismissed; this one is ${outcome}`,
+      );
+    }
+    res.status(204).end();
+  });
+
   router.get("/api/v1/evidence/:id/package", publicCors, async (req, res) => {
     const id = String(req.params.id);
     const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
