@@ -741,7 +741,8 @@ class CaptureSession {
       let interrupted!: () => void;
       const navigated = new Promise<undefined>((resolve) => (interrupted = () => resolve(undefined)));
       this.navigationListeners.add(interrupted);
-      const recording = this.takeRecording(page, cdp, response).catch((e: unknown) => {
+      let abandoned = false;
+      const recording = this.takeRecording(page, cdp, response, () => abandoned).catch((e: unknown) => {
         // A page navigating away under a step (its context destroyed) is a reason to record
         // again, not a failure.
         if (this.events.navigations.length > navigations) return undefined;
@@ -752,7 +753,10 @@ class CaptureSession {
       );
       const unchanged = this.events.navigations.length === navigations && (this.documentResponse ?? first) === response;
       if (recorded && unchanged) return { response, ...recorded };
-      recording.catch(() => {}); // the abandoned recording's outcome is of no use
+      // The abandoned recording stops at its next step; the step under way is let end first,
+      // so two recordings never resize and capture the page at once.
+      abandoned = true;
+      await this.guard(answerWithin(recording, ABANDONED_STEP_MS));
       if (attempt === MAX_RECORDINGS) {
         throw new CaptureError(
           "NAVIGATION_FAILED",
@@ -898,7 +902,7 @@ class CaptureSession {
    * has neither: they would be of the browser's viewer (whose snapshot can also wait for
    * ever), and the document itself is kept whole (see keepDocumentBodies).
    */
-  private async takeRecording(page: Page, cdp: CDPSession, response: Response) {
+  private async takeRecording(page: Page, cdp: CDPSession, response: Response, abandoned: () => boolean) {
     if (!isWebPage((await this.documentType(response)).mediaType)) {
       // The browser's viewer sometimes never answers: the document's own bytes are the
       // evidence, and the capture goes on without a picture of the viewer, saying so.
@@ -918,6 +922,7 @@ class CaptureSession {
       return { screenshot, png, mhtml: undefined, html: undefined, title, snapshotNote: undefined };
     }
     const { png, ...screenshot } = await this.screenshot(cdp);
+    if (abandoned()) return undefined;
     // The browser's snapshot sometimes never answers for a page holding its PDF viewer (an
     // <iframe> of a PDF): the capture then goes on without page.mhtml, and says so.
     const snapshot = await answerWithin(
@@ -928,6 +933,7 @@ class CaptureSession {
       snapshot === undefined
         ? `no page.mhtml: the browser did not answer the snapshot within ${SNAPSHOT_TIMEOUT_MS / 1000} s`
         : undefined;
+    if (abandoned()) return undefined;
     const html = await page.content();
     const title = await page.title();
     return { screenshot, png, mhtml: snapshot?.data, html, title, snapshotNote };
@@ -1104,6 +1110,8 @@ const SNAPSHOT_TIMEOUT_MS = 15_000;
 
 /** How long a loaded document must go without beginning a navigation to count as settled. */
 const QUIET_MS = 500;
+/** How long an abandoned recording's step under way may take to end before the next recording begins. */
+const ABANDONED_STEP_MS = 5_000;
 /** Documents followed before the capture takes the one then shown. */
 const MAX_DOCUMENTS = 10;
 /** Recordings begun again because the page navigated under them, before the capture fails. */
