@@ -113,6 +113,51 @@ describe("web captures through the service (real service, Chromium, a loopback s
     expect(byService.body.verdict).to.equal("valid");
   });
 
+  it("compares a file handed over beside a package with the capture: the manifest, a file it lists, or neither", async () => {
+    const packagePath = path.join(work, "capture.zip");
+    const files = unzipSync(readFileSync(packagePath));
+    const screenshot = path.join(work, "screenshot-from-package.png");
+    writeFileSync(screenshot, files["screenshot.png"]!);
+    const manifest = path.join(work, "manifest-from-package.json");
+    writeFileSync(manifest, files["manifest.json"]!);
+    const unrelated = path.join(work, "unrelated.png");
+    writeFileSync(unrelated, solidPng(7, 7, [1, 2, 3]));
+    const cases = [
+      { file: undefined, exit: 0, verdict: "valid", fileCompared: false, content: ["passed", "content.package"] },
+      { file: manifest, exit: 0, verdict: "valid", fileCompared: true, content: ["passed", "content.match"] },
+      { file: screenshot, exit: 0, verdict: "valid", fileCompared: true, content: ["passed", "content.package-file"] },
+      {
+        file: unrelated,
+        exit: 1,
+        verdict: "invalid",
+        fileCompared: true,
+        content: ["failed", "content.not-in-package"],
+      },
+    ];
+    for (const c of cases) {
+      const res = await runCli([
+        "verify",
+        packagePath,
+        ...(c.file ? ["--file", c.file] : []),
+        "--rpc",
+        chainUrl,
+        "--json",
+      ]);
+      const json = JSON.parse(res.stdout);
+      const content = json.checks.find((check: any) => check.id === "content");
+      expect([res.code, json.verdict, json.fileCompared, content.status, content.reason?.code], c.file).to.deep.equal([
+        c.exit,
+        c.verdict,
+        c.fileCompared,
+        ...c.content,
+      ]);
+      if (c.file === screenshot) expect(content.detail).to.include("screenshot.png");
+    }
+    // The page's words say which: the package's manifest, not "the file you supplied".
+    const zh = await runCli(["verify", packagePath, "--rpc", chainUrl, "--lang", "zh"]);
+    expect(zh.stdout).to.include("取证包中的 manifest.json 与存证内容完全一致").and.not.include("您提供的文件");
+  });
+
   it("names the artifact that was altered in a package, and calls it invalid", async () => {
     const files = unzipSync(readFileSync(path.join(work, "capture.zip")));
     files["page.html"] = strToU8(new TextDecoder().decode(files["page.html"]!).replace("限时特价", "正常价格"));

@@ -33,6 +33,14 @@ export type Reason =
   | { code: "content.mismatch"; digest: string; certified: string }
   | { code: "content.bad-digest" }
   | { code: "content.no-file" }
+  /** A capture package: its manifest.json is the certified content (no file of the user's). */
+  | { code: "content.package"; digest: string }
+  /** A capture package whose manifest.json is not the certified content. */
+  | { code: "content.package-mismatch"; digest: string; certified: string }
+  /** The user's file is one the package's certified manifest lists. */
+  | { code: "content.package-file"; digest: string; name: string }
+  /** The user's file is neither the package's manifest nor any file it lists. */
+  | { code: "content.not-in-package"; digest: string }
   | { code: "leaf.match" }
   | { code: "leaf.mismatch"; computed: string; stated: string }
   | { code: "inclusion.ok"; leafIndex: number; treeSize: number; root: string }

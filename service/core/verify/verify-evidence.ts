@@ -1,5 +1,6 @@
 import { isEvidenceError } from "../errors.ts";
 import { readCapturePackage } from "../capture-package.ts";
+import { CONTENT_HASH_INPUT } from "../schema.ts";
 import { certificateFromPdf, isPdf } from "../pdf-attachment.ts";
 import type { Check, VerificationResult as Result } from "./checks.ts";
 import { malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
@@ -62,16 +63,23 @@ async function verifyPackage(zip: Uint8Array, options: VerifyOptions): Promise<R
   if (pkg.certificateText === undefined) {
     return malformedResult("the capture package holds no certificate yet (it is issued once the capture is anchored)");
   }
+  // The manifest is the certified file; a file the user hands over beside the package is
+  // compared with the capture: the manifest itself, or one of the files it lists.
+  const supplied =
+    typeof options.fileDigest === "function" ? options.fileDigest(pkg.manifestSha256) : options.fileDigest;
   const result = await verifyCertificate(pkg.certificateText, { ...options, fileDigest: pkg.manifestSha256 });
+  const contentCheck = packageContent(result.checks[1]!, pkg, supplied);
   const packageCheck: Check = pkg.ok
     ? { id: "package", status: "passed", reason: { code: "package.ok", artifacts: pkg.artifacts.length } }
     : { id: "package", status: "failed", reason: { code: "package.altered", problems: pkg.problems } };
-  const checks = [result.checks[0]!, packageCheck, ...result.checks.slice(1)];
+  const checks = [result.checks[0]!, packageCheck, contentCheck, ...result.checks.slice(2)];
+  const failed = packageCheck.status === "failed" || contentCheck.status === "failed";
   return {
     ...result,
     checks,
-    verdict: packageCheck.status === "failed" ? "invalid" : result.verdict,
-    valid: packageCheck.status !== "failed" && result.valid,
+    verdict: failed ? "invalid" : result.verdict,
+    valid: !failed && result.valid,
+    fileCompared: supplied !== undefined,
     capture: {
       url: pkg.manifest.url,
       finalUrl: pkg.manifest.finalUrl,
@@ -82,6 +90,34 @@ async function verifyPackage(zip: Uint8Array, options: VerifyOptions): Promise<R
       ...(pkg.screenshot ? { screenshot: pkg.screenshot } : {}),
     },
   };
+}
+
+/**
+ * The `content` check of a package. Without a file of the user's: the package's manifest
+ * against the certificate. With one: once the manifest is the certified one, the file must
+ * be that manifest or a file the manifest lists (a screenshot, the document, page.html).
+ */
+function packageContent(
+  manifestCheck: Check,
+  pkg: ReturnType<typeof readCapturePackage>,
+  supplied: string | undefined,
+): Check {
+  const manifest = manifestCheck.reason;
+  if (manifest.code === "content.mismatch") {
+    return { id: "content", status: "failed", reason: { ...manifest, code: "content.package-mismatch" } };
+  }
+  if (manifest.code !== "content.match") return manifestCheck;
+  if (supplied === undefined) {
+    return { id: "content", status: "passed", reason: { code: "content.package", digest: manifest.digest } };
+  }
+  if (!CONTENT_HASH_INPUT.test(supplied))
+    return { id: "content", status: "error", reason: { code: "content.bad-digest" } };
+  const digest = supplied.toLowerCase();
+  if (digest === pkg.manifestSha256) return manifestCheck;
+  const listed = pkg.artifacts.find((a) => a.expectedSha256 === digest);
+  return listed
+    ? { id: "content", status: "passed", reason: { code: "content.package-file", digest, name: listed.name } }
+    : { id: "content", status: "failed", reason: { code: "content.not-in-package", digest } };
 }
 
 /** UTF-8 text of a certificate file; invalid UTF-8 is left for the format check to refuse. */

@@ -270,6 +270,22 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     () => "no file was supplied",
     () => "未提供文件",
   ),
+  "content.package": both(
+    (r) => `the package's manifest.json has the SHA-256 ${r.digest}, the certified content hash`,
+    (r) => `取证包中 manifest.json 的 SHA-256 ${r.digest} 与存证内容哈希相同`,
+  ),
+  "content.package-mismatch": both(
+    (r) => `the package's manifest.json has the SHA-256 ${r.digest}, not the certified ${r.certified}`,
+    (r) => `取证包中 manifest.json 的 SHA-256 为 ${r.digest}，存证内容哈希为 ${r.certified}，两者不同`,
+  ),
+  "content.package-file": both(
+    (r) => `the file's SHA-256 ${r.digest} is that of ${r.name} in the certified manifest`,
+    (r) => `文件的 SHA-256 ${r.digest} 与存证清单中 ${r.name} 的相同`,
+  ),
+  "content.not-in-package": both(
+    (r) => `the file's SHA-256 ${r.digest} is neither the manifest's nor that of any file it lists`,
+    (r) => `文件的 SHA-256 ${r.digest} 既不是清单本身的，也不是清单所列任何文件的`,
+  ),
   "leaf.match": both(
     () => "the leaf hash is SHA-256(0x00 ‖ JCS(record))",
     () => "叶子哈希等于 SHA-256(0x00 ‖ JCS(记录))",
@@ -550,8 +566,30 @@ export function checkSentence(check: Pick<Check, "id" | "status"> & { reason?: R
     const detail = reasonText(check.reason, lang);
     return lang === "zh-CN" ? `${detail}。` : `${detail[0]!.toUpperCase()}${detail.slice(1)}.`;
   }
+  const sentence = check.reason && PACKAGE_CONTENT_SENTENCES[check.reason.code];
+  if (sentence) return sentence[lang];
   return CHECK_SENTENCES[check.id][check.status][lang];
 }
+
+/** The `content` check of a capture package, said of the package rather than of "the file you supplied". */
+const PACKAGE_CONTENT_SENTENCES: Partial<Record<ReasonCode, Words>> = {
+  "content.package": {
+    en: "The package's manifest.json is exactly the certified record's content (same SHA-256).",
+    "zh-CN": "取证包中的 manifest.json 与存证内容完全一致（SHA-256 相同）。",
+  },
+  "content.package-mismatch": {
+    en: "The package's manifest.json is NOT the certified content: its SHA-256 differs.",
+    "zh-CN": "取证包中的 manifest.json 不是存证内容：两者的 SHA-256 不同。",
+  },
+  "content.package-file": {
+    en: "The file you supplied is one of the capture's files, listed in the certified manifest with the same SHA-256.",
+    "zh-CN": "您提供的文件是该网页取证的文件之一，存证清单中所列的 SHA-256 与之相同。",
+  },
+  "content.not-in-package": {
+    en: "The file you supplied is not part of this capture: neither the manifest nor any file it lists has its SHA-256.",
+    "zh-CN": "您提供的文件不属于该网页取证：清单本身及其所列文件的 SHA-256 均与之不同。",
+  },
+};
 
 export const VERDICT_NAMES: Record<Verdict, Words> = {
   valid: { en: "VALID", "zh-CN": "有效" },
