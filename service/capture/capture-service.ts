@@ -34,6 +34,10 @@ export class CaptureService {
   readonly #capacity: number;
   readonly #log: Logger;
   readonly #running = new Set<Promise<void>>();
+  /** The attempt each capture submitted to the runner is on: counted once the runner starts it, not while it waits. */
+  readonly #attempts = new Map<string, number>();
+  /** Each started capture's "capturing" update, awaited before its outcome is stored. */
+  readonly #started = new Map<string, Promise<void>>();
 
   constructor(options: {
     store: EvidenceStore;
@@ -56,6 +60,16 @@ export class CaptureService {
     this.#chromium = options.chromiumPath ?? DEFAULT_CHROMIUM;
     this.#capacity = options.capacity;
     this.#log = options.log;
+    this.#runner.on("progress", (event) => {
+      const attempt = this.#attempts.get(event.id);
+      if (event.type !== "capturing" || attempt === undefined) return;
+      const stored = this.#store
+        .updateCapture(event.id, { status: "capturing", attempts: attempt })
+        .catch((e: unknown) => {
+          this.#log.error({ capture: event.id, err: e }, `capture ${event.id}: its start could not be stored`);
+        });
+      this.#started.set(event.id, stored);
+    });
   }
 
   /**
@@ -110,7 +124,10 @@ export class CaptureService {
     }
   }
 
-  /** Runs again what a stop interrupted: once; a capture interrupted twice fails. */
+  /**
+   * Runs again what a stop interrupted: once; a capture interrupted twice while running fails.
+   * One that was only waiting for a browser has not been tried, and waits again.
+   */
   async resume(): Promise<void> {
     for (const row of await this.#store.unfinishedCaptures()) {
       const account = await this.#store.accountById(row.accountId);
@@ -134,14 +151,17 @@ export class CaptureService {
 
   #start(id: string, account: Account, request: CaptureRequest, attempt: number): void {
     const outDir = path.join(this.#workDir, id);
+    this.#attempts.set(id, attempt);
     const run = (async () => {
       makeDirectory(this.#workDir);
       await rm(outDir, { recursive: true, force: true });
-      await this.#store.updateCapture(id, { status: "capturing", attempts: attempt });
+      // Waiting for a browser until the runner starts it (see the progress listener).
+      await this.#store.updateCapture(id, { status: "queued" });
       let result: CaptureResult;
       try {
         result = await this.#runner.submit(request, { id, outDir }).result;
       } catch (e) {
+        await this.#started.get(id);
         if (isCaptureError(e, "CANCELLED")) return; // the service is stopping: resumed at the next start
         const error = isCaptureError(e)
           ? { code: e.code, message: e.message }
@@ -150,6 +170,7 @@ export class CaptureService {
         this.#log.warn({ capture: id, code: error.code }, `capture ${id} failed: ${error.message}`);
         return;
       }
+      await this.#started.get(id);
       try {
         await this.#record(id, account, result);
         this.#log.info({ capture: id, artifacts: result.manifest.artifacts.length }, `capture ${id} recorded`);
@@ -166,7 +187,11 @@ export class CaptureService {
         .catch(() => undefined);
     });
     this.#running.add(run);
-    void run.finally(() => this.#running.delete(run));
+    void run.finally(() => {
+      this.#running.delete(run);
+      this.#attempts.delete(id);
+      this.#started.delete(id);
+    });
   }
 
   /** Stores every artifact and the manifest, each checked against the manifest, then commits the record. */

@@ -16,7 +16,7 @@ import { CaptureError, isCaptureError } from "./errors.ts";
 import { GuardProxy, type ConnectionRecord, type HostResolver } from "./guard-proxy.ts";
 import { serviceVersion } from "../version.ts";
 import { DEFAULT_FFMPEG, hasFfmpeg, ScreencastRecorder } from "./screencast.ts";
-import { writeWacz, WACZ_FILES, type HarLog } from "./wacz.ts";
+import { writeWacz, WACZ_FILES, type HarEntry, type HarLog } from "./wacz.ts";
 
 export { CAPTURE_MANIFEST_TYPE };
 /** `mediaType` of a capture's evidence record: its `contentHash` is the SHA-256 of manifest.json. */
@@ -257,24 +257,33 @@ class CaptureSession {
     downloads: [] as string[],
     navigations: [] as string[],
   };
-  /** The main frame's committed document: a page may navigate itself after the first one (script, meta refresh). */
-  private documentResponse: Response | undefined;
-  /** Every main-frame document response, committed or not (a download never commits). */
+  /**
+   * Every main-frame document response, committed or not (a download, a 204 never commits),
+   * as Playwright reports them, in order; and the same responses as the DevTools protocol
+   * reports them, in the same order, with the loader (document) id that a commit names and
+   * the type the browser judged the document to be (its Content-Type, or sniffed without one).
+   */
   private readonly documentResponses: Response[] = [];
+  private readonly documentLoaders: { loaderId: string; url: string; mimeType: string }[] = [];
+  /**
+   * The document the main frame shows, by loader id: set when a new document commits, never
+   * by a change of URL within one (pushState, replaceState, a fragment).
+   */
+  private committedLoader: string | undefined;
+  /** Documents the main frame has committed. */
+  private commits = 0;
   private readonly pendingNavigations = new Set<Request>();
-  /** When each document reached its load event. */
-  private readonly loads = new Map<Response, Date>();
+  /** When each document, by loader id, reached its load event. */
+  private readonly loads = new Map<string, Date>();
   /** Called as each main-frame navigation begins. */
   private readonly navigationListeners = new Set<() => void>();
-  /** Called when the last main-frame navigation under way ends. */
-  private readonly navigationsEndedListeners = new Set<() => void>();
-  /** The bytes, as served, of each document that is not a web page, by URL; see keepDocumentBodies. */
+  /** Called on every change of the main frame: a navigation begun or ended, a document committed or loaded. */
+  private readonly changeListeners = new Set<() => void>();
+  /** The bytes, as served, of each document that is not a web page, by loader id; see keepDocumentBodies. */
   private readonly documentBodies = new Map<
     string,
-    { mediaType: string; body: Buffer } | { mediaType: string; note: string }
+    { url: string; mediaType: string; body: Buffer } | { url: string; mediaType: string; note: string }
   >();
-  /** The type the browser judged each main-frame document to be, by URL: the Content-Type, or sniffed without one. */
-  private readonly browserTypes = new Map<string, string>();
   private failedNavigation: { request: Request; url: string; error: string } | undefined;
   private crashed = false;
   private disposed = false;
@@ -432,7 +441,8 @@ class CaptureSession {
     this.watch(context, page);
     const cdp = await this.guard(context.newCDPSession(page));
     await this.guard(cdp.send("Network.enable"));
-    await this.guard(this.keepDocumentBodies(cdp));
+    const mainFrameId = await this.guard(this.watchDocuments(cdp));
+    await this.guard(this.keepDocumentBodies(cdp, mainFrameId));
 
     const videoNote = await this.guard(this.startVideo(cdp));
     options.onStage?.("navigating");
@@ -455,7 +465,7 @@ class CaptureSession {
     if (mhtml !== undefined) await writeFile(path.join(dir, "page.mhtml"), mhtml);
     if (html !== undefined) await writeFile(path.join(dir, "page.html"), html);
     const document = await this.documentBody(response, dir);
-    const loadedAt = this.loads.get(response);
+    const loadedAt = this.loads.get(this.loaderOf(response) ?? "");
     const loadCompleted = loadedAt !== undefined;
     const documentError =
       this.failedNavigation?.request === response.request() ? this.failedNavigation.error : undefined;
@@ -479,7 +489,7 @@ class CaptureSession {
     const connections = proxy.connections();
     const refusedUrls = new Set(connections.filter((c) => c.refused && c.url).map((c) => c.url!));
     const har = JSON.parse(await this.guard(readFile(harPath, "utf8"))) as HarLog;
-    if (this.restoreDocumentBodies(har)) await writeFile(harPath, JSON.stringify(har));
+    if (this.mendHar(har)) await writeFile(harPath, JSON.stringify(har));
     await this.guard(
       writeWacz({
         dir,
@@ -488,7 +498,11 @@ class CaptureSession {
         pageTitle: title,
         pageDate: committedAt.toISOString(),
         software: `evidence-anchor ${SERVICE_VERSION}`,
-        exclude: (entry) => refusedUrls.has(entry.request.url),
+        // Refused, replaced by the viewer, or never read (the page closed first): no body to archive as the URL's.
+        exclude: (entry) =>
+          refusedUrls.has(entry.request.url) ||
+          entry.comment === VIEWER_REPLACED ||
+          (entry.response.content.text === undefined && entry.response.content.size !== 0),
       }),
     );
 
@@ -609,30 +623,12 @@ class CaptureSession {
       this.events.navigations.push(request.url());
       this.pendingNavigations.add(request);
       for (const listener of this.navigationListeners) listener();
+      this.changed();
     });
-    page.on("load", () => {
-      if (this.documentResponse) this.loads.set(this.documentResponse, new Date());
-    });
-    // The document shown is the one the main frame committed, not merely the latest
-    // response: a navigation that becomes a download, or is replaced before it commits,
-    // leaves the page on the document it had.
-    const adopt = (response: Response) => {
-      if (this.documentResponse === response) return;
-      this.documentResponse = response;
-      this.failedNavigation = undefined;
-    };
     page.on("response", (response) => {
       const request = response.request();
       if (!mainNavigation(request) || isRedirect(response.status())) return;
       this.documentResponses.push(response);
-      // Committed already (the events of one navigation may arrive in either order).
-      if (withoutFragment(page.mainFrame().url()) === response.url()) adopt(response);
-    });
-    page.on("framenavigated", (frame) => {
-      if (frame !== page.mainFrame()) return;
-      // A change of the URL within the document (pushState, a fragment) matches no response: the document stays.
-      const committed = this.documentResponses.findLast((r) => r.url() === withoutFragment(frame.url()));
-      if (committed) adopt(committed);
     });
     page.on("requestfinished", (request) => this.navigationEnded(request));
     page.on("requestfailed", (request) => {
@@ -649,20 +645,88 @@ class CaptureSession {
   }
 
   private navigationEnded(request: Request): void {
-    if (!this.pendingNavigations.delete(request) || this.pendingNavigations.size > 0) return;
-    for (const listener of this.navigationsEndedListeners) listener();
+    if (this.pendingNavigations.delete(request)) this.changed();
   }
 
-  /** Resolves once no main-frame navigation is under way. */
-  private navigationsEnded(): Promise<void> {
-    if (this.pendingNavigations.size === 0) return Promise.resolve();
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
+  }
+
+  /** Whether the main frame changes (see changeListeners) within `ms`. */
+  private changeWithin(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const listener = () => {
-        this.navigationsEndedListeners.delete(listener);
-        resolve();
+      const done = (changed: boolean) => {
+        clearTimeout(timer);
+        this.changeListeners.delete(listener);
+        resolve(changed);
       };
-      this.navigationsEndedListeners.add(listener);
+      const listener = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      this.changeListeners.add(listener);
     });
+  }
+
+  /**
+   * The main frame's documents as the DevTools protocol reports them: each document
+   * response with its loader id and the type the browser judged it to be, each commit of a
+   * new document (`Page.frameNavigated`, which a change of URL within a document does not
+   * fire), and each document's load. Returns the main frame's id.
+   */
+  private async watchDocuments(cdp: CDPSession): Promise<string> {
+    const { frameTree } = (await cdp.send("Page.getFrameTree")) as { frameTree: { frame: { id: string } } };
+    const mainFrameId = frameTree.frame.id;
+    cdp.on("Network.responseReceived", (event) => {
+      const { type, frameId, loaderId, response } = event as {
+        type: string;
+        frameId?: string;
+        loaderId: string;
+        response: { url: string; mimeType: string };
+      };
+      if (type !== "Document" || frameId !== mainFrameId) return;
+      this.documentLoaders.push({ loaderId, url: response.url, mimeType: response.mimeType });
+    });
+    cdp.on("Page.frameNavigated", (event) => {
+      const { frame } = event as { frame: { id: string; loaderId: string } };
+      if (frame.id !== mainFrameId) return;
+      this.committedLoader = frame.loaderId;
+      this.commits++;
+      // A navigation that failed before this document came no longer matters: the page shows this one.
+      this.failedNavigation = undefined;
+      this.changed();
+    });
+    cdp.on("Page.lifecycleEvent", (event) => {
+      const { frameId, loaderId, name } = event as { frameId: string; loaderId: string; name: string };
+      if (frameId !== mainFrameId || name !== "load") return;
+      this.loads.set(loaderId, new Date());
+      this.changed();
+    });
+    await cdp.send("Page.enable");
+    await cdp.send("Page.setLifecycleEventsEnabled", { enabled: true });
+    return mainFrameId;
+  }
+
+  /**
+   * A document response's loader id: the DevTools protocol's report of the same response,
+   * by its place in the order (both report the same events in order), checked by URL.
+   */
+  private loaderOf(response: Response): string | undefined {
+    const paired = this.documentLoaders[this.documentResponses.indexOf(response)];
+    if (paired?.url === response.url()) return paired.loaderId;
+    return this.documentLoaders.findLast((d) => d.url === response.url())?.loaderId;
+  }
+
+  /** The response of the document the main frame committed last; undefined for one that came from no server (about:blank). */
+  private shownDocument(first: Response): Response | undefined {
+    if (this.committedLoader === undefined) return first;
+    const at = this.documentLoaders.findIndex((d) => d.loaderId === this.committedLoader);
+    if (at === -1) return undefined;
+    const { url } = this.documentLoaders[at]!;
+    const paired = this.documentResponses[at];
+    return paired?.url() === url ? paired : this.documentResponses.findLast((r) => r.url() === url);
+  }
+
+  private shownLoaded(first: Response): boolean {
+    return this.loads.has(this.committedLoader ?? this.loaderOf(first) ?? "");
   }
 
   private async navigate(page: Page): Promise<Response> {
@@ -680,30 +744,34 @@ class CaptureSession {
   }
 
   /**
-   * The document the page shows once it has settled: loaded, and no navigation of its own
-   * begun for {@link QUIET_MS} after (a meta refresh of 0 s, or a script on load, begins
-   * then). A page that navigates itself is followed, one document at a time, within the one
-   * load budget; past it, the document then shown is taken as it stands (its load not
-   * completed). A document the proxy refused, or a navigation that failed before any
-   * document came, fails the capture as a refused redirect would. A document whose own
-   * transfer broke off is kept: the page shows what arrived. History API changes
-   * (pushState) are not navigations: the document stays the same.
+   * The document the page shows once it has settled: no navigation of its own under way, the
+   * document it committed last loaded, and {@link QUIET_MS} gone by without a change (a meta
+   * refresh of 0 s, or a script on load, begins a navigation then). A page that navigates
+   * itself is followed, one document at a time, within the one load budget; past it, the
+   * document then shown is taken as it stands (its load not completed). A navigation that
+   * never commits (a download, a 204) leaves the page, and the record, on the document it had.
+   * A document the proxy refused, one that came from no server (about:blank), or a navigation
+   * that failed before any document came, fails the capture as a refused redirect would. A
+   * document whose own transfer broke off is kept: the page shows what arrived.
    */
-  private async settledDocument(page: Page, first: Response, loadDeadline: number): Promise<Response> {
-    for (let documents = 0; documents < MAX_DOCUMENTS; documents++) {
-      const remaining = () => Math.max(0, loadDeadline - Date.now());
-      if (this.pendingNavigations.size > 0 && remaining() > 0) {
-        // Its document's load, or its end without one (a download, a navigation given up).
-        const loaded = page.waitForEvent("load", { timeout: remaining() }).catch(() => {});
-        await this.guard(Promise.race([loaded, this.navigationsEnded()]));
-      } else if (!this.loads.has(this.documentResponse ?? first) && remaining() > 0) {
-        await this.guard(page.waitForLoadState("load", { timeout: remaining() }).catch(() => {}));
+  private async settledDocument(first: Response, loadDeadline: number): Promise<Response> {
+    const commitsBefore = this.commits;
+    for (let step = 0; step < MAX_SETTLE_STEPS && this.commits - commitsBefore < MAX_DOCUMENTS; step++) {
+      const remaining = loadDeadline - Date.now();
+      if (remaining <= 0) break;
+      if (this.pendingNavigations.size > 0 || !this.shownLoaded(first)) {
+        await this.guard(this.changeWithin(remaining));
+        continue;
       }
-      if (remaining() === 0) break;
-      const navigated = await this.guard(this.navigationWithin(Math.min(QUIET_MS, remaining())));
-      if (!navigated && this.pendingNavigations.size === 0) break;
+      if (!(await this.guard(this.changeWithin(Math.min(QUIET_MS, remaining))))) break;
     }
-    const current = this.documentResponse ?? first;
+    const current = this.shownDocument(first);
+    if (!current) {
+      throw new CaptureError(
+        "NAVIGATION_FAILED",
+        "the page replaced itself with a document that came from no server (about:blank or alike): no page of the address is left to record",
+      );
+    }
     const failed = this.failedNavigation;
     if (failed && failed.request !== current.request()) {
       throw this.navigationError(new Error(failed.error), failed.url);
@@ -711,20 +779,6 @@ class CaptureSession {
     const refused = this.proxy!.connections().find((c) => c.refused && c.url === current.url());
     if (refused) throw new CaptureError("ADDRESS_REFUSED", refused.refused!.reason);
     return current;
-  }
-
-  /** Whether a main-frame navigation begins within `ms`. */
-  private navigationWithin(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (navigated: boolean) => {
-        clearTimeout(timer);
-        this.navigationListeners.delete(listener);
-        resolve(navigated);
-      };
-      const listener = () => done(true);
-      const timer = setTimeout(() => done(false), ms);
-      this.navigationListeners.add(listener);
-    });
   }
 
   /**
@@ -736,7 +790,7 @@ class CaptureSession {
    */
   private async recordDocument(page: Page, cdp: CDPSession, first: Response, loadDeadline: number) {
     for (let attempt = 1; ; attempt++) {
-      const response = await this.settledDocument(page, first, loadDeadline);
+      const response = await this.settledDocument(first, loadDeadline);
       const navigations = this.events.navigations.length;
       let interrupted!: () => void;
       const navigated = new Promise<undefined>((resolve) => (interrupted = () => resolve(undefined)));
@@ -751,18 +805,18 @@ class CaptureSession {
       const recorded = await this.guard(Promise.race([recording, navigated])).finally(() =>
         this.navigationListeners.delete(interrupted),
       );
-      const unchanged = this.events.navigations.length === navigations && (this.documentResponse ?? first) === response;
+      const unchanged = this.events.navigations.length === navigations && this.shownDocument(first) === response;
       if (recorded && unchanged) return { response, ...recorded };
       // The abandoned recording stops at its next step; the step under way is let end first,
       // so two recordings never resize and capture the page at once.
       abandoned = true;
-      await this.guard(answerWithin(recording, ABANDONED_STEP_MS));
       if (attempt === MAX_RECORDINGS) {
         throw new CaptureError(
           "NAVIGATION_FAILED",
           `the page navigated itself while being recorded ${attempt} times; no recording is of one document`,
         );
       }
+      await this.guard(answerWithin(recording, ABANDONED_STEP_MS));
     }
   }
 
@@ -779,20 +833,12 @@ class CaptureSession {
    * untouched and the manifest says its bytes were not kept. Web pages, redirects and
    * downloads pass untouched.
    */
-  private async keepDocumentBodies(cdp: CDPSession): Promise<void> {
-    const { frameTree } = (await cdp.send("Page.getFrameTree")) as { frameTree: { frame: { id: string } } };
-    const mainFrameId = frameTree.frame.id;
-    cdp.on("Network.responseReceived", (event) => {
-      const { type, frameId, response } = event as {
-        type: string;
-        frameId?: string;
-        response: { url: string; mimeType: string };
-      };
-      if (type === "Document" && frameId === mainFrameId) this.browserTypes.set(response.url, response.mimeType);
-    });
+  private async keepDocumentBodies(cdp: CDPSession, mainFrameId: string): Promise<void> {
     cdp.on("Fetch.requestPaused", (event) => {
-      const { requestId, request, frameId, responseStatusCode, responseHeaders } = event as {
+      const { requestId, networkId, request, frameId, responseStatusCode, responseHeaders } = event as {
         requestId: string;
+        /** The network request's id: a navigation's is its document's loader id. */
+        networkId?: string;
         request: { url: string; method: string };
         frameId: string;
         responseStatusCode?: number;
@@ -801,6 +847,7 @@ class CaptureSession {
       const header = (name: string) => responseHeaders?.find((h) => h.name.toLowerCase() === name)?.value;
       const mediaType = header("content-type") ?? "";
       const why = this.#whyNotKept(header, responseStatusCode);
+      const key = networkId ?? `url:${request.url}`;
       const consider =
         frameId === mainFrameId &&
         request.method === "GET" &&
@@ -813,7 +860,7 @@ class CaptureSession {
       void (async () => {
         if (!consider) return;
         if (why) {
-          this.documentBodies.set(request.url, { mediaType, note: why });
+          this.documentBodies.set(key, { url: request.url, mediaType, note: why });
           return;
         }
         const answer = (await cdp.send("Fetch.getResponseBody", { requestId })) as {
@@ -821,10 +868,10 @@ class CaptureSession {
           base64Encoded: boolean;
         };
         const body = Buffer.from(answer.body, answer.base64Encoded ? "base64" : "utf8");
-        this.documentBodies.set(request.url, { mediaType, body });
+        this.documentBodies.set(key, { url: request.url, mediaType, body });
       })()
         .catch((e: unknown) => {
-          this.documentBodies.set(request.url, { mediaType, note: `it could not be read (${firstLine(e)})` });
+          this.documentBodies.set(key, { url: request.url, mediaType, note: `it could not be read (${firstLine(e)})` });
         })
         .finally(async () => {
           await cdp.send("Fetch.continueRequest", { requestId }).catch(() => {});
@@ -859,7 +906,8 @@ class CaptureSession {
     const { mediaType, sniffed } = await this.documentType(response);
     if (isWebPage(mediaType)) return undefined;
     const judged = sniffed ? { sniffed: true } : {};
-    const kept = this.documentBodies.get(response.url());
+    const kept =
+      this.documentBodies.get(this.loaderOf(response) ?? "") ?? this.documentBodies.get(`url:${response.url()}`);
     if (!kept) return { mediaType, ...judged, kept: false, note: "the browser did not hand over its bytes" };
     if (!("body" in kept)) return { mediaType, ...judged, kept: false, note: kept.note };
     const name = `document${extensionOf(mediaType.split(";")[0]!.trim().toLowerCase())}`;
@@ -874,17 +922,37 @@ class CaptureSession {
   private async documentType(response: Response): Promise<{ mediaType: string; sniffed: boolean }> {
     const declared = (await response.headerValue("content-type")) ?? "";
     if (declared !== "") return { mediaType: declared, sniffed: false };
-    return { mediaType: this.browserTypes.get(response.url()) ?? "", sniffed: true };
+    const judged = this.documentLoaders.find((d) => d.loaderId === this.loaderOf(response));
+    return { mediaType: judged?.mimeType ?? "", sniffed: true };
   }
 
-  /** Puts each kept document's bytes back into the HAR in place of its viewer's HTML; whether any was. */
-  private restoreDocumentBodies(har: HarLog): boolean {
-    let restored = false;
+  /**
+   * Mends the HAR where the browser's viewer stands in for a document: each kept document's
+   * bytes go back in place of the viewer's HTML; a body the viewer replaced that was not kept
+   * (a PDF in a frame) is left out, saying so, rather than archived as that URL's content;
+   * and the viewer's own resources (chrome:, chrome-extension:) are not the page's traffic.
+   * Returns whether anything changed.
+   */
+  private mendHar(har: HarLog): boolean {
+    const entries = har.log.entries.filter((entry) => !/^chrome(-extension)?:/.test(entry.request.url));
+    let restored = entries.length !== har.log.entries.length;
+    har.log.entries = entries;
+    // The viewer's HTML may stand in for a PDF's body in each of its URL's entries, typed or not.
+    const pdfUrls = new Set(entries.filter((entry) => isPdfResponse(entry)).map((entry) => entry.request.url));
+    for (const entry of entries) {
+      if (pdfUrls.has(entry.request.url) && bodyIsHtml(entry)) {
+        entry.response.content = { size: 0, mimeType: entry.response.content.mimeType ?? "" };
+        entry.comment = VIEWER_REPLACED;
+        restored = true;
+      }
+    }
+    const byUrl = new Map([...this.documentBodies.values()].map((kept) => [kept.url, kept]));
     for (const entry of har.log.entries) {
-      const kept = this.documentBodies.get(entry.request.url);
+      const kept = byUrl.get(entry.request.url);
       const { status } = entry.response;
       if (!kept || !("body" in kept) || entry.request.method !== "GET" || status < 200 || status >= 300) continue;
-      const mediaType = kept.mediaType || this.browserTypes.get(entry.request.url) || "";
+      const mediaType =
+        kept.mediaType || this.documentLoaders.findLast((d) => d.url === entry.request.url)?.mimeType || "";
       if (status === 206 || isWebPage(mediaType)) continue;
       entry.response.content = {
         size: kept.body.length,
@@ -892,6 +960,7 @@ class CaptureSession {
         text: kept.body.toString("base64"),
         encoding: "base64",
       };
+      delete entry.comment;
       restored = true;
     }
     return restored;
@@ -1110,16 +1179,36 @@ const SNAPSHOT_TIMEOUT_MS = 15_000;
 
 /** How long a loaded document must go without beginning a navigation to count as settled. */
 const QUIET_MS = 500;
-/** How long an abandoned recording's step under way may take to end before the next recording begins. */
-const ABANDONED_STEP_MS = 5_000;
+/**
+ * How long an abandoned recording's step under way may take to end before the next recording
+ * begins: as long as its longest bounded step, the snapshot.
+ */
+const ABANDONED_STEP_MS = SNAPSHOT_TIMEOUT_MS;
 /** Documents followed before the capture takes the one then shown. */
 const MAX_DOCUMENTS = 10;
+/** Changes of the main frame waited for before the capture takes the document then shown. */
+const MAX_SETTLE_STEPS = 100;
 /** Recordings begun again because the page navigated under them, before the capture fails. */
 const MAX_RECORDINGS = 5;
 
-function withoutFragment(url: string): string {
-  const hash = url.indexOf("#");
-  return hash === -1 ? url : url.slice(0, hash);
+/** The HAR's note on a body the browser's viewer replaced and that was not kept: the WARC leaves it out. */
+const VIEWER_REPLACED = "not kept: the browser's viewer replaced this body with its own HTML";
+
+function isPdfResponse(entry: HarEntry): boolean {
+  const type = entry.response.headers.find((h) => h.name.toLowerCase() === "content-type")?.value ?? "";
+  return type.split(";")[0]!.trim().toLowerCase() === "application/pdf";
+}
+
+/** Whether a HAR entry's body is HTML (for a PDF's URL: the browser's viewer, not the PDF). */
+function bodyIsHtml(entry: HarEntry): boolean {
+  const { text, encoding } = entry.response.content;
+  if (text === undefined) return false;
+  const start = (
+    encoding === "base64" ? Buffer.from(text.slice(0, 200), "base64").toString("latin1") : text.slice(0, 150)
+  )
+    .trimStart()
+    .toLowerCase();
+  return start.startsWith("<!doctype html") || start.startsWith("<html");
 }
 
 function isRedirect(status: number): boolean {

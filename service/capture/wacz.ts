@@ -41,6 +41,8 @@ export interface HarEntry {
     headers: { name: string; value: string }[];
     content: { size: number; mimeType?: string; text?: string; encoding?: string };
   };
+  /** HAR 1.2's free-text comment. */
+  comment?: string;
 }
 
 export interface WaczOptions {

@@ -291,17 +291,19 @@ export class PostgresEvidenceStore implements EvidenceStore {
   }
 
   async dismissCapture(accountId: string, id: string): Promise<"dismissed" | CaptureRow["status"] | undefined> {
-    // A failed capture never changes again: the delete either removes the failed row or finds a row in another state.
-    const { rowCount } = await this.#query(
-      "DELETE FROM captures WHERE id = $1 AND account_id = $2 AND status = 'failed'",
+    // One statement: the row is removed when failed, and its status read either way, so a
+    // capture that fails meanwhile is never answered "not failed, it is failed".
+    const { rows } = await this.#query<{ status: CaptureRow["status"]; dismissed: boolean }>(
+      `WITH removed AS (
+         DELETE FROM captures WHERE id = $1 AND account_id = $2 AND status = 'failed' RETURNING status
+       )
+       SELECT status, true AS dismissed FROM removed
+       UNION ALL
+       SELECT status, false FROM captures WHERE id = $1 AND account_id = $2 AND NOT EXISTS (SELECT 1 FROM removed)`,
       [id, accountId],
     );
-    if (rowCount === 1) return "dismissed";
-    const { rows } = await this.#query<{ status: CaptureRow["status"] }>(
-      "SELECT status FROM captures WHERE id = $1 AND account_id = $2",
-      [id, accountId],
-    );
-    return rows[0]?.status;
+    const row = rows[0];
+    return row?.dismissed ? "dismissed" : row?.status;
   }
 
   // --- batching ---

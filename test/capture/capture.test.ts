@@ -38,6 +38,10 @@ function headerNames(headers: unknown): string[] {
   return (headers as { name: string }[]).map((h) => h.name.toLowerCase());
 }
 
+function headerValue(headers: unknown, name: string): string | undefined {
+  return (headers as { name: string; value: string }[]).find((h) => h.name.toLowerCase() === name)?.value;
+}
+
 describe("capturePage (Debian Chromium through the guard proxy, sites on loopback)", function () {
   this.timeout(60_000);
   let root: string;
@@ -47,6 +51,8 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
   let internal: Site;
   let spki: string;
   let counter = 0;
+  /** Requests for /again, by its `then` parameter. */
+  const againVisits = new Map<string, number>();
 
   /** Options for a capture into a new directory, CAPTURE_ALLOW=127.0.0.1/32, names from the loopback DNS server. */
   function options(extra: Partial<CaptureOptions> = {}): CaptureOptions {
@@ -135,6 +141,53 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         `<!doctype html><title>stays</title><p>the page that stays</p>
         <script>addEventListener("load", () => setTimeout(() => (location.href = "/file.bin"), 50))</script>`,
         { "x-document": "stays" },
+      ),
+      // Goes to a second document that takes its earlier URL back with replaceState: the record is of the second.
+      "/history-first": serve(
+        "text/html; charset=utf-8",
+        `<!doctype html><title>first</title><p>first document</p>
+        <script>addEventListener("load", () => setTimeout(() => location.replace("/history-second"), 50))</script>`,
+        { "x-document": "first" },
+      ),
+      "/history-second": serve(
+        "text/html; charset=utf-8",
+        `<!doctype html><title>second</title><p>second document</p>
+        <script>history.replaceState(null, "", "/history-first")</script>`,
+        { "x-document": "second" },
+      ),
+      // Goes to a second document whose image takes 1.5 s: it is recorded once loaded.
+      "/to-slow-second": page(
+        () => `<script>addEventListener("load", () => location.replace("/slow-second"))</script>`,
+      ),
+      "/slow-second": serve(
+        "text/html; charset=utf-8",
+        `<!doctype html><title>second</title><p>second document</p>
+        <img src="/slower.png" width="10" height="10" onload="document.title = 'second, its image loaded'">`,
+      ),
+      "/slower.png": (req, res) => {
+        setTimeout(() => serve("image/png", solidPng(10, 10, [90, 90, 90]))(req, res), 1_500);
+      },
+      // Asks for its own URL again, answered the second time with a download, then with a 204: neither commits.
+      "/again": (req, res) => {
+        const then = new URL(req.url ?? "/", "http://x").searchParams.get("then") ?? "download";
+        const visits = (againVisits.get(then) ?? 0) + 1;
+        againVisits.set(then, visits);
+        if (visits % 2 === 0) {
+          if (then === "204") return void res.writeHead(204).end();
+          return serve("application/octet-stream", Buffer.alloc(64), {
+            "content-disposition": "attachment",
+            "x-document": "the download",
+          })(req, res);
+        }
+        serve(
+          "text/html; charset=utf-8",
+          `<!doctype html><title>again</title><p>the page that asks again</p>
+          <script>addEventListener("load", () => setTimeout(() => (location.href = location.href), 50))</script>`,
+          { "x-document": "the page" },
+        )(req, res);
+      },
+      "/to-blank": page(
+        () => `<script>addEventListener("load", () => setTimeout(() => (location.href = "about:blank"), 50))</script>`,
       ),
       "/meta-refresh-to-internal": (req, res) =>
         serve(
@@ -509,6 +562,40 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect(observed).not.to.have.property("documentError");
     });
 
+    it("records the second document when it takes the first one's URL back with replaceState (a URL is not a document)", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/history-first` }, options());
+      const { observed } = result.manifest;
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/history-second`);
+      expect(headerValue(observed.responseHeaders, "x-document")).to.equal("second");
+      expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("second document");
+    });
+
+    it("records a second document once it has loaded, not when its HTML has arrived", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/to-slow-second` }, options());
+      expect(result.manifest.finalUrl).to.equal(`http://site.test:${site.port}/slow-second`);
+      expect(result.manifest.observed.loadCompleted).to.equal(true);
+      expect(result.manifest.title).to.equal("second, its image loaded");
+    });
+
+    for (const then of ["download", "204"]) {
+      it(`keeps the document when it asks for its own URL again and is answered with a ${then}, which never commits`, async () => {
+        const result = await capturePage({ url: `http://site.test:${site.port}/again?then=${then}` }, options());
+        const { observed } = result.manifest;
+        expect(observed.status).to.equal(200);
+        expect(headerValue(observed.responseHeaders, "x-document")).to.equal("the page");
+        expect(observed).not.to.have.property("document");
+        expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("the page that asks again");
+      });
+    }
+
+    it("rejects a page that replaces itself with about:blank with NAVIGATION_FAILED: no page of the address is left", async () => {
+      const opts = options();
+      const error = await captureError({ url: `http://site.test:${site.port}/to-blank` }, opts);
+      expect(error.code).to.equal("NAVIGATION_FAILED");
+      expect(error.message).to.match(/came from no server/);
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
+
     it("rejects a meta refresh to a refused host with ADDRESS_REFUSED, never recording the proxy's refusal as the page", async () => {
       const opts = options();
       const error = await captureError({ url: `http://site.test:${site.port}/meta-refresh-to-internal` }, opts);
@@ -604,14 +691,34 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
     });
 
-    it("records a web page that shows a PDF in a frame as a web page, the PDF's bytes in its archive", async () => {
+    it("records a web page that shows a PDF in a frame as a web page, never archiving the frame's viewer as the PDF", async () => {
       const result = await capturePage({ url: `http://site.test:${site.port}/framed-pdf` }, options());
       expect(result.manifest.observed).not.to.have.property("document");
       expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
       expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("a page with a PDF in a frame");
       const har = JSON.parse(readFileSync(path.join(result.dir, "network.har"), "utf8"));
       const url = `http://site.test:${site.port}/document.pdf`;
-      expect(har.log.entries.map((e: { request: { url: string } }) => e.request.url)).to.include(url);
+      // The browser's PDF viewer stands in for a framed PDF's body: the HAR says so and holds
+      // none, and the archive has no record of that URL but with the PDF's own bytes.
+      const entries = har.log.entries.filter((e: { request: { url: string } }) => e.request.url === url);
+      const bodies = entries.map((e: any) =>
+        e.response.content.text === undefined
+          ? undefined
+          : Buffer.from(e.response.content.text, e.response.content.encoding === "base64" ? "base64" : "utf8"),
+      );
+      const pdf = readFileSync(PDF_DOCUMENT);
+      expect(bodies.every((b: Buffer | undefined) => b === undefined || b.equals(pdf))).to.equal(true);
+      expect(
+        entries.some((e: { comment?: string }) => /^not kept: the browser's viewer replaced/.test(e.comment ?? "")),
+      ).to.equal(true);
+      expect(har.log.entries.filter((e: { request: { url: string } }) => /^chrome/.test(e.request.url))).to.deep.equal(
+        [],
+      );
+      const index = readFileSync(path.join(result.dir, "indexes/index.cdxj"), "utf8").trim().split("\n");
+      const archived = index.some((l) => l.startsWith(`test,site:${site.port})/document.pdf `));
+      expect(archived, "archived only with its own bytes").to.equal(
+        bodies.some((b: Buffer | undefined) => b !== undefined),
+      );
     });
 
     it("keeps no document file for a web page", async () => {

@@ -2,7 +2,6 @@ import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { strToU8, unzipSync, zipSync } from "fflate";
-import { MEDIA_TYPE_CAPTURE } from "../../service/core/index.ts";
 import { readDatabase } from "../helpers/database.ts";
 import { gate, redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import {
@@ -236,15 +235,21 @@ describe("web captures through the service (real service, Chromium, a loopback s
       expect([again.status, ((await again.json()) as { code: string }).code], id).to.deep.equal([404, "NOT_FOUND"]);
     }
     // A recorded capture is evidence: never removed.
-    const evidence = await client.get("/api/v1/evidence");
-    const recorded = evidence.body.items.find((i: any) => i.record.mediaType === MEDIA_TYPE_CAPTURE);
-    expect(recorded, "the capture the first test recorded").to.not.equal(undefined);
-    const refused = await remove(recorded.id);
+    const recorded = await client.postJson("/api/v1/captures", { url: pageUrl() });
+    await until(
+      async () => {
+        const { body } = await client.get(`/api/v1/evidence/${recorded.body.id}`);
+        return body.record ? true : undefined;
+      },
+      "the capture to be recorded",
+      120_000,
+    );
+    const refused = await remove(recorded.body.id);
     expect([refused.status, ((await refused.json()) as { code: string }).code]).to.deep.equal([
       409,
       "CAPTURE_NOT_FAILED",
     ]);
-    expect((await client.get(`/api/v1/evidence/${recorded.id}`)).status).to.equal(200);
+    expect((await client.get(`/api/v1/evidence/${recorded.body.id}`)).status).to.equal(200);
   });
 
   it("refuses private and loopback addresses without an allow-list, and other schemes, before anything is recorded", async () => {
@@ -290,10 +295,27 @@ describe("web captures through the service (real service, Chromium, a loopback s
     }
   });
 
-  it("runs a capture interrupted by a crash again after the restart, and records it once", async () => {
+  it("runs captures interrupted by a crash again after the restart, recording each once; one that only waited was not tried", async () => {
     const client = api(service.url, service.apiKey);
-    const accepted = await client.postJson("/api/v1/captures", { url: `http://127.0.0.1:${site.port}/slow` });
-    await site.requested("/slow"); // the browser is waiting for the page: the capture is under way
+    // Two browsers (CAPTURE_CONCURRENCY 2): two captures run, held by the page, and a third waits.
+    const ids: string[] = [];
+    for (const n of [1, 2, 3]) {
+      ids.push(
+        (await client.postJson("/api/v1/captures", { url: `http://127.0.0.1:${site.port}/slow?n=${n}` })).body.id,
+      );
+      if (n < 3) await site.requested("/slow", n); // the browser is waiting for the page: the capture is under way
+    }
+    const listed = await until(
+      async () => {
+        const { body } = await client.get("/api/v1/captures");
+        const statuses = ids.map((id) => body.items.find((i: { id: string }) => i.id === id)?.status);
+        return statuses.join() === "capturing,capturing,queued" ? statuses : undefined;
+      },
+      "two captures running and one waiting",
+      60_000,
+    );
+    expect(listed).to.deep.equal(["capturing", "capturing", "queued"]);
+    const accepted = { body: { id: ids[0]! } };
     await service.kill9();
     const status = readDatabase<{ status: string }>(
       dataDir,
@@ -315,10 +337,12 @@ describe("web captures through the service (real service, Chromium, a loopback s
       120_000,
     );
     expect(view.status).to.equal("anchored");
+    for (const id of ids) await api(service.url).anchored(id, 120_000);
     expect(readDatabase(dataDir, "SELECT id FROM evidence WHERE id = ?", accepted.body.id)).to.have.length(1);
-    expect(
-      readDatabase<{ attempts: number }>(dataDir, "SELECT attempts FROM captures WHERE id = ?", accepted.body.id)[0]!
-        .attempts,
-    ).to.equal(2);
+    const attempts = ids.map(
+      (id) =>
+        readDatabase<{ attempts: number }>(dataDir, "SELECT attempts FROM captures WHERE id = ?", id)[0]!.attempts,
+    );
+    expect(attempts, "runs begun, each").to.deep.equal([2, 2, 1]);
   });
 });
