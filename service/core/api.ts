@@ -317,13 +317,13 @@ export const CaptureRequestSchema = v.strictObject({
       width: v.pipe(
         v.number(),
         v.safeInteger(),
-        v.minValue(320, "must be at least 320"),
+        v.minValue(200, "must be at least 200"),
         v.maxValue(3840, "must be at most 3840"),
       ),
       height: v.pipe(
         v.number(),
         v.safeInteger(),
-        v.minValue(240, "must be at least 240"),
+        v.minValue(200, "must be at least 200"),
         v.maxValue(2160, "must be at most 2160"),
       ),
     }),

@@ -19,10 +19,19 @@ import {
   codePointLabel,
   EvidenceError,
   INVISIBLE_CHARACTER,
+  MEDIA_TYPE_CAPTURE,
   type Certificate,
   type CertificateClaims,
   type TimestampSummary,
 } from "../core/index.ts";
+
+/** A step of "how to verify": its words in both languages, and a command or address to show. */
+interface VerifyStep {
+  zh: string;
+  en: string;
+  code?: string;
+  link?: string;
+}
 
 /**
  * An RFC 3161 time-stamp on the root, as the verifier summarised it (a passed
@@ -549,10 +558,45 @@ class Layout {
 
   #howToVerify(number: number): void {
     const { record } = this.#view;
-    const input = this.#input;
     const x = MARGIN + 4;
     const width = CONTENT_WIDTH - 8;
-    const steps: { zh: string; en: string; code?: string; link?: string }[] = [
+    // A web capture is verified from its package (ZIP), which holds this certificate and the
+    // files of the capture; its manifest.json is the certified file.
+    const steps: VerifyStep[] =
+      record.mediaType === MEDIA_TYPE_CAPTURE ? this.#captureSteps() : this.#fileSteps();
+    this.#drawSteps(number, steps, x, width);
+  }
+
+  #captureSteps(): VerifyStep[] {
+    const { record } = this.#view;
+    const input = this.#input;
+    return [
+      {
+        zh: "1. 在线：打开下列网址或扫描右上角二维码，提交网页取证包（ZIP）。",
+        en: "Online: open this address or scan the QR code, and give it the capture package (ZIP).",
+        code: input.verifyUrl,
+        link: input.verifyUrl,
+      },
+      {
+        zh: "2. 命令行：不经本服务，直接读取区块链节点。",
+        en: "Command line: needs no service; it reads a node of the chain directly.",
+        code: `npx evidence verify ${record.id}.zip --rpc <node URL>`,
+      },
+      {
+        zh:
+          `3. 取证包内含本证书 ${record.id}.evidence.json 与取证文件；存证的文件是其中的 manifest.json，` +
+          "其 SHA-256 即上述内容哈希，manifest.json 列出其余每个文件的 SHA-256。",
+        en:
+          `The package holds this certificate as ${record.id}.evidence.json and the capture's files. The certified ` +
+          "file is its manifest.json, whose SHA-256 is the content hash above; it lists every other file's SHA-256.",
+      },
+    ];
+  }
+
+  #fileSteps(): VerifyStep[] {
+    const { record } = this.#view;
+    const input = this.#input;
+    return [
       {
         zh: "1. 在线：打开下列网址或扫描右上角二维码，提交本 PDF 和原始文件。",
         en: "Online: open this address or scan the QR code, and give it this PDF and the original file.",
@@ -574,6 +618,14 @@ class Layout {
           "and compare it with the content hash above.",
       },
     ];
+  }
+
+  #drawSteps(
+    number: number,
+    steps: VerifyStep[],
+    x: number,
+    width: number,
+  ): void {
     const doc = this.#doc;
     const codeHeight = (code: string): number => {
       this.#setStyle("code");

@@ -269,6 +269,16 @@ describe("web captures through the service (real service, Chromium, a loopback s
       }
       const scheme = await client.postJson("/api/v1/captures", { url: "file:///etc/passwd" });
       expect([scheme.status, scheme.body.code]).to.deep.equal([400, "INVALID_FIELD"]);
+      // The viewport's bounds are docs/capture.md's, 200–3840 × 200–2160: checked before the address.
+      for (const [viewport, code] of [
+        [{ width: 199, height: 800 }, "INVALID_FIELD"],
+        [{ width: 800, height: 2161 }, "INVALID_FIELD"],
+        [{ width: 200, height: 200 }, "ADDRESS_REFUSED"],
+        [{ width: 3840, height: 2160 }, "ADDRESS_REFUSED"],
+      ] as const) {
+        const res = await client.postJson("/api/v1/captures", { url: pageUrl(), viewport });
+        expect([res.status, res.body.code], JSON.stringify(viewport)).to.deep.equal([400, code]);
+      }
       expect(readDatabase(strict.dataDir, "SELECT id FROM captures")).to.deep.equal([]);
     } finally {
       await strict.stop();

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { claimsOf, isEvidenceError, parseCertificate } from "../../service/core/index.ts";
+import { claimsOf, isEvidenceError, MEDIA_TYPE_CAPTURE, parseCertificate } from "../../service/core/index.ts";
 import { renderCertificatePdf, type CertificateDocumentInput } from "../../service/document/certificate-pdf.ts";
 import { exampleDocumentInput, Poppler } from "../helpers/certificate-document.ts";
 import { pdfQrMismatches } from "../helpers/qr.ts";
@@ -160,6 +160,22 @@ describe("renderCertificatePdf", function () {
     }
     expect(squash(text)).to.include(squash("账户 account acct_example")).and.to.include(squash("chain id 31337"));
     expect(squash(text)).to.include(squash("Evidence Anchor")).and.not.to.include(squash("Evidence Anchor · https://"));
+  });
+
+  it("tells how to verify a web capture from its package (ZIP), whose manifest.json is the certified file", async () => {
+    const input = withCertificate(exampleDocumentInput(), (c) => {
+      c.record.mediaType = MEDIA_TYPE_CAPTURE;
+      c.record.fileName = "manifest.json";
+    });
+    const pdf = await renderCertificatePdf(input);
+    const text = squash(poppler.text(pdf));
+    const id = input.certificate.record.id;
+    expect(text).to.include(squash(`npx evidence verify ${id}.zip --rpc <node URL>`));
+    expect(text)
+      .to.include(squash("提交网页取证包（ZIP）"))
+      .and.to.include(squash("The certified file is its manifest.json"));
+    expect(text).not.to.include("--file").and.not.to.include(squash("the original file"));
+    expect(poppler.info(pdf).Pages, "one page").to.equal("1");
   });
 
   it("shows characters that would print as nothing or as something else as [U+XXXX]", async () => {

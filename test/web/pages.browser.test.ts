@@ -227,6 +227,9 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       await page.setInputFiles("#files", file);
       await page.waitForSelector('#uploads td[data-status="anchored"]', { timeout: 60_000 });
       expect(await page.textContent("#uploads tbody")).to.include("matches the service");
+      await page.click("#lang"); // the hash's note is written again in Chinese, and back
+      expect(await page.textContent("#uploads tbody")).to.include("与服务端一致");
+      await page.click("#lang");
       const [download] = await Promise.all([page.waitForEvent("download"), page.click("#uploads a.download")]);
       const saved = path.join(work, download.suggestedFilename());
       await download.saveAs(saved);

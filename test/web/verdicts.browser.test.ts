@@ -333,6 +333,13 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(
         await page.evaluate(() => (document.querySelector("#capture-preview") as HTMLImageElement).naturalWidth),
       ).to.be.greaterThan(0);
+      // Everything the capture shows is written again in the other language when it is switched.
+      expect(await text(page, "#capture-status")).to.equal("已上链。取证包与证书已可下载。");
+      await page.click("#lang");
+      expect(await text(page, "#capture-status")).to.equal("Anchored. The package and the certificate are ready.");
+      expect(await text(page, "#capture-links")).not.to.match(/[\u4e00-\u9fff]/);
+      await page.click("#lang");
+      expect(await text(page, "#capture-links")).to.match(/[\u4e00-\u9fff]/);
       const [download] = await Promise.all([page.waitForEvent("download"), page.click("#capture-links a.package")]);
       const pkg = path.join(work, download.suggestedFilename());
       await download.saveAs(pkg);
@@ -378,6 +385,20 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       await row.getByRole("button", { name: "Remove from the list" }).click();
       await row.waitFor({ state: "detached" });
       expect(await text(page, "#error")).to.equal("");
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("says the service cannot be reached when the list is refreshed while it is down, in the page's language", async () => {
+    const { context, page } = await open("zh-CN", "/");
+    try {
+      await page.fill("#api-key", service.apiKey!);
+      await page.click("#use-key");
+      await page.route("**/api/v1/**", (route) => route.abort("connectionrefused"));
+      await page.click("#refresh");
+      await until(async () => ((await text(page, "#error")).length > 0 ? true : undefined), "an error", 30_000);
+      expect(await text(page, "#error")).to.equal("无法连接到服务。");
     } finally {
       await context.close();
     }

@@ -24,6 +24,8 @@ interface Row {
   certificateCell: HTMLTableCellElement;
   status: Status;
   id?: string;
+  /** The service's SHA-256 and whether the browser's own equals it, once both are known. */
+  hash?: { service: string; matches: boolean };
 }
 
 const KEY_STORAGE = "evidence-anchor.api-key";
@@ -37,6 +39,8 @@ setUpLanguageSwitch(byId("lang"), () => {
   rows.forEach(renderStatus);
   errorLine.render();
   captureError.render();
+  captureStatus.render();
+  if (shownCaptureLinks) byId("capture-links").replaceChildren(...certificateLinks(shownCaptureLinks, true));
   if (shownList) renderList(shownList.items, shownList.captures);
 });
 byId("use-key").addEventListener("click", () => {
@@ -85,12 +89,7 @@ async function submit(file: File): Promise<void> {
   try {
     const item = await upload(file, key, (fraction) => (row.progress.value = fraction));
     row.id = item.id;
-    const mine = await localHash;
-    row.hashCell.replaceChildren(
-      el("span", item.contentHash, { class: "mono" }),
-      el("br"),
-      el("small", mine === item.contentHash ? t("upload.hashMatches") : t("upload.hashDiffers")),
-    );
+    row.hash = { service: item.contentHash, matches: (await localHash) === item.contentHash };
     row.status = "pending";
     renderStatus(row);
     await follow(row);
@@ -208,6 +207,13 @@ async function follow(row: Row): Promise<void> {
 }
 
 function renderStatus(row: Row): void {
+  if (row.hash) {
+    row.hashCell.replaceChildren(
+      el("span", row.hash.service, { class: "mono" }),
+      el("br"),
+      el("small", row.hash.matches ? t("upload.hashMatches") : t("upload.hashDiffers")),
+    );
+  }
   row.statusCell.textContent = t(`status.${row.status}` as MessageKey);
   row.statusCell.dataset.status = row.status;
   row.certificateCell.replaceChildren(...(row.status === "anchored" && row.id ? certificateLinks(row.id) : []));
@@ -269,40 +275,46 @@ async function capture(): Promise<void> {
   await followCapture(body.id);
 }
 
+/** The capture followed last: its status line, and the id whose links are shown once it is anchored. */
+const captureStatus = new MessageLine(byId<HTMLParagraphElement>("capture-status"));
+let shownCaptureLinks: string | undefined;
+
 /** Follows a capture until it is anchored or has failed: its status, then its screenshot and links. */
 async function followCapture(id: string): Promise<void> {
   const box = byId<HTMLDivElement>("capture-progress");
-  const status = byId<HTMLParagraphElement>("capture-status");
   const preview = byId<HTMLImageElement>("capture-preview");
   const links = byId<HTMLParagraphElement>("capture-links");
   box.hidden = false;
   preview.hidden = true;
   links.replaceChildren();
+  shownCaptureLinks = undefined;
   box.dataset.status = "capturing";
   await watch(
     id,
     (view) => {
       box.dataset.status = view.status;
       if (view.status === "failed") {
-        status.textContent = t("capture.failed") + captureFailureText(view.capture?.error, lang());
+        const error = view.capture?.error;
+        captureStatus.set(() => t("capture.failed") + captureFailureText(error, lang()));
         void refreshList();
         return true;
       }
       const key =
         view.status === "capturing" && view.capture?.status === "queued" ? "capture.queued" : `capture.${view.status}`;
-      status.textContent = t(key as MessageKey);
+      captureStatus.set(() => t(key as MessageKey));
       if (view.record && preview.hidden) {
         preview.src = `/api/v1/evidence/${id}/screenshot`;
         preview.alt = view.record.sourceUrl ?? "";
         preview.hidden = false;
       }
       if (view.status !== "anchored") return false;
+      shownCaptureLinks = id;
       links.replaceChildren(...certificateLinks(id, true));
       void refreshList();
       return true;
     },
     (connected) => {
-      if (!connected) status.textContent = t("upload.reconnecting");
+      if (!connected) captureStatus.set(() => t("upload.reconnecting"));
     },
   );
 }
@@ -312,10 +324,15 @@ async function refreshList(): Promise<void> {
   if (!key) return;
   const headers = { authorization: `Bearer ${key}` };
   // Captures not yet evidence (queued, capturing, failed) first: they have no place among the evidence.
-  const [res, capturesRes] = await Promise.all([
+  const answers = await Promise.all([
     fetch("/api/v1/evidence?limit=100", { headers }),
     fetch("/api/v1/captures", { headers }),
-  ]);
+  ]).catch(() => undefined);
+  if (!answers) {
+    errorLine.set(() => t("upload.networkError"));
+    return;
+  }
+  const [res, capturesRes] = answers;
   if (!res.ok) {
     const problem = (await res.json().catch(() => ({}))) as Partial<Problem>;
     errorLine.set(() => problemText(problem, lang(), `HTTP ${res.status}`));
