@@ -562,8 +562,7 @@ class Layout {
     const width = CONTENT_WIDTH - 8;
     // A web capture is verified from its package (ZIP), which holds this certificate and the
     // files of the capture; its manifest.json is the certified file.
-    const steps: VerifyStep[] =
-      record.mediaType === MEDIA_TYPE_CAPTURE ? this.#captureSteps() : this.#fileSteps();
+    const steps: VerifyStep[] = record.mediaType === MEDIA_TYPE_CAPTURE ? this.#captureSteps() : this.#fileSteps();
     this.#drawSteps(number, steps, x, width);
   }
 
@@ -620,12 +619,7 @@ class Layout {
     ];
   }
 
-  #drawSteps(
-    number: number,
-    steps: VerifyStep[],
-    x: number,
-    width: number,
-  ): void {
+  #drawSteps(number: number, steps: VerifyStep[], x: number, width: number): void {
     const doc = this.#doc;
     const codeHeight = (code: string): number => {
       this.#setStyle("code");
