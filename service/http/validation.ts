@@ -1,7 +1,34 @@
-import type { Request, RequestHandler } from "express";
+import { isUtf8 } from "node:buffer";
+import express, { type Request, type RequestHandler } from "express";
 import * as v from "valibot";
-import type { ErrorCode } from "../core/index.ts";
+import { firstDuplicateKey, type ErrorCode } from "../core/index.ts";
 import { HttpProblem } from "./problem.ts";
+
+type RawBodied = Request & { rawBody?: Buffer };
+
+/**
+ * A JSON body, parsed strictly: valid UTF-8 (the parser would put U+FFFD for other bytes,
+ * and that would be recorded), and no key twice (JSON.parse keeps the last of two, and a
+ * field given twice must not be taken as one of them without a word): 400 INVALID_BODY.
+ */
+export function strictJsonBody(limit: string): RequestHandler[] {
+  return [
+    express.json({ limit, strict: true, verify: (req, _res, raw) => ((req as RawBodied).rawBody = raw) }),
+    (req, _res, next) => {
+      const raw = (req as RawBodied).rawBody ?? Buffer.alloc(0);
+      if (!isUtf8(raw)) throw new HttpProblem(400, "INVALID_BODY", "the body is not valid UTF-8");
+      const duplicate = firstDuplicateKey(raw.toString("utf8"));
+      if (duplicate) {
+        throw new HttpProblem(
+          400,
+          "INVALID_BODY",
+          `the body has the key "${duplicate.key}" twice${duplicate.at ? ` in ${duplicate.at}` : ""}`,
+        );
+      }
+      next();
+    },
+  ];
+}
 
 /**
  * Checks a request body against a schema from core/api.ts; a problem names the first

@@ -269,6 +269,16 @@ describe("web captures through the service (real service, Chromium, a loopback s
       }
       const scheme = await client.postJson("/api/v1/captures", { url: "file:///etc/passwd" });
       expect([scheme.status, scheme.body.code]).to.deep.equal([400, "INVALID_FIELD"]);
+      // A key given twice is refused, not taken as the last of the two (as the digests route does).
+      const twice = await client.postJson(
+        "/api/v1/captures",
+        `{"url": "http://10.1.2.3/a", "url": "http://10.1.2.3/b"}`,
+      );
+      expect([twice.status, twice.body.code, twice.body.detail]).to.deep.equal([
+        400,
+        "INVALID_BODY",
+        'the body has the key "url" twice',
+      ]);
       // The viewport's bounds are docs/capture.md's, 200–3840 × 200–2160: checked before the address.
       for (const [viewport, code] of [
         [{ width: 199, height: 800 }, "INVALID_FIELD"],

@@ -16,8 +16,7 @@ import type { EvidenceStore } from "../../store/store.ts";
 import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
 import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
-import { parseBody } from "../validation.ts";
-import { requireType } from "../validation.ts";
+import { parseBody, requireType, strictJsonBody } from "../validation.ts";
 
 /** A capture costs far more than a submission: it counts as this many units of the account's budget. */
 const CAPTURE_COST = 50;
@@ -44,7 +43,7 @@ export function captureRoutes(options: {
     requireApiKey(options.store),
     rateLimit(options.submissions, () => CAPTURE_COST),
     requireType("application/json"),
-    express.json({ limit: "64kb", strict: true }),
+    ...strictJsonBody("64kb"),
     async (req, res) => {
       const request = parseBody(CaptureRequestSchema, req.body, "body");
       if (!options.captures)

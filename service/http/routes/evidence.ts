@@ -1,4 +1,3 @@
-import { isUtf8 } from "node:buffer";
 import express, { Router, type Request } from "express";
 import multer from "multer";
 import {
@@ -7,7 +6,6 @@ import {
   DigestSubmissionSchema,
   EVIDENCE_ID,
   EVIDENCE_PAGE,
-  firstDuplicateKey,
   MAX_DIGESTS_PER_REQUEST,
   TEXT_LIMITS,
   SubmissionDetailsSchema,
@@ -24,7 +22,7 @@ import type { EvidenceRow, EvidenceStore } from "../../store/store.ts";
 import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
 import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
-import { parseBody, requireType, withoutEmpty } from "../validation.ts";
+import { parseBody, requireType, strictJsonBody, withoutEmpty } from "../validation.ts";
 
 export interface EvidenceRoutesOptions {
   store: EvidenceStore;
@@ -87,21 +85,8 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
     "/api/v1/evidence/digests",
     signedIn,
     requireType("application/json"),
-    // The raw text is kept to look for duplicate keys: JSON.parse keeps the last of two,
-    // and a title given twice must not be recorded as one of them without a word.
-    express.json({ limit: "8mb", strict: true, verify: (req, _res, raw) => ((req as RawBodied).rawBody = raw) }),
+    ...strictJsonBody("8mb"),
     (req, _res, next) => {
-      const raw = (req as RawBodied).rawBody ?? Buffer.alloc(0);
-      // The parser would put U+FFFD for bytes that are not UTF-8, and record that instead.
-      if (!isUtf8(raw)) throw new HttpProblem(400, "INVALID_BODY", "the body is not valid UTF-8");
-      const duplicate = firstDuplicateKey(raw.toString("utf8"));
-      if (duplicate) {
-        throw new HttpProblem(
-          400,
-          "INVALID_BODY",
-          `the body has the key "${duplicate.key}" twice${duplicate.at ? ` in ${duplicate.at}` : ""}`,
-        );
-      }
       const body = req.body as { items?: unknown } | null;
       if (typeof body !== "object" || body === null || Array.isArray(body) || !Array.isArray(body.items)) {
         throw new HttpProblem(400, "INVALID_BODY", "send {items: [{contentHash, …}]}");
@@ -292,4 +277,3 @@ function checkFileName(name: string | undefined): void {
 }
 
 /** A request whose body's bytes the JSON parser kept. */
-type RawBodied = Request & { rawBody?: Buffer };
