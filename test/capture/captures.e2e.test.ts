@@ -152,6 +152,8 @@ describe("web captures through the service (real service, Chromium, a loopback s
       ]);
       if (c.file === screenshot) expect(content.detail).to.include("screenshot.png");
     }
+    const explained = await runCli(["verify", packagePath, "--file", unrelated, "--rpc", chainUrl]);
+    expect(explained.stdout).to.include("the file you supplied is not part of this capture");
     // The page's words say which: the package's manifest, not "the file you supplied".
     const zh = await runCli(["verify", packagePath, "--rpc", chainUrl, "--lang", "zh"]);
     expect(zh.stdout).to.include("取证包中的 manifest.json 与存证内容完全一致").and.not.include("您提供的文件");

@@ -650,6 +650,11 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
       ? `证书真实且已上链：一个 SHA-256 为证书所载值的文件最迟在 ${when}已经存在。未比对文件：请提供原始文件以确认是同一文件。`
       : `The certificate is genuine and anchored: a file with the certified SHA-256 existed no later than ${when}. No file was compared: supply the original file to check that it is this file.`;
   }
+  if (onlyTheFileDiffers(result) && result.capture) {
+    return zh
+      ? "取证包与证书本身核验无误，但您提供的文件不属于该网页取证：清单本身及其所列文件的 SHA-256 均与之不同。"
+      : "The package and its certificate check out, but the file you supplied is not part of this capture: neither the manifest nor any file it lists has its SHA-256.";
+  }
   if (onlyTheFileDiffers(result)) {
     return zh
       ? "证书本身核验无误（记录、默克尔证明、区块链锚定和签发方签名均通过），但您提供的文件不是存证的文件：两者的 SHA-256 不同。请提供原始文件。"
