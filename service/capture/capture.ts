@@ -844,7 +844,7 @@ class CaptureSession {
         responseStatusCode?: number;
         responseHeaders?: { name: string; value: string }[];
       };
-      const header = (name: string) => responseHeaders?.find((h) => h.name.toLowerCase() === name)?.value;
+      const header = (name: string) => headerOf(responseHeaders ?? [], name);
       const mediaType = header("content-type") ?? "";
       const why = this.#whyNotKept(header, responseStatusCode);
       const key = networkId ?? `url:${request.url}`;
@@ -888,7 +888,7 @@ class CaptureSession {
   /** Why a document's body is not to be held whole; undefined when it may be. */
   #whyNotKept(header: (name: string) => string | undefined, status: number | undefined): string | undefined {
     if (status === 206) return "the server sent only part of it";
-    const type = (header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    const type = essenceOf(header("content-type") ?? "");
     if (type.startsWith("multipart/") || type === "text/event-stream") return "it is a stream";
     const encoding = (header("content-encoding") ?? "identity").trim().toLowerCase();
     if (encoding !== "identity") return `it was sent compressed (${encoding}), its size unknown until read`;
@@ -910,7 +910,7 @@ class CaptureSession {
       this.documentBodies.get(this.loaderOf(response) ?? "") ?? this.documentBodies.get(`url:${response.url()}`);
     if (!kept) return { mediaType, ...judged, kept: false, note: "the browser did not hand over its bytes" };
     if (!("body" in kept)) return { mediaType, ...judged, kept: false, note: kept.note };
-    const name = `document${extensionOf(mediaType.split(";")[0]!.trim().toLowerCase())}`;
+    const name = `document${extensionOf(essenceOf(mediaType))}`;
     await writeFile(path.join(dir, name), kept.body);
     return { name, mediaType, ...judged, size: kept.body.length };
   }
@@ -922,7 +922,8 @@ class CaptureSession {
   private async documentType(response: Response): Promise<{ mediaType: string; sniffed: boolean }> {
     const declared = (await response.headerValue("content-type")) ?? "";
     if (declared !== "") return { mediaType: declared, sniffed: false };
-    const judged = this.documentLoaders.find((d) => d.loaderId === this.loaderOf(response));
+    const loaderId = this.loaderOf(response);
+    const judged = this.documentLoaders.find((d) => d.loaderId === loaderId);
     return { mediaType: judged?.mimeType ?? "", sniffed: true };
   }
 
@@ -1195,8 +1196,7 @@ const MAX_RECORDINGS = 5;
 const VIEWER_REPLACED = "not kept: the browser's viewer replaced this body with its own HTML";
 
 function isPdfResponse(entry: HarEntry): boolean {
-  const type = entry.response.headers.find((h) => h.name.toLowerCase() === "content-type")?.value ?? "";
-  return type.split(";")[0]!.trim().toLowerCase() === "application/pdf";
+  return essenceOf(headerOf(entry.response.headers, "content-type") ?? "") === "application/pdf";
 }
 
 /** Whether a HAR entry's body is HTML (for a PDF's URL: the browser's viewer, not the PDF). */
@@ -1211,12 +1211,22 @@ function bodyIsHtml(entry: HarEntry): boolean {
   return start.startsWith("<!doctype html") || start.startsWith("<html");
 }
 
+/** A media type's essence: its type and subtype, lower-cased, without parameters. */
+function essenceOf(mediaType: string): string {
+  return mediaType.split(";")[0]!.trim().toLowerCase();
+}
+
+/** A header's value by its name, in any case. */
+function headerOf(headers: { name: string; value: string }[], name: string): string | undefined {
+  return headers.find((h) => h.name.toLowerCase() === name)?.value;
+}
+
 function isRedirect(status: number): boolean {
   return status >= 300 && status < 400 && status !== 304;
 }
 
 function isWebPage(mediaType: string): boolean {
-  const essence = mediaType.split(";")[0]!.trim().toLowerCase();
+  const essence = essenceOf(mediaType);
   return essence === "" || essence === "text/html" || essence === "application/xhtml+xml";
 }
 
@@ -1276,7 +1286,7 @@ function connectionSummary(c: ConnectionRecord) {
  * and its uncertainty is half a second plus half the round trip.
  */
 function clockOffset(response: Response, headers: { name: string; value: string }[]): { [key: string]: JsonValue } {
-  const date = headers.find((h) => h.name.toLowerCase() === "date")?.value;
+  const date = headerOf(headers, "date");
   const serverTime = date === undefined ? NaN : Date.parse(date);
   const timing = response.request().timing();
   if (Number.isNaN(serverTime) || timing.requestStart < 0 || timing.responseStart < 0) {

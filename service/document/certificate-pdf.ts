@@ -558,65 +558,44 @@ class Layout {
 
   #howToVerify(number: number): void {
     const { record } = this.#view;
-    const x = MARGIN + 4;
-    const width = CONTENT_WIDTH - 8;
+    const input = this.#input;
     // A web capture is verified from its package (ZIP), which holds this certificate and the
     // files of the capture; its manifest.json is the certified file.
-    const steps: VerifyStep[] = record.mediaType === MEDIA_TYPE_CAPTURE ? this.#captureSteps() : this.#fileSteps();
-    this.#drawSteps(number, steps, x, width);
-  }
-
-  #captureSteps(): VerifyStep[] {
-    const { record } = this.#view;
-    const input = this.#input;
-    return [
+    const capture = record.mediaType === MEDIA_TYPE_CAPTURE;
+    const steps: VerifyStep[] = [
       {
-        zh: "1. 在线：打开下列网址或扫描右上角二维码，提交网页取证包（ZIP）。",
-        en: "Online: open this address or scan the QR code, and give it the capture package (ZIP).",
+        zh: `1. 在线：打开下列网址或扫描右上角二维码，提交${capture ? "网页取证包（ZIP）" : "本 PDF 和原始文件"}。`,
+        en: `Online: open this address or scan the QR code, and give it ${capture ? "the capture package (ZIP)" : "this PDF and the original file"}.`,
         code: input.verifyUrl,
         link: input.verifyUrl,
       },
       {
         zh: "2. 命令行：不经本服务，直接读取区块链节点。",
         en: "Command line: needs no service; it reads a node of the chain directly.",
-        code: `npx evidence verify ${record.id}.zip --rpc <node URL>`,
+        code: capture
+          ? `npx evidence verify ${record.id}.zip --rpc <node URL>`
+          : `npx evidence verify ${record.id}.pdf --file <original file> --rpc <node URL>`,
       },
-      {
-        zh:
-          `3. 取证包内含本证书 ${record.id}.evidence.json 与取证文件；存证的文件是其中的 manifest.json，` +
-          "其 SHA-256 即上述内容哈希，manifest.json 列出其余每个文件的 SHA-256。",
-        en:
-          `The package holds this certificate as ${record.id}.evidence.json and the capture's files. The certified ` +
-          "file is its manifest.json, whose SHA-256 is the content hash above; it lists every other file's SHA-256.",
-      },
+      capture
+        ? {
+            zh:
+              `3. 取证包内含本证书 ${record.id}.evidence.json 与取证文件；存证的文件是其中的 manifest.json，` +
+              "其 SHA-256 即上述内容哈希，manifest.json 列出其余每个文件的 SHA-256。",
+            en:
+              `The package holds this certificate as ${record.id}.evidence.json and the capture's files. The certified ` +
+              "file is its manifest.json, whose SHA-256 is the content hash above; it lists every other file's SHA-256.",
+          }
+        : {
+            zh:
+              `3. 本 PDF 内嵌证书附件 ${record.id}.evidence.json，验证以附件为准，本页文字仅供阅读；` +
+              "文件的 SHA-256 可用 sha256sum 或 certutil -hashfile <文件> SHA256 计算，与上述内容哈希比对。",
+            en:
+              `This PDF carries the certificate as the attachment ${record.id}.evidence.json: verification rests on it, ` +
+              "this page is for reading. Compute the file's SHA-256 with sha256sum or certutil -hashfile <file> SHA256 " +
+              "and compare it with the content hash above.",
+          },
     ];
-  }
-
-  #fileSteps(): VerifyStep[] {
-    const { record } = this.#view;
-    const input = this.#input;
-    return [
-      {
-        zh: "1. 在线：打开下列网址或扫描右上角二维码，提交本 PDF 和原始文件。",
-        en: "Online: open this address or scan the QR code, and give it this PDF and the original file.",
-        code: input.verifyUrl,
-        link: input.verifyUrl,
-      },
-      {
-        zh: "2. 命令行：不经本服务，直接读取区块链节点。",
-        en: "Command line: needs no service; it reads a node of the chain directly.",
-        code: `npx evidence verify ${record.id}.pdf --file <original file> --rpc <node URL>`,
-      },
-      {
-        zh:
-          `3. 本 PDF 内嵌证书附件 ${record.id}.evidence.json，验证以附件为准，本页文字仅供阅读；` +
-          "文件的 SHA-256 可用 sha256sum 或 certutil -hashfile <文件> SHA256 计算，与上述内容哈希比对。",
-        en:
-          `This PDF carries the certificate as the attachment ${record.id}.evidence.json: verification rests on it, ` +
-          "this page is for reading. Compute the file's SHA-256 with sha256sum or certutil -hashfile <file> SHA256 " +
-          "and compare it with the content hash above.",
-      },
-    ];
+    this.#drawSteps(number, steps, MARGIN + 4, CONTENT_WIDTH - 8);
   }
 
   #drawSteps(number: number, steps: VerifyStep[], x: number, width: number): void {

@@ -4,6 +4,7 @@ import * as v from "valibot";
 import { firstDuplicateKey, type ErrorCode } from "../core/index.ts";
 import { HttpProblem } from "./problem.ts";
 
+/** A request whose body's bytes the JSON parser kept. */
 type RawBodied = Request & { rawBody?: Buffer };
 
 /**

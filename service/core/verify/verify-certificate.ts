@@ -87,7 +87,7 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
   const checks: Check[] = [
     { id: "format", status: "passed", reason: { code: "format.ok", version: claims.version } },
     checkContent(
-      claims,
+      claims.record.contentHash,
       typeof options.fileDigest === "function" ? options.fileDigest(claims.record.contentHash) : options.fileDigest,
     ),
     checkLeaf(claims),
@@ -151,13 +151,14 @@ function check(id: CheckId, status: Check["status"], reason: Reason): Check {
   return { id, status, reason };
 }
 
-function checkContent(c: CertificateClaims, fileDigest: string | undefined): Check {
+/** The `content` check: a file's SHA-256 (as given) against the certified one. */
+export function checkContent(certified: string, fileDigest: string | undefined): Check {
   if (fileDigest === undefined) return check("content", "skipped", { code: "content.no-file" });
   if (!CONTENT_HASH_INPUT.test(fileDigest)) return check("content", "error", { code: "content.bad-digest" });
   const digest = fileDigest.toLowerCase();
-  return digest === c.record.contentHash
+  return digest === certified
     ? check("content", "passed", { code: "content.match", digest })
-    : check("content", "failed", { code: "content.mismatch", digest, certified: c.record.contentHash });
+    : check("content", "failed", { code: "content.mismatch", digest, certified });
 }
 
 function checkLeaf(c: CertificateClaims): Check {

@@ -1,9 +1,8 @@
 import { isEvidenceError } from "../errors.ts";
 import { readCapturePackage } from "../capture-package.ts";
-import { CONTENT_HASH_INPUT } from "../schema.ts";
 import { certificateFromPdf, isPdf } from "../pdf-attachment.ts";
 import type { Check, VerificationResult as Result } from "./checks.ts";
-import { malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
+import { checkContent, malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
 import type { VerificationResult } from "./checks.ts";
 
 /**
@@ -110,10 +109,10 @@ function packageContent(
   if (supplied === undefined) {
     return { id: "content", status: "passed", reason: { code: "content.package", digest: manifest.digest } };
   }
-  if (!CONTENT_HASH_INPUT.test(supplied))
-    return { id: "content", status: "error", reason: { code: "content.bad-digest" } };
-  const digest = supplied.toLowerCase();
-  if (digest === pkg.manifestSha256) return manifestCheck;
+  // The manifest itself, or a digest that is no SHA-256, is judged as for any certified file.
+  const own = checkContent(pkg.manifestSha256, supplied);
+  if (own.reason.code !== "content.mismatch") return own;
+  const { digest } = own.reason;
   const listed = pkg.artifacts.find((a) => a.expectedSha256 === digest);
   return listed
     ? { id: "content", status: "passed", reason: { code: "content.package-file", digest, name: listed.name } }

@@ -275,5 +275,3 @@ function checkFileName(name: string | undefined): void {
   }
   if (!name.isWellFormed()) throw new HttpProblem(400, "INVALID_FIELD", "the file name is not valid Unicode");
 }
-
-/** A request whose body's bytes the JSON parser kept. */
