@@ -63,7 +63,10 @@ export interface LocalChainOptions {
   failAfter?: number;
   /** How long a node must run before its failures stop counting; default 30 s. */
   healthyAfterMs?: number;
-  /** A node that takes longer than this to dump its state is taken for hung and restarted; default 60 s. */
+  /**
+   * A node that takes longer than this to dump its state, or to answer the state read made
+   * while its head stands still, is taken for hung and restarted; default 60 s.
+   */
   dumpTimeoutMs?: number;
   /** How long a starting node may take to answer; default 30 s. */
   startTimeoutMs?: number;
@@ -106,6 +109,7 @@ interface Waiter {
 }
 
 const DEFAULT_CHAIN_ID = 31337;
+const ZERO_ADDRESS = `0x${"00".repeat(20)}`;
 /** The port Anvil listens on inside its own network namespace, where nothing else can be. */
 const NAMESPACED_PORT = 8545;
 /** sun_path holds 108 bytes with the terminating NUL (unix(7)). */
@@ -123,7 +127,8 @@ const MAX_SOCKET_PATH = 107;
  *
  * Supervision: a node that exits unexpectedly is started again from the newest snapshot,
  * with exponential backoff; the state is reported through {@link status} and "status"
- * events, not hidden.
+ * events, not hidden. A node that stops answering (a dump, or a state read while the head
+ * stands still) within `dumpTimeoutMs` is killed and restarted the same way.
  *
  * Ownership: one instance per data directory (a kernel-held lock, see
  * {@link DirectoryLock}). The node's pid is recorded in `chain/anvil.pid`; a node left
@@ -626,6 +631,25 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
     }
   }
 
+  /**
+   * A state read that gets no answer means a writer (the miner, with a transaction in its
+   * pool) waits behind a reader that never ends, such as a call with unbounded gas; every
+   * block, read and dump then waits with it. While the head stands still no dump would
+   * notice, so the read is the check: a node that does not answer it is killed and restarted.
+   */
+  async #probeState(): Promise<void> {
+    const generation = this.#generation;
+    const timeoutMs = this.#options.dumpTimeoutMs;
+    try {
+      await this.#ipc.request("eth_getBalance", [ZERO_ADDRESS, "latest"], timeoutMs);
+    } catch (e) {
+      if (/did not answer/.test(message(e)) && generation === this.#generation) {
+        this.#killHung(`it did not answer a state read within ${timeoutMs} ms`);
+      }
+      throw e;
+    }
+  }
+
   /** A node that holds its state lock for ever (a call that never ends) is killed and restarted. */
   #killHung(reason: string): void {
     const child = this.#child;
@@ -645,6 +669,8 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
         const head = Number(await this.#ipc.request<string>("eth_blockNumber"));
         if (head > this.#durable.blockNumber || this.#durable.generation !== this.#generation) {
           await this.durableThrough(head);
+        } else {
+          await this.#probeState();
         }
       }
     } catch (e) {

@@ -56,6 +56,83 @@ async function sendOnly(url: string, wallet: Wallet, tx: { to?: string; data: st
   return (await rpc.request("eth_sendRawTransaction", [raw])) as string;
 }
 
+/**
+ * Starts a call that runs for ever (2^64-1 gas, a jump to itself) on a node without a gas cap.
+ * It holds the node's state for reading; a writer that comes after it waits for ever, and from
+ * then on so does every state read, dump and block. Nothing says when the node has begun the
+ * call. Returns what ends the call's request.
+ */
+function startEndlessCall(url: string): () => void {
+  const aborted = new AbortController();
+  void fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "eth_call",
+      params: [{ data: "0x5b600056", gas: "0xffffffffffffffff" }, "latest"],
+    }),
+    signal: aborted.signal,
+  }).catch(() => {});
+  return () => aborted.abort();
+}
+
+/** Whether a state read gets no answer within 2 s: a writer waits behind the endless call. */
+async function stateStalled(url: string, address: string): Promise<boolean> {
+  const reader = new JsonRpcChainReader(url, { timeoutMs: 2_000 });
+  return reader.request("eth_getBalance", [address, "latest"]).then(
+    () => false,
+    () => true,
+  );
+}
+
+/**
+ * Makes the miner wait behind an endless call, with a transaction from `wallet` (which must
+ * hold funds) in its pool; resolves once a state read no longer answers. A transaction that
+ * arrives before the call has begun is simply mined, so another is sent until one waits in the
+ * pool; while a read still answers, the miner has not queued yet and a dump would go through.
+ */
+async function stallMiner(url: string, wallet: Wallet): Promise<() => void> {
+  const stop = startEndlessCall(url);
+  const rpc = new JsonRpcChainReader(url);
+  let waiting = await sendOnly(url, wallet, { to: wallet.address, data: "0x" });
+  await until(async () => {
+    if (((await rpc.request("txpool_status", [])) as { pending: string }).pending === "0x1") {
+      return (await stateStalled(url, wallet.address)) || undefined;
+    }
+    if ((await rpc.request("eth_getTransactionReceipt", [waiting])) !== null) {
+      waiting = await sendOnly(url, wallet, { to: wallet.address, data: "0x" });
+    }
+    return undefined;
+  }, "the miner to wait behind the call");
+  return stop;
+}
+
+/**
+ * Sends administrative writes (`anvil_setBalance`, which no block records, so the head stays
+ * where it is) one after another, until one does not answer: it waits behind an endless call,
+ * and its request stays open, since a closed one would leave the lock's queue. A write that
+ * answers came before the call had begun. Ends when the node goes; returns what ends it sooner.
+ */
+function keepWriting(url: string, address: string): () => void {
+  const aborted = new AbortController();
+  void (async () => {
+    for (;;) {
+      const answer = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_setBalance", params: [address, "0x1"] }),
+        signal: aborted.signal,
+      })
+        .then((res) => res.arrayBuffer())
+        .catch(() => null);
+      if (answer === null) return;
+    }
+  })();
+  return () => aborted.abort();
+}
+
 /** Signs and sends a transaction at the account's next nonce, and waits for its receipt. */
 async function send(url: string, wallet: Wallet, tx: { to?: string; data: string }): Promise<Mined> {
   const rpc = new JsonRpcChainReader(url);
@@ -386,39 +463,32 @@ describe("LocalChain (real Anvil processes)", function () {
       const chain = await start({ isolation: "loopback", dumpTimeoutMs: 1_500, snapshotIntervalMs: 3_600_000 });
       await chain.fund(wallet.address, 10n ** 21n);
       const head = await send(chain.url, wallet, { to: wallet.address, data: "0x" });
-      const aborted = new AbortController();
-      // Runs for ever with 2^64-1 gas and holds the node's state lock meanwhile.
-      void fetch(chain.url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: 1,
-          method: "eth_call",
-          params: [{ data: "0x5b600056", gas: "0xffffffffffffffff" }, "latest"],
-        }),
-        signal: aborted.signal,
-      }).catch(() => {});
-      // A transaction makes the miner wait for the lock; a dump then waits behind the miner. Nothing
-      // says when the node has begun the call: a transaction that arrives first is simply mined, so
-      // another is sent until one waits in the pool.
-      const rpc = new JsonRpcChainReader(chain.url);
-      let waiting = await sendOnly(chain.url, wallet, { to: wallet.address, data: "0x" });
-      await until(async () => {
-        if (((await rpc.request("txpool_status", [])) as { pending: string }).pending === "0x1") return true;
-        if ((await rpc.request("eth_getTransactionReceipt", [waiting])) !== null) {
-          waiting = await sendOnly(chain.url, wallet, { to: wallet.address, data: "0x" });
-        }
-        return undefined;
-      }, "a transaction to wait in the pool");
+      const stop = await stallMiner(chain.url, wallet);
 
       const error = await chain.durableThrough(head.blockNumber).catch((e: unknown) => e);
+      expect(error, "the dump went through").to.be.instanceOf(LocalChainError);
       const status = await chain.statusWhen((s) => s.state === "running" && s.restarts === 1);
-      aborted.abort();
+      stop();
 
-      expect(error).to.be.instanceOf(LocalChainError);
       expect(status.lastExit?.reason).to.match(/did not dump its state within 1500 ms/);
       expect(await new JsonRpcChainReader(chain.url).chainId()).to.equal(31337);
+    });
+
+    it("restarts a node whose state waits for ever behind a call, though no block needs a snapshot", async () => {
+      const chain = await start({ isolation: "loopback", dumpTimeoutMs: 1_500, snapshotIntervalMs: 200 });
+      await chain.fund(wallet.address, 10n ** 21n);
+      const head = await send(chain.url, wallet, { to: wallet.address, data: "0x" });
+      await chain.statusWhen((s) => (s.lastSnapshot?.blockNumber ?? -1) >= head.blockNumber);
+      const stopCall = startEndlessCall(chain.url);
+      const stopWrites = keepWriting(chain.url, Wallet.createRandom().address);
+
+      const status = await chain.statusWhen((s) => s.state === "running" && s.restarts === 1);
+      stopWrites();
+      stopCall();
+
+      expect(status.lastExit?.reason).to.match(/did not answer a state read within 1500 ms/);
+      expect(await blockHash(chain.url, head.blockNumber)).to.equal(head.blockHash);
+      expect(await send(chain.url, wallet, { to: wallet.address, data: "0x" })).to.have.property("blockNumber");
     });
   });
 
