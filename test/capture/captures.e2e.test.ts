@@ -186,6 +186,13 @@ describe("web captures through the service (real service, Chromium, a loopback s
     );
     expect(failed).to.include({ url: `http://127.0.0.1:${site.port}/to-private` });
     expect(failed.error.code).to.equal("ADDRESS_REFUSED");
+    const certificate = await api(service.url).get(`/api/v1/evidence/${accepted.body.id}/certificate`);
+    expect([certificate.status, certificate.body.code, certificate.body.evidenceStatus]).to.deep.equal([
+      409,
+      "NOT_ANCHORED",
+      "failed",
+    ]);
+    expect(certificate.body.detail).to.match(/the web capture failed/);
     const { body } = await client.get("/api/v1/captures");
     const evidence = await client.get("/api/v1/evidence");
     const recorded = evidence.body.items.map((i: { id: string }) => i.id);
@@ -337,6 +344,18 @@ describe("web captures through the service (real service, Chromium, a loopback s
       60_000,
     );
     expect(listed).to.deep.equal(["capturing", "capturing", "queued"]);
+    // Not evidence yet, running or waiting: no certificate, document or history, and the answer says why.
+    for (const id of [ids[0]!, ids[2]!]) {
+      for (const route of ["certificate", "certificate.pdf"]) {
+        const res = await api(service.url).get(`/api/v1/evidence/${id}/${route}`);
+        expect([res.status, res.body.code, res.body.evidenceStatus], route).to.deep.equal([
+          409,
+          "NOT_ANCHORED",
+          "capturing",
+        ]);
+      }
+      expect((await api(service.url).get(`/api/v1/evidence/${id}/certificates`)).body).to.deep.equal({ items: [] });
+    }
     const accepted = { body: { id: ids[0]! } };
     await service.kill9();
     const status = readDatabase<{ status: string }>(

@@ -18,7 +18,7 @@ import {
 import { hashingStorage, type StoredUpload } from "../../intake/hashing-storage.ts";
 import type { Intake } from "../../intake/intake.ts";
 import type { ObjectStore } from "../../objects/object-store.ts";
-import type { EvidenceRow, EvidenceStore } from "../../store/store.ts";
+import type { CaptureRow, EvidenceRow, EvidenceStore } from "../../store/store.ts";
 import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
 import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
@@ -141,11 +141,11 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
     const id = String(req.params.id);
     const row = await find(store, id);
     if (!row) {
-      const capture = EVIDENCE_ID.test(id) ? await store.capture(id) : undefined;
+      const capture = await findCapture(store, id);
       if (!capture) throw notFound();
       res.json({
         id,
-        status: capture.status === "failed" ? "failed" : "capturing",
+        status: captureStatus(capture),
         capture: {
           url: capture.url,
           status: capture.status,
@@ -165,8 +165,14 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
 
   /** Every certificate issued for the evidence, oldest first: a superseded one stays retrievable. */
   router.get("/api/v1/evidence/:id/certificates", publicCors, async (req, res) => {
-    const row = await find(store, String(req.params.id));
-    if (!row) throw notFound();
+    const id = String(req.params.id);
+    const row = await find(store, id);
+    if (!row) {
+      // A web capture not recorded yet has had no certificate.
+      if (!(await findCapture(store, id))) throw notFound();
+      res.json({ items: [] });
+      return;
+    }
     const history = await store.certificateHistory(row.id);
     res.json({ items: history.map((h, index) => ({ index, ...h.entry, certificate: h.certificate })) });
   });
@@ -212,13 +218,28 @@ function decimal(value: unknown): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-/** The evidence with that id and its certificate in force: 404 without the evidence, 409 before it is anchored. */
+/**
+ * The evidence with that id and its certificate in force: 404 without the evidence, 409 before
+ * it is anchored (a web capture still under way, or failed, included).
+ */
 export async function certifiedEvidence(
   store: EvidenceStore,
   id: string,
 ): Promise<EvidenceRow & { certificate: Certificate }> {
   const row = await find(store, id);
-  if (!row) throw notFound();
+  if (!row) {
+    const capture = await findCapture(store, id);
+    if (!capture) throw notFound();
+    const status = captureStatus(capture);
+    throw new HttpProblem(
+      409,
+      "NOT_ANCHORED",
+      status === "failed"
+        ? "the web capture failed; it recorded nothing to certify"
+        : "the web page is being captured; its certificate is issued once it is anchored",
+      { evidenceStatus: status },
+    );
+  }
   if (!row.certificate) {
     throw new HttpProblem(
       409,
@@ -232,6 +253,16 @@ export async function certifiedEvidence(
 
 async function find(store: EvidenceStore, id: string): Promise<EvidenceRow | undefined> {
   return EVIDENCE_ID.test(id) ? store.evidence(id) : undefined;
+}
+
+/** A web capture by its id, the id its evidence will have once recorded. */
+async function findCapture(store: EvidenceStore, id: string): Promise<CaptureRow | undefined> {
+  return EVIDENCE_ID.test(id) ? store.capture(id) : undefined;
+}
+
+/** The status a capture that is not evidence yet shows: capturing (queued or under way) until it fails. */
+function captureStatus(capture: CaptureRow): "capturing" | "failed" {
+  return capture.status === "failed" ? "failed" : "capturing";
 }
 
 function notFound(): HttpProblem {
