@@ -308,28 +308,19 @@ export const DigestSubmissionSchema = v.strictObject({
   ),
 });
 
+/** A whole number from `min` to `max`; every way to miss says so in the same words. */
+function wholeNumber(min: number, max: number) {
+  const range = `must be a whole number from ${min} to ${max}`;
+  return v.pipe(v.number(range), v.safeInteger(range), v.minValue(min, range), v.maxValue(max, range));
+}
+
 export const CaptureRequestSchema = v.strictObject({
   url: v.pipe(text(TEXT_LIMITS.sourceUrl), v.check(isWebUrl, "must be an http or https URL")),
   title: v.optional(text(TEXT_LIMITS.title)),
   note: v.optional(text(TEXT_LIMITS.note)),
-  viewport: v.optional(
-    v.strictObject({
-      width: v.pipe(
-        v.number(),
-        v.safeInteger(),
-        v.minValue(200, "must be at least 200"),
-        v.maxValue(3840, "must be at most 3840"),
-      ),
-      height: v.pipe(
-        v.number(),
-        v.safeInteger(),
-        v.minValue(200, "must be at least 200"),
-        v.maxValue(2160, "must be at most 2160"),
-      ),
-    }),
-  ),
+  viewport: v.optional(v.strictObject({ width: wholeNumber(200, 3840), height: wholeNumber(200, 2160) })),
   fullPage: v.optional(v.boolean("must be true or false")),
-  waitMs: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(10_000, "must be at most 10000"))),
+  waitMs: v.optional(wholeNumber(0, 10_000)),
   video: v.optional(v.boolean("must be true or false")),
 });
 

@@ -11,10 +11,12 @@ type RawBodied = Request & { rawBody?: Buffer };
  * A JSON body, parsed strictly: valid UTF-8 (the parser would put U+FFFD for other bytes,
  * and that would be recorded), and no key twice (JSON.parse keeps the last of two, and a
  * field given twice must not be taken as one of them without a word): 400 INVALID_BODY.
+ * Any JSON value parses (`null` is JSON); one that is not an object is the route's schema's
+ * to refuse (400 INVALID_BODY), not a parse error.
  */
 export function strictJsonBody(limit: string): RequestHandler[] {
   return [
-    express.json({ limit, strict: true, verify: (req, _res, raw) => ((req as RawBodied).rawBody = raw) }),
+    express.json({ limit, strict: false, verify: (req, _res, raw) => ((req as RawBodied).rawBody = raw) }),
     (req, _res, next) => {
       const raw = (req as RawBodied).rawBody ?? Buffer.alloc(0);
       if (!isUtf8(raw)) throw new HttpProblem(400, "INVALID_BODY", "the body is not valid UTF-8");

@@ -31,6 +31,8 @@ interface HttpCase {
   bodyNested?: number;
   status: number;
   code: string | null;
+  /** A pattern the problem's detail matches: what a person reads must say what is wrong. */
+  detail?: string;
   fileName?: string;
   rpcError?: number;
 }
@@ -262,6 +264,7 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
           expect(res.type).to.match(/^application\/problem\+json/);
           expect(res.body.code).to.equal(c.code);
         }
+        if (c.detail) expect(res.body.detail).to.match(new RegExp(c.detail));
         if (c.fileName) expect(res.body.items[0].record.fileName).to.equal(c.fileName);
         if (c.rpcError) expect(res.body.error.code).to.equal(c.rpcError);
         // No partial record: a refused request leaves the database and the object store as
