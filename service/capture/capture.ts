@@ -1018,6 +1018,13 @@ class CaptureSession {
     if (record?.refused) return new CaptureError("ADDRESS_REFUSED", record.refused.reason, { cause: e });
     if (record?.error?.startsWith("cannot resolve"))
       return new CaptureError("HOST_NOT_FOUND", record.error, { cause: e });
+    // The guard proxy answers 502 when it cannot reach the site; the browser then names only
+    // that answer (net::ERR_HTTP_RESPONSE_CODE_FAILURE), the proxy knows why.
+    if (record?.error && !record.connectedTo) {
+      return new CaptureError("NAVIGATION_FAILED", `${last}: could not connect to the site (${record.error})`, {
+        cause: e,
+      });
+    }
     const message = firstLine(e);
     if (/Download is starting/i.test(message)) {
       return new CaptureError("NAVIGATION_FAILED", `${last} is a download, not a page`, { cause: e });

@@ -28,7 +28,7 @@ import {
 } from "../helpers/capture-sites.ts";
 import { startDnsServer, type DnsServer } from "../helpers/dns-server.ts";
 import { sha256Hex } from "../helpers/hash.ts";
-import { tempDir } from "../helpers/processes.ts";
+import { freePort, tempDir } from "../helpers/processes.ts";
 
 const CHINESE = "侵权商品页面：你好，世界";
 
@@ -587,6 +587,17 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         expect(readFileSync(path.join(result.dir, "page.html"), "utf8")).to.include("the page that asks again");
       });
     }
+
+    it("rejects a site that refuses the connection with NAVIGATION_FAILED, saying it could not connect and why", async () => {
+      const opts = options();
+      const closed = await freePort();
+      const error = await captureError({ url: `http://site.test:${closed}/` }, opts);
+      expect(error.code).to.equal("NAVIGATION_FAILED");
+      expect(error.message).to.equal(
+        `http://site.test:${closed}/: could not connect to the site (connect ECONNREFUSED 127.0.0.1:${closed})`,
+      );
+      expect(existsSync(opts.outDir)).to.equal(false);
+    });
 
     it("rejects a page that replaces itself with about:blank with NAVIGATION_FAILED: no page of the address is left", async () => {
       const opts = options();
