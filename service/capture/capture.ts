@@ -827,27 +827,28 @@ class CaptureSession {
    * through the DevTools protocol's response interception, before the viewer replaces them.
    *
    * Only the main frame's documents, and only those whose whole body can be held: taking it
-   * holds the navigation until the last byte has arrived. A body of known length (within the
-   * page-size limit) is read whole and the response goes on untouched. A body of unknown
-   * length (chunked, or ended by the connection's close) is read as a stream up to that limit
-   * and then handed to the browser exactly as it came, with the same status and headers; one
-   * longer than the limit is cut off there (the page is too large to capture). A stream
-   * (multipart, server-sent events), a partial or a compressed body goes on untouched and the
-   * manifest says its bytes were not kept. Web pages, redirects and downloads pass untouched.
+   * holds the navigation until the last byte has arrived, and the body comes back decoded in
+   * one message. So a document is kept only with a Content-Length within the page-size limit
+   * and no Content-Encoding; a stream, a compressed body or one of unknown length goes on
+   * untouched and the manifest says its bytes were not kept. Web pages, redirects and
+   * downloads pass untouched.
+   *
+   * Of unknown length (chunked): a body the server broke off reads here as complete, with no
+   * error anywhere, so it would be recorded as the document. Taking it as a stream and handing
+   * it back (`Fetch.fulfillRequest`) is no better, and costs the response its TLS details,
+   * timing (the clock offset) and protocol in the manifest and the HAR.
    */
   private async keepDocumentBodies(cdp: CDPSession, mainFrameId: string): Promise<void> {
     cdp.on("Fetch.requestPaused", (event) => {
-      const { requestId, networkId, request, frameId, responseStatusCode, responseStatusText, responseHeaders } =
-        event as {
-          requestId: string;
-          /** The network request's id: a navigation's is its document's loader id. */
-          networkId?: string;
-          request: { url: string; method: string };
-          frameId: string;
-          responseStatusCode?: number;
-          responseStatusText?: string;
-          responseHeaders?: { name: string; value: string }[];
-        };
+      const { requestId, networkId, request, frameId, responseStatusCode, responseHeaders } = event as {
+        requestId: string;
+        /** The network request's id: a navigation's is its document's loader id. */
+        networkId?: string;
+        request: { url: string; method: string };
+        frameId: string;
+        responseStatusCode?: number;
+        responseHeaders?: { name: string; value: string }[];
+      };
       const header = (name: string) => headerOf(responseHeaders ?? [], name);
       const mediaType = header("content-type") ?? "";
       const why = this.#whyNotKept(header, responseStatusCode);
@@ -861,35 +862,8 @@ class CaptureSession {
         // With no Content-Type the browser sniffs the type from the bytes, so they are held until it has.
         (mediaType === "" || !isWebPage(mediaType)) &&
         !/attachment/i.test(header("content-disposition") ?? "");
-      /** Once its body is taken as a stream, the response is the capture's to hand over or end. */
-      let taken = false;
-      let settled = false;
       void (async () => {
         if (!consider) return;
-        if (why === UNKNOWN_LENGTH) {
-          taken = true;
-          const body = await this.#readStream(cdp, requestId);
-          if (body === undefined) {
-            this.documentBodies.set(key, {
-              url: request.url,
-              mediaType,
-              note: `it is larger than the page-size limit (more than ${this.limits.pageBytes} bytes)`,
-            });
-            await cdp.send("Fetch.failRequest", { requestId, errorReason: "Aborted" });
-            settled = true;
-            return;
-          }
-          this.documentBodies.set(key, { url: request.url, mediaType, body });
-          await cdp.send("Fetch.fulfillRequest", {
-            requestId,
-            responseCode: responseStatusCode,
-            ...(responseStatusText ? { responsePhrase: responseStatusText } : {}),
-            responseHeaders,
-            body: body.toString("base64"),
-          });
-          settled = true;
-          return;
-        }
         if (why) {
           this.documentBodies.set(key, { url: request.url, mediaType, note: why });
           return;
@@ -905,12 +879,7 @@ class CaptureSession {
           this.documentBodies.set(key, { url: request.url, mediaType, note: `it could not be read (${firstLine(e)})` });
         })
         .finally(async () => {
-          if (!settled) {
-            const [method, params] = taken
-              ? (["Fetch.failRequest", { requestId, errorReason: "Aborted" }] as const)
-              : (["Fetch.continueRequest", { requestId }] as const);
-            await cdp.send(method, params).catch(() => {});
-          }
+          await cdp.send("Fetch.continueRequest", { requestId }).catch(() => {});
           // Interception ends with the main frame's first document: nothing the page loads
           // afterwards (frames, the PDF viewer's own requests) is ever held.
           if (frameId === mainFrameId && responseStatusCode !== undefined && !isRedirect(responseStatusCode)) {
@@ -929,36 +898,11 @@ class CaptureSession {
     const encoding = (header("content-encoding") ?? "identity").trim().toLowerCase();
     if (encoding !== "identity") return `it was sent compressed (${encoding}), its size unknown until read`;
     const length = header("content-length");
-    if (length === undefined) return UNKNOWN_LENGTH;
-    if (!/^\d+$/.test(length.trim())) return `its Content-Length is not a number (${length})`;
+    if (length === undefined || !/^\d+$/.test(length.trim())) {
+      return "the server gave no Content-Length, so a body cut off before its end could not be told from a whole one";
+    }
     if (Number(length) > this.limits.pageBytes) return `it is larger than the page-size limit (${length} bytes)`;
     return undefined;
-  }
-
-  /**
-   * A response body taken as a stream, up to the page-size limit; undefined when it is longer.
-   * Once taken, the body is no longer the browser's: the caller hands it over or ends it.
-   */
-  async #readStream(cdp: CDPSession, requestId: string): Promise<Buffer | undefined> {
-    const { stream } = (await cdp.send("Fetch.takeResponseBodyAsStream", { requestId })) as { stream: string };
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for (;;) {
-        const read = (await cdp.send("IO.read", { handle: stream, size: STREAM_READ_BYTES })) as {
-          data: string;
-          base64Encoded?: boolean;
-          eof: boolean;
-        };
-        const chunk = Buffer.from(read.data, read.base64Encoded ? "base64" : "utf8");
-        size += chunk.length;
-        if (size > this.limits.pageBytes) return undefined;
-        chunks.push(chunk);
-        if (read.eof) return Buffer.concat(chunks);
-      }
-    } finally {
-      await cdp.send("IO.close", { handle: stream }).catch(() => {});
-    }
   }
 
   /**
@@ -1261,11 +1205,6 @@ const MAX_DOCUMENTS = 10;
 const MAX_SETTLE_STEPS = 100;
 /** Recordings begun again because the page navigated under them, before the capture fails. */
 const MAX_RECORDINGS = 5;
-
-/** Why a document's body is read as a stream: the server did not say how long it is. */
-const UNKNOWN_LENGTH = "the server gave no Content-Length";
-/** How much of a document's stream one read asks for. */
-const STREAM_READ_BYTES = 1024 * 1024;
 
 /** The HAR's note on a body the browser's viewer replaced and that was not kept: the WARC leaves it out. */
 const VIEWER_REPLACED = "not kept: the browser's viewer replaced this body with its own HTML";
