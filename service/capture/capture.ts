@@ -873,6 +873,13 @@ class CaptureSession {
           base64Encoded: boolean;
         };
         const body = Buffer.from(answer.body, answer.base64Encoded ? "base64" : "utf8");
+        // The browser hands over what arrived, with no error, when the server broke off.
+        const length = Number(header("content-length"));
+        if (body.length !== length) {
+          const note = `the server sent ${body.length} of its ${length} bytes (Content-Length) and broke off`;
+          this.documentBodies.set(key, { url: request.url, mediaType, note });
+          return;
+        }
         this.documentBodies.set(key, { url: request.url, mediaType, body });
       })()
         .catch((e: unknown) => {

@@ -207,6 +207,12 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         const bytes = readFileSync(PDF_DOCUMENT);
         res.writeHead(200, { "content-length": bytes.length }).end(bytes); // no Content-Type
       },
+      "/cut.pdf": (_req, res) => {
+        const bytes = readFileSync(PDF_DOCUMENT);
+        res.writeHead(200, { "content-type": "application/pdf", "content-length": bytes.length });
+        // Half of it, then the connection is cut.
+        res.write(bytes.subarray(0, 900), () => setTimeout(() => res.socket?.destroy(), 200));
+      },
       "/chunked.pdf": (_req, res) => {
         // No Content-Length: Node sends it chunked.
         res.writeHead(200, { "content-type": "application/pdf" });
@@ -705,6 +711,20 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         note: "the server gave no Content-Length, so a body cut off before its end could not be told from a whole one",
       });
       expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+    });
+
+    it("says a document whose server broke off before its Content-Length was not kept, never recording the part as the whole", async () => {
+      const url = `http://site.test:${site.port}/cut.pdf`;
+      const result = await capturePage({ url }, options());
+      expect(result.manifest.observed.document).to.deep.equal({
+        mediaType: "application/pdf",
+        kept: false,
+        note: `the server sent 900 of its ${readFileSync(PDF_DOCUMENT).length} bytes (Content-Length) and broke off`,
+      });
+      expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+      const har = JSON.parse(readFileSync(path.join(result.dir, "network.har"), "utf8"));
+      const entry = har.log.entries.find((e: { request: { url: string } }) => e.request.url === url);
+      expect(entry?.response.content.text, "no body of the viewer, nor a part, in the HAR").to.equal(undefined);
     });
 
     it("says a compressed document's bytes were not kept (their size is unknown until read), keeping no file", async () => {
