@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   "INVALID_API_KEY",
   "NOT_FOUND",
   "NOT_ANCHORED",
+  "CAPTURE_FAILED",
   "CAPTURE_NOT_FAILED",
   // 413, 415
   "BODY_TOO_LARGE",
@@ -91,6 +92,10 @@ export const PROBLEM_TEXT: Partial<Record<ErrorCode, Record<Lang, string>>> = {
   },
   NOT_FOUND: { en: "No evidence with that id.", "zh-CN": "没有该编号的存证。" },
   NOT_ANCHORED: { en: "The evidence is not anchored yet.", "zh-CN": "该存证尚未上链。" },
+  CAPTURE_FAILED: {
+    en: "This web capture failed: it recorded nothing, so it has no certificate.",
+    "zh-CN": "该网页取证失败，未记录任何内容，因此没有证书。",
+  },
   CAPTURE_NOT_FAILED: {
     en: "Only a failed capture can be removed from the list.",
     "zh-CN": "只有失败的取证可以从列表中移除。",

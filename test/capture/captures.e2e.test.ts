@@ -189,7 +189,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
     const certificate = await api(service.url).get(`/api/v1/evidence/${accepted.body.id}/certificate`);
     expect([certificate.status, certificate.body.code, certificate.body.evidenceStatus]).to.deep.equal([
       409,
-      "NOT_ANCHORED",
+      "CAPTURE_FAILED",
       "failed",
     ]);
     expect(certificate.body.detail).to.match(/the web capture failed/);
@@ -355,6 +355,8 @@ describe("web captures through the service (real service, Chromium, a loopback s
         ]);
       }
       expect((await api(service.url).get(`/api/v1/evidence/${id}/certificates`)).body).to.deep.equal({ items: [] });
+      const first = await api(service.url).get(`/api/v1/evidence/${id}/certificates/0`);
+      expect([first.status, first.body.detail]).to.deep.equal([404, "the capture has no certificate 0"]);
     }
     const accepted = { body: { id: ids[0]! } };
     await service.kill9();

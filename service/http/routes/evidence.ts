@@ -178,10 +178,15 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
   });
 
   router.get("/api/v1/evidence/:id/certificates/:index", publicCors, async (req, res) => {
-    const row = await find(store, String(req.params.id));
-    if (!row) throw notFound();
+    const id = String(req.params.id);
+    const row = await find(store, id);
     // Written as a plain decimal: "-0", "0x0" and " " are not certificate 0.
     const text = String(req.params.index);
+    if (!row) {
+      if (await findCapture(store, id))
+        throw new HttpProblem(404, "NOT_FOUND", `the capture has no certificate ${text}`);
+      throw notFound();
+    }
     const index = /^(0|[1-9][0-9]{0,8})$/.test(text) ? Number(text) : -1;
     const entry = (await store.certificateHistory(row.id))[index];
     if (!entry) throw new HttpProblem(404, "NOT_FOUND", `the evidence has no certificate ${text}`);
@@ -220,7 +225,8 @@ function decimal(value: unknown): number | undefined {
 
 /**
  * The evidence with that id and its certificate in force: 404 without the evidence, 409 before
- * it is anchored (a web capture still under way, or failed, included).
+ * it is anchored (a web capture still under way included), 409 CAPTURE_FAILED for a web
+ * capture that failed and never will be.
  */
 export async function certifiedEvidence(
   store: EvidenceStore,
@@ -230,14 +236,16 @@ export async function certifiedEvidence(
   if (!row) {
     const capture = await findCapture(store, id);
     if (!capture) throw notFound();
-    const status = captureStatus(capture);
+    if (captureStatus(capture) === "failed") {
+      throw new HttpProblem(409, "CAPTURE_FAILED", "the web capture failed; it recorded nothing to certify", {
+        evidenceStatus: "failed",
+      });
+    }
     throw new HttpProblem(
       409,
       "NOT_ANCHORED",
-      status === "failed"
-        ? "the web capture failed; it recorded nothing to certify"
-        : "the web page is being captured; its certificate is issued once it is anchored",
-      { evidenceStatus: status },
+      "the web page is being captured; its certificate is issued once it is anchored",
+      { evidenceStatus: "capturing" },
     );
   }
   if (!row.certificate) {
