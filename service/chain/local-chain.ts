@@ -674,7 +674,9 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
         }
       }
     } catch (e) {
-      this.#log(`a periodic chain snapshot failed: ${message(e)}`);
+      this.#log(
+        `the periodic chain check (a snapshot, or a state read while the head stands still) failed: ${message(e)}`,
+      );
     }
     if (!this.#closing) this.#schedulePeriodic();
   }
