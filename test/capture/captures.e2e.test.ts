@@ -159,6 +159,32 @@ describe("web captures through the service (real service, Chromium, a loopback s
     expect(zh.stdout).to.include("取证包中的 manifest.json 与存证内容完全一致").and.not.include("您提供的文件");
   });
 
+  it("says a package whose manifest is not the certified one does not match its certificate, blaming no file and showing none of its facts", async () => {
+    const files = unzipSync(readFileSync(path.join(work, "capture.zip")));
+    const manifest = new TextDecoder().decode(files["manifest.json"]!);
+    files["manifest.json"] = strToU8(manifest.replace("/shop/item", "/shop/itex"));
+    const altered = path.join(work, "altered-manifest.zip");
+    writeFileSync(altered, zipSync(files));
+
+    const res = await runCli(["verify", altered, "--rpc", chainUrl, "--json"]);
+    const json = JSON.parse(res.stdout);
+    const status = (id: string) => json.checks.find((c: any) => c.id === id);
+    expect([res.code, json.verdict, status("package").status, status("content").reason.code]).to.deep.equal([
+      1,
+      "invalid",
+      "passed",
+      "content.package-mismatch",
+    ]);
+    expect(json, "the altered manifest's URL and times are not shown as the capture's").not.to.have.property("capture");
+    const en = await runCli(["verify", altered, "--rpc", chainUrl, "--lang", "en"]);
+    expect(en.stdout).to.include("INVALID — the package does not match the certificate");
+    expect(en.stdout).to.include("the package's manifest.json is not the content it certifies");
+    expect(en.stdout).not.to.include("the file you supplied");
+    expect(en.stdout).not.to.include("/shop/itex");
+    const zh = await runCli(["verify", altered, "--rpc", chainUrl, "--lang", "zh"]);
+    expect(zh.stdout).to.include("无效——取证包与证书不一致").and.not.include("您提供的文件");
+  });
+
   it("names the artifact that was altered in a package, and calls it invalid", async () => {
     const files = unzipSync(readFileSync(path.join(work, "capture.zip")));
     files["page.html"] = strToU8(new TextDecoder().decode(files["page.html"]!).replace("限时特价", "正常价格"));

@@ -53,6 +53,13 @@ describe("reasons in Chinese (core/verify/wording.ts)", () => {
     });
   }
 
+  it("words a time-stamp token's problem in English too, never as the verifier's code", () => {
+    const reason = { code: "timestamp.invalid", index: 0, problem: "content-digest-mismatch" } as Reason;
+    expect(reasonText(reason, "en")).to.equal(
+      "token 1: the token was altered after it was signed (its content no longer matches its signature)",
+    );
+  });
+
   /**
    * Every field of both example certificates broken in every way a schema can refuse: the
    * Chinese reasons may keep field names, quoted values, hashes and the certificate's own

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { strFromU8, strToU8, unzipSync, zipSync } from "fflate";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchBrowser } from "../helpers/browser.ts";
 import { redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
@@ -351,6 +352,23 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(await text(verifier, '[data-field="verify.capturedUrl"]')).to.equal(
         `http://127.0.0.1:${site.port}/listing`,
       );
+      expect(await text(verifier, '[data-field="verify.fileCompared"]')).to.equal(
+        "未另外提供文件——已将取证包中的 manifest.json 与证书比对",
+      );
+
+      // The same package with its manifest altered: nothing of it is shown as the capture's.
+      const files = unzipSync(readFileSync(pkg));
+      files["manifest.json"] = strToU8(strFromU8(files["manifest.json"]!).replace("/listing", "/listinx"));
+      const altered = path.join(work, "altered-manifest.zip");
+      writeFileSync(altered, zipSync(files));
+      await verifier.reload();
+      expect(await verify(verifier, { certificate: altered })).to.equal("invalid");
+      expect(await text(verifier, "#verdict")).to.equal("无效——取证包与证书不一致");
+      expect(await verifier.isVisible("#capture-screenshot")).to.equal(false);
+      expect(await verifier.locator('[data-field="verify.capturedUrl"]').count()).to.equal(0);
+      expect(await text(verifier, "#result"))
+        .not.to.include("/listinx")
+        .and.not.to.include("您提供的文件");
     } finally {
       await context.close();
     }

@@ -324,9 +324,18 @@ function renderContext(result: VerificationResult, rpc: string, at: Date): void 
   const rows: [MessageKey, string][] = [
     ["verify.verifiedAt", `${time.local} / ${time.utc}`],
     ["verify.nodeUsed", rpc],
-    ["verify.fileCompared", result.fileCompared ? t("verify.yes") : t("verify.no")],
+    [
+      "verify.fileCompared",
+      t(result.fileCompared ? "verify.yes" : packageOnly(result) ? "verify.packageOnly" : "verify.no"),
+    ],
   ];
   byId("context").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", t(k)), el("dd", v, { "data-field": k })]));
+}
+
+/** A capture package checked alone: its own manifest was the file compared. */
+function packageOnly(result: VerificationResult): boolean {
+  const code = result.checks.find((c) => c.id === "content")?.reason.code;
+  return code === "content.package" || code === "content.package-mismatch";
 }
 
 /** The QR code, print button and PDF link belong to a valid certificate only. */

@@ -1,7 +1,7 @@
 import { isEvidenceError } from "../errors.ts";
 import { readCapturePackage } from "../capture-package.ts";
 import { certificateFromPdf, isPdf } from "../pdf-attachment.ts";
-import type { Check, VerificationResult as Result } from "./checks.ts";
+import type { CaptureSummary, Check, VerificationResult as Result } from "./checks.ts";
 import { checkContent, malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
 import type { VerificationResult } from "./checks.ts";
 
@@ -73,21 +73,29 @@ async function verifyPackage(zip: Uint8Array, options: VerifyOptions): Promise<R
     : { id: "package", status: "failed", reason: { code: "package.altered", problems: pkg.problems } };
   const checks = [result.checks[0]!, packageCheck, contentCheck, ...result.checks.slice(2)];
   const failed = packageCheck.status === "failed" || contentCheck.status === "failed";
+  // What the package says of its capture counts only when its manifest is the certified one:
+  // another capture's facts, or altered ones, are never shown beside this certificate.
+  const certified = result.checks[1]!.reason.code === "content.match";
   return {
     ...result,
     checks,
     verdict: failed ? "invalid" : result.verdict,
     valid: !failed && result.valid,
     fileCompared: supplied !== undefined,
-    capture: {
-      url: pkg.manifest.url,
-      finalUrl: pkg.manifest.finalUrl,
-      title: typeof pkg.manifest.title === "string" ? pkg.manifest.title : "",
-      startedAt: pkg.manifest.startedAt,
-      finishedAt: pkg.manifest.finishedAt,
-      artifacts: pkg.artifacts.map((a) => ({ name: a.name, ok: a.ok })),
-      ...(pkg.screenshot ? { screenshot: pkg.screenshot } : {}),
-    },
+    ...(certified ? { capture: captureSummary(pkg) } : {}),
+  };
+}
+
+/** The capture as its (certified) manifest states it, and its screenshot when unaltered. */
+function captureSummary(pkg: ReturnType<typeof readCapturePackage>): CaptureSummary {
+  return {
+    url: pkg.manifest.url,
+    finalUrl: pkg.manifest.finalUrl,
+    title: typeof pkg.manifest.title === "string" ? pkg.manifest.title : "",
+    startedAt: pkg.manifest.startedAt,
+    finishedAt: pkg.manifest.finishedAt,
+    artifacts: pkg.artifacts.map((a) => ({ name: a.name, ok: a.ok })),
+    ...(pkg.screenshot ? { screenshot: pkg.screenshot } : {}),
   };
 }
 

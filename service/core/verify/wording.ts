@@ -9,6 +9,7 @@ import type {
   Warning,
 } from "./checks.ts";
 import { SERVICE_NODE_LABEL } from "../chain-reader.ts";
+import type { TimestampDetailCode } from "../timestamp.ts";
 
 /**
  * The words of a verification, in Simplified Chinese and English, defined once: the CLI,
@@ -415,8 +416,8 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `${r.count} 个时间戳令牌核验通过`,
   ),
   "timestamp.invalid": both(
-    (r) => `token ${r.index + 1}: ${r.problem}`,
-    (r) => `第 ${r.index + 1} 个令牌：${TIMESTAMP_PROBLEMS_ZH[r.problem] ?? r.problem}`,
+    (r) => `token ${r.index + 1}: ${timestampProblem(r.problem, "en")}`,
+    (r) => `第 ${r.index + 1} 个令牌：${timestampProblem(r.problem, "zh-CN")}`,
   ),
   "timestamp.untrusted": both(
     (r) => `token ${r.index + 1}: the TSA ${r.tsa} is not on the trust list`,
@@ -424,9 +425,8 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
   "timestamp.unverifiable": both(
     (r) =>
-      `token ${r.index + 1}${r.tsa ? ` of ${r.tsa}` : ""} could not be checked: ${TIMESTAMP_PROBLEMS_EN[r.problem] ?? r.problem}`,
-    (r) =>
-      `第 ${r.index + 1} 个令牌${r.tsa ? `（${r.tsa}）` : ""}无法核验：${TIMESTAMP_PROBLEMS_ZH[r.problem] ?? r.problem}`,
+      `token ${r.index + 1}${r.tsa ? ` of ${r.tsa}` : ""} could not be checked: ${timestampProblem(r.problem, "en")}`,
+    (r) => `第 ${r.index + 1} 个令牌${r.tsa ? `（${r.tsa}）` : ""}无法核验：${timestampProblem(r.problem, "zh-CN")}`,
   ),
   "timestamp.not-checked": both(
     (r) => `${r.count} time-stamp token(s) not checked by this verifier`,
@@ -538,23 +538,56 @@ const UNREADABLE_PHRASES_ZH: [RegExp, string][] = [
   [/^(.*) is larger than (\d+) MB: not a certificate$/s, "$1 大于 $2 MB，不是证书"],
 ];
 
-/** Problems with no plain name of their own in English (the rest are read as they are). */
-const TIMESTAMP_PROBLEMS_EN: Record<string, string> = {
+/** Why a time-stamp token failed or could not be checked, by the verifier's problem code. */
+type TimestampProblem = Exclude<TimestampDetailCode, "ok"> | "unreadable" | "unreadable-trust-list";
+
+const TIMESTAMP_PROBLEMS_EN: Record<TimestampProblem, string> = {
+  malformed: "the token is not a well-formed RFC 3161 token",
+  "unsupported-imprint-algorithm": "the token stamps its data with a hash other than SHA-256",
+  "imprint-mismatch": "the token stamps other data, not this certificate's root",
+  "bad-signed-attributes": "the token's signed attributes are malformed",
+  "content-digest-mismatch": "the token was altered after it was signed (its content no longer matches its signature)",
+  "bad-signature": "the token's signature is not valid",
+  "no-signing-certificate-attribute": "the token does not name the certificate that signed it",
+  "signing-certificate-mismatch": "the token names another certificate than the one that signed it",
+  "no-timestamping-eku": "the signing certificate is not for time-stamping (no timeStamping EKU)",
+  "timestamping-eku-not-critical": "the signing certificate's time-stamping use is not marked critical",
+  "timestamping-eku-not-exclusive": "the signing certificate is for more than time-stamping",
+  "key-usage-forbids-signing": "the signing certificate's key may not sign",
+  "signer-certificate-missing": "the token does not carry the certificate that signed it",
+  "unsupported-algorithm": "the token uses an algorithm this verifier does not support",
+  "untrusted-tsa": "the TSA is not on the trust list",
+  "certificate-not-valid-at-gentime": "the signing certificate was not valid at the token's time",
+  unreadable: "the token cannot be read",
   "unreadable-trust-list": "the trust list given cannot be read",
 };
 
-const TIMESTAMP_PROBLEMS_ZH: Record<string, string> = {
+const TIMESTAMP_PROBLEMS_ZH: Record<TimestampProblem, string> = {
+  malformed: "令牌格式不正确，不是有效的 RFC 3161 令牌",
+  "unsupported-imprint-algorithm": "令牌对所盖数据使用的不是 SHA-256 哈希",
   "imprint-mismatch": "令牌所盖的不是本证书的树根",
+  "bad-signed-attributes": "令牌的签名属性格式不正确",
+  "content-digest-mismatch": "令牌在签名后被改动（其内容与签名不再相符）",
   "bad-signature": "令牌的签名无效",
-  "no-timestamping-eku": "签发证书没有时间戳用途（timeStamping EKU）",
+  "no-signing-certificate-attribute": "令牌未注明签发它的证书",
   "signing-certificate-mismatch": "签名证书与令牌的绑定不符",
-  malformed: "令牌格式不正确",
-  "certificate-not-valid-at-gentime": "签发证书在时间戳时间不在有效期内",
+  "no-timestamping-eku": "签发证书没有时间戳用途（timeStamping EKU）",
+  "timestamping-eku-not-critical": "签发证书的时间戳用途未标为关键",
+  "timestamping-eku-not-exclusive": "签发证书不仅用于时间戳",
+  "key-usage-forbids-signing": "签发证书的密钥用途不允许签名",
   "signer-certificate-missing": "令牌未附签发证书",
   "unsupported-algorithm": "令牌使用了不支持的算法",
+  "untrusted-tsa": "时间戳机构不在信任列表中",
+  "certificate-not-valid-at-gentime": "签发证书在时间戳时间不在有效期内",
   unreadable: "无法读取令牌",
   "unreadable-trust-list": "所给的时间戳机构信任列表无法读取",
 };
+
+/** A problem code in words; one this verifier does not know is shown as it is. */
+function timestampProblem(problem: string, lang: Lang): string {
+  const table = lang === "zh-CN" ? TIMESTAMP_PROBLEMS_ZH : TIMESTAMP_PROBLEMS_EN;
+  return (table as Record<string, string>)[problem] ?? problem;
+}
 
 export function reasonText(reason: Reason, lang: Lang): string {
   return (DETAILS[reason.code] as Detail<ReasonCode>)(reason as never, lang);
@@ -602,7 +635,11 @@ export function verdictHeadline(
   result: Pick<VerificationResult, "verdict" | "fileCompared" | "capture" | "checks">,
   lang: Lang,
 ): string {
-  if (onlyTheFileDiffers(result)) {
+  const differs = onlyTheContentDiffers(result);
+  if (differs === "package") {
+    return lang === "zh-CN" ? "无效——取证包与证书不一致" : "INVALID — the package does not match the certificate";
+  }
+  if (differs === "file") {
     return lang === "zh-CN" ? "无效——文件与存证不一致" : "INVALID — the file does not match the certificate";
   }
   if (result.verdict !== "valid") return VERDICT_NAMES[result.verdict][lang];
@@ -615,18 +652,21 @@ export function verdictHeadline(
 }
 
 /**
- * A genuine certificate handed over with another file: the file comparison is the only check
+ * A genuine certificate handed over with another file ("file"), or in a capture package whose
+ * manifest is not the certified one ("package"): the content comparison is the only check
  * that failed, and every check of the certificate itself passed. Said as such, so that a
- * mediator does not read "invalid" as "forged".
+ * mediator does not read "invalid" as "forged", nor blame a file nobody supplied.
  */
-function onlyTheFileDiffers(result: Pick<VerificationResult, "verdict" | "checks">): boolean {
-  if (result.verdict !== "invalid") return false;
-  const status = (id: CheckId) => result.checks.find((c) => c.id === id)?.status;
-  return (
-    status("content") === "failed" &&
-    (["format", "leaf", "inclusion", "anchor", "signature"] as const).every((id) => status(id) === "passed") &&
-    status("package") !== "failed"
-  );
+function onlyTheContentDiffers(result: Pick<VerificationResult, "verdict" | "checks">): "file" | "package" | undefined {
+  if (result.verdict !== "invalid") return undefined;
+  const check = (id: CheckId) => result.checks.find((c) => c.id === id);
+  const content = check("content");
+  const only =
+    content?.status === "failed" &&
+    (["format", "leaf", "inclusion", "anchor", "signature"] as const).every((id) => check(id)?.status === "passed") &&
+    check("package")?.status !== "failed";
+  if (!only) return undefined;
+  return content.reason.code === "content.package-mismatch" ? "package" : "file";
 }
 
 /** What the verdict means and, where it is not valid, what to do next. */
@@ -650,12 +690,18 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
       ? `证书真实且已上链：一个 SHA-256 为证书所载值的文件最迟在 ${when}已经存在。未比对文件：请提供原始文件以确认是同一文件。`
       : `The certificate is genuine and anchored: a file with the certified SHA-256 existed no later than ${when}. No file was compared: supply the original file to check that it is this file.`;
   }
-  if (onlyTheFileDiffers(result) && result.capture) {
+  const differs = onlyTheContentDiffers(result);
+  if (differs === "package") {
+    return zh
+      ? "证书本身核验无误，但取证包中的 manifest.json 不是该证书所存证的内容（两者的 SHA-256 不同）：取证包已被改动，或该证书属于另一次网页取证。该证书不能证明此取证包中的任何内容。"
+      : "The certificate itself checks out, but the package's manifest.json is not the content it certifies (their SHA-256 values differ): the package was altered, or the certificate belongs to another capture. It proves nothing in this package.";
+  }
+  if (differs === "file" && result.capture) {
     return zh
       ? "取证包与证书本身核验无误，但您提供的文件不属于该网页取证：清单本身及其所列文件的 SHA-256 均与之不同。"
       : "The package and its certificate check out, but the file you supplied is not part of this capture: neither the manifest nor any file it lists has its SHA-256.";
   }
-  if (onlyTheFileDiffers(result)) {
+  if (differs === "file") {
     return zh
       ? "证书本身核验无误（记录、默克尔证明、区块链锚定和签发方签名均通过），但您提供的文件不是存证的文件：两者的 SHA-256 不同。请提供原始文件。"
       : "The certificate itself checks out (record, Merkle proof, blockchain anchor and issuer signature all pass), but the file you supplied is not the certified file: their SHA-256 values differ. Supply the original file.";
