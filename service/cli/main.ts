@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { firstLineOf } from "../core/errors.ts";
+import { EVIDENCE_ID } from "../core/schema.ts";
 import { langOf, type Lang } from "../core/verify/wording.ts";
 import type { Command } from "./command.ts";
 import { accountsCreate, accountsList } from "./commands/accounts.ts";
@@ -67,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   if (command !== serve) endOnClosedOutput();
-  const args = argv.slice(command.name.split(" ").length);
+  const { args, restore } = shieldIds(argv.slice(command.name.split(" ").length), command.options);
   let parsed;
   try {
     parsed = parseArgs({
@@ -106,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
-    return await command.run({ values: values as never, positionals: parsed.positionals, lang });
+    return await command.run({ values: values as never, positionals: parsed.positionals.map(restore), lang });
   } catch (e) {
     return report(command, e);
   }
@@ -147,4 +148,29 @@ function report(command: Command, e: unknown): number {
   if (process.env.DEBUG) console.error(e);
   if (e instanceof UnreachableError) return EXIT.unreachable;
   return EXIT.failed;
+}
+
+/**
+ * An evidence id may begin with "-" (base64url), and so may the file named after it
+ * (`-YDEV….zip`): read as an option, `evidence status -YDEV…` would be refused. A single-dash
+ * argument that is an evidence id, or a file name made of one, is taken as a positional
+ * argument where it stands; an option's value is left alone. `restore` gives back the
+ * argument for the stand-in parseArgs saw.
+ */
+function shieldIds(
+  args: string[],
+  options: ParseArgsOptionsConfig,
+): { args: string[]; restore: (positional: string) => string } {
+  const shielded = new Map<string, string>();
+  const out = args.map((arg, i) => {
+    const previous = args[i - 1] ?? "";
+    const takesValue =
+      /^--[^=]+$/.test(previous) && (options as Record<string, { type: string }>)[previous.slice(2)]?.type === "string";
+    const base = arg.replace(/^.*\//, "").replace(/(\.evidence\.json|\.json|\.zip|\.pdf)$/, "");
+    if (takesValue || args.slice(0, i).includes("--") || !/^-[^-]/.test(arg) || !EVIDENCE_ID.test(base)) return arg;
+    const standIn = `\u0000${shielded.size}`;
+    shielded.set(standIn, arg);
+    return standIn;
+  });
+  return { args: out, restore: (positional) => shielded.get(positional) ?? positional };
 }

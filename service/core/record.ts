@@ -31,9 +31,16 @@ const randomPool = {
   },
 };
 
-/** A new evidence id: 16 random bytes (128 bits) in base64url, 22 characters. */
+/**
+ * A new evidence id: 16 random bytes (128 bits) in base64url, 22 characters, drawn again when
+ * it would begin with "-" (1 in 64): a command line would read such an id, and the files
+ * named after it, as an option.
+ */
 export function newEvidenceId(): string {
-  return base64url(randomPool.take(16));
+  for (;;) {
+    const id = base64url(randomPool.take(16));
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 /** A new record salt: 16 random bytes as 32 lowercase hex characters. */

@@ -579,10 +579,10 @@ class Layout {
       capture
         ? {
             zh:
-              `3. 取证包内含本证书 ${record.id}.evidence.json 与取证文件；存证的文件是其中的 manifest.json，` +
+              "3. 取证包内含本证书 certificate.evidence.json 与取证文件；存证的文件是其中的 manifest.json，" +
               "其 SHA-256 即上述内容哈希，manifest.json 列出其余每个文件的 SHA-256。",
             en:
-              `The package holds this certificate as ${record.id}.evidence.json and the capture's files. The certified ` +
+              "The package holds this certificate as certificate.evidence.json and the capture's files. The certified " +
               "file is its manifest.json, whose SHA-256 is the content hash above; it lists every other file's SHA-256.",
           }
         : {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
 import { JsonRpcChainReader } from "../../service/core/index.ts";
@@ -251,6 +251,16 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       ]);
     });
 
+    it("takes an evidence id that begins with '-' as the id, not as an option", async () => {
+      const res = await runCli(["status", "-AAAAAAAAAAAAAAAAAAAAA", "--server", (await running()).url]);
+      expect([res.code, res.stderr.trim()]).to.deep.equal([
+        1,
+        "evidence status: the service answered 404 NOT_FOUND: no evidence with that id",
+      ]);
+      const unknown = await runCli(["status", "-x", "--server", (await running()).url]);
+      expect(unknown.code, "a short unknown option is still one").to.equal(2);
+    });
+
     it("refuses a server that is not an http URL and a missing API key as usage errors (exit 2)", async () => {
       expect((await runCli(["status", "x", "--server", "ftp://example"])).code).to.equal(2);
       expect(
@@ -285,6 +295,16 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         /anchored at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\) \/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/,
       );
       expect(res.stdout).not.to.match(/\b17\d{8}\b/); // never Unix seconds
+    });
+
+    it("verifies a certificate file named after an id that begins with '-', as the certificate document prints it", async () => {
+      const named = path.join(work, "-q1Zr8xYwK0pLmN3oB5cD7e.evidence.json");
+      copyFileSync(certificatePath, named);
+      const res = await runCli(["verify", path.basename(named), "--rpc", chain.url, "--lang", "en"], {}, { cwd: work });
+      expect([res.code, res.stdout.split("\n")[0]], res.stderr).to.deep.equal([
+        0,
+        "== VALID CERTIFICATE — no file compared ==",
+      ]);
     });
 
     it("says a valid certificate with no file compared is not a file match", async () => {

@@ -94,6 +94,13 @@ describe("records", () => {
     expect(newEvidenceId()).to.match(/^[A-Za-z0-9_-]{22}$/);
   });
 
+  it("newEvidenceId never begins with '-', which a command line would take for an option", () => {
+    // One id in 64 would, drawn freely: 10,000 ids without one happen by chance with p ≈ 1e-68.
+    const ids = Array.from({ length: 10_000 }, () => newEvidenceId());
+    expect(ids.filter((id) => id.startsWith("-"))).to.deep.equal([]);
+    expect(new Set(ids.map((id) => id[1])).has("-"), "'-' is still drawn elsewhere").to.equal(true);
+  });
+
   it("newEvidenceId carries 128 random bits: 16 bytes decoded, each of the 128 bits both set and clear across 1,000 ids", () => {
     const ids = Array.from({ length: 1000 }, () => newEvidenceId());
     expect(new Set(ids).size).to.equal(ids.length);

@@ -173,7 +173,10 @@ describe("renderCertificatePdf", function () {
     expect(text).to.include(squash(`npx evidence verify ${id}.zip --rpc <node URL>`));
     expect(text)
       .to.include(squash("提交网页取证包（ZIP）"))
-      .and.to.include(squash("The certified file is its manifest.json"));
+      .and.to.include(squash("The certified file is its manifest.json"))
+      // The name the package gives the certificate (service/capture/package.ts), not the PDF's attachment's.
+      .and.to.include(squash("this certificate as certificate.evidence.json"))
+      .and.to.include(squash("取证包内含本证书 certificate.evidence.json"));
     expect(text).not.to.include("--file").and.not.to.include(squash("the original file"));
     expect(poppler.info(pdf).Pages, "one page").to.equal("1");
   });
