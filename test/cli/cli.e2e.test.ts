@@ -365,6 +365,17 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(res.code).to.equal(0);
       const parsed = JSON.parse(res.stdout);
       expect(parsed).to.include({ verdict: "valid", valid: true, fileCompared: true });
+      // As the page takes it, with 0x and in capitals too.
+      const prefixed = await runCli([
+        "verify",
+        certificatePath,
+        "--sha256",
+        `0x${digest.toUpperCase()}`,
+        "--rpc",
+        chain.url,
+        "--json",
+      ]);
+      expect([prefixed.code, JSON.parse(prefixed.stdout).fileCompared]).to.deep.equal([0, true]);
       expect(parsed.checks.map((c: { id: string; status: string }) => [c.id, c.status])).to.deep.equal([
         ["format", "passed"],
         ["content", "passed"],
@@ -432,6 +443,15 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(table.stdout).to.match(/INVALID +\S+ +b\.evidence\.json/);
         expect(table.stdout).to.match(
           /2 certificates: 1 valid, 1 invalid, 0 could not be verified; 0 with no file in /,
+        );
+        expect(table.stderr, "no directory passed over").to.equal("");
+        // A certificate in a subdirectory is not searched for, and that is said, not passed over.
+        mkdirSync(path.join(certs, "older"));
+        writeFileSync(path.join(certs, "older", "c.evidence.json"), readFileSync(certificatePath));
+        const nested = await runCli(["verify", certs, "--rpc", chain.url, "--lang", "en", "--json"]);
+        expect(nested.stdout.trim().split("\n")).to.have.length(2);
+        expect(nested.stderr.trim()).to.equal(
+          `evidence verify: ${certs}: 1 subdirectory not searched (name it to verify the certificates inside)`,
         );
         const zh = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--lang", "zh"]);
         expect(zh.stdout).to.match(/^结论 +编号 +证书 +文件 +原因/);
@@ -508,6 +528,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
     it("answers usage errors with exit 2", async () => {
       expect((await runCli(["verify"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--sha256", "xyz"])).code).to.equal(2);
+      expect((await runCli(["verify", certificatePath, "--sha256", `0x${"ab".repeat(31)}`])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--bogus"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--lang", "fr"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--rpc", "notaurl"])).code).to.equal(2);

@@ -19,7 +19,8 @@ export const verify = defineCommand({
 
 Checks certificates against the chain itself, over JSON-RPC, with no service involved.
 A certificate is its JSON file (.evidence.json), its PDF document, or a web capture
-package (.zip); a directory stands for every certificate in it.
+package (.zip); a directory stands for every certificate in it (not in its subdirectories,
+which are counted on stderr).
   --file F       the original file: its SHA-256 must equal the certified content hash
   --sha256 HEX   the file's SHA-256, when only the hash is at hand
   --files DIR    for many certificates: the original files, matched by their SHA-256
@@ -47,7 +48,8 @@ output's reader stops reading (| head).`,
     if (positionals.length === 0) throw new UsageError("name at least one certificate file or directory");
     const given = [values.file, values.sha256, values.files].filter((x) => x !== undefined).length;
     if (given > 1) throw new UsageError("give one of --file, --sha256 and --files");
-    if (values.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(values.sha256)) {
+    // As the page takes it: 64 hex characters, with or without 0x.
+    if (values.sha256 !== undefined && !/^(0x)?[0-9a-fA-F]{64}$/i.test(values.sha256)) {
       throw new UsageError("--sha256 must be 64 hex characters");
     }
     if (values.file !== undefined) {
@@ -58,7 +60,13 @@ output's reader stops reading (| head).`,
       );
       if (!isFile) throw new UsageError(`--file ${file}: not a file that can be read`);
     }
-    const certificates = await certificateFiles(positionals);
+    const certificates = await certificateFiles(positionals, (dir, count) =>
+      console.error(
+        lang === "zh-CN"
+          ? `evidence verify：${dir} 中的 ${count} 个子目录未检查（要核验其中的证书，请将其一并列出）`
+          : `evidence verify: ${dir}: ${count} subdirector${count === 1 ? "y" : "ies"} not searched (name ${count === 1 ? "it" : "them"} to verify the certificates inside)`,
+      ),
+    );
     if ((values.file !== undefined || values.sha256 !== undefined) && certificates.length !== 1) {
       throw new UsageError("--file and --sha256 go with one certificate; use --files DIR for many");
     }
@@ -116,7 +124,7 @@ output's reader stops reading (| head).`,
       values.file !== undefined
         ? await sha256File(values.file)
         : values.sha256 !== undefined
-          ? values.sha256.toLowerCase()
+          ? values.sha256.replace(/^0x/i, "").toLowerCase()
           : byHash && ((certified: string) => byHash.get(certified)?.digest);
 
     let worst: Verdict = "valid";
@@ -200,8 +208,14 @@ function worse(a: Verdict, b: Verdict): Verdict {
 
 const CERTIFICATE_FILE = /\.(evidence\.json|json|pdf|zip)$/i;
 
-/** The certificate files named, with each directory standing for the certificates in it. */
-async function certificateFiles(names: string[]): Promise<string[]> {
+/**
+ * The certificate files named, with each directory standing for the certificates in it (not
+ * in its subdirectories: `skipped` is told of those, so that none is passed over unsaid).
+ */
+async function certificateFiles(
+  names: string[],
+  skipped: (dir: string, subdirectories: number) => void,
+): Promise<string[]> {
   const files: string[] = [];
   for (const name of names) {
     let info;
@@ -211,8 +225,15 @@ async function certificateFiles(names: string[]): Promise<string[]> {
       throw new UsageError(`${name}: no such file or directory`);
     }
     if (info.isDirectory()) {
-      const entries = (await readdir(name)).filter((e) => CERTIFICATE_FILE.test(e)).sort();
+      const all = await readdir(name, { withFileTypes: true });
+      // An entry named as a certificate is one, whatever it is (unreadable: could not verify).
+      const entries = all
+        .filter((e) => CERTIFICATE_FILE.test(e.name))
+        .map((e) => e.name)
+        .sort();
       files.push(...entries.map((e) => path.join(name, e)));
+      const subdirectories = all.filter((e) => e.isDirectory() && !CERTIFICATE_FILE.test(e.name)).length;
+      if (subdirectories > 0) skipped(name, subdirectories);
     } else files.push(name);
   }
   if (files.length === 0) throw new UsageError("no certificate files found");
