@@ -128,6 +128,11 @@ export function toProblem(err: unknown): HttpProblem {
   ) {
     return new HttpProblem(400, "MALFORMED_MULTIPART", `the multipart body is malformed: ${e.message}`);
   }
+  // body-parser's inflation of a Content-Encoding the body does not match: zlib's own words
+  // ("incorrect header check") say nothing to the sender.
+  if (typeof e.code === "string" && /^Z_(DATA|BUF)_ERROR$/.test(e.code)) {
+    return new HttpProblem(400, "BAD_REQUEST", "the body could not be decoded as its Content-Encoding says");
+  }
   if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
     return new HttpProblem(e.status, "BAD_REQUEST", e.message ?? "bad request");
   }

@@ -76,7 +76,8 @@ export function rpcProxy(options: {
   router.post(
     "/rpc",
     requireType("application/json"),
-    express.json({ limit: "64kb" }),
+    // Any JSON value: one that is not a call is answered as JSON-RPC answers it (-32600), not as unreadable.
+    express.json({ limit: "64kb", strict: false }),
     // Refused before the rate limit is charged: a refused request costs nothing.
     (req, _res, next) => {
       const calls: unknown = req.body;
