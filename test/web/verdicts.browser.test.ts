@@ -391,6 +391,17 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       await row.waitFor();
       const cells = await row.locator("td").allInnerTexts();
       expect(cells[2]).to.equal("失败");
+      // The status stays on one line beside a long reason, not one character per line, on a narrow screen too.
+      await page.setViewportSize({ width: 480, height: 800 });
+      const statusLines = await row
+        .locator("td")
+        .nth(2)
+        .evaluate((td) => {
+          const range = document.createRange();
+          range.selectNodeContents(td);
+          return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+        });
+      expect(statusLines).to.equal(1);
       expect(cells[3]).to.match(
         /^该网页或其跳转到的网页位于不能取证的地址（内网、本机或无法解析的地址）（技术细节：.*10\.1\.2\.3/,
       );
