@@ -634,19 +634,20 @@ class Layout {
     const doc = this.#doc;
     const { start, count } = doc.bufferedPageRange();
     const input = this.#input;
+    // Each line fits the width whole (a line too long is cut with an ellipsis).
     const lines = [
       [
         `生成时间 Generated ${beijingTime(input.generatedAt)} (UTC+8)`,
         `证书签发 Certificate issued ${beijingTime(new Date(this.#view.issuedAt))} (UTC+8)`,
-        `证书格式 Certificate version ${this.#view.version}`,
       ].join("   ·   "),
       [
+        `证书格式 Certificate version ${this.#view.version}`,
         "Evidence Anchor",
         ...(input.serviceUrl === undefined ? [] : [input.serviceUrl]),
-        ...(this.#truncated
-          ? ["“…” 处已截断，全文见所附证书 / “…”: cut short, full text in the attached certificate"]
-          : []),
       ].join("   ·   "),
+      ...(this.#truncated
+        ? ["“…” 处已截断，全文见所附证书 / “…”: cut short, full text in the attached certificate"]
+        : []),
     ];
     for (let i = start; i < start + count; i++) {
       doc.switchToPage(i);

@@ -78,7 +78,12 @@ describe("renderCertificatePdf", function () {
         "npx evidence verify q1Zr8xYwK0pLmN3oB5cD7e.pdf --file <original file> --rpc <node URL>",
         "q1Zr8xYwK0pLmN3oB5cD7e.evidence.json",
       ],
-      footer: ["Generated 2026-11-26 00:40:00 (UTC+8)", "https://evidence.example.com"],
+      footer: [
+        "生成时间 Generated 2026-11-26 00:40:00 (UTC+8)",
+        "证书签发 Certificate issued",
+        "证书格式 Certificate version 1",
+        "https://evidence.example.com",
+      ],
     };
     const missing = Object.entries(fields).flatMap(([field, needles]) =>
       needles.filter((n) => !text.includes(squash(n))).map((n) => `${field}: ${n}`),
