@@ -227,6 +227,15 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       await page.setInputFiles("#files", file);
       await page.waitForSelector('#uploads td[data-status="anchored"]', { timeout: 60_000 });
       expect(await page.textContent("#uploads tbody")).to.include("matches the service");
+      // "My evidence" follows by itself: the file is listed there with its certificate, unasked.
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll("#mine tbody tr")].some(
+            (tr) => tr.textContent!.includes("合同 contract.pdf") && tr.querySelector("a.download") !== null,
+          ),
+        undefined,
+        { timeout: 10_000 },
+      );
       await page.click("#lang"); // the hash's note is written again in Chinese, and back
       expect(await page.textContent("#uploads tbody")).to.include("与服务端一致");
       await page.click("#lang");

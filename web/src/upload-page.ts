@@ -194,6 +194,7 @@ async function follow(row: Row): Promise<void> {
       if (view.status !== row.status) {
         row.status = view.status;
         renderStatus(row);
+        if (view.status === "anchored") refreshListSoon();
       }
       return view.status === "anchored";
     },
@@ -317,6 +318,18 @@ async function followCapture(id: string): Promise<void> {
       if (!connected) captureStatus.set(() => t("upload.reconnecting"));
     },
   );
+}
+
+let refreshQueued = false;
+
+/** Refreshes the list once for changes that come together (a batch of uploads anchored at once). */
+function refreshListSoon(): void {
+  if (refreshQueued) return;
+  refreshQueued = true;
+  setTimeout(() => {
+    refreshQueued = false;
+    void refreshList();
+  }, 250);
 }
 
 async function refreshList(): Promise<void> {
