@@ -254,6 +254,36 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       await page.waitForSelector("#mine tbody tr");
       expect(await page.textContent("#mine tbody")).to.include("侵权截图.png");
     });
+
+    it("shows older evidence a page at a time, until none is left", async () => {
+      const client = api(service.url, service.apiKey);
+      const items = Array.from({ length: 150 }, (_, i) => ({ contentHash: sha256Hex(`older evidence ${i}`) }));
+      expect((await client.postJson("/api/v1/evidence/digests", { items })).status).to.equal(201);
+      let total = 0;
+      for (let before: number | null | undefined; before !== null;) {
+        const { body } = await client.get(`/api/v1/evidence?limit=500${before ? `&before=${before}` : ""}`);
+        total += body.items.length;
+        before = body.next;
+      }
+      await page.goto(service.url);
+      await page.fill("#api-key", service.apiKey!);
+      await page.click("#use-key");
+      const rows = page.locator("#mine tbody tr:not([data-capture])");
+      await page.waitForSelector("#more:not([hidden])");
+      expect(await rows.count()).to.equal(100);
+      while (await page.isVisible("#more")) {
+        const shown = await rows.count();
+        await page.click("#more");
+        // A page was added, or the last one was empty and there is nothing more to show.
+        await page.waitForFunction(
+          (n) =>
+            document.querySelectorAll("#mine tbody tr:not([data-capture])").length > n ||
+            (document.querySelector("#more") as HTMLButtonElement).hidden,
+          shown,
+        );
+      }
+      expect(await rows.count()).to.equal(total);
+    });
   });
 
   describe("languages and policy", () => {

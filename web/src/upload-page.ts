@@ -48,6 +48,7 @@ byId("use-key").addEventListener("click", () => {
   void refreshList();
 });
 byId("refresh").addEventListener("click", () => void refreshList());
+byId("more").addEventListener("click", () => void showOlder());
 dropZone(byId("drop"), byId("files"), (files) => {
   errorLine.clear();
   files.forEach((f) => void submit(f));
@@ -351,10 +352,31 @@ async function refreshList(): Promise<void> {
     errorLine.set(() => problemText(problem, lang(), `HTTP ${res.status}`));
     return;
   }
-  const { items } = (await res.json()) as EvidenceList;
+  const { items, next } = (await res.json()) as EvidenceList;
   const captures = capturesRes.ok ? ((await capturesRes.json()) as CaptureList).items : [];
-  shownList = { items, captures };
+  shownList = { items, captures, next };
   renderList(items, captures);
+}
+
+/** The next page of the account's evidence, older than what is shown, added below it. */
+async function showOlder(): Promise<void> {
+  const key = apiKey();
+  if (!key || !shownList || shownList.next === null) return;
+  const res = await fetch(`/api/v1/evidence?limit=100&before=${shownList.next}`, {
+    headers: { authorization: `Bearer ${key}` },
+  }).catch(() => undefined);
+  if (!res) {
+    errorLine.set(() => t("upload.networkError"));
+    return;
+  }
+  if (!res.ok) {
+    const problem = (await res.json().catch(() => ({}))) as Partial<Problem>;
+    errorLine.set(() => problemText(problem, lang(), `HTTP ${res.status}`));
+    return;
+  }
+  const page = (await res.json()) as EvidenceList;
+  shownList = { ...shownList, items: [...shownList.items, ...page.items], next: page.next };
+  renderList(shownList.items, shownList.captures);
 }
 
 /** Removes a failed capture from the list (it recorded nothing); one already gone is no error. */
@@ -378,9 +400,10 @@ async function dismissCapture(id: string): Promise<void> {
 }
 
 /** The list last fetched, drawn again when the language is switched. */
-let shownList: { items: EvidenceList["items"]; captures: CaptureList["items"] } | undefined;
+let shownList: { items: EvidenceList["items"]; captures: CaptureList["items"]; next: EvidenceList["next"] } | undefined;
 
 function renderList(items: EvidenceList["items"], captures: CaptureList["items"]): void {
+  byId<HTMLButtonElement>("more").hidden = shownList?.next === null || shownList?.next === undefined;
   byId<HTMLTableElement>("mine").tBodies[0]!.replaceChildren(
     ...captures.map((capture) => {
       const tr = el("tr");
