@@ -613,15 +613,7 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
       for (let attempt = 1; attempt <= 50; attempt++) {
         if (attempt > 1) await delay(20);
         const before = Number(await rpc.request<string>("eth_blockNumber"));
-        let hexState: string;
-        try {
-          hexState = await rpc.request<string>("anvil_dumpState", [], this.#options.dumpTimeoutMs);
-        } catch (e) {
-          if (/did not answer/.test(message(e))) {
-            this.#killHung(`it did not dump its state within ${this.#options.dumpTimeoutMs} ms`);
-          }
-          throw e;
-        }
+        const hexState = await this.#answerOrKill<string>(rpc, "anvil_dumpState", [], "dump its state");
         const after = Number(await rpc.request<string>("eth_blockNumber"));
         if (before === after) return { hexState, head: before };
       }
@@ -638,13 +630,21 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
    * notice, so the read is the check: a node that does not answer it is killed and restarted.
    */
   async #probeState(): Promise<void> {
+    await this.#answerOrKill(this.#ipc, "eth_getBalance", [ZERO_ADDRESS, "latest"], "answer a state read");
+  }
+
+  /**
+   * A request the node must answer within `dumpTimeoutMs`: a node that does not (`it did not
+   * <what> within … ms`) is taken for hung and killed, to be restarted; never one started since.
+   */
+  async #answerOrKill<T>(rpc: NodeIpc, method: string, params: unknown[], what: string): Promise<T> {
     const generation = this.#generation;
     const timeoutMs = this.#options.dumpTimeoutMs;
     try {
-      await this.#ipc.request("eth_getBalance", [ZERO_ADDRESS, "latest"], timeoutMs);
+      return await rpc.request<T>(method, params, timeoutMs);
     } catch (e) {
       if (/did not answer/.test(message(e)) && generation === this.#generation) {
-        this.#killHung(`it did not answer a state read within ${timeoutMs} ms`);
+        this.#killHung(`it did not ${what} within ${timeoutMs} ms`);
       }
       throw e;
     }
