@@ -64,18 +64,20 @@ async function sendOnly(url: string, wallet: Wallet, tx: { to?: string; data: st
  */
 function startEndlessCall(url: string): () => void {
   const aborted = new AbortController();
-  void fetch(url, {
+  void postCall(url, "eth_call", [{ data: "0x5b600056", gas: "0xffffffffffffffff" }, "latest"], aborted.signal);
+  return () => aborted.abort();
+}
+
+/** One JSON-RPC call over HTTP that `signal` can end; its answer's bytes, or null once it failed or ended. */
+function postCall(url: string, method: string, params: unknown[], signal: AbortSignal): Promise<ArrayBuffer | null> {
+  return fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "eth_call",
-      params: [{ data: "0x5b600056", gas: "0xffffffffffffffff" }, "latest"],
-    }),
-    signal: aborted.signal,
-  }).catch(() => {});
-  return () => aborted.abort();
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    signal,
+  })
+    .then((res) => res.arrayBuffer())
+    .catch(() => null);
 }
 
 /** Whether a state read gets no answer within 2 s: a writer waits behind the endless call. */
@@ -118,17 +120,7 @@ async function stallMiner(url: string, wallet: Wallet): Promise<() => void> {
 function keepWriting(url: string, address: string): () => void {
   const aborted = new AbortController();
   void (async () => {
-    for (;;) {
-      const answer = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_setBalance", params: [address, "0x1"] }),
-        signal: aborted.signal,
-      })
-        .then((res) => res.arrayBuffer())
-        .catch(() => null);
-      if (answer === null) return;
-    }
+    while ((await postCall(url, "anvil_setBalance", [address, "0x1"], aborted.signal)) !== null);
   })();
   return () => aborted.abort();
 }
