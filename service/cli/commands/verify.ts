@@ -10,6 +10,7 @@ import { LineBuffer } from "../line-buffer.ts";
 import { visibleText } from "../../core/visible-text.ts";
 import { inOrder } from "../../in-order.ts";
 import { MAX_DOCUMENT_BYTES } from "../../core/limits.ts";
+import { CONTENT_HASH_INPUT } from "../../core/schema.ts";
 
 export const verify = defineCommand({
   name: "verify",
@@ -49,7 +50,8 @@ output's reader stops reading (| head).`,
     const given = [values.file, values.sha256, values.files].filter((x) => x !== undefined).length;
     if (given > 1) throw new UsageError("give one of --file, --sha256 and --files");
     // As the page takes it: 64 hex characters, with or without 0x.
-    if (values.sha256 !== undefined && !/^(0x)?[0-9a-fA-F]{64}$/i.test(values.sha256)) {
+    const sha256 = values.sha256?.replace(/^0x/i, "");
+    if (sha256 !== undefined && !CONTENT_HASH_INPUT.test(sha256)) {
       throw new UsageError("--sha256 must be 64 hex characters");
     }
     if (values.file !== undefined) {
@@ -123,8 +125,8 @@ output's reader stops reading (| head).`,
     const fileDigest: string | ((certified: string) => string | undefined) | undefined =
       values.file !== undefined
         ? await sha256File(values.file)
-        : values.sha256 !== undefined
-          ? values.sha256.replace(/^0x/i, "").toLowerCase()
+        : sha256 !== undefined
+          ? sha256.toLowerCase()
           : byHash && ((certified: string) => byHash.get(certified)?.digest);
 
     let worst: Verdict = "valid";
