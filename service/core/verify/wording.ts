@@ -541,52 +541,84 @@ const UNREADABLE_PHRASES_ZH: [RegExp, string][] = [
 /** Why a time-stamp token failed or could not be checked, by the verifier's problem code. */
 type TimestampProblem = Exclude<TimestampDetailCode, "ok"> | "unreadable" | "unreadable-trust-list";
 
-const TIMESTAMP_PROBLEMS_EN: Record<TimestampProblem, string> = {
-  malformed: "the token is not a well-formed RFC 3161 token",
-  "unsupported-imprint-algorithm": "the token stamps its data with a hash other than SHA-256",
-  "imprint-mismatch": "the token stamps other data, not this certificate's root",
-  "bad-signed-attributes": "the token's signed attributes are malformed",
-  "content-digest-mismatch": "the token was altered after it was signed (its content no longer matches its signature)",
-  "bad-signature": "the token's signature is not valid",
-  "no-signing-certificate-attribute": "the token does not name the certificate that signed it",
-  "signing-certificate-mismatch": "the token names another certificate than the one that signed it",
-  "no-timestamping-eku": "the signing certificate is not for time-stamping (no timeStamping EKU)",
-  "timestamping-eku-not-critical": "the signing certificate's time-stamping use is not marked critical",
-  "timestamping-eku-not-exclusive": "the signing certificate is for more than time-stamping",
-  "key-usage-forbids-signing": "the signing certificate's key may not sign",
-  "signer-certificate-missing": "the token does not carry the certificate that signed it",
-  "unsupported-algorithm": "the token uses an algorithm this verifier does not support",
-  "untrusted-tsa": "the TSA is not on the trust list",
-  "certificate-not-valid-at-gentime": "the signing certificate was not valid at the token's time",
-  unreadable: "the token cannot be read",
-  "unreadable-trust-list": "the trust list given cannot be read",
-};
-
-const TIMESTAMP_PROBLEMS_ZH: Record<TimestampProblem, string> = {
-  malformed: "令牌格式不正确，不是有效的 RFC 3161 令牌",
-  "unsupported-imprint-algorithm": "令牌对所盖数据使用的不是 SHA-256 哈希",
-  "imprint-mismatch": "令牌所盖的不是本证书的树根",
-  "bad-signed-attributes": "令牌的签名属性格式不正确",
-  "content-digest-mismatch": "令牌在签名后被改动（其内容与签名不再相符）",
-  "bad-signature": "令牌的签名无效",
-  "no-signing-certificate-attribute": "令牌未注明签发它的证书",
-  "signing-certificate-mismatch": "签名证书与令牌的绑定不符",
-  "no-timestamping-eku": "签发证书没有时间戳用途（timeStamping EKU）",
-  "timestamping-eku-not-critical": "签发证书的时间戳用途未标为关键",
-  "timestamping-eku-not-exclusive": "签发证书不仅用于时间戳",
-  "key-usage-forbids-signing": "签发证书的密钥用途不允许签名",
-  "signer-certificate-missing": "令牌未附签发证书",
-  "unsupported-algorithm": "令牌使用了不支持的算法",
-  "untrusted-tsa": "时间戳机构不在信任列表中",
-  "certificate-not-valid-at-gentime": "签发证书在时间戳时间不在有效期内",
-  unreadable: "无法读取令牌",
-  "unreadable-trust-list": "所给的时间戳机构信任列表无法读取",
+const TIMESTAMP_PROBLEMS: Record<TimestampProblem, Words> = {
+  malformed: {
+    en: "the token is not a well-formed RFC 3161 token",
+    "zh-CN": "令牌格式不正确，不是有效的 RFC 3161 令牌",
+  },
+  "unsupported-imprint-algorithm": {
+    en: "the token stamps its data with a hash other than SHA-256",
+    "zh-CN": "令牌对所盖数据使用的不是 SHA-256 哈希",
+  },
+  "imprint-mismatch": {
+    en: "the token stamps other data, not this certificate's root",
+    "zh-CN": "令牌所盖的不是本证书的树根",
+  },
+  "bad-signed-attributes": {
+    en: "the token's signed attributes are malformed",
+    "zh-CN": "令牌的签名属性格式不正确",
+  },
+  "content-digest-mismatch": {
+    en: "the token was altered after it was signed (its content no longer matches its signature)",
+    "zh-CN": "令牌在签名后被改动（其内容与签名不再相符）",
+  },
+  "bad-signature": {
+    en: "the token's signature is not valid",
+    "zh-CN": "令牌的签名无效",
+  },
+  "no-signing-certificate-attribute": {
+    en: "the token does not name the certificate that signed it",
+    "zh-CN": "令牌未注明签发它的证书",
+  },
+  "signing-certificate-mismatch": {
+    en: "the token names another certificate than the one that signed it",
+    "zh-CN": "签名证书与令牌的绑定不符",
+  },
+  "no-timestamping-eku": {
+    en: "the signing certificate is not for time-stamping (no timeStamping EKU)",
+    "zh-CN": "签发证书没有时间戳用途（timeStamping EKU）",
+  },
+  "timestamping-eku-not-critical": {
+    en: "the signing certificate's time-stamping use is not marked critical",
+    "zh-CN": "签发证书的时间戳用途未标为关键",
+  },
+  "timestamping-eku-not-exclusive": {
+    en: "the signing certificate is for more than time-stamping",
+    "zh-CN": "签发证书不仅用于时间戳",
+  },
+  "key-usage-forbids-signing": {
+    en: "the signing certificate's key may not sign",
+    "zh-CN": "签发证书的密钥用途不允许签名",
+  },
+  "signer-certificate-missing": {
+    en: "the token does not carry the certificate that signed it",
+    "zh-CN": "令牌未附签发证书",
+  },
+  "unsupported-algorithm": {
+    en: "the token uses an algorithm this verifier does not support",
+    "zh-CN": "令牌使用了不支持的算法",
+  },
+  "untrusted-tsa": {
+    en: "the TSA is not on the trust list",
+    "zh-CN": "时间戳机构不在信任列表中",
+  },
+  "certificate-not-valid-at-gentime": {
+    en: "the signing certificate was not valid at the token's time",
+    "zh-CN": "签发证书在时间戳时间不在有效期内",
+  },
+  unreadable: {
+    en: "the token cannot be read",
+    "zh-CN": "无法读取令牌",
+  },
+  "unreadable-trust-list": {
+    en: "the trust list given cannot be read",
+    "zh-CN": "所给的时间戳机构信任列表无法读取",
+  },
 };
 
 /** A problem code in words; one this verifier does not know is shown as it is. */
 function timestampProblem(problem: string, lang: Lang): string {
-  const table = lang === "zh-CN" ? TIMESTAMP_PROBLEMS_ZH : TIMESTAMP_PROBLEMS_EN;
-  return (table as Record<string, string>)[problem] ?? problem;
+  return (TIMESTAMP_PROBLEMS as Record<string, Words | undefined>)[problem]?.[lang] ?? problem;
 }
 
 export function reasonText(reason: Reason, lang: Lang): string {
