@@ -41,7 +41,7 @@ setUpLanguageSwitch(byId("lang"), () => {
   captureError.render();
   captureStatus.render();
   if (shownCaptureLinks) byId("capture-links").replaceChildren(...certificateLinks(shownCaptureLinks, true));
-  if (shownList) renderList(shownList.items, shownList.captures);
+  renderList();
 });
 byId("use-key").addEventListener("click", () => {
   sessionStorage.setItem(KEY_STORAGE, keyInput.value.trim());
@@ -342,20 +342,13 @@ async function refreshList(): Promise<void> {
     fetch("/api/v1/evidence?limit=100", { headers }),
     fetch("/api/v1/captures", { headers }),
   ]).catch(() => undefined);
-  if (!answers) {
-    errorLine.set(() => t("upload.networkError"));
-    return;
-  }
+  if (!answers) return sayFailed(undefined);
   const [res, capturesRes] = answers;
-  if (!res.ok) {
-    const problem = (await res.json().catch(() => ({}))) as Partial<Problem>;
-    errorLine.set(() => problemText(problem, lang(), `HTTP ${res.status}`));
-    return;
-  }
+  if (!res.ok) return sayFailed(res);
   const { items, next } = (await res.json()) as EvidenceList;
   const captures = capturesRes.ok ? ((await capturesRes.json()) as CaptureList).items : [];
   shownList = { items, captures, next };
-  renderList(items, captures);
+  renderList();
 }
 
 /** The next page of the account's evidence, older than what is shown, added below it. */
@@ -365,18 +358,20 @@ async function showOlder(): Promise<void> {
   const res = await fetch(`/api/v1/evidence?limit=100&before=${shownList.next}`, {
     headers: { authorization: `Bearer ${key}` },
   }).catch(() => undefined);
+  if (!res?.ok) return sayFailed(res);
+  const page = (await res.json()) as EvidenceList;
+  shownList = { ...shownList, items: [...shownList.items, ...page.items], next: page.next };
+  renderList();
+}
+
+/** Says on the error line why a request failed: the service could not be reached, or what it answered. */
+async function sayFailed(res: Response | undefined): Promise<void> {
   if (!res) {
     errorLine.set(() => t("upload.networkError"));
     return;
   }
-  if (!res.ok) {
-    const problem = (await res.json().catch(() => ({}))) as Partial<Problem>;
-    errorLine.set(() => problemText(problem, lang(), `HTTP ${res.status}`));
-    return;
-  }
-  const page = (await res.json()) as EvidenceList;
-  shownList = { ...shownList, items: [...shownList.items, ...page.items], next: page.next };
-  renderList(shownList.items, shownList.captures);
+  const problem = (await res.json().catch(() => ({}))) as Partial<Problem>;
+  errorLine.set(() => problemText(problem, lang(), `HTTP ${res.status}`));
 }
 
 /** Removes a failed capture from the list (it recorded nothing); one already gone is no error. */
@@ -388,22 +383,19 @@ async function dismissCapture(id: string): Promise<void> {
     method: "DELETE",
     headers: { authorization: `Bearer ${key}` },
   }).catch(() => undefined);
-  if (!res) {
-    errorLine.set(() => t("upload.networkError"));
-    return;
-  }
-  if (res.status !== 204 && res.status !== 404) {
-    const problem = (await res.json().catch(() => ({}))) as Partial<Problem>;
-    errorLine.set(() => problemText(problem, lang(), `HTTP ${res.status}`));
-  }
+  if (!res) return sayFailed(undefined);
+  if (res.status !== 204 && res.status !== 404) await sayFailed(res);
   await refreshList();
 }
 
 /** The list last fetched, drawn again when the language is switched. */
 let shownList: { items: EvidenceList["items"]; captures: CaptureList["items"]; next: EvidenceList["next"] } | undefined;
 
-function renderList(items: EvidenceList["items"], captures: CaptureList["items"]): void {
-  byId<HTMLButtonElement>("more").hidden = shownList?.next === null || shownList?.next === undefined;
+/** Draws the list last fetched (`shownList`), if any. */
+function renderList(): void {
+  if (!shownList) return;
+  const { items, captures, next } = shownList;
+  byId<HTMLButtonElement>("more").hidden = next === null;
   byId<HTMLTableElement>("mine").tBodies[0]!.replaceChildren(
     ...captures.map((capture) => {
       const tr = el("tr");
