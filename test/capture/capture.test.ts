@@ -64,6 +64,12 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
     };
   }
 
+  /** A PDF whose bytes the capture says it did not keep, and why: no document.* artifact. */
+  function expectPdfNotKept(result: CaptureResult, note: string): void {
+    expect(result.manifest.observed.document).to.deep.equal({ mediaType: "application/pdf", kept: false, note });
+    expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+  }
+
   async function captureError(request: CaptureRequest, opts: CaptureOptions): Promise<CaptureError> {
     const outcome = await capturePage(request, opts).then(
       () => undefined,
@@ -705,23 +711,19 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
 
     it("says a document sent without a Content-Length (chunked) was not kept, since a cut-off body would pass for whole", async () => {
       const result = await capturePage({ url: `http://site.test:${site.port}/chunked.pdf` }, options());
-      expect(result.manifest.observed.document).to.deep.equal({
-        mediaType: "application/pdf",
-        kept: false,
-        note: "the server gave no Content-Length, so a body cut off before its end could not be told from a whole one",
-      });
-      expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+      expectPdfNotKept(
+        result,
+        "the server gave no Content-Length, so a body cut off before its end could not be told from a whole one",
+      );
     });
 
     it("says a document whose server broke off before its Content-Length was not kept, never recording the part as the whole", async () => {
       const url = `http://site.test:${site.port}/cut.pdf`;
       const result = await capturePage({ url }, options());
-      expect(result.manifest.observed.document).to.deep.equal({
-        mediaType: "application/pdf",
-        kept: false,
-        note: `the server sent 900 of its ${readFileSync(PDF_DOCUMENT).length} bytes (Content-Length) and broke off`,
-      });
-      expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+      expectPdfNotKept(
+        result,
+        `the server sent 900 of its ${readFileSync(PDF_DOCUMENT).length} bytes (Content-Length) and broke off`,
+      );
       const har = JSON.parse(readFileSync(path.join(result.dir, "network.har"), "utf8"));
       const entry = har.log.entries.find((e: { request: { url: string } }) => e.request.url === url);
       expect(entry?.response.content.text, "no body of the viewer, nor a part, in the HAR").to.equal(undefined);
@@ -729,12 +731,7 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
 
     it("says a compressed document's bytes were not kept (their size is unknown until read), keeping no file", async () => {
       const result = await capturePage({ url: `http://site.test:${site.port}/compressed.pdf` }, options());
-      expect(result.manifest.observed.document).to.deep.equal({
-        mediaType: "application/pdf",
-        kept: false,
-        note: "it was sent compressed (gzip), its size unknown until read",
-      });
-      expect(result.manifest.artifacts.filter((a) => a.name.startsWith("document"))).to.deep.equal([]);
+      expectPdfNotKept(result, "it was sent compressed (gzip), its size unknown until read");
     });
 
     it("records a web page that shows a PDF in a frame as a web page, never archiving the frame's viewer as the PDF", async () => {
