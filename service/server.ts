@@ -232,6 +232,8 @@ export async function startService(
         chain: readThrough ? readThrough(verifierChain) : verifierChain,
         timestamps,
         developmentChainIds: DEVELOPMENT_CHAIN_IDS,
+        // The registry this service anchors in is the one it trusts, as its page does through /rpc.
+        trustedContracts: [contract],
       });
 
     const url = config.publicUrl ?? `http://${config.host}:${port}`;

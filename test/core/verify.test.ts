@@ -200,6 +200,28 @@ for (const version of [1, 2] as const) {
         expect(trusted.verdict).to.equal("valid");
       });
 
+      it("could not verify, rather than fail, when the node lacks the trusted registry: another chain with the same id", async () => {
+        const contract = at(load()).anchor.contract;
+        const otherChain = new RecordedChain(31337);
+        otherChain.latest = 1_000;
+        const trusted = await verifyCertificate(load(), {
+          fileDigest,
+          chain: otherChain,
+          trustedContracts: [contract],
+        });
+        expect([statusOf(trusted, "anchor"), reasonOf(trusted, "anchor"), trusted.verdict]).to.deep.equal([
+          "error",
+          { code: "anchor.registry-missing", contract, chainId: 31337 },
+          "indeterminate",
+        ]);
+        // Without a registry of its own, the reader has only the certificate's word for the contract.
+        const untrusted = await verifyCertificate(load(), { fileDigest, chain: otherChain });
+        expect([failed(untrusted), reasonOf(untrusted, "anchor").code]).to.deep.equal([
+          ["anchor"],
+          "anchor.no-contract",
+        ]);
+      });
+
       it("fails the signature's malleable twin (s in the upper half) and refuses a v other than 27 or 28", async () => {
         const c = load();
         const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;

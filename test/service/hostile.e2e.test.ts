@@ -3,6 +3,8 @@ import { request } from "node:http";
 import path from "node:path";
 import { AbiCoder, keccak256, Wallet } from "ethers";
 import { InProcessSigner } from "../../service/anchoring/signers.ts";
+import { ChainClient } from "../../service/chain/chain-client.ts";
+import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
 import { canonicalBytes, hashLeaf, JsonRpcChainReader, toHex32 } from "../../service/core/index.ts";
 import {
   api,
@@ -50,6 +52,7 @@ interface CertificateCase {
     | "forgeIssuer"
     | "backdateInStorage"
     | "failedTransaction"
+    | "ownRegistry"
     | "duplicateKey";
   path?: string;
   value?: unknown;
@@ -203,6 +206,32 @@ async function forge(c: CertificateCase, certificate: any, other: any, chainUrl:
         timestamp: block!.timestamp,
       };
       await writeAnchor(chainUrl, forged.anchor.contract, forged.proof.root, { ...forged.anchor, treeSize: 1 });
+      return signAs(forged, FORGER_KEY);
+    }
+    case "ownRegistry": {
+      // Every step real: the forger deploys an EvidenceAnchor of its own on the service's chain,
+      // anchors the root there and signs as the issuer that anchored it. Only the registry is not
+      // the service's.
+      const forger = new Wallet(FORGER_KEY);
+      await rpc.request("anvil_setBalance", [forger.address, "0x3635C9ADC5DEA00000"]);
+      const tx = { gasPrice: undefined, legacy: false };
+      const { contract } = await deployEvidenceAnchor({
+        rpcUrl: chainUrl,
+        deployer: forger,
+        anchorers: [forger.address],
+        tx,
+      });
+      const forged = singleLeaf(certificate, sha256Hex("a file anchored in the forger's own registry"));
+      const client = new ChainClient(chainUrl, forged.anchor.chainId, forger, contract, tx);
+      try {
+        const sent = await client.sendAnchor(forged.proof.root, 1);
+        if (sent.kind !== "sent") throw new Error("the forger's root was anchored already");
+        await client.waitForReceipt(sent.txHash, 1, 30_000);
+        forged.anchor = { ...forged.anchor, ...(await client.locate(forged.proof.root)), contract };
+        delete forged.anchor.treeSize;
+      } finally {
+        client.destroy();
+      }
       return signAs(forged, FORGER_KEY);
     }
     case "duplicateKey":

@@ -48,6 +48,8 @@ export type Reason =
   | { code: "inclusion.malformed"; message: string }
   | { code: "anchor.ok"; chainId: number; blockNumber: number; timestamp: number }
   | { code: "anchor.no-contract"; contract: string; chainId: number }
+  /** The node has no code at the registry the reader trusts: it is not that registry's chain. */
+  | { code: "anchor.registry-missing"; contract: string; chainId: number }
   | { code: "anchor.never-anchored"; root: string; contract: string; chainId: number }
   | { code: "anchor.time-differs"; onChain: number; stated: number }
   | { code: "anchor.block-differs"; onChain: number; stated: number }

@@ -226,7 +226,15 @@ async function checkAnchor(
     if (latest < blockNumber) {
       return check("anchor", "error", { code: "anchor.behind", latest, blockNumber });
     }
-    if (!(await reads.code)) return fail({ code: "anchor.no-contract", contract, chainId });
+    if (!(await reads.code)) {
+      // The registry the reader trusts exists on the consortium's chain: a node without it is
+      // of another chain that shares the id (or one not synced that far), which proves nothing
+      // about the certificate. Without a trusted registry, an address without code is the
+      // certificate's own claim, and it fails.
+      return trustedContracts
+        ? check("anchor", "error", { code: "anchor.registry-missing", contract, chainId })
+        : fail({ code: "anchor.no-contract", contract, chainId });
+    }
     const onChain = await reads.onChain;
     if (onChain.timestamp === 0) return fail({ code: "anchor.never-anchored", root: c.root, contract, chainId });
     if (onChain.timestamp !== timestamp) {

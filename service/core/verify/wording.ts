@@ -315,6 +315,12 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `there is no contract at ${r.contract} on chain ${r.chainId}`,
     (r) => `链 ${r.chainId} 上的地址 ${r.contract} 没有合约`,
   ),
+  "anchor.registry-missing": both(
+    (r) =>
+      `the node has no contract at ${r.contract}, the trusted registry: it is not on the consortium's chain ${r.chainId} (another chain with the same id, or one not synced): use a node of the consortium's chain`,
+    (r) =>
+      `该节点在受信任的存证合约地址 ${r.contract} 上没有合约：它不是联盟链 ${r.chainId} 的节点（可能是使用相同链 ID 的另一条链，或尚未同步）：请使用联盟链的节点`,
+  ),
   "anchor.never-anchored": both(
     (r) => `root ${r.root} was never anchored in contract ${r.contract} on chain ${r.chainId}`,
     (r) => `树根 ${r.root} 从未记录在链 ${r.chainId} 的合约 ${r.contract} 中`,
