@@ -232,8 +232,8 @@ export async function startService(
         chain: readThrough ? readThrough(verifierChain) : verifierChain,
         timestamps,
         developmentChainIds: DEVELOPMENT_CHAIN_IDS,
-        // The registry this service anchors in is the one it trusts, as its page does through /rpc.
-        trustedContracts: [contract],
+        // On its own chain, the registry this service anchors in is the one it trusts, as its page does.
+        trustedContracts: (id) => (id === chainId ? [contract] : undefined),
       });
 
     const url = config.publicUrl ?? `http://${config.host}:${port}`;

@@ -198,6 +198,15 @@ for (const version of [1, 2] as const) {
           trustedContracts: [at(load()).anchor.contract.toLowerCase()],
         });
         expect(trusted.verdict).to.equal("valid");
+        // Registries trusted by chain id apply to certificates of that chain only.
+        const byChain = (id: number) => (id === 1 ? ["0x" + "a".repeat(40)] : undefined);
+        const ofAnotherChain = await verifyCertificate(load(), { chain: chainFor(), trustedContracts: byChain });
+        expect(ofAnotherChain.verdict).to.equal("valid");
+        const ofThisChain = await verifyCertificate(load(), {
+          chain: chainFor(),
+          trustedContracts: () => ["0x" + "a".repeat(40)],
+        });
+        expect(reasonOf(ofThisChain, "anchor").code).to.equal("anchor.unknown-contract");
       });
 
       it("could not verify, rather than fail, when the node lacks the trusted registry: another chain with the same id", async () => {

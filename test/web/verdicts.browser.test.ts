@@ -3,12 +3,14 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { strFromU8, strToU8, unzipSync, zipSync } from "fflate";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { JsonRpcChainReader } from "../../service/core/index.ts";
 import { launchBrowser } from "../helpers/browser.ts";
 import { redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import {
   api,
   cleanUpDataDir,
   freePort,
+  startChainNode,
   startServiceProcess,
   tempDir,
   until,
@@ -234,6 +236,33 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       } finally {
         await context.close();
       }
+    }
+  });
+
+  it("says COULD NOT VERIFY, not invalid, on a reader's node of another chain with the same id, which lacks the service's registry", async () => {
+    const anchor = certificate.batch.anchor;
+    const lookalike = await startChainNode({ chainId: anchor.chainId });
+    try {
+      await new JsonRpcChainReader(lookalike.url).request("anvil_mine", [
+        `0x${(anchor.blockNumber + 10).toString(16)}`,
+      ]);
+      for (const [locale, headline, why] of [
+        ["en-US", "COULD NOT VERIFY", `the node has no contract at ${anchor.contract}, the trusted registry`],
+        ["zh-CN", "无法验证", `该节点在受信任的存证合约地址 ${anchor.contract} 上没有合约`],
+      ] as const) {
+        const { context, page } = await open(locale);
+        try {
+          expect(await verify(page, { certificate: certificatePath, file: evidence, rpc: lookalike.url })).to.equal(
+            "indeterminate",
+          );
+          expect(await text(page, "#verdict")).to.equal(headline);
+          expect(await text(page, '#checks li[data-check="anchor"]')).to.include(why);
+        } finally {
+          await context.close();
+        }
+      }
+    } finally {
+      await lookalike.stop();
     }
   });
 

@@ -7,7 +7,7 @@ export interface SiteInfo {
   /** Display names of chains by id, from the service's configuration. */
   chainNames: Record<number, string>;
   developmentChainIds: readonly number[];
-  /** The chain the service anchors on, and its registry: trusted when verifying through the service's proxy. */
+  /** The chain the service anchors on, and its registry: trusted for certificates of that chain, whichever node is read. */
   chainId?: number;
   contract?: string;
 }

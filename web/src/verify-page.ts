@@ -216,9 +216,10 @@ async function verifyAndRender(text: string, digest: string | undefined, rpc: st
     developmentChainIds: site.developmentChainIds,
     // Time-stamp tokens are checked against the roots the reader pasted, and no others.
     timestamps: lazyTimestampVerifier(() => byId<HTMLTextAreaElement>("tsa-trust").value.trim() || undefined),
-    // Through this service's proxy, its registry is the one to trust; a node of the reader's
-    // own choosing is theirs to judge.
-    ...(ownNode && site.contract ? { trustedContracts: [site.contract] } : {}),
+    // On the service's chain, its registry is the one to trust, whichever node is read: a
+    // node without it is of another chain that shares the id. Certificates of other chains
+    // are the reader's to judge.
+    trustedContracts: (chainId) => (site.contract && chainId === site.chainId ? [site.contract] : undefined),
     ...(digest !== undefined ? { fileDigest: digest } : {}),
   });
   last = { result, rpc, at: new Date() };

@@ -52,11 +52,12 @@ export interface VerifyOptions {
   /** Checks time-stamp tokens; without it, tokens are reported as not checked (an error). */
   timestamps?: TimestampVerifier;
   /**
-   * The anchor registries the reader trusts (the consortium's published deployment): a
-   * certificate naming another contract fails `anchor`. Without it any EvidenceAnchor on the
-   * chain counts, and the reader must compare `anchor.contract` themselves.
+   * The anchor registries the reader trusts (the consortium's published deployment), for every
+   * chain or by the certificate's chain id: a certificate naming another contract fails
+   * `anchor`. Without any, every EvidenceAnchor on the chain counts, and the reader must compare
+   * `anchor.contract` themselves.
    */
-  trustedContracts?: readonly string[];
+  trustedContracts?: readonly string[] | ((chainId: number) => readonly string[] | undefined);
   /** Chain ids whose operator can rewrite them (the embedded development chain). */
   developmentChainIds?: readonly number[];
   /** A TSA's time further than this from the block's (seconds) is flagged. */
@@ -81,7 +82,7 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
   }
   const claims = claimsOf(certificate);
   const [anchor, timestamp] = await Promise.all([
-    checkAnchor(claims, options.chain, options.trustedContracts),
+    checkAnchor(claims, options.chain, trustedFor(options.trustedContracts, claims.anchor.chainId)),
     checkTimestamps(claims, options),
   ]);
   const checks: Check[] = [
@@ -284,6 +285,10 @@ async function checkAnchor(
     const node = e instanceof ChainUnavailableError ? e.node : "";
     return check("anchor", "error", { code: "anchor.unreachable", failure, node, message });
   }
+}
+
+function trustedFor(trusted: VerifyOptions["trustedContracts"], chainId: number): readonly string[] | undefined {
+  return typeof trusted === "function" ? trusted(chainId) : trusted;
 }
 
 /** A read asked for ahead of its turn: its failure is judged when awaited, or never if it is not needed. */
