@@ -113,9 +113,47 @@ export function createApp(deps: AppDependencies): Express {
   app.use(captureRoutes({ store: deps.store, objects: deps.objects, captures: deps.captures, submissions }));
   for (const router of deps.routers ?? []) app.use(router);
 
-  app.use((req, _res, next) => next(new HttpProblem(404, "NOT_FOUND", `no route for ${req.method} ${req.path}`)));
+  app.use((req, res, next) => {
+    const allowed = routeMethods(app.router.stack as unknown as RouterLayer[], req.path);
+    // A route of this method that passed the request on (an asset that does not exist) is a 404 too.
+    if (allowed.size === 0 || allowed.has(req.method)) {
+      return next(new HttpProblem(404, "NOT_FOUND", `no route for ${req.method} ${req.path}`));
+    }
+    const allow = [...allowed].sort().join(", ");
+    res.set("Allow", allow);
+    next(new HttpProblem(405, "METHOD_NOT_ALLOWED", `${req.path} answers ${allow}, not ${req.method}`));
+  });
   app.use(problemHandler(deps.log));
   return app;
+}
+
+/** The part of a router's layer (router 2) the methods of a path are read from. */
+interface RouterLayer {
+  match(path: string): { path: string } | false;
+  route?: { methods: Record<string, boolean> };
+  handle: { stack?: RouterLayer[] };
+}
+
+/**
+ * The methods the routes of `stack` answer at `path`, routers mounted inside it included: what
+ * a 405 names in `Allow` (HEAD wherever GET is, as Express answers it). Layer.match stores no
+ * request state, so reading the stack between requests is safe.
+ */
+function routeMethods(stack: readonly RouterLayer[], path: string): Set<string> {
+  const methods = new Set<string>();
+  for (const layer of stack) {
+    const matched = layer.match(path);
+    if (!matched) continue;
+    if (layer.route) {
+      for (const [method, on] of Object.entries(layer.route.methods)) {
+        if (on && method !== "_all") methods.add(method.toUpperCase());
+      }
+    } else if (layer.handle.stack) {
+      for (const m of routeMethods(layer.handle.stack, path.slice(matched.path.length) || "/")) methods.add(m);
+    }
+  }
+  if (methods.has("GET")) methods.add("HEAD");
+  return methods;
 }
 
 /**

@@ -155,17 +155,18 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     expect(await objects.temporaryFiles(), "no temporary file left").to.deep.equal([]);
   });
 
-  it("answers unknown routes, methods and ids with problem+json 404", async () => {
-    for (const [method, route] of [
-      ["GET", "/nothing"],
-      ["DELETE", "/api/v1/evidence"],
-      ["GET", "/api/v1/evidence/AAAAAAAAAAAAAAAAAAAAAA"],
-    ]) {
+  it("answers unknown routes and ids with problem+json 404, and a method a route does not take with 405 and Allow", async () => {
+    for (const [method, route, status, allow] of [
+      ["GET", "/nothing", 404, null],
+      ["GET", "/api/v1/evidence/AAAAAAAAAAAAAAAAAAAAAA", 404, null],
+      ["DELETE", "/api/v1/evidence", 405, "GET, HEAD, POST"],
+      ["POST", "/healthz", 405, "GET, HEAD, OPTIONS"],
+    ] as const) {
       const res = await fetch(`${url}${route}`, { method });
-      expect([res.status, res.headers.get("content-type")], `${method} ${route}`).to.deep.equal([
-        404,
-        "application/problem+json; charset=utf-8",
-      ]);
+      expect(
+        [res.status, res.headers.get("content-type"), res.headers.get("allow")],
+        `${method} ${route}`,
+      ).to.deep.equal([status, "application/problem+json; charset=utf-8", allow]);
     }
   });
 

@@ -37,6 +37,8 @@ interface HttpCase {
   detail?: string;
   fileName?: string;
   rpcError?: number;
+  /** The Allow header a 405 names. */
+  allow?: string;
 }
 
 interface CertificateCase {
@@ -74,7 +76,11 @@ function bodyOf(c: HttpCase): Buffer | undefined {
 }
 
 /** A raw HTTP request (fetch would refuse or rewrite some of these on purpose). */
-function send(url: string, c: HttpCase, apiKey: string): Promise<{ status: number; type: string; body: any }> {
+function send(
+  url: string,
+  c: HttpCase,
+  apiKey: string,
+): Promise<{ status: number; type: string; allow: string | undefined; body: any }> {
   const body = bodyOf(c);
   const headers: Record<string, string> = { ...c.headers };
   if (c.auth) headers.authorization = `Bearer ${apiKey}`;
@@ -82,7 +88,13 @@ function send(url: string, c: HttpCase, apiKey: string): Promise<{ status: numbe
   return new Promise((resolve, reject) => {
     const req = request(new URL(c.path, url), { method: c.method, headers }, (res) =>
       answerOf(res).then(
-        (a) => resolve({ status: a.status, type: String(a.headers["content-type"]), body: a.body }),
+        (a) =>
+          resolve({
+            status: a.status,
+            type: String(a.headers["content-type"]),
+            allow: a.headers.allow as string | undefined,
+            body: a.body,
+          }),
         reject,
       ),
     );
@@ -296,6 +308,7 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
         if (c.detail) expect(res.body.detail).to.match(new RegExp(c.detail));
         if (c.fileName) expect(res.body.items[0].record.fileName).to.equal(c.fileName);
         if (c.rpcError) expect(res.body.error.code).to.equal(c.rpcError);
+        expect(res.allow, "Allow").to.equal(c.allow);
         // No partial record: a refused request leaves the database and the object store as
         // they were (its staged files are removed as it ends); an accepted one adds exactly its items.
         const items: { id: string; contentHash: string }[] = c.status === 201 ? res.body.items : [];
