@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { parseCertificate, verifyCertificate, type Reason } from "../../service/core/index.ts";
-import { reasonText, timeText } from "../../service/core/verify/wording.ts";
+import { reasonText, timeText, warningText } from "../../service/core/verify/wording.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
 import { example, loadVector } from "../helpers/vectors.ts";
 
@@ -52,6 +52,14 @@ describe("reasons in Chinese (core/verify/wording.ts)", () => {
       expect(reasonText(v.reason, "zh-CN")).to.equal(v.zh);
     });
   }
+
+  it("warns of the development TSA in Chinese without its English name (it is the same TSA by construction)", () => {
+    const warning = { code: "warning.development-tsa", tsa: "Development TSA - not trusted by courts" } as const;
+    expect(warningText(warning, "zh-CN")).to.equal("时间戳由开发测试用时间戳机构签发，法院不予采信。");
+    expect(warningText(warning, "en")).to.equal(
+      "The time-stamp comes from a development TSA (Development TSA - not trusted by courts), which courts do not trust.",
+    );
+  });
 
   it("words a time-stamp token's problem in English too, never as the verifier's code", () => {
     const reason = { code: "timestamp.invalid", index: 0, problem: "content-digest-mismatch" } as Reason;

@@ -105,7 +105,7 @@ const en = {
   "upload.filesHeading": "Files",
   "upload.pdf": "PDF",
   "upload.package": "Package",
-  "capture.heading": "Capture a web page (网页取证)",
+  "capture.heading": "Capture a web page",
   "capture.intro":
     "The service opens the page in a clean browser of its own and records it as a notary would: a full-page screenshot, the page itself, its network traffic, the server's address and certificates. The record is anchored like any other evidence.",
   "capture.url": "Address of the page (http or https)",

@@ -778,8 +778,8 @@ export function warningText(warning: Warning, lang: Lang): string {
       return zh ? "证书附有时间戳令牌，但本次未核验。" : "The certificate's time-stamp tokens were not checked.";
     case "warning.development-tsa":
       return zh
-        ? `${warning.tsa}：开发用时间戳机构，不受法院信任。`
-        : `${warning.tsa}: a development TSA, not trusted by courts.`;
+        ? "时间戳由开发测试用时间戳机构签发，法院不予采信。"
+        : `The time-stamp comes from a development TSA (${warning.tsa}), which courts do not trust.`;
   }
 }
 
