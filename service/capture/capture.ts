@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { arch, platform, release } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import type { Browser, BrowserContext, CDPSession, Page, Request, Response } from "playwright-core";
+import type { Browser, BrowserContext, CDPSession, Frame, Page, Request, Response } from "playwright-core";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
 import { firstLineOf } from "../core/errors.ts";
@@ -987,10 +987,13 @@ class CaptureSession {
    * ever), and the document itself is kept whole (see keepDocumentBodies).
    */
   private async takeRecording(page: Page, cdp: CDPSession, response: Response, abandoned: () => boolean) {
-    if (!isWebPage((await this.documentType(response)).mediaType)) {
+    const { mediaType } = await this.documentType(response);
+    if (!isWebPage(mediaType)) {
       // The browser's viewer sometimes never answers: the document's own bytes are the
       // evidence, and the capture goes on without a picture of the viewer, saying so.
-      const shown = await answerWithin(Promise.all([this.screenshot(cdp), page.title()]), SNAPSHOT_TIMEOUT_MS);
+      const picture =
+        essenceOf(mediaType) === "application/pdf" ? this.drawnPdfViewer(page, cdp) : this.screenshot(cdp);
+      const shown = await answerWithin(Promise.all([picture, page.title()]), SNAPSHOT_TIMEOUT_MS);
       if (!shown) {
         const note = `no screenshot: the browser's viewer did not answer within ${SNAPSHOT_TIMEOUT_MS / 1000} s`;
         return {
@@ -1021,6 +1024,42 @@ class CaptureSession {
     const html = await page.content();
     const title = await page.title();
     return { screenshot, png, mhtml: snapshot?.data, html, title, snapshotNote };
+  }
+
+  /**
+   * A screenshot of Chromium's PDF viewer once it has drawn the document. The viewer draws a
+   * moment after the load: its own frame (chrome-extension:) comes first, then its plugin's
+   * frame (the document's URL), which paints the pages and their thumbnails in steps. Taken at
+   * the load, the picture is an empty grey viewer. So the plugin's frame is waited for, then
+   * screenshots are taken until three in a row are the same; past the time allowed, the last
+   * one is kept and the manifest says it may be part-drawn.
+   */
+  private async drawnPdfViewer(page: Page, cdp: CDPSession) {
+    const deadline = Date.now() + PDF_VIEWER_DRAW_MS;
+    // The plugin's frame exists, empty, before it loads the document.
+    const isPlugin = (frame: Frame) =>
+      /^https?:/.test(frame.url()) && frame.parentFrame()?.url().startsWith("chrome-extension:") === true;
+    if (!page.frames().some(isPlugin)) {
+      await page
+        .waitForEvent("framenavigated", { predicate: isPlugin, timeout: PDF_VIEWER_DRAW_MS / 2 })
+        .catch(() => undefined);
+    }
+    let shot = await this.screenshot(cdp);
+    let same = 1;
+    while (same < 3) {
+      if (Date.now() >= deadline) {
+        const seconds = PDF_VIEWER_DRAW_MS / 1000;
+        return {
+          ...shot,
+          note: `the browser's PDF viewer was still drawing after ${seconds} s: the picture may be part-drawn`,
+        };
+      }
+      await delay(PDF_VIEWER_STEP_MS);
+      const next = await this.screenshot(cdp);
+      same = next.png.equals(shot.png) ? same + 1 : 1;
+      shot = next;
+    }
+    return shot;
   }
 
   private navigationError(e: unknown, failedUrl?: string): CaptureError {
@@ -1198,6 +1237,11 @@ function answerWithin<T>(step: Promise<T>, ms: number): Promise<T | undefined> {
 
 /** How long the browser's MHTML snapshot may take before the capture goes on without it. */
 const SNAPSHOT_TIMEOUT_MS = 15_000;
+
+/** How long Chromium's PDF viewer may take to draw a document before it is pictured as it stands. */
+const PDF_VIEWER_DRAW_MS = 10_000;
+/** The time between two pictures of the PDF viewer, compared to tell when it has drawn. */
+const PDF_VIEWER_STEP_MS = 300;
 
 /** How long a loaded document must go without beginning a navigation to count as settled. */
 const QUIET_MS = 500;

@@ -19,8 +19,10 @@ import { canonicalize } from "../../service/core/jcs.ts";
 import {
   decodeQuotedPrintable,
   makeTestCertificate,
+  pngPixels,
   redirect,
   serve,
+  solidPdf,
   solidPng,
   startSite,
   type Route,
@@ -224,6 +226,7 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         res.writeHead(200, { "content-type": "application/pdf" });
         res.end(readFileSync(PDF_DOCUMENT));
       },
+      "/red.pdf": serve("application/pdf", solidPdf([255, 0, 0])),
       "/framed-pdf": page(() => `<p>a page with a PDF in a frame</p><iframe src="/document.pdf"></iframe>`),
       "/file.bin": serve("application/octet-stream", Buffer.alloc(1024), { "content-disposition": "attachment" }),
     });
@@ -674,6 +677,20 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       const screenshot = result.manifest.observed.screenshot as { taken?: boolean; note?: string };
       expect(existsSync(path.join(result.dir, "screenshot.png"))).to.equal(screenshot.taken !== false);
       if (screenshot.taken === false) expect(screenshot.note).to.match(/^no screenshot: /);
+    });
+
+    it("pictures the PDF once the browser's viewer has drawn it, not the empty grey viewer of the moment it loaded", async () => {
+      const result = await capturePage({ url: `http://site.test:${site.port}/red.pdf` }, options());
+      const screenshot = result.manifest.observed.screenshot as { taken?: boolean; note?: string };
+      expect(screenshot.taken, screenshot.note).not.to.equal(false);
+      expect(screenshot.note, "drawn within the time allowed").to.equal(undefined);
+      const { width, height, rgb } = pngPixels(readFileSync(path.join(result.dir, "screenshot.png")));
+      let red = 0;
+      for (let y = 0; y < height; y += 4) {
+        for (let x = 0; x < width; x += 4) if (rgb(x, y).join() === "255,0,0") red++;
+      }
+      // The page, drawn red, fills much of the viewer (a tenth at least; it is about half).
+      expect(red / ((width / 4) * (height / 4))).to.be.above(0.1);
     });
 
     it("archives the PDF's bytes as served, not the browser's viewer, in network.har and the WARC", async () => {
