@@ -95,13 +95,14 @@ describe("security controls (a real service process)", function () {
       const res = await fetch(`${service.url}${route}`, { method: "OPTIONS", headers: origin });
       expect(res.headers.get("access-control-allow-origin"), route).to.equal(null);
     }
-    // A case variant of the submission route is no route at all: no grant, no submission.
+    // A case variant of the submission route is no submission route: it has the shape of an
+    // evidence id's, which takes GET only (405), so no grant and no submission.
     const variant = await fetch(`${service.url}/api/v1/evidence/DIGESTS`, {
       method: "POST",
       headers: { ...origin, authorization: `Bearer ${otherKey}`, "content-type": "application/json" },
       body: JSON.stringify({ items: [{ contentHash: sha256Hex("case variant") }] }),
     });
-    expect([variant.status, variant.headers.get("access-control-allow-origin")]).to.deep.equal([404, null]);
+    expect([variant.status, variant.headers.get("access-control-allow-origin")]).to.deep.equal([405, null]);
   });
 
   it("writes no API key and no private key to its log", async () => {
