@@ -382,13 +382,17 @@ export class GuardProxy {
       headers,
       setHost: false,
       agent: false,
-      timeout: this.options.connectTimeoutMs,
     });
     upstream.on("socket", (socket) => {
       this.track(socket);
-      socket.once("connect", () => (record.connectedTo = { address, port }));
+      // A connect timeout only, as for a tunnel: a server that takes its time to answer is the
+      // page's to judge, within the capture's own limits (the load, the whole capture).
+      socket.setTimeout(this.options.connectTimeoutMs, () => upstream.destroy(new Error("connect timeout")));
+      socket.once("connect", () => {
+        socket.setTimeout(0);
+        record.connectedTo = { address, port };
+      });
     });
-    upstream.on("timeout", () => upstream.destroy(new Error("timeout")));
     this.count(record, "bytesSent", headerBytes(req.rawHeaders) + (req.url?.length ?? 0));
     req.on("data", (chunk: Buffer) => this.count(record, "bytesSent", chunk.length));
     req.pipe(upstream);
@@ -400,6 +404,8 @@ export class GuardProxy {
       }
       // The server's own Date, never one stamped by the proxy: the clock offset is read from it.
       res.sendDate = false;
+      // Nor the proxy's Connection and Keep-Alive, which Node adds: the record is of the server's headers.
+      res.removeHeader("connection");
       res.writeHead(response.statusCode ?? 502, response.statusMessage, out);
       this.count(record, "bytesReceived", headerBytes(response.rawHeaders));
       response.on("data", (chunk: Buffer) => this.count(record, "bytesReceived", chunk.length));

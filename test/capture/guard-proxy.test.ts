@@ -88,6 +88,46 @@ describe("GuardProxy", function () {
       expect(proxy.dnsAnswers()[0]).to.include({ host: "site.test" });
     });
 
+    it("waits for a server that answers after longer than the connect timeout: only the connect is timed", async () => {
+      const slow = http.createServer((_req, res) => {
+        setTimeout(() => res.writeHead(200, { "content-length": 4 }).end("late"), 600);
+      });
+      slow.listen(0, "127.0.0.1");
+      await once(slow, "listening");
+      try {
+        const proxy = await GuardProxy.start({
+          policy,
+          maxBytes: 1024,
+          resolver: dnsServerResolver([dnsServer.address]),
+          connectTimeoutMs: 200,
+        });
+        proxies.push(proxy);
+        const answer = await viaProxy(proxy, `http://site.test:${(slow.address() as AddressInfo).port}/`);
+        expect(answer).to.deep.equal({ status: 200, body: "late" });
+      } finally {
+        slow.close();
+      }
+    });
+
+    it("passes the server's headers on without adding Connection or Keep-Alive of its own", async () => {
+      const proxy = await proxyWith();
+      const req = http.request({
+        host: "127.0.0.1",
+        port: proxy.port,
+        path: `http://site.test:${site.port}/`,
+        agent: false,
+      });
+      req.end();
+      const [res] = (await once(req, "response")) as [http.IncomingMessage];
+      res.resume();
+      const names = res.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+      expect(names, "the site's own headers, its Date included").to.deep.equal([
+        "content-type",
+        "content-length",
+        "date",
+      ]);
+    });
+
     it("refuses a name that resolves to a private address", async () => {
       const proxy = await proxyWith();
       const answer = await viaProxy(proxy, "http://private.test/");
