@@ -79,6 +79,7 @@ export {
   HEX32,
   RFC3339_UTC_MS,
   parseWith,
+  typedDigest,
   type EvidenceRecord,
 } from "./schema.ts";
 export * from "./verify/checks.ts";
@@ -92,7 +93,13 @@ export {
 } from "./verify/verify-certificate.ts";
 export * from "./verify/wording.ts";
 export * from "./api.ts";
-export { beginsAsJson, verifyEvidence, type EvidenceInput } from "./verify/verify-evidence.ts";
+export {
+  beginsAsJson,
+  isZip,
+  verifyEvidence,
+  type EvidenceInput,
+  type EvidenceOptions,
+} from "./verify/verify-evidence.ts";
 export {
   CERTIFICATE_SUFFIX,
   certificateFromPdf,

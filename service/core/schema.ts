@@ -27,6 +27,16 @@ export const HEX32 = /^0x[0-9a-f]{64}$/;
 export const CONTENT_HASH = /^[0-9a-f]{64}$/;
 /** A content hash as people type or paste it: either case. */
 export const CONTENT_HASH_INPUT = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * A SHA-256 as people paste it: the 64 hex characters alone, with 0x before them, or the line
+ * `sha256sum` (or `evidence hash`) prints, whose file name is ignored. Lower-case hex, or
+ * undefined when it is none of these.
+ */
+export function typedDigest(typed: string): string | undefined {
+  const first = typed.trim().replace(/^\\/, "").split(/\s+/)[0]!.replace(/^0x/i, "");
+  return CONTENT_HASH_INPUT.test(first) ? first.toLowerCase() : undefined;
+}
 /** base64url of at least 12 bytes (96 bits) and at most 64 bytes. */
 export const EVIDENCE_ID = /^[A-Za-z0-9_-]{16,86}$/;
 /** RFC 3339 in UTC with milliseconds, the form of `submittedAt` and `issuedAt`. */

@@ -197,6 +197,66 @@ describe("web captures through the service (real service, Chromium, a loopback s
     expect(pkg.detail).to.match(/^page\.html was altered/);
   });
 
+  it("verifies a capture's certificate with its package handed over as the file: the package is compared, not the ZIP's hash", async () => {
+    const files = unzipSync(readFileSync(path.join(work, "capture.zip")));
+    const certificatePath = path.join(work, "capture.evidence.json");
+    writeFileSync(certificatePath, files["certificate.evidence.json"]!);
+    const id = JSON.parse(new TextDecoder().decode(files["certificate.evidence.json"]!)).record.id;
+    const cases = [
+      { zip: "capture.zip", exit: 0, verdict: "valid", package: "passed", content: ["passed", "content.package"] },
+      { zip: "tampered.zip", exit: 1, verdict: "invalid", package: "failed", content: ["passed", "content.package"] },
+      {
+        zip: "altered-manifest.zip",
+        exit: 1,
+        verdict: "invalid",
+        package: "passed",
+        content: ["failed", "content.package-mismatch"],
+      },
+    ];
+    for (const c of cases) {
+      const zip = path.join(work, c.zip);
+      const res = await runCli(["verify", certificatePath, "--file", zip, "--rpc", chainUrl, "--json"]);
+      const json = JSON.parse(res.stdout);
+      const check = (checkId: string) => json.checks.find((x: any) => x.id === checkId);
+      expect(
+        [
+          res.code,
+          json.verdict,
+          json.fileCompared,
+          check("package")?.status,
+          check("content").status,
+          check("content").reason.code,
+        ],
+        c.zip,
+      ).to.deep.equal([c.exit, c.verdict, true, c.package, ...c.content]);
+    }
+    const said = await runCli([
+      "verify",
+      certificatePath,
+      "--file",
+      path.join(work, "capture.zip"),
+      "--rpc",
+      chainUrl,
+      "--lang",
+      "en",
+    ]);
+    expect(said.stdout.split("\n")[0]).to.equal("== VALID — the capture package matches the certificate ==");
+
+    // The service too, with the certificate's PDF document: the package is kept to be read, not only hashed.
+    const pdf = await fetch(`${service.url}/api/v1/evidence/${id}/certificate.pdf`);
+    expect(pdf.status).to.equal(200);
+    for (const [zip, verdict] of [
+      ["capture.zip", "valid"],
+      ["tampered.zip", "invalid"],
+    ] as const) {
+      const form = new FormData();
+      form.append("certificate", new Blob([new Uint8Array(await pdf.clone().arrayBuffer())]), `${id}.pdf`);
+      form.append("file", new Blob([readFileSync(path.join(work, zip))]), zip);
+      const byService = await api(service.url).postForm("/api/v1/verify", form);
+      expect([byService.body.verdict, byService.body.fileCompared], zip).to.deep.equal([verdict, true]);
+    }
+  });
+
   it("lists the account's captures that are not evidence — a failed one with why — and not the recorded one", async () => {
     const client = api(service.url, service.apiKey);
     const accepted = await client.postJson("/api/v1/captures", { url: `http://127.0.0.1:${site.port}/to-private` });

@@ -376,6 +376,17 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         "--json",
       ]);
       expect([prefixed.code, JSON.parse(prefixed.stdout).fileCompared]).to.deep.equal([0, true]);
+      // And the line sha256sum prints, name and all, as the page and the API take it.
+      const line = await runCli([
+        "verify",
+        certificatePath,
+        "--sha256",
+        `${digest}  截图.png`,
+        "--rpc",
+        chain.url,
+        "--json",
+      ]);
+      expect([line.code, JSON.parse(line.stdout).fileCompared]).to.deep.equal([0, true]);
       expect(parsed.checks.map((c: { id: string; status: string }) => [c.id, c.status])).to.deep.equal([
         ["format", "passed"],
         ["content", "passed"],

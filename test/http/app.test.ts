@@ -176,6 +176,15 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     expect([body.verdict, body.developmentChain]).to.deep.equal(["valid", true]);
   });
 
+  it("takes the file's SHA-256 as the page and the CLI do: the line sha256sum prints included", async () => {
+    const digest = sha256Hex(example.file());
+    for (const sha256 of [digest, `0x${digest.toUpperCase()}`, `${digest}  侵权页面截图.png`]) {
+      const res = await post("/api/v1/verify", { certificate: example.certificate(), sha256 });
+      const body = (await res.json()) as { verdict: string; fileCompared: boolean };
+      expect([res.status, body.verdict, body.fileCompared], sha256).to.deep.equal([200, "valid", true]);
+    }
+  });
+
   describe("POST /api/v1/verify: what is the request's fault and what is a certificate's", () => {
     const postText = (text: string) =>
       fetch(`${url}/api/v1/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: text });

@@ -398,6 +398,15 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(await text(verifier, "#result"))
         .not.to.include("/listinx")
         .and.not.to.include("您提供的文件");
+
+      // Its certificate alone, with the package chosen as the original: the package is compared.
+      const certificateOfCapture = path.join(work, "capture.evidence.json");
+      writeFileSync(certificateOfCapture, unzipSync(readFileSync(pkg))["certificate.evidence.json"]!);
+      await verifier.reload();
+      expect(await verify(verifier, { certificate: certificateOfCapture, file: pkg })).to.equal("valid");
+      expect(await text(verifier, "#verdict")).to.equal("有效——网页取证包与存证一致");
+      expect(await text(verifier, '[data-field="verify.fileCompared"]')).to.equal("是");
+      expect(await verifier.isVisible("#capture-screenshot")).to.equal(true);
     } finally {
       await context.close();
     }

@@ -1,8 +1,9 @@
 import qrcode from "qrcode-generator";
 import {
   CHECK_NAMES,
-  CONTENT_HASH_INPUT,
   isWebUrl,
+  isZip,
+  MAX_DOCUMENT_BYTES,
   JsonRpcChainReader,
   SERVICE_NODE_LABEL,
   STATUS_NAMES,
@@ -13,6 +14,7 @@ import {
   reasonText,
   sizeBaseTableForFewSignatures,
   timeText,
+  typedDigest,
   verdictExplanation,
   verdictHeadline,
   verifyEvidence,
@@ -120,15 +122,6 @@ async function hashFile(file: File, signal: AbortSignal): Promise<string> {
   return digest;
 }
 
-/**
- * A typed SHA-256: the 64 hex characters alone, with 0x before them, or the line sha256sum
- * (or `evidence hash`) prints, whose name is ignored. Undefined when it is none of these.
- */
-function typedDigest(typed: string): string | undefined {
-  const first = typed.replace(/^\\/, "").split(/\s+/)[0]!.replace(/^0x/i, "");
-  return CONTENT_HASH_INPUT.test(first) ? first.toLowerCase() : undefined;
-}
-
 byId("verify").addEventListener("click", () => void run());
 byId("print").addEventListener("click", () => window.print());
 byId("again").addEventListener("click", () => {
@@ -195,8 +188,9 @@ async function run(): Promise<void> {
   const verifying = () => t("verify.verifying");
   errorLine.set(verifying);
   try {
-    const digest = evidenceFile.files?.[0] ? await fileDigest : typed ? typedDigest(typed) : undefined;
-    await verifyAndRender(text, digest, rpc, ownNode);
+    const original = evidenceFile.files?.[0];
+    const digest = original ? await fileDigest : typed ? typedDigest(typed) : undefined;
+    await verifyAndRender(text, digest, original && (await capturePackageIn(original)), rpc, ownNode);
   } catch (e) {
     errorLine.set(() => (e as Error).message);
   } finally {
@@ -205,7 +199,19 @@ async function run(): Promise<void> {
   }
 }
 
-async function verifyAndRender(text: string, digest: string | undefined, rpc: string, ownNode: boolean): Promise<void> {
+/** The bytes of a chosen original that is a capture package (compared as a package), or undefined. */
+async function capturePackageIn(file: File): Promise<Uint8Array | undefined> {
+  if (file.size > MAX_DOCUMENT_BYTES || !isZip(new Uint8Array(await file.slice(0, 4).arrayBuffer()))) return undefined;
+  return new Uint8Array(await file.arrayBuffer());
+}
+
+async function verifyAndRender(
+  text: string,
+  digest: string | undefined,
+  packageFile: Uint8Array | undefined,
+  rpc: string,
+  ownNode: boolean,
+): Promise<void> {
   const input: EvidenceInput = certificateBytes
     ? { kind: "bytes", bytes: certificateBytes }
     : { kind: "certificate", certificate: text };
@@ -220,7 +226,7 @@ async function verifyAndRender(text: string, digest: string | undefined, rpc: st
     // node without it is of another chain that shares the id. Certificates of other chains
     // are the reader's to judge.
     trustedContracts: (chainId) => (site.contract && chainId === site.chainId ? [site.contract] : undefined),
-    ...(digest !== undefined ? { fileDigest: digest } : {}),
+    ...(packageFile !== undefined ? { packageFile } : digest !== undefined ? { fileDigest: digest } : {}),
   });
   last = { result, rpc, at: new Date() };
   render(result, rpc, last.at);

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Verdict, VerificationResult } from "../../core/verify/checks.ts";
 import { defineCommand } from "../command.ts";
@@ -10,7 +10,7 @@ import { LineBuffer } from "../line-buffer.ts";
 import { visibleText } from "../../core/visible-text.ts";
 import { inOrder } from "../../in-order.ts";
 import { MAX_DOCUMENT_BYTES } from "../../core/limits.ts";
-import { CONTENT_HASH_INPUT } from "../../core/schema.ts";
+import { typedDigest } from "../../core/schema.ts";
 
 export const verify = defineCommand({
   name: "verify",
@@ -50,9 +50,11 @@ output's reader stops reading (| head).`,
     const given = [values.file, values.sha256, values.files].filter((x) => x !== undefined).length;
     if (given > 1) throw new UsageError("give one of --file, --sha256 and --files");
     // As the page takes it: 64 hex characters, with or without 0x.
-    const sha256 = values.sha256?.replace(/^0x/i, "");
-    if (sha256 !== undefined && !CONTENT_HASH_INPUT.test(sha256)) {
-      throw new UsageError("--sha256 must be 64 hex characters");
+    const sha256 = values.sha256 === undefined ? undefined : typedDigest(values.sha256);
+    if (values.sha256 !== undefined && sha256 === undefined) {
+      throw new UsageError(
+        "--sha256 must be 64 hex characters (0x before them, or the line sha256sum prints, will do)",
+      );
     }
     if (values.file !== undefined) {
       const file = values.file;
@@ -79,7 +81,7 @@ output's reader stops reading (| head).`,
     // Only the verifier's own modules: the core's index would also load ethers and the
     // contract artifact, which verification does not need (start-up is most of one run).
     const [
-      { verifyEvidence },
+      { verifyEvidence, isZip },
       { CachingChainReader, JsonRpcChainReader, OutageReader },
       { lazyTimestampVerifier },
       wording,
@@ -122,12 +124,16 @@ output's reader stops reading (| head).`,
     if (certificates.length === 1) sizeBaseTableForFewSignatures();
     // With --files, each certificate is compared with the file of its certified hash, if DIR
     // has one; a certificate with no such file is reported as not compared.
+    // A capture package handed over as the file is compared as a package, not by its bytes' hash.
+    const packageFile = values.file !== undefined ? await capturePackageAt(values.file, isZip) : undefined;
     const fileDigest: string | ((certified: string) => string | undefined) | undefined =
-      values.file !== undefined
-        ? await sha256File(values.file)
-        : sha256 !== undefined
-          ? sha256.toLowerCase()
-          : byHash && ((certified: string) => byHash.get(certified)?.digest);
+      packageFile !== undefined
+        ? undefined
+        : values.file !== undefined
+          ? await sha256File(values.file)
+          : sha256 !== undefined
+            ? sha256
+            : byHash && ((certified: string) => byHash.get(certified)?.digest);
 
     let worst: Verdict = "valid";
     const tally: Record<Verdict, number> = { valid: 0, invalid: 0, indeterminate: 0 };
@@ -153,6 +159,7 @@ output's reader stops reading (| head).`,
           chain,
           timestamps,
           ...(fileDigest ? { fileDigest } : {}),
+          ...(packageFile ? { packageFile } : {}),
           ...(values.contract ? { trustedContracts: values.contract } : {}),
         },
       );
@@ -278,6 +285,20 @@ function width(text: string): number {
   let w = 0;
   for (const ch of text) w += ch.charCodeAt(0) > 0x2e80 ? 2 : 1;
   return w;
+}
+
+/** The bytes of `file` when it is a ZIP (a capture package) no larger than a package may be; otherwise undefined. */
+async function capturePackageAt(file: string, isZip: (head: Uint8Array) => boolean): Promise<Uint8Array | undefined> {
+  const handle = await open(file, "r");
+  try {
+    const head = new Uint8Array(4);
+    await handle.read(head, 0, 4, 0);
+    const { size } = await handle.stat();
+    if (!isZip(head) || size > MAX_DOCUMENT_BYTES) return undefined;
+    return new Uint8Array(await handle.readFile());
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

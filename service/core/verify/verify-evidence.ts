@@ -1,3 +1,5 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { isEvidenceError } from "../errors.ts";
 import { readCapturePackage } from "../capture-package.ts";
 import { certificateFromPdf, isPdf } from "../pdf-attachment.ts";
@@ -12,23 +14,62 @@ import type { VerificationResult } from "./checks.ts";
  */
 export type EvidenceInput = { kind: "certificate"; certificate: unknown } | { kind: "bytes"; bytes: Uint8Array };
 
+/**
+ * How a verifier is asked: as for a certificate, and, when the file handed over beside it is a
+ * web capture package (a ZIP), that package's bytes. A capture's certified file is the package's
+ * manifest, so the package is compared as a package (its manifest against the certificate, its
+ * files against its manifest), never by the SHA-256 of the ZIP, which no certificate names.
+ */
+export type EvidenceOptions = VerifyOptions & { packageFile?: Uint8Array };
+
 /** Verifies whatever was handed over, by what it is. */
-export async function verifyEvidence(input: EvidenceInput, options: VerifyOptions): Promise<VerificationResult> {
-  if (input.kind === "certificate") return verifyCertificate(input.certificate, options);
+export async function verifyEvidence(input: EvidenceInput, options: EvidenceOptions): Promise<VerificationResult> {
+  const { packageFile, ...verifyOptions } = options;
+  if (packageFile !== undefined) return verifyAgainstPackage(input, packageFile, verifyOptions);
+  if (input.kind === "bytes" && isZip(input.bytes)) return verifyPackage(input.bytes, verifyOptions);
+  const certificate = certificateIn(input);
+  return "malformed" in certificate
+    ? malformedResult(certificate.malformed)
+    : verifyCertificate(certificate.certificate, verifyOptions);
+}
+
+/** The certificate an input holds (a package's, for a package), or why it holds none. */
+function certificateIn(input: EvidenceInput): { certificate: unknown } | { malformed: string } {
+  if (input.kind === "certificate") return { certificate: input.certificate };
   if (isPdf(input.bytes)) {
     // The certificate document carries the JSON certificate as an attachment (docs/protocol.md §10);
     // the printed page itself proves nothing and is not read.
-    let text: string;
     try {
-      text = certificateFromPdf(input.bytes).text;
+      return { certificate: certificateFromPdf(input.bytes).text };
     } catch (e) {
-      return malformedResult(`the PDF document holds no readable certificate: ${(e as Error).message}`);
+      return { malformed: `the PDF document holds no readable certificate: ${(e as Error).message}` };
     }
-    return verifyCertificate(text, options);
   }
-  if (isZip(input.bytes)) return verifyPackage(input.bytes, options);
-  if (!beginsAsJson(input.bytes)) return malformedResult(NOT_A_CERTIFICATE);
-  return verifyCertificate(decodeText(input.bytes), options);
+  if (isZip(input.bytes)) {
+    const pkg = readPackage(input.bytes);
+    if ("malformed" in pkg) return pkg;
+    return pkg.certificateText === undefined ? { malformed: NO_CERTIFICATE_YET } : { certificate: pkg.certificateText };
+  }
+  if (!beginsAsJson(input.bytes)) return { malformed: NOT_A_CERTIFICATE };
+  return { certificate: decodeText(input.bytes) };
+}
+
+/**
+ * A certificate with a capture package handed over as its file: the package is the evidence
+ * compared. A ZIP that is no capture package is compared by its SHA-256, as any file.
+ */
+async function verifyAgainstPackage(
+  input: EvidenceInput,
+  zip: Uint8Array,
+  options: VerifyOptions,
+): Promise<VerificationResult> {
+  const certificate = certificateIn(input);
+  if ("malformed" in certificate) return malformedResult(certificate.malformed);
+  const pkg = readPackage(zip);
+  if ("malformed" in pkg) {
+    return verifyCertificate(certificate.certificate, { ...options, fileDigest: bytesToHex(sha256(zip)) });
+  }
+  return verifyPackage(zip, options, { certificate: certificate.certificate, pkg });
 }
 
 /** A file of none of the three kinds: a screenshot or the evidence itself chosen by mistake, say. */
@@ -43,7 +84,7 @@ export function beginsAsJson(bytes: Uint8Array): boolean {
 }
 
 /** A ZIP file: a web capture package (docs/protocol.md §9). */
-function isZip(bytes: Uint8Array): boolean {
+export function isZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
 
@@ -52,21 +93,26 @@ function isZip(bytes: Uint8Array): boolean {
  * manifest against the certificate (`content`: the manifest is the certified file), and
  * the certificate it carries as any other (docs/protocol.md §8).
  */
-async function verifyPackage(zip: Uint8Array, options: VerifyOptions): Promise<Result> {
-  let pkg;
-  try {
-    pkg = readCapturePackage(zip);
-  } catch (e) {
-    return malformedResult(`the capture package cannot be read: ${isEvidenceError(e) ? e.message : String(e)}`);
-  }
-  if (pkg.certificateText === undefined) {
-    return malformedResult("the capture package holds no certificate yet (it is issued once the capture is anchored)");
-  }
+async function verifyPackage(
+  zip: Uint8Array,
+  options: VerifyOptions,
+  /** The certificate handed over beside the package, which then stands for the package's file. */
+  outside?: { certificate: unknown; pkg: CapturePackage },
+): Promise<Result> {
+  const read = outside?.pkg ?? readPackage(zip);
+  if ("malformed" in read) return malformedResult(read.malformed);
+  const pkg = read;
+  const certificate = outside ? outside.certificate : pkg.certificateText;
+  if (certificate === undefined) return malformedResult(NO_CERTIFICATE_YET);
   // The manifest is the certified file; a file the user hands over beside the package is
-  // compared with the capture: the manifest itself, or one of the files it lists.
-  const supplied =
-    typeof options.fileDigest === "function" ? options.fileDigest(pkg.manifestSha256) : options.fileDigest;
-  const result = await verifyCertificate(pkg.certificateText, { ...options, fileDigest: pkg.manifestSha256 });
+  // compared with the capture: the manifest itself, or one of the files it lists. A package
+  // handed over as the file is itself the file compared.
+  const supplied = outside
+    ? undefined
+    : typeof options.fileDigest === "function"
+      ? options.fileDigest(pkg.manifestSha256)
+      : options.fileDigest;
+  const result = await verifyCertificate(certificate, { ...options, fileDigest: pkg.manifestSha256 });
   const contentCheck = packageContent(result.checks[1]!, pkg, supplied);
   const packageCheck: Check = pkg.ok
     ? { id: "package", status: "passed", reason: { code: "package.ok", artifacts: pkg.artifacts.length } }
@@ -81,13 +127,13 @@ async function verifyPackage(zip: Uint8Array, options: VerifyOptions): Promise<R
     checks,
     verdict: failed ? "invalid" : result.verdict,
     valid: !failed && result.valid,
-    fileCompared: supplied !== undefined,
+    fileCompared: outside !== undefined || supplied !== undefined,
     ...(certified ? { capture: captureSummary(pkg) } : {}),
   };
 }
 
 /** The capture as its (certified) manifest states it, and its screenshot when unaltered. */
-function captureSummary(pkg: ReturnType<typeof readCapturePackage>): CaptureSummary {
+function captureSummary(pkg: CapturePackage): CaptureSummary {
   return {
     url: pkg.manifest.url,
     finalUrl: pkg.manifest.finalUrl,
@@ -104,11 +150,7 @@ function captureSummary(pkg: ReturnType<typeof readCapturePackage>): CaptureSumm
  * against the certificate. With one: once the manifest is the certified one, the file must
  * be that manifest or a file the manifest lists (a screenshot, the document, page.html).
  */
-function packageContent(
-  manifestCheck: Check,
-  pkg: ReturnType<typeof readCapturePackage>,
-  supplied: string | undefined,
-): Check {
+function packageContent(manifestCheck: Check, pkg: CapturePackage, supplied: string | undefined): Check {
   const manifest = manifestCheck.reason;
   if (manifest.code === "content.mismatch") {
     return { id: "content", status: "failed", reason: { ...manifest, code: "content.package-mismatch" } };
@@ -126,6 +168,18 @@ function packageContent(
     ? { id: "content", status: "passed", reason: { code: "content.package-file", digest, name: listed.name } }
     : { id: "content", status: "failed", reason: { code: "content.not-in-package", digest } };
 }
+
+type CapturePackage = ReturnType<typeof readCapturePackage>;
+
+function readPackage(zip: Uint8Array): CapturePackage | { malformed: string } {
+  try {
+    return readCapturePackage(zip);
+  } catch (e) {
+    return { malformed: `the capture package cannot be read: ${isEvidenceError(e) ? e.message : String(e)}` };
+  }
+}
+
+const NO_CERTIFICATE_YET = "the capture package holds no certificate yet (it is issued once the capture is anchored)";
 
 /** UTF-8 text of a certificate file; invalid UTF-8 is left for the format check to refuse. */
 function decodeText(bytes: Uint8Array): string {

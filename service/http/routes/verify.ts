@@ -3,21 +3,22 @@ import express, { Router, type Request } from "express";
 import multer from "multer";
 import {
   beginsAsJson,
-  CONTENT_HASH_INPUT,
   duplicateKeys,
+  isZip,
   langOf,
   malformedResult,
   OutageReader,
+  typedDigest,
   MAX_CERTIFICATE_BYTES,
   MAX_CERTIFICATES_PER_VERIFY,
   MAX_DOCUMENT_BYTES,
   verificationJson,
   type EvidenceInput,
+  type EvidenceOptions,
   type ChainReader,
   type Lang,
   type VerificationJson,
   type VerificationResult,
-  type VerifyOptions,
 } from "../../core/index.ts";
 import { rateLimit, type TokenBuckets } from "../auth.ts";
 import type { ByteBudget } from "../byte-budget.ts";
@@ -34,7 +35,7 @@ import { refuseContentEncoding } from "../validation.ts";
  */
 export type Verify = (
   input: EvidenceInput,
-  options?: Pick<VerifyOptions, "fileDigest"> & {
+  options?: Pick<EvidenceOptions, "fileDigest" | "packageFile"> & {
     /** How this request reads the chain: given the verifier's reader, the one to use. */
     readThrough?: (chain: ChainReader) => ChainReader;
   },
@@ -57,13 +58,29 @@ export function verifyRoutes(
         const chunks: Buffer[] = [];
         let size = 0;
         const keep = file.fieldname === "certificate";
+        // A file that is a capture package is compared as a package, so its bytes are kept too
+        // (as long as a package may be); any other file is only hashed.
+        let keepPackage = false;
         // A JSON certificate is a few kilobytes; its PDF document or a capture package may be larger.
         let limit = MAX_DOCUMENT_BYTES;
         file.stream.on("data", (chunk: Buffer) => {
           if (keep && size === 0 && beginsAsJson(chunk)) limit = MAX_CERTIFICATE_BYTES;
+          if (!keep && size === 0) keepPackage = isZip(chunk);
           size += chunk.length;
           if (!keep) {
             hash.update(chunk);
+            if (keepPackage && size > MAX_DOCUMENT_BYTES) {
+              keepPackage = false;
+              chunks.length = 0;
+            }
+            if (keepPackage) {
+              try {
+                options.buffers.take(req.res!, chunk.length);
+                chunks.push(chunk);
+              } catch (e) {
+                file.stream.destroy(e as Error);
+              }
+            }
             return;
           }
           if (size > limit) {
@@ -83,7 +100,7 @@ export function verifyRoutes(
         file.stream.on("end", () =>
           cb(null, {
             size,
-            buffer: keep ? Buffer.concat(chunks) : undefined,
+            buffer: keep || keepPackage ? Buffer.concat(chunks) : undefined,
             sha256: keep ? undefined : hash.digest("hex"),
           } as never),
         );
@@ -200,7 +217,9 @@ function requestLang(req: Request): Lang {
 
 function verificationInput(
   req: Request,
-): { evidence: EvidenceInput; options: Pick<VerifyOptions, "fileDigest"> } | { malformed: string; options: object } {
+):
+  | { evidence: EvidenceInput; options: Pick<EvidenceOptions, "fileDigest" | "packageFile"> }
+  | { malformed: string; options: object } {
   const body = req.body as ParsedBody;
   const files = (req.files ?? {}) as Record<string, { buffer?: Buffer; sha256?: string }[]>;
   const upload = files.certificate?.[0]?.buffer;
@@ -210,12 +229,18 @@ function verificationInput(
   else if (malformed !== undefined) return { malformed, options: {} };
   else if (body.certificate !== undefined) evidence = { kind: "certificate", certificate: body.certificate };
   else throw new HttpProblem(400, "NO_CERTIFICATE", "send the certificate");
+  const packageFile = files.file?.[0]?.buffer;
+  if (packageFile !== undefined) return { evidence, options: { packageFile: new Uint8Array(packageFile) } };
   let fileDigest = files.file?.[0]?.sha256;
   if (fileDigest === undefined && body.sha256 !== undefined) {
-    if (typeof body.sha256 !== "string" || !CONTENT_HASH_INPUT.test(body.sha256)) {
-      throw new HttpProblem(400, "INVALID_CONTENT_HASH", "sha256 must be 64 hex characters");
+    fileDigest = typeof body.sha256 === "string" ? typedDigest(body.sha256) : undefined;
+    if (fileDigest === undefined) {
+      throw new HttpProblem(
+        400,
+        "INVALID_CONTENT_HASH",
+        "sha256 must be 64 hex characters (0x before them, or the line sha256sum prints, will do)",
+      );
     }
-    fileDigest = body.sha256.toLowerCase();
   }
   return { evidence, options: fileDigest ? { fileDigest } : {} };
 }
