@@ -96,9 +96,11 @@ export * from "./api.ts";
 export {
   beginsAsJson,
   isZip,
+  notACertificate,
   verifyEvidence,
   type EvidenceInput,
   type EvidenceOptions,
+  type NotACertificate,
 } from "./verify/verify-evidence.ts";
 export {
   CERTIFICATE_SUFFIX,

@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
+import { strToU8, zipSync } from "fflate";
 import { JsonRpcChainReader } from "../../service/core/index.ts";
 import { ADMIN_KEY } from "../helpers/consortium.ts";
 import {
@@ -499,6 +500,71 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
           ["a.evidence.json", "valid", true],
           ["b.evidence.json", "invalid", true],
         ]);
+      } finally {
+        await cleanUpDataDir(certs);
+        await cleanUpDataDir(files);
+      }
+    });
+
+    it("passes over, saying so, the files of a folder that hold no certificate, and lists the originals no certificate took", async () => {
+      const mixed = tempDir("cli-mixed");
+      try {
+        writeFileSync(path.join(mixed, "a.evidence.json"), readFileSync(certificatePath));
+        copyFileSync(
+          path.resolve(import.meta.dirname, "../vectors/pdf/no-attachment.pdf"),
+          path.join(mixed, "contract.pdf"),
+        );
+        writeFileSync(path.join(mixed, "notes.json"), JSON.stringify({ hello: "world" }));
+        writeFileSync(path.join(mixed, "photos.zip"), zipSync({ "shot.png": strToU8("not really a png") }));
+        copyFileSync(evidencePath(), path.join(mixed, "original.png"));
+        const res = await runCli(["verify", mixed, "--files", mixed, "--rpc", chain.url, "--lang", "en"]);
+        expect(res.code, res.stdout + res.stderr).to.equal(0);
+        expect(res.stdout).to.match(/VALID +\S+ +a\.evidence\.json +compared/);
+        expect(res.stdout).to.match(
+          /\n1 certificates: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in /,
+        );
+        expect(res.stderr.trim().split("\n")).to.deep.equal([
+          `evidence verify: 3 files holding no certificate passed over: ${path.join(mixed, "contract.pdf")} (a PDF with no certificate attached), ${path.join(mixed, "notes.json")} (JSON that is no certificate), ${path.join(mixed, "photos.zip")} (a ZIP that is no capture package)`,
+          `evidence verify: 3 files in ${mixed} matched no certificate: contract.pdf, notes.json, photos.zip`,
+        ]);
+        // Named, a file is a certificate to verify, whatever it holds.
+        const named = await runCli(["verify", path.join(mixed, "contract.pdf"), "--rpc", chain.url, "--json"]);
+        expect([named.code, JSON.parse(named.stdout).verdict]).to.deep.equal([1, "invalid"]);
+        // A folder of nothing but originals holds no certificate to verify: a usage error.
+        const originalsOnly = tempDir("cli-originals-only");
+        copyFileSync(path.join(mixed, "contract.pdf"), path.join(originalsOnly, "contract.pdf"));
+        const none = await runCli(["verify", originalsOnly, "--rpc", chain.url, "--lang", "en"]);
+        expect(none.code).to.equal(2);
+        expect(none.stderr).to.include("evidence verify: no certificate among the files found");
+        await cleanUpDataDir(originalsOnly);
+      } finally {
+        await cleanUpDataDir(mixed);
+      }
+    });
+
+    it("flags an original altered under its certified name in --files, rather than calling it not compared", async () => {
+      const certs = tempDir("cli-altered");
+      const files = tempDir("cli-altered-files");
+      try {
+        writeFileSync(path.join(certs, "a.evidence.json"), readFileSync(certificatePath));
+        const certified = JSON.parse(readFileSync(certificatePath, "utf8"));
+        writeFileSync(
+          path.join(files, certified.record.fileName),
+          Buffer.concat([readFileSync(evidencePath()), Buffer.from([0])]),
+        );
+        const res = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
+        const [line] = res.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+        const content = line.checks.find((c: any) => c.id === "content");
+        expect([res.code, line.verdict, line.fileCompared, content.status]).to.deep.equal([
+          1,
+          "invalid",
+          true,
+          "failed",
+        ]);
+        expect(res.stderr).to.equal("");
       } finally {
         await cleanUpDataDir(certs);
         await cleanUpDataDir(files);

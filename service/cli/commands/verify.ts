@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Verdict, VerificationResult } from "../../core/verify/checks.ts";
+import type { NotACertificate } from "../../core/verify/verify-evidence.ts";
 import { defineCommand } from "../command.ts";
 import { firstLineOf } from "../../core/errors.ts";
 import { EXIT, UsageError } from "../exit.ts";
@@ -21,10 +22,12 @@ export const verify = defineCommand({
 Checks certificates against the chain itself, over JSON-RPC, with no service involved.
 A certificate is its JSON file (.evidence.json), its PDF document, or a web capture
 package (.zip); a directory stands for every certificate in it (not in its subdirectories,
-which are counted on stderr).
+which are counted on stderr; its files that hold no certificate are passed over, named on stderr).
   --file F       the original file: its SHA-256 must equal the certified content hash
   --sha256 HEX   the file's SHA-256, when only the hash is at hand
-  --files DIR    for many certificates: the original files, matched by their SHA-256
+  --files DIR    for many certificates: the original files, matched by their SHA-256, or else
+                 by the certified file name (an original altered since); the files no
+                 certificate matched are named on stderr
   --rpc URL      a node of the certificates' chain (default $EVIDENCE_RPC_URL or http://127.0.0.1:8545)
   --contract A   the consortium's anchor registry (repeatable): a certificate naming another
                  contract fails (without it, any EvidenceAnchor contract on the chain counts)
@@ -64,7 +67,7 @@ output's reader stops reading (| head).`,
       );
       if (!isFile) throw new UsageError(`--file ${file}: not a file that can be read`);
     }
-    const certificates = await certificateFiles(positionals, (dir, count) =>
+    const { files: certificates, scanned } = await certificateFiles(positionals, (dir, count) =>
       console.error(
         lang === "zh-CN"
           ? `evidence verify：${dir} 中的 ${count} 个子目录未检查（要核验其中的证书，请将其一并列出）`
@@ -81,7 +84,7 @@ output's reader stops reading (| head).`,
     // Only the verifier's own modules: the core's index would also load ethers and the
     // contract artifact, which verification does not need (start-up is most of one run).
     const [
-      { verifyEvidence, isZip },
+      { verifyEvidence, isZip, notACertificate },
       { CachingChainReader, JsonRpcChainReader, OutageReader },
       { lazyTimestampVerifier },
       wording,
@@ -119,21 +122,28 @@ output's reader stops reading (| head).`,
       trustPem = pem;
     }
     const timestamps = lazyTimestampVerifier(() => trustPem);
-    const byHash = values.files !== undefined ? await hashDirectory(values.files) : undefined;
-    const single = certificates.length === 1 && byHash === undefined;
+    const originals = values.files !== undefined ? await hashDirectory(values.files) : undefined;
+    const single = certificates.length === 1 && originals === undefined;
     if (certificates.length === 1) sizeBaseTableForFewSignatures();
     // With --files, each certificate is compared with the file of its certified hash, if DIR
-    // has one; a certificate with no such file is reported as not compared.
+    // has one, or else with the file of its certified name, which then differs (an altered
+    // original); a certificate with neither is reported as not compared.
+    const compared = new Set<string>();
+    const originalOf = (certified: string, fileName?: string) => {
+      const original = originals!.byHash.get(certified) ?? (fileName ? originals!.byName.get(fileName) : undefined);
+      if (original) compared.add(original.file);
+      return original?.digest;
+    };
     // A capture package handed over as the file is compared as a package, not by its bytes' hash.
     const packageFile = values.file !== undefined ? await capturePackageAt(values.file, isZip) : undefined;
-    const fileDigest: string | ((certified: string) => string | undefined) | undefined =
+    const fileDigest: string | typeof originalOf | undefined =
       packageFile !== undefined
         ? undefined
         : values.file !== undefined
           ? await sha256File(values.file)
           : sha256 !== undefined
             ? sha256
-            : byHash && ((certified: string) => byHash.get(certified)?.digest);
+            : originals && originalOf;
 
     let worst: Verdict = "valid";
     const tally: Record<Verdict, number> = { valid: 0, invalid: 0, indeterminate: 0 };
@@ -146,13 +156,16 @@ output's reader stops reading (| head).`,
     // the four thread-pool round trips of an asynchronous one (a bulk run reads thousands).
     // A file that cannot be read (no permission, gone, a directory, a device) could not be
     // verified: said for that file, and the others are verified as ever.
-    const verifyFile = async (file: string): Promise<VerificationResult> => {
+    const verifyFile = async (file: string): Promise<VerificationResult | { skipped: NotACertificate }> => {
       let bytes: Uint8Array;
       try {
         bytes = readCertificateFile(file);
       } catch (e) {
         return unreadableResult(firstLineOf(e));
       }
+      // Found in a folder beside originals, a file that holds no certificate is passed over, said so.
+      const skipped = scanned.has(file) ? notACertificate(path.basename(file), bytes) : undefined;
+      if (skipped) return { skipped };
       return verifyEvidence(
         { kind: "bytes", bytes },
         {
@@ -166,7 +179,12 @@ output's reader stops reading (| head).`,
     };
     // Several files are read and verified at once, so reading and the first chain reads of
     // a batch overlap; results are reported in the order of the files.
+    const passedOver: [string, NotACertificate][] = [];
     for await (const [file, result] of inOrder(certificates, verifyFile, 16)) {
+      if ("skipped" in result) {
+        passedOver.push([file, result.skipped]);
+        continue;
+      }
       tally[result.verdict]++;
       if (!result.fileCompared) notCompared++;
       worst = worse(worst, result.verdict);
@@ -193,22 +211,57 @@ output's reader stops reading (| head).`,
         ]);
       }
     }
+    const zh = lang === "zh-CN";
+    const verified = certificates.length - passedOver.length;
+    if (passedOver.length > 0) {
+      const listed = passedOver.map(([file, why]) => `${visibleText(file)} (${SKIPPED[why][zh ? 1 : 0]})`);
+      console.error(
+        zh
+          ? `evidence verify：${passedOver.length} 个文件不含证书，未核验：${listed.join("，")}`
+          : `evidence verify: ${passedOver.length} file${passedOver.length === 1 ? "" : "s"} holding no certificate passed over: ${listed.join(", ")}`,
+      );
+      if (verified === 0) throw new UsageError("no certificate among the files found");
+    }
+    if (originals) {
+      // The certificates verified are no originals, when the two folders are one.
+      const skippedFiles = new Set(passedOver.map(([file]) => path.resolve(file)));
+      const certificateFiles = new Set(certificates.map((f) => path.resolve(f)).filter((f) => !skippedFiles.has(f)));
+      const unmatched = [...originals.byName.values()]
+        .filter((o) => !compared.has(o.file) && !certificateFiles.has(path.resolve(o.file)))
+        .map((o) => o.file);
+      if (unmatched.length > 0) {
+        const names = unmatched.slice(0, 10).map((f) => visibleText(path.basename(f)));
+        const more = unmatched.length > 10 ? (zh ? " 等" : ", …") : "";
+        console.error(
+          zh
+            ? `evidence verify：${values.files} 中有 ${unmatched.length} 个文件与任何证书都不对应：${names.join("，")}${more}`
+            : `evidence verify: ${unmatched.length} file${unmatched.length === 1 ? "" : "s"} in ${values.files} matched no certificate: ${names.join(", ")}${more}`,
+        );
+      }
+    }
     if (!values.json && !single) {
-      const zh = lang === "zh-CN";
       await printTable(out, [
         zh ? ["结论", "编号", "证书", "文件", "原因"] : ["verdict", "id", "certificate", "file", "reason"],
         ...rows,
       ]);
       await out.line(
         zh
-          ? `\n共 ${certificates.length} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}${byHash ? `；${notCompared} 份在 ${values.files} 中没有对应文件，未比对文件` : ""}（节点 ${rpc}）`
-          : `\n${certificates.length} certificates: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${byHash ? `; ${notCompared} with no file in ${values.files} to compare` : ""} (node ${rpc})`,
+          ? `\n共 ${verified} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}${originals ? `；${notCompared} 份在 ${values.files} 中没有对应文件，未比对文件` : ""}（节点 ${rpc}）`
+          : `\n${verified} certificates: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${originals ? `; ${notCompared} with no file in ${values.files} to compare` : ""} (node ${rpc})`,
       );
     }
     await out.flush();
     return worst === "valid" ? EXIT.ok : worst === "invalid" ? EXIT.failed : EXIT.indeterminate;
   },
 });
+
+/** What a passed-over file is, in English and Chinese. */
+const SKIPPED: Record<NotACertificate, [string, string]> = {
+  "pdf-without-certificate": ["a PDF with no certificate attached", "未附证书的 PDF"],
+  "zip-not-a-package": ["a ZIP that is no capture package", "不是网页取证包的 ZIP"],
+  "json-not-a-certificate": ["JSON that is no certificate", "不是证书的 JSON"],
+  other: ["neither a certificate, its PDF document nor a capture package", "既不是证书、证书 PDF，也不是网页取证包"],
+};
 
 function worse(a: Verdict, b: Verdict): Verdict {
   const rank: Record<Verdict, number> = { valid: 0, indeterminate: 1, invalid: 2 };
@@ -224,8 +277,10 @@ const CERTIFICATE_FILE = /\.(evidence\.json|json|pdf|zip)$/i;
 async function certificateFiles(
   names: string[],
   skipped: (dir: string, subdirectories: number) => void,
-): Promise<string[]> {
+): Promise<{ files: string[]; scanned: Set<string> }> {
   const files: string[] = [];
+  /** The files found in a directory rather than named: those that hold no certificate are passed over. */
+  const scanned = new Set<string>();
   for (const name of names) {
     let info;
     try {
@@ -240,31 +295,43 @@ async function certificateFiles(
         .filter((e) => CERTIFICATE_FILE.test(e.name))
         .map((e) => e.name)
         .sort();
-      files.push(...entries.map((e) => path.join(name, e)));
+      for (const entry of entries) {
+        files.push(path.join(name, entry));
+        scanned.add(path.join(name, entry));
+      }
       const subdirectories = all.filter((e) => e.isDirectory() && !CERTIFICATE_FILE.test(e.name)).length;
       if (subdirectories > 0) skipped(name, subdirectories);
     } else files.push(name);
   }
   if (files.length === 0) throw new UsageError("no certificate files found");
-  return files;
+  // A file named is a certificate to verify, even when a folder named beside it holds it too.
+  for (const name of names) scanned.delete(name);
+  return { files, scanned };
 }
 
-/** The SHA-256 of every file in a directory, by hash. */
-async function hashDirectory(dir: string): Promise<Map<string, { file: string; digest: string }>> {
+/** The SHA-256 of every file in a directory, by hash and by name. */
+async function hashDirectory(dir: string): Promise<{ byHash: Map<string, Original>; byName: Map<string, Original> }> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch {
     throw new UsageError(`--files ${dir}: not a readable directory`);
   }
-  const out = new Map<string, { file: string; digest: string }>();
+  const byHash = new Map<string, Original>();
+  const byName = new Map<string, Original>();
   for (const e of entries) {
     if (!e.isFile()) continue;
-    const file = path.join(dir, e.name);
-    const digest = await sha256File(file);
-    if (!out.has(digest)) out.set(digest, { file, digest });
+    const original = { file: path.join(dir, e.name), digest: await sha256File(path.join(dir, e.name)) };
+    if (!byHash.has(original.digest)) byHash.set(original.digest, original);
+    byName.set(e.name, original);
   }
-  return out;
+  return { byHash, byName };
+}
+
+/** A file of the --files directory. */
+interface Original {
+  file: string;
+  digest: string;
 }
 
 async function printTable(out: LineBuffer, table: string[][]): Promise<void> {

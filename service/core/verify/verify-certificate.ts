@@ -46,7 +46,7 @@ export interface VerifyOptions {
    * certified content hash (bulk verification against a folder of files); `content` is
    * skipped without one.
    */
-  fileDigest?: string | ((certifiedContentHash: string) => string | undefined);
+  fileDigest?: string | ((certifiedContentHash: string, certifiedFileName?: string) => string | undefined);
   /** Where the anchor is read; the verdict rests on it. */
   chain: ChainReader;
   /** Checks time-stamp tokens; without it, tokens are reported as not checked (an error). */
@@ -89,7 +89,9 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
     { id: "format", status: "passed", reason: { code: "format.ok", version: claims.version } },
     checkContent(
       claims.record.contentHash,
-      typeof options.fileDigest === "function" ? options.fileDigest(claims.record.contentHash) : options.fileDigest,
+      typeof options.fileDigest === "function"
+        ? options.fileDigest(claims.record.contentHash, claims.record.fileName)
+        : options.fileDigest,
     ),
     checkLeaf(claims),
     checkInclusion(claims),

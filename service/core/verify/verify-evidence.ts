@@ -2,7 +2,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { isEvidenceError } from "../errors.ts";
 import { readCapturePackage } from "../capture-package.ts";
-import { certificateFromPdf, isPdf } from "../pdf-attachment.ts";
+import { CERTIFICATE_SUFFIX, certificateFromPdf, extractEmbeddedFiles, isPdf } from "../pdf-attachment.ts";
+import { CERTIFICATE_TYPE } from "../schema.ts";
 import type { CaptureSummary, Check, VerificationResult as Result } from "./checks.ts";
 import { checkContent, malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
 import type { VerificationResult } from "./checks.ts";
@@ -70,6 +71,45 @@ async function verifyAgainstPackage(
     return verifyCertificate(certificate.certificate, { ...options, fileDigest: bytesToHex(sha256(zip)) });
   }
   return verifyPackage(zip, options, { certificate: certificate.certificate, pkg });
+}
+
+/** Why a file found in a folder is no certificate at all (see notACertificate). */
+export type NotACertificate = "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate" | "other";
+
+/**
+ * Why a file found in a folder holds no certificate and claims none — a contract that is a
+ * PDF, an archive of photos, a capture's manifest.json — or undefined when it holds or claims
+ * one. A folder of evidence mixes certificates with originals: a bulk verifier skips these,
+ * saying so, instead of calling them invalid certificates. A certificate that is damaged
+ * still claims to be one (a PDF that cannot be read, a ZIP naming a manifest.json, JSON naming
+ * the certificate type, any *.evidence.json) and is verified, so it is INVALID.
+ */
+export function notACertificate(name: string, bytes: Uint8Array): NotACertificate | undefined {
+  if (name.toLowerCase().endsWith(CERTIFICATE_SUFFIX)) return undefined;
+  if (isPdf(bytes)) {
+    try {
+      const attached = extractEmbeddedFiles(bytes);
+      return attached.some((f) => f.name.toLowerCase().endsWith(CERTIFICATE_SUFFIX))
+        ? undefined
+        : "pdf-without-certificate";
+    } catch {
+      return undefined;
+    }
+  }
+  if (isZip(bytes)) return includesText(bytes, "manifest.json") ? undefined : "zip-not-a-package";
+  if (beginsAsJson(bytes)) {
+    return includesText(bytes, CERTIFICATE_TYPE) ? undefined : "json-not-a-certificate";
+  }
+  return "other";
+}
+
+/** Whether the bytes hold `text` (ASCII) anywhere. */
+function includesText(bytes: Uint8Array, text: string): boolean {
+  const wanted = new TextEncoder().encode(text);
+  for (let at = bytes.indexOf(wanted[0]!); at !== -1; at = bytes.indexOf(wanted[0]!, at + 1)) {
+    if (wanted.every((b, i) => bytes[at + i] === b)) return true;
+  }
+  return false;
 }
 
 /** A file of none of the three kinds: a screenshot or the evidence itself chosen by mistake, say. */
