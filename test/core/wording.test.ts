@@ -1,7 +1,14 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { parseCertificate, verifyCertificate, type Reason } from "../../service/core/index.ts";
-import { reasonText, timeText, warningText } from "../../service/core/verify/wording.ts";
+import {
+  checkSentence,
+  reasonText,
+  timeText,
+  verdictExplanation,
+  warningText,
+} from "../../service/core/verify/wording.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
 import { example, loadVector } from "../helpers/vectors.ts";
 
@@ -98,6 +105,30 @@ describe("reasons in Chinese (core/verify/wording.ts)", () => {
       expect(english).to.deep.equal([]);
     });
   }
+});
+
+describe("what a verdict says first (core/verify/wording.ts)", () => {
+  it("blames an altered certificate before the file compared with it", async () => {
+    const certificate = structuredClone(example.certificate()) as { record: { contentHash: string } };
+    const chain = RecordedChain.holding(parseCertificate(example.certificate()));
+    certificate.record.contentHash = sha256Hex("a file made later");
+    const result = await verifyCertificate(certificate, { chain, fileDigest: sha256Hex(example.file()) });
+    expect(result.checks.filter((c) => c.status === "failed").map((c) => c.id)).to.include.members(["content", "leaf"]);
+    expect(verdictExplanation(result, "en")).to.match(/^The certificate itself fails these checks: (?!.*File)/);
+    expect(verdictExplanation(result, "en")).to.match(
+      /The file was compared with this certificate, so that comparison means nothing either\.$/,
+    );
+    expect(verdictExplanation(result, "zh-CN")).to.match(/^证书本身未通过以下检查：/);
+  });
+
+  it("says the node has not reached the anchoring block, not that the chain could not be read", async () => {
+    const chain = RecordedChain.holding(parseCertificate(example.certificate()));
+    chain.latest = 5;
+    const result = await verifyCertificate(example.certificate(), { chain });
+    const anchor = result.checks.find((c) => c.id === "anchor")!;
+    expect(checkSentence(anchor, "en")).to.match(/^The node has not yet reached the anchoring block/);
+    expect(checkSentence(anchor, "zh-CN")).to.match(/^该节点尚未同步到上链区块/);
+  });
 });
 
 /** A copy of `certificate` for each field and each wrong value: missing, null, of every wrong type, too long, not Unicode. */

@@ -637,7 +637,8 @@ export function checkSentence(check: Pick<Check, "id" | "status"> & { reason?: R
     const detail = reasonText(check.reason, lang);
     return lang === "zh-CN" ? `${detail}。` : `${detail[0]!.toUpperCase()}${detail.slice(1)}.`;
   }
-  const sentence = check.reason && PACKAGE_CONTENT_SENTENCES[check.reason.code];
+  const sentence =
+    check.reason && (PACKAGE_CONTENT_SENTENCES[check.reason.code] ?? ANCHOR_ERROR_SENTENCES[check.reason.code]);
   if (sentence) return sentence[lang];
   return CHECK_SENTENCES[check.id][check.status][lang];
 }
@@ -659,6 +660,29 @@ const PACKAGE_CONTENT_SENTENCES: Partial<Record<ReasonCode, Words>> = {
   "content.not-in-package": {
     en: "The file you supplied is not part of this capture: neither the manifest nor any file it lists has its SHA-256.",
     "zh-CN": "您提供的文件不属于该网页取证：清单本身及其所列文件的 SHA-256 均与之不同。",
+  },
+};
+
+/**
+ * An anchor that could not be checked although the node answered, said as what the node
+ * answered: "could not be read" would send the reader looking for a network fault.
+ */
+const ANCHOR_ERROR_SENTENCES: Partial<Record<ReasonCode, Words>> = {
+  "anchor.behind": {
+    en: "The node has not yet reached the anchoring block, so the anchor is unconfirmed. This is not evidence against the certificate.",
+    "zh-CN": "该节点尚未同步到上链区块，上链信息尚未核实。这并不表明证书有问题。",
+  },
+  "anchor.other-chain": {
+    en: "The node is of another chain than the certificate's, so the anchor is unconfirmed. This is not evidence against the certificate.",
+    "zh-CN": "该节点不属于证书所在的链，上链信息尚未核实。这并不表明证书有问题。",
+  },
+  "anchor.registry-missing": {
+    en: "The node does not hold the trusted registry: it is not of the consortium's chain, so the anchor is unconfirmed. This is not evidence against the certificate.",
+    "zh-CN": "该节点上没有受信任的存证合约，不属于联盟链，上链信息尚未核实。这并不表明证书有问题。",
+  },
+  "anchor.receipt-unavailable": {
+    en: "The node keeps no receipt of the anchoring transaction, so the anchor is unconfirmed. This is not evidence against the certificate.",
+    "zh-CN": "该节点未保存上链交易的收据，上链信息尚未核实。这并不表明证书有问题。",
   },
 };
 
@@ -751,10 +775,19 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
       : `This is not a readable certificate: ${reasonText(format.reason, lang)}. Choose the evidence certificate (.evidence.json, its PDF document or a capture package .zip).`;
   }
   if (result.verdict === "invalid") {
-    const failed = result.checks.filter((c) => c.status === "failed").map((c) => CHECK_NAMES[c.id][lang]);
+    // The certificate's own failures first: a file compared with an altered certificate was
+    // compared with nothing that counts, and is not the point.
+    const failed = result.checks.filter((c) => c.status === "failed");
+    const own = failed.filter((c) => c.id !== "content").map((c) => CHECK_NAMES[c.id][lang]);
+    const content = failed.some((c) => c.id === "content");
+    if (own.length === 0) {
+      return zh
+        ? "文件比对未通过：该证书不能证明此文件。"
+        : "The file comparison failed: the certificate does not prove this file.";
+    }
     return zh
-      ? `以下检查未通过：${failed.join("、")}。该证书不能证明其所述内容。`
-      : `These checks failed: ${failed.join(", ")}. The certificate does not prove what it states.`;
+      ? `证书本身未通过以下检查：${own.join("、")}。证书已被改动或并非其所声称的证书，不能证明其所述内容。${content ? "文件比对所依据的是这份证书，因此比对结果同样无意义。" : ""}`
+      : `The certificate itself fails these checks: ${own.join(", ")}. It was altered, or is not what it claims to be, and does not prove what it states.${content ? " The file was compared with this certificate, so that comparison means nothing either." : ""}`;
   }
   const errors = result.checks.filter((c) => c.status === "error" && c.id !== "timestamp");
   const why = errors.map((c) => reasonText(c.reason, lang)).join(zh ? "；" : "; ");
