@@ -2,6 +2,7 @@ import {
   CHECK_NAMES,
   STATUS_NAMES,
   checkSentence,
+  httpStatusText,
   reasonText,
   timeText,
   verdictExplanation,
@@ -37,6 +38,16 @@ export function verificationText(
   lines.push("");
   const c = result.claims;
   const facts: [string, string][] = [];
+  if (result.capture) {
+    // What the certified manifest states of the capture (never an uncertified one's).
+    const { url, finalUrl, status, title, startedAt } = result.capture;
+    const t = timeText(new Date(startedAt), lang);
+    facts.push([zh ? "取证网址" : "captured URL", url]);
+    if (finalUrl !== url) facts.push([zh ? "最终网址" : "final URL", finalUrl]);
+    if (status !== undefined) facts.push([zh ? "HTTP 状态码" : "HTTP status", httpStatusText(status, lang)]);
+    if (title) facts.push([zh ? "网页标题" : "page title", title]);
+    facts.push([zh ? "取证时间" : "captured at", `${t.local} / ${t.utc}`]);
+  }
   if (c) {
     if (result.anchoredAt) {
       const t = timeText(new Date(result.anchoredAt), lang);

@@ -104,6 +104,13 @@ describe("web captures through the service (real service, Chromium, a loopback s
       ["package", "passed"],
       ["content", "passed"],
     ]);
+    // What the certified manifest states of the capture, HTTP status included (a 404 page is evidence of a 404).
+    expect(json.capture).to.include({ url: pageUrl(), finalUrl: pageUrl(), status: 200, title: "侵权商品页" });
+    expect(json.id).to.equal(accepted.body.id);
+    const text = await runCli(["verify", packagePath, "--rpc", chainUrl, "--lang", "en"]);
+    expect(text.stdout).to.match(
+      new RegExp(`\\n  captured URL +${pageUrl()}\\n  HTTP status +200\\n  page title +侵权商品页\\n  captured at `),
+    );
 
     // The page verifies it too, as the service does.
     const form = new FormData();

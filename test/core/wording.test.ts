@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { parseCertificate, verifyCertificate, type Reason } from "../../service/core/index.ts";
 import {
   checkSentence,
+  httpStatusText,
   reasonText,
   timeText,
   verdictExplanation,
@@ -119,6 +120,14 @@ describe("what a verdict says first (core/verify/wording.ts)", () => {
       /The file was compared with this certificate, so that comparison means nothing either\.$/,
     );
     expect(verdictExplanation(result, "zh-CN")).to.match(/^证书本身未通过以下检查：/);
+  });
+
+  it("says a capture's error status is one, in both languages, and a success status as the number alone", () => {
+    expect(httpStatusText(200, "en")).to.equal("200");
+    expect(httpStatusText(404, "en")).to.equal(
+      "404 (the site answered with an error: the page captured is its error page)",
+    );
+    expect(httpStatusText(404, "zh-CN")).to.equal("404（网站返回的是错误，所取证的是该错误页面）");
   });
 
   it("says the node has not reached the anchoring block, not that the chain could not be read", async () => {

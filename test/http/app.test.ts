@@ -199,9 +199,13 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     it("answers each certificate of a list, one with a duplicate key failing format alone", async () => {
       expect(withDuplicateKey()).to.not.equal(certificateText());
       const res = await postText(`{"certificates":[${certificateText()},${withDuplicateKey()}]}`);
-      const body = (await res.json()) as { results: { verdict: string; checks: { id: string; detail: string }[] }[] };
+      const body = (await res.json()) as {
+        results: { verdict: string; id?: string; checks: { id: string; detail: string }[] }[];
+      };
       expect(res.status).to.equal(200);
       expect(body.results.map((r) => r.verdict)).to.deep.equal(["valid", "invalid"]);
+      // Each result names its certificate's record when it could be read; a malformed one cannot.
+      expect(body.results.map((r) => r.id)).to.deep.equal([example.certificate().record.id, undefined]);
       expect(body.results[1]!.checks[0]!.detail).to.include('"type" twice');
     });
 

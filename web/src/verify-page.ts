@@ -11,6 +11,7 @@ import {
   type Problem,
   lazyTimestampVerifier,
   checkSentence,
+  httpStatusText,
   reasonText,
   sizeBaseTableForFewSignatures,
   timeText,
@@ -276,8 +277,12 @@ async function renderSummary(result: VerificationResult): Promise<void> {
   const site = await siteInfo();
   const rows: [MessageKey, string][] = [["verify.id", c.record.id]];
   if (result.capture) {
-    const captured = timeText(new Date(result.capture.startedAt), l);
-    rows.push(["verify.capturedUrl", result.capture.url], ["verify.capturedAt", `${captured.local} / ${captured.utc}`]);
+    const { url, finalUrl, status, startedAt } = result.capture;
+    const captured = timeText(new Date(startedAt), l);
+    rows.push(["verify.capturedUrl", url]);
+    if (finalUrl !== url) rows.push(["verify.finalUrl", finalUrl]);
+    if (status !== undefined) rows.push(["verify.httpStatus", httpStatusText(status, l)]);
+    rows.push(["verify.capturedAt", `${captured.local} / ${captured.utc}`]);
   }
   if (result.anchoredAt) {
     const time = timeText(new Date(result.anchoredAt), l);

@@ -124,6 +124,8 @@ export interface VerificationResult {
 export interface CaptureSummary {
   url: string;
   finalUrl: string;
+  /** The main document's HTTP status, as the manifest records it: a 404 page is evidence of a 404. */
+  status?: number;
   title: string;
   startedAt: string;
   finishedAt: string;

@@ -174,9 +174,13 @@ async function verifyPackage(
 
 /** The capture as its (certified) manifest states it, and its screenshot when unaltered. */
 function captureSummary(pkg: CapturePackage): CaptureSummary {
+  const { status } = (pkg.manifest.observed ?? {}) as { status?: unknown };
   return {
     url: pkg.manifest.url,
     finalUrl: pkg.manifest.finalUrl,
+    ...(Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599
+      ? { status: status as number }
+      : {}),
     title: typeof pkg.manifest.title === "string" ? pkg.manifest.title : "",
     startedAt: pkg.manifest.startedAt,
     finishedAt: pkg.manifest.finishedAt,

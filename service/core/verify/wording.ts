@@ -1,4 +1,5 @@
 import type {
+  CaptureSummary,
   Check,
   CheckId,
   CheckStatus,
@@ -823,9 +824,27 @@ export interface VerificationJson {
   fileCompared: boolean;
   anchoredAt: string | null;
   developmentChain: boolean;
+  /** The certified record's id, when the certificate could be read. */
+  id?: string;
+  /** A capture's certified facts (docs/protocol.md §9.4 step 7). */
+  capture?: Omit<CaptureSummary, "artifacts" | "screenshot">;
   checks: { id: CheckId; status: CheckStatus; ok: boolean; detail: string; reason: Reason }[];
   timestamps: VerificationResult["timestamps"];
   warnings: { code: Warning["code"]; detail: string }[];
+}
+
+/** A capture's HTTP status as a reader needs it: an error status is said to be one, since its page was recorded all the same. */
+export function httpStatusText(status: number, lang: Lang): string {
+  if (status < 400) return String(status);
+  return lang === "zh-CN"
+    ? `${status}（网站返回的是错误，所取证的是该错误页面）`
+    : `${status} (the site answered with an error: the page captured is its error page)`;
+}
+
+/** A capture's facts as a verdict states them: its addresses, HTTP status, title and times (no screenshot bytes). */
+export function captureFacts(capture: CaptureSummary): Omit<CaptureSummary, "artifacts" | "screenshot"> {
+  const { artifacts: _, screenshot: __, ...facts } = capture;
+  return facts;
 }
 
 export function verificationJson(result: VerificationResult, lang: Lang = "en"): VerificationJson {
@@ -835,6 +854,10 @@ export function verificationJson(result: VerificationResult, lang: Lang = "en"):
     fileCompared: result.fileCompared,
     anchoredAt: result.anchoredAt,
     developmentChain: result.developmentChain,
+    // Which certificate this is (in a list of many), when it could be read.
+    ...(result.claims ? { id: result.claims.record.id } : {}),
+    // What the certified manifest of a capture states; never the facts of one not certified.
+    ...(result.capture ? { capture: captureFacts(result.capture) } : {}),
     checks: result.checks.map((c) => ({
       id: c.id,
       status: c.status,
