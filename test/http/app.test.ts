@@ -205,7 +205,8 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       expect(res.status).to.equal(200);
       expect(body.results.map((r) => r.verdict)).to.deep.equal(["valid", "invalid"]);
       // Each result names its certificate's record when it could be read; a malformed one cannot.
-      expect(body.results.map((r) => r.id)).to.deep.equal([example.certificate().record.id, undefined]);
+      const { record } = example.certificate() as { record: { id: string } };
+      expect(body.results.map((r) => r.id)).to.deep.equal([record.id, undefined]);
       expect(body.results[1]!.checks[0]!.detail).to.include('"type" twice');
     });
 
