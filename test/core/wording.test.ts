@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
-import { parseCertificate, verifyCertificate, type Reason } from "../../service/core/index.ts";
+import { parseCertificate, verifyCertificate, verifyEvidence, type Reason } from "../../service/core/index.ts";
 import {
   checkSentence,
   httpStatusText,
@@ -120,6 +120,22 @@ describe("what a verdict says first (core/verify/wording.ts)", () => {
       /The file was compared with this certificate, so that comparison means nothing either\.$/,
     );
     expect(verdictExplanation(result, "zh-CN")).to.match(/^证书本身未通过以下检查：/);
+  });
+
+  it("says a damaged certificate document is damaged or altered, and only a file of another kind is the wrong file", async () => {
+    const chain = RecordedChain.holding(parseCertificate(example.certificate()));
+    const pdf = new TextEncoder().encode("%PDF-1.7\n% a certificate document cut short");
+    const damaged = await verifyEvidence({ kind: "bytes", bytes: pdf }, { chain });
+    expect(verdictExplanation(damaged, "en")).to.match(
+      /^The certificate cannot be read as one: .*It is damaged or was altered, and proves nothing\./,
+    );
+    expect(verdictExplanation(damaged, "zh-CN")).to.match(
+      /^证书无法按其格式读取：.*它已损坏或被改动，不能证明任何内容。/,
+    );
+    const png = await verifyEvidence({ kind: "bytes", bytes: example.file() }, { chain });
+    expect(verdictExplanation(png, "en")).to.match(
+      /^This is not a readable certificate: the file is not a certificate/,
+    );
   });
 
   it("says a capture's error status is one, in both languages, and a success status as the number alone", () => {

@@ -150,3 +150,7 @@ export function verdictOf(checks: readonly Check[]): Verdict {
   if (checks.some((c) => c.status === "error" && c.id !== "timestamp")) return "indeterminate";
   return "valid";
 }
+
+/** A file of none of the three kinds: a screenshot or the evidence itself chosen by mistake, say. */
+export const NOT_A_CERTIFICATE =
+  "the file is not a certificate: a certificate is a JSON file (.evidence.json), its PDF document or a capture package (.zip)";

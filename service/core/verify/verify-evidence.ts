@@ -4,7 +4,7 @@ import { isEvidenceError } from "../errors.ts";
 import { readCapturePackage } from "../capture-package.ts";
 import { CERTIFICATE_SUFFIX, certificateFromPdf, extractEmbeddedFiles, isPdf } from "../pdf-attachment.ts";
 import { CERTIFICATE_TYPE } from "../schema.ts";
-import type { CaptureSummary, Check, VerificationResult as Result } from "./checks.ts";
+import { NOT_A_CERTIFICATE, type CaptureSummary, type Check, type VerificationResult as Result } from "./checks.ts";
 import { checkContent, malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
 import type { VerificationResult } from "./checks.ts";
 
@@ -111,10 +111,6 @@ function includesText(bytes: Uint8Array, text: string): boolean {
   }
   return false;
 }
-
-/** A file of none of the three kinds: a screenshot or the evidence itself chosen by mistake, say. */
-export const NOT_A_CERTIFICATE =
-  "the file is not a certificate: a certificate is a JSON file (.evidence.json), its PDF document or a capture package (.zip)";
 
 /** Whether the bytes begin as a JSON object does, after any byte-order mark and white space. */
 export function beginsAsJson(bytes: Uint8Array): boolean {

@@ -1,3 +1,4 @@
+import { NOT_A_CERTIFICATE } from "./checks.ts";
 import type {
   CaptureSummary,
   Check,
@@ -771,9 +772,17 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
   }
   const format = result.checks.find((c) => c.id === "format");
   if (format?.status === "failed") {
+    // A file of another kind was chosen; anything else claims to be a certificate and is
+    // damaged or altered, which is not the reader's mistake.
+    const wrongFile = format.reason.code === "format.malformed" && format.reason.message === NOT_A_CERTIFICATE;
+    if (wrongFile) {
+      return zh
+        ? `无法读取证书：${reasonText(format.reason, lang)}。请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。`
+        : `This is not a readable certificate: ${reasonText(format.reason, lang)}. Choose the evidence certificate (.evidence.json, its PDF document or a capture package .zip).`;
+    }
     return zh
-      ? `无法读取证书：${reasonText(format.reason, lang)}。请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。`
-      : `This is not a readable certificate: ${reasonText(format.reason, lang)}. Choose the evidence certificate (.evidence.json, its PDF document or a capture package .zip).`;
+      ? `证书无法按其格式读取：${reasonText(format.reason, lang)}。它已损坏或被改动，不能证明任何内容。若选错了文件，请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。`
+      : `The certificate cannot be read as one: ${reasonText(format.reason, lang)}. It is damaged or was altered, and proves nothing. If this is the wrong file, choose the evidence certificate (.evidence.json, its PDF document or a capture package .zip).`;
   }
   if (result.verdict === "invalid") {
     // The certificate's own failures first: a file compared with an altered certificate was
