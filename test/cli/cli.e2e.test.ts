@@ -198,7 +198,14 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(saved.stdout.trim()).to.equal(pdf);
       expect(readFileSync(pdf).subarray(0, 5).toString()).to.equal("%PDF-");
       const verified = await runCli(["verify", pdf, "--file", evidencePath(), "--rpc", chain.url, "--json"]);
-      expect([verified.code, JSON.parse(verified.stdout).verdict]).to.deep.equal([0, "valid"]);
+      const json = JSON.parse(verified.stdout);
+      expect([verified.code, json.verdict]).to.deep.equal([0, "valid"]);
+      // Only the attachment was checked, and the verdict says so: the page anyone can edit is not.
+      expect(json.warnings.map((w: { code: string }) => w.code).at(-1)).to.equal("warning.printed-page-unchecked");
+      const said = await runCli(["verify", pdf, "--file", evidencePath(), "--rpc", chain.url, "--lang", "en"]);
+      expect(said.stdout).to.include(
+        "WARNING: Only the certificate attached to the PDF was checked, not its printed page",
+      );
     });
 
     it("prints the status and fetches the certificate by id", async () => {

@@ -138,7 +138,9 @@ export type Warning =
   | { code: "warning.development-chain"; chainId: number }
   | { code: "warning.timestamp-offset"; tsa: string; offsetSeconds: number }
   | { code: "warning.timestamp-unchecked" }
-  | { code: "warning.development-tsa"; tsa: string };
+  | { code: "warning.development-tsa"; tsa: string }
+  /** A certificate document was verified: its attachment, never its printed page. */
+  | { code: "warning.printed-page-unchecked" };
 
 /**
  * The verdict of docs/protocol.md §8: invalid if any check failed; else indeterminate if any of

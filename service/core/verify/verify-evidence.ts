@@ -29,9 +29,18 @@ export async function verifyEvidence(input: EvidenceInput, options: EvidenceOpti
   if (packageFile !== undefined) return verifyAgainstPackage(input, packageFile, verifyOptions);
   if (input.kind === "bytes" && isZip(input.bytes)) return verifyPackage(input.bytes, verifyOptions);
   const certificate = certificateIn(input);
-  return "malformed" in certificate
-    ? malformedResult(certificate.malformed)
-    : verifyCertificate(certificate.certificate, verifyOptions);
+  if ("malformed" in certificate) return malformedResult(certificate.malformed);
+  const result = await verifyCertificate(certificate.certificate, verifyOptions);
+  return input.kind === "bytes" && isPdf(input.bytes) ? withPrintedPageNotice(result) : result;
+}
+
+/**
+ * A certificate document's page is a reading aid anyone can edit: the verdict is on its
+ * attachment alone, and says so, so that nobody takes the paper's figures as verified.
+ */
+function withPrintedPageNotice(result: VerificationResult): VerificationResult {
+  if (result.checks[0]?.status !== "passed") return result;
+  return { ...result, warnings: [...result.warnings, { code: "warning.printed-page-unchecked" }] };
 }
 
 /** The certificate an input holds (a package's, for a package), or why it holds none. */
@@ -70,7 +79,8 @@ async function verifyAgainstPackage(
   if ("malformed" in pkg) {
     return verifyCertificate(certificate.certificate, { ...options, fileDigest: bytesToHex(sha256(zip)) });
   }
-  return verifyPackage(zip, options, { certificate: certificate.certificate, pkg });
+  const result = await verifyPackage(zip, options, { certificate: certificate.certificate, pkg });
+  return input.kind === "bytes" && isPdf(input.bytes) ? withPrintedPageNotice(result) : result;
 }
 
 /** Why a file found in a folder is no certificate at all (see notACertificate). */

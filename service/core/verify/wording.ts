@@ -819,6 +819,10 @@ export function warningText(warning: Warning, lang: Lang): string {
         : `The time of TSA ${warning.tsa} differs from the block's by ${warning.offsetSeconds} s.`;
     case "warning.timestamp-unchecked":
       return zh ? "证书附有时间戳令牌，但本次未核验。" : "The certificate's time-stamp tokens were not checked.";
+    case "warning.printed-page-unchecked":
+      return zh
+        ? "仅核验了 PDF 所附的证书，未核验其打印页面（页面可被任何人编辑）：请将本结果中的编号和内容哈希与纸质文本逐一核对。"
+        : "Only the certificate attached to the PDF was checked, not its printed page (anyone can edit a page): compare the id and the content hash shown here with any paper copy.";
     case "warning.development-tsa":
       return zh
         ? "时间戳由开发测试用时间戳机构签发，法院不予采信。"
