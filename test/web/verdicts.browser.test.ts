@@ -276,6 +276,15 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       await page.waitForFunction(() => (document.querySelector("#error") as HTMLElement).textContent !== "");
       expect(await visible(page, "#result")).to.equal(false);
       expect(await text(page, "#error")).to.match(/^A SHA-256 is 64 hexadecimal characters/);
+      // A trust list that cannot be read is refused before verifying, not reported after as an untrusted authority.
+      await page.fill("#sha256", "");
+      await page.fill("#tsa-trust", "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----");
+      await page.click("#verify");
+      await page.waitForFunction(() => /PEM/.test((document.querySelector("#error") as HTMLElement).textContent ?? ""));
+      expect(await visible(page, "#result")).to.equal(false);
+      expect(await text(page, "#error")).to.match(
+        /^The time-stamp authorities you trust are given as PEM certificates/,
+      );
     } finally {
       await context.close();
     }

@@ -67,6 +67,8 @@ const en = {
   "verify.qr": "Scan to verify this certificate",
   "verify.noCertificate": "Choose, drop or paste a certificate first.",
   "verify.badSha256": "A SHA-256 is 64 hexadecimal characters (or the line sha256sum prints).",
+  "verify.badTrust":
+    "The time-stamp authorities you trust are given as PEM certificates (-----BEGIN CERTIFICATE-----): this text holds none that can be read.",
   "verify.loadFailed": "Could not load the certificate: ",
   "upload.title": "Submit evidence",
   "upload.intro":
@@ -183,6 +185,8 @@ const zh: Record<MessageKey, string> = {
   "verify.qr": "扫码验证此证书",
   "verify.noCertificate": "请先选择、拖放或粘贴证书。",
   "verify.badSha256": "SHA-256 应为 64 个十六进制字符（或 sha256sum 输出的那一行）。",
+  "verify.badTrust":
+    "您信任的时间戳机构须以 PEM 格式的证书填写（-----BEGIN CERTIFICATE-----），所填内容中没有可读取的证书。",
   "verify.loadFailed": "无法加载证书：",
   "upload.title": "提交证据",
   "upload.intro": "每个文件在接收时计算哈希，哈希被锚定到区块链上，您将获得每个文件的存证证书。",

@@ -178,6 +178,13 @@ async function run(): Promise<void> {
     errorLine.set(() => t("verify.badSha256"));
     return;
   }
+  // A trust list that cannot be read is the reader's to fix before verifying, as the CLI's
+  // --tsa-trust is: read after, it would pass a token off as from an untrusted authority.
+  const trustPem = byId<HTMLTextAreaElement>("tsa-trust").value.trim();
+  if (trustPem && !(await readableTrustList(trustPem))) {
+    errorLine.set(() => t("verify.badTrust"));
+    return;
+  }
   const ownNode = rpcInput.value.trim() === "";
   if (!ownNode && !isWebUrl(rpcInput.value.trim())) {
     errorLine.set(() => t("verify.badNode"));
@@ -197,6 +204,16 @@ async function run(): Promise<void> {
   } finally {
     button.disabled = false;
     if (errorLine.shows(verifying)) errorLine.clear();
+  }
+}
+
+/** Whether the pasted text is a PEM bundle of certificates (loads the RFC 3161 code, as verifying a token does). */
+async function readableTrustList(pem: string): Promise<boolean> {
+  const { trustList } = await import("../../service/core/verify/timestamp-verifier.ts");
+  try {
+    return trustList(pem).length > trustList(undefined).length;
+  } catch {
+    return false;
   }
 }
 
