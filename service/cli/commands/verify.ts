@@ -204,8 +204,15 @@ output's reader stops reading (| head).`,
           result.fileCompared ? (lang === "zh-CN" ? "已比对" : "compared") : "—",
           failed
             .map(
+              // A failure in words, as a mediator reads it (the hashes are in --json and in a
+              // single certificate's report); what was wrong with a format, or why a check
+              // could not be made, is its detail.
               (c) =>
-                `${wording.CHECK_NAMES[c.id][lang]}${lang === "zh-CN" ? "：" : ": "}${wording.reasonText(c.reason, lang)}`,
+                `${wording.CHECK_NAMES[c.id][lang]}${lang === "zh-CN" ? "：" : ": "}${
+                  c.status === "failed" && c.id !== "format"
+                    ? wording.checkSentence(c, lang)
+                    : wording.reasonText(c.reason, lang)
+                }`,
             )
             .join(lang === "zh-CN" ? "；" : "; "),
         ]);
