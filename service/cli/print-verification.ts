@@ -46,12 +46,12 @@ export function verificationText(
     if (finalUrl !== url) facts.push([zh ? "最终网址" : "final URL", finalUrl]);
     if (status !== undefined) facts.push([zh ? "HTTP 状态码" : "HTTP status", httpStatusText(status, lang)]);
     if (title) facts.push([zh ? "网页标题" : "page title", title]);
-    facts.push([zh ? "取证时间" : "captured at", `${t.local} / ${t.utc}`]);
+    facts.push([zh ? "取证时间" : "captured at", t.both]);
   }
   if (c) {
     if (result.anchoredAt) {
       const t = timeText(new Date(result.anchoredAt), lang);
-      facts.push([zh ? "上链时间" : "anchored at", `${t.local} / ${t.utc}`]);
+      facts.push([zh ? "上链时间" : "anchored at", t.both]);
     }
     facts.push([zh ? "内容 SHA-256" : "content SHA-256", c.record.contentHash]);
     if (c.record.fileName) facts.push([zh ? "文件名" : "file name", c.record.fileName]);
@@ -69,7 +69,7 @@ export function verificationText(
     }
   }
   const now = timeText(new Date(), lang);
-  facts.push([zh ? "验证时间" : "verified at", `${now.local} / ${now.utc}`]);
+  facts.push([zh ? "验证时间" : "verified at", now.both]);
   facts.push([zh ? "查询节点" : "node read", options.rpc]);
   facts.push([zh ? "证书文件" : "certificate", options.source]);
   const factWidth = Math.max(...facts.map(([k]) => displayWidth(k)));

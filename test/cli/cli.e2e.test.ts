@@ -299,10 +299,18 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       for (const name of ["Format", "File", "Record", "Merkle proof", "Blockchain anchor", "Issuer signature"]) {
         expect(res.stdout).to.match(new RegExp(`PASS +${name} `));
       }
-      expect(res.stdout).to.match(
-        /anchored at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC[+-]\d\d:\d\d\) \/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/,
-      );
       expect(res.stdout).not.to.match(/\b17\d{8}\b/); // never Unix seconds
+      const args = ["verify", certificatePath, "--file", evidencePath(), "--rpc", chain.url, "--lang", "en"];
+      const shanghai = await runCli(args, { TZ: "Asia/Shanghai" });
+      expect(shanghai.stdout).to.match(
+        /anchored at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+08:00\) \/ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n/,
+      );
+      // Where local time is UTC, the same time is not said twice.
+      const utc = await runCli(args, { TZ: "UTC" });
+      expect(utc.stdout).to.match(/anchored at +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n/);
+      expect(utc.stdout.split("\n")[1]).to.match(
+        /^The file you supplied existed no later than \S+ \S+ UTC, unchanged since\.$/,
+      );
     });
 
     it("verifies a certificate file named after an id that begins with '-', as the certificate document prints it", async () => {

@@ -299,7 +299,7 @@ async function renderSummary(result: VerificationResult): Promise<void> {
     rows.push(["verify.capturedUrl", url]);
     if (finalUrl !== url) rows.push(["verify.finalUrl", finalUrl]);
     if (status !== undefined) rows.push(["verify.httpStatus", httpStatusText(status, l)]);
-    rows.push(["verify.capturedAt", `${captured.local} / ${captured.utc}`]);
+    rows.push(["verify.capturedAt", captured.both]);
   }
   if (result.anchoredAt) {
     const time = timeText(new Date(result.anchoredAt), l);
@@ -318,7 +318,7 @@ async function renderSummary(result: VerificationResult): Promise<void> {
   if (c.record.sourceUrl) rows.push(["verify.sourceUrl", c.record.sourceUrl]);
   rows.push(["verify.contentHash", c.record.contentHash]);
   const submitted = timeText(new Date(c.record.submittedAt), l);
-  rows.push(["verify.submittedAt", `${submitted.local} / ${submitted.utc}`]);
+  rows.push(["verify.submittedAt", submitted.both]);
   const chainName = site.chainNames[c.anchor.chainId];
   rows.push(
     ["verify.chain", chainName ? `${c.anchor.chainId} — ${chainName}` : String(c.anchor.chainId)],
@@ -329,7 +329,7 @@ async function renderSummary(result: VerificationResult): Promise<void> {
   );
   for (const ts of result.timestamps) {
     const time = timeText(new Date(ts.time), l);
-    rows.push(["verify.timestamp", `${ts.tsa}: ${time.local} / ${time.utc}`]);
+    rows.push(["verify.timestamp", `${ts.tsa}: ${time.both}`]);
   }
   for (const [key, value] of rows) summary.append(el("dt", t(key)), el("dd", value, { "data-field": key }));
 }
@@ -351,7 +351,7 @@ function renderContext(result: VerificationResult, rpc: string, at: Date): void 
   const l = lang();
   const time = timeText(at, l);
   const rows: [MessageKey, string][] = [
-    ["verify.verifiedAt", `${time.local} / ${time.utc}`],
+    ["verify.verifiedAt", time.both],
     ["verify.nodeUsed", rpc],
     [
       "verify.fileCompared",

@@ -154,6 +154,10 @@ export const CHECK_SENTENCES: Record<CheckId, Record<CheckStatus, Words>> = {
 export interface TimeText {
   utc: string;
   local: string;
+  /** Local time, then UTC ("… / … UTC"); UTC alone where the local time is UTC, not the same time twice. */
+  both: string;
+  /** The local time is UTC (offset +00:00). */
+  isUtc: boolean;
 }
 
 /** One formatter per time zone: making one costs far more than formatting with it (a bulk run formats thousands). */
@@ -193,7 +197,9 @@ export function timeText(when: Date | number, lang: Lang, timeZone?: string): Ti
   const { fields, offset } = timeZone === undefined ? readerFields(date) : zoneFields(date, timeZone);
   const zone = lang === "zh-CN" ? `（${offset}）` : ` (${offset})`;
   const [year, month, day, hour, minute, second] = fields;
-  return { utc, local: `${year}-${month}-${day} ${hour}:${minute}:${second}${zone}` };
+  const local = `${year}-${month}-${day} ${hour}:${minute}:${second}${zone}`;
+  const isUtc = offset === "UTC+00:00" || offset === "UTC";
+  return { utc, local, both: isUtc ? utc : `${local} / ${utc}`, isUtc };
 }
 
 type LocalFields = { fields: string[]; offset: string };
@@ -227,6 +233,7 @@ function readerFields(date: Date): LocalFields {
 
 function at(seconds: number, lang: Lang): string {
   const t = timeText(seconds, lang);
+  if (t.isUtc) return t.utc;
   return lang === "zh-CN" ? `${t.local}，即 ${t.utc}` : `${t.local}, i.e. ${t.utc}`;
 }
 
@@ -739,7 +746,15 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
   if (result.verdict === "valid") {
     const time = result.anchoredAt ? timeText(new Date(result.anchoredAt), lang) : undefined;
     // The local time already ends with its offset in brackets: the UTC time follows after 即.
-    const when = time ? (zh ? `${time.local}，即 ${time.utc}，` : `${time.local} (${time.utc})`) : "";
+    const when = !time
+      ? ""
+      : time.isUtc
+        ? zh
+          ? `${time.utc}，`
+          : time.utc
+        : zh
+          ? `${time.local}，即 ${time.utc}，`
+          : `${time.local} (${time.utc})`;
     if (result.capture) {
       return zh
         ? `${result.capture.url} 的网页取证记录最迟在 ${when}已经存在，取证包中的文件自那时起未被改动。`
