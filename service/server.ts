@@ -273,7 +273,7 @@ export async function startService(
       captures,
       site,
       log,
-      routers: [documentRoutes({ store, renderer, site }), checkpointRoutes(store), await web],
+      routers: [documentRoutes({ store, objects, renderer, site }), checkpointRoutes(store), await web],
     });
     handler = app;
     anchorer.start();

@@ -85,6 +85,31 @@ export const CaptureManifestSchema = v.looseObject({
 
 export type CaptureManifestJson = v.InferOutput<typeof CaptureManifestSchema>;
 
+/** What a capture's manifest states of it, as verifiers and the certificate document show it. */
+export interface CaptureFacts {
+  url: string;
+  /** Where the page ended up, after redirects. */
+  finalUrl: string;
+  /** The main document's HTTP status, when the manifest records one: a 404 page is evidence of a 404. */
+  status?: number;
+  title: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export function captureFactsOf(manifest: CaptureManifestJson): CaptureFacts {
+  const { status } = (manifest.observed ?? {}) as { status?: unknown };
+  const known = typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 599;
+  return {
+    url: manifest.url,
+    finalUrl: manifest.finalUrl,
+    ...(known ? { status } : {}),
+    title: typeof manifest.title === "string" ? manifest.title : "",
+    startedAt: manifest.startedAt,
+    finishedAt: manifest.finishedAt,
+  };
+}
+
 /** Parses and checks manifest.json's bytes; throws INVALID_PACKAGE with the first reason. */
 export function parseCaptureManifest(bytes: Uint8Array): CaptureManifestJson {
   let json: unknown;

@@ -24,6 +24,7 @@ import {
   type CertificateClaims,
   type TimestampSummary,
 } from "../core/index.ts";
+import type { CaptureFacts } from "../core/capture-package.ts";
 
 /** A step of "how to verify": its words in both languages, and a command or address to show. */
 interface VerifyStep {
@@ -55,6 +56,8 @@ export interface CertificateDocumentInput {
   verifyUrl: string;
   serviceUrl?: string;
   timestamps?: DocumentTimestamp[];
+  /** For a web capture: what its certified manifest states (the address visited, where it led, the status, when). */
+  capture?: CaptureFacts;
   generatedAt: Date;
 }
 
@@ -255,14 +258,32 @@ class Layout {
       },
     ]);
     this.#optionalRow("证据标题", "Title", record.title, MAX_LINES.title);
-    if (record.fileName !== undefined && record.fileName !== "") {
+    const capture = input.capture;
+    if (capture) {
+      // A capture is of a page the service itself visited: what it saw, not a file handed in.
+      this.#row("取证网址", "Captured URL", [{ text: capture.url, style: "text", maxLines: MAX_LINES.sourceUrl }]);
+      if (capture.finalUrl !== capture.url) {
+        this.#row("最终网址", "Final URL", [{ text: capture.finalUrl, style: "text", maxLines: MAX_LINES.sourceUrl }]);
+      }
+      if (capture.status !== undefined) {
+        const error = capture.status >= 400 ? "  网站返回错误，所取证的是该错误页面 / an error page" : "";
+        this.#row("HTTP 状态", "HTTP status", [{ text: `${capture.status}${error}`, style: "text", maxLines: 2 }]);
+      }
+      this.#row("取证时间", "Captured", [{ text: bothTimes(new Date(capture.startedAt)), style: "text" }]);
+    } else if (record.fileName !== undefined && record.fileName !== "") {
       this.#row("文件名", "File name", [
         { text: record.fileName, style: "text", maxLines: MAX_LINES.fileName, cutInMiddle: true },
       ]);
     }
     const size = record.size === undefined ? undefined : formatSize(record.size);
     const mediaType = record.mediaType === "" ? undefined : record.mediaType;
-    if (size !== undefined && mediaType !== undefined) {
+    if (capture) {
+      // The certified file of a capture is its manifest: said as such, not as a file of that name.
+      const manifest = `manifest.json${size === undefined ? "" : `, ${size}`}`;
+      this.#row("证据类型", "Evidence type", [
+        { text: `网页取证 Web capture（取证清单 manifest ${manifest}）`, style: "text", maxLines: 2 },
+      ]);
+    } else if (size !== undefined && mediaType !== undefined) {
       this.#row("大小 / 类型", "Size, media type", [
         { text: `${size}   ·   ${mediaType}`, style: "text", maxLines: 2 },
       ]);
@@ -270,7 +291,7 @@ class Layout {
       this.#optionalRow("文件大小", "Size", size, 1);
       this.#optionalRow("媒体类型", "Media type", mediaType, 2);
     }
-    this.#optionalRow("来源网址", "Source URL", record.sourceUrl, MAX_LINES.sourceUrl);
+    if (!capture) this.#optionalRow("来源网址", "Source URL", record.sourceUrl, MAX_LINES.sourceUrl);
     if (record.note !== undefined && record.note !== "") {
       this.#row("备注", "Note", [{ text: record.note, style: "text", maxLines: MAX_LINES.note, multiline: true }]);
     }
@@ -501,7 +522,13 @@ class Layout {
       ],
       ["文件在锚定之前已存在多久。", "How long before the anchoring time the file existed."],
     ];
-    if (record.sourceUrl === undefined && record.title === undefined) doesNot.splice(2, 1);
+    if (this.#input.capture) {
+      // The service visited the page itself; what it cannot say is what others were shown.
+      doesNot[2] = [
+        "网页在其他时间或对其他访问者显示相同内容；标题由申请人提供，本服务未核实。",
+        "That the page showed the same to others or at other times; the title, which the applicant supplied.",
+      ];
+    } else if (record.sourceUrl === undefined && record.title === undefined) doesNot.splice(2, 1);
     const gap = 12;
     const columnWidth = (CONTENT_WIDTH - gap) / 2;
     const columns = [

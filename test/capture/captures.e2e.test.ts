@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { strToU8, unzipSync, zipSync } from "fflate";
+import { Poppler } from "../helpers/certificate-document.ts";
 import { readDatabase } from "../helpers/database.ts";
 import { gate, redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import {
@@ -252,6 +253,14 @@ describe("web captures through the service (real service, Chromium, a loopback s
     // The service too, with the certificate's PDF document: the package is kept to be read, not only hashed.
     const pdf = await fetch(`${service.url}/api/v1/evidence/${id}/certificate.pdf`);
     expect(pdf.status).to.equal(200);
+    // The document states the capture as its certified manifest records it.
+    const poppler = new Poppler();
+    try {
+      const printed = poppler.text(new Uint8Array(await pdf.clone().arrayBuffer())).replace(/\s+/g, "");
+      expect(printed).to.include(`取证网址CapturedURL${pageUrl()}`).and.to.include("HTTP状态HTTPstatus200");
+    } finally {
+      poppler.remove();
+    }
     for (const [zip, verdict] of [
       ["capture.zip", "valid"],
       ["tampered.zip", "invalid"],

@@ -186,6 +186,38 @@ describe("renderCertificatePdf", function () {
     expect(poppler.info(pdf).Pages, "one page").to.equal("1");
   });
 
+  it("states a web capture as the page the service visited: its address, where it led, its HTTP status and time", async () => {
+    const certified = withCertificate(exampleDocumentInput(), (c) => {
+      c.record.mediaType = MEDIA_TYPE_CAPTURE;
+      c.record.fileName = "manifest.json";
+      c.record.sourceUrl = "http://shop.example/item/1";
+    });
+    const input = {
+      ...certified,
+      capture: {
+        url: "http://shop.example/item/1",
+        finalUrl: "https://shop.example/gone",
+        status: 404,
+        title: "Not Found",
+        startedAt: "2026-11-25T16:38:50.000Z",
+        finishedAt: "2026-11-25T16:38:58.000Z",
+      },
+    };
+    const text = squash(poppler.text(await renderCertificatePdf(input)));
+    expect(text)
+      .to.include(squash("取证网址 Captured URL http://shop.example/item/1"))
+      .and.to.include(squash("最终网址 Final URL https://shop.example/gone"))
+      .and.to.include(squash("HTTP 状态 HTTP status 404 网站返回错误，所取证的是该错误页面 / an error page"))
+      .and.to.include(squash("取证时间 Captured 2026-11-26 00:38:50 北京时间 (UTC+8)"))
+      .and.to.include(squash("网页取证 Web capture（取证清单 manifest manifest.json"))
+      .and.to.include(squash("That the page showed the same to others or at other times"));
+    // Not a file handed in by the applicant, nor an address the applicant supplied unchecked.
+    expect(text)
+      .not.to.include(squash("File name"))
+      .and.not.to.include(squash("Source URL"))
+      .and.not.to.include(squash("the applicant supplied them, unchecked"));
+  });
+
   it("shows characters that would print as nothing or as something else as [U+XXXX]", async () => {
     const input = withCertificate(exampleDocumentInput(), (c) => {
       c.record.title = "invoice\u202Egnp.exe\u200B \u0007📷";

@@ -1,3 +1,4 @@
+import type { CaptureFacts } from "../capture-package.ts";
 import type { CertificateClaims } from "../certificate.ts";
 import type { ChainFailure } from "../chain-reader.ts";
 import type { Certificate } from "../schema.ts";
@@ -121,14 +122,7 @@ export interface VerificationResult {
   capture?: CaptureSummary;
 }
 
-export interface CaptureSummary {
-  url: string;
-  finalUrl: string;
-  /** The main document's HTTP status, as the manifest records it: a 404 page is evidence of a 404. */
-  status?: number;
-  title: string;
-  startedAt: string;
-  finishedAt: string;
+export interface CaptureSummary extends CaptureFacts {
   artifacts: { name: string; ok: boolean }[];
   /** The full-page screenshot's bytes (PNG), when the package holds it unaltered. */
   screenshot?: Uint8Array;

@@ -1,7 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { isEvidenceError } from "../errors.ts";
-import { readCapturePackage } from "../capture-package.ts";
+import { captureFactsOf, readCapturePackage } from "../capture-package.ts";
 import { CERTIFICATE_SUFFIX, certificateFromPdf, extractEmbeddedFiles, isPdf } from "../pdf-attachment.ts";
 import { CERTIFICATE_TYPE } from "../schema.ts";
 import { NOT_A_CERTIFICATE, type CaptureSummary, type Check, type VerificationResult as Result } from "./checks.ts";
@@ -180,16 +180,8 @@ async function verifyPackage(
 
 /** The capture as its (certified) manifest states it, and its screenshot when unaltered. */
 function captureSummary(pkg: CapturePackage): CaptureSummary {
-  const { status } = (pkg.manifest.observed ?? {}) as { status?: unknown };
   return {
-    url: pkg.manifest.url,
-    finalUrl: pkg.manifest.finalUrl,
-    ...(Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599
-      ? { status: status as number }
-      : {}),
-    title: typeof pkg.manifest.title === "string" ? pkg.manifest.title : "",
-    startedAt: pkg.manifest.startedAt,
-    finishedAt: pkg.manifest.finishedAt,
+    ...captureFactsOf(pkg.manifest),
     artifacts: pkg.artifacts.map((a) => ({ name: a.name, ok: a.ok })),
     ...(pkg.screenshot ? { screenshot: pkg.screenshot } : {}),
   };

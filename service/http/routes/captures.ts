@@ -137,7 +137,7 @@ function streamOf(objects: ObjectStore, manifestBytes: Uint8Array, name: string)
   return out;
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
+export async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return new Uint8Array(Buffer.concat(chunks));

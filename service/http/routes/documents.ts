@@ -1,5 +1,8 @@
 import { Router } from "express";
-import { claimsOf, DEVELOPMENT_CHAIN_IDS } from "../../core/index.ts";
+import { claimsOf, DEVELOPMENT_CHAIN_IDS, MEDIA_TYPE_CAPTURE } from "../../core/index.ts";
+import { captureFactsOf, parseCaptureManifest } from "../../core/capture-package.ts";
+import type { ObjectStore } from "../../objects/object-store.ts";
+import { readAll } from "./captures.ts";
 import { DEVELOPMENT_TSA_MARKER, parseTimestampToken, timestampTokenFromBase64 } from "../../core/timestamp.ts";
 import type { DocumentTimestamp } from "../../document/certificate-pdf.ts";
 import type { DocumentRenderer } from "../../document/document-renderer.ts";
@@ -13,6 +16,7 @@ import { certifiedEvidence } from "./evidence.ts";
  */
 export function documentRoutes(options: {
   store: EvidenceStore;
+  objects: ObjectStore;
   renderer: DocumentRenderer;
   site: () => { publicUrl: string; chainNames: Record<number, string> };
 }): Router {
@@ -23,6 +27,11 @@ export function documentRoutes(options: {
     const claims = claimsOf(row.certificate);
     const account = await options.store.accountById(row.accountId);
     const site = options.site();
+    // A capture's document states what its certified manifest records of it.
+    const capture =
+      row.record.mediaType === MEDIA_TYPE_CAPTURE
+        ? captureFactsOf(parseCaptureManifest(await readAll(await options.objects.get(row.record.contentHash))))
+        : undefined;
     const pdf = await options.renderer.render({
       certificateJson: `${JSON.stringify(row.certificate, null, 2)}\n`,
       ...(account ? { applicant: account.name } : {}),
@@ -31,6 +40,7 @@ export function documentRoutes(options: {
       verifyUrl: new URL(`/verify?id=${encodeURIComponent(id)}`, site.publicUrl).href,
       serviceUrl: site.publicUrl,
       timestamps: claims.timestamps.flatMap((t) => documentTimestamp(t.token)),
+      ...(capture ? { capture } : {}),
       // The document's time is the certificate's: the same certificate always gives the same document.
       generatedAt: new Date(claims.issuedAt),
     });
