@@ -452,6 +452,14 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(cells[3]).to.match(
         /^该网页或其跳转到的网页位于不能取证的地址（内网、本机或无法解析的地址）（技术细节：.*10\.1\.2\.3/,
       );
+      // Among the evidence by time, newest first: below evidence submitted after it, not pinned to the top.
+      const later = await api(service.url, service.apiKey).postJson("/api/v1/evidence/digests", {
+        items: [{ contentHash: "ab".repeat(32), fileName: "submitted-after-the-failed-capture.png" }],
+      });
+      expect(later.status).to.equal(201);
+      await page.click("#refresh");
+      const first = page.locator("#mine tbody tr").first();
+      await first.filter({ hasText: "submitted-after-the-failed-capture.png" }).waitFor();
       // Drawn again in the other language when it is switched.
       await page.click("#lang");
       const english = await row.locator("td").allInnerTexts();

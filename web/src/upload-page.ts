@@ -337,7 +337,7 @@ async function refreshList(): Promise<void> {
   const key = apiKey();
   if (!key) return;
   const headers = { authorization: `Bearer ${key}` };
-  // Captures not yet evidence (queued, capturing, failed) first: they have no place among the evidence.
+  // Captures not yet evidence (queued, capturing, failed) come from their own list.
   const answers = await Promise.all([
     fetch("/api/v1/evidence?limit=100", { headers }),
     fetch("/api/v1/captures", { headers }),
@@ -396,42 +396,50 @@ function renderList(): void {
   if (!shownList) return;
   const { items, captures, next } = shownList;
   byId<HTMLButtonElement>("more").hidden = next === null;
+  const captureRow = (capture: CaptureList["items"][number]) => {
+    const tr = el("tr");
+    tr.dataset.capture = capture.status;
+    const status = capture.status === "queued" ? t("capture.queued") : t(`status.${capture.status}`);
+    const why = el("td", captureFailureText(capture.error, lang()));
+    if (capture.status === "failed") {
+      const dismiss = el("button", t("capture.dismiss"), { type: "button", "data-dismiss": capture.id });
+      dismiss.addEventListener("click", () => void dismissCapture(capture.id));
+      why.append(" ", dismiss);
+    }
+    tr.append(
+      el("td", capture.url),
+      el("td", new Date(capture.requestedAt).toLocaleString(lang())),
+      el("td", status),
+      why,
+    );
+    return tr;
+  };
+  const evidenceRow = (item: EvidenceList["items"][number]) => {
+    const tr = el("tr");
+    const links = el("td");
+    if (item.status === "anchored")
+      links.append(...certificateLinks(item.id, item.record.mediaType === MEDIA_TYPE_CAPTURE));
+    tr.append(
+      el(
+        "td",
+        item.record.mediaType === MEDIA_TYPE_CAPTURE
+          ? (item.record.sourceUrl ?? "")
+          : (item.record.fileName ?? item.record.contentHash),
+      ),
+      el("td", new Date(item.record.submittedAt).toLocaleString(lang())),
+      el("td", t(`status.${item.status}` as MessageKey)),
+      links,
+    );
+    return tr;
+  };
+  // Captures under way first; a failed one takes its place by time among the evidence, newest first.
+  const failed = captures.filter((c) => c.status === "failed");
+  const byTime = [
+    ...items.map((item) => ({ at: Date.parse(item.record.submittedAt), row: () => evidenceRow(item) })),
+    ...failed.map((capture) => ({ at: Date.parse(capture.requestedAt), row: () => captureRow(capture) })),
+  ].sort((a, b) => b.at - a.at);
   byId<HTMLTableElement>("mine").tBodies[0]!.replaceChildren(
-    ...captures.map((capture) => {
-      const tr = el("tr");
-      tr.dataset.capture = capture.status;
-      const status = capture.status === "queued" ? t("capture.queued") : t(`status.${capture.status}`);
-      const why = el("td", captureFailureText(capture.error, lang()));
-      if (capture.status === "failed") {
-        const dismiss = el("button", t("capture.dismiss"), { type: "button", "data-dismiss": capture.id });
-        dismiss.addEventListener("click", () => void dismissCapture(capture.id));
-        why.append(" ", dismiss);
-      }
-      tr.append(
-        el("td", capture.url),
-        el("td", new Date(capture.requestedAt).toLocaleString(lang())),
-        el("td", status),
-        why,
-      );
-      return tr;
-    }),
-    ...items.map((item) => {
-      const tr = el("tr");
-      const links = el("td");
-      if (item.status === "anchored")
-        links.append(...certificateLinks(item.id, item.record.mediaType === MEDIA_TYPE_CAPTURE));
-      tr.append(
-        el(
-          "td",
-          item.record.mediaType === MEDIA_TYPE_CAPTURE
-            ? (item.record.sourceUrl ?? "")
-            : (item.record.fileName ?? item.record.contentHash),
-        ),
-        el("td", new Date(item.record.submittedAt).toLocaleString(lang())),
-        el("td", t(`status.${item.status}` as MessageKey)),
-        links,
-      );
-      return tr;
-    }),
+    ...captures.filter((c) => c.status !== "failed").map(captureRow),
+    ...byTime.map((entry) => entry.row()),
   );
 }
