@@ -481,6 +481,8 @@ function inChinese(message: string, phrases: readonly [RegExp, string][], summar
  * the certificate) and what is wrong with it; or say what the document or package lacks.
  */
 const FORMAT_PHRASES_ZH: [RegExp, string][] = [
+  // The certificate as a whole is no field: said in words.
+  [/^certificate is not valid JSON$/, "证书不是有效的 JSON"],
   [/ is not valid JSON$/, " 不是有效的 JSON"],
   [/ has the key "([^"]*)" twice in (.*)$/, " 的 $2 中两次出现键 “$1”"],
   [/ has the key "([^"]*)" twice$/, " 中两次出现键 “$1”"],
