@@ -6,6 +6,7 @@ import { arch, platform, release } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Browser, BrowserContext, CDPSession, Frame, Page, Request, Response } from "playwright-core";
+import { MEDIA_TYPE_CAPTURE } from "../core/api.ts";
 import { CAPTURE_MANIFEST_TYPE } from "../core/capture-package.ts";
 import { canonicalBytes, type JsonValue } from "../core/jcs.ts";
 import { firstLineOf } from "../core/errors.ts";
@@ -20,7 +21,7 @@ import { writeWacz, WACZ_FILES, type HarEntry, type HarLog } from "./wacz.ts";
 
 export { CAPTURE_MANIFEST_TYPE };
 /** `mediaType` of a capture's evidence record: its `contentHash` is the SHA-256 of manifest.json. */
-export const CAPTURE_MEDIA_TYPE = "application/vnd.evidence-anchor.capture+json";
+export const CAPTURE_MEDIA_TYPE = MEDIA_TYPE_CAPTURE;
 
 /**
  * The real Chromium binary of Debian's `chromium` package. `/usr/bin/chromium` is a shell

@@ -275,6 +275,12 @@ export const MEDIA_TYPE = new RegExp(
 const mediaType = v.pipe(
   text(TEXT_LIMITS.mediaType),
   v.regex(MEDIA_TYPE, "must be a media type such as image/png (RFC 6838)"),
+  // A record of this type is shown as a capture the service made (its package, its document):
+  // only the capture pipeline records it.
+  v.check(
+    (type) => type.split(";")[0]!.trim().toLowerCase() !== MEDIA_TYPE_CAPTURE,
+    `must not be ${MEDIA_TYPE_CAPTURE}: that type is the service's own, for its web captures`,
+  ),
 );
 
 /** The optional descriptive fields of a submission. Empty strings count as absent. */

@@ -1,5 +1,6 @@
 import { fileTypeFromBuffer } from "file-type";
 import mime from "mime-types";
+import { MEDIA_TYPE_CAPTURE } from "../core/api.ts";
 
 /** How many leading bytes are read to recognise a file's type by its magic bytes. */
 export const SNIFF_BYTES = 4100;
@@ -23,7 +24,10 @@ export async function mediaTypeOf(head: Uint8Array, fileName: string | undefined
   const byName = fileName ? mime.lookup(fileName) : false;
   if (byName) return byName;
   const normalized = declared?.toLowerCase();
-  if (isMediaType(normalized) && normalized !== "application/octet-stream") return normalized;
+  // The capture type is the service's own (a record of it is shown as a capture it made):
+  // never taken from a client.
+  const taken = normalized !== "application/octet-stream" && normalized !== MEDIA_TYPE_CAPTURE;
+  if (isMediaType(normalized) && taken) return normalized;
   return looksLikeText(head) ? "text/plain" : "application/octet-stream";
 }
 

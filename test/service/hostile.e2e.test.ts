@@ -36,6 +36,8 @@ interface HttpCase {
   /** A pattern the problem's detail matches: what a person reads must say what is wrong. */
   detail?: string;
   fileName?: string;
+  /** The media type a 201 records. */
+  mediaType?: string;
   rpcError?: number;
   /** The Allow header a 405 names. */
   allow?: string;
@@ -307,6 +309,7 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
         }
         if (c.detail) expect(res.body.detail).to.match(new RegExp(c.detail));
         if (c.fileName) expect(res.body.items[0].record.fileName).to.equal(c.fileName);
+        if (c.mediaType) expect(res.body.items[0].record.mediaType).to.equal(c.mediaType);
         if (c.rpcError) expect(res.body.error.code).to.equal(c.rpcError);
         expect(res.allow, "Allow").to.equal(c.allow);
         // No partial record: a refused request leaves the database and the object store as
