@@ -522,7 +522,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       }
     });
 
-    it("passes over, saying so, the files of a folder that hold no certificate, and lists the originals no certificate took", async () => {
+    it("passes over the files of a folder that hold no certificate and claim none, listing them with the verdicts", async () => {
       const mixed = tempDir("cli-mixed");
       try {
         writeFileSync(path.join(mixed, "a.evidence.json"), readFileSync(certificatePath));
@@ -536,13 +536,22 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         const res = await runCli(["verify", mixed, "--files", mixed, "--rpc", chain.url, "--lang", "en"]);
         expect(res.code, res.stdout + res.stderr).to.equal(0);
         expect(res.stdout).to.match(/VALID +\S+ +a\.evidence\.json +compared/);
+        expect(res.stdout).to.match(/— +— +contract\.pdf +— +passed over: a PDF with no certificate attached\n/);
+        expect(res.stdout).to.match(/— +— +notes\.json +— +passed over: JSON that is no certificate\n/);
+        expect(res.stdout).to.match(/— +— +photos\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(
-          /\n1 certificates: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in /,
+          /\n1 certificates: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 3 files holding no certificate passed over /,
         );
-        expect(res.stderr.trim().split("\n")).to.deep.equal([
-          `evidence verify: 3 files holding no certificate passed over: ${path.join(mixed, "contract.pdf")} (a PDF with no certificate attached), ${path.join(mixed, "notes.json")} (JSON that is no certificate), ${path.join(mixed, "photos.zip")} (a ZIP that is no capture package)`,
+        expect(res.stderr.trim()).to.equal(
           `evidence verify: 3 files in ${mixed} matched no certificate: contract.pdf, notes.json, photos.zip`,
-        ]);
+        );
+        const lines = await runCli(["verify", mixed, "--rpc", chain.url, "--json", "--lang", "en"]);
+        expect(
+          lines.stdout
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l).passedOver ?? JSON.parse(l).verdict),
+        ).to.deep.equal(["valid", "pdf-without-certificate", "json-not-a-certificate", "zip-not-a-package"]);
         // Named, a file is a certificate to verify, whatever it holds.
         const named = await runCli(["verify", path.join(mixed, "contract.pdf"), "--rpc", chain.url, "--json"]);
         expect([named.code, JSON.parse(named.stdout).verdict]).to.deep.equal([1, "invalid"]);
@@ -558,29 +567,60 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       }
     });
 
-    it("flags an original altered under its certified name in --files, rather than calling it not compared", async () => {
+    it("verifies, never passes over, a folder's file that claims to be a certificate in any way: a forged one is INVALID", async () => {
+      const folder = tempDir("cli-claims");
+      try {
+        const forged = JSON.parse(readFileSync(certificatePath, "utf8"));
+        forged.record.contentHash = sha256Hex("a file made later");
+        // The type written with an escape, which parses to the same value.
+        const escaped = JSON.stringify(forged).replace(
+          '"evidence-anchor-certificate"',
+          '"\\u0065vidence-anchor-certificate"',
+        );
+        writeFileSync(path.join(folder, "forged.json"), escaped);
+        writeFileSync(path.join(folder, "record-only.json"), JSON.stringify({ record: forged.record }));
+        writeFileSync(path.join(folder, "utf16.json"), Buffer.from(`\ufeff${JSON.stringify(forged)}`, "utf16le"));
+        const res = await runCli(["verify", folder, "--rpc", chain.url, "--json"]);
+        const verdicts = res.stdout
+          .trim()
+          .split("\n")
+          .map((l) => [path.basename(JSON.parse(l).certificate), JSON.parse(l).verdict]);
+        expect([res.code, verdicts]).to.deep.equal([
+          1,
+          [
+            ["forged.json", "invalid"],
+            ["record-only.json", "invalid"],
+            ["utf16.json", "invalid"],
+          ],
+        ]);
+      } finally {
+        await cleanUpDataDir(folder);
+      }
+    });
+
+    it("names a file of the certified name that differs beside its certificate in --files, comparing nothing by a name", async () => {
       const certs = tempDir("cli-altered");
       const files = tempDir("cli-altered-files");
       try {
         writeFileSync(path.join(certs, "a.evidence.json"), readFileSync(certificatePath));
         const certified = JSON.parse(readFileSync(certificatePath, "utf8"));
-        writeFileSync(
-          path.join(files, certified.record.fileName),
-          Buffer.concat([readFileSync(evidencePath()), Buffer.from([0])]),
-        );
+        const name = certified.record.fileName as string;
+        writeFileSync(path.join(files, name), Buffer.concat([readFileSync(evidencePath()), Buffer.from([0])]));
         const res = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
         const [line] = res.stdout
           .trim()
           .split("\n")
           .map((l) => JSON.parse(l));
-        const content = line.checks.find((c: any) => c.id === "content");
-        expect([res.code, line.verdict, line.fileCompared, content.status]).to.deep.equal([
-          1,
-          "invalid",
-          true,
-          "failed",
+        expect([res.code, line.verdict, line.fileCompared, line.fileOfCertifiedNameDiffers]).to.deep.equal([
+          0,
+          "valid",
+          false,
+          path.join(files, name),
         ]);
-        expect(res.stderr).to.equal("");
+        const table = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--lang", "en"]);
+        expect(table.stdout).to.include(`— ${name} differs`);
+        expect(table.stdout).to.include("; 1 with no file in");
+        expect(table.stdout).to.include("(1 with a file of the certified name that differs)");
       } finally {
         await cleanUpDataDir(certs);
         await cleanUpDataDir(files);

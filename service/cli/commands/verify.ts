@@ -11,6 +11,7 @@ import { LineBuffer } from "../line-buffer.ts";
 import { visibleText } from "../../core/visible-text.ts";
 import { inOrder } from "../../in-order.ts";
 import { MAX_DOCUMENT_BYTES } from "../../core/limits.ts";
+import { MEDIA_TYPE_CAPTURE } from "../../core/api.ts";
 import { typedDigest } from "../../core/schema.ts";
 
 export const verify = defineCommand({
@@ -22,12 +23,13 @@ export const verify = defineCommand({
 Checks certificates against the chain itself, over JSON-RPC, with no service involved.
 A certificate is its JSON file (.evidence.json), its PDF document, or a web capture
 package (.zip); a directory stands for every certificate in it (not in its subdirectories,
-which are counted on stderr; its files that hold no certificate are passed over, named on stderr).
+which are counted on stderr; its files that hold no certificate and claim none are passed
+over, listed with the verdicts).
   --file F       the original file: its SHA-256 must equal the certified content hash
   --sha256 HEX   the file's SHA-256, when only the hash is at hand
-  --files DIR    for many certificates: the original files, matched by their SHA-256, or else
-                 by the certified file name (an original altered since); the files no
-                 certificate matched are named on stderr
+  --files DIR    for many certificates: the original files, matched by their SHA-256; a file
+                 of a certificate's name that differs is named beside it (not compared), and
+                 the files no certificate matched are named on stderr
   --rpc URL      a node of the certificates' chain (default $EVIDENCE_RPC_URL or http://127.0.0.1:8545)
   --contract A   the consortium's anchor registry (repeatable): a certificate naming another
                  contract fails (without it, any EvidenceAnchor contract on the chain counts)
@@ -126,13 +128,19 @@ output's reader stops reading (| head).`,
     const single = certificates.length === 1 && originals === undefined;
     if (certificates.length === 1) sizeBaseTableForFewSignatures();
     // With --files, each certificate is compared with the file of its certified hash, if DIR
-    // has one, or else with the file of its certified name, which then differs (an altered
-    // original); a certificate with neither is reported as not compared.
-    const compared = new Set<string>();
-    const originalOf = (certified: string, fileName?: string) => {
-      const original = originals!.byHash.get(certified) ?? (fileName ? originals!.byName.get(fileName) : undefined);
-      if (original) compared.add(original.file);
+    // has one; a certificate with none is reported as not compared, and a file of its
+    // certified name, which then differs (an original altered since, or another file of that
+    // name), is named beside it: a name proves nothing, so it is said, never judged.
+    const comparedDigests = new Set<string>();
+    const originalOf = (certified: string) => {
+      const original = originals!.byHash.get(certified);
+      if (original) comparedDigests.add(original.digest);
       return original?.digest;
+    };
+    const sameNameOf = (result: VerificationResult) => {
+      const record = result.claims?.record;
+      if (!originals || result.fileCompared || !record?.fileName || record.mediaType === MEDIA_TYPE_CAPTURE) return;
+      return originals.byName.get(record.fileName)?.file;
     };
     // A capture package handed over as the file is compared as a package, not by its bytes' hash.
     const packageFile = values.file !== undefined ? await capturePackageAt(values.file, isZip) : undefined;
@@ -150,6 +158,7 @@ output's reader stops reading (| head).`,
     // With --files, a certificate whose file is not in DIR is valid as a certificate, but its
     // file was not compared: the summary says how many, so none passes for a file match.
     let notCompared = 0;
+    let namesDiffer = 0;
     const rows: string[][] = [];
     const out = new LineBuffer();
     // Read synchronously: certificates are small, and a synchronous read costs a fraction of
@@ -180,17 +189,27 @@ output's reader stops reading (| head).`,
     // Several files are read and verified at once, so reading and the first chain reads of
     // a batch overlap; results are reported in the order of the files.
     const passedOver: [string, NotACertificate][] = [];
+    const zh = lang === "zh-CN";
     for await (const [file, result] of inOrder(certificates, verifyFile, 16)) {
       if ("skipped" in result) {
+        // Listed with the verdicts, not only on stderr: nothing in the folder goes unmentioned.
         passedOver.push([file, result.skipped]);
+        const why = SKIPPED[result.skipped][zh ? 1 : 0];
+        if (values.json) await out.line(JSON.stringify({ certificate: file, passedOver: result.skipped, detail: why }));
+        else rows.push(["—", "—", path.basename(file), "—", `${zh ? "未核验：" : "passed over: "}${why}`]);
         continue;
       }
       tally[result.verdict]++;
       if (!result.fileCompared) notCompared++;
+      const sameName = sameNameOf(result);
+      if (sameName) namesDiffer++;
       worst = worse(worst, result.verdict);
       if (values.json) {
         const json = wording.verificationJson(result, lang);
-        await out.line(single ? JSON.stringify(json, null, 2) : JSON.stringify({ certificate: file, ...json }));
+        const named = sameName ? { fileOfCertifiedNameDiffers: sameName } : {};
+        await out.line(
+          single ? JSON.stringify(json, null, 2) : JSON.stringify({ certificate: file, ...json, ...named }),
+        );
       } else if (single) {
         await out.line(verificationText(result, { lang, rpc, source: file }));
       } else {
@@ -201,7 +220,15 @@ output's reader stops reading (| head).`,
           wording.VERDICT_NAMES[result.verdict][lang],
           result.claims?.record.id ?? "—",
           path.basename(file),
-          result.fileCompared ? (lang === "zh-CN" ? "已比对" : "compared") : "—",
+          result.fileCompared
+            ? zh
+              ? "已比对"
+              : "compared"
+            : sameName
+              ? zh
+                ? `— ${path.basename(sameName)} 与之不同`
+                : `— ${path.basename(sameName)} differs`
+              : "—",
           failed
             .map(
               // A failure in words, as a mediator reads it (the hashes are in --json and in a
@@ -218,23 +245,14 @@ output's reader stops reading (| head).`,
         ]);
       }
     }
-    const zh = lang === "zh-CN";
     const verified = certificates.length - passedOver.length;
-    if (passedOver.length > 0) {
-      const listed = passedOver.map(([file, why]) => `${visibleText(file)} (${SKIPPED[why][zh ? 1 : 0]})`);
-      console.error(
-        zh
-          ? `evidence verify：${passedOver.length} 个文件不含证书，未核验：${listed.join("，")}`
-          : `evidence verify: ${passedOver.length} file${passedOver.length === 1 ? "" : "s"} holding no certificate passed over: ${listed.join(", ")}`,
-      );
-      if (verified === 0) throw new UsageError("no certificate among the files found");
-    }
+    if (verified === 0) throw new UsageError("no certificate among the files found");
     if (originals) {
       // The certificates verified are no originals, when the two folders are one.
       const skippedFiles = new Set(passedOver.map(([file]) => path.resolve(file)));
       const certificateFiles = new Set(certificates.map((f) => path.resolve(f)).filter((f) => !skippedFiles.has(f)));
       const unmatched = [...originals.byName.values()]
-        .filter((o) => !compared.has(o.file) && !certificateFiles.has(path.resolve(o.file)))
+        .filter((o) => !comparedDigests.has(o.digest) && !certificateFiles.has(path.resolve(o.file)))
         .map((o) => o.file);
       if (unmatched.length > 0) {
         const names = unmatched.slice(0, 10).map((f) => visibleText(path.basename(f)));
@@ -253,8 +271,8 @@ output's reader stops reading (| head).`,
       ]);
       await out.line(
         zh
-          ? `\n共 ${verified} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}${originals ? `；${notCompared} 份在 ${values.files} 中没有对应文件，未比对文件` : ""}（节点 ${rpc}）`
-          : `\n${verified} certificates: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${originals ? `; ${notCompared} with no file in ${values.files} to compare` : ""} (node ${rpc})`,
+          ? `\n共 ${verified} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}${originals ? `；${notCompared} 份在 ${values.files} 中没有对应文件，未比对文件${namesDiffer ? `（其中 ${namesDiffer} 份有同名但内容不同的文件）` : ""}` : ""}${passedOver.length ? `；${passedOver.length} 个文件不含证书，未核验` : ""}（节点 ${rpc}）`
+          : `\n${verified} certificates: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${originals ? `; ${notCompared} with no file in ${values.files} to compare${namesDiffer ? ` (${namesDiffer} with a file of the certified name that differs)` : ""}` : ""}${passedOver.length ? `; ${passedOver.length} file${passedOver.length === 1 ? "" : "s"} holding no certificate passed over` : ""} (node ${rpc})`,
       );
     }
     await out.flush();
@@ -267,7 +285,6 @@ const SKIPPED: Record<NotACertificate, [string, string]> = {
   "pdf-without-certificate": ["a PDF with no certificate attached", "未附证书的 PDF"],
   "zip-not-a-package": ["a ZIP that is no capture package", "不是网页取证包的 ZIP"],
   "json-not-a-certificate": ["JSON that is no certificate", "不是证书的 JSON"],
-  other: ["neither a certificate, its PDF document nor a capture package", "既不是证书、证书 PDF，也不是网页取证包"],
 };
 
 function worse(a: Verdict, b: Verdict): Verdict {

@@ -84,34 +84,53 @@ async function verifyAgainstPackage(
 }
 
 /** Why a file found in a folder is no certificate at all (see notACertificate). */
-export type NotACertificate = "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate" | "other";
+export type NotACertificate = "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate";
 
 /**
  * Why a file found in a folder holds no certificate and claims none — a contract that is a
- * PDF, an archive of photos, a capture's manifest.json — or undefined when it holds or claims
- * one. A folder of evidence mixes certificates with originals: a bulk verifier skips these,
- * saying so, instead of calling them invalid certificates. A certificate that is damaged
- * still claims to be one (a PDF that cannot be read, a ZIP naming a manifest.json, JSON naming
- * the certificate type, any *.evidence.json) and is verified, so it is INVALID.
+ * PDF, an archive of photos, a JSON file of other data — or undefined when it holds or claims
+ * one, or might. A folder of evidence mixes certificates with originals: a bulk verifier
+ * passes these over, listing them, instead of calling them invalid certificates. Anything that
+ * looks like a certificate in any way is verified, so that a damaged or altered one is INVALID:
+ * a *.evidence.json; JSON that is not an object's text, or an object with any certificate key;
+ * a PDF that cannot be read, or that carries a certificate or names Evidence Anchor (one of the
+ * service's documents, its attachment taken out); a ZIP naming a manifest or a certificate;
+ * and a file of none of these kinds.
  */
 export function notACertificate(name: string, bytes: Uint8Array): NotACertificate | undefined {
   if (name.toLowerCase().endsWith(CERTIFICATE_SUFFIX)) return undefined;
   if (isPdf(bytes)) {
+    let attached;
     try {
-      const attached = extractEmbeddedFiles(bytes);
-      return attached.some((f) => f.name.toLowerCase().endsWith(CERTIFICATE_SUFFIX))
-        ? undefined
-        : "pdf-without-certificate";
+      attached = extractEmbeddedFiles(bytes);
     } catch {
       return undefined;
     }
+    if (attached.some((f) => f.name.toLowerCase().endsWith(CERTIFICATE_SUFFIX))) return undefined;
+    return includesText(bytes, "Evidence Anchor") ? undefined : "pdf-without-certificate";
   }
-  if (isZip(bytes)) return includesText(bytes, "manifest.json") ? undefined : "zip-not-a-package";
+  if (isZip(bytes)) {
+    const claims = includesText(bytes, "manifest.json") || includesText(bytes, CERTIFICATE_SUFFIX);
+    return claims ? undefined : "zip-not-a-package";
+  }
   if (beginsAsJson(bytes)) {
-    return includesText(bytes, CERTIFICATE_TYPE) ? undefined : "json-not-a-certificate";
+    let value: unknown;
+    try {
+      value = JSON.parse(decodeText(bytes));
+    } catch {
+      return undefined;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+    const claims =
+      (value as { type?: unknown }).type === CERTIFICATE_TYPE ||
+      CERTIFICATE_KEYS.some((key) => Object.hasOwn(value, key));
+    return claims ? undefined : "json-not-a-certificate";
   }
-  return "other";
+  return undefined;
 }
+
+/** Keys of a certificate of either version, any one of which makes JSON claim to be one. */
+const CERTIFICATE_KEYS = ["record", "leafHash", "proof", "batch", "anchor", "signature", "issuer"];
 
 /** Whether the bytes hold `text` (ASCII) anywhere. */
 function includesText(bytes: Uint8Array, text: string): boolean {
