@@ -36,6 +36,14 @@ export class ByteBudget {
     if (before === undefined) res.once("close", () => this.release(res));
   }
 
+  /** Gives back `bytes` of what the request holds, before its answer: a body it stopped keeping. */
+  giveBack(res: Response, bytes: number): void {
+    const held = this.held.get(res) ?? 0;
+    const back = Math.min(bytes, held);
+    this.used -= back;
+    this.held.set(res, held - back);
+  }
+
   private release(res: Response): void {
     this.used -= this.held.get(res) ?? 0;
     this.held.delete(res);

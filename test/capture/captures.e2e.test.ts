@@ -203,6 +203,11 @@ describe("web captures through the service (real service, Chromium, a loopback s
     const pkg = JSON.parse(res.stdout).checks.find((c: any) => c.id === "package");
     expect(pkg.status).to.equal("failed");
     expect(pkg.detail).to.match(/^page\.html was altered/);
+    // Said of the package's files, not of the certificate, which is untouched.
+    const said = await runCli(["verify", tampered, "--rpc", chainUrl, "--lang", "en"]);
+    expect(said.stdout.split("\n")[1]).to.equal(
+      "Files in the capture package were altered (see Capture package): the package proves nothing. None of the certificate's own checks failed.",
+    );
   });
 
   it("verifies a capture's certificate with its package handed over as the file: the package is compared, not the ZIP's hash", async () => {
@@ -248,6 +253,46 @@ describe("web captures through the service (real service, Chromium, a loopback s
       "--lang",
       "en",
     ]);
+
+    // A package in the certificate's place is checked as a package, whatever is handed over beside it.
+    const both = await runCli([
+      "verify",
+      path.join(work, "tampered.zip"),
+      "--file",
+      path.join(work, "capture.zip"),
+      "--rpc",
+      chainUrl,
+      "--json",
+    ]);
+    const bothJson = JSON.parse(both.stdout);
+    expect([both.code, bothJson.verdict, bothJson.checks.find((x: any) => x.id === "package").status]).to.deep.equal([
+      1,
+      "invalid",
+      "failed",
+    ]);
+
+    // A package submitted as an ordinary file is certified as its bytes: handed over, it is compared as one.
+    const form = new FormData();
+    form.append("file", new Blob([readFileSync(path.join(work, "capture.zip"))]), "capture.zip");
+    const submitted = await api(service.url, service.apiKey).postForm("/api/v1/evidence", form);
+    const ordinary = await api(service.url).anchored(submitted.body.items[0].id);
+    const ordinaryPath = path.join(work, "ordinary.evidence.json");
+    writeFileSync(ordinaryPath, JSON.stringify(ordinary));
+    const asBytes = await runCli([
+      "verify",
+      ordinaryPath,
+      "--file",
+      path.join(work, "capture.zip"),
+      "--rpc",
+      chainUrl,
+      "--json",
+    ]);
+    const asBytesJson = JSON.parse(asBytes.stdout);
+    expect([
+      asBytes.code,
+      asBytesJson.verdict,
+      asBytesJson.checks.find((x: any) => x.id === "content").reason.code,
+    ]).to.deep.equal([0, "valid", "content.match"]);
     expect(said.stdout.split("\n")[0]).to.equal("== VALID — the capture package matches the certificate ==");
 
     // The service too, with the certificate's PDF document: the package is kept to be read, not only hashed.

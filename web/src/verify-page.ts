@@ -244,7 +244,9 @@ async function verifyAndRender(
     // node without it is of another chain that shares the id. Certificates of other chains
     // are the reader's to judge.
     trustedContracts: (chainId) => (site.contract && chainId === site.chainId ? [site.contract] : undefined),
-    ...(packageFile !== undefined ? { packageFile } : digest !== undefined ? { fileDigest: digest } : {}),
+    // A package chosen as the original goes with its own hash: a ZIP may be certified as it is.
+    ...(packageFile !== undefined ? { packageFile } : {}),
+    ...(digest !== undefined ? { fileDigest: digest } : {}),
   });
   last = { result, rpc, at: new Date() };
   render(result, rpc, last.at);

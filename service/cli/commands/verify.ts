@@ -144,14 +144,13 @@ output's reader stops reading (| head).`,
     };
     // A capture package handed over as the file is compared as a package, not by its bytes' hash.
     const packageFile = values.file !== undefined ? await capturePackageAt(values.file, isZip) : undefined;
+    // (A package's own hash goes with it: a ZIP may be certified as it is.)
     const fileDigest: string | typeof originalOf | undefined =
-      packageFile !== undefined
-        ? undefined
-        : values.file !== undefined
-          ? await sha256File(values.file)
-          : sha256 !== undefined
-            ? sha256
-            : originals && originalOf;
+      values.file !== undefined
+        ? await sha256File(values.file)
+        : sha256 !== undefined
+          ? sha256
+          : originals && originalOf;
 
     let worst: Verdict = "valid";
     const tally: Record<Verdict, number> = { valid: 0, invalid: 0, indeterminate: 0 };

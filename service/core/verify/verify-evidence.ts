@@ -21,7 +21,10 @@ export type EvidenceInput = { kind: "certificate"; certificate: unknown } | { ki
  * manifest, so the package is compared as a package (its manifest against the certificate, its
  * files against its manifest), never by the SHA-256 of the ZIP, which no certificate names.
  */
-export type EvidenceOptions = VerifyOptions & { packageFile?: Uint8Array };
+export type EvidenceOptions = VerifyOptions & {
+  /** The file handed over, when it is a ZIP; `fileDigest` beside it, if given, is its SHA-256. */
+  packageFile?: Uint8Array;
+};
 
 /** Verifies whatever was handed over, by what it is. */
 export async function verifyEvidence(input: EvidenceInput, options: EvidenceOptions): Promise<VerificationResult> {
@@ -66,7 +69,9 @@ function certificateIn(input: EvidenceInput): { certificate: unknown } | { malfo
 
 /**
  * A certificate with a capture package handed over as its file: the package is the evidence
- * compared. A ZIP that is no capture package is compared by its SHA-256, as any file.
+ * compared. A ZIP certified as it is (uploaded as a file), a ZIP that is no capture package,
+ * and any file beside a package in the certificate's place (whose own files are then the ones
+ * checked) are compared by their SHA-256, as any file.
  */
 async function verifyAgainstPackage(
   input: EvidenceInput,
@@ -75,12 +80,25 @@ async function verifyAgainstPackage(
 ): Promise<VerificationResult> {
   const certificate = certificateIn(input);
   if ("malformed" in certificate) return malformedResult(certificate.malformed);
+  const digest = typeof options.fileDigest === "string" ? options.fileDigest : bytesToHex(sha256(zip));
+  const asAFile = () => verifyEvidence(input, { ...options, fileDigest: digest });
+  if (input.kind === "bytes" && isZip(input.bytes)) return asAFile();
+  if (certifiedContentHash(certificate.certificate) === digest.toLowerCase()) return asAFile();
   const pkg = readPackage(zip);
-  if ("malformed" in pkg) {
-    return verifyCertificate(certificate.certificate, { ...options, fileDigest: bytesToHex(sha256(zip)) });
-  }
+  if ("malformed" in pkg) return asAFile();
   const result = await verifyPackage(zip, options, { certificate: certificate.certificate, pkg });
   return input.kind === "bytes" && isPdf(input.bytes) ? withPrintedPageNotice(result) : result;
+}
+
+/** The content hash a certificate (parsed or its text) states, if it can be read at all; for choosing how to compare, never for judging. */
+function certifiedContentHash(certificate: unknown): string | undefined {
+  try {
+    const value = typeof certificate === "string" ? (JSON.parse(certificate) as unknown) : certificate;
+    const hash = (value as { record?: { contentHash?: unknown } } | null)?.record?.contentHash;
+    return typeof hash === "string" ? hash.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why a file found in a folder is no certificate at all (see notACertificate). */

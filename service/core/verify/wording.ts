@@ -805,8 +805,14 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
     // The certificate's own failures first: a file compared with an altered certificate was
     // compared with nothing that counts, and is not the point.
     const failed = result.checks.filter((c) => c.status === "failed");
-    const own = failed.filter((c) => c.id !== "content").map((c) => CHECK_NAMES[c.id][lang]);
+    const own = failed.filter((c) => c.id !== "content" && c.id !== "package").map((c) => CHECK_NAMES[c.id][lang]);
     const content = failed.some((c) => c.id === "content");
+    if (own.length === 0 && failed.some((c) => c.id === "package")) {
+      // The package's files, not the certificate, were altered.
+      return zh
+        ? "取证包中的文件已被改动（见“取证包”一项），该取证包不能证明任何内容；证书本身的检查均未失败。"
+        : "Files in the capture package were altered (see Capture package): the package proves nothing. None of the certificate's own checks failed.";
+    }
     if (own.length === 0) {
       return zh
         ? "文件比对未通过：该证书不能证明此文件。"

@@ -59,24 +59,34 @@ export function verifyRoutes(
         let size = 0;
         const keep = file.fieldname === "certificate";
         // A file that is a capture package is compared as a package, so its bytes are kept too
-        // (as long as a package may be); any other file is only hashed.
-        let keepPackage = false;
+        // (as long as a package may be); any other file is only hashed. Its first four bytes
+        // decide, however the body is cut into chunks; what was kept before is given back.
+        let keepPackage = true;
+        let kept = 0;
+        const head: number[] = [];
+        const dropPackage = () => {
+          keepPackage = false;
+          chunks.length = 0;
+          options.buffers.giveBack(req.res!, kept);
+          kept = 0;
+        };
         // A JSON certificate is a few kilobytes; its PDF document or a capture package may be larger.
         let limit = MAX_DOCUMENT_BYTES;
         file.stream.on("data", (chunk: Buffer) => {
           if (keep && size === 0 && beginsAsJson(chunk)) limit = MAX_CERTIFICATE_BYTES;
-          if (!keep && size === 0) keepPackage = isZip(chunk);
           size += chunk.length;
           if (!keep) {
             hash.update(chunk);
-            if (keepPackage && size > MAX_DOCUMENT_BYTES) {
-              keepPackage = false;
-              chunks.length = 0;
+            if (head.length < 4) {
+              head.push(...chunk.subarray(0, 4 - head.length));
+              if (head.length === 4 && !isZip(Uint8Array.from(head))) dropPackage();
             }
+            if (keepPackage && size > MAX_DOCUMENT_BYTES) dropPackage();
             if (keepPackage) {
               try {
                 options.buffers.take(req.res!, chunk.length);
                 chunks.push(chunk);
+                kept += chunk.length;
               } catch (e) {
                 file.stream.destroy(e as Error);
               }
@@ -100,7 +110,7 @@ export function verifyRoutes(
         file.stream.on("end", () =>
           cb(null, {
             size,
-            buffer: keep || keepPackage ? Buffer.concat(chunks) : undefined,
+            buffer: keep || (keepPackage && head.length === 4) ? Buffer.concat(chunks) : undefined,
             sha256: keep ? undefined : hash.digest("hex"),
           } as never),
         );
@@ -225,13 +235,18 @@ function verificationInput(
   const upload = files.certificate?.[0]?.buffer;
   let evidence: EvidenceInput;
   const malformed = body.malformed?.get(-1);
-  if (upload !== undefined) evidence = { kind: "bytes", bytes: new Uint8Array(upload) };
-  else if (malformed !== undefined) return { malformed, options: {} };
+  if (upload !== undefined) {
+    evidence = { kind: "bytes", bytes: new Uint8Array(upload.buffer, upload.byteOffset, upload.byteLength) };
+  } else if (malformed !== undefined) return { malformed, options: {} };
   else if (body.certificate !== undefined) evidence = { kind: "certificate", certificate: body.certificate };
   else throw new HttpProblem(400, "NO_CERTIFICATE", "send the certificate");
   const packageFile = files.file?.[0]?.buffer;
-  if (packageFile !== undefined) return { evidence, options: { packageFile: new Uint8Array(packageFile) } };
   let fileDigest = files.file?.[0]?.sha256;
+  if (packageFile !== undefined) {
+    // The package's own digest goes with it, hashed as it streamed: for a ZIP certified as it is.
+    const bytes = new Uint8Array(packageFile.buffer, packageFile.byteOffset, packageFile.byteLength);
+    return { evidence, options: { packageFile: bytes, ...(fileDigest ? { fileDigest } : {}) } };
+  }
   if (fileDigest === undefined && body.sha256 !== undefined) {
     fileDigest = typeof body.sha256 === "string" ? typedDigest(body.sha256) : undefined;
     if (fileDigest === undefined) {
