@@ -34,6 +34,8 @@ export const CONTENT_HASH_INPUT = /^[0-9a-fA-F]{64}$/;
  * undefined when it is none of these.
  */
 export function typedDigest(typed: string): string | undefined {
+  // One line: several (sha256sum of many files) leave it unclear which file is meant.
+  if (typed.trim().includes("\n")) return undefined;
   const first = typed.trim().replace(/^\\/, "").split(/\s+/)[0]!.replace(/^0x/i, "");
   return CONTENT_HASH_INPUT.test(first) ? first.toLowerCase() : undefined;
 }

@@ -129,27 +129,31 @@ export function createApp(deps: AppDependencies): Express {
 
 /** The part of a router's layer (router 2) the methods of a path are read from. */
 interface RouterLayer {
-  match(path: string): { path: string } | false;
+  /** router 2.3 answers what it matched; earlier versions true, keeping the matched part in `path`. */
+  match(path: string): { path: string } | boolean;
+  path?: string;
   route?: { methods: Record<string, boolean> };
   handle: { stack?: RouterLayer[] };
 }
 
 /**
  * The methods the routes of `stack` answer at `path`, routers mounted inside it included: what
- * a 405 names in `Allow` (HEAD wherever GET is, as Express answers it). Layer.match stores no
- * request state, so reading the stack between requests is safe.
+ * a 405 names in `Allow` (HEAD wherever GET is, as Express answers it). Matching between
+ * requests is safe: router 2.3 keeps no request state on a layer, and earlier versions keep
+ * only what the next request's own match writes again before reading it.
  */
 function routeMethods(stack: readonly RouterLayer[], path: string): Set<string> {
   const methods = new Set<string>();
   for (const layer of stack) {
     const matched = layer.match(path);
     if (!matched) continue;
+    const consumed = typeof matched === "object" ? matched.path : (layer.path ?? "");
     if (layer.route) {
       for (const [method, on] of Object.entries(layer.route.methods)) {
         if (on && method !== "_all") methods.add(method.toUpperCase());
       }
     } else if (layer.handle.stack) {
-      for (const m of routeMethods(layer.handle.stack, path.slice(matched.path.length) || "/")) methods.add(m);
+      for (const m of routeMethods(layer.handle.stack, path.slice(consumed.length) || "/")) methods.add(m);
     }
   }
   if (methods.has("GET")) methods.add("HEAD");

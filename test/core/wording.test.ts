@@ -65,7 +65,7 @@ describe("reasons in Chinese (core/verify/wording.ts)", () => {
     const warning = { code: "warning.development-tsa", tsa: "Development TSA - not trusted by courts" } as const;
     expect(warningText(warning, "zh-CN")).to.equal("时间戳由开发测试用时间戳机构签发，法院不予采信。");
     expect(warningText(warning, "en")).to.equal(
-      "The time-stamp comes from a development TSA (Development TSA - not trusted by courts), which courts do not trust.",
+      "The time-stamp was issued by a development TSA, which courts do not trust.",
     );
   });
 

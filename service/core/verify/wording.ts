@@ -849,7 +849,7 @@ export function warningText(warning: Warning, lang: Lang): string {
     case "warning.development-tsa":
       return zh
         ? "时间戳由开发测试用时间戳机构签发，法院不予采信。"
-        : `The time-stamp comes from a development TSA (${warning.tsa}), which courts do not trust.`;
+        : "The time-stamp was issued by a development TSA, which courts do not trust.";
   }
 }
 
