@@ -9,6 +9,7 @@ import {
   verdictExplanation,
   warningText,
 } from "../../service/core/verify/wording.ts";
+import { strToU8, zipSync } from "fflate";
 import { sha256Hex } from "../helpers/hash.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
 import { example, loadVector } from "../helpers/vectors.ts";
@@ -135,6 +136,18 @@ describe("what a verdict says first (core/verify/wording.ts)", () => {
     const png = await verifyEvidence({ kind: "bytes", bytes: example.file() }, { chain });
     expect(verdictExplanation(png, "en")).to.match(
       /^This is not a readable certificate: the file is not a certificate/,
+    );
+    // A PDF or a ZIP of another kind, chosen by mistake, is the wrong file too, not a damaged certificate.
+    const contract = readFileSync(new URL("../vectors/pdf/no-attachment.pdf", import.meta.url));
+    const ordinaryPdf = await verifyEvidence({ kind: "bytes", bytes: contract }, { chain });
+    expect(verdictExplanation(ordinaryPdf, "en")).to.match(
+      /^This is not a readable certificate: the PDF is not a certificate document/,
+    );
+    expect(verdictExplanation(ordinaryPdf, "zh-CN")).to.match(/^无法读取证书：格式错误：该 PDF 不是证书文档/);
+    const photos = zipSync({ "shot.png": strToU8("not really a png") });
+    const ordinaryZip = await verifyEvidence({ kind: "bytes", bytes: photos }, { chain });
+    expect(verdictExplanation(ordinaryZip, "en")).to.match(
+      /^This is not a readable certificate: the ZIP is not a capture package/,
     );
   });
 

@@ -150,3 +150,21 @@ export function verdictOf(checks: readonly Check[]): Verdict {
 /** A file of none of the three kinds: a screenshot or the evidence itself chosen by mistake, say. */
 export const NOT_A_CERTIFICATE =
   "the file is not a certificate: a certificate is a JSON file (.evidence.json), its PDF document or a capture package (.zip)";
+
+/** A PDF chosen as the certificate that is no certificate document: the reader's wrong choice. */
+export const NOT_A_CERTIFICATE_DOCUMENT =
+  "the PDF is not a certificate document: it carries no *.evidence.json certificate";
+
+/** A ZIP chosen as the certificate that is no capture package: the reader's wrong choice. */
+export const NOT_A_CAPTURE_PACKAGE = "the ZIP is not a capture package: it names no manifest.json";
+
+/** A capture package downloaded before its capture was anchored. */
+export const NO_CERTIFICATE_YET =
+  "the capture package holds no certificate yet (it is issued once the capture is anchored)";
+
+/** The format failures that are a file of another kind chosen, not a damaged certificate. */
+export const WRONG_FILE_MESSAGES: readonly string[] = [
+  NOT_A_CERTIFICATE,
+  NOT_A_CERTIFICATE_DOCUMENT,
+  NOT_A_CAPTURE_PACKAGE,
+];

@@ -4,7 +4,15 @@ import { isEvidenceError } from "../errors.ts";
 import { captureFactsOf, readCapturePackage } from "../capture-package.ts";
 import { CERTIFICATE_SUFFIX, certificateFromPdf, extractEmbeddedFiles, isPdf } from "../pdf-attachment.ts";
 import { CERTIFICATE_TYPE } from "../schema.ts";
-import { NOT_A_CERTIFICATE, type CaptureSummary, type Check, type VerificationResult as Result } from "./checks.ts";
+import {
+  NO_CERTIFICATE_YET,
+  NOT_A_CAPTURE_PACKAGE,
+  NOT_A_CERTIFICATE,
+  NOT_A_CERTIFICATE_DOCUMENT,
+  type CaptureSummary,
+  type Check,
+  type VerificationResult as Result,
+} from "./checks.ts";
 import { checkContent, malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
 import type { VerificationResult } from "./checks.ts";
 
@@ -55,6 +63,9 @@ function certificateIn(input: EvidenceInput): { certificate: unknown } | { malfo
     try {
       return { certificate: certificateFromPdf(input.bytes).text };
     } catch (e) {
+      // A PDF of another kind chosen by mistake is said to be one, not a damaged certificate.
+      if (notACertificate("", input.bytes) === "pdf-without-certificate")
+        return { malformed: NOT_A_CERTIFICATE_DOCUMENT };
       return { malformed: `the PDF document holds no readable certificate: ${(e as Error).message}` };
     }
   }
@@ -254,11 +265,10 @@ function readPackage(zip: Uint8Array): CapturePackage | { malformed: string } {
   try {
     return readCapturePackage(zip);
   } catch (e) {
+    if (notACertificate("", zip) === "zip-not-a-package") return { malformed: NOT_A_CAPTURE_PACKAGE };
     return { malformed: `the capture package cannot be read: ${isEvidenceError(e) ? e.message : String(e)}` };
   }
 }
-
-const NO_CERTIFICATE_YET = "the capture package holds no certificate yet (it is issued once the capture is anchored)";
 
 /** UTF-8 text of a certificate file; invalid UTF-8 is left for the format check to refuse. */
 function decodeText(bytes: Uint8Array): string {

@@ -1,4 +1,4 @@
-import { NOT_A_CERTIFICATE } from "./checks.ts";
+import { NO_CERTIFICATE_YET, WRONG_FILE_MESSAGES } from "./checks.ts";
 import type {
   CaptureSummary,
   Check,
@@ -518,6 +518,8 @@ const FORMAT_PHRASES_ZH: [RegExp, string][] = [
     /^the file is not a certificate: .*$/s,
     "该文件不是证书：证书是 JSON 文件（.evidence.json）、其 PDF 文档或网页取证包（.zip）",
   ],
+  [/^the PDF is not a certificate document: .*$/s, "该 PDF 不是证书文档：其中没有附带 *.evidence.json 证书"],
+  [/^the ZIP is not a capture package: .*$/s, "该 ZIP 不是网页取证包：其中没有 manifest.json"],
   [/^the PDF document holds no readable certificate: (.*)$/s, "PDF 文档中没有可读取的证书（技术细节：$1）"],
   [/^the capture package cannot be read: (.*)$/s, "无法读取网页取证包（技术细节：$1）"],
   [/^the capture package holds no certificate yet .*$/s, "网页取证包中还没有证书（取证内容上链后才签发证书）"],
@@ -791,8 +793,13 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
   if (format?.status === "failed") {
     // A file of another kind was chosen; anything else claims to be a certificate and is
     // damaged or altered, which is not the reader's mistake.
-    const wrongFile = format.reason.code === "format.malformed" && format.reason.message === NOT_A_CERTIFICATE;
-    if (wrongFile) {
+    const message = format.reason.code === "format.malformed" ? format.reason.message : "";
+    if (message === NO_CERTIFICATE_YET) {
+      return zh
+        ? "该网页取证包中还没有证书：取证内容上链后才签发证书。请在上链后重新下载取证包，或使用其证书。"
+        : "This capture package holds no certificate yet: it is issued once the capture is anchored. Download the package again once it is, or use its certificate.";
+    }
+    if (WRONG_FILE_MESSAGES.includes(message)) {
       return zh
         ? `无法读取证书：${reasonText(format.reason, lang)}。请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。`
         : `This is not a readable certificate: ${reasonText(format.reason, lang)}. Choose the evidence certificate (.evidence.json, its PDF document or a capture package .zip).`;
