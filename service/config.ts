@@ -22,6 +22,11 @@ export interface ServiceConfig {
     rpcUrl: string | undefined;
     /** The EvidenceAnchor address on an external chain. */
     contract: string | undefined;
+    /**
+     * Earlier registries of the same chain whose certificates stay valid (a consortium that
+     * deployed a new one): trusted beside the service's own when it verifies.
+     */
+    trustedContracts: string[];
     /** The external chain's id, if known in advance: checked against the node, and lets a first start go on while the node is down. */
     chainId: number | undefined;
     localPort: number;
@@ -108,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     chain: {
       rpcUrl: url(env, "CHAIN_RPC_URL"),
       contract: optional(env, "ANCHOR_CONTRACT"),
+      trustedContracts: addresses(env, "TRUSTED_CONTRACTS"),
       chainId: env.CHAIN_ID ? int(env, "CHAIN_ID", 0, 1, Number.MAX_SAFE_INTEGER) : undefined,
       localPort: int(env, "LOCAL_CHAIN_PORT", 8545, 1, 65_535),
       localBlockTime: int(env, "LOCAL_CHAIN_BLOCK_TIME", 0, 0, 60),
@@ -195,6 +201,14 @@ function checkUrl(name: string, raw: string): string {
     // reported below
   }
   throw new ConfigError(`${name} must be an http or https URL, got "${raw}"`);
+}
+
+function addresses(env: NodeJS.ProcessEnv, name: string): string[] {
+  const all = list(env[name] ?? "");
+  const bad = all.find((a) => !/^0x[0-9a-fA-F]{40}$/.test(a));
+  if (bad !== undefined)
+    throw new ConfigError(`${name} must be contract addresses (0x and 40 hex digits), comma-separated, got "${bad}"`);
+  return all;
 }
 
 function list(raw: string): string[] {

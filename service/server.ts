@@ -221,6 +221,7 @@ export async function startService(
       devApiKey = (await createAccount(store, "development")).apiKey;
     }
 
+    const registries = [contract, ...config.chain.trustedContracts];
     const verifierChain = new CachingChainReader(
       new JsonRpcChainReader(chainUrl, { timeoutMs: 5_000, label: SERVICE_NODE_LABEL }),
     );
@@ -232,8 +233,9 @@ export async function startService(
         chain: readThrough ? readThrough(verifierChain) : verifierChain,
         timestamps,
         developmentChainIds: DEVELOPMENT_CHAIN_IDS,
-        // On its own chain, the registry this service anchors in is the one it trusts, as its page does.
-        trustedContracts: (id) => (id === chainId ? [contract] : undefined),
+        // On its own chain, the registries this service trusts are its own and the earlier ones
+        // configured, as its page does.
+        trustedContracts: (id) => (id === chainId ? registries : undefined),
       });
 
     const url = config.publicUrl ?? `http://${config.host}:${port}`;
@@ -243,6 +245,7 @@ export async function startService(
       developmentChainIds: DEVELOPMENT_CHAIN_IDS,
       chainId,
       contract,
+      contracts: registries,
     });
     const renderer = new DocumentRenderer();
     cleanup.push(() => renderer.close());

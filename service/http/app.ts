@@ -47,6 +47,8 @@ export interface AppDependencies {
     developmentChainIds: readonly number[];
     chainId: number;
     contract: string;
+    /** Every registry of `chainId` the service trusts: its own first, then earlier ones. */
+    contracts: string[];
   };
   /** Operators see the whole health model with `Authorization: Bearer <token>`. */
   healthToken: string | undefined;

@@ -74,6 +74,7 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         developmentChainIds: [31337],
         chainId: 31337,
         contract: health.chain.contract,
+        contracts: [health.chain.contract],
       }),
       log: silentLogger(),
     });

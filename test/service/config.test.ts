@@ -20,6 +20,14 @@ describe("the service's configuration (environment variables)", () => {
     expect(loadConfig({ ANCHOR_LEASE_MS: "3000" }).chain.leaseMs).to.equal(3_000);
   });
 
+  it("reads the earlier registries trusted beside the service's own from TRUSTED_CONTRACTS, and refuses what is no address", () => {
+    expect(loadConfig({}).chain.trustedContracts).to.deep.equal([]);
+    const a = `0x${"a".repeat(40)}`;
+    const b = `0x${"B".repeat(40)}`;
+    expect(loadConfig({ TRUSTED_CONTRACTS: ` ${a}, ${b} ` }).chain.trustedContracts).to.deep.equal([a, b]);
+    expect(() => loadConfig({ TRUSTED_CONTRACTS: `${a},0x1234` })).to.throw(ConfigError, /TRUSTED_CONTRACTS.*"0x1234"/);
+  });
+
   it("reads an external chain: its URL, contract, id and zero gas price; no development account", () => {
     const config = loadConfig({
       CHAIN_RPC_URL: "http://127.0.0.1:8545",

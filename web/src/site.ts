@@ -10,6 +10,8 @@ export interface SiteInfo {
   /** The chain the service anchors on, and its registry: trusted for certificates of that chain, whichever node is read. */
   chainId?: number;
   contract?: string;
+  /** Every registry of that chain the service trusts: its own, then earlier ones (TRUSTED_CONTRACTS). */
+  contracts?: string[];
 }
 
 let cached: Promise<SiteInfo> | undefined;
@@ -25,6 +27,7 @@ export function siteInfo(): Promise<SiteInfo> {
       developmentChainIds: info.developmentChainIds ?? DEVELOPMENT_CHAIN_IDS,
       ...(info.chainId !== undefined ? { chainId: info.chainId } : {}),
       ...(info.contract !== undefined ? { contract: info.contract } : {}),
+      ...(info.contracts !== undefined ? { contracts: info.contracts } : {}),
     }));
   return cached;
 }

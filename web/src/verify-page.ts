@@ -243,7 +243,10 @@ async function verifyAndRender(
     // On the service's chain, its registry is the one to trust, whichever node is read: a
     // node without it is of another chain that shares the id. Certificates of other chains
     // are the reader's to judge.
-    trustedContracts: (chainId) => (site.contract && chainId === site.chainId ? [site.contract] : undefined),
+    trustedContracts: (chainId) => {
+      const registries = site.contracts ?? (site.contract ? [site.contract] : []);
+      return registries.length > 0 && chainId === site.chainId ? registries : undefined;
+    },
     // A package chosen as the original goes with its own hash: a ZIP may be certified as it is.
     ...(packageFile !== undefined ? { packageFile } : {}),
     ...(digest !== undefined ? { fileDigest: digest } : {}),
