@@ -55,6 +55,13 @@ describe("web captures through the service (real service, Chromium, a loopback s
   });
 
   const pageUrl = () => `http://127.0.0.1:${site.port}/shop/item`;
+  const zipAt = (name: string) => path.join(work, name);
+  /** `evidence verify CERTIFICATE --file FILE --json`: its exit code, its verdict and its checks by id. */
+  async function verifiedWithFile(certificate: string, file: string) {
+    const res = await runCli(["verify", certificate, "--file", file, "--rpc", chainUrl, "--json"]);
+    const json = JSON.parse(res.stdout);
+    return { code: res.code, json, check: (id: string) => json.checks.find((x: any) => x.id === id) };
+  }
 
   it("captures a page (202), reports progress, anchors its record, and serves a package that verifies", async () => {
     const client = api(service.url, service.apiKey);
@@ -227,13 +234,10 @@ describe("web captures through the service (real service, Chromium, a loopback s
       },
     ];
     for (const c of cases) {
-      const zip = path.join(work, c.zip);
-      const res = await runCli(["verify", certificatePath, "--file", zip, "--rpc", chainUrl, "--json"]);
-      const json = JSON.parse(res.stdout);
-      const check = (checkId: string) => json.checks.find((x: any) => x.id === checkId);
+      const { code, json, check } = await verifiedWithFile(certificatePath, zipAt(c.zip));
       expect(
         [
-          res.code,
+          code,
           json.verdict,
           json.fileCompared,
           check("package")?.status,
@@ -247,53 +251,30 @@ describe("web captures through the service (real service, Chromium, a loopback s
       "verify",
       certificatePath,
       "--file",
-      path.join(work, "capture.zip"),
+      zipAt("capture.zip"),
       "--rpc",
       chainUrl,
       "--lang",
       "en",
     ]);
+    expect(said.stdout.split("\n")[0]).to.equal("== VALID — the capture package matches the certificate ==");
 
     // A package in the certificate's place is checked as a package, whatever is handed over beside it.
-    const both = await runCli([
-      "verify",
-      path.join(work, "tampered.zip"),
-      "--file",
-      path.join(work, "capture.zip"),
-      "--rpc",
-      chainUrl,
-      "--json",
-    ]);
-    const bothJson = JSON.parse(both.stdout);
-    expect([both.code, bothJson.verdict, bothJson.checks.find((x: any) => x.id === "package").status]).to.deep.equal([
-      1,
-      "invalid",
-      "failed",
-    ]);
+    const both = await verifiedWithFile(zipAt("tampered.zip"), zipAt("capture.zip"));
+    expect([both.code, both.json.verdict, both.check("package").status]).to.deep.equal([1, "invalid", "failed"]);
 
     // A package submitted as an ordinary file is certified as its bytes: handed over, it is compared as one.
     const form = new FormData();
-    form.append("file", new Blob([readFileSync(path.join(work, "capture.zip"))]), "capture.zip");
+    form.append("file", new Blob([readFileSync(zipAt("capture.zip"))]), "capture.zip");
     const submitted = await api(service.url, service.apiKey).postForm("/api/v1/evidence", form);
-    const ordinary = await api(service.url).anchored(submitted.body.items[0].id);
     const ordinaryPath = path.join(work, "ordinary.evidence.json");
-    writeFileSync(ordinaryPath, JSON.stringify(ordinary));
-    const asBytes = await runCli([
-      "verify",
-      ordinaryPath,
-      "--file",
-      path.join(work, "capture.zip"),
-      "--rpc",
-      chainUrl,
-      "--json",
+    writeFileSync(ordinaryPath, JSON.stringify(await api(service.url).anchored(submitted.body.items[0].id)));
+    const asBytes = await verifiedWithFile(ordinaryPath, zipAt("capture.zip"));
+    expect([asBytes.code, asBytes.json.verdict, asBytes.check("content").reason.code]).to.deep.equal([
+      0,
+      "valid",
+      "content.match",
     ]);
-    const asBytesJson = JSON.parse(asBytes.stdout);
-    expect([
-      asBytes.code,
-      asBytesJson.verdict,
-      asBytesJson.checks.find((x: any) => x.id === "content").reason.code,
-    ]).to.deep.equal([0, "valid", "content.match"]);
-    expect(said.stdout.split("\n")[0]).to.equal("== VALID — the capture package matches the certificate ==");
 
     // The service too, with the certificate's PDF document: the package is kept to be read, not only hashed.
     const pdf = await fetch(`${service.url}/api/v1/evidence/${id}/certificate.pdf`);
