@@ -241,6 +241,35 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       expect(next.status).to.equal(200);
     });
 
+    it("holds a file beside the certificate only when it is a ZIP (a capture package to read), within the same budget", async () => {
+      const busy = await listen(appWith({ verifyBufferBytes: 256 * 1024 }));
+      try {
+        const withFile = async (file: Uint8Array<ArrayBuffer>) => {
+          const form = new FormData();
+          form.append("certificate", new Blob([JSON.stringify(example.certificate())]), "c.evidence.json");
+          form.append("file", new Blob([file]), "original");
+          const res = await fetch(`${busy.url}/api/v1/verify`, { method: "POST", body: form });
+          return [res.status, ((await res.json()) as { code?: string; verdict?: string }).code ?? "answered"];
+        };
+        // Larger than the budget, within the file size limit (1 MiB here).
+        const halfMegabyte = (head: number[]) => {
+          const bytes = new Uint8Array(512 * 1024);
+          bytes.set(head);
+          return bytes;
+        };
+        expect(await withFile(halfMegabyte([0x25, 0x50, 0x44, 0x46])), "a PDF: hashed as it streams").to.deep.equal([
+          200,
+          "answered",
+        ]);
+        expect(await withFile(halfMegabyte([0x50, 0x4b, 0x03, 0x04])), "a ZIP: held to be read").to.deep.equal([
+          503,
+          "SERVER_BUSY",
+        ]);
+      } finally {
+        busy.server.close();
+      }
+    });
+
     it("holds at most its budget of documents at once: past it 503 SERVER_BUSY with Retry-After, and room again once a request is done", async () => {
       const busy = await listen(appWith({ verifyBufferBytes: 2 * 1024 * 1024, uploadRateWindowMs: 60_000 }));
       try {

@@ -49,6 +49,8 @@ describe("the service's configuration (environment variables)", () => {
     ["DEV_ACCOUNT", "maybe"],
     ["ANCHOR_LEASE_MS", "500"],
     ["RPC_BODY_TIMEOUT_MS", "50"],
+    // Less than one request's worth: a capture package as the certificate and another as the file.
+    ["VERIFY_BUFFER_BYTES", String(64 * 1024 * 1024)],
   ] as const) {
     it(`refuses ${name}=${value} with a message naming it`, () => {
       expect(() => loadConfig({ [name]: value }))
