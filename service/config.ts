@@ -144,7 +144,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       connectionsPerAddress: int(env, "MAX_CONNECTIONS_PER_ADDRESS", 256, 1, 1_000_000),
       rpcBodyTimeoutMs: int(env, "RPC_BODY_TIMEOUT_MS", 10_000, 100, 600_000),
       // At least one request's worth: a capture package as the certificate and another as the file.
-      verifyBufferBytes: int(env, "VERIFY_BUFFER_BYTES", 256 * 1024 ** 2, 2 * MAX_DOCUMENT_BYTES, Number.MAX_SAFE_INTEGER),
+      verifyBufferBytes: int(
+        env,
+        "VERIFY_BUFFER_BYTES",
+        256 * 1024 ** 2,
+        2 * MAX_DOCUMENT_BYTES,
+        Number.MAX_SAFE_INTEGER,
+      ),
     },
     timestamps: {
       urls: env.TSA_URLS === undefined ? undefined : list(env.TSA_URLS).map((u) => checkUrl("TSA_URLS", u)),
