@@ -134,7 +134,9 @@ export type Warning =
   | { code: "warning.timestamp-unchecked" }
   | { code: "warning.development-tsa"; tsa: string }
   /** A certificate document was verified: its attachment, never its printed page. */
-  | { code: "warning.printed-page-unchecked" };
+  | { code: "warning.printed-page-unchecked" }
+  /** No registry was trusted for the chain: the certificate's contract was taken as it says. */
+  | { code: "warning.registry-unchecked"; contract: string; chainId: number };
 
 /**
  * The verdict of docs/protocol.md §8: invalid if any check failed; else indeterminate if any of

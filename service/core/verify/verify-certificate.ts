@@ -103,6 +103,15 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
   const developmentChain = (options.developmentChainIds ?? DEVELOPMENT_CHAIN_IDS).includes(claims.anchor.chainId);
   const warnings: Warning[] = [...timestamp.warnings];
   if (developmentChain) warnings.unshift({ code: "warning.development-chain", chainId: claims.anchor.chainId });
+  // Without a registry to trust, any EvidenceAnchor counts, one anybody deployed included: the
+  // reader is told to compare the contract with the consortium's published one.
+  if (anchor.status === "passed" && !trustedFor(options.trustedContracts, claims.anchor.chainId)) {
+    warnings.push({
+      code: "warning.registry-unchecked",
+      contract: claims.anchor.contract,
+      chainId: claims.anchor.chainId,
+    });
+  }
   return {
     verdict,
     valid: verdict === "valid",
@@ -230,13 +239,16 @@ async function checkAnchor(
       return check("anchor", "error", { code: "anchor.behind", latest, blockNumber });
     }
     if (!(await reads.code)) {
-      // The registry the reader trusts exists on the consortium's chain: a node without it is
-      // of another chain that shares the id (or one not synced that far), which proves nothing
-      // about the certificate. Without a trusted registry, an address without code is the
-      // certificate's own claim, and it fails.
-      return trustedContracts
-        ? check("anchor", "error", { code: "anchor.registry-missing", contract, chainId })
-        : fail({ code: "anchor.no-contract", contract, chainId });
+      // A node without the contract is of another chain that shares the id (two development
+      // chains are both 31337), or one not synced that far: its answers prove nothing about the
+      // certificate. A forger gains nothing from naming an empty address: without a trusted
+      // registry any contract counts, one of the forger's own included, and with one, another
+      // address has failed already.
+      return check("anchor", "error", {
+        code: trustedContracts ? "anchor.registry-missing" : "anchor.no-contract",
+        contract,
+        chainId,
+      });
     }
     const onChain = await reads.onChain;
     if (onChain.timestamp === 0) return fail({ code: "anchor.never-anchored", root: c.root, contract, chainId });

@@ -321,8 +321,10 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `已于 ${at(r.timestamp, "zh-CN")} 记录在链 ${r.chainId} 的第 ${r.blockNumber} 号区块`,
   ),
   "anchor.no-contract": both(
-    (r) => `there is no contract at ${r.contract} on chain ${r.chainId}`,
-    (r) => `链 ${r.chainId} 上的地址 ${r.contract} 没有合约`,
+    (r) =>
+      `the node has no contract at ${r.contract}: it is not the chain ${r.chainId} the certificate was anchored on (another chain with the same id, or one not synced), or the certificate names a contract that never was; use a node of the consortium's chain and name its registry (--contract)`,
+    (r) =>
+      `该节点在地址 ${r.contract} 上没有合约：它不是证书上链所在的链 ${r.chainId}（可能是使用相同链 ID 的另一条链，或尚未同步），或证书所载合约从未存在；请使用联盟链的节点，并指定其存证合约（--contract）`,
   ),
   "anchor.registry-missing": both(
     (r) =>
@@ -651,7 +653,7 @@ export function checkSentence(check: Pick<Check, "id" | "status"> & { reason?: R
     return lang === "zh-CN" ? `${detail}。` : `${detail[0]!.toUpperCase()}${detail.slice(1)}.`;
   }
   const sentence =
-    check.reason && (PACKAGE_CONTENT_SENTENCES[check.reason.code] ?? ANCHOR_ERROR_SENTENCES[check.reason.code]);
+    check.reason && (PACKAGE_CONTENT_SENTENCES[check.reason.code] ?? ANCHOR_SENTENCES[check.reason.code]);
   if (sentence) return sentence[lang];
   return CHECK_SENTENCES[check.id][check.status][lang];
 }
@@ -677,10 +679,11 @@ const PACKAGE_CONTENT_SENTENCES: Partial<Record<ReasonCode, Words>> = {
 };
 
 /**
- * An anchor that could not be checked although the node answered, said as what the node
- * answered: "could not be read" would send the reader looking for a network fault.
+ * An anchor check said as what the node answered or what the reader trusts: "could not be
+ * read" would send the reader looking for a network fault, and "the blockchain contradicts"
+ * would call a certificate of another registry altered.
  */
-const ANCHOR_ERROR_SENTENCES: Partial<Record<ReasonCode, Words>> = {
+const ANCHOR_SENTENCES: Partial<Record<ReasonCode, Words>> = {
   "anchor.behind": {
     en: "The node has not yet reached the anchoring block, so the anchor is unconfirmed. This is not evidence against the certificate.",
     "zh-CN": "该节点尚未同步到上链区块，上链信息尚未核实。这并不表明证书有问题。",
@@ -688,6 +691,14 @@ const ANCHOR_ERROR_SENTENCES: Partial<Record<ReasonCode, Words>> = {
   "anchor.other-chain": {
     en: "The node is of another chain than the certificate's, so the anchor is unconfirmed. This is not evidence against the certificate.",
     "zh-CN": "该节点不属于证书所在的链，上链信息尚未核实。这并不表明证书有问题。",
+  },
+  "anchor.no-contract": {
+    en: "The node holds no contract at the certificate's address: it is not of the certificate's chain, so the anchor is unconfirmed. This is not evidence against the certificate.",
+    "zh-CN": "该节点上没有证书所载地址的合约，不属于证书所在的链，上链信息尚未核实。这并不表明证书有问题。",
+  },
+  "anchor.unknown-contract": {
+    en: "The certificate names a contract that is not the trusted registry: it was not anchored where the consortium anchors.",
+    "zh-CN": "证书所载合约不是受信任的存证合约：该证书并非在联盟的存证合约中上链。",
   },
   "anchor.registry-missing": {
     en: "The node does not hold the trusted registry: it is not of the consortium's chain, so the anchor is unconfirmed. This is not evidence against the certificate.",
@@ -849,6 +860,10 @@ export function warningText(warning: Warning, lang: Lang): string {
         : `The time of TSA ${warning.tsa} differs from the block's by ${warning.offsetSeconds} s.`;
     case "warning.timestamp-unchecked":
       return zh ? "证书附有时间戳令牌，但本次未核验。" : "The certificate's time-stamp tokens were not checked.";
+    case "warning.registry-unchecked":
+      return zh
+        ? `未与受信任的存证合约比对：证书所载合约 ${warning.contract}（链 ${warning.chainId}）按证书所述采信。请与联盟公布的存证合约地址核对，或用 --contract 指定。`
+        : `No trusted registry was named: the certificate's contract ${warning.contract} (chain ${warning.chainId}) was taken as it says. Compare it with the consortium's published registry, or name that with --contract.`;
     case "warning.printed-page-unchecked":
       return zh
         ? "仅核验了 PDF 所附的证书，未核验其打印页面（页面可被任何人编辑）：请将本结果中的编号和内容哈希与纸质文本逐一核对。"
