@@ -259,6 +259,22 @@ describe("web captures through the service (real service, Chromium, a loopback s
     ]);
     expect(said.stdout.split("\n")[0]).to.equal("== VALID — the capture package matches the certificate ==");
 
+    // The same package in both places: its manifest is the file compared.
+    const twice = await verifiedWithFile(zipAt("capture.zip"), zipAt("capture.zip"));
+    expect([twice.code, twice.json.verdict, twice.json.fileCompared]).to.deep.equal([0, "valid", true]);
+    // A package of a capture not anchored yet holds no certificate: could not verify, not invalid.
+    const unanchored = unzipSync(readFileSync(zipAt("capture.zip")));
+    delete unanchored["certificate.evidence.json"];
+    writeFileSync(zipAt("unanchored.zip"), zipSync(unanchored));
+    const early = await runCli(["verify", zipAt("unanchored.zip"), "--rpc", chainUrl, "--lang", "en"]);
+    expect([early.code, early.stdout.split("\n").slice(0, 2)]).to.deep.equal([
+      3,
+      [
+        "== COULD NOT VERIFY ==",
+        "This capture package holds no certificate yet: it is issued once the capture is anchored. Download the package again once it is, or use its certificate.",
+      ],
+    ]);
+
     // A package in the certificate's place is checked as a package, whatever is handed over beside it.
     const both = await verifiedWithFile(zipAt("tampered.zip"), zipAt("capture.zip"));
     expect([both.code, both.json.verdict, both.check("package").status]).to.deep.equal([1, "invalid", "failed"]);

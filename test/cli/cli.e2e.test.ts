@@ -531,6 +531,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
           path.join(mixed, "contract.pdf"),
         );
         writeFileSync(path.join(mixed, "notes.json"), JSON.stringify({ hello: "world" }));
+        writeFileSync(path.join(mixed, "empty.zip"), "");
         writeFileSync(path.join(mixed, "photos.zip"), zipSync({ "shot.png": strToU8("not really a png") }));
         copyFileSync(evidencePath(), path.join(mixed, "original.png"));
         const res = await runCli(["verify", mixed, "--files", mixed, "--rpc", chain.url, "--lang", "en"]);
@@ -538,12 +539,13 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(res.stdout).to.match(/VALID +\S+ +a\.evidence\.json +compared/);
         expect(res.stdout).to.match(/— +— +contract\.pdf +— +passed over: a PDF with no certificate attached\n/);
         expect(res.stdout).to.match(/— +— +notes\.json +— +passed over: JSON that is no certificate\n/);
-        expect(res.stdout).to.match(/— +— +photos\.zip +— +passed over: a ZIP that is no capture package\n/);
+        expect(res.stdout).to.match(/— +— +photos\.zip +— +passed over: a ZIP holding no certificate\n/);
+        expect(res.stdout).to.match(/— +— +empty\.zip +— +passed over: an empty file\n/);
         expect(res.stdout).to.match(
-          /\n1 certificates: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 3 files holding no certificate passed over /,
+          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 4 files holding no certificate passed over /,
         );
         expect(res.stderr.trim()).to.equal(
-          `evidence verify: 3 files in ${mixed} matched no certificate: contract.pdf, notes.json, photos.zip`,
+          `evidence verify: 4 files in ${mixed} matched no certificate: contract.pdf, empty.zip, notes.json, photos.zip`,
         );
         const lines = await runCli(["verify", mixed, "--rpc", chain.url, "--json", "--lang", "en"]);
         expect(
@@ -551,7 +553,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
             .trim()
             .split("\n")
             .map((l) => JSON.parse(l).passedOver ?? JSON.parse(l).verdict),
-        ).to.deep.equal(["valid", "pdf-without-certificate", "json-not-a-certificate", "zip-not-a-package"]);
+        ).to.deep.equal(["valid", "pdf-without-certificate", "empty", "json-not-a-certificate", "zip-not-a-package"]);
         // Named, a file is a certificate to verify, whatever it holds.
         const named = await runCli(["verify", path.join(mixed, "contract.pdf"), "--rpc", chain.url, "--json"]);
         expect([named.code, JSON.parse(named.stdout).verdict]).to.deep.equal([1, "invalid"]);

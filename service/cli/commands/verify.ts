@@ -271,7 +271,7 @@ output's reader stops reading (| head).`,
       await out.line(
         zh
           ? `\n共 ${verified} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}${originals ? `；${notCompared} 份在 ${values.files} 中没有对应文件，未比对文件${namesDiffer ? `（其中 ${namesDiffer} 份有同名但内容不同的文件）` : ""}` : ""}${passedOver.length ? `；${passedOver.length} 个文件不含证书，未核验` : ""}（节点 ${rpc}）`
-          : `\n${verified} certificates: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${originals ? `; ${notCompared} with no file in ${values.files} to compare${namesDiffer ? ` (${namesDiffer} with a file of the certified name that differs)` : ""}` : ""}${passedOver.length ? `; ${passedOver.length} file${passedOver.length === 1 ? "" : "s"} holding no certificate passed over` : ""} (node ${rpc})`,
+          : `\n${verified} certificate${verified === 1 ? "" : "s"}: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${originals ? `; ${notCompared} with no file in ${values.files} to compare${namesDiffer ? ` (${namesDiffer} with a file of the certified name that differs)` : ""}` : ""}${passedOver.length ? `; ${passedOver.length} file${passedOver.length === 1 ? "" : "s"} holding no certificate passed over` : ""} (node ${rpc})`,
       );
     }
     await out.flush();
@@ -281,8 +281,9 @@ output's reader stops reading (| head).`,
 
 /** What a passed-over file is, in English and Chinese. */
 const SKIPPED: Record<NotACertificate, [string, string]> = {
+  empty: ["an empty file", "空文件"],
   "pdf-without-certificate": ["a PDF with no certificate attached", "未附证书的 PDF"],
-  "zip-not-a-package": ["a ZIP that is no capture package", "不是网页取证包的 ZIP"],
+  "zip-not-a-package": ["a ZIP holding no certificate", "不含证书的 ZIP"],
   "json-not-a-certificate": ["JSON that is no certificate", "不是证书的 JSON"],
 };
 
@@ -291,7 +292,7 @@ function worse(a: Verdict, b: Verdict): Verdict {
   return rank[b] > rank[a] ? b : a;
 }
 
-const CERTIFICATE_FILE = /\.(evidence\.json|json|pdf|zip)$/i;
+const CERTIFICATE_FILE = /\.(evidence\.json|json|pdf|zip|wacz)$/i;
 
 /**
  * The certificate files named, with each directory standing for the certificates in it (not

@@ -29,6 +29,8 @@ export type Reason =
   | { code: "format.malformed"; message: string }
   /** The certificate's file could not be read at all (permissions, gone, a directory): nothing was judged. */
   | { code: "format.unreadable"; message: string }
+  /** A capture package downloaded before its capture was anchored: nothing to verify yet. */
+  | { code: "format.no-certificate-yet" }
   | { code: "format.not-checked" }
   | { code: "content.match"; digest: string }
   | { code: "content.mismatch"; digest: string; certified: string }
@@ -77,6 +79,7 @@ export type Reason =
   | { code: "timestamp.unverifiable"; index: number; tsa: string; problem: string }
   | { code: "timestamp.not-checked"; count: number }
   | { code: "not-checked.malformed" }
+  | { code: "not-checked.no-certificate-yet" }
   | { code: "not-checked.unreadable" }
   | { code: "package.ok"; artifacts: number }
   | { code: "package.altered"; problems: string[] };
@@ -158,7 +161,7 @@ export const NOT_A_CERTIFICATE_DOCUMENT =
   "the PDF is not a certificate document: it carries no *.evidence.json certificate";
 
 /** A ZIP chosen as the certificate that is no capture package: the reader's wrong choice. */
-export const NOT_A_CAPTURE_PACKAGE = "the ZIP is not a capture package: it names no manifest.json";
+export const NOT_A_CAPTURE_PACKAGE = "the ZIP is not a capture package: it holds no capture manifest";
 
 /** A capture package downloaded before its capture was anchored. */
 export const NO_CERTIFICATE_YET =

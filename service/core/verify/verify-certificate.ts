@@ -139,8 +139,21 @@ export function unreadableResult(message: string): VerificationResult {
   return nothingCheckedResult({ id: "format", status: "error", reason: { code: "format.unreadable", message } });
 }
 
+/**
+ * The verdict on a capture package downloaded before its capture was anchored: it holds no
+ * certificate yet, so nothing could be verified, which is not invalid.
+ */
+export function notYetCertifiedResult(): VerificationResult {
+  return nothingCheckedResult({ id: "format", status: "error", reason: { code: "format.no-certificate-yet" } });
+}
+
 function nothingCheckedResult(format: Check): VerificationResult {
-  const notChecked = format.status === "error" ? "not-checked.unreadable" : "not-checked.malformed";
+  const notChecked =
+    format.reason.code === "format.no-certificate-yet"
+      ? "not-checked.no-certificate-yet"
+      : format.status === "error"
+        ? "not-checked.unreadable"
+        : "not-checked.malformed";
   const checks: Check[] = [
     format,
     ...CHECK_IDS.slice(1).map((id): Check => ({ id, status: "skipped", reason: { code: notChecked } })),

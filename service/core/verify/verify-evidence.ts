@@ -13,7 +13,13 @@ import {
   type Check,
   type VerificationResult as Result,
 } from "./checks.ts";
-import { checkContent, malformedResult, verifyCertificate, type VerifyOptions } from "./verify-certificate.ts";
+import {
+  checkContent,
+  malformedResult,
+  notYetCertifiedResult,
+  verifyCertificate,
+  type VerifyOptions,
+} from "./verify-certificate.ts";
 import type { VerificationResult } from "./checks.ts";
 
 /**
@@ -40,7 +46,7 @@ export async function verifyEvidence(input: EvidenceInput, options: EvidenceOpti
   if (packageFile !== undefined) return verifyAgainstPackage(input, packageFile, verifyOptions);
   if (input.kind === "bytes" && isZip(input.bytes)) return verifyPackage(input.bytes, verifyOptions);
   const certificate = certificateIn(input);
-  if ("malformed" in certificate) return malformedResult(certificate.malformed);
+  if ("malformed" in certificate) return failureResult(certificate.malformed);
   const result = await verifyCertificate(certificate.certificate, verifyOptions);
   return input.kind === "bytes" && isPdf(input.bytes) ? withPrintedPageNotice(result) : result;
 }
@@ -90,10 +96,15 @@ async function verifyAgainstPackage(
   options: VerifyOptions,
 ): Promise<VerificationResult> {
   const certificate = certificateIn(input);
-  if ("malformed" in certificate) return malformedResult(certificate.malformed);
+  if ("malformed" in certificate) return failureResult(certificate.malformed);
   const digest = typeof options.fileDigest === "string" ? options.fileDigest : bytesToHex(sha256(zip));
   const asAFile = () => verifyEvidence(input, { ...options, fileDigest: digest });
-  if (input.kind === "bytes" && isZip(input.bytes)) return asAFile();
+  if (input.kind === "bytes" && isZip(input.bytes)) {
+    // A package in both places (the same capture's): its manifest is the file compared.
+    const filePackage = readPackage(zip);
+    if ("malformed" in filePackage || !filePackage.ok) return asAFile();
+    return verifyEvidence(input, { ...options, fileDigest: filePackage.manifestSha256 });
+  }
   if (certifiedContentHash(certificate.certificate) === digest.toLowerCase()) return asAFile();
   const pkg = readPackage(zip);
   if ("malformed" in pkg) return asAFile();
@@ -113,7 +124,7 @@ function certifiedContentHash(certificate: unknown): string | undefined {
 }
 
 /** Why a file found in a folder is no certificate at all (see notACertificate). */
-export type NotACertificate = "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate";
+export type NotACertificate = "empty" | "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate";
 
 /**
  * Why a file found in a folder holds no certificate and claims none — a contract that is a
@@ -128,6 +139,7 @@ export type NotACertificate = "pdf-without-certificate" | "zip-not-a-package" | 
  */
 export function notACertificate(name: string, bytes: Uint8Array): NotACertificate | undefined {
   if (name.toLowerCase().endsWith(CERTIFICATE_SUFFIX)) return undefined;
+  if (bytes.length === 0) return "empty";
   if (isPdf(bytes)) {
     let attached;
     try {
@@ -138,10 +150,9 @@ export function notACertificate(name: string, bytes: Uint8Array): NotACertificat
     if (attached.some((f) => f.name.toLowerCase().endsWith(CERTIFICATE_SUFFIX))) return undefined;
     return includesText(bytes, "Evidence Anchor") ? undefined : "pdf-without-certificate";
   }
-  if (isZip(bytes)) {
-    const claims = includesText(bytes, "manifest.json") || includesText(bytes, CERTIFICATE_SUFFIX);
-    return claims ? undefined : "zip-not-a-package";
-  }
+  // A package carries its certificate under a name its directory lists uncompressed; one without
+  // holds none (an archive of other things, or a package of a capture not anchored yet).
+  if (isZip(bytes)) return includesText(bytes, CERTIFICATE_SUFFIX) ? undefined : "zip-not-a-package";
   if (beginsAsJson(bytes)) {
     let value: unknown;
     try {
@@ -194,10 +205,10 @@ async function verifyPackage(
   outside?: { certificate: unknown; pkg: CapturePackage },
 ): Promise<Result> {
   const read = outside?.pkg ?? readPackage(zip);
-  if ("malformed" in read) return malformedResult(read.malformed);
+  if ("malformed" in read) return failureResult(read.malformed);
   const pkg = read;
   const certificate = outside ? outside.certificate : pkg.certificateText;
-  if (certificate === undefined) return malformedResult(NO_CERTIFICATE_YET);
+  if (certificate === undefined) return notYetCertifiedResult();
   // The manifest is the certified file; a file the user hands over beside the package is
   // compared with the capture: the manifest itself, or one of the files it lists. A package
   // handed over as the file is itself the file compared.
@@ -260,6 +271,11 @@ function packageContent(manifestCheck: Check, pkg: CapturePackage, supplied: str
 }
 
 type CapturePackage = ReturnType<typeof readCapturePackage>;
+
+/** Why nothing could be verified: a package not certified yet (could not verify), or no readable certificate (invalid). */
+function failureResult(message: string): VerificationResult {
+  return message === NO_CERTIFICATE_YET ? notYetCertifiedResult() : malformedResult(message);
+}
 
 function readPackage(zip: Uint8Array): CapturePackage | { malformed: string } {
   try {

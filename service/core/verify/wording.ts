@@ -1,4 +1,4 @@
-import { NO_CERTIFICATE_YET, WRONG_FILE_MESSAGES } from "./checks.ts";
+import { WRONG_FILE_MESSAGES } from "./checks.ts";
 import type {
   CaptureSummary,
   Check,
@@ -256,6 +256,10 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => r.message,
     (r) => `格式错误：${inChinese(r.message, FORMAT_PHRASES_ZH, "证书无法解析")}`,
   ),
+  "format.no-certificate-yet": both(
+    () => "the capture package holds no certificate yet: it is issued once the capture is anchored",
+    () => "网页取证包中还没有证书：取证内容上链后才签发证书",
+  ),
   "format.unreadable": both(
     (r) => `the file cannot be read: ${r.message}`,
     (r) => `无法读取文件：${inChinese(r.message, UNREADABLE_PHRASES_ZH, "读取出错")}`,
@@ -461,6 +465,10 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     () => "not checked: the certificate is malformed",
     () => "未检查：证书格式不正确",
   ),
+  "not-checked.no-certificate-yet": both(
+    () => "not checked: the package holds no certificate yet",
+    () => "未检查：取证包中还没有证书",
+  ),
   "not-checked.unreadable": both(
     () => "not checked: the certificate could not be read",
     () => "未检查：无法读取证书",
@@ -521,7 +529,7 @@ const FORMAT_PHRASES_ZH: [RegExp, string][] = [
     "该文件不是证书：证书是 JSON 文件（.evidence.json）、其 PDF 文档或网页取证包（.zip）",
   ],
   [/^the PDF is not a certificate document: .*$/s, "该 PDF 不是证书文档：其中没有附带 *.evidence.json 证书"],
-  [/^the ZIP is not a capture package: .*$/s, "该 ZIP 不是网页取证包：其中没有 manifest.json"],
+  [/^the ZIP is not a capture package: .*$/s, "该 ZIP 不是网页取证包：其中没有取证清单"],
   [/^the PDF document holds no readable certificate: (.*)$/s, "PDF 文档中没有可读取的证书（技术细节：$1）"],
   [/^the capture package cannot be read: (.*)$/s, "无法读取网页取证包（技术细节：$1）"],
   [/^the capture package holds no certificate yet .*$/s, "网页取证包中还没有证书（取证内容上链后才签发证书）"],
@@ -648,7 +656,11 @@ export function reasonText(reason: Reason, lang: Lang): string {
 
 export function checkSentence(check: Pick<Check, "id" | "status"> & { reason?: Reason }, lang: Lang): string {
   // A check not run because the certificate could not be read or parsed says why, as a sentence.
-  if (check.reason?.code === "not-checked.malformed" || check.reason?.code === "not-checked.unreadable") {
+  if (
+    check.reason?.code === "not-checked.malformed" ||
+    check.reason?.code === "not-checked.unreadable" ||
+    check.reason?.code === "not-checked.no-certificate-yet"
+  ) {
     const detail = reasonText(check.reason, lang);
     return lang === "zh-CN" ? `${detail}。` : `${detail[0]!.toUpperCase()}${detail.slice(1)}.`;
   }
@@ -801,15 +813,15 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
       : "The certificate itself checks out (record, Merkle proof, blockchain anchor and issuer signature all pass), but the file you supplied is not the certified file: their SHA-256 values differ. Supply the original file.";
   }
   const format = result.checks.find((c) => c.id === "format");
+  if (format?.reason.code === "format.no-certificate-yet") {
+    return zh
+      ? "该网页取证包中还没有证书：取证内容上链后才签发证书。请在上链后重新下载取证包，或使用其证书。"
+      : "This capture package holds no certificate yet: it is issued once the capture is anchored. Download the package again once it is, or use its certificate.";
+  }
   if (format?.status === "failed") {
     // A file of another kind was chosen; anything else claims to be a certificate and is
     // damaged or altered, which is not the reader's mistake.
     const message = format.reason.code === "format.malformed" ? format.reason.message : "";
-    if (message === NO_CERTIFICATE_YET) {
-      return zh
-        ? "该网页取证包中还没有证书：取证内容上链后才签发证书。请在上链后重新下载取证包，或使用其证书。"
-        : "This capture package holds no certificate yet: it is issued once the capture is anchored. Download the package again once it is, or use its certificate.";
-    }
     if (WRONG_FILE_MESSAGES.includes(message)) {
       return zh
         ? `无法读取证书：${reasonText(format.reason, lang)}。请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。`
