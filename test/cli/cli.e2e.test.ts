@@ -673,6 +673,34 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       }
     });
 
+    it("tells a Node too old for it which Node to use, exit 2 (a usage error, never 1, which would read as INVALID)", function () {
+      // The machines start with Debian's Node 20; the project's own is newer.
+      const system = "/usr/bin/node";
+      let version: string;
+      try {
+        version = execFileSync(system, ["--version"], { encoding: "utf8" }).trim();
+      } catch {
+        return this.skip();
+      }
+      const [major, minor] = version.slice(1).split(".").map(Number) as [number, number];
+      if (major > 22 || (major === 22 && minor >= 13)) return this.skip();
+      let status = 0;
+      let stderr = "";
+      try {
+        execFileSync(system, ["scripts/evidence.mjs", "verify", "x.evidence.json"], {
+          encoding: "utf8",
+          stdio: "pipe",
+        });
+      } catch (e) {
+        status = (e as { status: number }).status;
+        stderr = String((e as { stderr: string }).stderr);
+      }
+      expect([status, stderr.trim()]).to.deep.equal([
+        2,
+        `evidence needs Node.js 22.13 or later; this is ${version}. In the project, run it with the Node that npm run setup installs: npx evidence, or node_modules/.bin/node scripts/evidence.mjs`,
+      ]);
+    });
+
     it("answers usage errors with exit 2", async () => {
       expect((await runCli(["verify"])).code).to.equal(2);
       expect((await runCli(["verify", certificatePath, "--sha256", "xyz"])).code).to.equal(2);
