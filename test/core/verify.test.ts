@@ -6,6 +6,7 @@ import {
   CHECK_IDS,
   parseCertificate,
   verifyCertificate,
+  verifyEvidence,
   type Certificate,
   type CheckId,
   type CheckStatus,
@@ -410,3 +411,27 @@ describe("verifying many certificates", () => {
 
 /** A key that is not the issuer's: a forger's. */
 const FORGER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+describe("verifyEvidence on JSON that carries the certificate under 'certificate' (the status route's answer, the API's body)", () => {
+  const chain = () => RecordedChain.holding(parseCertificate(example.certificate()));
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  const certificate = example.certificate() as Record<string, any>;
+
+  it("verifies the certificate it carries, as the API does", async () => {
+    const view = JSON.stringify({ id: certificate.record.id, status: "anchored", certificate });
+    const result = await verifyEvidence({ kind: "bytes", bytes: bytes(view) }, { chain: chain(), fileDigest });
+    expect([result.verdict, result.fileCompared]).to.deep.equal(["valid", true]);
+  });
+
+  it("is invalid when what it carries was altered, or when a key is written twice anywhere in it", async () => {
+    const altered = structuredClone(certificate);
+    altered.record.contentHash = "0".repeat(64);
+    const alteredView = JSON.stringify({ certificate: altered });
+    expect((await verifyEvidence({ kind: "bytes", bytes: bytes(alteredView) }, { chain: chain() })).verdict).to.equal(
+      "invalid",
+    );
+    const twice = `{"status":"anchored","status":"pending","certificate":${JSON.stringify(certificate)}}`;
+    const result = await verifyEvidence({ kind: "bytes", bytes: bytes(twice) }, { chain: chain() });
+    expect([result.verdict, result.checks[0]!.status]).to.deep.equal(["invalid", "failed"]);
+  });
+});
