@@ -145,7 +145,16 @@ export function verifyRoutes(
     (req, _res, next) => {
       req.body = typeof req.body === "string" ? parseBody(req.body) : (req.body ?? {});
       // Refused before the rate limit is charged: a refused request costs nothing.
-      const list = (req.body as { certificates?: unknown }).certificates;
+      const body = req.body as Record<string, unknown>;
+      const list = body.certificates;
+      // What would otherwise be left unread is refused, not passed over in silence.
+      if (list !== undefined && (body.certificate !== undefined || body.sha256 !== undefined)) {
+        throw new HttpProblem(400, "INVALID_BODY", "send certificates alone, or one certificate with its sha256");
+      }
+      const files = (req.files ?? {}) as Record<string, unknown[]>;
+      if (files.file !== undefined && body.sha256 !== undefined) {
+        throw new HttpProblem(400, "INVALID_BODY", "send the file or its sha256, not both");
+      }
       if (Array.isArray(list) && list.length === 0) {
         throw new HttpProblem(400, "INVALID_BODY", `send 1 to ${MAX_CERTIFICATES_PER_VERIFY} certificates`);
       }
