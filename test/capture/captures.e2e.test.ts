@@ -337,6 +337,9 @@ describe("web captures through the service (real service, Chromium, a loopback s
       "failed",
     ]);
     expect(certificate.body.detail).to.match(/the web capture failed/);
+    // Its package is answered the same way: it failed, it is not unknown.
+    const pkg = await api(service.url).get(`/api/v1/evidence/${accepted.body.id}/package`);
+    expect([pkg.status, pkg.body.code]).to.deep.equal([409, "CAPTURE_FAILED"]);
     const { body } = await client.get("/api/v1/captures");
     const evidence = await client.get("/api/v1/evidence");
     const recorded = evidence.body.items.map((i: { id: string }) => i.id);

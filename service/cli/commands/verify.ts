@@ -18,7 +18,7 @@ export const verify = defineCommand({
   name: "verify",
   summary: "verify certificates against the chain (needs no service)",
   usage: `Usage: evidence verify <certificate…|directory…> [--file F | --sha256 HEX | --files DIR]
-                       [--rpc URL] [--json] [--lang zh|en]
+                       [--rpc URL] [--contract A]… [--tsa-trust F] [--json] [--lang zh|en]
 
 Checks certificates against the chain itself, over JSON-RPC, with no service involved.
 A certificate is its JSON file (.evidence.json), its PDF document, or a web capture

@@ -17,6 +17,7 @@ import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
 import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
 import { parseBody, requireType, strictJsonBody } from "../validation.ts";
+import { recordedEvidence } from "./evidence.ts";
 
 /** A capture costs far more than a submission: it counts as this many units of the account's budget. */
 const CAPTURE_COST = 50;
@@ -90,9 +91,8 @@ export function captureRoutes(options: {
   });
 
   router.get("/api/v1/evidence/:id/package", publicCors, async (req, res) => {
-    const id = String(req.params.id);
-    const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
-    if (!row) throw new HttpProblem(404, "NOT_FOUND", "no evidence with that id");
+    const row = await recordedEvidence(options.store, String(req.params.id));
+    const id = row.id;
     if (row.record.mediaType !== MEDIA_TYPE_CAPTURE)
       throw new HttpProblem(404, "NOT_FOUND", "that evidence is not a web capture");
     const manifestBytes = await readAll(await options.objects.get(row.record.contentHash));

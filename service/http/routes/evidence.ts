@@ -232,6 +232,23 @@ export async function certifiedEvidence(
   store: EvidenceStore,
   id: string,
 ): Promise<EvidenceRow & { certificate: Certificate }> {
+  const row = await recordedEvidence(store, id);
+  if (!row.certificate) {
+    throw new HttpProblem(
+      409,
+      "NOT_ANCHORED",
+      `the evidence is ${row.status}; its certificate is issued once it is anchored`,
+      { evidenceStatus: row.status },
+    );
+  }
+  return row as EvidenceRow & { certificate: Certificate };
+}
+
+/**
+ * The evidence with that id: 404 without it; for a web capture not recorded as evidence, 409
+ * CAPTURE_FAILED when it failed, 409 NOT_ANCHORED while it is under way.
+ */
+export async function recordedEvidence(store: EvidenceStore, id: string): Promise<EvidenceRow> {
   const row = await find(store, id);
   if (!row) {
     const capture = await findCapture(store, id);
@@ -248,15 +265,7 @@ export async function certifiedEvidence(
       { evidenceStatus: "capturing" },
     );
   }
-  if (!row.certificate) {
-    throw new HttpProblem(
-      409,
-      "NOT_ANCHORED",
-      `the evidence is ${row.status}; its certificate is issued once it is anchored`,
-      { evidenceStatus: row.status },
-    );
-  }
-  return row as EvidenceRow & { certificate: Certificate };
+  return row;
 }
 
 async function find(store: EvidenceStore, id: string): Promise<EvidenceRow | undefined> {
