@@ -3,6 +3,7 @@ import express, { Router, type Request } from "express";
 import multer from "multer";
 import {
   beginsAsJson,
+  CERTIFICATE_TYPE,
   duplicateKeys,
   isZip,
   langOf,
@@ -248,7 +249,9 @@ function verificationInput(
     evidence = { kind: "bytes", bytes: new Uint8Array(upload.buffer, upload.byteOffset, upload.byteLength) };
   } else if (malformed !== undefined) return { malformed, options: {} };
   else if (body.certificate !== undefined) evidence = { kind: "certificate", certificate: body.certificate };
-  else throw new HttpProblem(400, "NO_CERTIFICATE", "send the certificate");
+  else if (body.type === CERTIFICATE_TYPE) {
+    throw new HttpProblem(400, "NO_CERTIFICATE", 'send the certificate as {"certificate": …}: this body is one itself');
+  } else throw new HttpProblem(400, "NO_CERTIFICATE", "send the certificate");
   const packageFile = files.file?.[0]?.buffer;
   let fileDigest = files.file?.[0]?.sha256;
   if (packageFile !== undefined) {
