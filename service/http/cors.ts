@@ -28,6 +28,7 @@ export const PUBLIC_PATHS = [
   "/api/v1/evidence/:id",
   "/api/v1/evidence/:id/certificate",
   "/api/v1/evidence/:id/certificates",
+  "/api/v1/evidence/:id/certificates/:index",
   "/api/v1/evidence/:id/certificate.pdf",
   "/api/v1/evidence/:id/package",
   "/api/v1/evidence/:id/screenshot",

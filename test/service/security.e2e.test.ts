@@ -86,6 +86,12 @@ describe("security controls (a real service process)", function () {
       const read = await fetch(`${service.url}${route}`, { headers: origin });
       expect([read.status, read.headers.get("access-control-allow-origin")], route).to.deep.equal([200, "*"]);
     }
+    // A certificate of the history, by its index: its preflight is granted as the others' are.
+    const indexed = await fetch(`${service.url}/api/v1/evidence/${id}/certificates/0`, {
+      method: "OPTIONS",
+      headers: { ...origin, "access-control-request-method": "GET" },
+    });
+    expect([indexed.status, indexed.headers.get("access-control-allow-origin")]).to.deep.equal([204, "*"]);
     for (const route of [
       "/api/v1/evidence",
       "/api/v1/evidence/digests",
