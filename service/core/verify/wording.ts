@@ -777,7 +777,7 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
       ? ""
       : time.isUtc
         ? zh
-          ? `${time.utc}，`
+          ? `${time.utc} `
           : time.utc
         : zh
           ? `${time.local}，即 ${time.utc}，`
