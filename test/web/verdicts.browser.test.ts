@@ -138,6 +138,8 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
                 .and.not.match(/\b(the|file|passed|failed)\b/i);
             }
             expect(await text(page, "#verdict-text")).to.match(/^您提供的文件最迟在/);
+            // Chinese punctuation around what the certificate says, as in the check details.
+            expect(await text(page, '[data-field="verify.issuer"]')).to.match(/（0x[0-9a-fA-F]{40}）$/);
           }
         } finally {
           await context.close();

@@ -330,11 +330,14 @@ async function renderSummary(result: VerificationResult): Promise<void> {
     ["verify.contract", c.anchor.contract],
     ["verify.block", String(c.anchor.blockNumber)],
     ["verify.tx", c.anchor.txHash],
-    ["verify.issuer", `${c.issuer.name} (${c.issuer.address})`],
+    [
+      "verify.issuer",
+      l === "zh-CN" ? `${c.issuer.name}（${c.issuer.address}）` : `${c.issuer.name} (${c.issuer.address})`,
+    ],
   );
   for (const ts of result.timestamps) {
     const time = timeText(new Date(ts.time), l);
-    rows.push(["verify.timestamp", `${ts.tsa}: ${time.both}`]);
+    rows.push(["verify.timestamp", `${ts.tsa}${l === "zh-CN" ? "：" : ": "}${time.both}`]);
   }
   for (const [key, value] of rows) summary.append(el("dt", t(key)), el("dd", value, { "data-field": key }));
 }
