@@ -38,7 +38,9 @@ export class ByteBudget {
 
   /** Gives back `bytes` of what the request holds, before its answer: a body it stopped keeping. */
   giveBack(res: Response, bytes: number): void {
-    const held = this.held.get(res) ?? 0;
+    // A request that took nothing yet holds nothing to give back (and has no release armed).
+    const held = this.held.get(res);
+    if (held === undefined) return;
     const back = Math.min(bytes, held);
     this.used -= back;
     this.held.set(res, held - back);

@@ -275,6 +275,18 @@ describe("web captures through the service (real service, Chromium, a loopback s
       ],
     ]);
 
+    // Its certificate taken out of an altered package: the alteration is still said, INVALID.
+    const strippedAltered = unzipSync(readFileSync(zipAt("tampered.zip")));
+    delete strippedAltered["certificate.evidence.json"];
+    writeFileSync(zipAt("stripped-altered.zip"), zipSync(strippedAltered));
+    const stripped = await runCli(["verify", zipAt("stripped-altered.zip"), "--rpc", chainUrl, "--json"]);
+    expect([stripped.code, JSON.parse(stripped.stdout).verdict]).to.deep.equal([1, "invalid"]);
+    // The certificate as the API's body wraps it, with the package as the file: the package is compared.
+    const wrapped = zipAt("wrapped.json");
+    writeFileSync(wrapped, JSON.stringify({ certificate: JSON.parse(readFileSync(certificatePath, "utf8")) }));
+    const unwrapped = await verifiedWithFile(wrapped, zipAt("capture.zip"));
+    expect([unwrapped.code, unwrapped.json.verdict, unwrapped.json.fileCompared]).to.deep.equal([0, "valid", true]);
+
     // A package in the certificate's place is checked as a package, whatever is handed over beside it.
     const both = await verifiedWithFile(zipAt("tampered.zip"), zipAt("capture.zip"));
     expect([both.code, both.json.verdict, both.check("package").status]).to.deep.equal([1, "invalid", "failed"]);

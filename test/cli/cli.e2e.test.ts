@@ -436,13 +436,14 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(res.stdout).to.match(/cannot reach the chain node at http:\/\/127\.0\.0\.1:9/);
     });
 
-    it("could not verify (exit 3) against a node of the right chain id without the contract, whether the reader names the registry or not", async () => {
+    it("fails anchor against a node of the right chain id without the contract (exit 1), but could not verify (exit 3) when the reader names the registry", async () => {
       const lookalike = await startChainNode({ chainId: 1337 });
       try {
         await new JsonRpcChainReader(lookalike.url).request("anvil_mine", ["0x40"]);
         const res = await runCli(["verify", certificatePath, "--rpc", lookalike.url, "--lang", "en"]);
-        expect([res.code, res.stdout.split("\n")[0]]).to.deep.equal([3, "== COULD NOT VERIFY =="]);
-        expect(res.stdout).to.include(`the node has no contract at ${contract}: it is not the chain 1337`);
+        expect([res.code, res.stdout.split("\n")[0]]).to.deep.equal([1, "== INVALID =="]);
+        expect(res.stdout).to.include(`there is no contract at ${contract} on chain 1337`);
+        expect(res.stdout).to.include("name the consortium's registry (--contract): the verdict then says which");
         // The consortium's registry exists on its chain: a node without it is another chain of the same id.
         const trusting = await runCli([
           "verify",
@@ -532,6 +533,11 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         );
         writeFileSync(path.join(mixed, "notes.json"), JSON.stringify({ hello: "world" }));
         writeFileSync(path.join(mixed, "empty.zip"), "");
+        // A browser extension: a ZIP with a manifest.json that is no capture manifest.
+        writeFileSync(
+          path.join(mixed, "extension.zip"),
+          zipSync({ "manifest.json": strToU8('{"manifest_version":3}') }),
+        );
         writeFileSync(path.join(mixed, "photos.zip"), zipSync({ "shot.png": strToU8("not really a png") }));
         copyFileSync(evidencePath(), path.join(mixed, "original.png"));
         const res = await runCli(["verify", mixed, "--files", mixed, "--rpc", chain.url, "--lang", "en"]);
@@ -541,11 +547,12 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(res.stdout).to.match(/— +— +notes\.json +— +passed over: JSON that is no certificate\n/);
         expect(res.stdout).to.match(/— +— +photos\.zip +— +passed over: a ZIP holding no certificate\n/);
         expect(res.stdout).to.match(/— +— +empty\.zip +— +passed over: an empty file\n/);
+        expect(res.stdout).to.match(/— +— +extension\.zip +— +passed over: a ZIP holding no certificate\n/);
         expect(res.stdout).to.match(
-          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 4 files holding no certificate passed over /,
+          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 5 files holding no certificate passed over /,
         );
         expect(res.stderr.trim()).to.equal(
-          `evidence verify: 4 files in ${mixed} matched no certificate: contract.pdf, empty.zip, notes.json, photos.zip`,
+          `evidence verify: 5 files in ${mixed} matched no certificate: contract.pdf, empty.zip, extension.zip, notes.json, photos.zip`,
         );
         const lines = await runCli(["verify", mixed, "--rpc", chain.url, "--json", "--lang", "en"]);
         expect(
@@ -553,7 +560,14 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
             .trim()
             .split("\n")
             .map((l) => JSON.parse(l).passedOver ?? JSON.parse(l).verdict),
-        ).to.deep.equal(["valid", "pdf-without-certificate", "empty", "json-not-a-certificate", "zip-not-a-package"]);
+        ).to.deep.equal([
+          "valid",
+          "pdf-without-certificate",
+          "empty",
+          "zip-not-a-package",
+          "json-not-a-certificate",
+          "zip-not-a-package",
+        ]);
         // Named, a file is a certificate to verify, whatever it holds.
         const named = await runCli(["verify", path.join(mixed, "contract.pdf"), "--rpc", chain.url, "--json"]);
         expect([named.code, JSON.parse(named.stdout).verdict]).to.deep.equal([1, "invalid"]);
@@ -581,6 +595,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         );
         writeFileSync(path.join(folder, "forged.json"), escaped);
         writeFileSync(path.join(folder, "record-only.json"), JSON.stringify({ record: forged.record }));
+        writeFileSync(path.join(folder, "wrapped.json"), JSON.stringify({ certificate: forged }));
         writeFileSync(path.join(folder, "utf16.json"), Buffer.from(`\ufeff${JSON.stringify(forged)}`, "utf16le"));
         const res = await runCli(["verify", folder, "--rpc", chain.url, "--json"]);
         const verdicts = res.stdout
@@ -593,6 +608,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
             ["forged.json", "invalid"],
             ["record-only.json", "invalid"],
             ["utf16.json", "invalid"],
+            ["wrapped.json", "invalid"],
           ],
         ]);
       } finally {

@@ -93,9 +93,7 @@ for (const version of [1, 2] as const) {
         ["anchor.timestamp", (c) => (at(c).anchor.timestamp -= 86_400), ["anchor", "signature"]],
         ["anchor.blockNumber", (c) => (at(c).anchor.blockNumber += 1), ["anchor", "signature"]],
         ["anchor.blockHash", (c) => (at(c).anchor.blockHash = `0x${"4".repeat(64)}`), ["anchor", "signature"]],
-        // An address without code: the node is not of the certificate's chain, so the anchor
-        // could not be checked; the signature catches the change.
-        ["anchor.contract", (c) => (at(c).anchor.contract = "0x" + "5".repeat(40)), ["signature"]],
+        ["anchor.contract", (c) => (at(c).anchor.contract = "0x" + "5".repeat(40)), ["anchor", "signature"]],
         ["anchor.txHash", (c) => (at(c).anchor.txHash = `0x${"6".repeat(64)}`), ["anchor", "signature"]],
         ["issuer.address", (c) => (at(c).issuer.address = "0x" + "7".repeat(40)), ["anchor", "signature"]],
         ["issuer.name", (c) => (at(c).issuer.name = "Someone else"), ["signature"]],
@@ -212,7 +210,7 @@ for (const version of [1, 2] as const) {
         expect(reasonOf(ofThisChain, "anchor").code).to.equal("anchor.unknown-contract");
       });
 
-      it("could not verify, rather than fail, when the node lacks the contract: another chain with the same id", async () => {
+      it("could not verify, rather than fail, when the node lacks the trusted registry: another chain with the same id", async () => {
         const contract = at(load()).anchor.contract;
         const otherChain = new RecordedChain(31337);
         otherChain.latest = 1_000;
@@ -226,12 +224,13 @@ for (const version of [1, 2] as const) {
           { code: "anchor.registry-missing", contract, chainId: 31337 },
           "indeterminate",
         ]);
-        // Without a registry of its own too: naming an empty address gains a forger nothing.
+        // Without a registry, an address without code fails: a forger naming an empty address
+        // could state any block and time, and such a node cannot be told from this one.
         const untrusted = await verifyCertificate(load(), { fileDigest, chain: otherChain });
-        expect([statusOf(untrusted, "anchor"), reasonOf(untrusted, "anchor").code, untrusted.verdict]).to.deep.equal([
-          "error",
+        expect([failed(untrusted), reasonOf(untrusted, "anchor").code, untrusted.verdict]).to.deep.equal([
+          ["anchor"],
           "anchor.no-contract",
-          "indeterminate",
+          "invalid",
         ]);
       });
 

@@ -12,6 +12,15 @@ function response(): Response {
 }
 
 describe("ByteBudget (service/http/byte-budget.ts)", () => {
+  it("gives back nothing for a request that took nothing yet, and still frees what it takes after, once answered", () => {
+    const budget = new ByteBudget(100);
+    const res = response();
+    budget.giveBack(res, 0);
+    budget.take(res, 100);
+    (res as unknown as EventEmitter).emit("close");
+    budget.take(response(), 100);
+  });
+
   it("gives back what a request stopped keeping before its answer, never more than it holds", () => {
     const budget = new ByteBudget(100);
     const a = response();

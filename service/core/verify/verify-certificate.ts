@@ -252,16 +252,15 @@ async function checkAnchor(
       return check("anchor", "error", { code: "anchor.behind", latest, blockNumber });
     }
     if (!(await reads.code)) {
-      // A node without the contract is of another chain that shares the id (two development
-      // chains are both 31337), or one not synced that far: its answers prove nothing about the
-      // certificate. A forger gains nothing from naming an empty address: without a trusted
-      // registry any contract counts, one of the forger's own included, and with one, another
-      // address has failed already.
-      return check("anchor", "error", {
-        code: trustedContracts ? "anchor.registry-missing" : "anchor.no-contract",
-        contract,
-        chainId,
-      });
+      // The registry the reader trusts exists on the consortium's chain: a node without it is of
+      // another chain that shares the id (two development chains are both 31337), or one not
+      // synced, and proves nothing. Without a trusted registry, an address without code is the
+      // certificate's own claim, and it fails: a forger naming an empty address could state any
+      // block and time (a registry of the forger's own could not back-date), and a node of
+      // another chain cannot be told from that. The reader tells them apart with a registry.
+      return trustedContracts
+        ? check("anchor", "error", { code: "anchor.registry-missing", contract, chainId })
+        : fail({ code: "anchor.no-contract", contract, chainId });
     }
     const onChain = await reads.onChain;
     if (onChain.timestamp === 0) return fail({ code: "anchor.never-anchored", root: c.root, contract, chainId });

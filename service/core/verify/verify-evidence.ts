@@ -120,8 +120,9 @@ async function verifyAgainstPackage(
   zip: Uint8Array,
   options: VerifyOptions,
 ): Promise<VerificationResult> {
-  const certificate = certificateIn(input);
-  if ("malformed" in certificate) return failureResult(certificate.malformed);
+  const held = certificateIn(input);
+  if ("malformed" in held) return failureResult(held.malformed);
+  const certificate = { certificate: certificateWrappedIn(held.certificate) ?? held.certificate };
   const digest = typeof options.fileDigest === "string" ? options.fileDigest : bytesToHex(sha256(zip));
   const asAFile = () => verifyEvidence(input, { ...options, fileDigest: digest });
   if (input.kind === "bytes" && isZip(input.bytes)) {
@@ -177,7 +178,19 @@ export function notACertificate(name: string, bytes: Uint8Array): NotACertificat
   }
   // A package carries its certificate under a name its directory lists uncompressed; one without
   // holds none (an archive of other things, or a package of a capture not anchored yet).
-  if (isZip(bytes)) return includesText(bytes, CERTIFICATE_SUFFIX) ? undefined : "zip-not-a-package";
+  if (isZip(bytes)) {
+    if (includesText(bytes, CERTIFICATE_SUFFIX)) return undefined;
+    // A capture package, certified or not, is verified; an archive of other things is none.
+    try {
+      readCapturePackage(bytes);
+      return undefined;
+    } catch (e) {
+      const why = isEvidenceError(e) ? e.message : "";
+      return /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON/.test(why)
+        ? "zip-not-a-package"
+        : undefined;
+    }
+  }
   if (beginsAsJson(bytes)) {
     let value: unknown;
     try {
@@ -195,7 +208,7 @@ export function notACertificate(name: string, bytes: Uint8Array): NotACertificat
 }
 
 /** Keys of a certificate of either version, any one of which makes JSON claim to be one. */
-const CERTIFICATE_KEYS = ["record", "leafHash", "proof", "batch", "anchor", "signature", "issuer"];
+const CERTIFICATE_KEYS = ["record", "leafHash", "proof", "batch", "anchor", "signature", "issuer", "certificate"];
 
 /** Whether the bytes hold `text` (ASCII) anywhere. */
 function includesText(bytes: Uint8Array, text: string): boolean {
@@ -233,7 +246,14 @@ async function verifyPackage(
   if ("malformed" in read) return failureResult(read.malformed);
   const pkg = read;
   const certificate = outside ? outside.certificate : pkg.certificateText;
-  if (certificate === undefined) return notYetCertifiedResult();
+  if (certificate === undefined) {
+    // Not certified yet, or its certificate taken out: whether its files were altered is said all the same.
+    return pkg.ok
+      ? notYetCertifiedResult()
+      : malformedResult(
+          `the capture package holds no certificate, and its files were altered: ${pkg.problems.join("; ")}`,
+        );
+  }
   // The manifest is the certified file; a file the user hands over beside the package is
   // compared with the capture: the manifest itself, or one of the files it lists. A package
   // handed over as the file is itself the file compared.

@@ -326,9 +326,9 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
   "anchor.no-contract": both(
     (r) =>
-      `the node has no contract at ${r.contract}: it is not the chain ${r.chainId} the certificate was anchored on (another chain with the same id, or one not synced), or the certificate names a contract that never was; use a node of the consortium's chain and name its registry (--contract)`,
+      `there is no contract at ${r.contract} on chain ${r.chainId}: the certificate names a contract this node does not hold. If the node may be of another chain with the same id, name the consortium's registry (--contract): the verdict then says which`,
     (r) =>
-      `该节点在地址 ${r.contract} 上没有合约：它不是证书上链所在的链 ${r.chainId}（可能是使用相同链 ID 的另一条链，或尚未同步），或证书所载合约从未存在；请使用联盟链的节点，并指定其存证合约（--contract）`,
+      `链 ${r.chainId} 上的地址 ${r.contract} 没有合约：证书所载合约不在该节点上。若该节点可能属于使用相同链 ID 的另一条链，请指定联盟的存证合约（--contract），以便区分`,
   ),
   "anchor.registry-missing": both(
     (r) =>
@@ -705,8 +705,8 @@ const ANCHOR_SENTENCES: Partial<Record<ReasonCode, Words>> = {
     "zh-CN": "该节点不属于证书所在的链，上链信息尚未核实。这并不表明证书有问题。",
   },
   "anchor.no-contract": {
-    en: "The node holds no contract at the certificate's address: it is not of the certificate's chain, so the anchor is unconfirmed. This is not evidence against the certificate.",
-    "zh-CN": "该节点上没有证书所载地址的合约，不属于证书所在的链，上链信息尚未核实。这并不表明证书有问题。",
+    en: "The chain holds no contract where the certificate says it was anchored.",
+    "zh-CN": "链上没有证书所述的存证合约。",
   },
   "anchor.unknown-contract": {
     en: "The certificate names a contract that is not the trusted registry: it was not anchored where the consortium anchors.",
