@@ -545,9 +545,9 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(res.stdout).to.match(/VALID +\S+ +a\.evidence\.json +compared/);
         expect(res.stdout).to.match(/— +— +contract\.pdf +— +passed over: a PDF with no certificate attached\n/);
         expect(res.stdout).to.match(/— +— +notes\.json +— +passed over: JSON that is no certificate\n/);
-        expect(res.stdout).to.match(/— +— +photos\.zip +— +passed over: a ZIP holding no certificate\n/);
+        expect(res.stdout).to.match(/— +— +photos\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(/— +— +empty\.zip +— +passed over: an empty file\n/);
-        expect(res.stdout).to.match(/— +— +extension\.zip +— +passed over: a ZIP holding no certificate\n/);
+        expect(res.stdout).to.match(/— +— +extension\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(
           /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 5 files holding no certificate passed over /,
         );
