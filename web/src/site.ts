@@ -7,10 +7,12 @@ export interface SiteInfo {
   /** Display names of chains by id, from the service's configuration. */
   chainNames: Record<number, string>;
   developmentChainIds: readonly number[];
-  /** The chain the service anchors on, and its registry: trusted for certificates of that chain, whichever node is read. */
+  /** The chain the service anchors on. */
   chainId?: number;
-  contract?: string;
-  /** Every registry of that chain the service trusts: its own, then earlier ones (TRUSTED_CONTRACTS). */
+  /**
+   * Every registry of that chain the service trusts, its own first, then earlier ones
+   * (TRUSTED_CONTRACTS): trusted for certificates of that chain, whichever node is read.
+   */
   contracts?: string[];
 }
 
@@ -26,7 +28,6 @@ export function siteInfo(): Promise<SiteInfo> {
       chainNames: info.chainNames ?? {},
       developmentChainIds: info.developmentChainIds ?? DEVELOPMENT_CHAIN_IDS,
       ...(info.chainId !== undefined ? { chainId: info.chainId } : {}),
-      ...(info.contract !== undefined ? { contract: info.contract } : {}),
       ...(info.contracts !== undefined ? { contracts: info.contracts } : {}),
     }));
   return cached;

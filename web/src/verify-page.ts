@@ -244,8 +244,7 @@ async function verifyAndRender(
     // node without it is of another chain that shares the id. Certificates of other chains
     // are the reader's to judge.
     trustedContracts: (chainId) => {
-      const registries = site.contracts ?? (site.contract ? [site.contract] : []);
-      return registries.length > 0 && chainId === site.chainId ? registries : undefined;
+      return site.contracts && chainId === site.chainId ? site.contracts : undefined;
     },
     // A package chosen as the original goes with its own hash: a ZIP may be certified as it is.
     ...(packageFile !== undefined ? { packageFile } : {}),

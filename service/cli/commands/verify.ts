@@ -249,9 +249,9 @@ output's reader stops reading (| head).`,
     if (originals) {
       // The certificates verified are no originals, when the two folders are one.
       const skippedFiles = new Set(passedOver.map(([file]) => path.resolve(file)));
-      const certificateFiles = new Set(certificates.map((f) => path.resolve(f)).filter((f) => !skippedFiles.has(f)));
+      const verifiedFiles = new Set(certificates.map((f) => path.resolve(f)).filter((f) => !skippedFiles.has(f)));
       const unmatched = [...originals.byName.values()]
-        .filter((o) => !comparedDigests.has(o.digest) && !certificateFiles.has(path.resolve(o.file)))
+        .filter((o) => !comparedDigests.has(o.digest) && !verifiedFiles.has(path.resolve(o.file)))
         .map((o) => o.file);
       if (unmatched.length > 0) {
         const names = unmatched.slice(0, 10).map((f) => visibleText(path.basename(f)));

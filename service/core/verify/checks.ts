@@ -163,10 +163,6 @@ export const NOT_A_CERTIFICATE_DOCUMENT =
 /** A ZIP chosen as the certificate that is no capture package: the reader's wrong choice. */
 export const NOT_A_CAPTURE_PACKAGE = "the ZIP is not a capture package: it holds no capture manifest";
 
-/** A capture package downloaded before its capture was anchored. */
-export const NO_CERTIFICATE_YET =
-  "the capture package holds no certificate yet (it is issued once the capture is anchored)";
-
 /** The format failures that are a file of another kind chosen, not a damaged certificate. */
 export const WRONG_FILE_MESSAGES: readonly string[] = [
   NOT_A_CERTIFICATE,

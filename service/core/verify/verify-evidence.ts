@@ -6,7 +6,6 @@ import { captureFactsOf, readCapturePackage } from "../capture-package.ts";
 import { CERTIFICATE_SUFFIX, certificateFromPdf, extractEmbeddedFiles, isPdf } from "../pdf-attachment.ts";
 import { CERTIFICATE_TYPE } from "../schema.ts";
 import {
-  NO_CERTIFICATE_YET,
   NOT_A_CAPTURE_PACKAGE,
   NOT_A_CERTIFICATE,
   NOT_A_CERTIFICATE_DOCUMENT,
@@ -44,16 +43,26 @@ export type EvidenceOptions = VerifyOptions & {
 /** Verifies whatever was handed over, by what it is. */
 export async function verifyEvidence(input: EvidenceInput, options: EvidenceOptions): Promise<VerificationResult> {
   const { packageFile, ...verifyOptions } = options;
-  if (packageFile !== undefined) return verifyAgainstPackage(input, packageFile, verifyOptions);
-  if (input.kind === "bytes" && isZip(input.bytes)) return verifyPackage(input.bytes, verifyOptions);
-  const certificate = certificateIn(input);
-  if ("malformed" in certificate) return failureResult(certificate.malformed);
-  const result = await verifyCertificate(certificate.certificate, verifyOptions);
-  if (input.kind === "bytes" && isPdf(input.bytes)) return withPrintedPageNotice(result);
+  const result =
+    packageFile !== undefined
+      ? await verifyAgainstPackage(input, packageFile, verifyOptions)
+      : await verifyHeld(input, verifyOptions);
+  // A certificate document's page is a reading aid anyone can edit: the verdict is on its
+  // attachment alone, and says so, so that nobody takes the paper's figures as verified.
+  if (!(input.kind === "bytes" && isPdf(input.bytes)) || result.checks[0]?.status !== "passed") return result;
+  return { ...result, warnings: [...result.warnings, { code: "warning.printed-page-unchecked" }] };
+}
+
+/** The certificate an input holds, verified with the file of `options`, if any. */
+async function verifyHeld(input: EvidenceInput, options: VerifyOptions): Promise<VerificationResult> {
+  if (input.kind === "bytes" && isZip(input.bytes)) return verifyPackage(input.bytes, options);
+  const held = certificateIn(input);
+  if ("result" in held) return held.result;
+  const result = await verifyCertificate(held.certificate, options);
   // JSON that carries the certificate under "certificate" (a saved answer of the service's
   // status route, or the body the API takes) is verified as the API verifies it.
-  const wrapped = result.checks[0]!.status === "failed" ? certificateWrappedIn(certificate.certificate) : undefined;
-  return wrapped === undefined ? result : verifyCertificate(wrapped, verifyOptions);
+  const wrapped = result.checks[0]!.status === "failed" ? certificateWrappedIn(held.certificate) : undefined;
+  return wrapped === undefined ? result : verifyCertificate(wrapped, options);
 }
 
 /**
@@ -76,17 +85,8 @@ function certificateWrappedIn(certificate: unknown): unknown {
   return inner;
 }
 
-/**
- * A certificate document's page is a reading aid anyone can edit: the verdict is on its
- * attachment alone, and says so, so that nobody takes the paper's figures as verified.
- */
-function withPrintedPageNotice(result: VerificationResult): VerificationResult {
-  if (result.checks[0]?.status !== "passed") return result;
-  return { ...result, warnings: [...result.warnings, { code: "warning.printed-page-unchecked" }] };
-}
-
-/** The certificate an input holds (a package's, for a package), or why it holds none. */
-function certificateIn(input: EvidenceInput): { certificate: unknown } | { malformed: string } {
+/** The certificate an input holds (a package's, for a package), or the verdict on holding none. */
+function certificateIn(input: EvidenceInput): { certificate: unknown } | { result: VerificationResult } {
   if (input.kind === "certificate") return { certificate: input.certificate };
   if (isPdf(input.bytes)) {
     // The certificate document carries the JSON certificate as an attachment (docs/protocol.md §10);
@@ -95,17 +95,20 @@ function certificateIn(input: EvidenceInput): { certificate: unknown } | { malfo
       return { certificate: certificateFromPdf(input.bytes).text };
     } catch (e) {
       // A PDF of another kind chosen by mistake is said to be one, not a damaged certificate.
-      if (notACertificate("", input.bytes) === "pdf-without-certificate")
-        return { malformed: NOT_A_CERTIFICATE_DOCUMENT };
-      return { malformed: `the PDF document holds no readable certificate: ${(e as Error).message}` };
+      const why =
+        notACertificate("", input.bytes) === "pdf-without-certificate"
+          ? NOT_A_CERTIFICATE_DOCUMENT
+          : `the PDF document holds no readable certificate: ${(e as Error).message}`;
+      return { result: malformedResult(why) };
     }
   }
   if (isZip(input.bytes)) {
     const pkg = readPackage(input.bytes);
-    if ("malformed" in pkg) return pkg;
-    return pkg.certificateText === undefined ? { malformed: NO_CERTIFICATE_YET } : { certificate: pkg.certificateText };
+    if ("malformed" in pkg) return { result: malformedResult(pkg.malformed) };
+    if (pkg.certificateText === undefined) return { result: uncertifiedPackageResult(pkg) };
+    return { certificate: pkg.certificateText };
   }
-  if (!beginsAsJson(input.bytes)) return { malformed: NOT_A_CERTIFICATE };
+  if (!beginsAsJson(input.bytes)) return { result: malformedResult(NOT_A_CERTIFICATE) };
   return { certificate: decodeText(input.bytes) };
 }
 
@@ -120,22 +123,21 @@ async function verifyAgainstPackage(
   zip: Uint8Array,
   options: VerifyOptions,
 ): Promise<VerificationResult> {
-  const held = certificateIn(input);
-  if ("malformed" in held) return failureResult(held.malformed);
-  const certificate = { certificate: certificateWrappedIn(held.certificate) ?? held.certificate };
   const digest = typeof options.fileDigest === "string" ? options.fileDigest : bytesToHex(sha256(zip));
-  const asAFile = () => verifyEvidence(input, { ...options, fileDigest: digest });
+  const asAFile = () => verifyHeld(input, { ...options, fileDigest: digest });
   if (input.kind === "bytes" && isZip(input.bytes)) {
     // A package in both places (the same capture's): its manifest is the file compared.
     const filePackage = readPackage(zip);
     if ("malformed" in filePackage || !filePackage.ok) return asAFile();
-    return verifyEvidence(input, { ...options, fileDigest: filePackage.manifestSha256 });
+    return verifyHeld(input, { ...options, fileDigest: filePackage.manifestSha256 });
   }
-  if (certifiedContentHash(certificate.certificate) === digest.toLowerCase()) return asAFile();
+  const held = certificateIn(input);
+  if ("result" in held) return held.result;
+  const certificate = certificateWrappedIn(held.certificate) ?? held.certificate;
+  if (certifiedContentHash(certificate) === digest.toLowerCase()) return asAFile();
   const pkg = readPackage(zip);
   if ("malformed" in pkg) return asAFile();
-  const result = await verifyPackage(zip, options, { certificate: certificate.certificate, pkg });
-  return input.kind === "bytes" && isPdf(input.bytes) ? withPrintedPageNotice(result) : result;
+  return verifyPackage(zip, options, { certificate, pkg });
 }
 
 /** The content hash a certificate (parsed or its text) states, if it can be read at all; for choosing how to compare, never for judging. */
@@ -242,18 +244,10 @@ async function verifyPackage(
   /** The certificate handed over beside the package, which then stands for the package's file. */
   outside?: { certificate: unknown; pkg: CapturePackage },
 ): Promise<Result> {
-  const read = outside?.pkg ?? readPackage(zip);
-  if ("malformed" in read) return failureResult(read.malformed);
-  const pkg = read;
+  const pkg = outside?.pkg ?? readPackage(zip);
+  if ("malformed" in pkg) return malformedResult(pkg.malformed);
   const certificate = outside ? outside.certificate : pkg.certificateText;
-  if (certificate === undefined) {
-    // Not certified yet, or its certificate taken out: whether its files were altered is said all the same.
-    return pkg.ok
-      ? notYetCertifiedResult()
-      : malformedResult(
-          `the capture package holds no certificate, and its files were altered: ${pkg.problems.join("; ")}`,
-        );
-  }
+  if (certificate === undefined) return uncertifiedPackageResult(pkg);
   // The manifest is the certified file; a file the user hands over beside the package is
   // compared with the capture: the manifest itself, or one of the files it lists. A package
   // handed over as the file is itself the file compared.
@@ -317,9 +311,15 @@ function packageContent(manifestCheck: Check, pkg: CapturePackage, supplied: str
 
 type CapturePackage = ReturnType<typeof readCapturePackage>;
 
-/** Why nothing could be verified: a package not certified yet (could not verify), or no readable certificate (invalid). */
-function failureResult(message: string): VerificationResult {
-  return message === NO_CERTIFICATE_YET ? notYetCertifiedResult() : malformedResult(message);
+/**
+ * A package that holds no certificate: not certified yet (could not verify), or with its
+ * certificate taken out; whether its files were altered is said all the same (invalid).
+ */
+function uncertifiedPackageResult(pkg: CapturePackage): VerificationResult {
+  if (pkg.ok) return notYetCertifiedResult();
+  return malformedResult(
+    `the capture package holds no certificate, and its files were altered: ${pkg.problems.join("; ")}`,
+  );
 }
 
 function readPackage(zip: Uint8Array): CapturePackage | { malformed: string } {

@@ -532,7 +532,6 @@ const FORMAT_PHRASES_ZH: [RegExp, string][] = [
   [/^the ZIP is not a capture package: .*$/s, "该 ZIP 不是网页取证包：其中没有取证清单"],
   [/^the PDF document holds no readable certificate: (.*)$/s, "PDF 文档中没有可读取的证书（技术细节：$1）"],
   [/^the capture package cannot be read: (.*)$/s, "无法读取网页取证包（技术细节：$1）"],
-  [/^the capture package holds no certificate yet .*$/s, "网页取证包中还没有证书（取证内容上链后才签发证书）"],
 ];
 
 /** Why a proof cannot lead to a root at all. */
@@ -656,22 +655,23 @@ export function reasonText(reason: Reason, lang: Lang): string {
 
 export function checkSentence(check: Pick<Check, "id" | "status"> & { reason?: Reason }, lang: Lang): string {
   // A check not run because the certificate could not be read or parsed says why, as a sentence.
-  if (
-    check.reason?.code === "not-checked.malformed" ||
-    check.reason?.code === "not-checked.unreadable" ||
-    check.reason?.code === "not-checked.no-certificate-yet"
-  ) {
+  if (check.reason?.code.startsWith("not-checked.")) {
     const detail = reasonText(check.reason, lang);
     return lang === "zh-CN" ? `${detail}。` : `${detail[0]!.toUpperCase()}${detail.slice(1)}.`;
   }
-  const sentence =
-    check.reason && (PACKAGE_CONTENT_SENTENCES[check.reason.code] ?? ANCHOR_SENTENCES[check.reason.code]);
+  const sentence = check.reason && REASON_SENTENCES[check.reason.code];
   if (sentence) return sentence[lang];
   return CHECK_SENTENCES[check.id][check.status][lang];
 }
 
-/** The `content` check of a capture package, said of the package rather than of "the file you supplied". */
-const PACKAGE_CONTENT_SENTENCES: Partial<Record<ReasonCode, Words>> = {
+/**
+ * Checks said by their reason where the check's own sentence would mislead: a capture
+ * package's `content`, said of the package rather than of "the file you supplied"; and an
+ * `anchor` said as what the node answered or what the reader trusts ("could not be read"
+ * would send the reader looking for a network fault, "the blockchain contradicts" would call a
+ * certificate of another registry altered).
+ */
+const REASON_SENTENCES: Partial<Record<ReasonCode, Words>> = {
   "content.package": {
     en: "The package's manifest.json is exactly the certified record's content (same SHA-256).",
     "zh-CN": "取证包中的 manifest.json 与存证内容完全一致（SHA-256 相同）。",
@@ -688,14 +688,6 @@ const PACKAGE_CONTENT_SENTENCES: Partial<Record<ReasonCode, Words>> = {
     en: "The file you supplied is not part of this capture: neither the manifest nor any file it lists has its SHA-256.",
     "zh-CN": "您提供的文件不属于该网页取证：清单本身及其所列文件的 SHA-256 均与之不同。",
   },
-};
-
-/**
- * An anchor check said as what the node answered or what the reader trusts: "could not be
- * read" would send the reader looking for a network fault, and "the blockchain contradicts"
- * would call a certificate of another registry altered.
- */
-const ANCHOR_SENTENCES: Partial<Record<ReasonCode, Words>> = {
   "anchor.behind": {
     en: "The node has not yet reached the anchoring block, so the anchor is unconfirmed. This is not evidence against the certificate.",
     "zh-CN": "该节点尚未同步到上链区块，上链信息尚未核实。这并不表明证书有问题。",

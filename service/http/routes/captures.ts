@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 import express, { Router } from "express";
-import { parseCaptureManifest } from "../../core/capture-package.ts";
+import { parseCaptureManifest, type CaptureManifestJson } from "../../core/capture-package.ts";
 import {
   CaptureRequestSchema,
   EVIDENCE_ID,
@@ -95,8 +95,7 @@ export function captureRoutes(options: {
     const id = row.id;
     if (row.record.mediaType !== MEDIA_TYPE_CAPTURE)
       throw new HttpProblem(404, "NOT_FOUND", "that evidence is not a web capture");
-    const manifestBytes = await readAll(await options.objects.get(row.record.contentHash));
-    parseCaptureManifest(manifestBytes);
+    const { bytes: manifestBytes } = await storedManifest(options.objects, row.record.contentHash);
     const certificateJson = row.certificate ? `${JSON.stringify(row.certificate, null, 2)}\n` : undefined;
     const zip = packageStream({
       manifestBytes,
@@ -114,7 +113,7 @@ export function captureRoutes(options: {
     const row = EVIDENCE_ID.test(id) ? await options.store.evidence(id) : undefined;
     if (!row || row.record.mediaType !== MEDIA_TYPE_CAPTURE)
       throw new HttpProblem(404, "NOT_FOUND", "no web capture with that id");
-    const manifest = parseCaptureManifest(await readAll(await options.objects.get(row.record.contentHash)));
+    const { manifest } = await storedManifest(options.objects, row.record.contentHash);
     const screenshot = manifest.artifacts.find((a) => a.name === "screenshot.png");
     if (!screenshot) throw new HttpProblem(404, "NOT_FOUND", "the capture has no screenshot");
     res.type("image/png").set("Cache-Control", "private, max-age=86400");
@@ -137,7 +136,16 @@ function streamOf(objects: ObjectStore, manifestBytes: Uint8Array, name: string)
   return out;
 }
 
-export async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
+/** A capture's manifest as stored (its certified bytes) and read; it is checked as it is read. */
+export async function storedManifest(
+  objects: ObjectStore,
+  contentHash: string,
+): Promise<{ bytes: Uint8Array; manifest: CaptureManifestJson }> {
+  const bytes = await readAll(await objects.get(contentHash));
+  return { bytes, manifest: parseCaptureManifest(bytes) };
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return new Uint8Array(Buffer.concat(chunks));

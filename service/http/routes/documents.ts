@@ -1,8 +1,8 @@
 import { Router } from "express";
 import { claimsOf, DEVELOPMENT_CHAIN_IDS, MEDIA_TYPE_CAPTURE } from "../../core/index.ts";
-import { captureFactsOf, parseCaptureManifest } from "../../core/capture-package.ts";
+import { captureFactsOf } from "../../core/capture-package.ts";
 import type { ObjectStore } from "../../objects/object-store.ts";
-import { readAll } from "./captures.ts";
+import { storedManifest } from "./captures.ts";
 import { DEVELOPMENT_TSA_MARKER, parseTimestampToken, timestampTokenFromBase64 } from "../../core/timestamp.ts";
 import type { DocumentTimestamp } from "../../document/certificate-pdf.ts";
 import type { DocumentRenderer } from "../../document/document-renderer.ts";
@@ -30,7 +30,7 @@ export function documentRoutes(options: {
     // A capture's document states what its certified manifest records of it.
     const capture =
       row.record.mediaType === MEDIA_TYPE_CAPTURE
-        ? captureFactsOf(parseCaptureManifest(await readAll(await options.objects.get(row.record.contentHash))))
+        ? captureFactsOf((await storedManifest(options.objects, row.record.contentHash)).manifest)
         : undefined;
     const pdf = await options.renderer.render({
       certificateJson: `${JSON.stringify(row.certificate, null, 2)}\n`,

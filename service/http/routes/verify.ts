@@ -259,7 +259,8 @@ function verificationInput(
     const bytes = new Uint8Array(packageFile.buffer, packageFile.byteOffset, packageFile.byteLength);
     return { evidence, options: { packageFile: bytes, ...(fileDigest ? { fileDigest } : {}) } };
   }
-  if (fileDigest === undefined && body.sha256 !== undefined) {
+  // (A file beside a sha256 has been refused.)
+  if (body.sha256 !== undefined) {
     fileDigest = typeof body.sha256 === "string" ? typedDigest(body.sha256) : undefined;
     if (fileDigest === undefined) {
       throw new HttpProblem(
