@@ -187,10 +187,7 @@ export function notACertificate(name: string, bytes: Uint8Array): NotACertificat
       readCapturePackage(bytes);
       return undefined;
     } catch (e) {
-      const why = isEvidenceError(e) ? e.message : "";
-      return /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON/.test(why)
-        ? "zip-not-a-package"
-        : undefined;
+      return otherArchive(bytes, e) ? "zip-not-a-package" : undefined;
     }
   }
   if (beginsAsJson(bytes)) {
@@ -207,6 +204,19 @@ export function notACertificate(name: string, bytes: Uint8Array): NotACertificat
     return claims ? undefined : "json-not-a-certificate";
   }
   return undefined;
+}
+
+/**
+ * Whether a ZIP the package reader refused (`error`) is an archive of other things: it names no
+ * certificate, and has no manifest.json or one that is no capture manifest. A damaged package is
+ * not one.
+ */
+function otherArchive(zip: Uint8Array, error: unknown): boolean {
+  const why = isEvidenceError(error) ? error.message : "";
+  return (
+    !includesText(zip, CERTIFICATE_SUFFIX) &&
+    /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON/.test(why)
+  );
 }
 
 /** Keys of a certificate of either version, any one of which makes JSON claim to be one. */
@@ -326,7 +336,7 @@ function readPackage(zip: Uint8Array): CapturePackage | { malformed: string } {
   try {
     return readCapturePackage(zip);
   } catch (e) {
-    if (notACertificate("", zip) === "zip-not-a-package") return { malformed: NOT_A_CAPTURE_PACKAGE };
+    if (otherArchive(zip, e)) return { malformed: NOT_A_CAPTURE_PACKAGE };
     return { malformed: `the capture package cannot be read: ${isEvidenceError(e) ? e.message : String(e)}` };
   }
 }
