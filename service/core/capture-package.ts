@@ -1,6 +1,6 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { inflateSync } from "fflate";
+import { Inflate } from "fflate";
 import * as v from "valibot";
 import { EvidenceError } from "./errors.ts";
 import { canonicalize } from "./jcs.ts";
@@ -13,7 +13,52 @@ import { canonicalize } from "./jcs.ts";
  * forger or a zip bomb would need — duplicate names (two readers would see two different
  * files), names that climb out of a directory, overlapping entries, declared sizes beyond the
  * limits or beyond what deflate can produce, encryption, ZIP64, CRC-32 mismatches.
+ *
+ * The package is read by ranges, never whole: a capture with a long video can be larger than a
+ * verifier may hold in memory, and it is verified all the same, one chunk at a time.
  */
+
+/** Bytes read by range: a file on disk, a file in the browser, or bytes in memory. */
+export interface ByteSource {
+  readonly size: number;
+  /** The `length` bytes at `offset`; both lie within `size`. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** Bytes in memory as a source. */
+export function bytesSource(bytes: Uint8Array): ByteSource {
+  return { size: bytes.length, read: (offset, length) => Promise.resolve(bytes.subarray(offset, offset + length)) };
+}
+
+/** How much of an entry is read at a time: memory stays bounded whatever the package's size. */
+const READ_CHUNK = 1024 * 1024;
+/**
+ * Compressed bytes handed to the inflater at a time: deflate expands at most 1032:1, so one
+ * push produces at most 66 MiB, even from a stream that lies about its size.
+ */
+const INFLATE_CHUNK = 64 * 1024;
+/** A screenshot larger than this is checked but not kept for showing beside the verdict. */
+const MAX_SHOWN_SCREENSHOT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A Blob as a source: a file the browser was given, or a file on disk (Node's `fs.openAsBlob`),
+ * read by ranges. A file changed after it was opened fails to read, never reads as other bytes.
+ */
+export function blobSource(blob: Blob): ByteSource {
+  return {
+    size: blob.size,
+    read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
+  };
+}
+
+/** SHA-256 of a source, read a chunk at a time. */
+export async function sha256OfSource(source: ByteSource): Promise<string> {
+  const hash = sha256.create();
+  for (let at = 0; at < source.size; at += READ_CHUNK) {
+    hash.update(await source.read(at, Math.min(READ_CHUNK, source.size - at)));
+  }
+  return bytesToHex(hash.digest());
+}
 
 export const MANIFEST_FILE = "manifest.json";
 export const CERTIFICATE_FILE_IN_PACKAGE = "certificate.evidence.json";
@@ -169,10 +214,16 @@ interface Entry {
  * Reads a capture package and checks every artifact against the manifest. Structural faults
  * (not a ZIP, unsafe or duplicate names, zip bombs, a missing or malformed manifest) throw
  * INVALID_PACKAGE; content faults (an altered, missing or unlisted file) are listed in
- * `problems` by name, so a verifier can say which artifact was altered.
+ * `problems` by name, so a verifier can say which artifact was altered. Memory stays bounded
+ * by the manifest, the certificate and the screenshot kept for showing, whatever the size of
+ * the package.
  */
-export function readCapturePackage(zip: Uint8Array, limits: PackageLimits = DEFAULT_PACKAGE_LIMITS): CapturePackage {
-  const entries = centralDirectory(zip, limits);
+export async function readCapturePackage(
+  zip: Uint8Array | ByteSource,
+  limits: PackageLimits = DEFAULT_PACKAGE_LIMITS,
+): Promise<CapturePackage> {
+  const source = zip instanceof Uint8Array ? bytesSource(zip) : zip;
+  const entries = await centralDirectory(source, limits);
   const byName = new Map(entries.filter((e) => !e.name.endsWith("/")).map((e) => [e.name, e]));
 
   const manifestEntry = byName.get(MANIFEST_FILE);
@@ -180,7 +231,7 @@ export function readCapturePackage(zip: Uint8Array, limits: PackageLimits = DEFA
   if (manifestEntry.size > limits.maxDocumentBytes)
     throw invalid(`${MANIFEST_FILE} is larger than ${limits.maxDocumentBytes} bytes`);
   const problems: string[] = [];
-  const manifestBytes = extract(zip, manifestEntry, problems);
+  const manifestBytes = await extract(source, manifestEntry, problems);
   const manifest = parseCaptureManifest(manifestBytes);
   const manifestText = new TextDecoder().decode(manifestBytes);
   if (canonicalize(JSON.parse(manifestText)) !== manifestText) {
@@ -188,7 +239,8 @@ export function readCapturePackage(zip: Uint8Array, limits: PackageLimits = DEFA
   }
 
   let screenshot: Uint8Array | undefined;
-  const artifacts: PackageArtifact[] = manifest.artifacts.map((expected) => {
+  const artifacts: PackageArtifact[] = [];
+  for (const expected of manifest.artifacts) {
     const base = {
       name: expected.name,
       mediaType: expected.mediaType,
@@ -198,26 +250,34 @@ export function readCapturePackage(zip: Uint8Array, limits: PackageLimits = DEFA
     const entry = byName.get(expected.name);
     if (!entry) {
       problems.push(`${expected.name} is listed in ${MANIFEST_FILE} but missing from the package`);
-      return { ...base, ok: false };
+      artifacts.push({ ...base, ok: false });
+      continue;
     }
-    const bytes = extract(zip, entry, problems);
-    const actualSha256 = bytesToHex(sha256(bytes));
-    const ok = actualSha256 === expected.sha256 && bytes.length === expected.size;
+    const shown = expected.name === "screenshot.png" && entry.size <= MAX_SHOWN_SCREENSHOT_BYTES;
+    const kept: Uint8Array[] = [];
+    const hash = sha256.create();
+    const actualSize = await inflateEntry(source, entry, problems, (chunk) => {
+      hash.update(chunk);
+      if (shown) kept.push(chunk.slice());
+    });
+    const actualSha256 = bytesToHex(hash.digest());
+    const ok = actualSha256 === expected.sha256 && actualSize === expected.size;
     if (!ok) {
       problems.push(
-        `${expected.name} was altered: SHA-256 ${actualSha256} (${bytes.length} bytes), the manifest says ${expected.sha256} (${expected.size} bytes)`,
+        `${expected.name} was altered: SHA-256 ${actualSha256} (${actualSize} bytes), the manifest says ${expected.sha256} (${expected.size} bytes)`,
       );
     }
-    if (ok && expected.name === "screenshot.png") screenshot = bytes;
-    return { ...base, actualSha256, actualSize: bytes.length, ok };
-  });
+    if (ok && shown) screenshot = concat(kept, actualSize);
+    artifacts.push({ ...base, actualSha256, actualSize, ok });
+  }
 
   let certificateText: string | undefined;
   const certificateEntry = byName.get(CERTIFICATE_FILE_IN_PACKAGE);
   if (certificateEntry) {
     if (certificateEntry.size > limits.maxDocumentBytes) throw invalid(`${CERTIFICATE_FILE_IN_PACKAGE} is too large`);
+    const bytes = await extract(source, certificateEntry, problems);
     try {
-      certificateText = new TextDecoder("utf-8", { fatal: true }).decode(extract(zip, certificateEntry, problems));
+      certificateText = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch (cause) {
       throw new EvidenceError("INVALID_PACKAGE", `${CERTIFICATE_FILE_IN_PACKAGE} is not UTF-8`, { cause });
     }
@@ -244,25 +304,37 @@ function invalid(message: string): EvidenceError {
   return new EvidenceError("INVALID_PACKAGE", message);
 }
 
-/** The end of central directory record (APPNOTE §4.3.16), searched backwards past a comment. */
-function endOfCentralDirectory(zip: Uint8Array, view: DataView): number {
-  const last = zip.length - 22;
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * The end of central directory record (APPNOTE §4.3.16), searched backwards past a comment,
+ * in the file's last bytes (`tail`, which ends where the file does): its offset in `tail`.
+ */
+function endOfCentralDirectory(tail: Uint8Array): number {
+  const at22 = view(tail);
+  const last = tail.length - 22;
   for (let at = last; at >= 0 && at >= last - 0xffff; at--) {
-    if (view.getUint32(at, true) === 0x06054b50 && at + 22 + view.getUint16(at + 20, true) === zip.length) return at;
+    if (at22.getUint32(at, true) === 0x06054b50 && at + 22 + at22.getUint16(at + 20, true) === tail.length) return at;
   }
   throw invalid("not a ZIP file (no end of central directory record)");
 }
 
-function centralDirectory(zip: Uint8Array, limits: PackageLimits): Entry[] {
-  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
-  if (zip.length < 22) throw invalid("not a ZIP file (too short)");
-  const eocd = endOfCentralDirectory(zip, view);
-  const disk = view.getUint16(eocd + 4, true);
-  const cdDisk = view.getUint16(eocd + 6, true);
-  const onDisk = view.getUint16(eocd + 8, true);
-  const count = view.getUint16(eocd + 10, true);
-  const cdSize = view.getUint32(eocd + 12, true);
-  const cdOffset = view.getUint32(eocd + 16, true);
+async function centralDirectory(source: ByteSource, limits: PackageLimits): Promise<Entry[]> {
+  if (source.size < 22) throw invalid("not a ZIP file (too short)");
+  const tailLength = Math.min(source.size, 22 + 0xffff);
+  const tailStart = source.size - tailLength;
+  const tail = await source.read(tailStart, tailLength);
+  const end = endOfCentralDirectory(tail);
+  const eocd = tailStart + end;
+  const record = view(tail);
+  const disk = record.getUint16(end + 4, true);
+  const cdDisk = record.getUint16(end + 6, true);
+  const onDisk = record.getUint16(end + 8, true);
+  const count = record.getUint16(end + 10, true);
+  const cdSize = record.getUint32(end + 12, true);
+  const cdOffset = record.getUint32(end + 16, true);
   if (disk !== 0 || cdDisk !== 0 || onDisk !== count) throw invalid("multi-disk ZIP files are not packages");
   if (count === 0xffff || cdOffset === 0xffffffff || cdSize === 0xffffffff) throw invalid("ZIP64 is not supported");
   if (count > limits.maxEntries) throw invalid(`more than ${limits.maxEntries} entries`);
@@ -272,36 +344,41 @@ function centralDirectory(zip: Uint8Array, limits: PackageLimits): Entry[] {
   // could be read two ways (a second end record in the comment, entries no directory lists,
   // bytes between records) is refused, never judged by one reading.
   if (cdOffset + cdSize !== eocd) throw invalid("bytes lie between the central directory and its end record");
-  if (containsSignature(zip.subarray(eocd + 22))) throw invalid("the ZIP comment holds another ZIP record");
+  if (containsSignature(tail.subarray(end + 22))) throw invalid("the ZIP comment holds another ZIP record");
+  // A package's directory is a few hundred bytes an entry; it is read whole, so it is bounded.
+  if (cdSize > limits.maxDocumentBytes)
+    throw invalid(`the central directory is larger than ${limits.maxDocumentBytes} bytes`);
+  const directory = await source.read(cdOffset, cdSize);
+  const cd = view(directory);
 
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const entries: Entry[] = [];
   const seen = new Set<string>();
   let total = 0;
-  let at = cdOffset;
+  let at = 0;
   for (let i = 0; i < count; i++) {
-    if (at + 46 > cdOffset + cdSize || view.getUint32(at, true) !== 0x02014b50)
-      throw invalid("a damaged central directory");
-    const flags = view.getUint16(at + 8, true);
-    const method = view.getUint16(at + 10, true);
-    const crc = view.getUint32(at + 16, true);
-    const compressedSize = view.getUint32(at + 20, true);
-    const size = view.getUint32(at + 24, true);
-    const nameLength = view.getUint16(at + 28, true);
-    const extraLength = view.getUint16(at + 30, true);
-    const commentLength = view.getUint16(at + 32, true);
-    const localOffset = view.getUint32(at + 42, true);
-    if (at + 46 + nameLength > cdOffset + cdSize) throw invalid("a damaged central directory");
+    if (at + 46 > cdSize || cd.getUint32(at, true) !== 0x02014b50) throw invalid("a damaged central directory");
+    const flags = cd.getUint16(at + 8, true);
+    const method = cd.getUint16(at + 10, true);
+    const crc = cd.getUint32(at + 16, true);
+    const compressedSize = cd.getUint32(at + 20, true);
+    const size = cd.getUint32(at + 24, true);
+    const nameLength = cd.getUint16(at + 28, true);
+    const extraLength = cd.getUint16(at + 30, true);
+    const commentLength = cd.getUint16(at + 32, true);
+    const localOffset = cd.getUint32(at + 42, true);
+    if (at + 46 + nameLength > cdSize) throw invalid("a damaged central directory");
+    const nameBytes = directory.subarray(at + 46, at + 46 + nameLength);
     let name: string;
     try {
-      name = decoder.decode(zip.subarray(at + 46, at + 46 + nameLength));
+      name = decoder.decode(nameBytes);
     } catch {
       throw invalid("an entry name is not UTF-8");
     }
     at += 46 + nameLength + extraLength + commentLength;
 
-    const directory = name.endsWith("/");
-    if (!isSafeEntryName(directory ? name.slice(0, -1) : name))
+    const isDirectory = name.endsWith("/");
+    if (!isSafeEntryName(isDirectory ? name.slice(0, -1) : name))
       throw invalid(`unsafe entry name ${JSON.stringify(name)}`);
     // Names equal after case folding collide on case-insensitive file systems when extracted.
     const key = name.normalize("NFC").toLowerCase();
@@ -318,13 +395,15 @@ function centralDirectory(zip: Uint8Array, limits: PackageLimits): Entry[] {
       throw invalid(`the entries hold more than ${limits.maxTotalBytes} bytes (a zip bomb)`);
 
     // The local header (APPNOTE §4.3.7) must agree on the name; its data follows it.
-    if (localOffset + 30 > cdOffset || view.getUint32(localOffset, true) !== 0x04034b50) {
+    if (localOffset + 30 > cdOffset) throw invalid(`${name}: no local header where the central directory points`);
+    const local = await source.read(localOffset, Math.min(30 + nameLength, cdOffset - localOffset));
+    const header = view(local);
+    if (header.getUint32(0, true) !== 0x04034b50) {
       throw invalid(`${name}: no local header where the central directory points`);
     }
-    const localNameLength = view.getUint16(localOffset + 26, true);
-    const localExtraLength = view.getUint16(localOffset + 28, true);
-    const localName = zip.subarray(localOffset + 30, localOffset + 30 + localNameLength);
-    if (localNameLength !== nameLength || decoder.decode(localName) !== name) {
+    const localNameLength = header.getUint16(26, true);
+    const localExtraLength = header.getUint16(28, true);
+    if (localNameLength !== nameLength || !sameBytes(local.subarray(30), nameBytes)) {
       throw invalid(`${name}: the local header names another file`);
     }
     const dataStart = localOffset + 30 + localNameLength + localExtraLength;
@@ -332,7 +411,7 @@ function centralDirectory(zip: Uint8Array, limits: PackageLimits): Entry[] {
     entries.push({ name, flags, method, crc, compressedSize, size, localOffset, dataStart });
   }
 
-  if (at !== cdOffset + cdSize) throw invalid("the central directory holds more than its entries");
+  if (at !== cdSize) throw invalid("the central directory holds more than its entries");
 
   // The entries, each followed by its data descriptor when it has one, fill the file from its
   // first byte to the central directory: nothing hides between them, and none shares bytes
@@ -343,16 +422,21 @@ function centralDirectory(zip: Uint8Array, limits: PackageLimits): Entry[] {
     if (previous && entry.localOffset < next) throw invalid(`${entry.name} overlaps ${previous.name}`);
     if (entry.localOffset !== next) throw invalid(`bytes no entry covers lie before ${entry.name}`);
     next = entry.dataStart + entry.compressedSize;
-    if (entry.flags & 0x0008) next += dataDescriptorLength(view, next);
+    if (entry.flags & 0x0008) next += await dataDescriptorLength(source, next);
     previous = entry;
   }
   if (next !== cdOffset) throw invalid("bytes no entry covers lie before the central directory");
   return entries;
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
 /** A data descriptor (APPNOTE §4.3.9): CRC-32 and both sizes, with or without its signature. */
-function dataDescriptorLength(view: DataView, at: number): number {
-  return at + 4 <= view.byteLength && view.getUint32(at, true) === 0x08074b50 ? 16 : 12;
+async function dataDescriptorLength(source: ByteSource, at: number): Promise<number> {
+  if (at + 4 > source.size) return 12;
+  return view(await source.read(at, 4)).getUint32(0, true) === 0x08074b50 ? 16 : 12;
 }
 
 /** Whether the bytes hold the signature of a ZIP record ("PK" and a record type). */
@@ -363,32 +447,77 @@ function containsSignature(bytes: Uint8Array): boolean {
   return false;
 }
 
+/** The whole of a small entry (the manifest, the certificate), as `inflateEntry` reads it. */
+async function extract(source: ByteSource, entry: Entry, problems: string[]): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const length = await inflateEntry(source, entry, problems, (chunk) => chunks.push(chunk.slice()));
+  return concat(chunks, length);
+}
+
 /**
- * The bytes of an entry. A CRC-32 or length that disagrees with the directory is reported, not
- * thrown: the SHA-256 comparison then names the altered file, which is what a verifier needs.
+ * Hands an entry's bytes to `onChunk`, a chunk at a time, and returns how many there were.
+ * Never more than the declared size: a stream that inflates further stops there, and the lie
+ * shows as an altered file. A CRC-32 or length that disagrees with the directory is reported,
+ * not thrown: the SHA-256 comparison then names the altered file, which is what a verifier
+ * needs. Deflate data that cannot be inflated is a damaged package.
  */
-function extract(zip: Uint8Array, entry: Entry, problems: string[]): Uint8Array {
-  const data = zip.subarray(entry.dataStart, entry.dataStart + entry.compressedSize);
-  let bytes: Uint8Array;
-  if (entry.method === 0) bytes = data;
-  else {
-    try {
-      // The output buffer has the declared size: inflation never allocates more, whatever the stream holds.
-      bytes = inflateSync(data, { out: new Uint8Array(entry.size) });
-    } catch (cause) {
-      throw new EvidenceError("INVALID_PACKAGE", `${entry.name}: damaged deflate data`, { cause });
+async function inflateEntry(
+  source: ByteSource,
+  entry: Entry,
+  problems: string[],
+  onChunk: (chunk: Uint8Array) => void,
+): Promise<number> {
+  let length = 0;
+  let crc = 0xffffffff;
+  let overflow = false;
+  const take = (chunk: Uint8Array) => {
+    const room = entry.size - length;
+    if (chunk.length > room) overflow = true;
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (kept.length === 0) return;
+    crc = crc32Update(crc, kept);
+    length += kept.length;
+    onChunk(kept);
+  };
+  const inflater = entry.method === 8 ? new Inflate((chunk) => take(chunk)) : undefined;
+  const end = entry.dataStart + entry.compressedSize;
+  try {
+    for (let at = entry.dataStart; at < end && !overflow; at += READ_CHUNK) {
+      const data = await source.read(at, Math.min(READ_CHUNK, end - at));
+      if (!inflater) {
+        take(data);
+        continue;
+      }
+      for (let i = 0; i < data.length && !overflow; i += INFLATE_CHUNK) {
+        const piece = data.subarray(i, i + INFLATE_CHUNK);
+        inflater.push(piece, at + i + piece.length === end);
+      }
     }
+    if (inflater && entry.compressedSize === 0) inflater.push(new Uint8Array(0), true);
+  } catch (cause) {
+    throw new EvidenceError("INVALID_PACKAGE", `${entry.name}: damaged deflate data`, { cause });
   }
-  if (bytes.length !== entry.size || crc32(bytes) !== entry.crc) {
+  if (overflow || length !== entry.size || (crc ^ 0xffffffff) >>> 0 !== entry.crc) {
     problems.push(`${entry.name}: its CRC-32 or length does not match the ZIP directory`);
   }
-  return bytes;
+  return length;
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const whole = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.length;
+  }
+  return whole;
 }
 
 let CRC_TABLE: Uint32Array | undefined;
 
-/** CRC-32 as ZIP uses it (ISO 3309, reflected polynomial 0xEDB88320). */
-function crc32(bytes: Uint8Array): number {
+/** CRC-32 as ZIP uses it (ISO 3309, reflected polynomial 0xEDB88320), carried over chunks: start at 0xffffffff, finish with ^ 0xffffffff. */
+function crc32Update(crc: number, bytes: Uint8Array): number {
   if (!CRC_TABLE) {
     CRC_TABLE = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -397,7 +526,6 @@ function crc32(bytes: Uint8Array): number {
       CRC_TABLE[n] = c >>> 0;
     }
   }
-  let crc = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+  return crc;
 }

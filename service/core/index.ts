@@ -93,6 +93,7 @@ export {
 } from "./verify/verify-certificate.ts";
 export * from "./verify/wording.ts";
 export * from "./api.ts";
+export { blobSource, type ByteSource } from "./capture-package.ts";
 export {
   beginsAsJson,
   isZip,

@@ -4,7 +4,7 @@ import path from "node:path";
 import { strToU8, unzipSync, zipSync } from "fflate";
 import { Poppler } from "../helpers/certificate-document.ts";
 import { readDatabase } from "../helpers/database.ts";
-import { gate, redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
+import { gate, noisePng, redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import {
   api,
   cleanUpDataDir,
@@ -27,14 +27,25 @@ describe("web captures through the service (real service, Chromium, a loopback s
   let dataDir: string;
   let work: string;
   let chainUrl: string;
+  /**
+   * What makes a page's capture larger than a verifier may hold in memory (64 MiB), as a long
+   * video does: a 40 MiB image of noise, which no compression shrinks, recorded in the HAR and the WARC.
+   */
+  let filmPng: Buffer;
 
   before(async () => {
+    filmPng = noisePng(4096, 3413);
     slow = gate(serve("text/html; charset=utf-8", PAGE));
     site = await startSite({
       "/shop/item": serve("text/html; charset=utf-8", PAGE),
       "/product.png": serve("image/png", solidPng(200, 120, [200, 30, 30])),
       "/slow": slow.route,
       "/to-private": redirect("http://10.1.2.3/"),
+      "/film": serve(
+        "text/html; charset=utf-8",
+        '<!doctype html><title>盗播影片</title><img src="/film.png" width="400" height="333">',
+      ),
+      "/film.png": serve("image/png", filmPng),
     });
     dataDir = tempDir("captures");
     work = tempDir("captures-work");
@@ -325,6 +336,55 @@ describe("web captures through the service (real service, Chromium, a loopback s
       const byService = await api(service.url).postForm("/api/v1/verify", form);
       expect([byService.body.verdict, byService.body.fileCompared], zip).to.deep.equal([verdict, true]);
     }
+  });
+
+  it("verifies a capture larger than 64 MiB on the CLI, reading it by ranges; the API, which holds 64 MiB, could not verify it rather than call it invalid", async () => {
+    const accepted = await api(service.url, service.apiKey).postJson("/api/v1/captures", {
+      url: `http://127.0.0.1:${site.port}/film`,
+    });
+    expect(accepted.status, JSON.stringify(accepted.body)).to.equal(202);
+    const certificate = await api(service.url).anchored(accepted.body.id, 120_000);
+    const certificatePath = zipAt("film.evidence.json");
+    writeFileSync(certificatePath, JSON.stringify(certificate));
+    const res = await fetch(`${service.url}/api/v1/evidence/${accepted.body.id}/package`);
+    const film = Buffer.from(await res.arrayBuffer());
+    expect(film.length).to.be.greaterThan(64 * 1024 * 1024);
+    writeFileSync(zipAt("film.zip"), film);
+    // One byte of the film altered, where the package holds it as it is.
+    const altered = Buffer.from(film);
+    const at = altered.indexOf(filmPng.subarray(1_000_000, 1_000_032));
+    expect(at, "the film's bytes are stored in the package").to.be.greaterThan(0);
+    altered[at]! ^= 0xff;
+    writeFileSync(zipAt("film-altered.zip"), altered);
+
+    // The package as the certificate, and as the file beside its certificate.
+    const alone = await runCli(["verify", zipAt("film.zip"), "--rpc", chainUrl, "--json"]);
+    const aloneJson = JSON.parse(alone.stdout);
+    const packageCheck = aloneJson.checks.find((c: any) => c.id === "package");
+    expect([alone.code, aloneJson.verdict, packageCheck.status]).to.deep.equal([0, "valid", "passed"]);
+    const beside = await verifiedWithFile(certificatePath, zipAt("film-altered.zip"));
+    expect([beside.code, beside.json.verdict, beside.json.fileCompared, beside.check("package").status]).to.deep.equal([
+      1,
+      "invalid",
+      true,
+      "failed",
+    ]);
+    expect(beside.check("package").reason.problems.join("\n")).to.match(/^archive\/data\.warc\.gz was altered/m);
+
+    // The API holds at most 64 MiB of a package: its hash is not the certified content, and
+    // that says nothing against the certificate, so it could not verify, and says where to.
+    const form = new FormData();
+    form.append("certificate", new Blob([JSON.stringify(certificate)]), "film.evidence.json");
+    form.append("file", new Blob([film]), "film.zip");
+    const byService = await api(service.url).postForm("/api/v1/verify?lang=en", form);
+    const content = byService.body.checks.find((c: any) => c.id === "content");
+    expect([byService.status, byService.body.verdict, content.status, content.reason.code]).to.deep.equal([
+      200,
+      "indeterminate",
+      "error",
+      "content.package-unread",
+    ]);
+    expect(content.detail).to.include("evidence verify");
   });
 
   it("lists the account's captures that are not evidence — a failed one with why — and not the recorded one", async () => {

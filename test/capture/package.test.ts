@@ -28,10 +28,10 @@ function unpack(result: CaptureResult): Zippable {
   return files;
 }
 
-function expectInvalid(zip: Uint8Array, pattern: RegExp, limits?: Parameters<typeof readCapturePackage>[1]) {
+async function expectInvalid(zip: Uint8Array, pattern: RegExp, limits?: Parameters<typeof readCapturePackage>[1]) {
   let error: unknown;
   try {
-    readCapturePackage(zip, limits);
+    await readCapturePackage(zip, limits);
   } catch (e) {
     error = e;
   }
@@ -191,8 +191,8 @@ describe("capture packages", function () {
 
   describe("readCapturePackage", () => {
     let read: CapturePackage;
-    before(() => {
-      read = readCapturePackage(zip);
+    before(async () => {
+      read = await readCapturePackage(zip);
     });
 
     it("verifies every artifact of an untouched package", () => {
@@ -213,34 +213,34 @@ describe("capture packages", function () {
       expect(read.certificateText).to.equal(CERTIFICATE);
     });
 
-    it("names the artifact whose bytes were altered in a rebuilt package", () => {
+    it("names the artifact whose bytes were altered in a rebuilt package", async () => {
       const files = unpack(result);
       const png = Uint8Array.from(files["screenshot.png"] as Uint8Array);
       png[png.length - 20]! ^= 0x01;
       files["screenshot.png"] = png;
-      const tampered = readCapturePackage(zipSync(files));
+      const tampered = await readCapturePackage(zipSync(files));
       expect(tampered.ok).to.equal(false);
       expect(tampered.artifacts.filter((a) => !a.ok).map((a) => a.name)).to.deep.equal(["screenshot.png"]);
       expect(tampered.problems).to.have.length(1);
       expect(tampered.problems[0]).to.match(/^screenshot\.png was altered/);
     });
 
-    it("names the artifact when one byte of it is flipped inside the ZIP", () => {
+    it("names the artifact when one byte of it is flipped inside the ZIP", async () => {
       const copy = Uint8Array.from(zip);
       // The PNG is stored, so its signature appears in the archive as is; flip a byte after it.
       const at = Buffer.from(copy).indexOf(Buffer.from("89504e470d0a1a0a", "hex"));
       expect(at).to.be.greaterThan(0);
       copy[at + 100]! ^= 0xff;
-      const tampered = readCapturePackage(copy);
+      const tampered = await readCapturePackage(copy);
       expect(tampered.artifacts.filter((a) => !a.ok).map((a) => a.name)).to.deep.equal(["screenshot.png"]);
       expect(tampered.problems.join("\n")).to.match(/screenshot\.png was altered/);
     });
 
-    it("reports a missing artifact and an unlisted file by name", () => {
+    it("reports a missing artifact and an unlisted file by name", async () => {
       const files = unpack(result);
       delete files["page.html"];
       files["extra.txt"] = strToU8("not in the manifest");
-      const tampered = readCapturePackage(zipSync(files));
+      const tampered = await readCapturePackage(zipSync(files));
       const missing = tampered.artifacts.find((a) => a.name === "page.html")!;
       expect(missing.ok).to.equal(false);
       expect(missing).to.not.have.property("actualSha256");
@@ -248,22 +248,51 @@ describe("capture packages", function () {
       expect(tampered.problems).to.include("extra.txt is in the package but not listed in manifest.json");
     });
 
-    it("gives a different manifest hash for an altered manifest", () => {
+    it("gives a different manifest hash for an altered manifest", async () => {
       const files = unpack(result);
       const manifest = JSON.parse(new TextDecoder().decode(result.manifestBytes));
       manifest.finalUrl = "http://example.com/other";
       files["manifest.json"] = strToU8(canonicalize(manifest));
-      const tampered = readCapturePackage(zipSync(files));
+      const tampered = await readCapturePackage(zipSync(files));
       expect(tampered.manifestSha256).to.not.equal(result.manifestSha256);
       expect(tampered.manifest.finalUrl).to.equal("http://example.com/other");
     });
 
-    it("reports a manifest that is not in canonical form", () => {
+    it("reads the package by ranges of at most 1 MiB past its directory, each byte once: memory stays bounded whatever its size", async () => {
+      const files = unpack(result);
+      const film = new Uint8Array(5 * 1024 * 1024 + 17).map((_, i) => (i * 2654435761) >>> 24);
+      const manifest = JSON.parse(new TextDecoder().decode(result.manifestBytes));
+      manifest.artifacts = [
+        ...manifest.artifacts,
+        { name: "video.mp4", mediaType: "video/mp4", size: film.length, sha256: sha256Hex(film) },
+      ].sort((a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : 1));
+      files["manifest.json"] = strToU8(canonicalize(manifest));
+      files["video.mp4"] = [film, { level: 6 }];
+      const zip = zipSync(files);
+      const reads: [number, number][] = [];
+      const counted = {
+        size: zip.length,
+        read: async (offset: number, length: number) => {
+          reads.push([offset, length]);
+          return zip.slice(offset, offset + length);
+        },
+      };
+      const read = await readCapturePackage(counted);
+      expect([read.ok, read.problems]).to.deep.equal([true, []]);
+      // The end record's search reads the last 64 KiB once; everything else at most 1 MiB at a time.
+      const [tail, ...rest] = reads;
+      expect(tail).to.deep.equal([Math.max(0, zip.length - 22 - 0xffff), Math.min(zip.length, 22 + 0xffff)]);
+      expect(Math.max(...rest.map(([, length]) => length))).to.be.at.most(1024 * 1024);
+      const dataRead = rest.reduce((sum, [, length]) => sum + length, 0);
+      expect(dataRead, "bytes read besides the tail").to.be.below(zip.length + 64 * 1024);
+    });
+
+    it("reports a manifest that is not in canonical form", async () => {
       const files = unpack(result);
       files["manifest.json"] = strToU8(
         JSON.stringify(JSON.parse(new TextDecoder().decode(result.manifestBytes)), null, 1),
       );
-      expect(readCapturePackage(zipSync(files)).problems).to.include(
+      expect((await readCapturePackage(zipSync(files))).problems).to.include(
         "manifest.json is not in canonical form (RFC 8785)",
       );
     });
@@ -272,32 +301,35 @@ describe("capture packages", function () {
   describe("readCapturePackage on hostile archives", () => {
     const manifestOf = () => result.manifestBytes;
 
-    it("rejects bytes that are not a ZIP", () => {
-      expectInvalid(strToU8("PK not really a zip file at all"), /not a ZIP file/);
+    it("rejects bytes that are not a ZIP", async () => {
+      await expectInvalid(strToU8("PK not really a zip file at all"), /not a ZIP file/);
     });
 
-    it("rejects a package without manifest.json", () => {
-      expectInvalid(zipSync({ "screenshot.png": solidPng(1, 1, [0, 0, 0]) }), /no manifest\.json/);
+    it("rejects a package without manifest.json", async () => {
+      await expectInvalid(zipSync({ "screenshot.png": solidPng(1, 1, [0, 0, 0]) }), /no manifest\.json/);
     });
 
-    it("rejects a manifest of another type or version", () => {
+    it("rejects a manifest of another type or version", async () => {
       const manifest = JSON.parse(new TextDecoder().decode(manifestOf()));
-      expectInvalid(zipSync({ "manifest.json": strToU8(JSON.stringify({ ...manifest, version: 2 })) }), /version/);
-      expectInvalid(zipSync({ "manifest.json": strToU8(JSON.stringify({ ...manifest, type: "x" })) }), /type/);
+      await expectInvalid(
+        zipSync({ "manifest.json": strToU8(JSON.stringify({ ...manifest, version: 2 })) }),
+        /version/,
+      );
+      await expectInvalid(zipSync({ "manifest.json": strToU8(JSON.stringify({ ...manifest, type: "x" })) }), /type/);
     });
 
-    it("rejects a manifest whose artifact names climb out of the package", () => {
+    it("rejects a manifest whose artifact names climb out of the package", async () => {
       const manifest = JSON.parse(new TextDecoder().decode(manifestOf()));
       manifest.artifacts = [{ name: "../../etc/cron.d/x", mediaType: "text/plain", size: 1, sha256: "0".repeat(64) }];
-      expectInvalid(
+      await expectInvalid(
         zipSync({ "manifest.json": strToU8(JSON.stringify(manifest)) }),
         /artifact names are relative paths/,
       );
     });
 
     for (const name of ["../evil.txt", "/etc/passwd", "a/../../b", "a\\b", "C:/x", "a//b", "./a", "a\u0000b"]) {
-      it(`rejects an entry named ${JSON.stringify(name)}`, () => {
-        expectInvalid(
+      it(`rejects an entry named ${JSON.stringify(name)}`, async () => {
+        await expectInvalid(
           handMadeZip([
             { name: "manifest.json", data: manifestOf() },
             { name, data: strToU8("x") },
@@ -307,8 +339,8 @@ describe("capture packages", function () {
       });
     }
 
-    it("rejects two entries with the same name", () => {
-      expectInvalid(
+    it("rejects two entries with the same name", async () => {
+      await expectInvalid(
         handMadeZip([
           { name: "manifest.json", data: manifestOf() },
           { name: "manifest.json", data: strToU8("{}") },
@@ -317,14 +349,14 @@ describe("capture packages", function () {
       );
     });
 
-    it("rejects two names that differ only in case", () => {
-      expectInvalid(
+    it("rejects two names that differ only in case", async () => {
+      await expectInvalid(
         zipSync({ "manifest.json": manifestOf(), "page.html": strToU8("a"), "PAGE.html": strToU8("b") }),
         /duplicate entry name/,
       );
     });
 
-    it("rejects entries that share bytes (an overlapping-file zip bomb)", () => {
+    it("rejects entries that share bytes (an overlapping-file zip bomb)", async () => {
       // Entry "outer" is stored; its data is a whole local header and data of entry "inner".
       const innerLocal = localHeader("inner.txt", strToU8("boom"));
       const innerBytes = Buffer.concat([innerLocal, Buffer.from("boom")]);
@@ -332,7 +364,7 @@ describe("capture packages", function () {
       const outerLocal = localHeader("outer.bin", innerBytes);
       const body = Buffer.concat([manifestLocal, Buffer.from(manifestOf()), outerLocal, innerBytes]);
       const outerOffset = manifestLocal.length + manifestOf().length;
-      expectInvalid(
+      await expectInvalid(
         handMadeZip(
           [
             { name: "manifest.json", data: manifestOf(), offset: 0 },
@@ -345,22 +377,22 @@ describe("capture packages", function () {
       );
     });
 
-    it("rejects a second end record hidden in the ZIP comment (tools that find it read other files)", () => {
+    it("rejects a second end record hidden in the ZIP comment (tools that find it read other files)", async () => {
       const hidden = Buffer.alloc(22);
       hidden.writeUInt32LE(0x06054b50, 0);
       hidden.writeUInt16LE(5, 20); // its own comment would run past the end: only the real one ends the file
       const withComment = Buffer.concat([Buffer.from(zip.subarray(0, zip.length - 2)), Buffer.from([22, 0]), hidden]);
-      expect(readCapturePackage(zip).ok, "the package itself").to.equal(true);
-      expectInvalid(new Uint8Array(withComment), /the ZIP comment holds another ZIP record/);
+      expect((await readCapturePackage(zip)).ok, "the package itself").to.equal(true);
+      await expectInvalid(new Uint8Array(withComment), /the ZIP comment holds another ZIP record/);
     });
 
-    it("rejects an entry no directory lists, before the listed ones (tools that walk local headers read it)", () => {
+    it("rejects an entry no directory lists, before the listed ones (tools that walk local headers read it)", async () => {
       const rogue = Buffer.concat([
         localHeader("screenshot.png", strToU8("a red square")),
         Buffer.from("a red square"),
       ]);
       const manifest = Buffer.concat([localHeader("manifest.json", manifestOf()), Buffer.from(manifestOf())]);
-      expectInvalid(
+      await expectInvalid(
         handMadeZip(
           [{ name: "manifest.json", data: manifestOf(), offset: rogue.length }],
           Buffer.concat([rogue, manifest]),
@@ -369,9 +401,9 @@ describe("capture packages", function () {
       );
     });
 
-    it("rejects bytes between the last entry and the central directory", () => {
+    it("rejects bytes between the last entry and the central directory", async () => {
       const manifest = Buffer.concat([localHeader("manifest.json", manifestOf()), Buffer.from(manifestOf())]);
-      expectInvalid(
+      await expectInvalid(
         handMadeZip(
           [{ name: "manifest.json", data: manifestOf(), offset: 0 }],
           Buffer.concat([manifest, Buffer.from("hidden")]),
@@ -380,9 +412,9 @@ describe("capture packages", function () {
       );
     });
 
-    it("rejects entries that together inflate beyond the limit (a zip bomb)", () => {
+    it("rejects entries that together inflate beyond the limit (a zip bomb)", async () => {
       const zeros = new Uint8Array(8 * 1024 * 1024);
-      expectInvalid(
+      await expectInvalid(
         zipSync({ "manifest.json": manifestOf(), "bomb.bin": zeros }, { level: 9 }),
         /more than 1048576 bytes/,
         {
@@ -393,33 +425,33 @@ describe("capture packages", function () {
       );
     });
 
-    it("rejects an entry that claims more than deflate can expand to", () => {
+    it("rejects an entry that claims more than deflate can expand to", async () => {
       const small = zipSync({ "manifest.json": manifestOf(), "bomb.bin": new Uint8Array(1000) }, { level: 9 });
       const bytes = Buffer.from(small);
       // Patch bomb.bin's uncompressed size in the central directory to 1 GiB − 1.
       const name = bytes.lastIndexOf(Buffer.from("bomb.bin"));
       bytes.writeUInt32LE(0x3fffffff, name - 46 + 24);
-      expectInvalid(new Uint8Array(bytes), /compression ratio deflate cannot produce/);
+      await expectInvalid(new Uint8Array(bytes), /compression ratio deflate cannot produce/);
     });
 
-    it("never allocates beyond a declared size that is too small: the lie shows as an altered file", () => {
+    it("never allocates beyond a declared size that is too small: the lie shows as an altered file", async () => {
       const big = strToU8("x".repeat(100_000));
       const manifest = JSON.parse(new TextDecoder().decode(manifestOf()));
       manifest.artifacts = [{ name: "big.txt", mediaType: "text/plain", size: big.length, sha256: sha256Hex(big) }];
       const bytes = Buffer.from(zipSync({ "manifest.json": strToU8(canonicalize(manifest)), "big.txt": big }));
       const name = bytes.lastIndexOf(Buffer.from("big.txt"));
       bytes.writeUInt32LE(1000, name - 46 + 24); // declared uncompressed size
-      const read = readCapturePackage(new Uint8Array(bytes));
+      const read = await readCapturePackage(new Uint8Array(bytes));
       expect(read.artifacts[0]).to.include({ ok: false, actualSize: 1000 });
       expect(read.problems.join("\n")).to.match(/big\.txt: its CRC-32 or length does not match/);
     });
 
-    it("rejects damaged deflate data", () => {
+    it("rejects damaged deflate data", async () => {
       const bytes = Buffer.from(zipSync({ "manifest.json": manifestOf() }, { level: 9 }));
       const deflated = deflateSync(manifestOf(), { level: 9 });
       const at = bytes.indexOf(Buffer.from(deflated.subarray(0, 8)));
       bytes.fill(0xff, at, at + 16);
-      expectInvalid(new Uint8Array(bytes), /damaged deflate data/);
+      await expectInvalid(new Uint8Array(bytes), /damaged deflate data/);
     });
   });
 

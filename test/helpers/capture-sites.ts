@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
@@ -94,6 +94,22 @@ export function redirect(location: string, status = 302): Route {
 
 /** A solid-colour RGB PNG (RFC 2083): signature, IHDR, one IDAT, IEND. */
 export function solidPng(width: number, height: number, rgb: [number, number, number]): Buffer {
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => rgb).flat())]);
+  return rgbPng(width, height, Buffer.concat(Array.from({ length: height }, () => row)));
+}
+
+/**
+ * An RGB PNG of random pixels, as large as its pixels (no compression shrinks noise): a valid
+ * image a browser loads whole, for pages whose capture must be large.
+ */
+export function noisePng(width: number, height: number): Buffer {
+  const pixels = randomBytes((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) pixels[y * (width * 3 + 1)] = 0; // filter type None
+  return rgbPng(width, height, pixels, 1);
+}
+
+/** A PNG of 8-bit RGB rows, each led by its filter byte. */
+function rgbPng(width: number, height: number, pixels: Buffer, level = 6): Buffer {
   const chunk = (type: string, data: Buffer) => {
     const length = Buffer.alloc(4);
     length.writeUInt32BE(data.length);
@@ -106,12 +122,10 @@ export function solidPng(width: number, height: number, rgb: [number, number, nu
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header.set([8, 2, 0, 0, 0], 8); // 8-bit depth, truecolour
-  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => rgb).flat())]);
-  const pixels = Buffer.concat(Array.from({ length: height }, () => row));
   return Buffer.concat([
     Buffer.from("89504e470d0a1a0a", "hex"),
     chunk("IHDR", header),
-    chunk("IDAT", deflateSync(pixels)),
+    chunk("IDAT", deflateSync(pixels, { level })),
     chunk("IEND", Buffer.alloc(0)),
   ]);
 }

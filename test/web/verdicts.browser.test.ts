@@ -418,6 +418,14 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(await text(verifier, "#verdict")).to.equal("有效——网页取证包与存证一致");
       expect(await text(verifier, '[data-field="verify.fileCompared"]')).to.equal("是");
       expect(await verifier.isVisible("#capture-screenshot")).to.equal(true);
+
+      // Printed, the verification shows the capture's screenshot, small, and stays on one A4 page.
+      await verifier.emulateMedia({ media: "print" });
+      const shown = await verifier.locator("#capture-screenshot").boundingBox();
+      expect(shown, "the screenshot is printed").to.not.equal(null);
+      expect(shown!.height, "small: at most 45 mm, and its border").to.be.at.most((45 / 25.4) * 96 + 2);
+      const printed = await verifier.pdf({ format: "A4", printBackground: true });
+      expect(printed.toString("latin1").match(/\/Type\s*\/Page[^s]/g) ?? [], "one page").to.have.length(1);
     } finally {
       await context.close();
     }

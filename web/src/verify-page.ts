@@ -2,8 +2,8 @@ import qrcode from "qrcode-generator";
 import {
   CHECK_NAMES,
   isWebUrl,
+  blobSource,
   isZip,
-  MAX_DOCUMENT_BYTES,
   JsonRpcChainReader,
   SERVICE_NODE_LABEL,
   STATUS_NAMES,
@@ -20,6 +20,7 @@ import {
   verdictHeadline,
   verifyEvidence,
   warningText,
+  type ByteSource,
   type EvidenceInput,
   type VerificationResult,
 } from "../../service/core/index.ts";
@@ -42,8 +43,8 @@ const fileHash = byId<HTMLOutputElement>("file-hash");
 
 /** The hash of the chosen original file, under way or done. */
 let fileDigest: Promise<string | undefined> = Promise.resolve(undefined);
-/** A certificate document or package chosen as a file (PDF, ZIP), kept as bytes. */
-let certificateBytes: Uint8Array | undefined;
+/** A certificate chosen as a file: its bytes, or a capture package read by ranges. */
+let certificateBytes: Uint8Array | ByteSource | undefined;
 /** The evidence id when the certificate came from this service (`?id=`). */
 let serviceId: string | undefined;
 let last: { result: VerificationResult; rpc: string; at: Date } | undefined;
@@ -68,9 +69,18 @@ certText.addEventListener("input", () => {
   certName.value = "";
 });
 
-/** A certificate file: JSON goes into the text box; a PDF or a package is kept as bytes. */
+/**
+ * A certificate file: JSON goes into the text box; a PDF is kept as bytes; a capture package,
+ * which a long video can make larger than a page may hold, is read by ranges when verified.
+ */
 async function chooseCertificate(file: File | undefined): Promise<void> {
   if (!file) return;
+  if (await isZipFile(file)) {
+    certificateBytes = blobSource(file);
+    certText.value = "";
+    certName.value = `${file.name} (${formatBytes(file.size)})`;
+    return;
+  }
   const bytes = new Uint8Array(await file.arrayBuffer());
   const isText = bytes[0] === 0x7b || bytes[0] === 0x20 || bytes[0] === 0x0a || bytes[0] === 0xef;
   if (isText) {
@@ -217,22 +227,28 @@ async function readableTrustList(pem: string): Promise<boolean> {
   }
 }
 
-/** The bytes of a chosen original that is a capture package (compared as a package), or undefined. */
-async function capturePackageIn(file: File): Promise<Uint8Array | undefined> {
-  if (file.size > MAX_DOCUMENT_BYTES || !isZip(new Uint8Array(await file.slice(0, 4).arrayBuffer()))) return undefined;
-  return new Uint8Array(await file.arrayBuffer());
+/** A chosen original that is a capture package (compared as a package, of any size), or undefined. */
+async function capturePackageIn(file: File): Promise<ByteSource | undefined> {
+  return (await isZipFile(file)) ? blobSource(file) : undefined;
+}
+
+async function isZipFile(file: File): Promise<boolean> {
+  return isZip(new Uint8Array(await file.slice(0, 4).arrayBuffer()));
 }
 
 async function verifyAndRender(
   text: string,
   digest: string | undefined,
-  packageFile: Uint8Array | undefined,
+  packageFile: ByteSource | undefined,
   rpc: string,
   ownNode: boolean,
 ): Promise<void> {
-  const input: EvidenceInput = certificateBytes
-    ? { kind: "bytes", bytes: certificateBytes }
-    : { kind: "certificate", certificate: text };
+  const input: EvidenceInput =
+    certificateBytes === undefined
+      ? { kind: "certificate", certificate: text }
+      : certificateBytes instanceof Uint8Array
+        ? { kind: "bytes", bytes: certificateBytes }
+        : { kind: "package", package: certificateBytes };
   const site = await siteInfo();
   const result = await verifyEvidence(input, {
     // Through this service's proxy, the node is the service's own, named as such.

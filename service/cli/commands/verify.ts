@@ -1,8 +1,9 @@
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
-import { open, readdir, readFile, stat } from "node:fs/promises";
+import { closeSync, fstatSync, openAsBlob, openSync, readFileSync, readSync } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Verdict, VerificationResult } from "../../core/verify/checks.ts";
 import type { NotACertificate } from "../../core/verify/verify-evidence.ts";
+import type { ByteSource } from "../../core/capture-package.ts";
 import { defineCommand } from "../command.ts";
 import { firstLineOf } from "../../core/errors.ts";
 import { EXIT, UsageError } from "../exit.ts";
@@ -93,6 +94,7 @@ output's reader stops reading (| head).`,
       { verificationText },
       { sizeBaseTableForFewSignatures },
       { unreadableResult },
+      { blobSource },
     ] = await Promise.all([
       import("../../core/verify/verify-evidence.ts"),
       import("../../core/chain-reader.ts"),
@@ -101,6 +103,7 @@ output's reader stops reading (| head).`,
       import("../print-verification.ts"),
       import("../../core/issuer-signature.ts"),
       import("../../core/verify/verify-certificate.ts"),
+      import("../../core/capture-package.ts"),
     ]);
     // Once the node has failed to answer, the rest of a bulk run says so at once instead of
     // waiting out one timeout per batch.
@@ -143,7 +146,8 @@ output's reader stops reading (| head).`,
       return originals.byName.get(record.fileName)?.file;
     };
     // A capture package handed over as the file is compared as a package, not by its bytes' hash.
-    const packageFile = values.file !== undefined ? await capturePackageAt(values.file, isZip) : undefined;
+    const packageFile =
+      values.file !== undefined && isZip(headOf(values.file)) ? blobSource(await openAsBlob(values.file)) : undefined;
     // (A package's own hash goes with it: a ZIP may be certified as it is.)
     const fileDigest: string | typeof originalOf | undefined =
       values.file !== undefined
@@ -165,17 +169,19 @@ output's reader stops reading (| head).`,
     // A file that cannot be read (no permission, gone, a directory, a device) could not be
     // verified: said for that file, and the others are verified as ever.
     const verifyFile = async (file: string): Promise<VerificationResult | { skipped: NotACertificate }> => {
-      let bytes: Uint8Array;
+      let bytes: Uint8Array | ByteSource;
       try {
-        bytes = readCertificateFile(file);
+        const held = readCertificateFile(file, isZip);
+        // A capture package too large to hold (a long video) is read by ranges.
+        bytes = held instanceof Uint8Array ? held : blobSource(await openAsBlob(file));
       } catch (e) {
         return unreadableResult(firstLineOf(e));
       }
       // Found in a folder beside originals, a file that holds no certificate is passed over, said so.
-      const skipped = scanned.has(file) ? notACertificate(path.basename(file), bytes) : undefined;
+      const skipped = scanned.has(file) ? await notACertificate(path.basename(file), bytes) : undefined;
       if (skipped) return { skipped };
       return verifyEvidence(
-        { kind: "bytes", bytes },
+        bytes instanceof Uint8Array ? { kind: "bytes", bytes } : { kind: "package", package: bytes },
         {
           chain,
           timestamps,
@@ -378,31 +384,31 @@ function width(text: string): number {
   return w;
 }
 
-/** The bytes of `file` when it is a ZIP (a capture package) no larger than a package may be; otherwise undefined. */
-async function capturePackageAt(file: string, isZip: (head: Uint8Array) => boolean): Promise<Uint8Array | undefined> {
-  const handle = await open(file, "r");
+/** The first four bytes of a file (fewer when it is shorter): enough to tell a ZIP. */
+function headOf(file: string): Uint8Array {
+  const fd = openSync(file, "r");
   try {
     const head = new Uint8Array(4);
-    await handle.read(head, 0, 4, 0);
-    const { size } = await handle.stat();
-    if (!isZip(head) || size > MAX_DOCUMENT_BYTES) return undefined;
-    return new Uint8Array(await handle.readFile());
+    return head.subarray(0, readSync(fd, head, 0, 4, 0));
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
 /**
  * A certificate file's bytes, read synchronously (certificates are small, and a bulk run
- * reads thousands). Throws for anything but a regular file of at most 64 MB: a device or
- * a pipe (/dev/zero) would be read forever.
+ * reads thousands), or "package" for a ZIP too large to hold, which is read by ranges. Throws
+ * for anything but a regular file, and for any other file larger than 64 MB: a device or a
+ * pipe (/dev/zero) would be read forever.
  */
-function readCertificateFile(file: string): Uint8Array {
+function readCertificateFile(file: string, isZip: (head: Uint8Array) => boolean): Uint8Array | "package" {
   const fd = openSync(file, "r");
   try {
     const info = fstatSync(fd);
     if (!info.isFile()) throw new Error(`${file} is not a regular file`);
     if (info.size > MAX_DOCUMENT_BYTES) {
+      const head = new Uint8Array(4);
+      if (readSync(fd, head, 0, 4, 0) === 4 && isZip(head)) return "package";
       throw new Error(`${file} is larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB: not a certificate`);
     }
     return new Uint8Array(readFileSync(fd));

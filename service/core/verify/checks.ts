@@ -44,6 +44,8 @@ export type Reason =
   | { code: "content.package-file"; digest: string; name: string }
   /** The user's file is neither the package's manifest nor any file it lists. */
   | { code: "content.not-in-package"; digest: string }
+  /** A ZIP handed over beside a capture's certificate, too large for this verifier to read as a package. */
+  | { code: "content.package-unread"; size: number }
   | { code: "leaf.match" }
   | { code: "leaf.mismatch"; computed: string; stated: string }
   | { code: "inclusion.ok"; leafIndex: number; treeSize: number; root: string }

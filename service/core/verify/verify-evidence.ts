@@ -1,14 +1,21 @@
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
 import { isEvidenceError } from "../errors.ts";
 import { duplicateKeys } from "../json.ts";
-import { captureFactsOf, readCapturePackage } from "../capture-package.ts";
+import {
+  bytesSource,
+  captureFactsOf,
+  readCapturePackage,
+  sha256OfSource,
+  type ByteSource,
+  type CapturePackage,
+} from "../capture-package.ts";
 import { CERTIFICATE_SUFFIX, certificateFromPdf, extractEmbeddedFiles, isPdf } from "../pdf-attachment.ts";
 import { CERTIFICATE_TYPE } from "../schema.ts";
+import { MEDIA_TYPE_CAPTURE } from "../api.ts";
 import {
   NOT_A_CAPTURE_PACKAGE,
   NOT_A_CERTIFICATE,
   NOT_A_CERTIFICATE_DOCUMENT,
+  verdictOf,
   type CaptureSummary,
   type Check,
   type VerificationResult as Result,
@@ -25,9 +32,12 @@ import type { VerificationResult } from "./checks.ts";
 /**
  * What a verifier is handed: a certificate (JSON text or a parsed value), or the bytes of
  * a file that holds one — the JSON certificate itself, its PDF document (docs/protocol.md §10) or a
- * web capture package (docs/protocol.md §9).
+ * web capture package (docs/protocol.md §9); a package too large to hold in memory is read by ranges.
  */
-export type EvidenceInput = { kind: "certificate"; certificate: unknown } | { kind: "bytes"; bytes: Uint8Array };
+export type EvidenceInput =
+  | { kind: "certificate"; certificate: unknown }
+  | { kind: "bytes"; bytes: Uint8Array }
+  | { kind: "package"; package: ByteSource };
 
 /**
  * How a verifier is asked: as for a certificate, and, when the file handed over beside it is a
@@ -36,27 +46,53 @@ export type EvidenceInput = { kind: "certificate"; certificate: unknown } | { ki
  * files against its manifest), never by the SHA-256 of the ZIP, which no certificate names.
  */
 export type EvidenceOptions = VerifyOptions & {
-  /** The file handed over, when it is a ZIP; `fileDigest` beside it, if given, is its SHA-256. */
-  packageFile?: Uint8Array;
+  /** The file handed over, when it is a ZIP, of any size; `fileDigest` beside it, if given, is its SHA-256. */
+  packageFile?: Uint8Array | ByteSource;
+  /**
+   * The file handed over (its SHA-256 the `fileDigest`) is a ZIP of `size` bytes the caller
+   * could not hold, as a verifier bounded in memory (the HTTP API) cannot: a capture's
+   * certificate is compared with a package's files, not with the ZIP's hash, so for one whose
+   * content hash is not the ZIP's the content check could not be made (`content.package-unread`).
+   */
+  unreadPackage?: { size: number };
 };
 
 /** Verifies whatever was handed over, by what it is. */
 export async function verifyEvidence(input: EvidenceInput, options: EvidenceOptions): Promise<VerificationResult> {
-  const { packageFile, ...verifyOptions } = options;
-  const result =
+  const { packageFile, unreadPackage, ...verifyOptions } = options;
+  let result =
     packageFile !== undefined
-      ? await verifyAgainstPackage(input, packageFile, verifyOptions)
+      ? await verifyAgainstPackage(input, asSource(packageFile), verifyOptions)
       : await verifyHeld(input, verifyOptions);
+  if (unreadPackage && packageFile === undefined) result = packageNotRead(result, unreadPackage.size);
   // A certificate document's page is a reading aid anyone can edit: the verdict is on its
   // attachment alone, and says so, so that nobody takes the paper's figures as verified.
   if (!(input.kind === "bytes" && isPdf(input.bytes)) || result.checks[0]?.status !== "passed") return result;
   return { ...result, warnings: [...result.warnings, { code: "warning.printed-page-unchecked" }] };
 }
 
+/**
+ * A capture's certificate beside a ZIP that was not read: a hash that is not the certified
+ * one may be of its package, which is compared by its files, so the content check could not
+ * be made. Any other certificate is judged by the hash as ever.
+ */
+function packageNotRead(result: VerificationResult, size: number): VerificationResult {
+  const at = result.checks.findIndex((c) => c.id === "content");
+  if (result.claims?.record.mediaType !== MEDIA_TYPE_CAPTURE || result.checks[at]?.reason.code !== "content.mismatch") {
+    return result;
+  }
+  const checks = result.checks.map((c, i): Check =>
+    i === at ? { id: "content", status: "error", reason: { code: "content.package-unread", size } } : c,
+  );
+  const verdict = verdictOf(checks);
+  return { ...result, checks, verdict, valid: verdict === "valid", fileCompared: false };
+}
+
 /** The certificate an input holds, verified with the file of `options`, if any. */
 async function verifyHeld(input: EvidenceInput, options: VerifyOptions): Promise<VerificationResult> {
-  if (input.kind === "bytes" && isZip(input.bytes)) return verifyPackage(input.bytes, options);
-  const held = certificateIn(input);
+  const zip = packageIn(input);
+  if (zip) return verifyPackage(zip, options);
+  const held = await certificateIn(input);
   if ("result" in held) return held.result;
   const result = await verifyCertificate(held.certificate, options);
   // JSON that carries the certificate under "certificate" (a saved answer of the service's
@@ -85,9 +121,25 @@ function certificateWrappedIn(certificate: unknown): unknown {
   return inner;
 }
 
+/** The package an input is, read by ranges, if it is one. */
+function packageIn(input: EvidenceInput): ByteSource | undefined {
+  if (input.kind === "package") return input.package;
+  return input.kind === "bytes" && isZip(input.bytes) ? bytesSource(input.bytes) : undefined;
+}
+
+function asSource(zip: Uint8Array | ByteSource): ByteSource {
+  return zip instanceof Uint8Array ? bytesSource(zip) : zip;
+}
+
 /** The certificate an input holds (a package's, for a package), or the verdict on holding none. */
-function certificateIn(input: EvidenceInput): { certificate: unknown } | { result: VerificationResult } {
+async function certificateIn(input: EvidenceInput): Promise<{ certificate: unknown } | { result: VerificationResult }> {
   if (input.kind === "certificate") return { certificate: input.certificate };
+  if (input.kind === "package" || isZip(input.bytes)) {
+    const pkg = await readPackage(input.kind === "package" ? input.package : bytesSource(input.bytes));
+    if ("malformed" in pkg) return { result: malformedResult(pkg.malformed) };
+    if (pkg.certificateText === undefined) return { result: uncertifiedPackageResult(pkg) };
+    return { certificate: pkg.certificateText };
+  }
   if (isPdf(input.bytes)) {
     // The certificate document carries the JSON certificate as an attachment (docs/protocol.md §10);
     // the printed page itself proves nothing and is not read.
@@ -96,17 +148,11 @@ function certificateIn(input: EvidenceInput): { certificate: unknown } | { resul
     } catch (e) {
       // A PDF of another kind chosen by mistake is said to be one, not a damaged certificate.
       const why =
-        notACertificate("", input.bytes) === "pdf-without-certificate"
+        (await notACertificate("", input.bytes)) === "pdf-without-certificate"
           ? NOT_A_CERTIFICATE_DOCUMENT
           : `the PDF document holds no readable certificate: ${(e as Error).message}`;
       return { result: malformedResult(why) };
     }
-  }
-  if (isZip(input.bytes)) {
-    const pkg = readPackage(input.bytes);
-    if ("malformed" in pkg) return { result: malformedResult(pkg.malformed) };
-    if (pkg.certificateText === undefined) return { result: uncertifiedPackageResult(pkg) };
-    return { certificate: pkg.certificateText };
   }
   if (!beginsAsJson(input.bytes)) return { result: malformedResult(NOT_A_CERTIFICATE) };
   return { certificate: decodeText(input.bytes) };
@@ -120,22 +166,22 @@ function certificateIn(input: EvidenceInput): { certificate: unknown } | { resul
  */
 async function verifyAgainstPackage(
   input: EvidenceInput,
-  zip: Uint8Array,
+  zip: ByteSource,
   options: VerifyOptions,
 ): Promise<VerificationResult> {
-  const digest = typeof options.fileDigest === "string" ? options.fileDigest : bytesToHex(sha256(zip));
+  const digest = typeof options.fileDigest === "string" ? options.fileDigest : await sha256OfSource(zip);
   const asAFile = () => verifyHeld(input, { ...options, fileDigest: digest });
-  if (input.kind === "bytes" && isZip(input.bytes)) {
+  if (packageIn(input)) {
     // A package in both places (the same capture's): its manifest is the file compared.
-    const filePackage = readPackage(zip);
+    const filePackage = await readPackage(zip);
     if ("malformed" in filePackage || !filePackage.ok) return asAFile();
     return verifyHeld(input, { ...options, fileDigest: filePackage.manifestSha256 });
   }
-  const held = certificateIn(input);
+  const held = await certificateIn(input);
   if ("result" in held) return held.result;
   const certificate = certificateWrappedIn(held.certificate) ?? held.certificate;
   if (certifiedContentHash(certificate) === digest.toLowerCase()) return asAFile();
-  const pkg = readPackage(zip);
+  const pkg = await readPackage(zip);
   if ("malformed" in pkg) return asAFile();
   return verifyPackage(zip, options, { certificate, pkg });
 }
@@ -165,8 +211,14 @@ export type NotACertificate = "empty" | "pdf-without-certificate" | "zip-not-a-p
  * service's documents, its attachment taken out); a ZIP naming a manifest or a certificate;
  * and a file of none of these kinds.
  */
-export function notACertificate(name: string, bytes: Uint8Array): NotACertificate | undefined {
+export async function notACertificate(
+  name: string,
+  file: Uint8Array | ByteSource,
+): Promise<NotACertificate | undefined> {
   if (name.toLowerCase().endsWith(CERTIFICATE_SUFFIX)) return undefined;
+  // A file too large to hold is read by ranges only when it is a ZIP: a capture package.
+  if (!(file instanceof Uint8Array)) return notAPackage(file);
+  const bytes = file;
   if (bytes.length === 0) return "empty";
   if (isPdf(bytes)) {
     let attached;
@@ -178,18 +230,7 @@ export function notACertificate(name: string, bytes: Uint8Array): NotACertificat
     if (attached.some((f) => f.name.toLowerCase().endsWith(CERTIFICATE_SUFFIX))) return undefined;
     return includesText(bytes, "Evidence Anchor") ? undefined : "pdf-without-certificate";
   }
-  // A package carries its certificate under a name its directory lists uncompressed; one without
-  // holds none (an archive of other things, or a package of a capture not anchored yet).
-  if (isZip(bytes)) {
-    if (includesText(bytes, CERTIFICATE_SUFFIX)) return undefined;
-    // A capture package, certified or not, is verified; an archive of other things is none.
-    try {
-      readCapturePackage(bytes);
-      return undefined;
-    } catch (e) {
-      return otherArchive(bytes, e) ? "zip-not-a-package" : undefined;
-    }
-  }
+  if (isZip(bytes)) return notAPackage(bytesSource(bytes));
   if (beginsAsJson(bytes)) {
     let value: unknown;
     try {
@@ -207,15 +248,29 @@ export function notACertificate(name: string, bytes: Uint8Array): NotACertificat
 }
 
 /**
+ * Whether a ZIP is an archive of other things. A package carries its certificate under a name
+ * its directory lists uncompressed; one without holds none (an archive of other things, or a
+ * package of a capture not anchored yet). A capture package, certified or not, is verified.
+ */
+async function notAPackage(zip: ByteSource): Promise<"zip-not-a-package" | undefined> {
+  try {
+    await readCapturePackage(zip);
+    return undefined;
+  } catch (e) {
+    return (await otherArchive(zip, e)) ? "zip-not-a-package" : undefined;
+  }
+}
+
+/**
  * Whether a ZIP the package reader refused (`error`) is an archive of other things: it names no
  * certificate, and has no manifest.json or one that is no capture manifest. A damaged package is
  * not one.
  */
-function otherArchive(zip: Uint8Array, error: unknown): boolean {
+async function otherArchive(zip: ByteSource, error: unknown): Promise<boolean> {
   const why = isEvidenceError(error) ? error.message : "";
   return (
-    !includesText(zip, CERTIFICATE_SUFFIX) &&
-    /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON/.test(why)
+    /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON/.test(why) &&
+    !(await sourceIncludes(zip, CERTIFICATE_SUFFIX))
   );
 }
 
@@ -227,6 +282,16 @@ function includesText(bytes: Uint8Array, text: string): boolean {
   const wanted = new TextEncoder().encode(text);
   for (let at = bytes.indexOf(wanted[0]!); at !== -1; at = bytes.indexOf(wanted[0]!, at + 1)) {
     if (wanted.every((b, i) => bytes[at + i] === b)) return true;
+  }
+  return false;
+}
+
+/** Whether a source holds `text` (ASCII) anywhere, read a chunk at a time, each overlapping the last by the text's length. */
+async function sourceIncludes(source: ByteSource, text: string): Promise<boolean> {
+  const chunk = 1024 * 1024;
+  for (let at = 0; at < source.size; at += chunk) {
+    const length = Math.min(chunk + text.length - 1, source.size - at);
+    if (includesText(await source.read(at, length), text)) return true;
   }
   return false;
 }
@@ -249,12 +314,12 @@ export function isZip(bytes: Uint8Array): boolean {
  * the certificate it carries as any other (docs/protocol.md §8).
  */
 async function verifyPackage(
-  zip: Uint8Array,
+  zip: ByteSource,
   options: VerifyOptions,
   /** The certificate handed over beside the package, which then stands for the package's file. */
   outside?: { certificate: unknown; pkg: CapturePackage },
 ): Promise<Result> {
-  const pkg = outside?.pkg ?? readPackage(zip);
+  const pkg = outside?.pkg ?? (await readPackage(zip));
   if ("malformed" in pkg) return malformedResult(pkg.malformed);
   const certificate = outside ? outside.certificate : pkg.certificateText;
   if (certificate === undefined) return uncertifiedPackageResult(pkg);
@@ -319,8 +384,6 @@ function packageContent(manifestCheck: Check, pkg: CapturePackage, supplied: str
     : { id: "content", status: "failed", reason: { code: "content.not-in-package", digest } };
 }
 
-type CapturePackage = ReturnType<typeof readCapturePackage>;
-
 /**
  * A package that holds no certificate: not certified yet (could not verify), or with its
  * certificate taken out; whether its files were altered is said all the same (invalid).
@@ -332,11 +395,11 @@ function uncertifiedPackageResult(pkg: CapturePackage): VerificationResult {
   );
 }
 
-function readPackage(zip: Uint8Array): CapturePackage | { malformed: string } {
+async function readPackage(zip: ByteSource): Promise<CapturePackage | { malformed: string }> {
   try {
-    return readCapturePackage(zip);
+    return await readCapturePackage(zip);
   } catch (e) {
-    if (otherArchive(zip, e)) return { malformed: NOT_A_CAPTURE_PACKAGE };
+    if (await otherArchive(zip, e)) return { malformed: NOT_A_CAPTURE_PACKAGE };
     return { malformed: `the capture package cannot be read: ${isEvidenceError(e) ? e.message : String(e)}` };
   }
 }

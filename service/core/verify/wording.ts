@@ -12,6 +12,7 @@ import type {
 } from "./checks.ts";
 import { SERVICE_NODE_LABEL } from "../chain-reader.ts";
 import type { TimestampDetailCode } from "../timestamp.ts";
+import { MAX_DOCUMENT_BYTES } from "../limits.ts";
 
 /**
  * The words of a verification, in Simplified Chinese and English, defined once: the CLI,
@@ -299,6 +300,12 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   "content.not-in-package": both(
     (r) => `the file's SHA-256 ${r.digest} is neither the manifest's nor that of any file it lists`,
     (r) => `文件的 SHA-256 ${r.digest} 既不是清单本身的，也不是清单所列任何文件的`,
+  ),
+  "content.package-unread": both(
+    (r) =>
+      `the file is a ZIP of ${mebibytes(r.size)} MiB, more than this verifier reads as a capture package (${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB): verify the package with evidence verify or on the verification page, which read one of any size`,
+    (r) =>
+      `该文件是 ${mebibytes(r.size)} MiB 的 ZIP，超过本核验方式可读取的网页取证包大小（${MAX_DOCUMENT_BYTES / 1024 / 1024} MiB）：请用 evidence verify 或核验页面核验该取证包，二者可读取任意大小的取证包`,
   ),
   "leaf.match": both(
     () => "the leaf hash is SHA-256(0x00 ‖ JCS(record))",
@@ -688,6 +695,11 @@ const REASON_SENTENCES: Partial<Record<ReasonCode, Words>> = {
     en: "The file you supplied is not part of this capture: neither the manifest nor any file it lists has its SHA-256.",
     "zh-CN": "您提供的文件不属于该网页取证：清单本身及其所列文件的 SHA-256 均与之不同。",
   },
+  "content.package-unread": {
+    en: "The file was not compared: a capture package is compared by its files, and this one is larger than this verifier reads. This is not evidence against the certificate: verify the package with `evidence verify` or on the verification page, which read packages of any size.",
+    "zh-CN":
+      "未比对文件：网页取证包须逐一比对其中的文件，而该文件超过本核验方式可读取的大小。这并不表明证书有问题：请用 `evidence verify` 或核验页面核验该取证包，二者可读取任意大小的取证包。",
+  },
   "anchor.behind": {
     en: "The node has not yet reached the anchoring block, so the anchor is unconfirmed. This is not evidence against the certificate.",
     "zh-CN": "该节点尚未同步到上链区块，上链信息尚未核实。这并不表明证书有问题。",
@@ -930,4 +942,9 @@ export function verificationJson(result: VerificationResult, lang: Lang = "en"):
     timestamps: result.timestamps,
     warnings: result.warnings.map((w) => ({ code: w.code, detail: warningText(w, lang) })),
   };
+}
+
+/** Bytes in MiB, to one decimal place. */
+function mebibytes(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
 }

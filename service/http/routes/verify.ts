@@ -36,7 +36,7 @@ import { refuseContentEncoding } from "../validation.ts";
  */
 export type Verify = (
   input: EvidenceInput,
-  options?: Pick<EvidenceOptions, "fileDigest" | "packageFile"> & {
+  options?: Pick<EvidenceOptions, "fileDigest" | "packageFile" | "unreadPackage"> & {
     /** How this request reads the chain: given the verifier's reader, the one to use. */
     readThrough?: (chain: ChainReader) => ChainReader;
   },
@@ -61,8 +61,10 @@ export function verifyRoutes(
         const keep = file.fieldname === "certificate";
         // A file that is a capture package is compared as a package, so its bytes are kept too
         // (as long as a package may be); any other file is only hashed. Its first four bytes
-        // decide, however the body is cut into chunks; what was kept before is given back.
+        // decide, however the body is cut into chunks; what was kept before is given back. A
+        // package too large to keep is said to be one, so that it is not judged by its hash.
         let keepPackage = true;
+        let packageTooLarge = false;
         let kept = 0;
         const head: number[] = [];
         const dropPackage = () => {
@@ -82,7 +84,10 @@ export function verifyRoutes(
               head.push(...chunk.subarray(0, 4 - head.length));
               if (head.length === 4 && !isZip(Uint8Array.from(head))) dropPackage();
             }
-            if (keepPackage && size > MAX_DOCUMENT_BYTES) dropPackage();
+            if (keepPackage && size > MAX_DOCUMENT_BYTES) {
+              packageTooLarge = true;
+              dropPackage();
+            }
             if (keepPackage) {
               try {
                 options.buffers.take(req.res!, chunk.length);
@@ -113,6 +118,7 @@ export function verifyRoutes(
             size,
             buffer: keep || (keepPackage && head.length === 4) ? Buffer.concat(chunks) : undefined,
             sha256: keep ? undefined : hash.digest("hex"),
+            packageTooLarge,
           } as never),
         );
       },
@@ -238,10 +244,13 @@ function requestLang(req: Request): Lang {
 function verificationInput(
   req: Request,
 ):
-  | { evidence: EvidenceInput; options: Pick<EvidenceOptions, "fileDigest" | "packageFile"> }
+  | { evidence: EvidenceInput; options: Pick<EvidenceOptions, "fileDigest" | "packageFile" | "unreadPackage"> }
   | { malformed: string; options: object } {
   const body = req.body as ParsedBody;
-  const files = (req.files ?? {}) as Record<string, { buffer?: Buffer; sha256?: string }[]>;
+  const files = (req.files ?? {}) as Record<
+    string,
+    { buffer?: Buffer; sha256?: string; size: number; packageTooLarge?: boolean }[]
+  >;
   const upload = files.certificate?.[0]?.buffer;
   let evidence: EvidenceInput;
   const malformed = body.malformed?.get(-1);
@@ -252,8 +261,12 @@ function verificationInput(
   else if (body.type === CERTIFICATE_TYPE) {
     throw new HttpProblem(400, "NO_CERTIFICATE", 'send the certificate as {"certificate": …}: this body is one itself');
   } else throw new HttpProblem(400, "NO_CERTIFICATE", "send the certificate");
-  const packageFile = files.file?.[0]?.buffer;
-  let fileDigest = files.file?.[0]?.sha256;
+  const file = files.file?.[0];
+  const packageFile = file?.buffer;
+  let fileDigest = file?.sha256;
+  if (file?.packageTooLarge && fileDigest) {
+    return { evidence, options: { fileDigest, unreadPackage: { size: file.size } } };
+  }
   if (packageFile !== undefined) {
     // The package's own digest goes with it, hashed as it streamed: for a ZIP certified as it is.
     const bytes = new Uint8Array(packageFile.buffer, packageFile.byteOffset, packageFile.byteLength);
