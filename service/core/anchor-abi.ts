@@ -8,6 +8,10 @@ import { checksumAddress } from "./issuer-signature.ts";
  * by hand: `anchorOf(bytes32)` and the `Anchored` event. A verifier needs nothing else of
  * the contract, and loading an ABI library for it would be most of a cold start.
  * test/core/anchor-abi.test.ts checks every value against ethers' Interface on the artifact.
+ * Decoding is strict, as Solidity's own ABI decoder is: the exact number of words, each uint64
+ * with its high bits zero (ethers would read a longer answer, and each word modulo 2^64). The
+ * registry's answers always are exact; one that is not is no EvidenceAnchor's, and independent
+ * verifiers reading it two ways would disagree (docs/protocol.md §8.4.6).
  * Solidity ABI: https://docs.soliditylang.org/en/latest/abi-spec.html
  */
 
@@ -27,8 +31,7 @@ export function encodeAnchorOf(root: Hex32): string {
 
 /**
  * `(uint64 timestamp, uint64 blockNumber, uint64 treeSize)` from an `eth_call` result.
- * Throws for anything shorter than three words or not hex. Each word is read modulo 2^64,
- * as ethers reads a uint64.
+ * Throws for anything but exactly three words, each below 2^64.
  */
 export function decodeAnchorOf(result: string): { timestamp: number; blockNumber: number; treeSize: number } {
   const words = wordsOf(result, 3);
@@ -43,39 +46,48 @@ export interface DecodedAnchored {
 }
 
 /**
- * An `Anchored` log's fields, or null when the log is not one: another topic0, a topic
- * count other than three, topics or data that are not hex words, or an address topic with
- * bits above its 20 bytes (ethers refuses those too).
+ * An `Anchored` log's fields, or null when the log is not one: another topic0 (compared in
+ * any case of hex digits), a topic count other than three, topics that are not hex words, an
+ * address topic with bits above its 20 bytes, or data that is not exactly two words below 2^64.
  */
 export function decodeAnchoredLog(topics: readonly unknown[], data: string): DecodedAnchored | null {
-  if (topics.length !== 3 || topics[0] !== ANCHORED_EVENT_TOPIC) return null;
+  if (topics.length !== 3 || !isAnchoredTopic(topics[0])) return null;
   const [, root, anchorer] = topics;
   if (typeof root !== "string" || typeof anchorer !== "string") return null;
   if (!WORD.test(root) || !WORD.test(anchorer) || !/^0x0{24}/.test(anchorer)) return null;
-  let words: string[];
+  let treeSize: number, timestamp: number;
   try {
-    words = wordsOf(data, 2);
+    [treeSize, timestamp] = wordsOf(data, 2).map(uint64) as [number, number];
   } catch {
     return null;
   }
   return {
     root: root.toLowerCase() as Hex32,
     anchorer: checksumAddress(`0x${anchorer.slice(26)}`),
-    treeSize: uint64(words[0]!),
-    timestamp: uint64(words[1]!),
+    treeSize,
+    timestamp,
   };
+}
+
+/** Whether a log's topic0 is `Anchored`'s, in whatever case a node writes hex digits. */
+export function isAnchoredTopic(topic: unknown): boolean {
+  return typeof topic === "string" && topic.toLowerCase() === ANCHORED_EVENT_TOPIC;
 }
 
 const WORD = /^0x[0-9a-fA-F]{64}$/;
 
 function wordsOf(hex: string, count: number): string[] {
-  if (!/^0x(?:[0-9a-fA-F]{2})*$/.test(hex) || hex.length < 2 + 64 * count) {
-    throw new Error(`expected at least ${count} ABI words`);
+  if (!/^0x[0-9a-fA-F]*$/.test(hex) || hex.length !== 2 + 64 * count) {
+    throw new Error(`expected exactly ${count} ABI words`);
   }
   return Array.from({ length: count }, (_, i) => hex.slice(2 + 64 * i, 2 + 64 * (i + 1)));
 }
 
-/** The low 64 bits of a word, as a number; values past 2^53 lose precision as Number(bigint) does. */
+/**
+ * A uint64 word as a number; throws when its high 24 bytes are not zero. Values past 2^53 lose
+ * precision as Number(bigint) does, and so equal no certificate's (those are safe integers).
+ */
 function uint64(word: string): number {
+  if (!/^0{48}/.test(word)) throw new Error("a uint64 word with high bits set");
   return Number(BigInt(`0x${word.slice(48)}`));
 }

@@ -1,5 +1,5 @@
 import { EvidenceError } from "./errors.ts";
-import { ANCHORED_EVENT_TOPIC, decodeAnchoredLog, decodeAnchorOf, encodeAnchorOf } from "./anchor-abi.ts";
+import { decodeAnchoredLog, decodeAnchorOf, encodeAnchorOf, isAnchoredTopic } from "./anchor-abi.ts";
 import type { Hex32 } from "./hex.ts";
 import { recall, remember } from "./recently-used.ts";
 
@@ -241,8 +241,7 @@ interface RawReceipt {
 /** Decodes an `Anchored` log, or null for any other log. */
 function anchoredEvent(log: unknown): AnchoredEvent | null {
   const l = log as { address?: unknown; topics?: unknown; data?: unknown };
-  if (typeof l !== "object" || l === null || !Array.isArray(l.topics) || l.topics[0] !== ANCHORED_EVENT_TOPIC)
-    return null;
+  if (typeof l !== "object" || l === null || !Array.isArray(l.topics) || !isAnchoredTopic(l.topics[0])) return null;
   if (typeof l.address !== "string" || typeof l.data !== "string" || l.topics.length !== 3) return null;
   const decoded = decodeAnchoredLog(l.topics, l.data);
   return decoded && { contract: l.address, ...decoded };

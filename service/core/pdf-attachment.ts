@@ -92,7 +92,8 @@ export function certificateFromPdf(pdf: Uint8Array): { name: string; text: strin
     const bytes = document.decode(certificate.stream, MAX_CERTIFICATE_BYTES);
     let text: string;
     try {
-      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+      // A byte order mark is no part of the text (RFC 8259 §8.1), as for a certificate file.
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch (e) {
       throw invalid(`the embedded certificate ${JSON.stringify(certificate.name)} is not UTF-8 text`, e);
     }

@@ -7,6 +7,7 @@ import {
   isEvidenceError,
   parseCertificate,
   verifyCertificate,
+  verifyEvidence,
   type CheckId,
   type EvidenceError,
 } from "../../service/core/index.ts";
@@ -171,6 +172,26 @@ describe("certificateFromPdf", function () {
     expect(text).to.equal(certificateJson);
     const result = await verifyCertificate(text, { fileDigest, chain: chain() });
     expect(result.valid).to.equal(true);
+  });
+
+  it("takes a certificate whose bytes begin with a UTF-8 byte order mark as the same certificate, as a file and attached to a document (RFC 8259 §8.1)", async () => {
+    const marked = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(certificateJson)]);
+    const doc = new PDFDocument({ info: { CreationDate: new Date(0) } });
+    const chunks: Buffer[] = [];
+    doc.on("data", (chunk: Buffer) => chunks.push(chunk));
+    const ended = new Promise((resolve) => doc.on("end", resolve));
+    doc.text("A certificate saved by an editor that marks UTF-8.");
+    doc.file(marked, { name: "q1Zr8xYwK0pLmN3oB5cD7e.evidence.json" });
+    doc.end();
+    await ended;
+    expect(certificateFromPdf(Buffer.concat(chunks)).text).to.equal(certificateJson);
+    for (const bytes of [marked, Buffer.concat(chunks)]) {
+      const result = await verifyEvidence({ kind: "bytes", bytes }, { fileDigest, chain: chain() });
+      expect([result.verdict, result.checks[0]!.status]).to.deep.equal(["valid", "passed"]);
+    }
+    // Text that begins with U+FEFF is no JSON: the mark belongs to a file's bytes, not to a certificate's text.
+    const text = await verifyCertificate(`\ufeff${certificateJson}`, { fileDigest, chain: chain() });
+    expect([text.verdict, text.checks[0]!.status]).to.deep.equal(["invalid", "failed"]);
   });
 
   describe("on the vectors in test/vectors/pdf/", () => {

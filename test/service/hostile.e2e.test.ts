@@ -20,6 +20,8 @@ import { readDatabase } from "../helpers/database.ts";
 import { filesUnder } from "../helpers/files.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { answerOf } from "../helpers/raw-http.ts";
+import { pythonVerifier, type PythonVerdict } from "../helpers/python-verifier.ts";
+import { writeFileSync } from "node:fs";
 
 interface HttpCase {
   desc: string;
@@ -349,6 +351,8 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
   describe("certificates", () => {
     let certificate: any;
     let other: any;
+    /** The independent verifier of docs/protocol.md, Appendix A, run as printed, naming the service's registry. */
+    let python: (certificate: unknown) => Promise<PythonVerdict>;
     before(async () => {
       const client = api(service.url, service.apiKey);
       // Nothing else pending: the two items below make a batch of exactly two.
@@ -361,6 +365,18 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
       other = await client.anchored(body.items[1].id);
       const res = await client.postJson("/api/v1/verify", { certificate });
       expect(res.body.valid, "the unmutated certificate is valid").to.equal(true);
+      const run = pythonVerifier(dataDir);
+      let n = 0;
+      python = (value) => {
+        const file = path.join(dataDir, `forged-${n++}.json`);
+        writeFileSync(file, typeof value === "string" ? value : JSON.stringify(value));
+        return run([file, "--rpc", chainUrl, "--contract", certificate.anchor.contract]);
+      };
+      const genuine = await python(certificate);
+      expect([genuine.verdict, genuine.checks], genuine.output).to.deep.equal([
+        "valid",
+        { content: "skipped", leaf: "passed", inclusion: "passed", anchor: "passed", signature: "passed" },
+      ]);
     });
 
     for (const c of certificateCases) {
@@ -380,6 +396,20 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
           .filter((x: { status: string }) => x.status === "error")
           .map((x: { id: string }) => x.id);
         expect(errors).to.deep.equal(c.errors ?? []);
+        // The independent verifier of docs/protocol.md, Appendix A, agrees on every check it makes
+        // (it expects a certificate that passed the format check).
+        if (!c.failing.includes("format")) {
+          const independent = await python(forged);
+          const its = (status: string) =>
+            Object.entries(independent.checks)
+              .filter(([, s]) => s === status)
+              .map(([id]) => id);
+          const ours = (ids: string[]) => ids.filter((id) => id in independent.checks);
+          expect([its("failed"), its("error")], independent.output).to.deep.equal([
+            ours(c.failing),
+            ours(c.errors ?? []),
+          ]);
+        }
       });
     }
   });

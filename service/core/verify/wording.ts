@@ -638,8 +638,8 @@ const TIMESTAMP_PROBLEMS: Record<TimestampProblem, Words> = {
     "zh-CN": "时间戳机构不在信任列表中",
   },
   "certificate-not-valid-at-gentime": {
-    en: "the signing certificate was not valid at the token's time",
-    "zh-CN": "签发证书在时间戳时间不在有效期内",
+    en: "a certificate on the path from the TSA's certificate to the trust list was not valid at the token's time",
+    "zh-CN": "从时间戳机构证书到信任列表的证书链中，有证书在时间戳时间不在有效期内",
   },
   unreadable: {
     en: "the token cannot be read",
