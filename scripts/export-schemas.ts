@@ -28,7 +28,17 @@ export function schemas(): Record<string, object> {
     title,
     description,
     $comment: `Also required, beyond JSON Schema: ${BEYOND_JSON_SCHEMA.join(" ")}`,
-    ...toJsonSchema(schema, { errorMode: "ignore", typeMode: "output" }),
+    ...toJsonSchema(schema, {
+      errorMode: "ignore",
+      typeMode: "output",
+      // Text limits are checks in code points, which is what JSON Schema's maxLength counts.
+      overrideAction: ({ valibotAction, jsonSchema }) => {
+        const max = (valibotAction as { metadata?: { maxCodePoints?: number } }).metadata?.maxCodePoints;
+        if (typeof max !== "number") return undefined;
+        const { maxCodePoints: _, ...rest } = jsonSchema as Record<string, unknown>;
+        return { ...rest, maxLength: max };
+      },
+    }),
   });
   return {
     "record.schema.json": convert(

@@ -3,7 +3,10 @@
  * service, the CLI and the pages all read them from here.
  */
 
-/** Maximum lengths (UTF-16 code units) of a record's optional text fields. */
+/**
+ * Maximum lengths of a record's optional text fields: in code points for verifiers (as JSON
+ * Schema's maxLength counts), and in UTF-16 code units for what the service issues (stricter).
+ */
 export const TEXT_LIMITS = {
   fileName: 1024,
   mediaType: 255,

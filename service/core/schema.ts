@@ -58,11 +58,13 @@ const hex32 = v.pipe(v.string(HEX32_TEXT), v.regex(HEX32, HEX32_TEXT));
  * Text of at most `max` characters, counted as Unicode code points (what JSON Schema's
  * maxLength counts, so the published schemas agree), and well-formed Unicode.
  */
+/** Text of at most `max` code points (docs/protocol.md §2): JSON Schema's maxLength, which the exported schemas state. */
 const text = (max: number) =>
   v.pipe(
     v.string("must be a string"),
     v.check((s) => s.length <= max || codePoints(s) <= max, `is longer than ${max} characters`),
     v.check((s) => s.isWellFormed(), "is not valid Unicode"),
+    v.metadata({ maxCodePoints: max }),
   );
 
 function codePoints(s: string): number {
