@@ -70,6 +70,11 @@ export interface ServiceConfig {
     rpcBodyTimeoutMs: number;
     /** Memory verify requests may hold for bodies, all together (VERIFY_BUFFER_BYTES). */
     verifyBufferBytes: number;
+    /**
+     * Disk verify requests may fill with capture packages too large to hold in memory, all
+     * together, in DATA_DIR/verify-spool (VERIFY_SPOOL_BYTES; 0: none, such a package could not be verified).
+     */
+    verifySpoolBytes: number;
   };
   timestamps: {
     /** RFC 3161 time-stamp authorities; every root is stamped by each. Unset on the embedded chain: the development TSA. */
@@ -151,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
         2 * MAX_DOCUMENT_BYTES,
         Number.MAX_SAFE_INTEGER,
       ),
+      verifySpoolBytes: int(env, "VERIFY_SPOOL_BYTES", 4 * 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
     },
     timestamps: {
       urls: env.TSA_URLS === undefined ? undefined : list(env.TSA_URLS).map((u) => checkUrl("TSA_URLS", u)),

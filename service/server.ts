@@ -257,6 +257,7 @@ export async function startService(
       chainUrl,
       contract,
       limits: config.limits,
+      verifySpool: { dir: path.join(config.dataDir, "verify-spool"), bytes: config.limits.verifySpoolBytes },
       health: () =>
         health({
           chainUrl,

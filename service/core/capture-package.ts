@@ -21,7 +21,7 @@ import { canonicalize } from "./jcs.ts";
 /** Bytes read by range: a file on disk, a file in the browser, or bytes in memory. */
 export interface ByteSource {
   readonly size: number;
-  /** The `length` bytes at `offset`; both lie within `size`. */
+  /** The `length` bytes at `offset`; both lie within `size`. Fails with EvidenceError UNREADABLE. */
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 
@@ -47,7 +47,16 @@ const MAX_SHOWN_SCREENSHOT_BYTES = 64 * 1024 * 1024;
 export function blobSource(blob: Blob): ByteSource {
   return {
     size: blob.size,
-    read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
+    read: async (offset, length) => {
+      try {
+        return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
+      } catch (cause) {
+        // Changed, removed or unreadable since it was opened: nothing can be said of its bytes.
+        throw new EvidenceError("UNREADABLE", `the file could not be read: ${(cause as Error)?.message ?? cause}`, {
+          cause,
+        });
+      }
+    },
   };
 }
 

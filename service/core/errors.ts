@@ -15,7 +15,8 @@ export type EvidenceErrorCode =
   | "CHAIN_MISMATCH"
   | "INVALID_TIMESTAMP"
   | "INVALID_DOCUMENT"
-  | "INVALID_PACKAGE";
+  | "INVALID_PACKAGE"
+  | "UNREADABLE";
 
 export class EvidenceError extends Error {
   readonly code: EvidenceErrorCode;

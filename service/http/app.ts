@@ -1,3 +1,4 @@
+import { mkdirSync, rmSync } from "node:fs";
 import express, { type Express, type RequestHandler, type Router } from "express";
 import type { Logger } from "../log.ts";
 import { EVIDENCE_ID, MAX_DOCUMENT_BYTES, type OperatorHealth } from "../core/index.ts";
@@ -39,6 +40,12 @@ export interface AppDependencies {
     /** Memory the verify route may hold for bodies, all requests together (default 256 MiB). */
     verifyBufferBytes?: number;
   };
+  /**
+   * Where the verify route writes a capture package too large to hold in memory, and how many
+   * bytes it may write there, all requests together. The directory is emptied when the app is
+   * made. Without it, such a package beside a capture's certificate could not be verified.
+   */
+  verifySpool?: { dir: string; bytes: number };
   health: () => Promise<OperatorHealth>;
   /** What the pages are told: the public address for QR codes, chain names. */
   site: () => {
@@ -98,7 +105,20 @@ export function createApp(deps: AppDependencies): Express {
   const uploadRate = minimumUploadRate(16 * 1024, deps.limits.uploadRateWindowMs);
   app.use("/api/v1/verify", contentLengthLimit(MAX_DOCUMENT_BYTES + deps.limits.fileSizeBytes), uploadRate, publicCors);
   const buffers = new ByteBudget(deps.limits.verifyBufferBytes ?? 256 * 1024 * 1024);
-  app.use(verifyRoutes(deps.verify, { fileSizeBytes: deps.limits.fileSizeBytes, anonymous, buffers }));
+  const spool = deps.verifySpool && { dir: deps.verifySpool.dir, budget: new ByteBudget(deps.verifySpool.bytes) };
+  if (spool) {
+    // What a process that stopped mid-request left there is no one's.
+    rmSync(spool.dir, { recursive: true, force: true });
+    mkdirSync(spool.dir, { recursive: true, mode: 0o700 });
+  }
+  app.use(
+    verifyRoutes(deps.verify, {
+      fileSizeBytes: deps.limits.fileSizeBytes,
+      anonymous,
+      buffers,
+      ...(spool ? { spool } : {}),
+    }),
+  );
 
   app.use("/api/v1/evidence/digests", contentLengthLimit(8 * 1024 * 1024), bodyDeadline(60_000));
   // An upload may be large, but it must keep moving: 16 KiB/s over each 30 s at least.

@@ -2,7 +2,8 @@ import type { Response } from "express";
 import { HttpProblem } from "./problem.ts";
 
 /**
- * Memory the public routes may hold for request bodies at once, across all clients: a
+ * Bytes the public routes may hold for request bodies at once, across all clients (in memory,
+ * or on disk for a capture package too large to hold in memory): a
  * certificate's PDF document or capture package to verify is read whole (up to 64 MB), and
  * without a bound a handful of anonymous clients could hold gigabytes. Each request takes
  * bytes as its body arrives and gives them back when its answer is done (or its connection
@@ -34,6 +35,13 @@ export class ByteBudget {
     const before = this.held.get(res);
     this.held.set(res, (before ?? 0) + bytes);
     if (before === undefined) res.once("close", () => this.release(res));
+  }
+
+  /** Takes `bytes` more for the request answered by `res` if they fit, and says whether they did. */
+  tryTake(res: Response, bytes: number): boolean {
+    if (this.used + bytes > this.capacity) return false;
+    this.take(res, bytes);
+    return true;
   }
 
   /** Gives back `bytes` of what the request holds, before its answer: a body it stopped keeping. */

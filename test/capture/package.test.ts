@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { createReadStream, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createReadStream, openAsBlob, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
@@ -10,7 +10,8 @@ import { deflateSync, strToU8, zipSync, type Zippable } from "fflate";
 import { AddressPolicy } from "../../service/capture/address-policy.ts";
 import { capturePage, type CaptureResult } from "../../service/capture/capture.ts";
 import { packageDirectory, packageStream } from "../../service/capture/package.ts";
-import { readCapturePackage, type CapturePackage } from "../../service/core/capture-package.ts";
+import { blobSource, readCapturePackage, type CapturePackage } from "../../service/core/capture-package.ts";
+import { JsonRpcChainReader, verifyEvidence } from "../../service/core/index.ts";
 import { canonicalize } from "../../service/core/jcs.ts";
 import { EvidenceError } from "../../service/core/errors.ts";
 import { serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
@@ -285,6 +286,30 @@ describe("capture packages", function () {
       expect(Math.max(...rest.map(([, length]) => length))).to.be.at.most(1024 * 1024);
       const dataRead = rest.reduce((sum, [, length]) => sum + length, 0);
       expect(dataRead, "bytes read besides the tail").to.be.below(zip.length + 64 * 1024);
+    });
+
+    it("says a package changed on disk after it was opened could not be read, never judging other bytes", async () => {
+      const dir = tempDir("package-changed");
+      try {
+        const file = path.join(dir, "capture.zip");
+        writeFileSync(file, zip);
+        const source = blobSource(await openAsBlob(file));
+        writeFileSync(file, Buffer.concat([Buffer.from(zip), Buffer.from("appended")]));
+        let error: unknown;
+        await readCapturePackage(source).catch((e: unknown) => (error = e));
+        expect((error as EvidenceError)?.code).to.equal("UNREADABLE");
+        const result = await verifyEvidence(
+          { kind: "package", package: source },
+          { chain: new JsonRpcChainReader("http://127.0.0.1:9") },
+        );
+        expect([result.verdict, result.checks[0]!.status, result.checks[0]!.reason.code]).to.deep.equal([
+          "indeterminate",
+          "error",
+          "format.unreadable",
+        ]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("reports a manifest that is not in canonical form", async () => {

@@ -4,7 +4,10 @@ import {
   CachingChainReader,
   canonicalBytes,
   CHECK_IDS,
+  hashLeaf,
+  MEDIA_TYPE_CAPTURE,
   parseCertificate,
+  toHex32,
   verifyCertificate,
   verifyEvidence,
   type Certificate,
@@ -432,5 +435,58 @@ describe("verifyEvidence on JSON that carries the certificate under 'certificate
     const twice = `{"status":"anchored","status":"pending","certificate":${JSON.stringify(certificate)}}`;
     const result = await verifyEvidence({ kind: "bytes", bytes: bytes(twice) }, { chain: chain() });
     expect([result.verdict, result.checks[0]!.status]).to.deep.equal(["invalid", "failed"]);
+  });
+});
+
+describe("verifyEvidence beside a ZIP its caller could not read (unreadPackage)", () => {
+  /** A genuine-looking capture certificate: the record of a capture's manifest, a tree of one, signed by the example issuer. */
+  async function captureCertificate(): Promise<Certificate> {
+    const c = structuredClone(example.certificate()) as Record<string, any>;
+    c.record = { ...c.record, mediaType: MEDIA_TYPE_CAPTURE, fileName: "manifest.json" };
+    const leaf = toHex32(hashLeaf(canonicalBytes(c.record)));
+    c.leafHash = leaf;
+    c.proof = { ...c.proof, leafIndex: 0, treeSize: 1, path: [], root: leaf };
+    return resign(c);
+  }
+  const zipDigest = sha256Hex("the bytes of a capture package too large to read");
+  const content = (r: VerificationResult) => [r.verdict, statusOf(r, "content"), reasonOf(r, "content").code];
+
+  it("could not verify a capture's certificate whose content hash is not the ZIP's: the package is compared by its files", async () => {
+    const certificate = await captureCertificate();
+    const result = await verifyEvidence(
+      { kind: "certificate", certificate },
+      { chain: RecordedChain.holding(certificate), fileDigest: zipDigest, unreadPackage: { size: 70_000_000 } },
+    );
+    expect(content(result)).to.deep.equal(["indeterminate", "error", "content.package-unread"]);
+    expect(result.fileCompared).to.equal(false);
+  });
+
+  it("still says INVALID when the capture's certificate itself fails, and VALID when the ZIP is what was certified", async () => {
+    const certificate = await captureCertificate();
+    const altered = { ...structuredClone(certificate), issuedAt: "2020-01-01T00:00:00.000Z" };
+    const chain = () => RecordedChain.holding(certificate);
+    const unread = { unreadPackage: { size: 70_000_000 } };
+    const forged = await verifyEvidence(
+      { kind: "certificate", certificate: altered },
+      { chain: chain(), fileDigest: zipDigest, ...unread },
+    );
+    expect([forged.verdict, statusOf(forged, "signature")]).to.deep.equal(["invalid", "failed"]);
+    const itself = await verifyEvidence(
+      { kind: "certificate", certificate },
+      { chain: chain(), fileDigest: certificate.record.contentHash, ...unread },
+    );
+    expect(content(itself)).to.deep.equal(["valid", "passed", "content.match"]);
+  });
+
+  it("judges a certificate of an ordinary file by the hash as ever: another file is INVALID", async () => {
+    const result = await verifyEvidence(
+      { kind: "certificate", certificate: example.certificate() },
+      {
+        chain: RecordedChain.holding(parseCertificate(example.certificate())),
+        fileDigest: zipDigest,
+        unreadPackage: { size: 70_000_000 },
+      },
+    );
+    expect(content(result)).to.deep.equal(["invalid", "failed", "content.mismatch"]);
   });
 });

@@ -1,8 +1,19 @@
 import { expect } from "chai";
 import { once } from "node:events";
-import { rmSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { zipSync } from "fflate";
 import type { Server } from "node:http";
-import { parseCertificate, verifyEvidence, type OperatorHealth } from "../../service/core/index.ts";
+import {
+  malformedResult,
+  MAX_DOCUMENT_BYTES,
+  parseCertificate,
+  verifyEvidence,
+  type EvidenceOptions,
+  type OperatorHealth,
+} from "../../service/core/index.ts";
+import { sha256OfSource } from "../../service/core/capture-package.ts";
 import { createApp } from "../../service/http/app.ts";
 import { Intake } from "../../service/intake/intake.ts";
 import { silentLogger } from "../../service/log.ts";
@@ -48,13 +59,15 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
   });
 
   type Limits = Parameters<typeof createApp>[0]["limits"];
-  const appWith = (limits: Partial<Limits>) => {
+  type Dependencies = Parameters<typeof createApp>[0];
+  const appWith = (limits: Partial<Limits>, more: Partial<Pick<Dependencies, "verify" | "verifySpool">> = {}) => {
     const chain = RecordedChain.holding(parseCertificate(example.certificate()));
     return createApp({
       store,
       objects,
       intake: new Intake({ store, objects, onCommitted: () => committed++ }),
       verify: (input, options) => verifyEvidence(input, { ...options, chain }),
+      ...more,
       chainUrl: "http://127.0.0.1:9",
       contract: health.chain.contract,
       limits: {
@@ -276,6 +289,62 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         ]);
       } finally {
         busy.server.close();
+      }
+    });
+
+    it("writes a capture package too large to hold in memory to its spool directory, reads it from there and removes it once answered; past the spool's budget it is said to be unread, never judged by its hash", async () => {
+      const spoolDir = path.join(dir, "verify-spool");
+      mkdirSync(spoolDir, { recursive: true });
+      writeFileSync(path.join(spoolDir, "left-by-a-crash.zip"), "x");
+      const film = randomBytes(MAX_DOCUMENT_BYTES + 1024 * 1024);
+      const zip = zipSync({ "manifest.json": new TextEncoder().encode("{}"), "video.mp4": [film, { level: 0 }] });
+      const sha256 = createHash("sha256").update(zip).digest("hex");
+      const seen: { options: Parameters<Dependencies["verify"]>[1]; spooled: string[]; read?: string }[] = [];
+      const verify: Dependencies["verify"] = async (_input, options) => {
+        const spooled = readdirSync(spoolDir);
+        const source = (options as EvidenceOptions | undefined)?.packageFile;
+        const read = source && !(source instanceof Uint8Array) ? await sha256OfSource(source) : undefined;
+        seen.push({ options, spooled, ...(read ? { read } : {}) });
+        return malformedResult("answered by a stand-in verifier");
+      };
+      for (const bytes of [256 * 1024 * 1024, 1024 * 1024]) {
+        const app = await listen(
+          appWith({ fileSizeBytes: 2 * MAX_DOCUMENT_BYTES }, { verify, verifySpool: { dir: spoolDir, bytes } }),
+        );
+        try {
+          expect(readdirSync(spoolDir), "emptied when the app is made").to.deep.equal([]);
+          const form = new FormData();
+          form.append("certificate", new Blob([JSON.stringify(example.certificate())]), "c.evidence.json");
+          form.append("file", new Blob([zip]), "capture.zip");
+          const res = await fetch(`${app.url}/api/v1/verify`, { method: "POST", body: form });
+          expect(res.status).to.equal(200);
+          await res.arrayBuffer();
+          await until(async () => (readdirSync(spoolDir).length === 0 ? true : undefined), "the spooled file to go");
+        } finally {
+          app.server.close();
+        }
+      }
+      const [spooled, unread] = seen;
+      expect([spooled!.spooled.length, spooled!.read, spooled!.options?.fileDigest]).to.deep.equal([1, sha256, sha256]);
+      expect([unread!.spooled, unread!.options]).to.deep.equal([
+        [],
+        { fileDigest: sha256, unreadPackage: { size: zip.length } },
+      ]);
+    });
+
+    it("refuses a capture package over 64 MiB as the certificate (413 CERTIFICATE_TOO_LARGE), saying to send it as the file beside its certificate", async () => {
+      const app = await listen(appWith({ fileSizeBytes: 2 * MAX_DOCUMENT_BYTES }));
+      try {
+        const zip = new Uint8Array(MAX_DOCUMENT_BYTES + 1);
+        zip.set([0x50, 0x4b, 0x03, 0x04]);
+        const form = new FormData();
+        form.append("certificate", new Blob([zip]), "capture.zip");
+        const res = await fetch(`${app.url}/api/v1/verify`, { method: "POST", body: form });
+        const problem = (await res.json()) as { code: string; detail: string };
+        expect([res.status, problem.code]).to.deep.equal([413, "CERTIFICATE_TOO_LARGE"]);
+        expect(problem.detail).to.match(/send a capture package this large as the file, with its certificate/);
+      } finally {
+        app.server.close();
       }
     });
 

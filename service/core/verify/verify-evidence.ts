@@ -24,6 +24,7 @@ import {
   checkContent,
   malformedResult,
   notYetCertifiedResult,
+  unreadableResult,
   verifyCertificate,
   type VerifyOptions,
 } from "./verify-certificate.ts";
@@ -60,10 +61,17 @@ export type EvidenceOptions = VerifyOptions & {
 /** Verifies whatever was handed over, by what it is. */
 export async function verifyEvidence(input: EvidenceInput, options: EvidenceOptions): Promise<VerificationResult> {
   const { packageFile, unreadPackage, ...verifyOptions } = options;
-  let result =
-    packageFile !== undefined
-      ? await verifyAgainstPackage(input, asSource(packageFile), verifyOptions)
-      : await verifyHeld(input, verifyOptions);
+  let result: VerificationResult;
+  try {
+    result =
+      packageFile !== undefined
+        ? await verifyAgainstPackage(input, asSource(packageFile), verifyOptions)
+        : await verifyHeld(input, verifyOptions);
+  } catch (e) {
+    // A file read by ranges that could no longer be read (changed or removed meanwhile): could not verify.
+    if (isEvidenceError(e, "UNREADABLE")) return unreadableResult(e.message);
+    throw e;
+  }
   if (unreadPackage && packageFile === undefined) result = packageNotRead(result, unreadPackage.size);
   // A certificate document's page is a reading aid anyone can edit: the verdict is on its
   // attachment alone, and says so, so that nobody takes the paper's figures as verified.
@@ -257,7 +265,13 @@ async function notAPackage(zip: ByteSource): Promise<"zip-not-a-package" | undef
     await readCapturePackage(zip);
     return undefined;
   } catch (e) {
-    return (await otherArchive(zip, e)) ? "zip-not-a-package" : undefined;
+    try {
+      return (await otherArchive(zip, e)) ? "zip-not-a-package" : undefined;
+    } catch (unread) {
+      // One that can no longer be read is verified, and found unreadable.
+      if (isEvidenceError(unread, "UNREADABLE")) return undefined;
+      throw unread;
+    }
   }
 }
 
@@ -399,6 +413,7 @@ async function readPackage(zip: ByteSource): Promise<CapturePackage | { malforme
   try {
     return await readCapturePackage(zip);
   } catch (e) {
+    if (isEvidenceError(e, "UNREADABLE")) throw e;
     if (await otherArchive(zip, e)) return { malformed: NOT_A_CAPTURE_PACKAGE };
     return { malformed: `the capture package cannot be read: ${isEvidenceError(e) ? e.message : String(e)}` };
   }

@@ -571,6 +571,7 @@ const UNREADABLE_PHRASES_ZH: [RegExp, string][] = [
   [/^ELOOP: .*?'(.*)'$/s, "$1 的符号链接层数过多"],
   [/^(.*) is not a regular file$/s, "$1 不是普通文件"],
   [/^(.*) is larger than (\d+) MB: not a certificate$/s, "$1 大于 $2 MB，不是证书"],
+  [/^the file could not be read: (.*)$/s, "无法读取该文件（打开后被改动或删除？）：$1"],
 ];
 
 /** Why a time-stamp token failed or could not be checked, by the verifier's problem code. */

@@ -1,8 +1,11 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { createWriteStream, openAsBlob, rmSync, type WriteStream } from "node:fs";
+import path from "node:path";
 import express, { Router, type Request } from "express";
 import multer from "multer";
 import {
   beginsAsJson,
+  blobSource,
   CERTIFICATE_TYPE,
   duplicateKeys,
   isZip,
@@ -49,6 +52,8 @@ export function verifyRoutes(
     anonymous: TokenBuckets;
     /** Memory all verify requests may hold for bodies at once. */
     buffers: ByteBudget;
+    /** Where a capture package too large to hold in memory is written to be read, within its budget of disk. */
+    spool?: { dir: string; budget: ByteBudget };
   },
 ): Router {
   const router = Router({ caseSensitive: true, strict: true });
@@ -62,11 +67,43 @@ export function verifyRoutes(
         // A file that is a capture package is compared as a package, so its bytes are kept too
         // (as long as a package may be); any other file is only hashed. Its first four bytes
         // decide, however the body is cut into chunks; what was kept before is given back. A
-        // package too large to keep is said to be one, so that it is not judged by its hash.
+        // package too large to hold in memory is written to the spool directory, within its
+        // budget, and read from there by ranges; one that does not fit there either is said to
+        // be one, so that it is not judged by its hash.
         let keepPackage = true;
         let packageTooLarge = false;
+        let spool: { file: string; out: WriteStream; failed: boolean } | undefined;
+        const res = req.res!;
+        const startSpool = (earlier: number): boolean => {
+          if (!options.spool?.budget.tryTake(res, earlier)) return false;
+          const file = path.join(options.spool.dir, `${randomUUID()}.zip`);
+          const out = createWriteStream(file, { flags: "wx", mode: 0o600 });
+          const written = { file, out, failed: false };
+          spool = written;
+          // Removed once the answer is done or the connection is gone, whatever happened.
+          res.once("close", () => {
+            out.destroy();
+            rmSync(file, { force: true });
+          });
+          out.on("error", () => (written.failed = true));
+          for (const chunk of chunks) out.write(chunk);
+          return true;
+        };
+        const spoolChunk = (chunk: Buffer) => {
+          if (!spool || spool.failed) return;
+          if (!options.spool!.budget.tryTake(res, chunk.length)) {
+            spool.failed = true;
+            spool.out.destroy();
+            return;
+          }
+          if (!spool.out.write(chunk)) {
+            file.stream.pause();
+            spool.out.once("drain", () => file.stream.resume());
+          }
+        };
         let kept = 0;
         const head: number[] = [];
+        const certificateHead: number[] = [];
         const dropPackage = () => {
           keepPackage = false;
           chunks.length = 0;
@@ -77,6 +114,8 @@ export function verifyRoutes(
         let limit = MAX_DOCUMENT_BYTES;
         file.stream.on("data", (chunk: Buffer) => {
           if (keep && size === 0 && beginsAsJson(chunk)) limit = MAX_CERTIFICATE_BYTES;
+          if (keep && certificateHead.length < 4)
+            certificateHead.push(...chunk.subarray(0, 4 - certificateHead.length));
           size += chunk.length;
           if (!keep) {
             hash.update(chunk);
@@ -85,9 +124,10 @@ export function verifyRoutes(
               if (head.length === 4 && !isZip(Uint8Array.from(head))) dropPackage();
             }
             if (keepPackage && size > MAX_DOCUMENT_BYTES) {
-              packageTooLarge = true;
+              if (!startSpool(size - chunk.length)) packageTooLarge = true;
               dropPackage();
             }
+            spoolChunk(chunk);
             if (keepPackage) {
               try {
                 options.buffers.take(req.res!, chunk.length);
@@ -101,7 +141,17 @@ export function verifyRoutes(
           }
           if (size > limit) {
             file.stream.destroy(
-              new HttpProblem(413, "CERTIFICATE_TOO_LARGE", `the certificate is larger than ${limit} bytes`),
+              new HttpProblem(
+                413,
+                "CERTIFICATE_TOO_LARGE",
+                `the certificate is larger than ${limit} bytes${
+                  limit === MAX_DOCUMENT_BYTES &&
+                  certificateHead.length === 4 &&
+                  isZip(Uint8Array.from(certificateHead))
+                    ? ": send a capture package this large as the file, with its certificate (the JSON or its PDF) as the certificate"
+                    : ""
+                }`,
+              ),
             );
             return;
           }
@@ -113,14 +163,20 @@ export function verifyRoutes(
           }
         });
         file.stream.on("error", (e) => cb(e));
-        file.stream.on("end", () =>
-          cb(null, {
-            size,
-            buffer: keep || (keepPackage && head.length === 4) ? Buffer.concat(chunks) : undefined,
-            sha256: keep ? undefined : hash.digest("hex"),
-            packageTooLarge,
-          } as never),
-        );
+        file.stream.on("end", () => {
+          const done = () =>
+            cb(null, {
+              size,
+              buffer: keep || (keepPackage && head.length === 4) ? Buffer.concat(chunks) : undefined,
+              sha256: keep ? undefined : hash.digest("hex"),
+              ...(spool && !spool.failed ? { spooled: spool.file } : {}),
+              packageTooLarge: packageTooLarge || (spool?.failed ?? false),
+            } as never);
+          if (!spool || spool.failed) return done();
+          // Read once all of it is written ("close" follows "finish", or an error).
+          spool.out.once("close", done);
+          spool.out.end();
+        });
       },
       _removeFile(_req, _file, cb) {
         cb(null);
@@ -193,7 +249,7 @@ export function verifyRoutes(
         res.json({ results });
         return;
       }
-      const input = verificationInput(req);
+      const input = await verificationInput(req);
       const result =
         "malformed" in input ? malformedResult(input.malformed) : await verify(input.evidence, input.options);
       res.json(verificationJson(result, lang));
@@ -241,15 +297,16 @@ function requestLang(req: Request): Lang {
   return langOf(asked);
 }
 
-function verificationInput(
+async function verificationInput(
   req: Request,
-):
+): Promise<
   | { evidence: EvidenceInput; options: Pick<EvidenceOptions, "fileDigest" | "packageFile" | "unreadPackage"> }
-  | { malformed: string; options: object } {
+  | { malformed: string; options: object }
+> {
   const body = req.body as ParsedBody;
   const files = (req.files ?? {}) as Record<
     string,
-    { buffer?: Buffer; sha256?: string; size: number; packageTooLarge?: boolean }[]
+    { buffer?: Buffer; sha256?: string; size: number; spooled?: string; packageTooLarge?: boolean }[]
   >;
   const upload = files.certificate?.[0]?.buffer;
   let evidence: EvidenceInput;
@@ -264,6 +321,9 @@ function verificationInput(
   const file = files.file?.[0];
   const packageFile = file?.buffer;
   let fileDigest = file?.sha256;
+  if (file?.spooled && fileDigest) {
+    return { evidence, options: { packageFile: blobSource(await openAsBlob(file.spooled)), fileDigest } };
+  }
   if (file?.packageTooLarge && fileDigest) {
     return { evidence, options: { fileDigest, unreadPackage: { size: file.size } } };
   }
