@@ -34,9 +34,10 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
 const READ_CHUNK = 1024 * 1024;
 /**
  * Compressed bytes handed to the inflater at a time: deflate expands at most 1032:1, so one
- * push produces at most 66 MiB, even from a stream that lies about its size.
+ * push produces at most 16.5 MiB (fflate's growing buffer holds up to about three times that
+ * for a moment), even from a stream that lies about its size.
  */
-const INFLATE_CHUNK = 64 * 1024;
+const INFLATE_CHUNK = 16 * 1024;
 /** A screenshot larger than this is checked but not kept for showing beside the verdict. */
 const MAX_SHOWN_SCREENSHOT_BYTES = 64 * 1024 * 1024;
 
@@ -468,7 +469,9 @@ async function extract(source: ByteSource, entry: Entry, problems: string[]): Pr
  * Never more than the declared size: a stream that inflates further stops there, and the lie
  * shows as an altered file. A CRC-32 or length that disagrees with the directory is reported,
  * not thrown: the SHA-256 comparison then names the altered file, which is what a verifier
- * needs. Deflate data that cannot be inflated is a damaged package.
+ * needs. Deflate data that cannot be inflated, or that ends before the entry's compressed
+ * bytes do, is a damaged package (the bytes after it are bytes no reader extracts). A read
+ * that fails is thrown as it is (UNREADABLE): it says nothing of the package.
  */
 async function inflateEntry(
   source: ByteSource,
@@ -489,27 +492,60 @@ async function inflateEntry(
     onChunk(kept);
   };
   const inflater = entry.method === 8 ? new Inflate((chunk) => take(chunk)) : undefined;
-  const end = entry.dataStart + entry.compressedSize;
-  try {
-    for (let at = entry.dataStart; at < end && !overflow; at += READ_CHUNK) {
-      const data = await source.read(at, Math.min(READ_CHUNK, end - at));
-      if (!inflater) {
-        take(data);
-        continue;
-      }
-      for (let i = 0; i < data.length && !overflow; i += INFLATE_CHUNK) {
-        const piece = data.subarray(i, i + INFLATE_CHUNK);
-        inflater.push(piece, at + i + piece.length === end);
-      }
+  const damaged = (why: string, cause?: unknown) =>
+    new EvidenceError("INVALID_PACKAGE", `${entry.name}: ${why}`, { cause });
+  const push = (piece: Uint8Array, final: boolean) => {
+    try {
+      inflater!.push(piece, final);
+    } catch (cause) {
+      throw damaged("damaged deflate data", cause);
     }
-    if (inflater && entry.compressedSize === 0) inflater.push(new Uint8Array(0), true);
-  } catch (cause) {
-    throw new EvidenceError("INVALID_PACKAGE", `${entry.name}: damaged deflate data`, { cause });
+  };
+  const end = entry.dataStart + entry.compressedSize;
+  for (let at = entry.dataStart; at < end && !overflow; at += READ_CHUNK) {
+    const data = await source.read(at, Math.min(READ_CHUNK, end - at));
+    if (!inflater) {
+      take(data);
+      continue;
+    }
+    for (let i = 0; i < data.length && !overflow; i += INFLATE_CHUNK) {
+      const piece = data.subarray(i, i + INFLATE_CHUNK);
+      const last = at + i + piece.length === end;
+      push(piece, last);
+      if (!last && deflateEnded(inflater)) throw damaged("bytes follow the end of its deflate data");
+    }
   }
+  if (inflater && entry.compressedSize === 0) push(new Uint8Array(0), true);
+  if (inflater && !overflow && trailingBytes(inflater) > 0) throw damaged("bytes follow the end of its deflate data");
   if (overflow || length !== entry.size || (crc ^ 0xffffffff) >>> 0 !== entry.crc) {
     problems.push(`${entry.name}: its CRC-32 or length does not match the ZIP directory`);
   }
   return length;
+}
+
+/**
+ * What fflate's streaming inflater (0.8) knows of where its stream ended, read from its state:
+ * `s.f` is set once the final block has begun and `s.l` cleared once a block is done, the
+ * condition under which fflate itself stops reading; `p` holds the input not consumed, from
+ * the byte holding bit `s.p` on. Past the end, more pushes would only be copied again and
+ * again (time quadratic in their length), so the reader stops at the end and refuses what
+ * follows. test/capture/package.test.ts pins this reading.
+ */
+interface InflaterState {
+  s: { f?: number; l?: unknown; p?: number };
+  p: Uint8Array;
+}
+
+function deflateEnded(inflater: Inflate): boolean {
+  const { s } = inflater as unknown as InflaterState;
+  return Boolean(s.f) && !s.l;
+}
+
+/** Bytes pushed after the end of the stream, once it has ended (0 before). */
+function trailingBytes(inflater: Inflate): number {
+  if (!deflateEnded(inflater)) return 0;
+  const { s, p } = inflater as unknown as InflaterState;
+  return Math.max(0, p.length - (s.p ? 1 : 0));
 }
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array {

@@ -471,6 +471,19 @@ describe("capture packages", function () {
       expect(read.problems.join("\n")).to.match(/big\.txt: its CRC-32 or length does not match/);
     });
 
+    it("rejects bytes hidden after the end of an entry's deflate data, a few or megabytes of them", async () => {
+      for (const junk of [3, 5 * 1024 * 1024]) {
+        const bytes = Buffer.from(zipSync({ "manifest.json": manifestOf() }, { level: 9 }));
+        const cdOffset = bytes.readUInt32LE(bytes.length - 22 + 16);
+        const hidden = Buffer.concat([bytes.subarray(0, cdOffset), Buffer.alloc(junk, 0x5a), bytes.subarray(cdOffset)]);
+        // manifest.json's compressed size in the directory, and where the directory begins.
+        const central = cdOffset + junk;
+        hidden.writeUInt32LE(hidden.readUInt32LE(central + 20) + junk, central + 20);
+        hidden.writeUInt32LE(central, hidden.length - 22 + 16);
+        await expectInvalid(new Uint8Array(hidden), /^manifest\.json: bytes follow the end of its deflate data$/);
+      }
+    });
+
     it("rejects damaged deflate data", async () => {
       const bytes = Buffer.from(zipSync({ "manifest.json": manifestOf() }, { level: 9 }));
       const deflated = deflateSync(manifestOf(), { level: 9 });

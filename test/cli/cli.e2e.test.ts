@@ -539,6 +539,12 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
           zipSync({ "manifest.json": strToU8('{"manifest_version":3}') }),
         );
         writeFileSync(path.join(mixed, "photos.zip"), zipSync({ "shot.png": strToU8("not really a png") }));
+        // An archive compressed with a method packages never use (14, LZMA): refused by the package
+        // reader for that, and still no package, since it names no manifest.json.
+        const lzma = Buffer.from(zipSync({ "clip.mp4": strToU8("not really a video") }, { level: 0 }));
+        lzma.writeUInt16LE(14, 8);
+        lzma.writeUInt16LE(14, lzma.readUInt32LE(lzma.length - 22 + 16) + 10);
+        writeFileSync(path.join(mixed, "video.zip"), lzma);
         copyFileSync(evidencePath(), path.join(mixed, "original.png"));
         const res = await runCli(["verify", mixed, "--files", mixed, "--rpc", chain.url, "--lang", "en"]);
         expect(res.code, res.stdout + res.stderr).to.equal(0);
@@ -548,11 +554,12 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(res.stdout).to.match(/— +— +photos\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(/— +— +empty\.zip +— +passed over: an empty file\n/);
         expect(res.stdout).to.match(/— +— +extension\.zip +— +passed over: a ZIP that is no capture package\n/);
+        expect(res.stdout).to.match(/— +— +video\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(
-          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 5 files holding no certificate passed over /,
+          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 6 files holding no certificate passed over /,
         );
         expect(res.stderr.trim()).to.equal(
-          `evidence verify: 5 files in ${mixed} matched no certificate: contract.pdf, empty.zip, extension.zip, notes.json, photos.zip`,
+          `evidence verify: 6 files in ${mixed} matched no certificate: contract.pdf, empty.zip, extension.zip, notes.json, photos.zip, video.zip`,
         );
         const lines = await runCli(["verify", mixed, "--rpc", chain.url, "--json", "--lang", "en"]);
         expect(
@@ -566,6 +573,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
           "empty",
           "zip-not-a-package",
           "json-not-a-certificate",
+          "zip-not-a-package",
           "zip-not-a-package",
         ]);
         // Named, a file is a certificate to verify, whatever it holds.

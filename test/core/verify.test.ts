@@ -1,9 +1,11 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
+import { zipSync } from "fflate";
 import {
   CachingChainReader,
   canonicalBytes,
   CHECK_IDS,
+  canonicalize,
   hashLeaf,
   MEDIA_TYPE_CAPTURE,
   parseCertificate,
@@ -440,9 +442,14 @@ describe("verifyEvidence on JSON that carries the certificate under 'certificate
 
 describe("verifyEvidence beside a ZIP its caller could not read (unreadPackage)", () => {
   /** A genuine-looking capture certificate: the record of a capture's manifest, a tree of one, signed by the example issuer. */
-  async function captureCertificate(): Promise<Certificate> {
+  async function captureCertificate(contentHash?: string): Promise<Certificate> {
     const c = structuredClone(example.certificate()) as Record<string, any>;
-    c.record = { ...c.record, mediaType: MEDIA_TYPE_CAPTURE, fileName: "manifest.json" };
+    c.record = {
+      ...c.record,
+      mediaType: MEDIA_TYPE_CAPTURE,
+      fileName: "manifest.json",
+      ...(contentHash ? { contentHash } : {}),
+    };
     const leaf = toHex32(hashLeaf(canonicalBytes(c.record)));
     c.leafHash = leaf;
     c.proof = { ...c.proof, leafIndex: 0, treeSize: 1, path: [], root: leaf };
@@ -476,6 +483,37 @@ describe("verifyEvidence beside a ZIP its caller could not read (unreadPackage)"
       { chain: chain(), fileDigest: certificate.record.contentHash, ...unread },
     );
     expect(content(itself)).to.deep.equal(["valid", "passed", "content.match"]);
+  });
+
+  it("could not verify a capture package beside a ZIP it could not read, which may be the same capture zipped again", async () => {
+    const screenshot = new TextEncoder().encode("a screenshot's bytes");
+    const manifest = new TextEncoder().encode(
+      canonicalize({
+        type: "evidence-anchor-capture",
+        version: 1,
+        url: "https://shop.example/item",
+        finalUrl: "https://shop.example/item",
+        startedAt: "2026-11-27T10:00:00Z",
+        finishedAt: "2026-11-27T10:00:05Z",
+        artifacts: [
+          { name: "screenshot.png", mediaType: "image/png", size: screenshot.length, sha256: sha256Hex(screenshot) },
+        ],
+      }),
+    );
+    const certificate = await captureCertificate(sha256Hex(manifest));
+    const zip = zipSync({
+      "manifest.json": manifest,
+      "screenshot.png": screenshot,
+      "certificate.evidence.json": new TextEncoder().encode(JSON.stringify(certificate)),
+    });
+    const chain = () => RecordedChain.holding(certificate);
+    const read = await verifyEvidence({ kind: "bytes", bytes: zip }, { chain: chain() });
+    expect(read.verdict, "the package itself").to.equal("valid");
+    const result = await verifyEvidence(
+      { kind: "bytes", bytes: zip },
+      { chain: chain(), fileDigest: zipDigest, unreadPackage: { size: 70_000_000 } },
+    );
+    expect(content(result)).to.deep.equal(["indeterminate", "error", "content.package-unread"]);
   });
 
   it("judges a certificate of an ordinary file by the hash as ever: another file is INVALID", async () => {

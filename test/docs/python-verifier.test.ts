@@ -1,5 +1,8 @@
 import { expect } from "chai";
+import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { cleanUpDataDir, tempDir } from "../helpers/processes.ts";
 import { pythonVerifier, type PythonVerdict } from "../helpers/python-verifier.ts";
@@ -11,7 +14,7 @@ const vectors = (file: string) => new URL(`../vectors/certificate/${file}`, impo
  * certificate with code it has read itself only if that code works. Against a real chain, on a
  * genuine certificate and every well-formed forgery: test/service/hostile.e2e.test.ts.
  */
-describe("docs/protocol.md Appendix A: the independent Python verifier, offline on the vectors of §11.1", () => {
+describe("docs/protocol.md Appendix A: the independent Python verifier, run as printed", () => {
   let dir: string;
   let verify: (args: string[]) => Promise<PythonVerdict>;
   before(() => {
@@ -52,6 +55,41 @@ describe("docs/protocol.md Appendix A: the independent Python verifier, offline 
     // Version 2 signs the batch, not the record: the record is bound by its leaf hash alone.
     expect(await failed([altered])).to.deep.equal(["leaf"]);
     expect(await failed([broken])).to.deep.equal(["inclusion"]);
+  });
+
+  it("could not verify against a node whose answers are of another shape, read whatever their HTTP status, never crashing", async () => {
+    // A node that answers eth_blockNumber with HTTP 500 (JSON-RPC all the same) and anchorOf with null.
+    const answers: Record<string, [number, unknown]> = {
+      eth_chainId: [200, "0x7a69"],
+      eth_blockNumber: [500, "0x100"],
+      eth_getCode: [200, "0x6080"],
+      eth_call: [200, null],
+    };
+    const node = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk));
+      req.on("end", () => {
+        const { id, method } = JSON.parse(body) as { id: number; method: string };
+        const [status, result] = answers[method] ?? [200, null];
+        res
+          .writeHead(status, { "content-type": "application/json" })
+          .end(JSON.stringify({ jsonrpc: "2.0", id, result }));
+      });
+    });
+    node.listen(0, "127.0.0.1");
+    await once(node, "listening");
+    try {
+      const rpc = `http://127.0.0.1:${(node.address() as AddressInfo).port}`;
+      const result = await verify([vectors("certificate.json"), "--rpc", rpc]);
+      expect([result.checks.anchor, result.verdict, result.exitCode], result.output).to.deep.equal([
+        "error",
+        "indeterminate",
+        3,
+      ]);
+      expect(result.output).to.match(/anchor +error +the node's answer is not the expected one/);
+    } finally {
+      node.close();
+    }
   });
 
   it("reads a certificate file an editor saved with a UTF-8 byte order mark as the same certificate (§5.1)", async () => {

@@ -3,6 +3,7 @@ import { duplicateKeys } from "../json.ts";
 import {
   bytesSource,
   captureFactsOf,
+  MANIFEST_FILE,
   readCapturePackage,
   sha256OfSource,
   type ByteSource,
@@ -86,9 +87,12 @@ export async function verifyEvidence(input: EvidenceInput, options: EvidenceOpti
  */
 function packageNotRead(result: VerificationResult, size: number): VerificationResult {
   const at = result.checks.findIndex((c) => c.id === "content");
-  if (result.claims?.record.mediaType !== MEDIA_TYPE_CAPTURE || result.checks[at]?.reason.code !== "content.mismatch") {
-    return result;
-  }
+  // The ZIP's hash differs from the certified manifest's (content.mismatch), or, with a package in
+  // the certificate's place, from every file it lists (content.not-in-package): either way the
+  // ZIP may be a package of the capture, which only its files can show.
+  const code = result.checks[at]?.reason.code;
+  const unjudged = code === "content.mismatch" || code === "content.not-in-package";
+  if (result.claims?.record.mediaType !== MEDIA_TYPE_CAPTURE || !unjudged) return result;
   const checks = result.checks.map((c, i): Check =>
     i === at ? { id: "content", status: "error", reason: { code: "content.package-unread", size } } : c,
   );
@@ -277,14 +281,16 @@ async function notAPackage(zip: ByteSource): Promise<"zip-not-a-package" | undef
 
 /**
  * Whether a ZIP the package reader refused (`error`) is an archive of other things: it names no
- * certificate, and has no manifest.json or one that is no capture manifest. A damaged package is
- * not one.
+ * certificate, and has no manifest.json (in its directory, or anywhere in its bytes, whatever the
+ * reader refused it for: a compression method, ZIP64, too many entries) or one that is no capture
+ * manifest. A damaged package is not one.
  */
 async function otherArchive(zip: ByteSource, error: unknown): Promise<boolean> {
   const why = isEvidenceError(error) ? error.message : "";
+  if (await sourceIncludes(zip, CERTIFICATE_SUFFIX)) return false;
   return (
-    /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON/.test(why) &&
-    !(await sourceIncludes(zip, CERTIFICATE_SUFFIX))
+    /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON/.test(why) ||
+    !(await sourceIncludes(zip, MANIFEST_FILE))
   );
 }
 

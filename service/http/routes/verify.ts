@@ -28,6 +28,7 @@ import { rateLimit, type TokenBuckets } from "../auth.ts";
 import type { ByteBudget } from "../byte-budget.ts";
 import { inOrder } from "../../in-order.ts";
 import { HttpProblem } from "../problem.ts";
+import { ConcurrencyLimit } from "../concurrency-limit.ts";
 import { refuseContentEncoding } from "../validation.ts";
 
 /**
@@ -54,9 +55,13 @@ export function verifyRoutes(
     buffers: ByteBudget;
     /** Where a capture package too large to hold in memory is written to be read, within its budget of disk. */
     spool?: { dir: string; budget: ByteBudget };
+    /** How many capture packages are read at once (default 4); more wait their turn. */
+    packageReads?: number;
   },
 ): Router {
   const router = Router({ caseSensitive: true, strict: true });
+  // Capture packages are read a few at a time: each read holds tens of megabytes for a moment.
+  const packageReads = new ConcurrencyLimit(options.packageReads ?? 4);
   const upload = multer({
     storage: {
       _handleFile(req, file, cb) {
@@ -250,8 +255,15 @@ export function verifyRoutes(
         return;
       }
       const input = await verificationInput(req);
-      const result =
-        "malformed" in input ? malformedResult(input.malformed) : await verify(input.evidence, input.options);
+      if ("malformed" in input) {
+        res.json(verificationJson(malformedResult(input.malformed), lang));
+        return;
+      }
+      const { evidence, options: given } = input;
+      const readsPackage = given.packageFile !== undefined || (evidence.kind === "bytes" && isZip(evidence.bytes));
+      const result = readsPackage
+        ? await packageReads.run(() => verify(evidence, given))
+        : await verify(evidence, given);
       res.json(verificationJson(result, lang));
     },
   );
