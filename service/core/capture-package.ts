@@ -2,7 +2,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { Inflate } from "fflate";
 import * as v from "valibot";
-import { EvidenceError } from "./errors.ts";
+import { EvidenceError, isEvidenceError } from "./errors.ts";
 import { canonicalize } from "./jcs.ts";
 
 /**
@@ -46,23 +46,40 @@ const MAX_SHOWN_SCREENSHOT_BYTES = 64 * 1024 * 1024;
  * read by ranges. A file changed after it was opened fails to read, never reads as other bytes.
  */
 export function blobSource(blob: Blob): ByteSource {
-  return {
+  return guarded({
     size: blob.size,
+    read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
+  });
+}
+
+/**
+ * A source whose failed reads are EvidenceError UNREADABLE, whatever the source threw: a file
+ * changed, removed or unreadable since it was opened says nothing of a package, so a verifier
+ * says it could not verify, never that the package is damaged.
+ */
+export function guarded(source: ByteSource): ByteSource {
+  if (GUARDED.has(source)) return source;
+  const safe: ByteSource = {
+    size: source.size,
     read: async (offset, length) => {
       try {
-        return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
+        return await source.read(offset, length);
       } catch (cause) {
-        // Changed, removed or unreadable since it was opened: nothing can be said of its bytes.
-        throw new EvidenceError("UNREADABLE", `the file could not be read: ${(cause as Error)?.message ?? cause}`, {
-          cause,
-        });
+        if (isEvidenceError(cause, "UNREADABLE")) throw cause;
+        const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+        throw new EvidenceError("UNREADABLE", `the file could not be read: ${why}`, { cause });
       }
     },
   };
+  GUARDED.add(safe);
+  return safe;
 }
 
+const GUARDED = new WeakSet<ByteSource>();
+
 /** SHA-256 of a source, read a chunk at a time. */
-export async function sha256OfSource(source: ByteSource): Promise<string> {
+export async function sha256OfSource(unguarded: ByteSource): Promise<string> {
+  const source = guarded(unguarded);
   const hash = sha256.create();
   for (let at = 0; at < source.size; at += READ_CHUNK) {
     hash.update(await source.read(at, Math.min(READ_CHUNK, source.size - at)));
@@ -232,7 +249,7 @@ export async function readCapturePackage(
   zip: Uint8Array | ByteSource,
   limits: PackageLimits = DEFAULT_PACKAGE_LIMITS,
 ): Promise<CapturePackage> {
-  const source = zip instanceof Uint8Array ? bytesSource(zip) : zip;
+  const source = zip instanceof Uint8Array ? bytesSource(zip) : guarded(zip);
   const entries = await centralDirectory(source, limits);
   const byName = new Map(entries.filter((e) => !e.name.endsWith("/")).map((e) => [e.name, e]));
 

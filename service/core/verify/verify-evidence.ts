@@ -3,6 +3,7 @@ import { duplicateKeys } from "../json.ts";
 import {
   bytesSource,
   captureFactsOf,
+  guarded,
   MANIFEST_FILE,
   readCapturePackage,
   sha256OfSource,
@@ -135,19 +136,19 @@ function certificateWrappedIn(certificate: unknown): unknown {
 
 /** The package an input is, read by ranges, if it is one. */
 function packageIn(input: EvidenceInput): ByteSource | undefined {
-  if (input.kind === "package") return input.package;
+  if (input.kind === "package") return guarded(input.package);
   return input.kind === "bytes" && isZip(input.bytes) ? bytesSource(input.bytes) : undefined;
 }
 
 function asSource(zip: Uint8Array | ByteSource): ByteSource {
-  return zip instanceof Uint8Array ? bytesSource(zip) : zip;
+  return zip instanceof Uint8Array ? bytesSource(zip) : guarded(zip);
 }
 
 /** The certificate an input holds (a package's, for a package), or the verdict on holding none. */
 async function certificateIn(input: EvidenceInput): Promise<{ certificate: unknown } | { result: VerificationResult }> {
   if (input.kind === "certificate") return { certificate: input.certificate };
   if (input.kind === "package" || isZip(input.bytes)) {
-    const pkg = await readPackage(input.kind === "package" ? input.package : bytesSource(input.bytes));
+    const pkg = await readPackage(input.kind === "package" ? guarded(input.package) : bytesSource(input.bytes));
     if ("malformed" in pkg) return { result: malformedResult(pkg.malformed) };
     if (pkg.certificateText === undefined) return { result: uncertifiedPackageResult(pkg) };
     return { certificate: pkg.certificateText };
@@ -229,7 +230,7 @@ export async function notACertificate(
 ): Promise<NotACertificate | undefined> {
   if (name.toLowerCase().endsWith(CERTIFICATE_SUFFIX)) return undefined;
   // A file too large to hold is read by ranges only when it is a ZIP: a capture package.
-  if (!(file instanceof Uint8Array)) return notAPackage(file);
+  if (!(file instanceof Uint8Array)) return notAPackage(guarded(file));
   const bytes = file;
   if (bytes.length === 0) return "empty";
   if (isPdf(bytes)) {
