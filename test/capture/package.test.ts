@@ -307,6 +307,23 @@ describe("capture packages", function () {
           "error",
           "format.unreadable",
         ]);
+        // Whatever a source throws (an I/O error midway through an entry, here) is said the same way.
+        let reads = 0;
+        const failing = {
+          size: zip.length,
+          read: async (offset: number, length: number) => {
+            if (++reads === 5) throw new TypeError("EIO: i/o error, read");
+            return zip.slice(offset, offset + length);
+          },
+        };
+        const midway = await verifyEvidence(
+          { kind: "package", package: failing },
+          { chain: new JsonRpcChainReader("http://127.0.0.1:9") },
+        );
+        expect([midway.verdict, midway.checks[0]!.reason]).to.deep.equal([
+          "indeterminate",
+          { code: "format.unreadable", message: "the file could not be read: TypeError: EIO: i/o error, read" },
+        ]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
