@@ -1,5 +1,5 @@
 import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
 import { Inflate } from "fflate";
 import * as v from "valibot";
 import { EvidenceError, isEvidenceError } from "./errors.ts";
@@ -294,7 +294,7 @@ export async function readCapturePackage(
         `${expected.name} was altered: SHA-256 ${actualSha256} (${actualSize} bytes), the manifest says ${expected.sha256} (${expected.size} bytes)`,
       );
     }
-    if (ok && shown) screenshot = concat(kept, actualSize);
+    if (ok && shown) screenshot = kept.length === 1 ? kept[0] : concatBytes(...kept);
     artifacts.push({ ...base, actualSha256, actualSize, ok });
   }
 
@@ -477,8 +477,8 @@ function containsSignature(bytes: Uint8Array): boolean {
 /** The whole of a small entry (the manifest, the certificate), as `inflateEntry` reads it. */
 async function extract(source: ByteSource, entry: Entry, problems: string[]): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  const length = await inflateEntry(source, entry, problems, (chunk) => chunks.push(chunk.slice()));
-  return concat(chunks, length);
+  await inflateEntry(source, entry, problems, (chunk) => chunks.push(chunk.slice()));
+  return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks);
 }
 
 /**
@@ -563,17 +563,6 @@ function trailingBytes(inflater: Inflate): number {
   if (!deflateEnded(inflater)) return 0;
   const { s, p } = inflater as unknown as InflaterState;
   return Math.max(0, p.length - (s.p ? 1 : 0));
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const whole = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, at);
-    at += chunk.length;
-  }
-  return whole;
 }
 
 let CRC_TABLE: Uint32Array | undefined;
