@@ -67,7 +67,7 @@ export function guarded(source: ByteSource): ByteSource {
       } catch (cause) {
         if (isEvidenceError(cause, "UNREADABLE")) throw cause;
         const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-        throw new EvidenceError("UNREADABLE", `the file could not be read: ${why}`, { cause });
+        throw new EvidenceError("UNREADABLE", `reading it failed (${why})`, { cause });
       }
     },
   };

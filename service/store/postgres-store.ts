@@ -712,7 +712,7 @@ async function insertCertificates(
   }
 }
 
-function newPool(databaseUrl: string, max = POOL_MAX): pg.Pool {
+export function newPool(databaseUrl: string, max = POOL_MAX): pg.Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max,
@@ -726,6 +726,11 @@ function newPool(databaseUrl: string, max = POOL_MAX): pg.Pool {
   // An idle connection that breaks (a server restart) is dropped by the pool; the error
   // must not crash the process. The next query opens a new connection.
   pool.on("error", () => undefined);
+  // One handed out (in a transaction, between two of its queries) that breaks emits "error"
+  // on its own client, where the pool does not listen: unheard, it would end the process (a
+  // database failover under load took replicas down). Its next query fails instead (503), and
+  // the pool drops it when it is given back.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   return pool;
 }
 

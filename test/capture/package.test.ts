@@ -11,7 +11,7 @@ import { AddressPolicy } from "../../service/capture/address-policy.ts";
 import { capturePage, type CaptureResult } from "../../service/capture/capture.ts";
 import { packageDirectory, packageStream } from "../../service/capture/package.ts";
 import { blobSource, readCapturePackage, type CapturePackage } from "../../service/core/capture-package.ts";
-import { JsonRpcChainReader, verifyEvidence } from "../../service/core/index.ts";
+import { JsonRpcChainReader, verdictExplanation, verifyEvidence } from "../../service/core/index.ts";
 import { canonicalize } from "../../service/core/jcs.ts";
 import { EvidenceError } from "../../service/core/errors.ts";
 import { serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
@@ -307,6 +307,9 @@ describe("capture packages", function () {
           "error",
           "format.unreadable",
         ]);
+        // What to do is about the file, not the chain node.
+        expect(verdictExplanation(result, "en")).to.match(/Check that the file can be read and is not being changed/);
+        expect(verdictExplanation(result, "en")).not.to.match(/node/);
         // Whatever a source throws (an I/O error midway through an entry, here) is said the same way.
         let reads = 0;
         const failing = {
@@ -322,7 +325,7 @@ describe("capture packages", function () {
         );
         expect([midway.verdict, midway.checks[0]!.reason]).to.deep.equal([
           "indeterminate",
-          { code: "format.unreadable", message: "the file could not be read: TypeError: EIO: i/o error, read" },
+          { code: "format.unreadable", message: "reading it failed (TypeError: EIO: i/o error, read)" },
         ]);
       } finally {
         rmSync(dir, { recursive: true, force: true });

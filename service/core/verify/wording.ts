@@ -571,7 +571,7 @@ const UNREADABLE_PHRASES_ZH: [RegExp, string][] = [
   [/^ELOOP: .*?'(.*)'$/s, "$1 的符号链接层数过多"],
   [/^(.*) is not a regular file$/s, "$1 不是普通文件"],
   [/^(.*) is larger than (\d+) MB: not a certificate$/s, "$1 大于 $2 MB，不是证书"],
-  [/^the file could not be read: (.*)$/s, "无法读取该文件（打开后被改动或删除？）：$1"],
+  [/^reading it failed \((.*)\)$/s, "读取失败（$1）"],
 ];
 
 /** Why a time-stamp token failed or could not be checked, by the verifier's problem code. */
@@ -859,9 +859,19 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
   }
   const errors = result.checks.filter((c) => c.status === "error" && c.id !== "timestamp");
   const why = errors.map((c) => reasonText(c.reason, lang)).join(zh ? "；" : "; ");
+  // What to do depends on what could not be done: read the file, or read the chain.
+  const advice = errors.some((c) => c.reason.code === "format.unreadable")
+    ? zh
+      ? "请确认文件可以读取且未在被改动（仍在复制或下载、被备份或杀毒软件占用），然后重试。"
+      : "Check that the file can be read and is not being changed (still being copied or downloaded, held by a backup or antivirus tool), then try again."
+    : errors.every((c) => c.id === "anchor")
+      ? zh
+        ? "请检查节点地址、使用证书所属链的节点，或稍后重试。"
+        : "Check the node URL, use a node of the certificate's chain, or try again later."
+      : "";
   return zh
-    ? `未能完成验证，这并不表明证书是伪造的。原因：${why}。请检查节点地址、使用证书所属链的节点，或稍后重试。`
-    : `The verification could not be completed; this is not a sign of forgery. Reason: ${why}. Check the node URL, use a node of the certificate's chain, or try again later.`;
+    ? `未能完成验证，这并不表明证书是伪造的。原因：${why}。${advice}`
+    : `The verification could not be completed; this is not a sign of forgery. Reason: ${why}.${advice ? ` ${advice}` : ""}`;
 }
 
 export function warningText(warning: Warning, lang: Lang): string {
