@@ -44,7 +44,10 @@ import type { EvidenceStore } from "./store/store.ts";
 import { makeDirectory } from "./make-directory.ts";
 
 export interface RunningService {
+  /** Where this process listens. */
   url: string;
+  /** The address the public reaches it by (PUBLIC_URL, as QR codes print it), or the same. */
+  publicUrl: string;
   chainUrl: string;
   chainId: number;
   contract: string;
@@ -80,7 +83,7 @@ export async function startService(
 
     // The port is taken first: a port in use fails the start at once, before anything else runs.
     // Until the service is ready, requests are answered 503 with Retry-After.
-    let handler: RequestListener = unavailable("the service is starting");
+    let handler: RequestListener = unavailable("STARTING", "the service is starting");
     const server: Server = createServer(
       {
         // Headers must arrive promptly; a whole request within an hour (a large upload at a
@@ -287,7 +290,8 @@ export async function startService(
 
     let stopping: Promise<void> | undefined;
     return {
-      url,
+      url: `http://${config.host}:${port}`,
+      publicUrl: url,
       chainUrl,
       chainId,
       contract,
@@ -299,7 +303,7 @@ export async function startService(
       // most) before anything they use is closed: none meets a closed store (a 500).
       stop: () =>
         (stopping ??= (async () => {
-          handler = unavailable("the service is stopping");
+          handler = unavailable("SHUTTING_DOWN", "the service is stopping");
           await closeServer(server);
           await undo();
         })()),
@@ -383,13 +387,11 @@ async function listen(server: Server, port: number, host: string): Promise<void>
 }
 
 /** Stops accepting connections, lets requests in flight finish for a moment, then closes the rest. */
-/** Answers every request 503 SHUTTING_DOWN with Retry-After: while starting and while stopping. */
-function unavailable(detail: string): RequestListener {
+/** Answers every request 503 with Retry-After: STARTING while it starts, SHUTTING_DOWN while it stops. */
+function unavailable(code: "STARTING" | "SHUTTING_DOWN", detail: string): RequestListener {
   return (_req, res) => {
     res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "2", connection: "close" });
-    res.end(
-      JSON.stringify({ type: "about:blank", title: "Service Unavailable", status: 503, code: "SHUTTING_DOWN", detail }),
-    );
+    res.end(JSON.stringify({ type: "about:blank", title: "Service Unavailable", status: 503, code, detail }));
   };
 }
 

@@ -154,13 +154,28 @@ export class Anchorer {
     await this.#options.lease?.release().catch(() => undefined);
   }
 
+  /** The replica's part, said in the log when it changes: operators see which replica anchors, and since when. */
+  #takeRole(role: "anchoring" | "standby"): void {
+    if (role === this.health.role && this.#roleSaid) return;
+    this.#roleSaid = true;
+    this.health.role = role;
+    if (!this.#options.lease) return;
+    this.#log.info(
+      role === "anchoring"
+        ? "this replica holds the anchoring lease: it seals, anchors and certifies"
+        : "another replica holds the anchoring lease: this one stands by",
+    );
+  }
+
+  #roleSaid = false;
+
   /** One round: seal what is due, anchor and certify every sealed batch, upgrade unstamped ones. */
   async runOnce(now = new Date()): Promise<void> {
     if (this.#options.lease && !(await this.#options.lease.acquire())) {
-      this.health.role = "standby";
+      this.#takeRole("standby");
       return;
     }
-    this.health.role = "anchoring";
+    this.#takeRole("anchoring");
     await this.#seal(now);
     // Listed in turn with the seals, so a batch sealed beside is either marked as being sent
     // there or not yet sealed.
@@ -175,7 +190,7 @@ export class Anchorer {
       // A backlog can take longer than the lease: it is renewed between batches, and a
       // replica that lost it (paused too long) stops here instead of racing the new holder.
       if (this.#options.lease && !(await this.#options.lease.acquire())) {
-        this.health.role = "standby";
+        this.#takeRole("standby");
         return;
       }
       await this.#anchor(batch, i === batches.length - 1);

@@ -61,6 +61,7 @@ export const ERROR_CODES = [
   "CHAIN_UNREACHABLE",
   "STORAGE_FAILURE",
   "INSUFFICIENT_STORAGE",
+  "STARTING",
   "SHUTTING_DOWN",
   "INTERNAL",
 ] as const;
@@ -116,6 +117,7 @@ export const PROBLEM_TEXT: Partial<Record<ErrorCode, Record<Lang, string>>> = {
   },
   FIELD_TOO_LARGE: { en: "A field is too long.", "zh-CN": "某个字段过长。" },
   INVALID_FIELD: { en: "A field is not valid.", "zh-CN": "某个字段无效。" },
+  STARTING: { en: "The service is starting; try again in a moment.", "zh-CN": "服务正在启动，请稍后再试。" },
   SHUTTING_DOWN: { en: "The service is restarting; try again shortly.", "zh-CN": "服务正在重启，请稍后再试。" },
   INTERNAL: { en: "An internal error occurred; nothing was recorded.", "zh-CN": "发生内部错误，未记录任何内容。" },
   REQUEST_TIMEOUT: { en: "The upload was too slow and was stopped.", "zh-CN": "上传过慢，已被中止。" },

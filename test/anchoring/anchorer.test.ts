@@ -12,7 +12,8 @@ import {
   type TimestampToken,
 } from "../../service/core/index.ts";
 import { newEvidence } from "../../service/intake/intake.ts";
-import { silentLogger } from "../../service/log.ts";
+import { createLogger, silentLogger } from "../../service/log.ts";
+import { Writable } from "node:stream";
 import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
 import type { EvidenceStore } from "../../service/store/store.ts";
 import { sha256Hex } from "../helpers/hash.ts";
@@ -41,7 +42,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function anchorer(options: Partial<AnchorerOptions> = {}): Anchorer {
+  function anchorer(options: Partial<AnchorerOptions> = {}, log = silentLogger()): Anchorer {
     return new Anchorer(
       store,
       chain,
@@ -55,7 +56,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         issuerName: "Evidence Anchor test",
         ...options,
       },
-      silentLogger(),
+      log,
     );
   }
 
@@ -403,6 +404,30 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       const a = anchorer({ maxWaitMs: 0, lease: { acquire: async () => false, release: async () => undefined } });
       await a.runOnce();
       expect([a.health.role, chain.sends, (await store.pendingSummary()).count]).to.deep.equal(["standby", 0, 1]);
+    });
+
+    it("says in its log when it takes the anchoring lease and when it loses it, once each time", async () => {
+      const lines: string[] = [];
+      const log = createLogger({
+        format: "json",
+        destination: new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            lines.push(JSON.parse(chunk.toString()).msg);
+            done();
+          },
+        }),
+      });
+      let holds = false;
+      const a = anchorer({ maxWaitMs: 0, lease: { acquire: async () => holds, release: async () => undefined } }, log);
+      for (const held of [false, false, true, true, false]) {
+        holds = held;
+        await a.runOnce();
+      }
+      expect(lines).to.deep.equal([
+        "another replica holds the anchoring lease: this one stands by",
+        "this replica holds the anchoring lease: it seals, anchors and certifies",
+        "another replica holds the anchoring lease: this one stands by",
+      ]);
     });
   });
 

@@ -25,6 +25,7 @@ stopping the chain node it started. A failed start exits 1 with one line saying 
     }
     console.log(`  chain ${service.chainId} at ${service.chainUrl}, contract ${service.contract}`);
     console.log(`  issuer ${service.issuer}, data in ${config.dataDir}`);
+    if (service.publicUrl !== service.url) console.log(`  public address ${service.publicUrl}`);
     // Last, so that whoever waits for this line has everything above it.
     console.log(`Evidence Anchor serving on ${service.url}`);
     const signal = await stopSignal();
