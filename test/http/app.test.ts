@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { zipSync } from "fflate";
 import type { Server } from "node:http";
@@ -301,7 +301,7 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       const sha256 = createHash("sha256").update(zip).digest("hex");
       const seen: { options: Parameters<Dependencies["verify"]>[1]; spooled: string[]; read?: string }[] = [];
       const verify: Dependencies["verify"] = async (_input, options) => {
-        const spooled = readdirSync(spoolDir);
+        const spooled = existsSync(spoolDir) ? readdirSync(spoolDir) : [];
         const source = (options as EvidenceOptions | undefined)?.packageFile;
         const read = source && !(source instanceof Uint8Array) ? await sha256OfSource(source) : undefined;
         seen.push({ options, spooled, ...(read ? { read } : {}) });
@@ -324,12 +324,28 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
           app.server.close();
         }
       }
-      const [spooled, unread] = seen;
+      // A spool that cannot be written (its directory gone): the upload goes on, and the package is unread.
+      const broken = await listen(
+        appWith({ fileSizeBytes: 2 * MAX_DOCUMENT_BYTES }, { verify, verifySpool: { dir: spoolDir, bytes: 1 << 30 } }),
+      );
+      try {
+        rmSync(spoolDir, { recursive: true, force: true });
+        const form = new FormData();
+        form.append("certificate", new Blob([JSON.stringify(example.certificate())]), "c.evidence.json");
+        form.append("file", new Blob([zip]), "capture.zip");
+        const res = await fetch(`${broken.url}/api/v1/verify`, { method: "POST", body: form });
+        expect(res.status).to.equal(200);
+        await res.arrayBuffer();
+      } finally {
+        broken.server.close();
+      }
+      const [spooled, unread, failed] = seen;
       expect([spooled!.spooled.length, spooled!.read, spooled!.options?.fileDigest]).to.deep.equal([1, sha256, sha256]);
       expect([unread!.spooled, unread!.options]).to.deep.equal([
         [],
         { fileDigest: sha256, unreadPackage: { size: zip.length } },
       ]);
+      expect(failed!.options).to.deep.equal({ fileDigest: sha256, unreadPackage: { size: zip.length } });
     });
 
     it("refuses a capture package over 64 MiB as the certificate (413 CERTIFICATE_TOO_LARGE), saying to send it as the file beside its certificate", async () => {

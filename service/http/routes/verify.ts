@@ -81,17 +81,26 @@ export function verifyRoutes(
         const res = req.res!;
         const startSpool = (earlier: number): boolean => {
           if (!options.spool?.budget.tryTake(res, earlier)) return false;
-          const file = path.join(options.spool.dir, `${randomUUID()}.zip`);
-          const out = createWriteStream(file, { flags: "wx", mode: 0o600 });
-          const written = { file, out, failed: false };
+          const spoolPath = path.join(options.spool.dir, `${randomUUID()}.zip`);
+          const out = createWriteStream(spoolPath, { flags: "wx", mode: 0o600 });
+          const written = { file: spoolPath, out, failed: false };
           spool = written;
           // Removed once the answer is done or the connection is gone, whatever happened.
           res.once("close", () => {
             out.destroy();
-            rmSync(file, { force: true });
+            rmSync(spoolPath, { force: true });
           });
-          out.on("error", () => (written.failed = true));
+          // A disk that fails is a package not read, not a request held: the upload goes on, hashed.
+          out.on("error", () => {
+            written.failed = true;
+            file.stream.resume();
+          });
           for (const chunk of chunks) out.write(chunk);
+          // What was held in memory is on its way to disk: the upload waits until it is written.
+          if (out.writableNeedDrain) {
+            file.stream.pause();
+            out.once("drain", () => file.stream.resume());
+          }
           return true;
         };
         const spoolChunk = (chunk: Buffer) => {
