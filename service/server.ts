@@ -290,7 +290,7 @@ export async function startService(
 
     let stopping: Promise<void> | undefined;
     return {
-      url: `http://${config.host}:${port}`,
+      url: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
       publicUrl: url,
       chainUrl,
       chainId,
@@ -386,7 +386,6 @@ async function listen(server: Server, port: number, host: string): Promise<void>
   }
 }
 
-/** Stops accepting connections, lets requests in flight finish for a moment, then closes the rest. */
 /** Answers every request 503 with Retry-After: STARTING while it starts, SHUTTING_DOWN while it stops. */
 function unavailable(code: "STARTING" | "SHUTTING_DOWN", detail: string): RequestListener {
   return (_req, res) => {

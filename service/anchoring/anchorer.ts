@@ -285,7 +285,7 @@ export class Anchorer {
     let ids: number[] = [];
     try {
       const lease = this.#options.lease;
-      if (lease && !(await lease.acquire())) return;
+      if (lease && !(await lease.acquire())) return this.#takeRole("standby");
       if (this.#state !== "started") return;
       ids = await this.#seal(new Date(), true);
       if (ids.length === 0) return;
@@ -366,6 +366,7 @@ export class Anchorer {
         { batch: batch.id },
         `batch ${batch.id}: the anchoring lease was lost before sending; left to its holder`,
       );
+      this.#takeRole("standby");
       return null;
     }
     if (sent.kind === "already-anchored") {

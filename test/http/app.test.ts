@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { zipSync } from "fflate";
 import type { Server } from "node:http";
@@ -301,13 +301,14 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       const sha256 = createHash("sha256").update(zip).digest("hex");
       const seen: { options: Parameters<Dependencies["verify"]>[1]; spooled: string[]; read?: string }[] = [];
       const verify: Dependencies["verify"] = async (_input, options) => {
-        const spooled = existsSync(spoolDir) ? readdirSync(spoolDir) : [];
+        const spooled = existsSync(spoolDir) && statSync(spoolDir).isDirectory() ? readdirSync(spoolDir) : [];
         const source = (options as EvidenceOptions | undefined)?.packageFile;
         const read = source && !(source instanceof Uint8Array) ? await sha256OfSource(source) : undefined;
         seen.push({ options, spooled, ...(read ? { read } : {}) });
         return malformedResult("answered by a stand-in verifier");
       };
-      for (const bytes of [256 * 1024 * 1024, 1024 * 1024]) {
+      // MAX_DOCUMENT_BYTES: the spool takes what was held, then refuses the very next chunk.
+      for (const bytes of [256 * 1024 * 1024, 1024 * 1024, MAX_DOCUMENT_BYTES]) {
         const app = await listen(
           appWith({ fileSizeBytes: 2 * MAX_DOCUMENT_BYTES }, { verify, verifySpool: { dir: spoolDir, bytes } }),
         );
@@ -324,12 +325,14 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
           app.server.close();
         }
       }
-      // A spool that cannot be written (its directory gone): the upload goes on, and the package is unread.
+      // A spool that cannot be written (a file where its directory was): the upload goes on, and
+      // the package is unread; a directory merely removed is made again.
       const broken = await listen(
         appWith({ fileSizeBytes: 2 * MAX_DOCUMENT_BYTES }, { verify, verifySpool: { dir: spoolDir, bytes: 1 << 30 } }),
       );
       try {
         rmSync(spoolDir, { recursive: true, force: true });
+        writeFileSync(spoolDir, "not a directory");
         const form = new FormData();
         form.append("certificate", new Blob([JSON.stringify(example.certificate())]), "c.evidence.json");
         form.append("file", new Blob([zip]), "capture.zip");
@@ -339,13 +342,19 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       } finally {
         broken.server.close();
       }
-      const [spooled, unread, failed] = seen;
+      rmSync(spoolDir, { force: true });
+      const [spooled, unread, exhausted, failed] = seen;
       expect([spooled!.spooled.length, spooled!.read, spooled!.options?.fileDigest]).to.deep.equal([1, sha256, sha256]);
       expect([unread!.spooled, unread!.options]).to.deep.equal([
         [],
         { fileDigest: sha256, unreadPackage: { size: zip.length } },
       ]);
-      expect(failed!.options).to.deep.equal({ fileDigest: sha256, unreadPackage: { size: zip.length } });
+      for (const [which, why] of [
+        [exhausted, "a budget the package outgrows"],
+        [failed, "a spool that cannot be written"],
+      ] as const) {
+        expect(which!.options, why).to.deep.equal({ fileDigest: sha256, unreadPackage: { size: zip.length } });
+      }
     });
 
     it("refuses a capture package over 64 MiB as the certificate (413 CERTIFICATE_TOO_LARGE), saying to send it as the file beside its certificate", async () => {

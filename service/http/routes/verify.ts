@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createWriteStream, openAsBlob, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, openAsBlob, rm, type WriteStream } from "node:fs";
 import path from "node:path";
 import express, { Router, type Request } from "express";
 import multer from "multer";
@@ -81,20 +81,29 @@ export function verifyRoutes(
         const res = req.res!;
         const startSpool = (earlier: number): boolean => {
           if (!options.spool?.budget.tryTake(res, earlier)) return false;
+          // Made again if something removed it while the service runs (if it cannot be, the
+          // write below fails, and the package is said to be unread).
+          try {
+            mkdirSync(options.spool.dir, { recursive: true, mode: 0o700 });
+          } catch {
+            // the write stream's error says the rest
+          }
           const spoolPath = path.join(options.spool.dir, `${randomUUID()}.zip`);
           const out = createWriteStream(spoolPath, { flags: "wx", mode: 0o600 });
           const written = { file: spoolPath, out, failed: false };
           spool = written;
-          // Removed once the answer is done or the connection is gone, whatever happened.
+          // Whatever ends the write stream (written, failed, destroyed) lets a paused upload go on.
+          out.once("close", () => file.stream.resume());
+          // Removed once the answer is done or the connection is gone, whatever happened: after
+          // the stream has closed (an open still under way would create the file after its removal),
+          // and never throwing (an exception here would end the process).
           res.once("close", () => {
-            out.destroy();
-            rmSync(spoolPath, { force: true });
+            const remove = () => rm(spoolPath, { force: true }, () => undefined);
+            if (out.closed) remove();
+            else out.once("close", remove).destroy();
           });
           // A disk that fails is a package not read, not a request held: the upload goes on, hashed.
-          out.on("error", () => {
-            written.failed = true;
-            file.stream.resume();
-          });
+          out.on("error", () => (written.failed = true));
           for (const chunk of chunks) out.write(chunk);
           // What was held in memory is on its way to disk: the upload waits until it is written.
           if (out.writableNeedDrain) {
@@ -137,19 +146,32 @@ export function verifyRoutes(
               head.push(...chunk.subarray(0, 4 - head.length));
               if (head.length === 4 && !isZip(Uint8Array.from(head))) dropPackage();
             }
-            if (keepPackage && size > MAX_DOCUMENT_BYTES) {
-              if (!startSpool(size - chunk.length)) packageTooLarge = true;
+            if (spool) return spoolChunk(chunk);
+            if (!keepPackage) return;
+            // Held in memory up to a few MiB when a package can be written to disk beyond that
+            // (so that large uploads hold little of the memory budget), else up to 64 MiB.
+            const moveToDisk = () => {
+              if (!startSpool(size - chunk.length)) return false;
               dropPackage();
-            }
-            spoolChunk(chunk);
-            if (keepPackage) {
-              try {
-                options.buffers.take(req.res!, chunk.length);
-                chunks.push(chunk);
-                kept += chunk.length;
-              } catch (e) {
-                file.stream.destroy(e as Error);
+              spoolChunk(chunk);
+              return true;
+            };
+            if (size > (options.spool ? SPOOL_AFTER_BYTES : MAX_DOCUMENT_BYTES)) {
+              if (moveToDisk()) return;
+              if (size > MAX_DOCUMENT_BYTES) {
+                packageTooLarge = true;
+                return dropPackage();
               }
+            }
+            try {
+              options.buffers.take(res, chunk.length);
+              chunks.push(chunk);
+              kept += chunk.length;
+            } catch (e) {
+              // No memory to spare: to disk if there is room, else busy, giving back at once what it held.
+              if (moveToDisk()) return;
+              dropPackage();
+              file.stream.destroy(e as Error);
             }
             return;
           }
@@ -170,9 +192,12 @@ export function verifyRoutes(
             return;
           }
           try {
-            options.buffers.take(req.res!, chunk.length);
+            options.buffers.take(res, chunk.length);
             chunks.push(chunk);
           } catch (e) {
+            // Busy: what it held is given back now, not once the rest of the body has been read.
+            options.buffers.giveBack(res, size - chunk.length);
+            chunks.length = 0;
             file.stream.destroy(e as Error);
           }
         });
@@ -278,6 +303,13 @@ export function verifyRoutes(
   );
   return router;
 }
+
+/**
+ * How much of a capture package given as the file is held in memory before it is written to
+ * the spool directory instead, when there is one: a few large uploads must not hold the memory
+ * budget every PDF and package to verify shares.
+ */
+const SPOOL_AFTER_BYTES = 8 * 1024 * 1024;
 
 /** The largest JSON body: 1,000 certificates of a few kilobytes each. */
 const JSON_LIMIT = 16 * 1024 * 1024;
