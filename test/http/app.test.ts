@@ -307,19 +307,23 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         seen.push({ options, spooled, ...(read ? { read } : {}) });
         return malformedResult("answered by a stand-in verifier");
       };
-      // MAX_DOCUMENT_BYTES: the spool takes what was held, then refuses the very next chunk.
+      /** The certificate with the package as the file; the answer read to its end. */
+      const postPackage = async (appUrl: string) => {
+        const form = new FormData();
+        form.append("certificate", new Blob([JSON.stringify(example.certificate())]), "c.evidence.json");
+        form.append("file", new Blob([zip]), "capture.zip");
+        const res = await fetch(`${appUrl}/api/v1/verify`, { method: "POST", body: form });
+        expect(res.status).to.equal(200);
+        await res.arrayBuffer();
+      };
+      // Room for the package; room for less than what memory holds first; room that runs out partway.
       for (const bytes of [256 * 1024 * 1024, 1024 * 1024, MAX_DOCUMENT_BYTES]) {
         const app = await listen(
           appWith({ fileSizeBytes: 2 * MAX_DOCUMENT_BYTES }, { verify, verifySpool: { dir: spoolDir, bytes } }),
         );
         try {
           expect(readdirSync(spoolDir), "emptied when the app is made").to.deep.equal([]);
-          const form = new FormData();
-          form.append("certificate", new Blob([JSON.stringify(example.certificate())]), "c.evidence.json");
-          form.append("file", new Blob([zip]), "capture.zip");
-          const res = await fetch(`${app.url}/api/v1/verify`, { method: "POST", body: form });
-          expect(res.status).to.equal(200);
-          await res.arrayBuffer();
+          await postPackage(app.url);
           await until(async () => (readdirSync(spoolDir).length === 0 ? true : undefined), "the spooled file to go");
         } finally {
           app.server.close();
@@ -333,12 +337,7 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       try {
         rmSync(spoolDir, { recursive: true, force: true });
         writeFileSync(spoolDir, "not a directory");
-        const form = new FormData();
-        form.append("certificate", new Blob([JSON.stringify(example.certificate())]), "c.evidence.json");
-        form.append("file", new Blob([zip]), "capture.zip");
-        const res = await fetch(`${broken.url}/api/v1/verify`, { method: "POST", body: form });
-        expect(res.status).to.equal(200);
-        await res.arrayBuffer();
+        await postPackage(broken.url);
       } finally {
         broken.server.close();
       }
