@@ -77,13 +77,22 @@ export function guarded(source: ByteSource): ByteSource {
 
 const GUARDED = new WeakSet<ByteSource>();
 
-/** SHA-256 of a source, read a chunk at a time. */
-export async function sha256OfSource(unguarded: ByteSource): Promise<string> {
-  const source = guarded(unguarded);
-  const hash = sha256.create();
-  for (let at = 0; at < source.size; at += READ_CHUNK) {
-    hash.update(await source.read(at, Math.min(READ_CHUNK, source.size - at)));
+/**
+ * A source's bytes, a chunk at a time (through its guard), each chunk after the first also
+ * holding the `overlap` bytes before it: what is searched for across a chunk's edge is found.
+ */
+export async function* chunksOf(source: ByteSource, overlap = 0): AsyncGenerator<Uint8Array> {
+  const safe = guarded(source);
+  for (let at = 0; at < safe.size; at += READ_CHUNK) {
+    const from = Math.max(0, at - overlap);
+    yield await safe.read(from, Math.min(at + READ_CHUNK, safe.size) - from);
   }
+}
+
+/** SHA-256 of a source, read a chunk at a time. */
+export async function sha256OfSource(source: ByteSource): Promise<string> {
+  const hash = sha256.create();
+  for await (const chunk of chunksOf(source)) hash.update(chunk);
   return bytesToHex(hash.digest());
 }
 

@@ -3,6 +3,7 @@ import { duplicateKeys } from "../json.ts";
 import {
   bytesSource,
   captureFactsOf,
+  chunksOf,
   guarded,
   MANIFEST_FILE,
   readCapturePackage,
@@ -61,8 +62,9 @@ export type EvidenceOptions = VerifyOptions & {
 };
 
 /** Verifies whatever was handed over, by what it is. */
-export async function verifyEvidence(input: EvidenceInput, options: EvidenceOptions): Promise<VerificationResult> {
+export async function verifyEvidence(given: EvidenceInput, options: EvidenceOptions): Promise<VerificationResult> {
   const { packageFile, unreadPackage, ...verifyOptions } = options;
+  const input = packageOrNot(given);
   let result: VerificationResult;
   try {
     result =
@@ -101,10 +103,19 @@ function packageNotRead(result: VerificationResult, size: number): VerificationR
   return { ...result, checks, verdict, valid: verdict === "valid", fileCompared: false };
 }
 
+/**
+ * The input as the rest reads it: a ZIP's bytes as a package, and any package read through a
+ * guard that makes a failed read UNREADABLE (could not verify), whatever its source threw.
+ */
+function packageOrNot(input: EvidenceInput): EvidenceInput {
+  if (input.kind === "package") return { kind: "package", package: guarded(input.package) };
+  if (input.kind === "bytes" && isZip(input.bytes)) return { kind: "package", package: bytesSource(input.bytes) };
+  return input;
+}
+
 /** The certificate an input holds, verified with the file of `options`, if any. */
 async function verifyHeld(input: EvidenceInput, options: VerifyOptions): Promise<VerificationResult> {
-  const zip = packageIn(input);
-  if (zip) return verifyPackage(zip, options);
+  if (input.kind === "package") return verifyPackage(input.package, options);
   const held = await certificateIn(input);
   if ("result" in held) return held.result;
   const result = await verifyCertificate(held.certificate, options);
@@ -134,12 +145,6 @@ function certificateWrappedIn(certificate: unknown): unknown {
   return inner;
 }
 
-/** The package an input is, read by ranges, if it is one. */
-function packageIn(input: EvidenceInput): ByteSource | undefined {
-  if (input.kind === "package") return guarded(input.package);
-  return input.kind === "bytes" && isZip(input.bytes) ? bytesSource(input.bytes) : undefined;
-}
-
 function asSource(zip: Uint8Array | ByteSource): ByteSource {
   return zip instanceof Uint8Array ? bytesSource(zip) : guarded(zip);
 }
@@ -147,8 +152,8 @@ function asSource(zip: Uint8Array | ByteSource): ByteSource {
 /** The certificate an input holds (a package's, for a package), or the verdict on holding none. */
 async function certificateIn(input: EvidenceInput): Promise<{ certificate: unknown } | { result: VerificationResult }> {
   if (input.kind === "certificate") return { certificate: input.certificate };
-  if (input.kind === "package" || isZip(input.bytes)) {
-    const pkg = await readPackage(input.kind === "package" ? guarded(input.package) : bytesSource(input.bytes));
+  if (input.kind === "package") {
+    const pkg = await readPackage(input.package);
     if ("malformed" in pkg) return { result: malformedResult(pkg.malformed) };
     if (pkg.certificateText === undefined) return { result: uncertifiedPackageResult(pkg) };
     return { certificate: pkg.certificateText };
@@ -184,7 +189,7 @@ async function verifyAgainstPackage(
 ): Promise<VerificationResult> {
   const digest = typeof options.fileDigest === "string" ? options.fileDigest : await sha256OfSource(zip);
   const asAFile = () => verifyHeld(input, { ...options, fileDigest: digest });
-  if (packageIn(input)) {
+  if (input.kind === "package") {
     // A package in both places (the same capture's): its manifest is the file compared.
     const filePackage = await readPackage(zip);
     if ("malformed" in filePackage || !filePackage.ok) return asAFile();
@@ -288,10 +293,11 @@ async function notAPackage(zip: ByteSource): Promise<"zip-not-a-package" | undef
  */
 async function otherArchive(zip: ByteSource, error: unknown): Promise<boolean> {
   const why = isEvidenceError(error) ? error.message : "";
-  if (await sourceIncludes(zip, CERTIFICATE_SUFFIX)) return false;
+  const named = await textsIn(zip, [CERTIFICATE_SUFFIX, MANIFEST_FILE]);
+  if (named.has(CERTIFICATE_SUFFIX)) return false;
   return (
     /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON/.test(why) ||
-    !(await sourceIncludes(zip, MANIFEST_FILE))
+    !named.has(MANIFEST_FILE)
   );
 }
 
@@ -307,14 +313,15 @@ function includesText(bytes: Uint8Array, text: string): boolean {
   return false;
 }
 
-/** Whether a source holds `text` (ASCII) anywhere, read a chunk at a time, each overlapping the last by the text's length. */
-async function sourceIncludes(source: ByteSource, text: string): Promise<boolean> {
-  const chunk = 1024 * 1024;
-  for (let at = 0; at < source.size; at += chunk) {
-    const length = Math.min(chunk + text.length - 1, source.size - at);
-    if (includesText(await source.read(at, length), text)) return true;
+/** Which of `texts` (ASCII) a source holds anywhere, read once, a chunk at a time. */
+async function textsIn(source: ByteSource, texts: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  const overlap = Math.max(...texts.map((t) => t.length)) - 1;
+  for await (const chunk of chunksOf(source, overlap)) {
+    for (const text of texts) if (!found.has(text) && includesText(chunk, text)) found.add(text);
+    if (found.size === texts.length) break;
   }
-  return false;
+  return found;
 }
 
 /** Whether the bytes begin as a JSON object does, after any byte-order mark and white space. */

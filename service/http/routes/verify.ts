@@ -125,27 +125,25 @@ export function verifyRoutes(
           }
         };
         let kept = 0;
+        /** The part's first four bytes, which tell a ZIP, however the body is cut into chunks. */
         const head: number[] = [];
-        const certificateHead: number[] = [];
         const dropPackage = () => {
           keepPackage = false;
           chunks.length = 0;
-          options.buffers.giveBack(req.res!, kept);
+          options.buffers.giveBack(res, kept);
           kept = 0;
         };
         // A JSON certificate is a few kilobytes; its PDF document or a capture package may be larger.
         let limit = MAX_DOCUMENT_BYTES;
         file.stream.on("data", (chunk: Buffer) => {
           if (keep && size === 0 && beginsAsJson(chunk)) limit = MAX_CERTIFICATE_BYTES;
-          if (keep && certificateHead.length < 4)
-            certificateHead.push(...chunk.subarray(0, 4 - certificateHead.length));
+          if (head.length < 4) {
+            head.push(...chunk.subarray(0, 4 - head.length));
+            if (!keep && head.length === 4 && !isZip(Uint8Array.from(head))) dropPackage();
+          }
           size += chunk.length;
           if (!keep) {
             hash.update(chunk);
-            if (head.length < 4) {
-              head.push(...chunk.subarray(0, 4 - head.length));
-              if (head.length === 4 && !isZip(Uint8Array.from(head))) dropPackage();
-            }
             if (spool) return spoolChunk(chunk);
             if (!keepPackage) return;
             // Held in memory up to a few MiB when a package can be written to disk beyond that
@@ -181,9 +179,7 @@ export function verifyRoutes(
                 413,
                 "CERTIFICATE_TOO_LARGE",
                 `the certificate is larger than ${limit} bytes${
-                  limit === MAX_DOCUMENT_BYTES &&
-                  certificateHead.length === 4 &&
-                  isZip(Uint8Array.from(certificateHead))
+                  limit === MAX_DOCUMENT_BYTES && head.length === 4 && isZip(Uint8Array.from(head))
                     ? ": send a capture package this large as the file, with its certificate (the JSON or its PDF) as the certificate"
                     : ""
                 }`,
