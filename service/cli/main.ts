@@ -9,6 +9,7 @@ import { certificate } from "./commands/certificate.ts";
 import { hash } from "./commands/hash.ts";
 import { serve } from "./commands/serve.ts";
 import { status } from "./commands/status.ts";
+import { storeCopy } from "./commands/store.ts";
 import { submit } from "./commands/submit.ts";
 import { verify } from "./commands/verify.ts";
 import { EXIT, UnreachableError, UsageError } from "./exit.ts";
@@ -25,10 +26,14 @@ const COMMANDS: Command[] = [
   hash,
   accountsCreate,
   accountsList,
+  storeCopy,
 ] as Command[];
 
 /** Commands grouped under a word ("accounts"), listed when the word comes alone. */
-const GROUPS: Record<string, string> = { accounts: "manage accounts in the service's store" };
+const GROUPS: Record<string, string> = {
+  accounts: "manage accounts in the service's store",
+  store: "move the service's store",
+};
 
 const HELP = `evidence — blockchain evidence timestamping
 

@@ -1,0 +1,351 @@
+import { expect } from "chai";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import pg from "pg";
+import { CachingChainReader, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
+import { PostgresEvidenceStore } from "../../service/store/postgres-store.ts";
+import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
+import { memberServiceOn, SERVICE_KEY } from "../helpers/consortium.ts";
+import { sha256Hex } from "../helpers/hash.ts";
+import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
+import {
+  api,
+  cleanUpDataDir,
+  runCli,
+  startChainNode,
+  startServiceProcess,
+  tempDir,
+  type ChainNode,
+  type ServiceProcess,
+} from "../helpers/processes.ts";
+
+/** The tables `evidence store copy` fills, and how many rows each holds in a database. */
+const COPIED_TABLES = [
+  "meta",
+  "accounts",
+  "batches",
+  "evidence",
+  "issued_certificates",
+  "batch_certificates",
+  "batch_trees",
+  "captures",
+  "checkpoints",
+];
+
+async function rowCounts(databaseUrl: string): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const counts: Record<string, number> = {};
+    for (const table of COPIED_TABLES) {
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
+      counts[table] = Number(rows[0]!.n);
+    }
+    return counts;
+  } finally {
+    await client.end();
+  }
+}
+
+const EMPTY = Object.fromEntries(COPIED_TABLES.map((t) => [t, 0]));
+
+/**
+ * A member's service first runs on one machine — SQLite and the files in its data directory,
+ * anchoring on the consortium chain — and then moves onto PostgreSQL and a shared objects
+ * directory (docs/deployment.md, "Moving from one machine"). What it handed out before the
+ * move must be served unchanged after it, and what was waiting must still be certified.
+ */
+describe("moving one machine's store onto PostgreSQL and shared objects (evidence store copy)", function () {
+  this.timeout(180_000);
+  let chain: ChainNode;
+  let postgres: PostgresServer;
+  let member: Record<string, string>;
+  let sourceDir: string;
+  let apiKey: string;
+  const dirs: string[] = [];
+  const services: ServiceProcess[] = [];
+  /** What the machine answered for each item before the move (GET /api/v1/evidence/:id, and its history). */
+  const handedOut = new Map<string, { view: any; history: any }>();
+  const uploads = new Map<string, Buffer>();
+  const waiting: string[] = [];
+
+  const serve = async (dataDir: string, env: Record<string, string>) => {
+    const service = await startServiceProcess(dataDir, { ...member, LOG_LEVEL: "warn", ...env });
+    services.push(service);
+    return service;
+  };
+  const copy = (args: string[]) => runCli(["store", "copy", ...args]);
+  const scratch = (name: string) => {
+    const dir = tempDir(name);
+    dirs.push(dir);
+    return dir;
+  };
+
+  before(async () => {
+    chain = await startChainNode({ chainId: 4051 });
+    postgres = await startPostgres();
+    sourceDir = tempDir("one-machine");
+    dirs.push(sourceDir);
+    member = await memberServiceOn(chain.url, sourceDir);
+
+    // Version 1 certificates first (one row per item), then version 2 (one statement per batch).
+    let machine = await serve(sourceDir, { CERTIFICATE_VERSION: "1" });
+    apiKey = machine.apiKey!;
+    const submit = async (service: ServiceProcess, label: string): Promise<string[]> => {
+      const client = api(service.url, apiKey);
+      const form = new FormData();
+      for (const n of [1, 2]) {
+        const bytes = Buffer.from(`${label}: screenshot ${n} of an infringing listing`);
+        form.append("file", new Blob([bytes]), `${label}-${n}.png`);
+      }
+      const uploaded = await client.postForm("/api/v1/evidence", form);
+      expect(uploaded.status, JSON.stringify(uploaded.body)).to.equal(201);
+      for (const [n, item] of (uploaded.body.items as { id: string }[]).entries()) {
+        uploads.set(item.id, Buffer.from(`${label}: screenshot ${n + 1} of an infringing listing`));
+      }
+      const digests = await client.postJson("/api/v1/evidence/digests", {
+        items: [1, 2, 3].map((n) => ({ contentHash: sha256Hex(`${label} digest ${n}`) })),
+      });
+      expect(digests.status, JSON.stringify(digests.body)).to.equal(201);
+      return [...uploaded.body.items, ...digests.body.items].map((i: { id: string }) => i.id);
+    };
+    const certified = [...(await submit(machine, "v1"))];
+    await api(machine.url, apiKey).settled();
+    await machine.stop();
+    machine = await serve(sourceDir, {});
+    certified.push(...(await submit(machine, "v2")));
+    await api(machine.url, apiKey).settled();
+    for (const id of certified) {
+      const client = api(machine.url);
+      handedOut.set(id, {
+        view: (await client.get(`/api/v1/evidence/${id}`)).body,
+        history: (await client.get(`/api/v1/evidence/${id}/certificates`)).body,
+      });
+    }
+    await machine.stop();
+    // The last submissions wait for a batch when the machine stops.
+    machine = await serve(sourceDir, { BATCH_MAX_WAIT_MS: "86400000" });
+    waiting.push(...(await submit(machine, "waiting")));
+    await machine.stop();
+    // A capture that failed is kept in the account's list: it moves too.
+    const store = await SqliteEvidenceStore.open(sourceDir);
+    const account = (await store.listAccounts())[0]!;
+    await store.insertCapture({
+      id: "Zcapture-failed-before-the-move0",
+      accountId: account.id,
+      url: "https://shop.example/listing/42",
+      request: JSON.stringify({ url: "https://shop.example/listing/42" }),
+      requestedAt: "2026-11-20T08:00:00.000Z",
+    });
+    await store.updateCapture("Zcapture-failed-before-the-move0", {
+      status: "failed",
+      error: { code: "CAPTURE_TIMEOUT", message: "the page did not finish loading" },
+      attempts: 1,
+    });
+    await store.close();
+  });
+
+  after(async () => {
+    await Promise.all(services.map((s) => s.stop()));
+    await postgres?.stop();
+    await chain?.stop();
+    for (const dir of dirs) await cleanUpDataDir(dir);
+  });
+
+  it("serves every certificate handed out before the move unchanged, and certifies what was waiting", async () => {
+    const databaseUrl = await postgres.createDatabase();
+    const objectsDir = tempDir("shared-objects");
+    dirs.push(objectsDir);
+    const copied = await copy(["--from", sourceDir, "--to-database", databaseUrl, "--to-objects-dir", objectsDir]);
+    expect(copied.code, copied.stderr).to.equal(0);
+    expect(copied.stdout).to.match(/Copied 15 evidence items in 2 batches/);
+    expect(copied.stdout).to.match(/6 files copied \(\d+ bytes\), 0 already there/);
+    expect(copied.stderr).to.match(/evidence: 15 rows, read back equal/);
+
+    // The files are in the shared directory, byte for byte.
+    for (const [id, bytes] of uploads) {
+      const file = path.join(objectsDir, "objects", sha256Hex(bytes).slice(0, 2), sha256Hex(bytes));
+      expect(readFileSync(file).equals(bytes), `the file of ${id}`).to.equal(true);
+    }
+
+    const replicaDir = tempDir("replica");
+    dirs.push(replicaDir);
+    mkdirSync(path.join(replicaDir, "keys"), { recursive: true });
+    writeFileSync(path.join(replicaDir, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
+    const replica = await serve(replicaDir, {
+      DATABASE_URL: databaseUrl,
+      OBJECTS_DIR: objectsDir,
+      DEV_ACCOUNT: "false",
+    });
+    const client = api(replica.url, apiKey);
+
+    for (const [id, was] of handedOut) {
+      expect((await client.get(`/api/v1/evidence/${id}`)).body, `${id} after the move`).to.deep.equal(was.view);
+      expect((await client.get(`/api/v1/evidence/${id}/certificates`)).body, `${id}'s history`).to.deep.equal(
+        was.history,
+      );
+    }
+    const versions = [...handedOut.values()].map((b) => b.view.certificate.version);
+    expect(new Set(versions), "both certificate versions moved").to.deep.equal(new Set([1, 2]));
+
+    // What was waiting keeps its place and is anchored by the replica; new evidence follows it.
+    const fresh = await client.postJson("/api/v1/evidence/digests", {
+      items: [{ contentHash: sha256Hex("submitted after the move") }],
+    });
+    expect(fresh.status, JSON.stringify(fresh.body)).to.equal(201);
+    await client.settled();
+    const chainReader = new CachingChainReader(new JsonRpcChainReader(chain.url));
+    for (const id of [...handedOut.keys(), ...waiting, fresh.body.items[0].id]) {
+      const certificate = await client.anchored(id);
+      const result = await verifyCertificate(certificate, { chain: chainReader });
+      expect(result.valid, `${id}: ${JSON.stringify(result.checks)}`).to.equal(true);
+    }
+    const listed = await client.get("/api/v1/evidence?limit=100");
+    expect(listed.body.items.map((i: { id: string }) => i.id)).to.deep.equal([
+      fresh.body.items[0].id,
+      ...[...waiting].reverse(),
+      ...[...handedOut.keys()].reverse(),
+    ]);
+    const captures = await client.get("/api/v1/captures");
+    expect(captures.body.items.map((c: { id: string }) => c.id)).to.deep.equal(["Zcapture-failed-before-the-move0"]);
+    const document = await fetch(`${replica.url}/api/v1/evidence/${[...uploads.keys()][0]}/certificate.pdf`);
+    expect(document.status).to.equal(200);
+    await document.arrayBuffer();
+
+    // A second copy into a database in use is refused, and changes nothing.
+    const counts = await rowCounts(databaseUrl);
+    const again = await copy(["--from", sourceDir, "--to-database", databaseUrl, "--to-objects-dir", objectsDir]);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.match(/already holds rows \(in meta, accounts, batches, evidence/);
+    expect(await rowCounts(databaseUrl)).to.deep.equal(counts);
+  });
+
+  it("refuses while the service runs on the data directory", async () => {
+    const databaseUrl = await postgres.createSchema();
+    // A live process holds the data directory's lock.
+    writeFileSync(path.join(sourceDir, "service.lock"), `${process.pid}\n`);
+    try {
+      const result = await copy([
+        "--from",
+        sourceDir,
+        "--to-database",
+        databaseUrl,
+        "--to-objects-dir",
+        scratch("objects"),
+      ]);
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.match(/is in use by another Evidence Anchor service/);
+    } finally {
+      rmSync(path.join(sourceDir, "service.lock"));
+    }
+  });
+
+  it("refuses a data directory whose evidence file is damaged or missing, and writes no row", async () => {
+    const [id, bytes] = [...uploads][0]!;
+    const hash = sha256Hex(bytes);
+    for (const damage of ["damaged", "missing"] as const) {
+      const copyOfSource = tempDir(`source-${damage}`);
+      dirs.push(copyOfSource);
+      cpSync(sourceDir, copyOfSource, { recursive: true });
+      const file = path.join(copyOfSource, "objects", hash.slice(0, 2), hash);
+      if (damage === "damaged") writeFileSync(file, Buffer.concat([bytes, Buffer.from("!")]));
+      else rmSync(file);
+      const databaseUrl = await postgres.createSchema();
+      const result = await copy([
+        "--from",
+        copyOfSource,
+        "--to-database",
+        databaseUrl,
+        "--to-objects-dir",
+        scratch(`objects-${damage}`),
+      ]);
+      expect(result.code, `${id}'s file ${damage}`).to.equal(1);
+      expect(result.stderr).to.include(`the evidence file ${hash} `);
+      expect(result.stderr).to.include(damage === "damaged" ? "is damaged" : "is missing");
+      expect(await rowCounts(databaseUrl), "no row written").to.deep.equal(EMPTY);
+    }
+  });
+
+  it("commits nothing when a table reads back different from the source", async () => {
+    const databaseUrl = await postgres.createSchema();
+    await (await PostgresEvidenceStore.open(databaseUrl)).close();
+    const raw = new pg.Client({ connectionString: databaseUrl });
+    await raw.connect();
+    try {
+      // A database that changes what it is given (here, a trigger) must not receive the store.
+      await raw.query(`
+        CREATE FUNCTION alter_record() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN NEW.created_at := '2000-01-01T00:00:00.000Z'; RETURN NEW; END $$;
+        CREATE TRIGGER alter_record BEFORE INSERT ON evidence FOR EACH ROW EXECUTE FUNCTION alter_record();`);
+    } finally {
+      await raw.end();
+    }
+    const result = await copy([
+      "--from",
+      sourceDir,
+      "--to-database",
+      databaseUrl,
+      "--to-objects-dir",
+      scratch("objects"),
+    ]);
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.match(
+      /evidence: PostgreSQL holds 15 rows that differ from the 15 copied; nothing was committed/,
+    );
+    expect(await rowCounts(databaseUrl)).to.deep.equal(EMPTY);
+  });
+
+  it("refuses a store on the embedded development chain, whose certificates no replica can serve", async () => {
+    const embeddedDir = tempDir("embedded");
+    dirs.push(embeddedDir);
+    const store = await SqliteEvidenceStore.open(embeddedDir);
+    await store.setMeta("contract", "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+    await store.close();
+    const databaseUrl = await postgres.createSchema();
+    const result = await copy([
+      "--from",
+      embeddedDir,
+      "--to-database",
+      databaseUrl,
+      "--to-objects-dir",
+      scratch("objects"),
+    ]);
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.match(/anchors on the embedded development chain/);
+    const raw = new pg.Client({ connectionString: databaseUrl });
+    await raw.connect();
+    const { rows } = await raw.query(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
+    );
+    await raw.end();
+    expect(rows, "the database is left untouched").to.deep.equal([]);
+  });
+
+  it("tells what is missing from the command", async () => {
+    const noTarget = await copy(["--from", sourceDir, "--to-objects-dir", scratch("objects")]);
+    expect(noTarget.code).to.equal(2);
+    expect(noTarget.stderr).to.match(/--to-database is required/);
+    const bothObjects = await copy([
+      "--from",
+      sourceDir,
+      "--to-database",
+      "postgres://127.0.0.1/x",
+      "--to-objects-dir",
+      "/tmp/a",
+      "--to-object-store",
+      "s3://b",
+    ]);
+    expect(bothObjects.code).to.equal(2);
+    expect(bothObjects.stderr).to.match(/give one of --to-objects-dir and --to-object-store/);
+    const noStore = await copy([
+      "--from",
+      scratch("empty"),
+      "--to-database",
+      "postgres://127.0.0.1/x",
+      "--to-objects-dir",
+      "/tmp/a",
+    ]);
+    expect(noStore.code).to.equal(2);
+    expect(noStore.stderr).to.match(/holds no store \(no evidence\.db\)/);
+  });
+});
