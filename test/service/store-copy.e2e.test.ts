@@ -1,13 +1,17 @@
 import { expect } from "chai";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { Readable } from "node:stream";
 import pg from "pg";
 import { CachingChainReader, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
+import { S3ObjectStore } from "../../service/objects/s3-object-store.ts";
+import type { CopyReport } from "../../service/store/copy-store.ts";
 import { PostgresEvidenceStore } from "../../service/store/postgres-store.ts";
 import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
 import { memberServiceOn, SERVICE_KEY } from "../helpers/consortium.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
+import { S3RVER_CREDENTIALS, startS3Server } from "../helpers/s3.ts";
 import {
   api,
   cleanUpDataDir,
@@ -218,6 +222,38 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     expect(again.code).to.equal(1);
     expect(again.stderr).to.match(/already holds rows \(in meta, accounts, batches, evidence/);
     expect(await rowCounts(databaseUrl)).to.deep.equal(counts);
+  });
+
+  it("copies the evidence files into S3-compatible object storage, skipping a file already there (as after a copy that failed later on)", async () => {
+    const s3 = await startS3Server();
+    try {
+      const credentials = {
+        accessKeyId: S3RVER_CREDENTIALS.AWS_ACCESS_KEY_ID,
+        secretAccessKey: S3RVER_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
+      };
+      const bucket = await S3ObjectStore.open(s3.url("evidence"), {
+        tmpDir: scratch("s3-staging"),
+        client: { credentials },
+      });
+      // One file is there already.
+      const [, first] = [...uploads][0]!;
+      (await bucket.put(Readable.from([first]))).release();
+      const args = ["store", "copy", "--from", sourceDir, "--to-object-store", s3.url("evidence")];
+      const copied = await runCli(
+        [...args, "--to-database", await postgres.createSchema(), "--json"],
+        S3RVER_CREDENTIALS,
+      );
+      expect(copied.code, copied.stderr).to.equal(0);
+      const report = JSON.parse(copied.stdout) as CopyReport;
+      expect(report.files).to.deep.include({ copied: 5, present: 1 });
+      for (const [id, bytes] of uploads) {
+        const stored = Buffer.concat(await (await bucket.get(sha256Hex(bytes))).toArray());
+        expect(stored.equals(bytes), `the file of ${id} in the bucket`).to.equal(true);
+      }
+      bucket.destroy();
+    } finally {
+      await s3.stop();
+    }
   });
 
   it("refuses while the service runs on the data directory", async () => {
