@@ -38,6 +38,7 @@ import { DocumentRenderer } from "./document/document-renderer.ts";
 import { Intake } from "./intake/intake.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { openObjectStore } from "./objects/open-object-store.ts";
+import { listCaptureFiles } from "./capture/capture-files.ts";
 import { createAccount } from "./store/accounts.ts";
 import { openStore } from "./store/open-store.ts";
 import type { EvidenceStore } from "./store/store.ts";
@@ -108,6 +109,7 @@ export async function startService(
     const objects = await openObjectStore(config);
     const removed = await objects.cleanTemporaryFiles();
     if (removed > 0) log.info(`removed ${removed} temporary files left by an interrupted upload`);
+    await listCaptureFiles(store, objects, log.child({ component: "capture" }));
 
     const issuer = await loadIssuerKey({ dataDir: config.dataDir, ...config.issuer });
     const tx: TxOptions = { gasPrice: config.chain.gasPrice, legacy: config.chain.legacyTransactions };

@@ -207,7 +207,12 @@ export class CaptureService {
       const manifest = await this.#objects.put(Readable.from([result.manifestBytes]));
       held.push(manifest);
       if (manifest.contentHash !== result.manifestSha256) throw new Error("the manifest changed before it was stored");
-      await this.#intake.acceptCapture(id, account, result.record);
+      await this.#intake.acceptCapture(
+        id,
+        account,
+        result.record,
+        result.manifest.artifacts.map((a) => a.sha256),
+      );
     } catch (e) {
       await this.#intake.discard(held);
       throw e;

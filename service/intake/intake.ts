@@ -101,9 +101,10 @@ export class Intake {
     captureId: string,
     account: Account,
     record: Omit<Parameters<typeof buildRecord>[0], "submitter" | "id">,
+    files: readonly string[],
   ): Promise<EvidenceRecord> {
     const item = newEvidence(buildRecord({ ...record, id: captureId, submitter: account.id }), account, true);
-    await this.#store.completeCapture(captureId, item);
+    await this.#store.completeCapture(captureId, item, files);
     this.#onCommitted();
     return item.record;
   }

@@ -33,6 +33,7 @@ const TABLES: readonly { name: string; key: string }[] = [
   { name: "batch_certificates", key: "seq" },
   { name: "batch_trees", key: "batch_id" },
   { name: "captures", key: "id" },
+  { name: "capture_files", key: "seq" },
   { name: "checkpoints", key: "block_number" },
 ];
 const NOT_COPIED = new Set(["leases"]);

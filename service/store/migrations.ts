@@ -326,4 +326,32 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX captures_account ON captures(account_id, requested_at, id) WHERE status <> 'recorded';
   `,
   },
+  {
+    // A recorded capture's evidence row refers to its manifest; the manifest to the capture's
+    // other files, which no row named. A failed upload of the same bytes as one of them then
+    // found it unreferenced and removed it. Each recorded capture's files are listed here, in
+    // the transaction that records it; captures recorded before are listed from their
+    // manifests at the next start (capture/capture-files.ts).
+    name: "the files a recorded capture refers to",
+    sqlite: `
+  CREATE TABLE capture_files (
+    seq           INTEGER PRIMARY KEY,
+    evidence_id   TEXT NOT NULL REFERENCES evidence(id),
+    content_hash  TEXT NOT NULL,
+    UNIQUE (evidence_id, content_hash)
+  ) STRICT;
+  CREATE INDEX capture_files_content ON capture_files(content_hash);
+  `,
+    // No foreign key in PostgreSQL, as for batch_certificates: a TRUNCATE of evidence must
+    // reach the trigger that says why it is refused.
+    postgres: `
+  CREATE TABLE capture_files (
+    seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    evidence_id   TEXT NOT NULL,
+    content_hash  TEXT NOT NULL,
+    UNIQUE (evidence_id, content_hash)
+  );
+  CREATE INDEX capture_files_content ON capture_files(content_hash);
+  `,
+  },
 ];

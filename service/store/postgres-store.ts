@@ -238,7 +238,8 @@ export class PostgresEvidenceStore implements EvidenceStore {
 
   async isObjectReferenced(contentHash: string): Promise<boolean> {
     const { rows } = await this.#query(
-      "SELECT 1 AS yes FROM evidence WHERE content_hash = $1 AND file_stored = 1 LIMIT 1",
+      `SELECT 1 AS yes FROM evidence WHERE content_hash = $1 AND file_stored = 1
+       UNION ALL SELECT 1 FROM capture_files WHERE content_hash = $1 LIMIT 1`,
       [contentHash],
     );
     return rows.length > 0;
@@ -283,11 +284,26 @@ export class PostgresEvidenceStore implements EvidenceStore {
     );
   }
 
-  async completeCapture(id: string, item: NewEvidence): Promise<void> {
+  async completeCapture(id: string, item: NewEvidence, files: readonly string[]): Promise<void> {
     await this.#transaction(async (query) => {
       await insertEvidence(query, [item]);
+      await addCaptureFiles(query, item.record.id, files);
       await query("UPDATE captures SET status = 'recorded', error = NULL WHERE id = $1", [id]);
     });
+  }
+
+  async capturesWithoutFiles(limit: number): Promise<{ id: string; contentHash: string }[]> {
+    const { rows } = await this.#query<{ id: string; contentHash: string }>(
+      `SELECT e.id, e.content_hash AS "contentHash" FROM captures c JOIN evidence e ON e.id = c.id
+        WHERE c.status = 'recorded' AND NOT EXISTS (SELECT 1 FROM capture_files f WHERE f.evidence_id = e.id)
+        ORDER BY e.seq LIMIT $1`,
+      [limit],
+    );
+    return rows;
+  }
+
+  async addCaptureFiles(evidenceId: string, files: readonly string[]): Promise<void> {
+    await addCaptureFiles(this.#query, evidenceId, files);
   }
 
   async dismissCapture(accountId: string, id: string): Promise<"dismissed" | CaptureRow["status"] | undefined> {
@@ -710,6 +726,15 @@ async function insertCertificates(
       throw new Error(`evidence ${rows[0]?.id ?? "(repeated)"} is not in batch ${batchId}`);
     }
   }
+}
+
+async function addCaptureFiles(query: Query, evidenceId: string, files: readonly string[]): Promise<void> {
+  if (files.length === 0) return;
+  await query(
+    `INSERT INTO capture_files (evidence_id, content_hash)
+       SELECT $1, f FROM unnest($2::text[]) AS f ON CONFLICT DO NOTHING`,
+    [evidenceId, [...files]],
+  );
 }
 
 export function newPool(databaseUrl: string, max = POOL_MAX): pg.Pool {

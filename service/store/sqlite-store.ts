@@ -218,8 +218,11 @@ export class SqliteEvidenceStore implements EvidenceStore {
 
   async isObjectReferenced(contentHash: string): Promise<boolean> {
     return (
-      this.#get("SELECT 1 AS yes FROM evidence WHERE content_hash = ? AND file_stored = 1 LIMIT 1", contentHash) !==
-      undefined
+      this.#get(
+        `SELECT 1 AS yes FROM evidence WHERE content_hash = ?1 AND file_stored = 1
+         UNION ALL SELECT 1 FROM capture_files WHERE content_hash = ?1 LIMIT 1`,
+        contentHash,
+      ) !== undefined
     );
   }
 
@@ -268,11 +271,30 @@ export class SqliteEvidenceStore implements EvidenceStore {
     );
   }
 
-  async completeCapture(id: string, item: NewEvidence): Promise<void> {
+  async completeCapture(id: string, item: NewEvidence, files: readonly string[]): Promise<void> {
     this.#transaction(() => {
       this.#insertEvidence([item]);
+      this.#addCaptureFiles(item.record.id, files);
       this.#run("UPDATE captures SET status = 'recorded', error = NULL WHERE id = ?", id);
     });
+  }
+
+  async capturesWithoutFiles(limit: number): Promise<{ id: string; contentHash: string }[]> {
+    return this.#all<{ id: string; contentHash: string }>(
+      `SELECT e.id, e.content_hash AS contentHash FROM captures c JOIN evidence e ON e.id = c.id
+        WHERE c.status = 'recorded' AND NOT EXISTS (SELECT 1 FROM capture_files f WHERE f.evidence_id = e.id)
+        ORDER BY e.seq LIMIT ?`,
+      limit,
+    );
+  }
+
+  async addCaptureFiles(evidenceId: string, files: readonly string[]): Promise<void> {
+    this.#transaction(() => this.#addCaptureFiles(evidenceId, files));
+  }
+
+  #addCaptureFiles(evidenceId: string, files: readonly string[]): void {
+    const insert = this.#db.prepare("INSERT OR IGNORE INTO capture_files (evidence_id, content_hash) VALUES (?, ?)");
+    for (const file of files) insert.run(evidenceId, file);
   }
 
   async dismissCapture(accountId: string, id: string): Promise<"dismissed" | CaptureRow["status"] | undefined> {

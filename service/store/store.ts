@@ -39,7 +39,7 @@ export interface EvidenceStore {
   evidence(id: string): Promise<EvidenceRow | undefined>;
   /** The account's evidence, newest first, from before `beforeSeq`. */
   evidenceOfAccount(accountId: string, limit: number, beforeSeq?: number): Promise<EvidenceListRow[]>;
-  /** Whether any evidence row refers to the stored file with this content hash. */
+  /** Whether any evidence row, or any recorded capture's list of files, refers to the stored file with this content hash. */
   isObjectReferenced(contentHash: string): Promise<boolean>;
 
   // --- captures (web pages recorded by the service) ---
@@ -56,8 +56,15 @@ export interface EvidenceStore {
     id: string,
     change: { status: CaptureRow["status"]; error?: { code: string; message: string } | null; attempts?: number },
   ): Promise<void>;
-  /** Records the capture's evidence and marks it recorded, in one transaction. */
-  completeCapture(id: string, item: NewEvidence): Promise<void>;
+  /**
+   * Records the capture's evidence, the files its manifest lists (by content hash) and marks
+   * it recorded, in one transaction.
+   */
+  completeCapture(id: string, item: NewEvidence, files: readonly string[]): Promise<void>;
+  /** Recorded captures whose files are not listed yet (recorded by an earlier version). */
+  capturesWithoutFiles(limit: number): Promise<{ id: string; contentHash: string }[]>;
+  /** Lists files of a recorded capture (those already listed are left as they are). */
+  addCaptureFiles(evidenceId: string, files: readonly string[]): Promise<void>;
   /**
    * Removes the account's failed capture from its list ("dismissed"); any other capture is
    * left as it is and its status returned; undefined when the account has no such capture.

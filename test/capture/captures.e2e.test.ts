@@ -1,9 +1,11 @@
 import { expect } from "chai";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { strToU8, unzipSync, zipSync } from "fflate";
 import { Poppler } from "../helpers/certificate-document.ts";
 import { readDatabase } from "../helpers/database.ts";
+import { sha256Hex } from "../helpers/hash.ts";
 import { gate, noisePng, redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import {
   api,
@@ -32,6 +34,10 @@ describe("web captures through the service (real service, Chromium, a loopback s
    * video does: a 40 MiB image of noise, which no compression shrinks, recorded in the HAR and the WARC.
    */
   let filmPng: Buffer;
+  /** The development account's key, printed at the first start. */
+  let apiKey: string;
+  /** The capture recorded by the first test (its package is saved as capture.zip). */
+  let recordedId: string;
 
   before(async () => {
     filmPng = noisePng(4096, 3413);
@@ -55,6 +61,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
       LOCAL_CHAIN_PORT: String(chainPort),
       CAPTURE_ALLOW: "127.0.0.1/32",
     });
+    apiKey = service.apiKey!;
   });
 
   after(async () => {
@@ -75,7 +82,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
   }
 
   it("captures a page (202), reports progress, anchors its record, and serves a package that verifies", async () => {
-    const client = api(service.url, service.apiKey);
+    const client = api(service.url, apiKey);
     const accepted = await client.postJson("/api/v1/captures", { url: pageUrl(), title: "侵权页面" });
     expect(accepted.status).to.equal(202);
     expect(accepted.body.status).to.equal("capturing");
@@ -114,6 +121,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
     expect(new TextDecoder().decode(files["page.html"]!)).to.include("某品牌运动鞋");
     const packagePath = path.join(work, "capture.zip");
     writeFileSync(packagePath, zip);
+    recordedId = accepted.body.id;
 
     const verified = await runCli(["verify", packagePath, "--rpc", chainUrl, "--json"]);
     expect(verified.code, verified.stdout).to.equal(0);
@@ -136,6 +144,72 @@ describe("web captures through the service (real service, Chromium, a loopback s
     form.append("certificate", new Blob([zip]), "capture.zip");
     const byService = await api(service.url).postForm("/api/v1/verify", form);
     expect(byService.body.verdict).to.equal("valid");
+  });
+
+  it("keeps a recorded capture's files when an upload of the same bytes fails, whoever sends it; a file gone missing is a 500, not a broken package", async () => {
+    const files = unzipSync(readFileSync(zipAt("capture.zip")));
+    const created = await runCli(["accounts", "create", "--name", "另一个账户", "--json"], { DATA_DIR: dataDir });
+    expect(created.code, created.stderr).to.equal(0);
+    const other = api(service.url, JSON.parse(created.stdout).apiKey);
+    for (const name of ["screenshot.png", "page.html", "network.har"]) {
+      // The file is stored as it arrives; the field after it makes the request fail, and its files be discarded.
+      const form = new FormData();
+      form.append("file", new Blob([files[name]!]), name);
+      form.append("unexpected", "1");
+      const refused = await other.postForm("/api/v1/evidence", form);
+      expect(refused.status, name).to.equal(400);
+    }
+    const res = await fetch(`${service.url}/api/v1/evidence/${recordedId}/package`);
+    expect(res.status).to.equal(200);
+    const again = new Uint8Array(await res.arrayBuffer());
+    const packagePath = zipAt("capture-again.zip");
+    writeFileSync(packagePath, again);
+    expect(Object.keys(unzipSync(again))).to.include.members(["screenshot.png", "page.html", "network.har"]);
+    const verified = await runCli(["verify", packagePath, "--rpc", chainUrl, "--json"]);
+    expect(verified.code, verified.stdout).to.equal(0);
+    const screenshot = await fetch(`${service.url}/api/v1/evidence/${recordedId}/screenshot`);
+    expect(screenshot.status).to.equal(200);
+    expect(Buffer.from(await screenshot.arrayBuffer()).equals(Buffer.from(files["screenshot.png"]!))).to.equal(true);
+
+    // A file that did go missing (a damaged disk) is an internal error, answered before any
+    // byte of the package: never a 200 whose ZIP breaks off part way.
+    for (const name of ["page.html", "screenshot.png"]) {
+      const hash = sha256Hex(files[name]!);
+      const file = path.join(dataDir, "objects", hash.slice(0, 2), hash);
+      renameSync(file, `${file}.away`);
+      try {
+        for (const route of ["package", "screenshot"]) {
+          const broken = await fetch(`${service.url}/api/v1/evidence/${recordedId}/${route}`);
+          const expected = route === "package" || name === "screenshot.png" ? 500 : 200;
+          expect(broken.status, `${route} without ${name}`).to.equal(expected);
+          if (expected === 500) expect(((await broken.json()) as { code: string }).code).to.equal("INTERNAL");
+          else await broken.arrayBuffer();
+        }
+      } finally {
+        renameSync(`${file}.away`, file);
+      }
+    }
+  });
+
+  it("lists at start the files of a capture recorded before the store listed them, and keeps them from then on", async () => {
+    await service.stop();
+    const db = new DatabaseSync(path.join(dataDir, "evidence.db"));
+    // As a capture recorded by a version that did not list its files.
+    db.prepare("DELETE FROM capture_files WHERE evidence_id = ?").run(recordedId);
+    db.close();
+    service = await startServiceProcess(dataDir, {
+      LOCAL_CHAIN_PORT: new URL(chainUrl).port,
+      CAPTURE_ALLOW: "127.0.0.1/32",
+    });
+    expect(service.output()).to.include("listed the files of 1 capture recorded by an earlier version");
+    const files = unzipSync(readFileSync(zipAt("capture.zip")));
+    const form = new FormData();
+    form.append("file", new Blob([files["screenshot.png"]!]), "screenshot.png");
+    form.append("unexpected", "1");
+    expect((await api(service.url, apiKey).postForm("/api/v1/evidence", form)).status).to.equal(400);
+    const screenshot = await fetch(`${service.url}/api/v1/evidence/${recordedId}/screenshot`);
+    expect(screenshot.status).to.equal(200);
+    await screenshot.arrayBuffer();
   });
 
   it("compares a file handed over beside a package with the capture: the manifest, a file it lists, or neither", async () => {
@@ -305,7 +379,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
     // A package submitted as an ordinary file is certified as its bytes: handed over, it is compared as one.
     const form = new FormData();
     form.append("file", new Blob([readFileSync(zipAt("capture.zip"))]), "capture.zip");
-    const submitted = await api(service.url, service.apiKey).postForm("/api/v1/evidence", form);
+    const submitted = await api(service.url, apiKey).postForm("/api/v1/evidence", form);
     const ordinaryPath = path.join(work, "ordinary.evidence.json");
     writeFileSync(ordinaryPath, JSON.stringify(await api(service.url).anchored(submitted.body.items[0].id)));
     const asBytes = await verifiedWithFile(ordinaryPath, zipAt("capture.zip"));
@@ -339,7 +413,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
   });
 
   it("verifies a capture larger than 64 MiB on the CLI and through the API, reading it by ranges, from the file or from the API's spool on disk", async () => {
-    const accepted = await api(service.url, service.apiKey).postJson("/api/v1/captures", {
+    const accepted = await api(service.url, apiKey).postJson("/api/v1/captures", {
       url: `http://127.0.0.1:${site.port}/film`,
     });
     expect(accepted.status, JSON.stringify(accepted.body)).to.equal(202);
@@ -392,7 +466,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
   });
 
   it("lists the account's captures that are not evidence — a failed one with why — and not the recorded one", async () => {
-    const client = api(service.url, service.apiKey);
+    const client = api(service.url, apiKey);
     const accepted = await client.postJson("/api/v1/captures", { url: `http://127.0.0.1:${site.port}/to-private` });
     expect(accepted.status).to.equal(202);
     const failed = await until(
@@ -424,7 +498,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
     const cli = await runCli(
       ["capture", `http://127.0.0.1:${site.port}/to-private`, "--wait", "--server", service.url],
       {
-        EVIDENCE_API_KEY: service.apiKey!,
+        EVIDENCE_API_KEY: apiKey,
       },
     );
     expect(cli.code).to.equal(1);
@@ -436,7 +510,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
   });
 
   it("removes a failed capture from the list on DELETE (204), and refuses to remove evidence (409)", async () => {
-    const client = api(service.url, service.apiKey);
+    const client = api(service.url, apiKey);
     const accepted = await client.postJson("/api/v1/captures", { url: `http://127.0.0.1:${site.port}/to-private` });
     await until(
       async () => {
@@ -451,7 +525,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
     const remove = (id: string, signedIn = true) =>
       fetch(`${service.url}/api/v1/captures/${id}`, {
         method: "DELETE",
-        headers: signedIn ? { authorization: `Bearer ${service.apiKey}` } : {},
+        headers: signedIn ? { authorization: `Bearer ${apiKey}` } : {},
       });
     const anonymous = await remove(accepted.body.id, false);
     expect([anonymous.status, ((await anonymous.json()) as { code: string }).code]).to.deep.equal([
@@ -548,7 +622,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
   });
 
   it("runs captures interrupted by a crash again after the restart, recording each once; one that only waited was not tried", async () => {
-    const client = api(service.url, service.apiKey);
+    const client = api(service.url, apiKey);
     // Two browsers (CAPTURE_CONCURRENCY 2): two captures run, held by the page, and a third waits.
     const ids: string[] = [];
     for (const n of [1, 2, 3]) {

@@ -33,6 +33,7 @@ const COPIED_TABLES = [
   "batch_certificates",
   "batch_trees",
   "captures",
+  "capture_files",
   "checkpoints",
 ];
 

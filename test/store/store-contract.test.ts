@@ -473,7 +473,7 @@ function defineStoreContract(engine: Engine): void {
         await store.insertCapture({ ...request(d, "2026-01-01T00:00:04.000Z"), accountId: bob.id });
         const recorded = newItem(alice, { fileStored: true });
         await store.insertCapture({ ...request(recorded.record.id, "2026-01-01T00:00:05.000Z"), accountId: alice.id });
-        await store.completeCapture(recorded.record.id, recorded);
+        await store.completeCapture(recorded.record.id, recorded, []);
         await store.updateCapture(a, { status: "failed", error: { code: "TIMEOUT", message: "too slow" } });
         await store.updateCapture(b, { status: "capturing", attempts: 1 });
         const listed = await store.capturesOfAccount(alice.id, 10);
@@ -505,7 +505,7 @@ function defineStoreContract(engine: Engine): void {
         }
         const recorded = newItem(alice, { fileStored: true });
         await store.insertCapture({ ...request(recorded.record.id, "2026-01-01T00:00:04.000Z"), accountId: alice.id });
-        await store.completeCapture(recorded.record.id, recorded);
+        await store.completeCapture(recorded.record.id, recorded, []);
         await store.updateCapture(failed, { status: "failed", error: { code: "TIMEOUT", message: "too slow" } });
         await store.updateCapture(capturing, { status: "capturing", attempts: 1 });
 
@@ -537,9 +537,39 @@ function defineStoreContract(engine: Engine): void {
         const id = item.record.id;
         await store.insertCapture({ ...request(id, "2026-01-01T00:00:01.000Z"), accountId: alice.id });
         await store.updateCapture(id, { status: "capturing", error: { code: "X", message: "earlier" } });
-        await store.completeCapture(id, item);
+        await store.completeCapture(id, item, [sha256Hex("screenshot"), sha256Hex("page.html")]);
         expect(await store.capture(id)).to.include({ status: "recorded", error: null });
         expect((await store.evidence(id))!.record).to.deep.equal(item.record);
+      });
+
+      it("counts the files a recorded capture lists as referenced, like the evidence's own file", async () => {
+        const item = newItem(alice, { fileStored: true });
+        const id = item.record.id;
+        const [screenshot, page] = [sha256Hex("a capture's screenshot"), sha256Hex("a capture's page")];
+        expect(await store.isObjectReferenced(screenshot), "before the capture is recorded").to.equal(false);
+        await store.insertCapture({ ...request(id, "2026-01-01T00:00:01.000Z"), accountId: alice.id });
+        await store.completeCapture(id, item, [screenshot, page]);
+        expect(await store.isObjectReferenced(item.record.contentHash), "the manifest").to.equal(true);
+        expect(await store.isObjectReferenced(screenshot), "the screenshot").to.equal(true);
+        expect(await store.isObjectReferenced(page), "the page").to.equal(true);
+        expect(await store.isObjectReferenced(sha256Hex("another file")), "another file").to.equal(false);
+        expect(await store.capturesWithoutFiles(10)).to.deep.equal([]);
+      });
+
+      it("lists the recorded captures whose files are not listed yet, until they are", async () => {
+        const item = newItem(alice, { fileStored: true });
+        const id = item.record.id;
+        await store.insertCapture({ ...request(id, "2026-01-01T00:00:01.000Z"), accountId: alice.id });
+        // As a capture recorded before its files were listed.
+        await store.completeCapture(id, item, []);
+        const queued = "capMMMMMMMMMMMMMMMM";
+        await store.insertCapture({ ...request(queued, "2026-01-01T00:00:02.000Z"), accountId: alice.id });
+        expect(await store.capturesWithoutFiles(10)).to.deep.equal([{ id, contentHash: item.record.contentHash }]);
+        const screenshot = sha256Hex("an earlier capture's screenshot");
+        await store.addCaptureFiles(id, [screenshot]);
+        await store.addCaptureFiles(id, [screenshot]);
+        expect(await store.capturesWithoutFiles(10)).to.deep.equal([]);
+        expect(await store.isObjectReferenced(screenshot)).to.equal(true);
       });
 
       it("leaves the capture unrecorded when its evidence cannot be inserted", async () => {
@@ -547,8 +577,9 @@ function defineStoreContract(engine: Engine): void {
         await store.insertEvidence([taken]);
         const id = "capEEEEEEEEEEEEEEEE";
         await store.insertCapture({ ...request(id, "2026-01-01T00:00:01.000Z"), accountId: alice.id });
-        await rejection(store.completeCapture(id, taken));
+        await rejection(store.completeCapture(id, taken, [sha256Hex("a file")]));
         expect(await store.capture(id)).to.include({ status: "queued" });
+        expect(await store.isObjectReferenced(sha256Hex("a file")), "its files not listed").to.equal(false);
       });
     });
 

@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 import express, { Router } from "express";
-import { parseCaptureManifest, type CaptureManifestJson } from "../../core/capture-package.ts";
+import { parseCaptureManifest } from "../../core/capture-package.ts";
 import {
   CaptureRequestSchema,
   EVIDENCE_ID,
@@ -8,6 +8,7 @@ import {
   type CaptureList,
   type ErrorCode,
 } from "../../core/index.ts";
+import { storedManifest } from "../../capture/capture-files.ts";
 import type { CaptureService } from "../../capture/capture-service.ts";
 import { isCaptureError } from "../../capture/errors.ts";
 import { packageStream } from "../../capture/package.ts";
@@ -95,7 +96,10 @@ export function captureRoutes(options: {
     const id = row.id;
     if (row.record.mediaType !== MEDIA_TYPE_CAPTURE)
       throw new HttpProblem(404, "NOT_FOUND", "that evidence is not a web capture");
-    const { bytes: manifestBytes } = await storedManifest(options.objects, row.record.contentHash);
+    const { bytes: manifestBytes, manifest } = await storedManifest(options.objects, row.record.contentHash);
+    // Every file is looked for before the answer starts: a file gone missing is an internal
+    // error (500, logged), never a 200 whose ZIP breaks off part way.
+    for (const artifact of manifest.artifacts) await requireObject(options.objects, artifact.sha256, id);
     const certificateJson = row.certificate ? `${JSON.stringify(row.certificate, null, 2)}\n` : undefined;
     const zip = packageStream({
       manifestBytes,
@@ -116,11 +120,20 @@ export function captureRoutes(options: {
     const { manifest } = await storedManifest(options.objects, row.record.contentHash);
     const screenshot = manifest.artifacts.find((a) => a.name === "screenshot.png");
     if (!screenshot) throw new HttpProblem(404, "NOT_FOUND", "the capture has no screenshot");
+    await requireObject(options.objects, screenshot.sha256, id);
+    const stream = await options.objects.get(screenshot.sha256);
+    stream.on("error", (e) => res.destroy(e));
     res.type("image/png").set("Cache-Control", "private, max-age=86400");
-    (await options.objects.get(screenshot.sha256)).pipe(res);
+    stream.pipe(res);
   });
 
   return router;
+}
+
+async function requireObject(objects: ObjectStore, contentHash: string, evidenceId: string): Promise<void> {
+  if (!(await objects.has(contentHash))) {
+    throw new Error(`the file ${contentHash} of capture ${evidenceId} is missing from the object store`);
+  }
 }
 
 /** An artifact's bytes from the object store, found by its hash in the manifest. */
@@ -134,21 +147,6 @@ function streamOf(objects: ObjectStore, manifestBytes: Uint8Array, name: string)
     (e: unknown) => out.destroy(e as Error),
   );
   return out;
-}
-
-/** A capture's manifest as stored (its certified bytes) and read; it is checked as it is read. */
-export async function storedManifest(
-  objects: ObjectStore,
-  contentHash: string,
-): Promise<{ bytes: Uint8Array; manifest: CaptureManifestJson }> {
-  const bytes = await readAll(await objects.get(contentHash));
-  return { bytes, manifest: parseCaptureManifest(bytes) };
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return new Uint8Array(Buffer.concat(chunks));
 }
 
 function captureProblem(e: unknown, res: express.Response): unknown {

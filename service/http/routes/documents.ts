@@ -2,7 +2,7 @@ import { Router } from "express";
 import { claimsOf, DEVELOPMENT_CHAIN_IDS, MEDIA_TYPE_CAPTURE } from "../../core/index.ts";
 import { captureFactsOf } from "../../core/capture-package.ts";
 import type { ObjectStore } from "../../objects/object-store.ts";
-import { storedManifest } from "./captures.ts";
+import { storedManifest } from "../../capture/capture-files.ts";
 import { DEVELOPMENT_TSA_MARKER, parseTimestampToken, timestampTokenFromBase64 } from "../../core/timestamp.ts";
 import type { DocumentTimestamp } from "../../document/certificate-pdf.ts";
 import type { DocumentRenderer } from "../../document/document-renderer.ts";
