@@ -390,6 +390,7 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const entries: Entry[] = [];
   const seen = new Set<string>();
+  const files = new Set<string>();
   let total = 0;
   let at = 0;
   for (let i = 0; i < count; i++) {
@@ -416,10 +417,17 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
     const isDirectory = name.endsWith("/");
     if (!isSafeEntryName(isDirectory ? name.slice(0, -1) : name))
       throw invalid(`unsafe entry name ${JSON.stringify(name)}`);
-    // Names equal after case folding collide on case-insensitive file systems when extracted.
-    const key = name.normalize("NFC").toLowerCase();
+    // Names equal after case folding collide on case-insensitive file systems when extracted;
+    // a directory entry collides with a file of its name ("screenshot.png/" and
+    // "screenshot.png": unzip makes the directory and cannot write the file).
+    const key = (isDirectory ? name.slice(0, -1) : name).normalize("NFC").toLowerCase();
     if (seen.has(key)) throw invalid(`duplicate entry name ${JSON.stringify(name)}`);
     seen.add(key);
+    // A directory entry is passed over, so it must hold nothing a reader could be shown: no
+    // bytes, and no more than the two bytes of an empty deflate stream.
+    if (isDirectory && (size !== 0 || compressedSize > 2)) {
+      throw invalid(`the directory entry ${JSON.stringify(name)} holds data`);
+    }
     if (flags & 0x0001) throw invalid(`${name} is encrypted`);
     if (method !== 0 && method !== 8) throw invalid(`${name} uses compression method ${method}`);
     if (method === 0 && compressedSize !== size) throw invalid(`${name}: a stored entry with two sizes`);
@@ -445,9 +453,20 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
     const dataStart = localOffset + 30 + localNameLength + localExtraLength;
     if (dataStart + compressedSize > cdOffset) throw invalid(`${name}: its data runs past the central directory`);
     entries.push({ name, flags, method, crc, compressedSize, size, localOffset, dataStart });
+    if (!isDirectory) files.add(key);
   }
 
   if (at !== cdSize) throw invalid("the central directory holds more than its entries");
+  // A file's folders are not files: "a" and "a/b" cannot both be extracted.
+  for (const entry of entries) {
+    const segments = entry.name.replace(/\/$/, "").split("/");
+    for (let depth = 1; depth < segments.length; depth++) {
+      const folder = segments.slice(0, depth).join("/");
+      if (files.has(folder.normalize("NFC").toLowerCase())) {
+        throw invalid(`${JSON.stringify(folder)} is both a file and a folder of ${JSON.stringify(entry.name)}`);
+      }
+    }
+  }
 
   // The entries, each followed by its data descriptor when it has one, fill the file from its
   // first byte to the central directory: nothing hides between them, and none shares bytes

@@ -394,6 +394,45 @@ describe("capture packages", function () {
       );
     });
 
+    it("rejects a folder entry that holds data, which readers that pass folders over never show", async () => {
+      await expectInvalid(
+        handMadeZip([
+          { name: "manifest.json", data: manifestOf() },
+          { name: "hidden/", data: strToU8("a file some readers extract and others skip") },
+        ]),
+        /the directory entry "hidden\/" holds data/,
+      );
+    });
+
+    it("rejects a folder entry named like a file, which unzip makes instead of the file", async () => {
+      const genuine = Object.entries(unpack(result)).map(([name, data]) => ({ name, data: data as Uint8Array }));
+      await expectInvalid(
+        handMadeZip([{ name: "screenshot.png/", data: new Uint8Array() }, ...genuine]),
+        /duplicate entry name "screenshot\.png"/,
+      );
+    });
+
+    it("rejects a name that is both a file and a folder of another entry", async () => {
+      await expectInvalid(
+        handMadeZip([
+          { name: "manifest.json", data: manifestOf() },
+          { name: "page.html", data: strToU8("<p>one</p>") },
+          { name: "page.html/index.html", data: strToU8("<p>another</p>") },
+        ]),
+        /"page\.html" is both a file and a folder of "page\.html\/index\.html"/,
+      );
+    });
+
+    it("reads a genuine package re-zipped with empty folder entries, as zip -r writes them, as unchanged", async () => {
+      const genuine = Object.entries(unpack(result)).map(([name, data]) => ({ name, data: data as Uint8Array }));
+      const folders = [...new Set(genuine.flatMap((f) => (f.name.includes("/") ? [f.name.split("/")[0]!] : [])))];
+      expect(folders, "the package has folders").to.not.deep.equal([]);
+      const read = await readCapturePackage(
+        handMadeZip([...folders.map((f) => ({ name: `${f}/`, data: new Uint8Array() })), ...genuine]),
+      );
+      expect(read.problems).to.deep.equal([]);
+    });
+
     it("rejects two names that differ only in case", async () => {
       await expectInvalid(
         zipSync({ "manifest.json": manifestOf(), "page.html": strToU8("a"), "PAGE.html": strToU8("b") }),
