@@ -101,6 +101,20 @@ describe("extractEmbeddedFiles", function () {
     expect(Buffer.from(files[0]!.bytes).equals(Buffer.from(certificateJson, "utf8"))).to.equal(true);
   });
 
+  it("fails the format of a certificate file whose bytes are not UTF-8, never reading U+FFFD in their place", async () => {
+    // The record's file name holds "é": its second byte replaced by 0xFF, the text is no longer UTF-8.
+    const certificate = JSON.parse(certificateJson) as { record: { fileName?: string } };
+    certificate.record.fileName = "证据é.png";
+    const bytes = Buffer.from(JSON.stringify(certificate));
+    const at = bytes.indexOf(Buffer.from("é")) + 1;
+    bytes[at] = 0xff;
+    const result = await verifyEvidence({ kind: "bytes", bytes }, { fileDigest, chain: chain() });
+    expect(result.verdict).to.equal("invalid");
+    expect(result.checks.map((c) => [c.id, c.status])).to.deep.include(["format", "failed"]);
+    expect(result.checks[0]).to.include({ id: "format", status: "failed" });
+    expect(JSON.stringify(result.checks[0])).to.include("not UTF-8");
+  });
+
   describe("on the vectors in test/vectors/pdf/", () => {
     for (const c of cases) {
       const { files, error } = c.extract;

@@ -99,4 +99,14 @@ describe("docs/protocol.md Appendix A: the independent Python verifier, run as p
     expect(result.checks.leaf).to.equal("passed");
     expect(result.checks.signature).to.equal("passed");
   });
+
+  it("fails the format of a certificate file whose bytes are not UTF-8, as the reference verifier does (§8.1)", async () => {
+    const broken = path.join(dir, "not-utf8.json");
+    const bytes = readFileSync(vectors("certificate.json"));
+    bytes[bytes.indexOf(Buffer.from('"record"')) + 2] = 0xff;
+    writeFileSync(broken, bytes);
+    const result = await verify([broken]);
+    expect(result.checks).to.deep.equal({ format: "failed" });
+    expect([result.verdict, result.exitCode]).to.deep.equal(["invalid", 1]);
+  });
 });

@@ -173,7 +173,13 @@ async function certificateIn(input: EvidenceInput): Promise<{ certificate: unkno
     }
   }
   if (!beginsAsJson(input.bytes)) return { result: malformedResult(NOT_A_CERTIFICATE) };
-  return { certificate: decodeText(input.bytes) };
+  try {
+    return { certificate: decodeText(input.bytes) };
+  } catch {
+    // Not read with U+FFFD in place of the bad bytes: a record that held U+FFFD would then
+    // verify with other bytes in its place.
+    return { result: malformedResult("the certificate file is not UTF-8 text") };
+  }
 }
 
 /**
@@ -433,7 +439,7 @@ async function readPackage(zip: ByteSource): Promise<CapturePackage | { malforme
   }
 }
 
-/** UTF-8 text of a certificate file; invalid UTF-8 is left for the format check to refuse. */
+/** UTF-8 text of a certificate file, a leading byte order mark dropped; throws on bytes that are not UTF-8. */
 function decodeText(bytes: Uint8Array): string {
-  return new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
