@@ -172,12 +172,20 @@ export async function startService(
       log.child({ component: "anchoring" }),
     );
     cleanup.push(() => anchorer.stop());
+    // The verifier's reads of the chain are kept; a chain found to have lost an anchor may
+    // have lost anything read before, so they are forgotten.
+    const verifierChain = new CachingChainReader(
+      new JsonRpcChainReader(chainUrl, { timeoutMs: 5_000, label: SERVICE_NODE_LABEL }),
+    );
     const reconciler = new Reconciler({
       store,
       chain: client,
       log: log.child({ component: "reconciliation" }),
       intervalMs: config.chain.reconcileIntervalMs,
-      onReopened: () => anchorer.notify(),
+      onReopened: () => {
+        verifierChain.forget();
+        anchorer.notify();
+      },
       nodeMayLag: localChain === undefined,
     });
     cleanup.push(() => reconciler.stop());
@@ -227,9 +235,6 @@ export async function startService(
     }
 
     const registries = [contract, ...config.chain.trustedContracts];
-    const verifierChain = new CachingChainReader(
-      new JsonRpcChainReader(chainUrl, { timeoutMs: 5_000, label: SERVICE_NODE_LABEL }),
-    );
     // The service's own verifier trusts the TSAs of TSA_TRUST_CERTS only: never its own development TSA.
     const timestamps = trustListVerifier(trustList(trustPem));
     const verify: Verify = (input, { readThrough, ...options } = {}) =>

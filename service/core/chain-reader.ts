@@ -264,11 +264,27 @@ export class CachingChainReader implements ChainReader {
   readonly #blocks = new Map<number, BlockOnChain>();
   readonly #receipts = new Map<string, ReceiptOnChain>();
   readonly #underWay = new Map<string, Promise<unknown>>();
+  /** Grows with each {@link forget}: a read begun before it is not remembered after it. */
+  #generation = 0;
 
   /** `limit` bounds each cache; past it the entry read longest ago goes. */
   constructor(inner: ChainReader, options: { limit?: number } = {}) {
     this.#inner = inner;
     this.#limit = options.limit ?? 10_000;
+  }
+
+  /**
+   * Forgets everything read: the chain is known to have lost what it held (a rollback, a
+   * restore), so an anchor, block or receipt read before may be gone.
+   */
+  forget(): void {
+    this.#generation++;
+    this.#highestBlock = -1;
+    this.#code.clear();
+    this.#anchors.clear();
+    this.#blocks.clear();
+    this.#receipts.clear();
+    this.#underWay.clear();
   }
 
   chainId(): Promise<number> {
@@ -280,8 +296,9 @@ export class CachingChainReader implements ChainReader {
   }
 
   async blockNumber(): Promise<number> {
+    const generation = this.#generation;
     const latest = await this.#shared("height", () => this.#inner.blockNumber());
-    this.#highestBlock = Math.max(this.#highestBlock, latest);
+    if (generation === this.#generation) this.#highestBlock = Math.max(this.#highestBlock, latest);
     return latest;
   }
 
@@ -294,8 +311,9 @@ export class CachingChainReader implements ChainReader {
     const key = contract.toLowerCase();
     const cached = recall(this.#code, key);
     if (cached) return true;
+    const generation = this.#generation;
     const has = await this.#shared(`code ${key}`, () => this.#inner.hasCode(contract));
-    if (has) remember(this.#code, key, true, this.#limit);
+    if (has && generation === this.#generation) remember(this.#code, key, true, this.#limit);
     return has;
   }
 
@@ -303,24 +321,27 @@ export class CachingChainReader implements ChainReader {
     const key = `${contract.toLowerCase()}/${root}`;
     const cached = recall(this.#anchors, key);
     if (cached) return cached;
+    const generation = this.#generation;
     const anchor = await this.#shared(`anchor ${key}`, () => this.#inner.anchorOf(contract, root));
-    if (anchor.timestamp !== 0) remember(this.#anchors, key, anchor, this.#limit);
+    if (anchor.timestamp !== 0 && generation === this.#generation) remember(this.#anchors, key, anchor, this.#limit);
     return anchor;
   }
 
   async block(blockNumber: number): Promise<BlockOnChain | null> {
     const cached = recall(this.#blocks, blockNumber);
     if (cached) return cached;
+    const generation = this.#generation;
     const block = await this.#shared(`block ${blockNumber}`, () => this.#inner.block(blockNumber));
-    if (block) remember(this.#blocks, blockNumber, block, this.#limit);
+    if (block && generation === this.#generation) remember(this.#blocks, blockNumber, block, this.#limit);
     return block;
   }
 
   async receipt(txHash: Hex32): Promise<ReceiptOnChain | null> {
     const cached = recall(this.#receipts, txHash);
     if (cached) return cached;
+    const generation = this.#generation;
     const receipt = await this.#shared(`receipt ${txHash}`, () => this.#inner.receipt(txHash));
-    if (receipt) remember(this.#receipts, txHash, receipt, this.#limit);
+    if (receipt && generation === this.#generation) remember(this.#receipts, txHash, receipt, this.#limit);
     return receipt;
   }
 
@@ -328,7 +349,9 @@ export class CachingChainReader implements ChainReader {
   #shared<T>(key: string, read: () => Promise<T>): Promise<T> {
     const running = this.#underWay.get(key) as Promise<T> | undefined;
     if (running) return running;
-    const started = read().finally(() => this.#underWay.delete(key));
+    const started: Promise<T> = read().finally(() => {
+      if (this.#underWay.get(key) === started) this.#underWay.delete(key);
+    });
     this.#underWay.set(key, started);
     return started;
   }
