@@ -34,9 +34,23 @@ export interface HealthSources {
 /**
  * One health model: every field is read from one source, and the status is `degraded`
  * exactly when `problems` names something. The chain's reachability is asked live (never
- * from a cache), so an outage shows at once.
+ * from a cache), so an outage shows at once (the public view is shared by the callers of one
+ * second: http/app.ts).
  */
 export async function health(sources: HealthSources): Promise<OperatorHealth> {
+  const [now, evidence] = await Promise.all([condition(sources), sources.store.counts()]);
+  return { ...now, evidence };
+}
+
+/**
+ * The public view, without the evidence counts: they are the operators' (and a count over
+ * every item is work an anonymous caller should not be able to ask for at will).
+ */
+export async function publicHealthOf(sources: HealthSources): Promise<PublicHealth> {
+  return publicHealth(await condition(sources));
+}
+
+async function condition(sources: HealthSources): Promise<Omit<OperatorHealth, "evidence">> {
   const reachable = await new JsonRpcChainReader(sources.chainUrl, { timeoutMs: 2_000 }).chainId().then(
     (id) => id === sources.chainId,
     () => false,
@@ -70,12 +84,11 @@ export async function health(sources: HealthSources): Promise<OperatorHealth> {
       batches: reconciliation.batches,
     },
     timestamps,
-    evidence: await sources.store.counts(),
   };
 }
 
 /** What anyone may see: whether the service is well, and which chain it anchors on. */
-export function publicHealth(full: OperatorHealth): PublicHealth {
+export function publicHealth(full: Pick<OperatorHealth, "status" | "chain">): PublicHealth {
   return {
     status: full.status,
     chain: { chainId: full.chain.chainId, contract: full.chain.contract, reachable: full.chain.reachable },

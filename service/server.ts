@@ -20,8 +20,8 @@ import { loadIssuerKey } from "./chain/issuer-key.ts";
 import { startLocalChain, type LocalChain, type LocalChainStatus } from "./chain/local-chain.ts";
 import { ConfigError, type ServiceConfig } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
-import { health } from "./health.ts";
-import { createApp } from "./http/app.ts";
+import { health, publicHealthOf, type HealthSources } from "./health.ts";
+import { createApp, type AppDependencies } from "./http/app.ts";
 import { limitConnectionsPerAddress } from "./http/connection-limits.ts";
 import { documentRoutes } from "./http/routes/documents.ts";
 import { AddressPolicy } from "./capture/address-policy.ts";
@@ -259,6 +259,20 @@ export async function startService(
     });
     const renderer = new DocumentRenderer();
     cleanup.push(() => renderer.close());
+    const healthSources: HealthSources = {
+      chainUrl,
+      chainId,
+      contract,
+      store,
+      anchoring: () => anchorer.health,
+      ...(localChain ? { node: () => nodeStatus(localChain!.status) } : {}),
+      reconciliation: () => reconciler.status,
+      timestamps: async () => ({
+        configured: stamper?.configured ?? 0,
+        batchesWithout: stamper ? (await store.batchesToTimestamp(stamper.configured, 10_000)).length : 0,
+        lastError: anchorer.health.timestamps.lastError ?? checkpointer?.lastError ?? null,
+      }),
+    };
     const app = createApp({
       store,
       objects,
@@ -268,21 +282,8 @@ export async function startService(
       contract,
       limits: config.limits,
       verifySpool: { dir: path.join(config.dataDir, "verify-spool"), bytes: config.limits.verifySpoolBytes },
-      health: () =>
-        health({
-          chainUrl,
-          chainId,
-          contract,
-          store,
-          anchoring: () => anchorer.health,
-          ...(localChain ? { node: () => nodeStatus(localChain!.status) } : {}),
-          reconciliation: () => reconciler.status,
-          timestamps: async () => ({
-            configured: stamper?.configured ?? 0,
-            batchesWithout: stamper ? (await store.batchesToTimestamp(stamper.configured, 10_000)).length : 0,
-            lastError: anchorer.health.timestamps.lastError ?? checkpointer?.lastError ?? null,
-          }),
-        }),
+      health: ((view: "operator" | "public") =>
+        (view === "public" ? publicHealthOf : health)(healthSources)) as AppDependencies["health"],
       healthToken: config.healthToken,
       captures,
       site,

@@ -1,8 +1,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import express, { type Express, type RequestHandler, type Router } from "express";
 import type { Logger } from "../log.ts";
-import { EVIDENCE_ID, MAX_DOCUMENT_BYTES, type OperatorHealth } from "../core/index.ts";
-import { publicHealth } from "../health.ts";
+import { EVIDENCE_ID, MAX_DOCUMENT_BYTES, type OperatorHealth, type PublicHealth } from "../core/index.ts";
 import type { Intake } from "../intake/intake.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import type { EvidenceStore } from "../store/store.ts";
@@ -46,7 +45,8 @@ export interface AppDependencies {
    * made. Without it, such a package beside a capture's certificate could not be verified.
    */
   verifySpool?: { dir: string; bytes: number };
-  health: () => Promise<OperatorHealth>;
+  /** The operators' view of health, or the public one (status and chain only). */
+  health: { (view: "operator"): Promise<OperatorHealth>; (view: "public"): Promise<PublicHealth> };
   /** What the pages are told: the public address for QR codes, chain names. */
   site: () => {
     publicUrl: string;
@@ -85,12 +85,14 @@ export function createApp(deps: AppDependencies): Express {
   const anonymous = new TokenBuckets(deps.limits.anonymousPerMinute);
   const submissions = new TokenBuckets(deps.limits.submissionsPerMinute);
 
+  // Anyone may ask, as often as they like: callers within a second share one answer, so
+  // asking costs the service at most one chain probe a second.
+  const publicView = sharedForAMoment(() => deps.health("public"), 1_000);
   app.get("/healthz", publicCors, async (req, res) => {
-    const full = await deps.health();
     res.json(
       isOperator(req.get("authorization"), req.socket.remoteAddress, req.headers, deps.healthToken)
-        ? full
-        : publicHealth(full),
+        ? await deps.health("operator")
+        : await publicView(),
     );
   });
 
@@ -147,6 +149,22 @@ export function createApp(deps: AppDependencies): Express {
   });
   app.use(problemHandler(deps.log));
   return app;
+}
+
+/** `compute`'s answer, shared by every caller until it is `maxAgeMs` old (a failure is not kept). */
+function sharedForAMoment<T>(compute: () => Promise<T>, maxAgeMs: number): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (last && now - last.at < maxAgeMs) return last.value;
+    const value = compute();
+    const entry = { at: now, value };
+    last = entry;
+    value.catch(() => {
+      if (last === entry) last = undefined;
+    });
+    return value;
+  };
 }
 
 /** The part of a router's layer (router 2) the methods of a path are read from. */

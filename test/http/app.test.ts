@@ -14,7 +14,8 @@ import {
   type OperatorHealth,
 } from "../../service/core/index.ts";
 import { sha256OfSource } from "../../service/core/capture-package.ts";
-import { createApp } from "../../service/http/app.ts";
+import { publicHealth } from "../../service/health.ts";
+import { createApp, type AppDependencies } from "../../service/http/app.ts";
 import { Intake } from "../../service/intake/intake.ts";
 import { silentLogger } from "../../service/log.ts";
 import { FileObjectStore } from "../../service/objects/file-object-store.ts";
@@ -39,6 +40,8 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
   let committed = 0;
   let store: SqliteEvidenceStore;
   let objects: FileObjectStore;
+  /** The views of health the app asked for, in order. */
+  const healthViews: ("operator" | "public")[] = [];
   const health: OperatorHealth = {
     status: "ok",
     problems: [],
@@ -79,7 +82,10 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         uploadRateWindowMs: 500,
         ...limits,
       },
-      health: async () => health,
+      health: (async (view: "operator" | "public") => {
+        healthViews.push(view);
+        return view === "public" ? publicHealth(health) : health;
+      }) as AppDependencies["health"],
       healthToken: "operator-token",
       site: () => ({
         publicUrl: "https://evidence.example",
@@ -440,6 +446,7 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
   });
 
   it("shows the public only the status and the chain, and operators the whole health model", async () => {
+    healthViews.length = 0;
     const anonymous = await (await fetch(`${url}/healthz`, { headers: { "x-forwarded-for": "203.0.113.7" } })).json();
     expect(anonymous).to.deep.equal({ status: "ok", chain: health.chain });
     // With a health token configured, loopback alone is not enough.
@@ -448,6 +455,8 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       await fetch(`${url}/healthz`, { headers: { authorization: "Bearer operator-token" } })
     ).json();
     expect(operator).to.deep.equal(health);
+    // The evidence counts (a count over every item) are read for operators only.
+    expect(healthViews.filter((v) => v === "operator")).to.have.length(1);
   });
 
   it("tells the pages the public address, the chain names and the registry", async () => {
