@@ -39,6 +39,7 @@ import { Intake } from "./intake/intake.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { openObjectStore } from "./objects/open-object-store.ts";
 import { listCaptureFiles } from "./capture/capture-files.ts";
+import { movedAway } from "./store/copy-store.ts";
 import { createAccount } from "./store/accounts.ts";
 import { openStore } from "./store/open-store.ts";
 import type { EvidenceStore } from "./store/store.ts";
@@ -81,6 +82,12 @@ export async function startService(
     makeDirectory(config.dataDir);
     const lock = lockDataDir(config.dataDir);
     cleanup.push(() => lock.release());
+    const moved = config.databaseUrl === undefined ? movedAway(config.dataDir) : undefined;
+    if (moved !== undefined) {
+      throw new ConfigError(
+        `${config.dataDir} is not this service's store any more. ${moved.trim().replace(/\n/g, " ")}`,
+      );
+    }
 
     // The port is taken first: a port in use fails the start at once, before anything else runs.
     // Until the service is ready, requests are answered 503 with Retry-After.
@@ -109,7 +116,11 @@ export async function startService(
     const objects = await openObjectStore(config);
     const removed = await objects.cleanTemporaryFiles();
     if (removed > 0) log.info(`removed ${removed} temporary files left by an interrupted upload`);
-    await listCaptureFiles(store, objects, log.child({ component: "capture" }));
+    const captureLog = log.child({ component: "capture" });
+    await listCaptureFiles(store, objects, {
+      info: (line) => captureLog.info(line),
+      error: (line, err) => captureLog.error({ err }, line),
+    });
 
     const issuer = await loadIssuerKey({ dataDir: config.dataDir, ...config.issuer });
     const tx: TxOptions = { gasPrice: config.chain.gasPrice, legacy: config.chain.legacyTransactions };

@@ -1,5 +1,4 @@
 import { parseCaptureManifest, type CaptureManifestJson } from "../core/capture-package.ts";
-import type { Logger } from "../log.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import type { EvidenceStore } from "../store/store.ts";
 
@@ -24,7 +23,11 @@ const ROUND = 100;
  * unreferenced and remove it. Runs at start, before any request is taken. A capture whose
  * manifest cannot be read is left for the next start, and said in the log.
  */
-export async function listCaptureFiles(store: EvidenceStore, objects: ObjectStore, log: Logger): Promise<number> {
+export async function listCaptureFiles(
+  store: EvidenceStore,
+  objects: ObjectStore,
+  log: { info(line: string): void; error(line: string, cause: unknown): void },
+): Promise<number> {
   let listed = 0;
   const unreadable = new Set<string>();
   for (;;) {
@@ -36,7 +39,7 @@ export async function listCaptureFiles(store: EvidenceStore, objects: ObjectStor
         manifest = (await storedManifest(objects, capture.contentHash)).manifest;
       } catch (e) {
         unreadable.add(capture.id);
-        log.error({ err: e, evidenceId: capture.id }, `the manifest of capture ${capture.id} cannot be read`);
+        log.error(`the manifest of capture ${capture.id} cannot be read`, e);
         continue;
       }
       await store.addCaptureFiles(

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync, type SQLOutputValue } from "node:sqlite";
 import type pg from "pg";
+import { listCaptureFiles } from "../capture/capture-files.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import { newPool, PostgresEvidenceStore } from "./postgres-store.ts";
 import { SqliteEvidenceStore } from "./sqlite-store.ts";
@@ -45,7 +47,16 @@ const FILES_AT_ONCE = 8;
 export interface CopyReport {
   tables: { name: string; rows: number }[];
   files: { copied: number; present: number; bytes: number };
+  evidence: { items: number; certified: number; waiting: number };
+  /** Who signed the newest certificate, and in which version: the replicas must issue alike. */
+  issuer: { name: string; address: string; certificateVersion: number } | null;
 }
+
+/**
+ * The file a copy leaves in the data directory: its service runs elsewhere now, and one
+ * started here again would take submissions the replicas never see and anchor beside them.
+ */
+export const MOVED_FILE = "MOVED";
 
 export class CopyRefusedError extends Error {
   override name = "CopyRefusedError";
@@ -65,22 +76,38 @@ export async function copyStore(options: {
 }): Promise<CopyReport> {
   const { dataDir, databaseUrl, source, target } = options;
   const progress = options.progress ?? (() => undefined);
-  // Opening each store brings its schema up to this version's, as a start of the service would.
-  await (await SqliteEvidenceStore.open(dataDir)).close();
+  // Opening each store brings its schema up to this version's, as a start of the service
+  // would; captures recorded by an earlier version get their files listed, as at a start.
+  const sqlite = await SqliteEvidenceStore.open(dataDir);
+  try {
+    await listCaptureFiles(sqlite, source, { info: progress, error: (line) => progress(line) });
+  } finally {
+    await sqlite.close();
+  }
   const db = new DatabaseSync(path.join(dataDir, "evidence.db"), { readOnly: true });
   db.prepare("SELECT 1").get();
   try {
     refuseEmbeddedChain(db, dataDir);
     refuseUnknownTables(db);
     await (await PostgresEvidenceStore.open(databaseUrl)).close();
-
-    const files = await copyFiles(db, source, target, dataDir, progress);
     const pool = newPool(databaseUrl, 1);
     try {
       const client = await pool.connect();
       try {
+        // What would refuse the rows is found before the files are copied, which can take hours.
+        await refuseUnfitDatabase(client);
+        await target.cleanTemporaryFiles();
+        const files = await copyFiles(db, source, target, dataDir, progress);
         const tables = await copyRows(db, client, progress);
-        return { tables, files };
+        await target.cleanTemporaryFiles();
+        writeFileSync(
+          path.join(dataDir, MOVED_FILE),
+          `This data directory's store was copied by "evidence store copy" at ${new Date().toISOString()}\n` +
+            `to ${withoutPassword(databaseUrl)}; its service runs there now.\n` +
+            `Remove ${path.join(dataDir, MOVED_FILE)} only to run the service here again, the move abandoned.\n`,
+          { mode: 0o600 },
+        );
+        return { tables, files, evidence: evidenceOf(db), issuer: issuerOf(db) };
       } finally {
         client.release();
       }
@@ -89,6 +116,74 @@ export async function copyStore(options: {
     }
   } finally {
     db.close();
+  }
+}
+
+/** Why the service must not start on a data directory whose store was copied away, if it was. */
+export function movedAway(dataDir: string): string | undefined {
+  try {
+    return readFileSync(path.join(dataDir, MOVED_FILE), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function withoutPassword(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    url.password = "";
+    url.search = "";
+    return url.toString();
+  } catch {
+    return "PostgreSQL";
+  }
+}
+
+function evidenceOf(db: DatabaseSync): CopyReport["evidence"] {
+  const row = db
+    .prepare(
+      `SELECT count(*) AS items,
+              coalesce(sum(b.status = 'anchored'), 0) AS certified
+         FROM evidence e LEFT JOIN batches b ON b.id = e.batch_id`,
+    )
+    .get() as { items: number; certified: number };
+  const items = Number(row.items);
+  const certified = Number(row.certified);
+  return { items, certified, waiting: items - certified };
+}
+
+function issuerOf(db: DatabaseSync): CopyReport["issuer"] {
+  const newest = (table: string, column: string) =>
+    db.prepare(`SELECT ${column} AS json, issued_at AS at FROM ${table} ORDER BY seq DESC LIMIT 1`).get() as
+      { json: string; at: string } | undefined;
+  const v2 = newest("batch_certificates", "statement");
+  const v1 = newest("issued_certificates", "certificate");
+  const latest = v2 && (!v1 || v2.at >= v1.at) ? { row: v2, version: 2 } : v1 ? { row: v1, version: 1 } : undefined;
+  if (!latest) return null;
+  const issuer = (JSON.parse(latest.row.json) as { issuer?: { name?: string; address?: string } }).issuer;
+  return { name: issuer?.name ?? "", address: issuer?.address ?? "", certificateVersion: latest.version };
+}
+
+/** The database must hold no rows yet, and store text as UTF-8 (records hold any language). */
+async function refuseUnfitDatabase(client: pg.PoolClient): Promise<void> {
+  const { rows: setting } = await client.query<{ encoding: string }>(
+    "SELECT current_setting('server_encoding') AS encoding",
+  );
+  const encoding = setting[0]?.encoding;
+  if (encoding !== "UTF8") {
+    throw new CopyRefusedError(
+      `the database stores text as ${encoding}, which cannot hold every record: create it with ENCODING 'UTF8' TEMPLATE template0`,
+    );
+  }
+  const filled: string[] = [];
+  for (const { name } of TABLES) {
+    const { rows } = await client.query(`SELECT EXISTS (SELECT 1 FROM ${name}) AS filled`);
+    if ((rows[0] as { filled: boolean }).filled) filled.push(name);
+  }
+  if (filled.length > 0) {
+    throw new CopyRefusedError(
+      `the database already holds rows (in ${filled.join(", ")}): copy into a new database, before any replica has started on it`,
+    );
   }
 }
 
@@ -125,43 +220,54 @@ async function copyFiles(
   dataDir: string,
   progress: (line: string) => void,
 ): Promise<CopyReport["files"]> {
-  const hashes = (
-    db.prepare("SELECT DISTINCT content_hash FROM evidence WHERE file_stored = 1 ORDER BY content_hash").all() as {
-      content_hash: string;
-    }[]
-  ).map((r) => r.content_hash);
+  // Each file with the evidence that refers to it: an item's own file, or a file of a capture.
+  const files = db
+    .prepare(
+      `SELECT content_hash AS hash, min(id) AS evidence FROM (
+         SELECT content_hash, id FROM evidence WHERE file_stored = 1
+         UNION ALL SELECT content_hash, evidence_id FROM capture_files
+       ) GROUP BY content_hash ORDER BY content_hash`,
+    )
+    .all() as { hash: string; evidence: string }[];
   const report = { copied: 0, present: 0, bytes: 0 };
+  const faults: string[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < hashes.length) {
-      const contentHash = hashes[next++]!;
-      if (await target.has(contentHash)) {
+    while (next < files.length) {
+      const { hash, evidence } = files[next++]!;
+      if (await target.has(hash)) {
         report.present++;
         continue;
       }
-      if (!(await source.has(contentHash))) {
-        throw new CopyRefusedError(
-          `the evidence file ${contentHash} is missing from ${path.join(dataDir, "objects")}: restore it from a backup, then copy again`,
-        );
+      if (!(await source.has(hash))) {
+        faults.push(`${hash} (of evidence ${evidence}) is missing`);
+        continue;
       }
-      const held = await target.put(await source.get(contentHash));
+      const held = await target.put(await source.get(hash));
       held.release();
-      if (held.contentHash !== contentHash) {
+      if (held.contentHash !== hash) {
         await target.removeIfUnreferenced(held.contentHash, async () => false);
-        throw new CopyRefusedError(
-          `the evidence file ${contentHash} in ${path.join(dataDir, "objects")} is damaged (its bytes hash to ${held.contentHash}): ` +
-            "restore it from a backup, then copy again",
-        );
+        faults.push(`${hash} (of evidence ${evidence}) is damaged: its bytes hash to ${held.contentHash}`);
+        continue;
       }
       report.copied++;
       report.bytes += held.size;
       if ((report.copied + report.present) % 1_000 === 0) {
-        progress(`files: ${report.copied + report.present} of ${hashes.length}`);
+        progress(`files: ${report.copied + report.present} of ${files.length}`);
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(FILES_AT_ONCE, hashes.length) }, worker));
-  progress(`files: ${hashes.length} (${report.copied} copied, ${report.present} already there)`);
+  await Promise.all(Array.from({ length: Math.min(FILES_AT_ONCE, files.length) }, worker));
+  if (faults.length > 0) {
+    const shown = faults.sort().slice(0, 20);
+    throw new CopyRefusedError(
+      `${faults.length} evidence ${faults.length === 1 ? "file" : "files"} in ${path.join(dataDir, "objects")} cannot be copied ` +
+        `(restore ${faults.length === 1 ? "it" : "them"} from a backup, then copy again; the files copied are kept): ` +
+        shown.join("; ") +
+        (faults.length > shown.length ? `; and ${faults.length - shown.length} more` : ""),
+    );
+  }
+  progress(`files: ${files.length} (${report.copied} copied, ${report.present} already there)`);
   return report;
 }
 
@@ -180,16 +286,7 @@ async function copyRows(
   try {
     // Replicas started on the database meanwhile wait until the copy is committed.
     await client.query(`LOCK TABLE ${TABLES.map((t) => t.name).join(", ")} IN SHARE ROW EXCLUSIVE MODE`);
-    const filled: string[] = [];
-    for (const { name } of TABLES) {
-      const { rows } = await client.query(`SELECT EXISTS (SELECT 1 FROM ${name}) AS filled`);
-      if ((rows[0] as { filled: boolean }).filled) filled.push(name);
-    }
-    if (filled.length > 0) {
-      throw new CopyRefusedError(
-        `the database already holds rows (in ${filled.join(", ")}): copy into a new database, before any replica has started on it`,
-      );
-    }
+    await refuseUnfitDatabase(client);
     for (const table of TABLES) {
       const columns = await columnsOf(db, client, table.name);
       const written = await writeTable(db, client, table, columns, progress);

@@ -1,6 +1,7 @@
 import { expect } from "chai";
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { Readable } from "node:stream";
 import pg from "pg";
 import { CachingChainReader, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
@@ -8,6 +9,7 @@ import { S3ObjectStore } from "../../service/objects/s3-object-store.ts";
 import type { CopyReport } from "../../service/store/copy-store.ts";
 import { PostgresEvidenceStore } from "../../service/store/postgres-store.ts";
 import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
+import { serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import { memberServiceOn, SERVICE_KEY } from "../helpers/consortium.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
@@ -73,8 +75,10 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
   const handedOut = new Map<string, { view: any; history: any }>();
   const uploads = new Map<string, Buffer>();
   const waiting: string[] = [];
+  let site: Site | undefined;
+  let capturedId: string;
 
-  const serve = async (dataDir: string, env: Record<string, string>) => {
+  const serveOn = async (dataDir: string, env: Record<string, string>) => {
     const service = await startServiceProcess(dataDir, { ...member, LOG_LEVEL: "warn", ...env });
     services.push(service);
     return service;
@@ -94,7 +98,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     member = await memberServiceOn(chain.url, sourceDir);
 
     // Version 1 certificates first (one row per item), then version 2 (one statement per batch).
-    let machine = await serve(sourceDir, { CERTIFICATE_VERSION: "1" });
+    let machine = await serveOn(sourceDir, { CERTIFICATE_VERSION: "1" });
     apiKey = machine.apiKey!;
     const submit = async (service: ServiceProcess, label: string): Promise<string[]> => {
       const client = api(service.url, apiKey);
@@ -117,8 +121,20 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     const certified = [...(await submit(machine, "v1"))];
     await api(machine.url, apiKey).settled();
     await machine.stop();
-    machine = await serve(sourceDir, {});
+    machine = await serveOn(sourceDir, { CAPTURE_ALLOW: "127.0.0.1/32" });
     certified.push(...(await submit(machine, "v2")));
+    // A web capture: its evidence row names its manifest, the manifest its other files.
+    site = await startSite({
+      "/listing": serve("text/html; charset=utf-8", '<!doctype html><title>侵权商品页</title><img src="/p.png">'),
+      "/p.png": serve("image/png", solidPng(60, 40, [200, 30, 30])),
+    });
+    const capture = await api(machine.url, apiKey).postJson("/api/v1/captures", {
+      url: `http://127.0.0.1:${site.port}/listing`,
+    });
+    expect(capture.status, JSON.stringify(capture.body)).to.equal(202);
+    capturedId = capture.body.id;
+    await api(machine.url, apiKey).anchored(capturedId, 120_000);
+    certified.push(capturedId);
     await api(machine.url, apiKey).settled();
     for (const id of certified) {
       const client = api(machine.url);
@@ -129,7 +145,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     }
     await machine.stop();
     // The last submissions wait for a batch when the machine stops.
-    machine = await serve(sourceDir, { BATCH_MAX_WAIT_MS: "86400000" });
+    machine = await serveOn(sourceDir, { BATCH_MAX_WAIT_MS: "86400000" });
     waiting.push(...(await submit(machine, "waiting")));
     await machine.stop();
     // A capture that failed is kept in the account's list: it moves too.
@@ -148,24 +164,47 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
       attempts: 1,
     });
     await store.close();
+    // As a store whose captures were recorded before it listed their files: the copy lists them.
+    const db = new DatabaseSync(path.join(sourceDir, "evidence.db"));
+    db.exec("DELETE FROM capture_files");
+    db.close();
   });
 
   after(async () => {
     await Promise.all(services.map((s) => s.stop()));
+    await site?.close();
     await postgres?.stop();
     await chain?.stop();
     for (const dir of dirs) await cleanUpDataDir(dir);
   });
 
-  it("serves every certificate handed out before the move unchanged, and certifies what was waiting", async () => {
+  it("serves every certificate and capture handed out before the move unchanged, certifies what was waiting, and keeps the machine from starting again", async () => {
     const databaseUrl = await postgres.createDatabase();
     const objectsDir = tempDir("shared-objects");
     dirs.push(objectsDir);
     const copied = await copy(["--from", sourceDir, "--to-database", databaseUrl, "--to-objects-dir", objectsDir]);
     expect(copied.code, copied.stderr).to.equal(0);
-    expect(copied.stdout).to.match(/Copied 15 evidence items in 2 batches/);
-    expect(copied.stdout).to.match(/6 files copied \(\d+ bytes\), 0 already there/);
-    expect(copied.stderr).to.match(/evidence: 15 rows, read back equal/);
+    expect(copied.stdout).to.match(/Copied 16 evidence items \(11 certified, 5 waiting for a batch\)/);
+    expect(copied.stdout).to.include('ISSUER_NAME="Evidence Anchor" and CERTIFICATE_VERSION=2');
+    expect(copied.stderr).to.match(/evidence: 16 rows, read back equal/);
+    expect(copied.stderr).to.match(/listed the files of 1 capture recorded by an earlier version/);
+    const sourceFiles = readdirSync(path.join(sourceDir, "objects"), { recursive: true, withFileTypes: true })
+      .filter((f) => f.isFile())
+      .map((f) => f.name)
+      .sort();
+    expect(copied.stdout).to.include(`${sourceFiles.length} files copied`);
+    const copiedFiles = readdirSync(path.join(objectsDir, "objects"), { recursive: true, withFileTypes: true })
+      .filter((f) => f.isFile())
+      .map((f) => f.name)
+      .sort();
+    expect(copiedFiles, "every file of the data directory, a capture's included").to.deep.equal(sourceFiles);
+
+    // The machine will not take submissions the replicas would never see.
+    const restarted = await startServiceProcess(sourceDir, member).then(
+      (s) => (services.push(s), "started"),
+      (e: Error) => e.message,
+    );
+    expect(restarted).to.match(/is not this service's store any more\. .*copied by "evidence store copy"/);
 
     // The files are in the shared directory, byte for byte.
     for (const [id, bytes] of uploads) {
@@ -177,7 +216,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     dirs.push(replicaDir);
     mkdirSync(path.join(replicaDir, "keys"), { recursive: true });
     writeFileSync(path.join(replicaDir, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
-    const replica = await serve(replicaDir, {
+    const replica = await serveOn(replicaDir, {
       DATABASE_URL: databaseUrl,
       OBJECTS_DIR: objectsDir,
       DEV_ACCOUNT: "false",
@@ -211,6 +250,12 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
       ...[...waiting].reverse(),
       ...[...handedOut.keys()].reverse(),
     ]);
+    const pkg = await fetch(`${replica.url}/api/v1/evidence/${capturedId}/package`);
+    expect(pkg.status).to.equal(200);
+    const pkgPath = path.join(objectsDir, "capture.zip");
+    writeFileSync(pkgPath, Buffer.from(await pkg.arrayBuffer()));
+    const verified = await runCli(["verify", pkgPath, "--rpc", chain.url, "--json"]);
+    expect(verified.code, verified.stdout).to.equal(0);
     const captures = await client.get("/api/v1/captures");
     expect(captures.body.items.map((c: { id: string }) => c.id)).to.deep.equal(["Zcapture-failed-before-the-move0"]);
     const document = await fetch(`${replica.url}/api/v1/evidence/${[...uploads.keys()][0]}/certificate.pdf`);
@@ -246,7 +291,8 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
       );
       expect(copied.code, copied.stderr).to.equal(0);
       const report = JSON.parse(copied.stdout) as CopyReport;
-      expect(report.files).to.deep.include({ copied: 5, present: 1 });
+      const stored = readdirSync(path.join(sourceDir, "objects"), { recursive: true, withFileTypes: true });
+      expect(report.files).to.deep.include({ copied: stored.filter((f) => f.isFile()).length - 1, present: 1 });
       for (const [id, bytes] of uploads) {
         const stored = Buffer.concat(await (await bucket.get(sha256Hex(bytes))).toArray());
         expect(stored.equals(bytes), `the file of ${id} in the bucket`).to.equal(true);
@@ -271,7 +317,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
         scratch("objects"),
       ]);
       expect(result.code).to.equal(1);
-      expect(result.stderr).to.match(/is in use by another Evidence Anchor service/);
+      expect(result.stderr).to.match(/is in use by a running service \(pid \d+\): stop it first, then copy/);
     } finally {
       rmSync(path.join(sourceDir, "service.lock"));
     }
@@ -297,8 +343,8 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
         scratch(`objects-${damage}`),
       ]);
       expect(result.code, `${id}'s file ${damage}`).to.equal(1);
-      expect(result.stderr).to.include(`the evidence file ${hash} `);
-      expect(result.stderr).to.include(damage === "damaged" ? "is damaged" : "is missing");
+      expect(result.stderr).to.include("1 evidence file in");
+      expect(result.stderr).to.include(`${hash} (of evidence ${id}) is ${damage}`);
       expect(await rowCounts(databaseUrl), "no row written").to.deep.equal(EMPTY);
     }
   });
@@ -327,7 +373,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     ]);
     expect(result.code).to.equal(1);
     expect(result.stderr).to.match(
-      /evidence: PostgreSQL holds 15 rows that differ from the 15 copied; nothing was committed/,
+      /evidence: PostgreSQL holds 16 rows that differ from the 16 copied; nothing was committed/,
     );
     expect(await rowCounts(databaseUrl)).to.deep.equal(EMPTY);
   });

@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { firstLineOf } from "../../core/errors.ts";
+import type { CopyReport } from "../../store/copy-store.ts";
 import { defineCommand } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 
@@ -21,8 +23,12 @@ PostgreSQL database and the object storage replicas share (docs/deployment.md).
 Every row keeps its key: certificates already handed out are served again unchanged and
 items waiting for a batch keep their place. The rows are read back and compared before they
 are committed; on any failure the database is left as it was. Files already in the target
-are not copied again, so a failed copy can simply be run again. The data directory is not
-changed, except that its schema is brought up to this version's, as a start would.
+are not copied again, so a failed copy can simply be run again. Run it as the user the
+replicas run as: the files it writes are readable by their owner only.
+
+The data directory keeps its store, brought up to this version's schema as a start would;
+once the copy is committed it also holds a file MOVED, and the service refuses to start on
+it again (remove MOVED to run it there again, the move abandoned).
 
 Only a store that anchors on an external chain can be copied: the embedded development
 chain cannot serve replicas.`,
@@ -48,17 +54,44 @@ chain cannot serve replicas.`,
       throw new UsageError(`${dataDir} holds no store (no evidence.db): give the service's data directory with --from`);
     }
 
-    const [{ lockDataDir }, { FileObjectStore }, { openObjectStore }, { copyStore }] = await Promise.all([
-      import("../../data-dir-lock.ts"),
-      import("../../objects/file-object-store.ts"),
-      import("../../objects/open-object-store.ts"),
-      import("../../store/copy-store.ts"),
-    ]);
+    const [{ DataDirInUseError, lockDataDir }, { FileObjectStore }, { openObjectStore }, { copyStore }] =
+      await Promise.all([
+        import("../../data-dir-lock.ts"),
+        import("../../objects/file-object-store.ts"),
+        import("../../objects/open-object-store.ts"),
+        import("../../store/copy-store.ts"),
+      ]);
     // The service must not write while its store is copied: its lock is taken for the copy.
-    const lock = lockDataDir(dataDir);
+    let lock: { release(): void };
+    try {
+      lock = lockDataDir(dataDir);
+    } catch (e) {
+      if (e instanceof DataDirInUseError) {
+        throw new Error(`${dataDir} is in use by a running service (pid ${e.pid}): stop it first, then copy`, {
+          cause: e,
+        });
+      }
+      throw e;
+    }
+    // Stopped midway, the copy has committed nothing: the database rolls back what it was
+    // given when the connection goes, and the files already copied are kept for the next run.
+    const stop = (signal: NodeJS.Signals) => {
+      lock.release();
+      process.stderr.write(
+        `evidence store copy: stopped by ${signal}; nothing was committed. Run the same command again.\n`,
+      );
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
     try {
       const source = await FileObjectStore.open(dataDir);
-      const target = await openObjectStore({ dataDir, objects: { dir: objectsDir, url: objectsUrl } });
+      let target: Awaited<ReturnType<typeof openObjectStore>>;
+      try {
+        target = await openObjectStore({ dataDir, objects: { dir: objectsDir, url: objectsUrl } });
+      } catch (e) {
+        throw new Error(firstLineOf(e).replace("OBJECT_STORE_URL", "--to-object-store"), { cause: e });
+      }
       try {
         const report = await copyStore({
           dataDir,
@@ -71,24 +104,39 @@ chain cannot serve replicas.`,
           console.log(JSON.stringify(report));
           return EXIT.ok;
         }
-        const rows = Object.fromEntries(report.tables.map((t) => [t.name, t.rows]));
-        console.log(
-          `Copied ${rows.evidence ?? 0} evidence items in ${rows.batches ?? 0} batches, ` +
-            `${(rows.issued_certificates ?? 0) + (rows.batch_certificates ?? 0)} issued certificate rows, ` +
-            `${rows.accounts ?? 0} accounts and ${rows.captures ?? 0} captures; ` +
-            `${report.files.copied} files copied (${report.files.bytes} bytes), ${report.files.present} already there.
-
-Each replica now needs, besides DATABASE_URL and ${objectsDir !== undefined ? "OBJECTS_DIR" : "OBJECT_STORE_URL"}:
-  - the issuing key this machine used (ISSUER_KEYSTORE, or ${path.join(dataDir, "keys", "issuer.key")});
-  - the same chain settings (CHAIN_RPC_URL, ANCHOR_CONTRACT, and TSA_URLS if set).
-Keep ${dataDir} until the replicas serve its certificates.`,
-        );
+        console.log(summary(report, dataDir, objectsDir !== undefined ? "OBJECTS_DIR" : "OBJECT_STORE_URL"));
         return EXIT.ok;
       } finally {
         (target as { destroy?: () => void }).destroy?.();
       }
     } finally {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
       lock.release();
     }
   },
 });
+
+function summary(report: CopyReport, dataDir: string, objectsSetting: string): string {
+  const rows = Object.fromEntries(report.tables.map((t) => [t.name, t.rows]));
+  const { items, certified, waiting } = report.evidence;
+  const key = path.join(dataDir, "keys", "issuer.key");
+  const lines = [
+    `Copied ${items} evidence items (${certified} certified, ${waiting} waiting for a batch), ` +
+      `${rows.accounts ?? 0} accounts and ${rows.captures ?? 0} captures; ` +
+      `${report.files.copied} files copied (${report.files.bytes} bytes), ${report.files.present} already there.`,
+    `${dataDir} now holds a file MOVED: the service will not start there again.`,
+    "",
+    `Start the replicas with DATABASE_URL, ${objectsSetting}, DEV_ACCOUNT=false and every other setting this`,
+    "machine ran with (its chain, TSA, batch and capture settings, PUBLIC_URL), and:",
+    `  - the issuing key it used (ISSUER_KEYSTORE${existsSync(key) ? `, or ${key}` : ""});`,
+  ];
+  if (report.issuer) {
+    lines.push(
+      `  - ISSUER_NAME="${report.issuer.name}" and CERTIFICATE_VERSION=${report.issuer.certificateVersion}, ` +
+        `as in its newest certificate (issuer ${report.issuer.address}).`,
+    );
+  }
+  lines.push(`Keep ${dataDir} until the replicas serve its certificates.`);
+  return lines.join("\n");
+}
