@@ -34,6 +34,11 @@ export class CaptureService {
   readonly #capacity: number;
   readonly #log: Logger;
   readonly #running = new Set<Promise<void>>();
+  /** Requests being stored, whose captures have not started yet. */
+  #reserved = 0;
+  /** Each account's captures queued or running, and how many it may have: half the slots. */
+  readonly #ofAccount = new Map<string, number>();
+  readonly #accountShare: number;
   /** The attempt each capture submitted to the runner is on: counted once the runner starts it, not while it waits. */
   readonly #attempts = new Map<string, number>();
   /** Each started capture's "capturing" update, awaited before its outcome is stored. */
@@ -59,6 +64,7 @@ export class CaptureService {
     this.#workDir = options.workDir;
     this.#chromium = options.chromiumPath ?? DEFAULT_CHROMIUM;
     this.#capacity = options.capacity;
+    this.#accountShare = Math.max(1, Math.ceil(options.capacity / 2));
     this.#log = options.log;
     this.#runner.on("progress", (event) => {
       const attempt = this.#attempts.get(event.id);
@@ -86,21 +92,44 @@ export class CaptureService {
         `web capture is not available here: no Chromium at ${this.#chromium}`,
       );
     }
-    if (this.#running.size >= this.#capacity) {
+    // The slot is taken before the request is stored: requests arriving together are counted
+    // together, and none is answered 202 to find no slot after.
+    if (this.#running.size + this.#reserved >= this.#capacity) {
       throw new CaptureError("BUSY", "every capture slot is taken", {
         retryAfterSeconds: this.#runner.retryAfterSeconds(),
       });
     }
+    if ((this.#ofAccount.get(account.id) ?? 0) >= this.#accountShare) {
+      throw new CaptureError(
+        "BUSY",
+        `this account's captures already take ${this.#accountShare} of the ${this.#capacity} capture slots; the others are kept for other accounts`,
+        { retryAfterSeconds: this.#runner.retryAfterSeconds() },
+      );
+    }
+    this.#reserved++;
+    this.#count(account.id, +1);
     const id = newEvidenceId();
-    await this.#store.insertCapture({
-      id,
-      accountId: account.id,
-      url: capture.url,
-      request: JSON.stringify(request),
-      requestedAt: new Date().toISOString(),
-    });
+    try {
+      await this.#store.insertCapture({
+        id,
+        accountId: account.id,
+        url: capture.url,
+        request: JSON.stringify(request),
+        requestedAt: new Date().toISOString(),
+      });
+    } finally {
+      this.#reserved--;
+      this.#count(account.id, -1);
+    }
     this.#start(id, account, capture, 1);
     return { id, status: "capturing" };
+  }
+
+  /** Counts an account's captures queued or running. */
+  #count(accountId: string, change: 1 | -1): void {
+    const n = (this.#ofAccount.get(accountId) ?? 0) + change;
+    if (n === 0) this.#ofAccount.delete(accountId);
+    else this.#ofAccount.set(accountId, n);
   }
 
   /**
@@ -152,6 +181,7 @@ export class CaptureService {
   #start(id: string, account: Account, request: CaptureRequest, attempt: number): void {
     const outDir = path.join(this.#workDir, id);
     this.#attempts.set(id, attempt);
+    this.#count(account.id, +1);
     const run = (async () => {
       makeDirectory(this.#workDir);
       await rm(outDir, { recursive: true, force: true });
@@ -189,6 +219,7 @@ export class CaptureService {
     this.#running.add(run);
     void run.finally(() => {
       this.#running.delete(run);
+      this.#count(account.id, -1);
       this.#attempts.delete(id);
       this.#started.delete(id);
     });
