@@ -393,6 +393,24 @@ describe("verifying many certificates", () => {
     expect(inner.reads).to.equal(6);
   });
 
+  it("reads everything again after a CachingChainReader is told to forget, keeping nothing a read begun before returned", async () => {
+    const inner = RecordedChain.holding(parseCertificate(example.certificate()));
+    const chain = new CachingChainReader(inner);
+    await verifyCertificate(example.certificate(), { chain });
+    const { contract, root } = {
+      contract: (example.certificate() as any).anchor.contract,
+      root: (example.certificate() as any).proof.root,
+    };
+    chain.forget();
+    const begun = chain.anchorOf(contract, root); // under way when the chain is found changed again
+    chain.forget();
+    await begun;
+    const before = inner.reads;
+    expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
+    // chain id stays (a node of another chain is refused anyway); newest block, code, anchorOf, block, receipt again.
+    expect(inner.reads - before).to.equal(5);
+  });
+
   it("keeps a CachingChainReader within its limit, dropping the entry read longest ago", async () => {
     const certificate = parseCertificate(example.certificate());
     const inner = RecordedChain.holding(certificate);
