@@ -148,8 +148,12 @@ export class CaptureService {
     }
     for (const { address } of answers) {
       const verdict = this.#policy.checkAddress(address, portOf(new URL(url)));
-      if (!verdict.allowed)
-        throw new CaptureError("ADDRESS_REFUSED", `${host} resolves to ${address}: ${verdict.reason}`);
+      if (!verdict.allowed) {
+        // Which address, and why, stays in the log: the answer would map the service's own
+        // network (its internal names and their addresses) for whoever asks.
+        this.#log.info({ host, address, reason: verdict.reason }, `capture of ${host} refused: ${verdict.reason}`);
+        throw new CaptureError("ADDRESS_REFUSED", `${host} resolves to an address captures may not reach`);
+      }
     }
   }
 

@@ -267,7 +267,11 @@ export class GuardProxy {
       const verdict = this.options.policy.checkAddress(address, port);
       if (!verdict.allowed) {
         const category = verdict.category === "public" ? "port" : verdict.category;
-        return { addresses: list, refused: { reason: `${bare}: ${verdict.reason}`, category } };
+        // For a name, which address it has, and of what kind, is not told: the page's owner
+        // would map the service's own network by redirecting to names of their choosing.
+        const reason =
+          net.isIP(bare) !== 0 ? `${bare}: ${verdict.reason}` : `${bare} resolves to an address captures may not reach`;
+        return { addresses: list, refused: { reason, category } };
       }
     }
     return { addresses: list, address: addresses[0]!.address };

@@ -873,6 +873,8 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       const error = await captureError({ url: `http://site.test:${site.port}/to-internal` }, opts);
       expect(error.code).to.equal("ADDRESS_REFUSED");
       expect(error.message).to.include("internal.test");
+      // A page's owner learns nothing of the service's network: not the name's address, nor its kind.
+      expect(error.message).to.equal("internal.test resolves to an address captures may not reach");
       expect(internal.requests).to.not.include("/");
       expect(existsSync(opts.outDir)).to.equal(false);
     });

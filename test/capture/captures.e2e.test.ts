@@ -573,6 +573,9 @@ describe("web captures through the service (real service, Chromium, a loopback s
         const res = await client.postJson("/api/v1/captures", { url });
         expect([res.status, res.body.code], url).to.deep.equal([400, code]);
       }
+      // For a name, its address is not told: the answers would map the service's own network.
+      const named = await client.postJson("/api/v1/captures", { url: "http://localhost/" });
+      expect(named.body.detail).to.equal("localhost resolves to an address captures may not reach");
       const scheme = await client.postJson("/api/v1/captures", { url: "file:///etc/passwd" });
       expect([scheme.status, scheme.body.code]).to.deep.equal([400, "INVALID_FIELD"]);
       // A key given twice is refused, not taken as the last of the two (as the digests route does).
