@@ -23,7 +23,6 @@ import { lockDataDir } from "./data-dir-lock.ts";
 import { health } from "./health.ts";
 import { createApp } from "./http/app.ts";
 import { limitConnectionsPerAddress } from "./http/connection-limits.ts";
-import { documentRoutes } from "./http/routes/documents.ts";
 import { AddressPolicy } from "./capture/address-policy.ts";
 import { CaptureService } from "./capture/capture-service.ts";
 import { CaptureRunner } from "./capture/runner.ts";
@@ -250,7 +249,7 @@ export async function startService(
       contract,
       contracts: registries,
     });
-    const renderer = new DocumentRenderer();
+    const renderer = new DocumentRenderer({ log });
     cleanup.push(() => renderer.close());
     const app = createApp({
       store,
@@ -278,9 +277,10 @@ export async function startService(
         }),
       healthToken: config.healthToken,
       captures,
+      renderer,
       site,
       log,
-      routers: [documentRoutes({ store, objects, renderer, site }), checkpointRoutes(store), await web],
+      routers: [checkpointRoutes(store), await web],
     });
     handler = app;
     anchorer.start();
