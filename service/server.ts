@@ -23,7 +23,6 @@ import { lockDataDir } from "./data-dir-lock.ts";
 import { health, publicHealthOf, type HealthSources } from "./health.ts";
 import { createApp, type AppDependencies } from "./http/app.ts";
 import { limitConnectionsPerAddress } from "./http/connection-limits.ts";
-import { documentRoutes } from "./http/routes/documents.ts";
 import { AddressPolicy } from "./capture/address-policy.ts";
 import { CaptureService } from "./capture/capture-service.ts";
 import { CaptureRunner } from "./capture/runner.ts";
@@ -268,7 +267,7 @@ export async function startService(
       contract,
       contracts: registries,
     });
-    const renderer = new DocumentRenderer();
+    const renderer = new DocumentRenderer({ log });
     cleanup.push(() => renderer.close());
     const healthSources: HealthSources = {
       chainUrl,
@@ -297,9 +296,10 @@ export async function startService(
         (view === "public" ? publicHealthOf : health)(healthSources)) as AppDependencies["health"],
       healthToken: config.healthToken,
       captures,
+      renderer,
       site,
       log,
-      routers: [documentRoutes({ store, objects, renderer, site }), checkpointRoutes(store), await web],
+      routers: [checkpointRoutes(store), await web],
     });
     handler = app;
     anchorer.start();

@@ -58,6 +58,7 @@ export const ERROR_CODES = [
   "CAPTURE_BUSY",
   "SERVER_BUSY",
   "CAPTURE_UNAVAILABLE",
+  "DOCUMENT_UNAVAILABLE",
   "CHAIN_UNREACHABLE",
   "STORAGE_FAILURE",
   "INSUFFICIENT_STORAGE",
@@ -114,6 +115,10 @@ export const PROBLEM_TEXT: Partial<Record<ErrorCode, Record<Lang, string>>> = {
   CAPTURE_UNAVAILABLE: {
     en: "Web capture is not available on this service.",
     "zh-CN": "本服务暂不提供网页取证。",
+  },
+  DOCUMENT_UNAVAILABLE: {
+    en: "The certificate document could not be made just now; try again later, or download the certificate (JSON).",
+    "zh-CN": "暂时无法生成证书文档，请稍后再试，或下载证书（JSON）。",
   },
   FIELD_TOO_LARGE: { en: "A field is too long.", "zh-CN": "某个字段过长。" },
   INVALID_FIELD: { en: "A field is not valid.", "zh-CN": "某个字段无效。" },

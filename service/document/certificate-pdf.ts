@@ -89,6 +89,54 @@ function cutInMiddle(text: string, lines: number, linesOf: (text: string) => num
   return cut(low);
 }
 
+/**
+ * More characters than any line of text shows: the narrowest character that prints (a space)
+ * is about 2 pt wide at the sizes used. Only characters that take little or no room (combining
+ * marks piled on one letter) reach it, and are then cut with an ellipsis.
+ */
+const MAX_CHARACTERS_PER_LINE = 500;
+
+/** Characters measured at a time while looking for the part of a text that its lines show. */
+const MEASURED_AT_ONCE = 32;
+
+/**
+ * The part of `text`, from its start or its end, that `lines` lines of `width` can show, and
+ * more. pdfkit lays out a word wider than a line by measuring what is left of the word again
+ * for each line it fills, so laying out a whole long text costs the square of its length (a
+ * URL of 16,000 characters took more than a minute); only this part is laid out. A line holds
+ * at most `width` of text, so once the part shows more than `lines + 2` lines' width, or
+ * more than `lines` line breaks, the lines it fills, where they break and that the text goes
+ * on past them are those of the whole text. `whole` is false when the part is shorter than
+ * the text.
+ */
+function shownPart(
+  text: string,
+  from: "start" | "end",
+  lines: number,
+  width: number,
+  show: (raw: string) => string,
+  widthOf: (shown: string) => number,
+): { part: string; whole: boolean } {
+  const maxWidth = (lines + 2) * width;
+  const maxCharacters = (lines + 2) * MAX_CHARACTERS_PER_LINE;
+  let [shownWidth, breaks, characters] = [0, 0, 0];
+  let at = from === "start" ? 0 : text.length;
+  const more = () => (from === "start" ? at < text.length : at > 0);
+  while (more() && shownWidth <= maxWidth && breaks <= lines && characters < maxCharacters) {
+    const begin = at;
+    // By code points, never splitting a surrogate pair.
+    for (let n = 0; n < MEASURED_AT_ONCE && more(); n++, characters++) {
+      if (from === "start") at += text.codePointAt(at)! > 0xffff ? 2 : 1;
+      else at -= at >= 2 && text.codePointAt(at - 2)! > 0xffff ? 2 : 1;
+    }
+    const shown = show(from === "start" ? text.slice(begin, at) : text.slice(at, begin));
+    shownWidth += widthOf(shown);
+    breaks += shown.split("\n").length - 1;
+  }
+  const part = from === "start" ? text.slice(0, at) : text.slice(at);
+  return { part, whole: part.length === text.length };
+}
+
 /** How many lines a submitter's text may take before it is cut with an ellipsis. */
 const MAX_LINES = { title: 3, fileName: 2, sourceUrl: 3, note: 3 } as const;
 
@@ -480,16 +528,28 @@ class Layout {
     this.#setStyle(block.style);
     const mono = STYLES[block.style].font === "Courier-Bold";
     const show = (raw: string) => (mono ? raw : visible(doc, raw, block.multiline === true));
-    const text = show(block.text);
     const { gap } = STYLES[block.style];
     const pitch = doc.currentLineHeight(true) + gap;
     const linesOf = (t: string) => Math.round(doc.heightOfString(t, { width: VALUE_WIDTH, lineGap: gap }) / pitch);
-    const full = linesOf(text);
-    const lines = Math.max(1, Math.min(full, block.maxLines ?? 4));
-    if (lines < full) this.#truncated = true;
-    if (lines < full && block.cutInMiddle) {
+    const maxLines = block.maxLines ?? 4;
+    const widthOf = (shown: string) => doc.widthOfString(shown);
+    const start = shownPart(block.text, "start", maxLines, VALUE_WIDTH, show, widthOf);
+    let text = show(start.part);
+    let full = linesOf(text);
+    // A part cut for its number of characters alone may fit: the ellipsis says that more follows.
+    if (!start.whole && full <= maxLines) {
+      text += "…";
+      full = linesOf(text);
+    }
+    const lines = Math.max(1, Math.min(full, maxLines));
+    const cut = lines < full || !start.whole;
+    if (cut) this.#truncated = true;
+    if (cut && block.cutInMiddle) {
+      // Both ends of a long text, which is all that a cut in the middle can show.
+      const end = shownPart(block.text, "end", maxLines, VALUE_WIDTH, show, widthOf);
+      const ends = start.part.length + end.part.length < block.text.length ? start.part + end.part : block.text;
       // Cut the text as given, then show it: a cut never splits a [U+XXXX] label.
-      return { block, text: show(cutInMiddle(block.text, lines, (raw) => linesOf(show(raw)))), lines, pitch };
+      return { block, text: show(cutInMiddle(ends, lines, (raw) => linesOf(show(raw)))), lines, pitch };
     }
     return { block, text, lines, pitch };
   }

@@ -14,6 +14,8 @@ import { requestLog } from "./request-log.ts";
 import { evidenceRoutes } from "./routes/evidence.ts";
 import { captureRoutes } from "./routes/captures.ts";
 import type { CaptureService } from "../capture/capture-service.ts";
+import type { DocumentRenderer } from "../document/document-renderer.ts";
+import { documentRoutes } from "./routes/documents.ts";
 import { verifyRoutes, type Verify } from "./routes/verify.ts";
 import { rpcProxy } from "./rpc-proxy.ts";
 
@@ -62,7 +64,9 @@ export interface AppDependencies {
   log: Logger;
   /** Web captures, when the service offers them. */
   captures?: CaptureService;
-  /** More routes (documents, checkpoints, the web pages), mounted before the 404 handler. */
+  /** Makes the certificate documents (`GET /api/v1/evidence/:id/certificate.pdf`), when the service offers them. */
+  renderer?: DocumentRenderer;
+  /** More routes (checkpoints, the web pages), mounted before the 404 handler. */
   routers?: Router[];
 }
 
@@ -135,6 +139,11 @@ export function createApp(deps: AppDependencies): Express {
     }),
   );
   app.use(captureRoutes({ store: deps.store, objects: deps.objects, captures: deps.captures, submissions }));
+  if (deps.renderer) {
+    app.use(
+      documentRoutes({ store: deps.store, objects: deps.objects, renderer: deps.renderer, site: deps.site, anonymous }),
+    );
+  }
   for (const router of deps.routers ?? []) app.use(router);
 
   app.use((req, res, next) => {

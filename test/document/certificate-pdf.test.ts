@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
+import PDFDocument from "pdfkit";
 import { claimsOf, isEvidenceError, MEDIA_TYPE_CAPTURE, parseCertificate } from "../../service/core/index.ts";
 import { renderCertificatePdf, type CertificateDocumentInput } from "../../service/document/certificate-pdf.ts";
 import { exampleDocumentInput, Poppler } from "../helpers/certificate-document.ts";
@@ -15,6 +16,49 @@ function withCertificate(input: CertificateDocumentInput, change: (c: Record<str
   const certificate = JSON.parse(input.certificateJson);
   change(certificate);
   return { ...input, certificate, certificateJson: JSON.stringify(certificate) };
+}
+
+/** A web capture's input whose final URL (after redirects) is `finalUrl`; the capture's facts are not in the certificate. */
+function withFinalUrl(finalUrl: string): CertificateDocumentInput {
+  const certified = withCertificate(exampleDocumentInput(), (c) => {
+    c.record.mediaType = MEDIA_TYPE_CAPTURE;
+    c.record.fileName = "manifest.json";
+    c.record.sourceUrl = "http://shop.example/item/1";
+  });
+  return {
+    ...certified,
+    capture: {
+      url: "http://shop.example/item/1",
+      finalUrl,
+      status: 200,
+      title: "Item 1",
+      startedAt: "2026-11-25T16:38:50.000Z",
+      finishedAt: "2026-11-25T16:38:58.000Z",
+    },
+  };
+}
+
+/**
+ * The characters pdfkit measures while the document is made: the work of laying out its
+ * text, which wraps lines by measuring what they would hold.
+ */
+async function charactersMeasured(input: CertificateDocumentInput): Promise<number> {
+  const widthOfString = PDFDocument.prototype.widthOfString;
+  let characters = 0;
+  PDFDocument.prototype.widthOfString = function (
+    this: PDFKit.PDFDocument,
+    text: string,
+    options?: PDFKit.Mixins.TextOptions,
+  ) {
+    characters += text.length;
+    return widthOfString.call(this, text, options);
+  };
+  try {
+    await renderCertificatePdf(input);
+  } finally {
+    PDFDocument.prototype.widthOfString = widthOfString;
+  }
+  return characters;
 }
 
 describe("renderCertificatePdf", function () {
@@ -142,6 +186,41 @@ describe("renderCertificatePdf", function () {
     expect(text).to.include(squash("侵权截图_商品详情页商品详情页"));
     expect(text).to.match(/…[商品详情页]*_第17张\.png/);
     expect(text).to.include(squash("“…”: cut short, full text in the attached certificate"));
+  });
+
+  describe("when a text is far longer than its lines can show", () => {
+    const fields: [string, (text: string) => CertificateDocumentInput][] = [
+      ["a note", (text) => withCertificate(exampleDocumentInput(), (c) => (c.record.note = text))],
+      ["a title", (text) => withCertificate(exampleDocumentInput(), (c) => (c.record.title = text))],
+      [
+        "a source URL",
+        (text) => withCertificate(exampleDocumentInput(), (c) => (c.record.sourceUrl = `https://shop.example/${text}`)),
+      ],
+      [
+        "a file name (cut in its middle)",
+        (text) => withCertificate(exampleDocumentInput(), (c) => (c.record.fileName = `${text}.png`)),
+      ],
+      ["a capture's final URL", (text) => withFinalUrl(`https://shop.example/${text}`)],
+    ];
+    for (const [field, inputWith] of fields) {
+      it(`lays out no more of ${field} of 16,000 characters than of one of 2,000: only what its lines can show`, async () => {
+        const long = await charactersMeasured(inputWith("W".repeat(16_000)));
+        const short = await charactersMeasured(inputWith("W".repeat(2_000)));
+        expect(short, "characters measured for the whole page").to.be.above(0);
+        expect(long).to.equal(short);
+      });
+    }
+
+    it("prints a capture's final URL of 16,000 characters on its three lines, cut with an ellipsis", async () => {
+      const pdf = await renderCertificatePdf(withFinalUrl(`https://shop.example/${"W".repeat(16_000)}`));
+      const lines = poppler.text(pdf).split("\n");
+      const row = lines.findIndex((line) => line.startsWith("最终网址 Final URL"));
+      const shown = lines.slice(row, row + 3);
+      expect(shown[0]).to.match(/^最终网址 Final URL https:\/\/shop\.example\/W+$/);
+      expect(shown.slice(1)).to.satisfy((l: string[]) => /^W+$/.test(l[0]!) && /^W+…$/.test(l[1]!));
+      expect(lines[row + 3]).to.match(/^HTTP 状态 HTTP status 200/);
+      expect(squash(lines.join(""))).to.include(squash("“…”: cut short, full text in the attached certificate"));
+    });
   });
 
   it("never cuts a long file name through a [U+XXXX] label", async () => {
