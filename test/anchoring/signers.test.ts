@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { hashMessage, recoverAddress, Signature, Wallet } from "ethers";
 import { InProcessSigner, WorkerSigner } from "../../service/anchoring/signers.ts";
+import { FAULTY_SIGN_WORKER } from "../helpers/faulty-sign-worker.ts";
 import { example } from "../helpers/vectors.ts";
 
 /** secp256k1's order n, and n/2: an EIP-2 signature has s at most n/2. */
@@ -43,6 +44,20 @@ describe("certificate signers", () => {
       const { s, v } = Signature.from(signature);
       expect(BigInt(s) <= N / 2n, "low s").to.equal(true);
       expect([27, 28]).to.include(v);
+    }
+  });
+
+  it("fail what a worker that died was asked, and sign the next request in a new worker", async () => {
+    const faulty = new WorkerSigner(key, { script: FAULTY_SIGN_WORKER });
+    try {
+      const expected = await new InProcessSigner(key).signMessages(messages.slice(0, 3));
+      expect(await faulty.signMessages(messages.slice(0, 3))).to.deep.equal(expected);
+      let error: unknown;
+      await faulty.signMessages([new TextEncoder().encode("exit")]).catch((e: unknown) => (error = e));
+      expect((error as Error)?.message).to.match(/the signing worker stopped \(exit code 3\)/);
+      expect(await faulty.signMessages(messages.slice(0, 3)), "in a new worker").to.deep.equal(expected);
+    } finally {
+      await faulty.close();
     }
   });
 
