@@ -4,6 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { zipSync } from "fflate";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import type { Server } from "node:http";
 import {
   malformedResult,
@@ -23,7 +24,7 @@ import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { tempDir, until } from "../helpers/processes.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
-import { RawConnection } from "../helpers/raw-http.ts";
+import { loopbackAddress, RawConnection, requestFrom } from "../helpers/raw-http.ts";
 import { example } from "../helpers/vectors.ts";
 
 /**
@@ -436,6 +437,161 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       const answer = await c.answer();
       expect([answer.status, JSON.parse(answer.body).code]).to.deep.equal([408, "REQUEST_TIMEOUT"]);
       await c.closed;
+    });
+
+    /** A certificate to verify, as a multipart body holds it: its JSON as a file, and the file it is about. */
+    const certificateForm = () => {
+      const form = new FormData();
+      form.append("certificate", new Blob([JSON.stringify(example.certificate())]), "c.evidence.json");
+      form.append("file", new Blob([example.file()]), "evidence.txt");
+      return form;
+    };
+    /** A verification from `address`: its status and verdict, or its problem's code. */
+    const verifyFrom = async (appUrl: string, address: string) => {
+      const answer = await requestFrom(address, `${appUrl}/api/v1/verify`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ certificate: example.certificate() }),
+      });
+      return [answer.status, answer.body.verdict ?? answer.body.code];
+    };
+    const jsonHead = (length: string) =>
+      `POST /api/v1/verify HTTP/1.1\r\nHost: evidence\r\nContent-Type: application/json\r\n${length}\r\n\r\n`;
+
+    it("answers verifications while 16 clients that declared 16 MiB JSON bodies send nothing: memory is taken as bytes arrive, not as declared", async () => {
+      // The default budget, 256 MiB: sixteen declared bodies of 16 MiB would take all of it.
+      // Sixteen clients, each from its own address, as an attack spread over addresses would be.
+      const busy = await listen(appWith({ uploadRateWindowMs: 60_000 }));
+      const silent: RawConnection[] = [];
+      try {
+        let seen = 0;
+        const allSeen = new Promise<void>((resolve) =>
+          busy.server.on("request", (req: { url?: string }) => {
+            if (req.url === "/api/v1/verify" && ++seen === 16) resolve();
+          }),
+        );
+        for (let i = 0; i < 16; i++) {
+          const c = await RawConnection.open(busy.url, loopbackAddress(10 + i));
+          c.write(jsonHead(i % 2 === 0 ? "Content-Length: 16777216" : "Transfer-Encoding: chunked"));
+          silent.push(c);
+        }
+        await allSeen;
+
+        const json = await fetch(`${busy.url}/api/v1/verify`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ certificate: example.certificate() }),
+        });
+        expect([json.status, ((await json.json()) as { verdict: string }).verdict]).to.deep.equal([200, "valid"]);
+        const multipart = await fetch(`${busy.url}/api/v1/verify`, { method: "POST", body: certificateForm() });
+        const verdict = (await multipart.json()) as { verdict: string; fileCompared: boolean };
+        expect([multipart.status, verdict.verdict, verdict.fileCompared]).to.deep.equal([200, "valid", true]);
+        expect(
+          silent.map((c) => [c.isClosed, c.received]),
+          "the silent requests still wait for their bodies",
+        ).to.deep.equal(silent.map(() => [false, ""]));
+      } finally {
+        for (const c of silent) c.destroy();
+        busy.server.close();
+      }
+    });
+
+    it("holds what a JSON body has sent while the rest is awaited, and gives it back when its client goes", async () => {
+      const busy = await listen(appWith({ verifyBufferBytes: 256 * 1024, uploadRateWindowMs: 60_000 }));
+      try {
+        const holder = await RawConnection.open(busy.url);
+        holder.write(jsonHead("Content-Length: 1000000") + `{"certificate":"${" ".repeat(255 * 1024)}`);
+        expect(
+          await until(async () => {
+            const answer = await verifyFrom(busy.url, "127.0.0.1");
+            return answer[0] === 503 ? answer : undefined;
+          }, "a verification to be refused while the body's first 255 KiB are held"),
+        ).to.deep.equal([503, "SERVER_BUSY"]);
+        holder.destroy();
+        expect(
+          await until(async () => {
+            const answer = await verifyFrom(busy.url, "127.0.0.1");
+            return answer[0] === 200 ? answer : undefined;
+          }, "room once the holder is gone"),
+        ).to.deep.equal([200, "valid"]);
+      } finally {
+        busy.server.close();
+      }
+    });
+
+    it("answers 408 to a JSON body that has not all arrived within its deadline, closes the connection and gives back what it held", async () => {
+      // The deadline here is 300 ms; the minimum upload rate, measured over a minute, is not what cuts it.
+      const busy = await listen(
+        appWith({ verifyBufferBytes: 256 * 1024, uploadRateWindowMs: 60_000, verifyJsonBodyTimeoutMs: 300 }),
+      );
+      try {
+        const slow = await RawConnection.open(busy.url);
+        slow.write(jsonHead("Content-Length: 1000000") + `{"certificate":"${" ".repeat(255 * 1024)}`);
+        const answer = await slow.answer();
+        expect([answer.status, JSON.parse(answer.body).code, answer.headers.connection]).to.deep.equal([
+          408,
+          "REQUEST_TIMEOUT",
+          "close",
+        ]);
+        await slow.closed;
+        expect(
+          await until(async () => {
+            const verdict = await verifyFrom(busy.url, "127.0.0.1");
+            return verdict[0] === 200 ? verdict : undefined;
+          }, "the slow body's bytes to be given back"),
+        ).to.deep.equal([200, "valid"]);
+      } finally {
+        busy.server.close();
+      }
+    });
+
+    it("holds one client address to its part of the budget (VERIFY_BUFFER_BYTES_PER_ADDRESS): past it 503 SERVER_BUSY for that address, and another is served", async () => {
+      const busy = await listen(
+        appWith({
+          verifyBufferBytes: 1024 * 1024,
+          verifyBufferBytesPerAddress: 256 * 1024,
+          uploadRateWindowMs: 60_000,
+        }),
+      );
+      const holder = await RawConnection.open(busy.url, loopbackAddress(2));
+      try {
+        holder.write(jsonHead("Content-Length: 1000000") + `{"certificate":"${" ".repeat(255 * 1024)}`);
+        expect(
+          await until(async () => {
+            const answer = await verifyFrom(busy.url, loopbackAddress(2));
+            return answer[0] === 503 ? answer : undefined;
+          }, "the holder's address to be refused"),
+        ).to.deep.equal([503, "SERVER_BUSY"]);
+        expect(await verifyFrom(busy.url, loopbackAddress(3)), "another address").to.deep.equal([200, "valid"]);
+      } finally {
+        holder.destroy();
+        busy.server.close();
+      }
+    });
+
+    it("decodes a compressed JSON body, counting what it decodes against the 16 MiB limit (413 past it)", async () => {
+      const send = (body: Buffer, encoding: string) =>
+        fetch(`${url}/api/v1/verify`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "content-encoding": encoding },
+          body: new Uint8Array(body),
+        });
+      const text = JSON.stringify({ certificate: example.certificate() });
+      for (const [encoding, compress] of [
+        ["gzip", gzipSync],
+        ["deflate", deflateSync],
+        ["br", brotliCompressSync],
+      ] as const) {
+        const res = await send(compress(text), encoding);
+        expect([res.status, ((await res.json()) as { verdict: string }).verdict], encoding).to.deep.equal([
+          200,
+          "valid",
+        ]);
+      }
+      // 17 MiB of spaces, sent as 17 KiB.
+      const bomb = gzipSync(`{"certificate":"${" ".repeat(17 * 1024 * 1024)}"}`);
+      const res = await send(bomb, "gzip");
+      expect([res.status, ((await res.json()) as { code: string }).code]).to.deep.equal([413, "BODY_TOO_LARGE"]);
     });
   });
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream, mkdirSync, openAsBlob, rm, type WriteStream } from "node:fs";
 import path from "node:path";
-import express, { Router, type Request } from "express";
+import { Router, type Request } from "express";
 import multer from "multer";
 import {
   beginsAsJson,
@@ -25,7 +25,9 @@ import {
   type VerificationResult,
 } from "../../core/index.ts";
 import { rateLimit, type TokenBuckets } from "../auth.ts";
+import { budgetedText } from "../budgeted-text.ts";
 import type { ByteBudget } from "../byte-budget.ts";
+import { bodyDeadline, contentLengthLimit } from "../connection-limits.ts";
 import { inOrder } from "../../in-order.ts";
 import { HttpProblem } from "../problem.ts";
 import { ConcurrencyLimit } from "../concurrency-limit.ts";
@@ -57,6 +59,8 @@ export function verifyRoutes(
     spool?: { dir: string; budget: ByteBudget };
     /** How many capture packages are read at once (default 4); more wait their turn. */
     packageReads?: number;
+    /** A JSON body must arrive whole within this, else 408 and its connection is closed. */
+    jsonBodyTimeoutMs: number;
   },
 ): Router {
   const router = Router({ caseSensitive: true, strict: true });
@@ -223,9 +227,16 @@ export function verifyRoutes(
     { name: "file", maxCount: 1 },
   ]);
 
-  // The body is read as text and parsed here, so a duplicate key anywhere in it is refused
-  // (JSON.parse would keep the last of two, hiding what another reader would see).
-  const jsonText = express.text({ type: "application/json", limit: JSON_LIMIT });
+  // A JSON body is read as text and parsed here, so a duplicate key anywhere in it is refused
+  // (JSON.parse would keep the last of two, hiding what another reader would see). It is
+  // refused at once when it says it is too large, must arrive whole within its deadline, and
+  // holds memory only for what has arrived: requests that declare large bodies and send
+  // nothing must not hold the memory every verification shares.
+  const readJson = Router().use(
+    contentLengthLimit(JSON_LIMIT),
+    bodyDeadline(options.jsonBodyTimeoutMs),
+    budgetedText({ limit: JSON_LIMIT, budget: options.buffers }),
+  );
   router.post(
     "/api/v1/verify",
     (req, res, next) => {
@@ -233,11 +244,7 @@ export function verifyRoutes(
         refuseContentEncoding(req);
         upload(req, res, next);
       } else if (req.is("application/json")) {
-        // Held whole while it is parsed and checked: as much as it says it is, or the limit.
-        // (A compressed body is held as it is once decoded, so it takes the limit.)
-        const declared = req.get("content-encoding") ? NaN : Number(req.get("content-length"));
-        options.buffers.take(res, Number.isSafeInteger(declared) ? Math.min(declared, JSON_LIMIT) : JSON_LIMIT);
-        jsonText(req, res, next);
+        readJson(req, res, next);
       } else next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json or multipart/form-data"));
     },
     (req, _res, next) => {
