@@ -15,6 +15,7 @@ import {
   type OperatorHealth,
 } from "../../service/core/index.ts";
 import { sha256OfSource } from "../../service/core/capture-package.ts";
+import { loadConfig } from "../../service/config.ts";
 import { createApp } from "../../service/http/app.ts";
 import { Intake } from "../../service/intake/intake.ts";
 import { silentLogger } from "../../service/log.ts";
@@ -242,10 +243,10 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       }
     });
 
-    it("refuses an empty list (400) and one over 1,000 (413) without charging the rate limit for them", async () => {
+    it("refuses an empty list (400) and one over 1,000 (413), charging them for their size, not per certificate", async () => {
       const empty = await post("/api/v1/verify", { certificates: [] });
       expect([empty.status, ((await empty.json()) as { code: string }).code]).to.deep.equal([400, "INVALID_BODY"]);
-      // The address's budget is 1,000 a minute: had the refused 1,001 been charged, the next would be 429.
+      // The address's budget is 1,000 a minute: had the refused 1,001 been charged one each, the next would be 429.
       const tooMany = await post("/api/v1/verify", { certificates: Array.from({ length: 1001 }, () => 1) });
       expect([tooMany.status, ((await tooMany.json()) as { code: string }).code]).to.deep.equal([
         413,
@@ -592,6 +593,46 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       const bomb = gzipSync(`{"certificate":"${" ".repeat(17 * 1024 * 1024)}"}`);
       const res = await send(bomb, "gzip");
       expect([res.status, ((await res.json()) as { code: string }).code]).to.deep.equal([413, "BODY_TOO_LARGE"]);
+    });
+
+    it("verifies a list of 1,000 certificates and then a 30 MB PDF document from one address within the default rate limit", async () => {
+      const defaults = loadConfig({}).limits;
+      const app = await listen(
+        appWith({ anonymousPerMinute: defaults.anonymousPerMinute, fileSizeBytes: 2 * MAX_DOCUMENT_BYTES }),
+      );
+      try {
+        const list = await fetch(`${app.url}/api/v1/verify`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ certificates: Array.from({ length: 1000 }, () => example.certificate()) }),
+        });
+        const { results } = (await list.json()) as { results: { verdict: string }[] };
+        expect([list.status, new Set(results.map((r) => r.verdict))]).to.deep.equal([200, new Set(["valid"])]);
+        const form = new FormData();
+        const pdf = Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.alloc(30_000_000, 0x20)]);
+        form.append("certificate", new Blob([pdf]), "certificate.pdf");
+        const document = await fetch(`${app.url}/api/v1/verify`, { method: "POST", body: form });
+        expect([document.status, ((await document.json()) as { verdict: string }).verdict]).to.deep.equal([
+          200,
+          "invalid",
+        ]);
+      } finally {
+        app.server.close();
+      }
+    });
+
+    it("refuses a client out of rate-limit units on its headers, before it sends its body (429 RATE_LIMITED)", async () => {
+      const app = await listen(appWith({ anonymousPerMinute: 1 }));
+      const c = await RawConnection.open(app.url);
+      try {
+        expect(await verifyFrom(app.url, "127.0.0.1")).to.deep.equal([200, "valid"]);
+        c.write(jsonHead("Content-Length: 100000"));
+        const answer = await c.answer();
+        expect([answer.status, JSON.parse(answer.body).code]).to.deep.equal([429, "RATE_LIMITED"]);
+      } finally {
+        c.destroy();
+        app.server.close();
+      }
     });
   });
 

@@ -39,6 +39,12 @@ import { refuseContentEncoding } from "../validation.ts";
  * certificate, its PDF document or a capture package) and an optional `file`, which is
  * hashed as it streams and never stored. Answers the verdict of docs/protocol.md §8, in the language
  * asked for (`?lang=zh`, or Accept-Language).
+ *
+ * Anonymous, so what it costs is charged to the client's address before it is spent, whatever
+ * the answer: what is read whole and parsed (a JSON body, a multipart body's certificate and
+ * fields) one unit per 8 KiB begun, before it is parsed (a JSON body that says its length pays
+ * for it before it is read, any other body one unit then); a list one unit per certificate
+ * beyond that.
  */
 export type Verify = (
   input: EvidenceInput,
@@ -227,6 +233,13 @@ export function verifyRoutes(
     { name: "file", maxCount: 1 },
   ]);
 
+  // Each body is paid for before it is read, so that a client out of units is refused on its
+  // headers rather than after sending megabytes: a JSON body that says its length all of it,
+  // any other one unit (the rest once it has been read, below).
+  const payOnHeaders = rateLimit(options.anonymous, (req) => {
+    const declared = Number(req.get("content-length"));
+    return req.is("application/json") && Number.isSafeInteger(declared) ? unitsOf(declared) : 1;
+  });
   // A JSON body is read as text and parsed here, so a duplicate key anywhere in it is refused
   // (JSON.parse would keep the last of two, hiding what another reader would see). It is
   // refused at once when it says it is too large, must arrive whole within its deadline, and
@@ -234,29 +247,34 @@ export function verifyRoutes(
   // nothing must not hold the memory every verification shares.
   const readJson = Router().use(
     contentLengthLimit(JSON_LIMIT),
+    payOnHeaders,
     bodyDeadline(options.jsonBodyTimeoutMs),
     budgetedText({ limit: JSON_LIMIT, budget: options.buffers }),
   );
+  const readMultipart = Router().use(payOnHeaders, upload);
   router.post(
     "/api/v1/verify",
     (req, res, next) => {
       if (req.is("multipart/form-data")) {
         refuseContentEncoding(req);
-        upload(req, res, next);
+        readMultipart(req, res, next);
       } else if (req.is("application/json")) {
         readJson(req, res, next);
       } else next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json or multipart/form-data"));
     },
+    // Parsing is paid for before it is done, refused or not: a large body costs its sender
+    // what it costs the service (JSON.parse and the duplicate-key scan hold the event loop
+    // for seconds on the largest JSON body).
+    rateLimit(options.anonymous, (req) => unitsOf(bytesReadWhole(req))),
     (req, _res, next) => {
+      const files = (req.files ?? {}) as Record<string, unknown[]>;
       req.body = typeof req.body === "string" ? parseBody(req.body) : (req.body ?? {});
-      // Refused before the rate limit is charged: a refused request costs nothing.
       const body = req.body as Record<string, unknown>;
       const list = body.certificates;
       // What would otherwise be left unread is refused, not passed over in silence.
       if (list !== undefined && (body.certificate !== undefined || body.sha256 !== undefined)) {
         throw new HttpProblem(400, "INVALID_BODY", "send certificates alone, or one certificate with its sha256");
       }
-      const files = (req.files ?? {}) as Record<string, unknown[]>;
       if (files.file !== undefined && body.sha256 !== undefined) {
         throw new HttpProblem(400, "INVALID_BODY", "send the file or its sha256, not both");
       }
@@ -268,9 +286,10 @@ export function verifyRoutes(
       }
       next();
     },
+    // A list's certificates are verified one by one: each costs a unit (what its size paid counts).
     rateLimit(options.anonymous, (req) => {
       const list = (req.body as { certificates?: unknown }).certificates;
-      return Array.isArray(list) ? list.length : 1;
+      return Array.isArray(list) ? list.length : 0;
     }),
     async (req: Request, res) => {
       const lang = requestLang(req);
@@ -316,6 +335,31 @@ const SPOOL_AFTER_BYTES = 8 * 1024 * 1024;
 
 /** The largest JSON body: 1,000 certificates of a few kilobytes each. */
 const JSON_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * The bytes read whole that cost a unit of the anonymous rate limit: about a certificate with
+ * its time-stamp token, so a list of real certificates costs about as much by its size as by
+ * its count. The worst JSON for its size (an object of a million short keys) takes about 2 ms
+ * to parse and scan per 8 KiB, a certificate's verification about 1 ms; a 30 MB PDF document
+ * costs about 3,700 units, within a minute's default budget (6,000).
+ */
+const BYTES_PER_UNIT = 8 * 1024;
+
+/** The units `bytes` read whole cost: one per 8 KiB begun, at least one. */
+function unitsOf(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / BYTES_PER_UNIT));
+}
+
+/** The bytes of a body that are read whole and parsed: a JSON body, or a multipart body's certificate and fields. */
+function bytesReadWhole(req: Request): number {
+  if (typeof req.body === "string") return Buffer.byteLength(req.body);
+  const files = (req.files ?? {}) as Record<string, { size: number }[]>;
+  let bytes = files.certificate?.[0]?.size ?? 0;
+  for (const value of Object.values((req.body ?? {}) as Record<string, unknown>)) {
+    if (typeof value === "string") bytes += Buffer.byteLength(value);
+  }
+  return bytes;
+}
 
 /** The JSON body, and the certificates in it that hold a duplicate key (by index; -1 for `certificate`). */
 type ParsedBody = Record<string, unknown> & { malformed?: Map<number, string> };
