@@ -634,6 +634,45 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         app.server.close();
       }
     });
+
+    it("refuses a multipart text field it would not read as sent: the file as text, an unknown field, the certificate twice, sha256 twice", async () => {
+      const certificate = () => new Blob([JSON.stringify(example.certificate())]);
+      const digest = sha256Hex(example.file());
+      for (const [what, fill, code] of [
+        [
+          "the file as a text field",
+          (f: FormData) => f.append("file", example.file().toString()),
+          "FILE_AS_TEXT_FIELD",
+        ],
+        ["an unknown field", (f: FormData) => f.append("foo", "bar"), "UNKNOWN_FIELD"],
+        [
+          "the certificate as a text field beside its file",
+          (f: FormData) => f.append("certificate", JSON.stringify(example.certificate())),
+          "DUPLICATE_FIELD",
+        ],
+        [
+          "sha256 twice",
+          (f: FormData) => {
+            f.append("sha256", digest);
+            f.append("sha256", digest);
+          },
+          "DUPLICATE_FIELD",
+        ],
+      ] as const) {
+        const form = new FormData();
+        form.append("certificate", certificate(), "c.evidence.json");
+        fill(form);
+        const res = await fetch(`${url}/api/v1/verify`, { method: "POST", body: form });
+        expect([res.status, ((await res.json()) as { code: string }).code], what).to.deep.equal([400, code]);
+      }
+      // The certificate as a text field on its own, with the file as a file: both read.
+      const form = new FormData();
+      form.append("certificate", JSON.stringify(example.certificate()));
+      form.append("file", new Blob([example.file()]), "evidence.txt");
+      const res = await fetch(`${url}/api/v1/verify`, { method: "POST", body: form });
+      const body = (await res.json()) as { verdict: string; fileCompared: boolean };
+      expect([res.status, body.verdict, body.fileCompared]).to.deep.equal([200, "valid", true]);
+    });
   });
 
   it("shows the public only the status and the chain, and operators the whole health model", async () => {

@@ -268,6 +268,7 @@ export function verifyRoutes(
     rateLimit(options.anonymous, (req) => unitsOf(bytesReadWhole(req))),
     (req, _res, next) => {
       const files = (req.files ?? {}) as Record<string, unknown[]>;
+      if (req.is("multipart/form-data")) refuseUnreadFields(req.body as Record<string, unknown>, files);
       req.body = typeof req.body === "string" ? parseBody(req.body) : (req.body ?? {});
       const body = req.body as Record<string, unknown>;
       const list = body.certificates;
@@ -359,6 +360,41 @@ function bytesReadWhole(req: Request): number {
     if (typeof value === "string") bytes += Buffer.byteLength(value);
   }
   return bytes;
+}
+
+/**
+ * Refuses a multipart text field that would not be read as sent (what is left unread is
+ * refused, not passed over in silence): a file sent as text (curl's `-F file=<name` for
+ * `-F file=@name`) would leave the file uncompared and the verdict valid; an unknown field,
+ * or one given twice, would be dropped or taken for another.
+ */
+function refuseUnreadFields(fields: Record<string, unknown>, files: Record<string, unknown[]>): void {
+  for (const [name, value] of Object.entries(fields)) {
+    if (name === "file") {
+      throw new HttpProblem(
+        400,
+        "FILE_AS_TEXT_FIELD",
+        'the file came as a text field: send it as a file part, with a file name (curl -F "file=@NAME", not "file=<NAME")',
+      );
+    }
+    if (name !== "certificate" && name !== "sha256") {
+      throw new HttpProblem(
+        400,
+        "UNKNOWN_FIELD",
+        `the body has an unknown field "${name}": send certificate, and file or sha256`,
+      );
+    }
+    if (name === "certificate" && files.certificate !== undefined) {
+      throw new HttpProblem(
+        400,
+        "DUPLICATE_FIELD",
+        "the certificate came twice, as a file and as a text field: send it once",
+      );
+    }
+    // Sent twice (or as name[…]), the field is no longer a string.
+    if (typeof value !== "string")
+      throw new HttpProblem(400, "DUPLICATE_FIELD", `send ${name} once, as one text field`);
+  }
 }
 
 /** The JSON body, and the certificates in it that hold a duplicate key (by index; -1 for `certificate`). */
