@@ -233,6 +233,21 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       expect(body.checks[0]!.detail).to.include('"type" twice');
     });
 
+    it("takes a body's key named like the route's own record of malformed certificates as any other key, never as a 500", async () => {
+      for (const text of [
+        `{"certificates":[${certificateText()}],"malformed":{}}`,
+        `{"certificate":${certificateText()},"malformed":1}`,
+      ]) {
+        const res = await postText(text);
+        const body = (await res.json()) as { verdict?: string; results?: { verdict: string }[] };
+        expect([res.status, body.verdict ?? body.results?.[0]?.verdict], text.slice(-20)).to.deep.equal([200, "valid"]);
+      }
+      const res = await postText(`{"certificate":${withDuplicateKey()},"malformed":{}}`);
+      const body = (await res.json()) as { verdict: string; checks: { detail: string }[] };
+      expect([res.status, body.verdict]).to.deep.equal([200, "invalid"]);
+      expect(body.checks[0]!.detail).to.include('"type" twice');
+    });
+
     it("refuses a duplicate key outside the certificates as a bad request, never as an invalid certificate", async () => {
       for (const text of [
         `{"certificate":${certificateText()},"x":1,"x":2}`,

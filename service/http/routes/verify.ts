@@ -269,7 +269,11 @@ export function verifyRoutes(
     (req, _res, next) => {
       const files = (req.files ?? {}) as Record<string, unknown[]>;
       if (req.is("multipart/form-data")) refuseUnreadFields(req.body as Record<string, unknown>, files);
-      req.body = typeof req.body === "string" ? parseBody(req.body) : (req.body ?? {});
+      if (typeof req.body === "string") {
+        const parsed = parseBody(req.body);
+        req.body = parsed.body;
+        malformedCertificates.set(req, parsed.malformed);
+      } else req.body ??= {};
       const body = req.body as Record<string, unknown>;
       const list = body.certificates;
       // What would otherwise be left unread is refused, not passed over in silence.
@@ -294,13 +298,13 @@ export function verifyRoutes(
     }),
     async (req: Request, res) => {
       const lang = requestLang(req);
-      const body = req.body as ParsedBody;
+      const body = req.body as Record<string, unknown>;
       if (Array.isArray(body.certificates)) {
         // Several at once, so a batch's chain reads are shared and a slow node is waited for
         // in parallel; once the node has failed to answer, the rest are not sent to it again.
         const outage = new OutageReader();
         const work = async (certificate: unknown, i: number): Promise<VerificationJson> => {
-          const malformed = body.malformed?.get(i);
+          const malformed = malformedCertificates.get(req)?.get(i);
           const result = malformed
             ? malformedResult(malformed)
             : await verify({ kind: "certificate", certificate }, { readThrough: (c) => outage.over(c) });
@@ -397,14 +401,17 @@ function refuseUnreadFields(fields: Record<string, unknown>, files: Record<strin
   }
 }
 
-/** The JSON body, and the certificates in it that hold a duplicate key (by index; -1 for `certificate`). */
-type ParsedBody = Record<string, unknown> & { malformed?: Map<number, string> };
+/**
+ * The certificates of each JSON body that hold a duplicate key, and why (by index; -1 for
+ * `certificate`). Kept beside the body, not in it: a body may have a key of any name.
+ */
+const malformedCertificates = new WeakMap<Request, Map<number, string>>();
 
 /**
  * A duplicate key inside a certificate makes that certificate malformed: a verdict (a failed
  * format check) for it alone, not a bad request. One anywhere else in the body is a bad request.
  */
-function parseBody(text: string): ParsedBody {
+function parseBody(text: string): { body: Record<string, unknown>; malformed: Map<number, string> } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -414,18 +421,18 @@ function parseBody(text: string): ParsedBody {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new HttpProblem(400, "INVALID_BODY", "send {certificate} or {certificates: [...]}");
   }
-  const body = value as ParsedBody;
+  const body = value as Record<string, unknown>;
+  const malformed = new Map<number, string>();
   for (const { key, at } of duplicateKeys(text)) {
     const place = /^(?:certificate|certificates\[(\d+)\])(?:\.(.*))?$/.exec(at);
     if (!place)
       throw new HttpProblem(400, "INVALID_BODY", `the request has the key "${key}" twice${at ? ` in ${at}` : ""}`);
     const index = place[1] === undefined ? -1 : Number(place[1]);
-    body.malformed ??= new Map();
-    if (!body.malformed.has(index)) {
-      body.malformed.set(index, `certificate has the key "${key}" twice${place[2] ? ` in ${place[2]}` : ""}`);
+    if (!malformed.has(index)) {
+      malformed.set(index, `certificate has the key "${key}" twice${place[2] ? ` in ${place[2]}` : ""}`);
     }
   }
-  return body;
+  return { body, malformed };
 }
 
 function requestLang(req: Request): Lang {
@@ -439,14 +446,14 @@ async function verificationInput(
   | { evidence: EvidenceInput; options: Pick<EvidenceOptions, "fileDigest" | "packageFile" | "unreadPackage"> }
   | { malformed: string; options: object }
 > {
-  const body = req.body as ParsedBody;
+  const body = req.body as Record<string, unknown>;
   const files = (req.files ?? {}) as Record<
     string,
     { buffer?: Buffer; sha256?: string; size: number; spooled?: string; packageTooLarge?: boolean }[]
   >;
   const upload = files.certificate?.[0]?.buffer;
   let evidence: EvidenceInput;
-  const malformed = body.malformed?.get(-1);
+  const malformed = malformedCertificates.get(req)?.get(-1);
   if (upload !== undefined) {
     evidence = { kind: "bytes", bytes: new Uint8Array(upload.buffer, upload.byteOffset, upload.byteLength) };
   } else if (malformed !== undefined) return { malformed, options: {} };
