@@ -71,6 +71,11 @@ export interface ServiceConfig {
     /** Memory verify requests may hold for bodies, all together (VERIFY_BUFFER_BYTES). */
     verifyBufferBytes: number;
     /**
+     * The part of it the requests of one client address may hold (VERIFY_BUFFER_BYTES_PER_ADDRESS;
+     * all of it unless set: behind a load balancer every client has the balancer's address).
+     */
+    verifyBufferBytesPerAddress: number;
+    /**
      * Disk verify requests may fill with capture packages too large to hold in memory, all
      * together, in DATA_DIR/verify-spool (VERIFY_SPOOL_BYTES; 0: none, such a package could not be verified).
      */
@@ -153,6 +158,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
         env,
         "VERIFY_BUFFER_BYTES",
         256 * 1024 ** 2,
+        2 * MAX_DOCUMENT_BYTES,
+        Number.MAX_SAFE_INTEGER,
+      ),
+      // At least one request's worth too; more than the whole is the whole.
+      verifyBufferBytesPerAddress: int(
+        env,
+        "VERIFY_BUFFER_BYTES_PER_ADDRESS",
+        Number.MAX_SAFE_INTEGER,
         2 * MAX_DOCUMENT_BYTES,
         Number.MAX_SAFE_INTEGER,
       ),

@@ -40,6 +40,10 @@ export interface AppDependencies {
     uploadRateWindowMs?: number;
     /** Memory the verify route may hold for bodies, all requests together (default 256 MiB). */
     verifyBufferBytes?: number;
+    /** The part of it the requests of one client address may hold (default all of it). */
+    verifyBufferBytesPerAddress?: number;
+    /** A JSON body to verify must arrive whole within this (default 60 s). */
+    verifyJsonBodyTimeoutMs?: number;
   };
   /**
    * Where the verify route writes a capture package too large to hold in memory, and how many
@@ -110,7 +114,9 @@ export function createApp(deps: AppDependencies): Express {
 
   const uploadRate = minimumUploadRate(16 * 1024, deps.limits.uploadRateWindowMs);
   app.use("/api/v1/verify", contentLengthLimit(MAX_DOCUMENT_BYTES + deps.limits.fileSizeBytes), uploadRate, publicCors);
-  const buffers = new ByteBudget(deps.limits.verifyBufferBytes ?? 256 * 1024 * 1024);
+  const buffers = new ByteBudget(deps.limits.verifyBufferBytes ?? 256 * 1024 * 1024, {
+    perAddress: deps.limits.verifyBufferBytesPerAddress,
+  });
   const spool = deps.verifySpool && { dir: deps.verifySpool.dir, budget: new ByteBudget(deps.verifySpool.bytes) };
   if (spool) {
     // What a process that stopped mid-request left there is no one's.
@@ -123,6 +129,7 @@ export function createApp(deps: AppDependencies): Express {
       anonymous,
       buffers,
       ...(spool ? { spool } : {}),
+      jsonBodyTimeoutMs: deps.limits.verifyJsonBodyTimeoutMs ?? 60_000,
     }),
   );
 

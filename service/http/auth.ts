@@ -40,8 +40,11 @@ export class TokenBuckets {
     this.#maxKeys = options.maxKeys ?? 100_000;
   }
 
-  /** Takes `cost` units for `key`, or says in how many seconds they will be there. */
-  take(key: string, cost = 1, now = Date.now()): { ok: true } | { ok: false; retryAfter: number } {
+  /**
+   * Takes `cost` units for `key`, or says in how many seconds they will be there. A request
+   * charged in parts has taken `paid` units already: it is judged as one request of both.
+   */
+  take(key: string, cost = 1, now = Date.now(), paid = 0): { ok: true } | { ok: false; retryAfter: number } {
     let bucket = this.#buckets.get(key);
     if (!bucket) {
       bucket = { tokens: this.#perMinute, at: now };
@@ -52,7 +55,7 @@ export class TokenBuckets {
     bucket.at = now;
     // A request larger than the whole bucket is admitted when the bucket is full: it then
     // leaves the bucket in debt, so the next requests wait until it is paid back.
-    const needed = Math.min(cost, this.#perMinute);
+    const needed = Math.min(cost + paid, this.#perMinute) - paid;
     if (bucket.tokens < needed) {
       return { ok: false, retryAfter: Math.max(1, Math.ceil((needed - bucket.tokens) / this.#rate / 1000)) };
     }
@@ -62,17 +65,37 @@ export class TokenBuckets {
 }
 
 /**
- * Rate limit by account (signed-in routes) or by client address (anonymous ones), costing
- * `cost(req)` units. Over the limit: 429 with Retry-After in seconds.
+ * Rate limit by account (signed-in routes) or by client address (anonymous ones). `cost(req)`
+ * is what the request costs in all, as far as is known where this runs: a request that passes
+ * several rate limits on the same buckets (a body paid for before it is read, then as read,
+ * then its items once counted) pays at each only what it has not paid yet, and is judged as
+ * one request. Over the limit: 429 with Retry-After in seconds.
  */
 export function rateLimit(buckets: TokenBuckets, cost: (req: Request) => number = () => 1): RequestHandler {
   return (req, res, next) => {
+    const charged = chargedBy(buckets);
+    const paid = charged.get(req) ?? 0;
+    const more = cost(req) - paid;
+    if (more <= 0) return next();
     const key = req.account ? `account:${req.account.id}` : `ip:${req.ip ?? req.socket.remoteAddress ?? "unknown"}`;
-    const taken = buckets.take(key, cost(req));
+    const taken = buckets.take(key, more, Date.now(), paid);
     if (!taken.ok) {
       res.set("Retry-After", String(taken.retryAfter));
       return next(new HttpProblem(429, "RATE_LIMITED", `too many requests; retry after ${taken.retryAfter} s`));
     }
+    charged.set(req, paid + more);
     next();
   };
+}
+
+/** What each request has been charged so far, per set of buckets. */
+const ledgers = new WeakMap<TokenBuckets, WeakMap<Request, number>>();
+
+function chargedBy(buckets: TokenBuckets): WeakMap<Request, number> {
+  let charged = ledgers.get(buckets);
+  if (!charged) {
+    charged = new WeakMap();
+    ledgers.set(buckets, charged);
+  }
+  return charged;
 }

@@ -87,7 +87,8 @@ function timeOut(socket: Socket, res: Parameters<RequestHandler>[1]): void {
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
-function hasBody(headers: Record<string, unknown>): boolean {
+/** Whether the request has a body to read, by its headers (RFC 9112 §6.3). */
+export function hasBody(headers: Record<string, unknown>): boolean {
   return headers["transfer-encoding"] !== undefined || Number(headers["content-length"] ?? 0) > 0;
 }
 

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { zipSync } from "fflate";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import type { Server } from "node:http";
 import {
   malformedResult,
@@ -14,6 +15,7 @@ import {
   type OperatorHealth,
 } from "../../service/core/index.ts";
 import { sha256OfSource } from "../../service/core/capture-package.ts";
+import { loadConfig } from "../../service/config.ts";
 import { publicHealth } from "../../service/health.ts";
 import { createApp, type AppDependencies } from "../../service/http/app.ts";
 import { Intake } from "../../service/intake/intake.ts";
@@ -24,7 +26,7 @@ import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { tempDir, until } from "../helpers/processes.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
-import { RawConnection } from "../helpers/raw-http.ts";
+import { loopbackAddress, RawConnection, requestFrom } from "../helpers/raw-http.ts";
 import { example } from "../helpers/vectors.ts";
 
 /**
@@ -237,6 +239,21 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       expect(body.checks[0]!.detail).to.include('"type" twice');
     });
 
+    it("takes a body's key named like the route's own record of malformed certificates as any other key, never as a 500", async () => {
+      for (const text of [
+        `{"certificates":[${certificateText()}],"malformed":{}}`,
+        `{"certificate":${certificateText()},"malformed":1}`,
+      ]) {
+        const res = await postText(text);
+        const body = (await res.json()) as { verdict?: string; results?: { verdict: string }[] };
+        expect([res.status, body.verdict ?? body.results?.[0]?.verdict], text.slice(-20)).to.deep.equal([200, "valid"]);
+      }
+      const res = await postText(`{"certificate":${withDuplicateKey()},"malformed":{}}`);
+      const body = (await res.json()) as { verdict: string; checks: { detail: string }[] };
+      expect([res.status, body.verdict]).to.deep.equal([200, "invalid"]);
+      expect(body.checks[0]!.detail).to.include('"type" twice');
+    });
+
     it("refuses a duplicate key outside the certificates as a bad request, never as an invalid certificate", async () => {
       for (const text of [
         `{"certificate":${certificateText()},"x":1,"x":2}`,
@@ -247,10 +264,10 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       }
     });
 
-    it("refuses an empty list (400) and one over 1,000 (413) without charging the rate limit for them", async () => {
+    it("refuses an empty list (400) and one over 1,000 (413), charging them for their size, not per certificate", async () => {
       const empty = await post("/api/v1/verify", { certificates: [] });
       expect([empty.status, ((await empty.json()) as { code: string }).code]).to.deep.equal([400, "INVALID_BODY"]);
-      // The address's budget is 1,000 a minute: had the refused 1,001 been charged, the next would be 429.
+      // The address's budget is 1,000 a minute: had the refused 1,001 been charged one each, the next would be 429.
       const tooMany = await post("/api/v1/verify", { certificates: Array.from({ length: 1001 }, () => 1) });
       expect([tooMany.status, ((await tooMany.json()) as { code: string }).code]).to.deep.equal([
         413,
@@ -442,6 +459,240 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       const answer = await c.answer();
       expect([answer.status, JSON.parse(answer.body).code]).to.deep.equal([408, "REQUEST_TIMEOUT"]);
       await c.closed;
+    });
+
+    /** A certificate to verify, as a multipart body holds it: its JSON as a file, and the file it is about. */
+    const certificateForm = () => {
+      const form = new FormData();
+      form.append("certificate", new Blob([JSON.stringify(example.certificate())]), "c.evidence.json");
+      form.append("file", new Blob([example.file()]), "evidence.txt");
+      return form;
+    };
+    /** A verification from `address`: its status and verdict, or its problem's code. */
+    const verifyFrom = async (appUrl: string, address: string) => {
+      const answer = await requestFrom(address, `${appUrl}/api/v1/verify`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ certificate: example.certificate() }),
+      });
+      return [answer.status, answer.body.verdict ?? answer.body.code];
+    };
+    const jsonHead = (length: string) =>
+      `POST /api/v1/verify HTTP/1.1\r\nHost: evidence\r\nContent-Type: application/json\r\n${length}\r\n\r\n`;
+
+    it("answers verifications while 16 clients that declared 16 MiB JSON bodies send nothing: memory is taken as bytes arrive, not as declared", async () => {
+      // The default budget, 256 MiB: sixteen declared bodies of 16 MiB would take all of it.
+      // Sixteen clients, each from its own address, as an attack spread over addresses would be.
+      const busy = await listen(appWith({ uploadRateWindowMs: 60_000 }));
+      const silent: RawConnection[] = [];
+      try {
+        let seen = 0;
+        const allSeen = new Promise<void>((resolve) =>
+          busy.server.on("request", (req: { url?: string }) => {
+            if (req.url === "/api/v1/verify" && ++seen === 16) resolve();
+          }),
+        );
+        for (let i = 0; i < 16; i++) {
+          const c = await RawConnection.open(busy.url, loopbackAddress(10 + i));
+          c.write(jsonHead(i % 2 === 0 ? "Content-Length: 16777216" : "Transfer-Encoding: chunked"));
+          silent.push(c);
+        }
+        await allSeen;
+
+        const json = await fetch(`${busy.url}/api/v1/verify`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ certificate: example.certificate() }),
+        });
+        expect([json.status, ((await json.json()) as { verdict: string }).verdict]).to.deep.equal([200, "valid"]);
+        const multipart = await fetch(`${busy.url}/api/v1/verify`, { method: "POST", body: certificateForm() });
+        const verdict = (await multipart.json()) as { verdict: string; fileCompared: boolean };
+        expect([multipart.status, verdict.verdict, verdict.fileCompared]).to.deep.equal([200, "valid", true]);
+        expect(
+          silent.map((c) => [c.isClosed, c.received]),
+          "the silent requests still wait for their bodies",
+        ).to.deep.equal(silent.map(() => [false, ""]));
+      } finally {
+        for (const c of silent) c.destroy();
+        busy.server.close();
+      }
+    });
+
+    it("holds what a JSON body has sent while the rest is awaited, and gives it back when its client goes", async () => {
+      const busy = await listen(appWith({ verifyBufferBytes: 256 * 1024, uploadRateWindowMs: 60_000 }));
+      try {
+        const holder = await RawConnection.open(busy.url);
+        holder.write(jsonHead("Content-Length: 1000000") + `{"certificate":"${" ".repeat(255 * 1024)}`);
+        expect(
+          await until(async () => {
+            const answer = await verifyFrom(busy.url, "127.0.0.1");
+            return answer[0] === 503 ? answer : undefined;
+          }, "a verification to be refused while the body's first 255 KiB are held"),
+        ).to.deep.equal([503, "SERVER_BUSY"]);
+        holder.destroy();
+        expect(
+          await until(async () => {
+            const answer = await verifyFrom(busy.url, "127.0.0.1");
+            return answer[0] === 200 ? answer : undefined;
+          }, "room once the holder is gone"),
+        ).to.deep.equal([200, "valid"]);
+      } finally {
+        busy.server.close();
+      }
+    });
+
+    it("answers 408 to a JSON body that has not all arrived within its deadline, closes the connection and gives back what it held", async () => {
+      // The deadline here is 300 ms; the minimum upload rate, measured over a minute, is not what cuts it.
+      const busy = await listen(
+        appWith({ verifyBufferBytes: 256 * 1024, uploadRateWindowMs: 60_000, verifyJsonBodyTimeoutMs: 300 }),
+      );
+      try {
+        const slow = await RawConnection.open(busy.url);
+        slow.write(jsonHead("Content-Length: 1000000") + `{"certificate":"${" ".repeat(255 * 1024)}`);
+        const answer = await slow.answer();
+        expect([answer.status, JSON.parse(answer.body).code, answer.headers.connection]).to.deep.equal([
+          408,
+          "REQUEST_TIMEOUT",
+          "close",
+        ]);
+        await slow.closed;
+        expect(
+          await until(async () => {
+            const verdict = await verifyFrom(busy.url, "127.0.0.1");
+            return verdict[0] === 200 ? verdict : undefined;
+          }, "the slow body's bytes to be given back"),
+        ).to.deep.equal([200, "valid"]);
+      } finally {
+        busy.server.close();
+      }
+    });
+
+    it("holds one client address to its part of the budget (VERIFY_BUFFER_BYTES_PER_ADDRESS): past it 503 SERVER_BUSY for that address, and another is served", async () => {
+      const busy = await listen(
+        appWith({
+          verifyBufferBytes: 1024 * 1024,
+          verifyBufferBytesPerAddress: 256 * 1024,
+          uploadRateWindowMs: 60_000,
+        }),
+      );
+      const holder = await RawConnection.open(busy.url, loopbackAddress(2));
+      try {
+        holder.write(jsonHead("Content-Length: 1000000") + `{"certificate":"${" ".repeat(255 * 1024)}`);
+        expect(
+          await until(async () => {
+            const answer = await verifyFrom(busy.url, loopbackAddress(2));
+            return answer[0] === 503 ? answer : undefined;
+          }, "the holder's address to be refused"),
+        ).to.deep.equal([503, "SERVER_BUSY"]);
+        expect(await verifyFrom(busy.url, loopbackAddress(3)), "another address").to.deep.equal([200, "valid"]);
+      } finally {
+        holder.destroy();
+        busy.server.close();
+      }
+    });
+
+    it("decodes a compressed JSON body, counting what it decodes against the 16 MiB limit (413 past it)", async () => {
+      const send = (body: Buffer, encoding: string) =>
+        fetch(`${url}/api/v1/verify`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "content-encoding": encoding },
+          body: new Uint8Array(body),
+        });
+      const text = JSON.stringify({ certificate: example.certificate() });
+      for (const [encoding, compress] of [
+        ["gzip", gzipSync],
+        ["deflate", deflateSync],
+        ["br", brotliCompressSync],
+      ] as const) {
+        const res = await send(compress(text), encoding);
+        expect([res.status, ((await res.json()) as { verdict: string }).verdict], encoding).to.deep.equal([
+          200,
+          "valid",
+        ]);
+      }
+      // 17 MiB of spaces, sent as 17 KiB.
+      const bomb = gzipSync(`{"certificate":"${" ".repeat(17 * 1024 * 1024)}"}`);
+      const res = await send(bomb, "gzip");
+      expect([res.status, ((await res.json()) as { code: string }).code]).to.deep.equal([413, "BODY_TOO_LARGE"]);
+    });
+
+    it("verifies a list of 1,000 certificates and then a 30 MB PDF document from one address within the default rate limit", async () => {
+      const defaults = loadConfig({}).limits;
+      const app = await listen(
+        appWith({ anonymousPerMinute: defaults.anonymousPerMinute, fileSizeBytes: 2 * MAX_DOCUMENT_BYTES }),
+      );
+      try {
+        const list = await fetch(`${app.url}/api/v1/verify`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ certificates: Array.from({ length: 1000 }, () => example.certificate()) }),
+        });
+        const { results } = (await list.json()) as { results: { verdict: string }[] };
+        expect([list.status, new Set(results.map((r) => r.verdict))]).to.deep.equal([200, new Set(["valid"])]);
+        const form = new FormData();
+        const pdf = Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.alloc(30_000_000, 0x20)]);
+        form.append("certificate", new Blob([pdf]), "certificate.pdf");
+        const document = await fetch(`${app.url}/api/v1/verify`, { method: "POST", body: form });
+        expect([document.status, ((await document.json()) as { verdict: string }).verdict]).to.deep.equal([
+          200,
+          "invalid",
+        ]);
+      } finally {
+        app.server.close();
+      }
+    });
+
+    it("refuses a client out of rate-limit units on its headers, before it sends its body (429 RATE_LIMITED)", async () => {
+      const app = await listen(appWith({ anonymousPerMinute: 1 }));
+      const c = await RawConnection.open(app.url);
+      try {
+        expect(await verifyFrom(app.url, "127.0.0.1")).to.deep.equal([200, "valid"]);
+        c.write(jsonHead("Content-Length: 100000"));
+        const answer = await c.answer();
+        expect([answer.status, JSON.parse(answer.body).code]).to.deep.equal([429, "RATE_LIMITED"]);
+      } finally {
+        c.destroy();
+        app.server.close();
+      }
+    });
+
+    it("refuses a multipart text field it would not read as sent: the file as text, an unknown field, the certificate twice, sha256 twice", async () => {
+      const certificate = () => new Blob([JSON.stringify(example.certificate())]);
+      const digest = sha256Hex(example.file());
+      for (const [what, fill, code] of [
+        [
+          "the file as a text field",
+          (f: FormData) => f.append("file", example.file().toString()),
+          "FILE_AS_TEXT_FIELD",
+        ],
+        ["an unknown field", (f: FormData) => f.append("foo", "bar"), "UNKNOWN_FIELD"],
+        [
+          "the certificate as a text field beside its file",
+          (f: FormData) => f.append("certificate", JSON.stringify(example.certificate())),
+          "DUPLICATE_FIELD",
+        ],
+        [
+          "sha256 twice",
+          (f: FormData) => {
+            f.append("sha256", digest);
+            f.append("sha256", digest);
+          },
+          "DUPLICATE_FIELD",
+        ],
+      ] as const) {
+        const form = new FormData();
+        form.append("certificate", certificate(), "c.evidence.json");
+        fill(form);
+        const res = await fetch(`${url}/api/v1/verify`, { method: "POST", body: form });
+        expect([res.status, ((await res.json()) as { code: string }).code], what).to.deep.equal([400, code]);
+      }
+      // The certificate as a text field on its own, with the file as a file: both read.
+      const form = new FormData();
+      form.append("certificate", JSON.stringify(example.certificate()));
+      form.append("file", new Blob([example.file()]), "evidence.txt");
+      const res = await fetch(`${url}/api/v1/verify`, { method: "POST", body: form });
+      const body = (await res.json()) as { verdict: string; fileCompared: boolean };
+      expect([res.status, body.verdict, body.fileCompared]).to.deep.equal([200, "valid", true]);
     });
   });
 

@@ -4,10 +4,11 @@ import type { Response } from "express";
 import { ByteBudget } from "../../service/http/byte-budget.ts";
 import { HttpProblem } from "../../service/http/problem.ts";
 
-/** The part of a response the budget uses: a header to set, and its close. */
-function response(): Response {
-  const res = new EventEmitter() as EventEmitter & { set: () => void };
+/** The part of a response the budget uses: a header to set, its close, and its request's client address. */
+function response(address = "192.0.2.1"): Response {
+  const res = new EventEmitter() as EventEmitter & { set: () => void; req: { ip: string } };
   res.set = () => {};
+  res.req = { ip: address };
   return res as unknown as Response;
 }
 
@@ -30,5 +31,23 @@ describe("ByteBudget (service/http/byte-budget.ts)", () => {
     budget.take(response(), 100);
     (a as unknown as EventEmitter).emit("close");
     expect(() => budget.take(response(), 1), "the request that gave all back frees nothing more").to.throw(HttpProblem);
+  });
+
+  it("holds one address to its part of the budget, serves other addresses from the rest, and frees the part once answered", () => {
+    const budget = new ByteBudget(100, { perAddress: 60 });
+    const a = response("192.0.2.1");
+    budget.take(a, 50);
+    expect(() => budget.take(response("192.0.2.1"), 20), "the same address, another request").to.throw(
+      HttpProblem,
+      /as many documents as one address may/,
+    );
+    expect(budget.tryTake(response("192.0.2.1"), 20)).to.equal(false);
+    budget.take(response("192.0.2.2"), 50);
+    expect(() => budget.take(response("192.0.2.3"), 1), "the whole budget").to.throw(
+      HttpProblem,
+      /as many documents as it can hold/,
+    );
+    (a as unknown as EventEmitter).emit("close");
+    budget.take(response("192.0.2.1"), 50);
   });
 });

@@ -16,6 +16,14 @@ describe("the service's configuration (environment variables)", () => {
     expect(loadConfig({ RPC_BODY_TIMEOUT_MS: "1000" }).limits.rpcBodyTimeoutMs).to.equal(1_000);
   });
 
+  it("holds no client address to less than the whole verify budget unless VERIFY_BUFFER_BYTES_PER_ADDRESS says so: behind a load balancer every client has one address", () => {
+    expect(loadConfig({}).limits.verifyBufferBytesPerAddress).to.be.at.least(loadConfig({}).limits.verifyBufferBytes);
+    const part = String(128 * 1024 * 1024);
+    expect(loadConfig({ VERIFY_BUFFER_BYTES_PER_ADDRESS: part }).limits.verifyBufferBytesPerAddress).to.equal(
+      128 * 1024 * 1024,
+    );
+  });
+
   it("reads the anchoring lease's length from ANCHOR_LEASE_MS", () => {
     expect(loadConfig({ ANCHOR_LEASE_MS: "3000" }).chain.leaseMs).to.equal(3_000);
   });
@@ -51,6 +59,7 @@ describe("the service's configuration (environment variables)", () => {
     ["RPC_BODY_TIMEOUT_MS", "50"],
     // Less than one request's worth: a capture package as the certificate and another as the file.
     ["VERIFY_BUFFER_BYTES", String(64 * 1024 * 1024)],
+    ["VERIFY_BUFFER_BYTES_PER_ADDRESS", String(64 * 1024 * 1024)],
   ] as const) {
     it(`refuses ${name}=${value} with a message naming it`, () => {
       expect(() => loadConfig({ [name]: value }))

@@ -20,6 +20,7 @@ const FROM = {
   connections: loopbackAddress(5),
   declared: loopbackAddress(6),
   slow: loopbackAddress(7),
+  large: loopbackAddress(9),
 };
 
 const MAX_CONNECTIONS = 4;
@@ -74,6 +75,23 @@ describe("limits on anonymous and slow clients (a real service process)", functi
       const next = await requestFrom(FROM.verify, `${service.url}/api/v1/verify`, json({ certificate: {} }));
       expect([next.status, next.body.code]).to.deep.equal([429, "RATE_LIMITED"]);
       expect(Number(next.headers["retry-after"])).to.be.within(181, 240);
+    });
+
+    it("charges /api/v1/verify one unit per 8 KiB of a JSON body before parsing it, refused or not: 429 with a Retry-After for every unit owed", async () => {
+      // An object of short keys, the costliest JSON to parse for its size; a little over 32 KiB,
+      // so five units begun. It holds no certificate: refused, but only once it has been paid for.
+      const keys: string[] = [];
+      while (keys.join(",").length <= 4 * 8192) keys.push(`"k${keys.length}":0`);
+      const large = await requestFrom(FROM.large, `${service.url}/api/v1/verify`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: `{"x":{${keys.join(",")}}}`,
+      });
+      expect([large.status, large.body.code]).to.deep.equal([400, "NO_CERTIFICATE"]);
+      const next = await requestFrom(FROM.large, `${service.url}/api/v1/verify`, json({ certificate: {} }));
+      expect([next.status, next.body.code]).to.deep.equal([429, "RATE_LIMITED"]);
+      // Five units taken from a bucket of one: the next unit comes in five minutes.
+      expect(Number(next.headers["retry-after"])).to.be.within(241, 300);
     });
 
     it("limits each address alone: another address is still served", async () => {

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream, mkdirSync, openAsBlob, rm, type WriteStream } from "node:fs";
 import path from "node:path";
-import express, { Router, type Request } from "express";
+import { Router, type Request } from "express";
 import multer from "multer";
 import {
   beginsAsJson,
@@ -25,7 +25,9 @@ import {
   type VerificationResult,
 } from "../../core/index.ts";
 import { rateLimit, type TokenBuckets } from "../auth.ts";
+import { budgetedText } from "../budgeted-text.ts";
 import type { ByteBudget } from "../byte-budget.ts";
+import { bodyDeadline, contentLengthLimit } from "../connection-limits.ts";
 import { inOrder } from "../../in-order.ts";
 import { HttpProblem } from "../problem.ts";
 import { ConcurrencyLimit } from "../concurrency-limit.ts";
@@ -37,6 +39,12 @@ import { refuseContentEncoding } from "../validation.ts";
  * certificate, its PDF document or a capture package) and an optional `file`, which is
  * hashed as it streams and never stored. Answers the verdict of docs/protocol.md §8, in the language
  * asked for (`?lang=zh`, or Accept-Language).
+ *
+ * Anonymous, so what it costs is charged to the client's address before it is spent, whatever
+ * the answer: what is read whole and parsed (a JSON body, a multipart body's certificate and
+ * fields) one unit per 8 KiB begun, before it is parsed (a JSON body that says its length pays
+ * for it before it is read, any other body one unit then); a list one unit per certificate
+ * beyond that.
  */
 export type Verify = (
   input: EvidenceInput,
@@ -57,6 +65,8 @@ export function verifyRoutes(
     spool?: { dir: string; budget: ByteBudget };
     /** How many capture packages are read at once (default 4); more wait their turn. */
     packageReads?: number;
+    /** A JSON body must arrive whole within this, else 408 and its connection is closed. */
+    jsonBodyTimeoutMs: number;
   },
 ): Router {
   const router = Router({ caseSensitive: true, strict: true });
@@ -223,33 +233,53 @@ export function verifyRoutes(
     { name: "file", maxCount: 1 },
   ]);
 
-  // The body is read as text and parsed here, so a duplicate key anywhere in it is refused
-  // (JSON.parse would keep the last of two, hiding what another reader would see).
-  const jsonText = express.text({ type: "application/json", limit: JSON_LIMIT });
+  // Each body is paid for before it is read, so that a client out of units is refused on its
+  // headers rather than after sending megabytes: a JSON body that says its length all of it,
+  // any other one unit (the rest once it has been read, below).
+  const payOnHeaders = rateLimit(options.anonymous, (req) => {
+    const declared = Number(req.get("content-length"));
+    return req.is("application/json") && Number.isSafeInteger(declared) ? unitsOf(declared) : 1;
+  });
+  // A JSON body is read as text and parsed here, so a duplicate key anywhere in it is refused
+  // (JSON.parse would keep the last of two, hiding what another reader would see). It is
+  // refused at once when it says it is too large, must arrive whole within its deadline, and
+  // holds memory only for what has arrived: requests that declare large bodies and send
+  // nothing must not hold the memory every verification shares.
+  const readJson = Router().use(
+    contentLengthLimit(JSON_LIMIT),
+    payOnHeaders,
+    bodyDeadline(options.jsonBodyTimeoutMs),
+    budgetedText({ limit: JSON_LIMIT, budget: options.buffers }),
+  );
+  const readMultipart = Router().use(payOnHeaders, upload);
   router.post(
     "/api/v1/verify",
     (req, res, next) => {
       if (req.is("multipart/form-data")) {
         refuseContentEncoding(req);
-        upload(req, res, next);
+        readMultipart(req, res, next);
       } else if (req.is("application/json")) {
-        // Held whole while it is parsed and checked: as much as it says it is, or the limit.
-        // (A compressed body is held as it is once decoded, so it takes the limit.)
-        const declared = req.get("content-encoding") ? NaN : Number(req.get("content-length"));
-        options.buffers.take(res, Number.isSafeInteger(declared) ? Math.min(declared, JSON_LIMIT) : JSON_LIMIT);
-        jsonText(req, res, next);
+        readJson(req, res, next);
       } else next(new HttpProblem(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json or multipart/form-data"));
     },
+    // Parsing is paid for before it is done, refused or not: a large body costs its sender
+    // what it costs the service (JSON.parse and the duplicate-key scan hold the event loop
+    // for seconds on the largest JSON body).
+    rateLimit(options.anonymous, (req) => unitsOf(bytesReadWhole(req))),
     (req, _res, next) => {
-      req.body = typeof req.body === "string" ? parseBody(req.body) : (req.body ?? {});
-      // Refused before the rate limit is charged: a refused request costs nothing.
+      const files = (req.files ?? {}) as Record<string, unknown[]>;
+      if (req.is("multipart/form-data")) refuseUnreadFields(req.body as Record<string, unknown>, files);
+      if (typeof req.body === "string") {
+        const parsed = parseBody(req.body);
+        req.body = parsed.body;
+        malformedCertificates.set(req, parsed.malformed);
+      } else req.body ??= {};
       const body = req.body as Record<string, unknown>;
       const list = body.certificates;
       // What would otherwise be left unread is refused, not passed over in silence.
       if (list !== undefined && (body.certificate !== undefined || body.sha256 !== undefined)) {
         throw new HttpProblem(400, "INVALID_BODY", "send certificates alone, or one certificate with its sha256");
       }
-      const files = (req.files ?? {}) as Record<string, unknown[]>;
       if (files.file !== undefined && body.sha256 !== undefined) {
         throw new HttpProblem(400, "INVALID_BODY", "send the file or its sha256, not both");
       }
@@ -261,19 +291,20 @@ export function verifyRoutes(
       }
       next();
     },
+    // A list's certificates are verified one by one: each costs a unit (what its size paid counts).
     rateLimit(options.anonymous, (req) => {
       const list = (req.body as { certificates?: unknown }).certificates;
-      return Array.isArray(list) ? list.length : 1;
+      return Array.isArray(list) ? list.length : 0;
     }),
     async (req: Request, res) => {
       const lang = requestLang(req);
-      const body = req.body as ParsedBody;
+      const body = req.body as Record<string, unknown>;
       if (Array.isArray(body.certificates)) {
         // Several at once, so a batch's chain reads are shared and a slow node is waited for
         // in parallel; once the node has failed to answer, the rest are not sent to it again.
         const outage = new OutageReader();
         const work = async (certificate: unknown, i: number): Promise<VerificationJson> => {
-          const malformed = body.malformed?.get(i);
+          const malformed = malformedCertificates.get(req)?.get(i);
           const result = malformed
             ? malformedResult(malformed)
             : await verify({ kind: "certificate", certificate }, { readThrough: (c) => outage.over(c) });
@@ -310,14 +341,77 @@ const SPOOL_AFTER_BYTES = 8 * 1024 * 1024;
 /** The largest JSON body: 1,000 certificates of a few kilobytes each. */
 const JSON_LIMIT = 16 * 1024 * 1024;
 
-/** The JSON body, and the certificates in it that hold a duplicate key (by index; -1 for `certificate`). */
-type ParsedBody = Record<string, unknown> & { malformed?: Map<number, string> };
+/**
+ * The bytes read whole that cost a unit of the anonymous rate limit: about a certificate with
+ * its time-stamp token, so a list of real certificates costs about as much by its size as by
+ * its count. The worst JSON for its size (an object of a million short keys) takes about 2 ms
+ * to parse and scan per 8 KiB, a certificate's verification about 1 ms; a 30 MB PDF document
+ * costs about 3,700 units, within a minute's default budget (6,000).
+ */
+const BYTES_PER_UNIT = 8 * 1024;
+
+/** The units `bytes` read whole cost: one per 8 KiB begun, at least one. */
+function unitsOf(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / BYTES_PER_UNIT));
+}
+
+/** The bytes of a body that are read whole and parsed: a JSON body, or a multipart body's certificate and fields. */
+function bytesReadWhole(req: Request): number {
+  if (typeof req.body === "string") return Buffer.byteLength(req.body);
+  const files = (req.files ?? {}) as Record<string, { size: number }[]>;
+  let bytes = files.certificate?.[0]?.size ?? 0;
+  for (const value of Object.values((req.body ?? {}) as Record<string, unknown>)) {
+    if (typeof value === "string") bytes += Buffer.byteLength(value);
+  }
+  return bytes;
+}
+
+/**
+ * Refuses a multipart text field that would not be read as sent (what is left unread is
+ * refused, not passed over in silence): a file sent as text (curl's `-F file=<name` for
+ * `-F file=@name`) would leave the file uncompared and the verdict valid; an unknown field,
+ * or one given twice, would be dropped or taken for another.
+ */
+function refuseUnreadFields(fields: Record<string, unknown>, files: Record<string, unknown[]>): void {
+  for (const [name, value] of Object.entries(fields)) {
+    if (name === "file") {
+      throw new HttpProblem(
+        400,
+        "FILE_AS_TEXT_FIELD",
+        'the file came as a text field: send it as a file part, with a file name (curl -F "file=@NAME", not "file=<NAME")',
+      );
+    }
+    if (name !== "certificate" && name !== "sha256") {
+      throw new HttpProblem(
+        400,
+        "UNKNOWN_FIELD",
+        `the body has an unknown field "${name}": send certificate, and file or sha256`,
+      );
+    }
+    if (name === "certificate" && files.certificate !== undefined) {
+      throw new HttpProblem(
+        400,
+        "DUPLICATE_FIELD",
+        "the certificate came twice, as a file and as a text field: send it once",
+      );
+    }
+    // Sent twice (or as name[…]), the field is no longer a string.
+    if (typeof value !== "string")
+      throw new HttpProblem(400, "DUPLICATE_FIELD", `send ${name} once, as one text field`);
+  }
+}
+
+/**
+ * The certificates of each JSON body that hold a duplicate key, and why (by index; -1 for
+ * `certificate`). Kept beside the body, not in it: a body may have a key of any name.
+ */
+const malformedCertificates = new WeakMap<Request, Map<number, string>>();
 
 /**
  * A duplicate key inside a certificate makes that certificate malformed: a verdict (a failed
  * format check) for it alone, not a bad request. One anywhere else in the body is a bad request.
  */
-function parseBody(text: string): ParsedBody {
+function parseBody(text: string): { body: Record<string, unknown>; malformed: Map<number, string> } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -327,18 +421,18 @@ function parseBody(text: string): ParsedBody {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new HttpProblem(400, "INVALID_BODY", "send {certificate} or {certificates: [...]}");
   }
-  const body = value as ParsedBody;
+  const body = value as Record<string, unknown>;
+  const malformed = new Map<number, string>();
   for (const { key, at } of duplicateKeys(text)) {
     const place = /^(?:certificate|certificates\[(\d+)\])(?:\.(.*))?$/.exec(at);
     if (!place)
       throw new HttpProblem(400, "INVALID_BODY", `the request has the key "${key}" twice${at ? ` in ${at}` : ""}`);
     const index = place[1] === undefined ? -1 : Number(place[1]);
-    body.malformed ??= new Map();
-    if (!body.malformed.has(index)) {
-      body.malformed.set(index, `certificate has the key "${key}" twice${place[2] ? ` in ${place[2]}` : ""}`);
+    if (!malformed.has(index)) {
+      malformed.set(index, `certificate has the key "${key}" twice${place[2] ? ` in ${place[2]}` : ""}`);
     }
   }
-  return body;
+  return { body, malformed };
 }
 
 function requestLang(req: Request): Lang {
@@ -352,14 +446,14 @@ async function verificationInput(
   | { evidence: EvidenceInput; options: Pick<EvidenceOptions, "fileDigest" | "packageFile" | "unreadPackage"> }
   | { malformed: string; options: object }
 > {
-  const body = req.body as ParsedBody;
+  const body = req.body as Record<string, unknown>;
   const files = (req.files ?? {}) as Record<
     string,
     { buffer?: Buffer; sha256?: string; size: number; spooled?: string; packageTooLarge?: boolean }[]
   >;
   const upload = files.certificate?.[0]?.buffer;
   let evidence: EvidenceInput;
-  const malformed = body.malformed?.get(-1);
+  const malformed = malformedCertificates.get(req)?.get(-1);
   if (upload !== undefined) {
     evidence = { kind: "bytes", bytes: new Uint8Array(upload.buffer, upload.byteOffset, upload.byteLength) };
   } else if (malformed !== undefined) return { malformed, options: {} };
