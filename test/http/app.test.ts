@@ -315,6 +315,40 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       }
     });
 
+    it("stops verifying a list of certificates once its client has gone: no certificate after those under way is started", async () => {
+      let calls = 0;
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const verify: Dependencies["verify"] = async () => {
+        calls++;
+        await held;
+        return malformedResult("answered by a stand-in verifier");
+      };
+      const app = await listen(appWith({ anonymousPerMinute: 100_000 }, { verify }));
+      const closed: Promise<unknown>[] = [];
+      app.server.on("connection", (socket) => closed.push(once(socket, "close")));
+      try {
+        const aborted = new AbortController();
+        const answer = fetch(`${app.url}/api/v1/verify`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ certificates: Array.from({ length: 200 }, () => example.certificate()) }),
+          signal: aborted.signal,
+        }).catch(() => "gone");
+        await until(async () => (calls === 16 ? true : undefined), "16 certificates to be under way");
+        aborted.abort();
+        expect(await answer).to.equal("gone");
+        await Promise.all(closed);
+        release();
+        // The certificates under way finish; their answers go nowhere, and nothing else starts.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(calls).to.equal(16);
+      } finally {
+        release();
+        app.server.close();
+      }
+    });
+
     it("writes a capture package too large to hold in memory to its spool directory, reads it from there and removes it once answered; past the spool's budget it is said to be unread, never judged by its hash", async () => {
       const spoolDir = path.join(dir, "verify-spool");
       mkdirSync(spoolDir, { recursive: true });
