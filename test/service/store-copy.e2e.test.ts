@@ -89,6 +89,9 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     dirs.push(dir);
     return dir;
   };
+  /** `evidence store copy` of a data directory into a database, its files into a directory of their own unless given one. */
+  const copyInto = (from: string, databaseUrl: string, objectsDir = scratch("objects")) =>
+    copy(["--from", from, "--to-database", databaseUrl, "--to-objects-dir", objectsDir]);
 
   before(async () => {
     chain = await startChainNode({ chainId: 4051 });
@@ -182,7 +185,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     const databaseUrl = await postgres.createDatabase();
     const objectsDir = tempDir("shared-objects");
     dirs.push(objectsDir);
-    const copied = await copy(["--from", sourceDir, "--to-database", databaseUrl, "--to-objects-dir", objectsDir]);
+    const copied = await copyInto(sourceDir, databaseUrl, objectsDir);
     expect(copied.code, copied.stderr).to.equal(0);
     expect(copied.stdout).to.match(/Copied 16 evidence items \(11 certified, 5 waiting for a batch\)/);
     expect(copied.stdout).to.include('ISSUER_NAME="Evidence Anchor" and CERTIFICATE_VERSION=2');
@@ -264,7 +267,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
 
     // A second copy into a database in use is refused, and changes nothing.
     const counts = await rowCounts(databaseUrl);
-    const again = await copy(["--from", sourceDir, "--to-database", databaseUrl, "--to-objects-dir", objectsDir]);
+    const again = await copyInto(sourceDir, databaseUrl, objectsDir);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.match(/already holds rows \(in meta, accounts, batches, evidence/);
     expect(await rowCounts(databaseUrl)).to.deep.equal(counts);
@@ -308,14 +311,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     // A live process holds the data directory's lock.
     writeFileSync(path.join(sourceDir, "service.lock"), `${process.pid}\n`);
     try {
-      const result = await copy([
-        "--from",
-        sourceDir,
-        "--to-database",
-        databaseUrl,
-        "--to-objects-dir",
-        scratch("objects"),
-      ]);
+      const result = await copyInto(sourceDir, databaseUrl);
       expect(result.code).to.equal(1);
       expect(result.stderr).to.match(/is in use by a running service \(pid \d+\): stop it first, then copy/);
     } finally {
@@ -334,14 +330,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
       if (damage === "damaged") writeFileSync(file, Buffer.concat([bytes, Buffer.from("!")]));
       else rmSync(file);
       const databaseUrl = await postgres.createSchema();
-      const result = await copy([
-        "--from",
-        copyOfSource,
-        "--to-database",
-        databaseUrl,
-        "--to-objects-dir",
-        scratch(`objects-${damage}`),
-      ]);
+      const result = await copyInto(copyOfSource, databaseUrl, scratch(`objects-${damage}`));
       expect(result.code, `${id}'s file ${damage}`).to.equal(1);
       expect(result.stderr).to.include("1 evidence file in");
       expect(result.stderr).to.include(`${hash} (of evidence ${id}) is ${damage}`);
@@ -363,14 +352,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     } finally {
       await raw.end();
     }
-    const result = await copy([
-      "--from",
-      sourceDir,
-      "--to-database",
-      databaseUrl,
-      "--to-objects-dir",
-      scratch("objects"),
-    ]);
+    const result = await copyInto(sourceDir, databaseUrl);
     expect(result.code).to.equal(1);
     expect(result.stderr).to.match(
       /evidence: PostgreSQL holds 16 rows that differ from the 16 copied; nothing was committed/,
@@ -385,14 +367,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     await store.setMeta("contract", "0x5FbDB2315678afecb367f032d93F642f64180aa3");
     await store.close();
     const databaseUrl = await postgres.createSchema();
-    const result = await copy([
-      "--from",
-      embeddedDir,
-      "--to-database",
-      databaseUrl,
-      "--to-objects-dir",
-      scratch("objects"),
-    ]);
+    const result = await copyInto(embeddedDir, databaseUrl);
     expect(result.code).to.equal(1);
     expect(result.stderr).to.match(/anchors on the embedded development chain/);
     const raw = new pg.Client({ connectionString: databaseUrl });
