@@ -50,7 +50,12 @@ export interface AppDependencies {
    * bytes it may write there, all requests together. The directory is emptied when the app is
    * made. Without it, such a package beside a capture's certificate could not be verified.
    */
-  verifySpool?: { dir: string; bytes: number };
+  verifySpool?: {
+    dir: string;
+    bytes: number;
+    /** Free disk the spool leaves to evidence on the same file system (default 2 GiB). */
+    diskReserveBytes?: number;
+  };
   /** The operators' view of health, or the public one (status and chain only). */
   health: { (view: "operator"): Promise<OperatorHealth>; (view: "public"): Promise<PublicHealth> };
   /** What the pages are told: the public address for QR codes, chain names. */
@@ -117,7 +122,11 @@ export function createApp(deps: AppDependencies): Express {
   const buffers = new ByteBudget(deps.limits.verifyBufferBytes ?? 256 * 1024 * 1024, {
     perAddress: deps.limits.verifyBufferBytesPerAddress,
   });
-  const spool = deps.verifySpool && { dir: deps.verifySpool.dir, budget: new ByteBudget(deps.verifySpool.bytes) };
+  const spool = deps.verifySpool && {
+    dir: deps.verifySpool.dir,
+    budget: new ByteBudget(deps.verifySpool.bytes),
+    diskReserveBytes: deps.verifySpool.diskReserveBytes ?? SPOOL_DISK_RESERVE_BYTES,
+  };
   if (spool) {
     // What a process that stopped mid-request left there is no one's.
     rmSync(spool.dir, { recursive: true, force: true });
@@ -166,6 +175,12 @@ export function createApp(deps: AppDependencies): Express {
   app.use(problemHandler(deps.log));
   return app;
 }
+
+/**
+ * Free disk a verification's spool never takes: evidence uploads and the database usually
+ * share the data directory's file system, and what was acknowledged must have room.
+ */
+const SPOOL_DISK_RESERVE_BYTES = 2 * 1024 ** 3;
 
 /** `compute`'s answer, shared by every caller until it is `maxAgeMs` old (a failure is not kept). */
 function sharedForAMoment<T>(compute: () => Promise<T>, maxAgeMs: number): () => Promise<T> {

@@ -349,7 +349,7 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       }
     });
 
-    it("writes a capture package too large to hold in memory to its spool directory, reads it from there and removes it once answered; past the spool's budget it is said to be unread, never judged by its hash", async () => {
+    it("writes a capture package too large to hold in memory to its spool directory, reads it from there and removes it once answered; past the spool's budget, or the disk's reserve, it is said to be unread, never judged by its hash", async () => {
       const spoolDir = path.join(dir, "verify-spool");
       mkdirSync(spoolDir, { recursive: true });
       writeFileSync(path.join(spoolDir, "left-by-a-crash.zip"), "x");
@@ -399,7 +399,20 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         broken.server.close();
       }
       rmSync(spoolDir, { force: true });
-      const [spooled, unread, exhausted, failed] = seen;
+      // A disk that would keep less free than the reserve left to evidence: nothing is spooled.
+      const crowded = await listen(
+        appWith(
+          { fileSizeBytes: 2 * MAX_DOCUMENT_BYTES },
+          { verify, verifySpool: { dir: spoolDir, bytes: 1 << 30, diskReserveBytes: Number.MAX_SAFE_INTEGER } },
+        ),
+      );
+      try {
+        await postPackage(crowded.url);
+        expect(readdirSync(spoolDir), "nothing written").to.deep.equal([]);
+      } finally {
+        crowded.server.close();
+      }
+      const [spooled, unread, exhausted, failed, reserved] = seen;
       expect([spooled!.spooled.length, spooled!.read, spooled!.options?.fileDigest]).to.deep.equal([1, sha256, sha256]);
       expect([unread!.spooled, unread!.options]).to.deep.equal([
         [],
@@ -408,6 +421,7 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       for (const [which, why] of [
         [exhausted, "a budget the package outgrows"],
         [failed, "a spool that cannot be written"],
+        [reserved, "a disk that would keep less than its reserve free"],
       ] as const) {
         expect(which!.options, why).to.deep.equal({ fileDigest: sha256, unreadPackage: { size: zip.length } });
       }

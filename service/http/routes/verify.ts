@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { createWriteStream, mkdirSync, openAsBlob, rm, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, openAsBlob, rm, statfsSync, type WriteStream } from "node:fs";
 import path from "node:path";
 import { Router, type Request } from "express";
 import multer from "multer";
@@ -62,7 +62,7 @@ export function verifyRoutes(
     /** Memory all verify requests may hold for bodies at once. */
     buffers: ByteBudget;
     /** Where a capture package too large to hold in memory is written to be read, within its budget of disk. */
-    spool?: { dir: string; budget: ByteBudget };
+    spool?: { dir: string; budget: ByteBudget; diskReserveBytes: number };
     /** How many capture packages are read at once (default 4); more wait their turn. */
     packageReads?: number;
     /** A JSON body must arrive whole within this, else 408 and its connection is closed. */
@@ -89,8 +89,9 @@ export function verifyRoutes(
         let packageTooLarge = false;
         let spool: { file: string; out: WriteStream; failed: boolean } | undefined;
         const res = req.res!;
+        let sinceDiskChecked = 0;
         const startSpool = (earlier: number): boolean => {
-          if (!options.spool?.budget.tryTake(res, earlier)) return false;
+          if (!options.spool) return false;
           // Made again if something removed it while the service runs (if it cannot be, the
           // write below fails, and the package is said to be unread).
           try {
@@ -98,6 +99,8 @@ export function verifyRoutes(
           } catch {
             // the write stream's error says the rest
           }
+          if (!diskLeaves(options.spool.dir, earlier, options.spool.diskReserveBytes)) return false;
+          if (!options.spool.budget.tryTake(res, earlier)) return false;
           const spoolPath = path.join(options.spool.dir, `${randomUUID()}.zip`);
           const out = createWriteStream(spoolPath, { flags: "wx", mode: 0o600 });
           const written = { file: spoolPath, out, failed: false };
@@ -124,7 +127,11 @@ export function verifyRoutes(
         };
         const spoolChunk = (chunk: Buffer) => {
           if (!spool || spool.failed) return;
-          if (!options.spool!.budget.tryTake(res, chunk.length)) {
+          sinceDiskChecked += chunk.length;
+          const diskFull =
+            sinceDiskChecked >= DISK_CHECK_EVERY &&
+            !diskLeaves(options.spool!.dir, (sinceDiskChecked = 0), options.spool!.diskReserveBytes);
+          if (diskFull || !options.spool!.budget.tryTake(res, chunk.length)) {
             spool.failed = true;
             spool.out.destroy();
             return;
@@ -342,6 +349,19 @@ export function verifyRoutes(
  * budget every PDF and package to verify shares.
  */
 const SPOOL_AFTER_BYTES = 8 * 1024 * 1024;
+
+/** How often, in bytes written, a spooled package checks that the disk keeps its reserve. */
+const DISK_CHECK_EVERY = 64 * 1024 ** 2;
+
+/** Whether the file system of `dir` keeps `reserve` bytes free once `bytes` more are written. */
+function diskLeaves(dir: string, bytes: number, reserve: number): boolean {
+  try {
+    const { bavail, bsize } = statfsSync(dir);
+    return bavail * bsize - bytes >= reserve;
+  } catch {
+    return false;
+  }
+}
 
 /** The largest JSON body: 1,000 certificates of a few kilobytes each. */
 const JSON_LIMIT = 16 * 1024 * 1024;
