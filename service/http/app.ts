@@ -53,7 +53,7 @@ export interface AppDependencies {
   verifySpool?: {
     dir: string;
     bytes: number;
-    /** Free disk the spool leaves to evidence on the same file system (default 2 GiB). */
+    /** Free disk the spool leaves to evidence on the same file system (default 1 GiB). */
     diskReserveBytes?: number;
   };
   /** The operators' view of health, or the public one (status and chain only). */
@@ -180,7 +180,7 @@ export function createApp(deps: AppDependencies): Express {
  * Free disk a verification's spool never takes: evidence uploads and the database usually
  * share the data directory's file system, and what was acknowledged must have room.
  */
-const SPOOL_DISK_RESERVE_BYTES = 2 * 1024 ** 3;
+const SPOOL_DISK_RESERVE_BYTES = 1024 ** 3;
 
 /** `compute`'s answer, shared by every caller until it is `maxAgeMs` old (a failure is not kept). */
 function sharedForAMoment<T>(compute: () => Promise<T>, maxAgeMs: number): () => Promise<T> {
