@@ -4,6 +4,7 @@ import path from "node:path";
 import { DatabaseSync, type SQLOutputValue } from "node:sqlite";
 import type pg from "pg";
 import { listCaptureFiles } from "../capture/capture-files.ts";
+import { firstLineOf } from "../core/errors.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import { newPool, PostgresEvidenceStore } from "./postgres-store.ts";
 import { SqliteEvidenceStore } from "./sqlite-store.ts";
@@ -73,14 +74,30 @@ export async function copyStore(options: {
   source: ObjectStore;
   target: ObjectStore;
   progress?: (line: string) => void;
+  /** Told when the COMMIT is about to be sent, and once it is done and the data directory marked MOVED. */
+  phase?: (phase: "committing" | "committed") => void;
 }): Promise<CopyReport> {
   const { dataDir, databaseUrl, source, target } = options;
   const progress = options.progress ?? (() => undefined);
+  const phase = options.phase ?? (() => undefined);
   // Opening each store brings its schema up to this version's, as a start of the service
   // would; captures recorded by an earlier version get their files listed, as at a start.
   const sqlite = await SqliteEvidenceStore.open(dataDir);
   try {
     await listCaptureFiles(sqlite, source, { info: progress, error: (line) => progress(line) });
+    // A capture whose files cannot be listed would lose them in the move: its package would
+    // break on the replicas. Nothing is copied until every capture's files are known.
+    const unlisted = await sqlite.capturesWithoutFiles(21);
+    if (unlisted.length > 0) {
+      const ids = unlisted.slice(0, 20).map((c) => c.id);
+      const which =
+        unlisted.length === 1
+          ? `the manifest of capture ${ids[0]} cannot be read`
+          : `the manifests of ${unlisted.length > 20 ? "more than 20" : unlisted.length} captures cannot be read (${ids.join(", ")})`;
+      throw new CopyRefusedError(
+        `${which}, so the files it lists cannot be copied: restore ${path.join(dataDir, "objects")} from a backup, then copy again`,
+      );
+    }
   } finally {
     await sqlite.close();
   }
@@ -98,15 +115,26 @@ export async function copyStore(options: {
         await refuseUnfitDatabase(client);
         await target.cleanTemporaryFiles();
         const files = await copyFiles(db, source, target, dataDir, progress);
-        const tables = await copyRows(db, client, progress);
+        const tables = await copyRows(db, client, progress, () => phase("committing"));
+        // Marked at once, before anything else is awaited: the rows are the replicas' now.
+        const moved = path.join(dataDir, MOVED_FILE);
+        try {
+          writeFileSync(
+            moved,
+            `This data directory's store was copied by "evidence store copy" at ${new Date().toISOString()}\n` +
+              `to ${withoutPassword(databaseUrl)}; its service runs there now.\n` +
+              `Remove ${moved} only to run the service here again, the move abandoned.\n`,
+            { mode: 0o600 },
+          );
+        } catch (e) {
+          throw new Error(
+            `the copy is committed, but ${moved} could not be written (${firstLineOf(e)}): create it by hand, ` +
+              "so that the service is not started on this data directory again",
+            { cause: e },
+          );
+        }
+        phase("committed");
         await target.cleanTemporaryFiles();
-        writeFileSync(
-          path.join(dataDir, MOVED_FILE),
-          `This data directory's store was copied by "evidence store copy" at ${new Date().toISOString()}\n` +
-            `to ${withoutPassword(databaseUrl)}; its service runs there now.\n` +
-            `Remove ${path.join(dataDir, MOVED_FILE)} only to run the service here again, the move abandoned.\n`,
-          { mode: 0o600 },
-        );
         return { tables, files, evidence: evidenceOf(db), issuer: issuerOf(db) };
       } finally {
         client.release();
@@ -279,12 +307,13 @@ async function copyRows(
   db: DatabaseSync,
   client: pg.PoolClient,
   progress: (line: string) => void,
+  committing: () => void,
 ): Promise<CopyReport["tables"]> {
   const report: CopyReport["tables"] = [];
   await client.query("SET synchronous_commit = on");
   await client.query("BEGIN");
   try {
-    // Replicas started on the database meanwhile wait until the copy is committed.
+    // Replicas started on the database meanwhile cannot write until the copy is committed.
     await client.query(`LOCK TABLE ${TABLES.map((t) => t.name).join(", ")} IN SHARE ROW EXCLUSIVE MODE`);
     await refuseUnfitDatabase(client);
     for (const table of TABLES) {
@@ -300,6 +329,7 @@ async function copyRows(
       report.push({ name: table.name, rows: written.rows });
       progress(`${table.name}: ${written.rows} ${written.rows === 1 ? "row" : "rows"}, read back equal`);
     }
+    committing();
     await client.query("COMMIT");
   } catch (e) {
     await client.query("ROLLBACK").catch(() => undefined);

@@ -56,6 +56,20 @@ async function rowCounts(databaseUrl: string): Promise<Record<string, number>> {
 
 const EMPTY = Object.fromEntries(COPIED_TABLES.map((t) => [t, 0]));
 
+/** The tables of the database's schema (none until something migrated it). */
+async function tablesIn(databaseUrl: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
+    );
+    return rows.map((r) => r.table_name);
+  } finally {
+    await client.end();
+  }
+}
+
 /**
  * A member's service first runs on one machine — SQLite and the files in its data directory,
  * anchoring on the consortium chain — and then moves onto PostgreSQL and a shared objects
@@ -267,6 +281,13 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
 
     // A second copy into a database in use is refused, and changes nothing.
     const counts = await rowCounts(databaseUrl);
+    const twice = await copyInto(sourceDir, databaseUrl, objectsDir);
+    expect([twice.code, twice.stderr]).to.match(/was copied already: .*copied by "evidence store copy"/);
+    const key = await runCli(["accounts", "create", "--name", "too late", "--json"], { DATA_DIR: sourceDir });
+    expect([key.code, key.stderr]).to.deep.equal([1, key.stderr]);
+    expect(key.stderr).to.match(/is not the service's store any more/);
+    // Without the mark, the database in use refuses it.
+    rmSync(path.join(sourceDir, "MOVED"));
     const again = await copyInto(sourceDir, databaseUrl, objectsDir);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.match(/already holds rows \(in meta, accounts, batches, evidence/);
@@ -293,6 +314,8 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
         S3RVER_CREDENTIALS,
       );
       expect(copied.code, copied.stderr).to.equal(0);
+      // This test's copy marked the data directory; the next tests copy from it again.
+      rmSync(path.join(sourceDir, "MOVED"));
       const report = JSON.parse(copied.stdout) as CopyReport;
       const stored = readdirSync(path.join(sourceDir, "objects"), { recursive: true, withFileTypes: true });
       expect(report.files).to.deep.include({ copied: stored.filter((f) => f.isFile()).length - 1, present: 1 });
@@ -338,6 +361,27 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     }
   });
 
+  it("refuses a capture whose manifest cannot be read, whose files it could not list, before copying anything", async () => {
+    const copyOfSource = scratch("source-unlisted");
+    cpSync(sourceDir, copyOfSource, { recursive: true });
+    rmSync(path.join(copyOfSource, "MOVED"), { force: true });
+    const db = new DatabaseSync(path.join(copyOfSource, "evidence.db"));
+    db.exec("DELETE FROM capture_files");
+    const { content_hash: manifest } = db.prepare("SELECT content_hash FROM evidence WHERE id = ?").get(capturedId) as {
+      content_hash: string;
+    };
+    db.close();
+    rmSync(path.join(copyOfSource, "objects", manifest.slice(0, 2), manifest));
+    const databaseUrl = await postgres.createSchema();
+    const objectsDir = scratch("objects-unlisted");
+    const result = await copyInto(copyOfSource, databaseUrl, objectsDir);
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.include(`the manifest of capture ${capturedId} cannot be read`);
+    expect(await tablesIn(databaseUrl), "the database left untouched").to.deep.equal([]);
+    const copiedFiles = readdirSync(objectsDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    expect(copiedFiles, "no file copied").to.deep.equal([]);
+  });
+
   it("commits nothing when a table reads back different from the source", async () => {
     const databaseUrl = await postgres.createSchema();
     await (await PostgresEvidenceStore.open(databaseUrl)).close();
@@ -370,13 +414,7 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     const result = await copyInto(embeddedDir, databaseUrl);
     expect(result.code).to.equal(1);
     expect(result.stderr).to.match(/anchors on the embedded development chain/);
-    const raw = new pg.Client({ connectionString: databaseUrl });
-    await raw.connect();
-    const { rows } = await raw.query(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
-    );
-    await raw.end();
-    expect(rows, "the database is left untouched").to.deep.equal([]);
+    expect(await tablesIn(databaseUrl), "the database left untouched").to.deep.equal([]);
   });
 
   it("tells what is missing from the command", async () => {

@@ -9,6 +9,13 @@ async function withStore<T>(fn: (store: import("../../store/store.ts").EvidenceS
     import("../../store/open-store.ts"),
   ]);
   const config = loadConfig();
+  if (config.databaseUrl === undefined) {
+    // Keys made in a store that was moved would never reach the replicas.
+    const { movedAway } = await import("../../store/copy-store.ts");
+    const moved = movedAway(config.dataDir);
+    if (moved !== undefined)
+      throw new Error(`${config.dataDir} is not the service's store any more. ${moved.trim().replace(/\n/g, " ")}`);
+  }
   const store = await openStore(config);
   try {
     return await fn(store);

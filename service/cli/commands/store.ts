@@ -54,13 +54,17 @@ chain cannot serve replicas.`,
       throw new UsageError(`${dataDir} holds no store (no evidence.db): give the service's data directory with --from`);
     }
 
-    const [{ DataDirInUseError, lockDataDir }, { FileObjectStore }, { openObjectStore }, { copyStore }] =
+    const [{ DataDirInUseError, lockDataDir }, { FileObjectStore }, { openObjectStore }, { copyStore, movedAway }] =
       await Promise.all([
         import("../../data-dir-lock.ts"),
         import("../../objects/file-object-store.ts"),
         import("../../objects/open-object-store.ts"),
         import("../../store/copy-store.ts"),
       ]);
+    const moved = movedAway(dataDir);
+    if (moved !== undefined) {
+      throw new Error(`${dataDir} was copied already: ${moved.trim().replace(/\n/g, " ")}`);
+    }
     // The service must not write while its store is copied: its lock is taken for the copy.
     let lock: { release(): void };
     try {
@@ -73,14 +77,25 @@ chain cannot serve replicas.`,
       }
       throw e;
     }
-    // Stopped midway, the copy has committed nothing: the database rolls back what it was
-    // given when the connection goes, and the files already copied are kept for the next run.
+    // Stopped while copying, the copy has committed nothing: the database rolls back what it
+    // was given when the connection goes, and the files already copied are kept for the next
+    // run. Once the COMMIT is sent, a stop waits until it is done and the directory marked.
+    let phase: "copying" | "committing" | "committed" = "copying";
+    let stopAfterCommit: NodeJS.Signals | undefined;
+    const exitCode = (signal: NodeJS.Signals) => (signal === "SIGINT" ? 130 : 143);
     const stop = (signal: NodeJS.Signals) => {
+      if (phase === "committing") {
+        stopAfterCommit = signal;
+        process.stderr.write(`evidence store copy: ${signal}: stopping once the commit under way is done\n`);
+        return;
+      }
       lock.release();
       process.stderr.write(
-        `evidence store copy: stopped by ${signal}; nothing was committed. Run the same command again.\n`,
+        phase === "copying"
+          ? `evidence store copy: stopped by ${signal}; nothing was committed. Run the same command again.\n`
+          : `evidence store copy: stopped by ${signal}; the copy is committed and ${dataDir} marked MOVED.\n`,
       );
-      process.exit(signal === "SIGINT" ? 130 : 143);
+      process.exit(exitCode(signal));
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
@@ -99,7 +114,14 @@ chain cannot serve replicas.`,
           source,
           target,
           progress: (line) => process.stderr.write(`${line}\n`),
+          phase: (now) => (phase = now),
         });
+        if (stopAfterCommit) {
+          process.stderr.write(
+            `evidence store copy: stopped by ${stopAfterCommit}; the copy is committed and ${dataDir} marked MOVED.\n`,
+          );
+          return exitCode(stopAfterCommit);
+        }
         if (values.json) {
           console.log(JSON.stringify(report));
           return EXIT.ok;
