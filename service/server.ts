@@ -38,7 +38,7 @@ import { Intake } from "./intake/intake.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { openObjectStore } from "./objects/open-object-store.ts";
 import { listCaptureFiles } from "./capture/capture-files.ts";
-import { movedAway } from "./store/copy-store.ts";
+import { movedAway } from "./store/moved.ts";
 import { createAccount } from "./store/accounts.ts";
 import { openStore } from "./store/open-store.ts";
 import type { EvidenceStore } from "./store/store.ts";
@@ -83,9 +83,7 @@ export async function startService(
     cleanup.push(() => lock.release());
     const moved = config.databaseUrl === undefined ? movedAway(config.dataDir) : undefined;
     if (moved !== undefined) {
-      throw new ConfigError(
-        `${config.dataDir} is not this service's store any more. ${moved.trim().replace(/\n/g, " ")}`,
-      );
+      throw new ConfigError(`${config.dataDir} is not this service's store any more. ${moved}`);
     }
 
     // The port is taken first: a port in use fails the start at once, before anything else runs.

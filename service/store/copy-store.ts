@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync, type SQLOutputValue } from "node:sqlite";
 import type pg from "pg";
@@ -7,6 +6,7 @@ import { listCaptureFiles } from "../capture/capture-files.ts";
 import { firstLineOf } from "../core/errors.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import { newPool, PostgresEvidenceStore } from "./postgres-store.ts";
+import { markMoved, MOVED_FILE } from "./moved.ts";
 import { SqliteEvidenceStore } from "./sqlite-store.ts";
 
 /**
@@ -53,12 +53,6 @@ export interface CopyReport {
   issuer: { name: string; address: string; certificateVersion: number } | null;
 }
 
-/**
- * The file a copy leaves in the data directory: its service runs elsewhere now, and one
- * started here again would take submissions the replicas never see and anchor beside them.
- */
-export const MOVED_FILE = "MOVED";
-
 export class CopyRefusedError extends Error {
   override name = "CopyRefusedError";
 }
@@ -84,7 +78,7 @@ export async function copyStore(options: {
   // would; captures recorded by an earlier version get their files listed, as at a start.
   const sqlite = await SqliteEvidenceStore.open(dataDir);
   try {
-    await listCaptureFiles(sqlite, source, { info: progress, error: (line) => progress(line) });
+    await listCaptureFiles(sqlite, source, { info: progress, error: progress });
     // A capture whose files cannot be listed would lose them in the move: its package would
     // break on the replicas. Nothing is copied until every capture's files are known.
     const unlisted = await sqlite.capturesWithoutFiles(21);
@@ -119,13 +113,7 @@ export async function copyStore(options: {
         // Marked at once, before anything else is awaited: the rows are the replicas' now.
         const moved = path.join(dataDir, MOVED_FILE);
         try {
-          writeFileSync(
-            moved,
-            `This data directory's store was copied by "evidence store copy" at ${new Date().toISOString()}\n` +
-              `to ${withoutPassword(databaseUrl)}; its service runs there now.\n` +
-              `Remove ${moved} only to run the service here again, the move abandoned.\n`,
-            { mode: 0o600 },
-          );
+          markMoved(dataDir, withoutPassword(databaseUrl));
         } catch (e) {
           throw new Error(
             `the copy is committed, but ${moved} could not be written (${firstLineOf(e)}): create it by hand, ` +
@@ -144,15 +132,6 @@ export async function copyStore(options: {
     }
   } finally {
     db.close();
-  }
-}
-
-/** Why the service must not start on a data directory whose store was copied away, if it was. */
-export function movedAway(dataDir: string): string | undefined {
-  try {
-    return readFileSync(path.join(dataDir, MOVED_FILE), "utf8");
-  } catch {
-    return undefined;
   }
 }
 

@@ -11,10 +11,9 @@ async function withStore<T>(fn: (store: import("../../store/store.ts").EvidenceS
   const config = loadConfig();
   if (config.databaseUrl === undefined) {
     // Keys made in a store that was moved would never reach the replicas.
-    const { movedAway } = await import("../../store/copy-store.ts");
+    const { movedAway } = await import("../../store/moved.ts");
     const moved = movedAway(config.dataDir);
-    if (moved !== undefined)
-      throw new Error(`${config.dataDir} is not the service's store any more. ${moved.trim().replace(/\n/g, " ")}`);
+    if (moved !== undefined) throw new Error(`${config.dataDir} is not the service's store any more. ${moved}`);
   }
   const store = await openStore(config);
   try {

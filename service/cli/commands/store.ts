@@ -54,16 +54,17 @@ chain cannot serve replicas.`,
       throw new UsageError(`${dataDir} holds no store (no evidence.db): give the service's data directory with --from`);
     }
 
-    const [{ DataDirInUseError, lockDataDir }, { FileObjectStore }, { openObjectStore }, { copyStore, movedAway }] =
+    const [{ DataDirInUseError, lockDataDir }, { FileObjectStore }, { openObjectStore }, { copyStore }, { movedAway }] =
       await Promise.all([
         import("../../data-dir-lock.ts"),
         import("../../objects/file-object-store.ts"),
         import("../../objects/open-object-store.ts"),
         import("../../store/copy-store.ts"),
+        import("../../store/moved.ts"),
       ]);
     const moved = movedAway(dataDir);
     if (moved !== undefined) {
-      throw new Error(`${dataDir} was copied already: ${moved.trim().replace(/\n/g, " ")}`);
+      throw new Error(`${dataDir} was copied already: ${moved}`);
     }
     // The service must not write while its store is copied: its lock is taken for the copy.
     let lock: { release(): void };
