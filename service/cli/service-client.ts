@@ -169,6 +169,11 @@ export class ServiceClient {
     }
     if (!response.ok) {
       const problem = (await response.json().catch(() => ({}))) as Partial<Problem>;
+      // A service stopping or starting refuses nothing: it is not there to answer (exit 4), as
+      // once its port is closed a moment later.
+      if (response.status === 503 && (problem.code === "SHUTTING_DOWN" || problem.code === "STARTING")) {
+        throw new UnreachableError(`cannot reach the service at ${this.server} (${problem.code})`);
+      }
       throw new ServiceError(response.status, problem);
     }
     return response;
