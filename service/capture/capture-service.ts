@@ -208,6 +208,9 @@ export class CaptureService {
       try {
         await this.#record(id, account, result);
         this.#log.info({ capture: id, artifacts: result.manifest.artifacts.length }, `capture ${id} recorded`);
+        for (const name of result.withheld) {
+          this.#log.info({ capture: id, ...name }, `capture ${id}: ${name.host} refused: ${name.reason}`);
+        }
       } finally {
         await rm(outDir, { recursive: true, force: true });
       }

@@ -14,7 +14,7 @@ import { TEXT_LIMITS } from "../core/limits.ts";
 import { sha256File } from "../intake/file-digest.ts";
 import { AddressPolicy, portOf } from "./address-policy.ts";
 import { CaptureError, isCaptureError } from "./errors.ts";
-import { GuardProxy, type ConnectionRecord, type HostResolver } from "./guard-proxy.ts";
+import { GuardProxy, type ConnectionRecord, type HostResolver, type WithheldName } from "./guard-proxy.ts";
 import { serviceVersion } from "../version.ts";
 import { DEFAULT_FFMPEG, hasFfmpeg, ScreencastRecorder } from "./screencast.ts";
 import { writeWacz, WACZ_FILES, type HarEntry, type HarLog } from "./wacz.ts";
@@ -131,6 +131,8 @@ export interface CaptureResult {
   manifestBytes: Uint8Array;
   /** SHA-256 of `manifestBytes`: the evidence record's contentHash. */
   manifestSha256: string;
+  /** Names refused for their addresses, with the addresses the manifest does not record: for the log. */
+  withheld: WithheldName[];
   /** The descriptive fields of the evidence record for this capture. */
   record: {
     contentHash: string;
@@ -588,6 +590,7 @@ class CaptureSession {
       manifest,
       manifestBytes,
       manifestSha256,
+      withheld: proxy.withheldNames(),
       record: {
         contentHash: manifestSha256,
         mediaType: CAPTURE_MEDIA_TYPE,

@@ -65,6 +65,19 @@ export interface DnsAnswer {
   resolvedAt: string;
   /** The resolver's error code (`ENOTFOUND`, …) when it failed. */
   error?: string;
+  /**
+   * Set, with `addresses` empty, when the name resolved to an address the policy refuses: the
+   * addresses of names inside the service's network are not recorded, since the page's owner
+   * reads the manifest (see {@link GuardProxy.withheldNames} for the log).
+   */
+  withheld?: true;
+}
+
+/** What is known, and kept out of the manifest, of a name refused for its addresses. */
+export interface WithheldName {
+  host: string;
+  addresses: string[];
+  reason: string;
 }
 
 /** One connection the browser asked for, and what became of it. */
@@ -76,7 +89,7 @@ export interface ConnectionRecord {
   port: number;
   /** The URL of a forwarded plain-http request. */
   url?: string;
-  /** The addresses the host resolved to. */
+  /** The addresses the host resolved to; none for a name refused for its addresses. */
   addresses: string[];
   /** The address actually connected to: always one of `addresses`, and always one the policy allowed. */
   connectedTo?: { address: string; port: number };
@@ -84,8 +97,11 @@ export interface ConnectionRecord {
   /** Bytes from the browser to the server, and from the server to the browser. */
   bytesSent: number;
   bytesReceived: number;
-  /** Set when the policy refused the connection. */
-  refused?: { reason: string; category: AddressCategory | "port" | "limit" };
+  /**
+   * Set when the policy refused the connection. `category` is the kind of address refused for an
+   * IP literal, and `address` for a name: what kind of address a name has is not recorded.
+   */
+  refused?: { reason: string; category: AddressCategory | "address" | "port" | "limit" };
   /** Set when the connection failed for another reason (DNS, TCP, limit). */
   error?: string;
 }
@@ -128,6 +144,7 @@ export class GuardProxy {
   private readonly options: Required<GuardProxyOptions>;
   private readonly records: ConnectionRecord[] = [];
   private readonly answers: DnsAnswer[] = [];
+  private readonly withheld = new Map<string, WithheldName>();
   private readonly resolutions = new Map<string, Promise<ResolvedAddress[]>>();
   private readonly sockets = new Set<Duplex>();
   private readonly controller = new AbortController();
@@ -181,7 +198,14 @@ export class GuardProxy {
 
   /** Every host resolution, in order. */
   dnsAnswers(): DnsAnswer[] {
-    return this.answers.map((a) => ({ ...a, addresses: [...a.addresses] }));
+    return this.answers.map((a) =>
+      this.withheld.has(a.host) ? { ...a, addresses: [], withheld: true } : { ...a, addresses: [...a.addresses] },
+    );
+  }
+
+  /** The names refused for their addresses, with the addresses and why: for the operator's log, not the manifest. */
+  withheldNames(): WithheldName[] {
+    return [...this.withheld.values()].map((w) => ({ ...w, addresses: [...w.addresses] }));
   }
 
   /** Stops listening and cuts every open connection. */
@@ -263,18 +287,23 @@ export class GuardProxy {
     }
     const list = addresses.map((a) => a.address);
     if (addresses.length === 0) return { addresses: list, error: `${bare} has no addresses` };
-    for (const { address } of addresses) {
-      const verdict = this.options.policy.checkAddress(address, port);
-      if (!verdict.allowed) {
-        const category = verdict.category === "public" ? "port" : verdict.category;
-        // For a name, which address it has, and of what kind, is not told: the page's owner
-        // would map the service's own network by redirecting to names of their choosing.
-        const reason =
-          net.isIP(bare) !== 0 ? `${bare}: ${verdict.reason}` : `${bare} resolves to an address captures may not reach`;
-        return { addresses: list, refused: { reason, category } };
-      }
+    const verdicts = addresses.map(({ address }) => this.options.policy.checkAddress(address, port));
+    // An address refused for what it is comes before one refused only for the port: a name
+    // with both is refused for its addresses, and none of them is recorded.
+    const verdict = verdicts.find((v) => !v.allowed && v.category !== "public") ?? verdicts.find((v) => !v.allowed);
+    if (verdict === undefined) return { addresses: list, address: addresses[0]!.address };
+    if (net.isIP(bare) !== 0 || verdict.category === "public") {
+      const category = verdict.category === "public" ? "port" : verdict.category;
+      return { addresses: list, refused: { reason: `${bare}: ${verdict.reason}`, category } };
     }
-    return { addresses: list, address: addresses[0]!.address };
+    // For a name, which addresses it has, and of what kind, is neither told nor recorded: the
+    // page's owner would map the service's own network by loading names of their choosing.
+    const key = bare.toLowerCase();
+    if (!this.withheld.has(key)) this.withheld.set(key, { host: key, addresses: list, reason: verdict.reason });
+    return {
+      addresses: [],
+      refused: { reason: `${bare} resolves to an address captures may not reach`, category: "address" },
+    };
   }
 
   /**

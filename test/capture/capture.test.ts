@@ -321,14 +321,29 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect(answers.find((a) => a.host === "site.test"))
         .to.include({})
         .and.have.deep.property("addresses", ["127.0.0.1"]);
-      expect(answers.find((a) => a.host === "internal.test")).to.have.deep.property("addresses", ["127.0.0.2"]);
+    });
+
+    it("records that a name was refused for its address, but not the address or its kind", () => {
+      const answers = result.manifest.observed.dns as any[];
+      expect(answers.find((a) => a.host === "internal.test")).to.deep.include({ addresses: [], withheld: true });
+      const connections = (result.manifest.observed.connections as any[]).filter((c) => c.host === "internal.test");
+      expect(connections).to.not.be.empty;
+      for (const c of connections)
+        expect(c).to.deep.include({
+          addresses: [],
+          refused: { reason: "internal.test resolves to an address captures may not reach", category: "address" },
+        });
+      expect(new TextDecoder().decode(result.manifestBytes)).to.not.include("127.0.0.2");
+      expect(result.withheld).to.deep.equal([
+        { host: "internal.test", addresses: ["127.0.0.2"], reason: "127.0.0.2 is a loopback address" },
+      ]);
     });
 
     it("refuses sub-requests to a private address and to a name resolving outside the allow-list, and completes", () => {
       const refused = result.manifest.observed.refused as any[];
       expect(refused.map((r) => [r.host, r.category])).to.deep.include.members([
         ["10.0.0.1", "private"],
-        ["internal.test", "loopback"],
+        ["internal.test", "address"],
       ]);
       expect(internal.requests).to.not.include("/secret.png");
     });

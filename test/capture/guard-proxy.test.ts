@@ -62,6 +62,8 @@ describe("GuardProxy", function () {
       "internal.test": ["127.0.0.2"],
       "private.test": ["10.0.0.1"],
       "mixed.test": ["127.0.0.1", "127.0.0.2"],
+      "public.test": ["93.184.216.34"],
+      "public-and-private.test": ["93.184.216.34", "10.0.0.1"],
       "rebind.test": [["127.0.0.1"], ["127.0.0.2"]],
     });
   });
@@ -128,20 +130,71 @@ describe("GuardProxy", function () {
       ]);
     });
 
-    it("refuses a name that resolves to a private address", async () => {
+    it("refuses a name that resolves to a private address, and records neither the address nor its kind", async () => {
       const proxy = await proxyWith();
       const answer = await viaProxy(proxy, "http://private.test/");
       expect(answer.status).to.equal(403);
       const [record] = proxy.connections();
-      expect(record!.refused).to.deep.include({ category: "private" });
+      expect(record!.refused).to.deep.equal({
+        reason: "private.test resolves to an address captures may not reach",
+        category: "address",
+      });
+      expect(record!.addresses).to.deep.equal([]);
       expect(record!.connectedTo).to.equal(undefined);
+      expect(proxy.dnsAnswers()).to.have.length(1);
+      expect(proxy.dnsAnswers()[0]).to.deep.include({ host: "private.test", addresses: [], withheld: true });
+      expect(JSON.stringify([proxy.connections(), proxy.dnsAnswers()])).to.not.include("10.0.0.1");
+      expect(proxy.withheldNames(), "the operator's log still learns it").to.deep.equal([
+        { host: "private.test", addresses: ["10.0.0.1"], reason: "10.0.0.1 is a private address" },
+      ]);
     });
 
-    it("refuses a name with one allowed and one refused address", async () => {
+    it("refuses a name with one allowed and one refused address, and records none of them", async () => {
       const proxy = await proxyWith();
       expect((await viaProxy(proxy, `http://mixed.test:${site.port}/`)).status).to.equal(403);
-      expect(proxy.connections()[0]!.refused).to.deep.include({ category: "loopback" });
-      expect(proxy.connections()[0]!.addresses).to.deep.equal(["127.0.0.1", "127.0.0.2"]);
+      expect(proxy.connections()[0]!.refused).to.deep.include({ category: "address" });
+      expect(proxy.connections()[0]!.addresses).to.deep.equal([]);
+      expect(proxy.dnsAnswers()[0]).to.deep.include({ host: "mixed.test", addresses: [], withheld: true });
+      expect(proxy.withheldNames()[0]!.addresses).to.deep.equal(["127.0.0.1", "127.0.0.2"]);
+    });
+
+    it("refuses a name with a public address on a port outside the list as a port, and records its address", async () => {
+      const proxy = await proxyWith();
+      expect((await viaProxy(proxy, "http://public.test:22/")).status).to.equal(403);
+      const [record] = proxy.connections();
+      expect(record!.refused).to.deep.include({ category: "port" });
+      expect(record!.refused!.reason).to.match(/^public\.test: port 22 is not allowed/);
+      expect(record!.addresses).to.deep.equal(["93.184.216.34"]);
+      expect(proxy.dnsAnswers()[0]).to.deep.equal({ ...proxy.dnsAnswers()[0], addresses: ["93.184.216.34"] });
+      expect(proxy.dnsAnswers()[0]).to.not.have.property("withheld");
+      expect(proxy.withheldNames()).to.deep.equal([]);
+    });
+
+    it("refuses a name with a public and a private address, on a port outside the list, for its addresses", async () => {
+      const proxy = await proxyWith();
+      expect((await viaProxy(proxy, "http://public-and-private.test:22/")).status).to.equal(403);
+      expect(proxy.connections()[0]!.refused).to.deep.include({ category: "address" });
+      expect(proxy.connections()[0]!.addresses).to.deep.equal([]);
+      expect(proxy.dnsAnswers()[0]).to.deep.include({ addresses: [], withheld: true });
+    });
+
+    it("tells the browser which name was refused, never its address", async () => {
+      const proxy = await proxyWith();
+      const req = http.request({
+        host: "127.0.0.1",
+        port: proxy.port,
+        method: "GET",
+        path: "http://private.test/",
+        agent: false,
+      });
+      req.end();
+      const [res] = (await once(req, "response")) as [http.IncomingMessage];
+      res.resume();
+      expect(res.statusCode).to.equal(403);
+      expect(res.headers["x-capture-refused"]).to.equal("private.test resolves to an address captures may not reach");
+      const tunnel = await connectVia(proxy, "private.test:443");
+      tunnel.socket.destroy();
+      expect(tunnel.status).to.equal(403);
     });
 
     it("refuses a name that does not resolve and records the DNS error", async () => {
