@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from "express";
 import { authenticate } from "../store/accounts.ts";
 import type { Account, EvidenceStore } from "../store/store.ts";
 import { HttpProblem } from "./problem.ts";
+import { clientKey } from "./client-address.ts";
 
 declare module "express-serve-static-core" {
   interface Request {
@@ -77,7 +78,7 @@ export function rateLimit(buckets: TokenBuckets, cost: (req: Request) => number 
     const paid = charged.get(req) ?? 0;
     const more = cost(req) - paid;
     if (more <= 0) return next();
-    const key = req.account ? `account:${req.account.id}` : `ip:${req.ip ?? req.socket.remoteAddress ?? "unknown"}`;
+    const key = req.account ? `account:${req.account.id}` : `ip:${clientKey(req.socket.remoteAddress)}`;
     const taken = buckets.take(key, more, Date.now(), paid);
     if (!taken.ok) {
       res.set("Retry-After", String(taken.retryAfter));

@@ -1,5 +1,6 @@
 import type { Response } from "express";
 import { HttpProblem } from "./problem.ts";
+import { clientKey } from "./client-address.ts";
 
 /**
  * Bytes the public routes may hold for request bodies at once, across all clients (in memory,
@@ -89,7 +90,7 @@ export class ByteBudget {
   }
 }
 
-/** The client's address, as the anonymous rate limit keys it (`trust proxy` is off: the TCP peer). */
+/** The client, as the anonymous rate limit counts it (`trust proxy` is off: the TCP peer). */
 function addressOf(res: Response): string {
-  return res.req.ip ?? res.req.socket.remoteAddress ?? "unknown";
+  return clientKey(res.req.socket.remoteAddress);
 }

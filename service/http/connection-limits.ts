@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import type { Socket } from "node:net";
 import type { RequestHandler } from "express";
 import { HttpProblem, sendProblem } from "./problem.ts";
+import { clientKey } from "./client-address.ts";
 
 /**
  * Slow and greedy clients. Without these, a client declaring a huge body and sending it
@@ -93,14 +94,15 @@ export function hasBody(headers: Record<string, unknown>): boolean {
 }
 
 /**
- * At most `max` open connections per client address; more are closed at once. Behind a
+ * At most `max` open connections per client ({@link clientKey}: an IPv6 client by its /64);
+ * more are closed at once. Behind a
  * reverse proxy every client shares the proxy's address: limit there instead (see
  * docs/threat-model.md).
  */
 export function limitConnectionsPerAddress(server: Server, max: number): void {
   const open = new Map<string, number>();
   server.on("connection", (socket: Socket) => {
-    const address = socket.remoteAddress ?? "unknown";
+    const address = clientKey(socket.remoteAddress);
     const n = (open.get(address) ?? 0) + 1;
     if (n > max) {
       socket.destroy();
