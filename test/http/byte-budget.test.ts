@@ -6,9 +6,9 @@ import { HttpProblem } from "../../service/http/problem.ts";
 
 /** The part of a response the budget uses: a header to set, its close, and its request's client address. */
 function response(address = "192.0.2.1"): Response {
-  const res = new EventEmitter() as EventEmitter & { set: () => void; req: { ip: string } };
+  const res = new EventEmitter() as EventEmitter & { set: () => void; req: { socket: { remoteAddress: string } } };
   res.set = () => {};
-  res.req = { ip: address };
+  res.req = { socket: { remoteAddress: address } };
   return res as unknown as Response;
 }
 
@@ -49,5 +49,14 @@ describe("ByteBudget (service/http/byte-budget.ts)", () => {
     );
     (a as unknown as EventEmitter).emit("close");
     budget.take(response("192.0.2.1"), 50);
+  });
+
+  it("holds the addresses of one IPv6 /64 to one share, and serves the next /64 from the rest", () => {
+    const budget = new ByteBudget(1000, { perAddress: 100 });
+    budget.take(response("2001:db8::1"), 60);
+    expect(() => budget.take(response("2001:db8::2"), 60))
+      .to.throw(HttpProblem)
+      .with.property("code", "SERVER_BUSY");
+    expect(() => budget.take(response("2001:db8:0:1::1"), 60)).to.not.throw();
   });
 });
