@@ -6,7 +6,7 @@ import type { CertificateDocumentInput } from "./certificate-pdf.ts";
 /**
  * Why a certificate document was not made, as a stable code the HTTP layer can branch on:
  *
- * - `BUSY`: the renderer holds as many documents as it may.
+ * - `BUSY`: the renderer holds as many documents as it may, in all or for the client asking.
  * - `TIMEOUT`: making it took longer than the time limit; its worker was stopped.
  * - `WORKER_FAILED`: the worker stopped (an uncaught exception, or it exited) while making it.
  * - `CLOSED`: the renderer was closed (the service is stopping).
@@ -35,6 +35,11 @@ export function isDocumentError(e: unknown, code?: DocumentErrorCode): e is Docu
 export interface DocumentRendererOptions {
   /** Documents held at once, the one being made included; past it a render is refused with `BUSY`. */
   capacity?: number;
+  /**
+   * Documents one client may have held at once (default a quarter of `capacity`): one client
+   * asking for many leaves the others room.
+   */
+  perClient?: number;
   /** How long making one document may take, from when it is handed to the worker. */
   timeoutMs?: number;
   /** The worker's module (tests give one that can be made to hang or to die). */
@@ -53,6 +58,7 @@ export type DocumentAnswer = { id: number; pdf: Uint8Array } | { id: number; err
 
 interface Job {
   id: number;
+  client: string | undefined;
   request: DocumentRequest;
   resolve: (pdf: Uint8Array) => void;
   reject: (e: Error) => void;
@@ -70,6 +76,7 @@ interface Job {
  */
 export class DocumentRenderer {
   readonly #capacity: number;
+  readonly #perClient: number;
   readonly #timeoutMs: number;
   readonly #workerUrl: URL;
   readonly #log: Logger | undefined;
@@ -83,6 +90,7 @@ export class DocumentRenderer {
 
   constructor(options: DocumentRendererOptions = {}) {
     this.#capacity = options.capacity ?? 16;
+    this.#perClient = options.perClient ?? Math.max(1, Math.floor(this.#capacity / 4));
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#workerUrl = options.worker ?? new URL("./document-worker.ts", import.meta.url);
     this.#log = options.log;
@@ -93,8 +101,12 @@ export class DocumentRenderer {
     return this.#queue.length + (this.#current ? 1 : 0);
   }
 
-  /** The document; rejects with a {@link DocumentError} when it is not made. */
-  render(input: Omit<CertificateDocumentInput, "certificate">): Promise<Uint8Array> {
+  /**
+   * The document; rejects with a {@link DocumentError} when it is not made. `client` is who
+   * asks (see `clientKey`), held to `perClient` documents; a document already held is shared
+   * whoever asks.
+   */
+  render(input: Omit<CertificateDocumentInput, "certificate">, client?: string): Promise<Uint8Array> {
     const key = createHash("sha256").update(JSON.stringify(input)).digest("hex");
     const recent = this.#recent.get(key);
     if (recent) return recent;
@@ -107,10 +119,22 @@ export class DocumentRenderer {
         }),
       );
     }
+    if (client !== undefined && this.#heldFor(client) >= this.#perClient) {
+      return Promise.reject(
+        new DocumentError(
+          "BUSY",
+          `${this.#perClient} certificate documents asked for by this address are being made or waiting`,
+          {
+            retryAfterSeconds: 5,
+          },
+        ),
+      );
+    }
     const pdf = new Promise<Uint8Array>((resolve, reject) => {
       const id = this.#nextId++;
       this.#queue.push({
         id,
+        client,
         request: { ...input, id, generatedAt: input.generatedAt.toISOString() },
         resolve,
         reject,
@@ -123,6 +147,10 @@ export class DocumentRenderer {
     this.#recent.set(key, pdf);
     this.#next();
     return pdf;
+  }
+
+  #heldFor(client: string): number {
+    return this.#queue.filter((job) => job.client === client).length + (this.#current?.job.client === client ? 1 : 0);
   }
 
   /** Stops the worker; documents held fail with `CLOSED`. */

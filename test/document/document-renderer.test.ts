@@ -63,6 +63,25 @@ describe("DocumentRenderer (certificate documents made in a real worker thread)"
     ]);
   });
 
+  it("holds one client to its share of the places, and still makes documents for another", async () => {
+    const documents = renderer({ worker: FAULTY_DOCUMENT_WORKER, capacity: 8, perClient: 2 });
+    const hung = outcome(documents.render(documentWithNote("hang"), "192.0.2.1"));
+    const waiting = outcome(documents.render(documentWithNote("waiting"), "192.0.2.1"));
+    const refused = outcome(documents.render(documentWithNote("a third"), "192.0.2.1"));
+    const shared = documents.render(documentWithNote("waiting"), "192.0.2.1");
+    const other = outcome(documents.render(documentWithNote("another client's"), "2001:db8::/64"));
+
+    expect(await refused, "the third for one client").to.deep.equal(["BUSY", 5]);
+    expect(documents.held, "a document already held is shared, whoever asks").to.equal(3);
+    void shared.catch(() => {});
+    await documents.close();
+    expect([await hung, await waiting, await other]).to.deep.equal([
+      ["CLOSED", 2],
+      ["CLOSED", 2],
+      ["CLOSED", 2],
+    ]);
+  });
+
   it("stops a document that runs past its time limit with TIMEOUT, and makes the next with a new worker", async () => {
     // Long enough for a document made by a worker that has just started, on a slow machine.
     const documents = renderer({ worker: FAULTY_DOCUMENT_WORKER, timeoutMs: 10_000 });

@@ -15,6 +15,7 @@ import { FAULTY_DOCUMENT_WORKER } from "../helpers/faulty-document-worker.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { MemoryChain } from "../helpers/memory-chain.ts";
 import { tempDir, until } from "../helpers/processes.ts";
+import { requestFrom } from "../helpers/raw-http.ts";
 import { example } from "../helpers/vectors.ts";
 
 const ACCOUNT = {
@@ -126,7 +127,7 @@ describe("GET /api/v1/evidence/:id/certificate.pdf (in process, a real worker th
         : (JSON.parse(body.toString("utf8")) as { code: string }).code;
       return { answer: [res.status, kind, res.headers.get("retry-after")], body };
     };
-    return { renderer: documents, document };
+    return { renderer: documents, document, url };
   }
 
   it("answers the document, a PDF, for certified evidence", async () => {
@@ -144,6 +145,25 @@ describe("GET /api/v1/evidence/:id/certificate.pdf (in process, a real worker th
     // Stopping the service answers the one it held, rather than leaving it waiting.
     await renderer.close();
     expect((await hung).answer).to.deep.equal([503, "SHUTTING_DOWN", "2"]);
+  });
+
+  it("answers 503 SERVER_BUSY to an address holding its share of the renderer, and makes another address's document", async () => {
+    const { renderer, document, url } = await serve({ worker: FAULTY_DOCUMENT_WORKER, capacity: 8, perClient: 1 });
+    const hung = document(ids.hang!);
+    await until(async () => (renderer.held === 1 ? true : undefined), "the renderer to hold the hung document");
+    const refused = await document(ids.first!);
+    expect(refused.answer).to.deep.equal([503, "SERVER_BUSY", "5"]);
+    expect(JSON.parse(refused.body.toString("utf8")).detail).to.include("asked for by this address");
+    // 127.0.0.2 is another client on the same loopback interface.
+    const other = requestFrom("127.0.0.2", `${url}/api/v1/evidence/${ids.first!}/certificate.pdf`);
+    await until(
+      async () => (renderer.held === 2 ? true : undefined),
+      "the renderer to take the other address's document",
+    );
+    await renderer.close();
+    expect((await hung).answer).to.deep.equal([503, "SHUTTING_DOWN", "2"]);
+    expect((await other).status, "taken, and answered when the service stopped").to.equal(503);
+    expect((await other).body).to.have.property("code", "SHUTTING_DOWN");
   });
 
   it("answers 503 DOCUMENT_UNAVAILABLE with Retry-After for a document past its time limit", async () => {

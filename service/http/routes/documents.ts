@@ -8,6 +8,7 @@ import type { DocumentTimestamp } from "../../document/certificate-pdf.ts";
 import { isDocumentError, type DocumentRenderer } from "../../document/document-renderer.ts";
 import type { EvidenceStore } from "../../store/store.ts";
 import { rateLimit, type TokenBuckets } from "../auth.ts";
+import { clientKey } from "../client-address.ts";
 import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
 import { certifiedEvidence } from "./evidence.ts";
@@ -38,18 +39,21 @@ export function documentRoutes(options: {
         ? captureFactsOf((await storedManifest(options.objects, row.record.contentHash)).manifest)
         : undefined;
     const pdf = await options.renderer
-      .render({
-        certificateJson: `${JSON.stringify(row.certificate, null, 2)}\n`,
-        ...(account ? { applicant: account.name } : {}),
-        ...(site.chainNames[claims.anchor.chainId] ? { chainName: site.chainNames[claims.anchor.chainId] } : {}),
-        developmentChain: DEVELOPMENT_CHAIN_IDS.includes(claims.anchor.chainId),
-        verifyUrl: new URL(`/verify?id=${encodeURIComponent(id)}`, site.publicUrl).href,
-        serviceUrl: site.publicUrl,
-        timestamps: claims.timestamps.flatMap((t) => documentTimestamp(t.token)),
-        ...(capture ? { capture } : {}),
-        // The document's time is the certificate's: the same certificate always gives the same document.
-        generatedAt: new Date(claims.issuedAt),
-      })
+      .render(
+        {
+          certificateJson: `${JSON.stringify(row.certificate, null, 2)}\n`,
+          ...(account ? { applicant: account.name } : {}),
+          ...(site.chainNames[claims.anchor.chainId] ? { chainName: site.chainNames[claims.anchor.chainId] } : {}),
+          developmentChain: DEVELOPMENT_CHAIN_IDS.includes(claims.anchor.chainId),
+          verifyUrl: new URL(`/verify?id=${encodeURIComponent(id)}`, site.publicUrl).href,
+          serviceUrl: site.publicUrl,
+          timestamps: claims.timestamps.flatMap((t) => documentTimestamp(t.token)),
+          ...(capture ? { capture } : {}),
+          // The document's time is the certificate's: the same certificate always gives the same document.
+          generatedAt: new Date(claims.issuedAt),
+        },
+        clientKey(req.socket.remoteAddress),
+      )
       .catch((e: unknown) => {
         throw documentProblem(e, id, res);
       });
@@ -71,7 +75,7 @@ function documentProblem(e: unknown, id: string, res: Response): unknown {
       return new HttpProblem(
         503,
         "SERVER_BUSY",
-        `the service is making as many certificate documents as it can hold (${e.message}); try again in a few seconds`,
+        `the service is making as many certificate documents as it may (${e.message}); try again in a few seconds`,
       );
     case "TIMEOUT":
     case "WORKER_FAILED":
