@@ -80,6 +80,11 @@ export interface ServiceConfig {
      * together, in DATA_DIR/verify-spool (VERIFY_SPOOL_BYTES; 0: none, such a package could not be verified).
      */
     verifySpoolBytes: number;
+    /**
+     * The part of it the requests of one client address may fill (VERIFY_SPOOL_BYTES_PER_ADDRESS;
+     * half of it unless set): one client's slow uploads leave the others room.
+     */
+    verifySpoolBytesPerAddress: number;
   };
   timestamps: {
     /** RFC 3161 time-stamp authorities; every root is stamped by each. Unset on the embedded chain: the development TSA. */
@@ -113,6 +118,7 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   const embedded = env.CHAIN_RPC_URL === undefined;
+  const spoolBytes = int(env, "VERIFY_SPOOL_BYTES", 4 * 1024 ** 3, 0, Number.MAX_SAFE_INTEGER);
   return {
     dataDir: path.resolve(env.DATA_DIR ?? "data"),
     host: env.HOST ?? "127.0.0.1",
@@ -169,7 +175,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
         2 * MAX_DOCUMENT_BYTES,
         Number.MAX_SAFE_INTEGER,
       ),
-      verifySpoolBytes: int(env, "VERIFY_SPOOL_BYTES", 4 * 1024 ** 3, 0, Number.MAX_SAFE_INTEGER),
+      verifySpoolBytes: spoolBytes,
+      verifySpoolBytesPerAddress: int(
+        env,
+        "VERIFY_SPOOL_BYTES_PER_ADDRESS",
+        Math.floor(spoolBytes / 2),
+        0,
+        Number.MAX_SAFE_INTEGER,
+      ),
     },
     timestamps: {
       urls: env.TSA_URLS === undefined ? undefined : list(env.TSA_URLS).map((u) => checkUrl("TSA_URLS", u)),

@@ -289,7 +289,11 @@ export async function startService(
       chainUrl,
       contract,
       limits: config.limits,
-      verifySpool: { dir: path.join(config.dataDir, "verify-spool"), bytes: config.limits.verifySpoolBytes },
+      verifySpool: {
+        dir: path.join(config.dataDir, "verify-spool"),
+        bytes: config.limits.verifySpoolBytes,
+        bytesPerAddress: config.limits.verifySpoolBytesPerAddress,
+      },
       health: ((view: "operator" | "public") =>
         (view === "public" ? publicHealthOf : health)(healthSources)) as AppDependencies["health"],
       healthToken: config.healthToken,

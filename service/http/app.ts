@@ -53,6 +53,8 @@ export interface AppDependencies {
   verifySpool?: {
     dir: string;
     bytes: number;
+    /** What the requests of one client address may write there together (default all of `bytes`). */
+    bytesPerAddress?: number;
     /** Free disk the spool leaves to evidence on the same file system (default 1 GiB). */
     diskReserveBytes?: number;
   };
@@ -124,7 +126,7 @@ export function createApp(deps: AppDependencies): Express {
   });
   const spool = deps.verifySpool && {
     dir: deps.verifySpool.dir,
-    budget: new ByteBudget(deps.verifySpool.bytes),
+    budget: new ByteBudget(deps.verifySpool.bytes, { perAddress: deps.verifySpool.bytesPerAddress }),
     diskReserveBytes: deps.verifySpool.diskReserveBytes ?? SPOOL_DISK_RESERVE_BYTES,
   };
   if (spool) {

@@ -427,6 +427,70 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       }
     });
 
+    it("holds one client address to its share of the spool: a second package from it is said to be unread while another address's is spooled", async () => {
+      const spoolDir = path.join(dir, "verify-spool-shared");
+      const zip = zipSync({
+        "manifest.json": new TextEncoder().encode("{}"),
+        "video.mp4": [randomBytes(20 * 1024 * 1024), { level: 0 }],
+      });
+      const boundary = "spool-share";
+      const part = (name: string, filename: string, bytes: Uint8Array) =>
+        Buffer.concat([
+          Buffer.from(
+            `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${filename}"\r\n\r\n`,
+          ),
+          bytes,
+          Buffer.from("\r\n"),
+        ]);
+      const certificatePart = part(
+        "certificate",
+        "c.evidence.json",
+        Buffer.from(JSON.stringify(example.certificate())),
+      );
+      const body = Buffer.concat([
+        certificatePart,
+        part("file", "capture.zip", zip),
+        Buffer.from(`--${boundary}--\r\n`),
+      ]);
+      const headers = { "content-type": `multipart/form-data; boundary=${boundary}` };
+      const seen: string[] = [];
+      const verify: Dependencies["verify"] = async (_input, options) => {
+        const given = options as EvidenceOptions | undefined;
+        seen.push(given?.packageFile ? "spooled" : given?.unreadPackage ? "unread" : "neither");
+        return malformedResult("answered by a stand-in verifier");
+      };
+      const app = await listen(
+        appWith(
+          { fileSizeBytes: 2 * MAX_DOCUMENT_BYTES, uploadRateWindowMs: 60_000, anonymousPerMinute: 100_000 },
+          { verify, verifySpool: { dir: spoolDir, bytes: 256 * 1024 * 1024, bytesPerAddress: 24 * 1024 * 1024 } },
+        ),
+      );
+      const holder = await RawConnection.open(app.url, "127.0.0.1");
+      try {
+        // 127.0.0.1 sends 12 MiB of its package and no more: the spool holds them for it.
+        holder.write(
+          `POST /api/v1/verify HTTP/1.1\r\nHost: evidence\r\nContent-Type: ${headers["content-type"]}\r\nContent-Length: ${body.length}\r\n\r\n`,
+        );
+        holder.write(body.subarray(0, certificatePart.length + 12 * 1024 * 1024));
+        const spooled = () =>
+          existsSync(spoolDir) ? readdirSync(spoolDir).map((f) => statSync(path.join(spoolDir, f)).size) : [];
+        await until(
+          async () => (spooled()[0]! >= 11 * 1024 * 1024 ? true : undefined),
+          "the held package to be spooled",
+        );
+        const same = await requestFrom("127.0.0.1", `${app.url}/api/v1/verify`, { method: "POST", headers, body });
+        const other = await requestFrom("127.0.0.2", `${app.url}/api/v1/verify`, { method: "POST", headers, body });
+        expect([same.status, other.status]).to.deep.equal([200, 200]);
+        expect(seen, "the same address's package past its share, then another address's").to.deep.equal([
+          "unread",
+          "spooled",
+        ]);
+      } finally {
+        holder.socket.destroy();
+        app.server.close();
+      }
+    });
+
     it("refuses a capture package over 64 MiB as the certificate (413 CERTIFICATE_TOO_LARGE), saying to send it as the file beside its certificate", async () => {
       const app = await listen(appWith({ fileSizeBytes: 2 * MAX_DOCUMENT_BYTES }));
       try {

@@ -24,6 +24,15 @@ describe("the service's configuration (environment variables)", () => {
     );
   });
 
+  it("holds one client address to half of the verify spool unless VERIFY_SPOOL_BYTES_PER_ADDRESS says otherwise", () => {
+    expect(loadConfig({}).limits.verifySpoolBytesPerAddress).to.equal(2 * 1024 ** 3);
+    expect(loadConfig({ VERIFY_SPOOL_BYTES: String(1024 ** 3) }).limits.verifySpoolBytesPerAddress).to.equal(
+      512 * 1024 ** 2,
+    );
+    const limits = loadConfig({ VERIFY_SPOOL_BYTES_PER_ADDRESS: String(4 * 1024 ** 3) }).limits;
+    expect(limits.verifySpoolBytesPerAddress, "all of it, behind a load balancer").to.equal(limits.verifySpoolBytes);
+  });
+
   it("reads the anchoring lease's length from ANCHOR_LEASE_MS", () => {
     expect(loadConfig({ ANCHOR_LEASE_MS: "3000" }).chain.leaseMs).to.equal(3_000);
   });
