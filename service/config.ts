@@ -85,6 +85,8 @@ export interface ServiceConfig {
      * half of it unless set): one client's slow uploads leave the others room.
      */
     verifySpoolBytesPerAddress: number;
+    /** Certificate documents one client address may have made or waiting, of the 16 held (DOCUMENTS_PER_ADDRESS). */
+    documentsPerAddress: number;
   };
   timestamps: {
     /** RFC 3161 time-stamp authorities; every root is stamped by each. Unset on the embedded chain: the development TSA. */
@@ -176,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
         Number.MAX_SAFE_INTEGER,
       ),
       verifySpoolBytes: spoolBytes,
+      documentsPerAddress: int(env, "DOCUMENTS_PER_ADDRESS", 4, 1, 16),
       verifySpoolBytesPerAddress: int(
         env,
         "VERIFY_SPOOL_BYTES_PER_ADDRESS",

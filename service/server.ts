@@ -265,7 +265,7 @@ export async function startService(
       contract,
       contracts: registries,
     });
-    const renderer = new DocumentRenderer({ log });
+    const renderer = new DocumentRenderer({ log, perClient: config.limits.documentsPerAddress });
     cleanup.push(() => renderer.close());
     const healthSources: HealthSources = {
       chainUrl,

@@ -33,6 +33,12 @@ describe("the service's configuration (environment variables)", () => {
     expect(limits.verifySpoolBytesPerAddress, "all of it, behind a load balancer").to.equal(limits.verifySpoolBytes);
   });
 
+  it("holds one client address to 4 of the 16 certificate documents unless DOCUMENTS_PER_ADDRESS says otherwise", () => {
+    expect(loadConfig({}).limits.documentsPerAddress).to.equal(4);
+    expect(loadConfig({ DOCUMENTS_PER_ADDRESS: "16" }).limits.documentsPerAddress).to.equal(16);
+    expect(() => loadConfig({ DOCUMENTS_PER_ADDRESS: "17" })).to.throw(ConfigError, /DOCUMENTS_PER_ADDRESS/);
+  });
+
   it("reads the anchoring lease's length from ANCHOR_LEASE_MS", () => {
     expect(loadConfig({ ANCHOR_LEASE_MS: "3000" }).chain.leaseMs).to.equal(3_000);
   });
