@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises";
+import { type FileHandle, link, mkdir, open, readdir, realpath, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -73,6 +73,16 @@ export class FileObjectStore implements ObjectStore {
   /** Temporary files now (uploads under way, or left by a crash). */
   async temporaryFiles(): Promise<string[]> {
     return readdir(this.#tmp);
+  }
+
+  get where(): string {
+    return this.root;
+  }
+
+  async isSameAs(other: ObjectStore): Promise<boolean> {
+    if (!(other instanceof FileObjectStore)) return false;
+    const [mine, theirs] = await Promise.all([realpath(this.root), realpath(other.root)]);
+    return mine === theirs;
   }
 
   pathOf(contentHash: string): string {

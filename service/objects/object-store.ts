@@ -37,6 +37,14 @@ export interface ObjectStore {
   removeIfUnreferenced(contentHash: string, isReferenced: (contentHash: string) => Promise<boolean>): Promise<boolean>;
   /** Removes what an interrupted upload left behind; returns how many. */
   cleanTemporaryFiles(): Promise<number>;
+  /** Where the objects are kept, as an operator names it: a directory, or `s3://bucket/prefix`. */
+  readonly where: string;
+  /**
+   * Whether `other` keeps its objects in the same place: the same directory (symbolic
+   * links resolved), or the same bucket and prefix of the same service. Writing to one
+   * then writes to the other, and removing from one removes from both.
+   */
+  isSameAs(other: ObjectStore): Promise<boolean>;
 }
 
 export class ObjectNotFoundError extends Error {

@@ -132,6 +132,18 @@ export class S3ObjectStore implements ObjectStore {
     this.#client.destroy();
   }
 
+  get where(): string {
+    const { bucket, prefix, endpoint } = this.location;
+    return `s3://${bucket}/${prefix}${endpoint === undefined ? "" : ` at ${endpoint}`}`;
+  }
+
+  async isSameAs(other: ObjectStore): Promise<boolean> {
+    if (!(other instanceof S3ObjectStore)) return false;
+    const [a, b] = [this.location, other.location];
+    // Bucket names are global on Amazon S3; elsewhere a bucket belongs to its endpoint.
+    return a.bucket === b.bucket && a.prefix === b.prefix && endpointOf(a) === endpointOf(b);
+  }
+
   keyOf(contentHash: string): string {
     const key = `${contentHash.slice(0, 2)}/${contentHash}`;
     return this.location.prefix === "" ? key : `${this.location.prefix}/${key}`;
@@ -241,6 +253,13 @@ export class S3ObjectStore implements ObjectStore {
       return true;
     });
   }
+}
+
+/** The endpoint as one string however it was written (`HTTP://Host:80/` is `http://host`). */
+function endpointOf(location: S3Location): string | undefined {
+  if (location.endpoint === undefined) return undefined;
+  const url = new URL(location.endpoint);
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
 function isNotFound(e: unknown): boolean {

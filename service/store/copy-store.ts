@@ -47,7 +47,11 @@ const FILES_AT_ONCE = 8;
 
 export interface CopyReport {
   tables: { name: string; rows: number }[];
-  files: { copied: number; present: number; bytes: number };
+  /**
+   * With `inPlace`, the source is the target itself: every file was checked there against
+   * its hash (`present` of them) and none written.
+   */
+  files: { copied: number; present: number; bytes: number; inPlace: boolean };
   evidence: { items: number; certified: number; waiting: number };
   /** Who signed the newest certificate, and in which version: the replicas must issue alike. */
   issuer: { name: string; address: string; certificateVersion: number } | null;
@@ -61,6 +65,10 @@ export class CopyRefusedError extends Error {
  * Copies `dataDir`'s store into the PostgreSQL database at `databaseUrl` (migrated first,
  * and required to be empty) and its evidence files from `source` into `target`. The caller
  * holds the data directory's lock, so no service writes to it meanwhile.
+ *
+ * When `source` is `target` (a machine that kept its files where the replicas will), the
+ * files are checked in place and nothing is written to, or removed from, that store: not
+ * even the staging files a copy clears, which may be the machine's own.
  */
 export async function copyStore(options: {
   dataDir: string;
@@ -89,7 +97,7 @@ export async function copyStore(options: {
           ? `the manifest of capture ${ids[0]} cannot be read`
           : `the manifests of ${unlisted.length > 20 ? "more than 20" : unlisted.length} captures cannot be read (${ids.join(", ")})`;
       throw new CopyRefusedError(
-        `${which}, so the files it lists cannot be copied: restore ${path.join(dataDir, "objects")} from a backup, then copy again`,
+        `${which}, so the files it lists cannot be copied: restore ${source.where} from a backup, then copy again`,
       );
     }
   } finally {
@@ -107,8 +115,11 @@ export async function copyStore(options: {
       try {
         // What would refuse the rows is found before the files are copied, which can take hours.
         await refuseUnfitDatabase(client);
-        await target.cleanTemporaryFiles();
-        const files = await copyFiles(db, source, target, dataDir, progress);
+        const inPlace = await source.isSameAs(target);
+        if (!inPlace) await target.cleanTemporaryFiles();
+        const files = inPlace
+          ? await checkFilesInPlace(db, source, progress)
+          : await copyFiles(db, source, target, progress);
         const tables = await copyRows(db, client, progress, () => phase("committing"));
         // Marked at once, before anything else is awaited: the rows are the replicas' now.
         const moved = path.join(dataDir, MOVED_FILE);
@@ -122,7 +133,7 @@ export async function copyStore(options: {
           );
         }
         phase("committed");
-        await target.cleanTemporaryFiles();
+        if (!files.inPlace) await target.cleanTemporaryFiles();
         return { tables, files, evidence: evidenceOf(db), issuer: issuerOf(db) };
       } finally {
         client.release();
@@ -219,16 +230,9 @@ function refuseUnknownTables(db: DatabaseSync): void {
   if (unknown.length > 0) throw new Error(`this version cannot copy the table(s) ${unknown.join(", ")}`);
 }
 
-/** Copies every evidence file the rows refer to that the target does not hold yet. */
-async function copyFiles(
-  db: DatabaseSync,
-  source: ObjectStore,
-  target: ObjectStore,
-  dataDir: string,
-  progress: (line: string) => void,
-): Promise<CopyReport["files"]> {
-  // Each file with the evidence that refers to it: an item's own file, or a file of a capture.
-  const files = db
+/** Each file the rows refer to, with the evidence that refers to it: an item's own file, or a file of a capture. */
+function filesOf(db: DatabaseSync): { hash: string; evidence: string }[] {
+  return db
     .prepare(
       `SELECT content_hash AS hash, min(id) AS evidence FROM (
          SELECT content_hash, id FROM evidence WHERE file_stored = 1
@@ -236,44 +240,101 @@ async function copyFiles(
        ) GROUP BY content_hash ORDER BY content_hash`,
     )
     .all() as { hash: string; evidence: string }[];
-  const report = { copied: 0, present: 0, bytes: 0 };
-  const faults: string[] = [];
+}
+
+/** Runs `each` on every file, a few at once. */
+async function forEachFile(
+  files: { hash: string; evidence: string }[],
+  each: (file: { hash: string; evidence: string }) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < files.length) {
-      const { hash, evidence } = files[next++]!;
-      if (await target.has(hash)) {
-        report.present++;
-        continue;
-      }
-      if (!(await source.has(hash))) {
-        faults.push(`${hash} (of evidence ${evidence}) is missing`);
-        continue;
-      }
-      const held = await target.put(await source.get(hash));
-      held.release();
-      if (held.contentHash !== hash) {
-        await target.removeIfUnreferenced(held.contentHash, async () => false);
-        faults.push(`${hash} (of evidence ${evidence}) is damaged: its bytes hash to ${held.contentHash}`);
-        continue;
-      }
-      report.copied++;
-      report.bytes += held.size;
-      if ((report.copied + report.present) % 1_000 === 0) {
-        progress(`files: ${report.copied + report.present} of ${files.length}`);
-      }
-    }
+    while (next < files.length) await each(files[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(FILES_AT_ONCE, files.length) }, worker));
-  if (faults.length > 0) {
-    const shown = faults.sort().slice(0, 20);
-    throw new CopyRefusedError(
-      `${faults.length} evidence ${faults.length === 1 ? "file" : "files"} in ${path.join(dataDir, "objects")} cannot be copied ` +
-        `(restore ${faults.length === 1 ? "it" : "them"} from a backup, then copy again; the files copied are kept): ` +
-        shown.join("; ") +
-        (faults.length > shown.length ? `; and ${faults.length - shown.length} more` : ""),
-    );
-  }
+}
+
+/** Stops the copy if any file is missing or damaged, naming them (the first 20). */
+function refuseFaults(faults: string[], source: ObjectStore, inPlace: boolean): void {
+  if (faults.length === 0) return;
+  const shown = faults.sort().slice(0, 20);
+  const one = faults.length === 1;
+  throw new CopyRefusedError(
+    `${faults.length} evidence ${one ? "file" : "files"} in ${source.where} cannot be ${inPlace ? "used" : "copied"} ` +
+      `(restore ${one ? "it" : "them"} from a backup, then copy again${inPlace ? "" : "; the files copied are kept"}): ` +
+      shown.join("; ") +
+      (faults.length > shown.length ? `; and ${faults.length - shown.length} more` : ""),
+  );
+}
+
+/**
+ * Checks every evidence file the rows refer to against its hash where it is, in a source
+ * that is the target itself. Nothing is written or removed.
+ */
+async function checkFilesInPlace(
+  db: DatabaseSync,
+  source: ObjectStore,
+  progress: (line: string) => void,
+): Promise<CopyReport["files"]> {
+  const files = filesOf(db);
+  const report = { copied: 0, present: 0, bytes: 0, inPlace: true };
+  const faults: string[] = [];
+  await forEachFile(files, async ({ hash, evidence }) => {
+    if (!(await source.has(hash))) {
+      faults.push(`${hash} (of evidence ${evidence}) is missing`);
+      return;
+    }
+    const digest = createHash("sha256");
+    for await (const chunk of await source.get(hash)) digest.update(chunk as Buffer);
+    const actual = digest.digest("hex");
+    if (actual !== hash) {
+      faults.push(`${hash} (of evidence ${evidence}) is damaged: its bytes hash to ${actual}`);
+      return;
+    }
+    report.present++;
+    if (report.present % 1_000 === 0) progress(`files: ${report.present} of ${files.length} checked in place`);
+  });
+  refuseFaults(faults, source, true);
+  progress(`files: ${files.length} checked in place, none copied (${source.where} is the target)`);
+  return report;
+}
+
+/** Copies every evidence file the rows refer to that the target does not hold yet. */
+async function copyFiles(
+  db: DatabaseSync,
+  source: ObjectStore,
+  target: ObjectStore,
+  progress: (line: string) => void,
+): Promise<CopyReport["files"]> {
+  const files = filesOf(db);
+  const wanted = new Set(files.map((f) => f.hash));
+  const report = { copied: 0, present: 0, bytes: 0, inPlace: false };
+  const faults: string[] = [];
+  await forEachFile(files, async ({ hash, evidence }) => {
+    if (await target.has(hash)) {
+      report.present++;
+      return;
+    }
+    if (!(await source.has(hash))) {
+      faults.push(`${hash} (of evidence ${evidence}) is missing`);
+      return;
+    }
+    const held = await target.put(await source.get(hash));
+    held.release();
+    if (held.contentHash !== hash) {
+      // The damaged bytes may be another file the rows refer to, already in the target
+      // (which may be the source itself, reached by a name not seen to be the same): it stays.
+      await target.removeIfUnreferenced(held.contentHash, async (other) => wanted.has(other));
+      faults.push(`${hash} (of evidence ${evidence}) is damaged: its bytes hash to ${held.contentHash}`);
+      return;
+    }
+    report.copied++;
+    report.bytes += held.size;
+    if ((report.copied + report.present) % 1_000 === 0) {
+      progress(`files: ${report.copied + report.present} of ${files.length}`);
+    }
+  });
+  refuseFaults(faults, source, false);
   progress(`files: ${files.length} (${report.copied} copied, ${report.present} already there)`);
   return report;
 }

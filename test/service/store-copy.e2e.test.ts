@@ -1,10 +1,23 @@
 import { expect } from "chai";
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Readable } from "node:stream";
 import pg from "pg";
 import { CachingChainReader, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
+import { replicaName } from "../../service/objects/open-object-store.ts";
 import { S3ObjectStore } from "../../service/objects/s3-object-store.ts";
 import type { CopyReport } from "../../service/store/copy-store.ts";
 import { PostgresEvidenceStore } from "../../service/store/postgres-store.ts";
@@ -13,7 +26,7 @@ import { serve, solidPng, startSite, type Site } from "../helpers/capture-sites.
 import { memberServiceOn, SERVICE_KEY } from "../helpers/consortium.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
-import { S3RVER_CREDENTIALS, startS3Server } from "../helpers/s3.ts";
+import { S3RVER_CREDENTIALS, startS3Server, type S3Server } from "../helpers/s3.ts";
 import {
   api,
   cleanUpDataDir,
@@ -70,6 +83,25 @@ async function tablesIn(databaseUrl: string): Promise<string[]> {
   }
 }
 
+/** The names of the evidence files under `dir`'s `objects/`, sorted. */
+function objectsIn(dir: string): string[] {
+  return readdirSync(path.join(dir, "objects"), { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => f.name)
+    .sort();
+}
+
+/** Every file under `dir`, each with its modification time and the SHA-256 of its bytes. */
+function filesWithTimes(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    files[path.relative(dir, file)] = `${statSync(file).mtimeMs} ${sha256Hex(readFileSync(file))}`;
+  }
+  return files;
+}
+
 /**
  * A member's service first runs on one machine — SQLite and the files in its data directory,
  * anchoring on the consortium chain — and then moves onto PostgreSQL and a shared objects
@@ -106,6 +138,51 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
   /** `evidence store copy` of a data directory into a database, its files into a directory of their own unless given one. */
   const copyInto = (from: string, databaseUrl: string, objectsDir = scratch("objects")) =>
     copy(["--from", from, "--to-database", databaseUrl, "--to-objects-dir", objectsDir]);
+  /** A copy of a data directory as it was before any move (no MOVED). */
+  const cloneDataDir = (from: string, name: string) => {
+    const dataDir = scratch(name);
+    cpSync(from, dataDir, { recursive: true });
+    rmSync(path.join(dataDir, "MOVED"), { force: true });
+    return dataDir;
+  };
+  /** Uploads one file as the machine's account; returns the item's id. */
+  const uploadOne = async (service: ServiceProcess, text: string): Promise<string> => {
+    const bytes = Buffer.from(text);
+    const form = new FormData();
+    form.append("file", new Blob([bytes]), "listing.png");
+    const uploaded = await api(service.url, apiKey).postForm("/api/v1/evidence", form);
+    expect(uploaded.status, JSON.stringify(uploaded.body)).to.equal(201);
+    return uploaded.body.items[0].id;
+  };
+  /** A replica on the copied database and the replicas' object storage (`objects`: OBJECTS_DIR or OBJECT_STORE_URL). */
+  const startReplica = async (databaseUrl: string, objects: Record<string, string>) => {
+    const replicaDir = scratch("replica");
+    mkdirSync(path.join(replicaDir, "keys"), { recursive: true });
+    writeFileSync(path.join(replicaDir, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
+    return serveOn(replicaDir, { DATABASE_URL: databaseUrl, DEV_ACCOUNT: "false", ...objects });
+  };
+  /**
+   * The replica answers for everything handed out before the move as the machine did, every
+   * item's certificate verifies against the chain, and the capture's package (read from the
+   * object storage) verifies.
+   */
+  const expectServedAsBefore = async (replica: ServiceProcess, certifiedSince: string[]) => {
+    const client = api(replica.url, apiKey);
+    for (const [id, was] of handedOut) {
+      expect((await client.get(`/api/v1/evidence/${id}`)).body, `${id} after the move`).to.deep.equal(was.view);
+    }
+    const chainReader = new CachingChainReader(new JsonRpcChainReader(chain.url));
+    for (const id of [...handedOut.keys(), ...waiting, ...certifiedSince]) {
+      const result = await verifyCertificate(await client.anchored(id), { chain: chainReader });
+      expect(result.valid, `${id}: ${JSON.stringify(result.checks)}`).to.equal(true);
+    }
+    const pkg = await fetch(`${replica.url}/api/v1/evidence/${capturedId}/package`);
+    expect(pkg.status).to.equal(200);
+    const pkgPath = path.join(scratch("package"), "capture.zip");
+    writeFileSync(pkgPath, Buffer.from(await pkg.arrayBuffer()));
+    const verified = await runCli(["verify", pkgPath, "--rpc", chain.url, "--json"]);
+    expect(verified.code, verified.stdout).to.equal(0);
+  };
 
   before(async () => {
     chain = await startChainNode({ chainId: 4051 });
@@ -361,6 +438,27 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     }
   });
 
+  it("keeps a file already in the target when a damaged file's bytes are that file's", async () => {
+    const copyOfSource = cloneDataDir(sourceDir, "source-damaged-into-another");
+    const [id, bytes] = [...uploads][0]!;
+    const [, otherBytes] = [...uploads][1]!;
+    const hash = sha256Hex(bytes);
+    const other = sha256Hex(otherBytes);
+    writeFileSync(path.join(copyOfSource, "objects", hash.slice(0, 2), hash), otherBytes);
+    // The other file is in the target already, as after a copy that failed later on.
+    const objectsDir = scratch("objects-with-one-file");
+    const kept = path.join(objectsDir, "objects", other.slice(0, 2), other);
+    mkdirSync(path.dirname(kept), { recursive: true });
+    writeFileSync(kept, otherBytes);
+    const databaseUrl = await postgres.createSchema();
+    const result = await copyInto(copyOfSource, databaseUrl, objectsDir);
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.include(`${hash} (of evidence ${id}) is damaged: its bytes hash to ${other}`);
+    expect(existsSync(kept), "the file the damaged one's bytes equal").to.equal(true);
+    expect(readFileSync(kept).equals(otherBytes)).to.equal(true);
+    expect(await rowCounts(databaseUrl), "no row written").to.deep.equal(EMPTY);
+  });
+
   it("refuses a capture whose manifest cannot be read, whose files it could not list, before copying anything", async () => {
     const copyOfSource = scratch("source-unlisted");
     cpSync(sourceDir, copyOfSource, { recursive: true });
@@ -417,6 +515,206 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     expect(await tablesIn(databaseUrl), "the database left untouched").to.deep.equal([]);
   });
 
+  describe("when the machine ran with its files in OBJECTS_DIR", () => {
+    /** The machine: its data directory, and the OBJECTS_DIR it ran with. */
+    let machine: { dataDir: string; objectsDir: string };
+    let addedThere: string;
+    /** A copy of the machine as it was before any move, its OBJECTS_DIR with it. */
+    const cloneMachine = (name: string) => {
+      const objectsDir = scratch(`${name}-objects`);
+      cpSync(machine.objectsDir, objectsDir, { recursive: true });
+      return { dataDir: cloneDataDir(machine.dataDir, name), objectsDir };
+    };
+
+    before(async () => {
+      const dataDir = cloneDataDir(sourceDir, "machine-with-objects-dir");
+      const objectsDir = scratch("machine-objects-dir");
+      renameSync(path.join(dataDir, "objects"), path.join(objectsDir, "objects"));
+      machine = { dataDir, objectsDir };
+      const service = await serveOn(dataDir, { OBJECTS_DIR: objectsDir });
+      addedThere = await uploadOne(service, "uploaded while the machine ran with OBJECTS_DIR");
+      await api(service.url, apiKey).settled();
+      await service.stop();
+      const hash = sha256Hex("uploaded while the machine ran with OBJECTS_DIR");
+      expect(objectsIn(objectsDir), "the service kept its upload in OBJECTS_DIR").to.include(hash);
+      expect(existsSync(path.join(dataDir, "objects")), "and nothing in the data directory").to.equal(false);
+    });
+
+    it("copies the files from the directory given by --from-objects-dir, and the replica verifies every certificate", async () => {
+      const { dataDir, objectsDir } = cloneMachine("from-objects-dir");
+      const databaseUrl = await postgres.createDatabase();
+      const shared = scratch("shared-objects");
+      const copied = await copy([
+        ...["--from", dataDir, "--from-objects-dir", objectsDir],
+        ...["--to-database", databaseUrl, "--to-objects-dir", shared],
+      ]);
+      expect(copied.code, copied.stderr).to.equal(0);
+      const files = objectsIn(objectsDir);
+      expect(copied.stdout).to.include(`${files.length} files copied`);
+      expect(copied.stdout).to.include(`Keep ${dataDir} and ${path.join(objectsDir, "objects")} until`);
+      expect(objectsIn(shared), "every file of the machine's OBJECTS_DIR").to.deep.equal(files);
+      await expectServedAsBefore(await startReplica(databaseUrl, { OBJECTS_DIR: shared }), [addedThere]);
+    });
+
+    it("leaves every file there untouched, leftover uploads included, when it is the replicas' OBJECTS_DIR too, and the replica serves them", async () => {
+      const { dataDir, objectsDir } = cloneMachine("in-place");
+      // Uploads the machine left unfinished: its own, and one another service left days ago.
+      const own = path.join(objectsDir, "tmp", replicaName(dataDir));
+      mkdirSync(own, { recursive: true });
+      writeFileSync(path.join(own, "upload-in-flight-at-the-stop"), "partial");
+      const other = path.join(objectsDir, "tmp", "another-host-0123456789ab");
+      mkdirSync(other, { recursive: true });
+      writeFileSync(path.join(other, "upload-left-days-ago"), "partial");
+      const daysAgo = new Date(Date.now() - 3 * 24 * 3600 * 1000);
+      utimesSync(path.join(other, "upload-left-days-ago"), daysAgo, daysAgo);
+      const before = filesWithTimes(objectsDir);
+      const databaseUrl = await postgres.createDatabase();
+      const copied = await copy([
+        ...["--from", dataDir, "--from-objects-dir", objectsDir],
+        ...["--to-database", databaseUrl, "--to-objects-dir", objectsDir],
+      ]);
+      expect(copied.code, copied.stderr).to.equal(0);
+      expect(filesWithTimes(objectsDir), "no file written, rewritten or removed").to.deep.equal(before);
+      expect(copied.stdout).to.include(
+        `no file copied: the ${objectsIn(objectsDir).length} files stay in ${path.join(objectsDir, "objects")}`,
+      );
+      expect(copied.stderr).to.match(/checked in place, none copied/);
+      await expectServedAsBefore(await startReplica(databaseUrl, { OBJECTS_DIR: objectsDir }), [addedThere]);
+    });
+
+    it("refuses a damaged file in the directory that is both source and target, leaves it as it is, and writes no row", async () => {
+      const { dataDir, objectsDir } = cloneMachine("in-place-damaged");
+      const [id, bytes] = [...uploads][0]!;
+      const hash = sha256Hex(bytes);
+      const file = path.join(objectsDir, "objects", hash.slice(0, 2), hash);
+      // Damaged into the bytes of another file the rows refer to: a copy that removed what it
+      // wrote would remove that file.
+      const [, otherBytes] = [...uploads][1]!;
+      writeFileSync(file, otherBytes);
+      const before = filesWithTimes(objectsDir);
+      const databaseUrl = await postgres.createSchema();
+      const result = await copy([
+        ...["--from", dataDir, "--from-objects-dir", objectsDir],
+        ...["--to-database", databaseUrl, "--to-objects-dir", objectsDir],
+      ]);
+      expect(result.code, result.stderr).to.equal(1);
+      expect(result.stderr).to.include(`1 evidence file in ${path.join(objectsDir, "objects")} cannot be used`);
+      expect(result.stderr).to.include(
+        `${hash} (of evidence ${id}) is damaged: its bytes hash to ${sha256Hex(otherBytes)}`,
+      );
+      expect(filesWithTimes(objectsDir), "the store as it was").to.deep.equal(before);
+      expect(await rowCounts(databaseUrl), "no row written").to.deep.equal(EMPTY);
+    });
+
+    it("names a file missing from the directory given by --from-objects-dir, and writes no row", async () => {
+      const { dataDir, objectsDir } = cloneMachine("from-objects-dir-missing");
+      const hash = sha256Hex("uploaded while the machine ran with OBJECTS_DIR");
+      rmSync(path.join(objectsDir, "objects", hash.slice(0, 2), hash));
+      const databaseUrl = await postgres.createSchema();
+      const result = await copy([
+        ...["--from", dataDir, "--from-objects-dir", objectsDir],
+        ...["--to-database", databaseUrl, "--to-objects-dir", scratch("objects")],
+      ]);
+      expect(result.code, result.stderr).to.equal(1);
+      expect(result.stderr).to.include(`1 evidence file in ${path.join(objectsDir, "objects")} cannot be copied`);
+      expect(result.stderr).to.include(`${hash} (of evidence ${addedThere}) is missing`);
+      expect(await rowCounts(databaseUrl), "no row written").to.deep.equal(EMPTY);
+    });
+
+    it("points at --from-objects-dir when the files are not in the data directory", async () => {
+      const { dataDir } = cloneMachine("objects-dir-not-given");
+      const databaseUrl = await postgres.createSchema();
+      const result = await copyInto(dataDir, databaseUrl);
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.include(`in ${path.join(dataDir, "objects")}`);
+      expect(result.stderr).to.match(/If the service ran with OBJECTS_DIR or OBJECT_STORE_URL, .*--from-objects-dir/);
+      expect(await rowCounts(databaseUrl), "no row written").to.deep.equal(EMPTY);
+    });
+  });
+
+  describe("when the machine ran with its files in S3-compatible storage (OBJECT_STORE_URL)", () => {
+    let s3: S3Server;
+    let machineDir: string;
+    let machineBucket: string;
+    let addedThere: string;
+
+    before(async () => {
+      s3 = await startS3Server();
+      machineBucket = s3.url("machine");
+      machineDir = cloneDataDir(sourceDir, "machine-with-bucket");
+      // Its files were in the bucket from the start: none stays in the data directory.
+      const bucket = await S3ObjectStore.open(machineBucket, {
+        tmpDir: scratch("s3-staging"),
+        client: {
+          credentials: {
+            accessKeyId: S3RVER_CREDENTIALS.AWS_ACCESS_KEY_ID,
+            secretAccessKey: S3RVER_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
+          },
+        },
+      });
+      for (const entry of readdirSync(path.join(machineDir, "objects"), { recursive: true, withFileTypes: true })) {
+        if (entry.isFile()) (await bucket.put(createReadStream(path.join(entry.parentPath, entry.name)))).release();
+      }
+      bucket.destroy();
+      rmSync(path.join(machineDir, "objects"), { recursive: true });
+      const service = await serveOn(machineDir, { OBJECT_STORE_URL: machineBucket, ...S3RVER_CREDENTIALS });
+      addedThere = await uploadOne(service, "uploaded while the machine ran with OBJECT_STORE_URL");
+      await api(service.url, apiKey).settled();
+      await service.stop();
+    });
+
+    after(async () => {
+      await s3?.stop();
+    });
+
+    /** The names of the files in the machine's bucket and prefix. */
+    const inBucket = () =>
+      s3.created
+        .filter((key) => key.startsWith("machine/"))
+        .map((key) => path.basename(key))
+        .sort();
+
+    it("copies the files from the bucket given by --from-object-store into a directory, and the replica verifies every certificate", async () => {
+      const dataDir = cloneDataDir(machineDir, "from-object-store");
+      const databaseUrl = await postgres.createDatabase();
+      const shared = scratch("shared-objects");
+      const copied = await runCli(
+        [
+          ...["store", "copy", "--from", dataDir, "--from-object-store", machineBucket],
+          ...["--to-database", databaseUrl, "--to-objects-dir", shared],
+        ],
+        S3RVER_CREDENTIALS,
+      );
+      expect(copied.code, copied.stderr).to.equal(0);
+      expect(inBucket()).to.include(sha256Hex("uploaded while the machine ran with OBJECT_STORE_URL"));
+      expect(objectsIn(shared), "every file of the bucket").to.deep.equal(inBucket());
+      expect(copied.stdout).to.include(`${inBucket().length} files copied`);
+      for (const name of objectsIn(shared)) {
+        const bytes = readFileSync(path.join(shared, "objects", name.slice(0, 2), name));
+        expect(sha256Hex(bytes), name).to.equal(name);
+      }
+      await expectServedAsBefore(await startReplica(databaseUrl, { OBJECTS_DIR: shared }), [addedThere]);
+    });
+
+    it("writes nothing to the bucket when the replicas use the same bucket and prefix, and checks each file there", async () => {
+      const dataDir = cloneDataDir(machineDir, "same-bucket");
+      const written = s3.created.length;
+      const databaseUrl = await postgres.createDatabase();
+      const copied = await runCli(
+        [
+          ...["store", "copy", "--from", dataDir, "--from-object-store", machineBucket],
+          ...["--to-database", databaseUrl, "--to-object-store", machineBucket],
+        ],
+        S3RVER_CREDENTIALS,
+      );
+      expect(copied.code, copied.stderr).to.equal(0);
+      expect(copied.stdout).to.include(`no file copied: the ${inBucket().length} files stay in s3://evidence/machine`);
+      expect(s3.created.length, "no object written").to.equal(written);
+      const replica = await startReplica(databaseUrl, { OBJECT_STORE_URL: machineBucket, ...S3RVER_CREDENTIALS });
+      await expectServedAsBefore(replica, [addedThere]);
+    });
+  });
+
   it("tells what is missing from the command", async () => {
     const noTarget = await copy(["--from", sourceDir, "--to-objects-dir", scratch("objects")]);
     expect(noTarget.code).to.equal(2);
@@ -433,6 +731,18 @@ describe("moving one machine's store onto PostgreSQL and shared objects (evidenc
     ]);
     expect(bothObjects.code).to.equal(2);
     expect(bothObjects.stderr).to.match(/give one of --to-objects-dir and --to-object-store/);
+    const bothSources = await copy([
+      ...["--from", sourceDir, "--to-database", "postgres://127.0.0.1/x", "--to-objects-dir", "/tmp/a"],
+      ...["--from-objects-dir", scratch("objects"), "--from-object-store", "s3://b"],
+    ]);
+    expect(bothSources.code).to.equal(2);
+    expect(bothSources.stderr).to.match(/give at most one of --from-objects-dir and --from-object-store/);
+    const noFiles = await copy([
+      ...["--from", sourceDir, "--to-database", "postgres://127.0.0.1/x", "--to-objects-dir", "/tmp/a"],
+      ...["--from-objects-dir", scratch("not-objects")],
+    ]);
+    expect(noFiles.code).to.equal(2);
+    expect(noFiles.stderr).to.match(/holds no evidence files \(no objects directory\)/);
     const noStore = await copy([
       "--from",
       scratch("empty"),
