@@ -48,7 +48,11 @@ export class FileObjectStore implements ObjectStore {
    * request lasts an hour at most.
    */
   async cleanTemporaryFiles(): Promise<number> {
-    const names = await readdir(this.#tmp);
+    // Files only: a folder here is another replica's staging area, from a time this data
+    // directory was shared (tmp/<replica>/), and not this store's to remove.
+    const names = (await readdir(this.#tmp, { withFileTypes: true }))
+      .filter((e) => !e.isDirectory())
+      .map((e) => e.name);
     await Promise.all(names.map((name) => rm(path.join(this.#tmp, name), { force: true })));
     let removed = names.length;
     if (this.#shared) {

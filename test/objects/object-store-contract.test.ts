@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { FileObjectStore } from "../../service/objects/file-object-store.ts";
@@ -184,6 +184,15 @@ function defineObjectStoreContract(implementation: Implementation): void {
         expect(await store.cleanTemporaryFiles()).to.equal(1);
         expect(await opened.temporaryFiles()).to.deep.equal([]);
         expect(await store.cleanTemporaryFiles()).to.equal(0);
+      });
+
+      it("leaves a folder there alone: a replica's staging area from when the data directory was shared", async () => {
+        const folder = path.join(opened.tmpDir, "replica-a");
+        mkdirSync(folder);
+        writeFileSync(path.join(folder, "upload-in-flight"), randomBytes(10));
+        writeFileSync(path.join(opened.tmpDir, "1700000000000-left-by-a-crash"), randomBytes(10));
+        expect(await store.cleanTemporaryFiles()).to.equal(1);
+        expect(readdirSync(folder)).to.deep.equal(["upload-in-flight"]);
       });
     });
 
