@@ -72,7 +72,8 @@ export interface ServiceConfig {
     verifyBufferBytes: number;
     /**
      * The part of it the requests of one client address may hold (VERIFY_BUFFER_BYTES_PER_ADDRESS;
-     * all of it unless set: behind a load balancer every client has the balancer's address).
+     * half of it, and at least one request's worth, unless set; behind a load balancer, where every
+     * client has the balancer's address, all of it).
      */
     verifyBufferBytesPerAddress: number;
     /**
@@ -121,6 +122,8 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   const embedded = env.CHAIN_RPC_URL === undefined;
   const spoolBytes = int(env, "VERIFY_SPOOL_BYTES", 4 * 1024 ** 3, 0, Number.MAX_SAFE_INTEGER);
+  // At least one request's worth: a capture package as the certificate and another as the file.
+  const bufferBytes = int(env, "VERIFY_BUFFER_BYTES", 256 * 1024 ** 2, 2 * MAX_DOCUMENT_BYTES, Number.MAX_SAFE_INTEGER);
   return {
     dataDir: path.resolve(env.DATA_DIR ?? "data"),
     host: env.HOST ?? "127.0.0.1",
@@ -161,19 +164,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       anonymousPerMinute: int(env, "ANONYMOUS_RATE_LIMIT_PER_MINUTE", 6_000, 1, 100_000_000),
       connectionsPerAddress: int(env, "MAX_CONNECTIONS_PER_ADDRESS", 256, 1, 1_000_000),
       rpcBodyTimeoutMs: int(env, "RPC_BODY_TIMEOUT_MS", 10_000, 100, 600_000),
-      // At least one request's worth: a capture package as the certificate and another as the file.
-      verifyBufferBytes: int(
-        env,
-        "VERIFY_BUFFER_BYTES",
-        256 * 1024 ** 2,
-        2 * MAX_DOCUMENT_BYTES,
-        Number.MAX_SAFE_INTEGER,
-      ),
-      // At least one request's worth too; more than the whole is the whole.
+      verifyBufferBytes: bufferBytes,
+      // At least one request's worth too (half of the whole by default); more than the whole is the whole.
       verifyBufferBytesPerAddress: int(
         env,
         "VERIFY_BUFFER_BYTES_PER_ADDRESS",
-        Number.MAX_SAFE_INTEGER,
+        Math.max(2 * MAX_DOCUMENT_BYTES, Math.floor(bufferBytes / 2)),
         2 * MAX_DOCUMENT_BYTES,
         Number.MAX_SAFE_INTEGER,
       ),

@@ -16,12 +16,17 @@ describe("the service's configuration (environment variables)", () => {
     expect(loadConfig({ RPC_BODY_TIMEOUT_MS: "1000" }).limits.rpcBodyTimeoutMs).to.equal(1_000);
   });
 
-  it("holds no client address to less than the whole verify budget unless VERIFY_BUFFER_BYTES_PER_ADDRESS says so: behind a load balancer every client has one address", () => {
-    expect(loadConfig({}).limits.verifyBufferBytesPerAddress).to.be.at.least(loadConfig({}).limits.verifyBufferBytes);
-    const part = String(128 * 1024 * 1024);
-    expect(loadConfig({ VERIFY_BUFFER_BYTES_PER_ADDRESS: part }).limits.verifyBufferBytesPerAddress).to.equal(
-      128 * 1024 * 1024,
+  it("holds one client address to half of the verify memory budget, and never less than one request's worth, unless VERIFY_BUFFER_BYTES_PER_ADDRESS says otherwise", () => {
+    expect(loadConfig({}).limits.verifyBufferBytesPerAddress).to.equal(128 * 1024 * 1024);
+    expect(loadConfig({ VERIFY_BUFFER_BYTES: String(1024 ** 3) }).limits.verifyBufferBytesPerAddress).to.equal(
+      512 * 1024 * 1024,
     );
+    expect(
+      loadConfig({ VERIFY_BUFFER_BYTES: String(200 * 1024 * 1024) }).limits.verifyBufferBytesPerAddress,
+      "a capture package as the certificate and another as the file",
+    ).to.equal(128 * 1024 * 1024);
+    const limits = loadConfig({ VERIFY_BUFFER_BYTES_PER_ADDRESS: String(256 * 1024 * 1024) }).limits;
+    expect(limits.verifyBufferBytesPerAddress, "all of it, behind a load balancer").to.equal(limits.verifyBufferBytes);
   });
 
   it("holds one client address to half of the verify spool unless VERIFY_SPOOL_BYTES_PER_ADDRESS says otherwise", () => {
