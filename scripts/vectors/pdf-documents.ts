@@ -432,6 +432,86 @@ add(
 }
 
 {
+  // A whole section hidden inside a stream's data: objects, cross-reference table and trailer,
+  // reached only through the visible trailer's /Prev. A reader that follows /Prev (poppler)
+  // takes the hidden section as the revision before the visible one, and lists the forged
+  // certificate; one that reads objects in order skips that data and finds the original.
+  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
+  const forgedFile = embeddedFile(forged);
+  const pdf = withCertificate().table();
+  const original = pdf.lastXref!;
+  const fillerObject = pdf.offset;
+  const entry = (offset: number) => `${String(offset).padStart(10, "0")} 00000 n \n`;
+  /** The hidden section, its offsets counted from `start`; the offset of its table. */
+  const hiddenAt = (start: number): [Buffer, number] => {
+    const parts = [
+      Buffer.from(
+        "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(other.evidence.json) 7 0 R] >> >> >>\nendobj\n",
+        "latin1",
+      ),
+      Buffer.from(`7 0 obj\n${filespec("other.evidence.json", 8)}\nendobj\n`, "latin1"),
+      Buffer.concat([
+        Buffer.from(`8 0 obj\n${(forgedFile as { dict: string }).dict}\nstream\n`, "latin1"),
+        (forgedFile as { data: Uint8Array }).data,
+        Buffer.from("\nendstream\nendobj\n", "latin1"),
+      ]),
+    ];
+    const at = (i: number) => start + parts.slice(0, i).reduce((n, b) => n + b.length, 0);
+    const table = at(3);
+    const section = Buffer.concat([
+      ...parts,
+      Buffer.from(
+        `xref\n1 1\n${entry(at(0))}7 2\n${entry(at(1))}${entry(at(2))}trailer\n<< /Size 9 /Root 1 0 R /Prev ${original} >>\n`,
+        "latin1",
+      ),
+    ]);
+    return [section, table];
+  };
+  // The section's length does not depend on where it starts (offsets are ten digits).
+  const length = hiddenAt(0)[0].length;
+  const dict = `<< /Length ${length} >>`;
+  const [section, hiddenTable] = hiddenAt(fillerObject + `6 0 obj\n${dict}\nstream\n`.length);
+  pdf.object(6, { dict, data: section });
+  const xref = pdf.offset;
+  pdf.raw(
+    `xref\n6 1\n${entry(fillerObject)}trailer\n<< /Size 9 /Root 1 0 R /Prev ${hiddenTable} >>\nstartxref\n${xref}\n%%EOF\n`,
+  );
+  add(
+    {
+      file: "prev-into-stream.pdf",
+      desc: "a trailer's /Prev points inside a stream's data, at a hidden section with a forged certificate only readers following /Prev see",
+      extract: { error: "/Prev points at offset" },
+      certificate: { error: "/Prev points at offset" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  // An update whose cross-reference stream says the file specification is compressed in
+  // object 6, a stream not marked /Type /ObjStm: this reading reads no object from it, a reader
+  // that does not check the type would read the forged file specification it holds.
+  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
+  const pdf = withCertificate().table();
+  const original = pdf.lastXref!;
+  const spec = `${filespec(CERTIFICATE_NAME, 8)}\n`;
+  const content = Buffer.from(`4 0 ${spec}`, "latin1");
+  pdf.object(8, embeddedFile(forged)).object(6, {
+    dict: `<< /N 1 /First 4 /Length ${content.length} >>`,
+    data: content,
+  });
+  add(
+    {
+      file: "compressed-into-plain-stream.pdf",
+      desc: "a cross-reference stream puts the file specification in a stream that is not an object stream",
+      extract: { error: "which is not an object stream" },
+      certificate: { error: "which is not an object stream" },
+    },
+    pdf.xrefStream(7, new Map([[4, [6, 0]]]), `/Root 1 0 R /Prev ${original}`).bytes(),
+  );
+}
+
+{
   const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
   const pdf = withCertificate().table().object(5, embeddedFile(forged)).table();
   add(

@@ -462,6 +462,10 @@ class PdfDocument {
   /** Where each "xref" table and each cross-reference stream begins, and every startxref offset. */
   readonly crossReferenceStarts = new Set<number>();
   readonly startxrefs: number[] = [];
+  /** Objects a cross-reference stream says are compressed (§7.5.8.3, type 2), and the object stream holding each. */
+  readonly compressedReferences: { num: number; container: number }[] = [];
+  /** Every trailer dictionary, and every cross-reference stream's: each may point at an earlier section. */
+  readonly trailers: Dict[] = [];
   /** Definitions read so far, those in object streams included. */
   objectCount = 0;
   #inflated = 0;
@@ -569,7 +573,11 @@ function readDocument(pdf: Uint8Array): PdfDocument {
     if (keyword === "xref") {
       document.crossReferenceStarts.add(start);
       readCrossReferenceTable(document, scanner);
-    } else if (keyword === "trailer") refuseEncryption(scanner.value());
+    } else if (keyword === "trailer") {
+      const trailer = scanner.value();
+      refuseEncryption(trailer);
+      document.trailers.push(trailer as Dict);
+    }
     else if (keyword === "startxref") {
       const offset = scanner.integer();
       if (offset === undefined) throw invalid(`startxref without an offset at offset ${start}`);
@@ -586,9 +594,11 @@ function readDocument(pdf: Uint8Array): PdfDocument {
 /**
  * Every reader but this one finds objects through the cross-reference tables (§7.5.4) and
  * streams (§7.5.8); this one reads the file from start to end. They see the same objects only
- * if each offset a table or stream gives is where the object it names begins, and each
- * startxref points at a table or stream: otherwise a table could point inside a stream's data,
- * at an attachment this reading skips. Such a document is refused, never read one way.
+ * if each offset a table or stream gives is where the object it names begins, each object it
+ * says is compressed is in an object stream this reading read, and each startxref, and each
+ * trailer's /Prev and /XRefStm, points at a table or stream this reading found: otherwise a
+ * table, or a whole section hidden in a stream's data and reached by /Prev, could point at an
+ * attachment this reading skips. Such a document is refused, never read one way.
  */
 function checkCrossReferences(document: PdfDocument): void {
   for (const definition of [...document.definitions.values()].flat()) {
@@ -604,6 +614,23 @@ function checkCrossReferences(document: PdfDocument): void {
   for (const offset of document.startxrefs) {
     if (!document.crossReferenceStarts.has(offset)) {
       throw invalid(`startxref points at offset ${offset}, where no cross-reference table or stream begins`);
+    }
+  }
+  for (const trailer of document.trailers) {
+    for (const key of ["Prev", "XRefStm"]) {
+      const offset = trailer.get(key);
+      if (offset === undefined) continue;
+      if (!isCount(offset) || !document.crossReferenceStarts.has(offset)) {
+        throw invalid(
+          `a trailer's /${key} points at ${isCount(offset) ? `offset ${offset}` : "no offset"}, where no cross-reference table or stream begins`,
+        );
+      }
+    }
+  }
+  for (const { num, container } of document.compressedReferences) {
+    const holders = document.definitions.get(ref(container, 0).key) ?? [];
+    if (!holders.some((d) => d.stream && isType(d.stream.dict, "ObjStm"))) {
+      throw invalid(`a cross-reference stream puts object ${num} in object ${container}, which is not an object stream`);
     }
   }
 }
@@ -637,6 +664,8 @@ function readCrossReferenceStream(document: PdfDocument, definition: Definition)
       const type = field(at, typeWidth!, 1);
       if (type === 1)
         document.crossReferences.push({ num: first + n, offset: field(at + typeWidth!, offsetWidth!, 0) });
+      else if (type === 2)
+        document.compressedReferences.push({ num: first + n, container: field(at + typeWidth!, offsetWidth!, 0) });
     }
   }
 }
@@ -657,6 +686,7 @@ function readIndirectObject(document: PdfDocument, scanner: Scanner): void {
     if (isType(value, "XRef")) {
       refuseEncryption(value);
       document.crossReferenceStarts.add(start);
+      document.trailers.push(value);
     }
   }
   scanner.expect("endobj");
