@@ -119,6 +119,9 @@ export const DEFAULT_PACKAGE_LIMITS: PackageLimits = {
  * Deflate cannot expand data by more than 1032:1 (RFC 1951: a 258-byte match in at most two
  * bits); a larger declared ratio is a lie about the size.
  */
+/** APPNOTE 6.3, the version this reading implements, as "version needed to extract" writes it. */
+const MAX_VERSION_NEEDED = 63;
+
 const MAX_DEFLATE_RATIO = 1032;
 
 /**
@@ -395,6 +398,7 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
   let at = 0;
   for (let i = 0; i < count; i++) {
     if (at + 46 > cdSize || cd.getUint32(at, true) !== 0x02014b50) throw invalid("a damaged central directory");
+    const versionNeeded = cd.getUint8(at + 6);
     const flags = cd.getUint16(at + 8, true);
     const method = cd.getUint16(at + 10, true);
     const crc = cd.getUint32(at + 16, true);
@@ -429,6 +433,9 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
       throw invalid(`the directory entry ${JSON.stringify(name)} holds data`);
     }
     if (flags & 0x0001) throw invalid(`${name} is encrypted`);
+    // Readers refuse an entry that needs a later version of the format than they know
+    // (Python's zipfile past 6.3): one reader would show it, another none.
+    if (versionNeeded > MAX_VERSION_NEEDED) throw invalid(`${name} needs ZIP version ${versionNeeded / 10} to extract`);
     if (method !== 0 && method !== 8) throw invalid(`${name} uses compression method ${method}`);
     if (method === 0 && compressedSize !== size) throw invalid(`${name}: a stored entry with two sizes`);
     if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 1024) {
@@ -449,6 +456,23 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
     const localExtraLength = header.getUint16(28, true);
     if (localNameLength !== nameLength || !sameBytes(local.subarray(30), nameBytes)) {
       throw invalid(`${name}: the local header names another file`);
+    }
+    // Readers that walk the local headers (streaming ones) take the method and sizes from
+    // there: they must say what the directory says. With a data descriptor (flag 3) the
+    // header's CRC and sizes may be zeros, the descriptor's then following the data.
+    const localFlags = header.getUint16(6, true);
+    const described = (localFlags & 0x0008) !== 0;
+    const agrees = (offset: number, value: number) =>
+      header.getUint32(offset, true) === value || (described && header.getUint32(offset, true) === 0);
+    if (
+      header.getUint8(4) > MAX_VERSION_NEEDED ||
+      header.getUint16(8, true) !== method ||
+      (localFlags & 0x0001) !== 0 ||
+      !agrees(14, crc) ||
+      !agrees(18, compressedSize) ||
+      !agrees(22, size)
+    ) {
+      throw invalid(`${name}: the local header and the central directory describe it differently`);
     }
     const dataStart = localOffset + 30 + localNameLength + localExtraLength;
     if (dataStart + compressedSize > cdOffset) throw invalid(`${name}: its data runs past the central directory`);

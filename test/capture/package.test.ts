@@ -524,7 +524,9 @@ describe("capture packages", function () {
       manifest.artifacts = [{ name: "big.txt", mediaType: "text/plain", size: big.length, sha256: sha256Hex(big) }];
       const bytes = Buffer.from(zipSync({ "manifest.json": strToU8(canonicalize(manifest)), "big.txt": big }));
       const name = bytes.lastIndexOf(Buffer.from("big.txt"));
-      bytes.writeUInt32LE(1000, name - 46 + 24); // declared uncompressed size
+      bytes.writeUInt32LE(1000, name - 46 + 24); // declared uncompressed size, in the directory
+      const local = bytes.readUInt32LE(name - 46 + 42);
+      bytes.writeUInt32LE(1000, local + 22); // and in the local header, which must agree
       const read = await readCapturePackage(new Uint8Array(bytes));
       expect(read.artifacts[0]).to.include({ ok: false, actualSize: 1000 });
       expect(read.problems.join("\n")).to.match(/big\.txt: its CRC-32 or length does not match/);
@@ -538,9 +540,62 @@ describe("capture packages", function () {
         // manifest.json's compressed size in the directory, and where the directory begins.
         const central = cdOffset + junk;
         hidden.writeUInt32LE(hidden.readUInt32LE(central + 20) + junk, central + 20);
+        hidden.writeUInt32LE(hidden.readUInt32LE(18) + junk, 18); // and in its local header, at offset 0
         hidden.writeUInt32LE(central, hidden.length - 22 + 16);
         await expectInvalid(new Uint8Array(hidden), /^manifest\.json: bytes follow the end of its deflate data$/);
       }
+    });
+
+    /** Where `name`'s central directory entry and local header begin in the genuine package. */
+    function entryAt(name: string): { central: number; local: number } {
+      const bytes = Buffer.from(zip);
+      const end = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+      let at = bytes.readUInt32LE(end + 16);
+      for (;;) {
+        const nameLength = bytes.readUInt16LE(at + 28);
+        if (bytes.toString("utf8", at + 46, at + 46 + nameLength) === name) {
+          return { central: at, local: bytes.readUInt32LE(at + 42) };
+        }
+        at += 46 + nameLength + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32);
+      }
+    }
+
+    /** The genuine package with `patch` applied to a copy of its bytes. */
+    function patched(patch: (bytes: Buffer) => void): Uint8Array {
+      const bytes = Buffer.from(zip);
+      patch(bytes);
+      return new Uint8Array(bytes);
+    }
+
+    it("rejects an entry that needs a ZIP version past 6.3 to extract, which Python's zipfile refuses to open", async () => {
+      const { central, local } = entryAt("screenshot.png");
+      await expectInvalid(
+        patched((b) => b.writeUInt16LE(0xffff, central + 6)),
+        /screenshot\.png needs ZIP version 25\.5 to extract/,
+      );
+      await expectInvalid(
+        patched((b) => b.writeUInt16LE(64, local + 4)),
+        /screenshot\.png: the local header and the central directory describe it differently/,
+      );
+    });
+
+    it("rejects a local header whose method or sizes differ from the directory's (readers that walk local headers read other bytes)", async () => {
+      const { local } = entryAt("page.html");
+      const differently = /page\.html: the local header and the central directory describe it differently/;
+      await expectInvalid(
+        patched((b) => b.writeUInt16LE(0, local + 8)),
+        differently,
+      );
+      for (const field of [14, 18, 22]) {
+        await expectInvalid(
+          patched((b) => b.writeUInt32LE(b.readUInt32LE(local + field) + 1, local + field)),
+          differently,
+        );
+      }
+      await expectInvalid(
+        patched((b) => b.writeUInt16LE(b.readUInt16LE(local + 6) | 1, local + 6)),
+        differently,
+      );
     });
 
     it("rejects damaged deflate data", async () => {
