@@ -577,8 +577,7 @@ function readDocument(pdf: Uint8Array): PdfDocument {
       const trailer = scanner.value();
       refuseEncryption(trailer);
       document.trailers.push(trailer as Dict);
-    }
-    else if (keyword === "startxref") {
+    } else if (keyword === "startxref") {
       const offset = scanner.integer();
       if (offset === undefined) throw invalid(`startxref without an offset at offset ${start}`);
       document.startxrefs.push(offset);
@@ -630,7 +629,9 @@ function checkCrossReferences(document: PdfDocument): void {
   for (const { num, container } of document.compressedReferences) {
     const holders = document.definitions.get(ref(container, 0).key) ?? [];
     if (!holders.some((d) => d.stream && isType(d.stream.dict, "ObjStm"))) {
-      throw invalid(`a cross-reference stream puts object ${num} in object ${container}, which is not an object stream`);
+      throw invalid(
+        `a cross-reference stream puts object ${num} in object ${container}, which is not an object stream`,
+      );
     }
   }
 }
