@@ -16,7 +16,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { benchCapture } from "./capture.ts";
 import { benchCertifyBatch } from "./certify.ts";
-import { benchBrowserHash, benchFileHash } from "./hashing.ts";
+import { benchBrowserHash, benchFileHash, benchPackageRead } from "./hashing.ts";
 import { benchGas, benchMerkle } from "./merkle.ts";
 import { benchReplicas } from "./replicas.ts";
 import { Report, count } from "./report.ts";
@@ -40,6 +40,7 @@ async function step(name: string, run: () => Promise<void>): Promise<void> {
 try {
   await step("file hashing", () => benchFileHash(report, work));
   await step("browser hashing", () => benchBrowserHash(report, work));
+  await step("capture package", () => benchPackageRead(report, work));
   await step("Merkle tree", () => benchMerkle(report));
   await step("gas", () => benchGas(report));
   await step("certifying a batch", () => benchCertifyBatch(report, work));

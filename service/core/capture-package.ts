@@ -4,6 +4,7 @@ import { Inflate } from "fflate";
 import * as v from "valibot";
 import { EvidenceError, isEvidenceError } from "./errors.ts";
 import { canonicalize } from "./jcs.ts";
+import { crc32, createSha256 } from "./stream-hash.ts";
 
 /**
  * Reading a capture package (docs/protocol.md §9) without trusting it: the same code in the service, the
@@ -91,9 +92,9 @@ export async function* chunksOf(source: ByteSource, overlap = 0): AsyncGenerator
 
 /** SHA-256 of a source, read a chunk at a time. */
 export async function sha256OfSource(source: ByteSource): Promise<string> {
-  const hash = sha256.create();
+  const hash = createSha256();
   for await (const chunk of chunksOf(source)) hash.update(chunk);
-  return bytesToHex(hash.digest());
+  return hash.digestHex();
 }
 
 export const MANIFEST_FILE = "manifest.json";
@@ -294,12 +295,12 @@ export async function readCapturePackage(
     }
     const shown = expected.name === "screenshot.png" && entry.size <= MAX_SHOWN_SCREENSHOT_BYTES;
     const kept: Uint8Array[] = [];
-    const hash = sha256.create();
+    const hash = createSha256();
     const actualSize = await inflateEntry(source, entry, problems, (chunk) => {
       hash.update(chunk);
       if (shown) kept.push(chunk.slice());
     });
-    const actualSha256 = bytesToHex(hash.digest());
+    const actualSha256 = hash.digestHex();
     const ok = actualSha256 === expected.sha256 && actualSize === expected.size;
     if (!ok) {
       problems.push(
@@ -549,14 +550,14 @@ async function inflateEntry(
   onChunk: (chunk: Uint8Array) => void,
 ): Promise<number> {
   let length = 0;
-  let crc = 0xffffffff;
+  let crc = 0;
   let overflow = false;
   const take = (chunk: Uint8Array) => {
     const room = entry.size - length;
     if (chunk.length > room) overflow = true;
     const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
     if (kept.length === 0) return;
-    crc = crc32Update(crc, kept);
+    crc = crc32(kept, crc);
     length += kept.length;
     onChunk(kept);
   };
@@ -571,8 +572,18 @@ async function inflateEntry(
     }
   };
   const end = entry.dataStart + entry.compressedSize;
+  // The next chunk is read while this one is hashed, so that the disk and the CPU work at
+  // once; a read left pending when the entry stops early is never awaited, and its failure
+  // is not an unhandled rejection.
+  const readAt = (at: number) => {
+    const read = source.read(at, Math.min(READ_CHUNK, end - at));
+    read.catch(() => undefined);
+    return read;
+  };
+  let next = entry.dataStart < end ? readAt(entry.dataStart) : undefined;
   for (let at = entry.dataStart; at < end && !overflow; at += READ_CHUNK) {
-    const data = await source.read(at, Math.min(READ_CHUNK, end - at));
+    const data = await next!;
+    next = at + READ_CHUNK < end ? readAt(at + READ_CHUNK) : undefined;
     if (!inflater) {
       take(data);
       continue;
@@ -586,7 +597,7 @@ async function inflateEntry(
   }
   if (inflater && entry.compressedSize === 0) push(new Uint8Array(0), true);
   if (inflater && !overflow && trailingBytes(inflater) > 0) throw damaged("bytes follow the end of its deflate data");
-  if (overflow || length !== entry.size || (crc ^ 0xffffffff) >>> 0 !== entry.crc) {
+  if (overflow || length !== entry.size || crc !== entry.crc) {
     problems.push(`${entry.name}: its CRC-32 or length does not match the ZIP directory`);
   }
   return length;
@@ -615,20 +626,4 @@ function trailingBytes(inflater: Inflate): number {
   if (!deflateEnded(inflater)) return 0;
   const { s, p } = inflater as unknown as InflaterState;
   return Math.max(0, p.length - (s.p ? 1 : 0));
-}
-
-let CRC_TABLE: Uint32Array | undefined;
-
-/** CRC-32 as ZIP uses it (ISO 3309, reflected polynomial 0xEDB88320), carried over chunks: start at 0xffffffff, finish with ^ 0xffffffff. */
-function crc32Update(crc: number, bytes: Uint8Array): number {
-  if (!CRC_TABLE) {
-    CRC_TABLE = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      CRC_TABLE[n] = c >>> 0;
-    }
-  }
-  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return crc;
 }
