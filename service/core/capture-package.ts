@@ -116,13 +116,13 @@ export const DEFAULT_PACKAGE_LIMITS: PackageLimits = {
   maxDocumentBytes: 16 * 1024 * 1024,
 };
 
+/** APPNOTE 6.3, the version this reading implements, as "version needed to extract" writes it. */
+const MAX_VERSION_NEEDED = 63;
+
 /**
  * Deflate cannot expand data by more than 1032:1 (RFC 1951: a 258-byte match in at most two
  * bits); a larger declared ratio is a lie about the size.
  */
-/** APPNOTE 6.3, the version this reading implements, as "version needed to extract" writes it. */
-const MAX_VERSION_NEEDED = 63;
-
 const MAX_DEFLATE_RATIO = 1032;
 
 /**
@@ -460,18 +460,29 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
     }
     // Readers that walk the local headers (streaming ones) take the method and sizes from
     // there: they must say what the directory says. With a data descriptor (flag 3) the
-    // header's CRC and sizes may be zeros, the descriptor's then following the data.
+    // header's CRC and sizes may be zeros, the descriptor's then following the data. Sizes of
+    // 0xFFFFFFFF are in the header's ZIP64 extra field (APPNOTE 4.5.3: both of them, there),
+    // which some writers add to every entry, even a small one.
     const localFlags = header.getUint16(6, true);
     const described = (localFlags & 0x0008) !== 0;
-    const agrees = (offset: number, value: number) =>
-      header.getUint32(offset, true) === value || (described && header.getUint32(offset, true) === 0);
+    const agrees = (stated: number, value: number) => stated === value || (described && stated === 0);
+    let localCompressed = header.getUint32(18, true);
+    let localSize = header.getUint32(22, true);
+    if ((localCompressed === 0xffffffff || localSize === 0xffffffff) && cdOffset - localOffset >= 30 + nameLength) {
+      const extra = await source.read(
+        localOffset + 30 + nameLength,
+        Math.min(localExtraLength, cdOffset - localOffset - 30 - nameLength),
+      );
+      const zip64 = zip64Sizes(extra);
+      if (zip64 !== undefined) [localSize, localCompressed] = zip64;
+    }
     if (
       header.getUint8(4) > MAX_VERSION_NEEDED ||
       header.getUint16(8, true) !== method ||
       (localFlags & 0x0001) !== 0 ||
-      !agrees(14, crc) ||
-      !agrees(18, compressedSize) ||
-      !agrees(22, size)
+      !agrees(header.getUint32(14, true), crc) ||
+      !agrees(localCompressed, compressedSize) ||
+      !agrees(localSize, size)
     ) {
       throw invalid(`${name}: the local header and the central directory describe it differently`);
     }
@@ -601,6 +612,26 @@ async function inflateEntry(
     problems.push(`${entry.name}: its CRC-32 or length does not match the ZIP directory`);
   }
   return length;
+}
+
+/**
+ * The uncompressed and compressed sizes a local header's ZIP64 extra field (id 0x0001) gives,
+ * in that order; undefined when it has none, or sizes no package can have.
+ */
+function zip64Sizes(extra: Uint8Array): [number, number] | undefined {
+  const fields = new DataView(extra.buffer, extra.byteOffset, extra.byteLength);
+  for (let at = 0; at + 4 <= extra.length;) {
+    const id = fields.getUint16(at, true);
+    const length = fields.getUint16(at + 2, true);
+    if (id === 0x0001 && length >= 16 && at + 4 + 16 <= extra.length) {
+      const size = fields.getBigUint64(at + 4, true);
+      const compressed = fields.getBigUint64(at + 12, true);
+      if (size > BigInt(Number.MAX_SAFE_INTEGER) || compressed > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+      return [Number(size), Number(compressed)];
+    }
+    at += 4 + length;
+  }
+  return undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { createReadStream, openAsBlob, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createReadStream, mkdirSync, openAsBlob, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
@@ -431,6 +431,51 @@ describe("capture packages", function () {
         handMadeZip([...folders.map((f) => ({ name: `${f}/`, data: new Uint8Array() })), ...genuine]),
       );
       expect(read.problems).to.deep.equal([]);
+    });
+
+    /**
+     * The genuine package re-zipped by Python's zipfile with force_zip64: every local header
+     * says 0xFFFFFFFF for both sizes and gives them in its ZIP64 extra field.
+     */
+    function rezippedWithZip64(): Buffer {
+      const dir = path.join(root, "zip64");
+      const listed = Object.entries(unpack(result)).map(([name, data], i) => {
+        const file = path.join(dir, "files", String(i));
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, data as Uint8Array);
+        return [name, file];
+      });
+      const out = path.join(dir, "zip64.zip");
+      execFileSync("python3", [
+        "-c",
+        [
+          "import json, sys, zipfile",
+          "entries = json.loads(sys.argv[2])",
+          "with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:",
+          "  for name, path in entries:",
+          "    with z.open(name, 'w', force_zip64=True) as f, open(path, 'rb') as src: f.write(src.read())",
+        ].join("\n"),
+        out,
+        JSON.stringify(listed),
+      ]);
+      return readFileSync(out);
+    }
+
+    it("reads a genuine package re-zipped by Python's zipfile with ZIP64 local headers (force_zip64), as unchanged", async () => {
+      const bytes = rezippedWithZip64();
+      expect(bytes.readUInt32LE(18), "the first local header's compressed size").to.equal(0xffffffff);
+      const read = await readCapturePackage(new Uint8Array(bytes));
+      expect(read.problems).to.deep.equal([]);
+      expect(read.manifestSha256).to.equal(result.manifestSha256);
+    });
+
+    it("rejects a ZIP64 extra field in a local header that gives other sizes than the directory", async () => {
+      const bytes = rezippedWithZip64();
+      // The first entry's extra field: its uncompressed size, one more.
+      const extra = 30 + bytes.readUInt16LE(26);
+      expect(bytes.readUInt16LE(extra), "a ZIP64 extra field").to.equal(0x0001);
+      bytes.writeBigUInt64LE(bytes.readBigUInt64LE(extra + 4) + 1n, extra + 4);
+      await expectInvalid(new Uint8Array(bytes), /the local header and the central directory describe it differently/);
     });
 
     it("rejects two names that differ only in case", async () => {
