@@ -511,6 +511,133 @@ add(
   );
 }
 
+const xrefEntry = (offset: number, kind = "n") => `${String(offset).padStart(10, "0")} 00000 ${kind} \n`;
+
+/**
+ * Objects that only exist inside stream object `num`'s data, where the file-order reading
+ * skips them: a catalog (20) naming a file specification (21) of a forged certificate (22),
+ * or, with `replace`, a file specification numbered 4 instead, for the genuine catalog. With
+ * `section`, the data ends with their own cross-reference table and trailer (its /Prev the
+ * given offset). Returns the offset of that table.
+ */
+function hideForgery(pdf: PdfBuilder, num: number, options: { replace?: boolean; section?: number } = {}): number {
+  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
+  const forgedFile = embeddedFile(forged) as { dict: string; data: Uint8Array };
+  const parts = [
+    ...(options.replace
+      ? [Buffer.from(`4 0 obj\n${filespec(CERTIFICATE_NAME, 22)}\nendobj\n`, "latin1")]
+      : [
+          Buffer.from(
+            `20 0 obj\n<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [${str(CERTIFICATE_NAME)} 21 0 R] >> >> >>\nendobj\n`,
+            "latin1",
+          ),
+          Buffer.from(`21 0 obj\n${filespec(CERTIFICATE_NAME, 22)}\nendobj\n`, "latin1"),
+        ]),
+    Buffer.concat([
+      Buffer.from(`22 0 obj\n${forgedFile.dict}\nstream\n`, "latin1"),
+      forgedFile.data,
+      Buffer.from("\nendstream\nendobj\n", "latin1"),
+    ]),
+  ];
+  const objects = Buffer.concat(parts);
+  // Offsets are written in ten digits: the table's length does not depend on them.
+  const at = (start: number, i: number) => start + parts.slice(0, i).reduce((n, b) => n + b.length, 0);
+  const table = (start: number) =>
+    options.section === undefined
+      ? ""
+      : `xref\n20 3\n${parts.map((_, i) => xrefEntry(at(start, i))).join("")}` +
+        `trailer\n<< /Size 31 /Root 20 0 R /Prev ${options.section} >>\n`;
+  const dict = `<< /Length ${objects.length + table(0).length} >>`;
+  const start = pdf.offset + `${num} 0 obj\n${dict}\nstream\n`.length;
+  pdf.object(num, { dict, data: Buffer.concat([objects, Buffer.from(table(start), "latin1")]) });
+  return start + objects.length;
+}
+
+{
+  // An update whose trailer names as /Root an object no cross-reference section lists: poppler
+  // and pdf.js rebuild the cross-reference by scanning the file, stream data included, and
+  // find the catalog hidden there.
+  const pdf = withCertificate().table();
+  const prev = pdf.lastXref!;
+  const stream = pdf.offset;
+  hideForgery(pdf, 30);
+  const xref = pdf.offset;
+  pdf.raw(
+    `xref\n30 1\n${xrefEntry(stream)}trailer\n<< /Size 31 /Root 20 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
+  );
+  add(
+    {
+      file: "root-unlisted.pdf",
+      desc: "a trailer's /Root names an object no cross-reference section lists: readers rebuild the cross-reference by scanning, and find a forged catalog in a stream's data",
+      extract: { error: "object 20 0 is referred to" },
+      certificate: { error: "object 20 0 is referred to" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  // An update that marks the file specification free, and hides another object 4 in a stream's
+  // data: readers that fetch a free object rebuild the cross-reference by scanning.
+  const pdf = withCertificate().table();
+  const prev = pdf.lastXref!;
+  const stream = pdf.offset;
+  hideForgery(pdf, 30, { replace: true });
+  const xref = pdf.offset;
+  pdf.raw(
+    `xref\n4 1\n${xrefEntry(0, "f")}30 1\n${xrefEntry(stream)}trailer\n<< /Size 31 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
+  );
+  add(
+    {
+      file: "referenced-object-freed.pdf",
+      desc: "an update marks the certificate's file specification free while the catalog still names it, and hides another in a stream's data",
+      extract: { error: "object 4 0 is referred to" },
+      certificate: { error: "object 4 0 is referred to" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  // The file ends "startxref N %startxref H %%EOF": readers search backwards for the last
+  // "startxref" bytes, in the comment, and read the section hidden at H in a stream's data.
+  const pdf = withCertificate().table();
+  const prev = pdf.lastXref!;
+  const stream = pdf.offset;
+  const hidden = hideForgery(pdf, 30, { section: prev });
+  const xref = pdf.offset;
+  pdf.raw(
+    `xref\n30 1\n${xrefEntry(stream)}trailer\n<< /Size 31 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%startxref ${hidden}\n%%EOF\n`,
+  );
+  add(
+    {
+      file: "startxref-in-comment.pdf",
+      desc: "a comment after the last startxref holds another, pointing at a section hidden in a stream's data, which readers searching backwards take",
+      extract: { error: "last startxref is not where this reading finds one" },
+      certificate: { error: "last startxref is not where this reading finds one" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  // A linearized file (ISO 32000-1 Annex F): readers start at the first page's section, after
+  // the first "endobj" bytes, wherever those lie (here in a string of the linearization dictionary).
+  const pdf = new PdfBuilder().object(6, "<< /Linearized 1 /L 0 /X (endobj) >>");
+  skeleton(pdf, [[CERTIFICATE_NAME, 4]])
+    .object(4, filespec(CERTIFICATE_NAME, 5))
+    .object(5, embeddedFile(CERTIFICATE));
+  add(
+    {
+      file: "linearized.pdf",
+      desc: "a linearized file, which readers start reading at its first page's section, after the first endobj bytes wherever they lie",
+      extract: { error: "linearized PDFs are not supported" },
+      certificate: { error: "linearized PDFs are not supported" },
+    },
+    pdf.table().bytes(),
+  );
+}
+
 {
   const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
   const pdf = withCertificate().table().object(5, embeddedFile(forged)).table();

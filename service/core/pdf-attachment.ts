@@ -457,11 +457,17 @@ class PdfDocument {
   readonly attachments: Attachment[] = [];
   /** Where each top-level object of the file begins, and its number. */
   readonly objectStarts = new Map<number, number>();
+  /** Where each top-level object of the file begins, and its generation. */
+  readonly objectGens = new Map<number, number>();
   /** What the cross-reference tables and streams say: object number and offset of each object in use. */
   readonly crossReferences: { num: number; offset: number }[] = [];
   /** Where each "xref" table and each cross-reference stream begins, and every startxref offset. */
   readonly crossReferenceStarts = new Set<number>();
   readonly startxrefs: number[] = [];
+  /** Objects a cross-reference section lists as free. */
+  readonly freeObjects = new Set<number>();
+  /** Where the keyword of the last startxref the file-order reading found begins. */
+  lastStartxrefAt = -1;
   /** Objects a cross-reference stream says are compressed (§7.5.8.3, type 2), and the object stream holding each. */
   readonly compressedReferences: { num: number; container: number }[] = [];
   /** Every trailer dictionary, and every cross-reference stream's: each may point at an earlier section. */
@@ -578,6 +584,7 @@ function readDocument(pdf: Uint8Array): PdfDocument {
       refuseEncryption(trailer);
       document.trailers.push(trailer as Dict);
     } else if (keyword === "startxref") {
+      document.lastStartxrefAt = start;
       const offset = scanner.integer();
       if (offset === undefined) throw invalid(`startxref without an offset at offset ${start}`);
       document.startxrefs.push(offset);
@@ -634,6 +641,43 @@ function checkCrossReferences(document: PdfDocument): void {
       );
     }
   }
+  // Readers find the last "startxref" bytes of the file, searching backwards, wherever they lie
+  // (in a comment after the real one, say): they must be the ones this reading found.
+  if (lastIndexOf(document.bytes, STARTXREF) !== document.lastStartxrefAt) {
+    throw invalid("the file's last startxref is not where this reading finds one (in a comment or a string)");
+  }
+  // A linearized file (Annex F) is read by its first page's section, found after the first
+  // "endobj" bytes, wherever they lie; this reading does not follow that, so it reads none.
+  const first = [...document.objectStarts.keys()].sort((a, b) => a - b)[0];
+  if (first !== undefined) {
+    const num = document.objectStarts.get(first)!;
+    const head = document.definitions.get(ref(num, document.objectGens.get(first) ?? 0).key)?.[0]?.value;
+    if (head instanceof Dict && head.get("Linearized") !== undefined)
+      throw invalid("linearized PDFs are not supported");
+  }
+  // Every object referred to must be one a cross-reference section lists as in use, none
+  // lists as free, and this reading read: a reference to any other makes readers rebuild the
+  // cross-reference by scanning the whole file, stream data included, where objects this
+  // reading skips can hide.
+  const listed = new Set([
+    ...document.crossReferences.map((r) => r.num),
+    ...document.compressedReferences.map((r) => r.num),
+  ]);
+  const check = (value: Value | undefined): void => {
+    if (value instanceof Ref) {
+      if (!listed.has(value.num) || document.freeObjects.has(value.num) || !document.definitions.has(value.key)) {
+        throw invalid(
+          `object ${value.num} ${value.gen} is referred to, but the cross-reference sections do not list it in use`,
+        );
+      }
+    } else if (value instanceof Dict) for (const v of value.entries.values()) check(v);
+    else if (Array.isArray(value)) for (const v of value) check(v);
+  };
+  for (const trailer of document.trailers) check(trailer);
+  for (const definition of [...document.definitions.values()].flat()) {
+    check(definition.value);
+    if (definition.stream) check(definition.stream.dict);
+  }
 }
 
 /** A cross-reference stream's entries (§7.5.8.3): type 1 gives an object's offset in the file. */
@@ -663,7 +707,8 @@ function readCrossReferenceStream(document: PdfDocument, definition: Definition)
     for (let n = 0; n < count; n++, at += entryWidth) {
       if (at + entryWidth > data.length) throw invalid("a cross-reference stream is shorter than its /Index says");
       const type = field(at, typeWidth!, 1);
-      if (type === 1)
+      if (type === 0) document.freeObjects.add(first + n);
+      else if (type === 1)
         document.crossReferences.push({ num: first + n, offset: field(at + typeWidth!, offsetWidth!, 0) });
       else if (type === 2)
         document.compressedReferences.push({ num: first + n, container: field(at + typeWidth!, offsetWidth!, 0) });
@@ -682,6 +727,7 @@ function readIndirectObject(document: PdfDocument, scanner: Scanner): void {
   const value = scanner.value();
   const definition: Definition = { ref: ref(num, gen), value };
   document.objectStarts.set(start, num);
+  document.objectGens.set(start, gen);
   if (value instanceof Dict && scanner.accept("stream")) {
     definition.stream = readStreamData(document, scanner, value);
     if (isType(value, "XRef")) {
@@ -745,6 +791,7 @@ function readCrossReferenceTable(document: PdfDocument, scanner: Scanner): void 
         throw invalid("a cross-reference table's entry is malformed");
       }
       if (kind === "n") document.crossReferences.push({ num: first + n, offset: Number(offset) });
+      else document.freeObjects.add(first + n);
     }
     i += 2 + 3 * count;
   }
@@ -784,6 +831,16 @@ function readObjectStream(document: PdfDocument, stream: Stream): void {
     const end = entries[i + 1]?.[1] ?? data.length;
     document.add({ ref: ref(num, 0), value: new Scanner(data.subarray(offset, end)).value() });
   });
+}
+
+const STARTXREF = new TextEncoder().encode("startxref");
+
+function lastIndexOf(bytes: Uint8Array, needle: Uint8Array): number {
+  outer: for (let at = bytes.length - needle.length; at >= 0; at--) {
+    for (let i = 0; i < needle.length; i++) if (bytes[at + i] !== needle[i]) continue outer;
+    return at;
+  }
+  return -1;
 }
 
 function isCount(value: Value | undefined): value is number {
