@@ -202,6 +202,9 @@ export class CaptureService {
           : { code: "CAPTURE_FAILED", message: String(e) };
         await this.#store.updateCapture(id, { status: "failed", error });
         this.#log.warn({ capture: id, code: error.code }, `capture ${id} failed: ${error.message}`);
+        for (const name of isCaptureError(e) ? e.withheld : []) {
+          this.#log.info({ capture: id, ...name }, `capture ${id}: ${name.host} refused: ${name.reason}`);
+        }
         return;
       }
       await this.#started.get(id);

@@ -386,7 +386,9 @@ class CaptureSession {
     // The main URL's host is resolved and checked before a browser is started; the browser's
     // own connection then uses this same answer (the proxy resolves each host once).
     const preflight = await proxy.check(url.hostname, portOf(url));
-    if (preflight.refused) throw new CaptureError("ADDRESS_REFUSED", preflight.refused.reason);
+    if (preflight.refused) {
+      throw this.refusedError(preflight.refused.reason);
+    }
     if (preflight.error) throw new CaptureError("HOST_NOT_FOUND", preflight.error);
 
     this.browserArgs = [
@@ -743,7 +745,7 @@ class CaptureSession {
     if (!response) throw new CaptureError("NAVIGATION_FAILED", "the browser received no response for the page");
     // A plain-http hop refused by the proxy reaches the browser as the proxy's 403 page.
     const refused = this.proxy!.connections().find((c) => c.refused && c.url === response.url());
-    if (refused) throw new CaptureError("ADDRESS_REFUSED", refused.refused!.reason);
+    if (refused) throw this.refusedError(refused.refused!.reason);
     return response;
   }
 
@@ -781,7 +783,7 @@ class CaptureSession {
       throw this.navigationError(new Error(failed.error), failed.url);
     }
     const refused = this.proxy!.connections().find((c) => c.refused && c.url === current.url());
-    if (refused) throw new CaptureError("ADDRESS_REFUSED", refused.refused!.reason);
+    if (refused) throw this.refusedError(refused.refused!.reason);
     return current;
   }
 
@@ -1066,13 +1068,18 @@ class CaptureSession {
     return shot;
   }
 
+  /** ADDRESS_REFUSED, with what the log may know of the names refused for their addresses. */
+  private refusedError(reason: string, cause?: unknown): CaptureError {
+    return new CaptureError("ADDRESS_REFUSED", reason, { cause, withheld: this.proxy?.withheldNames() ?? [] });
+  }
+
   private navigationError(e: unknown, failedUrl?: string): CaptureError {
     const last = failedUrl ?? this.events.navigations.at(-1) ?? this.url.href;
     const target = new URL(last);
     const port = portOf(target);
     const host = target.hostname.replace(/^\[|\]$/g, "");
     const record = this.proxy!.connections().findLast((c) => c.host === host && c.port === port);
-    if (record?.refused) return new CaptureError("ADDRESS_REFUSED", record.refused.reason, { cause: e });
+    if (record?.refused) return this.refusedError(record.refused.reason, e);
     if (record?.error?.startsWith("cannot resolve"))
       return new CaptureError("HOST_NOT_FOUND", record.error, { cause: e });
     // The guard proxy answers 502 when it cannot reach the site; the browser then names only

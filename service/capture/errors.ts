@@ -32,12 +32,26 @@ export class CaptureError extends Error {
   readonly code: CaptureErrorCode;
   /** For `BUSY`: seconds after which a new submission is likely to be accepted (the HTTP Retry-After). */
   readonly retryAfterSeconds: number | undefined;
+  /**
+   * For `ADDRESS_REFUSED`: the names refused for their addresses, with the addresses and why.
+   * For the operator's log only: never in an answer, the capture's error or its manifest.
+   */
+  readonly withheld: readonly { host: string; addresses: string[]; reason: string }[];
 
-  constructor(code: CaptureErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(
+    code: CaptureErrorCode,
+    message: string,
+    options?: {
+      cause?: unknown;
+      retryAfterSeconds?: number;
+      withheld?: readonly { host: string; addresses: string[]; reason: string }[];
+    },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.name = "CaptureError";
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.withheld = options?.withheld ?? [];
   }
 }
 

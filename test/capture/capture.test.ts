@@ -890,6 +890,9 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
       expect(error.message).to.include("internal.test");
       // A page's owner learns nothing of the service's network: not the name's address, nor its kind.
       expect(error.message).to.equal("internal.test resolves to an address captures may not reach");
+      expect(error.withheld, "which the operator's log is given").to.deep.equal([
+        { host: "internal.test", addresses: ["127.0.0.2"], reason: "127.0.0.2 is a loopback address" },
+      ]);
       expect(internal.requests).to.not.include("/");
       expect(existsSync(opts.outDir)).to.equal(false);
     });
