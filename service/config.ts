@@ -83,7 +83,8 @@ export interface ServiceConfig {
     verifySpoolBytes: number;
     /**
      * The part of it the requests of one client address may fill (VERIFY_SPOOL_BYTES_PER_ADDRESS;
-     * half of it unless set): one client's slow uploads leave the others room.
+     * half of it unless set, but room for one package of MAX_FILE_BYTES): one client's slow
+     * uploads leave the others room.
      */
     verifySpoolBytesPerAddress: number;
     /** Certificate documents one client address may have made or waiting, of the 16 held (DOCUMENTS_PER_ADDRESS). */
@@ -121,6 +122,7 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   const embedded = env.CHAIN_RPC_URL === undefined;
+  const fileSizeBytes = int(env, "MAX_FILE_BYTES", 2 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER);
   const spoolBytes = int(env, "VERIFY_SPOOL_BYTES", 4 * 1024 ** 3, 0, Number.MAX_SAFE_INTEGER);
   // At least one request's worth: a capture package as the certificate and another as the file.
   const bufferBytes = int(env, "VERIFY_BUFFER_BYTES", 256 * 1024 ** 2, 2 * MAX_DOCUMENT_BYTES, Number.MAX_SAFE_INTEGER);
@@ -158,7 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       maxWaitMs: int(env, "BATCH_MAX_WAIT_MS", 5_000, 10, 86_400_000),
     },
     limits: {
-      fileSizeBytes: int(env, "MAX_FILE_BYTES", 2 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+      fileSizeBytes,
       filesPerRequest: int(env, "MAX_FILES_PER_REQUEST", 100, 1, 10_000),
       submissionsPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600_000, 1, 100_000_000),
       anonymousPerMinute: int(env, "ANONYMOUS_RATE_LIMIT_PER_MINUTE", 6_000, 1, 100_000_000),
@@ -178,7 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       verifySpoolBytesPerAddress: int(
         env,
         "VERIFY_SPOOL_BYTES_PER_ADDRESS",
-        Math.floor(spoolBytes / 2),
+        Math.min(spoolBytes, Math.max(Math.floor(spoolBytes / 2), fileSizeBytes)),
         0,
         Number.MAX_SAFE_INTEGER,
       ),

@@ -29,11 +29,19 @@ describe("the service's configuration (environment variables)", () => {
     expect(limits.verifyBufferBytesPerAddress, "all of it, behind a load balancer").to.equal(limits.verifyBufferBytes);
   });
 
-  it("holds one client address to half of the verify spool unless VERIFY_SPOOL_BYTES_PER_ADDRESS says otherwise", () => {
+  it("holds one client address to half of the verify spool, with room for one package of MAX_FILE_BYTES, unless VERIFY_SPOOL_BYTES_PER_ADDRESS says otherwise", () => {
     expect(loadConfig({}).limits.verifySpoolBytesPerAddress).to.equal(2 * 1024 ** 3);
-    expect(loadConfig({ VERIFY_SPOOL_BYTES: String(1024 ** 3) }).limits.verifySpoolBytesPerAddress).to.equal(
-      512 * 1024 ** 2,
+    expect(loadConfig({ VERIFY_SPOOL_BYTES: String(8 * 1024 ** 3) }).limits.verifySpoolBytesPerAddress).to.equal(
+      4 * 1024 ** 3,
     );
+    expect(
+      loadConfig({ VERIFY_SPOOL_BYTES: String(3 * 1024 ** 3) }).limits.verifySpoolBytesPerAddress,
+      "room for one package of MAX_FILE_BYTES (2 GiB)",
+    ).to.equal(2 * 1024 ** 3);
+    expect(
+      loadConfig({ VERIFY_SPOOL_BYTES: String(1024 ** 3) }).limits.verifySpoolBytesPerAddress,
+      "never more than the spool",
+    ).to.equal(1024 ** 3);
     const limits = loadConfig({ VERIFY_SPOOL_BYTES_PER_ADDRESS: String(4 * 1024 ** 3) }).limits;
     expect(limits.verifySpoolBytesPerAddress, "all of it, behind a load balancer").to.equal(limits.verifySpoolBytes);
   });
