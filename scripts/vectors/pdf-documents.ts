@@ -553,72 +553,62 @@ function hideForgery(pdf: PdfBuilder, num: number, options: { replace?: boolean;
   return start + objects.length;
 }
 
-{
-  // An update whose trailer names as /Root an object no cross-reference section lists: poppler
-  // and pdf.js rebuild the cross-reference by scanning the file, stream data included, and
-  // find the catalog hidden there.
+/**
+ * The example document with an update that hides a forgery in stream object 30's data
+ * ({@link hideForgery}) and lists only that stream: its trailer names `root` as /Root, it
+ * marks `freed` free, and with `comment` the file ends with a "%startxref" comment pointing
+ * at a section hidden with the forgery.
+ */
+function withHiddenUpdate(options: { root: number; replace?: boolean; freed?: number; comment?: boolean }): Uint8Array {
   const pdf = withCertificate().table();
   const prev = pdf.lastXref!;
   const stream = pdf.offset;
-  hideForgery(pdf, 30);
+  const hidden = hideForgery(pdf, 30, { replace: options.replace, section: options.comment ? prev : undefined });
   const xref = pdf.offset;
-  pdf.raw(
-    `xref\n30 1\n${xrefEntry(stream)}trailer\n<< /Size 31 /Root 20 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
-  );
-  add(
-    {
-      file: "root-unlisted.pdf",
-      desc: "a trailer's /Root names an object no cross-reference section lists: readers rebuild the cross-reference by scanning, and find a forged catalog in a stream's data",
-      extract: { error: "object 20 0 is referred to" },
-      certificate: { error: "object 20 0 is referred to" },
-    },
-    pdf.bytes(),
-  );
+  const freed = options.freed === undefined ? "" : `${options.freed} 1\n${xrefEntry(0, "f")}`;
+  const comment = options.comment ? `%startxref ${hidden}\n` : "";
+  return pdf
+    .raw(
+      `xref\n${freed}30 1\n${xrefEntry(stream)}trailer\n<< /Size 31 /Root ${options.root} 0 R /Prev ${prev} >>\n` +
+        `startxref\n${xref}\n${comment}%%EOF\n`,
+    )
+    .bytes();
 }
 
-{
-  // An update that marks the file specification free, and hides another object 4 in a stream's
-  // data: readers that fetch a free object rebuild the cross-reference by scanning.
-  const pdf = withCertificate().table();
-  const prev = pdf.lastXref!;
-  const stream = pdf.offset;
-  hideForgery(pdf, 30, { replace: true });
-  const xref = pdf.offset;
-  pdf.raw(
-    `xref\n4 1\n${xrefEntry(0, "f")}30 1\n${xrefEntry(stream)}trailer\n<< /Size 31 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
-  );
-  add(
-    {
-      file: "referenced-object-freed.pdf",
-      desc: "an update marks the certificate's file specification free while the catalog still names it, and hides another in a stream's data",
-      extract: { error: "object 4 0 is referred to" },
-      certificate: { error: "object 4 0 is referred to" },
-    },
-    pdf.bytes(),
-  );
-}
+// Readers that meet a reference to an object no section lists rebuild the cross-reference by
+// scanning the file, stream data included, and find the catalog hidden there.
+add(
+  {
+    file: "root-unlisted.pdf",
+    desc: "a trailer's /Root names an object no cross-reference section lists: readers rebuild the cross-reference by scanning, and find a forged catalog in a stream's data",
+    extract: { error: "object 20 0 is referred to" },
+    certificate: { error: "object 20 0 is referred to" },
+  },
+  withHiddenUpdate({ root: 20 }),
+);
 
-{
-  // The file ends "startxref N %startxref H %%EOF": readers search backwards for the last
-  // "startxref" bytes, in the comment, and read the section hidden at H in a stream's data.
-  const pdf = withCertificate().table();
-  const prev = pdf.lastXref!;
-  const stream = pdf.offset;
-  const hidden = hideForgery(pdf, 30, { section: prev });
-  const xref = pdf.offset;
-  pdf.raw(
-    `xref\n30 1\n${xrefEntry(stream)}trailer\n<< /Size 31 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%startxref ${hidden}\n%%EOF\n`,
-  );
-  add(
-    {
-      file: "startxref-in-comment.pdf",
-      desc: "a comment after the last startxref holds another, pointing at a section hidden in a stream's data, which readers searching backwards take",
-      extract: { error: "last startxref is not where this reading finds one" },
-      certificate: { error: "last startxref is not where this reading finds one" },
-    },
-    pdf.bytes(),
-  );
-}
+// Readers that fetch an object marked free rebuild the cross-reference by scanning too.
+add(
+  {
+    file: "referenced-object-freed.pdf",
+    desc: "an update marks the certificate's file specification free while the catalog still names it, and hides another in a stream's data",
+    extract: { error: "object 4 0 is referred to" },
+    certificate: { error: "object 4 0 is referred to" },
+  },
+  withHiddenUpdate({ root: 1, replace: true, freed: 4 }),
+);
+
+// Readers search backwards for the last "startxref" bytes: in the comment, pointing at the
+// section hidden in a stream's data.
+add(
+  {
+    file: "startxref-in-comment.pdf",
+    desc: "a comment after the last startxref holds another, pointing at a section hidden in a stream's data, which readers searching backwards take",
+    extract: { error: "last startxref is not where this reading finds one" },
+    certificate: { error: "last startxref is not where this reading finds one" },
+  },
+  withHiddenUpdate({ root: 1, comment: true }),
+);
 
 {
   // A linearized file (ISO 32000-1 Annex F): readers start at the first page's section, after
