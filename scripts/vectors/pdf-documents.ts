@@ -84,6 +84,36 @@ class PdfBuilder {
     return this;
   }
 
+  /**
+   * Ends an incremental update with a cross-reference stream (§7.5.8) as object `num` that
+   * lists only this update's objects (its /Index), with /Prev to the section before.
+   */
+  xrefStreamUpdate(num: number, compressed: Map<number, [number, number]>, trailer = "/Root 1 0 R"): this {
+    const xref = this.#offset;
+    this.#offsets.set(num, xref);
+    const nums = [...new Set([...this.#offsets.keys(), ...compressed.keys()])].sort((a, b) => a - b);
+    const rows = Buffer.alloc(nums.length * 7);
+    nums.forEach((n, i) => {
+      const row = rows.subarray(i * 7, i * 7 + 7);
+      const inStream = compressed.get(n);
+      if (inStream !== undefined) {
+        row[0] = 2;
+        row.writeUInt32BE(inStream[0], 1);
+        row.writeUInt16BE(inStream[1], 5);
+      } else {
+        row[0] = 1;
+        row.writeUInt32BE(this.#offsets.get(n)!, 1);
+      }
+    });
+    const size = Math.max(...nums) + 1;
+    const index = nums.map((n) => `${n} 1`).join(" ");
+    const dict = `<< /Type /XRef /Size ${size} /Index [${index}] /W [1 4 2] ${trailer} /Prev ${this.#lastXref} /Length ${rows.length} >>`;
+    this.raw(`${num} 0 obj\n${dict}\nstream\n`).raw(rows).raw(`\nendstream\nendobj\nstartxref\n${xref}\n%%EOF\n`);
+    this.#lastXref = xref;
+    this.#offsets = new Map();
+    return this;
+  }
+
   /** Where the next byte written will be. */
   get offset(): number {
     return this.#offset;
@@ -625,6 +655,153 @@ add(
       certificate: { error: "linearized PDFs are not supported" },
     },
     pdf.table().bytes(),
+  );
+}
+
+/** Where object `num` begins in `pdf` as written so far (its last definition). */
+function offsetOf(pdf: PdfBuilder, num: number): number {
+  return Buffer.from(pdf.bytes()).lastIndexOf(`\n${num} 0 obj\n`) + 1;
+}
+
+/** The example certificate with one digest changed, as an embedded file stream. */
+const forgedFile = () => embeddedFile(Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000")));
+
+/** The forged certificate as embedded file stream `num`, written out as an object (to hide in a stream's data). */
+function forgedObject(num: number): Buffer {
+  const forged = forgedFile() as { dict: string; data: Uint8Array };
+  return Buffer.concat([
+    Buffer.from(`${num} 0 obj\n${forged.dict}\nstream\n`, "latin1"),
+    forged.data,
+    Buffer.from("\nendstream\nendobj\n", "latin1"),
+  ]);
+}
+
+{
+  // An update lists the certificate's stream (object 5) at its genuine place but with
+  // generation 1: readers see "5 0 R" name no object in use, rebuild the cross-reference by
+  // scanning, and find a forged "5 0 obj" hidden in a stream's data.
+  const pdf = withCertificate().table();
+  const genuine = offsetOf(pdf, 5);
+  const prev = pdf.lastXref!;
+  const stream = pdf.offset;
+  const hidden = forgedObject(5);
+  pdf.object(30, { dict: `<< /Length ${hidden.length} >>`, data: hidden });
+  const xref = pdf.offset;
+  pdf.raw(
+    `xref\n5 1\n${String(genuine).padStart(10, "0")} 00001 n \n30 1\n${xrefEntry(stream)}` +
+      `trailer\n<< /Size 31 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
+  );
+  add(
+    {
+      file: "xref-generation-mismatch.pdf",
+      desc: "an update lists the certificate's stream at its place with another generation: readers rebuild the cross-reference by scanning, and find a forged one in a stream's data",
+      extract: { error: "where that object does not begin" },
+      certificate: { error: "where that object does not begin" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
+  // An object stream (40) defined twice: first a real one, then a plain stream with /N and
+  // /First holding a forged file specification; the update's cross-reference stream points
+  // 40 at the plain one, and puts object 4 in it.
+  const pdf = withCertificate().table();
+  const real = Buffer.from("41 0 << /Type /Annot >>\n", "latin1");
+  const spec = Buffer.from(`4 0 ${filespec(CERTIFICATE_NAME, 8)}\n`, "latin1");
+  pdf
+    .object(40, { dict: `<< /Type /ObjStm /N 1 /First 5 /Length ${real.length} >>`, data: real })
+    .object(8, forgedFile())
+    .object(40, { dict: `<< /N 1 /First 4 /Length ${spec.length} >>`, data: spec });
+  add(
+    {
+      file: "object-stream-redefined.pdf",
+      desc: "an object stream redefined as a plain stream that holds a forged file specification, where the update's cross-reference stream puts it",
+      extract: { error: "which is not an object stream" },
+      certificate: { error: "which is not an object stream" },
+    },
+    pdf.xrefStreamUpdate(9, new Map([[4, [40, 0]]])).bytes(),
+  );
+}
+
+{
+  // A second file specification whose names are indirect objects holding the certificate's
+  // name: readers resolve them and list it; this reading takes names written directly only.
+  const pdf = withCertificate()
+    .table()
+    .object(
+      1,
+      `<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [${str(CERTIFICATE_NAME)} 7 0 R] >> >> >>`,
+    )
+    .object(6, str(CERTIFICATE_NAME))
+    .object(7, filespec(CERTIFICATE_NAME, 8, "/F 6 0 R /UF 6 0 R"))
+    .object(8, forgedFile());
+  add(
+    {
+      file: "indirect-name.pdf",
+      desc: "an update's file specification takes the certificate's name from an indirect object, for a forged certificate",
+      extract: { error: "name is an indirect object" },
+      certificate: { error: "name is an indirect object" },
+    },
+    pdf.table().bytes(),
+  );
+}
+
+{
+  // A second attachment named as the certificate followed by a NUL: readers cut the name there
+  // and write the forged file over the genuine one; this reading sees another name.
+  const nul = `${CERTIFICATE_NAME}\u0000`;
+  const pdf = skeleton(new PdfBuilder(), [
+    [CERTIFICATE_NAME, 4],
+    [nul, 6],
+  ])
+    .object(4, filespec(CERTIFICATE_NAME, 5))
+    .object(5, embeddedFile(CERTIFICATE))
+    .object(6, filespec(nul, 7, `/F (${CERTIFICATE_NAME}\\000) /UF (${CERTIFICATE_NAME}\\000)`))
+    .object(7, forgedFile());
+  add(
+    {
+      file: "name-with-nul.pdf",
+      desc: "a second attachment named as the certificate followed by a NUL, which readers cut off",
+      extract: { error: "name holds a control character" },
+      certificate: { error: "name holds a control character" },
+    },
+    pdf.table().bytes(),
+  );
+}
+
+{
+  // An incremental update as editors write one to delete an annotation: the page no longer
+  // lists it, and its number is marked free. The earlier revision still refers to it; nothing
+  // live does.
+  const pdf = new PdfBuilder()
+    .object(
+      1,
+      `<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [${str(CERTIFICATE_NAME)} 4 0 R] >> >> >>`,
+    )
+    .object(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    .object(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [6 0 R] >>")
+    .object(4, filespec(CERTIFICATE_NAME, 5))
+    .object(5, embeddedFile(CERTIFICATE))
+    .object(6, "<< /Type /Annot /Subtype /Text /Rect [10 10 30 30] /Contents (a note) >>")
+    .table();
+  const prev = pdf.lastXref!;
+  const page = pdf.offset;
+  pdf.raw("3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>\nendobj\n");
+  const xref = pdf.offset;
+  pdf.raw(
+    `xref\n3 1\n${xrefEntry(page)}6 1\n0000000000 00001 f \n` +
+      `trailer\n<< /Size 7 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
+  );
+  add(
+    {
+      file: "object-deleted.pdf",
+      desc: "an incremental update deletes an annotation: its number marked free, referred to only by the earlier revision",
+      extract: { files: [certificateFile] },
+      certificate: certificateFound,
+      popplerAgrees: true,
+    },
+    pdf.bytes(),
   );
 }
 

@@ -174,6 +174,18 @@ interface Definition {
   ref: Ref;
   value: Value;
   stream?: Stream;
+  /** Where a top-level object begins in the file; none for one in an object stream. */
+  offset?: number;
+}
+
+/** What one cross-reference section (§7.5.4, §7.5.8) says of an object number. */
+type XrefEntry =
+  { kind: "free" } | { kind: "offset"; offset: number; gen: number } | { kind: "compressed"; container: number };
+
+/** A cross-reference table with its trailer, or a cross-reference stream with its dictionary. */
+interface Section {
+  entries: Map<number, XrefEntry>;
+  trailer?: Dict;
 }
 
 interface Attachment {
@@ -460,12 +472,18 @@ class PdfDocument {
   /** Where each top-level object of the file begins, and its generation. */
   readonly objectGens = new Map<number, number>();
   /** What the cross-reference tables and streams say: object number and offset of each object in use. */
-  readonly crossReferences: { num: number; offset: number }[] = [];
+  readonly crossReferences: { num: number; offset: number; gen: number }[] = [];
   /** Where each "xref" table and each cross-reference stream begins, and every startxref offset. */
   readonly crossReferenceStarts = new Set<number>();
   readonly startxrefs: number[] = [];
-  /** Objects a cross-reference section lists as free. */
-  readonly freeObjects = new Set<number>();
+  /** Every cross-reference section, by where it begins. */
+  readonly sections = new Map<number, Section>();
+  /** The table whose trailer comes next in the file. */
+  lastTable: Section | undefined;
+  /** Each top-level definition, by where it begins. */
+  readonly definitionAt = new Map<number, Definition>();
+  /** The objects read from each object stream, by where the stream begins, and their numbers. */
+  readonly objectStreamContents = new Map<number, Map<number, Definition>>();
   /** Where the keyword of the last startxref the file-order reading found begins. */
   lastStartxrefAt = -1;
   /** Objects a cross-reference stream says are compressed (§7.5.8.3, type 2), and the object stream holding each. */
@@ -578,11 +596,13 @@ function readDocument(pdf: Uint8Array): PdfDocument {
     const keyword = scanner.token();
     if (keyword === "xref") {
       document.crossReferenceStarts.add(start);
-      readCrossReferenceTable(document, scanner);
+      readCrossReferenceTable(document, scanner, start);
     } else if (keyword === "trailer") {
       const trailer = scanner.value();
       refuseEncryption(trailer);
       document.trailers.push(trailer as Dict);
+      if (document.lastTable) document.lastTable.trailer = trailer as Dict;
+      document.lastTable = undefined;
     } else if (keyword === "startxref") {
       document.lastStartxrefAt = start;
       const offset = scanner.integer();
@@ -591,7 +611,7 @@ function readDocument(pdf: Uint8Array): PdfDocument {
     } else throw invalid(`unexpected content at offset ${start}`);
   }
   const containers = [...document.definitions.values()].flat().filter((d) => isType(d.stream?.dict, "ObjStm"));
-  for (const container of containers) readObjectStream(document, container.stream!);
+  for (const container of containers) readObjectStream(document, container);
   checkCrossReferences(document);
   collectAttachments(document);
   return document;
@@ -610,8 +630,8 @@ function checkCrossReferences(document: PdfDocument): void {
   for (const definition of [...document.definitions.values()].flat()) {
     if (definition.stream && isType(definition.stream.dict, "XRef")) readCrossReferenceStream(document, definition);
   }
-  for (const { num, offset } of document.crossReferences) {
-    if (document.objectStarts.get(offset) !== num) {
+  for (const { num, offset, gen } of document.crossReferences) {
+    if (document.objectStarts.get(offset) !== num || document.objectGens.get(offset) !== gen) {
       throw invalid(
         `the cross-reference table puts object ${num} at offset ${offset}, where that object does not begin`,
       );
@@ -655,28 +675,70 @@ function checkCrossReferences(document: PdfDocument): void {
     if (head instanceof Dict && head.get("Linearized") !== undefined)
       throw invalid("linearized PDFs are not supported");
   }
-  // Every object referred to must be one a cross-reference section lists as in use, none
-  // lists as free, and this reading read: a reference to any other makes readers rebuild the
-  // cross-reference by scanning the whole file, stream data included, where objects this
-  // reading skips can hide.
-  const listed = new Set([
-    ...document.crossReferences.map((r) => r.num),
-    ...document.compressedReferences.map((r) => r.num),
-  ]);
-  const check = (value: Value | undefined): void => {
-    if (value instanceof Ref) {
-      if (!listed.has(value.num) || document.freeObjects.has(value.num) || !document.definitions.has(value.key)) {
-        throw invalid(
-          `object ${value.num} ${value.gen} is referred to, but the cross-reference sections do not list it in use`,
-        );
+  checkLiveObjects(document);
+}
+
+/**
+ * What a reader that follows the cross-reference sees (§7.5.6): from the last startxref, each
+ * section and then the one its trailer's /XRefStm and /Prev name, the newest entry for a
+ * number deciding. Every object reachable from the newest trailer must be one such an entry
+ * gives in use, at its generation, and one this reading read there: a reference to a free,
+ * missing or mismatched object makes readers rebuild the cross-reference by scanning the
+ * whole file, stream data included, where objects this reading skips can hide. Objects of
+ * earlier revisions no longer reachable (an update that deleted one) are not looked at.
+ */
+function checkLiveObjects(document: PdfDocument): void {
+  const effective = new Map<number, XrefEntry>();
+  const queue = [document.startxrefs.at(-1)!];
+  const seen = new Set<number>();
+  while (queue.length > 0) {
+    const at = queue.shift()!;
+    if (seen.has(at)) throw invalid(`the cross-reference sections loop at offset ${at}`);
+    seen.add(at);
+    const section = document.sections.get(at);
+    if (section === undefined) throw invalid(`no cross-reference table or stream begins at offset ${at}`);
+    for (const [num, entry] of section.entries) if (!effective.has(num)) effective.set(num, entry);
+    for (const key of ["XRefStm", "Prev"]) {
+      const next = section.trailer?.get(key);
+      if (isCount(next)) queue.push(next);
+    }
+  }
+  const newest = document.sections.get(document.startxrefs.at(-1)!)!.trailer;
+  if (newest === undefined) throw invalid("the last cross-reference table has no trailer");
+  const done = new Set<string>();
+  const pending: Value[] = [newest];
+  const missing = (r: Ref, why: string) =>
+    invalid(`object ${r.num} ${r.gen} is referred to, but ${why} (readers would rebuild the cross-reference)`);
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (value instanceof Dict) pending.push(...value.entries.values());
+    else if (Array.isArray(value)) pending.push(...value);
+    else if (value instanceof Ref && !done.has(value.key)) {
+      done.add(value.key);
+      const entry = effective.get(value.num);
+      let definition: Definition | undefined;
+      if (entry === undefined || entry.kind === "free") {
+        throw missing(value, "the cross-reference does not list it in use");
+      } else if (entry.kind === "offset") {
+        if (entry.gen !== value.gen) throw missing(value, `the cross-reference lists generation ${entry.gen}`);
+        definition = document.definitionAt.get(entry.offset);
+      } else {
+        const holder = effective.get(entry.container);
+        const container = holder?.kind === "offset" ? document.definitionAt.get(holder.offset) : undefined;
+        if (!container?.stream || !isType(container.stream.dict, "ObjStm")) {
+          throw invalid(
+            `a cross-reference stream puts object ${value.num} in object ${entry.container}, which is not an object stream`,
+          );
+        }
+        if (value.gen !== 0) throw missing(value, "an object in an object stream has generation 0");
+        definition = document.objectStreamContents.get(container.offset!)?.get(value.num);
       }
-    } else if (value instanceof Dict) for (const v of value.entries.values()) check(v);
-    else if (Array.isArray(value)) for (const v of value) check(v);
-  };
-  for (const trailer of document.trailers) check(trailer);
-  for (const definition of [...document.definitions.values()].flat()) {
-    check(definition.value);
-    if (definition.stream) check(definition.stream.dict);
+      if (definition === undefined || definition.ref.key !== value.key) {
+        throw missing(value, "it is not where the cross-reference says");
+      }
+      pending.push(definition.value);
+      if (definition.stream) pending.push(definition.stream.dict);
+    }
   }
 }
 
@@ -695,6 +757,8 @@ function readCrossReferenceStream(document: PdfDocument, definition: Definition)
   }
   const data = document.decode(definition.stream!, PDF_LIMITS.inflatedBytes);
   const entryWidth = typeWidth! + offsetWidth! + generationWidth!;
+  const section: Section = { entries: new Map(), trailer: dict };
+  document.sections.set(definition.offset!, section);
   const field = (at: number, width: number, absent: number) => {
     if (width === 0) return absent;
     let value = 0;
@@ -707,11 +771,16 @@ function readCrossReferenceStream(document: PdfDocument, definition: Definition)
     for (let n = 0; n < count; n++, at += entryWidth) {
       if (at + entryWidth > data.length) throw invalid("a cross-reference stream is shorter than its /Index says");
       const type = field(at, typeWidth!, 1);
-      if (type === 0) document.freeObjects.add(first + n);
-      else if (type === 1)
-        document.crossReferences.push({ num: first + n, offset: field(at + typeWidth!, offsetWidth!, 0) });
-      else if (type === 2)
-        document.compressedReferences.push({ num: first + n, container: field(at + typeWidth!, offsetWidth!, 0) });
+      const second = field(at + typeWidth!, offsetWidth!, 0);
+      if (type === 0) section.entries.set(first + n, { kind: "free" });
+      else if (type === 1) {
+        const gen = field(at + typeWidth! + offsetWidth!, generationWidth!, 0);
+        document.crossReferences.push({ num: first + n, offset: second, gen });
+        section.entries.set(first + n, { kind: "offset", offset: second, gen });
+      } else if (type === 2) {
+        document.compressedReferences.push({ num: first + n, container: second });
+        section.entries.set(first + n, { kind: "compressed", container: second });
+      }
     }
   }
 }
@@ -725,7 +794,8 @@ function readIndirectObject(document: PdfDocument, scanner: Scanner): void {
     throw invalid(`unexpected content at offset ${start}`);
   }
   const value = scanner.value();
-  const definition: Definition = { ref: ref(num, gen), value };
+  const definition: Definition = { ref: ref(num, gen), value, offset: start };
+  document.definitionAt.set(start, definition);
   document.objectStarts.set(start, num);
   document.objectGens.set(start, gen);
   if (value instanceof Dict && scanner.accept("stream")) {
@@ -766,7 +836,10 @@ function readStreamData(document: PdfDocument, scanner: Scanner, dict: Dict): St
  * "xref", then subsections of "first count" and entries of "offset generation n|f", up to
  * "trailer" (§7.5.4). The objects in use ("n") are kept with their offsets.
  */
-function readCrossReferenceTable(document: PdfDocument, scanner: Scanner): void {
+function readCrossReferenceTable(document: PdfDocument, scanner: Scanner, start: number): void {
+  const section: Section = { entries: new Map() };
+  document.sections.set(start, section);
+  document.lastTable = section;
   const tokens: string[] = [];
   for (;;) {
     scanner.skipSpace();
@@ -790,8 +863,10 @@ function readCrossReferenceTable(document: PdfDocument, scanner: Scanner): void 
       if (!/^\d+$/.test(offset!) || !/^\d+$/.test(generation!) || (kind !== "n" && kind !== "f")) {
         throw invalid("a cross-reference table's entry is malformed");
       }
-      if (kind === "n") document.crossReferences.push({ num: first + n, offset: Number(offset) });
-      else document.freeObjects.add(first + n);
+      if (kind === "n") {
+        document.crossReferences.push({ num: first + n, offset: Number(offset), gen: Number(generation) });
+        section.entries.set(first + n, { kind: "offset", offset: Number(offset), gen: Number(generation) });
+      } else section.entries.set(first + n, { kind: "free" });
     }
     i += 2 + 3 * count;
   }
@@ -808,7 +883,10 @@ function refuseEncryption(trailer: Value): void {
  * read only up to where the next begins (the offsets must increase), so that no byte is
  * parsed twice however the index points.
  */
-function readObjectStream(document: PdfDocument, stream: Stream): void {
+function readObjectStream(document: PdfDocument, container: Definition): void {
+  const stream = container.stream!;
+  const contents = new Map<number, Definition>();
+  if (container.offset !== undefined) document.objectStreamContents.set(container.offset, contents);
   const count = stream.dict.get("N");
   const first = stream.dict.get("First");
   if (!isCount(count) || !isCount(first)) throw invalid("an object stream has no valid /N or /First");
@@ -829,7 +907,9 @@ function readObjectStream(document: PdfDocument, stream: Stream): void {
   }
   entries.forEach(([num, offset], i) => {
     const end = entries[i + 1]?.[1] ?? data.length;
-    document.add({ ref: ref(num, 0), value: new Scanner(data.subarray(offset, end)).value() });
+    const definition: Definition = { ref: ref(num, 0), value: new Scanner(data.subarray(offset, end)).value() };
+    if (!contents.has(num)) contents.set(num, definition);
+    document.add(definition);
   });
 }
 
@@ -891,10 +971,18 @@ function attachmentOf(document: PdfDocument, spec: Dict): Attachment & { ref: Re
   }
   const streamRef = f ?? uf;
   if (!(streamRef instanceof Ref)) throw invalid("a file specification's embedded file is not a stream reference");
+  // Readers take a name however it is written; this reading takes only strings, so a name
+  // it would not see (an indirect one) or one readers cut short (at a NUL) is refused.
+  if (spec.get("UF") instanceof Ref || spec.get("F") instanceof Ref) {
+    throw invalid("a file specification's name is an indirect object");
+  }
   const names = ["UF", "F"].flatMap((key) => {
     const v = spec.get(key);
     return v instanceof PdfString ? [textString(v.bytes)] : [];
   });
+  // eslint-disable-next-line no-control-regex
+  if (names.some((n) => /[\u0000-\u001f\u007f]/.test(n)))
+    throw invalid("an embedded file's name holds a control character");
   const certificateNames = names.filter((n) => n.endsWith(CERTIFICATE_SUFFIX));
   if (certificateNames.length > 0 && certificateNames.length < names.length) {
     throw invalid(`an embedded file has the names ${names.map((n) => JSON.stringify(n)).join(" and ")}`);
