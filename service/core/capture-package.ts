@@ -473,8 +473,10 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
         localOffset + 30 + nameLength,
         Math.min(localExtraLength, cdOffset - localOffset - 30 - nameLength),
       );
+      // Only a field that says 0xFFFFFFFF is taken from there; the other is what it says.
       const zip64 = zip64Sizes(extra);
-      if (zip64 !== undefined) [localSize, localCompressed] = zip64;
+      if (zip64 !== undefined && localSize === 0xffffffff) localSize = zip64[0];
+      if (zip64 !== undefined && localCompressed === 0xffffffff) localCompressed = zip64[1];
     }
     if (
       header.getUint8(4) > MAX_VERSION_NEEDED ||

@@ -479,6 +479,12 @@ describe("capture packages", function () {
       expect(read.manifestSha256).to.equal(result.manifestSha256);
     });
 
+    it("rejects a local header that gives one size in full and the other as 0xFFFFFFFF, whatever its ZIP64 extra field says (streaming readers take the one in full)", async () => {
+      const bytes = rezippedWithZip64();
+      bytes.writeUInt32LE(Number(bytes.readBigUInt64LE(30 + bytes.readUInt16LE(26) + 12)) + 1000, 18);
+      await expectInvalid(new Uint8Array(bytes), /the local header and the central directory describe it differently/);
+    });
+
     it("rejects a ZIP64 extra field in a local header that gives other sizes than the directory", async () => {
       const bytes = rezippedWithZip64();
       // The first entry's extra field: its uncompressed size, one more.
