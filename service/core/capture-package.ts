@@ -240,7 +240,7 @@ export interface CapturePackage {
 
 interface Entry {
   name: string;
-  /** General purpose bit flags: bit 3 says a data descriptor follows the data. */
+  /** General purpose bit flags: bit 3 says a data descriptor follows the data (in the directory or the local header). */
   flags: number;
   method: number;
   crc: number;
@@ -490,7 +490,16 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
     }
     const dataStart = localOffset + 30 + localNameLength + localExtraLength;
     if (dataStart + compressedSize > cdOffset) throw invalid(`${name}: its data runs past the central directory`);
-    entries.push({ name, flags, method, crc, compressedSize, size, localOffset, dataStart });
+    entries.push({
+      name,
+      flags: flags | (localFlags & 0x0008),
+      method,
+      crc,
+      compressedSize,
+      size,
+      localOffset,
+      dataStart,
+    });
     if (!isDirectory) files.add(key);
   }
 
@@ -584,6 +593,7 @@ async function inflateEntry(
       throw damaged("damaged deflate data", cause);
     }
   };
+  const early = earlyDescriptors(entry);
   const end = entry.dataStart + entry.compressedSize;
   // The next chunk is read while this one is hashed, so that the disk and the CPU work at
   // once; a read left pending when the entry stops early is never awaited, and its failure
@@ -598,6 +608,7 @@ async function inflateEntry(
     const data = await next!;
     next = at + READ_CHUNK < end ? readAt(at + READ_CHUNK) : undefined;
     if (!inflater) {
+      if (entry.flags & 0x0008) early.scan(data);
       take(data);
       continue;
     }
@@ -634,6 +645,41 @@ function zip64Sizes(extra: Uint8Array): [number, number] | undefined {
     at += 4 + length;
   }
   return undefined;
+}
+
+/**
+ * A stored entry followed by a data descriptor has no size a reader of a stream can know: it
+ * reads until a descriptor signature (PK 07 08) whose compressed size is the bytes read so far
+ * (libarchive). Bytes of the data that look so would end the entry there for such a reader,
+ * and what follows would be read as other entries: a package holding them is refused. By
+ * chance they occur with odds of 2^-64 a byte.
+ */
+function earlyDescriptors(entry: Entry): { scan(chunk: Uint8Array): void } {
+  // A descriptor is the signature and at most 20 bytes: the last 23 bytes are looked at again.
+  const KEEP = 23;
+  let carry = new Uint8Array(0);
+  let carryStart = 0;
+  return {
+    scan(chunk: Uint8Array) {
+      const window = carry.length === 0 ? chunk : concatBytes(carry, chunk);
+      const view = new DataView(window.buffer, window.byteOffset, window.byteLength);
+      for (let q = window.indexOf(0x50); q >= 0 && q + 12 <= window.length; q = window.indexOf(0x50, q + 1)) {
+        if (window[q + 1] !== 0x4b || window[q + 2] !== 0x07 || window[q + 3] !== 0x08) continue;
+        const position = carryStart + q;
+        const size32 = view.getUint32(q + 8, true);
+        const size64 = q + 16 <= window.length ? view.getBigUint64(q + 8, true) : undefined;
+        if (size32 === position || size64 === BigInt(position)) {
+          throw new EvidenceError(
+            "INVALID_PACKAGE",
+            `${entry.name}: its data holds a data descriptor for its first ${position} bytes, where readers of a stream would end it`,
+          );
+        }
+      }
+      const kept = Math.min(KEEP, window.length);
+      carry = window.slice(window.length - kept);
+      carryStart += window.length - kept;
+    },
+  };
 }
 
 /**

@@ -579,6 +579,47 @@ describe("capture packages", function () {
       await expectInvalid(new Uint8Array(bytes), /compression ratio deflate cannot produce/);
     });
 
+    /** A package of page.html, stored and followed by a data descriptor (flag bit 3), as a stream writes it. */
+    function withDataDescriptor(page: Uint8Array): Uint8Array {
+      const manifest = JSON.parse(new TextDecoder().decode(manifestOf()));
+      manifest.artifacts = [{ name: "page.html", mediaType: "text/html", size: page.length, sha256: sha256Hex(page) }];
+      const manifestBytes = strToU8(canonicalize(manifest));
+      const descriptor = Buffer.alloc(16);
+      descriptor.writeUInt32LE(0x08074b50, 0);
+      descriptor.writeUInt32LE(crc(page), 4);
+      descriptor.writeUInt32LE(page.length, 8);
+      descriptor.writeUInt32LE(page.length, 12);
+      const first = Buffer.concat([localHeader("manifest.json", manifestBytes), Buffer.from(manifestBytes)]);
+      const second = localHeader("page.html", page);
+      second.writeUInt16LE(second.readUInt16LE(6) | 0x0008, 6);
+      const zip = Buffer.from(
+        handMadeZip(
+          [
+            { name: "manifest.json", data: manifestBytes, offset: 0 },
+            { name: "page.html", data: page, offset: first.length },
+          ],
+          Buffer.concat([first, second, Buffer.from(page), descriptor]),
+        ),
+      );
+      const central = zip.lastIndexOf(Buffer.from("page.html")) - 46;
+      zip.writeUInt16LE(zip.readUInt16LE(central + 8) | 0x0008, central + 8);
+      return new Uint8Array(zip);
+    }
+
+    it("rejects a stored entry followed by a data descriptor whose data holds a descriptor for its first bytes (readers of a stream end the entry there)", async () => {
+      const early = Buffer.alloc(16);
+      early.writeUInt32LE(0x08074b50, 0);
+      early.writeUInt32LE(6, 8);
+      early.writeUInt32LE(6, 12);
+      const page = Buffer.concat([Buffer.from("<html>"), early, Buffer.from("then other entries")]);
+      const plain = Buffer.concat([Buffer.from("<html>"), Buffer.alloc(16, 0x20), Buffer.from("then other entries")]);
+      expect((await readCapturePackage(withDataDescriptor(plain))).problems, "the same without it").to.deep.equal([]);
+      await expectInvalid(
+        withDataDescriptor(page),
+        /page\.html: its data holds a data descriptor for its first 6 bytes, where readers of a stream would end it/,
+      );
+    });
+
     it("never allocates beyond a declared size that is too small: the lie shows as an altered file", async () => {
       const big = strToU8("x".repeat(100_000));
       const manifest = JSON.parse(new TextDecoder().decode(manifestOf()));
