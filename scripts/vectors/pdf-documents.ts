@@ -703,6 +703,41 @@ function forgedObject(num: number): Buffer {
 }
 
 {
+  // An update's catalog names file specification 21, which only a cross-reference table no
+  // startxref or /Prev reaches lists: readers that follow the cross-reference do not find it,
+  // rebuild it by scanning, and take the last "21 0 obj" in the file, hidden in a stream's data.
+  const pdf = withCertificate().table();
+  const prev = pdf.lastXref!;
+  const catalog = pdf.offset;
+  pdf.raw(
+    `1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [${str(CERTIFICATE_NAME)} 21 0 R] >> >> >>\nendobj\n`,
+  );
+  const spec = pdf.offset;
+  pdf.raw(`21 0 obj\n${filespec(CERTIFICATE_NAME, 5)}\nendobj\n`);
+  pdf.raw(`xref\n21 1\n${xrefEntry(spec)}trailer\n<< /Size 31 /Root 1 0 R >>\n`);
+  const stream = pdf.offset;
+  const hidden = Buffer.concat([
+    Buffer.from(`21 0 obj\n${filespec(CERTIFICATE_NAME, 22)}\nendobj\n`, "latin1"),
+    forgedObject(22),
+  ]);
+  pdf.raw(`30 0 obj\n<< /Length ${hidden.length} >>\nstream\n`).raw(hidden).raw("\nendstream\nendobj\n");
+  const xref = pdf.offset;
+  pdf.raw(
+    `xref\n1 1\n${xrefEntry(catalog)}30 1\n${xrefEntry(stream)}` +
+      `trailer\n<< /Size 31 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
+  );
+  add(
+    {
+      file: "section-unreached.pdf",
+      desc: "the file specification is listed only in a cross-reference table no startxref or /Prev reaches: readers rebuild the cross-reference by scanning, and take a forged one hidden in a stream's data",
+      extract: { error: "object 21 0 is referred to" },
+      certificate: { error: "object 21 0 is referred to" },
+    },
+    pdf.bytes(),
+  );
+}
+
+{
   // An object stream (40) defined twice: first a real one, then a plain stream with /N and
   // /First holding a forged file specification; the update's cross-reference stream points
   // 40 at the plain one, and puts object 4 in it.
