@@ -114,6 +114,21 @@ class PdfBuilder {
     return this;
   }
 
+  /**
+   * Ends an incremental update with a cross-reference table written out by hand: its
+   * subsections (`entries`), then a trailer with /Prev to the section before. `beforeEof`
+   * goes between the startxref and %%EOF.
+   */
+  update(entries: string, trailer: string, beforeEof = ""): this {
+    const xref = this.#offset;
+    this.raw(
+      `xref\n${entries}trailer\n<< ${trailer} /Prev ${this.#lastXref} >>\nstartxref\n${xref}\n${beforeEof}%%EOF\n`,
+    );
+    this.#lastXref = xref;
+    this.#offsets = new Map();
+    return this;
+  }
+
   /** Where the next byte written will be. */
   get offset(): number {
     return this.#offset;
@@ -164,6 +179,32 @@ function withCertificate(body: Body = embeddedFile(CERTIFICATE), name = CERTIFIC
   return skeleton(new PdfBuilder(), [[name, 4]])
     .object(4, filespec(name, 5))
     .object(5, body);
+}
+
+/** A cross-reference table entry: an object in use at `offset`, or (`kind` "f") a free one. */
+const xrefEntry = (offset: number, kind = "n") => `${String(offset).padStart(10, "0")} 00000 ${kind} \n`;
+
+/** The example certificate with one digest changed: what a forger would attach. */
+const FORGED = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
+
+/** The forged certificate as an embedded file stream. */
+function forgedFile(): Body {
+  return embeddedFile(FORGED);
+}
+
+/** The forged certificate as embedded file stream `num`, written out as an object (to hide in a stream's data). */
+function forgedObject(num: number): Buffer {
+  const forged = forgedFile() as { dict: string; data: Uint8Array };
+  return Buffer.concat([
+    Buffer.from(`${num} 0 obj\n${forged.dict}\nstream\n`, "latin1"),
+    forged.data,
+    Buffer.from("\nendstream\nendobj\n", "latin1"),
+  ]);
+}
+
+/** Where object `num` begins in `pdf` as written so far (its last definition). */
+function offsetOf(pdf: PdfBuilder, num: number): number {
+  return Buffer.from(pdf.bytes()).lastIndexOf(`\n${num} 0 obj\n`) + 1;
 }
 
 interface Expectation {
@@ -397,7 +438,6 @@ add(
 {
   // An incremental update replaces the catalog, so that a viewer lists only the new
   // attachment; the first certificate is still in the bytes.
-  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
   const pdf = withCertificate()
     .table()
     .object(
@@ -405,13 +445,13 @@ add(
       `<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(other.evidence.json) 6 0 R] >> >> >>`,
     )
     .object(6, filespec("other.evidence.json", 7))
-    .object(7, embeddedFile(forged))
+    .object(7, forgedFile())
     .table();
   add(
     {
       file: "earlier-revision.pdf",
       desc: "a second certificate added by an incremental update that unlists the first",
-      extract: { files: [certificateFile, { name: "other.evidence.json", sha256: sha256(forged) }] },
+      extract: { files: [certificateFile, { name: "other.evidence.json", sha256: sha256(FORGED) }] },
       certificate: { error: "has 2 embedded certificates" },
     },
     pdf.bytes(),
@@ -422,33 +462,24 @@ add(
   // An update whose objects lie inside another stream's data, where only its cross-reference
   // table points at them: a reader that follows the table (poppler) lists the forged
   // certificate; one that reads objects in order skips that data and finds the original.
-  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
-  const forgedFile = embeddedFile(forged);
   const hidden = [
     Buffer.from(
       "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(other.evidence.json) 7 0 R] >> >> >>\nendobj\n",
       "latin1",
     ),
     Buffer.from(`7 0 obj\n${filespec("other.evidence.json", 8)}\nendobj\n`, "latin1"),
-    Buffer.concat([
-      Buffer.from(`8 0 obj\n${(forgedFile as { dict: string }).dict}\nstream\n`, "latin1"),
-      (forgedFile as { data: Uint8Array }).data,
-      Buffer.from("\nendstream\nendobj\n", "latin1"),
-    ]),
+    forgedObject(8),
   ];
   const filler = Buffer.concat(hidden);
   const pdf = withCertificate().table();
-  const prev = pdf.lastXref!;
   const fillerObject = pdf.offset;
   const dict = `<< /Length ${filler.length} >>`;
   const fillerData = fillerObject + `6 0 obj\n${dict}\nstream\n`.length;
   pdf.object(6, { dict, data: filler });
   const at = (i: number) => fillerData + hidden.slice(0, i).reduce((n, b) => n + b.length, 0);
-  const entry = (offset: number) => `${String(offset).padStart(10, "0")} 00000 n \n`;
-  const xref = pdf.offset;
-  pdf.raw(
-    `xref\n1 1\n${entry(at(0))}6 3\n${entry(fillerObject)}${entry(at(1))}${entry(at(2))}` +
-      `trailer\n<< /Size 9 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
+  pdf.update(
+    `1 1\n${xrefEntry(at(0))}6 3\n${xrefEntry(fillerObject)}${xrefEntry(at(1))}${xrefEntry(at(2))}`,
+    "/Size 9 /Root 1 0 R",
   );
   add(
     {
@@ -466,12 +497,9 @@ add(
   // reached only through the visible trailer's /Prev. A reader that follows /Prev (poppler)
   // takes the hidden section as the revision before the visible one, and lists the forged
   // certificate; one that reads objects in order skips that data and finds the original.
-  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
-  const forgedFile = embeddedFile(forged);
   const pdf = withCertificate().table();
   const original = pdf.lastXref!;
   const fillerObject = pdf.offset;
-  const entry = (offset: number) => `${String(offset).padStart(10, "0")} 00000 n \n`;
   /** The hidden section, its offsets counted from `start`; the offset of its table. */
   const hiddenAt = (start: number): [Buffer, number] => {
     const parts = [
@@ -480,18 +508,14 @@ add(
         "latin1",
       ),
       Buffer.from(`7 0 obj\n${filespec("other.evidence.json", 8)}\nendobj\n`, "latin1"),
-      Buffer.concat([
-        Buffer.from(`8 0 obj\n${(forgedFile as { dict: string }).dict}\nstream\n`, "latin1"),
-        (forgedFile as { data: Uint8Array }).data,
-        Buffer.from("\nendstream\nendobj\n", "latin1"),
-      ]),
+      forgedObject(8),
     ];
     const at = (i: number) => start + parts.slice(0, i).reduce((n, b) => n + b.length, 0);
     const table = at(3);
     const section = Buffer.concat([
       ...parts,
       Buffer.from(
-        `xref\n1 1\n${entry(at(0))}7 2\n${entry(at(1))}${entry(at(2))}trailer\n<< /Size 9 /Root 1 0 R /Prev ${original} >>\n`,
+        `xref\n1 1\n${xrefEntry(at(0))}7 2\n${xrefEntry(at(1))}${xrefEntry(at(2))}trailer\n<< /Size 9 /Root 1 0 R /Prev ${original} >>\n`,
         "latin1",
       ),
     ]);
@@ -504,7 +528,7 @@ add(
   pdf.object(6, { dict, data: section });
   const xref = pdf.offset;
   pdf.raw(
-    `xref\n6 1\n${entry(fillerObject)}trailer\n<< /Size 9 /Root 1 0 R /Prev ${hiddenTable} >>\nstartxref\n${xref}\n%%EOF\n`,
+    `xref\n6 1\n${xrefEntry(fillerObject)}trailer\n<< /Size 9 /Root 1 0 R /Prev ${hiddenTable} >>\nstartxref\n${xref}\n%%EOF\n`,
   );
   add(
     {
@@ -521,12 +545,11 @@ add(
   // An update whose cross-reference stream says the file specification is compressed in
   // object 6, a stream not marked /Type /ObjStm: this reading reads no object from it, a reader
   // that does not check the type would read the forged file specification it holds.
-  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
   const pdf = withCertificate().table();
   const original = pdf.lastXref!;
   const spec = `${filespec(CERTIFICATE_NAME, 8)}\n`;
   const content = Buffer.from(`4 0 ${spec}`, "latin1");
-  pdf.object(8, embeddedFile(forged)).object(6, {
+  pdf.object(8, forgedFile()).object(6, {
     dict: `<< /N 1 /First 4 /Length ${content.length} >>`,
     data: content,
   });
@@ -541,8 +564,6 @@ add(
   );
 }
 
-const xrefEntry = (offset: number, kind = "n") => `${String(offset).padStart(10, "0")} 00000 ${kind} \n`;
-
 /**
  * Objects that only exist inside stream object `num`'s data, where the file-order reading
  * skips them: a catalog (20) naming a file specification (21) of a forged certificate (22),
@@ -551,8 +572,6 @@ const xrefEntry = (offset: number, kind = "n") => `${String(offset).padStart(10,
  * given offset). Returns the offset of that table.
  */
 function hideForgery(pdf: PdfBuilder, num: number, options: { replace?: boolean; section?: number } = {}): number {
-  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
-  const forgedFile = embeddedFile(forged) as { dict: string; data: Uint8Array };
   const parts = [
     ...(options.replace
       ? [Buffer.from(`4 0 obj\n${filespec(CERTIFICATE_NAME, 22)}\nendobj\n`, "latin1")]
@@ -563,11 +582,7 @@ function hideForgery(pdf: PdfBuilder, num: number, options: { replace?: boolean;
           ),
           Buffer.from(`21 0 obj\n${filespec(CERTIFICATE_NAME, 22)}\nendobj\n`, "latin1"),
         ]),
-    Buffer.concat([
-      Buffer.from(`22 0 obj\n${forgedFile.dict}\nstream\n`, "latin1"),
-      forgedFile.data,
-      Buffer.from("\nendstream\nendobj\n", "latin1"),
-    ]),
+    forgedObject(22),
   ];
   const objects = Buffer.concat(parts);
   // Offsets are written in ten digits: the table's length does not depend on them.
@@ -594,15 +609,9 @@ function withHiddenUpdate(options: { root: number; replace?: boolean; freed?: nu
   const prev = pdf.lastXref!;
   const stream = pdf.offset;
   const hidden = hideForgery(pdf, 30, { replace: options.replace, section: options.comment ? prev : undefined });
-  const xref = pdf.offset;
   const freed = options.freed === undefined ? "" : `${options.freed} 1\n${xrefEntry(0, "f")}`;
   const comment = options.comment ? `%startxref ${hidden}\n` : "";
-  return pdf
-    .raw(
-      `xref\n${freed}30 1\n${xrefEntry(stream)}trailer\n<< /Size 31 /Root ${options.root} 0 R /Prev ${prev} >>\n` +
-        `startxref\n${xref}\n${comment}%%EOF\n`,
-    )
-    .bytes();
+  return pdf.update(`${freed}30 1\n${xrefEntry(stream)}`, `/Size 31 /Root ${options.root} 0 R`, comment).bytes();
 }
 
 // Readers that meet a reference to an object no section lists rebuild the cross-reference by
@@ -658,39 +667,17 @@ add(
   );
 }
 
-/** Where object `num` begins in `pdf` as written so far (its last definition). */
-function offsetOf(pdf: PdfBuilder, num: number): number {
-  return Buffer.from(pdf.bytes()).lastIndexOf(`\n${num} 0 obj\n`) + 1;
-}
-
-/** The example certificate with one digest changed, as an embedded file stream. */
-const forgedFile = () => embeddedFile(Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000")));
-
-/** The forged certificate as embedded file stream `num`, written out as an object (to hide in a stream's data). */
-function forgedObject(num: number): Buffer {
-  const forged = forgedFile() as { dict: string; data: Uint8Array };
-  return Buffer.concat([
-    Buffer.from(`${num} 0 obj\n${forged.dict}\nstream\n`, "latin1"),
-    forged.data,
-    Buffer.from("\nendstream\nendobj\n", "latin1"),
-  ]);
-}
-
 {
   // An update lists the certificate's stream (object 5) at its genuine place but with
   // generation 1: readers see "5 0 R" name no object in use, rebuild the cross-reference by
   // scanning, and find a forged "5 0 obj" hidden in a stream's data.
   const pdf = withCertificate().table();
   const genuine = offsetOf(pdf, 5);
-  const prev = pdf.lastXref!;
   const stream = pdf.offset;
   const hidden = forgedObject(5);
-  pdf.object(30, { dict: `<< /Length ${hidden.length} >>`, data: hidden });
-  const xref = pdf.offset;
-  pdf.raw(
-    `xref\n5 1\n${String(genuine).padStart(10, "0")} 00001 n \n30 1\n${xrefEntry(stream)}` +
-      `trailer\n<< /Size 31 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
-  );
+  pdf
+    .object(30, { dict: `<< /Length ${hidden.length} >>`, data: hidden })
+    .update(`5 1\n${String(genuine).padStart(10, "0")} 00001 n \n30 1\n${xrefEntry(stream)}`, "/Size 31 /Root 1 0 R");
   add(
     {
       file: "xref-generation-mismatch.pdf",
@@ -707,7 +694,6 @@ function forgedObject(num: number): Buffer {
   // startxref or /Prev reaches lists: readers that follow the cross-reference do not find it,
   // rebuild it by scanning, and take the last "21 0 obj" in the file, hidden in a stream's data.
   const pdf = withCertificate().table();
-  const prev = pdf.lastXref!;
   const catalog = pdf.offset;
   pdf.raw(
     `1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [${str(CERTIFICATE_NAME)} 21 0 R] >> >> >>\nendobj\n`,
@@ -720,12 +706,9 @@ function forgedObject(num: number): Buffer {
     Buffer.from(`21 0 obj\n${filespec(CERTIFICATE_NAME, 22)}\nendobj\n`, "latin1"),
     forgedObject(22),
   ]);
-  pdf.raw(`30 0 obj\n<< /Length ${hidden.length} >>\nstream\n`).raw(hidden).raw("\nendstream\nendobj\n");
-  const xref = pdf.offset;
-  pdf.raw(
-    `xref\n1 1\n${xrefEntry(catalog)}30 1\n${xrefEntry(stream)}` +
-      `trailer\n<< /Size 31 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
-  );
+  pdf
+    .object(30, { dict: `<< /Length ${hidden.length} >>`, data: hidden })
+    .update(`1 1\n${xrefEntry(catalog)}30 1\n${xrefEntry(stream)}`, "/Size 31 /Root 1 0 R");
   add(
     {
       file: "section-unreached.pdf",
@@ -820,14 +803,10 @@ function forgedObject(num: number): Buffer {
     .object(5, embeddedFile(CERTIFICATE))
     .object(6, "<< /Type /Annot /Subtype /Text /Rect [10 10 30 30] /Contents (a note) >>")
     .table();
-  const prev = pdf.lastXref!;
   const page = pdf.offset;
-  pdf.raw("3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>\nendobj\n");
-  const xref = pdf.offset;
-  pdf.raw(
-    `xref\n3 1\n${xrefEntry(page)}6 1\n0000000000 00001 f \n` +
-      `trailer\n<< /Size 7 /Root 1 0 R /Prev ${prev} >>\nstartxref\n${xref}\n%%EOF\n`,
-  );
+  pdf
+    .object(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>")
+    .update(`3 1\n${xrefEntry(page)}6 1\n0000000000 00001 f \n`, "/Size 7 /Root 1 0 R");
   add(
     {
       file: "object-deleted.pdf",
@@ -841,8 +820,7 @@ function forgedObject(num: number): Buffer {
 }
 
 {
-  const forged = Buffer.from(CERTIFICATE.toString("utf8").replace("313ebae9", "00000000"));
-  const pdf = withCertificate().table().object(5, embeddedFile(forged)).table();
+  const pdf = withCertificate().table().object(5, forgedFile()).table();
   add(
     {
       file: "stream-redefined.pdf",
