@@ -1,10 +1,9 @@
-import { once } from "node:events";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import express from "express";
 import { CONTENT_SECURITY_POLICY } from "../../service/http/app.ts";
 import { webRoutes } from "../../service/http/routes/web.ts";
+import { listenOnLoopback } from "./loopback-server.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -41,16 +40,8 @@ export async function startHashPage(): Promise<{ url: string; close: () => Promi
   app.get("/hash-page.js", (_req, res) => {
     res.set("Content-Security-Policy", CONTENT_SECURITY_POLICY).type("text/javascript").send(script);
   });
-  const server = app.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hash-page`,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, "close");
-    },
-  };
+  const { url, close } = await listenOnLoopback(app);
+  return { url: `${url}/hash-page`, close };
 }
 
 /** In the page: hashes the file chosen in #file, recording each progress report. */

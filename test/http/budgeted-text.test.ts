@@ -1,16 +1,17 @@
 import { expect } from "chai";
-import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import express from "express";
 import { budgetedText } from "../../service/http/budgeted-text.ts";
 import { ByteBudget } from "../../service/http/byte-budget.ts";
 import { problemHandler, toProblem } from "../../service/http/problem.ts";
 import { silentLogger } from "../../service/log.ts";
 import { until } from "../helpers/processes.ts";
+import { listenOnLoopback, type LoopbackServer } from "../helpers/loopback-server.ts";
 import { RawConnection } from "../helpers/raw-http.ts";
 
 /** The body reader alone, on a real HTTP server on loopback; the verify route's use of it is in app.test.ts. */
 describe("budgetedText (in process, real sockets)", () => {
+  let loopback: LoopbackServer;
   let server: Server;
   let url: string;
   /** What the next error to reach the error handler is awaited by. */
@@ -26,16 +27,11 @@ describe("budgetedText (in process, real sockets)", () => {
       onError(err);
       problems(err, req, res, next);
     }) satisfies express.ErrorRequestHandler);
-    server = createServer(app).listen(0, "127.0.0.1");
-    await once(server, "listening");
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    loopback = await listenOnLoopback(app);
+    ({ server, url } = loopback);
   });
 
-  after(async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, "close");
-  });
+  after(() => loopback.close());
 
   const post = (body: string, contentType: string) =>
     fetch(`${url}/text`, { method: "POST", headers: { "content-type": contentType }, body });

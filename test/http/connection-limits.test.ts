@@ -1,11 +1,10 @@
 import { expect } from "chai";
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
 import express from "express";
 import { bodyDeadline, minimumUploadRate } from "../../service/http/connection-limits.ts";
 import { problemHandler } from "../../service/http/problem.ts";
 import { silentLogger } from "../../service/log.ts";
+import { listenOnLoopback, type LoopbackServer } from "../helpers/loopback-server.ts";
 import { RawConnection } from "../helpers/raw-http.ts";
 
 /**
@@ -13,7 +12,7 @@ import { RawConnection } from "../helpers/raw-http.ts";
  * the service's 10 s and 30 s windows (service/http/app.ts), on a real HTTP server on loopback.
  */
 describe("connection limits (in process, real sockets)", () => {
-  let server: Server;
+  let loopback: LoopbackServer;
   let url: string;
 
   before(async () => {
@@ -28,16 +27,11 @@ describe("connection limits (in process, real sockets)", () => {
     // 100 bytes per second, measured over each 500 ms: at least 50 bytes in every window.
     app.post("/upload", minimumUploadRate(100, 500), readAll);
     app.use(problemHandler(silentLogger()));
-    server = createServer(app).listen(0, "127.0.0.1");
-    await once(server, "listening");
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    loopback = await listenOnLoopback(app);
+    url = loopback.url;
   });
 
-  after(async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, "close");
-  });
+  after(() => loopback.close());
 
   const head = (path: string, length: number) =>
     `POST ${path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/octet-stream\r\nContent-Length: ${length}\r\n\r\n`;
