@@ -473,10 +473,9 @@ class PdfDocument {
   readonly objectGens = new Map<number, number>();
   /** What the cross-reference tables and streams say: object number and offset of each object in use. */
   readonly crossReferences: { num: number; offset: number; gen: number }[] = [];
-  /** Where each "xref" table and each cross-reference stream begins, and every startxref offset. */
-  readonly crossReferenceStarts = new Set<number>();
+  /** Every startxref offset, in file order. */
   readonly startxrefs: number[] = [];
-  /** Every cross-reference section, by where it begins. */
+  /** Every cross-reference section (a table, or a stream once read), by where it begins. */
   readonly sections = new Map<number, Section>();
   /** The table whose trailer comes next in the file. */
   lastTable: Section | undefined;
@@ -595,7 +594,6 @@ function readDocument(pdf: Uint8Array): PdfDocument {
     }
     const keyword = scanner.token();
     if (keyword === "xref") {
-      document.crossReferenceStarts.add(start);
       readCrossReferenceTable(document, scanner, start);
     } else if (keyword === "trailer") {
       const trailer = scanner.value();
@@ -638,7 +636,7 @@ function checkCrossReferences(document: PdfDocument): void {
     }
   }
   for (const offset of document.startxrefs) {
-    if (!document.crossReferenceStarts.has(offset)) {
+    if (!document.sections.has(offset)) {
       throw invalid(`startxref points at offset ${offset}, where no cross-reference table or stream begins`);
     }
   }
@@ -646,7 +644,7 @@ function checkCrossReferences(document: PdfDocument): void {
     for (const key of ["Prev", "XRefStm"]) {
       const offset = trailer.get(key);
       if (offset === undefined) continue;
-      if (!isCount(offset) || !document.crossReferenceStarts.has(offset)) {
+      if (!isCount(offset) || !document.sections.has(offset)) {
         throw invalid(
           `a trailer's /${key} points at ${isCount(offset) ? `offset ${offset}` : "no offset"}, where no cross-reference table or stream begins`,
         );
@@ -802,7 +800,6 @@ function readIndirectObject(document: PdfDocument, scanner: Scanner): void {
     definition.stream = readStreamData(document, scanner, value);
     if (isType(value, "XRef")) {
       refuseEncryption(value);
-      document.crossReferenceStarts.add(start);
       document.trailers.push(value);
     }
   }
