@@ -3,12 +3,16 @@
  * certificate documents must handle (an indirect /Length, an object stream, a UTF-16 file
  * name, an earlier revision, …) or must refuse (a zip bomb, a huge /Length, two
  * certificates, …), and cases.json saying what extractEmbeddedFiles and certificateFromPdf
- * must return for each. Deterministic: the same bytes on every run.
+ * must return for each. Deterministic: the same bytes on every run. One vector is written by
+ * qpdf, when it is installed, from another.
  *
  *     node scripts/vectors/pdf-documents.ts
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 
 const OUT = new URL("../../test/vectors/pdf/", import.meta.url);
@@ -61,7 +65,12 @@ class PdfBuilder {
    * Ends the document with a cross-reference stream (§7.5.8) as object `num`; `compressed`
    * maps object numbers to [object stream, index] for objects stored in an object stream.
    */
-  xrefStream(num: number, compressed: Map<number, [number, number]>, trailer = "/Root 1 0 R"): this {
+  xrefStream(
+    num: number,
+    compressed: Map<number, [number, number]>,
+    trailer = "/Root 1 0 R",
+    options: { predicted?: boolean } = {},
+  ): this {
     const xref = this.#offset;
     this.#offsets.set(num, xref);
     const size = Math.max(num, ...this.#offsets.keys(), ...compressed.keys()) + 1;
@@ -79,8 +88,11 @@ class PdfBuilder {
         row.writeUInt32BE(this.#offsets.get(n)!, 1);
       }
     }
-    const dict = `<< /Type /XRef /Size ${size} /W [1 4 2] ${trailer} /Length ${rows.length} >>`;
-    this.raw(`${num} 0 obj\n${dict}\nstream\n`).raw(rows).raw(`\nendstream\nendobj\nstartxref\n${xref}\n%%EOF\n`);
+    // The way qpdf and Acrobat write it: each row Up-predicted (PNG filter 2), then Flate.
+    const data = options.predicted ? deflateSync(pngPredict(rows, 7, 1, () => 2)) : rows;
+    const encoding = options.predicted ? " /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 7 >>" : "";
+    const dict = `<< /Type /XRef /Size ${size} /W [1 4 2] ${trailer}${encoding} /Length ${data.length} >>`;
+    this.raw(`${num} 0 obj\n${dict}\nstream\n`).raw(data).raw(`\nendstream\nendobj\nstartxref\n${xref}\n%%EOF\n`);
     return this;
   }
 
@@ -148,6 +160,33 @@ class PdfBuilder {
 const str = (text: string) => `(${text.replace(/[()\\]/g, (c) => `\\${c}`)})`;
 const md5 = (data: Uint8Array) => createHash("md5").update(data).digest("hex");
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+/**
+ * `data` as rows of `rowBytes`, each prefixed by its PNG filter type (RFC 2083 §6) and
+ * filtered by it: what a stream with a PNG predictor (§7.4.4.4) holds before Flate.
+ */
+function pngPredict(data: Uint8Array, rowBytes: number, pixelBytes: number, type: (row: number) => number): Buffer {
+  const rows = data.length / rowBytes;
+  const out = Buffer.alloc(rows * (rowBytes + 1));
+  const at = (r: number, i: number) => (r >= 0 && i >= 0 ? data[r * rowBytes + i]! : 0);
+  for (let r = 0; r < rows; r++) {
+    const t = type(r);
+    out[r * (rowBytes + 1)] = t;
+    for (let i = 0; i < rowBytes; i++) {
+      const [a, b, c] = [at(r, i - pixelBytes), at(r - 1, i), at(r - 1, i - pixelBytes)];
+      const p = a + b - c;
+      const paeth =
+        Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c)
+          ? a
+          : Math.abs(p - b) <= Math.abs(p - c)
+            ? b
+            : c;
+      const prediction = [0, a, b, (a + b) >> 1, paeth][t] ?? 0;
+      out[r * (rowBytes + 1) + 1 + i] = (at(r, i) - prediction) & 0xff;
+    }
+  }
+  return out;
+}
 
 /** An embedded file stream (§7.11.4) holding `data`, Flate-compressed unless `compress` is false. */
 function embeddedFile(data: Uint8Array, options: { compress?: boolean; extra?: string; length?: string } = {}): Body {
@@ -282,10 +321,11 @@ add(
   });
   const content = Buffer.from(header + body, "latin1");
   const packed = deflateSync(content);
-  const pdf = new PdfBuilder().object(5, embeddedFile(CERTIFICATE)).object(6, {
-    dict: `<< /Type /ObjStm /N ${objects.length} /First ${header.length} /Filter /FlateDecode /Length ${packed.length} >>`,
-    data: packed,
-  });
+  const pdf = () =>
+    new PdfBuilder().object(5, embeddedFile(CERTIFICATE)).object(6, {
+      dict: `<< /Type /ObjStm /N ${objects.length} /First ${header.length} /Filter /FlateDecode /Length ${packed.length} >>`,
+      data: packed,
+    });
   const compressed = new Map<number, [number, number]>(objects.map((_, i) => [i + 1, [6, i]]));
   add(
     {
@@ -295,7 +335,17 @@ add(
       certificate: certificateFound,
       popplerAgrees: true,
     },
-    pdf.xrefStream(7, compressed).bytes(),
+    pdf().xrefStream(7, compressed).bytes(),
+  );
+  add(
+    {
+      file: "object-stream-predicted-xref.pdf",
+      desc: "as object-stream.pdf, with the cross-reference stream Flate-compressed after a PNG Up predictor (as qpdf --object-streams=generate and Acrobat write it)",
+      extract: { files: [certificateFile] },
+      certificate: certificateFound,
+      popplerAgrees: true,
+    },
+    pdf().xrefStream(7, compressed, "/Root 1 0 R", { predicted: true }).bytes(),
   );
 }
 
@@ -1010,16 +1060,112 @@ add(
     .bytes(),
 );
 
+/** The certificate as an embedded file stream with a predictor: `predicted` is what goes into Flate. */
+function predictedFile(parms: string, predicted: Uint8Array, options: { compress?: boolean } = {}): Body {
+  const stored = options.compress === false ? predicted : deflateSync(predicted);
+  const filter = options.compress === false ? "" : " /Filter /FlateDecode";
+  return {
+    dict: `<< /Type /EmbeddedFile /Params << /Size ${CERTIFICATE.length} /CheckSum <${md5(CERTIFICATE)}> >>${filter} /DecodeParms << ${parms} >> /Length ${stored.length} >>`,
+    data: stored,
+  };
+}
+
+// The certificate is 1,675 bytes: rows of 5 bytes (one 8-bit colour, 5 columns) cycle
+// through the five PNG filter types.
+const PNG_ROWS = pngPredict(CERTIFICATE, 5, 1, (row) => row % 5);
 add(
   {
     file: "predictor.pdf",
-    desc: "a Flate stream with a PNG predictor",
-    extract: { error: "predictors are not supported" },
-    certificate: { error: "predictors are not supported" },
+    desc: "the attachment with a PNG predictor, its rows filtered by each of the five PNG filter types in turn",
+    extract: { files: [certificateFile] },
+    certificate: certificateFound,
+    popplerAgrees: true,
   },
-  withCertificate(embeddedFile(CERTIFICATE, { extra: " /DecodeParms << /Predictor 12 /Columns 4 >>" }))
+  withCertificate(predictedFile("/Predictor 15 /Columns 5", PNG_ROWS)).table().bytes(),
+);
+
+add(
+  {
+    file: "predictor-colors.pdf",
+    desc: "the attachment with a PNG predictor over five colours (5-byte pixels, 5 columns), Sub and Paeth rows",
+    extract: { files: [certificateFile] },
+    certificate: certificateFound,
+    popplerAgrees: true,
+  },
+  withCertificate(
+    predictedFile(
+      "/Predictor 11 /Colors 5 /Columns 5",
+      pngPredict(CERTIFICATE, 25, 5, (row) => (row % 2 === 0 ? 1 : 4)),
+    ),
+  )
     .table()
     .bytes(),
+);
+
+{
+  // TIFF Predictor 2 (§7.4.4.4): each byte the difference from the same colour's last one.
+  const rowBytes = CERTIFICATE.length / 5;
+  const differences = Buffer.from(CERTIFICATE.map((b, i) => (i % rowBytes < 5 ? b : b - CERTIFICATE[i - 5]!) & 0xff));
+  add(
+    {
+      file: "predictor-tiff.pdf",
+      desc: "the attachment with TIFF Predictor 2, five 8-bit colours in rows of 67 columns",
+      extract: { files: [certificateFile] },
+      certificate: certificateFound,
+      popplerAgrees: true,
+    },
+    withCertificate(predictedFile(`/Predictor 2 /Colors 5 /Columns ${rowBytes / 5}`, differences))
+      .table()
+      .bytes(),
+  );
+}
+
+{
+  const unknownRow = Buffer.from(PNG_ROWS);
+  unknownRow[6 * 10] = 5;
+  add(
+    {
+      file: "predictor-unknown-row.pdf",
+      desc: "a PNG-predicted attachment with a row of filter type 5, which PNG does not define",
+      extract: { error: "unknown PNG filter type 5" },
+      certificate: { error: "unknown PNG filter type 5" },
+    },
+    withCertificate(predictedFile("/Predictor 15 /Columns 5", unknownRow)).table().bytes(),
+  );
+}
+
+add(
+  {
+    file: "predictor-short-row.pdf",
+    desc: "a PNG-predicted attachment whose last row is cut short",
+    extract: { error: "does not end on a whole row" },
+    certificate: { error: "does not end on a whole row" },
+  },
+  withCertificate(predictedFile("/Predictor 15 /Columns 5", PNG_ROWS.subarray(0, -1)))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "predictor-without-filter.pdf",
+    desc: "an attachment with a PNG predictor but no filter (readers ignore it, or do not)",
+    extract: { error: "a predictor but no filter" },
+    certificate: { error: "a predictor but no filter" },
+  },
+  withCertificate(predictedFile("/Predictor 15 /Columns 5", PNG_ROWS, { compress: false }))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "predictor-tiff-4-bit.pdf",
+    desc: "an attachment with TIFF Predictor 2 over 4-bit samples",
+    extract: { error: "TIFF predictors are supported only with 8 bits" },
+    certificate: { error: "TIFF predictors are supported only with 8 bits" },
+  },
+  withCertificate(predictedFile("/Predictor 2 /BitsPerComponent 4 /Columns 10", CERTIFICATE)).table().bytes(),
 );
 
 add(
@@ -1122,6 +1268,37 @@ add(
     certificate: { error: "not a PDF" },
   },
   Buffer.from("PK\x03\x04\x14\x00\x00\x00\x08\x00", "latin1"),
+);
+
+/**
+ * A vector another program wrote: run it on `input` when it is installed (its output is
+ * deterministic for a given version), else keep the file written before.
+ */
+function writtenBy(file: string, command: string, args: string[], input: Uint8Array): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), "pdf-vector-"));
+  try {
+    writeFileSync(join(dir, "in.pdf"), input);
+    execFileSync(command, [...args, join(dir, "in.pdf"), join(dir, "out.pdf")], { stdio: "ignore" });
+    return readFileSync(join(dir, "out.pdf"));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    console.warn(`${command} is not installed: ${file} is kept as it is`);
+    return readFileSync(new URL(file, OUT));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const minimal = cases.find(([c]) => c.file === "minimal.pdf")![1];
+add(
+  {
+    file: "qpdf-object-streams.pdf",
+    desc: "minimal.pdf rewritten by qpdf 11.3 --object-streams=generate: objects in an object stream, a PNG-predicted cross-reference stream",
+    extract: { files: [certificateFile] },
+    certificate: certificateFound,
+    popplerAgrees: true,
+  },
+  writtenBy("qpdf-object-streams.pdf", "qpdf", ["--object-streams=generate", "--deterministic-id"], minimal),
 );
 
 mkdirSync(OUT, { recursive: true });

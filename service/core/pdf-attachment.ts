@@ -22,7 +22,7 @@
  *   INVALID_DOCUMENT; nothing else escapes.
  *
  * Only what certificate documents need is supported: unencrypted files, streams without a
- * filter or with /FlateDecode without a predictor. Isomorphic: no node imports.
+ * filter or with /FlateDecode, with or without a predictor. Isomorphic: no node imports.
  */
 import { md5 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
@@ -548,12 +548,12 @@ class PdfDocument {
     const filters = filter === undefined || filter === null ? [] : Array.isArray(filter) ? filter : [filter];
     const parms = dict.get("DecodeParms");
     const parmsList = parms === undefined || parms === null ? [] : Array.isArray(parms) ? parms : [parms];
-    for (const p of parmsList) {
-      if (p instanceof Dict) {
-        const predictor = p.get("Predictor");
-        if (predictor !== undefined && predictor !== 1) throw invalid("stream predictors are not supported");
-      } else if (p !== null) throw invalid("a stream has malformed /DecodeParms");
-    }
+    if (parmsList.length > Math.max(1, filters.length)) throw invalid("a stream has more /DecodeParms than filters");
+    const predictors = parmsList.map((p) => {
+      if (p instanceof Dict) return predictorOf(p);
+      if (p !== null) throw invalid("a stream has malformed /DecodeParms");
+      return undefined;
+    });
     let data = stream.data;
     if (filters.length > 1) throw invalid("streams with more than one filter are not supported");
     if (filters.length === 1) {
@@ -564,6 +564,10 @@ class PdfDocument {
       const budget = PDF_LIMITS.inflatedBytes - this.#inflated;
       data = inflateZlib(data, Math.min(maxBytes, budget), budget < maxBytes);
       this.#inflated += data.length;
+      if (predictors[0] !== undefined) data = unpredict(data, predictors[0]);
+    } else if (predictors[0] !== undefined) {
+      // §7.4.4.4: predictors belong to /FlateDecode and /LZWDecode; readers differ on one without.
+      throw invalid("a stream has a predictor but no filter");
     } else if (data.length > maxBytes) {
       throw invalid(`an embedded file is larger than ${maxBytes} bytes`);
     }
@@ -867,6 +871,89 @@ function readCrossReferenceTable(document: PdfDocument, scanner: Scanner, start:
     }
     i += 2 + 3 * count;
   }
+}
+
+/** A stream's predictor (§7.4.4.4, table 8), read from its /DecodeParms; undefined for none. */
+interface Predictor {
+  /** 2 for TIFF Predictor 2, 10 for the PNG predictors (each row names its own, 10 to 15). */
+  kind: 2 | 10;
+  /** Bytes per row, the PNG predictors' tag byte not counted. */
+  rowBytes: number;
+  /** Bytes per pixel, at least 1: how far back the PNG predictors' left neighbour is. */
+  pixelBytes: number;
+}
+
+/** The bounds on /Columns and /Colors: wider than any image or cross-reference stream. */
+const MAX_PREDICTOR_COLUMNS = 1 << 24;
+const MAX_PREDICTOR_COLORS = 32;
+
+function predictorOf(parms: Dict): Predictor | undefined {
+  const entry = (key: string, absent: number, allowed: (n: number) => boolean): number => {
+    const value = parms.get(key);
+    if (value === undefined) return absent;
+    if (!isCount(value) || !allowed(value)) throw invalid(`a stream's /DecodeParms has an unsupported /${key}`);
+    return value;
+  };
+  const predictor = entry("Predictor", 1, (n) => n === 1 || n === 2 || (n >= 10 && n <= 15));
+  const colors = entry("Colors", 1, (n) => n >= 1 && n <= MAX_PREDICTOR_COLORS);
+  const bits = entry("BitsPerComponent", 8, (n) => [1, 2, 4, 8, 16].includes(n));
+  const columns = entry("Columns", 1, (n) => n >= 1 && n <= MAX_PREDICTOR_COLUMNS);
+  if (predictor === 1) return undefined;
+  // TIFF Predictor 2 on other widths works on bit fields, which readers implement unevenly.
+  if (predictor === 2 && bits !== 8) throw invalid("TIFF predictors are supported only with 8 bits per component");
+  return {
+    kind: predictor === 2 ? 2 : 10,
+    rowBytes: Math.ceil((colors * bits * columns) / 8),
+    pixelBytes: Math.max(1, Math.ceil((colors * bits) / 8)),
+  };
+}
+
+/**
+ * Undoes a predictor (§7.4.4.4; the PNG filters of RFC 2083 §6). Readers differ on a row
+ * filter type past 4 and on a short last row, so both are refused rather than read one way.
+ */
+function unpredict(data: Uint8Array, { kind, rowBytes, pixelBytes }: Predictor): Uint8Array {
+  const stride = kind === 2 ? rowBytes : rowBytes + 1;
+  if (data.length % stride !== 0) throw invalid("a predicted stream does not end on a whole row");
+  const rows = data.length / stride;
+  const out = new Uint8Array(rows * rowBytes);
+  if (kind === 2) {
+    for (let r = 0; r < rows; r++) {
+      const at = r * rowBytes;
+      for (let i = 0; i < rowBytes; i++) {
+        out[at + i] = (data[at + i]! + (i >= pixelBytes ? out[at + i - pixelBytes]! : 0)) & 0xff;
+      }
+    }
+    return out;
+  }
+  for (let r = 0; r < rows; r++) {
+    const type = data[r * stride]!;
+    const row = data.subarray(r * stride + 1, (r + 1) * stride);
+    const at = r * rowBytes;
+    const up = (i: number) => (r > 0 ? out[at - rowBytes + i]! : 0);
+    const left = (i: number) => (i >= pixelBytes ? out[at + i - pixelBytes]! : 0);
+    const upLeft = (i: number) => (r > 0 && i >= pixelBytes ? out[at - rowBytes + i - pixelBytes]! : 0);
+    for (let i = 0; i < rowBytes; i++) {
+      let prediction: number;
+      if (type === 0) prediction = 0;
+      else if (type === 1) prediction = left(i);
+      else if (type === 2) prediction = up(i);
+      else if (type === 3) prediction = (left(i) + up(i)) >> 1;
+      else if (type === 4) prediction = paeth(left(i), up(i), upLeft(i));
+      else throw invalid(`a predicted stream has a row of unknown PNG filter type ${type}`);
+      out[at + i] = (row[i]! + prediction) & 0xff;
+    }
+  }
+  return out;
+}
+
+/** RFC 2083 §6.6. */
+function paeth(a: number, b: number, c: number): number {
+  const p = a + b - c;
+  const pa = Math.abs(p - a);
+  const pb = Math.abs(p - b);
+  const pc = Math.abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
 /** Encrypted strings and streams (§7.6) would read as noise: refuse them plainly. */
