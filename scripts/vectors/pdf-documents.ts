@@ -699,23 +699,47 @@ add(
   withHiddenUpdate({ root: 1, comment: true }),
 );
 
-{
-  // A linearized file (ISO 32000-1 Annex F): readers start at the first page's section, after
-  // the first "endobj" bytes, wherever those lie (here in a string of the linearization dictionary).
-  const pdf = new PdfBuilder().object(6, "<< /Linearized 1 /L 0 /X (endobj) >>");
-  skeleton(pdf, [[CERTIFICATE_NAME, 4]])
-    .object(4, filespec(CERTIFICATE_NAME, 5))
-    .object(5, embeddedFile(CERTIFICATE));
-  add(
-    {
-      file: "linearized.pdf",
-      desc: "a linearized file, which readers start reading at its first page's section, after the first endobj bytes wherever they lie",
-      extract: { error: "linearized PDFs are not supported" },
-      certificate: { error: "linearized PDFs are not supported" },
-    },
-    pdf.table().bytes(),
-  );
+/**
+ * A linearized file (ISO 32000-1 Annex F) that `build` writes after `dict`, its first object:
+ * a linearization dictionary whose /L is the length of the whole file, so readers honour it.
+ */
+function linearized(build: (pdf: PdfBuilder) => PdfBuilder, extra = ""): Uint8Array {
+  const write = (length: number) =>
+    build(new PdfBuilder().object(6, `<< /Linearized 1 /L ${String(length).padStart(10, "0")}${extra} >>`)).bytes();
+  return write(write(0).length);
 }
+
+add(
+  {
+    file: "linearized.pdf",
+    desc: "a linearized file whose first endobj bytes lie in a string of its linearization dictionary: readers that honour linearization start reading after them",
+    extract: { error: 'first "endobj" bytes are not where its first object ends' },
+    certificate: { error: 'first "endobj" bytes are not where its first object ends' },
+  },
+  linearized(
+    (pdf) =>
+      skeleton(pdf, [[CERTIFICATE_NAME, 4]])
+        .object(4, filespec(CERTIFICATE_NAME, 5))
+        .object(5, embeddedFile(CERTIFICATE))
+        .table(),
+    " /X (endobj)",
+  ),
+);
+
+add(
+  {
+    file: "linearized-other-start.pdf",
+    desc: "a linearized file whose last startxref names a section other than the one after its first object: readers that honour linearization read only that one, which lists no catalog, and rebuild the cross-reference",
+    extract: { error: "last startxref does not name the section right after its first object" },
+    certificate: { error: "last startxref does not name the section right after its first object" },
+  },
+  linearized((pdf) =>
+    skeleton(pdf.table(), [[CERTIFICATE_NAME, 4]])
+      .object(4, filespec(CERTIFICATE_NAME, 5))
+      .object(5, embeddedFile(CERTIFICATE))
+      .table(),
+  ),
+);
 
 {
   // An update lists the certificate's stream (object 5) at its genuine place but with
@@ -1290,16 +1314,47 @@ function writtenBy(file: string, command: string, args: string[], input: Uint8Ar
 }
 
 const minimal = cases.find(([c]) => c.file === "minimal.pdf")![1];
-add(
-  {
-    file: "qpdf-object-streams.pdf",
-    desc: "minimal.pdf rewritten by qpdf 11.3 --object-streams=generate: objects in an object stream, a PNG-predicted cross-reference stream",
-    extract: { files: [certificateFile] },
-    certificate: certificateFound,
-    popplerAgrees: true,
-  },
-  writtenBy("qpdf-object-streams.pdf", "qpdf", ["--object-streams=generate", "--deterministic-id"], minimal),
+const qpdf = (file: string, desc: string, args: string[]) => {
+  const bytes = writtenBy(file, "qpdf", [...args, "--deterministic-id"], minimal);
+  add({ file, desc, extract: { files: [certificateFile] }, certificate: certificateFound, popplerAgrees: true }, bytes);
+  return bytes;
+};
+qpdf(
+  "qpdf-object-streams.pdf",
+  "minimal.pdf rewritten by qpdf 11.3 --object-streams=generate: objects in an object stream, a PNG-predicted cross-reference stream",
+  ["--object-streams=generate"],
 );
+const qpdfLinearized = qpdf(
+  "qpdf-linearized.pdf",
+  "minimal.pdf linearized by qpdf 11.3 --linearize: a first-page section ending in startxref 0, the main one at the end",
+  ["--linearize"],
+);
+qpdf(
+  "qpdf-linearized-object-streams.pdf",
+  "minimal.pdf linearized by qpdf 11.3 with object streams: both sections cross-reference streams",
+  ["--linearize", "--object-streams=generate"],
+);
+{
+  // An incremental update (a new /Info) appended to a linearized file: its /L no longer
+  // matches, readers read it as any updated file, from the last startxref.
+  const head = Buffer.from(qpdfLinearized);
+  const firstPage = Number(/startxref\s+(\d+)\s+%%EOF\s*$/.exec(head.toString("latin1"))![1]);
+  const root = /\/Root (\d+) 0 R/.exec(head.toString("latin1"))![1];
+  const info = head.length;
+  const object = `30 0 obj\n<< /Title (updated) >>\nendobj\n`;
+  const xref = info + object.length;
+  const update = `${object}xref\n30 1\n${xrefEntry(info)}trailer\n<< /Size 31 /Root ${root} 0 R /Info 30 0 R /Prev ${firstPage} >>\nstartxref\n${xref}\n%%EOF\n`;
+  add(
+    {
+      file: "linearized-updated.pdf",
+      desc: "qpdf-linearized.pdf with an incremental update appended (a new /Info), as an editor saves it",
+      extract: { files: [certificateFile] },
+      certificate: certificateFound,
+      popplerAgrees: true,
+    },
+    Buffer.concat([head, Buffer.from(update, "latin1")]),
+  );
+}
 
 mkdirSync(OUT, { recursive: true });
 for (const [c, bytes] of cases) writeFileSync(new URL(c.file, OUT), bytes);

@@ -485,6 +485,8 @@ class PdfDocument {
   readonly objectStreamContents = new Map<number, Map<number, Definition>>();
   /** Where the keyword of the last startxref the file-order reading found begins. */
   lastStartxrefAt = -1;
+  /** Where the file's first object ends: just after its "endobj". */
+  firstObjectEnd: number | undefined;
   /** Objects a cross-reference stream says are compressed (§7.5.8.3, type 2), and the object stream holding each. */
   readonly compressedReferences: { num: number; container: number }[] = [];
   /** Every trailer dictionary, and every cross-reference stream's: each may point at an earlier section. */
@@ -639,7 +641,11 @@ function checkCrossReferences(document: PdfDocument): void {
       );
     }
   }
-  for (const offset of document.startxrefs) {
+  const linearization = linearizationOf(document);
+  for (const [i, offset] of document.startxrefs.entries()) {
+    // Annex F: a linearized file's first-page section ends with "startxref 0", which readers
+    // skip; it stays there when an incremental update is appended.
+    if (linearization && offset === 0 && i < document.startxrefs.length - 1) continue;
     if (!document.sections.has(offset)) {
       throw invalid(`startxref points at offset ${offset}, where no cross-reference table or stream begins`);
     }
@@ -668,16 +674,46 @@ function checkCrossReferences(document: PdfDocument): void {
   if (lastIndexOf(document.bytes, STARTXREF) !== document.lastStartxrefAt) {
     throw invalid("the file's last startxref is not where this reading finds one (in a comment or a string)");
   }
-  // A linearized file (Annex F) is read by its first page's section, found after the first
-  // "endobj" bytes, wherever they lie; this reading does not follow that, so it reads none.
-  const first = [...document.objectStarts.keys()].sort((a, b) => a - b)[0];
-  if (first !== undefined) {
-    const num = document.objectStarts.get(first)!;
-    const head = document.definitions.get(ref(num, document.objectGens.get(first) ?? 0).key)?.[0]?.value;
-    if (head instanceof Dict && head.get("Linearized") !== undefined)
-      throw invalid("linearized PDFs are not supported");
-  }
+  // Readers honour a linearization only while /L is the file's length (an update ends that).
+  if (linearization?.get("L") === document.bytes.length) checkLinearization(document);
   checkLiveObjects(document);
+}
+
+/** The file's first object when it is a linearization dictionary (Annex F). */
+function linearizationOf(document: PdfDocument): Dict | undefined {
+  // The file-order reading adds top-level objects in the order written: the first is first.
+  const [start] = document.objectStarts.keys();
+  const first = start === undefined ? undefined : document.definitionAt.get(start)?.value;
+  return first instanceof Dict && first.get("Linearized") !== undefined ? first : undefined;
+}
+
+/** Where readers that honour linearization look for the first object's end (poppler: 1,024 bytes). */
+const LINEARIZATION_SEARCH_BYTES = 1024;
+/** What poppler skips (C isspace) after that "endobj"; pdf.js skips these and comments. */
+const LINEARIZATION_SPACE = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20]);
+
+/**
+ * Readers that honour linearization (Annex F; pdf.js, poppler) start at the section found
+ * after the first "endobj" bytes of the file, wherever those lie; other readers start at the
+ * last startxref. Both must be where this reading starts: the first "endobj" bytes end the
+ * first object, near the start, and only white space lies between them and the section the
+ * last startxref names. Its /Prev leads on to the rest as for any file.
+ */
+function checkLinearization(document: PdfDocument): void {
+  const { bytes } = document;
+  const end = document.firstObjectEnd!;
+  if (end > LINEARIZATION_SEARCH_BYTES || indexOf(bytes, ENDOBJ) !== end - ENDOBJ.length) {
+    throw invalid(
+      `a linearized PDF's first "endobj" bytes are not where its first object ends, within the first ${LINEARIZATION_SEARCH_BYTES} bytes (they lie in a string, say), so readers would start elsewhere`,
+    );
+  }
+  let at = end;
+  while (at < bytes.length && LINEARIZATION_SPACE.has(bytes[at]!)) at++;
+  if (at !== document.startxrefs.at(-1)) {
+    throw invalid(
+      "a linearized PDF's last startxref does not name the section right after its first object, where readers that honour linearization start",
+    );
+  }
 }
 
 /**
@@ -808,6 +844,7 @@ function readIndirectObject(document: PdfDocument, scanner: Scanner): void {
     }
   }
   scanner.expect("endobj");
+  document.firstObjectEnd ??= scanner.pos;
   document.add(definition);
 }
 
@@ -998,6 +1035,15 @@ function readObjectStream(document: PdfDocument, container: Definition): void {
 }
 
 const STARTXREF = new TextEncoder().encode("startxref");
+const ENDOBJ = new TextEncoder().encode("endobj");
+
+function indexOf(bytes: Uint8Array, needle: Uint8Array): number {
+  outer: for (let at = 0; at + needle.length <= bytes.length; at++) {
+    for (let i = 0; i < needle.length; i++) if (bytes[at + i] !== needle[i]) continue outer;
+    return at;
+  }
+  return -1;
+}
 
 function lastIndexOf(bytes: Uint8Array, needle: Uint8Array): number {
   outer: for (let at = bytes.length - needle.length; at >= 0; at--) {
