@@ -32,6 +32,7 @@ import { Checkpointer } from "./timestamping/checkpoints.ts";
 import { DevelopmentTsa } from "./timestamping/development-tsa.ts";
 import { developmentTsa, httpTsa, TsaStamper, type TsaSource } from "./timestamping/stamper.ts";
 import type { Verify } from "./http/routes/verify.ts";
+import { verifierRoutes } from "./http/routes/verifier.ts";
 import { webRoutes } from "./http/routes/web.ts";
 import { DocumentRenderer } from "./document/document-renderer.ts";
 import { Intake } from "./intake/intake.ts";
@@ -301,7 +302,7 @@ export async function startService(
       renderer,
       site,
       log,
-      routers: [checkpointRoutes(store), await web],
+      routers: [checkpointRoutes(store), await web, verifierRoutes()],
     });
     handler = app;
     anchorer.start();

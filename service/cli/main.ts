@@ -1,7 +1,3 @@
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { firstLineOf } from "../core/errors.ts";
-import { EVIDENCE_ID } from "../core/schema.ts";
-import { langOf, type Lang } from "../core/verify/wording.ts";
 import type { Command } from "./command.ts";
 import { accountsCreate, accountsList } from "./commands/accounts.ts";
 import { capture } from "./commands/capture.ts";
@@ -12,8 +8,7 @@ import { status } from "./commands/status.ts";
 import { storeCopy } from "./commands/store.ts";
 import { submit } from "./commands/submit.ts";
 import { verify } from "./commands/verify.ts";
-import { EXIT, UnreachableError, UsageError } from "./exit.ts";
-import { serviceVersion } from "../version.ts";
+import { commandList, runProgram, type Program } from "./program.ts";
 
 /** Every command; each lives in its own file under commands/ and loads what it needs when it runs. */
 const COMMANDS: Command[] = [
@@ -29,153 +24,28 @@ const COMMANDS: Command[] = [
   storeCopy,
 ] as Command[];
 
-/** Commands grouped under a word ("accounts"), listed when the word comes alone. */
-const GROUPS: Record<string, string> = {
-  accounts: "manage accounts in the service's store",
-  store: "move the service's store",
-};
-
-const HELP = `evidence — blockchain evidence timestamping
+const EVIDENCE: Program = {
+  commands: COMMANDS,
+  /** Commands grouped under a word ("accounts"), listed when the word comes alone. */
+  groups: {
+    accounts: "manage accounts in the service's store",
+    store: "move the service's store",
+  },
+  help: `evidence — blockchain evidence timestamping
 
 Usage: evidence <command> [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}
+${commandList(COMMANDS)}
 
 Run "evidence <command> --help" or "evidence help <command>" for a command's options,
 "evidence --version" for the version.
 Exit status: 0 success or valid, 1 invalid or refused, 2 usage, 3 could not verify,
 4 the service could not be reached, 74 the output could not be written,
-141 the output's reader stopped reading.`;
+141 the output's reader stopped reading.`,
+};
 
-export async function main(argv: string[]): Promise<number> {
-  const [first, second] = argv;
-  if (first === "--version" || first === "-V" || first === "version") {
-    console.log(`evidence ${serviceVersion()}`);
-    return EXIT.ok;
-  }
-  if (first === "help" && second !== undefined) return main([...argv.slice(1), "--help"]);
-  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
-    console.log(HELP);
-    return first === undefined ? EXIT.usage : EXIT.ok;
-  }
-  const twoWord = second !== undefined ? `${first} ${second}` : undefined;
-  const command = COMMANDS.find((c) => c.name === twoWord) ?? COMMANDS.find((c) => c.name === first);
-  if (!command) {
-    if (first in GROUPS) {
-      const sub = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
-      const text = `evidence ${first} — ${GROUPS[first]}\n\nCommands:\n${sub.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}`;
-      const asked = second === undefined || second === "--help" || second === "-h";
-      (asked ? console.log : console.error)(asked ? text : `evidence: unknown command "${first} ${second}"\n\n${text}`);
-      return asked ? EXIT.ok : EXIT.usage;
-    }
-    console.error(`evidence: unknown command "${first}"\n\n${HELP}`);
-    return EXIT.usage;
-  }
-  if (command !== serve) endOnClosedOutput();
-  const { args, restore } = shieldIds(argv.slice(command.name.split(" ").length), command.options);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { ...command.options, help: { type: "boolean", short: "h" } } as ParseArgsOptionsConfig,
-      allowPositionals: true,
-      strict: true,
-      tokens: true,
-    });
-  } catch (e) {
-    console.error(`evidence ${command.name}: ${(e as Error).message}\n\n${command.usage}`);
-    return EXIT.usage;
-  }
-  const values = parsed.values as Record<string, unknown>;
-  // parseArgs keeps the last of an option given twice: `--file a --file b` would verify b
-  // without a word. Only options declared repeatable may repeat.
-  const seen = new Set<string>();
-  for (const token of parsed.tokens ?? []) {
-    if (token.kind !== "option") continue;
-    const repeatable = (command.options as Record<string, { multiple?: boolean }>)[token.name]?.multiple === true;
-    if (seen.has(token.name) && !repeatable) {
-      console.error(`evidence ${command.name}: --${token.name} is given more than once\n\n${command.usage}`);
-      return EXIT.usage;
-    }
-    seen.add(token.name);
-  }
-  if (values.help) {
-    console.log(command.usage);
-    return EXIT.ok;
-  }
-  let lang: Lang;
-  try {
-    lang = languageOf(values.lang as string | undefined);
-  } catch (e) {
-    console.error(`evidence ${command.name}: ${(e as Error).message}`);
-    return EXIT.usage;
-  }
-  try {
-    return await command.run({ values: values as never, positionals: parsed.positionals.map(restore), lang });
-  } catch (e) {
-    return report(command, e);
-  }
-}
-
-let watchingOutput = false;
-
-/**
- * A reader that stops reading (`evidence verify DIR | head`) ends the command at once and
- * quietly, with the status of a tool ended by SIGPIPE; any other failure to write the output
- * is one line and status 1. (The service logs on, whatever becomes of its output.)
- */
-function endOnClosedOutput(): void {
-  if (watchingOutput) return;
-  watchingOutput = true;
-  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code !== "EPIPE") process.stderr.write(`evidence: cannot write the output: ${firstLineOf(e)}\n`);
-    process.exit(e.code === "EPIPE" ? EXIT.outputClosed : EXIT.outputFailed);
-  });
-}
-
-/** --lang zh|en, else the locale of the environment. */
-function languageOf(option: string | undefined): Lang {
-  if (option !== undefined) {
-    if (!/^(zh|zh-CN|en)$/i.test(option)) throw new Error(`--lang must be zh or en, got "${option}"`);
-    return langOf(option);
-  }
-  return langOf(process.env.LC_ALL || process.env.LC_MESSAGES || process.env.LANG);
-}
-
-/** Every failure is one line and an exit status; a stack trace only with DEBUG set. */
-function report(command: Command, e: unknown): number {
-  if (e instanceof UsageError) {
-    console.error(`evidence ${command.name}: ${e.message}\n\n${command.usage}`);
-    return EXIT.usage;
-  }
-  console.error(`evidence ${command.name}: ${firstLineOf(e)}`);
-  if (process.env.DEBUG) console.error(e);
-  if (e instanceof UnreachableError) return EXIT.unreachable;
-  return EXIT.failed;
-}
-
-/**
- * An evidence id may begin with "-" (base64url), and so may the file named after it
- * (`-YDEV….zip`): read as an option, `evidence status -YDEV…` would be refused. A single-dash
- * argument that is an evidence id, or a file name made of one, is taken as a positional
- * argument where it stands; an option's value is left alone. `restore` gives back the
- * argument for the stand-in parseArgs saw.
- */
-function shieldIds(
-  args: string[],
-  options: ParseArgsOptionsConfig,
-): { args: string[]; restore: (positional: string) => string } {
-  const shielded = new Map<string, string>();
-  const out = args.map((arg, i) => {
-    const previous = args[i - 1] ?? "";
-    const takesValue =
-      /^--[^=]+$/.test(previous) && (options as Record<string, { type: string }>)[previous.slice(2)]?.type === "string";
-    const base = arg.replace(/^.*\//, "").replace(/(\.evidence\.json|\.json|\.zip|\.pdf)$/, "");
-    if (takesValue || args.slice(0, i).includes("--") || !/^-[^-]/.test(arg) || !EVIDENCE_ID.test(base)) return arg;
-    const standIn = `\u0000${shielded.size}`;
-    shielded.set(standIn, arg);
-    return standIn;
-  });
-  return { args: out, restore: (positional) => shielded.get(positional) ?? positional };
+/** The `evidence` command: one command line, and its exit status. */
+export function main(argv: string[]): Promise<number> {
+  return runProgram(EVIDENCE, argv);
 }

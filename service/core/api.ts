@@ -179,6 +179,12 @@ export type EvidenceStatus = "capturing" | "pending" | "anchoring" | "anchored" 
 
 export const MEDIA_TYPE_CAPTURE = "application/vnd.evidence-anchor.capture+json";
 
+/**
+ * Where the service serves the verifier as one JavaScript file (with its SHA-256 at the same
+ * path + ".sha256"): `node evidence-verify.mjs verify …` on any Node.js from 20, nothing to install.
+ */
+export const STANDALONE_VERIFIER_PATH = "/verifier/evidence-verify.mjs";
+
 export interface IntakeItem {
   id: string;
   contentHash: string;

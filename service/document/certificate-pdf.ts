@@ -20,6 +20,7 @@ import {
   EvidenceError,
   INVISIBLE_CHARACTER,
   MEDIA_TYPE_CAPTURE,
+  STANDALONE_VERIFIER_PATH,
   type Certificate,
   type CertificateClaims,
   type TimestampSummary,
@@ -649,19 +650,24 @@ class Layout {
     // A web capture is verified from its package (ZIP), which holds this certificate and the
     // files of the capture; its manifest.json is the certified file.
     const capture = record.mediaType === MEDIA_TYPE_CAPTURE;
+    const verifierUrl = new URL(STANDALONE_VERIFIER_PATH, input.serviceUrl ?? input.verifyUrl).href;
     const steps: VerifyStep[] = [
       {
         zh: `1. 在线：打开下列网址或扫描右上角二维码，提交${capture ? "网页取证包（ZIP）" : "本 PDF 和原始文件"}。`,
-        en: `Online: open this address or scan the QR code, and give it ${capture ? "the capture package (ZIP)" : "this PDF and the original file"}.`,
+        en: `Online: this address or the QR code, with ${capture ? "the capture package (ZIP)" : "this PDF and the original file"}.`,
         code: input.verifyUrl,
         link: input.verifyUrl,
       },
       {
-        zh: "2. 命令行：不经本服务，直接读取区块链节点。",
-        en: "Command line: needs no service; it reads a node of the chain directly.",
-        code: capture
-          ? `npx evidence verify ${record.id}.zip --rpc <node URL>`
-          : `npx evidence verify ${record.id}.pdf --file <original file> --rpc <node URL>`,
+        zh: "2. 命令行（Node.js 20+）：下载验证程序，不经本服务，直接读取区块链节点。",
+        en: "Command line: no service, only a chain node.",
+        code: [
+          verifierUrl,
+          capture
+            ? `node evidence-verify.mjs verify ${record.id}.zip --rpc <node URL>`
+            : `node evidence-verify.mjs verify ${record.id}.pdf --file <original file> --rpc <node URL>`,
+        ].join("\n"),
+        link: verifierUrl,
       },
       capture
         ? {
@@ -674,12 +680,11 @@ class Layout {
           }
         : {
             zh:
-              `3. 本 PDF 内嵌证书附件 ${record.id}.evidence.json，验证以附件为准，本页文字仅供阅读；` +
-              "文件的 SHA-256 可用 sha256sum 或 certutil -hashfile <文件> SHA256 计算，与上述内容哈希比对。",
+              `3. 验证以本 PDF 内嵌的证书附件 ${record.id}.evidence.json 为准，本页仅供阅读；` +
+              "文件的 SHA-256（sha256sum 或 certutil -hashfile <文件> SHA256）应等于上述内容哈希。",
             en:
-              `This PDF carries the certificate as the attachment ${record.id}.evidence.json: verification rests on it, ` +
-              "this page is for reading. Compute the file's SHA-256 with sha256sum or certutil -hashfile <file> SHA256 " +
-              "and compare it with the content hash above.",
+              `Verification rests on the attached ${record.id}.evidence.json, not on this page. ` +
+              "The file's SHA-256 (sha256sum, certutil -hashfile) must equal the content hash.",
           },
     ];
     this.#drawSteps(number, steps, MARGIN + 4, CONTENT_WIDTH - 8);

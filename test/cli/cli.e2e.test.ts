@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
 import { strToU8, zipSync } from "fflate";
@@ -311,6 +311,48 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(utc.stdout.split("\n")[1]).to.match(
         /^The file you supplied existed no later than \S+ \S+ UTC, unchanged since\.$/,
       );
+    });
+
+    it("serves the verifier as one file that runs alone in an empty folder, with any Node.js from 20, and says what evidence verify says", async () => {
+      const url = `${(await running()).url}/verifier/evidence-verify.mjs`;
+      const download = await fetch(url);
+      expect([download.status, download.headers.get("content-type")]).to.deep.equal([
+        200,
+        "text/javascript; charset=utf-8",
+      ]);
+      const body = Buffer.from(await download.arrayBuffer());
+      const published = (await (await fetch(`${url}.sha256`)).text()).split(" ")[0];
+      expect(published).to.equal(sha256Hex(body));
+      const folder = tempDir("standalone-verifier");
+      writeFileSync(path.join(folder, "evidence-verify.mjs"), body);
+      copyFileSync(certificatePath, path.join(folder, "cert.evidence.json"));
+      copyFileSync(evidencePath(), path.join(folder, "original.png"));
+      writeFileSync(path.join(folder, "other.png"), "another file");
+      const standalone = (node: string, file: string) =>
+        new Promise<{ code: number; stdout: string }>((resolve) => {
+          const args = ["evidence-verify.mjs", "verify", "cert.evidence.json", "--file", file, "--rpc", chain.url];
+          execFile(node, [...args, "--json"], { cwd: folder }, (error, stdout) =>
+            resolve({ code: error ? Number(error.code) : 0, stdout }),
+          );
+        });
+      const reference = await runCli([
+        "verify",
+        certificatePath,
+        "--file",
+        evidencePath(),
+        "--rpc",
+        chain.url,
+        "--json",
+      ]);
+      const ours = await standalone(process.execPath, "original.png");
+      expect([ours.code, JSON.parse(ours.stdout)]).to.deep.equal([0, JSON.parse(reference.stdout)]);
+      expect((await standalone(process.execPath, "other.png")).code).to.equal(1);
+      // The machine's own Node.js, when it is another (these machines come with Node.js 20).
+      const system = "/usr/bin/node";
+      if (existsSync(system) && execFileSync(system, ["--version"], { encoding: "utf8" }).trim() !== process.version) {
+        const older = await standalone(system, "original.png");
+        expect([older.code, JSON.parse(older.stdout).verdict], older.stdout).to.deep.equal([0, "valid"]);
+      }
     });
 
     it("verifies a certificate file named after an id that begins with '-', as the certificate document prints it", async () => {

@@ -119,7 +119,8 @@ describe("renderCertificatePdf", function () {
         "如何验证",
         "How to verify",
         "https://evidence.example.com/verify?id=q1Zr8xYwK0pLmN3oB5cD7e",
-        "npx evidence verify q1Zr8xYwK0pLmN3oB5cD7e.pdf --file <original file> --rpc <node URL>",
+        "https://evidence.example.com/verifier/evidence-verify.mjs",
+        "node evidence-verify.mjs verify q1Zr8xYwK0pLmN3oB5cD7e.pdf --file <original file> --rpc <node URL>",
         "q1Zr8xYwK0pLmN3oB5cD7e.evidence.json",
       ],
       footer: [
@@ -254,7 +255,7 @@ describe("renderCertificatePdf", function () {
     const pdf = await renderCertificatePdf(input);
     const text = squash(poppler.text(pdf));
     const id = input.certificate.record.id;
-    expect(text).to.include(squash(`npx evidence verify ${id}.zip --rpc <node URL>`));
+    expect(text).to.include(squash(`node evidence-verify.mjs verify ${id}.zip --rpc <node URL>`));
     expect(text)
       .to.include(squash("提交网页取证包（ZIP）"))
       .and.to.include(squash("The certified file is its manifest.json"))

@@ -1,4 +1,4 @@
-import { getSystemErrorMessage } from "node:util";
+import * as util from "node:util";
 import { defineCommand } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { sha256File } from "../../intake/file-digest.ts";
@@ -42,6 +42,7 @@ export function sha256sumLine(contentHash: string, file: string): string {
 /** What the system says about a file that cannot be read ("no such file or directory"). */
 function readError(e: unknown): string {
   const errno = (e as { errno?: unknown }).errno;
-  if (typeof errno === "number") return getSystemErrorMessage(errno);
+  // util.getSystemErrorMessage is Node 22.12's; the standalone verifier runs on Node 20 too.
+  if (typeof errno === "number" && util.getSystemErrorMessage) return util.getSystemErrorMessage(errno);
   return e instanceof Error ? e.message : String(e);
 }

@@ -1,0 +1,153 @@
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { firstLineOf } from "../core/errors.ts";
+import { EVIDENCE_ID } from "../core/schema.ts";
+import { langOf, type Lang } from "../core/verify/wording.ts";
+import type { Command } from "./command.ts";
+import { EXIT, UnreachableError, UsageError } from "./exit.ts";
+import { serviceVersion } from "../version.ts";
+
+/** A command-line program: its commands, the words grouping some of them, and its help. */
+export interface Program {
+  commands: Command[];
+  groups: Record<string, string>;
+  help: string;
+}
+
+/** The command lines of a program's commands, for its help. */
+export function commandList(commands: Command[]): string {
+  return commands.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n");
+}
+
+/** Runs one command line of `program`; the result is the exit status. */
+export async function runProgram(program: Program, argv: string[]): Promise<number> {
+  const { commands, groups, help } = program;
+  const [first, second] = argv;
+  if (first === "--version" || first === "-V" || first === "version") {
+    console.log(`evidence ${serviceVersion()}`);
+    return EXIT.ok;
+  }
+  if (first === "help" && second !== undefined) return runProgram(program, [...argv.slice(1), "--help"]);
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    console.log(help);
+    return first === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const twoWord = second !== undefined ? `${first} ${second}` : undefined;
+  const command = commands.find((c) => c.name === twoWord) ?? commands.find((c) => c.name === first);
+  if (!command) {
+    if (first in groups) {
+      const sub = commands.filter((c) => c.name.startsWith(`${first} `));
+      const text = `evidence ${first} — ${groups[first]}\n\nCommands:\n${commandList(sub)}`;
+      const asked = second === undefined || second === "--help" || second === "-h";
+      (asked ? console.log : console.error)(asked ? text : `evidence: unknown command "${first} ${second}"\n\n${text}`);
+      return asked ? EXIT.ok : EXIT.usage;
+    }
+    console.error(`evidence: unknown command "${first}"\n\n${help}`);
+    return EXIT.usage;
+  }
+  if (command.name !== "serve") endOnClosedOutput();
+  const { args, restore } = shieldIds(argv.slice(command.name.split(" ").length), command.options);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...command.options, help: { type: "boolean", short: "h" } } as ParseArgsOptionsConfig,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
+  } catch (e) {
+    console.error(`evidence ${command.name}: ${(e as Error).message}\n\n${command.usage}`);
+    return EXIT.usage;
+  }
+  const values = parsed.values as Record<string, unknown>;
+  // parseArgs keeps the last of an option given twice: `--file a --file b` would verify b
+  // without a word. Only options declared repeatable may repeat.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const repeatable = (command.options as Record<string, { multiple?: boolean }>)[token.name]?.multiple === true;
+    if (seen.has(token.name) && !repeatable) {
+      console.error(`evidence ${command.name}: --${token.name} is given more than once\n\n${command.usage}`);
+      return EXIT.usage;
+    }
+    seen.add(token.name);
+  }
+  if (values.help) {
+    console.log(command.usage);
+    return EXIT.ok;
+  }
+  let lang: Lang;
+  try {
+    lang = languageOf(values.lang as string | undefined);
+  } catch (e) {
+    console.error(`evidence ${command.name}: ${(e as Error).message}`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run({ values: values as never, positionals: parsed.positionals.map(restore), lang });
+  } catch (e) {
+    return report(command, e);
+  }
+}
+
+let watchingOutput = false;
+
+/**
+ * A reader that stops reading (`evidence verify DIR | head`) ends the command at once and
+ * quietly, with the status of a tool ended by SIGPIPE; any other failure to write the output
+ * is one line and status 1. (The service logs on, whatever becomes of its output.)
+ */
+function endOnClosedOutput(): void {
+  if (watchingOutput) return;
+  watchingOutput = true;
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") process.stderr.write(`evidence: cannot write the output: ${firstLineOf(e)}\n`);
+    process.exit(e.code === "EPIPE" ? EXIT.outputClosed : EXIT.outputFailed);
+  });
+}
+
+/** --lang zh|en, else the locale of the environment. */
+function languageOf(option: string | undefined): Lang {
+  if (option !== undefined) {
+    if (!/^(zh|zh-CN|en)$/i.test(option)) throw new Error(`--lang must be zh or en, got "${option}"`);
+    return langOf(option);
+  }
+  return langOf(process.env.LC_ALL || process.env.LC_MESSAGES || process.env.LANG);
+}
+
+/** Every failure is one line and an exit status; a stack trace only with DEBUG set. */
+function report(command: Command, e: unknown): number {
+  if (e instanceof UsageError) {
+    console.error(`evidence ${command.name}: ${e.message}\n\n${command.usage}`);
+    return EXIT.usage;
+  }
+  console.error(`evidence ${command.name}: ${firstLineOf(e)}`);
+  if (process.env.DEBUG) console.error(e);
+  if (e instanceof UnreachableError) return EXIT.unreachable;
+  return EXIT.failed;
+}
+
+/**
+ * An evidence id may begin with "-" (base64url), and so may the file named after it
+ * (`-YDEV….zip`): read as an option, `evidence status -YDEV…` would be refused. A single-dash
+ * argument that is an evidence id, or a file name made of one, is taken as a positional
+ * argument where it stands; an option's value is left alone. `restore` gives back the
+ * argument for the stand-in parseArgs saw.
+ */
+function shieldIds(
+  args: string[],
+  options: ParseArgsOptionsConfig,
+): { args: string[]; restore: (positional: string) => string } {
+  const shielded = new Map<string, string>();
+  const out = args.map((arg, i) => {
+    const previous = args[i - 1] ?? "";
+    const takesValue =
+      /^--[^=]+$/.test(previous) && (options as Record<string, { type: string }>)[previous.slice(2)]?.type === "string";
+    const base = arg.replace(/^.*\//, "").replace(/(\.evidence\.json|\.json|\.zip|\.pdf)$/, "");
+    if (takesValue || args.slice(0, i).includes("--") || !/^-[^-]/.test(arg) || !EVIDENCE_ID.test(base)) return arg;
+    const standIn = `\u0000${shielded.size}`;
+    shielded.set(standIn, arg);
+    return standIn;
+  });
+  return { args: out, restore: (positional) => shielded.get(positional) ?? positional };
+}
