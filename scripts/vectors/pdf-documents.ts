@@ -1174,8 +1174,8 @@ add(
   {
     file: "predictor-without-filter.pdf",
     desc: "an attachment with a PNG predictor but no filter (readers ignore it, or do not)",
-    extract: { error: "a predictor but no filter" },
-    certificate: { error: "a predictor but no filter" },
+    extract: { error: "/DecodeParms does not match its /Filter" },
+    certificate: { error: "/DecodeParms does not match its /Filter" },
   },
   withCertificate(predictedFile("/Predictor 15 /Columns 5", PNG_ROWS, { compress: false }))
     .table()
@@ -1191,6 +1191,150 @@ add(
   },
   withCertificate(predictedFile("/Predictor 2 /BitsPerComponent 4 /Columns 10", CERTIFICATE)).table().bytes(),
 );
+
+add(
+  {
+    file: "predictor-real.pdf",
+    desc: "a PNG predictor written as a real number (15.0): poppler ignores it, other readers take it as 15",
+    extract: { error: "unsupported /Predictor" },
+    certificate: { error: "unsupported /Predictor" },
+  },
+  withCertificate(predictedFile("/Predictor 15.0 /Columns 5", PNG_ROWS)).table().bytes(),
+);
+
+add(
+  {
+    file: "decode-parms-abbreviated.pdf",
+    desc: "a predictor's parameters with /BPC beside /BitsPerComponent: pdf.js takes the abbreviation, other readers ignore it",
+    extract: { error: "has the key /BPC" },
+    certificate: { error: "has the key /BPC" },
+  },
+  withCertificate(predictedFile("/Predictor 15 /Columns 5 /BPC 16", PNG_ROWS)).table().bytes(),
+);
+
+add(
+  {
+    file: "decode-parms-dp.pdf",
+    desc: "an attachment whose parameters are given as /DP, the inline-image abbreviation mupdf and pdf.js honour in streams too",
+    extract: { error: "has the key /DP" },
+    certificate: { error: "has the key /DP" },
+  },
+  withCertificate(embeddedFile(CERTIFICATE, { extra: " /DP << /Predictor 12 /Columns 5 >>" }))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "real-length.pdf",
+    desc: "an attachment whose /Length is a real number: poppler calls it bad and searches for endstream instead",
+    extract: { error: "no valid /Length" },
+    certificate: { error: "no valid /Length" },
+  },
+  withCertificate(embeddedFile(CERTIFICATE, { length: `${deflateSync(CERTIFICATE).length}.0` }))
+    .table()
+    .bytes(),
+);
+
+add(
+  {
+    file: "trailing-space.pdf",
+    desc: "2,000 spaces after %%EOF: qpdf (and poppler past about 30 KB) no longer find startxref and rebuild the cross-reference by scanning the whole file",
+    extract: { error: "bytes of white space after %%EOF" },
+    certificate: { error: "bytes of white space after %%EOF" },
+  },
+  Buffer.concat([withCertificate().table().bytes(), Buffer.alloc(2000, 0x20)]),
+);
+
+add(
+  {
+    file: "platform-name.pdf",
+    desc: "the name tree lists, under the certificate's name, a file specification named only by /Unix and holding a forged certificate: readers take /Unix as its name and extract the forgery",
+    extract: { error: "platform-specific /Unix entry" },
+    certificate: { error: "platform-specific /Unix entry" },
+  },
+  new PdfBuilder()
+    .object(
+      1,
+      `<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [${str(CERTIFICATE_NAME)} 6 0 R] >> >> >>`,
+    )
+    .object(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    .object(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>")
+    .object(4, filespec(CERTIFICATE_NAME, 5))
+    .object(5, embeddedFile(CERTIFICATE))
+    .object(6, `<< /Type /Filespec /Unix ${str(CERTIFICATE_NAME)} /EF << /F 7 0 R >> >>`)
+    .object(7, forgedFile())
+    .table()
+    .bytes(),
+);
+
+/**
+ * Catalog, pages, the certificate (5), a forged one (7), and object stream 6 holding file
+ * specification 4, whose decoded bytes `content` gives; the cross-reference is a stream.
+ */
+function withSpecInObjectStream(content: Buffer, first: number, encoding: string): Buffer {
+  const packed = deflateSync(content);
+  return new PdfBuilder()
+    .object(
+      1,
+      `<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [${str(CERTIFICATE_NAME)} 4 0 R] >> >> >>`,
+    )
+    .object(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    .object(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>")
+    .object(5, embeddedFile(CERTIFICATE))
+    .object(6, {
+      dict: `<< /Type /ObjStm /N 1 /First ${first}${encoding} /Length ${packed.length} >>`,
+      data: packed,
+    })
+    .object(7, forgedFile())
+    .xrefStream(8, new Map([[4, [6, 0]]]))
+    .bytes();
+}
+
+{
+  // The index puts object 4 300 bytes past /First; a forged specification lies in between,
+  // where poppler (which counts that offset from the stream's start) reads it.
+  const [first, offset] = [200, 300];
+  const content = Buffer.alloc(first + offset + 200, 0x20);
+  content.write(`4 ${offset}`, 0, "latin1");
+  content.write(filespec(CERTIFICATE_NAME, 7), offset, "latin1");
+  content.write(filespec(CERTIFICATE_NAME, 5), first + offset, "latin1");
+  add(
+    {
+      file: "object-stream-gap.pdf",
+      desc: "an object stream whose first object begins 300 bytes past /First, with a forged file specification in the gap, which poppler reads",
+      extract: { error: "bytes between its index and its first object" },
+      certificate: { error: "bytes between its index and its first object" },
+    },
+    withSpecInObjectStream(content, first, " /Filter /FlateDecode"),
+  );
+}
+
+{
+  // PNG rows of filter type 0: applying the predictor drops a NUL before each 64-byte row,
+  // ignoring it keeps them, and the index's offset lands on the genuine specification in one
+  // reading and on a forged one in the other.
+  const [columns, first] = [64, 16];
+  const forged = `<</F${str(CERTIFICATE_NAME)}/EF<</F 7 0 R>>>>`;
+  const row = forged.length + 2;
+  const genuineAt = row * (columns + 1);
+  const genuine = filespec(CERTIFICATE_NAME, 5);
+  const content = Buffer.alloc(Math.ceil((genuineAt + genuine.length + 1) / columns) * columns, 0x20);
+  content.write(`4 ${genuineAt - first}`, 0, "latin1");
+  content.write(forged, row * columns, "latin1");
+  content.write(genuine, genuineAt, "latin1");
+  const rows = pngPredict(content, columns, 1, () => 0);
+  const packed = (encoding: string) => withSpecInObjectStream(rows, first, encoding);
+  add(
+    {
+      file: "decode-parms-shape.pdf",
+      desc: "an object stream with /Filter [/FlateDecode] beside a /DecodeParms dictionary: qpdf applies the predictor, poppler, mupdf and pdf.js do not, and read a forged file specification",
+      extract: { error: "/DecodeParms does not match its /Filter" },
+      certificate: { error: "/DecodeParms does not match its /Filter" },
+    },
+    packed(` /Filter [/FlateDecode] /DecodeParms << /Predictor 10 /Columns ${columns} >>`),
+  );
+}
 
 add(
   {

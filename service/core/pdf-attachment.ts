@@ -161,7 +161,24 @@ class Dict {
   }
 }
 
-type Value = null | boolean | number | Name | Ref | PdfString | Dict | Value[];
+/**
+ * A real number (§7.3.3: written with a period). Kept apart from integers: where an integer is
+ * required (a /Length, an offset, a predictor's /Columns), readers differ on "12.0" — one takes
+ * it as 12, another ignores it or searches for the end instead — so a real is refused there.
+ */
+class Real {
+  readonly value: number;
+
+  constructor(value: number) {
+    this.value = value;
+  }
+
+  toString(): string {
+    return String(this.value);
+  }
+}
+
+type Value = null | boolean | number | Real | Name | Ref | PdfString | Dict | Value[];
 
 /** A stream object: its dictionary and its data as stored (still encoded). */
 interface Stream {
@@ -387,7 +404,7 @@ class Scanner {
   }
 
   /** A number (§7.3.3), or an indirect reference "num gen R" (§7.3.10). */
-  #numberOrRef(): number | Ref {
+  #numberOrRef(): number | Real | Ref {
     const start = this.pos;
     const token = this.token();
     if (/^\d{1,15}$/.test(token)) {
@@ -401,7 +418,7 @@ class Scanner {
       throw invalid(`"${token.slice(0, 20)}" at offset ${start} is not a number`);
     const n = Number(token);
     if (!Number.isFinite(n)) throw invalid(`the number at offset ${start} is out of range`);
-    return n;
+    return token.includes(".") ? new Real(n) : n;
   }
 }
 
@@ -550,7 +567,19 @@ class PdfDocument {
     const filters = filter === undefined || filter === null ? [] : Array.isArray(filter) ? filter : [filter];
     const parms = dict.get("DecodeParms");
     const parmsList = parms === undefined || parms === null ? [] : Array.isArray(parms) ? parms : [parms];
-    if (parmsList.length > Math.max(1, filters.length)) throw invalid("a stream has more /DecodeParms than filters");
+    // §7.3.8.2: /DecodeParms has the shape of /Filter, a dictionary beside a name or an array as
+    // long as the array. Readers differ on any other pairing (one applies it, another ignores
+    // it), and on the keys that name data elsewhere or abbreviate these (/F, /DP).
+    const shaped =
+      parms === undefined ||
+      parms === null ||
+      (Array.isArray(filter)
+        ? Array.isArray(parms) && parms.length === filter.length
+        : filter instanceof Name && parms instanceof Dict);
+    if (!shaped) throw invalid("a stream's /DecodeParms does not match its /Filter");
+    for (const key of ["F", "FFilter", "FDecodeParms", "DP"]) {
+      if (dict.get(key) !== undefined) throw invalid(`a stream has the key /${key}, which readers treat differently`);
+    }
     const predictors = parmsList.map((p) => {
       if (p instanceof Dict) return predictorOf(p);
       if (p !== null) throw invalid("a stream has malformed /DecodeParms");
@@ -567,9 +596,6 @@ class PdfDocument {
       data = inflateZlib(data, Math.min(maxBytes, budget), budget < maxBytes);
       this.#inflated += data.length;
       if (predictors[0] !== undefined) data = unpredict(data, predictors[0]);
-    } else if (predictors[0] !== undefined) {
-      // §7.4.4.4: predictors belong to /FlateDecode and /LZWDecode; readers differ on one without.
-      throw invalid("a stream has a predictor but no filter");
     } else if (data.length > maxBytes) {
       throw invalid(`an embedded file is larger than ${maxBytes} bytes`);
     }
@@ -577,6 +603,9 @@ class PdfDocument {
     return data;
   }
 }
+
+/** White space allowed after the final %%EOF: an end-of-line or a few, never padding. */
+const MAX_TRAILING_SPACE = 16;
 
 function readDocument(pdf: Uint8Array): PdfDocument {
   if (!(pdf instanceof Uint8Array)) throw invalid("the PDF must be given as bytes");
@@ -587,6 +616,12 @@ function readDocument(pdf: Uint8Array): PdfDocument {
   while (end > 0 && WHITESPACE.has(pdf[end - 1]!)) end--;
   if (latin1(pdf.subarray(Math.max(0, end - 5), end)) !== "%%EOF") {
     throw invalid("the PDF does not end with %%EOF: it is truncated, or bytes were appended");
+  }
+  // Readers look for the last startxref in the file's last kilobytes (qpdf about 1 KB, poppler
+  // about 30 KB); padding pushes it out of their reach and they rebuild the cross-reference by
+  // scanning the whole file, stream data included. Writers end with one end-of-line.
+  if (pdf.length - end > MAX_TRAILING_SPACE) {
+    throw invalid(`the PDF has ${pdf.length - end} bytes of white space after %%EOF`);
   }
   const document = new PdfDocument(pdf);
   const scanner = new Scanner(pdf);
@@ -924,7 +959,14 @@ interface Predictor {
 const MAX_PREDICTOR_COLUMNS = 1 << 24;
 const MAX_PREDICTOR_COLORS = 32;
 
+/** The keys of /FlateDecode's parameters (§7.4.4.4, table 8); /BPC and the like are refused. */
+const FLATE_PARAMETERS = new Set(["Predictor", "Colors", "BitsPerComponent", "Columns"]);
+
 function predictorOf(parms: Dict): Predictor | undefined {
+  for (const key of parms.entries.keys()) {
+    if (!FLATE_PARAMETERS.has(key))
+      throw invalid(`a stream's /DecodeParms has the key /${key}, which readers treat differently`);
+  }
   const entry = (key: string, absent: number, allowed: (n: number) => boolean): number => {
     const value = parms.get(key);
     if (value === undefined) return absent;
@@ -1026,6 +1068,13 @@ function readObjectStream(document: PdfDocument, container: Definition): void {
       throw invalid(`the PDF has more than ${PDF_LIMITS.objects} objects`);
     }
   }
+  // The first object begins at /First, and nothing but white space lies between the index and
+  // it: readers that find objects another way (poppler skips from the index to the first
+  // offset) would otherwise read objects hidden in between, which this reading skips.
+  header.skipSpace();
+  if ((count > 0 && entries[0]![1] !== first) || !header.atEnd) {
+    throw invalid("an object stream holds bytes between its index and its first object");
+  }
   entries.forEach(([num, offset], i) => {
     const end = entries[i + 1]?.[1] ?? data.length;
     const definition: Definition = { ref: ref(num, 0), value: new Scanner(data.subarray(offset, end)).value() };
@@ -1091,9 +1140,18 @@ function collectAttachments(document: PdfDocument): void {
   }
 }
 
+const PLATFORM_KEYS = ["DOS", "Mac", "Unix"];
+
 function attachmentOf(document: PdfDocument, spec: Dict): Attachment & { ref: Ref } {
   const ef = spec.get("EF");
   if (!(ef instanceof Dict)) throw invalid("a file specification's /EF is not a dictionary");
+  // §7.11.3: /DOS, /Mac and /Unix (deprecated) name a file, and embed one, for one platform;
+  // readers fall back to them differently, to another name or another stream than /F and /UF.
+  for (const key of PLATFORM_KEYS) {
+    if (spec.get(key) !== undefined || ef.get(key) !== undefined) {
+      throw invalid(`a file specification has a platform-specific /${key} entry, which readers treat differently`);
+    }
+  }
   const f = ef.get("F");
   const uf = ef.get("UF");
   if (f !== undefined && uf !== undefined && !(f instanceof Ref && uf instanceof Ref && f.key === uf.key)) {
@@ -1277,5 +1335,6 @@ function sameValue(a: Value | undefined, b: Value | undefined): boolean {
   if (a instanceof Name && b instanceof Name) return a.value === b.value;
   if (a instanceof Ref && b instanceof Ref) return a.key === b.key;
   if (a instanceof PdfString && b instanceof PdfString) return sameBytes(a.bytes, b.bytes);
+  if (a instanceof Real && b instanceof Real) return a.value === b.value;
   return a === b;
 }
