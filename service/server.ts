@@ -32,6 +32,7 @@ import { Checkpointer } from "./timestamping/checkpoints.ts";
 import { DevelopmentTsa } from "./timestamping/development-tsa.ts";
 import { developmentTsa, httpTsa, TsaStamper, type TsaSource } from "./timestamping/stamper.ts";
 import type { Verify } from "./http/routes/verify.ts";
+import { answerClientErrors } from "./http/problem.ts";
 import { verifierRoutes } from "./http/routes/verifier.ts";
 import { webRoutes } from "./http/routes/web.ts";
 import { DocumentRenderer } from "./document/document-renderer.ts";
@@ -100,6 +101,7 @@ export async function startService(
       (req, res) => handler(req, res),
     );
     limitConnectionsPerAddress(server, config.limits.connectionsPerAddress);
+    answerClientErrors(server);
     await listen(server, config.port, config.host);
     cleanup.push(() => closeServer(server));
     const address = server.address();

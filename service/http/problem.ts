@@ -1,3 +1,5 @@
+import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import type { ErrorRequestHandler, Response } from "express";
 import { MulterError } from "multer";
 import type { ErrorCode } from "../core/index.ts";
@@ -31,28 +33,56 @@ const TITLES: Record<number, string> = {
   413: "Content Too Large",
   415: "Unsupported Media Type",
   429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   502: "Bad Gateway",
   503: "Service Unavailable",
   507: "Insufficient Storage",
 };
 
+/** A problem's RFC 9457 body: `extra` first, so that none of it replaces a standard member or the code. */
+function problemBody(problem: HttpProblem): string {
+  return JSON.stringify({
+    ...problem.extra,
+    type: "about:blank",
+    title: TITLES[problem.status] ?? "Error",
+    status: problem.status,
+    code: problem.code,
+    detail: problem.message,
+  });
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any handler sees them (headers past its limit,
+ * malformed request lines, a request too slow to arrive) are answered as every other error —
+ * problem+json with a stable code — instead of Node's bare status line, then the connection
+ * is closed.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // As Node's own answer: none once a response on this connection has begun.
+    const started = (socket as { _httpMessage?: { _headerSent?: boolean } })._httpMessage?._headerSent === true;
+    if (error.code === "ECONNRESET" || !socket.writable || started) {
+      socket.destroy();
+      return;
+    }
+    const problem =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? new HttpProblem(431, "HEADERS_TOO_LARGE", "the request's headers are larger than the service reads")
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? new HttpProblem(408, "REQUEST_TIMEOUT", "the request did not arrive in time")
+          : new HttpProblem(400, "BAD_REQUEST", "the request is not valid HTTP/1.1");
+    const body = problemBody(problem);
+    socket.end(
+      `HTTP/1.1 ${problem.status} ${TITLES[problem.status]}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+}
+
 export function sendProblem(res: Response, problem: HttpProblem): void {
   if (res.headersSent) return;
-  res
-    .status(problem.status)
-    .type("application/problem+json")
-    .send(
-      JSON.stringify({
-        // Extension members first: none may replace a member of RFC 9457 or the code.
-        ...problem.extra,
-        type: "about:blank",
-        title: TITLES[problem.status] ?? "Error",
-        status: problem.status,
-        code: problem.code,
-        detail: problem.message,
-      }),
-    );
+  res.status(problem.status).type("application/problem+json").send(problemBody(problem));
 }
 
 const MULTER_PROBLEMS: Record<string, [number, ErrorCode]> = {

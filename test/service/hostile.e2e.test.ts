@@ -29,6 +29,8 @@ interface HttpCase {
   path: string;
   auth: boolean;
   headers?: Record<string, string>;
+  /** A header whose value is `repeat` written `count` times. */
+  headerRepeat?: { name: string; repeat: string; count: number };
   body?: string;
   bodyBase64?: string;
   bodyRepeat?: { prefix: string; repeat: string; count: number; suffix: string };
@@ -87,6 +89,7 @@ function send(
 ): Promise<{ status: number; type: string; allow: string | undefined; body: any }> {
   const body = bodyOf(c);
   const headers: Record<string, string> = { ...c.headers };
+  if (c.headerRepeat) headers[c.headerRepeat.name] = c.headerRepeat.repeat.repeat(c.headerRepeat.count);
   if (c.auth) headers.authorization = `Bearer ${apiKey}`;
   if (body) headers["content-length"] = String(body.length);
   return new Promise((resolve, reject) => {
