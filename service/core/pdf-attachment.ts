@@ -53,6 +53,9 @@ export const PDF_LIMITS = {
 /** The suffix of a certificate's file name (docs/protocol.md §5). */
 export const CERTIFICATE_SUFFIX = ".evidence.json";
 
+/** Why a PDF with no certificate attached is refused: a printout of a document, most often. */
+export const NO_CERTIFICATE_ATTACHED = `the PDF has no embedded *${CERTIFICATE_SUFFIX} certificate`;
+
 const PDF_HEADER = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"
 
 /** True when the bytes begin with the PDF header "%PDF-" (§7.5.2). */
@@ -82,7 +85,7 @@ export function certificateFromPdf(pdf: Uint8Array): { name: string; text: strin
     const document = readDocument(pdf);
     const certificates = document.attachments.filter((a) => a.isCertificate);
     if (certificates.length === 0) {
-      throw invalid(`the PDF has no embedded *${CERTIFICATE_SUFFIX} certificate`);
+      throw invalid(NO_CERTIFICATE_ATTACHED);
     }
     if (certificates.length > 1) {
       const names = certificates.map((c) => JSON.stringify(c.name)).join(", ");

@@ -123,15 +123,21 @@ describe("what a verdict says first (core/verify/wording.ts)", () => {
     expect(verdictExplanation(result, "zh-CN")).to.match(/^证书本身未通过以下检查：/);
   });
 
-  it("says a damaged certificate document is damaged or altered, and only a file of another kind is the wrong file", async () => {
+  it("says a certificate document it cannot read safely proves nothing as it is, a PDF without the attachment may be a copy that lost it, and a file of another kind is the wrong file", async () => {
     const chain = RecordedChain.holding(parseCertificate(example.certificate()));
     const pdf = new TextEncoder().encode("%PDF-1.7\n% a certificate document cut short");
     const damaged = await verifyEvidence({ kind: "bytes", bytes: pdf }, { chain });
     expect(verdictExplanation(damaged, "en")).to.match(
-      /^The certificate cannot be read as one: .*It is damaged or was altered, and proves nothing\./,
+      /^This PDF cannot be read safely: .*so as it is it proves nothing: it may have been altered, or rewritten by a PDF tool\. Ask for the PDF as issued/,
     );
-    expect(verdictExplanation(damaged, "zh-CN")).to.match(
-      /^证书无法按其格式读取：.*它已损坏或被改动，不能证明任何内容。/,
+    expect(verdictExplanation(damaged, "zh-CN")).to.match(/^这份 PDF 无法可靠读取：.*因此它按现状不能证明任何内容/);
+    // Not a certificate at all: the JSON that claims to be one and is damaged says so.
+    const damagedJson = await verifyEvidence(
+      { kind: "bytes", bytes: new TextEncoder().encode('{"type": "evidence-anchor-certificate"') },
+      { chain },
+    );
+    expect(verdictExplanation(damagedJson, "en")).to.match(
+      /^The certificate cannot be read as one: .*It is damaged or was altered/,
     );
     const png = await verifyEvidence({ kind: "bytes", bytes: example.file() }, { chain });
     expect(verdictExplanation(png, "en")).to.match(
@@ -141,9 +147,9 @@ describe("what a verdict says first (core/verify/wording.ts)", () => {
     const contract = readFileSync(new URL("../vectors/pdf/no-attachment.pdf", import.meta.url));
     const ordinaryPdf = await verifyEvidence({ kind: "bytes", bytes: contract }, { chain });
     expect(verdictExplanation(ordinaryPdf, "en")).to.match(
-      /^This is not a readable certificate: the PDF is not a certificate document/,
+      /^This PDF carries no certificate attachment, so there is nothing to verify\. If it is a copy of a certificate document .* which is no sign of forgery: ask for the PDF as issued, .* If this is the wrong file, choose the evidence certificate/,
     );
-    expect(verdictExplanation(ordinaryPdf, "zh-CN")).to.match(/^无法读取证书：格式错误：该 PDF 不是证书文档/);
+    expect(verdictExplanation(ordinaryPdf, "zh-CN")).to.match(/^这份 PDF 中没有证书附件，无法核验。若它是证书的副本/);
     const photos = zipSync({ "shot.png": strToU8("not really a png") });
     const ordinaryZip = await verifyEvidence({ kind: "bytes", bytes: photos }, { chain });
     expect(verdictExplanation(ordinaryZip, "en")).to.match(

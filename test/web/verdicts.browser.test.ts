@@ -221,6 +221,27 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     }
   });
 
+  it("says a PDF without the certificate attached (a printout) is no sign of forgery, and that no file was compared with it", async () => {
+    const printout = path.resolve(import.meta.dirname, "../vectors/pdf/no-attachment.pdf");
+    for (const [locale, explanation, compared] of [
+      [
+        "en-US",
+        'If it is a copy of a certificate document (a printout, a scan, a "print to PDF" copy), the copy lost the attachment, which is no sign of forgery',
+        "no — the certificate could not be read, so nothing was compared with it",
+      ],
+      ["zh-CN", "附件已在复制时丢失，这并不表明证书是伪造的", "否——证书无法读取，未与任何文件比对"],
+    ] as const) {
+      const { context, page } = await open(locale);
+      try {
+        expect(await verify(page, { certificate: printout, file: evidence })).to.equal("invalid");
+        expect(await text(page, "#verdict-text")).to.include(explanation);
+        expect(await text(page, '[data-field="verify.fileCompared"]')).to.equal(compared);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
   it("says COULD NOT VERIFY, not invalid, when the node cannot be reached, with the reason and what to do", async () => {
     for (const [locale, headline, reassurance] of [
       ["en-US", "COULD NOT VERIFY", "this is not a sign of forgery"],

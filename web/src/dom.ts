@@ -1,3 +1,5 @@
+import { lang } from "./i18n.ts";
+
 /** The element with this id, typed; a missing element is a bug in the page. */
 export function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -38,8 +40,13 @@ export function dropZone(zone: HTMLElement, input: HTMLInputElement, onFiles: (f
   input.addEventListener("change", () => onFiles([...(input.files ?? [])]));
 }
 
+/** A size in bytes as a count: "383 B", "383 字节". */
+export function byteCount(n: number): string {
+  return lang() === "zh-CN" ? `${n} 字节` : `${n} B`;
+}
+
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
+  if (n < 1024) return byteCount(n);
   const units = ["KiB", "MiB", "GiB"];
   let value = n / 1024;
   let i = 0;

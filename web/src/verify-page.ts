@@ -24,7 +24,7 @@ import {
   type EvidenceInput,
   type VerificationResult,
 } from "../../service/core/index.ts";
-import { byId, dropZone, el, formatBytes } from "./dom.ts";
+import { byId, byteCount, dropZone, el, formatBytes } from "./dom.ts";
 import { hashFile as hashInWorker } from "./file-hash.ts";
 import { applyLanguage, lang, MessageLine, setUpLanguageSwitch, t, type MessageKey } from "./i18n.ts";
 import { siteInfo } from "./site.ts";
@@ -328,7 +328,7 @@ async function renderSummary(result: VerificationResult): Promise<void> {
   if (c.record.title) rows.push(["verify.title.field", c.record.title]);
   if (c.record.fileName) rows.push(["verify.fileName", c.record.fileName]);
   if (c.record.size !== undefined) {
-    const bytes = `${c.record.size} B`;
+    const bytes = byteCount(c.record.size);
     rows.push([
       "verify.size",
       formatBytes(c.record.size) === bytes ? bytes : `${formatBytes(c.record.size)} (${bytes})`,
@@ -378,7 +378,15 @@ function renderContext(result: VerificationResult, rpc: string, at: Date): void 
     ["verify.nodeUsed", rpc],
     [
       "verify.fileCompared",
-      t(result.fileCompared ? "verify.yes" : packageOnly(result) ? "verify.packageOnly" : "verify.no"),
+      t(
+        result.fileCompared
+          ? "verify.yes"
+          : packageOnly(result)
+            ? "verify.packageOnly"
+            : result.checks.find((c) => c.id === "format")?.status === "passed"
+              ? "verify.no"
+              : "verify.noUnreadable",
+      ),
     ],
   ];
   byId("context").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", t(k)), el("dd", v, { "data-field": k })]));

@@ -158,6 +158,9 @@ export function verdictOf(checks: readonly Check[]): Verdict {
 export const NOT_A_CERTIFICATE =
   "the file is not a certificate: a certificate is a JSON file (.evidence.json), its PDF document or a capture package (.zip)";
 
+/** A PDF the document reader refuses (docs/protocol.md §10), followed by ": " and the reader's reason. */
+export const UNREADABLE_DOCUMENT = "the PDF document holds no readable certificate";
+
 /** A PDF chosen as the certificate that is no certificate document: the reader's wrong choice. */
 export const NOT_A_CERTIFICATE_DOCUMENT =
   "the PDF is not a certificate document: it carries no *.evidence.json certificate";

@@ -18,6 +18,7 @@ import {
   NOT_A_CAPTURE_PACKAGE,
   NOT_A_CERTIFICATE,
   NOT_A_CERTIFICATE_DOCUMENT,
+  UNREADABLE_DOCUMENT,
   verdictOf,
   type CaptureSummary,
   type Check,
@@ -168,7 +169,7 @@ async function certificateIn(input: EvidenceInput): Promise<{ certificate: unkno
       const why =
         (await notACertificate("", input.bytes)) === "pdf-without-certificate"
           ? NOT_A_CERTIFICATE_DOCUMENT
-          : `the PDF document holds no readable certificate: ${(e as Error).message}`;
+          : `${UNREADABLE_DOCUMENT}: ${(e as Error).message}`;
       return { result: malformedResult(why) };
     }
   }

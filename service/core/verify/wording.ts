@@ -1,4 +1,5 @@
-import { WRONG_FILE_MESSAGES } from "./checks.ts";
+import { NOT_A_CERTIFICATE_DOCUMENT, UNREADABLE_DOCUMENT, WRONG_FILE_MESSAGES } from "./checks.ts";
+import { NO_CERTIFICATE_ATTACHED } from "../pdf-attachment.ts";
 import type {
   CaptureSummary,
   Check,
@@ -827,6 +828,18 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
     // A file of another kind was chosen; anything else claims to be a certificate and is
     // damaged or altered, which is not the reader's mistake.
     const message = format.reason.code === "format.malformed" ? format.reason.message : "";
+    // A PDF without the attachment is most often a copy of a genuine document that lost it:
+    // a printout, a scan, a "print to PDF". Said so, lest the reader take it for a forgery.
+    if (message === NOT_A_CERTIFICATE_DOCUMENT || message === `${UNREADABLE_DOCUMENT}: ${NO_CERTIFICATE_ATTACHED}`) {
+      return zh
+        ? "这份 PDF 中没有证书附件，无法核验。若它是证书的副本——打印件、扫描件或“打印为 PDF”所得——附件已在复制时丢失，这并不表明证书是伪造的：请索取签发时的 PDF 证书或其 .evidence.json 文件。若选错了文件，请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。"
+        : 'This PDF carries no certificate attachment, so there is nothing to verify. If it is a copy of a certificate document (a printout, a scan, a "print to PDF" copy), the copy lost the attachment, which is no sign of forgery: ask for the PDF as issued, or its .evidence.json file. If this is the wrong file, choose the evidence certificate (.evidence.json, its PDF document or a capture package .zip).';
+    }
+    if (message.startsWith(`${UNREADABLE_DOCUMENT}: `)) {
+      return zh
+        ? `这份 PDF 无法可靠读取：${reasonText(format.reason, lang)}。不同的 PDF 阅读器可能从中读出不同的证书，因此它按现状不能证明任何内容：它可能被改动过，也可能经 PDF 工具改写。请索取签发时的 PDF 证书或其 .evidence.json 文件。`
+        : `This PDF cannot be read safely: ${reasonText(format.reason, lang)}. Different PDF readers could find different certificates in it, so as it is it proves nothing: it may have been altered, or rewritten by a PDF tool. Ask for the PDF as issued, or its .evidence.json file.`;
+    }
     if (WRONG_FILE_MESSAGES.includes(message)) {
       return zh
         ? `无法读取证书：${reasonText(format.reason, lang)}。请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。`
