@@ -11,6 +11,7 @@ import { sha1 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
+import { encodingProblem } from "./der.ts";
 import { EvidenceError } from "./errors.ts";
 
 export const OID = {
@@ -28,6 +29,7 @@ export const OID = {
   sha384: "2.16.840.1.101.3.4.2.2",
   sha512: "2.16.840.1.101.3.4.2.3",
   organizationalUnitName: "2.5.4.11",
+  rsaEncryption: "1.2.840.113549.1.1.1",
 } as const;
 
 /**
@@ -284,6 +286,11 @@ function decodeToken(der: Uint8Array): DecodedToken {
  * its SignedData schema is several times slower than the rest of the parse together.
  */
 function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
+  // RFC 5652 lets the token around the TSTInfo and the signed attributes be BER, but BER
+  // all the same: asn1js reads some encodings X.690 forbids in any form (a primitive SET,
+  // a constructed INTEGER, a non-minimal INTEGER), on which verifiers part ways.
+  const berProblem = encodingProblem(der, "BER");
+  if (berProblem) malformed(`the token is not valid BER (X.690 §8), ${berProblem}`);
   // ContentInfo ::= SEQUENCE { contentType, content [0] EXPLICIT ANY }
   const contentInfo = parseAsn1(der, "the token");
   const [contentType, content, ...extra] = children(contentInfo, "the ContentInfo");
@@ -307,7 +314,8 @@ function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
   const optional = fields.slice(3, -1);
   const certificateSet = optional.find((b) => isContext(b, 0));
   if (
-    !(version instanceof asn1js.Integer) ||
+    // asn1js's Enumerated is an Integer too: CMSVersion ::= INTEGER is tag 2 and no other.
+    !isUniversal(version, 2) ||
     !(digestAlgorithms instanceof asn1js.Set) ||
     !(encap instanceof asn1js.Sequence) ||
     !(signerInfos instanceof asn1js.Set) ||
@@ -315,6 +323,12 @@ function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
     new Set(optional.map((b) => b.idBlock.tagNumber)).size !== optional.length
   ) {
     malformed("the SignedData does not have the fields of RFC 5652 §5.1");
+  }
+  // DigestAlgorithmIdentifiers ::= SET OF AlgorithmIdentifier; nothing else reads them, so
+  // nothing else would notice an element that is not one.
+  for (const algorithm of children(digestAlgorithms, "the digestAlgorithms")) {
+    const problem = algorithmIdentifierProblem(algorithm);
+    if (problem) malformed(`a digestAlgorithms element ${problem}`);
   }
   const encapContentInfo = new pkijs.EncapsulatedContentInfo({ schema: encap });
   if (encapContentInfo.eContentType !== OID.tstInfo) malformed("the content type is not id-ct-TSTInfo");
@@ -324,9 +338,15 @@ function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
   const signers = children(signerInfos, "the signerInfos");
   if (signers.length !== 1) malformed(`${signers.length} signers instead of one`);
   const signerInfo = new pkijs.SignerInfo({ schema: signers[0] });
+  checkSignerInfo(signerInfo, children(signers[0], "the SignerInfo"));
 
   const eContent = new Uint8Array(eContentBlock.getValue());
+  // RFC 3161 §2.4.2: the eContent is the DER encoding of the TSTInfo. The only SETs in a
+  // TSTInfo are the RDNs of the tsa name; their order is not checked (see SET_ORDER).
+  const tstInfoProblem = encodingProblem(eContent, "DER", SET_ORDER);
+  if (tstInfoProblem) malformed(`the TSTInfo is not DER (RFC 3161 §2.4.2), ${tstInfoProblem}`);
   const tstInfoBlock = parseAsn1(eContent, "the TSTInfo");
+  checkTstInfoFields(tstInfoBlock);
   const tstInfo = new pkijs.TSTInfo({ schema: tstInfoBlock });
   if (tstInfo.version !== 1) malformed(`TSTInfo version ${tstInfo.version}`);
   if (Number.isNaN(tstInfo.genTime.getTime())) malformed("the genTime is not a valid time");
@@ -371,10 +391,329 @@ function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
  * with its exact DER bytes (the ESS certificate hash is over those bytes, not a re-encoding).
  */
 function embeddedCertificates(set: asn1js.AsnType): { certificate: pkijs.Certificate; der: Uint8Array }[] {
-  // Other CertificateChoices (attribute certificates, other formats) are [n]-tagged; skip them.
-  return children(set, "the certificates")
-    .filter((b) => b instanceof asn1js.Sequence)
-    .map((b) => ({ certificate: new pkijs.Certificate({ schema: b }), der: b.valueBeforeDecodeView.slice() }));
+  const certificates: { certificate: pkijs.Certificate; der: Uint8Array }[] = [];
+  for (const choice of children(set, "the certificates")) {
+    if (isUniversal(choice, 16)) {
+      certificates.push({
+        certificate: new pkijs.Certificate({ schema: choice }),
+        der: choice.valueBeforeDecodeView.slice(),
+      });
+    } else {
+      checkOtherCertificateChoice(choice);
+    }
+  }
+  return certificates;
+}
+
+/**
+ * The other CertificateChoices (RFC 5652 §10.2.2) are [0]–[3] IMPLICIT; nothing here uses
+ * them, but each must be what its tag says. Without this, a certificate whose SEQUENCE tag
+ * was changed to any other was silently skipped, and the token still verified through the
+ * trust list, where OpenSSL (whose time-stamp tokens allow X.509 certificates only) refuses it.
+ */
+function checkOtherCertificateChoice(choice: asn1js.AsnType): void {
+  const content =
+    choice.idBlock.tagClass === 3 && choice.idBlock.isConstructed ? children(choice, "a certificate") : null;
+  const asSequence = () => new asn1js.Sequence({ value: content! });
+  switch (content ? choice.idBlock.tagNumber : -1) {
+    case 0: {
+      // ExtendedCertificate (PKCS #6, obsolete) ::= SEQUENCE { SEQUENCE { version INTEGER,
+      //   certificate Certificate, attributes SET }, signatureAlgorithm, signature BIT STRING }
+      const [info, algorithm, signature, ...rest] = content!;
+      const [version, certificate, attributes, ...more] = info instanceof asn1js.Sequence ? children(info, "") : [];
+      if (
+        isUniversal(version, 2) &&
+        isUniversal(certificate, 16) &&
+        isUniversal(attributes, 17) &&
+        more.length === 0 &&
+        !algorithmIdentifierProblem(algorithm) &&
+        isUniversal(signature, 3) &&
+        rest.length === 0
+      ) {
+        new pkijs.Certificate({ schema: certificate });
+        return;
+      }
+      break;
+    }
+    case 1:
+      new pkijs.AttributeCertificateV1({ schema: asSequence() });
+      return;
+    case 2:
+      new pkijs.AttributeCertificateV2({ schema: asSequence() });
+      return;
+    case 3: {
+      // OtherCertificateFormat ::= SEQUENCE { otherCertFormat OBJECT IDENTIFIER, otherCert ANY }
+      if (content!.length === 2 && isUniversal(content![0], 6)) return;
+      break;
+    }
+  }
+  malformed("the certificates hold a value that is not one of the CertificateChoices of RFC 5652 §10.2.2");
+}
+
+/** Whether `block` has the universal tag `tagNumber`. */
+function isUniversal(block: asn1js.AsnType | undefined, tagNumber: number): block is asn1js.AsnType {
+  return block !== undefined && block.idBlock.tagClass === 1 && block.idBlock.tagNumber === tagNumber;
+}
+
+/** Algorithms whose parameters are absent or NULL (RFC 5754 §2, RFC 4055 §5, RFC 3279 §2.2.1). */
+const NULL_PARAMETERS = new Set<string>([
+  OID.sha1,
+  OID.sha256,
+  OID.sha384,
+  OID.sha512,
+  OID.rsaEncryption,
+  "1.2.840.113549.1.1.5", // sha1WithRSAEncryption
+  "1.2.840.113549.1.1.11", // sha256WithRSAEncryption
+  "1.2.840.113549.1.1.12", // sha384WithRSAEncryption
+  "1.2.840.113549.1.1.13", // sha512WithRSAEncryption
+]);
+
+/** Algorithms whose parameters are absent (RFC 5758 §3.2: ECDSA with SHA-2). */
+const NO_PARAMETERS = new Set<string>([
+  "1.2.840.10045.4.3.2", // ecdsa-with-SHA256
+  "1.2.840.10045.4.3.3", // ecdsa-with-SHA384
+  "1.2.840.10045.4.3.4", // ecdsa-with-SHA512
+]);
+
+/**
+ * AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL }
+ * (RFC 5280 §4.1.1.2), with the parameters the algorithm's own RFC allows for the algorithms
+ * a verifier here knows: pkijs reads past parameters of any type, so a NULL re-tagged as
+ * anything else went unnoticed.
+ */
+function algorithmIdentifierProblem(block: asn1js.AsnType | undefined): string | null {
+  if (!isUniversal(block, 16)) return "is not an AlgorithmIdentifier SEQUENCE";
+  const [algorithm, parameters, ...rest] = children(block, "an AlgorithmIdentifier");
+  if (!isUniversal(algorithm, 6) || rest.length > 0) return "is not SEQUENCE { OID, parameters OPTIONAL }";
+  const oid = objectIdentifierText(algorithm as asn1js.ObjectIdentifier);
+  if (parameters === undefined) return null;
+  if (NO_PARAMETERS.has(oid)) return `has parameters, which ${oid} must not have`;
+  if (NULL_PARAMETERS.has(oid) && !isUniversal(parameters, 5)) return `has parameters other than NULL for ${oid}`;
+  return null;
+}
+
+/**
+ * Which SET OFs must be in DER order (X.690 §11.6): the signed attributes' own SET, not the
+ * SETs inside names.
+ *
+ * The signed attributes' SET decides the signature: BouncyCastle re-encodes it in DER
+ * (sorted) before checking the signature, OpenSSL checks the attributes in the order
+ * received (PKCS7_ATTR_VERIFY / CMS_Attributes_Verify). A token signed over another order
+ * passes one and fails the other, so it is refused here: openssl ts and the development TSA
+ * both write the attributes sorted, and such a token is not DER.
+ *
+ * The relative distinguished names (the SETs in the TSTInfo's tsa name and in the ESS
+ * issuerSerial) are left as they are: the development TSA's names are a single multi-valued
+ * RDN in the order pkijs writes them, not sorted — in its certificates, so in the tsa field
+ * and the issuerSerial that copy them — and its genuine tokens must keep verifying. OpenSSL
+ * keeps those bytes as received, as this verifier does; one that re-sorts them before
+ * checking the signature would fail the development TSA's tokens.
+ */
+const SET_ORDER = { setOrder: "outermost" } as const;
+
+/**
+ * The parts of the SignerInfo (RFC 5652 §5.3) nothing else looks at closely: its algorithm
+ * identifiers, the names in its sid, and the signed attributes, which must be DER (§5.4).
+ */
+function checkSignerInfo(signerInfo: pkijs.SignerInfo, fields: asn1js.AsnType[]): void {
+  // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, signedAttrs [0] IMPLICIT OPTIONAL,
+  //   signatureAlgorithm, signature, unsignedAttrs [1] IMPLICIT OPTIONAL }
+  const signatureAlgorithm = fields[isContext(fields[3], 0) ? 4 : 3];
+  for (const [what, algorithm] of [
+    ["digestAlgorithm", fields[2]],
+    ["signatureAlgorithm", signatureAlgorithm],
+  ] as const) {
+    const problem = algorithmIdentifierProblem(algorithm);
+    if (problem) malformed(`the SignerInfo's ${what} ${problem}`);
+  }
+  if (signerInfo.sid instanceof pkijs.IssuerAndSerialNumber) {
+    const problem = nameProblem(signerInfo.sid.issuer);
+    if (problem) malformed(`the SignerInfo's sid names an issuer with ${problem}`);
+  }
+  // RFC 5652 §5.4: the signature is over the DER encoding of the SignedAttributes, and the
+  // signature here is checked over their bytes as they are in the token, so those bytes must be
+  // that DER encoding. A verifier that re-encodes them instead (OpenSSL) would check another
+  // reading than one that takes them as they are.
+  //
+  // DER includes the order of a SET OF (X.690 §11.6); see SET_ORDER for which are checked.
+  const attributes = signerInfo.signedAttrs;
+  if (attributes) {
+    const problem = encodingProblem(new Uint8Array(attributes.encodedValue), "DER", SET_ORDER);
+    if (problem) malformed(`the signed attributes are not DER (RFC 5652 §5.4), ${problem}`);
+    // X.690 §11.5: ESSCertIDv2's hashAlgorithm DEFAULT {algorithm id-sha256} (RFC 5035 §3)
+    // is left out when it is SHA-256 without parameters.
+    for (const attribute of attributes.attributes) {
+      if (attribute.type !== OID.signingCertificateV2) continue;
+      for (const value of attribute.values) {
+        const certs = value instanceof asn1js.Sequence ? value.valueBlock.value[0] : undefined;
+        for (const id of certs instanceof asn1js.Sequence ? certs.valueBlock.value : []) {
+          const algorithm = id instanceof asn1js.Sequence ? id.valueBlock.value[0] : undefined;
+          if (!(algorithm instanceof asn1js.Sequence)) continue;
+          const [oid, ...parameters] = algorithm.valueBlock.value;
+          if (
+            oid instanceof asn1js.ObjectIdentifier &&
+            oid.valueBlock.toString() === OID.sha256 &&
+            !parameters.length
+          ) {
+            malformed(
+              "the signed attributes are not DER: an ESSCertIDv2 states its DEFAULT hash algorithm (X.690 §11.5)",
+            );
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The syntax of the values of the attribute types a TSA's name carries (RFC 5280 Appendix A). */
+const DIRECTORY_STRING = [12, 19, 20, 28, 30]; // UTF8, Printable, Teletex, Universal, BMP
+const NAME_VALUE_TAGS: Record<string, number[]> = {
+  "2.5.4.3": DIRECTORY_STRING, // commonName
+  "2.5.4.4": DIRECTORY_STRING, // surname
+  "2.5.4.5": [19], // serialNumber
+  "2.5.4.6": [19], // countryName
+  "2.5.4.7": DIRECTORY_STRING, // localityName
+  "2.5.4.8": DIRECTORY_STRING, // stateOrProvinceName
+  "2.5.4.10": DIRECTORY_STRING, // organizationName
+  "2.5.4.11": DIRECTORY_STRING, // organizationalUnitName
+  "2.5.4.12": DIRECTORY_STRING, // title
+  "2.5.4.42": DIRECTORY_STRING, // givenName
+  "2.5.4.46": [19], // dnQualifier
+  "2.5.4.97": DIRECTORY_STRING, // organizationIdentifier
+  "1.2.840.113549.1.9.1": [22], // emailAddress
+  "0.9.2342.19200300.100.1.25": [22], // domainComponent
+};
+
+/**
+ * Whether a Name's attribute values are of the types their attribute types define. pkijs
+ * compares names by their text whatever the string type, OpenSSL by type as well for the
+ * types outside its canonical set: a sid whose issuer's CN was re-tagged as, say, a
+ * NumericString named the signer for one and no one for the other.
+ */
+function nameProblem(name: pkijs.RelativeDistinguishedNames): string | null {
+  for (const { type, value } of name.typesAndValues) {
+    const allowed = NAME_VALUE_TAGS[type];
+    if (allowed && !(value.idBlock.tagClass === 1 && allowed.includes(value.idBlock.tagNumber))) {
+      return `a ${type} value of a type RFC 5280 does not give it`;
+    }
+  }
+  return null;
+}
+
+/** X.690 §8.3.2, for INTEGERs under an IMPLICIT tag, which the generic walker cannot recognise. */
+function isMinimalInteger(block: asn1js.AsnType): boolean {
+  if (block.idBlock.isConstructed) return false;
+  const v = (block as asn1js.Primitive).valueBlock.valueHexView;
+  return v.length > 0 && !(v.length > 1 && ((v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80)));
+}
+
+/**
+ * TSTInfo (RFC 3161 §2.4.2) field by field, with what the DER check cannot see without the
+ * schema: the order of the fields and nothing after them, the DEFAULT `ordering` FALSE left
+ * out (X.690 §11.5), and the IMPLICIT-tagged INTEGERs, strings and OIDs in DER form.
+ *
+ *   TSTInfo ::= SEQUENCE { version INTEGER, policy OBJECT IDENTIFIER, messageImprint,
+ *     serialNumber INTEGER, genTime GeneralizedTime, accuracy Accuracy OPTIONAL,
+ *     ordering BOOLEAN DEFAULT FALSE, nonce INTEGER OPTIONAL, tsa [0] GeneralName OPTIONAL,
+ *     extensions [1] IMPLICIT Extensions OPTIONAL }
+ */
+function checkTstInfoFields(tstInfo: asn1js.AsnType): void {
+  const fields = children(tstInfo, "the TSTInfo");
+  const bad = (what: string): never => malformed(`the TSTInfo ${what}`);
+  let i = 0;
+  const next = (test: (b: asn1js.AsnType) => boolean): asn1js.AsnType | undefined =>
+    fields[i] !== undefined && test(fields[i]!) ? fields[i++] : undefined;
+  const universal = (n: number) => (b: asn1js.AsnType) => isUniversal(b, n);
+  for (const [tag, name] of [
+    [2, "version"],
+    [6, "policy"],
+    [16, "messageImprint"],
+    [2, "serialNumber"],
+    [24, "genTime"],
+  ] as const) {
+    if (!next(universal(tag))) bad(`has no ${name} where RFC 3161 §2.4.2 puts it`);
+  }
+  // MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING }
+  const [hashAlgorithm, hashedMessage, ...extra] = children(fields[2], "the messageImprint");
+  const problem = algorithmIdentifierProblem(hashAlgorithm);
+  if (problem) bad(`messageImprint's hashAlgorithm ${problem}`);
+  if (!isUniversal(hashedMessage, 4) || extra.length > 0)
+    bad("messageImprint is not { AlgorithmIdentifier, OCTET STRING }");
+
+  const accuracy = next(universal(16));
+  if (accuracy) {
+    // Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] INTEGER OPTIONAL, micros [1] INTEGER OPTIONAL }
+    const parts = children(accuracy, "the accuracy");
+    let j = 0;
+    if (isUniversal(parts[j], 2)) j++;
+    for (const tag of [0, 1]) {
+      const part = parts[j];
+      if (part?.idBlock.tagClass === 3 && part.idBlock.tagNumber === tag) {
+        if (!isMinimalInteger(part)) bad(`accuracy's [${tag}] is not a DER INTEGER`);
+        j++;
+      }
+    }
+    if (j !== parts.length) bad("accuracy is not { seconds, [0] millis, [1] micros }, each optional");
+  }
+  const ordering = next(universal(1));
+  if (ordering && (ordering as asn1js.Boolean).valueBlock.valueHexView[0] === 0) {
+    bad("encodes ordering FALSE, its DEFAULT, which DER leaves out (X.690 §11.5)");
+  }
+  next(universal(2)); // nonce
+  const tsa = next((b) => isContext(b, 0));
+  if (tsa) {
+    const [name, ...more] = children(tsa, "the tsa");
+    if (!name || more.length > 0 || !isGeneralName(name)) bad("tsa is not a GeneralName");
+  }
+  const extensions = next((b) => isContext(b, 1));
+  if (extensions) {
+    // Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+    for (const extension of children(extensions, "the extensions")) {
+      const parts = isUniversal(extension, 16) ? children(extension, "an extension") : [];
+      const critical = parts.length === 3 ? parts[1] : undefined;
+      if (
+        !isUniversal(parts[0], 6) ||
+        !isUniversal(parts.at(-1), 4) ||
+        parts.length < 2 ||
+        parts.length > 3 ||
+        (critical !== undefined && !isUniversal(critical, 1))
+      ) {
+        bad("has an extension that is not { OID, BOOLEAN DEFAULT FALSE, OCTET STRING }");
+      }
+      if (critical && (critical as asn1js.Boolean).valueBlock.valueHexView[0] === 0) {
+        bad("has an extension that encodes critical FALSE, its DEFAULT, which DER leaves out (X.690 §11.5)");
+      }
+    }
+  }
+  if (i !== fields.length) bad(`has a field RFC 3161 §2.4.2 does not define at position ${i + 1}`);
+}
+
+/**
+ * GeneralName (RFC 5280 §4.2.1.6), IMPLICIT TAGS: the strings and the OID under their
+ * context tags are primitive in DER (X.690 §10.2), the rest constructed.
+ */
+function isGeneralName(name: asn1js.AsnType): boolean {
+  if (name.idBlock.tagClass !== 3) return false;
+  switch (name.idBlock.tagNumber) {
+    case 0: // otherName [0] IMPLICIT SEQUENCE { type-id OID, value [0] EXPLICIT ANY }
+    case 3: // x400Address [3] IMPLICIT ORAddress (a SEQUENCE)
+    case 4: // directoryName [4] Name (a CHOICE: EXPLICIT)
+    case 5: // ediPartyName [5] IMPLICIT SEQUENCE
+      return name.idBlock.isConstructed;
+    case 1: // rfc822Name IA5String
+    case 2: // dNSName IA5String
+    case 6: // uniformResourceIdentifier IA5String
+    case 7: // iPAddress OCTET STRING
+      return !name.idBlock.isConstructed;
+    case 8: {
+      // registeredID OBJECT IDENTIFIER
+      if (name.idBlock.isConstructed) return false;
+      const v = (name as asn1js.Primitive).valueBlock.valueHexView;
+      return v.length > 0 && !(v.at(-1)! & 0x80) && v.every((byte, k) => byte !== 0x80 || (k > 0 && v[k - 1]! & 0x80));
+    }
+    default:
+      return false;
+  }
 }
 
 /** The elements of a constructed value; `malformed` for a primitive one. */
