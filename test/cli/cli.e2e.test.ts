@@ -190,6 +190,29 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(readdirSync(out)).to.deep.equal([`${parsed.items[0].id}.evidence.json`]);
     });
 
+    it("refuses an empty file without uploading it, saying why, and goes on with the others (exit 1)", async () => {
+      const empty = path.join(work, "empty.txt");
+      writeFileSync(empty, "");
+      const small = path.join(work, "after-empty.txt");
+      writeFileSync(small, `accepted ${Date.now()}`);
+      const before = (await api(service.url, apiKey).get("/api/v1/evidence?limit=500")).body.items.length;
+      const res = await runCli(["submit", empty, small, "--server", service.url, "--json"], {
+        EVIDENCE_API_KEY: apiKey,
+      });
+      expect(res.code, res.stderr).to.equal(1);
+      const parsed = JSON.parse(res.stdout);
+      expect(parsed.items.map((i: { file: string }) => i.file)).to.deep.equal([small]);
+      expect(parsed.refused).to.deep.equal([
+        {
+          file: empty,
+          error:
+            "empty (0 bytes), not uploaded: every empty file has the same SHA-256, so a certificate for one would prove nothing",
+        },
+      ]);
+      const after = (await api(service.url, apiKey).get("/api/v1/evidence?limit=500")).body.items.length;
+      expect(after, "only the other file was recorded").to.equal(before + 1);
+    });
+
     it("saves the certificate document with --pdf, which verifies as it is", async () => {
       const id = JSON.parse(readFileSync(await savedCertificate(), "utf8")).record.id;
       const saved = await runCli(["certificate", id, "--pdf", "--server", service.url, "--out", work]);

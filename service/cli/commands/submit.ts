@@ -12,7 +12,7 @@ export const submit = defineCommand({
   usage: `Usage: evidence submit <file…> [--title T] [--source-url URL] [--note N] [--wait] [--out DIR]
 
 Uploads each file; the service hashes it, batches it and anchors it. Every file and
-option is checked before anything is uploaded.
+option is checked before anything is uploaded; an empty file is refused, not uploaded.
   --title T, --source-url URL, --note N   recorded with each file
   --wait         wait until anchored and save each certificate as <id>.evidence.json;
                  every accepted file's certificate is saved even if another file failed
@@ -40,6 +40,8 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
       try {
         // Checked before any upload, but it may be gone since: then it alone is refused.
         const size = (await stat(file)).size;
+        // Every empty file has the same hash: a certificate for one proves nothing of anyone's.
+        if (size === 0) throw new Error(EMPTY_FILE);
         const progress = values.json ? undefined : progressPrinter(file, size);
         const item = await client.upload(file, details, progress);
         accepted.push({ file, id: item.id, contentHash: item.contentHash });
@@ -72,6 +74,9 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
     return refused.length === 0 ? EXIT.ok : EXIT.failed;
   },
 });
+
+const EMPTY_FILE =
+  "empty (0 bytes), not uploaded: every empty file has the same SHA-256, so a certificate for one would prove nothing";
 
 function checkDetails(raw: Record<string, string | undefined>): SubmissionDetails {
   const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== ""));
