@@ -173,6 +173,23 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     });
   });
 
+  it("links the one-file verifier the service serves, in the reader's language", async () => {
+    for (const [locale, words] of [
+      ["en-US", "To verify without this page or this service: download the verifier"],
+      ["zh-CN", "不经本页面和本服务核验：下载验证程序"],
+    ] as const) {
+      const { context, page } = await open(locale);
+      try {
+        expect(await text(page, "#verifier-download")).to.include(words);
+        const href = await page.getAttribute("#verifier-download", "href");
+        const download = await fetch(new URL(href!, service.url));
+        expect([download.status, (await download.text()).startsWith("#!/usr/bin/env node")]).to.deep.equal([200, true]);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
   it("says a certificate opened from its QR code is valid but that no file was compared", async () => {
     for (const [locale, headline, compared] of [
       ["en-US", "VALID CERTIFICATE — no file compared", "no — only the certificate was checked"],

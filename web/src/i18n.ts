@@ -28,6 +28,8 @@ const en = {
   "verify.node": "3. Blockchain node (optional)",
   "verify.rpc": "JSON-RPC URL of a node of the certificate's chain; empty: this service's read-only proxy",
   "verify.run": "Verify",
+  "verify.offline":
+    "To verify without this page or this service: download the verifier, one file for Node.js 20 or later (node evidence-verify.mjs verify CERTIFICATE --file FILE --rpc NODE)",
   "verify.hashing": "Hashing in the browser",
   "verify.anchoredLocal": "Anchored (local time)",
   "verify.anchoredUtc": "Anchored (UTC)",
@@ -147,6 +149,8 @@ const zh: Record<MessageKey, string> = {
   "verify.node": "3. 区块链节点（可选）",
   "verify.rpc": "证书所在链的节点 JSON-RPC 地址；留空则使用本服务的只读代理",
   "verify.run": "验证",
+  "verify.offline":
+    "不经本页面和本服务核验：下载验证程序，单个文件，Node.js 20 及以上即可运行（node evidence-verify.mjs verify 证书 --file 文件 --rpc 节点）",
   "verify.hashing": "正在浏览器中计算哈希",
   "verify.anchoredLocal": "上链时间（本地）",
   "verify.anchoredUtc": "上链时间（UTC）",
