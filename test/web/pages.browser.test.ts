@@ -247,12 +247,15 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       expect(result.verdict).to.equal("valid");
     });
 
-    it("lists the account's evidence", async () => {
+    it("lists the account's evidence, each submission time with its time zone", async () => {
       await page.goto(service.url);
       await page.fill("#api-key", service.apiKey!);
       await page.click("#use-key");
       await page.waitForSelector("#mine tbody tr");
       expect(await page.textContent("#mine tbody")).to.include("侵权截图.png");
+      expect(await page.textContent("#mine tbody tr td:nth-child(2)")).to.match(
+        /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d( \(|（)UTC([+-]\d\d:\d\d)?(\)|）)$/,
+      );
     });
 
     it("shows older evidence a page at a time, until none is left", async () => {

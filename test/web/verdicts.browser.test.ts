@@ -408,7 +408,8 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       await page.fill("#capture-url", `http://127.0.0.1:${site.port}/listing`);
       await page.click("#capture-run");
       await page.waitForSelector('#capture-progress[data-status="anchored"]', { timeout: 120_000 });
-      expect(await page.isVisible("#capture-preview")).to.equal(true);
+      // An image is visible once it has loaded and has a size: awaited, not sampled.
+      await page.waitForSelector("#capture-preview", { state: "visible" });
       expect(
         await page.evaluate(() => (document.querySelector("#capture-preview") as HTMLImageElement).naturalWidth),
       ).to.be.greaterThan(0);
@@ -426,7 +427,7 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       await verifier.goto(`${service.url}/verify`);
       expect(await verify(verifier, { certificate: pkg })).to.equal("valid");
       expect(await text(verifier, "#verdict")).to.equal("有效——网页取证包与存证一致");
-      expect(await verifier.isVisible("#capture-screenshot")).to.equal(true);
+      await verifier.waitForSelector("#capture-screenshot", { state: "visible" });
       expect(await text(verifier, '[data-field="verify.capturedUrl"]')).to.equal(
         `http://127.0.0.1:${site.port}/listing`,
       );
@@ -455,7 +456,7 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(await verify(verifier, { certificate: certificateOfCapture, file: pkg })).to.equal("valid");
       expect(await text(verifier, "#verdict")).to.equal("有效——网页取证包与存证一致");
       expect(await text(verifier, '[data-field="verify.fileCompared"]')).to.equal("是");
-      expect(await verifier.isVisible("#capture-screenshot")).to.equal(true);
+      await verifier.waitForSelector("#capture-screenshot", { state: "visible" });
 
       // Printed, the verification shows the capture's screenshot, small, and stays on one A4 page.
       await verifier.emulateMedia({ media: "print" });
@@ -464,6 +465,12 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(shown!.height, "small: at most 45 mm, and its border").to.be.at.most((45 / 25.4) * 96 + 2);
       const printed = await verifier.pdf({ format: "A4", printBackground: true });
       expect(printed.toString("latin1").match(/\/Type\s*\/Page[^s]/g) ?? [], "one page").to.have.length(1);
+
+      // A refused request next: the finished capture's "anchored" is not left beside its error.
+      await page.fill("#capture-url", "http://10.0.0.1/");
+      await page.click("#capture-run");
+      await page.waitForFunction(() => (document.querySelector("#capture-error")?.textContent ?? "") !== "");
+      expect(await page.isVisible("#capture-progress")).to.equal(false);
     } finally {
       await context.close();
     }

@@ -3,6 +3,7 @@ import {
   isWebUrl,
   MEDIA_TYPE_CAPTURE,
   problemText,
+  timeText,
   type CaptureList,
   type EvidenceList,
   type EvidenceStatus,
@@ -249,6 +250,10 @@ byId("capture-run").addEventListener("click", () => void capture());
 async function capture(): Promise<void> {
   const key = apiKey();
   captureError.clear();
+  // The last capture's status stays only while it is still under way: a finished one's
+  // "anchored" beside this request's error would read as this request's outcome.
+  const box = byId<HTMLDivElement>("capture-progress");
+  if (box.dataset.status === "anchored" || box.dataset.status === "failed") box.hidden = true;
   if (!key) {
     captureError.set(() => t("upload.keyMissing"));
     return;
@@ -408,7 +413,7 @@ function renderList(): void {
     }
     tr.append(
       el("td", capture.url),
-      el("td", new Date(capture.requestedAt).toLocaleString(lang())),
+      el("td", timeText(new Date(capture.requestedAt), lang()).local),
       el("td", status),
       why,
     );
@@ -426,7 +431,7 @@ function renderList(): void {
           ? (item.record.sourceUrl ?? "")
           : (item.record.fileName ?? item.record.contentHash),
       ),
-      el("td", new Date(item.record.submittedAt).toLocaleString(lang())),
+      el("td", timeText(new Date(item.record.submittedAt), lang()).local),
       el("td", t(`status.${item.status}` as MessageKey)),
       links,
     );
