@@ -235,6 +235,17 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const id = JSON.parse(readFileSync(await savedCertificate(), "utf8")).record.id;
       const status = await runCli(["status", id, "--server", service.url, "--json"]);
       expect(JSON.parse(status.stdout).status).to.equal("anchored");
+      // Said in the reader's language, times in local time and UTC, in one script per line.
+      const en = await runCli(["status", id, "--server", service.url, "--lang", "en"], { TZ: "Asia/Shanghai" });
+      expect(en.stdout.split("\n")[0]).to.equal(`${id}: anchored`);
+      expect(en.stdout).to.match(
+        /\n {2}submitted at {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+08:00\) \/ \d{4}-.* UTC\n/,
+      );
+      expect(en.stdout).to.match(/\n {2}anchored at {3}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+08:00\) \/ .* UTC\n/);
+      expect(en.stdout, "no full-width brackets in English").not.to.match(/[（）]/);
+      const zh = await runCli(["status", id, "--server", service.url, "--lang", "zh"], { TZ: "Asia/Shanghai" });
+      expect(zh.stdout.split("\n")[0]).to.equal(`${id}: 已上链（anchored）`);
+      expect(zh.stdout).to.match(/\n {2}上链时间 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d（UTC\+08:00） \/ .* UTC\n/);
       const fetched = await runCli(["certificate", id, "--server", service.url, "--out", work]);
       expect(fetched.stdout.trim()).to.equal(path.join(work, `${id}.evidence.json`));
     });

@@ -1,19 +1,59 @@
 import { claimsOf } from "../../core/certificate.ts";
-import { timeText } from "../../core/verify/wording.ts";
+import type { EvidenceStatus } from "../../core/api.ts";
+import { timeText, type Lang } from "../../core/verify/wording.ts";
 import { visibleText } from "../../core/visible-text.ts";
 import { defineCommand, evidenceIdOf, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT } from "../exit.ts";
 import { ServiceClient } from "../service-client.ts";
 
+/** The labels of `evidence status`, padded to one width in each language. */
+const WORDS = {
+  en: {
+    contentHash: "content hash",
+    submittedAt: "submitted at",
+    fileName: "file name   ",
+    captureOf: "capture of  ",
+    failed: "failed      ",
+    anchoredAt: "anchored at ",
+    note: "note        ",
+    certificate: "certificate",
+    block: "block",
+    issued: "issued",
+    current: " (current)",
+  },
+  "zh-CN": {
+    contentHash: "内容哈希",
+    submittedAt: "提交时间",
+    fileName: "文件名  ",
+    captureOf: "取证网址",
+    failed: "失败原因",
+    anchoredAt: "上链时间",
+    note: "说明    ",
+    certificate: "证书",
+    block: "区块",
+    issued: "签发于",
+    current: "（现行）",
+  },
+} as const satisfies Record<Lang, Record<string, string>>;
+
+const STATUS_ZH: Record<EvidenceStatus, string> = {
+  capturing: "取证中",
+  pending: "待上链",
+  anchoring: "上链中",
+  anchored: "已上链",
+  failed: "失败",
+};
+
 export const status = defineCommand({
   name: "status",
   summary: "show an evidence item's status",
-  usage: `Usage: evidence status <id> [--server URL] [--json]
+  usage: `Usage: evidence status <id> [--server URL] [--json] [--lang zh|en]
 
 Shows where the evidence is: capturing, pending, anchoring, anchored (or failed), and
-every certificate issued for it.
-${SERVICE_HELP}`,
-  options: SERVICE_OPTIONS,
+every certificate issued for it, with times in local time and UTC.
+${SERVICE_HELP}
+  --lang zh|en     the language of the output (default: from LC_ALL / LANG)`,
+  options: { ...SERVICE_OPTIONS, lang: { type: "string" } },
   async run({ values, positionals, lang }) {
     const view = await ServiceClient.from(values).status(evidenceIdOf(positionals));
     if (values.json) {
@@ -22,26 +62,27 @@ ${SERVICE_HELP}`,
     }
     // What the service reports comes from submitters and captured pages: shown, never obeyed by the terminal.
     const log = (line: string) => console.log(visibleText(line));
-    log(`${view.id}: ${view.status}`);
+    const words = WORDS[lang];
+    const row = (label: keyof typeof WORDS.en, value: string) => log(`  ${words[label]}  ${value}`);
+    const when = (time: Date | number) => timeText(time, lang).both;
+    log(`${view.id}: ${lang === "zh-CN" ? `${STATUS_ZH[view.status]}（${view.status}）` : view.status}`);
     if (view.record) {
-      log(`  content hash  ${view.record.contentHash}`);
-      log(`  submitted at  ${view.record.submittedAt}`);
-      if (view.record.fileName) log(`  file name     ${view.record.fileName}`);
+      row("contentHash", view.record.contentHash);
+      row("submittedAt", when(new Date(view.record.submittedAt)));
+      if (view.record.fileName) row("fileName", view.record.fileName);
     }
     if (view.capture) {
-      log(`  capture of    ${view.capture.url} (${view.capture.status})`);
-      if (view.capture.error) log(`  failed        ${view.capture.error.code}: ${view.capture.error.message}`);
+      row("captureOf", `${view.capture.url} (${view.capture.status})`);
+      if (view.capture.error) row("failed", `${view.capture.error.code}: ${view.capture.error.message}`);
     }
-    if (view.certificate) {
-      const t = timeText(claimsOf(view.certificate).anchor.timestamp, lang);
-      log(`  anchored at   ${t.utc} (${t.local})`);
-    }
+    if (view.certificate) row("anchoredAt", when(claimsOf(view.certificate).anchor.timestamp));
     for (const [i, h] of (view.history ?? []).entries()) {
+      const current = h.current ? words.current : "";
       log(
-        `  certificate ${i}: ${h.reason}, block ${h.blockNumber}, issued ${h.issuedAt}${h.current ? " (current)" : ""}`,
+        `  ${words.certificate} ${i}: ${h.reason}, ${words.block} ${h.blockNumber}, ${words.issued} ${when(new Date(h.issuedAt))}${current}`,
       );
     }
-    if (view.notice) log(`  note: ${view.notice}`);
+    if (view.notice) row("note", view.notice);
     return EXIT.ok;
   },
 });
