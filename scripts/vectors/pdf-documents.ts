@@ -1240,10 +1240,40 @@ add(
   {
     file: "trailing-space.pdf",
     desc: "2,000 spaces after %%EOF: qpdf (and poppler past about 30 KB) no longer find startxref and rebuild the cross-reference by scanning the whole file",
-    extract: { error: "bytes of white space after %%EOF" },
-    certificate: { error: "bytes of white space after %%EOF" },
+    extract: { error: "does not end with startxref, its offset and %%EOF" },
+    certificate: { error: "does not end with startxref, its offset and %%EOF" },
   },
   Buffer.concat([withCertificate().table().bytes(), Buffer.alloc(2000, 0x20)]),
+);
+
+add(
+  {
+    file: "padding-before-eof.pdf",
+    desc: "2,000 spaces between the last startxref's offset and %%EOF: qpdf no longer finds startxref and rebuilds the cross-reference by scanning the whole file",
+    extract: { error: "does not end with startxref, its offset and %%EOF" },
+    certificate: { error: "does not end with startxref, its offset and %%EOF" },
+  },
+  (() => {
+    const bytes = withCertificate().table().bytes();
+    const eof = bytes.lastIndexOf("%%EOF");
+    return Buffer.concat([bytes.subarray(0, eof), Buffer.alloc(2000, 0x20), bytes.subarray(eof)]);
+  })(),
+);
+
+add(
+  {
+    file: "linearized-real-length.pdf",
+    desc: "linearized-other-start.pdf with its /L written as a real number: pdf.js still honours the linearization",
+    extract: { error: "/L is not an integer" },
+    certificate: { error: "/L is not an integer" },
+  },
+  (() => {
+    const bytes = cases.find(([c]) => c.file === "linearized-other-start.pdf")![1];
+    const text = Buffer.from(bytes).toString("latin1");
+    const length = /\/L (\d{10})/.exec(text)!;
+    const real = `${Number(length[1])}.`.padEnd(10, "0");
+    return Buffer.from(text.replace(length[0], `/L ${real}`), "latin1");
+  })(),
 );
 
 add(

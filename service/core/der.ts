@@ -278,7 +278,8 @@ const DIGITS = /^[0-9]+$/;
  * here can represent one).
  */
 function checkTime(bytes: Uint8Array, at: number, generalized: boolean): void {
-  const text = String.fromCharCode(...bytes);
+  // The longest form is 15 digits, "." and a fraction; anything much longer is no time at all.
+  const text = bytes.length > 64 ? "" : String.fromCharCode(...bytes);
   const match = generalized
     ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d*))?Z$/.exec(text)
     : /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);

@@ -610,6 +610,11 @@ class PdfDocument {
 /** White space allowed after the final %%EOF: an end-of-line or a few, never padding. */
 const MAX_TRAILING_SPACE = 16;
 
+/** The end of a file from its last startxref (§7.5.5), with at most MAX_TRAILING_SPACE after %%EOF. */
+const FILE_END = new RegExp(
+  `^startxref[ \\t]*(?:\\r\\n|\\r|\\n)\\d{1,15}[ \\t]*(?:\\r\\n|\\r|\\n)%%EOF[\\0\\t\\n\\f\\r ]{0,${MAX_TRAILING_SPACE}}$`,
+);
+
 function readDocument(pdf: Uint8Array): PdfDocument {
   if (!(pdf instanceof Uint8Array)) throw invalid("the PDF must be given as bytes");
   if (pdf.length > PDF_LIMITS.documentBytes) throw invalid(`the PDF is larger than ${PDF_LIMITS.documentBytes} bytes`);
@@ -619,12 +624,6 @@ function readDocument(pdf: Uint8Array): PdfDocument {
   while (end > 0 && WHITESPACE.has(pdf[end - 1]!)) end--;
   if (latin1(pdf.subarray(Math.max(0, end - 5), end)) !== "%%EOF") {
     throw invalid("the PDF does not end with %%EOF: it is truncated, or bytes were appended");
-  }
-  // Readers look for the last startxref in the file's last kilobytes (qpdf about 1 KB, poppler
-  // about 30 KB); padding pushes it out of their reach and they rebuild the cross-reference by
-  // scanning the whole file, stream data included. Writers end with one end-of-line.
-  if (pdf.length - end > MAX_TRAILING_SPACE) {
-    throw invalid(`the PDF has ${pdf.length - end} bytes of white space after %%EOF`);
   }
   const document = new PdfDocument(pdf);
   const scanner = new Scanner(pdf);
@@ -712,7 +711,19 @@ function checkCrossReferences(document: PdfDocument): void {
   if (lastIndexOf(document.bytes, STARTXREF) !== document.lastStartxrefAt) {
     throw invalid("the file's last startxref is not where this reading finds one (in a comment or a string)");
   }
+  // And they look for it in the file's last kilobytes only (qpdf about 1 KB, poppler about
+  // 30 KB): padding after it, before %%EOF or after, pushes it out of their reach, and they
+  // rebuild the cross-reference by scanning the whole file, stream data included. Writers
+  // end with "startxref", the offset and %%EOF, each on its line.
+  const tail = latin1(document.bytes.subarray(document.lastStartxrefAt));
+  if (!FILE_END.test(tail)) {
+    throw invalid(
+      `the file does not end with startxref, its offset and %%EOF, each on its line (${tail.length} bytes from its last startxref to its end)`,
+    );
+  }
   // Readers honour a linearization only while /L is the file's length (an update ends that).
+  // pdf.js takes a real /L as the number it is; this reading refuses it rather than guess.
+  if (linearization?.get("L") instanceof Real) throw invalid("a linearized PDF's /L is not an integer");
   if (linearization?.get("L") === document.bytes.length) checkLinearization(document);
   checkLiveObjects(document);
 }

@@ -131,6 +131,13 @@ describe("what a verdict says first (core/verify/wording.ts)", () => {
       /^This PDF cannot be read safely: .*so as it is it proves nothing: it may have been altered, or rewritten by a PDF tool\. Ask for the PDF as issued/,
     );
     expect(verdictExplanation(damaged, "zh-CN")).to.match(/^这份 PDF 无法可靠读取：.*因此它按现状不能证明任何内容/);
+    // A form the reader does not take is said to be one, not a sign of forgery.
+    const encrypted = readFileSync(new URL("../vectors/pdf/encrypted.pdf", import.meta.url));
+    const unsupported = await verifyEvidence({ kind: "bytes", bytes: encrypted }, { chain });
+    expect(verdictExplanation(unsupported, "en")).to.match(
+      /^This PDF is in a form this verifier does not read: .*encrypted PDFs are not supported.*which is itself no sign of forgery/,
+    );
+    expect(verdictExplanation(unsupported, "zh-CN")).to.match(/^这份 PDF 使用了本验证程序不读取的形式：/);
     // Not a certificate at all: the JSON that claims to be one and is damaged says so.
     const damagedJson = await verifyEvidence(
       { kind: "bytes", bytes: new TextEncoder().encode('{"type": "evidence-anchor-certificate"') },
