@@ -32,7 +32,7 @@ import { Checkpointer } from "./timestamping/checkpoints.ts";
 import { DevelopmentTsa } from "./timestamping/development-tsa.ts";
 import { developmentTsa, httpTsa, TsaStamper, type TsaSource } from "./timestamping/stamper.ts";
 import type { Verify } from "./http/routes/verify.ts";
-import { answerClientErrors } from "./http/problem.ts";
+import { answerClientErrors, requireHost } from "./http/problem.ts";
 import { verifierRoutes } from "./http/routes/verifier.ts";
 import { webRoutes } from "./http/routes/web.ts";
 import { DocumentRenderer } from "./document/document-renderer.ts";
@@ -97,8 +97,10 @@ export async function startService(
         // fair speed); uploads also keep a minimum rate (see connection-limits.ts).
         headersTimeout: 20_000,
         requestTimeout: 3_600_000,
+        // A request without Host is answered as a problem (requireHost), not Node's bare 400.
+        requireHostHeader: false,
       },
-      (req, res) => handler(req, res),
+      requireHost((req, res) => handler(req, res)),
     );
     limitConnectionsPerAddress(server, config.limits.connectionsPerAddress);
     answerClientErrors(server);

@@ -25,6 +25,8 @@ const COMMANDS: Command[] = [
 ] as Command[];
 
 const EVIDENCE: Program = {
+  name: "evidence",
+  invocation: "evidence",
   commands: COMMANDS,
   /** Commands grouped under a word ("accounts"), listed when the word comes alone. */
   groups: {

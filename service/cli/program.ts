@@ -8,6 +8,10 @@ import { serviceVersion } from "../version.ts";
 
 /** A command-line program: its commands, the words grouping some of them, and its help. */
 export interface Program {
+  /** How it names itself in messages: "evidence". */
+  name: string;
+  /** How it is run, as its usage lines say: "evidence", "node evidence-verify.mjs". */
+  invocation: string;
   commands: Command[];
   groups: Record<string, string>;
   help: string;
@@ -20,10 +24,12 @@ export function commandList(commands: Command[]): string {
 
 /** Runs one command line of `program`; the result is the exit status. */
 export async function runProgram(program: Program, argv: string[]): Promise<number> {
-  const { commands, groups, help } = program;
+  const { commands, groups, help, name } = program;
+  // The commands' usage is written for `evidence`; another program shows its own invocation.
+  const usageOf = (command: Command) => command.usage.replace(/^Usage: evidence /, `Usage: ${program.invocation} `);
   const [first, second] = argv;
   if (first === "--version" || first === "-V" || first === "version") {
-    console.log(`evidence ${serviceVersion()}`);
+    console.log(`${name} ${serviceVersion()}`);
     return EXIT.ok;
   }
   if (first === "help" && second !== undefined) return runProgram(program, [...argv.slice(1), "--help"]);
@@ -36,15 +42,15 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
   if (!command) {
     if (first in groups) {
       const sub = commands.filter((c) => c.name.startsWith(`${first} `));
-      const text = `evidence ${first} — ${groups[first]}\n\nCommands:\n${commandList(sub)}`;
+      const text = `${name} ${first} — ${groups[first]}\n\nCommands:\n${commandList(sub)}`;
       const asked = second === undefined || second === "--help" || second === "-h";
-      (asked ? console.log : console.error)(asked ? text : `evidence: unknown command "${first} ${second}"\n\n${text}`);
+      (asked ? console.log : console.error)(asked ? text : `${name}: unknown command "${first} ${second}"\n\n${text}`);
       return asked ? EXIT.ok : EXIT.usage;
     }
-    console.error(`evidence: unknown command "${first}"\n\n${help}`);
+    console.error(`${name}: unknown command "${first}"\n\n${help}`);
     return EXIT.usage;
   }
-  if (command.name !== "serve") endOnClosedOutput();
+  if (command.name !== "serve") endOnClosedOutput(name);
   const { args, restore } = shieldIds(argv.slice(command.name.split(" ").length), command.options);
   let parsed;
   try {
@@ -56,7 +62,7 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
       tokens: true,
     });
   } catch (e) {
-    console.error(`evidence ${command.name}: ${(e as Error).message}\n\n${command.usage}`);
+    console.error(`${name} ${command.name}: ${(e as Error).message}\n\n${usageOf(command)}`);
     return EXIT.usage;
   }
   const values = parsed.values as Record<string, unknown>;
@@ -67,26 +73,26 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
     if (token.kind !== "option") continue;
     const repeatable = (command.options as Record<string, { multiple?: boolean }>)[token.name]?.multiple === true;
     if (seen.has(token.name) && !repeatable) {
-      console.error(`evidence ${command.name}: --${token.name} is given more than once\n\n${command.usage}`);
+      console.error(`${name} ${command.name}: --${token.name} is given more than once\n\n${usageOf(command)}`);
       return EXIT.usage;
     }
     seen.add(token.name);
   }
   if (values.help) {
-    console.log(command.usage);
+    console.log(usageOf(command));
     return EXIT.ok;
   }
   let lang: Lang;
   try {
     lang = languageOf(values.lang as string | undefined);
   } catch (e) {
-    console.error(`evidence ${command.name}: ${(e as Error).message}`);
+    console.error(`${name} ${command.name}: ${(e as Error).message}`);
     return EXIT.usage;
   }
   try {
     return await command.run({ values: values as never, positionals: parsed.positionals.map(restore), lang });
   } catch (e) {
-    return report(command, e);
+    return report(`${name} ${command.name}`, usageOf(command), e);
   }
 }
 
@@ -97,11 +103,11 @@ let watchingOutput = false;
  * quietly, with the status of a tool ended by SIGPIPE; any other failure to write the output
  * is one line and status 1. (The service logs on, whatever becomes of its output.)
  */
-function endOnClosedOutput(): void {
+function endOnClosedOutput(name: string): void {
   if (watchingOutput) return;
   watchingOutput = true;
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code !== "EPIPE") process.stderr.write(`evidence: cannot write the output: ${firstLineOf(e)}\n`);
+    if (e.code !== "EPIPE") process.stderr.write(`${name}: cannot write the output: ${firstLineOf(e)}\n`);
     process.exit(e.code === "EPIPE" ? EXIT.outputClosed : EXIT.outputFailed);
   });
 }
@@ -116,12 +122,12 @@ function languageOf(option: string | undefined): Lang {
 }
 
 /** Every failure is one line and an exit status; a stack trace only with DEBUG set. */
-function report(command: Command, e: unknown): number {
+function report(who: string, usage: string, e: unknown): number {
   if (e instanceof UsageError) {
-    console.error(`evidence ${command.name}: ${e.message}\n\n${command.usage}`);
+    console.error(`${who}: ${e.message}\n\n${usage}`);
     return EXIT.usage;
   }
-  console.error(`evidence ${command.name}: ${firstLineOf(e)}`);
+  console.error(`${who}: ${firstLineOf(e)}`);
   if (process.env.DEBUG) console.error(e);
   if (e instanceof UnreachableError) return EXIT.unreachable;
   return EXIT.failed;

@@ -11,6 +11,8 @@ import { commandList, runProgram, type Program } from "./program.ts";
 const COMMANDS = [verify, hash] as Command[];
 
 const VERIFIER: Program = {
+  name: "evidence-verify",
+  invocation: "node evidence-verify.mjs",
   commands: COMMANDS,
   groups: {},
   help: `evidence-verify — checks Evidence Anchor certificates against the blockchain, with no service

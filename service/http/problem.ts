@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { RequestListener, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ErrorRequestHandler, Response } from "express";
 import { MulterError } from "multer";
@@ -71,13 +71,36 @@ export function answerClientErrors(server: Server): void {
         ? new HttpProblem(431, "HEADERS_TOO_LARGE", "the request's headers are larger than the service reads")
         : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
           ? new HttpProblem(408, "REQUEST_TIMEOUT", "the request did not arrive in time")
-          : new HttpProblem(400, "BAD_REQUEST", "the request is not valid HTTP/1.1");
+          : error.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW"
+            ? new HttpProblem(413, "BODY_TOO_LARGE", "the request's chunk extensions are larger than the service reads")
+            : new HttpProblem(400, "BAD_REQUEST", "the request is not valid HTTP/1.1");
     const body = problemBody(problem);
     socket.end(
       `HTTP/1.1 ${problem.status} ${TITLES[problem.status]}\r\nContent-Type: application/problem+json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
+}
+
+/**
+ * HTTP/1.1 requires a Host header (RFC 9112 §3.2). Node's own check (off, `requireHostHeader:
+ * false`) answers a bare 400; this one answers it as a problem, before any other handler.
+ */
+export function requireHost(listener: RequestListener): RequestListener {
+  return (req, res) => {
+    if (req.httpVersion !== "1.1" || req.headers.host !== undefined) {
+      listener(req, res);
+      return;
+    }
+    const body = problemBody(new HttpProblem(400, "BAD_REQUEST", "an HTTP/1.1 request must have a Host header"));
+    res
+      .writeHead(400, {
+        "content-type": "application/problem+json",
+        "content-length": Buffer.byteLength(body),
+        connection: "close",
+      })
+      .end(body);
+  };
 }
 
 export function sendProblem(res: Response, problem: HttpProblem): void {

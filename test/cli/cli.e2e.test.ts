@@ -381,6 +381,14 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const ours = await standalone(process.execPath, "original.png");
       expect([ours.code, JSON.parse(ours.stdout)]).to.deep.equal([0, JSON.parse(reference.stdout)]);
       expect((await standalone(process.execPath, "other.png")).code).to.equal(1);
+      // It names itself, and says how it is run.
+      const own = (args: string[]) =>
+        execFileSync(process.execPath, ["evidence-verify.mjs", ...args], { cwd: folder, encoding: "utf8" });
+      const version = (
+        JSON.parse(readFileSync(path.resolve(import.meta.dirname, "../../package.json"), "utf8")) as { version: string }
+      ).version;
+      expect(own(["--version"]).trim()).to.equal(`evidence-verify ${version}`);
+      expect(own(["verify", "--help"]).split("\n")[0]).to.match(/^Usage: node evidence-verify\.mjs verify /);
       // The machine's own Node.js, when it is another (these machines come with Node.js 20).
       const system = "/usr/bin/node";
       if (existsSync(system) && execFileSync(system, ["--version"], { encoding: "utf8" }).trim() !== process.version) {

@@ -19,7 +19,7 @@ import { loadVector } from "../helpers/vectors.ts";
 import { readDatabase } from "../helpers/database.ts";
 import { filesUnder } from "../helpers/files.ts";
 import { sha256Hex } from "../helpers/hash.ts";
-import { answerOf } from "../helpers/raw-http.ts";
+import { answerOf, RawConnection } from "../helpers/raw-http.ts";
 import { pythonVerifier, type PythonVerdict } from "../helpers/python-verifier.ts";
 import { writeFileSync } from "node:fs";
 
@@ -338,6 +338,32 @@ describe("hostile input (test/vectors/hostile/, a real service process)", functi
           e.message += `: expected ${JSON.stringify(expected)}, found ${JSON.stringify(holdings())}`;
           throw e;
         });
+      });
+    }
+
+    for (const [desc, bytes, status, code] of [
+      ["bytes that are not HTTP", "GARBAGE\r\n\r\n", 400, "BAD_REQUEST"],
+      ["an HTTP/1.1 request without Host", "GET /healthz HTTP/1.1\r\n\r\n", 400, "BAD_REQUEST"],
+      [
+        "a request with both Content-Length and chunked encoding",
+        "POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+        "BAD_REQUEST",
+      ],
+    ] as const) {
+      it(`answers ${status} ${code} as problem+json to ${desc}, before any route`, async () => {
+        const connection = await RawConnection.open(service.url);
+        try {
+          connection.write(bytes);
+          const answer = await connection.answer();
+          expect([answer.status, answer.headers["content-type"], JSON.parse(answer.body).code]).to.deep.equal([
+            status,
+            "application/problem+json",
+            code,
+          ]);
+        } finally {
+          connection.destroy();
+        }
       });
     }
 

@@ -8,7 +8,11 @@ import { serviceVersion } from "../../version.ts";
 /** The oldest Node.js the standalone verifier runs on. */
 export const VERIFIER_NODE = "20";
 
-const MAIN = fileURLToPath(new URL("../../cli/verifier.ts", import.meta.url));
+/**
+ * The repository's root: the bundle's module comments name files relative to it, so the same
+ * code gives the same bytes (and SHA-256) whatever directory the service was started from.
+ */
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 interface Built {
   body: Buffer;
@@ -49,15 +53,16 @@ export function verifierRoutes(): Router {
   return router;
 }
 
-async function buildVerifier(): Promise<Built> {
+export async function buildVerifier(): Promise<Built> {
   const version = serviceVersion();
   const result = await build({
     stdin: {
-      contents: `import { verifierMain } from ${JSON.stringify(MAIN)};\nprocess.exitCode = await verifierMain(process.argv.slice(2));\n`,
+      contents: `import { verifierMain } from "./service/cli/verifier.ts";\nprocess.exitCode = await verifierMain(process.argv.slice(2));\n`,
       loader: "ts",
-      resolveDir: process.cwd(),
+      resolveDir: ROOT,
       sourcefile: "evidence-verify.ts",
     },
+    absWorkingDir: ROOT,
     bundle: true,
     platform: "node",
     format: "esm",
