@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as asn1js from "asn1js";
+import { concatBytes } from "@noble/hashes/utils.js";
 import * as pkijs from "pkijs";
 import { fromHex32 } from "../../service/core/hex.ts";
 import { OID, parseTimestampToken, timestampTokenToBase64 } from "../../service/core/timestamp.ts";
@@ -540,13 +541,7 @@ function split(value: Uint8Array): Uint8Array[] {
 }
 
 function concat(...parts: (Uint8Array | number[])[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(...parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p))));
 }
 
 function sum(parts: Uint8Array[]): number {

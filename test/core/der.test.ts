@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
+import { concatBytes } from "@noble/hashes/utils.js";
 import * as pkijs from "pkijs";
 import { encodingProblem } from "../../service/core/der.ts";
 import { fromHex32 } from "../../service/core/index.ts";
@@ -79,15 +80,7 @@ function encode(node: Node, form: (n: Node) => LengthForm): Uint8Array {
   return concat([node.identifier, Uint8Array.from(length), body]);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (parts: Uint8Array[]): Uint8Array => concatBytes(...parts);
 
 function all(nodes: Node[]): Node[] {
   return nodes.flatMap((n) => [n, ...all(n.children ?? [])]);
