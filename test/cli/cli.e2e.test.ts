@@ -211,6 +211,14 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       ]);
       const after = (await api(service.url, apiKey).get("/api/v1/evidence?limit=500")).body.items.length;
       expect(after, "only the other file was recorded").to.equal(before + 1);
+      // Said in Chinese under --lang zh, the lines a person reads; the JSON above stays English.
+      writeFileSync(small, `accepted in Chinese ${Date.now()}`);
+      const zh = await runCli(["submit", empty, small, "--server", service.url, "--lang", "zh"], {
+        EVIDENCE_API_KEY: apiKey,
+      });
+      expect(zh.stderr).to.include(`evidence submit: ${empty}: 文件为空（0 字节），未上传`);
+      expect(zh.stdout.endsWith("（待上链）\n"), zh.stdout).to.equal(true);
+      expect(zh.stdout).to.include(`  ${small}  → 存证 `);
     });
 
     it("saves the certificate document with --pdf, which verifies as it is", async () => {

@@ -4,6 +4,7 @@ import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate, saveFile } from "../save-certificate.ts";
 import { ServiceClient } from "../service-client.ts";
+import { say, statusName } from "../words.ts";
 
 export const capture = defineCommand({
   name: "capture",
@@ -21,7 +22,8 @@ all of it is anchored like any other evidence.
   --out DIR      where they are saved (default: the current directory)
 ${SERVICE_HELP}
 Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usage,
-4 the service could not be reached.`,
+4 the service could not be reached.
+  --lang zh|en   the language of the output (default: from LC_ALL / LANG)`,
   options: {
     ...SERVICE_OPTIONS,
     title: { type: "string" },
@@ -29,8 +31,9 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
     video: { type: "boolean" },
     wait: { type: "boolean" },
     out: { type: "string" },
+    lang: { type: "string" },
   },
-  async run({ values, positionals }) {
+  async run({ values, positionals, lang }) {
     if (positionals.length !== 1) throw new UsageError("name exactly one URL");
     const url = positionals[0]!;
     if (!isWebUrl(url)) throw new UsageError(`${url}: only http and https pages can be captured`);
@@ -42,7 +45,12 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
       ...(values.note ? { note: values.note } : {}),
       ...(values.video ? { video: true } : {}),
     });
-    if (!values.json) console.log(`capture ${accepted.id} of ${url}: ${accepted.status}`);
+    if (!values.json) {
+      const state = statusName(accepted.status, lang);
+      console.log(
+        say(lang, `capture ${accepted.id} of ${url}: ${state}`, `网页取证 ${accepted.id}（${url}）：${state}`),
+      );
+    }
     if (!values.wait) {
       if (values.json) console.log(JSON.stringify(accepted));
       return EXIT.ok;
@@ -50,11 +58,12 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
     let view: EvidenceView;
     for (let last = ""; ;) {
       view = await client.status(accepted.id);
-      if (view.status !== last && !values.json) console.error(`  ${view.status}`);
+      if (view.status !== last && !values.json) console.error(`  ${statusName(view.status, lang)}`);
       last = view.status;
       if (view.status === "failed") {
         // Not an answer of the service's to a request: the capture itself failed (exit 1).
-        throw new Error(`the capture failed: ${captureFailureText(view.capture?.error, "en") || "no reason given"}`);
+        const why = captureFailureText(view.capture?.error, lang) || say(lang, "no reason given", "未说明原因");
+        throw new Error(`${say(lang, "the capture failed", "取证失败")}: ${why}`);
       }
       if (view.certificate) break;
       await delay(1_000);
@@ -67,7 +76,7 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
     );
     const certificate = await saveCertificate(out, view.certificate!);
     if (values.json) console.log(JSON.stringify({ id: accepted.id, package: pkg, certificate }));
-    else console.log(`anchored: ${pkg}\n          ${certificate}`);
+    else console.log(`${say(lang, "anchored", "已上链")}: ${pkg}\n          ${certificate}`);
     return EXIT.ok;
   },
 });

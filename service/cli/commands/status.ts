@@ -1,10 +1,10 @@
 import { claimsOf } from "../../core/certificate.ts";
-import type { EvidenceStatus } from "../../core/api.ts";
 import { timeText, type Lang } from "../../core/verify/wording.ts";
 import { visibleText } from "../../core/visible-text.ts";
 import { defineCommand, evidenceIdOf, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT } from "../exit.ts";
 import { ServiceClient } from "../service-client.ts";
+import { statusWord } from "../words.ts";
 
 /** The labels of `evidence status`, padded to one width in each language. */
 const WORDS = {
@@ -36,14 +36,6 @@ const WORDS = {
   },
 } as const satisfies Record<Lang, Record<string, string>>;
 
-const STATUS_ZH: Record<EvidenceStatus, string> = {
-  capturing: "取证中",
-  pending: "待上链",
-  anchoring: "上链中",
-  anchored: "已上链",
-  failed: "失败",
-};
-
 export const status = defineCommand({
   name: "status",
   summary: "show an evidence item's status",
@@ -65,7 +57,7 @@ ${SERVICE_HELP}
     const words = WORDS[lang];
     const row = (label: keyof typeof WORDS.en, value: string) => log(`  ${words[label]}  ${value}`);
     const when = (time: Date | number) => timeText(time, lang).both;
-    log(`${view.id}: ${lang === "zh-CN" ? `${STATUS_ZH[view.status]}（${view.status}）` : view.status}`);
+    log(`${view.id}: ${statusWord(view.status, lang)}`);
     if (view.record) {
       row("contentHash", view.record.contentHash);
       row("submittedAt", when(new Date(view.record.submittedAt)));

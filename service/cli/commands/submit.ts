@@ -1,10 +1,12 @@
 import { access, constants, stat } from "node:fs/promises";
 import * as v from "valibot";
-import { SubmissionDetailsSchema, type SubmissionDetails } from "../../core/api.ts";
+import { PROBLEM_TEXT, SubmissionDetailsSchema, type SubmissionDetails } from "../../core/api.ts";
+import type { Lang } from "../../core/verify/wording.ts";
 import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate } from "../save-certificate.ts";
-import { ServiceClient } from "../service-client.ts";
+import { ServiceClient, ServiceError } from "../service-client.ts";
+import { say, statusName } from "../words.ts";
 
 export const submit = defineCommand({
   name: "submit",
@@ -18,6 +20,7 @@ option is checked before anything is uploaded; an empty file is refused, not upl
                  every accepted file's certificate is saved even if another file failed
   --out DIR      where certificates are saved (default: the current directory)
 ${SERVICE_HELP}
+  --lang zh|en     the language of the output (default: from LC_ALL / LANG)
 Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be reached.`,
   options: {
     ...SERVICE_OPTIONS,
@@ -26,8 +29,9 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
     note: { type: "string" },
     wait: { type: "boolean" },
     out: { type: "string" },
+    lang: { type: "string" },
   },
-  async run({ values, positionals: files }) {
+  async run({ values, positionals: files, lang }) {
     if (files.length === 0) throw new UsageError("name at least one file");
     const details = checkDetails({ title: values.title, sourceUrl: values["source-url"], note: values.note });
     for (const file of files) await checkReadable(file);
@@ -41,15 +45,24 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
         // Checked before any upload, but it may be gone since: then it alone is refused.
         const size = (await stat(file)).size;
         // Every empty file has the same hash: a certificate for one proves nothing of anyone's.
-        if (size === 0) throw new Error(EMPTY_FILE);
+        if (size === 0) {
+          refused.push({ file, error: EMPTY_FILE });
+          console.error(`evidence submit: ${file}: ${say(lang, EMPTY_FILE, EMPTY_FILE_ZH)}`);
+          continue;
+        }
         const progress = values.json ? undefined : progressPrinter(file, size);
         const item = await client.upload(file, details, progress);
         accepted.push({ file, id: item.id, contentHash: item.contentHash });
-        if (!values.json) console.log(`${item.contentHash}  ${file}  → evidence ${item.id} (${item.status})`);
+        if (!values.json) {
+          const state = statusName(item.status, lang);
+          console.log(
+            `${item.contentHash}  ${file}  → ${say(lang, `evidence ${item.id} (${state})`, `存证 ${item.id}（${state}）`)}`,
+          );
+        }
       } catch (e) {
         if ((e as Error).name === "UnreachableError" && accepted.length === 0) throw e;
         refused.push({ file, error: (e as Error).message });
-        console.error(`evidence submit: ${file}: ${(e as Error).message}`);
+        console.error(`evidence submit: ${file}: ${refusalText(e, lang)}`);
       }
     }
     const saved: { file: string; id: string; contentHash: string; certificate: string }[] = [];
@@ -67,7 +80,7 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
         }
         const target = await saveCertificate(outDir, certificate);
         saved.push({ ...item, certificate: target });
-        if (!values.json) console.log(`anchored: ${item.file} → ${target}`);
+        if (!values.json) console.log(`${say(lang, "anchored", "已上链")}: ${item.file} → ${target}`);
       }
     }
     if (values.json) console.log(JSON.stringify({ items: values.wait ? saved : accepted, refused }));
@@ -77,6 +90,14 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
 
 const EMPTY_FILE =
   "empty (0 bytes), not uploaded: every empty file has the same SHA-256, so a certificate for one would prove nothing";
+const EMPTY_FILE_ZH = "文件为空（0 字节），未上传：所有空文件的 SHA-256 都相同，对其存证不能证明任何内容";
+
+/** Why the service refused a file, in the reader's language where the API's code has words (its detail beside them). */
+function refusalText(e: unknown, lang: Lang): string {
+  if (!(e instanceof ServiceError)) return (e as Error).message;
+  const known = e.problem.code ? PROBLEM_TEXT[e.problem.code]?.[lang] : undefined;
+  return known === undefined ? e.message : `${known} (${e.message})`;
+}
 
 function checkDetails(raw: Record<string, string | undefined>): SubmissionDetails {
   const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== ""));
