@@ -5,6 +5,7 @@ import { langOf, type Lang } from "../core/verify/wording.ts";
 import type { Command } from "./command.ts";
 import { EXIT, UnreachableError, UsageError } from "./exit.ts";
 import { serviceVersion } from "../version.ts";
+import { failureText } from "./words.ts";
 
 /** A command-line program: its commands, the words grouping some of them, and its help. */
 export interface Program {
@@ -92,7 +93,7 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
   try {
     return await command.run({ values: values as never, positionals: parsed.positionals.map(restore), lang });
   } catch (e) {
-    return report(`${name} ${command.name}`, usageOf(command), e);
+    return report(`${name} ${command.name}`, usageOf(command), e, lang);
   }
 }
 
@@ -122,12 +123,12 @@ function languageOf(option: string | undefined): Lang {
 }
 
 /** Every failure is one line and an exit status; a stack trace only with DEBUG set. */
-function report(who: string, usage: string, e: unknown): number {
+function report(who: string, usage: string, e: unknown, lang: Lang): number {
   if (e instanceof UsageError) {
     console.error(`${who}: ${e.message}\n\n${usage}`);
     return EXIT.usage;
   }
-  console.error(`${who}: ${firstLineOf(e)}`);
+  console.error(`${who}: ${failureText(e, lang)}`);
   if (process.env.DEBUG) console.error(e);
   if (e instanceof UnreachableError) return EXIT.unreachable;
   return EXIT.failed;

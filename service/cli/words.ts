@@ -1,3 +1,5 @@
+import { PROBLEM_TEXT, type Problem } from "../core/api.ts";
+import { firstLineOf } from "../core/errors.ts";
 import type { Lang } from "../core/verify/wording.ts";
 
 /**
@@ -27,4 +29,15 @@ export function statusWord(status: string, lang: Lang): string {
 /** Picks the reader's language. */
 export function say(lang: Lang, en: string, zh: string): string {
   return lang === "zh-CN" ? zh : en;
+}
+
+/**
+ * A failure in one line. In Chinese, a refusal of the service's (an error carrying its
+ * problem+json) is said in Chinese where its code has words, the service's own English line
+ * beside them; in English that line says it already.
+ */
+export function failureText(e: unknown, lang: Lang): string {
+  const problem = (e as { problem?: Partial<Problem> } | undefined)?.problem;
+  const known = lang === "zh-CN" && problem?.code ? PROBLEM_TEXT[problem.code]?.["zh-CN"] : undefined;
+  return known === undefined ? firstLineOf(e) : `${known}（${firstLineOf(e)}）`;
 }

@@ -293,7 +293,12 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(res.stderr).to.include(`recorded, certificate not yet saved: ${listed.id} (${file})`);
     });
 
-    it("says what the service refused, exit 1: an unknown id", async () => {
+    it("says what the service refused, exit 1: an unknown id, in Chinese too", async () => {
+      const zh = await runCli(["status", "AAAAAAAAAAAAAAAAAAAAAA", "--server", (await running()).url, "--lang", "zh"]);
+      expect([zh.code, zh.stderr.trim()]).to.deep.equal([
+        1,
+        "evidence status: 没有该编号的存证。（the service answered 404 NOT_FOUND: no evidence with that id）",
+      ]);
       const res = await runCli(["status", "AAAAAAAAAAAAAAAAAAAAAA", "--server", (await running()).url]);
       expect([res.code, res.stderr.trim()]).to.deep.equal([
         1,

@@ -63,7 +63,7 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
       if (view.status === "failed") {
         // Not an answer of the service's to a request: the capture itself failed (exit 1).
         const why = captureFailureText(view.capture?.error, lang) || say(lang, "no reason given", "未说明原因");
-        throw new Error(`${say(lang, "the capture failed", "取证失败")}: ${why}`);
+        throw new Error(`${say(lang, "the capture failed: ", "取证失败：")}${why}`);
       }
       if (view.certificate) break;
       await delay(1_000);
@@ -76,7 +76,8 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
     );
     const certificate = await saveCertificate(out, view.certificate!);
     if (values.json) console.log(JSON.stringify({ id: accepted.id, package: pkg, certificate }));
-    else console.log(`${say(lang, "anchored", "已上链")}: ${pkg}\n          ${certificate}`);
+    else
+      console.log(`${say(lang, "anchored: ", "已上链：")}${pkg}\n${say(lang, "          ", "        ")}${certificate}`);
     return EXIT.ok;
   },
 });

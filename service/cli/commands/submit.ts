@@ -1,12 +1,11 @@
 import { access, constants, stat } from "node:fs/promises";
 import * as v from "valibot";
-import { PROBLEM_TEXT, SubmissionDetailsSchema, type SubmissionDetails } from "../../core/api.ts";
-import type { Lang } from "../../core/verify/wording.ts";
+import { SubmissionDetailsSchema, type SubmissionDetails } from "../../core/api.ts";
 import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate } from "../save-certificate.ts";
-import { ServiceClient, ServiceError } from "../service-client.ts";
-import { say, statusName } from "../words.ts";
+import { ServiceClient } from "../service-client.ts";
+import { failureText, say, statusName } from "../words.ts";
 
 export const submit = defineCommand({
   name: "submit",
@@ -62,7 +61,7 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
       } catch (e) {
         if ((e as Error).name === "UnreachableError" && accepted.length === 0) throw e;
         refused.push({ file, error: (e as Error).message });
-        console.error(`evidence submit: ${file}: ${refusalText(e, lang)}`);
+        console.error(`evidence submit: ${file}: ${failureText(e, lang)}`);
       }
     }
     const saved: { file: string; id: string; contentHash: string; certificate: string }[] = [];
@@ -80,7 +79,7 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
         }
         const target = await saveCertificate(outDir, certificate);
         saved.push({ ...item, certificate: target });
-        if (!values.json) console.log(`${say(lang, "anchored", "已上链")}: ${item.file} → ${target}`);
+        if (!values.json) console.log(`${say(lang, "anchored: ", "已上链：")}${item.file} → ${target}`);
       }
     }
     if (values.json) console.log(JSON.stringify({ items: values.wait ? saved : accepted, refused }));
@@ -91,13 +90,6 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
 const EMPTY_FILE =
   "empty (0 bytes), not uploaded: every empty file has the same SHA-256, so a certificate for one would prove nothing";
 const EMPTY_FILE_ZH = "文件为空（0 字节），未上传：所有空文件的 SHA-256 都相同，对其存证不能证明任何内容";
-
-/** Why the service refused a file, in the reader's language where the API's code has words (its detail beside them). */
-function refusalText(e: unknown, lang: Lang): string {
-  if (!(e instanceof ServiceError)) return (e as Error).message;
-  const known = e.problem.code ? PROBLEM_TEXT[e.problem.code]?.[lang] : undefined;
-  return known === undefined ? e.message : `${known} (${e.message})`;
-}
 
 function checkDetails(raw: Record<string, string | undefined>): SubmissionDetails {
   const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== ""));
