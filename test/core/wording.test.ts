@@ -7,6 +7,7 @@ import {
   reasonText,
   timeText,
   verdictExplanation,
+  verdictHeadline,
   warningText,
 } from "../../service/core/verify/wording.ts";
 import { strToU8, zipSync } from "fflate";
@@ -157,6 +158,13 @@ describe("what a verdict says first (core/verify/wording.ts)", () => {
       /^This PDF carries no certificate attachment, so there is nothing to verify\. If it is a copy of a certificate document .* which is no sign of forgery: ask for the PDF as issued, .* If this is the wrong file, choose the evidence certificate/,
     );
     expect(verdictExplanation(ordinaryPdf, "zh-CN")).to.match(/^这份 PDF 中没有证书附件，无法核验。若它是证书的副本/);
+    // The headline says so too: no certificate here, rather than a bare "invalid".
+    expect([verdictHeadline(ordinaryPdf, "en"), verdictHeadline(ordinaryPdf, "zh-CN")]).to.deep.equal([
+      "INVALID — there is no certificate in this file",
+      "无效——此文件中没有证书",
+    ]);
+    expect(verdictHeadline(png, "en")).to.equal("INVALID — there is no certificate in this file");
+    expect(verdictHeadline(damaged, "en"), "a damaged document keeps the plain headline").to.equal("INVALID");
     const photos = zipSync({ "shot.png": strToU8("not really a png") });
     const ordinaryZip = await verifyEvidence({ kind: "bytes", bytes: photos }, { chain });
     expect(verdictExplanation(ordinaryZip, "en")).to.match(

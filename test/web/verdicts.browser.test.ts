@@ -240,17 +240,24 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
 
   it("says a PDF without the certificate attached (a printout) is no sign of forgery, and that no file was compared with it", async () => {
     const printout = path.resolve(import.meta.dirname, "../vectors/pdf/no-attachment.pdf");
-    for (const [locale, explanation, compared] of [
+    for (const [locale, headline, explanation, compared] of [
       [
         "en-US",
+        "INVALID — there is no certificate in this file",
         'If it is a copy of a certificate document (a printout, a scan, a "print to PDF" copy), the copy lost the attachment, which is no sign of forgery',
         "no — the certificate could not be read, so nothing was compared with it",
       ],
-      ["zh-CN", "附件已在复制时丢失，这并不表明证书是伪造的", "否——证书无法读取，未与任何文件比对"],
+      [
+        "zh-CN",
+        "无效——此文件中没有证书",
+        "附件已在复制时丢失，这并不表明证书是伪造的",
+        "否——证书无法读取，未与任何文件比对",
+      ],
     ] as const) {
       const { context, page } = await open(locale);
       try {
         expect(await verify(page, { certificate: printout, file: evidence })).to.equal("invalid");
+        expect(await text(page, "#verdict")).to.equal(headline);
         expect(await text(page, "#verdict-text")).to.include(explanation);
         expect(await text(page, '[data-field="verify.fileCompared"]')).to.equal(compared);
       } finally {

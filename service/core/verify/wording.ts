@@ -746,6 +746,9 @@ export function verdictHeadline(
   if (differs === "file") {
     return lang === "zh-CN" ? "无效——文件与存证不一致" : "INVALID — the file does not match the certificate";
   }
+  if (holdsNoCertificate(result)) {
+    return lang === "zh-CN" ? "无效——此文件中没有证书" : "INVALID — there is no certificate in this file";
+  }
   if (result.verdict !== "valid") return VERDICT_NAMES[result.verdict][lang];
   if (result.capture)
     return lang === "zh-CN" ? "有效——网页取证包与存证一致" : "VALID — the capture package matches the certificate";
@@ -753,6 +756,19 @@ export function verdictHeadline(
     return lang === "zh-CN" ? "有效——文件与存证一致" : "VALID — the file matches the certificate";
   }
   return lang === "zh-CN" ? "证书有效——未比对文件" : "VALID CERTIFICATE — no file compared";
+}
+
+/**
+ * Whether the file given as the certificate holds none (a PDF without the attachment, such as
+ * a printout; a file of another kind): said in the headline, so that "invalid" is not read as
+ * "forged". A damaged or altered certificate keeps the plain headline.
+ */
+function holdsNoCertificate(result: Pick<VerificationResult, "verdict" | "checks">): boolean {
+  const format = result.checks.find((c) => c.id === "format");
+  if (result.verdict !== "invalid" || format?.status !== "failed" || format.reason.code !== "format.malformed")
+    return false;
+  const message = format.reason.message;
+  return WRONG_FILE_MESSAGES.includes(message) || message === `${UNREADABLE_DOCUMENT}: ${NO_CERTIFICATE_ATTACHED}`;
 }
 
 /**
