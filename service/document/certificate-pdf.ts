@@ -727,10 +727,13 @@ class Layout {
     const { start, count } = doc.bufferedPageRange();
     const input = this.#input;
     // Each line fits the width whole (a line too long is cut with an ellipsis).
+    const issued = beijingTime(new Date(this.#view.issuedAt));
+    const generated = beijingTime(input.generatedAt);
     const lines = [
       [
-        `生成时间 Generated ${beijingTime(input.generatedAt)} (UTC+8)`,
-        `证书签发 Certificate issued ${beijingTime(new Date(this.#view.issuedAt))} (UTC+8)`,
+        // The service makes a document at the certificate's own time: one line says it once.
+        ...(generated === issued ? [] : [`生成时间 Generated ${generated} (UTC+8)`]),
+        `证书签发 Certificate issued ${issued} (UTC+8)`,
       ].join("   ·   "),
       [
         `证书格式 Certificate version ${this.#view.version}`,

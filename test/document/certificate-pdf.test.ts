@@ -155,6 +155,14 @@ describe("renderCertificatePdf", function () {
     expect(info["Page size"]).to.match(/^595\.2\d* x 841\.8\d* pts \(A4\)/);
   });
 
+  it("states the issue time once in the footer when the document is made at the certificate's time, as the service makes it", async () => {
+    const input = exampleDocumentInput();
+    input.generatedAt = new Date(claimsOf(input.certificate).issuedAt);
+    const text = squash(poppler.text(await renderCertificatePdf(input)));
+    expect(text).to.include(squash("证书签发 Certificate issued"));
+    expect(text).not.to.include(squash("生成时间 Generated"));
+  });
+
   it("fits a development certificate with its development time-stamp on one page", async () => {
     const input = exampleDocumentInput({ development: true });
     input.timestamps = input.timestamps!.filter((t) => t.development);
