@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
+import { paeth } from "../../service/core/pdf-attachment.ts";
 
 const OUT = new URL("../../test/vectors/pdf/", import.meta.url);
 const CERTIFICATE = readFileSync(new URL("../../test/vectors/certificate/certificate.json", import.meta.url));
@@ -174,14 +175,7 @@ function pngPredict(data: Uint8Array, rowBytes: number, pixelBytes: number, type
     out[r * (rowBytes + 1)] = t;
     for (let i = 0; i < rowBytes; i++) {
       const [a, b, c] = [at(r, i - pixelBytes), at(r - 1, i), at(r - 1, i - pixelBytes)];
-      const p = a + b - c;
-      const paeth =
-        Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c)
-          ? a
-          : Math.abs(p - b) <= Math.abs(p - c)
-            ? b
-            : c;
-      const prediction = [0, a, b, (a + b) >> 1, paeth][t] ?? 0;
+      const prediction = [0, a, b, (a + b) >> 1, paeth(a, b, c)][t] ?? 0;
       out[r * (rowBytes + 1) + 1 + i] = (at(r, i) - prediction) & 0xff;
     }
   }

@@ -1040,8 +1040,8 @@ function unpredict(data: Uint8Array, { kind, rowBytes, pixelBytes }: Predictor):
   return out;
 }
 
-/** RFC 2083 §6.6. */
-function paeth(a: number, b: number, c: number): number {
+/** The Paeth predictor of PNG (RFC 2083 §6.6): of left, up and up-left, the nearest to left + up - up-left. */
+export function paeth(a: number, b: number, c: number): number {
   const p = a + b - c;
   const pa = Math.abs(p - a);
   const pb = Math.abs(p - b);

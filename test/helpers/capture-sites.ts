@@ -7,6 +7,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { crc32, deflateSync, inflateSync } from "node:zlib";
+import { paeth } from "../../service/core/pdf-attachment.ts";
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -156,14 +157,7 @@ export function pngPixels(png: Buffer): { width: number; height: number; rgb: (x
       const a = i >= channels ? pixels[y * stride + i - channels]! : 0;
       const b = y > 0 ? pixels[(y - 1) * stride + i]! : 0;
       const c = i >= channels && y > 0 ? pixels[(y - 1) * stride + i - channels]! : 0;
-      const p = a + b - c;
-      const paeth =
-        Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c)
-          ? a
-          : Math.abs(p - b) <= Math.abs(p - c)
-            ? b
-            : c;
-      const predictor = [0, a, b, (a + b) >> 1, paeth][filter]!;
+      const predictor = [0, a, b, (a + b) >> 1, paeth(a, b, c)][filter]!;
       pixels[y * stride + i] = (x + predictor) & 0xff;
     }
   }
