@@ -487,10 +487,6 @@ function latin1(bytes: Uint8Array): string {
 class PdfDocument {
   readonly definitions = new Map<string, Definition[]>();
   readonly attachments: Attachment[] = [];
-  /** Where each top-level object of the file begins, and its number. */
-  readonly objectStarts = new Map<number, number>();
-  /** Where each top-level object of the file begins, and its generation. */
-  readonly objectGens = new Map<number, number>();
   /** What the cross-reference tables and streams say: object number and offset of each object in use. */
   readonly crossReferences: { num: number; offset: number; gen: number }[] = [];
   /** Every startxref offset, in file order. */
@@ -499,7 +495,7 @@ class PdfDocument {
   readonly sections = new Map<number, Section>();
   /** The table whose trailer comes next in the file. */
   lastTable: Section | undefined;
-  /** Each top-level definition, by where it begins. */
+  /** Each top-level definition, by where it begins, in file order. */
   readonly definitionAt = new Map<number, Definition>();
   /** The objects read from each object stream, by where the stream begins, and their numbers. */
   readonly objectStreamContents = new Map<number, Map<number, Definition>>();
@@ -672,7 +668,8 @@ function checkCrossReferences(document: PdfDocument): void {
     if (definition.stream && isType(definition.stream.dict, "XRef")) readCrossReferenceStream(document, definition);
   }
   for (const { num, offset, gen } of document.crossReferences) {
-    if (document.objectStarts.get(offset) !== num || document.objectGens.get(offset) !== gen) {
+    const there = document.definitionAt.get(offset)?.ref;
+    if (there?.num !== num || there.gen !== gen) {
       throw invalid(
         `the cross-reference table puts object ${num} at offset ${offset}, where that object does not begin`,
       );
@@ -731,9 +728,8 @@ function checkCrossReferences(document: PdfDocument): void {
 /** The file's first object when it is a linearization dictionary (Annex F). */
 function linearizationOf(document: PdfDocument): Dict | undefined {
   // The file-order reading adds top-level objects in the order written: the first is first.
-  const [start] = document.objectStarts.keys();
-  const first = start === undefined ? undefined : document.definitionAt.get(start)?.value;
-  return first instanceof Dict && first.get("Linearized") !== undefined ? first : undefined;
+  const [first] = document.definitionAt.values();
+  return first?.value instanceof Dict && first.value.get("Linearized") !== undefined ? first.value : undefined;
 }
 
 /** Where readers that honour linearization look for the first object's end (poppler: 1,024 bytes). */
@@ -883,8 +879,6 @@ function readIndirectObject(document: PdfDocument, scanner: Scanner): void {
   const value = scanner.value();
   const definition: Definition = { ref: ref(num, gen), value, offset: start };
   document.definitionAt.set(start, definition);
-  document.objectStarts.set(start, num);
-  document.objectGens.set(start, gen);
   if (value instanceof Dict && scanner.accept("stream")) {
     definition.stream = readStreamData(document, scanner, value);
     if (isType(value, "XRef")) {
@@ -951,8 +945,9 @@ function readCrossReferenceTable(document: PdfDocument, scanner: Scanner, start:
         throw invalid("a cross-reference table's entry is malformed");
       }
       if (kind === "n") {
-        document.crossReferences.push({ num: first + n, offset: Number(offset), gen: Number(generation) });
-        section.entries.set(first + n, { kind: "offset", offset: Number(offset), gen: Number(generation) });
+        const entry = { num: first + n, offset: Number(offset), gen: Number(generation) };
+        document.crossReferences.push(entry);
+        section.entries.set(entry.num, { kind: "offset", offset: entry.offset, gen: entry.gen });
       } else section.entries.set(first + n, { kind: "free" });
     }
     i += 2 + 3 * count;
