@@ -2,6 +2,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
 import { Inflate } from "fflate";
 import * as v from "valibot";
+import { equalBytes } from "./bytes.ts";
 import { EvidenceError, isEvidenceError } from "./errors.ts";
 import { canonicalize } from "./jcs.ts";
 import { crc32, createSha256 } from "./stream-hash.ts";
@@ -455,7 +456,7 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
     }
     const localNameLength = header.getUint16(26, true);
     const localExtraLength = header.getUint16(28, true);
-    if (localNameLength !== nameLength || !sameBytes(local.subarray(30), nameBytes)) {
+    if (localNameLength !== nameLength || !equalBytes(local.subarray(30), nameBytes)) {
       throw invalid(`${name}: the local header names another file`);
     }
     // Readers that walk the local headers (streaming ones) take the method and sizes from
@@ -529,10 +530,6 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
   }
   if (next !== cdOffset) throw invalid("bytes no entry covers lie before the central directory");
   return entries;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /** A data descriptor (APPNOTE §4.3.9): CRC-32 and both sizes, with or without its signature. */

@@ -1,4 +1,5 @@
 import { sha256 } from "@noble/hashes/sha2.js";
+import { equalBytes } from "./bytes.ts";
 import { EvidenceError } from "./errors.ts";
 
 /**
@@ -226,11 +227,4 @@ function checkHash(h: Uint8Array, what: string): void {
 
 function invalidProof(message: string): EvidenceError {
   return new EvidenceError("INVALID_PROOF", message);
-}
-
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
 }

@@ -27,6 +27,7 @@
 import { md5 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { Inflate } from "fflate";
+import { equalBytes, indexOfBytes, lastIndexOfBytes } from "./bytes.ts";
 import { EvidenceError, isEvidenceError } from "./errors.ts";
 import { MAX_CERTIFICATE_BYTES, MAX_DOCUMENT_BYTES } from "./limits.ts";
 
@@ -552,7 +553,7 @@ class PdfDocument {
     if (streams.length === 0) throw invalid(`the embedded file ${r.key} R is not a stream in this PDF`);
     const [first, ...others] = streams as [Stream, ...Stream[]];
     for (const other of others) {
-      if (!sameBytes(other.data, first.data) || !sameValue(other.dict, first.dict)) {
+      if (!equalBytes(other.data, first.data) || !sameValue(other.dict, first.dict)) {
         throw invalid(`the embedded file ${r.key} R is defined more than once with different contents`);
       }
     }
@@ -705,7 +706,7 @@ function checkCrossReferences(document: PdfDocument): void {
   }
   // Readers find the last "startxref" bytes of the file, searching backwards, wherever they lie
   // (in a comment after the real one, say): they must be the ones this reading found.
-  if (lastIndexOf(document.bytes, STARTXREF) !== document.lastStartxrefAt) {
+  if (lastIndexOfBytes(document.bytes, STARTXREF) !== document.lastStartxrefAt) {
     throw invalid("the file's last startxref is not where this reading finds one (in a comment or a string)");
   }
   // And they look for it in the file's last kilobytes only (qpdf about 1 KB, poppler about
@@ -747,7 +748,7 @@ const LINEARIZATION_SPACE = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20]);
 function checkLinearization(document: PdfDocument): void {
   const { bytes } = document;
   const end = document.firstObjectEnd!;
-  if (end > LINEARIZATION_SEARCH_BYTES || indexOf(bytes, ENDOBJ) !== end - ENDOBJ.length) {
+  if (end > LINEARIZATION_SEARCH_BYTES || indexOfBytes(bytes, ENDOBJ) !== end - ENDOBJ.length) {
     throw invalid(
       `a linearized PDF's first "endobj" bytes are not where its first object ends, within the first ${LINEARIZATION_SEARCH_BYTES} bytes (they lie in a string, say), so readers would start elsewhere`,
     );
@@ -1095,22 +1096,6 @@ function readObjectStream(document: PdfDocument, container: Definition): void {
 const STARTXREF = new TextEncoder().encode("startxref");
 const ENDOBJ = new TextEncoder().encode("endobj");
 
-function indexOf(bytes: Uint8Array, needle: Uint8Array): number {
-  outer: for (let at = 0; at + needle.length <= bytes.length; at++) {
-    for (let i = 0; i < needle.length; i++) if (bytes[at + i] !== needle[i]) continue outer;
-    return at;
-  }
-  return -1;
-}
-
-function lastIndexOf(bytes: Uint8Array, needle: Uint8Array): number {
-  outer: for (let at = bytes.length - needle.length; at >= 0; at--) {
-    for (let i = 0; i < needle.length; i++) if (bytes[at + i] !== needle[i]) continue outer;
-    return at;
-  }
-  return -1;
-}
-
 function isCount(value: Value | undefined): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
@@ -1207,7 +1192,7 @@ function checkParams(dict: Dict, data: Uint8Array): void {
   if (!(checksum instanceof PdfString)) return;
   const digest = md5(data);
   const given = checksum.bytes;
-  const matches = given.length === 16 ? sameBytes(given, digest) : latin1(given).toLowerCase() === bytesToHex(digest);
+  const matches = given.length === 16 ? equalBytes(given, digest) : latin1(given).toLowerCase() === bytesToHex(digest);
   if (!matches && (given.length === 16 || given.length === 32)) {
     throw invalid("an embedded file does not match its /CheckSum");
   }
@@ -1332,10 +1317,6 @@ function adler32(data: Uint8Array): number {
   return ((b << 16) | a) >>> 0;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 function sameValue(a: Value | undefined, b: Value | undefined): boolean {
   if (a instanceof Dict && b instanceof Dict) {
     return a.entries.size === b.entries.size && [...a.entries].every(([k, v]) => sameValue(v, b.get(k)));
@@ -1343,7 +1324,7 @@ function sameValue(a: Value | undefined, b: Value | undefined): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
   if (a instanceof Name && b instanceof Name) return a.value === b.value;
   if (a instanceof Ref && b instanceof Ref) return a.key === b.key;
-  if (a instanceof PdfString && b instanceof PdfString) return sameBytes(a.bytes, b.bytes);
+  if (a instanceof PdfString && b instanceof PdfString) return equalBytes(a.bytes, b.bytes);
   if (a instanceof Real && b instanceof Real) return a.value === b.value;
   return a === b;
 }

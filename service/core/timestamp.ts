@@ -11,6 +11,7 @@ import { sha1 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
+import { equalBytes } from "./bytes.ts";
 import { encodingProblem } from "./der.ts";
 import { EvidenceError } from "./errors.ts";
 
@@ -215,7 +216,7 @@ async function check(
   if (!(messageDigest instanceof asn1js.OctetString)) {
     return failed({ code: "bad-signed-attributes", reason: "the message-digest attribute is missing" });
   }
-  if (!sameBytes(new Uint8Array(messageDigest.getValue()), digest.hash(decoded.eContent))) {
+  if (!equalBytes(new Uint8Array(messageDigest.getValue()), digest.hash(decoded.eContent))) {
     return failed({ code: "content-digest-mismatch" });
   }
   const signatureOk = await verifySignature(signerInfo, signer.certificate, digest.name);
@@ -743,7 +744,7 @@ function identifies(sid: pkijs.SchemaType, certificate: pkijs.Certificate): bool
   if (!keyId) return false;
   const ski = certificate.extensions?.find((e) => e.extnID === "2.5.29.14")?.parsedValue as
     asn1js.OctetString | undefined;
-  return ski !== undefined && sameBytes(ski.valueBlock.valueHexView, keyId);
+  return ski !== undefined && equalBytes(ski.valueBlock.valueHexView, keyId);
 }
 
 /** A token may leave its certificate out (certReq false); the trust list may hold it. */
@@ -848,7 +849,7 @@ function essBindsCertificate(
   }
   const certHash = fields[0];
   if (!(certHash instanceof asn1js.OctetString)) return false;
-  if (!sameBytes(certHash.valueBlock.valueHexView, hash(signer.der))) return false;
+  if (!equalBytes(certHash.valueBlock.valueHexView, hash(signer.der))) return false;
   const issuerSerial = fields[1];
   if (issuerSerial === undefined) return true;
   // IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber CertificateSerialNumber }
@@ -895,18 +896,18 @@ async function chainToTrust(
   });
 
   // The TSA certificate itself may be on the list (some TSAs publish only their own).
-  const direct = trust.find((a) => sameBytes(a.der, signer.der));
+  const direct = trust.find((a) => equalBytes(a.der, signer.der));
   if (direct) {
     return validAt(signer.certificate, genTime)
       ? passed(direct)
       : error({ code: "certificate-not-valid-at-gentime", subject, genTime: at });
   }
 
-  const isAnchor = (der: Uint8Array) => trust.some((a) => sameBytes(a.der, der));
+  const isAnchor = (der: Uint8Array) => trust.some((a) => equalBytes(a.der, der));
   const intermediates = [
     ...decoded.certificates,
     ...(options.intermediates ?? []).map((der) => ({ der, certificate: parseCertificate(der) })),
-  ].filter((c) => c.certificate && !sameBytes(c.der, signer.der) && !isAnchor(c.der));
+  ].filter((c) => c.certificate && !equalBytes(c.der, signer.der) && !isAnchor(c.der));
   const engine = new pkijs.CertificateChainValidationEngine({
     trustedCerts: trust.map((a) => a.certificate),
     // The engine takes the last certificate as the one to validate.
@@ -921,15 +922,8 @@ async function chainToTrust(
       : error({ code: "untrusted-tsa", subject });
   }
   const root = result.certificatePath?.at(-1);
-  const anchor = root && trust.find((a) => sameBytes(a.certificate.tbsView, root.tbsView));
+  const anchor = root && trust.find((a) => equalBytes(a.certificate.tbsView, root.tbsView));
   return anchor ? passed(anchor) : error({ code: "untrusted-tsa", subject });
-}
-
-/** Byte equality; not constant-time, as nothing compared here is secret. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function validAt(certificate: pkijs.Certificate, when: Date): boolean {
@@ -962,7 +956,7 @@ export function parseTrustBundle(pem: string): TsaTrustAnchor[] {
     const der = base64ToBytes(body!.replace(/\s+/g, ""), "TSA trust bundle certificate");
     const certificate = parseCertificate(der);
     if (!certificate) throw new EvidenceError("INVALID_ARGUMENT", "TSA trust bundle: a certificate does not parse");
-    if (anchors.some((a) => sameBytes(a.der, der))) continue;
+    if (anchors.some((a) => equalBytes(a.der, der))) continue;
     anchors.push(trustAnchor(certificate, der));
   }
   if (anchors.length === 0) throw new EvidenceError("INVALID_ARGUMENT", "TSA trust bundle: no certificate found");

@@ -1,3 +1,4 @@
+import { indexOfBytes } from "../bytes.ts";
 import { isEvidenceError } from "../errors.ts";
 import { duplicateKeys } from "../json.ts";
 import {
@@ -313,11 +314,7 @@ const CERTIFICATE_KEYS = ["record", "leafHash", "proof", "batch", "anchor", "sig
 
 /** Whether the bytes hold `text` (ASCII) anywhere. */
 function includesText(bytes: Uint8Array, text: string): boolean {
-  const wanted = new TextEncoder().encode(text);
-  for (let at = bytes.indexOf(wanted[0]!); at !== -1; at = bytes.indexOf(wanted[0]!, at + 1)) {
-    if (wanted.every((b, i) => bytes[at + i] === b)) return true;
-  }
-  return false;
+  return indexOfBytes(bytes, new TextEncoder().encode(text)) !== -1;
 }
 
 /** Which of `texts` (ASCII) a source holds anywhere, read once, a chunk at a time. */
