@@ -33,11 +33,13 @@ export const SERVICE_OPTIONS = {
   server: { type: "string" },
   "api-key": { type: "string" },
   json: { type: "boolean" },
+  lang: { type: "string" },
 } as const satisfies ParseArgsOptionsConfig;
 
 export const SERVICE_HELP = `  --server URL     the service (default $EVIDENCE_SERVER or http://127.0.0.1:8080)
   --api-key KEY    the API key (default $EVIDENCE_API_KEY)
-  --json           machine-readable output`;
+  --json           machine-readable output
+  --lang zh|en     the language of the output (default: from LC_ALL / LANG)`;
 
 /** The one evidence id a command names (status, certificate); anything else is a usage error. */
 export function evidenceIdOf(positionals: string[]): string {

@@ -22,8 +22,7 @@ all of it is anchored like any other evidence.
   --out DIR      where they are saved (default: the current directory)
 ${SERVICE_HELP}
 Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usage,
-4 the service could not be reached.
-  --lang zh|en   the language of the output (default: from LC_ALL / LANG)`,
+4 the service could not be reached.`,
   options: {
     ...SERVICE_OPTIONS,
     title: { type: "string" },
@@ -31,7 +30,6 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
     video: { type: "boolean" },
     wait: { type: "boolean" },
     out: { type: "string" },
-    lang: { type: "string" },
   },
   async run({ values, positionals, lang }) {
     if (positionals.length !== 1) throw new UsageError("name exactly one URL");

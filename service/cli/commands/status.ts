@@ -43,9 +43,8 @@ export const status = defineCommand({
 
 Shows where the evidence is: capturing, pending, anchoring, anchored (or failed), and
 every certificate issued for it, with times in local time and UTC.
-${SERVICE_HELP}
-  --lang zh|en     the language of the output (default: from LC_ALL / LANG)`,
-  options: { ...SERVICE_OPTIONS, lang: { type: "string" } },
+${SERVICE_HELP}`,
+  options: SERVICE_OPTIONS,
   async run({ values, positionals, lang }) {
     const view = await ServiceClient.from(values).status(evidenceIdOf(positionals));
     if (values.json) {

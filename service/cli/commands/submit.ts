@@ -19,7 +19,6 @@ option is checked before anything is uploaded; an empty file is refused, not upl
                  every accepted file's certificate is saved even if another file failed
   --out DIR      where certificates are saved (default: the current directory)
 ${SERVICE_HELP}
-  --lang zh|en     the language of the output (default: from LC_ALL / LANG)
 Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be reached.`,
   options: {
     ...SERVICE_OPTIONS,
@@ -28,7 +27,6 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
     note: { type: "string" },
     wait: { type: "boolean" },
     out: { type: "string" },
-    lang: { type: "string" },
   },
   async run({ values, positionals: files, lang }) {
     if (files.length === 0) throw new UsageError("name at least one file");
