@@ -32,7 +32,7 @@ import { Checkpointer } from "./timestamping/checkpoints.ts";
 import { DevelopmentTsa } from "./timestamping/development-tsa.ts";
 import { developmentTsa, httpTsa, TsaStamper, type TsaSource } from "./timestamping/stamper.ts";
 import type { Verify } from "./http/routes/verify.ts";
-import { answerClientErrors, requireHost } from "./http/problem.ts";
+import { answerClientErrors, HttpProblem, requireHost, writeProblem } from "./http/problem.ts";
 import { verifierRoutes } from "./http/routes/verifier.ts";
 import { webRoutes } from "./http/routes/web.ts";
 import { DocumentRenderer } from "./document/document-renderer.ts";
@@ -414,10 +414,7 @@ async function listen(server: Server, port: number, host: string): Promise<void>
 
 /** Answers every request 503 with Retry-After: STARTING while it starts, SHUTTING_DOWN while it stops. */
 function unavailable(code: "STARTING" | "SHUTTING_DOWN", detail: string): RequestListener {
-  return (_req, res) => {
-    res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "2", connection: "close" });
-    res.end(JSON.stringify({ type: "about:blank", title: "Service Unavailable", status: 503, code, detail }));
-  };
+  return (_req, res) => writeProblem(res, new HttpProblem(503, code, detail), { "retry-after": "2" });
 }
 
 /** Stops accepting connections and closes the open ones (at once if idle, after 3 s if not). Idempotent. */

@@ -1,4 +1,4 @@
-import type { RequestListener, Server } from "node:http";
+import type { OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ErrorRequestHandler, Response } from "express";
 import { MulterError } from "multer";
@@ -92,15 +92,21 @@ export function requireHost(listener: RequestListener): RequestListener {
       listener(req, res);
       return;
     }
-    const body = problemBody(new HttpProblem(400, "BAD_REQUEST", "an HTTP/1.1 request must have a Host header"));
-    res
-      .writeHead(400, {
-        "content-type": "application/problem+json",
-        "content-length": Buffer.byteLength(body),
-        connection: "close",
-      })
-      .end(body);
+    writeProblem(res, new HttpProblem(400, "BAD_REQUEST", "an HTTP/1.1 request must have a Host header"));
   };
+}
+
+/** A problem written on a bare response (no Express in front: before the app, or while it starts or stops), closing the connection. */
+export function writeProblem(res: ServerResponse, problem: HttpProblem, headers: OutgoingHttpHeaders = {}): void {
+  const body = problemBody(problem);
+  res
+    .writeHead(problem.status, {
+      "content-type": "application/problem+json",
+      "content-length": Buffer.byteLength(body),
+      connection: "close",
+      ...headers,
+    })
+    .end(body);
 }
 
 export function sendProblem(res: Response, problem: HttpProblem): void {
