@@ -768,8 +768,11 @@ function holdsNoCertificate(result: Pick<VerificationResult, "verdict" | "checks
   if (result.verdict !== "invalid" || format?.status !== "failed" || format.reason.code !== "format.malformed")
     return false;
   const message = format.reason.message;
-  return WRONG_FILE_MESSAGES.includes(message) || message === `${UNREADABLE_DOCUMENT}: ${NO_CERTIFICATE_ATTACHED}`;
+  return WRONG_FILE_MESSAGES.includes(message) || message === PDF_WITHOUT_CERTIFICATE;
 }
+
+/** The format failure of a certificate document read without finding a certificate attached. */
+const PDF_WITHOUT_CERTIFICATE = `${UNREADABLE_DOCUMENT}: ${NO_CERTIFICATE_ATTACHED}`;
 
 /**
  * A genuine certificate handed over with another file ("file"), or in a capture package whose
@@ -846,19 +849,20 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
     const message = format.reason.code === "format.malformed" ? format.reason.message : "";
     // A PDF without the attachment is most often a copy of a genuine document that lost it:
     // a printout, a scan, a "print to PDF". Said so, lest the reader take it for a forgery.
-    if (message === NOT_A_CERTIFICATE_DOCUMENT || message === `${UNREADABLE_DOCUMENT}: ${NO_CERTIFICATE_ATTACHED}`) {
+    if (message === NOT_A_CERTIFICATE_DOCUMENT || message === PDF_WITHOUT_CERTIFICATE) {
       return zh
         ? "这份 PDF 中没有证书附件，无法核验。若它是证书的副本——打印件、扫描件或“打印为 PDF”所得——附件已在复制时丢失，这并不表明证书是伪造的：请索取签发时的 PDF 证书或其 .evidence.json 文件。若选错了文件，请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。"
         : 'This PDF carries no certificate attachment, so there is nothing to verify. If it is a copy of a certificate document (a printout, a scan, a "print to PDF" copy), the copy lost the attachment, which is no sign of forgery: ask for the PDF as issued, or its .evidence.json file. If this is the wrong file, choose the evidence certificate (.evidence.json, its PDF document or a capture package .zip).';
     }
     // A form the reader does not take (encryption, another filter) is most often a PDF tool's
     // rewrite; the rest are forms readers read differently, which a forger can use.
-    if (message.startsWith(`${UNREADABLE_DOCUMENT}: `) && / are not supported$| is not supported$/.test(message)) {
+    const unreadable = message.startsWith(`${UNREADABLE_DOCUMENT}: `);
+    if (unreadable && / are not supported$| is not supported$/.test(message)) {
       return zh
         ? `这份 PDF 使用了本验证程序不读取的形式：${reasonText(format.reason, lang)}。它可能经 PDF 工具改写过（加密、重新编码等），按现状无法核验，这本身并不表明证书是伪造的。请索取签发时的 PDF 证书或其 .evidence.json 文件。`
         : `This PDF is in a form this verifier does not read: ${reasonText(format.reason, lang)}. A PDF tool may have rewritten it (encrypted it, re-encoded its streams); as it is it cannot be verified, which is itself no sign of forgery. Ask for the PDF as issued, or its .evidence.json file.`;
     }
-    if (message.startsWith(`${UNREADABLE_DOCUMENT}: `)) {
+    if (unreadable) {
       return zh
         ? `这份 PDF 无法可靠读取：${reasonText(format.reason, lang)}。不同的 PDF 阅读器可能从中读出不同的证书，因此它按现状不能证明任何内容：它可能被改动过，也可能经 PDF 工具改写。请索取签发时的 PDF 证书或其 .evidence.json 文件。`
         : `This PDF cannot be read safely: ${reasonText(format.reason, lang)}. Different PDF readers could find different certificates in it, so as it is it proves nothing: it may have been altered, or rewritten by a PDF tool. Ask for the PDF as issued, or its .evidence.json file.`;
