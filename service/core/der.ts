@@ -193,9 +193,7 @@ function checkPrimitiveContents(b: Uint8Array, tlv: Tlv, rules: EncodingRules): 
     case 2: // INTEGER
     case 10: // ENUMERATED
       if (n === 0) fail(start, "an empty INTEGER");
-      if (n > 1 && ((b[s] === 0x00 && b[s + 1]! < 0x80) || (b[s] === 0xff && b[s + 1]! >= 0x80))) {
-        fail(start, "an INTEGER not in the fewest octets");
-      }
+      if (!isMinimalInteger(b.subarray(s, e))) fail(start, "an INTEGER not in the fewest octets");
       break;
     case 3: // BIT STRING
       if (n === 0) fail(start, "a BIT STRING without its unused-bits octet");
@@ -225,6 +223,15 @@ function checkPrimitiveContents(b: Uint8Array, tlv: Tlv, rules: EncodingRules): 
       if (rules === "DER") checkTime(b.subarray(s, e), start, true);
       break;
   }
+}
+
+/** Whether an INTEGER's contents are one octet at least and in the fewest (X.690 §8.3.2): no redundant leading 00 or FF. */
+export function isMinimalInteger(contents: Uint8Array): boolean {
+  const [first, second] = contents;
+  return (
+    first !== undefined &&
+    !(second !== undefined && ((first === 0x00 && second < 0x80) || (first === 0xff && second >= 0x80)))
+  );
 }
 
 function checkConstructedContents(

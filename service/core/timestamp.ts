@@ -12,7 +12,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { equalBytes } from "./bytes.ts";
-import { encodingProblem } from "./der.ts";
+import { encodingProblem, isMinimalInteger } from "./der.ts";
 import { EvidenceError } from "./errors.ts";
 
 export const OID = {
@@ -602,10 +602,8 @@ function nameProblem(name: pkijs.RelativeDistinguishedNames): string | null {
 }
 
 /** X.690 §8.3.2, for INTEGERs under an IMPLICIT tag, which the generic walker cannot recognise. */
-function isMinimalInteger(block: asn1js.AsnType): boolean {
-  if (block.idBlock.isConstructed) return false;
-  const v = (block as asn1js.Primitive).valueBlock.valueHexView;
-  return v.length > 0 && !(v.length > 1 && ((v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80)));
+function isDerInteger(block: asn1js.AsnType): boolean {
+  return !block.idBlock.isConstructed && isMinimalInteger((block as asn1js.Primitive).valueBlock.valueHexView);
 }
 
 /**
@@ -650,7 +648,7 @@ function checkTstInfoFields(tstInfo: asn1js.AsnType): void {
     for (const tag of [0, 1]) {
       const part = parts[j];
       if (part?.idBlock.tagClass === 3 && part.idBlock.tagNumber === tag) {
-        if (!isMinimalInteger(part)) bad(`accuracy's [${tag}] is not a DER INTEGER`);
+        if (!isDerInteger(part)) bad(`accuracy's [${tag}] is not a DER INTEGER`);
         j++;
       }
     }
