@@ -46,6 +46,12 @@ export interface ChainReader {
   chainId(): Promise<number>;
   /** The newest block's number. */
   blockNumber(): Promise<number>;
+  /**
+   * The newest block's number when it is known to be at least `atLeast` without asking the
+   * node (a cache's highest seen), else as {@link blockNumber}. Optional: a reader without it
+   * is asked {@link blockNumber}.
+   */
+  blockNumberAtLeast?(atLeast: number): Promise<number>;
   /** Whether there is code at `contract`. */
   hasCode(contract: string): Promise<boolean>;
   anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain>;
@@ -432,6 +438,9 @@ export class OutageReader {
     return {
       chainId: read(chain.chainId),
       blockNumber: read(chain.blockNumber),
+      // Kept when the reader has it: without it, each certificate of a bulk run would ask the
+      // node for its newest block again.
+      ...(chain.blockNumberAtLeast && { blockNumberAtLeast: read(chain.blockNumberAtLeast) }),
       hasCode: read(chain.hasCode),
       anchorOf: read(chain.anchorOf),
       block: read(chain.block),

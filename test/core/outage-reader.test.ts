@@ -48,6 +48,18 @@ describe("OutageReader: one request stops asking a node that has failed to answe
     }
   });
 
+  it("keeps a reader's blockNumberAtLeast, and gives none to a reader without it", async () => {
+    const asked: number[] = [];
+    const node = {
+      ...failingReader("timeout"),
+      blockNumberAtLeast: async (n: number) => (asked.push(n), 40),
+    };
+    const reader = new OutageReader().over(node);
+    expect(await reader.blockNumberAtLeast?.(12)).to.equal(40);
+    expect(asked).to.deep.equal([12]);
+    expect(new OutageReader().over(failingReader("timeout")).blockNumberAtLeast).to.equal(undefined);
+  });
+
   it("passes answers through unchanged", async () => {
     const node = { ...failingReader("timeout"), chainId: async () => 31337, blockNumber: async () => 12 };
     const reader = new OutageReader().over(node);

@@ -8,6 +8,7 @@ import {
   canonicalize,
   hashLeaf,
   MEDIA_TYPE_CAPTURE,
+  OutageReader,
   parseCertificate,
   toHex32,
   verifyCertificate,
@@ -390,6 +391,15 @@ describe("verifying many certificates", () => {
     );
     expect(results.map((r) => r.verdict)).to.deep.equal(Array<string>(16).fill("valid"));
     // A read under way is shared: chain id, newest block, code, anchorOf, block, receipt, once each.
+    expect(inner.reads).to.equal(6);
+  });
+
+  it("reads each anchor once when the CachingChainReader is read through an OutageReader, as evidence verify and the API read it", async () => {
+    const inner = RecordedChain.holding(parseCertificate(example.certificate()));
+    const chain = new OutageReader().over(new CachingChainReader(inner));
+    for (let i = 0; i < 5; i++)
+      expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
+    // The newest block, too, once: the cache's highest seen is not lost behind the wrapper.
     expect(inner.reads).to.equal(6);
   });
 

@@ -6,8 +6,7 @@ import {
   statementText,
   type CertificateClaims,
 } from "../certificate.ts";
-import type { ChainReader } from "../chain-reader.ts";
-import { CachingChainReader, ChainUnavailableError } from "../chain-reader.ts";
+import { ChainUnavailableError, type ChainReader } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
 import { TextKeyedCache } from "../text-cache.ts";
 import { hasLowS, signerAddress } from "../issuer-signature.ts";
@@ -237,7 +236,7 @@ async function checkAnchor(
     // them one after another; a read whose answer is never needed is left unjudged.
     const reads = {
       chainId: asked(chain.chainId()),
-      latest: asked(chain instanceof CachingChainReader ? chain.blockNumberAtLeast(blockNumber) : chain.blockNumber()),
+      latest: asked(chain.blockNumberAtLeast ? chain.blockNumberAtLeast(blockNumber) : chain.blockNumber()),
       code: asked(chain.hasCode(contract)),
       onChain: asked(chain.anchorOf(contract, c.root)),
       block: asked(chain.block(blockNumber)),
