@@ -211,6 +211,14 @@ export interface CertificateHistoryEntry {
   blockNumber: number;
 }
 
+/** The status view's notice while a chain rollback's lost anchor is being replaced. */
+export const NOTICE_REANCHORING =
+  "the chain no longer holds this evidence's anchor (a rollback); it is being anchored again, and a new certificate will be issued. The earlier certificate stays in the history but no longer verifies.";
+
+/** The status view's notice once the evidence was anchored again after a rollback. */
+export const NOTICE_REANCHORED =
+  "this evidence was anchored again after the chain lost its first anchor; the current certificate names the new block. The earlier certificate stays in the history but no longer verifies.";
+
 /** `GET /api/v1/evidence/:id`. */
 export interface EvidenceView {
   id: string;

@@ -102,7 +102,8 @@ function hasValidChecksum(value: string): boolean {
   return true;
 }
 
-function isRealTime(value: string): boolean {
+/** An RFC 3339 UTC time with milliseconds that names a real instant (no 31 February). */
+export function isRealTime(value: string): boolean {
   const ms = Date.parse(value);
   return !Number.isNaN(ms) && new Date(ms).toISOString() === value;
 }

@@ -6,6 +6,8 @@ import {
   canonicalBytes,
   CHECK_IDS,
   canonicalize,
+  CERTIFICATE_WITH_STATEMENTS,
+  claimsOf,
   hashLeaf,
   MEDIA_TYPE_CAPTURE,
   OutageReader,
@@ -454,6 +456,69 @@ describe("verifyEvidence on JSON that carries the certificate under 'certificate
     const result = await verifyEvidence({ kind: "bytes", bytes: bytes(view) }, { chain: chain(), fileDigest });
     expect([result.verdict, result.fileCompared]).to.deep.equal(["valid", true]);
   });
+
+  /** The status answer the service writes for this certificate: its record, one history entry. */
+  const statusAnswer = () => {
+    const claims = claimsOf(parseCertificate(certificate));
+    return {
+      id: claims.record.id,
+      status: "anchored",
+      record: claims.record,
+      certificate,
+      history: [
+        { issuedAt: claims.issuedAt, reason: "anchored", current: true, blockNumber: claims.anchor.blockNumber },
+      ],
+    } as Record<string, any>;
+  };
+  const verifyText = (value: unknown) =>
+    verifyEvidence({ kind: "bytes", bytes: bytes(JSON.stringify(value)) }, { chain: chain(), fileDigest });
+
+  it("verifies the status answer as the service writes it, and with a certificate issued before this one in its history", async () => {
+    expect((await verifyText(statusAnswer())).verdict).to.equal("valid");
+    const reissued = statusAnswer();
+    const claims = claimsOf(parseCertificate(certificate));
+    reissued.history[0].reason = "time-stamped";
+    reissued.history.unshift({
+      issuedAt: claims.record.submittedAt,
+      reason: "anchored",
+      current: false,
+      blockNumber: claims.anchor.blockNumber,
+    });
+    expect((await verifyText(reissued)).verdict).to.equal("valid");
+  });
+
+  for (const [what, change] of [
+    [
+      "a record other than the certificate's",
+      (a: Record<string, any>) => (a.record = { ...a.record, title: "Signed contract (original, 2020)" }),
+    ],
+    ["a member the status answer never has", (a: Record<string, any>) => (a.anchoredAt = "2020-01-01T00:00:05.000Z")],
+    ["another evidence id", (a: Record<string, any>) => (a.id = "AAAAAAAAAAAAAAAAAAAAAA")],
+    ["a status other than anchored", (a: Record<string, any>) => (a.status = "pending")],
+    ["a notice in other words", (a: Record<string, any>) => (a.notice = "first anchored on 1 January 2020")],
+    [
+      "an earlier certificate dated before the record was submitted",
+      (a: Record<string, any>) =>
+        a.history.unshift({ issuedAt: "2020-01-01T00:00:00.000Z", reason: "anchored", current: false, blockNumber: 1 }),
+    ],
+    ["a history that ends with another certificate", (a: Record<string, any>) => (a.history[0].blockNumber += 1)],
+    ["a history entry with more in it", (a: Record<string, any>) => (a.history[0].note = "issued in 2020")],
+  ] as const) {
+    it(`is invalid, nothing but the format checked, with ${what} beside the certificate`, async () => {
+      const answer = statusAnswer();
+      change(answer);
+      const result = await verifyText(answer);
+      expect([result.verdict, result.checks[0]!.status]).to.deep.equal(["invalid", "failed"]);
+      expect(
+        result.checks.slice(1).every((c) => c.status === "skipped"),
+        "nothing else was checked",
+      ).to.equal(true);
+      expect(reasonOf(result, "format")).to.include({ code: "format.malformed" });
+      expect((reasonOf(result, "format") as { message: string }).message).to.match(
+        new RegExp(`^${CERTIFICATE_WITH_STATEMENTS}: "`),
+      );
+    });
+  }
 
   it("is invalid when what it carries was altered, or when a key is written twice anywhere in it", async () => {
     const altered = structuredClone(certificate);

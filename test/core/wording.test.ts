@@ -165,6 +165,18 @@ describe("what a verdict says first (core/verify/wording.ts)", () => {
     ]);
     expect(verdictHeadline(png, "en")).to.equal("INVALID — there is no certificate in this file");
     expect(verdictHeadline(damaged, "en"), "a damaged document keeps the plain headline").to.equal("INVALID");
+    // A certificate with statements beside it that it does not cover: said so, in both languages.
+    const withMore = { anchoredAt: "2020-01-01T00:00:05.000Z", certificate: example.certificate() };
+    const statements = await verifyEvidence(
+      { kind: "bytes", bytes: new TextEncoder().encode(JSON.stringify(withMore)) },
+      { chain },
+    );
+    expect(verdictExplanation(statements, "en")).to.equal(
+      'This file holds a certificate and, beside it, statements the certificate does not cover: "anchoredAt" is no member of the service\'s status answer. A reader could take them for certified facts, so as it is the file proves nothing. Verify the certificate on its own: the .evidence.json file or the PDF document the service issued.',
+    );
+    expect(verdictExplanation(statements, "zh-CN")).to.equal(
+      "此文件中除证书外，还有证书未涵盖的陈述：“anchoredAt”不是服务状态应答中的字段。读者可能把这些陈述当作已存证的事实，因此此文件按现状不能证明任何内容。请单独核验证书：服务签发的 .evidence.json 文件或其 PDF 证书。",
+    );
     const photos = zipSync({ "shot.png": strToU8("not really a png") });
     const ordinaryZip = await verifyEvidence({ kind: "bytes", bytes: photos }, { chain });
     expect(verdictExplanation(ordinaryZip, "en")).to.match(

@@ -168,6 +168,13 @@ export const NOT_A_CERTIFICATE_DOCUMENT =
 /** A ZIP chosen as the certificate that is no capture package: the reader's wrong choice. */
 export const NOT_A_CAPTURE_PACKAGE = "the ZIP is not a capture package: it holds no capture manifest";
 
+/**
+ * JSON holding a certificate under "certificate" with members beside it that say more than
+ * the certificate (docs/protocol.md §5.4), followed by ": " and what differs.
+ */
+export const CERTIFICATE_WITH_STATEMENTS =
+  "the JSON holds a certificate and, beside it, statements the certificate does not cover";
+
 /** The format failures that are a file of another kind chosen, not a damaged certificate. */
 export const WRONG_FILE_MESSAGES: readonly string[] = [
   NOT_A_CERTIFICATE,

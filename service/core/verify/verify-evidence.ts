@@ -13,9 +13,12 @@ import {
   type CapturePackage,
 } from "../capture-package.ts";
 import { CERTIFICATE_SUFFIX, certificateFromPdf, extractEmbeddedFiles, isPdf } from "../pdf-attachment.ts";
-import { CERTIFICATE_TYPE } from "../schema.ts";
-import { MEDIA_TYPE_CAPTURE } from "../api.ts";
+import { CERTIFICATE_TYPE, isRealTime } from "../schema.ts";
+import { MEDIA_TYPE_CAPTURE, NOTICE_REANCHORED, type CertificateHistoryEntry, type IssueReason } from "../api.ts";
+import { claimsOf, parseCertificate, type CertificateClaims } from "../certificate.ts";
+import { canonicalize } from "../jcs.ts";
 import {
+  CERTIFICATE_WITH_STATEMENTS,
   NOT_A_CAPTURE_PACKAGE,
   NOT_A_CERTIFICATE,
   NOT_A_CERTIFICATE_DOCUMENT,
@@ -122,17 +125,27 @@ async function verifyHeld(input: EvidenceInput, options: VerifyOptions): Promise
   if ("result" in held) return held.result;
   const result = await verifyCertificate(held.certificate, options);
   // JSON that carries the certificate under "certificate" (a saved answer of the service's
-  // status route, or the body the API takes) is verified as the API verifies it.
+  // status route) is verified as the API verifies it, when nothing beside it says more.
   const wrapped = result.checks[0]!.status === "failed" ? certificateWrappedIn(held.certificate) : undefined;
-  return wrapped === undefined ? result : verifyCertificate(wrapped, options);
+  if (wrapped === undefined) return result;
+  if ("beside" in wrapped) return malformedResult(`${CERTIFICATE_WITH_STATEMENTS}: ${wrapped.beside}`);
+  return verifyCertificate(wrapped.certificate, options);
 }
 
 /**
  * The certificate an object holds under `certificate`, when it is none itself (no `type`) and
  * its text has no key twice anywhere (readers that keep the first or the last duplicate would
- * see different certificates); otherwise undefined.
+ * see different certificates); undefined when it is no such object.
+ *
+ * What stands beside the certificate is no part of it, yet a reader of the file takes it for
+ * fact: the members of the service's status answer are taken only as they restate the
+ * certificate (docs/protocol.md §8.1). `id` and `record` must be the certificate's, `status`
+ * "anchored", `notice` the service's own words for an item anchored again, and `history`
+ * well formed, its last entry the certificate itself (its issue time and block), the earlier
+ * ones issued between the record's submission and it. Anything else is `beside`: what
+ * differs, and the file proves nothing as it is.
  */
-function certificateWrappedIn(certificate: unknown): unknown {
+function certificateWrappedIn(certificate: unknown): { certificate: unknown } | { beside: string } | undefined {
   if (typeof certificate !== "string") return undefined;
   let value: unknown;
   try {
@@ -144,7 +157,88 @@ function certificateWrappedIn(certificate: unknown): unknown {
   const inner = (value as { certificate?: unknown }).certificate;
   if (typeof inner !== "object" || inner === null || (inner as { type?: unknown }).type !== CERTIFICATE_TYPE) return;
   for (const _ of duplicateKeys(certificate)) return undefined;
-  return inner;
+  let claims: CertificateClaims;
+  try {
+    claims = claimsOf(parseCertificate(inner));
+  } catch {
+    // A damaged certificate fails on its own, with its own reason.
+    return { certificate: inner };
+  }
+  const beside = statementBeside(value as Record<string, unknown>, claims);
+  return beside === undefined ? { certificate: inner } : { beside };
+}
+
+/** What a status answer says beside its certificate that the certificate does not, if anything. */
+function statementBeside(view: Record<string, unknown>, claims: CertificateClaims): string | undefined {
+  for (const [key, value] of Object.entries(view)) {
+    switch (key) {
+      case "certificate":
+        break;
+      case "id":
+        if (value !== claims.record.id) return `"id" is not the certificate's evidence id`;
+        break;
+      case "status":
+        if (value !== "anchored") return `"status" is not "anchored"`;
+        break;
+      case "record":
+        if (!sameJson(value, claims.record)) return `"record" is not the certificate's record`;
+        break;
+      case "notice":
+        if (value !== NOTICE_REANCHORED) return `"notice" is not the service's`;
+        break;
+      case "history": {
+        const wrong = historyBeside(value, claims);
+        if (wrong) return `"history" ${wrong}`;
+        break;
+      }
+      default:
+        return `"${key}" is no member of the service's status answer`;
+    }
+  }
+  return undefined;
+}
+
+const ISSUE_REASONS: readonly unknown[] = ["anchored", "re-anchored", "time-stamped"] satisfies IssueReason[];
+const HISTORY_KEYS = ["blockNumber", "current", "issuedAt", "reason"].join();
+
+/** Why a status answer's history says more than its certificate, or undefined. */
+function historyBeside(history: unknown, claims: CertificateClaims): string | undefined {
+  if (!Array.isArray(history) || history.length === 0) return "is not a list of the certificates issued";
+  const issued = Date.parse(claims.issuedAt);
+  const submitted = Date.parse(claims.record.submittedAt);
+  for (const [i, entry] of history.entries()) {
+    const e = entry as Partial<Record<keyof CertificateHistoryEntry, unknown>>;
+    const last = i === history.length - 1;
+    if (typeof e !== "object" || e === null || Object.keys(e).sort().join() !== HISTORY_KEYS) {
+      return "has an entry of another form";
+    }
+    if (!ISSUE_REASONS.includes(e.reason) || typeof e.issuedAt !== "string" || !isRealTime(e.issuedAt)) {
+      return "has an entry of another form";
+    }
+    if (typeof e.blockNumber !== "number" || !Number.isSafeInteger(e.blockNumber) || e.current !== last) {
+      return "has an entry of another form";
+    }
+    if (last) {
+      if (e.issuedAt !== claims.issuedAt || e.blockNumber !== claims.anchor.blockNumber) {
+        return "does not end with this certificate";
+      }
+    } else {
+      const at = Date.parse(e.issuedAt);
+      if (at < submitted || at > issued || e.blockNumber > claims.anchor.blockNumber) {
+        return "names a certificate issued outside the record's submission and this certificate";
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Whether two JSON values are the same (their canonical forms are). */
+function sameJson(a: unknown, b: unknown): boolean {
+  try {
+    return canonicalize(a) === canonicalize(b);
+  } catch {
+    return false;
+  }
 }
 
 function asSource(zip: Uint8Array | ByteSource): ByteSource {

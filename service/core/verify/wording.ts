@@ -1,4 +1,9 @@
-import { NOT_A_CERTIFICATE_DOCUMENT, UNREADABLE_DOCUMENT, WRONG_FILE_MESSAGES } from "./checks.ts";
+import {
+  CERTIFICATE_WITH_STATEMENTS,
+  NOT_A_CERTIFICATE_DOCUMENT,
+  UNREADABLE_DOCUMENT,
+  WRONG_FILE_MESSAGES,
+} from "./checks.ts";
 import { NO_CERTIFICATE_ATTACHED } from "../pdf-attachment.ts";
 import type {
   CaptureSummary,
@@ -256,7 +261,12 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
   "format.malformed": both(
     (r) => r.message,
-    (r) => `格式错误：${inChinese(r.message, FORMAT_PHRASES_ZH, "证书无法解析")}`,
+    (r) => {
+      const beside = besideText(r.message, "zh-CN");
+      return beside === undefined
+        ? `格式错误：${inChinese(r.message, FORMAT_PHRASES_ZH, "证书无法解析")}`
+        : `格式错误：JSON 文件在证书之外另有证书未涵盖的陈述：${beside}`;
+    },
   ),
   "format.no-certificate-yet": both(
     () => "the capture package holds no certificate yet: it is issued once the capture is anchored",
@@ -489,6 +499,37 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
  * holds. A message no phrase knows is never shown as if it were the sentence: the reader gets
  * `summary`, and the English after it, marked as the technical detail.
  */
+/** `text` as a pattern that matches it literally. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** What a status answer says beside its certificate (verify-evidence.ts, statementBeside), in Chinese. */
+const BESIDE_ZH: [RegExp, string][] = (
+  [
+    ["is not the certificate's evidence id", "不是证书的存证编号"],
+    ['is not "anchored"', "不是 “anchored”"],
+    ["is not the certificate's record", "与证书中的记录不同"],
+    ["is not the service's", "不是服务所写的说明"],
+    ["is no member of the service's status answer", "不是服务状态应答中的字段"],
+    ["is not a list of the certificates issued", "不是已签发证书的列表"],
+    ["has an entry of another form", "含有格式不符的条目"],
+    ["does not end with this certificate", "的最后一项不是本证书"],
+    [
+      "names a certificate issued outside the record's submission and this certificate",
+      "列出了在记录提交之前或本证书之后签发的证书",
+    ],
+  ] as const
+).map(([en, zh]) => [new RegExp(`^"([^"]*)" ${escapeRegExp(en)}$`), `“$1”${zh}`]);
+
+/** The statement beside a certificate that a format failure names, in the reader's language; undefined for any other failure. */
+function besideText(message: string, lang: Lang): string | undefined {
+  const prefix = `${CERTIFICATE_WITH_STATEMENTS}: `;
+  if (!message.startsWith(prefix)) return undefined;
+  const detail = message.slice(prefix.length);
+  return lang === "zh-CN" ? inChinese(detail, BESIDE_ZH, "证书旁的陈述") : detail;
+}
+
 function inChinese(message: string, phrases: readonly [RegExp, string][], summary: string): string {
   for (const [pattern, zh] of phrases) if (pattern.test(message)) return message.replace(pattern, zh);
   return `${summary}（技术细节：${message}）`;
@@ -866,6 +907,12 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
       return zh
         ? `这份 PDF 无法可靠读取：${reasonText(format.reason, lang)}。不同的 PDF 阅读器可能从中读出不同的证书，因此它按现状不能证明任何内容：它可能被改动过，也可能经 PDF 工具改写。请索取签发时的 PDF 证书或其 .evidence.json 文件。`
         : `This PDF cannot be read safely: ${reasonText(format.reason, lang)}. Different PDF readers could find different certificates in it, so as it is it proves nothing: it may have been altered, or rewritten by a PDF tool. Ask for the PDF as issued, or its .evidence.json file.`;
+    }
+    const beside = besideText(message, lang);
+    if (beside !== undefined) {
+      return zh
+        ? `此文件中除证书外，还有证书未涵盖的陈述：${beside}。读者可能把这些陈述当作已存证的事实，因此此文件按现状不能证明任何内容。请单独核验证书：服务签发的 .evidence.json 文件或其 PDF 证书。`
+        : `This file holds a certificate and, beside it, statements the certificate does not cover: ${beside}. A reader could take them for certified facts, so as it is the file proves nothing. Verify the certificate on its own: the .evidence.json file or the PDF document the service issued.`;
     }
     if (WRONG_FILE_MESSAGES.includes(message)) {
       return zh

@@ -7,6 +7,8 @@ import {
   EVIDENCE_ID,
   EVIDENCE_PAGE,
   MAX_DIGESTS_PER_REQUEST,
+  NOTICE_REANCHORED,
+  NOTICE_REANCHORING,
   TEXT_LIMITS,
   SubmissionDetailsSchema,
   type SubmissionDetails,
@@ -207,11 +209,9 @@ export async function evidenceView(store: EvidenceStore, row: EvidenceRow): Prom
   };
   if (history.length > 0) view.history = history.map((h) => h.entry);
   if (row.reanchoring) {
-    view.notice =
-      "the chain no longer holds this evidence's anchor (a rollback); it is being anchored again, and a new certificate will be issued. The earlier certificate stays in the history but no longer verifies.";
+    view.notice = NOTICE_REANCHORING;
   } else if (history.some((h) => h.entry.reason === "re-anchored")) {
-    view.notice =
-      "this evidence was anchored again after the chain lost its first anchor; the current certificate names the new block. The earlier certificate stays in the history but no longer verifies.";
+    view.notice = NOTICE_REANCHORED;
   }
   return view;
 }
