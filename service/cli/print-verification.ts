@@ -5,6 +5,7 @@ import {
   httpStatusText,
   reasonText,
   timeText,
+  timestampStatusNote,
   verdictExplanation,
   verdictHeadline,
   warningText,
@@ -65,7 +66,10 @@ export function verificationText(
     for (const ts of result.timestamps) {
       const t = timeText(new Date(ts.time), lang);
       const offset = zh ? `与区块时间相差 ${ts.offsetSeconds} 秒` : `${ts.offsetSeconds} s from the block's time`;
-      facts.push([zh ? "时间戳" : "time-stamp", `${ts.tsa}: ${t.utc} (${offset})`]);
+      facts.push([
+        zh ? "时间戳" : "time-stamp",
+        `${ts.tsa}: ${t.utc} (${offset})${timestampStatusNote(ts.status, lang)}`,
+      ]);
     }
   }
   const now = timeText(new Date(), lang);

@@ -15,6 +15,7 @@ import {
   reasonText,
   sizeBaseTableForFewSignatures,
   timeText,
+  timestampStatusNote,
   typedDigest,
   verdictExplanation,
   verdictHeadline,
@@ -352,7 +353,10 @@ async function renderSummary(result: VerificationResult): Promise<void> {
   );
   for (const ts of result.timestamps) {
     const time = timeText(new Date(ts.time), l);
-    rows.push(["verify.timestamp", `${ts.tsa}${l === "zh-CN" ? "：" : ": "}${time.both}`]);
+    rows.push([
+      "verify.timestamp",
+      `${ts.tsa}${l === "zh-CN" ? "：" : ": "}${time.both}${timestampStatusNote(ts.status, l)}`,
+    ]);
   }
   for (const [key, value] of rows) summary.append(el("dt", t(key)), el("dd", value, { "data-field": key }));
 }

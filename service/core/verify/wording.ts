@@ -12,6 +12,7 @@ import type {
   CheckStatus,
   Reason,
   ReasonCode,
+  TimestampSummary,
   Verdict,
   VerificationResult,
   Warning,
@@ -693,6 +694,19 @@ const TIMESTAMP_PROBLEMS: Record<TimestampProblem, Words> = {
     "zh-CN": "所给的时间戳机构信任列表无法读取",
   },
 };
+
+/**
+ * What a time-stamp's summary line adds to its authority's name and time: nothing for a token
+ * that was checked; otherwise that it was not (the name and the time are only what the token
+ * itself says, which anyone can write) or that it failed. Shown wherever those lines are.
+ */
+export function timestampStatusNote(status: TimestampSummary["status"], lang: Lang): string {
+  if (status === "passed") return "";
+  if (status === "failed") return lang === "zh-CN" ? "——未通过：令牌不成立" : " — FAILED: the token does not hold";
+  return lang === "zh-CN"
+    ? "——未核验：名称和时间仅为令牌自述"
+    : " — NOT CHECKED: the name and time are only what the token says";
+}
 
 /** A problem code in words; one this verifier does not know is shown as it is. */
 function timestampProblem(problem: string, lang: Lang): string {

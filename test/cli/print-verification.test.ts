@@ -1,0 +1,48 @@
+import { expect } from "chai";
+import { parseCertificate, verifyCertificate, type TimestampSummary } from "../../service/core/index.ts";
+import { verificationText } from "../../service/cli/print-verification.ts";
+import { RecordedChain } from "../helpers/recorded-chain.ts";
+import { example } from "../helpers/vectors.ts";
+
+/** The genuine example's verification, with one time-stamp summary of `status` in place of its own. */
+async function withTimestamp(status: TimestampSummary["status"]) {
+  const result = await verifyCertificate(example.certificate(), {
+    chain: RecordedChain.holding(parseCertificate(example.certificate())),
+  });
+  const timestamp: TimestampSummary = {
+    tsa: "DigiCert Timestamp 2023",
+    time: "2023-11-28T22:58:37.000Z",
+    status,
+    development: false,
+    offsetSeconds: 94_608_000,
+  };
+  return { ...result, timestamps: [timestamp] };
+}
+
+const lineOf = (text: string, label: RegExp) => text.split("\n").find((l) => label.test(l));
+
+describe("evidence verify's text: a time-stamp's line (cli/print-verification.ts)", () => {
+  const options = { rpc: "http://127.0.0.1:8545", source: "c.evidence.json" };
+
+  it("shows a checked token's authority and time as they are", async () => {
+    const text = verificationText(await withTimestamp("passed"), { ...options, lang: "en" });
+    expect(lineOf(text, /^ {2}time-stamp/)).to.match(
+      /DigiCert Timestamp 2023: 2023-11-28 22:58:37 UTC \(94608000 s from the block's time\)$/,
+    );
+  });
+
+  it("says a token that was not checked is only what it says of itself, in both languages", async () => {
+    const result = await withTimestamp("error");
+    expect(lineOf(verificationText(result, { ...options, lang: "en" }), /^ {2}time-stamp/)).to.match(
+      /\(94608000 s from the block's time\) — NOT CHECKED: the name and time are only what the token says$/,
+    );
+    expect(lineOf(verificationText(result, { ...options, lang: "zh-CN" }), /^ {2}时间戳/)).to.match(
+      /（?与区块时间相差 94608000 秒\)?——未核验：名称和时间仅为令牌自述$/,
+    );
+  });
+
+  it("says a token that failed did", async () => {
+    const text = verificationText(await withTimestamp("failed"), { ...options, lang: "en" });
+    expect(lineOf(text, /^ {2}time-stamp/)).to.match(/ — FAILED: the token does not hold$/);
+  });
+});
