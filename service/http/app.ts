@@ -117,7 +117,7 @@ export function createApp(deps: AppDependencies): Express {
 
   app.use("/rpc", contentLengthLimit(64 * 1024), bodyDeadline(deps.limits.rpcBodyTimeoutMs));
   app.use("/rpc", publicCors);
-  app.use(rpcProxy({ chainUrl: deps.chainUrl, contract: deps.contract, anonymous, log: deps.log }));
+  app.use(rpcProxy({ chainUrl: deps.chainUrl, contracts: deps.site().contracts, anonymous, log: deps.log }));
 
   const uploadRate = minimumUploadRate(16 * 1024, deps.limits.uploadRateWindowMs);
   app.use("/api/v1/verify", contentLengthLimit(MAX_DOCUMENT_BYTES + deps.limits.fileSizeBytes), uploadRate, publicCors);

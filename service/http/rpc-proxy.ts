@@ -20,7 +20,7 @@ const ANCHOR_OF = evidenceAnchorInterface.getFunction("anchorOf")!.selector;
  * refused before it reaches the node: an `eth_call` with a gas limit, a sender, a value
  * or a state override could make the node compute without end or answer with megabytes.
  */
-function checkParams(method: VerifierRpcMethod, params: unknown, contract: string): string | null {
+function checkParams(method: VerifierRpcMethod, params: unknown, contracts: readonly string[]): string | null {
   const p = Array.isArray(params) ? params : params === undefined ? [] : null;
   if (p === null) return "params must be an array";
   const blockTag = (tag: unknown) => tag === "latest" || (typeof tag === "string" && QUANTITY.test(tag));
@@ -46,8 +46,11 @@ function checkParams(method: VerifierRpcMethod, params: unknown, contract: strin
       if (typeof call !== "object" || call === null || Array.isArray(call)) return "eth_call takes [{to, data}, block]";
       const keys = Object.keys(call);
       if (keys.some((k) => k !== "to" && k !== "data")) return "eth_call takes only to and data (no gas, from, value)";
-      if (typeof call.to !== "string" || call.to.toLowerCase() !== contract.toLowerCase()) {
-        return `eth_call only to the anchor contract ${contract}`;
+      const to = typeof call.to === "string" ? call.to.toLowerCase() : undefined;
+      if (!contracts.some((c) => c.toLowerCase() === to)) {
+        return contracts.length === 1
+          ? `eth_call only to the anchor contract ${contracts[0]}`
+          : `eth_call only to the anchor contracts ${contracts.join(", ")}`;
       }
       if (typeof call.data !== "string" || !new RegExp(`^${ANCHOR_OF}[0-9a-fA-F]{64}$`).test(call.data)) {
         return "eth_call only of anchorOf(bytes32)";
@@ -65,7 +68,8 @@ function checkParams(method: VerifierRpcMethod, params: unknown, contract: strin
  */
 export function rpcProxy(options: {
   chainUrl: string;
-  contract: string;
+  /** The registries whose anchors may be read: the service's own and the earlier ones it trusts. */
+  contracts: readonly string[];
   anonymous: TokenBuckets;
   log: Logger;
 }): Router {
@@ -92,7 +96,7 @@ export function rpcProxy(options: {
       const calls = Array.isArray(body) ? body : [body];
       const ids = new Set<unknown>();
       const refused = calls.map((call) => {
-        const refusedCall = refusal(call, allowed, options.contract);
+        const refusedCall = refusal(call, allowed, options.contracts);
         if (refusedCall !== null) return refusedCall;
         const id = (call as { id: unknown }).id;
         if (ids.has(id)) return errorFor(call, -32600, "each call of a batch needs its own id");
@@ -143,7 +147,7 @@ async function forwardCalls(url: string, calls: unknown[]): Promise<unknown[]> {
   return answers;
 }
 
-function refusal(call: unknown, allowed: Set<string>, contract: string): unknown {
+function refusal(call: unknown, allowed: Set<string>, contracts: readonly string[]): unknown {
   if (typeof call !== "object" || call === null || (call as { jsonrpc?: unknown }).jsonrpc !== "2.0") {
     return errorFor(call, -32600, "invalid JSON-RPC request");
   }
@@ -154,7 +158,7 @@ function refusal(call: unknown, allowed: Set<string>, contract: string): unknown
   if (typeof method !== "string" || !allowed.has(method)) {
     return errorFor(call, -32601, `method not allowed here; allowed: ${[...allowed].join(", ")}`);
   }
-  const problem = checkParams(method as VerifierRpcMethod, params, contract);
+  const problem = checkParams(method as VerifierRpcMethod, params, contracts);
   return problem === null ? null : errorFor(call, -32602, problem);
 }
 

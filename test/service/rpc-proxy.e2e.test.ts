@@ -19,6 +19,9 @@ const CHAIN_ID = 4343;
 /** Larger than the two sockets' kernel buffers together, so a reader that stops early is seen to stop. */
 const FLOOD_BYTES = 32 * 1024 * 1024;
 
+/** An earlier registry the service trusts beside its own (TRUSTED_CONTRACTS). */
+const EARLIER_REGISTRY = `0x${"44".repeat(20)}`;
+
 const anchorOf = (root: string) => evidenceAnchorInterface.encodeFunctionData("anchorOf", [root]);
 const call = (id: number | string, method: string, params: unknown[]) => ({ jsonrpc: "2.0", id, method, params });
 
@@ -57,7 +60,12 @@ describe("POST /rpc, the public JSON-RPC proxy (a real service; its chain node b
       intercept: (calls) =>
         flood && calls.some((c) => String(c.id).startsWith("flood")) ? flood.intercept : undefined,
     });
-    service = await startServiceProcess(dataDir, { ...env, CHAIN_RPC_URL: node.url, CHAIN_ID: String(CHAIN_ID) });
+    service = await startServiceProcess(dataDir, {
+      ...env,
+      CHAIN_RPC_URL: node.url,
+      CHAIN_ID: String(CHAIN_ID),
+      TRUSTED_CONTRACTS: EARLIER_REGISTRY,
+    });
   });
 
   after(async () => {
@@ -202,6 +210,13 @@ describe("POST /rpc, the public JSON-RPC proxy (a real service; its chain node b
         expect(res.body.error?.code, what).to.equal(-32602);
       }
       expect(node.received.slice(before)).to.deep.equal([]);
+    });
+
+    it("forwards anchorOf to an earlier registry the service trusts (TRUSTED_CONTRACTS): the page verifies its certificates through /rpc", async () => {
+      const params = [{ to: EARLIER_REGISTRY, data: anchorOf(`0x${"55".repeat(32)}`) }, "latest"];
+      const res = await rpc(call("earlier", "eth_call", params));
+      expect(res.body.error).to.equal(undefined);
+      expect(res.body.result).to.equal(await direct.request("eth_call", params));
     });
 
     it("answers 502 to a node that floods it, and stops reading the node's answer, cutting the connection", async function () {
