@@ -92,6 +92,108 @@ describe("docs/protocol.md Appendix A: the independent Python verifier, run as p
     }
   });
 
+  describe("against a node that answers as the chain of certificate-v2.json would", () => {
+    const certificate = JSON.parse(readFileSync(vectors("certificate-v2.json"), "utf8"));
+    const { root, treeSize, anchor, issuer } = certificate.batch;
+    const word = (n: number) => n.toString(16).padStart(64, "0");
+    const quantity = (n: number) => `0x${n.toString(16)}`;
+    /** The Anchored event's third topic: the anchorer, left-padded with `padding` (24 hex digits). */
+    let padding = "0".repeat(24);
+    let code = "0x6080";
+    let node: ReturnType<typeof createServer>;
+    let rpc: string;
+    before(async () => {
+      const answers: Record<string, () => unknown> = {
+        eth_chainId: () => quantity(anchor.chainId),
+        eth_blockNumber: () => quantity(anchor.blockNumber + 5),
+        eth_getCode: () => code,
+        eth_call: () => `0x${word(anchor.timestamp)}${word(anchor.blockNumber)}${word(treeSize)}`,
+        eth_getBlockByNumber: () => ({
+          hash: anchor.blockHash,
+          timestamp: quantity(anchor.timestamp),
+          transactions: [anchor.txHash],
+        }),
+        eth_getTransactionReceipt: () => ({
+          status: "0x1",
+          blockNumber: quantity(anchor.blockNumber),
+          blockHash: anchor.blockHash,
+          logs: [
+            {
+              address: anchor.contract,
+              topics: [
+                "0x657c885d7d5dd131160c24792c13cea0c72bc48d2e2121e97ce7f9faf98ec379",
+                root,
+                `0x${padding}${issuer.address.slice(2).toLowerCase()}`,
+              ],
+              data: `0x${word(treeSize)}${word(anchor.timestamp)}`,
+            },
+          ],
+        }),
+      };
+      node = createServer((req, res) => {
+        let body = "";
+        req.on("data", (chunk: Buffer) => (body += chunk));
+        req.on("end", () => {
+          const { id, method } = JSON.parse(body) as { id: number; method: string };
+          res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ jsonrpc: "2.0", id, result: answers[method]?.() ?? null }));
+        });
+      });
+      node.listen(0, "127.0.0.1");
+      await once(node, "listening");
+      rpc = `http://127.0.0.1:${(node.address() as AddressInfo).port}`;
+    });
+    after(() => node.close());
+    afterEach(() => {
+      padding = "0".repeat(24);
+      code = "0x6080";
+    });
+
+    it("is valid, every check passed", async () => {
+      const result = await verify([vectors("certificate-v2.json"), "--file", vectors("evidence.txt"), "--rpc", rpc]);
+      expect([result.verdict, result.exitCode, result.checks.anchor], result.output).to.deep.equal([
+        "valid",
+        0,
+        "passed",
+      ]);
+    });
+
+    it("reads integers written as 1.0 or 1e0 as the integers they are (§3.2 rule 6): the certificate is the same", async () => {
+      const text = readFileSync(vectors("certificate-v2.json"), "utf8")
+        .replace(/"leafIndex": (\d+)/, '"leafIndex": $1.0')
+        .replace(/"treeSize": (\d+)/, '"treeSize": $1e0')
+        .replace(/"blockNumber": (\d+)/, '"blockNumber": $1.000');
+      expect(text).to.match(/"leafIndex": \d+\.0/);
+      const reformatted = path.join(dir, "reformatted.json");
+      writeFileSync(reformatted, text);
+      const result = await verify([reformatted, "--file", vectors("evidence.txt"), "--rpc", rpc]);
+      expect([result.verdict, result.exitCode], result.output).to.deep.equal(["valid", 0]);
+    });
+
+    it("could not verify, not invalid, when the registry named with --contract has no code on the node (§8.4.6): another chain", async () => {
+      code = "0x";
+      const named = await verify([vectors("certificate-v2.json"), "--rpc", rpc, "--contract", anchor.contract]);
+      expect([named.checks.anchor, named.verdict, named.exitCode], named.output).to.deep.equal([
+        "error",
+        "indeterminate",
+        3,
+      ]);
+      const unnamed = await verify([vectors("certificate-v2.json"), "--rpc", rpc]);
+      expect(
+        [unnamed.checks.anchor, unnamed.verdict],
+        "no registry named: the certificate's contract is not there",
+      ).to.deep.equal(["failed", "invalid"]);
+    });
+
+    it("takes no Anchored event whose anchorer topic is not an address (high bytes set), as ABI decoders do not (§7.2)", async () => {
+      padding = "f".repeat(24);
+      const result = await verify([vectors("certificate-v2.json"), "--rpc", rpc]);
+      expect([result.checks.anchor, result.verdict], result.output).to.deep.equal(["failed", "invalid"]);
+      expect(result.output).to.match(/anchor +failed +no Anchored event/);
+    });
+  });
+
   it("reads a certificate file an editor saved with a UTF-8 byte order mark as the same certificate (§5.1)", async () => {
     const marked = path.join(dir, "marked.json");
     writeFileSync(marked, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(vectors("certificate.json"))]));
