@@ -11,6 +11,7 @@ import { sha1 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
+import { base64ToBytes, bytesToBase64 } from "./base64.ts";
 import { equalBytes } from "./bytes.ts";
 import { encodingProblem, isMinimalInteger } from "./der.ts";
 import { EvidenceError } from "./errors.ts";
@@ -1055,27 +1056,7 @@ export function timestampTokenFromBase64(base64: string): Uint8Array {
 
 /** Encodes a DER token for the `token` field of a `timestamps` entry. */
 export function timestampTokenToBase64(der: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < der.length; i += 0x8000) {
-    binary += String.fromCharCode(...der.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-function base64ToBytes(
-  text: string,
-  what: string,
-  code: "INVALID_ARGUMENT" | "INVALID_TIMESTAMP" = "INVALID_ARGUMENT",
-): Uint8Array {
-  if (typeof text !== "string" || !BASE64.test(text)) {
-    throw new EvidenceError(code, `${what} is not standard base64 with padding`);
-  }
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
+  return bytesToBase64(der);
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   statementText,
   type CertificateClaims,
 } from "../certificate.ts";
+import { base64ToBytes } from "../base64.ts";
 import { ChainUnavailableError, type ChainReader } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
 import { TextKeyedCache } from "../text-cache.ts";
@@ -433,15 +434,8 @@ function checkToken(
   if (cached && now - cached.at < 60_000) return cached.check;
   // A token is attacker-controlled: one that cannot even be decoded is a failed token, never a crash.
   const check = Promise.resolve()
-    .then(() => verifier.verify(base64ToBytes(token), root))
+    .then(() => verifier.verify(base64ToBytes(token, "timestamp token", "INVALID_TIMESTAMP"), root))
     .catch((): TimestampCheck => ({ status: "failed", problem: "unreadable" }));
   cache.set(key, { at: now, check });
   return check;
-}
-
-function base64ToBytes(text: string): Uint8Array {
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
 }
