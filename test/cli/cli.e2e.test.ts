@@ -1,6 +1,15 @@
 import { expect } from "chai";
 import { execFile, execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
 import { strToU8, zipSync } from "fflate";
@@ -591,6 +600,15 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(nested.stderr.trim()).to.equal(
           `evidence verify: ${certs}: 1 subdirectory not searched (name it to verify the certificates inside)`,
         );
+        // So is a file of another kind, which may be a certificate saved under another name.
+        writeFileSync(path.join(certs, "c.evidence.txt"), readFileSync(certificatePath));
+        const other = await runCli(["verify", certs, "--rpc", chain.url, "--lang", "en", "--json"]);
+        expect(other.stdout.trim().split("\n")).to.have.length(2);
+        expect(other.stderr.trim().split("\n")).to.deep.equal([
+          `evidence verify: ${certs}: 1 subdirectory not searched (name it to verify the certificates inside)`,
+          `evidence verify: ${certs}: 1 file of other kinds not read (certificates are .json, .pdf, .zip or .wacz files; name a file to verify it)`,
+        ]);
+        rmSync(path.join(certs, "c.evidence.txt"));
         const zh = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--lang", "zh"]);
         expect(zh.stdout).to.match(/^结论 +编号 +证书 +文件 +原因/);
         const zhInvalid = zh.stdout.split("\n").find((l) => l.includes("b.evidence.json"))!;

@@ -70,12 +70,26 @@ output's reader stops reading (| head).`,
       );
       if (!isFile) throw new UsageError(`--file ${file}: not a file that can be read`);
     }
-    const { files: certificates, scanned } = await certificateFiles(positionals, (dir, count) =>
-      console.error(
-        lang === "zh-CN"
-          ? `evidence verify：${dir} 中的 ${count} 个子目录未检查（要核验其中的证书，请将其一并列出）`
-          : `evidence verify: ${dir}: ${count} subdirector${count === 1 ? "y" : "ies"} not searched (name ${count === 1 ? "it" : "them"} to verify the certificates inside)`,
-      ),
+    const { files: certificates, scanned } = await certificateFiles(
+      positionals,
+      values.files,
+      (dir, { subdirectories, others }) => {
+        if (subdirectories > 0) {
+          console.error(
+            lang === "zh-CN"
+              ? `evidence verify：${dir} 中的 ${subdirectories} 个子目录未检查（要核验其中的证书，请将其一并列出）`
+              : `evidence verify: ${dir}: ${subdirectories} subdirector${subdirectories === 1 ? "y" : "ies"} not searched (name ${subdirectories === 1 ? "it" : "them"} to verify the certificates inside)`,
+          );
+        }
+        // A certificate saved under another name (.txt) would otherwise go unverified unsaid.
+        if (others > 0) {
+          console.error(
+            lang === "zh-CN"
+              ? `evidence verify：${dir} 中的 ${others} 个其他类型的文件未读取（证书文件为 .json、.pdf、.zip 或 .wacz；要核验某个文件，请直接列出）`
+              : `evidence verify: ${dir}: ${others} file${others === 1 ? "" : "s"} of other kinds not read (certificates are .json, .pdf, .zip or .wacz files; name a file to verify it)`,
+          );
+        }
+      },
     );
     if ((values.file !== undefined || values.sha256 !== undefined) && certificates.length !== 1) {
       throw new UsageError("--file and --sha256 go with one certificate; use --files DIR for many");
@@ -306,7 +320,9 @@ const CERTIFICATE_FILE = /\.(evidence\.json|json|pdf|zip|wacz)$/i;
  */
 async function certificateFiles(
   names: string[],
-  skipped: (dir: string, subdirectories: number) => void,
+  /** The --files directory: its files of other kinds are read, as originals. */
+  originals: string | undefined,
+  skipped: (dir: string, unread: { subdirectories: number; others: number }) => void,
 ): Promise<{ files: string[]; scanned: Set<string> }> {
   const files: string[] = [];
   /** The files found in a directory rather than named: those that hold no certificate are passed over. */
@@ -330,7 +346,9 @@ async function certificateFiles(
         scanned.add(path.join(name, entry));
       }
       const subdirectories = all.filter((e) => e.isDirectory() && !CERTIFICATE_FILE.test(e.name)).length;
-      if (subdirectories > 0) skipped(name, subdirectories);
+      const asOriginals = originals !== undefined && path.resolve(originals) === path.resolve(name);
+      const others = asOriginals ? 0 : all.filter((e) => e.isFile() && !CERTIFICATE_FILE.test(e.name)).length;
+      if (subdirectories + others > 0) skipped(name, { subdirectories, others });
     } else files.push(name);
   }
   if (files.length === 0) throw new UsageError("no certificate files found");
