@@ -371,6 +371,18 @@ describe("web captures through the service (real service, Chromium, a loopback s
     writeFileSync(wrapped, JSON.stringify({ certificate: JSON.parse(readFileSync(certificatePath, "utf8")) }));
     const unwrapped = await verifiedWithFile(wrapped, zipAt("capture.zip"));
     expect([unwrapped.code, unwrapped.json.verdict, unwrapped.json.fileCompared]).to.deep.equal([0, "valid", true]);
+    // Wrapped with a statement beside it that the certificate does not cover: INVALID, the package or not.
+    const beside = zipAt("beside.json");
+    writeFileSync(
+      beside,
+      JSON.stringify({ capturedAt: "2020-01-01", certificate: JSON.parse(readFileSync(certificatePath, "utf8")) }),
+    );
+    const besides = await verifiedWithFile(beside, zipAt("capture.zip"));
+    expect([besides.code, besides.json.verdict, besides.check("format").status]).to.deep.equal([
+      1,
+      "invalid",
+      "failed",
+    ]);
 
     // A package in the certificate's place is checked as a package, whatever is handed over beside it.
     const both = await verifiedWithFile(zipAt("tampered.zip"), zipAt("capture.zip"));

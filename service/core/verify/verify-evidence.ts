@@ -299,7 +299,10 @@ async function verifyAgainstPackage(
   }
   const held = await certificateIn(input);
   if ("result" in held) return held.result;
-  const certificate = certificateWrappedIn(held.certificate) ?? held.certificate;
+  const wrapped = certificateWrappedIn(held.certificate);
+  // Statements beside a wrapped certificate: verifyHeld says so, whatever the file.
+  if (wrapped && "beside" in wrapped) return asAFile();
+  const certificate = wrapped ? wrapped.certificate : held.certificate;
   if (certifiedContentHash(certificate) === digest.toLowerCase()) return asAFile();
   const pkg = await readPackage(zip);
   if ("malformed" in pkg) return asAFile();
