@@ -3,6 +3,7 @@ import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
 import { Inflate } from "fflate";
 import * as v from "valibot";
 import { equalBytes } from "./bytes.ts";
+import { parseJson } from "./json.ts";
 import { EvidenceError, isEvidenceError } from "./errors.ts";
 import { canonicalize } from "./jcs.ts";
 import { crc32, createSha256 } from "./stream-hash.ts";
@@ -200,7 +201,7 @@ export function captureFactsOf(manifest: CaptureManifestJson): CaptureFacts {
 export function parseCaptureManifest(bytes: Uint8Array): CaptureManifestJson {
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    json = parseJson(new TextDecoder("utf-8", { fatal: true }).decode(bytes), "manifest.json");
   } catch (cause) {
     throw new EvidenceError("INVALID_PACKAGE", "manifest.json is not UTF-8 JSON", { cause });
   }

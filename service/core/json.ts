@@ -1,4 +1,5 @@
 import { EvidenceError } from "./errors.ts";
+import { MAX_JSON_DEPTH } from "./limits.ts";
 
 /**
  * Parses untrusted JSON text and refuses duplicate keys in any object. JSON.parse keeps
@@ -9,18 +10,51 @@ import { EvidenceError } from "./errors.ts";
  * Throws INVALID_JSON for text that is not JSON, DUPLICATE_KEY naming the first duplicate.
  */
 export function parseJsonText(text: string, what = "the text"): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new EvidenceError("INVALID_JSON", `${what} is not valid JSON`, { cause: e });
-  }
+  const value = parseJson(text, what);
   const duplicate = firstDuplicateKey(text);
   if (duplicate !== null) {
     const where = duplicate.at ? ` in ${duplicate.at}` : "";
     throw new EvidenceError("DUPLICATE_KEY", `${what} has the key "${duplicate.key}" twice${where}`);
   }
   return value;
+}
+
+/**
+ * JSON.parse of untrusted text, refusing first text that nests arrays and objects deeper than
+ * {@link MAX_JSON_DEPTH}: 16 MB of `[[[…]]]` is valid JSON that takes JSON.parse and any walk
+ * of it gigabytes, while nothing these formats carry nests past a handful of levels.
+ * Throws INVALID_JSON.
+ */
+export function parseJson(text: string, what = "the text"): unknown {
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new EvidenceError("INVALID_JSON", `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new EvidenceError("INVALID_JSON", `${what} is not valid JSON`, { cause: e });
+  }
+}
+
+/** Whether `text` opens more than `limit` arrays and objects one inside another (strings skipped); for any text, JSON or not. */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: to its closing quote, past escaped characters.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 interface Frame {

@@ -17,6 +17,12 @@ export const TEXT_LIMITS = {
 
 export type TextField = keyof typeof TEXT_LIMITS;
 
+/**
+ * How deep untrusted JSON may nest arrays and objects (a certificate nests four levels, an API
+ * body six): deeper text is refused before it is parsed.
+ */
+export const MAX_JSON_DEPTH = 64;
+
 /** Certificates are a few kilobytes; anything much larger is not one (time-stamp tokens included). */
 export const MAX_CERTIFICATE_BYTES = 256 * 1024;
 

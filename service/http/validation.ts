@@ -1,7 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import express, { type Request, type RequestHandler } from "express";
 import * as v from "valibot";
-import { firstDuplicateKey, type ErrorCode } from "../core/index.ts";
+import { firstDuplicateKey, MAX_JSON_DEPTH, nestsDeeperThan, type ErrorCode } from "../core/index.ts";
 import { HttpProblem } from "./problem.ts";
 
 /** A request whose body's bytes the JSON parser kept. */
@@ -16,7 +16,21 @@ type RawBodied = Request & { rawBody?: Buffer };
  */
 export function strictJsonBody(limit: string): RequestHandler[] {
   return [
-    express.json({ limit, strict: false, verify: (req, _res, raw) => ((req as RawBodied).rawBody = raw) }),
+    express.json({
+      limit,
+      strict: false,
+      verify: (req, _res, raw) => {
+        // Refused before it is parsed: deep nesting costs JSON.parse gigabytes (core/json.ts).
+        if (nestsDeeperThan(raw.toString("latin1"), MAX_JSON_DEPTH)) {
+          throw new HttpProblem(
+            400,
+            "INVALID_JSON",
+            `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`,
+          );
+        }
+        (req as RawBodied).rawBody = raw;
+      },
+    }),
     (req, _res, next) => {
       const raw = (req as RawBodied).rawBody ?? Buffer.alloc(0);
       if (!isUtf8(raw)) throw new HttpProblem(400, "INVALID_BODY", "the body is not valid UTF-8");

@@ -35,6 +35,8 @@ interface HttpCase {
   bodyBase64?: string;
   bodyRepeat?: { prefix: string; repeat: string; count: number; suffix: string };
   bodyNested?: number;
+  /** The key whose value is nested (default items). */
+  nestedKey?: string;
   status: number;
   code: string | null;
   /** A pattern the problem's detail matches: what a person reads must say what is wrong. */
@@ -77,7 +79,9 @@ function bodyOf(c: HttpCase): Buffer | undefined {
   if (c.bodyBase64 !== undefined) return Buffer.from(c.bodyBase64, "base64");
   if (c.bodyRepeat)
     return Buffer.from(c.bodyRepeat.prefix + c.bodyRepeat.repeat.repeat(c.bodyRepeat.count) + c.bodyRepeat.suffix);
-  if (c.bodyNested) return Buffer.from(`{"items":${"[".repeat(c.bodyNested)}${"]".repeat(c.bodyNested)}}`);
+  if (c.bodyNested) {
+    return Buffer.from(`{"${c.nestedKey ?? "items"}":${"[".repeat(c.bodyNested)}${"]".repeat(c.bodyNested)}}`);
+  }
   return undefined;
 }
 

@@ -1,6 +1,6 @@
 import { indexOfBytes } from "../bytes.ts";
 import { isEvidenceError } from "../errors.ts";
-import { duplicateKeys } from "../json.ts";
+import { duplicateKeys, parseJson } from "../json.ts";
 import {
   bytesSource,
   captureFactsOf,
@@ -149,7 +149,7 @@ function certificateWrappedIn(certificate: unknown): { certificate: unknown } | 
   if (typeof certificate !== "string") return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(certificate);
+    value = parseJson(certificate);
   } catch {
     return undefined;
   }
@@ -312,7 +312,7 @@ async function verifyAgainstPackage(
 /** The content hash a certificate (parsed or its text) states, if it can be read at all; for choosing how to compare, never for judging. */
 function certifiedContentHash(certificate: unknown): string | undefined {
   try {
-    const value = typeof certificate === "string" ? (JSON.parse(certificate) as unknown) : certificate;
+    const value = typeof certificate === "string" ? parseJson(certificate) : certificate;
     const hash = (value as { record?: { contentHash?: unknown } } | null)?.record?.contentHash;
     return typeof hash === "string" ? hash.toLowerCase() : undefined;
   } catch {
@@ -357,7 +357,7 @@ export async function notACertificate(
   if (beginsAsJson(bytes)) {
     let value: unknown;
     try {
-      value = JSON.parse(decodeText(bytes));
+      value = parseJson(decodeText(bytes));
     } catch {
       return undefined;
     }

@@ -8,6 +8,7 @@ import {
   blobSource,
   CERTIFICATE_TYPE,
   duplicateKeys,
+  parseJson,
   isZip,
   langOf,
   malformedResult,
@@ -439,9 +440,9 @@ const malformedCertificates = new WeakMap<Request, Map<number, string>>();
 function parseBody(text: string): { body: Record<string, unknown>; malformed: Map<number, string> } {
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
-    throw new HttpProblem(400, "INVALID_JSON", "the request body is not valid JSON");
+    value = parseJson(text, "the request body");
+  } catch (e) {
+    throw new HttpProblem(400, "INVALID_JSON", (e as Error).message);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new HttpProblem(400, "INVALID_BODY", "send {certificate} or {certificates: [...]}");
