@@ -45,6 +45,12 @@ export const PDF_LIMITS = {
   objects: 1_000_000,
   /** Nesting of arrays and dictionaries. */
   depth: 64,
+  /**
+   * Values (numbers, names, strings, arrays, dictionaries…) read from the whole document: a
+   * certificate document has a few thousand; 63 MB of nested arrays would be 30 million, and
+   * gigabytes held.
+   */
+  values: 1_000_000,
   /** The decoded size of one embedded file; a certificate is a few kilobytes. */
   fileBytes: 8 * 1024 * 1024,
   /** Everything inflated for one document: object streams and embedded files together. */
@@ -232,12 +238,19 @@ function isDigit(byte: number | undefined): boolean {
 }
 
 /** A cursor over PDF bytes that reads tokens and objects. */
+/** What is left of a document's {@link PDF_LIMITS.values}, shared by every scanner of it. */
+interface ValueBudget {
+  left: number;
+}
+
 class Scanner {
   readonly bytes: Uint8Array;
   pos: number;
+  readonly #budget: ValueBudget;
 
-  constructor(bytes: Uint8Array, pos = 0) {
+  constructor(bytes: Uint8Array, budget: ValueBudget, pos = 0) {
     this.bytes = bytes;
+    this.#budget = budget;
     this.pos = pos;
   }
 
@@ -295,6 +308,7 @@ class Scanner {
 
   value(depth = 0): Value {
     if (depth > PDF_LIMITS.depth) throw invalid(`objects nest deeper than ${PDF_LIMITS.depth} levels`);
+    if (--this.#budget.left < 0) throw invalid(`the PDF has more than ${PDF_LIMITS.values} values`);
     this.skipSpace();
     const b = this.bytes[this.pos];
     if (b === undefined) throw invalid("the PDF ends inside an object");
@@ -510,6 +524,8 @@ class PdfDocument {
   readonly trailers: Dict[] = [];
   /** Definitions read so far, those in object streams included. */
   objectCount = 0;
+  /** Values every scanner of the document may still read. */
+  readonly values: ValueBudget = { left: PDF_LIMITS.values };
   #inflated = 0;
   #integerObjects: Map<string, Set<number>> | undefined;
   readonly bytes: Uint8Array;
@@ -623,7 +639,7 @@ function readDocument(pdf: Uint8Array): PdfDocument {
     throw invalid("the PDF does not end with %%EOF: it is truncated, or bytes were appended");
   }
   const document = new PdfDocument(pdf);
-  const scanner = new Scanner(pdf);
+  const scanner = new Scanner(pdf, document.values);
   for (;;) {
     scanner.skipSpace();
     if (scanner.atEnd) break;
@@ -1064,7 +1080,7 @@ function readObjectStream(document: PdfDocument, container: Definition): void {
   const first = stream.dict.get("First");
   if (!isCount(count) || !isCount(first)) throw invalid("an object stream has no valid /N or /First");
   const data = document.decode(stream, PDF_LIMITS.inflatedBytes);
-  const header = new Scanner(data.subarray(0, first));
+  const header = new Scanner(data.subarray(0, first), document.values);
   const entries: [number, number][] = [];
   for (let i = 0; i < count; i++) {
     const num = header.integer();
@@ -1087,7 +1103,10 @@ function readObjectStream(document: PdfDocument, container: Definition): void {
   }
   entries.forEach(([num, offset], i) => {
     const end = entries[i + 1]?.[1] ?? data.length;
-    const definition: Definition = { ref: ref(num, 0), value: new Scanner(data.subarray(offset, end)).value() };
+    const definition: Definition = {
+      ref: ref(num, 0),
+      value: new Scanner(data.subarray(offset, end), document.values).value(),
+    };
     if (!contents.has(num)) contents.set(num, definition);
     document.add(definition);
   });

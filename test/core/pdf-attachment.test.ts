@@ -11,7 +11,7 @@ import {
   type CheckId,
   type EvidenceError,
 } from "../../service/core/index.ts";
-import { certificateFromPdf, extractEmbeddedFiles, isPdf } from "../../service/core/pdf-attachment.ts";
+import { certificateFromPdf, extractEmbeddedFiles, isPdf, PDF_LIMITS } from "../../service/core/pdf-attachment.ts";
 import { renderCertificatePdf } from "../../service/document/certificate-pdf.ts";
 import { exampleDocumentInput, Poppler } from "../helpers/certificate-document.ts";
 import { sha256Hex } from "../helpers/hash.ts";
@@ -147,6 +147,15 @@ describe("extractEmbeddedFiles", function () {
       invalidDocument(() => extractEmbeddedFiles(rendered.subarray(0, end)));
     }
     invalidDocument(() => extractEmbeddedFiles(rendered.subarray(0, rendered.lastIndexOf("%%EOF") + 4)));
+  });
+
+  it(`refuses a document of more than ${PDF_LIMITS.values.toLocaleString("en")} values, as it reads, before it holds them all`, () => {
+    // 63 levels of arrays, repeated: within the nesting limit, and 4 MB where 63 MB held gigabytes.
+    const group = `${"[".repeat(63)}${"]".repeat(63)} `;
+    const body = group.repeat(Math.ceil((PDF_LIMITS.values + 1) / 63));
+    const pdf = Buffer.from(`%PDF-1.7\n1 0 obj\n[${body}]\nendobj\nstartxref\n9\n%%EOF\n`, "latin1");
+    const e = invalidDocument(() => extractEmbeddedFiles(pdf));
+    expect(e.message).to.equal(`the PDF has more than ${PDF_LIMITS.values} values`);
   });
 
   it("throws nothing but INVALID_DOCUMENT for 300 single-byte changes of a rendered document", () => {
