@@ -48,7 +48,7 @@ function lingerOnClose(socket: Socket): void {
 export function bodyDeadline(ms: number): RequestHandler {
   return (req, res, next) => {
     if (req.readableEnded || !hasBody(req.headers)) return next();
-    const timer = setTimeout(() => timeOut(req.socket, res), ms);
+    const timer = setTimeout(() => timeOut(req, res), ms);
     req.once("end", () => clearTimeout(timer));
     req.once("close", () => clearTimeout(timer));
     next();
@@ -68,7 +68,7 @@ export function minimumUploadRate(bytesPerSecond: number, windowMs = 30_000): Re
     let last = req.socket.bytesRead;
     const timer = setInterval(() => {
       const read = req.socket.bytesRead;
-      if (read - last < (bytesPerSecond * windowMs) / 1000) timeOut(req.socket, res);
+      if (read - last < (bytesPerSecond * windowMs) / 1000) timeOut(req, res);
       last = read;
     }, windowMs);
     const stop = () => clearInterval(timer);
@@ -79,13 +79,17 @@ export function minimumUploadRate(bytesPerSecond: number, windowMs = 30_000): Re
   };
 }
 
-function timeOut(socket: Socket, res: Parameters<RequestHandler>[1]): void {
+function timeOut(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1]): void {
   if (!res.headersSent) {
     res.set("Connection", "close");
     sendProblem(res, new HttpProblem(408, "REQUEST_TIMEOUT", "the request body arrived too slowly"));
   }
-  res.once("finish", () => socket.destroy());
-  setTimeout(() => socket.destroy(), 1_000).unref();
+  // The request is destroyed, not only its socket: once the answer is sent, node no longer
+  // tells the request its socket closed, and a body parser reading it (an upload's file half
+  // written) would wait for the rest for ever, holding its file open.
+  const cut = () => req.destroy(new Error("the request body arrived too slowly"));
+  res.once("finish", cut);
+  setTimeout(cut, 1_000).unref();
 }
 
 /** Whether the request has a body to read, by its headers (RFC 9112 §6.3). */

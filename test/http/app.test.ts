@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { zipSync } from "fflate";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
@@ -62,6 +63,22 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     otherKey = (await createAccount(store, "other")).apiKey;
     ({ server, url } = await listen(appWith({})));
   });
+
+  /** Every file under objects/. */
+  const objectFiles = async () =>
+    (await readdir(path.join(dir, "objects"), { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+      .sort();
+  /** How many files under `root` this process holds open (Linux /proc). */
+  const openFilesUnder = (root: string) =>
+    readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${root}/`);
+      } catch {
+        return false;
+      }
+    }).length;
 
   type Limits = Parameters<typeof createApp>[0]["limits"];
   type Dependencies = Parameters<typeof createApp>[0];
@@ -561,6 +578,31 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
           "UNSUPPORTED_ENCODING",
         ]);
       }
+    });
+
+    it("cuts an upload that stalls (408), removing its file under way and the files it had sent, and holding no file open", async () => {
+      const objectsBefore = await objectFiles();
+      const c = await RawConnection.open(url);
+      const part = (name: string) =>
+        `--b\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+      // One whole file, then a second that stops arriving halfway.
+      c.write(
+        `POST /api/v1/evidence HTTP/1.1\r\nHost: evidence\r\nAuthorization: Bearer ${apiKey}\r\n` +
+          `Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n` +
+          `${part("whole.bin")}${"w".repeat(64 * 1024)}\r\n${part("stalled.bin")}${"s".repeat(64 * 1024)}`,
+      );
+      const answer = await c.answer();
+      expect([answer.status, JSON.parse(answer.body).code]).to.deep.equal([408, "REQUEST_TIMEOUT"]);
+      await c.closed;
+      await until(
+        async () =>
+          ((await objects.temporaryFiles()).length === 0 &&
+            openFilesUnder(path.join(dir, "tmp")) + openFilesUnder(path.join(dir, "objects")) === 0) ||
+          undefined,
+        "the stalled file to be removed and closed",
+        10_000,
+      );
+      expect(await objectFiles(), "the whole file is not kept without its evidence").to.deep.equal(objectsBefore);
     });
 
     it("cuts a request body that trickles (408), as uploads are", async () => {
