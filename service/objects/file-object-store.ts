@@ -116,14 +116,17 @@ export class FileObjectStore implements ObjectStore {
       const release = await this.#holds.keep(contentHash, async () => {
         const finalPath = this.pathOf(contentHash);
         const dir = path.dirname(finalPath);
-        await mkdir(dir, { recursive: true, mode: 0o700 });
+        // A new objects/xx/ is itself an entry of objects/: synced there too, or a power cut
+        // could lose the directory with the file in it.
+        if ((await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined) await syncDirectory(path.dirname(dir));
         try {
           await link(tmpPath, finalPath);
-          await syncDirectory(dir);
         } catch (e) {
-          // The same content is already stored: keep the first copy.
+          // The same content is already stored: keep the first copy. Its entry is synced
+          // below all the same, since the upload that made it may not have got that far.
           if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
         }
+        await syncDirectory(dir);
         await unlink(tmpPath);
       });
       return { contentHash, size, release };
