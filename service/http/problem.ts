@@ -180,17 +180,18 @@ export function toProblem(err: unknown): HttpProblem {
   if (e.message === "Request aborted") {
     return new HttpProblem(400, "BAD_REQUEST", "the request was aborted before its body was read");
   }
+  // body-parser's inflation of a Content-Encoding the body does not match: zlib's own words
+  // ("incorrect header check", "unexpected end of file") say nothing to the sender. Gzip and
+  // deflate (Z_…), brotli (ERR__ERROR_…, and Z_BUF_ERROR when cut short), zstd (ZSTD_error_…).
+  if (typeof e.code === "string" && /^(Z_(DATA|BUF)_ERROR$|ERR__ERROR_|ZSTD_error_)/.test(e.code)) {
+    return new HttpProblem(400, "BAD_REQUEST", "the body could not be decoded as its Content-Encoding says");
+  }
   // busboy's parse errors: the body is not well-formed multipart.
   if (
     typeof e.message === "string" &&
-    /^(Malformed|Unexpected end of|Multipart: Boundary not found)/i.test(e.message)
+    /^(Malformed|Unexpected end of (form|file)|Multipart: Boundary not found)/.test(e.message)
   ) {
     return new HttpProblem(400, "MALFORMED_MULTIPART", `the multipart body is malformed: ${e.message}`);
-  }
-  // body-parser's inflation of a Content-Encoding the body does not match: zlib's own words
-  // ("incorrect header check") say nothing to the sender.
-  if (typeof e.code === "string" && /^Z_(DATA|BUF)_ERROR$/.test(e.code)) {
-    return new HttpProblem(400, "BAD_REQUEST", "the body could not be decoded as its Content-Encoding says");
   }
   if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
     return new HttpProblem(e.status, "BAD_REQUEST", e.message ?? "bad request");

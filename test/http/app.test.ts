@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, wri
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { zipSync } from "fflate";
-import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, deflateSync, gzipSync, zstdCompressSync } from "node:zlib";
 import type { Server } from "node:http";
 import {
   malformedResult,
@@ -763,6 +763,19 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
           200,
           "valid",
         ]);
+      }
+      // A body that is not what its Content-Encoding says, or is cut short: 400, never a 500.
+      const compressed = (compress: (b: Buffer) => Buffer) => compress(Buffer.from(text));
+      for (const [what, body, encoding] of [
+        ["not brotli", Buffer.from("{}"), "br"],
+        ["not zstd", Buffer.from("{}"), "zstd"],
+        ["not gzip", Buffer.from("{}"), "gzip"],
+        ["brotli cut short", compressed(brotliCompressSync).subarray(0, 20), "br"],
+        ["gzip cut short", compressed(gzipSync).subarray(0, 20), "gzip"],
+        ["zstd cut short", compressed(zstdCompressSync).subarray(0, 20), "zstd"],
+      ] as const) {
+        const res = await send(body, encoding);
+        expect([res.status, ((await res.json()) as { code: string }).code], what).to.deep.equal([400, "BAD_REQUEST"]);
       }
       // 17 MiB of spaces, sent as 17 KiB.
       const bomb = gzipSync(`{"certificate":"${" ".repeat(17 * 1024 * 1024)}"}`);
