@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { LogFormat } from "./log.ts";
 import { MAX_DOCUMENT_BYTES } from "./core/index.ts";
@@ -66,6 +67,8 @@ export interface ServiceConfig {
     anonymousPerMinute: number;
     /** Open connections per client address. */
     connectionsPerAddress: number;
+    /** Open connections in all; more are closed at once, so descriptors remain for files, the database and the chain node. */
+    connections: number;
     /** The whole body of an /rpc request must arrive within this (RPC_BODY_TIMEOUT_MS). */
     rpcBodyTimeoutMs: number;
     /** Memory verify requests may hold for bodies, all together (VERIFY_BUFFER_BYTES). */
@@ -165,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
       submissionsPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600_000, 1, 100_000_000),
       anonymousPerMinute: int(env, "ANONYMOUS_RATE_LIMIT_PER_MINUTE", 6_000, 1, 100_000_000),
       connectionsPerAddress: int(env, "MAX_CONNECTIONS_PER_ADDRESS", 256, 1, 1_000_000),
+      connections: int(env, "MAX_CONNECTIONS", defaultMaxConnections(), 1, 1_000_000),
       rpcBodyTimeoutMs: int(env, "RPC_BODY_TIMEOUT_MS", 10_000, 100, 600_000),
       verifyBufferBytes: bufferBytes,
       // At least one request's worth too (half of the whole by default); more than the whole is the whole.
@@ -280,4 +284,20 @@ function chainNames(raw: string | undefined): Record<number, string> {
     names[Number(match[1])] = match[2]!.trim();
   }
   return names;
+}
+
+/**
+ * Half the descriptors the process may open (its soft RLIMIT_NOFILE, which node raises to the
+ * hard limit at start; Linux's /proc/self/limits), at most 8,192: the rest stay for uploads'
+ * files, the database, the object store and the chain node. 4,096 where it cannot be read.
+ */
+export function defaultMaxConnections(): number {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    if (line?.[1] === "unlimited") return 8_192;
+    if (line) return Math.max(1, Math.min(8_192, Math.floor(Number(line[1]) / 2)));
+  } catch {
+    // Not Linux: the fallback below.
+  }
+  return 4_096;
 }

@@ -103,6 +103,7 @@ export async function startService(
       requireHost((req, res) => handler(req, res)),
     );
     limitConnectionsPerAddress(server, config.limits.connectionsPerAddress);
+    server.maxConnections = config.limits.connections;
     answerClientErrors(server);
     await listen(server, config.port, config.host);
     cleanup.push(() => closeServer(server));

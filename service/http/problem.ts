@@ -172,6 +172,14 @@ export function toProblem(err: unknown): HttpProblem {
   if (typeof e.code === "string" && PG_UNAVAILABLE.test(e.code)) {
     return new HttpProblem(503, "STORAGE_FAILURE", "the service could not record the evidence; nothing was recorded");
   }
+  // Out of descriptors (a flood of connections, or too much at once): nothing is wrong with the request.
+  if (e.code === "EMFILE" || e.code === "ENFILE") {
+    return new HttpProblem(
+      503,
+      "SERVER_BUSY",
+      "the service is too busy to take this now; try again shortly; nothing was recorded",
+    );
+  }
   if (e.code === "EIO" || e.code === "EROFS" || e.code === "ECONNREFUSED") {
     return new HttpProblem(503, "STORAGE_FAILURE", "the service could not write the evidence; nothing was recorded");
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import path from "node:path";
 import { ConfigError, loadConfig } from "../../service/config.ts";
@@ -54,6 +55,13 @@ describe("the service's configuration (environment variables)", () => {
 
   it("reads the anchoring lease's length from ANCHOR_LEASE_MS", () => {
     expect(loadConfig({ ANCHOR_LEASE_MS: "3000" }).chain.leaseMs).to.equal(3_000);
+  });
+
+  it("caps open connections at MAX_CONNECTIONS, by default half the descriptors the process may open, at most 8,192", () => {
+    const soft = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"))![1]!;
+    expect(loadConfig({}).limits.connections).to.equal(Math.min(8_192, Math.floor(Number(soft) / 2)));
+    expect(loadConfig({ MAX_CONNECTIONS: "300" }).limits.connections).to.equal(300);
+    expect(() => loadConfig({ MAX_CONNECTIONS: "0" })).to.throw(ConfigError, /MAX_CONNECTIONS/);
   });
 
   it("reads the earlier registries trusted beside the service's own from TRUSTED_CONTRACTS, and refuses what is no address", () => {

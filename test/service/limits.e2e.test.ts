@@ -24,6 +24,8 @@ const FROM = {
 };
 
 const MAX_CONNECTIONS = 4;
+/** Open connections in all (MAX_CONNECTIONS): from many addresses, as a flood spread over them would come. */
+const MAX_CONNECTIONS_IN_ALL = 12;
 
 describe("limits on anonymous and slow clients (a real service process)", function () {
   this.timeout(120_000);
@@ -38,6 +40,7 @@ describe("limits on anonymous and slow clients (a real service process)", functi
       // debt, and the Retry-After it then gives tells how many units it was charged.
       ANONYMOUS_RATE_LIMIT_PER_MINUTE: "1",
       MAX_CONNECTIONS_PER_ADDRESS: String(MAX_CONNECTIONS),
+      MAX_CONNECTIONS: String(MAX_CONNECTIONS_IN_ALL),
       RPC_BODY_TIMEOUT_MS: "1000",
     });
   });
@@ -124,6 +127,37 @@ describe("limits on anonymous and slow clients (a real service process)", functi
       const again = await until(
         () => requestFrom(FROM.connections, `${service.url}/healthz`),
         "a new connection from the address to be served",
+        10_000,
+      );
+      expect(again.status).to.equal(200);
+    });
+  });
+
+  describe("connections in all (MAX_CONNECTIONS)", () => {
+    it(`closes connections beyond ${MAX_CONNECTIONS_IN_ALL} from any addresses, keeping the descriptors they would take, and serves those it holds`, async () => {
+      const connections: RawConnection[] = [];
+      // Four addresses of four connections each: none over its own limit, the whole over the cap.
+      for (let i = 0; i < 16; i++)
+        connections.push(await RawConnection.open(service.url, loopbackAddress(20 + (i % 4))));
+      try {
+        await until(
+          async () => connections.some((c) => c.isClosed) || undefined,
+          "a connection beyond the cap to be closed",
+          10_000,
+        );
+        const held = connections.filter((c) => !c.isClosed);
+        expect(held.length).to.be.within(1, MAX_CONNECTIONS_IN_ALL);
+        for (const c of held) {
+          c.write("GET /healthz HTTP/1.1\r\nHost: evidence\r\n\r\n");
+          expect((await c.answer()).status).to.equal(200);
+        }
+      } finally {
+        for (const c of connections) c.destroy();
+      }
+      await Promise.all(connections.map((c) => c.closed));
+      const again = await until(
+        () => requestFrom(loopbackAddress(24), `${service.url}/healthz`),
+        "a new connection to be served once they are closed",
         10_000,
       );
       expect(again.status).to.equal(200);
