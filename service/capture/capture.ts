@@ -409,7 +409,9 @@ class CaptureSession {
       `--proxy-server=${proxy.url}`,
       "--proxy-bypass-list=<-loopback>",
       "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-      // WebRTC may not send UDP around the proxy.
+      // WebRTC may not send UDP around the proxy. This switch is the one Debian's Chromium
+      // honours (the "force-" one it takes and ignores: a page's STUN reached loopback).
+      "--webrtc-ip-handling-policy=disable_non_proxied_udp",
       "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
       // A page that allocates without end crashes its own renderer at this heap size (the
       // capture then fails) instead of taking the machine's memory.

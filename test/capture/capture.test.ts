@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
+import dgram from "node:dgram";
 import { X509Certificate } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -53,6 +54,8 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
   let internal: Site;
   let spki: string;
   let counter = 0;
+  /** A UDP service on loopback, counting the datagrams it receives. */
+  let udp: dgram.Socket & { port: number; received: number };
   /** Requests for /again, by its `then` parameter. */
   const againVisits = new Map<string, number>();
 
@@ -83,6 +86,10 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
 
   before(async () => {
     root = tempDir("capture");
+    udp = Object.assign(dgram.createSocket("udp4"), { port: 0, received: 0 });
+    udp.on("message", () => udp.received++);
+    await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
+    udp.port = udp.address().port;
     dns = await startDnsServer({
       "site.test": ["127.0.0.1"],
       "internal.test": ["127.0.0.2"],
@@ -114,6 +121,22 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         setTimeout(() => serve("image/png", solidPng(10, 10, [30, 30, 200]))(_req, res), 500);
       },
       "/simple": page(() => "<p>simple</p>"),
+      // STUN to a UDP service on loopback, from the page and from a fresh frame's constructor.
+      "/webrtc": page(
+        () => `
+        <p>webrtc</p>
+        <script>
+          const probe = (P) => {
+            const pc = new P({ iceServers: [{ urls: "stun:127.0.0.1:${udp.port}" }] });
+            pc.createDataChannel("x");
+            pc.createOffer().then((o) => pc.setLocalDescription(o));
+          };
+          probe(RTCPeerConnection);
+          const frame = document.createElement("iframe");
+          document.body.append(frame);
+          probe(frame.contentWindow.RTCPeerConnection);
+        </script>`,
+      ),
       "/huge": serve("text/html", `<p>${"x".repeat(3 * 1024 * 1024)}</p>`),
       "/hang": () => {}, // never answers
       "/to-internal": (req, res) => redirect(`http://internal.test:${site.port}/`)(req, res),
@@ -245,6 +268,7 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
     await internal?.close();
     await tlsSite?.close();
     await dns?.stop();
+    udp?.close();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -514,6 +538,14 @@ describe("capturePage (Debian Chromium through the guard proxy, sites on loopbac
         note: "no video: ffmpeg not found at /nonexistent/ffmpeg",
       });
       expect(existsSync(path.join(result.dir, "video.mp4"))).to.equal(false);
+    });
+  });
+
+  describe("a page whose WebRTC reaches for a UDP service on loopback", () => {
+    it("sends it nothing: WebRTC may not send UDP around the guard proxy, from the page or a frame", async () => {
+      udp.received = 0;
+      await capturePage({ url: `http://site.test:${site.port}/webrtc`, waitMs: 1_500 }, options());
+      expect(udp.received).to.equal(0);
     });
   });
 
