@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ErrorRequestHandler, Response } from "express";
 import { MulterError } from "multer";
@@ -32,6 +32,7 @@ const TITLES: Record<number, string> = {
   409: "Conflict",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  417: "Expectation Failed",
   429: "Too Many Requests",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
@@ -74,12 +75,35 @@ export function answerClientErrors(server: Server): void {
           : error.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW"
             ? new HttpProblem(413, "BODY_TOO_LARGE", "the request's chunk extensions are larger than the service reads")
             : new HttpProblem(400, "BAD_REQUEST", "the request is not valid HTTP/1.1");
-    const body = problemBody(problem);
-    socket.end(
-      `HTTP/1.1 ${problem.status} ${TITLES[problem.status]}\r\nContent-Type: application/problem+json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    endWithProblem(socket, problem);
   });
+  // Node's own answers: a bare 417 to an Expect other than 100-continue, and no answer at all
+  // to CONNECT (this is no proxy).
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) =>
+    writeProblem(
+      res,
+      new HttpProblem(
+        417,
+        "EXPECTATION_FAILED",
+        `the service meets no expectation but 100-continue, not "${req.headers.expect}"`,
+      ),
+    ),
+  );
+  server.on("connect", (_req: IncomingMessage, socket: Duplex) =>
+    endWithProblem(
+      socket,
+      new HttpProblem(405, "METHOD_NOT_ALLOWED", "the service is no proxy: CONNECT is not allowed"),
+    ),
+  );
+}
+
+/** A problem written straight on a connection that has no response object, which is then closed. */
+function endWithProblem(socket: Duplex, problem: HttpProblem): void {
+  const body = problemBody(problem);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${TITLES[problem.status]}\r\nContent-Type: application/problem+json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

@@ -1,5 +1,9 @@
 import { expect } from "chai";
-import { toProblem } from "../../service/http/problem.ts";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { answerClientErrors, toProblem } from "../../service/http/problem.ts";
+import { RawConnection } from "../helpers/raw-http.ts";
 
 describe("toProblem (http/problem.ts): what the client caused is not an internal error", () => {
   it("treats an upload the client abandoned (multer's 'Request aborted') as the client's, not a 500", () => {
@@ -17,5 +21,26 @@ describe("toProblem (http/problem.ts): what the client caused is not an internal
     expect(toProblem(new Error("something broke"))).to.include({ status: 500, code: "INTERNAL" });
     const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
     expect(toProblem(reset).status).to.not.equal(400);
+  });
+});
+
+describe("answerClientErrors (http/problem.ts): what Node answers itself is answered as a problem", () => {
+  it("answers CONNECT 405 METHOD_NOT_ALLOWED as problem+json and closes the connection (Node would close it without a word)", async () => {
+    const server = createServer((_req, res) => res.end("ok")).listen(0, "127.0.0.1");
+    answerClientErrors(server);
+    await once(server, "listening");
+    try {
+      const c = await RawConnection.open(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      c.write("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n");
+      await c.closed;
+      expect(c.received).to.match(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+      expect(c.received).to.include("Content-Type: application/problem+json");
+      expect(JSON.parse(c.received.slice(c.received.indexOf("\r\n\r\n") + 4))).to.include({
+        status: 405,
+        code: "METHOD_NOT_ALLOWED",
+      });
+    } finally {
+      server.close();
+    }
   });
 });
