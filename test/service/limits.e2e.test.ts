@@ -106,6 +106,24 @@ describe("limits on anonymous and slow clients (a real service process)", functi
     });
   });
 
+  /** Each open connection answers a request. */
+  const expectServed = async (connections: RawConnection[]) => {
+    for (const c of connections) {
+      c.write("GET /healthz HTTP/1.1\r\nHost: evidence\r\n\r\n");
+      expect((await c.answer()).status).to.equal(200);
+    }
+  };
+  /** Once the service has seen `connections` close, a new connection from `address` is served. */
+  const expectServedOnceClosed = async (connections: RawConnection[], address: string) => {
+    await Promise.all(connections.map((c) => c.closed));
+    const again = await until(
+      () => requestFrom(address, `${service.url}/healthz`),
+      "a new connection to be served once the others are closed",
+      10_000,
+    );
+    expect(again.status).to.equal(200);
+  };
+
   describe("connections per address (MAX_CONNECTIONS_PER_ADDRESS)", () => {
     it(`closes the connections an address opens beyond ${MAX_CONNECTIONS}, and serves the others`, async () => {
       const connections: RawConnection[] = [];
@@ -114,22 +132,13 @@ describe("limits on anonymous and slow clients (a real service process)", functi
       try {
         // The service accepts connections in the order they were made: the last two are over the limit.
         await Promise.all(connections.slice(MAX_CONNECTIONS).map((c) => c.closed));
-        for (const c of connections.slice(0, MAX_CONNECTIONS)) {
-          expect(c.isClosed).to.equal(false);
-          c.write("GET /healthz HTTP/1.1\r\nHost: evidence\r\n\r\n");
-          expect((await c.answer()).status).to.equal(200);
-        }
+        expect(connections.slice(0, MAX_CONNECTIONS).map((c) => c.isClosed)).to.not.include(true);
+        await expectServed(connections.slice(0, MAX_CONNECTIONS));
       } finally {
         for (const c of connections) c.destroy();
       }
       // Once the service has seen them close, the address may connect again.
-      await Promise.all(connections.map((c) => c.closed));
-      const again = await until(
-        () => requestFrom(FROM.connections, `${service.url}/healthz`),
-        "a new connection from the address to be served",
-        10_000,
-      );
-      expect(again.status).to.equal(200);
+      await expectServedOnceClosed(connections, FROM.connections);
     });
   });
 
@@ -147,20 +156,11 @@ describe("limits on anonymous and slow clients (a real service process)", functi
         );
         const held = connections.filter((c) => !c.isClosed);
         expect(held.length).to.be.within(1, MAX_CONNECTIONS_IN_ALL);
-        for (const c of held) {
-          c.write("GET /healthz HTTP/1.1\r\nHost: evidence\r\n\r\n");
-          expect((await c.answer()).status).to.equal(200);
-        }
+        await expectServed(held);
       } finally {
         for (const c of connections) c.destroy();
       }
-      await Promise.all(connections.map((c) => c.closed));
-      const again = await until(
-        () => requestFrom(loopbackAddress(24), `${service.url}/healthz`),
-        "a new connection to be served once they are closed",
-        10_000,
-      );
-      expect(again.status).to.equal(200);
+      await expectServedOnceClosed(connections, loopbackAddress(24));
     });
   });
 
