@@ -21,6 +21,7 @@ describe("untrusted JSON (core/json.ts): nesting is bounded before parsing, keys
     expect(nestsDeeperThan('{"a":{"b":[1]}}', 2)).to.equal(true);
     expect(nestsDeeperThan('{"a":{"b":[1]}}', 3)).to.equal(false);
     expect(nestsDeeperThan(`["${"[".repeat(100)}"]`, 1)).to.equal(false);
+    expect(nestsDeeperThan(`[${"[],".repeat(100)}{}]`, 2), "many opened, none deep").to.equal(false);
     expect(nestsDeeperThan(`["\\"${"{".repeat(100)}"]`, 1)).to.equal(false);
     expect(nestsDeeperThan(`["\\\\", ${nested(3)}]`, 3)).to.equal(true);
   });
