@@ -10,6 +10,7 @@ import {
   claimsOf,
   hashLeaf,
   MEDIA_TYPE_CAPTURE,
+  NOTICE_REANCHORED,
   OutageReader,
   parseCertificate,
   toHex32,
@@ -490,6 +491,20 @@ describe("verifyEvidence on JSON that carries the certificate under 'certificate
       blockNumber: claims.anchor.blockNumber,
     });
     expect((await verifyText(reissued)).verdict).to.equal("valid");
+  });
+
+  it("verifies the status answer of evidence anchored again after a rollback, the lost anchor in a higher block", async () => {
+    const again = statusAnswer();
+    const claims = claimsOf(parseCertificate(certificate));
+    again.history[0].reason = "re-anchored";
+    again.history.unshift({
+      issuedAt: claims.record.submittedAt,
+      reason: "anchored",
+      current: false,
+      blockNumber: claims.anchor.blockNumber + 50,
+    });
+    again.notice = NOTICE_REANCHORED;
+    expect((await verifyText(again)).verdict).to.equal("valid");
   });
 
   for (const [what, change] of [

@@ -142,7 +142,8 @@ async function verifyHeld(input: EvidenceInput, options: VerifyOptions): Promise
  * certificate (docs/protocol.md §8.1). `id` and `record` must be the certificate's, `status`
  * "anchored", `notice` the service's own words for an item anchored again, and `history`
  * well formed, its last entry the certificate itself (its issue time and block), the earlier
- * ones issued between the record's submission and it. Anything else is `beside`: what
+ * ones issued between the record's submission and it (in any block: a chain that rolled back
+ * may anchor again lower). Anything else is `beside`: what
  * differs, and the file proves nothing as it is.
  */
 function certificateWrappedIn(certificate: unknown): { certificate: unknown } | { beside: string } | undefined {
@@ -224,7 +225,8 @@ function historyBeside(history: unknown, claims: CertificateClaims): string | un
       }
     } else {
       const at = Date.parse(e.issuedAt);
-      if (at < submitted || at > issued || e.blockNumber > claims.anchor.blockNumber) {
+      // Its block is not bounded: a chain that rolled back may anchor again in a lower block.
+      if (at < submitted || at > issued) {
         return "names a certificate issued outside the record's submission and this certificate";
       }
     }
