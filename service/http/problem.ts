@@ -89,12 +89,16 @@ export function answerClientErrors(server: Server): void {
       ),
     ),
   );
-  server.on("connect", (_req: IncomingMessage, socket: Duplex) =>
+  server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
+    // The socket is ours alone now: Node's error listener and timers are gone. A client that
+    // resets it must not take the process down, nor one that never closes keep it open.
+    socket.on("error", () => socket.destroy());
+    setTimeout(() => socket.destroy(), 1_000).unref();
     endWithProblem(
       socket,
       new HttpProblem(405, "METHOD_NOT_ALLOWED", "the service is no proxy: CONNECT is not allowed"),
-    ),
-  );
+    );
+  });
 }
 
 /** A problem written straight on a connection that has no response object, which is then closed. */

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { answerClientErrors, toProblem } from "../../service/http/problem.ts";
+import { until } from "../helpers/processes.ts";
 import { RawConnection } from "../helpers/raw-http.ts";
 
 describe("toProblem (http/problem.ts): what the client caused is not an internal error", () => {
@@ -40,6 +41,33 @@ describe("answerClientErrors (http/problem.ts): what Node answers itself is answ
         code: "METHOD_NOT_ALLOWED",
       });
     } finally {
+      server.close();
+    }
+  });
+
+  it("outlives CONNECT clients that reset the connection unread, and closes those that never close theirs", async () => {
+    const server = createServer((_req, res) => res.end("ok")).listen(0, "127.0.0.1");
+    answerClientErrors(server);
+    await once(server, "listening");
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      for (let i = 0; i < 5; i++) {
+        const c = await RawConnection.open(url);
+        c.write("CONNECT x:1 HTTP/1.1\r\nHost: x:1\r\n\r\n");
+        c.socket.resetAndDestroy();
+      }
+      // One that keeps its end open (half-open, as a client may) is closed by the service all the same.
+      const lingering = await RawConnection.open(url);
+      lingering.socket.allowHalfOpen = true;
+      lingering.write("CONNECT x:1 HTTP/1.1\r\nHost: x:1\r\n\r\n");
+      const open = () =>
+        new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+      await until(async () => ((await open()) === 0 ? true : undefined), "the service to close its side", 5_000);
+      lingering.destroy();
+      const res = await fetch(`${url}/`);
+      expect([res.status, await res.text()], "the process still serves").to.deep.equal([200, "ok"]);
+    } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
