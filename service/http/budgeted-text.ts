@@ -4,6 +4,7 @@ import type { RequestHandler } from "express";
 import type { ByteBudget } from "./byte-budget.ts";
 import { hasBody } from "./connection-limits.ts";
 import { HttpProblem } from "./problem.ts";
+import { charsetProblem } from "./validation.ts";
 
 /**
  * Reads a body whole into `req.body` as UTF-8 text, taking memory from `budget` for its bytes
@@ -19,11 +20,8 @@ import { HttpProblem } from "./problem.ts";
 export function budgetedText(options: { limit: number; budget: ByteBudget }): RequestHandler {
   return (req, res, next) => {
     if (req.readableEnded || !hasBody(req.headers)) return next();
-    // RFC 8259 §8.1: JSON exchanged between systems that are not part of a closed ecosystem is UTF-8.
-    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.get("content-type") ?? "")?.[1]?.toLowerCase();
-    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
-      return next(new HttpProblem(415, "UNSUPPORTED_ENCODING", `send the body in UTF-8, not "${charset}"`));
-    }
+    const notUtf8 = charsetProblem(req);
+    if (notUtf8) return next(notUtf8);
     const encoding = (req.get("content-encoding") ?? "identity").trim().toLowerCase();
     let decoder: Transform | undefined;
     if (encoding !== "identity" && encoding !== "") {

@@ -16,6 +16,9 @@ type RawBodied = Request & { rawBody?: Buffer };
  */
 export function strictJsonBody(limit: string): RequestHandler[] {
   return [
+    // UTF-8 only, as budgeted-text.ts takes it: the nesting check below reads the raw bytes,
+    // which in UTF-16 would hide brackets from it.
+    (req, _res, next) => next(charsetProblem(req)),
     express.json({
       limit,
       strict: false,
@@ -110,4 +113,15 @@ export function refuseContentEncoding(req: Request): void {
       `files are hashed as they arrive: send the multipart body without Content-Encoding (got "${encoding}")`,
     );
   }
+}
+
+/**
+ * 415 UNSUPPORTED_ENCODING for a body whose Content-Type names a charset other than UTF-8
+ * (RFC 8259 §8.1: JSON exchanged between systems that are not part of a closed ecosystem is
+ * UTF-8); undefined for UTF-8 or none.
+ */
+export function charsetProblem(req: Request): HttpProblem | undefined {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.get("content-type") ?? "")?.[1]?.toLowerCase();
+  if (charset === undefined || charset === "utf-8" || charset === "utf8") return undefined;
+  return new HttpProblem(415, "UNSUPPORTED_ENCODING", `send the body in UTF-8, not "${charset}"`);
 }
