@@ -11,7 +11,9 @@ import {
   hashLeaf,
   MEDIA_TYPE_CAPTURE,
   NOTICE_REANCHORED,
+  notACertificate,
   OutageReader,
+  PDF_LIMITS,
   parseCertificate,
   toHex32,
   verifyCertificate,
@@ -639,5 +641,28 @@ describe("verifyEvidence beside a ZIP its caller could not read (unreadPackage)"
       },
     );
     expect(content(result)).to.deep.equal(["invalid", "failed", "content.mismatch"]);
+  });
+});
+
+describe("notACertificate: a folder's files that hold no certificate are passed over, large ones too", () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+
+  it("passes over JSON nested past the limit (an organisation chart, say) that names nothing of a certificate", async () => {
+    expect(await notACertificate("orgchart.json", bytes(`{"staff":${nested(100)}}`))).to.equal(
+      "json-not-a-certificate",
+    );
+  });
+
+  it("verifies JSON nested past the limit that names a certificate's keys: it claims to be one", async () => {
+    expect(await notACertificate("x.json", bytes(`{"record":${nested(100)}}`))).to.equal(undefined);
+  });
+
+  it("passes over a PDF with more values than the reader reads, unless it names Evidence Anchor", async () => {
+    const group = `${"[".repeat(63)}${"]".repeat(63)} `;
+    const body = group.repeat(Math.ceil((PDF_LIMITS.values + 1) / 63));
+    const pdf = (extra: string) => bytes(`%PDF-1.7\n1 0 obj\n[${body}(${extra})]\nendobj\nstartxref\n9\n%%EOF\n`);
+    expect(await notACertificate("atlas.pdf", pdf("an atlas"))).to.equal("pdf-without-certificate");
+    expect(await notACertificate("c.pdf", pdf("Evidence Anchor"))).to.equal(undefined);
   });
 });

@@ -322,6 +322,11 @@ function certifiedContentHash(certificate: unknown): string | undefined {
   }
 }
 
+/** Whether JSON text names a certificate's type or any of its keys, read or not. */
+function claimsInText(text: string): boolean {
+  return text.includes(CERTIFICATE_TYPE) || CERTIFICATE_KEYS.some((key) => text.includes(`"${key}"`));
+}
+
 /** Why a file found in a folder is no certificate at all (see notACertificate). */
 export type NotACertificate = "empty" | "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate";
 
@@ -349,8 +354,11 @@ export async function notACertificate(
     let attached;
     try {
       attached = extractEmbeddedFiles(bytes);
-    } catch {
-      return undefined;
+    } catch (e) {
+      // Too many values or objects to read is a large document, not a damaged certificate
+      // document (a few thousand values): passed over unless it names Evidence Anchor.
+      const tooLarge = /^the PDF has more than \d+ (values|objects)$/.test((e as Error).message);
+      return tooLarge && !includesText(bytes, "Evidence Anchor") ? "pdf-without-certificate" : undefined;
     }
     if (attached.some((f) => f.name.toLowerCase().endsWith(CERTIFICATE_SUFFIX))) return undefined;
     return includesText(bytes, "Evidence Anchor") ? undefined : "pdf-without-certificate";
@@ -358,10 +366,15 @@ export async function notACertificate(
   if (isZip(bytes)) return notAPackage(bytesSource(bytes));
   if (beginsAsJson(bytes)) {
     let value: unknown;
+    let text: string;
     try {
-      value = parseJson(decodeText(bytes));
-    } catch {
-      return undefined;
+      text = decodeText(bytes);
+      value = parseJson(text);
+    } catch (e) {
+      // Nested too deep to parse is no certificate (they nest four levels) unless its text
+      // names a certificate's type or keys.
+      const deep = isEvidenceError(e, "INVALID_JSON") && /nests arrays and objects deeper than/.test(e.message);
+      return deep && !claimsInText(text!) ? "json-not-a-certificate" : undefined;
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
     const claims =
