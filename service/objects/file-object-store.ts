@@ -18,6 +18,8 @@ import { makeDirectory } from "../make-directory.ts";
 export class FileObjectStore implements ObjectStore {
   readonly root: string;
   readonly #tmp: string;
+  /** The objects/xx/ directories known to be synced into objects/. */
+  readonly #durableDirectories = new Set<string>();
   readonly #holds = new ObjectHolds();
   /** Whether other replicas stage their uploads beside this one's (`tmp/<replica>/`). */
   readonly #shared: boolean;
@@ -117,8 +119,13 @@ export class FileObjectStore implements ObjectStore {
         const finalPath = this.pathOf(contentHash);
         const dir = path.dirname(finalPath);
         // A new objects/xx/ is itself an entry of objects/: synced there too, or a power cut
-        // could lose the directory with the file in it.
-        if ((await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined) await syncDirectory(path.dirname(dir));
+        // could lose the directory with the file in it. Whoever made it, since another upload
+        // may have made it a moment ago and not synced it yet: once per directory and process.
+        if (!this.#durableDirectories.has(dir)) {
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          await syncDirectory(path.dirname(dir));
+          this.#durableDirectories.add(dir);
+        }
         try {
           await link(tmpPath, finalPath);
         } catch (e) {
