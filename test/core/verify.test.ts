@@ -525,6 +525,15 @@ describe("verifyEvidence on JSON that carries the certificate under 'certificate
     ],
     ["a history that ends with another certificate", (a: Record<string, any>) => (a.history[0].blockNumber += 1)],
     ["a history entry with more in it", (a: Record<string, any>) => (a.history[0].note = "issued in 2020")],
+    [
+      "an earlier certificate naming a negative block",
+      (a: Record<string, any>) =>
+        a.history.unshift({ ...a.history[0], reason: "anchored", current: false, blockNumber: -9007199254740991 }),
+    ],
+    [
+      "the service's notice of a lost anchor where the history shows none",
+      (a: Record<string, any>) => (a.notice = NOTICE_REANCHORED),
+    ],
   ] as const) {
     it(`is invalid, nothing but the format checked, with ${what} beside the certificate`, async () => {
       const answer = statusAnswer();

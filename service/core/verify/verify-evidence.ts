@@ -185,7 +185,8 @@ function statementBeside(view: Record<string, unknown>, claims: CertificateClaim
         if (!sameJson(value, claims.record)) return `"record" is not the certificate's record`;
         break;
       case "notice":
-        if (value !== NOTICE_REANCHORED) return `"notice" is not the service's`;
+        // The service says it only of evidence anchored again, which its history shows.
+        if (value !== NOTICE_REANCHORED || !reanchoredIn(view.history)) return `"notice" is not the service's`;
         break;
       case "history": {
         const wrong = historyBeside(value, claims);
@@ -216,7 +217,10 @@ function historyBeside(history: unknown, claims: CertificateClaims): string | un
     if (!ISSUE_REASONS.includes(e.reason) || typeof e.issuedAt !== "string" || !isRealTime(e.issuedAt)) {
       return "has an entry of another form";
     }
-    if (typeof e.blockNumber !== "number" || !Number.isSafeInteger(e.blockNumber) || e.current !== last) {
+    if (typeof e.blockNumber !== "number" || !Number.isSafeInteger(e.blockNumber) || e.blockNumber < 0) {
+      return "has an entry of another form";
+    }
+    if (e.current !== last) {
       return "has an entry of another form";
     }
     if (last) {
@@ -232,6 +236,11 @@ function historyBeside(history: unknown, claims: CertificateClaims): string | un
     }
   }
   return undefined;
+}
+
+/** Whether a status answer's history holds a certificate issued on anchoring again. */
+function reanchoredIn(history: unknown): boolean {
+  return Array.isArray(history) && history.some((e) => (e as { reason?: unknown } | null)?.reason === "re-anchored");
 }
 
 /** Whether two JSON values are the same (their canonical forms are). */
