@@ -248,6 +248,10 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
     // A client that went away gets no answer; there is no one to read it.
     // (req.destroyed alone says nothing: a fully read body destroys the request stream.)
     if (res.destroyed || req.socket.destroyed) return;
+    // Every SERVER_BUSY says when to try again, whichever handler found the service busy.
+    if (problem.code === "SERVER_BUSY" && !res.headersSent && res.get("Retry-After") === undefined) {
+      res.set("Retry-After", "5");
+    }
     sendProblem(res, problem);
   };
 }

@@ -2,7 +2,9 @@ import { expect } from "chai";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { answerClientErrors, toProblem } from "../../service/http/problem.ts";
+import express from "express";
+import { answerClientErrors, problemHandler, toProblem } from "../../service/http/problem.ts";
+import { silentLogger } from "../../service/log.ts";
 import { until } from "../helpers/processes.ts";
 import { RawConnection } from "../helpers/raw-http.ts";
 
@@ -22,6 +24,26 @@ describe("toProblem (http/problem.ts): what the client caused is not an internal
     expect(toProblem(new Error("something broke"))).to.include({ status: 500, code: "INTERNAL" });
     const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
     expect(toProblem(reset).status).to.not.equal(400);
+  });
+});
+
+describe("problemHandler (http/problem.ts)", () => {
+  it("answers a request the process had no descriptor for with Retry-After, as every SERVER_BUSY", async () => {
+    const app = express();
+    app.get("/open", () => {
+      throw Object.assign(new Error("EMFILE: too many open files, open 'tmp/x'"), { code: "EMFILE" });
+    });
+    app.use(problemHandler(silentLogger()));
+    const server = createServer(app).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/open`);
+      expect([res.status, res.headers.get("retry-after"), ((await res.json()) as { code: string }).code]).to.deep.equal(
+        [503, "5", "SERVER_BUSY"],
+      );
+    } finally {
+      server.close();
+    }
   });
 });
 
