@@ -481,30 +481,28 @@ describe("verifyEvidence on JSON that carries the certificate under 'certificate
   const verifyText = (value: unknown) =>
     verifyEvidence({ kind: "bytes", bytes: bytes(JSON.stringify(value)) }, { chain: chain(), fileDigest });
 
-  it("verifies the status answer as the service writes it, and with a certificate issued before this one in its history", async () => {
-    expect((await verifyText(statusAnswer())).verdict).to.equal("valid");
-    const reissued = statusAnswer();
+  /** The status answer after a second certificate (`reason`), the first issued at submission naming `firstBlock`. */
+  const reissuedAnswer = (reason: "time-stamped" | "re-anchored", firstBlock: number) => {
+    const answer = statusAnswer();
     const claims = claimsOf(parseCertificate(certificate));
-    reissued.history[0].reason = "time-stamped";
-    reissued.history.unshift({
+    answer.history[0].reason = reason;
+    answer.history.unshift({
       issuedAt: claims.record.submittedAt,
       reason: "anchored",
       current: false,
-      blockNumber: claims.anchor.blockNumber,
+      blockNumber: firstBlock,
     });
-    expect((await verifyText(reissued)).verdict).to.equal("valid");
+    return answer;
+  };
+  const anchorBlock = () => claimsOf(parseCertificate(certificate)).anchor.blockNumber;
+
+  it("verifies the status answer as the service writes it, and with a certificate issued before this one in its history", async () => {
+    expect((await verifyText(statusAnswer())).verdict).to.equal("valid");
+    expect((await verifyText(reissuedAnswer("time-stamped", anchorBlock()))).verdict).to.equal("valid");
   });
 
   it("verifies the status answer of evidence anchored again after a rollback, the lost anchor in a higher block", async () => {
-    const again = statusAnswer();
-    const claims = claimsOf(parseCertificate(certificate));
-    again.history[0].reason = "re-anchored";
-    again.history.unshift({
-      issuedAt: claims.record.submittedAt,
-      reason: "anchored",
-      current: false,
-      blockNumber: claims.anchor.blockNumber + 50,
-    });
+    const again = reissuedAnswer("re-anchored", anchorBlock() + 50);
     again.notice = NOTICE_REANCHORED;
     expect((await verifyText(again)).verdict).to.equal("valid");
   });
