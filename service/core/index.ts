@@ -51,7 +51,14 @@ export { bytesToHex, fromHex32, hexToBytes, isHex32, toHex32, type Hex32 } from 
 export { sizeBaseTableForFewSignatures } from "./issuer-signature.ts";
 export { canonicalBytes, canonicalize, type JsonValue } from "./jcs.ts";
 export { codePointLabel, INVISIBLE_CHARACTER, visibleText } from "./visible-text.ts";
-export { duplicateKeys, firstDuplicateKey, nestsDeeperThan, parseJson, parseJsonText } from "./json.ts";
+export {
+  duplicateKeys,
+  firstDuplicateKey,
+  JsonTooDeepError,
+  nestsDeeperThan,
+  parseJson,
+  parseJsonText,
+} from "./json.ts";
 export {
   MerkleTree,
   hashChildren,

@@ -26,13 +26,19 @@ export function parseJsonText(text: string, what = "the text"): unknown {
  * Throws INVALID_JSON.
  */
 export function parseJson(text: string, what = "the text"): unknown {
-  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
-    throw new EvidenceError("INVALID_JSON", `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
-  }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new JsonTooDeepError(what);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
     throw new EvidenceError("INVALID_JSON", `${what} is not valid JSON`, { cause: e });
+  }
+}
+
+/** Text refused for nesting deeper than {@link MAX_JSON_DEPTH} (INVALID_JSON): `what` names it. */
+export class JsonTooDeepError extends EvidenceError {
+  constructor(what: string) {
+    super("INVALID_JSON", `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
+    this.name = "JsonTooDeepError";
   }
 }
 

@@ -122,6 +122,17 @@ function guarded<T>(read: () => T): T {
   }
 }
 
+/**
+ * A document with more values or objects than the reader reads (PDF_LIMITS): a large file,
+ * not a damaged one (INVALID_DOCUMENT).
+ */
+export class PdfReadLimitError extends EvidenceError {
+  constructor(count: number, what: "values" | "objects") {
+    super("INVALID_DOCUMENT", `the PDF has more than ${count} ${what}`);
+    this.name = "PdfReadLimitError";
+  }
+}
+
 function invalid(message: string, cause?: unknown): EvidenceError {
   return new EvidenceError("INVALID_DOCUMENT", message, cause === undefined ? undefined : { cause });
 }
@@ -308,7 +319,7 @@ class Scanner {
 
   value(depth = 0): Value {
     if (depth > PDF_LIMITS.depth) throw invalid(`objects nest deeper than ${PDF_LIMITS.depth} levels`);
-    if (--this.#budget.left < 0) throw invalid(`the PDF has more than ${PDF_LIMITS.values} values`);
+    if (--this.#budget.left < 0) throw new PdfReadLimitError(PDF_LIMITS.values, "values");
     this.skipSpace();
     const b = this.bytes[this.pos];
     if (b === undefined) throw invalid("the PDF ends inside an object");
@@ -535,7 +546,7 @@ class PdfDocument {
   }
 
   add(definition: Definition): void {
-    if (++this.objectCount > PDF_LIMITS.objects) throw invalid(`the PDF has more than ${PDF_LIMITS.objects} objects`);
+    if (++this.objectCount > PDF_LIMITS.objects) throw new PdfReadLimitError(PDF_LIMITS.objects, "objects");
     const list = this.definitions.get(definition.ref.key);
     if (list === undefined) this.definitions.set(definition.ref.key, [definition]);
     else list.push(definition);
@@ -1091,7 +1102,7 @@ function readObjectStream(document: PdfDocument, container: Definition): void {
     }
     entries.push([num, first + offset]);
     if (entries.length + document.objectCount > PDF_LIMITS.objects) {
-      throw invalid(`the PDF has more than ${PDF_LIMITS.objects} objects`);
+      throw new PdfReadLimitError(PDF_LIMITS.objects, "objects");
     }
   }
   // The first object begins at /First, and nothing but white space lies between the index and

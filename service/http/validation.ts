@@ -1,7 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import express, { type Request, type RequestHandler } from "express";
 import * as v from "valibot";
-import { firstDuplicateKey, MAX_JSON_DEPTH, nestsDeeperThan, type ErrorCode } from "../core/index.ts";
+import { firstDuplicateKey, JsonTooDeepError, MAX_JSON_DEPTH, nestsDeeperThan, type ErrorCode } from "../core/index.ts";
 import { HttpProblem } from "./problem.ts";
 
 /** A request whose body's bytes the JSON parser kept. */
@@ -25,11 +25,7 @@ export function strictJsonBody(limit: string): RequestHandler[] {
       verify: (req, _res, raw) => {
         // Refused before it is parsed: deep nesting costs JSON.parse gigabytes (core/json.ts).
         if (nestsDeeperThan(raw.toString("latin1"), MAX_JSON_DEPTH)) {
-          throw new HttpProblem(
-            400,
-            "INVALID_JSON",
-            `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`,
-          );
+          throw new HttpProblem(400, "INVALID_JSON", new JsonTooDeepError("the body").message);
         }
         (req as RawBodied).rawBody = raw;
       },

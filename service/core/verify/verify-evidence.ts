@@ -1,6 +1,6 @@
 import { indexOfBytes } from "../bytes.ts";
 import { isEvidenceError } from "../errors.ts";
-import { duplicateKeys, parseJson } from "../json.ts";
+import { duplicateKeys, JsonTooDeepError, parseJson } from "../json.ts";
 import {
   bytesSource,
   captureFactsOf,
@@ -12,7 +12,13 @@ import {
   type ByteSource,
   type CapturePackage,
 } from "../capture-package.ts";
-import { CERTIFICATE_SUFFIX, certificateFromPdf, extractEmbeddedFiles, isPdf } from "../pdf-attachment.ts";
+import {
+  CERTIFICATE_SUFFIX,
+  certificateFromPdf,
+  extractEmbeddedFiles,
+  isPdf,
+  PdfReadLimitError,
+} from "../pdf-attachment.ts";
 import { CERTIFICATE_TYPE, isRealTime } from "../schema.ts";
 import { MEDIA_TYPE_CAPTURE, NOTICE_REANCHORED, type CertificateHistoryEntry, type IssueReason } from "../api.ts";
 import { claimsOf, parseCertificate, type CertificateClaims } from "../certificate.ts";
@@ -208,21 +214,9 @@ function historyBeside(history: unknown, claims: CertificateClaims): string | un
   if (!Array.isArray(history) || history.length === 0) return "is not a list of the certificates issued";
   const issued = Date.parse(claims.issuedAt);
   const submitted = Date.parse(claims.record.submittedAt);
-  for (const [i, entry] of history.entries()) {
-    const e = entry as Partial<Record<keyof CertificateHistoryEntry, unknown>>;
+  for (const [i, e] of (history as unknown[]).entries()) {
     const last = i === history.length - 1;
-    if (typeof e !== "object" || e === null || Object.keys(e).sort().join() !== HISTORY_KEYS) {
-      return "has an entry of another form";
-    }
-    if (!ISSUE_REASONS.includes(e.reason) || typeof e.issuedAt !== "string" || !isRealTime(e.issuedAt)) {
-      return "has an entry of another form";
-    }
-    if (typeof e.blockNumber !== "number" || !Number.isSafeInteger(e.blockNumber) || e.blockNumber < 0) {
-      return "has an entry of another form";
-    }
-    if (e.current !== last) {
-      return "has an entry of another form";
-    }
+    if (!isHistoryEntry(e, last)) return "has an entry of another form";
     if (last) {
       if (e.issuedAt !== claims.issuedAt || e.blockNumber !== claims.anchor.blockNumber) {
         return "does not end with this certificate";
@@ -236,6 +230,23 @@ function historyBeside(history: unknown, claims: CertificateClaims): string | un
     }
   }
   return undefined;
+}
+
+/** Whether `e` is a status answer's history entry as the service writes it, current only when `last`. */
+function isHistoryEntry(e: unknown, last: boolean): e is CertificateHistoryEntry {
+  const h = e as Partial<Record<keyof CertificateHistoryEntry, unknown>> | null;
+  return (
+    typeof h === "object" &&
+    h !== null &&
+    Object.keys(h).sort().join() === HISTORY_KEYS &&
+    ISSUE_REASONS.includes(h.reason) &&
+    typeof h.issuedAt === "string" &&
+    isRealTime(h.issuedAt) &&
+    typeof h.blockNumber === "number" &&
+    Number.isSafeInteger(h.blockNumber) &&
+    h.blockNumber >= 0 &&
+    h.current === last
+  );
 }
 
 /** Whether a status answer's history holds a certificate issued on anchoring again. */
@@ -366,7 +377,7 @@ export async function notACertificate(
     } catch (e) {
       // Too many values or objects to read is a large document, not a damaged certificate
       // document (a few thousand values): passed over unless it names Evidence Anchor.
-      const tooLarge = /^the PDF has more than \d+ (values|objects)$/.test((e as Error).message);
+      const tooLarge = e instanceof PdfReadLimitError;
       return tooLarge && !includesText(bytes, "Evidence Anchor") ? "pdf-without-certificate" : undefined;
     }
     if (attached.some((f) => f.name.toLowerCase().endsWith(CERTIFICATE_SUFFIX))) return undefined;
@@ -382,8 +393,7 @@ export async function notACertificate(
     } catch (e) {
       // Nested too deep to parse is no certificate (they nest four levels) unless its text
       // names a certificate's type or keys.
-      const deep = isEvidenceError(e, "INVALID_JSON") && /nests arrays and objects deeper than/.test(e.message);
-      return deep && !claimsInText(text!) ? "json-not-a-certificate" : undefined;
+      return e instanceof JsonTooDeepError && !claimsInText(text!) ? "json-not-a-certificate" : undefined;
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
     const claims =
