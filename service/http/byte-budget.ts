@@ -32,10 +32,8 @@ export class ByteBudget {
    */
   take(res: Response, bytes: number): void {
     const refusal = this.refusal(res, bytes);
-    if (refusal !== undefined) {
-      res.set("Retry-After", "5");
-      throw new HttpProblem(503, "SERVER_BUSY", refusal);
-    }
+    // Its Retry-After is set where every SERVER_BUSY is answered (problemHandler).
+    if (refusal !== undefined) throw new HttpProblem(503, "SERVER_BUSY", refusal);
     const address = addressOf(res);
     this.used += bytes;
     this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + bytes);
