@@ -494,12 +494,6 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
   ),
 };
 
-/**
- * A verifier's English message in Chinese, by the first phrase that matches it. Field names,
- * file names and values are kept as written: they are what the certificate or the package
- * holds. A message no phrase knows is never shown as if it were the sentence: the reader gets
- * `summary`, and the English after it, marked as the technical detail.
- */
 /** `text` as a pattern that matches it literally. */
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -531,6 +525,12 @@ function besideText(message: string, lang: Lang): string | undefined {
   return lang === "zh-CN" ? inChinese(detail, BESIDE_ZH, "证书旁的陈述") : detail;
 }
 
+/**
+ * A verifier's English message in Chinese, by the first phrase that matches it. Field names,
+ * file names and values are kept as written: they are what the certificate or the package
+ * holds. A message no phrase knows is never shown as if it were the sentence: the reader gets
+ * `summary`, and the English after it, marked as the technical detail.
+ */
 function inChinese(message: string, phrases: readonly [RegExp, string][], summary: string): string {
   for (const [pattern, zh] of phrases) if (pattern.test(message)) return message.replace(pattern, zh);
   return `${summary}（技术细节：${message}）`;
