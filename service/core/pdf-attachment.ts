@@ -248,12 +248,12 @@ function isDigit(byte: number | undefined): boolean {
   return byte !== undefined && byte >= 0x30 && byte <= 0x39;
 }
 
-/** A cursor over PDF bytes that reads tokens and objects. */
 /** What is left of a document's {@link PDF_LIMITS.values}, shared by every scanner of it. */
 interface ValueBudget {
   left: number;
 }
 
+/** A cursor over PDF bytes that reads tokens and objects. */
 class Scanner {
   readonly bytes: Uint8Array;
   pos: number;
