@@ -27,3 +27,13 @@ export function base64ToBytes(text: string, what: string, code: EvidenceErrorCod
   }
   return bytes;
 }
+
+/** Decodes the `token` field of a certificate's `timestamps` entry (docs/protocol.md §6.1). */
+export function timestampTokenFromBase64(base64: string): Uint8Array {
+  return base64ToBytes(base64, "timestamp token", "INVALID_TIMESTAMP");
+}
+
+/** Encodes a DER token for the `token` field of a `timestamps` entry. */
+export function timestampTokenToBase64(der: Uint8Array): string {
+  return bytesToBase64(der);
+}

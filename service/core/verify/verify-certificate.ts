@@ -6,7 +6,7 @@ import {
   statementText,
   type CertificateClaims,
 } from "../certificate.ts";
-import { base64ToBytes } from "../base64.ts";
+import { timestampTokenFromBase64 } from "../base64.ts";
 import { ChainUnavailableError, type ChainReader } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
 import { TextKeyedCache } from "../text-cache.ts";
@@ -434,7 +434,7 @@ function checkToken(
   if (cached && now - cached.at < 60_000) return cached.check;
   // A token is attacker-controlled: one that cannot even be decoded is a failed token, never a crash.
   const check = Promise.resolve()
-    .then(() => verifier.verify(base64ToBytes(token, "timestamp token", "INVALID_TIMESTAMP"), root))
+    .then(() => verifier.verify(timestampTokenFromBase64(token), root))
     .catch((): TimestampCheck => ({ status: "failed", problem: "unreadable" }));
   cache.set(key, { at: now, check });
   return check;
