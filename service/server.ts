@@ -293,7 +293,6 @@ export async function startService(
       intake,
       verify,
       chainUrl,
-      contract,
       limits: config.limits,
       verifySpool: {
         dir: path.join(config.dataDir, "verify-spool"),

@@ -26,7 +26,6 @@ export interface AppDependencies {
   /** Verifies with the service's chain reader (cached) and time-stamp trust list. */
   verify: Verify;
   chainUrl: string;
-  contract: string;
   limits: {
     fileSizeBytes: number;
     filesPerRequest: number;

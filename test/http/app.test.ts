@@ -91,7 +91,6 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       verify: (input, options) => verifyEvidence(input, { ...options, chain }),
       ...more,
       chainUrl: "http://127.0.0.1:9",
-      contract: health.chain.contract,
       limits: {
         fileSizeBytes: 1024 * 1024,
         filesPerRequest: 3,

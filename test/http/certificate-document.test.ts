@@ -91,7 +91,6 @@ describe("GET /api/v1/evidence/:id/certificate.pdf (in process, a real worker th
         throw new Error("not asked for");
       },
       chainUrl: "http://127.0.0.1:9",
-      contract: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
       limits: {
         fileSizeBytes: 1024 * 1024,
         filesPerRequest: 3,
