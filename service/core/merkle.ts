@@ -1,6 +1,6 @@
-import { sha256 } from "@noble/hashes/sha2.js";
 import { equalBytes } from "./bytes.ts";
 import { EvidenceError } from "./errors.ts";
+import { sha256 } from "./stream-hash.ts";
 
 /**
  * RFC 6962 Merkle trees with SHA-256.
@@ -158,18 +158,39 @@ export function rootFromInclusionProof(
   leafHash: Uint8Array,
   proof: readonly Uint8Array[],
 ): Uint8Array {
+  checkHash(leafHash, "leaf hash");
+  proof.forEach((p, i) => checkHash(p, `proof element ${i}`));
+  return chainProof(index, size, leafHash, proof, hashChildren);
+}
+
+/**
+ * The same walk over hashes in any form: `children(left, right)` is the interior node's hash
+ * (the verifier walks hex text, and remembers the nodes a batch's proofs share). Throws
+ * INVALID_PROOF for an index outside the tree or a proof of the wrong length.
+ */
+export function chainProof<H>(
+  index: number,
+  size: number,
+  leafHash: H,
+  proof: readonly H[],
+  children: (left: H, right: H) => H,
+): H {
   if (!Number.isSafeInteger(size) || size < 1) throw invalidProof(`tree size ${size} must be a positive integer`);
   if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
     throw invalidProof(`leaf index ${index} is outside a tree of size ${size}`);
   }
-  checkHash(leafHash, "leaf hash");
-  proof.forEach((p, i) => checkHash(p, `proof element ${i}`));
   const { inner, border } = decomposeInclusionProof(index, size);
   if (proof.length !== inner + border) {
     throw invalidProof(`wrong proof size ${proof.length}, want ${inner + border} for leaf ${index} of ${size}`);
   }
-  const res = chainInner(leafHash, proof.slice(0, inner), index);
-  return chainBorderRight(res, proof.slice(inner));
+  let node = leafHash;
+  // The inner part: bit i of the index says on which side sibling i is.
+  for (let i = 0; i < inner; i++) {
+    node = Math.floor(index / 2 ** i) % 2 === 0 ? children(node, proof[i]!) : children(proof[i]!, node);
+  }
+  // The border part: on the right border every sibling is on the left.
+  for (let i = inner; i < proof.length; i++) node = children(proof[i]!, node);
+  return node;
 }
 
 /** Throws INVALID_PROOF unless the proof leads from `leafHash` to `root`. */
@@ -195,19 +216,6 @@ function decomposeInclusionProof(index: number, size: number): { inner: number; 
   const inner = bitLength(BigInt(index) ^ BigInt(size - 1));
   const border = popCount(BigInt(index) >> BigInt(inner));
   return { inner, border };
-}
-
-/** Hashes the inner part of a proof: bit i of the index says on which side sibling i is. */
-function chainInner(seed: Uint8Array, proof: readonly Uint8Array[], index: number): Uint8Array {
-  return proof.reduce(
-    (acc, h, i) => (Math.floor(index / 2 ** i) % 2 === 0 ? hashChildren(acc, h) : hashChildren(h, acc)),
-    seed,
-  );
-}
-
-/** Hashes the border part of a proof: on the right border every sibling is on the left. */
-function chainBorderRight(seed: Uint8Array, proof: readonly Uint8Array[]): Uint8Array {
-  return proof.reduce((acc, h) => hashChildren(h, acc), seed);
 }
 
 function bitLength(n: bigint): number {

@@ -32,4 +32,11 @@ describe("untrusted JSON (core/json.ts): nesting is bounded before parsing, keys
       .to.throw(EvidenceError, 'x has the key "k" twice in a')
       .with.property("code", "DUPLICATE_KEY");
   });
+
+  it("refuses a key written twice in text laid out as JSON.stringify lays it out, indented or not, with a final newline or without", () => {
+    for (const text of ['{\n  "a": 1,\n  "a": 1\n}', '{\n  "a": 1,\n  "a": 1\n}\n', '{"a":1,"a":1}', '{"a":1,"a":1}\n'])
+      expect(() => parseJsonText(text), JSON.stringify(text)).to.throw(EvidenceError, 'the text has the key "a" twice');
+    for (const text of ['{\n  "a": 1\n}', '{\n  "a": 1\n}\n', '{"a":1}', '{"a":1}\n'])
+      expect(parseJsonText(text)).to.deep.equal({ a: 1 });
+  });
 });

@@ -2,19 +2,24 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { zipSync } from "fflate";
 import {
+  buildCertificates,
+  buildRecord,
   CachingChainReader,
   canonicalBytes,
   CHECK_IDS,
   canonicalize,
+  fromHex32,
   CERTIFICATE_WITH_STATEMENTS,
   claimsOf,
   hashLeaf,
   MEDIA_TYPE_CAPTURE,
+  MerkleTree,
   NOTICE_REANCHORED,
   notACertificate,
   OutageReader,
   PDF_LIMITS,
   parseCertificate,
+  recordLeaf,
   toHex32,
   verifyCertificate,
   verifyEvidence,
@@ -429,6 +434,52 @@ describe("verifying many certificates", () => {
     expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
     // chain id stays (a node of another chain is refused anyway); newest block, code, anchorOf, block, receipt again.
     expect(inner.reads - before).to.equal(5);
+  });
+
+  it("remembers the interior nodes a batch's proofs share, never a verdict: once the whole batch verifies, a certificate with any path element or its leaf index changed still fails inclusion", async () => {
+    const leaves = Array.from({ length: 13 }, (_, i) => {
+      const record = buildRecord({ contentHash: sha256Hex(new Uint8Array([i])), submitter: "acct" });
+      return { record, leafHash: toHex32(recordLeaf(record).leafHash) };
+    });
+    const { anchor, issuer, issuedAt } = claimsOf(parseCertificate(example.certificateV2()));
+    const batch = await buildCertificates(
+      {
+        version: 2,
+        leaves,
+        tree: MerkleTree.fromLeafHashes(leaves.map((l) => fromHex32(l.leafHash))),
+        anchor,
+        issuerName: issuer.name,
+        issuedAt,
+      },
+      new InProcessSigner(example.issuer().privateKey),
+    );
+    const chain = new CachingChainReader(RecordedChain.holding(batch[0]!));
+    for (const certificate of batch)
+      expect((await verifyCertificate(certificate, { chain })).verdict).to.equal("valid");
+    const altered = (c: Certificate, change: (proof: any) => void) => {
+      const copy = structuredClone(c) as any;
+      change(copy.proof);
+      return copy;
+    };
+    for (const certificate of batch) {
+      const { leafIndex, path } = (certificate as any).proof;
+      const forgeries = [
+        ...path.map((_: string, j: number) =>
+          altered(
+            certificate,
+            (proof) => (proof.path[j] = `0x${"0".repeat(63)}${proof.path[j].endsWith("0") ? 1 : 0}`),
+          ),
+        ),
+        altered(
+          certificate,
+          (proof) => (proof.leafIndex = leafIndex === batch.length - 1 ? leafIndex - 1 : leafIndex ^ 1),
+        ),
+      ];
+      for (const forgery of forgeries) {
+        const result = await verifyCertificate(forgery, { chain });
+        expect(statusOf(result, "inclusion"), JSON.stringify(forgery.proof)).to.equal("failed");
+      }
+    }
   });
 
   it("keeps a CachingChainReader within its limit, dropping the entry read longest ago", async () => {

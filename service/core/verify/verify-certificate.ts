@@ -11,8 +11,8 @@ import { ChainUnavailableError, type ChainReader } from "../chain-reader.ts";
 import { isEvidenceError } from "../errors.ts";
 import { TextKeyedCache } from "../text-cache.ts";
 import { hasLowS, signerAddress } from "../issuer-signature.ts";
-import { fromHex32, toHex32 } from "../hex.ts";
-import { rootFromInclusionProof } from "../merkle.ts";
+import { fromHex32, toHex32, type Hex32 } from "../hex.ts";
+import { chainProof, hashChildren } from "../merkle.ts";
 import { recordLeafHash } from "../record.ts";
 import { CONTENT_HASH_INPUT, type Certificate } from "../schema.ts";
 import {
@@ -196,19 +196,42 @@ function checkLeaf(c: CertificateClaims): Check {
 function checkInclusion(c: CertificateClaims): Check {
   const { leafIndex, treeSize, root } = c;
   try {
-    const computed = rootFromInclusionProof(
-      leafIndex,
-      treeSize,
-      fromHex32(c.leafHash),
-      c.path.map((h) => fromHex32(h)),
-    );
-    return toHex32(computed) === root
+    const computed = chainProof(leafIndex, treeSize, c.leafHash, c.path, interiorNode);
+    return computed === root
       ? check("inclusion", "passed", { code: "inclusion.ok", leafIndex, treeSize, root })
       : check("inclusion", "failed", { code: "inclusion.wrong-root", leafIndex, treeSize });
   } catch (e) {
     const message = isEvidenceError(e) ? e.message : "the proof could not be checked";
     return check("inclusion", "failed", { code: "inclusion.malformed", message });
   }
+}
+
+/**
+ * Interior nodes already hashed, by their children (left, then right), as hex. The
+ * certificates of one batch share the upper part of their paths, so a pile of them costs
+ * about one hash per certificate rather than one per level of the tree. A remembered node is
+ * the hash of exactly those two children: the verdict is the one hashing would give. At most
+ * {@link INTERIOR_NODES} are kept; past that the memory starts again empty.
+ */
+const interiorNodes = new Map<string, Map<string, Hex32>>();
+const INTERIOR_NODES = 65_536;
+let interiorNodeCount = 0;
+
+/** SHA-256(0x01 || left || right) of two nodes written as hex, remembered. */
+function interiorNode(left: Hex32, right: Hex32): Hex32 {
+  let byRight = interiorNodes.get(left);
+  let node = byRight?.get(right);
+  if (node === undefined) {
+    node = toHex32(hashChildren(fromHex32(left), fromHex32(right)));
+    if (++interiorNodeCount > INTERIOR_NODES) {
+      interiorNodes.clear();
+      interiorNodeCount = 1;
+      byRight = undefined;
+    }
+    if (!byRight) interiorNodes.set(left, (byRight = new Map()));
+    byRight.set(right, node);
+  }
+  return node;
 }
 
 /**
