@@ -2,7 +2,7 @@ import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
 import { Inflate } from "fflate";
 import * as v from "valibot";
 import { equalBytes } from "./bytes.ts";
-import { parseJson } from "./json.ts";
+import { JsonTooDeepError, parseJson } from "./json.ts";
 import { EvidenceError, isEvidenceError } from "./errors.ts";
 import { canonicalize } from "./jcs.ts";
 import { crc32, createSha256, sha256 } from "./stream-hash.ts";
@@ -202,7 +202,8 @@ export function parseCaptureManifest(bytes: Uint8Array): CaptureManifestJson {
   try {
     json = parseJson(new TextDecoder("utf-8", { fatal: true }).decode(bytes), "manifest.json");
   } catch (cause) {
-    throw new EvidenceError("INVALID_PACKAGE", "manifest.json is not UTF-8 JSON", { cause });
+    const why = cause instanceof JsonTooDeepError ? cause.message : "manifest.json is not UTF-8 JSON";
+    throw new EvidenceError("INVALID_PACKAGE", why, { cause });
   }
   const parsed = v.safeParse(CaptureManifestSchema, json);
   if (!parsed.success) {

@@ -354,6 +354,18 @@ describe("capture packages", function () {
       await expectInvalid(zipSync({ "screenshot.png": solidPng(1, 1, [0, 0, 0]) }), /no manifest\.json/);
     });
 
+    it("rejects a manifest nested deeper than the JSON limit, saying so, and one that is not UTF-8 JSON, saying that", async () => {
+      const deep = `{"a":${"[".repeat(70)}${"]".repeat(70)}}`;
+      await expectInvalid(
+        zipSync({ "manifest.json": strToU8(deep) }),
+        /^manifest\.json nests arrays and objects deeper than 64 levels$/,
+      );
+      await expectInvalid(
+        zipSync({ "manifest.json": new Uint8Array([0x7b, 0xff, 0x7d]) }),
+        /^manifest\.json is not UTF-8 JSON$/,
+      );
+    });
+
     it("rejects a manifest of another type or version", async () => {
       const manifest = JSON.parse(new TextDecoder().decode(manifestOf()));
       await expectInvalid(

@@ -716,6 +716,14 @@ describe("notACertificate: a folder's files that hold no certificate are passed 
     expect(await notACertificate("x.json", bytes(`{"record":${nested(100)}}`))).to.equal(undefined);
   });
 
+  it("passes over a ZIP whose manifest.json nests past the limit, as one whose manifest.json is not JSON: archives of other things", async () => {
+    for (const manifest of [`{"a":${nested(100)}}`, "not json"]) {
+      expect(await notACertificate("other.zip", zipSync({ "manifest.json": bytes(manifest) }))).to.equal(
+        "zip-not-a-package",
+      );
+    }
+  });
+
   it("passes over a PDF with more values than the reader reads, unless it names Evidence Anchor", async () => {
     const group = `${"[".repeat(63)}${"]".repeat(63)} `;
     const body = group.repeat(Math.ceil((PDF_LIMITS.values + 1) / 63));
