@@ -65,6 +65,7 @@ export {
   hashLeaf,
   merkleRoot,
   rootFromInclusionProof,
+  chainProof,
   upperProof,
   verifyInclusion,
 } from "./merkle.ts";

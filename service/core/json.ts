@@ -11,7 +11,6 @@ import { MAX_JSON_DEPTH } from "./limits.ts";
  */
 export function parseJsonText(text: string, what = "the text"): unknown {
   const value = parseJson(text, what);
-  if (isStringified(text, value)) return value;
   const duplicate = firstDuplicateKey(text);
   if (duplicate !== null) {
     const where = duplicate.at ? ` in ${duplicate.at}` : "";
@@ -19,20 +18,6 @@ export function parseJsonText(text: string, what = "the text"): unknown {
   }
   return value;
 }
-
-/**
- * Whether `text` is `value` as JSON.stringify writes it, indented by two spaces (as the service
- * writes certificates, with or without a final newline) or not at all. Such text holds each
- * key of the value once, so it repeats none: the scan for duplicates is skipped, at a fifth
- * of its cost. Large text is always scanned, rather than written out again.
- */
-function isStringified(text: string, value: unknown): boolean {
-  if (text.length > STRINGIFIED_CHECK_MAX_CHARS) return false;
-  const body = text.endsWith("\n") ? text.slice(0, -1) : text;
-  return body === (body.startsWith("{\n") ? JSON.stringify(value, null, 2) : JSON.stringify(value));
-}
-
-const STRINGIFIED_CHECK_MAX_CHARS = 1 << 20;
 
 /**
  * JSON.parse of untrusted text, refusing first text that nests arrays and objects deeper than
@@ -86,9 +71,11 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
 }
 
 interface Frame {
-  /** The keys seen so far in an object; null for an array. */
-  keys: Set<string> | null;
-  path: string;
+  /**
+   * The keys seen so far in an object (a list while short: cheaper than hashing each key for a
+   * set), null for an array.
+   */
+  keys: string[] | Set<string> | null;
   /** In an object, the key being read is next (true) or its value (false). */
   expectKey: boolean;
   /** In an object, the last key read; in an array, the index of the next value. */
@@ -107,63 +94,89 @@ export function firstDuplicateKey(text: string): { key: string; at: string } | n
   return null;
 }
 
-/** Every key that appears again in its object of `text` (valid JSON), in the order of the text. */
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Every key that appears again in its object of `text` (valid JSON), in the order of the text.
+ * One pass of character codes; a path is written out only for a duplicate.
+ */
 export function* duplicateKeys(text: string): Generator<{ key: string; at: string }> {
   const stack: Frame[] = [];
-  let i = 0;
   const n = text.length;
+  let i = 0;
   while (i < n) {
-    const ch = text[i]!;
-    if (ch === " " || ch === "\t" || ch === "\n" || ch === "\r" || ch === "," || ch === ":") {
+    const c = text.charCodeAt(i);
+    // Whitespace, commas and colons: 0x20 0x09 0x0a 0x0d 0x2c 0x3a.
+    if (c === 0x20 || c === 0x0a || c === 0x2c || c === 0x3a || c === 0x09 || c === 0x0d) {
       i++;
       continue;
     }
-    const top = stack[stack.length - 1];
-    if (ch === '"') {
+    const top = stack.length > 0 ? stack[stack.length - 1]! : undefined;
+    if (c === QUOTE) {
       const end = stringEnd(text, i);
-      if (top?.keys && top.expectKey) {
+      if (top !== undefined && top.keys !== null && top.expectKey) {
         // A key without escapes is its own text; only escaped keys need decoding.
         const raw = text.slice(i + 1, end - 1);
         const key = raw.includes("\\") ? (JSON.parse(text.slice(i, end)) as string) : raw;
-        if (top.keys.has(key)) yield { key, at: top.path };
-        top.keys.add(key);
+        if (seen(top, key)) yield { key, at: pathOf(stack, stack.length - 1) };
         top.expectKey = false;
         top.lastKey = key;
-      } else if (top) {
+      } else if (top !== undefined) {
         advance(top);
       }
       i = end;
       continue;
     }
-    if (ch === "{" || ch === "[") {
-      const path = top ? childPath(top) : "";
-      if (top) advance(top);
-      stack.push({ keys: ch === "{" ? new Set() : null, path, expectKey: ch === "{", lastKey: "", index: 0 });
+    if (c === 0x7b || c === 0x5b) {
+      if (top !== undefined) advance(top);
+      stack.push({ keys: c === 0x7b ? [] : null, expectKey: c === 0x7b, lastKey: "", index: 0 });
       i++;
       continue;
     }
-    if (ch === "}" || ch === "]") {
+    if (c === 0x7d || c === 0x5d) {
       stack.pop();
       i++;
       continue;
     }
-    // A number, true, false or null: skip to the next delimiter.
-    while (i < n && !',:]} \t\n\r"'.includes(text[i]!)) i++;
-    if (top) advance(top);
+    // A number, true, false or null: on to the next delimiter.
+    for (i++; i < n; i++) {
+      const d = text.charCodeAt(i);
+      if (d === 0x2c || d === 0x5d || d === 0x7d || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+    }
+    if (top !== undefined) advance(top);
   }
 }
 
-/** The path of the value about to be read in `frame`, e.g. `proof.path[2]`. */
-function childPath(frame: Frame): string {
-  if (frame.keys) {
-    return frame.path ? `${frame.path}.${frame.lastKey}` : frame.lastKey;
+/** The path of the object at `depth` of the stack, e.g. `proof.path[2]`; empty for the top level. */
+function pathOf(stack: readonly Frame[], depth: number): string {
+  let path = "";
+  for (let d = 1; d <= depth; d++) {
+    const parent = stack[d - 1]!;
+    // The parent has advanced past this value: an array's index is one on.
+    path =
+      parent.keys !== null ? (path ? `${path}.${parent.lastKey}` : parent.lastKey) : `${path}[${parent.index - 1}]`;
   }
-  return `${frame.path}[${frame.index}]`;
+  return path;
+}
+
+/** Whether `frame` (an object) had `key` already; it has now. */
+function seen(frame: Frame, key: string): boolean {
+  const keys = frame.keys!;
+  if (Array.isArray(keys)) {
+    if (keys.includes(key)) return true;
+    keys.push(key);
+    if (keys.length > 16) frame.keys = new Set(keys);
+    return false;
+  }
+  if (keys.has(key)) return true;
+  keys.add(key);
+  return false;
 }
 
 /** A value was read in `frame`: an object expects its next key, an array its next index. */
 function advance(frame: Frame): void {
-  if (frame.keys) frame.expectKey = true;
+  if (frame.keys !== null) frame.expectKey = true;
   else frame.index++;
 }
 
@@ -174,7 +187,7 @@ function stringEnd(text: string, start: number): number {
     const q = text.indexOf('"', i);
     if (q < 0) return text.length;
     let backslashes = 0;
-    for (let j = q - 1; j > start && text[j] === "\\"; j--) backslashes++;
+    for (let j = q - 1; j > start && text.charCodeAt(j) === BACKSLASH; j--) backslashes++;
     if (backslashes % 2 === 0) return q + 1;
     i = q + 1;
   }

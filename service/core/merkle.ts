@@ -158,6 +158,7 @@ export function rootFromInclusionProof(
   leafHash: Uint8Array,
   proof: readonly Uint8Array[],
 ): Uint8Array {
+  checkPosition(index, size);
   checkHash(leafHash, "leaf hash");
   proof.forEach((p, i) => checkHash(p, `proof element ${i}`));
   return chainProof(index, size, leafHash, proof, hashChildren);
@@ -175,10 +176,7 @@ export function chainProof<H>(
   proof: readonly H[],
   children: (left: H, right: H) => H,
 ): H {
-  if (!Number.isSafeInteger(size) || size < 1) throw invalidProof(`tree size ${size} must be a positive integer`);
-  if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
-    throw invalidProof(`leaf index ${index} is outside a tree of size ${size}`);
-  }
+  checkPosition(index, size);
   const { inner, border } = decomposeInclusionProof(index, size);
   if (proof.length !== inner + border) {
     throw invalidProof(`wrong proof size ${proof.length}, want ${inner + border} for leaf ${index} of ${size}`);
@@ -224,6 +222,13 @@ function bitLength(n: bigint): number {
 
 function popCount(n: bigint): number {
   return [...n.toString(2)].filter((bit) => bit === "1").length;
+}
+
+function checkPosition(index: number, size: number): void {
+  if (!Number.isSafeInteger(size) || size < 1) throw invalidProof(`tree size ${size} must be a positive integer`);
+  if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+    throw invalidProof(`leaf index ${index} is outside a tree of size ${size}`);
+  }
 }
 
 function checkHash(h: Uint8Array, what: string): void {

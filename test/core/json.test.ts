@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { EvidenceError } from "../../service/core/errors.ts";
-import { nestsDeeperThan, parseJson, parseJsonText } from "../../service/core/json.ts";
+import { firstDuplicateKey, nestsDeeperThan, parseJson, parseJsonText } from "../../service/core/json.ts";
 import { MAX_JSON_DEPTH } from "../../service/core/limits.ts";
 
 const nested = (depth: number, open = "[", close = "]") => `${open.repeat(depth)}${close.repeat(depth)}`;
@@ -33,10 +33,18 @@ describe("untrusted JSON (core/json.ts): nesting is bounded before parsing, keys
       .with.property("code", "DUPLICATE_KEY");
   });
 
-  it("refuses a key written twice in text laid out as JSON.stringify lays it out, indented or not, with a final newline or without", () => {
-    for (const text of ['{\n  "a": 1,\n  "a": 1\n}', '{\n  "a": 1,\n  "a": 1\n}\n', '{"a":1,"a":1}', '{"a":1,"a":1}\n'])
-      expect(() => parseJsonText(text), JSON.stringify(text)).to.throw(EvidenceError, 'the text has the key "a" twice');
-    for (const text of ['{\n  "a": 1\n}', '{\n  "a": 1\n}\n', '{"a":1}', '{"a":1}\n'])
-      expect(parseJsonText(text)).to.deep.equal({ a: 1 });
+  it("names where a key is written twice: the object's path through keys and array indexes, escaped keys decoded", () => {
+    const cases: [string, string, string][] = [
+      ['{"k":1,"k":2}', "k", ""],
+      ['{"a":[{"x":1},{"k":1,"k":2}]}', "k", "a[1]"],
+      ['{"a":{"b":[[1,"]",{"k":1,"\\u006b":1}]]}}', "k", "a.b[0][2]"],
+      ['[0, {"x":[true, null]}, {"e":1.5e3, "e" : 2}]', "e", "[2]"],
+      ['{"s":"a\\"}{","t":{"u":{},"v":[],"u":0}}', "u", "t"],
+      // Past sixteen keys in one object, and the duplicate of the first and of the last.
+      [`{${Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`).join(",")},"k0":0}`, "k0", ""],
+      [`{"o":{${Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`).join(",")},"k39":0}}`, "k39", "o"],
+    ];
+    for (const [text, key, at] of cases) expect(firstDuplicateKey(text), text).to.deep.equal({ key, at });
+    expect(firstDuplicateKey('{"a":{"k":1},"b":{"k":1},"c":[{"k":1},{"k":1}]}')).to.equal(null);
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { createHash, randomBytes } from "node:crypto";
 import {
+  chainProof,
   EvidenceError,
   fromHex32,
   hashChildren,
@@ -148,6 +149,24 @@ describe("RFC 6962 Merkle tree", () => {
       expect(() => rootFromInclusionProof(0, 0, leaf, [])).to.throw(/tree size 0/);
       expect(() => rootFromInclusionProof(0, 2, leaf, [])).to.throw(/wrong proof size 0, want 1/);
       expect(() => rootFromInclusionProof(0, 2, leaf, [new Uint8Array(33)])).to.throw(/got length=33/);
+      // The index and the size are judged before the hashes' lengths.
+      expect(() => rootFromInclusionProof(0, 0, new Uint8Array(31), [])).to.throw(/tree size 0/);
+      expect(() => rootFromInclusionProof(5, 2, leaf, [new Uint8Array(3)])).to.throw(/leaf index 5 is outside/);
+    });
+
+    it("walks a proof the same whatever form its hashes take: chainProof over hex text gives rootFromInclusionProof's root", () => {
+      const hexNode = (left: string, right: string) => toHex32(hashChildren(fromHex32(left), fromHex32(right)));
+      for (const n of [1, 2, 3, 7, 8, 9, 100]) {
+        const hashes = Array.from({ length: n }, () => hashLeaf(randomBytes(8)));
+        const t = MerkleTree.fromLeafHashes(hashes);
+        for (let i = 0; i < n; i++) {
+          const proof = t.inclusionProof(i);
+          expect(chainProof(i, n, toHex32(hashes[i]!), proof.map(toHex32), hexNode)).to.equal(
+            toHex32(rootFromInclusionProof(i, n, hashes[i]!, proof)),
+          );
+        }
+      }
+      expect(() => chainProof(0, 2, "a", [], hexNode)).to.throw(EvidenceError, /wrong proof size 0, want 1/);
     });
 
     it("handles the smallest tree: size 1, empty path, root = leaf hash", () => {
