@@ -21,6 +21,7 @@ import { benchGas, benchMerkle } from "./merkle.ts";
 import { benchReplicas } from "./replicas.ts";
 import { Report, count } from "./report.ts";
 import { benchService } from "./service.ts";
+import { benchStoreGrowth } from "./store.ts";
 import { benchCoreVerify } from "./verify.ts";
 
 const report = new Report(process.argv.includes("--quick"));
@@ -44,6 +45,7 @@ try {
   await step("Merkle tree", () => benchMerkle(report));
   await step("gas", () => benchGas(report));
   await step("certifying a batch", () => benchCertifyBatch(report, work));
+  await step("store growth", () => benchStoreGrowth(report, work));
   await step("core verification", () => benchCoreVerify(report));
   await step("the service", () => benchService(report, work));
   await step("captures", async () => {

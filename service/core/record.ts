@@ -32,16 +32,33 @@ const randomPool = {
 };
 
 /**
- * A new evidence id: 16 random bytes (128 bits) in base64url, 22 characters, drawn again when
- * it would begin with "-" (1 in 64): a command line would read such an id, and the files
- * named after it, as an option.
+ * A new evidence id, 27 base64url characters of 20 bytes: the time in seconds since
+ * 2020-01-01 (4 bytes, big-endian), then 16 random bytes (128 bits: holding the id is what
+ * lets one read the certificate). The time comes first so that the ids of one second begin
+ * alike (their first five characters) and the store's index of ids takes a burst of them in
+ * one place, where 128 random bits alone scattered every insert across the whole index and
+ * made intake slower the more the store held (36,000 items/s on an empty SQLite database,
+ * 18,700/s past 300,000 items; with the time first, 45,000–50,000/s throughout).
+ * The time it shows is when the id was made, to the second (a record's id is made with its
+ * submittedAt; a capture's when it is requested), which the record states anyway.
+ *
+ * An id never begins with "-", which a command line would read, with the files named after
+ * it, as an option: the first character is the time's top six bits, and the time is held
+ * below the value that would make it "-" (reached in 2151).
  */
-export function newEvidenceId(): string {
-  for (;;) {
-    const id = base64url(randomPool.take(16));
-    if (!id.startsWith("-")) return id;
-  }
+export function newEvidenceId(now: number = Date.now()): string {
+  const bytes = new Uint8Array(ID_BYTES);
+  const seconds = Math.min(Math.max(0, Math.floor(now / 1000) - ID_EPOCH_SECONDS), ID_TIME_MAX);
+  new DataView(bytes.buffer).setUint32(0, seconds);
+  bytes.set(randomPool.take(16), 4);
+  return base64url(bytes);
 }
+
+const ID_BYTES = 20;
+/** 2020-01-01T00:00:00Z, in seconds since 1970. */
+const ID_EPOCH_SECONDS = 1_577_836_800;
+/** The last time whose top six bits are below 62 ("-" in base64url). */
+const ID_TIME_MAX = 62 * 2 ** 26 - 1;
 
 /** A new record salt: 16 random bytes as 32 lowercase hex characters. */
 export function newSalt(): string {
@@ -63,12 +80,13 @@ export interface NewRecord extends RecordDetails {
 
 /** Builds and validates a record; id, salt and time are fresh unless given. */
 export function buildRecord(input: NewRecord): EvidenceRecord {
+  const submittedAt = input.submittedAt ?? new Date();
   const record: Record<string, unknown> = {
     v: 1,
-    id: input.id ?? newEvidenceId(),
+    id: input.id ?? newEvidenceId(submittedAt.getTime()),
     contentHash: input.contentHash,
     submitter: input.submitter,
-    submittedAt: rfc3339(input.submittedAt ?? new Date()),
+    submittedAt: rfc3339(submittedAt),
     salt: input.salt ?? newSalt(),
   };
   for (const key of OPTIONAL) {

@@ -25,10 +25,10 @@ describe("records", () => {
   });
 
   describe("buildRecord", () => {
-    it("makes fresh ids (22 base64url characters) and salts (32 hex characters), and receipt time with milliseconds", () => {
+    it("makes fresh ids (27 base64url characters) and salts (32 hex characters), and receipt time with milliseconds", () => {
       const a = buildRecord({ contentHash: "a".repeat(64), submitter: "acct_x" });
       const b = buildRecord({ contentHash: "a".repeat(64), submitter: "acct_x" });
-      expect(a.id).to.match(/^[A-Za-z0-9_-]{22}$/);
+      expect(a.id).to.match(/^[A-Za-z0-9_-]{27}$/);
       expect(a.id).not.to.equal(b.id);
       expect(a.salt)
         .to.match(/^[0-9a-f]{32}$/)
@@ -90,27 +90,41 @@ describe("records", () => {
     );
   });
 
-  it("newEvidenceId gives 22 base64url characters", () => {
-    expect(newEvidenceId()).to.match(/^[A-Za-z0-9_-]{22}$/);
+  it("newEvidenceId gives 27 base64url characters: 20 bytes, the time in seconds since 2020 and 16 random bytes", () => {
+    const now = Date.parse("2026-11-28T02:15:00.750Z");
+    const id = newEvidenceId(now);
+    expect(id).to.match(/^[A-Za-z0-9_-]{27}$/);
+    const bytes = Buffer.from(id, "base64url");
+    expect(bytes.length).to.equal(20);
+    expect(bytes.readUInt32BE(0)).to.equal(Math.floor(now / 1000) - Date.parse("2020-01-01T00:00:00Z") / 1000);
   });
 
-  it("newEvidenceId never begins with '-', which a command line would take for an option", () => {
-    // One id in 64 would, drawn freely: 10,000 ids without one happen by chance with p ≈ 1e-68.
-    const ids = Array.from({ length: 10_000 }, () => newEvidenceId());
-    expect(ids.filter((id) => id.startsWith("-"))).to.deep.equal([]);
-    expect(new Set(ids.map((id) => id[1])).has("-"), "'-' is still drawn elsewhere").to.equal(true);
+  it("newEvidenceId begins the ids of one second alike (their first five characters are 30 bits of its time), so that a burst of them lands in one place of the store's index", () => {
+    const now = Date.parse("2026-11-28T02:15:00Z");
+    const prefixes = new Set(Array.from({ length: 1000 }, () => newEvidenceId(now).slice(0, 5)));
+    expect(prefixes.size).to.equal(1);
+    expect(newEvidenceId(now + 3600_000).slice(0, 5)).not.to.equal([...prefixes][0]);
   });
 
-  it("newEvidenceId carries 128 random bits: 16 bytes decoded, each of the 128 bits both set and clear across 1,000 ids", () => {
-    const ids = Array.from({ length: 1000 }, () => newEvidenceId());
+  it("newEvidenceId never begins with '-', which a command line would take for an option, even past 2151 or before 2020", () => {
+    const times = [0, Date.now(), Date.parse("2151-07-01T00:00:00Z"), Date.parse("2199-01-01T00:00:00Z")];
+    for (const now of times) expect(newEvidenceId(now), new Date(now).toISOString()).not.to.match(/^-/);
+    // Held at the last second before "-": ids still differ, by their random bytes.
+    const late = Date.parse("2199-01-01T00:00:00Z");
+    expect(newEvidenceId(late)).not.to.equal(newEvidenceId(late));
+  });
+
+  it("newEvidenceId carries 128 random bits after the time: each of the 128 bits both set and clear across 1,000 ids of one second", () => {
+    const now = Date.now();
+    const ids = Array.from({ length: 1000 }, () => newEvidenceId(now));
     expect(new Set(ids).size).to.equal(ids.length);
     const decoded = ids.map((id) => Buffer.from(id, "base64url"));
-    for (const bytes of decoded) expect(bytes.length).to.equal(16);
-    // Re-encoding gives the id back: no character carries bits beyond the 128.
+    for (const bytes of decoded) expect(bytes.length).to.equal(20);
+    // Re-encoding gives the id back: no character carries bits beyond the 160.
     expect(decoded.map((b) => b.toString("base64url"))).to.deep.equal(ids);
     const set = new Array<number>(128).fill(0);
     for (const bytes of decoded)
-      for (let bit = 0; bit < 128; bit++) set[bit]! += (bytes[bit >> 3]! >> (7 - (bit & 7))) & 1;
+      for (let bit = 0; bit < 128; bit++) set[bit]! += (bytes[4 + (bit >> 3)]! >> (7 - (bit & 7))) & 1;
     // A fixed bit would be set in all or none; a random one in about half (P(0 or 1000) = 2^-999).
     const fixed = set.flatMap((n, bit) => (n === 0 || n === ids.length ? [bit] : []));
     expect(fixed, "bits that never change").to.deep.equal([]);

@@ -242,7 +242,7 @@ describe("web pages in a real browser (Debian Chromium, real service and chain)"
       const [download] = await Promise.all([page.waitForEvent("download"), page.click("#uploads a.download")]);
       const saved = path.join(work, download.suggestedFilename());
       await download.saveAs(saved);
-      expect(download.suggestedFilename()).to.match(/^[A-Za-z0-9_-]{22}\.evidence\.json$/);
+      expect(download.suggestedFilename()).to.match(/^[A-Za-z0-9_-]{27}\.evidence\.json$/);
       const result = await verifyWith({ certificate: saved, file });
       expect(result.verdict).to.equal("valid");
     });
