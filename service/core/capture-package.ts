@@ -1,3 +1,4 @@
+import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, concatBytes } from "@noble/hashes/utils.js";
 import { Inflate } from "fflate";
 import * as v from "valibot";
@@ -5,7 +6,7 @@ import { equalBytes } from "./bytes.ts";
 import { JsonTooDeepError, parseJson } from "./json.ts";
 import { EvidenceError, isEvidenceError } from "./errors.ts";
 import { canonicalize } from "./jcs.ts";
-import { crc32, createSha256, sha256 } from "./stream-hash.ts";
+import { crc32, createSha256 } from "./stream-hash.ts";
 
 /**
  * Reading a capture package (docs/protocol.md §9) without trusting it: the same code in the service, the

@@ -1,6 +1,6 @@
+import { sha256 } from "@noble/hashes/sha2.js";
 import { equalBytes } from "./bytes.ts";
 import { EvidenceError } from "./errors.ts";
-import { sha256 } from "./stream-hash.ts";
 
 /**
  * RFC 6962 Merkle trees with SHA-256.

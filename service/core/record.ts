@@ -1,8 +1,8 @@
+import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { canonicalize } from "./jcs.ts";
 import { TEXT_LIMITS } from "./limits.ts";
 import { hashLeaf } from "./merkle.ts";
-import { sha256 } from "./stream-hash.ts";
 import { parseWith, RecordSchema, type EvidenceRecord } from "./schema.ts";
 
 export type { EvidenceRecord } from "./schema.ts";

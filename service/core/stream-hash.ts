@@ -1,10 +1,9 @@
-import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
 /**
  * SHA-256 and CRC-32 of bytes that arrive a chunk at a time, for files of any size: a capture
- * package's artifacts, a package given as a file; and SHA-256 of bytes in memory, for the
- * Merkle tree's leaves and nodes. Where the runtime has Node's built-ins
+ * package's artifacts, a package given as a file. Where the runtime has Node's built-ins
  * (the service, the CLI) they are Node's own, about ten times faster than JavaScript for
  * SHA-256 (OpenSSL, with the CPU's SHA instructions) and for CRC-32 (zlib); elsewhere (the
  * web page) @noble/hashes and a table. Both give the same values, which the tests check
@@ -17,10 +16,7 @@ export interface StreamHash {
 }
 
 interface NodeBuiltins {
-  crypto?: {
-    createHash(algorithm: "sha256"): { update(bytes: Uint8Array): unknown; digest(encoding: "hex"): string };
-    hash?(algorithm: "sha256", bytes: Uint8Array, encoding: "buffer"): Uint8Array;
-  };
+  crypto?: { createHash(algorithm: "sha256"): { update(bytes: Uint8Array): unknown; digest(encoding: "hex"): string } };
   zlib?: { crc32?(bytes: Uint8Array, value?: number): number };
 }
 
@@ -33,30 +29,18 @@ function nodeBuiltins(): NodeBuiltins {
 
 const builtins = nodeBuiltins();
 
-/** Which implementations {@link sha256}, {@link createSha256} and {@link crc32} use here. */
+/** Which implementations {@link createSha256} and {@link crc32} use here. */
 export const STREAM_HASH_ENGINE: { sha256: "node" | "javascript"; crc32: "node" | "javascript" } = {
   sha256: builtins.crypto ? "node" : "javascript",
   crc32: builtins.zlib?.crc32 ? "node" : "javascript",
 };
-
-/**
- * SHA-256 of bytes in memory. Node's one-shot hash costs about two thirds of @noble/hashes'
- * for a tree node's 65 bytes, and half for a record's few hundred.
- */
-export function sha256(bytes: Uint8Array, engine: "node" | "javascript" = STREAM_HASH_ENGINE.sha256): Uint8Array {
-  const hash = builtins.crypto?.hash;
-  if (engine !== "node" || !hash) return nobleSha256(bytes);
-  const digest = hash("sha256", bytes, "buffer");
-  // A plain Uint8Array over the Buffer's bytes: a Buffer's slice() is a view, not a copy.
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
-}
 
 export function createSha256(engine: "node" | "javascript" = STREAM_HASH_ENGINE.sha256): StreamHash {
   if (engine === "node" && builtins.crypto) {
     const hash = builtins.crypto.createHash("sha256");
     return { update: (bytes) => void hash.update(bytes), digestHex: () => hash.digest("hex") };
   }
-  const hash = nobleSha256.create();
+  const hash = sha256.create();
   return { update: (bytes) => void hash.update(bytes), digestHex: () => bytesToHex(hash.digest()) };
 }
 
