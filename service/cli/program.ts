@@ -52,7 +52,10 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
     return EXIT.usage;
   }
   if (command.name !== "serve") endOnClosedOutput(name);
-  const { args, restore } = shieldIds(argv.slice(command.name.split(" ").length), command.options);
+  const { args, restore } = shieldIds(
+    joinDashedValues(argv.slice(command.name.split(" ").length), command.options),
+    command.options,
+  );
   let parsed;
   try {
     parsed = parseArgs({
@@ -132,6 +135,35 @@ function report(who: string, usage: string, e: unknown, lang: Lang): number {
   if (process.env.DEBUG) console.error(e);
   if (e instanceof UnreachableError) return EXIT.unreachable;
   return EXIT.failed;
+}
+
+/**
+ * An option's value that begins with "-" (an API key made before keys were drawn without one,
+ * a title such as "-draft") is refused by parseArgs as ambiguous unless written `--opt=value`.
+ * After an option that takes a value, an argument that begins with "-" and names no option of
+ * the command is taken as that value, as `--opt=value`; one that names an option (`--title
+ * --json`) is left for parseArgs to refuse.
+ */
+function joinDashedValues(args: string[], options: ParseArgsOptionsConfig): string[] {
+  const config = options as Record<string, { type: string; short?: string }>;
+  const names = new Set([
+    "--help",
+    "-h",
+    "--",
+    ...Object.entries(config).flatMap(([n, o]) => [`--${n}`, ...(o.short ? [`-${o.short}`] : [])]),
+  ]);
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const takesValue = /^--[^=]+$/.test(arg) && config[arg.slice(2)]?.type === "string" && !out.includes("--");
+    const optionName = next?.replace(/=.*$/, "") ?? "";
+    if (takesValue && next !== undefined && next.startsWith("-") && next !== "-" && !names.has(optionName)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 /**

@@ -2,9 +2,15 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { MAX_ACCOUNT_NAME } from "../core/index.ts";
 import type { Account, EvidenceStore } from "./store.ts";
 
-/** An API key: 32 random bytes in base64url, shown once; only its SHA-256 is stored. */
+/**
+ * An API key: 32 random bytes in base64url, shown once; only its SHA-256 is stored. Drawn
+ * again when it would begin with "-" (1 in 64): `--api-key -…` reads as an option.
+ */
 export function newApiKey(): string {
-  return randomBytes(32).toString("base64url");
+  for (;;) {
+    const key = randomBytes(32).toString("base64url");
+    if (!key.startsWith("-")) return key;
+  }
 }
 
 export function hashApiKey(key: string): string {

@@ -325,6 +325,27 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(unknown.code, "a short unknown option is still one").to.equal(2);
     });
 
+    it("takes an option's value that begins with '-' (an API key made before keys were drawn without one), and still refuses an option where a value should be", async () => {
+      const url = (await running()).url;
+      const dashed = await runCli([
+        "status",
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "--api-key",
+        `-${"A".repeat(42)}`,
+        "--server",
+        url,
+      ]);
+      expect([dashed.code, dashed.stderr.trim()]).to.deep.equal([
+        1,
+        "evidence status: the service answered 404 NOT_FOUND: no evidence with that id",
+      ]);
+      const missing = await runCli(["status", "AAAAAAAAAAAAAAAAAAAAAA", "--server", "--json"]);
+      expect([missing.code, missing.stderr.split("\n")[0]]).to.deep.equal([
+        2,
+        "evidence status: Option '--server' argument is ambiguous.",
+      ]);
+    });
+
     it("refuses a server that is not an http URL and a missing API key as usage errors (exit 2)", async () => {
       expect((await runCli(["status", "x", "--server", "ftp://example"])).code).to.equal(2);
       expect(
