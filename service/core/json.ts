@@ -81,6 +81,8 @@ interface Frame {
   /** In an object, the last key read; in an array, the index of the next value. */
   lastKey: string;
   index: number;
+  /** The frame's path, written out at its first duplicate. */
+  path?: string;
 }
 
 /**
@@ -96,6 +98,7 @@ export function firstDuplicateKey(text: string): { key: string; at: string } | n
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const BOM = 0xfeff;
 
 /**
  * Every key that appears again in its object of `text` (valid JSON), in the order of the text.
@@ -104,7 +107,8 @@ const BACKSLASH = 0x5c;
 export function* duplicateKeys(text: string): Generator<{ key: string; at: string }> {
   const stack: Frame[] = [];
   const n = text.length;
-  let i = 0;
+  // A byte-order mark before the text (body parsers strip it; JSON.parse refuses it).
+  let i = n > 0 && text.charCodeAt(0) === BOM ? 1 : 0;
   while (i < n) {
     const c = text.charCodeAt(i);
     // Whitespace, commas and colons: 0x20 0x09 0x0a 0x0d 0x2c 0x3a.
@@ -119,7 +123,7 @@ export function* duplicateKeys(text: string): Generator<{ key: string; at: strin
         // A key without escapes is its own text; only escaped keys need decoding.
         const raw = text.slice(i + 1, end - 1);
         const key = raw.includes("\\") ? (JSON.parse(text.slice(i, end)) as string) : raw;
-        if (seen(top, key)) yield { key, at: pathOf(stack, stack.length - 1) };
+        if (seen(top, key)) yield { key, at: (top.path ??= pathOf(stack, stack.length - 1)) };
         top.expectKey = false;
         top.lastKey = key;
       } else if (top !== undefined) {

@@ -36,6 +36,9 @@ describe("untrusted JSON (core/json.ts): nesting is bounded before parsing, keys
   it("names where a key is written twice: the object's path through keys and array indexes, escaped keys decoded", () => {
     const cases: [string, string, string][] = [
       ['{"k":1,"k":2}', "k", ""],
+      // A byte-order mark before the text, as a body parser takes it.
+      ['\uFEFF{"k":1,"k":2}', "k", ""],
+      ['\uFEFF{"a":{"k":1,"k":2}}', "k", "a"],
       ['{"a":[{"x":1},{"k":1,"k":2}]}', "k", "a[1]"],
       ['{"a":{"b":[[1,"]",{"k":1,"\\u006b":1}]]}}', "k", "a.b[0][2]"],
       ['[0, {"x":[true, null]}, {"e":1.5e3, "e" : 2}]', "e", "[2]"],

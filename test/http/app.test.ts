@@ -146,6 +146,26 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     expect(committed).to.equal(before + 1);
   });
 
+  it("refuses a digest body with a key written twice, also after a byte-order mark (the body parser skips one)", async () => {
+    const contentHash = sha256Hex("written twice");
+    const items = `[{"contentHash":"${contentHash}","fileName":"a.txt","fileName":"b.txt"}]`;
+    for (const text of [`{"items":${items}}`, `\uFEFF{"items":${items}}`, `\uFEFF{"items":[],"items":${items}}`]) {
+      const res = await fetch(`${url}/api/v1/evidence/digests`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: text,
+      });
+      const problem = (await res.json()) as { code: string; detail: string };
+      expect([res.status, problem.code, problem.detail], JSON.stringify(text.slice(0, 12))).to.deep.equal([
+        400,
+        "INVALID_BODY",
+        text.includes('"items":[],')
+          ? 'the body has the key "items" twice'
+          : 'the body has the key "fileName" twice in items[0]',
+      ]);
+    }
+  });
+
   it("records a digest's media type as given, parameters included, and refuses one that is not a media type", async () => {
     const contentHash = sha256Hex("media type");
     const accepted = await post("/api/v1/evidence/digests", {
@@ -268,6 +288,19 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       const body = (await res.json()) as { verdict: string; checks: { detail: string }[] };
       expect([res.status, body.verdict]).to.deep.equal([200, "invalid"]);
       expect(body.checks[0]!.detail).to.include('"type" twice');
+    });
+
+    it("names where in a certificate a key is written twice, under a key of any length", async () => {
+      const long = "k".repeat(100_000);
+      for (const [inner, where] of [
+        ['{"record":{"id":"a","id":"b"}}', "record"],
+        [`{"${long}":{"a":1,"a":2,"a":3}}`, long],
+      ] as const) {
+        const res = await postText(`{"certificate":${inner}}`);
+        const body = (await res.json()) as { verdict: string; checks: { detail: string }[] };
+        expect([res.status, body.verdict]).to.deep.equal([200, "invalid"]);
+        expect(body.checks[0]!.detail).to.include(`twice in ${where}`);
+      }
     });
 
     it("refuses a duplicate key outside the certificates as a bad request, never as an invalid certificate", async () => {

@@ -450,12 +450,14 @@ function parseBody(text: string): { body: Record<string, unknown>; malformed: Ma
   const body = value as Record<string, unknown>;
   const malformed = new Map<number, string>();
   for (const { key, at } of duplicateKeys(text)) {
-    const place = /^(?:certificate|certificates\[(\d+)\])(?:\.(.*))?$/.exec(at);
+    // A prefix test only: `at` may be megabytes long, and there may be a duplicate per 6 bytes.
+    const place = /^(?:certificate|certificates\[(\d+)\])(?=\.|$)/.exec(at);
     if (!place)
       throw new HttpProblem(400, "INVALID_BODY", `the request has the key "${key}" twice${at ? ` in ${at}` : ""}`);
     const index = place[1] === undefined ? -1 : Number(place[1]);
     if (!malformed.has(index)) {
-      malformed.set(index, `certificate has the key "${key}" twice${place[2] ? ` in ${place[2]}` : ""}`);
+      const inside = at.slice(place[0].length + 1);
+      malformed.set(index, `certificate has the key "${key}" twice${inside ? ` in ${inside}` : ""}`);
     }
   }
   return { body, malformed };
