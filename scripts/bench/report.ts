@@ -58,13 +58,13 @@ export async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
  */
 export async function alternating(
   rounds: number,
-  baseline: () => Promise<unknown> | unknown,
-  ours: () => Promise<unknown> | unknown,
+  baseline: (round: number) => Promise<unknown> | unknown,
+  ours: (round: number) => Promise<unknown> | unknown,
 ): Promise<{ baselineS: number; oursS: number; rounds: { baselineS: number; oursS: number }[] }> {
   const measured: { baselineS: number; oursS: number }[] = [];
   for (let i = 0; i < rounds; i++) {
-    const [, baselineS] = await timed(baseline);
-    const [, oursS] = await timed(ours);
+    const [, baselineS] = await timed(() => baseline(i));
+    const [, oursS] = await timed(() => ours(i));
     measured.push({ baselineS, oursS });
   }
   const sorted = [...measured].sort((a, b) => a.oursS / a.baselineS - b.oursS / b.baselineS);

@@ -132,15 +132,10 @@ export async function benchCoreVerify(report: Report): Promise<void> {
   };
   const warmUp = await certificatesOf(1, 200);
   await verifyAll(warmUp.texts, new CachingChainReader(warmUp.reader)); // warm the JIT
-  let oneRound = 0;
-  let oneBaselineRound = 0;
   const single = await alternating(
     rounds,
-    () => bare(batches[oneBaselineRound++]!.texts),
-    () => {
-      const { texts, reader } = batches[oneRound++]!;
-      return verifyAll(texts, new CachingChainReader(reader));
-    },
+    (r) => bare(batches[r]!.texts),
+    (r) => verifyAll(batches[r]!.texts, new CachingChainReader(batches[r]!.reader)),
   );
   const rate = (n: number, s: number) => n / s;
   report.row({
@@ -164,18 +159,13 @@ export async function benchCoreVerify(report: Report): Promise<void> {
   });
   const warm = await certificatesOf(50, 1);
   await verifyAll(warm.texts, new CachingChainReader(warm.reader)); // warm the JIT
-  let round = 0;
-  let baselineRound = 0;
   const several = await alternating(
     rounds,
-    () => {
-      const from = distinct * baselineRound++;
+    (r) => {
+      const from = distinct * r;
       for (const d of digests.slice(from, from + distinct)) recoverSignerAddress(d.digest, d.signature);
     },
-    () => {
-      const from = distinct * round++;
-      return verifyAll(many.texts.slice(from, from + distinct), new CachingChainReader(many.reader));
-    },
+    (r) => verifyAll(many.texts.slice(distinct * r, distinct * (r + 1)), new CachingChainReader(many.reader)),
   );
   report.row({
     what: `core verification, ${count(distinct)} certificates of distinct batches of one issuer${rounds > 1 ? `, median of ${rounds}` : ""}`,
