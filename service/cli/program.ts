@@ -156,14 +156,25 @@ function joinDashedValues(args: string[], options: ParseArgsOptionsConfig): stri
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const next = args[i + 1];
-    const takesValue = /^--[^=]+$/.test(arg) && config[arg.slice(2)]?.type === "string" && !out.includes("--");
     const optionName = next?.replace(/=.*$/, "") ?? "";
-    if (takesValue && next !== undefined && next.startsWith("-") && next !== "-" && !names.has(optionName)) {
+    if (
+      takesValue(arg, options) &&
+      !out.includes("--") &&
+      next !== undefined &&
+      next.startsWith("-") &&
+      next !== "-" &&
+      !names.has(optionName)
+    ) {
       out.push(`${arg}=${next}`);
       i++;
     } else out.push(arg);
   }
   return out;
+}
+
+/** Whether `arg` is a long option, without `=value`, whose value is the next argument. */
+function takesValue(arg: string, options: ParseArgsOptionsConfig): boolean {
+  return /^--[^=]+$/.test(arg) && (options as Record<string, { type: string }>)[arg.slice(2)]?.type === "string";
 }
 
 /**
@@ -179,11 +190,14 @@ function shieldIds(
 ): { args: string[]; restore: (positional: string) => string } {
   const shielded = new Map<string, string>();
   const out = args.map((arg, i) => {
-    const previous = args[i - 1] ?? "";
-    const takesValue =
-      /^--[^=]+$/.test(previous) && (options as Record<string, { type: string }>)[previous.slice(2)]?.type === "string";
     const base = arg.replace(/^.*\//, "").replace(/(\.evidence\.json|\.json|\.zip|\.pdf)$/, "");
-    if (takesValue || args.slice(0, i).includes("--") || !/^-[^-]/.test(arg) || !EVIDENCE_ID.test(base)) return arg;
+    if (
+      takesValue(args[i - 1] ?? "", options) ||
+      args.slice(0, i).includes("--") ||
+      !/^-[^-]/.test(arg) ||
+      !EVIDENCE_ID.test(base)
+    )
+      return arg;
     const standIn = `\u0000${shielded.size}`;
     shielded.set(standIn, arg);
     return standIn;
