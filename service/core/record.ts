@@ -38,8 +38,8 @@ const randomPool = {
  * alike (their first five characters) and the store's index of ids takes a burst of them in
  * one place, where 128 random bits alone scattered every insert across the whole index and
  * made intake slower the more the store held (`npm run bench`, "intake into a growing SQLite
- * store": 26,383 items/s for the last 100,000 of 500,000 against 64,399/s for the first; with
- * the time first, 86,733/s against 96,866/s).
+ * store": the last 100,000 of 500,000 went in at about 0.4 of the first's rate; with the
+ * time first, at 0.9–0.95 of it).
  * The time it shows is when the id was made, to the second (a record's id is made with its
  * submittedAt; a capture's when it is requested), which the record states anyway.
  *

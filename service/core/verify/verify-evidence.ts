@@ -435,7 +435,8 @@ async function otherArchive(zip: ByteSource, error: unknown): Promise<boolean> {
   const named = await textsIn(zip, [CERTIFICATE_SUFFIX, MANIFEST_FILE]);
   if (named.has(CERTIFICATE_SUFFIX)) return false;
   return (
-    /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON|^manifest\.json nests/.test(why) ||
+    /has no manifest\.json|^manifest\.json: type|^manifest\.json is not UTF-8 JSON/.test(why) ||
+    (isEvidenceError(error) && error.cause instanceof JsonTooDeepError) ||
     !named.has(MANIFEST_FILE)
   );
 }
