@@ -13,10 +13,27 @@ import { buildRecord } from "../../service/core/index.ts";
 import { newEvidence } from "../../service/intake/intake.ts";
 import { silentLogger } from "../../service/log.ts";
 import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
+import type { NewEvidence } from "../../service/store/store.ts";
 import { MemoryChain } from "../../test/helpers/memory-chain.ts";
 import { count, timed, type Report } from "./report.ts";
 
-const ACCOUNT = { id: "acct_bench", name: "bench", keyHash: "0".repeat(64), createdAt: "2026-11-25T00:00:00.000Z" };
+export const ACCOUNT = {
+  id: "acct_bench",
+  name: "bench",
+  keyHash: "0".repeat(64),
+  createdAt: "2026-11-25T00:00:00.000Z",
+};
+
+/** Item `i` of a benchmark's intake, of a random file, with its id given or made as the service makes it. */
+export function benchItem(i: number, id?: string): NewEvidence {
+  const record = buildRecord({
+    contentHash: randomBytes(32).toString("hex"),
+    submitter: ACCOUNT.id,
+    fileName: `file-${i}.pdf`,
+    ...(id !== undefined && { id }),
+  });
+  return newEvidence(record, ACCOUNT, false);
+}
 
 export async function benchCertifyBatch(report: Report, work: string): Promise<void> {
   const n = report.quick ? 20_000 : 100_000;
@@ -24,13 +41,7 @@ export async function benchCertifyBatch(report: Report, work: string): Promise<v
   const store = SqliteEvidenceStore.open(dir);
   try {
     await store.insertAccount(ACCOUNT);
-    const items = Array.from({ length: n }, (_, i) =>
-      newEvidence(
-        buildRecord({ contentHash: randomBytes(32).toString("hex"), submitter: ACCOUNT.id, fileName: `file-${i}.pdf` }),
-        ACCOUNT,
-        false,
-      ),
-    );
+    const items = Array.from({ length: n }, (_, i) => benchItem(i));
     // The baseline: committing the same items at intake, 1,000 per transaction as the group commit does.
     const [, intakeS] = await timed(async () => {
       for (let i = 0; i < n; i += 1000) await store.insertEvidence(items.slice(i, i + 1000));

@@ -8,12 +8,9 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
-import { buildRecord } from "../../service/core/index.ts";
-import { newEvidence } from "../../service/intake/intake.ts";
 import { SqliteEvidenceStore } from "../../service/store/sqlite-store.ts";
+import { ACCOUNT, benchItem } from "./certify.ts";
 import { count, type Report } from "./report.ts";
-
-const ACCOUNT = { id: "acct_bench", name: "bench", keyHash: "0".repeat(64), createdAt: "2026-11-25T00:00:00.000Z" };
 
 /** Commits `total` items into a new store, returning the rates (items/s) of the first and the last `stretch`. */
 async function fill(work: string, total: number, stretch: number, id: () => string | undefined) {
@@ -24,18 +21,7 @@ async function fill(work: string, total: number, stretch: number, id: () => stri
     let seconds = 0;
     let first = 0;
     for (let done = 0; done < total; done += 1000) {
-      const items = Array.from({ length: 1000 }, (_, i) =>
-        newEvidence(
-          buildRecord({
-            contentHash: randomBytes(32).toString("hex"),
-            submitter: ACCOUNT.id,
-            fileName: `file-${done + i}.pdf`,
-            id: id(),
-          }),
-          ACCOUNT,
-          false,
-        ),
-      );
+      const items = Array.from({ length: 1000 }, (_, i) => benchItem(done + i, id()));
       const started = performance.now();
       await store.insertEvidence(items);
       seconds += (performance.now() - started) / 1000;

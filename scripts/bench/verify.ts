@@ -113,8 +113,8 @@ async function verifyAll(texts: readonly string[], chain: ChainReader): Promise<
 /**
  * The core verifier in process, chain reads answered from memory (CachingChainReader in
  * front, as the CLI and the service use it). One batch: against the core of the work of a
- * verifier that remembers nothing (JSON.parse, the leaf and every path hash of each). Distinct batches: against bare
- * secp256k1 public-key recovery, one per batch.
+ * verifier that remembers nothing (JSON.parse, the leaf and every path hash of each).
+ * Distinct batches: against bare secp256k1 public-key recovery, one per batch.
  */
 export async function benchCoreVerify(report: Report): Promise<void> {
   const rounds = report.quick ? 1 : 3;
