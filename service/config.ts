@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import type { BatchLimits } from "./anchoring/seal-batch.ts";
 import type { LogFormat } from "./log.ts";
 import { MAX_DOCUMENT_BYTES } from "./core/index.ts";
 
@@ -57,7 +58,7 @@ export interface ServiceConfig {
     /** The certificate version issued: 2 (one signature per batch) or 1. */
     certificateVersion: 1 | 2;
   };
-  batch: { maxItems: number; maxWaitMs: number };
+  batch: BatchLimits;
   limits: {
     fileSizeBytes: number;
     filesPerRequest: number;
@@ -161,6 +162,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     batch: {
       maxItems: int(env, "BATCH_MAX_ITEMS", 10_000, 1, 1_000_000),
       maxWaitMs: int(env, "BATCH_MAX_WAIT_MS", 5_000, 10, 86_400_000),
+      quietMs: int(env, "BATCH_QUIET_MS", 200, 0, 86_400_000),
+      quietMinItems: int(env, "BATCH_QUIET_MIN_ITEMS", 1_000, 1, 1_000_000),
     },
     limits: {
       fileSizeBytes,

@@ -170,8 +170,7 @@ export async function startService(
       signer,
       {
         certificateVersion: config.issuer.certificateVersion,
-        maxItems: config.batch.maxItems,
-        maxWaitMs: config.batch.maxWaitMs,
+        ...config.batch,
         confirmations: config.chain.confirmations,
         receiptTimeoutMs: config.chain.receiptTimeoutMs,
         issuerName: config.issuer.name,

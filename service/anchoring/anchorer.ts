@@ -13,7 +13,7 @@ import type { BatchCertificates } from "../store/batch-certificates.ts";
 import type { Logger } from "../log.ts";
 import type { EvidenceStore, SealedBatch } from "../store/store.ts";
 import type { AnchorChain, AnchorLocation } from "./anchor-chain.ts";
-import { sealDueBatches, treeOf, treeOfHashes } from "./seal-batch.ts";
+import { sealDueBatches, treeOf, treeOfHashes, type BatchLimits } from "./seal-batch.ts";
 
 /** Asks time-stamp authorities for tokens on a root (service/timestamping/stamper.ts). */
 export interface Stamper {
@@ -25,11 +25,9 @@ export interface Stamper {
   stamp(root: Uint8Array, have: readonly TimestampToken[]): Promise<{ tokens: TimestampToken[]; errors: string[] }>;
 }
 
-export interface AnchorerOptions {
+export interface AnchorerOptions extends BatchLimits {
   /** The certificate version issued: 2 signs once per batch, 1 once per certificate. */
   certificateVersion: 1 | 2;
-  maxItems: number;
-  maxWaitMs: number;
   confirmations: number;
   /** How long a sent transaction may stay unmined before it is sent again. */
   receiptTimeoutMs: number;
@@ -64,6 +62,9 @@ export interface AnchorerHealth {
   role: "anchoring" | "standby";
   timestamps: { lastError: string | null };
 }
+
+/** How often the newest block is asked for while a batch waits for one. */
+const BLOCK_WATCH_MS = 50;
 
 /**
  * Seals pending evidence into batches and anchors them, oldest first: a batch's first
@@ -116,6 +117,10 @@ export class Anchorer {
   #state: "idle" | "started" | "stopping" = "idle";
   #failures = 0;
   #nextUpgradeAt = 0;
+  /** The head when the last round began, if it left a batch waiting for a block (#watchForBlock). */
+  #waitingAfter: number | null = null;
+  /** The block watch in progress, if any: a watch replaced or ended stops at its next look. */
+  #watch: object | undefined;
 
   constructor(
     store: EvidenceStore,
@@ -146,6 +151,7 @@ export class Anchorer {
   async stop(): Promise<void> {
     this.#state = "stopping";
     clearTimeout(this.#timer);
+    this.#watch = undefined;
     clearTimeout(this.#sealTimer);
     this.#sealTimerAt = null;
     await this.#running;
@@ -185,6 +191,10 @@ export class Anchorer {
     // for its block is sent at once, and may share that block.
     const unanchored = (await listed).filter((b) => !this.#sendingBeside.has(b.id));
     const batches = [...unanchored.filter((b) => b.txHash === null), ...unanchored.filter((b) => b.txHash !== null)];
+    // The head before any batch is looked up: a block after it may hold one left waiting.
+    const head = batches.length > 0 || this.#sendingBeside.size > 0 ? await this.#chain.blockNumber() : null;
+    let waiting = this.#sendingBeside.size > 0;
+    this.#waitingAfter = null;
     for (const [i, batch] of batches.entries()) {
       if (this.#state === "stopping") return;
       // A backlog can take longer than the lease: it is renewed between batches, and a
@@ -193,15 +203,38 @@ export class Anchorer {
         this.#takeRole("standby");
         return;
       }
-      await this.#anchor(batch, i === batches.length - 1);
+      if (!(await this.#anchor(batch, i === batches.length - 1))) waiting = true;
     }
+    if (waiting) this.#waitingAfter = head;
     await this.#upgradeTimestamps(now);
   }
 
   #schedule(ms: number): void {
     if (this.#state !== "started") return;
     clearTimeout(this.#timer);
+    this.#watch = undefined;
     this.#timer = setTimeout(() => void this.#loop(), ms);
+  }
+
+  /**
+   * Until `until` (epoch ms), asks the node for its newest block every BLOCK_WATCH_MS, and
+   * starts a round as soon as there is one after `head`: a batch waiting for its block is
+   * certified within moments of it, not at the next idle poll. Ended by #schedule (a
+   * notify, stop) and by any failure to ask, which the round then meets.
+   */
+  #watchForBlock(head: number, until: number): void {
+    const watch = {};
+    this.#watch = watch;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(async () => {
+      const newer = await this.#chain.blockNumber().then(
+        (latest) => latest > head,
+        () => true,
+      );
+      if (this.#watch !== watch || this.#state !== "started") return;
+      if (newer || Date.now() >= until) void this.#loop();
+      else this.#watchForBlock(head, until);
+    }, BLOCK_WATCH_MS);
   }
 
   async #loop(): Promise<void> {
@@ -221,11 +254,14 @@ export class Anchorer {
     );
     await this.#running;
     this.#running = undefined;
-    // Poll often enough to seal on time; back off while the chain is failing.
+    // Poll often enough to seal on time, watch for the block a sent batch waits for; back off
+    // while the chain is failing.
     const idle = this.#sealedBeside ? 0 : this.#pollMs();
     this.#sealedBeside = false;
     const retry = (this.#options.retryBaseMs ?? 500) * 2 ** (this.#failures - 1);
-    this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, retry));
+    if (this.#failures === 0 && idle > BLOCK_WATCH_MS && this.#waitingAfter !== null) {
+      this.#watchForBlock(this.#waitingAfter, Date.now() + idle);
+    } else this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, retry));
   }
 
   /** `beside`: sealed beside a round, and sent by the caller; rounds leave the batches alone until then. */
@@ -310,22 +346,25 @@ export class Anchorer {
     return this.#options.pollMs ?? Math.min(250, this.#options.maxWaitMs);
   }
 
-  /** `last`: no batch waits behind this one in the round, so a transaction sent may be waited for. */
-  async #anchor(batch: SealedBatch, last: boolean): Promise<void> {
+  /**
+   * Anchors and certifies a batch as far as the chain allows now; true once it is certified.
+   * `last`: no batch waits behind this one in the round, so a transaction sent may be waited for.
+   */
+  async #anchor(batch: SealedBatch, last: boolean): Promise<boolean> {
     let location = await this.#chain.locate(batch.root);
     if (!location) {
-      if (batch.txHash && !(await this.#shouldResend(batch))) return;
+      if (batch.txHash && !(await this.#shouldResend(batch))) return false;
       if (batch.txHash === null) await this.#stampBeforeSending(batch);
       location = await this.#send(batch, last);
-      if (!location) return;
+      if (!location) return false;
     }
-    if (!(await this.#confirmed(location))) return;
+    if (!(await this.#confirmed(location))) return false;
     if (location.treeSize !== batch.treeSize) {
       throw new Error(`root ${batch.root} is anchored with tree size ${location.treeSize}, expected ${batch.treeSize}`);
     }
     if (this.#options.stamper?.required && batch.timestamps.length < this.#options.stamper.configured) {
       batch.timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
-      if (batch.timestamps.length < this.#options.stamper.configured) return; // issued once every TSA has answered
+      if (batch.timestamps.length < this.#options.stamper.configured) return false; // issued once every TSA has answered
     }
     await this.#options.durableThrough?.(location.blockNumber, location.blockHash);
     const reason: IssueReason = batch.lostAt === null ? "anchored" : "re-anchored";
@@ -336,6 +375,7 @@ export class Anchorer {
       { batch: batch.id, block: location.blockNumber, tx: location.txHash, items: batch.treeSize },
       `${reason === "anchored" ? "anchored" : "anchored again"} batch ${batch.id} in block ${location.blockNumber}`,
     );
+    return true;
   }
 
   /** A batch whose transaction was sent: send again only if it failed, was lost, or has waited too long. */

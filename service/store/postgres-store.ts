@@ -324,9 +324,9 @@ export class PostgresEvidenceStore implements EvidenceStore {
 
   // --- batching ---
 
-  async pendingSummary(): Promise<{ count: number; oldest: string | null }> {
-    const { rows } = await this.#query<{ count: number; oldest: string | null }>(
-      "SELECT count(*) AS count, min(created_at) AS oldest FROM evidence WHERE batch_id IS NULL",
+  async pendingSummary(): Promise<{ count: number; oldest: string | null; newest: string | null }> {
+    const { rows } = await this.#query<{ count: number; oldest: string | null; newest: string | null }>(
+      "SELECT count(*) AS count, min(created_at) AS oldest, max(created_at) AS newest FROM evidence WHERE batch_id IS NULL",
     );
     return rows[0]!;
   }

@@ -314,9 +314,9 @@ export class SqliteEvidenceStore implements EvidenceStore {
 
   // --- batching ---
 
-  async pendingSummary(): Promise<{ count: number; oldest: string | null }> {
-    return this.#get<{ count: number; oldest: string | null }>(
-      "SELECT count(*) AS count, min(created_at) AS oldest FROM evidence WHERE batch_id IS NULL",
+  async pendingSummary(): Promise<{ count: number; oldest: string | null; newest: string | null }> {
+    return this.#get<{ count: number; oldest: string | null; newest: string | null }>(
+      "SELECT count(*) AS count, min(created_at) AS oldest, max(created_at) AS newest FROM evidence WHERE batch_id IS NULL",
     )!;
   }
 

@@ -72,8 +72,8 @@ export interface EvidenceStore {
   dismissCapture(accountId: string, id: string): Promise<"dismissed" | CaptureRow["status"] | undefined>;
 
   // --- batching and anchoring ---
-  /** How many items wait for a batch, and when the oldest arrived. */
-  pendingSummary(): Promise<{ count: number; oldest: string | null }>;
+  /** How many items wait for a batch, and when the oldest and the newest of them arrived. */
+  pendingSummary(): Promise<{ count: number; oldest: string | null; newest: string | null }>;
   /** The oldest items not in a batch, in intake order. */
   pendingLeaves(limit: number): Promise<{ seq: number; leafHash: Hex32 }[]>;
   /**

@@ -134,9 +134,55 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       await submit(3, now);
       const a = anchorer({ maxItems: 5, maxWaitMs: 1_000 });
       await a.runOnce(new Date(now.getTime() + 999));
-      expect([await store.pendingSummary(), chain.sends]).to.deep.equal([{ count: 3, oldest: now.toISOString() }, 0]);
+      expect([await store.pendingSummary(), chain.sends]).to.deep.equal([
+        { count: 3, oldest: now.toISOString(), newest: now.toISOString() },
+        0,
+      ]);
       await a.runOnce(new Date(now.getTime() + 1_000));
       expect([(await store.pendingSummary()).count, chain.sends]).to.deep.equal([0, 1]);
+    });
+
+    it("seals a partial batch of at least quietMinItems once no item has arrived for quietMs, without waiting out maxWaitMs", async () => {
+      const start = new Date();
+      await submit(3, start);
+      const last = new Date(start.getTime() + 500);
+      await submit(2, last);
+      const a = anchorer({ maxItems: 10, maxWaitMs: 3_600_000, quietMs: 200, quietMinItems: 5 });
+      await a.runOnce(new Date(last.getTime() + 199));
+      expect([(await store.pendingSummary()).count, chain.sends], "quiet for 199 ms").to.deep.equal([5, 0]);
+      await a.runOnce(new Date(last.getTime() + 200));
+      expect(
+        (await store.unanchoredBatches()).map((b) => b.treeSize),
+        "quiet for 200 ms",
+      ).to.deep.equal([5]);
+    });
+
+    it("leaves a quiet batch smaller than quietMinItems to maxWaitMs, and seals none early with quietMs 0", async () => {
+      const start = new Date();
+      await submit(4, start);
+      await anchorer({ maxItems: 10, maxWaitMs: 1_000, quietMs: 200, quietMinItems: 5 }).runOnce(
+        new Date(start.getTime() + 999),
+      );
+      await anchorer({ maxItems: 10, maxWaitMs: 1_000, quietMs: 0, quietMinItems: 1 }).runOnce(
+        new Date(start.getTime() + 999),
+      );
+      expect([(await store.pendingSummary()).count, chain.sends]).to.deep.equal([4, 0]);
+      await anchorer({ maxItems: 10, maxWaitMs: 1_000, quietMs: 200, quietMinItems: 5 }).runOnce(
+        new Date(start.getTime() + 1_000),
+      );
+      expect((await store.unanchoredBatches()).map((b) => b.treeSize)).to.deep.equal([4]);
+    });
+
+    it("wakes by its seal timer when intake falls quiet, with no round polling", async () => {
+      await submit(2);
+      const a = anchorer({ maxItems: 100, maxWaitMs: 3_600_000, quietMs: 200, quietMinItems: 2, pollMs: 3_600_000 });
+      try {
+        a.start();
+        await until(async () => (await store.unanchoredBatches()).length === 1);
+      } finally {
+        await a.stop();
+      }
+      expect(chain.sends).to.equal(1);
     });
 
     it("seals full batches of maxItems, oldest first, then the rest", async () => {
@@ -241,6 +287,20 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
   });
 
   describe("sending and certifying", () => {
+    it("certifies a sent batch as soon as a new block appears, not at the next idle poll", async () => {
+      const ids = await submit(3);
+      const a = anchorer({ maxWaitMs: 0, pollMs: 3_600_000 });
+      try {
+        a.start();
+        await until(async () => chain.sends === 1);
+        await until(async () => (await store.unanchoredBatches())[0]?.txHash != null);
+        chain.mine();
+        await until(async () => (await certificates(ids)).length === 3);
+      } finally {
+        await a.stop();
+      }
+    });
+
     it("certifies a batch once its transaction is mined: every item valid against the chain", async () => {
       const ids = await submit(4);
       const a = anchorer({ maxWaitMs: 0 });

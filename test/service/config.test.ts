@@ -8,9 +8,16 @@ describe("the service's configuration (environment variables)", () => {
     const config = loadConfig({});
     expect(config).to.deep.include({ dataDir: path.resolve("data"), host: "127.0.0.1", port: 8080, devAccount: true });
     expect(config.chain).to.deep.include({ rpcUrl: undefined, chainId: undefined, gasPrice: undefined });
-    expect(config.batch).to.deep.equal({ maxItems: 10_000, maxWaitMs: 5_000 });
+    expect(config.batch).to.deep.equal({ maxItems: 10_000, maxWaitMs: 5_000, quietMs: 200, quietMinItems: 1_000 });
     expect(config.chain).to.deep.include({ receiptTimeoutMs: 120_000, leaseMs: 10_000 });
     expect(config.limits.rpcBodyTimeoutMs, "the /rpc body deadline").to.equal(10_000);
+  });
+
+  it("reads when a batch is sealed from BATCH_MAX_ITEMS, BATCH_MAX_WAIT_MS, BATCH_QUIET_MS and BATCH_QUIET_MIN_ITEMS; BATCH_QUIET_MS=0 turns quiet sealing off", () => {
+    const env = { BATCH_MAX_ITEMS: "500", BATCH_MAX_WAIT_MS: "2000", BATCH_QUIET_MS: "0", BATCH_QUIET_MIN_ITEMS: "50" };
+    expect(loadConfig(env).batch).to.deep.equal({ maxItems: 500, maxWaitMs: 2_000, quietMs: 0, quietMinItems: 50 });
+    expect(() => loadConfig({ BATCH_QUIET_MIN_ITEMS: "0" })).to.throw(ConfigError, /BATCH_QUIET_MIN_ITEMS/);
+    expect(() => loadConfig({ BATCH_QUIET_MS: "-1" })).to.throw(ConfigError, /BATCH_QUIET_MS/);
   });
 
   it("reads the /rpc body deadline from RPC_BODY_TIMEOUT_MS", () => {

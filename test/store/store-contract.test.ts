@@ -584,15 +584,19 @@ function defineStoreContract(engine: Engine): void {
     });
 
     describe("pendingSummary / pendingLeaves", () => {
-      it("counts the items waiting for a batch and names the oldest", async () => {
-        expect(await store.pendingSummary()).to.deep.equal({ count: 0, oldest: null });
+      it("counts the items waiting for a batch and names the oldest and the newest", async () => {
+        expect(await store.pendingSummary()).to.deep.equal({ count: 0, oldest: null, newest: null });
         const group = [
           newItem(alice, { at: new Date("2026-02-01T00:00:00.500Z") }),
           newItem(alice, { at: new Date("2026-02-01T00:00:00.100Z") }),
           newItem(alice, { at: new Date("2026-02-01T00:00:00.300Z") }),
         ];
         await store.insertEvidence(group);
-        expect(await store.pendingSummary()).to.deep.equal({ count: 3, oldest: "2026-02-01T00:00:00.100Z" });
+        expect(await store.pendingSummary()).to.deep.equal({
+          count: 3,
+          oldest: "2026-02-01T00:00:00.100Z",
+          newest: "2026-02-01T00:00:00.500Z",
+        });
         const leaves = await store.pendingLeaves(2);
         expect(leaves.map((l) => l.leafHash)).to.deep.equal(group.slice(0, 2).map((i) => i.leafHash));
         expect(leaves[0]!.seq).to.be.lessThan(leaves[1]!.seq);
@@ -631,7 +635,7 @@ function defineStoreContract(engine: Engine): void {
           record: group[1]!.record,
         });
         expect((await store.evidence(group[0]!.record.id))!.status).to.equal("anchoring");
-        expect(await store.pendingSummary()).to.deep.equal({ count: 0, oldest: null });
+        expect(await store.pendingSummary()).to.deep.equal({ count: 0, oldest: null, newest: null });
         expect(await store.counts()).to.deep.equal({ pending: 0, anchoring: 3, anchored: 0 });
       });
 
