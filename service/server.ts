@@ -155,7 +155,13 @@ export async function startService(
     const trustPem = config.timestamps.trustFile ? readFileSync(config.timestamps.trustFile, "utf8") : undefined;
     const stamper = await timestampAuthorities(config, localChain !== undefined, trustPem);
 
-    const client = new ChainClient(chainUrl, chainId, issuer, contract, tx);
+    const client = new ChainClient(
+      localChain ? (body: string) => localChain!.exchange(body) : chainUrl,
+      chainId,
+      issuer,
+      contract,
+      tx,
+    );
     cleanup.push(() => client.destroy());
     // Version 2 signs once per batch: the calling thread is enough. Version 1 signs every
     // certificate: a worker keeps that off the event loop.

@@ -2,8 +2,12 @@ import { setTimeout as delay } from "node:timers/promises";
 import {
   Contract,
   ContractFactory,
+  JsonRpcApiProvider,
   JsonRpcProvider,
   Network,
+  type JsonRpcError,
+  type JsonRpcPayload,
+  type JsonRpcResult,
   type TransactionRequest,
   type TransactionReceipt,
   type Wallet,
@@ -17,6 +21,14 @@ import {
 } from "../core/index.ts";
 import type { AnchorChain, AnchorLocation, SendResult } from "../anchoring/anchor-chain.ts";
 import { loadArtifact } from "./artifact.ts";
+
+/**
+ * How the client reaches its node: a JSON-RPC URL, or a function that sends one JSON-RPC
+ * body (a call or a batch) and returns the node's parsed answer — the embedded chain's
+ * control socket, which spares the service's own anchoring the HTTP gateway it runs for
+ * everyone else (half the trips through an event loop that intake keeps busy).
+ */
+export type ChainTransport = string | ((body: string) => Promise<unknown>);
 
 export interface TxOptions {
   /** Gas price in wei; with it, transactions are legacy (type 0). 0 on zero-gas chains. */
@@ -33,12 +45,12 @@ export interface TxOptions {
 export class ChainClient implements AnchorChain {
   readonly chainId: number;
   readonly contract: string;
-  readonly provider: JsonRpcProvider;
+  readonly provider: JsonRpcApiProvider;
   readonly #wallet: Wallet;
   readonly #instance: Contract;
   readonly #tx: TxOptions;
 
-  constructor(url: string, chainId: number, wallet: Wallet, contract: string, tx: TxOptions) {
+  constructor(url: ChainTransport, chainId: number, wallet: Wallet, contract: string, tx: TxOptions) {
     this.chainId = chainId;
     this.contract = contract;
     this.provider = chainProvider(url, chainId);
@@ -201,12 +213,30 @@ const RECEIPT_POLL_MS = 50;
  * a block number or a missing receipt read a moment ago may already be out of date, and
  * anchoring decides on them.
  */
-export function chainProvider(url: string, chainId: number): JsonRpcProvider {
-  return new JsonRpcProvider(url, Network.from(chainId), {
-    staticNetwork: true,
-    pollingInterval: RECEIPT_POLL_MS,
-    cacheTimeout: -1,
-  });
+export function chainProvider(transport: ChainTransport, chainId: number): JsonRpcApiProvider {
+  const options = { staticNetwork: true, pollingInterval: RECEIPT_POLL_MS, cacheTimeout: -1 };
+  return typeof transport === "string"
+    ? new JsonRpcProvider(transport, Network.from(chainId), options)
+    : new ExchangeProvider(transport, Network.from(chainId), options);
+}
+
+/** An ethers provider over a function that exchanges JSON-RPC bodies (see ChainTransport). */
+class ExchangeProvider extends JsonRpcApiProvider {
+  readonly #exchange: (body: string) => Promise<unknown>;
+
+  constructor(
+    exchange: (body: string) => Promise<unknown>,
+    network: Network,
+    options: ConstructorParameters<typeof JsonRpcApiProvider>[1],
+  ) {
+    super(network, options);
+    this.#exchange = exchange;
+  }
+
+  override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<(JsonRpcResult | JsonRpcError)[]> {
+    const answer = await this.#exchange(JSON.stringify(payload));
+    return (Array.isArray(answer) ? answer : [answer]) as (JsonRpcResult | JsonRpcError)[];
+  }
 }
 
 /**
@@ -215,7 +245,7 @@ export function chainProvider(url: string, chainId: number): JsonRpcProvider {
  * the newest when the wait began (a chain that mines on demand may never make another).
  */
 async function waitForReceipt(
-  provider: JsonRpcProvider,
+  provider: JsonRpcApiProvider,
   txHash: string,
   confirmations: number,
   timeoutMs: number,
@@ -237,7 +267,7 @@ async function waitForReceipt(
 const SETUP_TIMEOUT_MS = 120_000;
 
 /** Waits for a set-up transaction to be mined and to succeed. */
-async function mined(provider: JsonRpcProvider, txHash: string, what: string): Promise<void> {
+async function mined(provider: JsonRpcApiProvider, txHash: string, what: string): Promise<void> {
   const receipt = await waitForReceipt(provider, txHash, 1, SETUP_TIMEOUT_MS);
   if (!receipt) throw new Error(`${what} (tx ${txHash}) was not mined within ${SETUP_TIMEOUT_MS / 1000} s`);
   if (receipt.status !== 1) throw new Error(`${what} (tx ${txHash}) failed on chain`);
@@ -248,7 +278,7 @@ async function mined(provider: JsonRpcProvider, txHash: string, what: string): P
  * where the chain supports it, unless legacy transactions are asked for; else legacy at the
  * node's gas price.
  */
-async function txOverrides(provider: JsonRpcProvider, tx: TxOptions): Promise<TransactionRequest> {
+async function txOverrides(provider: JsonRpcApiProvider, tx: TxOptions): Promise<TransactionRequest> {
   if (tx.gasPrice !== undefined) return { type: 0, gasPrice: tx.gasPrice };
   const fees = await provider.getFeeData();
   if (!tx.legacy && fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {

@@ -89,4 +89,28 @@ describe("the anchoring client against a node that mines only on demand (real ch
     await mineOne();
     expect(await client.sendAnchor(root, 2)).to.deep.equal({ kind: "already-anchored" });
   });
+  it("works the same over a transport function (the embedded chain's control socket) as over HTTP: sends, finds, and reads a refusal", async () => {
+    const exchange = async (body: string) =>
+      (await fetch(chain.url, { method: "POST", headers: { "content-type": "application/json" }, body })).json();
+    const overFunction = new ChainClient(exchange, chain.chainId, new Wallet(ADMIN_KEY), client.contract, tx);
+    try {
+      const root = toHex32(randomBytes(32));
+      const sent = await overFunction.sendAnchor(root, 5);
+      expect(sent.kind).to.equal("sent");
+      const { txHash } = sent as { txHash: string };
+      await mineOne();
+      expect(await overFunction.waitForReceipt(txHash as `0x${string}`, 1, 60_000)).to.deep.equal({
+        status: 1,
+        blockNumber: await newestBlock(),
+      });
+      expect(await overFunction.locate(root)).to.deep.include({
+        txHash,
+        treeSize: 5,
+        blockNumber: await newestBlock(),
+      });
+      expect(await overFunction.sendAnchor(root, 5)).to.deep.equal({ kind: "already-anchored" });
+    } finally {
+      overFunction.destroy();
+    }
+  });
 });

@@ -300,6 +300,25 @@ describe("LocalChain (real Anvil processes)", function () {
       }
     });
 
+    it("with a block interval, dumps between blocks without pausing the miner, whose restart would put off the next block by up to an interval", async () => {
+      const chain = await start({ blockTime: 1, snapshotIntervalMs: 3_600_000 });
+      const log = path.join(dataDir, "chain", "anvil.log");
+      const startedWith = readFileSync(log, "utf8").length;
+      const rpc = new JsonRpcChainReader(chain.url);
+      // Just after a block, so that the next one is about a second away.
+      const head = Number(await rpc.request("eth_blockNumber", []));
+      const next = await until(
+        async () => ((await rpc.request("eth_blockNumber", [])) as string) !== `0x${head.toString(16)}` || undefined,
+        "a new block",
+      );
+      expect(next).to.equal(true);
+      const snapshot = await chain.durableThrough(head + 1);
+      expect(snapshot.blockNumber).to.be.at.least(head + 1);
+      expect(readFileSync(log, "utf8").slice(startedWith))
+        .to.include("anvil_dumpState")
+        .and.not.include("evm_setIntervalMining");
+    });
+
     it("serves concurrent callers from one dump", async () => {
       const chain = await start({ snapshotIntervalMs: 3_600_000 });
       const contract = await deployStore(chain);
