@@ -391,6 +391,29 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     }
   });
 
+  it("judges pasted text as the API does: text that begins with a byte order mark is no JSON, while a file saved with one is the same certificate (protocol §5.1)", async () => {
+    const marked = `\ufeff${JSON.stringify(certificate)}`;
+    const form = new FormData();
+    form.append("certificate", marked);
+    const { body } = await api(service.url).postForm("/api/v1/verify", form);
+    expect([body.verdict, body.checks[0].id, body.checks[0].status]).to.deep.equal(["invalid", "format", "failed"]);
+    const savedWithMark = path.join(work, "marked.evidence.json");
+    writeFileSync(
+      savedWithMark,
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(certificate))]),
+    );
+    const { context, page } = await open("en-US");
+    try {
+      await page.fill("#cert-text", marked);
+      expect(await verify(page, { file: evidence }), "pasted").to.equal("invalid");
+      expect(await text(page, "#verdict-text")).to.include("The certificate cannot be read");
+      await page.click("#again");
+      expect(await verify(page, { certificate: savedWithMark, file: evidence }), "a file").to.equal("valid");
+    } finally {
+      await context.close();
+    }
+  });
+
   it("takes the certificate's PDF document as it is", async () => {
     const pdf = path.join(work, "certificate.pdf");
     writeFileSync(

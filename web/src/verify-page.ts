@@ -179,8 +179,10 @@ async function loadById(evidenceId: string): Promise<void> {
 
 async function run(): Promise<void> {
   clearResult();
-  const text = certText.value.trim();
-  if (!text && !certificateBytes) {
+  // As pasted: the verifier reads the text as the API and the CLI do (protocol §5.1), where
+  // trim() would also drop what JSON does not take as whitespace (U+FEFF, U+3000).
+  const text = certText.value;
+  if (!text.trim() && !certificateBytes) {
     errorLine.set(() => t("verify.noCertificate"));
     return;
   }
