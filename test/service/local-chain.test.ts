@@ -262,43 +262,48 @@ describe("LocalChain (real Anvil processes)", function () {
       expect(await storageAt(chain.url, contract, 1)).to.equal(0xabcdefn);
     });
 
-    it("keeps every promised block across 10 power cuts at random moments after the promise", async () => {
-      const seed = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
-      const random = seededRandom(seed);
-      console.log(`      (FAULT_SEED=${seed})`);
-      const options = { dataDir, port, blockTime: 0, snapshotIntervalMs: 20 };
-      let host = await startHost(options);
-      hosts.push(host);
-      await host.command({ fund: [wallet.address, String(10n ** 21n)] });
-      const contract = (await send(host.url, wallet, { data: STORE_INIT })).contractAddress!;
-      const promised: (Mined & { slot: number; value: bigint })[] = [];
-
-      for (let round = 0; round < 10; round++) {
-        const value = BigInt(Math.floor(random() * 2 ** 48));
-        const mined = await send(host.url, wallet, { to: contract, data: storeCall(round, value) });
-        const answer = await host.command({ durable: [mined.blockNumber, mined.blockHash] });
-        expect(answer.durable?.blockNumber, JSON.stringify(answer)).to.be.at.least(mined.blockNumber);
-        promised.push({ ...mined, slot: round, value });
-        // The cut lands anywhere from at once to mid-way through the next snapshot.
-        if (random() < 0.5)
-          void sendOnly(host.url, wallet, { to: contract, data: storeCall(100 + round, 1n) }).catch(() => {});
-        await delay(random() * 30);
-        await powerCut(host);
-
-        host = await startHost(options);
+    for (const [blockTime, mining] of [
+      [0, "a block per transaction: dumps with mining paused"],
+      [1, "a block each second: dumps with the miner running"],
+    ] as const)
+      it(`keeps every promised block across 10 power cuts at random moments after the promise (${mining})`, async () => {
+        const seed = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
+        const random = seededRandom(seed);
+        console.log(`      (FAULT_SEED=${seed})`);
+        // Snapshots every 20 ms besides the promised ones: with a block each second, some dumps overlap a block.
+        const options = { dataDir, port, blockTime, snapshotIntervalMs: 20 };
+        let host = await startHost(options);
         hosts.push(host);
-        for (const p of promised) {
-          expect(await blockHash(host.url, p.blockNumber), `round ${round}: block ${p.blockNumber}`).to.equal(
-            p.blockHash,
-          );
-          const receipt = (await new JsonRpcChainReader(host.url).request("eth_getTransactionReceipt", [
-            p.transactionHash,
-          ])) as Record<string, string> | null;
-          expect(receipt?.blockHash, `round ${round}: receipt of ${p.transactionHash}`).to.equal(p.blockHash);
-          expect(await storageAt(host.url, contract, p.slot), `round ${round}: slot ${p.slot}`).to.equal(p.value);
+        await host.command({ fund: [wallet.address, String(10n ** 21n)] });
+        const contract = (await send(host.url, wallet, { data: STORE_INIT })).contractAddress!;
+        const promised: (Mined & { slot: number; value: bigint })[] = [];
+
+        for (let round = 0; round < 10; round++) {
+          const value = BigInt(Math.floor(random() * 2 ** 48));
+          const mined = await send(host.url, wallet, { to: contract, data: storeCall(round, value) });
+          const answer = await host.command({ durable: [mined.blockNumber, mined.blockHash] });
+          expect(answer.durable?.blockNumber, JSON.stringify(answer)).to.be.at.least(mined.blockNumber);
+          promised.push({ ...mined, slot: round, value });
+          // The cut lands anywhere from at once to mid-way through the next snapshot.
+          if (random() < 0.5)
+            void sendOnly(host.url, wallet, { to: contract, data: storeCall(100 + round, 1n) }).catch(() => {});
+          await delay(random() * 30);
+          await powerCut(host);
+
+          host = await startHost(options);
+          hosts.push(host);
+          for (const p of promised) {
+            expect(await blockHash(host.url, p.blockNumber), `round ${round}: block ${p.blockNumber}`).to.equal(
+              p.blockHash,
+            );
+            const receipt = (await new JsonRpcChainReader(host.url).request("eth_getTransactionReceipt", [
+              p.transactionHash,
+            ])) as Record<string, string> | null;
+            expect(receipt?.blockHash, `round ${round}: receipt of ${p.transactionHash}`).to.equal(p.blockHash);
+            expect(await storageAt(host.url, contract, p.slot), `round ${round}: slot ${p.slot}`).to.equal(p.value);
+          }
         }
-      }
-    });
+      });
 
     it("with a block interval, dumps between blocks without pausing the miner, whose restart would put off the next block by up to an interval", async () => {
       const chain = await start({ blockTime: 1, snapshotIntervalMs: 3_600_000 });
