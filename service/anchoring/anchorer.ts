@@ -177,6 +177,8 @@ export class Anchorer {
 
   /** One round: seal what is due, anchor and certify every sealed batch, upgrade unstamped ones. */
   async runOnce(now = new Date()): Promise<void> {
+    // Set again below only by a round that gets as far as the batches.
+    this.#waitingAfter = null;
     if (this.#options.lease && !(await this.#options.lease.acquire())) {
       this.#takeRole("standby");
       return;
@@ -194,7 +196,6 @@ export class Anchorer {
     // The head before any batch is looked up: a block after it may hold one left waiting.
     const head = batches.length > 0 || this.#sendingBeside.size > 0 ? await this.#chain.blockNumber() : null;
     let waiting = this.#sendingBeside.size > 0;
-    this.#waitingAfter = null;
     for (const [i, batch] of batches.entries()) {
       if (this.#state === "stopping") return;
       // A backlog can take longer than the lease: it is renewed between batches, and a

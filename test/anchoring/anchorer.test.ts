@@ -466,6 +466,28 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       expect([a.health.role, chain.sends, (await store.pendingSummary()).count]).to.deep.equal(["standby", 0, 1]);
     });
 
+    it("stops watching for blocks once it stands by: a replica that lost the lease asks for it at its idle pace", async () => {
+      await submit(1);
+      let holds = true;
+      let asked = 0;
+      const lease = { acquire: async () => (asked++, holds), release: async () => undefined };
+      const a = anchorer({ maxWaitMs: 0, pollMs: 3_600_000, lease });
+      try {
+        a.start();
+        await until(async () => (await store.unanchoredBatches())[0]?.txHash != null);
+        holds = false;
+        chain.mine(); // the block watch starts a round, which finds the lease gone
+        await until(() => a.health.role === "standby");
+        const then = asked;
+        chain.mine();
+        // Nothing to wait for: a watch left running would ask again within 50 ms.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(asked).to.equal(then);
+      } finally {
+        await a.stop();
+      }
+    });
+
     it("says in its log when it takes the anchoring lease and when it loses it, once each time", async () => {
       const lines: string[] = [];
       const log = createLogger({
