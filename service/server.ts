@@ -186,6 +186,8 @@ export async function startService(
         ...(config.databaseUrl ? { lease: anchoringLease(store, config.chain.leaseMs) } : {}),
         // On the embedded chain, no certificate is issued before the block that anchors it is on disk.
         ...(localChain ? { durableThrough: (n: number, hash: string) => localChain!.durableThrough(n, hash) } : {}),
+        // The embedded node answers through its socket in about a millisecond: watched for its blocks.
+        ...(localChain ? { blockWatchMs: 50 } : {}),
         ...(stamper ? { stamper } : {}),
       },
       log.child({ component: "anchoring" }),

@@ -49,6 +49,13 @@ export interface AnchorerOptions extends BatchLimits {
   lease?: { acquire(): Promise<boolean>; release(): Promise<void> };
   /** How often the loop looks for work when idle (ms). */
   pollMs?: number;
+  /**
+   * While a batch waits for its block, how often the node's newest block is asked for, so
+   * that a round starts as soon as it appears (ms). Unset: no watch, the next idle poll
+   * finds the block. Meant for a node at hand (the embedded chain's socket); a metered RPC
+   * service far away would be asked 20 times a second at 50 ms.
+   */
+  blockWatchMs?: number;
   /** The first wait after a failed round (ms); it doubles with each failure, up to 30 s. */
   retryBaseMs?: number;
 }
@@ -62,9 +69,6 @@ export interface AnchorerHealth {
   role: "anchoring" | "standby";
   timestamps: { lastError: string | null };
 }
-
-/** How often the newest block is asked for while a batch waits for one. */
-const BLOCK_WATCH_MS = 50;
 
 /**
  * Seals pending evidence into batches and anchors them, oldest first: a batch's first
@@ -218,12 +222,13 @@ export class Anchorer {
   }
 
   /**
-   * Until `until` (epoch ms), asks the node for its newest block every BLOCK_WATCH_MS, and
+   * Until `until` (epoch ms), asks the node for its newest block `every` ms, and
    * starts a round as soon as there is one after `head`: a batch waiting for its block is
    * certified within moments of it, not at the next idle poll. Ended by #schedule (a
    * notify, stop) and by any failure to ask, which the round then meets.
    */
-  #watchForBlock(head: number, until: number): void {
+  #watchForBlock(head: number, until: number, every: number): void {
+    if (this.#state !== "started") return;
     const watch = {};
     this.#watch = watch;
     clearTimeout(this.#timer);
@@ -234,8 +239,8 @@ export class Anchorer {
       );
       if (this.#watch !== watch || this.#state !== "started") return;
       if (newer || Date.now() >= until) void this.#loop();
-      else this.#watchForBlock(head, until);
-    }, BLOCK_WATCH_MS);
+      else this.#watchForBlock(head, until, every);
+    }, every);
   }
 
   async #loop(): Promise<void> {
@@ -260,8 +265,9 @@ export class Anchorer {
     const idle = this.#sealedBeside ? 0 : this.#pollMs();
     this.#sealedBeside = false;
     const retry = (this.#options.retryBaseMs ?? 500) * 2 ** (this.#failures - 1);
-    if (this.#failures === 0 && idle > BLOCK_WATCH_MS && this.#waitingAfter !== null) {
-      this.#watchForBlock(this.#waitingAfter, Date.now() + idle);
+    const every = this.#options.blockWatchMs;
+    if (this.#failures === 0 && every !== undefined && idle > every && this.#waitingAfter !== null) {
+      this.#watchForBlock(this.#waitingAfter, Date.now() + idle, every);
     } else this.#schedule(this.#failures === 0 ? idle : Math.min(30_000, retry));
   }
 

@@ -136,7 +136,9 @@ export class ChainClient implements AnchorChain {
     confirmations: number,
     timeoutMs: number,
   ): Promise<{ status: 0 | 1; blockNumber: number } | null> {
-    return receiptOutcome(await waitForReceipt(this.provider, txHash, confirmations, timeoutMs));
+    return receiptOutcome(
+      await waitForReceipt(this.provider, this.provider.pollingInterval, txHash, confirmations, timeoutMs),
+    );
   }
 
   async blockNumber(): Promise<number> {
@@ -202,10 +204,13 @@ function receiptOutcome(receipt: TransactionReceipt | null): { status: 0 | 1; bl
 
 /**
  * How often a receipt is polled for while a transaction waits to be mined: a certificate
- * follows its block within this (a node on loopback or in the same network answers in
- * about a millisecond).
+ * follows its block within this. A node behind a URL may be a metered service far away; the
+ * embedded node, reached through its socket (a transport function), answers in about a
+ * millisecond and is asked five times as often.
  */
-const RECEIPT_POLL_MS = 50;
+export function receiptPollMs(transport: ChainTransport): number {
+  return typeof transport === "string" ? 250 : 50;
+}
 
 /**
  * A provider for one chain. The network is static: no start-up probing, so an unreachable
@@ -214,7 +219,7 @@ const RECEIPT_POLL_MS = 50;
  * anchoring decides on them.
  */
 export function chainProvider(transport: ChainTransport, chainId: number): JsonRpcApiProvider {
-  const options = { staticNetwork: true, pollingInterval: RECEIPT_POLL_MS, cacheTimeout: -1 };
+  const options = { staticNetwork: true, pollingInterval: receiptPollMs(transport), cacheTimeout: -1 };
   return typeof transport === "string"
     ? new JsonRpcProvider(transport, Network.from(chainId), options)
     : new ExchangeProvider(transport, Network.from(chainId), options);
@@ -246,6 +251,7 @@ class ExchangeProvider extends JsonRpcApiProvider {
  */
 async function waitForReceipt(
   provider: JsonRpcApiProvider,
+  pollMs: number,
   txHash: string,
   confirmations: number,
   timeoutMs: number,
@@ -259,7 +265,7 @@ async function waitForReceipt(
     }
     const left = deadline - Date.now();
     if (left <= 0) return null;
-    await delay(Math.min(RECEIPT_POLL_MS, left));
+    await delay(Math.min(pollMs, left));
   }
 }
 
@@ -268,7 +274,7 @@ const SETUP_TIMEOUT_MS = 120_000;
 
 /** Waits for a set-up transaction to be mined and to succeed. */
 async function mined(provider: JsonRpcApiProvider, txHash: string, what: string): Promise<void> {
-  const receipt = await waitForReceipt(provider, txHash, 1, SETUP_TIMEOUT_MS);
+  const receipt = await waitForReceipt(provider, provider.pollingInterval, txHash, 1, SETUP_TIMEOUT_MS);
   if (!receipt) throw new Error(`${what} (tx ${txHash}) was not mined within ${SETUP_TIMEOUT_MS / 1000} s`);
   if (receipt.status !== 1) throw new Error(`${what} (tx ${txHash}) failed on chain`);
 }

@@ -321,7 +321,11 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
    * the node restarts.
    */
   exchange(body: string): Promise<unknown> {
-    return this.#ipc.exchange(body);
+    if (this.#status.state !== "running") {
+      return Promise.reject(new LocalChainError("NOT_RUNNING", `the local chain is ${this.#status.state}`));
+    }
+    // As long as the gateway gives a call (its own timeout).
+    return this.#ipc.exchange(body, 60_000);
   }
 
   /** Credits `address` with `wei` (Anvil's `anvil_setBalance`, through the control socket). */

@@ -289,7 +289,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
   describe("sending and certifying", () => {
     it("certifies a sent batch as soon as a new block appears, not at the next idle poll", async () => {
       const ids = await submit(3);
-      const a = anchorer({ maxWaitMs: 0, pollMs: 3_600_000 });
+      const a = anchorer({ maxWaitMs: 0, pollMs: 3_600_000, blockWatchMs: 5 });
       try {
         a.start();
         await until(async () => chain.sends === 1);
@@ -466,12 +466,39 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       expect([a.health.role, chain.sends, (await store.pendingSummary()).count]).to.deep.equal(["standby", 0, 1]);
     });
 
+    it("asks the chain nothing once stop() has resolved, though its last round left a batch waiting for its block", async () => {
+      await submit(1);
+      const a = anchorer({ maxWaitMs: 0, pollMs: 100, blockWatchMs: 5 });
+      a.start();
+      await until(async () => (await store.unanchoredBatches())[0]?.txHash != null);
+      // The next idle round is held inside locate (its batch still unmined) while stop() is called.
+      const node = Promise.withResolvers<void>();
+      let entered = false;
+      const locate = chain.locate.bind(chain);
+      chain.locate = async (root) => {
+        entered = true;
+        await node.promise;
+        return locate(root);
+      };
+      let asked = 0;
+      const blockNumber = chain.blockNumber.bind(chain);
+      chain.blockNumber = async () => (asked++, blockNumber());
+      await until(() => entered);
+      const stopped = a.stop();
+      node.resolve();
+      await stopped;
+      const then = asked;
+      // Nothing to wait for: a watch armed after stop() would ask within 5 ms.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(asked).to.equal(then);
+    });
+
     it("stops watching for blocks once it stands by: a replica that lost the lease asks for it at its idle pace", async () => {
       await submit(1);
       let holds = true;
       let asked = 0;
       const lease = { acquire: async () => (asked++, holds), release: async () => undefined };
-      const a = anchorer({ maxWaitMs: 0, pollMs: 3_600_000, lease });
+      const a = anchorer({ maxWaitMs: 0, pollMs: 3_600_000, blockWatchMs: 5, lease });
       try {
         a.start();
         await until(async () => (await store.unanchoredBatches())[0]?.txHash != null);
@@ -480,7 +507,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         await until(() => a.health.role === "standby");
         const then = asked;
         chain.mine();
-        // Nothing to wait for: a watch left running would ask again within 50 ms.
+        // Nothing to wait for: a watch left running would ask again within 5 ms.
         await new Promise((resolve) => setTimeout(resolve, 300));
         expect(asked).to.equal(then);
       } finally {

@@ -89,7 +89,7 @@ describe("the anchoring client against a node that mines only on demand (real ch
     await mineOne();
     expect(await client.sendAnchor(root, 2)).to.deep.equal({ kind: "already-anchored" });
   });
-  it("works the same over a transport function (the embedded chain's control socket) as over HTTP: sends, finds, and reads a refusal", async () => {
+  it("works the same over a transport function (as the embedded chain's socket is reached) as over a URL: sends, finds, and reads a refusal", async () => {
     const exchange = async (body: string) =>
       (await fetch(chain.url, { method: "POST", headers: { "content-type": "application/json" }, body })).json();
     const overFunction = new ChainClient(exchange, chain.chainId, new Wallet(ADMIN_KEY), client.contract, tx);

@@ -270,7 +270,8 @@ describe("LocalChain (real Anvil processes)", function () {
         const seed = Number(process.env.FAULT_SEED ?? Date.now() % 100_000);
         const random = seededRandom(seed);
         console.log(`      (FAULT_SEED=${seed})`);
-        // Snapshots every 20 ms besides the promised ones: with a block each second, some dumps overlap a block.
+        // Snapshots every 20 ms besides the promised ones (with a block each second, each comes
+        // right after a block; a dump that does meet a block falls back to pausing the miner).
         const options = { dataDir, port, blockTime, snapshotIntervalMs: 20 };
         let host = await startHost(options);
         hosts.push(host);
