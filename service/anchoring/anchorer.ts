@@ -197,8 +197,10 @@ export class Anchorer {
     // for its block is sent at once, and may share that block.
     const unanchored = (await listed).filter((b) => !this.#sendingBeside.has(b.id));
     const batches = [...unanchored.filter((b) => b.txHash === null), ...unanchored.filter((b) => b.txHash !== null)];
-    // The head before any batch is looked up: a block after it may hold one left waiting.
-    const head = batches.length > 0 || this.#sendingBeside.size > 0 ? await this.#chain.blockNumber() : null;
+    // With a block watch, the head before any batch is looked up: a block after it may hold
+    // one left waiting.
+    const watched = this.#options.blockWatchMs !== undefined && (batches.length > 0 || this.#sendingBeside.size > 0);
+    const head = watched ? await this.#chain.blockNumber() : null;
     let waiting = this.#sendingBeside.size > 0;
     for (const [i, batch] of batches.entries()) {
       if (this.#state === "stopping") return;
