@@ -136,9 +136,7 @@ export class ChainClient implements AnchorChain {
     confirmations: number,
     timeoutMs: number,
   ): Promise<{ status: 0 | 1; blockNumber: number } | null> {
-    return receiptOutcome(
-      await waitForReceipt(this.provider, this.provider.pollingInterval, txHash, confirmations, timeoutMs),
-    );
+    return receiptOutcome(await waitForReceipt(this.provider, txHash, confirmations, timeoutMs));
   }
 
   async blockNumber(): Promise<number> {
@@ -208,7 +206,7 @@ function receiptOutcome(receipt: TransactionReceipt | null): { status: 0 | 1; bl
  * embedded node, reached through its socket (a transport function), answers in about a
  * millisecond and is asked five times as often.
  */
-export function receiptPollMs(transport: ChainTransport): number {
+function receiptPollMs(transport: ChainTransport): number {
   return typeof transport === "string" ? 250 : 50;
 }
 
@@ -251,7 +249,6 @@ class ExchangeProvider extends JsonRpcApiProvider {
  */
 async function waitForReceipt(
   provider: JsonRpcApiProvider,
-  pollMs: number,
   txHash: string,
   confirmations: number,
   timeoutMs: number,
@@ -265,7 +262,8 @@ async function waitForReceipt(
     }
     const left = deadline - Date.now();
     if (left <= 0) return null;
-    await delay(Math.min(pollMs, left));
+    // At the provider's pace (receiptPollMs).
+    await delay(Math.min(provider.pollingInterval, left));
   }
 }
 
@@ -274,7 +272,7 @@ const SETUP_TIMEOUT_MS = 120_000;
 
 /** Waits for a set-up transaction to be mined and to succeed. */
 async function mined(provider: JsonRpcApiProvider, txHash: string, what: string): Promise<void> {
-  const receipt = await waitForReceipt(provider, provider.pollingInterval, txHash, 1, SETUP_TIMEOUT_MS);
+  const receipt = await waitForReceipt(provider, txHash, 1, SETUP_TIMEOUT_MS);
   if (!receipt) throw new Error(`${what} (tx ${txHash}) was not mined within ${SETUP_TIMEOUT_MS / 1000} s`);
   if (receipt.status !== 1) throw new Error(`${what} (tx ${txHash}) failed on chain`);
 }

@@ -590,9 +590,9 @@ export class LocalChain extends EventEmitter<{ status: [LocalChainStatus]; snaps
    * the miner running: pausing and resuming it restarts the block interval, which would put
    * off the next block by up to a whole interval after every certification. Later attempts,
    * and every dump when blocks are mined on demand, pause mining (a block the miner had
-   * already taken on when it was paused still shows as a moved head). The dump is decoded and checked for a torn
-   * state (see `tornState`) after mining resumes, which keeps the pause short; a torn dump
-   * is taken again from the start. The file is written last.
+   * already taken on when it was paused still shows as a moved head). The dump is decoded
+   * and checked for a torn state (see `tornState`) after mining resumes, which keeps the
+   * pause short; a torn dump is taken again from the start. The file is written last.
    */
   async #snapshot(rpc: NodeIpc): Promise<DurableSnapshot> {
     const started = performance.now();

@@ -45,6 +45,7 @@ import type {
   EvidenceStore,
   NewCapture,
   NewEvidence,
+  PendingSummary,
   SealedBatch,
 } from "./store.ts";
 import { STATUS_SQL } from "./status.ts";
@@ -324,8 +325,8 @@ export class PostgresEvidenceStore implements EvidenceStore {
 
   // --- batching ---
 
-  async pendingSummary(): Promise<{ count: number; oldest: string | null; newest: string | null }> {
-    const { rows } = await this.#query<{ count: number; oldest: string | null; newest: string | null }>(
+  async pendingSummary(): Promise<PendingSummary> {
+    const { rows } = await this.#query<PendingSummary>(
       "SELECT count(*) AS count, min(created_at) AS oldest, max(created_at) AS newest FROM evidence WHERE batch_id IS NULL",
     );
     return rows[0]!;

@@ -38,6 +38,7 @@ import type {
   EvidenceStore,
   NewCapture,
   NewEvidence,
+  PendingSummary,
   SealedBatch,
 } from "./store.ts";
 import { STATUS_SQL } from "./status.ts";
@@ -314,8 +315,8 @@ export class SqliteEvidenceStore implements EvidenceStore {
 
   // --- batching ---
 
-  async pendingSummary(): Promise<{ count: number; oldest: string | null; newest: string | null }> {
-    return this.#get<{ count: number; oldest: string | null; newest: string | null }>(
+  async pendingSummary(): Promise<PendingSummary> {
+    return this.#get<PendingSummary>(
       "SELECT count(*) AS count, min(created_at) AS oldest, max(created_at) AS newest FROM evidence WHERE batch_id IS NULL",
     )!;
   }

@@ -19,6 +19,13 @@ import type { BatchCertificates } from "./batch-certificates.ts";
  *
  * Every method resolves only once what it wrote is durable (committed).
  */
+/** The items waiting for a batch: how many, and the `created_at` of the oldest and the newest (null when none). */
+export interface PendingSummary {
+  count: number;
+  oldest: string | null;
+  newest: string | null;
+}
+
 export interface EvidenceStore {
   readonly engine: "sqlite" | "postgres";
 
@@ -73,7 +80,7 @@ export interface EvidenceStore {
 
   // --- batching and anchoring ---
   /** How many items wait for a batch, and when the oldest and the newest of them arrived. */
-  pendingSummary(): Promise<{ count: number; oldest: string | null; newest: string | null }>;
+  pendingSummary(): Promise<PendingSummary>;
   /** The oldest items not in a batch, in intake order. */
   pendingLeaves(limit: number): Promise<{ seq: number; leafHash: Hex32 }[]>;
   /**
