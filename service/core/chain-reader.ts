@@ -52,9 +52,15 @@ export interface ChainReader {
    * is asked {@link blockNumber}.
    */
   blockNumberAtLeast?(atLeast: number): Promise<number>;
-  /** Whether there is code at `contract`. */
-  hasCode(contract: string): Promise<boolean>;
-  anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain>;
+  /**
+   * Whether there is code at `contract`: in the newest state, or in the state after block `at`.
+   * A node whose newest state is behind the block it reports as newest (one importing it, or
+   * one of a pool of nodes at different heights) answers "no" wrongly; at a given block it
+   * answers that block's state or an error.
+   */
+  hasCode(contract: string, at?: number): Promise<boolean>;
+  /** The contract's record of `root`: in the newest state, or in the state after block `at` (as {@link hasCode}). */
+  anchorOf(contract: string, root: Hex32, at?: number): Promise<AnchorOnChain>;
   /** null when the chain has no block of that number. */
   block(blockNumber: number): Promise<BlockOnChain | null>;
   /** null when the chain knows no such transaction (or it is not mined yet). */
@@ -101,15 +107,15 @@ export class JsonRpcChainReader implements ChainReader {
     return quantity(await this.request("eth_blockNumber", []), "eth_blockNumber", this.label);
   }
 
-  async hasCode(contract: string): Promise<boolean> {
-    const code = await this.request("eth_getCode", [contract, "latest"]);
+  async hasCode(contract: string, at?: number): Promise<boolean> {
+    const code = await this.request("eth_getCode", [contract, blockTag(at)]);
     if (typeof code !== "string")
       throw unavailable(`eth_getCode answered ${typeof code}, not hex`, undefined, "bad-answer", this.label);
     return code !== "0x" && code !== "0x0";
   }
 
-  async anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain> {
-    const result = await this.request("eth_call", [{ to: contract, data: encodeAnchorOf(root) }, "latest"]);
+  async anchorOf(contract: string, root: Hex32, at?: number): Promise<AnchorOnChain> {
+    const result = await this.request("eth_call", [{ to: contract, data: encodeAnchorOf(root) }, blockTag(at)]);
     try {
       return decodeAnchorOf(String(result));
     } catch (e) {
@@ -313,22 +319,22 @@ export class CachingChainReader implements ChainReader {
     return this.#highestBlock >= atLeast ? this.#highestBlock : this.blockNumber();
   }
 
-  async hasCode(contract: string): Promise<boolean> {
+  async hasCode(contract: string, at?: number): Promise<boolean> {
     const key = contract.toLowerCase();
     const cached = recall(this.#code, key);
     if (cached) return true;
     const generation = this.#generation;
-    const has = await this.#shared(`code ${key}`, () => this.#inner.hasCode(contract));
+    const has = await this.#shared(`code ${key} ${blockTag(at)}`, () => this.#inner.hasCode(contract, at));
     if (has && generation === this.#generation) remember(this.#code, key, true, this.#limit);
     return has;
   }
 
-  async anchorOf(contract: string, root: Hex32): Promise<AnchorOnChain> {
+  async anchorOf(contract: string, root: Hex32, at?: number): Promise<AnchorOnChain> {
     const key = `${contract.toLowerCase()}/${root}`;
     const cached = recall(this.#anchors, key);
     if (cached) return cached;
     const generation = this.#generation;
-    const anchor = await this.#shared(`anchor ${key}`, () => this.#inner.anchorOf(contract, root));
+    const anchor = await this.#shared(`anchor ${key} ${blockTag(at)}`, () => this.#inner.anchorOf(contract, root, at));
     if (anchor.timestamp !== 0 && generation === this.#generation) remember(this.#anchors, key, anchor, this.#limit);
     return anchor;
   }
@@ -361,6 +367,11 @@ export class CachingChainReader implements ChainReader {
     this.#underWay.set(key, started);
     return started;
   }
+}
+
+/** The JSON-RPC block parameter: the newest state, or the state after block `at`. */
+function blockTag(at: number | undefined): string {
+  return at === undefined ? "latest" : `0x${at.toString(16)}`;
 }
 
 function quantity(value: unknown, what: string, node = ""): number {

@@ -257,7 +257,8 @@ async function checkAnchor(
   try {
     // Every read is asked for at once: one round trip to a distant node instead of six. The
     // answers are judged in this order, so the verdict and its reason are those of reading
-    // them one after another; a read whose answer is never needed is left unjudged.
+    // them one after another; a read whose answer is never needed is left unjudged. An answer
+    // that would fail the check on the contract's state is read again at a pinned block first.
     const reads = {
       chainId: asked(chain.chainId()),
       latest: asked(chain.blockNumberAtLeast ? chain.blockNumberAtLeast(blockNumber) : chain.blockNumber()),
@@ -274,7 +275,20 @@ async function checkAnchor(
     if (latest < blockNumber) {
       return check("anchor", "error", { code: "anchor.behind", latest, blockNumber });
     }
-    if (!(await reads.code)) {
+    let hasCode = await reads.code;
+    let onChain = hasCode ? await reads.onChain : undefined;
+    if (!hasCode || onChain!.timestamp === 0) {
+      // The contract's state, read at "latest" with the other reads, may be older than the
+      // newest block reported: a node still importing the anchoring block, or a pool of nodes
+      // at different heights behind one address. Before saying the contract or the anchor is
+      // not there, both are read again from the state after one block at or past the anchored
+      // one: a node that has that block answers from it, one that has not answers an error.
+      const head = await chain.blockNumber();
+      if (head < blockNumber) return check("anchor", "error", { code: "anchor.behind", latest: head, blockNumber });
+      hasCode = await chain.hasCode(contract, head);
+      onChain = hasCode ? await chain.anchorOf(contract, c.root, head) : undefined;
+    }
+    if (!hasCode || onChain === undefined) {
       // The registry the reader trusts exists on the consortium's chain: a node without it is of
       // another chain that shares the id (two development chains are both 31337), or one not
       // synced, and proves nothing. Without a trusted registry, an address without code is the
@@ -285,7 +299,6 @@ async function checkAnchor(
         ? check("anchor", "error", { code: "anchor.registry-missing", contract, chainId })
         : fail({ code: "anchor.no-contract", contract, chainId });
     }
-    const onChain = await reads.onChain;
     if (onChain.timestamp === 0) return fail({ code: "anchor.never-anchored", root: c.root, contract, chainId });
     if (onChain.timestamp !== timestamp) {
       return fail({ code: "anchor.time-differs", onChain: onChain.timestamp, stated: timestamp });
