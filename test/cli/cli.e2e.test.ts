@@ -8,12 +8,13 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
 import { encryptKeystoreJsonSync, Wallet } from "ethers";
 import { strToU8, zipSync } from "fflate";
-import { JsonRpcChainReader } from "../../service/core/index.ts";
+import { JsonRpcChainReader, MAX_DOCUMENT_BYTES } from "../../service/core/index.ts";
 import { ADMIN_KEY } from "../helpers/consortium.ts";
 import {
   api,
@@ -682,6 +683,9 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         lzma.writeUInt16LE(14, lzma.readUInt32LE(lzma.length - 22 + 16) + 10);
         writeFileSync(path.join(mixed, "video.zip"), lzma);
         copyFileSync(evidencePath(), path.join(mixed, "original.png"));
+        // A long scan kept as a PDF, larger than any certificate document (a sparse file).
+        writeFileSync(path.join(mixed, "scan.pdf"), "%PDF-1.7\n");
+        truncateSync(path.join(mixed, "scan.pdf"), MAX_DOCUMENT_BYTES + 1);
         const res = await runCli(["verify", mixed, "--files", mixed, "--rpc", chain.url, "--lang", "en"]);
         expect(res.code, res.stdout + res.stderr).to.equal(0);
         expect(res.stdout).to.match(/VALID +\S+ +a\.evidence\.json +compared/);
@@ -691,11 +695,12 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(res.stdout).to.match(/— +— +empty\.zip +— +passed over: an empty file\n/);
         expect(res.stdout).to.match(/— +— +extension\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(/— +— +video\.zip +— +passed over: a ZIP that is no capture package\n/);
+        expect(res.stdout).to.match(/— +— +scan\.pdf +— +passed over: a file larger than 64 MB that is no ZIP\n/);
         expect(res.stdout).to.match(
-          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 6 files holding no certificate passed over /,
+          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 7 files holding no certificate passed over /,
         );
         expect(res.stderr.trim()).to.equal(
-          `evidence verify: 6 files in ${mixed} matched no certificate: contract.pdf, empty.zip, extension.zip, notes.json, photos.zip, video.zip`,
+          `evidence verify: 7 files in ${mixed} matched no certificate: contract.pdf, empty.zip, extension.zip, notes.json, photos.zip, scan.pdf, video.zip`,
         );
         const lines = await runCli(["verify", mixed, "--rpc", chain.url, "--json", "--lang", "en"]);
         expect(
@@ -710,11 +715,22 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
           "zip-not-a-package",
           "json-not-a-certificate",
           "zip-not-a-package",
+          "too-large",
           "zip-not-a-package",
         ]);
         // Named, a file is a certificate to verify, whatever it holds.
         const named = await runCli(["verify", path.join(mixed, "contract.pdf"), "--rpc", chain.url, "--json"]);
         expect([named.code, JSON.parse(named.stdout).verdict]).to.deep.equal([1, "invalid"]);
+        // However large: not a certificate (INVALID, format failed), never "could not verify".
+        const large = await runCli(["verify", path.join(mixed, "scan.pdf"), "--rpc", chain.url, "--json"]);
+        const largeFormat = JSON.parse(large.stdout).checks.find((c: { id: string }) => c.id === "format");
+        expect([large.code, largeFormat.status, largeFormat.detail]).to.deep.equal([
+          1,
+          "failed",
+          "the file is not a certificate: it is larger than 64 MB, as only a capture package (.zip) may be",
+        ]);
+        const largeZh = await runCli(["verify", path.join(mixed, "scan.pdf"), "--rpc", chain.url, "--lang", "zh-CN"]);
+        expect(largeZh.stdout).to.include("该文件不是证书：它大于 64 MB，只有网页取证包（.zip）才会这么大");
         // A folder of nothing but originals holds no certificate to verify: a usage error.
         const originalsOnly = tempDir("cli-originals-only");
         copyFileSync(path.join(mixed, "contract.pdf"), path.join(originalsOnly, "contract.pdf"));

@@ -13,6 +13,7 @@ import { visibleText } from "../../core/visible-text.ts";
 import { inOrder } from "../../in-order.ts";
 import { MAX_DOCUMENT_BYTES } from "../../core/limits.ts";
 import { MEDIA_TYPE_CAPTURE } from "../../core/api.ts";
+import { TOO_LARGE_FOR_A_CERTIFICATE } from "../../core/verify/checks.ts";
 import { typedDigest } from "../../core/schema.ts";
 
 export const verify = defineCommand({
@@ -107,8 +108,9 @@ output's reader stops reading (| head).`,
       wording,
       { verificationText },
       { sizeBaseTableForFewSignatures },
-      { unreadableResult },
+      { unreadableResult, malformedResult },
       { blobSource },
+      { CERTIFICATE_SUFFIX },
     ] = await Promise.all([
       import("../../core/verify/verify-evidence.ts"),
       import("../../core/chain-reader.ts"),
@@ -118,6 +120,7 @@ output's reader stops reading (| head).`,
       import("../../core/issuer-signature.ts"),
       import("../../core/verify/verify-certificate.ts"),
       import("../../core/capture-package.ts"),
+      import("../../core/pdf-attachment.ts"),
     ]);
     // Once the node has failed to answer, the rest of a bulk run says so at once instead of
     // waiting out one timeout per batch.
@@ -186,6 +189,14 @@ output's reader stops reading (| head).`,
       let bytes: Uint8Array | ByteSource;
       try {
         const held = readCertificateFile(file, isZip);
+        if (held === "too-large") {
+          // An original beside the certificates (a long scan as a PDF, say) is passed over;
+          // named on its own, or named as a certificate, it is a file of another kind.
+          const claimsToBe = file.toLowerCase().endsWith(CERTIFICATE_SUFFIX);
+          return scanned.has(file) && !claimsToBe
+            ? { skipped: "too-large" }
+            : malformedResult(TOO_LARGE_FOR_A_CERTIFICATE);
+        }
         // A capture package too large to hold (a long video) is read by ranges.
         bytes = held instanceof Uint8Array ? held : blobSource(await openAsBlob(file));
       } catch (e) {
@@ -305,6 +316,10 @@ const SKIPPED: Record<NotACertificate, [string, string]> = {
   "pdf-without-certificate": ["a PDF with no certificate attached", "未附证书的 PDF"],
   "zip-not-a-package": ["a ZIP that is no capture package", "不是网页取证包的 ZIP"],
   "json-not-a-certificate": ["JSON that is no certificate", "不是证书的 JSON"],
+  "too-large": [
+    `a file larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB that is no ZIP`,
+    `大于 ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB 且不是 ZIP 的文件`,
+  ],
 };
 
 function worse(a: Verdict, b: Verdict): Verdict {
@@ -415,19 +430,18 @@ function headOf(file: string): Uint8Array {
 
 /**
  * A certificate file's bytes, read synchronously (certificates are small, and a bulk run
- * reads thousands), or "package" for a ZIP too large to hold, which is read by ranges. Throws
- * for anything but a regular file, and for any other file larger than 64 MB: a device or a
- * pipe (/dev/zero) would be read forever.
+ * reads thousands); "package" for a ZIP too large to hold, which is read by ranges; and
+ * "too-large" for any other file larger than 64 MB, which is read no further. Throws for
+ * anything but a regular file: a device or a pipe (/dev/zero) would be read forever.
  */
-function readCertificateFile(file: string, isZip: (head: Uint8Array) => boolean): Uint8Array | "package" {
+function readCertificateFile(file: string, isZip: (head: Uint8Array) => boolean): Uint8Array | "package" | "too-large" {
   const fd = openSync(file, "r");
   try {
     const info = fstatSync(fd);
     if (!info.isFile()) throw new Error(`${file} is not a regular file`);
     if (info.size > MAX_DOCUMENT_BYTES) {
       const head = new Uint8Array(4);
-      if (readSync(fd, head, 0, 4, 0) === 4 && isZip(head)) return "package";
-      throw new Error(`${file} is larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB: not a certificate`);
+      return readSync(fd, head, 0, 4, 0) === 4 && isZip(head) ? "package" : "too-large";
     }
     return new Uint8Array(readFileSync(fd));
   } finally {

@@ -2,6 +2,7 @@ import type { CaptureFacts } from "../capture-package.ts";
 import type { CertificateClaims } from "../certificate.ts";
 import type { ChainFailure } from "../chain-reader.ts";
 import type { Certificate } from "../schema.ts";
+import { MAX_DOCUMENT_BYTES } from "../limits.ts";
 
 /** The checks of a verification, in the order they run (docs/protocol.md §8). */
 export const CHECK_IDS = ["format", "content", "leaf", "inclusion", "anchor", "signature", "timestamp"] as const;
@@ -158,6 +159,12 @@ export function verdictOf(checks: readonly Check[]): Verdict {
 export const NOT_A_CERTIFICATE =
   "the file is not a certificate: a certificate is a JSON file (.evidence.json), its PDF document or a capture package (.zip)";
 
+/**
+ * A file larger than any certificate or certificate document (MAX_DOCUMENT_BYTES) that is no
+ * ZIP: only a capture package may be that large.
+ */
+export const TOO_LARGE_FOR_A_CERTIFICATE = `the file is not a certificate: it is larger than ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB, as only a capture package (.zip) may be`;
+
 /** A PDF the document reader refuses (docs/protocol.md §10), followed by ": " and the reader's reason. */
 export const UNREADABLE_DOCUMENT = "the PDF document holds no readable certificate";
 
@@ -178,6 +185,7 @@ export const CERTIFICATE_WITH_STATEMENTS =
 /** The format failures that are a file of another kind chosen, not a damaged certificate. */
 export const WRONG_FILE_MESSAGES: readonly string[] = [
   NOT_A_CERTIFICATE,
+  TOO_LARGE_FOR_A_CERTIFICATE,
   NOT_A_CERTIFICATE_DOCUMENT,
   NOT_A_CAPTURE_PACKAGE,
 ];

@@ -347,8 +347,12 @@ function claimsInText(text: string): boolean {
   return text.includes(CERTIFICATE_TYPE) || CERTIFICATE_KEYS.some((key) => text.includes(`"${key}"`));
 }
 
-/** Why a file found in a folder is no certificate at all (see notACertificate). */
-export type NotACertificate = "empty" | "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate";
+/**
+ * Why a file found in a folder is no certificate at all (see notACertificate); "too-large" is
+ * judged by its reader from the size alone: no ZIP, and larger than any certificate document.
+ */
+export type NotACertificate =
+  "empty" | "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate" | "too-large";
 
 /**
  * Why a file found in a folder holds no certificate and claims none — a contract that is a

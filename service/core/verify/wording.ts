@@ -575,6 +575,10 @@ const FORMAT_PHRASES_ZH: [RegExp, string][] = [
   [/ must be base64$/, " 应为 base64"],
   [/^certificate is larger than (\d+) bytes$/, "证书超过 $1 字节"],
   [
+    /^the file is not a certificate: it is larger than (\d+) MB, .*$/s,
+    "该文件不是证书：它大于 $1 MB，只有网页取证包（.zip）才会这么大",
+  ],
+  [
     /^the file is not a certificate: .*$/s,
     "该文件不是证书：证书是 JSON 文件（.evidence.json）、其 PDF 文档或网页取证包（.zip）",
   ],
