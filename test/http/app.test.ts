@@ -275,19 +275,16 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       expect(body.checks[0]!.detail).to.include('"type" twice');
     });
 
-    it("takes a body's key named like the route's own record of malformed certificates as any other key, never as a 500", async () => {
+    it("takes a body's key named like the route's own record of malformed certificates as any other unknown member (400), never as a 500", async () => {
       for (const text of [
         `{"certificates":[${certificateText()}],"malformed":{}}`,
         `{"certificate":${certificateText()},"malformed":1}`,
+        `{"certificate":${withDuplicateKey()},"malformed":{}}`,
       ]) {
         const res = await postText(text);
-        const body = (await res.json()) as { verdict?: string; results?: { verdict: string }[] };
-        expect([res.status, body.verdict ?? body.results?.[0]?.verdict], text.slice(-20)).to.deep.equal([200, "valid"]);
+        const body = (await res.json()) as { code: string };
+        expect([res.status, body.code], text.slice(-20)).to.deep.equal([400, "UNKNOWN_FIELD"]);
       }
-      const res = await postText(`{"certificate":${withDuplicateKey()},"malformed":{}}`);
-      const body = (await res.json()) as { verdict: string; checks: { detail: string }[] };
-      expect([res.status, body.verdict]).to.deep.equal([200, "invalid"]);
-      expect(body.checks[0]!.detail).to.include('"type" twice');
     });
 
     it("names where in a certificate a key is written twice, under a key of any length", async () => {
@@ -892,6 +889,29 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       form.append("certificate", JSON.stringify(example.certificate()));
       form.append("file", new Blob([example.file()]), "evidence.txt");
       const res = await fetch(`${url}/api/v1/verify`, { method: "POST", body: form });
+      const body = (await res.json()) as { verdict: string; fileCompared: boolean };
+      expect([res.status, body.verdict, body.fileCompared]).to.deep.equal([200, "valid", true]);
+    });
+
+    it("refuses a JSON member it would not read, such as the file's hash under another name, instead of answering without comparing the file", async () => {
+      const certificate = example.certificate();
+      const digest = sha256Hex(example.file());
+      for (const member of ["SHA256", "sha-256", "file", "lang"]) {
+        const res = await fetch(`${url}/api/v1/verify`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ certificate, [member]: digest }),
+        });
+        const problem = (await res.json()) as { code: string; detail: string };
+        expect([res.status, problem.code], member).to.deep.equal([400, "UNKNOWN_FIELD"]);
+        expect(problem.detail).to.include(JSON.stringify(member));
+      }
+      // Under its own name the hash is read and compared.
+      const res = await fetch(`${url}/api/v1/verify`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ certificate, sha256: digest }),
+      });
       const body = (await res.json()) as { verdict: string; fileCompared: boolean };
       expect([res.status, body.verdict, body.fileCompared]).to.deep.equal([200, "valid", true]);
     });

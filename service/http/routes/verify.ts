@@ -460,6 +460,20 @@ function parseBody(text: string): { body: Record<string, unknown>; malformed: Ma
       malformed.set(index, `certificate has the key "${key}" twice${inside ? ` in ${inside}` : ""}`);
     }
   }
+  // Beside a certificate, a member that is not read is refused, not passed over: the file's
+  // hash under another name ("SHA256", "file") would otherwise be answered "valid, no file
+  // compared". (A body without one is answered NO_CERTIFICATE, saying what to send.)
+  const names = Object.keys(body);
+  const holdsCertificates = names.includes("certificate") || names.includes("certificates");
+  for (const name of holdsCertificates ? names : []) {
+    if (name !== "certificate" && name !== "certificates" && name !== "sha256") {
+      throw new HttpProblem(
+        400,
+        "UNKNOWN_FIELD",
+        `the body has an unknown member ${JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)}: send {certificate, sha256?} or {certificates: [...]}`,
+      );
+    }
+  }
   return { body, malformed };
 }
 
