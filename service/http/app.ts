@@ -6,7 +6,7 @@ import type { Intake } from "../intake/intake.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import type { EvidenceStore } from "../store/store.ts";
 import { TokenBuckets } from "./auth.ts";
-import { bodyDeadline, contentLengthLimit, minimumUploadRate } from "./connection-limits.ts";
+import { bodyDeadline, contentLengthLimit, minimumUploadRate, unreadBodyDeadline } from "./connection-limits.ts";
 import { PUBLIC_PATHS, publicCors } from "./cors.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import { HttpProblem, problemHandler } from "./problem.ts";
@@ -89,6 +89,7 @@ export function createApp(deps: AppDependencies): Express {
   app.set("strict routing", true);
   app.use(securityHeaders);
   app.use(requestLog(deps.log));
+  app.use(unreadBodyDeadline());
   app.options(PUBLIC_PATHS, (req, res, next) => {
     // `/api/v1/evidence/digests` has the shape of an evidence path but is no evidence: no grant.
     const id = req.params.id;

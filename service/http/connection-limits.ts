@@ -44,6 +44,32 @@ function lingerOnClose(socket: Socket): void {
   };
 }
 
+/** How long a body that nobody reads may go on arriving once its answer is out. */
+export const UNREAD_BODY_MS = 5_000;
+
+/**
+ * A body answered without being read (a GET with a Content-Length, a request refused before
+ * its body) is read and dropped by node after the answer, on a connection kept open for as
+ * long as the client trickles it: up to the server's hour-long request timeout, on any route.
+ * Once the answer is out, such a body has UNREAD_BODY_MS to finish arriving, or its
+ * connection is closed.
+ */
+export function unreadBodyDeadline(ms = UNREAD_BODY_MS): RequestHandler {
+  return (req, res, next) => {
+    if (!hasBody(req.headers)) return next();
+    res.once("finish", () => {
+      if (req.readableEnded) return;
+      const socket = req.socket;
+      const timer = setTimeout(() => {
+        if (!req.readableEnded) socket.destroy();
+      }, ms);
+      timer.unref();
+      socket.once("close", () => clearTimeout(timer));
+    });
+    next();
+  };
+}
+
 /** The whole body must arrive within `ms`, or the request is answered 408 and its connection closed. */
 export function bodyDeadline(ms: number): RequestHandler {
   return (req, res, next) => {

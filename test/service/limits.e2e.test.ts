@@ -11,6 +11,7 @@ import {
   type ServiceProcess,
 } from "../helpers/processes.ts";
 import { loopbackAddress, RawConnection, requestFrom } from "../helpers/raw-http.ts";
+import { UNREAD_BODY_MS } from "../../service/http/connection-limits.ts";
 
 /** Each test speaks from its own loopback address: its own bucket, its own connection count. */
 const FROM = {
@@ -21,6 +22,7 @@ const FROM = {
   declared: loopbackAddress(6),
   slow: loopbackAddress(7),
   large: loopbackAddress(9),
+  unread: loopbackAddress(10),
 };
 
 const MAX_CONNECTIONS = 4;
@@ -204,6 +206,45 @@ describe("limits on anonymous and slow clients (a real service process)", functi
       await once(socket, "close");
       expect(received).to.match(/^HTTP\/1\.1 413 /);
       expect(received).to.include("BODY_TOO_LARGE");
+    });
+
+    it("closes the connection of a body nobody reads that is still trickling in UNREAD_BODY_MS (5 s) after its answer, on any route (GET /healthz with a Content-Length)", async function () {
+      this.timeout(30_000);
+      const c = await RawConnection.open(service.url, FROM.unread);
+      c.write("GET /healthz HTTP/1.1\r\nHost: evidence\r\nContent-Length: 1000000\r\n\r\nxx");
+      const answer = await c.answer();
+      expect(answer.status).to.equal(200);
+      const answered = Date.now();
+      const trickle = setInterval(() => c.write("x"), 200);
+      try {
+        await c.closed;
+      } finally {
+        clearInterval(trickle);
+      }
+      // Not at once (the test's time limit stands for "not after the hour-long request timeout").
+      expect(Date.now() - answered, "closed after the grace").to.be.at.least(4_000);
+    });
+
+    it("keeps the connection of a body nobody reads that finishes arriving in time, for the next request", async function () {
+      this.timeout(30_000);
+      const c = await RawConnection.open(service.url, FROM.unread);
+      c.write("GET /healthz HTTP/1.1\r\nHost: evidence\r\nContent-Length: 4\r\n\r\nxx");
+      expect((await c.answer()).status).to.equal(200);
+      c.write("xx");
+      c.write("GET /healthz HTTP/1.1\r\nHost: evidence\r\n\r\n");
+      const answers = () => c.received.match(/HTTP\/1\.1 200 /g)?.length ?? 0;
+      while (answers() < 2 && !c.isClosed) await Promise.race([once(c.socket, "data"), c.closed]);
+      expect([answers(), c.isClosed], "both answered on the one connection").to.deep.equal([2, false]);
+      // Past the grace (no event marks a timer that must not fire), asked every second so that
+      // the connection is never idle for the server's keep-alive timeout: it still serves.
+      const rounds = Math.ceil(UNREAD_BODY_MS / 1_000) + 1;
+      for (let i = 0; i < rounds; i++) {
+        await delay(1_000);
+        c.write("GET /healthz HTTP/1.1\r\nHost: evidence\r\n\r\n");
+        while (answers() < 3 + i && !c.isClosed) await Promise.race([once(c.socket, "data"), c.closed]);
+      }
+      expect([answers(), c.isClosed], "answered on it through and after the grace").to.deep.equal([2 + rounds, false]);
+      c.destroy();
     });
 
     it("answers 408 to a body on /rpc that has not arrived within RPC_BODY_TIMEOUT_MS, and closes the connection", async function () {
