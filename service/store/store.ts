@@ -10,6 +10,13 @@ import type {
 } from "../core/index.ts";
 import type { BatchCertificates } from "./batch-certificates.ts";
 
+/** The items waiting for a batch: how many, and the `created_at` of the oldest and the newest (null when none). */
+export interface PendingSummary {
+  count: number;
+  oldest: string | null;
+  newest: string | null;
+}
+
 /**
  * The store contract: everything the service keeps durably. Two engines fill it — SQLite
  * for one machine (sqlite-store.ts), PostgreSQL for several replicas (postgres-store.ts) —
@@ -19,13 +26,6 @@ import type { BatchCertificates } from "./batch-certificates.ts";
  *
  * Every method resolves only once what it wrote is durable (committed).
  */
-/** The items waiting for a batch: how many, and the `created_at` of the oldest and the newest (null when none). */
-export interface PendingSummary {
-  count: number;
-  oldest: string | null;
-  newest: string | null;
-}
-
 export interface EvidenceStore {
   readonly engine: "sqlite" | "postgres";
 
