@@ -26,7 +26,7 @@ const STATE_READS = new Set(["eth_call", "eth_getCode"]);
  * false it is the pool's lagging member for everything but the height: it has no block past
  * `stateAt`, so a read at a later block is an error and a later block or receipt is null.
  */
-function lagging(upstream: string, stateAt: () => number, hasBlocksAfter: boolean) {
+function lagging(upstream: string, stateAt: number, hasBlocksAfter: boolean) {
   const hex = (n: number) => `0x${n.toString(16)}`;
   const forward = async (call: ReceivedCall): Promise<unknown> => {
     const res = await fetch(upstream, {
@@ -38,11 +38,10 @@ function lagging(upstream: string, stateAt: () => number, hasBlocksAfter: boolea
   };
   const answer = async (call: ReceivedCall): Promise<unknown> => {
     const params = (call.params ?? []) as unknown[];
-    const lag = stateAt();
-    const beyond = (tag: unknown) => typeof tag === "string" && tag.startsWith("0x") && Number(tag) > lag;
+    const beyond = (tag: unknown) => typeof tag === "string" && tag.startsWith("0x") && Number(tag) > stateAt;
     if (STATE_READS.has(call.method ?? "")) {
       const tag = params.at(-1);
-      if (tag === "latest") return forward({ ...call, params: [...params.slice(0, -1), hex(lag)] });
+      if (tag === "latest") return forward({ ...call, params: [...params.slice(0, -1), hex(stateAt)] });
       if (!hasBlocksAfter && beyond(tag))
         return { jsonrpc: "2.0", id: call.id, error: { code: -32000, message: "header not found" } };
     }
@@ -55,10 +54,10 @@ function lagging(upstream: string, stateAt: () => number, hasBlocksAfter: boolea
     }
     return answered;
   };
-  return (calls: ReceivedCall[]) => async (received: ReceivedCall[], res: ServerResponse) => {
+  return () => async (received: ReceivedCall[], res: ServerResponse) => {
     const answers = await Promise.all(received.map(answer));
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify(calls.length === 1 ? answers[0] : answers));
+    res.end(JSON.stringify(received.length === 1 ? answers[0] : answers));
   };
 }
 
@@ -97,7 +96,7 @@ describe("evidence verify against a node whose state lags the block it reports (
 
   const proxy = async (hasBlocksAfter: boolean): Promise<JsonRpcProxy> => {
     const started = await JsonRpcProxy.start(chain.url, {
-      intercept: lagging(chain.url, () => anchoredAt - 1, hasBlocksAfter),
+      intercept: lagging(chain.url, anchoredAt - 1, hasBlocksAfter),
     });
     proxies.push(started);
     return started;

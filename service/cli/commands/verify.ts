@@ -102,7 +102,7 @@ output's reader stops reading (| head).`,
     // Only the verifier's own modules: the core's index would also load ethers and the
     // contract artifact, which verification does not need (start-up is most of one run).
     const [
-      { verifyEvidence, isZip, notACertificate },
+      { verifyEvidence, isZip, notACertificate, tooLargeForACertificate },
       { CachingChainReader, JsonRpcChainReader, OutageReader },
       { lazyTimestampVerifier },
       wording,
@@ -110,7 +110,6 @@ output's reader stops reading (| head).`,
       { sizeBaseTableForFewSignatures },
       { unreadableResult, malformedResult },
       { blobSource },
-      { CERTIFICATE_SUFFIX },
     ] = await Promise.all([
       import("../../core/verify/verify-evidence.ts"),
       import("../../core/chain-reader.ts"),
@@ -120,7 +119,6 @@ output's reader stops reading (| head).`,
       import("../../core/issuer-signature.ts"),
       import("../../core/verify/verify-certificate.ts"),
       import("../../core/capture-package.ts"),
-      import("../../core/pdf-attachment.ts"),
     ]);
     // Once the node has failed to answer, the rest of a bulk run says so at once instead of
     // waiting out one timeout per batch.
@@ -192,10 +190,8 @@ output's reader stops reading (| head).`,
         if (held === "too-large") {
           // An original beside the certificates (a long scan as a PDF, say) is passed over;
           // named on its own, or named as a certificate, it is a file of another kind.
-          const claimsToBe = file.toLowerCase().endsWith(CERTIFICATE_SUFFIX);
-          return scanned.has(file) && !claimsToBe
-            ? { skipped: "too-large" }
-            : malformedResult(TOO_LARGE_FOR_A_CERTIFICATE);
+          const skipped = scanned.has(file) ? tooLargeForACertificate(path.basename(file)) : undefined;
+          return skipped ? { skipped } : malformedResult(TOO_LARGE_FOR_A_CERTIFICATE);
         }
         // A capture package too large to hold (a long video) is read by ranges.
         bytes = held instanceof Uint8Array ? held : blobSource(await openAsBlob(file));

@@ -275,9 +275,9 @@ async function checkAnchor(
     if (latest < blockNumber) {
       return check("anchor", "error", { code: "anchor.behind", latest, blockNumber });
     }
-    let hasCode = await reads.code;
-    let onChain = hasCode ? await reads.onChain : undefined;
-    if (!hasCode || onChain!.timestamp === 0) {
+    // The contract's record of the root; undefined where there is no contract to ask.
+    let onChain = (await reads.code) ? await reads.onChain : undefined;
+    if (onChain === undefined || onChain.timestamp === 0) {
       // The contract's state, read at "latest" with the other reads, may be older than the
       // newest block reported: a node still importing the anchoring block, or a pool of nodes
       // at different heights behind one address. Before saying the contract or the anchor is
@@ -285,10 +285,9 @@ async function checkAnchor(
       // one: a node that has that block answers from it, one that has not answers an error.
       const head = await chain.blockNumber();
       if (head < blockNumber) return check("anchor", "error", { code: "anchor.behind", latest: head, blockNumber });
-      hasCode = await chain.hasCode(contract, head);
-      onChain = hasCode ? await chain.anchorOf(contract, c.root, head) : undefined;
+      onChain = (await chain.hasCode(contract, head)) ? await chain.anchorOf(contract, c.root, head) : undefined;
     }
-    if (!hasCode || onChain === undefined) {
+    if (onChain === undefined) {
       // The registry the reader trusts exists on the consortium's chain: a node without it is of
       // another chain that shares the id (two development chains are both 31337), or one not
       // synced, and proves nothing. Without a trusted registry, an address without code is the

@@ -355,6 +355,18 @@ export type NotACertificate =
   "empty" | "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate" | "too-large";
 
 /**
+ * {@link notACertificate} for a file judged by its size alone — no ZIP, and larger than any
+ * certificate document, so never read — passed over unless its name claims a certificate.
+ */
+export function tooLargeForACertificate(name: string): NotACertificate | undefined {
+  return namedAsCertificate(name) ? undefined : "too-large";
+}
+
+function namedAsCertificate(name: string): boolean {
+  return name.toLowerCase().endsWith(CERTIFICATE_SUFFIX);
+}
+
+/**
  * Why a file found in a folder holds no certificate and claims none — a contract that is a
  * PDF, an archive of photos, a JSON file of other data — or undefined when it holds or claims
  * one, or might. A folder of evidence mixes certificates with originals: a bulk verifier
@@ -369,7 +381,7 @@ export async function notACertificate(
   name: string,
   file: Uint8Array | ByteSource,
 ): Promise<NotACertificate | undefined> {
-  if (name.toLowerCase().endsWith(CERTIFICATE_SUFFIX)) return undefined;
+  if (namedAsCertificate(name)) return undefined;
   // A file too large to hold is read by ranges only when it is a ZIP: a capture package.
   if (!(file instanceof Uint8Array)) return notAPackage(guarded(file));
   const bytes = file;
