@@ -41,8 +41,8 @@ export interface AppDependencies {
     verifyBufferBytes?: number;
     /** The part of it the requests of one client address may hold (default all of it). */
     verifyBufferBytesPerAddress?: number;
-    /** A JSON body to verify must arrive whole within this (default 60 s). */
-    verifyJsonBodyTimeoutMs?: number;
+    /** A JSON body (certificates to verify, digests, a capture request) must arrive whole within this (default 60 s). */
+    jsonBodyTimeoutMs?: number;
   };
   /**
    * Where the verify route writes a capture package too large to hold in memory, and how many
@@ -119,6 +119,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use("/rpc", publicCors);
   app.use(rpcProxy({ chainUrl: deps.chainUrl, contracts: deps.site().contracts, anonymous, log: deps.log }));
 
+  const jsonBodyTimeoutMs = deps.limits.jsonBodyTimeoutMs ?? 60_000;
   const uploadRate = minimumUploadRate(16 * 1024, deps.limits.uploadRateWindowMs);
   app.use("/api/v1/verify", contentLengthLimit(MAX_DOCUMENT_BYTES + deps.limits.fileSizeBytes), uploadRate, publicCors);
   const buffers = new ByteBudget(deps.limits.verifyBufferBytes ?? 256 * 1024 * 1024, {
@@ -140,11 +141,11 @@ export function createApp(deps: AppDependencies): Express {
       anonymous,
       buffers,
       ...(spool ? { spool } : {}),
-      jsonBodyTimeoutMs: deps.limits.verifyJsonBodyTimeoutMs ?? 60_000,
+      jsonBodyTimeoutMs,
     }),
   );
 
-  app.use("/api/v1/evidence/digests", contentLengthLimit(8 * 1024 * 1024), bodyDeadline(60_000));
+  app.use("/api/v1/evidence/digests", contentLengthLimit(8 * 1024 * 1024), bodyDeadline(jsonBodyTimeoutMs));
   // An upload may be large, but it must keep moving: 16 KiB/s over each 30 s at least.
   app.use("/api/v1/evidence", uploadRate);
   app.use(
@@ -156,7 +157,15 @@ export function createApp(deps: AppDependencies): Express {
       submissions,
     }),
   );
-  app.use(captureRoutes({ store: deps.store, objects: deps.objects, captures: deps.captures, submissions }));
+  app.use(
+    captureRoutes({
+      store: deps.store,
+      objects: deps.objects,
+      captures: deps.captures,
+      submissions,
+      jsonBodyTimeoutMs,
+    }),
+  );
   if (deps.renderer) {
     app.use(
       documentRoutes({ store: deps.store, objects: deps.objects, renderer: deps.renderer, site: deps.site, anonymous }),

@@ -729,7 +729,7 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
     it("answers 408 to a JSON body that has not all arrived within its deadline, closes the connection and gives back what it held", async () => {
       // The deadline here is 300 ms; the minimum upload rate, measured over a minute, is not what cuts it.
       const busy = await listen(
-        appWith({ verifyBufferBytes: 256 * 1024, uploadRateWindowMs: 60_000, verifyJsonBodyTimeoutMs: 300 }),
+        appWith({ verifyBufferBytes: 256 * 1024, uploadRateWindowMs: 60_000, jsonBodyTimeoutMs: 300 }),
       );
       try {
         const slow = await RawConnection.open(busy.url);
@@ -747,6 +747,32 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
             return verdict[0] === 200 ? verdict : undefined;
           }, "the slow body's bytes to be given back"),
         ).to.deep.equal([200, "valid"]);
+      } finally {
+        busy.server.close();
+      }
+    });
+
+    it("holds digests and a capture request to the same JSON deadline: 408 and the connection closed when the body has not all arrived", async () => {
+      // The deadline here is 300 ms; the minimum upload rate, measured over a minute, is not what cuts it.
+      const busy = await listen(appWith({ uploadRateWindowMs: 60_000, jsonBodyTimeoutMs: 300 }));
+      try {
+        for (const [route, start] of [
+          ["/api/v1/evidence/digests", `{"digests":["${"0".repeat(32)}`],
+          ["/api/v1/captures", `{"url":"https://example.com/`],
+        ]) {
+          const slow = await RawConnection.open(busy.url);
+          slow.write(
+            `POST ${route} HTTP/1.1\r\nHost: evidence\r\nAuthorization: Bearer ${apiKey}\r\n` +
+              `Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n${start}`,
+          );
+          const answer = await slow.answer();
+          expect([answer.status, JSON.parse(answer.body).code, answer.headers.connection], route).to.deep.equal([
+            408,
+            "REQUEST_TIMEOUT",
+            "close",
+          ]);
+          await slow.closed;
+        }
       } finally {
         busy.server.close();
       }

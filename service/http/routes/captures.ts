@@ -16,6 +16,7 @@ import type { ObjectStore } from "../../objects/object-store.ts";
 import type { EvidenceStore } from "../../store/store.ts";
 import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
 import { publicCors } from "../cors.ts";
+import { bodyDeadline } from "../connection-limits.ts";
 import { HttpProblem } from "../problem.ts";
 import { parseBody, requireType, strictJsonBody } from "../validation.ts";
 import { recordedEvidence } from "./evidence.ts";
@@ -37,6 +38,8 @@ export function captureRoutes(options: {
   objects: ObjectStore;
   captures: CaptureService | undefined;
   submissions: TokenBuckets;
+  /** The request's JSON must arrive whole within this, or it is answered 408. */
+  jsonBodyTimeoutMs: number;
 }): Router {
   const router = Router({ caseSensitive: true, strict: true });
 
@@ -45,6 +48,7 @@ export function captureRoutes(options: {
     requireApiKey(options.store),
     rateLimit(options.submissions, () => CAPTURE_COST),
     requireType("application/json"),
+    bodyDeadline(options.jsonBodyTimeoutMs),
     ...strictJsonBody("64kb"),
     async (req, res) => {
       const request = parseBody(CaptureRequestSchema, req.body, "body");
