@@ -227,7 +227,10 @@ export function toProblem(err: unknown): HttpProblem {
     typeof e.message === "string" &&
     /^(Malformed|Unexpected end of (form|file)|Multipart: Boundary not found)/.test(e.message)
   ) {
-    return new HttpProblem(400, "MALFORMED_MULTIPART", `the multipart body is malformed: ${e.message}`);
+    // A part's headers past 16 KiB (a very long file name) are "Malformed part header" too.
+    const hint =
+      e.message === "Malformed part header" ? " (or its headers, the file name included, are over 16 KiB)" : "";
+    return new HttpProblem(400, "MALFORMED_MULTIPART", `the multipart body is malformed: ${e.message}${hint}`);
   }
   if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
     return new HttpProblem(e.status, "BAD_REQUEST", e.message ?? "bad request");

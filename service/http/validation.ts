@@ -63,11 +63,18 @@ export function parseBody<S extends v.GenericSchema>(
   const keys = (issue.path ?? []).map((p) => p.key as string | number);
   const at = keys.reduce<string>((out, k) => (typeof k === "number" ? `${out}[${k}]` : `${out}.${k}`), where);
   const field = keys.at(-1);
-  if ((issue.type === "strict_object" || issue.type === "object") && issue.expected === "never") {
+  // The schema reads an array as an object without members, and would call the first
+  // member it needs missing: the sender is told what the value must be instead.
+  const isObjectIssue = issue.type === "strict_object" || issue.type === "object";
+  if (isObjectIssue && keys.length > 0 && Array.isArray(valueAt(value, keys.slice(0, -1)))) {
+    const parent = at.slice(0, at.length - String(field).length - 1);
+    throw new HttpProblem(400, keys.length === 1 ? notAnObject : "INVALID_FIELD", `${parent} must be a JSON object`);
+  }
+  if (isObjectIssue && issue.expected === "never") {
     const parent = at.slice(0, at.length - String(field).length - 1);
     throw new HttpProblem(400, "UNKNOWN_FIELD", `${parent} has an unknown field "${String(field)}"`);
   }
-  if ((issue.type === "strict_object" || issue.type === "object") && issue.received !== "undefined") {
+  if (isObjectIssue && issue.received !== "undefined") {
     throw new HttpProblem(400, keys.length === 0 ? notAnObject : "INVALID_FIELD", `${at} must be a JSON object`);
   }
   const message = issue.received === "undefined" && issue.kind === "schema" ? "is missing" : issue.message;
@@ -78,6 +85,16 @@ export function parseBody<S extends v.GenericSchema>(
         ? "FIELD_TOO_LARGE"
         : "INVALID_FIELD";
   throw new HttpProblem(code === "FIELD_TOO_LARGE" ? 413 : 400, code, `${at} ${message}`);
+}
+
+/** The member of `value` at `keys` (undefined where there is none). */
+function valueAt(value: unknown, keys: (string | number)[]): unknown {
+  let at = value;
+  for (const key of keys) {
+    if (typeof at !== "object" || at === null || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<string | number, unknown>)[key];
+  }
+  return at;
 }
 
 /** Drops fields sent empty: an empty form field means "not given". */
@@ -120,4 +137,17 @@ export function charsetProblem(req: Request): HttpProblem | undefined {
   const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.get("content-type") ?? "")?.[1]?.toLowerCase();
   if (charset === undefined || charset === "utf-8" || charset === "utf8") return undefined;
   return new HttpProblem(415, "UNSUPPORTED_ENCODING", `send the body in UTF-8, not "${charset}"`);
+}
+
+/**
+ * A multipart field named "file" that came as text: curl's `-F file=<name` for `-F file=@name`,
+ * or a part without a file name. Refused with its own code on every route that takes files,
+ * so the sender is told how to send it rather than that nothing came.
+ */
+export function fileAsTextField(): HttpProblem {
+  return new HttpProblem(
+    400,
+    "FILE_AS_TEXT_FIELD",
+    'the file came as a text field: send it as a file part, with a file name (curl -F "file=@NAME", not "file=<NAME")',
+  );
 }

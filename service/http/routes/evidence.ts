@@ -24,7 +24,7 @@ import type { CaptureRow, EvidenceRow, EvidenceStore } from "../../store/store.t
 import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
 import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
-import { parseBody, requireType, strictJsonBody, withoutEmpty } from "../validation.ts";
+import { fileAsTextField, parseBody, requireType, strictJsonBody, withoutEmpty } from "../validation.ts";
 
 export interface EvidenceRoutesOptions {
   store: EvidenceStore;
@@ -71,9 +71,9 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
       const files = ((req.files ?? []) as (Express.Multer.File & StoredUpload)[]).map((f) => f.stored);
       let details;
       try {
+        details = multipartDetails(req.body as Record<string, unknown>);
         if (files.length === 0)
           throw new HttpProblem(400, "NO_FILE", 'send one or more files in multipart parts named "file"');
-        details = multipartDetails(req.body as Record<string, unknown>);
       } catch (e) {
         await intake.discard(files);
         throw e;
@@ -298,6 +298,7 @@ function sendCertificate(res: express.Response, certificate: Certificate, fileNa
  * name or title sent as GBK, say): such a value is refused, never recorded altered.
  */
 function multipartDetails(body: Record<string, unknown>): SubmissionDetails {
+  if (Object.hasOwn(body, "file")) throw fileAsTextField();
   for (const [field, value] of Object.entries(body)) {
     if (typeof value === "string" && value.includes(REPLACEMENT_CHARACTER)) throw notUtf8(`body.${field}`);
   }

@@ -32,7 +32,7 @@ import { bodyDeadline, contentLengthLimit } from "../connection-limits.ts";
 import { inOrder } from "../../in-order.ts";
 import { HttpProblem } from "../problem.ts";
 import { ConcurrencyLimit } from "../concurrency-limit.ts";
-import { refuseContentEncoding } from "../validation.ts";
+import { fileAsTextField, refuseContentEncoding } from "../validation.ts";
 
 /**
  * POST /api/v1/verify: public. A certificate as JSON `{certificate, sha256?}`, many as
@@ -291,6 +291,13 @@ export function verifyRoutes(
       if (files.file !== undefined && body.sha256 !== undefined) {
         throw new HttpProblem(400, "INVALID_BODY", "send the file or its sha256, not both");
       }
+      if (list !== undefined && !Array.isArray(list)) {
+        throw new HttpProblem(
+          400,
+          "INVALID_BODY",
+          `certificates must be a list (a JSON array) of 1 to ${MAX_CERTIFICATES_PER_VERIFY} certificates`,
+        );
+      }
       if (Array.isArray(list) && list.length === 0) {
         throw new HttpProblem(400, "INVALID_BODY", `send 1 to ${MAX_CERTIFICATES_PER_VERIFY} certificates`);
       }
@@ -400,13 +407,7 @@ function bytesReadWhole(req: Request): number {
  */
 function refuseUnreadFields(fields: Record<string, unknown>, files: Record<string, unknown[]>): void {
   for (const [name, value] of Object.entries(fields)) {
-    if (name === "file") {
-      throw new HttpProblem(
-        400,
-        "FILE_AS_TEXT_FIELD",
-        'the file came as a text field: send it as a file part, with a file name (curl -F "file=@NAME", not "file=<NAME")',
-      );
-    }
+    if (name === "file") throw fileAsTextField();
     if (name !== "certificate" && name !== "sha256") {
       throw new HttpProblem(
         400,
