@@ -5,6 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { strToU8, unzipSync, zipSync } from "fflate";
 import { Poppler } from "../helpers/certificate-document.ts";
 import { readDatabase } from "../helpers/database.ts";
+import { canonicalize } from "../../service/core/jcs.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { gate, noisePng, redirect, serve, solidPng, startSite, type Site } from "../helpers/capture-sites.ts";
 import {
@@ -283,6 +284,64 @@ describe("web captures through the service (real service, Chromium, a loopback s
     expect(en.stdout).not.to.include("/shop/itex");
     const zh = await runCli(["verify", altered, "--rpc", chainUrl, "--lang", "zh"]);
     expect(zh.stdout).to.include("无效——取证包与证书不一致").and.not.include("您提供的文件");
+  });
+
+  it("calls a package built around a manifest uploaded as an ordinary file invalid, a capture the service never made, and shows none of its facts", async () => {
+    // A forger's own manifest (another URL, another screenshot), hashes kept consistent and in
+    // canonical form, submitted as a file: its certificate is genuine, for an uploaded file.
+    const files = unzipSync(readFileSync(path.join(work, "capture.zip")));
+    const forgedPng = solidPng(200, 120, [30, 30, 200]);
+    const manifest = JSON.parse(new TextDecoder().decode(files["manifest.json"]!));
+    manifest.url = manifest.finalUrl = "https://victim-shop.example/item/123";
+    const shot = manifest.artifacts.find((a: any) => a.name === "screenshot.png");
+    Object.assign(shot, { sha256: sha256Hex(forgedPng), size: forgedPng.length });
+    const manifestBytes = strToU8(canonicalize(manifest));
+    const form = new FormData();
+    form.append("file", new Blob([manifestBytes], { type: "application/json" }), "manifest.json");
+    const submitted = await api(service.url, apiKey).postForm("/api/v1/evidence", form);
+    expect(submitted.status, JSON.stringify(submitted.body)).to.equal(201);
+    const id = submitted.body.items[0].id;
+    const certificate = await until(async () => {
+      const res = await fetch(`${service.url}/api/v1/evidence/${id}/certificate`);
+      return res.status === 200 ? new Uint8Array(await res.arrayBuffer()) : undefined;
+    }, "the upload's certificate");
+    const forged = path.join(work, "forged-capture.zip");
+    writeFileSync(
+      forged,
+      zipSync({
+        ...files,
+        "manifest.json": manifestBytes,
+        "screenshot.png": forgedPng,
+        "certificate.evidence.json": certificate,
+      }),
+    );
+
+    const res = await runCli(["verify", forged, "--rpc", chainUrl, "--json"]);
+    const json = JSON.parse(res.stdout);
+    const check = (id: string) => json.checks.find((c: any) => c.id === id);
+    expect([res.code, json.verdict, check("package").status, check("package").reason.code]).to.deep.equal([
+      1,
+      "invalid",
+      "failed",
+      "package.not-a-capture",
+    ]);
+    expect(["format", "leaf", "inclusion", "anchor", "signature"].map((id) => check(id).status)).to.deep.equal(
+      Array(5).fill("passed"),
+    );
+    expect(json, "the forger's URL and times are not shown as a capture's").not.to.have.property("capture");
+    const en = await runCli(["verify", forged, "--rpc", chainUrl, "--lang", "en"]);
+    expect(en.stdout.split("\n").slice(0, 2)).to.deep.equal([
+      "== INVALID ==",
+      "This is not a capture the service made: the certificate is of a file its submitter uploaded (the manifest.json), so the URL, times and screenshot in the package are the submitter's own claims and prove nothing.",
+    ]);
+    expect(en.stdout).not.to.include("victim-shop");
+    const zh = await runCli(["verify", forged, "--rpc", chainUrl, "--lang", "zh"]);
+    expect(zh.stdout).to.include("这不是本服务进行的网页取证").and.not.include("victim-shop");
+    // The service's verifier (and the page's, the same core) says the same.
+    const upload = new FormData();
+    upload.append("certificate", new Blob([readFileSync(forged)]), "forged-capture.zip");
+    const byService = await api(service.url).postForm("/api/v1/verify", upload);
+    expect([byService.body.verdict, byService.body.capture]).to.deep.equal(["invalid", undefined]);
   });
 
   it("names the artifact that was altered in a package, and calls it invalid", async () => {

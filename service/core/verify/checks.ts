@@ -85,7 +85,8 @@ export type Reason =
   | { code: "not-checked.no-certificate-yet" }
   | { code: "not-checked.unreadable" }
   | { code: "package.ok"; artifacts: number }
-  | { code: "package.altered"; problems: string[] };
+  | { code: "package.altered"; problems: string[] }
+  | { code: "package.not-a-capture"; mediaType?: string };
 
 export type ReasonCode = Reason["code"];
 

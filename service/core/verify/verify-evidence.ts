@@ -513,14 +513,26 @@ async function verifyPackage(
       : options.fileDigest;
   const result = await verifyCertificate(certificate, { ...options, fileDigest: pkg.manifestSha256 });
   const contentCheck = packageContent(result.checks[1]!, pkg, supplied);
-  const packageCheck: Check = pkg.ok
-    ? { id: "package", status: "passed", reason: { code: "package.ok", artifacts: pkg.artifacts.length } }
-    : { id: "package", status: "failed", reason: { code: "package.altered", problems: pkg.problems } };
+  // A manifest anyone wrote and submitted as an ordinary file is certified as that file, not
+  // as a capture the service made: only a record of the capture media type, which the service
+  // gives its own captures and refuses from clients, makes a package a certified capture.
+  const mediaType = result.claims?.record.mediaType;
+  const notACapture = result.claims !== undefined && mediaType !== MEDIA_TYPE_CAPTURE;
+  const packageCheck: Check = !pkg.ok
+    ? { id: "package", status: "failed", reason: { code: "package.altered", problems: pkg.problems } }
+    : notACapture
+      ? {
+          id: "package",
+          status: "failed",
+          reason: { code: "package.not-a-capture", ...(mediaType ? { mediaType } : {}) },
+        }
+      : { id: "package", status: "passed", reason: { code: "package.ok", artifacts: pkg.artifacts.length } };
   const checks = [result.checks[0]!, packageCheck, contentCheck, ...result.checks.slice(2)];
   const failed = packageCheck.status === "failed" || contentCheck.status === "failed";
-  // What the package says of its capture counts only when its manifest is the certified one:
-  // another capture's facts, or altered ones, are never shown beside this certificate.
-  const certified = result.checks[1]!.reason.code === "content.match";
+  // What the package says of its capture counts only when its manifest is the certified one,
+  // certified as a capture: another capture's facts, altered ones, or a manifest certified as an
+  // uploaded file, are never shown beside this certificate.
+  const certified = result.checks[1]!.reason.code === "content.match" && !notACapture;
   return {
     ...result,
     checks,

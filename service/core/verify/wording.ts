@@ -480,6 +480,12 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => r.problems.join("; "),
     (r) => `取证包有问题：${r.problems.map((p) => inChinese(p, PACKAGE_PHRASES_ZH, "取证包内容有误")).join("；")}`,
   ),
+  "package.not-a-capture": both(
+    (r) =>
+      `the certificate is of a file its submitter uploaded${r.mediaType ? ` (${r.mediaType})` : ""}, not of a capture the service made: what the package says of a capture is the submitter's own`,
+    (r) =>
+      `该证书所存证的是提交者上传的文件${r.mediaType ? `（${r.mediaType}）` : ""}，而不是本服务进行的网页取证：取证包中关于取证的内容是提交者自己写的`,
+  ),
   "not-checked.malformed": both(
     () => "not checked: the certificate is malformed",
     () => "未检查：证书格式不正确",
@@ -761,6 +767,10 @@ const REASON_SENTENCES: Partial<Record<ReasonCode, Words>> = {
     "zh-CN":
       "未比对文件：网页取证包须逐一比对其中的文件，而该文件超过本核验方式可读取的大小。这并不表明证书有问题：请用 `evidence verify` 或核验页面核验该取证包，二者可读取任意大小的取证包。",
   },
+  "package.not-a-capture": {
+    en: "This is not a capture the service made: the certificate is of a file its submitter uploaded, so the URL, times and screenshot in the package are unproven claims.",
+    "zh-CN": "这不是本服务进行的网页取证：该证书所存证的是提交者上传的文件，取证包中的网址、时间和截图均未经证明。",
+  },
   "anchor.behind": {
     en: "The node has not yet reached the anchoring block, so the anchor is unconfirmed. This is not evidence against the certificate.",
     "zh-CN": "该节点尚未同步到上链区块，上链信息尚未核实。这并不表明证书有问题。",
@@ -947,7 +957,14 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
     const failed = result.checks.filter((c) => c.status === "failed");
     const own = failed.filter((c) => c.id !== "content" && c.id !== "package").map((c) => CHECK_NAMES[c.id][lang]);
     const content = failed.some((c) => c.id === "content");
-    if (own.length === 0 && failed.some((c) => c.id === "package")) {
+    const pkg = failed.find((c) => c.id === "package");
+    if (own.length === 0 && pkg?.reason.code === "package.not-a-capture") {
+      // A genuine certificate of an uploaded file, put in a package as if the service had captured it.
+      return zh
+        ? "这不是本服务进行的网页取证：证书所存证的是提交者上传的文件（清单 manifest.json），取证包中的网址、时间和截图都是提交者自己写的，未经证明。"
+        : "This is not a capture the service made: the certificate is of a file its submitter uploaded (the manifest.json), so the URL, times and screenshot in the package are the submitter's own claims and prove nothing.";
+    }
+    if (own.length === 0 && pkg) {
       // The package's files, not the certificate, were altered.
       return zh
         ? "取证包中的文件已被改动（见“取证包”一项），该取证包不能证明任何内容；证书本身的检查均未失败。"
