@@ -6,12 +6,13 @@ import {
   reasonText,
   timeText,
   timestampStatusNote,
+  UNPROVEN_FACTS,
   verdictExplanation,
   verdictHeadline,
   warningText,
   type Lang,
 } from "../core/verify/wording.ts";
-import type { VerificationResult } from "../core/verify/checks.ts";
+import { certificateFailed, type VerificationResult } from "../core/verify/checks.ts";
 import { visibleText } from "../core/visible-text.ts";
 
 /**
@@ -50,12 +51,15 @@ export function verificationText(
     facts.push([zh ? "取证时间" : "captured at", t.both]);
   }
   if (c) {
+    facts.push([zh ? "证书编号" : "certificate id", c.record.id]);
     if (result.anchoredAt) {
       const t = timeText(new Date(result.anchoredAt), lang);
       facts.push([zh ? "上链时间" : "anchored at", t.both]);
     }
     facts.push([zh ? "内容 SHA-256" : "content SHA-256", c.record.contentHash]);
     if (c.record.fileName) facts.push([zh ? "文件名" : "file name", c.record.fileName]);
+    if (c.record.title) facts.push([zh ? "标题" : "title", c.record.title]);
+    facts.push([zh ? "提交时间" : "submitted at", timeText(new Date(c.record.submittedAt), lang).both]);
     facts.push(
       [zh ? "链" : "chain", String(c.anchor.chainId)],
       [zh ? "合约" : "contract", c.anchor.contract],
@@ -76,6 +80,8 @@ export function verificationText(
   facts.push([zh ? "验证时间" : "verified at", now.both]);
   facts.push([zh ? "查询节点" : "node read", options.rpc]);
   facts.push([zh ? "证书文件" : "certificate", options.source]);
+  // The facts of a certificate that failed are its own claims, and said to be.
+  if (c && certificateFailed(result)) lines.push(UNPROVEN_FACTS[lang]);
   const factWidth = Math.max(...facts.map(([k]) => displayWidth(k)));
   for (const [k, v] of facts) lines.push(`  ${pad(k, factWidth + 2)}${v}`);
   // Every line may hold text from the certificate (a file name, an issuer's name, a key, a

@@ -46,3 +46,35 @@ describe("evidence verify's text: a time-stamp's line (cli/print-verification.ts
     expect(lineOf(text, /^ {2}time-stamp/)).to.match(/ — FAILED: the token does not hold$/);
   });
 });
+
+describe("evidence verify's text: the certificate's facts (cli/print-verification.ts)", () => {
+  const options = { rpc: "http://127.0.0.1:8545", source: "c.evidence.json" };
+  const genuine = () =>
+    verifyCertificate(example.certificate(), { chain: RecordedChain.holding(parseCertificate(example.certificate())) });
+
+  it("names the certificate by its id among the facts, so that a printed copy can be compared with it", async () => {
+    const text = verificationText(await genuine(), { ...options, lang: "en" });
+    const id = parseCertificate(example.certificate()).record.id;
+    expect(lineOf(text, /^ {2}certificate id/)).to.match(new RegExp(` ${id}$`));
+    expect(lineOf(verificationText(await genuine(), { ...options, lang: "zh-CN" }), /^ {2}证书编号/)).to.match(
+      new RegExp(` ${id}$`),
+    );
+  });
+
+  it("says the facts of a certificate that failed its own checks are its unproven claims, and not those of one that only a file failed to match", async () => {
+    const forged = example.certificate() as { issuer: { name: string } };
+    forged.issuer.name = "最高人民法院司法区块链";
+    const failed = await verifyCertificate(forged, { chain: RecordedChain.holding(parseCertificate(forged)) });
+    expect(failed.verdict).to.equal("invalid");
+    expect(verificationText(failed, { ...options, lang: "en" })).to.include(
+      "What this certificate states, below, is unproven",
+    );
+    expect(verificationText(failed, { ...options, lang: "zh-CN" })).to.include("以下为该证书自称的内容，未经证实");
+    const otherFile = await verifyCertificate(example.certificate(), {
+      chain: RecordedChain.holding(parseCertificate(example.certificate())),
+      fileDigest: "0".repeat(64),
+    });
+    expect(otherFile.verdict).to.equal("invalid");
+    expect(verificationText(otherFile, { ...options, lang: "en" })).not.to.include("unproven");
+  });
+});

@@ -227,6 +227,9 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
         expect(await text(page, "#verdict")).to.equal(headline);
         expect(await text(page, "#verdict-text")).to.include(explanation);
         expect(await text(page, '#checks li[data-check="content"]')).to.include(sentence);
+        expect(await visible(page, "#unproven"), "a genuine certificate's facts are not called unproven").to.equal(
+          false,
+        );
         expect([
           await visible(page, "#print"),
           await visible(page, "#qr-figure"),
@@ -478,6 +481,22 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       expect(await text(verifier, "#result"))
         .not.to.include("/listinx")
         .and.not.to.include("您提供的文件");
+
+      // The package with its certificate forged (another issuer's name): the certificate fails
+      // its own checks, so the capture it certifies is not shown, and its facts are said to be unproven.
+      const forgedFiles = unzipSync(readFileSync(pkg));
+      const forgedCertificate = JSON.parse(strFromU8(forgedFiles["certificate.evidence.json"]!));
+      forgedCertificate.batch.issuer.name = "最高人民法院司法区块链";
+      forgedFiles["certificate.evidence.json"] = strToU8(JSON.stringify(forgedCertificate));
+      const forged = path.join(work, "forged-certificate.zip");
+      writeFileSync(forged, zipSync(forgedFiles));
+      await verifier.reload();
+      expect(await verify(verifier, { certificate: forged })).to.equal("invalid");
+      expect(await verifier.isVisible("#capture-screenshot")).to.equal(false);
+      expect(await verifier.locator('[data-field="verify.capturedUrl"]').count()).to.equal(0);
+      expect(await text(verifier, "#unproven")).to.equal(
+        "以下为该证书自称的内容，未经证实：证书未通过检查，其中的时间、名称、签发方等均不可采信。",
+      );
 
       // Its certificate alone, with the package chosen as the original: the package is compared.
       const certificateOfCapture = path.join(work, "capture.evidence.json");

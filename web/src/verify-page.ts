@@ -10,7 +10,9 @@ import {
   problemText,
   type Problem,
   lazyTimestampVerifier,
+  certificateFailed,
   checkSentence,
+  UNPROVEN_FACTS,
   httpStatusText,
   reasonText,
   sizeBaseTableForFewSignatures,
@@ -312,6 +314,12 @@ async function renderSummary(result: VerificationResult): Promise<void> {
   const summary = byId<HTMLDListElement>("summary");
   summary.replaceChildren();
   const c = result.claims;
+  // The facts of a certificate that failed are its own claims: said so above them, and shown faded.
+  const unproven = c !== undefined && certificateFailed(result);
+  const note = byId("unproven");
+  note.hidden = !unproven;
+  note.textContent = unproven ? UNPROVEN_FACTS[lang()] : "";
+  summary.classList.toggle("unproven", unproven);
   if (!c) return;
   const l = lang();
   const site = await siteInfo();

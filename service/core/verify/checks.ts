@@ -156,6 +156,15 @@ export function verdictOf(checks: readonly Check[]): Verdict {
   return "valid";
 }
 
+/**
+ * Whether a check of the certificate itself failed (format, leaf, inclusion, anchor,
+ * signature, timestamp): what it states is then its own claim, unproven. A file or a
+ * package that does not match a genuine certificate leaves the certificate's facts proven.
+ */
+export function certificateFailed(result: Pick<VerificationResult, "checks">): boolean {
+  return result.checks.some((c) => c.status === "failed" && c.id !== "content" && c.id !== "package");
+}
+
 /** A file of none of the three kinds: a screenshot or the evidence itself chosen by mistake, say. */
 export const NOT_A_CERTIFICATE =
   "the file is not a certificate: a certificate is a JSON file (.evidence.json), its PDF document or a capture package (.zip)";

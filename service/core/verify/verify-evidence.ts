@@ -25,6 +25,7 @@ import { claimsOf, parseCertificate, type CertificateClaims } from "../certifica
 import { canonicalize } from "../jcs.ts";
 import {
   CERTIFICATE_WITH_STATEMENTS,
+  certificateFailed,
   NOT_A_CAPTURE_PACKAGE,
   NOT_A_CERTIFICATE,
   NOT_A_CERTIFICATE_DOCUMENT,
@@ -530,9 +531,10 @@ async function verifyPackage(
   const checks = [result.checks[0]!, packageCheck, contentCheck, ...result.checks.slice(2)];
   const failed = packageCheck.status === "failed" || contentCheck.status === "failed";
   // What the package says of its capture counts only when its manifest is the certified one,
-  // certified as a capture: another capture's facts, altered ones, or a manifest certified as an
-  // uploaded file, are never shown beside this certificate.
-  const certified = result.checks[1]!.reason.code === "content.match" && !notACapture;
+  // certified as a capture, by a certificate that did not fail: another capture's facts,
+  // altered ones, a manifest certified as an uploaded file, or a forged certificate's, are
+  // never shown beside this certificate.
+  const certified = result.checks[1]!.reason.code === "content.match" && !notACapture && !certificateFailed(result);
   return {
     ...result,
     checks,

@@ -797,6 +797,12 @@ const REASON_SENTENCES: Partial<Record<ReasonCode, Words>> = {
   },
 };
 
+/** Said above the facts of a certificate that failed: they are its own claims. */
+export const UNPROVEN_FACTS: Words = {
+  en: "What this certificate states, below, is unproven: it failed its checks, so none of it (times, names, issuer) can be relied on.",
+  "zh-CN": "以下为该证书自称的内容，未经证实：证书未通过检查，其中的时间、名称、签发方等均不可采信。",
+};
+
 export const VERDICT_NAMES: Record<Verdict, Words> = {
   valid: { en: "VALID", "zh-CN": "有效" },
   invalid: { en: "INVALID", "zh-CN": "无效" },
@@ -1015,8 +1021,8 @@ export function warningText(warning: Warning, lang: Lang): string {
         : `No trusted registry was named: the certificate's contract ${warning.contract} (chain ${warning.chainId}) was taken as it says. Compare it with the consortium's published registry, or name that with --contract.`;
     case "warning.printed-page-unchecked":
       return zh
-        ? "仅核验了 PDF 所附的证书，未核验其打印页面（页面可被任何人编辑）：请将本结果中的编号和内容哈希与纸质文本逐一核对。"
-        : "Only the certificate attached to the PDF was checked, not its printed page (anyone can edit a page): compare the id and the content hash shown here with any paper copy.";
+        ? "仅核验了 PDF 所附的证书，未核验其打印页面（页面可被任何人编辑）：只有本结果所列的内容得到证实。请将 PDF 页面或纸质文本上的每一项（编号、内容哈希、文件名、提交和上链时间、签发方）与本结果逐一核对，不一致之处以本结果为准。"
+        : "Only the certificate attached to the PDF was checked, not its printed page (anyone can edit a page): only what this result shows is proven. Compare every item on the PDF's page or a paper copy (id, content hash, file name, submission and anchoring times, issuer) with this result; where they differ, this result is right.";
     case "warning.development-tsa":
       return zh
         ? "时间戳由开发测试用时间戳机构签发，法院不予采信。"
