@@ -173,6 +173,30 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     });
   });
 
+  it("writes out the invisible characters a submitter put in a file name or title, as the CLI and the certificate document do, so none reorders what is shown", async () => {
+    // "invoice\u202Egnp.exe" shows as "invoiceexe.png" when the override is obeyed.
+    const form = new FormData();
+    form.append("file", new Blob([strToU8("an executable, named as a picture")]), "invoice\u202Egnp.exe");
+    form.append("title", "Valid \u2714 \u6709\u6548\u202E txt.exe\u200B");
+    const { body } = await api(service.url, service.apiKey).postForm("/api/v1/evidence", form);
+    const named = await api(service.url).anchored(body.items[0].id);
+    const namedPath = path.join(work, "named.evidence.json");
+    writeFileSync(namedPath, JSON.stringify(named));
+    const { context, page } = await open("en-US");
+    try {
+      expect(await verify(page, { certificate: namedPath })).to.equal("valid");
+      expect(await text(page, '[data-field="verify.fileName"]')).to.equal("invoice[U+202E]gnp.exe");
+      expect(await text(page, '[data-field="verify.title.field"]')).to.equal(
+        "Valid \u2714 \u6709\u6548[U+202E] txt.exe[U+200B]",
+      );
+      expect(await text(page, "#result"), "no invisible character anywhere in the result").not.to.match(
+        /[\u202A-\u202E\u2066-\u2069\u200B-\u200F]/,
+      );
+    } finally {
+      await context.close();
+    }
+  });
+
   it("links the one-file verifier the service serves, in the reader's language", async () => {
     for (const [locale, words] of [
       ["en-US", "To verify without this page or this service: download the verifier"],

@@ -13,6 +13,7 @@ import {
   certificateFailed,
   checkSentence,
   UNPROVEN_FACTS,
+  visibleText,
   httpStatusText,
   reasonText,
   sizeBaseTableForFewSignatures,
@@ -281,12 +282,16 @@ function render(result: VerificationResult, rpc: string, at: Date): void {
   section.dataset.verdict = result.verdict;
   const l = lang();
   const verdict = byId<HTMLHeadingElement>("verdict");
-  verdict.textContent = verdictHeadline(result, l);
+  // Everything written from a result may hold text of the certificate's or the package's (a
+  // file name, a title, a URL, an issuer's name): its invisible characters (bidirectional
+  // overrides, zero-width ones, controls) are written out as [U+XXXX], as the CLI and the
+  // certificate document write them, so none can reorder or hide what a reader sees.
+  verdict.textContent = visibleText(verdictHeadline(result, l));
   verdict.className = result.verdict;
   byId("verdict-box").className = `verdict ${result.verdict}`;
-  byId("verdict-text").textContent = verdictExplanation(result, l);
+  byId("verdict-text").textContent = visibleText(verdictExplanation(result, l));
   byId("warnings").replaceChildren(
-    ...result.warnings.map((w) => el("li", warningText(w, l), { "data-warning": w.code })),
+    ...result.warnings.map((w) => el("li", visibleText(warningText(w, l)), { "data-warning": w.code })),
   );
 
   byId<HTMLOListElement>("checks").replaceChildren(
@@ -295,8 +300,8 @@ function render(result: VerificationResult, rpc: string, at: Date): void {
       item.append(
         el("strong", `${CHECK_NAMES[check.id][l]}: ${STATUS_NAMES[check.status][l]}`),
         " — ",
-        checkSentence(check, l),
-        el("span", reasonText(check.reason, l), { class: "detail" }),
+        visibleText(checkSentence(check, l)),
+        el("span", visibleText(reasonText(check.reason, l)), { class: "detail" }),
       );
       return item;
     }),
@@ -368,7 +373,8 @@ async function renderSummary(result: VerificationResult): Promise<void> {
       `${ts.tsa}${l === "zh-CN" ? "：" : ": "}${time.both}${timestampStatusNote(ts.status, l)}`,
     ]);
   }
-  for (const [key, value] of rows) summary.append(el("dt", t(key)), el("dd", value, { "data-field": key }));
+  for (const [key, value] of rows)
+    summary.append(el("dt", t(key)), el("dd", visibleText(value), { "data-field": key }));
 }
 
 /** A capture package: its screenshot beside the verdict, when it is unaltered. */
@@ -380,7 +386,7 @@ function renderCapture(result: VerificationResult): void {
   if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
   if (!screenshot) return;
   img.src = URL.createObjectURL(new Blob([screenshot as Uint8Array<ArrayBuffer>], { type: "image/png" }));
-  img.alt = result.capture!.url;
+  img.alt = visibleText(result.capture!.url);
 }
 
 /** When and against which node this verification was made (printed with it). */
