@@ -108,6 +108,7 @@ export type TimestampDetail =
   | { code: "timestamping-eku-not-exclusive" }
   | { code: "key-usage-forbids-signing" }
   // error: the check could not be carried out
+  | { code: "not-canonical"; reason: string }
   | { code: "signer-certificate-missing" }
   | { code: "unsupported-algorithm"; algorithm: string }
   | { code: "untrusted-tsa"; subject: string }
@@ -152,7 +153,13 @@ interface DecodedToken {
  * Throws INVALID_TIMESTAMP when the bytes are not a time-stamp token.
  */
 export function parseTimestampToken(der: Uint8Array): TimestampTokenInfo {
-  return decodeToken(der).info;
+  try {
+    return decodeToken(der).info;
+  } catch (e) {
+    // The service takes from its TSAs only tokens every verifier reads alike.
+    if (e instanceof NotCanonicalError) throw new EvidenceError("INVALID_TIMESTAMP", e.message);
+    throw e;
+  }
 }
 
 /**
@@ -172,6 +179,7 @@ export async function verifyTimestampToken(
   try {
     decoded = decodeToken(token);
   } catch (e) {
+    if (e instanceof NotCanonicalError) return error({ code: "not-canonical", reason: e.message });
     return failed({ code: "malformed", reason: e instanceof Error ? e.message : String(e) });
   }
   const { info } = decoded;
@@ -253,11 +261,37 @@ function malformed(reason: string): never {
   throw new EvidenceError("INVALID_TIMESTAMP", `not an RFC 3161 time-stamp token: ${reason}`);
 }
 
+/**
+ * A token that is read, but not in the one encoding every verifier reads alike (DER where
+ * RFC 3161 and RFC 5652 require it, algorithm parameters of the form their RFC gives, no bytes
+ * after it): verifiers that re-encode it and verifiers that take its bytes as they are may
+ * disagree on it, so it is not vouched for (an error), but nothing shows it false either:
+ * OpenSSL, for one, accepts most such tokens (docs/protocol.md §6.2).
+ */
+class NotCanonicalError extends Error {}
+
+/**
+ * The first departure from the canonical encoding found while the token is read: the token is
+ * read to its end all the same, so that one that is also no token at all is `malformed`
+ * whichever a verifier happens to find first (docs/protocol.md §6.2, steps 1 and 1a).
+ * Decoding is synchronous, so one slot serves every decode.
+ */
+let notCanonicalFound: string | undefined;
+
+function notCanonical(reason: string): void {
+  notCanonicalFound ??= `the token is not in its canonical encoding: ${reason}`;
+}
+
 /** Parses a whole DER/BER value; trailing bytes are an error, so one token has one reading. */
 function parseAsn1(der: Uint8Array, what: string): asn1js.AsnType {
   const parsed = asn1js.fromBER(der);
   if (parsed.offset === -1) malformed(`${what} is not valid ASN.1 (${parsed.result.error})`);
-  if (parsed.offset !== der.byteLength) malformed(`${what} has ${der.byteLength - parsed.offset} trailing bytes`);
+  if (parsed.offset !== der.byteLength) {
+    const trailing = `${what} has ${der.byteLength - parsed.offset} trailing bytes`;
+    // After a whole token they are no part of it; inside it, its parts have none.
+    if (what === "the token") notCanonical(trailing);
+    else malformed(trailing);
+  }
   if (!lengthsAgree(parsed.result)) malformed(`${what} has a length that does not match its contents`);
   return parsed.result;
 }
@@ -278,7 +312,7 @@ function decodeToken(der: Uint8Array): DecodedToken {
   try {
     return decodeTokenUnchecked(der);
   } catch (e) {
-    if (e instanceof EvidenceError) throw e;
+    if (e instanceof EvidenceError || e instanceof NotCanonicalError) throw e;
     malformed(e instanceof Error ? e.message : String(e));
   }
 }
@@ -288,11 +322,23 @@ function decodeToken(der: Uint8Array): DecodedToken {
  * its SignedData schema is several times slower than the rest of the parse together.
  */
 function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
+  notCanonicalFound = undefined;
+  const decoded = readToken(der);
+  const problem = notCanonicalFound;
+  notCanonicalFound = undefined;
+  if (problem !== undefined) throw new NotCanonicalError(problem);
+  return decoded;
+}
+
+function readToken(der: Uint8Array): DecodedToken {
   // RFC 5652 lets the token around the TSTInfo and the signed attributes be BER, but BER
   // all the same: asn1js reads some encodings X.690 forbids in any form (a primitive SET,
   // a constructed INTEGER, a non-minimal INTEGER), on which verifiers part ways.
   const berProblem = encodingProblem(der, "BER");
-  if (berProblem) malformed(`the token is not valid BER (X.690 §8), ${berProblem}`);
+  // Bytes after a whole token are no part of it: OpenSSL, for one, reads the token before them.
+  if (berProblem?.endsWith("bytes follow the value")) {
+    notCanonical(`${berProblem.split(" ")[0]} bytes follow the token`);
+  } else if (berProblem) malformed(`the token is not valid BER (X.690 §8), ${berProblem}`);
   // ContentInfo ::= SEQUENCE { contentType, content [0] EXPLICIT ANY }
   const contentInfo = parseAsn1(der, "the token");
   const [contentType, content, ...extra] = children(contentInfo, "the ContentInfo");
@@ -330,7 +376,8 @@ function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
   // nothing else would notice an element that is not one.
   for (const algorithm of children(digestAlgorithms, "the digestAlgorithms")) {
     const problem = algorithmIdentifierProblem(algorithm);
-    if (problem) malformed(`a digestAlgorithms element ${problem}`);
+    if (problem)
+      (problem.startsWith("has parameters") ? notCanonical : malformed)(`a digestAlgorithms element ${problem}`);
   }
   const encapContentInfo = new pkijs.EncapsulatedContentInfo({ schema: encap });
   if (encapContentInfo.eContentType !== OID.tstInfo) malformed("the content type is not id-ct-TSTInfo");
@@ -346,7 +393,7 @@ function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
   // RFC 3161 §2.4.2: the eContent is the DER encoding of the TSTInfo. The only SETs in a
   // TSTInfo are the RDNs of the tsa name; their order is not checked (see SET_ORDER).
   const tstInfoProblem = encodingProblem(eContent, "DER", SET_ORDER);
-  if (tstInfoProblem) malformed(`the TSTInfo is not DER (RFC 3161 §2.4.2), ${tstInfoProblem}`);
+  if (tstInfoProblem) notCanonical(`the TSTInfo is not DER (RFC 3161 §2.4.2), ${tstInfoProblem}`);
   const tstInfoBlock = parseAsn1(eContent, "the TSTInfo");
   checkTstInfoFields(tstInfoBlock);
   const tstInfo = new pkijs.TSTInfo({ schema: tstInfoBlock });
@@ -526,7 +573,10 @@ function checkSignerInfo(signerInfo: pkijs.SignerInfo, fields: asn1js.AsnType[])
     ["signatureAlgorithm", signatureAlgorithm],
   ] as const) {
     const problem = algorithmIdentifierProblem(algorithm);
-    if (problem) malformed(`the SignerInfo's ${what} ${problem}`);
+    // Parameters of another form than the algorithm's RFC gives are an encoding; no
+    // AlgorithmIdentifier at all is no SignerInfo.
+    if (problem)
+      (problem.startsWith("has parameters") ? notCanonical : malformed)(`the SignerInfo's ${what} ${problem}`);
   }
   if (signerInfo.sid instanceof pkijs.IssuerAndSerialNumber) {
     const problem = nameProblem(signerInfo.sid.issuer);
@@ -541,7 +591,7 @@ function checkSignerInfo(signerInfo: pkijs.SignerInfo, fields: asn1js.AsnType[])
   const attributes = signerInfo.signedAttrs;
   if (attributes) {
     const problem = encodingProblem(new Uint8Array(attributes.encodedValue), "DER", SET_ORDER);
-    if (problem) malformed(`the signed attributes are not DER (RFC 5652 §5.4), ${problem}`);
+    if (problem) notCanonical(`the signed attributes are not DER (RFC 5652 §5.4), ${problem}`);
     // X.690 §11.5: ESSCertIDv2's hashAlgorithm DEFAULT {algorithm id-sha256} (RFC 5035 §3)
     // is left out when it is SHA-256 without parameters.
     for (const attribute of attributes.attributes) {
@@ -557,7 +607,7 @@ function checkSignerInfo(signerInfo: pkijs.SignerInfo, fields: asn1js.AsnType[])
             oid.valueBlock.toString() === OID.sha256 &&
             !parameters.length
           ) {
-            malformed(
+            notCanonical(
               "the signed attributes are not DER: an ESSCertIDv2 states its DEFAULT hash algorithm (X.690 §11.5)",
             );
           }
@@ -649,7 +699,7 @@ function checkTstInfoFields(tstInfo: asn1js.AsnType): void {
     for (const tag of [0, 1]) {
       const part = parts[j];
       if (part?.idBlock.tagClass === 3 && part.idBlock.tagNumber === tag) {
-        if (!isDerInteger(part)) bad(`accuracy's [${tag}] is not a DER INTEGER`);
+        if (!isDerInteger(part)) notCanonical(`the TSTInfo accuracy's [${tag}] is not a DER INTEGER`);
         j++;
       }
     }
@@ -657,7 +707,7 @@ function checkTstInfoFields(tstInfo: asn1js.AsnType): void {
   }
   const ordering = next(universal(1));
   if (ordering && (ordering as asn1js.Boolean).valueBlock.valueHexView[0] === 0) {
-    bad("encodes ordering FALSE, its DEFAULT, which DER leaves out (X.690 §11.5)");
+    notCanonical("the TSTInfo encodes ordering FALSE, its DEFAULT, which DER leaves out (X.690 §11.5)");
   }
   next(universal(2)); // nonce
   const tsa = next((b) => isContext(b, 0));
@@ -681,7 +731,9 @@ function checkTstInfoFields(tstInfo: asn1js.AsnType): void {
         bad("has an extension that is not { OID, BOOLEAN DEFAULT FALSE, OCTET STRING }");
       }
       if (critical && (critical as asn1js.Boolean).valueBlock.valueHexView[0] === 0) {
-        bad("has an extension that encodes critical FALSE, its DEFAULT, which DER leaves out (X.690 §11.5)");
+        notCanonical(
+          "the TSTInfo has an extension that encodes critical FALSE, its DEFAULT, which DER leaves out (X.690 §11.5)",
+        );
       }
     }
   }

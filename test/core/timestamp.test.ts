@@ -209,6 +209,24 @@ describe("service/core/timestamp", () => {
       }
     });
 
+    it("calls a token that breaks the canonical encoding and is also no token malformed, whichever it meets first (protocol §6.2, steps 1 and 1a)", async () => {
+      const trust = parseTrustBundle(pem("der-root.pem"));
+      const data = fromHex32(vectors.data);
+      // Bytes after the token (step 1a) are met first; its SignedData version is an ENUMERATED (step 1).
+      const both = new Uint8Array([...token("der-signeddata-version-enumerated"), 0, 0]);
+      const result = await verifyTimestampToken(both, data, trust);
+      expect({ status: result.status, code: result.detail.code }).to.deep.equal({
+        status: "failed",
+        code: "malformed",
+      });
+      // Each alone, for comparison.
+      const alone = await verifyTimestampToken(new Uint8Array([...token("der-genuine"), 0, 0]), data, trust);
+      expect({ status: alone.status, code: alone.detail.code }).to.deep.equal({
+        status: "error",
+        code: "not-canonical",
+      });
+    });
+
     it("agrees with openssl ts -verify on every vector except where the vector says why not", async () => {
       const dir = mkdtempSync(path.join(tmpdir(), "evidence-ts-verify-"));
       try {

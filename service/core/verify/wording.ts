@@ -679,6 +679,10 @@ const TIMESTAMP_PROBLEMS: Record<TimestampProblem, Words> = {
     en: "the signing certificate's key may not sign",
     "zh-CN": "签发证书的密钥用途不允许签名",
   },
+  "not-canonical": {
+    en: "the token is not in the strict encoding (DER) every verifier reads alike, so it was not checked; this does not show it false",
+    "zh-CN": "令牌未采用各验证程序一致读取的严格编码（DER），因此未予核验；这并不表明令牌是假的",
+  },
   "signer-certificate-missing": {
     en: "the token does not carry the certificate that signed it",
     "zh-CN": "令牌未附签发证书",
