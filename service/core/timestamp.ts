@@ -146,6 +146,8 @@ interface DecodedToken {
   signerInfo: pkijs.SignerInfo;
   certificates: { certificate: pkijs.Certificate; der: Uint8Array }[];
   signer: { certificate: pkijs.Certificate; der: Uint8Array } | null;
+  /** The token's first departure from its canonical encoding, when it has one. */
+  notCanonical?: string;
 }
 
 /**
@@ -153,13 +155,10 @@ interface DecodedToken {
  * Throws INVALID_TIMESTAMP when the bytes are not a time-stamp token.
  */
 export function parseTimestampToken(der: Uint8Array): TimestampTokenInfo {
-  try {
-    return decodeToken(der).info;
-  } catch (e) {
-    // The service takes from its TSAs only tokens every verifier reads alike.
-    if (e instanceof NotCanonicalError) throw new EvidenceError("INVALID_TIMESTAMP", e.message);
-    throw e;
-  }
+  const decoded = decodeToken(der);
+  // The service takes from its TSAs only tokens every verifier reads alike.
+  if (decoded.notCanonical !== undefined) throw new EvidenceError("INVALID_TIMESTAMP", decoded.notCanonical);
+  return decoded.info;
 }
 
 /**
@@ -179,10 +178,14 @@ export async function verifyTimestampToken(
   try {
     decoded = decodeToken(token);
   } catch (e) {
-    if (e instanceof NotCanonicalError) return error({ code: "not-canonical", reason: e.message });
     return failed({ code: "malformed", reason: e instanceof Error ? e.message : String(e) });
   }
   const { info } = decoded;
+  if (decoded.notCanonical !== undefined) {
+    // What it stamps reads the same in any encoding: a token for other data is false in any
+    // (steps 2 and 3); past them, a token not in its canonical encoding is not vouched for.
+    return { ...(imprintProblem(info, data) ?? error({ code: "not-canonical", reason: decoded.notCanonical })), info };
+  }
   try {
     return { ...(await check(decoded, data, trust, options)), info };
   } catch (e) {
@@ -199,14 +202,8 @@ async function check(
 ): Promise<TimestampVerification> {
   const { info, tstInfo, signerInfo } = decoded;
 
-  // The imprint (RFC 3161 §2.4.2): docs/protocol.md §6 stamps SHA-256(root).
-  if (info.messageImprint.hashAlgorithm !== OID.sha256) {
-    return failed({ code: "unsupported-imprint-algorithm", algorithm: info.messageImprint.hashAlgorithm });
-  }
-  const expected = bytesToHex(sha256(data));
-  if (info.messageImprint.hashedMessage !== expected) {
-    return failed({ code: "imprint-mismatch", expected, actual: info.messageImprint.hashedMessage });
-  }
+  const imprint = imprintProblem(info, data);
+  if (imprint) return imprint;
 
   const signer = decoded.signer ?? findSignerAmong(signerInfo, trust);
   if (!signer) return error({ code: "signer-certificate-missing" });
@@ -248,6 +245,18 @@ async function check(
   return chainToTrust(signer, decoded, trust, options, tstInfo.genTime);
 }
 
+/** The imprint (RFC 3161 §2.4.2): docs/protocol.md §6 stamps SHA-256(root); null when it does. */
+function imprintProblem(info: TimestampTokenInfo, data: Uint8Array): TimestampVerification | null {
+  if (info.messageImprint.hashAlgorithm !== OID.sha256) {
+    return failed({ code: "unsupported-imprint-algorithm", algorithm: info.messageImprint.hashAlgorithm });
+  }
+  const expected = bytesToHex(sha256(data));
+  if (info.messageImprint.hashedMessage !== expected) {
+    return failed({ code: "imprint-mismatch", expected, actual: info.messageImprint.hashedMessage });
+  }
+  return null;
+}
+
 function failed(detail: TimestampDetail): TimestampVerification {
   return { status: "failed", detail, development: false };
 }
@@ -262,19 +271,14 @@ function malformed(reason: string): never {
 }
 
 /**
- * A token that is read, but not in the one encoding every verifier reads alike (DER where
+ * The first departure from the canonical encoding found while a token is read (DER where
  * RFC 3161 and RFC 5652 require it, algorithm parameters of the form their RFC gives, no bytes
- * after it): verifiers that re-encode it and verifiers that take its bytes as they are may
- * disagree on it, so it is not vouched for (an error), but nothing shows it false either:
- * OpenSSL, for one, accepts most such tokens (docs/protocol.md §6.2).
- */
-class NotCanonicalError extends Error {}
-
-/**
- * The first departure from the canonical encoding found while the token is read: the token is
- * read to its end all the same, so that one that is also no token at all is `malformed`
- * whichever a verifier happens to find first (docs/protocol.md §6.2, steps 1 and 1a).
- * Decoding is synchronous, so one slot serves every decode.
+ * after it). The token is read to its end all the same, so that one that is also no token at
+ * all is `malformed` whichever a verifier happens to find first (docs/protocol.md §6.2, steps
+ * 1 and 1a). Verifiers that re-encode such a token and verifiers that take its bytes as they
+ * are may disagree on it, so it is not vouched for (an error), but nothing shows it false
+ * either: OpenSSL, for one, accepts most such tokens. Decoding is synchronous, so one slot
+ * serves every decode.
  */
 let notCanonicalFound: string | undefined;
 
@@ -312,7 +316,7 @@ function decodeToken(der: Uint8Array): DecodedToken {
   try {
     return decodeTokenUnchecked(der);
   } catch (e) {
-    if (e instanceof EvidenceError || e instanceof NotCanonicalError) throw e;
+    if (e instanceof EvidenceError) throw e;
     malformed(e instanceof Error ? e.message : String(e));
   }
 }
@@ -326,8 +330,7 @@ function decodeTokenUnchecked(der: Uint8Array): DecodedToken {
   const decoded = readToken(der);
   const problem = notCanonicalFound;
   notCanonicalFound = undefined;
-  if (problem !== undefined) throw new NotCanonicalError(problem);
-  return decoded;
+  return problem === undefined ? decoded : { ...decoded, notCanonical: problem };
 }
 
 function readToken(der: Uint8Array): DecodedToken {
