@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { readFileSync } from "node:fs";
 import { Wallet } from "ethers";
 import { zipSync } from "fflate";
 import {
@@ -30,7 +31,8 @@ import {
 } from "../../service/core/index.ts";
 import { InProcessSigner } from "../../service/anchoring/signers.ts";
 import { RecordedChain } from "../helpers/recorded-chain.ts";
-import { example } from "../helpers/vectors.ts";
+import { example, loadVector } from "../helpers/vectors.ts";
+import { trustList, trustListVerifier } from "../../service/core/verify/timestamp-verifier.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 
 const fileDigest = sha256Hex(example.file());
@@ -285,6 +287,31 @@ for (const version of [1, 2] as const) {
           ]);
         });
       }
+
+      it("keeps a certificate whose time-stamp token is genuine but not in DER valid, its token not checked (a warning), and fails one whose token was altered", async () => {
+        const tokens = loadVector<{ cases: { desc: string; token: string }[] }>("timestamp/tokens.json").cases;
+        const tokenOf = (desc: string) => tokens.find((t) => t.desc === desc)!.token;
+        const timestamps = trustListVerifier(
+          trustList(readFileSync(new URL("../vectors/timestamp/der-root.pem", import.meta.url), "utf8")),
+        );
+        const withToken = async (desc: string) => {
+          const c = load();
+          (version === 1 ? c : c.batch).timestamps = [{ type: "rfc3161", token: tokenOf(desc) }];
+          return verifyCertificate(await resign(c), { chain: chainFor(), timestamps });
+        };
+        const genuine = await withToken("der-genuine");
+        expect([genuine.verdict, statusOf(genuine, "timestamp")]).to.deep.equal(["valid", "passed"]);
+        // The signed attributes unsorted: OpenSSL accepts the token, BouncyCastle would not.
+        const unsorted = await withToken("der-signed-attributes-unsorted");
+        expect([unsorted.verdict, statusOf(unsorted, "timestamp")]).to.deep.equal(["valid", "error"]);
+        expect(reasonOf(unsorted, "timestamp")).to.deep.include({
+          code: "timestamp.unverifiable",
+          index: 0,
+          problem: "not-canonical",
+        });
+        const altered = await withToken("signature-byte-flipped");
+        expect([altered.verdict, statusOf(altered, "timestamp")]).to.deep.equal(["invalid", "failed"]);
+      });
 
       it("fails anchor when the stated transaction anchored something else", async () => {
         const c = parseCertificate(load());
