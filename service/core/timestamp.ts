@@ -181,17 +181,20 @@ export async function verifyTimestampToken(
     return failed({ code: "malformed", reason: e instanceof Error ? e.message : String(e) });
   }
   const { info } = decoded;
-  if (decoded.notCanonical !== undefined) {
-    // What it stamps reads the same in any encoding: a token for other data is false in any
-    // (steps 2 and 3); past them, a token not in its canonical encoding is not vouched for.
-    return { ...(imprintProblem(info, data) ?? error({ code: "not-canonical", reason: decoded.notCanonical })), info };
-  }
+  let result: TimestampVerification;
   try {
-    return { ...(await check(decoded, data, trust, options)), info };
+    result = await check(decoded, data, trust, options);
   } catch (e) {
     // A part pkijs cannot read deep inside an attribute or certificate of the token.
-    return { ...failed({ code: "malformed", reason: e instanceof Error ? e.message : String(e) }), info };
+    result = failed({ code: "malformed", reason: e instanceof Error ? e.message : String(e) });
   }
+  // A token not in its canonical encoding is checked like any other, as its bytes are (as
+  // OpenSSL checks it): whatever fails or cannot be checked so is said as such. Only a pass is
+  // withheld, since a verifier that re-encodes the token could read it otherwise (§6.2 step 11).
+  if (decoded.notCanonical !== undefined && result.status === "passed") {
+    result = error({ code: "not-canonical", reason: decoded.notCanonical });
+  }
+  return { ...result, info };
 }
 
 async function check(
@@ -275,7 +278,7 @@ function malformed(reason: string): never {
  * RFC 3161 and RFC 5652 require it, algorithm parameters of the form their RFC gives, no bytes
  * after it). The token is read to its end all the same, so that one that is also no token at
  * all is `malformed` whichever a verifier happens to find first (docs/protocol.md §6.2, steps
- * 1 and 1a). Verifiers that re-encode such a token and verifiers that take its bytes as they
+ * 1 and 11). Verifiers that re-encode such a token and verifiers that take its bytes as they
  * are may disagree on it, so it is not vouched for (an error), but nothing shows it false
  * either: OpenSSL, for one, accepts most such tokens. Decoding is synchronous, so one slot
  * serves every decode.

@@ -66,7 +66,12 @@ export function parseBody<S extends v.GenericSchema>(
   // The schema reads an array as an object without members, and would call the first
   // member it needs missing: the sender is told what the value must be instead.
   const isObjectIssue = issue.type === "strict_object" || issue.type === "object";
-  if (isObjectIssue && keys.length > 0 && Array.isArray(valueAt(value, keys.slice(0, -1)))) {
+  if (
+    isObjectIssue &&
+    issue.received === "undefined" &&
+    typeof field === "string" &&
+    Array.isArray(valueAt(value, keys.slice(0, -1)))
+  ) {
     const parent = at.slice(0, at.length - String(field).length - 1);
     throw new HttpProblem(400, keys.length === 1 ? notAnObject : "INVALID_FIELD", `${parent} must be a JSON object`);
   }

@@ -344,6 +344,20 @@ describe("web captures through the service (real service, Chromium, a loopback s
     expect([byService.body.verdict, byService.body.capture]).to.deep.equal(["invalid", undefined]);
   });
 
+  it("calls a genuine package with a damaged certificate invalid for its certificate, never 'not a capture'", async () => {
+    const files = unzipSync(readFileSync(path.join(work, "capture.zip")));
+    const damaged = JSON.parse(new TextDecoder().decode(files["certificate.evidence.json"]!));
+    damaged.proof.leafIndex = "zero";
+    files["certificate.evidence.json"] = strToU8(JSON.stringify(damaged));
+    const broken = path.join(work, "damaged-certificate.zip");
+    writeFileSync(broken, zipSync(files));
+    const json = JSON.parse((await runCli(["verify", broken, "--rpc", chainUrl, "--json"])).stdout);
+    const check = (id: string) => json.checks.find((c: any) => c.id === id);
+    expect([json.verdict, check("format").status, check("package").status, check("package").reason.code]).to.deep.equal(
+      ["invalid", "failed", "passed", "package.ok"],
+    );
+  });
+
   it("names the artifact that was altered in a package, and calls it invalid", async () => {
     const files = unzipSync(readFileSync(path.join(work, "capture.zip")));
     files["page.html"] = strToU8(new TextDecoder().decode(files["page.html"]!).replace("限时特价", "正常价格"));

@@ -209,10 +209,10 @@ describe("service/core/timestamp", () => {
       }
     });
 
-    it("calls a token that breaks the canonical encoding and is also no token malformed, whichever it meets first (protocol §6.2, steps 1 and 1a)", async () => {
+    it("calls a token that breaks the canonical encoding and is also no token malformed, whichever it meets first (protocol §6.2, steps 1 and 11)", async () => {
       const trust = parseTrustBundle(pem("der-root.pem"));
       const data = fromHex32(vectors.data);
-      // Bytes after the token (step 1a) are met first; its SignedData version is an ENUMERATED (step 1).
+      // Bytes after the token (step 11) are met first; its SignedData version is an ENUMERATED (step 1).
       const both = new Uint8Array([...token("der-signeddata-version-enumerated"), 0, 0]);
       const result = await verifyTimestampToken(both, data, trust);
       expect({ status: result.status, code: result.detail.code }).to.deep.equal({
@@ -225,6 +225,31 @@ describe("service/core/timestamp", () => {
         status: "error",
         code: "not-canonical",
       });
+    });
+
+    it("checks a token not in its canonical encoding as its bytes are, so one for other data, forged or altered fails as it would in DER (steps 2–10 before step 11)", async () => {
+      const trustOf = (desc: string) =>
+        vectors.cases.find((v) => v.desc === desc)!.trust.flatMap((n) => parseTrustBundle(pem(n)));
+      const other = new Uint8Array(32).fill(0xab);
+      for (const desc of ["der-tstinfo-non-minimal-length", "der-signed-attributes-unsorted", "trailing-garbage"]) {
+        const result = await verifyTimestampToken(token(desc), other, trustOf(desc));
+        expect({ status: result.status, code: result.detail.code }, desc).to.deep.equal({
+          status: "failed",
+          code: "imprint-mismatch",
+        });
+      }
+      // Forged or altered tokens with one byte after them: as without it.
+      const data = fromHex32(vectors.data);
+      for (const [desc, code] of [
+        ["signature-byte-flipped", "bad-signature"],
+        ["tstinfo-gentime-backdated", "content-digest-mismatch"],
+        ["signer-certificate-swapped", "signing-certificate-mismatch"],
+        ["development-ecdsa-signature-byte-flipped", "bad-signature"],
+        ["none-timestamping-eku", "no-timestamping-eku"],
+      ] as const) {
+        const result = await verifyTimestampToken(new Uint8Array([...token(desc), 0]), data, trustOf(desc));
+        expect({ status: result.status, code: result.detail.code }, desc).to.deep.equal({ status: "failed", code });
+      }
     });
 
     it("agrees with openssl ts -verify on every vector except where the vector says why not", async () => {

@@ -412,6 +412,7 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       try {
         expect(await verify(page, { certificate: evidence })).to.equal("invalid");
         expect(await text(page, "#verdict-text")).to.include(explanation);
+        expect(await visible(page, "#unproven"), "no facts, so nothing called unproven").to.equal(false);
       } finally {
         await context.close();
       }

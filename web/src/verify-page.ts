@@ -317,17 +317,21 @@ function render(result: VerificationResult, rpc: string, at: Date): void {
 /** The facts of the certificate, as on its PDF document. */
 async function renderSummary(result: VerificationResult): Promise<void> {
   const summary = byId<HTMLDListElement>("summary");
-  summary.replaceChildren();
-  const c = result.claims;
-  // The facts of a certificate that failed are its own claims: said so above them, and shown faded.
-  const unproven = c !== undefined && certificateFailed(result);
   const note = byId("unproven");
-  note.hidden = !unproven;
-  note.textContent = unproven ? UNPROVEN_FACTS[lang()] : "";
-  summary.classList.toggle("unproven", unproven);
+  summary.replaceChildren();
+  note.hidden = true;
+  const c = result.claims;
   if (!c) return;
   const l = lang();
   const site = await siteInfo();
+  // A newer verification rendered while the site's facts were awaited: its summary stands.
+  if (last?.result !== result) return;
+  summary.replaceChildren();
+  // The facts of a certificate that failed are its own claims: said so above them, and shown faded.
+  const unproven = certificateFailed(result);
+  note.hidden = !unproven;
+  note.textContent = unproven ? UNPROVEN_FACTS[l] : "";
+  summary.classList.toggle("unproven", unproven);
   const rows: [MessageKey, string][] = [["verify.id", c.record.id]];
   if (result.capture) {
     const { url, finalUrl, status, startedAt } = result.capture;

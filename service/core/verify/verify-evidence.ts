@@ -518,7 +518,8 @@ async function verifyPackage(
   // as a capture the service made: only a record of the capture media type, which the service
   // gives its own captures and refuses from clients, makes a package a certified capture.
   const mediaType = result.claims?.record.mediaType;
-  const notACapture = result.claims !== undefined && mediaType !== MEDIA_TYPE_CAPTURE;
+  // (A certificate too damaged to read has no claims: it is not judged a capture or not.)
+  const notACapture = result.claims != null && mediaType !== MEDIA_TYPE_CAPTURE;
   const packageCheck: Check = !pkg.ok
     ? { id: "package", status: "failed", reason: { code: "package.altered", problems: pkg.problems } }
     : notACapture
