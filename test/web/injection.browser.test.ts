@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { visibleText } from "../../service/core/index.ts";
 import { launchBrowser } from "../helpers/browser.ts";
 import { api, cleanUpDataDir, startServiceProcess, tempDir, type ServiceProcess } from "../helpers/processes.ts";
 import { sha256Hex } from "../helpers/hash.ts";
@@ -97,9 +98,12 @@ describe("markup in certificate fields, file names and errors is shown as text (
       await page.waitForSelector("#verdict.valid");
       await page.waitForSelector('[data-field="verify.issuer"]');
       expect(await field("verify.title.field")).to.equal(TITLE);
-      expect(await field("verify.fileName")).to.equal(FILE_NAME);
+      // Markup as text; the right-to-left override written out ([U+202E]), so it reorders nothing.
+      expect(await field("verify.fileName")).to.equal(`${PAYLOADS.img} invoice[U+202E]gnp.exe`);
       expect(await field("verify.sourceUrl")).to.equal(SOURCE_URL);
-      expect(await field("verify.issuer")).to.equal(`${ISSUER_NAME} (${certificate.batch.issuer.address})`);
+      expect(await field("verify.issuer")).to.equal(
+        `${visibleText(ISSUER_NAME)} (${certificate.batch.issuer.address})`,
+      );
       expect(await field("verify.chain")).to.equal(`31337 — ${CHAIN_NAME}`);
     });
 
