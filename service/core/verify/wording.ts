@@ -680,8 +680,8 @@ const TIMESTAMP_PROBLEMS: Record<TimestampProblem, Words> = {
     "zh-CN": "签发证书的密钥用途不允许签名",
   },
   "not-canonical": {
-    en: "the token is not in the strict encoding (DER) every verifier reads alike, so it was not checked; this does not show it false",
-    "zh-CN": "令牌未采用各验证程序一致读取的严格编码（DER），因此未予核验；这并不表明令牌是假的",
+    en: "the token checks out as its bytes are, but it is not in the strict encoding (DER) every verifier reads alike, so it is not vouched for; this does not show it false",
+    "zh-CN": "令牌按其原样核验无误，但未采用各验证程序一致读取的严格编码（DER），因此不予认可；这并不表明令牌是假的",
   },
   "signer-certificate-missing": {
     en: "the token does not carry the certificate that signed it",
