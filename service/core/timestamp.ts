@@ -381,9 +381,7 @@ function readToken(der: Uint8Array): DecodedToken {
   // DigestAlgorithmIdentifiers ::= SET OF AlgorithmIdentifier; nothing else reads them, so
   // nothing else would notice an element that is not one.
   for (const algorithm of children(digestAlgorithms, "the digestAlgorithms")) {
-    const problem = algorithmIdentifierProblem(algorithm);
-    if (problem)
-      (problem.startsWith("has parameters") ? notCanonical : malformed)(`a digestAlgorithms element ${problem}`);
+    checkCmsAlgorithm(algorithm, "a digestAlgorithms element");
   }
   const encapContentInfo = new pkijs.EncapsulatedContentInfo({ schema: encap });
   if (encapContentInfo.eContentType !== OID.tstInfo) malformed("the content type is not id-ct-TSTInfo");
@@ -536,15 +534,32 @@ const NO_PARAMETERS = new Set<string>([
  * a verifier here knows: pkijs reads past parameters of any type, so a NULL re-tagged as
  * anything else went unnoticed.
  */
-function algorithmIdentifierProblem(block: asn1js.AsnType | undefined): string | null {
-  if (!isUniversal(block, 16)) return "is not an AlgorithmIdentifier SEQUENCE";
+function algorithmIdentifierProblem(
+  block: asn1js.AsnType | undefined,
+): { reason: string; of: "structure" | "parameters" } | null {
+  const structure = (reason: string) => ({ reason, of: "structure" as const });
+  const parametersProblem = (reason: string) => ({ reason, of: "parameters" as const });
+  if (!isUniversal(block, 16)) return structure("is not an AlgorithmIdentifier SEQUENCE");
   const [algorithm, parameters, ...rest] = children(block, "an AlgorithmIdentifier");
-  if (!isUniversal(algorithm, 6) || rest.length > 0) return "is not SEQUENCE { OID, parameters OPTIONAL }";
+  if (!isUniversal(algorithm, 6) || rest.length > 0) return structure("is not SEQUENCE { OID, parameters OPTIONAL }");
   const oid = objectIdentifierText(algorithm as asn1js.ObjectIdentifier);
   if (parameters === undefined) return null;
-  if (NO_PARAMETERS.has(oid)) return `has parameters, which ${oid} must not have`;
-  if (NULL_PARAMETERS.has(oid) && !isUniversal(parameters, 5)) return `has parameters other than NULL for ${oid}`;
+  if (NO_PARAMETERS.has(oid)) return parametersProblem(`has parameters, which ${oid} must not have`);
+  if (NULL_PARAMETERS.has(oid) && !isUniversal(parameters, 5)) {
+    return parametersProblem(`has parameters other than NULL for ${oid}`);
+  }
   return null;
+}
+
+/**
+ * An AlgorithmIdentifier of the SignedData or its SignerInfo: none at all is no token;
+ * parameters of another form than the algorithm's RFC gives are an encoding
+ * (docs/protocol.md §6.2 step 11).
+ */
+function checkCmsAlgorithm(block: asn1js.AsnType | undefined, what: string): void {
+  const problem = algorithmIdentifierProblem(block);
+  if (problem?.of === "parameters") notCanonical(`${what} ${problem.reason}`);
+  else if (problem) malformed(`${what} ${problem.reason}`);
 }
 
 /**
@@ -578,11 +593,7 @@ function checkSignerInfo(signerInfo: pkijs.SignerInfo, fields: asn1js.AsnType[])
     ["digestAlgorithm", fields[2]],
     ["signatureAlgorithm", signatureAlgorithm],
   ] as const) {
-    const problem = algorithmIdentifierProblem(algorithm);
-    // Parameters of another form than the algorithm's RFC gives are an encoding; no
-    // AlgorithmIdentifier at all is no SignerInfo.
-    if (problem)
-      (problem.startsWith("has parameters") ? notCanonical : malformed)(`the SignerInfo's ${what} ${problem}`);
+    checkCmsAlgorithm(algorithm, `the SignerInfo's ${what}`);
   }
   if (signerInfo.sid instanceof pkijs.IssuerAndSerialNumber) {
     const problem = nameProblem(signerInfo.sid.issuer);
@@ -692,7 +703,7 @@ function checkTstInfoFields(tstInfo: asn1js.AsnType): void {
   // MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING }
   const [hashAlgorithm, hashedMessage, ...extra] = children(fields[2], "the messageImprint");
   const problem = algorithmIdentifierProblem(hashAlgorithm);
-  if (problem) bad(`messageImprint's hashAlgorithm ${problem}`);
+  if (problem) bad(`messageImprint's hashAlgorithm ${problem.reason}`);
   if (!isUniversal(hashedMessage, 4) || extra.length > 0)
     bad("messageImprint is not { AlgorithmIdentifier, OCTET STRING }");
 

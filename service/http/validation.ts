@@ -63,6 +63,8 @@ export function parseBody<S extends v.GenericSchema>(
   const keys = (issue.path ?? []).map((p) => p.key as string | number);
   const at = keys.reduce<string>((out, k) => (typeof k === "number" ? `${out}[${k}]` : `${out}.${k}`), where);
   const field = keys.at(-1);
+  // Where the issue's last key is a member name, the object that lacks or has it.
+  const parent = at.slice(0, at.length - String(field).length - 1);
   // The schema reads an array as an object without members, and would call the first
   // member it needs missing: the sender is told what the value must be instead.
   const isObjectIssue = issue.type === "strict_object" || issue.type === "object";
@@ -72,11 +74,9 @@ export function parseBody<S extends v.GenericSchema>(
     typeof field === "string" &&
     Array.isArray(valueAt(value, keys.slice(0, -1)))
   ) {
-    const parent = at.slice(0, at.length - String(field).length - 1);
     throw new HttpProblem(400, keys.length === 1 ? notAnObject : "INVALID_FIELD", `${parent} must be a JSON object`);
   }
   if (isObjectIssue && issue.expected === "never") {
-    const parent = at.slice(0, at.length - String(field).length - 1);
     throw new HttpProblem(400, "UNKNOWN_FIELD", `${parent} has an unknown field "${String(field)}"`);
   }
   if (isObjectIssue && issue.received !== "undefined") {

@@ -75,12 +75,14 @@ describe("web captures through the service (real service, Chromium, a loopback s
 
   const pageUrl = () => `http://127.0.0.1:${site.port}/shop/item`;
   const zipAt = (name: string) => path.join(work, name);
-  /** `evidence verify CERTIFICATE --file FILE --json`: its exit code, its verdict and its checks by id. */
-  async function verifiedWithFile(certificate: string, file: string) {
-    const res = await runCli(["verify", certificate, "--file", file, "--rpc", chainUrl, "--json"]);
+  /** `evidence verify ARGS --json` against the chain: its exit code, its verdict and its checks by id. */
+  async function verified(...args: string[]) {
+    const res = await runCli(["verify", ...args, "--rpc", chainUrl, "--json"]);
     const json = JSON.parse(res.stdout);
     return { code: res.code, json, check: (id: string) => json.checks.find((x: any) => x.id === id) };
   }
+  /** `evidence verify CERTIFICATE --file FILE --json`. */
+  const verifiedWithFile = (certificate: string, file: string) => verified(certificate, "--file", file);
 
   it("captures a page (202), reports progress, anchors its record, and serves a package that verifies", async () => {
     const client = api(service.url, apiKey);
@@ -267,10 +269,8 @@ describe("web captures through the service (real service, Chromium, a loopback s
     const altered = path.join(work, "altered-manifest.zip");
     writeFileSync(altered, zipSync(files));
 
-    const res = await runCli(["verify", altered, "--rpc", chainUrl, "--json"]);
-    const json = JSON.parse(res.stdout);
-    const status = (id: string) => json.checks.find((c: any) => c.id === id);
-    expect([res.code, json.verdict, status("package").status, status("content").reason.code]).to.deep.equal([
+    const { code, json, check } = await verified(altered);
+    expect([code, json.verdict, check("package").status, check("content").reason.code]).to.deep.equal([
       1,
       "invalid",
       "passed",
@@ -316,10 +316,8 @@ describe("web captures through the service (real service, Chromium, a loopback s
       }),
     );
 
-    const res = await runCli(["verify", forged, "--rpc", chainUrl, "--json"]);
-    const json = JSON.parse(res.stdout);
-    const check = (id: string) => json.checks.find((c: any) => c.id === id);
-    expect([res.code, json.verdict, check("package").status, check("package").reason.code]).to.deep.equal([
+    const { code, json, check } = await verified(forged);
+    expect([code, json.verdict, check("package").status, check("package").reason.code]).to.deep.equal([
       1,
       "invalid",
       "failed",
@@ -351,8 +349,7 @@ describe("web captures through the service (real service, Chromium, a loopback s
     files["certificate.evidence.json"] = strToU8(JSON.stringify(damaged));
     const broken = path.join(work, "damaged-certificate.zip");
     writeFileSync(broken, zipSync(files));
-    const json = JSON.parse((await runCli(["verify", broken, "--rpc", chainUrl, "--json"])).stdout);
-    const check = (id: string) => json.checks.find((c: any) => c.id === id);
+    const { json, check } = await verified(broken);
     expect([json.verdict, check("format").status, check("package").status, check("package").reason.code]).to.deep.equal(
       ["invalid", "failed", "passed", "package.ok"],
     );

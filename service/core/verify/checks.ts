@@ -162,7 +162,12 @@ export function verdictOf(checks: readonly Check[]): Verdict {
  * package that does not match a genuine certificate leaves the certificate's facts proven.
  */
 export function certificateFailed(result: Pick<VerificationResult, "checks">): boolean {
-  return result.checks.some((c) => c.status === "failed" && c.id !== "content" && c.id !== "package");
+  return result.checks.some((c) => c.status === "failed" && isOfTheCertificate(c));
+}
+
+/** Whether a check is of the certificate itself, not of a file or package compared with it. */
+export function isOfTheCertificate(check: Pick<Check, "id">): boolean {
+  return check.id !== "content" && check.id !== "package";
 }
 
 /** A file of none of the three kinds: a screenshot or the evidence itself chosen by mistake, say. */

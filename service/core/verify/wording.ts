@@ -1,5 +1,6 @@
 import {
   CERTIFICATE_WITH_STATEMENTS,
+  isOfTheCertificate,
   NOT_A_CERTIFICATE_DOCUMENT,
   UNREADABLE_DOCUMENT,
   WRONG_FILE_MESSAGES,
@@ -965,7 +966,7 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
     // The certificate's own failures first: a file compared with an altered certificate was
     // compared with nothing that counts, and is not the point.
     const failed = result.checks.filter((c) => c.status === "failed");
-    const own = failed.filter((c) => c.id !== "content" && c.id !== "package").map((c) => CHECK_NAMES[c.id][lang]);
+    const own = failed.filter(isOfTheCertificate).map((c) => CHECK_NAMES[c.id][lang]);
     const content = failed.some((c) => c.id === "content");
     const pkg = failed.find((c) => c.id === "package");
     if (own.length === 0 && pkg?.reason.code === "package.not-a-capture") {
