@@ -776,32 +776,96 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       }
     });
 
-    it("names a file of the certified name that differs beside its certificate in --files, comparing nothing by a name", async () => {
+    it("compares a certificate with the file of its certified name in --files when none has its hash: an original altered since is INVALID there too (exit 1)", async () => {
       const certs = tempDir("cli-altered");
       const files = tempDir("cli-altered-files");
       try {
         writeFileSync(path.join(certs, "a.evidence.json"), readFileSync(certificatePath));
-        const certified = JSON.parse(readFileSync(certificatePath, "utf8"));
-        const name = certified.record.fileName as string;
+        const name = JSON.parse(readFileSync(certificatePath, "utf8")).record.fileName as string;
         writeFileSync(path.join(files, name), Buffer.concat([readFileSync(evidencePath()), Buffer.from([0])]));
         const res = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
         const [line] = res.stdout
           .trim()
           .split("\n")
           .map((l) => JSON.parse(l));
-        expect([res.code, line.verdict, line.fileCompared, line.fileOfCertifiedNameDiffers]).to.deep.equal([
-          0,
-          "valid",
-          false,
+        expect([res.code, line.verdict, line.fileCompared, line.original, line.originalFoundBy]).to.deep.equal([
+          1,
+          "invalid",
+          true,
           path.join(files, name),
+          "name",
         ]);
+        const alone = await runCli([
+          "verify",
+          path.join(certs, "a.evidence.json"),
+          "--file",
+          path.join(files, name),
+          "--rpc",
+          chain.url,
+        ]);
+        expect(alone.code, "the same pair, alone").to.equal(1);
         const table = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--lang", "en"]);
-        expect(table.stdout).to.include(`— ${name} differs`);
-        expect(table.stdout).to.include("; 1 with no file in");
-        expect(table.stdout).to.include("(1 with a file of the certified name that differs)");
+        const row = table.stdout.split("\n").find((l) => l.includes("a.evidence.json"));
+        expect(row).to.match(/^INVALID /);
+        expect(row).to.include(`${name} (by its name)`);
+        expect(table.stdout).to.include("0 valid, 1 invalid");
+        expect(table.stdout).to.include(
+          "; 1 compared with the file of their certified name, which differs; 0 with no file in",
+        );
+        const zh = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--lang", "zh"]);
+        expect(zh.stdout).to.include(`同名文件 ${name}`);
+        expect(zh.stdout).to.include("；1 份按证书所记文件名比对，文件内容不同；0 份在");
       } finally {
         await cleanUpDataDir(certs);
         await cleanUpDataDir(files);
+      }
+    });
+
+    it("takes a file of the certified name whose SHA-256 another certificate of the run states for that one's: the first certificate's file is not compared, and named (exit 0)", async () => {
+      const certs = tempDir("cli-versions");
+      const files = tempDir("cli-versions-files");
+      const second = tempDir("cli-versions-second");
+      try {
+        const name = JSON.parse(readFileSync(certificatePath, "utf8")).record.fileName as string;
+        // A second version of the file, under the same name, certified too.
+        writeFileSync(path.join(second, name), "screenshot bytes of the page, taken again");
+        const s = await running();
+        const submittedAgain = await runCli(
+          ["submit", path.join(second, name), "--wait", "--out", second, "--server", s.url, "--json"],
+          { EVIDENCE_API_KEY: apiKey },
+        );
+        expect(submittedAgain.code, submittedAgain.stderr).to.equal(0);
+        const secondCertificate = JSON.parse(submittedAgain.stdout).items[0].certificate as string;
+        writeFileSync(path.join(certs, "a.evidence.json"), readFileSync(certificatePath));
+        writeFileSync(path.join(certs, "b.evidence.json"), readFileSync(secondCertificate));
+        writeFileSync(path.join(files, name), readFileSync(path.join(second, name)));
+        const res = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
+        const lines = res.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l))
+          .map((l) => [
+            path.basename(l.certificate),
+            l.verdict,
+            l.fileCompared,
+            l.original ?? l.fileOfCertifiedNameIsAnothers,
+            l.originalFoundBy,
+          ]);
+        expect([res.code, lines]).to.deep.equal([
+          0,
+          [
+            ["a.evidence.json", "valid", false, path.join(files, name), undefined],
+            ["b.evidence.json", "valid", true, path.join(files, name), "hash"],
+          ],
+        ]);
+        const table = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--lang", "en"]);
+        expect(table.stdout).to.include(`— ${name} is another's`);
+        expect(table.stdout).to.include("; 1 with no file in");
+        expect(table.stdout).to.include("(1 whose file of the certified name is another certificate's)");
+      } finally {
+        await cleanUpDataDir(certs);
+        await cleanUpDataDir(files);
+        await cleanUpDataDir(second);
       }
     });
 

@@ -29,9 +29,10 @@ which are counted on stderr; its files that hold no certificate and claim none a
 over, listed with the verdicts).
   --file F       the original file: its SHA-256 must equal the certified content hash
   --sha256 HEX   the file's SHA-256, when only the hash is at hand
-  --files DIR    for many certificates: the original files, matched by their SHA-256; a file
-                 of a certificate's name that differs is named beside it (not compared), and
-                 the files no certificate matched are named on stderr
+  --files DIR    for many certificates: the original files, matched by their SHA-256, else
+                 by the certified file name (a file of that name that differs is INVALID,
+                 unless another certificate named states its hash); the files no certificate
+                 matched are named on stderr
   --rpc URL      a node of the certificates' chain (default $EVIDENCE_RPC_URL or http://127.0.0.1:8545)
   --contract A   the consortium's anchor registry (repeatable): a certificate naming another
                  contract fails (without it, any EvidenceAnchor contract on the chain counts)
@@ -102,7 +103,7 @@ output's reader stops reading (| head).`,
     // Only the verifier's own modules: the core's index would also load ethers and the
     // contract artifact, which verification does not need (start-up is most of one run).
     const [
-      { verifyEvidence, isZip, notACertificate, tooLargeForACertificate },
+      { verifyEvidence, isZip, notACertificate, tooLargeForACertificate, statedContentHash },
       { CachingChainReader, JsonRpcChainReader, OutageReader },
       { lazyTimestampVerifier },
       wording,
@@ -146,19 +147,41 @@ output's reader stops reading (| head).`,
     const single = certificates.length === 1 && originals === undefined;
     if (certificates.length === 1) sizeBaseTableForFewSignatures();
     // With --files, each certificate is compared with the file of its certified hash, if DIR
-    // has one; a certificate with none is reported as not compared, and a file of its
-    // certified name, which then differs (an original altered since, or another file of that
-    // name), is named beside it: a name proves nothing, so it is said, never judged.
+    // has one; failing that, with the file of its certified name, if DIR has one, so that an
+    // original altered since is INVALID in a folder as it is alone (--file). Only a file whose
+    // hash another certificate of the run states is taken for that one's (another version,
+    // or another file of the same name): this certificate's file is then not compared, and
+    // that file is named beside it. A capture's file is its package, never looked up by name.
     const comparedDigests = new Set<string>();
-    const originalOf = (certified: string) => {
-      const original = originals!.byHash.get(certified);
+    let statedInRun: Promise<Set<string>> | undefined;
+    const namesakeOf = (record: { fileName?: string | undefined; mediaType?: string | undefined } | undefined) =>
+      record?.fileName !== undefined && record.mediaType !== MEDIA_TYPE_CAPTURE
+        ? originals!.byName.get(record.fileName)
+        : undefined;
+    const originalOf = async (
+      certified: string,
+      record?: { fileName?: string | undefined; mediaType?: string | undefined },
+    ): Promise<string | undefined> => {
+      let original = originals!.byHash.get(certified);
+      const namesake = original ? undefined : namesakeOf(record);
+      if (namesake) {
+        statedInRun ??= hashesStatedIn(certificates, { statedContentHash, isZip, blobSource });
+        if (!(await statedInRun).has(namesake.digest)) original = namesake;
+      }
       if (original) comparedDigests.add(original.digest);
       return original?.digest;
     };
-    const sameNameOf = (result: VerificationResult) => {
+    /** The file of DIR the certificate was compared with, or the namesake another certificate's file is. */
+    const originalFor = (
+      result: VerificationResult,
+    ): { file: string; by: "hash" | "name" | "another's" } | undefined => {
       const record = result.claims?.record;
-      if (!originals || result.fileCompared || !record?.fileName || record.mediaType === MEDIA_TYPE_CAPTURE) return;
-      return originals.byName.get(record.fileName)?.file;
+      if (!originals || !record) return;
+      const byHash = originals.byHash.get(record.contentHash);
+      if (byHash) return result.fileCompared ? { file: byHash.file, by: "hash" } : undefined;
+      const namesake = namesakeOf(record);
+      if (!namesake) return;
+      return { file: namesake.file, by: result.fileCompared ? "name" : "another's" };
     };
     // A capture package handed over as the file is compared as a package, not by its bytes' hash.
     const packageFile =
@@ -176,7 +199,8 @@ output's reader stops reading (| head).`,
     // With --files, a certificate whose file is not in DIR is valid as a certificate, but its
     // file was not compared: the summary says how many, so none passes for a file match.
     let notCompared = 0;
-    let namesDiffer = 0;
+    let comparedByName = 0;
+    let othersFiles = 0;
     const rows: string[][] = [];
     const out = new LineBuffer();
     // Read synchronously: certificates are small, and a synchronous read costs a fraction of
@@ -227,12 +251,18 @@ output's reader stops reading (| head).`,
       }
       tally[result.verdict]++;
       if (!result.fileCompared) notCompared++;
-      const sameName = sameNameOf(result);
-      if (sameName) namesDiffer++;
+      const original = originalFor(result);
+      if (original?.by === "name") comparedByName++;
+      if (original?.by === "another's") othersFiles++;
       worst = worse(worst, result.verdict);
       if (values.json) {
         const json = wording.verificationJson(result, lang);
-        const named = sameName ? { fileOfCertifiedNameDiffers: sameName } : {};
+        const named =
+          original === undefined
+            ? {}
+            : original.by === "another's"
+              ? { fileOfCertifiedNameIsAnothers: original.file }
+              : { original: original.file, originalFoundBy: original.by };
         await out.line(
           single ? JSON.stringify(json, null, 2) : JSON.stringify({ certificate: file, ...json, ...named }),
         );
@@ -246,15 +276,7 @@ output's reader stops reading (| head).`,
           wording.VERDICT_NAMES[result.verdict][lang],
           result.claims?.record.id ?? "—",
           path.basename(file),
-          result.fileCompared
-            ? zh
-              ? "已比对"
-              : "compared"
-            : sameName
-              ? zh
-                ? `— ${path.basename(sameName)} 与之不同`
-                : `— ${path.basename(sameName)} differs`
-              : "—",
+          fileColumn(original, result.fileCompared, zh),
           failed
             .map(
               // A failure in words, as a mediator reads it (the hashes are in --json and in a
@@ -297,8 +319,8 @@ output's reader stops reading (| head).`,
       ]);
       await out.line(
         zh
-          ? `\n共 ${verified} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}${originals ? `；${notCompared} 份在 ${values.files} 中没有对应文件，未比对文件${namesDiffer ? `（其中 ${namesDiffer} 份有同名但内容不同的文件）` : ""}` : ""}${passedOver.length ? `；${passedOver.length} 个文件不含证书，未核验` : ""}（节点 ${rpc}）`
-          : `\n${verified} certificate${verified === 1 ? "" : "s"}: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${originals ? `; ${notCompared} with no file in ${values.files} to compare${namesDiffer ? ` (${namesDiffer} with a file of the certified name that differs)` : ""}` : ""}${passedOver.length ? `; ${passedOver.length} file${passedOver.length === 1 ? "" : "s"} holding no certificate passed over` : ""} (node ${rpc})`,
+          ? `\n共 ${verified} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}${originals ? `${comparedByName ? `；${comparedByName} 份按证书所记文件名比对，文件内容不同` : ""}；${notCompared} 份在 ${values.files} 中没有对应文件，未比对文件${othersFiles ? `（其中 ${othersFiles} 份的同名文件是另一份证书的文件）` : ""}` : ""}${passedOver.length ? `；${passedOver.length} 个文件不含证书，未核验` : ""}（节点 ${rpc}）`
+          : `\n${verified} certificate${verified === 1 ? "" : "s"}: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${originals ? `${comparedByName ? `; ${comparedByName} compared with the file of their certified name, which differs` : ""}; ${notCompared} with no file in ${values.files} to compare${othersFiles ? ` (${othersFiles} whose file of the certified name is another certificate's)` : ""}` : ""}${passedOver.length ? `; ${passedOver.length} file${passedOver.length === 1 ? "" : "s"} holding no certificate passed over` : ""} (node ${rpc})`,
       );
     }
     await out.flush();
@@ -317,6 +339,49 @@ const SKIPPED: Record<NotACertificate, [string, string]> = {
     `大于 ${MAX_DOCUMENT_BYTES / 1024 / 1024} MB 且不是 ZIP 的文件`,
   ],
 };
+
+/** The table's file column: which file of --files DIR a certificate was compared with, if any. */
+function fileColumn(
+  original: { file: string; by: "hash" | "name" | "another's" } | undefined,
+  fileCompared: boolean,
+  zh: boolean,
+): string {
+  const name = original && path.basename(original.file);
+  if (original?.by === "name") return zh ? `同名文件 ${name}` : `${name} (by its name)`;
+  if (original?.by === "another's") return zh ? `— 同名文件 ${name} 属于另一份证书` : `— ${name} is another's`;
+  if (fileCompared) return zh ? "已比对" : "compared";
+  return "—";
+}
+
+/**
+ * The content hashes the certificate files state, unverified: which originals a run's
+ * certificates speak of. Files that cannot be read, or hold no certificate, state none.
+ */
+async function hashesStatedIn(
+  files: readonly string[],
+  core: {
+    statedContentHash: typeof import("../../core/verify/verify-evidence.ts").statedContentHash;
+    isZip: (head: Uint8Array) => boolean;
+    blobSource: (blob: Blob) => ByteSource;
+  },
+): Promise<Set<string>> {
+  const hashes = new Set<string>();
+  for (const file of files) {
+    try {
+      const held = readCertificateFile(file, core.isZip);
+      if (held === "too-large") continue;
+      const hash = await core.statedContentHash(
+        held instanceof Uint8Array
+          ? { kind: "bytes", bytes: held }
+          : { kind: "package", package: core.blobSource(await openAsBlob(file)) },
+      );
+      if (hash !== undefined) hashes.add(hash);
+    } catch {
+      // Unreadable here, and said so where it is verified.
+    }
+  }
+  return hashes;
+}
 
 function worse(a: Verdict, b: Verdict): Verdict {
   const rank: Record<Verdict, number> = { valid: 0, indeterminate: 1, invalid: 2 };

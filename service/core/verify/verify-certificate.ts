@@ -43,10 +43,15 @@ export interface TimestampCheck {
 export interface VerifyOptions {
   /**
    * SHA-256 of the file the certificate is about (64 hex chars), or a lookup by the
-   * certified content hash (bulk verification against a folder of files); `content` is
-   * skipped without one.
+   * certified content hash, and by the record's file name and media type where a record is
+   * at hand (bulk verification against a folder of files); `content` is skipped without one.
    */
-  fileDigest?: string | ((certifiedContentHash: string, certifiedFileName?: string) => string | undefined);
+  fileDigest?:
+    | string
+    | ((
+        certifiedContentHash: string,
+        record?: { fileName?: string | undefined; mediaType?: string | undefined },
+      ) => string | undefined | Promise<string | undefined>);
   /** Where the anchor is read; the verdict rests on it. */
   chain: ChainReader;
   /** Checks time-stamp tokens; without it, tokens are reported as not checked (an error). */
@@ -81,18 +86,16 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
     return malformedResult(isEvidenceError(e) ? e.message : "the certificate could not be read");
   }
   const claims = claimsOf(certificate);
-  const [anchor, timestamp] = await Promise.all([
+  const [anchor, timestamp, fileDigest] = await Promise.all([
     checkAnchor(claims, options.chain, trustedFor(options.trustedContracts, claims.anchor.chainId)),
     checkTimestamps(claims, options),
+    typeof options.fileDigest === "function"
+      ? options.fileDigest(claims.record.contentHash, claims.record)
+      : options.fileDigest,
   ]);
   const checks: Check[] = [
     { id: "format", status: "passed", reason: { code: "format.ok", version: claims.version } },
-    checkContent(
-      claims.record.contentHash,
-      typeof options.fileDigest === "function"
-        ? options.fileDigest(claims.record.contentHash, claims.record.fileName)
-        : options.fileDigest,
-    ),
+    checkContent(claims.record.contentHash, fileDigest),
     checkLeaf(claims),
     checkInclusion(claims),
     anchor,

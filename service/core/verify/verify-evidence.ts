@@ -332,6 +332,15 @@ async function verifyAgainstPackage(
   return verifyPackage(zip, options, { certificate, pkg });
 }
 
+/**
+ * The content hash the certificate an input holds states (a wrapped one's too), unverified:
+ * for telling which files a set of certificates speaks of, never for judging one.
+ */
+export async function statedContentHash(input: EvidenceInput): Promise<string | undefined> {
+  const held = await certificateIn(packageOrNot(input));
+  return "certificate" in held ? certifiedContentHash(held.certificate) : undefined;
+}
+
 /** The content hash a certificate (parsed or its text) states, if it can be read at all; for choosing how to compare, never for judging. */
 function certifiedContentHash(certificate: unknown): string | undefined {
   try {
@@ -510,7 +519,7 @@ async function verifyPackage(
   const supplied = outside
     ? undefined
     : typeof options.fileDigest === "function"
-      ? options.fileDigest(pkg.manifestSha256)
+      ? await options.fileDigest(pkg.manifestSha256)
       : options.fileDigest;
   const result = await verifyCertificate(certificate, { ...options, fileDigest: pkg.manifestSha256 });
   const contentCheck = packageContent(result.checks[1]!, pkg, supplied);
