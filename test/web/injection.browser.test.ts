@@ -132,20 +132,22 @@ describe("markup in certificate fields, file names and errors is shown as text (
       await page.click("#use-key");
     }
 
-    it("lists the account's evidence with its file name literally", async () => {
+    it("lists the account's evidence with its file name literally, the right-to-left override written out", async () => {
       await signIn();
       await page.waitForSelector("#mine tbody tr");
-      expect(await page.textContent("#mine tbody")).to.include(FILE_NAME);
+      expect(await page.textContent("#mine tbody")).to.include(`${PAYLOADS.img} invoice[U+202E]gnp.exe`);
     });
 
-    it("shows an uploaded file's name in the upload table literally", async () => {
+    it("shows an uploaded file's name in the upload table literally, the right-to-left override written out", async () => {
       // A file name cannot hold "/": the svg element is left open.
       const file = path.join(work, `<svg onload="window.__injected='svg'"> ${PAYLOADS.rtl}.txt`);
       writeFileSync(file, "small");
       await signIn();
       await page.setInputFiles("#files", file);
       await page.waitForSelector("#uploads tbody tr");
-      expect(await page.textContent("#uploads tbody tr td")).to.equal(path.basename(file));
+      expect(await page.textContent("#uploads tbody tr td")).to.equal(
+        `<svg onload="window.__injected='svg'"> invoice[U+202E]gnp.exe.txt`,
+      );
     });
 
     it("shows a refused upload's error with the file's name literally", async () => {

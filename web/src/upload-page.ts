@@ -10,6 +10,7 @@ import {
   type EvidenceView,
   type IntakeResponse,
   type Problem,
+  visibleText,
 } from "../../service/core/index.ts";
 import { byId, dropZone, el, formatBytes } from "./dom.ts";
 import { hashFile } from "./file-hash.ts";
@@ -82,7 +83,7 @@ async function submit(file: File): Promise<void> {
   }
   // Every empty file has the same hash: a certificate for one proves nothing of anyone's.
   if (file.size === 0) {
-    errorLine.add(() => `${file.name}: ${t("upload.emptyFile")}`);
+    errorLine.add(() => `${visibleText(file.name)}: ${t("upload.emptyFile")}`);
     return;
   }
   const row = addRow(file);
@@ -99,7 +100,7 @@ async function submit(file: File): Promise<void> {
     row.status = "error";
     renderStatus(row);
     const text = e instanceof UploadError ? e.text : () => (e as Error).message;
-    errorLine.add(() => `${file.name}: ${text()}`);
+    errorLine.add(() => `${visibleText(file.name)}: ${text()}`);
   }
 }
 
@@ -108,9 +109,16 @@ function addRow(file: File): Row {
   const progress = el("progress", undefined, {
     max: "1",
     value: "0",
-    "aria-label": `${t("upload.progress")} ${file.name}`,
+    "aria-label": `${t("upload.progress")} ${visibleText(file.name)}`,
   });
-  const cells = [el("td", file.name), el("td", formatBytes(file.size)), el("td"), el("td"), el("td"), el("td")];
+  const cells = [
+    el("td", visibleText(file.name)),
+    el("td", formatBytes(file.size)),
+    el("td"),
+    el("td"),
+    el("td"),
+    el("td"),
+  ];
   cells[2]!.append(progress);
   tr.append(...cells);
   byId<HTMLTableElement>("uploads").tBodies[0]!.append(tr);
@@ -302,7 +310,7 @@ async function followCapture(id: string): Promise<void> {
       box.dataset.status = view.status;
       if (view.status === "failed") {
         const error = view.capture?.error;
-        captureStatus.set(() => t("capture.failed") + captureFailureText(error, lang()));
+        captureStatus.set(() => t("capture.failed") + visibleText(captureFailureText(error, lang())));
         void refreshList();
         return true;
       }
@@ -405,14 +413,14 @@ function renderList(): void {
     const tr = el("tr");
     tr.dataset.capture = capture.status;
     const status = capture.status === "queued" ? t("capture.queued") : t(`status.${capture.status}`);
-    const why = el("td", captureFailureText(capture.error, lang()));
+    const why = el("td", visibleText(captureFailureText(capture.error, lang())));
     if (capture.status === "failed") {
       const dismiss = el("button", t("capture.dismiss"), { type: "button", "data-dismiss": capture.id });
       dismiss.addEventListener("click", () => void dismissCapture(capture.id));
       why.append(" ", dismiss);
     }
     tr.append(
-      el("td", capture.url),
+      el("td", visibleText(capture.url)),
       el("td", timeText(new Date(capture.requestedAt), lang()).local),
       el("td", status),
       why,
@@ -427,9 +435,11 @@ function renderList(): void {
     tr.append(
       el(
         "td",
-        item.record.mediaType === MEDIA_TYPE_CAPTURE
-          ? (item.record.sourceUrl ?? "")
-          : (item.record.fileName ?? item.record.contentHash),
+        visibleText(
+          item.record.mediaType === MEDIA_TYPE_CAPTURE
+            ? (item.record.sourceUrl ?? "")
+            : (item.record.fileName ?? item.record.contentHash),
+        ),
       ),
       el("td", timeText(new Date(item.record.submittedAt), lang()).local),
       el("td", t(`status.${item.status}` as MessageKey)),
