@@ -193,10 +193,14 @@ export async function startService(
       log.child({ component: "anchoring" }),
     );
     cleanup.push(() => anchorer.stop());
-    // The verifier's reads of the chain are kept; a chain found to have lost an anchor may
-    // have lost anything read before, so they are forgotten.
+    // The verifier's reads of the chain are kept, on an external chain only once as many
+    // blocks are above them as the service waits for before it certifies (a newer block may
+    // still be replaced, and anyone may ask the verify route about it first); a chain found
+    // to have lost an anchor, or the newest block read, may have lost anything read before,
+    // so they are forgotten.
     const verifierChain = new CachingChainReader(
       new JsonRpcChainReader(chainUrl, { timeoutMs: 5_000, label: SERVICE_NODE_LABEL }),
+      { finalityDepth: localChain ? 0 : config.chain.confirmations - 1 },
     );
     const reconciler = new Reconciler({
       store,
@@ -208,6 +212,7 @@ export async function startService(
         anchorer.notify();
       },
       nodeMayLag: localChain === undefined,
+      verifierChain,
     });
     cleanup.push(() => reconciler.stop());
     const checkpointer =

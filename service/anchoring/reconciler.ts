@@ -9,7 +9,9 @@ import type { AnchorChain } from "./anchor-chain.ts";
  * back, a reorganisation deeper than the confirmations, a node restored from an old
  * backup — is never silent: it is logged as an error, health turns degraded naming the
  * batch, and the batch goes back to be anchored again, its items certified again (their
- * earlier certificates stay in each item's history).
+ * earlier certificates stay in each item's history). Each pass also asks whether the chain
+ * still holds what the service's verifier remembers of it (`verifierChain`): that may be
+ * another member's anchor, which no batch of this service names.
  */
 export class Reconciler {
   readonly #store: EvidenceStore;
@@ -18,6 +20,7 @@ export class Reconciler {
   readonly #intervalMs: number;
   readonly #onReopened: () => void;
   readonly #nodeMayLag: boolean;
+  readonly #verifierChain: { stillHeld(): Promise<boolean> } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #checkedAt: string | null = null;
@@ -36,6 +39,7 @@ export class Reconciler {
     intervalMs: number;
     onReopened: () => void;
     nodeMayLag: boolean;
+    verifierChain?: { stillHeld(): Promise<boolean> };
   }) {
     this.#store = options.store;
     this.#chain = options.chain;
@@ -43,6 +47,7 @@ export class Reconciler {
     this.#intervalMs = options.intervalMs;
     this.#onReopened = options.onReopened;
     this.#nodeMayLag = options.nodeMayLag;
+    this.#verifierChain = options.verifierChain;
   }
 
   get status(): ReconciliationStatus {
@@ -107,6 +112,9 @@ export class Reconciler {
       this.#mismatched.add(batch.id);
       this.#unresolved.add(batch.id);
       lost.push(batch.id);
+    }
+    if (lost.length === 0 && this.#verifierChain && !(await this.#verifierChain.stillHeld().catch(() => true))) {
+      this.#log.warn("the chain no longer holds a block the verifier had read: what it read of the chain is forgotten");
     }
     this.#checkedAt = new Date().toISOString();
     if (lost.length > 0) this.#onReopened();

@@ -265,6 +265,13 @@ function anchoredEvent(log: unknown): AnchoredEvent | null {
  * the newest block number is remembered as the highest seen, so a verifier asks the node
  * only when a certificate names a newer block. A read already under way is shared, not
  * asked again: certificates of one batch verified at once ask the node once.
+ *
+ * On a chain whose blocks are final only some blocks deep (`finalityDepth`), a block, a
+ * receipt or an anchor is remembered only once that many blocks are above it: a newer one
+ * may still be replaced, and whoever asked for it first (anyone, through the service's verify
+ * route) would otherwise decide what every later verification is told. What is remembered
+ * can still be lost by a chain restored from an older backup: {@link stillHeld} asks the node
+ * for the newest block remembered and forgets everything when the node no longer has it.
  */
 export class CachingChainReader implements ChainReader {
   readonly #inner: ChainReader;
@@ -278,11 +285,35 @@ export class CachingChainReader implements ChainReader {
   readonly #underWay = new Map<string, Promise<unknown>>();
   /** Grows with each {@link forget}: a read begun before it is not remembered after it. */
   #generation = 0;
+  readonly #finalityDepth: number;
+  /** The newest block anything remembered is in, with its hash: what {@link stillHeld} asks about. */
+  #newestHeld: { number: number; hash: Hex32 } | undefined;
 
-  /** `limit` bounds each cache; past it the entry read longest ago goes. */
-  constructor(inner: ChainReader, options: { limit?: number } = {}) {
+  /**
+   * `limit` bounds each cache; past it the entry read longest ago goes. `finalityDepth`: how
+   * many blocks must be above a block before what is in it is remembered (0, the default,
+   * for a chain with immediate finality: QBFT, IBFT, a single development node).
+   */
+  constructor(inner: ChainReader, options: { limit?: number; finalityDepth?: number } = {}) {
     this.#inner = inner;
     this.#limit = options.limit ?? 10_000;
+    this.#finalityDepth = options.finalityDepth ?? 0;
+  }
+
+  /**
+   * Whether the node still has the newest block anything remembered is in, as it was: when
+   * it has another block there, or none (a fork deeper than the finality depth, a node
+   * restored from an older backup), everything is forgotten and false returned. Every block
+   * below it is linked to it by hash, so one read answers for all that is remembered.
+   */
+  async stillHeld(): Promise<boolean> {
+    const held = this.#newestHeld;
+    if (held === undefined) return true;
+    const generation = this.#generation;
+    const now = await this.#inner.block(held.number);
+    if (generation !== this.#generation || now?.hash === held.hash) return true;
+    this.forget();
+    return false;
   }
 
   /**
@@ -292,6 +323,7 @@ export class CachingChainReader implements ChainReader {
   forget(): void {
     this.#generation++;
     this.#highestBlock = -1;
+    this.#newestHeld = undefined;
     this.#code.clear();
     this.#anchors.clear();
     this.#blocks.clear();
@@ -335,7 +367,14 @@ export class CachingChainReader implements ChainReader {
     if (cached) return cached;
     const generation = this.#generation;
     const anchor = await this.#shared(`anchor ${key} ${blockTag(at)}`, () => this.#inner.anchorOf(contract, root, at));
-    if (anchor.timestamp !== 0 && generation === this.#generation) remember(this.#anchors, key, anchor, this.#limit);
+    // Remembered with the hash of its block, which stillHeld() then asks about.
+    if (anchor.timestamp !== 0 && (await this.#final(anchor.blockNumber, generation))) {
+      const block = await this.block(anchor.blockNumber).catch(() => null);
+      if (block && generation === this.#generation) {
+        this.#held(anchor.blockNumber, block.hash);
+        remember(this.#anchors, key, anchor, this.#limit);
+      }
+    }
     return anchor;
   }
 
@@ -344,7 +383,10 @@ export class CachingChainReader implements ChainReader {
     if (cached) return cached;
     const generation = this.#generation;
     const block = await this.#shared(`block ${blockNumber}`, () => this.#inner.block(blockNumber));
-    if (block && generation === this.#generation) remember(this.#blocks, blockNumber, block, this.#limit);
+    if (block && (this.#finalNow(blockNumber, generation) ?? (await this.#final(blockNumber, generation)))) {
+      this.#held(blockNumber, block.hash);
+      remember(this.#blocks, blockNumber, block, this.#limit);
+    }
     return block;
   }
 
@@ -353,8 +395,42 @@ export class CachingChainReader implements ChainReader {
     if (cached) return cached;
     const generation = this.#generation;
     const receipt = await this.#shared(`receipt ${txHash}`, () => this.#inner.receipt(txHash));
-    if (receipt && generation === this.#generation) remember(this.#receipts, txHash, receipt, this.#limit);
+    if (
+      receipt &&
+      (this.#finalNow(receipt.blockNumber, generation) ?? (await this.#final(receipt.blockNumber, generation)))
+    ) {
+      this.#held(receipt.blockNumber, receipt.blockHash);
+      remember(this.#receipts, txHash, receipt, this.#limit);
+    }
     return receipt;
+  }
+
+  /**
+   * Whether what is in block `n` may be remembered: nothing was forgotten since the read
+   * began (`generation`), and `finalityDepth` blocks are above it (the newest block number is
+   * asked again once when the highest seen is not high enough).
+   */
+  async #final(n: number, generation: number): Promise<boolean> {
+    const now = this.#finalNow(n, generation);
+    if (now !== undefined) return now;
+    const latest = await this.blockNumber().catch(() => -1);
+    return generation === this.#generation && n <= latest - this.#finalityDepth;
+  }
+
+  /**
+   * {@link #final} without asking the node, so that a read is remembered in the same turn
+   * it ends (a second read of the same finds it under way or remembered, never neither);
+   * undefined when the node must be asked.
+   */
+  #finalNow(n: number, generation: number): boolean | undefined {
+    if (generation !== this.#generation) return false;
+    if (this.#finalityDepth === 0 || n <= this.#highestBlock - this.#finalityDepth) return true;
+    return undefined;
+  }
+
+  /** Notes that something in block `n`, of hash `hash`, is remembered. */
+  #held(n: number, hash: Hex32): void {
+    if (this.#newestHeld === undefined || n > this.#newestHeld.number) this.#newestHeld = { number: n, hash };
   }
 
   /** The read under way for `key`, or `read` started now and shared until it settles. */

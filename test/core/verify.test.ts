@@ -445,6 +445,90 @@ describe("verifying many certificates", () => {
     expect(inner.reads).to.equal(6);
   });
 
+  describe("on a chain whose blocks are final only some blocks deep (finalityDepth)", () => {
+    const certificate = () => parseCertificate(example.certificate());
+    const anchoredIn = () => claimsOf(certificate()).anchor.blockNumber;
+
+    it("remembers nothing of a block with fewer blocks above it than the depth: whoever asks first does not decide what later verifications are told", async () => {
+      const inner = RecordedChain.holding(certificate());
+      inner.latest = anchoredIn() + 1;
+      const chain = new CachingChainReader(inner, { finalityDepth: 3 });
+      expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
+      const first = inner.reads;
+      expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
+      // anchorOf, block and receipt again (and the newest block, asked whether they are final yet).
+      expect(inner.reads - first).to.be.at.least(3);
+    });
+
+    it("remembers them once as many blocks are above as the depth", async () => {
+      const inner = RecordedChain.holding(certificate());
+      inner.latest = anchoredIn() + 3;
+      const chain = new CachingChainReader(inner, { finalityDepth: 3 });
+      await verifyCertificate(example.certificate(), { chain });
+      const first = inner.reads;
+      for (let i = 0; i < 3; i++)
+        expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
+      expect(inner.reads).to.equal(first);
+    });
+
+    it("answers from the chain as it is after a block not yet final is replaced (a reorganisation)", async () => {
+      const inner = RecordedChain.holding(certificate());
+      inner.latest = anchoredIn();
+      const chain = new CachingChainReader(inner, { finalityDepth: 2 });
+      expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("valid");
+      // The block is replaced by one without the transaction: the anchor is gone from it.
+      inner.recordBlock(anchoredIn(), { hash: `0x${"ab".repeat(32)}`, timestamp: 1, transactions: [] });
+      inner.record(claimsOf(certificate()).anchor.contract, claimsOf(certificate()).root, {
+        timestamp: 0,
+        blockNumber: 0,
+        treeSize: 0,
+      });
+      expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("invalid");
+    });
+  });
+
+  describe("CachingChainReader.stillHeld: whether the node still has the newest block anything remembered is in", () => {
+    const certificate = () => parseCertificate(example.certificate());
+    const anchoredIn = () => claimsOf(certificate()).anchor.blockNumber;
+
+    it("is true, and forgets nothing, while the node has that block as it was", async () => {
+      const inner = RecordedChain.holding(certificate());
+      const chain = new CachingChainReader(inner);
+      await verifyCertificate(example.certificate(), { chain });
+      expect(await chain.stillHeld()).to.equal(true);
+      const before = inner.reads;
+      await verifyCertificate(example.certificate(), { chain });
+      expect(inner.reads, "nothing read again").to.equal(before);
+    });
+
+    // newest block, code, anchorOf, block, receipt; and with no block, the block again for
+    // the anchor, which is remembered only with its block's hash.
+    for (const [what, change, reads] of [
+      [
+        "has another block there (a fork deeper than the finality depth)",
+        (inner: RecordedChain) =>
+          inner.recordBlock(anchoredIn(), { hash: `0x${"cd".repeat(32)}`, timestamp: 1, transactions: [] }),
+        5,
+      ],
+      [
+        "has no block there (a node restored from an older backup)",
+        (inner: RecordedChain) => inner.forgetBlock(anchoredIn()),
+        6,
+      ],
+    ] as const) {
+      it(`is false, and everything is read again, when the node ${what}`, async () => {
+        const inner = RecordedChain.holding(certificate());
+        const chain = new CachingChainReader(inner);
+        await verifyCertificate(example.certificate(), { chain });
+        change(inner);
+        expect(await chain.stillHeld()).to.equal(false);
+        const before = inner.reads;
+        await verifyCertificate(example.certificate(), { chain });
+        expect(inner.reads - before).to.equal(reads);
+      });
+    }
+  });
+
   it("reads everything again after a CachingChainReader is told to forget, keeping nothing a read begun before returned", async () => {
     const inner = RecordedChain.holding(parseCertificate(example.certificate()));
     const chain = new CachingChainReader(inner);

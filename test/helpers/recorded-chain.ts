@@ -72,6 +72,11 @@ export class RecordedChain implements ChainReader {
     this.#receipts.set(txHash, receipt);
   }
 
+  /** The node no longer has the block (restored from a backup taken before it). */
+  forgetBlock(blockNumber: number): void {
+    this.#blocks.delete(blockNumber);
+  }
+
   /** The node keeps the block but no receipt index for the transaction (a pruned node). */
   forgetReceipt(txHash: string): void {
     this.#receipts.delete(txHash);
