@@ -564,14 +564,31 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(res.stdout).to.match(/cannot reach the chain node at http:\/\/127\.0\.0\.1:9/);
     });
 
-    it("fails anchor against a node of the right chain id without the contract (exit 1), but could not verify (exit 3) when the reader names the registry", async () => {
+    it("could not verify (exit 3), never INVALID, against a node of another chain with the same id, which has neither the contract nor the certificate's block; INVALID on the certificate's own chain for a contract that is not there", async () => {
       const lookalike = await startChainNode({ chainId: 1337 });
       try {
         await new JsonRpcChainReader(lookalike.url).request("anvil_mine", ["0x40"]);
         const res = await runCli(["verify", certificatePath, "--rpc", lookalike.url, "--lang", "en"]);
-        expect([res.code, res.stdout.split("\n")[0]]).to.deep.equal([1, "== INVALID =="]);
-        expect(res.stdout).to.include(`there is no contract at ${contract} on chain 1337`);
-        expect(res.stdout).to.include("name the consortium's registry (--contract): the verdict then says which");
+        expect([res.code, res.stdout.split("\n")[0]]).to.deep.equal([3, "== COULD NOT VERIFY =="]);
+        expect(res.stdout).to.include(`the node has no contract at ${contract}, and its block`);
+        expect(res.stdout).to.include("it is of another chain with the id 1337, or the certificate names a block");
+        const zh = await runCli(["verify", certificatePath, "--rpc", lookalike.url, "--lang", "zh"]);
+        expect([zh.code, zh.stdout]).to.satisfy(
+          ([code, out]: [number, string]) => code === 3 && out.includes("使用相同链 ID 1337 的另一条链"),
+        );
+        // On the certificate's own chain (it has the certificate's block), an empty address fails.
+        const saved = JSON.parse(readFileSync(certificatePath, "utf8"));
+        const anchor = saved.batch?.anchor ?? saved.anchor;
+        anchor.contract = `0x${"12".repeat(20)}`;
+        const emptyAddress = path.join(work, "empty-address.evidence.json");
+        writeFileSync(emptyAddress, JSON.stringify(saved));
+        const forged = await runCli(["verify", emptyAddress, "--rpc", chain.url, "--json"]);
+        const anchorCheck = JSON.parse(forged.stdout).checks.find((c: { id: string }) => c.id === "anchor");
+        expect([forged.code, anchorCheck.status, anchorCheck.reason.code]).to.deep.equal([
+          1,
+          "failed",
+          "anchor.no-contract",
+        ]);
         // The consortium's registry exists on its chain: a node without it is another chain of the same id.
         const trusting = await runCli([
           "verify",

@@ -242,10 +242,27 @@ for (const version of [1, 2] as const) {
           { code: "anchor.registry-missing", contract, chainId: 31337 },
           "indeterminate",
         ]);
-        // Without a registry, an address without code fails: a forger naming an empty address
-        // could state any block and time, and such a node cannot be told from this one.
+        // Without a registry, nor the certificate's block: another chain that shares the id, or a
+        // block that never existed; not told apart, so neither is called altered.
         const untrusted = await verifyCertificate(load(), { fileDigest, chain: otherChain });
-        expect([failed(untrusted), reasonOf(untrusted, "anchor").code, untrusted.verdict]).to.deep.equal([
+        const { blockNumber, blockHash } = at(load()).anchor;
+        expect([statusOf(untrusted, "anchor"), reasonOf(untrusted, "anchor"), untrusted.verdict]).to.deep.equal([
+          "error",
+          {
+            code: "anchor.chain-unconfirmed",
+            missing: "contract",
+            contract,
+            chainId: 31337,
+            blockNumber,
+            onChain: null,
+            stated: blockHash,
+          },
+          "indeterminate",
+        ]);
+        // A node that has the certificate's block is of its chain: the contract the certificate names is not there.
+        otherChain.recordBlock(blockNumber, { hash: blockHash, timestamp: 1, transactions: [] });
+        const sameChain = await verifyCertificate(load(), { fileDigest, chain: otherChain });
+        expect([failed(sameChain), reasonOf(sameChain, "anchor").code, sameChain.verdict]).to.deep.equal([
           ["anchor"],
           "anchor.no-contract",
           "invalid",
@@ -369,15 +386,39 @@ for (const version of [1, 2] as const) {
       expect(failed(result)).to.deep.equal(["leaf"]);
     });
 
-    it("fails anchor for a valid proof to a root that was never anchored", async () => {
+    /** A chain with the certificate's contract, not its root; with the certificate's block when `withBlock`. */
+    const chainWithoutRoot = (withBlock: boolean) => {
       const c = parseCertificate(load());
-      const chain = RecordedChain.holding(c);
+      const anchor = claimsOf(c).anchor;
       const other = new RecordedChain(31337);
-      other.latest = chain.latest;
-      const contract = version === 1 ? (c as any).anchor.contract : (c as any).batch.anchor.contract;
-      other.record(contract, `0x${"9".repeat(64)}`, { timestamp: 1, blockNumber: 1, treeSize: 1 });
+      other.latest = RecordedChain.holding(c).latest;
+      other.record(anchor.contract, `0x${"9".repeat(64)}`, { timestamp: 1, blockNumber: 1, treeSize: 1 });
+      if (withBlock) {
+        other.recordBlock(anchor.blockNumber, {
+          hash: anchor.blockHash as `0x${string}`,
+          timestamp: anchor.timestamp,
+          transactions: [],
+        });
+      }
+      return { c, other, contract: anchor.contract };
+    };
+
+    it("fails anchor for a valid proof to a root that was never anchored, on a node that has the certificate's block", async () => {
+      const { c, other } = chainWithoutRoot(true);
       const result = await verifyCertificate(c, { chain: other });
       expect([failed(result), reasonOf(result, "anchor").code]).to.deep.equal([["anchor"], "anchor.never-anchored"]);
+    });
+
+    it("could not verify a root never anchored on a node without the certificate's block, with no registry trusted (another chain that shares the id); fails it with the registry trusted", async () => {
+      const { c, other, contract } = chainWithoutRoot(false);
+      const result = await verifyCertificate(c, { chain: other });
+      expect([statusOf(result, "anchor"), reasonOf(result, "anchor").code, result.verdict]).to.deep.equal([
+        "error",
+        "anchor.chain-unconfirmed",
+        "indeterminate",
+      ]);
+      const trusted = await verifyCertificate(c, { chain: other, trustedContracts: [contract] });
+      expect([failed(trusted), reasonOf(trusted, "anchor").code]).to.deep.equal([["anchor"], "anchor.never-anchored"]);
     });
 
     it("says when the chain is a development chain its operator can rewrite", async () => {
@@ -483,7 +524,9 @@ describe("verifying many certificates", () => {
         blockNumber: 0,
         treeSize: 0,
       });
-      expect((await verifyCertificate(example.certificate(), { chain })).verdict).to.equal("invalid");
+      const after = await verifyCertificate(example.certificate(), { chain });
+      // Neither the anchor nor the certificate's block: read afresh, not remembered.
+      expect(after.checks.find((c) => c.id === "anchor")!.reason.code).to.equal("anchor.chain-unconfirmed");
     });
   });
 

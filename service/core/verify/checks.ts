@@ -54,6 +54,20 @@ export type Reason =
   | { code: "inclusion.malformed"; message: string }
   | { code: "anchor.ok"; chainId: number; blockNumber: number; timestamp: number }
   | { code: "anchor.no-contract"; contract: string; chainId: number }
+  /**
+   * With no registry trusted, the node has no contract at the certificate's address, or no
+   * anchor of its root there, and not the certificate's block either: a node of another chain
+   * that shares the id, or a certificate naming a block that chain never had. Not told apart.
+   */
+  | {
+      code: "anchor.chain-unconfirmed";
+      missing: "contract" | "anchor";
+      contract: string;
+      chainId: number;
+      blockNumber: number;
+      onChain: string | null;
+      stated: string;
+    }
   /** The node has no code at the registry the reader trusts: it is not that registry's chain. */
   | { code: "anchor.registry-missing"; contract: string; chainId: number }
   | { code: "anchor.never-anchored"; root: string; contract: string; chainId: number }

@@ -290,18 +290,36 @@ async function checkAnchor(
       if (head < blockNumber) return check("anchor", "error", { code: "anchor.behind", latest: head, blockNumber });
       onChain = (await chain.hasCode(contract, head)) ? await chain.anchorOf(contract, c.root, head) : undefined;
     }
-    if (onChain === undefined) {
-      // The registry the reader trusts exists on the consortium's chain: a node without it is of
-      // another chain that shares the id (two development chains are both 31337), or one not
-      // synced, and proves nothing. Without a trusted registry, an address without code is the
-      // certificate's own claim, and it fails: a forger naming an empty address could state any
-      // block and time (a registry of the forger's own could not back-date), and a node of
-      // another chain cannot be told from that. The reader tells them apart with a registry.
-      return trustedContracts
-        ? check("anchor", "error", { code: "anchor.registry-missing", contract, chainId })
-        : fail({ code: "anchor.no-contract", contract, chainId });
+    // The registry the reader trusts exists on the consortium's chain: a node without it is of
+    // another chain that shares the id (two development chains are both 31337), or one not
+    // synced, and proves nothing.
+    if (onChain === undefined && trustedContracts) {
+      return check("anchor", "error", { code: "anchor.registry-missing", contract, chainId });
     }
-    if (onChain.timestamp === 0) return fail({ code: "anchor.never-anchored", root: c.root, contract, chainId });
+    if (onChain === undefined || onChain.timestamp === 0) {
+      // With no registry trusted, a node that has neither the contract (or the root's anchor in
+      // it) nor the certificate's block may be of another chain that shares the id, which a
+      // genuine certificate must not be called altered for; a node that has the certificate's
+      // block is of its chain, and then the certificate's claim fails. (A forger naming a block
+      // that never existed is told apart from another chain only by a trusted registry.)
+      if (!trustedContracts) {
+        const block = await reads.block;
+        if (block?.hash !== blockHash) {
+          return check("anchor", "error", {
+            code: "anchor.chain-unconfirmed",
+            missing: onChain === undefined ? "contract" : "anchor",
+            contract,
+            chainId,
+            blockNumber,
+            onChain: block?.hash ?? null,
+            stated: blockHash,
+          });
+        }
+      }
+      return onChain === undefined
+        ? fail({ code: "anchor.no-contract", contract, chainId })
+        : fail({ code: "anchor.never-anchored", root: c.root, contract, chainId });
+    }
     if (onChain.timestamp !== timestamp) {
       return fail({ code: "anchor.time-differs", onChain: onChain.timestamp, stated: timestamp });
     }

@@ -350,6 +350,12 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) =>
       `链 ${r.chainId} 上的地址 ${r.contract} 没有合约：证书所载合约不在该节点上。若该节点可能属于使用相同链 ID 的另一条链，请指定联盟的存证合约（--contract），以便区分`,
   ),
+  "anchor.chain-unconfirmed": both(
+    (r) =>
+      `the node has ${r.missing === "contract" ? `no contract at ${r.contract}` : `no anchor of the root in contract ${r.contract}`}, and its block ${r.blockNumber} is not the certificate's (${r.onChain ?? "none"}, not ${r.stated}): it is of another chain with the id ${r.chainId}, or the certificate names a block that chain never had. Ask a node of the consortium's chain, naming its registry (--contract): the verdict then says which`,
+    (r) =>
+      `该节点${r.missing === "contract" ? `在地址 ${r.contract} 上没有合约` : `的合约 ${r.contract} 中没有该树根的上链记录`}，其第 ${r.blockNumber} 号区块也不是证书所载的区块（${r.onChain ?? "无此区块"}，而非 ${r.stated}）：该节点属于使用相同链 ID ${r.chainId} 的另一条链，或证书所载区块在该链上从未存在。请使用联盟链的节点并指定其存证合约（--contract），结论即可确定`,
+  ),
   "anchor.registry-missing": both(
     (r) =>
       `the node has no contract at ${r.contract}, the trusted registry: it is not on the consortium's chain ${r.chainId} (another chain with the same id, or one not synced): use a node of the consortium's chain`,
@@ -791,6 +797,11 @@ const REASON_SENTENCES: Partial<Record<ReasonCode, Words>> = {
   "anchor.unknown-contract": {
     en: "The certificate names a contract that is not the trusted registry: it was not anchored where the consortium anchors.",
     "zh-CN": "证书所载合约不是受信任的存证合约：该证书并非在联盟的存证合约中上链。",
+  },
+  "anchor.chain-unconfirmed": {
+    en: "The node holds neither the certificate's anchor nor its block: it may be of another chain that uses the same id, so the anchor is unconfirmed. On a node of the consortium's chain, with its registry named, the verdict says whether the certificate is genuine.",
+    "zh-CN":
+      "该节点上既没有证书所述的上链记录，也没有证书所载的区块：它可能属于使用相同链 ID 的另一条链，上链信息尚未核实。使用联盟链的节点并指定其存证合约后，结论即可确定证书是否真实。",
   },
   "anchor.registry-missing": {
     en: "The node does not hold the trusted registry: it is not of the consortium's chain, so the anchor is unconfirmed. This is not evidence against the certificate.",
