@@ -133,6 +133,17 @@ export class PdfReadLimitError extends EvidenceError {
   }
 }
 
+/**
+ * A document in a form the reader does not read (encryption, stream filters other than one
+ * FlateDecode): most often a PDF tool's rewrite, not damage (INVALID_DOCUMENT).
+ */
+export class PdfUnsupportedError extends EvidenceError {
+  constructor(message: string) {
+    super("INVALID_DOCUMENT", message);
+    this.name = "PdfUnsupportedError";
+  }
+}
+
 function invalid(message: string, cause?: unknown): EvidenceError {
   return new EvidenceError("INVALID_DOCUMENT", message, cause === undefined ? undefined : { cause });
 }
@@ -613,11 +624,13 @@ class PdfDocument {
       return undefined;
     });
     let data = stream.data;
-    if (filters.length > 1) throw invalid("streams with more than one filter are not supported");
+    if (filters.length > 1) throw new PdfUnsupportedError("streams with more than one filter are not supported");
     if (filters.length === 1) {
       const [only] = filters;
       if (!(only instanceof Name) || only.value !== "FlateDecode") {
-        throw invalid(`the stream filter ${only instanceof Name ? `/${only.value}` : "given"} is not supported`);
+        throw new PdfUnsupportedError(
+          `the stream filter ${only instanceof Name ? `/${only.value}` : "given"} is not supported`,
+        );
       }
       const budget = PDF_LIMITS.inflatedBytes - this.#inflated;
       data = inflateZlib(data, Math.min(maxBytes, budget), budget < maxBytes);
@@ -1075,7 +1088,7 @@ export function paeth(a: number, b: number, c: number): number {
 /** Encrypted strings and streams (§7.6) would read as noise: refuse them plainly. */
 function refuseEncryption(trailer: Value): void {
   if (!(trailer instanceof Dict)) throw invalid("the trailer is not a dictionary");
-  if (trailer.get("Encrypt") !== undefined) throw invalid("encrypted PDFs are not supported");
+  if (trailer.get("Encrypt") !== undefined) throw new PdfUnsupportedError("encrypted PDFs are not supported");
 }
 
 /**

@@ -703,6 +703,16 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         // A long scan kept as a PDF, larger than any certificate document (a sparse file).
         writeFileSync(path.join(mixed, "scan.pdf"), "%PDF-1.7\n");
         truncateSync(path.join(mixed, "scan.pdf"), MAX_DOCUMENT_BYTES + 1);
+        // Originals this reader cannot read, naming no certificate: an encrypted contract and a
+        // hand-made invoice cut short (a download that stopped).
+        writeFileSync(
+          path.join(mixed, "sealed.pdf"),
+          "%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Size 2 /Root 1 0 R /Encrypt << /Filter /Standard >> >>\n",
+        );
+        writeFileSync(
+          path.join(mixed, "invoice.pdf"),
+          "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj <<",
+        );
         const res = await runCli(["verify", mixed, "--files", mixed, "--rpc", chain.url, "--lang", "en"]);
         expect(res.code, res.stdout + res.stderr).to.equal(0);
         expect(res.stdout).to.match(/VALID +\S+ +a\.evidence\.json +compared/);
@@ -713,11 +723,18 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(res.stdout).to.match(/— +— +extension\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(/— +— +video\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(/— +— +scan\.pdf +— +passed over: a file larger than 64 MB that is no ZIP\n/);
+        for (const name of ["sealed", "invoice"]) {
+          expect(res.stdout).to.match(
+            new RegExp(
+              `— +— +${name}\\.pdf +— +passed over: a PDF this verifier cannot read that names no Evidence Anchor certificate\n`,
+            ),
+          );
+        }
         expect(res.stdout).to.match(
-          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 7 files holding no certificate passed over /,
+          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 9 files holding no certificate passed over /,
         );
         expect(res.stderr.trim()).to.equal(
-          `evidence verify: 7 files in ${mixed} matched no certificate: contract.pdf, empty.zip, extension.zip, notes.json, photos.zip, scan.pdf, video.zip`,
+          `evidence verify: 9 files in ${mixed} matched no certificate: contract.pdf, empty.zip, extension.zip, invoice.pdf, notes.json, photos.zip, scan.pdf, sealed.pdf, video.zip`,
         );
         const lines = await runCli(["verify", mixed, "--rpc", chain.url, "--json", "--lang", "en"]);
         expect(
@@ -730,10 +747,23 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
           "pdf-without-certificate",
           "empty",
           "zip-not-a-package",
+          "pdf-unreadable",
           "json-not-a-certificate",
           "zip-not-a-package",
           "too-large",
+          "pdf-unreadable",
           "zip-not-a-package",
+        ]);
+        // Named, an encrypted PDF is a certificate document in a form this reader does not read:
+        // could not verify (exit 3), never INVALID.
+        const sealedDocument = path.join(mixed, "sealed-certificate.pdf");
+        copyFileSync(new URL("../vectors/pdf/encrypted.pdf", import.meta.url), sealedDocument);
+        const sealed = await runCli(["verify", sealedDocument, "--rpc", chain.url, "--json"]);
+        const sealedFormat = JSON.parse(sealed.stdout).checks.find((c: { id: string }) => c.id === "format");
+        expect([sealed.code, sealedFormat.status, sealedFormat.reason.code]).to.deep.equal([
+          3,
+          "error",
+          "format.unsupported-document",
         ]);
         // Named, a file is a certificate to verify, whatever it holds.
         const named = await runCli(["verify", path.join(mixed, "contract.pdf"), "--rpc", chain.url, "--json"]);

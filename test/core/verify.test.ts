@@ -856,6 +856,14 @@ describe("verifyEvidence beside a ZIP its caller could not read (unreadPackage)"
   });
 });
 
+/** An encrypted PDF of something else: a contract sealed by its author's PDF tool. */
+const ENCRYPTED_CONTRACT = new TextEncoder().encode(
+  "%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n" +
+    "3 0 obj\n<< /Filter /Standard /V 2 /R 3 /Length 128 /P -44 >>\nendobj\n" +
+    "xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \n0000000115 00000 n \n" +
+    "trailer\n<< /Size 4 /Root 1 0 R /Encrypt 3 0 R >>\nstartxref\n186\n%%EOF\n",
+);
+
 describe("notACertificate: a folder's files that hold no certificate are passed over, large ones too", () => {
   const bytes = (text: string) => new TextEncoder().encode(text);
   const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
@@ -884,5 +892,19 @@ describe("notACertificate: a folder's files that hold no certificate are passed 
     const pdf = (extra: string) => bytes(`%PDF-1.7\n1 0 obj\n[${body}(${extra})]\nendobj\nstartxref\n9\n%%EOF\n`);
     expect(await notACertificate("atlas.pdf", pdf("an atlas"))).to.equal("pdf-without-certificate");
     expect(await notACertificate("c.pdf", pdf("Evidence Anchor"))).to.equal(undefined);
+  });
+
+  it("passes over a PDF it cannot read that names neither Evidence Anchor nor a certificate (an encrypted contract, a download cut short); verifies one that names either, so that a damaged certificate document is INVALID", async () => {
+    const vector = (name: string) => new Uint8Array(readFileSync(new URL(`../vectors/pdf/${name}`, import.meta.url)));
+    expect(await notACertificate("sealed.pdf", ENCRYPTED_CONTRACT)).to.equal("pdf-unreadable");
+    // An encrypted certificate document names its attachment: verified (could not verify, as it is).
+    expect(await notACertificate("certificate.pdf", vector("encrypted.pdf"))).to.equal(undefined);
+    const cut = (extra: string) =>
+      bytes(`%PDF-1.4\n1 0 obj << /Type /Catalog ${extra} /Pages 2 0 R >>\nendobj\n2 0 obj <<`);
+    expect(await notACertificate("invoice.pdf", cut(""))).to.equal("pdf-unreadable");
+    expect(await notACertificate("c.pdf", cut("(Evidence Anchor)"))).to.equal(undefined);
+    expect(await notACertificate("c.pdf", cut("(DP74eCXW4WbtG9jvZFxeBdFWuWk.evidence.json)"))).to.equal(undefined);
+    // A certificate document cut short still names its attachment: verified, and INVALID.
+    expect(await notACertificate("certificate.pdf", vector("truncated.pdf"))).to.equal(undefined);
   });
 });

@@ -138,7 +138,8 @@ describe("what a verdict says first (core/verify/wording.ts)", () => {
     expect(verdictExplanation(unsupported, "en")).to.match(
       /^This PDF is in a form this verifier does not read: .*encrypted PDFs are not supported.*which is itself no sign of forgery/,
     );
-    expect(verdictExplanation(unsupported, "zh-CN")).to.match(/^这份 PDF 使用了本验证程序不读取的形式：/);
+    expect(verdictExplanation(unsupported, "zh-CN")).to.match(/^这份 PDF 使用了本验证程序不读取的形式：加密的 PDF。/);
+    expect(unsupported.verdict, "could not verify, never invalid").to.equal("indeterminate");
     // Not a certificate at all: the JSON that claims to be one and is damaged says so.
     const damagedJson = await verifyEvidence(
       { kind: "bytes", bytes: new TextEncoder().encode('{"type": "evidence-anchor-certificate"') },

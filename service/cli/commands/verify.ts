@@ -332,6 +332,10 @@ output's reader stops reading (| head).`,
 const SKIPPED: Record<NotACertificate, [string, string]> = {
   empty: ["an empty file", "空文件"],
   "pdf-without-certificate": ["a PDF with no certificate attached", "未附证书的 PDF"],
+  "pdf-unreadable": [
+    "a PDF this verifier cannot read that names no Evidence Anchor certificate",
+    "本验证程序无法读取、且未提及 Evidence Anchor 证书的 PDF",
+  ],
   "zip-not-a-package": ["a ZIP that is no capture package", "不是网页取证包的 ZIP"],
   "json-not-a-certificate": ["JSON that is no certificate", "不是证书的 JSON"],
   "too-large": [

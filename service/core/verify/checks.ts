@@ -30,6 +30,8 @@ export type Reason =
   | { code: "format.malformed"; message: string }
   /** The certificate's file could not be read at all (permissions, gone, a directory): nothing was judged. */
   | { code: "format.unreadable"; message: string }
+  /** A PDF in a form the verifier does not read (encrypted, other stream filters): most often a PDF tool's rewrite. */
+  | { code: "format.unsupported-document"; message: string }
   /** A capture package downloaded before its capture was anchored: nothing to verify yet. */
   | { code: "format.no-certificate-yet" }
   | { code: "format.not-checked" }

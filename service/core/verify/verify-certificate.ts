@@ -143,6 +143,19 @@ export function unreadableResult(message: string): VerificationResult {
 }
 
 /**
+ * The verdict on a PDF in a form the verifier does not read (encrypted, other stream
+ * filters): most often a PDF tool's rewrite of a genuine document, so it could not be
+ * verified, which is not invalid.
+ */
+export function unsupportedDocumentResult(message: string): VerificationResult {
+  return nothingCheckedResult({
+    id: "format",
+    status: "error",
+    reason: { code: "format.unsupported-document", message },
+  });
+}
+
+/**
  * The verdict on a capture package downloaded before its capture was anchored: it holds no
  * certificate yet, so nothing could be verified, which is not invalid.
  */

@@ -18,6 +18,7 @@ import {
   extractEmbeddedFiles,
   isPdf,
   PdfReadLimitError,
+  PdfUnsupportedError,
 } from "../pdf-attachment.ts";
 import { CERTIFICATE_TYPE, isRealTime } from "../schema.ts";
 import { MEDIA_TYPE_CAPTURE, NOTICE_REANCHORED, type CertificateHistoryEntry, type IssueReason } from "../api.ts";
@@ -40,6 +41,7 @@ import {
   malformedResult,
   notYetCertifiedResult,
   unreadableResult,
+  unsupportedDocumentResult,
   verifyCertificate,
   type VerifyOptions,
 } from "./verify-certificate.ts";
@@ -283,6 +285,9 @@ async function certificateIn(input: EvidenceInput): Promise<{ certificate: unkno
     try {
       return { certificate: certificateFromPdf(input.bytes).text };
     } catch (e) {
+      // A form this reader does not take (encryption, another filter) is most often a PDF
+      // tool's rewrite of a genuine document: it could not be verified, which is not invalid.
+      if (e instanceof PdfUnsupportedError) return { result: unsupportedDocumentResult(e.message) };
       // A PDF of another kind chosen by mistake is said to be one, not a damaged certificate.
       const why =
         (await notACertificate("", input.bytes)) === "pdf-without-certificate"
@@ -362,7 +367,7 @@ function claimsInText(text: string): boolean {
  * judged by its reader from the size alone: no ZIP, and larger than any certificate document.
  */
 export type NotACertificate =
-  "empty" | "pdf-without-certificate" | "zip-not-a-package" | "json-not-a-certificate" | "too-large";
+  "empty" | "pdf-without-certificate" | "pdf-unreadable" | "zip-not-a-package" | "json-not-a-certificate" | "too-large";
 
 /**
  * {@link notACertificate} for a file judged by its size alone — no ZIP, and larger than any
@@ -383,9 +388,11 @@ function namedAsCertificate(name: string): boolean {
  * passes these over, listing them, instead of calling them invalid certificates. Anything that
  * looks like a certificate in any way is verified, so that a damaged or altered one is INVALID:
  * a *.evidence.json; JSON that is not an object's text, or an object with any certificate key;
- * a PDF that cannot be read, or that carries a certificate or names Evidence Anchor (one of the
- * service's documents, its attachment taken out); a ZIP naming a manifest or a certificate;
- * and a file of none of these kinds.
+ * a PDF that carries a certificate, or names Evidence Anchor or a *.evidence.json anywhere in
+ * its bytes (one of the service's documents, damaged, or its attachment taken out); a ZIP
+ * naming a manifest or a certificate; and a file of none of these kinds. A PDF this reader
+ * cannot read that names neither (an encrypted contract, a truncated download, a hand-made
+ * invoice) is an original, passed over and listed, never an INVALID certificate.
  */
 export async function notACertificate(
   name: string,
@@ -401,10 +408,10 @@ export async function notACertificate(
     try {
       attached = extractEmbeddedFiles(bytes);
     } catch (e) {
+      if (includesText(bytes, "Evidence Anchor") || includesText(bytes, CERTIFICATE_SUFFIX)) return undefined;
       // Too many values or objects to read is a large document, not a damaged certificate
-      // document (a few thousand values): passed over unless it names Evidence Anchor.
-      const tooLarge = e instanceof PdfReadLimitError;
-      return tooLarge && !includesText(bytes, "Evidence Anchor") ? "pdf-without-certificate" : undefined;
+      // document (a few thousand values).
+      return e instanceof PdfReadLimitError ? "pdf-without-certificate" : "pdf-unreadable";
     }
     if (attached.some((f) => f.name.toLowerCase().endsWith(CERTIFICATE_SUFFIX))) return undefined;
     return includesText(bytes, "Evidence Anchor") ? undefined : "pdf-without-certificate";

@@ -278,6 +278,10 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     (r) => `the file cannot be read: ${r.message}`,
     (r) => `无法读取文件：${inChinese(r.message, UNREADABLE_PHRASES_ZH, "读取出错")}`,
   ),
+  "format.unsupported-document": both(
+    (r) => `the PDF is in a form this verifier does not read: ${r.message}`,
+    (r) => `该 PDF 使用了本验证程序不读取的形式：${inChinese(r.message, UNSUPPORTED_PHRASES_ZH, "不支持的 PDF 形式")}`,
+  ),
   "format.not-checked": both(
     () => "not checked",
     () => "未检查",
@@ -624,6 +628,13 @@ const PACKAGE_PHRASES_ZH: [RegExp, string][] = [
 ];
 
 /** Why a certificate's file could not be read (the command line's bulk run). */
+/** What a PDF in a form the reader does not read uses, in Chinese. */
+const UNSUPPORTED_PHRASES_ZH: [RegExp, string][] = [
+  [/^encrypted PDFs are not supported$/, "加密的 PDF"],
+  [/^streams with more than one filter are not supported$/, "带多个过滤器的数据流"],
+  [/^the stream filter (\S+) is not supported$/, "数据流过滤器 $1"],
+];
+
 const UNREADABLE_PHRASES_ZH: [RegExp, string][] = [
   [/^EACCES: .*?'(.*)'$/s, "没有读取 $1 的权限"],
   [/^ENOENT: .*?'(.*)'$/s, "$1 不存在"],
@@ -945,15 +956,8 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
         ? "这份 PDF 中没有证书附件，无法核验。若它是证书的副本——打印件、扫描件或“打印为 PDF”所得——附件已在复制时丢失，这并不表明证书是伪造的：请索取签发时的 PDF 证书或其 .evidence.json 文件。若选错了文件，请选择存证证书（.evidence.json、PDF 证书或网页取证包 .zip）。"
         : 'This PDF carries no certificate attachment, so there is nothing to verify. If it is a copy of a certificate document (a printout, a scan, a "print to PDF" copy), the copy lost the attachment, which is no sign of forgery: ask for the PDF as issued, or its .evidence.json file. If this is the wrong file, choose the evidence certificate (.evidence.json, its PDF document or a capture package .zip).';
     }
-    // A form the reader does not take (encryption, another filter) is most often a PDF tool's
-    // rewrite; the rest are forms readers read differently, which a forger can use.
-    const unreadable = message.startsWith(`${UNREADABLE_DOCUMENT}: `);
-    if (unreadable && / are not supported$| is not supported$/.test(message)) {
-      return zh
-        ? `这份 PDF 使用了本验证程序不读取的形式：${reasonText(format.reason, lang)}。它可能经 PDF 工具改写过（加密、重新编码等），按现状无法核验，这本身并不表明证书是伪造的。请索取签发时的 PDF 证书或其 .evidence.json 文件。`
-        : `This PDF is in a form this verifier does not read: ${reasonText(format.reason, lang)}. A PDF tool may have rewritten it (encrypted it, re-encoded its streams); as it is it cannot be verified, which is itself no sign of forgery. Ask for the PDF as issued, or its .evidence.json file.`;
-    }
-    if (unreadable) {
+    // Forms readers read differently, which a forger can use.
+    if (message.startsWith(`${UNREADABLE_DOCUMENT}: `)) {
       return zh
         ? `这份 PDF 无法可靠读取：${reasonText(format.reason, lang)}。不同的 PDF 阅读器可能从中读出不同的证书，因此它按现状不能证明任何内容：它可能被改动过，也可能经 PDF 工具改写。请索取签发时的 PDF 证书或其 .evidence.json 文件。`
         : `This PDF cannot be read safely: ${reasonText(format.reason, lang)}. Different PDF readers could find different certificates in it, so as it is it proves nothing: it may have been altered, or rewritten by a PDF tool. Ask for the PDF as issued, or its .evidence.json file.`;
@@ -1000,6 +1004,12 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
     return zh
       ? `证书本身未通过以下检查：${own.join("、")}。证书已被改动或并非其所声称的证书，不能证明其所述内容。${content ? "文件比对所依据的是这份证书，因此比对结果同样无意义。" : ""}`
       : `The certificate itself fails these checks: ${own.join(", ")}. It was altered, or is not what it claims to be, and does not prove what it states.${content ? " The file was compared with this certificate, so that comparison means nothing either." : ""}`;
+  }
+  // A form the reader does not take (encryption, another filter) is most often a PDF tool's rewrite.
+  if (format?.reason.code === "format.unsupported-document") {
+    return zh
+      ? `这份 PDF 使用了本验证程序不读取的形式：${inChinese(format.reason.message, UNSUPPORTED_PHRASES_ZH, "不支持的 PDF 形式")}。它可能经 PDF 工具改写过（加密、重新编码等），按现状无法核验，这本身并不表明证书是伪造的。请索取签发时的 PDF 证书或其 .evidence.json 文件。`
+      : `This PDF is in a form this verifier does not read: ${format.reason.message}. A PDF tool may have rewritten it (encrypted it, re-encoded its streams); as it is it cannot be verified, which is itself no sign of forgery. Ask for the PDF as issued, or its .evidence.json file.`;
   }
   const errors = result.checks.filter((c) => c.status === "error" && c.id !== "timestamp");
   const why = errors.map((c) => reasonText(c.reason, lang)).join(zh ? "；" : "; ");
