@@ -531,6 +531,28 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         "--json",
       ]);
       expect([line.code, JSON.parse(line.stdout).fileCompared]).to.deep.equal([0, true]);
+      // A hash was compared, not a file: the verdict says so, in both languages.
+      const content = parsed.checks.find((c: { id: string }) => c.id === "content");
+      expect(content.reason).to.deep.equal({ code: "content.match", digest, given: true });
+      const said = await runCli(["verify", certificatePath, "--sha256", digest, "--rpc", chain.url, "--lang", "en"]);
+      expect(said.stdout.split("\n")[0]).to.equal("== VALID — the SHA-256 given matches the certificate ==");
+      expect(said.stdout).to.include("no file was read");
+      const zh = await runCli(["verify", certificatePath, "--sha256", digest, "--rpc", chain.url, "--lang", "zh"]);
+      expect(zh.stdout.split("\n")[0]).to.equal("== 有效——所给 SHA-256 与存证一致 ==");
+      const wrong = await runCli([
+        "verify",
+        certificatePath,
+        "--sha256",
+        "ab".repeat(32),
+        "--rpc",
+        chain.url,
+        "--lang",
+        "en",
+      ]);
+      expect([wrong.code, wrong.stdout.split("\n")[0]]).to.deep.equal([
+        1,
+        "== INVALID — the SHA-256 given does not match the certificate ==",
+      ]);
       expect(parsed.checks.map((c: { id: string; status: string }) => [c.id, c.status])).to.deep.equal([
         ["format", "passed"],
         ["content", "passed"],

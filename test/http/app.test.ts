@@ -938,8 +938,13 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ certificate, sha256: digest }),
       });
-      const body = (await res.json()) as { verdict: string; fileCompared: boolean };
+      const body = (await res.json()) as {
+        verdict: string;
+        fileCompared: boolean;
+        checks: { id: string; reason: { given?: boolean } }[];
+      };
       expect([res.status, body.verdict, body.fileCompared]).to.deep.equal([200, "valid", true]);
+      expect(body.checks.find((c) => c.id === "content")!.reason.given, "a hash given, no file read").to.equal(true);
     });
   });
 

@@ -214,7 +214,13 @@ async function run(): Promise<void> {
   try {
     const original = evidenceFile.files?.[0];
     const digest = original ? await fileDigest : typed ? typedDigest(typed) : undefined;
-    await verifyAndRender(text, digest, original && (await capturePackageIn(original)), rpc, ownNode);
+    await verifyAndRender(
+      text,
+      digest === undefined ? undefined : { digest, given: !original },
+      original && (await capturePackageIn(original)),
+      rpc,
+      ownNode,
+    );
   } catch (e) {
     errorLine.set(() => (e as Error).message);
   } finally {
@@ -244,7 +250,8 @@ async function isZipFile(file: File): Promise<boolean> {
 
 async function verifyAndRender(
   text: string,
-  digest: string | undefined,
+  /** The original's SHA-256; `given` when it was typed, not computed from a file chosen. */
+  digest: { digest: string; given: boolean } | undefined,
   packageFile: ByteSource | undefined,
   rpc: string,
   ownNode: boolean,
@@ -270,7 +277,7 @@ async function verifyAndRender(
     },
     // A package chosen as the original goes with its own hash: a ZIP may be certified as it is.
     ...(packageFile !== undefined ? { packageFile } : {}),
-    ...(digest !== undefined ? { fileDigest: digest } : {}),
+    ...(digest !== undefined ? { fileDigest: digest.digest, digestGiven: digest.given } : {}),
   });
   last = { result, rpc, at: new Date() };
   render(result, rpc, last.at);

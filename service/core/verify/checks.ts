@@ -35,8 +35,9 @@ export type Reason =
   /** A capture package downloaded before its capture was anchored: nothing to verify yet. */
   | { code: "format.no-certificate-yet" }
   | { code: "format.not-checked" }
-  | { code: "content.match"; digest: string }
-  | { code: "content.mismatch"; digest: string; certified: string }
+  /** `given`: the SHA-256 was given (typed, pasted), not computed from a file the verifier read. */
+  | { code: "content.match"; digest: string; given?: true }
+  | { code: "content.mismatch"; digest: string; certified: string; given?: true }
   | { code: "content.bad-digest" }
   | { code: "content.no-file" }
   /** A capture package: its manifest.json is the certified content (no file of the user's). */

@@ -52,6 +52,11 @@ export interface VerifyOptions {
         certifiedContentHash: string,
         record?: { fileName?: string | undefined; mediaType?: string | undefined },
       ) => string | undefined | Promise<string | undefined>);
+  /**
+   * `fileDigest` is a SHA-256 the reader gave (typed, pasted from a printed page), not one of a
+   * file this verifier read: the result says a hash, not a file, was compared.
+   */
+  digestGiven?: boolean;
   /** Where the anchor is read; the verdict rests on it. */
   chain: ChainReader;
   /** Checks time-stamp tokens; without it, tokens are reported as not checked (an error). */
@@ -95,7 +100,7 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
   ]);
   const checks: Check[] = [
     { id: "format", status: "passed", reason: { code: "format.ok", version: claims.version } },
-    checkContent(claims.record.contentHash, fileDigest),
+    checkContent(claims.record.contentHash, fileDigest, options.digestGiven),
     checkLeaf(claims),
     checkInclusion(claims),
     anchor,
@@ -192,14 +197,19 @@ function check(id: CheckId, status: Check["status"], reason: Reason): Check {
   return { id, status, reason };
 }
 
-/** The `content` check: a file's SHA-256 (as given) against the certified one. */
-export function checkContent(certified: string, fileDigest: string | undefined): Check {
+/** The `content` check: a file's SHA-256 (as given) against the certified one; `given` when no file was read. */
+export function checkContent(certified: string, fileDigest: string | undefined, given?: boolean): Check {
   if (fileDigest === undefined) return check("content", "skipped", { code: "content.no-file" });
   if (!CONTENT_HASH_INPUT.test(fileDigest)) return check("content", "error", { code: "content.bad-digest" });
   const digest = fileDigest.toLowerCase();
   return digest === certified
-    ? check("content", "passed", { code: "content.match", digest })
-    : check("content", "failed", { code: "content.mismatch", digest, certified });
+    ? check("content", "passed", { code: "content.match", digest, ...(given ? { given: true as const } : {}) })
+    : check("content", "failed", {
+        code: "content.mismatch",
+        digest,
+        certified,
+        ...(given ? { given: true as const } : {}),
+      });
 }
 
 function checkLeaf(c: CertificateClaims): Check {

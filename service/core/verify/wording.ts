@@ -287,12 +287,24 @@ const DETAILS: { [C in ReasonCode]: Detail<C> } = {
     () => "未检查",
   ),
   "content.match": both(
-    (r) => `the file's SHA-256 ${r.digest} equals the certified content hash`,
-    (r) => `文件的 SHA-256 ${r.digest} 与存证内容哈希相同`,
+    (r) =>
+      r.given
+        ? `the SHA-256 given, ${r.digest}, equals the certified content hash (no file was read)`
+        : `the file's SHA-256 ${r.digest} equals the certified content hash`,
+    (r) =>
+      r.given
+        ? `所给的 SHA-256 ${r.digest} 与存证内容哈希相同（未读取任何文件）`
+        : `文件的 SHA-256 ${r.digest} 与存证内容哈希相同`,
   ),
   "content.mismatch": both(
-    (r) => `the file's SHA-256 ${r.digest} differs from the certified ${r.certified}`,
-    (r) => `文件的 SHA-256 为 ${r.digest}，存证内容哈希为 ${r.certified}，两者不同`,
+    (r) =>
+      r.given
+        ? `the SHA-256 given, ${r.digest}, differs from the certified ${r.certified}`
+        : `the file's SHA-256 ${r.digest} differs from the certified ${r.certified}`,
+    (r) =>
+      r.given
+        ? `所给的 SHA-256 为 ${r.digest}，存证内容哈希为 ${r.certified}，两者不同`
+        : `文件的 SHA-256 为 ${r.digest}，存证内容哈希为 ${r.certified}，两者不同`,
   ),
   "content.bad-digest": both(
     () => "the supplied SHA-256 is not 64 hexadecimal characters",
@@ -846,6 +858,11 @@ export function verdictHeadline(
     return lang === "zh-CN" ? "无效——取证包与证书不一致" : "INVALID — the package does not match the certificate";
   }
   if (differs === "file") {
+    if (digestGiven(result)) {
+      return lang === "zh-CN"
+        ? "无效——所给 SHA-256 与存证不一致"
+        : "INVALID — the SHA-256 given does not match the certificate";
+    }
     return lang === "zh-CN" ? "无效——文件与存证不一致" : "INVALID — the file does not match the certificate";
   }
   if (holdsNoCertificate(result)) {
@@ -854,10 +871,19 @@ export function verdictHeadline(
   if (result.verdict !== "valid") return VERDICT_NAMES[result.verdict][lang];
   if (result.capture)
     return lang === "zh-CN" ? "有效——网页取证包与存证一致" : "VALID — the capture package matches the certificate";
+  if (result.fileCompared && digestGiven(result)) {
+    return lang === "zh-CN" ? "有效——所给 SHA-256 与存证一致" : "VALID — the SHA-256 given matches the certificate";
+  }
   if (result.fileCompared) {
     return lang === "zh-CN" ? "有效——文件与存证一致" : "VALID — the file matches the certificate";
   }
   return lang === "zh-CN" ? "证书有效——未比对文件" : "VALID CERTIFICATE — no file compared";
+}
+
+/** Whether the content check compared a SHA-256 the reader gave, not a file the verifier read. */
+function digestGiven(result: Pick<VerificationResult, "checks">): boolean {
+  const reason = result.checks.find((c) => c.id === "content")?.reason;
+  return (reason?.code === "content.match" || reason?.code === "content.mismatch") && reason.given === true;
 }
 
 /**
@@ -914,6 +940,11 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
         ? `${result.capture.url} 的网页取证记录最迟在 ${when}已经存在，取证包中的文件自那时起未被改动。`
         : `The capture of ${result.capture.url} existed no later than ${when}; the package's files are unchanged since.`;
     }
+    if (result.fileCompared && digestGiven(result)) {
+      return zh
+        ? `证书真实且已上链：SHA-256 为您所给值的文件最迟在 ${when}已经存在。本次只比对了哈希值，未读取任何文件：要确认手中的文件就是它，请提供文件本身，或自行计算其 SHA-256（如 sha256sum）后比较。`
+        : `The certificate is genuine and anchored: a file with the SHA-256 you gave existed no later than ${when}. Only the hash was compared; no file was read: to check that a file at hand is that file, supply the file itself, or compute its SHA-256 (sha256sum) and compare.`;
+    }
     if (result.fileCompared) {
       return zh
         ? `您提供的文件最迟在 ${when}已经存在，且自那时起未被改动。`
@@ -933,6 +964,11 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
     return zh
       ? "取证包与证书本身核验无误，但您提供的文件不属于该网页取证：清单本身及其所列文件的 SHA-256 均与之不同。"
       : "The package and its certificate check out, but the file you supplied is not part of this capture: neither the manifest nor any file it lists has its SHA-256.";
+  }
+  if (differs === "file" && digestGiven(result)) {
+    return zh
+      ? "证书本身核验无误（记录、默克尔证明、区块链锚定和签发方签名均通过），但您所给的 SHA-256 不是存证内容哈希。请核对所给的值，或提供原始文件。"
+      : "The certificate itself checks out (record, Merkle proof, blockchain anchor and issuer signature all pass), but the SHA-256 you gave is not the certified content hash. Check the value you gave, or supply the original file.";
   }
   if (differs === "file") {
     return zh

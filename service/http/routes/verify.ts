@@ -49,7 +49,7 @@ import { fileAsTextField, refuseContentEncoding } from "../validation.ts";
  */
 export type Verify = (
   input: EvidenceInput,
-  options?: Pick<EvidenceOptions, "fileDigest" | "packageFile" | "unreadPackage"> & {
+  options?: Pick<EvidenceOptions, "fileDigest" | "digestGiven" | "packageFile" | "unreadPackage"> & {
     /** How this request reads the chain: given the verifier's reader, the one to use. */
     readThrough?: (chain: ChainReader) => ChainReader;
   },
@@ -483,10 +483,11 @@ function requestLang(req: Request): Lang {
   return langOf(asked);
 }
 
-async function verificationInput(
-  req: Request,
-): Promise<
-  | { evidence: EvidenceInput; options: Pick<EvidenceOptions, "fileDigest" | "packageFile" | "unreadPackage"> }
+async function verificationInput(req: Request): Promise<
+  | {
+      evidence: EvidenceInput;
+      options: Pick<EvidenceOptions, "fileDigest" | "digestGiven" | "packageFile" | "unreadPackage">;
+    }
   | { malformed: string; options: object }
 > {
   const body = req.body as Record<string, unknown>;
@@ -529,5 +530,8 @@ async function verificationInput(
       );
     }
   }
-  return { evidence, options: fileDigest ? { fileDigest } : {} };
+  return {
+    evidence,
+    options: fileDigest ? { fileDigest, ...(body.sha256 !== undefined ? { digestGiven: true } : {}) } : {},
+  };
 }
