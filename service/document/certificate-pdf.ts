@@ -692,9 +692,18 @@ class Layout {
 
   #drawSteps(number: number, steps: VerifyStep[], x: number, width: number): void {
     const doc = this.#doc;
-    const codeHeight = (code: string): number => {
+    // Each line of code on one line, its type made smaller where it is too long: a command
+    // broken across lines breaks when it is copied from the page into a terminal.
+    const codeSize = (line: string): number => {
       this.#setStyle("code");
-      return doc.heightOfString(code, { width: width - 10, lineGap: STYLES.code.gap });
+      return Math.min(STYLES.code.size, (STYLES.code.size * (width - 10)) / doc.widthOfString(line));
+    };
+    const codeHeight = (code: string): number => {
+      return code.split("\n").reduce((sum, line) => {
+        this.#setStyle("code");
+        doc.fontSize(codeSize(line));
+        return sum + doc.currentLineHeight(true) + STYLES.code.gap;
+      }, 0);
     };
     const height = steps.reduce(
       (sum, s) =>
@@ -706,15 +715,22 @@ class Layout {
     for (const step of steps) {
       baseline = this.#paragraph(step.zh, step.en, x, baseline, width);
       if (step.code !== undefined) {
-        this.#setStyle(step.link === undefined ? "code" : "link");
-        // The verification address is the service's own (PUBLIC_URL), never a submitter's text.
-        doc.text(step.code, x + 10, baseline - 1, {
-          baseline: "alphabetic",
-          width: width - 10,
-          lineGap: STYLES.code.gap,
-          ...(step.link === undefined ? {} : { link: step.link }),
+        let y = baseline - 1;
+        step.code.split("\n").forEach((line, i) => {
+          const size = codeSize(line);
+          // The first line is the link (the verification address: the service's own, never a submitter's text).
+          const link = i === 0 ? step.link : undefined;
+          this.#setStyle(link === undefined ? "code" : "link");
+          doc.fontSize(size);
+          doc.text(line, x + 10, y, {
+            baseline: "alphabetic",
+            width: width - 10,
+            lineBreak: false,
+            ...(link === undefined ? {} : { link }),
+          });
+          y += doc.currentLineHeight(true) + STYLES.code.gap;
         });
-        baseline = doc.y + 1;
+        baseline = y + 1;
       }
       baseline += 2;
     }

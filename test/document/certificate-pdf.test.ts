@@ -187,6 +187,17 @@ describe("renderCertificatePdf", function () {
     expect(text).to.include("1/2").and.to.include("2/2");
   });
 
+  it("prints each line of the verification command whole, on one line, so that it pastes into a terminal as it is", async () => {
+    // An id of today's length (27 characters, the second it was made first).
+    const input = withCertificate(exampleDocumentInput(), (c) => {
+      c.record.id = "DP74eCXW4WbtG9jvZFxeBdFWuWk";
+    });
+    const lines = poppler.text(await renderCertificatePdf(input)).split("\n");
+    expect(lines).to.include(
+      "node evidence-verify.mjs verify DP74eCXW4WbtG9jvZFxeBdFWuWk.pdf --file <original file> --rpc <node URL>",
+    );
+  });
+
   it("cuts a long file name in the middle, keeping its end, where one file of a series differs from the next", async () => {
     const input = withCertificate(exampleDocumentInput(), (c) => {
       c.record.fileName = `侵权截图_${"商品详情页".repeat(40)}_第17张.png`;
