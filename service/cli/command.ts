@@ -13,6 +13,8 @@ export interface Context<O extends ParseArgsOptionsConfig> {
   positionals: string[];
   /** The language of messages: --lang, else the locale (LC_ALL, LC_MESSAGES, LANG). */
   lang: Lang;
+  /** How the command names itself in messages: "evidence verify", "evidence-verify verify". */
+  who: string;
 }
 
 export interface Command<O extends ParseArgsOptionsConfig = ParseArgsOptionsConfig> {

@@ -31,11 +31,13 @@ export function verificationText(
   for (const warning of result.warnings) lines.push(`${zh ? "注意：" : "WARNING: "}${warningText(warning, lang)}`);
   if (result.warnings.length > 0) lines.push("");
   const width = Math.max(...Object.values(CHECK_NAMES).map((n) => displayWidth(n[lang])));
+  // The widest status ("无法检查", "COULD NOT CHECK") and two spaces: every name starts in one column.
+  const statusWidth = Math.max(...Object.values(STATUS_NAMES).map((n) => displayWidth(n[lang]))) + 2;
   for (const check of result.checks) {
     const status = STATUS_NAMES[check.status][lang];
     const name = CHECK_NAMES[check.id][lang];
-    lines.push(`${pad(status, zh ? 8 : 16)}${pad(name, width + 2)}${checkSentence(check, lang)}`);
-    lines.push(`${" ".repeat((zh ? 8 : 16) + width + 2)}${reasonText(check.reason, lang)}`);
+    lines.push(`${pad(status, statusWidth)}${pad(name, width + 2)}${checkSentence(check, lang)}`);
+    lines.push(`${" ".repeat(statusWidth + width + 2)}${reasonText(check.reason, lang)}`);
   }
   lines.push("");
   const c = result.claims;

@@ -94,7 +94,12 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
     return EXIT.usage;
   }
   try {
-    return await command.run({ values: values as never, positionals: parsed.positionals.map(restore), lang });
+    return await command.run({
+      values: values as never,
+      positionals: parsed.positionals.map(restore),
+      lang,
+      who: `${name} ${command.name}`,
+    });
   } catch (e) {
     return report(`${name} ${command.name}`, usageOf(command), e, lang);
   }

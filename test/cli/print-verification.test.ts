@@ -78,3 +78,37 @@ describe("evidence verify's text: the certificate's facts (cli/print-verificatio
     expect(verificationText(otherFile, { ...options, lang: "en" })).not.to.include("unproven");
   });
 });
+
+describe("evidence verify's text: the checks' table (cli/print-verification.ts)", () => {
+  const options = { rpc: "http://127.0.0.1:8545", source: "c.evidence.json" };
+  /** The display column (CJK characters are two wide) at which `name` begins on `line`. */
+  const columnOf = (line: string, name: string) =>
+    [...line.slice(0, line.indexOf(name))].reduce((w, ch) => w + (/[\u2e80-\ua4cf\uff00-\uff60]/.test(ch) ? 2 : 1), 0);
+
+  for (const lang of ["zh-CN", "en"] as const) {
+    it(`starts every check's name in one column, whatever its status (${lang}; 无法检查 and COULD NOT CHECK are the widest)`, async () => {
+      // A node behind the anchoring block: the anchor check could not be made, an error among passes.
+      const verified = await verifyCertificate(example.certificateV2(), {
+        chain: RecordedChain.holding(parseCertificate(example.certificateV2())),
+      });
+      const result = {
+        ...verified,
+        checks: verified.checks.map((c) =>
+          c.id === "anchor"
+            ? { ...c, status: "error" as const, reason: { code: "anchor.behind" as const, latest: 1, blockNumber: 12 } }
+            : c,
+        ),
+      };
+      const names = lang === "zh-CN" ? ["格式", "区块链锚定", "时间戳"] : ["Format", "Blockchain anchor", "Time-stamp"];
+      const lines = verificationText(result, { ...options, lang }).split("\n");
+      const columns = names.map((name) => {
+        const line = lines.find(
+          (l) => /^(通过|未通过|未检查|无法检查|PASS|FAIL|SKIP|COULD NOT CHECK) /.test(l) && l.includes(name),
+        );
+        expect(line, name).to.not.equal(undefined);
+        return columnOf(line!, name);
+      });
+      expect(new Set(columns).size, columns.join(", ")).to.equal(1);
+    });
+  }
+});

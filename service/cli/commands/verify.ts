@@ -53,7 +53,7 @@ output's reader stops reading (| head).`,
     "tsa-trust": { type: "string" },
     contract: { type: "string", multiple: true },
   },
-  async run({ values, positionals, lang }) {
+  async run({ values, positionals, lang, who }) {
     if (positionals.length === 0) throw new UsageError("name at least one certificate file or directory");
     const given = [values.file, values.sha256, values.files].filter((x) => x !== undefined).length;
     if (given > 1) throw new UsageError("give one of --file, --sha256 and --files");
@@ -79,16 +79,16 @@ output's reader stops reading (| head).`,
         if (subdirectories > 0) {
           console.error(
             lang === "zh-CN"
-              ? `evidence verify：${dir} 中的 ${subdirectories} 个子目录未检查（要核验其中的证书，请将其一并列出）`
-              : `evidence verify: ${dir}: ${subdirectories} subdirector${subdirectories === 1 ? "y" : "ies"} not searched (name ${subdirectories === 1 ? "it" : "them"} to verify the certificates inside)`,
+              ? `${who}：${dir} 中的 ${subdirectories} 个子目录未检查（要核验其中的证书，请将其一并列出）`
+              : `${who}: ${dir}: ${subdirectories} subdirector${subdirectories === 1 ? "y" : "ies"} not searched (name ${subdirectories === 1 ? "it" : "them"} to verify the certificates inside)`,
           );
         }
         // A certificate saved under another name (.txt) would otherwise go unverified unsaid.
         if (others > 0) {
           console.error(
             lang === "zh-CN"
-              ? `evidence verify：${dir} 中的 ${others} 个其他类型的文件未读取（证书文件为 .json、.pdf、.zip 或 .wacz；要核验某个文件，请直接列出）`
-              : `evidence verify: ${dir}: ${others} file${others === 1 ? "" : "s"} of other kinds not read (certificates are .json, .pdf, .zip or .wacz files; name a file to verify it)`,
+              ? `${who}：${dir} 中的 ${others} 个其他类型的文件未读取（证书文件为 .json、.pdf、.zip 或 .wacz；要核验某个文件，请直接列出）`
+              : `${who}: ${dir}: ${others} file${others === 1 ? "" : "s"} of other kinds not read (certificates are .json, .pdf, .zip or .wacz files; name a file to verify it)`,
           );
         }
       },
@@ -308,8 +308,8 @@ output's reader stops reading (| head).`,
         const more = unmatched.length > 10 ? (zh ? " 等" : ", …") : "";
         console.error(
           zh
-            ? `evidence verify：${values.files} 中有 ${unmatched.length} 个文件与任何证书都不对应：${names.join("，")}${more}`
-            : `evidence verify: ${unmatched.length} file${unmatched.length === 1 ? "" : "s"} in ${values.files} matched no certificate: ${names.join(", ")}${more}`,
+            ? `${who}：${values.files} 中有 ${unmatched.length} 个文件与任何证书都不对应：${names.join("，")}${more}`
+            : `${who}: ${unmatched.length} file${unmatched.length === 1 ? "" : "s"} in ${values.files} matched no certificate: ${names.join(", ")}${more}`,
         );
       }
     }
