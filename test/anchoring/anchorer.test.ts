@@ -632,10 +632,19 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       const [batch] = await reconciler.runOnce();
       expect(reconciler.status).to.deep.include({ mismatches: 1, batches: [batch], unresolved: [batch] });
       expect((await store.evidence(ids[0]!))?.status).to.equal("anchoring");
+      // The registry trusted (as the service and its page trust theirs): the root is not in it.
+      const registry = claimsOf(before!).anchor.contract;
       expect(
-        (await verifyCertificate(before!, { chain: readerOf(chain) })).verdict,
+        (await verifyCertificate(before!, { chain: readerOf(chain), trustedContracts: [registry] })).verdict,
         "the old certificate no longer verifies",
       ).to.equal("invalid");
+      // None trusted: the node has neither the anchor nor the certificate's block, as a chain that
+      // never had them (another chain that shares the id) would not: could not verify.
+      const untrusted = await verifyCertificate(before!, { chain: readerOf(chain) });
+      expect([untrusted.verdict, untrusted.checks.find((c) => c.id === "anchor")!.reason.code]).to.deep.equal([
+        "indeterminate",
+        "anchor.chain-unconfirmed",
+      ]);
 
       await a.runOnce();
       chain.mine();
