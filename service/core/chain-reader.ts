@@ -273,6 +273,9 @@ function anchoredEvent(log: unknown): AnchoredEvent | null {
  * can still be lost by a chain restored from an older backup: {@link stillHeld} asks the node
  * for the newest block remembered and forgets everything when the node no longer has it.
  */
+/** How many blocks {@link CachingChainReader.stillHeld} asks about at most; past it, everything is forgotten. */
+const MAX_HELD_ASKED = 64;
+
 export class CachingChainReader implements ChainReader {
   readonly #inner: ChainReader;
   readonly #limit: number;
@@ -286,8 +289,15 @@ export class CachingChainReader implements ChainReader {
   /** Grows with each {@link forget}: a read begun before it is not remembered after it. */
   #generation = 0;
   readonly #finalityDepth: number;
-  /** The newest block anything remembered is in, with its hash: what {@link stillHeld} asks about. */
+  /**
+   * The newest block anything remembered is in, with its hash, and each block that was the
+   * newest since {@link stillHeld} last asked (what is remembered may come from two forks, if
+   * the chain changed between): what stillHeld asks about.
+   */
   #newestHeld: { number: number; hash: Hex32 } | undefined;
+  #heldSinceAsked: { number: number; hash: Hex32 }[] = [];
+  /** The newest block remembered when {@link stillHeld} last asked. */
+  #lastAsked: { number: number; hash: Hex32 } | undefined;
 
   /**
    * `limit` bounds each cache; past it the entry read longest ago goes. `finalityDepth`: how
@@ -307,11 +317,17 @@ export class CachingChainReader implements ChainReader {
    * below it is linked to it by hash, so one read answers for all that is remembered.
    */
   async stillHeld(): Promise<boolean> {
-    const held = this.#newestHeld;
-    if (held === undefined) return true;
+    const asked = [...(this.#lastAsked ? [this.#lastAsked] : []), ...this.#heldSinceAsked];
+    this.#heldSinceAsked = [];
+    this.#lastAsked = this.#newestHeld;
     const generation = this.#generation;
-    const now = await this.#inner.block(held.number);
-    if (generation !== this.#generation || now?.hash === held.hash) return true;
+    // Too many to ask about (a bulk read of many new batches between two passes): forgotten.
+    const lost =
+      asked.length > MAX_HELD_ASKED ||
+      (await Promise.all(asked.map(async (held) => (await this.#inner.block(held.number))?.hash !== held.hash))).some(
+        Boolean,
+      );
+    if (generation !== this.#generation || !lost) return true;
     this.forget();
     return false;
   }
@@ -324,6 +340,8 @@ export class CachingChainReader implements ChainReader {
     this.#generation++;
     this.#highestBlock = -1;
     this.#newestHeld = undefined;
+    this.#heldSinceAsked = [];
+    this.#lastAsked = undefined;
     this.#code.clear();
     this.#anchors.clear();
     this.#blocks.clear();
@@ -430,7 +448,10 @@ export class CachingChainReader implements ChainReader {
 
   /** Notes that something in block `n`, of hash `hash`, is remembered. */
   #held(n: number, hash: Hex32): void {
-    if (this.#newestHeld === undefined || n > this.#newestHeld.number) this.#newestHeld = { number: n, hash };
+    if (this.#newestHeld === undefined || n > this.#newestHeld.number) {
+      this.#newestHeld = { number: n, hash };
+      this.#heldSinceAsked.push(this.#newestHeld);
+    }
   }
 
   /** The read under way for `key`, or `read` started now and shared until it settles. */

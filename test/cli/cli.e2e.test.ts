@@ -725,12 +725,8 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         // A long scan kept as a PDF, larger than any certificate document (a sparse file).
         writeFileSync(path.join(mixed, "scan.pdf"), "%PDF-1.7\n");
         truncateSync(path.join(mixed, "scan.pdf"), MAX_DOCUMENT_BYTES + 1);
-        // Originals this reader cannot read, naming no certificate: an encrypted contract and a
-        // hand-made invoice cut short (a download that stopped).
-        writeFileSync(
-          path.join(mixed, "sealed.pdf"),
-          "%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Size 2 /Root 1 0 R /Encrypt << /Filter /Standard >> >>\n",
-        );
+        // An original this reader cannot read, naming no certificate: a hand-made invoice cut
+        // short (a download that stopped).
         writeFileSync(
           path.join(mixed, "invoice.pdf"),
           "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj <<",
@@ -745,18 +741,14 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(res.stdout).to.match(/— +— +extension\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(/— +— +video\.zip +— +passed over: a ZIP that is no capture package\n/);
         expect(res.stdout).to.match(/— +— +scan\.pdf +— +passed over: a file larger than 64 MB that is no ZIP\n/);
-        for (const name of ["sealed", "invoice"]) {
-          expect(res.stdout).to.match(
-            new RegExp(
-              `— +— +${name}\\.pdf +— +passed over: a PDF this verifier cannot read that names no Evidence Anchor certificate\n`,
-            ),
-          );
-        }
         expect(res.stdout).to.match(
-          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 9 files holding no certificate passed over /,
+          /— +— +invoice\.pdf +— +passed over: a PDF this verifier cannot read that names no Evidence Anchor certificate\n/,
+        );
+        expect(res.stdout).to.match(
+          /\n1 certificate: 1 valid, 0 invalid, 0 could not be verified; 0 with no file in \S+ to compare; 8 files holding no certificate passed over /,
         );
         expect(res.stderr.trim()).to.equal(
-          `evidence verify: 9 files in ${mixed} matched no certificate: contract.pdf, empty.zip, extension.zip, invoice.pdf, notes.json, photos.zip, scan.pdf, sealed.pdf, video.zip`,
+          `evidence verify: 8 files in ${mixed} matched no certificate: contract.pdf, empty.zip, extension.zip, invoice.pdf, notes.json, photos.zip, scan.pdf, video.zip`,
         );
         const lines = await runCli(["verify", mixed, "--rpc", chain.url, "--json", "--lang", "en"]);
         expect(
@@ -773,20 +765,38 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
           "json-not-a-certificate",
           "zip-not-a-package",
           "too-large",
-          "pdf-unreadable",
           "zip-not-a-package",
         ]);
-        // Named, an encrypted PDF is a certificate document in a form this reader does not read:
-        // could not verify (exit 3), never INVALID.
-        const sealedDocument = path.join(mixed, "sealed-certificate.pdf");
-        copyFileSync(new URL("../vectors/pdf/encrypted.pdf", import.meta.url), sealedDocument);
-        const sealed = await runCli(["verify", sealedDocument, "--rpc", chain.url, "--json"]);
-        const sealedFormat = JSON.parse(sealed.stdout).checks.find((c: { id: string }) => c.id === "format");
-        expect([sealed.code, sealedFormat.status, sealedFormat.reason.code]).to.deep.equal([
-          3,
-          "error",
-          "format.unsupported-document",
-        ]);
+        // An encrypted PDF hides what it names: named, or in a folder, it is a certificate document
+        // in a form this reader does not read: could not verify (exit 3), never INVALID nor passed over.
+        const sealedFolder = tempDir("cli-sealed");
+        try {
+          copyFileSync(new URL("../vectors/pdf/encrypted.pdf", import.meta.url), path.join(sealedFolder, "sealed.pdf"));
+          writeFileSync(
+            path.join(sealedFolder, "sealed-contract.pdf"),
+            "%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n" +
+              "3 0 obj\n<< /Filter /Standard /V 2 /R 3 /Length 128 /P -44 >>\nendobj\n" +
+              "xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \n0000000115 00000 n \n" +
+              "trailer\n<< /Size 4 /Root 1 0 R /Encrypt 3 0 R >>\nstartxref\n186\n%%EOF\n",
+          );
+          const named = await runCli(["verify", path.join(sealedFolder, "sealed.pdf"), "--rpc", chain.url, "--json"]);
+          const format = JSON.parse(named.stdout).checks.find((c: { id: string }) => c.id === "format");
+          expect([named.code, format.status, format.reason.code]).to.deep.equal([
+            3,
+            "error",
+            "format.unsupported-document",
+          ]);
+          const folder = await runCli(["verify", sealedFolder, "--rpc", chain.url, "--json"]);
+          expect([
+            folder.code,
+            folder.stdout
+              .trim()
+              .split("\n")
+              .map((l) => JSON.parse(l).verdict),
+          ]).to.deep.equal([3, ["indeterminate", "indeterminate"]]);
+        } finally {
+          await cleanUpDataDir(sealedFolder);
+        }
         // Named, a file is a certificate to verify, whatever it holds.
         const named = await runCli(["verify", path.join(mixed, "contract.pdf"), "--rpc", chain.url, "--json"]);
         expect([named.code, JSON.parse(named.stdout).verdict]).to.deep.equal([1, "invalid"]);
@@ -890,7 +900,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       }
     });
 
-    it("takes a file of the certified name whose SHA-256 another certificate of the run states for that one's: the first certificate's file is not compared, and named (exit 0)", async () => {
+    it("takes a file of the certified name that another certificate of the run proves (VALID with it) for that one's: the first certificate's file is not compared, and named (exit 0); one that only states its hash proves nothing", async () => {
       const certs = tempDir("cli-versions");
       const files = tempDir("cli-versions-files");
       const second = tempDir("cli-versions-second");
@@ -931,6 +941,35 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(table.stdout).to.include(`— ${name} is another's`);
         expect(table.stdout).to.include("; 1 with no file in");
         expect(table.stdout).to.include("(1 whose file of the certified name is another certificate's)");
+        // Saved as {"certificate": …}, the second certificate proves the file all the same.
+        writeFileSync(
+          path.join(certs, "b.evidence.json"),
+          JSON.stringify({ certificate: JSON.parse(readFileSync(secondCertificate, "utf8")) }),
+        );
+        const wrapped = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
+        expect(wrapped.code, wrapped.stdout).to.equal(0);
+        // A certificate that only states the file's hash proves nothing: the first is compared by its name.
+        const forged = JSON.parse(readFileSync(certificatePath, "utf8"));
+        forged.record.contentHash = sha256Hex(readFileSync(path.join(second, name)));
+        writeFileSync(path.join(certs, "b.evidence.json"), JSON.stringify(forged));
+        const stated = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
+        expect([
+          stated.code,
+          stated.stdout
+            .trim()
+            .split("\n")
+            .map((l) => [
+              path.basename(JSON.parse(l).certificate),
+              JSON.parse(l).verdict,
+              JSON.parse(l).originalFoundBy,
+            ]),
+        ]).to.deep.equal([
+          1,
+          [
+            ["a.evidence.json", "invalid", "name"],
+            ["b.evidence.json", "invalid", "hash"],
+          ],
+        ]);
       } finally {
         await cleanUpDataDir(certs);
         await cleanUpDataDir(files);

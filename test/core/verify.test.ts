@@ -419,6 +419,19 @@ for (const version of [1, 2] as const) {
       ]);
       const trusted = await verifyCertificate(c, { chain: other, trustedContracts: [contract] });
       expect([failed(trusted), reasonOf(trusted, "anchor").code]).to.deep.equal([["anchor"], "anchor.never-anchored"]);
+      // A node that has the stated transaction is of the chain where it was sent: the claim fails.
+      const anchor = claimsOf(c).anchor;
+      other.recordReceipt(anchor.txHash, {
+        status: 1,
+        blockNumber: anchor.blockNumber,
+        blockHash: `0x${"77".repeat(32)}`,
+        anchored: [],
+      });
+      const withTransaction = await verifyCertificate(c, { chain: other });
+      expect([failed(withTransaction), reasonOf(withTransaction, "anchor").code]).to.deep.equal([
+        ["anchor"],
+        "anchor.never-anchored",
+      ]);
     });
 
     it("says when the chain is a development chain its operator can rewrite", async () => {
@@ -525,8 +538,8 @@ describe("verifying many certificates", () => {
         treeSize: 0,
       });
       const after = await verifyCertificate(example.certificate(), { chain });
-      // Neither the anchor nor the certificate's block: read afresh, not remembered.
-      expect(after.checks.find((c) => c.id === "anchor")!.reason.code).to.equal("anchor.chain-unconfirmed");
+      // The anchor is gone from the chain that still has its transaction: read afresh, not remembered.
+      expect(after.checks.find((c) => c.id === "anchor")!.reason.code).to.equal("anchor.never-anchored");
     });
   });
 
@@ -542,6 +555,24 @@ describe("verifying many certificates", () => {
       const before = inner.reads;
       await verifyCertificate(example.certificate(), { chain });
       expect(inner.reads, "nothing read again").to.equal(before);
+    });
+
+    it("is false when a newer block was read on another fork since it last asked: the blocks remembered before are asked about too", async () => {
+      const inner = RecordedChain.holding(certificate());
+      const chain = new CachingChainReader(inner);
+      await verifyCertificate(example.certificate(), { chain });
+      expect(await chain.stillHeld()).to.equal(true);
+      // A fork replaces the anchoring block and those after it; a verification then reads a newer block of the fork.
+      const fork = (n: number) => ({
+        hash: `0x${n.toString(16).padStart(64, "e")}` as `0x${string}`,
+        timestamp: 1,
+        transactions: [],
+      });
+      inner.recordBlock(anchoredIn(), fork(anchoredIn()));
+      inner.recordBlock(anchoredIn() + 5, fork(anchoredIn() + 5));
+      await chain.block(anchoredIn() + 5);
+      expect(await chain.stillHeld()).to.equal(false);
+      expect((await chain.block(anchoredIn()))?.hash, "read again").to.equal(fork(anchoredIn()).hash);
     });
 
     // newest block, code, anchorOf, block, receipt; and with no block, the block again for
@@ -894,9 +925,9 @@ describe("notACertificate: a folder's files that hold no certificate are passed 
     expect(await notACertificate("c.pdf", pdf("Evidence Anchor"))).to.equal(undefined);
   });
 
-  it("passes over a PDF it cannot read that names neither Evidence Anchor nor a certificate (an encrypted contract, a download cut short); verifies one that names either, so that a damaged certificate document is INVALID", async () => {
+  it("passes over a PDF it cannot read that names neither Evidence Anchor nor a certificate (a download cut short); verifies one that names either, so that a damaged certificate document is INVALID, and any encrypted one, whose strings hide what it names", async () => {
     const vector = (name: string) => new Uint8Array(readFileSync(new URL(`../vectors/pdf/${name}`, import.meta.url)));
-    expect(await notACertificate("sealed.pdf", ENCRYPTED_CONTRACT)).to.equal("pdf-unreadable");
+    expect(await notACertificate("sealed.pdf", ENCRYPTED_CONTRACT)).to.equal(undefined);
     // An encrypted certificate document names its attachment: verified (could not verify, as it is).
     expect(await notACertificate("certificate.pdf", vector("encrypted.pdf"))).to.equal(undefined);
     const cut = (extra: string) =>

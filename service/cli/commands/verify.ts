@@ -31,8 +31,8 @@ over, listed with the verdicts).
   --sha256 HEX   the file's SHA-256, when only the hash is at hand
   --files DIR    for many certificates: the original files, matched by their SHA-256, else
                  by the certified file name (a file of that name that differs is INVALID,
-                 unless another certificate named states its hash); the files no certificate
-                 matched are named on stderr
+                 unless another certificate named proves it: VALID with that file); the files
+                 no certificate matched are named on stderr
   --rpc URL      a node of the certificates' chain (default $EVIDENCE_RPC_URL or http://127.0.0.1:8545)
   --contract A   the consortium's anchor registry (repeatable): a certificate naming another
                  contract fails (without it, any EvidenceAnchor contract on the chain counts)
@@ -148,12 +148,45 @@ output's reader stops reading (| head).`,
     if (certificates.length === 1) sizeBaseTableForFewSignatures();
     // With --files, each certificate is compared with the file of its certified hash, if DIR
     // has one; failing that, with the file of its certified name, if DIR has one, so that an
-    // original altered since is INVALID in a folder as it is alone (--file). Only a file whose
-    // hash another certificate of the run states is taken for that one's (another version,
-    // or another file of the same name): this certificate's file is then not compared, and
-    // that file is named beside it. A capture's file is its package, never looked up by name.
+    // original altered since is INVALID in a folder as it is alone (--file). Only a file that
+    // another certificate of the run proves (VALID with that file: another version, or another
+    // file of the same name) is taken for that one's: this certificate's file is then not
+    // compared, and that file is named beside it. A certificate that merely states the file's
+    // hash proves nothing. A capture's file is its package, never looked up by name.
     const comparedDigests = new Set<string>();
-    let statedInRun: Promise<Set<string>> | undefined;
+    let statedInRun: Promise<Map<string, string[]>> | undefined;
+    const proven = new Map<string, Promise<boolean>>();
+    /** Whether a certificate of the run that states `digest` verifies VALID with the file of that hash. */
+    const provenByAnother = (digest: string, stating: readonly string[]): Promise<boolean> => {
+      let answer = proven.get(digest);
+      if (answer === undefined) {
+        answer = (async () => {
+          for (const file of stating) {
+            const held = (() => {
+              try {
+                return readCertificateFile(file, isZip);
+              } catch {
+                return undefined;
+              }
+            })();
+            if (!(held instanceof Uint8Array)) continue;
+            const result = await verifyEvidence(
+              { kind: "bytes", bytes: held },
+              {
+                chain,
+                timestamps,
+                fileDigest: digest,
+                ...(values.contract ? { trustedContracts: values.contract } : {}),
+              },
+            );
+            if (result.verdict === "valid" && result.fileCompared) return true;
+          }
+          return false;
+        })();
+        proven.set(digest, answer);
+      }
+      return answer;
+    };
     const namesakeOf = (record: { fileName?: string | undefined; mediaType?: string | undefined } | undefined) =>
       record?.fileName !== undefined && record.mediaType !== MEDIA_TYPE_CAPTURE
         ? originals!.byName.get(record.fileName)
@@ -166,7 +199,8 @@ output's reader stops reading (| head).`,
       const namesake = original ? undefined : namesakeOf(record);
       if (namesake) {
         statedInRun ??= hashesStatedIn(certificates, { statedContentHash, isZip, blobSource });
-        if (!(await statedInRun).has(namesake.digest)) original = namesake;
+        const stating = (await statedInRun).get(namesake.digest);
+        if (!stating || !(await provenByAnother(namesake.digest, stating))) original = namesake;
       }
       if (original) comparedDigests.add(original.digest);
       return original?.digest;
@@ -359,8 +393,9 @@ function fileColumn(
 }
 
 /**
- * The content hashes the certificate files state, unverified: which originals a run's
- * certificates speak of. Files that cannot be read, or hold no certificate, state none.
+ * The content hashes the certificate files state, unverified, each with the files that state
+ * it: which originals a run's certificates speak of. Files that cannot be read, or hold no
+ * certificate, state none.
  */
 async function hashesStatedIn(
   files: readonly string[],
@@ -369,8 +404,8 @@ async function hashesStatedIn(
     isZip: (head: Uint8Array) => boolean;
     blobSource: (blob: Blob) => ByteSource;
   },
-): Promise<Set<string>> {
-  const hashes = new Set<string>();
+): Promise<Map<string, string[]>> {
+  const hashes = new Map<string, string[]>();
   for (const file of files) {
     try {
       const held = readCertificateFile(file, core.isZip);
@@ -380,7 +415,7 @@ async function hashesStatedIn(
           ? { kind: "bytes", bytes: held }
           : { kind: "package", package: core.blobSource(await openAsBlob(file)) },
       );
-      if (hash !== undefined) hashes.add(hash);
+      if (hash !== undefined) hashes.set(hash, [...(hashes.get(hash) ?? []), file]);
     } catch {
       // Unreadable here, and said so where it is verified.
     }

@@ -325,9 +325,10 @@ async function checkAnchor(
       // genuine certificate must not be called altered for; a node that has the certificate's
       // block is of its chain, and then the certificate's claim fails. (A forger naming a block
       // that never existed is told apart from another chain only by a trusted registry.)
+      // A node that has the stated transaction is of the chain where it was sent.
       if (!trustedContracts) {
-        const block = await reads.block;
-        if (block?.hash !== blockHash) {
+        const [block, receipt] = await Promise.all([reads.block, reads.receipt]);
+        if (block?.hash !== blockHash && receipt === null) {
           return check("anchor", "error", {
             code: "anchor.chain-unconfirmed",
             missing: onChain === undefined ? "contract" : "anchor",

@@ -343,7 +343,9 @@ async function verifyAgainstPackage(
  */
 export async function statedContentHash(input: EvidenceInput): Promise<string | undefined> {
   const held = await certificateIn(packageOrNot(input));
-  return "certificate" in held ? certifiedContentHash(held.certificate) : undefined;
+  if (!("certificate" in held)) return undefined;
+  const wrapped = certificateWrappedIn(held.certificate);
+  return certifiedContentHash(wrapped && "certificate" in wrapped ? wrapped.certificate : held.certificate);
 }
 
 /** The content hash a certificate (parsed or its text) states, if it can be read at all; for choosing how to compare, never for judging. */
@@ -390,9 +392,10 @@ function namedAsCertificate(name: string): boolean {
  * a *.evidence.json; JSON that is not an object's text, or an object with any certificate key;
  * a PDF that carries a certificate, or names Evidence Anchor or a *.evidence.json anywhere in
  * its bytes (one of the service's documents, damaged, or its attachment taken out); a ZIP
- * naming a manifest or a certificate; and a file of none of these kinds. A PDF this reader
- * cannot read that names neither (an encrypted contract, a truncated download, a hand-made
- * invoice) is an original, passed over and listed, never an INVALID certificate.
+ * naming a manifest or a certificate; an encrypted PDF, or one with other stream filters
+ * (what it names is hidden); and a file of none of these kinds. A PDF this reader cannot read
+ * otherwise that names neither (a truncated download, a hand-made invoice) is an original,
+ * passed over and listed, never an INVALID certificate.
  */
 export async function notACertificate(
   name: string,
@@ -408,6 +411,9 @@ export async function notACertificate(
     try {
       attached = extractEmbeddedFiles(bytes);
     } catch (e) {
+      // An encrypted PDF, or one with other stream filters, hides what it names (its strings
+      // are encrypted or encoded): verified, and could not be verified, never passed over.
+      if (e instanceof PdfUnsupportedError) return undefined;
       if (includesText(bytes, "Evidence Anchor") || includesText(bytes, CERTIFICATE_SUFFIX)) return undefined;
       // Too many values or objects to read is a large document, not a damaged certificate
       // document (a few thousand values).
