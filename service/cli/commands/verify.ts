@@ -162,24 +162,8 @@ output's reader stops reading (| head).`,
       if (answer === undefined) {
         answer = (async () => {
           for (const file of stating) {
-            const held = (() => {
-              try {
-                return readCertificateFile(file, isZip);
-              } catch {
-                return undefined;
-              }
-            })();
-            if (!(held instanceof Uint8Array)) continue;
-            const result = await verifyEvidence(
-              { kind: "bytes", bytes: held },
-              {
-                chain,
-                timestamps,
-                fileDigest: digest,
-                ...(values.contract ? { trustedContracts: values.contract } : {}),
-              },
-            );
-            if (result.verdict === "valid" && result.fileCompared) return true;
+            const result = await verifyFile(file, digest);
+            if (!("skipped" in result) && result.verdict === "valid" && result.fileCompared) return true;
           }
           return false;
         })();
@@ -241,7 +225,11 @@ output's reader stops reading (| head).`,
     // the four thread-pool round trips of an asynchronous one (a bulk run reads thousands).
     // A file that cannot be read (no permission, gone, a directory, a device) could not be
     // verified: said for that file, and the others are verified as ever.
-    const verifyFile = async (file: string): Promise<VerificationResult | { skipped: NotACertificate }> => {
+    /** A certificate file's verdict, with the original of `digest` when given (else as the command was asked). */
+    const verifyFile = async (
+      file: string,
+      digest?: string,
+    ): Promise<VerificationResult | { skipped: NotACertificate }> => {
       let bytes: Uint8Array | ByteSource;
       try {
         const held = readCertificateFile(file, isZip);
@@ -264,7 +252,7 @@ output's reader stops reading (| head).`,
         {
           chain,
           timestamps,
-          ...(fileDigest ? { fileDigest } : {}),
+          ...(digest !== undefined ? { fileDigest: digest } : fileDigest ? { fileDigest } : {}),
           ...(sha256 !== undefined ? { digestGiven: true } : {}),
           ...(packageFile ? { packageFile } : {}),
           ...(values.contract ? { trustedContracts: values.contract } : {}),
@@ -275,7 +263,7 @@ output's reader stops reading (| head).`,
     // a batch overlap; results are reported in the order of the files.
     const passedOver: [string, NotACertificate][] = [];
     const zh = lang === "zh-CN";
-    for await (const [file, result] of inOrder(certificates, verifyFile, 16)) {
+    for await (const [file, result] of inOrder(certificates, (file) => verifyFile(file), 16)) {
       if ("skipped" in result) {
         // Listed with the verdicts, not only on stderr: nothing in the folder goes unmentioned.
         passedOver.push([file, result.skipped]);
