@@ -11,7 +11,7 @@ export type Values<O extends ParseArgsOptionsConfig> = {
 export interface Context<O extends ParseArgsOptionsConfig> {
   values: Values<O>;
   positionals: string[];
-  /** The language of messages: --lang, else the locale (LC_ALL, LC_MESSAGES, LANG). */
+  /** The language of messages: --lang, else the locale (LC_ALL, LC_MESSAGES, LANG, else the system's). */
   lang: Lang;
   /** How the command names itself in messages: "evidence verify", "evidence-verify verify". */
   who: string;
@@ -21,6 +21,9 @@ export interface Command<O extends ParseArgsOptionsConfig = ParseArgsOptionsConf
   name: string;
   summary: string;
   usage: string;
+  /** The summary and the usage in Chinese, shown under a Chinese locale or --lang zh. */
+  summaryZh?: string;
+  usageZh?: string;
   options: O;
   run(context: Context<O>): Promise<number>;
 }
@@ -43,10 +46,15 @@ export const SERVICE_HELP = `  --server URL     the service (default $EVIDENCE_S
   --json           machine-readable output
   --lang zh|en     the language of the output (default: from LC_ALL / LANG)`;
 
+export const SERVICE_HELP_ZH = `  --server URL     服务地址（默认取 $EVIDENCE_SERVER，否则 http://127.0.0.1:8080）
+  --api-key KEY    API 密钥（默认取 $EVIDENCE_API_KEY）
+  --json           输出机器可读的 JSON
+  --lang zh|en     输出语言（默认依 LC_ALL / LANG 而定）`;
+
 /** The one evidence id a command names (status, certificate); anything else is a usage error. */
 export function evidenceIdOf(positionals: string[]): string {
-  if (positionals.length !== 1) throw new UsageError("name exactly one evidence id");
+  if (positionals.length !== 1) throw new UsageError("name exactly one evidence id", "请给出且只给出一个存证编号");
   const id = positionals[0]!;
-  if (!EVIDENCE_ID.test(id)) throw new UsageError(`"${id}" is not an evidence id`);
+  if (!EVIDENCE_ID.test(id)) throw new UsageError(`"${id}" is not an evidence id`, `“${id}”不是存证编号`);
   return id;
 }

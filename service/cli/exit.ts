@@ -18,9 +18,18 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** A mistake in how a command was called: exit 2 with the command's usage. */
+/**
+ * A mistake in how a command was called: exit 2 with the command's usage. `zh` says it in
+ * Chinese, for a reader whose language is Chinese; without it the English is shown to all.
+ */
 export class UsageError extends Error {
   override name = "UsageError";
+  readonly zh: string | undefined;
+
+  constructor(message: string, zh?: string) {
+    super(message);
+    this.zh = zh;
+  }
 }
 
 /** The service could not be reached at all (refused, timed out, no such host): exit 4. */

@@ -14,20 +14,32 @@ export interface Program {
   /** How it is run, as its usage lines say: "evidence", "node evidence-verify.mjs". */
   invocation: string;
   commands: Command[];
-  groups: Record<string, string>;
-  help: string;
+  /** Words grouping commands ("accounts"), with what they are for in each language. */
+  groups: Record<string, Record<Lang, string>>;
+  help: Record<Lang, string>;
 }
 
 /** The command lines of a program's commands, for its help. */
-export function commandList(commands: Command[]): string {
-  return commands.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n");
+export function commandList(commands: Command[], lang: Lang = "en"): string {
+  return commands
+    .map((c) => `  ${c.name.padEnd(18)} ${(lang === "zh-CN" ? c.summaryZh : undefined) ?? c.summary}`)
+    .join("\n");
 }
 
 /** Runs one command line of `program`; the result is the exit status. */
 export async function runProgram(program: Program, argv: string[]): Promise<number> {
-  const { commands, groups, help, name } = program;
+  const { commands, groups, name } = program;
+  // The language of every word said from here on, help and usage mistakes too.
+  const asked = askedLanguage(argv);
+  const lang = asked.lang;
+  const zh = lang === "zh-CN";
+  const help = program.help[lang];
   // The commands' usage is written for `evidence`; another program shows its own invocation.
-  const usageOf = (command: Command) => command.usage.replace(/^Usage: evidence /, `Usage: ${program.invocation} `);
+  const usageOf = (command: Command) =>
+    ((zh ? command.usageZh : undefined) ?? command.usage).replace(
+      /^(Usage: |用法：)evidence /,
+      (_, word: string) => `${word}${program.invocation} `,
+    );
   const [first, second] = argv;
   if (first === "--version" || first === "-V" || first === "version") {
     console.log(`${name} ${serviceVersion()}`);
@@ -41,16 +53,23 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
   const twoWord = second !== undefined ? `${first} ${second}` : undefined;
   const command = commands.find((c) => c.name === twoWord) ?? commands.find((c) => c.name === first);
   if (!command) {
-    if (first in groups) {
+    const group = groups[first];
+    if (group !== undefined) {
       const sub = commands.filter((c) => c.name.startsWith(`${first} `));
-      const text = `${name} ${first} — ${groups[first]}\n\nCommands:\n${commandList(sub)}`;
-      const asked = second === undefined || second === "--help" || second === "-h";
-      (asked ? console.log : console.error)(asked ? text : `${name}: unknown command "${first} ${second}"\n\n${text}`);
-      return asked ? EXIT.ok : EXIT.usage;
+      const text = `${name} ${first} — ${group[lang]}\n\n${zh ? "命令：" : "Commands:"}\n${commandList(sub, lang)}`;
+      const helpAsked = second === undefined || second === "--help" || second === "-h";
+      if (helpAsked) console.log(text);
+      else
+        console.error(
+          `${name}${zh ? `：未知命令“${first} ${second}”` : `: unknown command "${first} ${second}"`}\n\n${text}`,
+        );
+      return helpAsked ? EXIT.ok : EXIT.usage;
     }
-    console.error(`${name}: unknown command "${first}"\n\n${help}`);
+    console.error(`${name}${zh ? `：未知命令“${first}”` : `: unknown command "${first}"`}\n\n${help}`);
     return EXIT.usage;
   }
+  const who = `${name} ${command.name}`;
+  const colon = zh ? "：" : ": ";
   if (command.name !== "serve") endOnClosedOutput(name);
   const { args, restore } = shieldIds(
     joinDashedValues(argv.slice(command.name.split(" ").length), command.options),
@@ -66,7 +85,7 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
       tokens: true,
     });
   } catch (e) {
-    console.error(`${name} ${command.name}: ${(e as Error).message}\n\n${usageOf(command)}`);
+    console.error(`${who}${colon}${parseErrorText(e, lang)}\n\n${usageOf(command)}`);
     return EXIT.usage;
   }
   const values = parsed.values as Record<string, unknown>;
@@ -77,7 +96,8 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
     if (token.kind !== "option") continue;
     const repeatable = (command.options as Record<string, { multiple?: boolean }>)[token.name]?.multiple === true;
     if (seen.has(token.name) && !repeatable) {
-      console.error(`${name} ${command.name}: --${token.name} is given more than once\n\n${usageOf(command)}`);
+      const twice = zh ? `--${token.name} 给了不止一次` : `--${token.name} is given more than once`;
+      console.error(`${who}${colon}${twice}\n\n${usageOf(command)}`);
       return EXIT.usage;
     }
     seen.add(token.name);
@@ -86,11 +106,8 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
     console.log(usageOf(command));
     return EXIT.ok;
   }
-  let lang: Lang;
-  try {
-    lang = languageOf(values.lang as string | undefined);
-  } catch (e) {
-    console.error(`${name} ${command.name}: ${(e as Error).message}`);
+  if (asked.refused !== undefined) {
+    console.error(`${who}${colon}${asked.refused}`);
     return EXIT.usage;
   }
   try {
@@ -98,11 +115,59 @@ export async function runProgram(program: Program, argv: string[]): Promise<numb
       values: values as never,
       positionals: parsed.positionals.map(restore),
       lang,
-      who: `${name} ${command.name}`,
+      who,
     });
   } catch (e) {
-    return report(`${name} ${command.name}`, usageOf(command), e, lang);
+    return report(who, usageOf(command), e, lang);
   }
+}
+
+/**
+ * The language a command line asks for: its --lang (zh or en), else the environment's. A
+ * --lang of another language is refused (`refused` says so, in the environment's language).
+ */
+function askedLanguage(argv: string[]): { lang: Lang; refused?: string } {
+  const fallback = environmentLanguage();
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+  let option: string | undefined;
+  for (let i = 0; i < end; i++) {
+    const arg = argv[i]!;
+    if (arg === "--lang" && i + 1 < end) option = argv[i + 1];
+    else if (arg.startsWith("--lang=")) option = arg.slice("--lang=".length);
+  }
+  if (option === undefined) return { lang: fallback };
+  if (/^(zh|zh-CN|en)$/i.test(option)) return { lang: langOf(option) };
+  return {
+    lang: fallback,
+    refused:
+      fallback === "zh-CN" ? `--lang 只能是 zh 或 en，而不是“${option}”` : `--lang must be zh or en, got "${option}"`,
+  };
+}
+
+/**
+ * The language of the environment: the locale's variables (LC_ALL, LC_MESSAGES, LANG), and
+ * where none is set (Windows has none) the system's locale, which ICU reads from the system.
+ */
+export function environmentLanguage(
+  env: Record<string, string | undefined> = process.env,
+  systemLocale: string | undefined = Intl.DateTimeFormat().resolvedOptions().locale,
+): Lang {
+  return langOf(env.LC_ALL || env.LC_MESSAGES || env.LANG || systemLocale);
+}
+
+/** Node's refusal of a command line (util.parseArgs), said in the reader's language. */
+function parseErrorText(e: unknown, lang: Lang): string {
+  const { code, message } = e as { code?: string; message: string };
+  if (lang !== "zh-CN") return message;
+  // "Unknown option '--x'. …", "Option '--file <value>' argument missing", "Option '-h, --help' does not take …"
+  const option = /'(?:-[^-' ], )?(-[^' ]+)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) {
+    return `未知选项 ${option}（以“-”开头的文件名，请写在“--”之后，如 -- "${option}"）`;
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) {
+    return /argument missing/.test(message) ? `选项 ${option} 后面缺少它的值` : `选项 ${option} 不带值`;
+  }
+  return message;
 }
 
 let watchingOutput = false;
@@ -121,22 +186,14 @@ function endOnClosedOutput(name: string): void {
   });
 }
 
-/** --lang zh|en, else the locale of the environment. */
-function languageOf(option: string | undefined): Lang {
-  if (option !== undefined) {
-    if (!/^(zh|zh-CN|en)$/i.test(option)) throw new Error(`--lang must be zh or en, got "${option}"`);
-    return langOf(option);
-  }
-  return langOf(process.env.LC_ALL || process.env.LC_MESSAGES || process.env.LANG);
-}
-
 /** Every failure is one line and an exit status; a stack trace only with DEBUG set. */
 function report(who: string, usage: string, e: unknown, lang: Lang): number {
+  const colon = lang === "zh-CN" ? "：" : ": ";
   if (e instanceof UsageError) {
-    console.error(`${who}: ${e.message}\n\n${usage}`);
+    console.error(`${who}${colon}${(lang === "zh-CN" ? e.zh : undefined) ?? e.message}\n\n${usage}`);
     return EXIT.usage;
   }
-  console.error(`${who}: ${failureText(e, lang)}`);
+  console.error(`${who}${colon}${failureText(e, lang)}`);
   if (process.env.DEBUG) console.error(e);
   if (e instanceof UnreachableError) return EXIT.unreachable;
   return EXIT.failed;

@@ -45,13 +45,21 @@ export class ServiceClient {
       const url = new URL(server);
       if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
     } catch {
-      throw new UsageError(`--server must be an http or https URL, got "${server}"`);
+      throw new UsageError(
+        `--server must be an http or https URL, got "${server}"`,
+        `--server 须为 http 或 https 地址，而不是“${server}”`,
+      );
     }
     return new ServiceClient(server, values["api-key"] ?? process.env.EVIDENCE_API_KEY);
   }
 
   requireKey(): void {
-    if (!this.#apiKey) throw new UsageError("an API key is needed: --api-key or $EVIDENCE_API_KEY");
+    if (!this.#apiKey) {
+      throw new UsageError(
+        "an API key is needed: --api-key or $EVIDENCE_API_KEY",
+        "需要 API 密钥：请用 --api-key 给出，或设置 $EVIDENCE_API_KEY",
+      );
+    }
   }
 
   /**

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   "DUPLICATE_FIELD",
   "FILE_AS_TEXT_FIELD",
   "NO_FILE",
+  "EMPTY_FILE",
   "NO_ITEMS",
   "NO_CERTIFICATE",
   "MALFORMED_MULTIPART",
@@ -89,6 +90,10 @@ export const PROBLEM_TEXT: Partial<Record<ErrorCode, Record<Lang, string>>> = {
   INVALID_API_KEY: { en: "The API key is not valid.", "zh-CN": "API 密钥无效。" },
   RATE_LIMITED: { en: "Too many requests; try again shortly.", "zh-CN": "请求过于频繁，请稍后再试。" },
   FILE_TOO_LARGE: { en: "The file is larger than the service accepts.", "zh-CN": "文件超过了服务允许的大小。" },
+  EMPTY_FILE: {
+    en: "The file is empty (0 bytes): every empty file has the same hash, and a certificate for it would prove nothing.",
+    "zh-CN": "文件为空（0 字节）：所有空文件的哈希值都相同，对其存证不能证明任何内容。",
+  },
   TOO_MANY_FILES: { en: "Too many files in one upload.", "zh-CN": "单次上传的文件过多。" },
   INSUFFICIENT_STORAGE: {
     en: "The service has no room to store the file; nothing was recorded.",
@@ -337,6 +342,12 @@ export const DigestItemSchema = v.strictObject({
 });
 
 export type DigestItem = v.InferOutput<typeof DigestItemSchema>;
+
+/**
+ * The SHA-256 of no bytes. Every empty file has it, so a certificate for it would prove nothing
+ * of anyone's: the service refuses it (`EMPTY_FILE`), uploaded or given as a digest.
+ */
+export const EMPTY_CONTENT_HASH = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 export const DigestSubmissionSchema = v.strictObject({
   items: v.pipe(

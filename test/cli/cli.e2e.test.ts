@@ -226,7 +226,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const zh = await runCli(["submit", empty, small, "--server", service.url, "--lang", "zh"], {
         EVIDENCE_API_KEY: apiKey,
       });
-      expect(zh.stderr).to.include(`evidence submit: ${empty}: 文件为空（0 字节），未上传`);
+      expect(zh.stderr).to.include(`evidence submit：${empty}：文件为空（0 字节），未上传`);
       expect(zh.stdout.endsWith("（待上链）\n"), zh.stdout).to.equal(true);
       expect(zh.stdout).to.include(`  ${small}  → 存证 `);
     });
@@ -307,7 +307,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       const zh = await runCli(["status", "AAAAAAAAAAAAAAAAAAAAAA", "--server", (await running()).url, "--lang", "zh"]);
       expect([zh.code, zh.stderr.trim()]).to.deep.equal([
         1,
-        "evidence status: 没有该编号的存证。（the service answered 404 NOT_FOUND: no evidence with that id）",
+        "evidence status：没有该编号的存证。（the service answered 404 NOT_FOUND: no evidence with that id）",
       ]);
       const res = await runCli(["status", "AAAAAAAAAAAAAAAAAAAAAA", "--server", (await running()).url]);
       expect([res.code, res.stderr.trim()]).to.deep.equal([
@@ -433,6 +433,12 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       ).version;
       expect(own(["--version"]).trim()).to.equal(`evidence-verify ${version}`);
       expect(own(["verify", "--help"]).split("\n")[0]).to.match(/^Usage: node evidence-verify\.mjs verify /);
+      const ownInChinese = execFileSync(process.execPath, ["evidence-verify.mjs", "verify", "--help"], {
+        cwd: folder,
+        encoding: "utf8",
+        env: { ...process.env, LANG: "zh_CN.UTF-8", LC_ALL: "", LC_MESSAGES: "" },
+      });
+      expect(ownInChinese.split("\n")[0]).to.match(/^用法：node evidence-verify\.mjs verify /);
       // The machine's own Node.js, when it is another (these machines come with Node.js 20).
       const system = "/usr/bin/node";
       if (existsSync(system) && execFileSync(system, ["--version"], { encoding: "utf8" }).trim() !== process.version) {
@@ -1114,6 +1120,42 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       expect(help.stdout).to.equal((await runCli(["verify", "--help"])).stdout);
       expect((await runCli(["help", "accounts", "create"])).stdout).to.match(/^Usage: evidence accounts create/);
       expect((await runCli(["help", "nonsense"])).code).to.equal(2);
+    });
+
+    it("speaks Chinese in its help and its usage mistakes under a zh locale or with --lang zh", async () => {
+      const zh = { LANG: "zh_CN.UTF-8", LC_ALL: "", LC_MESSAGES: "" };
+      const help = await runCli(["--help"], zh);
+      expect(help.stdout.split("\n").slice(0, 3)).to.deep.equal([
+        "evidence — 区块链电子证据存证",
+        "",
+        "用法：evidence <命令> [选项]",
+      ]);
+      expect(help.stdout).to.match(/^ {2}verify +对照区块链核验存证证书（无需服务）$/m);
+      expect((await runCli(["verify", "--help"], zh)).stdout).to.match(/^用法：evidence verify <证书…\|目录…>/);
+      for (const [args, env, line] of [
+        [["verify"], zh, "evidence verify：请至少给出一个证书文件或目录"],
+        [
+          ["verify", "c.json", "--bogus"],
+          zh,
+          'evidence verify：未知选项 --bogus（以“-”开头的文件名，请写在“--”之后，如 -- "--bogus"）',
+        ],
+        [["verify", "c.json", "--file"], zh, "evidence verify：选项 --file 后面缺少它的值"],
+        [["hash", "--json=yes"], zh, "evidence hash：选项 --json 不带值"],
+        [
+          ["verify", "c.json", "--sha256", "xyz", "--lang", "zh"],
+          { LANG: "C" },
+          "evidence verify：--sha256 须为 64 个十六进制字符（前面带 0x，或 sha256sum 打印的整行，也可以）",
+        ],
+        [["verify", "c.json", "--lang", "fr"], zh, "evidence verify：--lang 只能是 zh 或 en，而不是“fr”"],
+        [["verify", "c.json", "--lang", "fr"], { LANG: "C" }, 'evidence verify: --lang must be zh or en, got "fr"'],
+        [["status", "nope", "--lang=zh"], {}, "evidence status：“nope”不是存证编号"],
+        [["no-such-command"], zh, "evidence：未知命令“no-such-command”"],
+      ] as const) {
+        const res = await runCli([...args], env);
+        expect([res.code, res.stderr.split("\n")[0]], args.join(" ")).to.deep.equal([2, line]);
+      }
+      // A usage mistake shows the usage in the same language.
+      expect((await runCli(["verify"], zh)).stderr).to.match(/\n\n用法：evidence verify /);
     });
 
     it("has --help for every command", async () => {

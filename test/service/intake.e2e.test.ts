@@ -59,11 +59,10 @@ describe("evidence service over HTTP (real service process and chain node)", fun
   });
 
   describe("POST /api/v1/evidence", () => {
-    it("certifies an empty file, a file with a Chinese name and a 50 MB file, each verifiable on the chain", async () => {
+    it("certifies a file with a Chinese name and a 50 MB file, each verifiable on the chain", async () => {
       const bigPath = path.join(files, "video.mp4");
       const bigHash = await randomFile(bigPath, 50 * 1024 * 1024);
       const form = new FormData();
-      form.append("file", new Blob([]), "empty.txt");
       form.append("file", new Blob(["侵权内容"], { type: "text/plain" }), "侵权页面截图 2026.png");
       form.append("file", await openAsBlob(bigPath, { type: "video/mp4" }), "video.mp4");
       form.append("title", "商品页面 / product page");
@@ -72,18 +71,17 @@ describe("evidence service over HTTP (real service process and chain node)", fun
       expect(res.status).to.equal(201);
       const items = res.body.items as any[];
       expect(items.map((i) => [i.contentHash, i.size, i.status])).to.deep.equal([
-        [sha256Hex(""), 0, "pending"],
         [sha256Hex("侵权内容"), Buffer.byteLength("侵权内容"), "pending"],
         [bigHash, 50 * 1024 * 1024, "pending"],
       ]);
-      expect(items[1].record.fileName).to.equal("侵权页面截图 2026.png");
-      expect(items[1].record.title).to.equal("商品页面 / product page");
-      expect(items[2].record.mediaType).to.equal("video/mp4");
+      expect(items[0].record.fileName).to.equal("侵权页面截图 2026.png");
+      expect(items[0].record.title).to.equal("商品页面 / product page");
+      expect(items[1].record.mediaType).to.equal("video/mp4");
 
       const chain = new JsonRpcChainReader(chainUrl);
       for (const [i, item] of items.entries()) {
         const certificate = await client.anchored(item.id);
-        const digest = [sha256Hex(""), sha256Hex("侵权内容"), bigHash][i]!;
+        const digest = [sha256Hex("侵权内容"), bigHash][i]!;
         const result = await verifyCertificate(certificate, { fileDigest: digest, chain });
         expect(result.valid, JSON.stringify(result.checks)).to.equal(true);
       }
@@ -92,6 +90,29 @@ describe("evidence service over HTTP (real service process and chain node)", fun
         50 * 1024 * 1024,
       );
       expect(readdirSync(path.join(dataDir, "objects"), { recursive: true }).join("\n")).not.to.include("侵权");
+    });
+
+    it("refuses an empty file (400 EMPTY_FILE), whose certificate would prove nothing, and records none of the request", async () => {
+      const holdings = () => ({
+        rows: readDatabase<{ n: number }>(dataDir, "SELECT count(*) AS n FROM evidence")[0]!.n,
+        objects: filesUnder(path.join(dataDir, "objects")),
+      });
+      const before = holdings();
+      const form = new FormData();
+      form.append("file", new Blob(["refused with the empty one beside it"]), "kept-back.txt");
+      form.append("file", new Blob([]), "空白.txt");
+      const res = await client.postForm("/api/v1/evidence", form);
+      expect([res.status, res.type, res.body.code]).to.deep.equal([
+        400,
+        "application/problem+json; charset=utf-8",
+        "EMPTY_FILE",
+      ]);
+      expect(res.body.detail).to.match(/^file 2 \("空白\.txt"\) is empty \(0 bytes\)/);
+      await until(
+        async () => (JSON.stringify(holdings()) === JSON.stringify(before) ? true : undefined),
+        "no row and no object",
+        10_000,
+      );
     });
 
     it("refuses a request without an API key (401) or with a wrong one", async () => {
@@ -200,6 +221,16 @@ describe("evidence service over HTTP (real service process and chain node)", fun
       ["a 0x-prefixed hash", { items: [{ contentHash: `0x${"a".repeat(64)}` }] }, "INVALID_CONTENT_HASH"],
       ["non-hex characters", { items: [{ contentHash: "g".repeat(64) }] }, "INVALID_CONTENT_HASH"],
       ["an empty list", { items: [] }, "NO_ITEMS"],
+      [
+        "the hash of empty content",
+        { items: [{ contentHash: "a".repeat(64) }, { contentHash: sha256Hex("") }] },
+        "EMPTY_FILE",
+      ],
+      [
+        "the hash of empty content in capitals",
+        { items: [{ contentHash: sha256Hex("").toUpperCase() }] },
+        "EMPTY_FILE",
+      ],
       ["no items", { hashes: [] }, "INVALID_BODY"],
       ["an unknown field", { items: [{ contentHash: "a".repeat(64), owner: "x" }] }, "UNKNOWN_FIELD"],
       ["a negative size", { items: [{ contentHash: "a".repeat(64), size: -1 }] }, "INVALID_FIELD"],

@@ -26,6 +26,7 @@ async function withStore<T>(fn: (store: import("../../store/store.ts").EvidenceS
 export const accountsCreate = defineCommand({
   name: "accounts create",
   summary: "create an account and print its API key once",
+  summaryZh: "创建账户，并打印其 API 密钥（仅此一次）",
   usage: `Usage: evidence accounts create --name NAME [--json]
 
 Creates an account in the service's store ($DATABASE_URL, or $DATA_DIR, default ./data)
@@ -63,6 +64,7 @@ and prints its API key. The key is shown only this once; only its hash is stored
 export const accountsList = defineCommand({
   name: "accounts list",
   summary: "list the accounts (never their keys)",
+  summaryZh: "列出账户（从不列出其密钥）",
   usage: `Usage: evidence accounts list [--json]
 
 Lists the accounts in the service's store: id, name, creation time.`,

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { captureFailureText, isWebUrl, type EvidenceView } from "../../core/api.ts";
-import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
+import { defineCommand, SERVICE_HELP, SERVICE_HELP_ZH, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate, saveFile } from "../save-certificate.ts";
 import { ServiceClient } from "../service-client.ts";
@@ -23,6 +23,19 @@ all of it is anchored like any other evidence.
 ${SERVICE_HELP}
 Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usage,
 4 the service could not be reached.`,
+  summaryZh: "由服务对网页进行取证（网页取证）",
+  usageZh: `用法：evidence capture <网址> [--title T] [--note N] [--video] [--wait] [--out DIR]
+
+服务在自己的一个全新浏览器中打开该网页，像公证员那样记录下来：整页截图、网页本身
+（MHTML、HTML）、网络往来（HAR、WARC）、服务器的地址和 TLS 证书、DNS 应答，以及
+取证环境。所有这些的记录与其他证据一样上链锚定。
+  --title T, --note N   随取证一并记录（标题、备注）
+  --video        同时录制取证过程的视频
+  --wait         等待上链，然后保存取证包 <编号>.zip（可用 "evidence verify <编号>.zip"
+                 核验）和证书 <编号>.evidence.json
+  --out DIR      保存的目录（默认为当前目录）
+${SERVICE_HELP_ZH}
+退出状态：0 已记录（加 --wait 时为已上链），1 被拒绝或失败，2 用法有误，4 无法连接服务。`,
   options: {
     ...SERVICE_OPTIONS,
     title: { type: "string" },
@@ -32,9 +45,14 @@ Exit status: 0 recorded (and anchored, with --wait), 1 refused or failed, 2 usag
     out: { type: "string" },
   },
   async run({ values, positionals, lang }) {
-    if (positionals.length !== 1) throw new UsageError("name exactly one URL");
+    if (positionals.length !== 1) throw new UsageError("name exactly one URL", "请给出且只给出一个网址");
     const url = positionals[0]!;
-    if (!isWebUrl(url)) throw new UsageError(`${url}: only http and https pages can be captured`);
+    if (!isWebUrl(url)) {
+      throw new UsageError(
+        `${url}: only http and https pages can be captured`,
+        `${url}：只能对 http 和 https 网页取证`,
+      );
+    }
     const client = ServiceClient.from(values);
     client.requireKey();
     const accepted = await client.post<{ id: string; status: string }>("/api/v1/captures", {

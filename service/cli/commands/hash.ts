@@ -13,16 +13,23 @@ Prints each file's SHA-256 as "<hash>  <file>", the form sha256sum prints, so th
 is written escaped, with a backslash before the line, as sha256sum writes it. The file is
 streamed, never loaded whole. A file that cannot be read is named on standard error and the
 others are hashed; the exit status is then 1.`,
+  summaryZh: "打印文件的 SHA-256，格式与 sha256sum 相同",
+  usageZh: `用法：evidence hash <文件…> [--json]
+
+打印每个文件的 SHA-256，格式为 "<哈希>  <文件>"，与 sha256sum 的输出相同，
+因此可用 "sha256sum -c" 检查这些输出。文件名中有反斜杠、换行或回车时，按 sha256sum
+的写法转义，并在该行前加一个反斜杠。文件以流方式读取，不会整个载入内存。无法读取的
+文件在标准错误中列出，其余文件照常计算；此时退出状态为 1。`,
   options: { json: { type: "boolean" } },
-  async run({ values, positionals }) {
-    if (positionals.length === 0) throw new UsageError("name at least one file");
+  async run({ values, positionals, who }) {
+    if (positionals.length === 0) throw new UsageError("name at least one file", "请至少给出一个文件");
     let status: number = EXIT.ok;
     for (const file of positionals) {
       let contentHash: string;
       try {
         contentHash = await sha256File(file);
       } catch (e) {
-        console.error(`evidence hash: ${file}: ${readError(e)}`);
+        console.error(`${who}: ${file}: ${readError(e)}`);
         status = EXIT.failed;
         continue;
       }

@@ -4,6 +4,7 @@ import { EXIT } from "../exit.ts";
 export const serve = defineCommand({
   name: "serve",
   summary: "run the service (what npm start runs)",
+  summaryZh: "运行服务（即 npm start 所运行的）",
   usage: `Usage: evidence serve
 
 Runs the service with its configuration from the environment (see README): with no

@@ -1,7 +1,7 @@
 import { claimsOf } from "../../core/certificate.ts";
 import { timeText, type Lang } from "../../core/verify/wording.ts";
 import { visibleText } from "../../core/visible-text.ts";
-import { defineCommand, evidenceIdOf, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
+import { defineCommand, evidenceIdOf, SERVICE_HELP, SERVICE_HELP_ZH, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT } from "../exit.ts";
 import { ServiceClient } from "../service-client.ts";
 import { statusWord } from "../words.ts";
@@ -44,6 +44,12 @@ export const status = defineCommand({
 Shows where the evidence is: capturing, pending, anchoring, anchored (or failed), and
 every certificate issued for it, with times in local time and UTC.
 ${SERVICE_HELP}`,
+  summaryZh: "查看存证的状态",
+  usageZh: `用法：evidence status <编号> [--server URL] [--json] [--lang zh|en]
+
+显示存证所处的阶段：取证中、待上链、上链中、已上链（或失败），以及为它签发的每一份
+证书，时间以本地时间和 UTC 表示。
+${SERVICE_HELP_ZH}`,
   options: SERVICE_OPTIONS,
   async run({ values, positionals, lang }) {
     const view = await ServiceClient.from(values).status(evidenceIdOf(positionals));

@@ -9,6 +9,7 @@ import { EXIT, UsageError } from "../exit.ts";
 export const storeCopy = defineCommand({
   name: "store copy",
   summary: "copy one machine's store into PostgreSQL and shared object storage",
+  summaryZh: "将单机的存储复制到 PostgreSQL 和共享对象存储",
   usage: `Usage: evidence store copy --to-database URL (--to-objects-dir DIR | --to-object-store URL)
                           [--from DIR] [--from-objects-dir DIR | --from-object-store URL] [--json]
 

@@ -1,7 +1,7 @@
 import { access, constants, stat } from "node:fs/promises";
 import * as v from "valibot";
 import { SubmissionDetailsSchema, type SubmissionDetails } from "../../core/api.ts";
-import { defineCommand, SERVICE_HELP, SERVICE_OPTIONS } from "../command.ts";
+import { defineCommand, SERVICE_HELP, SERVICE_HELP_ZH, SERVICE_OPTIONS } from "../command.ts";
 import { EXIT, UsageError } from "../exit.ts";
 import { saveCertificate } from "../save-certificate.ts";
 import { ServiceClient } from "../service-client.ts";
@@ -20,6 +20,17 @@ option is checked before anything is uploaded; an empty file is refused, not upl
   --out DIR      where certificates are saved (default: the current directory)
 ${SERVICE_HELP}
 Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be reached.`,
+  summaryZh: "上传证据文件；加 --wait 则保存其证书",
+  usageZh: `用法：evidence submit <文件…> [--title T] [--source-url URL] [--note N] [--wait] [--out DIR]
+
+逐个上传文件；服务计算其哈希、组批并上链锚定。上传任何文件之前，先检查所有文件和选项；
+空文件会被拒绝，不会上传。
+  --title T, --source-url URL, --note N   随每个文件一并记录（标题、来源网址、备注）
+  --wait         等待上链，并将每份证书保存为 <编号>.evidence.json；
+                 即使其他文件失败，每个已被接收的文件的证书也都会保存
+  --out DIR      证书保存的目录（默认为当前目录）
+${SERVICE_HELP_ZH}
+退出状态：0 全部接收，1 有文件被拒绝，2 用法有误，4 无法连接服务。`,
   options: {
     ...SERVICE_OPTIONS,
     title: { type: "string" },
@@ -28,8 +39,9 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
     wait: { type: "boolean" },
     out: { type: "string" },
   },
-  async run({ values, positionals: files, lang }) {
-    if (files.length === 0) throw new UsageError("name at least one file");
+  async run({ values, positionals: files, lang, who }) {
+    const colon = say(lang, ": ", "：");
+    if (files.length === 0) throw new UsageError("name at least one file", "请至少给出一个文件");
     const details = checkDetails({ title: values.title, sourceUrl: values["source-url"], note: values.note });
     for (const file of files) await checkReadable(file);
     const client = ServiceClient.from(values);
@@ -44,7 +56,7 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
         // Every empty file has the same hash: a certificate for one proves nothing of anyone's.
         if (size === 0) {
           refused.push({ file, error: EMPTY_FILE });
-          console.error(`evidence submit: ${file}: ${say(lang, EMPTY_FILE, EMPTY_FILE_ZH)}`);
+          console.error(`${who}${colon}${file}${colon}${say(lang, EMPTY_FILE, EMPTY_FILE_ZH)}`);
           continue;
         }
         const progress = values.json ? undefined : progressPrinter(file, size);
@@ -59,7 +71,7 @@ Exit status: 0 all accepted, 1 some refused, 2 usage, 4 the service could not be
       } catch (e) {
         if ((e as Error).name === "UnreachableError" && accepted.length === 0) throw e;
         refused.push({ file, error: (e as Error).message });
-        console.error(`evidence submit: ${file}: ${failureText(e, lang)}`);
+        console.error(`${who}${colon}${file}${colon}${failureText(e, lang)}`);
       }
     }
     const saved: { file: string; id: string; contentHash: string; certificate: string }[] = [];
@@ -106,9 +118,11 @@ async function checkReadable(file: string): Promise<void> {
     await access(file, constants.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(code === "ENOENT" ? `${file}: no such file` : `${file}: cannot be read (${code})`);
+    throw code === "ENOENT"
+      ? new UsageError(`${file}: no such file`, `${file}：没有这个文件`)
+      : new UsageError(`${file}: cannot be read (${code})`, `${file}：无法读取（${code}）`);
   }
-  if (!info.isFile()) throw new UsageError(`${file}: not a regular file`);
+  if (!info.isFile()) throw new UsageError(`${file}: not a regular file`, `${file}：不是普通文件`);
 }
 
 function progressPrinter(name: string, total: number): ((sent: number) => void) | undefined {

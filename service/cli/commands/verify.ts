@@ -43,6 +43,28 @@ over, listed with the verdicts).
 Exit status: 0 valid, 1 invalid, 2 usage, 3 could not verify (a node unreachable, of
 another chain, or behind). With many certificates, the worst of them. 141 when the
 output's reader stops reading (| head).`,
+  summaryZh: "对照区块链核验存证证书（无需服务）",
+  usageZh: `用法：evidence verify <证书…|目录…> [--file F | --sha256 HEX | --files DIR]
+                       [--rpc URL] [--contract A]… [--tsa-trust F] [--json] [--lang zh|en]
+
+通过 JSON-RPC 直接对照区块链核验证书，不经过任何服务。
+证书可以是其 JSON 文件（.evidence.json）、PDF 证书文件，或网页取证包（.zip）；
+给出目录即核验其中所有证书（不含子目录，子目录个数在标准错误中说明；目录中既不是证书、
+也未自称是证书的文件会被跳过，并随结论一并列出）。
+  --file F       原始文件：其 SHA-256 必须等于证书所记载的内容哈希
+  --sha256 HEX   手头只有哈希时，给出文件的 SHA-256
+  --files DIR    核验多份证书时，原始文件所在的目录：先按 SHA-256 对应，否则按证书记载的
+                 文件名对应（同名文件内容不同即为无效，除非所列的另一份证书证明了它：
+                 它与那份证书一起有效）；未与任何证书对应的文件在标准错误中列出
+  --rpc URL      证书所在区块链的一个节点（默认取 $EVIDENCE_RPC_URL，否则 http://127.0.0.1:8545）
+  --contract A   联盟的锚定登记合约（可重复给出）：证书若指向其他合约即不通过
+                 （不给出时，链上任何 EvidenceAnchor 合约都算数）
+  --tsa-trust F  您所信任的时间戳机构根证书（PEM 文件）。默认不信任任何机构：
+                 其他机构的时间戳令牌会在结论旁注明“无法检查”
+  --json         机器可读：一个对象；证书多于一份时每份一行
+  --lang zh|en   输出语言（默认依 LC_ALL / LANG 而定）
+退出状态：0 有效，1 无效，2 用法有误，3 无法核验（节点无法连接、属于另一条链或尚未同步）。
+证书多于一份时取其中最差者。输出的读取方停止读取时（| head）为 141。`,
   options: {
     file: { type: "string" },
     sha256: { type: "string" },
@@ -54,14 +76,17 @@ output's reader stops reading (| head).`,
     contract: { type: "string", multiple: true },
   },
   async run({ values, positionals, lang, who }) {
-    if (positionals.length === 0) throw new UsageError("name at least one certificate file or directory");
+    if (positionals.length === 0)
+      throw new UsageError("name at least one certificate file or directory", "请至少给出一个证书文件或目录");
     const given = [values.file, values.sha256, values.files].filter((x) => x !== undefined).length;
-    if (given > 1) throw new UsageError("give one of --file, --sha256 and --files");
+    if (given > 1)
+      throw new UsageError("give one of --file, --sha256 and --files", "--file、--sha256、--files 三者只能给出其一");
     // As the page takes it: 64 hex characters, with or without 0x.
     const sha256 = values.sha256 === undefined ? undefined : typedDigest(values.sha256);
     if (values.sha256 !== undefined && sha256 === undefined) {
       throw new UsageError(
         "--sha256 must be 64 hex characters (0x before them, or the line sha256sum prints, will do)",
+        "--sha256 须为 64 个十六进制字符（前面带 0x，或 sha256sum 打印的整行，也可以）",
       );
     }
     if (values.file !== undefined) {
@@ -70,7 +95,8 @@ output's reader stops reading (| head).`,
         (s) => s.isFile(),
         () => false,
       );
-      if (!isFile) throw new UsageError(`--file ${file}: not a file that can be read`);
+      if (!isFile)
+        throw new UsageError(`--file ${file}: not a file that can be read`, `--file ${file}：不是可读取的文件`);
     }
     const { files: certificates, scanned } = await certificateFiles(
       positionals,
@@ -94,11 +120,17 @@ output's reader stops reading (| head).`,
       },
     );
     if ((values.file !== undefined || values.sha256 !== undefined) && certificates.length !== 1) {
-      throw new UsageError("--file and --sha256 go with one certificate; use --files DIR for many");
+      throw new UsageError(
+        "--file and --sha256 go with one certificate; use --files DIR for many",
+        "--file 和 --sha256 只用于一份证书；多份证书请用 --files DIR",
+      );
     }
     const rpc = values.rpc ?? process.env.EVIDENCE_RPC_URL ?? "http://127.0.0.1:8545";
     if (!/^https?:\/\/[^/]/i.test(rpc) || !URL.canParse(rpc)) {
-      throw new UsageError(`--rpc ${JSON.stringify(rpc)}: not an http or https URL of a node`);
+      throw new UsageError(
+        `--rpc ${JSON.stringify(rpc)}: not an http or https URL of a node`,
+        `--rpc ${JSON.stringify(rpc)}：不是节点的 http 或 https 地址`,
+      );
     }
     // Only the verifier's own modules: the core's index would also load ethers and the
     // contract artifact, which verification does not need (start-up is most of one run).
@@ -125,20 +157,24 @@ output's reader stops reading (| head).`,
     // waiting out one timeout per batch.
     const chain = new OutageReader().over(new CachingChainReader(new JsonRpcChainReader(rpc)));
     for (const address of values.contract ?? []) {
-      if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw new UsageError(`--contract ${address}: not an address`);
+      if (!/^0x[0-9a-fA-F]{40}$/.test(address))
+        throw new UsageError(`--contract ${address}: not an address`, `--contract ${address}：不是合约地址`);
     }
     const trustFile = values["tsa-trust"];
     let trustPem: string | undefined;
     if (trustFile !== undefined) {
       const pem = await readFile(trustFile, "utf8").catch(() => {
-        throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`);
+        throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`, `--tsa-trust ${trustFile}：无法读取`);
       });
       // Read now, not at the first token: a bad file is the reader's mistake, not the tokens'.
       const { trustList } = await import("../../core/verify/timestamp-verifier.ts");
       try {
         trustList(pem);
       } catch (e) {
-        throw new UsageError(`--tsa-trust ${trustFile}: not a PEM bundle of certificates (${firstLineOf(e)})`);
+        throw new UsageError(
+          `--tsa-trust ${trustFile}: not a PEM bundle of certificates (${firstLineOf(e)})`,
+          `--tsa-trust ${trustFile}：不是 PEM 格式的证书集合（${firstLineOf(e)}）`,
+        );
       }
       trustPem = pem;
     }
@@ -317,7 +353,7 @@ output's reader stops reading (| head).`,
       }
     }
     const verified = certificates.length - passedOver.length;
-    if (verified === 0) throw new UsageError("no certificate among the files found");
+    if (verified === 0) throw new UsageError("no certificate among the files found", "所找到的文件中没有证书");
     if (originals) {
       // The certificates verified are no originals, when the two folders are one.
       const skippedFiles = new Set(passedOver.map(([file]) => path.resolve(file)));
@@ -436,7 +472,7 @@ async function certificateFiles(
     try {
       info = await stat(name);
     } catch {
-      throw new UsageError(`${name}: no such file or directory`);
+      throw new UsageError(`${name}: no such file or directory`, `${name}：没有这个文件或目录`);
     }
     if (info.isDirectory()) {
       const all = await readdir(name, { withFileTypes: true });
@@ -455,7 +491,7 @@ async function certificateFiles(
       if (subdirectories + others > 0) skipped(name, { subdirectories, others });
     } else files.push(name);
   }
-  if (files.length === 0) throw new UsageError("no certificate files found");
+  if (files.length === 0) throw new UsageError("no certificate files found", "没有找到证书文件");
   // A file named is a certificate to verify, even when a folder named beside it holds it too.
   for (const name of names) scanned.delete(name);
   return { files, scanned };
@@ -467,7 +503,7 @@ async function hashDirectory(dir: string): Promise<{ byHash: Map<string, Origina
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch {
-    throw new UsageError(`--files ${dir}: not a readable directory`);
+    throw new UsageError(`--files ${dir}: not a readable directory`, `--files ${dir}：不是可读取的目录`);
   }
   const byHash = new Map<string, Original>();
   const byName = new Map<string, Original>();

@@ -4,6 +4,7 @@ import {
   certificateFileName,
   DigestItemSchema,
   DigestSubmissionSchema,
+  EMPTY_CONTENT_HASH,
   EVIDENCE_ID,
   EVIDENCE_PAGE,
   MAX_DIGESTS_PER_REQUEST,
@@ -74,6 +75,15 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
         details = multipartDetails(req.body as Record<string, unknown>);
         if (files.length === 0)
           throw new HttpProblem(400, "NO_FILE", 'send one or more files in multipart parts named "file"');
+        const empty = files.findIndex((f) => f.size === 0);
+        if (empty >= 0) {
+          const name = files[empty]!.fileName === undefined ? "" : ` (${JSON.stringify(files[empty]!.fileName)})`;
+          throw new HttpProblem(
+            400,
+            "EMPTY_FILE",
+            `file ${empty + 1}${name} is empty (0 bytes): every empty file has the same SHA-256, so a certificate for it would prove nothing; nothing was recorded`,
+          );
+        }
       } catch (e) {
         await intake.discard(files);
         throw e;
@@ -114,6 +124,14 @@ export function evidenceRoutes(options: EvidenceRoutesOptions): Router {
           "INVALID_ITEM",
         );
       });
+      const empty = digests.findIndex((d) => d.contentHash.toLowerCase() === EMPTY_CONTENT_HASH);
+      if (empty >= 0) {
+        throw new HttpProblem(
+          400,
+          "EMPTY_FILE",
+          `items[${empty}].contentHash is the SHA-256 of empty content (0 bytes): every empty file has it, so a certificate for it would prove nothing; nothing was recorded`,
+        );
+      }
       const items = await intake.acceptDigests(req.account!, digests);
       res.status(201).json({ items } satisfies IntakeResponse);
     },
