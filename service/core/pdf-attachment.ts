@@ -41,16 +41,20 @@ export interface EmbeddedFile {
 export const PDF_LIMITS = {
   /** The largest PDF read; a certificate document is a few hundred kilobytes. */
   documentBytes: MAX_DOCUMENT_BYTES,
-  /** Indirect objects, those in object streams included. */
-  objects: 1_000_000,
+  /**
+   * Indirect objects, those in object streams included: a certificate document has about 40, a
+   * long report a few thousand. Each costs several microseconds to read, and an object stream
+   * holds thousands in a few compressed kilobytes.
+   */
+  objects: 10_000,
   /** Nesting of arrays and dictionaries. */
   depth: 64,
   /**
    * Values (numbers, names, strings, arrays, dictionaries…) read from the whole document: a
-   * certificate document has a few thousand; 63 MB of nested arrays would be 30 million, and
-   * gigabytes held.
+   * certificate document has about 600; 63 MB of nested arrays would be 30 million, and
+   * gigabytes held, and a compressed object stream of a few kilobytes inflates to a million.
    */
-  values: 1_000_000,
+  values: 100_000,
   /** The decoded size of one embedded file; a certificate is a few kilobytes. */
   fileBytes: 8 * 1024 * 1024,
   /** Everything inflated for one document: object streams and embedded files together. */
@@ -76,7 +80,7 @@ export function isPdf(bytes: Uint8Array): boolean {
  */
 export function extractEmbeddedFiles(pdf: Uint8Array): EmbeddedFile[] {
   return guarded(() => {
-    const document = readDocument(pdf);
+    const document = readDocumentOnce(pdf);
     return document.attachments.map((a) => ({ name: a.name, bytes: document.decode(a.stream, PDF_LIMITS.fileBytes) }));
   });
 }
@@ -89,7 +93,7 @@ export function extractEmbeddedFiles(pdf: Uint8Array): EmbeddedFile[] {
  */
 export function certificateFromPdf(pdf: Uint8Array): { name: string; text: string } {
   return guarded(() => {
-    const document = readDocument(pdf);
+    const document = readDocumentOnce(pdf);
     const certificates = document.attachments.filter((a) => a.isCertificate);
     if (certificates.length === 0) {
       throw invalid(NO_CERTIFICATE_ATTACHED);
@@ -109,6 +113,25 @@ export function certificateFromPdf(pdf: Uint8Array): { name: string; text: strin
     }
     return { name: certificate.name, text };
   });
+}
+
+/**
+ * Why each PDF that could not be read could not be, by its bytes: a verifier that finds no
+ * certificate in a PDF asks next whether it is one at all (verify-evidence.ts), which would
+ * read the same bytes again, as long again (seconds, for a hostile document).
+ */
+const unreadable = new WeakMap<Uint8Array, unknown>();
+
+/** {@link readDocument}, throwing at once what it threw before for the same bytes. */
+function readDocumentOnce(pdf: Uint8Array): PdfDocument {
+  if (!(pdf instanceof Uint8Array)) return readDocument(pdf);
+  if (unreadable.has(pdf)) throw unreadable.get(pdf);
+  try {
+    return readDocument(pdf);
+  } catch (e) {
+    unreadable.set(pdf, e);
+    throw e;
+  }
 }
 
 /** Runs `read`, turning anything it throws into INVALID_DOCUMENT. */
@@ -549,11 +572,31 @@ class PdfDocument {
   /** Values every scanner of the document may still read. */
   readonly values: ValueBudget = { left: PDF_LIMITS.values };
   #inflated = 0;
+  #crossReferenceEntries = 0;
+  /** Entries of the cross-reference tables read so far, counted once every object is known. */
+  tableEntries = 0;
   #integerObjects: Map<string, Set<number>> | undefined;
   readonly bytes: Uint8Array;
 
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
+  }
+
+  /**
+   * Counts `n` more cross-reference entries (tables' and streams' together), once every
+   * object is known. A section lists about one entry per object number up to /Size (§7.5.4):
+   * more than twice the document's objects, and 1,024 more, is no file a writer makes, and
+   * reading them one by one would cost what their bytes did not (a stream of one-byte entries
+   * inflates to millions). A stream's are counted before they are read.
+   */
+  countCrossReferences(n: number): void {
+    this.#crossReferenceEntries += n;
+    const most = Math.min(PDF_LIMITS.objects, 2 * this.objectCount + 1024);
+    if (this.#crossReferenceEntries > most) {
+      throw invalid(
+        `the cross-reference sections list ${this.#crossReferenceEntries} entries, more than the ${this.objectCount} objects of the PDF account for`,
+      );
+    }
   }
 
   add(definition: Definition): void {
@@ -705,6 +748,7 @@ function readDocument(pdf: Uint8Array): PdfDocument {
  * attachment this reading skips. Such a document is refused, never read one way.
  */
 function checkCrossReferences(document: PdfDocument): void {
+  document.countCrossReferences(document.tableEntries);
   for (const definition of [...document.definitions.values()].flat()) {
     if (definition.stream && isType(definition.stream.dict, "XRef")) readCrossReferenceStream(document, definition);
   }
@@ -879,6 +923,7 @@ function readCrossReferenceStream(document: PdfDocument, definition: Definition)
   if (!Array.isArray(index) || index.length % 2 !== 0 || !index.every(isCount)) {
     throw invalid("a cross-reference stream has no valid /Index");
   }
+  document.countCrossReferences((index as number[]).reduce((sum, n, i) => (i % 2 === 1 ? sum + n : sum), 0));
   const data = document.decode(definition.stream!, PDF_LIMITS.inflatedBytes);
   const entryWidth = typeWidth! + offsetWidth! + generationWidth!;
   const section: Section = { entries: new Map(), trailer: dict };
@@ -972,6 +1017,8 @@ function readCrossReferenceTable(document: PdfDocument, scanner: Scanner, start:
       break;
     }
     if (!/^(\d+|n|f)$/.test(token)) throw invalid(`a cross-reference table is malformed at offset ${before}`);
+    // Three tokens an entry: no table lists more entries than a document may have objects.
+    if (tokens.length > 3 * PDF_LIMITS.objects + 2) throw new PdfReadLimitError(PDF_LIMITS.objects, "objects");
     tokens.push(token);
   }
   for (let i = 0; i < tokens.length;) {
@@ -980,6 +1027,9 @@ function readCrossReferenceTable(document: PdfDocument, scanner: Scanner, start:
     if (!/^\d+$/.test(tokens[i + 1] ?? "") || i + 2 + 3 * count > tokens.length) {
       throw invalid("a cross-reference table's subsection is malformed");
     }
+    // Checked once every object is known (checkCrossReferences): a linearized file's first
+    // table comes before the objects it lists.
+    document.tableEntries += count;
     for (let n = 0; n < count; n++) {
       const [offset, generation, kind] = tokens.slice(i + 2 + 3 * n, i + 5 + 3 * n);
       if (!/^\d+$/.test(offset!) || !/^\d+$/.test(generation!) || (kind !== "n" && kind !== "f")) {

@@ -158,6 +158,68 @@ describe("extractEmbeddedFiles", function () {
     expect(e.message).to.equal(`the PDF has more than ${PDF_LIMITS.values} values`);
   });
 
+  it("refuses a cross-reference stream of more entries than the document has objects before it inflates them (a kilobyte of a million one-byte entries)", () => {
+    const entries = 1_000_000;
+    const data = deflateSync(Buffer.alloc(entries, 9));
+    const head = "%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\n";
+    const pdf = Buffer.concat([
+      Buffer.from(
+        `${head}2 0 obj<</Type/XRef/Size ${entries}/W[0 1 0]/Root 1 0 R/Filter/FlateDecode/Length ${data.length}>>stream\n`,
+      ),
+      data,
+      Buffer.from(`\nendstream\nendobj\nstartxref\n${head.length}\n%%EOF\n`),
+    ]);
+    expect(pdf.length).to.be.lessThan(2048);
+    const e = invalidDocument(() => extractEmbeddedFiles(pdf));
+    expect(e.message).to.equal(
+      `the cross-reference sections list ${entries} entries, more than the 2 objects of the PDF account for`,
+    );
+  });
+
+  it("refuses a cross-reference table of more entries than the document has objects, once it knows them all", () => {
+    const head = "%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\n";
+    const entries = 2 * 1 + 1024 + 1;
+    const table = `xref\n0 ${entries}\n${"0000000009 00000 n \n".repeat(entries)}trailer<</Size ${entries}/Root 1 0 R>>\n`;
+    const pdf = Buffer.from(`${head}${table}startxref\n${head.length}\n%%EOF\n`, "latin1");
+    const e = invalidDocument(() => extractEmbeddedFiles(pdf));
+    expect(e.message).to.equal(
+      `the cross-reference sections list ${entries} entries, more than the 1 objects of the PDF account for`,
+    );
+  });
+
+  it("refuses an object stream of more objects than the reader reads (PDF_LIMITS.objects), as it reads its index", () => {
+    const count = PDF_LIMITS.objects + 1;
+    const index = Array.from({ length: count }, (_, i) => `${i + 3} ${i * 5}`).join(" ") + " ";
+    const data = deflateSync(Buffer.from(index + "null ".repeat(count)));
+    const pdf = Buffer.concat([
+      Buffer.from(
+        `%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\n2 0 obj<</Type/ObjStm/N ${count}/First ${index.length}/Filter/FlateDecode/Length ${data.length}>>stream\n`,
+      ),
+      data,
+      Buffer.from("\nendstream\nendobj\nstartxref\n0\n%%EOF\n"),
+    ]);
+    const e = invalidDocument(() => extractEmbeddedFiles(pdf));
+    expect(e.message).to.equal(`the PDF has more than ${PDF_LIMITS.objects} objects`);
+  });
+
+  it("reads a document that could not be read only once: asked again, it throws what it threw", () => {
+    const entries = 100_000;
+    const data = deflateSync(Buffer.alloc(entries, 9));
+    const pdf = Buffer.concat([
+      Buffer.from(
+        `%PDF-1.7\n2 0 obj<</Type/XRef/Size ${entries}/W[0 1 0]/Filter/FlateDecode/Length ${data.length}>>stream\n`,
+      ),
+      data,
+      Buffer.from("\nendstream\nendobj\nstartxref\n9\n%%EOF\n"),
+    ]);
+    const first = invalidDocument(() => certificateFromPdf(pdf));
+    expect(invalidDocument(() => extractEmbeddedFiles(pdf))).to.equal(first);
+    // The same bytes elsewhere are other bytes to it: read again, and refused alike.
+    const copy = Buffer.from(pdf);
+    expect(invalidDocument(() => extractEmbeddedFiles(copy))).not.to.equal(first);
+    expect(invalidDocument(() => extractEmbeddedFiles(copy)).message).to.equal(first.message);
+  });
+
   it("throws nothing but INVALID_DOCUMENT for 300 single-byte changes of a rendered document", () => {
     const next = random(0x5eed);
     let read = 0;

@@ -866,6 +866,71 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
       }
     });
 
+    it("charges a PDF certificate document as a body of 1 MiB at least, since a few compressed kilobytes may inflate to what the reader reads at most", async () => {
+      const app = await listen(appWith({ anonymousPerMinute: 300 }));
+      const send = async (certificate: Blob, name: string) => {
+        const form = new FormData();
+        form.append("certificate", certificate, name);
+        return (await fetch(`${app.url}/api/v1/verify`, { method: "POST", body: form })).status;
+      };
+      try {
+        const pdf = new Blob([Buffer.from("%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\nstartxref\n9\n%%EOF\n")]);
+        // 128 units and 5 for the chain reads: two fit in 300, not three.
+        expect([await send(pdf, "a.pdf"), await send(pdf, "b.pdf"), await send(pdf, "c.pdf")]).to.deep.equal([
+          200, 200, 429,
+        ]);
+        // A JSON certificate of a few kilobytes costs its 8 KiB and the reads: 6 units.
+        const other = await listen(appWith({ anonymousPerMinute: 300 }));
+        try {
+          const json = new Blob([JSON.stringify(example.certificate())]);
+          const statuses = [];
+          for (let i = 0; i < 50; i++) {
+            const form = new FormData();
+            form.append("certificate", json, "c.evidence.json");
+            statuses.push((await fetch(`${other.url}/api/v1/verify`, { method: "POST", body: form })).status);
+          }
+          expect(new Set(statuses)).to.deep.equal(new Set([200]));
+        } finally {
+          other.server.close();
+        }
+      } finally {
+        app.server.close();
+      }
+    });
+
+    it("charges a list the chain reads of each distinct anchor its certificates name, as /rpc charges each call", async () => {
+      const named = (i: number) => {
+        const certificate = example.certificate() as {
+          anchor?: { txHash: string };
+          batch?: { anchor: { txHash: string } };
+        };
+        (certificate.batch?.anchor ?? certificate.anchor)!.txHash = `0x${i.toString(16).padStart(64, "0")}`;
+        return certificate;
+      };
+      const post = (url: string, certificates: unknown[]) =>
+        fetch(`${url}/api/v1/verify`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ certificates }),
+        }).then((r) => r.status);
+      const distinct = await listen(appWith({ anonymousPerMinute: 700 }));
+      const same = await listen(appWith({ anonymousPerMinute: 700 }));
+      try {
+        // 100 certificates of 100 anchors: 100 + 5 × 100 units; a second such list is refused.
+        const first = Array.from({ length: 100 }, (_, i) => named(i));
+        const second = Array.from({ length: 100 }, (_, i) => named(100 + i));
+        expect([await post(distinct.url, first), await post(distinct.url, second)]).to.deep.equal([200, 429]);
+        // 100 certificates of one anchor: 105 units, six times over.
+        const batch = Array.from({ length: 100 }, () => named(0));
+        const statuses = [];
+        for (let i = 0; i < 6; i++) statuses.push(await post(same.url, batch));
+        expect(statuses).to.deep.equal([200, 200, 200, 200, 200, 200]);
+      } finally {
+        distinct.server.close();
+        same.server.close();
+      }
+    });
+
     it("refuses a client out of rate-limit units on its headers, before it sends its body (429 RATE_LIMITED)", async () => {
       const app = await listen(appWith({ anonymousPerMinute: 1 }));
       const c = await RawConnection.open(app.url);

@@ -9,6 +9,7 @@ import {
   CERTIFICATE_TYPE,
   duplicateKeys,
   parseJson,
+  isPdf,
   isZip,
   langOf,
   malformedResult,
@@ -273,7 +274,7 @@ export function verifyRoutes(
     // Parsing is paid for before it is done, refused or not: a large body costs its sender
     // what it costs the service (JSON.parse and the duplicate-key scan hold the event loop
     // for seconds on the largest JSON body).
-    rateLimit(options.anonymous, (req) => unitsOf(bytesReadWhole(req))),
+    rateLimit(options.anonymous, unitsReadWhole),
     (req, _res, next) => {
       const files = (req.files ?? {}) as Record<string, unknown[]>;
       if (req.is("multipart/form-data")) refuseUnreadFields(req.body as Record<string, unknown>, files);
@@ -306,10 +307,13 @@ export function verifyRoutes(
       }
       next();
     },
-    // A list's certificates are verified one by one: each costs a unit (what its size paid counts).
+    // The chain reads are paid for too: one certificate's anchor, or each distinct anchor a
+    // list's certificates name, beside a unit for each of its certificates (what the body's
+    // size paid counts).
     rateLimit(options.anonymous, (req) => {
       const list = (req.body as { certificates?: unknown }).certificates;
-      return Array.isArray(list) ? list.length : 0;
+      if (!Array.isArray(list)) return unitsReadWhole(req) + (certificateGiven(req) ? CHAIN_READS_PER_ANCHOR : 0);
+      return list.length + CHAIN_READS_PER_ANCHOR * anchorsNamed(list);
     }),
     async (req: Request, res) => {
       const lang = requestLang(req);
@@ -382,6 +386,50 @@ const JSON_LIMIT = 16 * 1024 * 1024;
  * costs about 3,700 units, within a minute's default budget (6,000).
  */
 const BYTES_PER_UNIT = 8 * 1024;
+
+/**
+ * What reading a PDF document costs at least, in units: its streams are compressed, so its
+ * size says little of the work (a few kilobytes can inflate to the 100,000 values the reader
+ * reads at most, about 0.2 s). As much as a body of 1 MiB.
+ */
+const PDF_UNITS = 128;
+
+/**
+ * The chain reads a certificate's anchor may cost the service's node, in units, as `/rpc`
+ * charges each call: the newest block, the contract's code, the anchor, its block and its
+ * transaction's receipt. A batch read once is remembered, but a certificate naming an anchor
+ * nobody made is read afresh each time.
+ */
+const CHAIN_READS_PER_ANCHOR = 5;
+
+/** The distinct anchors (transaction, block and root) a list's certificates name; one naming none reads no chain. */
+function anchorsNamed(list: unknown[]): number {
+  const anchors = new Set<string>();
+  for (const c of list) {
+    const certificate = (typeof c === "object" && c !== null ? c : {}) as {
+      anchor?: unknown;
+      proof?: { root?: unknown };
+      batch?: { anchor?: unknown; root?: unknown };
+    };
+    const anchor = certificate.batch?.anchor ?? certificate.anchor;
+    if (typeof anchor !== "object" || anchor === null) continue;
+    anchors.add(JSON.stringify([anchor, certificate.batch?.root ?? certificate.proof?.root ?? null]));
+  }
+  return anchors.size;
+}
+
+/** Whether a request for one certificate's verification gives one (else it is refused, reading nothing). */
+function certificateGiven(req: Request): boolean {
+  const files = (req.files ?? {}) as Record<string, unknown[]>;
+  return (req.body as { certificate?: unknown }).certificate !== undefined || files.certificate !== undefined;
+}
+
+/** The units a body's parts read whole cost: by their size, and a PDF certificate document at least {@link PDF_UNITS}. */
+function unitsReadWhole(req: Request): number {
+  const units = unitsOf(bytesReadWhole(req));
+  const certificate = ((req.files ?? {}) as Record<string, { buffer?: Buffer }[]>).certificate?.[0]?.buffer;
+  return certificate !== undefined && isPdf(certificate) ? Math.max(units, PDF_UNITS) : units;
+}
 
 /** The units `bytes` read whole cost: one per 8 KiB begun, at least one. */
 function unitsOf(bytes: number): number {
