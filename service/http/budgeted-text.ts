@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { Readable, Transform } from "node:stream";
 import zlib from "node:zlib";
 import type { RequestHandler } from "express";
@@ -7,7 +8,7 @@ import { HttpProblem } from "./problem.ts";
 import { charsetProblem } from "./validation.ts";
 
 /**
- * Reads a body whole into `req.body` as UTF-8 text, taking memory from `budget` for its bytes
+ * Reads a body whole into `req.body` as UTF-8 text (400 INVALID_BODY when it is not UTF-8), taking memory from `budget` for its bytes
  * as they arrive: a request that has sent nothing holds nothing, and one that sends slowly
  * holds only what it has sent (body-parser would have to be given its share up front, which
  * lets requests that send nothing hold the budget). A compressed body (gzip, deflate, br,
@@ -52,7 +53,15 @@ export function budgetedText(options: { limit: number; budget: ByteBudget }): Re
         req.resume();
         return next(error);
       }
-      req.body = Buffer.concat(chunks, size).toString("utf8");
+      const body = Buffer.concat(chunks, size);
+      // Read as it is, never with U+FFFD in place of bytes that are not UTF-8: a certificate
+      // whose record held U+FFFD would then verify with other bytes in its place.
+      if (!isUtf8(body)) {
+        chunks.length = 0;
+        options.budget.giveBack(res, size);
+        return next(new HttpProblem(400, "INVALID_BODY", "the body is not valid UTF-8"));
+      }
+      req.body = body.toString("utf8");
       next();
     };
     const onData = (chunk: Buffer) => {

@@ -444,6 +444,68 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     }
   });
 
+  it("refuses a certificate file that is not UTF-8, as the CLI and the API do: other bytes in place of a U+FFFD the record held never verify", async () => {
+    // A genuine certificate whose record holds U+FFFD (a title given as a digest's detail)…
+    const digest = certificate.record.contentHash as string;
+    const { body } = await api(service.url, service.apiKey).postJson("/api/v1/evidence/digests", {
+      items: [{ contentHash: digest, title: "Author: \ufffd\ufffd\ufffd\ufffd" }],
+    });
+    const genuine = Buffer.from(JSON.stringify(await api(service.url).anchored(body.items[0].id)), "utf8");
+    // …and the same with those bytes replaced by the GBK bytes of 张三, which decode to four U+FFFD.
+    const replaced = Buffer.from("\ufffd".repeat(4), "utf8");
+    const at = genuine.indexOf(replaced);
+    expect(at).to.be.greaterThan(0);
+    const altered = Buffer.concat([
+      genuine.subarray(0, at),
+      Buffer.from([0xd5, 0xc5, 0xc8, 0xfd]),
+      genuine.subarray(at + 12),
+    ]);
+    const genuinePath = path.join(work, "fffd.evidence.json");
+    const alteredPath = path.join(work, "gbk.evidence.json");
+    writeFileSync(genuinePath, genuine);
+    writeFileSync(alteredPath, altered);
+    const { context, page } = await open("en-US");
+    try {
+      expect(await verify(page, { certificate: genuinePath, file: evidence }), "genuine").to.equal("valid");
+      await page.click("#again");
+      expect(await verify(page, { certificate: alteredPath, file: evidence }), "altered").to.equal("invalid");
+      expect(await text(page, "#verdict-text")).to.include("not UTF-8");
+    } finally {
+      await context.close();
+    }
+    // The API's JSON body alike: refused whole, never read with U+FFFD in place of the bytes.
+    const res = await fetch(`${service.url}/api/v1/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: Buffer.concat([Buffer.from('{"certificate":'), altered, Buffer.from("}")]),
+    });
+    expect([res.status, ((await res.json()) as { code: string }).code]).to.deep.equal([400, "INVALID_BODY"]);
+  });
+
+  it("hides a verdict as soon as any input it was given for changes, before Verify is clicked", async () => {
+    const other = path.join(work, "changed.png");
+    writeFileSync(other, solidPng(16, 16, [9, 9, 9]));
+    const otherCertificate = path.join(work, "another.evidence.json");
+    writeFileSync(otherCertificate, JSON.stringify(certificate));
+    const { context, page } = await open("en-US");
+    try {
+      for (const change of [
+        () => page.setInputFiles("#evidence-file", other),
+        () => page.setInputFiles("#cert-file", otherCertificate),
+        () => page.fill("#cert-text", JSON.stringify(certificate)),
+        () => page.fill("#sha256", certificate.record.contentHash as string),
+        () => page.fill("#rpc", "http://127.0.0.1:1/"),
+      ]) {
+        await page.goto(`${service.url}/verify`);
+        expect(await verify(page, { certificate: certificatePath, file: evidence })).to.equal("valid");
+        await change();
+        await page.waitForSelector("#result", { state: "hidden" });
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
   it("takes the certificate's PDF document as it is", async () => {
     const pdf = path.join(work, "certificate.pdf");
     writeFileSync(

@@ -59,6 +59,7 @@ setUpLanguageSwitch(byId("lang"), () => {
   errorLine.render();
 });
 rpcInput.placeholder = new URL("/rpc", location.href).href;
+rpcInput.addEventListener("input", clearResult);
 
 // What a verification needs is fetched while the reader chooses the files: the site's facts,
 // and the RFC 3161 verifier (the largest chunk, kept out of the page's first load).
@@ -69,9 +70,19 @@ else setTimeout(warm, 500);
 
 dropZone(byId("cert-drop"), certFile, (files) => void chooseCertificate(files[0]));
 certText.addEventListener("input", () => {
+  clearResult();
   certificateBytes = undefined;
   certName.value = "";
 });
+
+/** The bytes as UTF-8 text (a byte order mark dropped), or undefined when they are not UTF-8. */
+function utf8Text(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * A certificate file: JSON goes into the text box; a PDF is kept as bytes; a capture package,
@@ -79,6 +90,7 @@ certText.addEventListener("input", () => {
  */
 async function chooseCertificate(file: File | undefined): Promise<void> {
   if (!file) return;
+  clearResult();
   if (await isZipFile(file)) {
     certificateBytes = blobSource(file);
     certText.value = "";
@@ -87,9 +99,13 @@ async function chooseCertificate(file: File | undefined): Promise<void> {
   }
   const bytes = new Uint8Array(await file.arrayBuffer());
   const isText = bytes[0] === 0x7b || bytes[0] === 0x20 || bytes[0] === 0x0a || bytes[0] === 0xef;
-  if (isText) {
+  // Only UTF-8 goes into the text box: a decoder that puts U+FFFD in place of other bytes would
+  // let a certificate whose record held U+FFFD verify with other bytes there. Any other file is
+  // verified as its bytes, which the core refuses as not UTF-8 text (protocol §8.1).
+  const text = isText ? utf8Text(bytes) : undefined;
+  if (text !== undefined) {
     certificateBytes = undefined;
-    certText.value = new TextDecoder().decode(bytes);
+    certText.value = text;
     certName.value = "";
   } else {
     certificateBytes = bytes;
@@ -101,11 +117,13 @@ async function chooseCertificate(file: File | undefined): Promise<void> {
 // The original file is hashed here, in chunks, with progress; it is never uploaded. A file
 // and a typed hash exclude each other, so it is never in doubt which one was compared.
 evidenceFile.addEventListener("change", () => {
+  clearResult();
   const file = evidenceFile.files?.[0];
   if (file) sha256Input.value = "";
   chooseOriginal(file);
 });
 sha256Input.addEventListener("input", () => {
+  clearResult();
   if (sha256Input.value.trim() && evidenceFile.files?.length) {
     evidenceFile.value = "";
     chooseOriginal(undefined);
