@@ -798,6 +798,87 @@ describe("verifyEvidence on JSON that carries the certificate under 'certificate
   });
 });
 
+describe("times the issuer states that the anchor contradicts (protocol §8.6)", () => {
+  /** A certificate of one record the example issuer signs with the times given: all its key takes. */
+  async function issued(version: 1 | 2, times: { submittedAt?: string; issuedAt?: string }): Promise<Certificate> {
+    const c = structuredClone(version === 1 ? example.certificate() : example.certificateV2()) as Record<string, any>;
+    if (times.submittedAt) c.record = { ...c.record, submittedAt: times.submittedAt };
+    const leaf = toHex32(hashLeaf(canonicalBytes(c.record)));
+    c.leafHash = leaf;
+    if (version === 1) {
+      c.proof = { ...c.proof, leafIndex: 0, treeSize: 1, path: [], root: leaf };
+      if (times.issuedAt) c.issuedAt = times.issuedAt;
+    } else {
+      c.proof = { ...c.proof, leafIndex: 0, path: [] };
+      c.batch = { ...c.batch, root: leaf, treeSize: 1, ...(times.issuedAt ? { issuedAt: times.issuedAt } : {}) };
+    }
+    return resign(c);
+  }
+  const anchoredAt = (c: Certificate) => claimsOf(c).anchor.timestamp * 1000;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const stated = (r: VerificationResult) =>
+    r.warnings.filter((w) => w.code === "warning.stated-time-contradicts-anchor").map((w) => w.stated);
+
+  const versions = [1, 2] as const;
+  const anchoredOf = (version: 1 | 2) =>
+    anchoredAt(parseCertificate(version === 1 ? example.certificate() : example.certificateV2()));
+
+  it("warns, beside VALID, of a certificate (either version) submitted an hour after its root was anchored, or issued an hour before", async () => {
+    for (const version of versions) {
+      const anchored = anchoredOf(version);
+      const late = await issued(version, { submittedAt: iso(anchored + 3_600_000) });
+      const early = await issued(version, { issuedAt: iso(anchored - 3_600_000) });
+      const both = await issued(version, {
+        submittedAt: iso(anchored + 3_600_000),
+        issuedAt: iso(anchored - 3_600_000),
+      });
+      for (const [certificate, warned] of [
+        [late, ["submittedAt"]],
+        [early, ["issuedAt"]],
+        [both, ["submittedAt", "issuedAt"]],
+      ] as const) {
+        const result = await verifyCertificate(certificate, { chain: RecordedChain.holding(certificate) });
+        expect([result.verdict, stated(result)], `version ${version}`).to.deep.equal(["valid", warned]);
+      }
+      const warning = (await verifyCertificate(late, { chain: RecordedChain.holding(late) })).warnings.find(
+        (w) => w.code === "warning.stated-time-contradicts-anchor",
+      );
+      expect(warning).to.deep.equal({
+        code: "warning.stated-time-contradicts-anchor",
+        stated: "submittedAt",
+        at: iso(anchored + 3_600_000),
+        anchoredAt: iso(anchored),
+      });
+    }
+  });
+
+  it("says nothing of times within 600 s of the anchor's, or of a submission long before it (items wait while the chain is unreachable)", async () => {
+    for (const version of versions) {
+      const anchored = anchoredOf(version);
+      for (const times of [
+        { submittedAt: iso(anchored + 600_000), issuedAt: iso(anchored - 600_000) },
+        { submittedAt: iso(anchored - 30 * 86_400_000) },
+      ]) {
+        const certificate = await issued(version, times);
+        const result = await verifyCertificate(certificate, { chain: RecordedChain.holding(certificate) });
+        expect([result.verdict, stated(result)], `version ${version} ${JSON.stringify(times)}`).to.deep.equal([
+          "valid",
+          [],
+        ]);
+      }
+    }
+  });
+
+  it("says neither of a certificate whose anchor did not pass: its time is not known", async () => {
+    const certificate = await issued(2, { submittedAt: "2031-01-01T00:00:00.000Z" });
+    const result = await verifyCertificate(certificate, {
+      chain: new RecordedChain(claimsOf(certificate).anchor.chainId),
+    });
+    expect(result.verdict).to.not.equal("valid");
+    expect(stated(result)).to.deep.equal([]);
+  });
+});
+
 describe("verifyEvidence beside a ZIP its caller could not read (unreadPackage)", () => {
   /** A genuine-looking capture certificate: the record of a capture's manifest, a tree of one, signed by the example issuer. */
   async function captureCertificate(contentHash?: string): Promise<Certificate> {

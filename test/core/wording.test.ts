@@ -63,6 +63,26 @@ describe("reasons in Chinese (core/verify/wording.ts)", () => {
     });
   }
 
+  it("says which time the issuer states the anchor contradicts, in both languages", () => {
+    const anchoredAt = "2026-11-28T16:45:31.000Z";
+    const submitted = {
+      code: "warning.stated-time-contradicts-anchor",
+      stated: "submittedAt",
+      at: "2031-01-01T00:00:00.000Z",
+      anchoredAt,
+    } as const;
+    expect(warningText(submitted, "en")).to.equal(
+      "The issuer states the file was submitted at 2031-01-01 00:00:00 UTC, after the root was anchored at 2026-11-28 16:45:31 UTC: no record is anchored before it is made. The issuer's clock was wrong, or what it states is not true; only the anchoring time is proven.",
+    );
+    expect(warningText(submitted, "zh-CN")).to.equal(
+      "签发方所述的提交时间（2031-01-01 00:00:00 UTC）晚于上链时间（2026-11-28 16:45:31 UTC）：记录不可能在形成之前上链。签发方的时钟有误，或其所述不实；得到证实的只有上链时间。",
+    );
+    const issued = { ...submitted, stated: "issuedAt", at: "2019-03-01T09:00:00.000Z" } as const;
+    expect(warningText(issued, "zh-CN")).to.equal(
+      "签发方所述的签发时间（2019-03-01 09:00:00 UTC）早于其所载锚定的上链时间（2026-11-28 16:45:31 UTC）：证书不可能在其锚定之前签发。签发方的时钟有误，或其所述不实；得到证实的只有上链时间。",
+    );
+  });
+
   it("warns of the development TSA in Chinese without its English name (it is the same TSA by construction)", () => {
     const warning = { code: "warning.development-tsa", tsa: "Development TSA - not trusted by courts" } as const;
     expect(warningText(warning, "zh-CN")).to.equal("时间戳由开发测试用时间戳机构签发，法院不予采信。");

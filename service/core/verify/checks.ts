@@ -160,7 +160,17 @@ export type Warning =
   /** A certificate document was verified: its attachment, never its printed page. */
   | { code: "warning.printed-page-unchecked" }
   /** No registry was trusted for the chain: the certificate's contract was taken as it says. */
-  | { code: "warning.registry-unchecked"; contract: string; chainId: number };
+  | { code: "warning.registry-unchecked"; contract: string; chainId: number }
+  /**
+   * A time the issuer states that the anchor contradicts: the record submitted after the root
+   * was anchored, or the certificate issued before it (more than 600 s either way).
+   */
+  | {
+      code: "warning.stated-time-contradicts-anchor";
+      stated: "submittedAt" | "issuedAt";
+      at: string;
+      anchoredAt: string;
+    };
 
 /**
  * The verdict of docs/protocol.md §8: invalid if any check failed; else indeterminate if any of

@@ -120,6 +120,7 @@ export async function verifyCertificate(input: unknown, options: VerifyOptions):
       chainId: claims.anchor.chainId,
     });
   }
+  if (anchor.status === "passed") warnings.push(...statedTimesContradicted(claims));
   return {
     verdict,
     valid: verdict === "valid",
@@ -430,6 +431,36 @@ function checkSignature(certificate: Certificate, c: CertificateClaims): Check {
   } catch {
     return check("signature", "failed", { code: "signature.malformed" });
   }
+}
+
+/**
+ * How far the issuer's clock may be from the block's before the times it states contradict the
+ * anchor: as for a time-stamp authority's.
+ */
+const STATED_TIME_TOLERANCE_SECONDS = 600;
+
+/**
+ * The times the issuer states that the anchor's block time contradicts (docs/protocol.md §8.6):
+ * a record is made before the root that commits to it is anchored, and a certificate naming the
+ * anchor is issued after it. Only the anchoring time is proven; the issuer states the others,
+ * and one who writes any time it likes (its key is all it takes) is told apart here.
+ */
+function statedTimesContradicted(c: CertificateClaims): Warning[] {
+  const anchoredAt = new Date(c.anchor.timestamp * 1000).toISOString();
+  const warnings: Warning[] = [];
+  const seconds = (time: string) => Date.parse(time) / 1000;
+  if (seconds(c.record.submittedAt) > c.anchor.timestamp + STATED_TIME_TOLERANCE_SECONDS) {
+    warnings.push({
+      code: "warning.stated-time-contradicts-anchor",
+      stated: "submittedAt",
+      at: c.record.submittedAt,
+      anchoredAt,
+    });
+  }
+  if (seconds(c.issuedAt) < c.anchor.timestamp - STATED_TIME_TOLERANCE_SECONDS) {
+    warnings.push({ code: "warning.stated-time-contradicts-anchor", stated: "issuedAt", at: c.issuedAt, anchoredAt });
+  }
+  return warnings;
 }
 
 /** Default tolerance between a TSA's time and the block's: the stamp is asked for when the batch is sealed. */

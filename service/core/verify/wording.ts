@@ -1089,6 +1089,18 @@ export function warningText(warning: Warning, lang: Lang): string {
       return zh
         ? "时间戳由开发测试用时间戳机构签发，法院不予采信。"
         : "The time-stamp was issued by a development TSA, which courts do not trust.";
+    case "warning.stated-time-contradicts-anchor": {
+      const at = timeText(new Date(warning.at), lang).utc;
+      const anchored = timeText(new Date(warning.anchoredAt), lang).utc;
+      if (warning.stated === "submittedAt") {
+        return zh
+          ? `签发方所述的提交时间（${at}）晚于上链时间（${anchored}）：记录不可能在形成之前上链。签发方的时钟有误，或其所述不实；得到证实的只有上链时间。`
+          : `The issuer states the file was submitted at ${at}, after the root was anchored at ${anchored}: no record is anchored before it is made. The issuer's clock was wrong, or what it states is not true; only the anchoring time is proven.`;
+      }
+      return zh
+        ? `签发方所述的签发时间（${at}）早于其所载锚定的上链时间（${anchored}）：证书不可能在其锚定之前签发。签发方的时钟有误，或其所述不实；得到证实的只有上链时间。`
+        : `The issuer states it issued the certificate at ${at}, before the anchor it names was made at ${anchored}: no certificate is issued before its anchor. The issuer's clock was wrong, or what it states is not true; only the anchoring time is proven.`;
+    }
   }
 }
 
