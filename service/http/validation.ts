@@ -156,3 +156,18 @@ export function fileAsTextField(): HttpProblem {
     'the file came as a text field: send it as a file part, with a file name (curl -F "file=@NAME", not "file=<NAME")',
   );
 }
+
+/** What a multipart parser puts where a field's bytes are not UTF-8. */
+export const REPLACEMENT_CHARACTER = "\uFFFD";
+
+/**
+ * A multipart field that holds U+FFFD: the parser read bytes that are not UTF-8 as it. Such a
+ * value is refused, never taken altered (`advice` says what to send instead).
+ */
+export function notUtf8(what: string, advice = "send UTF-8"): HttpProblem {
+  return new HttpProblem(
+    400,
+    "INVALID_FIELD",
+    `${what} is not UTF-8 text (it holds U+FFFD, the mark of bytes that are not): ${advice}`,
+  );
+}

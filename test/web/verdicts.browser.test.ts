@@ -480,6 +480,23 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
       body: Buffer.concat([Buffer.from('{"certificate":'), altered, Buffer.from("}")]),
     });
     expect([res.status, ((await res.json()) as { code: string }).code]).to.deep.equal([400, "INVALID_BODY"]);
+    // And a multipart text field, which the parser reads with U+FFFD in place of such bytes:
+    // refused, the genuine one too, since the two read alike; as a file part each is its bytes.
+    for (const certificateBytes of [altered, genuine]) {
+      const boundary = "----certificate-as-text";
+      const multipart = await fetch(`${service.url}/api/v1/verify`, {
+        method: "POST",
+        headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+        body: Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="certificate"\r\n\r\n`),
+          certificateBytes,
+          Buffer.from(`\r\n--${boundary}--\r\n`),
+        ]),
+      });
+      const problem = (await multipart.json()) as { code: string; detail: string };
+      expect([multipart.status, problem.code]).to.deep.equal([400, "INVALID_FIELD"]);
+      expect(problem.detail).to.include("send the certificate as a file part");
+    }
   });
 
   it("hides a verdict as soon as any input it was given for changes, before Verify is clicked", async () => {

@@ -25,7 +25,15 @@ import type { CaptureRow, EvidenceRow, EvidenceStore } from "../../store/store.t
 import { rateLimit, requireApiKey, type TokenBuckets } from "../auth.ts";
 import { publicCors } from "../cors.ts";
 import { HttpProblem } from "../problem.ts";
-import { fileAsTextField, parseBody, requireType, strictJsonBody, withoutEmpty } from "../validation.ts";
+import {
+  fileAsTextField,
+  notUtf8,
+  parseBody,
+  REPLACEMENT_CHARACTER,
+  requireType,
+  strictJsonBody,
+  withoutEmpty,
+} from "../validation.ts";
 
 export interface EvidenceRoutesOptions {
   store: EvidenceStore;
@@ -321,16 +329,6 @@ function multipartDetails(body: Record<string, unknown>): SubmissionDetails {
     if (typeof value === "string" && value.includes(REPLACEMENT_CHARACTER)) throw notUtf8(`body.${field}`);
   }
   return parseBody(SubmissionDetailsSchema, withoutEmpty(body), "body");
-}
-
-const REPLACEMENT_CHARACTER = "\uFFFD";
-
-function notUtf8(what: string): HttpProblem {
-  return new HttpProblem(
-    400,
-    "INVALID_FIELD",
-    `${what} is not UTF-8 text (it holds U+FFFD, the mark of bytes that are not): send UTF-8`,
-  );
 }
 
 /** A file name is recorded as given, or the upload is refused: never dropped without a word. */

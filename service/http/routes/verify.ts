@@ -33,7 +33,7 @@ import { bodyDeadline, contentLengthLimit } from "../connection-limits.ts";
 import { inOrder } from "../../in-order.ts";
 import { HttpProblem } from "../problem.ts";
 import { ConcurrencyLimit } from "../concurrency-limit.ts";
-import { fileAsTextField, refuseContentEncoding } from "../validation.ts";
+import { fileAsTextField, notUtf8, REPLACEMENT_CHARACTER, refuseContentEncoding } from "../validation.ts";
 
 /**
  * POST /api/v1/verify: public. A certificate as JSON `{certificate, sha256?}`, many as
@@ -277,7 +277,16 @@ export function verifyRoutes(
     rateLimit(options.anonymous, unitsReadWhole),
     (req, _res, next) => {
       const files = (req.files ?? {}) as Record<string, unknown[]>;
-      if (req.is("multipart/form-data")) refuseUnreadFields(req.body as Record<string, unknown>, files);
+      if (req.is("multipart/form-data")) {
+        refuseUnreadFields(req.body as Record<string, unknown>, files);
+        // A text field is read as UTF-8 with U+FFFD where its bytes are not: a certificate
+        // whose record held U+FFFD would verify with other bytes there. Its file part is read
+        // as its bytes.
+        const { certificate } = req.body as { certificate?: unknown };
+        if (typeof certificate === "string" && certificate.includes(REPLACEMENT_CHARACTER)) {
+          throw notUtf8("the certificate field", "send the certificate as a file part (curl -F certificate=@FILE)");
+        }
+      }
       if (typeof req.body === "string") {
         const parsed = parseBody(req.body);
         req.body = parsed.body;
