@@ -46,7 +46,7 @@ export const PDF_LIMITS = {
    * long report a few thousand. Each costs several microseconds to read, and an object stream
    * holds thousands in a few compressed kilobytes.
    */
-  objects: 10_000,
+  objects: 20_000,
   /** Nesting of arrays and dictionaries. */
   depth: 64,
   /**
@@ -54,11 +54,11 @@ export const PDF_LIMITS = {
    * certificate document has about 600; 63 MB of nested arrays would be 30 million, and
    * gigabytes held, and a compressed object stream of a few kilobytes inflates to a million.
    */
-  values: 100_000,
+  values: 200_000,
   /** The decoded size of one embedded file; a certificate is a few kilobytes. */
   fileBytes: 8 * 1024 * 1024,
   /** Everything inflated for one document: object streams and embedded files together. */
-  inflatedBytes: 32 * 1024 * 1024,
+  inflatedBytes: 8 * 1024 * 1024,
 } as const;
 
 /** The suffix of a certificate's file name (docs/protocol.md §5). */
@@ -92,26 +92,47 @@ export function extractEmbeddedFiles(pdf: Uint8Array): EmbeddedFile[] {
  * verifier parses and checks it like any other certificate.
  */
 export function certificateFromPdf(pdf: Uint8Array): { name: string; text: string } {
+  const reading = readCertificateDocument(pdf);
+  if ("refused" in reading) throw reading.refused;
+  return reading;
+}
+
+/**
+ * {@link certificateFromPdf}, read once for a verifier that must also say what a document
+ * without a usable certificate is: the certificate, or why none is taken and whether the
+ * document carries one at all (`attached`: an embedded file named as a certificate). Throws
+ * only when the PDF itself cannot be read.
+ */
+export function readCertificateDocument(
+  pdf: Uint8Array,
+): { name: string; text: string } | { refused: EvidenceError; attached: boolean } {
   return guarded(() => {
     const document = readDocumentOnce(pdf);
     const certificates = document.attachments.filter((a) => a.isCertificate);
-    if (certificates.length === 0) {
-      throw invalid(NO_CERTIFICATE_ATTACHED);
-    }
+    if (certificates.length === 0) return { refused: invalid(NO_CERTIFICATE_ATTACHED), attached: false };
     if (certificates.length > 1) {
       const names = certificates.map((c) => JSON.stringify(c.name)).join(", ");
-      throw invalid(`the PDF has ${certificates.length} embedded certificates (${names}); a document carries one`);
+      return {
+        refused: invalid(`the PDF has ${certificates.length} embedded certificates (${names}); a document carries one`),
+        attached: true,
+      };
     }
     const [certificate] = certificates as [Attachment];
-    const bytes = document.decode(certificate.stream, MAX_CERTIFICATE_BYTES);
-    let text: string;
+    let bytes: Uint8Array;
+    try {
+      bytes = document.decode(certificate.stream, MAX_CERTIFICATE_BYTES);
+    } catch (e) {
+      return { refused: guardedError(e), attached: true };
+    }
     try {
       // A byte order mark is no part of the text (RFC 8259 §8.1), as for a certificate file.
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      return { name: certificate.name, text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
     } catch (e) {
-      throw invalid(`the embedded certificate ${JSON.stringify(certificate.name)} is not UTF-8 text`, e);
+      return {
+        refused: invalid(`the embedded certificate ${JSON.stringify(certificate.name)} is not UTF-8 text`, e),
+        attached: true,
+      };
     }
-    return { name: certificate.name, text };
   });
 }
 
@@ -139,10 +160,15 @@ function guarded<T>(read: () => T): T {
   try {
     return read();
   } catch (e) {
-    if (isEvidenceError(e, "INVALID_DOCUMENT")) throw e;
-    // A RangeError from a typed array, fflate's errors, a stack overflow: all mean bad input.
-    throw invalid("the PDF could not be read", e);
+    throw guardedError(e);
   }
+}
+
+/** Anything a reading threw, as INVALID_DOCUMENT. */
+function guardedError(e: unknown): EvidenceError {
+  if (isEvidenceError(e, "INVALID_DOCUMENT")) return e as EvidenceError;
+  // A RangeError from a typed array, fflate's errors, a stack overflow: all mean bad input.
+  return invalid("the PDF could not be read", e);
 }
 
 /**
@@ -150,8 +176,13 @@ function guarded<T>(read: () => T): T {
  * not a damaged one (INVALID_DOCUMENT).
  */
 export class PdfReadLimitError extends EvidenceError {
-  constructor(count: number, what: "values" | "objects") {
-    super("INVALID_DOCUMENT", `the PDF has more than ${count} ${what}`);
+  constructor(count: number, what: "values" | "objects" | "cross-reference entries" | "bytes inflated") {
+    super(
+      "INVALID_DOCUMENT",
+      what === "bytes inflated"
+        ? `the PDF inflates to more than ${count} bytes`
+        : `the PDF has more than ${count} ${what}`,
+    );
     this.name = "PdfReadLimitError";
   }
 }
@@ -583,19 +614,15 @@ class PdfDocument {
   }
 
   /**
-   * Counts `n` more cross-reference entries (tables' and streams' together), once every
-   * object is known. A section lists about one entry per object number up to /Size (§7.5.4):
-   * more than twice the document's objects, and 1,024 more, is no file a writer makes, and
-   * reading them one by one would cost what their bytes did not (a stream of one-byte entries
-   * inflates to millions). A stream's are counted before they are read.
+   * Counts `n` more cross-reference entries (tables' and streams' together), as many as a
+   * document may have objects: a section lists one entry per object number up to /Size
+   * (§7.5.4), and reading them one by one would cost what their bytes did not (a stream of
+   * one-byte entries inflates to millions). A stream's are counted before they are read.
    */
   countCrossReferences(n: number): void {
     this.#crossReferenceEntries += n;
-    const most = Math.min(PDF_LIMITS.objects, 2 * this.objectCount + 1024);
-    if (this.#crossReferenceEntries > most) {
-      throw invalid(
-        `the cross-reference sections list ${this.#crossReferenceEntries} entries, more than the ${this.objectCount} objects of the PDF account for`,
-      );
+    if (this.#crossReferenceEntries > PDF_LIMITS.objects) {
+      throw new PdfReadLimitError(PDF_LIMITS.objects, "cross-reference entries");
     }
   }
 
@@ -1364,7 +1391,7 @@ function inflateZlib(data: Uint8Array, maxBytes: number, budgetExhausted: boolea
   const out = new ByteBuffer();
   const tooLarge = (): EvidenceError =>
     budgetExhausted
-      ? invalid(`the PDF inflates to more than ${PDF_LIMITS.inflatedBytes} bytes`)
+      ? new PdfReadLimitError(PDF_LIMITS.inflatedBytes, "bytes inflated")
       : invalid(`a compressed stream inflates to more than ${maxBytes} bytes`);
   let ended = false;
   const inflate = new Inflate((chunk, final) => {

@@ -1002,8 +1002,18 @@ describe("notACertificate: a folder's files that hold no certificate are passed 
     const group = `${"[".repeat(63)}${"]".repeat(63)} `;
     const body = group.repeat(Math.ceil((PDF_LIMITS.values + 1) / 63));
     const pdf = (extra: string) => bytes(`%PDF-1.7\n1 0 obj\n[${body}(${extra})]\nendobj\nstartxref\n9\n%%EOF\n`);
-    expect(await notACertificate("atlas.pdf", pdf("an atlas"))).to.equal("pdf-without-certificate");
+    // Nothing is said of what it carries (a large document's names may be compressed): it was not read.
+    expect(await notACertificate("atlas.pdf", pdf("an atlas"))).to.equal("pdf-unreadable");
     expect(await notACertificate("c.pdf", pdf("Evidence Anchor"))).to.equal(undefined);
+    // Verified, one that names Evidence Anchor could not be verified: never INVALID.
+    const named = await verifyEvidence(
+      { kind: "bytes", bytes: pdf("Evidence Anchor") },
+      { chain: RecordedChain.holding(parseCertificate(example.certificate())) },
+    );
+    expect([named.verdict, named.checks[0]!.reason.code]).to.deep.equal([
+      "indeterminate",
+      "format.unsupported-document",
+    ]);
   });
 
   it("passes over a PDF it cannot read that names neither Evidence Anchor nor a certificate (a download cut short); verifies one that names either, so that a damaged certificate document is INVALID, and any encrypted one, whose strings hide what it names", async () => {

@@ -920,6 +920,22 @@ describe("createApp (in process, SQLite and files on disk, a chain in memory)", 
         const first = Array.from({ length: 100 }, (_, i) => named(i));
         const second = Array.from({ length: 100 }, (_, i) => named(100 + i));
         expect([await post(distinct.url, first), await post(distinct.url, second)]).to.deep.equal([200, 429]);
+        // The same given as their JSON text, which verifies alike, costs alike.
+        const asText = await listen(appWith({ anonymousPerMinute: 700 }));
+        try {
+          expect([
+            await post(
+              asText.url,
+              first.map((c) => JSON.stringify(c)),
+            ),
+            await post(
+              asText.url,
+              second.map((c) => JSON.stringify({ certificate: c })),
+            ),
+          ]).to.deep.equal([200, 429]);
+        } finally {
+          asText.server.close();
+        }
         // 100 certificates of one anchor: 105 units, six times over.
         const batch = Array.from({ length: 100 }, () => named(0));
         const statuses = [];

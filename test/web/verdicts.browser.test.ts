@@ -523,6 +523,42 @@ describe("verdicts on the pages, in Chinese and English (Debian Chromium, real s
     }
   });
 
+  it("never shows the verdict of a verification whose inputs changed while it ran (the certificate edited, another hash typed)", async () => {
+    for (const change of [
+      (page: Page) =>
+        page.fill(
+          "#cert-text",
+          JSON.stringify({ ...certificate, record: { ...certificate.record, fileName: "forged.txt" } }),
+        ),
+      (page: Page) => page.fill("#sha256", "0".repeat(64)),
+    ]) {
+      const { context, page } = await open("en-US");
+      try {
+        await page.fill("#cert-text", JSON.stringify(certificate));
+        await page.fill("#sha256", certificate.record.contentHash as string);
+        // The node's answers are held until the inputs have changed.
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let held = false;
+        await page.route("**/rpc", async (route) => {
+          held = true;
+          await released;
+          await route.continue();
+        });
+        await page.click("#verify");
+        await page.waitForFunction(() => (document.querySelector("#verify") as HTMLButtonElement).disabled);
+        await until(async () => (held ? true : undefined), "a chain read held", 10_000);
+        await change(page);
+        release();
+        // Done once Verify can be clicked again.
+        await page.waitForFunction(() => !(document.querySelector("#verify") as HTMLButtonElement).disabled);
+        expect(await visible(page, "#result")).to.equal(false);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
   it("takes the certificate's PDF document as it is", async () => {
     const pdf = path.join(work, "certificate.pdf");
     writeFileSync(

@@ -60,6 +60,7 @@ setUpLanguageSwitch(byId("lang"), () => {
 });
 rpcInput.placeholder = new URL("/rpc", location.href).href;
 rpcInput.addEventListener("input", clearResult);
+byId("tsa-trust").addEventListener("input", clearResult);
 
 // What a verification needs is fetched while the reader chooses the files: the site's facts,
 // and the RFC 3161 verifier (the largest chunk, kept out of the page's first load).
@@ -170,8 +171,12 @@ byId("again").addEventListener("click", () => {
   byId<HTMLElement>("inputs").scrollIntoView();
 });
 
+/** How many times the inputs have changed (or been checked again): a verification begun before is not shown. */
+let inputsChanged = 0;
+
 /** No verdict stays on screen once the inputs it was given for are being changed or checked again. */
 function clearResult(): void {
+  inputsChanged++;
   byId<HTMLElement>("result").hidden = true;
   last = undefined;
   errorLine.clear();
@@ -274,6 +279,7 @@ async function verifyAndRender(
   rpc: string,
   ownNode: boolean,
 ): Promise<void> {
+  const asked = inputsChanged;
   const input: EvidenceInput =
     certificateBytes === undefined
       ? { kind: "certificate", certificate: text }
@@ -297,6 +303,9 @@ async function verifyAndRender(
     ...(packageFile !== undefined ? { packageFile } : {}),
     ...(digest !== undefined ? { fileDigest: digest.digest, digestGiven: digest.given } : {}),
   });
+  // The inputs changed while it ran (a certificate edited, another hash typed): its verdict is
+  // of what is no longer shown, and is not rendered beside it.
+  if (asked !== inputsChanged) return;
   last = { result, rpc, at: new Date() };
   render(result, rpc, last.at);
 }

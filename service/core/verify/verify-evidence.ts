@@ -14,7 +14,7 @@ import {
 } from "../capture-package.ts";
 import {
   CERTIFICATE_SUFFIX,
-  certificateFromPdf,
+  readCertificateDocument,
   extractEmbeddedFiles,
   isPdf,
   PdfReadLimitError,
@@ -282,19 +282,32 @@ async function certificateIn(input: EvidenceInput): Promise<{ certificate: unkno
   if (isPdf(input.bytes)) {
     // The certificate document carries the JSON certificate as an attachment (docs/protocol.md §10);
     // the printed page itself proves nothing and is not read.
+    let reading;
     try {
-      return { certificate: certificateFromPdf(input.bytes).text };
+      reading = readCertificateDocument(input.bytes);
     } catch (e) {
       // A form this reader does not take (encryption, another filter) is most often a PDF
-      // tool's rewrite of a genuine document: it could not be verified, which is not invalid.
-      if (e instanceof PdfUnsupportedError) return { result: unsupportedDocumentResult(e.message) };
-      // A PDF of another kind chosen by mistake is said to be one, not a damaged certificate.
+      // tool's rewrite of a genuine document, and one larger than it reads (a report with the
+      // certificate attached) may be genuine too: it could not be verified, which is not invalid.
+      if (e instanceof PdfUnsupportedError || e instanceof PdfReadLimitError) {
+        return { result: unsupportedDocumentResult((e as Error).message) };
+      }
+      // A PDF of another kind chosen by mistake is said to be one, not a damaged certificate
+      // (its failed reading is remembered: this does not read it again).
       const why =
         (await notACertificate("", input.bytes)) === "pdf-without-certificate"
           ? NOT_A_CERTIFICATE_DOCUMENT
           : `${UNREADABLE_DOCUMENT}: ${(e as Error).message}`;
       return { result: malformedResult(why) };
     }
+    if (!("refused" in reading)) return { certificate: reading.text };
+    // Read, with no certificate to take: what notACertificate says of a readable document.
+    const notOne = !reading.attached && !includesText(input.bytes, "Evidence Anchor");
+    return {
+      result: malformedResult(
+        notOne ? NOT_A_CERTIFICATE_DOCUMENT : `${UNREADABLE_DOCUMENT}: ${reading.refused.message}`,
+      ),
+    };
   }
   if (!beginsAsJson(input.bytes)) return { result: malformedResult(NOT_A_CERTIFICATE) };
   try {
@@ -415,9 +428,9 @@ export async function notACertificate(
       // are encrypted or encoded): verified, and could not be verified, never passed over.
       if (e instanceof PdfUnsupportedError) return undefined;
       if (includesText(bytes, "Evidence Anchor") || includesText(bytes, CERTIFICATE_SUFFIX)) return undefined;
-      // Too many values or objects to read is a large document, not a damaged certificate
-      // document (a few thousand values).
-      return e instanceof PdfReadLimitError ? "pdf-without-certificate" : "pdf-unreadable";
+      // Too many values or objects to read: a large document whose names may be compressed,
+      // so nothing is said of what it carries, only that it could not be read.
+      return "pdf-unreadable";
     }
     if (attached.some((f) => f.name.toLowerCase().endsWith(CERTIFICATE_SUFFIX))) return undefined;
     return includesText(bytes, "Evidence Anchor") ? undefined : "pdf-without-certificate";

@@ -645,6 +645,10 @@ const UNSUPPORTED_PHRASES_ZH: [RegExp, string][] = [
   [/^encrypted PDFs are not supported$/, "加密的 PDF"],
   [/^streams with more than one filter are not supported$/, "带多个过滤器的数据流"],
   [/^the stream filter (\S+) is not supported$/, "数据流过滤器 $1"],
+  [/^the PDF has more than (\d+) objects$/, "对象超过 $1 个，多于本验证程序读取的上限"],
+  [/^the PDF has more than (\d+) values$/, "数值超过 $1 个，多于本验证程序读取的上限"],
+  [/^the PDF has more than (\d+) cross-reference entries$/, "交叉引用条目超过 $1 个，多于本验证程序读取的上限"],
+  [/^the PDF inflates to more than (\d+) bytes$/, "解压后超过 $1 字节，多于本验证程序读取的上限"],
 ];
 
 const UNREADABLE_PHRASES_ZH: [RegExp, string][] = [
@@ -1044,8 +1048,8 @@ export function verdictExplanation(result: VerificationResult, lang: Lang): stri
   // A form the reader does not take (encryption, another filter) is most often a PDF tool's rewrite.
   if (format?.reason.code === "format.unsupported-document") {
     return zh
-      ? `这份 PDF 使用了本验证程序不读取的形式：${inChinese(format.reason.message, UNSUPPORTED_PHRASES_ZH, "不支持的 PDF 形式")}。它可能经 PDF 工具改写过（加密、重新编码等），按现状无法核验，这本身并不表明证书是伪造的。请索取签发时的 PDF 证书或其 .evidence.json 文件。`
-      : `This PDF is in a form this verifier does not read: ${format.reason.message}. A PDF tool may have rewritten it (encrypted it, re-encoded its streams); as it is it cannot be verified, which is itself no sign of forgery. Ask for the PDF as issued, or its .evidence.json file.`;
+      ? `这份 PDF 使用了本验证程序不读取的形式：${inChinese(format.reason.message, UNSUPPORTED_PHRASES_ZH, "不支持的 PDF 形式")}。它可能经 PDF 工具改写过（加密、重新编码，或并入更大的文件等），按现状无法核验，这本身并不表明证书是伪造的。请索取签发时的 PDF 证书或其 .evidence.json 文件。`
+      : `This PDF is in a form this verifier does not read: ${format.reason.message}. A PDF tool may have rewritten it (encrypted it, re-encoded its streams, merged it into a larger document); as it is it cannot be verified, which is itself no sign of forgery. Ask for the PDF as issued, or its .evidence.json file.`;
   }
   const errors = result.checks.filter((c) => c.status === "error" && c.id !== "timestamp");
   const why = errors.map((c) => reasonText(c.reason, lang)).join(zh ? "；" : "; ");

@@ -414,7 +414,8 @@ const CHAIN_READS_PER_ANCHOR = 5;
 /** The distinct anchors (transaction, block and root) a list's certificates name; one naming none reads no chain. */
 function anchorsNamed(list: unknown[]): number {
   const anchors = new Set<string>();
-  for (const c of list) {
+  for (const item of list) {
+    const c = certificateNamedBy(item);
     const certificate = (typeof c === "object" && c !== null ? c : {}) as {
       anchor?: unknown;
       proof?: { root?: unknown };
@@ -425,6 +426,23 @@ function anchorsNamed(list: unknown[]): number {
     anchors.add(JSON.stringify([anchor, certificate.batch?.root ?? certificate.proof?.root ?? null]));
   }
   return anchors.size;
+}
+
+/**
+ * What a list's item verifies as: a certificate given as its JSON text is parsed (it reads the
+ * chain as any other), and a status answer's certificate is taken from it.
+ */
+function certificateNamedBy(item: unknown): unknown {
+  let c = item;
+  if (typeof c === "string") {
+    try {
+      c = JSON.parse(c);
+    } catch {
+      return undefined;
+    }
+  }
+  const wrapped = (c as { certificate?: unknown } | null)?.certificate;
+  return typeof wrapped === "object" && wrapped !== null ? wrapped : c;
 }
 
 /** Whether a request for one certificate's verification gives one (else it is refused, reading nothing). */
