@@ -658,6 +658,8 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         expect(table.stdout).to.match(
           /2 certificates: 1 valid, 1 invalid, 0 could not be verified; 0 with no file in /,
         );
+        // Warnings have no column: each is said once under the table, with the certificates it is of.
+        expect(table.stdout).to.match(/^WARNING \(\d+: [^)]+\): No trusted registry was named/m);
         expect(table.stderr, "no directory passed over").to.equal("");
         // A certificate in a subdirectory is not searched for, and that is said, not passed over.
         mkdirSync(path.join(certs, "older"));
@@ -678,6 +680,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
         rmSync(path.join(certs, "c.evidence.txt"));
         const zh = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--lang", "zh"]);
         expect(zh.stdout).to.match(/^结论 +编号 +证书 +文件 +原因/);
+        expect(zh.stdout).to.match(/^警告（\d+ 份：[^）]+）：未与受信任的存证合约比对/m);
         const zhInvalid = zh.stdout.split("\n").find((l) => l.includes("b.evidence.json"))!;
         // Each failure in words, not in hashes (those are in --json and a single certificate's report).
         expect(zhInvalid).to.match(

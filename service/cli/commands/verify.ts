@@ -299,6 +299,8 @@ output's reader stops reading (| head).`,
     // a batch overlap; results are reported in the order of the files.
     const passedOver: [string, NotACertificate][] = [];
     const zh = lang === "zh-CN";
+    /** Each warning the table's certificates carry, in words, and the certificates that carry it. */
+    const warned = new Map<string, string[]>();
     for await (const [file, result] of inOrder(certificates, (file) => verifyFile(file), 16)) {
       if ("skipped" in result) {
         // Listed with the verdicts, not only on stderr: nothing in the folder goes unmentioned.
@@ -328,6 +330,10 @@ output's reader stops reading (| head).`,
       } else if (single) {
         await out.line(verificationText(result, { lang, rpc, source: file }));
       } else {
+        for (const warning of result.warnings) {
+          const text = wording.warningText(warning, lang);
+          warned.set(text, [...(warned.get(text) ?? []), result.claims?.record.id ?? path.basename(file)]);
+        }
         const failed = result.checks.filter(
           (c) => c.status === "failed" || (c.status === "error" && c.id !== "timestamp"),
         );
@@ -380,6 +386,15 @@ output's reader stops reading (| head).`,
         zh
           ? `\n共 ${verified} 份：有效 ${tally.valid}，无效 ${tally.invalid}，无法验证 ${tally.indeterminate}${originals ? `${comparedByName ? `；${comparedByName} 份按证书所记文件名比对，文件内容不同` : ""}；${notCompared} 份在 ${values.files} 中没有对应文件，未比对文件${othersFiles ? `（其中 ${othersFiles} 份的同名文件是另一份证书的文件）` : ""}` : ""}${passedOver.length ? `；${passedOver.length} 个文件不含证书，未核验` : ""}（节点 ${rpc}）`
           : `\n${verified} certificate${verified === 1 ? "" : "s"}: ${tally.valid} valid, ${tally.invalid} invalid, ${tally.indeterminate} could not be verified${originals ? `${comparedByName ? `; ${comparedByName} compared with the file of their certified name, which differs` : ""}; ${notCompared} with no file in ${values.files} to compare${othersFiles ? ` (${othersFiles} whose file of the certified name is another certificate's)` : ""}` : ""}${passedOver.length ? `; ${passedOver.length} file${passedOver.length === 1 ? "" : "s"} holding no certificate passed over` : ""} (node ${rpc})`,
+      );
+    }
+    // The table has no room for warnings: each is said once below it, with the certificates it is of.
+    for (const [text, ids] of warned) {
+      const named = `${ids.slice(0, 5).join(zh ? "，" : ", ")}${ids.length > 5 ? (zh ? " 等" : ", …") : ""}`;
+      await out.line(
+        zh
+          ? `警告（${ids.length} 份：${named}）：${visibleText(text)}`
+          : `WARNING (${ids.length}: ${named}): ${visibleText(text)}`,
       );
     }
     await out.flush();
