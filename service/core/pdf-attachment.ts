@@ -137,9 +137,9 @@ export function readCertificateDocument(
 }
 
 /**
- * Why each PDF that could not be read could not be, by its bytes: a verifier that finds no
- * certificate in a PDF asks next whether it is one at all (verify-evidence.ts), which would
- * read the same bytes again, as long again (seconds, for a hostile document).
+ * Why each PDF that could not be read could not be, by its bytes: a folder's file is asked
+ * first whether it is a certificate at all (verify-evidence.ts notACertificate), then verified,
+ * which would read the same bytes again, as long again.
  */
 const unreadable = new WeakMap<Uint8Array, unknown>();
 
@@ -604,7 +604,7 @@ class PdfDocument {
   readonly values: ValueBudget = { left: PDF_LIMITS.values };
   #inflated = 0;
   #crossReferenceEntries = 0;
-  /** Entries of the cross-reference tables read so far, counted once every object is known. */
+  /** Entries of the cross-reference tables read so far, counted once the file is read. */
   tableEntries = 0;
   #integerObjects: Map<string, Set<number>> | undefined;
   readonly bytes: Uint8Array;
@@ -1054,8 +1054,7 @@ function readCrossReferenceTable(document: PdfDocument, scanner: Scanner, start:
     if (!/^\d+$/.test(tokens[i + 1] ?? "") || i + 2 + 3 * count > tokens.length) {
       throw invalid("a cross-reference table's subsection is malformed");
     }
-    // Checked once every object is known (checkCrossReferences): a linearized file's first
-    // table comes before the objects it lists.
+    // Counted with the streams' once the file is read (checkCrossReferences).
     document.tableEntries += count;
     for (let n = 0; n < count; n++) {
       const [offset, generation, kind] = tokens.slice(i + 2 + 3 * n, i + 5 + 3 * n);

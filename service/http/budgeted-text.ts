@@ -8,11 +8,12 @@ import { HttpProblem } from "./problem.ts";
 import { charsetProblem } from "./validation.ts";
 
 /**
- * Reads a body whole into `req.body` as UTF-8 text (400 INVALID_BODY when it is not UTF-8), taking memory from `budget` for its bytes
- * as they arrive: a request that has sent nothing holds nothing, and one that sends slowly
- * holds only what it has sent (body-parser would have to be given its share up front, which
- * lets requests that send nothing hold the budget). A compressed body (gzip, deflate, br,
- * zstd, as body-parser decodes) is counted as it is decoded, which is what is held.
+ * Reads a body whole into `req.body` as UTF-8 text (400 INVALID_BODY when it is not UTF-8),
+ * taking memory from `budget` for its bytes as they arrive: a request that has sent nothing
+ * holds nothing, and one that sends slowly holds only what it has sent (body-parser would
+ * have to be given its share up front, which lets requests that send nothing hold the
+ * budget). A compressed body (gzip, deflate, br, zstd, as body-parser decodes) is counted as
+ * it is decoded, which is what is held.
  *
  * Over `limit` bytes: 413 BODY_TOO_LARGE; past the budget: 503 SERVER_BUSY, giving back at
  * once what it held. The rest of a refused body is read and dropped (the request's body

@@ -292,13 +292,7 @@ async function certificateIn(input: EvidenceInput): Promise<{ certificate: unkno
       if (e instanceof PdfUnsupportedError || e instanceof PdfReadLimitError) {
         return { result: unsupportedDocumentResult((e as Error).message) };
       }
-      // A PDF of another kind chosen by mistake is said to be one, not a damaged certificate
-      // (its failed reading is remembered: this does not read it again).
-      const why =
-        (await notACertificate("", input.bytes)) === "pdf-without-certificate"
-          ? NOT_A_CERTIFICATE_DOCUMENT
-          : `${UNREADABLE_DOCUMENT}: ${(e as Error).message}`;
-      return { result: malformedResult(why) };
+      return { result: malformedResult(`${UNREADABLE_DOCUMENT}: ${(e as Error).message}`) };
     }
     if (!("refused" in reading)) return { certificate: reading.text };
     // Read, with no certificate to take: what notACertificate says of a readable document.

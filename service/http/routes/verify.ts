@@ -398,8 +398,8 @@ const BYTES_PER_UNIT = 8 * 1024;
 
 /**
  * What reading a PDF document costs at least, in units: its streams are compressed, so its
- * size says little of the work (a few kilobytes can inflate to the 100,000 values the reader
- * reads at most, about 0.2 s). As much as a body of 1 MiB.
+ * size says little of the work (a few kilobytes can inflate to the most the reader reads,
+ * PDF_LIMITS: about 0.2 s). As much as a body of 1 MiB.
  */
 const PDF_UNITS = 128;
 
