@@ -35,6 +35,7 @@ import type { Verify } from "./http/routes/verify.ts";
 import { answerClientErrors, HttpProblem, requireHost, writeProblem } from "./http/problem.ts";
 import { verifierRoutes } from "./http/routes/verifier.ts";
 import { webRoutes } from "./http/routes/web.ts";
+import { DocumentReader } from "./document/document-reader.ts";
 import { DocumentRenderer } from "./document/document-renderer.ts";
 import { Intake } from "./intake/intake.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -263,9 +264,13 @@ export async function startService(
     const registries = [contract, ...config.chain.trustedContracts];
     // The service's own verifier trusts the TSAs of TSA_TRUST_CERTS only: never its own development TSA.
     const timestamps = trustListVerifier(trustList(trustPem));
+    // PDFs given to verify are read in a worker thread: a document must not hold up the rest.
+    const documentReader = new DocumentReader({ log: log.child({ component: "document-reader" }) });
+    cleanup.push(() => documentReader.close());
     const verify: Verify = (input, { readThrough, ...options } = {}) =>
       verifyEvidence(input, {
         ...options,
+        readDocument: documentReader.read,
         chain: readThrough ? readThrough(verifierChain) : verifierChain,
         timestamps,
         developmentChainIds: DEVELOPMENT_CHAIN_IDS,

@@ -104,12 +104,15 @@ export * from "./api.ts";
 export { blobSource, type ByteSource } from "./capture-package.ts";
 export {
   beginsAsJson,
+  certificateOfDocument,
   isZip,
   notACertificate,
   verifyEvidence,
+  type DocumentOutcome,
   type EvidenceInput,
   type EvidenceOptions,
   type NotACertificate,
+  type ReadDocument,
 } from "./verify/verify-evidence.ts";
 export {
   CERTIFICATE_SUFFIX,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { Worker } from "node:worker_threads";
 import type { Logger } from "../log.ts";
+import { SerialWorker, WorkerJobError } from "../serial-worker.ts";
 import type { CertificateDocumentInput } from "./certificate-pdf.ts";
 
 /**
@@ -47,22 +47,11 @@ export interface DocumentRendererOptions {
   log?: Logger;
 }
 
-/** What the worker is sent: the input, its time as text (a Date does not cross threads as one), and an id. */
-export type DocumentRequest = Omit<CertificateDocumentInput, "certificate" | "generatedAt"> & {
-  id: number;
-  generatedAt: string;
-};
+/** What the worker is sent: the input, with its time as text (a Date does not cross threads as one). */
+export type DocumentRequest = Omit<CertificateDocumentInput, "certificate" | "generatedAt"> & { generatedAt: string };
 
 /** What the worker answers: the document, or why it could not make it. */
-export type DocumentAnswer = { id: number; pdf: Uint8Array } | { id: number; error: string };
-
-interface Job {
-  id: number;
-  client: string | undefined;
-  request: DocumentRequest;
-  resolve: (pdf: Uint8Array) => void;
-  reject: (e: Error) => void;
-}
+export type DocumentAnswer = { pdf: Uint8Array } | { error: string };
 
 /**
  * Renders certificate documents in a worker thread: laying out a page with CJK fonts takes
@@ -78,27 +67,28 @@ export class DocumentRenderer {
   readonly #capacity: number;
   readonly #perClient: number;
   readonly #timeoutMs: number;
-  readonly #workerUrl: URL;
-  readonly #log: Logger | undefined;
-  /** Started for the first document, and again after one was stopped or died. */
-  #worker: Worker | undefined;
-  #current: { job: Job; timer: NodeJS.Timeout } | undefined;
-  readonly #queue: Job[] = [];
+  readonly #worker: SerialWorker<DocumentRequest, DocumentAnswer>;
+  /** Documents being made or waiting, by the client that asked. */
+  readonly #clients = new Map<string, number>();
   readonly #recent = new Map<string, Promise<Uint8Array>>();
-  #nextId = 1;
   #closed = false;
 
   constructor(options: DocumentRendererOptions = {}) {
     this.#capacity = options.capacity ?? 16;
     this.#perClient = options.perClient ?? Math.max(1, Math.floor(this.#capacity / 4));
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#workerUrl = options.worker ?? new URL("./document-worker.ts", import.meta.url);
-    this.#log = options.log;
+    this.#worker = new SerialWorker({
+      url: options.worker ?? new URL("./document-worker.ts", import.meta.url),
+      timeoutMs: this.#timeoutMs,
+      task: "making the certificate document",
+      name: "the document worker",
+      log: options.log,
+    });
   }
 
   /** Documents being made or waiting to be. */
   get held(): number {
-    return this.#queue.length + (this.#current ? 1 : 0);
+    return this.#worker.held;
   }
 
   /**
@@ -119,7 +109,7 @@ export class DocumentRenderer {
         }),
       );
     }
-    if (client !== undefined && this.#heldFor(client) >= this.#perClient) {
+    if (client !== undefined && (this.#clients.get(client) ?? 0) >= this.#perClient) {
       return Promise.reject(
         new DocumentError(
           "BUSY",
@@ -130,114 +120,46 @@ export class DocumentRenderer {
         ),
       );
     }
-    const pdf = new Promise<Uint8Array>((resolve, reject) => {
-      const id = this.#nextId++;
-      this.#queue.push({
-        id,
-        client,
-        request: { ...input, id, generatedAt: input.generatedAt.toISOString() },
-        resolve,
-        reject,
-      });
-    });
-    pdf.catch(() => {
+    if (client !== undefined) this.#clients.set(client, (this.#clients.get(client) ?? 0) + 1);
+    const pdf = this.#worker.run({ ...input, generatedAt: input.generatedAt.toISOString() }).then(
+      (answer) => {
+        if ("pdf" in answer) return answer.pdf;
+        throw new DocumentError("FAILED", `the certificate document could not be made: ${answer.error}`);
+      },
+      (e: unknown) => {
+        throw this.#documentError(e);
+      },
+    );
+    const settled = () => {
       if (this.#recent.get(key) === pdf) this.#recent.delete(key);
-    });
+    };
+    pdf.catch(settled);
+    if (client !== undefined) {
+      const released = () => {
+        const held = this.#clients.get(client)! - 1;
+        if (held === 0) this.#clients.delete(client);
+        else this.#clients.set(client, held);
+      };
+      pdf.then(released, released);
+    }
     if (this.#recent.size >= 32) this.#recent.delete(this.#recent.keys().next().value as string);
     this.#recent.set(key, pdf);
-    this.#next();
     return pdf;
-  }
-
-  #heldFor(client: string): number {
-    return this.#queue.filter((job) => job.client === client).length + (this.#current?.job.client === client ? 1 : 0);
   }
 
   /** Stops the worker; documents held fail with `CLOSED`. */
   async close(): Promise<void> {
     this.#closed = true;
-    const worker = this.#worker;
-    this.#worker = undefined;
-    const held = this.#queue.splice(0);
-    if (this.#current) {
-      clearTimeout(this.#current.timer);
-      held.unshift(this.#current.job);
-      this.#current = undefined;
-    }
-    for (const job of held) job.reject(closed());
-    await worker?.terminate();
+    await this.#worker.close();
   }
 
-  /** Hands the next waiting document to the worker, starting one if there is none. */
-  #next(): void {
-    if (this.#current || this.#closed) return;
-    const job = this.#queue.shift();
-    // An idle worker does not keep the process alive; one making a document does.
-    if (!job) return void this.#worker?.unref();
-    this.#worker ??= this.#start();
-    this.#worker.ref();
-    this.#current = { job, timer: setTimeout(() => this.#timedOut(job), this.#timeoutMs) };
-    this.#worker.postMessage(job.request);
-  }
-
-  #start(): Worker {
-    const worker = new Worker(this.#workerUrl);
-    let error: Error | undefined;
-    // A worker stopped or replaced is no longer listened to: what it says or does after is moot.
-    worker.on("message", (answer: DocumentAnswer) => {
-      if (worker === this.#worker) this.#answered(answer);
-    });
-    worker.on("error", (e) => {
-      error = e;
-    });
-    worker.on("exit", (code) => {
-      if (worker === this.#worker) this.#died(code, error);
-    });
-    return worker;
-  }
-
-  #answered(answer: DocumentAnswer): void {
-    const current = this.#current;
-    if (current?.job.id !== answer.id) return;
-    clearTimeout(current.timer);
-    this.#current = undefined;
-    if ("pdf" in answer) current.job.resolve(answer.pdf);
-    else current.job.reject(new DocumentError("FAILED", `the certificate document could not be made: ${answer.error}`));
-    this.#next();
-  }
-
-  #timedOut(job: Job): void {
-    const worker = this.#worker;
-    this.#worker = undefined;
-    this.#current = undefined;
-    this.#log?.warn({ timeoutMs: this.#timeoutMs }, "a certificate document took too long; its worker was stopped");
-    const limit = `${this.#timeoutMs} ms`;
+  /** The worker's failure as the renderer's, with when asking again may succeed. */
+  #documentError(e: unknown): Error {
+    if (!(e instanceof WorkerJobError)) return e as Error;
+    if (e.code === "CLOSED") return closed();
     // Asked again at once, a document that ran out of time on a busy machine would likely do so again.
-    const retryAfterSeconds = Math.ceil(this.#timeoutMs / 1000);
-    job.reject(
-      new DocumentError("TIMEOUT", `making the certificate document took longer than ${limit}`, { retryAfterSeconds }),
-    );
-    void worker?.terminate();
-    this.#next();
-  }
-
-  /** The worker exited on its own: what it was making fails, and a new worker takes the next. */
-  #died(code: number, error: Error | undefined): void {
-    this.#worker = undefined;
-    const current = this.#current;
-    this.#current = undefined;
-    this.#log?.error({ err: error, exitCode: code }, "the document worker stopped; a new one takes the next document");
-    if (current) {
-      clearTimeout(current.timer);
-      current.job.reject(
-        new DocumentError(
-          "WORKER_FAILED",
-          `the document worker stopped while making the certificate document (${error?.message ?? `exit code ${code}`})`,
-          { cause: error, retryAfterSeconds: 5 },
-        ),
-      );
-    }
-    this.#next();
+    const retryAfterSeconds = e.code === "TIMEOUT" ? Math.ceil(this.#timeoutMs / 1000) : 5;
+    return new DocumentError(e.code, e.message, { cause: e.cause, retryAfterSeconds });
   }
 }
 

@@ -2,11 +2,12 @@
 import { parentPort } from "node:worker_threads";
 import { parseCertificate } from "../core/index.ts";
 import { renderCertificatePdf } from "./certificate-pdf.ts";
+import type { WorkerMessage, WorkerReply } from "../serial-worker.ts";
 import type { DocumentAnswer, DocumentRequest } from "./document-renderer.ts";
 
 // Parsed inside the async function: a certificate that does not parse is answered as an
 // error, where a throw in this handler would end the worker.
-async function render({ id: _id, generatedAt, ...input }: DocumentRequest): Promise<Uint8Array> {
+async function render({ generatedAt, ...input }: DocumentRequest): Promise<Uint8Array> {
   return renderCertificatePdf({
     ...input,
     certificate: parseCertificate(input.certificateJson),
@@ -14,10 +15,11 @@ async function render({ id: _id, generatedAt, ...input }: DocumentRequest): Prom
   });
 }
 
-parentPort!.on("message", (request: DocumentRequest) => {
-  const answer = (message: DocumentAnswer, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(message, transfer);
+parentPort!.on("message", ({ id, request }: WorkerMessage<DocumentRequest>) => {
+  const reply = (answer: DocumentAnswer, transfer: ArrayBuffer[] = []) =>
+    parentPort!.postMessage({ id, answer } satisfies WorkerReply<DocumentAnswer>, transfer);
   render(request).then(
-    (pdf) => answer({ id: request.id, pdf }, [pdf.buffer as ArrayBuffer]),
-    (e: unknown) => answer({ id: request.id, error: (e as Error).message }),
+    (pdf) => reply({ pdf }, [pdf.buffer as ArrayBuffer]),
+    (e: unknown) => reply({ error: (e as Error).message }),
   );
 });

@@ -6,6 +6,7 @@
  */
 import { isMainThread, parentPort } from "node:worker_threads";
 import type { DocumentRequest } from "../../service/document/document-renderer.ts";
+import type { WorkerMessage } from "../../service/serial-worker.ts";
 
 export const FAULTY_DOCUMENT_WORKER = new URL(import.meta.url);
 
@@ -13,7 +14,7 @@ export type DocumentWorkerFault = "hang" | "throw" | "exit";
 
 // Mocha loads every file under test/ on its main thread: only a worker sets up the faults.
 if (!isMainThread) {
-  parentPort!.on("message", ({ certificateJson }: DocumentRequest) => {
+  parentPort!.on("message", ({ request: { certificateJson } }: WorkerMessage<DocumentRequest>) => {
     const fault = /"note":\s*"(hang|throw|exit)"/.exec(certificateJson)?.[1];
     if (fault === "hang") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     if (fault === "throw") throw new Error("a fault in the document worker's message handler");

@@ -14,6 +14,7 @@ import {
   until,
   type ServiceProcess,
 } from "../helpers/processes.ts";
+import { PDF_LIMITS } from "../../service/core/pdf-attachment.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import { readDatabase } from "../helpers/database.ts";
 import { filesUnder } from "../helpers/files.ts";
@@ -297,6 +298,30 @@ describe("evidence service over HTTP (real service process and chain node)", fun
       expect(objects(), "no object stored").to.deep.equal(objectsBefore);
       expect(rows(), "no evidence recorded").to.equal(rowsBefore);
       expect(readdirSync(path.join(dataDir, "tmp")), "no temporary file left").to.deep.equal([]);
+    });
+
+    it("verifies the certificate document (PDF) it made, read off the event loop: VALID with the file, its printed page unchecked; one past the reader's limits could not be verified", async () => {
+      const id = certificate.record.id;
+      const pdf = Buffer.from(
+        await (await fetch(`${service.url}/api/v1/evidence/${id}/certificate.pdf`)).arrayBuffer(),
+      );
+      const tail = pdf.lastIndexOf("startxref");
+      const filler = Array.from({ length: PDF_LIMITS.objects }, (_, i) => `${100_000 + i} 0 obj null endobj\n`);
+      const long = Buffer.concat([pdf.subarray(0, tail), Buffer.from(filler.join("")), pdf.subarray(tail)]);
+      const verdicts = [];
+      for (const document of [pdf, long]) {
+        const form = new FormData();
+        form.append("certificate", new Blob([document]), `${id}.pdf`);
+        form.append("sha256", sha256Hex("verify me"));
+        const res = await api(service.url).postForm("/api/v1/verify", form);
+        verdicts.push([res.status, res.body.verdict, res.body.checks[0].reason.code]);
+        if (document === pdf)
+          expect(res.body.warnings.map((w: any) => w.code)).to.include("warning.printed-page-unchecked");
+      }
+      expect(verdicts).to.deep.equal([
+        [200, "valid", "format.ok"],
+        [200, "indeterminate", "format.unsupported-document"],
+      ]);
     });
 
     it("fails content for the wrong file", async () => {

@@ -73,7 +73,26 @@ export type EvidenceOptions = VerifyOptions & {
    * content hash is not the ZIP's the content check could not be made (`content.package-unread`).
    */
   unreadPackage?: { size: number };
+  /**
+   * How a certificate document (PDF) is read; by default here, at once ({@link certificateOfDocument}).
+   * A service reads it in a worker thread, so that no document holds up its other requests.
+   */
+  readDocument?: ReadDocument;
 };
+
+/** Reads a certificate document: what {@link certificateOfDocument} answers for its bytes. */
+export type ReadDocument = (pdf: Uint8Array) => Promise<DocumentOutcome>;
+
+/**
+ * What a PDF given as a certificate holds, as plain data (it crosses threads): the certificate
+ * attached; or `malformed`, why it holds none (the document is no certificate, INVALID); or
+ * `unsupported`, why it could not be read (a form or a size the reader does not read, which
+ * may be a genuine document's: could not verify).
+ */
+export type DocumentOutcome = { certificate: string } | { malformed: string } | { unsupported: string };
+
+/** Verification options as they are passed on, with the document reader. */
+type HeldOptions = VerifyOptions & { readDocument?: ReadDocument | undefined };
 
 /** Verifies whatever was handed over, by what it is. */
 export async function verifyEvidence(given: EvidenceInput, options: EvidenceOptions): Promise<VerificationResult> {
@@ -128,9 +147,9 @@ function packageOrNot(input: EvidenceInput): EvidenceInput {
 }
 
 /** The certificate an input holds, verified with the file of `options`, if any. */
-async function verifyHeld(input: EvidenceInput, options: VerifyOptions): Promise<VerificationResult> {
+async function verifyHeld(input: EvidenceInput, options: HeldOptions): Promise<VerificationResult> {
   if (input.kind === "package") return verifyPackage(input.package, options);
-  const held = await certificateIn(input);
+  const held = await certificateIn(input, options.readDocument);
   if ("result" in held) return held.result;
   const result = await verifyCertificate(held.certificate, options);
   // JSON that carries the certificate under "certificate" (a saved answer of the service's
@@ -271,7 +290,10 @@ function asSource(zip: Uint8Array | ByteSource): ByteSource {
 }
 
 /** The certificate an input holds (a package's, for a package), or the verdict on holding none. */
-async function certificateIn(input: EvidenceInput): Promise<{ certificate: unknown } | { result: VerificationResult }> {
+async function certificateIn(
+  input: EvidenceInput,
+  readDocument: ReadDocument = async (pdf) => certificateOfDocument(pdf),
+): Promise<{ certificate: unknown } | { result: VerificationResult }> {
   if (input.kind === "certificate") return { certificate: input.certificate };
   if (input.kind === "package") {
     const pkg = await readPackage(input.package);
@@ -280,27 +302,11 @@ async function certificateIn(input: EvidenceInput): Promise<{ certificate: unkno
     return { certificate: pkg.certificateText };
   }
   if (isPdf(input.bytes)) {
-    // The certificate document carries the JSON certificate as an attachment (docs/protocol.md §10);
-    // the printed page itself proves nothing and is not read.
-    let reading;
-    try {
-      reading = readCertificateDocument(input.bytes);
-    } catch (e) {
-      // A form this reader does not take (encryption, another filter) is most often a PDF
-      // tool's rewrite of a genuine document, and one larger than it reads (a report with the
-      // certificate attached) may be genuine too: it could not be verified, which is not invalid.
-      if (e instanceof PdfUnsupportedError || e instanceof PdfReadLimitError) {
-        return { result: unsupportedDocumentResult((e as Error).message) };
-      }
-      return { result: malformedResult(`${UNREADABLE_DOCUMENT}: ${(e as Error).message}`) };
-    }
-    if (!("refused" in reading)) return { certificate: reading.text };
-    // Read, with no certificate to take: what notACertificate says of a readable document.
-    const notOne = !reading.attached && !includesText(input.bytes, "Evidence Anchor");
+    const outcome = await readDocument(input.bytes);
+    if ("certificate" in outcome) return { certificate: outcome.certificate };
     return {
-      result: malformedResult(
-        notOne ? NOT_A_CERTIFICATE_DOCUMENT : `${UNREADABLE_DOCUMENT}: ${reading.refused.message}`,
-      ),
+      result:
+        "unsupported" in outcome ? unsupportedDocumentResult(outcome.unsupported) : malformedResult(outcome.malformed),
     };
   }
   if (!beginsAsJson(input.bytes)) return { result: malformedResult(NOT_A_CERTIFICATE) };
@@ -314,6 +320,28 @@ async function certificateIn(input: EvidenceInput): Promise<{ certificate: unkno
 }
 
 /**
+ * What a certificate document (PDF) holds: the JSON certificate it carries as an attachment
+ * (docs/protocol.md §10); the printed page itself proves nothing and is not read.
+ */
+export function certificateOfDocument(pdf: Uint8Array): DocumentOutcome {
+  let reading;
+  try {
+    reading = readCertificateDocument(pdf);
+  } catch (e) {
+    // A form this reader does not take (encryption, another filter) is most often a PDF
+    // tool's rewrite of a genuine document, and one larger than it reads (a report with the
+    // certificate attached) may be genuine too: it could not be verified, which is not invalid.
+    if (e instanceof PdfUnsupportedError || e instanceof PdfReadLimitError)
+      return { unsupported: (e as Error).message };
+    return { malformed: `${UNREADABLE_DOCUMENT}: ${(e as Error).message}` };
+  }
+  if (!("refused" in reading)) return { certificate: reading.text };
+  // Read, with no certificate to take: what notACertificate says of a readable document.
+  const notOne = !reading.attached && !includesText(pdf, "Evidence Anchor");
+  return { malformed: notOne ? NOT_A_CERTIFICATE_DOCUMENT : `${UNREADABLE_DOCUMENT}: ${reading.refused.message}` };
+}
+
+/**
  * A certificate with a capture package handed over as its file: the package is the evidence
  * compared. A ZIP certified as it is (uploaded as a file), a ZIP that is no capture package,
  * and any file beside a package in the certificate's place (whose own files are then the ones
@@ -322,7 +350,7 @@ async function certificateIn(input: EvidenceInput): Promise<{ certificate: unkno
 async function verifyAgainstPackage(
   input: EvidenceInput,
   zip: ByteSource,
-  options: VerifyOptions,
+  options: HeldOptions,
 ): Promise<VerificationResult> {
   const digest = typeof options.fileDigest === "string" ? options.fileDigest : await sha256OfSource(zip);
   const asAFile = () => verifyHeld(input, { ...options, fileDigest: digest });
@@ -332,7 +360,7 @@ async function verifyAgainstPackage(
     if ("malformed" in filePackage || !filePackage.ok) return asAFile();
     return verifyHeld(input, { ...options, fileDigest: filePackage.manifestSha256 });
   }
-  const held = await certificateIn(input);
+  const held = await certificateIn(input, options.readDocument);
   if ("result" in held) return held.result;
   const wrapped = certificateWrappedIn(held.certificate);
   // Statements beside a wrapped certificate: verifyHeld says so, whatever the file.

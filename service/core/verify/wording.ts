@@ -639,7 +639,6 @@ const PACKAGE_PHRASES_ZH: [RegExp, string][] = [
   [/^(.*): its CRC-32 or length does not match the ZIP directory$/s, "$1 的 CRC-32 或长度与 ZIP 目录不符"],
 ];
 
-/** Why a certificate's file could not be read (the command line's bulk run). */
 /** What a PDF in a form the reader does not read uses, in Chinese. */
 const UNSUPPORTED_PHRASES_ZH: [RegExp, string][] = [
   [/^encrypted PDFs are not supported$/, "加密的 PDF"],
@@ -649,8 +648,12 @@ const UNSUPPORTED_PHRASES_ZH: [RegExp, string][] = [
   [/^the PDF has more than (\d+) values$/, "数值超过 $1 个，多于本验证程序读取的上限"],
   [/^the PDF has more than (\d+) cross-reference entries$/, "交叉引用条目超过 $1 个，多于本验证程序读取的上限"],
   [/^the PDF inflates to more than (\d+) bytes$/, "解压后超过 $1 字节，多于本验证程序读取的上限"],
+  [/^the PDF could not be read within (\d+) ms$/, "未能在 $1 毫秒内读完"],
+  [/^reading the PDF needs more memory than the reader may use$/, "读取所需的内存超过本验证程序可用的上限"],
+  [/^the PDF's reader stopped while reading it \((.*)\)$/s, "读取时读取程序中止（$1）"],
 ];
 
+/** Why a certificate's file could not be read (the command line's bulk run), in Chinese. */
 const UNREADABLE_PHRASES_ZH: [RegExp, string][] = [
   [/^EACCES: .*?'(.*)'$/s, "没有读取 $1 的权限"],
   [/^ENOENT: .*?'(.*)'$/s, "$1 不存在"],
