@@ -21,7 +21,7 @@ export class WorkerJobError extends Error {
   }
 }
 
-export interface SerialWorkerOptions {
+export interface SerialWorkerOptions<Request> {
   /** The worker's module: it answers each `{ id, request }` with `{ id, answer }`. */
   url: URL;
   /** How long one job may take, from when it is handed to the worker. */
@@ -32,6 +32,12 @@ export interface SerialWorkerOptions {
   task: string;
   /** The worker, as errors and the log name it: "the document worker". */
   name: string;
+  /**
+   * What is posted for a request, and what of it is transferred, made as the job is handed to
+   * the worker, not while it waits (a copy made then is held by one job at a time). By default
+   * the request itself, cloned.
+   */
+  send?: (request: Request) => { message: Request; transfer: Transferable[] };
   log?: Logger | undefined;
 }
 
@@ -42,7 +48,6 @@ export type WorkerReply<T> = { id: number; answer: T };
 interface Job<Request, Answer> {
   id: number;
   request: Request;
-  transfer: readonly Transferable[];
   resolve: (answer: Answer) => void;
   reject: (e: Error) => void;
 }
@@ -55,7 +60,7 @@ interface Job<Request, Answer> {
  * does not keep the process alive.
  */
 export class SerialWorker<Request, Answer> {
-  readonly #options: SerialWorkerOptions;
+  readonly #options: SerialWorkerOptions<Request>;
   /** Started for the first job, and again after one was stopped or died. */
   #worker: Worker | undefined;
   #current: { job: Job<Request, Answer>; timer: NodeJS.Timeout } | undefined;
@@ -63,7 +68,7 @@ export class SerialWorker<Request, Answer> {
   #nextId = 1;
   #closed = false;
 
-  constructor(options: SerialWorkerOptions) {
+  constructor(options: SerialWorkerOptions<Request>) {
     this.#options = options;
   }
 
@@ -73,10 +78,10 @@ export class SerialWorker<Request, Answer> {
   }
 
   /** The worker's answer to `request`; rejects with a {@link WorkerJobError} when there is none. */
-  run(request: Request, transfer: readonly Transferable[] = []): Promise<Answer> {
+  run(request: Request): Promise<Answer> {
     if (this.#closed) return Promise.reject(closed());
     return new Promise<Answer>((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, request, transfer, resolve, reject });
+      this.#queue.push({ id: this.#nextId++, request, resolve, reject });
       this.#next();
     });
   }
@@ -104,8 +109,8 @@ export class SerialWorker<Request, Answer> {
     this.#worker ??= this.#start();
     this.#worker.ref();
     this.#current = { job, timer: setTimeout(() => this.#timedOut(), this.#options.timeoutMs) };
-    const message: WorkerMessage<Request> = { id: job.id, request: job.request };
-    this.#worker.postMessage(message, job.transfer);
+    const { message, transfer } = this.#options.send?.(job.request) ?? { message: job.request, transfer: [] };
+    this.#worker.postMessage({ id: job.id, request: message } satisfies WorkerMessage<Request>, transfer);
   }
 
   #start(): Worker {

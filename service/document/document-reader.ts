@@ -32,6 +32,12 @@ export class DocumentReader {
       url: options.worker ?? new URL("./document-reader-worker.ts", import.meta.url),
       timeoutMs: this.#timeoutMs,
       resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 256 },
+      // The worker is sent its own copy of the bytes, not the memory they are a view of, and
+      // only once it takes them: documents waiting their turn hold no second copy.
+      send: (pdf) => {
+        const bytes = new Uint8Array(pdf);
+        return { message: bytes, transfer: [bytes.buffer] };
+      },
       task: "reading a certificate document",
       name: "the document reader",
       log: options.log,
@@ -40,10 +46,8 @@ export class DocumentReader {
 
   /** What the document holds ({@link ReadDocument}); rejects only once the reader is closed. */
   readonly read: ReadDocument = async (pdf) => {
-    // Its own copy, handed over: the worker is sent these bytes alone, not the memory they are a view of.
-    const bytes = new Uint8Array(pdf);
     try {
-      return await this.#worker.run(bytes, [bytes.buffer]);
+      return await this.#worker.run(pdf);
     } catch (e) {
       if (!(e instanceof WorkerJobError) || e.code === "CLOSED") throw e;
       if (e.code === "TIMEOUT") return { unsupported: `the PDF could not be read within ${this.#timeoutMs} ms` };
