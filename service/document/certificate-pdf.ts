@@ -659,13 +659,13 @@ class Layout {
         link: input.verifyUrl,
       },
       {
-        zh: "2. 命令行（Node.js 20+）：下载验证程序，不经本服务，直接读取区块链节点。",
-        en: "Command line: no service, only a chain node.",
+        zh: "2. 命令行（Node.js 20+）：下载验证程序，不经本服务，直接读取区块链节点；<registry> 请取自联盟公布的存证合约地址，勿照抄本页。",
+        en: "Command line: no service, only a chain node; take <registry> from the consortium's published list, not from this page.",
         code: [
           verifierUrl,
           capture
-            ? `node evidence-verify.mjs verify ${record.id}.zip --rpc <node URL>`
-            : `node evidence-verify.mjs verify ${record.id}.pdf --file <original file> --rpc <node URL>`,
+            ? `node evidence-verify.mjs verify ${record.id}.zip --rpc <node URL> --contract <registry>`
+            : `node evidence-verify.mjs verify ${record.id}.pdf --file <original file> --rpc <node URL> --contract <registry>`,
         ].join("\n"),
         link: verifierUrl,
       },

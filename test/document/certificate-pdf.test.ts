@@ -120,7 +120,7 @@ describe("renderCertificatePdf", function () {
         "How to verify",
         "https://evidence.example.com/verify?id=q1Zr8xYwK0pLmN3oB5cD7e",
         "https://evidence.example.com/verifier/evidence-verify.mjs",
-        "node evidence-verify.mjs verify q1Zr8xYwK0pLmN3oB5cD7e.pdf --file <original file> --rpc <node URL>",
+        "node evidence-verify.mjs verify q1Zr8xYwK0pLmN3oB5cD7e.pdf --file <original file> --rpc <node URL> --contract <registry>",
         "q1Zr8xYwK0pLmN3oB5cD7e.evidence.json",
       ],
       footer: [
@@ -194,7 +194,7 @@ describe("renderCertificatePdf", function () {
     });
     const lines = poppler.text(await renderCertificatePdf(input)).split("\n");
     expect(lines).to.include(
-      "node evidence-verify.mjs verify DP74eCXW4WbtG9jvZFxeBdFWuWk.pdf --file <original file> --rpc <node URL>",
+      "node evidence-verify.mjs verify DP74eCXW4WbtG9jvZFxeBdFWuWk.pdf --file <original file> --rpc <node URL> --contract <registry>",
     );
   });
 
@@ -274,7 +274,7 @@ describe("renderCertificatePdf", function () {
     const pdf = await renderCertificatePdf(input);
     const text = squash(poppler.text(pdf));
     const id = input.certificate.record.id;
-    expect(text).to.include(squash(`node evidence-verify.mjs verify ${id}.zip --rpc <node URL>`));
+    expect(text).to.include(squash(`node evidence-verify.mjs verify ${id}.zip --rpc <node URL> --contract <registry>`));
     expect(text)
       .to.include(squash("提交网页取证包（ZIP）"))
       .and.to.include(squash("The certified file is its manifest.json"))
