@@ -55,7 +55,7 @@ export class DocumentReader {
       return {
         unsupported: outOfMemory
           ? "reading the PDF needs more memory than the reader may use"
-          : `the PDF's reader stopped while reading it (${(e.cause as Error | undefined)?.message ?? "no reason given"})`,
+          : `the PDF's reader stopped while reading it (${e.detail})`,
       };
     }
   };

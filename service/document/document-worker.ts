@@ -2,7 +2,7 @@
 import { parentPort } from "node:worker_threads";
 import { parseCertificate } from "../core/index.ts";
 import { renderCertificatePdf } from "./certificate-pdf.ts";
-import type { WorkerMessage, WorkerReply } from "../serial-worker.ts";
+import { WORKER_READY, type WorkerMessage, type WorkerReply } from "../serial-worker.ts";
 import type { DocumentAnswer, DocumentRequest } from "./document-renderer.ts";
 
 // Parsed inside the async function: a certificate that does not parse is answered as an
@@ -23,3 +23,4 @@ parentPort!.on("message", ({ id, request }: WorkerMessage<DocumentRequest>) => {
     (e: unknown) => reply({ error: (e as Error).message }),
   );
 });
+parentPort!.postMessage(WORKER_READY);

@@ -91,8 +91,8 @@ describe("DocumentReader (certificate documents given to verify, read in a real 
       "ends the worker",
       "exit",
       {},
-      { unsupported: "the PDF's reader stopped while reading it (no reason given)" },
-      "读取时读取程序中止（no reason given）",
+      { unsupported: "the PDF's reader stopped while reading it (exit code 3)" },
+      "读取时读取程序中止（退出码 3）",
     ],
   ];
   for (const [what, fault, options, outcome, zh] of stops) {

@@ -650,6 +650,8 @@ const UNSUPPORTED_PHRASES_ZH: [RegExp, string][] = [
   [/^the PDF inflates to more than (\d+) bytes$/, "解压后超过 $1 字节，多于本验证程序读取的上限"],
   [/^the PDF could not be read within (\d+) ms$/, "未能在 $1 毫秒内读完"],
   [/^reading the PDF needs more memory than the reader may use$/, "读取所需的内存超过本验证程序可用的上限"],
+  [/^the PDF's reader stopped while reading it \(exit code (\d+)\)$/, "读取时读取程序中止（退出码 $1）"],
+  [/^the PDF's reader stopped while reading it \(it did not start within (\d+) ms\)$/, "读取程序未能在 $1 毫秒内启动"],
   [/^the PDF's reader stopped while reading it \((.*)\)$/s, "读取时读取程序中止（$1）"],
 ];
 

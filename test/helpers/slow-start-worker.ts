@@ -1,0 +1,29 @@
+/**
+ * A SerialWorker module whose start-up takes as long as a test says (`workerData.startMs`,
+ * the thread blocked as by loading heavy modules), that says it is ready unless told not to
+ * (`workerData.ready: false`), and then answers each request with it doubled after
+ * `workerData.jobMs`.
+ */
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { WORKER_READY, type WorkerMessage, type WorkerReply } from "../../service/serial-worker.ts";
+
+export const SLOW_START_WORKER = new URL(import.meta.url);
+
+export interface SlowStart {
+  startMs: number;
+  jobMs: number;
+  ready?: boolean;
+}
+
+const block = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+// Mocha loads every file under test/ on its main thread: only a worker starts.
+if (!isMainThread) {
+  const { startMs, jobMs, ready = true } = workerData as SlowStart;
+  block(startMs);
+  parentPort!.on("message", ({ id, request }: WorkerMessage<number>) => {
+    block(jobMs);
+    parentPort!.postMessage({ id, answer: request * 2 } satisfies WorkerReply<number>);
+  });
+  if (ready) parentPort!.postMessage(WORKER_READY);
+}
