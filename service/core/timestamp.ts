@@ -805,7 +805,7 @@ function isContext(block: asn1js.AsnType | undefined, tagNumber: number): block 
 /** Whether a SignerIdentifier (RFC 5652 §5.3) names `certificate`. */
 function identifies(sid: pkijs.SchemaType, certificate: pkijs.Certificate): boolean {
   if (sid instanceof pkijs.IssuerAndSerialNumber) {
-    return sid.issuer.isEqual(certificate.issuer) && sid.serialNumber.isEqual(certificate.serialNumber);
+    return sameName(sid.issuer, certificate.issuer) && sid.serialNumber.isEqual(certificate.serialNumber);
   }
   // subjectKeyIdentifier [0] SubjectKeyIdentifier
   const keyId = (sid as asn1js.Primitive | undefined)?.valueBlock?.valueHexView;
@@ -813,6 +813,37 @@ function identifies(sid: pkijs.SchemaType, certificate: pkijs.Certificate): bool
   const ski = certificate.extensions?.find((e) => e.extnID === "2.5.29.14")?.parsedValue as
     asn1js.OctetString | undefined;
   return ski !== undefined && equalBytes(ski.valueBlock.valueHexView, keyId);
+}
+
+/** ASN.1's universal string types: UTF8, Numeric, Printable, Teletex, Videotex, IA5, Graphic, Visible, General, Universal, Character, BMP. */
+const STRING_TAGS = new Set([12, 18, 19, 20, 21, 22, 25, 26, 27, 28, 29, 30]);
+
+/**
+ * Whether two Names are the same name (docs/protocol.md §6.2, "Names and the trust list"): the
+ * same attribute types in the same order, two string values equal once trimmed, runs of
+ * spaces made one, lower-cased and in Unicode's NFC, any others the same DER bytes. pkijs's
+ * own comparison uses `localeCompare`, whose answer depends on the machine's locale and takes
+ * text differing by an ignorable character (a zero-width space, a NUL) for the same: two
+ * verifiers could then name different signer certificates for one token.
+ */
+export function sameName(a: pkijs.RelativeDistinguishedNames, b: pkijs.RelativeDistinguishedNames): boolean {
+  const [x, y] = [a.typesAndValues, b.typesAndValues];
+  return x.length === y.length && x.every((value, i) => sameAttributeValue(value, y[i]!));
+}
+
+function sameAttributeValue(a: pkijs.AttributeTypeAndValue, b: pkijs.AttributeTypeAndValue): boolean {
+  if (a.type !== b.type) return false;
+  const [textA, textB] = [nameText(a.value), nameText(b.value)];
+  if (textA !== undefined || textB !== undefined) return textA === textB;
+  return equalBytes(a.value.valueBeforeDecodeView, b.value.valueBeforeDecodeView);
+}
+
+/** A Name's string value as names are compared, or undefined for a value of another type. */
+function nameText(value: asn1js.AsnType): string | undefined {
+  if (value.idBlock.tagClass !== 1 || !STRING_TAGS.has(value.idBlock.tagNumber)) return undefined;
+  const text = (value as unknown as { valueBlock: { value?: unknown } }).valueBlock.value;
+  if (typeof text !== "string") return undefined;
+  return text.trim().replace(/ {2,}/g, " ").toLowerCase().normalize("NFC");
 }
 
 /** A token may leave its certificate out (certReq false); the trust list may hold it. */
@@ -926,7 +957,7 @@ function essBindsCertificate(
   if (!(serial instanceof asn1js.Integer) || !serial.isEqual(signer.certificate.serialNumber)) return false;
   const generalNames = new pkijs.GeneralNames({ schema: names });
   return generalNames.names.some(
-    (n) => n.type === 4 && (n.value as pkijs.RelativeDistinguishedNames).isEqual(signer.certificate.issuer),
+    (n) => n.type === 4 && sameName(n.value as pkijs.RelativeDistinguishedNames, signer.certificate.issuer),
   );
 }
 

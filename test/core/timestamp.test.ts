@@ -4,12 +4,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { fromHex32, isEvidenceError } from "../../service/core/index.ts";
 import {
   DEVELOPMENT_TSA_MARKER,
   parseTimestampToken,
   parseTrustBundle,
+  sameName,
   timestampCheckStatus,
   timestampTokenFromBase64,
   timestampTokenToBase64,
@@ -362,4 +364,32 @@ describe("service/core/timestamp", () => {
       expect(timestampCheckStatus([r("passed"), r("passed")])).to.equal("passed");
     });
   });
+});
+
+describe("sameName (how a token's sid and ESS issuerSerial name a certificate's issuer, §6.2)", function () {
+  /** A Name of (attribute type, value) pairs, read back from its DER as a token's are. */
+  const name = (...values: [string, asn1js.AsnType][]) => {
+    const typesAndValues = values.map(
+      ([type, value]) => new pkijs.AttributeTypeAndValue({ type, value: value as pkijs.AttributeValueType }),
+    );
+    const der = new pkijs.RelativeDistinguishedNames({ typesAndValues }).toSchema().toBER();
+    return new pkijs.RelativeDistinguishedNames({ schema: asn1js.fromBER(der).result });
+  };
+  const cn = (text: string, Type: typeof asn1js.Utf8String | typeof asn1js.PrintableString = asn1js.Utf8String) =>
+    ["2.5.4.3", new Type({ value: text })] as [string, asn1js.AsnType];
+  const org = (text: string) => ["2.5.4.10", new asn1js.Utf8String({ value: text })] as [string, asn1js.AsnType];
+  const cases: [string, pkijs.RelativeDistinguishedNames, pkijs.RelativeDistinguishedNames, boolean][] = [
+    ["trimmed, spaces made one and lower-cased", name(cn("Example TSA")), name(cn(" example   tsa ")), true],
+    ["canonically equivalent (é and e + U+0301)", name(cn("\u00e9")), name(cn("e\u0301")), true],
+    ["the same text in another string type", name(cn("TSA")), name(cn("TSA", asn1js.PrintableString)), true],
+    ["differing by a zero-width space", name(cn("Example TSA")), name(cn("Example\u200b TSA")), false],
+    ["differing by a NUL", name(cn("TSA")), name(cn("TSA\u0000")), false],
+    ["the same attributes in another order", name(cn("TSA"), org("O")), name(org("O"), cn("TSA")), false],
+    ["a string and an OCTET STRING", name(cn("TSA")), name(["2.5.4.3", new asn1js.OctetString()]), false],
+  ];
+  for (const [what, a, b, same] of cases) {
+    it(`${same ? "takes" : "does not take"} names ${what} for the same, whatever the machine's locale`, () => {
+      expect([sameName(a, b), sameName(b, a)]).to.deep.equal([same, same]);
+    });
+  }
 });
