@@ -122,6 +122,10 @@ export function readCertificateDocument(
     try {
       bytes = document.decode(certificate.stream, MAX_CERTIFICATE_BYTES);
     } catch (e) {
+      // An attachment re-encoded with other filters (mutool clean -a writes ASCIIHex over
+      // Flate), or larger than the reader inflates, is in a form this reader does not take:
+      // could not verify, as the same form anywhere else in the document is, never a refusal.
+      if (e instanceof PdfUnsupportedError || e instanceof PdfReadLimitError) throw e;
       return { refused: guardedError(e), attached: true };
     }
     try {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { deflateSync } from "node:zlib";
+import { deflateSync, inflateSync } from "node:zlib";
 import { expect } from "chai";
 import PDFDocument from "pdfkit";
 import {
@@ -247,6 +247,67 @@ describe("certificateFromPdf", function () {
   });
 
   after(() => poppler.remove());
+
+  /**
+   * The rendered document with its attachment's stream re-encoded, the certificate's bytes
+   * unchanged, in place, with a new cross-reference table: what a PDF tool's rewrite does.
+   */
+  function withAttachmentEncoded(pdf: Buffer, filter: string, encode: (certificate: Buffer) => Buffer): Buffer {
+    const text = pdf.toString("latin1");
+    const start = text.lastIndexOf("\n", text.indexOf("/Type /EmbeddedFile")) - " 0 obj\n<<".length;
+    const objectStart = text.lastIndexOf("\n", start) + 1;
+    const dataStart = text.indexOf("stream\n", objectStart) + "stream\n".length;
+    const dataEnd = text.indexOf("\nendstream", dataStart);
+    const objectEnd = text.indexOf("endobj\n", dataEnd) + "endobj\n".length;
+    const number = /^(\d+) 0 obj/.exec(text.slice(objectStart))![1];
+    const data = encode(inflateSync(pdf.subarray(dataStart, dataEnd)));
+    const object = Buffer.concat([
+      Buffer.from(
+        `${number} 0 obj\n<< /Type /EmbeddedFile /Subtype /application#2Fjson /Filter ${filter} /Length ${data.length} >>\nstream\n`,
+      ),
+      data,
+      Buffer.from("\nendstream\nendobj\n"),
+    ]);
+    const body = Buffer.concat([pdf.subarray(0, objectStart), object, pdf.subarray(objectEnd, text.indexOf("xref\n"))]);
+    const offsets = new Map<number, number>();
+    for (const m of body.toString("latin1").matchAll(/(?<=\n)(\d+) 0 obj\n/g)) offsets.set(Number(m[1]), m.index);
+    const size = Math.max(...offsets.keys()) + 1;
+    const rows = Array.from({ length: size }, (_, i) =>
+      i === 0 ? "0000000000 65535 f \n" : `${String(offsets.get(i)).padStart(10, "0")} 00000 n \n`,
+    );
+    const trailer = text.slice(text.indexOf("trailer\n"), text.lastIndexOf("startxref"));
+    return Buffer.concat([
+      body,
+      Buffer.from(`xref\n0 ${size}\n${rows.join("")}${trailer}startxref\n${body.length}\n%%EOF\n`),
+    ]);
+  }
+
+  const reEncodings: [string, string, (certificate: Buffer) => Buffer][] = [
+    [
+      "ASCIIHex over Flate (mutool clean -a)",
+      "[/ASCIIHexDecode /FlateDecode]",
+      (c) => Buffer.from(`${deflateSync(c).toString("hex")}>`),
+    ],
+    ["Flate twice", "[/FlateDecode /FlateDecode]", (c) => deflateSync(deflateSync(c))],
+    ["ASCIIHex alone", "/ASCIIHexDecode", (c) => Buffer.from(`${c.toString("hex")}>`)],
+  ];
+  for (const [what, filter, encode] of reEncodings) {
+    it(`could not verify, never INVALID, a genuine document whose attachment a PDF tool re-encoded: ${what}`, async () => {
+      const rewritten = withAttachmentEncoded(rendered, filter, encode);
+      const result = await verifyEvidence({ kind: "bytes", bytes: rewritten }, { fileDigest, chain: chain() });
+      expect([result.verdict, result.checks[0]!.status, result.checks[0]!.reason.code]).to.deep.equal([
+        "indeterminate",
+        "error",
+        "format.unsupported-document",
+      ]);
+    });
+  }
+
+  it("reads the rendered document rewritten with its attachment re-encoded by one FlateDecode, as a PDF tool's rewrite writes it: VALID", async () => {
+    const rewritten = withAttachmentEncoded(rendered, "/FlateDecode", (c) => deflateSync(c, { level: 1 }));
+    const result = await verifyEvidence({ kind: "bytes", bytes: rewritten }, { fileDigest, chain: chain() });
+    expect(result.verdict).to.equal("valid");
+  });
 
   it("could not verify, never INVALID, a genuine certificate in a document of more objects than the reader reads (a long report with it attached)", async () => {
     // The rendered document with objects enough appended before its last startxref.
