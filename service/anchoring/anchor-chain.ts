@@ -1,8 +1,11 @@
 import type { Hex32 } from "../core/index.ts";
 import type { BatchAnchor } from "../store/store.ts";
 
-/** Where a root was anchored: the contract's record and its transaction's block. */
-export type AnchorLocation = BatchAnchor & { treeSize: number };
+/**
+ * Where a root was anchored: the contract's record, its transaction's block, and who sent it
+ * (the `Anchored` event's `anchorer`, which a certificate's issuer must be).
+ */
+export type AnchorLocation = BatchAnchor & { treeSize: number; anchorer: string };
 
 /** The outcome of sending `anchor(root, treeSize)`. */
 export type SendResult =

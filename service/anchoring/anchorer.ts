@@ -375,6 +375,7 @@ export class Anchorer {
       batch.timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
       if (batch.timestamps.length < this.#options.stamper.configured) return false; // issued once every TSA has answered
     }
+    this.#mustBeOwn(batch.id, location);
     await this.#options.durableThrough?.(location.blockNumber, location.blockHash);
     const reason: IssueReason = batch.lostAt === null ? "anchored" : "re-anchored";
     const certificates = await this.#certify(batch.id, batch.root, location, batch.timestamps);
@@ -452,6 +453,23 @@ export class Anchorer {
   }
 
   /**
+   * Refuses to certify a batch whose root another key anchored: a transaction sent under the
+   * key this service had before a rotation, or by a replica with another key, before it was
+   * certified. Every certificate of it would be INVALID (protocol §8.4.6 step 6d: the event's
+   * anchorer must be the issuer), so the batch waits, its items anchoring, and anchoring
+   * fails loudly (health) until a service with that key certifies it.
+   */
+  #mustBeOwn(batchId: number, location: AnchorLocation): void {
+    const own = this.#signer.address;
+    if (location.anchorer.toLowerCase() === own.toLowerCase()) return;
+    throw new Error(
+      `batch ${batchId} was anchored by ${location.anchorer}, not by this service's issuer ${own}: ` +
+        "certificates signed with this key would be INVALID, so none are issued; " +
+        "run the service with the key that anchored it until the batch is certified, then change keys",
+    );
+  }
+
+  /**
    * Certifies a batch, after checking its stored leaves still hash to its root. Version 2
    * signs the batch statement once and hands the store the statement and the tree: each
    * item's certificate is assembled from them when read (store/batch-certificates.ts), so a
@@ -518,10 +536,13 @@ export class Anchorer {
     for (const batch of await this.#store.batchesToTimestamp(stamper.configured, 20)) {
       const timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
       if (timestamps.length === batch.timestamps.length) return; // the TSAs still do not answer
+      const location = await this.#chain.locate(batch.root);
+      if (!location) return; // lost from the chain: the reconciler anchors it again
+      this.#mustBeOwn(batch.id, location);
       const certificates = await this.#certify(
         batch.id,
         batch.root,
-        { ...batch.anchor, treeSize: batch.treeSize },
+        { ...batch.anchor, treeSize: batch.treeSize, anchorer: location.anchorer },
         timestamps,
       );
       await this.#store.addCertificates(batch.id, certificates, "time-stamped");

@@ -2,6 +2,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import {
   Contract,
   ContractFactory,
+  dataSlice,
+  getAddress,
   JsonRpcApiProvider,
   JsonRpcProvider,
   Network,
@@ -164,6 +166,7 @@ export class ChainClient implements AnchorChain {
       blockHash: log.blockHash.toLowerCase() as Hex32,
       timestamp: onChain.timestamp,
       treeSize: onChain.treeSize,
+      anchorer: getAddress(dataSlice(log.topics[2]!, 12)),
     };
   }
 

@@ -400,6 +400,39 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       expect(await certificates(ids)).to.have.length(2);
     });
 
+    it("issues no certificate for a batch another key anchored (sent under the key before a rotation, or by a replica with another key): its items wait, anchoring fails saying why, and the key that anchored it certifies it", async () => {
+      const ids = await submit(2);
+      await anchorer({ maxWaitMs: 0 }).runOnce(); // sent; the service is stopped here and its key changed
+      chain.mine();
+      const otherKey = `0x${"22".repeat(32)}`;
+      const rotated = new Anchorer(
+        store,
+        chain,
+        new InProcessSigner(otherKey),
+        {
+          certificateVersion: 2,
+          maxItems: 100,
+          maxWaitMs: 0,
+          confirmations: 1,
+          receiptTimeoutMs: 60_000,
+          issuerName: "x",
+        },
+        silentLogger(),
+      );
+      const error = (await rotated.runOnce().catch((e: Error) => e)) as Error;
+      expect(error.message).to.equal(
+        `batch 1 was anchored by ${chain.from}, not by this service's issuer ${new InProcessSigner(otherKey).address}: ` +
+          "certificates signed with this key would be INVALID, so none are issued; " +
+          "run the service with the key that anchored it until the batch is certified, then change keys",
+      );
+      expect(await certificates(ids), "nothing issued under the other key").to.deep.equal([]);
+      await anchorer({ maxWaitMs: 0 }).runOnce();
+      const issued = await certificates(ids);
+      expect(issued).to.have.length(2);
+      for (const certificate of issued)
+        expect((await verifyCertificate(certificate, { chain: readerOf(chain) })).verdict).to.equal("valid");
+    });
+
     it("sends nothing when the contract says the root is pending in the pool, and waits for it", async () => {
       const ids = await submit(1);
       const a = anchorer({ maxWaitMs: 0, receiptTimeoutMs: 0 });
@@ -591,6 +624,35 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         expect((await verifyCertificate(h.certificate, { chain: readerOf(chain) })).checks[4]!.status).to.equal(
           "passed",
         );
+    });
+
+    it("issues no time-stamped certificate for a batch another key anchored: the one in force stays", async () => {
+      const ids = await submit(1);
+      const stamper = new TestStamper(false);
+      stamper.up = false;
+      await anchorer({ maxWaitMs: 0, stamper }).runOnce();
+      chain.mine();
+      await anchorer({ maxWaitMs: 0, stamper }).runOnce(); // certified without a token
+      stamper.up = true;
+      const rotated = new Anchorer(
+        store,
+        chain,
+        new InProcessSigner(`0x${"22".repeat(32)}`),
+        {
+          certificateVersion: 2,
+          maxItems: 100,
+          maxWaitMs: 0,
+          confirmations: 1,
+          receiptTimeoutMs: 60_000,
+          issuerName: "x",
+          stamper,
+        },
+        silentLogger(),
+      );
+      const error = (await rotated.runOnce(new Date(Date.now() + 10_000)).catch((e: Error) => e)) as Error;
+      expect(error.message).to.match(/^batch 1 was anchored by 0x[0-9a-fA-F]{40}, not by this service's issuer/);
+      const history = await store.certificateHistory(ids[0]!);
+      expect(history.map((h) => [h.entry.reason, h.entry.current])).to.deep.equal([["anchored", true]]);
     });
 
     it("with tokens required, issues nothing until the TSA has answered", async () => {

@@ -1,11 +1,14 @@
 import { createHash } from "node:crypto";
 import type { AnchorChain, AnchorLocation, SendResult } from "../../service/anchoring/anchor-chain.ts";
+import { InProcessSigner } from "../../service/anchoring/signers.ts";
 import type { Hex32 } from "../../service/core/index.ts";
+import { example } from "./vectors.ts";
 
 interface Tx {
   hash: Hex32;
   root: Hex32;
   treeSize: number;
+  from: string;
 }
 
 /**
@@ -35,6 +38,8 @@ export class MemoryChain implements AnchorChain {
   automine = false;
   /** A slow node: a call named here waits for its promise before it answers. */
   readonly stalls = new Map<"locate" | "receipt", Promise<void>>();
+  /** The address transactions are sent from: the example issuer's, unless a test says another key sends. */
+  from = new InProcessSigner(example.issuer().privateKey).address;
   #nonce = 0;
 
   get latest(): number {
@@ -52,7 +57,7 @@ export class MemoryChain implements AnchorChain {
     this.#check();
     if (this.anchors.has(root) || this.pool.some((t) => t.root === root)) return { kind: "already-anchored" };
     this.sends++;
-    const tx = { hash: hash(`tx ${this.#nonce++} ${root}`), root, treeSize };
+    const tx = { hash: hash(`tx ${this.#nonce++} ${root}`), root, treeSize, from: this.from };
     if (!this.losesTransactions) this.pool.push(tx);
     if (this.automine) this.mine();
     return { kind: "sent", txHash: tx.hash };
@@ -108,6 +113,7 @@ export class MemoryChain implements AnchorChain {
         blockHash: block.hash,
         timestamp: block.timestamp,
         treeSize: tx.treeSize,
+        anchorer: tx.from,
       });
     }
     return number;
