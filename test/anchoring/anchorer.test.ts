@@ -42,11 +42,15 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function anchorer(options: Partial<AnchorerOptions> = {}, log = silentLogger()): Anchorer {
+  function anchorer(
+    options: Partial<AnchorerOptions> = {},
+    log = silentLogger(),
+    signer = new InProcessSigner(ISSUER_KEY),
+  ): Anchorer {
     return new Anchorer(
       store,
       chain,
-      new InProcessSigner(ISSUER_KEY),
+      signer,
       {
         certificateVersion: 2,
         maxItems: 100,
@@ -405,20 +409,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       await anchorer({ maxWaitMs: 0 }).runOnce(); // sent; the service is stopped here and its key changed
       chain.mine();
       const otherKey = `0x${"22".repeat(32)}`;
-      const rotated = new Anchorer(
-        store,
-        chain,
-        new InProcessSigner(otherKey),
-        {
-          certificateVersion: 2,
-          maxItems: 100,
-          maxWaitMs: 0,
-          confirmations: 1,
-          receiptTimeoutMs: 60_000,
-          issuerName: "x",
-        },
-        silentLogger(),
-      );
+      const rotated = anchorer({ maxWaitMs: 0 }, silentLogger(), new InProcessSigner(otherKey));
       const error = (await rotated.runOnce().catch((e: Error) => e)) as Error;
       expect(error.message).to.equal(
         `batch 1 was anchored by ${chain.from}, not by this service's issuer ${new InProcessSigner(otherKey).address}: ` +
@@ -634,21 +625,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       chain.mine();
       await anchorer({ maxWaitMs: 0, stamper }).runOnce(); // certified without a token
       stamper.up = true;
-      const rotated = new Anchorer(
-        store,
-        chain,
-        new InProcessSigner(`0x${"22".repeat(32)}`),
-        {
-          certificateVersion: 2,
-          maxItems: 100,
-          maxWaitMs: 0,
-          confirmations: 1,
-          receiptTimeoutMs: 60_000,
-          issuerName: "x",
-          stamper,
-        },
-        silentLogger(),
-      );
+      const rotated = anchorer({ maxWaitMs: 0, stamper }, silentLogger(), new InProcessSigner(`0x${"22".repeat(32)}`));
       const error = (await rotated.runOnce(new Date(Date.now() + 10_000)).catch((e: Error) => e)) as Error;
       expect(error.message).to.match(/^batch 1 was anchored by 0x[0-9a-fA-F]{40}, not by this service's issuer/);
       const history = await store.certificateHistory(ids[0]!);
