@@ -1,6 +1,6 @@
 /**
  * A SerialWorker module whose start-up takes as long as a test says (`workerData.startMs`,
- * the thread blocked as by loading heavy modules), that says it is ready unless told not to
+ * the thread blocked as by loading heavy modules), that says it is ready and listens unless told not to
  * (`workerData.ready: false`), and then answers each request with it doubled after
  * `workerData.jobMs`.
  */
@@ -21,9 +21,12 @@ const block = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(
 if (!isMainThread) {
   const { startMs, jobMs, ready = true } = workerData as SlowStart;
   block(startMs);
-  parentPort!.on("message", ({ id, request }: WorkerMessage<number>) => {
-    block(jobMs);
-    parentPort!.postMessage({ id, answer: request * 2 } satisfies WorkerReply<number>);
-  });
-  if (ready) parentPort!.postMessage(WORKER_READY);
+  // One that never gets ready never listens either: a job it answered would race its start-up limit.
+  if (ready) {
+    parentPort!.on("message", ({ id, request }: WorkerMessage<number>) => {
+      block(jobMs);
+      parentPort!.postMessage({ id, answer: request * 2 } satisfies WorkerReply<number>);
+    });
+    parentPort!.postMessage(WORKER_READY);
+  }
 }
