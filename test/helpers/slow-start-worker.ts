@@ -28,5 +28,5 @@ if (!isMainThread) {
       parentPort!.postMessage({ id, answer: request * 2 } satisfies WorkerReply<number>);
     });
     parentPort!.postMessage(WORKER_READY);
-  }
+  } else setInterval(() => {}, 60_000); // alive, as a worker still loading its modules is
 }
