@@ -92,7 +92,7 @@ export type ReadDocument = (pdf: Uint8Array) => Promise<DocumentOutcome>;
 export type DocumentOutcome = { certificate: string } | { malformed: string } | { unsupported: string };
 
 /** Verification options as they are passed on, with the document reader. */
-type HeldOptions = VerifyOptions & { readDocument?: ReadDocument | undefined };
+type HeldOptions = Omit<EvidenceOptions, "packageFile" | "unreadPackage">;
 
 /** Verifies whatever was handed over, by what it is. */
 export async function verifyEvidence(given: EvidenceInput, options: EvidenceOptions): Promise<VerificationResult> {
