@@ -250,8 +250,10 @@ async function forge(c: CertificateCase, certificate: any, other: any, chainUrl:
         const sent = await client.sendAnchor(forged.proof.root, 1);
         if (sent.kind !== "sent") throw new Error("the forger's root was anchored already");
         await client.waitForReceipt(sent.txHash, 1, 30_000);
-        forged.anchor = { ...forged.anchor, ...(await client.locate(forged.proof.root)), contract };
-        delete forged.anchor.treeSize;
+        const location = await client.locate(forged.proof.root);
+        if (!location) throw new Error("the forger's root is not in its registry");
+        const { txHash, blockNumber, blockHash, timestamp } = location;
+        forged.anchor = { ...forged.anchor, txHash, blockNumber, blockHash, timestamp, contract };
       } finally {
         client.destroy();
       }
