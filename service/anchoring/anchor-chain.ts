@@ -24,6 +24,8 @@ export interface AnchorChain {
   /** Where `root` is anchored, from the contract and its Anchored event; null when it is not. */
   locate(root: Hex32): Promise<AnchorLocation | null>;
   sendAnchor(root: Hex32, treeSize: number): Promise<SendResult>;
+  /** Whether `account` holds the contract's ANCHORER_ROLE: whether `anchor()` from it can succeed. */
+  hasAnchorerRole(account: string): Promise<boolean>;
   /** Whether the node holds the transaction, in its pool or in a block. */
   holds(txHash: Hex32): Promise<boolean>;
   /** The receipt's status and block; null while the transaction is not mined. */

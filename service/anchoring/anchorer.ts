@@ -89,6 +89,9 @@ export interface AnchorerHealth {
  * service waits for it to be mined. A transaction the node no longer holds at all is sent
  * again without waiting for the timeout (`lostAfterMs`).
  */
+/** How long a confirmed ANCHORER_ROLE is taken as still held (#mayAnchor). */
+const ROLE_RECHECK_MS = 60_000;
+
 export class Anchorer {
   readonly #store: EvidenceStore;
   readonly #chain: AnchorChain;
@@ -189,6 +192,7 @@ export class Anchorer {
     }
     this.#takeRole("anchoring");
     await this.#seal(now);
+    await this.#mayAnchor();
     // Listed in turn with the seals, so a batch sealed beside is either marked as being sent
     // there or not yet sealed.
     const listed = this.#sealing.then(() => this.#store.unanchoredBatches());
@@ -451,6 +455,27 @@ export class Anchorer {
     const latest = await this.#chain.blockNumber();
     return latest - location.blockNumber + 1 >= this.#options.confirmations;
   }
+
+  /**
+   * Asks the contract whether this service's issuer may anchor: a key without ANCHORER_ROLE
+   * (not granted yet, or revoked) would have every transaction refused. The round fails with
+   * the reason, so health says so from the start, before any batch is due; submissions are
+   * still taken and wait. A yes is asked again after a minute, a no at every round.
+   */
+  async #mayAnchor(): Promise<void> {
+    if (Date.now() - this.#roleConfirmedAt < ROLE_RECHECK_MS) return;
+    const own = this.#signer.address;
+    if (!(await this.#chain.hasAnchorerRole(own))) {
+      this.#roleConfirmedAt = -Infinity;
+      throw new Error(
+        `this service's issuer ${own} has no ANCHORER_ROLE on contract ${this.#chain.contract}: ` +
+          "nothing can be anchored until a consortium admin grants it (docs/consortium.md); submissions are kept and wait",
+      );
+    }
+    this.#roleConfirmedAt = Date.now();
+  }
+
+  #roleConfirmedAt = -Infinity;
 
   /**
    * Refuses to certify a batch whose root another key anchored: a transaction sent under the

@@ -120,7 +120,13 @@ export class ChainClient implements AnchorChain {
       const tx = await this.provider.broadcastTransaction(signed);
       return { kind: "sent", txHash: tx.hash as Hex32 };
     } catch (e) {
-      if (revertName(e) === "EvidenceAnchorAlreadyAnchored") return { kind: "already-anchored" };
+      const reason = revertName(e);
+      if (reason === "EvidenceAnchorAlreadyAnchored") return { kind: "already-anchored" };
+      if (reason === "AccessControlUnauthorizedAccount") {
+        throw new Error(
+          `the contract refused anchor() from ${this.#wallet.address}: it has no ANCHORER_ROLE on ${this.contract}`,
+        );
+      }
       throw e;
     }
   }

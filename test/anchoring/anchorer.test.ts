@@ -424,6 +424,24 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         expect((await verifyCertificate(certificate, { chain: readerOf(chain) })).verdict).to.equal("valid");
     });
 
+    it("sends nothing while its key lacks ANCHORER_ROLE, says why, and anchors once the role is granted", async () => {
+      const ids = await submit(2);
+      chain.withoutRole.add(chain.from.toLowerCase());
+      const a = anchorer({ maxWaitMs: 0 });
+      const error = (await a.runOnce().catch((e: Error) => e)) as Error;
+      expect(error.message).to.equal(
+        `this service's issuer ${chain.from} has no ANCHORER_ROLE on contract ${chain.contract}: ` +
+          "nothing can be anchored until a consortium admin grants it (docs/consortium.md); submissions are kept and wait",
+      );
+      expect(chain.sendAttempts, "no transaction is tried").to.equal(0);
+      expect((await store.counts()).anchored).to.equal(0);
+      chain.withoutRole.clear();
+      await a.runOnce();
+      chain.mine();
+      await a.runOnce();
+      expect(await certificates(ids)).to.have.length(2);
+    });
+
     it("sends nothing when the contract says the root is pending in the pool, and waits for it", async () => {
       const ids = await submit(1);
       const a = anchorer({ maxWaitMs: 0, receiptTimeoutMs: 0 });

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { Wallet } from "ethers";
 import { ChainClient } from "../../service/chain/chain-client.ts";
 import { JsonRpcChainReader, toHex32 } from "../../service/core/index.ts";
-import { ADMIN_KEY } from "../helpers/consortium.ts";
+import { ADMIN_KEY, SERVICE_KEY } from "../helpers/consortium.ts";
 import { type ChainNode, startChainNode } from "../helpers/processes.ts";
 
 const tx = { gasPrice: undefined, legacy: false };
@@ -89,6 +89,21 @@ describe("the anchoring client against a node that mines only on demand (real ch
     await mineOne();
     expect(await client.sendAnchor(root, 2)).to.deep.equal({ kind: "already-anchored" });
   });
+  it("says which key lacks ANCHORER_ROLE when the contract refuses its anchor(), and reports the role", async () => {
+    const outsider = new Wallet(SERVICE_KEY);
+    const refused = new ChainClient(chain.url, chain.chainId, outsider, client.contract, tx);
+    try {
+      expect(await refused.hasAnchorerRole(outsider.address)).to.equal(false);
+      expect(await client.hasAnchorerRole(new Wallet(ADMIN_KEY).address)).to.equal(true);
+      const error = await refused.sendAnchor(toHex32(randomBytes(32)), 1).catch((e: Error) => e);
+      expect((error as Error).message).to.equal(
+        `the contract refused anchor() from ${outsider.address}: it has no ANCHORER_ROLE on ${client.contract}`,
+      );
+    } finally {
+      refused.destroy();
+    }
+  });
+
   it("works the same over a transport function (as the embedded chain's socket is reached) as over a URL: sends, finds, and reads a refusal", async () => {
     const exchange = async (body: string) =>
       (await fetch(chain.url, { method: "POST", headers: { "content-type": "application/json" }, body })).json();

@@ -11,13 +11,18 @@ export const SERVICE_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412
 /**
  * Sets a data directory up as a consortium member's service on an external chain: deploys
  * EvidenceAnchor there with the service key as anchorer, and gives the service that key.
- * Returns the environment `evidence serve` needs.
+ * Returns the environment `evidence serve` needs. With `granted: false` the key is not made an
+ * anchorer: a member whose role the admin has not granted yet.
  */
-export async function memberServiceOn(chainUrl: string, dataDir: string): Promise<Record<string, string>> {
+export async function memberServiceOn(
+  chainUrl: string,
+  dataDir: string,
+  { granted = true }: { granted?: boolean } = {},
+): Promise<Record<string, string>> {
   const { contract } = await deployEvidenceAnchor({
     rpcUrl: chainUrl,
     deployer: new Wallet(ADMIN_KEY),
-    anchorers: [new Wallet(SERVICE_KEY).address],
+    anchorers: granted ? [new Wallet(SERVICE_KEY).address] : [],
     tx: { gasPrice: undefined, legacy: false },
   });
   mkdirSync(path.join(dataDir, "keys"), { recursive: true });

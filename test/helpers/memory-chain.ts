@@ -41,6 +41,8 @@ export class MemoryChain implements AnchorChain {
   /** The address transactions are sent from: the example issuer's, unless a test says another key sends. */
   from = new InProcessSigner(example.issuer().privateKey).address;
   #nonce = 0;
+  /** Accounts without ANCHORER_ROLE (lower case): their sends are refused, as the contract refuses them. */
+  readonly withoutRole = new Set<string>();
 
   get latest(): number {
     return this.blocks.length - 1;
@@ -55,12 +57,18 @@ export class MemoryChain implements AnchorChain {
   async sendAnchor(root: Hex32, treeSize: number): Promise<SendResult> {
     this.sendAttempts++;
     this.#check();
+    if (this.withoutRole.has(this.from.toLowerCase())) throw new Error(`${this.from} has no ANCHORER_ROLE`);
     if (this.anchors.has(root) || this.pool.some((t) => t.root === root)) return { kind: "already-anchored" };
     this.sends++;
     const tx = { hash: hash(`tx ${this.#nonce++} ${root}`), root, treeSize, from: this.from };
     if (!this.losesTransactions) this.pool.push(tx);
     if (this.automine) this.mine();
     return { kind: "sent", txHash: tx.hash };
+  }
+
+  async hasAnchorerRole(account: string): Promise<boolean> {
+    this.#check();
+    return !this.withoutRole.has(account.toLowerCase());
   }
 
   async holds(txHash: Hex32): Promise<boolean> {

@@ -1,7 +1,9 @@
 import { expect } from "chai";
 import path from "node:path";
 import { JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
-import { memberServiceOn } from "../helpers/consortium.ts";
+import { Wallet } from "ethers";
+import { ChainClient } from "../../service/chain/chain-client.ts";
+import { ADMIN_KEY, SERVICE_KEY, memberServiceOn } from "../helpers/consortium.ts";
 import {
   api,
   cleanUpDataDir,
@@ -130,5 +132,60 @@ describe("the service's chain id on an external chain (real processes)", functio
       (e: Error) => e.message,
     );
     expect(configured).to.match(/CHAIN_ID is 3030, but this data directory belongs to chain 2029/);
+  });
+});
+
+describe("the service whose key lacks ANCHORER_ROLE on an external chain (real processes)", function () {
+  this.timeout(180_000);
+  let chain: ChainNode;
+  let service: ServiceProcess;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = tempDir("no-role");
+    chain = await startChainNode({ chainId: 2031 });
+    service = await startServiceProcess(dataDir, await memberServiceOn(chain.url, dataDir, { granted: false }));
+  });
+
+  after(async () => {
+    await service?.stop();
+    await chain?.stop();
+    await cleanUpDataDir(dataDir);
+  });
+
+  it("reports it in its health before anything is submitted, keeps what is submitted, and anchors it once an admin grants the role", async () => {
+    const client = api(service.url, service.apiKey);
+    const issuer = new Wallet(SERVICE_KEY).address;
+    const degraded = await until(async () => {
+      const { body } = await client.get("/healthz");
+      return body.status === "degraded" ? body : undefined;
+    }, "healthz to report the missing role");
+    expect(degraded.problems.join("\n")).to.include(`this service's issuer ${issuer} has no ANCHORER_ROLE`);
+    expect(degraded.chain.reachable, "the chain itself answers").to.equal(true);
+
+    const res = await client.postJson("/api/v1/evidence/digests", {
+      items: [{ contentHash: sha256Hex("no role yet") }],
+    });
+    expect(res.status, "intake goes on").to.equal(201);
+    const id = res.body.items[0].id;
+    expect((await client.get(`/api/v1/evidence/${id}`)).body.status).to.not.equal("anchored");
+
+    const admin = new ChainClient(chain.url, chain.chainId, new Wallet(ADMIN_KEY), degraded.chain.contract, {
+      gasPrice: undefined,
+      legacy: false,
+    });
+    try {
+      await admin.grantAnchorerRole(issuer);
+    } finally {
+      admin.destroy();
+    }
+    const certificate = await client.anchored(id, 90_000);
+    expect((await verifyCertificate(certificate, { chain: new JsonRpcChainReader(chain.url) })).verdict).to.equal(
+      "valid",
+    );
+    await until(
+      async () => ((await client.get("/healthz")).body.status === "ok" ? true : undefined),
+      "healthz to recover",
+    );
   });
 });
