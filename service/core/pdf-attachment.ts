@@ -659,14 +659,25 @@ class PdfDocument {
     return values[0]!;
   }
 
-  /** The one stream an embedded-file reference points to, however often it is defined. */
+  /**
+   * The one stream an embedded-file reference points to, however often it is defined. Readers
+   * differ on which definition they take, so every one must hold the same file: written alike,
+   * or (a tool saving incrementally may write it again in another encoding) decoding to the
+   * same bytes.
+   */
   stream(r: Ref): Stream {
     const streams = (this.definitions.get(r.key) ?? []).flatMap((d) => (d.stream === undefined ? [] : [d.stream]));
     if (streams.length === 0) throw invalid(`the embedded file ${r.key} R is not a stream in this PDF`);
     const [first, ...others] = streams as [Stream, ...Stream[]];
-    for (const other of others) {
-      if (!equalBytes(other.data, first.data) || !sameValue(other.dict, first.dict)) {
-        throw invalid(`the embedded file ${r.key} R is defined more than once with different contents`);
+    const rewritten = others.filter(
+      (other) => !equalBytes(other.data, first.data) || !sameValue(other.dict, first.dict),
+    );
+    if (rewritten.length > 0) {
+      const contents = this.decode(first, PDF_LIMITS.fileBytes);
+      for (const other of rewritten) {
+        if (!equalBytes(this.decode(other, PDF_LIMITS.fileBytes), contents)) {
+          throw invalid(`the embedded file ${r.key} R is defined more than once with different contents`);
+        }
       }
     }
     return first;
