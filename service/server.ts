@@ -1,6 +1,4 @@
-import { randomUUID } from "node:crypto";
 import { createServer, type RequestListener, type Server } from "node:http";
-import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
@@ -12,6 +10,7 @@ import {
   verifyEvidence,
 } from "./core/index.ts";
 import { Anchorer } from "./anchoring/anchorer.ts";
+import { anchoringLease } from "./anchoring/lease.ts";
 import { Reconciler } from "./anchoring/reconciler.ts";
 import { InProcessSigner, WorkerSigner } from "./anchoring/signers.ts";
 import { ensureLocalContract, resolveChainId } from "./chain/bootstrap.ts";
@@ -386,33 +385,6 @@ function nodeStatus(status: LocalChainStatus) {
       ? `${status.lastExit.at}: ${status.lastExit.reason ?? `code ${status.lastExit.code}, signal ${status.lastExit.signal}`}`
       : null,
     lastSnapshotBlock: status.lastSnapshot?.blockNumber ?? null,
-  };
-}
-
-/**
- * One anchorer at a time among the replicas sharing a store: the lease is renewed every
- * round; if its holder dies, another replica takes it once it expires. The database's own
- * constraints (one batch per item, one batch per root, certificates never rewritten) and
- * the contract's refusal of a second anchor keep even an overlap harmless.
- */
-function anchoringLease(
-  store: EvidenceStore,
-  ttlMs: number,
-): { acquire(): Promise<boolean>; release(): Promise<void> } {
-  const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
-  // Renewed a third of the way into the lease, not on every round: a renewal is a commit.
-  let renewAt = 0;
-  return {
-    async acquire() {
-      if (Date.now() < renewAt) return true;
-      const held = (await store.acquireLease("anchoring", holder, ttlMs)) !== null;
-      renewAt = held ? Date.now() + ttlMs / 3 : 0;
-      return held;
-    },
-    async release() {
-      renewAt = 0;
-      await store.releaseLease("anchoring", holder);
-    },
   };
 }
 

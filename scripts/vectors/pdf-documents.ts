@@ -920,9 +920,10 @@ add(
 }
 
 {
-  // The same, but the update's stream decodes to other bytes (one byte changed, compressed alike).
-  const altered = Uint8Array.from(CERTIFICATE);
-  altered[altered.length - 2] ^= 0x01;
+  // The same, but the update's stream decodes to other bytes: one byte of the certificate changed.
+  const altered = Buffer.from(CERTIFICATE);
+  const at = altered.length - 2;
+  altered[at] = altered[at]! ^ 0x01;
   const pdf = withCertificate()
     .table()
     .object(5, embeddedFile(altered, { compress: false }))

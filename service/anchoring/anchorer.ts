@@ -13,6 +13,7 @@ import type { BatchCertificates } from "../store/batch-certificates.ts";
 import type { Logger } from "../log.ts";
 import type { EvidenceStore, SealedBatch } from "../store/store.ts";
 import type { AnchorChain, AnchorLocation } from "./anchor-chain.ts";
+import type { Lease } from "./lease.ts";
 import { sealDueBatches, treeOf, treeOfHashes, type BatchLimits } from "./seal-batch.ts";
 
 /** Asks time-stamp authorities for tokens on a root (service/timestamping/stamper.ts). */
@@ -46,7 +47,7 @@ export interface AnchorerOptions extends BatchLimits {
   durableThrough?: (blockNumber: number, blockHash: string) => Promise<unknown>;
   stamper?: Stamper;
   /** Held while anchoring: with several replicas, one anchors at a time. */
-  lease?: { acquire(): Promise<boolean>; release(): Promise<void> };
+  lease?: Lease;
   /** How often the loop looks for work when idle (ms). */
   pollMs?: number;
   /**
