@@ -54,6 +54,13 @@ export interface ServiceConfig {
     /** Encrypted JSON keystore of the anchoring and issuing key (production). */
     keystorePath: string | undefined;
     keystorePassword: string | undefined;
+    /**
+     * Keystores of keys this service issued under before a rotation: a batch one of them
+     * anchored but had not yet certified is certified with it (its certificates must name the
+     * key that anchored them). Decrypted with `previousKeystoresPassword`.
+     */
+    previousKeystores: string[];
+    previousKeystoresPassword: string | undefined;
     name: string;
     /** The certificate version issued: 2 (one signature per batch) or 1. */
     certificateVersion: 1 | 2;
@@ -156,6 +163,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     issuer: {
       keystorePath: optional(env, "ISSUER_KEYSTORE"),
       keystorePassword: env.ISSUER_KEYSTORE_PASSWORD,
+      previousKeystores: list(env.ISSUER_PREVIOUS_KEYSTORES ?? ""),
+      previousKeystoresPassword: env.ISSUER_PREVIOUS_KEYSTORES_PASSWORD ?? env.ISSUER_KEYSTORE_PASSWORD,
       name: env.ISSUER_NAME ?? "Evidence Anchor",
       certificateVersion: int(env, "CERTIFICATE_VERSION", 2, 1, 2) as 1 | 2,
     },

@@ -1,3 +1,4 @@
+import type { Wallet } from "ethers";
 import { createServer, type RequestListener, type Server } from "node:http";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -15,7 +16,7 @@ import { Reconciler } from "./anchoring/reconciler.ts";
 import { InProcessSigner, WorkerSigner } from "./anchoring/signers.ts";
 import { ensureLocalContract, resolveChainId } from "./chain/bootstrap.ts";
 import { ChainClient, type TxOptions } from "./chain/chain-client.ts";
-import { loadIssuerKey } from "./chain/issuer-key.ts";
+import { loadIssuerKey, loadPreviousIssuerKeys } from "./chain/issuer-key.ts";
 import { startLocalChain, type LocalChain, type LocalChainStatus } from "./chain/local-chain.ts";
 import { ConfigError, type ServiceConfig } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
@@ -126,6 +127,7 @@ export async function startService(
     });
 
     const issuer = await loadIssuerKey({ dataDir: config.dataDir, ...config.issuer });
+    const previousIssuers = await loadPreviousIssuerKeys(config.issuer, issuer.address);
     const tx: TxOptions = { gasPrice: config.chain.gasPrice, legacy: config.chain.legacyTransactions };
 
     let localChain: LocalChain | undefined;
@@ -165,11 +167,18 @@ export async function startService(
     cleanup.push(() => client.destroy());
     // Version 2 signs once per batch: the calling thread is enough. Version 1 signs every
     // certificate: a worker keeps that off the event loop.
-    const signer =
-      config.issuer.certificateVersion === 2
-        ? new InProcessSigner(issuer.privateKey)
-        : new WorkerSigner(issuer.privateKey);
+    const signerOf = (key: Wallet) =>
+      config.issuer.certificateVersion === 2 ? new InProcessSigner(key.privateKey) : new WorkerSigner(key.privateKey);
+    const signer = signerOf(issuer);
     cleanup.push(() => signer.close());
+    const previousSigners = previousIssuers.map(signerOf);
+    for (const previous of previousSigners) cleanup.push(() => previous.close());
+    if (previousSigners.length > 0) {
+      log.info(
+        { previous: previousSigners.map((s) => s.address) },
+        `batches anchored under ${previousSigners.length} previous key(s) are certified with them`,
+      );
+    }
     const anchorer = new Anchorer(
       store,
       client,
@@ -189,6 +198,7 @@ export async function startService(
         // The embedded node answers through its socket in about a millisecond: watched for its blocks.
         ...(localChain ? { blockWatchMs: 50 } : {}),
         ...(stamper ? { stamper } : {}),
+        previousSigners,
       },
       log.child({ component: "anchoring" }),
     );

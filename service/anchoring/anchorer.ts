@@ -59,6 +59,11 @@ export interface AnchorerOptions extends BatchLimits {
   blockWatchMs?: number;
   /** The first wait after a failed round (ms); it doubles with each failure, up to 30 s. */
   retryBaseMs?: number;
+  /**
+   * The keys this service issued under before a rotation: a batch one of them anchored is
+   * certified with it, since its certificates must name the key that anchored it.
+   */
+  previousSigners?: readonly CertificateSigner[];
 }
 
 export interface AnchorerHealth {
@@ -380,10 +385,10 @@ export class Anchorer {
       batch.timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
       if (batch.timestamps.length < this.#options.stamper.configured) return false; // issued once every TSA has answered
     }
-    this.#mustBeOwn(batch.id, location);
+    const signer = this.#signerFor(batch.id, location);
     await this.#options.durableThrough?.(location.blockNumber, location.blockHash);
     const reason: IssueReason = batch.lostAt === null ? "anchored" : "re-anchored";
-    const certificates = await this.#certify(batch.id, batch.root, location, batch.timestamps);
+    const certificates = await this.#certify(batch.id, batch.root, location, batch.timestamps, signer);
     await this.#store.completeBatch(batch.id, location, certificates, new Date().toISOString(), reason);
     this.health.lastAnchoredAt = new Date().toISOString();
     this.#log.info(
@@ -479,19 +484,29 @@ export class Anchorer {
   #roleConfirmedAt = -Infinity;
 
   /**
-   * Refuses to certify a batch whose root another key anchored: a transaction sent under the
-   * key this service had before a rotation, or by a replica with another key, before it was
-   * certified. Every certificate of it would be INVALID (protocol §8.4.6 step 6d: the event's
-   * anchorer must be the issuer), so the batch waits, its items anchoring, and anchoring
-   * fails loudly (health) until a service with that key certifies it.
+   * The key that certifies a batch: the one that anchored it (protocol §8.4.6 step 6d: the
+   * event's anchorer must be the issuer). That is this service's key, or one it had before a
+   * rotation (`previousSigners`), for a transaction sent under that key and not yet certified.
+   * A batch another key anchored (a replica with another key, a previous key not given) is
+   * not certified at all: every certificate of it would be INVALID. It waits, its items
+   * anchoring, and anchoring fails loudly (health) until a service with that key certifies it.
    */
-  #mustBeOwn(batchId: number, location: AnchorLocation): void {
+  #signerFor(batchId: number, location: AnchorLocation): CertificateSigner {
+    const anchorer = location.anchorer.toLowerCase();
     const own = this.#signer.address;
-    if (location.anchorer.toLowerCase() === own.toLowerCase()) return;
+    if (anchorer === own.toLowerCase()) return this.#signer;
+    const previous = this.#options.previousSigners?.find((s) => s.address.toLowerCase() === anchorer);
+    if (previous) {
+      this.#log.info(
+        { batch: batchId, issuer: previous.address },
+        `batch ${batchId} was anchored under the previous key ${previous.address}: certified with it`,
+      );
+      return previous;
+    }
     throw new Error(
       `batch ${batchId} was anchored by ${location.anchorer}, not by this service's issuer ${own}: ` +
         "certificates signed with this key would be INVALID, so none are issued; " +
-        "run the service with the key that anchored it until the batch is certified, then change keys",
+        "give the service the key that anchored it in ISSUER_PREVIOUS_KEYSTORES, or run it with that key until the batch is certified",
     );
   }
 
@@ -507,6 +522,7 @@ export class Anchorer {
     root: string,
     anchor: AnchorLocation,
     timestamps: readonly TimestampToken[],
+    signer: CertificateSigner,
   ): Promise<BatchCertificates> {
     const anchorJson: AnchorJson = {
       chainId: this.#chain.chainId,
@@ -525,12 +541,12 @@ export class Anchorer {
     if (this.#options.certificateVersion === 2) {
       const tree = treeOfHashes(await this.#store.batchLeafHashes(batchId));
       if (toHex32(tree.root()) !== root) throw new Error(`batch ${batchId} no longer hashes to its root`);
-      return { ...(await signBatchStatement({ ...statement, tree }, this.#signer)), tree };
+      return { ...(await signBatchStatement({ ...statement, tree }, signer)), tree };
     }
     const leaves = await this.#store.batchLeaves(batchId);
     const tree = treeOf(leaves);
     if (toHex32(tree.root()) !== root) throw new Error(`batch ${batchId} no longer hashes to its root`);
-    return buildCertificates({ version: 1, leaves, tree, ...statement }, this.#signer);
+    return buildCertificates({ version: 1, leaves, tree, ...statement }, signer);
   }
 
   /**
@@ -564,12 +580,13 @@ export class Anchorer {
       if (timestamps.length === batch.timestamps.length) return; // the TSAs still do not answer
       const location = await this.#chain.locate(batch.root);
       if (!location) return; // lost from the chain: the reconciler anchors it again
-      this.#mustBeOwn(batch.id, location);
+      const signer = this.#signerFor(batch.id, location);
       const certificates = await this.#certify(
         batch.id,
         batch.root,
         { ...batch.anchor, treeSize: batch.treeSize, anchorer: location.anchorer },
         timestamps,
+        signer,
       );
       await this.#store.addCertificates(batch.id, certificates, "time-stamped");
       this.#log.info(

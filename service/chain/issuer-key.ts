@@ -17,9 +17,7 @@ export async function loadIssuerKey(options: {
     if (options.keystorePassword === undefined) {
       throw new Error("ISSUER_KEYSTORE is set but ISSUER_KEYSTORE_PASSWORD is not");
     }
-    const json = readFileSync(options.keystorePath, "utf8");
-    const wallet = await Wallet.fromEncryptedJson(json, options.keystorePassword);
-    return new Wallet(wallet.privateKey);
+    return fromKeystore(options.keystorePath, options.keystorePassword, "ISSUER_KEYSTORE");
   }
   const file = path.join(options.dataDir, "keys", "issuer.key");
   if (existsSync(file)) return new Wallet(readFileSync(file, "utf8").trim());
@@ -27,4 +25,42 @@ export async function loadIssuerKey(options: {
   const wallet = Wallet.createRandom();
   writeFileSync(file, `${wallet.privateKey}\n`, { mode: 0o600, flag: "wx" });
   return new Wallet(wallet.privateKey);
+}
+
+/**
+ * The keys this service issued under before a rotation (ISSUER_PREVIOUS_KEYSTORES), without
+ * the current one: each certifies only batches it anchored itself.
+ */
+export async function loadPreviousIssuerKeys(
+  options: { previousKeystores: string[]; previousKeystoresPassword: string | undefined },
+  current: string,
+): Promise<Wallet[]> {
+  if (options.previousKeystores.length === 0) return [];
+  if (options.previousKeystoresPassword === undefined) {
+    throw new Error(
+      "ISSUER_PREVIOUS_KEYSTORES is set but neither ISSUER_PREVIOUS_KEYSTORES_PASSWORD nor ISSUER_KEYSTORE_PASSWORD is",
+    );
+  }
+  const keys: Wallet[] = [];
+  for (const file of options.previousKeystores) {
+    const wallet = await fromKeystore(file, options.previousKeystoresPassword, "ISSUER_PREVIOUS_KEYSTORES");
+    const known = [current, ...keys.map((k) => k.address)];
+    if (!known.some((a) => a.toLowerCase() === wallet.address.toLowerCase())) keys.push(wallet);
+  }
+  return keys;
+}
+
+async function fromKeystore(file: string, password: string, setting: string): Promise<Wallet> {
+  let json: string;
+  try {
+    json = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`${setting}: cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const wallet = await Wallet.fromEncryptedJson(json, password);
+    return new Wallet(wallet.privateKey);
+  } catch (e) {
+    throw new Error(`${setting}: cannot decrypt ${file}: ${(e as Error).message}`);
+  }
 }

@@ -106,7 +106,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
                 {
                   contract: memory.contract,
                   root: tx.root,
-                  anchorer: new InProcessSigner(ISSUER_KEY).address,
+                  anchorer: tx.from,
                   treeSize: tx.treeSize,
                   timestamp: anchor.timestamp,
                 },
@@ -414,7 +414,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       expect(error.message).to.equal(
         `batch 1 was anchored by ${chain.from}, not by this service's issuer ${new InProcessSigner(otherKey).address}: ` +
           "certificates signed with this key would be INVALID, so none are issued; " +
-          "run the service with the key that anchored it until the batch is certified, then change keys",
+          "give the service the key that anchored it in ISSUER_PREVIOUS_KEYSTORES, or run it with that key until the batch is certified",
       );
       expect(await certificates(ids), "nothing issued under the other key").to.deep.equal([]);
       await anchorer({ maxWaitMs: 0 }).runOnce();
@@ -422,6 +422,29 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       expect(issued).to.have.length(2);
       for (const certificate of issued)
         expect((await verifyCertificate(certificate, { chain: readerOf(chain) })).verdict).to.equal("valid");
+    });
+
+    it("certifies a batch the key before a rotation anchored with that key, when given it as a previous key, and what the new key anchors with the new key", async () => {
+      const before = await submit(2);
+      await anchorer({ maxWaitMs: 0 }).runOnce(); // sent under the old key; stopped here, the key rotated
+      chain.mine();
+      const old = new InProcessSigner(ISSUER_KEY);
+      const current = new InProcessSigner(`0x${"22".repeat(32)}`);
+      const rotated = anchorer({ maxWaitMs: 0, previousSigners: [old] }, silentLogger(), current);
+      await rotated.runOnce();
+      const issued = await certificates(before);
+      expect(issued.map((c) => claimsOf(c).issuer.address)).to.deep.equal([old.address, old.address]);
+      for (const certificate of issued)
+        expect((await verifyCertificate(certificate, { chain: readerOf(chain) })).verdict).to.equal("valid");
+
+      chain.from = current.address; // the new key sends from here on
+      const after = await submit(1);
+      await rotated.runOnce();
+      chain.mine();
+      await rotated.runOnce();
+      const [next] = await certificates(after);
+      expect(claimsOf(next!).issuer.address).to.equal(current.address);
+      expect((await verifyCertificate(next!, { chain: readerOf(chain) })).verdict).to.equal("valid");
     });
 
     it("sends nothing while its key lacks ANCHORER_ROLE, says why, and anchors once the role is granted", async () => {
