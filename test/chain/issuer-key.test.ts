@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import path from "node:path";
-import { encryptKeystoreJsonSync, Wallet } from "ethers";
+import { Wallet } from "ethers";
 import { loadPreviousIssuerKeys } from "../../service/chain/issuer-key.ts";
+import { writeKeystore } from "../helpers/consortium.ts";
 import { tempDir } from "../helpers/processes.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -10,16 +11,8 @@ const PASSWORD = "correct horse battery staple";
 describe("the issuer's previous keys (ISSUER_PREVIOUS_KEYSTORES, keystores on disk)", () => {
   let dir: string;
   const keys = [Wallet.createRandom(), Wallet.createRandom(), Wallet.createRandom()];
-  const file = (i: number, password = PASSWORD) => {
-    const name = path.join(dir, `key-${i}-${password.length}.json`);
-    writeFileSync(
-      name,
-      encryptKeystoreJsonSync({ address: keys[i]!.address, privateKey: keys[i]!.privateKey }, password, {
-        scrypt: { N: 1024 },
-      }),
-    );
-    return name;
-  };
+  const file = (i: number, password = PASSWORD) =>
+    writeKeystore(path.join(dir, `key-${i}-${password.length}.json`), keys[i]!.privateKey, password);
   /** `password` null: none set. */
   const load = (previousKeystores: string[], password: string | null = PASSWORD, current = keys[0]!.address) =>
     loadPreviousIssuerKeys({ previousKeystores, previousKeystoresPassword: password ?? undefined }, current);

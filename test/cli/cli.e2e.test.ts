@@ -12,10 +12,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
-import { encryptKeystoreJsonSync, Wallet } from "ethers";
+import { Wallet } from "ethers";
 import { strToU8, zipSync } from "fflate";
 import { JsonRpcChainReader, MAX_DOCUMENT_BYTES } from "../../service/core/index.ts";
-import { ADMIN_KEY } from "../helpers/consortium.ts";
+import { ADMIN_KEY, writeKeystore } from "../helpers/consortium.ts";
 import {
   api,
   cleanUpDataDir,
@@ -61,13 +61,7 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
   const deployed = () =>
     (deploying ??= (async () => {
       const issuer = Wallet.createRandom();
-      // A cheap scrypt setting keeps the test fast; production keystores use the default.
-      const keystore = encryptKeystoreJsonSync(
-        { address: issuer.address, privateKey: issuer.privateKey },
-        "correct horse battery staple",
-        { scrypt: { N: 1024 } },
-      );
-      writeFileSync(path.join(work, "issuer.keystore.json"), keystore, { mode: 0o600 });
+      writeKeystore(path.join(work, "issuer.keystore.json"), issuer.privateKey, "correct horse battery staple");
       const res = await runScript(
         "scripts/deploy.ts",
         ["--rpc", chain.url, "--member", issuer.address, "--gas-price", "0", "--out", work],

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Wallet } from "ethers";
+import { encryptKeystoreJsonSync, Wallet } from "ethers";
 import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
 
 /** Anvil's first default account (funded on every Anvil node): the consortium admin in tests. */
@@ -28,4 +28,17 @@ export async function memberServiceOn(
   mkdirSync(path.join(dataDir, "keys"), { recursive: true });
   writeFileSync(path.join(dataDir, "keys", "issuer.key"), SERVICE_KEY, { mode: 0o600 });
   return { CHAIN_RPC_URL: chainUrl, ANCHOR_CONTRACT: contract, DEV_ACCOUNT: "true" };
+}
+
+/**
+ * Writes `key` as an encrypted JSON keystore (mode 0600), as ISSUER_KEYSTORE reads it, with a
+ * cheap scrypt setting that keeps tests fast (production keystores use the default).
+ */
+export function writeKeystore(file: string, key: string, password: string): string {
+  const wallet = new Wallet(key);
+  const json = encryptKeystoreJsonSync({ address: wallet.address, privateKey: wallet.privateKey }, password, {
+    scrypt: { N: 1024 },
+  });
+  writeFileSync(file, json, { mode: 0o600 });
+  return file;
 }

@@ -1,10 +1,9 @@
 import { expect } from "chai";
-import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { encryptKeystoreJsonSync, Wallet } from "ethers";
+import { Wallet } from "ethers";
 import { ChainClient } from "../../service/chain/chain-client.ts";
 import { claimsOf, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
-import { ADMIN_KEY, SERVICE_KEY, memberServiceOn } from "../helpers/consortium.ts";
+import { ADMIN_KEY, SERVICE_KEY, memberServiceOn, writeKeystore } from "../helpers/consortium.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import {
   api,
@@ -18,20 +17,6 @@ import {
 } from "../helpers/processes.ts";
 
 const PASSWORD = "correct horse battery staple";
-
-/** An encrypted keystore of `key`, with a cheap scrypt setting that keeps the test fast. */
-function keystore(dir: string, name: string, key: string): string {
-  const wallet = new Wallet(key);
-  const file = path.join(dir, name);
-  writeFileSync(
-    file,
-    encryptKeystoreJsonSync({ address: wallet.address, privateKey: wallet.privateKey }, PASSWORD, {
-      scrypt: { N: 1024 },
-    }),
-    { mode: 0o600 },
-  );
-  return file;
-}
 
 describe("rotating a service's key on an external chain (real processes)", function () {
   this.timeout(180_000);
@@ -84,9 +69,9 @@ describe("rotating a service's key on an external chain (real processes)", funct
 
     service = await startServiceProcess(dataDir, {
       ...env,
-      ISSUER_KEYSTORE: keystore(dataDir, "new.keystore.json", newKey.privateKey),
+      ISSUER_KEYSTORE: writeKeystore(path.join(dataDir, "new.keystore.json"), newKey.privateKey, PASSWORD),
       ISSUER_KEYSTORE_PASSWORD: PASSWORD,
-      ISSUER_PREVIOUS_KEYSTORES: keystore(dataDir, "old.keystore.json", oldKey.privateKey),
+      ISSUER_PREVIOUS_KEYSTORES: writeKeystore(path.join(dataDir, "old.keystore.json"), oldKey.privateKey, PASSWORD),
     });
     const rotated = api(service.url, apiKey);
     const certified = await rotated.anchored(sent.body.items[0].id, 90_000);
