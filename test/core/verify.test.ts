@@ -91,6 +91,22 @@ for (const version of [1, 2] as const) {
       expect(result.verdict).to.equal("invalid");
     });
 
+    it("reads numbers as the binary64 values they round to (protocol §5.1): 2.0, 1e0 and a fraction below the double's precision verify as the integers", async () => {
+      const text = JSON.stringify(load());
+      const timestamp = String(at(load()).anchor.timestamp);
+      const written = text
+        .replace(`"version":${version}`, `"version":${version}.0`)
+        .replace(`"timestamp":${timestamp}`, `"timestamp":${timestamp}.00000001`)
+        .replace('"leafIndex":1', '"leafIndex":1e0');
+      expect(written).to.include(`${timestamp}.00000001`).and.include('"leafIndex":1e0');
+      const result = await verifyCertificate(written, { fileDigest, chain: chainFor() });
+      expect(result.verdict).to.equal("valid");
+      const altered = text.replace(`"timestamp":${timestamp}`, `"timestamp":${timestamp}.001`);
+      expect((await verifyCertificate(altered, { chain: chainFor() })).verdict, "a fraction a double keeps").to.equal(
+        "invalid",
+      );
+    });
+
     it("accepts an uppercase SHA-256, and cannot compare one that is not hex", async () => {
       expect(
         (await verifyCertificate(load(), { fileDigest: fileDigest.toUpperCase(), chain: chainFor() })).verdict,
