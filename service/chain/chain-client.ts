@@ -75,9 +75,23 @@ export class ChainClient implements AnchorChain {
     }
   }
 
+  /**
+   * Whether `account` may anchor. An address that answers as no EvidenceAnchor does (no code
+   * there: a call "succeeds" with nothing; other code: it reverts) is named as such, since a
+   * transaction sent there would be mined and anchor nothing.
+   */
   async hasAnchorerRole(account: string): Promise<boolean> {
-    const role = (await this.#instance.getFunction("ANCHORER_ROLE")()) as string;
-    return (await this.#instance.getFunction("hasRole")(role, account)) as boolean;
+    try {
+      const role = (await this.#instance.getFunction("ANCHORER_ROLE")()) as string;
+      return (await this.#instance.getFunction("hasRole")(role, account)) as boolean;
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code !== "BAD_DATA" && code !== "CALL_EXCEPTION") throw e;
+      if ((await this.provider.getCode(this.contract)) === "0x") {
+        throw new Error(`there is no contract at ${this.contract} on chain ${this.chainId}: check ANCHOR_CONTRACT`);
+      }
+      throw new Error(`the contract at ${this.contract} does not answer as an EvidenceAnchor: check ANCHOR_CONTRACT`);
+    }
   }
 
   async grantAnchorerRole(account: string): Promise<void> {

@@ -104,6 +104,24 @@ describe("the anchoring client against a node that mines only on demand (real ch
     }
   });
 
+  it("names an anchor contract address with no contract there, or another contract, instead of asking it for the role", async () => {
+    const at = async (address: string) => {
+      const elsewhere = new ChainClient(chain.url, chain.chainId, new Wallet(ADMIN_KEY), address, tx);
+      try {
+        return await elsewhere.hasAnchorerRole(new Wallet(ADMIN_KEY).address).then(String, (e: Error) => e.message);
+      } finally {
+        elsewhere.destroy();
+      }
+    };
+    const empty = new Wallet(SERVICE_KEY).address; // an account, no code
+    expect(await at(empty)).to.equal(`there is no contract at ${empty} on chain 4040: check ANCHOR_CONTRACT`);
+    const other = "0x00000000000000000000000000000000000C0DE5";
+    await rpc.request("anvil_setCode", [other, "0x60006000fd"]); // PUSH1 0 PUSH1 0 REVERT: reverts every call
+    expect(await at(other)).to.equal(
+      `the contract at ${other} does not answer as an EvidenceAnchor: check ANCHOR_CONTRACT`,
+    );
+  });
+
   it("works the same over a transport function (as the embedded chain's socket is reached) as over a URL: sends, finds, and reads a refusal", async () => {
     const exchange = async (body: string) =>
       (await fetch(chain.url, { method: "POST", headers: { "content-type": "application/json" }, body })).json();
