@@ -95,6 +95,9 @@ export interface AnchorerHealth {
  * service waits for it to be mined. A transaction the node no longer holds at all is sent
  * again without waiting for the timeout (`lostAfterMs`).
  */
+/** A batch this service holds no key to certify: the key that anchored it is neither its own nor a previous one. */
+class CannotCertify extends Error {}
+
 /** How long a confirmed ANCHORER_ROLE is taken as still held (#mayAnchor). */
 const ROLE_RECHECK_MS = 60_000;
 
@@ -198,7 +201,10 @@ export class Anchorer {
     }
     this.#takeRole("anchoring");
     await this.#seal(now);
-    await this.#mayAnchor();
+    // Without the role nothing is sent; what this key (or a previous one) anchored already is
+    // still certified, and time-stamped certificates still issued.
+    this.#roleHeld = await this.#mayAnchor();
+    const problems: Error[] = [];
     // Listed in turn with the seals, so a batch sealed beside is either marked as being sent
     // there or not yet sealed.
     const listed = this.#sealing.then(() => this.#store.unanchoredBatches());
@@ -220,10 +226,22 @@ export class Anchorer {
         this.#takeRole("standby");
         return;
       }
-      if (!(await this.#anchor(batch, i === batches.length - 1))) waiting = true;
+      try {
+        if (!(await this.#anchor(batch, i === batches.length - 1))) waiting = true;
+      } catch (e) {
+        if (!(e instanceof CannotCertify)) throw e;
+        problems.push(e);
+      }
     }
     if (waiting) this.#waitingAfter = head;
     await this.#upgradeTimestamps(now);
+    if (!this.#roleHeld) problems.unshift(this.#noRole());
+    if (problems.length > 0) {
+      // A replica that cannot anchor, or cannot certify what was anchored, gives the lease up:
+      // another, with the role and the key, takes it at its next look.
+      await this.#options.lease?.release().catch(() => undefined);
+      throw problems[0];
+    }
   }
 
   #schedule(ms: number): void {
@@ -349,7 +367,7 @@ export class Anchorer {
       else this.#sealedBeside = true;
       const batches = (await this.#store.unanchoredBatches()).filter((b) => ids.includes(b.id) && b.txHash === null);
       for (const batch of batches) {
-        if (this.#state !== "started") return;
+        if (this.#state !== "started" || !this.#roleHeld) return;
         await this.#stampBeforeSending(batch);
         await this.#send(batch, false);
       }
@@ -373,6 +391,7 @@ export class Anchorer {
     let location = await this.#chain.locate(batch.root);
     if (!location) {
       if (batch.txHash && !(await this.#shouldResend(batch))) return false;
+      if (!this.#roleHeld) return false; // said at the end of the round
       if (batch.txHash === null) await this.#stampBeforeSending(batch);
       location = await this.#send(batch, last);
       if (!location) return false;
@@ -464,24 +483,31 @@ export class Anchorer {
 
   /**
    * Asks the contract whether this service's issuer may anchor: a key without ANCHORER_ROLE
-   * (not granted yet, or revoked) would have every transaction refused. The round fails with
-   * the reason, so health says so from the start, before any batch is due; submissions are
-   * still taken and wait. A yes is asked again after a minute, a no at every round.
+   * (not granted yet, or revoked) would have every transaction refused. Nothing is sent
+   * without it, and the round ends failed with the reason (#noRole), so health says so from
+   * the start, before any batch is due; submissions are still taken and wait. A yes is asked
+   * again after a minute (on the monotonic clock), a no at every round.
    */
-  async #mayAnchor(): Promise<void> {
-    if (Date.now() - this.#roleConfirmedAt < ROLE_RECHECK_MS) return;
-    const own = this.#signer.address;
-    if (!(await this.#chain.hasAnchorerRole(own))) {
+  async #mayAnchor(): Promise<boolean> {
+    if (performance.now() - this.#roleConfirmedAt < ROLE_RECHECK_MS) return true;
+    if (!(await this.#chain.hasAnchorerRole(this.#signer.address))) {
       this.#roleConfirmedAt = -Infinity;
-      throw new Error(
-        `this service's issuer ${own} has no ANCHORER_ROLE on contract ${this.#chain.contract}: ` +
-          "nothing can be anchored until a consortium admin grants it (docs/consortium.md); submissions are kept and wait",
-      );
+      return false;
     }
-    this.#roleConfirmedAt = Date.now();
+    this.#roleConfirmedAt = performance.now();
+    return true;
   }
 
   #roleConfirmedAt = -Infinity;
+  /** Whether this round found the role held: nothing is sent, here or beside the round, without it. */
+  #roleHeld = true;
+
+  #noRole(): Error {
+    return new Error(
+      `this service's issuer ${this.#signer.address} has no ANCHORER_ROLE on contract ${this.#chain.contract}: ` +
+        "nothing new can be anchored until a consortium admin grants it (docs/consortium.md); submissions are kept and wait",
+    );
+  }
 
   /**
    * The key that certifies a batch: the one that anchored it (protocol §8.4.6 step 6d: the
@@ -503,7 +529,7 @@ export class Anchorer {
       );
       return previous;
     }
-    throw new Error(
+    throw new CannotCertify(
       `batch ${batchId} was anchored by ${location.anchorer}, not by this service's issuer ${own}: ` +
         "certificates signed with this key would be INVALID, so none are issued; " +
         "give the service the key that anchored it in ISSUER_PREVIOUS_KEYSTORES, or run it with that key until the batch is certified",
@@ -576,11 +602,20 @@ export class Anchorer {
     if (!stamper || stamper.configured === 0 || now.getTime() < this.#nextUpgradeAt) return;
     this.#nextUpgradeAt = now.getTime() + 5_000;
     for (const batch of await this.#store.batchesToTimestamp(stamper.configured, 20)) {
-      const timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
-      if (timestamps.length === batch.timestamps.length) return; // the TSAs still do not answer
       const location = await this.#chain.locate(batch.root);
       if (!location) return; // lost from the chain: the reconciler anchors it again
-      const signer = this.#signerFor(batch.id, location);
+      let signer: CertificateSigner;
+      try {
+        signer = this.#signerFor(batch.id, location);
+      } catch (e) {
+        if (!(e instanceof CannotCertify)) throw e;
+        // Its certificate in force stays valid; only the token waits, for the key that anchored it.
+        this.health.timestamps.lastError = e.message;
+        this.#log.warn({ batch: batch.id }, `batch ${batch.id} is not time-stamped again: ${e.message}`);
+        continue;
+      }
+      const timestamps = await this.#stamp(batch.id, batch.root, batch.timestamps);
+      if (timestamps.length === batch.timestamps.length) return; // the TSAs still do not answer
       const certificates = await this.#certify(
         batch.id,
         batch.root,

@@ -88,9 +88,13 @@ export class ChainClient implements AnchorChain {
       const code = (e as { code?: unknown }).code;
       if (code !== "BAD_DATA" && code !== "CALL_EXCEPTION") throw e;
       if ((await this.provider.getCode(this.contract)) === "0x") {
-        throw new Error(`there is no contract at ${this.contract} on chain ${this.chainId}: check ANCHOR_CONTRACT`);
+        throw new Error(
+          `the node has no contract at ${this.contract} on chain ${this.chainId}: check ANCHOR_CONTRACT, and that the node is in sync`,
+        );
       }
-      throw new Error(`the contract at ${this.contract} does not answer as an EvidenceAnchor: check ANCHOR_CONTRACT`);
+      throw new Error(
+        `the contract at ${this.contract} does not answer as an EvidenceAnchor: check ANCHOR_CONTRACT, and that the node is in sync`,
+      );
     }
   }
 

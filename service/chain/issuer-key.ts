@@ -28,8 +28,8 @@ export async function loadIssuerKey(options: {
 }
 
 /**
- * The keys this service issued under before a rotation (ISSUER_PREVIOUS_KEYSTORES), without
- * the current one: each certifies only batches it anchored itself.
+ * The keys this service issued under before a rotation (ISSUER_PREVIOUS_KEYSTORES), each
+ * once: each certifies only batches it anchored itself. The current key is refused there.
  */
 export async function loadPreviousIssuerKeys(
   options: { previousKeystores: string[]; previousKeystoresPassword: string | undefined },
@@ -44,8 +44,12 @@ export async function loadPreviousIssuerKeys(
   const keys: Wallet[] = [];
   for (const file of options.previousKeystores) {
     const wallet = await fromKeystore(file, options.previousKeystoresPassword, "ISSUER_PREVIOUS_KEYSTORES");
-    const known = [current, ...keys.map((k) => k.address)];
-    if (!known.some((a) => a.toLowerCase() === wallet.address.toLowerCase())) keys.push(wallet);
+    // The current key given as an earlier one is a mix-up that would leave the earlier key's
+    // batches uncertified, found only later: said now.
+    if (wallet.address.toLowerCase() === current.toLowerCase()) {
+      throw new Error(`ISSUER_PREVIOUS_KEYSTORES: ${file} holds the current issuer key ${current}, not an earlier one`);
+    }
+    if (!keys.some((k) => k.address === wallet.address)) keys.push(wallet);
   }
   return keys;
 }

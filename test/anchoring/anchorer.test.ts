@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { rmSync } from "node:fs";
 import { Anchorer, type AnchorerOptions, type Stamper } from "../../service/anchoring/anchorer.ts";
+import { anchoringLease } from "../../service/anchoring/lease.ts";
 import { InProcessSigner } from "../../service/anchoring/signers.ts";
 import { Reconciler } from "../../service/anchoring/reconciler.ts";
 import {
@@ -454,7 +455,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       const error = (await a.runOnce().catch((e: Error) => e)) as Error;
       expect(error.message).to.equal(
         `this service's issuer ${chain.from} has no ANCHORER_ROLE on contract ${chain.contract}: ` +
-          "nothing can be anchored until a consortium admin grants it (docs/consortium.md); submissions are kept and wait",
+          "nothing new can be anchored until a consortium admin grants it (docs/consortium.md); submissions are kept and wait",
       );
       expect(chain.sendAttempts, "no transaction is tried").to.equal(0);
       expect((await store.counts()).anchored).to.equal(0);
@@ -462,6 +463,65 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       await a.runOnce();
       chain.mine();
       await a.runOnce();
+      expect(await certificates(ids)).to.have.length(2);
+    });
+
+    it("still certifies what its key anchored before the role was revoked: nothing new is sent, and the round says why", async () => {
+      const ids = await submit(2);
+      await anchorer({ maxWaitMs: 0 }).runOnce(); // sent; the role is revoked before it is certified
+      chain.mine();
+      chain.withoutRole.add(chain.from.toLowerCase());
+      const later = await submit(1);
+      const restarted = anchorer({ maxWaitMs: 0 });
+      const error = (await restarted.runOnce().catch((e: Error) => e)) as Error;
+      expect(error.message).to.match(/has no ANCHORER_ROLE/);
+      expect(await certificates(ids), "anchored already: certified").to.have.length(2);
+      expect(chain.sends, "nothing sent without the role").to.equal(1);
+      expect(await certificates(later)).to.deep.equal([]);
+    });
+
+    it("certifies the old key's anchored batch with it while the new key still waits for its role", async () => {
+      const ids = await submit(2);
+      await anchorer({ maxWaitMs: 0 }).runOnce();
+      chain.mine();
+      const current = new InProcessSigner(`0x${"22".repeat(32)}`);
+      chain.withoutRole.add(current.address.toLowerCase());
+      const rotated = anchorer(
+        { maxWaitMs: 0, previousSigners: [new InProcessSigner(ISSUER_KEY)] },
+        silentLogger(),
+        current,
+      );
+      await rotated.runOnce().catch(() => undefined);
+      expect(await certificates(ids)).to.have.length(2);
+    });
+
+    it("a replica without the role gives the anchoring lease up at the end of its round, and one with the role anchors", async () => {
+      const ids = await submit(2);
+      const lacking = new InProcessSigner(`0x${"22".repeat(32)}`);
+      chain.withoutRole.add(lacking.address.toLowerCase());
+      const without = anchorer({ maxWaitMs: 0, lease: anchoringLease(store, 30_000) }, silentLogger(), lacking);
+      const withRole = anchorer({ maxWaitMs: 0, lease: anchoringLease(store, 30_000) });
+      const error = (await without.runOnce().catch((e: Error) => e)) as Error;
+      expect(error.message).to.match(/has no ANCHORER_ROLE/);
+      await withRole.runOnce();
+      expect(withRole.health.role, "it took the lease").to.equal("anchoring");
+      chain.mine();
+      await withRole.runOnce();
+      expect(await certificates(ids)).to.have.length(2);
+    });
+
+    it("a replica with another key gives the lease up when it finds a batch it cannot certify, and the replica with the key certifies it", async () => {
+      const ids = await submit(2);
+      await anchorer({ maxWaitMs: 0 }).runOnce();
+      chain.mine();
+      const other = anchorer(
+        { maxWaitMs: 0, lease: anchoringLease(store, 30_000) },
+        silentLogger(),
+        new InProcessSigner(`0x${"22".repeat(32)}`),
+      );
+      const own = anchorer({ maxWaitMs: 0, lease: anchoringLease(store, 30_000) });
+      expect(((await other.runOnce().catch((e: Error) => e)) as Error).message).to.match(/^batch 1 was anchored by/);
+      await own.runOnce();
       expect(await certificates(ids)).to.have.length(2);
     });
 
@@ -658,7 +718,7 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
         );
     });
 
-    it("issues no time-stamped certificate for a batch another key anchored: the one in force stays", async () => {
+    it("issues no time-stamped certificate for a batch another key anchored, nor fails its rounds for it: the one in force stays, and new batches are anchored", async () => {
       const ids = await submit(1);
       const stamper = new TestStamper(false);
       stamper.up = false;
@@ -666,11 +726,21 @@ describe("the anchorer (in process, a chain in memory, SQLite on disk)", () => {
       chain.mine();
       await anchorer({ maxWaitMs: 0, stamper }).runOnce(); // certified without a token
       stamper.up = true;
-      const rotated = anchorer({ maxWaitMs: 0, stamper }, silentLogger(), new InProcessSigner(`0x${"22".repeat(32)}`));
-      const error = (await rotated.runOnce(new Date(Date.now() + 10_000)).catch((e: Error) => e)) as Error;
-      expect(error.message).to.match(/^batch 1 was anchored by 0x[0-9a-fA-F]{40}, not by this service's issuer/);
+      const current = new InProcessSigner(`0x${"22".repeat(32)}`);
+      chain.from = current.address;
+      const rotated = anchorer({ maxWaitMs: 0, stamper }, silentLogger(), current);
+      const asked = stamper.asked;
+      const later = await submit(1);
+      await rotated.runOnce(new Date(Date.now() + 10_000));
+      chain.mine();
+      await rotated.runOnce(new Date(Date.now() + 20_000));
+      expect(rotated.health.timestamps.lastError).to.match(
+        /^batch 1 was anchored by 0x[0-9a-fA-F]{40}, not by this service's issuer/,
+      );
+      expect(stamper.asked - asked, "the TSA is asked for the new batch only").to.equal(1);
       const history = await store.certificateHistory(ids[0]!);
       expect(history.map((h) => [h.entry.reason, h.entry.current])).to.deep.equal([["anchored", true]]);
+      expect(await certificates(later)).to.have.length(1);
     });
 
     it("with tokens required, issues nothing until the TSA has answered", async () => {

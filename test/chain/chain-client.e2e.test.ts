@@ -114,11 +114,13 @@ describe("the anchoring client against a node that mines only on demand (real ch
       }
     };
     const empty = new Wallet(SERVICE_KEY).address; // an account, no code
-    expect(await at(empty)).to.equal(`there is no contract at ${empty} on chain 4040: check ANCHOR_CONTRACT`);
+    expect(await at(empty)).to.equal(
+      `the node has no contract at ${empty} on chain 4040: check ANCHOR_CONTRACT, and that the node is in sync`,
+    );
     const other = "0x00000000000000000000000000000000000C0DE5";
     await rpc.request("anvil_setCode", [other, "0x60006000fd"]); // PUSH1 0 PUSH1 0 REVERT: reverts every call
     expect(await at(other)).to.equal(
-      `the contract at ${other} does not answer as an EvidenceAnchor: check ANCHOR_CONTRACT`,
+      `the contract at ${other} does not answer as an EvidenceAnchor: check ANCHOR_CONTRACT, and that the node is in sync`,
     );
   });
 

@@ -28,9 +28,16 @@ describe("the issuer's previous keys (ISSUER_PREVIOUS_KEYSTORES, keystores on di
 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("loads each keystore once, leaving out the current key", async () => {
-    const loaded = await load([file(1), file(0), file(2), file(1)]);
+  it("loads each keystore once", async () => {
+    const loaded = await load([file(1), file(2), file(1)]);
     expect(loaded.map((w) => w.address)).to.deep.equal([keys[1]!.address, keys[2]!.address]);
+  });
+
+  it("refuses the current key given as an earlier one, naming the file", async () => {
+    const current = file(0);
+    expect(await failure(load([file(1), current]))).to.equal(
+      `ISSUER_PREVIOUS_KEYSTORES: ${current} holds the current issuer key ${keys[0]!.address}, not an earlier one`,
+    );
   });
 
   it("loads none when none is given, and needs no password then", async () => {

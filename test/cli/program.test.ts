@@ -16,7 +16,10 @@ describe("CLI: the reader's language", () => {
       [{}, undefined, "en"],
     ];
     for (const [env, system, lang] of cases) {
-      expect(environmentLanguage(env, () => system), `${JSON.stringify(env)} ${system}`).to.equal(lang);
+      expect(
+        environmentLanguage(env, () => system),
+        `${JSON.stringify(env)} ${system}`,
+      ).to.equal(lang);
     }
   });
 
