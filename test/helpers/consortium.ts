@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { encryptKeystoreJsonSync, Wallet } from "ethers";
+import { Contract, encryptKeystoreJsonSync, JsonRpcProvider, Wallet } from "ethers";
+import { EVIDENCE_ANCHOR_ABI } from "../../service/core/index.ts";
 import { deployEvidenceAnchor } from "../../service/chain/deploy.ts";
 
 /** Anvil's first default account (funded on every Anvil node): the consortium admin in tests. */
@@ -41,4 +42,24 @@ export function writeKeystore(file: string, key: string, password: string): stri
   });
   writeFileSync(file, json, { mode: 0o600 });
   return file;
+}
+
+/** The consortium admin grants `account` ANCHORER_ROLE on `contract`, or (`granted: false`) revokes it. */
+export async function setAnchorerRole(
+  chainUrl: string,
+  contract: string,
+  account: string,
+  granted: boolean,
+): Promise<void> {
+  const provider = new JsonRpcProvider(chainUrl);
+  try {
+    const registry = new Contract(contract, EVIDENCE_ANCHOR_ABI, new Wallet(ADMIN_KEY, provider));
+    const role = (await registry.getFunction("ANCHORER_ROLE")()) as string;
+    const tx = (await registry.getFunction(granted ? "grantRole" : "revokeRole")(role, account)) as {
+      wait(): Promise<unknown>;
+    };
+    await tx.wait();
+  } finally {
+    provider.destroy();
+  }
 }

@@ -2,8 +2,7 @@ import { expect } from "chai";
 import path from "node:path";
 import { JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
 import { Wallet } from "ethers";
-import { ChainClient } from "../../service/chain/chain-client.ts";
-import { ADMIN_KEY, SERVICE_KEY, memberServiceOn } from "../helpers/consortium.ts";
+import { SERVICE_KEY, memberServiceOn, setAnchorerRole } from "../helpers/consortium.ts";
 import {
   api,
   cleanUpDataDir,
@@ -170,15 +169,7 @@ describe("the service whose key lacks ANCHORER_ROLE on an external chain (real p
     const id = res.body.items[0].id;
     expect((await client.get(`/api/v1/evidence/${id}`)).body.status).to.not.equal("anchored");
 
-    const admin = new ChainClient(chain.url, chain.chainId, new Wallet(ADMIN_KEY), degraded.chain.contract, {
-      gasPrice: undefined,
-      legacy: false,
-    });
-    try {
-      await admin.grantAnchorerRole(issuer);
-    } finally {
-      admin.destroy();
-    }
+    await setAnchorerRole(chain.url, degraded.chain.contract, issuer, true);
     const certificate = await client.anchored(id, 90_000);
     expect((await verifyCertificate(certificate, { chain: new JsonRpcChainReader(chain.url) })).verdict).to.equal(
       "valid",

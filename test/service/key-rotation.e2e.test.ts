@@ -1,9 +1,8 @@
 import { expect } from "chai";
 import path from "node:path";
-import { Contract, JsonRpcProvider, Wallet } from "ethers";
-import { ChainClient } from "../../service/chain/chain-client.ts";
-import { claimsOf, EVIDENCE_ANCHOR_ABI, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
-import { ADMIN_KEY, SERVICE_KEY, memberServiceOn, writeKeystore } from "../helpers/consortium.ts";
+import { Wallet } from "ethers";
+import { claimsOf, JsonRpcChainReader, verifyCertificate } from "../../service/core/index.ts";
+import { SERVICE_KEY, memberServiceOn, setAnchorerRole, writeKeystore } from "../helpers/consortium.ts";
 import { sha256Hex } from "../helpers/hash.ts";
 import {
   api,
@@ -17,7 +16,6 @@ import {
 } from "../helpers/processes.ts";
 
 const PASSWORD = "correct horse battery staple";
-const TX = { gasPrice: undefined, legacy: false };
 
 describe("changing a service's key or its role on an external chain (real processes)", function () {
   this.timeout(180_000);
@@ -69,12 +67,7 @@ describe("changing a service's key or its role on an external chain (real proces
   it("certifies a batch the old key sent before the restart with the old key given in ISSUER_PREVIOUS_KEYSTORES, and new batches with the new key", async () => {
     const oldKey = new Wallet(SERVICE_KEY);
     const newKey = Wallet.createRandom();
-    const admin = new ChainClient(chain.url, chain.chainId, new Wallet(ADMIN_KEY), env.ANCHOR_CONTRACT!, TX);
-    try {
-      await admin.grantAnchorerRole(newKey.address);
-    } finally {
-      admin.destroy();
-    }
+    await setAnchorerRole(chain.url, env.ANCHOR_CONTRACT!, newKey.address, true);
     await rpc.request("anvil_setBalance", [newKey.address, "0x3635C9ADC5DEA00000"]);
     const { id, apiKey } = await sentThenStopped("stop");
 
@@ -98,16 +91,8 @@ describe("changing a service's key or its role on an external chain (real proces
 
   it("certifies, after a crash, the batch its key anchored before the role was revoked, and sends nothing new", async () => {
     const { id, apiKey } = await sentThenStopped("kill9");
-    const provider = new JsonRpcProvider(chain.url);
-    try {
-      const registry = new Contract(env.ANCHOR_CONTRACT!, EVIDENCE_ANCHOR_ABI, new Wallet(ADMIN_KEY, provider));
-      const role = (await registry.getFunction("ANCHORER_ROLE")()) as string;
-      await (await registry.getFunction("revokeRole")(role, new Wallet(SERVICE_KEY).address)).wait();
-    } finally {
-      provider.destroy();
-    }
-
     const member = new Wallet(SERVICE_KEY).address;
+    await setAnchorerRole(chain.url, env.ANCHOR_CONTRACT!, member, false);
     const sentBefore = await rpc.request("eth_getTransactionCount", [member, "latest"]);
     service = await startServiceProcess(dataDir, env);
     const client = api(service.url, apiKey);
