@@ -903,6 +903,30 @@ describe("evidence CLI and deployment to a zero-gas chain (real processes)", fun
       }
     });
 
+    it("finds the file of the certified name when a file system changed its case: an original altered since is INVALID there too", async () => {
+      const certs = tempDir("cli-folded");
+      const files = tempDir("cli-folded-files");
+      try {
+        writeFileSync(path.join(certs, "a.evidence.json"), readFileSync(certificatePath));
+        const name = JSON.parse(readFileSync(certificatePath, "utf8")).record.fileName as string;
+        const changed = name.toUpperCase();
+        expect(changed).to.not.equal(name);
+        writeFileSync(path.join(files, changed), Buffer.concat([readFileSync(evidencePath()), Buffer.from([0])]));
+        const res = await runCli(["verify", certs, "--files", files, "--rpc", chain.url, "--json"]);
+        const line = JSON.parse(res.stdout.trim());
+        expect([res.code, line.verdict, line.fileCompared, line.original, line.originalFoundBy]).to.deep.equal([
+          1,
+          "invalid",
+          true,
+          path.join(files, changed),
+          "name",
+        ]);
+      } finally {
+        await cleanUpDataDir(certs);
+        await cleanUpDataDir(files);
+      }
+    });
+
     it("takes a file of the certified name that another certificate of the run proves (VALID with it) for that one's: the first certificate's file is not compared, and named (exit 0); one that only states its hash proves nothing", async () => {
       const certs = tempDir("cli-versions");
       const files = tempDir("cli-versions-files");

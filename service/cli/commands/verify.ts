@@ -209,7 +209,7 @@ output's reader stops reading (| head).`,
     };
     const namesakeOf = (record: { fileName?: string | undefined; mediaType?: string | undefined } | undefined) =>
       record?.fileName !== undefined && record.mediaType !== MEDIA_TYPE_CAPTURE
-        ? originals!.byName.get(record.fileName)
+        ? (originals!.byName.get(record.fileName) ?? originals!.byFoldedName.get(foldName(record.fileName)))
         : undefined;
     const originalOf = async (
       certified: string,
@@ -512,8 +512,16 @@ async function certificateFiles(
   return { files, scanned };
 }
 
-/** The SHA-256 of every file in a directory, by hash and by name. */
-async function hashDirectory(dir: string): Promise<{ byHash: Map<string, Original>; byName: Map<string, Original> }> {
+/**
+ * A file name as file systems may have changed it on the way: composed (macOS writes names
+ * decomposed, NFD) and lower-cased (a case-insensitive file system may change the case).
+ */
+const foldName = (name: string): string => name.normalize("NFC").toLowerCase();
+
+/** The SHA-256 of every file in a directory, by hash, by name and by folded name (the first file of each). */
+async function hashDirectory(
+  dir: string,
+): Promise<{ byHash: Map<string, Original>; byName: Map<string, Original>; byFoldedName: Map<string, Original> }> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -522,13 +530,15 @@ async function hashDirectory(dir: string): Promise<{ byHash: Map<string, Origina
   }
   const byHash = new Map<string, Original>();
   const byName = new Map<string, Original>();
+  const byFoldedName = new Map<string, Original>();
   for (const e of entries) {
     if (!e.isFile()) continue;
     const original = { file: path.join(dir, e.name), digest: await sha256File(path.join(dir, e.name)) };
     if (!byHash.has(original.digest)) byHash.set(original.digest, original);
     byName.set(e.name, original);
+    if (!byFoldedName.has(foldName(e.name))) byFoldedName.set(foldName(e.name), original);
   }
-  return { byHash, byName };
+  return { byHash, byName, byFoldedName };
 }
 
 /** A file of the --files directory. */

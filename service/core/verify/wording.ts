@@ -572,6 +572,10 @@ function inChinese(message: string, phrases: readonly [RegExp, string][], summar
 const FORMAT_PHRASES_ZH: [RegExp, string][] = [
   // The certificate as a whole is no field: said in words.
   [/^certificate is not valid JSON$/, "证书不是有效的 JSON"],
+  [
+    /^the certificate file is not UTF-8 text$/,
+    "证书文件不是 UTF-8 文本（可能被另存为其他编码，如 UTF-16 或 GBK；请使用签发时的原文件）",
+  ],
   [/ is not valid JSON$/, " 不是有效的 JSON"],
   [/ has the key "([^"]*)" twice in (.*)$/, " 的 $2 中两次出现键 “$1”"],
   [/ has the key "([^"]*)" twice$/, " 中两次出现键 “$1”"],
