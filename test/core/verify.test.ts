@@ -996,6 +996,15 @@ describe("notACertificate: a folder's files that hold no certificate are passed 
   const bytes = (text: string) => new TextEncoder().encode(text);
   const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
 
+  it("passes over JSON whose certificate member is another kind of certificate (a product's CCC number), and verifies one whose member could be a certificate", async () => {
+    const listing = { product: "蓝牙耳机 X1", certificate: { type: "CCC", number: "2024011606000001" } };
+    expect(await notACertificate("product.json", bytes(JSON.stringify(listing)))).to.equal("json-not-a-certificate");
+    for (const certificate of [{ record: {} }, { type: "evidence-anchor-certificate" }, "text", null, []]) {
+      expect(await notACertificate("answer.json", bytes(JSON.stringify({ certificate }))), JSON.stringify(certificate))
+        .to.be.undefined;
+    }
+  });
+
   it("passes over JSON nested past the limit (an organisation chart, say) that names nothing of a certificate", async () => {
     expect(await notACertificate("orgchart.json", bytes(`{"staff":${nested(100)}}`))).to.equal(
       "json-not-a-certificate",

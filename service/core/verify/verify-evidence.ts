@@ -396,7 +396,9 @@ function certifiedContentHash(certificate: unknown): string | undefined {
 
 /** Whether JSON text names a certificate's type or any of its keys, read or not. */
 function claimsInText(text: string): boolean {
-  return text.includes(CERTIFICATE_TYPE) || CERTIFICATE_KEYS.some((key) => text.includes(`"${key}"`));
+  return (
+    text.includes(CERTIFICATE_TYPE) || [...CERTIFICATE_KEYS, "certificate"].some((key) => text.includes(`"${key}"`))
+  );
 }
 
 /**
@@ -424,7 +426,8 @@ function namedAsCertificate(name: string): boolean {
  * one, or might. A folder of evidence mixes certificates with originals: a bulk verifier
  * passes these over, listing them, instead of calling them invalid certificates. Anything that
  * looks like a certificate in any way is verified, so that a damaged or altered one is INVALID:
- * a *.evidence.json; JSON that is not an object's text, or an object with any certificate key;
+ * a *.evidence.json; JSON that is not an object's text, or an object with any certificate key
+ * (a `certificate` member only when it could be one: see claimsACertificate);
  * a PDF that carries a certificate, or names Evidence Anchor or a *.evidence.json anywhere in
  * its bytes (one of the service's documents, damaged, or its attachment taken out); a ZIP
  * naming a manifest or a certificate; an encrypted PDF, or one with other stream filters
@@ -470,12 +473,23 @@ export async function notACertificate(
       return e instanceof JsonTooDeepError && !claimsInText(text!) ? "json-not-a-certificate" : undefined;
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-    const claims =
-      (value as { type?: unknown }).type === CERTIFICATE_TYPE ||
-      CERTIFICATE_KEYS.some((key) => Object.hasOwn(value, key));
-    return claims ? undefined : "json-not-a-certificate";
+    return claimsACertificate(value) ? undefined : "json-not-a-certificate";
   }
   return undefined;
+}
+
+/**
+ * Whether a JSON object claims to be a certificate: its type, or any key of one. A
+ * `certificate` member claims one when it could be one (the status route's answer carries the
+ * certificate there): anything but an object that claims nothing itself, such as a product
+ * listing's `"certificate": {"type": "CCC", "number": …}`.
+ */
+function claimsACertificate(value: object): boolean {
+  if ((value as { type?: unknown }).type === CERTIFICATE_TYPE) return true;
+  if (CERTIFICATE_KEYS.some((key) => Object.hasOwn(value, key))) return true;
+  if (!Object.hasOwn(value, "certificate")) return false;
+  const inner = (value as { certificate: unknown }).certificate;
+  return typeof inner !== "object" || inner === null || Array.isArray(inner) || claimsACertificate(inner);
 }
 
 /**
@@ -515,8 +529,8 @@ async function otherArchive(zip: ByteSource, error: unknown): Promise<boolean> {
   );
 }
 
-/** Keys of a certificate of either version, any one of which makes JSON claim to be one. */
-const CERTIFICATE_KEYS = ["record", "leafHash", "proof", "batch", "anchor", "signature", "issuer", "certificate"];
+/** Keys of a certificate of either version, any one of which makes JSON claim to be one (and see claimsACertificate). */
+const CERTIFICATE_KEYS = ["record", "leafHash", "proof", "batch", "anchor", "signature", "issuer"];
 
 /** Whether the bytes hold `text` (ASCII) anywhere. */
 function includesText(bytes: Uint8Array, text: string): boolean {
