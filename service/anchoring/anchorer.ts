@@ -76,6 +76,12 @@ export interface AnchorerHealth {
   timestamps: { lastError: string | null };
 }
 
+/** A batch this service holds no key to certify: the key that anchored it is neither its own nor a previous one. */
+class CannotCertify extends Error {}
+
+/** How long a confirmed ANCHORER_ROLE is taken as still held (#mayAnchor). */
+const ROLE_RECHECK_MS = 60_000;
+
 /**
  * Seals pending evidence into batches and anchors them, oldest first: a batch's first
  * transaction is sent when it is sealed (beside a round that is busy, see #sealDue), a batch
@@ -95,12 +101,6 @@ export interface AnchorerHealth {
  * service waits for it to be mined. A transaction the node no longer holds at all is sent
  * again without waiting for the timeout (`lostAfterMs`).
  */
-/** A batch this service holds no key to certify: the key that anchored it is neither its own nor a previous one. */
-class CannotCertify extends Error {}
-
-/** How long a confirmed ANCHORER_ROLE is taken as still held (#mayAnchor). */
-const ROLE_RECHECK_MS = 60_000;
-
 export class Anchorer {
   readonly #store: EvidenceStore;
   readonly #chain: AnchorChain;
