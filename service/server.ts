@@ -27,6 +27,7 @@ import { AddressPolicy } from "./capture/address-policy.ts";
 import { CaptureService } from "./capture/capture-service.ts";
 import { CaptureRunner } from "./capture/runner.ts";
 import { checkpointRoutes } from "./http/routes/checkpoints.ts";
+import { trustBundleText } from "./core/timestamp.ts";
 import { trustList, trustListVerifier } from "./core/verify/timestamp-verifier.ts";
 import { Checkpointer } from "./timestamping/checkpoints.ts";
 import { DevelopmentTsa } from "./timestamping/development-tsa.ts";
@@ -154,7 +155,9 @@ export async function startService(
       chainId = await resolveChainId(store, chainUrl, config.chain.chainId, log);
     }
 
-    const trustPem = config.timestamps.trustFile ? readFileSync(config.timestamps.trustFile, "utf8") : undefined;
+    const trustPem = config.timestamps.trustFile
+      ? trustBundleText(readFileSync(config.timestamps.trustFile))
+      : undefined;
     const stamper = await timestampAuthorities(config, localChain !== undefined, trustPem);
 
     const client = new ChainClient(

@@ -11,7 +11,7 @@ import { sha1 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { base64ToBytes } from "./base64.ts";
+import { base64ToBytes, bytesToBase64 } from "./base64.ts";
 import { equalBytes } from "./bytes.ts";
 import { encodingProblem, isMinimalInteger } from "./der.ts";
 import { EvidenceError } from "./errors.ts";
@@ -1042,6 +1042,17 @@ function parseCertificate(der: Uint8Array): pkijs.Certificate | null {
  * ignored, as in the system CA bundles; duplicates are kept once. Throws INVALID_ARGUMENT
  * for a block that is not an X.509 certificate or a bundle without one.
  */
+/**
+ * A trust file's text: PEM as it is, or one certificate in DER (as some TSAs publish their
+ * root, `.cer`/`.crt`) written as PEM. What is neither is left to parseTrustBundle to refuse.
+ */
+export function trustBundleText(file: Uint8Array): string {
+  const text = new TextDecoder().decode(file);
+  if (text.includes("-----BEGIN") || file[0] !== 0x30) return text;
+  const lines = bytesToBase64(file).match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`;
+}
+
 export function parseTrustBundle(pem: string): TsaTrustAnchor[] {
   const anchors: TsaTrustAnchor[] = [];
   const blocks = pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g);

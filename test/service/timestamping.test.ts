@@ -12,6 +12,7 @@ import {
   DEVELOPMENT_TSA_MARKER,
   parseTimestampToken,
   parseTrustBundle,
+  trustBundleText,
   verifyTimestampToken,
 } from "../../service/core/timestamp.ts";
 import { DevelopmentTsa, timestampHttpHandler } from "../../service/timestamping/development-tsa.ts";
@@ -270,6 +271,12 @@ describe("service/timestamping", function () {
     after(async () => {
       await tsa.stop();
       rmSync(developmentDir, { recursive: true, force: true });
+    });
+
+    it("reads a root published in DER as the same trust anchor as its PEM", () => {
+      const der = Buffer.from(tsa.rootPem.replace(/-----[A-Z ]+-----|\s+/g, ""), "base64");
+      expect(parseTrustBundle(trustBundleText(der))).to.deep.equal(parseTrustBundle(tsa.rootPem));
+      expect(trustBundleText(Buffer.from(tsa.rootPem)), "PEM as it is").to.equal(tsa.rootPem);
     });
 
     it("gets a token from the openssl TSA that verifies as passed against the test CA", async () => {

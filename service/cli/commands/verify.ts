@@ -36,7 +36,7 @@ over, listed with the verdicts).
   --rpc URL      a node of the certificates' chain (default $EVIDENCE_RPC_URL or http://127.0.0.1:8545)
   --contract A   the consortium's anchor registry (repeatable): a certificate naming another
                  contract fails (without it, any EvidenceAnchor contract on the chain counts)
-  --tsa-trust F  a PEM file of the time-stamp authorities' roots you trust (none by default: a
+  --tsa-trust F  the time-stamp authorities' roots you trust, PEM (or one in DER) (none by default: a
                  token of another TSA is reported as not checkable, beside the verdict)
   --json         machine-readable: one object, or one line per certificate when there are many
   --lang zh|en   the language of the output (default: from LC_ALL / LANG)
@@ -59,7 +59,7 @@ output's reader stops reading (| head).`,
   --rpc URL      证书所在区块链的一个节点（默认取 $EVIDENCE_RPC_URL，否则 http://127.0.0.1:8545）
   --contract A   联盟的锚定登记合约（可重复给出）：证书若指向其他合约即不通过
                  （不给出时，链上任何 EvidenceAnchor 合约都算数）
-  --tsa-trust F  您所信任的时间戳机构根证书（PEM 文件）。默认不信任任何机构：
+  --tsa-trust F  您所信任的时间戳机构根证书（PEM 文件，或单个 DER 证书）。默认不信任任何机构：
                  其他机构的时间戳令牌会在结论旁注明“无法检查”
   --json         机器可读：一个对象；证书多于一份时每份一行
   --lang zh|en   输出语言（默认依 LC_ALL / LANG 而定）
@@ -163,11 +163,13 @@ output's reader stops reading (| head).`,
     const trustFile = values["tsa-trust"];
     let trustPem: string | undefined;
     if (trustFile !== undefined) {
-      const pem = await readFile(trustFile, "utf8").catch(() => {
+      const file = await readFile(trustFile).catch(() => {
         throw new UsageError(`--tsa-trust ${trustFile}: cannot be read`, `--tsa-trust ${trustFile}：无法读取`);
       });
       // Read now, not at the first token: a bad file is the reader's mistake, not the tokens'.
       const { trustList } = await import("../../core/verify/timestamp-verifier.ts");
+      const { trustBundleText } = await import("../../core/timestamp.ts");
+      const pem = trustBundleText(file);
       try {
         trustList(pem);
       } catch (e) {
