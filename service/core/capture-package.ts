@@ -21,6 +21,15 @@ import { crc32, createSha256 } from "./stream-hash.ts";
  * verifier may hold in memory, and it is verified all the same, one chunk at a time.
  */
 
+/**
+ * A file name as file systems may have changed it: composed (NFC; macOS writes names
+ * decomposed) and lower-cased (a case-insensitive file system may change the case). Names
+ * equal so collide when extracted, and are the same name to a reader looking for one.
+ */
+export function foldedName(name: string): string {
+  return name.normalize("NFC").toLowerCase();
+}
+
 /** Bytes read by range: a file on disk, a file in the browser, or bytes in memory. */
 export interface ByteSource {
   readonly size: number;
@@ -428,7 +437,7 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
     // Names equal after case folding collide on case-insensitive file systems when extracted;
     // a directory entry collides with a file of its name ("screenshot.png/" and
     // "screenshot.png": unzip makes the directory and cannot write the file).
-    const key = (isDirectory ? name.slice(0, -1) : name).normalize("NFC").toLowerCase();
+    const key = foldedName(isDirectory ? name.slice(0, -1) : name);
     if (seen.has(key)) throw invalid(`duplicate entry name ${JSON.stringify(name)}`);
     seen.add(key);
     // A directory entry is passed over, so it must hold nothing a reader could be shown: no
@@ -512,7 +521,7 @@ async function centralDirectory(source: ByteSource, limits: PackageLimits): Prom
     const segments = entry.name.replace(/\/$/, "").split("/");
     for (let depth = 1; depth < segments.length; depth++) {
       const folder = segments.slice(0, depth).join("/");
-      if (files.has(folder.normalize("NFC").toLowerCase())) {
+      if (files.has(foldedName(folder))) {
         throw invalid(`${JSON.stringify(folder)} is both a file and a folder of ${JSON.stringify(entry.name)}`);
       }
     }

@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Verdict, VerificationResult } from "../../core/verify/checks.ts";
 import type { NotACertificate } from "../../core/verify/verify-evidence.ts";
-import type { ByteSource } from "../../core/capture-package.ts";
+import { foldedName, type ByteSource } from "../../core/capture-package.ts";
 import { defineCommand } from "../command.ts";
 import { firstLineOf } from "../../core/errors.ts";
 import { EXIT, UsageError } from "../exit.ts";
@@ -211,7 +211,7 @@ output's reader stops reading (| head).`,
     };
     const namesakeOf = (record: { fileName?: string | undefined; mediaType?: string | undefined } | undefined) =>
       record?.fileName !== undefined && record.mediaType !== MEDIA_TYPE_CAPTURE
-        ? (originals!.byName.get(record.fileName) ?? originals!.byFoldedName.get(foldName(record.fileName)))
+        ? (originals!.byName.get(record.fileName) ?? originals!.byFoldedName.get(foldedName(record.fileName)))
         : undefined;
     const originalOf = async (
       certified: string,
@@ -514,12 +514,6 @@ async function certificateFiles(
   return { files, scanned };
 }
 
-/**
- * A file name as file systems may have changed it on the way: composed (macOS writes names
- * decomposed, NFD) and lower-cased (a case-insensitive file system may change the case).
- */
-const foldName = (name: string): string => name.normalize("NFC").toLowerCase();
-
 /** The SHA-256 of every file in a directory, by hash, by name and by folded name (the first file of each). */
 async function hashDirectory(
   dir: string,
@@ -538,7 +532,8 @@ async function hashDirectory(
     const original = { file: path.join(dir, e.name), digest: await sha256File(path.join(dir, e.name)) };
     if (!byHash.has(original.digest)) byHash.set(original.digest, original);
     byName.set(e.name, original);
-    if (!byFoldedName.has(foldName(e.name))) byFoldedName.set(foldName(e.name), original);
+    const folded = foldedName(e.name);
+    if (!byFoldedName.has(folded)) byFoldedName.set(folded, original);
   }
   return { byHash, byName, byFoldedName };
 }
